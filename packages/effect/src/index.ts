@@ -1,0 +1,2 @@
+/** @iou/effect: io_uring as an Effect service. */
+export {}

@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "iou",
+      "sources": [
+        "csrc/probe.c",
+        "binding/addon.cc"
+      ],
+      "include_dirs": ["include", "<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
+      "cflags_c": ["-std=gnu11"],
+      "cflags_cc": ["-std=c++17"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

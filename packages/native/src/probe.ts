@@ -1,0 +1,160 @@
+/**
+ * probe(): whether io_uring can be used on this machine and, when not, why. Never throws.
+ */
+import { constants } from "node:os"
+import { binding } from "./binding.ts"
+
+/** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
+export const OPCODE_NAMES = [
+  "NOP",
+  "READV",
+  "WRITEV",
+  "FSYNC",
+  "READ_FIXED",
+  "WRITE_FIXED",
+  "POLL_ADD",
+  "POLL_REMOVE",
+  "SYNC_FILE_RANGE",
+  "SENDMSG",
+  "RECVMSG",
+  "TIMEOUT",
+  "TIMEOUT_REMOVE",
+  "ACCEPT",
+  "ASYNC_CANCEL",
+  "LINK_TIMEOUT",
+  "CONNECT",
+  "FALLOCATE",
+  "OPENAT",
+  "CLOSE",
+  "FILES_UPDATE",
+  "STATX",
+  "READ",
+  "WRITE",
+  "FADVISE",
+  "MADVISE",
+  "SEND",
+  "RECV",
+  "OPENAT2",
+  "EPOLL_CTL",
+  "SPLICE",
+  "PROVIDE_BUFFERS",
+  "REMOVE_BUFFERS",
+  "TEE",
+  "SHUTDOWN",
+  "RENAMEAT",
+  "UNLINKAT",
+  "MKDIRAT",
+  "SYMLINKAT",
+  "LINKAT",
+  "MSG_RING",
+  "FSETXATTR",
+  "SETXATTR",
+  "FGETXATTR",
+  "GETXATTR",
+  "SOCKET",
+  "URING_CMD",
+  "SEND_ZC",
+  "SENDMSG_ZC",
+  "READ_MULTISHOT",
+  "WAITID",
+  "FUTEX_WAIT",
+  "FUTEX_WAKE",
+  "FUTEX_WAITV",
+  "FIXED_FD_INSTALL",
+  "FTRUNCATE",
+  "BIND",
+  "LISTEN",
+  "RECV_ZC",
+  "EPOLL_WAIT",
+  "READV_FIXED",
+  "WRITEV_FIXED",
+  "PIPE",
+] as const
+
+/** Opcodes the loop needs: nop, read, write, writev, fsync, send, recv, sendmsg, poll_add, async_cancel. */
+export const REQUIRED_OPCODES = [
+  "NOP",
+  "READ",
+  "WRITE",
+  "WRITEV",
+  "FSYNC",
+  "SEND",
+  "RECV",
+  "SENDMSG",
+  "POLL_ADD",
+  "ASYNC_CANCEL",
+] as const
+
+export interface Probe {
+  readonly supported: boolean
+  readonly reason?: string
+  readonly kernel: string
+  readonly ioUringDisabled?: 0 | 1 | 2
+  readonly setupError?: string
+  readonly singleIssuer: boolean
+  readonly opcodes: ReadonlyArray<string>
+}
+
+const errnoName = (errno: number): string => {
+  for (const [name, value] of Object.entries(constants.errno)) if (value === errno) return name
+  return `errno ${errno}`
+}
+
+const explainSetupError = (errno: number, disabled: number): string => {
+  const name = errnoName(errno)
+  switch (name) {
+    case "ENOSYS":
+      return "io_uring_setup failed with ENOSYS: this kernel was built without io_uring (CONFIG_IO_URING) or is older than 5.1"
+    case "EPERM":
+      return disabled > 0
+        ? `io_uring_setup failed with EPERM: the sysctl kernel.io_uring_disabled is ${disabled} (0 enables io_uring for everyone)`
+        : "io_uring_setup failed with EPERM: a seccomp filter (for example Docker's default profile) or an LSM refuses io_uring; run with a profile that allows io_uring_setup/io_uring_enter/io_uring_register"
+    case "ENOMEM":
+      return "io_uring_setup failed with ENOMEM: the locked-memory limit (ulimit -l, RLIMIT_MEMLOCK) is too small for a ring on this kernel"
+    default:
+      return `io_uring_setup failed with ${name}`
+  }
+}
+
+export const probe = (): Probe => {
+  let raw
+  try {
+    raw = binding.probe()
+  } catch (error) {
+    return {
+      supported: false,
+      reason: `the native addon failed: ${String(error)}`,
+      kernel: "unknown",
+      singleIssuer: false,
+      opcodes: [],
+    }
+  }
+  const opcodes = raw.opcodes.flatMap((ok, i) => (ok ? [OPCODE_NAMES[i] ?? `OP_${i}`] : []))
+  const disabled: 0 | 1 | 2 | undefined =
+    raw.ioUringDisabled === 0 || raw.ioUringDisabled === 1 || raw.ioUringDisabled === 2
+      ? raw.ioUringDisabled
+      : undefined
+  const base = {
+    kernel: raw.kernel,
+    singleIssuer: raw.singleIssuer,
+    opcodes,
+    ...(disabled === undefined ? {} : { ioUringDisabled: disabled }),
+  }
+  if (raw.setupErrno !== 0) {
+    return {
+      ...base,
+      supported: false,
+      setupError: errnoName(raw.setupErrno),
+      reason: explainSetupError(raw.setupErrno, disabled ?? 0),
+    }
+  }
+  const missing = REQUIRED_OPCODES.filter((name) => !opcodes.includes(name))
+  if (missing.length > 0) {
+    return {
+      ...base,
+      supported: false,
+      reason: `this kernel's io_uring lacks opcodes the loop needs: ${missing.join(", ")} (Linux 6.0 or newer has them all)`,
+    }
+  }
+  return { ...base, supported: true }
+}
