@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +30,130 @@ struct iou_probe {
 
 /* Fills `out`; never fails (errors are reported inside `out`). Any thread. */
 void iou_probe(struct iou_probe *out);
+
+/* ---- The loop ------------------------------------------------------------------------------
+ *
+ * One loop = one dedicated thread that creates and owns one ring. Names follow @iou/core and the
+ * seed: waiters, timeout wheel, ready queue, pending cancels, waker, drain.
+ *
+ * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
+ * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_poll_completions,
+ * iou_loop_close, iou_loop_join and iou_loop_stats. The loop thread calls `notify` and nothing else
+ * outside itself.
+ */
+
+struct iou_loop; /* opaque */
+
+struct iou_loop_config {
+  uint32_t size;                   /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
+  bool single_issuer;              /* request SINGLE_ISSUER | DEFER_TASKRUN; falls back to a plain ring on EINVAL */
+  bool io_poll;                    /* IORING_SETUP_IOPOLL */
+  uint64_t max_request_timeout_ns; /* timeout wheel horizon (> 0) */
+  uint64_t timeout_wheel_tick_ns;  /* timeout wheel tick (> 0) */
+};
+
+/* Called on the loop thread, at most once per loop iteration, after it has published one or more
+ * completions (and once more when the thread is about to exit). Must not block; the binding
+ * implements it with uv_async_send. */
+typedef void (*iou_notify_fn)(void *ctx);
+
+/* Operations (IOU_OP_*), as in @iou/core's Request. */
+#define IOU_OP_NOP 0
+#define IOU_OP_READ_AT 1  /* read(fd, buf, len, position) until len bytes or EOF */
+#define IOU_OP_WRITE_AT 2 /* write / writev at position until everything is written */
+#define IOU_OP_SEND 3     /* send / sendmsg with MSG_NOSIGNAL until everything is sent */
+#define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
+#define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
+
+#define IOU_FLAG_EXACT 1u     /* read_at / recv: fill the whole range; EOF first -> IOU_OUTCOME_UNEXPECTED_EOF */
+#define IOU_FLAG_DATA_ONLY 2u /* sync: fdatasync */
+
+/* One logical request. Copied into the inbound queue by iou_loop_submit. Memory it points to
+ * (buf, iov and every iov_base) is owned by the caller, who must keep it alive and untouched until
+ * the request's completion has been delivered by iou_loop_poll_completions (the kernel may write
+ * into it until then). For an abandoned request, forever (quarantine). */
+struct iou_request {
+  uint64_t tag;              /* caller's id, echoed in the completion; unique among the caller's live requests */
+  uint64_t position;         /* file offset for READ_AT / WRITE_AT */
+  uint64_t deadline_ns;      /* absolute CLOCK_MONOTONIC deadline in ns; 0 = none */
+  uint8_t *buf;              /* single buffer: [buf, buf + len) */
+  const struct iovec *iov;   /* vectored WRITE_AT / SEND when iov_count > 0 (then buf/len are unused) */
+  uint32_t len;
+  uint32_t iov_count;        /* 0: single buffer; at most 1024 (IOV_MAX) */
+  int32_t fd;
+  uint8_t op;                /* IOU_OP_* */
+  uint8_t flags;             /* IOU_FLAG_* */
+};
+
+/* How a request ended. `result` in the completion: bytes transferred (READ_AT, RECV: the count
+ * filled; WRITE_AT, SEND: the total written), 0 for NOP/SYNC, or -errno with IOU_OUTCOME_ERROR. */
+#define IOU_OUTCOME_OK 0
+#define IOU_OUTCOME_ERROR 1          /* result = -errno from the kernel (or -EPIPE / -ECONNRESET …) */
+#define IOU_OUTCOME_TIMEOUT 2        /* its deadline passed (before or while in the kernel) */
+#define IOU_OUTCOME_CANCELLED 3      /* iou_loop_cancel landed before the operation finished */
+#define IOU_OUTCOME_UNEXPECTED_EOF 4 /* exact READ_AT/RECV met EOF / peer close first; result = bytes filled */
+#define IOU_OUTCOME_ABANDONED 5      /* still in flight when the shutdown timeout expired */
+#define IOU_OUTCOME_CLOSED 6         /* write/send made no progress: the kernel returned 0 (also: ERROR -EPIPE) */
+
+struct iou_completion {
+  uint64_t tag;
+  int32_t result;
+  uint8_t outcome; /* IOU_OUTCOME_* */
+};
+
+struct iou_stats {
+  uint64_t submitted;   /* requests taken from the inbound queue */
+  uint64_t completed;   /* requests that ended (any outcome) */
+  uint64_t failed;      /* ended with ERROR, UNEXPECTED_EOF or CLOSED */
+  uint64_t timed_out;
+  uint64_t cancelled;
+  uint64_t requeued;    /* SQEs re-staged for partial progress or EAGAIN/EINTR */
+  uint64_t sqes_staged;
+  uint64_t enters;      /* io_uring_enter calls */
+  uint64_t wakes;       /* eventfd writes by producers (the slow path of publish) */
+  uint64_t cq_overflow; /* completions that waited in the loop's overflow list */
+  uint64_t abandoned;
+  uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
+  bool single_issuer;   /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
+};
+
+/* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets
+ * *out, or -errno of io_uring_setup (nothing left running). Owner thread. */
+int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out);
+
+/* Copies up to n requests into the inbound queue, in order, without waking the loop. Returns how
+ * many were taken (fewer than n when the queue is full: the caller keeps the rest and retries after
+ * completions), or -ESHUTDOWN once iou_loop_close was called. Owner thread. */
+int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);
+
+/* Makes everything submitted so far visible to the loop and wakes it if it sleeps (the seed's
+ * publish: one atomic, plus an eventfd write only when the loop armed its sleep intent). Owner. */
+void iou_loop_publish(struct iou_loop *loop);
+
+/* Asks the loop to cancel the live request `tag` (one already taken by iou_loop_submit). Never
+ * blocks, never fails for lack of room; a tag that already completed is ignored. In flight: one
+ * ASYNC_CANCEL and the op's own CQE decides (success wins); queued or parked: ends locally. The
+ * request still gets exactly one completion. Returns 0 or -ESHUTDOWN. Wakes the loop. Owner. */
+int iou_loop_cancel(struct iou_loop *loop, uint64_t tag);
+
+/* Moves up to max completions into out; returns the count. Owner thread. */
+uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max);
+
+/* Stops admission of new submissions and starts the seed's shutdown: everything already
+ * submitted is still admitted, in-flight work drains while deadlines and retries keep running,
+ * and when shutdown_timeout_ns (>= 0; -1 = no limit) expires, what is left completes with
+ * IOU_OUTCOME_ABANDONED. Returns at once; the loop thread notifies when it has exited. Owner. */
+int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns);
+
+/* True once the loop thread has exited (all completions, including abandoned ones, published). */
+bool iou_loop_exited(struct iou_loop *loop);
+
+/* Joins the loop thread (closing first with timeout 0 if iou_loop_close was never called) and
+ * frees the loop. Memory of abandoned requests stays the caller's to quarantine. Owner. */
+void iou_loop_destroy(struct iou_loop *loop);
+
+/* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */
+void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out);
 
 #ifdef __cplusplus
 }
