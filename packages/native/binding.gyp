@@ -3,7 +3,7 @@
     {
       "target_name": "iou",
       "sources": [
-        "csrc/probe.c",
+        "<!@(ls -1 csrc/*.c)",
         "binding/addon.cc"
       ],
       "include_dirs": ["include", "<!(node -p \"require('node-addon-api').include_dir\")"],
