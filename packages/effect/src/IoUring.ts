@@ -1,0 +1,120 @@
+/**
+ * IoUring: file and socket I/O through an io_uring event loop, as an Effect service.
+ *
+ * Every operation is one request on the ring, submitted through the Driver's low-level callback
+ * API (no Promise and no AbortController per operation):
+ *
+ * ```
+ * fiber ── readAt ──► Effect.callback ──► driver.submitReadAt(…, deadline, cb) ──► loop ──► kernel
+ * fiber ◄─ Exit ◄──── resume(cb result) ◄─────────────────────────────────────────────── CQE
+ * ```
+ *
+ * - `timeout` (a `Duration.Input`) becomes the request's absolute deadline in the loop's timeout
+ *   wheel: no JS timer is armed, and expiry cancels the request in the kernel and fails with
+ *   `reason: "Timeout"`. `Infinity` means no deadline; zero fails at once; a negative duration is a
+ *   defect, like every invalid argument.
+ * - Interrupting the fiber (Fiber.interrupt, Effect.timeout, Effect.race, a closing scope) cancels
+ *   the request in the kernel and completes only once the request's callback has fired, that is
+ *   once the kernel has let go of the buffer: after an interruption the buffer is yours again and
+ *   `stats.pendingOperations` no longer counts the request. If the operation finished before the
+ *   cancel landed, its result is dropped together with the interrupted fiber.
+ * - Expected failures are `IoUringError`s; invalid arguments (a negative fd, a range outside the
+ *   buffer, a negative position) are defects, because they are bugs in the caller.
+ * - The file descriptor stays the caller's: do not close it while a request on it is pending.
+ *
+ * Provide the service with `NodeIoUring.layer` or `NodeIoUring.layerConfig`.
+ *
+ * @since 0.0.0
+ */
+import type { DriverStats } from "@iou/native"
+import { Context, type Duration, type Effect } from "effect"
+import type { IoUringError } from "./IoUringError.ts"
+
+/**
+ * @since 0.0.0
+ */
+export interface ReadAtOptions {
+  /** Bytes to read, from the start of `buffer`; default: the buffer's length. */
+  readonly length?: number | undefined
+  /** Fail with `UnexpectedEof` unless exactly `length` bytes were read. */
+  readonly exact?: boolean | undefined
+  /** The request's deadline in the loop, from now. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface WriteOptions {
+  /** The request's deadline in the loop, from now; it covers every partial write. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface RecvOptions {
+  /** Where in `buffer` to start; default 0. */
+  readonly offset?: number | undefined
+  /** How many bytes at most; default: the rest of the buffer. */
+  readonly length?: number | undefined
+  /** Keep receiving until the range is full; a closed peer fails with `UnexpectedEof`. */
+  readonly exact?: boolean | undefined
+  /** The request's deadline in the loop, from now. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface SyncOptions {
+  /** fdatasync instead of fsync. */
+  readonly dataOnly?: boolean | undefined
+  /** The request's deadline in the loop, from now. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * Data for writeAt/send: one buffer, or several written in order (writev / sendmsg).
+ *
+ * @since 0.0.0
+ */
+export type Data = Uint8Array | ReadonlyArray<Uint8Array>
+
+/**
+ * @since 0.0.0
+ */
+export type { DriverStats }
+
+/**
+ * @since 0.0.0
+ */
+export class IoUring extends Context.Service<
+  IoUring,
+  {
+    /** A no-op through the ring: measures the round trip. */
+    readonly nop: Effect.Effect<void, IoUringError>
+    /** Reads into `buffer` from `position`; succeeds with the bytes read (0 at end of file). */
+    readonly readAt: (
+      fd: number,
+      buffer: Uint8Array,
+      position: number | bigint,
+      options?: ReadAtOptions,
+    ) => Effect.Effect<number, IoUringError>
+    /** Writes all of `data` at `position`. */
+    readonly writeAt: (
+      fd: number,
+      data: Data,
+      position: number | bigint,
+      options?: WriteOptions,
+    ) => Effect.Effect<void, IoUringError>
+    /** Sends all of `data` (MSG_NOSIGNAL: a closed peer is EPIPE, never a signal). */
+    readonly send: (fd: number, data: Data, options?: WriteOptions) => Effect.Effect<void, IoUringError>
+    /** Receives into `buffer[offset, offset + length)`; succeeds with the bytes received, 0 when the peer closed. */
+    readonly recv: (fd: number, buffer: Uint8Array, options?: RecvOptions) => Effect.Effect<number, IoUringError>
+    /** fsync, or fdatasync with `dataOnly`. */
+    readonly sync: (fd: number, options?: SyncOptions) => Effect.Effect<void, IoUringError>
+    /** A snapshot of the Driver's counters and gauges. */
+    readonly stats: Effect.Effect<DriverStats>
+  }
+>()("@iou/effect/IoUring") {}

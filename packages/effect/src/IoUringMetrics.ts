@@ -1,0 +1,265 @@
+/**
+ * IoUringMetrics: the Driver's counters and gauges for Prometheus (prom-client) and for Effect's
+ * `Metric` registry, read from `stats` when they are scraped or snapshotted (nothing is updated on
+ * the hot path).
+ *
+ * | name                       | type    | stats field         |
+ * | -------------------------- | ------- | ------------------- |
+ * | `iou_pending_operations`   | gauge   | `pendingOperations` (the seed's gauge: waiter slots in use) |
+ * | `iou_in_flight`            | gauge   | `inFlight` (held by the Driver: FIFO, queue or loop) |
+ * | `iou_quarantined_bytes`    | gauge   | `quarantinedBytes`  |
+ * | `iou_submitted_total`      | counter | `submitted`         |
+ * | `iou_completed_total`      | counter | `completed`         |
+ * | `iou_failed_total`         | counter | `failed`            |
+ * | `iou_timed_out_total`      | counter | `timedOut`          |
+ * | `iou_cancelled_total`      | counter | `cancelled`         |
+ * | `iou_requeued_total`       | counter | `requeued`          |
+ * | `iou_sqes_staged_total`    | counter | `sqesStaged`        |
+ * | `iou_enters_total`         | counter | `enters`            |
+ * | `iou_wakes_total`          | counter | `wakes`             |
+ * | `iou_abandoned_total`      | counter | `abandoned`         |
+ * | `iou_cq_overflow_total`    | counter | `cqOverflow`        |
+ *
+ * Every series carries a `ring` label (default `"default"`), so several rings can share one
+ * registry; registering the same ring label twice on one registry is a defect.
+ *
+ * ```ts
+ * const registry = new Prom.Registry()
+ * yield* IoUringMetrics.register(registry, { ring: "storage" }) // removed when the scope closes
+ * const text = yield* Effect.promise(() => registry.metrics())
+ * ```
+ *
+ * @since 0.0.0
+ */
+import type { DriverStats } from "@iou/native"
+import { Context, Effect, Metric, type Scope } from "effect"
+import * as Prom from "prom-client"
+import { IoUring } from "./IoUring.ts"
+
+/**
+ * @since 0.0.0
+ */
+export interface RegisterOptions {
+  /** The value of the `ring` label; default `"default"`. */
+  readonly ring?: string | undefined
+}
+
+interface Figure {
+  readonly name: string
+  readonly help: string
+  readonly kind: "gauge" | "counter"
+  readonly read: (stats: DriverStats) => number
+}
+
+/**
+ * The figures exported, in the order they are registered.
+ *
+ * @since 0.0.0
+ */
+export const figures: ReadonlyArray<Figure> = [
+  {
+    name: "iou_pending_operations",
+    kind: "gauge",
+    help: "Requests occupying a waiter slot in the io_uring loop",
+    read: (s) => s.pendingOperations,
+  },
+  {
+    name: "iou_in_flight",
+    kind: "gauge",
+    help: "Requests the Driver holds that have not completed (JS FIFO, inbound queue or loop)",
+    read: (s) => s.inFlight,
+  },
+  {
+    name: "iou_quarantined_bytes",
+    kind: "gauge",
+    help: "Bytes of buffers of abandoned requests, kept because the kernel may still write them",
+    read: (s) => s.quarantinedBytes,
+  },
+  { name: "iou_submitted_total", kind: "counter", help: "Requests submitted to the loop", read: (s) => s.submitted },
+  { name: "iou_completed_total", kind: "counter", help: "Requests completed successfully", read: (s) => s.completed },
+  { name: "iou_failed_total", kind: "counter", help: "Requests failed (any error)", read: (s) => s.failed },
+  { name: "iou_timed_out_total", kind: "counter", help: "Requests whose deadline expired", read: (s) => s.timedOut },
+  {
+    name: "iou_cancelled_total",
+    kind: "counter",
+    help: "Requests cancelled by their caller",
+    read: (s) => s.cancelled,
+  },
+  {
+    name: "iou_requeued_total",
+    kind: "counter",
+    help: "Requests resubmitted after partial progress or EAGAIN/EINTR",
+    read: (s) => s.requeued,
+  },
+  {
+    name: "iou_sqes_staged_total",
+    kind: "counter",
+    help: "Submission queue entries staged by the loop",
+    read: (s) => s.sqesStaged,
+  },
+  { name: "iou_enters_total", kind: "counter", help: "io_uring_enter calls made by the loop", read: (s) => s.enters },
+  {
+    name: "iou_wakes_total",
+    kind: "counter",
+    help: "Wake-ups of a sleeping loop (eventfd writes)",
+    read: (s) => s.wakes,
+  },
+  {
+    name: "iou_abandoned_total",
+    kind: "counter",
+    help: "Requests abandoned at shutdown when shutdownTimeout expired",
+    read: (s) => s.abandoned,
+  },
+  {
+    name: "iou_cq_overflow_total",
+    kind: "counter",
+    help: "Completions the loop kept in its overflow list because the completion queue was full",
+    read: (s) => s.cqOverflow,
+  },
+]
+
+// ---------------------------------------------------------------------------------------------
+// prom-client
+// ---------------------------------------------------------------------------------------------
+
+/** What one prom-client registry holds for this module: the collectors and the rings they read. */
+interface Registration {
+  readonly rings: Map<string, () => DriverStats>
+  readonly names: ReadonlyArray<string>
+}
+
+const registrations = new WeakMap<Prom.Registry, Registration>()
+
+const install = (registry: Prom.Registry): Registration => {
+  const rings = new Map<string, () => DriverStats>()
+  const snapshot = (): Array<readonly [string, DriverStats]> =>
+    Array.from(rings, ([ring, stats]) => [ring, stats()] as const)
+  for (const figure of figures) {
+    const common = { name: figure.name, help: figure.help, labelNames: ["ring"] as const, registers: [registry] }
+    if (figure.kind === "gauge") {
+      new Prom.Gauge({
+        ...common,
+        collect() {
+          this.reset()
+          for (const [ring, stats] of snapshot()) this.set({ ring }, figure.read(stats))
+        },
+      })
+    } else {
+      new Prom.Counter({
+        ...common,
+        collect() {
+          this.reset()
+          for (const [ring, stats] of snapshot()) this.inc({ ring }, figure.read(stats))
+        },
+      })
+    }
+  }
+  const registration: Registration = { rings, names: figures.map((figure) => figure.name) }
+  registrations.set(registry, registration)
+  return registration
+}
+
+/**
+ * Registers collect-on-scrape prom-client metrics for the IoUring in context on `registry`, with
+ * a `ring` label; they are removed when the current scope closes (the last ring of a registry
+ * removes the metrics themselves).
+ *
+ * @since 0.0.0
+ */
+export const register = (
+  registry: Prom.Registry,
+  options?: RegisterOptions,
+): Effect.Effect<void, never, IoUring | Scope.Scope> =>
+  Effect.gen(function* () {
+    const io = yield* IoUring
+    const ring = options?.ring ?? "default"
+    const read = (): DriverStats => Effect.runSync(io.stats)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const registration = registrations.get(registry) ?? install(registry)
+        if (registration.rings.has(ring)) {
+          throw new Error(
+            `IoUringMetrics.register: a ring labelled "${ring}" is already registered on this registry; pass a distinct { ring } for each ring`,
+          )
+        }
+        registration.rings.set(ring, read)
+        return registration
+      }),
+      (registration) =>
+        Effect.sync(() => {
+          registration.rings.delete(ring)
+          if (registration.rings.size === 0) {
+            for (const name of registration.names) registry.removeSingleMetric(name)
+            registrations.delete(registry)
+          }
+        }),
+    )
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Effect Metric
+// ---------------------------------------------------------------------------------------------
+
+const effectMetric = (figure: Figure) =>
+  figure.kind === "gauge"
+    ? Metric.gauge(figure.name, { description: figure.help })
+    : Metric.counter(figure.name, { description: figure.help, incremental: true })
+
+/**
+ * The same figures as Effect `Metric`s, keyed by name (`metrics.iou_pending_operations`, …).
+ * Their series are backed by the Driver's stats once `track` has run.
+ *
+ * @since 0.0.0
+ */
+export const metrics: Readonly<Record<string, Metric.Metric<number, unknown>>> = Object.fromEntries(
+  figures.map((figure) => [figure.name, effectMetric(figure)]),
+)
+
+/**
+ * Registers the figures in Effect's current `Metric.MetricRegistry` as series labelled
+ * `{ ring }`, read from the Driver's stats whenever they are snapshotted (`Metric.snapshot`, an
+ * exporter); removed when the current scope closes.
+ *
+ * @since 0.0.0
+ */
+export const track = (options?: RegisterOptions): Effect.Effect<void, never, IoUring | Scope.Scope> =>
+  Effect.gen(function* () {
+    const io = yield* IoUring
+    const ring = options?.ring ?? "default"
+    const base = yield* Effect.context<never>()
+    const context = Context.add(base, Metric.CurrentMetricAttributes, {
+      ...Context.get(base, Metric.CurrentMetricAttributes),
+      ring,
+    })
+    const read = (): DriverStats => Effect.runSync(io.stats)
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        figures.map((figure) => {
+          const metric = metrics[figure.name]!
+          return Metric.registerUnsafe(metric, context, {
+            get: () =>
+              figure.kind === "gauge"
+                ? { value: figure.read(read()) }
+                : { count: figure.read(read()), incremental: true },
+            update: () => {},
+            modify: () => {},
+          })
+        }),
+      ),
+      (handles) => Effect.sync(() => handles.forEach((handle) => handle.remove())),
+    )
+  })
+
+/**
+ * The figures of the IoUring in context, now, as `{ name, kind, value }`.
+ *
+ * @since 0.0.0
+ */
+export const snapshot: Effect.Effect<
+  ReadonlyArray<{ readonly name: string; readonly kind: "gauge" | "counter"; readonly value: number }>,
+  never,
+  IoUring
+> = Effect.map(
+  Effect.flatMap(Effect.service(IoUring), (io) => io.stats),
+  (stats) => figures.map((figure) => ({ name: figure.name, kind: figure.kind, value: figure.read(stats) })),
+)

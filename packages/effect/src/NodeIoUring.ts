@@ -1,0 +1,186 @@
+/**
+ * NodeIoUring: the IoUring service backed by @iou/native's Driver, as a scoped Layer.
+ *
+ * The layer opens one Driver (one ring and its loop thread) in the layer's scope. Its finalizer
+ * calls `driver.close()` and waits for it: the ring stops admitting requests, drains what is in
+ * flight, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
+ * `reason: "Abandoned"`; their buffers stay quarantined), joins the loop thread and only then lets
+ * the scope finish closing. Without a `shutdownTimeout` the drain waits for every request.
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IoUring, NodeIoUring } from "@iou/effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const ring = yield* IoUring
+ *   yield* ring.nop
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(NodeIoUring.layer({ shutdownTimeout: 1000 }))))
+ * ```
+ *
+ * Where the kernel refuses io_uring (no CONFIG_IO_URING, the io_uring_disabled sysctl, a seccomp
+ * profile, a memlock limit), building the layer fails with an IoUringError whose reason is
+ * `"Unavailable"` and whose message is the probe's explanation. A config the Driver rejects (a size
+ * out of range, a negative timeout) is a defect for `layer` (the values come from code) and a
+ * `ConfigError` for `layerConfig` (they come from the environment).
+ *
+ * @since 0.0.0
+ */
+import { Config as CoreConfig } from "@iou/core"
+import { Driver, type DriverConfig } from "@iou/native"
+import { Config, ConfigProvider, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { IoUring } from "./IoUring.ts"
+import type { IoUringError } from "./IoUringError.ts"
+import type { DriverLike } from "./internal/driver.ts"
+import * as Errors from "./internal/errors.ts"
+import * as Ring from "./internal/ring.ts"
+
+/**
+ * @since 0.0.0
+ */
+export type { DriverConfig }
+
+/**
+ * How `layerWith` opens a Driver: anything with the Driver's low-level API. `now` is the clock the
+ * Driver's deadlines are measured on (default: `Driver.now`).
+ *
+ * @since 0.0.0
+ */
+export interface OpenOptions {
+  readonly open: (config: DriverConfig) => DriverLike
+  readonly now?: (() => number) | undefined
+}
+
+const defaultNow = (): number => Driver.now()
+
+/**
+ * Opens a ring with `options.open(config)` in the current scope and returns the IoUring service
+ * over it; closing the scope closes the ring with its bounded shutdown drain and waits for it.
+ *
+ * @since 0.0.0
+ */
+export const makeWith = (
+  options: OpenOptions,
+  config: DriverConfig = {},
+): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      try {
+        return Effect.succeed(options.open(config))
+      } catch (error) {
+        return Errors.failure(error, "open", undefined)
+      }
+    }),
+    (driver) =>
+      Effect.tryPromise(() => driver.close()).pipe(
+        Effect.flatMap((result) =>
+          result.abandoned > 0
+            ? Effect.logWarning(
+                `io_uring shutdown: ${result.abandoned} request(s) still in flight when shutdownTimeout expired were abandoned (their buffers stay quarantined); ${result.completed} completed during the drain`,
+              )
+            : Effect.void,
+        ),
+        Effect.catchCause((cause) => Effect.logError("io_uring shutdown: closing the Driver failed", cause)),
+      ),
+  ).pipe(Effect.map((driver) => Ring.make(driver, options.now ?? defaultNow)))
+
+/**
+ * Opens an @iou/native Driver with `config` in the current scope (see `makeWith`).
+ *
+ * @since 0.0.0
+ */
+export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
+  makeWith({ open: (c) => Driver.open(c) }, config)
+
+/**
+ * The IoUring service over a Driver opened with `config`, closed when the layer's scope closes.
+ *
+ * @since 0.0.0
+ */
+export const layer = (config?: DriverConfig): Layer.Layer<IoUring, IoUringError> => Layer.effect(IoUring, make(config))
+
+/**
+ * Like `layer`, with your own way to open the Driver (a Driver subclass, a shared config, a
+ * simulated refusal in tests).
+ *
+ * @since 0.0.0
+ */
+export const layerWith = (options: OpenOptions, config?: DriverConfig): Layer.Layer<IoUring, IoUringError> =>
+  Layer.effect(IoUring, makeWith(options, config))
+
+/** Environment variable of each config field, for ConfigError messages. */
+const ENV_NAMES = {
+  size: "IOU_SIZE",
+  singleIssuer: "IOU_SINGLE_ISSUER",
+  ioPoll: "IOU_IO_POLL",
+  maxRequestTimeout: "IOU_MAX_REQUEST_TIMEOUT",
+  timeoutWheelTick: "IOU_TIMEOUT_WHEEL_TICK",
+  shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
+} as const
+
+const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
+  Option.isSome(duration) ? Duration.toMillis(duration.value) : undefined
+
+/**
+ * The Driver's config read with effect's `Config`:
+ *
+ * | variable                  | field             | example       |
+ * | ------------------------- | ----------------- | ------------- |
+ * | `IOU_SIZE`                | size              | `256`         |
+ * | `IOU_SINGLE_ISSUER`       | singleIssuer      | `false`       |
+ * | `IOU_IO_POLL`             | ioPoll            | `false`       |
+ * | `IOU_MAX_REQUEST_TIMEOUT` | maxRequestTimeout | `2 minutes`   |
+ * | `IOU_TIMEOUT_WHEEL_TICK`  | timeoutWheelTick  | `5 millis`    |
+ * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
+ *
+ * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
+ * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
+ * the Driver would reject (a size above 32768, a tick of 0), fails with a `ConfigError` naming the
+ * variable; nothing falls back silently.
+ *
+ * @since 0.0.0
+ */
+export const config: Config.Config<DriverConfig> = Config.all({
+  size: Config.option(Config.Int(ENV_NAMES.size)),
+  singleIssuer: Config.option(Config.Boolean(ENV_NAMES.singleIssuer)),
+  ioPoll: Config.option(Config.Boolean(ENV_NAMES.ioPoll)),
+  maxRequestTimeout: Config.option(Config.Duration(ENV_NAMES.maxRequestTimeout)),
+  timeoutWheelTick: Config.option(Config.Duration(ENV_NAMES.timeoutWheelTick)),
+  shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
+}).pipe(
+  Config.mapEffect((raw) => {
+    const shutdownTimeout = millis(raw.shutdownTimeout)
+    const driverConfig: DriverConfig = {
+      size: Option.getOrUndefined(raw.size),
+      singleIssuer: Option.getOrUndefined(raw.singleIssuer),
+      ioPoll: Option.getOrUndefined(raw.ioPoll),
+      maxRequestTimeout: millis(raw.maxRequestTimeout),
+      timeoutWheelTick: millis(raw.timeoutWheelTick),
+      shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
+    }
+    try {
+      // The Driver's own validation (shared through @iou/core), so that what passes here opens.
+      CoreConfig.resolve(driverConfig)
+      return Effect.succeed(driverConfig)
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      const field = (Object.keys(ENV_NAMES) as Array<keyof typeof ENV_NAMES>).find((name) => message.startsWith(name))
+      const variable = field === undefined ? "IOU_*" : ENV_NAMES[field]
+      return Effect.fail(
+        new Config.ConfigError(new ConfigProvider.SourceError({ message: `${variable}: ${message}`, cause: error })),
+      )
+    }
+  }),
+)
+
+/**
+ * `layer` with its config read from the environment (see `config`).
+ *
+ * @since 0.0.0
+ */
+export const layerConfig: Layer.Layer<IoUring, IoUringError | Config.ConfigError> = Layer.effect(
+  IoUring,
+  Effect.gen(function* () {
+    return yield* make(yield* config)
+  }),
+)

@@ -1,0 +1,145 @@
+/**
+ * The IoUring service around one Driver: each operation is an `Effect.callback` over the Driver's
+ * low-level submit API, and its cleanup (run only when the fiber is interrupted before the request
+ * completed) cancels that request in the kernel and waits for the request's callback, so that an
+ * interrupted fiber resumes only once the kernel has let go of the buffer.
+ *
+ * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
+ * resumes the fiber; after interruption it only releases the waiting cleanup.
+ */
+import type { Callback, RequestHandle } from "@iou/native"
+import { Duration, Effect } from "effect"
+import type * as IoUring from "../IoUring.ts"
+import type { IoUringError, Syscall } from "../IoUringError.ts"
+import type { DriverLike } from "./driver.ts"
+import * as Errors from "./errors.ts"
+
+/** The loop's "no deadline". */
+const NO_DEADLINE = 0
+
+/**
+ * A `timeout` option as the loop's absolute deadline in ms on `now()`'s clock; 0 for none.
+ * Zero is a deadline already past: the Driver fails it at once with
+ * ETIMEDOUT without touching the kernel.
+ */
+export const deadlineOf = (timeout: Duration.Input | undefined, now: () => number): number => {
+  if (timeout === undefined) return NO_DEADLINE
+  const duration = Duration.fromInput(timeout)
+  if (duration._tag === "None") {
+    throw new TypeError(
+      `timeout must be a Duration.Input (a number of ms, "5 seconds", a Duration…), got ${String(timeout)}`,
+    )
+  }
+  const ms = Duration.toMillis(duration.value)
+  if (Number.isNaN(ms) || ms < 0) throw new RangeError(`timeout must be a duration >= 0, got ${String(timeout)}`)
+  if (ms === Number.POSITIVE_INFINITY) return NO_DEADLINE
+  // max(…, 1): a deadline is never 0, which would mean "none".
+  return Math.max(now() + ms, 1)
+}
+
+/**
+ * One request as an Effect. `submit` calls the Driver's submit method with the completion callback
+ * and returns the handle; `onSuccess` turns the raw result into the operation's value.
+ */
+const request = <A>(
+  driver: DriverLike,
+  syscall: Syscall,
+  fd: number | undefined,
+  submit: (callback: Callback) => RequestHandle,
+  onSuccess: (result: number) => A,
+): Effect.Effect<A, IoUringError> =>
+  Effect.callback<A, IoUringError>((resume) => {
+    // settled: the request's callback has fired. release: set by the cleanup when interrupted.
+    let settled = false
+    let release: (() => void) | undefined
+    let handle: RequestHandle
+    try {
+      handle = submit((error, result) => {
+        settled = true
+        if (release !== undefined) return release()
+        resume(error === null ? Effect.succeed(onSuccess(result)) : Errors.failure(error, syscall, fd))
+      })
+    } catch (error) {
+      // Thrown before anything reached the loop: bad arguments (a defect) or a closed Driver.
+      resume(Errors.failure(error, syscall, fd))
+      return
+    }
+    if (settled) return
+    return Effect.callback<void>((resumeCleanup) => {
+      if (settled) return resumeCleanup(Effect.void)
+      release = () => resumeCleanup(Effect.void)
+      try {
+        driver.cancel(handle)
+      } catch {
+        // The request is ending on its own (completed, or the Driver is abandoning it on close):
+        // its callback still fires exactly once and releases this cleanup.
+      }
+    })
+  })
+
+const toVoid = (): void => undefined
+const identity = (n: number): number => n
+
+/** Runs `f` and turns a synchronous argument error into a defect (the Effect is still lazy). */
+const guard = <A>(syscall: Syscall, fd: number | undefined, f: () => Effect.Effect<A, IoUringError>) =>
+  Effect.suspend(() => {
+    try {
+      return f()
+    } catch (error) {
+      return Errors.failure(error, syscall, fd)
+    }
+  })
+
+/** The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms. */
+export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => ({
+  nop: Effect.suspend(() => request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid)),
+  readAt: (fd, buffer, position, options) =>
+    guard("read", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const length = options?.length ?? buffer.byteLength
+      const exact = options?.exact ?? false
+      return request(
+        driver,
+        "read",
+        fd,
+        (cb) => driver.submitReadAt(fd, buffer, position, length, exact, deadline, cb),
+        identity,
+      )
+    }),
+  writeAt: (fd, data, position, options) =>
+    guard("write", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "write", fd, (cb) => driver.submitWriteAt(fd, data, position, deadline, cb), toVoid)
+    }),
+  send: (fd, data, options) =>
+    guard("send", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "send", fd, (cb) => driver.submitSend(fd, data, deadline, cb), toVoid)
+    }),
+  recv: (fd, buffer, options) =>
+    guard("recv", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const offset = options?.offset ?? 0
+      const length = options?.length ?? buffer.byteLength - offset
+      const exact = options?.exact ?? false
+      return request(
+        driver,
+        "recv",
+        fd,
+        (cb) => driver.submitRecv(fd, buffer, offset, length, exact, deadline, cb),
+        identity,
+      )
+    }),
+  sync: (fd, options) =>
+    guard("fsync", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(
+        driver,
+        "fsync",
+        fd,
+        (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadline, cb),
+        toVoid,
+      )
+    }),
+  stats: Effect.sync(() => driver.stats()),
+})
