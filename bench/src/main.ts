@@ -1,1 +1,130 @@
-console.log("no benchmarks yet")
+/**
+ * `npm run bench [-- suite…]`: runs the selected suites (all but the opt-in ones by default), prints
+ * one table per comparison and the targets, and writes bench/results/<timestamp>.json and
+ * bench/results/latest.json.
+ *
+ *   BENCH_QUICK=1       short rounds, fewer depths (a smoke run of a few seconds per suite)
+ *   BENCH_ROUNDS=n      rounds per comparison (default 5, quick 3)
+ *   BENCH_MS=n          ms per variant per round (default 500, quick 150)
+ *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Context, Suite } from "./context.ts"
+import { disposeEffect, loadEffect } from "./effect.ts"
+import { prepareDataFile } from "./files.ts"
+import { runComparison } from "./harness.ts"
+import type { ComparisonResult } from "./harness.ts"
+import { fioSuite } from "./fio.ts"
+import { latencySuite, readSuite } from "./read.ts"
+import { memorySuite } from "./memory.ts"
+import { nopSuite } from "./nop.ts"
+import { closeRing, loadRing } from "./ring.ts"
+import { formatComparison, formatTargets } from "./report.ts"
+import { evaluateTargets } from "./targets.ts"
+import { tcpSuite } from "./tcp.ts"
+import { writeSuite } from "./write.ts"
+
+const suites: ReadonlyArray<Suite> = [readSuite, nopSuite, latencySuite, writeSuite, tcpSuite, fioSuite, memorySuite]
+
+const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
+
+const main = async () => {
+  const args = process.argv.slice(2).filter((a) => a !== "--")
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(`usage: npm run bench [-- ${suites.map((s) => s.id).join("|")} …]  (BENCH_QUICK=1 for a short run)`)
+    for (const s of suites) console.log(`  ${s.id.padEnd(8)} ${s.description}${s.optIn ? " (opt-in)" : ""}`)
+    return
+  }
+  const unknown = args.filter((a) => !suites.some((s) => s.id === a))
+  if (unknown.length) throw new Error(`unknown suite(s): ${unknown.join(", ")}; try --help`)
+  const selected = args.length ? suites.filter((s) => args.includes(s.id)) : suites.filter((s) => !s.optIn)
+
+  const quick = truthy(process.env["BENCH_QUICK"])
+  const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 5))
+  const budgetMs = Number(process.env["BENCH_MS"] ?? (quick ? 150 : 500))
+  const warmupMs = Math.max(50, Math.round(budgetMs / 2))
+  const log = (line: string) => console.log(line)
+
+  let dataFile: string | undefined
+  const ctx: Context = {
+    quick,
+    log,
+    ring: loadRing,
+    effect: loadEffect,
+    dataFile: () => (dataFile ??= prepareDataFile(log))
+  }
+
+  const machine = {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    kernel: os.release(),
+    node: process.version,
+    memoryMiB: Math.round(os.totalmem() / 1024 / 1024),
+    loadavg: os.loadavg()
+  }
+  log(
+    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`
+  )
+  log(`machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}`)
+
+  const startedAt = new Date()
+  const results: Array<ComparisonResult> = []
+  try {
+    for (const suite of selected) {
+      const { comparisons, direct, cleanup } = await suite.build(ctx)
+      try {
+        for (const c of comparisons) {
+          log("")
+          const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
+          results.push(result)
+          log(formatComparison(result))
+        }
+        for (const run of direct ?? []) {
+          log("")
+          const result = await run()
+          results.push(result)
+          log(formatComparison(result))
+        }
+      } finally {
+        await cleanup?.()
+      }
+    }
+  } finally {
+    await disposeEffect()
+    await closeRing()
+  }
+
+  const targets = evaluateTargets(results)
+  if (targets.length) {
+    log("")
+    log(formatTargets(targets))
+  }
+
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "results")
+  fs.mkdirSync(dir, { recursive: true })
+  const json = JSON.stringify(
+    {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine,
+      settings: { quick, rounds, budgetMs, warmupMs, suites: selected.map((s) => s.id) },
+      comparisons: results,
+      targets
+    },
+    null,
+    2
+  )
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-")
+  fs.writeFileSync(path.join(dir, `${stamp}.json`), json)
+  fs.writeFileSync(path.join(dir, "latest.json"), json)
+  log("")
+  log(`results: ${path.relative(process.cwd(), path.join(dir, `${stamp}.json`))} (and latest.json)`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})

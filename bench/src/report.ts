@@ -1,0 +1,64 @@
+/** Plain-text tables for the terminal (also valid Markdown, so they paste into the README). */
+import type { ComparisonResult, Spread } from "./harness.ts"
+import type { TargetResult } from "./targets.ts"
+
+/** 1234567 -> "1.23M", 12345 -> "12.3k", 12.345 -> "12.3". */
+export const si = (x: number | undefined): string => {
+  if (x === undefined || !Number.isFinite(x)) return "–"
+  const a = Math.abs(x)
+  if (a >= 1e9) return `${(x / 1e9).toPrecision(3)}G`
+  if (a >= 1e6) return `${(x / 1e6).toPrecision(3)}M`
+  if (a >= 1e4) return `${(x / 1e3).toPrecision(3)}k`
+  if (a >= 100) return x.toFixed(0)
+  if (a >= 10) return x.toFixed(1)
+  return x.toFixed(2)
+}
+
+const range = (s: Spread | undefined) => (s ? `${si(s.min)}–${si(s.max)}` : "–")
+
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`
+  return [line(header), rule, ...rows.map(line)].join("\n")
+}
+
+export const formatComparison = (r: ComparisonResult): string => {
+  const title = `${r.title} [${r.id}]`
+  const ratioHeader = r.baseline ? `vs ${r.baseline}` : "ratio"
+  const rows =
+    r.kind === "latency"
+      ? r.variants.map((v) => [
+          v.name,
+          si(v.p50Us?.median),
+          range(v.p50Us),
+          si(v.p99Us?.median),
+          range(v.p99Us),
+          si(v.rate.median),
+          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`
+        ])
+      : r.variants.map((v) => [
+          v.name,
+          si(v.rate.median),
+          range(v.rate),
+          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`
+        ])
+  const header =
+    r.kind === "latency"
+      ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader]
+      : ["variant", `median ${r.unit}`, "min–max", ratioHeader]
+  const notes = r.notes.map((n) => `  note: ${n}`)
+  return [`### ${title}`, "", table(header, rows), ...(notes.length ? ["", ...notes] : [])].join("\n")
+}
+
+export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
+  [
+    "### Targets",
+    "",
+    table(
+      ["target", "measured", "wanted", "result"],
+      targets.map((t) => [t.name, t.measured, t.wanted, t.met === undefined ? "n/a" : t.met ? "met" : "NOT met"])
+    ),
+    ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`)
+  ].join("\n")

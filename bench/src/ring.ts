@@ -1,0 +1,90 @@
+/**
+ * Loads the ring under test: @iou/native's Driver and @iou/effect's IoUring service. Either may be
+ * missing (not built yet, or io_uring refused by this kernel): the benchmarks then skip their ring
+ * variants with the reason instead of failing.
+ *
+ * The shapes below are what the benchmarks use of the public contract (shared design API.md and
+ * packages/native/src/types.ts), written structurally so that the harness still loads when the
+ * packages are mid-way through being built.
+ */
+
+export type Callback = (error: Error | null, result: number) => void
+export type Data = Uint8Array | ReadonlyArray<Uint8Array>
+
+export interface Ring {
+  nop(): Promise<void>
+  readAt(
+    fd: number,
+    buffer: Uint8Array,
+    position: number | bigint,
+    options?: { length?: number; exact?: boolean }
+  ): Promise<number>
+  writeAt(fd: number, data: Data, position: number | bigint): Promise<void>
+  send(fd: number, data: Data): Promise<void>
+  recv(fd: number, buffer: Uint8Array, options?: { offset?: number; length?: number; exact?: boolean }): Promise<number>
+  sync(fd: number, options?: { dataOnly?: boolean }): Promise<void>
+  submitNop(deadline: number, cb: Callback): unknown
+  submitReadAt(
+    fd: number,
+    buffer: Uint8Array,
+    position: number | bigint,
+    length: number,
+    exact: boolean,
+    deadline: number,
+    cb: Callback
+  ): unknown
+  submitWriteAt(fd: number, data: Data, position: number | bigint, deadline: number, cb: Callback): unknown
+  submitSend(fd: number, data: Data, deadline: number, cb: Callback): unknown
+  submitRecv(
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    exact: boolean,
+    deadline: number,
+    cb: Callback
+  ): unknown
+  submitSync(fd: number, dataOnly: boolean, deadline: number, cb: Callback): unknown
+  stats(): Record<string, unknown>
+  close(options?: { shutdownTimeout?: number }): Promise<unknown>
+  readonly config?: unknown
+}
+
+interface DriverStatic {
+  open(config?: Record<string, unknown>): Ring
+}
+
+export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly ok: false; readonly reason: string }
+
+let cached: Promise<RingLoad> | undefined
+
+const reasonOf = (e: unknown): string => (e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e))
+
+/** Opens one Driver for the whole run (size 512, so QD 256 plus a batch fit), or says why not. */
+export const loadRing = (): Promise<RingLoad> =>
+  (cached ??= (async (): Promise<RingLoad> => {
+    let mod: Record<string, unknown>
+    try {
+      mod = (await import("@iou/native")) as Record<string, unknown>
+    } catch (e) {
+      return { ok: false, reason: `@iou/native did not load (${reasonOf(e)}); run npm run build` }
+    }
+    const Driver = mod["Driver"] as DriverStatic | undefined
+    if (!Driver || typeof Driver.open !== "function") {
+      return { ok: false, reason: "@iou/native does not export the Driver yet" }
+    }
+    try {
+      const ring = Driver.open({ size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512) })
+      return { ok: true, ring }
+    } catch (e) {
+      return { ok: false, reason: `Driver.open failed (${reasonOf(e)})` }
+    }
+  })())
+
+/** Closes the shared Driver if one was opened. */
+export const closeRing = async (): Promise<void> => {
+  if (!cached) return
+  const r = await cached
+  cached = undefined
+  if (r.ok) await r.ring.close()
+}
