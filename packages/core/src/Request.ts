@@ -1,0 +1,234 @@
+/**
+ * Request: one logical operation and its progress rules, mirrored by the C loop's `request.c`.
+ *
+ * A request may need several SQEs (short writes, short file reads, exact receives, EAGAIN/EINTR).
+ * `onCqe` is the whole per-kind policy: given the request's progress, the waiter's cancel state and
+ * one CQE result, it either asks for another SQE (returns false) or ends the request (returns true
+ * with `outcome` and `result` set). It touches nothing but the request's progress fields and
+ * allocates nothing.
+ *
+ * Contract of a completion (the C `struct iou_completion`): `outcome` is one of OUTCOME_*; `result`
+ * is `-errno` with OUTCOME_ERROR and otherwise the bytes transferred so far (the count read or
+ * received, the total written or sent; 0 for nop and sync). A timed-out or cancelled send therefore
+ * says how much of it may already be on the wire.
+ *
+ * CQE classification, in this order (the seed's `CqeResult::from_raw`):
+ * 1. -EAGAIN or -EINTR: retry (another SQE), or, once a cancel was requested, the cancel outcome;
+ * 2. -ECANCELED after a requested cancel: the cancel outcome (TIMEOUT or CANCELLED);
+ * 3. any other negative result: OUTCOME_ERROR with that result (-ECANCELED too, if we never asked);
+ * 4. zero: per kind. nop, sync: OK. writeAt, send: CLOSED (no progress possible). recv without
+ *    exact: OK with 0 (peer closed). readAt without exact: OK with the count so far (end of file).
+ *    recv or readAt with exact: UNEXPECTED_EOF with the count so far;
+ * 5. positive n (at most what the SQE asked for, else an invariant violation): progress. Complete:
+ *    OK (success wins even over a requested cancel). Recv without exact: OK after the first
+ *    non-empty read. Otherwise another SQE, or the cancel outcome once a cancel was requested.
+ *
+ * Requests of zero length (readAt, writeAt, send, recv) never reach the kernel: the loop ends them
+ * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or CLOSED.
+ */
+import { fail } from "./Invariant.ts"
+import { EAGAIN, ECANCELED, EINTR } from "./Errno.ts"
+import * as WaiterId from "./WaiterId.ts"
+
+/** Operations, numbered as IOU_OP_* in packages/native/include/iou.h. */
+export const OP_NOP = 0
+export const OP_READ_AT = 1
+export const OP_WRITE_AT = 2
+export const OP_SEND = 3
+export const OP_RECV = 4
+export const OP_SYNC = 5
+
+/** IOU_FLAG_EXACT: readAt/recv fill the whole range; EOF first is OUTCOME_UNEXPECTED_EOF. */
+export const FLAG_EXACT = 1
+/** IOU_FLAG_DATA_ONLY: sync is fdatasync instead of fsync. */
+export const FLAG_DATA_ONLY = 2
+
+/** Outcomes, numbered as IOU_OUTCOME_* in iou.h. */
+export const OUTCOME_OK = 0
+export const OUTCOME_ERROR = 1
+export const OUTCOME_TIMEOUT = 2
+export const OUTCOME_CANCELLED = 3
+export const OUTCOME_UNEXPECTED_EOF = 4
+export const OUTCOME_ABANDONED = 5
+export const OUTCOME_CLOSED = 6
+/** Model only: the request has not ended yet. */
+export const OUTCOME_PENDING = -1
+
+/** The cancel state argument of `onCqe` when no cancel was requested. */
+export const NOT_CANCELLED = -1
+
+/** No deadline (the C `deadline_ns == 0`). */
+export const NO_DEADLINE = 0
+
+/** Most iovec entries one SQE carries (IOV_MAX). */
+export const IOV_MAX = 1024
+
+/** Largest byte count a CQE result (int32) can report. */
+export const MAX_LENGTH = 0x7fff_ffff
+
+export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync"] as const
+
+export const OUTCOME_NAMES = ["OK", "ERROR", "TIMEOUT", "CANCELLED", "UNEXPECTED_EOF", "ABANDONED", "CLOSED"] as const
+
+export interface Request {
+  /** The caller's id, echoed in the completion. */
+  readonly tag: number
+  /** OP_*. */
+  readonly op: number
+  readonly fd: number
+  /** FLAG_*. */
+  readonly flags: number
+  /** File offset of readAt / writeAt. */
+  readonly position: number
+  /** Total bytes to transfer (the sum of `iov` when vectored). */
+  readonly length: number
+  /** Chunk lengths of a vectored writeAt / send (writev / sendmsg); empty when single-buffer. */
+  readonly iov: ReadonlyArray<number>
+  /** Absolute deadline in ns on the loop's clock, or NO_DEADLINE. */
+  readonly deadline: number
+  /** Bytes transferred so far. */
+  done: number
+  /** OUTCOME_*, OUTCOME_PENDING until the request ends. */
+  outcome: number
+  /** See the module comment. */
+  result: number
+  /** The caller went away (the seed's orphan: only send, recv and readAt are ever retired for it). */
+  orphaned: boolean
+  /** The caller cancelled it before the loop admitted it: it ends CANCELLED at admission. */
+  cancelRequested: boolean
+  /** Its waiter while admitted, WaiterId.NONE otherwise. */
+  waiter: WaiterId.WaiterId
+}
+
+export interface Options {
+  readonly op: number
+  readonly tag?: number
+  readonly fd?: number
+  readonly flags?: number
+  readonly position?: number
+  /** Bytes for readAt / recv / single-buffer writeAt / send. */
+  readonly length?: number
+  /** Chunk lengths for a vectored writeAt / send (each > 0). */
+  readonly iov?: ReadonlyArray<number>
+  readonly deadline?: number
+}
+
+const isByteCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_LENGTH
+
+/** A new request, validated the way the Driver validates before anything reaches the loop. */
+export const make = (options: Options): Request => {
+  const { op } = options
+  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_SYNC)) throw new RangeError(`unknown op ${op}`)
+  const iov = options.iov ?? []
+  let length = options.length ?? 0
+  if (iov.length > 0) {
+    if (op !== OP_WRITE_AT && op !== OP_SEND) throw new TypeError(`${OP_NAMES[op]} takes no iov`)
+    length = 0
+    for (const chunk of iov) {
+      if (!isByteCount(chunk) || chunk === 0) throw new RangeError(`iov chunk length ${chunk} must be in [1, 2^31)`)
+      length += chunk
+    }
+  }
+  if (!isByteCount(length)) throw new RangeError(`length ${length} must be in [0, 2^31)`)
+  if ((op === OP_NOP || op === OP_SYNC) && length !== 0) throw new RangeError(`${OP_NAMES[op]} takes no length`)
+  const deadline = options.deadline ?? NO_DEADLINE
+  if (!(deadline >= 0)) throw new RangeError(`deadline ${deadline} must be >= 0`)
+  return {
+    tag: options.tag ?? 0,
+    op,
+    fd: options.fd ?? 0,
+    flags: options.flags ?? 0,
+    position: options.position ?? 0,
+    length,
+    iov,
+    deadline,
+    done: 0,
+    outcome: OUTCOME_PENDING,
+    result: 0,
+    orphaned: false,
+    cancelRequested: false,
+    waiter: WaiterId.NONE,
+  }
+}
+
+export const isExact = (r: Request): boolean => (r.flags & FLAG_EXACT) !== 0
+
+export const isDataOnly = (r: Request): boolean => (r.flags & FLAG_DATA_ONLY) !== 0
+
+export const hasDeadline = (r: Request): boolean => r.deadline !== NO_DEADLINE
+
+export const isDone = (r: Request): boolean => r.outcome !== OUTCOME_PENDING
+
+/** A data operation with nothing to transfer: ends OK with 0 at admission, no SQE. */
+export const isEmpty = (r: Request): boolean => r.op !== OP_NOP && r.op !== OP_SYNC && r.length === 0
+
+/** The seed's orphan rule: the caller went away and the kind may be dropped (not writeAt, sync, nop). */
+export const isOrphaned = (r: Request): boolean =>
+  r.orphaned && (r.op === OP_SEND || r.op === OP_RECV || r.op === OP_READ_AT)
+
+/** Index of the first chunk with bytes left, given `done` bytes consumed (vectored only). */
+const firstChunk = (r: Request): number => {
+  let consumed = r.done
+  let i = 0
+  while (i < r.iov.length && consumed >= r.iov[i]!) {
+    consumed -= r.iov[i]!
+    i++
+  }
+  return i
+}
+
+/** Bytes the next SQE asks for: what is left, limited to IOV_MAX chunks when vectored. */
+export const sqeLength = (r: Request): number => {
+  if (r.iov.length === 0) return r.length - r.done
+  const first = firstChunk(r)
+  let before = 0
+  for (let i = 0; i < first; i++) before += r.iov[i]!
+  let length = before - r.done
+  const end = Math.min(r.iov.length, first + IOV_MAX)
+  for (let i = first; i < end; i++) length += r.iov[i]!
+  return length
+}
+
+/** iovec entries the next SQE carries (0 when single-buffer). */
+export const sqeIovCount = (r: Request): number =>
+  r.iov.length === 0 ? 0 : Math.min(r.iov.length - firstChunk(r), IOV_MAX)
+
+/** File offset of the next SQE of a readAt / writeAt: the position plus the progress. */
+export const sqeOffset = (r: Request): number => r.position + r.done
+
+/** Ends the request with an outcome and a result. Ending twice is an invariant violation. */
+export const finish = (r: Request, outcome: number, result: number): true => {
+  if (r.outcome !== OUTCOME_PENDING) {
+    fail(`request ${r.tag} ended twice: ${OUTCOME_NAMES[r.outcome]} then ${OUTCOME_NAMES[outcome]}`)
+  }
+  r.outcome = outcome
+  r.result = result
+  return true
+}
+
+/** Ends the request locally (no CQE): timeout, cancel, abandonment; the result is the progress. */
+export const end = (r: Request, outcome: number): true => finish(r, outcome, r.done)
+
+/**
+ * Applies one op CQE result. `cancelOutcome` is NOT_CANCELLED while the waiter is active, else the
+ * outcome its cancel asked for (OUTCOME_TIMEOUT or OUTCOME_CANCELLED). Returns true when the
+ * request ended, false when it needs another SQE.
+ */
+export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean => {
+  const cancelled = cancelOutcome !== NOT_CANCELLED
+  if (res === -EAGAIN || res === -EINTR) return cancelled ? end(r, cancelOutcome) : false
+  if (res === -ECANCELED && cancelled) return end(r, cancelOutcome)
+  if (res < 0) return finish(r, OUTCOME_ERROR, res)
+  const op = r.op
+  if (op === OP_NOP || op === OP_SYNC) return finish(r, OUTCOME_OK, 0)
+  const asked = sqeLength(r)
+  if (res > asked) fail(`${OP_NAMES[op]} CQE of ${res} bytes exceeds the ${asked} asked for`)
+  if (res === 0) {
+    if (op === OP_WRITE_AT || op === OP_SEND) return end(r, OUTCOME_CLOSED)
+    return end(r, isExact(r) ? OUTCOME_UNEXPECTED_EOF : OUTCOME_OK)
+  }
+  r.done += res
+  if (r.done === r.length) return end(r, OUTCOME_OK)
+  if (op === OP_RECV && !isExact(r)) return end(r, OUTCOME_OK)
+  return cancelled ? end(r, cancelOutcome) : false
+}

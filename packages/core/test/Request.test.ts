@@ -1,0 +1,242 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { EAGAIN, ECANCELED, EINTR, EINVAL, EIO, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
+import { InvariantError } from "../src/Invariant.ts"
+import * as Request from "../src/Request.ts"
+
+const { NOT_CANCELLED: ACTIVE, OUTCOME_TIMEOUT: TIMEOUT, OUTCOME_CANCELLED: CANCELLED } = Request
+
+const make = (options: Request.Options) => Request.make(options)
+const cqe = (r: Request.Request, res: number, cancel = ACTIVE) => Request.onCqe(r, cancel, res)
+const ended = (r: Request.Request) => [Request.OUTCOME_NAMES[r.outcome], r.result]
+
+describe("Request", () => {
+  it("retries EAGAIN and EINTR, and treats 0, EINVAL and ETIMEDOUT as final", () => {
+    for (const res of [-EAGAIN, -EINTR]) expect(cqe(make({ op: Request.OP_SYNC }), res)).toBe(false)
+    expect(cqe(make({ op: Request.OP_SYNC }), 0)).toBe(true)
+    const invalid = make({ op: Request.OP_SYNC })
+    expect(cqe(invalid, -EINVAL)).toBe(true)
+    expect(ended(invalid)).toEqual(["ERROR", -EINVAL])
+    const timedOut = make({ op: Request.OP_RECV, length: 4 })
+    expect(cqe(timedOut, -ETIMEDOUT)).toBe(true)
+    expect(ended(timedOut)).toEqual(["ERROR", -ETIMEDOUT])
+  })
+
+  it("gives every kind a deadline and rejects out-of-range lengths before the loop sees them", () => {
+    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
+      expect(Request.hasDeadline(make({ op, deadline: 10 }))).toBe(true)
+      expect(Request.hasDeadline(make({ op }))).toBe(false)
+    }
+    expect(() => make({ op: Request.OP_RECV, length: -1 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_READ_AT, length: 2 ** 31 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_RECV, iov: [1, 2] })).toThrow(TypeError)
+    expect(() => make({ op: Request.OP_SEND, iov: [1, 0] })).toThrow(RangeError)
+    expect(() => make({ op: 9 })).toThrow(RangeError)
+  })
+
+  it("send requeues on retry, continues short writes and ends CLOSED on 0 or ERROR on EPIPE", () => {
+    const r = make({ op: Request.OP_SEND, length: 5 })
+    expect(cqe(r, -EAGAIN)).toBe(false)
+    expect(cqe(r, 2)).toBe(false)
+    expect(Request.sqeLength(r)).toBe(3)
+    expect(cqe(r, 3)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 5])
+    const closed = make({ op: Request.OP_SEND, length: 5 })
+    cqe(closed, 2)
+    expect(cqe(closed, 0)).toBe(true)
+    expect(ended(closed)).toEqual(["CLOSED", 2])
+    const broken = make({ op: Request.OP_SEND, length: 5 })
+    expect(cqe(broken, -EPIPE)).toBe(true)
+    expect(ended(broken)).toEqual(["ERROR", -EPIPE])
+  })
+
+  it("a send that made partial progress ends with the cancel outcome after a requested cancel", () => {
+    const retried = make({ op: Request.OP_SEND, length: 5 })
+    cqe(retried, 2)
+    expect(cqe(retried, -EAGAIN, TIMEOUT)).toBe(true)
+    expect(ended(retried)).toEqual(["TIMEOUT", 2])
+    const partial = make({ op: Request.OP_SEND, length: 5 })
+    expect(cqe(partial, 1, CANCELLED)).toBe(true)
+    expect(ended(partial)).toEqual(["CANCELLED", 1])
+    const cancelled = make({ op: Request.OP_SEND, length: 5 })
+    expect(cqe(cancelled, -ECANCELED, TIMEOUT)).toBe(true)
+    expect(ended(cancelled)).toEqual(["TIMEOUT", 0])
+  })
+
+  it("a full success after a requested cancel wins over the timeout", () => {
+    for (const op of [Request.OP_SEND, Request.OP_RECV, Request.OP_READ_AT, Request.OP_WRITE_AT]) {
+      const r = make({ op, length: 5, flags: Request.FLAG_EXACT })
+      expect(cqe(r, 5, TIMEOUT)).toBe(true)
+      expect(ended(r)).toEqual(["OK", 5])
+    }
+  })
+
+  it("ECANCELED without a requested cancel is an error, not a timeout", () => {
+    const r = make({ op: Request.OP_RECV, length: 5 })
+    expect(cqe(r, -ECANCELED)).toBe(true)
+    expect(ended(r)).toEqual(["ERROR", -ECANCELED])
+  })
+
+  it("a vectored send continues from the middle of a chunk until every chunk is sent", () => {
+    const r = make({ op: Request.OP_SEND, iov: [3, 2] })
+    expect(r.length).toBe(5)
+    expect([Request.sqeLength(r), Request.sqeIovCount(r)]).toEqual([5, 2])
+    expect(cqe(r, 4)).toBe(false)
+    expect([Request.sqeLength(r), Request.sqeIovCount(r)]).toEqual([1, 1])
+    expect(cqe(r, 1)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 5])
+  })
+
+  it("a vectored write of more than IOV_MAX chunks asks for at most IOV_MAX chunks per SQE", () => {
+    const r = make({ op: Request.OP_WRITE_AT, iov: Array.from({ length: 1025 }, () => 2), position: 100 })
+    expect([Request.sqeLength(r), Request.sqeIovCount(r)]).toEqual([2048, 1024])
+    expect(() => cqe(r, 2049)).toThrow(InvariantError)
+    expect(cqe(r, 2048)).toBe(false)
+    expect([Request.sqeLength(r), Request.sqeIovCount(r), Request.sqeOffset(r)]).toEqual([2, 1, 2148])
+    expect(cqe(r, 2)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 2050])
+  })
+
+  it("recv without exact completes on the first non-empty read and with 0 when the peer closed", () => {
+    const r = make({ op: Request.OP_RECV, length: 5 })
+    expect(cqe(r, -EAGAIN)).toBe(false)
+    expect(cqe(r, 3)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 3])
+    const closed = make({ op: Request.OP_RECV, length: 5 })
+    expect(cqe(closed, 0)).toBe(true)
+    expect(ended(closed)).toEqual(["OK", 0])
+  })
+
+  it("recv with exact keeps receiving until the range is full and reports UNEXPECTED_EOF on close", () => {
+    const r = make({ op: Request.OP_RECV, length: 5, flags: Request.FLAG_EXACT })
+    expect(cqe(r, 2)).toBe(false)
+    expect(cqe(r, 3)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 5])
+    const eof = make({ op: Request.OP_RECV, length: 5, flags: Request.FLAG_EXACT })
+    cqe(eof, 2)
+    expect(cqe(eof, 0)).toBe(true)
+    expect(ended(eof)).toEqual(["UNEXPECTED_EOF", 2])
+    const late = make({ op: Request.OP_RECV, length: 5, flags: Request.FLAG_EXACT })
+    cqe(late, 2)
+    expect(cqe(late, 1, TIMEOUT)).toBe(true)
+    expect(ended(late)).toEqual(["TIMEOUT", 3])
+    const interrupted = make({ op: Request.OP_RECV, length: 5, flags: Request.FLAG_EXACT })
+    expect(cqe(interrupted, -EINTR, TIMEOUT)).toBe(true)
+    expect(ended(interrupted)).toEqual(["TIMEOUT", 0])
+  })
+
+  it("a CQE larger than the SQE asked for is an invariant violation", () => {
+    expect(() => cqe(make({ op: Request.OP_RECV, length: 5 }), 6)).toThrow(InvariantError)
+    expect(() => cqe(make({ op: Request.OP_READ_AT, length: 5 }), 6)).toThrow(InvariantError)
+  })
+
+  it("readAt continues short reads at the new offset and resolves with the count at end of file", () => {
+    const r = make({ op: Request.OP_READ_AT, length: 5, position: 10 })
+    expect(cqe(r, -EAGAIN)).toBe(false)
+    expect(cqe(r, 2)).toBe(false)
+    expect([Request.sqeOffset(r), Request.sqeLength(r)]).toEqual([12, 3])
+    expect(cqe(r, 3)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 5])
+    const eof = make({ op: Request.OP_READ_AT, length: 5 })
+    cqe(eof, 2)
+    expect(cqe(eof, 0)).toBe(true)
+    expect(ended(eof)).toEqual(["OK", 2])
+  })
+
+  it("readAt with exact reports UNEXPECTED_EOF, and EIO as an error", () => {
+    const eof = make({ op: Request.OP_READ_AT, length: 5, flags: Request.FLAG_EXACT })
+    expect(cqe(eof, 0)).toBe(true)
+    expect(ended(eof)).toEqual(["UNEXPECTED_EOF", 0])
+    const io = make({ op: Request.OP_READ_AT, length: 5 })
+    expect(cqe(io, -EIO)).toBe(true)
+    expect(ended(io)).toEqual(["ERROR", -EIO])
+    const cancelled = make({ op: Request.OP_READ_AT, length: 5 })
+    expect(cqe(cancelled, -ECANCELED, CANCELLED)).toBe(true)
+    expect(ended(cancelled)).toEqual(["CANCELLED", 0])
+  })
+
+  it("writeAt continues short writes and ends CLOSED on 0 and ERROR on EIO", () => {
+    const r = make({ op: Request.OP_WRITE_AT, length: 5, position: 3 })
+    expect(cqe(r, -EINTR)).toBe(false)
+    expect(cqe(r, 2)).toBe(false)
+    expect(Request.sqeOffset(r)).toBe(5)
+    expect(cqe(r, 3)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 5])
+    const zero = make({ op: Request.OP_WRITE_AT, length: 5 })
+    expect(cqe(zero, 0)).toBe(true)
+    expect(ended(zero)).toEqual(["CLOSED", 0])
+    const io = make({ op: Request.OP_WRITE_AT, iov: [4, 1] })
+    expect(cqe(io, 4)).toBe(false)
+    expect(cqe(io, -EIO)).toBe(true)
+    expect(ended(io)).toEqual(["ERROR", -EIO])
+  })
+
+  it("sync (full or data-only) requeues on EINTR, succeeds on 0 or 1 and maps errors", () => {
+    for (const flags of [0, Request.FLAG_DATA_ONLY]) {
+      const r = make({ op: Request.OP_SYNC, flags })
+      expect(cqe(r, -EINTR)).toBe(false)
+      expect(cqe(r, 0)).toBe(true)
+      expect(ended(r)).toEqual(["OK", 0])
+      const one = make({ op: Request.OP_SYNC, flags })
+      expect(cqe(one, 1)).toBe(true)
+      expect(ended(one)).toEqual(["OK", 0])
+    }
+    expect(Request.isDataOnly(make({ op: Request.OP_SYNC, flags: Request.FLAG_DATA_ONLY }))).toBe(true)
+    const io = make({ op: Request.OP_SYNC })
+    cqe(io, -EIO)
+    expect(ended(io)).toEqual(["ERROR", -EIO])
+    const cancelled = make({ op: Request.OP_SYNC })
+    cqe(cancelled, -ECANCELED, CANCELLED)
+    expect(ended(cancelled)).toEqual(["CANCELLED", 0])
+  })
+
+  it("nop succeeds with 0", () => {
+    const r = make({ op: Request.OP_NOP })
+    expect(cqe(r, 0)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 0])
+  })
+
+  it("ending locally delivers the cancel or timeout outcome with the progress so far, for every kind", () => {
+    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
+      const r = make({ op, length: op === Request.OP_NOP || op === Request.OP_SYNC ? 0 : 4 })
+      Request.end(r, TIMEOUT)
+      expect(ended(r)).toEqual(["TIMEOUT", 0])
+      expect(() => Request.end(r, CANCELLED)).toThrow(InvariantError)
+    }
+  })
+
+  it("zero-length data requests are empty (ended at admission), nop and sync never are", () => {
+    expect(Request.isEmpty(make({ op: Request.OP_RECV }))).toBe(true)
+    expect(Request.isEmpty(make({ op: Request.OP_SEND }))).toBe(true)
+    expect(Request.isEmpty(make({ op: Request.OP_NOP }))).toBe(false)
+    expect(Request.isEmpty(make({ op: Request.OP_SYNC }))).toBe(false)
+  })
+
+  it("only send, recv and readAt are ever orphaned when their caller goes away", () => {
+    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
+      const r = make({ op })
+      r.orphaned = true
+      expect(Request.isOrphaned(r)).toBe(op === Request.OP_SEND || op === Request.OP_RECV || op === Request.OP_READ_AT)
+    }
+  })
+
+  const chunks = fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 6 })
+  test.prop([chunks, fc.array(fc.oneof(fc.constant(-EAGAIN), fc.constant(-EINTR), fc.nat()), { maxLength: 40 })])(
+    "a vectored write or send transfers every byte exactly once, whatever the short writes",
+    (iov, script) => {
+      const r = make({ op: Request.OP_WRITE_AT, iov })
+      let submitted = 0
+      for (const step of script) {
+        if (Request.isDone(r)) break
+        const asked = Request.sqeLength(r)
+        const res = step < 0 ? step : 1 + (step % asked)
+        if (res > 0) submitted += res
+        Request.onCqe(r, ACTIVE, res)
+      }
+      expect(r.done).toBe(submitted)
+      expect(r.done).toBeLessThanOrEqual(r.length)
+      if (Request.isDone(r)) expect(ended(r)).toEqual(["OK", r.length])
+      else expect(Request.sqeLength(r)).toBe(r.length - r.done)
+    },
+  )
+})
