@@ -1,6 +1,345 @@
+/**
+ * TCP over loopback: node:net against recv/send on the ring, the measured end in this process and
+ * the far end (tcp-peer.ts, plain node:net) in a child process shared by every variant.
+ *
+ * The ring needs socket fds that nothing else in the process reads or writes. This process listens
+ * with node:net with `pauseOnConnect: true` and the peer connects to it: an accepted socket created
+ * paused never has libuv's read interest (readStop before anything is read), and nothing ever writes
+ * through the node:net Socket, so libuv never touches the fd after accept; the ring variants then use
+ * `socket._handle.fd` alone, and the Socket object only owns the fd's lifetime (closed after the last
+ * ring request on it has completed). Each variant has its own connections; the node:net variants
+ * resume theirs for a round and pause them after.
+ *
+ *   echo-N:  N connections, each a 64-byte ping-pong (send 64 bytes, wait for the 64-byte echo)
+ *   stream:  one connection, the peer writes 64 KiB chunks as fast as they are taken, we receive
+ *   send:    one connection, we send 64 KiB chunks one after the other, the peer discards
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import * as net from "node:net"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import type { Suite } from "./context.ts"
+import { callbackLoop } from "./harness.ts"
+import type { Comparison, Sample, Variant } from "./harness.ts"
+import type { Ring } from "./ring.ts"
+
+const MSG = 64
+const CHUNK = 64 * 1024
+const MIB = 1024 * 1024
+const NODE = "node:net"
+const RING_CB = "ring recv/send (callback)"
+const RING_PROMISE = "ring recv/send (Promise)"
+
+const fdOf = (s: net.Socket): number => {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd !== "number" || fd < 0) throw new Error("no fd on the accepted socket")
+  return fd
+}
+
+interface Peer {
+  readonly sockets: ReadonlyArray<net.Socket>
+  readonly close: () => Promise<void>
+}
+
+/** Listens, starts the peer in `mode` with `count` connections, and returns the accepted sockets. */
+const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promise<Peer> => {
+  const sockets: Array<net.Socket> = []
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true })
+  let child: ChildProcess | undefined
+  const accepted = new Promise<void>((resolve, reject) => {
+    server.on("connection", (s) => {
+      s.setNoDelay(true)
+      s.on("error", () => undefined)
+      sockets.push(s)
+      if (sockets.length === count) resolve()
+    })
+    server.on("error", reject)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as net.AddressInfo).port
+  const peerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), "tcp-peer.ts")
+  child = spawn(process.execPath, [peerPath, mode, String(port), String(count)], { stdio: ["ignore", "inherit", "inherit"] })
+  const exited = new Promise<void>((resolve) => child!.on("exit", () => resolve()))
+  await Promise.race([
+    accepted,
+    exited.then(() => {
+      throw new Error("the TCP peer exited before connecting")
+    })
+  ])
+  server.close()
+  return {
+    sockets,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      const timer = setTimeout(() => child?.kill(), 2000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+// ---- echo ping-pong ------------------------------------------------------------------------------
+
+const nodeEcho = (sockets: ReadonlyArray<net.Socket>, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve) => {
+    const msg = Buffer.alloc(MSG, 0x62)
+    let ops = 0
+    let stop = false
+    let active = sockets.length
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    for (const s of sockets) {
+      let got = 0
+      const onData = (d: Buffer) => {
+        got += d.length
+        while (got >= MSG) {
+          got -= MSG
+          if ((++ops & 63) === 0 && performance.now() >= end) stop = true
+          if (!stop) s.write(msg)
+          else {
+            s.pause()
+            s.off("data", onData)
+            if (--active === 0) resolve({ ops, seconds: (performance.now() - t0) / 1000 })
+          }
+        }
+      }
+      s.on("data", onData)
+      s.resume()
+      s.write(msg)
+    }
+  })
+
+/** Per connection: the recv of the next echo and the send of the next ping are submitted together. */
+const ringEchoCallback = (r: Ring, fds: ReadonlyArray<number>, budgetMs: number): Promise<Sample> => {
+  const msg = Buffer.alloc(MSG, 0x62)
+  const bufs = fds.map(() => Buffer.alloc(MSG))
+  const onRecv: Array<(e: Error | null, n: number) => void> = []
+  // callbackLoop counts one op per recv completion; the sends' completions are tracked apart.
+  let sendsInFlight = 0
+  let sendError: Error | null = null
+  let release: (() => void) | undefined
+  const onSend = (e: Error | null) => {
+    if (e) sendError ??= e
+    if (--sendsInFlight === 0 && release) release()
+  }
+  return callbackLoop(fds.length, budgetMs, (slot, done) => {
+    const fd = fds[slot]!
+    const cb = (onRecv[slot] ??= (e, n) => done(e ?? sendError ?? (n === MSG ? null : new Error(`short echo ${n}`))))
+    r.submitRecv(fd, bufs[slot]!, 0, MSG, true, 0, cb)
+    sendsInFlight++
+    r.submitSend(fd, msg, 0, onSend)
+  }).then(
+    (sample) =>
+      sendsInFlight === 0
+        ? sample
+        : new Promise<Sample>((resolve) => {
+            release = () => resolve(sample)
+          })
+  )
+}
+
+const ringEchoPromise = async (r: Ring, fds: ReadonlyArray<number>, budgetMs: number): Promise<Sample> => {
+  const msg = Buffer.alloc(MSG, 0x62)
+  let ops = 0
+  let stop = false
+  const t0 = performance.now()
+  const end = t0 + budgetMs
+  await Promise.all(
+    fds.map(async (fd) => {
+      const buf = Buffer.alloc(MSG)
+      while (!stop) {
+        const [n] = await Promise.all([r.recv(fd, buf, { length: MSG, exact: true }), r.send(fd, msg)])
+        if (n !== MSG) throw new Error(`short echo ${n}`)
+        if ((++ops & 63) === 0 && performance.now() >= end) stop = true
+      }
+    })
+  )
+  return { ops, seconds: (performance.now() - t0) / 1000 }
+}
+
+// ---- one-way streams -----------------------------------------------------------------------------
+
+const nodeStreamRecv = (s: net.Socket, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve) => {
+    let bytes = 0
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    const onData = (d: Buffer) => {
+      bytes += d.length
+      if (performance.now() >= end) {
+        s.pause()
+        s.off("data", onData)
+        resolve({ ops: bytes, seconds: (performance.now() - t0) / 1000 })
+      }
+    }
+    s.on("data", onData)
+    s.resume()
+  })
+
+const ringStreamRecv = (r: Ring, fd: number, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafeSlow(CHUNK)
+    let bytes = 0
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    const onRecv = (e: Error | null, n: number) => {
+      if (e) return reject(e)
+      if (n === 0) return reject(new Error("the peer closed the stream"))
+      bytes += n
+      if (performance.now() >= end) resolve({ ops: bytes, seconds: (performance.now() - t0) / 1000 })
+      else r.submitRecv(fd, buf, 0, CHUNK, false, 0, onRecv)
+    }
+    r.submitRecv(fd, buf, 0, CHUNK, false, 0, onRecv)
+  })
+
+/** Writes 64 KiB chunks, counting a chunk when node:net reports it handed to the kernel. */
+const nodeStreamSend = (s: net.Socket, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(CHUNK, 0x63)
+    let bytes = 0
+    let pending = 0
+    let stop = false
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    const finish = () => {
+      s.off("drain", pump)
+      resolve({ ops: bytes, seconds: (performance.now() - t0) / 1000 })
+    }
+    const written = (e?: Error | null) => {
+      if (e) return reject(e)
+      bytes += CHUNK
+      pending--
+      if (performance.now() >= end) stop = true
+      if (stop && pending === 0) finish()
+    }
+    function pump() {
+      while (!stop) {
+        pending++
+        if (!s.write(chunk, written)) return
+      }
+    }
+    s.on("drain", pump)
+    pump()
+  })
+
+const ringStreamSend = (r: Ring, fd: number, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(CHUNK, 0x63)
+    let bytes = 0
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    const onSend = (e: Error | null) => {
+      if (e) return reject(e)
+      bytes += CHUNK
+      if (performance.now() >= end) resolve({ ops: bytes, seconds: (performance.now() - t0) / 1000 })
+      else r.submitSend(fd, chunk, 0, onSend)
+    }
+    r.submitSend(fd, chunk, 0, onSend)
+  })
+
+const ringStreamPromise = async (
+  budgetMs: number,
+  step: () => Promise<number>
+): Promise<Sample> => {
+  let bytes = 0
+  const t0 = performance.now()
+  const end = t0 + budgetMs
+  while (performance.now() < end) {
+    const n = await step()
+    if (n === 0) throw new Error("the peer closed the stream")
+    bytes += n
+  }
+  return { ops: bytes, seconds: (performance.now() - t0) / 1000 }
+}
+
 export const tcpSuite: Suite = {
   id: "tcp",
-  description: "TCP loopback: 64-byte echo ping-pong on 1 and 16 connections, 64 KiB one-way stream",
-  build: async () => ({ comparisons: [] })
+  description: "TCP loopback: 64-byte echo ping-pong on 1 and 16 connections, 64 KiB one-way streams",
+  build: async (ctx) => {
+    const ringLoad = await ctx.ring()
+    const ring = ringLoad.ok ? ringLoad.ring : undefined
+    const skipped = ringLoad.ok ? [] : [`ring variants skipped: ${ringLoad.reason}`]
+    const peers: Array<Peer> = []
+    const comparisons: Array<Comparison> = []
+    const variantCount = ring ? 3 : 1
+    const common = "the peer is a separate node:net process; ring sockets are accepted paused and driven only by the ring"
+
+    for (const n of [1, 16]) {
+      const peer = await startPeer("echo", n * variantCount)
+      peers.push(peer)
+      const group = (i: number) => peer.sockets.slice(i * n, (i + 1) * n)
+      const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(group(0), budget) }]
+      if (ring) {
+        const cbFds = group(1).map(fdOf)
+        const prFds = group(2).map(fdOf)
+        variants.push(
+          { name: RING_CB, run: (budget) => ringEchoCallback(ring, cbFds, budget) },
+          { name: RING_PROMISE, run: (budget) => ringEchoPromise(ring, prFds, budget) }
+        )
+      }
+      comparisons.push({
+        id: `tcp-echo-${n}`,
+        title: `TCP echo, 64-byte ping-pong, ${n} connection${n > 1 ? "s" : ""}`,
+        unit: "msg/s",
+        baseline: NODE,
+        variants,
+        notes: [common, ...skipped]
+      })
+    }
+
+    const recvPeer = await startPeer("stream", variantCount)
+    peers.push(recvPeer)
+    const recvVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamRecv(recvPeer.sockets[0]!, budget) }]
+    if (ring) {
+      const fdCb = fdOf(recvPeer.sockets[1]!)
+      const fdPr = fdOf(recvPeer.sockets[2]!)
+      const buf = Buffer.allocUnsafeSlow(CHUNK)
+      recvVariants.push(
+        { name: RING_CB, run: (budget) => ringStreamRecv(ring, fdCb, budget) },
+        { name: RING_PROMISE, run: (budget) => ringStreamPromise(budget, () => ring.recv(fdPr, buf)) }
+      )
+    }
+    comparisons.push({
+      id: "tcp-stream-recv",
+      title: "TCP one-way stream, receiving (64 KiB reads)",
+      unit: "MiB/s",
+      scale: 1 / MIB,
+      baseline: NODE,
+      variants: recvVariants,
+      notes: [common, ...skipped]
+    })
+
+    const sendPeer = await startPeer("sink", variantCount)
+    peers.push(sendPeer)
+    const sendVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamSend(sendPeer.sockets[0]!, budget) }]
+    if (ring) {
+      const fdCb = fdOf(sendPeer.sockets[1]!)
+      const fdPr = fdOf(sendPeer.sockets[2]!)
+      const chunk = Buffer.alloc(CHUNK, 0x63)
+      sendVariants.push(
+        { name: RING_CB, run: (budget) => ringStreamSend(ring, fdCb, budget) },
+        {
+          name: RING_PROMISE,
+          run: (budget) => ringStreamPromise(budget, () => ring.send(fdPr, chunk).then(() => CHUNK))
+        }
+      )
+    }
+    comparisons.push({
+      id: "tcp-stream-send",
+      title: "TCP one-way stream, sending (64 KiB writes)",
+      unit: "MiB/s",
+      scale: 1 / MIB,
+      baseline: NODE,
+      variants: sendVariants,
+      notes: [common, ...skipped]
+    })
+
+    return {
+      comparisons,
+      cleanup: async () => {
+        for (const p of peers) await p.close()
+      }
+    }
+  }
 }
