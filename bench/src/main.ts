@@ -6,6 +6,8 @@
  *   BENCH_QUICK=1       short rounds, fewer depths (a smoke run of a few seconds per suite)
  *   BENCH_ROUNDS=n      rounds per comparison (default 5, quick 3)
  *   BENCH_MS=n          ms per variant per round (default 500, quick 150)
+ *   BENCH_ONLY=a,b      run only the variants whose name contains one of these (e.g. for profiling)
+ *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
  */
 import * as fs from "node:fs"
@@ -47,6 +49,7 @@ const main = async () => {
   const budgetMs = Number(process.env["BENCH_MS"] ?? (quick ? 150 : 500))
   const warmupMs = Math.max(50, Math.round(budgetMs / 2))
   const log = (line: string) => console.log(line)
+  const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
 
   let dataFile: string | undefined
   const ctx: Context = {
@@ -76,7 +79,11 @@ const main = async () => {
     for (const suite of selected) {
       const { comparisons, direct, cleanup } = await suite.build(ctx)
       try {
-        for (const c of comparisons) {
+        for (const full of comparisons) {
+          const c = only.length
+            ? { ...full, variants: full.variants.filter((v) => only.some((o) => v.name.includes(o))) }
+            : full
+          if (c.variants.length === 0) continue
           log("")
           const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
           results.push(result)

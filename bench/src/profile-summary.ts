@@ -1,0 +1,39 @@
+/**
+ * `node src/profile-summary.ts <file.cpuprofile> [top]`: the functions with the most self time in a
+ * V8 CPU profile (from `node --cpu-prof`), with their share of the samples.
+ */
+import * as fs from "node:fs"
+
+interface Node {
+  readonly id: number
+  readonly callFrame: { functionName: string; url: string; lineNumber: number }
+  readonly hitCount?: number
+}
+interface Profile {
+  readonly nodes: ReadonlyArray<Node>
+  readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+const [file, topText] = process.argv.slice(2)
+if (!file) {
+  console.error("usage: profile-summary.ts <file.cpuprofile> [top]")
+  process.exit(2)
+}
+const profile = JSON.parse(fs.readFileSync(file, "utf8")) as Profile
+const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+const self = new Map<string, number>()
+let total = 0
+profile.samples.forEach((id, i) => {
+  const dt = profile.timeDeltas[i] ?? 0
+  const n = byId.get(id)
+  if (!n) return
+  const f = n.callFrame
+  const where = f.url ? `${f.url.replace(/^.*\/(node_modules|packages|bench)\//, "$1/")}:${f.lineNumber + 1}` : ""
+  const key = `${f.functionName || "(anonymous)"} ${where}`.trim()
+  self.set(key, (self.get(key) ?? 0) + dt)
+  total += dt
+})
+const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(topText ?? 25))
+console.log(`total ${(total / 1000).toFixed(0)} ms sampled`)
+for (const [k, v] of rows) console.log(`${((v / total) * 100).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`)
