@@ -250,8 +250,11 @@ const promote = (w: TimeoutWheel): void => {
     w.parked[i + 1] = w.parked[last + 1]!
     w.parked.length = last
     if (target <= w.currentTick) {
-      // Due now: still active (the caller removes it), but no longer in any slot.
+      // Due now: returned at once, and counted active in its slot (without a bucket entry) until
+      // the caller removes it, like a bucketed entry that `advance` drained.
       w.expired.push(id, target)
+      const slot = slotOf(w, target)
+      if (w.activeCounts[slot]!++ === 0) setBit(w.activeOccupied, slot)
       continue
     }
     bucketPush(w, id, target, true)
