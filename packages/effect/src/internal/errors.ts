@@ -114,7 +114,9 @@ export const failure = (
   if (error instanceof TypeError || error instanceof RangeError) {
     const name = error.name
     const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(
-      `IoUring.${operationName(syscall)}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
+      syscall === "open"
+        ? `NodeIoUring: invalid Driver config (a bug in the caller, reported as a defect): ${error.message}`
+        : `IoUring.${operationName(syscall)}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
       { cause: error },
     )
     wrapped.name = name

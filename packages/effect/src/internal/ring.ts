@@ -24,6 +24,8 @@ const NO_DEADLINE = 0
  */
 export const deadlineOf = (timeout: Duration.Input | undefined, now: () => number): number => {
   if (timeout === undefined) return NO_DEADLINE
+  // Duration reads NaN as zero; the Driver treats it as a bug, and so do we.
+  if (typeof timeout === "number" && Number.isNaN(timeout)) throw new RangeError("timeout must not be NaN")
   const duration = Duration.fromInput(timeout)
   if (duration._tag === "None") {
     throw new TypeError(

@@ -1,0 +1,92 @@
+/**
+ * An HTTP /metrics endpoint (node:http) serving a prom-client registry that holds the ring's
+ * metrics, while work runs on the ring.
+ *
+ *   npm run -w examples metrics         # http://127.0.0.1:9464/metrics (PORT=… to change)
+ *   curl -s 127.0.0.1:9464/metrics | grep ^iou_
+ *
+ * The collectors read the Driver's stats at scrape time; nothing is counted on the I/O path.
+ * Ctrl-C stops the work, unregisters the metrics, closes the HTTP server and then the ring.
+ */
+import * as http from "node:http"
+import * as fs from "node:fs"
+import { once } from "node:events"
+import { runMain } from "@effect/platform-node/NodeRuntime"
+import { Config, Effect, Schedule, type Scope } from "effect"
+import * as Prom from "prom-client"
+import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
+
+/** Serves `registry` at GET /metrics on 127.0.0.1:`port` (0: any free port) until the scope closes. */
+export const serveMetrics = (
+  registry: Prom.Registry,
+  port: number,
+): Effect.Effect<{ readonly port: number }, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const server = http.createServer((request, response) => {
+        if (request.method !== "GET" || request.url !== "/metrics") {
+          response.writeHead(404).end("try GET /metrics\n")
+          return
+        }
+        registry.metrics().then(
+          (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
+          (error: unknown) => response.writeHead(500).end(String(error)),
+        )
+      })
+      server.listen(port, "127.0.0.1")
+      await once(server, "listening")
+      return server
+    }),
+    (server) =>
+      Effect.promise(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          }),
+      ),
+  ).pipe(Effect.map((server) => ({ port: (server.address() as { port: number }).port })))
+
+/** Some work for the metrics to show: nops, reads of /dev/zero, and one request per round whose deadline has passed. */
+export const work: Effect.Effect<void, never, IoUring | Scope.Scope> = Effect.gen(function* () {
+  const io = yield* IoUring
+  const fd = yield* Effect.acquireRelease(
+    Effect.sync(() => fs.openSync("/dev/zero", "r")),
+    (fd) => Effect.sync(() => fs.closeSync(fd)),
+  )
+  const buffer = new Uint8Array(4096)
+  const round = Effect.all(
+    [
+      Effect.all(
+        Array.from({ length: 16 }, () => io.nop),
+        { concurrency: "unbounded", discard: true },
+      ),
+      Effect.all(
+        Array.from({ length: 16 }, (_, i) => io.readAt(fd, buffer.subarray(i * 256, (i + 1) * 256), i * 256)),
+        { concurrency: "unbounded", discard: true },
+      ),
+      io.readAt(fd, buffer, 0, { timeout: 0 }).pipe(Effect.ignore),
+    ],
+    { discard: true },
+  ).pipe(Effect.ignore)
+  yield* round.pipe(Effect.repeat(Schedule.spaced("20 millis")))
+})
+
+/** A registry with Node's default process metrics; the ring's are added by IoUringMetrics.register. */
+export const makeRegistry = (): Prom.Registry => {
+  const registry = new Prom.Registry()
+  Prom.collectDefaultMetrics({ register: registry })
+  return registry
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  const main = Effect.gen(function* () {
+    const port = yield* Config.Port("PORT").pipe(Config.withDefault(9464))
+    const registry = makeRegistry()
+    yield* IoUringMetrics.register(registry)
+    const server = yield* serveMetrics(registry, port)
+    yield* Effect.logInfo(`metrics on http://127.0.0.1:${server.port}/metrics`)
+    yield* work
+  }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layerConfig))
+  runMain(main)
+}

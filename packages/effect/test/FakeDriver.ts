@@ -1,0 +1,110 @@
+/**
+ * A Driver-shaped double whose requests complete only when a test says so, and whose cancel
+ * completes the request later (as the kernel's async cancel does). It lets the IoUring service's
+ * interruption contract be checked in an order the real kernel cannot be forced into.
+ */
+import type { Callback, CloseResult, DriverStats, RequestHandle } from "@iou/native"
+import type { NodeIoUring } from "@iou/effect"
+
+export interface FakeRequest {
+  readonly handle: RequestHandle
+  readonly op: string
+  readonly args: ReadonlyArray<unknown>
+  readonly callback: Callback
+  done: boolean
+}
+
+export const abortError = (): Error =>
+  Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" })
+
+export const nativeError = (code: string, fields: { errno?: number; syscall?: string; fd?: number } = {}): Error =>
+  Object.assign(new Error(`${code}: simulated`), { name: "IoUringError", code, ...fields })
+
+export class FakeDriver {
+  readonly requests: Array<FakeRequest> = []
+  readonly cancelled: Array<RequestHandle> = []
+  /** ms after cancel() before the request's AbortError callback fires. */
+  cancelDelay = 20
+  closed = false
+  private next = 1
+
+  readonly config = {
+    size: 8,
+    singleIssuer: false,
+    ioPoll: false,
+    maxRequestTimeout: 60_000,
+    timeoutWheelTick: 5,
+    shutdownTimeout: undefined,
+    singleIssuerAccepted: false,
+  }
+
+  private submit(op: string, args: ReadonlyArray<unknown>, callback: Callback): RequestHandle {
+    if (this.closed) throw nativeError("ERR_IOU_CLOSED", { syscall: op })
+    const request: FakeRequest = { handle: this.next++, op, args, callback, done: false }
+    this.requests.push(request)
+    return request.handle
+  }
+
+  complete(handle: RequestHandle, error: Error | null, result = 0): void {
+    const request = this.requests.find((r) => r.handle === handle)
+    if (request === undefined || request.done) throw new Error(`no pending request ${handle}`)
+    request.done = true
+    request.callback(error, result)
+  }
+
+  pending(): number {
+    return this.requests.filter((r) => !r.done).length
+  }
+
+  submitNop(deadline: number, cb: Callback) {
+    return this.submit("nop", [deadline], cb)
+  }
+  submitReadAt(...args: [number, Uint8Array, number | bigint, number, boolean, number, Callback]) {
+    return this.submit("read", args.slice(0, 6), args[6])
+  }
+  submitWriteAt(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, Callback]) {
+    return this.submit("write", args.slice(0, 4), args[4])
+  }
+  submitSend(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number, Callback]) {
+    return this.submit("send", args.slice(0, 3), args[3])
+  }
+  submitRecv(...args: [number, Uint8Array, number, number, boolean, number, Callback]) {
+    return this.submit("recv", args.slice(0, 6), args[6])
+  }
+  submitSync(...args: [number, boolean, number, Callback]) {
+    return this.submit("fsync", args.slice(0, 3), args[3])
+  }
+  cancel(handle: RequestHandle): void {
+    this.cancelled.push(handle)
+    setTimeout(() => {
+      const request = this.requests.find((r) => r.handle === handle)
+      if (request !== undefined && !request.done) this.complete(handle, abortError())
+    }, this.cancelDelay)
+  }
+  stats(): DriverStats {
+    const pending = this.pending()
+    return {
+      pendingOperations: pending,
+      inFlight: pending,
+      submitted: this.requests.length,
+      completed: 0,
+      failed: 0,
+      timedOut: 0,
+      cancelled: this.cancelled.length,
+      requeued: 0,
+      sqesStaged: 0,
+      enters: 0,
+      wakes: 0,
+      cqOverflow: 0,
+      abandoned: 0,
+      quarantinedBytes: 0,
+    }
+  }
+  close(): Promise<CloseResult> {
+    this.closed = true
+    return Promise.resolve({ completed: 0, abandoned: 0 })
+  }
+}
+
+/** layerWith options that hand out `driver` and a clock fixed at 1000 ms. */
+export const openFake = (driver: FakeDriver): NodeIoUring.OpenOptions => ({ open: () => driver, now: () => 1000 })

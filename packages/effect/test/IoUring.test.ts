@@ -1,0 +1,262 @@
+/**
+ * The IoUring service on the real kernel: every operation's success and typed failures, deadlines
+ * through the option and through Effect.timeout, and cancellation by interruption leaving nothing
+ * pending in the Driver.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber } from "effect"
+import { probe } from "@iou/native"
+import { IoUring, IoUringError, NodeIoUring } from "@iou/effect"
+import { closedFd, scratchFile } from "./files.ts"
+import { tcpPair } from "./sockets.ts"
+
+const supported = probe().supported
+const text = (s: string) => new TextEncoder().encode(s)
+const decode = (b: Uint8Array) => new TextDecoder().decode(b)
+
+/** Waits until the ring holds no request at all. */
+const settled = Effect.gen(function* () {
+  const io = yield* IoUring
+  for (let i = 0; i < 200; i++) {
+    const stats = yield* io.stats
+    if (stats.pendingOperations === 0 && stats.inFlight === 0) return stats
+    yield* Effect.sleep(5)
+  }
+  return yield* io.stats
+})
+
+/** Waits until the ring holds at least `n` requests in flight. */
+const inFlight = (n: number) =>
+  Effect.gen(function* () {
+    const io = yield* IoUring
+    while ((yield* io.stats).inFlight < n) yield* Effect.sleep(1)
+  })
+
+describe.skipIf(!supported)("IoUring (real kernel)", () => {
+  layer(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 }), { timeout: 30_000, excludeTestServices: true })(
+    (it) => {
+      it.effect("nop completes and is counted", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const before = yield* io.stats
+          yield* io.nop
+          yield* io.nop
+          const after = yield* io.stats
+          assert.isAtLeast(after.submitted - before.submitted, 2)
+          assert.isAtLeast(after.completed - before.completed, 2)
+        }),
+      )
+
+      it.effect("writeAt then readAt round-trip at a position, including vectored writes and sync", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const file = yield* scratchFile()
+          yield* io.writeAt(file.fd, text("hello, "), 0)
+          yield* io.writeAt(file.fd, [text("io_"), text("uring")], 7n)
+          yield* io.sync(file.fd)
+          yield* io.sync(file.fd, { dataOnly: true })
+          const buffer = new Uint8Array(32)
+          const n = yield* io.readAt(file.readOnlyFd, buffer, 0)
+          assert.strictEqual(decode(buffer.subarray(0, n)), "hello, io_uring")
+          const part = new Uint8Array(5)
+          assert.strictEqual(yield* io.readAt(file.fd, part, 10, { length: 5, exact: true }), 5)
+          assert.strictEqual(decode(part), "uring")
+        }),
+      )
+
+      it.effect("readAt at end of file reads 0; with exact it fails with UnexpectedEof", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const file = yield* scratchFile(text("abc"))
+          assert.strictEqual(yield* io.readAt(file.fd, new Uint8Array(8), 3), 0)
+          assert.strictEqual(yield* io.readAt(file.fd, new Uint8Array(8), 1), 2)
+          const error = yield* Effect.flip(io.readAt(file.fd, new Uint8Array(8), 0, { exact: true }))
+          assert.instanceOf(error, IoUringError)
+          assert.strictEqual(error.reason, "UnexpectedEof")
+          assert.strictEqual(error.code, "ERR_IOU_UNEXPECTED_EOF")
+        }),
+      )
+
+      it.effect("operations on a closed fd fail with SystemError EBADF and Node's fields", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const fd = closedFd()
+          const read = yield* Effect.flip(io.readAt(fd, new Uint8Array(4), 0))
+          assert.strictEqual(read.reason, "SystemError")
+          assert.strictEqual(read.code, "EBADF")
+          assert.strictEqual(read.errno, -9)
+          assert.strictEqual(read.syscall, "read")
+          assert.strictEqual(read.fd, fd)
+          assert.match(read.message, /EBADF/)
+          const write = yield* Effect.flip(io.writeAt(fd, text("x"), 0))
+          assert.strictEqual(write.code, "EBADF")
+          assert.strictEqual(write.syscall, "write")
+          const sync = yield* Effect.flip(io.sync(fd))
+          assert.strictEqual(sync.code, "EBADF")
+          const send = yield* Effect.flip(io.send(fd, text("x")))
+          assert.strictEqual(send.code, "EBADF")
+          const recv = yield* Effect.flip(io.recv(fd, new Uint8Array(4)))
+          assert.strictEqual(recv.code, "EBADF")
+          assert.strictEqual(recv.syscall, "recv")
+        }),
+      )
+
+      it.effect("writeAt on a read-only fd fails with EBADF; send on a file with ENOTSOCK", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const file = yield* scratchFile()
+          const write = yield* Effect.flip(io.writeAt(file.readOnlyFd, text("x"), 0))
+          assert.strictEqual(write.code, "EBADF")
+          const send = yield* Effect.flip(io.send(file.fd, text("x")))
+          assert.strictEqual(send.reason, "SystemError")
+          assert.strictEqual(send.code, "ENOTSOCK")
+          assert.match(send.message, /not a socket/)
+        }),
+      )
+
+      it.effect("send and recv carry bytes over a socket; exact recv fills its range", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a, b } = yield* tcpPair
+          yield* io.send(a, text("ping"))
+          const buffer = new Uint8Array(16)
+          const n = yield* io.recv(b, buffer)
+          assert.strictEqual(decode(buffer.subarray(0, n)), "ping")
+          yield* io.send(b, [text("po"), text("ng!")])
+          const exact = new Uint8Array(8)
+          assert.strictEqual(yield* io.recv(a, exact, { offset: 3, length: 5, exact: true }), 5)
+          assert.strictEqual(decode(exact.subarray(3)), "pong!")
+        }),
+      )
+
+      it.effect("recv succeeds with 0 when the peer closed; exact recv fails with UnexpectedEof", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const pair = yield* tcpPair
+          yield* io.send(pair.b, text("ab"))
+          pair.closeB()
+          const error = yield* Effect.flip(io.recv(pair.a, new Uint8Array(4), { exact: true }))
+          assert.strictEqual(error.reason, "UnexpectedEof")
+          assert.strictEqual(yield* io.recv(pair.a, new Uint8Array(4)), 0)
+        }),
+      )
+
+      it.effect("the timeout option is the request's deadline in the loop: Timeout, counted, nothing left", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a } = yield* tcpPair
+          const before = yield* io.stats
+          const started = Date.now()
+          const error = yield* Effect.flip(io.recv(a, new Uint8Array(4), { timeout: "50 millis" }))
+          const elapsed = Date.now() - started
+          assert.strictEqual(error.reason, "Timeout")
+          assert.strictEqual(error.code, "ETIMEDOUT")
+          assert.isAtLeast(elapsed, 40)
+          assert.isBelow(elapsed, 2000)
+          const after = yield* settled
+          assert.strictEqual(after.timedOut - before.timedOut, 1)
+          assert.strictEqual(after.pendingOperations, 0)
+          const now = yield* Effect.flip(io.readAt(a, new Uint8Array(1), 0, { timeout: 0 }))
+          assert.strictEqual(now.reason, "Timeout")
+        }),
+      )
+
+      it.effect("Effect.timeout around recv cancels the request in the kernel", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a, b } = yield* tcpPair
+          const before = yield* io.stats
+          const exit = yield* Effect.exit(io.recv(a, new Uint8Array(4)).pipe(Effect.timeout("30 millis")))
+          assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
+          const after = yield* io.stats
+          // The interruption waited for the request to end: nothing is held right after it.
+          assert.strictEqual(after.pendingOperations, 0)
+          assert.strictEqual(after.inFlight, 0)
+          assert.strictEqual(after.cancelled - before.cancelled, 1)
+          // The cancelled recv consumed nothing: the next one gets the bytes.
+          yield* io.send(b, text("late"))
+          const buffer = new Uint8Array(8)
+          const n = yield* io.recv(a, buffer, { timeout: "2 seconds" })
+          assert.strictEqual(decode(buffer.subarray(0, n)), "late")
+        }),
+      )
+
+      it.effect("Fiber.interrupt of a blocked recv returns once the kernel let go of the buffer", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a } = yield* tcpPair
+          const fiber = yield* Effect.forkChild(io.recv(a, new Uint8Array(4)))
+          yield* inFlight(1)
+          yield* Fiber.interrupt(fiber)
+          const stats = yield* io.stats
+          assert.strictEqual(stats.pendingOperations, 0)
+          assert.strictEqual(stats.inFlight, 0)
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        }),
+      )
+
+      it.effect("Effect.race: the losing recv is cancelled", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a } = yield* tcpPair
+          const winner = yield* Effect.race(
+            io.recv(a, new Uint8Array(4)).pipe(Effect.as("recv")),
+            Effect.succeed("sleep").pipe(Effect.delay(20)),
+          )
+          assert.strictEqual(winner, "sleep")
+          const stats = yield* io.stats
+          assert.strictEqual(stats.pendingOperations, 0)
+          assert.strictEqual(stats.inFlight, 0)
+        }),
+      )
+
+      it.effect("interrupting 1,000 concurrent operations leaves nothing pending", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const pairs = [yield* tcpPair, yield* tcpPair, yield* tcpPair, yield* tcpPair]
+          const before = yield* io.stats
+          const fiber = yield* Effect.forkChild(
+            Effect.forEach(
+              Array.from({ length: 1000 }, (_, i) => i),
+              (i) => io.recv(pairs[i % pairs.length]!.a, new Uint8Array(8)),
+              { concurrency: "unbounded", discard: true },
+            ),
+          )
+          yield* inFlight(1000)
+          yield* Fiber.interrupt(fiber)
+          const after = yield* io.stats
+          assert.strictEqual(after.pendingOperations, 0)
+          assert.strictEqual(after.inFlight, 0)
+          assert.strictEqual(after.cancelled - before.cancelled, 1000)
+          // The ring still works.
+          yield* io.nop
+        }),
+      )
+
+      it.effect("invalid arguments are defects, not IoUringErrors", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const exits: Array<Exit.Exit<unknown, unknown>> = [
+            yield* Effect.exit(io.readAt(-1, new Uint8Array(4), 0)),
+            yield* Effect.exit(io.readAt(0, new Uint8Array(4), -1)),
+            yield* Effect.exit(io.recv(0, new Uint8Array(4), { offset: 3, length: 4 })),
+            yield* Effect.exit(io.send(0, text("x"), { timeout: -1 })),
+          ]
+          for (const exit of exits) {
+            assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause) && !Cause.hasFails(exit.cause))
+          }
+        }),
+      )
+    },
+  )
+
+  it.effect("operations after the layer's scope closed fail with Closed", () =>
+    Effect.gen(function* () {
+      const io = yield* Effect.scoped(NodeIoUring.make({ size: 8 }))
+      const error = yield* Effect.flip(io.nop)
+      assert.strictEqual(error.reason, "Closed")
+      assert.strictEqual(error.code, "ERR_IOU_CLOSED")
+    }),
+  )
+})

@@ -1,0 +1,148 @@
+/**
+ * NodeIoUring's layers on the real kernel: the Driver lives exactly as long as the layer's scope,
+ * its finalizer performs the bounded shutdown drain, config comes from a ConfigProvider, and a
+ * kernel that refuses io_uring fails the layer with reason "Unavailable".
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { probe } from "@iou/native"
+import { IoUring, NodeIoUring } from "@iou/effect"
+import { tcpPair } from "./sockets.ts"
+
+const supported = probe().supported
+const withEnv = (env: Record<string, string>) => Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+
+describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
+  it.effect("the finalizer closes the ring when the scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeIoUring.layer({ size: 8 }), scope)
+      const io = yield* Effect.provideContext(Effect.service(IoUring), context)
+      yield* io.nop
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(io.nop)
+      assert.strictEqual(error.reason, "Closed")
+    }),
+  )
+
+  it.live("interrupting a program that uses the layer cancels its work and closes the ring", () =>
+    Effect.gen(function* () {
+      const captured = yield* Deferred.make<IoUring["Service"]>()
+      const program = Effect.gen(function* () {
+        const io = yield* IoUring
+        const { a } = yield* tcpPair
+        yield* Deferred.succeed(captured, io)
+        return yield* io.recv(a, new Uint8Array(4))
+      }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layer({ size: 8 })))
+      const fiber = yield* Effect.forkChild(program)
+      const io = yield* Deferred.await(captured)
+      while ((yield* io.stats).inFlight < 1) yield* Effect.sleep(1)
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      assert.isBelow(Date.now() - started, 1000, "the recv was cancelled, not drained")
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause))
+      const stats = yield* io.stats
+      assert.strictEqual(stats.inFlight, 0)
+      assert.strictEqual(stats.abandoned, 0)
+      assert.strictEqual((yield* Effect.flip(io.nop)).reason, "Closed")
+    }),
+  )
+
+  it.live("closing the scope is bounded by shutdownTimeout: what is still in flight is Abandoned", () =>
+    Effect.gen(function* () {
+      const pairScope = yield* Scope.make()
+      const { a } = yield* Scope.provide(tcpPair, pairScope)
+      const ringScope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeIoUring.layer({ size: 8, shutdownTimeout: 150 }), ringScope)
+      const io = yield* Effect.provideContext(Effect.service(IoUring), context)
+      // Detached: closing the ring's scope does not interrupt it, so the drain has to give up on it.
+      const stuck = yield* Effect.forkDetach(io.recv(a, new Uint8Array(4)))
+      while ((yield* io.stats).inFlight < 1) yield* Effect.sleep(1)
+      const started = Date.now()
+      yield* Scope.close(ringScope, Exit.void)
+      const elapsed = Date.now() - started
+      assert.isAtLeast(elapsed, 100)
+      assert.isBelow(elapsed, 3000)
+      const exit = yield* Fiber.await(stuck)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.strictEqual((error as { reason?: string }).reason, "Abandoned")
+      const stats = yield* io.stats
+      assert.strictEqual(stats.abandoned, 1)
+      assert.isAtLeast(stats.quarantinedBytes, 4)
+      yield* Scope.close(pairScope, Exit.void)
+    }),
+  )
+
+  it.effect("config reads IOU_* variables with Duration.Input strings", () =>
+    Effect.gen(function* () {
+      const config = yield* NodeIoUring.config.pipe(
+        withEnv({
+          IOU_SIZE: "100",
+          IOU_SINGLE_ISSUER: "false",
+          IOU_MAX_REQUEST_TIMEOUT: "2 minutes",
+          IOU_TIMEOUT_WHEEL_TICK: "10 millis",
+          IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
+        }),
+      )
+      assert.deepStrictEqual(config, {
+        size: 100,
+        singleIssuer: false,
+        ioPoll: undefined,
+        maxRequestTimeout: 120_000,
+        timeoutWheelTick: 10,
+        shutdownTimeout: 1500,
+      })
+      const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
+      assert.strictEqual(defaults.size, undefined)
+      assert.strictEqual(defaults.shutdownTimeout, undefined)
+    }),
+  )
+
+  it.effect("layerConfig opens a ring from the provided ConfigProvider", () =>
+    Effect.gen(function* () {
+      const io = yield* IoUring
+      yield* io.nop
+    }).pipe(Effect.provide(NodeIoUring.layerConfig), withEnv({ IOU_SIZE: "16", IOU_SHUTDOWN_TIMEOUT: "200 millis" })),
+  )
+
+  it.effect.each([
+    ["IOU_SIZE", "abc"],
+    ["IOU_SIZE", "100000"],
+    ["IOU_SIZE", "0"],
+    ["IOU_SINGLE_ISSUER", "maybe"],
+    ["IOU_TIMEOUT_WHEEL_TICK", "0 millis"],
+    ["IOU_MAX_REQUEST_TIMEOUT", "soon"],
+    ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
+  ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.include(error.message, name!)
+    }),
+  )
+})
+
+describe("NodeIoUring where the kernel refuses io_uring", () => {
+  it.effect("a refused open fails the layer with Unavailable and the probe's explanation", () =>
+    Effect.gen(function* () {
+      const reason = "io_uring_setup failed with EPERM: the sysctl kernel.io_uring_disabled is 2"
+      const refuse = (): never => {
+        throw Object.assign(new Error(reason), { name: "IoUringError", code: "ERR_IOU_UNAVAILABLE" })
+      }
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
+      assert.strictEqual(error._tag, "IoUringError")
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
+      assert.include(error.message, reason)
+    }),
+  )
+
+  it.effect.skipIf(supported)("on this machine the real layer fails with Unavailable", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+      assert.strictEqual(error.reason, "Unavailable")
+    }),
+  )
+})
