@@ -13,7 +13,8 @@
  *   `advance` also returns stale entries: the caller filters them (Waiters.cancel returns false),
  *   and the tick in each entry tells a stale entry from a live one of the same id.
  * - `remove(id, target)` is called exactly once per scheduled waiter when it stops being deadline
- *   tracked; it keeps the active counts and the earliest active tick (`minScheduledTick`) exact.
+ *   tracked, and for every live entry `advance` returned before the next `advance` or
+ *   `nextDeadline`; it keeps the active counts and the earliest active tick (`minScheduledTick`) exact.
  * - `nextDeadline()` = (minScheduledTick - currentTick) * tick in ns, relative to the last advanced
  *   tick, or undefined when no deadline is active. No clock read.
  *
@@ -42,7 +43,10 @@ export interface TimeoutWheel {
   /** The epoch (ns on the loop's clock). */
   readonly start: number
   currentTick: Tick
-  minScheduledTick: Tick
+  /** Earliest active tick, exact unless `minDirty` (read it through `minScheduledTick`). */
+  minTick: Tick
+  /** The minimum was removed: recompute `minTick` before it is next used. */
+  minDirty: boolean
   /** Live deadlines, bucketed and parked. */
   activeDeadlines: number
   /** Per slot: (id, tick) pairs, live and stale. */
@@ -87,7 +91,8 @@ export const make = (tickNanos: number, maxTimeoutNanos: number, start = 0): Tim
     slotMask: slots - 1,
     start,
     currentTick: 0,
-    minScheduledTick: MAX_TICK,
+    minTick: MAX_TICK,
+    minDirty: false,
     activeDeadlines: 0,
     buckets: Array.from({ length: slots }, () => []),
     occupied: new Uint32Array(words),
@@ -138,7 +143,7 @@ export const schedule = (w: TimeoutWheel, id: WaiterId, target: Tick): void => {
   if (!(ahead > 0 && Number.isInteger(target)))
     fail(`schedule of tick ${target} not after current tick ${w.currentTick}`)
   w.activeDeadlines++
-  if (target < w.minScheduledTick) w.minScheduledTick = target
+  if (!w.minDirty && target < w.minTick) w.minTick = target
   if (ahead >= w.slots) {
     w.parked.push(id, target)
     if (target < w.parkedMin) w.parkedMin = target
@@ -196,12 +201,26 @@ export const remove = (w: TimeoutWheel, id: WaiterId, target: Tick): void => {
   }
   w.activeDeadlines--
   if (w.activeDeadlines === 0) {
-    w.minScheduledTick = MAX_TICK
+    w.minTick = MAX_TICK
+    w.minDirty = false
     return
   }
-  if (target !== w.minScheduledTick) return
-  if (target - w.currentTick < w.slots && w.activeCounts[slotOf(w, target)]! > 0) return
-  w.minScheduledTick = computeMinScheduledTick(w)
+  // Recomputing now could count an entry `advance` just returned that the caller has not removed
+  // yet (and a promoted entry may share its slot), so the minimum is recomputed lazily, by the next
+  // `advance` or `nextDeadline`, once the caller has removed every live expired entry.
+  if (target === w.minTick) w.minDirty = true
+}
+
+/**
+ * The earliest active tick (MAX_TICK when none). Contract: call it (like `advance` and
+ * `nextDeadline`) only after removing every live entry the last `advance` returned.
+ */
+export const minScheduledTick = (w: TimeoutWheel): Tick => {
+  if (w.minDirty) {
+    w.minTick = computeMinScheduledTick(w)
+    w.minDirty = false
+  }
+  return w.minTick
 }
 
 const drainSlot = (w: TimeoutWheel, slot: number): void => {
@@ -270,13 +289,15 @@ export const advance = (w: TimeoutWheel, now: number): number => {
   w.expired.length = 0
   const nowTick = tickAt(w, now)
   if (nowTick <= w.currentTick) return 0
+  // Before the clock moves: the recomputation scans forward from the current tick.
+  const min = minScheduledTick(w)
   const previous = w.currentTick
   w.currentTick = nowTick
   if (w.activeDeadlines === 0) {
     if (w.occupiedSlots > 0) purge(w)
     return 0
   }
-  if (nowTick >= w.minScheduledTick && w.occupiedSlots > 0) {
+  if (nowTick >= min && w.occupiedSlots > 0) {
     if (nowTick - previous >= w.slots) {
       drainRange(w, 0, w.slots - 1)
     } else {
@@ -301,5 +322,7 @@ export const expiredId = (w: TimeoutWheel, i: number): WaiterId => w.expired[2 *
 export const expiredTick = (w: TimeoutWheel, i: number): Tick => w.expired[2 * i + 1]!
 
 /** Nanoseconds from the last advanced tick to the earliest active deadline, or undefined. */
-export const nextDeadline = (w: TimeoutWheel): number | undefined =>
-  w.minScheduledTick === MAX_TICK ? undefined : Math.max(0, w.minScheduledTick - w.currentTick) * w.tickNanos
+export const nextDeadline = (w: TimeoutWheel): number | undefined => {
+  const min = minScheduledTick(w)
+  return min === MAX_TICK ? undefined : Math.max(0, min - w.currentTick) * w.tickNanos
+}

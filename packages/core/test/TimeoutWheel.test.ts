@@ -51,9 +51,9 @@ describe("TimeoutWheel", () => {
     const w = TimeoutWheel.make(1 * MS, 10 * MS)
     TimeoutWheel.schedule(w, 1, 50)
     TimeoutWheel.schedule(w, 2, 40)
-    expect(w.minScheduledTick).toBe(40)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(40)
     TimeoutWheel.remove(w, 2, 40)
-    expect(w.minScheduledTick).toBe(50)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(50)
     expect(() => TimeoutWheel.remove(w, 3, 50)).toThrow(InvariantError)
     TimeoutWheel.remove(w, 1, 50)
     expect(TimeoutWheel.nextDeadline(w)).toBeUndefined()
@@ -147,7 +147,7 @@ describe("TimeoutWheel", () => {
     for (const t of [31, 32, 33, 63, 64, 65]) TimeoutWheel.schedule(w, t, t)
     expect(expired(w, 32 * MS).map(([id]) => id)).toEqual([31, 32])
     for (const t of [31, 32]) TimeoutWheel.remove(w, t, t)
-    expect(w.minScheduledTick).toBe(33)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(33)
     expect(expired(w, 70 * MS).map(([id]) => id)).toEqual([33, 63, 64, 65])
   })
 
@@ -166,11 +166,22 @@ describe("TimeoutWheel", () => {
     TimeoutWheel.schedule(w, 2, 20)
     TimeoutWheel.schedule(w, 3, 30)
     TimeoutWheel.advance(w, 5 * MS)
-    expect(w.minScheduledTick).toBe(10)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(10)
     TimeoutWheel.remove(w, 2, 20)
-    expect(w.minScheduledTick).toBe(10)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(10)
     TimeoutWheel.remove(w, 1, 10)
-    expect(w.minScheduledTick).toBe(30)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(30)
+  })
+
+  it("after the earliest deadline is removed, an advance past the next one still fires it", () => {
+    const w = TimeoutWheel.make(1 * MS, 16 * MS)
+    TimeoutWheel.schedule(w, 1, 3)
+    TimeoutWheel.schedule(w, 2, 5)
+    TimeoutWheel.remove(w, 1, 3)
+    expect(expired(w, 6 * MS)).toEqual([
+      [1, 3],
+      [2, 5],
+    ])
   })
 
   it("returns a stale and a live entry of the same id, told apart by their ticks", () => {
@@ -197,9 +208,9 @@ describe("TimeoutWheel", () => {
     TimeoutWheel.schedule(w, 1, 64)
     TimeoutWheel.schedule(w, 2, 129)
     TimeoutWheel.remove(w, 1, 64)
-    expect(w.minScheduledTick).toBe(129)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(129)
     TimeoutWheel.remove(w, 2, 129)
-    expect(w.minScheduledTick).toBe(TimeoutWheel.MAX_TICK)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(TimeoutWheel.MAX_TICK)
   })
 
   it("refuses schedules that are not in the future, removes without a deadline, and removes of an empty slot", () => {
