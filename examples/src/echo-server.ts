@@ -9,6 +9,7 @@
  * (NodeRuntime.runMain): every connection fiber is interrupted, which cancels its pending recv in
  * the kernel, the sockets are closed, and the ring's layer drains and closes last.
  */
+import { fileURLToPath } from "node:url"
 import { runMain } from "@effect/platform-node/NodeRuntime"
 import { Config, Duration, Effect, FiberSet, type Scope } from "effect"
 import { IoUring, NodeIoUring, type IoUringError } from "@iou/effect"
@@ -57,7 +58,7 @@ export const serve = (options: EchoOptions): Effect.Effect<never, never, IoUring
     }
   })
 
-if (process.argv[1] === new URL(import.meta.url).pathname) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const main = Effect.gen(function* () {
     const port = yield* Config.Port("PORT").pipe(Config.withDefault(7007))
     return yield* serve({ port, idleTimeout: "30 seconds" })

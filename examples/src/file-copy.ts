@@ -9,6 +9,7 @@
  * buffer is allocated per chunk. The copy ends with an fsync of the destination.
  */
 import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
 import { runMain } from "@effect/platform-node/NodeRuntime"
 import { Effect, type Scope } from "effect"
 import { IoUring, NodeIoUring, type IoUringError } from "@iou/effect"
@@ -83,7 +84,7 @@ export const progressBar = (width = 30) => {
   }
 }
 
-if (process.argv[1] === new URL(import.meta.url).pathname) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [source, destination] = process.argv.slice(2)
   if (source === undefined || destination === undefined) {
     console.error("usage: node src/file-copy.ts <source> <destination>")

@@ -11,6 +11,7 @@
 import * as http from "node:http"
 import * as fs from "node:fs"
 import { once } from "node:events"
+import { fileURLToPath } from "node:url"
 import { runMain } from "@effect/platform-node/NodeRuntime"
 import { Config, Effect, Schedule, type Scope } from "effect"
 import * as Prom from "prom-client"
@@ -79,7 +80,7 @@ export const makeRegistry = (): Prom.Registry => {
   return registry
 }
 
-if (process.argv[1] === new URL(import.meta.url).pathname) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const main = Effect.gen(function* () {
     const port = yield* Config.Port("PORT").pipe(Config.withDefault(9464))
     const registry = makeRegistry()
