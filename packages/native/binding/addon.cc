@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "iou.h"
+#include "loop.h"
 
 namespace {
 
@@ -26,6 +27,7 @@ Napi::Value JS_probe(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, JS_probe, "probe"));
+  iou_binding::InitLoop(env, exports);
   return exports;
 }
 

@@ -1,6 +1,8 @@
 /**
  * Loads the compiled addon (build/Release/iou.node) and types what it exports. The path is the same
  * from src/ (tests) and dist/ (built), both one level below the package root.
+ *
+ * The constants mirror include/iou.h and binding/loop.h and keep their C spelling.
  */
 import { createRequire } from "node:module"
 
@@ -13,9 +15,92 @@ export interface NativeProbe {
   readonly opcodes: ReadonlyArray<boolean>
 }
 
+/** iou_loop_stats, field by field. */
+export interface NativeStats {
+  readonly submitted: number
+  readonly completed: number
+  readonly failed: number
+  readonly timedOut: number
+  readonly cancelled: number
+  readonly requeued: number
+  readonly sqesStaged: number
+  readonly enters: number
+  readonly wakes: number
+  readonly cqOverflow: number
+  readonly abandoned: number
+  readonly pendingOperations: number
+  readonly singleIssuer: boolean
+}
+
+/**
+ * One iou_loop seen from JavaScript (binding/loop.cc). Every method must be called on the JS thread
+ * that created it. Request scalars travel through the staging area (STAGE_* below), completions come
+ * back through the completion area and `dispatch(count, final)`.
+ */
+export interface NativeLoop {
+  /** 0, or -errno of io_uring_setup. */
+  open(size: number, singleIssuer: boolean, ioPoll: boolean, maxRequestTimeoutNs: number, tickNs: number): number
+  /** 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request). */
+  submit(data: Uint8Array | ReadonlyArray<Uint8Array> | undefined, publishNow?: boolean): number
+  publish(): void
+  /** 0 or -errno. */
+  cancel(slot: number, generation: number): number
+  /** shutdownTimeoutMs < 0: no limit. 0 or -errno. */
+  close(shutdownTimeoutMs: number): number
+  destroy(): void
+  stats(): NativeStats | undefined
+  /** Drains completions now, as a notification would. */
+  poll(): void
+}
+
+export interface NativeLoopConstructor {
+  new (dispatch: (count: number, final: boolean) => void, staging: ArrayBuffer, completions: ArrayBuffer): NativeLoop
+}
+
 export interface NativeBinding {
   probe(): NativeProbe
+  readonly Loop: NativeLoopConstructor
 }
 
 const require = createRequire(import.meta.url)
 export const binding: NativeBinding = require("../build/Release/iou.node")
+
+// ---- include/iou.h ---------------------------------------------------------------------------
+
+export const IOU_OP_NOP = 0
+export const IOU_OP_READ_AT = 1
+export const IOU_OP_WRITE_AT = 2
+export const IOU_OP_SEND = 3
+export const IOU_OP_RECV = 4
+export const IOU_OP_SYNC = 5
+
+export const IOU_FLAG_EXACT = 1
+export const IOU_FLAG_DATA_ONLY = 2
+
+export const IOU_OUTCOME_OK = 0
+export const IOU_OUTCOME_ERROR = 1
+export const IOU_OUTCOME_TIMEOUT = 2
+export const IOU_OUTCOME_CANCELLED = 3
+export const IOU_OUTCOME_UNEXPECTED_EOF = 4
+export const IOU_OUTCOME_ABANDONED = 5
+export const IOU_OUTCOME_CLOSED = 6
+
+/** Largest iov_count of one vectored request (IOV_MAX). */
+export const IOU_MAX_IOV = 1024
+
+// ---- binding/loop.h: the staging area (Uint32Array indices, one Float64Array index) ----------
+
+export const STAGE_SLOT = 0
+export const STAGE_GENERATION = 1
+export const STAGE_POSITION_LO = 2
+export const STAGE_POSITION_HI = 3
+export const STAGE_LENGTH = 4
+export const STAGE_FD = 5
+export const STAGE_OP = 6
+export const STAGE_FLAGS = 7
+export const STAGE_OFFSET = 8
+export const STAGE_DEADLINE_F64 = 5
+export const STAGE_BYTES = 64
+
+/** Bytes of one struct iou_completion: u64 tag (slot, generation), i32 result, u8 outcome at 12. */
+export const COMPLETION_BYTES = 16

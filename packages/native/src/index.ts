@@ -1,2 +1,18 @@
 /** @iou/native: the io_uring event loop in C on its own thread, and the Driver that talks to it. */
 export { probe, type Probe } from "./probe.ts"
+export { Driver } from "./Driver.ts"
+export { IoUringError, type IoUringErrorFields, type Syscall } from "./IoUringError.ts"
+export type {
+  Callback,
+  CloseOptions,
+  CloseResult,
+  Data,
+  DriverConfig,
+  DriverStats,
+  EffectiveConfig,
+  ReadAtOptions,
+  RecvOptions,
+  RequestHandle,
+  SyncOptions,
+  WriteOptions,
+} from "./types.ts"

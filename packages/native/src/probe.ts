@@ -100,7 +100,8 @@ const errnoName = (errno: number): string => {
   return `errno ${errno}`
 }
 
-const explainSetupError = (errno: number, disabled: number): string => {
+/** Why io_uring_setup failed with `errno`, in words a person can act on. */
+export const explainSetupError = (errno: number, disabled: number): string => {
   const name = errnoName(errno)
   switch (name) {
     case "ENOSYS":
@@ -116,10 +117,23 @@ const explainSetupError = (errno: number, disabled: number): string => {
   }
 }
 
+/**
+ * TEST ONLY: `IOU_TEST_SETUP_ERROR=EPERM` (any errno name) makes probe() and Driver.open() behave as
+ * if io_uring_setup failed with that errno, so that the refusal path can be tested on a kernel that
+ * allows io_uring. Returns the errno number, or 0 when the variable is unset.
+ */
+export const simulatedSetupErrno = (): number => {
+  const name = process.env["IOU_TEST_SETUP_ERROR"]
+  if (name === undefined || name === "") return 0
+  return (constants.errno as Record<string, number | undefined>)[name] ?? constants.errno.EPERM
+}
+
 export const probe = (): Probe => {
   let raw
   try {
     raw = binding.probe()
+    const simulated = simulatedSetupErrno()
+    if (simulated !== 0) raw = { ...raw, setupErrno: simulated }
   } catch (error) {
     return {
       supported: false,

@@ -1,0 +1,404 @@
+// loop.cc: the binding's `Loop` class. One instance owns one iou_loop (include/iou.h) for the JS
+// thread that created it, and carries requests and completions between that thread and the loop
+// thread without a per-request allocation:
+//
+//   submit   the Driver writes a request's scalars into the 64-byte staging area (loop.h) and calls
+//            submit(buffer | buffers | undefined); the buffer pointer comes from the typed array's
+//            info, vectored requests get their iovec array from a per-slot vector reused for the life
+//            of the Loop. One iou_loop_submit copies the request into the inbound queue; publish()
+//            (once per JS turn, from the Driver's microtask) makes the batch visible to the loop.
+//   complete the loop thread calls notify() at most once per batch: a uv_async_send. On the JS thread
+//            OnAsync drains iou_loop_poll_completions straight into the completion area (an
+//            ArrayBuffer the Driver reads through typed arrays created once) and calls the Driver's
+//            dispatch function once per chunk of up to `capacity` completions.
+//
+// Ownership: memory of buffers is the Driver's: it keeps every buffer referenced from its pending
+// table until the request's completion has been dispatched (forever for abandoned requests). The
+// Loop keeps the dispatch function strongly referenced and the async handle ref'd only while
+// requests are in flight (or a close is under way), so an idle Driver neither keeps the process alive
+// nor escapes garbage collection; its finalizer (or the environment's cleanup hook when Node exits or
+// a worker ends) closes the loop with timeout 0 and joins the thread.
+//
+// Threads: every JS_ method, OnAsync, Cleanup and the destructor run on the JS thread that created
+// the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+#include "loop.h"
+
+#include <uv.h>
+
+#include <cerrno>
+#include <cmath>
+#include <vector>
+
+namespace iou_binding {
+namespace {
+
+// Tags Loop instances so that a foreign object passed as `this` is refused (napi_type_tag).
+const napi_type_tag kLoopTypeTag = {0x9b1f3c2a6d4e5f70ULL, 0x1c2d3e4f5a6b7c8dULL};
+
+constexpr uint32_t kMaxIov = 1024;
+
+// Gets a Uint8Array's bytes. Returns false for anything else (the Driver validated already).
+bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return false;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
+  *data = static_cast<uint8_t*>(raw);
+  return true;
+}
+
+}  // namespace
+
+class Loop : public Napi::ObjectWrap<Loop> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Loop",
+                       {
+                           InstanceMethod<&Loop::JS_open>("open"),
+                           InstanceMethod<&Loop::JS_submit>("submit"),
+                           InstanceMethod<&Loop::JS_publish>("publish"),
+                           InstanceMethod<&Loop::JS_cancel>("cancel"),
+                           InstanceMethod<&Loop::JS_close>("close"),
+                           InstanceMethod<&Loop::JS_destroy>("destroy"),
+                           InstanceMethod<&Loop::JS_stats>("stats"),
+                           InstanceMethod<&Loop::JS_poll>("poll"),
+                       });
+  }
+
+  // new Loop(dispatch, staging, completions). JS thread.
+  explicit Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info), env_(info.Env()) {
+    if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsArrayBuffer() || !info[2].IsArrayBuffer()) {
+      Napi::TypeError::New(env_, "Loop(dispatch, staging, completions)").ThrowAsJavaScriptException();
+      return;
+    }
+    napi_type_tag_object(env_, info.This(), &kLoopTypeTag);
+    dispatch_ = Napi::Persistent(info[0].As<Napi::Function>());
+    dispatch_.Unref();  // weak until requests are in flight
+    Napi::ArrayBuffer staging = info[1].As<Napi::ArrayBuffer>();
+    Napi::ArrayBuffer completions = info[2].As<Napi::ArrayBuffer>();
+    if (staging.ByteLength() < STAGE_BYTES || completions.ByteLength() < sizeof(struct iou_completion)) {
+      Napi::RangeError::New(env_, "staging or completion area too small").ThrowAsJavaScriptException();
+      return;
+    }
+    staging_ref_ = Napi::Persistent(staging);
+    completions_ref_ = Napi::Persistent(completions);
+    stage_u32_ = static_cast<uint32_t*>(staging.Data());
+    stage_f64_ = static_cast<double*>(staging.Data());
+    completions_ = static_cast<struct iou_completion*>(completions.Data());
+    capacity_ = static_cast<uint32_t>(completions.ByteLength() / sizeof(struct iou_completion));
+  }
+
+  // Finalizer: the Driver was garbage-collected (idle, or the environment is going away). JS thread.
+  ~Loop() override { Teardown(false); }
+
+ private:
+  // True when `this` carries the Loop type tag. JS thread.
+  bool Tagged(const Napi::CallbackInfo& info) {
+    bool ok = false;
+    napi_check_object_type_tag(env_, info.This(), &kLoopTypeTag, &ok);
+    if (!ok) Napi::TypeError::New(env_, "not a Loop").ThrowAsJavaScriptException();
+    return ok;
+  }
+
+  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs) -> 0 | -errno. JS thread.
+  Napi::Value JS_open(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
+    struct iou_loop_config config = {};
+    config.size = info[0].As<Napi::Number>().Uint32Value();
+    config.single_issuer = info[1].ToBoolean().Value();
+    config.io_poll = info[2].ToBoolean().Value();
+    config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+    config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
+
+    uv_loop_t* uv_loop = nullptr;
+    if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
+    async_ = new uv_async_t;
+    int rc = uv_async_init(uv_loop, async_, OnAsync);
+    if (rc < 0) {
+      delete async_;
+      async_ = nullptr;
+      return Napi::Number::New(env_, rc);
+    }
+    async_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+
+    rc = iou_loop_open(&config, Notify, this, &loop_);
+    if (rc < 0) {
+      loop_ = nullptr;
+      CloseAsync();
+      return Napi::Number::New(env_, rc);
+    }
+    napi_value resource_name;
+    napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
+    napi_async_init(env_, nullptr, resource_name, &async_context_);
+    napi_add_env_cleanup_hook(env_, Cleanup, this);
+    hooked_ = true;
+    return Napi::Number::New(env_, 0);
+  }
+
+  // submit(data, publishNow?) -> 1 taken | 0 inbound queue full | -errno. The request's scalars are
+  // in the staging area; `data` is a Uint8Array, an array of them (vectored) or undefined (nop,
+  // sync). JS thread.
+  Napi::Value JS_submit(const Napi::CallbackInfo& info) {
+    if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+    const uint32_t* s = stage_u32_;
+    struct iou_request request = {};
+    const uint32_t slot = s[STAGE_SLOT];
+    request.tag = (static_cast<uint64_t>(s[STAGE_GENERATION]) << 32) | slot;
+    request.position = (static_cast<uint64_t>(s[STAGE_POSITION_HI]) << 32) | s[STAGE_POSITION_LO];
+    const double deadline_ms = stage_f64_[STAGE_DEADLINE_F64];
+    // Rounded up: a deadline never fires before the instant the caller asked for.
+    request.deadline_ns = deadline_ms > 0 ? static_cast<uint64_t>(std::ceil(deadline_ms * 1e6)) : 0;
+    request.fd = static_cast<int32_t>(s[STAGE_FD]);
+    request.op = static_cast<uint8_t>(s[STAGE_OP]);
+    request.flags = static_cast<uint8_t>(s[STAGE_FLAGS]);
+
+    if (request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
+      napi_value data = info[0];
+      bool is_array = false;
+      napi_is_array(env_, data, &is_array);
+      if (is_array) {
+        uint32_t n = 0;
+        napi_get_array_length(env_, data, &n);
+        if (n == 0 || n > kMaxIov) return Napi::Number::New(env_, -EINVAL);
+        if (slot >= iovs_.size()) iovs_.resize(static_cast<size_t>(slot) + 1);
+        std::vector<struct iovec>& iov = iovs_[slot];
+        iov.resize(n);
+        for (uint32_t i = 0; i < n; i++) {
+          napi_value element;
+          uint8_t* bytes = nullptr;
+          size_t length = 0;
+          if (napi_get_element(env_, data, i, &element) != napi_ok || !BytesOf(env_, element, &bytes, &length)) {
+            return Napi::Number::New(env_, -EINVAL);
+          }
+          iov[i].iov_base = bytes;
+          iov[i].iov_len = length;
+        }
+        request.iov = iov.data();
+        request.iov_count = n;
+      } else {
+        uint8_t* bytes = nullptr;
+        size_t length = 0;
+        if (!BytesOf(env_, data, &bytes, &length)) return Napi::Number::New(env_, -EINVAL);
+        const uint64_t offset = s[STAGE_OFFSET];
+        const uint64_t len = s[STAGE_LENGTH];
+        if (offset + len > length) return Napi::Number::New(env_, -EINVAL);
+        request.buf = bytes + offset;
+        request.len = static_cast<uint32_t>(len);
+      }
+    }
+
+    const int rc = iou_loop_submit(loop_, &request, 1);
+    if (rc == 1) {
+      if (inflight_++ == 0) Hold();
+      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish(loop_);
+    }
+    return Napi::Number::New(env_, rc);
+  }
+
+  // publish(): makes the requests submitted so far visible to the loop. JS thread.
+  Napi::Value JS_publish(const Napi::CallbackInfo&) {
+    if (loop_ != nullptr) iou_loop_publish(loop_);
+    return Napi::Value();
+  }
+
+  // cancel(slot, generation) -> 0 | -errno. Publishes first, so that the loop has seen the request
+  // the cancel names. JS thread.
+  Napi::Value JS_cancel(const Napi::CallbackInfo& info) {
+    if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+    const uint64_t tag = (static_cast<uint64_t>(info[1].As<Napi::Number>().Uint32Value()) << 32) |
+                         info[0].As<Napi::Number>().Uint32Value();
+    iou_loop_publish(loop_);
+    return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
+  }
+
+  // close(shutdownTimeoutMs; < 0 = no limit) -> 0 | -errno. Keeps the process alive until the loop
+  // thread has exited and destroy() was called. JS thread.
+  Napi::Value JS_close(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+    const double ms = info[0].As<Napi::Number>().DoubleValue();
+    const int64_t ns = ms < 0 ? -1 : static_cast<int64_t>(std::ceil(ms * 1e6));
+    iou_loop_publish(loop_);
+    const int rc = iou_loop_close(loop_, ns);
+    if (rc == 0) {
+      closing_ = true;
+      Hold();
+    }
+    return Napi::Number::New(env_, rc);
+  }
+
+  // destroy(): joins the loop thread and releases everything; idempotent. JS thread.
+  Napi::Value JS_destroy(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    Teardown(true);
+    return Napi::Value();
+  }
+
+  // stats() -> the loop's counters, or undefined once destroyed. JS thread.
+  Napi::Value JS_stats(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    if (loop_ == nullptr) return Napi::Env(env_).Undefined();
+    struct iou_stats st = {};
+    iou_loop_stats(loop_, &st);
+    Napi::Object out = Napi::Object::New(env_);
+    out.Set("submitted", Napi::Number::New(env_, static_cast<double>(st.submitted)));
+    out.Set("completed", Napi::Number::New(env_, static_cast<double>(st.completed)));
+    out.Set("failed", Napi::Number::New(env_, static_cast<double>(st.failed)));
+    out.Set("timedOut", Napi::Number::New(env_, static_cast<double>(st.timed_out)));
+    out.Set("cancelled", Napi::Number::New(env_, static_cast<double>(st.cancelled)));
+    out.Set("requeued", Napi::Number::New(env_, static_cast<double>(st.requeued)));
+    out.Set("sqesStaged", Napi::Number::New(env_, static_cast<double>(st.sqes_staged)));
+    out.Set("enters", Napi::Number::New(env_, static_cast<double>(st.enters)));
+    out.Set("wakes", Napi::Number::New(env_, static_cast<double>(st.wakes)));
+    out.Set("cqOverflow", Napi::Number::New(env_, static_cast<double>(st.cq_overflow)));
+    out.Set("abandoned", Napi::Number::New(env_, static_cast<double>(st.abandoned)));
+    out.Set("pendingOperations", Napi::Number::New(env_, st.pending_operations));
+    out.Set("singleIssuer", Napi::Boolean::New(env_, st.single_issuer));
+    return out;
+  }
+
+  // poll(): drains completions now, as a notification would (a safety net while closing). JS thread.
+  Napi::Value JS_poll(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    Drain();
+    return Napi::Value();
+  }
+
+  // Requests are in flight (or a close is under way): keep the process and the Driver alive.
+  // JS thread.
+  void Hold() {
+    if (held_ || async_ == nullptr) return;
+    held_ = true;
+    uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+    dispatch_.Ref();
+  }
+
+  // Nothing in flight: let the process exit and the Driver be collected. JS thread.
+  void Release() {
+    if (!held_ || closing_) return;
+    held_ = false;
+    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    dispatch_.Unref();
+  }
+
+  // The loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
+  static void Notify(void* ctx) {
+    Loop* self = static_cast<Loop*>(ctx);
+    uv_async_send(self->async_);
+  }
+
+  // Drains every published completion into the completion area and hands each chunk to the
+  // Driver's dispatch(count, final); `final` is true on the last call after the loop thread has
+  // exited. JS thread (libuv callback, outside any JS frame).
+  static void OnAsync(uv_async_t* handle) {
+    Loop* self = static_cast<Loop*>(handle->data);
+    self->Drain();
+  }
+
+  void Drain() {
+    if (loop_ == nullptr) return;
+    Napi::HandleScope scope(env_);
+    // Read before polling: once the thread has exited, this drain sees every completion.
+    const bool exited = iou_loop_exited(loop_);
+    for (;;) {
+      const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
+      for (uint32_t i = 0; i < n; i++) {
+        if (completions_[i].outcome != IOU_OUTCOME_ABANDONED) continue;
+        // The kernel may still read this request's iovec array: quarantine it (never freed).
+        const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
+        if (slot < iovs_.size() && !iovs_[slot].empty()) {
+          (void)new std::vector<struct iovec>(std::move(iovs_[slot]));
+          iovs_[slot] = std::vector<struct iovec>();
+        }
+      }
+      inflight_ -= n;
+      const bool last = n < capacity_;
+      const bool final = exited && last;
+      Napi::Value fn = dispatch_.Value();
+      if (inflight_ == 0) Release();
+      if ((n > 0 || final) && !fn.IsEmpty() && fn.IsFunction()) {
+        napi_value argv[2];
+        napi_create_uint32(env_, n, &argv[0]);
+        napi_get_boolean(env_, final, &argv[1]);
+        napi_value recv;
+        napi_get_undefined(env_, &recv);
+        napi_value result;
+        const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
+        if (status == napi_pending_exception) {
+          napi_value error;
+          napi_get_and_clear_last_exception(env_, &error);
+          napi_fatal_exception(env_, error);
+        }
+      }
+      // dispatch may have destroyed the loop (after the final chunk).
+      if (last || loop_ == nullptr) break;
+    }
+  }
+
+  // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
+  static void Cleanup(void* arg) {
+    Loop* self = static_cast<Loop*>(arg);
+    self->hooked_ = false;
+    self->Teardown(false);
+  }
+
+  void CloseAsync() {
+    if (async_ == nullptr) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+
+  // Forces the loop closed (timeout 0: in-flight requests are abandoned at once), joins its thread
+  // and closes the async handle. Idempotent. `from_js` is false in the environment cleanup hook,
+  // where no JavaScript-visible state is touched. JS thread.
+  void Teardown(bool from_js) {
+    if (loop_ != nullptr) {
+      // A close already under way with a longer timeout is shortened to 0, so that joining never
+      // waits on I/O that may not complete (a forced close must stop the thread promptly).
+      iou_loop_close(loop_, 0);
+      iou_loop_destroy(loop_);
+      loop_ = nullptr;
+      if (inflight_ > 0) {
+        // Requests never delivered: the kernel may still read their iovec arrays. Quarantine them.
+        (void)new std::vector<std::vector<struct iovec>>(std::move(iovs_));
+        inflight_ = 0;
+      }
+      if (from_js) napi_async_destroy(env_, async_context_);
+      async_context_ = nullptr;
+    }
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(env_, Cleanup, this);
+      hooked_ = false;
+    }
+    closing_ = false;
+    if (held_ && from_js) Release();
+    CloseAsync();
+    torn_down_ = true;
+  }
+
+  napi_env env_;
+  struct iou_loop* loop_ = nullptr;
+  uv_async_t* async_ = nullptr;  // owned; freed by its close callback
+  napi_async_context async_context_ = nullptr;
+  Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise
+  Napi::Reference<Napi::ArrayBuffer> staging_ref_;
+  Napi::Reference<Napi::ArrayBuffer> completions_ref_;
+  uint32_t* stage_u32_ = nullptr;  // the staging ArrayBuffer's bytes (kept alive by staging_ref_)
+  double* stage_f64_ = nullptr;
+  struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
+  uint32_t capacity_ = 0;                         // completions per chunk
+  uint64_t inflight_ = 0;                         // taken by iou_loop_submit, not yet polled
+  std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop until completion
+  bool held_ = false;
+  bool closing_ = false;
+  bool hooked_ = false;
+  bool torn_down_ = false;
+};
+
+void InitLoop(Napi::Env env, Napi::Object exports) { exports.Set("Loop", Loop::Define(env)); }
+
+}  // namespace iou_binding
