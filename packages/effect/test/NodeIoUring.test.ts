@@ -139,10 +139,23 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     }),
   )
 
-  it.effect.skipIf(supported)("on this machine the real layer fails with Unavailable", () =>
+  it.effect("the real layer fails with Unavailable when the Driver's setup is refused (IOU_TEST_SETUP_ERROR)", () =>
     Effect.gen(function* () {
+      // The Driver's hook: io_uring_setup is reported as failing with this errno.
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
+        }),
+        () =>
+          Effect.sync(() => {
+            delete process.env["IOU_TEST_SETUP_ERROR"]
+          }),
+      )
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
       assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
+      assert.strictEqual(error.syscall, "open")
+      assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
     }),
   )
 })
