@@ -1,0 +1,290 @@
+/**
+ * The Driver's pure TypeScript parts (pending table, JS FIFO, stale handles, local cancellation,
+ * shutdown of the FIFO) against a simulated native loop whose inbound queue and completions the
+ * test drives by hand. No kernel involved.
+ */
+import { Config } from "@iou/core"
+import { describe, expect, it } from "vitest"
+import {
+  IOU_OP_NOP,
+  IOU_OP_READ_AT,
+  IOU_OUTCOME_ABANDONED,
+  IOU_OUTCOME_CANCELLED,
+  IOU_OUTCOME_OK,
+  type NativeLoop,
+  type NativeStats,
+} from "../src/binding.ts"
+import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
+
+interface Taken {
+  readonly slot: number
+  readonly generation: number
+  readonly op: number
+  readonly fd: number
+  readonly length: number
+  readonly position: number
+  readonly deadline: number
+  readonly data: unknown
+}
+
+/** A native loop simulated in JS: an inbound queue of `size`, completions posted by the test. */
+class SimulatedLoop implements NativeLoop {
+  readonly inbound: Array<Taken> = []
+  readonly cancels: Array<[number, number]> = []
+  publishes = 0
+  closedWith: number | undefined
+  destroyed = false
+  private readonly stage32: Uint32Array
+  private readonly stage64: Float64Array
+  private readonly done32: Uint32Array
+  private readonly doneI32: Int32Array
+  private readonly done8: Uint8Array
+
+  constructor(
+    readonly size: number,
+    private readonly dispatch: (count: number, final: boolean) => void,
+    staging: ArrayBuffer,
+    completions: ArrayBuffer,
+  ) {
+    this.stage32 = new Uint32Array(staging)
+    this.stage64 = new Float64Array(staging)
+    this.done32 = new Uint32Array(completions)
+    this.doneI32 = new Int32Array(completions)
+    this.done8 = new Uint8Array(completions)
+  }
+  open(): number {
+    return 0
+  }
+  submit(data: unknown): number {
+    if (this.closedWith !== undefined) return -108
+    if (this.inbound.length >= this.size) return 0
+    const s = this.stage32
+    this.inbound.push({
+      slot: s[0]!,
+      generation: s[1]!,
+      position: s[2]! + s[3]! * 2 ** 32,
+      length: s[4]!,
+      fd: s[5]!,
+      op: s[6]!,
+      deadline: this.stage64[5]!,
+      data,
+    })
+    return 1
+  }
+  publish(): void {
+    this.publishes++
+  }
+  cancel(slot: number, generation: number): number {
+    this.cancels.push([slot, generation])
+    return 0
+  }
+  close(ms: number): number {
+    this.closedWith = ms
+    return 0
+  }
+  destroy(): void {
+    this.destroyed = true
+  }
+  stats(): NativeStats {
+    return {
+      submitted: 0,
+      completed: 0,
+      failed: 0,
+      timedOut: 0,
+      cancelled: 0,
+      requeued: 0,
+      sqesStaged: 0,
+      enters: 0,
+      wakes: 0,
+      cqOverflow: 0,
+      abandoned: 0,
+      pendingOperations: this.inbound.length,
+      singleIssuer: true,
+    }
+  }
+  poll(): void {}
+
+  /** Completes the oldest `n` inbound requests (or the given ones) with (result, outcome). */
+  complete(entries: ReadonlyArray<{ taken: Taken; result: number; outcome: number }>, final = false): void {
+    entries.forEach(({ taken, result, outcome }, i) => {
+      this.done32[i * 4] = taken.slot
+      this.done32[i * 4 + 1] = taken.generation
+      this.doneI32[i * 4 + 2] = result
+      this.done8[i * 16 + 12] = outcome
+      const at = this.inbound.indexOf(taken)
+      if (at >= 0) this.inbound.splice(at, 1)
+    })
+    this.dispatch(entries.length, final)
+  }
+  completeOldest(n: number, result = 0, outcome = IOU_OUTCOME_OK): void {
+    this.complete(this.inbound.slice(0, n).map((taken) => ({ taken, result, outcome })))
+  }
+}
+
+const open = (size: number): { driver: Driver; loop: SimulatedLoop } => {
+  let loop: SimulatedLoop | undefined
+  const driver = new Driver(Config.resolve({ size }), (dispatch, staging, completions) => {
+    loop = new SimulatedLoop(size, dispatch, staging, completions)
+    return loop
+  })
+  return { driver, loop: loop! }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
+  it("queues requests beyond the inbound queue in a FIFO and pushes them in order as completions free room", async () => {
+    const { driver, loop } = open(2)
+    const order: Array<number> = []
+    const handles = Array.from({ length: 5 }, (_, i) => driver.submitNop(0, () => order.push(i)))
+    expect(new Set(handles).size).toBe(5)
+    expect(loop.inbound.length).toBe(2)
+    expect(driver.stats().inFlight).toBe(5)
+    loop.completeOldest(1)
+    expect(loop.inbound.length).toBe(2)
+    loop.completeOldest(2)
+    expect(loop.inbound.length).toBe(2)
+    loop.completeOldest(2)
+    expect(order).toEqual([0, 1, 2, 3, 4])
+    expect(driver.stats().inFlight).toBe(0)
+  })
+
+  it("publishes once per JS turn however many requests were submitted", async () => {
+    const { driver, loop } = open(64)
+    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+    expect(loop.publishes).toBe(0)
+    await Promise.resolve()
+    expect(loop.publishes).toBe(1)
+    loop.completeOldest(10)
+  })
+
+  it("passes position halves, length, fd and deadline through the staging area", () => {
+    const { driver, loop } = open(4)
+    const buffer = Buffer.alloc(100)
+    driver.submitReadAt(7, buffer, 2n ** 40n + 5n, 50, false, 1234.5, () => {})
+    const taken = loop.inbound[0]!
+    expect(taken.op).toBe(IOU_OP_READ_AT)
+    expect(taken.fd).toBe(7)
+    expect(taken.length).toBe(50)
+    expect(taken.position).toBe(2 ** 40 + 5)
+    expect(taken.deadline).toBe(1234.5)
+    expect(taken.data).toBe(buffer)
+  })
+
+  it("cancels a request still in the FIFO locally with an AbortError, without asking the loop", async () => {
+    const { driver, loop } = open(1)
+    driver.submitNop(0, () => {})
+    const results: Array<unknown> = []
+    const queued = driver.submitNop(0, (error) => results.push(error))
+    expect(driver.cancel(queued)).toBe(true)
+    expect(driver.cancel(queued)).toBe(false)
+    expect(loop.cancels).toEqual([])
+    await tick()
+    expect(results).toHaveLength(1)
+    expect((results[0] as Error).name).toBe("AbortError")
+    expect((results[0] as { code: string }).code).toBe("ABORT_ERR")
+    expect(driver.stats().cancelled).toBe(1)
+    // the cancelled entry is skipped when room frees up
+    loop.completeOldest(1)
+    expect(loop.inbound).toEqual([])
+  })
+
+  it("asks the loop to cancel a submitted request and waits for its completion", async () => {
+    const { driver, loop } = open(4)
+    const results: Array<[Error | null, number]> = []
+    const handle = driver.submitNop(0, (error, result) => results.push([error, result]))
+    expect(driver.cancel(handle)).toBe(true)
+    expect(loop.cancels).toEqual([[handle % SLOT_LIMIT, Math.floor(handle / SLOT_LIMIT)]])
+    expect(driver.cancel(handle)).toBe(false)
+    expect(results).toEqual([])
+    loop.completeOldest(1, -125, IOU_OUTCOME_CANCELLED)
+    expect(results[0]![0]!.name).toBe("AbortError")
+  })
+
+  it("a stale handle does not cancel the slot's next occupant", () => {
+    const { driver, loop } = open(4)
+    const first = driver.submitNop(0, () => {})
+    loop.completeOldest(1)
+    const second = driver.submitNop(0, () => {})
+    expect(second % SLOT_LIMIT).toBe(first % SLOT_LIMIT)
+    expect(second).not.toBe(first)
+    expect(driver.cancel(first)).toBe(false)
+    expect(loop.cancels).toEqual([])
+    expect(driver.cancel(second)).toBe(true)
+  })
+
+  it("a completion with a stale tag is ignored and the live request is untouched", () => {
+    const { driver, loop } = open(4)
+    driver.submitNop(0, () => {})
+    const stale = loop.inbound[0]!
+    loop.completeOldest(1)
+    let calls = 0
+    driver.submitNop(0, () => calls++)
+    loop.complete([{ taken: stale, result: 0, outcome: IOU_OUTCOME_OK }])
+    expect(calls).toBe(0)
+    expect(driver.stats().inFlight).toBe(1)
+    loop.completeOldest(1)
+    expect(calls).toBe(1)
+  })
+
+  it("grows the pending table beyond its initial capacity", () => {
+    const { driver, loop } = open(1)
+    let done = 0
+    for (let i = 0; i < 1000; i++) driver.submitNop(0, () => done++)
+    expect(driver.stats().inFlight).toBe(1000)
+    while (loop.inbound.length > 0) loop.completeOldest(1)
+    expect(done).toBe(1000)
+  })
+
+  it("keeps dispatching the batch when one callback throws, and reports the exception as uncaught", async () => {
+    const { driver, loop } = open(4)
+    const seen: Array<number> = []
+    driver.submitNop(0, () => {
+      seen.push(0)
+      throw new Error("user bug")
+    })
+    driver.submitNop(0, () => seen.push(1))
+    const uncaught = new Promise<unknown>((resolve) => process.once("uncaughtException", resolve))
+    loop.completeOldest(2)
+    expect(seen).toEqual([0, 1])
+    expect(((await uncaught) as Error).message).toBe("user bug")
+  })
+
+  it("admits FIFO requests before closing the loop, and abandons them at the shutdown timeout", async () => {
+    const { driver, loop } = open(1)
+    const errors: Array<string | undefined> = []
+    const record = (error: Error | null) => errors.push((error as { code?: string } | null)?.code)
+    driver.submitNop(0, record)
+    driver.submitNop(0, record)
+    driver.submitNop(0, record)
+    const closed = driver.close({ shutdownTimeout: 30 })
+    expect(loop.closedWith).toBeUndefined()
+    loop.completeOldest(1)
+    expect(loop.inbound.length).toBe(1)
+    expect(loop.closedWith).toBeUndefined()
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    expect(loop.closedWith).toBe(0)
+    expect(errors).toEqual([undefined, "ERR_IOU_ABANDONED"])
+    loop.complete([{ taken: loop.inbound[0]!, result: 0, outcome: IOU_OUTCOME_ABANDONED }], true)
+    expect(await closed).toEqual({ completed: 1, abandoned: 2 })
+    expect(loop.destroyed).toBe(true)
+    expect(driver.stats().abandoned).toBe(1)
+  })
+
+  it("rejects calls on a closing Driver with ERR_IOU_CLOSED", async () => {
+    const { driver, loop } = open(4)
+    const closed = driver.close()
+    expect(loop.closedWith).toBe(-1)
+    await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CLOSED", syscall: "nop" })
+    const error = await new Promise<Error | null>((resolve) => driver.submitNop(0, (e) => resolve(e)))
+    expect((error as { code?: string }).code).toBe("ERR_IOU_CLOSED")
+    loop.complete([], true)
+    expect(await closed).toEqual({ completed: 0, abandoned: 0 })
+  })
+
+  it("gives each op the right number in the staging area", () => {
+    const { driver, loop } = open(4)
+    driver.submitNop(0, () => {})
+    expect(loop.inbound[0]!.op).toBe(IOU_OP_NOP)
+  })
+})
