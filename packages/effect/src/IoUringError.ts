@@ -47,6 +47,8 @@ export class IoUringError extends Data.TaggedError("IoUringError")<{
   readonly errno?: number | undefined
   readonly syscall?: Syscall | undefined
   readonly fd?: number | undefined
+  /** For `UnexpectedEof`: the bytes filled before end of file or the peer's close. */
+  readonly bytes?: number | undefined
   /** A sentence a person can act on. */
   readonly message: string
   /** The Driver's own error, kept for its stack. */

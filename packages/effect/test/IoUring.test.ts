@@ -74,6 +74,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           assert.instanceOf(error, IoUringError)
           assert.strictEqual(error.reason, "UnexpectedEof")
           assert.strictEqual(error.code, "ERR_IOU_UNEXPECTED_EOF")
+          assert.strictEqual(error.bytes, 3)
         }),
       )
 
@@ -137,6 +138,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           pair.closeB()
           const error = yield* Effect.flip(io.recv(pair.a, new Uint8Array(4), { exact: true }))
           assert.strictEqual(error.reason, "UnexpectedEof")
+          assert.strictEqual(error.bytes, 2)
           assert.strictEqual(yield* io.recv(pair.a, new Uint8Array(4)), 0)
         }),
       )

@@ -57,7 +57,7 @@ const messageFor = (
     case "Abandoned":
       return `${target} was still in flight when the ring's shutdownTimeout expired and was abandoned (ERR_IOU_ABANDONED); its buffer stays quarantined, raise shutdownTimeout or interrupt the work before closing the layer`
     case "UnexpectedEof":
-      return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF)`
+      return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
       return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native}`
     case "SystemError": {
@@ -82,7 +82,9 @@ export const fromNative = (error: unknown, syscall?: Syscall, fd?: number): IoUr
   const finalSyscall = typeof nativeSyscall === "string" ? nativeSyscall : syscall
   const finalFd = typeof nativeFd === "number" && nativeFd >= 0 ? nativeFd : fd
   const reason: Reason = REASONS[code] ?? "SystemError"
+  const bytes = fieldOf(error, "bytes")
   return new IoUringError({
+    bytes: reason === "UnexpectedEof" && typeof bytes === "number" ? bytes : undefined,
     reason,
     code,
     errno: typeof errno === "number" ? errno : undefined,
