@@ -1,9 +1,18 @@
 /* helpers.c: shared by the C tests. */
 #include "helpers.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
-
-#include "iou.h"
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 void t_require_io_uring(void) {
   struct iou_probe p;
@@ -12,4 +21,184 @@ void t_require_io_uring(void) {
     printf("io_uring_setup refused: %s\n", strerror(p.setup_errno));
     exit(T_EXIT_SKIP);
   }
+}
+
+uint64_t t_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void t_sleep_ms(unsigned ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static void on_notify(void *ctx) {
+  struct t_loop *t = ctx;
+  atomic_fetch_add(&t->notifies, 1);
+  uint64_t one = 1;
+  ssize_t r = write(t->notify_fd, &one, sizeof(one));
+  (void)r;
+}
+
+/* Every harness stays reachable from here until exit (so leak checkers do not report it). */
+static struct t_loop *all_loops[64];
+static unsigned n_loops;
+
+struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns) {
+  t_require_io_uring();
+  struct t_loop *t = calloc(1, sizeof(*t));
+  CHECK(t != NULL);
+  CHECK(n_loops < 64);
+  all_loops[n_loops++] = t;
+  t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  CHECK(t->notify_fd >= 0);
+  struct iou_loop_config cfg = {
+      .size = size,
+      .single_issuer = single_issuer,
+      .io_poll = false,
+      .max_request_timeout_ns = horizon_ns,
+      .timeout_wheel_tick_ns = tick_ns,
+  };
+  int r = iou_loop_open(&cfg, on_notify, t, &t->loop);
+  if (r == -ENOMEM || r == -EPERM) {
+    printf("iou_loop_open refused: %s\n", strerror(-r));
+    exit(T_EXIT_SKIP);
+  }
+  CHECK(r == 0);
+  return t;
+}
+
+struct t_loop *t_open_default(uint32_t size) { return t_open(size, true, 60000 * T_MS, 5 * T_MS); }
+
+struct iou_request t_req(uint8_t op, int fd, uint64_t tag) {
+  struct iou_request r;
+  memset(&r, 0, sizeof(r));
+  r.op = op;
+  r.fd = fd;
+  r.tag = tag;
+  return r;
+}
+
+void t_submit(struct t_loop *t, const struct iou_request *req) {
+  CHECK(iou_loop_submit(t->loop, req, 1) == 1);
+  iou_loop_publish(t->loop);
+}
+
+uint32_t t_poll(struct t_loop *t) {
+  uint32_t before = t->ngot;
+  for (;;) {
+    CHECK(t->ngot < T_MAX_GOT);
+    uint32_t n = iou_loop_poll_completions(t->loop, &t->got[t->ngot], T_MAX_GOT - t->ngot < 256 ? T_MAX_GOT - t->ngot : 256);
+    if (n == 0) break;
+    t->ngot += n;
+  }
+  return t->ngot - before;
+}
+
+static bool find(struct t_loop *t, uint64_t tag, struct iou_completion *out) {
+  for (uint32_t i = 0; i < t->ngot; i++) {
+    if (!t->taken[i] && t->got[i].tag == tag) {
+      t->taken[i] = true;
+      if (out) *out = t->got[i];
+      return true;
+    }
+  }
+  return false;
+}
+
+bool t_has(struct t_loop *t, uint64_t tag) {
+  t_poll(t);
+  for (uint32_t i = 0; i < t->ngot; i++)
+    if (t->got[i].tag == tag) return true;
+  return false;
+}
+
+bool t_wait(struct t_loop *t, uint64_t tag, int timeout_ms, struct iou_completion *out) {
+  uint64_t end = t_now_ns() + (uint64_t)timeout_ms * T_MS;
+  for (;;) {
+    t_poll(t);
+    if (find(t, tag, out)) return true;
+    uint64_t now = t_now_ns();
+    if (now >= end) return false;
+    struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
+    int ms = (int)((end - now) / T_MS) + 1;
+    if (poll(&p, 1, ms) > 0) {
+      uint64_t v;
+      ssize_t r = read(t->notify_fd, &v, sizeof(v));
+      (void)r;
+    }
+  }
+}
+
+struct iou_completion t_expect(struct t_loop *t, uint64_t tag, int timeout_ms) {
+  struct iou_completion c;
+  if (!t_wait(t, tag, timeout_ms, &c)) {
+    fprintf(stderr, "no completion for tag %llu within %d ms\n", (unsigned long long)tag, timeout_ms);
+    exit(T_EXIT_FAIL);
+  }
+  return c;
+}
+
+void t_close(struct t_loop *t, int64_t timeout_ns) {
+  CHECK(iou_loop_close(t->loop, timeout_ns) == 0);
+  uint64_t end = t_now_ns() + 30000 * T_MS;
+  while (!iou_loop_exited(t->loop)) {
+    CHECK(t_now_ns() < end);
+    struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
+    if (poll(&p, 1, 10) > 0) {
+      uint64_t v;
+      ssize_t r = read(t->notify_fd, &v, sizeof(v));
+      (void)r;
+    }
+    t_poll(t);
+  }
+  t_poll(t);
+  iou_loop_destroy(t->loop);
+  t->loop = NULL;
+  close(t->notify_fd);
+}
+
+int t_temp_file(uint32_t size) {
+  char path[] = "/tmp/iou-test-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  unlink(path);
+  uint8_t *buf = malloc(size ? size : 1);
+  CHECK(buf != NULL);
+  for (uint32_t i = 0; i < size; i++) buf[i] = t_pattern(i);
+  CHECK(pwrite(fd, buf, size, 0) == (ssize_t)size);
+  free(buf);
+  return fd;
+}
+
+void t_tcp_pair(int fds[2]) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(l >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
+  CHECK(listen(l, 1) == 0);
+  socklen_t len = sizeof(a);
+  CHECK(getsockname(l, (struct sockaddr *)&a, &len) == 0);
+  fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(fds[0] >= 0);
+  CHECK(connect(fds[0], (struct sockaddr *)&a, sizeof(a)) == 0);
+  fds[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+  CHECK(fds[1] >= 0);
+  int one = 1;
+  setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  close(l);
+}
+
+uint64_t t_cpu_ns(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return ((uint64_t)u.ru_utime.tv_sec + (uint64_t)u.ru_stime.tv_sec) * 1000000000ull +
+         ((uint64_t)u.ru_utime.tv_usec + (uint64_t)u.ru_stime.tv_usec) * 1000ull;
 }

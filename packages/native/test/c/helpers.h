@@ -1,9 +1,15 @@
-/* helpers.h: what every C test shares: the exit codes and a CHECK macro that names the failure. */
+/* helpers.h: what every C test shares: the exit codes, a CHECK macro that names the failure, and a
+ * small harness around one loop (open, submit + publish, wait for a tag's completion, close). */
 #ifndef IOU_TEST_HELPERS_H
 #define IOU_TEST_HELPERS_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "iou.h"
 
 #define T_EXIT_PASS 0
 #define T_EXIT_FAIL 1
@@ -19,5 +25,55 @@
 
 /* Exits 77 with the reason when this kernel refuses io_uring. */
 void t_require_io_uring(void);
+
+#define T_MS 1000000ull
+#define T_MAX_GOT 65536
+
+/* One loop under test and everything it completed so far. */
+struct t_loop {
+  struct iou_loop *loop;
+  int notify_fd;                /* eventfd written by notify */
+  _Atomic uint64_t notifies;    /* notify calls */
+  uint32_t ngot;
+  struct iou_completion got[T_MAX_GOT];
+  bool taken[T_MAX_GOT];
+};
+
+uint64_t t_now_ns(void);
+void t_sleep_ms(unsigned ms);
+
+/* Opens a loop (size, single issuer, horizon and tick in ns); exits 77 if io_uring is refused. */
+struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns);
+/* Same with the defaults: 60 s horizon, 5 ms tick, single issuer requested. */
+struct t_loop *t_open_default(uint32_t size);
+
+/* A request of op on fd with tag. */
+struct iou_request t_req(uint8_t op, int fd, uint64_t tag);
+
+/* Submits one request and publishes; CHECKs that it was taken. */
+void t_submit(struct t_loop *t, const struct iou_request *req);
+
+/* Moves what is available into t->got and returns how many arrived. */
+uint32_t t_poll(struct t_loop *t);
+
+/* Waits up to timeout_ms for the completion of tag; returns false on timeout. */
+bool t_wait(struct t_loop *t, uint64_t tag, int timeout_ms, struct iou_completion *out);
+/* Same, CHECKing that it arrives. */
+struct iou_completion t_expect(struct t_loop *t, uint64_t tag, int timeout_ms);
+/* True when tag has completed (without waiting). */
+bool t_has(struct t_loop *t, uint64_t tag);
+
+/* Closes with timeout_ns, waits for the thread to exit, collects the rest, destroys. */
+void t_close(struct t_loop *t, int64_t timeout_ns);
+
+/* A temporary regular file (unlinked) of `size` bytes filled with pattern(i) = i * 7 + 3. */
+int t_temp_file(uint32_t size);
+static inline uint8_t t_pattern(uint32_t i) { return (uint8_t)(i * 7 + 3); }
+
+/* A connected TCP loopback pair (fds[0] client, fds[1] accepted). */
+void t_tcp_pair(int fds[2]);
+
+/* CPU time (user + system) of this process in ns. */
+uint64_t t_cpu_ns(void);
 
 #endif

@@ -1,0 +1,96 @@
+/*
+ * channel.h: the three queues between the owner (the JS thread) and the loop thread:
+ *   inbound queue  owner -> loop  SPSC ring of requests, capacity = size (the seed's bounded channel)
+ *   cancel queue   owner -> loop  unbounded lock-free stack of tags, taken whole by the loop
+ *   completion queue loop -> owner SPSC ring of completions (capacity 2 * size) plus the loop's own
+ *                  overflow list, so the loop never blocks on JS and never drops a completion.
+ * Each function says which thread may call it.
+ */
+#ifndef IOU_CHANNEL_H
+#define IOU_CHANNEL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iou.h"
+
+struct iou__inbound_entry {
+  struct iou_request request; /* written by the owner before it publishes the tail */
+  bool cancelled;             /* written by the loop only, between head and tail (it owns them) */
+};
+
+struct iou__inbound {
+  struct iou__inbound_entry *entries;
+  uint32_t capacity; /* power of two */
+  uint32_t mask;
+  _Atomic uint32_t head; /* loop release-stores after taking an entry; owner acquire-loads for room */
+  _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
+};
+
+/* Owner, before the loop starts. */
+int iou__inbound_init(struct iou__inbound *q, uint32_t capacity);
+/* Owner, after the loop exited. */
+void iou__inbound_free(struct iou__inbound *q);
+/* Owner: copies up to n requests; returns how many fit. */
+uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *requests, uint32_t n);
+/* Loop: the oldest entry not yet taken, or NULL. */
+struct iou__inbound_entry *iou__inbound_peek(struct iou__inbound *q);
+/* Loop: hands the peeked entry's slot back to the owner. */
+void iou__inbound_pop(struct iou__inbound *q);
+/* Loop: marks the queued (not yet taken) request with this tag cancelled; false when none. */
+bool iou__inbound_mark_cancelled(struct iou__inbound *q, uint64_t tag);
+
+struct iou__cancel_node {
+  uint64_t tag;
+  struct iou__cancel_node *next;
+};
+
+struct iou__cancels {
+  _Atomic(struct iou__cancel_node *) top; /* owner pushes with release; loop takes with acquire */
+};
+
+/* Owner: returns 0 or -ENOMEM. */
+int iou__cancels_push(struct iou__cancels *c, uint64_t tag);
+/* Loop: takes every queued cancel, oldest first; free each node with free(). */
+struct iou__cancel_node *iou__cancels_take(struct iou__cancels *c);
+/* Owner, after the loop exited: frees what is left. */
+void iou__cancels_free(struct iou__cancels *c);
+
+struct iou__completions {
+  struct iou_completion *entries;
+  uint32_t capacity; /* power of two */
+  uint32_t mask;
+  _Atomic uint32_t head; /* owner stores after reading (seq_cst: see want_room); loop acquire-loads */
+  _Atomic uint32_t tail; /* loop release-stores after writing; owner acquire-loads */
+  uint32_t tail_local;   /* loop: written but not yet published */
+  /* Overflow list: loop-owned FIFO of completions that did not fit; owner-owned once the loop
+   * thread has exited (the owner observed that with an acquire load). */
+  struct iou_completion *overflow;
+  uint32_t overflow_head;
+  uint32_t overflow_len;
+  uint32_t overflow_cap;
+  /* Set (seq_cst) by the loop while its overflow list is not empty; the owner exchanges it (seq_cst)
+   * after freeing room and wakes the loop. The seq_cst pair on head and want_room is a Dekker
+   * handshake: either the loop sees the room or the owner sees the flag. */
+  _Atomic bool want_room;
+};
+
+/* Owner, before the loop starts. */
+int iou__completions_init(struct iou__completions *c, uint32_t capacity);
+/* Owner, after the loop exited. */
+void iou__completions_free(struct iou__completions *c);
+/* Loop: queues one completion (into the ring's free room, or the overflow list). Returns 1 when
+ * it went to the overflow list, 0 otherwise; -ENOMEM is fatal (asserted). */
+int iou__completions_add(struct iou__completions *c, const struct iou_completion *completion);
+/* Loop: moves overflow into free room and publishes the tail. Returns how many completions became
+ * visible to the owner since the last flush. */
+uint32_t iou__completions_flush(struct iou__completions *c);
+/* Loop: completions not yet moved into the ring. */
+static inline uint32_t iou__completions_overflowing(const struct iou__completions *c) { return c->overflow_len; }
+/* Owner: moves up to max completions into out; after the loop exited (loop_exited read with
+ * acquire by the caller) also from the overflow list. Sets *wake_loop when the loop waits for room. */
+uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion *out, uint32_t max,
+                               bool loop_exited, bool *wake_loop);
+
+#endif /* IOU_CHANNEL_H */

@@ -1,0 +1,59 @@
+/*
+ * compat.h: what every loop source shares: io_uring constants newer than the build machine's
+ * <linux/io_uring.h> (each gate names the kernel that introduced it), and the loop's assertion.
+ * An assertion failure is an invariant violation inside the loop: it prints what broke and aborts.
+ */
+#ifndef IOU_COMPAT_H
+#define IOU_COMPAT_H
+
+#include <linux/io_uring.h>
+#include <stdint.h>
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12) /* Linux 6.0 */
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13) /* Linux 6.1 */
+#endif
+#ifndef IORING_FEAT_SINGLE_MMAP
+#define IORING_FEAT_SINGLE_MMAP (1U << 0) /* Linux 5.4 */
+#endif
+#ifndef IORING_FEAT_NODROP
+#define IORING_FEAT_NODROP (1U << 1) /* Linux 5.5 */
+#endif
+#ifndef IORING_FEAT_EXT_ARG
+#define IORING_FEAT_EXT_ARG (1U << 8) /* Linux 5.11 */
+#endif
+#ifndef IORING_ENTER_EXT_ARG
+#define IORING_ENTER_EXT_ARG (1U << 3) /* Linux 5.11 */
+#endif
+#ifndef IORING_POLL_ADD_MULTI
+#define IORING_POLL_ADD_MULTI (1U << 0) /* Linux 5.13 */
+#endif
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1) /* Linux 5.13 */
+#endif
+#ifndef IORING_SQ_CQ_OVERFLOW
+#define IORING_SQ_CQ_OVERFLOW (1U << 1) /* Linux 5.8 */
+#endif
+
+/* The user_data of the eventfd wake poll; never a WaiterId (slot indices stay below 2^15). */
+#define IOU_WAKE_USER_DATA UINT64_MAX
+
+/* Kernel limit on ring entries without IORING_SETUP_CLAMP (IORING_MAX_ENTRIES). */
+#define IOU_MAX_RING_SIZE 32768u
+
+/* The most iovec entries one vectored request may carry (IOV_MAX). */
+#define IOU_MAX_IOV 1024u
+
+_Noreturn void iou__fatal(const char *file, int line, const char *what);
+
+#define IOU_ASSERT(cond, what)                                 \
+  do {                                                         \
+    if (__builtin_expect(!(cond), 0)) iou__fatal(__FILE__, __LINE__, what); \
+  } while (0)
+
+/* CLOCK_MONOTONIC in nanoseconds (the clock of iou_request.deadline_ns). */
+uint64_t iou__now_ns(void);
+
+#endif /* IOU_COMPAT_H */

@@ -1,0 +1,683 @@
+/*
+ * loop.c: the event loop (the seed's mod.rs): one dedicated thread per loop that creates and owns
+ * the ring, admits requests from the inbound queue into the waiter slab, stages SQEs, handles
+ * CQEs, runs the timeout wheel, publishes completions to the owner and shuts down. Owns struct
+ * iou_loop; the fields marked "loop thread" are touched by nothing else while it runs.
+ *
+ * One iteration of run():
+ *   1. handle every CQE (handle_cqe)
+ *   2. take the owner's cancels (every iteration, whatever the waiter capacity)
+ *   3. advance_timeouts: expired in-flight waiters get one ASYNC_CANCEL, parked ones end locally
+ *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests
+ *   5. publish completions; notify at most once
+ *   6. wait: AT_SQ_CAPACITY submits without waiting; AT_WAITER_CAPACITY and "waiters in flight"
+ *      arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless work or
+ *      a wake arrived meanwhile; nothing in flight parks on the futex word; DISCONNECTED drains.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "compat.h"
+#include "iou.h"
+#include "request.h"
+#include "ring.h"
+#include "waiter.h"
+#include "waker.h"
+#include "wheel.h"
+
+#define NO_DEADLINE UINT64_MAX
+
+enum fill_result {
+  FILL_DRAINED,                /* everything admissible was staged */
+  FILL_AT_SUBMISSION_QUEUE_CAPACITY,
+  FILL_AT_WAITER_CAPACITY,
+  FILL_DISCONNECTED,           /* closing and the inbound queue is empty: drain */
+};
+
+/* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
+ * iou_loop_stats on any thread. They order nothing. */
+struct counters {
+  _Atomic uint64_t submitted, completed, failed, timed_out, cancelled, requeued, sqes_staged, enters, cq_overflow,
+      abandoned;
+  _Atomic uint32_t pending_operations;
+  _Atomic bool single_issuer;
+};
+
+/* A FIFO of WaiterIds (ready queue, pending cancels). Loop thread. */
+struct id_queue {
+  uint64_t *ids;
+  uint32_t capacity;
+  uint32_t head;
+  uint32_t len;
+};
+
+struct iou_loop {
+  /* Fixed at open. */
+  uint32_t size;
+  bool io_poll;
+  bool want_single_issuer;
+  iou_notify_fn notify;
+  void *notify_ctx;
+  pthread_t thread;
+  sem_t opened;    /* posted by the loop thread once open_result is set */
+  int open_result; /* written before the post, read after the wait */
+
+  /* Shared between the owner and the loop thread. */
+  struct iou__waker waker;
+  struct iou__inbound inbound;
+  struct iou__cancels cancels;
+  struct iou__completions completions;
+  _Atomic bool closing;                 /* owner release-stores in close; loop acquire-loads */
+  _Atomic uint64_t shutdown_deadline_ns; /* owner stores before closing (relaxed; closing publishes it) */
+  _Atomic bool exited;                  /* loop release-stores last; owner acquire-loads */
+  struct counters counters;
+
+  /* Owner only. */
+  uint32_t unpublished; /* submitted since the last publish */
+  bool destroyed;
+
+  /* Loop thread. */
+  struct iou_ring ring;
+  struct iou__waiters waiters;
+  struct iou__wheel wheel;
+  struct id_queue ready_queue;
+  struct id_queue pending_cancels;
+  bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
+  bool wake_rearm_needed; /* the multishot wake poll is neither armed nor staged */
+  uint32_t processed_seq; /* requests taken from the inbound queue, mod 2^29 */
+};
+
+/* ---- small helpers (loop thread) ---------------------------------------------------------- */
+
+static void bump(_Atomic uint64_t *c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static int id_queue_init(struct id_queue *q, uint32_t capacity) {
+  q->ids = calloc(capacity, sizeof(*q->ids));
+  q->capacity = capacity;
+  q->head = q->len = 0;
+  return q->ids == NULL ? -ENOMEM : 0;
+}
+
+static void id_queue_push(struct id_queue *q, uint64_t id) {
+  IOU_ASSERT(q->len < q->capacity, "id queue overflow");
+  q->ids[(q->head + q->len++) % q->capacity] = id;
+}
+
+static uint64_t id_queue_front(const struct id_queue *q) { return q->ids[q->head]; }
+
+static void id_queue_pop(struct id_queue *q) {
+  q->head = (q->head + 1) % q->capacity;
+  q->len--;
+}
+
+/* Pending cancels may hold entries of waiters that completed before their cancel was staged; on
+ * overflow drop those (at most one live entry per waiter exists, so room appears). */
+static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
+  struct id_queue *q = &loop->pending_cancels;
+  if (q->len == q->capacity) {
+    uint32_t n = q->len;
+    q->len = 0;
+    uint32_t head = q->head;
+    q->head = 0;
+    uint64_t *copy = malloc(n * sizeof(*copy));
+    IOU_ASSERT(copy != NULL, "pending cancels: out of memory");
+    for (uint32_t i = 0; i < n; i++) copy[i] = q->ids[(head + i) % q->capacity];
+    for (uint32_t i = 0; i < n; i++)
+      if (iou__waiters_is_in_flight(&loop->waiters, copy[i])) q->ids[q->len++] = copy[i];
+    free(copy);
+  }
+  id_queue_push(q, id);
+}
+
+/* A request ended: queue its completion for the owner and count it. */
+static void complete(struct iou_loop *loop, const struct iou_completion *c) {
+  struct counters *k = &loop->counters;
+  if (iou__completions_add(&loop->completions, c) > 0) bump(&k->cq_overflow, 1);
+  bump(&k->completed, 1);
+  switch (c->outcome) {
+    case IOU_OUTCOME_ERROR:
+    case IOU_OUTCOME_UNEXPECTED_EOF:
+    case IOU_OUTCOME_CLOSED:
+      bump(&k->failed, 1);
+      break;
+    case IOU_OUTCOME_TIMEOUT:
+      bump(&k->timed_out, 1);
+      break;
+    case IOU_OUTCOME_CANCELLED:
+      bump(&k->cancelled, 1);
+      break;
+    case IOU_OUTCOME_ABANDONED:
+      bump(&k->abandoned, 1);
+      break;
+    default:
+      break;
+  }
+}
+
+static void complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, uint8_t outcome) {
+  struct iou_completion c = {.tag = tag, .result = result, .outcome = outcome};
+  complete(loop, &c);
+}
+
+/* Moves completions into the owner's queue and notifies once if any became visible. */
+static void publish_completions(struct iou_loop *loop) {
+  if (iou__completions_flush(&loop->completions) > 0 && loop->notify != NULL) loop->notify(loop->notify_ctx);
+}
+
+static bool closing(struct iou_loop *loop) {
+  return atomic_load_explicit(&loop->closing, memory_order_acquire); /* pairs with close's release */
+}
+
+static bool shutdown_expired(struct iou_loop *loop) {
+  uint64_t deadline = atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed);
+  return deadline != NO_DEADLINE && iou__now_ns() >= deadline;
+}
+
+/* ---- submission ----------------------------------------------------------------------------- */
+
+/* io_uring_enter: EINTR, EAGAIN and EBUSY are transient (drain CQEs and go round again); -ETIME is
+ * a timed-out wait. Anything else is an invariant violation. */
+static void submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
+  bump(&loop->counters.enters, 1);
+  int r = iou__ring_enter(&loop->ring, want, timeout_ns);
+  if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
+  IOU_ASSERT(0, "io_uring_enter failed with an unexpected error");
+}
+
+static void submit(struct iou_loop *loop) { submit_and_wait(loop, 0, -1); }
+
+/* The wait bound: the next deadline (wheel or parked) and, while closing, the shutdown cutoff. */
+static int64_t wait_timeout(struct iou_loop *loop) {
+  uint64_t at = NO_DEADLINE;
+  uint64_t tick = iou__wheel_next_tick(&loop->wheel);
+  if (tick != IOU_WHEEL_NO_TICK) at = iou__wheel_tick_ns(&loop->wheel, tick);
+  if (closing(loop)) {
+    uint64_t cutoff = atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed);
+    if (cutoff < at) at = cutoff;
+  }
+  if (at == NO_DEADLINE) return -1;
+  uint64_t now = iou__now_ns();
+  uint64_t left = at > now ? at - now : 0;
+  return left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)left;
+}
+
+/* ---- CQEs ----------------------------------------------------------------------------------- */
+
+static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
+  if (cqe->user_data == IOU_WAKE_USER_DATA) {
+    IOU_ASSERT(cqe->res != -EINVAL, "wake poll rejected: multishot POLL_ADD needs Linux 5.13");
+    iou__waker_acknowledge(&loop->waker);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) loop->wake_rearm_needed = true; /* the multishot ended */
+    return;
+  }
+  struct iou_completion c;
+  bool had_tick = false;
+  uint64_t tick = 0;
+  switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
+    case IOU_COMPLETION_CANCEL:
+      break;
+    case IOU_COMPLETION_REQUEUE:
+      id_queue_push(&loop->ready_queue, cqe->user_data);
+      bump(&loop->counters.requeued, 1);
+      break;
+    case IOU_COMPLETION_COMPLETE:
+      if (had_tick) iou__wheel_remove(&loop->wheel, cqe->user_data, tick);
+      complete(loop, &c);
+      break;
+  }
+}
+
+static void reap_cqes(struct iou_loop *loop) {
+  struct io_uring_cqe cqe;
+  bool any = false;
+  while (iou__ring_next_cqe(&loop->ring, &cqe)) {
+    handle_cqe(loop, &cqe);
+    any = true;
+  }
+  if (any) iou__ring_cq_commit(&loop->ring);
+}
+
+/* ---- cancellation and timeouts -------------------------------------------------------------- */
+
+/* Requests the end of a live waiter with outcome; an in-flight one gets one ASYNC_CANCEL, a parked
+ * one ends when the ready queue reaches it. */
+static void request_cancel(struct iou_loop *loop, uint64_t id, uint8_t outcome) {
+  bool had_tick = false;
+  uint64_t tick = 0;
+  if (!iou__waiters_cancel(&loop->waiters, id, outcome, &had_tick, &tick)) return;
+  if (had_tick) iou__wheel_remove(&loop->wheel, id, tick);
+  if (iou__waiters_is_in_flight(&loop->waiters, id)) push_pending_cancel(loop, id);
+}
+
+/* The owner's cancels: in a waiter, still queued in the inbound queue, or already completed. */
+static void take_cancels(struct iou_loop *loop) {
+  struct iou__cancel_node *n = iou__cancels_take(&loop->cancels);
+  while (n != NULL) {
+    struct iou__cancel_node *next = n->next;
+    uint64_t id;
+    if (iou__waiters_find_tag(&loop->waiters, n->tag, &id))
+      request_cancel(loop, id, IOU_OUTCOME_CANCELLED);
+    else
+      (void)iou__inbound_mark_cancelled(&loop->inbound, n->tag); /* not there: it already completed */
+    free(n);
+    n = next;
+  }
+}
+
+static void advance_timeouts(struct iou_loop *loop) {
+  if (!iou__wheel_has_deadlines(&loop->wheel)) return; /* no clock read when nothing has a deadline */
+  int n = iou__wheel_advance(&loop->wheel, iou__now_ns());
+  IOU_ASSERT(n >= 0, "timeout wheel: out of memory");
+  for (int i = 0; i < n; i++) {
+    struct iou__wheel_entry e = loop->wheel.due[i];
+    struct iou__waiter *w = iou__waiters_get(&loop->waiters, e.id);
+    /* A stale entry (the waiter finished, or the slot was reused) is ignored. */
+    if (w == NULL || w->state != IOU_WAITER_ACTIVE || !w->has_tick || w->tick != e.tick) continue;
+    request_cancel(loop, e.id, IOU_OUTCOME_TIMEOUT);
+  }
+}
+
+/* ---- staging -------------------------------------------------------------------------------- */
+
+static enum fill_result from_fill_state(struct iou_loop *loop) {
+  /* closing first (acquire), then the queue: every request submitted before close is visible. */
+  if (closing(loop) && iou__inbound_peek(&loop->inbound) == NULL) return FILL_DISCONNECTED;
+  if (iou__waiters_is_full(&loop->waiters)) return FILL_AT_WAITER_CAPACITY;
+  if (iou__ring_sq_space(&loop->ring) == 0) return FILL_AT_SUBMISSION_QUEUE_CAPACITY;
+  return FILL_DRAINED;
+}
+
+/* Stages one waiter (SQ room checked by the caller): its next SQE, or its local end. */
+static void stage_request(struct iou_loop *loop, uint64_t id) {
+  struct io_uring_sqe sqe;
+  memset(&sqe, 0, sizeof(sqe));
+  struct iou_completion c;
+  if (iou__waiters_stage(&loop->waiters, id, &sqe, &c) == IOU_STAGE_TIMEOUT) {
+    complete(loop, &c); /* a timeout or cancel landed while it was parked */
+    return;
+  }
+  struct io_uring_sqe *k = iou__ring_get_sqe(&loop->ring);
+  IOU_ASSERT(k != NULL, "stage_request without SQ room");
+  *k = sqe;
+  bump(&loop->counters.sqes_staged, 1);
+}
+
+static bool stage_wake_rearm(struct iou_loop *loop) {
+  if (!loop->use_wake_poll || !loop->wake_rearm_needed) return true;
+  struct io_uring_sqe *sqe = iou__ring_get_sqe(&loop->ring);
+  if (sqe == NULL) return false;
+  iou__waker_prep_poll(&loop->waker, sqe);
+  loop->wake_rearm_needed = false;
+  bump(&loop->counters.sqes_staged, 1);
+  return true;
+}
+
+/* Returns false when it stopped for lack of SQ room. */
+static bool stage_cancellations(struct iou_loop *loop) {
+  struct id_queue *q = &loop->pending_cancels;
+  while (q->len > 0) {
+    uint64_t id = id_queue_front(q);
+    if (!iou__waiters_is_in_flight(&loop->waiters, id)) { /* its op CQE already came */
+      id_queue_pop(q);
+      continue;
+    }
+    struct io_uring_sqe *sqe = iou__ring_get_sqe(&loop->ring);
+    if (sqe == NULL) return false;
+    iou__prep_cancel(sqe, id);
+    id_queue_pop(q);
+    bump(&loop->counters.sqes_staged, 1);
+  }
+  return true;
+}
+
+static bool stage_ready_requests(struct iou_loop *loop) {
+  struct id_queue *q = &loop->ready_queue;
+  while (q->len > 0) {
+    if (iou__ring_sq_space(&loop->ring) == 0) return false;
+    uint64_t id = id_queue_front(q);
+    id_queue_pop(q);
+    stage_request(loop, id);
+  }
+  return true;
+}
+
+/* Admits one request taken from the inbound queue: ends it at once when it was cancelled while
+ * queued, is invalid or has nothing to transfer, or its deadline already passed; otherwise inserts
+ * it into the waiters, schedules its deadline and stages its first SQE. */
+static void admit_request(struct iou_loop *loop, const struct iou_request *req, bool cancelled) {
+  if (cancelled) {
+    complete_locally(loop, req->tag, 0, IOU_OUTCOME_CANCELLED);
+    return;
+  }
+  struct iou__op op;
+  if (iou__op_init(&op, req)) {
+    complete_locally(loop, req->tag, op.result, op.outcome);
+    return;
+  }
+  uint64_t tick = 0;
+  if (req->deadline_ns != 0) {
+    uint64_t now = iou__now_ns();
+    if (req->deadline_ns <= now) { /* already expired: no slot, no SQE */
+      iou__op_release(&op);
+      complete_locally(loop, req->tag, 0, IOU_OUTCOME_TIMEOUT);
+      return;
+    }
+    /* After an idle period the wheel clock is stale: bring it to now before converting. */
+    if (!iou__wheel_has_deadlines(&loop->wheel)) IOU_ASSERT(iou__wheel_advance(&loop->wheel, now) == 0, "wheel");
+    tick = iou__wheel_target_tick(&loop->wheel, req->deadline_ns);
+    IOU_ASSERT(tick != 0, "a future deadline maps to a past tick");
+  }
+  uint64_t id = iou__waiters_insert(&loop->waiters, &op, tick != 0, tick);
+  if (tick != 0) IOU_ASSERT(iou__wheel_schedule(&loop->wheel, id, tick) == 0, "timeout wheel: out of memory");
+  stage_request(loop, id);
+}
+
+/* The seed's staging order: wake re-arm -> cancels -> ready queue -> fresh requests. */
+static enum fill_result fill_submission_queue(struct iou_loop *loop) {
+  if (!stage_wake_rearm(loop)) return FILL_AT_SUBMISSION_QUEUE_CAPACITY;
+  if (!stage_cancellations(loop)) return from_fill_state(loop);
+  if (!stage_ready_requests(loop)) return from_fill_state(loop);
+  while (!iou__waiters_is_full(&loop->waiters) && iou__ring_sq_space(&loop->ring) > 0) {
+    struct iou__inbound_entry *e = iou__inbound_peek(&loop->inbound);
+    if (e == NULL) {
+      /* Empty, but if the sequence says more was published, look once more (seed §5.4). */
+      if (!iou__waker_pending(&loop->waker, loop->processed_seq)) break;
+      e = iou__inbound_peek(&loop->inbound);
+      if (e == NULL) break;
+    }
+    struct iou_request req = e->request;
+    bool cancelled = e->cancelled;
+    iou__inbound_pop(&loop->inbound);
+    loop->processed_seq = (loop->processed_seq + 1) & IOU_WAKER_SUBMISSION_SEQ_MASK;
+    bump(&loop->counters.submitted, 1);
+    admit_request(loop, &req, cancelled);
+  }
+  return from_fill_state(loop);
+}
+
+static void update_gauge(struct iou_loop *loop) {
+  atomic_store_explicit(&loop->counters.pending_operations, loop->waiters.len, memory_order_relaxed);
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------- */
+
+/* The shutdown cutoff passed: every waiter and every request still queued ends ABANDONED. The
+ * waiters' loop-owned memory is leaked when in flight (the kernel may still read it). */
+static void abandon_all(struct iou_loop *loop) {
+  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
+    struct iou__waiter *w = &loop->waiters.entries[i];
+    if (w->state == IOU_WAITER_FREE) continue;
+    struct iou_completion c;
+    iou__waiters_abandon(&loop->waiters, w->id, &c);
+    complete(loop, &c);
+  }
+  loop->ready_queue.len = 0;
+  loop->pending_cancels.len = 0;
+  struct iou__inbound_entry *e;
+  while ((e = iou__inbound_peek(&loop->inbound)) != NULL) {
+    uint64_t tag = e->request.tag;
+    iou__inbound_pop(&loop->inbound);
+    bump(&loop->counters.submitted, 1);
+    complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
+  }
+}
+
+/* Closing and the inbound queue is empty: let in-flight work finish while deadlines, retries and
+ * cancels keep running, until no waiter is left or the shutdown cutoff passes. */
+static void drain(struct iou_loop *loop) {
+  for (;;) {
+    reap_cqes(loop);
+    take_cancels(loop);
+    if (iou__waiters_is_empty(&loop->waiters)) break;
+    if (shutdown_expired(loop)) {
+      abandon_all(loop);
+      break;
+    }
+    advance_timeouts(loop);
+    (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
+    publish_completions(loop);
+    update_gauge(loop);
+    if (iou__waiters_is_empty(&loop->waiters)) break; /* the last one ended locally */
+    if (!loop->use_wake_poll) {
+      submit(loop);
+      continue;
+    }
+    struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
+    if (a.wake_latched)
+      submit(loop);
+    else
+      submit_and_wait(loop, 1, wait_timeout(loop));
+    iou__waker_clear_wait(&loop->waker);
+  }
+  update_gauge(loop);
+}
+
+/* ---- the thread ----------------------------------------------------------------------------- */
+
+static int new_ring(struct iou_loop *loop) {
+  uint32_t flags = loop->io_poll ? IORING_SETUP_IOPOLL : 0;
+  if (loop->want_single_issuer) {
+    /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
+    int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    if (r == 0) {
+      atomic_store_explicit(&loop->counters.single_issuer, true, memory_order_relaxed);
+      return 0;
+    }
+    if (r != -EINVAL) return r;
+  }
+  return iou__ring_init(&loop->ring, loop->size, flags);
+}
+
+static void *run(void *arg) {
+  struct iou_loop *loop = arg;
+  loop->open_result = new_ring(loop);
+  sem_post(&loop->opened);
+  if (loop->open_result != 0) return NULL;
+
+  loop->use_wake_poll = !loop->io_poll;
+  loop->wake_rearm_needed = loop->use_wake_poll;
+  for (;;) {
+    reap_cqes(loop);
+    take_cancels(loop);
+    advance_timeouts(loop);
+    enum fill_result fill = fill_submission_queue(loop);
+    publish_completions(loop);
+    update_gauge(loop);
+    if (closing(loop) && shutdown_expired(loop)) {
+      abandon_all(loop);
+      break;
+    }
+    if (fill == FILL_DISCONNECTED) {
+      drain(loop);
+      break;
+    }
+    if (fill == FILL_AT_SUBMISSION_QUEUE_CAPACITY || !loop->use_wake_poll) {
+      if (!loop->use_wake_poll && iou__waiters_is_empty(&loop->waiters) && fill == FILL_DRAINED)
+        (void)iou__waker_park_idle(&loop->waker, loop->processed_seq); /* IOPOLL: idle */
+      else
+        submit(loop);
+      continue;
+    }
+    if (fill == FILL_DRAINED && iou__waiters_is_empty(&loop->waiters)) {
+      /* Fully idle: park on the futex word without entering the ring. A staged wake re-arm
+       * stays in the SQ; it is submitted by the next enter, and arming a poll checks current
+       * readiness, so nothing written to the eventfd meanwhile is lost. */
+      (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
+      continue;
+    }
+    /* Waiters in flight (or no capacity for more): block in io_uring_enter until a CQE, the next
+     * deadline or a wake. With no waiter capacity, work published ahead is no reason to stay
+     * awake (it cannot be admitted); a latched wake (cancel, close, completion room) is. */
+    struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
+    bool sleep = fill == FILL_AT_WAITER_CAPACITY ? !a.wake_latched : a.still_idle;
+    if (sleep) submit_and_wait(loop, 1, wait_timeout(loop));
+    iou__waker_clear_wait(&loop->waker);
+  }
+
+  publish_completions(loop);
+  update_gauge(loop);
+  iou__ring_exit(&loop->ring); /* abandoned requests' memory stays with its owners (quarantine) */
+  iou_notify_fn notify = loop->notify;
+  void *ctx = loop->notify_ctx;
+  /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every
+   * completion are the owner's from now on. Nothing of `loop` is touched after this store. */
+  atomic_store_explicit(&loop->exited, true, memory_order_release);
+  if (notify != NULL) notify(ctx);
+  return NULL;
+}
+
+/* ---- the API (owner thread unless said otherwise) ------------------------------------------- */
+
+static void free_loop(struct iou_loop *loop) {
+  iou__waker_destroy(&loop->waker);
+  iou__inbound_free(&loop->inbound);
+  iou__cancels_free(&loop->cancels);
+  iou__completions_free(&loop->completions);
+  iou__waiters_free(&loop->waiters);
+  iou__wheel_free(&loop->wheel);
+  free(loop->ready_queue.ids);
+  free(loop->pending_cancels.ids);
+  free(loop);
+}
+
+int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out) {
+  if (config == NULL || out == NULL) return -EINVAL;
+  if (config->size == 0 || config->size > IOU_MAX_RING_SIZE) return -EINVAL;
+  if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
+  uint32_t size = 1;
+  while (size < config->size) size <<= 1; /* rounded up to a power of two */
+
+  struct iou_loop *loop = calloc(1, sizeof(*loop));
+  if (loop == NULL) return -ENOMEM;
+  loop->size = size;
+  loop->io_poll = config->io_poll;
+  loop->want_single_issuer = config->single_issuer;
+  loop->notify = notify;
+  loop->notify_ctx = notify_ctx;
+  loop->waker.eventfd = -1;
+  atomic_init(&loop->closing, false);
+  atomic_init(&loop->exited, false);
+  atomic_init(&loop->shutdown_deadline_ns, NO_DEADLINE);
+  atomic_init(&loop->cancels.top, NULL);
+  int err;
+  if ((err = iou__waker_init(&loop->waker)) != 0 || (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
+      (err = iou__completions_init(&loop->completions, 2 * size)) != 0 ||
+      (err = iou__waiters_init(&loop->waiters, size)) != 0 ||
+      (err = iou__wheel_init(&loop->wheel, config->timeout_wheel_tick_ns, config->max_request_timeout_ns,
+                             iou__now_ns())) != 0 ||
+      (err = id_queue_init(&loop->ready_queue, size)) != 0 ||
+      (err = id_queue_init(&loop->pending_cancels, 2 * size)) != 0)
+    goto fail;
+  if (sem_init(&loop->opened, 0, 0) != 0) {
+    err = -errno;
+    goto fail;
+  }
+  /* The loop thread blocks every signal: handlers run on the owner's threads, and the loop's
+   * syscalls are not interrupted needlessly. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  err = -pthread_create(&loop->thread, NULL, run, loop);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err != 0) {
+    sem_destroy(&loop->opened);
+    goto fail;
+  }
+  while (sem_wait(&loop->opened) != 0 && errno == EINTR) {
+  }
+  sem_destroy(&loop->opened);
+  if (loop->open_result != 0) {
+    err = loop->open_result;
+    pthread_join(loop->thread, NULL);
+    goto fail;
+  }
+  *out = loop;
+  return 0;
+
+fail:
+  free_loop(loop);
+  return err;
+}
+
+int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n) {
+  if (atomic_load_explicit(&loop->closing, memory_order_relaxed)) return -ESHUTDOWN; /* our own store */
+  uint32_t taken = iou__inbound_push(&loop->inbound, requests, n);
+  loop->unpublished += taken;
+  return (int)taken;
+}
+
+void iou_loop_publish(struct iou_loop *loop) {
+  uint32_t n = loop->unpublished;
+  loop->unpublished = 0;
+  iou__waker_publish(&loop->waker, n);
+}
+
+int iou_loop_cancel(struct iou_loop *loop, uint64_t tag) {
+  if (atomic_load_explicit(&loop->exited, memory_order_acquire)) return -ESHUTDOWN;
+  int err = iou__cancels_push(&loop->cancels, tag);
+  if (err != 0) return err;
+  iou__waker_wake(&loop->waker);
+  return 0;
+}
+
+uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max) {
+  /* Acquire pairs with the loop's last release: after it, the overflow list is ours. */
+  bool exited = atomic_load_explicit(&loop->exited, memory_order_acquire);
+  bool wake = false;
+  uint32_t n = iou__completions_poll(&loop->completions, out, max, exited, &wake);
+  if (wake && !exited) iou__waker_wake(&loop->waker); /* the loop waits for room */
+  return n;
+}
+
+int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
+  if (shutdown_timeout_ns < -1) return -EINVAL;
+  if (shutdown_timeout_ns >= 0) {
+    /* A later close may shorten the cutoff (env cleanup closes with 0), never lengthen it. */
+    uint64_t cutoff = iou__now_ns() + (uint64_t)shutdown_timeout_ns;
+    if (cutoff < atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed))
+      atomic_store_explicit(&loop->shutdown_deadline_ns, cutoff, memory_order_relaxed);
+  }
+  /* Release pairs with the loop's acquire in closing(): the cutoff and every submitted request
+   * are visible once it sees closing. The wake publishes it again for a loop that is asleep. */
+  atomic_store_explicit(&loop->closing, true, memory_order_release);
+  iou__waker_wake(&loop->waker);
+  return 0;
+}
+
+bool iou_loop_exited(struct iou_loop *loop) { return atomic_load_explicit(&loop->exited, memory_order_acquire); }
+
+void iou_loop_destroy(struct iou_loop *loop) {
+  if (loop == NULL) return;
+  if (!atomic_load_explicit(&loop->closing, memory_order_relaxed)) iou_loop_close(loop, 0);
+  pthread_join(loop->thread, NULL);
+  free_loop(loop);
+}
+
+/* Any thread. */
+void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
+  const struct counters *k = &loop->counters;
+  memset(out, 0, sizeof(*out));
+#define LOAD(f) out->f = atomic_load_explicit(&k->f, memory_order_relaxed)
+  LOAD(submitted);
+  LOAD(completed);
+  LOAD(failed);
+  LOAD(timed_out);
+  LOAD(cancelled);
+  LOAD(requeued);
+  LOAD(sqes_staged);
+  LOAD(enters);
+  LOAD(cq_overflow);
+  LOAD(abandoned);
+  LOAD(pending_operations);
+  LOAD(single_issuer);
+#undef LOAD
+  out->wakes = atomic_load_explicit(&loop->waker.wakes, memory_order_relaxed);
+}

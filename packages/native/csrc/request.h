@@ -1,0 +1,76 @@
+/*
+ * request.h: one logical request's progress (struct iou__op), the SQE it needs next and what a CQE
+ * means for it (the seed's request.rs). One logical request may need many SQEs: short reads and
+ * writes continue where they stopped, exact receives keep filling, EAGAIN on a non-blocking fd
+ * waits for readiness with a one-shot POLL_ADD before re-issuing. No syscalls here.
+ */
+#ifndef IOU_REQUEST_H
+#define IOU_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "compat.h"
+#include "iou.h"
+
+/* Loop-owned copy of a vectored request's iovec array (and, for SEND, its msghdr). Kernel-visible:
+ * owned by the waiter from admission until the request's final CQE; freed then, or LEAKED when
+ * the request is abandoned at shutdown (the kernel may still read it after the ring is closed). */
+struct iou__vec {
+  struct msghdr msg; /* SENDMSG only: msg_iov points into iov[] */
+  uint32_t first;    /* first iovec not fully transferred */
+  uint32_t count;
+  struct iovec iov[]; /* advanced in place as bytes are transferred */
+};
+
+struct iou__op {
+  struct iou_request req; /* the caller's request; buf / iov_base are caller memory (see iou.h) */
+  uint32_t total;         /* bytes to transfer: len, or the sum of the iovec lengths */
+  uint32_t done;          /* bytes transferred so far */
+  struct iou__vec *vec;   /* vectored requests only; see struct iou__vec for ownership */
+  uint32_t poll_events;   /* non-zero: the next SQE is a one-shot POLL_ADD for these events */
+  int32_t result;         /* terminal result (valid once outcome is set) */
+  uint8_t outcome;        /* terminal IOU_OUTCOME_* */
+};
+
+/* How a CQE result is classified, in this order (seed §2.2). */
+enum iou__cqe_class {
+  IOU_CQE_RETRY,     /* -EAGAIN / -EINTR */
+  IOU_CQE_CANCELLED, /* -ECANCELED after a cancel was requested */
+  IOU_CQE_ERROR,     /* any other negative result */
+  IOU_CQE_ZERO,
+  IOU_CQE_POSITIVE,
+};
+
+enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested);
+
+/* Copies the request (and its iovec array) into op. Returns false when the request still needs the
+ * kernel; true when it already ended here (invalid: ERROR -EINVAL / -ENOMEM; nothing to transfer:
+ * OK 0), with op->outcome and op->result set and nothing left to release. */
+bool iou__op_init(struct iou__op *op, const struct iou_request *req);
+
+/* Fills the SQE for the op's next step and stamps user_data. */
+void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t user_data);
+
+/* Applies one CQE of this op. cancel_requested: a timeout or cancel was requested, whose outcome
+ * is cancel_outcome (IOU_OUTCOME_TIMEOUT or IOU_OUTCOME_CANCELLED). Returns true when terminal
+ * (outcome and result set), false when another SQE is needed. Success wins over a cancel. */
+bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res);
+
+/* Ends the op without a CQE (local timeout or cancel, abandonment): result = bytes so far. */
+void iou__op_end(struct iou__op *op, uint8_t outcome);
+
+/* Frees loop-owned memory after the final CQE. */
+void iou__op_release(struct iou__op *op);
+
+/* Forgets loop-owned memory without freeing it: the op was abandoned and the kernel may still
+ * read it. */
+void iou__op_leak(struct iou__op *op);
+
+/* An IORING_OP_ASYNC_CANCEL of the op SQE whose user_data is target (first match only, Linux
+ * 5.5); its own user_data is target with the cancel tag (bit 63). */
+void iou__prep_cancel(struct io_uring_sqe *sqe, uint64_t target);
+
+#endif /* IOU_REQUEST_H */

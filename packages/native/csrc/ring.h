@@ -1,0 +1,78 @@
+/*
+ * ring.h: one io_uring instance driven through raw syscalls (no liburing): setup and mmap of the
+ * SQ, CQ and SQE array, staging SQEs privately and publishing them with one release store of the
+ * SQ tail, reading CQEs with an acquire load of the CQ tail, and io_uring_enter with an optional
+ * EXT_ARG timeout. Single-threaded: every function is called by the thread that owns the ring
+ * (the loop thread), which is what makes IORING_SETUP_SINGLE_ISSUER legal.
+ */
+#ifndef IOU_RING_H
+#define IOU_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compat.h"
+
+struct iou_ring {
+  int fd;
+  uint32_t flags;    /* setup flags the kernel accepted */
+  uint32_t features; /* io_uring_params.features */
+
+  /* Submission queue. The kernel owns the ring memory (mmap of the ring fd) until iou__ring_exit. */
+  uint32_t *khead;   /* kernel stores (consumes SQEs); we acquire-load it, pairing with its release */
+  uint32_t *ktail;   /* we release-store it to publish staged SQEs; the kernel acquire-loads it */
+  uint32_t *kflags;  /* kernel-written flags (IORING_SQ_CQ_OVERFLOW …), read relaxed */
+  uint32_t *karray;  /* index array, filled once with the identity at setup */
+  struct io_uring_sqe *ksqes; /* SQE slots: ours to write between our tail and the kernel's head */
+  uint32_t sq_mask;
+  uint32_t sq_entries;
+  uint32_t sqe_tail; /* private: staged tail, published by flush */
+
+  /* Completion queue. */
+  uint32_t *kcq_head; /* we release-store it after reading CQEs; the kernel acquire-loads it */
+  uint32_t *kcq_tail; /* kernel release-stores it after writing CQEs; we acquire-load it */
+  struct io_uring_cqe *kcqes;
+  uint32_t cq_mask;
+  uint32_t cq_entries;
+  uint32_t cq_head; /* private: CQEs read, handed back by iou__ring_cq_commit */
+
+  void *sq_map;
+  size_t sq_map_len;
+  void *cq_map; /* == sq_map with IORING_FEAT_SINGLE_MMAP */
+  size_t cq_map_len;
+  void *sqe_map;
+  size_t sqe_map_len;
+};
+
+/* Creates the ring with `entries` SQ entries and setup `flags`. Returns 0 or -errno (nothing left
+ * open on failure). Requires IORING_FEAT_EXT_ARG (Linux 5.11): -EOPNOTSUPP without it. */
+int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags);
+
+/* Unmaps and closes the ring. Requests still in the kernel are cancelled by the kernel
+ * asynchronously: memory they reference must stay valid (see abandonment). */
+void iou__ring_exit(struct iou_ring *ring);
+
+/* Free SQE slots (entries minus staged-or-unconsumed ones). */
+uint32_t iou__ring_sq_space(const struct iou_ring *ring);
+
+/* SQEs staged or published but not yet consumed by the kernel. */
+uint32_t iou__ring_sq_pending(const struct iou_ring *ring);
+
+/* A zeroed SQE slot to fill, or NULL when the SQ is full. Becomes visible to the kernel at the next
+ * iou__ring_enter. */
+struct io_uring_sqe *iou__ring_get_sqe(struct iou_ring *ring);
+
+/* Publishes staged SQEs and calls io_uring_enter(to_submit = all unconsumed, min_complete = want,
+ * GETEVENTS), with an EXT_ARG timeout when timeout_ns >= 0 (-1 = no timeout; ignored when want is
+ * 0). Returns the number submitted, -ETIME when the timeout expired, or -errno. */
+int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns);
+
+/* Copies the next CQE into *out and returns true, or returns false when the CQ is empty. The slot
+ * is released to the kernel by iou__ring_cq_commit. */
+bool iou__ring_next_cqe(struct iou_ring *ring, struct io_uring_cqe *out);
+
+/* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
+void iou__ring_cq_commit(struct iou_ring *ring);
+
+#endif /* IOU_RING_H */

@@ -1,0 +1,191 @@
+/*
+ * waiter.c: the waiter slab and its tag index (see waiter.h for the id packing and the state
+ * table). Owns the slots, the free stack and the tag table; each slot owns its iou__op. Loop
+ * thread only; no syscalls.
+ */
+#include "waiter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t next_pow2(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+int iou__waiters_init(struct iou__waiters *w, uint32_t capacity) {
+  memset(w, 0, sizeof(*w));
+  IOU_ASSERT(capacity > 0 && capacity <= IOU_MAX_RING_SIZE, "waiters: capacity out of range");
+  uint32_t tag_slots = next_pow2(capacity * 2);
+  w->entries = calloc(capacity, sizeof(*w->entries));
+  w->free = calloc(capacity, sizeof(*w->free));
+  w->tags = calloc(tag_slots, sizeof(*w->tags));
+  if (w->entries == NULL || w->free == NULL || w->tags == NULL) {
+    iou__waiters_free(w);
+    return -ENOMEM;
+  }
+  w->capacity = capacity;
+  w->tag_mask = tag_slots - 1;
+  for (uint32_t i = 0; i < capacity; i++) {
+    w->entries[i].id = iou__waiter_id(i, 0);
+    w->free[capacity - 1 - i] = iou__waiter_id(i, 0); /* pushed in reverse: index 0 on top */
+  }
+  w->free_len = capacity;
+  return 0;
+}
+
+void iou__waiters_free(struct iou__waiters *w) {
+  free(w->entries);
+  free(w->free);
+  free(w->tags);
+  memset(w, 0, sizeof(*w));
+}
+
+static uint32_t tag_hash(const struct iou__waiters *w, uint64_t tag) {
+  return (uint32_t)((tag * 0x9E3779B97F4A7C15ull) >> 32) & w->tag_mask;
+}
+
+static void tag_insert(struct iou__waiters *w, uint64_t tag, uint32_t index) {
+  uint32_t i = tag_hash(w, tag);
+  while (w->tags[i].index_plus_one != 0) i = (i + 1) & w->tag_mask; /* load factor <= 1/2 */
+  w->tags[i].tag = tag;
+  w->tags[i].index_plus_one = index + 1;
+}
+
+static void tag_remove(struct iou__waiters *w, uint64_t tag, uint32_t index) {
+  uint32_t i = tag_hash(w, tag);
+  while (!(w->tags[i].index_plus_one == index + 1 && w->tags[i].tag == tag)) {
+    IOU_ASSERT(w->tags[i].index_plus_one != 0, "waiters: a live waiter's tag is missing from the index");
+    i = (i + 1) & w->tag_mask;
+  }
+  /* Backward-shift deletion: move later members of the probe run into the hole. */
+  uint32_t hole = i;
+  for (uint32_t j = (hole + 1) & w->tag_mask; w->tags[j].index_plus_one != 0; j = (j + 1) & w->tag_mask) {
+    uint32_t home = tag_hash(w, w->tags[j].tag);
+    /* j may move to hole when its home is not in the cyclic range (hole, j]. */
+    bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!home_in_range) {
+      w->tags[hole] = w->tags[j];
+      hole = j;
+    }
+  }
+  w->tags[hole].index_plus_one = 0;
+}
+
+bool iou__waiters_find_tag(const struct iou__waiters *w, uint64_t tag, uint64_t *id) {
+  for (uint32_t i = tag_hash(w, tag); w->tags[i].index_plus_one != 0; i = (i + 1) & w->tag_mask) {
+    if (w->tags[i].tag == tag) {
+      *id = w->entries[w->tags[i].index_plus_one - 1].id;
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__op *op, bool has_tick, uint64_t tick) {
+  IOU_ASSERT(w->free_len > 0, "waiters: insert into a full slab");
+  uint64_t id = w->free[--w->free_len];
+  struct iou__waiter *e = &w->entries[iou__waiter_index(id)];
+  IOU_ASSERT(e->state == IOU_WAITER_FREE, "waiters: free stack names an occupied slot");
+  e->id = id;
+  e->state = IOU_WAITER_ACTIVE;
+  e->cancel_outcome = 0;
+  e->in_flight = false;
+  e->has_tick = has_tick;
+  e->tick = has_tick ? tick : 0;
+  e->op = *op;
+  w->len++;
+  tag_insert(w, op->req.tag, iou__waiter_index(id));
+  return id;
+}
+
+struct iou__waiter *iou__waiters_get(struct iou__waiters *w, uint64_t id) {
+  uint32_t index = iou__waiter_index(id);
+  if (index >= w->capacity) return NULL;
+  struct iou__waiter *e = &w->entries[index];
+  if (e->state == IOU_WAITER_FREE || e->id != id) return NULL;
+  return e;
+}
+
+bool iou__waiters_is_in_flight(struct iou__waiters *w, uint64_t id) {
+  struct iou__waiter *e = iou__waiters_get(w, id);
+  return e != NULL && e->in_flight;
+}
+
+bool iou__waiters_cancel(struct iou__waiters *w, uint64_t id, uint8_t outcome, bool *had_tick, uint64_t *tick) {
+  struct iou__waiter *e = iou__waiters_get(w, id);
+  if (e == NULL || e->state != IOU_WAITER_ACTIVE) return false;
+  e->state = IOU_WAITER_CANCEL_REQUESTED;
+  e->cancel_outcome = outcome;
+  *had_tick = e->has_tick;
+  *tick = e->tick;
+  e->has_tick = false;
+  return true;
+}
+
+/* Frees the slot (pushing the id with the next generation) and fills the completion. */
+static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_completion *out) {
+  out->tag = e->op.req.tag;
+  out->result = e->op.result;
+  out->outcome = e->op.outcome;
+  tag_remove(w, e->op.req.tag, iou__waiter_index(e->id));
+  e->state = IOU_WAITER_FREE;
+  e->in_flight = false;
+  e->has_tick = false;
+  e->id = iou__waiter_id(iou__waiter_index(e->id), iou__waiter_generation(e->id) + 1);
+  w->free[w->free_len++] = e->id;
+  w->len--;
+}
+
+enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, struct io_uring_sqe *sqe,
+                                           struct iou_completion *out) {
+  struct iou__waiter *e = iou__waiters_get(w, id);
+  IOU_ASSERT(e != NULL, "waiters: stage of a stale waiter id");
+  if (e->state == IOU_WAITER_CANCEL_REQUESTED) {
+    iou__op_end(&e->op, e->cancel_outcome);
+    iou__op_release(&e->op); /* never reached the kernel since its last CQE */
+    retire(w, e, out);
+    return IOU_STAGE_TIMEOUT;
+  }
+  IOU_ASSERT(!e->in_flight, "waiters: stage of a waiter already in flight");
+  e->in_flight = true;
+  iou__op_build_sqe(&e->op, sqe, id);
+  return IOU_STAGE_SUBMIT;
+}
+
+enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
+                                                        struct iou_completion *out, bool *had_tick,
+                                                        uint64_t *tick) {
+  uint64_t id = iou__user_data_id(user_data);
+  struct iou__waiter *e = iou__waiters_get(w, id);
+  if (iou__user_data_is_cancel(user_data)) {
+    if (e != NULL) {
+      IOU_ASSERT(res != -EINVAL, "waiters: the kernel rejected our ASYNC_CANCEL (EINVAL)");
+      if (res != 0 && res != -EALREADY && res != -ENOENT) w->unexpected_cancel_results++;
+    }
+    return IOU_COMPLETION_CANCEL;
+  }
+  IOU_ASSERT(e != NULL, "waiters: op CQE for a stale or empty waiter");
+  IOU_ASSERT(e->in_flight, "waiters: op CQE for a waiter that is not in flight");
+  e->in_flight = false;
+  bool cancel_requested = e->state == IOU_WAITER_CANCEL_REQUESTED;
+  if (!iou__op_on_cqe(&e->op, cancel_requested, e->cancel_outcome, res)) return IOU_COMPLETION_REQUEUE;
+  *had_tick = e->has_tick;
+  *tick = e->tick;
+  iou__op_release(&e->op);
+  retire(w, e, out);
+  return IOU_COMPLETION_COMPLETE;
+}
+
+void iou__waiters_abandon(struct iou__waiters *w, uint64_t id, struct iou_completion *out) {
+  struct iou__waiter *e = iou__waiters_get(w, id);
+  IOU_ASSERT(e != NULL, "waiters: abandon of a stale waiter id");
+  iou__op_end(&e->op, IOU_OUTCOME_ABANDONED);
+  if (e->in_flight)
+    iou__op_leak(&e->op); /* the kernel may still read its iovec copy */
+  else
+    iou__op_release(&e->op);
+  retire(w, e, out);
+}
