@@ -1,0 +1,21 @@
+/*
+ * sizeof.c: prints the sizes of the loop's per-request structures, for the README's "native
+ * overhead per in-flight request". Build and run from the repo root:
+ *   cc -Ipackages/native/include -Ipackages/native/csrc -o /tmp/iou-sizeof bench/tools/sizeof.c && /tmp/iou-sizeof
+ */
+#include <stdio.h>
+
+#include "iou.h"
+#include "waiter.h"
+
+int main(void) {
+  printf("struct iou_request     %zu  (inbound queue entry, one per queue slot)\n", sizeof(struct iou_request));
+  printf("struct iou_completion  %zu  (completion record)\n", sizeof(struct iou_completion));
+  printf("struct iou__op         %zu  (a request's progress, inside its waiter)\n", sizeof(struct iou__op));
+  printf("struct iou__waiter     %zu  (one waiter slot per admitted request)\n", sizeof(struct iou__waiter));
+  printf("struct iou__tag_slot   %zu  (tag -> waiter table entry)\n", sizeof(struct iou__tag_slot));
+  printf("struct io_uring_sqe    %zu\n", sizeof(struct io_uring_sqe));
+  printf("struct io_uring_cqe    %zu\n", sizeof(struct io_uring_cqe));
+  printf("struct iou__vec        %zu + 16 per iovec  (vectored requests only, heap)\n", sizeof(struct iou__vec));
+  return 0;
+}
