@@ -326,3 +326,9 @@ export const nextDeadline = (w: TimeoutWheel): number | undefined => {
   const min = minScheduledTick(w)
   return min === MAX_TICK ? undefined : Math.max(0, min - w.currentTick) * w.tickNanos
 }
+
+/** The absolute time (ns on the loop's clock) of the earliest active deadline's tick, or undefined. */
+export const nextExpiry = (w: TimeoutWheel): number | undefined => {
+  const min = minScheduledTick(w)
+  return min === MAX_TICK ? undefined : w.start + min * w.tickNanos
+}
