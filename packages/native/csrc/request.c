@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,8 +224,18 @@ void iou__op_release(struct iou__op *op) {
   op->vec = NULL;
 }
 
+/* Abandoned iovec copies, from every loop of the process. Pushed by loop threads (release CAS),
+ * never popped: nothing reads the list, it only keeps the memory reachable. */
+static _Atomic(struct iou__vec *) quarantine;
+
 void iou__op_leak(struct iou__op *op) {
-  op->vec = NULL; /* deliberately not freed: the kernel may still read it */
+  struct iou__vec *vec = op->vec;
+  op->vec = NULL;
+  if (vec == NULL) return;
+  vec->quarantine_next = atomic_load_explicit(&quarantine, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&quarantine, &vec->quarantine_next, vec, memory_order_release,
+                                                memory_order_relaxed)) {
+  }
 }
 
 void iou__prep_cancel(struct io_uring_sqe *sqe, uint64_t target) {

@@ -19,6 +19,7 @@
  * owned by the waiter from admission until the request's final CQE; freed then, or LEAKED when
  * the request is abandoned at shutdown (the kernel may still read it after the ring is closed). */
 struct iou__vec {
+  struct iou__vec *quarantine_next; /* on the process-wide quarantine list once abandoned */
   struct msghdr msg; /* SENDMSG only: msg_iov points into iov[] */
   uint32_t first;    /* first iovec not fully transferred */
   uint32_t count;
@@ -65,8 +66,8 @@ void iou__op_end(struct iou__op *op, uint8_t outcome);
 /* Frees loop-owned memory after the final CQE. */
 void iou__op_release(struct iou__op *op);
 
-/* Forgets loop-owned memory without freeing it: the op was abandoned and the kernel may still
- * read it. */
+/* Moves loop-owned memory to the process-wide quarantine, never freed: the op was abandoned and
+ * the kernel may still read it. (Kept reachable so leak checkers see a quarantine, not a leak.) */
 void iou__op_leak(struct iou__op *op);
 
 /* An IORING_OP_ASYNC_CANCEL of the op SQE whose user_data is target (first match only, Linux

@@ -1,0 +1,45 @@
+/* An exact 100-byte recv is filled from a 40-byte and a 60-byte write, arriving at different
+ * times, and completes once with 100 bytes in order; it was requeued at least once. A partial
+ * exact recv whose deadline passes ends TIMEOUT with the bytes so far. (seed:
+ * test_exact_recv_partial_progress, test_timeout_fires_while_request_in_ready_queue) */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+int main(void) {
+  struct t_loop *t = t_open_default(8);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  uint8_t want[100], buf[100];
+  for (int i = 0; i < 100; i++) want[i] = t_pattern((uint32_t)i);
+  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
+  r.buf = buf;
+  r.len = 100;
+  r.flags = IOU_FLAG_EXACT;
+  r.deadline_ns = t_now_ns() + 5000 * T_MS;
+  t_submit(t, &r);
+  CHECK(write(sv[1], want, 40) == 40);
+  t_sleep_ms(30);
+  CHECK(!t_has(t, 1));
+  CHECK(write(sv[1], want + 40, 60) == 60);
+  struct iou_completion c = t_expect(t, 1, 5000);
+  CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 100);
+  CHECK(memcmp(buf, want, 100) == 0);
+  struct iou_stats st;
+  iou_loop_stats(t->loop, &st);
+  CHECK(st.requeued >= 1);
+
+  /* 5 of 100 bytes, then the deadline. */
+  r.tag = 2;
+  r.deadline_ns = t_now_ns() + 60 * T_MS;
+  t_submit(t, &r);
+  CHECK(write(sv[1], want, 5) == 5);
+  c = t_expect(t, 2, 5000);
+  CHECK(c.outcome == IOU_OUTCOME_TIMEOUT && c.result == 5);
+  t_close(t, -1);
+  close(sv[0]);
+  close(sv[1]);
+  return T_EXIT_PASS;
+}
