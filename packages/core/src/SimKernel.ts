@@ -107,7 +107,7 @@ export interface SimKernel extends Loop.Ring {
   waker: Waker.Waker | undefined
   wakePollArmed: boolean
   writesSeen: number
-  /** A wait found nothing that could ever happen: the loop is deadlocked. */
+  /** The last wait found nothing that could ever end it: the loop is deadlocked (or idle for good). */
   stuck: boolean
   maxRunning: number
   readonly cancels: Array<CancelRecord>
@@ -334,6 +334,7 @@ const nextTimer = (kernel: SimKernel): number => {
 
 const submitAndWait = (kernel: SimKernel, want: number, timeout: number | undefined): void => {
   submitStaged(kernel)
+  kernel.stuck = false
   const deadline = timeout === undefined ? Infinity : kernel.time + timeout
   for (;;) {
     checkWake(kernel)

@@ -131,7 +131,8 @@ describe("SimKernel", () => {
       for (const t of o.tracked) {
         if (t.cancelledAt === undefined) continue
         expect(t.completedAt!).toBeLessThanOrEqual(t.cancelledAt + CANCEL_LATENCY)
-        if (t.request.outcome === Request.OUTCOME_TIMEOUT) expect(t.completedAt!).toBeGreaterThanOrEqual(t.request.deadline)
+        if (t.request.outcome === Request.OUTCOME_TIMEOUT)
+          expect(t.completedAt!).toBeGreaterThanOrEqual(t.request.deadline)
       }
       const cancelled = o.tracked.filter((t) => t.request.outcome === Request.OUTCOME_CANCELLED)
       for (const t of cancelled) expect(t.cancelledAt).toBeDefined()
@@ -147,7 +148,8 @@ describe("SimKernel", () => {
       for (const t of o.tracked) {
         expect(t.completions).toBe(1)
         if (t.request.outcome !== Request.OUTCOME_ABANDONED) expect(t.opsInKernelAtCompletion).toBe(0)
-        if (t.request.outcome === Request.OUTCOME_TIMEOUT) expect(t.completedAt!).toBeGreaterThanOrEqual(t.request.deadline)
+        if (t.request.outcome === Request.OUTCOME_TIMEOUT)
+          expect(t.completedAt!).toBeGreaterThanOrEqual(t.request.deadline)
         if (t.request.outcome === Request.OUTCOME_CANCELLED) expect(t.cancelledAt).toBeDefined()
       }
     },
