@@ -69,22 +69,23 @@ describe("Loop: fill submission queue", () => {
   })
 
   it("returns Disconnected from both early returns when the slab is full and the closed inbound queue is empty", () => {
-    for (const queue of [Loop.pendingCancels, Loop.readyQueue]) {
+    for (const queue of ["cancels", "ready"] as const) {
       const { loop } = setup()
       for (let i = 0; i < 8; i++) {
         const id = insertStaged(loop, sync())
-        if (queue === Loop.pendingCancels) {
+        if (queue === "cancels") {
           Waiters.cancel(loop.waiters, id, Request.OUTCOME_TIMEOUT)
           Fifo.push(loop.pendingCancels, id)
         }
       }
-      if (queue === Loop.readyQueue) {
+      if (queue === "ready") {
         // Make them parked instead of in flight.
         for (let i = 0; i < 8; i++) loop.waiters.inFlight[i] = 0
         for (let i = 0; i < 8; i++) Fifo.push(loop.readyQueue, WaiterId.make(i, 0))
       }
       Loop.close(loop)
       expect(Loop.fillSubmissionQueue(loop)).toBe(Loop.Disconnected)
+      expect(queue === "cancels" ? loop.pendingCancels.length : loop.readyQueue.length).toBe(1)
     }
   })
 
