@@ -15,8 +15,9 @@
  *    no longer in flight are dropped), the ready queue, then fresh requests from the inbound queue
  *    until waiter or SQ capacity. Admission: cancelled -> CANCELLED; zero-length -> OK 0; deadline
  *    already due -> TIMEOUT; all three without a slot or SQE. Returns a FillResult;
- * 6. Disconnected -> drain phase. AtSubmissionQueueCapacity -> submit without waiting.
- *    AtWaiterCapacity -> arm; block unless a wake is latched. Drained -> arm; block only if still
+ * 6. Disconnected -> drain phase. AtSubmissionQueueCapacity, or cancels / restages left queued
+ *    because the SQ filled (unlike the seed, which then waits for a CQE that may never come) ->
+ *    submit without waiting. AtWaiterCapacity -> arm; block unless a wake is latched. Drained -> arm; block only if still
  *    idle. Blocking is submitAndWait(1, time to the next deadline tick, bounded by the shutdown
  *    cutoff); then disarm.
  *
@@ -404,6 +405,9 @@ const abandon = (loop: Loop): false => {
   return exit(loop)
 }
 
+/** Nothing is left to stage from pending cancels or the ready queue. */
+const stagingDone = (loop: Loop): boolean => Fifo.isEmpty(loop.pendingCancels) && Fifo.isEmpty(loop.readyQueue)
+
 const cutoffReached = (loop: Loop): boolean => loop.ring.now() >= loop.shutdownDeadline
 
 /** One iteration; false once the loop has exited. */
@@ -423,7 +427,9 @@ const runIteration = (loop: Loop): boolean => {
     loop.phase = PHASE_DRAINING
     return true
   }
-  if (fill === AtSubmissionQueueCapacity) {
+  if (fill === AtSubmissionQueueCapacity || !stagingDone(loop)) {
+    // Also at waiter capacity when the SQ filled with cancels or restages still queued: waiting
+    // for a CQE now could wait on the very ops those cancels target (or on nothing at all).
     loop.stats.enters++
     loop.ring.submit()
     return true
@@ -450,6 +456,11 @@ const drainIteration = (loop: Loop): boolean => {
   stageReadyRequests(loop)
   if (Waiters.isEmpty(loop.waiters)) return exit(loop)
   loop.stats.pendingOperations = loop.waiters.len
+  if (!stagingDone(loop)) {
+    loop.stats.enters++
+    loop.ring.submit()
+    return true
+  }
   const snapshot = Waker.arm(loop.waker)
   if (!Waker.isLatched(snapshot)) wait(loop)
   Waker.disarm(loop.waker)

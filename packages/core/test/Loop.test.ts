@@ -205,6 +205,19 @@ describe("Loop: fill submission queue", () => {
 })
 
 describe("Loop: stale ids and cancel races", () => {
+  it("with a one-entry SQ, a cancel left queued behind the wake re-arm is submitted without waiting for a CQE", () => {
+    const { loop, kernel, done } = setup({ size: 1 })
+    const r = recv()
+    Loop.submit(loop, r)
+    SimKernel.run(kernel, loop, 3)
+    loop.wakeRearmNeeded = true
+    SimKernel.at(kernel, 5 * MS, () => Loop.cancel(loop, r))
+    SimKernel.at(kernel, 100 * MS, () => Loop.close(loop))
+    SimKernel.run(kernel, loop)
+    expect(kernel.cancels.map((c) => c.at)).toEqual([5 * MS])
+    expect(done.map(([d, at]) => [outcome(d), at <= 5 * MS + 500_000])).toEqual([["CANCELLED", true]])
+  })
+
   it("staging a stale ready-queue entry is an invariant violation and leaves the reused slot alone", () => {
     const { loop } = setup()
     const stale = insertStaged(loop, sync())

@@ -166,3 +166,77 @@ describe("SimKernel", () => {
     },
   )
 })
+
+// The seed's liveness caveat: with size 2, queue read(fd1), read(fd2), write(fd1), write(fd2).
+// Each read waits for its write, but the writes are queued behind the reads at waiter capacity.
+const liveness = (seed: number, readDeadline: number | undefined, writeLatency: number) => {
+  const available = new Map<number, number>()
+  const kernel = SimKernel.make({
+    seed,
+    size: 2,
+    reorder: 0,
+    wakeEnd: 0,
+    behaviour: (sqe) => {
+      if (sqe.op === Request.OP_SEND) return { delay: writeLatency, result: sqe.length }
+      const have = available.get(sqe.fd) ?? 0
+      if (have === 0) return { delay: Infinity, result: 0 }
+      available.set(sqe.fd, 0)
+      return { delay: 1000, result: Math.min(have, sqe.length) }
+    },
+    afterCqe: (sqe, result, k) => {
+      if (sqe.op !== Request.OP_SEND || result <= 0) return
+      const released = SimKernel.release(
+        k,
+        (s) => s.op === Request.OP_RECV && s.fd === sqe.fd,
+        (s) => Math.min(result, s.length),
+        1000,
+      )
+      if (!released) available.set(sqe.fd, (available.get(sqe.fd) ?? 0) + result)
+    },
+  })
+  const done: Array<Request.Request> = []
+  const loop = Loop.make({ size: 2, timeoutWheelTick: 5, maxRequestTimeout: 60_000 }, kernel, (r) => done.push(r))
+  SimKernel.attach(kernel, loop.waker)
+  const deadline = readDeadline === undefined ? {} : { deadline: readDeadline }
+  const requests = [
+    Request.make({ op: Request.OP_RECV, fd: 1, length: 4, tag: 0, ...deadline }),
+    Request.make({ op: Request.OP_RECV, fd: 2, length: 4, tag: 1, ...deadline }),
+    Request.make({ op: Request.OP_SEND, fd: 1, length: 4, tag: 2 }),
+    Request.make({ op: Request.OP_SEND, fd: 2, length: 4, tag: 3 }),
+  ]
+  for (const r of requests) Loop.submit(loop, r)
+  const result = SimKernel.run(kernel, loop)
+  return { result, requests, done, loop, kernel }
+}
+
+describe("the seed's liveness example (size 2, reads waiting on queued writes)", () => {
+  it("deadlocks without deadlines: the writes never leave the queue", () => {
+    const { result, requests, done, loop } = liveness(1, undefined, 1 * MS)
+    expect(result.stuck).toBe(true)
+    expect(done).toEqual([])
+    expect(loop.waiters.len).toBe(2)
+    expect(loop.inbound.length).toBe(2)
+    expect(requests.map(outcomeName)).toEqual(["PENDING", "PENDING", "PENDING", "PENDING"])
+  })
+
+  it("recovers with deadlines: the reads time out, free their slots, and the writes complete", () => {
+    const { requests, kernel } = liveness(1, 50 * MS, 1 * MS)
+    expect(requests.map(outcomeName)).toEqual(["TIMEOUT", "TIMEOUT", "OK", "OK"])
+    expect(kernel.cancels.length).toBe(2)
+  })
+
+  test.prop([fc.integer(), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 20 * MS })], { numRuns: 40 })(
+    "deadlocks without deadlines and always recovers with them, whatever the deadline and latencies",
+    (seed, deadlineMs, writeLatency) => {
+      const stuck = liveness(seed, undefined, writeLatency)
+      expect(stuck.result.stuck).toBe(true)
+      expect(stuck.done.length).toBe(0)
+      const healed = liveness(seed, deadlineMs * MS, writeLatency)
+      expect(healed.done.length).toBe(4)
+      expect(healed.requests.slice(0, 2).map(outcomeName)).toEqual(["TIMEOUT", "TIMEOUT"])
+      expect(healed.requests.slice(2).map(outcomeName)).toEqual(["OK", "OK"])
+      expect(healed.loop.waiters.len).toBe(0)
+      for (const r of healed.requests.slice(0, 2)) expect(r.deadline).toBeLessThanOrEqual(healed.kernel.time)
+    },
+  )
+})
