@@ -206,11 +206,10 @@ describe("Loop: fill submission queue", () => {
 
 describe("Loop: stale ids and cancel races", () => {
   it("with a one-entry SQ, a cancel left queued behind the wake re-arm is submitted without waiting for a CQE", () => {
-    const { loop, kernel, done } = setup({ size: 1 })
+    // Every wake CQE ends the multishot poll, so the cancel's wake also asks for a re-arm.
+    const { loop, kernel, done } = setup({ size: 1, kernel: { wakeEnd: 1 } })
     const r = recv()
     Loop.submit(loop, r)
-    SimKernel.run(kernel, loop, 3)
-    loop.wakeRearmNeeded = true
     SimKernel.at(kernel, 5 * MS, () => Loop.cancel(loop, r))
     SimKernel.at(kernel, 100 * MS, () => Loop.close(loop))
     SimKernel.run(kernel, loop)
