@@ -1,3 +1,4 @@
+import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import * as Config from "../src/Config.ts"
 
@@ -29,4 +30,18 @@ describe("Config", () => {
     expect(() => Config.resolve({ timeoutWheelTick: 0 })).toThrow(RangeError)
     expect(() => Config.resolve({ maxRequestTimeout: Number.NaN })).toThrow(RangeError)
   })
+
+  it("rounds 1000 up to 1024 and keeps 1024", () => {
+    expect(Config.resolve({ size: 1000 }).size).toBe(1024)
+    expect(Config.resolve({ size: 1024 }).size).toBe(1024)
+  })
+  test.prop([fc.integer({ min: 1, max: Config.MAX_RING_SIZE })])(
+    "the rounded size is the smallest power of two at least the requested size",
+    (size) => {
+      const rounded = Config.resolve({ size }).size
+      expect(rounded & (rounded - 1)).toBe(0)
+      expect(rounded).toBeGreaterThanOrEqual(size)
+      expect(rounded / 2).toBeLessThan(size)
+    },
+  )
 })

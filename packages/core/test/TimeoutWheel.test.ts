@@ -195,6 +195,24 @@ describe("TimeoutWheel", () => {
     ])
   })
 
+  it("fails loudly when an occupied bit points at an empty bucket (corrupted occupancy)", () => {
+    const w = TimeoutWheel.make(1 * MS, 8 * MS)
+    TimeoutWheel.schedule(w, 1, 5)
+    w.buckets[5]!.length = 0
+    expect(() => TimeoutWheel.advance(w, 6 * MS)).toThrow(InvariantError)
+  })
+
+  it("finds no minimum after removing the only deadline at the last slot of the wrapped scan", () => {
+    const w = TimeoutWheel.make(1 * MS, 7 * MS)
+    TimeoutWheel.advance(w, 6 * MS)
+    TimeoutWheel.schedule(w, 1, 7)
+    TimeoutWheel.schedule(w, 2, 13)
+    TimeoutWheel.remove(w, 2, 13)
+    TimeoutWheel.remove(w, 1, 7)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(TimeoutWheel.MAX_TICK)
+    expect(TimeoutWheel.nextExpiry(w)).toBeUndefined()
+  })
+
   it("rejects a zero, negative or fractional tick or horizon", () => {
     expect(() => TimeoutWheel.make(0, MS)).toThrow(RangeError)
     expect(() => TimeoutWheel.make(MS, 0)).toThrow(RangeError)
