@@ -324,8 +324,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
         napi_value argv[2];
         napi_create_uint32(env_, n, &argv[0]);
         napi_get_boolean(env_, final, &argv[1]);
-        napi_value recv;
-        napi_get_undefined(env_, &recv);
+        napi_value recv;  // napi_make_callback wants an object as `this`
+        napi_get_global(env_, &recv);
         napi_value result;
         const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
         if (status == napi_pending_exception) {

@@ -1,0 +1,816 @@
+/**
+ * The Driver on the real kernel: real files, pipes and TCP loopback sockets. Each of the seed's
+ * loop-level tests that belongs at this level has a counterpart here (named as a sentence), plus the
+ * Driver's own contract: operations and typed failures, EOF rules, AbortSignal, bad arguments,
+ * lifetime (exit without close, no thread or fd left, GC) and load.
+ */
+import { spawn } from "node:child_process"
+import { getEventListeners } from "node:events"
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs"
+import { constants } from "node:os"
+import { pathToFileURL } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "../src/index.ts"
+import { pattern, runChild, SRC_INDEX, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!()
+})
+
+const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
+  const ring = Driver.open(config)
+  cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
+  return ring
+}
+const pair = async (): Promise<TcpPair> => {
+  const p = await tcpPair()
+  cleanups.push(() => p.close())
+  return p
+}
+const file = (content?: Uint8Array): TempFile => {
+  const f = tempFile(content)
+  cleanups.push(() => f.close())
+  return f
+}
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: IoUringError) => ({ ok: false as const, error }),
+  )
+
+describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe("config", () => {
+    it("rounds the ring size up to a power of two", () => {
+      expect(open({ size: 100 }).config.size).toBe(128)
+      expect(open({ size: 1000 }).config.size).toBe(1024)
+      expect(open({ size: 1024 }).config.size).toBe(1024)
+    })
+
+    it("rejects sizes that exceed the maximum ring size with a RangeError", () => {
+      expect(() => Driver.open({ size: 32769 })).toThrow(RangeError)
+      expect(() => Driver.open({ size: 0 })).toThrow(RangeError)
+      expect(() => Driver.open({ size: "8" as unknown as number })).toThrow(TypeError)
+    })
+
+    it("reports the effective config with its defaults", () => {
+      const ring = open()
+      expect(ring.config).toMatchObject({
+        size: 128,
+        singleIssuer: true,
+        ioPoll: false,
+        maxRequestTimeout: 60_000,
+        timeoutWheelTick: 5,
+      })
+    })
+
+    it("runs a single-issuer ring (SINGLE_ISSUER | DEFER_TASKRUN) and says so", async () => {
+      const ring = open({ singleIssuer: true })
+      expect(ring.config.singleIssuerAccepted).toBe(probe().singleIssuer)
+      const { a, b } = await pair()
+      const received = ring.recv(b, Buffer.alloc(5), { exact: true })
+      await ring.send(a, Buffer.from("hello"))
+      expect(await received).toBe(5)
+      expect(open({ singleIssuer: false }).config.singleIssuerAccepted).toBe(false)
+    })
+
+    it("throws ERR_IOU_UNAVAILABLE with the probe's reason where io_uring is refused", () => {
+      process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
+      try {
+        let thrown: unknown
+        try {
+          Driver.open()
+        } catch (error) {
+          thrown = error
+        }
+        expect(thrown).toBeInstanceOf(IoUringError)
+        expect(thrown).toMatchObject({ code: "ERR_IOU_UNAVAILABLE", errno: -constants.errno.EPERM })
+        expect((thrown as Error).message).toContain(probe().reason!)
+        expect(probe().supported).toBe(false)
+      } finally {
+        delete process.env["IOU_TEST_SETUP_ERROR"]
+      }
+      expect(probe().supported).toBe(true)
+    })
+
+    it("tells time on CLOCK_MONOTONIC in milliseconds", () => {
+      const hr = Number(process.hrtime.bigint()) / 1e6
+      expect(Math.abs(Driver.now() - hr)).toBeLessThan(5)
+    })
+  })
+
+  describe("operations", () => {
+    it("completes a nop through the Promise and the callback API", async () => {
+      const ring = open()
+      await expect(ring.nop()).resolves.toBeUndefined()
+      const [error, result] = await new Promise<[Error | null, number]>((done) =>
+        ring.submitNop(0, (e, r) => done([e, r])),
+      )
+      expect(error).toBeNull()
+      expect(result).toBe(0)
+    })
+
+    it("reads a file at a position given as a number or a bigint", async () => {
+      const content = pattern(10_000)
+      const f = file(content)
+      const ring = open()
+      const buffer = Buffer.alloc(4096)
+      expect(await ring.readAt(f.fd, buffer, 100)).toBe(4096)
+      expect(buffer.equals(content.subarray(100, 4196))).toBe(true)
+      expect(await ring.readAt(f.fd, buffer, 5000n, { length: 10 })).toBe(10)
+      expect(buffer.subarray(0, 10).equals(content.subarray(5000, 5010))).toBe(true)
+    })
+
+    it("reads up to end of file without exact, and 0 at end of file", async () => {
+      const f = file(pattern(1000))
+      const ring = open()
+      expect(await ring.readAt(f.fd, Buffer.alloc(4096), 900)).toBe(100)
+      expect(await ring.readAt(f.fd, Buffer.alloc(4096), 1000)).toBe(0)
+      expect(await ring.readAt(f.fd, Buffer.alloc(4096), 5000)).toBe(0)
+    })
+
+    it("rejects an exact read that meets end of file with ERR_IOU_UNEXPECTED_EOF", async () => {
+      const f = file(pattern(1000))
+      const ring = open()
+      const r = await settle(ring.readAt(f.fd, Buffer.alloc(200), 900, { exact: true }))
+      expect(r.ok).toBe(false)
+      expect(!r.ok && r.error).toMatchObject({ code: "ERR_IOU_UNEXPECTED_EOF", syscall: "read", fd: f.fd, bytes: 100 })
+      expect(await ring.readAt(f.fd, Buffer.alloc(100), 900, { exact: true })).toBe(100)
+    })
+
+    it("writes a buffer and a vectored list at a position, all of it", async () => {
+      const f = file()
+      const ring = open()
+      await ring.writeAt(f.fd, Buffer.from("hello "), 0)
+      await ring.writeAt(f.fd, [Buffer.from("vectored "), new Uint8Array(0), Buffer.from("world")], 6n)
+      expect(readFileSync(f.path, "utf8")).toBe("hello vectored world")
+      const big = pattern(3 << 20, 7)
+      await ring.writeAt(f.fd, [big.subarray(0, 1 << 20), big.subarray(1 << 20)], 0)
+      expect(readFileSync(f.path).subarray(0, big.length).equals(big)).toBe(true)
+      const [error, written] = await new Promise<[Error | null, number]>((done) =>
+        ring.submitWriteAt(f.fd, Buffer.from("abc"), 0, 0, (e, r) => done([e, r])),
+      )
+      expect(error).toBeNull()
+      expect(written).toBe(3)
+    })
+
+    it("syncs a file, data only or all of it", async () => {
+      const f = file(pattern(100))
+      const ring = open()
+      await expect(ring.sync(f.fd)).resolves.toBeUndefined()
+      await expect(ring.sync(f.fd, { dataOnly: true })).resolves.toBeUndefined()
+    })
+
+    it("fails with typed errors: EBADF, ESPIPE on a pipe, ENOTSOCK for send on a file", async () => {
+      const ring = open()
+      const closedFd = openSync("/dev/null", "r")
+      closeSync(closedFd)
+      const bad = await settle(ring.readAt(closedFd, Buffer.alloc(10), 0))
+      expect(!bad.ok && bad.error).toBeInstanceOf(IoUringError)
+      expect(!bad.ok && bad.error).toMatchObject({
+        code: "EBADF",
+        errno: -constants.errno.EBADF,
+        syscall: "read",
+        fd: closedFd,
+      })
+      await expect(ring.sync(closedFd)).rejects.toMatchObject({ code: "EBADF", syscall: "fsync" })
+      await expect(ring.writeAt(closedFd, Buffer.from("x"), 0)).rejects.toMatchObject({
+        code: "EBADF",
+        syscall: "write",
+      })
+
+      const pipe = pipeWriteEnd()
+      cleanups.push(pipe.close)
+      await expect(ring.writeAt(pipe.fd, Buffer.from("x"), 0)).rejects.toMatchObject({
+        code: "ESPIPE",
+        syscall: "write",
+      })
+      const f = file(pattern(10))
+      await expect(ring.send(f.fd, Buffer.from("x"))).rejects.toMatchObject({ code: "ENOTSOCK", syscall: "send" })
+      await expect(ring.recv(f.fd, Buffer.alloc(4))).rejects.toMatchObject({ code: "ENOTSOCK", syscall: "recv" })
+    })
+  })
+
+  describe("sockets", () => {
+    it("sends and receives over TCP loopback, vectored sends included", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const buffer = Buffer.alloc(64)
+      const received = ring.recv(b, buffer, { offset: 4, length: 11, exact: true })
+      await ring.send(a, [Buffer.from("hello"), Buffer.from(" "), Buffer.from("world")])
+      expect(await received).toBe(11)
+      expect(buffer.subarray(4, 15).toString()).toBe("hello world")
+      const big = pattern(1 << 20, 3)
+      const into = Buffer.alloc(big.length)
+      const all = ring.recv(a, into, { exact: true })
+      await ring.send(b, big)
+      expect(await all).toBe(big.length)
+      expect(into.equals(big)).toBe(true)
+    })
+
+    it("resolves a recv without exact with the first non-empty read", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const received = ring.recv(b, Buffer.alloc(100))
+      await ring.send(a, Buffer.from("abc"))
+      expect(await received).toBe(3)
+    })
+
+    it("assembles an exact recv from a peer that writes in pieces (partial progress)", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const buffer = Buffer.alloc(100)
+      const data = pattern(100, 9)
+      const received = ring.recv(b, buffer, { exact: true })
+      await ring.send(a, data.subarray(0, 40))
+      await sleep(20)
+      await ring.send(a, data.subarray(40))
+      expect(await received).toBe(100)
+      expect(buffer.equals(data)).toBe(true)
+      expect(ring.stats().requeued).toBeGreaterThan(0)
+    })
+
+    it("resolves recv with 0 when the peer closed, and rejects an exact one with ERR_IOU_UNEXPECTED_EOF", async () => {
+      const ring = open()
+      const p1 = await pair()
+      p1.sockets[0].end()
+      expect(await ring.recv(p1.b, Buffer.alloc(10))).toBe(0)
+      const p2 = await pair()
+      const exact = ring.recv(p2.b, Buffer.alloc(10), { exact: true })
+      await ring.send(p2.a, Buffer.from("abc"))
+      p2.sockets[0].end()
+      await expect(exact).rejects.toMatchObject({ code: "ERR_IOU_UNEXPECTED_EOF", syscall: "recv", bytes: 3 })
+    })
+
+    it("fails a send to a closed peer with EPIPE or ECONNRESET and never raises SIGPIPE", async () => {
+      const ring = open()
+      const p = await pair()
+      p.sockets[1].destroy()
+      await sleep(20)
+      let error: IoUringError | undefined
+      for (let i = 0; i < 50 && error === undefined; i++) {
+        const r = await settle(ring.send(p.a, pattern(65536)))
+        if (!r.ok) error = r.error
+      }
+      expect(error).toBeInstanceOf(IoUringError)
+      expect(["EPIPE", "ECONNRESET"]).toContain(error!.code)
+      expect(error!.syscall).toBe("send")
+    })
+  })
+
+  describe("deadlines", () => {
+    it("times out a recv on a silent socket with ETIMEDOUT near the deadline, never early", async () => {
+      const ring = open()
+      const { b } = await pair()
+      const started = Driver.now()
+      const r = await settle(ring.recv(b, Buffer.alloc(10), { timeout: 80 }))
+      const elapsed = Driver.now() - started
+      expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", errno: -constants.errno.ETIMEDOUT, syscall: "recv" })
+      expect(elapsed).toBeGreaterThanOrEqual(80)
+      expect(elapsed).toBeLessThan(80 + 250)
+      expect(ring.stats().timedOut).toBe(1)
+    })
+
+    it("completes a request whose deadline already passed at once with ETIMEDOUT (timeout 0)", async () => {
+      const ring = open()
+      const { b } = await pair()
+      const started = Driver.now()
+      await expect(ring.recv(b, Buffer.alloc(10), { timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" })
+      const error = await new Promise<Error | null>((done) =>
+        ring.submitRecv(b, Buffer.alloc(10), 0, 10, false, Driver.now() - 1000, (e) => done(e)),
+      )
+      expect((error as IoUringError).code).toBe("ETIMEDOUT")
+      expect(Driver.now() - started).toBeLessThan(50)
+      expect(ring.stats().timedOut).toBe(2)
+      expect(ring.stats().sqesStaged).toBe(0)
+    })
+
+    it("a stale timeout of a completed request does not time out the slot's next occupant early", async () => {
+      const ring = open({ size: 1 })
+      const { a, b } = await pair()
+      const first = ring.recv(b, Buffer.alloc(1), { timeout: 40 })
+      await ring.send(a, Buffer.from("x"))
+      expect(await first).toBe(1)
+      const started = Driver.now()
+      const second = await settle(ring.recv(b, Buffer.alloc(1), { timeout: 120 }))
+      expect(!second.ok && second.error.code).toBe("ETIMEDOUT")
+      expect(Driver.now() - started).toBeGreaterThanOrEqual(120)
+    })
+
+    it("times out an exact recv parked in the ready queue after partial progress", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const received = settle(ring.recv(b, Buffer.alloc(100), { exact: true, timeout: 100 }))
+      await ring.send(a, Buffer.alloc(40))
+      const r = await received
+      expect(!r.ok && r.error.code).toBe("ETIMEDOUT")
+    })
+
+    it("times out 64 timed recvs on a ring of 8 although cancels exceed the submission queue", async () => {
+      const ring = open({ size: 8 })
+      const { b } = await pair()
+      const results = await Promise.all(
+        Array.from({ length: 64 }, () => settle(ring.recv(b, Buffer.alloc(8), { timeout: 30 }))),
+      )
+      expect(results.every((r) => !r.ok && r.error.code === "ETIMEDOUT")).toBe(true)
+      expect(ring.stats().inFlight).toBe(0)
+    })
+
+    it("deadlocks recvs waiting on sends queued behind them without deadlines, and recovers with them (liveness)", async () => {
+      // size 2: two recvs fill the waiter slots; the sends that would satisfy them wait behind.
+      const stuck = Driver.open({ size: 2 })
+      const p1 = await pair()
+      const p2 = await pair()
+      const outcomes: Array<string> = []
+      const r1 = stuck.recv(p1.b, Buffer.alloc(1)).then(
+        () => outcomes.push("r1"),
+        (e: IoUringError) => outcomes.push(e.code),
+      )
+      const r2 = stuck.recv(p2.b, Buffer.alloc(1)).then(
+        () => outcomes.push("r2"),
+        (e: IoUringError) => outcomes.push(e.code),
+      )
+      const sends: Array<Promise<unknown>> = []
+      for (let i = 0; i < 3; i++) sends.push(settle(stuck.send(p1.a, Buffer.from("x"))))
+      for (let i = 0; i < 3; i++) sends.push(settle(stuck.send(p2.a, Buffer.from("y"))))
+      await sleep(200)
+      expect(outcomes).toEqual([])
+      const closed = await stuck.close({ shutdownTimeout: 0 })
+      await Promise.all([r1, r2, ...sends])
+      expect(outcomes).toEqual(["ERR_IOU_ABANDONED", "ERR_IOU_ABANDONED"])
+      expect(closed.completed + closed.abandoned).toBe(8)
+
+      const ring = open({ size: 2 })
+      const q1 = await pair()
+      const q2 = await pair()
+      const t1 = settle(ring.recv(q1.b, Buffer.alloc(1), { timeout: 100 }))
+      const t2 = settle(ring.recv(q2.b, Buffer.alloc(1), { timeout: 100 }))
+      const s = [
+        ring.send(q1.a, Buffer.from("x")),
+        ring.send(q2.a, Buffer.from("y")),
+        ring.send(q1.a, Buffer.from("x")),
+        ring.send(q2.a, Buffer.from("y")),
+      ]
+      const [o1, o2] = await Promise.all([t1, t2])
+      expect(!o1.ok && o1.error.code).toBe("ETIMEDOUT")
+      expect(!o2.ok && o2.error.code).toBe("ETIMEDOUT")
+      await Promise.all(s)
+      expect(await ring.recv(q1.b, Buffer.alloc(2), { exact: true, timeout: 1000 })).toBe(2)
+      expect(await ring.recv(q2.b, Buffer.alloc(2), { exact: true, timeout: 1000 })).toBe(2)
+      await p1.close()
+      await p2.close()
+    })
+  })
+
+  describe("cancellation", () => {
+    it("cancels an in-flight recv: AbortError once the kernel has let go of the buffer", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const buffer = Buffer.alloc(10)
+      const result = new Promise<[Error | null, number]>((done) => {
+        const handle = ring.submitRecv(b, buffer, 0, 10, false, 0, (e, r) => done([e, r]))
+        setTimeout(() => expect(ring.cancel(handle)).toBe(true), 20)
+      })
+      const [error] = await result
+      expect(error).toMatchObject({ name: "AbortError", code: "ABORT_ERR", syscall: "recv", fd: b })
+      expect(ring.stats().cancelled).toBe(1)
+      // the buffer is free: data sent now is not written into it
+      await ring.send(a, Buffer.from("later"))
+      const next = Buffer.alloc(10)
+      expect(await ring.recv(b, next)).toBe(5)
+      expect(buffer.equals(Buffer.alloc(10))).toBe(true)
+    })
+
+    it("returns false when cancelling a request that already ended", async () => {
+      const ring = open()
+      let handle = 0
+      await new Promise<void>((done) => {
+        handle = ring.submitNop(0, () => done())
+      })
+      expect(ring.cancel(handle)).toBe(false)
+      expect(ring.cancel(123456789)).toBe(false)
+    })
+
+    it("a cancelled request that finished first succeeds", async () => {
+      const ring = open()
+      const f = file(pattern(4096))
+      const results = await Promise.all(
+        Array.from(
+          { length: 200 },
+          () =>
+            new Promise<Error | null>((done) => {
+              const handle = ring.submitReadAt(f.fd, Buffer.alloc(4096), 0, 4096, true, 0, (e) => done(e))
+              queueMicrotask(() => ring.cancel(handle))
+            }),
+        ),
+      )
+      for (const e of results) if (e !== null) expect(e.name).toBe("AbortError")
+    })
+
+    it("rejects with an AbortError at once for a signal aborted before the call, without submitting", async () => {
+      const ring = open()
+      const { b } = await pair()
+      const controller = new AbortController()
+      controller.abort(new Error("no"))
+      const before = ring.stats()
+      const r = await settle(ring.recv(b, Buffer.alloc(10), { signal: controller.signal }))
+      expect(!r.ok && r.error).toMatchObject({ name: "AbortError", code: "ABORT_ERR" })
+      expect(!r.ok && (r.error.cause as Error).message).toBe("no")
+      expect(ring.stats().submitted).toBe(before.submitted)
+    })
+
+    it("aborts a recv during the operation through its AbortSignal and removes the listener when it ends", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const controller = new AbortController()
+      const received = settle(ring.recv(b, Buffer.alloc(10), { signal: controller.signal }))
+      expect(getEventListeners(controller.signal, "abort")).toHaveLength(1)
+      setTimeout(() => controller.abort(), 20)
+      const r = await received
+      expect(!r.ok && r.error.name).toBe("AbortError")
+      expect(getEventListeners(controller.signal, "abort")).toHaveLength(0)
+
+      const keep = new AbortController()
+      const ok = ring.recv(b, Buffer.alloc(10), { signal: keep.signal })
+      await ring.send(a, Buffer.from("hi"))
+      expect(await ok).toBe(2)
+      expect(getEventListeners(keep.signal, "abort")).toHaveLength(0)
+    })
+  })
+
+  describe("shutdown", () => {
+    it("waits for every in-flight request without a shutdown timeout", async () => {
+      const ring = Driver.open()
+      const { a, b } = await pair()
+      const received = ring.recv(b, Buffer.alloc(3), { exact: true })
+      const closed = ring.close()
+      await sleep(50)
+      await expect(ring.nop()).rejects.toMatchObject({ code: "ERR_IOU_CLOSED" })
+      writeSocket(a, "abc")
+      expect(await received).toBe(3)
+      expect(await closed).toEqual({ completed: 1, abandoned: 0 })
+    })
+
+    it("keeps processing deadlines while it waits without a shutdown timeout", async () => {
+      const ring = Driver.open()
+      const { b } = await pair()
+      const received = settle(ring.recv(b, Buffer.alloc(3), { timeout: 50 }))
+      const closed = await ring.close()
+      const r = await received
+      expect(!r.ok && r.error.code).toBe("ETIMEDOUT")
+      expect(closed).toEqual({ completed: 1, abandoned: 0 })
+    })
+
+    it("abandons a never-completing recv at the shutdown timeout and quarantines its buffer", async () => {
+      const ring = Driver.open()
+      const { b } = await pair()
+      const received = settle(ring.recv(b, Buffer.alloc(1000)))
+      const started = Driver.now()
+      const closed = await ring.close({ shutdownTimeout: 50 })
+      expect(Driver.now() - started).toBeGreaterThanOrEqual(50)
+      const r = await received
+      expect(!r.ok && r.error).toMatchObject({ code: "ERR_IOU_ABANDONED", syscall: "recv" })
+      expect(closed).toEqual({ completed: 0, abandoned: 1 })
+      expect(ring.stats()).toMatchObject({ abandoned: 1, quarantinedBytes: 1000, inFlight: 0 })
+    })
+
+    it("preserves a deadline result that comes before the shutdown cutoff", async () => {
+      const ring = Driver.open()
+      const { b } = await pair()
+      const received = settle(ring.recv(b, Buffer.alloc(1), { timeout: 50 }))
+      expect(await ring.close({ shutdownTimeout: 500 })).toEqual({ completed: 1, abandoned: 0 })
+      expect((await received).ok).toBe(false)
+      expect(((await received) as { error: IoUringError }).error.code).toBe("ETIMEDOUT")
+    })
+
+    it("abandons a timed request when the cutoff comes before its deadline", async () => {
+      const ring = Driver.open()
+      const { b } = await pair()
+      const received = settle(ring.recv(b, Buffer.alloc(1), { timeout: 500 }))
+      expect(await ring.close({ shutdownTimeout: 50 })).toEqual({ completed: 0, abandoned: 1 })
+      expect(((await received) as { error: IoUringError }).error.code).toBe("ERR_IOU_ABANDONED")
+    })
+
+    it("drains an exact recv from the ready queue during shutdown", async () => {
+      const ring = Driver.open()
+      const { a, b } = await pair()
+      const buffer = Buffer.alloc(100)
+      const received = ring.recv(b, buffer, { exact: true })
+      writeSocket(a, "x".repeat(40))
+      await sleep(30)
+      const closed = ring.close()
+      await sleep(30)
+      writeSocket(a, "y".repeat(60))
+      expect(await received).toBe(100)
+      expect(buffer.toString()).toBe("x".repeat(40) + "y".repeat(60))
+      expect(await closed).toEqual({ completed: 1, abandoned: 0 })
+    })
+
+    it("still admits requests buffered behind a full ring at close", async () => {
+      const ring = Driver.open({ size: 1 })
+      const { a, b } = await pair()
+      const first = ring.recv(b, Buffer.alloc(1))
+      const queued = [ring.nop(), ring.nop(), ring.nop()]
+      const closed = ring.close()
+      writeSocket(a, "z")
+      expect(await first).toBe(1)
+      await Promise.all(queued)
+      expect(await closed).toEqual({ completed: 4, abandoned: 0 })
+    })
+
+    it("closes under load: every request ends exactly once and close resolves", async () => {
+      const ring = Driver.open({ size: 64 })
+      const f = file(pattern(1 << 16))
+      const { b } = await pair()
+      const calls = new Map<number, number>()
+      let handles = 0
+      const record = (i: number) => () => calls.set(i, (calls.get(i) ?? 0) + 1)
+      for (let i = 0; i < 5000; i++) {
+        handles++
+        if (i % 3 === 0) ring.submitNop(0, record(i))
+        else if (i % 3 === 1) ring.submitReadAt(f.fd, Buffer.alloc(4096), (i * 4096) % 65536, 4096, false, 0, record(i))
+        else ring.submitRecv(b, Buffer.alloc(16), 0, 16, false, 0, record(i))
+      }
+      await sleep(5)
+      const inFlight = ring.stats().inFlight
+      expect(inFlight).toBeGreaterThan(0)
+      const closed = await ring.close({ shutdownTimeout: 100 })
+      await sleep(10)
+      expect(calls.size).toBe(handles)
+      expect([...calls.values()].every((n) => n === 1)).toBe(true)
+      expect(closed.completed + closed.abandoned).toBe(inFlight)
+      expect(closed.abandoned).toBeGreaterThan(0)
+      expect(ring.stats().inFlight).toBe(0)
+    })
+
+    it("closes an idle Driver at once, twice returns the same promise", async () => {
+      const ring = Driver.open()
+      const closed = ring.close()
+      expect(ring.close()).toBe(closed)
+      expect(await closed).toEqual({ completed: 0, abandoned: 0 })
+    })
+  })
+
+  describe("bad arguments", () => {
+    it("throw synchronously, never reach the loop and change nothing", async () => {
+      const ring = open()
+      const f = file(pattern(100))
+      const buf = Buffer.alloc(10)
+      const detached = new Uint8Array(new ArrayBuffer(8))
+      structuredClone(detached.buffer, { transfer: [detached.buffer] })
+      const cb = () => {}
+      const calls: Array<[() => unknown, ErrorConstructor]> = [
+        [() => ring.readAt(-1, buf, 0), RangeError],
+        [() => ring.readAt(1.5, buf, 0), RangeError],
+        [() => ring.readAt("3" as unknown as number, buf, 0), TypeError],
+        [() => ring.readAt(f.fd, buf, -1), RangeError],
+        [() => ring.readAt(f.fd, buf, -1n), RangeError],
+        [() => ring.readAt(f.fd, buf, 2 ** 60), RangeError],
+        [() => ring.readAt(f.fd, buf, "0" as unknown as number), TypeError],
+        [() => ring.readAt(f.fd, buf, 0, { length: 11 }), RangeError],
+        [() => ring.readAt(f.fd, buf, 0, { timeout: -1 }), RangeError],
+        [() => ring.readAt(f.fd, buf, 0, { timeout: NaN }), RangeError],
+        [() => ring.readAt(f.fd, buf, 0, { timeout: "1" as unknown as number }), TypeError],
+        [() => ring.readAt(f.fd, buf, 0, { exact: 1 as unknown as boolean }), TypeError],
+        [() => ring.readAt(f.fd, "x" as unknown as Uint8Array, 0), TypeError],
+        [() => ring.readAt(f.fd, detached, 0), TypeError],
+        [() => ring.readAt(f.fd, buf, 0, { signal: {} as AbortSignal }), TypeError],
+        [() => ring.recv(f.fd, buf, { offset: 11 }), RangeError],
+        [() => ring.recv(f.fd, buf, { offset: 5, length: 6 }), RangeError],
+        [() => ring.writeAt(f.fd, [buf, "x"] as unknown as Uint8Array[], 0), TypeError],
+        [() => ring.writeAt(f.fd, 42 as unknown as Uint8Array, 0), TypeError],
+        [
+          () =>
+            ring.writeAt(
+              f.fd,
+              Array.from({ length: 1025 }, () => buf),
+              0,
+            ),
+          RangeError,
+        ],
+        [() => ring.send(-3, buf), RangeError],
+        [() => ring.sync(f.fd, { dataOnly: "yes" as unknown as boolean }), TypeError],
+        [() => ring.submitNop(-1, cb), RangeError],
+        [() => ring.submitNop(NaN, cb), RangeError],
+        [() => ring.submitNop(0, undefined as unknown as () => void), TypeError],
+        [() => ring.submitReadAt(f.fd, buf, 0, 11, false, 0, cb), RangeError],
+        [() => ring.submitReadAt(f.fd, buf, 0, 5, "no" as unknown as boolean, 0, cb), TypeError],
+        [() => ring.submitRecv(f.fd, buf, 8, 3, false, 0, cb), RangeError],
+        [() => ring.submitWriteAt(f.fd, buf, -5, 0, cb), RangeError],
+        [() => ring.submitSend(f.fd, buf, -1, cb), RangeError],
+        [() => ring.submitSync(-1, false, 0, cb), RangeError],
+        [() => ring.close({ shutdownTimeout: -1 }), RangeError],
+      ]
+      await ring.nop()
+      await sleep(20)
+      const before = ring.stats()
+      for (const [call, type] of calls) expect(call, String(call)).toThrow(type)
+      await sleep(20)
+      expect(ring.stats()).toEqual(before)
+      await expect(ring.nop()).resolves.toBeUndefined()
+    })
+  })
+
+  describe("load", () => {
+    it("completes 100k mixed operations with random cancels and deadlines exactly once each", async () => {
+      const ring = open({ size: 256 })
+      const f = file(pattern(1 << 20))
+      const { a, b } = await pair()
+      const total = 100_000
+      const counts = new Uint8Array(total)
+      const outcomes = new Map<string, number>()
+      let seed = 42
+      const random = () => {
+        seed = (seed * 1103515245 + 12345) >>> 0
+        return seed / 2 ** 32
+      }
+      let issued = 0
+      let done = 0
+      const started = Date.now()
+      await new Promise<void>((finish) => {
+        const issue = () => {
+          while (issued < total && issued - done < 512) {
+            const i = issued++
+            const r = random()
+            const deadline = r < 0.05 ? Driver.now() + random() * 3 : r < 0.07 ? Driver.now() - 1 : 0
+            const cb = (error: Error | null) => {
+              counts[i]!++
+              const key = error === null ? "ok" : (error as IoUringError).code
+              outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
+              done++
+              if (done === total) finish()
+              else if (issued < total) issue()
+            }
+            const kind = random()
+            let handle: number
+            if (kind < 0.4) handle = ring.submitNop(deadline, cb)
+            else if (kind < 0.8) {
+              const buffer = Buffer.allocUnsafe(4096)
+              handle = ring.submitReadAt(f.fd, buffer, Math.floor(random() * 255) * 4096, 4096, false, deadline, cb)
+            } else if (kind < 0.9) {
+              handle = ring.submitRecv(b, Buffer.allocUnsafe(64), 0, 64, false, Driver.now() + 1 + random() * 5, cb)
+            } else handle = ring.submitSend(a, Buffer.from("ping"), deadline, cb)
+            const c = random()
+            if (c < 0.05) ring.cancel(handle)
+            else if (c < 0.1) setTimeout(() => ring.cancel(handle), random() * 2)
+          }
+        }
+        issue()
+      })
+      expect(counts.every((n) => n === 1)).toBe(true)
+      expect(ring.stats().inFlight).toBe(0)
+      expect(outcomes.get("ok")).toBeGreaterThan(total / 2)
+      expect(Date.now() - started).toBeLessThan(10_000)
+    }, 20_000)
+  })
+
+  describe("lifetime", () => {
+    it("lets the process exit when a Driver is opened and never closed", async () => {
+      const r = await runChild(
+        `const ring = Driver.open(); await ring.nop(); ring.submitNop(0, () => console.log("callback")); console.log("done")`,
+        { timeoutMs: 10_000 },
+      )
+      expect(r.stderr).toBe("")
+      expect(r.stdout).toBe("done\ncallback\n")
+      expect(r.code).toBe(0)
+      expect(r.ms).toBeLessThan(5000)
+    })
+
+    it("keeps the process alive while a request is in flight", async () => {
+      const r = await runChild(
+        `const ring = Driver.open({ size: 4 })
+         const t = Driver.now()
+         ring.submitNop(t + 150, () => {})
+         const net = await import("node:net")
+         const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
+         await new Promise((d) => server.once("listening", d))
+         const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
+         const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
+         server.close(); s.unref(); peer.unref()
+         ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, Driver.now() + 300, (e) => console.log(e.code, Math.round(Driver.now() - t) >= 300))`,
+      )
+      expect(r.stderr).toBe("")
+      expect(r.stdout).toBe("ETIMEDOUT true\n")
+      expect(r.code).toBe(0)
+    })
+
+    it("leaves no thread or fd behind after close", async () => {
+      const r = await runChild(
+        `const fs = await import("node:fs")
+         await fs.promises.readFile("/proc/self/status")
+         const count = () => [fs.readdirSync("/proc/self/task").length, fs.readdirSync("/proc/self/fd").length]
+         const before = count()
+         const rings = Array.from({ length: 4 }, () => Driver.open())
+         await Promise.all(rings.map((r) => r.nop()))
+         const during = count()
+         await Promise.all(rings.map((r) => r.close()))
+         console.log(JSON.stringify({ before, during, after: count() }))`,
+      )
+      expect(r.stderr).toBe("")
+      const { before, during, after } = JSON.parse(r.stdout) as {
+        before: [number, number]
+        during: [number, number]
+        after: [number, number]
+      }
+      expect(during[0]).toBeGreaterThanOrEqual(before[0] + 4)
+      expect(during[1]).toBeGreaterThan(before[1])
+      expect(after).toEqual(before)
+    })
+
+    it("stops the thread of an idle Driver that was garbage-collected", async () => {
+      const r = await runChild(
+        `const fs = await import("node:fs")
+         await fs.promises.readFile("/proc/self/status")
+         const count = () => fs.readdirSync("/proc/self/task").length
+         const before = count()
+         await (async () => { const ring = Driver.open(); await ring.nop() })()
+         const during = count()
+         for (let i = 0; i < 50 && count() > before; i++) { globalThis.gc(); await new Promise((d) => setTimeout(d, 20)) }
+         console.log(JSON.stringify({ before, during, after: count() }))`,
+        { args: ["--expose-gc"] },
+      )
+      expect(r.stderr).toBe("")
+      const { before, during, after } = JSON.parse(r.stdout) as { before: number; during: number; after: number }
+      expect(during).toBe(before + 1)
+      expect(after).toBe(before)
+    })
+
+    it("corrupts nothing when garbage collection runs during in-flight operations", async () => {
+      const content = pattern(1 << 20, 5)
+      const f = file(content)
+      const r = await runChild(
+        `const fs = await import("node:fs")
+         const expected = fs.readFileSync(${JSON.stringify(f.path)})
+         const fd = fs.openSync(${JSON.stringify(f.path)}, "r")
+         const ring = Driver.open({ size: 64 })
+         let bad = 0, done = 0
+         const rounds = 20000
+         await new Promise((finish) => {
+           let issued = 0
+           const issue = () => {
+             while (issued < rounds && issued - done < 256) {
+               const at = (issued++ * 4096) % expected.length
+               const buffer = Buffer.alloc(4096)
+               ring.submitReadAt(fd, buffer, at, 4096, true, 0, (e, n) => {
+                 if (e || n !== 4096 || !buffer.equals(expected.subarray(at, at + 4096))) bad++
+                 if (++done % 500 === 0) globalThis.gc()
+                 if (done === rounds) finish(); else issue()
+               })
+             }
+           }
+           issue()
+         })
+         await ring.close()
+         console.log(JSON.stringify({ bad, done }))`,
+        { args: ["--expose-gc"], timeoutMs: 30_000 },
+      )
+      expect(r.stderr).toBe("")
+      expect(JSON.parse(r.stdout)).toEqual({ bad: 0, done: 20000 })
+    }, 40_000)
+
+    it("stops the loop when a worker thread ends without closing its Driver, even with a request in flight", async () => {
+      const worker = `(async () => {
+        const { Driver } = await import(process.env.SRC_URL)
+        const net = await import("node:net")
+        const ring = Driver.open()
+        await ring.nop()
+        const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
+        await new Promise((d) => server.once("listening", d))
+        const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
+        const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
+        ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, 0, () => {})
+        setTimeout(() => process.exit(0), 50)
+      })()`
+      const r = await runChild(
+        `const { Worker } = await import("node:worker_threads")
+         const fs = await import("node:fs")
+         await fs.promises.readFile("/proc/self/status")
+         const count = () => fs.readdirSync("/proc/self/task").length
+         const before = count()
+         const w = new Worker(${JSON.stringify(worker)}, { eval: true, env: { SRC_URL: ${JSON.stringify(pathToFileURL(SRC_INDEX).href)} } })
+         w.on("error", (e) => console.log("error", e.message))
+         const code = await new Promise((d) => w.on("exit", d))
+         for (let i = 0; i < 50 && count() > before; i++) await new Promise((d) => setTimeout(d, 20))
+         console.log(JSON.stringify({ code, leaked: count() - before }))`,
+      )
+      expect(r.stderr).toBe("")
+      expect(JSON.parse(r.stdout)).toEqual({ code: 0, leaked: 0 })
+    })
+  })
+})
+
+/** Writes to a socket fd synchronously (the test's peer, outside the ring). */
+const writeSocket = (fd: number, text: string): void => {
+  writeFileSync(fd, text)
+}
+
+/** The write end of a pipe: the stdin of a child that sleeps (Node has no pipe(2)). */
+const pipeWriteEnd = (): { fd: number; close: () => void } => {
+  const child = spawn("sleep", ["30"], { stdio: ["pipe", "ignore", "ignore"] })
+  const stdin = child.stdin as unknown as { _handle: { fd: number } }
+  return { fd: stdin._handle.fd, close: () => child.kill("SIGKILL") }
+}
