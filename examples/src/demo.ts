@@ -48,10 +48,14 @@ const echoDemo = Effect.gen(function* () {
     yield* Console.log(`  sent ${JSON.stringify(message)}, echoed ${JSON.stringify(decoder.decode(reply))}`)
     if (decoder.decode(reply) !== message) return yield* Effect.die(new Error("the echo differs"))
   }
-  yield* client.close
+  // The server's connection fiber now waits in recv: interrupting the server cancels it in the kernel.
+  const before = yield* io.stats
   yield* Fiber.interrupt(server)
-  const stats = yield* io.stats
-  yield* Console.log(`server interrupted; requests still in flight on the ring: ${stats.inFlight}`)
+  const after = yield* io.stats
+  yield* Console.log(
+    `server interrupted: requests in flight ${before.inFlight} before, ${after.inFlight} after; cancelled in the kernel: ${after.cancelled - before.cancelled}`,
+  )
+  yield* client.close
 }).pipe(Effect.scoped)
 
 const copyDemo = Effect.gen(function* () {

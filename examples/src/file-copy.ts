@@ -11,7 +11,7 @@
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { runMain } from "@effect/platform-node/NodeRuntime"
-import { Effect, type Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import { IoUring, NodeIoUring, type IoUringError } from "@iou/effect"
 
 export interface CopyOptions {
@@ -21,10 +21,16 @@ export interface CopyOptions {
   readonly onProgress?: (done: number, total: number) => void
 }
 
+/** Opening a file failed (node:fs's error, e.g. ENOENT, as `cause`). */
+export class OpenError extends Data.TaggedError("OpenError")<{ readonly message: string; readonly cause: unknown }> {}
+
 /** An fd opened with node:fs for the scope's lifetime. */
-const openFd = (path: string, flags: string): Effect.Effect<number, never, Scope.Scope> =>
+const openFd = (path: string, flags: string): Effect.Effect<number, OpenError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => fs.openSync(path, flags)),
+    Effect.try({
+      try: () => fs.openSync(path, flags),
+      catch: (cause) => new OpenError({ message: `cannot open ${path}: ${(cause as Error).message}`, cause }),
+    }),
     (fd) => Effect.sync(() => fs.closeSync(fd)),
   )
 
@@ -33,7 +39,7 @@ export const copyFile = (
   source: string,
   destination: string,
   options: CopyOptions = {},
-): Effect.Effect<number, IoUringError, IoUring | Scope.Scope> =>
+): Effect.Effect<number, IoUringError | OpenError, IoUring | Scope.Scope> =>
   Effect.gen(function* () {
     const io = yield* IoUring
     const chunkSize = options.chunkSize ?? 256 * 1024
