@@ -4,10 +4,11 @@
  * Driver's own contract: operations and typed failures, EOF rules, AbortSignal, bad arguments,
  * lifetime (exit without close, no thread or fd left, GC) and load.
  */
-import { spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { getEventListeners } from "node:events"
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs"
-import { constants } from "node:os"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { constants, tmpdir } from "node:os"
+import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
@@ -165,7 +166,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       await expect(ring.sync(f.fd, { dataOnly: true })).resolves.toBeUndefined()
     })
 
-    it("fails with typed errors: EBADF, ESPIPE on a pipe, ENOTSOCK for send on a file", async () => {
+    it("fails with typed errors: EBADF (a closed fd, reading a pipe's write-only end), ENOTSOCK for send on a file", async () => {
       const ring = open()
       const closedFd = openSync("/dev/null", "r")
       closeSync(closedFd)
@@ -183,12 +184,17 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         syscall: "write",
       })
 
-      const pipe = pipeWriteEnd()
+      const pipe = fifo()
       cleanups.push(pipe.close)
-      await expect(ring.writeAt(pipe.fd, Buffer.from("x"), 0)).rejects.toMatchObject({
-        code: "ESPIPE",
-        syscall: "write",
+      await expect(ring.readAt(pipe.w, Buffer.alloc(1), 0)).rejects.toMatchObject({
+        code: "EBADF",
+        syscall: "read",
+        fd: pipe.w,
       })
+      await ring.writeAt(pipe.w, Buffer.from("through a pipe"), 0)
+      const buffer = Buffer.alloc(64)
+      expect(await ring.readAt(pipe.rw, buffer, 0, { length: 14 })).toBe(14)
+      expect(buffer.subarray(0, 14).toString()).toBe("through a pipe")
       const f = file(pattern(10))
       await expect(ring.send(f.fd, Buffer.from("x"))).rejects.toMatchObject({ code: "ENOTSOCK", syscall: "send" })
       await expect(ring.recv(f.fd, Buffer.alloc(4))).rejects.toMatchObject({ code: "ENOTSOCK", syscall: "recv" })
@@ -278,6 +284,8 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("completes a request whose deadline already passed at once with ETIMEDOUT (timeout 0)", async () => {
       const ring = open()
       const { b } = await pair()
+      await ring.nop()
+      const staged = ring.stats().sqesStaged
       const started = Driver.now()
       await expect(ring.recv(b, Buffer.alloc(10), { timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" })
       const error = await new Promise<Error | null>((done) =>
@@ -286,14 +294,14 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect((error as IoUringError).code).toBe("ETIMEDOUT")
       expect(Driver.now() - started).toBeLessThan(50)
       expect(ring.stats().timedOut).toBe(2)
-      expect(ring.stats().sqesStaged).toBe(0)
+      expect(ring.stats().sqesStaged).toBe(staged)
     })
 
     it("a stale timeout of a completed request does not time out the slot's next occupant early", async () => {
       const ring = open({ size: 1 })
       const { a, b } = await pair()
       const first = ring.recv(b, Buffer.alloc(1), { timeout: 40 })
-      await ring.send(a, Buffer.from("x"))
+      writeSocket(a, "x")
       expect(await first).toBe(1)
       const started = Driver.now()
       const second = await settle(ring.recv(b, Buffer.alloc(1), { timeout: 120 }))
@@ -808,9 +816,20 @@ const writeSocket = (fd: number, text: string): void => {
   writeFileSync(fd, text)
 }
 
-/** The write end of a pipe: the stdin of a child that sleeps (Node has no pipe(2)). */
-const pipeWriteEnd = (): { fd: number; close: () => void } => {
-  const child = spawn("sleep", ["30"], { stdio: ["pipe", "ignore", "ignore"] })
-  const stdin = child.stdin as unknown as { _handle: { fd: number } }
-  return { fd: stdin._handle.fd, close: () => child.kill("SIGKILL") }
+/** A named pipe opened read-write, and a second, write-only fd on it. */
+const fifo = (): { rw: number; w: number; close: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), "iou-fifo-"))
+  const path = join(dir, "fifo")
+  execFileSync("mkfifo", [path])
+  const rw = openSync(path, "r+")
+  const w = openSync(path, "w")
+  return {
+    rw,
+    w,
+    close: () => {
+      closeSync(rw)
+      closeSync(w)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
