@@ -55,7 +55,7 @@ const main = async () => {
   const ctx: Context = {
     quick,
     log,
-    ring: loadRing,
+    ring: () => ctxRing(),
     effect: loadEffect,
     dataFile: () => (dataFile ??= prepareDataFile(log))
   }
@@ -73,6 +73,18 @@ const main = async () => {
   )
   log(`machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}`)
 
+  /** The shared Driver's counters, when a suite has opened it (never opens it by itself). */
+  const ringStats = async (): Promise<Record<string, unknown> | undefined> => {
+    if (!ringOpened) return undefined
+    const r = await loadRing()
+    return r.ok ? r.ring.stats() : undefined
+  }
+  let ringOpened = false
+  const ctxRing = () => {
+    ringOpened = true
+    return loadRing()
+  }
+
   const startedAt = new Date()
   const results: Array<ComparisonResult> = []
   try {
@@ -85,7 +97,21 @@ const main = async () => {
             : full
           if (c.variants.length === 0) continue
           log("")
+          const before = await ringStats()
           const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
+          const after = await ringStats()
+          if (before && after) {
+            const d = (k: string) => Number(after[k] ?? 0) - Number(before[k] ?? 0)
+            const completed = d("completed")
+            if (completed > 0) {
+              const per = (k: string) => (d(k) / completed).toFixed(3)
+              ;(result.notes as Array<string>).push(
+                `ring counters over this comparison (all its ring variants): ${completed} completed; per request: ` +
+                  `${per("sqesStaged")} SQEs, ${per("enters")} io_uring_enter, ${per("wakes")} eventfd wakes, ` +
+                  `${per("requeued")} requeued`
+              )
+            }
+          }
           results.push(result)
           log(formatComparison(result))
         }
