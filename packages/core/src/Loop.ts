@@ -17,9 +17,10 @@
  *    already due -> TIMEOUT; all three without a slot or SQE. Returns a FillResult;
  * 6. Disconnected -> drain phase. AtSubmissionQueueCapacity, or cancels / restages left queued
  *    because the SQ filled (unlike the seed, which then waits for a CQE that may never come) ->
- *    submit without waiting. AtWaiterCapacity -> arm; block unless a wake is latched. Drained -> arm; block only if still
- *    idle. Blocking is submitAndWait(1, time to the next deadline tick, bounded by the shutdown
- *    cutoff); then disarm.
+ *    submit without waiting. Drained with no waiter -> armIdle and FUTEX_WAIT only if still idle
+ *    (the ring is not entered). AtWaiterCapacity -> arm; block unless a wake is latched. Drained
+ *    -> arm; block only if still idle. Blocking is submitAndWait(1, time to the next deadline
+ *    tick, bounded by the shutdown cutoff); then disarm.
  *
  * Drain phase (after close, once the inbound queue is empty), each step: drain CQEs, caller
  * cancels; exit when no waiter is left; abandon at the cutoff; advance timeouts; re-arm the wake
@@ -65,6 +66,8 @@ export interface Ring {
   readonly cqeMore: boolean
   /** CLOCK_MONOTONIC in ns. */
   now(): number
+  /** FUTEX_WAIT on the waker's word: returns at once unless it equals `snapshot`, else after a FUTEX_WAKE. */
+  futexWait(waker: Waker.Waker, snapshot: number): void
 }
 
 export type FillResult =
@@ -92,6 +95,8 @@ export interface Stats {
   requeued: number
   sqesStaged: number
   enters: number
+  /** Futex parks of the fully idle loop. */
+  parks: number
   abandoned: number
   pendingOperations: number
 }
@@ -151,6 +156,7 @@ export const make = (config: LoopConfig, ring: Ring, onComplete: (request: Reque
     requeued: 0,
     sqesStaged: 0,
     enters: 0,
+    parks: 0,
     abandoned: 0,
     pendingOperations: 0,
   },
@@ -432,6 +438,17 @@ const runIteration = (loop: Loop): boolean => {
     // for a CQE now could wait on the very ops those cancels target (or on nothing at all).
     loop.stats.enters++
     loop.ring.submit()
+    return true
+  }
+  if (fill === Drained && Waiters.isEmpty(loop.waiters)) {
+    // Fully idle: park on the futex word without entering the ring (no deadline can be active).
+    // A staged wake re-arm waits in the SQ for the next enter; arming a poll checks readiness.
+    const idle = Waker.armIdle(loop.waker)
+    if (Waker.isStillIdle(idle, loop.processedSeq)) {
+      loop.stats.parks++
+      loop.ring.futexWait(loop.waker, idle)
+    }
+    Waker.disarm(loop.waker)
     return true
   }
   const snapshot = Waker.arm(loop.waker)

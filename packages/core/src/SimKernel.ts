@@ -14,6 +14,7 @@
  *   armed on a readable eventfd); with probability `wakeEnd` a wake CQE lacks IORING_CQE_F_MORE.
  * - CQEs are posted in completion order, except that with probability `reorder` a new CQE overtakes
  *   the last one still in the CQ.
+ * - `futexWait` (the idle park) sleeps until the waker's word changes, as FUTEX_WAIT + FUTEX_WAKE.
  * - `at(time, action)` schedules the outside world (producers submitting, callers cancelling, close).
  *
  * It also records what the properties check: the most ops ever in the kernel at once, every
@@ -184,6 +185,7 @@ export const make = (options: Options): SimKernel => {
       return true
     },
     now: () => kernel.time,
+    futexWait: (waker, snapshot) => futexWait(kernel, waker, snapshot),
   }
   return kernel
 }
@@ -353,6 +355,22 @@ const submitAndWait = (kernel: SimKernel, want: number, timeout: number | undefi
     kernel.time = Math.max(kernel.time, next)
     timer!.run()
   }
+}
+
+/** FUTEX_WAIT: sleeps (virtual time moves) until the word differs from the snapshot. */
+const futexWait = (kernel: SimKernel, waker: Waker.Waker, snapshot: number): void => {
+  kernel.stuck = false
+  while (waker.word === snapshot) {
+    const i = nextTimer(kernel)
+    if (i < 0) {
+      kernel.stuck = true
+      return
+    }
+    const [timer] = kernel.timers.splice(i, 1)
+    kernel.time = Math.max(kernel.time, timer!.at)
+    timer!.run()
+  }
+  checkWake(kernel)
 }
 
 /** Runs outside actions due at the current time without waiting (used between loop steps). */

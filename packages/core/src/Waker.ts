@@ -1,59 +1,74 @@
 /**
  * Waker: the producer -> loop wake protocol (the C `waker.c`), as a state machine over one 32-bit
- * word and the eventfd counter, with every atomic step a separate function so that interleavings
- * of producers and the loop can be explored exhaustively (see test/Waker.test.ts).
+ * word (also the futex word) and the eventfd counter. Every atomic step is a separate function so
+ * that interleavings of producers and the loop can be explored exhaustively (test/Waker.test.ts).
+ * The word, as in packages/native/csrc/waker.h:
  *
  * ```
- * bit 0      SLEEP_INTENT    the loop is (about to be) blocked in io_uring_enter, waiting for a CQE
- * bit 1      WAKE_SIGNALLED  an eventfd write was claimed for this armed epoch, or a wake latched
- * bits 2..31 submission sequence (30 bits, wrapping): requests published by producers
+ * bit 0      WAITING_ON_FUTEX    the loop is (about to be) parked in FUTEX_WAIT on this word
+ * bit 1      WAITING_ON_EVENTFD  the loop is (about to be) blocked in io_uring_enter
+ * bit 2      WAKE_SIGNALLED      a wake was claimed for this epoch (latched until disarm)
+ * bits 3..31 submission sequence (29 bits, wrapping): requests published by producers
  * ```
  *
- * Producer side (the Driver's thread), after putting a request in the inbound queue:
- * - `publish` = `publishSequence` (fetch_add SUBMISSION_INCREMENT, release; pairs with the loop's
- *   acquire in `pending`/`arm`, so a loop that sees the sequence sees the request), then, only if
- *   the previous word had SLEEP_INTENT without WAKE_SIGNALLED, `wake`.
- * - `wake` (also the out-of-band path of close and cancel, which do not bump the sequence) =
- *   `claimWake` (fetch_or WAKE_SIGNALLED, release; pairs with `disarm`'s acquire), then `signal`
- *   (the eventfd write) only if this call set the bit and the loop was armed. Only the first waker
- *   of an armed epoch writes; a wake while unarmed stays latched and makes the next arm not sleep.
+ * Producer side (the Driver's thread), after putting requests in the inbound queue:
+ * - `publish` = `publishSequence` (fetch_add, release; pairs with the loop's acquire in `pending`
+ *   and `arm`, so a loop that sees the sequence sees the request), then `wake` only if the previous
+ *   word had a wait bit without WAKE_SIGNALLED.
+ * - `wake` (also the out-of-band path of close and cancel, which keep the sequence) = `claimWake`
+ *   (fetch_or WAKE_SIGNALLED, release; pairs with `disarm`'s acquire), then, only if this call set
+ *   the bit, the syscall the previous wait bit asks for (`wakeAction`): an eventfd write
+ *   (`signal`) or a FUTEX_WAKE (`futexWake`). Unarmed, the bit stays latched and the next arm or
+ *   park does not sleep. So one syscall at most per armed epoch.
  *
  * Loop side:
- * - `arm` (fetch_or SLEEP_INTENT) returns the snapshot; the loop blocks only if `isStillIdle`:
- *   no latched wake and the sequence equals what it has processed. With waiters at capacity it
- *   blocks unless `isLatched` (more published requests cannot be admitted anyway).
- * - `disarm` (fetch_and ~3, acquire) after the wait returns: clears the intent and the latch.
- * - `acknowledge` on each wake-poll CQE: reads (drains) the eventfd counter.
+ * - `arm` (fetch_or WAITING_ON_EVENTFD) before a blocking io_uring_enter, returning the snapshot;
+ *   it blocks only if `isStillIdle` (no latch, sequence == processed), or at waiter capacity unless
+ *   `isLatched`. The wait ends on a CQE, including the wake poll's (eventfd readable).
+ * - `armIdle` (fetch_or WAITING_ON_FUTEX) when nothing is in flight, then FUTEX_WAIT(snapshot)
+ *   only if still idle; the kernel refuses to sleep if the word changed since (`futexWouldSleep`).
+ * - `disarm` (fetch_and ~7, acquire): clears the wait bits and the latch (the C `clear_wait`).
+ * - `acknowledge`: on each wake-poll CQE, reads (drains) the eventfd counter.
  * - `pending(processed)`: the sequence is ahead of `processed` by less than half the domain (a
  *   larger distance means it lags: the loop took a request whose publish has not landed yet).
  *
- * Why no wake-up is lost: arming and reading the sequence are one atomic step. A publish before the
- * arm shows in the snapshot (the loop does not block). A publish after the arm sees SLEEP_INTENT, so
- * it (or an earlier publisher of the same epoch) claims the wake and writes the eventfd, whose
- * readiness persists until acknowledged and ends the wait through the multishot wake poll.
+ * Why no wake-up is lost: arming and reading the sequence are one atomic step. A publish or wake
+ * before it shows in the snapshot (the loop does not sleep). One after it sees the wait bit, so it,
+ * or an earlier waker of the same epoch, makes the syscall: eventfd readiness persists until
+ * acknowledged and ends io_uring_enter through the multishot poll; a FUTEX_WAKE finds the loop
+ * asleep, or the word changed before FUTEX_WAIT compared it, so the loop does not sleep.
  */
 import { fail } from "./Invariant.ts"
 
-export const SLEEP_INTENT = 1
-export const WAKE_SIGNALLED = 2
-export const SUBMISSION_INCREMENT = 4
-export const SUBMISSION_SEQ_MASK = 0x3fff_ffff
+export const WAITING_ON_FUTEX = 1
+export const WAITING_ON_EVENTFD = 2
+export const WAKE_SIGNALLED = 4
+export const WAIT_BITS = 3
+export const SUBMISSION_SHIFT = 3
+export const SUBMISSION_INCREMENT = 1 << SUBMISSION_SHIFT
+export const SUBMISSION_SEQ_MASK = 0x1fff_ffff
 /** Half the sequence domain: distances at or beyond it are "lagging", not pending. */
-export const HALF_SUBMISSION_SEQUENCE_DOMAIN = 0x2000_0000
+export const HALF_SUBMISSION_DOMAIN = 0x1000_0000
+
+/** What a wake that claimed WAKE_SIGNALLED must do. */
+export const WAKE_NONE = 0
+export const WAKE_EVENTFD = 1
+export const WAKE_FUTEX = 2
 
 export interface Waker {
   /** The shared word (uint32). */
   word: number
   /** The eventfd counter (what a read would return). */
   eventfd: number
-  /** eventfd writes so far (the `wakes` counter of the stats). */
+  /** Syscalls made by wakes: eventfd writes and futex wakes (the `wakes` counter of the stats). */
   writes: number
+  futexWakes: number
 }
 
-export const make = (): Waker => ({ word: 0, eventfd: 0, writes: 0 })
+export const make = (): Waker => ({ word: 0, eventfd: 0, writes: 0, futexWakes: 0 })
 
 /** The submission sequence of a word. */
-export const sequence = (word: number): number => word >>> 2
+export const sequence = (word: number): number => word >>> SUBMISSION_SHIFT
 
 /** The sequence producers have published. */
 export const submitted = (w: Waker): number => sequence(w.word)
@@ -67,7 +82,7 @@ export const publishSequence = (w: Waker): number => {
 
 /** Whether a publish that saw `previous` must go on to `wake`. */
 export const needsWake = (previous: number): boolean =>
-  (previous & SLEEP_INTENT) !== 0 && (previous & WAKE_SIGNALLED) === 0
+  (previous & WAIT_BITS) !== 0 && (previous & WAKE_SIGNALLED) === 0
 
 /** Wake step 1: latches WAKE_SIGNALLED; returns the previous word. */
 export const claimWake = (w: Waker): number => {
@@ -76,21 +91,32 @@ export const claimWake = (w: Waker): number => {
   return previous
 }
 
-/** Whether a wake that saw `previous` claimed the epoch's single eventfd write. */
-export const needsSignal = (previous: number): boolean =>
-  (previous & WAKE_SIGNALLED) === 0 && (previous & SLEEP_INTENT) !== 0
+/** The syscall a wake that saw `previous` must make: none (already claimed, or unarmed), eventfd or futex. */
+export const wakeAction = (previous: number): number => {
+  if ((previous & WAKE_SIGNALLED) !== 0) return WAKE_NONE
+  if ((previous & WAITING_ON_FUTEX) !== 0) return WAKE_FUTEX
+  if ((previous & WAITING_ON_EVENTFD) !== 0) return WAKE_EVENTFD
+  return WAKE_NONE
+}
 
-/** Wake step 2: the eventfd write. */
+/** Wake step 2 (eventfd path): the eventfd write. */
 export const signal = (w: Waker): void => {
   w.eventfd++
   w.writes++
 }
 
-/** Out-of-band wake (close, cancel) and publish's slow path. Returns true if it wrote the eventfd. */
-export const wake = (w: Waker): boolean => {
-  if (!needsSignal(claimWake(w))) return false
-  signal(w)
-  return true
+/** Wake step 2 (futex path): FUTEX_WAKE of the parked loop. */
+export const futexWake = (w: Waker): void => {
+  w.futexWakes++
+  w.writes++
+}
+
+/** Out-of-band wake (close, cancel) and publish's slow path; returns the action it took. */
+export const wake = (w: Waker): number => {
+  const action = wakeAction(claimWake(w))
+  if (action === WAKE_EVENTFD) signal(w)
+  else if (action === WAKE_FUTEX) futexWake(w)
+  return action
 }
 
 /** Makes one more request visible to the loop and wakes it if it is armed. */
@@ -98,24 +124,32 @@ export const publish = (w: Waker): void => {
   if (needsWake(publishSequence(w))) wake(w)
 }
 
-/** Loop: declares the intent to block; returns the snapshot (the word with SLEEP_INTENT set). */
-export const arm = (w: Waker): number => {
+const armWith = (w: Waker, bit: number): number => {
   const previous = w.word
-  if ((previous & SLEEP_INTENT) !== 0) fail("arm while already armed")
-  w.word = (previous | SLEEP_INTENT) >>> 0
+  if ((previous & WAIT_BITS) !== 0) fail("arm while a wait bit is already set")
+  w.word = (previous | bit) >>> 0
   return w.word
 }
+
+/** Loop: announces a blocking io_uring_enter; returns the snapshot. */
+export const arm = (w: Waker): number => armWith(w, WAITING_ON_EVENTFD)
+
+/** Loop, nothing in flight: announces a futex park; returns the snapshot FUTEX_WAIT compares with. */
+export const armIdle = (w: Waker): number => armWith(w, WAITING_ON_FUTEX)
+
+/** FUTEX_WAIT(word, snapshot) sleeps only while the word still equals the snapshot. */
+export const futexWouldSleep = (w: Waker, snapshot: number): boolean => w.word === snapshot
 
 /** A wake (close, cancel, or a publisher's claim) is latched in the snapshot. */
 export const isLatched = (snapshot: number): boolean => (snapshot & WAKE_SIGNALLED) !== 0
 
-/** The loop may block: nothing published beyond `processed` and no latched wake. */
+/** The loop may sleep: nothing published beyond `processed` and no latched wake. */
 export const isStillIdle = (snapshot: number, processed: number): boolean =>
   !isLatched(snapshot) && sequence(snapshot) === processed
 
-/** Loop: after the wait, clears the intent and the latch (the sequence stays). */
+/** Loop: after the wait, clears the wait bits and the latch; the sequence stays (the C `clear_wait`). */
 export const disarm = (w: Waker): void => {
-  w.word = (w.word & ~(SLEEP_INTENT | WAKE_SIGNALLED)) >>> 0
+  w.word = (w.word & ~(WAIT_BITS | WAKE_SIGNALLED)) >>> 0
 }
 
 /** Loop: on a wake-poll CQE, drains the eventfd; returns what the read returned (0: nothing). */
@@ -128,7 +162,7 @@ export const acknowledge = (w: Waker): number => {
 /** The published sequence is ahead of `processed` (half-range compare, wrapping). */
 export const pending = (w: Waker, processed: number): boolean => {
   const delta = (submitted(w) - processed) & SUBMISSION_SEQ_MASK
-  return delta !== 0 && delta < HALF_SUBMISSION_SEQUENCE_DOMAIN
+  return delta !== 0 && delta < HALF_SUBMISSION_DOMAIN
 }
 
 /** The loop's processed sequence after taking one more request. */

@@ -2,10 +2,13 @@ import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import * as Waker from "../src/Waker.ts"
 
-// An explicit-state model of producers and the loop's eventfd path, every atomic Waker step one
-// transition. Producers: enqueue, publishSequence, claimWake, signal (per request). An optional
-// closer posts a message and wakes out of band (close / cancel). The loop: take requests and
-// messages, recheck `pending`, arm, block until the eventfd is readable (then acknowledge), disarm.
+// An explicit-state model of producers and the loop, every atomic Waker step one transition.
+// Producers: enqueue, publishSequence, claimWake, then the syscall (eventfd write or FUTEX_WAKE)
+// per request. An optional closer posts a message and wakes out of band (close / cancel). The loop:
+// take requests and messages, recheck `pending`, then either the eventfd path (arm, block until the
+// eventfd is readable, acknowledge) or the futex path (armIdle, FUTEX_WAIT that sleeps only if the
+// word still equals the snapshot, until a FUTEX_WAKE), then disarm. Both paths are explored at
+// every iteration.
 interface World {
   word: number
   eventfd: number
@@ -14,10 +17,13 @@ interface World {
   processed: number
   loop: number
   snapshot: number
+  /** A FUTEX_WAKE reached the sleeping loop. */
+  token: boolean
   producers: Array<[pc: number, left: number]>
   closer: number
   message: boolean
   seen: boolean
+  /** Syscalls claimed in the current epoch. */
   claims: number
 }
 
@@ -26,58 +32,112 @@ const LOOP_CHECK = 1
 const LOOP_ARM = 2
 const LOOP_BLOCKED = 3
 const LOOP_DISARM = 4
+const LOOP_ARM_IDLE = 5
+const LOOP_FUTEX_WAIT = 6
+const LOOP_SLEEPING = 7
+const SIGNAL = 3
+const FUTEX_WAKE = 4
 const DONE = 9
 
 interface Variant {
   /** The loop's decision after arming; the real one is Waker.isStillIdle. */
   readonly mayBlock: (snapshot: number, processed: number) => boolean
+  /** FUTEX_WAIT's compare; the real one is Waker.futexWouldSleep. */
+  readonly futexSleeps: (w: Waker.Waker, snapshot: number) => boolean
 }
-const REAL: Variant = { mayBlock: Waker.isStillIdle }
+const REAL: Variant = { mayBlock: Waker.isStillIdle, futexSleeps: Waker.futexWouldSleep }
 
-const waker = (s: World): Waker.Waker => ({ word: s.word, eventfd: s.eventfd, writes: 0 })
+const waker = (s: World): Waker.Waker => ({ word: s.word, eventfd: s.eventfd, writes: 0, futexWakes: 0 })
 const clone = (s: World): World => ({ ...s, producers: s.producers.map(([pc, left]) => [pc, left]) })
 
-/** Every successor of a state (one per enabled thread), plus a violated invariant if any. */
+/** The step after a claim: the syscall it must make, or the next request. */
+const afterClaim = (s: World, previous: number): number => {
+  const action = Waker.wakeAction(previous)
+  if (action === Waker.WAKE_NONE) return -1
+  s.claims++
+  return action === Waker.WAKE_EVENTFD ? SIGNAL : FUTEX_WAKE
+}
+
+/** The syscall step of a producer or the closer. */
+const syscall = (s: World, w: Waker.Waker, pc: number): void => {
+  if (pc === SIGNAL) Waker.signal(w)
+  else if (s.loop === LOOP_SLEEPING) s.token = true // a FUTEX_WAKE with nobody asleep does nothing
+}
+
+/** Every successor of a state (one per enabled thread and choice). */
 const successors = (s: World, variant: Variant): Array<World> => {
   const out: Array<World> = []
-  // The loop.
-  {
+  const loopStep = (move: (n: World, w: Waker.Waker) => boolean) => {
     const n = clone(s)
     const w = waker(n)
-    let enabled = true
-    switch (n.loop) {
-      case LOOP_TAKE:
+    if (!move(n, w)) return
+    n.word = w.word
+    n.eventfd = w.eventfd
+    out.push(n)
+  }
+  switch (s.loop) {
+    case LOOP_TAKE:
+      loopStep((n) => {
         if (n.message && !n.seen) n.seen = true
         else if (n.queue > n.taken) {
           n.taken++
           n.processed = Waker.nextProcessed(n.processed)
         } else n.loop = LOOP_CHECK
-        break
-      case LOOP_CHECK:
-        n.loop = Waker.pending(w, n.processed) ? LOOP_TAKE : LOOP_ARM
-        break
-      case LOOP_ARM:
+        return true
+      })
+      break
+    case LOOP_CHECK:
+      if (Waker.pending(waker(s), s.processed)) {
+        loopStep((n) => ((n.loop = LOOP_TAKE), true))
+      } else {
+        loopStep((n) => ((n.loop = LOOP_ARM), true))
+        loopStep((n) => ((n.loop = LOOP_ARM_IDLE), true))
+      }
+      break
+    case LOOP_ARM:
+      loopStep((n, w) => {
         n.snapshot = Waker.arm(w)
         n.claims = 0
         n.loop = variant.mayBlock(n.snapshot, n.processed) ? LOOP_BLOCKED : LOOP_DISARM
-        break
-      case LOOP_BLOCKED:
-        if (w.eventfd === 0) enabled = false
-        else {
-          Waker.acknowledge(w)
-          n.loop = LOOP_DISARM
-        }
-        break
-      case LOOP_DISARM:
+        return true
+      })
+      break
+    case LOOP_BLOCKED:
+      loopStep((n, w) => {
+        if (w.eventfd === 0) return false
+        Waker.acknowledge(w)
+        n.loop = LOOP_DISARM
+        return true
+      })
+      break
+    case LOOP_ARM_IDLE:
+      loopStep((n, w) => {
+        n.snapshot = Waker.armIdle(w)
+        n.claims = 0
+        n.loop = variant.mayBlock(n.snapshot, n.processed) ? LOOP_FUTEX_WAIT : LOOP_DISARM
+        return true
+      })
+      break
+    case LOOP_FUTEX_WAIT:
+      loopStep((n, w) => ((n.loop = variant.futexSleeps(w, n.snapshot) ? LOOP_SLEEPING : LOOP_DISARM), true))
+      break
+    case LOOP_SLEEPING:
+      loopStep((n) => {
+        if (!n.token) return false
+        n.token = false
+        n.loop = LOOP_DISARM
+        return true
+      })
+      break
+    case LOOP_DISARM:
+      loopStep((n, w) => {
         Waker.disarm(w)
         n.loop = LOOP_TAKE
-        break
-    }
-    n.word = w.word
-    n.eventfd = w.eventfd
-    if (enabled) out.push(n)
+        return true
+      })
+      break
   }
-  // Producers: 0 enqueue, 1 publish, 2 claim, 3 signal.
+  // Producers: 0 enqueue, 1 publish, 2 claim, 3 eventfd write, 4 FUTEX_WAKE.
   s.producers.forEach(([pc], i) => {
     if (pc === DONE) return
     const n = clone(s)
@@ -94,19 +154,18 @@ const successors = (s: World, variant: Variant): Array<World> => {
       if (Waker.needsWake(Waker.publishSequence(w))) p[0] = 2
       else nextRequest()
     } else if (pc === 2) {
-      if (Waker.needsSignal(Waker.claimWake(w))) {
-        n.claims++
-        p[0] = 3
-      } else nextRequest()
+      const next = afterClaim(n, Waker.claimWake(w))
+      if (next < 0) nextRequest()
+      else p[0] = next
     } else {
-      Waker.signal(w)
+      syscall(n, w, pc)
       nextRequest()
     }
     n.word = w.word
     n.eventfd = w.eventfd
     out.push(n)
   })
-  // The closer: 0 post the message, 1 claim, 2 signal.
+  // The closer: 0 post the message, 1 claim, then the syscall.
   if (s.closer !== DONE) {
     const n = clone(s)
     const w = waker(n)
@@ -114,12 +173,10 @@ const successors = (s: World, variant: Variant): Array<World> => {
       n.message = true
       n.closer = 1
     } else if (n.closer === 1) {
-      if (Waker.needsSignal(Waker.claimWake(w))) {
-        n.claims++
-        n.closer = 2
-      } else n.closer = DONE
+      const next = afterClaim(n, Waker.claimWake(w))
+      n.closer = next < 0 ? DONE : next
     } else {
-      Waker.signal(w)
+      syscall(n, w, n.closer)
       n.closer = DONE
     }
     n.word = w.word
@@ -137,6 +194,8 @@ const key = (s: World): string =>
     s.taken,
     s.processed,
     s.loop,
+    s.snapshot,
+    +s.token,
     s.closer,
     +s.message,
     +s.seen,
@@ -152,6 +211,7 @@ const initial = (items: ReadonlyArray<number>, closer: boolean, start = 0): Worl
   processed: start,
   loop: LOOP_TAKE,
   snapshot: 0,
+  token: false,
   producers: items.map((n) => [0, n]),
   closer: closer ? 0 : DONE,
   message: false,
@@ -174,7 +234,7 @@ const explore = (items: ReadonlyArray<number>, closer: boolean, variant: Variant
     const next = successors(s, variant)
     maxClaims = Math.max(maxClaims, s.claims)
     if (next.length === 0) {
-      // Nothing can move: the loop is blocked on an empty eventfd and every producer is done.
+      // Nothing can move: the loop sleeps with nobody left to wake it.
       if (s.taken !== want || (s.message && !s.seen)) lost = s
       continue
     }
@@ -210,7 +270,7 @@ describe("Waker", () => {
     expect(Waker.pending(w, 0)).toBe(true)
     expect(Waker.pending(w, 1)).toBe(false)
     expect(Waker.pending(w, 2)).toBe(false)
-    w.word = (Waker.HALF_SUBMISSION_SEQUENCE_DOMAIN * Waker.SUBMISSION_INCREMENT) >>> 0
+    w.word = (Waker.HALF_SUBMISSION_DOMAIN * Waker.SUBMISSION_INCREMENT) >>> 0
     expect(Waker.pending(w, 0)).toBe(false)
     w.word = 0
     expect(Waker.pending(w, Waker.SUBMISSION_SEQ_MASK)).toBe(true)
@@ -219,7 +279,7 @@ describe("Waker", () => {
 
   it("a wake while unarmed keeps the sequence, stays latched and makes the next arm not block", () => {
     const w = Waker.make()
-    expect(Waker.wake(w)).toBe(false)
+    expect(Waker.wake(w)).toBe(Waker.WAKE_NONE)
     expect([Waker.submitted(w), w.writes]).toEqual([0, 0])
     const snapshot = Waker.arm(w)
     expect(Waker.isLatched(snapshot)).toBe(true)
@@ -278,7 +338,7 @@ describe("Waker", () => {
     [[2, 2], false],
     [[1, 1, 1], false],
     [[1, 1, 1], true],
-    [[2, 1, 1], true],
+    [[2, 1, 1], false],
   ] as const)("no wake-up is lost in any interleaving of the loop with producers %j (closer: %s)", (items, closer) => {
     const { lost, maxClaims, states } = explore(items, closer, REAL)
     expect(lost).toBeUndefined()
@@ -291,10 +351,38 @@ describe("Waker", () => {
     expect(lost).toBeUndefined()
   })
 
-  it("the exhaustive check finds the lost wake-up of a loop that blocks without rechecking the sequence", () => {
-    const { lost } = explore([1], false, { mayBlock: (snapshot) => !Waker.isLatched(snapshot) })
+  it("the exhaustive check finds the lost wake-up of a loop that sleeps without rechecking the sequence", () => {
+    const { lost } = explore([1], false, { ...REAL, mayBlock: (snapshot) => !Waker.isLatched(snapshot) })
     expect(lost).toBeDefined()
     expect(lost!.taken).toBe(0)
+  })
+
+  it("the exhaustive check finds the lost wake-up of a FUTEX_WAIT that does not compare the word", () => {
+    const { lost } = explore([1], false, { ...REAL, futexSleeps: () => true })
+    expect(lost).toBeDefined()
+    expect(lost!.loop).toBe(LOOP_SLEEPING)
+  })
+
+  it("a wake of a parked loop is a FUTEX_WAKE, of an io_uring_enter an eventfd write, of neither only a latch", () => {
+    const w = Waker.make()
+    expect(Waker.wake(w)).toBe(Waker.WAKE_NONE)
+    Waker.disarm(w)
+    Waker.armIdle(w)
+    expect(Waker.wake(w)).toBe(Waker.WAKE_FUTEX)
+    expect(Waker.wake(w)).toBe(Waker.WAKE_NONE)
+    Waker.disarm(w)
+    Waker.arm(w)
+    expect(Waker.wake(w)).toBe(Waker.WAKE_EVENTFD)
+    expect([w.futexWakes, w.eventfd, w.writes]).toEqual([1, 1, 2])
+  })
+
+  it("a publish after the futex arm makes FUTEX_WAIT refuse the stale snapshot", () => {
+    const w = Waker.make()
+    const snapshot = Waker.armIdle(w)
+    expect(Waker.isStillIdle(snapshot, 0)).toBe(true)
+    Waker.publish(w)
+    expect(Waker.futexWouldSleep(w, snapshot)).toBe(false)
+    expect(w.word & 7).toBe(Waker.WAITING_ON_FUTEX | Waker.WAKE_SIGNALLED)
   })
 
   test.prop(
