@@ -184,6 +184,31 @@ describe("TimeoutWheel", () => {
     ])
   })
 
+  it("the earliest deadline is exact once the due entries are removed: a due entry is never taken for a future tick", () => {
+    const w = TimeoutWheel.make(1 * MS, 7 * MS)
+    TimeoutWheel.schedule(w, 1, 5)
+    TimeoutWheel.schedule(w, 2, 6)
+    TimeoutWheel.schedule(w, 3, 20)
+    expect(expired(w, 6 * MS)).toEqual([
+      [1, 5],
+      [2, 6],
+    ])
+    TimeoutWheel.remove(w, 1, 5)
+    TimeoutWheel.remove(w, 2, 6)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(20)
+    expect(TimeoutWheel.nextExpiry(w)).toBe(20 * MS)
+  })
+
+  it("a parked entry promoted into the slot of a due entry does not keep the minimum in the past", () => {
+    const w = TimeoutWheel.make(1 * MS, 1 * MS)
+    expect(w.slots).toBe(2)
+    TimeoutWheel.schedule(w, 1, 1)
+    TimeoutWheel.schedule(w, 2, 37)
+    expect(expired(w, 36 * MS)).toEqual([[1, 1]])
+    TimeoutWheel.remove(w, 1, 1)
+    expect(TimeoutWheel.minScheduledTick(w)).toBe(37)
+  })
+
   it("returns a stale and a live entry of the same id, told apart by their ticks", () => {
     const w = TimeoutWheel.make(1 * MS, 16 * MS)
     TimeoutWheel.schedule(w, 7, 2)
