@@ -688,6 +688,23 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(r.ms).toBeLessThan(5000)
     })
 
+    it("exits promptly on process.exit() with a request in flight that would never complete", async () => {
+      const r = await runChild(
+        `const ring = Driver.open()
+         const net = await import("node:net")
+         const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
+         await new Promise((d) => server.once("listening", d))
+         const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
+         const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
+         ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, 0, () => console.log("never"))
+         setTimeout(() => { console.log("exit"); process.exit(0) }, 50)`,
+      )
+      expect(r.stderr).toBe("")
+      expect(r.stdout).toBe("exit\n")
+      expect(r.code).toBe(0)
+      expect(r.ms).toBeLessThan(5000)
+    })
+
     it("keeps the process alive while a request is in flight", async () => {
       const r = await runChild(
         `const ring = Driver.open({ size: 4 })
