@@ -1,8 +1,8 @@
 /** @iou/core: the io_uring event loop's state machines, the executable specification of @iou/native. */
 export * as Config from "./Config.ts"
 export * as Errno from "./Errno.ts"
-export * as Invariant from "./Invariant.ts"
 export * as Fifo from "./Fifo.ts"
+export * as Invariant from "./Invariant.ts"
 export * as Loop from "./Loop.ts"
 export * as Request from "./Request.ts"
 export * as SimKernel from "./SimKernel.ts"
