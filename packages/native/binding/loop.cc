@@ -300,8 +300,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   }
 
   void Drain() {
-    if (loop_ == nullptr) return;
+    if (loop_ == nullptr || draining_) return;
     Napi::HandleScope scope(env_);
+    draining_ = true;
     // Read before polling: once the thread has exited, this drain sees every completion.
     const bool exited = iou_loop_exited(loop_);
     for (;;) {
@@ -337,6 +338,12 @@ class Loop : public Napi::ObjectWrap<Loop> {
       // dispatch may have destroyed the loop (after the final chunk).
       if (last || loop_ == nullptr) break;
     }
+    draining_ = false;
+    // A destroy() from inside dispatch left the async context alive while it was in use.
+    if (loop_ == nullptr && async_context_ != nullptr) {
+      napi_async_destroy(env_, async_context_);
+      async_context_ = nullptr;
+    }
   }
 
   // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
@@ -367,8 +374,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
         (void)new std::vector<std::vector<struct iovec>>(std::move(iovs_));
         inflight_ = 0;
       }
-      if (from_js) napi_async_destroy(env_, async_context_);
-      async_context_ = nullptr;
+      // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
+      // and not from the cleanup hook or a finalizer, where the environment is going away.
+      if (from_js && !draining_) {
+        napi_async_destroy(env_, async_context_);
+        async_context_ = nullptr;
+      } else if (!draining_) {
+        async_context_ = nullptr;
+      }
     }
     if (hooked_) {
       napi_remove_env_cleanup_hook(env_, Cleanup, this);
@@ -395,6 +408,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop until completion
   bool held_ = false;
   bool closing_ = false;
+  bool draining_ = false;  // inside Drain: dispatch is running
   bool hooked_ = false;
   bool torn_down_ = false;
 };

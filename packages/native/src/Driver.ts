@@ -685,8 +685,8 @@ export class Driver {
     this.closePromise = new Promise<CloseResult>(capture)
     this.closeResolve = capturedResolve as (result: CloseResult) => void
     this.closeEnd = timeout === undefined ? -1 : now() + timeout
-    if (this.fifoLength === 0) this.closeNative()
-    else if (timeout !== undefined) this.closeTimer = setTimeout(() => this.abandonFifo(), timeout)
+    this.refill()
+    if (!this.nativeClosed && timeout !== undefined) this.closeTimer = setTimeout(() => this.abandonFifo(), timeout)
     return this.closePromise
   }
 
@@ -835,7 +835,10 @@ export class Driver {
     this.fifoLength++
   }
 
-  /** Pushes FIFO requests, oldest first, while the inbound queue has room. */
+  /**
+   * Pushes FIFO requests, oldest first, while the inbound queue has room, dropping entries that
+   * ended while queued (cancelled). Once a closing Driver's FIFO is empty, the loop is closed.
+   */
   private refill(): void {
     const mask = this.fifoSlot.length - 1
     while (this.fifoLength > 0) {
@@ -951,7 +954,7 @@ export class Driver {
     this.localErrors = []
     this.localResults = []
     for (let i = 0; i < slots.length; i++) this.finish(slots[i]!, errors[i]!, results[i]!)
-    if (this.closing && this.fifoLength === 0) this.closeNative()
+    if (this.closing && !this.destroyed) this.refill()
   }
 
   private quarantine(slot: number): void {

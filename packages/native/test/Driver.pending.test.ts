@@ -271,6 +271,19 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     expect(driver.stats().abandoned).toBe(1)
   })
 
+  it("closes the loop as soon as the FIFO holds only requests cancelled while queued", async () => {
+    const { driver, loop } = open(1)
+    driver.submitNop(0, () => {})
+    const queued = driver.submitNop(0, () => {})
+    driver.cancel(queued)
+    await tick()
+    const closed = driver.close()
+    expect(loop.closedWith).toBe(-1)
+    loop.completeOldest(1)
+    loop.complete([], true)
+    expect(await closed).toEqual({ completed: 1, abandoned: 0 })
+  })
+
   it("rejects calls on a closing Driver with ERR_IOU_CLOSED", async () => {
     const { driver, loop } = open(4)
     const closed = driver.close()
