@@ -413,6 +413,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool torn_down_ = false;
 };
 
-void InitLoop(Napi::Env env, Napi::Object exports) { exports.Set("Loop", Loop::Define(env)); }
+void InitLoop(Napi::Env env, Napi::Object exports) {
+  exports.Set("Loop", Loop::Define(env));
+}
 
 }  // namespace iou_binding

@@ -15,16 +15,16 @@ namespace iou_binding {
 // The staging area: one request's scalar fields, written by the Driver into a 64-byte ArrayBuffer
 // just before it calls Loop.submit(buffer). Indices are Uint32Array indices (STAGE_*) or, for the
 // deadline, a Float64Array index. src/binding.ts mirrors these numbers.
-constexpr uint32_t STAGE_SLOT = 0;        // tag low 32 bits: the pending table's slot
-constexpr uint32_t STAGE_GENERATION = 1;  // tag high 32 bits: the slot's generation
-constexpr uint32_t STAGE_POSITION_LO = 2; // file position, low 32 bits
-constexpr uint32_t STAGE_POSITION_HI = 3; // file position, high 32 bits
-constexpr uint32_t STAGE_LENGTH = 4;      // bytes, single-buffer requests
-constexpr uint32_t STAGE_FD = 5;          // int32
-constexpr uint32_t STAGE_OP = 6;          // IOU_OP_*
-constexpr uint32_t STAGE_FLAGS = 7;       // IOU_FLAG_*
-constexpr uint32_t STAGE_OFFSET = 8;      // byte offset of the range inside the buffer
-constexpr uint32_t STAGE_DEADLINE_F64 = 5; // Float64Array index: absolute monotonic deadline in ms, 0 = none
+constexpr uint32_t STAGE_SLOT = 0;          // tag low 32 bits: the pending table's slot
+constexpr uint32_t STAGE_GENERATION = 1;    // tag high 32 bits: the slot's generation
+constexpr uint32_t STAGE_POSITION_LO = 2;   // file position, low 32 bits
+constexpr uint32_t STAGE_POSITION_HI = 3;   // file position, high 32 bits
+constexpr uint32_t STAGE_LENGTH = 4;        // bytes, single-buffer requests
+constexpr uint32_t STAGE_FD = 5;            // int32
+constexpr uint32_t STAGE_OP = 6;            // IOU_OP_*
+constexpr uint32_t STAGE_FLAGS = 7;         // IOU_FLAG_*
+constexpr uint32_t STAGE_OFFSET = 8;        // byte offset of the range inside the buffer
+constexpr uint32_t STAGE_DEADLINE_F64 = 5;  // Float64Array index: absolute monotonic deadline in ms, 0 = none
 constexpr size_t STAGE_BYTES = 64;
 
 // The completion area: an array of struct iou_completion that Loop fills from
