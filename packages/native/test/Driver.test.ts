@@ -309,6 +309,19 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(Driver.now() - started).toBeGreaterThanOrEqual(120)
     })
 
+    it("a slot reused after a timeout serves its next request untouched by the late cancel", async () => {
+      const ring = open({ size: 1 })
+      const { a, b } = await pair()
+      const timedOut = await settle(ring.recv(b, Buffer.alloc(4), { timeout: 30 }))
+      expect(!timedOut.ok && timedOut.error.code).toBe("ETIMEDOUT")
+      const buffer = Buffer.alloc(4)
+      const next = ring.recv(b, buffer, { exact: true, timeout: 2000 })
+      await sleep(50)
+      writeSocket(a, "next")
+      expect(await next).toBe(4)
+      expect(buffer.toString()).toBe("next")
+    })
+
     it("times out an exact recv parked in the ready queue after partial progress", async () => {
       const ring = open()
       const { a, b } = await pair()
