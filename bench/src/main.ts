@@ -4,8 +4,8 @@
  * bench/results/latest.json.
  *
  *   BENCH_QUICK=1       short rounds, fewer depths (a smoke run of a few seconds per suite)
- *   BENCH_ROUNDS=n      rounds per comparison (default 5, quick 3)
- *   BENCH_MS=n          ms per variant per round (default 500, quick 150)
+ *   BENCH_ROUNDS=n      rounds per comparison (default 7, quick 3)
+ *   BENCH_MS=n          ms per variant per round (default 350, quick 150)
  *   BENCH_ONLY=a,b      run only the variants whose name contains one of these (e.g. for profiling)
  *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
@@ -45,8 +45,8 @@ const main = async () => {
   const selected = args.length ? suites.filter((s) => args.includes(s.id)) : suites.filter((s) => !s.optIn)
 
   const quick = truthy(process.env["BENCH_QUICK"])
-  const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 5))
-  const budgetMs = Number(process.env["BENCH_MS"] ?? (quick ? 150 : 500))
+  const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 7))
+  const budgetMs = Number(process.env["BENCH_MS"] ?? (quick ? 150 : 350))
   const warmupMs = Math.max(50, Math.round(budgetMs / 2))
   const log = (line: string) => console.log(line)
   const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
@@ -71,7 +71,10 @@ const main = async () => {
   log(
     `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`
   )
-  log(`machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}`)
+  log(
+    `machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ` +
+      `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`
+  )
 
   /** The shared Driver's counters, when a suite has opened it (never opens it by itself). */
   const ringStats = async (): Promise<Record<string, unknown> | undefined> => {
@@ -142,7 +145,7 @@ const main = async () => {
     {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine,
+      machine: { ...machine, loadavgAtEnd: os.loadavg() },
       settings: { quick, rounds, budgetMs, warmupMs, suites: selected.map((s) => s.id) },
       comparisons: results,
       targets
