@@ -385,7 +385,7 @@ static enum fill_result fill_submission_queue(struct iou_loop *loop) {
   if (!stage_wake_rearm(loop)) return FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   if (!stage_cancellations(loop)) return from_fill_state(loop);
   if (!stage_ready_requests(loop)) return from_fill_state(loop);
-  while (!iou__waiters_is_full(&loop->waiters) && iou__ring_sq_space(&loop->ring) > 0) {
+  while (iou__ring_sq_space(&loop->ring) > 0) {
     struct iou__inbound_entry *e = iou__inbound_peek(&loop->inbound);
     if (e == NULL) {
       /* Empty, but if the sequence says more was published, look once more (seed §5.4). */
@@ -393,6 +393,8 @@ static enum fill_result fill_submission_queue(struct iou_loop *loop) {
       e = iou__inbound_peek(&loop->inbound);
       if (e == NULL) break;
     }
+    /* A request cancelled while queued needs no waiter: it ends even when the slab is full. */
+    if (iou__waiters_is_full(&loop->waiters) && !e->cancelled) break;
     struct iou_request req = e->request;
     bool cancelled = e->cancelled;
     iou__inbound_pop(&loop->inbound);
