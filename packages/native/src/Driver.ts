@@ -130,12 +130,17 @@ const MAX_POSITION = (1n << 63n) - 1n
 /** Buffers of abandoned requests: never released, the kernel may still write into them. */
 const quarantine: Array<Data> = []
 
-/** Per-turn publish (the default, measured faster under load) or publish on every submit. */
-let publishPerRequest = false
+/**
+ * When to call iou_loop_publish: "turn" (once per JS turn, from a microtask), "request" (on every
+ * submit) or "first" (on the first submit of a turn, so that the loop starts while JS is still
+ * submitting, and once more at the end of the turn).
+ */
+export type PublishPolicy = "turn" | "request" | "first"
+let publishPolicy: PublishPolicy = "first"
 
-/** Internal, for measurements: publish on every submit instead of once per JS turn. */
-export const setPublishPerRequest = (on: boolean): void => {
-  publishPerRequest = on
+/** Internal, for measurements. */
+export const setPublishPolicy = (policy: PublishPolicy): void => {
+  publishPolicy = policy
 }
 
 // A Promise executor that allocates nothing: new Promise(capture) leaves its functions here.
@@ -795,10 +800,12 @@ export class Driver {
     s[STAGE_FLAGS] = this.flags[slot]!
     s[STAGE_OFFSET] = this.offset[slot]!
     this.stage64[STAGE_DEADLINE_F64] = this.deadline[slot]!
-    const rc = this.native.submit(this.data[slot], publishPerRequest)
+    const policy = publishPolicy
+    const publishNow = policy === "request" || (policy === "first" && !this.flushScheduled)
+    const rc = this.native.submit(this.data[slot], publishNow)
     if (rc === 1) {
       this.state[slot] = SUBMITTED
-      if (!this.flushScheduled && !publishPerRequest) {
+      if (!this.flushScheduled && policy !== "request") {
         this.flushScheduled = true
         queueMicrotask(this.flushFn)
       }
