@@ -12,7 +12,7 @@ export interface IoService {
     fd: number,
     buffer: Uint8Array,
     position: number | bigint,
-    options?: { length?: number; exact?: boolean }
+    options?: { length?: number; exact?: boolean },
   ) => Effect.Effect<number, unknown>
   readonly writeAt: (fd: number, data: Uint8Array, position: number | bigint) => Effect.Effect<void, unknown>
   readonly sync: (fd: number, options?: { dataOnly?: boolean }) => Effect.Effect<void, unknown>
@@ -50,7 +50,7 @@ export const loadEffect = (): Promise<EffectLoad> =>
     const io: EffectIo = {
       run: (body) =>
         runtime.runPromise(Effect.flatMap(Effect.service(tag), body) as Effect.Effect<never, unknown, never>),
-      dispose: () => runtime.dispose()
+      dispose: () => runtime.dispose(),
     }
     try {
       await io.run((s) => s.nop)
@@ -76,7 +76,7 @@ export const effectLoop = (
   io: EffectIo,
   depth: number,
   budgetMs: number,
-  op: (s: IoService, slot: number) => Effect.Effect<unknown, unknown>
+  op: (s: IoService, slot: number) => Effect.Effect<unknown, unknown>,
 ): Promise<{ ops: number; seconds: number }> =>
   io.run((s) =>
     Effect.suspend(() => {
@@ -90,13 +90,13 @@ export const effectLoop = (
           body: () => op(s, slot),
           step: () => {
             if ((++ops & 63) === 0 && performance.now() >= end) stop = true
-          }
+          },
         })
       const workers: Array<Effect.Effect<void, unknown>> = []
       for (let i = 0; i < depth; i++) workers.push(worker(i))
       return Effect.map(Effect.all(workers, { concurrency: "unbounded", discard: true }), () => ({
         ops,
-        seconds: (performance.now() - t0) / 1000
+        seconds: (performance.now() - t0) / 1000,
       }))
-    })
+    }),
   )

@@ -29,7 +29,7 @@ export const fioSuite: Suite = {
     const file = ctx.dataFile()
     const files = await openReadFiles(file)
     const notes = [
-      `${version}: --ioengine=io_uring --rw=randread --bs=4k --iodepth=${DEPTH} --numjobs=1 --invalidate=0 (the page cache is kept), a separate process`
+      `${version}: --ioengine=io_uring --rw=randread --bs=4k --iodepth=${DEPTH} --numjobs=1 --invalidate=0 (the page cache is kept), a separate process`,
     ]
     const fio: Variant = {
       name: FIO,
@@ -48,9 +48,9 @@ export const fioSuite: Suite = {
             "--invalidate=0",
             "--time_based",
             `--runtime=${Math.max(200, Math.round(budgetMs))}ms`,
-            "--output-format=json"
+            "--output-format=json",
           ],
-          { encoding: "utf8" }
+          { encoding: "utf8" },
         )
         if (r.status !== 0) throw new Error(`fio exited with ${r.status}: ${r.stderr.trim()}`)
         const json = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as {
@@ -58,7 +58,7 @@ export const fioSuite: Suite = {
         }
         const read = json.jobs[0]!.read
         return { ops: read.total_ios, seconds: read.runtime / 1000 }
-      }
+      },
     }
     const all = await readVariants(ctx, files, DEPTH, notes)
     const variants = [fio, ...all.filter((v) => v.name === RING_CB || v.name === FS_READ)]
@@ -70,10 +70,10 @@ export const fioSuite: Suite = {
           unit: "ops/s",
           baseline: FIO,
           variants,
-          notes
-        }
+          notes,
+        },
       ],
-      cleanup: files.close
+      cleanup: files.close,
     }
-  }
+  },
 }

@@ -82,7 +82,7 @@ export const median = (values: ReadonlyArray<number>): number => {
 export const spread = (values: ReadonlyArray<number>): Spread => ({
   median: median(values),
   min: values.length ? Math.min(...values) : NaN,
-  max: values.length ? Math.max(...values) : NaN
+  max: values.length ? Math.max(...values) : NaN,
 })
 
 /** The q-quantile (0..1) of a sample, nearest rank. Sorts `values` in place. */
@@ -139,7 +139,7 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
       ratio: Number.isFinite(baselineMedian) && baselineMedian > 0 ? rate.median / baselineMedian : undefined,
       p50Us: p50s[i]!.length ? spread(p50s[i]!) : undefined,
       p99Us: p99s[i]!.length ? spread(p99s[i]!) : undefined,
-      error: errors[i]
+      error: errors[i],
     }
   })
   return { id: c.id, title: c.title, unit: c.unit, kind, baseline: c.baseline, variants, notes: [...(c.notes ?? [])] }
@@ -159,7 +159,7 @@ export const callbackLoop = (
   depth: number,
   budgetMs: number,
   issue: (slot: number, done: Done) => void,
-  checkEvery = 64
+  checkEvery = 64,
 ): Promise<Sample> =>
   new Promise((resolve, reject) => {
     const mask = checkEvery - 1
@@ -207,7 +207,7 @@ export const promiseLoop = async (
   depth: number,
   budgetMs: number,
   op: (slot: number) => Promise<unknown>,
-  checkEvery = 64
+  checkEvery = 64,
 ): Promise<Sample> => {
   const mask = checkEvery - 1
   let ops = 0

@@ -57,7 +57,7 @@ const main = async () => {
     log,
     ring: () => ctxRing(),
     effect: loadEffect,
-    dataFile: () => (dataFile ??= prepareDataFile(log))
+    dataFile: () => (dataFile ??= prepareDataFile(log)),
   }
 
   const machine = {
@@ -66,14 +66,14 @@ const main = async () => {
     kernel: os.release(),
     node: process.version,
     memoryMiB: Math.round(os.totalmem() / 1024 / 1024),
-    loadavg: os.loadavg()
+    loadavg: os.loadavg(),
   }
   log(
-    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`
+    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`,
   )
   log(
     `machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ` +
-      `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`
+      `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`,
   )
 
   /** The shared Driver's counters, when a suite has opened it (never opens it by itself). */
@@ -111,7 +111,7 @@ const main = async () => {
               ;(result.notes as Array<string>).push(
                 `ring counters over this comparison (all its ring variants): ${completed} completed; per request: ` +
                   `${per("sqesStaged")} SQEs, ${per("enters")} io_uring_enter, ${per("wakes")} eventfd wakes, ` +
-                  `${per("requeued")} requeued`
+                  `${per("requeued")} requeued`,
               )
             }
           }
@@ -148,10 +148,10 @@ const main = async () => {
       machine: { ...machine, loadavgAtEnd: os.loadavg() },
       settings: { quick, rounds, budgetMs, warmupMs, suites: selected.map((s) => s.id) },
       comparisons: results,
-      targets
+      targets,
     },
     null,
-    2
+    2,
   )
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-")
   fs.writeFileSync(path.join(dir, `${stamp}.json`), json)

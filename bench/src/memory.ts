@@ -27,7 +27,7 @@ export const memorySuite: Suite = {
         id: "memory",
         title: `RSS: ${(first / 1e6).toFixed(0)}M vs ${(total / 1e6).toFixed(0)}M mixed ops, callback API, QD ${DEPTH}`,
         unit: "ops/s",
-        kind: "throughput" as const
+        kind: "throughput" as const,
       }
       if (!ring.ok) return { ...base, variants: [], notes: [`skipped: ${ring.reason}`] }
       const r = ring.ring
@@ -55,7 +55,7 @@ export const memorySuite: Suite = {
                 ctx.log(`  memory: after ${first} ops RSS ${(m.rss / 1048576).toFixed(1)} MiB`)
               }
               if (issued < total && !failed) issue(slot)
-              else if (completed === issued) (failed ? reject(failed) : resolve())
+              else if (completed === issued) failed ? reject(failed) : resolve()
             })
             if (issued & 1) r.submitNop(0, cb)
             else r.submitReadAt(fd, bufs[slot]!, offsets.next(), BLOCK, false, 0, cb)
@@ -73,15 +73,23 @@ export const memorySuite: Suite = {
       return {
         ...base,
         variants: [
-          { name: "Driver callback, nop + readAt", rounds: [rate], rate: { median: rate, min: rate, max: rate } }
+          { name: "Driver callback, nop + readAt", rounds: [rate], rate: { median: rate, min: rate, max: rate } },
         ],
         notes: [
           `RSS after ${first}: ${(rssFirst / 1048576).toFixed(1)} MiB; after ${total}: ${(m.rss / 1048576).toFixed(1)} MiB (${(growth * 100).toFixed(1)}%)`,
-          `JS heap used: ${(heapFirst / 1048576).toFixed(1)} MiB -> ${(m.heapUsed / 1048576).toFixed(1)} MiB${(globalThis as { gc?: unknown }).gc ? "" : " (no --expose-gc: sampled without a forced GC)"}`
+          `JS heap used: ${(heapFirst / 1048576).toFixed(1)} MiB -> ${(m.heapUsed / 1048576).toFixed(1)} MiB${(globalThis as { gc?: unknown }).gc ? "" : " (no --expose-gc: sampled without a forced GC)"}`,
         ],
-        extra: { opsFirst: first, opsTotal: total, rssFirst, rssLast: m.rss, rssGrowth: growth, heapFirst, heapLast: m.heapUsed }
+        extra: {
+          opsFirst: first,
+          opsTotal: total,
+          rssFirst,
+          rssLast: m.rss,
+          rssGrowth: growth,
+          heapFirst,
+          heapLast: m.heapUsed,
+        },
       }
     }
     return { comparisons: [], direct: [run] }
-  }
+  },
 }

@@ -20,13 +20,13 @@ export const nopSuite: Suite = {
   build: async (ctx) => {
     const fd = fs.openSync(os.devNull, "r")
     const notes: Array<string> = [
-      "reference: one libuv threadpool round trip per op (fs.fstat on /dev/null), the machinery node:fs pays per call"
+      "reference: one libuv threadpool round trip per op (fs.fstat on /dev/null), the machinery node:fs pays per call",
     ]
     const variants: Array<Variant> = [
       {
         name: REFERENCE,
-        run: (budget) => callbackLoop(NOP_BATCH, budget, (_slot, done) => fs.fstat(fd, (e) => done(e)))
-      }
+        run: (budget) => callbackLoop(NOP_BATCH, budget, (_slot, done) => fs.fstat(fd, (e) => done(e))),
+      },
     ]
     const ring = await ctx.ring()
     if (ring.ok) {
@@ -40,9 +40,9 @@ export const nopSuite: Suite = {
         { name: "Driver callback, one at a time", run: (budget) => nopLoop(1, budget) },
         {
           name: `Driver Promise, ${NOP_BATCH} in flight`,
-          run: (budget) => promiseLoop(NOP_BATCH, budget, () => r.nop())
+          run: (budget) => promiseLoop(NOP_BATCH, budget, () => r.nop()),
         },
-        { name: "Driver Promise, one at a time", run: (budget) => promiseLoop(1, budget, () => r.nop()) }
+        { name: "Driver Promise, one at a time", run: (budget) => promiseLoop(1, budget, () => r.nop()) },
       )
     } else notes.push(`Driver variants skipped: ${ring.reason}`)
     const eff = await ctx.effect()
@@ -50,14 +50,14 @@ export const nopSuite: Suite = {
       variants.push(
         {
           name: `Effect service, ${NOP_BATCH} fibers`,
-          run: (budget) => effectLoop(eff.io, NOP_BATCH, budget, (s) => s.nop)
+          run: (budget) => effectLoop(eff.io, NOP_BATCH, budget, (s) => s.nop),
         },
-        { name: "Effect service, one at a time", run: (budget) => effectLoop(eff.io, 1, budget, (s) => s.nop) }
+        { name: "Effect service, one at a time", run: (budget) => effectLoop(eff.io, 1, budget, (s) => s.nop) },
       )
     } else notes.push(`Effect variants skipped: ${eff.reason}`)
     return {
       comparisons: [{ id: "nop", title: "nop round trips", unit: "ops/s", baseline: REFERENCE, variants, notes }],
-      cleanup: () => fs.closeSync(fd)
+      cleanup: () => fs.closeSync(fd),
     }
-  }
+  },
 }

@@ -41,6 +41,7 @@ const rows = [...self.entries()]
   .sort((a, b) => b[1] - a[1])
   .slice(0, Number(topText ?? 25))
 console.log(
-  `${(total / 1000).toFixed(0)} ms sampled, ${((idle / total) * 100).toFixed(1)}% idle; shares below are of the ${(busy / 1000).toFixed(0)} ms busy`
+  `${(total / 1000).toFixed(0)} ms sampled, ${((idle / total) * 100).toFixed(1)}% idle; shares below are of the ${(busy / 1000).toFixed(0)} ms busy`,
 )
-for (const [k, v] of rows) console.log(`${((v / busy) * 100).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`)
+for (const [k, v] of rows)
+  console.log(`${((v / busy) * 100).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`)

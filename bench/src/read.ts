@@ -32,7 +32,7 @@ export const openReadFiles = async (file: string): Promise<ReadFiles> => {
     close: async () => {
       fs.closeSync(fd)
       await handle.close()
-    }
+    },
   }
 }
 
@@ -52,9 +52,9 @@ export const readVariants = async (ctx: Context, files: ReadFiles, depth: number
       run: (budget) =>
         callbackLoop(depth, budget, (slot, done) =>
           fs.read(files.fd, bufs[slot]!, 0, BLOCK, offsets.next(), (err, n) =>
-            done(err ?? (n === BLOCK ? null : short(n)))
-          )
-        )
+            done(err ?? (n === BLOCK ? null : short(n))),
+          ),
+        ),
     },
     {
       name: BASELINE,
@@ -62,8 +62,8 @@ export const readVariants = async (ctx: Context, files: ReadFiles, depth: number
         promiseLoop(depth, budget, async (slot) => {
           const { bytesRead } = await files.handle.read(bufs[slot]!, 0, BLOCK, offsets.next())
           if (bytesRead !== BLOCK) throw short(bytesRead)
-        })
-    }
+        }),
+    },
   ]
   const ring = await ctx.ring()
   if (ring.ok) {
@@ -78,7 +78,7 @@ export const readVariants = async (ctx: Context, files: ReadFiles, depth: number
             const cb = (cbs[slot] ??= (e, n) => done(e ?? (n === BLOCK ? null : short(n))))
             r.submitReadAt(files.fd, bufs[slot]!, offsets.next(), BLOCK, false, 0, cb)
           })
-        }
+        },
       },
       {
         name: RING_PROMISE,
@@ -86,15 +86,15 @@ export const readVariants = async (ctx: Context, files: ReadFiles, depth: number
           promiseLoop(depth, budget, async (slot) => {
             const n = await r.readAt(files.fd, bufs[slot]!, offsets.next())
             if (n !== BLOCK) throw short(n)
-          })
-      }
+          }),
+      },
     )
   } else notes.push(`Driver variants skipped: ${ring.reason}`)
   const eff = await ctx.effect()
   if (eff.ok) {
     variants.push({
       name: EFFECT,
-      run: (budget) => effectLoop(eff.io, depth, budget, (s, slot) => s.readAt(files.fd, bufs[slot]!, offsets.next()))
+      run: (budget) => effectLoop(eff.io, depth, budget, (s, slot) => s.readAt(files.fd, bufs[slot]!, offsets.next())),
     })
   } else notes.push(`Effect variant skipped: ${eff.reason}`)
   return variants
@@ -105,9 +105,7 @@ export const readSuite: Suite = {
   description: "4 KiB random reads from a page-cached 256 MiB file at QD 1/16/64/256",
   build: async (ctx) => {
     const files = await openReadFiles(ctx.dataFile())
-    const depths = (process.env["BENCH_READ_DEPTHS"] ?? (ctx.quick ? "1,64" : "1,16,64,256"))
-      .split(",")
-      .map(Number)
+    const depths = (process.env["BENCH_READ_DEPTHS"] ?? (ctx.quick ? "1,64" : "1,16,64,256")).split(",").map(Number)
     const comparisons: Array<Comparison> = []
     for (const depth of depths) {
       const notes: Array<string> = []
@@ -117,11 +115,11 @@ export const readSuite: Suite = {
         unit: "ops/s",
         baseline: BASELINE,
         variants: await readVariants(ctx, files, depth, notes),
-        notes
+        notes,
       })
     }
     return { comparisons, cleanup: files.close }
-  }
+  },
 }
 
 export const latencySuite: Suite = {
@@ -136,14 +134,12 @@ export const latencySuite: Suite = {
       {
         name: FS_READ,
         run: (budget) =>
-          callbackLatencyLoop(budget, (done) =>
-            fs.read(files.fd, buf, 0, BLOCK, offsets.next(), (err) => done(err))
-          )
+          callbackLatencyLoop(budget, (done) => fs.read(files.fd, buf, 0, BLOCK, offsets.next(), (err) => done(err))),
       },
       {
         name: BASELINE,
-        run: (budget) => latencyLoop(budget, () => files.handle.read(buf, 0, BLOCK, offsets.next()))
-      }
+        run: (budget) => latencyLoop(budget, () => files.handle.read(buf, 0, BLOCK, offsets.next())),
+      },
     ]
     const ring = await ctx.ring()
     if (ring.ok) {
@@ -158,9 +154,9 @@ export const latencySuite: Suite = {
               done = d
               r.submitReadAt(files.fd, buf, offsets.next(), BLOCK, false, 0, cb)
             })
-          }
+          },
         },
-        { name: RING_PROMISE, run: (budget) => latencyLoop(budget, () => r.readAt(files.fd, buf, offsets.next())) }
+        { name: RING_PROMISE, run: (budget) => latencyLoop(budget, () => r.readAt(files.fd, buf, offsets.next())) },
       )
     } else notes.push(`Driver variants skipped: ${ring.reason}`)
     const eff = await ctx.effect()
@@ -169,7 +165,7 @@ export const latencySuite: Suite = {
         name: EFFECT,
         run: (budget): Promise<Sample> =>
           // The whole depth-1 loop runs inside one fiber; each read is timed around its yield.
-          eff.io.run((s) => latencyEffect(s.readAt, files.fd, buf, offsets, budget))
+          eff.io.run((s) => latencyEffect(s.readAt, files.fd, buf, offsets, budget)),
       })
     } else notes.push(`Effect variant skipped: ${eff.reason}`)
     return {
@@ -181,12 +177,12 @@ export const latencySuite: Suite = {
           kind: "latency",
           baseline: BASELINE,
           variants,
-          notes
-        }
+          notes,
+        },
       ],
-      cleanup: files.close
+      cleanup: files.close,
     }
-  }
+  },
 }
 
 const latencyEffect = (
@@ -194,7 +190,7 @@ const latencyEffect = (
   fd: number,
   buf: Uint8Array,
   offsets: Offsets,
-  budgetMs: number
+  budgetMs: number,
 ): Effect.Effect<Sample, unknown> =>
   Effect.suspend(() => {
     let lat = new Float64Array(1 << 16)
@@ -217,8 +213,8 @@ const latencyEffect = (
             lat = grown
           }
           lat[ops++] = (b - a) * 1000
-        }
+        },
       }),
-      () => ({ ops, seconds: (performance.now() - t0) / 1000, latenciesUs: lat.subarray(0, ops) })
+      () => ({ ops, seconds: (performance.now() - t0) / 1000, latenciesUs: lat.subarray(0, ops) }),
     )
   })

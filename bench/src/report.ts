@@ -36,13 +36,13 @@ export const formatComparison = (r: ComparisonResult): string => {
           si(v.p99Us?.median),
           range(v.p99Us),
           si(v.rate.median),
-          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`
+          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
         ])
       : r.variants.map((v) => [
           v.name,
           si(v.rate.median),
           range(v.rate),
-          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`
+          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
         ])
   const header =
     r.kind === "latency"
@@ -58,7 +58,7 @@ export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
     "",
     table(
       ["target", "measured", "wanted", "result"],
-      targets.map((t) => [t.name, t.measured, t.wanted, t.met === undefined ? "n/a" : t.met ? "met" : "NOT met"])
+      targets.map((t) => [t.name, t.measured, t.wanted, t.met === undefined ? "n/a" : t.met ? "met" : "NOT met"]),
     ),
-    ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`)
+    ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`),
   ].join("\n")

@@ -17,7 +17,7 @@ export interface Ring {
     fd: number,
     buffer: Uint8Array,
     position: number | bigint,
-    options?: { length?: number; exact?: boolean }
+    options?: { length?: number; exact?: boolean },
   ): Promise<number>
   writeAt(fd: number, data: Data, position: number | bigint): Promise<void>
   send(fd: number, data: Data): Promise<void>
@@ -31,7 +31,7 @@ export interface Ring {
     length: number,
     exact: boolean,
     deadline: number,
-    cb: Callback
+    cb: Callback,
   ): unknown
   submitWriteAt(fd: number, data: Data, position: number | bigint, deadline: number, cb: Callback): unknown
   submitSend(fd: number, data: Data, deadline: number, cb: Callback): unknown
@@ -42,7 +42,7 @@ export interface Ring {
     length: number,
     exact: boolean,
     deadline: number,
-    cb: Callback
+    cb: Callback,
   ): unknown
   submitSync(fd: number, dataOnly: boolean, deadline: number, cb: Callback): unknown
   stats(): Record<string, unknown>
@@ -58,7 +58,8 @@ export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly o
 
 let cached: Promise<RingLoad> | undefined
 
-const reasonOf = (e: unknown): string => (e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e))
+const reasonOf = (e: unknown): string =>
+  e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e)
 
 /** Opens one Driver for the whole run (size 512, so QD 256 plus a batch fit), or says why not. */
 export const loadRing = (): Promise<RingLoad> =>

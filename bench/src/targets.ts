@@ -27,7 +27,7 @@ const ratioTarget = (
   id: string,
   a: string,
   b: string,
-  wanted: number
+  wanted: number,
 ): TargetResult | undefined => {
   if (!results.some((r) => r.id === id)) return undefined
   const x = rateOf(results, id, a)
@@ -41,18 +41,39 @@ const ratioTarget = (
 
 export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array<TargetResult> => {
   const out: Array<TargetResult | undefined> = [
-    ratioTarget(results, "QD64 Driver Promise vs FileHandle.read", "read-qd64", "Driver Promise", "FileHandle.read", 2.5),
+    ratioTarget(
+      results,
+      "QD64 Driver Promise vs FileHandle.read",
+      "read-qd64",
+      "Driver Promise",
+      "FileHandle.read",
+      2.5,
+    ),
     ratioTarget(results, "QD64 Driver callback vs fs.read", "read-qd64", "Driver callback", "fs.read (callback)", 1.2),
-    ratioTarget(results, "QD64 Effect service vs FileHandle.read", "read-qd64", "Effect service", "FileHandle.read", 1.5),
-    ratioTarget(results, "QD64 Driver callback vs fio io_uring", "fio", "Driver callback", "fio io_uring randread", 0.5),
+    ratioTarget(
+      results,
+      "QD64 Effect service vs FileHandle.read",
+      "read-qd64",
+      "Effect service",
+      "FileHandle.read",
+      1.5,
+    ),
+    ratioTarget(
+      results,
+      "QD64 Driver callback vs fio io_uring",
+      "fio",
+      "Driver callback",
+      "fio io_uring randread",
+      0.5,
+    ),
     ratioTarget(
       results,
       "TCP echo, 16 connections: ring vs node:net",
       "tcp-echo-16",
       "ring recv/send (callback)",
       "node:net",
-      1
-    )
+      1,
+    ),
   ]
   if (results.some((r) => r.id === "nop")) {
     const nop = rateOf(results, "nop", "Driver callback, 256 in flight")
@@ -60,7 +81,7 @@ export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array
       name: "nop, callback API, batched",
       measured: nop === undefined ? "not measured" : `${si(nop)} ops/s`,
       wanted: ">= 1M ops/s",
-      met: nop === undefined ? undefined : nop >= 1e6
+      met: nop === undefined ? undefined : nop >= 1e6,
     })
   }
   if (results.some((r) => r.id === "memory")) {
@@ -69,7 +90,7 @@ export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array
       name: "RSS after 10M mixed ops vs after 1M",
       measured: growth === undefined ? "not measured" : `${(growth * 100).toFixed(1)}%`,
       wanted: "<= +10%",
-      met: growth === undefined ? undefined : growth <= 0.1
+      met: growth === undefined ? undefined : growth <= 0.1,
     })
   }
   return out.filter((t): t is TargetResult => t !== undefined)

@@ -59,13 +59,15 @@ const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promi
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as net.AddressInfo).port
   const peerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), "tcp-peer.ts")
-  child = spawn(process.execPath, [peerPath, mode, String(port), String(count)], { stdio: ["ignore", "inherit", "inherit"] })
+  child = spawn(process.execPath, [peerPath, mode, String(port), String(count)], {
+    stdio: ["ignore", "inherit", "inherit"],
+  })
   const exited = new Promise<void>((resolve) => child!.on("exit", () => resolve()))
   await Promise.race([
     accepted,
     exited.then(() => {
       throw new Error("the TCP peer exited before connecting")
-    })
+    }),
   ])
   server.close()
   return {
@@ -75,7 +77,7 @@ const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promi
       const timer = setTimeout(() => child?.kill(), 2000)
       await exited
       clearTimeout(timer)
-    }
+    },
   }
 }
 
@@ -129,13 +131,12 @@ const ringEchoCallback = (r: Ring, fds: ReadonlyArray<number>, budgetMs: number)
     r.submitRecv(fd, bufs[slot]!, 0, MSG, true, 0, cb)
     sendsInFlight++
     r.submitSend(fd, msg, 0, onSend)
-  }).then(
-    (sample) =>
-      sendsInFlight === 0
-        ? sample
-        : new Promise<Sample>((resolve) => {
-            release = () => resolve(sample)
-          })
+  }).then((sample) =>
+    sendsInFlight === 0
+      ? sample
+      : new Promise<Sample>((resolve) => {
+          release = () => resolve(sample)
+        }),
   )
 }
 
@@ -153,7 +154,7 @@ const ringEchoPromise = async (r: Ring, fds: ReadonlyArray<number>, budgetMs: nu
         if (n !== MSG) throw new Error(`short echo ${n}`)
         if ((++ops & 63) === 0 && performance.now() >= end) stop = true
       }
-    })
+    }),
   )
   return { ops, seconds: (performance.now() - t0) / 1000 }
 }
@@ -238,10 +239,7 @@ const ringStreamSend = (r: Ring, fd: number, budgetMs: number): Promise<Sample> 
     r.submitSend(fd, chunk, 0, onSend)
   })
 
-const ringStreamPromise = async (
-  budgetMs: number,
-  step: () => Promise<number>
-): Promise<Sample> => {
+const ringStreamPromise = async (budgetMs: number, step: () => Promise<number>): Promise<Sample> => {
   let bytes = 0
   const t0 = performance.now()
   const end = t0 + budgetMs
@@ -263,7 +261,8 @@ export const tcpSuite: Suite = {
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
     const variantCount = ring ? 3 : 1
-    const common = "the peer is a separate node:net process; ring sockets are accepted paused and driven only by the ring"
+    const common =
+      "the peer is a separate node:net process; ring sockets are accepted paused and driven only by the ring"
 
     for (const n of [1, 16]) {
       const peer = await startPeer("echo", n * variantCount)
@@ -275,7 +274,7 @@ export const tcpSuite: Suite = {
         const prFds = group(2).map(fdOf)
         variants.push(
           { name: RING_CB, run: (budget) => ringEchoCallback(ring, cbFds, budget) },
-          { name: RING_PROMISE, run: (budget) => ringEchoPromise(ring, prFds, budget) }
+          { name: RING_PROMISE, run: (budget) => ringEchoPromise(ring, prFds, budget) },
         )
       }
       comparisons.push({
@@ -284,7 +283,7 @@ export const tcpSuite: Suite = {
         unit: "msg/s",
         baseline: NODE,
         variants,
-        notes: [common, ...skipped]
+        notes: [common, ...skipped],
       })
     }
 
@@ -297,7 +296,7 @@ export const tcpSuite: Suite = {
       const buf = Buffer.allocUnsafeSlow(CHUNK)
       recvVariants.push(
         { name: RING_CB, run: (budget) => ringStreamRecv(ring, fdCb, budget) },
-        { name: RING_PROMISE, run: (budget) => ringStreamPromise(budget, () => ring.recv(fdPr, buf)) }
+        { name: RING_PROMISE, run: (budget) => ringStreamPromise(budget, () => ring.recv(fdPr, buf)) },
       )
     }
     comparisons.push({
@@ -307,7 +306,7 @@ export const tcpSuite: Suite = {
       scale: 1 / MIB,
       baseline: NODE,
       variants: recvVariants,
-      notes: [common, ...skipped]
+      notes: [common, ...skipped],
     })
 
     const sendPeer = await startPeer("sink", variantCount)
@@ -321,8 +320,8 @@ export const tcpSuite: Suite = {
         { name: RING_CB, run: (budget) => ringStreamSend(ring, fdCb, budget) },
         {
           name: RING_PROMISE,
-          run: (budget) => ringStreamPromise(budget, () => ring.send(fdPr, chunk).then(() => CHUNK))
-        }
+          run: (budget) => ringStreamPromise(budget, () => ring.send(fdPr, chunk).then(() => CHUNK)),
+        },
       )
     }
     comparisons.push({
@@ -332,14 +331,14 @@ export const tcpSuite: Suite = {
       scale: 1 / MIB,
       baseline: NODE,
       variants: sendVariants,
-      notes: [common, ...skipped]
+      notes: [common, ...skipped],
     })
 
     return {
       comparisons,
       cleanup: async () => {
         for (const p of peers) await p.close()
-      }
+      },
     }
-  }
+  },
 }

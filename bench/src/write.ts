@@ -38,7 +38,7 @@ const cbPromise = (issue: (cb: (e: Error | null) => void) => void) =>
 const callbackChain = (
   count: number,
   write: (i: number, cb: (e: Error | null) => void) => void,
-  sync: (cb: (e: Error | null) => void) => void
+  sync: (cb: (e: Error | null) => void) => void,
 ) =>
   cbPromise((finish) => {
     let i = 0
@@ -65,10 +65,10 @@ export const writeSuite: Suite = {
             await callbackChain(
               mib,
               (i, cb) => fs.write(fd, chunk, 0, MIB, i * MIB, (e) => cb(e)),
-              (cb) => fs.fsync(fd, (e) => cb(e))
+              (cb) => fs.fsync(fd, (e) => cb(e)),
             )
             return mib
-          })
+          }),
       },
       {
         name: BASELINE,
@@ -84,8 +84,8 @@ export const writeSuite: Suite = {
             await fh.close()
             fs.rmSync(file, { force: true })
           }
-        }
-      }
+        },
+      },
     ]
     const ring = await ctx.ring()
     if (ring.ok) {
@@ -98,10 +98,10 @@ export const writeSuite: Suite = {
               await callbackChain(
                 mib,
                 (i, cb) => r.submitWriteAt(fd, chunk, i * MIB, 0, cb),
-                (cb) => r.submitSync(fd, false, 0, cb)
+                (cb) => r.submitSync(fd, false, 0, cb),
               )
               return mib
-            })
+            }),
         },
         {
           name: "Driver Promise",
@@ -110,8 +110,8 @@ export const writeSuite: Suite = {
               for (let i = 0; i < mib; i++) await r.writeAt(fd, chunk, i * MIB)
               await r.sync(fd)
               return mib
-            })
-        }
+            }),
+        },
       )
     } else notes.push(`Driver variants skipped: ${ring.reason}`)
     const eff = await ctx.effect()
@@ -123,20 +123,31 @@ export const writeSuite: Suite = {
           withFd("effect", async (fd) => {
             await io.run((s) =>
               Effect.andThen(
-                Effect.forEach(Array.from({ length: mib }, (_, i) => i), (i) => s.writeAt(fd, chunk, i * MIB), {
-                  discard: true
-                }),
-                s.sync(fd)
-              )
+                Effect.forEach(
+                  Array.from({ length: mib }, (_, i) => i),
+                  (i) => s.writeAt(fd, chunk, i * MIB),
+                  {
+                    discard: true,
+                  },
+                ),
+                s.sync(fd),
+              ),
             )
             return mib
-          })
+          }),
       })
     } else notes.push(`Effect variant skipped: ${eff.reason}`)
     return {
       comparisons: [
-        { id: "write", title: "1 MiB sequential writes + fsync, new file", unit: "MiB/s", baseline: BASELINE, variants, notes }
-      ]
+        {
+          id: "write",
+          title: "1 MiB sequential writes + fsync, new file",
+          unit: "MiB/s",
+          baseline: BASELINE,
+          variants,
+          notes,
+        },
+      ],
     }
-  }
+  },
 }
