@@ -23,8 +23,21 @@ export const fioSuite: Suite = {
   build: async (ctx) => {
     const version = fioAvailable()
     if (!version) {
-      ctx.log("fio: not installed, skipped (apt-get install fio to get the single-core ceiling)")
-      return { comparisons: [] }
+      const note = "fio is not installed: the single-core ceiling was not measured (apt-get install fio)"
+      ctx.log(`fio: skipped (${note})`)
+      return {
+        comparisons: [],
+        direct: [
+          async () => ({
+            id: "fio",
+            title: "fio's io_uring randread (skipped)",
+            unit: "ops/s",
+            kind: "throughput",
+            variants: [],
+            notes: [note],
+          }),
+        ],
+      }
     }
     const file = ctx.dataFile()
     const files = await openReadFiles(file)

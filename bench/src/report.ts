@@ -49,6 +49,7 @@ export const formatComparison = (r: ComparisonResult): string => {
       ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader]
       : ["variant", `median ${r.unit}`, "min–max", ratioHeader]
   const notes = r.notes.map((n) => `  note: ${n}`)
+  if (r.variants.length === 0) return [`### ${title}`, "", ...notes].join("\n")
   return [`### ${title}`, "", table(header, rows), ...(notes.length ? ["", ...notes] : [])].join("\n")
 }
 
