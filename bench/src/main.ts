@@ -8,9 +8,11 @@
  *   BENCH_MS=n          ms per variant per round (default 350, quick 150)
  *   BENCH_ONLY=a,b      run only the variants whose name contains one of these (e.g. for profiling)
  *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
+ *   BENCH_CPU_PROFILE=f write a V8 CPU profile of the measured comparisons only (not start-up) to f
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
  */
 import * as fs from "node:fs"
+import * as inspector from "node:inspector"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -30,6 +32,31 @@ import { tcpSuite } from "./tcp.ts"
 import { writeSuite } from "./write.ts"
 
 const suites: ReadonlyArray<Suite> = [readSuite, nopSuite, latencySuite, writeSuite, tcpSuite, fioSuite, memorySuite]
+
+/** A V8 CPU profile of the measured part of the run (started before the first comparison). */
+const cpuProfiler = (file: string | undefined) => {
+  let session: inspector.Session | undefined
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session!.post(method, (e: Error | null, r?: unknown) => (e ? reject(e) : resolve(r))),
+    )
+  return {
+    start: async () => {
+      if (!file || session) return
+      session = new inspector.Session()
+      session.connect()
+      await post("Profiler.enable")
+      await post("Profiler.start")
+    },
+    stop: async () => {
+      if (!session || !file) return
+      const { profile } = (await post("Profiler.stop")) as { profile: unknown }
+      fs.writeFileSync(file, JSON.stringify(profile))
+      session.disconnect()
+      session = undefined
+    },
+  }
+}
 
 const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v !== "false"
 
@@ -88,6 +115,8 @@ const main = async () => {
     return loadRing()
   }
 
+  const profiler = cpuProfiler(process.env["BENCH_CPU_PROFILE"])
+
   const startedAt = new Date()
   const results: Array<ComparisonResult> = []
   try {
@@ -100,6 +129,7 @@ const main = async () => {
             : full
           if (c.variants.length === 0) continue
           log("")
+          await profiler.start()
           const before = await ringStats()
           const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
           const after = await ringStats()
@@ -129,6 +159,7 @@ const main = async () => {
       }
     }
   } finally {
+    await profiler.stop()
     await disposeEffect()
     await closeRing()
   }
