@@ -1,7 +1,7 @@
 /* A recv on an O_NONBLOCK socket with no data: the kernel may answer -EAGAIN, and the loop then
  * waits for readiness with a POLL_ADD instead of re-submitting, so 300 ms of waiting costs almost
  * no CPU and few SQEs; when data arrives the recv completes OK. The same holds on a non-blocking
- * TCP socket, and an idle loop (nothing in flight) costs no CPU either. */
+ * TCP socket, a loop with only a blocking recv in flight sleeps in io_uring_enter, and an idle loop (nothing in flight) costs no CPU either. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,8 +9,8 @@
 
 #include "helpers.h"
 
-static void wait_case(struct t_loop *t, int rfd, int wfd, uint64_t tag) {
-  CHECK(fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK) == 0);
+static void wait_case(struct t_loop *t, int rfd, int wfd, uint64_t tag, bool nonblocking) {
+  if (nonblocking) CHECK(fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK) == 0);
   uint8_t buf[16];
   struct iou_request r = t_req(IOU_OP_RECV, rfd, tag);
   r.buf = buf;
@@ -34,10 +34,15 @@ int main(void) {
   struct t_loop *t = t_open_default(8);
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  wait_case(t, sv[0], sv[1], 1);
+  int bl[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, bl) == 0);
+  wait_case(t, bl[0], bl[1], 4, false); /* blocking: the loop sleeps in io_uring_enter */
+  close(bl[0]);
+  close(bl[1]);
+  wait_case(t, sv[0], sv[1], 1, true);
   int fds[2];
   t_tcp_pair(fds);
-  wait_case(t, fds[1], fds[0], 2);
+  wait_case(t, fds[1], fds[0], 2, true);
 
   /* Idle: nothing in flight, parked in a syscall. */
   uint64_t cpu0 = t_cpu_ns();
