@@ -6,6 +6,9 @@
  * a min–max, and each median into a ratio against the comparison's baseline.
  */
 
+import { addCpu, cpuNow, zeroCpu } from "./cpu.ts"
+import type { Cpu } from "./cpu.ts"
+
 /** What one variant reports for one round. */
 export interface Sample {
   readonly ops: number
@@ -40,6 +43,14 @@ export interface Spread {
   readonly max: number
 }
 
+/** Share of one core each kind of thread was busy during a variant's measured rounds (1 = 100%). */
+export interface CpuShare {
+  readonly js: number
+  readonly loop: number
+  readonly pool: number
+  readonly other: number
+}
+
 export interface VariantResult {
   readonly name: string
   /** Rate per round, in the comparison's unit. */
@@ -51,6 +62,8 @@ export interface VariantResult {
   readonly p50Us?: Spread | undefined
   readonly p99Us?: Spread | undefined
   readonly error?: string | undefined
+  /** CPU used per kind of thread over the measured rounds, as a share of one core. */
+  readonly cpu?: CpuShare | undefined
 }
 
 export interface ComparisonResult {
@@ -104,13 +117,19 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
   const p50s: Array<Array<number>> = c.variants.map(() => [])
   const p99s: Array<Array<number>> = c.variants.map(() => [])
   const errors: Array<string | undefined> = c.variants.map(() => undefined)
+  const cpu: Array<Cpu> = c.variants.map(zeroCpu)
+  const wall: Array<number> = c.variants.map(() => 0)
 
   const once = async (i: number, budgetMs: number, record: boolean) => {
     if (errors[i] !== undefined) return
     const v = c.variants[i]!
     try {
+      const c0 = record ? cpuNow() : undefined
+      const t0 = performance.now()
       const s = await v.run(budgetMs)
       if (!record) return
+      wall[i] += (performance.now() - t0) / 1000
+      addCpu(cpu[i]!, c0!, cpuNow())
       rates[i]!.push((s.ops / s.seconds) * scale)
       if (s.latenciesUs && s.latenciesUs.length > 0) {
         p50s[i]!.push(quantile(s.latenciesUs, 0.5))
@@ -140,6 +159,15 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
       p50Us: p50s[i]!.length ? spread(p50s[i]!) : undefined,
       p99Us: p99s[i]!.length ? spread(p99s[i]!) : undefined,
       error: errors[i],
+      cpu:
+        wall[i]! > 0
+          ? {
+              js: cpu[i]!.js / wall[i]!,
+              loop: cpu[i]!.loop / wall[i]!,
+              pool: cpu[i]!.pool / wall[i]!,
+              other: cpu[i]!.other / wall[i]!,
+            }
+          : undefined,
     }
   })
   return { id: c.id, title: c.title, unit: c.unit, kind, baseline: c.baseline, variants, notes: [...(c.notes ?? [])] }

@@ -1,5 +1,5 @@
 /** Plain-text tables for the terminal (also valid Markdown, so they paste into the README). */
-import type { ComparisonResult, Spread } from "./harness.ts"
+import type { ComparisonResult, CpuShare, Spread } from "./harness.ts"
 import type { TargetResult } from "./targets.ts"
 
 /** 1234567 -> "1.23M", 12345 -> "12.3k", 12.345 -> "12.3". */
@@ -13,6 +13,13 @@ export const si = (x: number | undefined): string => {
   if (a >= 10) return x.toFixed(1)
   return x.toFixed(2)
 }
+
+/** "js/loop/pool" CPU as % of one core, e.g. "35/98/0". */
+const cpuCell = (c: CpuShare | undefined) =>
+  c ? [c.js, c.loop, c.pool].map((x) => Math.round(x * 100)).join("/") : "–"
+
+/** The CPU column: % of one core used by the JS thread / the ring's loop threads / libuv's threadpool. */
+export const CPU_HEADER = "CPU % js/loop/pool"
 
 const range = (s: Spread | undefined) => (s ? `${si(s.min)}–${si(s.max)}` : "–")
 
@@ -37,17 +44,19 @@ export const formatComparison = (r: ComparisonResult): string => {
           range(v.p99Us),
           si(v.rate.median),
           v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
+          cpuCell(v.cpu),
         ])
       : r.variants.map((v) => [
           v.name,
           si(v.rate.median),
           range(v.rate),
           v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
+          cpuCell(v.cpu),
         ])
   const header =
     r.kind === "latency"
-      ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader]
-      : ["variant", `median ${r.unit}`, "min–max", ratioHeader]
+      ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader, CPU_HEADER]
+      : ["variant", `median ${r.unit}`, "min–max", ratioHeader, CPU_HEADER]
   const notes = r.notes.map((n) => `  note: ${n}`)
   if (r.variants.length === 0) return [`### ${title}`, "", ...notes].join("\n")
   return [`### ${title}`, "", table(header, rows), ...(notes.length ? ["", ...notes] : [])].join("\n")
