@@ -128,7 +128,7 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
       const t0 = performance.now()
       const s = await v.run(budgetMs)
       if (!record) return
-      wall[i] += (performance.now() - t0) / 1000
+      wall[i] = wall[i]! + (performance.now() - t0) / 1000
       addCpu(cpu[i]!, c0!, cpuNow())
       rates[i]!.push((s.ops / s.seconds) * scale)
       if (s.latenciesUs && s.latenciesUs.length > 0) {
