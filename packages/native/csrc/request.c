@@ -23,9 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The position value that means "the file's current position" (pipes, sockets, O_APPEND). */
-#define POSITION_CURRENT UINT64_MAX
-
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
   if (res == -EAGAIN || res == -EINTR) return IOU_CQE_RETRY;
   if (res == -ECANCELED && cancel_requested) return IOU_CQE_CANCELLED;
@@ -77,7 +74,7 @@ bool iou__op_init(struct iou__op *op, const struct iou_request *req) {
 }
 
 static uint64_t offset_of(const struct iou__op *op) {
-  return op->req.position == POSITION_CURRENT ? POSITION_CURRENT : op->req.position + op->done;
+  return op->req.position == IOU_POSITION_CURRENT ? IOU_POSITION_CURRENT : op->req.position + op->done;
 }
 
 void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t user_data) {

@@ -65,6 +65,10 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
 
+/* iou_request.position for READ_AT / WRITE_AT meaning "the file's current position" (pipes,
+ * sockets, O_APPEND files); passed to the kernel unchanged on every continuation. */
+#define IOU_POSITION_CURRENT UINT64_MAX
+
 #define IOU_FLAG_EXACT 1u     /* read_at / recv: fill the whole range; EOF first -> IOU_OUTCOME_UNEXPECTED_EOF */
 #define IOU_FLAG_DATA_ONLY 2u /* sync: fdatasync */
 

@@ -39,7 +39,7 @@ static void run(struct t_loop *t, int wfd, int rfd, uint8_t op, uint64_t tag) {
   struct iou_request w = t_req(op, wfd, tag);
   w.iov = iov;
   w.iov_count = 3;
-  w.position = UINT64_MAX; /* a pipe or socket: no offset */
+  w.position = IOU_POSITION_CURRENT; /* a pipe or socket: no offset */
   struct iou_stats before, after;
   iou_loop_stats(t->loop, &before);
   t_submit(t, &w);
