@@ -11,6 +11,7 @@
  *   BENCH_CPU_PROFILE=f write a V8 CPU profile of the measured comparisons only (not start-up) to f
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
  */
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as inspector from "node:inspector"
 import * as os from "node:os"
@@ -87,6 +88,14 @@ const main = async () => {
     dataFile: () => (dataFile ??= prepareDataFile(log)),
   }
 
+  const git = (args: Array<string>) => {
+    const r = spawnSync("git", args, { encoding: "utf8" })
+    return r.status === 0 ? r.stdout.trim() : undefined
+  }
+  const revision = {
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    dirty: (git(["status", "--porcelain"]) ?? "") !== "",
+  }
   const machine = {
     nproc: os.availableParallelism(),
     cpu: os.cpus()[0]?.model ?? "unknown",
@@ -98,6 +107,7 @@ const main = async () => {
   log(
     `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`,
   )
+  log(`revision: ${revision.commit ?? "unknown"}${revision.dirty ? " (with uncommitted changes)" : ""}`)
   log(
     `machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ` +
       `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`,
@@ -176,6 +186,7 @@ const main = async () => {
     {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
+      revision,
       machine: { ...machine, loadavgAtEnd: os.loadavg() },
       settings: { quick, rounds, budgetMs, warmupMs, suites: selected.map((s) => s.id) },
       comparisons: results,
