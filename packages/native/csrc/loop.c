@@ -10,8 +10,9 @@
  *   3. advance_timeouts: expired in-flight waiters get one ASYNC_CANCEL, parked ones end locally
  *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests
  *   5. publish completions; notify at most once
- *   6. wait: AT_SQ_CAPACITY submits without waiting; AT_WAITER_CAPACITY and "waiters in flight"
- *      arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless work or
+ *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
+ *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
+ *      cancel targets), submits without waiting; AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless work or
  *      a wake arrived meanwhile; nothing in flight parks on the futex word; DISCONNECTED drains.
  */
 #include <errno.h>
@@ -89,6 +90,7 @@ struct iou_loop {
   struct id_queue ready_queue;
   struct id_queue pending_cancels;
   bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
+  bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
   bool wake_rearm_needed; /* the multishot wake poll is neither armed nor staged */
   uint32_t processed_seq; /* requests taken from the inbound queue, mod 2^29 */
 };
@@ -315,6 +317,7 @@ static bool stage_wake_rearm(struct iou_loop *loop) {
   struct io_uring_sqe *sqe = iou__ring_get_sqe(&loop->ring);
   if (sqe == NULL) return false;
   iou__waker_prep_poll(&loop->waker, sqe);
+  if (loop->wake_poll_oneshot) sqe->len = 0; /* tests: one CQE, then a re-arm */
   loop->wake_rearm_needed = false;
   bump(&loop->counters.sqes_staged, 1);
   return true;
@@ -405,6 +408,13 @@ static enum fill_result fill_submission_queue(struct iou_loop *loop) {
   return from_fill_state(loop);
 }
 
+/* Staging stopped with SQ room gone while pending cancels, ready-queue entries or the wake re-arm
+ * are still queued: the caller must submit without waiting and go round again (the model's rule). */
+static bool staging_left(const struct iou_loop *loop) {
+  return loop->pending_cancels.len > 0 || loop->ready_queue.len > 0 ||
+         (loop->use_wake_poll && loop->wake_rearm_needed);
+}
+
 static void update_gauge(struct iou_loop *loop) {
   atomic_store_explicit(&loop->counters.pending_operations, loop->waiters.len, memory_order_relaxed);
 }
@@ -448,7 +458,7 @@ static void drain(struct iou_loop *loop) {
     publish_completions(loop);
     update_gauge(loop);
     if (iou__waiters_is_empty(&loop->waiters)) break; /* the last one ended locally */
-    if (!loop->use_wake_poll) {
+    if (!loop->use_wake_poll || staging_left(loop)) { /* the SQ filled first: never wait then */
       submit(loop);
       continue;
     }
@@ -501,7 +511,9 @@ static void *run(void *arg) {
       drain(loop);
       break;
     }
-    if (fill == FILL_AT_SUBMISSION_QUEUE_CAPACITY || !loop->use_wake_poll) {
+    /* The SQ is full, or it filled while cancels / restages were still queued: submit without
+     * waiting, even at waiter capacity, and go round again. */
+    if (fill == FILL_AT_SUBMISSION_QUEUE_CAPACITY || staging_left(loop) || !loop->use_wake_poll) {
       if (!loop->use_wake_poll && iou__waiters_is_empty(&loop->waiters) && fill == FILL_DRAINED)
         (void)iou__waker_park_idle(&loop->waker, loop->processed_seq); /* IOPOLL: idle */
       else
@@ -562,6 +574,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->size = size;
   loop->io_poll = config->io_poll;
   loop->want_single_issuer = config->single_issuer;
+  loop->wake_poll_oneshot = config->wake_poll_oneshot;
   loop->notify = notify;
   loop->notify_ctx = notify_ctx;
   loop->waker.eventfd = -1;

@@ -50,6 +50,7 @@ struct iou_loop_config {
   bool io_poll;                    /* IORING_SETUP_IOPOLL */
   uint64_t max_request_timeout_ns; /* timeout wheel horizon (> 0) */
   uint64_t timeout_wheel_tick_ns;  /* timeout wheel tick (> 0) */
+  bool wake_poll_oneshot;          /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
 };
 
 /* Called on the loop thread, at most once per loop iteration, after it has published one or more

@@ -48,13 +48,6 @@ static struct t_loop *all_loops[64];
 static unsigned n_loops;
 
 struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns) {
-  t_require_io_uring();
-  struct t_loop *t = calloc(1, sizeof(*t));
-  CHECK(t != NULL);
-  CHECK(n_loops < 64);
-  all_loops[n_loops++] = t;
-  t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  CHECK(t->notify_fd >= 0);
   struct iou_loop_config cfg = {
       .size = size,
       .single_issuer = single_issuer,
@@ -62,7 +55,18 @@ struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, ui
       .max_request_timeout_ns = horizon_ns,
       .timeout_wheel_tick_ns = tick_ns,
   };
-  int r = iou_loop_open(&cfg, on_notify, t, &t->loop);
+  return t_open_config(&cfg);
+}
+
+struct t_loop *t_open_config(const struct iou_loop_config *config) {
+  t_require_io_uring();
+  struct t_loop *t = calloc(1, sizeof(*t));
+  CHECK(t != NULL);
+  CHECK(n_loops < 64);
+  all_loops[n_loops++] = t;
+  t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  CHECK(t->notify_fd >= 0);
+  int r = iou_loop_open(config, on_notify, t, &t->loop);
   if (r == -ENOMEM || r == -EPERM) {
     printf("iou_loop_open refused: %s\n", strerror(-r));
     exit(T_EXIT_SKIP);

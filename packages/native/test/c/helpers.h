@@ -44,6 +44,8 @@ void t_sleep_ms(unsigned ms);
 
 /* Opens a loop (size, single issuer, horizon and tick in ns); exits 77 if io_uring is refused. */
 struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns);
+/* Same with a whole config (trace hooks, test knobs). */
+struct t_loop *t_open_config(const struct iou_loop_config *config);
 /* Same with the defaults: 60 s horizon, 5 ms tick, single issuer requested. */
 struct t_loop *t_open_default(uint32_t size);
 
