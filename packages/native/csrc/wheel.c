@@ -2,7 +2,10 @@
  * wheel.c: the hashed timing wheel and its parking heap (see wheel.h). Owns the buckets, the
  * bitsets, the heap and the due array. Invariant between calls: every parked entry is at least
  * `slots` ticks after current_tick, every live bucket entry is less than `slots` ticks after it,
- * so all live entries sharing a bucket share a tick.
+ * so all live entries sharing a bucket share a tick. min_tick is exact unless min_dirty: remove
+ * only marks it dirty, and advance / next_tick recompute it, because in the middle of removing the
+ * entries advance returned, a due entry not yet removed (or a promoted one sharing its slot) would
+ * be taken for a live future tick and leave the minimum in the past (the loop then spins).
  */
 #include "wheel.h"
 
@@ -78,7 +81,7 @@ static int place(struct iou__wheel *w, uint64_t id, uint64_t tick) {
   IOU_ASSERT(w->active_counts[slot] < UINT32_MAX, "wheel: bucket count overflow");
   if (w->active_counts[slot]++ == 0) set_bit(w->active_bits, slot);
   w->active++;
-  if (tick < w->min_tick) w->min_tick = tick;
+  if (!w->min_dirty && tick < w->min_tick) w->min_tick = tick;
   return 0;
 }
 
@@ -158,10 +161,24 @@ void iou__wheel_remove(struct iou__wheel *w, uint64_t id, uint64_t tick) {
   IOU_ASSERT(w->active > 0 && w->active_counts[slot] > 0, "wheel: remove of a deadline that is not tracked");
   w->active--;
   if (--w->active_counts[slot] == 0) clear_bit(w->active_bits, slot);
-  if (w->active == 0)
+  if (w->active == 0) {
     w->min_tick = IOU_WHEEL_NO_TICK;
-  else if (tick == w->min_tick && w->active_counts[slot] == 0)
+    w->min_dirty = false;
+  } else if (tick == w->min_tick) {
+    /* Not recomputed here: the caller may still be removing entries advance returned (see the
+     * file comment). Other live entries may share the slot, so the tick is not enough to know. */
+    w->min_dirty = true;
+  }
+}
+
+/* The exact earliest bucketed tick. Contract: every live entry the last advance returned has been
+ * removed (the loop removes or ignores each one before it next waits or advances). */
+static uint64_t min_tick(struct iou__wheel *w) {
+  if (w->min_dirty) {
     w->min_tick = compute_min(w);
+    w->min_dirty = false;
+  }
+  return w->min_tick;
 }
 
 /* Moves the due entries of a bucket to w->due; entries not yet due stay (they share the slot
@@ -186,6 +203,7 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
   w->due_len = 0;
   uint64_t now_tick = now_ns > w->start_ns ? (now_ns - w->start_ns) / w->tick_ns : 0;
   if (now_tick <= w->current_tick) return 0;
+  (void)min_tick(w); /* before the clock moves: the scan starts after the current tick */
   uint64_t previous = w->current_tick;
   w->current_tick = now_tick;
   if (w->active == 0 && w->parked_len == 0) {
@@ -226,8 +244,8 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
   return (int)w->due_len;
 }
 
-uint64_t iou__wheel_next_tick(const struct iou__wheel *w) {
-  uint64_t t = w->min_tick;
+uint64_t iou__wheel_next_tick(struct iou__wheel *w) {
+  uint64_t t = min_tick(w);
   if (w->parked_len > 0 && w->parked[0].tick < t) t = w->parked[0].tick;
   return t;
 }

@@ -41,7 +41,8 @@ struct iou__wheel {
   uint64_t *active_bits;   /* bit per bucket with active_counts > 0 */
   uint64_t active;         /* live deadlines in buckets */
   uint64_t current_tick;   /* last tick advanced to */
-  uint64_t min_tick;       /* earliest live tick in buckets, IOU_WHEEL_NO_TICK when none */
+  uint64_t min_tick;       /* earliest live tick in buckets, IOU_WHEEL_NO_TICK when none; exact unless min_dirty */
+  bool min_dirty;          /* the minimum was removed: recomputed by the next advance or next_tick */
   struct iou__wheel_entry *parked; /* min-heap by tick: deadlines at least `slots` ticks ahead */
   uint32_t parked_len;
   uint32_t parked_cap;
@@ -60,15 +61,17 @@ uint64_t iou__wheel_target_tick(const struct iou__wheel *w, uint64_t deadline_ns
 /* Tracks id until tick (> current tick; any distance). Returns 0 or -ENOMEM. */
 int iou__wheel_schedule(struct iou__wheel *w, uint64_t id, uint64_t tick);
 
-/* Stops tracking the live deadline (id, tick); exactly once per scheduled deadline. */
+/* Stops tracking the live deadline (id, tick); exactly once per scheduled deadline. O(1): a
+ * removed minimum is recomputed lazily (see iou__wheel_next_tick). */
 void iou__wheel_remove(struct iou__wheel *w, uint64_t id, uint64_t tick);
 
 /* Moves the clock to now and returns how many entries came due (in w->due). Returns -ENOMEM if a
  * parked deadline could not be moved into the wheel. */
 int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns);
 
-/* The earliest live tick (in the wheel or parked), or IOU_WHEEL_NO_TICK. */
-uint64_t iou__wheel_next_tick(const struct iou__wheel *w);
+/* The earliest live tick (in the wheel or parked), or IOU_WHEEL_NO_TICK. Call it (like advance)
+ * only after removing every live entry the last advance returned: it recomputes a removed minimum. */
+uint64_t iou__wheel_next_tick(struct iou__wheel *w);
 
 /* The absolute CLOCK_MONOTONIC time at which tick begins. */
 static inline uint64_t iou__wheel_tick_ns(const struct iou__wheel *w, uint64_t tick) {
