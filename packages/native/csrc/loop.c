@@ -120,22 +120,23 @@ static void id_queue_pop(struct id_queue *q) {
   q->len--;
 }
 
-/* Pending cancels may hold entries of waiters that completed before their cancel was staged; on
- * overflow drop those (at most one live entry per waiter exists, so room appears). */
+/* Pending cancels are provably bounded (capacity 2 * size, asserted anyway): an entry is pushed only
+ * when a waiter goes Active -> CancelRequested while in flight, which happens at most once per
+ * waiter occupancy, so at most `size` entries are live (their waiter still in flight) at any time.
+ * The others are stale (their op CQE came first) and staging drops them; when the queue is full
+ * they are compacted away in place here, which leaves at most size - 1 live entries plus the new
+ * one. No allocation. */
 static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
   struct id_queue *q = &loop->pending_cancels;
   if (q->len == q->capacity) {
-    uint32_t n = q->len;
-    q->len = 0;
-    uint32_t head = q->head;
-    q->head = 0;
-    uint64_t *copy = malloc(n * sizeof(*copy));
-    IOU_ASSERT(copy != NULL, "pending cancels: out of memory");
-    for (uint32_t i = 0; i < n; i++) copy[i] = q->ids[(head + i) % q->capacity];
-    for (uint32_t i = 0; i < n; i++)
-      if (iou__waiters_is_in_flight(&loop->waiters, copy[i])) q->ids[q->len++] = copy[i];
-    free(copy);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < q->len; i++) { /* writes never overtake reads: safe in place */
+      uint64_t entry = q->ids[(q->head + i) % q->capacity];
+      if (iou__waiters_is_in_flight(&loop->waiters, entry)) q->ids[(q->head + kept++) % q->capacity] = entry;
+    }
+    q->len = kept;
   }
+  IOU_ASSERT(q->len < q->capacity, "pending cancels overflow: more live entries than waiters");
   id_queue_push(q, id);
 }
 
