@@ -46,6 +46,7 @@ export const fioSuite: Suite = {
     ]
     const fio: Variant = {
       name: FIO,
+      external: true,
       run: async (budgetMs) => {
         const r = spawnSync(
           "fio",

@@ -19,6 +19,8 @@ export interface Sample {
 
 export interface Variant {
   readonly name: string
+  /** Runs in another process (e.g. fio): this process's CPU use says nothing about it. */
+  readonly external?: boolean | undefined
   /** Runs for about `budgetMs` (or a fixed count of operations) and reports what it did. */
   readonly run: (budgetMs: number) => Promise<Sample>
 }
@@ -160,7 +162,7 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
       p99Us: p99s[i]!.length ? spread(p99s[i]!) : undefined,
       error: errors[i],
       cpu:
-        wall[i]! > 0
+        wall[i]! > 0 && !v.external
           ? {
               js: cpu[i]!.js / wall[i]!,
               loop: cpu[i]!.loop / wall[i]!,
