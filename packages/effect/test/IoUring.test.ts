@@ -8,7 +8,6 @@ import { Cause, Effect, Exit, Fiber } from "effect"
 import { probe } from "@iou/native"
 import { IoUring, IoUringError, NodeIoUring } from "@iou/effect"
 import { closedFd, scratchFile } from "./files.ts"
-import { gaugeSettled } from "./stats.ts"
 import { tcpPair } from "./sockets.ts"
 
 const supported = probe().supported
@@ -146,7 +145,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           assert.isAtLeast(elapsed, 40)
           assert.isBelow(elapsed, 2000)
           assert.strictEqual((yield* io.stats).inFlight, 0)
-          const after = yield* gaugeSettled
+          const after = yield* io.stats
           assert.strictEqual(after.timedOut - before.timedOut, 1)
           assert.strictEqual(after.pendingOperations, 0)
           const now = yield* Effect.flip(io.readAt(a, new Uint8Array(1), 0, { timeout: 0 }))
@@ -163,7 +162,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
           // The interruption waited for the request to end: the Driver holds nothing right after it.
           assert.strictEqual((yield* io.stats).inFlight, 0)
-          const after = yield* gaugeSettled
+          const after = yield* io.stats
           assert.strictEqual(after.pendingOperations, 0)
           assert.strictEqual(after.cancelled - before.cancelled, 1)
           // The cancelled recv consumed nothing: the next one gets the bytes.
@@ -182,7 +181,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           yield* inFlight(1)
           yield* Fiber.interrupt(fiber)
           assert.strictEqual((yield* io.stats).inFlight, 0)
-          assert.strictEqual((yield* gaugeSettled).pendingOperations, 0)
+          assert.strictEqual((yield* io.stats).pendingOperations, 0)
           const exit = yield* Fiber.await(fiber)
           assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
         }),
@@ -198,7 +197,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           )
           assert.strictEqual(winner, "sleep")
           assert.strictEqual((yield* io.stats).inFlight, 0)
-          assert.strictEqual((yield* gaugeSettled).pendingOperations, 0)
+          assert.strictEqual((yield* io.stats).pendingOperations, 0)
         }),
       )
 
@@ -217,7 +216,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           yield* inFlight(1000)
           yield* Fiber.interrupt(fiber)
           assert.strictEqual((yield* io.stats).inFlight, 0)
-          const after = yield* gaugeSettled
+          const after = yield* io.stats
           assert.strictEqual(after.pendingOperations, 0)
           assert.strictEqual(after.cancelled - before.cancelled, 1000)
           // The ring still works.

@@ -7,7 +7,6 @@ import { Effect, Metric, Scope, Exit } from "effect"
 import * as Prom from "prom-client"
 import { probe } from "@iou/native"
 import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
-import { gaugeSettled } from "./stats.ts"
 
 const supported = probe().supported
 
@@ -26,7 +25,8 @@ describe.skipIf(!supported)("IoUringMetrics (real kernel)", () => {
         yield* IoUringMetrics.register(registry).pipe(Scope.provide(scope))
         yield* io.nop
         yield* io.nop
-        const stats = yield* gaugeSettled
+        const stats = yield* io.stats
+        assert.strictEqual(stats.pendingOperations, 0)
         const text = yield* Effect.promise(() => registry.metrics())
         assert.include(text, "# TYPE iou_pending_operations gauge")
         assert.include(text, "# TYPE iou_submitted_total counter")
@@ -76,7 +76,8 @@ describe.skipIf(!supported)("IoUringMetrics (real kernel)", () => {
         const scope = yield* Scope.make()
         yield* IoUringMetrics.track({ ring: "main" }).pipe(Scope.provide(scope))
         yield* io.nop
-        const stats = yield* gaugeSettled
+        const stats = yield* io.stats
+        assert.strictEqual(stats.pendingOperations, 0)
         const snapshots = yield* Metric.snapshot
         const submitted = snapshots.find((s) => s.id === "iou_submitted_total")
         assert.isDefined(submitted)

@@ -456,8 +456,8 @@ static void drain(struct iou_loop *loop) {
     }
     advance_timeouts(loop);
     (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
+    update_gauge(loop); /* before publishing: see run() */
     publish_completions(loop);
-    update_gauge(loop);
     if (iou__waiters_is_empty(&loop->waiters)) break; /* the last one ended locally */
     if (!loop->use_wake_poll || staging_left(loop)) { /* the SQ filled first: never wait then */
       submit(loop);
@@ -502,8 +502,10 @@ static void *run(void *arg) {
     take_cancels(loop);
     advance_timeouts(loop);
     enum fill_result fill = fill_submission_queue(loop);
-    publish_completions(loop);
+    /* The gauge first: its relaxed store is sequenced before the completions' release store, so an
+     * owner that received a completion (acquire) reads a gauge that no longer counts it. */
     update_gauge(loop);
+    publish_completions(loop);
     if (closing(loop) && shutdown_expired(loop)) {
       abandon_all(loop);
       break;
@@ -537,8 +539,8 @@ static void *run(void *arg) {
     iou__waker_clear_wait(&loop->waker);
   }
 
-  publish_completions(loop);
   update_gauge(loop);
+  publish_completions(loop);
   iou__ring_exit(&loop->ring); /* abandoned requests' memory stays with its owners (quarantine) */
   iou_notify_fn notify = loop->notify;
   void *ctx = loop->notify_ctx;

@@ -636,6 +636,34 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
   })
 
+  describe("stats", () => {
+    it("pendingOperations no longer counts a request when its callback runs", async () => {
+      const ring = open({ size: 4 })
+      const { a, b } = await pair()
+      const sender = Driver.open({ size: 2 })
+      cleanups.push(() => sender.close({ shutdownTimeout: 0 }))
+      const seen: Array<number> = []
+      for (let i = 0; i < 300; i++) {
+        // Alternate a nop (one CQE) and a recv that waits for data (completes on a later batch).
+        await new Promise<void>((done, fail) => {
+          const check = (error: Error | null): void => {
+            if (error !== null) return fail(error)
+            seen.push(ring.stats().pendingOperations)
+            done()
+          }
+          if (i % 2 === 0) {
+            ring.submitNop(0, check)
+          } else {
+            ring.submitRecv(b, new Uint8Array(4), 0, 4, false, 0, check)
+            setImmediate(() => void sender.send(a, new Uint8Array([1])))
+          }
+        })
+      }
+      expect(seen.filter((n) => n !== 0)).toEqual([])
+      expect(seen.length).toBe(300)
+    })
+  })
+
   describe("load", () => {
     it("completes 100k mixed operations with random cancels and deadlines exactly once each", async () => {
       const ring = open({ size: 256 })
