@@ -59,9 +59,12 @@ const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promi
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as net.AddressInfo).port
   const peerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), "tcp-peer.ts")
-  child = spawn(process.execPath, [peerPath, mode, String(port), String(count)], {
-    stdio: ["ignore", "inherit", "inherit"],
-  })
+  // BENCH_PEER_CPUS=1: run the peer under `taskset -c 1` (to study placement; pin this process too).
+  const cpus = process.env["BENCH_PEER_CPUS"]
+  const argv = [process.execPath, peerPath, mode, String(port), String(count)]
+  child = cpus
+    ? spawn("taskset", ["-c", cpus, ...argv], { stdio: ["ignore", "inherit", "inherit"] })
+    : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
   const exited = new Promise<void>((resolve) => child!.on("exit", () => resolve()))
   await Promise.race([
     accepted,
