@@ -29,10 +29,11 @@ constexpr size_t STAGE_BYTES = 64;
 
 // The completion area: an array of struct iou_completion that Loop fills from
 // iou_loop_poll_completions and the Driver reads as Uint32Array [slot, generation, result] plus a
-// Uint8Array outcome at byte 12 of each 16-byte record.
+// Uint8Array outcome at byte 12 and flags (IOU_COMPLETION_*) at byte 13 of each 16-byte record.
 static_assert(sizeof(struct iou_completion) == 16, "src/binding.ts reads 16-byte completions");
 static_assert(offsetof(struct iou_completion, result) == 8, "src/binding.ts reads result at byte 8");
 static_assert(offsetof(struct iou_completion, outcome) == 12, "src/binding.ts reads outcome at byte 12");
+static_assert(offsetof(struct iou_completion, flags) == 13, "src/binding.ts reads flags at byte 13");
 
 // Registers the Loop class on `exports`. JS thread.
 void InitLoop(Napi::Env env, Napi::Object exports);

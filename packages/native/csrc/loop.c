@@ -422,18 +422,20 @@ static void update_gauge(struct iou_loop *loop) {
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
 
-/* The shutdown cutoff passed: every waiter and every request still queued ends ABANDONED. The
- * waiters' loop-owned memory is leaked when in flight (the kernel may still read it). */
+/* How long the shutdown cutoff waits for the final CQEs of the requests it cancelled. An
+ * ASYNC_CANCEL of a poll-driven op (sockets, pipes) lands at once; this bounds the wait for ops
+ * that are slow to let go (an io-wq worker in a blocking call), so that close and env cleanup
+ * (close with timeout 0 when Node exits or a worker ends) still return promptly. */
+#define ABANDON_GRACE_NS (100ull * 1000 * 1000)
+
+/* The shutdown cutoff passed. Requests still queued end ABANDONED at once. Every live waiter is
+ * cancelled with outcome ABANDONED: one ASYNC_CANCEL each for those in the kernel (as for
+ * deadlines; those already cancel-requested keep their cancel and outcome), local ends for those
+ * waiting in the ready queue. Their CQEs are handled for at most ABANDON_GRACE_NS as usual (a
+ * complete transfer still ends OK): the kernel has let go of their memory. Only waiters whose final
+ * CQE did not come back end ABANDONED with IOU_COMPLETION_KERNEL_HELD, their loop-owned memory
+ * leaked (the kernel may still use it; the owner quarantines its own). */
 static void abandon_all(struct iou_loop *loop) {
-  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
-    struct iou__waiter *w = &loop->waiters.entries[i];
-    if (w->state == IOU_WAITER_FREE) continue;
-    struct iou_completion c;
-    iou__waiters_abandon(&loop->waiters, w->id, &c);
-    complete(loop, &c);
-  }
-  loop->ready_queue.len = 0;
-  loop->pending_cancels.len = 0;
   struct iou__inbound_entry *e;
   while ((e = iou__inbound_peek(&loop->inbound)) != NULL) {
     uint64_t tag = e->request.tag;
@@ -441,6 +443,33 @@ static void abandon_all(struct iou_loop *loop) {
     bump(&loop->counters.submitted, 1);
     complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
   }
+  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
+    struct iou__waiter *w = &loop->waiters.entries[i];
+    if (w->state == IOU_WAITER_ACTIVE) request_cancel(loop, w->id, IOU_OUTCOME_ABANDONED);
+  }
+  uint64_t grace_end = iou__now_ns() + ABANDON_GRACE_NS;
+  for (;;) {
+    (void)(stage_cancellations(loop) && stage_ready_requests(loop)); /* ready ones end locally */
+    update_gauge(loop);
+    publish_completions(loop);
+    if (iou__waiters_is_empty(&loop->waiters)) return;
+    uint64_t now = iou__now_ns();
+    if (now >= grace_end) break;
+    if (loop->pending_cancels.len > 0 || loop->ready_queue.len > 0)
+      submit(loop); /* the SQ filled: never wait then */
+    else
+      submit_and_wait(loop, 1, (int64_t)(grace_end - now));
+    reap_cqes(loop);
+  }
+  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
+    struct iou__waiter *w = &loop->waiters.entries[i];
+    if (w->state == IOU_WAITER_FREE) continue;
+    struct iou_completion c;
+    iou__waiters_abandon(&loop->waiters, w->id, &c); /* KERNEL_HELD when in flight */
+    complete(loop, &c);
+  }
+  loop->ready_queue.len = 0;
+  loop->pending_cancels.len = 0;
 }
 
 /* Closing and the inbound queue is empty: let in-flight work finish while deadlines, retries and
@@ -541,7 +570,7 @@ static void *run(void *arg) {
 
   update_gauge(loop);
   publish_completions(loop);
-  iou__ring_exit(&loop->ring); /* abandoned requests' memory stays with its owners (quarantine) */
+  iou__ring_exit(&loop->ring); /* KERNEL_HELD requests' memory stays with its owners (quarantine) */
   iou_notify_fn notify = loop->notify;
   void *ctx = loop->notify_ctx;
   /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every

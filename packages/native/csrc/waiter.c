@@ -130,6 +130,7 @@ static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_com
   out->tag = e->op.req.tag;
   out->result = e->op.result;
   out->outcome = e->op.outcome;
+  out->flags = 0;
   tag_remove(w, e->op.req.tag, iou__waiter_index(e->id));
   e->state = IOU_WAITER_FREE;
   e->in_flight = false;
@@ -183,9 +184,11 @@ void iou__waiters_abandon(struct iou__waiters *w, uint64_t id, struct iou_comple
   struct iou__waiter *e = iou__waiters_get(w, id);
   IOU_ASSERT(e != NULL, "waiters: abandon of a stale waiter id");
   iou__op_end(&e->op, IOU_OUTCOME_ABANDONED);
-  if (e->in_flight)
+  bool held = e->in_flight;
+  if (held)
     iou__op_leak(&e->op); /* the kernel may still read its iovec copy */
   else
     iou__op_release(&e->op);
   retire(w, e, out);
+  if (held) out->flags = IOU_COMPLETION_KERNEL_HELD;
 }

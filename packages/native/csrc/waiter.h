@@ -111,8 +111,9 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
                                                         struct iou_completion *out, bool *had_tick,
                                                         uint64_t *tick);
 
-/* Ends a live waiter with IOU_OUTCOME_ABANDONED at the shutdown timeout. When it is in flight its
- * loop-owned memory is leaked, not freed (the kernel may still use it). */
+/* Ends a live waiter with IOU_OUTCOME_ABANDONED once the abandonment grace is over. When it is in
+ * flight its loop-owned memory is leaked, not freed, and the completion carries
+ * IOU_COMPLETION_KERNEL_HELD (the kernel may still use the request's memory). */
 void iou__waiters_abandon(struct iou__waiters *w, uint64_t id, struct iou_completion *out);
 
 #endif /* IOU_WAITER_H */

@@ -76,7 +76,7 @@ typedef void (*iou_notify_fn)(void *ctx);
 /* One logical request. Copied into the inbound queue by iou_loop_submit. Memory it points to
  * (buf, iov and every iov_base) is owned by the caller, who must keep it alive and untouched until
  * the request's completion has been delivered by iou_loop_poll_completions (the kernel may write
- * into it until then). For an abandoned request, forever (quarantine). */
+ * into it until then). For a request abandoned with IOU_COMPLETION_KERNEL_HELD, forever (quarantine). */
 struct iou_request {
   uint64_t tag;              /* caller's id, echoed in the completion; unique among the caller's live requests */
   uint64_t position;         /* file offset for READ_AT / WRITE_AT */
@@ -97,13 +97,22 @@ struct iou_request {
 #define IOU_OUTCOME_TIMEOUT 2        /* its deadline passed (before or while in the kernel) */
 #define IOU_OUTCOME_CANCELLED 3      /* iou_loop_cancel landed before the operation finished */
 #define IOU_OUTCOME_UNEXPECTED_EOF 4 /* exact READ_AT/RECV met EOF / peer close first; result = bytes filled */
-#define IOU_OUTCOME_ABANDONED 5      /* still in flight when the shutdown timeout expired */
+#define IOU_OUTCOME_ABANDONED 5      /* unfinished at the shutdown cutoff (see IOU_COMPLETION_KERNEL_HELD) */
 #define IOU_OUTCOME_CLOSED 6         /* write/send made no progress: the kernel returned 0 (also: ERROR -EPIPE) */
+
+/* iou_completion.flags. KERNEL_HELD: only with IOU_OUTCOME_ABANDONED. At the shutdown cutoff the
+ * loop sends one ASYNC_CANCEL for every request still in the kernel and waits a short grace for
+ * their final CQEs: those that come back end ABANDONED without this flag (the kernel let go of their
+ * memory, which the caller may reuse or free). A request whose final CQE did not arrive within the
+ * grace carries the flag: the kernel may still read or write its memory, which must therefore be
+ * kept alive forever (quarantined). */
+#define IOU_COMPLETION_KERNEL_HELD 1u
 
 struct iou_completion {
   uint64_t tag;
   int32_t result;
   uint8_t outcome; /* IOU_OUTCOME_* */
+  uint8_t flags;   /* IOU_COMPLETION_* */
 };
 
 struct iou_stats {
@@ -147,14 +156,19 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
 /* Stops admission of new submissions and starts the seed's shutdown: everything already
  * submitted is still admitted, in-flight work drains while deadlines and retries keep running,
  * and when shutdown_timeout_ns (>= 0; -1 = no limit) expires, what is left completes with
- * IOU_OUTCOME_ABANDONED. Returns at once; the loop thread notifies when it has exited. Owner. */
+ * IOU_OUTCOME_ABANDONED: requests not in the kernel at once; requests in the kernel get one
+ * ASYNC_CANCEL each and end as their final CQE comes back (a complete transfer still ends OK, an
+ * error ERROR), and those still out after a short grace (about 100 ms) end ABANDONED with
+ * IOU_COMPLETION_KERNEL_HELD. Returns at once; the loop thread notifies when it has exited. Owner. */
 int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns);
 
 /* True once the loop thread has exited (all completions, including abandoned ones, published). */
 bool iou_loop_exited(struct iou_loop *loop);
 
 /* Joins the loop thread (closing first with timeout 0 if iou_loop_close was never called) and
- * frees the loop. Memory of abandoned requests stays the caller's to quarantine. Owner. */
+ * frees the loop; with timeout 0 this takes at most the abandonment grace once the in-flight
+ * requests' cancels land. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
+ * caller's to quarantine. Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
 
 /* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */

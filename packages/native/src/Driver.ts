@@ -17,9 +17,11 @@
  * The pending table holds each request's buffers, callback and state from submission until its
  * completion is delivered: that is what keeps the memory the kernel may write alive (GC-safe).
  * Slots are reused through a free list; a request's tag (and the RequestHandle) carries the slot and
- * its generation, so a stale handle or tag can never match the slot's next occupant. Buffers of
- * requests abandoned at the shutdown timeout move to a module-level quarantine that is never
- * released, because the kernel may still write into them.
+ * its generation, so a stale handle or tag can never match the slot's next occupant. At the shutdown
+ * timeout the loop cancels what is still in the kernel and waits a short grace for it; only requests
+ * abandoned with the kernel still holding their memory (IOU_COMPLETION_KERNEL_HELD) have their
+ * buffers moved to a module-level quarantine that is never released, because the kernel may still
+ * write into them. Buffers of abandoned requests whose cancel landed are released as usual.
  *
  * Cancelling (ring.cancel, an AbortSignal) a request still in the JS FIFO completes it at once
  * (AbortError) without touching the loop; a submitted one gets an async cancel in the loop and ends
@@ -34,6 +36,7 @@ import {
   COMPLETION_BYTES,
   IOU_FLAG_DATA_ONLY,
   IOU_FLAG_EXACT,
+  IOU_COMPLETION_KERNEL_HELD,
   IOU_MAX_IOV,
   IOU_OP_NOP,
   IOU_OP_READ_AT,
@@ -671,7 +674,7 @@ export class Driver {
    * Stops admission (later calls reject with ERR_IOU_CLOSED), still admits what was already made
    * (including requests waiting in the JS FIFO), drains in-flight work while deadlines keep running,
    * and when `shutdownTimeout` (ms; default: the config's; absent: no limit) expires abandons what
-   * is left (ERR_IOU_ABANDONED, buffers quarantined). Resolves once the loop thread has been joined,
+   * is left (ERR_IOU_ABANDONED; buffers quarantined only if the kernel kept them). Resolves once the loop thread has been joined,
    * with how many requests live at close() completed and how many were abandoned. Calling it again
    * returns the same promise.
    */
@@ -890,6 +893,7 @@ export class Driver {
       const generation = c32[i * 4 + 1]!
       const result = cI32[i * 4 + 2]!
       const outcome = c8[i * 16 + 12]!
+      const completionFlags = c8[i * 16 + 13]!
       // Tags are unique among live requests: a mismatch would be a loop bug; never touch the slot.
       if (slot >= this.capacity || this.generation[slot] !== generation) continue
       const state = this.state[slot]
@@ -897,7 +901,9 @@ export class Driver {
       if (outcome === IOU_OUTCOME_OK) {
         this.finish(slot, null, result)
       } else {
-        if (outcome === IOU_OUTCOME_ABANDONED) this.quarantine(slot)
+        if (outcome === IOU_OUTCOME_ABANDONED && (completionFlags & IOU_COMPLETION_KERNEL_HELD) !== 0) {
+          this.quarantine(slot)
+        }
         const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
         this.finish(slot, fromCompletion(this.op[slot]!, this.fd[slot], result, outcome, cause), result)
       }

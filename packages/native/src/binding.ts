@@ -85,6 +85,9 @@ export const IOU_OUTCOME_UNEXPECTED_EOF = 4
 export const IOU_OUTCOME_ABANDONED = 5
 export const IOU_OUTCOME_CLOSED = 6
 
+/** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
+export const IOU_COMPLETION_KERNEL_HELD = 1
+
 /** Largest iov_count of one vectored request (IOV_MAX). */
 export const IOU_MAX_IOV = 1024
 
@@ -102,5 +105,5 @@ export const STAGE_OFFSET = 8
 export const STAGE_DEADLINE_F64 = 5
 export const STAGE_BYTES = 64
 
-/** Bytes of one struct iou_completion: u64 tag (slot, generation), i32 result, u8 outcome at 12. */
+/** Bytes of one struct iou_completion: u64 tag (slot, generation), i32 result, u8 outcome at 12, u8 flags at 13. */
 export const COMPLETION_BYTES = 16

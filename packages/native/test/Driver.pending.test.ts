@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest"
 import {
   IOU_OP_NOP,
   IOU_OP_READ_AT,
+  IOU_COMPLETION_KERNEL_HELD,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
@@ -106,12 +107,16 @@ class SimulatedLoop implements NativeLoop {
   poll(): void {}
 
   /** Completes the oldest `n` inbound requests (or the given ones) with (result, outcome). */
-  complete(entries: ReadonlyArray<{ taken: Taken; result: number; outcome: number }>, final = false): void {
-    entries.forEach(({ taken, result, outcome }, i) => {
+  complete(
+    entries: ReadonlyArray<{ taken: Taken; result: number; outcome: number; flags?: number }>,
+    final = false,
+  ): void {
+    entries.forEach(({ taken, result, outcome, flags }, i) => {
       this.done32[i * 4] = taken.slot
       this.done32[i * 4 + 1] = taken.generation
       this.doneI32[i * 4 + 2] = result
       this.done8[i * 16 + 12] = outcome
+      this.done8[i * 16 + 13] = flags ?? 0
       const at = this.inbound.indexOf(taken)
       if (at >= 0) this.inbound.splice(at, 1)
     })
@@ -273,6 +278,27 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     expect(await closed).toEqual({ completed: 1, abandoned: 2 })
     expect(loop.destroyed).toBe(true)
     expect(driver.stats().abandoned).toBe(1)
+  })
+
+  it("quarantines the buffers of an abandoned request only when the kernel may still hold them", async () => {
+    const { driver, loop } = open(2)
+    const errors: Array<string | undefined> = []
+    const record = (error: Error | null) => errors.push((error as { code?: string } | null)?.code)
+    driver.submitRecv(5, new Uint8Array(100), 0, 100, false, 0, record)
+    driver.submitRecv(6, new Uint8Array(7), 0, 7, false, 0, record)
+    await tick()
+    const [landed, held] = loop.inbound
+    const closed = driver.close({ shutdownTimeout: 0 })
+    // The first one's cancel landed within the loop's grace; the second one's did not.
+    loop.complete([{ taken: landed!, result: 0, outcome: IOU_OUTCOME_ABANDONED }])
+    expect(driver.stats().quarantinedBytes).toBe(0)
+    loop.complete(
+      [{ taken: held!, result: 0, outcome: IOU_OUTCOME_ABANDONED, flags: IOU_COMPLETION_KERNEL_HELD }],
+      true,
+    )
+    expect(await closed).toEqual({ completed: 0, abandoned: 2 })
+    expect(errors).toEqual(["ERR_IOU_ABANDONED", "ERR_IOU_ABANDONED"])
+    expect(driver.stats().quarantinedBytes).toBe(7)
   })
 
   it("closes the loop as soon as the FIFO holds only requests cancelled while queued", async () => {

@@ -486,7 +486,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(closed).toEqual({ completed: 1, abandoned: 0 })
     })
 
-    it("abandons a never-completing recv at the shutdown timeout and quarantines its buffer", async () => {
+    it("abandons a never-completing recv at the shutdown timeout; its cancel lands, so nothing is quarantined", async () => {
       const ring = Driver.open()
       const { b } = await pair()
       const received = settle(ring.recv(b, Buffer.alloc(1000)))
@@ -496,7 +496,10 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const r = await received
       expect(!r.ok && r.error).toMatchObject({ code: "ERR_IOU_ABANDONED", syscall: "recv" })
       expect(closed).toEqual({ completed: 0, abandoned: 1 })
-      expect(ring.stats()).toMatchObject({ abandoned: 1, quarantinedBytes: 1000, inFlight: 0 })
+      // The loop cancelled the recv and its final CQE came back within the grace: the kernel let go
+      // of the buffer. (A kernel-held abandonment, which needs an op the kernel cannot cancel, is
+      // not reproducible with sockets, pipes or files here: see Driver.pending.test.ts.)
+      expect(ring.stats()).toMatchObject({ abandoned: 1, quarantinedBytes: 0, inFlight: 0 })
     })
 
     it("preserves a deadline result that comes before the shutdown cutoff", async () => {

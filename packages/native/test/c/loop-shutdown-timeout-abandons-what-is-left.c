@@ -32,7 +32,7 @@ int main(void) {
   uint64_t took = t_now_ns() - start;
   CHECK(took >= 45 * T_MS && took < 3000 * T_MS);
   CHECK(t->ngot == 2);
-  for (int i = 0; i < 2; i++) CHECK(t->got[i].outcome == IOU_OUTCOME_ABANDONED);
+  for (int i = 0; i < 2; i++) CHECK(t->got[i].outcome == IOU_OUTCOME_ABANDONED && t->got[i].flags == 0);
   CHECK(atomic_load(&t->notifies) >= 1);
   close(sv[0]);
   close(sv[1]);
