@@ -28,8 +28,11 @@ export type EffectLoad = { readonly ok: true; readonly io: EffectIo } | { readon
 
 let cached: Promise<EffectLoad> | undefined
 
-const reasonOf = (e: unknown): string =>
-  e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e)
+const reasonOf = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e)
+  const code = (e as { code?: string }).code ?? e.name
+  return e.message.startsWith(code) ? e.message : `${code}: ${e.message}`
+}
 
 export const loadEffect = (): Promise<EffectLoad> =>
   (cached ??= (async (): Promise<EffectLoad> => {

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import type { Suite } from "./context.ts"
 import type { ComparisonResult } from "./harness.ts"
 import { BLOCK, Offsets } from "./files.ts"
+import { si } from "./report.ts"
 
 const DEPTH = 64
 
@@ -25,7 +26,7 @@ export const memorySuite: Suite = {
     const run = async (): Promise<ComparisonResult> => {
       const base = {
         id: "memory",
-        title: `RSS: ${(first / 1e6).toFixed(0)}M vs ${(total / 1e6).toFixed(0)}M mixed ops, callback API, QD ${DEPTH}`,
+        title: `RSS: after ${si(first)} vs after ${si(total)} mixed ops, callback API, QD ${DEPTH}`,
         unit: "ops/s",
         kind: "throughput" as const,
       }

@@ -58,8 +58,11 @@ export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly o
 
 let cached: Promise<RingLoad> | undefined
 
-const reasonOf = (e: unknown): string =>
-  e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e)
+const reasonOf = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e)
+  const code = (e as { code?: string }).code ?? e.name
+  return e.message.startsWith(code) ? e.message : `${code}: ${e.message}`
+}
 
 /** Opens one Driver for the whole run (size 512, so QD 256 plus a batch fit), or says why not. */
 export const loadRing = (): Promise<RingLoad> =>
