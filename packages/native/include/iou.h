@@ -38,8 +38,8 @@ void iou_probe(struct iou_probe *out);
  *
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_poll_completions,
- * iou_loop_close, iou_loop_join and iou_loop_stats. The loop thread calls `notify` and nothing else
- * outside itself.
+ * iou_loop_close and iou_loop_destroy (which joins the loop thread); iou_loop_stats may be called
+ * from any thread. The loop thread (named "iou-loop") calls `notify` and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
@@ -145,9 +145,11 @@ int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, u
 void iou_loop_publish(struct iou_loop *loop);
 
 /* Asks the loop to cancel the live request `tag` (one already taken by iou_loop_submit). Never
- * blocks, never fails for lack of room; a tag that already completed is ignored. In flight: one
- * ASYNC_CANCEL and the op's own CQE decides (success wins); queued or parked: ends locally. The
- * request still gets exactly one completion. Returns 0 or -ESHUTDOWN. Wakes the loop. Owner. */
+ * blocks; a tag that already completed is ignored. In flight: one ASYNC_CANCEL and the op's own CQE
+ * decides (success wins); queued or parked: ends locally. The request still gets exactly one
+ * completion. Returns 0, -ESHUTDOWN once the loop thread exited, or -ENOMEM when the cancel message
+ * (one small allocation) cannot be allocated; then nothing was queued and the caller may retry.
+ * Wakes the loop. Owner. */
 int iou_loop_cancel(struct iou_loop *loop, uint64_t tag);
 
 /* Moves up to max completions into out; returns the count. Owner thread. */
