@@ -4,7 +4,7 @@
  * The layer opens one Driver (one ring and its loop thread) in the layer's scope. Its finalizer
  * calls `driver.close()` and waits for it: the ring stops admitting requests, drains what is in
  * flight, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
- * `reason: "Abandoned"`; their buffers stay quarantined), joins the loop thread and only then lets
+ * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back), joins the loop thread and only then lets
  * the scope finish closing. Without a `shutdownTimeout` the drain waits for every request.
  *
  * ```ts
@@ -76,7 +76,7 @@ export const makeWith = (
         Effect.flatMap((result) =>
           result.abandoned > 0
             ? Effect.logWarning(
-                `io_uring shutdown: ${result.abandoned} request(s) still in flight when shutdownTimeout expired were abandoned (their buffers stay quarantined); ${result.completed} completed during the drain`,
+                `io_uring shutdown: ${result.abandoned} request(s) still in flight when shutdownTimeout expired were abandoned (buffers the kernel did not give back stay quarantined); ${result.completed} completed during the drain`,
               )
             : Effect.void,
         ),

@@ -70,7 +70,9 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       assert.strictEqual((error as { reason?: string }).reason, "Abandoned")
       const stats = yield* io.stats
       assert.strictEqual(stats.abandoned, 1)
-      assert.isAtLeast(stats.quarantinedBytes, 4)
+      // At the cutoff the loop cancelled the recv and its CQE came back within the grace: the
+      // kernel let go of the buffer, so nothing is quarantined.
+      assert.strictEqual(stats.quarantinedBytes, 0)
       yield* Scope.close(pairScope, Exit.void)
     }),
   )

@@ -55,7 +55,7 @@ const messageFor = (
     case "Closed":
       return `${target} was refused because the ring is closing or closed (ERR_IOU_CLOSED); run operations inside the scope of the NodeIoUring layer`
     case "Abandoned":
-      return `${target} was still in flight when the ring's shutdownTimeout expired and was abandoned (ERR_IOU_ABANDONED); its buffer stays quarantined, raise shutdownTimeout or interrupt the work before closing the layer`
+      return `${target} was still in flight when the ring's shutdownTimeout expired and was abandoned (ERR_IOU_ABANDONED); its buffer stays quarantined if the kernel did not give it back, raise shutdownTimeout or interrupt the work before closing the layer`
     case "UnexpectedEof":
       return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
