@@ -27,6 +27,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <mutex>
 #include <vector>
 
 namespace iou_binding {
@@ -64,6 +65,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
                            InstanceMethod<&Loop::JS_destroy>("destroy"),
                            InstanceMethod<&Loop::JS_stats>("stats"),
                            InstanceMethod<&Loop::JS_poll>("poll"),
+                           InstanceMethod<&Loop::JS_enableTrace>("enableTrace"),
+                           InstanceMethod<&Loop::JS_takeTrace>("takeTrace"),
                        });
   }
 
@@ -112,6 +115,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
     config.io_poll = info[2].ToBoolean().Value();
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
+    if (tracing_) {
+      config.trace = Trace;
+      config.trace_ctx = this;
+    }
 
     uv_loop_t* uv_loop = nullptr;
     if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
@@ -266,6 +273,56 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (!Tagged(info)) return Napi::Value();
     Drain();
     return Napi::Value();
+  }
+
+  // enableTrace(): tests only (the conformance test). Must precede open(): the loop then reports
+  // one event per op CQE (iou.h, struct iou_trace_event), buffered here until takeTrace(). JS thread.
+  Napi::Value JS_enableTrace(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    if (loop_ != nullptr) {
+      Napi::Error::New(env_, "enableTrace() must be called before open()").ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    tracing_ = true;
+    return Napi::Value();
+  }
+
+  // takeTrace() -> the events buffered since the last call, oldest first. JS thread.
+  Napi::Value JS_takeTrace(const Napi::CallbackInfo& info) {
+    if (!Tagged(info)) return Napi::Value();
+    std::vector<struct iou_trace_event> events;
+    {
+      std::lock_guard<std::mutex> lock(trace_mutex_);
+      events.swap(trace_);
+    }
+    Napi::Array out = Napi::Array::New(env_, events.size());
+    for (size_t i = 0; i < events.size(); i++) {
+      const struct iou_trace_event& e = events[i];
+      Napi::Object o = Napi::Object::New(env_);
+      o.Set("slot", Napi::Number::New(env_, static_cast<uint32_t>(e.tag)));
+      o.Set("generation", Napi::Number::New(env_, static_cast<uint32_t>(e.tag >> 32)));
+      o.Set("op", Napi::Number::New(env_, e.op));
+      o.Set("flags", Napi::Number::New(env_, e.flags));
+      o.Set("done", Napi::Number::New(env_, e.done));
+      o.Set("total", Napi::Number::New(env_, e.total));
+      o.Set("iovCount", Napi::Number::New(env_, e.iov_count));
+      o.Set("cancel", Napi::Number::New(env_, e.cancel));
+      o.Set("poll", Napi::Boolean::New(env_, e.poll != 0));
+      o.Set("res", Napi::Number::New(env_, e.res));
+      o.Set("decision", Napi::Number::New(env_, e.decision));
+      o.Set("outcome", Napi::Number::New(env_, e.outcome));
+      o.Set("result", Napi::Number::New(env_, e.result));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  }
+
+  // The loop's trace hook: buffers one event. Loop thread; the mutex is contended only by
+  // takeTrace (tracing is for tests, never on in production).
+  static void Trace(void* ctx, const struct iou_trace_event* event) {
+    Loop* self = static_cast<Loop*>(ctx);
+    std::lock_guard<std::mutex> lock(self->trace_mutex_);
+    self->trace_.push_back(*event);
   }
 
   // Requests are in flight (or a close is under way): keep the process and the Driver alive.
@@ -426,6 +483,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool draining_ = false;  // inside Drain: dispatch is running
   bool hooked_ = false;
   bool torn_down_ = false;
+  bool tracing_ = false;                      // enableTrace() was called (tests only)
+  std::mutex trace_mutex_;                    // guards trace_ (loop thread pushes, JS thread takes)
+  std::vector<struct iou_trace_event> trace_;
 };
 
 void InitLoop(Napi::Env env, Napi::Object exports) {

@@ -91,6 +91,8 @@ struct iou_loop {
   struct id_queue pending_cancels;
   bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
   bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
+  iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
+  void *trace_ctx;
   bool wake_rearm_needed; /* the multishot wake poll is neither armed nor staged */
   uint32_t processed_seq; /* requests taken from the inbound queue, mod 2^29 */
 };
@@ -214,6 +216,34 @@ static int64_t wait_timeout(struct iou_loop *loop) {
 
 /* ---- CQEs ----------------------------------------------------------------------------------- */
 
+static uint8_t trace_cancel_of(const struct iou__waiter *w) {
+  if (w->state != IOU_WAITER_CANCEL_REQUESTED) return IOU_TRACE_CANCEL_NONE;
+  switch (w->cancel_outcome) {
+    case IOU_OUTCOME_TIMEOUT:
+      return IOU_TRACE_CANCEL_DEADLINE;
+    case IOU_OUTCOME_CANCELLED:
+      return IOU_TRACE_CANCEL_CALLER;
+    default:
+      return IOU_TRACE_CANCEL_SHUTDOWN;
+  }
+}
+
+/* Tracing (tests only): the request as the op CQE found it. */
+static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, struct iou_trace_event *ev) {
+  memset(ev, 0, sizeof(*ev));
+  ev->res = cqe->res;
+  struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
+  if (w == NULL) return; /* a stale op CQE aborts in iou__waiters_on_completion anyway */
+  ev->tag = w->op.req.tag;
+  ev->done = w->op.done;
+  ev->total = w->op.total;
+  ev->iov_count = w->op.req.iov_count;
+  ev->op = w->op.req.op;
+  ev->flags = w->op.req.flags;
+  ev->cancel = trace_cancel_of(w);
+  ev->poll = w->op.poll_events != 0;
+}
+
 static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   if (cqe->user_data == IOU_WAKE_USER_DATA) {
     IOU_ASSERT(cqe->res != -EINVAL, "wake poll rejected: multishot POLL_ADD needs Linux 5.13");
@@ -221,21 +251,34 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE)) loop->wake_rearm_needed = true; /* the multishot ended */
     return;
   }
+  struct iou_trace_event ev;
+  bool traced = loop->trace != NULL && !iou__user_data_is_cancel(cqe->user_data);
+  if (traced) trace_before(loop, cqe, &ev);
   struct iou_completion c;
   bool had_tick = false;
   uint64_t tick = 0;
   switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
     case IOU_COMPLETION_CANCEL:
-      break;
+      return;
     case IOU_COMPLETION_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       bump(&loop->counters.requeued, 1);
+      if (traced) {
+        struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
+        ev.decision = w->op.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
+      }
       break;
     case IOU_COMPLETION_COMPLETE:
       if (had_tick) iou__wheel_remove(&loop->wheel, cqe->user_data, tick);
       complete(loop, &c);
+      if (traced) {
+        ev.decision = IOU_TRACE_COMPLETE;
+        ev.outcome = c.outcome;
+        ev.result = c.result;
+      }
       break;
   }
+  if (traced) loop->trace(loop->trace_ctx, &ev);
 }
 
 static void reap_cqes(struct iou_loop *loop) {
@@ -608,6 +651,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->io_poll = config->io_poll;
   loop->want_single_issuer = config->single_issuer;
   loop->wake_poll_oneshot = config->wake_poll_oneshot;
+  loop->trace = config->trace;
+  loop->trace_ctx = config->trace_ctx;
   loop->notify = notify;
   loop->notify_ctx = notify_ctx;
   loop->waker.eventfd = -1;

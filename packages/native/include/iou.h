@@ -39,10 +39,44 @@ void iou_probe(struct iou_probe *out);
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_poll_completions,
  * iou_loop_close and iou_loop_destroy (which joins the loop thread); iou_loop_stats may be called
- * from any thread. The loop thread (named "iou-loop") calls `notify` and nothing else outside itself.
+ * from any thread. The loop thread (named "iou-loop") calls `notify` and, when tracing, `trace`,
+ * and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
+
+/* ---- Tracing (tests only) --------------------------------------------------------------------
+ * One event per op CQE the loop handles (wake-poll and ASYNC_CANCEL CQEs are not traced): what the
+ * request looked like before the CQE, the raw result and what the loop decided. The conformance
+ * test replays these through @iou/core's Request.onCqe. Off (NULL) by default, and then it costs
+ * one predictable branch per CQE. */
+
+#define IOU_TRACE_CANCEL_NONE 0     /* no cancel requested */
+#define IOU_TRACE_CANCEL_DEADLINE 1 /* its deadline passed (outcome TIMEOUT) */
+#define IOU_TRACE_CANCEL_CALLER 2   /* iou_loop_cancel (outcome CANCELLED) */
+#define IOU_TRACE_CANCEL_SHUTDOWN 3 /* the shutdown cutoff (outcome ABANDONED) */
+
+#define IOU_TRACE_COMPLETE 0  /* the request ended: outcome and result below */
+#define IOU_TRACE_REQUEUE 1   /* another op SQE (partial progress, -EINTR, or readiness after a poll) */
+#define IOU_TRACE_POLL_WAIT 2 /* -EAGAIN: a one-shot POLL_ADD on the fd before the op again */
+
+struct iou_trace_event {
+  uint64_t tag;
+  uint32_t done;       /* bytes transferred before this CQE */
+  uint32_t total;      /* bytes to transfer in all */
+  int32_t res;         /* the raw CQE result */
+  int32_t result;      /* the completion's result (IOU_TRACE_COMPLETE only) */
+  uint32_t iov_count;  /* 0: single buffer */
+  uint8_t op;          /* IOU_OP_* */
+  uint8_t flags;       /* IOU_FLAG_* */
+  uint8_t cancel;      /* IOU_TRACE_CANCEL_* */
+  uint8_t poll;        /* 1: the CQE of the readiness POLL_ADD, not of the operation */
+  uint8_t decision;    /* IOU_TRACE_* */
+  uint8_t outcome;     /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
+};
+
+/* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
+typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 
 struct iou_loop_config {
   uint32_t size;                   /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
@@ -51,6 +85,8 @@ struct iou_loop_config {
   uint64_t max_request_timeout_ns; /* timeout wheel horizon (> 0) */
   uint64_t timeout_wheel_tick_ns;  /* timeout wheel tick (> 0) */
   bool wake_poll_oneshot;          /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
+  iou_trace_fn trace;              /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;                 /* passed to trace */
 };
 
 /* Called on the loop thread, at most once per loop iteration, after it has published one or more

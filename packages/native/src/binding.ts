@@ -51,6 +51,34 @@ export interface NativeLoop {
   stats(): NativeStats | undefined
   /** Drains completions now, as a notification would. */
   poll(): void
+  /** Tests only, before open(): the loop reports one TraceEvent per op CQE. */
+  enableTrace(): void
+  /** Tests only: the trace events buffered since the last call, oldest first. */
+  takeTrace(): Array<TraceEvent>
+}
+
+/** struct iou_trace_event (tests only): one op CQE and what the loop decided. */
+export interface TraceEvent {
+  /** The request's tag: the Driver's pending-table slot and its generation. */
+  readonly slot: number
+  readonly generation: number
+  readonly op: number
+  readonly flags: number
+  /** Bytes transferred before this CQE, and in all. */
+  readonly done: number
+  readonly total: number
+  readonly iovCount: number
+  /** IOU_TRACE_CANCEL_*. */
+  readonly cancel: number
+  /** The CQE of the readiness POLL_ADD that follows -EAGAIN, not of the operation. */
+  readonly poll: boolean
+  /** The raw CQE result. */
+  readonly res: number
+  /** IOU_TRACE_*. */
+  readonly decision: number
+  /** With IOU_TRACE_COMPLETE: the completion's outcome and result. */
+  readonly outcome: number
+  readonly result: number
 }
 
 export interface NativeLoopConstructor {
@@ -84,6 +112,14 @@ export const IOU_OUTCOME_CANCELLED = 3
 export const IOU_OUTCOME_UNEXPECTED_EOF = 4
 export const IOU_OUTCOME_ABANDONED = 5
 export const IOU_OUTCOME_CLOSED = 6
+
+export const IOU_TRACE_CANCEL_NONE = 0
+export const IOU_TRACE_CANCEL_DEADLINE = 1
+export const IOU_TRACE_CANCEL_CALLER = 2
+export const IOU_TRACE_CANCEL_SHUTDOWN = 3
+export const IOU_TRACE_COMPLETE = 0
+export const IOU_TRACE_REQUEUE = 1
+export const IOU_TRACE_POLL_WAIT = 2
 
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1

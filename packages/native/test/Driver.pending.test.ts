@@ -14,6 +14,7 @@ import {
   IOU_OUTCOME_OK,
   type NativeLoop,
   type NativeStats,
+  type TraceEvent,
 } from "../src/binding.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 
@@ -105,6 +106,10 @@ class SimulatedLoop implements NativeLoop {
     }
   }
   poll(): void {}
+  enableTrace(): void {}
+  takeTrace(): Array<TraceEvent> {
+    return []
+  }
 
   /** Completes the oldest `n` inbound requests (or the given ones) with (result, outcome). */
   complete(
