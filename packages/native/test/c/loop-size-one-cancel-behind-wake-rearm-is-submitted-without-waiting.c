@@ -3,7 +3,8 @@
  * so the one SQ entry goes to the re-arm and the cancel stays queued behind it while the only
  * waiter slot is taken. The loop must submit without waiting and stage the cancel next time round;
  * before the fix it blocked for a CQE that only the cancelled recv could produce (forever). Many
- * rounds, so the interleavings of wake, cancel and re-arm vary. (@iou/core Loop.test.ts: "with a
+ * rounds, so the interleavings of wake, cancel and re-arm vary; then once more while the loop drains
+ * after close. (@iou/core Loop.test.ts: "with a
  * one-entry SQ, a cancel left queued behind the wake re-arm is submitted without waiting for a CQE") */
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,8 +36,22 @@ int main(void) {
     CHECK(c.outcome == IOU_OUTCOME_CANCELLED && c.result == 0);
     CHECK(t_now_ns() - start < 1000 * T_MS);
   }
+  /* The same while draining (closed without a timeout): drain() must not wait for a CQE either. */
+  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 100);
+  r.buf = buf;
+  r.len = sizeof(buf);
+  t_submit(t, &r);
+  t_sleep_ms(5);
+  CHECK(iou_loop_close(t->loop, -1) == 0);
+  t_sleep_ms(5); /* draining, blocked in enter with the recv in flight */
+  uint64_t start = t_now_ns();
+  CHECK(iou_loop_cancel(t->loop, 100) == 0);
+  struct iou_completion c;
+  CHECK(t_wait(t, 100, 2000, &c));
+  CHECK(c.outcome == IOU_OUTCOME_CANCELLED);
+  CHECK(t_now_ns() - start < 1000 * T_MS);
   t_close(t, -1);
-  CHECK(t->ngot == 20);
+  CHECK(t->ngot == 21);
   close(sv[0]);
   close(sv[1]);
   return T_EXIT_PASS;
