@@ -1,6 +1,6 @@
 /**
  * CPU time per kind of thread of this process, from /proc/self/task/<tid>/stat (Linux): the JS
- * thread, the ring's loop threads (named "MainThread" like the JS thread, but another tid), libuv's
+ * thread, the ring's loop threads ("iou-loop"; "MainThread" before the loop named itself), libuv's
  * threadpool ("libuv-worker") and the rest (V8's GC and compiler threads). Lets each variant's row
  * say which thread did the work, e.g. fs.read keeping the threadpool busy while the JS thread waits.
  */
@@ -44,7 +44,7 @@ export const cpuNow = (): Cpu => {
     const seconds = (Number(fields[11]) + Number(fields[12])) * TICK
     if (tid === pid) out.js += seconds
     else if (comm === "libuv-worker") out.pool += seconds
-    else if (comm === "MainThread") out.loop += seconds
+    else if (comm === "iou-loop" || comm === "MainThread") out.loop += seconds
     else out.other += seconds
   }
   return out
