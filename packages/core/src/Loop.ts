@@ -8,7 +8,8 @@
  * 2. apply the caller's cancels (`cancel`): admitted -> Waiters.cancel(CANCELLED) and, only if in
  *    flight, one entry on pending cancels; not yet admitted -> ends CANCELLED at once (its inbound
  *    entry is skipped when taken); already ended -> ignored;
- * 3. shutdown cutoff reached -> every unfinished request ends ABANDONED and the loop exits;
+ * 3. shutdown cutoff reached -> queued requests end ABANDONED, admitted ones are cancelled with
+ *    outcome ABANDONED, and the abandonment grace runs (see below);
  * 4. advance timeouts: each live expired waiter -> Waiters.cancel(TIMEOUT), deadline released, and
  *    only if in flight, one entry on pending cancels (parked ones end locally when staged);
  * 5. fill the submission queue, in the seed's order: wake-poll re-arm, pending cancels (entries
@@ -29,7 +30,11 @@
  * cancel during shutdown is seen promptly.
  *
  * The shutdown budget starts at `close` (not when the inbound queue empties): at close + timeout
- * every request still unfinished, admitted or still queued, ends ABANDONED.
+ * every request still queued ends ABANDONED, and every admitted one is cancelled with outcome
+ * ABANDONED (one ASYNC_CANCEL each for those in the kernel, as for deadlines). The loop then waits
+ * at most ABANDON_GRACE_NANOS for their final CQEs (handled as usual: a transfer that completed
+ * anyway ends OK); whatever is still in the kernel after it ends ABANDONED with `kernelHeld` (its
+ * memory must be quarantined) and the loop exits.
  *
  * Every request taken from the inbound queue gets exactly one completion (`onComplete`). The
  * transitions allocate nothing per request beyond queue growth; user_data crosses the ring as a
@@ -84,6 +89,15 @@ export const Disconnected: FillResult = { _tag: "Disconnected" }
 export const PHASE_RUNNING = 0
 export const PHASE_DRAINING = 1
 export const PHASE_EXITED = 2
+/** The shutdown cutoff passed: the cancels it sent are awaited for at most ABANDON_GRACE_NANOS. */
+export const PHASE_ABANDONING = 3
+
+/**
+ * How long the shutdown cutoff waits for the final CQEs of the requests it cancelled (the C
+ * ABANDON_GRACE_NS): those that come back end normally (ABANDONED, unless the transfer completed);
+ * only those still out after it end ABANDONED with `kernelHeld`.
+ */
+export const ABANDON_GRACE_NANOS = 100_000_000
 
 /** The counters of `struct iou_stats`. */
 export interface Stats {
@@ -119,6 +133,8 @@ export interface Loop {
   closing: boolean
   /** Absolute ns; Infinity without a shutdown timeout. */
   shutdownDeadline: number
+  /** Absolute ns: the end of the abandonment grace (PHASE_ABANDONING only). */
+  graceEnd: number
   readonly onComplete: (request: Request.Request) => void
   readonly stats: Stats
 }
@@ -146,6 +162,7 @@ export const make = (config: LoopConfig, ring: Ring, onComplete: (request: Reque
   phase: PHASE_RUNNING,
   closing: false,
   shutdownDeadline: Infinity,
+  graceEnd: Infinity,
   onComplete,
   stats: {
     submitted: 0,
@@ -399,16 +416,51 @@ const exit = (loop: Loop): false => {
   return false
 }
 
-/** Ends everything unfinished with ABANDONED: admitted waiters, then requests still queued. */
-const abandon = (loop: Loop): false => {
-  Waiters.retireAll(loop.waiters, Request.OUTCOME_ABANDONED, (request) => deliver(loop, request))
+/**
+ * The shutdown cutoff passed: requests still queued end ABANDONED at once; every live waiter is
+ * cancelled with outcome ABANDONED (one ASYNC_CANCEL each for those in the kernel; those parked in
+ * the ready queue end when staged; those already cancel-requested keep their cancel and outcome),
+ * and the abandonment grace starts.
+ */
+const abandon = (loop: Loop): boolean => {
   for (let request = Fifo.shift(loop.inbound); request !== undefined; request = Fifo.shift(loop.inbound)) {
     if (Request.isDone(request)) continue
     loop.stats.submitted++
     Request.end(request, Request.OUTCOME_ABANDONED)
     deliver(loop, request)
   }
-  return exit(loop)
+  const w = loop.waiters
+  for (let slot = 0; slot < w.capacity; slot++) {
+    const request = w.requests[slot]
+    if (w.states[slot] === Waiters.STATE_ACTIVE && request !== undefined) {
+      cancelWaiter(loop, request.waiter, Request.OUTCOME_ABANDONED)
+    }
+  }
+  loop.phase = PHASE_ABANDONING
+  loop.graceEnd = loop.ring.now() + ABANDON_GRACE_NANOS
+  return abandonIteration(loop)
+}
+
+/** One pass of the abandonment grace: stage the cancels, exit when no waiter is left or time is up. */
+const abandonIteration = (loop: Loop): boolean => {
+  stageCancellations(loop)
+  stageReadyRequests(loop)
+  loop.stats.pendingOperations = loop.waiters.len
+  if (Waiters.isEmpty(loop.waiters)) return exit(loop)
+  const now = loop.ring.now()
+  if (now >= loop.graceEnd) {
+    Waiters.retireAll(loop.waiters, Request.OUTCOME_ABANDONED, (request, inFlight) => {
+      request.kernelHeld = inFlight
+      deliver(loop, request)
+    })
+    while (Fifo.shift(loop.readyQueue) !== undefined) {}
+    while (Fifo.shift(loop.pendingCancels) !== undefined) {}
+    return exit(loop)
+  }
+  loop.stats.enters++
+  if (stagingDone(loop)) loop.ring.submitAndWait(1, loop.graceEnd - now)
+  else loop.ring.submit()
+  return true
 }
 
 /** Nothing is left to stage from pending cancels or the ready queue. */
@@ -421,7 +473,8 @@ export const step = (loop: Loop): boolean => {
   if (loop.phase === PHASE_EXITED) return false
   drainCompletions(loop)
   applyCallerCancels(loop)
-  return loop.phase === PHASE_RUNNING ? runIteration(loop) : drainIteration(loop)
+  if (loop.phase === PHASE_RUNNING) return runIteration(loop)
+  return loop.phase === PHASE_DRAINING ? drainIteration(loop) : abandonIteration(loop)
 }
 
 const runIteration = (loop: Loop): boolean => {

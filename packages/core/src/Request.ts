@@ -98,6 +98,11 @@ export interface Request {
   cancelRequested: boolean
   /** Its waiter while admitted, WaiterId.NONE otherwise. */
   waiter: WaiterId.WaiterId
+  /**
+   * Ended ABANDONED while an op of it was still in the kernel (the C IOU_COMPLETION_KERNEL_HELD):
+   * its cancel did not come back within the abandonment grace, so its memory must be quarantined.
+   */
+  kernelHeld: boolean
 }
 
 export interface Options {
@@ -148,6 +153,7 @@ export const make = (options: Options): Request => {
     orphaned: false,
     cancelRequested: false,
     waiter: WaiterId.NONE,
+    kernelHeld: false,
   }
 }
 

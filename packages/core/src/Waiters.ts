@@ -235,12 +235,20 @@ export const onCompletion = (w: Waiters, userData: bigint, res: number): Complet
   return Requeue
 }
 
-/** Ends every occupied waiter with `outcome` (shutdown abandonment), calling `each` for it. */
-export const retireAll = (w: Waiters, outcome: number, each: (request: Request.Request) => void): void => {
+/**
+ * Ends every occupied waiter with `outcome` (shutdown abandonment), calling `each` for it with
+ * whether an op of it was still in the kernel.
+ */
+export const retireAll = (
+  w: Waiters,
+  outcome: number,
+  each: (request: Request.Request, inFlight: boolean) => void,
+): void => {
   for (let slot = 0; slot < w.capacity; slot++) {
     if (w.states[slot] === STATE_FREE) continue
+    const inFlight = w.inFlight[slot] === 1
     const request = release(w, slot)
     Request.end(request, outcome)
-    each(request)
+    each(request, inFlight)
   }
 }

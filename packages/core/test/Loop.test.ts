@@ -354,10 +354,10 @@ describe("Loop: wake path, timeouts and progress", () => {
     SimKernel.at(kernel, 7 * MS, () => Loop.submit(loop, sync()))
     SimKernel.at(kernel, 50 * MS, () => Loop.close(loop, 0))
     SimKernel.run(kernel, loop)
-    expect(done.map(([d, at]) => [outcome(d), at])).toEqual([
-      ["OK", 7 * MS + 1000],
-      ["ABANDONED", 50 * MS],
-    ])
+    expect(done.map(([d]) => outcome(d))).toEqual(["OK", "ABANDONED"])
+    expect(done[0]![1]).toBe(7 * MS + 1000)
+    expect(done[1]![1]).toBeGreaterThanOrEqual(50 * MS) // the cutoff, plus the latency of its cancel
+    expect(done[1]![1]).toBeLessThanOrEqual(50 * MS + 500_000)
     expect(loop.waker.writes).toBeGreaterThanOrEqual(1)
   })
 
@@ -469,15 +469,31 @@ describe("Loop: shutdown", () => {
     expect(outcome(r)).toBe("TIMEOUT")
   })
 
-  it("close with a timeout abandons a recv that never completes", () => {
+  it("close with a timeout cancels a recv that never completes: it ends ABANDONED once the cancel lands, not kernel-held", () => {
     const { loop, kernel, done } = setup()
     const r = recv()
     Loop.submit(loop, r)
     SimKernel.at(kernel, 1 * MS, () => Loop.close(loop, 50 * MS))
     expect(SimKernel.run(kernel, loop).exited).toBe(true)
-    expect(done.map(([d, at]) => [outcome(d), at])).toEqual([["ABANDONED", 51 * MS]])
-    expect(kernel.running.size).toBe(1)
+    expect(done.map(([d]) => outcome(d))).toEqual(["ABANDONED"])
+    expect(done[0]![1]).toBeGreaterThanOrEqual(51 * MS)
+    expect(done[0]![1]).toBeLessThanOrEqual(51 * MS + 500_000) // SimKernel's cancel latency
+    expect(kernel.cancels.map((c) => [c.at, c.targetInKernel])).toEqual([[51 * MS, true]])
+    expect(r.kernelHeld).toBe(false)
+    expect(kernel.running.size).toBe(0)
     expect(loop.stats.abandoned).toBe(1)
+  })
+
+  it("a recv whose cancel does not come back within the abandonment grace ends ABANDONED kernel-held", () => {
+    // The SimKernel answers a cancel after a random latency up to cancelLatency: 100 s here (seeded).
+    const { loop, kernel, done } = setup({ kernel: { cancelLatency: 100_000 * MS } })
+    const r = recv()
+    Loop.submit(loop, r)
+    SimKernel.at(kernel, 1 * MS, () => Loop.close(loop, 50 * MS))
+    expect(SimKernel.run(kernel, loop).exited).toBe(true)
+    expect(done.map(([d, at]) => [outcome(d), at])).toEqual([["ABANDONED", 51 * MS + Loop.ABANDON_GRACE_NANOS]])
+    expect(r.kernelHeld).toBe(true)
+    expect(kernel.running.size).toBe(1)
   })
 
   it("shuts down when the only slot is occupied and the inbound queue is empty", () => {
@@ -486,7 +502,8 @@ describe("Loop: shutdown", () => {
     SimKernel.at(kernel, 5 * MS, () => Loop.close(loop, 50 * MS))
     const result = SimKernel.run(kernel, loop)
     expect(result.exited).toBe(true)
-    expect(kernel.time).toBe(55 * MS)
+    expect(kernel.time).toBeGreaterThanOrEqual(55 * MS)
+    expect(kernel.time).toBeLessThanOrEqual(55 * MS + 500_000) // the cutoff's cancel lands
   })
 
   it("still admits and completes a request queued behind full waiter capacity at close", () => {

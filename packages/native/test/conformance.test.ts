@@ -12,10 +12,10 @@
  *    CQE is, for the model, that same retry: a readiness mask (>= 0) replays as -EAGAIN, an error
  *    as itself. Progress is checked across events: the next CQE of a request that was asked to go
  *    again starts from the bytes the model counted.
- * 2. Scenario check. One small scenario (size-2 ring, receives whose data comes from sends queued
- *    behind them, with deadlines) runs through the model's Loop + SimKernel and through the real
- *    Driver, and both must end every request with the same outcome (and result where the Driver
- *    reports one).
+ * 2. Scenario checks. Small scenarios (a size-2 ring with receives whose data comes from sends
+ *    queued behind them, with deadlines; the shutdown cutoff's cancels and grace) run through the
+ *    model's Loop + SimKernel and through the real Driver, and both must end every request with the
+ *    same outcome (and result where the Driver reports one).
  */
 import { execFileSync } from "node:child_process"
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs"
@@ -308,6 +308,60 @@ describe.skipIf(!supported)(
         expect(events.filter((e) => e.cancel === IOU_TRACE_CANCEL_SHUTDOWN).length).toBe(2)
       } finally {
         await p.close()
+      }
+    })
+
+    it("the shutdown cutoff: the same requests end alike in the model and on the kernel, none kernel-held", async () => {
+      const MS = 1_000_000
+      // The model: two receives that never get data and a sync, closed with a 20 ms shutdown timeout.
+      const kernel = SimKernel.make({
+        seed: 3,
+        size: 4,
+        retry: 0,
+        error: 0,
+        zero: 0,
+        partial: 0,
+        wakeEnd: 0,
+        reorder: 0,
+        minLatency: 50_000,
+        maxLatency: 50_000,
+        behaviour: (sqe) => (sqe.op === Request.OP_RECV ? { delay: Infinity, result: 0 } : undefined),
+      })
+      const model = Loop.make({ size: 4, timeoutWheelTick: 1, maxRequestTimeout: 60_000 }, kernel, () => {})
+      SimKernel.attach(kernel, model.waker)
+      const requests = [
+        Request.make({ op: Request.OP_RECV, fd: 1, length: 8 }),
+        Request.make({ op: Request.OP_RECV, fd: 2, length: 8, flags: Request.FLAG_EXACT }),
+        Request.make({ op: Request.OP_SYNC, fd: 3 }),
+      ]
+      for (const r of requests) Loop.submit(model, r)
+      SimKernel.at(kernel, 5 * MS, () => Loop.close(model, 20 * MS))
+      expect(SimKernel.run(kernel, model).exited).toBe(true)
+      const modelEnds = requests.map((r) => [Request.OUTCOME_NAMES[r.outcome], r.result, r.kernelHeld])
+
+      const { driver, take } = tracedDriver(4)
+      const p = await tcpPair()
+      const f = tempFile(pattern(4))
+      try {
+        const ends = [
+          ended((cb) => driver.submitRecv(p.b, new Uint8Array(8), 0, 8, false, 0, cb)),
+          ended((cb) => driver.submitRecv(p.a, new Uint8Array(8), 0, 8, true, 0, cb)),
+          ended((cb) => driver.submitSync(f.fd, false, 0, cb)),
+        ]
+        await sleep(5)
+        await driver.close({ shutdownTimeout: 20 })
+        const realEnds = (await Promise.all(ends)).map(([outcome, result]) => [outcome, result, false])
+        expect(driver.stats().quarantinedBytes).toBe(0) // no request was kernel-held
+        expect(realEnds).toEqual(modelEnds)
+        expect(modelEnds).toEqual([
+          ["ABANDONED", 0, false],
+          ["ABANDONED", 0, false],
+          ["OK", 0, false],
+        ])
+        replay(take())
+      } finally {
+        await p.close()
+        f.close()
       }
     })
 
