@@ -74,12 +74,14 @@ export class FakeDriver {
   submitSync(...args: [number, boolean, number, Callback]) {
     return this.submit("fsync", args.slice(0, 3), args[3])
   }
-  cancel(handle: RequestHandle): void {
+  cancel(handle: RequestHandle): boolean {
+    const live = this.requests.some((r) => r.handle === handle && !r.done)
     this.cancelled.push(handle)
     setTimeout(() => {
       const request = this.requests.find((r) => r.handle === handle)
       if (request !== undefined && !request.done) this.complete(handle, abortError())
     }, this.cancelDelay)
+    return live
   }
   stats(): DriverStats {
     const pending = this.pending()
