@@ -87,7 +87,7 @@ export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array
   if (results.some((r) => r.id === "memory")) {
     const growth = extraOf(results, "memory", "rssGrowth")
     out.push({
-      name: "RSS after 10M mixed ops vs after 1M",
+      name: `RSS after ${si(extraOf(results, "memory", "opsTotal"))} mixed ops vs after ${si(extraOf(results, "memory", "opsFirst"))}`,
       measured: growth === undefined ? "not measured" : `${(growth * 100).toFixed(1)}%`,
       wanted: "<= +10%",
       met: growth === undefined ? undefined : growth <= 0.1,
