@@ -4,6 +4,7 @@
  */
 import { Effect, ManagedRuntime } from "effect"
 import type { Context, Layer } from "effect"
+import { idleSpinConfig } from "./ring.ts"
 
 /** The part of the IoUring service the benchmarks use. */
 export interface IoService {
@@ -49,7 +50,7 @@ export const loadEffect = (): Promise<EffectLoad> =>
     if (!tag || !NodeIoUring || typeof NodeIoUring.layer !== "function") {
       return { ok: false, reason: "@iou/effect does not export IoUring / NodeIoUring yet" }
     }
-    const runtime = ManagedRuntime.make(NodeIoUring.layer({ size: 512 }))
+    const runtime = ManagedRuntime.make(NodeIoUring.layer({ size: 512, ...idleSpinConfig() }))
     const io: EffectIo = {
       run: (body) =>
         runtime.runPromise(Effect.flatMap(Effect.service(tag), body) as Effect.Effect<never, unknown, never>),

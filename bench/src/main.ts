@@ -108,6 +108,7 @@ const main = async () => {
     `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`,
   )
   log(`revision: ${revision.commit ?? "unknown"}${revision.dirty ? " (with uncommitted changes)" : ""}`)
+  if (process.env["BENCH_IDLE_SPIN"]) log(`ring idleSpin: ${process.env["BENCH_IDLE_SPIN"]} µs (BENCH_IDLE_SPIN)`)
   log(
     `machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ` +
       `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`,

@@ -64,6 +64,12 @@ const reasonOf = (e: unknown): string => {
   return e.message.startsWith(code) ? e.message : `${code}: ${e.message}`
 }
 
+/** BENCH_IDLE_SPIN=µs: the Driver's idleSpin (default: the Driver's own, 50 µs; 0 = off), for A/B runs. */
+export const idleSpinConfig = (): { idleSpin?: number } => {
+  const raw = process.env["BENCH_IDLE_SPIN"]
+  return raw === undefined || raw === "" ? {} : { idleSpin: Number(raw) }
+}
+
 /** Opens one Driver for the whole run (size 512, so QD 256 plus a batch fit), or says why not. */
 export const loadRing = (): Promise<RingLoad> =>
   (cached ??= (async (): Promise<RingLoad> => {
@@ -78,7 +84,7 @@ export const loadRing = (): Promise<RingLoad> =>
       return { ok: false, reason: "@iou/native does not export the Driver yet" }
     }
     try {
-      const ring = Driver.open({ size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512) })
+      const ring = Driver.open({ size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512), ...idleSpinConfig() })
       return { ok: true, ring }
     } catch (e) {
       return { ok: false, reason: `Driver.open failed (${reasonOf(e)})` }

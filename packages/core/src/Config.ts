@@ -22,6 +22,12 @@ export interface Config {
   readonly timeoutWheelTick?: number | undefined
   /** Milliseconds; absent: close() waits for every in-flight request. */
   readonly shutdownTimeout?: number | undefined
+  /**
+   * Microseconds (integer, 0 to MAX_IDLE_SPIN): with nothing in flight, the loop thread polls for
+   * new requests this long before it parks, adapting between this and max(300, idleSpin) µs, so
+   * that a request right after a completion does not pay a cross-CPU wake-up. 0 = never spin.
+   */
+  readonly idleSpin?: number | undefined
 }
 
 /** A validated config with every default filled in and `size` rounded. */
@@ -32,6 +38,7 @@ export interface ResolvedConfig {
   readonly maxRequestTimeout: number
   readonly timeoutWheelTick: number
   readonly shutdownTimeout: number | undefined
+  readonly idleSpin: number
 }
 
 export const DEFAULTS = {
@@ -40,7 +47,11 @@ export const DEFAULTS = {
   ioPoll: false,
   maxRequestTimeout: 60_000,
   timeoutWheelTick: 5,
+  idleSpin: 50,
 } as const
+
+/** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */
+export const MAX_IDLE_SPIN = 10_000
 
 /** Smallest power of two >= n (n >= 1). */
 export const nextPowerOfTwo = (n: number): number => {
@@ -85,6 +96,16 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     shutdownTimeout = config.shutdownTimeout
   }
+  let idleSpin: number = DEFAULTS.idleSpin
+  if (config.idleSpin !== undefined) {
+    if (typeof config.idleSpin !== "number") {
+      throw new TypeError(`idleSpin must be a number of microseconds, got ${typeof config.idleSpin}`)
+    }
+    if (!Number.isInteger(config.idleSpin) || config.idleSpin < 0 || config.idleSpin > MAX_IDLE_SPIN) {
+      throw new RangeError(`idleSpin must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`)
+    }
+    idleSpin = config.idleSpin
+  }
   return {
     size,
     singleIssuer: flag("singleIssuer", config.singleIssuer, DEFAULTS.singleIssuer),
@@ -92,5 +113,6 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     maxRequestTimeout,
     timeoutWheelTick,
     shutdownTimeout,
+    idleSpin,
   }
 }

@@ -11,7 +11,23 @@ describe("Config", () => {
       maxRequestTimeout: 60_000,
       timeoutWheelTick: 5,
       shutdownTimeout: undefined,
+      idleSpin: 50,
     })
+  })
+  it("accepts an idle spin from 0 (off) to MAX_IDLE_SPIN microseconds", () => {
+    expect(Config.resolve({ idleSpin: 0 }).idleSpin).toBe(0)
+    expect(Config.resolve({ idleSpin: 300 }).idleSpin).toBe(300)
+    expect(Config.resolve({ idleSpin: Config.MAX_IDLE_SPIN }).idleSpin).toBe(Config.MAX_IDLE_SPIN)
+  })
+  it("rejects a negative, fractional, non-finite or too long idle spin with a RangeError", () => {
+    expect(() => Config.resolve({ idleSpin: -1 })).toThrow(RangeError)
+    expect(() => Config.resolve({ idleSpin: 0.5 })).toThrow(RangeError)
+    expect(() => Config.resolve({ idleSpin: Number.NaN })).toThrow(RangeError)
+    expect(() => Config.resolve({ idleSpin: Number.POSITIVE_INFINITY })).toThrow(RangeError)
+    expect(() => Config.resolve({ idleSpin: Config.MAX_IDLE_SPIN + 1 })).toThrow(RangeError)
+  })
+  it("rejects an idle spin that is not a number with a TypeError", () => {
+    expect(() => Config.resolve({ idleSpin: "50" as unknown as number })).toThrow(TypeError)
   })
   it("rounds the size up to a power of two", () => {
     expect(Config.resolve({ size: 100 }).size).toBe(128)

@@ -35,6 +35,7 @@ export class FakeDriver {
     maxRequestTimeout: 60_000,
     timeoutWheelTick: 5,
     shutdownTimeout: undefined,
+    idleSpin: 50,
     singleIssuerAccepted: false,
   }
 

@@ -105,7 +105,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
     return ok;
   }
 
-  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs) -> 0 | -errno. JS thread.
+  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs) -> 0 | -errno.
+  // JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger.
   Napi::Value JS_open(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -115,6 +116,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
     config.io_poll = info[2].ToBoolean().Value();
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
+    config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value(); // validated by @iou/core's Config
+    config.idle_spin_max_us =
+        config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
     if (tracing_) {
       config.trace = Trace;
       config.trace_ctx = this;

@@ -13,7 +13,9 @@
  *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
  *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
  *      cancel targets), submits without waiting; AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless work or
- *      a wake arrived meanwhile; nothing in flight parks on the futex word; DISCONNECTED drains.
+ *      a wake arrived meanwhile; nothing in flight spins for a while (spinner.c: polls the published
+ *      sequence, budget adapted to how soon work came before) and then parks on the futex word;
+ *      DISCONNECTED drains.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +30,7 @@
 #include "iou.h"
 #include "request.h"
 #include "ring.h"
+#include "spinner.h"
 #include "waiter.h"
 #include "waker.h"
 #include "wheel.h"
@@ -95,6 +98,8 @@ struct iou_loop {
   void *trace_ctx;
   bool wake_rearm_needed; /* the multishot wake poll is neither armed nor staged */
   uint32_t processed_seq; /* requests taken from the inbound queue, mod 2^29 */
+  struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
+  uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
 };
 
 /* ---- small helpers (loop thread) ---------------------------------------------------------- */
@@ -561,6 +566,26 @@ static int new_ring(struct iou_loop *loop) {
   return iou__ring_init(&loop->ring, loop->size, flags);
 }
 
+/* The spinner's probe: has the owner published requests the loop has not taken yet? Loop thread.
+ * A latched out-of-band wake (close, cancel) is deliberately not a hit: nothing clears the latch
+ * before the next park, so it would make every later spin hit at once; park_idle consumes it. */
+static bool work_published(void *ctx) {
+  struct iou_loop *loop = ctx;
+  return iou__waker_pending(&loop->waker, loop->processed_seq);
+}
+
+/* Nothing in flight and the spin missed: park on the futex word, and tell the spinner how long a
+ * real sleep lasted (a short one means spinning a little longer would have caught the work). */
+static void park_idle(struct iou_loop *loop) {
+  if (loop->idle_spinner.budget == 0) {
+    (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
+    return;
+  }
+  uint64_t start = iou__now_ns();
+  if (iou__waker_park_idle(&loop->waker, loop->processed_seq))
+    iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
+}
+
 static void *run(void *arg) {
   struct iou_loop *loop = arg;
   (void)pthread_setname_np(pthread_self(), "iou-loop"); /* for top, perf, gdb; failure is harmless */
@@ -568,6 +593,12 @@ static void *run(void *arg) {
   sem_post(&loop->opened);
   if (loop->open_result != 0) return NULL;
 
+  if (loop->idle_spin_us > 0) {
+    /* Calibrated here, on the thread and CPU that spins, with the probe it will poll (~1 ms). */
+    uint64_t per_ms = iou__spinner_calibrate(work_published, loop, 20000);
+    (void)iou__spinner_init(&loop->idle_spinner, loop->idle_spin_us, loop->idle_spin_max_us,
+                            loop->idle_spin_quick_wake_us, per_ms); /* checked in iou_loop_open */
+  }
   loop->use_wake_poll = !loop->io_poll;
   loop->wake_rearm_needed = loop->use_wake_poll;
   for (;;) {
@@ -600,7 +631,8 @@ static void *run(void *arg) {
       /* Fully idle: park on the futex word without entering the ring. A staged wake re-arm
        * stays in the SQ; it is submitted by the next enter, and arming a poll checks current
        * readiness, so nothing written to the eventfd meanwhile is lost. */
-      (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
+      if (iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
+      park_idle(loop);
       continue;
     }
     /* Waiters in flight (or no capacity for more): block in io_uring_enter until a CQE, the next
@@ -642,6 +674,10 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if (config == NULL || out == NULL) return -EINVAL;
   if (config->size == 0 || config->size > IOU_MAX_RING_SIZE) return -EINVAL;
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
+  uint32_t spin_max = config->idle_spin_max_us ? config->idle_spin_max_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
+  uint32_t spin_quick =
+      config->idle_spin_quick_wake_us ? config->idle_spin_quick_wake_us : IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US;
+  if (config->idle_spin_us > spin_max) return -EINVAL;
   uint32_t size = 1;
   while (size < config->size) size <<= 1; /* rounded up to a power of two */
 
@@ -651,6 +687,9 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->io_poll = config->io_poll;
   loop->want_single_issuer = config->single_issuer;
   loop->wake_poll_oneshot = config->wake_poll_oneshot;
+  loop->idle_spin_us = config->idle_spin_us;
+  loop->idle_spin_max_us = spin_max;
+  loop->idle_spin_quick_wake_us = spin_quick;
   loop->trace = config->trace;
   loop->trace_ctx = config->trace_ctx;
   loop->notify = notify;

@@ -78,12 +78,23 @@ struct iou_trace_event {
 /* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
 typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 
+#define IOU_IDLE_SPIN_DEFAULT_US 50u
+#define IOU_IDLE_SPIN_MAX_DEFAULT_US 300u
+#define IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US 150u
+
 struct iou_loop_config {
   uint32_t size;                   /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
   bool single_issuer;              /* request SINGLE_ISSUER | DEFER_TASKRUN; falls back to a plain ring on EINVAL */
   bool io_poll;                    /* IORING_SETUP_IOPOLL */
   uint64_t max_request_timeout_ns; /* timeout wheel horizon (> 0) */
   uint64_t timeout_wheel_tick_ns;  /* timeout wheel tick (> 0) */
+  /* Adaptive idle spin (µs): with nothing in flight, the loop thread polls for new work before it
+   * parks on the futex, starting at idle_spin_us (also the lowest budget; 0 = never spin), growing
+   * on hits and on parks shorter than idle_spin_quick_wake_us, up to idle_spin_max_us. A max or
+   * quick-wake of 0 takes the default; idle_spin_us > idle_spin_max_us is EINVAL. */
+  uint32_t idle_spin_us;            /* IOU_IDLE_SPIN_DEFAULT_US is the seed's default; 0 = off */
+  uint32_t idle_spin_max_us;        /* 0: IOU_IDLE_SPIN_MAX_DEFAULT_US */
+  uint32_t idle_spin_quick_wake_us; /* 0: IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US */
   bool wake_poll_oneshot;          /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
   iou_trace_fn trace;              /* tests only: one event per op CQE; NULL (the default) traces nothing */
   void *trace_ctx;                 /* passed to trace */

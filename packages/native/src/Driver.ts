@@ -444,6 +444,7 @@ export class Driver {
             resolved.ioPoll,
             resolved.maxRequestTimeout * 1e6,
             resolved.timeoutWheelTick * 1e6,
+            resolved.idleSpin,
           )
     if (rc < 0) {
       const p = probe()

@@ -39,7 +39,14 @@ export interface NativeStats {
  */
 export interface NativeLoop {
   /** 0, or -errno of io_uring_setup. */
-  open(size: number, singleIssuer: boolean, ioPoll: boolean, maxRequestTimeoutNs: number, tickNs: number): number
+  open(
+    size: number,
+    singleIssuer: boolean,
+    ioPoll: boolean,
+    maxRequestTimeoutNs: number,
+    tickNs: number,
+    idleSpinUs: number,
+  ): number
   /** 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request). */
   submit(data: Uint8Array | ReadonlyArray<Uint8Array> | undefined, publishNow?: boolean): number
   publish(): void

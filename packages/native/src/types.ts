@@ -4,7 +4,7 @@
  */
 import type { Config } from "@iou/core"
 
-/** The Driver's config: @iou/core's Config (size, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout). */
+/** The Driver's config: @iou/core's Config (size, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
 export type DriverConfig = Config.Config
 
 /** The effective config after validation and rounding, plus what the kernel accepted. */

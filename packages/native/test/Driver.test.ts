@@ -66,7 +66,17 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         ioPoll: false,
         maxRequestTimeout: 60_000,
         timeoutWheelTick: 5,
+        idleSpin: 50,
       })
+    })
+
+    it("runs with the idle spin off and with a long one, and refuses a bad one before opening", async () => {
+      for (const idleSpin of [0, 1000]) {
+        const ring = open({ idleSpin })
+        expect(ring.config.idleSpin).toBe(idleSpin)
+        for (let i = 0; i < 20; i++) await ring.nop()
+      }
+      expect(() => open({ idleSpin: -1 })).toThrow(RangeError)
     })
 
     it("runs a single-issuer ring (SINGLE_ISSUER | DEFER_TASKRUN) and says so", async () => {
