@@ -102,7 +102,9 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
       throw new TypeError(`idleSpin must be a number of microseconds, got ${typeof config.idleSpin}`)
     }
     if (!Number.isInteger(config.idleSpin) || config.idleSpin < 0 || config.idleSpin > MAX_IDLE_SPIN) {
-      throw new RangeError(`idleSpin must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`)
+      throw new RangeError(
+        `idleSpin must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`,
+      )
     }
     idleSpin = config.idleSpin
   }

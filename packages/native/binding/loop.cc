@@ -116,7 +116,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     config.io_poll = info[2].ToBoolean().Value();
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
-    config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value(); // validated by @iou/core's Config
+    config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
     config.idle_spin_max_us =
         config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
     if (tracing_) {
@@ -487,8 +487,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool draining_ = false;  // inside Drain: dispatch is running
   bool hooked_ = false;
   bool torn_down_ = false;
-  bool tracing_ = false;                      // enableTrace() was called (tests only)
-  std::mutex trace_mutex_;                    // guards trace_ (loop thread pushes, JS thread takes)
+  bool tracing_ = false;    // enableTrace() was called (tests only)
+  std::mutex trace_mutex_;  // guards trace_ (loop thread pushes, JS thread takes)
   std::vector<struct iou_trace_event> trace_;
 };
 

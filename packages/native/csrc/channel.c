@@ -81,8 +81,8 @@ int iou__cancels_push(struct iou__cancels *c, uint64_t tag) {
   node->next = atomic_load_explicit(&c->top, memory_order_relaxed);
   /* Release pairs with take's acquire exchange: the node (and every request the owner submitted
    * before this cancel) is visible to the loop. */
-  while (!atomic_compare_exchange_weak_explicit(&c->top, &node->next, node, memory_order_release,
-                                                memory_order_relaxed)) {
+  while (
+      !atomic_compare_exchange_weak_explicit(&c->top, &node->next, node, memory_order_release, memory_order_relaxed)) {
   }
   return 0;
 }
@@ -183,8 +183,8 @@ uint32_t iou__completions_flush(struct iou__completions *c) {
 }
 
 /* Owner. */
-uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion *out, uint32_t max,
-                               bool loop_exited, bool *wake_loop) {
+uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion *out, uint32_t max, bool loop_exited,
+                               bool *wake_loop) {
   *wake_loop = false;
   uint32_t head = atomic_load_explicit(&c->head, memory_order_relaxed); /* only we store it */
   uint32_t tail = atomic_load_explicit(&c->tail, memory_order_acquire); /* pairs with flush */

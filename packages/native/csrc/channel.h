@@ -87,10 +87,12 @@ int iou__completions_add(struct iou__completions *c, const struct iou_completion
  * visible to the owner since the last flush. */
 uint32_t iou__completions_flush(struct iou__completions *c);
 /* Loop: completions not yet moved into the ring. */
-static inline uint32_t iou__completions_overflowing(const struct iou__completions *c) { return c->overflow_len; }
+static inline uint32_t iou__completions_overflowing(const struct iou__completions *c) {
+  return c->overflow_len;
+}
 /* Owner: moves up to max completions into out; after the loop exited (loop_exited read with
  * acquire by the caller) also from the overflow list. Sets *wake_loop when the loop waits for room. */
-uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion *out, uint32_t max,
-                               bool loop_exited, bool *wake_loop);
+uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion *out, uint32_t max, bool loop_exited,
+                               bool *wake_loop);
 
 #endif /* IOU_CHANNEL_H */

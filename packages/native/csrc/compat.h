@@ -48,8 +48,8 @@
 
 _Noreturn void iou__fatal(const char *file, int line, const char *what);
 
-#define IOU_ASSERT(cond, what)                                 \
-  do {                                                         \
+#define IOU_ASSERT(cond, what)                                              \
+  do {                                                                      \
     if (__builtin_expect(!(cond), 0)) iou__fatal(__FILE__, __LINE__, what); \
   } while (0)
 

@@ -12,10 +12,10 @@
  *   5. publish completions; notify at most once
  *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
  *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
- *      cancel targets), submits without waiting; AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless work or
- *      a wake arrived meanwhile; nothing in flight spins for a while (spinner.c: polls the published
- *      sequence, budget adapted to how soon work came before) and then parks on the futex word;
- *      DISCONNECTED drains.
+ *      cancel targets), submits without waiting; AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in
+ * io_uring_enter (EXT_ARG timeout = next deadline) unless work or a wake arrived meanwhile; nothing in flight spins for
+ * a while (spinner.c: polls the published sequence, budget adapted to how soon work came before) and then parks on the
+ * futex word; DISCONNECTED drains.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,10 +38,10 @@
 #define NO_DEADLINE UINT64_MAX
 
 enum fill_result {
-  FILL_DRAINED,                /* everything admissible was staged */
+  FILL_DRAINED, /* everything admissible was staged */
   FILL_AT_SUBMISSION_QUEUE_CAPACITY,
   FILL_AT_WAITER_CAPACITY,
-  FILL_DISCONNECTED,           /* closing and the inbound queue is empty: drain */
+  FILL_DISCONNECTED, /* closing and the inbound queue is empty: drain */
 };
 
 /* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
@@ -77,9 +77,9 @@ struct iou_loop {
   struct iou__inbound inbound;
   struct iou__cancels cancels;
   struct iou__completions completions;
-  _Atomic bool closing;                 /* owner release-stores in close; loop acquire-loads */
+  _Atomic bool closing;                  /* owner release-stores in close; loop acquire-loads */
   _Atomic uint64_t shutdown_deadline_ns; /* owner stores before closing (relaxed; closing publishes it) */
-  _Atomic bool exited;                  /* loop release-stores last; owner acquire-loads */
+  _Atomic bool exited;                   /* loop release-stores last; owner acquire-loads */
   struct counters counters;
 
   /* Owner only. */
@@ -96,8 +96,8 @@ struct iou_loop {
   bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
   iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
   void *trace_ctx;
-  bool wake_rearm_needed; /* the multishot wake poll is neither armed nor staged */
-  uint32_t processed_seq; /* requests taken from the inbound queue, mod 2^29 */
+  bool wake_rearm_needed;           /* the multishot wake poll is neither armed nor staged */
+  uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
   struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
   uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
 };
@@ -120,7 +120,9 @@ static void id_queue_push(struct id_queue *q, uint64_t id) {
   q->ids[(q->head + q->len++) % q->capacity] = id;
 }
 
-static uint64_t id_queue_front(const struct id_queue *q) { return q->ids[q->head]; }
+static uint64_t id_queue_front(const struct id_queue *q) {
+  return q->ids[q->head];
+}
 
 static void id_queue_pop(struct id_queue *q) {
   q->head = (q->head + 1) % q->capacity;
@@ -202,7 +204,9 @@ static void submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeou
   IOU_ASSERT(0, "io_uring_enter failed with an unexpected error");
 }
 
-static void submit(struct iou_loop *loop) { submit_and_wait(loop, 0, -1); }
+static void submit(struct iou_loop *loop) {
+  submit_and_wait(loop, 0, -1);
+}
 
 /* The wait bound: the next deadline (wheel or parked) and, while closing, the shutdown cutoff. */
 static int64_t wait_timeout(struct iou_loop *loop) {
@@ -460,8 +464,7 @@ static enum fill_result fill_submission_queue(struct iou_loop *loop) {
 /* Staging stopped with SQ room gone while pending cancels, ready-queue entries or the wake re-arm
  * are still queued: the caller must submit without waiting and go round again (the model's rule). */
 static bool staging_left(const struct iou_loop *loop) {
-  return loop->pending_cancels.len > 0 || loop->ready_queue.len > 0 ||
-         (loop->use_wake_poll && loop->wake_rearm_needed);
+  return loop->pending_cancels.len > 0 || loop->ready_queue.len > 0 || (loop->use_wake_poll && loop->wake_rearm_needed);
 }
 
 static void update_gauge(struct iou_loop *loop) {
@@ -784,7 +787,9 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
   return 0;
 }
 
-bool iou_loop_exited(struct iou_loop *loop) { return atomic_load_explicit(&loop->exited, memory_order_acquire); }
+bool iou_loop_exited(struct iou_loop *loop) {
+  return atomic_load_explicit(&loop->exited, memory_order_acquire);
+}
 
 void iou_loop_destroy(struct iou_loop *loop) {
   if (loop == NULL) return;

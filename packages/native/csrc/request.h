@@ -20,8 +20,8 @@
  * the request is abandoned at shutdown (the kernel may still read it after the ring is closed). */
 struct iou__vec {
   struct iou__vec *quarantine_next; /* on the process-wide quarantine list once abandoned */
-  struct msghdr msg; /* SENDMSG only: msg_iov points into iov[] */
-  uint32_t first;    /* first iovec not fully transferred */
+  struct msghdr msg;                /* SENDMSG only: msg_iov points into iov[] */
+  uint32_t first;                   /* first iovec not fully transferred */
   uint32_t count;
   struct iovec iov[]; /* advanced in place as bytes are transferred */
 };

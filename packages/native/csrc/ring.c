@@ -59,7 +59,8 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
     if (ring->cq_map_len > ring->sq_map_len) ring->sq_map_len = ring->cq_map_len;
     ring->cq_map_len = ring->sq_map_len;
   }
-  ring->sq_map = mmap(NULL, ring->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+  ring->sq_map =
+      mmap(NULL, ring->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
   if (ring->sq_map == MAP_FAILED) {
     ring->sq_map = NULL;
     err = -errno;
@@ -68,7 +69,8 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
   if (p.features & IORING_FEAT_SINGLE_MMAP) {
     ring->cq_map = ring->sq_map;
   } else {
-    ring->cq_map = mmap(NULL, ring->cq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+    ring->cq_map =
+        mmap(NULL, ring->cq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
     if (ring->cq_map == MAP_FAILED) {
       ring->cq_map = NULL;
       err = -errno;

@@ -8,8 +8,12 @@
 
 #include "compat.h"
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b) {
+  return a < b ? a : b;
+}
+static uint64_t max_u64(uint64_t a, uint64_t b) {
+  return a > b ? a : b;
+}
 
 uint64_t iou__spinner_calibrate(iou__spin_probe_fn probe, void *ctx, uint32_t iterations) {
   uint64_t start = iou__now_ns();

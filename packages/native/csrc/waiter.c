@@ -157,8 +157,7 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
 }
 
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick,
-                                                        uint64_t *tick) {
+                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick) {
   uint64_t id = iou__user_data_id(user_data);
   struct iou__waiter *e = iou__waiters_get(w, id);
   if (iou__user_data_is_cancel(user_data)) {

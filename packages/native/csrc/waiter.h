@@ -32,11 +32,21 @@
 static inline uint64_t iou__waiter_id(uint32_t index, uint32_t generation) {
   return ((uint64_t)(generation & IOU_WAITER_GENERATION_MASK) << 32) | index;
 }
-static inline uint32_t iou__waiter_index(uint64_t id) { return (uint32_t)id; }
-static inline uint32_t iou__waiter_generation(uint64_t id) { return (uint32_t)(id >> 32) & IOU_WAITER_GENERATION_MASK; }
-static inline uint64_t iou__waiter_cancel_user_data(uint64_t id) { return id | IOU_WAITER_CANCEL_TAG; }
-static inline bool iou__user_data_is_cancel(uint64_t user_data) { return (user_data & IOU_WAITER_CANCEL_TAG) != 0; }
-static inline uint64_t iou__user_data_id(uint64_t user_data) { return user_data & ~IOU_WAITER_CANCEL_TAG; }
+static inline uint32_t iou__waiter_index(uint64_t id) {
+  return (uint32_t)id;
+}
+static inline uint32_t iou__waiter_generation(uint64_t id) {
+  return (uint32_t)(id >> 32) & IOU_WAITER_GENERATION_MASK;
+}
+static inline uint64_t iou__waiter_cancel_user_data(uint64_t id) {
+  return id | IOU_WAITER_CANCEL_TAG;
+}
+static inline bool iou__user_data_is_cancel(uint64_t user_data) {
+  return (user_data & IOU_WAITER_CANCEL_TAG) != 0;
+}
+static inline uint64_t iou__user_data_id(uint64_t user_data) {
+  return user_data & ~IOU_WAITER_CANCEL_TAG;
+}
 
 enum iou__waiter_state {
   IOU_WAITER_FREE = 0,
@@ -62,8 +72,8 @@ struct iou__tag_slot {
 struct iou__waiters {
   struct iou__waiter *entries;
   uint32_t capacity;
-  uint32_t len;      /* occupied slots: the pending_operations gauge */
-  uint64_t *free;    /* LIFO stack of free WaiterIds; the first inserts get 0, 1, 2, ... */
+  uint32_t len;   /* occupied slots: the pending_operations gauge */
+  uint64_t *free; /* LIFO stack of free WaiterIds; the first inserts get 0, 1, 2, ... */
   uint32_t free_len;
   struct iou__tag_slot *tags; /* tag -> slot, linear probing, backward-shift deletion */
   uint32_t tag_mask;
@@ -84,8 +94,12 @@ enum iou__completion_outcome {
 int iou__waiters_init(struct iou__waiters *w, uint32_t capacity);
 void iou__waiters_free(struct iou__waiters *w);
 
-static inline bool iou__waiters_is_full(const struct iou__waiters *w) { return w->len == w->capacity; }
-static inline bool iou__waiters_is_empty(const struct iou__waiters *w) { return w->len == 0; }
+static inline bool iou__waiters_is_full(const struct iou__waiters *w) {
+  return w->len == w->capacity;
+}
+static inline bool iou__waiters_is_empty(const struct iou__waiters *w) {
+  return w->len == 0;
+}
 
 /* Takes a free slot for op (moved in), Active, not in flight. Aborts when full. */
 uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__op *op, bool has_tick, uint64_t tick);
@@ -108,8 +122,7 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
 
 /* Handles one CQE (not the wake poll's). */
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick,
-                                                        uint64_t *tick);
+                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick);
 
 /* Ends a live waiter with IOU_OUTCOME_ABANDONED once the abandonment grace is over. When it is in
  * flight its loop-owned memory is leaked, not freed, and the completion carries

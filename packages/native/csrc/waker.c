@@ -31,7 +31,9 @@ void iou__waker_destroy(struct iou__waker *w) {
   w->eventfd = -1;
 }
 
-static uint32_t seq_of(uint32_t word) { return word >> IOU_WAKER_SUBMISSION_SHIFT; }
+static uint32_t seq_of(uint32_t word) {
+  return word >> IOU_WAKER_SUBMISSION_SHIFT;
+}
 
 /* Any thread. */
 void iou__waker_wake(struct iou__waker *w) {

@@ -56,9 +56,15 @@ uint64_t iou__wheel_target_tick(const struct iou__wheel *w, uint64_t deadline_ns
   return tick <= w->current_tick ? 0 : tick;
 }
 
-static void set_bit(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
-static void clear_bit(uint64_t *bits, uint32_t i) { bits[i / 64] &= ~(1ull << (i % 64)); }
-static bool test_bit(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+static void set_bit(uint64_t *bits, uint32_t i) {
+  bits[i / 64] |= 1ull << (i % 64);
+}
+static void clear_bit(uint64_t *bits, uint32_t i) {
+  bits[i / 64] &= ~(1ull << (i % 64));
+}
+static bool test_bit(const uint64_t *bits, uint32_t i) {
+  return (bits[i / 64] >> (i % 64)) & 1;
+}
 
 static int grow(struct iou__wheel_entry **entries, uint32_t *cap, uint32_t need) {
   if (need <= *cap) return 0;
@@ -136,9 +142,9 @@ static uint64_t compute_min(const struct iou__wheel *w) {
   uint32_t from = (uint32_t)((w->current_tick + 1) & w->mask);
   for (uint32_t d = 0; d < w->slots;) {
     uint32_t slot = (from + d) & w->mask;
-    uint32_t avail = 64 - slot % 64;                           /* bits left in this word */
-    if (avail > w->slots - slot) avail = w->slots - slot;      /* not past the ring's end */
-    if (avail > w->slots - d) avail = w->slots - d;            /* not past one revolution */
+    uint32_t avail = 64 - slot % 64;                      /* bits left in this word */
+    if (avail > w->slots - slot) avail = w->slots - slot; /* not past the ring's end */
+    if (avail > w->slots - d) avail = w->slots - d;       /* not past one revolution */
     uint64_t word = w->active_bits[slot / 64] >> (slot % 64);
     if (avail < 64) word &= (1ull << avail) - 1;
     if (word != 0) return w->current_tick + 1 + d + (uint32_t)__builtin_ctzll(word);

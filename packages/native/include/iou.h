@@ -19,12 +19,12 @@ extern "C" {
 
 /* What probe() learns about this kernel without keeping anything open. */
 struct iou_probe {
-  char kernel[65];          /* uname release */
-  int io_uring_disabled;    /* kernel.io_uring_disabled (0, 1, 2), -1 when the sysctl is absent */
-  int setup_errno;          /* 0, or the errno of a plain io_uring_setup (ENOSYS, EPERM, ENOMEM…) */
-  bool single_issuer;       /* SINGLE_ISSUER | DEFER_TASKRUN accepted (Linux 6.1+) */
-  uint32_t features;        /* io_uring_params.features of the plain ring */
-  uint8_t opcode_count;     /* entries of opcodes[] that are valid */
+  char kernel[65];       /* uname release */
+  int io_uring_disabled; /* kernel.io_uring_disabled (0, 1, 2), -1 when the sysctl is absent */
+  int setup_errno;       /* 0, or the errno of a plain io_uring_setup (ENOSYS, EPERM, ENOMEM…) */
+  bool single_issuer;    /* SINGLE_ISSUER | DEFER_TASKRUN accepted (Linux 6.1+) */
+  uint32_t features;     /* io_uring_params.features of the plain ring */
+  uint8_t opcode_count;  /* entries of opcodes[] that are valid */
   bool opcode_supported[IOU_PROBE_MAX_OPCODES]; /* IORING_REGISTER_PROBE, indexed by IORING_OP_* */
 };
 
@@ -62,17 +62,17 @@ struct iou_loop; /* opaque */
 
 struct iou_trace_event {
   uint64_t tag;
-  uint32_t done;       /* bytes transferred before this CQE */
-  uint32_t total;      /* bytes to transfer in all */
-  int32_t res;         /* the raw CQE result */
-  int32_t result;      /* the completion's result (IOU_TRACE_COMPLETE only) */
-  uint32_t iov_count;  /* 0: single buffer */
-  uint8_t op;          /* IOU_OP_* */
-  uint8_t flags;       /* IOU_FLAG_* */
-  uint8_t cancel;      /* IOU_TRACE_CANCEL_* */
-  uint8_t poll;        /* 1: the CQE of the readiness POLL_ADD, not of the operation */
-  uint8_t decision;    /* IOU_TRACE_* */
-  uint8_t outcome;     /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
+  uint32_t done;      /* bytes transferred before this CQE */
+  uint32_t total;     /* bytes to transfer in all */
+  int32_t res;        /* the raw CQE result */
+  int32_t result;     /* the completion's result (IOU_TRACE_COMPLETE only) */
+  uint32_t iov_count; /* 0: single buffer */
+  uint8_t op;         /* IOU_OP_* */
+  uint8_t flags;      /* IOU_FLAG_* */
+  uint8_t cancel;     /* IOU_TRACE_CANCEL_* */
+  uint8_t poll;       /* 1: the CQE of the readiness POLL_ADD, not of the operation */
+  uint8_t decision;   /* IOU_TRACE_* */
+  uint8_t outcome;    /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
 };
 
 /* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
@@ -95,9 +95,9 @@ struct iou_loop_config {
   uint32_t idle_spin_us;            /* IOU_IDLE_SPIN_DEFAULT_US is the seed's default; 0 = off */
   uint32_t idle_spin_max_us;        /* 0: IOU_IDLE_SPIN_MAX_DEFAULT_US */
   uint32_t idle_spin_quick_wake_us; /* 0: IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US */
-  bool wake_poll_oneshot;          /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
-  iou_trace_fn trace;              /* tests only: one event per op CQE; NULL (the default) traces nothing */
-  void *trace_ctx;                 /* passed to trace */
+  bool wake_poll_oneshot;           /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
+  iou_trace_fn trace;               /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;                  /* passed to trace */
 };
 
 /* Called on the loop thread, at most once per loop iteration, after it has published one or more
@@ -125,16 +125,16 @@ typedef void (*iou_notify_fn)(void *ctx);
  * the request's completion has been delivered by iou_loop_poll_completions (the kernel may write
  * into it until then). For a request abandoned with IOU_COMPLETION_KERNEL_HELD, forever (quarantine). */
 struct iou_request {
-  uint64_t tag;              /* caller's id, echoed in the completion; unique among the caller's live requests */
-  uint64_t position;         /* file offset for READ_AT / WRITE_AT */
-  uint64_t deadline_ns;      /* absolute CLOCK_MONOTONIC deadline in ns; 0 = none */
-  uint8_t *buf;              /* single buffer: [buf, buf + len) */
-  const struct iovec *iov;   /* vectored WRITE_AT / SEND when iov_count > 0 (then buf/len are unused) */
+  uint64_t tag;            /* caller's id, echoed in the completion; unique among the caller's live requests */
+  uint64_t position;       /* file offset for READ_AT / WRITE_AT */
+  uint64_t deadline_ns;    /* absolute CLOCK_MONOTONIC deadline in ns; 0 = none */
+  uint8_t *buf;            /* single buffer: [buf, buf + len) */
+  const struct iovec *iov; /* vectored WRITE_AT / SEND when iov_count > 0 (then buf/len are unused) */
   uint32_t len;
-  uint32_t iov_count;        /* 0: single buffer; at most 1024 (IOV_MAX) */
+  uint32_t iov_count; /* 0: single buffer; at most 1024 (IOV_MAX) */
   int32_t fd;
-  uint8_t op;                /* IOU_OP_* */
-  uint8_t flags;             /* IOU_FLAG_* */
+  uint8_t op;    /* IOU_OP_* */
+  uint8_t flags; /* IOU_FLAG_* */
 };
 
 /* How a request ended. `result` in the completion: bytes transferred (READ_AT, RECV: the count
@@ -163,19 +163,19 @@ struct iou_completion {
 };
 
 struct iou_stats {
-  uint64_t submitted;   /* requests taken from the inbound queue */
-  uint64_t completed;   /* requests that ended (any outcome) */
-  uint64_t failed;      /* ended with ERROR, UNEXPECTED_EOF or CLOSED */
+  uint64_t submitted; /* requests taken from the inbound queue */
+  uint64_t completed; /* requests that ended (any outcome) */
+  uint64_t failed;    /* ended with ERROR, UNEXPECTED_EOF or CLOSED */
   uint64_t timed_out;
   uint64_t cancelled;
-  uint64_t requeued;    /* SQEs re-staged for partial progress or EAGAIN/EINTR */
+  uint64_t requeued; /* SQEs re-staged for partial progress or EAGAIN/EINTR */
   uint64_t sqes_staged;
   uint64_t enters;      /* io_uring_enter calls */
   uint64_t wakes;       /* eventfd writes by producers (the slow path of publish) */
   uint64_t cq_overflow; /* completions that waited in the loop's overflow list */
   uint64_t abandoned;
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
-  bool single_issuer;   /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
+  bool single_issuer;          /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
 };
 
 /* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets

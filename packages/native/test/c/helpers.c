@@ -75,7 +75,9 @@ struct t_loop *t_open_config(const struct iou_loop_config *config) {
   return t;
 }
 
-struct t_loop *t_open_default(uint32_t size) { return t_open(size, true, 60000 * T_MS, 5 * T_MS); }
+struct t_loop *t_open_default(uint32_t size) {
+  return t_open(size, true, 60000 * T_MS, 5 * T_MS);
+}
 
 struct iou_request t_req(uint8_t op, int fd, uint64_t tag) {
   struct iou_request r;
@@ -95,7 +97,8 @@ uint32_t t_poll(struct t_loop *t) {
   uint32_t before = t->ngot;
   for (;;) {
     CHECK(t->ngot < T_MAX_GOT);
-    uint32_t n = iou_loop_poll_completions(t->loop, &t->got[t->ngot], T_MAX_GOT - t->ngot < 256 ? T_MAX_GOT - t->ngot : 256);
+    uint32_t n =
+        iou_loop_poll_completions(t->loop, &t->got[t->ngot], T_MAX_GOT - t->ngot < 256 ? T_MAX_GOT - t->ngot : 256);
     if (n == 0) break;
     t->ngot += n;
   }

@@ -15,12 +15,12 @@
 #define T_EXIT_FAIL 1
 #define T_EXIT_SKIP 77
 
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-      exit(T_EXIT_FAIL);                                                             \
-    }                                                                                \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      exit(T_EXIT_FAIL);                                                       \
+    }                                                                          \
   } while (0)
 
 /* Exits 77 with the reason when this kernel refuses io_uring. */
@@ -32,8 +32,8 @@ void t_require_io_uring(void);
 /* One loop under test and everything it completed so far. */
 struct t_loop {
   struct iou_loop *loop;
-  int notify_fd;                /* eventfd written by notify */
-  _Atomic uint64_t notifies;    /* notify calls */
+  int notify_fd;             /* eventfd written by notify */
+  _Atomic uint64_t notifies; /* notify calls */
   uint32_t ngot;
   struct iou_completion got[T_MAX_GOT];
   bool taken[T_MAX_GOT];
@@ -70,7 +70,9 @@ void t_close(struct t_loop *t, int64_t timeout_ns);
 
 /* A temporary regular file (unlinked) of `size` bytes filled with pattern(i) = i * 7 + 3. */
 int t_temp_file(uint32_t size);
-static inline uint8_t t_pattern(uint32_t i) { return (uint8_t)(i * 7 + 3); }
+static inline uint8_t t_pattern(uint32_t i) {
+  return (uint8_t)(i * 7 + 3);
+}
 
 /* A connected TCP loopback pair (fds[0] client, fds[1] accepted). */
 void t_tcp_pair(int fds[2]);

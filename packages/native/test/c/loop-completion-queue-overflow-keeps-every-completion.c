@@ -18,8 +18,10 @@ int main(void) {
     int n = iou_loop_submit(t->loop, &r, 1);
     CHECK(n >= 0);
     iou_loop_publish(t->loop);
-    if (n == 1) next++;
-    else t_sleep_ms(1);
+    if (n == 1)
+      next++;
+    else
+      t_sleep_ms(1);
   }
   struct iou_stats st;
   do {

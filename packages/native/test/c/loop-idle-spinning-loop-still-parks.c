@@ -63,7 +63,8 @@ int main(void) {
   uint64_t before = thread_cpu_ns(tid);
   t_sleep_ms(300);
   uint64_t used = thread_cpu_ns(tid) - before;
-  if (used >= 15 * T_MS) fprintf(stderr, "loop thread used %llu µs of CPU in 300 ms idle\n", (unsigned long long)(used / 1000));
+  if (used >= 15 * T_MS)
+    fprintf(stderr, "loop thread used %llu µs of CPU in 300 ms idle\n", (unsigned long long)(used / 1000));
   CHECK(used < 15 * T_MS);
 
   struct iou_request r = t_req(IOU_OP_NOP, -1, tag);

@@ -6,13 +6,15 @@
 
 #include "helpers.h"
 
-static void on_notify(void *ctx) { (void)ctx; }
+static void on_notify(void *ctx) {
+  (void)ctx;
+}
 
 int main(void) {
   t_require_io_uring();
   struct iou_loop *loop = NULL;
-  struct iou_loop_config cfg = {.size = 4, .io_poll = true, .max_request_timeout_ns = 1000 * T_MS,
-                                .timeout_wheel_tick_ns = T_MS};
+  struct iou_loop_config cfg = {
+      .size = 4, .io_poll = true, .max_request_timeout_ns = 1000 * T_MS, .timeout_wheel_tick_ns = T_MS};
   int r = iou_loop_open(&cfg, on_notify, NULL, &loop);
   if (r != 0) {
     CHECK(r < 0 && loop == NULL);

@@ -19,8 +19,12 @@ int main(void) {
     int n = iou_loop_submit(t->loop, &r, 1);
     CHECK(n >= 0);
     iou_loop_publish(t->loop);
-    if (n == 1) sent++;
-    else { t_poll(t); t_sleep_ms(1); }
+    if (n == 1)
+      sent++;
+    else {
+      t_poll(t);
+      t_sleep_ms(1);
+    }
   }
   for (uint32_t i = 0; i < 64; i++) {
     struct iou_completion c = t_expect(t, 100 + i, 10000);

@@ -1,7 +1,8 @@
 /* A recv on an O_NONBLOCK socket with no data: the kernel may answer -EAGAIN, and the loop then
  * waits for readiness with a POLL_ADD instead of re-submitting, so 300 ms of waiting costs almost
  * no CPU and few SQEs; when data arrives the recv completes OK. The same holds on a non-blocking
- * TCP socket, a loop with only a blocking recv in flight sleeps in io_uring_enter, and an idle loop (nothing in flight) costs no CPU either. */
+ * TCP socket, a loop with only a blocking recv in flight sleeps in io_uring_enter, and an idle loop (nothing in flight)
+ * costs no CPU either. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>

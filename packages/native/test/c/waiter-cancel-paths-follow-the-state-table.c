@@ -38,10 +38,12 @@ int main(void) {
   CHECK(iou__waiters_is_in_flight(&w, a));
   for (int r = 0; r > -3; r--) {
     int res = r == 0 ? 0 : r == -1 ? -EALREADY : -ENOENT;
-    CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), res, &c, &had, &tick) == IOU_COMPLETION_CANCEL);
+    CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), res, &c, &had, &tick) ==
+          IOU_COMPLETION_CANCEL);
   }
   CHECK(w.unexpected_cancel_results == 0);
-  CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), -EPERM, &c, &had, &tick) == IOU_COMPLETION_CANCEL);
+  CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), -EPERM, &c, &had, &tick) ==
+        IOU_COMPLETION_CANCEL);
   CHECK(w.unexpected_cancel_results == 1);
   CHECK(iou__waiters_get(&w, a)->state == IOU_WAITER_CANCEL_REQUESTED);
   CHECK(iou__waiters_on_completion(&w, a, -ECANCELED, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);

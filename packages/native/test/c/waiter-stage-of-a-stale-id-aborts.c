@@ -21,8 +21,10 @@ static bool aborts(int which) {
     struct iou_completion c;
     bool had;
     uint64_t tick;
-    if (which == 0) iou__waiters_stage(&w, iou__waiter_id(1, 3), &sqe, &c);
-    else iou__waiters_on_completion(&w, iou__waiter_id(0, 0), 0, &c, &had, &tick);
+    if (which == 0)
+      iou__waiters_stage(&w, iou__waiter_id(1, 3), &sqe, &c);
+    else
+      iou__waiters_on_completion(&w, iou__waiter_id(0, 0), 0, &c, &had, &tick);
     _exit(0);
   }
   int status;

@@ -18,9 +18,9 @@ int main(void) {
 
   const uint64_t start = 1000 * T_MS, tick = 5 * T_MS;
   CHECK(iou__wheel_init(&w, tick, 1000 * T_MS, start) == 0);
-  CHECK(iou__wheel_target_tick(&w, start) == 0);       /* now: expired */
-  CHECK(iou__wheel_target_tick(&w, start - 1) == 0);   /* before the epoch */
-  CHECK(iou__wheel_target_tick(&w, start + 1) == 1);   /* ceil */
+  CHECK(iou__wheel_target_tick(&w, start) == 0);     /* now: expired */
+  CHECK(iou__wheel_target_tick(&w, start - 1) == 0); /* before the epoch */
+  CHECK(iou__wheel_target_tick(&w, start + 1) == 1); /* ceil */
   CHECK(iou__wheel_target_tick(&w, start + 10 * T_MS) == 2);
   CHECK(iou__wheel_target_tick(&w, start + 11 * T_MS) == 3);
   CHECK(iou__wheel_schedule(&w, 1, 3) == 0);

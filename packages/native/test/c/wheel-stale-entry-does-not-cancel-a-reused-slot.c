@@ -8,7 +8,7 @@ int main(void) {
   struct iou__wheel w;
   CHECK(iou__wheel_init(&w, 1 * T_MS, 100 * T_MS, 0) == 0);
   CHECK(iou__wheel_schedule(&w, 7, 2) == 0);
-  iou__wheel_remove(&w, 7, 2); /* finished before its deadline */
+  iou__wheel_remove(&w, 7, 2);               /* finished before its deadline */
   CHECK(iou__wheel_schedule(&w, 7, 3) == 0); /* the next occupant */
   CHECK(iou__wheel_next_tick(&w) == 3);
   CHECK(iou__wheel_advance(&w, 1 * T_MS) == 0); /* nothing live is due: no drain */
