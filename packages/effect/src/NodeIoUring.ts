@@ -116,6 +116,7 @@ const ENV_NAMES = {
   maxRequestTimeout: "IOU_MAX_REQUEST_TIMEOUT",
   timeoutWheelTick: "IOU_TIMEOUT_WHEEL_TICK",
   shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
+  idleSpin: "IOU_IDLE_SPIN",
 } as const
 
 const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
@@ -132,6 +133,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | `IOU_MAX_REQUEST_TIMEOUT` | maxRequestTimeout | `2 minutes`   |
  * | `IOU_TIMEOUT_WHEEL_TICK`  | timeoutWheelTick  | `5 millis`    |
  * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
+ * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -147,6 +149,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   maxRequestTimeout: Config.option(Config.Duration(ENV_NAMES.maxRequestTimeout)),
   timeoutWheelTick: Config.option(Config.Duration(ENV_NAMES.timeoutWheelTick)),
   shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
+  idleSpin: Config.option(Config.Int(ENV_NAMES.idleSpin)),
 }).pipe(
   Config.mapEffect((raw) => {
     const shutdownTimeout = millis(raw.shutdownTimeout)
@@ -157,6 +160,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       maxRequestTimeout: millis(raw.maxRequestTimeout),
       timeoutWheelTick: millis(raw.timeoutWheelTick),
       shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
+      idleSpin: Option.getOrUndefined(raw.idleSpin),
     }
     try {
       // The Driver's own validation (shared through @iou/core), so that what passes here opens.

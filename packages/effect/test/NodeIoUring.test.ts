@@ -86,6 +86,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_MAX_REQUEST_TIMEOUT: "2 minutes",
           IOU_TIMEOUT_WHEEL_TICK: "10 millis",
           IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
+          IOU_IDLE_SPIN: "0",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -95,6 +96,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         maxRequestTimeout: 120_000,
         timeoutWheelTick: 10,
         shutdownTimeout: 1500,
+        idleSpin: 0,
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -117,6 +119,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_TIMEOUT_WHEEL_TICK", "0 millis"],
     ["IOU_MAX_REQUEST_TIMEOUT", "soon"],
     ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
+    ["IOU_IDLE_SPIN", "-5"],
   ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))
