@@ -76,7 +76,12 @@ export const figures: ReadonlyArray<Figure> = [
     read: (s) => s.quarantinedBytes,
   },
   { name: "iou_submitted_total", kind: "counter", help: "Requests submitted to the loop", read: (s) => s.submitted },
-  { name: "iou_completed_total", kind: "counter", help: "Requests completed successfully", read: (s) => s.completed },
+  {
+    name: "iou_completed_total",
+    kind: "counter",
+    help: "Requests that ended, whatever their outcome",
+    read: (s) => s.completed,
+  },
   { name: "iou_failed_total", kind: "counter", help: "Requests failed (any error)", read: (s) => s.failed },
   { name: "iou_timed_out_total", kind: "counter", help: "Requests whose deadline expired", read: (s) => s.timedOut },
   {

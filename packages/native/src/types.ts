@@ -19,6 +19,7 @@ export interface DriverStats {
   /** Requests the Driver holds that have not completed: in its JS FIFO, the inbound queue or the loop. */
   readonly inFlight: number
   readonly submitted: number
+  /** Requests that ended, whatever their outcome (success, error, timeout, cancel, abandonment). */
   readonly completed: number
   readonly failed: number
   readonly timedOut: number
