@@ -25,8 +25,39 @@ Napi::Value JS_probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// constants: the values of include/iou.h's #defines that TypeScript mirrors (src/binding.ts and
+// @iou/core's Request), so a test can check that the three spellings agree.
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("IOU_OP_NOP", Napi::Number::New(env, IOU_OP_NOP));
+  out.Set("IOU_OP_READ_AT", Napi::Number::New(env, IOU_OP_READ_AT));
+  out.Set("IOU_OP_WRITE_AT", Napi::Number::New(env, IOU_OP_WRITE_AT));
+  out.Set("IOU_OP_SEND", Napi::Number::New(env, IOU_OP_SEND));
+  out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
+  out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
+  out.Set("IOU_FLAG_EXACT", Napi::Number::New(env, IOU_FLAG_EXACT));
+  out.Set("IOU_FLAG_DATA_ONLY", Napi::Number::New(env, IOU_FLAG_DATA_ONLY));
+  out.Set("IOU_OUTCOME_OK", Napi::Number::New(env, IOU_OUTCOME_OK));
+  out.Set("IOU_OUTCOME_ERROR", Napi::Number::New(env, IOU_OUTCOME_ERROR));
+  out.Set("IOU_OUTCOME_TIMEOUT", Napi::Number::New(env, IOU_OUTCOME_TIMEOUT));
+  out.Set("IOU_OUTCOME_CANCELLED", Napi::Number::New(env, IOU_OUTCOME_CANCELLED));
+  out.Set("IOU_OUTCOME_UNEXPECTED_EOF", Napi::Number::New(env, IOU_OUTCOME_UNEXPECTED_EOF));
+  out.Set("IOU_OUTCOME_ABANDONED", Napi::Number::New(env, IOU_OUTCOME_ABANDONED));
+  out.Set("IOU_OUTCOME_CLOSED", Napi::Number::New(env, IOU_OUTCOME_CLOSED));
+  out.Set("IOU_TRACE_CANCEL_NONE", Napi::Number::New(env, IOU_TRACE_CANCEL_NONE));
+  out.Set("IOU_TRACE_CANCEL_DEADLINE", Napi::Number::New(env, IOU_TRACE_CANCEL_DEADLINE));
+  out.Set("IOU_TRACE_CANCEL_CALLER", Napi::Number::New(env, IOU_TRACE_CANCEL_CALLER));
+  out.Set("IOU_TRACE_CANCEL_SHUTDOWN", Napi::Number::New(env, IOU_TRACE_CANCEL_SHUTDOWN));
+  out.Set("IOU_TRACE_COMPLETE", Napi::Number::New(env, IOU_TRACE_COMPLETE));
+  out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
+  out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
+  out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, JS_probe, "probe"));
+  exports.Set("constants", Constants(env));
   iou_binding::InitLoop(env, exports);
   return exports;
 }

@@ -94,6 +94,8 @@ export interface NativeLoopConstructor {
 
 export interface NativeBinding {
   probe(): NativeProbe
+  /** The #define values of include/iou.h that this file and @iou/core mirror (checked by a test). */
+  readonly constants: Readonly<Record<string, number>>
   readonly Loop: NativeLoopConstructor
 }
 
