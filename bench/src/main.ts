@@ -11,6 +11,7 @@
  *   BENCH_CPU_PROFILE=f write a V8 CPU profile of the measured comparisons only (not start-up) to f
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
  */
+import type { DriverStats } from "@iou/native"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as inspector from "node:inspector"
@@ -115,7 +116,7 @@ const main = async () => {
   )
 
   /** The shared Driver's counters, when a suite has opened it (never opens it by itself). */
-  const ringStats = async (): Promise<Record<string, unknown> | undefined> => {
+  const ringStats = async (): Promise<DriverStats | undefined> => {
     if (!ringOpened) return undefined
     const r = await loadRing()
     return r.ok ? r.ring.stats() : undefined
@@ -145,10 +146,10 @@ const main = async () => {
           const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
           const after = await ringStats()
           if (before && after) {
-            const d = (k: string) => Number(after[k] ?? 0) - Number(before[k] ?? 0)
+            const d = (k: keyof DriverStats) => after[k] - before[k]
             const completed = d("completed")
             if (completed > 0) {
-              const per = (k: string) => (d(k) / completed).toFixed(3)
+              const per = (k: keyof DriverStats) => (d(k) / completed).toFixed(3)
               ;(result.notes as Array<string>).push(
                 `ring counters over this comparison (all its ring variants): ${completed} completed; per request: ` +
                   `${per("sqesStaged")} SQEs, ${per("enters")} io_uring_enter, ${per("wakes")} eventfd wakes, ` +

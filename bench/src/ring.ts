@@ -3,56 +3,18 @@
  * missing (not built yet, or io_uring refused by this kernel): the benchmarks then skip their ring
  * variants with the reason instead of failing.
  *
- * The shapes below are what the benchmarks use of the public contract (shared design API.md and
- * packages/native/src/types.ts), written structurally so that the harness still loads when the
- * packages are mid-way through being built.
+ * The Driver is imported at run time with a dynamic import, so that a missing build is a skip with
+ * a reason; its type comes from @iou/native itself.
  */
 
-export type Callback = (error: Error | null, result: number) => void
-export type Data = Uint8Array | ReadonlyArray<Uint8Array>
+import type { Driver } from "@iou/native"
 
-export interface Ring {
-  nop(): Promise<void>
-  readAt(
-    fd: number,
-    buffer: Uint8Array,
-    position: number | bigint,
-    options?: { length?: number; exact?: boolean },
-  ): Promise<number>
-  writeAt(fd: number, data: Data, position: number | bigint): Promise<void>
-  send(fd: number, data: Data): Promise<void>
-  recv(fd: number, buffer: Uint8Array, options?: { offset?: number; length?: number; exact?: boolean }): Promise<number>
-  sync(fd: number, options?: { dataOnly?: boolean }): Promise<void>
-  submitNop(deadline: number, cb: Callback): unknown
-  submitReadAt(
-    fd: number,
-    buffer: Uint8Array,
-    position: number | bigint,
-    length: number,
-    exact: boolean,
-    deadline: number,
-    cb: Callback,
-  ): unknown
-  submitWriteAt(fd: number, data: Data, position: number | bigint, deadline: number, cb: Callback): unknown
-  submitSend(fd: number, data: Data, deadline: number, cb: Callback): unknown
-  submitRecv(
-    fd: number,
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    exact: boolean,
-    deadline: number,
-    cb: Callback,
-  ): unknown
-  submitSync(fd: number, dataOnly: boolean, deadline: number, cb: Callback): unknown
-  stats(): Record<string, unknown>
-  close(options?: { shutdownTimeout?: number }): Promise<unknown>
-  readonly config?: unknown
-}
+export type { Callback, Data } from "@iou/native"
 
-interface DriverStatic {
-  open(config?: Record<string, unknown>): Ring
-}
+/** The ring under test: the Driver itself (a type-only import, erased when the bench runs). */
+export type Ring = Driver
+
+type DriverStatic = Pick<typeof Driver, "open">
 
 export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly ok: false; readonly reason: string }
 

@@ -6,6 +6,8 @@
  */
 #include "iou.h"
 
+#include "compat.h"
+
 #include <errno.h>
 #include <linux/io_uring.h>
 #include <stdio.h>
@@ -14,13 +16,6 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12) /* Linux 6.0 */
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13) /* Linux 6.1 */
-#endif
 
 static int setup(unsigned entries, unsigned flags, struct io_uring_params *params) {
   memset(params, 0, sizeof(*params));

@@ -5,6 +5,7 @@
  * The constants mirror include/iou.h and binding/loop.h and keep their C spelling.
  */
 import { createRequire } from "node:module"
+import type { DriverStats } from "./types.ts"
 
 export interface NativeProbe {
   readonly kernel: string
@@ -15,20 +16,8 @@ export interface NativeProbe {
   readonly opcodes: ReadonlyArray<boolean>
 }
 
-/** iou_loop_stats, field by field. */
-export interface NativeStats {
-  readonly submitted: number
-  readonly completed: number
-  readonly failed: number
-  readonly timedOut: number
-  readonly cancelled: number
-  readonly requeued: number
-  readonly sqesStaged: number
-  readonly enters: number
-  readonly wakes: number
-  readonly cqOverflow: number
-  readonly abandoned: number
-  readonly pendingOperations: number
+/** iou_loop_stats, field by field: the loop's part of DriverStats, and whether the ring is single-issuer. */
+export interface NativeStats extends Omit<DriverStats, "inFlight" | "quarantinedBytes"> {
   readonly singleIssuer: boolean
 }
 
