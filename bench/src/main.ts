@@ -79,6 +79,7 @@ const main = async () => {
   const warmupMs = Math.max(50, Math.round(budgetMs / 2))
   const log = (line: string) => console.log(line)
   const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
+  const onlyComparisons = (process.env["BENCH_COMPARISONS"] ?? "").split(",").filter((x) => x !== "")
 
   let dataFile: string | undefined
   const ctx: Context = {
@@ -136,6 +137,7 @@ const main = async () => {
       const { comparisons, direct, cleanup } = await suite.build(ctx)
       try {
         for (const full of comparisons) {
+          if (onlyComparisons.length && !onlyComparisons.includes(full.id)) continue
           const c = only.length
             ? { ...full, variants: full.variants.filter((v) => only.some((o) => v.name.includes(o))) }
             : full
