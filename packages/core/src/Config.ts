@@ -25,7 +25,9 @@ export interface Config {
   /**
    * Microseconds (integer, 0 to MAX_IDLE_SPIN): with nothing in flight, the loop thread polls for
    * new requests this long before it parks, adapting between this and max(300, idleSpin) µs, so
-   * that a request right after a completion does not pay a cross-CPU wake-up. 0 = never spin.
+   * that a request right after a completion does not pay a cross-CPU wake-up. It also bounds how
+   * long the loop, with requests in flight, waits for the rest of a JS turn whose first request it
+   * already has, instead of sleeping (the turn wait). 0 = never spin.
    */
   readonly idleSpin?: number | undefined
 }

@@ -5,8 +5,9 @@
 //   submit   the Driver writes a request's scalars into the 64-byte staging area (loop.h) and calls
 //            submit(buffer | buffers | undefined); the buffer pointer comes from the typed array's
 //            info, vectored requests get their iovec array from a per-slot vector reused for the life
-//            of the Loop. One iou_loop_submit copies the request into the inbound queue; publish()
-//            (once per JS turn, from the Driver's microtask) makes the batch visible to the loop.
+//            of the Loop. One iou_loop_submit copies the request into the inbound queue; the turn's
+//            first request is published at once (iou_loop_publish_early) and publish() (once per JS
+//            turn, from the Driver's microtask) makes the rest visible and ends the turn.
 //   complete the loop thread calls notify() at most once per batch: a uv_async_send. On the JS thread
 //            OnAsync drains iou_loop_poll_completions straight into the completion area (an
 //            ArrayBuffer the Driver reads through typed arrays created once) and calls the Driver's
@@ -150,7 +151,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     return Napi::Number::New(env_, 0);
   }
 
-  // submit(data, publishNow?) -> 1 taken | 0 inbound queue full | -errno. The request's scalars are
+  // submit(data, publishEarly?) -> 1 taken | 0 inbound queue full | -errno. The request's scalars are
   // in the staging area; `data` is a Uint8Array, an array of them (vectored) or undefined (nop,
   // sync). JS thread.
   Napi::Value JS_submit(const Napi::CallbackInfo& info) {
@@ -205,12 +206,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
     const int rc = iou_loop_submit(loop_, &request, 1);
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
-      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish(loop_);
+      // The first request of a JS turn: published at once, the turn goes on (iou.h).
+      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish_early(loop_);
     }
     return Napi::Number::New(env_, rc);
   }
 
-  // publish(): makes the requests submitted so far visible to the loop. JS thread.
+  // publish(): makes the requests submitted so far visible to the loop and ends the owner's turn.
+  // JS thread.
   Napi::Value JS_publish(const Napi::CallbackInfo&) {
     if (loop_ != nullptr) iou_loop_publish(loop_);
     return Napi::Value();

@@ -12,7 +12,9 @@
  *   5. publish completions; notify at most once
  *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
  *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
- *      cancel targets), submits without waiting; AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in
+ *      cancel targets), submits without waiting; while the owner is in the middle of a turn (iou_loop_publish_early)
+ *      and waiters are in flight, submits and waits briefly for the rest of the turn instead of sleeping
+ *      (wait_for_owner_turn); AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in
  * io_uring_enter (EXT_ARG timeout = next deadline) unless work or a wake arrived meanwhile; nothing in flight spins for
  * a while (spinner.c: polls the published sequence, budget adapted to how soon work came before) and then parks on the
  * futex word; DISCONNECTED drains.
@@ -80,6 +82,11 @@ struct iou_loop {
   _Atomic bool closing;                  /* owner release-stores in close; loop acquire-loads */
   _Atomic uint64_t shutdown_deadline_ns; /* owner stores before closing (relaxed; closing publishes it) */
   _Atomic bool exited;                   /* loop release-stores last; owner acquire-loads */
+  /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
+   * relaxed-stores; the loop relaxed-loads it as a hint for wait_for_owner_turn only: whether the
+   * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
+   * spinning or one eventfd wake-up, never a lost request. */
+  _Atomic bool owner_in_turn;
   struct counters counters;
 
   /* Owner only. */
@@ -100,6 +107,8 @@ struct iou_loop {
   uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
   struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
   uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
+  bool turn_wait_ran_out;                                           /* wait_for_owner_turn spent its budget ... */
+  uint32_t turn_wait_seq; /* ... with processed_seq at this value: not again until it moves */
 };
 
 /* ---- small helpers (loop thread) ---------------------------------------------------------- */
@@ -589,6 +598,35 @@ static void park_idle(struct iou_loop *loop) {
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
 }
 
+/* The owner published early in its turn and more of the turn is coming; the loop has waiters in
+ * flight and nothing left to stage. Sleeping now would make the owner's closing publish pay an
+ * eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small machine, so:
+ * submit what is staged, then poll for up to idle_spin_us for the end of the turn, new requests, a
+ * cancel, closing or a CQE. Returns true when the caller should go round again, false when it
+ * should sleep as usual (the turn outlasted the budget: not waited for again until the loop takes
+ * another request, so a turn that never ends costs one budget, not one per iteration). */
+static bool wait_for_owner_turn(struct iou_loop *loop) {
+  if (loop->idle_spin_us == 0 || !atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed)) return false;
+  if (loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq) return false;
+  loop->turn_wait_ran_out = false;
+  if (iou__ring_sq_pending(&loop->ring) > 0) {
+    submit(loop); /* staged SQEs go to the kernel now; the next iteration reaps and publishes */
+    return true;
+  }
+  uint64_t end = iou__now_ns() + (uint64_t)loop->idle_spin_us * 1000;
+  for (uint32_t i = 1;; i++) {
+    if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed) ||
+        iou__waker_pending(&loop->waker, loop->processed_seq) || iou__ring_cq_ready(&loop->ring) ||
+        atomic_load_explicit(&loop->cancels.top, memory_order_relaxed) != NULL || closing(loop))
+      return true;
+    iou__spin_hint();
+    if (i % 64 == 0 && iou__now_ns() >= end) break; /* the clock every 64 polls, as the spinner */
+  }
+  loop->turn_wait_ran_out = true;
+  loop->turn_wait_seq = loop->processed_seq;
+  return false;
+}
+
 static void *run(void *arg) {
   struct iou_loop *loop = arg;
   (void)pthread_setname_np(pthread_self(), "iou-loop"); /* for top, perf, gdb; failure is harmless */
@@ -638,6 +676,7 @@ static void *run(void *arg) {
       park_idle(loop);
       continue;
     }
+    if (fill == FILL_DRAINED && wait_for_owner_turn(loop)) continue;
     /* Waiters in flight (or no capacity for more): block in io_uring_enter until a CQE, the next
      * deadline or a wake. With no waiter capacity, work published ahead is no reason to stay
      * awake (it cannot be admitted); a latched wake (cancel, close, completion room) is. */
@@ -700,6 +739,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->waker.eventfd = -1;
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
+  atomic_init(&loop->owner_in_turn, false);
   atomic_init(&loop->shutdown_deadline_ns, NO_DEADLINE);
   atomic_init(&loop->cancels.top, NULL);
   int err;
@@ -749,7 +789,16 @@ int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, u
   return (int)taken;
 }
 
+void iou_loop_publish_early(struct iou_loop *loop) {
+  /* Relaxed: a hint (see owner_in_turn); the publish below orders it before the requests anyway. */
+  atomic_store_explicit(&loop->owner_in_turn, true, memory_order_relaxed);
+  uint32_t n = loop->unpublished;
+  loop->unpublished = 0;
+  iou__waker_publish(&loop->waker, n);
+}
+
 void iou_loop_publish(struct iou_loop *loop) {
+  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* the turn ends */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);
@@ -782,6 +831,7 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
   }
   /* Release pairs with the loop's acquire in closing(): the cutoff and every submitted request
    * are visible once it sees closing. The wake publishes it again for a loop that is asleep. */
+  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* closing ends the turn */
   atomic_store_explicit(&loop->closing, true, memory_order_release);
   iou__waker_wake(&loop->waker);
   return 0;

@@ -167,6 +167,11 @@ bool iou__ring_next_cqe(struct iou_ring *ring, struct io_uring_cqe *out) {
   return true;
 }
 
+bool iou__ring_cq_ready(const struct iou_ring *ring) {
+  /* Acquire pairs with the kernel's release of the CQ tail (as in iou__ring_next_cqe). */
+  return __atomic_load_n(ring->kcq_tail, __ATOMIC_ACQUIRE) != ring->cq_head;
+}
+
 void iou__ring_cq_commit(struct iou_ring *ring) {
   /* Release pairs with the kernel's acquire of the CQ head: our reads of the slots are done. */
   __atomic_store_n(ring->kcq_head, ring->cq_head, __ATOMIC_RELEASE);

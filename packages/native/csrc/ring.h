@@ -72,6 +72,9 @@ int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns);
  * is released to the kernel by iou__ring_cq_commit. */
 bool iou__ring_next_cqe(struct iou_ring *ring, struct io_uring_cqe *out);
 
+/* True when the CQ holds a CQE not taken yet (without taking it). */
+bool iou__ring_cq_ready(const struct iou_ring *ring);
+
 /* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
 void iou__ring_cq_commit(struct iou_ring *ring);
 

@@ -37,7 +37,8 @@ void iou_probe(struct iou_probe *out);
  * seed: waiters, timeout wheel, ready queue, pending cancels, waker, drain.
  *
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
- * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_poll_completions,
+ * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_publish_early,
+ * iou_loop_poll_completions,
  * iou_loop_close and iou_loop_destroy (which joins the loop thread); iou_loop_stats may be called
  * from any thread. The loop thread (named "iou-loop") calls `notify` and, when tracing, `trace`,
  * and nothing else outside itself.
@@ -190,6 +191,14 @@ int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, u
 /* Makes everything submitted so far visible to the loop and wakes it if it sleeps (the seed's
  * publish: one atomic, plus an eventfd write only when the loop armed its sleep intent). Owner. */
 void iou_loop_publish(struct iou_loop *loop);
+
+/* The same, in the middle of the owner's turn: more requests and an iou_loop_publish that ends the
+ * turn follow shortly. The loop starts on what it has and, rather than arm its sleep while requests
+ * are in flight (the closing publish would then pay an eventfd write and a cross-CPU wake-up),
+ * waits up to idle_spin_us for that publish, new requests, a cancel or a CQE. A hint only: results
+ * and their order are the same either way, and a turn that outlasts the budget is waited for once.
+ * Every turn opened this way must be ended by iou_loop_publish (close does too). Owner. */
+void iou_loop_publish_early(struct iou_loop *loop);
 
 /* Asks the loop to cancel the live request `tag` (one already taken by iou_loop_submit). Never
  * blocks; a tag that already completed is ignored. In flight: one ASYNC_CANCEL and the op's own CQE

@@ -9,6 +9,8 @@
  * readAt, submitReadAt… ─ validate (TypeError/RangeError, nothing changed) ─► pending table slot
  *   ├─ JS FIFO empty: staging area + Loop.submit ─► inbound queue (iou_loop_submit)
  *   └─ inbound queue full (or FIFO not empty): JS FIFO, pushed as completions free room
+ *   the turn's first request is published at once (iou_loop_publish_early: the loop starts on it and,
+ *   with requests in flight, waits briefly for the rest of the turn instead of sleeping)
  * microtask once per JS turn ─► Loop.publish (iou_loop_publish: one atomic, eventfd only if the loop sleeps)
  * loop thread ─► notify ─► uv_async ─► Loop drains completions into the completion area
  *   ─► dispatch(count): every completion of the batch: fromCompletion, free the slot, call back
@@ -132,19 +134,6 @@ const MAX_POSITION = (1n << 63n) - 1n
 
 /** Buffers of abandoned requests: never released, the kernel may still write into them. */
 const quarantine: Array<Data> = []
-
-/**
- * When to call iou_loop_publish: "turn" (once per JS turn, from a microtask), "request" (on every
- * submit) or "first" (on the first submit of a turn, so that the loop starts while JS is still
- * submitting, and once more at the end of the turn).
- */
-export type PublishPolicy = "turn" | "request" | "first"
-let publishPolicy: PublishPolicy = "first"
-
-/** Internal, for measurements. */
-export const setPublishPolicy = (policy: PublishPolicy): void => {
-  publishPolicy = policy
-}
 
 // A Promise executor that allocates nothing: new Promise(capture) leaves its functions here.
 let capturedResolve: ((value: never) => void) | undefined
@@ -804,12 +793,12 @@ export class Driver {
     s[STAGE_FLAGS] = this.flags[slot]!
     s[STAGE_OFFSET] = this.offset[slot]!
     this.stage64[STAGE_DEADLINE_F64] = this.deadline[slot]!
-    const policy = publishPolicy
-    const publishNow = policy === "request" || (policy === "first" && !this.flushScheduled)
-    const rc = this.native.submit(this.data[slot], publishNow)
+    // The turn's first request is published at once, so that the loop starts while JS goes on
+    // submitting; the flush microtask publishes the rest and ends the turn.
+    const rc = this.native.submit(this.data[slot], !this.flushScheduled)
     if (rc === 1) {
       this.state[slot] = SUBMITTED
-      if (!this.flushScheduled && policy !== "request") {
+      if (!this.flushScheduled) {
         this.flushScheduled = true
         queueMicrotask(this.flushFn)
       }

@@ -36,8 +36,12 @@ export interface NativeLoop {
     tickNs: number,
     idleSpinUs: number,
   ): number
-  /** 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request). */
-  submit(data: Uint8Array | ReadonlyArray<Uint8Array> | undefined, publishNow?: boolean): number
+  /**
+   * 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request).
+   * publishEarly: publish at once with iou_loop_publish_early (the first request of a JS turn).
+   */
+  submit(data: Uint8Array | ReadonlyArray<Uint8Array> | undefined, publishEarly?: boolean): number
+  /** iou_loop_publish: publishes what was submitted and ends the owner's turn. */
   publish(): void
   /** 0 or -errno. */
   cancel(slot: number, generation: number): number

@@ -1,0 +1,109 @@
+/* The owner's turn (iou_loop_publish_early ... iou_loop_publish). With a recv in flight and the
+ * owner in the middle of a turn, the loop waits for the rest of the turn instead of arming its
+ * sleep, so the publish that ends the turn needs no eventfd write; with idle_spin_us 0 the same
+ * sequence needs one (the loop slept in io_uring_enter). A cancel during the wait is taken at once,
+ * not at the end of the budget. A turn that never ends costs one budget: then the loop sleeps (its
+ * CPU time stops growing) and a cancel still wakes it. Results are the same either way. */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define BUDGET_US 1000000u /* 1 s: far longer than any step below, even under the sanitizers */
+
+static struct t_loop *open_with_spin(uint32_t spin_us) {
+  struct iou_loop_config cfg = {
+      .size = 8,
+      .single_issuer = true,
+      .max_request_timeout_ns = 60000 * T_MS,
+      .timeout_wheel_tick_ns = 5 * T_MS,
+      .idle_spin_us = spin_us,
+      .idle_spin_max_us = spin_us,
+  };
+  return t_open_config(&cfg);
+}
+
+static struct iou_request recv_on(int fd, uint8_t *buf, uint64_t tag) {
+  struct iou_request r = t_req(IOU_OP_RECV, fd, tag);
+  r.buf = buf;
+  r.len = 8;
+  return r;
+}
+
+static uint64_t wakes(struct t_loop *t) {
+  struct iou_stats st;
+  iou_loop_stats(t->loop, &st);
+  return st.wakes;
+}
+
+/* recv (tag 1) published early, 20 ms later a nop (tag 2) ends the turn; returns the wakes the
+ * ending publish needed. The recv stays in flight. */
+static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *buf) {
+  struct iou_request r = recv_on(fd, buf, 1);
+  CHECK(iou_loop_submit(t->loop, &r, 1) == 1);
+  iou_loop_publish_early(t->loop);
+  t_sleep_ms(20); /* the loop took the recv: it is now waiting for the turn, or asleep */
+  uint64_t before = wakes(t);
+  struct iou_request nop = t_req(IOU_OP_NOP, -1, 2);
+  CHECK(iou_loop_submit(t->loop, &nop, 1) == 1);
+  iou_loop_publish(t->loop);
+  struct iou_completion c = t_expect(t, 2, 5000);
+  CHECK(c.outcome == IOU_OUTCOME_OK);
+  CHECK(!t_has(t, 1));
+  return wakes(t) - before;
+}
+
+int main(void) {
+  uint8_t buf[8];
+  int sv[2];
+
+  /* Without the spin budget the loop sleeps with the recv in flight: the ending publish wakes it. */
+  struct t_loop *plain = open_with_spin(0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK(turn_with_a_recv_in_flight(plain, sv[0], buf) == 1);
+  CHECK(write(sv[1], "abc", 3) == 3);
+  CHECK(t_expect(plain, 1, 5000).result == 3);
+  t_close(plain, -1);
+  close(sv[0]);
+  close(sv[1]);
+
+  struct t_loop *t = open_with_spin(BUDGET_US);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK(turn_with_a_recv_in_flight(t, sv[0], buf) == 0);
+
+  /* A cancel while the loop waits for a turn is taken at once. */
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  uint8_t buf3[8];
+  struct iou_request r3 = recv_on(sp[0], buf3, 3);
+  CHECK(iou_loop_submit(t->loop, &r3, 1) == 1);
+  iou_loop_publish_early(t->loop);
+  t_sleep_ms(20);
+  uint64_t t0 = t_now_ns();
+  CHECK(iou_loop_cancel(t->loop, 3) == 0);
+  CHECK(t_expect(t, 3, 5000).outcome == IOU_OUTCOME_CANCELLED);
+  CHECK(t_now_ns() - t0 < 300 * T_MS);
+
+  /* The turn above never ended: after one budget the loop sleeps and its CPU time stops growing. */
+  uint8_t buf4[8];
+  struct iou_request r4 = recv_on(sp[0], buf4, 4);
+  CHECK(iou_loop_submit(t->loop, &r4, 1) == 1);
+  iou_loop_publish_early(t->loop);
+  t_sleep_ms(BUDGET_US / 1000 + 300);
+  uint64_t cpu0 = t_cpu_ns();
+  t_sleep_ms(500);
+  CHECK(t_cpu_ns() - cpu0 < 200 * T_MS);
+  CHECK(!t_has(t, 4));
+  CHECK(iou_loop_cancel(t->loop, 4) == 0);
+  CHECK(t_expect(t, 4, 5000).outcome == IOU_OUTCOME_CANCELLED);
+
+  CHECK(write(sv[1], "abc", 3) == 3);
+  struct iou_completion c1 = t_expect(t, 1, 5000);
+  CHECK(c1.outcome == IOU_OUTCOME_OK && c1.result == 3);
+  t_close(t, -1);
+  close(sv[0]);
+  close(sv[1]);
+  close(sp[0]);
+  close(sp[1]);
+  return T_EXIT_PASS;
+}
