@@ -107,8 +107,10 @@ struct iou_loop {
   uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
   struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
   uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
-  bool turn_wait_ran_out;                                           /* wait_for_owner_turn spent its budget ... */
-  uint32_t turn_wait_seq; /* ... with processed_seq at this value: not again until it moves */
+  /* wait_for_owner_turn spent its budget with processed_seq at turn_wait_seq: it does not wait
+   * again until the loop takes another request. */
+  bool turn_wait_ran_out;
+  uint32_t turn_wait_seq;
 };
 
 /* ---- small helpers (loop thread) ---------------------------------------------------------- */
@@ -615,6 +617,8 @@ static bool wait_for_owner_turn(struct iou_loop *loop) {
   }
   uint64_t end = iou__now_ns() + (uint64_t)loop->idle_spin_us * 1000;
   for (uint32_t i = 1;; i++) {
+    /* Looks only: the next iteration takes each of these properly (the cancel stack's relaxed
+     * load here is a hint; take_cancels exchanges it with acquire). */
     if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed) ||
         iou__waker_pending(&loop->waker, loop->processed_seq) || iou__ring_cq_ready(&loop->ring) ||
         atomic_load_explicit(&loop->cancels.top, memory_order_relaxed) != NULL || closing(loop))
@@ -829,9 +833,9 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
     if (cutoff < atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed))
       atomic_store_explicit(&loop->shutdown_deadline_ns, cutoff, memory_order_relaxed);
   }
+  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* closing ends the turn */
   /* Release pairs with the loop's acquire in closing(): the cutoff and every submitted request
    * are visible once it sees closing. The wake publishes it again for a loop that is asleep. */
-  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* closing ends the turn */
   atomic_store_explicit(&loop->closing, true, memory_order_release);
   iou__waker_wake(&loop->waker);
   return 0;
