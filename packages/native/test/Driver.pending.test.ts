@@ -34,6 +34,8 @@ class SimulatedLoop implements NativeLoop {
   readonly inbound: Array<Taken> = []
   readonly cancels: Array<[number, number]> = []
   publishes = 0
+  /** Publishes that leave the owner's turn open (iou_loop_publish_early). */
+  earlyPublishes = 0
   closedWith: number | undefined
   destroyed = false
   private readonly stage32: Uint32Array
@@ -57,10 +59,13 @@ class SimulatedLoop implements NativeLoop {
   open(): number {
     return 0
   }
-  submit(data: unknown, publishNow?: boolean): number {
+  submit(data: unknown, publishEarly?: boolean): number {
     if (this.closedWith !== undefined) return -108
     if (this.inbound.length >= this.size) return 0
-    if (publishNow === true) this.publishes++
+    if (publishEarly === true) {
+      this.publishes++
+      this.earlyPublishes++
+    }
     const s = this.stage32
     this.inbound.push({
       slot: s[0]!,
@@ -160,15 +165,18 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     expect(driver.stats().inFlight).toBe(0)
   })
 
-  it("publishes on the first submit of a JS turn and once at its end, however many requests were submitted", async () => {
+  it("publishes on the first submit of a JS turn (early: the turn goes on) and once at its end, however many requests were submitted", async () => {
     const { driver, loop } = open(64)
     for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
     expect(loop.publishes).toBe(1)
+    expect(loop.earlyPublishes).toBe(1)
     await Promise.resolve()
-    expect(loop.publishes).toBe(2)
+    expect(loop.publishes).toBe(2) // the end of the turn: iou_loop_publish
+    expect(loop.earlyPublishes).toBe(1)
     for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
     await Promise.resolve()
     expect(loop.publishes).toBe(4)
+    expect(loop.earlyPublishes).toBe(2)
     loop.completeOldest(20)
   })
 
