@@ -36,13 +36,13 @@ static uint64_t wakes(struct t_loop *t) {
   return st.wakes;
 }
 
-/* recv (tag 1) published early, 20 ms later a nop (tag 2) ends the turn; returns the wakes the
+/* recv (tag 1) published early, 50 ms later a nop (tag 2) ends the turn; returns the wakes the
  * ending publish needed. The recv stays in flight. */
 static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *buf) {
   struct iou_request r = recv_on(fd, buf, 1);
   CHECK(iou_loop_submit(t->loop, &r, 1) == 1);
   iou_loop_publish_early(t->loop);
-  t_sleep_ms(20); /* the loop took the recv: it is now waiting for the turn, or asleep */
+  t_sleep_ms(50); /* the loop took the recv: it is now waiting for the turn, or asleep */
   uint64_t before = wakes(t);
   struct iou_request nop = t_req(IOU_OP_NOP, -1, 2);
   CHECK(iou_loop_submit(t->loop, &nop, 1) == 1);
@@ -78,7 +78,7 @@ int main(void) {
   struct iou_request r3 = recv_on(sp[0], buf3, 3);
   CHECK(iou_loop_submit(t->loop, &r3, 1) == 1);
   iou_loop_publish_early(t->loop);
-  t_sleep_ms(20);
+  t_sleep_ms(50);
   uint64_t t0 = t_now_ns();
   CHECK(iou_loop_cancel(t->loop, 3) == 0);
   CHECK(t_expect(t, 3, 5000).outcome == IOU_OUTCOME_CANCELLED);
