@@ -39,8 +39,8 @@ void iou_probe(struct iou_probe *out);
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_publish_early,
  * iou_loop_poll_completions, iou_loop_close and iou_loop_destroy (which joins the loop thread);
- * iou_loop_stats may be called from any thread. The loop thread (named "iou-loop") calls `notify` and, when tracing, `trace`,
- * and nothing else outside itself.
+ * iou_loop_stats may be called from any thread. The loop thread (named "iou-loop") calls `notify`
+ * and, when tracing, `trace`, and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
