@@ -241,6 +241,29 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
     },
   )
 
+  layer(NodeIoUring.layer({ size: 2, shutdownTimeout: 0 }), { timeout: 30_000, excludeTestServices: true })((it) => {
+    it.effect("Effect.timeout of a recv waiting behind a full ring returns at once, without a free slot", () =>
+      Effect.gen(function* () {
+        const io = yield* IoUring
+        const { a } = yield* tcpPair
+        // Two blocking recvs fill the loop's waiters; the third waits in its inbound queue.
+        const blockers = [
+          yield* Effect.forkChild(io.recv(a, new Uint8Array(4))),
+          yield* Effect.forkChild(io.recv(a, new Uint8Array(4))),
+        ]
+        yield* inFlight(2)
+        yield* Effect.sleep(20)
+        const started = Date.now()
+        const exit = yield* Effect.exit(io.recv(a, new Uint8Array(4)).pipe(Effect.timeout("30 millis")))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
+        assert.isBelow(Date.now() - started, 1000)
+        assert.strictEqual((yield* io.stats).inFlight, 2)
+        for (const fiber of blockers) yield* Fiber.interrupt(fiber)
+        assert.strictEqual((yield* io.stats).inFlight, 0)
+      }),
+    )
+  })
+
   it.effect("operations after the layer's scope closed fail with Closed", () =>
     Effect.gen(function* () {
       const io = yield* Effect.scoped(NodeIoUring.make({ size: 8 }))

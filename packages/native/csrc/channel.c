@@ -38,9 +38,9 @@ uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *req
   for (uint32_t i = 0; i < n; i++) {
     struct iou__inbound_entry *e = &q->entries[(tail + i) & q->mask];
     e->request = requests[i];
-    e->cancelled = false;
+    e->ended = false;
   }
-  /* Release pairs with the loop's acquire of tail in peek and mark_cancelled. */
+  /* Release pairs with the loop's acquire of tail in peek and mark_ended. */
   atomic_store_explicit(&q->tail, tail + n, memory_order_release);
   return n;
 }
@@ -60,13 +60,13 @@ void iou__inbound_pop(struct iou__inbound *q) {
 }
 
 /* Loop. */
-bool iou__inbound_mark_cancelled(struct iou__inbound *q, uint64_t tag) {
+bool iou__inbound_mark_ended(struct iou__inbound *q, uint64_t tag) {
   uint32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire); /* pairs with push */
   for (uint32_t i = head; i != tail; i++) {
     struct iou__inbound_entry *e = &q->entries[i & q->mask];
-    if (e->request.tag == tag && !e->cancelled) {
-      e->cancelled = true;
+    if (e->request.tag == tag && !e->ended) {
+      e->ended = true;
       return true;
     }
   }

@@ -17,7 +17,9 @@
 
 struct iou__inbound_entry {
   struct iou_request request; /* written by the owner before it publishes the tail */
-  bool cancelled;             /* written by the loop only, between head and tail (it owns them) */
+  /* The loop already completed this request while it was queued (a cancel): taking it later ends
+   * nothing. Written and read by the loop only, between head and tail (it owns them). */
+  bool ended;
 };
 
 struct iou__inbound {
@@ -38,8 +40,9 @@ uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *req
 struct iou__inbound_entry *iou__inbound_peek(struct iou__inbound *q);
 /* Loop: hands the peeked entry's slot back to the owner. */
 void iou__inbound_pop(struct iou__inbound *q);
-/* Loop: marks the queued (not yet taken) request with this tag cancelled; false when none. */
-bool iou__inbound_mark_cancelled(struct iou__inbound *q, uint64_t tag);
+/* Loop: marks the queued (not yet taken) request with this tag ended; false when there is none
+ * (already taken, or already ended). */
+bool iou__inbound_mark_ended(struct iou__inbound *q, uint64_t tag);
 
 struct iou__cancel_node {
   uint64_t tag;

@@ -323,7 +323,9 @@ static void request_cancel(struct iou_loop *loop, uint64_t id, uint8_t outcome) 
   if (iou__waiters_is_in_flight(&loop->waiters, id)) push_pending_cancel(loop, id);
 }
 
-/* The owner's cancels: in a waiter, still queued in the inbound queue, or already completed. */
+/* The owner's cancels: in a waiter, still queued in the inbound queue, or already completed. A
+ * queued request ends CANCELLED now, even when the waiters are full and it waits behind others
+ * (an interrupted fiber must not wait for a free slot); its entry is skipped when taken. */
 static void take_cancels(struct iou_loop *loop) {
   struct iou__cancel_node *n = iou__cancels_take(&loop->cancels);
   while (n != NULL) {
@@ -331,8 +333,9 @@ static void take_cancels(struct iou_loop *loop) {
     uint64_t id;
     if (iou__waiters_find_tag(&loop->waiters, n->tag, &id))
       request_cancel(loop, id, IOU_OUTCOME_CANCELLED);
-    else
-      (void)iou__inbound_mark_cancelled(&loop->inbound, n->tag); /* not there: it already completed */
+    else if (iou__inbound_mark_ended(&loop->inbound, n->tag))
+      complete_locally(loop, n->tag, 0, IOU_OUTCOME_CANCELLED);
+    /* else: not there, it already completed */
     free(n);
     n = next;
   }
@@ -416,14 +419,10 @@ static bool stage_ready_requests(struct iou_loop *loop) {
   return true;
 }
 
-/* Admits one request taken from the inbound queue: ends it at once when it was cancelled while
- * queued, is invalid or has nothing to transfer, or its deadline already passed; otherwise inserts
- * it into the waiters, schedules its deadline and stages its first SQE. */
-static void admit_request(struct iou_loop *loop, const struct iou_request *req, bool cancelled) {
-  if (cancelled) {
-    complete_locally(loop, req->tag, 0, IOU_OUTCOME_CANCELLED);
-    return;
-  }
+/* Admits one request taken from the inbound queue: ends it at once when it is invalid or has
+ * nothing to transfer, or its deadline already passed; otherwise inserts it into the waiters,
+ * schedules its deadline and stages its first SQE. */
+static void admit_request(struct iou_loop *loop, const struct iou_request *req) {
   struct iou__op op;
   if (iou__op_init(&op, req)) {
     complete_locally(loop, req->tag, op.result, op.outcome);
@@ -460,14 +459,15 @@ static enum fill_result fill_submission_queue(struct iou_loop *loop) {
       e = iou__inbound_peek(&loop->inbound);
       if (e == NULL) break;
     }
-    /* A request cancelled while queued needs no waiter: it ends even when the slab is full. */
-    if (iou__waiters_is_full(&loop->waiters) && !e->cancelled) break;
+    /* A request that ended while queued (take_cancels) needs no waiter: taken even when the slab
+     * is full, and nothing more happens to it. */
+    if (iou__waiters_is_full(&loop->waiters) && !e->ended) break;
     struct iou_request req = e->request;
-    bool cancelled = e->cancelled;
+    bool ended = e->ended;
     iou__inbound_pop(&loop->inbound);
     loop->processed_seq = (loop->processed_seq + 1) & IOU_WAKER_SUBMISSION_SEQ_MASK;
     bump(&loop->counters.submitted, 1);
-    admit_request(loop, &req, cancelled);
+    if (!ended) admit_request(loop, &req);
   }
   return from_fill_state(loop);
 }
@@ -501,9 +501,10 @@ static void abandon_all(struct iou_loop *loop) {
   struct iou__inbound_entry *e;
   while ((e = iou__inbound_peek(&loop->inbound)) != NULL) {
     uint64_t tag = e->request.tag;
+    bool ended = e->ended; /* already completed (cancelled while queued) */
     iou__inbound_pop(&loop->inbound);
     bump(&loop->counters.submitted, 1);
-    complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
+    if (!ended) complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
   }
   for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
     struct iou__waiter *w = &loop->waiters.entries[i];

@@ -454,6 +454,25 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(ring.stats().submitted).toBe(before.submitted)
     })
 
+    it("aborts a recv waiting behind a full ring at once, without waiting for a free slot", async () => {
+      const ring = open({ size: 2 })
+      const { b } = await pair()
+      const first = [settle(ring.recv(b, Buffer.alloc(10))), settle(ring.recv(b, Buffer.alloc(10)))]
+      await sleep(30) // both in flight: the loop's waiters are full
+      const third = settle(ring.recv(b, Buffer.alloc(10)))
+      const controller = new AbortController()
+      const fourth = settle(ring.recv(b, Buffer.alloc(10), { signal: controller.signal }))
+      await sleep(30) // both in the loop's inbound queue, the fourth behind the third
+      const t0 = performance.now()
+      controller.abort()
+      const r = await fourth
+      expect(!r.ok && r.error.name).toBe("AbortError")
+      expect(performance.now() - t0).toBeLessThan(1000)
+      expect(ring.stats().inFlight).toBe(3)
+      await ring.close({ shutdownTimeout: 0 })
+      for (const p of [...first, third]) expect((await p).ok).toBe(false)
+    })
+
     it("aborts a recv during the operation through its AbortSignal and removes the listener when it ends", async () => {
       const ring = open()
       const { a, b } = await pair()

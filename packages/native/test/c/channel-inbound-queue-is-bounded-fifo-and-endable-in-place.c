@@ -1,5 +1,5 @@
 /* The inbound queue takes at most its capacity, hands entries out in order, reuses slots the
- * consumer gave back, and lets the consumer mark a queued tag cancelled in place; the cancel
+ * consumer gave back, and lets the consumer mark a queued tag ended in place; the cancel
  * queue gives tags back oldest first; the completion queue spills into its overflow list and
  * moves it back in order as the owner frees room, asking for a wake when it waits for room. */
 #include "channel.h"
@@ -12,19 +12,19 @@ int main(void) {
   for (int i = 0; i < 6; i++) reqs[i] = t_req(IOU_OP_NOP, -1, 10 + (uint64_t)i);
   CHECK(iou__inbound_push(&q, reqs, 6) == 4);
   CHECK(iou__inbound_push(&q, reqs, 1) == 0);
-  CHECK(iou__inbound_mark_cancelled(&q, 12));
-  CHECK(!iou__inbound_mark_cancelled(&q, 12)); /* once */
-  CHECK(!iou__inbound_mark_cancelled(&q, 99));
+  CHECK(iou__inbound_mark_ended(&q, 12));
+  CHECK(!iou__inbound_mark_ended(&q, 12)); /* once */
+  CHECK(!iou__inbound_mark_ended(&q, 99));
   for (int i = 0; i < 2; i++) {
     struct iou__inbound_entry *e = iou__inbound_peek(&q);
-    CHECK(e != NULL && e->request.tag == 10 + (uint64_t)i && !e->cancelled);
+    CHECK(e != NULL && e->request.tag == 10 + (uint64_t)i && !e->ended);
     iou__inbound_pop(&q);
   }
   CHECK(iou__inbound_push(&q, reqs + 4, 2) == 2);
   uint64_t want[] = {12, 13, 14, 15};
   for (int i = 0; i < 4; i++) {
     struct iou__inbound_entry *e = iou__inbound_peek(&q);
-    CHECK(e != NULL && e->request.tag == want[i] && e->cancelled == (i == 0));
+    CHECK(e != NULL && e->request.tag == want[i] && e->ended == (i == 0));
     iou__inbound_pop(&q);
   }
   CHECK(iou__inbound_peek(&q) == NULL);
