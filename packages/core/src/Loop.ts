@@ -15,7 +15,9 @@
  * 5. fill the submission queue, in the seed's order: wake-poll re-arm, pending cancels (entries
  *    no longer in flight are dropped), the ready queue, then fresh requests from the inbound queue
  *    until waiter or SQ capacity. Admission: cancelled -> CANCELLED; zero-length -> OK 0; deadline
- *    already due -> TIMEOUT; all three without a slot or SQE. Returns a FillResult;
+ *    already due -> TIMEOUT; all three without a slot or SQE. Returns a FillResult. At waiter
+ *    capacity, requests left in the inbound queue whose deadline has passed end TIMEOUT at once
+ *    and are skipped when taken (`expireQueued`); the earliest other one bounds the next wait;
  * 6. Disconnected -> drain phase. AtSubmissionQueueCapacity, or cancels / restages left queued
  *    because the SQ filled (unlike the seed, which then waits for a CQE that may never come) ->
  *    submit without waiting. Drained with no waiter -> armIdle and FUTEX_WAIT only if still idle
@@ -135,6 +137,11 @@ export interface Loop {
   shutdownDeadline: number
   /** Absolute ns: the end of the abandonment grace (PHASE_ABANDONING only). */
   graceEnd: number
+  /**
+   * Absolute ns: the earliest deadline among requests queued behind full waiters (expireQueued);
+   * Infinity when there is none or the loop is not at waiter capacity.
+   */
+  queuedDeadline: number
   readonly onComplete: (request: Request.Request) => void
   readonly stats: Stats
 }
@@ -163,6 +170,7 @@ export const make = (config: LoopConfig, ring: Ring, onComplete: (request: Reque
   closing: false,
   shutdownDeadline: Infinity,
   graceEnd: Infinity,
+  queuedDeadline: Infinity,
   onComplete,
   stats: {
     submitted: 0,
@@ -393,10 +401,36 @@ export const fillSubmissionQueue = (loop: Loop): FillResult => {
   return fromFillState(loop)
 }
 
-/** How long a blocking wait may last: to the next deadline tick and the shutdown cutoff. */
+/**
+ * At waiter capacity, requests wait in the inbound queue for a slot, and their deadlines still
+ * hold: each one whose deadline has passed ends TIMEOUT at once (no slot, no SQE) and its entry
+ * is skipped when taken, as a cancelled one's. Not at capacity the queue drains by admission,
+ * which checks deadlines itself. Sets `queuedDeadline` for the next wait.
+ */
+const expireQueued = (loop: Loop, fill: FillResult): void => {
+  loop.queuedDeadline = Infinity
+  if (fill !== AtWaiterCapacity) return
+  const now = loop.ring.now()
+  for (let i = 0; i < loop.inbound.length; i++) {
+    const request = Fifo.at(loop.inbound, i)!
+    if (Request.isDone(request) || !Request.hasDeadline(request)) continue
+    if (request.deadline <= now) {
+      Request.end(request, Request.OUTCOME_TIMEOUT)
+      deliver(loop, request)
+    } else if (request.deadline < loop.queuedDeadline) {
+      loop.queuedDeadline = request.deadline
+    }
+  }
+}
+
+/**
+ * How long a blocking wait may last: to the next deadline tick (or deadline of a request queued
+ * behind full waiters) and the shutdown cutoff.
+ */
 const waitTimeout = (loop: Loop): number | undefined => {
   const now = loop.ring.now()
-  const expiry = TimeoutWheel.nextExpiry(loop.wheel)
+  const wheelExpiry = TimeoutWheel.nextExpiry(loop.wheel)
+  const expiry = loop.queuedDeadline === Infinity ? wheelExpiry : Math.min(wheelExpiry ?? Infinity, loop.queuedDeadline)
   let timeout = expiry === undefined ? undefined : Math.max(0, expiry - now)
   if (loop.shutdownDeadline !== Infinity) {
     const remaining = Math.max(0, loop.shutdownDeadline - now)
@@ -481,6 +515,7 @@ const runIteration = (loop: Loop): boolean => {
   if (cutoffReached(loop)) return abandon(loop)
   advanceTimeouts(loop)
   const fill = fillSubmissionQueue(loop)
+  expireQueued(loop, fill)
   loop.stats.pendingOperations = loop.waiters.len
   if (fill === Disconnected) {
     loop.phase = PHASE_DRAINING

@@ -8,7 +8,8 @@
  *   1. handle every CQE (handle_cqe)
  *   2. take the owner's cancels (every iteration, whatever the waiter capacity)
  *   3. advance_timeouts: expired in-flight waiters get one ASYNC_CANCEL, parked ones end locally
- *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests
+ *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests; at waiter
+ *      capacity, queued requests whose deadline passed end TIMEOUT at once (expire_queued)
  *   5. publish completions; notify at most once
  *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
  *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
@@ -107,6 +108,11 @@ struct iou_loop {
   uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
   struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
   uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
+  /* Requests waiting in the inbound queue for a waiter slot: the earliest deadline among them
+   * (NO_DEADLINE: none, or the loop is not at waiter capacity) and the inbound position up to
+   * which their deadlines are folded into it (expire_queued). */
+  uint64_t queued_deadline_ns;
+  uint32_t queued_scanned;
   /* wait_for_owner_turn spent its budget with processed_seq at turn_wait_seq: it does not wait
    * again until the loop takes another request. */
   bool turn_wait_ran_out;
@@ -219,11 +225,13 @@ static void submit(struct iou_loop *loop) {
   submit_and_wait(loop, 0, -1);
 }
 
-/* The wait bound: the next deadline (wheel or parked) and, while closing, the shutdown cutoff. */
+/* The wait bound: the next deadline (wheel or parked, or of a request queued behind full waiters)
+ * and, while closing, the shutdown cutoff. */
 static int64_t wait_timeout(struct iou_loop *loop) {
-  uint64_t at = NO_DEADLINE;
+  uint64_t at = loop->queued_deadline_ns; /* NO_DEADLINE unless at waiter capacity */
   uint64_t tick = iou__wheel_next_tick(&loop->wheel);
-  if (tick != IOU_WHEEL_NO_TICK) at = iou__wheel_tick_ns(&loop->wheel, tick);
+  if (tick != IOU_WHEEL_NO_TICK && iou__wheel_tick_ns(&loop->wheel, tick) < at)
+    at = iou__wheel_tick_ns(&loop->wheel, tick);
   if (closing(loop)) {
     uint64_t cutoff = atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed);
     if (cutoff < at) at = cutoff;
@@ -352,6 +360,31 @@ static void advance_timeouts(struct iou_loop *loop) {
     if (w == NULL || w->state != IOU_WAITER_ACTIVE || !w->has_tick || w->tick != e.tick) continue;
     request_cancel(loop, e.id, IOU_OUTCOME_TIMEOUT);
   }
+}
+
+static void end_queued_by_deadline(void *ctx, uint64_t tag) {
+  complete_locally(ctx, tag, 0, IOU_OUTCOME_TIMEOUT);
+}
+
+/* At waiter capacity, requests wait in the inbound queue for a slot; their deadlines still hold.
+ * The deadlines of entries that arrived since the last call are folded into the earliest one
+ * (each entry is read once); when that passes, one pass ends the expired ones TIMEOUT (their
+ * entries are skipped when taken, as a cancel's) and finds the next earliest. Not at capacity,
+ * the queue drains by admission, which checks deadlines itself: forget the earliest then, so
+ * that a stale one never bounds a wait. */
+static void expire_queued(struct iou_loop *loop, enum fill_result fill) {
+  if (fill != FILL_AT_WAITER_CAPACITY) {
+    loop->queued_deadline_ns = NO_DEADLINE;
+    /* The next fold starts at the head (we are head's only writer: a relaxed load of our own). */
+    loop->queued_scanned = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
+    return;
+  }
+  uint64_t earliest = iou__inbound_earliest_deadline(&loop->inbound, &loop->queued_scanned);
+  if (earliest < loop->queued_deadline_ns) loop->queued_deadline_ns = earliest;
+  if (loop->queued_deadline_ns == NO_DEADLINE) return;
+  uint64_t now = iou__now_ns();
+  if (now >= loop->queued_deadline_ns)
+    loop->queued_deadline_ns = iou__inbound_end_expired(&loop->inbound, now, end_queued_by_deadline, loop);
 }
 
 /* ---- staging -------------------------------------------------------------------------------- */
@@ -652,6 +685,7 @@ static void *run(void *arg) {
     take_cancels(loop);
     advance_timeouts(loop);
     enum fill_result fill = fill_submission_queue(loop);
+    expire_queued(loop, fill);
     /* The gauge first: its relaxed store is sequenced before the completions' release store, so an
      * owner that received a completion (acquire) reads a gauge that no longer counts it. */
     update_gauge(loop);
@@ -745,6 +779,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
   atomic_init(&loop->owner_in_turn, false);
+  loop->queued_deadline_ns = NO_DEADLINE;
   atomic_init(&loop->shutdown_deadline_ns, NO_DEADLINE);
   atomic_init(&loop->cancels.top, NULL);
   int err;

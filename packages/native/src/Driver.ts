@@ -25,6 +25,10 @@
  * buffers moved to a module-level quarantine that is never released, because the kernel may still
  * write into them. Buffers of abandoned requests whose cancel landed are released as usual.
  *
+ * A deadline holds wherever the request waits: in the kernel and the loop's wheel, in the loop's
+ * inbound queue behind full waiters (the loop ends it), and in the JS FIFO (a timer armed for the
+ * earliest FIFO deadline ends it here with the same ETIMEDOUT error).
+ *
  * Cancelling (ring.cancel, an AbortSignal) a request still in the JS FIFO completes it at once
  * (AbortError) without touching the loop; a submitted one gets an async cancel in the loop and ends
  * with its own completion, only after the kernel has let go of its buffer (success if the operation
@@ -49,6 +53,7 @@ import {
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
   type NativeLoop,
   type NativeStats,
   STAGE_BYTES,
@@ -363,6 +368,9 @@ export class Driver {
   private fifoGeneration: Uint32Array
   private fifoHead = 0
   private fifoLength = 0
+  // Deadlines in the JS FIFO: the earliest armed (ms on Driver.now(); Infinity: none) and its timer.
+  private fifoDeadline = Infinity
+  private fifoTimer: ReturnType<typeof setTimeout> | undefined
 
   // Completions that did not come from the loop, delivered in a microtask.
   private localSlots: Array<number> = []
@@ -374,6 +382,7 @@ export class Driver {
   private inFlight = 0
   private localCancelled = 0
   private localAbandoned = 0
+  private localTimedOut = 0
   private quarantinedBytes = 0
 
   // Shutdown.
@@ -390,6 +399,7 @@ export class Driver {
   private lastStats: NativeStats = ZERO_STATS
 
   private readonly flushFn = (): void => this.flush()
+  private readonly expireFifoFn = (): void => this.expireFifo()
   private readonly deliverLocalFn = (): void => this.deliverLocal()
   private readonly dispatchFn = (count: number, final: boolean): void => this.dispatch(count, final)
 
@@ -648,7 +658,7 @@ export class Driver {
       submitted: n.submitted,
       completed: n.completed,
       failed: n.failed,
-      timedOut: n.timedOut,
+      timedOut: n.timedOut + this.localTimedOut,
       cancelled: n.cancelled + this.localCancelled,
       requeued: n.requeued,
       sqesStaged: n.sqesStaged,
@@ -833,6 +843,8 @@ export class Driver {
     this.fifoSlot[at] = slot
     this.fifoGeneration[at] = generation
     this.fifoLength++
+    const deadline = this.deadline[slot]!
+    if (deadline > 0 && deadline < this.fifoDeadline) this.armFifoTimer(deadline)
   }
 
   /**
@@ -849,6 +861,43 @@ export class Driver {
       this.fifoLength--
     }
     if (this.fifoLength === 0 && this.closing) this.closeNative()
+  }
+
+  /** Arms the JS FIFO's deadline timer for `deadline` (ms on Driver.now()). */
+  private armFifoTimer(deadline: number): void {
+    this.fifoDeadline = deadline
+    if (this.fifoTimer !== undefined) clearTimeout(this.fifoTimer)
+    this.fifoTimer = setTimeout(this.expireFifoFn, Math.max(0, Math.ceil(deadline - now())))
+    // Requests in the FIFO mean a full inbound queue, which already keeps the process alive.
+    this.fifoTimer.unref()
+  }
+
+  /**
+   * A deadline in the JS FIFO came: requests whose deadline has passed end with ETIMEDOUT here,
+   * never given to the loop (as the loop ends those waiting in its inbound queue), and the timer
+   * is armed for the next deadline. An early timer (its request left the FIFO) just re-arms.
+   */
+  private expireFifo(): void {
+    this.fifoTimer = undefined
+    this.fifoDeadline = Infinity
+    if (this.destroyed) return
+    const t = now()
+    const mask = this.fifoSlot.length - 1
+    let next = Infinity
+    for (let i = 0; i < this.fifoLength; i++) {
+      const at = (this.fifoHead + i) & mask
+      const slot = this.fifoSlot[at]!
+      if (this.state[slot] !== QUEUED || this.generation[slot] !== this.fifoGeneration[at]) continue
+      const deadline = this.deadline[slot]!
+      if (deadline === 0) continue
+      if (deadline <= t) {
+        this.localTimedOut++
+        this.completeLocally(slot, fromCompletion(this.op[slot]!, this.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT, undefined), 0)
+      } else if (deadline < next) {
+        next = deadline
+      }
+    }
+    if (next !== Infinity) this.armFifoTimer(next)
   }
 
   private grow(): void {
@@ -1018,6 +1067,7 @@ export class Driver {
   /** The loop thread has exited and every completion was dispatched: join it and resolve close(). */
   private exited(): void {
     if (this.destroyed) return
+    if (this.fifoTimer !== undefined) clearTimeout(this.fifoTimer)
     this.lastStats = this.native.stats() ?? this.lastStats
     this.native.destroy()
     this.destroyed = true

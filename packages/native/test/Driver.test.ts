@@ -291,6 +291,33 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(ring.stats().timedOut).toBe(1)
     })
 
+    it("times out requests waiting behind a full ring (in the loop's queue and in the JS FIFO) at their deadline", async () => {
+      const ring = open({ size: 2 })
+      const { b } = await pair()
+      const first = [settle(ring.recv(b, Buffer.alloc(10))), settle(ring.recv(b, Buffer.alloc(10)))]
+      await sleep(30) // both in flight: the loop's waiters are full
+      const third = settle(ring.recv(b, Buffer.alloc(10))) // the loop's inbound queue (capacity 2)
+      const t0 = Driver.now()
+      const fourth = settle(ring.recv(b, Buffer.alloc(10), { timeout: 60 })) // inbound, behind the third
+      const fifth = settle(ring.recv(b, Buffer.alloc(10), { timeout: 90 })) // the Driver's JS FIFO
+      const sixth = settle(ring.recv(b, Buffer.alloc(10))) // JS FIFO, no deadline
+      const before = ring.stats().timedOut
+      for (const [p, timeout] of [
+        [fourth, 60],
+        [fifth, 90],
+      ] as const) {
+        const r = await p
+        expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", syscall: "recv" })
+        const elapsed = Driver.now() - t0
+        expect(elapsed).toBeGreaterThanOrEqual(timeout)
+        expect(elapsed).toBeLessThan(timeout + 1000)
+      }
+      expect(ring.stats().timedOut - before).toBe(2)
+      expect(ring.stats().inFlight).toBe(4)
+      await ring.close({ shutdownTimeout: 0 })
+      for (const p of [...first, third, sixth]) expect((await p).ok).toBe(false)
+    })
+
     it("completes a request whose deadline already passed at once with ETIMEDOUT (timeout 0)", async () => {
       const ring = open()
       const { b } = await pair()
