@@ -209,3 +209,37 @@ uint64_t t_cpu_ns(void) {
   return ((uint64_t)u.ru_utime.tv_sec + (uint64_t)u.ru_stime.tv_sec) * 1000000000ull +
          ((uint64_t)u.ru_utime.tv_usec + (uint64_t)u.ru_stime.tv_usec) * 1000ull;
 }
+
+void t_full_ring_open(struct t_full_ring *f) {
+  f->t = t_open_default(2);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv) == 0);
+  for (int i = 0; i < 4; i++) {
+    f->reqs[i] = t_req(IOU_OP_RECV, f->sv[0], 1 + (uint64_t)i);
+    f->reqs[i].buf = f->buf[i];
+    f->reqs[i].len = 8;
+  }
+  CHECK(iou_loop_submit(f->t->loop, f->reqs, 2) == 2);
+  iou_loop_publish(f->t->loop);
+  t_sleep_ms(30);
+}
+
+void t_full_ring_queue(struct t_full_ring *f) {
+  CHECK(iou_loop_submit(f->t->loop, f->reqs + 2, 2) == 2);
+  iou_loop_publish(f->t->loop);
+}
+
+void t_full_ring_finish(struct t_full_ring *f) {
+  CHECK(write(f->sv[1], "abcdefgh", 8) == 8);
+  t_sleep_ms(20);
+  CHECK(write(f->sv[1], "ijklmnop", 8) == 8);
+  t_sleep_ms(20);
+  CHECK(write(f->sv[1], "qrstuvwx", 8) == 8);
+  for (uint64_t tag = 1; tag <= 3; tag++) {
+    struct iou_completion c = t_expect(f->t, tag, 5000);
+    CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 8);
+  }
+  t_close(f->t, -1);
+  CHECK(f->t->ngot == 4);
+  close(f->sv[0]);
+  close(f->sv[1]);
+}

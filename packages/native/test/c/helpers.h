@@ -80,4 +80,23 @@ void t_tcp_pair(int fds[2]);
 /* CPU time (user + system) of this process in ns. */
 uint64_t t_cpu_ns(void);
 
+/* A size-2 loop whose two waiters hold recvs (tags 1 and 2) on a socketpair that nothing writes
+ * yet, and two more 8-byte recvs (tags 3 and 4) prepared for the caller to submit: they then wait
+ * in the inbound queue, tag 4 behind tag 3. */
+struct t_full_ring {
+  struct t_loop *t;
+  int sv[2]; /* sv[0] is read by the recvs, the test writes sv[1] */
+  uint8_t buf[4][8];
+  struct iou_request reqs[4]; /* tags 1..4 */
+};
+
+/* Opens the loop, submits tags 1 and 2, and waits 30 ms: both are in flight, the waiters full. */
+void t_full_ring_open(struct t_full_ring *f);
+/* Submits and publishes tags 3 and 4: they wait in the inbound queue. */
+void t_full_ring_queue(struct t_full_ring *f);
+/* Writes three 8-byte messages 20 ms apart, so that tags 1, 2 and then 3 (admitted into a freed
+ * slot) each get one and end OK 8; closes the loop and checks that exactly 4 completions came (tag
+ * 4's once). */
+void t_full_ring_finish(struct t_full_ring *f);
+
 #endif
