@@ -88,6 +88,13 @@ struct iou_request t_req(uint8_t op, int fd, uint64_t tag) {
   return r;
 }
 
+struct iou_request t_req_buf(uint8_t op, int fd, uint64_t tag, void *buf, uint32_t len) {
+  struct iou_request r = t_req(op, fd, tag);
+  r.buf = buf;
+  r.len = len;
+  return r;
+}
+
 void t_submit(struct t_loop *t, const struct iou_request *req) {
   CHECK(iou_loop_submit(t->loop, req, 1) == 1);
   iou_loop_publish(t->loop);
@@ -214,9 +221,7 @@ void t_full_ring_open(struct t_full_ring *f) {
   f->t = t_open_default(2);
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv) == 0);
   for (int i = 0; i < 4; i++) {
-    f->reqs[i] = t_req(IOU_OP_RECV, f->sv[0], 1 + (uint64_t)i);
-    f->reqs[i].buf = f->buf[i];
-    f->reqs[i].len = 8;
+    f->reqs[i] = t_req_buf(IOU_OP_RECV, f->sv[0], 1 + (uint64_t)i, f->buf[i], 8);
   }
   CHECK(iou_loop_submit(f->t->loop, f->reqs, 2) == 2);
   iou_loop_publish(f->t->loop);

@@ -51,6 +51,8 @@ struct t_loop *t_open_default(uint32_t size);
 
 /* A request of op on fd with tag. */
 struct iou_request t_req(uint8_t op, int fd, uint64_t tag);
+/* The same with a single buffer of len bytes. */
+struct iou_request t_req_buf(uint8_t op, int fd, uint64_t tag, void *buf, uint32_t len);
 
 /* Submits one request and publishes; CHECKs that it was taken. */
 void t_submit(struct t_loop *t, const struct iou_request *req);

@@ -33,14 +33,10 @@ int main(void) {
       uint32_t kind = (rng >> 16) % 3;
       struct iou_request r = t_req(IOU_OP_NOP, -1, next);
       if (kind == 1) {
-        r = t_req(IOU_OP_READ_AT, fd, next);
-        r.buf = bufs[next];
-        r.len = 16;
+        r = t_req_buf(IOU_OP_READ_AT, fd, next, bufs[next], 16);
         r.position = (rng >> 4) % 4000;
       } else if (kind == 2) {
-        r = t_req(IOU_OP_RECV, sv[0], next);
-        r.buf = bufs[next];
-        r.len = 1;
+        r = t_req_buf(IOU_OP_RECV, sv[0], next, bufs[next], 1);
         r.deadline_ns = t_now_ns() + 200 * T_MS;
         if ((rng >> 20) % 2) (void)send(sv[1], "z", 1, MSG_DONTWAIT); /* full buffer: skip */
       }

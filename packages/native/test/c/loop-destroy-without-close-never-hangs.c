@@ -12,9 +12,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   static uint8_t buf[4][8];
   for (int i = 0; i < 3; i++) {
-    struct iou_request r = t_req(IOU_OP_RECV, sv[0], (uint64_t)i);
-    r.buf = buf[i];
-    r.len = 8;
+    struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], (uint64_t)i, buf[i], 8);
     t_submit(t, &r);
     t_sleep_ms(10);
   }
@@ -24,9 +22,7 @@ int main(void) {
   CHECK(t_now_ns() - start < 2000 * T_MS);
 
   struct t_loop *u = t_open_default(2);
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 9);
-  r.buf = buf[0];
-  r.len = 8;
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 9, buf[0], 8);
   t_submit(u, &r);
   t_sleep_ms(20);
   CHECK(iou_loop_close(u->loop, -1) == 0);

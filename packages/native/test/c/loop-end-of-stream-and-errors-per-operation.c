@@ -21,9 +21,7 @@ int main(void) {
   struct t_loop *t = t_open_default(8);
   int fd = t_temp_file(100);
   uint8_t buf[64];
-  struct iou_request r = t_req(IOU_OP_READ_AT, fd, 1);
-  r.buf = buf;
-  r.len = 64;
+  struct iou_request r = t_req_buf(IOU_OP_READ_AT, fd, 1, buf, 64);
   r.position = 80;
   t_submit(t, &r);
   struct iou_completion c = t_expect(t, 1, 5000);
@@ -36,9 +34,7 @@ int main(void) {
 
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  struct iou_request rv = t_req(IOU_OP_RECV, sv[0], 3);
-  rv.buf = buf;
-  rv.len = 10;
+  struct iou_request rv = t_req_buf(IOU_OP_RECV, sv[0], 3, buf, 10);
   rv.flags = IOU_FLAG_EXACT;
   t_submit(t, &rv);
   CHECK(write(sv[1], "abc", 3) == 3);
@@ -52,17 +48,13 @@ int main(void) {
   c = t_expect(t, 4, 5000);
   CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 0);
 
-  struct iou_request s = t_req(IOU_OP_SEND, sv[0], 5);
-  s.buf = (uint8_t *)"data";
-  s.len = 4;
+  struct iou_request s = t_req_buf(IOU_OP_SEND, sv[0], 5, (uint8_t *)"data", 4);
   t_submit(t, &s);
   c = t_expect(t, 5, 5000);
   CHECK(c.outcome == IOU_OUTCOME_ERROR && c.result == -EPIPE);
   CHECK(atomic_load(&sigpipes) == 0);
 
-  struct iou_request bad = t_req(IOU_OP_READ_AT, 9999, 6);
-  bad.buf = buf;
-  bad.len = 4;
+  struct iou_request bad = t_req_buf(IOU_OP_READ_AT, 9999, 6, buf, 4);
   t_submit(t, &bad);
   c = t_expect(t, 6, 5000);
   CHECK(c.outcome == IOU_OUTCOME_ERROR && c.result == -EBADF);

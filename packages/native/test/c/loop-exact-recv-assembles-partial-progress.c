@@ -14,9 +14,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t want[100], buf[100];
   for (int i = 0; i < 100; i++) want[i] = t_pattern((uint32_t)i);
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
-  r.buf = buf;
-  r.len = 100;
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, buf, 100);
   r.flags = IOU_FLAG_EXACT;
   r.deadline_ns = t_now_ns() + 5000 * T_MS;
   t_submit(t, &r);

@@ -10,9 +10,7 @@ int main(void) {
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t buf[8];
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
-  r.buf = buf;
-  r.len = sizeof(buf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, buf, sizeof(buf));
   uint64_t start = t_now_ns();
   r.deadline_ns = start + 250 * T_MS;
   t_submit(t, &r);

@@ -22,9 +22,7 @@ int main(void) {
   }
   int fd = t_temp_file(16);
   static uint8_t buf[16];
-  struct iou_request req = t_req(IOU_OP_READ_AT, fd, 1);
-  req.buf = buf;
-  req.len = 16;
+  struct iou_request req = t_req_buf(IOU_OP_READ_AT, fd, 1, buf, 16);
   CHECK(iou_loop_submit(loop, &req, 1) == 1);
   iou_loop_publish(loop);
   struct iou_completion c;

@@ -12,9 +12,7 @@ int main(void) {
   static uint8_t buf[64][8];
   uint32_t sent = 0;
   while (sent < 64) {
-    struct iou_request r = t_req(IOU_OP_RECV, sv[0], 100 + sent);
-    r.buf = buf[sent];
-    r.len = 8;
+    struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 100 + sent, buf[sent], 8);
     r.deadline_ns = t_now_ns() + 20 * T_MS;
     int n = iou_loop_submit(t->loop, &r, 1);
     CHECK(n >= 0);

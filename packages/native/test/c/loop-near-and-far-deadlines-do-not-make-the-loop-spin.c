@@ -35,9 +35,7 @@ int main(void) {
   uint64_t base = t_now_ns();
   for (uint32_t i = 0; i < 2 * PAIRS; i++) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]) == 0);
-    struct iou_request r = t_req(IOU_OP_RECV, sv[i][0], i);
-    r.buf = buf[i];
-    r.len = sizeof(buf[i]);
+    struct iou_request r = t_req_buf(IOU_OP_RECV, sv[i][0], i, buf[i], sizeof(buf[i]));
     uint64_t near = base + (10 + (i % PAIRS)) * T_MS;
     r.deadline_ns = i < PAIRS ? near : near + 256 * T_MS; /* far: one revolution later, same slot */
     t_submit(t, &r);

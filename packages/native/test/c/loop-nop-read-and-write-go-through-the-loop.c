@@ -15,17 +15,13 @@ int main(void) {
   int fd = t_temp_file(0);
   uint8_t out[5000], in[5000];
   for (uint32_t i = 0; i < sizeof(out); i++) out[i] = t_pattern(i);
-  struct iou_request w = t_req(IOU_OP_WRITE_AT, fd, 2);
-  w.buf = out;
-  w.len = sizeof(out);
+  struct iou_request w = t_req_buf(IOU_OP_WRITE_AT, fd, 2, out, sizeof(out));
   w.position = 100;
   t_submit(t, &w);
   c = t_expect(t, 2, 5000);
   CHECK(c.outcome == IOU_OUTCOME_OK && c.result == (int32_t)sizeof(out));
 
-  struct iou_request r = t_req(IOU_OP_READ_AT, fd, 3);
-  r.buf = in;
-  r.len = sizeof(in);
+  struct iou_request r = t_req_buf(IOU_OP_READ_AT, fd, 3, in, sizeof(in));
   r.position = 100;
   r.flags = IOU_FLAG_EXACT;
   t_submit(t, &r);

@@ -23,13 +23,6 @@ static struct t_loop *open_with_spin(uint32_t spin_us) {
   return t_open_config(&cfg);
 }
 
-static struct iou_request recv_on(int fd, uint8_t *buf, uint64_t tag) {
-  struct iou_request r = t_req(IOU_OP_RECV, fd, tag);
-  r.buf = buf;
-  r.len = 8;
-  return r;
-}
-
 static uint64_t wakes(struct t_loop *t) {
   struct iou_stats st;
   iou_loop_stats(t->loop, &st);
@@ -39,7 +32,7 @@ static uint64_t wakes(struct t_loop *t) {
 /* recv (tag 1) published early, 50 ms later a nop (tag 2) ends the turn; returns the wakes the
  * ending publish needed. The recv stays in flight. */
 static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *buf) {
-  struct iou_request r = recv_on(fd, buf, 1);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, fd, 1, buf, 8);
   CHECK(iou_loop_submit(t->loop, &r, 1) == 1);
   iou_loop_publish_early(t->loop);
   t_sleep_ms(50); /* the loop took the recv: it is now waiting for the turn, or asleep */
@@ -75,7 +68,7 @@ int main(void) {
   int sp[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   uint8_t buf3[8];
-  struct iou_request r3 = recv_on(sp[0], buf3, 3);
+  struct iou_request r3 = t_req_buf(IOU_OP_RECV, sp[0], 3, buf3, 8);
   CHECK(iou_loop_submit(t->loop, &r3, 1) == 1);
   iou_loop_publish_early(t->loop);
   t_sleep_ms(50);
@@ -86,7 +79,7 @@ int main(void) {
 
   /* The turn above never ended: after one budget the loop sleeps and its CPU time stops growing. */
   uint8_t buf4[8];
-  struct iou_request r4 = recv_on(sp[0], buf4, 4);
+  struct iou_request r4 = t_req_buf(IOU_OP_RECV, sp[0], 4, buf4, 8);
   CHECK(iou_loop_submit(t->loop, &r4, 1) == 1);
   iou_loop_publish_early(t->loop);
   t_sleep_ms(BUDGET_US / 1000 + 300);

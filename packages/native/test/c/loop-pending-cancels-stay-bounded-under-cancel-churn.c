@@ -23,9 +23,7 @@ int main(void) {
   static uint8_t buf[2][64];
   for (uint64_t round = 0; round < ROUNDS; round++) {
     for (int i = 0; i < 2; i++) {
-      struct iou_request r = t_req(IOU_OP_RECV, sv[i][0], 2 * round + i);
-      r.buf = buf[i];
-      r.len = 64;
+      struct iou_request r = t_req_buf(IOU_OP_RECV, sv[i][0], 2 * round + i, buf[i], 64);
       r.flags = IOU_FLAG_EXACT;
       r.deadline_ns = t_now_ns() + (round % 3) * T_MS / 2 + 1;
       t_submit(t, &r);

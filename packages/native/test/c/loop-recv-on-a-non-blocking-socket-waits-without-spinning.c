@@ -13,9 +13,7 @@
 static void wait_case(struct t_loop *t, int rfd, int wfd, uint64_t tag, bool nonblocking) {
   if (nonblocking) CHECK(fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK) == 0);
   uint8_t buf[16];
-  struct iou_request r = t_req(IOU_OP_RECV, rfd, tag);
-  r.buf = buf;
-  r.len = sizeof(buf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, rfd, tag, buf, sizeof(buf));
   struct iou_stats before, after;
   iou_loop_stats(t->loop, &before);
   uint64_t cpu0 = t_cpu_ns();

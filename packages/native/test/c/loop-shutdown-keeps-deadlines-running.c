@@ -12,9 +12,7 @@ static uint8_t case_outcome(int64_t cutoff_ms, uint64_t deadline_ms) {
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   static uint8_t buf[8];
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
-  r.buf = buf;
-  r.len = sizeof(buf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, buf, sizeof(buf));
   r.deadline_ns = t_now_ns() + deadline_ms * T_MS;
   t_submit(t, &r);
   t_sleep_ms(10);

@@ -17,9 +17,7 @@ int main(void) {
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
   static uint8_t rbuf[8];
   static uint8_t big[1 << 20];
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
-  r.buf = rbuf;
-  r.len = sizeof(rbuf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, rbuf, sizeof(rbuf));
   t_submit(t, &r);
   struct iovec iov[2] = {{big, sizeof(big) / 2}, {big + sizeof(big) / 2, sizeof(big) / 2}};
   struct iou_request s = t_req(IOU_OP_SEND, sv[0], 2);

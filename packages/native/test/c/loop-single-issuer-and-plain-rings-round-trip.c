@@ -15,14 +15,10 @@ static void round_trip(bool single_issuer) {
   int fds[2];
   t_tcp_pair(fds);
   uint8_t in[11];
-  struct iou_request rv = t_req(IOU_OP_RECV, fds[1], 1);
-  rv.buf = in;
-  rv.len = sizeof(in);
+  struct iou_request rv = t_req_buf(IOU_OP_RECV, fds[1], 1, in, sizeof(in));
   rv.flags = IOU_FLAG_EXACT;
   t_submit(t, &rv);
-  struct iou_request sd = t_req(IOU_OP_SEND, fds[0], 2);
-  sd.buf = (uint8_t *)"hello world";
-  sd.len = 11;
+  struct iou_request sd = t_req_buf(IOU_OP_SEND, fds[0], 2, (uint8_t *)"hello world", 11);
   t_submit(t, &sd);
   struct iou_completion c = t_expect(t, 2, 5000);
   CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 11);

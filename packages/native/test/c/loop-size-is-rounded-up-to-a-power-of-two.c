@@ -28,9 +28,7 @@ int main(void) {
   static uint8_t buf[16][4];
   struct iou_request reqs[16];
   for (int i = 0; i < 16; i++) {
-    reqs[i] = t_req(IOU_OP_RECV, sv[0], (uint64_t)i);
-    reqs[i].buf = buf[i];
-    reqs[i].len = 4;
+    reqs[i] = t_req_buf(IOU_OP_RECV, sv[0], (uint64_t)i, buf[i], 4);
   }
   CHECK(iou_loop_submit(t->loop, reqs, 4) == 4);
   iou_loop_publish(t->loop);

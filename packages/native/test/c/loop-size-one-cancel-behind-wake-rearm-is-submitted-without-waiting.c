@@ -24,9 +24,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t buf[4];
   for (uint64_t round = 0; round < 20; round++) {
-    struct iou_request r = t_req(IOU_OP_RECV, sv[0], round);
-    r.buf = buf;
-    r.len = sizeof(buf);
+    struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], round, buf, sizeof(buf));
     t_submit(t, &r);
     t_sleep_ms(round % 2 == 0 ? 5 : 0); /* in flight (blocked in enter), or maybe not yet staged */
     uint64_t start = t_now_ns();
@@ -37,9 +35,7 @@ int main(void) {
     CHECK(t_now_ns() - start < 1000 * T_MS);
   }
   /* The same while draining (closed without a timeout): drain() must not wait for a CQE either. */
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 100);
-  r.buf = buf;
-  r.len = sizeof(buf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 100, buf, sizeof(buf));
   t_submit(t, &r);
   t_sleep_ms(5);
   CHECK(iou_loop_close(t->loop, -1) == 0);

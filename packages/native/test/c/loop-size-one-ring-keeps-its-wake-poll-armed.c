@@ -13,9 +13,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t buf[4];
   for (uint64_t round = 0; round < 30; round++) {
-    struct iou_request r = t_req(IOU_OP_RECV, sv[0], 2 * round);
-    r.buf = buf;
-    r.len = sizeof(buf);
+    struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 2 * round, buf, sizeof(buf));
     t_submit(t, &r);
     t_sleep_ms(2); /* blocked in io_uring_enter with the only slot taken */
     struct iou_request nop = t_req(IOU_OP_NOP, -1, 2 * round + 1);

@@ -11,9 +11,7 @@ int main(void) {
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t buf[8];
-  struct iou_request r = t_req(IOU_OP_RECV, sv[0], 1);
-  r.buf = buf;
-  r.len = sizeof(buf);
+  struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, buf, sizeof(buf));
   r.deadline_ns = t_now_ns() + 20 * T_MS;
   t_submit(t, &r);
   CHECK(write(sv[1], "x", 1) == 1);

@@ -23,9 +23,7 @@ int main(void) {
   struct io_uring_sqe sqe;
 
   /* read_at: 2 + 3 of 5, then done; the second SQE starts after the first two bytes. */
-  struct iou_request r = t_req(IOU_OP_READ_AT, 3, 1);
-  r.buf = buf;
-  r.len = 5;
+  struct iou_request r = t_req_buf(IOU_OP_READ_AT, 3, 1, buf, 5);
   r.position = 1000;
   CHECK(!iou__op_init(&op, &r));
   sqe = build(&op);
@@ -61,9 +59,7 @@ int main(void) {
   CHECK(iou__op_on_cqe(&op, false, 0, -EIO) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EIO);
 
   /* recv: not exact -> the first non-empty CQE; 0 -> OK 0; exact -> fill, 0 first -> UNEXPECTED_EOF. */
-  struct iou_request rv = t_req(IOU_OP_RECV, 4, 2);
-  rv.buf = buf;
-  rv.len = 5;
+  struct iou_request rv = t_req_buf(IOU_OP_RECV, 4, 2, buf, 5);
   CHECK(!iou__op_init(&op, &rv));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_RECV && sqe.len == 5 && sqe.msg_flags == 0);
@@ -102,9 +98,7 @@ int main(void) {
   CHECK(iou__op_on_cqe(&op, false, 0, 1) && op.outcome == IOU_OUTCOME_OK && op.result == 5);
   iou__op_release(&op);
   /* write 0 -> CLOSED with the count; EAGAIN -> POLLOUT. */
-  struct iou_request w1 = t_req(IOU_OP_WRITE_AT, 5, 4);
-  w1.buf = buf;
-  w1.len = 10;
+  struct iou_request w1 = t_req_buf(IOU_OP_WRITE_AT, 5, 4, buf, 10);
   CHECK(!iou__op_init(&op, &w1));
   CHECK(!iou__op_on_cqe(&op, false, 0, -EAGAIN));
   CHECK(build(&op).poll32_events == POLLOUT);
@@ -118,9 +112,7 @@ int main(void) {
   CHECK(build(&op).off == UINT64_MAX);
 
   /* send: SEND with MSG_NOSIGNAL; vectored: SENDMSG with the loop's msghdr. */
-  struct iou_request s = t_req(IOU_OP_SEND, 6, 5);
-  s.buf = buf;
-  s.len = 8;
+  struct iou_request s = t_req_buf(IOU_OP_SEND, 6, 5, buf, 8);
   CHECK(!iou__op_init(&op, &s));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_SEND && (sqe.msg_flags & MSG_NOSIGNAL));

@@ -11,9 +11,7 @@
 static uint8_t buf[16];
 
 static struct iou__op recv_op(uint64_t tag, bool exact) {
-  struct iou_request r = t_req(IOU_OP_RECV, 5, tag);
-  r.buf = buf;
-  r.len = 10;
+  struct iou_request r = t_req_buf(IOU_OP_RECV, 5, tag, buf, 10);
   r.flags = exact ? IOU_FLAG_EXACT : 0;
   struct iou__op op;
   CHECK(!iou__op_init(&op, &r));
