@@ -262,45 +262,55 @@ export const promiseLoop = async (
   return { ops, seconds: (performance.now() - t0) / 1000 }
 }
 
+/**
+ * Per-operation latencies in µs for the depth-1 loops, recorded into one growing Float64Array
+ * (nothing allocated per operation). `t0` is when the measurement started.
+ */
+export class Latencies {
+  readonly t0 = performance.now()
+  private values = new Float64Array(1 << 16)
+  private count = 0
+
+  /** Records one operation that started at `startMs` and ended at `endMs` (performance.now()). */
+  add(startMs: number, endMs: number): void {
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2)
+      grown.set(this.values)
+      this.values = grown
+    }
+    this.values[this.count++] = (endMs - startMs) * 1000
+  }
+
+  /** The sample: every operation recorded, over the time from `t0` to `endMs`. */
+  sample(endMs = performance.now()): Sample {
+    return { ops: this.count, seconds: (endMs - this.t0) / 1000, latenciesUs: this.values.subarray(0, this.count) }
+  }
+}
+
 /** Depth-1 latency: one operation at a time, each timed, until `budgetMs` has passed. */
 export const latencyLoop = async (budgetMs: number, op: () => Promise<unknown>): Promise<Sample> => {
-  let lat = new Float64Array(1 << 16)
-  let ops = 0
-  const t0 = performance.now()
-  const end = t0 + budgetMs
+  const lat = new Latencies()
+  const end = lat.t0 + budgetMs
   for (;;) {
     const a = performance.now()
     if (a >= end) break
     await op()
-    const b = performance.now()
-    if (ops === lat.length) {
-      const grown = new Float64Array(lat.length * 2)
-      grown.set(lat)
-      lat = grown
-    }
-    lat[ops++] = (b - a) * 1000
+    lat.add(a, performance.now())
   }
-  return { ops, seconds: (performance.now() - t0) / 1000, latenciesUs: lat.subarray(0, ops) }
+  return lat.sample()
 }
 
 /** Depth-1 latency of a callback-style operation: the next one is issued from the completion. */
 export const callbackLatencyLoop = (budgetMs: number, issue: (done: Done) => void): Promise<Sample> =>
   new Promise((resolve, reject) => {
-    let lat = new Float64Array(1 << 16)
-    let ops = 0
-    const t0 = performance.now()
-    const end = t0 + budgetMs
-    let a = t0
+    const lat = new Latencies()
+    const end = lat.t0 + budgetMs
+    let a = lat.t0
     const done: Done = (error) => {
       const b = performance.now()
       if (error) return reject(error)
-      if (ops === lat.length) {
-        const grown = new Float64Array(lat.length * 2)
-        grown.set(lat)
-        lat = grown
-      }
-      lat[ops++] = (b - a) * 1000
-      if (b >= end) return resolve({ ops, seconds: (b - t0) / 1000, latenciesUs: lat.subarray(0, ops) })
+      lat.add(a, b)
+      if (b >= end) return resolve(lat.sample(b))
       a = performance.now()
       issue(done)
     }

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import { Effect } from "effect"
 import type { Context, Suite } from "./context.ts"
-import { callbackLatencyLoop, callbackLoop, latencyLoop, promiseLoop } from "./harness.ts"
+import { callbackLatencyLoop, callbackLoop, Latencies, latencyLoop, promiseLoop } from "./harness.ts"
 import type { Comparison, Done, Sample, Variant } from "./harness.ts"
 import { effectLoop } from "./effect.ts"
 import { BLOCK, Offsets } from "./files.ts"
@@ -193,11 +193,9 @@ const latencyEffect = (
   budgetMs: number,
 ): Effect.Effect<Sample, unknown> =>
   Effect.suspend(() => {
-    let lat = new Float64Array(1 << 16)
-    let ops = 0
-    const t0 = performance.now()
-    const end = t0 + budgetMs
-    let a = t0
+    const lat = new Latencies()
+    const end = lat.t0 + budgetMs
+    let a = lat.t0
     return Effect.map(
       Effect.whileLoop({
         while: () => {
@@ -205,16 +203,8 @@ const latencyEffect = (
           return a < end
         },
         body: () => readAt(fd, buf, offsets.next()),
-        step: () => {
-          const b = performance.now()
-          if (ops === lat.length) {
-            const grown = new Float64Array(lat.length * 2)
-            grown.set(lat)
-            lat = grown
-          }
-          lat[ops++] = (b - a) * 1000
-        },
+        step: () => lat.add(a, performance.now()),
       }),
-      () => ({ ops, seconds: (performance.now() - t0) / 1000, latenciesUs: lat.subarray(0, ops) }),
+      () => lat.sample(),
     )
   })
