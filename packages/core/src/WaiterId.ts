@@ -19,10 +19,7 @@
 /** A waiter identity (slot index + generation), as a number. */
 export type WaiterId = number
 
-/** Width of the slot index inside `user_data`. */
-export const INDEX_BITS = 32
-/** Width of the generation inside `user_data`. */
-export const GENERATION_BITS = 31
+/** The generation's 31 bits, above the 32-bit slot index inside `user_data`. */
 export const GENERATION_MASK = 0x7fff_ffff
 /** Marks the `user_data` of an ASYNC_CANCEL SQE (and of its CQE). */
 export const CANCEL_BIT = 1n << 63n

@@ -295,13 +295,15 @@ describe("TimeoutWheel", () => {
         } else {
           now += s.by
           const n = TimeoutWheel.advance(w, now)
-          const fired = new Set<number>()
+          const fired = new Set<string>()
           for (let i = 0; i < n; i++) {
             const id = TimeoutWheel.expiredId(w, i)
             const t = TimeoutWheel.expiredTick(w, i)
+            const entry = `${id}@${t}`
+            expect(fired.has(entry)).toBe(false) // each scheduled entry is handed out at most once
+            fired.add(entry)
             if (live.get(id) !== t) continue
             expect(t).toBeLessThanOrEqual(w.currentTick)
-            fired.add(id)
             TimeoutWheel.remove(w, id, t)
             live.delete(id)
           }

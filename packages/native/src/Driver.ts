@@ -105,7 +105,7 @@ const CLOCK_OFFSET = (() => {
 })()
 
 /** CLOCK_MONOTONIC in milliseconds: the clock of every deadline. */
-export const now = (): number => performance.now() + CLOCK_OFFSET
+const now = (): number => performance.now() + CLOCK_OFFSET
 
 // ---- The pending table's encoding ---------------------------------------------------------------
 
@@ -130,7 +130,10 @@ const KIND_PROMISE_NUMBER = 1
 const KIND_PROMISE_VOID = 2
 
 /** Largest byte count of one request (the loop reports results as int32). */
-export const MAX_REQUEST_BYTES = 2 ** 31 - 1
+const MAX_REQUEST_BYTES = 2 ** 31 - 1
+
+/** The longest delay setTimeout takes (ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** Largest file position (off_t is signed 64-bit). */
 const MAX_POSITION = (1n << 63n) - 1n
@@ -374,8 +377,7 @@ export class Driver {
 
   // Completions that did not come from the loop, delivered in a microtask.
   private localSlots: Array<number> = []
-  private localErrors: Array<Error | null> = []
-  private localResults: Array<number> = []
+  private localErrors: Array<Error> = []
   private localScheduled = false
 
   private flushScheduled = false
@@ -641,7 +643,7 @@ export class Driver {
     const state = this.state[slot]
     if (state === QUEUED) {
       this.localCancelled++
-      this.completeLocally(slot, abortError(SYSCALLS[this.op[slot]!]!, this.fdOf(slot), this.abortCause(slot)), 0)
+      this.completeLocally(slot, abortError(SYSCALLS[this.op[slot]!]!, this.fdOf(slot), this.abortCause(slot)))
       return true
     }
     if (state !== SUBMITTED) return false
@@ -649,14 +651,14 @@ export class Driver {
     return this.native.cancel(slot, generation) === 0
   }
 
-  /** The loop's counters plus the Driver's own (inFlight, abandoned, quarantinedBytes). */
+  /** The loop's counters plus the Driver's own: inFlight, quarantinedBytes, and requests ended in the JS FIFO. */
   stats(): DriverStats {
     const n = (this.destroyed ? undefined : this.native.stats()) ?? this.lastStats
     return {
       pendingOperations: n.pendingOperations,
       inFlight: this.inFlight,
       submitted: n.submitted,
-      completed: n.completed,
+      completed: n.completed + this.localCancelled + this.localAbandoned + this.localTimedOut,
       failed: n.failed,
       timedOut: n.timedOut + this.localTimedOut,
       cancelled: n.cancelled + this.localCancelled,
@@ -805,7 +807,7 @@ export class Driver {
     this.stage64[STAGE_DEADLINE_F64] = this.deadline[slot]!
     // The turn's first request is published at once, so that the loop starts while JS goes on
     // submitting; the flush microtask publishes the rest and ends the turn.
-    const rc = this.native.submit(this.data[slot], !this.flushScheduled)
+    const rc = this.flushScheduled ? this.native.submit(this.data[slot]) : this.native.submit(this.data[slot], true)
     if (rc === 1) {
       this.state[slot] = SUBMITTED
       if (!this.flushScheduled) {
@@ -816,7 +818,7 @@ export class Driver {
     }
     if (rc === 0) return false
     // The loop refused the request (it is shutting down, or the binding found it malformed).
-    this.completeLocally(slot, errnoError(rc, SYSCALLS[this.op[slot]!]!, this.fdOf(slot)), 0)
+    this.completeLocally(slot, errnoError(rc, SYSCALLS[this.op[slot]!]!, this.fdOf(slot)))
     return true
   }
 
@@ -860,16 +862,29 @@ export class Driver {
       this.fifoHead = (this.fifoHead + 1) & mask
       this.fifoLength--
     }
-    if (this.fifoLength === 0 && this.closing) this.closeNative()
+    if (this.fifoLength === 0) {
+      this.stopFifoTimer() // so that it holds neither the Driver nor its loop thread any longer
+      if (this.closing) this.closeNative()
+    }
   }
 
-  /** Arms the JS FIFO's deadline timer for `deadline` (ms on Driver.now()). */
+  /**
+   * Arms the JS FIFO's deadline timer for `deadline` (ms on Driver.now()). Delays beyond what
+   * setTimeout takes (2^31 - 1 ms) wait that long and re-arm from expireFifo.
+   */
   private armFifoTimer(deadline: number): void {
+    this.stopFifoTimer()
     this.fifoDeadline = deadline
-    if (this.fifoTimer !== undefined) clearTimeout(this.fifoTimer)
-    this.fifoTimer = setTimeout(this.expireFifoFn, Math.max(0, Math.ceil(deadline - now())))
+    this.fifoTimer = setTimeout(this.expireFifoFn, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(deadline - now()))))
     // Requests in the FIFO mean a full inbound queue, which already keeps the process alive.
     this.fifoTimer.unref()
+  }
+
+  /** Disarms the JS FIFO's deadline timer (the FIFO emptied, or the Driver is gone). */
+  private stopFifoTimer(): void {
+    if (this.fifoTimer !== undefined) clearTimeout(this.fifoTimer)
+    this.fifoTimer = undefined
+    this.fifoDeadline = Infinity
   }
 
   /**
@@ -892,7 +907,7 @@ export class Driver {
       if (deadline === 0) continue
       if (deadline <= t) {
         this.localTimedOut++
-        this.completeLocally(slot, fromCompletion(this.op[slot]!, this.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT, undefined), 0)
+        this.completeLocally(slot, fromCompletion(this.op[slot]!, this.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!)
       } else if (deadline < next) {
         next = deadline
       }
@@ -986,11 +1001,11 @@ export class Driver {
     }
   }
 
-  private completeLocally(slot: number, error: Error | null, result: number): void {
+  /** Ends a request that the loop will not complete (it never reached the loop, or was refused). */
+  private completeLocally(slot: number, error: Error): void {
     this.state[slot] = LOCAL
     this.localSlots.push(slot)
     this.localErrors.push(error)
-    this.localResults.push(result)
     if (!this.localScheduled) {
       this.localScheduled = true
       queueMicrotask(this.deliverLocalFn)
@@ -1001,11 +1016,9 @@ export class Driver {
     this.localScheduled = false
     const slots = this.localSlots
     const errors = this.localErrors
-    const results = this.localResults
     this.localSlots = []
     this.localErrors = []
-    this.localResults = []
-    for (let i = 0; i < slots.length; i++) this.finish(slots[i]!, errors[i]!, results[i]!)
+    for (let i = 0; i < slots.length; i++) this.finish(slots[i]!, errors[i]!, 0)
     if (this.closing && !this.destroyed) this.refill()
   }
 
@@ -1055,11 +1068,12 @@ export class Driver {
       const slot = this.fifoSlot[this.fifoHead]!
       if (this.state[slot] === QUEUED && this.generation[slot] === this.fifoGeneration[this.fifoHead]) {
         this.localAbandoned++
-        this.completeLocally(slot, abandonedError(SYSCALLS[this.op[slot]!]!, this.fdOf(slot)), 0)
+        this.completeLocally(slot, abandonedError(SYSCALLS[this.op[slot]!]!, this.fdOf(slot)))
       }
       this.fifoHead = (this.fifoHead + 1) & mask
       this.fifoLength--
     }
+    this.stopFifoTimer()
     this.closeEnd = now()
     this.closeNative()
   }
@@ -1067,7 +1081,7 @@ export class Driver {
   /** The loop thread has exited and every completion was dispatched: join it and resolve close(). */
   private exited(): void {
     if (this.destroyed) return
-    if (this.fifoTimer !== undefined) clearTimeout(this.fifoTimer)
+    this.stopFifoTimer()
     this.lastStats = this.native.stats() ?? this.lastStats
     this.native.destroy()
     this.destroyed = true

@@ -109,8 +109,12 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("tells time on CLOCK_MONOTONIC in milliseconds", () => {
-      const hr = Number(process.hrtime.bigint()) / 1e6
-      expect(Math.abs(Driver.now() - hr)).toBeLessThan(5)
+      // Bracketed by two hrtime reads, so that a descheduled test cannot make it fail.
+      const before = Number(process.hrtime.bigint()) / 1e6
+      const t = Driver.now()
+      const after = Number(process.hrtime.bigint()) / 1e6
+      expect(t).toBeGreaterThanOrEqual(before - 0.01)
+      expect(t).toBeLessThanOrEqual(after + 0.01)
     })
   })
 
@@ -287,7 +291,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const elapsed = Driver.now() - started
       expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", errno: -constants.errno.ETIMEDOUT, syscall: "recv" })
       expect(elapsed).toBeGreaterThanOrEqual(80)
-      expect(elapsed).toBeLessThan(80 + 250)
+      expect(elapsed).toBeLessThan(80 + 1000)
       expect(ring.stats().timedOut).toBe(1)
     })
 
@@ -318,6 +322,25 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       for (const p of [...first, third, sixth]) expect((await p).ok).toBe(false)
     })
 
+    it("a JS FIFO deadline beyond setTimeout's range waits quietly (no 1 ms re-arm loop)", async () => {
+      const ring = open({ size: 2 })
+      const { b } = await pair()
+      const warnings: Array<string> = []
+      const onWarning = (w: Error) => warnings.push(w.name)
+      process.on("warning", onWarning)
+      try {
+        const queued = Array.from({ length: 4 }, () => settle(ring.recv(b, Buffer.alloc(10)))) // waiters + inbound
+        const far = settle(ring.recv(b, Buffer.alloc(10), { timeout: 3e9 })) // ~35 days, in the JS FIFO
+        await sleep(100)
+        expect(warnings).toEqual([])
+        expect(ring.stats().inFlight).toBe(5)
+        await ring.close({ shutdownTimeout: 0 })
+        for (const p of [...queued, far]) expect((await p).ok).toBe(false)
+      } finally {
+        process.off("warning", onWarning)
+      }
+    })
+
     it("completes a request whose deadline already passed at once with ETIMEDOUT (timeout 0)", async () => {
       const ring = open()
       const { b } = await pair()
@@ -329,7 +352,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         ring.submitRecv(b, Buffer.alloc(10), 0, 10, false, Driver.now() - 1000, (e) => done(e)),
       )
       expect((error as IoUringError).code).toBe("ETIMEDOUT")
-      expect(Driver.now() - started).toBeLessThan(50)
+      expect(Driver.now() - started).toBeLessThan(1000) // at once, not after some deadline
       expect(ring.stats().timedOut).toBe(2)
       expect(ring.stats().sqesStaged).toBe(staged)
     })

@@ -71,7 +71,7 @@ const messageFor = (
  * Maps a native error to an IoUringError, or returns undefined when it is not one (a defect).
  * `syscall` and `fd` fill in what the native error does not carry.
  */
-export const fromNative = (error: unknown, syscall?: Syscall, fd?: number): IoUringError | undefined => {
+const fromNative = (error: unknown, syscall?: Syscall, fd?: number): IoUringError | undefined => {
   if (!Predicate.isObject(error) || !(error instanceof Error)) return undefined
   const code = fieldOf(error, "code")
   if (typeof code !== "string" || code === "ABORT_ERR" || code === "ERR_INVALID_ARG_TYPE") return undefined
@@ -96,7 +96,7 @@ export const fromNative = (error: unknown, syscall?: Syscall, fd?: number): IoUr
 }
 
 /** True for the Driver's cancellation outcome (`AbortError` / `ABORT_ERR`). */
-export const isAbort = (error: unknown): boolean =>
+const isAbort = (error: unknown): boolean =>
   error instanceof Error && (error.name === "AbortError" || fieldOf(error, "code") === "ABORT_ERR")
 
 /**
