@@ -74,27 +74,13 @@ bool iou__inbound_mark_ended(struct iou__inbound *q, uint64_t tag) {
 }
 
 /* Loop. */
-uint64_t iou__inbound_earliest_deadline(struct iou__inbound *q, uint32_t *from) {
+uint64_t iou__inbound_deadlines(struct iou__inbound *q, uint32_t *from, uint64_t now,
+                                void (*on_end)(void *ctx, uint64_t tag), void *ctx) {
   uint32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire); /* pairs with push */
   uint32_t i = (int32_t)(*from - head) < 0 ? head : *from;              /* positions wrap: compare by distance */
   uint64_t earliest = UINT64_MAX;
   for (; i != tail; i++) {
-    const struct iou__inbound_entry *e = &q->entries[i & q->mask];
-    if (!e->ended && e->request.deadline_ns != 0 && e->request.deadline_ns < earliest)
-      earliest = e->request.deadline_ns;
-  }
-  *from = tail;
-  return earliest;
-}
-
-/* Loop. */
-uint64_t iou__inbound_end_expired(struct iou__inbound *q, uint64_t now, void (*on_end)(void *ctx, uint64_t tag),
-                                  void *ctx) {
-  uint32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-  uint32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire); /* pairs with push */
-  uint64_t earliest = UINT64_MAX;
-  for (uint32_t i = head; i != tail; i++) {
     struct iou__inbound_entry *e = &q->entries[i & q->mask];
     if (e->ended || e->request.deadline_ns == 0) continue;
     if (e->request.deadline_ns <= now) {
@@ -104,6 +90,7 @@ uint64_t iou__inbound_end_expired(struct iou__inbound *q, uint64_t now, void (*o
       earliest = e->request.deadline_ns;
     }
   }
+  *from = tail;
   return earliest;
 }
 

@@ -18,8 +18,9 @@
 struct iou__inbound_entry {
   struct iou_request request; /* written by the owner before it publishes the tail */
   /* The loop already completed this request while it was queued (a cancel, or its deadline
-   * passed): taking it later ends nothing. Written and read by the loop only, between head and
-   * tail (it owns them). */
+   * passed): taking it later ends nothing. Between head and tail only the loop reads and writes it;
+   * the owner clears it when it fills a free slot, ordered before the loop's reads by the tail's
+   * release/acquire. */
   bool ended;
 };
 
@@ -44,13 +45,12 @@ void iou__inbound_pop(struct iou__inbound *q);
 /* Loop: marks the queued (not yet taken) request with this tag ended; false when there is none
  * (already taken, or already ended). */
 bool iou__inbound_mark_ended(struct iou__inbound *q, uint64_t tag);
-/* Loop: the earliest deadline (UINT64_MAX: none) among the entries not ended from position *from
- * (or from the head when *from is behind it) to the tail; sets *from to the tail it read. */
-uint64_t iou__inbound_earliest_deadline(struct iou__inbound *q, uint32_t *from);
-/* Loop: marks ended every entry not ended whose deadline is at or before now, calling on_end with
- * its tag, and returns the earliest deadline among the others (UINT64_MAX: none). */
-uint64_t iou__inbound_end_expired(struct iou__inbound *q, uint64_t now, void (*on_end)(void *ctx, uint64_t tag),
-                                  void *ctx);
+/* Loop: over the entries not ended from position *from (or from the head when *from is behind it)
+ * to the tail, marks ended each one whose deadline is at or before now, calling on_end with its
+ * tag, and returns the earliest deadline among the others (UINT64_MAX: none); sets *from to the
+ * tail it read. now = 0 ends nothing (deadlines are never 0). */
+uint64_t iou__inbound_deadlines(struct iou__inbound *q, uint32_t *from, uint64_t now,
+                                void (*on_end)(void *ctx, uint64_t tag), void *ctx);
 
 struct iou__cancel_node {
   uint64_t tag;

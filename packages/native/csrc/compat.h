@@ -18,9 +18,6 @@
 #ifndef IORING_FEAT_SINGLE_MMAP
 #define IORING_FEAT_SINGLE_MMAP (1U << 0) /* Linux 5.4 */
 #endif
-#ifndef IORING_FEAT_NODROP
-#define IORING_FEAT_NODROP (1U << 1) /* Linux 5.5 */
-#endif
 #ifndef IORING_FEAT_EXT_ARG
 #define IORING_FEAT_EXT_ARG (1U << 8) /* Linux 5.11 */
 #endif
@@ -32,9 +29,6 @@
 #endif
 #ifndef IORING_CQE_F_MORE
 #define IORING_CQE_F_MORE (1U << 1) /* Linux 5.13 */
-#endif
-#ifndef IORING_SQ_CQ_OVERFLOW
-#define IORING_SQ_CQ_OVERFLOW (1U << 1) /* Linux 5.8 */
 #endif
 
 /* The user_data of the eventfd wake poll; never a WaiterId (slot indices stay below 2^15). */

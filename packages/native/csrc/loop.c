@@ -6,7 +6,8 @@
  *
  * One iteration of run():
  *   1. handle every CQE (handle_cqe)
- *   2. take the owner's cancels (every iteration, whatever the waiter capacity)
+ *   2. take the owner's cancels (every iteration, whatever the waiter capacity); closing and past
+ *      the shutdown cutoff: abandon_all and exit, before anything queued is admitted
  *   3. advance_timeouts: expired in-flight waiters get one ASYNC_CANCEL, parked ones end locally
  *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests; at waiter
  *      capacity, queued requests whose deadline passed end TIMEOUT at once (expire_queued)
@@ -48,7 +49,8 @@ enum fill_result {
 };
 
 /* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
- * iou_loop_stats on any thread. They order nothing. */
+ * iou_loop_stats on any thread. They order nothing themselves; the pending_operations store is
+ * sequenced before the completions' release store (update_gauge before publish_completions). */
 struct counters {
   _Atomic uint64_t submitted, completed, failed, timed_out, cancelled, requeued, sqes_staged, enters, cq_overflow,
       abandoned;
@@ -80,9 +82,12 @@ struct iou_loop {
   struct iou__inbound inbound;
   struct iou__cancels cancels;
   struct iou__completions completions;
-  _Atomic bool closing;                  /* owner release-stores in close; loop acquire-loads */
-  _Atomic uint64_t shutdown_deadline_ns; /* owner stores before closing (relaxed; closing publishes it) */
-  _Atomic bool exited;                   /* loop release-stores last; owner acquire-loads */
+  _Atomic bool closing; /* owner release-stores in close; loop acquire-loads */
+  /* Owner stores it before closing (relaxed). The first close's release of `closing` publishes it;
+   * a later, shorter close is published by the wake's release, paired with the loop's arm/park
+   * RMW; a relaxed read of the older cutoff until then only delays the cutoff. */
+  _Atomic uint64_t shutdown_deadline_ns;
+  _Atomic bool exited; /* loop release-stores last; owner acquire-loads */
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
    * relaxed-stores; the loop relaxed-loads it as a hint for wait_for_owner_turn only: whether the
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
@@ -379,12 +384,14 @@ static void expire_queued(struct iou_loop *loop, enum fill_result fill) {
     loop->queued_scanned = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
     return;
   }
-  uint64_t earliest = iou__inbound_earliest_deadline(&loop->inbound, &loop->queued_scanned);
+  uint64_t earliest = iou__inbound_deadlines(&loop->inbound, &loop->queued_scanned, 0, end_queued_by_deadline, loop);
   if (earliest < loop->queued_deadline_ns) loop->queued_deadline_ns = earliest;
   if (loop->queued_deadline_ns == NO_DEADLINE) return;
   uint64_t now = iou__now_ns();
-  if (now >= loop->queued_deadline_ns)
-    loop->queued_deadline_ns = iou__inbound_end_expired(&loop->inbound, now, end_queued_by_deadline, loop);
+  if (now < loop->queued_deadline_ns) return;
+  /* The whole queue, from the head (we are head's only writer: a relaxed load of our own). */
+  uint32_t from = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
+  loop->queued_deadline_ns = iou__inbound_deadlines(&loop->inbound, &from, now, end_queued_by_deadline, loop);
 }
 
 /* ---- staging -------------------------------------------------------------------------------- */
@@ -638,7 +645,10 @@ static void park_idle(struct iou_loop *loop) {
  * flight and nothing left to stage. Sleeping now would make the owner's closing publish pay an
  * eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small machine, so:
  * submit what is staged, then poll for up to idle_spin_us for the end of the turn, new requests, a
- * cancel, closing or a CQE. Returns true when the caller should go round again, false when it
+ * cancel, closing or a CQE. With DEFER_TASKRUN (the default) CQEs are posted only inside
+ * io_uring_enter, so completions that arrive meanwhile, and a wake for completion-queue room
+ * (a latched wake is not polled: nothing clears the latch before the next arm), wait at most the
+ * budget. Returns true when the caller should go round again, false when it
  * should sleep as usual (the turn outlasted the budget: not waited for again until the loop takes
  * another request, so a turn that never ends costs one budget, not one per iteration). */
 static bool wait_for_owner_turn(struct iou_loop *loop) {
@@ -683,6 +693,12 @@ static void *run(void *arg) {
   for (;;) {
     reap_cqes(loop);
     take_cancels(loop);
+    /* The cutoff before admission (as @iou/core's Loop): a request still queued when it passes
+     * ends ABANDONED and never reaches the kernel. abandon_all publishes what was reaped. */
+    if (closing(loop) && shutdown_expired(loop)) {
+      abandon_all(loop);
+      break;
+    }
     advance_timeouts(loop);
     enum fill_result fill = fill_submission_queue(loop);
     expire_queued(loop, fill);
@@ -690,10 +706,6 @@ static void *run(void *arg) {
      * owner that received a completion (acquire) reads a gauge that no longer counts it. */
     update_gauge(loop);
     publish_completions(loop);
-    if (closing(loop) && shutdown_expired(loop)) {
-      abandon_all(loop);
-      break;
-    }
     if (fill == FILL_DISCONNECTED) {
       drain(loop);
       break;
@@ -883,7 +895,7 @@ bool iou_loop_exited(struct iou_loop *loop) {
 
 void iou_loop_destroy(struct iou_loop *loop) {
   if (loop == NULL) return;
-  if (!atomic_load_explicit(&loop->closing, memory_order_relaxed)) iou_loop_close(loop, 0);
+  iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so joining never hangs */
   pthread_join(loop->thread, NULL);
   free_loop(loop);
 }

@@ -50,8 +50,6 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
     goto fail;
   }
   ring->fd = fd;
-  ring->flags = flags;
-  ring->features = p.features;
 
   ring->sq_map_len = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
   ring->cq_map_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
@@ -87,7 +85,6 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
 
   ring->khead = PTR(ring->sq_map, p.sq_off.head);
   ring->ktail = PTR(ring->sq_map, p.sq_off.tail);
-  ring->kflags = PTR(ring->sq_map, p.sq_off.flags);
   ring->karray = PTR(ring->sq_map, p.sq_off.array);
   ring->sq_mask = *(uint32_t *)PTR(ring->sq_map, p.sq_off.ring_mask);
   ring->sq_entries = *(uint32_t *)PTR(ring->sq_map, p.sq_off.ring_entries);

@@ -16,13 +16,10 @@
 
 struct iou_ring {
   int fd;
-  uint32_t flags;    /* setup flags the kernel accepted */
-  uint32_t features; /* io_uring_params.features */
 
   /* Submission queue. The kernel owns the ring memory (mmap of the ring fd) until iou__ring_exit. */
   uint32_t *khead;            /* kernel stores (consumes SQEs); we acquire-load it, pairing with its release */
   uint32_t *ktail;            /* we release-store it to publish staged SQEs; the kernel acquire-loads it */
-  uint32_t *kflags;           /* kernel-written flags (IORING_SQ_CQ_OVERFLOW …), read relaxed */
   uint32_t *karray;           /* index array, filled once with the identity at setup */
   struct io_uring_sqe *ksqes; /* SQE slots: ours to write between our tail and the kernel's head */
   uint32_t sq_mask;

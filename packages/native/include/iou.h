@@ -222,9 +222,9 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns);
 /* True once the loop thread has exited (all completions, including abandoned ones, published). */
 bool iou_loop_exited(struct iou_loop *loop);
 
-/* Joins the loop thread (closing first with timeout 0 if iou_loop_close was never called) and
- * frees the loop; with timeout 0 this takes at most the abandonment grace once the in-flight
- * requests' cancels land. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
+/* Closes with timeout 0 (shortening any longer cutoff of an earlier iou_loop_close), joins the
+ * loop thread and frees the loop: at most the abandonment grace once the in-flight requests'
+ * cancels land, never a wait on I/O. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
  * caller's to quarantine. Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
 
