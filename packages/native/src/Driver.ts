@@ -471,13 +471,14 @@ export class Driver {
   readAt(fd: number, buffer: Uint8Array, position_: number | bigint, options?: ReadAtOptions): Promise<number> {
     validateFd(fd)
     validateBuffer(buffer, "buffer")
-    position(position_)
     const o = validateOptions(options)
     const length = o.length === undefined ? buffer.length : validateInteger(o.length, "length", 0, buffer.length)
     if (length > MAX_REQUEST_BYTES) throw new RangeError(`length must be at most ${MAX_REQUEST_BYTES}`)
     const flags = optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
     const deadline = deadlineOf(o.timeout)
     const signal = validateSignal(o.signal)
+    // The module-level position is set after every option getter has run (one could re-enter).
+    position(position_)
     if (length === 0 && !this.closing && !signal?.aborted) return Promise.resolve(0)
     return this.promise(IOU_OP_READ_AT, flags, fd, buffer, 0, length, deadline, signal, KIND_PROMISE_NUMBER)
   }
@@ -485,11 +486,12 @@ export class Driver {
   /** Writes all of `data` (one buffer, or several: writev) at `position`. */
   writeAt(fd: number, data: Data, position_: number | bigint, options?: WriteOptions): Promise<void> {
     validateFd(fd)
-    validateData(data)
-    position(position_)
     const o = validateOptions(options)
     const deadline = deadlineOf(o.timeout)
     const signal = validateSignal(o.signal)
+    // The module-level data and position are set after every option getter has run.
+    validateData(data)
+    position(position_)
     if (dataBytes === 0 && !this.closing && !signal?.aborted) return Promise.resolve()
     return this.promise(IOU_OP_WRITE_AT, 0, fd, dataValue, 0, dataBytes, deadline, signal, KIND_PROMISE_VOID)
   }
@@ -497,11 +499,12 @@ export class Driver {
   /** Sends all of `data` (one buffer, or several: sendmsg), with MSG_NOSIGNAL. */
   send(fd: number, data: Data, options?: WriteOptions): Promise<void> {
     validateFd(fd)
-    validateData(data)
-    positionLo = positionHi = 0
     const o = validateOptions(options)
     const deadline = deadlineOf(o.timeout)
     const signal = validateSignal(o.signal)
+    // The module-level data and position are set after every option getter has run.
+    validateData(data)
+    positionLo = positionHi = 0
     if (dataBytes === 0 && !this.closing && !signal?.aborted) return Promise.resolve()
     return this.promise(IOU_OP_SEND, 0, fd, dataValue, 0, dataBytes, deadline, signal, KIND_PROMISE_VOID)
   }

@@ -476,6 +476,21 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(ring.cancel(123456789)).toBe(false)
     })
 
+    it("a cancel that lands after the operation finished leaves it successful (success wins)", async () => {
+      const ring = open()
+      const f = file(pattern(4096))
+      const before = ring.stats().completed
+      const result = new Promise<[Error | null, number]>((done) => {
+        const handle = ring.submitReadAt(f.fd, Buffer.alloc(4096), 0, 4096, true, 0, (e, n) => done([e, n]))
+        // Hold the JS thread until the loop has completed the read: its completion waits for us.
+        const until = Date.now() + 5000
+        while (ring.stats().completed === before && Date.now() < until) {}
+        expect(ring.stats().completed).toBe(before + 1)
+        expect(ring.cancel(handle)).toBe(true)
+      })
+      expect(await result).toEqual([null, 4096])
+    })
+
     it("a cancelled request that finished first succeeds", async () => {
       const ring = open()
       const f = file(pattern(4096))
@@ -659,6 +674,23 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
   })
 
   describe("bad arguments", () => {
+    it("an options getter that submits another request does not change the outer request's data or position", async () => {
+      const ring = open()
+      const f = file()
+      let inner: Promise<void> | undefined
+      const options = {
+        get timeout() {
+          inner = ring.writeAt(f.fd, Buffer.from("inner"), 100)
+          return undefined
+        },
+      }
+      await ring.writeAt(f.fd, Buffer.from("outer"), 0, options)
+      await inner
+      const content = readFileSync(f.path)
+      expect(content.subarray(0, 5).toString()).toBe("outer")
+      expect(content.subarray(100, 105).toString()).toBe("inner")
+    })
+
     it("throw synchronously, never reach the loop and change nothing", async () => {
       const ring = open()
       const f = file(pattern(100))
