@@ -371,7 +371,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
     const bool exited = iou_loop_exited(loop_);
     for (;;) {
       const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
-      for (uint32_t i = 0; i < n; i++) QuarantineIfKernelHeld(completions_[i]);
       inflight_ -= n;
       const bool last = n < capacity_;
       const bool final = exited && last;
@@ -402,18 +401,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
   }
 
-  // An abandoned request the kernel may still use (IOU_COMPLETION_KERNEL_HELD): its iovec array
-  // moves to a quarantine that is never freed. Abandoned requests whose cancel landed within the
-  // loop's grace carry no flag: their memory is free to reuse. JS thread.
-  void QuarantineIfKernelHeld(const struct iou_completion& c) {
-    if (c.outcome != IOU_OUTCOME_ABANDONED || (c.flags & IOU_COMPLETION_KERNEL_HELD) == 0) return;
-    const uint32_t slot = static_cast<uint32_t>(c.tag);
-    if (slot < iovs_.size() && !iovs_[slot].empty()) {
-      (void)new std::vector<struct iovec>(std::move(iovs_[slot]));
-      iovs_[slot] = std::vector<struct iovec>();
-    }
-  }
-
   // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
   static void Cleanup(void* arg) {
     Loop* self = static_cast<Loop*>(arg);
@@ -433,24 +420,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // state is touched. JS thread.
   void Teardown(bool from_js) {
     if (loop_ != nullptr) {
-      // A close already under way with a longer timeout is shortened to 0, so that joining never
-      // waits on I/O that may not complete (a forced close must stop the thread promptly).
-      iou_loop_close(loop_, 0);
-      if (inflight_ > 0) {
-        // Requests never delivered: collect their completions (nobody will dispatch them) and
-        // quarantine the iovec arrays of those the kernel may still read.
-        struct iou_completion batch[64];
-        for (;;) {
-          const bool exited = iou_loop_exited(loop_);
-          uint32_t n;
-          while ((n = iou_loop_poll_completions(loop_, batch, 64)) > 0) {
-            for (uint32_t i = 0; i < n; i++) QuarantineIfKernelHeld(batch[i]);
-          }
-          if (exited) break;
-          uv_sleep(1);
-        }
-        inflight_ = 0;
-      }
+      // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
+      // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
+      // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
+      inflight_ = 0;
       iou_loop_destroy(loop_);
       loop_ = nullptr;
       // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
@@ -484,7 +457,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
   uint32_t capacity_ = 0;                         // completions per chunk
   uint64_t inflight_ = 0;                         // taken by iou_loop_submit, not yet polled
-  std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop until completion
+  std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop when it admits the request
   bool held_ = false;
   bool closing_ = false;
   bool draining_ = false;  // inside Drain: dispatch is running
