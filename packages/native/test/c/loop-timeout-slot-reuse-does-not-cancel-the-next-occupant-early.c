@@ -12,7 +12,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   uint8_t buf[8];
   struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 1, buf, sizeof(buf));
-  r.deadline_ns = t_now_ns() + 20 * T_MS;
+  r.deadline_ns = t_now_ns() + 200 * T_MS; /* long enough that a late loop thread still admits it in time */
   t_submit(t, &r);
   CHECK(write(sv[1], "x", 1) == 1);
   struct iou_completion c = t_expect(t, 1, 5000);
@@ -21,11 +21,11 @@ int main(void) {
   uint64_t start = t_now_ns();
   struct iou_request r2 = r;
   r2.tag = 2;
-  r2.deadline_ns = start + 80 * T_MS;
+  r2.deadline_ns = start + 400 * T_MS;
   t_submit(t, &r2);
   c = t_expect(t, 2, 5000);
   CHECK(c.outcome == IOU_OUTCOME_TIMEOUT);
-  CHECK(t_now_ns() - start >= 80 * T_MS);
+  CHECK(t_now_ns() - start >= 400 * T_MS);
   t_close(t, -1);
   close(sv[0]);
   close(sv[1]);
