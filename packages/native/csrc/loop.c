@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -93,6 +94,10 @@ struct iou_loop {
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
    * spinning or one eventfd wake-up, never a lost request. */
   _Atomic bool owner_in_turn;
+  /* The CPU the owner ran on at iou_loop_publish_early (sched_getcpu; -1 unknown). Owner
+   * relaxed-stores, the loop relaxed-loads: a hint for wait_for_owner_turn, which does not poll for
+   * a turn whose thread shares the loop's CPU (it cannot run while the loop polls). */
+  _Atomic int owner_cpu;
   struct counters counters;
 
   /* Owner only. */
@@ -654,6 +659,10 @@ static void park_idle(struct iou_loop *loop) {
 static bool wait_for_owner_turn(struct iou_loop *loop) {
   if (loop->idle_spin_us == 0 || !atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed)) return false;
   if (loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq) return false;
+  /* The owner's thread last ran on this CPU, so this poll would only keep it from finishing its
+   * turn (the scheduler preempts a poller after milliseconds, not microseconds): sleep instead. */
+  int cpu = sched_getcpu();
+  if (cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed)) return false;
   loop->turn_wait_ran_out = false;
   if (iou__ring_sq_pending(&loop->ring) > 0) {
     submit(loop); /* staged SQEs go to the kernel now; the next iteration reaps and publishes */
@@ -791,6 +800,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
   atomic_init(&loop->owner_in_turn, false);
+  atomic_init(&loop->owner_cpu, -1);
   loop->queued_deadline_ns = NO_DEADLINE;
   atomic_init(&loop->shutdown_deadline_ns, NO_DEADLINE);
   atomic_init(&loop->cancels.top, NULL);
@@ -844,6 +854,7 @@ int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, u
 void iou_loop_publish_early(struct iou_loop *loop) {
   /* Relaxed: a hint (see owner_in_turn); the publish below orders it before the requests anyway. */
   atomic_store_explicit(&loop->owner_in_turn, true, memory_order_relaxed);
+  atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint too */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);

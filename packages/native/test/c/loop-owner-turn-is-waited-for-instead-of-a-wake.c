@@ -3,7 +3,13 @@
  * sleep, so the publish that ends the turn needs no eventfd write; with idle_spin_us 0 the same
  * sequence needs one (the loop slept in io_uring_enter). A cancel during the wait is taken at once,
  * not at the end of the budget. A turn that never ends costs one budget: then the loop sleeps (its
- * CPU time stops growing) and a cancel still wakes it. Results are the same either way. */
+ * CPU time stops growing) and a cancel still wakes it. Results are the same either way.
+ * The loop does not wait for a turn whose thread last ran on the loop's own CPU (it could not run
+ * while the loop polled): pinned to one CPU together, the ending publish needs its eventfd write
+ * again. The loop thread inherits the affinity of the thread that opens it, so the waiting parts
+ * run with the loop on one CPU and this thread on another (skipped with fewer than two CPUs). */
+#include <sched.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,9 +52,38 @@ static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *bu
   return wakes(t) - before;
 }
 
+/* The first two CPUs this process may use, or false with fewer. */
+static bool two_cpus(int *a, int *b) {
+  cpu_set_t set;
+  CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+  *a = *b = -1;
+  for (int i = 0; i < CPU_SETSIZE; i++) {
+    if (!CPU_ISSET(i, &set)) continue;
+    if (*a < 0)
+      *a = i;
+    else {
+      *b = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
+}
+
 int main(void) {
   uint8_t buf[8];
   int sv[2];
+  int cpu_a, cpu_b;
+  if (!two_cpus(&cpu_a, &cpu_b)) {
+    fprintf(stderr, "skip: the turn wait needs the owner and the loop on two CPUs\n");
+    return T_EXIT_SKIP;
+  }
 
   /* Without the spin budget the loop sleeps with the recv in flight: the ending publish wakes it. */
   struct t_loop *plain = open_with_spin(0);
@@ -60,7 +95,20 @@ int main(void) {
   close(sv[0]);
   close(sv[1]);
 
+  /* Owner and loop on one CPU: the loop sleeps instead of waiting, as without the budget. */
+  pin_to(cpu_a);
+  struct t_loop *shared = open_with_spin(BUDGET_US); /* its thread inherits cpu_a alone */
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK(turn_with_a_recv_in_flight(shared, sv[0], buf) == 1);
+  CHECK(write(sv[1], "abc", 3) == 3);
+  CHECK(t_expect(shared, 1, 5000).result == 3);
+  t_close(shared, -1);
+  close(sv[0]);
+  close(sv[1]);
+
+  /* The loop on cpu_a, this thread on cpu_b: the loop waits for the rest of the turn. */
   struct t_loop *t = open_with_spin(BUDGET_US);
+  pin_to(cpu_b);
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   CHECK(turn_with_a_recv_in_flight(t, sv[0], buf) == 0);
 
