@@ -9,7 +9,13 @@ if (which.error) {
   console.log("clang-format not installed: C formatting not checked (apt-get install clang-format)")
   process.exit(0)
 }
-const roots = ["packages/native/csrc", "packages/native/include", "packages/native/binding", "packages/native/test/c"]
+const roots = [
+  "packages/native/csrc",
+  "packages/native/include",
+  "packages/native/binding",
+  "packages/native/test/c",
+  "bench/tools",
+]
 const files = roots.flatMap((dir) =>
   readdirSync(dir)
     .filter((f) => /\.(c|h|cc)$/.test(f))

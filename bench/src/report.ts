@@ -68,7 +68,12 @@ export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
     "",
     table(
       ["target", "measured", "wanted", "result"],
-      targets.map((t) => [t.name, t.measured, t.wanted, t.met === undefined ? "n/a" : t.met ? "met" : "NOT met"]),
+      targets.map((t) => [
+        t.name,
+        t.measured,
+        t.wanted,
+        t.met === undefined ? (t.wanted === "reported" ? "–" : "n/a") : t.met ? "met" : "NOT met",
+      ]),
     ),
     ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`),
   ].join("\n")

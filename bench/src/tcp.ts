@@ -1,6 +1,10 @@
 /**
  * TCP over loopback: node:net against recv/send on the ring, the measured end in this process and
- * the far end (tcp-peer.ts, plain node:net) in a child process shared by every variant.
+ * the far end in a child process shared by every variant: by default tools/tcp-peer.c (a
+ * single-threaded epoll loop, built with `cc` on first use into bench/.build/), with
+ * BENCH_PEER=node (or when it cannot be built) src/tcp-peer.ts (plain node:net). The 16-connection
+ * echo also runs once against the node:net peer in every run (`tcp-echo-16-node-peer`). Why two
+ * peers: bench/README.md, "The TCP peer".
  *
  * The ring needs socket fds that nothing else in the process reads or writes. This process listens
  * with node:net with `pauseOnConnect: true` and the peer connects to it: an accepted socket created
@@ -14,8 +18,9 @@
  *   stream:  one connection, the peer writes 64 KiB chunks as fast as they are taken, we receive
  *   send:    one connection, we send 64 KiB chunks one after the other, the peer discards
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,8 +47,38 @@ interface Peer {
   readonly close: () => Promise<void>
 }
 
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+/** The peer programs: argv before `<mode> <port> <connections>`. */
+type PeerCommand = ReadonlyArray<string>
+const NODE_PEER: PeerCommand = [process.execPath, path.join(here, "tcp-peer.ts")]
+
+/**
+ * Builds tools/tcp-peer.c into bench/.build/tcp-peer when the binary is missing or older than the
+ * source; the command, or why there is none (no compiler, a failed build).
+ */
+const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
+  const source = path.join(here, "..", "tools", "tcp-peer.c")
+  const binary = path.join(here, "..", ".build", "tcp-peer")
+  const fresh = (() => {
+    try {
+      return fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs
+    } catch {
+      return false
+    }
+  })()
+  if (!fresh) {
+    fs.mkdirSync(path.dirname(binary), { recursive: true })
+    const cc = process.env["CC"] ?? "cc"
+    const r = spawnSync(cc, ["-O2", "-Wall", "-Wextra", "-Werror", "-o", binary, source], { encoding: "utf8" })
+    if (r.error) return { reason: `${cc} not found (${r.error.message})` }
+    if (r.status !== 0) return { reason: `${cc} failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}` }
+  }
+  return { command: [binary] }
+}
+
 /** Listens, starts the peer in `mode` with `count` connections, and returns the accepted sockets. */
-const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promise<Peer> => {
+const startPeer = async (command: PeerCommand, mode: "echo" | "stream" | "sink", count: number): Promise<Peer> => {
   const sockets: Array<net.Socket> = []
   const server = net.createServer({ pauseOnConnect: true, noDelay: true })
   let child: ChildProcess | undefined
@@ -58,10 +93,9 @@ const startPeer = async (mode: "echo" | "stream" | "sink", count: number): Promi
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as net.AddressInfo).port
-  const peerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), "tcp-peer.ts")
   // BENCH_PEER_CPUS=1: run the peer under `taskset -c 1` (to study placement; pin this process too).
   const cpus = process.env["BENCH_PEER_CPUS"]
-  const argv = [process.execPath, peerPath, mode, String(port), String(count)]
+  const argv = [...command, mode, String(port), String(count)]
   child = cpus
     ? spawn("taskset", ["-c", cpus, ...argv], { stdio: ["ignore", "inherit", "inherit"] })
     : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
@@ -264,11 +298,34 @@ export const tcpSuite: Suite = {
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
     const variantCount = ring ? 3 : 1
-    const common =
-      "the peer is a separate node:net process; ring sockets are accepted paused and driven only by the ring"
+    const wanted = process.env["BENCH_PEER"] ?? "c"
+    if (wanted !== "c" && wanted !== "node") throw new Error(`BENCH_PEER must be c or node, got ${wanted}`)
+    const built = wanted === "c" ? buildCPeer() : undefined
+    const command = built && "command" in built ? built.command : NODE_PEER
+    const describe = (c: PeerCommand) =>
+      c === NODE_PEER
+        ? "the peer is a separate node:net process (src/tcp-peer.ts)"
+        : "the peer is a separate single-threaded epoll process (tools/tcp-peer.c)"
+    const why =
+      built && "reason" in built ? [`the C peer could not be built, so the node:net peer runs: ${built.reason}`] : []
+    const common = "ring sockets are accepted paused and driven only by the ring"
 
-    for (const n of [1, 16]) {
-      const peer = await startPeer("echo", n * variantCount)
+    const echoRuns: Array<{ n: number; command: PeerCommand; id: string; title: string }> = [1, 16].map((n) => ({
+      n,
+      command,
+      id: `tcp-echo-${n}`,
+      title: `TCP echo, 64-byte ping-pong, ${n} connection${n > 1 ? "s" : ""}`,
+    }))
+    if (command !== NODE_PEER) {
+      echoRuns.push({
+        n: 16,
+        command: NODE_PEER,
+        id: "tcp-echo-16-node-peer",
+        title: "TCP echo, 64-byte ping-pong, 16 connections, against the node:net peer",
+      })
+    }
+    for (const { n, command: peerCommand, id, title } of echoRuns) {
+      const peer = await startPeer(peerCommand, "echo", n * variantCount)
       peers.push(peer)
       const group = (i: number) => peer.sockets.slice(i * n, (i + 1) * n)
       const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(group(0), budget) }]
@@ -281,16 +338,17 @@ export const tcpSuite: Suite = {
         )
       }
       comparisons.push({
-        id: `tcp-echo-${n}`,
-        title: `TCP echo, 64-byte ping-pong, ${n} connection${n > 1 ? "s" : ""}`,
+        id,
+        title,
         unit: "msg/s",
         baseline: NODE,
         variants,
-        notes: [common, ...skipped],
+        notes: [`${describe(peerCommand)}; ${common}`, ...why, ...skipped],
       })
     }
 
-    const recvPeer = await startPeer("stream", variantCount)
+    const streamNotes = [`${describe(command)}; ${common}`, ...why, ...skipped]
+    const recvPeer = await startPeer(command, "stream", variantCount)
     peers.push(recvPeer)
     const recvVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamRecv(recvPeer.sockets[0]!, budget) }]
     if (ring) {
@@ -309,10 +367,10 @@ export const tcpSuite: Suite = {
       scale: 1 / MIB,
       baseline: NODE,
       variants: recvVariants,
-      notes: [common, ...skipped],
+      notes: streamNotes,
     })
 
-    const sendPeer = await startPeer("sink", variantCount)
+    const sendPeer = await startPeer(command, "sink", variantCount)
     peers.push(sendPeer)
     const sendVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamSend(sendPeer.sockets[0]!, budget) }]
     if (ring) {
@@ -334,7 +392,7 @@ export const tcpSuite: Suite = {
       scale: 1 / MIB,
       baseline: NODE,
       variants: sendVariants,
-      notes: [common, ...skipped],
+      notes: streamNotes,
     })
 
     return {
