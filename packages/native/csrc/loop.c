@@ -94,9 +94,8 @@ struct iou_loop {
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
    * spinning or one eventfd wake-up, never a lost request. */
   _Atomic bool owner_in_turn;
-  /* The CPU the owner ran on at iou_loop_publish_early (sched_getcpu; -1 unknown). Owner
-   * relaxed-stores, the loop relaxed-loads: a hint for wait_for_owner_turn, which does not poll for
-   * a turn whose thread shares the loop's CPU (it cannot run while the loop polls). */
+  /* The CPU the owner ran on when it last published (sched_getcpu; -1 unknown). Owner
+   * relaxed-stores, the loop relaxed-loads: a hint for owner_on_this_cpu only. */
   _Atomic int owner_cpu;
   struct counters counters;
 
@@ -646,6 +645,18 @@ static void park_idle(struct iou_loop *loop) {
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
 }
 
+/* Did the owner last run on the CPU this loop thread runs on? Then nothing the owner would publish
+ * can arrive while the loop polls for it: the owner cannot run until the poll ends, and the
+ * scheduler lets a poller run for milliseconds before it preempts it, far longer than any budget.
+ * The loop then sleeps instead of polling (the idle spin and the turn wait). This is the case when
+ * the process is pinned to one CPU (taskset, a one-CPU cpuset) and whenever the scheduler puts both
+ * threads on one CPU. A hint: the owner may have moved since; a wrong guess costs one park or one
+ * budget. Loop thread. */
+static bool owner_on_this_cpu(struct iou_loop *loop) {
+  int cpu = sched_getcpu();
+  return cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed);
+}
+
 /* The owner published early in its turn and more of the turn is coming; the loop has waiters in
  * flight and nothing left to stage. Sleeping now would make the owner's closing publish pay an
  * eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small machine, so:
@@ -659,10 +670,7 @@ static void park_idle(struct iou_loop *loop) {
 static bool wait_for_owner_turn(struct iou_loop *loop) {
   if (loop->idle_spin_us == 0 || !atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed)) return false;
   if (loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq) return false;
-  /* The owner's thread last ran on this CPU, so this poll would only keep it from finishing its
-   * turn (the scheduler preempts a poller after milliseconds, not microseconds): sleep instead. */
-  int cpu = sched_getcpu();
-  if (cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed)) return false;
+  if (owner_on_this_cpu(loop)) return false; /* the poll would only keep the turn from ending */
   loop->turn_wait_ran_out = false;
   if (iou__ring_sq_pending(&loop->ring) > 0) {
     submit(loop); /* staged SQEs go to the kernel now; the next iteration reaps and publishes */
@@ -732,7 +740,7 @@ static void *run(void *arg) {
       /* Fully idle: park on the futex word without entering the ring. A staged wake re-arm
        * stays in the SQ; it is submitted by the next enter, and arming a poll checks current
        * readiness, so nothing written to the eventfd meanwhile is lost. */
-      if (iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
+      if (!owner_on_this_cpu(loop) && iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
       park_idle(loop);
       continue;
     }
@@ -861,7 +869,8 @@ void iou_loop_publish_early(struct iou_loop *loop) {
 }
 
 void iou_loop_publish(struct iou_loop *loop) {
-  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* the turn ends */
+  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed);      /* the turn ends */
+  atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint too */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);
