@@ -55,7 +55,9 @@ const NODE_PEER: PeerCommand = [process.execPath, path.join(here, "tcp-peer.ts")
 
 /**
  * Builds tools/tcp-peer.c into bench/.build/tcp-peer when the binary is missing or older than the
- * source; the command, or why there is none (no compiler, a failed build).
+ * source (into a temporary name first, so that a concurrent run never starts a half-written one),
+ * and checks that it starts; the command, or why there is none (no compiler, a failed build, a
+ * binary that cannot run here). `CC` may carry words (`ccache gcc`), as with make.
  */
 const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
   const source = path.join(here, "..", "tools", "tcp-peer.c")
@@ -69,10 +71,20 @@ const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
   })()
   if (!fresh) {
     fs.mkdirSync(path.dirname(binary), { recursive: true })
-    const cc = process.env["CC"] ?? "cc"
-    const r = spawnSync(cc, ["-O2", "-Wall", "-Wextra", "-Werror", "-o", binary, source], { encoding: "utf8" })
+    const [cc = "cc", ...ccArgs] = (process.env["CC"] ?? "cc").split(/\s+/).filter((w) => w !== "")
+    const temporary = `${binary}.${process.pid}`
+    const r = spawnSync(cc, [...ccArgs, "-O2", "-Wall", "-Wextra", "-Werror", "-o", temporary, source], {
+      encoding: "utf8",
+    })
     if (r.error) return { reason: `${cc} not found (${r.error.message})` }
-    if (r.status !== 0) return { reason: `${cc} failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}` }
+    if (r.status !== 0)
+      return { reason: `${cc} failed: ${(r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.status}`}` }
+    fs.renameSync(temporary, binary)
+  }
+  // Without arguments it prints its usage and exits 2: anything else means it cannot run here.
+  const probe = spawnSync(binary, [], { encoding: "utf8" })
+  if (probe.error || probe.status !== 2) {
+    return { reason: `${binary} does not run here (${probe.error?.message ?? `exit ${probe.status}`})` }
   }
   return { command: [binary] }
 }
@@ -100,8 +112,12 @@ const startPeer = async (command: PeerCommand, mode: "echo" | "stream" | "sink",
     ? spawn("taskset", ["-c", cpus, ...argv], { stdio: ["ignore", "inherit", "inherit"] })
     : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
   const exited = new Promise<void>((resolve) => child!.on("exit", () => resolve()))
+  const failed = new Promise<never>((_, reject) =>
+    child!.once("error", (e) => reject(new Error(`the TCP peer did not start: ${e.message}`))),
+  )
   await Promise.race([
     accepted,
+    failed,
     exited.then(() => {
       throw new Error("the TCP peer exited before connecting")
     }),
@@ -307,7 +323,8 @@ export const tcpSuite: Suite = {
         ? "the peer is a separate node:net process (src/tcp-peer.ts)"
         : "the peer is a separate single-threaded epoll process (tools/tcp-peer.c)"
     const why =
-      built && "reason" in built ? [`the C peer could not be built, so the node:net peer runs: ${built.reason}`] : []
+      built && "reason" in built ? [`the C peer is not available, so the node:net peer runs: ${built.reason}`] : []
+    if (why.length) ctx.log(`tcp: ${why[0]}`)
     const common = "ring sockets are accepted paused and driven only by the ring"
 
     const echoRuns: Array<{ n: number; command: PeerCommand; id: string; title: string }> = [1, 16].map((n) => ({

@@ -1,9 +1,10 @@
 /*
- * The far end of the TCP benchmarks in C, with the same command line and behaviour as
+ * The far end of the TCP benchmarks in C, with the same command line and protocol as
  * src/tcp-peer.ts: `tcp-peer <echo|stream|sink> <port> <connections>` connects to the benchmark's
  * listener on 127.0.0.1 one connection at a time (so that they are accepted in this order), then
  *   echo:   writes back whatever it receives;
- *   stream: writes 64 KiB chunks as fast as the connection takes them;
+ *   stream: writes 64 KiB chunks as fast as the connection takes them (unlike the node:net peer it
+ *           never reads: the benchmark sends it nothing);
  *   sink:   reads and discards.
  * It exits when every connection has closed (or failed: the benchmark closing its end while we
  * write is the normal way to stop).
@@ -181,7 +182,7 @@ int main(int argc, char **argv) {
       int i = (int)events[k].data.u32;
       struct conn *c = &conns[i];
       if (!c->open) continue;
-      if (events[k].events & (EPOLLERR | EPOLLRDHUP)) {
+      if (events[k].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         close_conn(ep, c);
         continue;
       }

@@ -95,7 +95,9 @@ struct iou_loop {
    * spinning or one eventfd wake-up, never a lost request. */
   _Atomic bool owner_in_turn;
   /* The CPU the owner ran on when it last published (sched_getcpu; -1 unknown). Owner
-   * relaxed-stores, the loop relaxed-loads: a hint for owner_on_this_cpu only. */
+   * relaxed-stores it before the publish's release; the loop relaxed-loads it in owner_on_this_cpu,
+   * usually after acquiring that publish, but nothing depends on which value it sees: sleeping is
+   * decided by the arm-and-recheck, so a stale CPU costs one eventfd wake or one budget. */
   _Atomic int owner_cpu;
   struct counters counters;
 
@@ -645,9 +647,9 @@ static void park_idle(struct iou_loop *loop) {
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
 }
 
-/* Did the owner last run on the CPU this loop thread runs on? Then nothing the owner would publish
- * can arrive while the loop polls for it: the owner cannot run until the poll ends, and the
- * scheduler lets a poller run for milliseconds before it preempts it, far longer than any budget.
+/* Did the owner last publish from the CPU this loop thread runs on? Then, unless the scheduler has
+ * moved the owner since, nothing it would publish can arrive while the loop polls for it: it
+ * cannot run there until the poll ends, and the scheduler often lets a poller run out its budget.
  * The loop then sleeps instead of polling (the idle spin and the turn wait). This is the case when
  * the process is pinned to one CPU (taskset, a one-CPU cpuset) and whenever the scheduler puts both
  * threads on one CPU. A hint: the owner may have moved since; a wrong guess costs one park or one

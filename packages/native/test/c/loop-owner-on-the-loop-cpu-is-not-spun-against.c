@@ -16,11 +16,13 @@
 #define SLOW_NS (500 * 1000u)
 #define NOPS 4000
 
-static void pin_to(int cpu) {
+/* Pins this thread to `cpu`; false where that does not take effect (a sandbox that ignores it). */
+static bool pin_to(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
+  return sched_getcpu() == cpu;
 }
 
 static struct t_loop *open_spinning(void) {
@@ -64,7 +66,10 @@ int main(void) {
       cpu_b = i;
   }
 
-  pin_to(cpu_a);
+  if (!pin_to(cpu_a)) {
+    fprintf(stderr, "skip: pinning to CPU %d did not take effect here\n", cpu_a);
+    return T_EXIT_SKIP;
+  }
   struct t_loop *shared = open_spinning();
   uint64_t wakes_shared;
   int slow = slow_round_trips(shared, &wakes_shared);
@@ -74,7 +79,7 @@ int main(void) {
 
   if (cpu_b < 0) return T_EXIT_PASS;      /* one CPU: the other half needs two */
   struct t_loop *apart = open_spinning(); /* on cpu_a */
-  pin_to(cpu_b);
+  CHECK(pin_to(cpu_b));
   uint64_t wakes_apart;
   (void)slow_round_trips(apart, &wakes_apart);
   if (wakes_apart >= NOPS / 2)
