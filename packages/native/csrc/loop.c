@@ -14,12 +14,14 @@
  *   5. publish completions; notify at most once
  *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
  *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
- *      cancel targets), submits without waiting; while the owner is in the middle of a turn (iou_loop_publish_early)
- *      and waiters are in flight, submits and waits briefly for the rest of the turn instead of sleeping
- *      (wait_for_owner_turn); AT_WAITER_CAPACITY and "waiters in flight" arm the waker and block in
- * io_uring_enter (EXT_ARG timeout = next deadline) unless work or a wake arrived meanwhile; nothing in flight spins for
- * a while (spinner.c: polls the published sequence, budget adapted to how soon work came before) and then parks on the
- * futex word; DISCONNECTED drains.
+ *      cancel targets), submits without waiting; while the owner is in the middle of a turn
+ *      (iou_loop_publish_early) and waiters are in flight, submits and waits briefly for the rest
+ *      of the turn instead of sleeping (wait_for_owner_turn); AT_WAITER_CAPACITY and "waiters in
+ *      flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless
+ *      work or a wake arrived meanwhile; nothing in flight spins for a while (spinner.c: polls the
+ *      published sequence, budget adapted to how soon work came before) and then parks on the
+ *      futex word; DISCONNECTED drains. Neither poll runs when the owner last published from the
+ *      loop's own CPU (owner_on_this_cpu).
  */
 #include <errno.h>
 #include <pthread.h>
