@@ -77,6 +77,7 @@ const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
       encoding: "utf8",
     })
     if (r.error) return { reason: `${cc} not found (${r.error.message})` }
+    if (r.status !== 0) fs.rmSync(temporary, { force: true })
     if (r.status !== 0)
       return { reason: `${cc} failed: ${(r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.status}`}` }
     fs.renameSync(temporary, binary)
