@@ -225,6 +225,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
     const uint64_t tag = (static_cast<uint64_t>(info[1].As<Napi::Number>().Uint32Value()) << 32) |
                          info[0].As<Napi::Number>().Uint32Value();
+    // Publish first: a request submitted in this turn must be visible to the loop before its
+    // cancel is, or the loop would take the cancel for an unknown tag and drop it.
     iou_loop_publish(loop_);
     return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
   }
