@@ -9,6 +9,9 @@
 #include <linux/io_uring.h>
 #include <stdint.h>
 
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8) /* Linux 5.19 */
+#endif
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12) /* Linux 6.0 */
 #endif

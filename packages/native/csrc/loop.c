@@ -626,6 +626,11 @@ static int new_ring(struct iou_loop *loop) {
     }
     if (r != -EINVAL) return r;
   }
+  /* Without DEFER_TASKRUN (refused, or single issuer not wanted): COOP_TASKRUN (Linux 5.19) still
+   * spares the loop thread an interrupt per completion's task work, which the kernel then runs when
+   * the loop next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
+  int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_COOP_TASKRUN);
+  if (r != -EINVAL) return r;
   return iou__ring_init(&loop->ring, loop->size, flags);
 }
 
