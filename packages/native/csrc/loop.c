@@ -20,8 +20,8 @@
  *      flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless
  *      work or a wake arrived meanwhile; nothing in flight spins for a while (spinner.c: polls the
  *      published sequence, budget adapted to how soon work came before) and then parks on the
- *      futex word; DISCONNECTED drains. Neither poll runs when the owner last published from the
- *      loop's own CPU (owner_on_this_cpu).
+ *      futex word; DISCONNECTED drains. Neither poll runs when the loop is confined to one CPU and
+ *      the owner last published from it (owner_on_this_cpu).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -114,6 +114,7 @@ struct iou_loop {
   struct id_queue ready_queue;
   struct id_queue pending_cancels;
   bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
+  bool one_cpu;           /* the loop thread may run on one CPU only (read at start) */
   bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
   iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
   void *trace_ctx;
@@ -654,14 +655,15 @@ static void park_idle(struct iou_loop *loop) {
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
 }
 
-/* Did the owner last publish from the CPU this loop thread runs on? Then, unless the scheduler has
- * moved the owner since, nothing it would publish can arrive while the loop polls for it: it
- * cannot run there until the poll ends, and the scheduler often lets a poller run out its budget.
- * The loop then sleeps instead of polling (the idle spin and the turn wait). This is the case when
- * the process is pinned to one CPU (taskset, a one-CPU cpuset) and whenever the scheduler puts both
- * threads on one CPU. A hint: the owner may have moved since; a wrong guess costs one park or one
- * budget. Loop thread. */
+/* Is the loop thread confined to one CPU (its affinity when it started: taskset, a one-CPU cpuset)
+ * and did the owner last publish from that CPU? Then nothing the owner would publish can arrive
+ * while the loop polls for it: it cannot run there until the poll ends, and the scheduler often
+ * lets a poller run out its budget. The loop then sleeps instead of polling (the idle spin and the
+ * turn wait). Not when the loop may run elsewhere: there the same CPU at one instant says little
+ * (either thread may move at once), and acting on it measured worse (TCP echo, A/B in
+ * packages/native/README.md). A hint: a wrong guess costs one park or one budget. Loop thread. */
 static bool owner_on_this_cpu(struct iou_loop *loop) {
+  if (!loop->one_cpu) return false;
   int cpu = sched_getcpu();
   return cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed);
 }
@@ -670,12 +672,12 @@ static bool owner_on_this_cpu(struct iou_loop *loop) {
  * flight and nothing left to stage. Sleeping now would make the owner's closing publish pay an
  * eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small machine, so:
  * submit what is staged, then poll for up to idle_spin_us for the end of the turn, new requests, a
- * cancel, closing or a CQE. With DEFER_TASKRUN (the default) CQEs are posted only inside
- * io_uring_enter, so completions that arrive meanwhile, and a wake for completion-queue room
- * (a latched wake is not polled: nothing clears the latch before the next arm), wait at most the
- * budget. Returns true when the caller should go round again, false when it
- * should sleep as usual (the turn outlasted the budget: not waited for again until the loop takes
- * another request, so a turn that never ends costs one budget, not one per iteration). */
+ * cancel, closing or a CQE. With DEFER_TASKRUN (the default) or COOP_TASKRUN (the fallback) CQEs
+ * are posted only inside io_uring_enter, so completions that arrive meanwhile, and a wake for
+ * completion-queue room (a latched wake is not polled: nothing clears the latch before the next
+ * arm), wait at most the budget. Returns true when the caller should go round again, false when
+ * it should sleep as usual (the turn outlasted the budget: not waited for again until the loop
+ * takes another request, so a turn that never ends costs one budget, not one per iteration). */
 static bool wait_for_owner_turn(struct iou_loop *loop) {
   if (loop->idle_spin_us == 0 || !atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed)) return false;
   if (loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq) return false;
@@ -715,6 +717,8 @@ static void *run(void *arg) {
                             loop->idle_spin_quick_wake_us, per_ms); /* checked in iou_loop_open */
   }
   loop->use_wake_poll = !loop->io_poll;
+  cpu_set_t allowed;
+  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
   loop->wake_rearm_needed = loop->use_wake_poll;
   for (;;) {
     reap_cqes(loop);
@@ -749,7 +753,11 @@ static void *run(void *arg) {
       /* Fully idle: park on the futex word without entering the ring. A staged wake re-arm
        * stays in the SQ; it is submitted by the next enter, and arming a poll checks current
        * readiness, so nothing written to the eventfd meanwhile is lost. */
-      if (!owner_on_this_cpu(loop) && iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
+      if (owner_on_this_cpu(loop)) {
+        (void)iou__waker_park_idle(&loop->waker, loop->processed_seq); /* no spin, nothing to adapt */
+        continue;
+      }
+      if (iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
       park_idle(loop);
       continue;
     }

@@ -83,8 +83,9 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 #define IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US 150u
 
 struct iou_loop_config {
-  uint32_t size;                   /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
-  bool single_issuer;              /* request SINGLE_ISSUER | DEFER_TASKRUN; falls back to a plain ring on EINVAL */
+  uint32_t size; /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
+  /* Request SINGLE_ISSUER | DEFER_TASKRUN; on EINVAL (or false) a COOP_TASKRUN ring, then a plain one. */
+  bool single_issuer;
   bool io_poll;                    /* IORING_SETUP_IOPOLL */
   uint64_t max_request_timeout_ns; /* timeout wheel horizon (> 0) */
   uint64_t timeout_wheel_tick_ns;  /* timeout wheel tick (> 0) */
