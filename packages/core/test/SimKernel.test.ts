@@ -258,7 +258,8 @@ describe("the seed's liveness example (size 2, reads waiting on queued writes)",
 // The properties above only exercise the paths their generators reach. These runs of the
 // generators, on a fixed seed so the counts are exact, fail when a generator stops reaching an
 // outcome (or a path to it, or a race) in a fair share of scenarios: ABANDONED and TIMEOUT used to
-// come up in a few percent of them. The minimums are about half of today's counts.
+// come up in a few percent of them. Each minimum is about 60% of the lowest count over seeds 1-10,
+// so another sample stream (a fast-check upgrade) still passes and only a real loss fails.
 describe("the scenario generators", () => {
   const COVERAGE_SEED = 1
 
@@ -283,37 +284,37 @@ describe("the scenario generators", () => {
   }
 
   it("scenarios closed at any time, with caller cancels, reach every outcome, queued, in flight and kernel-held, and every cancel race", () => {
-    expectReached(scenario(), 200, {
-      OK: 80,
-      ERROR: 10,
-      "TIMEOUT in flight": 25,
-      "TIMEOUT queued": 30,
-      "CANCELLED in flight": 30,
-      "CANCELLED queued": 30,
-      "CANCELLED parked": 2,
-      "ABANDONED in flight": 15,
-      "ABANDONED queued": 12,
-      "ABANDONED kernel-held": 10,
-      "the op completes while its cancel is in flight": 30,
-      "the caller cancels while a deadline's cancel is in flight": 2,
-      "the deadline passes while the caller's cancel is in flight": 10,
-      "the shutdown cutoff passes while a deadline's cancel is in flight": 3,
+    expectReached(scenario(), 600, {
+      OK: 250,
+      ERROR: 30,
+      "TIMEOUT in flight": 70,
+      "TIMEOUT queued": 85,
+      "CANCELLED in flight": 90,
+      "CANCELLED queued": 100,
+      "CANCELLED parked": 6,
+      "ABANDONED in flight": 65,
+      "ABANDONED queued": 38,
+      "ABANDONED kernel-held": 24,
+      "the op completes while its cancel is in flight": 97,
+      "the caller cancels while a deadline's cancel is in flight": 4,
+      "the deadline passes while the caller's cancel is in flight": 20,
+      "the shutdown cutoff passes while a deadline's cancel is in flight": 5,
     })
   })
 
   it("scenarios of the shutdown-with-a-timeout property abandon requests queued, in flight and kernel-held", () => {
-    expectReached(scenario({ close: "bounded" }), 100, {
-      "ABANDONED in flight": 10,
-      "ABANDONED queued": 8,
-      "ABANDONED kernel-held": 6,
+    expectReached(scenario({ close: "bounded" }), 300, {
+      "ABANDONED in flight": 30,
+      "ABANDONED queued": 22,
+      "ABANDONED kernel-held": 11,
       "the shutdown cutoff passes while a deadline's cancel is in flight": 3,
     })
   })
 
   it("scenarios of the deadline property time requests out in flight, queued for a slot and parked", () => {
-    expectReached(scenario({ cancels: false, close: "unbounded" }), 100, {
-      "TIMEOUT in flight": 15,
-      "TIMEOUT queued": 15,
+    expectReached(scenario({ cancels: false, close: "unbounded" }), 300, {
+      "TIMEOUT in flight": 52,
+      "TIMEOUT queued": 53,
       "TIMEOUT parked": 1,
     })
   })
