@@ -72,7 +72,7 @@ export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
         t.name,
         t.measured,
         t.wanted,
-        t.met === undefined ? (t.wanted === "reported" ? "–" : "n/a") : t.met ? "met" : "NOT met",
+        t.met === undefined ? (t.reported ? "reported" : "n/a") : t.met ? "met" : "NOT met",
       ]),
     ),
     ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`),

@@ -6,8 +6,10 @@ export interface TargetResult {
   readonly name: string
   readonly measured: string
   readonly wanted: string
-  /** undefined: not measured in this run. */
+  /** undefined: not measured in this run, or a reported row. */
   readonly met: boolean | undefined
+  /** Shown next to a target, not one itself. */
+  readonly reported?: boolean | undefined
   readonly note?: string | undefined
 }
 
@@ -44,7 +46,13 @@ const ratioTarget = (
  * which needs a core of its own on the machine under test (bench/README.md, "The TCP peer").
  */
 const reported = (t: TargetResult | undefined): TargetResult | undefined =>
-  t && { ...t, wanted: "reported", met: undefined, note: t.note ?? "not a target: the peer takes a core" }
+  t && { ...t, wanted: "–", met: undefined, reported: true, note: t.note ?? "not a target: the peer takes a core" }
+
+/** Which peer a TCP comparison ran against, from its notes (tcp.ts names it there). */
+const peerOf = (results: ReadonlyArray<ComparisonResult>, id: string): string => {
+  const notes = results.find((r) => r.id === id)?.notes ?? []
+  return notes.some((n) => n.includes("tools/tcp-peer.c")) ? "C peer" : "node:net peer"
+}
 
 export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array<TargetResult> => {
   const out: Array<TargetResult | undefined> = [
@@ -75,7 +83,7 @@ export const evaluateTargets = (results: ReadonlyArray<ComparisonResult>): Array
     ),
     ratioTarget(
       results,
-      "TCP echo, 16 connections: ring vs node:net",
+      `TCP echo, 16 connections: ring vs node:net (${peerOf(results, "tcp-echo-16")})`,
       "tcp-echo-16",
       "ring recv/send (callback)",
       "node:net",

@@ -195,9 +195,9 @@ void iou_loop_publish(struct iou_loop *loop);
 /* The same, in the middle of the owner's turn: more requests and an iou_loop_publish that ends the
  * turn follow shortly. The loop starts on what it has and, rather than arm its sleep while requests
  * are in flight (the closing publish would then pay an eventfd write and a cross-CPU wake-up),
- * waits up to idle_spin_us for that publish, new requests, a cancel or a CQE (unless the owner last
- * published from the loop's own CPU: then, unless moved, it cannot run while the loop polls, and
- * the loop sleeps). A hint only: results
+ * waits up to idle_spin_us for that publish, new requests, a cancel or a CQE (unless the loop is
+ * confined to one CPU and the owner last published from it: then the owner cannot run while the
+ * loop polls, and the loop sleeps). A hint only: results
  * and their order are the same either way, and a turn that outlasts the budget is waited for once.
  * Every turn opened this way must be ended by iou_loop_publish (close does too). Owner. */
 void iou_loop_publish_early(struct iou_loop *loop);
