@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -77,6 +78,40 @@ struct t_loop *t_open_config(const struct iou_loop_config *config) {
 
 struct t_loop *t_open_default(uint32_t size) {
   return t_open(size, true, 60000 * T_MS, 5 * T_MS);
+}
+
+struct t_loop *t_open_spinning(uint32_t spin_us) {
+  struct iou_loop_config cfg = {
+      .size = 8,
+      .single_issuer = true,
+      .max_request_timeout_ns = 60000 * T_MS,
+      .timeout_wheel_tick_ns = 5 * T_MS,
+      .idle_spin_us = spin_us,
+      .idle_spin_max_us = spin_us,
+  };
+  return t_open_config(&cfg);
+}
+
+void t_first_cpus(int *a, int *b) {
+  cpu_set_t set;
+  CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+  *a = *b = -1;
+  for (int i = 0; i < CPU_SETSIZE && *b < 0; i++) {
+    if (!CPU_ISSET(i, &set)) continue;
+    if (*a < 0)
+      *a = i;
+    else
+      *b = i;
+  }
+  CHECK(*a >= 0);
+}
+
+bool t_pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
+  return sched_getcpu() == cpu;
 }
 
 struct iou_request t_req(uint8_t op, int fd, uint64_t tag) {

@@ -48,6 +48,14 @@ struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, ui
 struct t_loop *t_open_config(const struct iou_loop_config *config);
 /* Same with the defaults: 60 s horizon, 5 ms tick, single issuer requested. */
 struct t_loop *t_open_default(uint32_t size);
+/* The defaults, size 8, and an idle spin of spin_us (budget and ceiling alike; 0 = off). */
+struct t_loop *t_open_spinning(uint32_t spin_us);
+
+/* The first two CPUs this process may use (*b = -1 with only one). */
+void t_first_cpus(int *a, int *b);
+/* Pins the calling thread (and the loops it opens later) to `cpu`; false where that does not take
+ * effect (a sandbox that ignores it). */
+bool t_pin_to(int cpu);
 
 /* A request of op on fd with tag. */
 struct iou_request t_req(uint8_t op, int fd, uint64_t tag);

@@ -23,10 +23,7 @@ static void *busy(void *arg) {
 }
 
 int main(void) {
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  CHECK(sched_setaffinity(0, sizeof(one), &one) == 0); /* inherited by the loop and busy threads */
+  (void)t_pin_to(sched_getcpu()); /* inherited by the loop and busy threads */
   struct t_loop *t = t_open(64, true, 200 * T_MS, 1 * T_MS);
   pthread_t spinner;
   CHECK(pthread_create(&spinner, NULL, busy, NULL) == 0);

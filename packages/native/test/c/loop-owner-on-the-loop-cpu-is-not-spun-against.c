@@ -8,7 +8,6 @@
  * more (0-4 in practice; 20-30 plain and 260-300 under TSan without the check; the bound is loose
  * because a loaded machine adds its own). With the loop on one CPU and the owner on another the
  * spin still runs and catches most requests (fewer wakes than half the nops). */
-#include <sched.h>
 #include <stdio.h>
 
 #include "helpers.h"
@@ -16,27 +15,6 @@
 #define SPIN_US 1000u
 #define SLOW_NS (500 * 1000u)
 #define NOPS 4000
-
-/* Pins this thread to `cpu`; false where that does not take effect (a sandbox that ignores it). */
-static bool pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
-  return sched_getcpu() == cpu;
-}
-
-static struct t_loop *open_spinning(void) {
-  struct iou_loop_config cfg = {
-      .size = 8,
-      .single_issuer = true,
-      .max_request_timeout_ns = 60000 * T_MS,
-      .timeout_wheel_tick_ns = 5 * T_MS,
-      .idle_spin_us = SPIN_US,
-      .idle_spin_max_us = SPIN_US,
-  };
-  return t_open_config(&cfg);
-}
 
 /* NOPS round trips one at a time; returns how many took SLOW_NS or longer. */
 static int slow_round_trips(struct t_loop *t, uint64_t *wakes) {
@@ -56,22 +34,14 @@ static int slow_round_trips(struct t_loop *t, uint64_t *wakes) {
 }
 
 int main(void) {
-  cpu_set_t allowed;
-  CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
-  int cpu_a = -1, cpu_b = -1;
-  for (int i = 0; i < CPU_SETSIZE && cpu_b < 0; i++) {
-    if (!CPU_ISSET(i, &allowed)) continue;
-    if (cpu_a < 0)
-      cpu_a = i;
-    else
-      cpu_b = i;
-  }
+  int cpu_a, cpu_b;
+  t_first_cpus(&cpu_a, &cpu_b);
 
-  if (!pin_to(cpu_a)) {
+  if (!t_pin_to(cpu_a)) {
     fprintf(stderr, "skip: pinning to CPU %d did not take effect here\n", cpu_a);
     return T_EXIT_SKIP;
   }
-  struct t_loop *shared = open_spinning();
+  struct t_loop *shared = t_open_spinning(SPIN_US);
   uint64_t wakes_shared;
   int slow = slow_round_trips(shared, &wakes_shared);
   if (slow > 0) fprintf(stderr, "%d of %d round trips took 500 µs or longer\n", slow, NOPS);
@@ -81,9 +51,9 @@ int main(void) {
   CHECK(slow <= NOPS / 50);       /* and nobody waited out a spin */
   t_close(shared, -1);
 
-  if (cpu_b < 0) return T_EXIT_PASS;      /* one CPU: the other half needs two */
-  struct t_loop *apart = open_spinning(); /* on cpu_a */
-  CHECK(pin_to(cpu_b));
+  if (cpu_b < 0) return T_EXIT_PASS;               /* one CPU: the other half needs two */
+  struct t_loop *apart = t_open_spinning(SPIN_US); /* on cpu_a */
+  CHECK(t_pin_to(cpu_b));
   uint64_t wakes_apart;
   (void)slow_round_trips(apart, &wakes_apart);
   if (wakes_apart >= NOPS / 2)

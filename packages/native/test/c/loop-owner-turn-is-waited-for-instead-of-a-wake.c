@@ -9,7 +9,6 @@
  * again. The loop thread inherits the affinity of the thread that opens it, so the waiting parts
  * run with the loop on one CPU and this thread on another (skipped with fewer than two CPUs, or
  * where pinning does not take effect). */
-#include <sched.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,18 +16,6 @@
 #include "helpers.h"
 
 #define BUDGET_US 1000000u /* 1 s: far longer than any step below, even under the sanitizers */
-
-static struct t_loop *open_with_spin(uint32_t spin_us) {
-  struct iou_loop_config cfg = {
-      .size = 8,
-      .single_issuer = true,
-      .max_request_timeout_ns = 60000 * T_MS,
-      .timeout_wheel_tick_ns = 5 * T_MS,
-      .idle_spin_us = spin_us,
-      .idle_spin_max_us = spin_us,
-  };
-  return t_open_config(&cfg);
-}
 
 static uint64_t wakes(struct t_loop *t) {
   struct iou_stats st;
@@ -53,38 +40,14 @@ static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *bu
   return wakes(t) - before;
 }
 
-/* The first two CPUs this process may use (b = -1 with only one). */
-static void first_cpus(int *a, int *b) {
-  cpu_set_t set;
-  CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
-  *a = *b = -1;
-  for (int i = 0; i < CPU_SETSIZE && *b < 0; i++) {
-    if (!CPU_ISSET(i, &set)) continue;
-    if (*a < 0)
-      *a = i;
-    else
-      *b = i;
-  }
-  CHECK(*a >= 0);
-}
-
-/* Pins this thread to `cpu`; false where that does not take effect (a sandbox that ignores it). */
-static bool pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
-  return sched_getcpu() == cpu;
-}
-
 int main(void) {
   uint8_t buf[8];
   int sv[2];
   int cpu_a, cpu_b;
-  first_cpus(&cpu_a, &cpu_b);
+  t_first_cpus(&cpu_a, &cpu_b);
 
   /* Without the spin budget the loop sleeps with the recv in flight: the ending publish wakes it. */
-  struct t_loop *plain = open_with_spin(0);
+  struct t_loop *plain = t_open_spinning(0);
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   CHECK(turn_with_a_recv_in_flight(plain, sv[0], buf) == 1);
   CHECK(write(sv[1], "abc", 3) == 3);
@@ -94,11 +57,11 @@ int main(void) {
   close(sv[1]);
 
   /* Owner and loop on one CPU: the loop sleeps instead of waiting, as without the budget. */
-  if (!pin_to(cpu_a)) {
+  if (!t_pin_to(cpu_a)) {
     fprintf(stderr, "skip: pinning to CPU %d did not take effect here\n", cpu_a);
     return T_EXIT_SKIP;
   }
-  struct t_loop *shared = open_with_spin(BUDGET_US); /* its thread inherits cpu_a alone */
+  struct t_loop *shared = t_open_spinning(BUDGET_US); /* its thread inherits cpu_a alone */
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   CHECK(turn_with_a_recv_in_flight(shared, sv[0], buf) == 1);
   CHECK(write(sv[1], "abc", 3) == 3);
@@ -112,8 +75,8 @@ int main(void) {
     fprintf(stderr, "skip: waiting for a turn needs the owner and the loop on two CPUs\n");
     return T_EXIT_SKIP;
   }
-  struct t_loop *t = open_with_spin(BUDGET_US);
-  CHECK(pin_to(cpu_b));
+  struct t_loop *t = t_open_spinning(BUDGET_US);
+  CHECK(t_pin_to(cpu_b));
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   CHECK(turn_with_a_recv_in_flight(t, sv[0], buf) == 0);
 
