@@ -96,11 +96,14 @@ struct iou_loop {
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
    * spinning or one eventfd wake-up, never a lost request. */
   _Atomic bool owner_in_turn;
-  /* The CPU the owner ran on when it last published (sched_getcpu; -1 unknown). Owner
-   * relaxed-stores it before the publish's release; the loop relaxed-loads it in owner_on_this_cpu,
-   * usually after acquiring that publish, but nothing depends on which value it sees: sleeping is
-   * decided by the arm-and-recheck, so a stale CPU costs one eventfd wake or one budget. */
+  /* Only for a one_cpu loop: the CPU the owner ran on when it last published (sched_getcpu; -1
+   * unknown). Owner relaxed-stores it before the publish's release; the loop relaxed-loads it in
+   * owner_on_this_cpu, usually after acquiring that publish, but nothing depends on which value it
+   * sees: sleeping is decided by the arm-and-recheck, so a stale CPU costs one wake or one budget. */
   _Atomic int owner_cpu;
+  /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
+   * before the thread starts (pthread_create orders it); read by both. */
+  bool one_cpu;
   struct counters counters;
 
   /* Owner only. */
@@ -114,7 +117,6 @@ struct iou_loop {
   struct id_queue ready_queue;
   struct id_queue pending_cancels;
   bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
-  bool one_cpu;           /* the loop thread may run on one CPU only (read at start) */
   bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
   iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
   void *trace_ctx;
@@ -655,7 +657,7 @@ static void park_idle(struct iou_loop *loop) {
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
 }
 
-/* Is the loop thread confined to one CPU (its affinity when it started: taskset, a one-CPU cpuset)
+/* Is the loop thread confined to one CPU (the owner's affinity at open: taskset, a one-CPU cpuset)
  * and did the owner last publish from that CPU? Then nothing the owner would publish can arrive
  * while the loop polls for it: it cannot run there until the poll ends, and the scheduler often
  * lets a poller run out its budget. The loop then sleeps instead of polling (the idle spin and the
@@ -717,8 +719,6 @@ static void *run(void *arg) {
                             loop->idle_spin_quick_wake_us, per_ms); /* checked in iou_loop_open */
   }
   loop->use_wake_poll = !loop->io_poll;
-  cpu_set_t allowed;
-  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
   loop->wake_rearm_needed = loop->use_wake_poll;
   for (;;) {
     reap_cqes(loop);
@@ -842,6 +842,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
     err = -errno;
     goto fail;
   }
+  cpu_set_t allowed;
+  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
   /* The loop thread blocks every signal: handlers run on the owner's threads, and the loop's
    * syscalls are not interrupted needlessly. */
   sigset_t all, old;
@@ -879,15 +881,15 @@ int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, u
 void iou_loop_publish_early(struct iou_loop *loop) {
   /* Relaxed: a hint (see owner_in_turn); the publish below orders it before the requests anyway. */
   atomic_store_explicit(&loop->owner_in_turn, true, memory_order_relaxed);
-  atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint too */
+  if (loop->one_cpu) atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);
 }
 
 void iou_loop_publish(struct iou_loop *loop) {
-  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed);      /* the turn ends */
-  atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint too */
+  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed);                         /* the turn ends */
+  if (loop->one_cpu) atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);
