@@ -16,11 +16,11 @@ export interface Config {
   readonly singleIssuer?: boolean | undefined
   /** IORING_SETUP_IOPOLL (only useful with O_DIRECT files). */
   readonly ioPoll?: boolean | undefined
-  /** Milliseconds: the timeout wheel's horizon. */
+  /** Milliseconds, an integer in [timeoutWheelTick, 2^31 - 1]: the timeout wheel's horizon. */
   readonly maxRequestTimeout?: number | undefined
-  /** Milliseconds: the timeout wheel's granularity. */
+  /** Milliseconds, an integer in [1, 60000]: the timeout wheel's granularity. */
   readonly timeoutWheelTick?: number | undefined
-  /** Milliseconds; absent: close() waits for every in-flight request. */
+  /** Milliseconds, finite and >= 0; absent or Infinity: close() waits for every outstanding request. */
   readonly shutdownTimeout?: number | undefined
   /**
    * Microseconds (integer, 0 to MAX_IDLE_SPIN): with nothing in flight, the loop thread polls for
@@ -62,51 +62,88 @@ export const nextPowerOfTwo = (n: number): number => {
   return p
 }
 
-const positiveMillis = (name: string, value: unknown, fallback: number): number => {
+/** Largest timeoutWheelTick in ms: a coarser wheel would make every deadline imprecise. */
+export const MAX_TICK = 60_000
+
+/** Largest maxRequestTimeout in ms (2^31 - 1, setTimeout's range): the wheel's horizon. */
+export const MAX_REQUEST_TIMEOUT = 2 ** 31 - 1
+
+/**
+ * A config value out of range: a RangeError that names the offending field, so callers (the Effect
+ * layer's ConfigError) can say which setting was wrong without reading the message.
+ */
+export interface ConfigRangeError extends RangeError {
+  readonly field: string
+}
+
+/** A RangeError naming `field`; the message starts with the field's name. */
+export const rangeError = (field: string, message: string): ConfigRangeError =>
+  Object.assign(new RangeError(`${field} ${message}`), { field })
+
+/** A TypeError naming `field`, as rangeError. */
+export const typeError = (field: string, message: string): TypeError & { readonly field: string } =>
+  Object.assign(new TypeError(`${field} ${message}`), { field })
+
+const millis = (name: string, value: unknown, fallback: number, min: number, max: number): number => {
   if (value === undefined) return fallback
-  if (typeof value !== "number") throw new TypeError(`${name} must be a number of milliseconds, got ${typeof value}`)
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${value}`)
+  if (typeof value !== "number") throw typeError(name, `must be a number of milliseconds, got ${typeof value}`)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw rangeError(name, `must be an integer number of milliseconds in [${min}, ${max}], got ${value}`)
+  }
+  return value
+}
+
+/**
+ * Validates a shutdown timeout (config or close()): a finite number of ms >= 0, or Infinity for no
+ * limit (returned as undefined, as an absent one).
+ */
+export const shutdownTimeout = (value: unknown, fallback: number | undefined): number | undefined => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number") {
+    throw typeError("shutdownTimeout", `must be a number of milliseconds, got ${typeof value}`)
+  }
+  if (value === Infinity) return undefined
+  if (!Number.isFinite(value) || value < 0) {
+    throw rangeError("shutdownTimeout", `must be a finite number of milliseconds >= 0, or Infinity, got ${value}`)
+  }
   return value
 }
 
 const flag = (name: string, value: unknown, fallback: boolean): boolean => {
   if (value === undefined) return fallback
-  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${typeof value}`)
+  if (typeof value !== "boolean") throw typeError(name, `must be a boolean, got ${typeof value}`)
   return value
 }
 
 /** Validates a user config and fills in defaults. Throws TypeError/RangeError on bad input. */
 export const resolve = (config: Config = {}): ResolvedConfig => {
-  if (typeof config !== "object" || config === null) throw new TypeError("config must be an object")
+  if (typeof config !== "object" || config === null || Array.isArray(config) || ArrayBuffer.isView(config)) {
+    throw new TypeError("config must be a plain object")
+  }
   let size: number = DEFAULTS.size
   if (config.size !== undefined) {
-    if (typeof config.size !== "number") throw new TypeError(`size must be a number, got ${typeof config.size}`)
+    if (typeof config.size !== "number") throw typeError("size", `must be a number, got ${typeof config.size}`)
     if (!Number.isInteger(config.size) || config.size < 1 || config.size > MAX_RING_SIZE) {
-      throw new RangeError(`size must be an integer in [1, ${MAX_RING_SIZE}], got ${config.size}`)
+      throw rangeError("size", `must be an integer in [1, ${MAX_RING_SIZE}], got ${config.size}`)
     }
     size = nextPowerOfTwo(config.size)
   }
-  const timeoutWheelTick = positiveMillis("timeoutWheelTick", config.timeoutWheelTick, DEFAULTS.timeoutWheelTick)
-  const maxRequestTimeout = positiveMillis("maxRequestTimeout", config.maxRequestTimeout, DEFAULTS.maxRequestTimeout)
-  let shutdownTimeout: number | undefined
-  if (config.shutdownTimeout !== undefined) {
-    if (typeof config.shutdownTimeout !== "number") {
-      throw new TypeError(`shutdownTimeout must be a number of milliseconds, got ${typeof config.shutdownTimeout}`)
-    }
-    if (!(config.shutdownTimeout >= 0)) {
-      throw new RangeError(`shutdownTimeout must be >= 0, got ${config.shutdownTimeout}`)
-    }
-    shutdownTimeout = config.shutdownTimeout
-  }
+  const timeoutWheelTick = millis("timeoutWheelTick", config.timeoutWheelTick, DEFAULTS.timeoutWheelTick, 1, MAX_TICK)
+  const maxRequestTimeout = millis(
+    "maxRequestTimeout",
+    config.maxRequestTimeout,
+    Math.max(DEFAULTS.maxRequestTimeout, timeoutWheelTick),
+    timeoutWheelTick,
+    MAX_REQUEST_TIMEOUT,
+  )
+  const shutdown = shutdownTimeout(config.shutdownTimeout, undefined)
   let idleSpin: number = DEFAULTS.idleSpin
   if (config.idleSpin !== undefined) {
     if (typeof config.idleSpin !== "number") {
-      throw new TypeError(`idleSpin must be a number of microseconds, got ${typeof config.idleSpin}`)
+      throw typeError("idleSpin", `must be a number of microseconds, got ${typeof config.idleSpin}`)
     }
     if (!Number.isInteger(config.idleSpin) || config.idleSpin < 0 || config.idleSpin > MAX_IDLE_SPIN) {
-      throw new RangeError(
-        `idleSpin must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`,
-      )
+      throw rangeError("idleSpin", `must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`)
     }
     idleSpin = config.idleSpin
   }
@@ -116,7 +153,7 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     ioPoll: flag("ioPoll", config.ioPoll, DEFAULTS.ioPoll),
     maxRequestTimeout,
     timeoutWheelTick,
-    shutdownTimeout,
+    shutdownTimeout: shutdown,
     idleSpin,
   }
 }

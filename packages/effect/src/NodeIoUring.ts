@@ -168,8 +168,9 @@ export const config: Config.Config<DriverConfig> = Config.all({
       return Effect.succeed(driverConfig)
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
-      const field = (Object.keys(ENV_NAMES) as Array<keyof typeof ENV_NAMES>).find((name) => message.startsWith(name))
-      const variable = field === undefined ? "IOU_*" : ENV_NAMES[field]
+      // The core's validation errors carry the offending field.
+      const field = (error as { field?: string }).field
+      const variable = field !== undefined && field in ENV_NAMES ? ENV_NAMES[field as keyof typeof ENV_NAMES] : "IOU_*"
       return Effect.fail(
         new Config.ConfigError(new ConfigProvider.SourceError({ message: `${variable}: ${message}`, cause: error })),
       )

@@ -237,7 +237,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
     const double ms = info[0].As<Napi::Number>().DoubleValue();
-    const int64_t ns = ms < 0 ? -1 : static_cast<int64_t>(std::ceil(ms * 1e6));
+    // Saturated: a timeout of 2^63 ns or more (about 292 years) is as good as none, and the cast
+    // of a larger double would be undefined.
+    const double ns_f = std::ceil(ms * 1e6);
+    const int64_t ns = ms < 0 ? -1 : ns_f >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(ns_f);
     iou_loop_publish(loop_);
     const int rc = iou_loop_close(loop_, ns);
     if (rc == 0) {

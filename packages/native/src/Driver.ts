@@ -37,6 +37,7 @@
  * The file descriptor stays the caller's: keep it open until the request has completed.
  */
 import { Config } from "@iou/core"
+import { constants } from "node:os"
 import {
   binding,
   COMPLETION_BYTES,
@@ -144,6 +145,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** Largest file position (off_t is signed 64-bit). */
 const MAX_POSITION = (1n << 63n) - 1n
 
+const { EMFILE, ENFILE } = constants.errno
+
 // ---- Module state ----------------------------------------------------------------------------
 
 /** Buffers of abandoned requests: never released, the kernel may still write into them. */
@@ -177,6 +180,14 @@ const validateFd = (fd: unknown): number => {
   }
   return fd
 }
+
+// The intrinsic length getter: a Uint8Array subclass (or an own property) may lie about `length`,
+// and the binding reads the real length, so validation must too.
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "length")!
+  .get as (this: Uint8Array) => number
+
+/** A Uint8Array's real element count. */
+const lengthOf = (buffer: Uint8Array): number => typedArrayLength.call(buffer)
 
 const isDetached = (buffer: Uint8Array): boolean => (buffer.buffer as { detached?: boolean }).detached === true
 
@@ -242,7 +253,9 @@ const validateCallback = (callback: unknown): Callback => {
 
 const validateOptions = <T extends object>(options: T | undefined): T | Record<string, undefined> => {
   if (options === undefined) return NO_OPTIONS
-  if (typeof options !== "object" || options === null) throw new TypeError("options must be an object")
+  if (typeof options !== "object" || options === null || Array.isArray(options) || ArrayBuffer.isView(options)) {
+    throw new TypeError("options must be a plain object")
+  }
   return options
 }
 const NO_OPTIONS: Record<string, undefined> = Object.freeze({}) as Record<string, undefined>
@@ -261,9 +274,10 @@ let dataBytes = 0
 const validateData = (data: unknown): void => {
   if (data instanceof Uint8Array) {
     validateBuffer(data, "data")
-    if (data.length > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
+    const length = lengthOf(data)
+    if (length > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
     dataValue = data
-    dataBytes = data.length
+    dataBytes = length
     return
   }
   if (!Array.isArray(data)) throw new TypeError("data must be a Uint8Array or an array of them")
@@ -273,8 +287,9 @@ const validateData = (data: unknown): void => {
   const copy: Array<Uint8Array> = []
   for (let i = 0; i < data.length; i++) {
     const buffer = validateBuffer(data[i], `data[${i}]`)
-    bytes += buffer.length
-    if (buffer.length > 0) copy.push(buffer)
+    const length = lengthOf(buffer)
+    bytes += length
+    if (length > 0) copy.push(buffer)
   }
   if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
   dataValue = copy.length === 1 ? copy[0]! : copy
@@ -283,9 +298,9 @@ const validateData = (data: unknown): void => {
 
 const bytesOf = (data: Data | undefined): number => {
   if (data === undefined) return 0
-  if (data instanceof Uint8Array) return data.byteLength
+  if (data instanceof Uint8Array) return lengthOf(data)
   let n = 0
-  for (const b of data) n += b.byteLength
+  for (const b of data) n += lengthOf(b)
   return n
 }
 
@@ -409,6 +424,7 @@ export class Driver {
   private readonly flushFn = (): void => this.flush()
   private readonly expireFifoFn = (): void => this.expireFifo()
   private readonly deliverLocalFn = (): void => this.deliverLocal()
+  private readonly closeTimerFn = (): void => this.closeTimerFired()
   private readonly dispatchFn = (count: number, final: boolean): void => this.dispatch(count, final)
 
   /** @internal Use Driver.open. */
@@ -453,6 +469,10 @@ export class Driver {
             resolved.timeoutWheelTick * 1e6,
             resolved.idleSpin,
           )
+    if (rc === -EMFILE || rc === -ENFILE) {
+      // Out of file descriptors is not "io_uring unavailable": it says so, with Node's code.
+      throw errnoError(rc, "open", undefined)
+    }
     if (rc < 0) {
       const p = probe()
       throw unavailableError(p.supported ? explainSetupError(-rc, p.ioUringDisabled ?? 0) : (p.reason ?? ""), rc)
@@ -478,7 +498,8 @@ export class Driver {
     validateFd(fd)
     validateBuffer(buffer, "buffer")
     const o = validateOptions(options)
-    const length = o.length === undefined ? buffer.length : validateInteger(o.length, "length", 0, buffer.length)
+    const size = lengthOf(buffer)
+    const length = o.length === undefined ? size : validateInteger(o.length, "length", 0, size)
     if (length > MAX_REQUEST_BYTES) throw new RangeError(`length must be at most ${MAX_REQUEST_BYTES}`)
     const flags = optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
     const deadline = deadlineOf(o.timeout)
@@ -524,9 +545,9 @@ export class Driver {
     validateFd(fd)
     validateBuffer(buffer, "buffer")
     const o = validateOptions(options)
-    const offset = o.offset === undefined ? 0 : validateInteger(o.offset, "offset", 0, buffer.length)
-    const length =
-      o.length === undefined ? buffer.length - offset : validateInteger(o.length, "length", 0, buffer.length - offset)
+    const size = lengthOf(buffer)
+    const offset = o.offset === undefined ? 0 : validateInteger(o.offset, "offset", 0, size)
+    const length = o.length === undefined ? size - offset : validateInteger(o.length, "length", 0, size - offset)
     if (length > MAX_REQUEST_BYTES) throw new RangeError(`length must be at most ${MAX_REQUEST_BYTES}`)
     const flags = optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
     const deadline = deadlineOf(o.timeout)
@@ -570,7 +591,7 @@ export class Driver {
     validateFd(fd)
     validateBuffer(buffer, "buffer")
     position(position_)
-    validateInteger(length, "length", 0, Math.min(buffer.length, MAX_REQUEST_BYTES))
+    validateInteger(length, "length", 0, Math.min(lengthOf(buffer), MAX_REQUEST_BYTES))
     const flags = validateBoolean(exact, "exact") ? IOU_FLAG_EXACT : 0
     const d = validateDeadline(deadline)
     validateCallback(callback)
@@ -618,8 +639,8 @@ export class Driver {
   ): RequestHandle {
     validateFd(fd)
     validateBuffer(buffer, "buffer")
-    validateInteger(offset, "offset", 0, buffer.length)
-    validateInteger(length, "length", 0, Math.min(buffer.length - offset, MAX_REQUEST_BYTES))
+    validateInteger(offset, "offset", 0, lengthOf(buffer))
+    validateInteger(length, "length", 0, Math.min(lengthOf(buffer) - offset, MAX_REQUEST_BYTES))
     const flags = validateBoolean(exact, "exact") ? IOU_FLAG_EXACT : 0
     const d = validateDeadline(deadline)
     validateCallback(callback)
@@ -691,21 +712,22 @@ export class Driver {
    */
   close(options?: CloseOptions): Promise<CloseResult> {
     const o = validateOptions(options)
-    let timeout = this.config.shutdownTimeout
-    if (o.shutdownTimeout !== undefined) {
-      if (typeof o.shutdownTimeout !== "number") {
-        throw new TypeError(`shutdownTimeout must be a number of milliseconds, got ${typeof o.shutdownTimeout}`)
-      }
-      if (!(o.shutdownTimeout >= 0)) throw new RangeError(`shutdownTimeout must be >= 0, got ${o.shutdownTimeout}`)
-      timeout = o.shutdownTimeout === Infinity ? undefined : o.shutdownTimeout
+    const timeout =
+      o.shutdownTimeout === undefined
+        ? this.config.shutdownTimeout
+        : Config.shutdownTimeout(o.shutdownTimeout, this.config.shutdownTimeout)
+    const end = timeout === undefined ? -1 : now() + timeout
+    if (this.closePromise !== undefined) {
+      // A later close may shorten the drain (to force a stuck one down), never lengthen it.
+      if (end >= 0 && (this.closeEnd < 0 || end < this.closeEnd)) this.shortenClose(end)
+      return this.closePromise
     }
-    if (this.closePromise !== undefined) return this.closePromise
     this.closing = true
     this.closePromise = new Promise<CloseResult>(capture)
     this.closeResolve = capturedResolve as (result: CloseResult) => void
-    this.closeEnd = timeout === undefined ? -1 : now() + timeout
+    this.closeEnd = end
     this.refill()
-    if (!this.nativeClosed && timeout !== undefined) this.closeTimer = setTimeout(() => this.abandonFifo(), timeout)
+    if (!this.nativeClosed && end >= 0) this.armCloseTimer()
     return this.closePromise
   }
 
@@ -1054,6 +1076,7 @@ export class Driver {
     if (this.nativeClosed) return
     this.nativeClosed = true
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    this.closeTimer = undefined
     if (this.flushScheduled) this.flush()
     const ms = this.closeEnd < 0 ? -1 : Math.max(0, this.closeEnd - now())
     if (this.native.close(ms) < 0) {
@@ -1063,6 +1086,30 @@ export class Driver {
     // The loop notifies when its thread exits; this watch only guards against a lost notification.
     this.closeWatch = setInterval(() => this.checkExited(), 50)
     this.closeWatch.unref()
+  }
+
+  /**
+   * Arms the shutdown timer for closeEnd; a delay beyond setTimeout's range (2^31 - 1 ms) waits that
+   * long and re-arms, so a long shutdownTimeout never fires early.
+   */
+  private armCloseTimer(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    const delay = Math.max(0, Math.ceil(this.closeEnd - now()))
+    this.closeTimer = setTimeout(this.closeTimerFn, Math.min(MAX_TIMER_MS, delay))
+  }
+
+  private closeTimerFired(): void {
+    this.closeTimer = undefined
+    if (this.nativeClosed) return
+    if (now() < this.closeEnd) this.armCloseTimer()
+    else this.abandonFifo()
+  }
+
+  /** A later close() with an earlier end: the JS FIFO's timer, or the loop's cutoff, moves up. */
+  private shortenClose(end: number): void {
+    this.closeEnd = end
+    if (!this.nativeClosed) this.armCloseTimer()
+    else if (!this.destroyed) this.native.close(Math.max(0, end - now()))
   }
 
   private checkExited(): void {

@@ -1,0 +1,220 @@
+/**
+ * Regression tests for the defects an adversarial pass over the public API found: lost requests and
+ * early abandonment with long shutdown timeouts, a close that could not be forced down, valid-looking
+ * config reported as "io_uring unavailable", options that were arrays or buffers, and buffers whose
+ * `length` lies. Each runs for every engine the Driver has.
+ */
+import { writeSync } from "node:fs"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "../src/index.ts"
+import { runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+
+/** Every engine, with the config that selects it. */
+const ENGINES: ReadonlyArray<{ readonly name: string; readonly config: Parameters<typeof Driver.open>[0] }> = [
+  { name: "thread", config: {} },
+]
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!()
+})
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
+const pair = async (): Promise<TcpPair> => {
+  const p = await tcpPair()
+  cleanups.push(() => p.close())
+  return p
+}
+const file = (content?: Uint8Array): TempFile => {
+  const f = tempFile(content)
+  cleanups.push(() => f.close())
+  return f
+}
+/** Resolves to "pending" if `p` has not settled within `ms`. */
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([
+    p.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    sleep(ms).then(() => "pending" as const),
+  ])
+
+describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe.each(ENGINES)("engine $name", ({ config: engine }) => {
+    const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
+      const ring = Driver.open({ ...engine, ...config })
+      cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
+      return ring
+    }
+
+    it("shutdownTimeout: Infinity in the config waits for every request, which still completes", async () => {
+      for (const shutdownTimeout of [Infinity, 9.3e12]) {
+        const ring = open({ shutdownTimeout })
+        const { a, b } = await pair()
+        const buffer = Buffer.alloc(4)
+        const recv = ring.recv(b, buffer)
+        const closed = ring.close()
+        expect(await within(closed, 50)).toBe("pending")
+        // The Driver is closing (it takes no new sends): the peer writes with write(2).
+        writeSync(a, Buffer.from("ping"))
+        expect(await recv).toBe(4)
+        expect(buffer.toString()).toBe("ping")
+        expect(await closed).toEqual({ completed: 1, abandoned: 0 })
+      }
+    })
+
+    it("a shutdownTimeout beyond setTimeout's range abandons nothing early (config and close)", async () => {
+      const warnings: Array<string> = []
+      const onWarning = (w: Error) => warnings.push(w.name)
+      process.on("warning", onWarning)
+      cleanups.push(() => process.off("warning", onWarning))
+      for (const where of ["config", "close"] as const) {
+        // A ring of 2: the inbound queue holds 2, the rest wait in the JS FIFO.
+        const ring = open(where === "config" ? { size: 2, shutdownTimeout: 2 ** 31 + 5 } : { size: 2 })
+        const { a, b } = await pair()
+        const recvs = Array.from({ length: 8 }, () =>
+          ring.recv(b, Buffer.alloc(1)).then(
+            (n) => n,
+            (e: Error) => e,
+          ),
+        )
+        const closed = where === "config" ? ring.close() : ring.close({ shutdownTimeout: 2 ** 31 + 5 })
+        await sleep(60)
+        expect(ring.stats().abandoned).toBe(0)
+        writeSync(a, Buffer.alloc(8, 1))
+        const results = await Promise.all(recvs)
+        expect(results.every((r) => typeof r === "number" && r >= 1)).toBe(true)
+        expect(await closed).toEqual({ completed: 8, abandoned: 0 })
+      }
+      expect(warnings).not.toContain("TimeoutOverflowWarning")
+    })
+
+    it("a later close with a smaller timeout forces an unbounded drain down, and returns the same promise", async () => {
+      const ring = open()
+      const { b } = await pair()
+      const recv = ring.recv(b, Buffer.alloc(1)).then(
+        () => "resolved",
+        (e: IoUringError) => e.code,
+      )
+      const first = ring.close()
+      expect(await within(first, 50)).toBe("pending")
+      const second = ring.close({ shutdownTimeout: 0 })
+      expect(second).toBe(first)
+      expect(await within(first, 5_000)).toEqual({ value: { completed: 0, abandoned: 1 } })
+      expect(await recv).toBe("ERR_IOU_ABANDONED")
+      // A longer one later never lengthens it; the same promise again.
+      expect(ring.close({ shutdownTimeout: 60_000 })).toBe(first)
+    })
+
+    it("a later, shorter close also shortens the wait for requests still in the JS FIFO", async () => {
+      const ring = open({ size: 1 })
+      const { b } = await pair()
+      const recvs = Array.from({ length: 6 }, () =>
+        ring.recv(b, Buffer.alloc(1)).then(
+          () => "resolved",
+          (e: IoUringError) => e.code,
+        ),
+      )
+      const first = ring.close({ shutdownTimeout: 600_000 })
+      expect(await within(first, 30)).toBe("pending")
+      expect(ring.close({ shutdownTimeout: 0 })).toBe(first)
+      const result = await within(first, 5_000)
+      expect(result).toEqual({ value: { completed: 0, abandoned: 6 } })
+      expect(new Set(await Promise.all(recvs))).toEqual(new Set(["ERR_IOU_ABANDONED"]))
+    })
+
+    it("rejects out-of-range config with a RangeError naming the field, before opening anything", () => {
+      const bad: Array<[Record<string, number>, string]> = [
+        [{ timeoutWheelTick: 0 }, "timeoutWheelTick"],
+        [{ timeoutWheelTick: 0.5 }, "timeoutWheelTick"],
+        [{ timeoutWheelTick: 1e-7 }, "timeoutWheelTick"],
+        [{ timeoutWheelTick: 60_001 }, "timeoutWheelTick"],
+        [{ timeoutWheelTick: 1.8e13 }, "timeoutWheelTick"],
+        [{ maxRequestTimeout: 1e-7 }, "maxRequestTimeout"],
+        [{ maxRequestTimeout: 2 ** 31 }, "maxRequestTimeout"],
+        [{ maxRequestTimeout: 1.8e13 }, "maxRequestTimeout"],
+        [{ maxRequestTimeout: 4, timeoutWheelTick: 5 }, "maxRequestTimeout"],
+        [{ shutdownTimeout: -1 }, "shutdownTimeout"],
+        [{ shutdownTimeout: Number.NaN }, "shutdownTimeout"],
+        [{ shutdownTimeout: -Infinity }, "shutdownTimeout"],
+      ]
+      for (const [config, field] of bad) {
+        let thrown: unknown
+        try {
+          Driver.open({ ...engine, ...config })
+        } catch (error) {
+          thrown = error
+        }
+        expect(thrown, JSON.stringify(config)).toBeInstanceOf(RangeError)
+        expect((thrown as { field?: string }).field).toBe(field)
+        expect((thrown as Error).message.startsWith(field)).toBe(true)
+      }
+      // The edges of each range open.
+      open({ timeoutWheelTick: 1, maxRequestTimeout: 1 })
+      open({ timeoutWheelTick: 60_000, maxRequestTimeout: 2 ** 31 - 1, shutdownTimeout: 0 })
+    })
+
+    it("close() validates its shutdownTimeout as the config does", async () => {
+      const ring = open()
+      expect(() => ring.close({ shutdownTimeout: -1 })).toThrow(RangeError)
+      expect(() => ring.close({ shutdownTimeout: Number.NaN })).toThrow(RangeError)
+      expect(() => ring.close({ shutdownTimeout: "1" as unknown as number })).toThrow(TypeError)
+      // Nothing changed: the Driver still works.
+      await ring.nop()
+      expect(await ring.close({ shutdownTimeout: Infinity })).toEqual({ completed: 0, abandoned: 0 })
+    })
+
+    it("says EMFILE, not 'unavailable', when the process is out of file descriptors", async () => {
+      const result = await runChild(
+        `import { openSync } from "node:fs"
+         const fds = []
+         try { for (;;) fds.push(openSync("/dev/null", "r")) } catch {}
+         let code
+         try { Driver.open(${JSON.stringify(engine)}) } catch (error) { code = error.code + " " + (error instanceof IoUringError) }
+         console.log(code)`,
+        { args: [] },
+      )
+      expect(result.stdout.trim()).toBe("EMFILE true")
+    })
+
+    it("refuses an array or a buffer as options instead of reading their length", async () => {
+      const ring = open()
+      const f = file(Buffer.from("hello"))
+      const buffer = Buffer.alloc(5)
+      for (const options of [[], [1, 2], Buffer.alloc(2), new Uint8Array(0)]) {
+        expect(() => ring.readAt(f.fd, buffer, 0, options as never)).toThrow(TypeError)
+        expect(() => ring.recv(f.fd, buffer, options as never)).toThrow(TypeError)
+        expect(() => ring.writeAt(f.fd, buffer, 0, options as never)).toThrow(TypeError)
+        expect(() => ring.close(options as never)).toThrow(TypeError)
+      }
+      expect(() => Driver.open([] as never)).toThrow(TypeError)
+      expect(await ring.readAt(f.fd, buffer, 0)).toBe(5)
+    })
+
+    it("validates ranges against a buffer's real length, whatever its `length` says", async () => {
+      const ring = open()
+      const f = file(Buffer.from("hello world"))
+      class Lying extends Uint8Array {
+        override get length(): number {
+          return 1 << 20
+        }
+      }
+      const lying = new Lying(4)
+      expect(() => ring.readAt(f.fd, lying, 0, { length: 1000 })).toThrow(RangeError)
+      expect(() => ring.recv(f.fd, lying, { offset: 100 })).toThrow(RangeError)
+      const own = new Uint8Array(4)
+      Object.defineProperty(own, "length", { value: 1 << 20 })
+      expect(() => ring.readAt(f.fd, own, 0, { length: 1000 })).toThrow(RangeError)
+      // Without a range, the real length is what is read and what is written.
+      expect(await ring.readAt(f.fd, lying, 0)).toBe(4)
+      expect(Buffer.from(lying).toString()).toBe("hell")
+      await ring.writeAt(f.fd, own.fill(0x41), 0)
+      expect(await ring.readAt(f.fd, Buffer.alloc(11), 0)).toBe(11)
+      expect(ring.stats().failed).toBe(0)
+    })
+  })
+})
