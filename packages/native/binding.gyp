@@ -11,7 +11,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
       "cflags_c": ["-std=gnu11"],
-      "cflags_cc": ["-std=c++17"],
+      "cflags_cc": ["-std=gnu++20"],
       "ldflags": ["-pthread"]
     }
   ]

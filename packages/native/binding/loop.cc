@@ -13,8 +13,10 @@
 //            ArrayBuffer the Driver reads through typed arrays created once) and calls the Driver's
 //            dispatch function once per chunk of up to `capacity` completions.
 //
-// Ownership: memory of buffers is the Driver's: it keeps every buffer referenced from its pending
-// table until the request's completion has been dispatched (forever for abandoned requests). The
+// Ownership: the memory of each request's buffers is held here by a reference to its V8 backing
+// store (kept_), from submit until the request's completion is polled (forever for requests
+// abandoned kernel-held), so that detaching an ArrayBuffer never frees memory the kernel may touch;
+// the Driver's pending table keeps the views themselves until dispatch. The
 // Loop keeps the dispatch function strongly referenced and the async handle ref'd only while
 // requests are in flight (or a close is under way), so an idle Driver neither keeps the process alive
 // nor escapes garbage collection; its finalizer (or the environment's cleanup hook when Node exits or
@@ -25,9 +27,12 @@
 #include "loop.h"
 
 #include <uv.h>
+#include <v8.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -49,6 +54,33 @@ bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
   *data = static_cast<uint8_t*>(raw);
   return true;
+}
+
+// The memory of a Uint8Array, held so that it stays valid while the kernel may touch it, even if
+// the caller detaches the ArrayBuffer (transfer(), structuredClone with transfer, posting it to a
+// worker): V8 frees a backing store only when its last reference goes. Node-API has no such
+// reference, so this reads the V8 handle behind the napi_value (Node-API's values are V8 handles).
+// Returns nullptr for anything that is not an ArrayBufferView. JS thread, inside a handle scope.
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
+  std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
+  if (local.IsEmpty() || !local->IsArrayBufferView()) return nullptr;
+  return local.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
+}
+
+// Backing stores of requests abandoned while the kernel kept their memory, and of requests still
+// outstanding when a Loop is torn down: never released, because the kernel may still write into
+// them after the ring is gone. Process-wide; touched only on JS threads, under its mutex.
+std::mutex quarantine_mutex;
+std::vector<std::shared_ptr<v8::BackingStore>>* quarantine = new std::vector<std::shared_ptr<v8::BackingStore>>();
+
+void Quarantine(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
+  std::lock_guard<std::mutex> lock(quarantine_mutex);
+  for (auto& store : stores) {
+    if (store) quarantine->push_back(std::move(store));
+  }
+  stores.clear();
 }
 
 }  // namespace
@@ -168,6 +200,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     request.op = static_cast<uint8_t>(s[STAGE_OP]);
     request.flags = static_cast<uint8_t>(s[STAGE_FLAGS]);
 
+    std::shared_ptr<v8::BackingStore> store;  // the single buffer's; vectored ones go to kept_[slot]
     if (request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
       napi_value data = info[0];
       bool is_array = false;
@@ -191,6 +224,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
         }
         request.iov = iov.data();
         request.iov_count = n;
+        if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
+        std::vector<std::shared_ptr<v8::BackingStore>>& stores = kept_[slot];
+        stores.clear();
+        for (uint32_t i = 0; i < n; i++) {
+          napi_value element;
+          napi_get_element(env_, data, i, &element);
+          stores.push_back(BackingStoreOf(element));
+        }
       } else {
         uint8_t* bytes = nullptr;
         size_t length = 0;
@@ -200,10 +241,22 @@ class Loop : public Napi::ObjectWrap<Loop> {
         if (offset + len > length) return Napi::Number::New(env_, -EINVAL);
         request.buf = bytes + offset;
         request.len = static_cast<uint32_t>(len);
+        store = BackingStoreOf(data);
       }
     }
 
     const int rc = iou_loop_submit(loop_, &request, 1);
+    if (rc == 1 && request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
+      // Held from here until the request's completion is delivered (Drain), or for ever if the
+      // kernel may keep it (Release of the slot skips abandoned kernel-held requests).
+      if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
+      if (request.iov == nullptr) {
+        kept_[slot].clear();
+        kept_[slot].push_back(std::move(store));
+      }
+    } else if (rc != 1 && request.iov != nullptr) {
+      kept_[slot].clear();
+    }
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
       // The first request of a JS turn: published at once, the turn goes on (iou.h).
@@ -377,6 +430,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     for (;;) {
       const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
       inflight_ -= n;
+      ReleaseBuffers(n);
       const bool last = n < capacity_;
       const bool final = exited && last;
       Napi::Value fn = dispatch_.Value();
@@ -406,6 +460,22 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
   }
 
+  // The first n completions were polled: their requests' memory is the kernel's no longer, except
+  // where the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that
+  // memory is quarantined for the life of the process. JS thread, before dispatch (which may reuse
+  // the slots).
+  void ReleaseBuffers(uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+      const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
+      if (slot >= kept_.size()) continue;
+      if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
+        Quarantine(kept_[slot]);
+      } else {
+        kept_[slot].clear();
+      }
+    }
+  }
+
   // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
   static void Cleanup(void* arg) {
     Loop* self = static_cast<Loop*>(arg);
@@ -431,6 +501,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
       inflight_ = 0;
       iou_loop_destroy(loop_);
       loop_ = nullptr;
+      // Requests nobody will dispatch now: the kernel may still hold their memory.
+      for (auto& stores : kept_) Quarantine(stores);
       // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
       // and not from the cleanup hook or a finalizer, where the environment is going away.
       if (from_js && !draining_) {
@@ -463,6 +535,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   uint32_t capacity_ = 0;                         // completions per chunk
   uint64_t inflight_ = 0;                         // taken by iou_loop_submit, not yet polled
   std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop when it admits the request
+  // Per slot: the backing stores of the request's buffers, from submit until its completion is
+  // polled (ReleaseBuffers) or the Loop is torn down (quarantined). Kernel-visible memory.
+  std::vector<std::vector<std::shared_ptr<v8::BackingStore>>> kept_;
   bool held_ = false;
   bool closing_ = false;
   bool draining_ = false;  // inside Drain: dispatch is running

@@ -7,7 +7,7 @@
 import { writeSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { HELPERS, runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -50,6 +50,60 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
       return ring
     }
+
+    it("a buffer detached while the kernel writes into it corrupts nothing (transfer, resize, structuredClone, a worker)", async () => {
+      // In a child: the defect crashed the process (glibc abort, SIGSEGV) or wrote into an
+      // unrelated Uint8Array that reused the freed memory.
+      for (const mode of ["transfer", "resize", "clone", "worker"]) {
+        const result = await runChild(
+          `const { tcpPair } = await import(${JSON.stringify(HELPERS)})
+           const { writeSync } = await import("node:fs")
+           const { Worker } = await import("node:worker_threads")
+           const p = await tcpPair()
+           const ring = Driver.open(${JSON.stringify(engine)})
+           let corrupted = 0
+           for (let round = 0; round < 120; round++) {
+             let buf = new Uint8Array(4096)
+             const r = ring.recv(p.b, buf, { exact: true })
+             if (${JSON.stringify(mode)} === "transfer") buf.buffer.transfer()
+             else if (${JSON.stringify(mode)} === "resize") buf.buffer.transfer(8192)
+             else if (${JSON.stringify(mode)} === "clone") structuredClone(buf.buffer, { transfer: [buf.buffer] })
+             else if (round % 20 === 0) {
+               const w = new Worker("import('node:worker_threads').then((w) => w.parentPort.once('message', () => process.exit(0)))", { eval: true })
+               w.postMessage(buf.buffer, [buf.buffer])
+               await new Promise((done) => w.once("exit", done))
+             } else buf.buffer.transfer()
+             buf = undefined
+             if (round % 10 === 0) globalThis.gc()
+             const others = Array.from({ length: 64 }, () => new Uint8Array(4096))
+             writeSync(p.a, new Uint8Array(4096).fill(0xab))
+             if ((await r) !== 4096) throw new Error("short recv")
+             for (const o of others) if (o.includes(0xab)) corrupted++
+           }
+           // A send whose data is detached under it still sends the bytes it was given.
+           let out = new Uint8Array(65536).fill(0xcd)
+           const sent = ring.send(p.a, out)
+           out.buffer.transfer(1)
+           out = undefined
+           globalThis.gc()
+           const spray = Array.from({ length: 64 }, () => new Uint8Array(65536))
+           const got = Buffer.alloc(65536)
+           await ring.recv(p.b, got, { exact: true })
+           await sent
+           console.log("corrupted", corrupted, "sent", got.every((b) => b === 0xcd), spray.length)
+           await ring.close()
+           await p.close()`,
+          { args: ["--expose-gc"], timeoutMs: 30_000 },
+        )
+        expect({ mode, signal: result.signal, code: result.code, stderr: result.stderr.slice(-500) }).toEqual({
+          mode,
+          signal: null,
+          code: 0,
+          stderr: "",
+        })
+        expect(result.stdout.trim()).toBe("corrupted 0 sent true 64")
+      }
+    })
 
     it("shutdownTimeout: Infinity in the config waits for every request, which still completes", async () => {
       for (const shutdownTimeout of [Infinity, 9.3e12]) {

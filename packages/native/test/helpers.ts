@@ -11,6 +11,9 @@ import { fileURLToPath } from "node:url"
 
 export const SRC_INDEX = resolve(fileURLToPath(new URL(".", import.meta.url)), "../src/index.ts")
 
+/** This module's own path, for child processes that need tcpPair and the like. */
+export const HELPERS = fileURLToPath(import.meta.url)
+
 export interface TcpPair {
   /** The fd of the connecting side. */
   readonly a: number
