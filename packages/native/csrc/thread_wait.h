@@ -32,17 +32,24 @@
 #include "fill.h"
 
 enum iou__wait {
-  IOU_WAIT_DRAIN,       /* shutdown: let in-flight work finish (loop.c drain) and exit */
-  IOU_WAIT_SUBMIT_ONLY, /* io_uring_enter without waiting, then go round again */
-  IOU_WAIT_PARK,        /* FUTEX_WAIT on the waker's word unless work or a wake is there; no spin */
-  IOU_WAIT_SPIN_THEN_PARK, /* poll the published sequence for the spinner's budget, then PARK and
-                              tell the spinner how long it slept */
-  IOU_WAIT_OWNER_TURN,     /* submit what is staged and poll briefly for the end of the owner's
-                              turn; BLOCK when the budget runs out */
-  IOU_WAIT_BLOCK,          /* arm the waker; io_uring_enter waiting for one CQE (until the next
-                              deadline) unless work was published or a wake latched */
-  IOU_WAIT_BLOCK_AT_CAPACITY, /* as BLOCK, but published work is no reason to stay awake (it cannot
-                                 be admitted): only a latched wake (cancel, close, room) is */
+  /* Shutdown: let in-flight work finish (loop.c drain) and exit. */
+  IOU_WAIT_DRAIN,
+  /* io_uring_enter without waiting, then go round again. */
+  IOU_WAIT_SUBMIT_ONLY,
+  /* FUTEX_WAIT on the waker's word unless work or a wake is already there; no spin. */
+  IOU_WAIT_PARK,
+  /* Poll the published sequence for the spinner's budget, then PARK and tell the spinner how long
+   * it slept. */
+  IOU_WAIT_SPIN_THEN_PARK,
+  /* Submit what is staged and poll briefly for the end of the owner's turn; BLOCK when the budget
+   * runs out. */
+  IOU_WAIT_OWNER_TURN,
+  /* Arm the waker; io_uring_enter waiting for one CQE (until the next deadline) unless work was
+   * published or a wake latched. */
+  IOU_WAIT_BLOCK,
+  /* As BLOCK, but published work is no reason to stay awake (it cannot be admitted): only a
+   * latched wake (cancel, close, completion-queue room) is. */
+  IOU_WAIT_BLOCK_AT_CAPACITY,
 };
 
 #define IOU_WAIT_COUNT (IOU_WAIT_BLOCK_AT_CAPACITY + 1)

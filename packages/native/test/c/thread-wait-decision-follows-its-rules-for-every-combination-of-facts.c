@@ -112,8 +112,9 @@ static bool polls(enum iou__wait w) {
   return w == IOU_WAIT_SPIN_THEN_PARK || w == IOU_WAIT_OWNER_TURN;
 }
 
+/* The outcomes that may sleep in io_uring_enter (a turn wait that runs out blocks). */
 static bool blocks(enum iou__wait w) {
-  return w == IOU_WAIT_BLOCK || w == IOU_WAIT_BLOCK_AT_CAPACITY || w == IOU_WAIT_OWNER_TURN; /* the turn may end blocked */
+  return w == IOU_WAIT_BLOCK || w == IOU_WAIT_BLOCK_AT_CAPACITY || w == IOU_WAIT_OWNER_TURN;
 }
 
 static void check_rules_over_every_combination(void) {
