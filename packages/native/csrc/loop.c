@@ -12,16 +12,12 @@
  *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests; at waiter
  *      capacity, queued requests whose deadline passed end TIMEOUT at once (expire_queued)
  *   5. publish completions; notify at most once
- *   6. wait: AT_SQ_CAPACITY, or pending cancels / ready-queue entries left queued because the SQ
- *      filled (even at waiter capacity: waiting for a CQE then could wait on the very op a queued
- *      cancel targets), submits without waiting; while the owner is in the middle of a turn
- *      (iou_loop_publish_early) and waiters are in flight, submits and waits briefly for the rest
- *      of the turn instead of sleeping (wait_for_owner_turn); AT_WAITER_CAPACITY and "waiters in
- *      flight" arm the waker and block in io_uring_enter (EXT_ARG timeout = next deadline) unless
- *      work or a wake arrived meanwhile; nothing in flight spins for a while (spinner.c: polls the
- *      published sequence, budget adapted to how soon work came before) and then parks on the
- *      futex word; DISCONNECTED drains. Neither poll runs when the loop is confined to one CPU and
- *      the owner last published from it (owner_on_this_cpu).
+ *   6. wait (thread_wait): the facts the iteration ends with (fill result, staging left, waiters
+ *      in flight, spin budget, the owner's turn and CPU) go to iou__wait_decide (thread_wait.h
+ *      states its rules; @iou/core's ThreadWait is the same decision), which names the wait:
+ *      IOU_WAIT_DRAIN, SUBMIT_ONLY, PARK (futex), SPIN_THEN_PARK (spinner.c), OWNER_TURN
+ *      (wait_for_owner_turn), BLOCK or BLOCK_AT_CAPACITY (arm the waker, io_uring_enter with the
+ *      next deadline as its EXT_ARG timeout). The loop carries it out and goes round again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,22 +30,17 @@
 
 #include "channel.h"
 #include "compat.h"
+#include "fill.h"
 #include "iou.h"
 #include "request.h"
 #include "ring.h"
 #include "spinner.h"
+#include "thread_wait.h"
 #include "waiter.h"
 #include "waker.h"
 #include "wheel.h"
 
 #define NO_DEADLINE UINT64_MAX
-
-enum fill_result {
-  FILL_DRAINED, /* everything admissible was staged */
-  FILL_AT_SUBMISSION_QUEUE_CAPACITY,
-  FILL_AT_WAITER_CAPACITY,
-  FILL_DISCONNECTED, /* closing and the inbound queue is empty: drain */
-};
 
 /* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
  * iou_loop_stats on any thread. They order nothing themselves; the pending_operations store is
@@ -92,7 +83,7 @@ struct iou_loop {
   _Atomic uint64_t shutdown_deadline_ns;
   _Atomic bool exited; /* loop release-stores last; owner acquire-loads */
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
-   * relaxed-stores; the loop relaxed-loads it as a hint for wait_for_owner_turn only: whether the
+   * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
    * spinning or one eventfd wake-up, never a lost request. */
   _Atomic bool owner_in_turn;
@@ -388,8 +379,8 @@ static void end_queued_by_deadline(void *ctx, uint64_t tag) {
  * entries are skipped when taken, as a cancel's) and finds the next earliest. Not at capacity,
  * the queue drains by admission, which checks deadlines itself: forget the earliest then, so
  * that a stale one never bounds a wait. */
-static void expire_queued(struct iou_loop *loop, enum fill_result fill) {
-  if (fill != FILL_AT_WAITER_CAPACITY) {
+static void expire_queued(struct iou_loop *loop, enum iou__fill_result fill) {
+  if (fill != IOU_FILL_AT_WAITER_CAPACITY) {
     loop->queued_deadline_ns = NO_DEADLINE;
     /* The next fold starts at the head (we are head's only writer: a relaxed load of our own). */
     loop->queued_scanned = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
@@ -407,12 +398,12 @@ static void expire_queued(struct iou_loop *loop, enum fill_result fill) {
 
 /* ---- staging -------------------------------------------------------------------------------- */
 
-static enum fill_result from_fill_state(struct iou_loop *loop) {
+static enum iou__fill_result from_fill_state(struct iou_loop *loop) {
   /* closing first (acquire), then the queue: every request submitted before close is visible. */
-  if (closing(loop) && iou__inbound_peek(&loop->inbound) == NULL) return FILL_DISCONNECTED;
-  if (iou__waiters_is_full(&loop->waiters)) return FILL_AT_WAITER_CAPACITY;
-  if (iou__ring_sq_space(&loop->ring) == 0) return FILL_AT_SUBMISSION_QUEUE_CAPACITY;
-  return FILL_DRAINED;
+  if (closing(loop) && iou__inbound_peek(&loop->inbound) == NULL) return IOU_FILL_DISCONNECTED;
+  if (iou__waiters_is_full(&loop->waiters)) return IOU_FILL_AT_WAITER_CAPACITY;
+  if (iou__ring_sq_space(&loop->ring) == 0) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
+  return IOU_FILL_DRAINED;
 }
 
 /* Stages one waiter (SQ room checked by the caller): its next SQE, or its local end. */
@@ -498,8 +489,8 @@ static void admit_request(struct iou_loop *loop, const struct iou_request *req) 
 }
 
 /* The seed's staging order: wake re-arm -> cancels -> ready queue -> fresh requests. */
-static enum fill_result fill_submission_queue(struct iou_loop *loop) {
-  if (!stage_wake_rearm(loop)) return FILL_AT_SUBMISSION_QUEUE_CAPACITY;
+static enum iou__fill_result fill_submission_queue(struct iou_loop *loop) {
+  if (!stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   if (!stage_cancellations(loop)) return from_fill_state(loop);
   if (!stage_ready_requests(loop)) return from_fill_state(loop);
   while (iou__ring_sq_space(&loop->ring) > 0) {
@@ -648,10 +639,6 @@ static bool work_published(void *ctx) {
 /* Nothing in flight and the spin missed: park on the futex word, and tell the spinner how long a
  * real sleep lasted (a short one means spinning a little longer would have caught the work). */
 static void park_idle(struct iou_loop *loop) {
-  if (loop->idle_spinner.budget == 0) {
-    (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
-    return;
-  }
   uint64_t start = iou__now_ns();
   if (iou__waker_park_idle(&loop->waker, loop->processed_seq))
     iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
@@ -670,20 +657,18 @@ static bool owner_on_this_cpu(struct iou_loop *loop) {
   return cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed);
 }
 
-/* The owner published early in its turn and more of the turn is coming; the loop has waiters in
- * flight and nothing left to stage. Sleeping now would make the owner's closing publish pay an
- * eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small machine, so:
- * submit what is staged, then poll for up to idle_spin_us for the end of the turn, new requests, a
- * cancel, closing or a CQE. With DEFER_TASKRUN (the default) or COOP_TASKRUN (the fallback) CQEs
- * are posted only inside io_uring_enter, so completions that arrive meanwhile, and a wake for
- * completion-queue room (a latched wake is not polled: nothing clears the latch before the next
- * arm), wait at most the budget. Returns true when the caller should go round again, false when
- * it should sleep as usual (the turn outlasted the budget: not waited for again until the loop
- * takes another request, so a turn that never ends costs one budget, not one per iteration). */
+/* IOU_WAIT_OWNER_TURN: the owner published early in its turn and more of the turn is coming; the
+ * loop has waiters in flight and nothing left to stage. Sleeping now would make the owner's closing
+ * publish pay an eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small
+ * machine, so: submit what is staged, then poll for up to idle_spin_us for the end of the turn, new
+ * requests, a cancel, closing or a CQE. With DEFER_TASKRUN (the default) or COOP_TASKRUN (the
+ * fallback) CQEs are posted only inside io_uring_enter, so completions that arrive meanwhile, and a
+ * wake for completion-queue room (a latched wake is not polled: nothing clears the latch before the
+ * next arm), wait at most the budget. Returns true when the caller should go round again, false
+ * when it should block as usual (the turn outlasted the budget: the wait decision does not choose
+ * the turn wait again until the loop takes another request, so a turn that never ends costs one
+ * budget, not one per iteration). */
 static bool wait_for_owner_turn(struct iou_loop *loop) {
-  if (loop->idle_spin_us == 0 || !atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed)) return false;
-  if (loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq) return false;
-  if (owner_on_this_cpu(loop)) return false; /* the poll would only keep the turn from ending */
   loop->turn_wait_ran_out = false;
   if (iou__ring_sq_pending(&loop->ring) > 0) {
     submit(loop); /* staged SQEs go to the kernel now; the next iteration reaps and publishes */
@@ -702,6 +687,62 @@ static bool wait_for_owner_turn(struct iou_loop *loop) {
   }
   loop->turn_wait_ran_out = true;
   loop->turn_wait_seq = loop->processed_seq;
+  return false;
+}
+
+/* IOU_WAIT_BLOCK and IOU_WAIT_BLOCK_AT_CAPACITY: waiters in flight (or no capacity for more):
+ * block in io_uring_enter until a CQE, the next deadline or a wake. With no waiter capacity, work
+ * published ahead is no reason to stay awake (it cannot be admitted); a latched wake (cancel,
+ * close, completion room) is. */
+static void block(struct iou_loop *loop, bool at_capacity) {
+  struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
+  bool sleep = at_capacity ? !a.wake_latched : a.still_idle;
+  if (sleep) submit_and_wait(loop, 1, wait_timeout(loop));
+  iou__waker_clear_wait(&loop->waker);
+}
+
+/* Step 6: gathers the facts, lets iou__wait_decide (thread_wait.c) name the wait and carries it
+ * out. Returns false once the loop drained and should exit. */
+static bool thread_wait(struct iou_loop *loop, enum iou__fill_result fill) {
+  struct iou__wait_facts facts = {
+      .fill = fill,
+      .staging_left = staging_left(loop),
+      .wake_poll = loop->use_wake_poll,
+      .waiters_in_flight = !iou__waiters_is_empty(&loop->waiters),
+      .spin_enabled = loop->idle_spin_us > 0,
+      .owner_in_turn = atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed), /* a hint: see the field */
+      .turn_wait_spent = loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq,
+      .one_cpu = loop->one_cpu,
+      .owner_on_loop_cpu = owner_on_this_cpu(loop),
+  };
+  switch (iou__wait_decide(&facts)) {
+    case IOU_WAIT_DRAIN:
+      drain(loop);
+      return false;
+    case IOU_WAIT_SUBMIT_ONLY:
+      submit(loop);
+      return true;
+    case IOU_WAIT_PARK:
+      /* Fully idle (or IOPOLL idle): park on the futex word without entering the ring, no spin,
+       * nothing to adapt. A staged wake re-arm stays in the SQ; it is submitted by the next enter,
+       * and arming a poll checks current readiness, so nothing written to the eventfd meanwhile is
+       * lost. */
+      (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
+      return true;
+    case IOU_WAIT_SPIN_THEN_PARK:
+      if (!iou__spinner_spin(&loop->idle_spinner, work_published, loop)) park_idle(loop);
+      return true;
+    case IOU_WAIT_OWNER_TURN:
+      if (!wait_for_owner_turn(loop)) block(loop, false); /* the turn outlasted the budget */
+      return true;
+    case IOU_WAIT_BLOCK:
+      block(loop, false);
+      return true;
+    case IOU_WAIT_BLOCK_AT_CAPACITY:
+      block(loop, true);
+      return true;
+  }
+  IOU_ASSERT(0, "iou__wait_decide returned no outcome");
   return false;
 }
 
@@ -730,45 +771,13 @@ static void *run(void *arg) {
       break;
     }
     advance_timeouts(loop);
-    enum fill_result fill = fill_submission_queue(loop);
+    enum iou__fill_result fill = fill_submission_queue(loop);
     expire_queued(loop, fill);
     /* The gauge first: its relaxed store is sequenced before the completions' release store, so an
      * owner that received a completion (acquire) reads a gauge that no longer counts it. */
     update_gauge(loop);
     publish_completions(loop);
-    if (fill == FILL_DISCONNECTED) {
-      drain(loop);
-      break;
-    }
-    /* The SQ is full, or it filled while cancels / restages were still queued: submit without
-     * waiting, even at waiter capacity, and go round again. */
-    if (fill == FILL_AT_SUBMISSION_QUEUE_CAPACITY || staging_left(loop) || !loop->use_wake_poll) {
-      if (!loop->use_wake_poll && iou__waiters_is_empty(&loop->waiters) && fill == FILL_DRAINED)
-        (void)iou__waker_park_idle(&loop->waker, loop->processed_seq); /* IOPOLL: idle */
-      else
-        submit(loop);
-      continue;
-    }
-    if (fill == FILL_DRAINED && iou__waiters_is_empty(&loop->waiters)) {
-      /* Fully idle: park on the futex word without entering the ring. A staged wake re-arm
-       * stays in the SQ; it is submitted by the next enter, and arming a poll checks current
-       * readiness, so nothing written to the eventfd meanwhile is lost. */
-      if (owner_on_this_cpu(loop)) {
-        (void)iou__waker_park_idle(&loop->waker, loop->processed_seq); /* no spin, nothing to adapt */
-        continue;
-      }
-      if (iou__spinner_spin(&loop->idle_spinner, work_published, loop)) continue;
-      park_idle(loop);
-      continue;
-    }
-    if (fill == FILL_DRAINED && wait_for_owner_turn(loop)) continue;
-    /* Waiters in flight (or no capacity for more): block in io_uring_enter until a CQE, the next
-     * deadline or a wake. With no waiter capacity, work published ahead is no reason to stay
-     * awake (it cannot be admitted); a latched wake (cancel, close, completion room) is. */
-    struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
-    bool sleep = fill == FILL_AT_WAITER_CAPACITY ? !a.wake_latched : a.still_idle;
-    if (sleep) submit_and_wait(loop, 1, wait_timeout(loop));
-    iou__waker_clear_wait(&loop->waker);
+    if (!thread_wait(loop, fill)) break;
   }
 
   update_gauge(loop);
