@@ -10,6 +10,8 @@ export class Reported extends Data.TaggedError("Reported")<{ readonly message: s
   override readonly [Runtime.errorReported] = false
 }
 
-/** Writes `program: message` on stderr and fails with Reported. */
-export const fail = (program: string, message: string): Effect.Effect<never, Reported> =>
-  Console.error(`${program}: ${message}`).pipe(Effect.andThen(Effect.fail(new Reported({ message }))))
+/** Writes `program: message` on stderr, as one line, and fails with Reported. */
+export const fail = (program: string, message: string): Effect.Effect<never, Reported> => {
+  const line = message.replace(/\s*\n\s*/g, " ") // a config error's message spans lines
+  return Console.error(`${program}: ${line}`).pipe(Effect.andThen(Effect.fail(new Reported({ message: line }))))
+}
