@@ -70,7 +70,13 @@ const listenError = (host: string, port: number, cause: unknown): ListenError =>
     error.syscall === "listen" && typeof error.errno === "number"
       ? `${util.getSystemErrorMessage(error.errno)} (${error.code})`
       : error.message
-  return new ListenError({ host, port, code: error.code, message: `cannot listen on ${formatAddress(host, port)}: ${what}`, cause })
+  return new ListenError({
+    host,
+    port,
+    code: error.code,
+    message: `cannot listen on ${formatAddress(host, port)}: ${what}`,
+    cause,
+  })
 }
 
 /** Listens on `host:port` (0: any free port) until the scope closes. */

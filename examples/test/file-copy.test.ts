@@ -71,7 +71,10 @@ describe.skipIf(!probe().supported)("copy (skipped where the kernel refuses io_u
   })
 
   it("refuses a destination that exists and is not a regular file (/dev/null, a directory) and leaves it as it was", () => {
-    expectOneLine(copy(source, "/dev/null"), /^copy: destination \/dev\/null is a character device, not a regular file$/)
+    expectOneLine(
+      copy(source, "/dev/null"),
+      /^copy: destination \/dev\/null is a character device, not a regular file$/,
+    )
     expect(fs.statSync("/dev/null").isCharacterDevice()).toBe(true)
     fs.mkdirSync(path.join(dir, "directory"))
     expectOneLine(copy(source, path.join(dir, "directory")), /is a directory, not a regular file$/)
