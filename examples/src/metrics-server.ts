@@ -2,10 +2,12 @@
  * An HTTP /metrics endpoint (node:http) serving a prom-client registry that holds the ring's
  * metrics, while work runs on the ring.
  *
- *   npm run -w examples metrics         # http://127.0.0.1:9464/metrics (PORT=… to change)
+ *   npm run -w examples metrics         # http://127.0.0.1:9464/metrics (PORT=… to change; 0: any free port)
  *   curl -s 127.0.0.1:9464/metrics | grep ^iou_
  *
- * The collectors read the Driver's stats at scrape time; nothing is counted on the I/O path.
+ * The collectors read the Driver's stats at scrape time; nothing is counted on the I/O path. Each
+ * series' HELP line says what it counts; the outcomes of requests are counted apart:
+ * `iou_failed_total` (errors), `iou_timed_out_total`, `iou_cancelled_total`, `iou_abandoned_total`.
  * Ctrl-C stops the work, unregisters the metrics, closes the HTTP server and then the ring.
  */
 import * as http from "node:http"
@@ -13,7 +15,7 @@ import * as fs from "node:fs"
 import { once } from "node:events"
 import { fileURLToPath } from "node:url"
 import { runMain } from "@effect/platform-node/NodeRuntime"
-import { Config, Effect, Schedule, type Scope } from "effect"
+import { Config, Effect, Schedule, Schema, type Scope } from "effect"
 import * as Prom from "prom-client"
 import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
 
@@ -48,7 +50,10 @@ export const serveMetrics = (
       ),
   ).pipe(Effect.map((server) => ({ port: (server.address() as { port: number }).port })))
 
-/** Some work for the metrics to show: nops, reads of /dev/zero, and one request per round whose deadline has passed. */
+/**
+ * Some work for the metrics to show: nops, reads of /dev/zero, and one request per round whose
+ * deadline has already passed (it ends as a timeout: iou_timed_out_total, not iou_failed_total).
+ */
 export const work: Effect.Effect<void, never, IoUring | Scope.Scope> = Effect.gen(function* () {
   const io = yield* IoUring
   const fd = yield* Effect.acquireRelease(
@@ -80,9 +85,12 @@ export const makeRegistry = (): Prom.Registry => {
   return registry
 }
 
+/** Config.Port without its lower bound: 0 asks for any free port. */
+const PortOrZero = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const main = Effect.gen(function* () {
-    const port = yield* Config.Port("PORT").pipe(Config.withDefault(9464))
+    const port = yield* Config.schema(PortOrZero, "PORT").pipe(Config.withDefault(9464))
     const registry = makeRegistry()
     yield* IoUringMetrics.register(registry)
     const server = yield* serveMetrics(registry, port)

@@ -16,8 +16,9 @@
  *   (interrupting the fiber that runs them is enough: interruption waits for the kernel).
  */
 import * as net from "node:net"
+import * as util from "node:util"
 import { once } from "node:events"
-import { Effect, Queue, type Scope } from "effect"
+import { Data, Effect, Queue, type Scope } from "effect"
 
 /** A connected socket whose fd the ring reads and writes. */
 export interface Connection {
@@ -28,6 +29,8 @@ export interface Connection {
 }
 
 export interface Listener {
+  /** The address listened on, as the kernel reports it (`127.0.0.1`, `::1`, …). */
+  readonly host: string
   readonly port: number
   /** Waits for the next connection. */
   readonly accept: Effect.Effect<Connection>
@@ -46,21 +49,54 @@ const connection = (socket: net.Socket): Connection => ({
   close: Effect.sync(() => socket.destroy()),
 })
 
+/** `host:port`, with an IPv6 address in brackets. */
+export const formatAddress = (host: string, port: number): string =>
+  net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
+
+/** listen(2) failed (EADDRINUSE, EADDRNOTAVAIL, EACCES, a host name that does not resolve, …). */
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly host: string
+  readonly port: number
+  /** Node's code: the errno name (`EADDRINUSE`, …) or the resolver's (`ENOTFOUND`). */
+  readonly code: string | undefined
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+const listenError = (host: string, port: number, cause: unknown): ListenError => {
+  const error = cause as NodeJS.ErrnoException
+  // An errno has a short description of its own; the resolver's errors keep Node's message.
+  const what =
+    error.syscall === "listen" && typeof error.errno === "number"
+      ? `${util.getSystemErrorMessage(error.errno)} (${error.code})`
+      : error.message
+  return new ListenError({
+    host,
+    port,
+    code: error.code,
+    message: `cannot listen on ${formatAddress(host, port)}: ${what}`,
+    cause,
+  })
+}
+
 /** Listens on `host:port` (0: any free port) until the scope closes. */
-export const listen = (port: number, host = "127.0.0.1"): Effect.Effect<Listener, never, Scope.Scope> =>
+export const listen = (port: number, host = "127.0.0.1"): Effect.Effect<Listener, ListenError, Scope.Scope> =>
   Effect.gen(function* () {
     const accepted = yield* Queue.unbounded<net.Socket>()
     const open = new Set<net.Socket>()
     const server = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-          open.add(socket)
-          socket.once("close", () => open.delete(socket))
-          Queue.offerUnsafe(accepted, socket)
-        })
-        server.listen(port, host)
-        await once(server, "listening")
-        return server
+      Effect.tryPromise({
+        try: async () => {
+          const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+            open.add(socket)
+            socket.once("close", () => open.delete(socket))
+            Queue.offerUnsafe(accepted, socket)
+          })
+          server.listen(port, host)
+          await once(server, "listening") // rejects with the "error" event's error
+          return server
+        },
+        catch: (cause) => listenError(host, port, cause),
       }),
       // Runs after the fibers that served connections were interrupted (their scope is inner).
       (server) =>
@@ -69,8 +105,10 @@ export const listen = (port: number, host = "127.0.0.1"): Effect.Effect<Listener
           for (const socket of open) socket.destroy()
         }),
     )
+    const address = server.address() as net.AddressInfo
     return {
-      port: (server.address() as net.AddressInfo).port,
+      host: address.address,
+      port: address.port,
       accept: Effect.map(Queue.take(accepted), connection),
     }
   })

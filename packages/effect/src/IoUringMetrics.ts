@@ -82,18 +82,37 @@ export const figures: ReadonlyArray<Figure> = [
     help: "Requests that ended, whatever their outcome",
     read: (s) => s.completed,
   },
-  { name: "iou_failed_total", kind: "counter", help: "Requests failed (any error)", read: (s) => s.failed },
-  { name: "iou_timed_out_total", kind: "counter", help: "Requests whose deadline expired", read: (s) => s.timedOut },
+  {
+    name: "iou_failed_total",
+    kind: "counter",
+    help:
+      "Requests the loop ended with an error: an errno from the kernel (or EINVAL/ENOMEM for a request it could not take), " +
+      "an exact read or recv that met end of file or the peer's close first, or a write or send that moved no bytes. " +
+      "Timeouts, cancellations and abandonments are not counted here (see iou_timed_out_total, iou_cancelled_total, iou_abandoned_total)",
+    read: (s) => s.failed,
+  },
+  {
+    name: "iou_timed_out_total",
+    kind: "counter",
+    help:
+      "Requests that ended because their timeout passed before the operation finished (in the loop, or still queued in the Driver); " +
+      "an operation that finished first counts as done, not here",
+    read: (s) => s.timedOut,
+  },
   {
     name: "iou_cancelled_total",
     kind: "counter",
-    help: "Requests cancelled by their caller",
+    help:
+      "Requests that ended because their caller cancelled them (an interrupted fiber, an aborted signal) before the operation finished; " +
+      "an operation that finished first counts as done, not here, and cancellations at shutdown count in iou_abandoned_total",
     read: (s) => s.cancelled,
   },
   {
     name: "iou_requeued_total",
     kind: "counter",
-    help: "Requests resubmitted after partial progress or EAGAIN/EINTR",
+    help:
+      "Completions after which a request needed another submission (partial progress, EAGAIN or EINTR, a readiness poll); " +
+      "one request can count several times",
     read: (s) => s.requeued,
   },
   {

@@ -1,0 +1,94 @@
+/**
+ * Runs the example programs as a user would: child processes of this Node, with `--conditions`
+ * resolving the workspace packages to their TypeScript sources (so a stale build cannot hide a
+ * break). `run` waits for the program to exit; `start` keeps it running and lets a test wait for a
+ * line of its output, then stop it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+const argv = (program: string, args: ReadonlyArray<string>) => [
+  "--conditions=@iou/source",
+  path.join(examples, "src", program),
+  ...args,
+]
+
+export interface Ran {
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+  /** Both streams, for assertion messages. */
+  readonly output: string
+}
+
+/**
+ * Runs `program` to its end. `fileSizeLimit` (in 512-byte blocks) runs it under `ulimit -f`, so
+ * that a write past the limit fails with EFBIG (Node ignores SIGXFSZ).
+ */
+export const run = (
+  program: string,
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly fileSizeLimit?: number } = {},
+): Ran => {
+  const env = { ...process.env, ...options.env }
+  const r =
+    options.fileSizeLimit === undefined
+      ? spawnSync(process.execPath, argv(program, args), { cwd: examples, env, encoding: "utf8", timeout: 30_000 })
+      : spawnSync(
+          "/bin/sh",
+          ["-c", `ulimit -f ${options.fileSizeLimit} && exec "$0" "$@"`, process.execPath, ...argv(program, args)],
+          { cwd: examples, env, encoding: "utf8", timeout: 30_000 },
+        )
+  if (r.error !== undefined) throw r.error
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}\n${r.stderr}` }
+}
+
+export interface Started {
+  readonly child: ChildProcess
+  /** Everything printed so far, both streams. */
+  readonly output: () => string
+  /** Resolves with the first match of `pattern` in the output (waiting for it), rejects if the program exits first. */
+  readonly waitFor: (pattern: RegExp) => Promise<RegExpMatchArray>
+  /** Resolves with the exit status (after SIGINT when it is still running). */
+  readonly stop: () => Promise<number | null>
+}
+
+export const start = (program: string, env: Record<string, string> = {}): Started => {
+  const child = spawn(process.execPath, argv(program, []), { cwd: examples, env: { ...process.env, ...env } })
+  let output = ""
+  let exited: number | null | undefined
+  const listeners = new Set<() => void>()
+  const changed = () => listeners.forEach((listener) => listener())
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => ((output += chunk), changed()))
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => ((output += chunk), changed()))
+  const closed = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => {
+      exited = code
+      changed()
+      resolve(code)
+    }),
+  )
+  const waitFor = (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const match = output.match(pattern)
+        if (match !== null) {
+          listeners.delete(check)
+          resolve(match)
+        } else if (exited !== undefined) {
+          listeners.delete(check)
+          reject(new Error(`${program} exited (${exited}) before printing ${pattern}:\n${output}`))
+        }
+      }
+      listeners.add(check)
+      check()
+    })
+  const stop = () => {
+    if (exited === undefined) child.kill("SIGINT")
+    return closed
+  }
+  return { child, output: () => output, waitFor, stop }
+}
