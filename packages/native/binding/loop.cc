@@ -22,6 +22,12 @@
 //
 // Threads: every JS_ method, OnAsync, Cleanup and the destructor run on the JS thread that created
 // the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+//
+// A terminating environment (worker.terminate(), process.exit() from another thread) can call any
+// JS_ method while Node-API calls that need JavaScript fail. Such a failure throws nothing
+// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, binding.gyp), and no method chains a call onto a
+// result that may be empty (an empty Napi value has no env, and a failure reported through it is
+// fatal): arguments are read with plain Node-API getters that need no JavaScript.
 #include "loop.h"
 
 #include <uv.h>
@@ -49,6 +55,15 @@ bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
   *data = static_cast<uint8_t*>(raw);
   return true;
+}
+
+// A boolean argument; false for anything else, without coercion. Coercion (Napi::Value::ToBoolean)
+// may run JavaScript, so it fails while the environment is terminating, and its empty result has no
+// env for the next call to report through.
+bool BoolArg(napi_env env, napi_value value) {
+  bool out = false;
+  napi_get_value_bool(env, value, &out);
+  return out;
 }
 
 }  // namespace
@@ -113,8 +128,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
     struct iou_loop_config config = {};
     config.size = info[0].As<Napi::Number>().Uint32Value();
-    config.single_issuer = info[1].ToBoolean().Value();
-    config.io_poll = info[2].ToBoolean().Value();
+    config.single_issuer = BoolArg(env_, info[1]);
+    config.io_poll = BoolArg(env_, info[2]);
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
     config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
@@ -207,7 +222,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
       // The first request of a JS turn: published at once, the turn goes on (iou.h).
-      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish_early(loop_);
+      if (info.Length() > 1 && BoolArg(env_, info[1])) iou_loop_publish_early(loop_);
     }
     return Napi::Number::New(env_, rc);
   }
@@ -386,7 +401,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
         napi_get_global(env_, &recv);
         napi_value result;
         const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
-        if (status == napi_pending_exception) {
+        // A throw from dispatch is an uncaught exception. The same status without an exception
+        // pending means the environment is terminating and JavaScript could not run: nothing to do.
+        bool pending = false;
+        if (status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok && pending) {
           napi_value error;
           napi_get_and_clear_last_exception(env_, &error);
           napi_fatal_exception(env_, error);
