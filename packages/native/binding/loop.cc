@@ -20,8 +20,16 @@
 // nor escapes garbage collection; its finalizer (or the environment's cleanup hook when Node exits or
 // a worker ends) closes the loop with timeout 0 and joins the thread.
 //
-// Threads: every JS_ method, OnAsync, Cleanup and the destructor run on the JS thread that created
-// the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+// Environment teardown: when a worker ends, Node unloads this addon with the worker's environment
+// unless another thread loaded it too, so no code of ours may run after that: not the loop thread
+// (joined in the hook) and not the async handle's close callback. The hook is therefore an async
+// cleanup hook (napi_add_async_cleanup_hook), owned by the handle's AsyncSlot and removed by its
+// close callback: Node keeps running the worker's event loop, and keeps the addon loaded, until
+// that callback has run. A plain cleanup hook would return with the close callback still queued, to
+// be run by libuv after the unload.
+//
+// Threads: every JS_ method, OnAsync, OnClosed, AsyncCleanup and the destructor run on the JS thread
+// that created the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
 //
 // A terminating environment (worker.terminate(), process.exit() from another thread) can call any
 // JS_ method while Node-API calls that need JavaScript fail. Such a failure throws nothing
@@ -35,6 +43,7 @@
 #include <cerrno>
 #include <cmath>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace iou_binding {
@@ -67,6 +76,18 @@ bool BoolArg(napi_env env, napi_value value) {
 }
 
 }  // namespace
+
+class Loop;
+
+// The async handle and what must outlive the Loop until libuv is done with it: allocated by open(),
+// freed by the handle's close callback (OnClosed), which also removes the async cleanup hook. JS
+// thread.
+struct AsyncSlot {
+  uv_async_t handle;  // first member: the close callback casts the handle back to its slot
+  Loop* owner = nullptr;  // the Loop while it uses the handle; null once it closed it (Teardown)
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+static_assert(std::is_standard_layout<AsyncSlot>::value, "OnClosed casts the handle to its AsyncSlot");
 
 class Loop : public Napi::ObjectWrap<Loop> {
  public:
@@ -142,15 +163,21 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
     uv_loop_t* uv_loop = nullptr;
     if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
-    async_ = new uv_async_t;
-    int rc = uv_async_init(uv_loop, async_, OnAsync);
+    AsyncSlot* slot = new AsyncSlot;
+    int rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
     if (rc < 0) {
-      delete async_;
-      async_ = nullptr;
+      delete slot;
       return Napi::Number::New(env_, rc);
     }
-    async_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    slot->handle.data = this;
+    slot->owner = this;
+    async_ = slot;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&slot->handle));
+    if (napi_add_async_cleanup_hook(env_, AsyncCleanup, slot, &slot->hook) != napi_ok) {
+      slot->hook = nullptr;
+      CloseAsync();
+      return Napi::Number::New(env_, -EINVAL);
+    }
 
     rc = iou_loop_open(&config, Notify, this, &loop_);
     if (rc < 0) {
@@ -161,8 +188,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
     napi_value resource_name;
     napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
     napi_async_init(env_, nullptr, resource_name, &async_context_);
-    napi_add_env_cleanup_hook(env_, Cleanup, this);
-    hooked_ = true;
     return Napi::Number::New(env_, 0);
   }
 
@@ -354,7 +379,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Hold() {
     if (held_ || async_ == nullptr) return;
     held_ = true;
-    uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
     dispatch_.Ref();
   }
 
@@ -362,14 +387,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Release() {
     if (!held_ || closing_) return;
     held_ = false;
-    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
     dispatch_.Unref();
   }
 
   // The loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
   static void Notify(void* ctx) {
     Loop* self = static_cast<Loop*>(ctx);
-    uv_async_send(self->async_);
+    uv_async_send(&self->async_->handle);
   }
 
   // Drains every published completion into the completion area and hands each chunk to the
@@ -421,23 +446,32 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
   }
 
-  // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
-  static void Cleanup(void* arg) {
-    Loop* self = static_cast<Loop*>(arg);
-    self->hooked_ = false;
-    self->Teardown(false);
+  // The environment's async cleanup hook: Node is exiting or the worker ends. Tears the Loop down
+  // if it still owns the handle; either way the handle is closing now and its close callback
+  // (OnClosed) ends the hook. JS thread.
+  static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(arg);
+    if (slot->owner != nullptr) slot->owner->Teardown(false);
+  }
+
+  // The async handle's close callback: the last code of ours the handle runs. JS thread.
+  static void OnClosed(uv_handle_t* handle) {
+    AsyncSlot* slot = reinterpret_cast<AsyncSlot*>(handle);
+    if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+    delete slot;
   }
 
   void CloseAsync() {
     if (async_ == nullptr) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_->handle), OnClosed);
     async_ = nullptr;
   }
 
   // Forces the loop closed (timeout 0: in-flight requests get their cancels and at most the loop's
   // abandonment grace, ~100 ms, to come back), joins its thread and closes the async handle.
-  // Idempotent. `from_js` is false in the environment cleanup hook, where no JavaScript-visible
-  // state is touched. JS thread.
+  // Idempotent. `from_js` is false in the environment's cleanup hook and the finalizer, where no
+  // JavaScript-visible state is touched. JS thread.
   void Teardown(bool from_js) {
     if (loop_ != nullptr) {
       // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
@@ -455,10 +489,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
         async_context_ = nullptr;
       }
     }
-    if (hooked_) {
-      napi_remove_env_cleanup_hook(env_, Cleanup, this);
-      hooked_ = false;
-    }
     closing_ = false;
     if (held_ && from_js) Release();
     CloseAsync();
@@ -467,7 +497,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
   napi_env env_;
   struct iou_loop* loop_ = nullptr;
-  uv_async_t* async_ = nullptr;  // owned; freed by its close callback
+  AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
   napi_async_context async_context_ = nullptr;
   Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise
   Napi::Reference<Napi::ArrayBuffer> staging_ref_;
@@ -481,7 +511,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool held_ = false;
   bool closing_ = false;
   bool draining_ = false;  // inside Drain: dispatch is running
-  bool hooked_ = false;
   bool torn_down_ = false;
   bool tracing_ = false;    // enableTrace() was called (tests only)
   std::mutex trace_mutex_;  // guards trace_ (loop thread pushes, JS thread takes)

@@ -80,7 +80,63 @@ if (workerData.end === "busy") {
 }
 `
 
+/** A child body that starts one worker running WORKER with `data` and awaits "ready". */
+const startWorker = (data: object) => `
+const { Worker } = await import("node:worker_threads")
+const worker = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: ${JSON.stringify(data)} })
+worker.on("error", (e) => console.log("worker error", e.message))
+const exited = new Promise((d) => worker.on("exit", d))
+await new Promise((d) => worker.once("message", d))
+`
+
 describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe("a worker that ends with an open Driver, the addon loaded only by that worker", () => {
+    const rounds = 3
+
+    it("ends cleanly when the worker's loop empties (the Driver idle but open)", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ idle: true, end: "return" })}console.log("worker exit", await exited)`)
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 0\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("ends cleanly when the worker calls process.exit() with a recv pending", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ end: "exit" })}console.log("worker exit", await exited)`)
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 0\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("ends cleanly when the worker is terminated with a recv pending while it submits", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ end: "busy" })}await worker.terminate(); console.log("worker exit", await exited)`)
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 1\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("exits with the main thread's code when it calls process.exit() while the worker is busy", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ end: "busy" })}process.exit(7)`)
+        expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 7, signal: null, stderr: "" })
+      }
+    }, 60_000)
+  })
+
   it("a worker terminated while it submits in a tight loop never aborts the process", async () => {
     // The main thread loads the addon too, so only the terminating environment is under test.
     const r = await runBare(
