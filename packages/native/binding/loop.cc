@@ -77,13 +77,41 @@ bool BoolArg(napi_env env, napi_value value) {
 
 }  // namespace
 
+// Loops whose thread has exited but not ended yet, per environment (its instance data). A Loop torn
+// down from JavaScript (destroy(), after the final dispatch) never waits for its thread to end: the
+// thread can be held in the kernel's exit path for as long as io-wq takes to finish a request the
+// shutdown abandoned (iou_loop_try_destroy), and the JS thread must not wait for kernel work. Such a
+// loop is kept here and freed by the first later open() or destroy() in this environment that finds
+// its thread ended, or at the latest when the environment ends: there the destructor waits, before
+// Node may unload the addon the thread last ran in. JS thread.
+struct Exiting {
+  std::vector<struct iou_loop*> loops;
+
+  ~Exiting() {
+    for (struct iou_loop* loop : loops) iou_loop_destroy(loop);
+  }
+
+  void Sweep() {
+    size_t kept = 0;
+    for (struct iou_loop* loop : loops)
+      if (!iou_loop_try_destroy(loop)) loops[kept++] = loop;
+    loops.resize(kept);
+  }
+
+  static Exiting* Of(napi_env env) {
+    void* data = nullptr;
+    napi_get_instance_data(env, &data);
+    return static_cast<Exiting*>(data);
+  }
+};
+
 class Loop;
 
 // The async handle and what must outlive the Loop until libuv is done with it: allocated by open(),
 // freed by the handle's close callback (OnClosed), which also removes the async cleanup hook. JS
 // thread.
 struct AsyncSlot {
-  uv_async_t handle;  // first member: the close callback casts the handle back to its slot
+  uv_async_t handle;      // first member: the close callback casts the handle back to its slot
   Loop* owner = nullptr;  // the Loop while it uses the handle; null once it closed it (Teardown)
   napi_async_cleanup_hook_handle hook = nullptr;
 };
@@ -147,6 +175,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_open(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
+    if (Exiting* exiting = Exiting::Of(env_)) exiting->Sweep();
     struct iou_loop_config config = {};
     config.size = info[0].As<Napi::Number>().Uint32Value();
     config.single_issuer = BoolArg(env_, info[1]);
@@ -473,12 +502,20 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // Idempotent. `from_js` is false in the environment's cleanup hook and the finalizer, where no
   // JavaScript-visible state is touched. JS thread.
   void Teardown(bool from_js) {
+    Exiting* exiting = from_js ? Exiting::Of(env_) : nullptr;
     if (loop_ != nullptr) {
       // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
       // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
       // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
+      // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
+      // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
+      // so the async handle can close below either way.
       inflight_ = 0;
-      iou_loop_destroy(loop_);
+      if (exiting != nullptr && iou_loop_exited(loop_)) {
+        if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
+      } else {
+        iou_loop_destroy(loop_);
+      }
       loop_ = nullptr;
       // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
       // and not from the cleanup hook or a finalizer, where the environment is going away.
@@ -493,6 +530,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (held_ && from_js) Release();
     CloseAsync();
     torn_down_ = true;
+    if (exiting != nullptr) exiting->Sweep();
   }
 
   napi_env env_;
@@ -518,6 +556,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
 };
 
 void InitLoop(Napi::Env env, Napi::Object exports) {
+  napi_set_instance_data(
+      env, new Exiting, [](napi_env, void* data, void*) { delete static_cast<Exiting*>(data); }, nullptr);
   exports.Set("Loop", Loop::Define(env));
 }
 

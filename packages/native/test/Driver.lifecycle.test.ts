@@ -10,7 +10,7 @@ import { spawn } from "node:child_process"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
 import { probe } from "../src/index.ts"
-import { SRC_INDEX } from "./helpers.ts"
+import { runChild, SRC_INDEX } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -119,7 +119,9 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
 
     it("ends cleanly when the worker is terminated with a recv pending while it submits", async () => {
       for (let i = 0; i < rounds; i++) {
-        const r = await runBare(`${startWorker({ end: "busy" })}await worker.terminate(); console.log("worker exit", await exited)`)
+        const r = await runBare(
+          `${startWorker({ end: "busy" })}await worker.terminate(); console.log("worker exit", await exited)`,
+        )
         expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
           code: 0,
           signal: null,
@@ -136,6 +138,47 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
       }
     }, 60_000)
   })
+
+  it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {
+    // A 1 GiB write to a regular file runs in an io-wq worker, which a cancel cannot stop. The
+    // cutoff abandons it (its buffer quarantined); the loop thread then exits, and the kernel holds
+    // that thread in its exit path until the write is done. close() must not wait for that.
+    const r = await runChild(
+      `const { mkdtempSync, openSync, fstatSync, closeSync, rmSync } = await import("node:fs")
+       const { join } = await import("node:path")
+       const { tmpdir } = await import("node:os")
+       const dir = mkdtempSync(join(tmpdir(), "iou-close-"))
+       const fd = openSync(join(dir, "data"), "w+")
+       const size = 1 << 30
+       const ring = Driver.open()
+       await ring.nop()
+       const write = ring.writeAt(fd, Buffer.alloc(size, 1), 0).then(() => "ok", (e) => e.code)
+       // Closed once the write is under way in the kernel (the file grows).
+       while (fstatSync(fd).size === 0) await new Promise((d) => setImmediate(d))
+       const closing = ring.close({ shutdownTimeout: 0 })
+       let immediate = null
+       setImmediate(() => (immediate = { sizeBelowFull: fstatSync(fd).size < size }))
+       const result = await closing
+       const atClose = { sizeBelowFull: fstatSync(fd).size < size, immediate }
+       const kernelHeld = ring.stats().quarantinedBytes === size
+       console.log(JSON.stringify({ result, write: await write, kernelHeld, atClose }))
+       closeSync(fd)
+       rmSync(dir, { recursive: true, force: true })`,
+      { timeoutMs: 60_000 },
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    const out = JSON.parse(r.stdout) as { kernelHeld: boolean }
+    // Where the kernel finished the write within the abandonment grace there is nothing to test.
+    if (!out.kernelHeld) ctx.skip("the write came back within the abandonment grace: too fast to stay in the kernel")
+    expect(out).toEqual({
+      result: { completed: 0, abandoned: 1 },
+      write: "ERR_IOU_ABANDONED",
+      kernelHeld: true,
+      // The setImmediate scheduled right after close() ran, and close() resolved, while the write
+      // was still going: the JS thread waited for neither the write nor the loop thread's end.
+      atClose: { sizeBelowFull: true, immediate: { sizeBelowFull: true } },
+    })
+  }, 90_000)
 
   it("a worker terminated while it submits in a tight loop never aborts the process", async () => {
     // The main thread loads the addon too, so only the terminating environment is under test.
