@@ -81,7 +81,11 @@ struct iou_loop {
    * a later, shorter close is published by the wake's release, paired with the loop's arm/park
    * RMW; a relaxed read of the older cutoff until then only delays the cutoff. */
   _Atomic uint64_t shutdown_deadline_ns;
-  _Atomic bool exited; /* loop release-stores last; owner acquire-loads */
+  _Atomic bool exited; /* loop release-stores once everything is published; owner acquire-loads */
+  /* The loop thread's last touch of `loop` or of the owner's notify context: release-stored after
+   * the notify that follows `exited` returned. Owner acquire-loads it in iou_loop_try_destroy before
+   * it frees anything. The thread may still take a while to end after it (see there). */
+  _Atomic bool finished;
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
    * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
@@ -786,9 +790,12 @@ static void *run(void *arg) {
   iou_notify_fn notify = loop->notify;
   void *ctx = loop->notify_ctx;
   /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every
-   * completion are the owner's from now on. Nothing of `loop` is touched after this store. */
+   * completion are the owner's from now on. Only `finished` is touched after this store. */
   atomic_store_explicit(&loop->exited, true, memory_order_release);
   if (notify != NULL) notify(ctx);
+  /* Release pairs with the acquire in iou_loop_try_destroy: the notify is over, and nothing of
+   * `loop` or of the owner's context is touched after this store. */
+  atomic_store_explicit(&loop->finished, true, memory_order_release);
   return NULL;
 }
 
@@ -833,6 +840,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->waker.eventfd = -1;
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
+  atomic_init(&loop->finished, false);
   atomic_init(&loop->owner_in_turn, false);
   atomic_init(&loop->owner_cpu, -1);
   loop->queued_deadline_ns = NO_DEADLINE;
@@ -946,6 +954,20 @@ void iou_loop_destroy(struct iou_loop *loop) {
   iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so joining never hangs */
   pthread_join(loop->thread, NULL);
   free_loop(loop);
+}
+
+/* A thread that submitted io_uring requests waits, as it exits, for the io-wq workers still running
+ * them (the kernel cancels what it can and lets the rest finish: a large write to a file, say). So a
+ * loop that abandoned such a request with IOU_COMPLETION_KERNEL_HELD can have published everything
+ * and still be in the kernel's exit path for as long as that request takes; pthread_join would make
+ * the owner wait for it. Here the owner only looks. */
+bool iou_loop_try_destroy(struct iou_loop *loop) {
+  if (!iou_loop_exited(loop)) return false;
+  /* Between `exited` and `finished` the thread only calls notify, which must not block (iou.h). */
+  while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) sched_yield();
+  if (pthread_tryjoin_np(loop->thread, NULL) != 0) return false; /* EBUSY: still leaving the kernel */
+  free_loop(loop);
+  return true;
 }
 
 /* Any thread. */
