@@ -22,8 +22,22 @@
 // nor escapes garbage collection; its finalizer (or the environment's cleanup hook when Node exits or
 // a worker ends) closes the loop with timeout 0 and joins the thread.
 //
-// Threads: every JS_ method, OnAsync, Cleanup and the destructor run on the JS thread that created
-// the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+// Environment teardown: when a worker ends, Node unloads this addon with the worker's environment
+// unless another thread loaded it too, so no code of ours may run after that: not the loop thread
+// (joined in the hook) and not the async handle's close callback. The hook is therefore an async
+// cleanup hook (napi_add_async_cleanup_hook), owned by the handle's AsyncSlot and removed by its
+// close callback: Node keeps running the worker's event loop, and keeps the addon loaded, until
+// that callback has run. A plain cleanup hook would return with the close callback still queued, to
+// be run by libuv after the unload.
+//
+// Threads: every JS_ method, OnAsync, OnClosed, AsyncCleanup and the destructor run on the JS thread
+// that created the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+//
+// A terminating environment (worker.terminate(), process.exit() from another thread) can call any
+// JS_ method while Node-API calls that need JavaScript fail. Such a failure throws nothing
+// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, binding.gyp), and no method chains a call onto a
+// result that may be empty (an empty Napi value has no env, and a failure reported through it is
+// fatal): arguments are read with plain Node-API getters that need no JavaScript.
 #include "loop.h"
 
 #include <uv.h>
@@ -34,6 +48,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace iou_binding {
@@ -83,7 +98,56 @@ void Quarantine(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
   stores.clear();
 }
 
+// A boolean argument; false for anything else, without coercion. Coercion (Napi::Value::ToBoolean)
+// may run JavaScript, so it fails while the environment is terminating, and its empty result has no
+// env for the next call to report through.
+bool BoolArg(napi_env env, napi_value value) {
+  bool out = false;
+  napi_get_value_bool(env, value, &out);
+  return out;
+}
+
 }  // namespace
+
+// Loops whose thread has exited but not ended yet, per environment (its instance data). A Loop torn
+// down from JavaScript (destroy(), after the final dispatch) never waits for its thread to end: the
+// thread can be held in the kernel's exit path for as long as io-wq takes to finish a request the
+// shutdown abandoned (iou_loop_try_destroy), and the JS thread must not wait for kernel work. Such a
+// loop is kept here and freed by the first later open() or destroy() in this environment that finds
+// its thread ended, or at the latest when the environment ends: there the destructor waits, before
+// Node may unload the addon the thread last ran in. JS thread.
+struct Exiting {
+  std::vector<struct iou_loop*> loops;
+
+  ~Exiting() {
+    for (struct iou_loop* loop : loops) iou_loop_destroy(loop);
+  }
+
+  void Sweep() {
+    size_t kept = 0;
+    for (struct iou_loop* loop : loops)
+      if (!iou_loop_try_destroy(loop)) loops[kept++] = loop;
+    loops.resize(kept);
+  }
+
+  static Exiting* Of(napi_env env) {
+    void* data = nullptr;
+    napi_get_instance_data(env, &data);
+    return static_cast<Exiting*>(data);
+  }
+};
+
+class Loop;
+
+// The async handle and what must outlive the Loop until libuv is done with it: allocated by open(),
+// freed by the handle's close callback (OnClosed), which also removes the async cleanup hook. JS
+// thread.
+struct AsyncSlot {
+  uv_async_t handle;      // first member: the close callback casts the handle back to its slot
+  Loop* owner = nullptr;  // the Loop while it uses the handle; null once it closed it (Teardown)
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+static_assert(std::is_standard_layout<AsyncSlot>::value, "OnClosed casts the handle to its AsyncSlot");
 
 class Loop : public Napi::ObjectWrap<Loop> {
  public:
@@ -143,10 +207,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_open(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
+    if (Exiting* exiting = Exiting::Of(env_)) exiting->Sweep();
     struct iou_loop_config config = {};
     config.size = info[0].As<Napi::Number>().Uint32Value();
-    config.single_issuer = info[1].ToBoolean().Value();
-    config.io_poll = info[2].ToBoolean().Value();
+    config.single_issuer = BoolArg(env_, info[1]);
+    config.io_poll = BoolArg(env_, info[2]);
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
     config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
@@ -159,15 +224,21 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
     uv_loop_t* uv_loop = nullptr;
     if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
-    async_ = new uv_async_t;
-    int rc = uv_async_init(uv_loop, async_, OnAsync);
+    AsyncSlot* slot = new AsyncSlot;
+    int rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
     if (rc < 0) {
-      delete async_;
-      async_ = nullptr;
+      delete slot;
       return Napi::Number::New(env_, rc);
     }
-    async_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    slot->handle.data = this;
+    slot->owner = this;
+    async_ = slot;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&slot->handle));
+    if (napi_add_async_cleanup_hook(env_, AsyncCleanup, slot, &slot->hook) != napi_ok) {
+      slot->hook = nullptr;
+      CloseAsync();
+      return Napi::Number::New(env_, -EINVAL);
+    }
 
     rc = iou_loop_open(&config, Notify, this, &loop_);
     if (rc < 0) {
@@ -178,8 +249,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
     napi_value resource_name;
     napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
     napi_async_init(env_, nullptr, resource_name, &async_context_);
-    napi_add_env_cleanup_hook(env_, Cleanup, this);
-    hooked_ = true;
     return Napi::Number::New(env_, 0);
   }
 
@@ -260,7 +329,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
       // The first request of a JS turn: published at once, the turn goes on (iou.h).
-      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish_early(loop_);
+      if (info.Length() > 1 && BoolArg(env_, info[1])) iou_loop_publish_early(loop_);
     }
     return Napi::Number::New(env_, rc);
   }
@@ -395,7 +464,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Hold() {
     if (held_ || async_ == nullptr) return;
     held_ = true;
-    uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
     dispatch_.Ref();
   }
 
@@ -403,14 +472,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Release() {
     if (!held_ || closing_) return;
     held_ = false;
-    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
     dispatch_.Unref();
   }
 
   // The loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
   static void Notify(void* ctx) {
     Loop* self = static_cast<Loop*>(ctx);
-    uv_async_send(self->async_);
+    uv_async_send(&self->async_->handle);
   }
 
   // Drains every published completion into the completion area and hands each chunk to the
@@ -443,7 +512,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
         napi_get_global(env_, &recv);
         napi_value result;
         const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
-        if (status == napi_pending_exception) {
+        // A throw from dispatch is an uncaught exception. The same status without an exception
+        // pending means the environment is terminating and JavaScript could not run: nothing to do.
+        bool pending = false;
+        if (status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok && pending) {
           napi_value error;
           napi_get_and_clear_last_exception(env_, &error);
           napi_fatal_exception(env_, error);
@@ -476,30 +548,47 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
   }
 
-  // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
-  static void Cleanup(void* arg) {
-    Loop* self = static_cast<Loop*>(arg);
-    self->hooked_ = false;
-    self->Teardown(false);
+  // The environment's async cleanup hook: Node is exiting or the worker ends. Tears the Loop down
+  // if it still owns the handle; either way the handle is closing now and its close callback
+  // (OnClosed) ends the hook. JS thread.
+  static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(arg);
+    if (slot->owner != nullptr) slot->owner->Teardown(false);
+  }
+
+  // The async handle's close callback: the last code of ours the handle runs. JS thread.
+  static void OnClosed(uv_handle_t* handle) {
+    AsyncSlot* slot = reinterpret_cast<AsyncSlot*>(handle);
+    if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+    delete slot;
   }
 
   void CloseAsync() {
     if (async_ == nullptr) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_->handle), OnClosed);
     async_ = nullptr;
   }
 
   // Forces the loop closed (timeout 0: in-flight requests get their cancels and at most the loop's
   // abandonment grace, ~100 ms, to come back), joins its thread and closes the async handle.
-  // Idempotent. `from_js` is false in the environment cleanup hook, where no JavaScript-visible
-  // state is touched. JS thread.
+  // Idempotent. `from_js` is false in the environment's cleanup hook and the finalizer, where no
+  // JavaScript-visible state is touched. JS thread.
   void Teardown(bool from_js) {
+    Exiting* exiting = from_js ? Exiting::Of(env_) : nullptr;
     if (loop_ != nullptr) {
       // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
       // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
       // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
+      // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
+      // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
+      // so the async handle can close below either way.
       inflight_ = 0;
-      iou_loop_destroy(loop_);
+      if (exiting != nullptr && iou_loop_exited(loop_)) {
+        if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
+      } else {
+        iou_loop_destroy(loop_);
+      }
       loop_ = nullptr;
       // Requests nobody will dispatch now: the kernel may still hold their memory.
       for (auto& stores : kept_) Quarantine(stores);
@@ -512,19 +601,16 @@ class Loop : public Napi::ObjectWrap<Loop> {
         async_context_ = nullptr;
       }
     }
-    if (hooked_) {
-      napi_remove_env_cleanup_hook(env_, Cleanup, this);
-      hooked_ = false;
-    }
     closing_ = false;
     if (held_ && from_js) Release();
     CloseAsync();
     torn_down_ = true;
+    if (exiting != nullptr) exiting->Sweep();
   }
 
   napi_env env_;
   struct iou_loop* loop_ = nullptr;
-  uv_async_t* async_ = nullptr;  // owned; freed by its close callback
+  AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
   napi_async_context async_context_ = nullptr;
   Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise
   Napi::Reference<Napi::ArrayBuffer> staging_ref_;
@@ -541,7 +627,6 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool held_ = false;
   bool closing_ = false;
   bool draining_ = false;  // inside Drain: dispatch is running
-  bool hooked_ = false;
   bool torn_down_ = false;
   bool tracing_ = false;    // enableTrace() was called (tests only)
   std::mutex trace_mutex_;  // guards trace_ (loop thread pushes, JS thread takes)
@@ -549,6 +634,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
 };
 
 void InitLoop(Napi::Env env, Napi::Object exports) {
+  napi_set_instance_data(
+      env, new Exiting, [](napi_env, void* data, void*) { delete static_cast<Exiting*>(data); }, nullptr);
   exports.Set("Loop", Loop::Define(env));
 }
 

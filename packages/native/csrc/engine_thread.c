@@ -188,8 +188,11 @@ static void *run(void *arg) {
 
   iou_notify_fn notify = loop->notify;
   void *ctx = loop->notify_ctx;
-  iou__finish(loop); /* nothing of `loop` is touched after it */
+  iou__finish(loop); /* only `finished` is touched after it */
   if (notify != NULL) notify(ctx);
+  /* Release pairs with the acquire in iou__thread_try_join: the notify is over, and nothing of
+   * `loop` or of the owner's context is touched after this store. */
+  atomic_store_explicit(&loop->finished, true, memory_order_release);
   return NULL;
 }
 
@@ -235,6 +238,13 @@ int iou__thread_cancel(struct iou_loop *loop, uint64_t tag) {
   if (err != 0) return err;
   iou__waker_wake(&loop->waker);
   return 0;
+}
+
+/* The thread exited (iou_loop_exited): waits for its last notify to return (it must not block, iou.h),
+ * then joins it only if it has ended already. */
+bool iou__thread_try_join(struct iou_loop *loop) {
+  while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) sched_yield();
+  return pthread_tryjoin_np(loop->thread, NULL) == 0; /* EBUSY: still leaving the kernel */
 }
 
 /* After a close with timeout 0: joining waits at most the abandonment grace. */

@@ -566,6 +566,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->waker.eventfd = -1;
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
+  atomic_init(&loop->finished, false);
   atomic_init(&loop->owner_in_turn, false);
   atomic_init(&loop->owner_cpu, -1);
   loop->queued_deadline_ns = IOU_NO_DEADLINE;
@@ -660,6 +661,18 @@ void iou_loop_destroy(struct iou_loop *loop) {
   else
     iou__thread_join(loop);
   free_loop(loop);
+}
+
+/* A thread that submitted io_uring requests waits, as it exits, for the io-wq workers still running
+ * them (the kernel cancels what it can and lets the rest finish: a large write to a file, say). So a
+ * loop that abandoned such a request with IOU_COMPLETION_KERNEL_HELD can have published everything
+ * and still be in the kernel's exit path for as long as that request takes; pthread_join would make
+ * the owner wait for it. Here the owner only looks. An inline loop has no thread: exited is enough. */
+bool iou_loop_try_destroy(struct iou_loop *loop) {
+  if (!iou_loop_exited(loop)) return false;
+  if (loop->engine == IOU_ENGINE_THREAD && !iou__thread_try_join(loop)) return false;
+  free_loop(loop);
+  return true;
 }
 
 /* Any thread. */

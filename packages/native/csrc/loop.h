@@ -79,7 +79,12 @@ struct iou_loop {
    * a later, shorter close is published by the wake's release, paired with the loop's arm/park
    * RMW; a relaxed read of the older cutoff until then only delays the cutoff. */
   _Atomic uint64_t shutdown_deadline_ns;
-  _Atomic bool exited; /* loop release-stores last; owner acquire-loads */
+  _Atomic bool exited; /* loop release-stores once everything is published; owner acquire-loads */
+  /* The loop thread's last touch of `loop` or of the owner's notify context: release-stored after
+   * the notify that follows `exited` returned (with `exited`, inline). Owner acquire-loads it in
+   * iou_loop_try_destroy before it frees anything. The thread may still take a while to end after
+   * it (see there). */
+  _Atomic bool finished;
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
    * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
@@ -180,6 +185,7 @@ int iou__thread_start(struct iou_loop *loop);
 void iou__thread_publish(struct iou_loop *loop, bool early);
 int iou__thread_cancel(struct iou_loop *loop, uint64_t tag);
 void iou__thread_join(struct iou_loop *loop);
+bool iou__thread_try_join(struct iou_loop *loop);
 
 int iou__inline_start(struct iou_loop *loop);
 int iou__inline_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);

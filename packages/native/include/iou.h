@@ -38,9 +38,9 @@ void iou_probe(struct iou_probe *out);
  *
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_publish_early,
- * iou_loop_poll_completions, iou_loop_close and iou_loop_destroy (which joins the loop thread);
- * iou_loop_stats may be called from any thread. The loop thread (named "iou-loop") calls `notify`
- * and, when tracing, `trace`, and nothing else outside itself.
+ * iou_loop_poll_completions, iou_loop_close, iou_loop_destroy (which joins the loop thread) and
+ * iou_loop_try_destroy; iou_loop_stats may be called from any thread. The loop thread (named
+ * "iou-loop") calls `notify` and, when tracing, `trace`, and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
@@ -236,6 +236,15 @@ bool iou_loop_exited(struct iou_loop *loop);
  * cancels land, never a wait on I/O. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
  * caller's to quarantine. Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
+
+/* iou_loop_destroy for a loop whose thread has exited (iou_loop_exited), without waiting for the
+ * thread to end: the kernel holds an exiting thread until io-wq workers have finished the requests
+ * it abandoned with IOU_COMPLETION_KERNEL_HELD, which can take as long as those requests do. Returns
+ * true when the thread had already ended: it was joined and the loop freed. Returns false, and frees
+ * nothing, when the thread has not exited, or has exited but not ended yet; call it again later, or
+ * iou_loop_destroy, which waits. After it returns on an exited loop, `notify` is never called again
+ * (it waits for the thread's last notify to return). Owner. */
+bool iou_loop_try_destroy(struct iou_loop *loop);
 
 /* ---- The inline engine (owner only) ----------------------------------------------------------
  * With IOU_ENGINE_INLINE, nothing runs unless the owner calls in: iou_loop_publish and iou_loop_run

@@ -1134,7 +1134,7 @@ export class Driver {
     this.closeNative()
   }
 
-  /** The loop thread has exited and every completion was dispatched: join it and resolve close(). */
+  /** The loop thread has exited and every completion was dispatched: release it and resolve close(). */
   private exited(): void {
     if (this.destroyed) return
     this.stopFifoTimer()
