@@ -40,6 +40,7 @@
 // fatal): arguments are read with plain Node-API getters that need no JavaScript.
 #include "loop.h"
 
+#include <unistd.h>
 #include <uv.h>
 #include <v8.h>
 
@@ -139,15 +140,19 @@ struct Exiting {
 
 class Loop;
 
-// The async handle and what must outlive the Loop until libuv is done with it: allocated by open(),
-// freed by the handle's close callback (OnClosed), which also removes the async cleanup hook. JS
-// thread.
+// The libuv handles of one Loop and what must outlive the Loop until libuv is done with them:
+// allocated by open(), freed by the last handle's close callback (OnClosed), which also removes the
+// async cleanup hook. The thread engine uses the async handle (the loop thread's notify); the inline
+// engine a poll handle on the loop's fd and a timer for its next deadline. Every handle's `data` is
+// the slot. JS thread.
 struct AsyncSlot {
-  uv_async_t handle;      // first member: the close callback casts the handle back to its slot
-  Loop* owner = nullptr;  // the Loop while it uses the handle; null once it closed it (Teardown)
+  uv_async_t handle;  // thread engine
+  uv_poll_t poll;     // inline engine: iou_loop_fd readable
+  uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
+  int open_handles = 0;
+  Loop* owner = nullptr;  // the Loop while it uses the handles; null once it closed them (Teardown)
   napi_async_cleanup_hook_handle hook = nullptr;
 };
-static_assert(std::is_standard_layout<AsyncSlot>::value, "OnClosed casts the handle to its AsyncSlot");
 
 class Loop : public Napi::ObjectWrap<Loop> {
  public:
@@ -202,8 +207,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
     return ok;
   }
 
-  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs) -> 0 | -errno.
-  // JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger.
+  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine)
+  // -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger
+  // (thread engine only); engine is IOU_ENGINE_* (default thread).
   Napi::Value JS_open(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -215,6 +221,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
     config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
+    config.engine = info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
+                        ? IOU_ENGINE_INLINE
+                        : IOU_ENGINE_THREAD;
     config.idle_spin_max_us =
         config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
     if (tracing_) {
@@ -224,27 +233,53 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
     uv_loop_t* uv_loop = nullptr;
     if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
+    inline_ = config.engine == IOU_ENGINE_INLINE;
     AsyncSlot* slot = new AsyncSlot;
-    int rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
+    slot->owner = this;
+    int rc = 0;
+    if (inline_) {
+      rc = uv_timer_init(uv_loop, &slot->timer);
+      if (rc == 0) slot->open_handles = 1;
+    } else {
+      rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
+      if (rc == 0) slot->open_handles = 1;
+    }
     if (rc < 0) {
       delete slot;
       return Napi::Number::New(env_, rc);
     }
-    slot->handle.data = this;
-    slot->owner = this;
     async_ = slot;
-    uv_unref(reinterpret_cast<uv_handle_t*>(&slot->handle));
+    slot->handle.data = slot;
+    slot->timer.data = slot;
+    slot->poll.data = slot;
+    Unref();
     if (napi_add_async_cleanup_hook(env_, AsyncCleanup, slot, &slot->hook) != napi_ok) {
       slot->hook = nullptr;
       CloseAsync();
       return Napi::Number::New(env_, -EINVAL);
     }
 
-    rc = iou_loop_open(&config, Notify, this, &loop_);
+    // The inline engine runs on this thread and never notifies: completions are delivered after
+    // each pass (RunInline).
+    rc = iou_loop_open(&config, inline_ ? nullptr : Notify, this, &loop_);
     if (rc < 0) {
       loop_ = nullptr;
       CloseAsync();
       return Napi::Number::New(env_, rc);
+    }
+    if (inline_) {
+      rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
+      if (rc == 0) {
+        slot->open_handles++;
+        rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
+      }
+      if (rc < 0) {
+        iou_loop_destroy(loop_);
+        loop_ = nullptr;
+        CloseAsync();
+        return Napi::Number::New(env_, rc);
+      }
+      Unref();
     }
     napi_value resource_name;
     napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
@@ -336,8 +371,12 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
   // publish(): makes the requests submitted so far visible to the loop and ends the owner's turn.
   // JS thread.
+  // Inline: the pass runs here and its completions are dispatched before publish returns (the
+  // Driver calls it from its own microtask, never from inside a caller's frame).
   Napi::Value JS_publish(const Napi::CallbackInfo&) {
-    if (loop_ != nullptr) iou_loop_publish(loop_);
+    if (loop_ == nullptr) return Napi::Value();
+    iou_loop_publish(loop_);
+    if (inline_) AfterPass(true);
     return Napi::Value();
   }
 
@@ -347,9 +386,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
     const uint64_t tag = (static_cast<uint64_t>(info[1].As<Napi::Number>().Uint32Value()) << 32) |
                          info[0].As<Napi::Number>().Uint32Value();
-    // Publish first: a request submitted in this turn must be visible to the loop before its
-    // cancel is, or the loop would take the cancel for an unknown tag and drop it.
-    iou_loop_publish(loop_);
+    // Thread engine: publish first, because a request submitted in this turn must be visible to the
+    // loop before its cancel is, or the loop would take the cancel for an unknown tag and drop it.
+    // Inline: the pass that takes the cancel (soon: the cancel writes the loop's fd) also finds a
+    // request still queued in the inbound queue.
+    if (!inline_) iou_loop_publish(loop_);
     return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
   }
 
@@ -363,7 +404,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     // of a larger double would be undefined.
     const double ns_f = std::ceil(ms * 1e6);
     const int64_t ns = ms < 0 ? -1 : ns_f >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(ns_f);
-    iou_loop_publish(loop_);
+    if (!inline_) iou_loop_publish(loop_); /* inline: the close's pass admits what is queued */
     const int rc = iou_loop_close(loop_, ns);
     if (rc == 0) {
       closing_ = true;
@@ -405,7 +446,12 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // poll(): drains completions now, as a notification would (a safety net while closing). JS thread.
   Napi::Value JS_poll(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
-    Drain();
+    if (inline_ && loop_ != nullptr) {
+      iou_loop_run(loop_);
+      AfterPass(true);
+    } else {
+      Drain(false);
+    }
     return Napi::Value();
   }
 
@@ -464,7 +510,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Hold() {
     if (held_ || async_ == nullptr) return;
     held_ = true;
-    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    Ref();
     dispatch_.Ref();
   }
 
@@ -472,8 +518,64 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Release() {
     if (!held_ || closing_) return;
     held_ = false;
-    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    Unref();
     dispatch_.Unref();
+  }
+
+  // The engine's handles keep the event loop alive (requests outstanding, or closing) or not.
+  void Ref() {
+    if (async_ == nullptr) return;
+    if (inline_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+    } else {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    }
+  }
+  void Unref() {
+    if (async_ == nullptr) return;
+    if (inline_) {
+      if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+      uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    }
+  }
+
+  // Inline: the loop's fd is readable (CQEs or task work are queued). Reads its counter, runs a
+  // pass and delivers. JS thread (libuv callback).
+  static void OnReady(uv_poll_t* handle, int, int) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    Loop* self = slot->owner;
+    if (self == nullptr || self->loop_ == nullptr) return;
+    uint64_t count;
+    while (read(iou_loop_fd(self->loop_), &count, sizeof(count)) < 0 && errno == EINTR) {
+    }
+    iou_loop_run(self->loop_);
+    self->AfterPass(false);
+  }
+
+  // Inline: the next deadline (or the shutdown cutoff) came. JS thread (libuv callback).
+  static void OnTimer(uv_timer_t* handle) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    Loop* self = slot->owner;
+    if (self == nullptr || self->loop_ == nullptr) return;
+    iou_loop_run(self->loop_);
+    self->AfterPass(false);
+  }
+
+  // Inline, after a pass: delivers its completions, then arms the timer for the next deadline
+  // (dispatch may have torn the loop down: rechecked after every call into JavaScript).
+  void AfterPass(bool from_js) {
+    Drain(from_js);
+    if (loop_ == nullptr || async_ == nullptr) return;
+    const int64_t ns = iou_loop_timeout_ns(loop_);
+    if (ns < 0) {
+      uv_timer_stop(&async_->timer);
+      return;
+    }
+    const uint64_t ms = static_cast<uint64_t>(ns / 1000000) + (ns % 1000000 != 0 ? 1 : 0);
+    uv_timer_start(&async_->timer, OnTimer, ms, 0);
   }
 
   // The loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
@@ -486,11 +588,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // Driver's dispatch(count, final); `final` is true on the last call after the loop thread has
   // exited. JS thread (libuv callback, outside any JS frame).
   static void OnAsync(uv_async_t* handle) {
-    Loop* self = static_cast<Loop*>(handle->data);
-    self->Drain();
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    if (slot->owner != nullptr) slot->owner->Drain(false);
   }
 
-  void Drain() {
+  // from_js: called from inside a JavaScript call (the Driver's publish or poll), where dispatch is
+  // a plain call; otherwise from a libuv callback, where it is a make-callback (async context,
+  // microtasks after it).
+  void Drain(bool from_js) {
     if (loop_ == nullptr || draining_) return;
     Napi::HandleScope scope(env_);
     draining_ = true;
@@ -511,11 +616,13 @@ class Loop : public Napi::ObjectWrap<Loop> {
         napi_value recv;  // napi_make_callback wants an object as `this`
         napi_get_global(env_, &recv);
         napi_value result;
-        const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
+        const napi_status status = from_js ? napi_call_function(env_, recv, fn, 2, argv, &result)
+                                           : napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
         // A throw from dispatch is an uncaught exception. The same status without an exception
         // pending means the environment is terminating and JavaScript could not run: nothing to do.
         bool pending = false;
-        if (status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok && pending) {
+        if (!from_js && status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok &&
+            pending) {
           napi_value error;
           napi_get_and_clear_last_exception(env_, &error);
           napi_fatal_exception(env_, error);
@@ -558,16 +665,30 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
   // The async handle's close callback: the last code of ours the handle runs. JS thread.
   static void OnClosed(uv_handle_t* handle) {
-    AsyncSlot* slot = reinterpret_cast<AsyncSlot*>(handle);
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    if (--slot->open_handles > 0) return;
     if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
     delete slot;
   }
 
+  // Closes the engine's handles (the poll handle first stops watching the loop's fd, so the fd may
+  // be closed after this). JS thread.
   void CloseAsync() {
     if (async_ == nullptr) return;
-    async_->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_->handle), OnClosed);
+    AsyncSlot* slot = async_;
     async_ = nullptr;
+    slot->owner = nullptr;
+    if (slot->open_handles == 0) {
+      if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+      delete slot;
+      return;
+    }
+    if (inline_) {
+      if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+      uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);
+    }
   }
 
   // Forces the loop closed (timeout 0: in-flight requests get their cancels and at most the loop's
@@ -584,6 +705,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
       // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
       // so the async handle can close below either way.
       inflight_ = 0;
+      if (inline_) CloseAsync(); /* stop polling the loop's fd before destroy closes it */
       if (exiting != nullptr && iou_loop_exited(loop_)) {
         if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
       } else {
@@ -624,6 +746,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // Per slot: the backing stores of the request's buffers, from submit until its completion is
   // polled (ReleaseBuffers) or the Loop is torn down (quarantined). Kernel-visible memory.
   std::vector<std::vector<std::shared_ptr<v8::BackingStore>>> kept_;
+  bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
   bool held_ = false;
   bool closing_ = false;
   bool draining_ = false;  // inside Drain: dispatch is running

@@ -190,8 +190,8 @@ bool iou__ring_taskrun(const struct iou_ring *ring) {
 void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
   uint32_t flags = __atomic_load_n(ring->kcq_flags, __ATOMIC_RELAXED);
   flags = on ? flags & ~IORING_CQ_EVENTFD_DISABLED : flags | IORING_CQ_EVENTFD_DISABLED;
-  __atomic_store_n(ring->kcq_flags, flags, __ATOMIC_RELAXED);
-  /* Pairs with the kernel's full barrier between queueing work (the CQ tail, IORING_SQ_TASKRUN)
-   * and reading our flag before it signals: either it sees signals on, or we see its work. */
-  if (on) __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  /* A sequentially consistent exchange (a full barrier) pairs with the kernel's full barrier between
+   * queueing work (the CQ tail, IORING_SQ_TASKRUN) and reading this flag before it signals: either
+   * it sees signals on, or our later look at the CQ and the flag sees its work. */
+  (void)__atomic_exchange_n(ring->kcq_flags, flags, __ATOMIC_SEQ_CST);
 }
