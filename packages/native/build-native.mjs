@@ -19,7 +19,7 @@
 // node_modules/.bin), the registry `node` package's platform binary, then /usr. Those headers must
 // be those of the Node that will load the addon: npm runs install scripts with that Node.
 import { spawnSync } from "node:child_process"
-import { existsSync, realpathSync, rmSync } from "node:fs"
+import { copyFileSync, existsSync, readdirSync, realpathSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -62,6 +62,11 @@ if (mode === "--prebuild") {
         console.error(`build-native: prebuildify failed: ${error.message ?? error}`)
         process.exit(1)
       }
+      // prebuildify moves build/Release/iou.node into prebuilds/; copy it back so that the checkout
+      // still loads its own build once postpack has removed prebuilds/.
+      const dir = join(here, "prebuilds", `${process.platform}-${process.arch}`)
+      const built = readdirSync(dir).find((f) => f.includes(`.abi${process.versions.modules}.`))
+      if (built) copyFileSync(join(dir, built), join(here, "build", "Release", "iou.node"))
     },
   )
 } else {
