@@ -53,8 +53,12 @@ check("npm pack builds and packs every package from the checkout", () => {
   const out = run("npm", ["pack", "--json", "--pack-destination", packDir, ...packages.flatMap((p) => ["-w", p])], root)
   // Lifecycle scripts print to the same stdout; the JSON is the last top-level array.
   const json = JSON.parse(out.slice(out.lastIndexOf("\n[\n") + 1))
-  for (const entry of json) packed[entry.name] = { file: join(packDir, entry.filename), paths: entry.files.map((f) => f.path) }
-  assert(packages.every((p) => packed[p]), `missing tarballs: ${JSON.stringify(Object.keys(packed))}`)
+  for (const entry of json)
+    packed[entry.name] = { file: join(packDir, entry.filename), paths: entry.files.map((f) => f.path) }
+  assert(
+    packages.every((p) => packed[p]),
+    `missing tarballs: ${JSON.stringify(Object.keys(packed))}`,
+  )
 })
 
 const allowed = {
@@ -68,7 +72,11 @@ const allowed = {
     /^binding\/[a-z]+\.(cc|h)$/,
     /^prebuilds\/linux-x64\/[^/]+\.abi\d+\.glibc\.node$/,
   ],
-  "@iou/effect": [/^(README\.md|package\.json)$/, /^dist\/(internal\/)?[A-Za-z]+\.(js|d\.ts|js\.map)$/, /^src\/(internal\/)?[A-Za-z]+\.ts$/],
+  "@iou/effect": [
+    /^(README\.md|package\.json)$/,
+    /^dist\/(internal\/)?[A-Za-z]+\.(js|d\.ts|js\.map)$/,
+    /^src\/(internal\/)?[A-Za-z]+\.ts$/,
+  ],
 }
 const required = {
   "@iou/core": ["dist/index.js", "dist/index.d.ts"],
@@ -84,7 +92,10 @@ for (const name of packages) {
     assert(absent.length === 0, `missing files: ${absent.join(", ")}`)
     if (name === "@iou/native") {
       const abi = `.abi${process.versions.modules}.glibc.node`
-      assert(paths.some((p) => p.endsWith(abi)), `no prebuilt addon for this Node's ABI (${abi})`)
+      assert(
+        paths.some((p) => p.endsWith(abi)),
+        `no prebuilt addon for this Node's ABI (${abi})`,
+      )
     }
     return `${paths.length} files`
   })
@@ -180,19 +191,29 @@ const project = (label, installArgs) => {
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(USER_TSCONFIG))
   let installed = false
   check(`${label}: npm install ${installArgs.join(" ")} of the tarballs in a fresh project`, () => {
-    run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...installArgs, ...tarballs, ...userDeps], dir)
+    run(
+      "npm",
+      ["install", "--prefer-offline", "--no-audit", "--no-fund", ...installArgs, ...tarballs, ...userDeps],
+      dir,
+    )
     installed = true
   })
   if (!installed) return dir
   check(`${label}: a Driver program writes and reads a file`, () => run("node", ["driver.mjs"], dir).trim())
-  check(`${label}: an Effect program runs a nop and registers prom-client metrics`, () => run("node", ["effect.mjs"], dir).trim())
+  check(`${label}: an Effect program runs a nop and registers prom-client metrics`, () =>
+    run("node", ["effect.mjs"], dir).trim(),
+  )
   check(`${label}: the addon that loads is the prebuilt one (no compiler was needed)`, () => {
     const nativeDir = join(dir, "node_modules", "@iou", "native")
-    const path = execFileSync("node", ["-e", `console.log(require("node-gyp-build").path(${JSON.stringify(nativeDir)}))`], {
-      cwd: nativeDir,
-      env,
-      encoding: "utf8",
-    }).trim()
+    const path = execFileSync(
+      "node",
+      ["-e", `console.log(require("node-gyp-build").path(${JSON.stringify(nativeDir)}))`],
+      {
+        cwd: nativeDir,
+        env,
+        encoding: "utf8",
+      },
+    ).trim()
     assert(path.includes(`${join("prebuilds", "linux-x64")}`), `loaded ${path}`)
     assert(!existsSync(join(nativeDir, "build")), "a build/ directory was made on install")
     return path.slice(nativeDir.length + 1)

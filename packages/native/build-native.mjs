@@ -53,10 +53,18 @@ if (mode === "--prebuild") {
     process.exit(1)
   }
   const prebuildify = require("prebuildify")
-  console.log(`build-native: prebuildify for node ${process.versions.node} (ABI ${process.versions.modules}), headers in ${nodedir}`)
+  console.log(
+    `build-native: prebuildify for node ${process.versions.node} (ABI ${process.versions.modules}), headers in ${nodedir}`,
+  )
   process.env.npm_config_nodedir = nodedir
   prebuildify(
-    { cwd: here, targets: [{ runtime: "node", target: process.versions.node }], napi: false, tagLibc: true, strip: true },
+    {
+      cwd: here,
+      targets: [{ runtime: "node", target: process.versions.node }],
+      napi: false,
+      tagLibc: true,
+      strip: true,
+    },
     (error) => {
       if (error) {
         console.error(`build-native: prebuildify failed: ${error.message ?? error}`)

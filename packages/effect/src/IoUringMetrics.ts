@@ -140,13 +140,17 @@ const registrations = new WeakMap<Prom.Registry, Registration>()
  * this module. Missing, `register` dies with a message saying to install it.
  */
 let promClient: Promise<typeof Prom> | undefined
-const loadPromClient: Effect.Effect<typeof Prom> = Effect.promise(() =>
-  (promClient ??= import("prom-client").catch((error: unknown) => {
-    promClient = undefined
-    throw new Error("IoUringMetrics.register needs prom-client, an optional peer dependency: npm install prom-client", {
-      cause: error,
-    })
-  })),
+const loadPromClient: Effect.Effect<typeof Prom> = Effect.promise(
+  () =>
+    (promClient ??= import("prom-client").catch((error: unknown) => {
+      promClient = undefined
+      throw new Error(
+        "IoUringMetrics.register needs prom-client, an optional peer dependency: npm install prom-client",
+        {
+          cause: error,
+        },
+      )
+    })),
 )
 
 const install = (client: typeof Prom, registry: Prom.Registry): Registration => {

@@ -144,24 +144,26 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     }),
   )
 
-  it.effect("the real layer fails with Unavailable when the Driver's setup is refused (IOU_SIMULATE_MISSING=IO_URING:EPERM)", () =>
-    Effect.gen(function* () {
-      // The Driver's hook: io_uring_setup is reported as failing with this errno.
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
-        }),
-        () =>
+  it.effect(
+    "the real layer fails with Unavailable when the Driver's setup is refused (IOU_SIMULATE_MISSING=IO_URING:EPERM)",
+    () =>
+      Effect.gen(function* () {
+        // The Driver's hook: io_uring_setup is reported as failing with this errno.
+        yield* Effect.acquireRelease(
           Effect.sync(() => {
-            delete process.env["IOU_SIMULATE_MISSING"]
+            process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
           }),
-      )
-      const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
-      assert.strictEqual(error.reason, "Unavailable")
-      assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
-      assert.strictEqual(error.syscall, "open")
-      assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
-    }),
+          () =>
+            Effect.sync(() => {
+              delete process.env["IOU_SIMULATE_MISSING"]
+            }),
+        )
+        const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
+        assert.strictEqual(error.syscall, "open")
+        assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+      }),
   )
   const simulating = (missing: string) =>
     Effect.acquireRelease(

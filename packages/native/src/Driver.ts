@@ -348,7 +348,8 @@ export class Driver {
   static open(config?: DriverConfig): Driver {
     const resolved = Config.resolve(config)
     const refusal = preflight(resolved)
-    if (refusal !== undefined) throw unavailableError(refusal, undefined)
+    if (refusal?.emfile) throw errnoError(-EMFILE, "open", undefined)
+    if (refusal !== undefined) throw unavailableError(refusal.reason, undefined)
     return new Driver(resolved, nativeFactory)
   }
 

@@ -112,22 +112,26 @@ export const ADDON_FIX =
   "it, which needs python3, make and a C/C++ compiler with C++20 (gcc 10 or clang 10)."
 
 let loaded: NativeBinding | undefined
-let failure: string | undefined
 
-/** The addon, or why it cannot be loaded (the loader's error and how to fix it). Loads once. */
+/**
+ * The addon, or why it cannot be loaded (the loader's error and how to fix it). A success is kept;
+ * a failure is not, since it may be transient (out of file descriptors: see `outOfFds`).
+ */
 export const loadBinding = (): NativeBinding | string => {
   if (loaded !== undefined) return loaded
-  if (failure !== undefined) return failure
   try {
     const nodeGypBuild = require("node-gyp-build") as (dir: string) => NativeBinding
     loaded = nodeGypBuild(PACKAGE_ROOT)
     return loaded
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).trim().replace(/\s+/g, " ")
-    failure = `the native addon is not built (${message}). ${ADDON_FIX}`
-    return failure
+    return `the native addon is not built (${message}). ${ADDON_FIX}`
   }
 }
+
+/** A load failure that is the process running out of file descriptors, not a missing addon. */
+export const outOfFds = (failure: string): boolean =>
+  /too many open files|file table overflow|\bE[MN]FILE\b/i.test(failure)
 
 const required = (): NativeBinding => {
   const b = loadBinding()

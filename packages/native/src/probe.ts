@@ -10,7 +10,7 @@
  */
 import type { Config } from "@iou/core"
 import { constants } from "node:os"
-import { loadBinding, type NativeProbe } from "./binding.ts"
+import { loadBinding, type NativeProbe, outOfFds } from "./binding.ts"
 
 /** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
 export const OPCODE_NAMES = [
@@ -112,17 +112,53 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   { name: "OP_NOP", kernel: "5.1", use: "nop", present: opcode("NOP"), neededBy: always },
   { name: "OP_WRITEV", kernel: "5.1", use: "vectored writeAt", present: opcode("WRITEV"), neededBy: always },
   { name: "OP_FSYNC", kernel: "5.1", use: "sync", present: opcode("FSYNC"), neededBy: always },
-  { name: "OP_POLL_ADD", kernel: "5.1", use: "readiness waits after EAGAIN, the wake poll", present: opcode("POLL_ADD"), neededBy: always },
+  {
+    name: "OP_POLL_ADD",
+    kernel: "5.1",
+    use: "readiness waits after EAGAIN, the wake poll",
+    present: opcode("POLL_ADD"),
+    neededBy: always,
+  },
   { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: always },
-  { name: "NODROP", kernel: "5.5", use: "the kernel keeps completions when the CQ overflows", present: (raw) => (raw.features & IORING_FEAT_NODROP) !== 0, neededBy: always },
-  { name: "OP_ASYNC_CANCEL", kernel: "5.5", use: "deadlines, cancellation, the shutdown drain", present: opcode("ASYNC_CANCEL"), neededBy: always },
+  {
+    name: "NODROP",
+    kernel: "5.5",
+    use: "the kernel keeps completions when the CQ overflows",
+    present: (raw) => (raw.features & IORING_FEAT_NODROP) !== 0,
+    neededBy: always,
+  },
+  {
+    name: "OP_ASYNC_CANCEL",
+    kernel: "5.5",
+    use: "deadlines, cancellation, the shutdown drain",
+    present: opcode("ASYNC_CANCEL"),
+    neededBy: always,
+  },
   { name: "OP_READ", kernel: "5.6", use: "readAt", present: opcode("READ"), neededBy: always },
   { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: always },
   { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: always },
   { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: always },
-  { name: "EXT_ARG", kernel: "5.11", use: "bounded waits in io_uring_enter (deadlines without timeout SQEs)", present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0, neededBy: always },
-  { name: "POLL_MULTISHOT", kernel: "5.13", use: "the eventfd wake poll (not used by an ioPoll ring)", present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0, neededBy: (config) => config.ioPoll !== true },
-  { name: "SINGLE_ISSUER", kernel: "6.1", use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one", present: (raw) => raw.singleIssuer, neededBy: () => false },
+  {
+    name: "EXT_ARG",
+    kernel: "5.11",
+    use: "bounded waits in io_uring_enter (deadlines without timeout SQEs)",
+    present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0,
+    neededBy: always,
+  },
+  {
+    name: "POLL_MULTISHOT",
+    kernel: "5.13",
+    use: "the eventfd wake poll (not used by an ioPoll ring)",
+    present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
+    neededBy: (config) => config.ioPoll !== true,
+  },
+  {
+    name: "SINGLE_ISSUER",
+    kernel: "6.1",
+    use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
+    present: (raw) => raw.singleIssuer,
+    neededBy: () => false,
+  },
 ]
 
 /** Opcodes the loop needs: nop, read, write, writev, fsync, send, recv, sendmsg, poll_add, async_cancel. */
@@ -231,7 +267,11 @@ const rawProbe = (sim: Simulation, cached: boolean): NativeProbe | string => {
 let cachedProbe: NativeProbe | undefined
 
 /** The reason a Driver with `config` cannot open, from what the kernel lacks (undefined: nothing). */
-const lacking = (raw: NativeProbe, config: Config.Config, sim: Simulation): { missing: Array<string>; reason?: string } => {
+const lacking = (
+  raw: NativeProbe,
+  config: Config.Config,
+  sim: Simulation,
+): { missing: Array<string>; reason?: string } => {
   const missing = KERNEL_REQUIREMENTS.filter((r) => sim.features.has(r.name) || !r.present(raw))
   const needed = missing.filter((r) => r.neededBy(config))
   const names = missing.map((r) => r.name)
@@ -283,13 +323,15 @@ export const probe = (config: Config.Config = {}): Probe => {
 
 /**
  * Driver.open's check before it starts a loop: undefined when the addon loads and the kernel has what
- * `config` needs, else the reason. The kernel's answer is asked once per process (features do not
- * change); a failed io_uring_setup is left to the loop's own open, which reports its errno.
+ * `config` needs, else the reason (with `emfile` when loading the addon failed for want of a file
+ * descriptor: that is no missing addon). The kernel's answer is asked once per process (features do
+ * not change); a failed io_uring_setup is left to the loop's own open, which reports its errno.
  */
-export const preflight = (config: Config.Config): string | undefined => {
+export const preflight = (config: Config.Config): { readonly reason: string; readonly emfile: boolean } | undefined => {
   const sim = simulation()
   const raw = rawProbe(sim, true)
-  if (typeof raw === "string") return raw
+  if (typeof raw === "string") return { reason: raw, emfile: outOfFds(raw) }
   if (raw.setupErrno !== 0) return undefined
-  return lacking(raw, config, sim).reason
+  const reason = lacking(raw, config, sim).reason
+  return reason === undefined ? undefined : { reason, emfile: false }
 }

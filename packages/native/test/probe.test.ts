@@ -6,8 +6,7 @@
  * and nothing is refused. The README's kernel support table is checked against the probe's table.
  */
 import { spawnSync } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -131,10 +130,14 @@ describe("probe", () => {
         { env: { ...process.env, "@IOU/NATIVE_PREBUILD": empty }, encoding: "utf8", timeout: 20_000 },
       )
       expect(child.status, child.stderr).toBe(0)
-      const { p, open } = JSON.parse(child.stdout) as { p: { supported: boolean; reason: string }; open: { code: string; message: string } }
+      const { p, open } = JSON.parse(child.stdout) as {
+        p: { supported: boolean; reason: string }
+        open: { code: string; message: string }
+      }
       expect(p.supported).toBe(false)
       expect(p.reason).toMatch(/^the native addon is not built \(No native build was found/)
-      for (const fix of ["allowScripts", "pnpm approve-builds", "npm rebuild @iou/native"]) expect(p.reason).toContain(fix)
+      for (const fix of ["allowScripts", "pnpm approve-builds", "npm rebuild @iou/native"])
+        expect(p.reason).toContain(fix)
       expect(open.code).toBe("ERR_IOU_UNAVAILABLE")
       expect(open.message).toContain(p.reason)
     } finally {
