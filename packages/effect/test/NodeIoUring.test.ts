@@ -144,23 +144,54 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     }),
   )
 
-  it.effect("the real layer fails with Unavailable when the Driver's setup is refused (IOU_TEST_SETUP_ERROR)", () =>
-    Effect.gen(function* () {
-      // The Driver's hook: io_uring_setup is reported as failing with this errno.
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
-        }),
-        () =>
+  it.effect(
+    "the real layer fails with Unavailable when the Driver's setup is refused (IOU_SIMULATE_MISSING=IO_URING:EPERM)",
+    () =>
+      Effect.gen(function* () {
+        // The Driver's hook: io_uring_setup is reported as failing with this errno.
+        yield* Effect.acquireRelease(
           Effect.sync(() => {
-            delete process.env["IOU_TEST_SETUP_ERROR"]
+            process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
           }),
-      )
+          () =>
+            Effect.sync(() => {
+              delete process.env["IOU_SIMULATE_MISSING"]
+            }),
+        )
+        const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
+        assert.strictEqual(error.syscall, "open")
+        assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+      }),
+  )
+  const simulating = (missing: string) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        process.env["IOU_SIMULATE_MISSING"] = missing
+      }),
+      () =>
+        Effect.sync(() => {
+          delete process.env["IOU_SIMULATE_MISSING"]
+        }),
+    )
+
+  it.effect("the real layer fails with Unavailable and says how to build the addon when it is not built", () =>
+    Effect.gen(function* () {
+      yield* simulating("ADDON")
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
       assert.strictEqual(error.reason, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
-      assert.strictEqual(error.syscall, "open")
-      assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+      assert.include(error.message, "the native addon is not built")
+    }),
+  )
+
+  it.effect("the real layer fails with Unavailable naming a kernel feature the loop needs and lacks", () =>
+    Effect.gen(function* () {
+      yield* simulating("EXT_ARG")
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.include(error.message, "EXT_ARG (Linux 5.11")
     }),
   )
 })

@@ -78,7 +78,7 @@ import {
   SYSCALLS,
   unavailableError,
 } from "./IoUringError.ts"
-import { explainSetupError, probe, simulatedSetupErrno } from "./probe.ts"
+import { explainSetupError, preflight, probe, simulatedSetupErrno } from "./probe.ts"
 import type {
   Callback,
   CloseOptions,
@@ -342,10 +342,15 @@ export class Driver {
   /**
    * Opens a ring: validates `config` (TypeError/RangeError), starts the loop thread and waits until
    * its ring exists. Throws an IoUringError with code "ERR_IOU_UNAVAILABLE" (message: probe()'s
-   * reason) where the kernel refuses io_uring.
+   * reason) where the addon is not built, the kernel refuses io_uring or lacks a feature the loop
+   * needs: checked before the loop starts, so an old kernel never gets as far as the loop.
    */
   static open(config?: DriverConfig): Driver {
-    return new Driver(Config.resolve(config), nativeFactory)
+    const resolved = Config.resolve(config)
+    const refusal = preflight(resolved)
+    if (refusal?.emfile) throw errnoError(-EMFILE, "open", undefined)
+    if (refusal !== undefined) throw unavailableError(refusal.reason, undefined)
+    return new Driver(resolved, nativeFactory)
   }
 
   /** CLOCK_MONOTONIC in milliseconds: the clock of the low-level API's absolute deadlines. */
@@ -474,7 +479,7 @@ export class Driver {
       throw errnoError(rc, "open", undefined)
     }
     if (rc < 0) {
-      const p = probe()
+      const p = probe(resolved)
       throw unavailableError(p.supported ? explainSetupError(-rc, p.ioUringDisabled ?? 0) : (p.reason ?? ""), rc)
     }
     this.config = { ...resolved, singleIssuerAccepted: this.native.stats()?.singleIssuer ?? false }

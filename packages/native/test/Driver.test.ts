@@ -90,7 +90,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("throws ERR_IOU_UNAVAILABLE with the probe's reason where io_uring is refused", () => {
-      process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
+      process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
       try {
         let thrown: unknown
         try {
@@ -103,7 +103,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         expect((thrown as Error).message).toContain(probe().reason!)
         expect(probe().supported).toBe(false)
       } finally {
-        delete process.env["IOU_TEST_SETUP_ERROR"]
+        delete process.env["IOU_SIMULATE_MISSING"]
       }
       expect(probe().supported).toBe(true)
     })

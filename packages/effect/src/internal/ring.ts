@@ -7,7 +7,7 @@
  * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
  * resumes the fiber; after interruption it only releases the waiting cleanup.
  */
-import type { Callback, RequestHandle } from "@iou/native"
+import type { Callback, RequestHandle } from "@iou/core"
 import { Duration, Effect } from "effect"
 import type * as IoUring from "../IoUring.ts"
 import type { IoUringError, Syscall } from "../IoUringError.ts"
