@@ -67,7 +67,7 @@ const allowed = {
     /^(README\.md|package\.json|binding\.gyp|build-native\.mjs)$/,
     /^dist\/[A-Za-z]+\.(js|d\.ts|js\.map)$/,
     /^src\/[A-Za-z]+\.ts$/,
-    /^csrc\/[a-z]+\.[ch]$/,
+    /^csrc\/[a-z_]+\.[ch]$/,
     /^include\/iou\.h$/,
     /^binding\/[a-z]+\.(cc|h)$/,
     /^prebuilds\/linux-x64\/[^/]+\.abi\d+\.glibc\.node$/,
