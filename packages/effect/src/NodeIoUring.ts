@@ -152,6 +152,7 @@ const ENV_NAMES = {
   timeoutWheelTick: "IOU_TIMEOUT_WHEEL_TICK",
   shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
   idleSpin: "IOU_IDLE_SPIN",
+  engine: "IOU_ENGINE",
 } as const
 
 const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
@@ -169,6 +170,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | `IOU_TIMEOUT_WHEEL_TICK`  | timeoutWheelTick  | `5 millis`    |
  * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
  * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
+ * | `IOU_ENGINE`              | engine            | `thread`      |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -185,6 +187,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   timeoutWheelTick: Config.option(Config.Duration(ENV_NAMES.timeoutWheelTick)),
   shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
   idleSpin: Config.option(Config.Int(ENV_NAMES.idleSpin)),
+  engine: Config.option(Config.String(ENV_NAMES.engine)),
 }).pipe(
   Config.mapEffect((raw) => {
     const shutdownTimeout = millis(raw.shutdownTimeout)
@@ -196,6 +199,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       timeoutWheelTick: millis(raw.timeoutWheelTick),
       shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
       idleSpin: Option.getOrUndefined(raw.idleSpin),
+      engine: Option.getOrUndefined(raw.engine) as DriverConfig["engine"],
     }
     try {
       // The Driver's own validation (shared through @iou/core), so that what passes here opens.

@@ -87,6 +87,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_TIMEOUT_WHEEL_TICK: "10 millis",
           IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
           IOU_IDLE_SPIN: "0",
+          IOU_ENGINE: "thread",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -97,6 +98,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         timeoutWheelTick: 10,
         shutdownTimeout: 1500,
         idleSpin: 0,
+        engine: "thread",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -120,6 +122,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_MAX_REQUEST_TIMEOUT", "soon"],
     ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
     ["IOU_IDLE_SPIN", "-5"],
+    ["IOU_ENGINE", "threads"],
   ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))

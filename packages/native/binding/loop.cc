@@ -596,7 +596,13 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // a plain call; otherwise from a libuv callback, where it is a make-callback (async context,
   // microtasks after it).
   void Drain(bool from_js) {
-    if (loop_ == nullptr || draining_) return;
+    if (loop_ == nullptr) return;
+    if (draining_) {
+      // Called from inside dispatch (an inline pass run by a publish in a microtask that the
+      // make-callback below runs): the outer Drain polls again before it returns.
+      drain_again_ = true;
+      return;
+    }
     Napi::HandleScope scope(env_);
     draining_ = true;
     // Read before polling: once the thread has exited, this drain sees every completion.
@@ -629,7 +635,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
         }
       }
       // dispatch may have destroyed the loop (after the final chunk).
-      if (last || loop_ == nullptr) break;
+      if (loop_ == nullptr) break;
+      if (last) {
+        if (!drain_again_) break;
+        drain_again_ = false;
+      }
     }
     draining_ = false;
     // A destroy() from inside dispatch left the async context alive while it was in use.
@@ -749,7 +759,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
   bool held_ = false;
   bool closing_ = false;
-  bool draining_ = false;  // inside Drain: dispatch is running
+  bool draining_ = false;     // inside Drain: dispatch is running
+  bool drain_again_ = false;  // a nested Drain was asked for: poll once more before returning
   bool torn_down_ = false;
   bool tracing_ = false;    // enableTrace() was called (tests only)
   std::mutex trace_mutex_;  // guards trace_ (loop thread pushes, JS thread takes)

@@ -42,6 +42,8 @@ import {
   binding,
   COMPLETION_BYTES,
   IOU_FLAG_DATA_ONLY,
+  IOU_ENGINE_INLINE,
+  IOU_ENGINE_THREAD,
   IOU_FLAG_EXACT,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_MAX_IOV,
@@ -473,6 +475,7 @@ export class Driver {
             resolved.maxRequestTimeout * 1e6,
             resolved.timeoutWheelTick * 1e6,
             resolved.idleSpin,
+            resolved.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
           )
     if (rc === -EMFILE || rc === -ENFILE) {
       // Out of file descriptors is not "io_uring unavailable": it says so, with Node's code.

@@ -42,6 +42,7 @@ export interface NativeLoop {
     maxRequestTimeoutNs: number,
     tickNs: number,
     idleSpinUs: number,
+    engine: number,
   ): number
   /**
    * 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request).
@@ -154,6 +155,10 @@ export const binding: NativeBinding = {
 }
 
 // ---- include/iou.h ---------------------------------------------------------------------------
+
+/** Who runs the loop (iou.h IOU_ENGINE_*). */
+export const IOU_ENGINE_THREAD = 0
+export const IOU_ENGINE_INLINE = 1
 
 export const IOU_OP_NOP = 0
 export const IOU_OP_READ_AT = 1
