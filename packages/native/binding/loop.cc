@@ -298,8 +298,16 @@ class Loop : public Napi::ObjectWrap<Loop> {
     request.tag = (static_cast<uint64_t>(s[STAGE_GENERATION]) << 32) | slot;
     request.position = (static_cast<uint64_t>(s[STAGE_POSITION_HI]) << 32) | s[STAGE_POSITION_LO];
     const double deadline_ms = stage_f64_[STAGE_DEADLINE_F64];
-    // Rounded up: a deadline never fires before the instant the caller asked for.
-    request.deadline_ns = deadline_ms > 0 ? static_cast<uint64_t>(std::ceil(deadline_ms * 1e6)) : 0;
+    // Rounded up: a deadline never fires before the instant the caller asked for. One at or past
+    // 2^64 ns (Infinity included) saturates to the end of the clock, where it never fires: the cast
+    // of such a double is undefined.
+    const double deadline_ns = std::ceil(deadline_ms * 1e6);
+    if (!(deadline_ms > 0))
+      request.deadline_ns = 0;
+    else if (deadline_ns >= 18446744073709551616.0)  // 2^64
+      request.deadline_ns = UINT64_MAX;
+    else
+      request.deadline_ns = static_cast<uint64_t>(deadline_ns);
     request.fd = static_cast<int32_t>(s[STAGE_FD]);
     request.op = static_cast<uint8_t>(s[STAGE_OP]);
     request.flags = static_cast<uint8_t>(s[STAGE_FLAGS]);

@@ -119,7 +119,8 @@ void iou__submit(struct iou_loop *loop) {
 }
 
 /* The wait bound: the next deadline (wheel or parked, or of a request queued behind full waiters)
- * and, while closing, the shutdown cutoff. */
+ * and, while closing, the shutdown cutoff. A bound at the end of the clock (UINT64_MAX: a deadline
+ * whose tick begins past 2^64 ns saturates there) never comes: the wait has no timeout. */
 int64_t iou__wait_timeout(struct iou_loop *loop) {
   uint64_t at = loop->queued_deadline_ns; /* IOU_NO_DEADLINE unless at waiter capacity */
   uint64_t tick = iou__wheel_next_tick(&loop->wheel);

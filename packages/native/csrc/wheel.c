@@ -82,7 +82,10 @@ static int place(struct iou__wheel *w, uint64_t id, uint64_t tick) {
   uint32_t slot = (uint32_t)(tick & w->mask);
   struct iou__wheel_bucket *b = &w->buckets[slot];
   if (grow(&b->entries, &b->cap, b->len + 1) != 0) return -ENOMEM;
-  if (b->len == 0) set_bit(w->occupied, slot);
+  if (b->len == 0) {
+    IOU_ASSERT(!test_bit(w->occupied, slot), "wheel: occupied bit already set on an empty bucket");
+    set_bit(w->occupied, slot);
+  }
   b->entries[b->len++] = (struct iou__wheel_entry){.id = id, .tick = tick};
   IOU_ASSERT(w->active_counts[slot] < UINT32_MAX, "wheel: bucket count overflow");
   if (w->active_counts[slot]++ == 0) set_bit(w->active_bits, slot);
@@ -205,6 +208,15 @@ static int drain_bucket(struct iou__wheel *w, uint32_t slot) {
   return 0;
 }
 
+/* The slot of the lowest bit of `word`, word i of the occupied bitset. Bits past the last slot
+ * (in the only word of a wheel of fewer than 64 slots) are never set: one would index past the
+ * buckets. */
+static uint32_t occupied_slot(const struct iou__wheel *w, uint32_t i, uint64_t word) {
+  uint32_t slot = i * 64 + (uint32_t)__builtin_ctzll(word);
+  IOU_ASSERT(slot < w->slots, "wheel: occupied bit past the last slot");
+  return slot;
+}
+
 int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
   w->due_len = 0;
   uint64_t now_tick = now_ns > w->start_ns ? (now_ns - w->start_ns) / w->tick_ns : 0;
@@ -216,7 +228,7 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
     /* Only stale entries can remain: purge them so they never cost a wake-up. */
     for (uint32_t i = 0; i < (w->slots + 63) / 64; i++) {
       for (uint64_t word = w->occupied[i]; word != 0; word &= word - 1)
-        w->buckets[i * 64 + (uint32_t)__builtin_ctzll(word)].len = 0;
+        w->buckets[occupied_slot(w, i, word)].len = 0;
       w->occupied[i] = 0;
     }
     return 0;
@@ -233,7 +245,7 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
     if (now_tick - previous >= w->slots) {
       for (uint32_t i = 0; i < (w->slots + 63) / 64; i++)
         for (uint64_t word = w->occupied[i]; word != 0; word &= word - 1)
-          if (drain_bucket(w, i * 64 + (uint32_t)__builtin_ctzll(word)) != 0) return -ENOMEM;
+          if (drain_bucket(w, occupied_slot(w, i, word)) != 0) return -ENOMEM;
     } else {
       for (uint64_t t = previous + 1; t <= now_tick; t++) {
         uint32_t slot = (uint32_t)(t & w->mask);

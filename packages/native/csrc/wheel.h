@@ -73,9 +73,13 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns);
  * only after removing every live entry the last advance returned: it recomputes a removed minimum. */
 uint64_t iou__wheel_next_tick(struct iou__wheel *w);
 
-/* The absolute CLOCK_MONOTONIC time at which tick begins. */
+/* The absolute CLOCK_MONOTONIC time at which tick begins, or UINT64_MAX when that is past the end
+ * of the 64-bit clock (the tick of a deadline within one tick of 2^64 ns): saturated, never
+ * wrapped, since a wrapped time is in the past and would make every wait a zero timeout. */
 static inline uint64_t iou__wheel_tick_ns(const struct iou__wheel *w, uint64_t tick) {
-  return w->start_ns + tick * w->tick_ns;
+  uint64_t ns;
+  if (__builtin_mul_overflow(tick, w->tick_ns, &ns) || __builtin_add_overflow(ns, w->start_ns, &ns)) return UINT64_MAX;
+  return ns;
 }
 
 static inline bool iou__wheel_has_deadlines(const struct iou__wheel *w) {

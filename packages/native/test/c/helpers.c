@@ -31,7 +31,11 @@ uint64_t t_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Every harness stays reachable from here until exit (so leak checkers do not report it). */
+/* Every harness, so that it can be freed at exit: a test reads t->got after t_close, so t_close
+ * cannot free it. A harness whose loop is still open at exit (a test that failed half-way) is not
+ * freed, since its loop thread may still notify it; it stays reachable from here. The array must be
+ * read somewhere: a write-only one is optimised away, and leak checkers then report every harness
+ * as definitely lost. */
 static struct t_loop *all_loops[64];
 static unsigned n_loops;
 
@@ -70,7 +74,7 @@ void t_sleep_ms(unsigned ms) {
   uint64_t end = t_now_ns() + (uint64_t)ms * T_MS;
   for (unsigned i = 0; i < n_loops; i++) {
     struct t_loop *t = all_loops[i];
-    if (t->loop == NULL || !t->inline_engine || !pthread_equal(t->owner, pthread_self())) continue;
+    if (t == NULL || t->loop == NULL || !t->inline_engine || !pthread_equal(t->owner, pthread_self())) continue;
     for (uint64_t now = t_now_ns(); now < end; now = t_now_ns()) pump(t, (int)((end - now) / T_MS) + 1);
     return;
   }
@@ -85,6 +89,14 @@ static void on_notify(void *ctx) {
   uint64_t one = 1;
   ssize_t r = write(t->notify_fd, &one, sizeof(one));
   (void)r;
+}
+
+static void free_closed_loops(void) {
+  for (unsigned i = 0; i < n_loops; i++) {
+    if (all_loops[i] == NULL || all_loops[i]->loop != NULL) continue;
+    free(all_loops[i]);
+    all_loops[i] = NULL;
+  }
 }
 
 struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns) {
@@ -103,6 +115,7 @@ struct t_loop *t_open_config(const struct iou_loop_config *config) {
   struct t_loop *t = calloc(1, sizeof(*t));
   CHECK(t != NULL);
   CHECK(n_loops < 64);
+  if (n_loops == 0) CHECK(atexit(free_closed_loops) == 0);
   all_loops[n_loops++] = t;
   t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   CHECK(t->notify_fd >= 0);
