@@ -302,6 +302,9 @@ static void stage_request(struct iou_loop *loop, uint64_t id) {
     complete(loop, &c); /* a timeout or cancel landed while it was parked */
     return;
   }
+  if (loop->engine == IOU_ENGINE_INLINE && (sqe.opcode == IORING_OP_READ || sqe.opcode == IORING_OP_WRITE) &&
+      sqe.len >= IOU_INLINE_ASYNC_BYTES)
+    sqe.flags |= IOSQE_ASYNC; /* a large page-cache copy goes to io-wq, not into the owner's enter */
   struct io_uring_sqe *k = iou__ring_get_sqe(&loop->ring);
   IOU_ASSERT(k != NULL, "stage_request without SQ room");
   *k = sqe;

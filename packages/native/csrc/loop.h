@@ -133,6 +133,13 @@ struct iou_loop {
 };
 
 
+/* Inline engine: a single-buffer file read or write of at least this many bytes is staged with
+ * IOSQE_ASYNC. Without it the kernel copies a page-cached transfer inside the io_uring_enter that
+ * submits it, that is on the JS thread, for about as long as a memcpy of that size; with it the copy
+ * runs on an io-wq worker and the enter returns at once. Sockets are left alone (io-wq would park a
+ * worker on a receive that waits for data). Smaller transfers stay inline, where they are cheapest. */
+#define IOU_INLINE_ASYNC_BYTES (256u * 1024u)
+
 /* ---- phases (the driving thread) ------------------------------------------------------------ */
 
 /* Counts n into a counter (single writer: relaxed load + store). */
