@@ -42,10 +42,14 @@ import { pattern, tcpPair, tempFile } from "./helpers.ts"
 const supported = probe().supported
 const reason = probe().reason ?? ""
 
+/** The engine under test: the default (inline), or IOU_TEST_ENGINE (the native-thread project). */
+const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
+const engine = ENGINE === undefined ? {} : { engine: ENGINE }
+
 /** A Driver whose loop traces every op CQE, and a way to take the events. */
 const tracedDriver = (size: number): { driver: Driver; take: () => Array<TraceEvent> } => {
   let native: NativeLoop | undefined
-  const driver = new Driver(Config.resolve({ size }), (dispatch, staging, completions) => {
+  const driver = new Driver(Config.resolve({ size, ...engine }), (dispatch, staging, completions) => {
     native = new binding.Loop(dispatch, staging, completions)
     native.enableTrace()
     return native
@@ -187,7 +191,7 @@ describe.skipIf(!supported)(
 
     it("exact and plain recv assembled from pieces sent apart", async () => {
       const { driver, take } = tracedDriver(8)
-      const sender = Driver.open({ size: 4 })
+      const sender = Driver.open({ size: 4, ...engine })
       const p = await tcpPair()
       try {
         const exact = ended((cb) => driver.submitRecv(p.b, new Uint8Array(12), 0, 12, true, 0, cb))
