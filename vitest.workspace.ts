@@ -1,8 +1,7 @@
 // The list of vitest projects: one per package, and the examples (their demo runs as a test). The
 // Driver's own suite and the conformance replay run a second time on the thread engine
-// (native-thread); the default engine,
-// inline, is what the native project runs. vitest 5 ignores this file on its own; the root
-// vitest.config.ts imports it as `test.projects`.
+// (native-thread); the native project runs them on the default engine, inline. vitest 5 ignores
+// this file on its own; the root vitest.config.ts imports it as `test.projects`.
 import { defaultServerConditions } from "vite"
 
 export default [
