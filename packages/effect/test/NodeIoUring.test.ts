@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { probe } from "@iou/native"
+import { IoUringError as NativeIoUringError, probe } from "@iou/native"
 import { IoUring, NodeIoUring } from "@iou/effect"
 import { tcpPair } from "./sockets.ts"
 
@@ -134,7 +134,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     Effect.gen(function* () {
       const reason = "io_uring_setup failed with EPERM: the sysctl kernel.io_uring_disabled is 2"
       const refuse = (): never => {
-        throw Object.assign(new Error(reason), { name: "IoUringError", code: "ERR_IOU_UNAVAILABLE" })
+        throw new NativeIoUringError(reason, { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable" })
       }
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
       assert.strictEqual(error._tag, "IoUringError")

@@ -1,8 +1,11 @@
 /**
  * probe(): whether io_uring can be used on this machine and, when not, why. Never throws.
+ * Also openLoop(): the Driver's setup, whose refusal probe() explains.
  */
+import type { Config } from "@iou/core"
 import { constants } from "node:os"
-import { binding } from "./binding.ts"
+import { binding, type NativeLoop } from "./binding.ts"
+import { errnoError, unavailableError } from "./IoUringError.ts"
 
 /** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
 export const OPCODE_NAMES = [
@@ -171,4 +174,30 @@ export const probe = (): Probe => {
     }
   }
   return { ...base, supported: true }
+}
+
+/**
+ * Opens `native` with `config`, or throws what the Driver reports for a refusal: Node's EMFILE or
+ * ENFILE error when out of file descriptors (that is not "io_uring unavailable"), otherwise
+ * ERR_IOU_UNAVAILABLE with probe()'s explanation. IOU_TEST_SETUP_ERROR stands in for the kernel's
+ * answer here as in probe().
+ */
+export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): void => {
+  const simulated = simulatedSetupErrno()
+  const rc =
+    simulated !== 0
+      ? -simulated
+      : native.open(
+          config.size,
+          config.singleIssuer,
+          config.ioPoll,
+          config.maxRequestTimeout * 1e6,
+          config.timeoutWheelTick * 1e6,
+          config.idleSpin,
+        )
+  if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
+  if (rc < 0) {
+    const p = probe()
+    throw unavailableError(p.supported ? explainSetupError(-rc, p.ioUringDisabled ?? 0) : (p.reason ?? ""), rc)
+  }
 }

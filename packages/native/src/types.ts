@@ -1,5 +1,5 @@
 /**
- * The public types of @iou/native's Driver (see ../../shared design API.md). This file is the
+ * The public types of @iou/native's Driver. This file is the
  * contract between the Driver (src/Driver.ts) and its users (@iou/effect, bench, examples).
  */
 import type { Config } from "@iou/core"
@@ -16,7 +16,12 @@ export interface EffectiveConfig extends Config.ResolvedConfig {
 export interface DriverStats {
   /** The seed's gauge: requests occupying a waiter slot in the loop. */
   readonly pendingOperations: number
-  /** Requests the Driver holds that have not completed: in its JS FIFO, the inbound queue or the loop. */
+  /**
+   * Requests anywhere between the call that made them and their completion: in the Driver's
+   * backpressure queue, the loop's inbound queue or the loop (in the kernel or waiting there).
+   */
+  readonly outstanding: number
+  /** @deprecated Use `outstanding` (the same count); `inFlight` is removed in the next release. */
   readonly inFlight: number
   readonly submitted: number
   /** Requests that ended, whatever their outcome (success, error, timeout, cancel, abandonment). */

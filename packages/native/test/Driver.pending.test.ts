@@ -6,8 +6,6 @@
 import { Config } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import {
-  IOU_OP_NOP,
-  IOU_OP_READ_AT,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
@@ -17,6 +15,10 @@ import {
   type TraceEvent,
 } from "../src/binding.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
+import { OPERATIONS } from "../src/Operations.ts"
+
+const IOU_OP_NOP = OPERATIONS.nop.op
+const IOU_OP_READ_AT = OPERATIONS.readAt.op
 
 interface Taken {
   readonly slot: number

@@ -8,18 +8,7 @@
  * thread, with `(null, result)` or `(error, 0)`; deadlines are absolute milliseconds on the clock of
  * `Driver.now()`, 0 meaning none.
  */
-import type { Driver } from "@iou/native"
+import type { Driver, SubmitMethod } from "@iou/native"
 
-export type DriverLike = Pick<
-  Driver,
-  | "config"
-  | "submitNop"
-  | "submitReadAt"
-  | "submitWriteAt"
-  | "submitSend"
-  | "submitRecv"
-  | "submitSync"
-  | "cancel"
-  | "stats"
-  | "close"
->
+/** The low-level method of every operation (@iou/native's operation table), and the rest. */
+export type DriverLike = Pick<Driver, "config" | SubmitMethod | "cancel" | "stats" | "close">
