@@ -13,18 +13,11 @@
  * | Backpressure.ts | requests waiting for room in the loop's inbound queue, and their deadlines |
  * | Wire.ts         | the staging record and the completion records shared with the binding      |
  * | Delivery.ts     | the end of every request (from the loop or not), the quarantine, counters  |
+ * | Submission.ts   | the path to the loop: staging, Loop.submit, publishing, refill             |
  * | Shutdown.ts     | close(): the shutdown drain, its timer, abandonment and the join           |
  * | Clock.ts        | the monotonic clock of every deadline                                      |
  *
- * ```
- * readAt, submitReadAt… ─ validate ─► pending table slot
- *   ├─ backpressure queue empty: staging record + Loop.submit ─► inbound queue (iou_loop_submit)
- *   └─ inbound queue full (or requests already queued): backpressure queue, pushed as completions free room
- *   the turn's first request is published at once (iou_loop_publish_early: the loop starts on it and,
- *   with requests outstanding, waits briefly for the rest of the turn instead of sleeping)
- * microtask once per JS turn ─► Loop.publish (iou_loop_publish: one atomic, eventfd only if the loop sleeps)
- * loop thread ─► notify ─► uv_async ─► Loop polls completions into the completion area ─► deliver(count)
- * ```
+ * A request travels as README.md, "How a request travels", draws it.
  *
  * A deadline holds wherever the request waits: in the kernel and the loop's wheel, in the loop's
  * inbound queue (the loop ends it), and in the backpressure queue (its timer ends it here with the
@@ -45,6 +38,7 @@ import { BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { openLoop } from "./probe.ts"
 import { Shutdown } from "./Shutdown.ts"
+import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
 import { Wire } from "./Wire.ts"
@@ -94,10 +88,8 @@ export class Driver {
   private readonly queue: BackpressureQueue
   private readonly shutdown: Shutdown
   private readonly delivery: Delivery
-  private flushScheduled = false
+  private readonly submission: Submission
 
-  private readonly flushFn = (): void => this.flush()
-  private readonly pushFn = (slot: number): boolean => this.push(slot)
   // The binding holds its delivery function weakly while nothing is outstanding: the Driver keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)
 
@@ -114,9 +106,7 @@ export class Driver {
     openLoop(this.native, resolved)
     const opened = this.native.stats()!
     this.shutdown = new Shutdown(this.native, opened, {
-      flush: () => {
-        if (this.flushScheduled) this.flush()
-      },
+      flush: () => this.submission.flushNow(),
       abandonQueued: () =>
         this.queue.endAll((slot) => {
           this.delivery.abandoned++
@@ -125,8 +115,9 @@ export class Driver {
       exited: () => this.queue.dispose(),
     })
     this.delivery = new Delivery(table, this.shutdown, () => {
-      if (this.shutdown.closing && !this.shutdown.destroyed) this.refill()
+      if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
     })
+    this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
   }
 
@@ -137,12 +128,8 @@ export class Driver {
     const o = Validate.options(options)
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.nop.op, 0, signal)
-    return this.promise(
-      this.fill(OPERATIONS.nop.op, 0, 0, undefined, 0, 0, 0, deadline),
-      signal,
-      Pending.KIND_PROMISE_VOID,
-    )
+    const slot = this.fill(OPERATIONS.nop.op, 0, 0, undefined, 0, 0, 0, deadline)
+    return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
   /**
@@ -159,8 +146,6 @@ export class Driver {
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
     const at = Validate.position(position)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.readAt.op, fd, signal)
-    if (length === 0) return Promise.resolve(0)
     const slot = this.fill(OPERATIONS.readAt.op, flags, fd, buffer, at, 0, length, deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
   }
@@ -173,10 +158,7 @@ export class Driver {
     const signal = Validate.signal(o.signal)
     const valid = Validate.data(data)
     const at = Validate.position(position)
-    const bytes = Validate.bytesOf(valid)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.writeAt.op, fd, signal)
-    if (bytes === 0) return Promise.resolve()
-    const slot = this.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, bytes, deadline)
+    const slot = this.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, Validate.bytesOf(valid), deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
@@ -187,10 +169,7 @@ export class Driver {
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
     const valid = Validate.data(data)
-    const bytes = Validate.bytesOf(valid)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.send.op, fd, signal)
-    if (bytes === 0) return Promise.resolve()
-    const slot = this.fill(OPERATIONS.send.op, 0, fd, valid, 0, 0, bytes, deadline)
+    const slot = this.fill(OPERATIONS.send.op, 0, fd, valid, 0, 0, Validate.bytesOf(valid), deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
@@ -210,8 +189,6 @@ export class Driver {
     const flags = Validate.optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.recv.op, fd, signal)
-    if (length === 0) return Promise.resolve(0)
     const slot = this.fill(OPERATIONS.recv.op, flags, fd, buffer, 0, offset, length, deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
   }
@@ -223,12 +200,8 @@ export class Driver {
     const flags = Validate.optionalBoolean(o.dataOnly, "dataOnly") ? IOU_FLAG_DATA_ONLY : 0
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
-    if (this.shutdown.closing || signal?.aborted) return this.refused(OPERATIONS.sync.op, fd, signal)
-    return this.promise(
-      this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, deadline),
-      signal,
-      Pending.KIND_PROMISE_VOID,
-    )
+    const slot = this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, deadline)
+    return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
   // ---- The low-level API: one callback per request, no Promise ----------------------------------
@@ -237,7 +210,6 @@ export class Driver {
   submitNop(deadline: number, callback: T.Callback): T.RequestHandle {
     const d = Validate.deadline(deadline)
     Validate.callback(callback)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.nop.op, 0, callback)
     return this.callback(this.fill(OPERATIONS.nop.op, 0, 0, undefined, 0, 0, 0, d), callback)
   }
 
@@ -251,16 +223,7 @@ export class Driver {
     deadline: number,
     callback: T.Callback,
   ): T.RequestHandle {
-    Validate.fd(fd)
-    Validate.buffer(buffer, "buffer")
-    const at = Validate.position(position)
-    Validate.integer(length, "length", 0, Math.min(Validate.lengthOf(buffer), Validate.MAX_REQUEST_BYTES))
-    const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
-    const d = Validate.deadline(deadline)
-    Validate.callback(callback)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.readAt.op, fd, callback)
-    if (length === 0) return this.immediately(callback)
-    return this.callback(this.fill(OPERATIONS.readAt.op, flags, fd, buffer, at, 0, length, d), callback)
+    return this.submitInto(OPERATIONS.readAt.op, fd, buffer, 0, length, exact, position, deadline, callback)
   }
 
   /** writeAt of all of `data`; the callback gets the bytes written. */
@@ -277,8 +240,6 @@ export class Driver {
     const d = Validate.deadline(deadline)
     Validate.callback(callback)
     const bytes = Validate.bytesOf(valid)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.writeAt.op, fd, callback)
-    if (bytes === 0) return this.immediately(callback)
     return this.callback(this.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, bytes, d), callback)
   }
 
@@ -289,8 +250,6 @@ export class Driver {
     const d = Validate.deadline(deadline)
     Validate.callback(callback)
     const bytes = Validate.bytesOf(valid)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.send.op, fd, callback)
-    if (bytes === 0) return this.immediately(callback)
     return this.callback(this.fill(OPERATIONS.send.op, 0, fd, valid, 0, 0, bytes, d), callback)
   }
 
@@ -304,16 +263,7 @@ export class Driver {
     deadline: number,
     callback: T.Callback,
   ): T.RequestHandle {
-    Validate.fd(fd)
-    Validate.buffer(buffer, "buffer")
-    Validate.integer(offset, "offset", 0, Validate.lengthOf(buffer))
-    Validate.integer(length, "length", 0, Math.min(Validate.lengthOf(buffer) - offset, Validate.MAX_REQUEST_BYTES))
-    const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
-    const d = Validate.deadline(deadline)
-    Validate.callback(callback)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.recv.op, fd, callback)
-    if (length === 0) return this.immediately(callback)
-    return this.callback(this.fill(OPERATIONS.recv.op, flags, fd, buffer, 0, offset, length, d), callback)
+    return this.submitInto(OPERATIONS.recv.op, fd, buffer, offset, length, exact, undefined, deadline, callback)
   }
 
   /** fsync, or fdatasync with `dataOnly`. */
@@ -322,7 +272,6 @@ export class Driver {
     const flags = Validate.boolean(dataOnly, "dataOnly") ? IOU_FLAG_DATA_ONLY : 0
     const d = Validate.deadline(deadline)
     Validate.callback(callback)
-    if (this.shutdown.closing) return this.closed(OPERATIONS.sync.op, fd, callback)
     return this.callback(this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, d), callback)
   }
 
@@ -371,28 +320,37 @@ export class Driver {
       o.shutdownTimeout === undefined
         ? this.config.shutdownTimeout
         : Config.shutdownTimeout(o.shutdownTimeout, this.config.shutdownTimeout)
-    return this.shutdown.close(timeout === undefined ? -1 : Clock.now() + timeout, () => this.refill())
+    return this.shutdown.close(timeout === undefined ? -1 : Clock.now() + timeout, () => this.submission.refill())
   }
 
   // ---- Submission ------------------------------------------------------------------------------
 
-  /** A Promise call on a closing Driver, or with an aborted signal: rejected, nothing taken. */
-  private refused(op: number, fd: number, signal: AbortSignal | undefined): Promise<never> {
-    const syscall = syscallOf(op)
-    if (this.shutdown.closing) return Promise.reject(Errors.closedError(syscall, fdOf(op, fd)))
-    return Promise.reject(Errors.abortError(syscall, fdOf(op, fd), signal!.reason))
-  }
-
-  /** A low-level call on a closing Driver: ERR_IOU_CLOSED on the next tick, handle 0. */
-  private closed(op: number, fd: number, callback: T.Callback): T.RequestHandle {
-    process.nextTick(callback, Errors.closedError(syscallOf(op), fdOf(op, fd)), 0)
-    return 0
-  }
-
-  /** A request with nothing to transfer: succeeds with 0 on the next tick, never reaches the loop. */
-  private immediately(callback: T.Callback): T.RequestHandle {
-    process.nextTick(callback, null, 0)
-    return 0
+  /**
+   * submitReadAt and submitRecv: fills buffer[offset, offset + length), from `position` for readAt
+   * (offset 0) or the socket for recv (no position). Validates in the public methods' parameter
+   * order: fd, buffer, position or offset, length, exact, deadline, callback.
+   */
+  private submitInto(
+    op: number,
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    exact: boolean,
+    position: unknown,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    Validate.buffer(buffer, "buffer")
+    const at = op === OPERATIONS.readAt.op ? Validate.position(position) : 0
+    const size = Validate.lengthOf(buffer)
+    if (op === OPERATIONS.recv.op) Validate.integer(offset, "offset", 0, size)
+    Validate.integer(length, "length", 0, Math.min(size - offset, Validate.MAX_REQUEST_BYTES))
+    const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fill(op, flags, fd, buffer, at, offset, length, d), callback)
   }
 
   /** Takes a slot of the pending table for a request and fills it; admit() sends it on. */
@@ -419,9 +377,22 @@ export class Driver {
     return slot
   }
 
-  /** The request in `slot` settles a new Promise (`kind`: with its count, or with nothing). */
+  /**
+   * The request in `slot` settles a new Promise (`kind`: with its count, or with nothing). Refused
+   * (ERR_IOU_CLOSED; AbortError for an aborted signal), or resolved at once when it would move no
+   * bytes, without reaching the loop.
+   */
   private promise(slot: number, signal: AbortSignal | undefined, kind: number): Promise<never> {
     const t = this.table
+    const op = t.op[slot]!
+    const refused = this.shutdown.closing || signal?.aborted === true
+    if (refused || (t.length[slot] === 0 && BY_OP[op]!.movesData)) {
+      const fd = this.fdOf(slot)
+      t.release(slot)
+      if (this.shutdown.closing) return Promise.reject(Errors.closedError(syscallOf(op), fd))
+      if (refused) return Promise.reject(Errors.abortError(syscallOf(op), fd, signal!.reason))
+      return Promise.resolve((kind === Pending.KIND_PROMISE_NUMBER ? 0 : undefined) as never)
+    }
     const promise = new Promise<never>(capture)
     t.kind[slot] = kind
     t.resolve[slot] = capturedResolve
@@ -435,56 +406,27 @@ export class Driver {
       t.signal[slot] = signal
       t.onAbort[slot] = onAbort
     }
-    this.admit(slot)
+    this.submission.admit(slot)
     return promise
   }
 
-  /** The request in `slot` calls `callback` when it ends; returns its handle. */
+  /**
+   * The request in `slot` calls `callback` when it ends; returns its handle. On a closing Driver
+   * the callback gets ERR_IOU_CLOSED, and a request that would move no bytes succeeds with 0, both
+   * on the next tick without reaching the loop (handle 0).
+   */
   private callback(slot: number, callback: T.Callback): T.RequestHandle {
-    this.table.kind[slot] = Pending.KIND_CALLBACK
-    this.table.resolve[slot] = callback
-    this.admit(slot)
-    return this.table.handleOf(slot)
-  }
-
-  /** Pushes the request to the loop, or queues it behind those already waiting for room. */
-  private admit(slot: number): void {
-    if (this.queue.length !== 0 || !this.push(slot)) {
-      this.table.state[slot] = Pending.QUEUED
-      this.queue.push(slot)
+    const t = this.table
+    if (this.shutdown.closing || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
+      const error = this.shutdown.closing ? Errors.closedError(syscallOf(t.op[slot]!), this.fdOf(slot)) : null
+      t.release(slot)
+      process.nextTick(callback, error, 0)
+      return 0
     }
-  }
-
-  /** Stages the slot's request and hands it to the loop. False when the inbound queue is full. */
-  private push(slot: number): boolean {
-    this.wire.stage(this.table, slot)
-    // The turn's first request is published at once, so that the loop starts while JS goes on
-    // submitting; the flush microtask publishes the rest and ends the turn.
-    const data = this.table.data[slot]
-    const rc = this.flushScheduled ? this.native.submit(data) : this.native.submit(data, true)
-    if (rc === 1) {
-      this.table.state[slot] = Pending.SUBMITTED
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        queueMicrotask(this.flushFn)
-      }
-      return true
-    }
-    if (rc === 0) return false
-    // The loop refused the request (it is shutting down, or the binding found it malformed).
-    this.delivery.local(slot, Errors.errnoError(rc, syscallOf(this.table.op[slot]!), this.fdOf(slot)))
-    return true
-  }
-
-  private flush(): void {
-    this.flushScheduled = false
-    if (!this.shutdown.destroyed) this.native.publish()
-  }
-
-  /** Pushes queued requests while the inbound queue has room; closes the loop once none is left while closing. */
-  private refill(): void {
-    this.queue.refill(this.pushFn)
-    if (this.queue.length === 0 && this.shutdown.closing) this.shutdown.closeNative()
+    t.kind[slot] = Pending.KIND_CALLBACK
+    t.resolve[slot] = callback
+    this.submission.admit(slot)
+    return t.handleOf(slot)
   }
 
   // ---- Completion ------------------------------------------------------------------------------
@@ -492,7 +434,7 @@ export class Driver {
   /** Called by the binding once per chunk of completions; `final` after the loop thread exited. */
   private deliver(count: number, final: boolean): void {
     this.delivery.fromLoop(this.wire, count)
-    if (this.queue.length > 0) this.refill()
+    if (this.queue.length > 0) this.submission.refill()
     if (final) this.shutdown.exited()
   }
 

@@ -30,15 +30,7 @@
  */
 import { constants } from "node:os"
 import { getSystemErrorMessage, getSystemErrorName } from "node:util"
-import {
-  IOU_OUTCOME_ABANDONED,
-  IOU_OUTCOME_CANCELLED,
-  IOU_OUTCOME_CLOSED,
-  IOU_OUTCOME_ERROR,
-  IOU_OUTCOME_OK,
-  IOU_OUTCOME_TIMEOUT,
-  IOU_OUTCOME_UNEXPECTED_EOF,
-} from "./binding.ts"
+import * as Binding from "./binding.ts"
 import { fdOf, OPERATIONS, SYSCALLS, type Syscall } from "./Operations.ts"
 
 /** What went wrong, independent of the errno: decided once, by the constructor that makes the error. */
@@ -141,7 +133,7 @@ export const unavailableError = (explanation: string, errno: number | undefined)
   })
 
 /**
- * The one mapping from a completion to an error: null for IOU_OUTCOME_OK, an IoUringError
+ * The one mapping from a completion to an error: null for Binding.IOU_OUTCOME_OK, an IoUringError
  * otherwise. `abortCause` is the AbortSignal's reason when a signal cancelled the request.
  */
 export const fromCompletion = (
@@ -154,11 +146,11 @@ export const fromCompletion = (
   const syscall = SYSCALLS[op] ?? "nop"
   const onFd = fdOf(op, fd)
   switch (outcome) {
-    case IOU_OUTCOME_OK:
+    case Binding.IOU_OUTCOME_OK:
       return null
-    case IOU_OUTCOME_ERROR:
+    case Binding.IOU_OUTCOME_ERROR:
       return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd)
-    case IOU_OUTCOME_TIMEOUT:
+    case Binding.IOU_OUTCOME_TIMEOUT:
       return new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, onFd)}`, {
         code: "ETIMEDOUT",
         reason: "Timeout",
@@ -166,16 +158,16 @@ export const fromCompletion = (
         syscall,
         fd: onFd,
       })
-    case IOU_OUTCOME_CANCELLED:
+    case Binding.IOU_OUTCOME_CANCELLED:
       return abortError(syscall, onFd, abortCause)
-    case IOU_OUTCOME_UNEXPECTED_EOF:
+    case Binding.IOU_OUTCOME_UNEXPECTED_EOF:
       return new IoUringError(
         `ERR_IOU_UNEXPECTED_EOF: ${op === OPERATIONS.recv.op ? "the peer closed the connection" : "end of file"} after ${result} bytes, before the range was filled, ${where(syscall, onFd)}`,
         { code: "ERR_IOU_UNEXPECTED_EOF", reason: "UnexpectedEof", syscall, fd: onFd, bytes: result },
       )
-    case IOU_OUTCOME_ABANDONED:
+    case Binding.IOU_OUTCOME_ABANDONED:
       return abandonedError(syscall, onFd)
-    case IOU_OUTCOME_CLOSED:
+    case Binding.IOU_OUTCOME_CLOSED:
       return new IoUringError(
         `EPIPE: the ${op === OPERATIONS.send.op ? "peer" : "file"} accepted no more bytes (the kernel wrote 0), ${where(syscall, onFd)}`,
         { code: "EPIPE", reason: "SystemError", errno: EPIPE, syscall, fd: onFd },
