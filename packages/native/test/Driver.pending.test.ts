@@ -13,6 +13,7 @@ import {
   type NativeLoop,
   type NativeStats,
   type TraceEvent,
+  WIRE,
 } from "../src/binding.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
@@ -40,11 +41,8 @@ class SimulatedLoop implements NativeLoop {
   earlyPublishes = 0
   closedWith: number | undefined
   destroyed = false
-  private readonly stage32: Uint32Array
-  private readonly stage64: Float64Array
-  private readonly done32: Uint32Array
-  private readonly doneI32: Int32Array
-  private readonly done8: Uint8Array
+  private readonly stage: DataView
+  private readonly done: DataView
 
   constructor(
     readonly size: number,
@@ -52,11 +50,8 @@ class SimulatedLoop implements NativeLoop {
     staging: ArrayBuffer,
     completions: ArrayBuffer,
   ) {
-    this.stage32 = new Uint32Array(staging)
-    this.stage64 = new Float64Array(staging)
-    this.done32 = new Uint32Array(completions)
-    this.doneI32 = new Int32Array(completions)
-    this.done8 = new Uint8Array(completions)
+    this.stage = new DataView(staging)
+    this.done = new DataView(completions)
   }
   open(): number {
     return 0
@@ -68,15 +63,15 @@ class SimulatedLoop implements NativeLoop {
       this.publishes++
       this.earlyPublishes++
     }
-    const s = this.stage32
+    const s = this.stage
     this.inbound.push({
-      slot: s[0]!,
-      generation: s[1]!,
-      position: s[2]! + s[3]! * 2 ** 32,
-      length: s[4]!,
-      fd: s[5]!,
-      op: s[6]!,
-      deadline: this.stage64[5]!,
+      slot: s.getUint32(WIRE.STAGE_SLOT, true),
+      generation: s.getUint32(WIRE.STAGE_GENERATION, true),
+      position: s.getUint32(WIRE.STAGE_POSITION_LO, true) + s.getUint32(WIRE.STAGE_POSITION_HI, true) * 2 ** 32,
+      length: s.getUint32(WIRE.STAGE_LENGTH, true),
+      fd: s.getInt32(WIRE.STAGE_FD, true),
+      op: s.getUint32(WIRE.STAGE_OP, true),
+      deadline: s.getFloat64(WIRE.STAGE_DEADLINE_MS, true),
       data,
     })
     return 1
@@ -124,13 +119,14 @@ class SimulatedLoop implements NativeLoop {
     final = false,
   ): void {
     entries.forEach(({ taken, result, outcome, flags }, i) => {
-      this.done32[i * 4] = taken.slot
-      this.done32[i * 4 + 1] = taken.generation
-      this.doneI32[i * 4 + 2] = result
-      this.done8[i * 16 + 12] = outcome
-      this.done8[i * 16 + 13] = flags ?? 0
-      const at = this.inbound.indexOf(taken)
-      if (at >= 0) this.inbound.splice(at, 1)
+      const at = i * WIRE.COMPLETION_BYTES
+      this.done.setUint32(at + WIRE.COMPLETION_SLOT, taken.slot, true)
+      this.done.setUint32(at + WIRE.COMPLETION_GENERATION, taken.generation, true)
+      this.done.setInt32(at + WIRE.COMPLETION_RESULT, result, true)
+      this.done.setUint8(at + WIRE.COMPLETION_OUTCOME, outcome)
+      this.done.setUint8(at + WIRE.COMPLETION_FLAGS, flags ?? 0)
+      const index = this.inbound.indexOf(taken)
+      if (index >= 0) this.inbound.splice(index, 1)
     })
     this.dispatch(entries.length, final)
   }
@@ -157,6 +153,8 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     const handles = Array.from({ length: 5 }, (_, i) => driver.submitNop(0, () => order.push(i)))
     expect(new Set(handles).size).toBe(5)
     expect(loop.inbound.length).toBe(2)
+    expect(driver.stats().outstanding).toBe(5)
+    // inFlight: the deprecated name of the same count, kept for one release.
     expect(driver.stats().inFlight).toBe(5)
     loop.completeOldest(1)
     expect(loop.inbound.length).toBe(2)
@@ -164,7 +162,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     expect(loop.inbound.length).toBe(2)
     loop.completeOldest(2)
     expect(order).toEqual([0, 1, 2, 3, 4])
-    expect(driver.stats().inFlight).toBe(0)
+    expect(driver.stats().outstanding).toBe(0)
   })
 
   it("publishes on the first submit of a JS turn (early: the turn goes on) and once at its end, however many requests were submitted", async () => {
@@ -246,7 +244,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     driver.submitNop(0, () => calls++)
     loop.complete([{ taken: stale, result: 0, outcome: IOU_OUTCOME_OK }])
     expect(calls).toBe(0)
-    expect(driver.stats().inFlight).toBe(1)
+    expect(driver.stats().outstanding).toBe(1)
     loop.completeOldest(1)
     expect(calls).toBe(1)
   })
@@ -255,7 +253,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     const { driver, loop } = open(1)
     let done = 0
     for (let i = 0; i < 1000; i++) driver.submitNop(0, () => done++)
-    expect(driver.stats().inFlight).toBe(1000)
+    expect(driver.stats().outstanding).toBe(1000)
     while (loop.inbound.length > 0) loop.completeOldest(1)
     expect(done).toBe(1000)
   })
