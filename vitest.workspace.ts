@@ -1,3 +1,17 @@
-// The list of vitest projects: one per package, and the examples (their demo runs as a test).
-// vitest 5 ignores this file on its own; the root vitest.config.ts imports it as `test.projects`.
-export default ["packages/core", "packages/native", "packages/effect", "examples"]
+// The list of vitest projects: one per package, and the examples (their demo runs as a test). The
+// Driver's own suite runs a second time on the thread engine (native-thread); the default engine,
+// inline, is what the native project runs. vitest 5 ignores this file on its own; the root
+// vitest.config.ts imports it as `test.projects`.
+import { defaultServerConditions } from "vite"
+
+export default [
+  "packages/core",
+  "packages/native",
+  {
+    root: "./packages/native",
+    ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
+    test: { name: "native-thread", include: ["test/Driver.test.ts"], env: { IOU_TEST_ENGINE: "thread" } },
+  },
+  "packages/effect",
+  "examples",
+]

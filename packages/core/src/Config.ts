@@ -30,7 +30,20 @@ export interface Config {
    * already has, instead of sleeping (the turn wait). 0 = never spin.
    */
   readonly idleSpin?: number | undefined
+  /**
+   * Who runs the loop: "inline" (the default) runs it on the JS thread's own event loop (requests
+   * are staged into the ring and submitted once per JS turn, completions reaped when libuv reports
+   * the ring ready, no hand-off between threads); "thread" runs it on a dedicated loop thread (the
+   * seed's shape), which takes the kernel's copies off the JS thread. idleSpin applies to "thread"
+   * only.
+   */
+  readonly engine?: Engine | undefined
 }
+
+/** Who runs the loop's phases. */
+export type Engine = "inline" | "thread"
+
+export const ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
 
 /** A validated config with every default filled in and `size` rounded. */
 export interface ResolvedConfig {
@@ -41,6 +54,7 @@ export interface ResolvedConfig {
   readonly timeoutWheelTick: number
   readonly shutdownTimeout: number | undefined
   readonly idleSpin: number
+  readonly engine: Engine
 }
 
 export const DEFAULTS = {
@@ -50,6 +64,7 @@ export const DEFAULTS = {
   maxRequestTimeout: 60_000,
   timeoutWheelTick: 5,
   idleSpin: 50,
+  engine: "inline",
 } as const
 
 /** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */
@@ -147,6 +162,15 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     idleSpin = config.idleSpin
   }
+  let engine: Engine = DEFAULTS.engine
+  if (config.engine !== undefined) {
+    if (typeof config.engine !== "string")
+      throw typeError("engine", `must be "inline" or "thread", got ${typeof config.engine}`)
+    if (!ENGINES.includes(config.engine as Engine)) {
+      throw rangeError("engine", `must be "inline" or "thread", got ${JSON.stringify(config.engine)}`)
+    }
+    engine = config.engine as Engine
+  }
   return {
     size,
     singleIssuer: flag("singleIssuer", config.singleIssuer, DEFAULTS.singleIssuer),
@@ -155,5 +179,6 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     timeoutWheelTick,
     shutdownTimeout: shutdown,
     idleSpin,
+    engine,
   }
 }

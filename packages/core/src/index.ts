@@ -1,9 +1,26 @@
 /** @iou/core: the io_uring event loop's state machines, the executable specification of @iou/native. */
 export * as Config from "./Config.ts"
+export type {
+  Callback,
+  CloseOptions,
+  CloseResult,
+  Data,
+  DriverConfig,
+  DriverLike,
+  DriverStats,
+  EffectiveConfig,
+  ReadAtOptions,
+  RecvOptions,
+  RequestHandle,
+  SyncOptions,
+  WriteOptions,
+} from "./DriverApi.ts"
 export * as Errno from "./Errno.ts"
 export * as Fifo from "./Fifo.ts"
 export * as Invariant from "./Invariant.ts"
+export { IoUringError, type IoUringErrorFields, type Reason } from "./IoUringError.ts"
 export * as Loop from "./Loop.ts"
+export * as Operations from "./Operations.ts"
 export * as Request from "./Request.ts"
 export * as SimKernel from "./SimKernel.ts"
 export * as ThreadWait from "./ThreadWait.ts"

@@ -12,7 +12,14 @@ describe("Config", () => {
       timeoutWheelTick: 5,
       shutdownTimeout: undefined,
       idleSpin: 50,
+      engine: "inline",
     })
+  })
+  it("takes the engine, inline by default, and refuses anything else with a RangeError naming it", () => {
+    expect(Config.resolve({ engine: "thread" }).engine).toBe("thread")
+    expect(Config.resolve({ engine: "inline" }).engine).toBe("inline")
+    expect(() => Config.resolve({ engine: "threads" as never })).toThrow(expect.objectContaining({ field: "engine" }))
+    expect(() => Config.resolve({ engine: 1 as never })).toThrow(TypeError)
   })
   it("accepts an idle spin from 0 (off) to MAX_IDLE_SPIN microseconds", () => {
     expect(Config.resolve({ idleSpin: 0 }).idleSpin).toBe(0)

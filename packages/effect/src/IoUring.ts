@@ -26,7 +26,7 @@
  *
  * @since 0.0.0
  */
-import type { DriverStats } from "@iou/native"
+import type { DriverStats } from "@iou/core"
 import { Context, type Duration, type Effect } from "effect"
 import type { IoUringError } from "./IoUringError.ts"
 

@@ -21,7 +21,7 @@
  *
  * @since 0.0.0
  */
-import type { Reason as NativeReason, Syscall as NativeSyscall } from "@iou/native"
+import type { Operations, Reason as NativeReason } from "@iou/core"
 import { Data } from "effect"
 
 /**
@@ -37,7 +37,7 @@ export type Reason = Exclude<NativeReason, "Cancelled">
  *
  * @since 0.0.0
  */
-export type Syscall = NativeSyscall | (string & {})
+export type Syscall = Operations.Syscall | (string & {})
 
 /**
  * @since 0.0.0

@@ -31,9 +31,9 @@
  *
  * @since 0.0.0
  */
-import type { DriverStats } from "@iou/native"
+import type { DriverStats } from "@iou/core"
 import { Context, Effect, Metric, type Scope } from "effect"
-import * as Prom from "prom-client"
+import type * as Prom from "prom-client"
 import { IoUring } from "./IoUring.ts"
 
 /**
@@ -154,14 +154,32 @@ interface Registration {
 
 const registrations = new WeakMap<Prom.Registry, Registration>()
 
-const install = (registry: Prom.Registry): Registration => {
+/**
+ * prom-client is an optional peer dependency: imported on the first `register`, never by importing
+ * this module. Missing, `register` dies with a message saying to install it.
+ */
+let promClient: Promise<typeof Prom> | undefined
+const loadPromClient: Effect.Effect<typeof Prom> = Effect.promise(
+  () =>
+    (promClient ??= import("prom-client").catch((error: unknown) => {
+      promClient = undefined
+      throw new Error(
+        "IoUringMetrics.register needs prom-client, an optional peer dependency: npm install prom-client",
+        {
+          cause: error,
+        },
+      )
+    })),
+)
+
+const install = (client: typeof Prom, registry: Prom.Registry): Registration => {
   const rings = new Map<string, () => DriverStats>()
   const snapshot = (): Array<readonly [string, DriverStats]> =>
     Array.from(rings, ([ring, stats]) => [ring, stats()] as const)
   for (const figure of figures) {
     const common = { name: figure.name, help: figure.help, labelNames: ["ring"] as const, registers: [registry] }
     if (figure.kind === "gauge") {
-      new Prom.Gauge({
+      new client.Gauge({
         ...common,
         collect() {
           this.reset()
@@ -169,7 +187,7 @@ const install = (registry: Prom.Registry): Registration => {
         },
       })
     } else {
-      new Prom.Counter({
+      new client.Counter({
         ...common,
         collect() {
           this.reset()
@@ -196,11 +214,12 @@ export const register = (
 ): Effect.Effect<void, never, IoUring | Scope.Scope> =>
   Effect.gen(function* () {
     const io = yield* IoUring
+    const prom = yield* loadPromClient
     const ring = options?.ring ?? "default"
     const read = (): DriverStats => Effect.runSync(io.stats)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const registration = registrations.get(registry) ?? install(registry)
+        const registration = registrations.get(registry) ?? install(prom, registry)
         if (registration.rings.has(ring)) {
           throw new Error(
             `IoUringMetrics.register: a ring labelled "${ring}" is already registered on this registry; pass a distinct { ring } for each ring`,
@@ -249,6 +268,7 @@ export const metrics: Readonly<Record<string, Metric.Metric<number, unknown>>> =
 export const track = (options?: RegisterOptions): Effect.Effect<void, never, IoUring | Scope.Scope> =>
   Effect.gen(function* () {
     const io = yield* IoUring
+    const prom = yield* loadPromClient
     const ring = options?.ring ?? "default"
     const base = yield* Effect.context<never>()
     const context = Context.add(base, Metric.CurrentMetricAttributes, {

@@ -24,14 +24,16 @@
  * out of range, a negative timeout) is a defect for `layer` (the values come from code) and a
  * `ConfigError` for `layerConfig` (they come from the environment).
  *
+ * @iou/native (the addon) is loaded when a layer is built, not when this module is imported: this
+ * package installs and imports on any OS, and where @iou/native is not installed (it is Linux-only)
+ * or its addon is not built, building the layer fails with `"Unavailable"` and says why.
+ *
  * @since 0.0.0
  */
-import { Config as CoreConfig } from "@iou/core"
-import { Driver, type DriverConfig } from "@iou/native"
+import { Config as CoreConfig, type DriverConfig, IoUringError as DriverError, type DriverLike } from "@iou/core"
 import { Config, ConfigProvider, Duration, Effect, Layer, Option, type Scope } from "effect"
 import { IoUring } from "./IoUring.ts"
 import type { IoUringError } from "./IoUringError.ts"
-import type { DriverLike } from "./internal/driver.ts"
 import * as Errors from "./internal/errors.ts"
 import * as Ring from "./internal/ring.ts"
 
@@ -51,7 +53,34 @@ export interface OpenOptions {
   readonly now?: (() => number) | undefined
 }
 
-const defaultNow = (): number => Driver.now()
+type Native = typeof import("@iou/native")
+let native: Promise<Native | { readonly missing: unknown }> | undefined
+
+/**
+ * Why @iou/native cannot be imported, as the Driver's ERR_IOU_UNAVAILABLE error: the same class
+ * (@iou/core's), code and reason, so that it maps like the Driver's own.
+ */
+const notInstalled = (error: unknown): Error => {
+  const detail = error instanceof Error ? error.message : String(error)
+  return new DriverError(
+    `@iou/native could not be loaded (${detail}); it is an optional dependency of @iou/effect that installs on Linux only`,
+    { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable", syscall: "open", cause: error },
+  )
+}
+
+/**
+ * @iou/native, imported on first use. Importing it never loads the addon (Driver.open does), so
+ * the only failure here is the package itself missing: Unavailable, and the next build tries again.
+ */
+const loadNative: Effect.Effect<Native, IoUringError> = Effect.suspend(() =>
+  Effect.promise(() => (native ??= import("@iou/native").catch((missing: unknown) => ({ missing })))).pipe(
+    Effect.flatMap((loaded) => {
+      if (!("missing" in loaded)) return Effect.succeed(loaded)
+      native = undefined
+      return Errors.failure(notInstalled(loaded.missing), "open", undefined)
+    }),
+  ),
+)
 
 /**
  * Opens a ring with `options.open(config)` in the current scope and returns the IoUring service
@@ -82,7 +111,13 @@ export const makeWith = (
         ),
         Effect.catchCause((cause) => Effect.logError("io_uring shutdown: closing the Driver failed", cause)),
       ),
-  ).pipe(Effect.map((driver) => Ring.make(driver, options.now ?? defaultNow)))
+  ).pipe(
+    Effect.flatMap((driver) =>
+      options.now !== undefined
+        ? Effect.succeed(Ring.make(driver, options.now))
+        : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now)),
+    ),
+  )
 
 /**
  * Opens an @iou/native Driver with `config` in the current scope (see `makeWith`).
@@ -90,7 +125,9 @@ export const makeWith = (
  * @since 0.0.0
  */
 export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
-  makeWith({ open: (c) => Driver.open(c) }, config)
+  Effect.flatMap(loadNative, ({ Driver }) =>
+    makeWith({ open: (c): DriverLike => Driver.open(c), now: () => Driver.now() }, config),
+  )
 
 /**
  * The IoUring service over a Driver opened with `config`, closed when the layer's scope closes.
@@ -117,6 +154,7 @@ const ENV_NAMES = {
   timeoutWheelTick: "IOU_TIMEOUT_WHEEL_TICK",
   shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
   idleSpin: "IOU_IDLE_SPIN",
+  engine: "IOU_ENGINE",
 } as const
 
 const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
@@ -134,6 +172,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | `IOU_TIMEOUT_WHEEL_TICK`  | timeoutWheelTick  | `5 millis`    |
  * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
  * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
+ * | `IOU_ENGINE`              | engine            | `thread`      |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -150,6 +189,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   timeoutWheelTick: Config.option(Config.Duration(ENV_NAMES.timeoutWheelTick)),
   shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
   idleSpin: Config.option(Config.Int(ENV_NAMES.idleSpin)),
+  engine: Config.option(Config.String(ENV_NAMES.engine)),
 }).pipe(
   Config.mapEffect((raw) => {
     const shutdownTimeout = millis(raw.shutdownTimeout)
@@ -161,6 +201,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       timeoutWheelTick: millis(raw.timeoutWheelTick),
       shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
       idleSpin: Option.getOrUndefined(raw.idleSpin),
+      engine: Option.getOrUndefined(raw.engine) as DriverConfig["engine"],
     }
     try {
       // The Driver's own validation (shared through @iou/core), so that what passes here opens.

@@ -55,6 +55,7 @@ export class FakeDriver {
     timeoutWheelTick: 5,
     shutdownTimeout: undefined,
     idleSpin: 50,
+    engine: "inline" as const,
     singleIssuerAccepted: false,
   }
 

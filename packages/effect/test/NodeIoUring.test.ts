@@ -87,6 +87,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_TIMEOUT_WHEEL_TICK: "10 millis",
           IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
           IOU_IDLE_SPIN: "0",
+          IOU_ENGINE: "thread",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -97,6 +98,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         timeoutWheelTick: 10,
         shutdownTimeout: 1500,
         idleSpin: 0,
+        engine: "thread",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -120,6 +122,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_MAX_REQUEST_TIMEOUT", "soon"],
     ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
     ["IOU_IDLE_SPIN", "-5"],
+    ["IOU_ENGINE", "threads"],
   ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))
@@ -144,23 +147,54 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     }),
   )
 
-  it.effect("the real layer fails with Unavailable when the Driver's setup is refused (IOU_TEST_SETUP_ERROR)", () =>
-    Effect.gen(function* () {
-      // The Driver's hook: io_uring_setup is reported as failing with this errno.
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
-        }),
-        () =>
+  it.effect(
+    "the real layer fails with Unavailable when the Driver's setup is refused (IOU_SIMULATE_MISSING=IO_URING:EPERM)",
+    () =>
+      Effect.gen(function* () {
+        // The Driver's hook: io_uring_setup is reported as failing with this errno.
+        yield* Effect.acquireRelease(
           Effect.sync(() => {
-            delete process.env["IOU_TEST_SETUP_ERROR"]
+            process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
           }),
-      )
+          () =>
+            Effect.sync(() => {
+              delete process.env["IOU_SIMULATE_MISSING"]
+            }),
+        )
+        const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
+        assert.strictEqual(error.syscall, "open")
+        assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+      }),
+  )
+  const simulating = (missing: string) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        process.env["IOU_SIMULATE_MISSING"] = missing
+      }),
+      () =>
+        Effect.sync(() => {
+          delete process.env["IOU_SIMULATE_MISSING"]
+        }),
+    )
+
+  it.effect("the real layer fails with Unavailable and says how to build the addon when it is not built", () =>
+    Effect.gen(function* () {
+      yield* simulating("ADDON")
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
       assert.strictEqual(error.reason, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
-      assert.strictEqual(error.syscall, "open")
-      assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+      assert.include(error.message, "the native addon is not built")
+    }),
+  )
+
+  it.effect("the real layer fails with Unavailable naming a kernel feature the loop needs and lacks", () =>
+    Effect.gen(function* () {
+      yield* simulating("EXT_ARG")
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.include(error.message, "EXT_ARG (Linux 5.11")
     }),
   )
 })

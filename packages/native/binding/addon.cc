@@ -31,6 +31,8 @@ Napi::Value JS_probe(const Napi::CallbackInfo& info) {
 // @iou/core's Request), so a test can check that the three spellings agree.
 Napi::Object Constants(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
+  out.Set("IOU_ENGINE_THREAD", Napi::Number::New(env, IOU_ENGINE_THREAD));
+  out.Set("IOU_ENGINE_INLINE", Napi::Number::New(env, IOU_ENGINE_INLINE));
   out.Set("IOU_OP_NOP", Napi::Number::New(env, IOU_OP_NOP));
   out.Set("IOU_OP_READ_AT", Napi::Number::New(env, IOU_OP_READ_AT));
   out.Set("IOU_OP_WRITE_AT", Napi::Number::New(env, IOU_OP_WRITE_AT));

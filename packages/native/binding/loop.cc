@@ -22,10 +22,25 @@
 // nor escapes garbage collection; its finalizer (or the environment's cleanup hook when Node exits or
 // a worker ends) closes the loop with timeout 0 and joins the thread.
 //
-// Threads: every JS_ method, OnAsync, Cleanup and the destructor run on the JS thread that created
-// the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+// Environment teardown: when a worker ends, Node unloads this addon with the worker's environment
+// unless another thread loaded it too, so no code of ours may run after that: not the loop thread
+// (joined in the hook) and not the async handle's close callback. The hook is therefore an async
+// cleanup hook (napi_add_async_cleanup_hook), owned by the handle's AsyncSlot and removed by its
+// close callback: Node keeps running the worker's event loop, and keeps the addon loaded, until
+// that callback has run. A plain cleanup hook would return with the close callback still queued, to
+// be run by libuv after the unload.
+//
+// Threads: every JS_ method, OnAsync, OnClosed, AsyncCleanup and the destructor run on the JS thread
+// that created the Loop (the loop's owner in iou.h's terms). Notify runs on the loop thread.
+//
+// A terminating environment (worker.terminate(), process.exit() from another thread) can call any
+// JS_ method while Node-API calls that need JavaScript fail. Such a failure throws nothing
+// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, binding.gyp), and no method chains a call onto a
+// result that may be empty (an empty Napi value has no env, and a failure reported through it is
+// fatal): arguments are read with plain Node-API getters that need no JavaScript.
 #include "loop.h"
 
+#include <unistd.h>
 #include <uv.h>
 #include <v8.h>
 
@@ -34,6 +49,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace iou_binding {
@@ -81,7 +97,60 @@ void Quarantine(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
   stores.clear();
 }
 
+// A boolean argument; false for anything else, without coercion. Coercion (Napi::Value::ToBoolean)
+// may run JavaScript, so it fails while the environment is terminating, and its empty result has no
+// env for the next call to report through.
+bool BoolArg(napi_env env, napi_value value) {
+  bool out = false;
+  napi_get_value_bool(env, value, &out);
+  return out;
+}
+
 }  // namespace
+
+// Loops whose thread has exited but not ended yet, per environment (its instance data). A Loop torn
+// down from JavaScript (destroy(), after the final dispatch) never waits for its thread to end: the
+// thread can be held in the kernel's exit path for as long as io-wq takes to finish a request the
+// shutdown abandoned (iou_loop_try_destroy), and the JS thread must not wait for kernel work. Such a
+// loop is kept here and freed by the first later open() or destroy() in this environment that finds
+// its thread ended, or at the latest when the environment ends: there the destructor waits, before
+// Node may unload the addon the thread last ran in. JS thread.
+struct Exiting {
+  std::vector<struct iou_loop*> loops;
+
+  ~Exiting() {
+    for (struct iou_loop* loop : loops) iou_loop_destroy(loop);
+  }
+
+  void Sweep() {
+    size_t kept = 0;
+    for (struct iou_loop* loop : loops)
+      if (!iou_loop_try_destroy(loop)) loops[kept++] = loop;
+    loops.resize(kept);
+  }
+
+  static Exiting* Of(napi_env env) {
+    void* data = nullptr;
+    napi_get_instance_data(env, &data);
+    return static_cast<Exiting*>(data);
+  }
+};
+
+class Loop;
+
+// The libuv handles of one Loop and what must outlive the Loop until libuv is done with them:
+// allocated by open(), freed by the last handle's close callback (OnClosed), which also removes the
+// async cleanup hook. The thread engine uses the async handle (the loop thread's notify); the inline
+// engine a poll handle on the loop's fd and a timer for its next deadline. Every handle's `data` is
+// the slot. JS thread.
+struct AsyncSlot {
+  uv_async_t handle;  // thread engine
+  uv_poll_t poll;     // inline engine: iou_loop_fd readable
+  uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
+  int open_handles = 0;
+  Loop* owner = nullptr;  // the Loop while it uses the handles; null once it closed them (Teardown)
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
 
 class Loop : public Napi::ObjectWrap<Loop> {
  public:
@@ -136,18 +205,23 @@ class Loop : public Napi::ObjectWrap<Loop> {
     return ok;
   }
 
-  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs) -> 0 | -errno.
-  // JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger.
+  // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine)
+  // -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger
+  // (thread engine only); engine is IOU_ENGINE_* (default thread).
   Napi::Value JS_open(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
     if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
+    if (Exiting* exiting = Exiting::Of(env_)) exiting->Sweep();
     struct iou_loop_config config = {};
     config.size = info[0].As<Napi::Number>().Uint32Value();
-    config.single_issuer = info[1].ToBoolean().Value();
-    config.io_poll = info[2].ToBoolean().Value();
+    config.single_issuer = BoolArg(env_, info[1]);
+    config.io_poll = BoolArg(env_, info[2]);
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
     config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
+    config.engine = info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
+                        ? IOU_ENGINE_INLINE
+                        : IOU_ENGINE_THREAD;
     config.idle_spin_max_us =
         config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
     if (tracing_) {
@@ -157,27 +231,57 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
     uv_loop_t* uv_loop = nullptr;
     if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
-    async_ = new uv_async_t;
-    int rc = uv_async_init(uv_loop, async_, OnAsync);
+    inline_ = config.engine == IOU_ENGINE_INLINE;
+    AsyncSlot* slot = new AsyncSlot;
+    slot->owner = this;
+    int rc = 0;
+    if (inline_) {
+      rc = uv_timer_init(uv_loop, &slot->timer);
+      if (rc == 0) slot->open_handles = 1;
+    } else {
+      rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
+      if (rc == 0) slot->open_handles = 1;
+    }
     if (rc < 0) {
-      delete async_;
-      async_ = nullptr;
+      delete slot;
       return Napi::Number::New(env_, rc);
     }
-    async_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    async_ = slot;
+    slot->handle.data = slot;
+    slot->timer.data = slot;
+    slot->poll.data = slot;
+    Unref();
+    if (napi_add_async_cleanup_hook(env_, AsyncCleanup, slot, &slot->hook) != napi_ok) {
+      slot->hook = nullptr;
+      CloseAsync();
+      return Napi::Number::New(env_, -EINVAL);
+    }
 
-    rc = iou_loop_open(&config, Notify, this, &loop_);
+    // The inline engine runs on this thread and never notifies: completions are delivered after
+    // each pass (RunInline).
+    rc = iou_loop_open(&config, inline_ ? nullptr : Notify, this, &loop_);
     if (rc < 0) {
       loop_ = nullptr;
       CloseAsync();
       return Napi::Number::New(env_, rc);
     }
+    if (inline_) {
+      rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
+      if (rc == 0) {
+        slot->open_handles++;
+        rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
+      }
+      if (rc < 0) {
+        iou_loop_destroy(loop_);
+        loop_ = nullptr;
+        CloseAsync();
+        return Napi::Number::New(env_, rc);
+      }
+      Unref();
+    }
     napi_value resource_name;
     napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
     napi_async_init(env_, nullptr, resource_name, &async_context_);
-    napi_add_env_cleanup_hook(env_, Cleanup, this);
-    hooked_ = true;
     return Napi::Number::New(env_, 0);
   }
 
@@ -258,15 +362,19 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
       // The first request of a JS turn: published at once, the turn goes on (iou.h).
-      if (info.Length() > 1 && info[1].ToBoolean().Value()) iou_loop_publish_early(loop_);
+      if (info.Length() > 1 && BoolArg(env_, info[1])) iou_loop_publish_early(loop_);
     }
     return Napi::Number::New(env_, rc);
   }
 
   // publish(): makes the requests submitted so far visible to the loop and ends the owner's turn.
   // JS thread.
+  // Inline: the pass runs here and its completions are dispatched before publish returns (the
+  // Driver calls it from its own microtask, never from inside a caller's frame).
   Napi::Value JS_publish(const Napi::CallbackInfo&) {
-    if (loop_ != nullptr) iou_loop_publish(loop_);
+    if (loop_ == nullptr) return Napi::Value();
+    iou_loop_publish(loop_);
+    if (inline_) AfterPass(true);
     return Napi::Value();
   }
 
@@ -276,9 +384,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
     const uint64_t tag = (static_cast<uint64_t>(info[1].As<Napi::Number>().Uint32Value()) << 32) |
                          info[0].As<Napi::Number>().Uint32Value();
-    // Publish first: a request submitted in this turn must be visible to the loop before its
-    // cancel is, or the loop would take the cancel for an unknown tag and drop it.
-    iou_loop_publish(loop_);
+    // Thread engine: publish first, because a request submitted in this turn must be visible to the
+    // loop before its cancel is, or the loop would take the cancel for an unknown tag and drop it.
+    // Inline: the pass that takes the cancel (soon: the cancel writes the loop's fd) also finds a
+    // request still queued in the inbound queue.
+    if (!inline_) iou_loop_publish(loop_);
     return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
   }
 
@@ -292,7 +402,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     // of a larger double would be undefined.
     const double ns_f = std::ceil(ms * 1e6);
     const int64_t ns = ms < 0 ? -1 : ns_f >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(ns_f);
-    iou_loop_publish(loop_);
+    if (!inline_) iou_loop_publish(loop_); /* inline: the close's pass admits what is queued */
     const int rc = iou_loop_close(loop_, ns);
     if (rc == 0) {
       closing_ = true;
@@ -334,7 +444,12 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // poll(): drains completions now, as a notification would (a safety net while closing). JS thread.
   Napi::Value JS_poll(const Napi::CallbackInfo& info) {
     if (!Tagged(info)) return Napi::Value();
-    Drain();
+    if (inline_ && loop_ != nullptr) {
+      iou_loop_run(loop_);
+      AfterPass(true);
+    } else {
+      Drain(false);
+    }
     return Napi::Value();
   }
 
@@ -393,7 +508,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Hold() {
     if (held_ || async_ == nullptr) return;
     held_ = true;
-    uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+    Ref();
     dispatch_.Ref();
   }
 
@@ -401,26 +516,91 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Release() {
     if (!held_ || closing_) return;
     held_ = false;
-    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    Unref();
     dispatch_.Unref();
+  }
+
+  // The engine's handles keep the event loop alive (requests outstanding, or closing) or not.
+  void Ref() {
+    if (async_ == nullptr) return;
+    if (inline_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+    } else {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    }
+  }
+  void Unref() {
+    if (async_ == nullptr) return;
+    if (inline_) {
+      if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+      uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    }
+  }
+
+  // Inline: the loop's fd is readable (CQEs or task work are queued). Reads its counter, runs a
+  // pass and delivers. JS thread (libuv callback).
+  static void OnReady(uv_poll_t* handle, int, int) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    Loop* self = slot->owner;
+    if (self == nullptr || self->loop_ == nullptr) return;
+    uint64_t count;
+    while (read(iou_loop_fd(self->loop_), &count, sizeof(count)) < 0 && errno == EINTR) {
+    }
+    iou_loop_run(self->loop_);
+    self->AfterPass(false);
+  }
+
+  // Inline: the next deadline (or the shutdown cutoff) came. JS thread (libuv callback).
+  static void OnTimer(uv_timer_t* handle) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    Loop* self = slot->owner;
+    if (self == nullptr || self->loop_ == nullptr) return;
+    iou_loop_run(self->loop_);
+    self->AfterPass(false);
+  }
+
+  // Inline, after a pass: delivers its completions, then arms the timer for the next deadline
+  // (dispatch may have torn the loop down: rechecked after every call into JavaScript).
+  void AfterPass(bool from_js) {
+    Drain(from_js);
+    if (loop_ == nullptr || async_ == nullptr) return;
+    const int64_t ns = iou_loop_timeout_ns(loop_);
+    if (ns < 0) {
+      uv_timer_stop(&async_->timer);
+      return;
+    }
+    const uint64_t ms = static_cast<uint64_t>(ns / 1000000) + (ns % 1000000 != 0 ? 1 : 0);
+    uv_timer_start(&async_->timer, OnTimer, ms, 0);
   }
 
   // The loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
   static void Notify(void* ctx) {
     Loop* self = static_cast<Loop*>(ctx);
-    uv_async_send(self->async_);
+    uv_async_send(&self->async_->handle);
   }
 
   // Drains every published completion into the completion area and hands each chunk to the
   // Driver's dispatch(count, final); `final` is true on the last call after the loop thread has
   // exited. JS thread (libuv callback, outside any JS frame).
   static void OnAsync(uv_async_t* handle) {
-    Loop* self = static_cast<Loop*>(handle->data);
-    self->Drain();
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    if (slot->owner != nullptr) slot->owner->Drain(false);
   }
 
-  void Drain() {
-    if (loop_ == nullptr || draining_) return;
+  // from_js: called from inside a JavaScript call (the Driver's publish or poll), where dispatch is
+  // a plain call; otherwise from a libuv callback, where it is a make-callback (async context,
+  // microtasks after it).
+  void Drain(bool from_js) {
+    if (loop_ == nullptr) return;
+    if (draining_) {
+      // Called from inside dispatch (an inline pass run by a publish in a microtask that the
+      // make-callback below runs): the outer Drain polls again before it returns.
+      drain_again_ = true;
+      return;
+    }
     Napi::HandleScope scope(env_);
     draining_ = true;
     // Read before polling: once the thread has exited, this drain sees every completion.
@@ -440,15 +620,24 @@ class Loop : public Napi::ObjectWrap<Loop> {
         napi_value recv;  // napi_make_callback wants an object as `this`
         napi_get_global(env_, &recv);
         napi_value result;
-        const napi_status status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
-        if (status == napi_pending_exception) {
+        const napi_status status = from_js ? napi_call_function(env_, recv, fn, 2, argv, &result)
+                                           : napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
+        // A throw from dispatch is an uncaught exception. The same status without an exception
+        // pending means the environment is terminating and JavaScript could not run: nothing to do.
+        bool pending = false;
+        if (!from_js && status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok &&
+            pending) {
           napi_value error;
           napi_get_and_clear_last_exception(env_, &error);
           napi_fatal_exception(env_, error);
         }
       }
       // dispatch may have destroyed the loop (after the final chunk).
-      if (last || loop_ == nullptr) break;
+      if (loop_ == nullptr) break;
+      if (last) {
+        if (!drain_again_) break;
+        drain_again_ = false;
+      }
     }
     draining_ = false;
     // A destroy() from inside dispatch left the async context alive while it was in use.
@@ -474,30 +663,62 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
   }
 
-  // Environment cleanup hook: Node is exiting or the worker ends. JS thread.
-  static void Cleanup(void* arg) {
-    Loop* self = static_cast<Loop*>(arg);
-    self->hooked_ = false;
-    self->Teardown(false);
+  // The environment's async cleanup hook: Node is exiting or the worker ends. Tears the Loop down
+  // if it still owns the handle; either way the handle is closing now and its close callback
+  // (OnClosed) ends the hook. JS thread.
+  static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(arg);
+    if (slot->owner != nullptr) slot->owner->Teardown(false);
   }
 
+  // The async handle's close callback: the last code of ours the handle runs. JS thread.
+  static void OnClosed(uv_handle_t* handle) {
+    AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+    if (--slot->open_handles > 0) return;
+    if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+    delete slot;
+  }
+
+  // Closes the engine's handles (the poll handle first stops watching the loop's fd, so the fd may
+  // be closed after this). JS thread.
   void CloseAsync() {
     if (async_ == nullptr) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    AsyncSlot* slot = async_;
     async_ = nullptr;
+    slot->owner = nullptr;
+    if (slot->open_handles == 0) {
+      if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+      delete slot;
+      return;
+    }
+    if (inline_) {
+      if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+      uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);
+    }
   }
 
   // Forces the loop closed (timeout 0: in-flight requests get their cancels and at most the loop's
   // abandonment grace, ~100 ms, to come back), joins its thread and closes the async handle.
-  // Idempotent. `from_js` is false in the environment cleanup hook, where no JavaScript-visible
-  // state is touched. JS thread.
+  // Idempotent. `from_js` is false in the environment's cleanup hook and the finalizer, where no
+  // JavaScript-visible state is touched. JS thread.
   void Teardown(bool from_js) {
+    Exiting* exiting = from_js ? Exiting::Of(env_) : nullptr;
     if (loop_ != nullptr) {
       // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
       // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
       // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
+      // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
+      // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
+      // so the async handle can close below either way.
       inflight_ = 0;
-      iou_loop_destroy(loop_);
+      if (inline_) CloseAsync(); /* stop polling the loop's fd before destroy closes it */
+      if (exiting != nullptr && iou_loop_exited(loop_)) {
+        if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
+      } else {
+        iou_loop_destroy(loop_);
+      }
       loop_ = nullptr;
       // Requests nobody will dispatch now: the kernel may still hold their memory.
       for (auto& stores : kept_) Quarantine(stores);
@@ -510,19 +731,16 @@ class Loop : public Napi::ObjectWrap<Loop> {
         async_context_ = nullptr;
       }
     }
-    if (hooked_) {
-      napi_remove_env_cleanup_hook(env_, Cleanup, this);
-      hooked_ = false;
-    }
     closing_ = false;
     if (held_ && from_js) Release();
     CloseAsync();
     torn_down_ = true;
+    if (exiting != nullptr) exiting->Sweep();
   }
 
   napi_env env_;
   struct iou_loop* loop_ = nullptr;
-  uv_async_t* async_ = nullptr;  // owned; freed by its close callback
+  AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
   napi_async_context async_context_ = nullptr;
   Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise
   Napi::Reference<Napi::ArrayBuffer> staging_ref_;
@@ -537,10 +755,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // Per slot: the backing stores of the request's buffers, from submit until its completion is
   // polled (ReleaseBuffers) or the Loop is torn down (quarantined). Kernel-visible memory.
   std::vector<std::vector<std::shared_ptr<v8::BackingStore>>> kept_;
+  bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
   bool held_ = false;
   bool closing_ = false;
-  bool draining_ = false;  // inside Drain: dispatch is running
-  bool hooked_ = false;
+  bool draining_ = false;     // inside Drain: dispatch is running
+  bool drain_again_ = false;  // a nested Drain was asked for: poll once more before returning
   bool torn_down_ = false;
   bool tracing_ = false;    // enableTrace() was called (tests only)
   std::mutex trace_mutex_;  // guards trace_ (loop thread pushes, JS thread takes)
@@ -548,6 +767,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
 };
 
 void InitLoop(Napi::Env env, Napi::Object exports) {
+  napi_set_instance_data(
+      env, new Exiting, [](napi_env, void* data, void*) { delete static_cast<Exiting*>(data); }, nullptr);
   exports.Set("Loop", Loop::Define(env));
 }
 

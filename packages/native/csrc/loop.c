@@ -1,154 +1,40 @@
 /*
- * loop.c: the event loop (the seed's mod.rs): one dedicated thread per loop that creates and owns
- * the ring, admits requests from the inbound queue into the waiter slab, stages SQEs, handles
- * CQEs, runs the timeout wheel, publishes completions to the owner and shuts down. Owns struct
- * iou_loop; the fields marked "loop thread" are touched by nothing else while it runs.
- *
- * One iteration of run():
- *   1. handle every CQE (handle_cqe)
- *   2. take the owner's cancels (every iteration, whatever the waiter capacity); closing and past
- *      the shutdown cutoff: abandon_all and exit, before anything queued is admitted
- *   3. advance_timeouts: expired in-flight waiters get one ASYNC_CANCEL, parked ones end locally
- *   4. fill_submission_queue: wake re-arm -> cancels -> ready queue -> fresh requests; at waiter
- *      capacity, queued requests whose deadline passed end TIMEOUT at once (expire_queued)
- *   5. publish completions; notify at most once
- *   6. wait (thread_wait): the facts the iteration ends with (fill result, staging left, waiters
- *      in flight, spin budget, the owner's turn and CPU) go to iou__wait_decide (thread_wait.h
- *      states its rules; @iou/core's ThreadWait is the same decision), which names the wait:
- *      IOU_WAIT_DRAIN, SUBMIT_ONLY, PARK (futex), SPIN_THEN_PARK (spinner.c), OWNER_TURN
- *      (wait_for_owner_turn), BLOCK or BLOCK_AT_CAPACITY (arm the waker, io_uring_enter with the
- *      next deadline as its EXT_ARG timeout). The loop carries it out and goes round again.
+ * loop.c: the loop's phases (the seed's mod.rs, step by step; see loop.h for the order) over one
+ * struct iou_loop, the ring's creation, and the public API of include/iou.h, which hands each call
+ * to the engine the loop was opened with: engine_thread.c (a dedicated loop thread) or
+ * engine_inline.c (the owner's thread runs the phases). Nothing here waits except through
+ * iou__submit_and_wait, which the engines and the shutdown's abandonment call.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "channel.h"
-#include "compat.h"
-#include "fill.h"
-#include "iou.h"
+#include "loop.h"
 #include "request.h"
-#include "ring.h"
-#include "spinner.h"
-#include "thread_wait.h"
-#include "waiter.h"
-#include "waker.h"
-#include "wheel.h"
-
-#define NO_DEADLINE UINT64_MAX
-
-/* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
- * iou_loop_stats on any thread. They order nothing themselves; the pending_operations store is
- * sequenced before the completions' release store (update_gauge before publish_completions). */
-struct counters {
-  _Atomic uint64_t submitted, completed, failed, timed_out, cancelled, requeued, sqes_staged, enters, cq_overflow,
-      abandoned;
-  _Atomic uint32_t pending_operations;
-  _Atomic bool single_issuer;
-};
-
-/* A FIFO of WaiterIds (ready queue, pending cancels). Loop thread. */
-struct id_queue {
-  uint64_t *ids;
-  uint32_t capacity;
-  uint32_t head;
-  uint32_t len;
-};
-
-struct iou_loop {
-  /* Fixed at open. */
-  uint32_t size;
-  bool io_poll;
-  bool want_single_issuer;
-  iou_notify_fn notify;
-  void *notify_ctx;
-  pthread_t thread;
-  sem_t opened;    /* posted by the loop thread once open_result is set */
-  int open_result; /* written before the post, read after the wait */
-
-  /* Shared between the owner and the loop thread. */
-  struct iou__waker waker;
-  struct iou__inbound inbound;
-  struct iou__cancels cancels;
-  struct iou__completions completions;
-  _Atomic bool closing; /* owner release-stores in close; loop acquire-loads */
-  /* Owner stores it before closing (relaxed). The first close's release of `closing` publishes it;
-   * a later, shorter close is published by the wake's release, paired with the loop's arm/park
-   * RMW; a relaxed read of the older cutoff until then only delays the cutoff. */
-  _Atomic uint64_t shutdown_deadline_ns;
-  _Atomic bool exited; /* loop release-stores last; owner acquire-loads */
-  /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
-   * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
-   * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
-   * spinning or one eventfd wake-up, never a lost request. */
-  _Atomic bool owner_in_turn;
-  /* Only for a one_cpu loop: the CPU the owner ran on when it last published (sched_getcpu; -1
-   * unknown). Owner relaxed-stores it before the publish's release; the loop relaxed-loads it in
-   * owner_on_this_cpu, usually after acquiring that publish, but nothing depends on which value it
-   * sees: sleeping is decided by the arm-and-recheck, so a stale CPU costs one wake or one budget. */
-  _Atomic int owner_cpu;
-  /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
-   * before the thread starts (pthread_create orders it); read by both. */
-  bool one_cpu;
-  struct counters counters;
-
-  /* Owner only. */
-  uint32_t unpublished; /* submitted since the last publish */
-  bool destroyed;
-
-  /* Loop thread. */
-  struct iou_ring ring;
-  struct iou__waiters waiters;
-  struct iou__wheel wheel;
-  struct id_queue ready_queue;
-  struct id_queue pending_cancels;
-  bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
-  bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
-  iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
-  void *trace_ctx;
-  bool wake_rearm_needed;           /* the multishot wake poll is neither armed nor staged */
-  uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
-  struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
-  uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
-  /* Requests waiting in the inbound queue for a waiter slot: the earliest deadline among them
-   * (NO_DEADLINE: none, or the loop is not at waiter capacity) and the inbound position up to
-   * which their deadlines are folded into it (expire_queued). */
-  uint64_t queued_deadline_ns;
-  uint32_t queued_scanned;
-  /* wait_for_owner_turn spent its budget with processed_seq at turn_wait_seq: it does not wait
-   * again until the loop takes another request. */
-  bool turn_wait_ran_out;
-  uint32_t turn_wait_seq;
-};
 
 /* ---- small helpers (loop thread) ---------------------------------------------------------- */
 
-static void bump(_Atomic uint64_t *c, uint64_t n) {
+void iou__bump(_Atomic uint64_t *c, uint64_t n) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-static int id_queue_init(struct id_queue *q, uint32_t capacity) {
+static int id_queue_init(struct iou__id_queue *q, uint32_t capacity) {
   q->ids = calloc(capacity, sizeof(*q->ids));
   q->capacity = capacity;
   q->head = q->len = 0;
   return q->ids == NULL ? -ENOMEM : 0;
 }
 
-static void id_queue_push(struct id_queue *q, uint64_t id) {
+static void id_queue_push(struct iou__id_queue *q, uint64_t id) {
   IOU_ASSERT(q->len < q->capacity, "id queue overflow");
   q->ids[(q->head + q->len++) % q->capacity] = id;
 }
 
-static uint64_t id_queue_front(const struct id_queue *q) {
+static uint64_t id_queue_front(const struct iou__id_queue *q) {
   return q->ids[q->head];
 }
 
-static void id_queue_pop(struct id_queue *q) {
+static void id_queue_pop(struct iou__id_queue *q) {
   q->head = (q->head + 1) % q->capacity;
   q->len--;
 }
@@ -160,7 +46,7 @@ static void id_queue_pop(struct id_queue *q) {
  * they are compacted away in place here, which leaves at most size - 1 live entries plus the new
  * one. No allocation. */
 static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
-  struct id_queue *q = &loop->pending_cancels;
+  struct iou__id_queue *q = &loop->pending_cancels;
   if (q->len == q->capacity) {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < q->len; i++) { /* writes never overtake reads: safe in place */
@@ -175,23 +61,23 @@ static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
 
 /* A request ended: queue its completion for the owner and count it. */
 static void complete(struct iou_loop *loop, const struct iou_completion *c) {
-  struct counters *k = &loop->counters;
-  if (iou__completions_add(&loop->completions, c) > 0) bump(&k->cq_overflow, 1);
-  bump(&k->completed, 1);
+  struct iou__counters *k = &loop->counters;
+  if (iou__completions_add(&loop->completions, c) > 0) iou__bump(&k->cq_overflow, 1);
+  iou__bump(&k->completed, 1);
   switch (c->outcome) {
     case IOU_OUTCOME_ERROR:
     case IOU_OUTCOME_UNEXPECTED_EOF:
     case IOU_OUTCOME_CLOSED:
-      bump(&k->failed, 1);
+      iou__bump(&k->failed, 1);
       break;
     case IOU_OUTCOME_TIMEOUT:
-      bump(&k->timed_out, 1);
+      iou__bump(&k->timed_out, 1);
       break;
     case IOU_OUTCOME_CANCELLED:
-      bump(&k->cancelled, 1);
+      iou__bump(&k->cancelled, 1);
       break;
     case IOU_OUTCOME_ABANDONED:
-      bump(&k->abandoned, 1);
+      iou__bump(&k->abandoned, 1);
       break;
     default:
       break;
@@ -208,42 +94,42 @@ static void publish_completions(struct iou_loop *loop) {
   if (iou__completions_flush(&loop->completions) > 0 && loop->notify != NULL) loop->notify(loop->notify_ctx);
 }
 
-static bool closing(struct iou_loop *loop) {
+bool iou__closing(struct iou_loop *loop) {
   return atomic_load_explicit(&loop->closing, memory_order_acquire); /* pairs with close's release */
 }
 
-static bool shutdown_expired(struct iou_loop *loop) {
+bool iou__shutdown_expired(struct iou_loop *loop) {
   uint64_t deadline = atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed);
-  return deadline != NO_DEADLINE && iou__now_ns() >= deadline;
+  return deadline != IOU_NO_DEADLINE && iou__now_ns() >= deadline;
 }
 
 /* ---- submission ----------------------------------------------------------------------------- */
 
 /* io_uring_enter: EINTR, EAGAIN and EBUSY are transient (drain CQEs and go round again); -ETIME is
  * a timed-out wait. Anything else is an invariant violation. */
-static void submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
-  bump(&loop->counters.enters, 1);
+void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
+  iou__bump(&loop->counters.enters, 1);
   int r = iou__ring_enter(&loop->ring, want, timeout_ns);
   if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
-  IOU_ASSERT(0, "io_uring_enter failed with an unexpected error");
+  IOU_ASSERT(0, "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the single issuer)");
 }
 
-static void submit(struct iou_loop *loop) {
-  submit_and_wait(loop, 0, -1);
+void iou__submit(struct iou_loop *loop) {
+  iou__submit_and_wait(loop, 0, -1);
 }
 
 /* The wait bound: the next deadline (wheel or parked, or of a request queued behind full waiters)
  * and, while closing, the shutdown cutoff. */
-static int64_t wait_timeout(struct iou_loop *loop) {
-  uint64_t at = loop->queued_deadline_ns; /* NO_DEADLINE unless at waiter capacity */
+int64_t iou__wait_timeout(struct iou_loop *loop) {
+  uint64_t at = loop->queued_deadline_ns; /* IOU_NO_DEADLINE unless at waiter capacity */
   uint64_t tick = iou__wheel_next_tick(&loop->wheel);
   if (tick != IOU_WHEEL_NO_TICK && iou__wheel_tick_ns(&loop->wheel, tick) < at)
     at = iou__wheel_tick_ns(&loop->wheel, tick);
-  if (closing(loop)) {
+  if (iou__closing(loop)) {
     uint64_t cutoff = atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed);
     if (cutoff < at) at = cutoff;
   }
-  if (at == NO_DEADLINE) return -1;
+  if (at == IOU_NO_DEADLINE) return -1;
   uint64_t now = iou__now_ns();
   uint64_t left = at > now ? at - now : 0;
   return left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)left;
@@ -297,7 +183,7 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
       return;
     case IOU_COMPLETION_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
-      bump(&loop->counters.requeued, 1);
+      iou__bump(&loop->counters.requeued, 1);
       if (traced) {
         struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
         ev.decision = w->op.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
@@ -316,7 +202,7 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   if (traced) loop->trace(loop->trace_ctx, &ev);
 }
 
-static void reap_cqes(struct iou_loop *loop) {
+void iou__handle_cqes(struct iou_loop *loop) {
   struct io_uring_cqe cqe;
   bool any = false;
   while (iou__ring_next_cqe(&loop->ring, &cqe)) {
@@ -341,7 +227,7 @@ static void request_cancel(struct iou_loop *loop, uint64_t id, uint8_t outcome) 
 /* The owner's cancels: in a waiter, still queued in the inbound queue, or already completed. A
  * queued request ends CANCELLED now, even when the waiters are full and it waits behind others
  * (an interrupted fiber must not wait for a free slot); its entry is skipped when taken. */
-static void take_cancels(struct iou_loop *loop) {
+void iou__take_cancels(struct iou_loop *loop) {
   struct iou__cancel_node *n = iou__cancels_take(&loop->cancels);
   while (n != NULL) {
     struct iou__cancel_node *next = n->next;
@@ -356,7 +242,7 @@ static void take_cancels(struct iou_loop *loop) {
   }
 }
 
-static void advance_timeouts(struct iou_loop *loop) {
+void iou__advance_timeouts(struct iou_loop *loop) {
   if (!iou__wheel_has_deadlines(&loop->wheel)) return; /* no clock read when nothing has a deadline */
   int n = iou__wheel_advance(&loop->wheel, iou__now_ns());
   IOU_ASSERT(n >= 0, "timeout wheel: out of memory");
@@ -381,14 +267,14 @@ static void end_queued_by_deadline(void *ctx, uint64_t tag) {
  * that a stale one never bounds a wait. */
 static void expire_queued(struct iou_loop *loop, enum iou__fill_result fill) {
   if (fill != IOU_FILL_AT_WAITER_CAPACITY) {
-    loop->queued_deadline_ns = NO_DEADLINE;
+    loop->queued_deadline_ns = IOU_NO_DEADLINE;
     /* The next fold starts at the head (we are head's only writer: a relaxed load of our own). */
     loop->queued_scanned = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
     return;
   }
   uint64_t earliest = iou__inbound_deadlines(&loop->inbound, &loop->queued_scanned, 0, end_queued_by_deadline, loop);
   if (earliest < loop->queued_deadline_ns) loop->queued_deadline_ns = earliest;
-  if (loop->queued_deadline_ns == NO_DEADLINE) return;
+  if (loop->queued_deadline_ns == IOU_NO_DEADLINE) return;
   uint64_t now = iou__now_ns();
   if (now < loop->queued_deadline_ns) return;
   /* The whole queue, from the head (we are head's only writer: a relaxed load of our own). */
@@ -400,7 +286,7 @@ static void expire_queued(struct iou_loop *loop, enum iou__fill_result fill) {
 
 static enum iou__fill_result from_fill_state(struct iou_loop *loop) {
   /* closing first (acquire), then the queue: every request submitted before close is visible. */
-  if (closing(loop) && iou__inbound_peek(&loop->inbound) == NULL) return IOU_FILL_DISCONNECTED;
+  if (iou__closing(loop) && iou__inbound_peek(&loop->inbound) == NULL) return IOU_FILL_DISCONNECTED;
   if (iou__waiters_is_full(&loop->waiters)) return IOU_FILL_AT_WAITER_CAPACITY;
   if (iou__ring_sq_space(&loop->ring) == 0) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   return IOU_FILL_DRAINED;
@@ -418,7 +304,7 @@ static void stage_request(struct iou_loop *loop, uint64_t id) {
   struct io_uring_sqe *k = iou__ring_get_sqe(&loop->ring);
   IOU_ASSERT(k != NULL, "stage_request without SQ room");
   *k = sqe;
-  bump(&loop->counters.sqes_staged, 1);
+  iou__bump(&loop->counters.sqes_staged, 1);
 }
 
 static bool stage_wake_rearm(struct iou_loop *loop) {
@@ -428,13 +314,13 @@ static bool stage_wake_rearm(struct iou_loop *loop) {
   iou__waker_prep_poll(&loop->waker, sqe);
   if (loop->wake_poll_oneshot) sqe->len = 0; /* tests: one CQE, then a re-arm */
   loop->wake_rearm_needed = false;
-  bump(&loop->counters.sqes_staged, 1);
+  iou__bump(&loop->counters.sqes_staged, 1);
   return true;
 }
 
 /* Returns false when it stopped for lack of SQ room. */
 static bool stage_cancellations(struct iou_loop *loop) {
-  struct id_queue *q = &loop->pending_cancels;
+  struct iou__id_queue *q = &loop->pending_cancels;
   while (q->len > 0) {
     uint64_t id = id_queue_front(q);
     if (!iou__waiters_is_in_flight(&loop->waiters, id)) { /* its op CQE already came */
@@ -445,13 +331,13 @@ static bool stage_cancellations(struct iou_loop *loop) {
     if (sqe == NULL) return false;
     iou__prep_cancel(sqe, id);
     id_queue_pop(q);
-    bump(&loop->counters.sqes_staged, 1);
+    iou__bump(&loop->counters.sqes_staged, 1);
   }
   return true;
 }
 
 static bool stage_ready_requests(struct iou_loop *loop) {
-  struct id_queue *q = &loop->ready_queue;
+  struct iou__id_queue *q = &loop->ready_queue;
   while (q->len > 0) {
     if (iou__ring_sq_space(&loop->ring) == 0) return false;
     uint64_t id = id_queue_front(q);
@@ -489,7 +375,7 @@ static void admit_request(struct iou_loop *loop, const struct iou_request *req) 
 }
 
 /* The seed's staging order: wake re-arm -> cancels -> ready queue -> fresh requests. */
-static enum iou__fill_result fill_submission_queue(struct iou_loop *loop) {
+static enum iou__fill_result fill_sq(struct iou_loop *loop) {
   if (!stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   if (!stage_cancellations(loop)) return from_fill_state(loop);
   if (!stage_ready_requests(loop)) return from_fill_state(loop);
@@ -508,20 +394,31 @@ static enum iou__fill_result fill_submission_queue(struct iou_loop *loop) {
     bool ended = e->ended;
     iou__inbound_pop(&loop->inbound);
     loop->processed_seq = (loop->processed_seq + 1) & IOU_WAKER_SUBMISSION_SEQ_MASK;
-    bump(&loop->counters.submitted, 1);
+    iou__bump(&loop->counters.submitted, 1);
     if (!ended) admit_request(loop, &req);
   }
   return from_fill_state(loop);
 }
 
-/* Staging stopped with SQ room gone while pending cancels, ready-queue entries or the wake re-arm
- * are still queued: the caller must submit without waiting and go round again (the model's rule). */
-static bool staging_left(const struct iou_loop *loop) {
+bool iou__staging_left(const struct iou_loop *loop) {
   return loop->pending_cancels.len > 0 || loop->ready_queue.len > 0 || (loop->use_wake_poll && loop->wake_rearm_needed);
 }
 
 static void update_gauge(struct iou_loop *loop) {
   atomic_store_explicit(&loop->counters.pending_operations, loop->waiters.len, memory_order_relaxed);
+}
+
+enum iou__fill_result iou__fill_submission_queue(struct iou_loop *loop) {
+  enum iou__fill_result fill = fill_sq(loop);
+  expire_queued(loop, fill);
+  return fill;
+}
+
+/* The gauge first: its relaxed store is sequenced before the completions' release store, so an owner
+ * that received a completion (acquire) reads a gauge that no longer counts it. */
+void iou__deliver_completions(struct iou_loop *loop) {
+  update_gauge(loop);
+  publish_completions(loop);
 }
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
@@ -539,13 +436,13 @@ static void update_gauge(struct iou_loop *loop) {
  * complete transfer still ends OK): the kernel has let go of their memory. Only waiters whose final
  * CQE did not come back end ABANDONED with IOU_COMPLETION_KERNEL_HELD, their loop-owned memory
  * leaked (the kernel may still use it; the owner quarantines its own). */
-static void abandon_all(struct iou_loop *loop) {
+void iou__abandon_all(struct iou_loop *loop) {
   struct iou__inbound_entry *e;
   while ((e = iou__inbound_peek(&loop->inbound)) != NULL) {
     uint64_t tag = e->request.tag;
     bool ended = e->ended; /* already completed (cancelled while queued) */
     iou__inbound_pop(&loop->inbound);
-    bump(&loop->counters.submitted, 1);
+    iou__bump(&loop->counters.submitted, 1);
     if (!ended) complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
   }
   for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
@@ -561,10 +458,10 @@ static void abandon_all(struct iou_loop *loop) {
     uint64_t now = iou__now_ns();
     if (now >= grace_end) break;
     if (loop->pending_cancels.len > 0 || loop->ready_queue.len > 0)
-      submit(loop); /* the SQ filled: never wait then */
+      iou__submit(loop); /* the SQ filled: never wait then */
     else
-      submit_and_wait(loop, 1, (int64_t)(grace_end - now));
-    reap_cqes(loop);
+      iou__submit_and_wait(loop, 1, (int64_t)(grace_end - now));
+    iou__handle_cqes(loop);
   }
   for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
     struct iou__waiter *w = &loop->waiters.entries[i];
@@ -577,40 +474,28 @@ static void abandon_all(struct iou_loop *loop) {
   loop->pending_cancels.len = 0;
 }
 
-/* Closing and the inbound queue is empty: let in-flight work finish while deadlines, retries and
+/* Closing and the inbound queue is empty: in-flight work finishes while deadlines, retries and
  * cancels keep running, until no waiter is left or the shutdown cutoff passes. */
-static void drain(struct iou_loop *loop) {
-  for (;;) {
-    reap_cqes(loop);
-    take_cancels(loop);
-    if (iou__waiters_is_empty(&loop->waiters)) break;
-    if (shutdown_expired(loop)) {
-      abandon_all(loop);
-      break;
-    }
-    advance_timeouts(loop);
-    (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
-    update_gauge(loop); /* before publishing: see run() */
-    publish_completions(loop);
-    if (iou__waiters_is_empty(&loop->waiters)) break; /* the last one ended locally */
-    if (!loop->use_wake_poll || staging_left(loop)) { /* the SQ filled first: never wait then */
-      submit(loop);
-      continue;
-    }
-    struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
-    if (a.wake_latched)
-      submit(loop);
-    else
-      submit_and_wait(loop, 1, wait_timeout(loop));
-    iou__waker_clear_wait(&loop->waker);
+enum iou__drain_step iou__drain_step(struct iou_loop *loop) {
+  iou__handle_cqes(loop);
+  iou__take_cancels(loop);
+  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE;
+  if (iou__shutdown_expired(loop)) {
+    iou__abandon_all(loop);
+    return IOU_DRAIN_DONE;
   }
-  update_gauge(loop);
+  iou__advance_timeouts(loop);
+  (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
+  iou__deliver_completions(loop);
+  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE; /* the last one ended locally */
+  if (!loop->use_wake_poll || iou__staging_left(loop)) return IOU_DRAIN_SUBMIT; /* the SQ filled */
+  return IOU_DRAIN_WAIT;
 }
 
-/* ---- the thread ----------------------------------------------------------------------------- */
+/* ---- the ring and the end ------------------------------------------------------------------- */
 
-static int new_ring(struct iou_loop *loop) {
-  uint32_t flags = loop->io_poll ? IORING_SETUP_IOPOLL : 0;
+int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
+  uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | extra_flags;
   if (loop->want_single_issuer) {
     /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
     int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
@@ -625,171 +510,17 @@ static int new_ring(struct iou_loop *loop) {
    * the loop next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
   int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_COOP_TASKRUN);
   if (r != -EINVAL) return r;
-  return iou__ring_init(&loop->ring, loop->size, flags);
+  /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
+  return iou__ring_init(&loop->ring, loop->size, flags & ~IORING_SETUP_TASKRUN_FLAG);
 }
 
-/* The spinner's probe: has the owner published requests the loop has not taken yet? Loop thread.
- * A latched out-of-band wake (close, cancel) is deliberately not a hit: nothing clears the latch
- * before the next park, so it would make every later spin hit at once; park_idle consumes it. */
-static bool work_published(void *ctx) {
-  struct iou_loop *loop = ctx;
-  return iou__waker_pending(&loop->waker, loop->processed_seq);
-}
 
-/* Nothing in flight and the spin missed: park on the futex word, and tell the spinner how long a
- * real sleep lasted (a short one means spinning a little longer would have caught the work). */
-static void park_idle(struct iou_loop *loop) {
-  uint64_t start = iou__now_ns();
-  if (iou__waker_park_idle(&loop->waker, loop->processed_seq))
-    iou__spinner_on_wake(&loop->idle_spinner, iou__now_ns() - start);
-}
-
-/* Is the loop thread confined to one CPU (the owner's affinity at open: taskset, a one-CPU cpuset)
- * and did the owner last publish from that CPU? Then nothing the owner would publish can arrive
- * while the loop polls for it: it cannot run there until the poll ends, and the scheduler often
- * lets a poller run out its budget. The loop then sleeps instead of polling (the idle spin and the
- * turn wait). Not when the loop may run elsewhere: there the same CPU at one instant says little
- * (either thread may move at once), and acting on it measured worse (TCP echo, A/B in
- * packages/native/README.md). A hint: a wrong guess costs one park or one budget. Loop thread. */
-static bool owner_on_this_cpu(struct iou_loop *loop) {
-  if (!loop->one_cpu) return false;
-  int cpu = sched_getcpu();
-  return cpu >= 0 && cpu == atomic_load_explicit(&loop->owner_cpu, memory_order_relaxed);
-}
-
-/* IOU_WAIT_OWNER_TURN: the owner published early in its turn and more of the turn is coming; the
- * loop has waiters in flight and nothing left to stage. Sleeping now would make the owner's closing
- * publish pay an eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small
- * machine, so: submit what is staged, then poll for up to idle_spin_us for the end of the turn, new
- * requests, a cancel, closing or a CQE. With DEFER_TASKRUN (the default) or COOP_TASKRUN (the
- * fallback) CQEs are posted only inside io_uring_enter, so completions that arrive meanwhile, and a
- * wake for completion-queue room (a latched wake is not polled: nothing clears the latch before the
- * next arm), wait at most the budget. Returns true when the caller should go round again, false
- * when it should block as usual (the turn outlasted the budget: the wait decision does not choose
- * the turn wait again until the loop takes another request, so a turn that never ends costs one
- * budget, not one per iteration). */
-static bool wait_for_owner_turn(struct iou_loop *loop) {
-  loop->turn_wait_ran_out = false;
-  if (iou__ring_sq_pending(&loop->ring) > 0) {
-    submit(loop); /* staged SQEs go to the kernel now; the next iteration reaps and publishes */
-    return true;
-  }
-  uint64_t end = iou__now_ns() + (uint64_t)loop->idle_spin_us * 1000;
-  for (uint32_t i = 1;; i++) {
-    /* Looks only: the next iteration takes each of these properly (the cancel stack's relaxed
-     * load here is a hint; take_cancels exchanges it with acquire). */
-    if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed) ||
-        iou__waker_pending(&loop->waker, loop->processed_seq) || iou__ring_cq_ready(&loop->ring) ||
-        atomic_load_explicit(&loop->cancels.top, memory_order_relaxed) != NULL || closing(loop))
-      return true;
-    iou__spin_hint();
-    if (i % 64 == 0 && iou__now_ns() >= end) break; /* the clock every 64 polls, as the spinner */
-  }
-  loop->turn_wait_ran_out = true;
-  loop->turn_wait_seq = loop->processed_seq;
-  return false;
-}
-
-/* IOU_WAIT_BLOCK and IOU_WAIT_BLOCK_AT_CAPACITY: waiters in flight (or no capacity for more):
- * block in io_uring_enter until a CQE, the next deadline or a wake. With no waiter capacity, work
- * published ahead is no reason to stay awake (it cannot be admitted); a latched wake (cancel,
- * close, completion room) is. */
-static void block(struct iou_loop *loop, bool at_capacity) {
-  struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
-  bool sleep = at_capacity ? !a.wake_latched : a.still_idle;
-  if (sleep) submit_and_wait(loop, 1, wait_timeout(loop));
-  iou__waker_clear_wait(&loop->waker);
-}
-
-/* Step 6: gathers the facts, lets iou__wait_decide (thread_wait.c) name the wait and carries it
- * out. Returns false once the loop drained and should exit. */
-static bool thread_wait(struct iou_loop *loop, enum iou__fill_result fill) {
-  struct iou__wait_facts facts = {
-      .fill = fill,
-      .staging_left = staging_left(loop),
-      .wake_poll = loop->use_wake_poll,
-      .waiters_in_flight = !iou__waiters_is_empty(&loop->waiters),
-      .spin_enabled = loop->idle_spin_us > 0,
-      .owner_in_turn = atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed), /* a hint: see the field */
-      .turn_wait_spent = loop->turn_wait_ran_out && loop->turn_wait_seq == loop->processed_seq,
-      .one_cpu = loop->one_cpu,
-      .owner_on_loop_cpu = owner_on_this_cpu(loop),
-  };
-  switch (iou__wait_decide(&facts)) {
-    case IOU_WAIT_DRAIN:
-      drain(loop);
-      return false;
-    case IOU_WAIT_SUBMIT_ONLY:
-      submit(loop);
-      return true;
-    case IOU_WAIT_PARK:
-      /* Fully idle (or IOPOLL idle): park on the futex word without entering the ring, no spin,
-       * nothing to adapt. A staged wake re-arm stays in the SQ; it is submitted by the next enter,
-       * and arming a poll checks current readiness, so nothing written to the eventfd meanwhile is
-       * lost. */
-      (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
-      return true;
-    case IOU_WAIT_SPIN_THEN_PARK:
-      if (!iou__spinner_spin(&loop->idle_spinner, work_published, loop)) park_idle(loop);
-      return true;
-    case IOU_WAIT_OWNER_TURN:
-      if (!wait_for_owner_turn(loop)) block(loop, false); /* the turn outlasted the budget */
-      return true;
-    case IOU_WAIT_BLOCK:
-      block(loop, false);
-      return true;
-    case IOU_WAIT_BLOCK_AT_CAPACITY:
-      block(loop, true);
-      return true;
-  }
-  IOU_ASSERT(0, "iou__wait_decide returned no outcome");
-  return false;
-}
-
-static void *run(void *arg) {
-  struct iou_loop *loop = arg;
-  (void)pthread_setname_np(pthread_self(), "iou-loop"); /* for top, perf, gdb; failure is harmless */
-  loop->open_result = new_ring(loop);
-  sem_post(&loop->opened);
-  if (loop->open_result != 0) return NULL;
-
-  if (loop->idle_spin_us > 0) {
-    /* Calibrated here, on the thread and CPU that spins, with the probe it will poll (~1 ms). */
-    uint64_t per_ms = iou__spinner_calibrate(work_published, loop, 20000);
-    (void)iou__spinner_init(&loop->idle_spinner, loop->idle_spin_us, loop->idle_spin_max_us,
-                            loop->idle_spin_quick_wake_us, per_ms); /* checked in iou_loop_open */
-  }
-  loop->use_wake_poll = !loop->io_poll;
-  loop->wake_rearm_needed = loop->use_wake_poll;
-  for (;;) {
-    reap_cqes(loop);
-    take_cancels(loop);
-    /* The cutoff before admission (as @iou/core's Loop): a request still queued when it passes
-     * ends ABANDONED and never reaches the kernel. abandon_all publishes what was reaped. */
-    if (closing(loop) && shutdown_expired(loop)) {
-      abandon_all(loop);
-      break;
-    }
-    advance_timeouts(loop);
-    enum iou__fill_result fill = fill_submission_queue(loop);
-    expire_queued(loop, fill);
-    /* The gauge first: its relaxed store is sequenced before the completions' release store, so an
-     * owner that received a completion (acquire) reads a gauge that no longer counts it. */
-    update_gauge(loop);
-    publish_completions(loop);
-    if (!thread_wait(loop, fill)) break;
-  }
-
-  update_gauge(loop);
-  publish_completions(loop);
+void iou__finish(struct iou_loop *loop) {
+  iou__deliver_completions(loop);
   iou__ring_exit(&loop->ring); /* KERNEL_HELD requests' memory stays with its owners (quarantine) */
-  iou_notify_fn notify = loop->notify;
-  void *ctx = loop->notify_ctx;
   /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every
-   * completion are the owner's from now on. Nothing of `loop` is touched after this store. */
+   * completion are the owner's from now on. */
   atomic_store_explicit(&loop->exited, true, memory_order_release);
-  if (notify != NULL) notify(ctx);
-  return NULL;
 }
 
 /* ---- the API (owner thread unless said otherwise) ------------------------------------------- */
@@ -810,6 +541,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if (config == NULL || out == NULL) return -EINVAL;
   if (config->size == 0 || config->size > IOU_MAX_RING_SIZE) return -EINVAL;
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
+  if (config->engine != IOU_ENGINE_THREAD && config->engine != IOU_ENGINE_INLINE) return -EINVAL;
   uint32_t spin_max = config->idle_spin_max_us ? config->idle_spin_max_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   uint32_t spin_quick =
       config->idle_spin_quick_wake_us ? config->idle_spin_quick_wake_us : IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US;
@@ -820,6 +552,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   struct iou_loop *loop = calloc(1, sizeof(*loop));
   if (loop == NULL) return -ENOMEM;
   loop->size = size;
+  loop->engine = config->engine;
   loop->io_poll = config->io_poll;
   loop->want_single_issuer = config->single_issuer;
   loop->wake_poll_oneshot = config->wake_poll_oneshot;
@@ -833,10 +566,11 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->waker.eventfd = -1;
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
+  atomic_init(&loop->finished, false);
   atomic_init(&loop->owner_in_turn, false);
   atomic_init(&loop->owner_cpu, -1);
-  loop->queued_deadline_ns = NO_DEADLINE;
-  atomic_init(&loop->shutdown_deadline_ns, NO_DEADLINE);
+  loop->queued_deadline_ns = IOU_NO_DEADLINE;
+  atomic_init(&loop->shutdown_deadline_ns, IOU_NO_DEADLINE);
   atomic_init(&loop->cancels.top, NULL);
   int err;
   if ((err = iou__waker_init(&loop->waker)) != 0 || (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
@@ -847,31 +581,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
       (err = id_queue_init(&loop->ready_queue, size)) != 0 ||
       (err = id_queue_init(&loop->pending_cancels, 2 * size)) != 0)
     goto fail;
-  if (sem_init(&loop->opened, 0, 0) != 0) {
-    err = -errno;
-    goto fail;
-  }
-  cpu_set_t allowed;
-  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
-  /* The loop thread blocks every signal: handlers run on the owner's threads, and the loop's
-   * syscalls are not interrupted needlessly. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  err = -pthread_create(&loop->thread, NULL, run, loop);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (err != 0) {
-    sem_destroy(&loop->opened);
-    goto fail;
-  }
-  while (sem_wait(&loop->opened) != 0 && errno == EINTR) {
-  }
-  sem_destroy(&loop->opened);
-  if (loop->open_result != 0) {
-    err = loop->open_result;
-    pthread_join(loop->thread, NULL);
-    goto fail;
-  }
+  err = loop->engine == IOU_ENGINE_INLINE ? iou__inline_start(loop) : iou__thread_start(loop);
+  if (err != 0) goto fail;
   *out = loop;
   return 0;
 
@@ -882,34 +593,27 @@ fail:
 
 int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n) {
   if (atomic_load_explicit(&loop->closing, memory_order_relaxed)) return -ESHUTDOWN; /* our own store */
+  if (loop->engine == IOU_ENGINE_INLINE) return iou__inline_submit(loop, requests, n);
   uint32_t taken = iou__inbound_push(&loop->inbound, requests, n);
   loop->unpublished += taken;
   return (int)taken;
 }
 
 void iou_loop_publish_early(struct iou_loop *loop) {
-  /* Relaxed: a hint (see owner_in_turn); the publish below orders it before the requests anyway. */
-  atomic_store_explicit(&loop->owner_in_turn, true, memory_order_relaxed);
-  if (loop->one_cpu) atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint */
-  uint32_t n = loop->unpublished;
-  loop->unpublished = 0;
-  iou__waker_publish(&loop->waker, n);
+  if (loop->engine == IOU_ENGINE_INLINE) return; /* the owner runs the loop at publish */
+  iou__thread_publish(loop, true);
 }
 
 void iou_loop_publish(struct iou_loop *loop) {
-  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed);                         /* the turn ends */
-  if (loop->one_cpu) atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint */
-  uint32_t n = loop->unpublished;
-  loop->unpublished = 0;
-  iou__waker_publish(&loop->waker, n);
+  if (loop->engine == IOU_ENGINE_INLINE)
+    iou__inline_run(loop);
+  else
+    iou__thread_publish(loop, false);
 }
 
 int iou_loop_cancel(struct iou_loop *loop, uint64_t tag) {
   if (atomic_load_explicit(&loop->exited, memory_order_acquire)) return -ESHUTDOWN;
-  int err = iou__cancels_push(&loop->cancels, tag);
-  if (err != 0) return err;
-  iou__waker_wake(&loop->waker);
-  return 0;
+  return loop->engine == IOU_ENGINE_INLINE ? iou__inline_cancel(loop, tag) : iou__thread_cancel(loop, tag);
 }
 
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max) {
@@ -917,7 +621,12 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
   bool exited = atomic_load_explicit(&loop->exited, memory_order_acquire);
   bool wake = false;
   uint32_t n = iou__completions_poll(&loop->completions, out, max, exited, &wake);
-  if (wake && !exited) iou__waker_wake(&loop->waker); /* the loop waits for room */
+  if (wake && !exited) { /* the loop waits for room */
+    if (loop->engine == IOU_ENGINE_INLINE)
+      iou__inline_wake(loop);
+    else
+      iou__waker_wake(&loop->waker);
+  }
   return n;
 }
 
@@ -930,10 +639,13 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
       atomic_store_explicit(&loop->shutdown_deadline_ns, cutoff, memory_order_relaxed);
   }
   atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* closing ends the turn */
-  /* Release pairs with the loop's acquire in closing(): the cutoff and every submitted request
+  /* Release pairs with the loop's acquire in iou__closing(): the cutoff and every submitted request
    * are visible once it sees closing. The wake publishes it again for a loop that is asleep. */
   atomic_store_explicit(&loop->closing, true, memory_order_release);
-  iou__waker_wake(&loop->waker);
+  if (loop->engine == IOU_ENGINE_INLINE)
+    iou__inline_wake(loop);
+  else
+    iou__waker_wake(&loop->waker);
   return 0;
 }
 
@@ -943,14 +655,29 @@ bool iou_loop_exited(struct iou_loop *loop) {
 
 void iou_loop_destroy(struct iou_loop *loop) {
   if (loop == NULL) return;
-  iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so joining never hangs */
-  pthread_join(loop->thread, NULL);
+  iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so this never hangs */
+  if (loop->engine == IOU_ENGINE_INLINE)
+    iou__inline_stop(loop);
+  else
+    iou__thread_join(loop);
   free_loop(loop);
+}
+
+/* A thread that submitted io_uring requests waits, as it exits, for the io-wq workers still running
+ * them (the kernel cancels what it can and lets the rest finish: a large write to a file, say). So a
+ * loop that abandoned such a request with IOU_COMPLETION_KERNEL_HELD can have published everything
+ * and still be in the kernel's exit path for as long as that request takes; pthread_join would make
+ * the owner wait for it. Here the owner only looks. An inline loop has no thread: exited is enough. */
+bool iou_loop_try_destroy(struct iou_loop *loop) {
+  if (!iou_loop_exited(loop)) return false;
+  if (loop->engine == IOU_ENGINE_THREAD && !iou__thread_try_join(loop)) return false;
+  free_loop(loop);
+  return true;
 }
 
 /* Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
-  const struct counters *k = &loop->counters;
+  const struct iou__counters *k = &loop->counters;
   memset(out, 0, sizeof(*out));
 #define LOAD(f) out->f = atomic_load_explicit(&k->f, memory_order_relaxed)
   LOAD(submitted);
@@ -967,4 +694,5 @@ void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
   LOAD(single_issuer);
 #undef LOAD
   out->wakes = atomic_load_explicit(&loop->waker.wakes, memory_order_relaxed);
+  out->engine = loop->engine;
 }

@@ -94,6 +94,8 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
   ring->kcqes = PTR(ring->cq_map, p.cq_off.cqes);
   ring->cq_mask = *(uint32_t *)PTR(ring->cq_map, p.cq_off.ring_mask);
   ring->cq_entries = *(uint32_t *)PTR(ring->cq_map, p.cq_off.ring_entries);
+  ring->ksq_flags = PTR(ring->sq_map, p.sq_off.flags);
+  ring->kcq_flags = PTR(ring->cq_map, p.cq_off.flags); /* Linux 5.8 */
   /* SQE slot i is always submitted through array index i: fill the indirection once. */
   for (uint32_t i = 0; i < ring->sq_entries; i++) ring->karray[i] = i;
   ring->sqe_tail = __atomic_load_n(ring->ktail, __ATOMIC_RELAXED);
@@ -172,4 +174,24 @@ bool iou__ring_cq_ready(const struct iou_ring *ring) {
 void iou__ring_cq_commit(struct iou_ring *ring) {
   /* Release pairs with the kernel's acquire of the CQ head: our reads of the slots are done. */
   __atomic_store_n(ring->kcq_head, ring->cq_head, __ATOMIC_RELEASE);
+}
+
+int iou__ring_register_eventfd(struct iou_ring *ring, int fd) {
+  int32_t efd = fd;
+  long ret = syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_EVENTFD, &efd, 1);
+  return ret < 0 ? -errno : 0;
+}
+
+bool iou__ring_taskrun(const struct iou_ring *ring) {
+  /* Relaxed: a hint to enter; whatever it misses the eventfd signals (see iou__ring_eventfd_signals). */
+  return (__atomic_load_n(ring->ksq_flags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN) != 0;
+}
+
+void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
+  uint32_t flags = __atomic_load_n(ring->kcq_flags, __ATOMIC_RELAXED);
+  flags = on ? flags & ~IORING_CQ_EVENTFD_DISABLED : flags | IORING_CQ_EVENTFD_DISABLED;
+  /* A sequentially consistent exchange (a full barrier) pairs with the kernel's full barrier between
+   * queueing work (the CQ tail, IORING_SQ_TASKRUN) and reading this flag before it signals: either
+   * it sees signals on, or our later look at the CQ and the flag sees its work. */
+  (void)__atomic_exchange_n(ring->kcq_flags, flags, __ATOMIC_SEQ_CST);
 }

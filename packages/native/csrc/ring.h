@@ -34,6 +34,12 @@ struct iou_ring {
   uint32_t cq_entries;
   uint32_t cq_head; /* private: CQEs read, handed back by iou__ring_cq_commit */
 
+  /* Flag words in the ring memory. The kernel atomically sets IORING_SQ_TASKRUN in *ksq_flags when
+   * deferred task work is queued (with TASKRUN_FLAG); we load it. *kcq_flags is ours to write
+   * (IORING_CQ_EVENTFD_DISABLED); the kernel reads it before it signals a registered eventfd. */
+  uint32_t *ksq_flags;
+  uint32_t *kcq_flags;
+
   void *sq_map;
   size_t sq_map_len;
   void *cq_map; /* == sq_map with IORING_FEAT_SINGLE_MMAP */
@@ -74,5 +80,20 @@ bool iou__ring_cq_ready(const struct iou_ring *ring);
 
 /* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
 void iou__ring_cq_commit(struct iou_ring *ring);
+
+/* Registers `fd` as the ring's eventfd (IORING_REGISTER_EVENTFD, Linux 5.2): the kernel signals it
+ * when it posts CQEs or, with DEFER_TASKRUN, queues task work that entering the ring would run.
+ * 0 or -errno. */
+int iou__ring_register_eventfd(struct iou_ring *ring, int fd);
+
+/* True when the kernel queued task work that only an io_uring_enter runs (IORING_SQ_TASKRUN; only
+ * set on rings created with IORING_SETUP_TASKRUN_FLAG). */
+bool iou__ring_taskrun(const struct iou_ring *ring);
+
+/* Turns the registered eventfd's signals off (while the owner itself enters and reaps) or on. On:
+ * a full fence follows, so that a caller's next look at the CQ and at iou__ring_taskrun cannot miss
+ * work whose signal the kernel skipped while they were off (the kernel sets the flag, then reads
+ * ours). */
+void iou__ring_eventfd_signals(struct iou_ring *ring, bool on);
 
 #endif /* IOU_RING_H */

@@ -38,9 +38,9 @@ void iou_probe(struct iou_probe *out);
  *
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_publish_early,
- * iou_loop_poll_completions, iou_loop_close and iou_loop_destroy (which joins the loop thread);
- * iou_loop_stats may be called from any thread. The loop thread (named "iou-loop") calls `notify`
- * and, when tracing, `trace`, and nothing else outside itself.
+ * iou_loop_poll_completions, iou_loop_close, iou_loop_destroy (which joins the loop thread) and
+ * iou_loop_try_destroy; iou_loop_stats may be called from any thread. The loop thread (named
+ * "iou-loop") calls `notify` and, when tracing, `trace`, and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
@@ -82,7 +82,12 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 #define IOU_IDLE_SPIN_MAX_DEFAULT_US 300u
 #define IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US 150u
 
+/* Who runs the loop's phases (iou_loop_config.engine). */
+#define IOU_ENGINE_THREAD 0 /* a dedicated loop thread (named "iou-loop") creates the ring and runs them */
+#define IOU_ENGINE_INLINE 1 /* the owner runs them on its own event loop: iou_loop_fd, iou_loop_run */
+
 struct iou_loop_config {
+  uint8_t engine; /* IOU_ENGINE_*; 0 (THREAD) by default */
   uint32_t size; /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
   /* Request SINGLE_ISSUER | DEFER_TASKRUN; on EINVAL (or false) a COOP_TASKRUN ring, then a plain one. */
   bool single_issuer;
@@ -181,6 +186,7 @@ struct iou_stats {
   uint64_t abandoned;
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
   bool single_issuer;          /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
+  uint8_t engine;              /* IOU_ENGINE_* */
 };
 
 /* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets
@@ -234,6 +240,31 @@ bool iou_loop_exited(struct iou_loop *loop);
  * cancels land, never a wait on I/O. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
  * caller's to quarantine. Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
+
+/* iou_loop_destroy for a loop whose thread has exited (iou_loop_exited), without waiting for the
+ * thread to end: the kernel holds an exiting thread until io-wq workers have finished the requests
+ * it abandoned with IOU_COMPLETION_KERNEL_HELD, which can take as long as those requests do. Returns
+ * true when the thread had already ended: it was joined and the loop freed. Returns false, and frees
+ * nothing, when the thread has not exited, or has exited but not ended yet; call it again later, or
+ * iou_loop_destroy, which waits. After it returns on an exited loop, `notify` is never called again
+ * (it waits for the thread's last notify to return). Owner. */
+bool iou_loop_try_destroy(struct iou_loop *loop);
+
+/* ---- The inline engine (owner only) ----------------------------------------------------------
+ * With IOU_ENGINE_INLINE, nothing runs unless the owner calls in: iou_loop_publish and iou_loop_run
+ * run one bounded pass of the phases (never blocking); the owner's event loop polls iou_loop_fd
+ * for readability (then reads its 8-byte counter and calls iou_loop_run) and arms a timer for
+ * iou_loop_timeout_ns after every call (then calls iou_loop_run). Completions are delivered by the
+ * pass itself (iou_loop_poll_completions after it); `notify` is not called. */
+
+/* The fd to poll for readability (the ring's registered eventfd); -EINVAL for the thread engine. */
+int iou_loop_fd(struct iou_loop *loop);
+
+/* Nanoseconds until the next deadline or shutdown cutoff needs a pass; -1: none. */
+int64_t iou_loop_timeout_ns(struct iou_loop *loop);
+
+/* One pass of the phases; a no-op for the thread engine and once the loop exited. */
+void iou_loop_run(struct iou_loop *loop);
 
 /* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out);

@@ -29,6 +29,7 @@
  * The file descriptor stays the caller's: keep it open until the request has completed.
  */
 import { Config } from "@iou/core"
+import { constants } from "node:os"
 import { BackpressureQueue } from "./Backpressure.ts"
 import { binding, IOU_FLAG_DATA_ONLY, IOU_FLAG_EXACT, IOU_OUTCOME_TIMEOUT, type NativeLoop } from "./binding.ts"
 import * as Clock from "./Clock.ts"
@@ -36,7 +37,7 @@ import { Delivery } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
-import { openLoop } from "./probe.ts"
+import { openLoop, preflight } from "./probe.ts"
 import { Shutdown } from "./Shutdown.ts"
 import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
@@ -68,10 +69,15 @@ export class Driver {
   /**
    * Opens a ring: validates `config` (TypeError/RangeError), starts the loop thread and waits until
    * its ring exists. Throws an IoUringError with code "ERR_IOU_UNAVAILABLE" (message: probe()'s
-   * reason) where the kernel refuses io_uring.
+   * reason) where the addon is not built, the kernel refuses io_uring or lacks a feature the loop
+   * needs: checked before the loop starts, so an old kernel never gets as far as the loop.
    */
   static open(config?: T.DriverConfig): Driver {
-    return new Driver(Config.resolve(config), nativeFactory)
+    const resolved = Config.resolve(config)
+    const refusal = preflight(resolved)
+    if (refusal?.emfile) throw Errors.errnoError(-constants.errno.EMFILE, "open", undefined)
+    if (refusal !== undefined) throw Errors.unavailableError(refusal.reason, undefined)
+    return new Driver(resolved, nativeFactory)
   }
 
   /** CLOCK_MONOTONIC in milliseconds: the clock of the low-level API's absolute deadlines. */

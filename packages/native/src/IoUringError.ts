@@ -17,6 +17,7 @@
  *
  * Each error decides its `reason` once, where it is made (the constructors below): what happened,
  * independent of the errno, so that nobody downstream re-derives it from `code` or the message.
+ * The class itself is @iou/core's (IoUringError.ts), re-exported here.
  *
  * | reason          | code                                   |
  * | --------------- | -------------------------------------- |
@@ -28,48 +29,14 @@
  * | `Cancelled`     | `ABORT_ERR` (name `AbortError`)        |
  * | `SystemError`   | an errno name, or `ERR_IOU_INTERNAL`   |
  */
+import { IoUringError } from "@iou/core"
 import { constants } from "node:os"
 import { getSystemErrorMessage, getSystemErrorName } from "node:util"
 import * as Binding from "./binding.ts"
 import { fdOf, OPERATIONS, SYSCALLS, type Syscall } from "./Operations.ts"
 
-/** What went wrong, independent of the errno: decided once, by the constructor that makes the error. */
-export type Reason = "Timeout" | "Closed" | "Abandoned" | "UnexpectedEof" | "Unavailable" | "Cancelled" | "SystemError"
-
-export interface IoUringErrorFields {
-  readonly code: string
-  readonly reason: Reason
-  readonly errno?: number | undefined
-  readonly syscall?: Syscall | undefined
-  readonly fd?: number | undefined
-  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. */
-  readonly bytes?: number | undefined
-  readonly cause?: unknown
-}
-
-export class IoUringError extends Error {
-  /** `EBADF`, `ETIMEDOUT`, `EPIPE`, `ABORT_ERR`, `ERR_IOU_CLOSED`, `ERR_IOU_ABANDONED`, … */
-  readonly code: string
-  /** What happened (see the table above); `Cancelled` is the AbortError. */
-  readonly reason: Reason
-  /** Negative errno where there is one (Node's convention): -9 for EBADF. */
-  readonly errno: number | undefined
-  readonly syscall: Syscall | undefined
-  readonly fd: number | undefined
-  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. */
-  readonly bytes: number | undefined
-
-  constructor(message: string, fields: IoUringErrorFields) {
-    super(message, fields.cause === undefined ? undefined : { cause: fields.cause })
-    this.name = fields.code === "ABORT_ERR" ? "AbortError" : "IoUringError"
-    this.code = fields.code
-    this.reason = fields.reason
-    this.errno = fields.errno
-    this.syscall = fields.syscall
-    this.fd = fields.fd
-    this.bytes = fields.bytes
-  }
-}
+// The class (and its Reason) live in @iou/core, so that @iou/effect knows it without this package.
+export { IoUringError, type IoUringErrorFields, type Reason } from "@iou/core"
 
 const ETIMEDOUT = -constants.errno.ETIMEDOUT
 const EPIPE = -constants.errno.EPIPE

@@ -3,7 +3,7 @@
  * range, thrown before anything is changed. Every function returns what it validated (normalised
  * where that is needed) and keeps no state: nothing here outlives the call.
  */
-import { IOU_MAX_IOV } from "./binding.ts"
+import { maxIov } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import type { Callback, Data } from "./types.ts"
 
@@ -126,8 +126,7 @@ export const data = (value: unknown): Data => {
     return value
   }
   if (!Array.isArray(value)) throw new TypeError("data must be a Uint8Array or an array of them")
-  if (value.length > IOU_MAX_IOV)
-    throw new RangeError(`data may hold at most ${IOU_MAX_IOV} buffers, got ${value.length}`)
+  if (value.length > maxIov()) throw new RangeError(`data may hold at most ${maxIov()} buffers, got ${value.length}`)
   let bytes = 0
   const copy: Array<Uint8Array> = []
   for (let i = 0; i < value.length; i++) {

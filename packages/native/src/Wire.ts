@@ -6,10 +6,10 @@
  * - The completion area: an array of completion records that the binding fills before each
  *   dispatch(count, final); the Driver reads record `i` with the accessors below.
  *
- * Every offset comes from the addon (binding.ts `WIRE`), named here once as an index into the
- * typed array that reads that field; a misaligned offset stops the module from loading.
+ * Every offset comes from the addon (binding.ts `wireLayout()`), named here once as an index into
+ * the typed array that reads that field; a misaligned offset stops the first Wire from being made.
  */
-import { WIRE } from "./binding.ts"
+import { wireLayout } from "./binding.ts"
 import type { PendingTable } from "./PendingTable.ts"
 
 const index = (byteOffset: number, width: number, name: string): number => {
@@ -17,27 +17,59 @@ const index = (byteOffset: number, width: number, name: string): number => {
   return byteOffset / width
 }
 
-// The staging record, as indices of the typed array of each field's width.
-const STAGE_SLOT = index(WIRE.STAGE_SLOT, 4, "STAGE_SLOT")
-const STAGE_GENERATION = index(WIRE.STAGE_GENERATION, 4, "STAGE_GENERATION")
-const STAGE_POSITION_LO = index(WIRE.STAGE_POSITION_LO, 4, "STAGE_POSITION_LO")
-const STAGE_POSITION_HI = index(WIRE.STAGE_POSITION_HI, 4, "STAGE_POSITION_HI")
-const STAGE_LENGTH = index(WIRE.STAGE_LENGTH, 4, "STAGE_LENGTH")
-const STAGE_FD = index(WIRE.STAGE_FD, 4, "STAGE_FD")
-const STAGE_OP = index(WIRE.STAGE_OP, 4, "STAGE_OP")
-const STAGE_FLAGS = index(WIRE.STAGE_FLAGS, 4, "STAGE_FLAGS")
-const STAGE_OFFSET = index(WIRE.STAGE_OFFSET, 4, "STAGE_OFFSET")
-const STAGE_DEADLINE_MS = index(WIRE.STAGE_DEADLINE_MS, 8, "STAGE_DEADLINE_MS")
+/**
+ * The staging record's fields, as indices of the typed array of each field's width; one completion
+ * record's fields likewise, plus its stride in each width.
+ */
+interface Indices {
+  readonly STAGE_BYTES: number
+  readonly STAGE_SLOT: number
+  readonly STAGE_GENERATION: number
+  readonly STAGE_POSITION_LO: number
+  readonly STAGE_POSITION_HI: number
+  readonly STAGE_LENGTH: number
+  readonly STAGE_FD: number
+  readonly STAGE_OP: number
+  readonly STAGE_FLAGS: number
+  readonly STAGE_OFFSET: number
+  readonly STAGE_DEADLINE_MS: number
+  readonly COMPLETION_WORDS: number
+  readonly COMPLETION_BYTES: number
+  readonly COMPLETION_SLOT: number
+  readonly COMPLETION_GENERATION: number
+  readonly COMPLETION_RESULT: number
+  readonly COMPLETION_OUTCOME: number
+  readonly COMPLETION_FLAGS: number
+}
 
-// One completion record, as indices of the typed array of each field's width, plus its stride in
-// each width.
-const COMPLETION_WORDS = index(WIRE.COMPLETION_BYTES, 4, "COMPLETION_BYTES")
-const COMPLETION_BYTES = WIRE.COMPLETION_BYTES
-const COMPLETION_SLOT = index(WIRE.COMPLETION_SLOT, 4, "COMPLETION_SLOT")
-const COMPLETION_GENERATION = index(WIRE.COMPLETION_GENERATION, 4, "COMPLETION_GENERATION")
-const COMPLETION_RESULT = index(WIRE.COMPLETION_RESULT, 4, "COMPLETION_RESULT")
-const COMPLETION_OUTCOME = WIRE.COMPLETION_OUTCOME
-const COMPLETION_FLAGS = WIRE.COMPLETION_FLAGS
+let indices: Indices | undefined
+
+/** The addon's layout as indices: read when the first Wire is made, since importing must not load the addon. */
+const indicesOf = (): Indices => {
+  if (indices !== undefined) return indices
+  const w = wireLayout()
+  indices = {
+    STAGE_BYTES: w.STAGE_BYTES,
+    STAGE_SLOT: index(w.STAGE_SLOT, 4, "STAGE_SLOT"),
+    STAGE_GENERATION: index(w.STAGE_GENERATION, 4, "STAGE_GENERATION"),
+    STAGE_POSITION_LO: index(w.STAGE_POSITION_LO, 4, "STAGE_POSITION_LO"),
+    STAGE_POSITION_HI: index(w.STAGE_POSITION_HI, 4, "STAGE_POSITION_HI"),
+    STAGE_LENGTH: index(w.STAGE_LENGTH, 4, "STAGE_LENGTH"),
+    STAGE_FD: index(w.STAGE_FD, 4, "STAGE_FD"),
+    STAGE_OP: index(w.STAGE_OP, 4, "STAGE_OP"),
+    STAGE_FLAGS: index(w.STAGE_FLAGS, 4, "STAGE_FLAGS"),
+    STAGE_OFFSET: index(w.STAGE_OFFSET, 4, "STAGE_OFFSET"),
+    STAGE_DEADLINE_MS: index(w.STAGE_DEADLINE_MS, 8, "STAGE_DEADLINE_MS"),
+    COMPLETION_WORDS: index(w.COMPLETION_BYTES, 4, "COMPLETION_BYTES"),
+    COMPLETION_BYTES: w.COMPLETION_BYTES,
+    COMPLETION_SLOT: index(w.COMPLETION_SLOT, 4, "COMPLETION_SLOT"),
+    COMPLETION_GENERATION: index(w.COMPLETION_GENERATION, 4, "COMPLETION_GENERATION"),
+    COMPLETION_RESULT: index(w.COMPLETION_RESULT, 4, "COMPLETION_RESULT"),
+    COMPLETION_OUTCOME: w.COMPLETION_OUTCOME,
+    COMPLETION_FLAGS: w.COMPLETION_FLAGS,
+  }
+  return indices
+}
 
 export class Wire {
   /** The staging record's memory, handed to the binding's Loop. */
@@ -53,14 +85,17 @@ export class Wire {
   private readonly doneU32: Uint32Array
   private readonly doneI32: Int32Array
   private readonly doneU8: Uint8Array
+  private readonly at: Indices
 
   constructor(capacity: number) {
+    const at = indicesOf()
+    this.at = at
     this.capacity = capacity
-    this.staging = new ArrayBuffer(WIRE.STAGE_BYTES)
+    this.staging = new ArrayBuffer(at.STAGE_BYTES)
     this.stageU32 = new Uint32Array(this.staging)
     this.stageI32 = new Int32Array(this.staging)
     this.stageF64 = new Float64Array(this.staging)
-    this.completions = new ArrayBuffer(capacity * COMPLETION_BYTES)
+    this.completions = new ArrayBuffer(capacity * at.COMPLETION_BYTES)
     this.doneU32 = new Uint32Array(this.completions)
     this.doneI32 = new Int32Array(this.completions)
     this.doneU8 = new Uint8Array(this.completions)
@@ -69,40 +104,41 @@ export class Wire {
   /** Writes the request in `slot` of the pending table into the staging record. */
   stage(table: PendingTable, slot: number): void {
     const s = this.stageU32
-    s[STAGE_SLOT] = slot
-    s[STAGE_GENERATION] = table.generation[slot]!
-    s[STAGE_POSITION_LO] = table.positionLo[slot]!
-    s[STAGE_POSITION_HI] = table.positionHi[slot]!
-    s[STAGE_LENGTH] = table.length[slot]!
-    this.stageI32[STAGE_FD] = table.fd[slot]!
-    s[STAGE_OP] = table.op[slot]!
-    s[STAGE_FLAGS] = table.flags[slot]!
-    s[STAGE_OFFSET] = table.offset[slot]!
-    this.stageF64[STAGE_DEADLINE_MS] = table.deadline[slot]!
+    const at = this.at
+    s[at.STAGE_SLOT] = slot
+    s[at.STAGE_GENERATION] = table.generation[slot]!
+    s[at.STAGE_POSITION_LO] = table.positionLo[slot]!
+    s[at.STAGE_POSITION_HI] = table.positionHi[slot]!
+    s[at.STAGE_LENGTH] = table.length[slot]!
+    this.stageI32[at.STAGE_FD] = table.fd[slot]!
+    s[at.STAGE_OP] = table.op[slot]!
+    s[at.STAGE_FLAGS] = table.flags[slot]!
+    s[at.STAGE_OFFSET] = table.offset[slot]!
+    this.stageF64[at.STAGE_DEADLINE_MS] = table.deadline[slot]!
   }
 
   /** Completion `i`'s slot: the low half of its tag. */
   slot(i: number): number {
-    return this.doneU32[i * COMPLETION_WORDS + COMPLETION_SLOT]!
+    return this.doneU32[i * this.at.COMPLETION_WORDS + this.at.COMPLETION_SLOT]!
   }
 
   /** Completion `i`'s generation: the high half of its tag. */
   generation(i: number): number {
-    return this.doneU32[i * COMPLETION_WORDS + COMPLETION_GENERATION]!
+    return this.doneU32[i * this.at.COMPLETION_WORDS + this.at.COMPLETION_GENERATION]!
   }
 
   /** Completion `i`'s result: bytes transferred, or -errno. */
   result(i: number): number {
-    return this.doneI32[i * COMPLETION_WORDS + COMPLETION_RESULT]!
+    return this.doneI32[i * this.at.COMPLETION_WORDS + this.at.COMPLETION_RESULT]!
   }
 
   /** Completion `i`'s IOU_OUTCOME_*. */
   outcome(i: number): number {
-    return this.doneU8[i * COMPLETION_BYTES + COMPLETION_OUTCOME]!
+    return this.doneU8[i * this.at.COMPLETION_BYTES + this.at.COMPLETION_OUTCOME]!
   }
 
   /** Completion `i`'s IOU_COMPLETION_* flags. */
   flags(i: number): number {
-    return this.doneU8[i * COMPLETION_BYTES + COMPLETION_FLAGS]!
+    return this.doneU8[i * this.at.COMPLETION_BYTES + this.at.COMPLETION_FLAGS]!
   }
 }

@@ -1,12 +1,20 @@
 /**
- * Loads the compiled addon (build/Release/iou.node) and types what it exports. The path is the same
- * from src/ (tests) and dist/ (built), both one level below the package root.
+ * Loads the addon, lazily, and types what it exports. Importing this module never loads it: the
+ * first use of `binding` (or `loadBinding()`) does, through node-gyp-build, which takes
+ * build/Release/iou.node when it was compiled on install and otherwise the prebuilt addon for this
+ * platform, CPU, Node ABI and libc from prebuilds/ (made by prebuildify when the package is packed).
+ * Both paths are relative to the package root, one level above src/ (tests) and dist/ (built).
+ *
+ * When neither loads, `loadBinding()` returns the reason in words a user can act on, probe() reports
+ * it and Driver.open throws ERR_IOU_UNAVAILABLE with it; nothing throws at import time.
  *
  * The constants mirror include/iou.h and keep their C spelling (the operations' numbers are in
  * Operations.ts, one row each). The wire's layout (binding/loop.h) and the IOV limit are not spelled
- * here: the addon exports them and this file reads them.
+ * here: the addon exports them and this file reads them when they are first asked for, since
+ * importing must not load the addon.
  */
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import type { DriverStats } from "./types.ts"
 
 export interface NativeProbe {
@@ -37,6 +45,7 @@ export interface NativeLoop {
     maxRequestTimeoutNs: number,
     tickNs: number,
     idleSpinUs: number,
+    engine: number,
   ): number
   /**
    * 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request).
@@ -121,9 +130,67 @@ export interface NativeBinding {
 }
 
 const require = createRequire(import.meta.url)
-export const binding: NativeBinding = require("../build/Release/iou.node")
+const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url))
+
+/** How to get the addon built, appended to every load failure. */
+export const ADDON_FIX =
+  "The install script of @iou/native did not run or failed. With npm, allow it (add " +
+  '"allowScripts": { "@iou/native": true } to your package.json where npm asks for it, and do not ' +
+  "install with --ignore-scripts), then run `npm rebuild @iou/native`; with pnpm, run " +
+  "`pnpm approve-builds` and then `pnpm rebuild @iou/native`. A prebuilt addon ships for linux-x64 " +
+  "with glibc on the Node versions listed in the README; anywhere else the install script compiles " +
+  "it, which needs python3, make and a C/C++ compiler with C++20 (gcc 10 or clang 10)."
+
+let loaded: NativeBinding | undefined
+
+/**
+ * The addon, or why it cannot be loaded (the loader's error and how to fix it). A success is kept;
+ * a failure is not, since it may be transient (out of file descriptors: see `outOfFds`).
+ */
+export const loadBinding = (): NativeBinding | string => {
+  if (loaded !== undefined) return loaded
+  try {
+    const nodeGypBuild = require("node-gyp-build") as (dir: string) => NativeBinding
+    loaded = nodeGypBuild(PACKAGE_ROOT)
+    return loaded
+  } catch (error) {
+    const message = (error instanceof Error ? error.message : String(error)).trim().replace(/\s+/g, " ")
+    return `the native addon is not built (${message}). ${ADDON_FIX}`
+  }
+}
+
+/** A load failure that is the process running out of file descriptors, not a missing addon. */
+export const outOfFds = (failure: string): boolean =>
+  /too many open files|file table overflow|\bE[MN]FILE\b/i.test(failure)
+
+const required = (): NativeBinding => {
+  const b = loadBinding()
+  if (typeof b === "string") throw new Error(b)
+  return b
+}
+
+/**
+ * The addon, loaded on first use; throws an Error with loadBinding()'s reason where it cannot be
+ * loaded (Driver.open checks loadBinding() first and throws ERR_IOU_UNAVAILABLE instead).
+ */
+export const binding: NativeBinding = {
+  probe: () => required().probe(),
+  get constants() {
+    return required().constants
+  },
+  get wire() {
+    return required().wire
+  },
+  get Loop() {
+    return required().Loop
+  },
+}
 
 // ---- include/iou.h ---------------------------------------------------------------------------
+
+/** Who runs the loop (iou.h IOU_ENGINE_*). */
+export const IOU_ENGINE_THREAD = 0
+export const IOU_ENGINE_INLINE = 1
 
 export const IOU_FLAG_EXACT = 1
 export const IOU_FLAG_DATA_ONLY = 2
@@ -147,8 +214,13 @@ export const IOU_TRACE_POLL_WAIT = 2
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1
 
-/** Largest iov_count of one vectored request (IOV_MAX): include/iou.h's, read from the addon. */
-export const IOU_MAX_IOV: number = binding.constants["IOU_MAX_IOV"]!
+let maxIovValue: number | undefined
 
-/** binding/loop.h's record layouts, read from the addon. */
-export const WIRE: WireLayout = binding.wire
+/**
+ * Largest iov_count of one vectored request (IOV_MAX): include/iou.h's IOU_MAX_IOV, read from the
+ * addon on first use (which loads it).
+ */
+export const maxIov = (): number => (maxIovValue ??= binding.constants["IOU_MAX_IOV"]!)
+
+/** binding/loop.h's record layouts, read from the addon on first use (which loads it). */
+export const wireLayout = (): WireLayout => binding.wire

@@ -1,10 +1,25 @@
 /**
- * probe(): whether io_uring can be used on this machine and, when not, why. Never throws.
- * Also openLoop(): the Driver's setup, whose refusal probe() explains.
+ * probe(config?): whether a Driver with `config` can open on this machine and, when not, why.
+ * Never throws. It checks, in this order: that the addon loads (binding.ts), that io_uring_setup
+ * succeeds (ENOSYS, EPERM from a seccomp profile or the io_uring_disabled sysctl, ENOMEM from the
+ * memlock limit), then each kernel feature in KERNEL_REQUIREMENTS that the config needs. The same
+ * table is the README's kernel support table (a test compares them).
+ *
+ * Simulating a missing feature (for tests, and for users testing their fallback) is read here and
+ * nowhere else: IOU_SIMULATE_MISSING (see `simulation`).
+ *
+ * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains.
  */
 import type { Config } from "@iou/core"
 import { constants } from "node:os"
-import { binding, type NativeLoop } from "./binding.ts"
+import {
+  IOU_ENGINE_INLINE,
+  IOU_ENGINE_THREAD,
+  loadBinding,
+  type NativeLoop,
+  type NativeProbe,
+  outOfFds,
+} from "./binding.ts"
 import { errnoError, unavailableError } from "./IoUringError.ts"
 
 /** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
@@ -74,19 +89,93 @@ export const OPCODE_NAMES = [
   "PIPE",
 ] as const
 
+/** IORING_FEAT_* bits of io_uring_params.features (linux/io_uring.h). */
+export const IORING_FEAT_NODROP = 1 << 1
+export const IORING_FEAT_EXT_ARG = 1 << 8
+/** Linux 5.13, the release that also brought multishot POLL_ADD, which has no feature bit of its own. */
+export const IORING_FEAT_RSRC_TAGS = 1 << 10
+
+/**
+ * One thing the loop needs from the kernel: its name (as IOU_SIMULATE_MISSING spells it), the first
+ * Linux release that has it, what the loop uses it for, and whether a given config needs it.
+ */
+export interface KernelRequirement {
+  readonly name: string
+  readonly kernel: string
+  readonly use: string
+  readonly present: (raw: NativeProbe) => boolean
+  /** false: the loop works without it (reported, not refused). */
+  readonly neededBy: (config: Config.Config) => boolean
+}
+
+const always = (): boolean => true
+const opcode =
+  (name: (typeof OPCODE_NAMES)[number]) =>
+  (raw: NativeProbe): boolean =>
+    raw.opcodes[OPCODE_NAMES.indexOf(name)] === true
+
+/**
+ * What the loop needs, one row per feature: the kernel support table of the README. The minimum is
+ * the newest `kernel` of the rows every config needs (Linux 5.13); 6.1 adds the single-issuer ring.
+ */
+export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
+  { name: "OP_NOP", kernel: "5.1", use: "nop", present: opcode("NOP"), neededBy: always },
+  { name: "OP_WRITEV", kernel: "5.1", use: "vectored writeAt", present: opcode("WRITEV"), neededBy: always },
+  { name: "OP_FSYNC", kernel: "5.1", use: "sync", present: opcode("FSYNC"), neededBy: always },
+  {
+    name: "OP_POLL_ADD",
+    kernel: "5.1",
+    use: "readiness waits after EAGAIN, the wake poll",
+    present: opcode("POLL_ADD"),
+    neededBy: always,
+  },
+  { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: always },
+  {
+    name: "NODROP",
+    kernel: "5.5",
+    use: "the kernel keeps completions when the CQ overflows",
+    present: (raw) => (raw.features & IORING_FEAT_NODROP) !== 0,
+    neededBy: always,
+  },
+  {
+    name: "OP_ASYNC_CANCEL",
+    kernel: "5.5",
+    use: "deadlines, cancellation, the shutdown drain",
+    present: opcode("ASYNC_CANCEL"),
+    neededBy: always,
+  },
+  { name: "OP_READ", kernel: "5.6", use: "readAt", present: opcode("READ"), neededBy: always },
+  { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: always },
+  { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: always },
+  { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: always },
+  {
+    name: "EXT_ARG",
+    kernel: "5.11",
+    use: "bounded waits in io_uring_enter (deadlines without timeout SQEs)",
+    present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0,
+    neededBy: always,
+  },
+  {
+    name: "POLL_MULTISHOT",
+    kernel: "5.13",
+    use: "the eventfd wake poll (not used by an ioPoll ring)",
+    present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
+    neededBy: (config) => config.ioPoll !== true,
+  },
+  {
+    name: "SINGLE_ISSUER",
+    kernel: "6.1",
+    use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
+    present: (raw) => raw.singleIssuer,
+    neededBy: () => false,
+  },
+]
+
 /** Opcodes the loop needs: nop, read, write, writev, fsync, send, recv, sendmsg, poll_add, async_cancel. */
-export const REQUIRED_OPCODES = [
-  "NOP",
-  "READ",
-  "WRITE",
-  "WRITEV",
-  "FSYNC",
-  "SEND",
-  "RECV",
-  "SENDMSG",
-  "POLL_ADD",
-  "ASYNC_CANCEL",
-] as const
+export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) => (r.name.startsWith("OP_") ? [r.name.slice(3)] : []))
+
+/** The oldest Linux release with everything every config needs. */
+export const MINIMUM_KERNEL = "5.13"
 
 export interface Probe {
   readonly supported: boolean
@@ -96,12 +185,16 @@ export interface Probe {
   readonly setupError?: string
   readonly singleIssuer: boolean
   readonly opcodes: ReadonlyArray<string>
+  /** KERNEL_REQUIREMENTS names this kernel lacks (those this config needs make `supported` false). */
+  readonly missing: ReadonlyArray<string>
 }
 
 const errnoName = (errno: number): string => {
   for (const [name, value] of Object.entries(constants.errno)) if (value === errno) return name
   return `errno ${errno}`
 }
+
+const errnoNumber = (name: string): number | undefined => (constants.errno as Record<string, number | undefined>)[name]
 
 /** Why io_uring_setup failed with `errno`, in words a person can act on. */
 export const explainSetupError = (errno: number, disabled: number): string => {
@@ -121,39 +214,97 @@ export const explainSetupError = (errno: number, disabled: number): string => {
 }
 
 /**
- * TEST ONLY: `IOU_TEST_SETUP_ERROR=EPERM` (any errno name) makes probe() and Driver.open() behave as
- * if io_uring_setup failed with that errno, so that the refusal path can be tested on a kernel that
- * allows io_uring. Returns the errno number, or 0 when the variable is unset.
+ * What IOU_SIMULATE_MISSING asks to pretend is missing: a comma-separated list of
+ *
+ * - `ADDON`: the addon does not load (as if it were not built);
+ * - `IO_URING` or `IO_URING:<errno name>`: io_uring_setup fails (default ENOSYS; `IO_URING:EPERM` is
+ *   what Docker's default seccomp profile gives);
+ * - any name of KERNEL_REQUIREMENTS (`EXT_ARG`, `POLL_MULTISHOT`, `NODROP`, `SINGLE_ISSUER`,
+ *   `OP_SEND`, …): the kernel lacks that feature.
+ *
+ * probe() and Driver.open both read it here, at each call, so a test or a user trying their fallback
+ * path can set it on a kernel that has everything. Unknown names are ignored.
  */
-export const simulatedSetupErrno = (): number => {
-  const name = process.env["IOU_TEST_SETUP_ERROR"]
-  if (name === undefined || name === "") return 0
-  return (constants.errno as Record<string, number | undefined>)[name] ?? constants.errno.EPERM
+export interface Simulation {
+  readonly addon: boolean
+  readonly setupErrno: number
+  readonly features: ReadonlySet<string>
 }
 
-export const probe = (): Probe => {
-  let raw
-  try {
-    raw = binding.probe()
-    const simulated = simulatedSetupErrno()
-    if (simulated !== 0) raw = { ...raw, setupErrno: simulated }
-  } catch (error) {
-    return {
-      supported: false,
-      reason: `the native addon failed: ${String(error)}`,
-      kernel: "unknown",
-      singleIssuer: false,
-      opcodes: [],
-    }
+export const simulation = (): Simulation => {
+  const value = process.env["IOU_SIMULATE_MISSING"] ?? ""
+  let addon = false
+  let setupErrno = 0
+  const features = new Set<string>()
+  for (const item of value.split(",")) {
+    const name = item.trim().toUpperCase()
+    if (name === "") continue
+    if (name === "ADDON") addon = true
+    else if (name === "IO_URING") setupErrno = constants.errno.ENOSYS
+    else if (name.startsWith("IO_URING:")) setupErrno = errnoNumber(name.slice(9)) ?? constants.errno.ENOSYS
+    else features.add(name)
   }
-  const opcodes = raw.opcodes.flatMap((ok, i) => (ok ? [OPCODE_NAMES[i] ?? `OP_${i}`] : []))
+  return { addon, setupErrno, features }
+}
+
+/** The errno IOU_SIMULATE_MISSING makes io_uring_setup fail with (0: none). openLoop uses it. */
+export const simulatedSetupErrno = (): number => simulation().setupErrno
+
+const unsupported = (reason: string, extra: Partial<Probe> = {}): Probe => ({
+  supported: false,
+  reason,
+  kernel: "unknown",
+  singleIssuer: false,
+  opcodes: [],
+  missing: [],
+  ...extra,
+})
+
+/** The addon's raw probe with the simulation applied, or why there is none. */
+const rawProbe = (sim: Simulation, cached: boolean): NativeProbe | string => {
+  const b = loadBinding()
+  if (sim.addon) return `the native addon is not built (simulated by IOU_SIMULATE_MISSING=ADDON)`
+  if (typeof b === "string") return b
+  let raw: NativeProbe
+  try {
+    raw = cached ? (cachedProbe ??= b.probe()) : b.probe()
+  } catch (error) {
+    return `the native addon failed: ${String(error)}`
+  }
+  if (cached && raw.setupErrno !== 0) cachedProbe = undefined // a failed setup may be transient (EMFILE)
+  return sim.setupErrno !== 0 ? { ...raw, setupErrno: sim.setupErrno } : raw
+}
+let cachedProbe: NativeProbe | undefined
+
+/** The reason a Driver with `config` cannot open, from what the kernel lacks (undefined: nothing). */
+const lacking = (
+  raw: NativeProbe,
+  config: Config.Config,
+  sim: Simulation,
+): { missing: Array<string>; reason?: string } => {
+  const missing = KERNEL_REQUIREMENTS.filter((r) => sim.features.has(r.name) || !r.present(raw))
+  const needed = missing.filter((r) => r.neededBy(config))
+  const names = missing.map((r) => r.name)
+  if (needed.length === 0) return { missing: names }
+  const list = needed.map((r) => `${r.name} (Linux ${r.kernel}: ${r.use})`).join(", ")
+  return {
+    missing: names,
+    reason: `this kernel's io_uring lacks what the loop needs: ${list}; Linux ${MINIMUM_KERNEL} or newer has it all (kernel ${raw.kernel})`,
+  }
+}
+
+const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe => {
+  const opcodes = raw.opcodes.flatMap((ok, i) => {
+    const name = OPCODE_NAMES[i] ?? `OP_${i}`
+    return ok && !sim.features.has(`OP_${name}`) ? [name] : []
+  })
   const disabled: 0 | 1 | 2 | undefined =
     raw.ioUringDisabled === 0 || raw.ioUringDisabled === 1 || raw.ioUringDisabled === 2
       ? raw.ioUringDisabled
       : undefined
   const base = {
     kernel: raw.kernel,
-    singleIssuer: raw.singleIssuer,
+    singleIssuer: raw.singleIssuer && !sim.features.has("SINGLE_ISSUER"),
     opcodes,
     ...(disabled === undefined ? {} : { ioUringDisabled: disabled }),
   }
@@ -161,26 +312,45 @@ export const probe = (): Probe => {
     return {
       ...base,
       supported: false,
+      missing: [],
       setupError: errnoName(raw.setupErrno),
       reason: explainSetupError(raw.setupErrno, disabled ?? 0),
     }
   }
-  const missing = REQUIRED_OPCODES.filter((name) => !opcodes.includes(name))
-  if (missing.length > 0) {
-    return {
-      ...base,
-      supported: false,
-      reason: `this kernel's io_uring lacks opcodes the loop needs: ${missing.join(", ")} (Linux 6.0 or newer has them all)`,
-    }
-  }
-  return { ...base, supported: true }
+  const { missing, reason } = lacking(raw, config, sim)
+  return reason === undefined ? { ...base, missing, supported: true } : { ...base, missing, supported: false, reason }
+}
+
+/**
+ * Whether a Driver opened with `config` (default: the Driver's defaults) would work here, and why
+ * not. Never throws. Each call asks the kernel again.
+ */
+export const probe = (config: Config.Config = {}): Probe => {
+  const sim = simulation()
+  const raw = rawProbe(sim, false)
+  return typeof raw === "string" ? unsupported(raw) : build(raw, config, sim)
+}
+
+/**
+ * Driver.open's check before it starts a loop: undefined when the addon loads and the kernel has what
+ * `config` needs, else the reason (with `emfile` when loading the addon failed for want of a file
+ * descriptor: that is no missing addon). The kernel's answer is asked once per process (features do
+ * not change); a failed io_uring_setup is left to the loop's own open, which reports its errno.
+ */
+export const preflight = (config: Config.Config): { readonly reason: string; readonly emfile: boolean } | undefined => {
+  const sim = simulation()
+  const raw = rawProbe(sim, true)
+  if (typeof raw === "string") return { reason: raw, emfile: outOfFds(raw) }
+  if (raw.setupErrno !== 0) return undefined
+  const reason = lacking(raw, config, sim).reason
+  return reason === undefined ? undefined : { reason, emfile: false }
 }
 
 /**
  * Opens `native` with `config`, or throws what the Driver reports for a refusal: Node's EMFILE or
  * ENFILE error when out of file descriptors (that is not "io_uring unavailable"), otherwise
- * ERR_IOU_UNAVAILABLE with probe()'s explanation. IOU_TEST_SETUP_ERROR stands in for the kernel's
- * answer here as in probe().
+ * ERR_IOU_UNAVAILABLE with probe(config)'s explanation. IOU_SIMULATE_MISSING's setup errno stands
+ * in for the kernel's answer here as in probe().
  */
 export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): void => {
   const simulated = simulatedSetupErrno()
@@ -194,10 +364,11 @@ export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): voi
           config.maxRequestTimeout * 1e6,
           config.timeoutWheelTick * 1e6,
           config.idleSpin,
+          config.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
         )
   if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
   if (rc < 0) {
-    const p = probe()
+    const p = probe(config)
     throw unavailableError(p.supported ? explainSetupError(-rc, p.ioUringDisabled ?? 0) : (p.reason ?? ""), rc)
   }
 }

@@ -13,11 +13,12 @@ import {
   type NativeLoop,
   type NativeStats,
   type TraceEvent,
-  WIRE,
+  wireLayout,
 } from "../src/binding.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 
+const WIRE = wireLayout()
 const IOU_OP_NOP = OPERATIONS.nop.op
 const IOU_OP_READ_AT = OPERATIONS.readAt.op
 

@@ -14,7 +14,8 @@ const reason = probe().reason ?? ""
 
 /** Every engine, with the config that selects it. */
 const ENGINES: ReadonlyArray<{ readonly name: string; readonly config: Parameters<typeof Driver.open>[0] }> = [
-  { name: "thread", config: {} },
+  { name: "inline", config: { engine: "inline" } },
+  { name: "thread", config: { engine: "thread" } },
 ]
 
 const cleanups: Array<() => unknown> = []

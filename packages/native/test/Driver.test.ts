@@ -22,8 +22,13 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!()
 })
 
+/** The engine under test: the default (inline), or IOU_TEST_ENGINE (the native-thread project). */
+const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
+const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] =>
+  ENGINE === undefined ? config : { engine: ENGINE, ...config }
+
 const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
-  const ring = Driver.open(config)
+  const ring = Driver.open(withEngine(config))
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
 }
@@ -90,7 +95,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("throws ERR_IOU_UNAVAILABLE with the probe's reason where io_uring is refused", () => {
-      process.env["IOU_TEST_SETUP_ERROR"] = "EPERM"
+      process.env["IOU_SIMULATE_MISSING"] = "IO_URING:EPERM"
       try {
         let thrown: unknown
         try {
@@ -103,7 +108,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         expect((thrown as Error).message).toContain(probe().reason!)
         expect(probe().supported).toBe(false)
       } finally {
-        delete process.env["IOU_TEST_SETUP_ERROR"]
+        delete process.env["IOU_SIMULATE_MISSING"]
       }
       expect(probe().supported).toBe(true)
     })
@@ -403,7 +408,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
 
     it("deadlocks recvs waiting on sends queued behind them without deadlines, and recovers with them (liveness)", async () => {
       // size 2: two recvs fill the waiter slots; the sends that would satisfy them wait behind.
-      const stuck = Driver.open({ size: 2 })
+      const stuck = Driver.open(withEngine({ size: 2 }))
       const p1 = await pair()
       const p2 = await pair()
       const outcomes: Array<string> = []
@@ -477,7 +482,10 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("a cancel that lands after the operation finished leaves it successful (success wins)", async () => {
-      const ring = open()
+      // The thread engine: the loop completes the read while the JS thread is busy, so the cancel
+      // comes after the completion and before its delivery. The inline engine delivers in the pass
+      // that handles the CQE: there is no such window.
+      const ring = open({ engine: "thread" })
       const f = file(pattern(4096))
       const before = ring.stats().completed
       const result = new Promise<[Error | null, number]>((done) => {
@@ -559,7 +567,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
 
   describe("shutdown", () => {
     it("waits for every in-flight request without a shutdown timeout", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { a, b } = await pair()
       const received = ring.recv(b, Buffer.alloc(3), { exact: true })
       const closed = ring.close()
@@ -571,7 +579,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("keeps processing deadlines while it waits without a shutdown timeout", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { b } = await pair()
       const received = settle(ring.recv(b, Buffer.alloc(3), { timeout: 50 }))
       const closed = await ring.close()
@@ -581,7 +589,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("abandons a never-completing recv at the shutdown timeout; its cancel lands, so nothing is quarantined", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { b } = await pair()
       const received = settle(ring.recv(b, Buffer.alloc(1000)))
       const started = Driver.now()
@@ -597,7 +605,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("preserves a deadline result that comes before the shutdown cutoff", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { b } = await pair()
       const received = settle(ring.recv(b, Buffer.alloc(1), { timeout: 50 }))
       expect(await ring.close({ shutdownTimeout: 500 })).toEqual({ completed: 1, abandoned: 0 })
@@ -606,7 +614,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("abandons a timed request when the cutoff comes before its deadline", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { b } = await pair()
       const received = settle(ring.recv(b, Buffer.alloc(1), { timeout: 500 }))
       expect(await ring.close({ shutdownTimeout: 50 })).toEqual({ completed: 0, abandoned: 1 })
@@ -614,7 +622,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("drains an exact recv from the ready queue during shutdown", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const { a, b } = await pair()
       const buffer = Buffer.alloc(100)
       const received = ring.recv(b, buffer, { exact: true })
@@ -629,7 +637,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("still admits requests buffered behind a full ring at close", async () => {
-      const ring = Driver.open({ size: 1 })
+      const ring = Driver.open(withEngine({ size: 1 }))
       const { a, b } = await pair()
       const first = ring.recv(b, Buffer.alloc(1))
       const queued = [ring.nop(), ring.nop(), ring.nop()]
@@ -641,7 +649,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("closes under load: every request ends exactly once and close resolves", async () => {
-      const ring = Driver.open({ size: 64 })
+      const ring = Driver.open(withEngine({ size: 64 }))
       const f = file(pattern(1 << 16))
       const { b } = await pair()
       const calls = new Map<number, number>()
@@ -666,7 +674,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("closes an idle Driver at once, twice returns the same promise", async () => {
-      const ring = Driver.open()
+      const ring = Driver.open(withEngine())
       const closed = ring.close()
       expect(ring.close()).toBe(closed)
       expect(await closed).toEqual({ completed: 0, abandoned: 0 })
@@ -754,7 +762,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("pendingOperations no longer counts a request when its callback runs", async () => {
       const ring = open({ size: 4 })
       const { a, b } = await pair()
-      const sender = Driver.open({ size: 2 })
+      const sender = Driver.open(withEngine({ size: 2 }))
       cleanups.push(() => sender.close({ shutdownTimeout: 0 }))
       const seen: Array<number> = []
       for (let i = 0; i < 300; i++) {
@@ -878,13 +886,13 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(r.code).toBe(0)
     })
 
-    it("leaves no thread or fd behind after close", async () => {
+    it("leaves no thread or fd behind after close (thread engine: one thread per Driver while open)", async () => {
       const r = await runChild(
         `const fs = await import("node:fs")
          await fs.promises.readFile("/proc/self/status")
          const count = () => [fs.readdirSync("/proc/self/task").length, fs.readdirSync("/proc/self/fd").length]
          const before = count()
-         const rings = Array.from({ length: 4 }, () => Driver.open())
+         const rings = Array.from({ length: 4 }, () => Driver.open({ engine: "thread" }))
          await Promise.all(rings.map((r) => r.nop()))
          const during = count()
          await Promise.all(rings.map((r) => r.close()))
@@ -901,13 +909,36 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(after).toEqual(before)
     })
 
+    it("the inline engine starts no thread at all and leaves no fd behind after close", async () => {
+      const r = await runChild(
+        `const fs = await import("node:fs")
+         await fs.promises.readFile("/proc/self/status")
+         const count = () => [fs.readdirSync("/proc/self/task").length, fs.readdirSync("/proc/self/fd").length]
+         const before = count()
+         const rings = Array.from({ length: 4 }, () => Driver.open({ engine: "inline" }))
+         await Promise.all(rings.map((r) => r.nop()))
+         const during = count()
+         await Promise.all(rings.map((r) => r.close()))
+         console.log(JSON.stringify({ before, during, after: count() }))`,
+      )
+      expect(r.stderr).toBe("")
+      const { before, during, after } = JSON.parse(r.stdout) as {
+        before: [number, number]
+        during: [number, number]
+        after: [number, number]
+      }
+      expect(during[0]).toBe(before[0])
+      expect(during[1]).toBeGreaterThan(before[1])
+      expect(after).toEqual(before)
+    })
+
     it("stops the thread of an idle Driver that was garbage-collected", async () => {
       const r = await runChild(
         `const fs = await import("node:fs")
          await fs.promises.readFile("/proc/self/status")
          const count = () => fs.readdirSync("/proc/self/task").length
          const before = count()
-         await (async () => { const ring = Driver.open(); await ring.nop() })()
+         await (async () => { const ring = Driver.open({ engine: "thread" }); await ring.nop() })()
          const during = count()
          for (let i = 0; i < 50 && count() > before; i++) { globalThis.gc(); await new Promise((d) => setTimeout(d, 20)) }
          console.log(JSON.stringify({ before, during, after: count() }))`,

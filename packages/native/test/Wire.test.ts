@@ -1,8 +1,10 @@
 /** The wire alone: each staged field lands at binding/loop.h's offset; completions read back from theirs. */
 import { describe, expect, it } from "vitest"
-import { WIRE } from "../src/binding.ts"
+import { wireLayout } from "../src/binding.ts"
 import { PendingTable } from "../src/PendingTable.ts"
 import { Wire } from "../src/Wire.ts"
+
+const WIRE = wireLayout()
 
 describe("Wire", () => {
   it("stages a request field by field at the offsets the addon exports", () => {

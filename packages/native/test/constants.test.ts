@@ -9,7 +9,11 @@ describe("constants", () => {
   it("every IOU_* constant of src/binding.ts and every operation's number has the value of include/iou.h", () => {
     const header = Binding.binding.constants
     const operations = Object.values(OPERATIONS).map((row) => [row.c, row.op] as const)
-    const mirrored = [...Object.entries(Binding).filter(([name]) => name in header), ...operations]
+    const mirrored = [
+      ...Object.entries(Binding).filter(([name]) => name in header),
+      ...operations,
+      ["IOU_MAX_IOV", Binding.maxIov()] as const,
+    ]
     expect(mirrored.length).toBe(Object.keys(header).length)
     for (const [name, value] of mirrored) expect([name, value]).toEqual([name, header[name]])
   })
@@ -23,8 +27,8 @@ describe("constants", () => {
   })
 
   it("the IOV limit is the header's, read from the addon, and @iou/core's IOV_MAX agrees", () => {
-    expect(Binding.IOU_MAX_IOV).toBe(Binding.binding.constants["IOU_MAX_IOV"])
-    expect(Request.IOV_MAX).toBe(Binding.IOU_MAX_IOV)
+    expect(Binding.maxIov()).toBe(Binding.binding.constants["IOU_MAX_IOV"])
+    expect(Request.IOV_MAX).toBe(Binding.maxIov())
   })
 })
 
@@ -33,7 +37,7 @@ describe("constants", () => {
 describe("the wire", () => {
   const fields = (prefix: string, widths: Record<string, number>) =>
     Object.entries(widths).map(([name, width]) => {
-      const offset = (Binding.WIRE as unknown as Record<string, number>)[`${prefix}_${name}`]!
+      const offset = (Binding.wireLayout() as unknown as Record<string, number>)[`${prefix}_${name}`]!
       return { name, offset, width }
     })
 
@@ -62,15 +66,15 @@ describe("the wire", () => {
       OFFSET: 4,
       DEADLINE_MS: 8,
     })
-    check(Binding.WIRE.STAGE_BYTES, layout)
-    expect(Binding.WIRE.STAGE_BYTES % 8).toBe(0)
+    check(Binding.wireLayout().STAGE_BYTES, layout)
+    expect(Binding.wireLayout().STAGE_BYTES % 8).toBe(0)
   })
 
   it("the completion record's fields are aligned, inside the record and apart; records tile", () => {
     const layout = fields("COMPLETION", { SLOT: 4, GENERATION: 4, RESULT: 4, OUTCOME: 1, FLAGS: 1 })
-    check(Binding.WIRE.COMPLETION_BYTES, layout)
+    check(Binding.wireLayout().COMPLETION_BYTES, layout)
     // The tag is one u64: slot its low half, generation its high half.
-    expect(Binding.WIRE.COMPLETION_GENERATION).toBe(Binding.WIRE.COMPLETION_SLOT + 4)
-    expect(Binding.WIRE.COMPLETION_BYTES % 8).toBe(0)
+    expect(Binding.wireLayout().COMPLETION_GENERATION).toBe(Binding.wireLayout().COMPLETION_SLOT + 4)
+    expect(Binding.wireLayout().COMPLETION_BYTES % 8).toBe(0)
   })
 })

@@ -1,16 +1,154 @@
-import { describe, expect, it } from "vitest"
-import { probe } from "@iou/native"
+/**
+ * probe(config?): what it reports on this kernel, and each missing feature simulated through
+ * IOU_SIMULATE_MISSING, the one documented mask that probe() and Driver.open both read. A feature the
+ * loop needs makes probe() answer supported: false with a reason naming it and Driver.open throw
+ * ERR_IOU_UNAVAILABLE with that reason before any loop starts; one it can do without is reported
+ * and nothing is refused. The README's kernel support table is checked against the probe's table.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "@iou/native"
+import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL } from "../src/probe.ts"
+import { SRC_INDEX } from "./helpers.ts"
+
+const real = probe()
+const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..")
+
+const simulate = (missing: string): void => {
+  process.env["IOU_SIMULATE_MISSING"] = missing
+}
+afterEach(() => {
+  delete process.env["IOU_SIMULATE_MISSING"]
+})
+
+const openError = (config?: Parameters<typeof Driver.open>[0]): unknown => {
+  try {
+    const driver = Driver.open(config)
+    void driver.close()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}
 
 describe("probe", () => {
   it("reports the kernel and whether io_uring is usable without throwing", () => {
-    const p = probe()
-    expect(p.kernel.length).toBeGreaterThan(0)
-    if (p.supported) {
-      expect(p.opcodes).toContain("NOP")
-      expect(p.opcodes).toContain("ASYNC_CANCEL")
-      expect(p.reason).toBeUndefined()
+    expect(real.kernel.length).toBeGreaterThan(0)
+    if (real.supported) {
+      expect(real.opcodes).toContain("NOP")
+      expect(real.opcodes).toContain("ASYNC_CANCEL")
+      expect(real.reason).toBeUndefined()
     } else {
-      expect(p.reason).toMatch(/io_uring/)
+      expect(real.reason).toMatch(/io_uring|addon/)
     }
+  })
+
+  describe.skipIf(!real.supported)("each missing feature, simulated (IOU_SIMULATE_MISSING)", () => {
+    it("this kernel lacks nothing the default config needs", () => {
+      expect(real.missing.filter((name) => name !== "SINGLE_ISSUER")).toEqual([])
+    })
+
+    for (const requirement of KERNEL_REQUIREMENTS.filter((r) => r.neededBy({}))) {
+      it(`without ${requirement.name}, probe() says so and Driver.open refuses with the same reason`, () => {
+        simulate(requirement.name)
+        const p = probe()
+        expect(p.supported).toBe(false)
+        expect(p.missing).toContain(requirement.name)
+        expect(p.reason).toContain(`${requirement.name} (Linux ${requirement.kernel}`)
+        expect(p.reason).toContain(`Linux ${MINIMUM_KERNEL} or newer`)
+        const error = openError()
+        expect(error).toBeInstanceOf(IoUringError)
+        expect(error).toMatchObject({ code: "ERR_IOU_UNAVAILABLE" })
+        expect((error as Error).message).toContain(p.reason!)
+      })
+    }
+
+    it("without multishot poll, an ioPoll ring (which does not use the wake poll) is still supported", () => {
+      simulate("POLL_MULTISHOT")
+      expect(probe({ ioPoll: true }).supported).toBe(true)
+      expect(probe({ ioPoll: true }).missing).toEqual(expect.arrayContaining(["POLL_MULTISHOT"]))
+      expect(probe().supported).toBe(false)
+    })
+
+    it("without SINGLE_ISSUER the loop uses its fallback ring: supported, reported, and open works", async () => {
+      simulate("SINGLE_ISSUER")
+      const p = probe()
+      expect(p.supported).toBe(true)
+      expect(p.singleIssuer).toBe(false)
+      expect(p.missing).toContain("SINGLE_ISSUER")
+      const driver = Driver.open({ size: 4, singleIssuer: false })
+      await driver.nop()
+      await driver.close()
+    })
+
+    it("several missing features are all named", () => {
+      simulate("OP_SEND, ext_arg")
+      const p = probe()
+      expect(p.reason).toContain("OP_SEND (Linux 5.6")
+      expect(p.reason).toContain("EXT_ARG (Linux 5.11")
+      expect(p.opcodes).not.toContain("SEND")
+    })
+
+    it("io_uring refused by the kernel: IO_URING:<errno> reports that errno's explanation", () => {
+      simulate("IO_URING")
+      expect(probe()).toMatchObject({ supported: false, setupError: "ENOSYS" })
+      expect(probe().reason).toMatch(/CONFIG_IO_URING/)
+      simulate("IO_URING:ENOMEM")
+      expect(probe().reason).toMatch(/RLIMIT_MEMLOCK/)
+      expect(openError()).toMatchObject({ code: "ERR_IOU_UNAVAILABLE" })
+    })
+
+    it("the addon not built (ADDON): probe() and Driver.open say so and how to fix it", () => {
+      simulate("ADDON")
+      const p = probe()
+      expect(p.supported).toBe(false)
+      expect(p.reason).toMatch(/^the native addon is not built/)
+      const error = openError()
+      expect(error).toMatchObject({ code: "ERR_IOU_UNAVAILABLE" })
+      expect((error as Error).message).toContain("the native addon is not built")
+    })
+  })
+
+  it("where no addon can be found, importing never throws, and probe() and Driver.open explain the fix", () => {
+    // node-gyp-build's <NAME>_PREBUILD variable points the loader at an empty directory: a real
+    // failed load, as after `npm install --ignore-scripts` with no prebuild for this Node.
+    const empty = mkdtempSync(join(tmpdir(), "iou-no-addon-"))
+    try {
+      const source = `
+        const { Driver, probe } = await import(${JSON.stringify(SRC_INDEX)})
+        const p = probe()
+        let open
+        try { Driver.open() } catch (error) { open = { code: error.code, message: error.message } }
+        console.log(JSON.stringify({ p, open }))`
+      const child = spawnSync(
+        process.execPath,
+        ["--conditions=@iou/source", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", source],
+        { env: { ...process.env, "@IOU/NATIVE_PREBUILD": empty }, encoding: "utf8", timeout: 20_000 },
+      )
+      expect(child.status, child.stderr).toBe(0)
+      const { p, open } = JSON.parse(child.stdout) as {
+        p: { supported: boolean; reason: string }
+        open: { code: string; message: string }
+      }
+      expect(p.supported).toBe(false)
+      expect(p.reason).toMatch(/^the native addon is not built \(No native build was found/)
+      for (const fix of ["allowScripts", "pnpm approve-builds", "npm rebuild @iou/native"])
+        expect(p.reason).toContain(fix)
+      expect(open.code).toBe("ERR_IOU_UNAVAILABLE")
+      expect(open.message).toContain(p.reason)
+    } finally {
+      rmSync(empty, { recursive: true, force: true })
+    }
+  })
+
+  it("the README's kernel support table is the probe's table", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8")
+    const rows = [...readme.matchAll(/^\| `([A-Z_]+)` \| ([0-9.]+) \|/gm)].map((m) => [m[1], m[2]])
+    expect(rows).toEqual(KERNEL_REQUIREMENTS.map((r) => [r.name, r.kernel]))
+    expect(readme).toContain(`Linux ${MINIMUM_KERNEL} or newer`)
   })
 })

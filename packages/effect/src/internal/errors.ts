@@ -1,14 +1,15 @@
 /**
  * The one place where the Driver's errors become IoUringErrors (or defects), by class:
  *
- * - the Driver's own `IoUringError` (@iou/native) has already decided its `reason` and carries
+ * - the Driver's own `IoUringError` (@iou/native's, whose class is @iou/core's so that it is known
+ *   here without loading @iou/native) has already decided its `reason` and carries
  *   Node's fields (`code`, `errno`, `syscall`, `fd`): they are copied, and only the message is
  *   written here. Its `Cancelled` reason (an AbortError) is an interruption;
  * - argument errors (`TypeError`/`RangeError`, thrown synchronously by the Driver before anything
  *   reaches the loop, or by the config's validation) are bugs in the caller and become defects;
  * - anything else is a defect.
  */
-import { IoUringError as NativeError, methodOf } from "@iou/native"
+import { IoUringError as NativeError, Operations } from "@iou/core"
 import { Cause, Effect } from "effect"
 import { IoUringError, type Reason, type Syscall } from "../IoUringError.ts"
 
@@ -95,7 +96,7 @@ export const failure = (
     const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(
       syscall === "open"
         ? `NodeIoUring: invalid Driver config (a bug in the caller, reported as a defect): ${error.message}`
-        : `IoUring.${methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
+        : `IoUring.${Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
       { cause: error },
     )
     wrapped.name = name

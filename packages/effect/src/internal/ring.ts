@@ -7,7 +7,7 @@
  * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
  * resumes the fiber; after interruption it only releases the waiting cleanup.
  */
-import { type Callback, type Method, OPERATIONS, type RequestHandle } from "@iou/native"
+import { type Callback, Operations, type RequestHandle } from "@iou/core"
 import { Duration, Effect } from "effect"
 import type * as IoUring from "../IoUring.ts"
 import type { IoUringError } from "../IoUringError.ts"
@@ -42,16 +42,16 @@ export const deadlineOf = (timeout: Duration.Input | undefined, now: () => numbe
 /**
  * One request of operation `method` as an Effect. `submit` calls the Driver's submit method with
  * the completion callback and returns the handle; `onSuccess` turns the raw result into the
- * operation's value. Errors carry the operation's syscall name (@iou/native's operation table).
+ * operation's value. Errors carry the operation's syscall name (@iou/core's operation table).
  */
 const request = <A>(
   driver: DriverLike,
-  method: Method,
+  method: Operations.Method,
   fd: number | undefined,
   submit: (callback: Callback) => RequestHandle,
   onSuccess: (result: number) => A,
 ): Effect.Effect<A, IoUringError> => {
-  const syscall = OPERATIONS[method].syscall
+  const syscall = Operations.OPERATIONS[method].syscall
   return Effect.callback<A, IoUringError>((resume) => {
     // settled: the request's callback has fired. release: set by the cleanup when interrupted.
     let settled = false
@@ -86,12 +86,12 @@ const toVoid = (): void => undefined
 const identity = (n: number): number => n
 
 /** Runs `f` and turns a synchronous argument error into a defect (the Effect is still lazy). */
-const guard = <A>(method: Method, fd: number | undefined, f: () => Effect.Effect<A, IoUringError>) =>
+const guard = <A>(method: Operations.Method, fd: number | undefined, f: () => Effect.Effect<A, IoUringError>) =>
   Effect.suspend(() => {
     try {
       return f()
     } catch (error) {
-      return Errors.failure(error, OPERATIONS[method].syscall, fd)
+      return Errors.failure(error, Operations.OPERATIONS[method].syscall, fd)
     }
   })
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -30,7 +31,49 @@ uint64_t t_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Every harness stays reachable from here until exit (so leak checkers do not report it). */
+static struct t_loop *all_loops[64];
+static unsigned n_loops;
+
+bool t_inline(void) {
+  const char *e = getenv("IOU_TEST_ENGINE");
+  return e != NULL && strcmp(e, "inline") == 0;
+}
+
+/* The inline engine runs only when its owner calls in: waits up to max_ms for the loop's fd or its
+ * next deadline, then runs one pass (as the binding's libuv callbacks do). The thread engine: waits
+ * for a notify. */
+static void pump(struct t_loop *t, int max_ms) {
+  if (t->inline_engine) {
+    int64_t next = iou_loop_timeout_ns(t->loop);
+    int ms = max_ms;
+    if (next >= 0 && (int64_t)(next / T_MS) + 1 < ms) ms = (int)(next / T_MS) + 1;
+    struct pollfd p = {.fd = iou_loop_fd(t->loop), .events = POLLIN};
+    if (poll(&p, 1, ms) > 0) {
+      uint64_t v;
+      ssize_t r = read(p.fd, &v, sizeof(v));
+      (void)r;
+    }
+    iou_loop_run(t->loop);
+    return;
+  }
+  struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
+  if (poll(&p, 1, max_ms) > 0) {
+    uint64_t v;
+    ssize_t r = read(t->notify_fd, &v, sizeof(v));
+    (void)r;
+  }
+}
+
 void t_sleep_ms(unsigned ms) {
+  /* An open inline loop keeps running while the test waits, as its host event loop would. */
+  uint64_t end = t_now_ns() + (uint64_t)ms * T_MS;
+  for (unsigned i = 0; i < n_loops; i++) {
+    struct t_loop *t = all_loops[i];
+    if (t->loop == NULL || !t->inline_engine || !pthread_equal(t->owner, pthread_self())) continue;
+    for (uint64_t now = t_now_ns(); now < end; now = t_now_ns()) pump(t, (int)((end - now) / T_MS) + 1);
+    return;
+  }
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
@@ -43,10 +86,6 @@ static void on_notify(void *ctx) {
   ssize_t r = write(t->notify_fd, &one, sizeof(one));
   (void)r;
 }
-
-/* Every harness stays reachable from here until exit (so leak checkers do not report it). */
-static struct t_loop *all_loops[64];
-static unsigned n_loops;
 
 struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns) {
   struct iou_loop_config cfg = {
@@ -67,7 +106,11 @@ struct t_loop *t_open_config(const struct iou_loop_config *config) {
   all_loops[n_loops++] = t;
   t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   CHECK(t->notify_fd >= 0);
-  int r = iou_loop_open(config, on_notify, t, &t->loop);
+  struct iou_loop_config cfg = *config;
+  if (t_inline()) cfg.engine = IOU_ENGINE_INLINE; /* IOU_TEST_ENGINE=inline: the same test, inline */
+  t->inline_engine = cfg.engine == IOU_ENGINE_INLINE;
+  t->owner = pthread_self();
+  int r = iou_loop_open(&cfg, on_notify, t, &t->loop);
   if (r == -ENOMEM || r == -EPERM) {
     printf("iou_loop_open refused: %s\n", strerror(-r));
     exit(T_EXIT_SKIP);
@@ -137,6 +180,7 @@ void t_submit(struct t_loop *t, const struct iou_request *req) {
 
 uint32_t t_poll(struct t_loop *t) {
   uint32_t before = t->ngot;
+  if (t->inline_engine) iou_loop_run(t->loop); /* a pass, as the host loop would run soon */
   for (;;) {
     CHECK(t->ngot < T_MAX_GOT);
     uint32_t n =
@@ -172,13 +216,7 @@ bool t_wait(struct t_loop *t, uint64_t tag, int timeout_ms, struct iou_completio
     if (find(t, tag, out)) return true;
     uint64_t now = t_now_ns();
     if (now >= end) return false;
-    struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
-    int ms = (int)((end - now) / T_MS) + 1;
-    if (poll(&p, 1, ms) > 0) {
-      uint64_t v;
-      ssize_t r = read(t->notify_fd, &v, sizeof(v));
-      (void)r;
-    }
+    pump(t, (int)((end - now) / T_MS) + 1);
   }
 }
 
@@ -196,12 +234,7 @@ void t_close(struct t_loop *t, int64_t timeout_ns) {
   uint64_t end = t_now_ns() + 30000 * T_MS;
   while (!iou_loop_exited(t->loop)) {
     CHECK(t_now_ns() < end);
-    struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
-    if (poll(&p, 1, 10) > 0) {
-      uint64_t v;
-      ssize_t r = read(t->notify_fd, &v, sizeof(v));
-      (void)r;
-    }
+    pump(t, 10);
     t_poll(t);
   }
   t_poll(t);

@@ -3,6 +3,7 @@
 #ifndef IOU_TEST_HELPERS_H
 #define IOU_TEST_HELPERS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,8 @@ void t_require_io_uring(void);
 /* One loop under test and everything it completed so far. */
 struct t_loop {
   struct iou_loop *loop;
+  bool inline_engine;        /* IOU_ENGINE_INLINE: the harness runs its passes */
+  pthread_t owner;           /* the thread that opened it: the only one that may run it */
   int notify_fd;             /* eventfd written by notify */
   _Atomic uint64_t notifies; /* notify calls */
   uint32_t ngot;
@@ -40,7 +43,11 @@ struct t_loop {
 };
 
 uint64_t t_now_ns(void);
+/* Sleeps; an open inline loop keeps running meanwhile, as its host event loop would. */
 void t_sleep_ms(unsigned ms);
+/* True when IOU_TEST_ENGINE=inline: t_open* open inline loops (the Makefile runs the loop tests
+ * once per engine). */
+bool t_inline(void);
 
 /* Opens a loop (size, single issuer, horizon and tick in ns); exits 77 if io_uring is refused. */
 struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, uint64_t tick_ns);

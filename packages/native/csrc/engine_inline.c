@@ -1,0 +1,120 @@
+/*
+ * engine_inline.c: the inline engine. The owner (the JS thread) creates the ring and runs the phases
+ * of loop.h itself, on its own event loop; there is no loop thread, no inbound hand-off and no wake
+ * between threads:
+ *
+ *   submit   a request waits in the inbound queue (single-threaded here: no hand-off, no wake) until
+ *            the owner's publish at the end of its turn runs a pass, which admits and stages it; a
+ *            full SQ is submitted and staging goes on, a bounded number of rounds per pass.
+ *   run      iou_loop_publish (the end of the owner's turn), the host loop's readiness callback and
+ *            its timer call iou__inline_run: one bounded pass of the phases that enters the ring only
+ *            when there is something to submit or task work to run, handles CQEs, takes cancels,
+ *            advances timeouts, fills the SQ and delivers completions.
+ *   wake     the ring's registered eventfd (the waker's) tells the host loop that work is queued:
+ *            CQEs, or, with DEFER_TASKRUN, task work that only entering the ring runs. Its signals
+ *            are off while the owner enters and reaps itself (they would only announce CQEs the
+ *            pass is about to handle), and back on before the pass returns, with a recheck: work
+ *            that arrived meanwhile, or more than one pass may handle, is announced by writing the
+ *            eventfd ourselves, so the host loop calls again after its other callbacks (the seed's
+ *            arm-and-recheck, in its inline form).
+ *   timer    iou_loop_timeout_ns is when the next deadline (or the shutdown cutoff) needs a pass.
+ *   shutdown close marks closing; passes drain as the thread engine does; past the cutoff,
+ *            iou__abandon_all runs synchronously (bounded by the abandonment grace). destroy is a
+ *            synchronous bounded drain on the owner's thread.
+ *
+ * Every function here runs on the owner's thread.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+/* Passes of enter + handle CQEs + stage per run: bounds the time one host-loop callback spends here
+ * when completions keep coming (page-cache reads complete inside the enter that submits them). */
+#define INLINE_MAX_ROUNDS 8
+
+int iou__inline_start(struct iou_loop *loop) {
+  loop->use_wake_poll = false; /* the host loop polls the eventfd instead */
+  loop->wake_rearm_needed = false;
+  int err = iou__new_ring(loop, IORING_SETUP_TASKRUN_FLAG);
+  if (err != 0) return err;
+  err = iou__ring_register_eventfd(&loop->ring, loop->waker.eventfd);
+  if (err != 0) {
+    iou__ring_exit(&loop->ring);
+    return err;
+  }
+  loop->eventfd_registered = true;
+  return 0;
+}
+
+/* Makes the host loop call iou__inline_run soon: an eventfd write (nonblocking; a saturated counter
+ * is already readable, which is all that matters). */
+void iou__inline_wake(struct iou_loop *loop) {
+  uint64_t one = 1;
+  while (write(loop->waker.eventfd, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
+}
+
+int iou__inline_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n) {
+  /* Admitted at the next pass (the owner's publish at the end of its turn): a request submitted
+   * but not yet published is still queued, as with the thread engine, so a close before the publish
+   * abandons it without it ever reaching the kernel. */
+  return (int)iou__inbound_push(&loop->inbound, requests, n);
+}
+
+int iou__inline_cancel(struct iou_loop *loop, uint64_t tag) {
+  int err = iou__cancels_push(&loop->cancels, tag);
+  if (err != 0) return err;
+  iou__inline_wake(loop); /* the next pass takes it */
+  return 0;
+}
+
+/* Is there anything a pass would do right now? */
+static bool more_work(struct iou_loop *loop) {
+  return iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) || iou__ring_cq_ready(&loop->ring);
+}
+
+void iou__inline_run(struct iou_loop *loop) {
+  if (atomic_load_explicit(&loop->exited, memory_order_relaxed)) return; /* our own store */
+  iou__ring_eventfd_signals(&loop->ring, false);
+  for (int round = 0; round < INLINE_MAX_ROUNDS; round++) {
+    if (iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring)) iou__submit(loop);
+    iou__handle_cqes(loop);
+    iou__take_cancels(loop);
+    if (iou__closing(loop) && iou__shutdown_expired(loop)) {
+      iou__abandon_all(loop);
+      iou__finish(loop);
+      return;
+    }
+    iou__advance_timeouts(loop);
+    enum iou__fill_result fill = iou__fill_submission_queue(loop);
+    if (fill == IOU_FILL_DISCONNECTED && iou__waiters_is_empty(&loop->waiters)) {
+      iou__finish(loop); /* closing, and the drain is done */
+      return;
+    }
+    if (!more_work(loop)) break;
+  }
+  iou__deliver_completions(loop);
+  iou__ring_eventfd_signals(&loop->ring, true);
+  if (more_work(loop)) iou__inline_wake(loop); /* the recheck: come back after the host's callbacks */
+}
+
+int iou_loop_fd(struct iou_loop *loop) {
+  return loop->engine == IOU_ENGINE_INLINE ? loop->waker.eventfd : -EINVAL;
+}
+
+int64_t iou_loop_timeout_ns(struct iou_loop *loop) {
+  if (loop->engine != IOU_ENGINE_INLINE || atomic_load_explicit(&loop->exited, memory_order_relaxed)) return -1;
+  return iou__wait_timeout(loop);
+}
+
+void iou_loop_run(struct iou_loop *loop) {
+  if (loop->engine == IOU_ENGINE_INLINE) iou__inline_run(loop);
+}
+
+/* destroy: iou_loop_close(0) came first, so the first pass is past the cutoff and abandons what is
+ * left (waiting at most the abandonment grace for cancelled requests to come back). */
+void iou__inline_stop(struct iou_loop *loop) {
+  while (!atomic_load_explicit(&loop->exited, memory_order_relaxed)) iou__inline_run(loop);
+}

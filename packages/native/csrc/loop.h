@@ -1,0 +1,197 @@
+/*
+ * loop.h: the loop's state (struct iou_loop) and its phases, shared by loop.c, which implements the
+ * phases, and the two engines that drive them: engine_thread.c (the seed's dedicated loop thread,
+ * with its waker, idle spin, turn wait and one-CPU rule) and engine_inline.c (the owner's own
+ * event loop runs the phases on its thread). Internal to csrc/; include/iou.h is the API.
+ *
+ * The phases, in the order one iteration runs them (the seed's run loop):
+ *   iou__handle_cqes            every CQE: a request completes, is requeued (partial progress, a
+ *                               readiness poll) or a cancel's CQE is dropped
+ *   iou__take_cancels           the owner's cancels: waiters get ASYNC_CANCEL, queued requests end
+ *   (cutoff)                    closing past the shutdown cutoff: iou__abandon_all, then exit
+ *   iou__advance_timeouts       expired deadlines: ASYNC_CANCEL in the kernel, parked ones end
+ *   iou__fill_submission_queue  wake re-arm -> pending cancels -> ready queue -> fresh requests;
+ *                               at waiter capacity, queued requests whose deadline passed end
+ *   iou__deliver_completions    the gauge, then completions to the owner (notify at most once)
+ *   (wait)                      the engine's: thread_wait.h's named outcomes, or the host loop
+ * and the shutdown drain, one step at a time (iou__drain_step), when closing and nothing is queued.
+ * Every phase runs on the one thread that drives the loop (the loop thread, or the inline owner).
+ */
+#ifndef IOU_LOOP_H
+#define IOU_LOOP_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "channel.h"
+#include "compat.h"
+#include "fill.h"
+#include "iou.h"
+#include "ring.h"
+#include "spinner.h"
+#include "waiter.h"
+#include "waker.h"
+#include "wheel.h"
+
+#define IOU_NO_DEADLINE UINT64_MAX
+
+/* Counters: stored by the loop thread with relaxed load+store (single writer), read relaxed by
+ * iou_loop_stats on any thread. They order nothing themselves; the pending_operations store is
+ * sequenced before the completions' release store (update_gauge before publish_completions). */
+struct iou__counters {
+  _Atomic uint64_t submitted, completed, failed, timed_out, cancelled, requeued, sqes_staged, enters, cq_overflow,
+      abandoned;
+  _Atomic uint32_t pending_operations;
+  _Atomic bool single_issuer;
+};
+
+/* A FIFO of WaiterIds (ready queue, pending cancels). Loop thread. */
+struct iou__id_queue {
+  uint64_t *ids;
+  uint32_t capacity;
+  uint32_t head;
+  uint32_t len;
+};
+
+struct iou_loop {
+  /* Fixed at open. */
+  uint32_t size;
+  bool io_poll;
+  bool want_single_issuer;
+  iou_notify_fn notify;
+  void *notify_ctx;
+  uint8_t engine; /* IOU_ENGINE_* */
+  /* Thread engine: the loop thread. */
+  pthread_t thread;
+  sem_t opened;    /* posted by the loop thread once open_result is set */
+  int open_result; /* written before the post, read after the wait */
+
+  /* Shared between the owner and the loop thread. */
+  struct iou__waker waker;
+  struct iou__inbound inbound;
+  struct iou__cancels cancels;
+  struct iou__completions completions;
+  _Atomic bool closing; /* owner release-stores in close; loop acquire-loads */
+  /* Owner stores it before closing (relaxed). The first close's release of `closing` publishes it;
+   * a later, shorter close is published by the wake's release, paired with the loop's arm/park
+   * RMW; a relaxed read of the older cutoff until then only delays the cutoff. */
+  _Atomic uint64_t shutdown_deadline_ns;
+  _Atomic bool exited; /* loop release-stores once everything is published; owner acquire-loads */
+  /* The loop thread's last touch of `loop` or of the owner's notify context: release-stored after
+   * the notify that follows `exited` returned (with `exited`, inline). Owner acquire-loads it in
+   * iou_loop_try_destroy before it frees anything. The thread may still take a while to end after
+   * it (see there). */
+  _Atomic bool finished;
+  /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
+   * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
+   * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
+   * spinning or one eventfd wake-up, never a lost request. */
+  _Atomic bool owner_in_turn;
+  /* Only for a one_cpu loop: the CPU the owner ran on when it last published (sched_getcpu; -1
+   * unknown). Owner relaxed-stores it before the publish's release; the loop relaxed-loads it in
+   * owner_on_this_cpu, usually after acquiring that publish, but nothing depends on which value it
+   * sees: sleeping is decided by the arm-and-recheck, so a stale CPU costs one wake or one budget. */
+  _Atomic int owner_cpu;
+  /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
+   * before the thread starts (pthread_create orders it); read by both. */
+  bool one_cpu;
+  struct iou__counters counters;
+
+  /* Owner only. */
+  uint32_t unpublished; /* submitted since the last publish */
+  bool destroyed;
+
+  /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */
+  struct iou_ring ring;
+  struct iou__waiters waiters;
+  struct iou__wheel wheel;
+  struct iou__id_queue ready_queue;
+  struct iou__id_queue pending_cancels;
+  bool use_wake_poll;     /* false with IOPOLL (POLL_ADD is not allowed there) */
+  bool wake_poll_oneshot; /* tests only (iou_loop_config): every wake CQE ends the poll */
+  iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
+  void *trace_ctx;
+  bool wake_rearm_needed;           /* the multishot wake poll is neither armed nor staged */
+  uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
+  struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
+  uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */
+  /* Requests waiting in the inbound queue for a waiter slot: the earliest deadline among them
+   * (IOU_NO_DEADLINE: none, or the loop is not at waiter capacity) and the inbound position up to
+   * which their deadlines are folded into it (expire_queued). */
+  uint64_t queued_deadline_ns;
+  uint32_t queued_scanned;
+  /* wait_for_owner_turn spent its budget with processed_seq at turn_wait_seq: it does not wait
+   * again until the loop takes another request. */
+  bool turn_wait_ran_out;
+  uint32_t turn_wait_seq;
+  /* Inline engine: the ring's eventfd is registered (IORING_REGISTER_EVENTFD) and polled by the
+   * owner's event loop; the loop has exited (exited is also stored, for the shared API). */
+  bool eventfd_registered;
+};
+
+
+/* ---- phases (the driving thread) ------------------------------------------------------------ */
+
+/* Counts n into a counter (single writer: relaxed load + store). */
+void iou__bump(_Atomic uint64_t *c, uint64_t n);
+
+/* Acquire-loads `closing` (pairs with iou_loop_close's release). */
+bool iou__closing(struct iou_loop *loop);
+/* Closing and past the shutdown cutoff. */
+bool iou__shutdown_expired(struct iou_loop *loop);
+
+/* io_uring_enter: submits what is staged and waits for `want` CQEs at most timeout_ns (-1: no
+ * limit). Transient errors (EINTR, EAGAIN, EBUSY, ETIME) return; anything else aborts. */
+void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns);
+/* io_uring_enter without waiting (GETEVENTS: deferred task work runs, its CQEs are posted). */
+void iou__submit(struct iou_loop *loop);
+/* The wait bound in ns (-1: none): the next deadline (wheel, parked, or of a request queued behind
+ * full waiters) and, while closing, the shutdown cutoff. */
+int64_t iou__wait_timeout(struct iou_loop *loop);
+
+void iou__handle_cqes(struct iou_loop *loop);
+void iou__take_cancels(struct iou_loop *loop);
+void iou__advance_timeouts(struct iou_loop *loop);
+/* Stages in the seed's order and folds the deadlines of requests queued behind full waiters. */
+enum iou__fill_result iou__fill_submission_queue(struct iou_loop *loop);
+/* Staging stopped with the SQ full while pending cancels, ready-queue entries or the wake re-arm
+ * are still queued: submit without waiting and go round again. */
+bool iou__staging_left(const struct iou_loop *loop);
+void iou__deliver_completions(struct iou_loop *loop);
+/* The shutdown cutoff passed: every request ends (abandoned kernel-held after a short grace). */
+void iou__abandon_all(struct iou_loop *loop);
+
+/* One step of the shutdown drain (closing, the inbound queue empty): handles CQEs, cancels,
+ * the cutoff, deadlines and staging, and says what the engine does next. */
+enum iou__drain_step {
+  IOU_DRAIN_DONE,   /* no waiter left (or the cutoff abandoned them): exit */
+  IOU_DRAIN_SUBMIT, /* submit without waiting, then step again */
+  IOU_DRAIN_WAIT,   /* submit and wait for a CQE, a wake or iou__wait_timeout, then step again */
+};
+enum iou__drain_step iou__drain_step(struct iou_loop *loop);
+
+/* Creates the ring on the calling thread (the thread that will submit: SINGLE_ISSUER's issuer)
+ * with the config's flags plus `extra_flags`, falling back as iou.h says. 0 or -errno. */
+int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags);
+/* The loop's last act: final gauge and completions, the ring closed, `exited` release-stored. */
+void iou__finish(struct iou_loop *loop);
+
+/* ---- engines (owner thread unless said otherwise) -------------------------------------------- */
+
+int iou__thread_start(struct iou_loop *loop);
+void iou__thread_publish(struct iou_loop *loop, bool early);
+int iou__thread_cancel(struct iou_loop *loop, uint64_t tag);
+void iou__thread_join(struct iou_loop *loop);
+bool iou__thread_try_join(struct iou_loop *loop);
+
+int iou__inline_start(struct iou_loop *loop);
+int iou__inline_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);
+void iou__inline_run(struct iou_loop *loop);
+int iou__inline_cancel(struct iou_loop *loop, uint64_t tag);
+void iou__inline_wake(struct iou_loop *loop);
+void iou__inline_stop(struct iou_loop *loop);
+
+#endif /* IOU_LOOP_H */

@@ -1,0 +1,211 @@
+/**
+ * The Driver's lifecycle at its edges, each in a child `node` so that a crash is an exit status
+ * here and not the end of the test run: worker threads that end (on their own, by process.exit, by
+ * terminate(), or because the main thread exits) while they hold an open Driver, with the addon
+ * loaded only by the worker (so that Node unloads it with the worker's environment); workers
+ * terminated while they submit in a tight loop; and a close({ shutdownTimeout: 0 }) that abandons
+ * a write the kernel is still carrying out, which must not hold up the JS thread.
+ */
+import { spawn } from "node:child_process"
+import { pathToFileURL } from "node:url"
+import { describe, expect, it } from "vitest"
+import { probe } from "../src/index.ts"
+import { runChild, SRC_INDEX } from "./helpers.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+const SRC_URL = pathToFileURL(SRC_INDEX).href
+
+interface Exit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs an ES module body in a child `node` that imports nothing of this package itself (unlike
+ * helpers.ts's runChild): SRC_URL is in the environment for the body, or its workers, to import.
+ */
+const runBare = (body: string, timeoutMs = 30_000) =>
+  new Promise<Exit>((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@iou/source", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", body],
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SRC_URL } },
+    )
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.on("error", fail)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      done({ code, signal, stdout, stderr })
+    })
+  })
+
+/**
+ * A worker body: opens a Driver and, unless IDLE is set, leaves a recv pending on a TCP socket that
+ * never gets data, then posts "ready" and does what END says: "return" (nothing: the worker ends
+ * when its loop is empty), "exit" (process.exit(0) in the worker), or "busy" (submits nops in a
+ * tight loop until it is stopped from outside).
+ */
+const WORKER = `
+const { Driver } = await import(process.env.SRC_URL)
+const { parentPort, workerData } = await import("node:worker_threads")
+const ring = Driver.open()
+await ring.nop()
+if (!workerData.idle) {
+  const net = await import("node:net")
+  const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
+  await new Promise((d) => server.once("listening", d))
+  const socket = net.connect(server.address().port, "127.0.0.1")
+  socket.pause()
+  const [peer] = await Promise.all([
+    new Promise((d) => server.once("connection", d)),
+    new Promise((d) => socket.once("connect", d)),
+  ])
+  ring.recv(peer._handle.fd, Buffer.alloc(1)).catch(() => {})
+}
+parentPort.postMessage("ready")
+if (workerData.end === "exit") process.exit(0)
+if (workerData.end === "busy") {
+  const ignore = () => {}
+  for (;;) {
+    for (let i = 0; i < 64; i++) ring.submitNop(0, ignore)
+    await ring.nop()
+  }
+}
+`
+
+/** A child body that starts one worker running WORKER with `data` and awaits "ready". */
+const startWorker = (data: object) => `
+const { Worker } = await import("node:worker_threads")
+const worker = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: ${JSON.stringify(data)} })
+worker.on("error", (e) => console.log("worker error", e.message))
+const exited = new Promise((d) => worker.on("exit", d))
+await new Promise((d) => worker.once("message", d))
+`
+
+describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe("a worker that ends with an open Driver, the addon loaded only by that worker", () => {
+    const rounds = 3
+
+    it("ends cleanly when the worker's loop empties (the Driver idle but open)", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ idle: true, end: "return" })}console.log("worker exit", await exited)`)
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 0\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("ends cleanly when the worker calls process.exit() with a recv pending", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ end: "exit" })}console.log("worker exit", await exited)`)
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 0\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("ends cleanly when the worker is terminated with a recv pending while it submits", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(
+          `${startWorker({ end: "busy" })}await worker.terminate(); console.log("worker exit", await exited)`,
+        )
+        expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          code: 0,
+          signal: null,
+          stdout: "worker exit 1\n",
+          stderr: "",
+        })
+      }
+    }, 60_000)
+
+    it("exits with the main thread's code when it calls process.exit() while the worker is busy", async () => {
+      for (let i = 0; i < rounds; i++) {
+        const r = await runBare(`${startWorker({ end: "busy" })}process.exit(7)`)
+        expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 7, signal: null, stderr: "" })
+      }
+    }, 60_000)
+  })
+
+  it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {
+    // A 1 GiB write to a regular file runs in an io-wq worker, which a cancel cannot stop. The
+    // cutoff abandons it (its buffer quarantined); the loop thread then exits, and the kernel holds
+    // that thread in its exit path until the write is done. close() must not wait for that.
+    const r = await runChild(
+      `const { mkdtempSync, openSync, fstatSync, closeSync, rmSync } = await import("node:fs")
+       const { join } = await import("node:path")
+       const { tmpdir } = await import("node:os")
+       const dir = mkdtempSync(join(tmpdir(), "iou-close-"))
+       const fd = openSync(join(dir, "data"), "w+")
+       const size = 1 << 30
+       const ring = Driver.open()
+       await ring.nop()
+       const write = ring.writeAt(fd, Buffer.alloc(size, 1), 0).then(() => "ok", (e) => e.code)
+       // Closed once the write is under way in the kernel (the file grows).
+       while (fstatSync(fd).size === 0) await new Promise((d) => setImmediate(d))
+       const closing = ring.close({ shutdownTimeout: 0 })
+       let immediate = null
+       setImmediate(() => (immediate = { sizeBelowFull: fstatSync(fd).size < size }))
+       const result = await closing
+       const atClose = { sizeBelowFull: fstatSync(fd).size < size }
+       // The inline engine may resolve close() before the check phase runs the immediate.
+       await new Promise((d) => setImmediate(d))
+       atClose.immediate = immediate
+       const kernelHeld = ring.stats().quarantinedBytes === size
+       console.log(JSON.stringify({ result, write: await write, kernelHeld, atClose }))
+       closeSync(fd)
+       rmSync(dir, { recursive: true, force: true })`,
+      { timeoutMs: 60_000 },
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    const out = JSON.parse(r.stdout) as { kernelHeld: boolean }
+    // Where the kernel finished the write within the abandonment grace there is nothing to test.
+    if (!out.kernelHeld) ctx.skip("the write came back within the abandonment grace: too fast to stay in the kernel")
+    expect(out).toEqual({
+      result: { completed: 0, abandoned: 1 },
+      write: "ERR_IOU_ABANDONED",
+      kernelHeld: true,
+      // The setImmediate scheduled right after close() ran, and close() resolved, while the write
+      // was still going: the JS thread waited for neither the write nor the loop thread's end.
+      atClose: { sizeBelowFull: true, immediate: { sizeBelowFull: true } },
+    })
+  }, 90_000)
+
+  it("a worker terminated while it submits in a tight loop never aborts the process", async () => {
+    // The main thread loads the addon too, so only the terminating environment is under test.
+    const r = await runBare(
+      `await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const rounds = 60
+       let ended = 0
+       for (let i = 0; i < rounds; i++) {
+         const worker = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: { idle: true, end: "busy" } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         await new Promise((d) => worker.once("message", d))
+         // Let it submit for a moment: terminate() then lands anywhere in a binding call.
+         await new Promise((d) => setTimeout(d, i % 5))
+         if ((await worker.terminate()) === 1) ended++
+       }
+       console.log(JSON.stringify({ ended }))`,
+      90_000,
+    )
+    expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 0,
+      signal: null,
+      stdout: `${JSON.stringify({ ended: 60 })}\n`,
+      stderr: "",
+    })
+  }, 120_000)
+})
