@@ -5,6 +5,7 @@
  * `DriverLike` where @iou/effect opens one.
  */
 import type * as Config from "./Config.ts"
+import type { SubmitMethod } from "./Operations.ts"
 
 /** The Driver's config: @iou/core's Config (size, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
 export type DriverConfig = Config.Config
@@ -18,7 +19,12 @@ export interface EffectiveConfig extends Config.ResolvedConfig {
 export interface DriverStats {
   /** The seed's gauge: requests occupying a waiter slot in the loop. */
   readonly pendingOperations: number
-  /** Requests the Driver holds that have not completed: in its JS FIFO, the inbound queue or the loop. */
+  /**
+   * Requests anywhere between the call that made them and their completion: in the Driver's
+   * backpressure queue, the loop's inbound queue or the loop (in the kernel or waiting there).
+   */
+  readonly outstanding: number
+  /** @deprecated Use `outstanding` (the same count); `inFlight` is removed in the next release. */
   readonly inFlight: number
   readonly submitted: number
   /** Requests that ended, whatever their outcome (success, error, timeout, cancel, abandonment). */
@@ -88,14 +94,11 @@ export type Callback = (error: Error | null, result: number) => void
 export type RequestHandle = number
 
 /**
- * The slice of the Driver that a service built over it needs: its low-level callback API (one
- * callback per request, no Promise and no AbortSignal per operation), `cancel`, `stats` and
- * `close`. The Driver class has this shape; `NodeIoUring.layerWith` accepts any value that does.
- * Every callback is called exactly once, on the JS thread; deadlines are absolute milliseconds on
- * the clock of `Driver.now()`, 0 meaning none.
+ * The Driver's low-level (callback) method of each operation, by the name the operation table
+ * gives it (Operations.ts `submit`). A row added there without its signature here fails to compile
+ * where DriverLike picks it.
  */
-export interface DriverLike {
-  readonly config: EffectiveConfig
+export interface SubmitMethods {
   submitNop(deadline: number, callback: Callback): RequestHandle
   submitReadAt(
     fd: number,
@@ -118,6 +121,17 @@ export interface DriverLike {
     callback: Callback,
   ): RequestHandle
   submitSync(fd: number, dataOnly: boolean, deadline: number, callback: Callback): RequestHandle
+}
+
+/**
+ * The slice of the Driver that a service built over it needs: the low-level method of every
+ * operation of the table (one callback per request, no Promise and no AbortSignal per operation),
+ * `cancel`, `stats` and `close`. The Driver class has this shape; `NodeIoUring.layerWith` accepts
+ * any value that does. Every callback is called exactly once, on the JS thread; deadlines are
+ * absolute milliseconds on the clock of `Driver.now()`, 0 meaning none.
+ */
+export interface DriverLike extends Pick<SubmitMethods, SubmitMethod> {
+  readonly config: EffectiveConfig
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats
   close(options?: CloseOptions): Promise<CloseResult>

@@ -14,27 +14,30 @@
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`       | the kernel refuses io_uring here (the probe says why)     |
  * | `SystemError`   | an errno name (`EBADF`, …)  | the kernel failed the operation                           |
  *
- * The mapping from the Driver's native errors lives in one function, `internal/errors.ts`.
+ * The mapping from the Driver's native errors lives in one function, `internal/errors.ts`: it
+ * copies the native error's fields, `reason` included, instead of deriving them again.
  * Bad arguments (a negative fd, a range outside the buffer, an invalid timeout) are bugs in the
  * caller and surface as defects, never as an IoUringError.
  *
  * @since 0.0.0
  */
+import type { Operations, Reason as NativeReason } from "@iou/core"
 import { Data } from "effect"
 
 /**
- * What went wrong, independent of the errno.
+ * What went wrong, independent of the errno: the Driver's own `reason`, copied (a cancellation is
+ * an interruption here, never an IoUringError).
  *
  * @since 0.0.0
  */
-export type Reason = "Timeout" | "Closed" | "Abandoned" | "UnexpectedEof" | "Unavailable" | "SystemError"
+export type Reason = Exclude<NativeReason, "Cancelled">
 
 /**
  * The operation that failed, named like Node's `syscall` field (`"open"` for the ring's setup).
  *
  * @since 0.0.0
  */
-export type Syscall = "nop" | "read" | "write" | "send" | "recv" | "fsync" | "open" | (string & {})
+export type Syscall = Operations.Syscall | (string & {})
 
 /**
  * @since 0.0.0

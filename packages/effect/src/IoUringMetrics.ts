@@ -6,7 +6,7 @@
  * | name                       | type    | stats field         |
  * | -------------------------- | ------- | ------------------- |
  * | `iou_pending_operations`   | gauge   | `pendingOperations` (the seed's gauge: waiter slots in use) |
- * | `iou_in_flight`            | gauge   | `inFlight` (held by the Driver: FIFO, queue or loop) |
+ * | `iou_in_flight`            | gauge   | `outstanding` (held by the Driver: backpressure queue, inbound queue or loop) |
  * | `iou_quarantined_bytes`    | gauge   | `quarantinedBytes`  |
  * | `iou_submitted_total`      | counter | `submitted`         |
  * | `iou_completed_total`      | counter | `completed`         |
@@ -67,7 +67,7 @@ export const figures: ReadonlyArray<Figure> = [
     name: "iou_in_flight",
     kind: "gauge",
     help: "Requests the Driver holds that have not completed (JS FIFO, inbound queue or loop)",
-    read: (s) => s.inFlight,
+    read: (s) => s.outstanding,
   },
   {
     name: "iou_quarantined_bytes",

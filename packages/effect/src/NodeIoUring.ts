@@ -30,7 +30,7 @@
  *
  * @since 0.0.0
  */
-import { Config as CoreConfig, type DriverConfig, type DriverLike } from "@iou/core"
+import { Config as CoreConfig, type DriverConfig, IoUringError as DriverError, type DriverLike } from "@iou/core"
 import { Config, ConfigProvider, Duration, Effect, Layer, Option, type Scope } from "effect"
 import { IoUring } from "./IoUring.ts"
 import type { IoUringError } from "./IoUringError.ts"
@@ -56,14 +56,16 @@ export interface OpenOptions {
 type Native = typeof import("@iou/native")
 let native: Promise<Native | { readonly missing: unknown }> | undefined
 
-/** Why @iou/native cannot be imported, as the Driver's ERR_IOU_UNAVAILABLE error would say it. */
+/**
+ * Why @iou/native cannot be imported, as the Driver's ERR_IOU_UNAVAILABLE error: the same class
+ * (@iou/core's), code and reason, so that it maps like the Driver's own.
+ */
 const notInstalled = (error: unknown): Error => {
   const detail = error instanceof Error ? error.message : String(error)
-  const e = new Error(
+  return new DriverError(
     `@iou/native could not be loaded (${detail}); it is an optional dependency of @iou/effect that installs on Linux only`,
-    { cause: error },
+    { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable", syscall: "open", cause: error },
   )
-  return Object.assign(e, { code: "ERR_IOU_UNAVAILABLE" })
 }
 
 /**

@@ -3,7 +3,15 @@
  * completes the request later (as the kernel's async cancel does). It lets the IoUring service's
  * interruption contract be checked in an order the real kernel cannot be forced into.
  */
-import type { Callback, CloseResult, DriverStats, RequestHandle } from "@iou/native"
+import {
+  type Callback,
+  type CloseResult,
+  type DriverStats,
+  IoUringError,
+  type Reason,
+  type RequestHandle,
+  type Syscall,
+} from "@iou/native"
 import type { NodeIoUring } from "@iou/effect"
 
 export interface FakeRequest {
@@ -14,11 +22,22 @@ export interface FakeRequest {
   done: boolean
 }
 
-export const abortError = (): Error =>
-  Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" })
+/** The reason the Driver gives each code (an errno name otherwise: SystemError). */
+const REASON_OF: Readonly<Record<string, Reason>> = {
+  ETIMEDOUT: "Timeout",
+  ERR_IOU_CLOSED: "Closed",
+  ERR_IOU_ABANDONED: "Abandoned",
+  ERR_IOU_UNEXPECTED_EOF: "UnexpectedEof",
+  ERR_IOU_UNAVAILABLE: "Unavailable",
+  ABORT_ERR: "Cancelled",
+}
 
-export const nativeError = (code: string, fields: { errno?: number; syscall?: string; fd?: number } = {}): Error =>
-  Object.assign(new Error(`${code}: simulated`), { name: "IoUringError", code, ...fields })
+export const abortError = (): Error =>
+  new IoUringError("The operation was aborted", { code: "ABORT_ERR", reason: "Cancelled" })
+
+/** An error as the Driver makes it: its class, its code, the reason it decides for that code. */
+export const nativeError = (code: string, fields: { errno?: number; syscall?: Syscall; fd?: number } = {}): Error =>
+  new IoUringError(`${code}: simulated`, { code, reason: REASON_OF[code] ?? "SystemError", ...fields })
 
 export class FakeDriver {
   readonly requests: Array<FakeRequest> = []
@@ -40,7 +59,7 @@ export class FakeDriver {
     singleIssuerAccepted: false,
   }
 
-  private submit(op: string, args: ReadonlyArray<unknown>, callback: Callback): RequestHandle {
+  private submit(op: Syscall, args: ReadonlyArray<unknown>, callback: Callback): RequestHandle {
     if (this.closed) throw nativeError("ERR_IOU_CLOSED", { syscall: op })
     const request: FakeRequest = { handle: this.next++, op, args, callback, done: false }
     this.requests.push(request)
@@ -89,6 +108,7 @@ export class FakeDriver {
     const pending = this.pending()
     return {
       pendingOperations: pending,
+      outstanding: pending,
       inFlight: pending,
       submitted: this.requests.length,
       completed: 0,

@@ -18,7 +18,7 @@ const decode = (b: Uint8Array) => new TextDecoder().decode(b)
 const inFlight = (n: number) =>
   Effect.gen(function* () {
     const io = yield* IoUring
-    while ((yield* io.stats).inFlight < n) yield* Effect.sleep(1)
+    while ((yield* io.stats).outstanding < n) yield* Effect.sleep(1)
   })
 
 describe.skipIf(!supported)("IoUring (real kernel)", () => {
@@ -144,7 +144,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           assert.strictEqual(error.code, "ETIMEDOUT")
           assert.isAtLeast(elapsed, 40)
           assert.isBelow(elapsed, 2000)
-          assert.strictEqual((yield* io.stats).inFlight, 0)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
           const after = yield* io.stats
           assert.strictEqual(after.timedOut - before.timedOut, 1)
           assert.strictEqual(after.pendingOperations, 0)
@@ -161,7 +161,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           const exit = yield* Effect.exit(io.recv(a, new Uint8Array(4)).pipe(Effect.timeout("30 millis")))
           assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
           // The interruption waited for the request to end: the Driver holds nothing right after it.
-          assert.strictEqual((yield* io.stats).inFlight, 0)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
           const after = yield* io.stats
           assert.strictEqual(after.pendingOperations, 0)
           assert.strictEqual(after.cancelled - before.cancelled, 1)
@@ -180,7 +180,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           const fiber = yield* Effect.forkChild(io.recv(a, new Uint8Array(4)))
           yield* inFlight(1)
           yield* Fiber.interrupt(fiber)
-          assert.strictEqual((yield* io.stats).inFlight, 0)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
           assert.strictEqual((yield* io.stats).pendingOperations, 0)
           const exit = yield* Fiber.await(fiber)
           assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
@@ -196,7 +196,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
             Effect.succeed("sleep").pipe(Effect.delay(20)),
           )
           assert.strictEqual(winner, "sleep")
-          assert.strictEqual((yield* io.stats).inFlight, 0)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
           assert.strictEqual((yield* io.stats).pendingOperations, 0)
         }),
       )
@@ -215,7 +215,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           )
           yield* inFlight(1000)
           yield* Fiber.interrupt(fiber)
-          assert.strictEqual((yield* io.stats).inFlight, 0)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
           const after = yield* io.stats
           assert.strictEqual(after.pendingOperations, 0)
           assert.strictEqual(after.cancelled - before.cancelled, 1000)
@@ -257,9 +257,9 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
         const exit = yield* Effect.exit(io.recv(a, new Uint8Array(4)).pipe(Effect.timeout("30 millis")))
         assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
         assert.isBelow(Date.now() - started, 1000)
-        assert.strictEqual((yield* io.stats).inFlight, 2)
+        assert.strictEqual((yield* io.stats).outstanding, 2)
         for (const fiber of blockers) yield* Fiber.interrupt(fiber)
-        assert.strictEqual((yield* io.stats).inFlight, 0)
+        assert.strictEqual((yield* io.stats).outstanding, 0)
       }),
     )
   })

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { probe } from "@iou/native"
+import { IoUringError as NativeIoUringError, probe } from "@iou/native"
 import { IoUring, NodeIoUring } from "@iou/effect"
 import { tcpPair } from "./sockets.ts"
 
@@ -36,14 +36,14 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layer({ size: 8 })))
       const fiber = yield* Effect.forkChild(program)
       const io = yield* Deferred.await(captured)
-      while ((yield* io.stats).inFlight < 1) yield* Effect.sleep(1)
+      while ((yield* io.stats).outstanding < 1) yield* Effect.sleep(1)
       const started = Date.now()
       yield* Fiber.interrupt(fiber)
       assert.isBelow(Date.now() - started, 1000, "the recv was cancelled, not drained")
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause))
       const stats = yield* io.stats
-      assert.strictEqual(stats.inFlight, 0)
+      assert.strictEqual(stats.outstanding, 0)
       assert.strictEqual(stats.abandoned, 0)
       assert.strictEqual((yield* Effect.flip(io.nop)).reason, "Closed")
     }),
@@ -58,7 +58,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       const io = yield* Effect.provideContext(Effect.service(IoUring), context)
       // Detached: closing the ring's scope does not interrupt it, so the drain has to give up on it.
       const stuck = yield* Effect.forkDetach(io.recv(a, new Uint8Array(4)))
-      while ((yield* io.stats).inFlight < 1) yield* Effect.sleep(1)
+      while ((yield* io.stats).outstanding < 1) yield* Effect.sleep(1)
       const started = Date.now()
       yield* Scope.close(ringScope, Exit.void)
       const elapsed = Date.now() - started
@@ -137,7 +137,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     Effect.gen(function* () {
       const reason = "io_uring_setup failed with EPERM: the sysctl kernel.io_uring_disabled is 2"
       const refuse = (): never => {
-        throw Object.assign(new Error(reason), { name: "IoUringError", code: "ERR_IOU_UNAVAILABLE" })
+        throw new NativeIoUringError(reason, { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable" })
       }
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
       assert.strictEqual(error._tag, "IoUringError")

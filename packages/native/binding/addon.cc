@@ -3,6 +3,8 @@
 // Every function here runs on the JS thread that loaded the addon.
 #include <napi.h>
 
+#include <cstddef>
+
 #include "iou.h"
 #include "loop.h"
 
@@ -29,6 +31,8 @@ Napi::Value JS_probe(const Napi::CallbackInfo& info) {
 // @iou/core's Request), so a test can check that the three spellings agree.
 Napi::Object Constants(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
+  out.Set("IOU_ENGINE_THREAD", Napi::Number::New(env, IOU_ENGINE_THREAD));
+  out.Set("IOU_ENGINE_INLINE", Napi::Number::New(env, IOU_ENGINE_INLINE));
   out.Set("IOU_OP_NOP", Napi::Number::New(env, IOU_OP_NOP));
   out.Set("IOU_OP_READ_AT", Napi::Number::New(env, IOU_OP_READ_AT));
   out.Set("IOU_OP_WRITE_AT", Napi::Number::New(env, IOU_OP_WRITE_AT));
@@ -52,12 +56,42 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
+  return out;
+}
+
+// wire: the byte offsets and sizes of the staging and completion records (loop.h), which
+// src/binding.ts reads instead of spelling them.
+Napi::Object WireLayout(Napi::Env env) {
+  using Stage = iou_binding::iou_binding_stage;
+  Napi::Object out = Napi::Object::New(env);
+  const auto set = [&](const char* name, size_t value) {
+    out.Set(name, Napi::Number::New(env, static_cast<double>(value)));
+  };
+  set("STAGE_BYTES", sizeof(Stage));
+  set("STAGE_SLOT", offsetof(Stage, slot));
+  set("STAGE_GENERATION", offsetof(Stage, generation));
+  set("STAGE_POSITION_LO", offsetof(Stage, position_lo));
+  set("STAGE_POSITION_HI", offsetof(Stage, position_hi));
+  set("STAGE_LENGTH", offsetof(Stage, length));
+  set("STAGE_FD", offsetof(Stage, fd));
+  set("STAGE_OP", offsetof(Stage, op));
+  set("STAGE_FLAGS", offsetof(Stage, flags));
+  set("STAGE_OFFSET", offsetof(Stage, offset));
+  set("STAGE_DEADLINE_MS", offsetof(Stage, deadline_ms));
+  set("COMPLETION_BYTES", sizeof(struct iou_completion));
+  set("COMPLETION_SLOT", offsetof(struct iou_completion, tag));
+  set("COMPLETION_GENERATION", offsetof(struct iou_completion, tag) + sizeof(uint32_t));
+  set("COMPLETION_RESULT", offsetof(struct iou_completion, result));
+  set("COMPLETION_OUTCOME", offsetof(struct iou_completion, outcome));
+  set("COMPLETION_FLAGS", offsetof(struct iou_completion, flags));
   return out;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, JS_probe, "probe"));
   exports.Set("constants", Constants(env));
+  exports.Set("wire", WireLayout(env));
   iou_binding::InitLoop(env, exports);
   return exports;
 }

@@ -2,7 +2,7 @@
 // thread that created it, and carries requests and completions between that thread and the loop
 // thread without a per-request allocation:
 //
-//   submit   the Driver writes a request's scalars into the 64-byte staging area (loop.h) and calls
+//   submit   the Driver writes a request's scalars into the staging record (loop.h) and calls
 //            submit(buffer | buffers | undefined); the buffer pointer comes from the typed array's
 //            info, vectored requests get their iovec array from a per-slot vector reused for the life
 //            of the Loop. One iou_loop_submit copies the request into the inbound queue; the turn's
@@ -57,8 +57,6 @@ namespace {
 
 // Tags Loop instances so that a foreign object passed as `this` is refused (napi_type_tag).
 const napi_type_tag kLoopTypeTag = {0x9b1f3c2a6d4e5f70ULL, 0x1c2d3e4f5a6b7c8dULL};
-
-constexpr uint32_t kMaxIov = 1024;
 
 // Gets a Uint8Array's bytes. Returns false for anything else (the Driver validated already).
 bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
@@ -183,14 +181,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
     dispatch_.Unref();  // weak until requests are in flight
     Napi::ArrayBuffer staging = info[1].As<Napi::ArrayBuffer>();
     Napi::ArrayBuffer completions = info[2].As<Napi::ArrayBuffer>();
-    if (staging.ByteLength() < STAGE_BYTES || completions.ByteLength() < sizeof(struct iou_completion)) {
+    if (staging.ByteLength() < sizeof(struct iou_binding_stage) ||
+        completions.ByteLength() < sizeof(struct iou_completion)) {
       Napi::RangeError::New(env_, "staging or completion area too small").ThrowAsJavaScriptException();
       return;
     }
     staging_ref_ = Napi::Persistent(staging);
     completions_ref_ = Napi::Persistent(completions);
-    stage_u32_ = static_cast<uint32_t*>(staging.Data());
-    stage_f64_ = static_cast<double*>(staging.Data());
+    stage_ = static_cast<const struct iou_binding_stage*>(staging.Data());
     completions_ = static_cast<struct iou_completion*>(completions.Data());
     capacity_ = static_cast<uint32_t>(completions.ByteLength() / sizeof(struct iou_completion));
   }
@@ -292,12 +290,12 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // sync). JS thread.
   Napi::Value JS_submit(const Napi::CallbackInfo& info) {
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
-    const uint32_t* s = stage_u32_;
+    const struct iou_binding_stage* s = stage_;
     struct iou_request request = {};
-    const uint32_t slot = s[STAGE_SLOT];
-    request.tag = (static_cast<uint64_t>(s[STAGE_GENERATION]) << 32) | slot;
-    request.position = (static_cast<uint64_t>(s[STAGE_POSITION_HI]) << 32) | s[STAGE_POSITION_LO];
-    const double deadline_ms = stage_f64_[STAGE_DEADLINE_F64];
+    const uint32_t slot = s->slot;
+    request.tag = (static_cast<uint64_t>(s->generation) << 32) | slot;
+    request.position = (static_cast<uint64_t>(s->position_hi) << 32) | s->position_lo;
+    const double deadline_ms = s->deadline_ms;
     // Rounded up: a deadline never fires before the instant the caller asked for. One at or past
     // 2^64 ns (Infinity included) saturates to the end of the clock, where it never fires: the cast
     // of such a double is undefined.
@@ -308,9 +306,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
       request.deadline_ns = UINT64_MAX;
     else
       request.deadline_ns = static_cast<uint64_t>(deadline_ns);
-    request.fd = static_cast<int32_t>(s[STAGE_FD]);
-    request.op = static_cast<uint8_t>(s[STAGE_OP]);
-    request.flags = static_cast<uint8_t>(s[STAGE_FLAGS]);
+    request.fd = s->fd;
+    request.op = static_cast<uint8_t>(s->op);
+    request.flags = static_cast<uint8_t>(s->flags);
 
     std::shared_ptr<v8::BackingStore> store;  // the single buffer's; vectored ones go to kept_[slot]
     if (request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
@@ -320,7 +318,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
       if (is_array) {
         uint32_t n = 0;
         napi_get_array_length(env_, data, &n);
-        if (n == 0 || n > kMaxIov) return Napi::Number::New(env_, -EINVAL);
+        if (n == 0 || n > IOU_MAX_IOV) return Napi::Number::New(env_, -EINVAL);
         if (slot >= iovs_.size()) iovs_.resize(static_cast<size_t>(slot) + 1);
         std::vector<struct iovec>& iov = iovs_[slot];
         iov.resize(n);
@@ -348,8 +346,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
         uint8_t* bytes = nullptr;
         size_t length = 0;
         if (!BytesOf(env_, data, &bytes, &length)) return Napi::Number::New(env_, -EINVAL);
-        const uint64_t offset = s[STAGE_OFFSET];
-        const uint64_t len = s[STAGE_LENGTH];
+        const uint64_t offset = s->offset;
+        const uint64_t len = s->length;
         if (offset + len > length) return Napi::Number::New(env_, -EINVAL);
         request.buf = bytes + offset;
         request.len = static_cast<uint32_t>(len);
@@ -755,8 +753,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise
   Napi::Reference<Napi::ArrayBuffer> staging_ref_;
   Napi::Reference<Napi::ArrayBuffer> completions_ref_;
-  uint32_t* stage_u32_ = nullptr;  // the staging ArrayBuffer's bytes (kept alive by staging_ref_)
-  double* stage_f64_ = nullptr;
+  // The staging record: the staging ArrayBuffer's bytes (kept alive by staging_ref_), written by
+  // the Driver, read by JS_submit.
+  const struct iou_binding_stage* stage_ = nullptr;
   struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
   uint32_t capacity_ = 0;                         // completions per chunk
   uint64_t inflight_ = 0;                         // taken by iou_loop_submit, not yet polled

@@ -12,28 +12,49 @@
 
 namespace iou_binding {
 
-// The staging area: one request's scalar fields, written by the Driver into a 64-byte ArrayBuffer
-// just before it calls Loop.submit(buffer). Indices are Uint32Array indices (STAGE_*) or, for the
-// deadline, a Float64Array index. src/binding.ts mirrors these numbers.
-constexpr uint32_t STAGE_SLOT = 0;          // tag low 32 bits: the pending table's slot
-constexpr uint32_t STAGE_GENERATION = 1;    // tag high 32 bits: the slot's generation
-constexpr uint32_t STAGE_POSITION_LO = 2;   // file position, low 32 bits
-constexpr uint32_t STAGE_POSITION_HI = 3;   // file position, high 32 bits
-constexpr uint32_t STAGE_LENGTH = 4;        // bytes, single-buffer requests
-constexpr uint32_t STAGE_FD = 5;            // int32
-constexpr uint32_t STAGE_OP = 6;            // IOU_OP_*
-constexpr uint32_t STAGE_FLAGS = 7;         // IOU_FLAG_*
-constexpr uint32_t STAGE_OFFSET = 8;        // byte offset of the range inside the buffer
-constexpr uint32_t STAGE_DEADLINE_F64 = 5;  // Float64Array index: absolute monotonic deadline in ms, 0 = none
-constexpr size_t STAGE_BYTES = 64;
+// The wire: the two records the Driver (src/Wire.ts) and this binding share through ArrayBuffers.
+// Their offsets and sizes are exported by the addon (addon.cc, `wire`), so src/binding.ts reads
+// them instead of spelling them; test/constants.test.ts checks that every field is where the
+// Driver's typed arrays can reach it.
 
-// The completion area: an array of struct iou_completion that Loop fills from
-// iou_loop_poll_completions and the Driver reads as Uint32Array [slot, generation, result] plus a
-// Uint8Array outcome at byte 12 and flags (IOU_COMPLETION_*) at byte 13 of each 16-byte record.
-static_assert(sizeof(struct iou_completion) == 16, "src/binding.ts reads 16-byte completions");
-static_assert(offsetof(struct iou_completion, result) == 8, "src/binding.ts reads result at byte 8");
-static_assert(offsetof(struct iou_completion, outcome) == 12, "src/binding.ts reads outcome at byte 12");
-static_assert(offsetof(struct iou_completion, flags) == 13, "src/binding.ts reads flags at byte 13");
+// The staging record: one request's scalar fields, written by the Driver into an ArrayBuffer of
+// sizeof(struct iou_binding_stage) just before it calls Loop.submit(data). Read once per submit on
+// the JS thread (JS_submit); the Driver owns the memory for the life of the Loop.
+struct iou_binding_stage {
+  uint32_t slot;         // the tag's low 32 bits: the pending table's slot
+  uint32_t generation;   // the tag's high 32 bits: the slot's generation
+  uint32_t position_lo;  // file position, low 32 bits
+  uint32_t position_hi;  // file position, high 32 bits
+  uint32_t length;       // bytes, single-buffer requests
+  int32_t fd;
+  uint32_t op;         // IOU_OP_*
+  uint32_t flags;      // IOU_FLAG_*
+  uint32_t offset;     // byte offset of the range inside the buffer
+  uint32_t reserved;   // keeps deadline_ms 8-byte aligned; unused
+  double deadline_ms;  // absolute CLOCK_MONOTONIC deadline in ms, 0 = none
+};
+static_assert(offsetof(struct iou_binding_stage, slot) == 0, "stage: slot");
+static_assert(offsetof(struct iou_binding_stage, generation) == 4, "stage: generation");
+static_assert(offsetof(struct iou_binding_stage, position_lo) == 8, "stage: position_lo");
+static_assert(offsetof(struct iou_binding_stage, position_hi) == 12, "stage: position_hi");
+static_assert(offsetof(struct iou_binding_stage, length) == 16, "stage: length");
+static_assert(offsetof(struct iou_binding_stage, fd) == 20, "stage: fd");
+static_assert(offsetof(struct iou_binding_stage, op) == 24, "stage: op");
+static_assert(offsetof(struct iou_binding_stage, flags) == 28, "stage: flags");
+static_assert(offsetof(struct iou_binding_stage, offset) == 32, "stage: offset");
+static_assert(offsetof(struct iou_binding_stage, deadline_ms) == 40, "stage: deadline_ms");
+static_assert(sizeof(struct iou_binding_stage) == 48, "stage: size");
+
+// The completion record is include/iou.h's struct iou_completion itself: Loop polls completions
+// straight into an array of them (the completion area) and the Driver reads each record's tag as
+// two 32-bit halves (slot, then generation: little-endian), the result as an int32 and the outcome
+// and flags (IOU_COMPLETION_*) as bytes.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the Driver reads the tag's slot from its first 4 bytes");
+static_assert(offsetof(struct iou_completion, tag) == 0, "completion: tag");
+static_assert(offsetof(struct iou_completion, result) == 8, "completion: result");
+static_assert(offsetof(struct iou_completion, outcome) == 12, "completion: outcome");
+static_assert(offsetof(struct iou_completion, flags) == 13, "completion: flags");
+static_assert(sizeof(struct iou_completion) == 16, "completion: size");
 
 // Registers the Loop class on `exports`. JS thread.
 void InitLoop(Napi::Env env, Napi::Object exports);

@@ -111,6 +111,10 @@ struct iou_loop_config {
  * implements it with uv_async_send. */
 typedef void (*iou_notify_fn)(void *ctx);
 
+/* The most iovec entries one vectored request may carry (IOV_MAX): the one spelling of the limit,
+ * exported to the Driver by the addon. */
+#define IOU_MAX_IOV 1024u
+
 /* Operations (IOU_OP_*), as in @iou/core's Request. */
 #define IOU_OP_NOP 0
 #define IOU_OP_READ_AT 1  /* read(fd, buf, len, position) until len bytes or EOF */
@@ -137,7 +141,7 @@ struct iou_request {
   uint8_t *buf;            /* single buffer: [buf, buf + len) */
   const struct iovec *iov; /* vectored WRITE_AT / SEND when iov_count > 0 (then buf/len are unused) */
   uint32_t len;
-  uint32_t iov_count; /* 0: single buffer; at most 1024 (IOV_MAX) */
+  uint32_t iov_count; /* 0: single buffer; at most IOU_MAX_IOV */
   int32_t fd;
   uint8_t op;    /* IOU_OP_* */
   uint8_t flags; /* IOU_FLAG_* */

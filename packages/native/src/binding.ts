@@ -8,7 +8,10 @@
  * When neither loads, `loadBinding()` returns the reason in words a user can act on, probe() reports
  * it and Driver.open throws ERR_IOU_UNAVAILABLE with it; nothing throws at import time.
  *
- * The constants mirror include/iou.h and binding/loop.h and keep their C spelling.
+ * The constants mirror include/iou.h and keep their C spelling (the operations' numbers are in
+ * Operations.ts, one row each). The wire's layout (binding/loop.h) and the IOV limit are not spelled
+ * here: the addon exports them and this file reads them when they are first asked for, since
+ * importing must not load the addon.
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
@@ -24,14 +27,14 @@ export interface NativeProbe {
 }
 
 /** iou_loop_stats, field by field: the loop's part of DriverStats, and whether the ring is single-issuer. */
-export interface NativeStats extends Omit<DriverStats, "inFlight" | "quarantinedBytes"> {
+export interface NativeStats extends Omit<DriverStats, "outstanding" | "inFlight" | "quarantinedBytes"> {
   readonly singleIssuer: boolean
 }
 
 /**
  * One iou_loop seen from JavaScript (binding/loop.cc). Every method must be called on the JS thread
- * that created it. Request scalars travel through the staging area (STAGE_* below), completions come
- * back through the completion area and `dispatch(count, final)`.
+ * that created it. Request scalars travel through the staging record, completions come back through
+ * the completion area and `dispatch(count, final)` (Wire.ts; layouts in WireLayout below).
  */
 export interface NativeLoop {
   /** 0, or -errno of io_uring_setup. */
@@ -93,10 +96,36 @@ export interface NativeLoopConstructor {
   new (dispatch: (count: number, final: boolean) => void, staging: ArrayBuffer, completions: ArrayBuffer): NativeLoop
 }
 
+/**
+ * Byte offsets and sizes of binding/loop.h's records: the staging record (struct iou_binding_stage)
+ * and the completion record (struct iou_completion; its tag read as slot, then generation).
+ */
+export interface WireLayout {
+  readonly STAGE_BYTES: number
+  readonly STAGE_SLOT: number
+  readonly STAGE_GENERATION: number
+  readonly STAGE_POSITION_LO: number
+  readonly STAGE_POSITION_HI: number
+  readonly STAGE_LENGTH: number
+  readonly STAGE_FD: number
+  readonly STAGE_OP: number
+  readonly STAGE_FLAGS: number
+  readonly STAGE_OFFSET: number
+  readonly STAGE_DEADLINE_MS: number
+  readonly COMPLETION_BYTES: number
+  readonly COMPLETION_SLOT: number
+  readonly COMPLETION_GENERATION: number
+  readonly COMPLETION_RESULT: number
+  readonly COMPLETION_OUTCOME: number
+  readonly COMPLETION_FLAGS: number
+}
+
 export interface NativeBinding {
   probe(): NativeProbe
-  /** The #define values of include/iou.h that this file and @iou/core mirror (checked by a test). */
+  /** The #define values of include/iou.h that TypeScript uses (checked against its mirrors by a test). */
   readonly constants: Readonly<Record<string, number>>
+  /** binding/loop.h's record layouts. */
+  readonly wire: WireLayout
   readonly Loop: NativeLoopConstructor
 }
 
@@ -149,6 +178,9 @@ export const binding: NativeBinding = {
   get constants() {
     return required().constants
   },
+  get wire() {
+    return required().wire
+  },
   get Loop() {
     return required().Loop
   },
@@ -159,13 +191,6 @@ export const binding: NativeBinding = {
 /** Who runs the loop (iou.h IOU_ENGINE_*). */
 export const IOU_ENGINE_THREAD = 0
 export const IOU_ENGINE_INLINE = 1
-
-export const IOU_OP_NOP = 0
-export const IOU_OP_READ_AT = 1
-export const IOU_OP_WRITE_AT = 2
-export const IOU_OP_SEND = 3
-export const IOU_OP_RECV = 4
-export const IOU_OP_SYNC = 5
 
 export const IOU_FLAG_EXACT = 1
 export const IOU_FLAG_DATA_ONLY = 2
@@ -189,22 +214,13 @@ export const IOU_TRACE_POLL_WAIT = 2
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1
 
-/** Largest iov_count of one vectored request (IOV_MAX). */
-export const IOU_MAX_IOV = 1024
+let maxIovValue: number | undefined
 
-// ---- binding/loop.h: the staging area (Uint32Array indices, one Float64Array index) ----------
+/**
+ * Largest iov_count of one vectored request (IOV_MAX): include/iou.h's IOU_MAX_IOV, read from the
+ * addon on first use (which loads it).
+ */
+export const maxIov = (): number => (maxIovValue ??= binding.constants["IOU_MAX_IOV"]!)
 
-export const STAGE_SLOT = 0
-export const STAGE_GENERATION = 1
-export const STAGE_POSITION_LO = 2
-export const STAGE_POSITION_HI = 3
-export const STAGE_LENGTH = 4
-export const STAGE_FD = 5
-export const STAGE_OP = 6
-export const STAGE_FLAGS = 7
-export const STAGE_OFFSET = 8
-export const STAGE_DEADLINE_F64 = 5
-export const STAGE_BYTES = 64
-
-/** Bytes of one struct iou_completion: u64 tag (slot, generation), i32 result, u8 outcome at 12, u8 flags at 13. */
-export const COMPLETION_BYTES = 16
+/** binding/loop.h's record layouts, read from the addon on first use (which loads it). */
+export const wireLayout = (): WireLayout => binding.wire

@@ -1,7 +1,8 @@
 /** @iou/native: the io_uring event loop in C on its own thread, and the Driver that talks to it. */
 export { probe, type Probe } from "./probe.ts"
 export { Driver } from "./Driver.ts"
-export { IoUringError, type IoUringErrorFields, type Syscall } from "./IoUringError.ts"
+export { IoUringError, type IoUringErrorFields, type Reason } from "./IoUringError.ts"
+export { methodOf, OPERATIONS, type Method, type SubmitMethod, type Syscall } from "./Operations.ts"
 export type {
   Callback,
   CloseOptions,

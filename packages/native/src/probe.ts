@@ -7,10 +7,20 @@
  *
  * Simulating a missing feature (for tests, and for users testing their fallback) is read here and
  * nowhere else: IOU_SIMULATE_MISSING (see `simulation`).
+ *
+ * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains.
  */
 import type { Config } from "@iou/core"
 import { constants } from "node:os"
-import { loadBinding, type NativeProbe, outOfFds } from "./binding.ts"
+import {
+  IOU_ENGINE_INLINE,
+  IOU_ENGINE_THREAD,
+  loadBinding,
+  type NativeLoop,
+  type NativeProbe,
+  outOfFds,
+} from "./binding.ts"
+import { errnoError, unavailableError } from "./IoUringError.ts"
 
 /** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
 export const OPCODE_NAMES = [
@@ -237,7 +247,7 @@ export const simulation = (): Simulation => {
   return { addon, setupErrno, features }
 }
 
-/** The errno IOU_SIMULATE_MISSING makes io_uring_setup fail with (0: none). Driver's constructor uses it. */
+/** The errno IOU_SIMULATE_MISSING makes io_uring_setup fail with (0: none). openLoop uses it. */
 export const simulatedSetupErrno = (): number => simulation().setupErrno
 
 const unsupported = (reason: string, extra: Partial<Probe> = {}): Probe => ({
@@ -334,4 +344,31 @@ export const preflight = (config: Config.Config): { readonly reason: string; rea
   if (raw.setupErrno !== 0) return undefined
   const reason = lacking(raw, config, sim).reason
   return reason === undefined ? undefined : { reason, emfile: false }
+}
+
+/**
+ * Opens `native` with `config`, or throws what the Driver reports for a refusal: Node's EMFILE or
+ * ENFILE error when out of file descriptors (that is not "io_uring unavailable"), otherwise
+ * ERR_IOU_UNAVAILABLE with probe(config)'s explanation. IOU_SIMULATE_MISSING's setup errno stands
+ * in for the kernel's answer here as in probe().
+ */
+export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): void => {
+  const simulated = simulatedSetupErrno()
+  const rc =
+    simulated !== 0
+      ? -simulated
+      : native.open(
+          config.size,
+          config.singleIssuer,
+          config.ioPoll,
+          config.maxRequestTimeout * 1e6,
+          config.timeoutWheelTick * 1e6,
+          config.idleSpin,
+          config.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
+        )
+  if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
+  if (rc < 0) {
+    const p = probe(config)
+    throw unavailableError(p.supported ? explainSetupError(-rc, p.ioUringDisabled ?? 0) : (p.reason ?? ""), rc)
+  }
 }

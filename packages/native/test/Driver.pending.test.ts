@@ -6,8 +6,6 @@
 import { Config } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import {
-  IOU_OP_NOP,
-  IOU_OP_READ_AT,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
@@ -15,8 +13,14 @@ import {
   type NativeLoop,
   type NativeStats,
   type TraceEvent,
+  wireLayout,
 } from "../src/binding.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
+import { OPERATIONS } from "../src/Operations.ts"
+
+const WIRE = wireLayout()
+const IOU_OP_NOP = OPERATIONS.nop.op
+const IOU_OP_READ_AT = OPERATIONS.readAt.op
 
 interface Taken {
   readonly slot: number
@@ -38,11 +42,8 @@ class SimulatedLoop implements NativeLoop {
   earlyPublishes = 0
   closedWith: number | undefined
   destroyed = false
-  private readonly stage32: Uint32Array
-  private readonly stage64: Float64Array
-  private readonly done32: Uint32Array
-  private readonly doneI32: Int32Array
-  private readonly done8: Uint8Array
+  private readonly stage: DataView
+  private readonly done: DataView
 
   constructor(
     readonly size: number,
@@ -50,11 +51,8 @@ class SimulatedLoop implements NativeLoop {
     staging: ArrayBuffer,
     completions: ArrayBuffer,
   ) {
-    this.stage32 = new Uint32Array(staging)
-    this.stage64 = new Float64Array(staging)
-    this.done32 = new Uint32Array(completions)
-    this.doneI32 = new Int32Array(completions)
-    this.done8 = new Uint8Array(completions)
+    this.stage = new DataView(staging)
+    this.done = new DataView(completions)
   }
   open(): number {
     return 0
@@ -66,15 +64,15 @@ class SimulatedLoop implements NativeLoop {
       this.publishes++
       this.earlyPublishes++
     }
-    const s = this.stage32
+    const s = this.stage
     this.inbound.push({
-      slot: s[0]!,
-      generation: s[1]!,
-      position: s[2]! + s[3]! * 2 ** 32,
-      length: s[4]!,
-      fd: s[5]!,
-      op: s[6]!,
-      deadline: this.stage64[5]!,
+      slot: s.getUint32(WIRE.STAGE_SLOT, true),
+      generation: s.getUint32(WIRE.STAGE_GENERATION, true),
+      position: s.getUint32(WIRE.STAGE_POSITION_LO, true) + s.getUint32(WIRE.STAGE_POSITION_HI, true) * 2 ** 32,
+      length: s.getUint32(WIRE.STAGE_LENGTH, true),
+      fd: s.getInt32(WIRE.STAGE_FD, true),
+      op: s.getUint32(WIRE.STAGE_OP, true),
+      deadline: s.getFloat64(WIRE.STAGE_DEADLINE_MS, true),
       data,
     })
     return 1
@@ -122,13 +120,14 @@ class SimulatedLoop implements NativeLoop {
     final = false,
   ): void {
     entries.forEach(({ taken, result, outcome, flags }, i) => {
-      this.done32[i * 4] = taken.slot
-      this.done32[i * 4 + 1] = taken.generation
-      this.doneI32[i * 4 + 2] = result
-      this.done8[i * 16 + 12] = outcome
-      this.done8[i * 16 + 13] = flags ?? 0
-      const at = this.inbound.indexOf(taken)
-      if (at >= 0) this.inbound.splice(at, 1)
+      const at = i * WIRE.COMPLETION_BYTES
+      this.done.setUint32(at + WIRE.COMPLETION_SLOT, taken.slot, true)
+      this.done.setUint32(at + WIRE.COMPLETION_GENERATION, taken.generation, true)
+      this.done.setInt32(at + WIRE.COMPLETION_RESULT, result, true)
+      this.done.setUint8(at + WIRE.COMPLETION_OUTCOME, outcome)
+      this.done.setUint8(at + WIRE.COMPLETION_FLAGS, flags ?? 0)
+      const index = this.inbound.indexOf(taken)
+      if (index >= 0) this.inbound.splice(index, 1)
     })
     this.dispatch(entries.length, final)
   }
@@ -155,6 +154,8 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     const handles = Array.from({ length: 5 }, (_, i) => driver.submitNop(0, () => order.push(i)))
     expect(new Set(handles).size).toBe(5)
     expect(loop.inbound.length).toBe(2)
+    expect(driver.stats().outstanding).toBe(5)
+    // inFlight: the deprecated name of the same count, kept for one release.
     expect(driver.stats().inFlight).toBe(5)
     loop.completeOldest(1)
     expect(loop.inbound.length).toBe(2)
@@ -162,7 +163,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     expect(loop.inbound.length).toBe(2)
     loop.completeOldest(2)
     expect(order).toEqual([0, 1, 2, 3, 4])
-    expect(driver.stats().inFlight).toBe(0)
+    expect(driver.stats().outstanding).toBe(0)
   })
 
   it("publishes on the first submit of a JS turn (early: the turn goes on) and once at its end, however many requests were submitted", async () => {
@@ -244,7 +245,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     driver.submitNop(0, () => calls++)
     loop.complete([{ taken: stale, result: 0, outcome: IOU_OUTCOME_OK }])
     expect(calls).toBe(0)
-    expect(driver.stats().inFlight).toBe(1)
+    expect(driver.stats().outstanding).toBe(1)
     loop.completeOldest(1)
     expect(calls).toBe(1)
   })
@@ -253,7 +254,7 @@ describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
     const { driver, loop } = open(1)
     let done = 0
     for (let i = 0; i < 1000; i++) driver.submitNop(0, () => done++)
-    expect(driver.stats().inFlight).toBe(1000)
+    expect(driver.stats().outstanding).toBe(1000)
     while (loop.inbound.length > 0) loop.completeOldest(1)
     expect(done).toBe(1000)
   })

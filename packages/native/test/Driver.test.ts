@@ -322,7 +322,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         expect(elapsed).toBeLessThan(timeout + 1000)
       }
       expect(ring.stats().timedOut - before).toBe(2)
-      expect(ring.stats().inFlight).toBe(4)
+      expect(ring.stats().outstanding).toBe(4)
       await ring.close({ shutdownTimeout: 0 })
       for (const p of [...first, third, sixth]) expect((await p).ok).toBe(false)
     })
@@ -338,7 +338,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         const far = settle(ring.recv(b, Buffer.alloc(10), { timeout: 3e9 })) // ~35 days, in the JS FIFO
         await sleep(100)
         expect(warnings).toEqual([])
-        expect(ring.stats().inFlight).toBe(5)
+        expect(ring.stats().outstanding).toBe(5)
         await ring.close({ shutdownTimeout: 0 })
         for (const p of [...queued, far]) expect((await p).ok).toBe(false)
       } finally {
@@ -403,7 +403,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         Array.from({ length: 64 }, () => settle(ring.recv(b, Buffer.alloc(8), { timeout: 30 }))),
       )
       expect(results.every((r) => !r.ok && r.error.code === "ETIMEDOUT")).toBe(true)
-      expect(ring.stats().inFlight).toBe(0)
+      expect(ring.stats().outstanding).toBe(0)
     })
 
     it("deadlocks recvs waiting on sends queued behind them without deadlines, and recovers with them (liveness)", async () => {
@@ -541,7 +541,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const r = await fourth
       expect(!r.ok && r.error.name).toBe("AbortError")
       expect(performance.now() - t0).toBeLessThan(1000)
-      expect(ring.stats().inFlight).toBe(3)
+      expect(ring.stats().outstanding).toBe(3)
       await ring.close({ shutdownTimeout: 0 })
       for (const p of [...first, third]) expect((await p).ok).toBe(false)
     })
@@ -601,7 +601,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       // The loop cancelled the recv and its final CQE came back within the grace: the kernel let go
       // of the buffer. (A kernel-held abandonment, which needs an op the kernel cannot cancel, is
       // not reproducible with sockets, pipes or files here: see Driver.pending.test.ts.)
-      expect(ring.stats()).toMatchObject({ abandoned: 1, quarantinedBytes: 0, inFlight: 0 })
+      expect(ring.stats()).toMatchObject({ abandoned: 1, quarantinedBytes: 0, outstanding: 0 })
     })
 
     it("preserves a deadline result that comes before the shutdown cutoff", async () => {
@@ -662,7 +662,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         else ring.submitRecv(b, Buffer.alloc(16), 0, 16, false, 0, record(i))
       }
       await sleep(5)
-      const inFlight = ring.stats().inFlight
+      const inFlight = ring.stats().outstanding
       expect(inFlight).toBeGreaterThan(0)
       const closed = await ring.close({ shutdownTimeout: 100 })
       await sleep(10)
@@ -670,7 +670,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect([...calls.values()].every((n) => n === 1)).toBe(true)
       expect(closed.completed + closed.abandoned).toBe(inFlight)
       expect(closed.abandoned).toBeGreaterThan(0)
-      expect(ring.stats().inFlight).toBe(0)
+      expect(ring.stats().outstanding).toBe(0)
     })
 
     it("closes an idle Driver at once, twice returns the same promise", async () => {
@@ -833,7 +833,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         issue()
       })
       expect(counts.every((n) => n === 1)).toBe(true)
-      expect(ring.stats().inFlight).toBe(0)
+      expect(ring.stats().outstanding).toBe(0)
       expect(outcomes.get("ok")).toBeGreaterThan(total / 2)
       expect(Date.now() - started).toBeLessThan(10_000)
     }, 20_000)

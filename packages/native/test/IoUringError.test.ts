@@ -1,12 +1,6 @@
 import { constants } from "node:os"
 import { describe, expect, it } from "vitest"
 import {
-  IOU_OP_NOP,
-  IOU_OP_READ_AT,
-  IOU_OP_RECV,
-  IOU_OP_SEND,
-  IOU_OP_SYNC,
-  IOU_OP_WRITE_AT,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_CLOSED,
@@ -15,7 +9,15 @@ import {
   IOU_OUTCOME_TIMEOUT,
   IOU_OUTCOME_UNEXPECTED_EOF,
 } from "../src/binding.ts"
-import { fromCompletion, IoUringError, SYSCALLS } from "../src/IoUringError.ts"
+import { fromCompletion, IoUringError } from "../src/IoUringError.ts"
+import { OPERATIONS, SYSCALLS } from "../src/Operations.ts"
+
+const IOU_OP_NOP = OPERATIONS.nop.op
+const IOU_OP_READ_AT = OPERATIONS.readAt.op
+const IOU_OP_WRITE_AT = OPERATIONS.writeAt.op
+const IOU_OP_SEND = OPERATIONS.send.op
+const IOU_OP_RECV = OPERATIONS.recv.op
+const IOU_OP_SYNC = OPERATIONS.sync.op
 
 describe("fromCompletion", () => {
   it("returns null for a successful completion", () => {

@@ -1,13 +1,19 @@
 import { Request } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import * as Binding from "../src/binding.ts"
+import { OPERATIONS } from "../src/Operations.ts"
 
-// include/iou.h is the source of truth; src/binding.ts and @iou/core's Request spell the same
-// values in TypeScript. The addon exports the header's values, so a drift fails here.
+// include/iou.h is the source of truth; src/binding.ts, src/Operations.ts and @iou/core's Request
+// spell the same values in TypeScript. The addon exports the header's values, so a drift fails here.
 describe("constants", () => {
-  it("every IOU_* constant of src/binding.ts has the value of include/iou.h", () => {
+  it("every IOU_* constant of src/binding.ts and every operation's number has the value of include/iou.h", () => {
     const header = Binding.binding.constants
-    const mirrored = Object.entries(Binding).filter(([name]) => name in header)
+    const operations = Object.values(OPERATIONS).map((row) => [row.c, row.op] as const)
+    const mirrored = [
+      ...Object.entries(Binding).filter(([name]) => name in header),
+      ...operations,
+      ["IOU_MAX_IOV", Binding.maxIov()] as const,
+    ]
     expect(mirrored.length).toBe(Object.keys(header).length)
     for (const [name, value] of mirrored) expect([name, value]).toEqual([name, header[name]])
   })
@@ -18,5 +24,57 @@ describe("constants", () => {
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
     expect(shared.length).toBe(15)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
+  })
+
+  it("the IOV limit is the header's, read from the addon, and @iou/core's IOV_MAX agrees", () => {
+    expect(Binding.maxIov()).toBe(Binding.binding.constants["IOU_MAX_IOV"])
+    expect(Request.IOV_MAX).toBe(Binding.maxIov())
+  })
+})
+
+// binding/loop.h's records, as the addon exports their layout: every field lies inside its record,
+// aligned for the typed array the Driver reads it with (src/Wire.ts), and no two fields overlap.
+describe("the wire", () => {
+  const fields = (prefix: string, widths: Record<string, number>) =>
+    Object.entries(widths).map(([name, width]) => {
+      const offset = (Binding.wireLayout() as unknown as Record<string, number>)[`${prefix}_${name}`]!
+      return { name, offset, width }
+    })
+
+  const check = (bytes: number, layout: ReadonlyArray<{ name: string; offset: number; width: number }>) => {
+    expect(layout.every((f) => Number.isInteger(f.offset))).toBe(true)
+    for (const f of layout) {
+      expect([f.name, f.offset % f.width]).toEqual([f.name, 0])
+      expect(f.offset + f.width).toBeLessThanOrEqual(bytes)
+    }
+    const sorted = [...layout].sort((a, b) => a.offset - b.offset)
+    for (let i = 1; i < sorted.length; i++) {
+      expect(sorted[i]!.offset).toBeGreaterThanOrEqual(sorted[i - 1]!.offset + sorted[i - 1]!.width)
+    }
+  }
+
+  it("the staging record's fields are aligned, inside the record and apart", () => {
+    const layout = fields("STAGE", {
+      SLOT: 4,
+      GENERATION: 4,
+      POSITION_LO: 4,
+      POSITION_HI: 4,
+      LENGTH: 4,
+      FD: 4,
+      OP: 4,
+      FLAGS: 4,
+      OFFSET: 4,
+      DEADLINE_MS: 8,
+    })
+    check(Binding.wireLayout().STAGE_BYTES, layout)
+    expect(Binding.wireLayout().STAGE_BYTES % 8).toBe(0)
+  })
+
+  it("the completion record's fields are aligned, inside the record and apart; records tile", () => {
+    const layout = fields("COMPLETION", { SLOT: 4, GENERATION: 4, RESULT: 4, OUTCOME: 1, FLAGS: 1 })
+    check(Binding.wireLayout().COMPLETION_BYTES, layout)
+    // The tag is one u64: slot its low half, generation its high half.
+    expect(Binding.wireLayout().COMPLETION_GENERATION).toBe(Binding.wireLayout().COMPLETION_SLOT + 4)
+    expect(Binding.wireLayout().COMPLETION_BYTES % 8).toBe(0)
   })
 })

@@ -1,21 +1,17 @@
 /**
- * The one place where the Driver's errors become IoUringErrors (or defects).
+ * The one place where the Driver's errors become IoUringErrors (or defects), by class:
  *
- * The Driver reports failures as its own `IoUringError` (an `Error` with Node's fields `code`,
- * `errno`, `syscall`, `fd`). Argument errors (`TypeError`/`RangeError`, thrown synchronously by the
- * Driver before anything reaches the loop) are bugs in the caller and become defects; so does
- * anything else that is not an Error with a string `code`.
+ * - the Driver's own `IoUringError` (@iou/native's, whose class is @iou/core's so that it is known
+ *   here without loading @iou/native) has already decided its `reason` and carries
+ *   Node's fields (`code`, `errno`, `syscall`, `fd`): they are copied, and only the message is
+ *   written here. Its `Cancelled` reason (an AbortError) is an interruption;
+ * - argument errors (`TypeError`/`RangeError`, thrown synchronously by the Driver before anything
+ *   reaches the loop, or by the config's validation) are bugs in the caller and become defects;
+ * - anything else is a defect.
  */
-import { Cause, Effect, Predicate } from "effect"
+import { IoUringError as NativeError, Operations } from "@iou/core"
+import { Cause, Effect } from "effect"
 import { IoUringError, type Reason, type Syscall } from "../IoUringError.ts"
-
-const REASONS: Readonly<Record<string, Reason>> = {
-  ETIMEDOUT: "Timeout",
-  ERR_IOU_CLOSED: "Closed",
-  ERR_IOU_ABANDONED: "Abandoned",
-  ERR_IOU_UNEXPECTED_EOF: "UnexpectedEof",
-  ERR_IOU_UNAVAILABLE: "Unavailable",
-}
 
 /** What to try next, for the errnos a user of files and sockets meets most. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -34,9 +30,6 @@ const HINTS: Readonly<Record<string, string>> = {
   EIO: "the device reported an I/O error",
   EFBIG: "the write would exceed the file size limit",
 }
-
-const fieldOf = (error: object, key: string): unknown =>
-  key in error ? (error as Record<string, unknown>)[key] : undefined
 
 const describeTarget = (syscall: Syscall | undefined, fd: number | undefined): string =>
   fd === undefined ? (syscall ?? "io_uring") : `${syscall ?? "io_uring"} on fd ${fd}`
@@ -67,75 +60,47 @@ const messageFor = (
   }
 }
 
-/**
- * Maps a native error to an IoUringError, or returns undefined when it is not one (a defect).
- * `syscall` and `fd` fill in what the native error does not carry.
- */
-const fromNative = (error: unknown, syscall?: Syscall, fd?: number): IoUringError | undefined => {
-  if (!Predicate.isObject(error) || !(error instanceof Error)) return undefined
-  const code = fieldOf(error, "code")
-  if (typeof code !== "string" || code === "ABORT_ERR" || code === "ERR_INVALID_ARG_TYPE") return undefined
-  if (error instanceof TypeError || error instanceof RangeError) return undefined
-  const errno = fieldOf(error, "errno")
-  const nativeSyscall = fieldOf(error, "syscall")
-  const nativeFd = fieldOf(error, "fd")
-  const finalSyscall = typeof nativeSyscall === "string" ? nativeSyscall : syscall
-  const finalFd = typeof nativeFd === "number" && nativeFd >= 0 ? nativeFd : fd
-  const reason: Reason = REASONS[code] ?? "SystemError"
-  const bytes = fieldOf(error, "bytes")
+/** The native error as an IoUringError; `syscall` and `fd` fill in what it does not carry. */
+const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined): IoUringError => {
+  const reason = error.reason as Reason
+  const finalSyscall = error.syscall ?? syscall
+  const finalFd = error.fd !== undefined && error.fd >= 0 ? error.fd : fd
   return new IoUringError({
-    bytes: reason === "UnexpectedEof" && typeof bytes === "number" ? bytes : undefined,
+    bytes: error.bytes,
     reason,
-    code,
-    errno: typeof errno === "number" ? errno : undefined,
+    code: error.code,
+    errno: error.errno,
     syscall: finalSyscall,
     fd: reason === "Unavailable" ? undefined : finalFd,
-    message: messageFor(reason, code, finalSyscall, finalFd, error.message),
+    message: messageFor(reason, error.code, finalSyscall, finalFd, error.message),
     cause: error,
   })
 }
 
-/** True for the Driver's cancellation outcome (`AbortError` / `ABORT_ERR`). */
-const isAbort = (error: unknown): boolean =>
-  error instanceof Error && (error.name === "AbortError" || fieldOf(error, "code") === "ABORT_ERR")
-
 /**
  * The Effect for a failure reported by the Driver, synchronously (thrown by a submit call) or through
- * a request's callback: a typed failure for an IoUringError, an interruption for a cancellation
- * nobody asked for through interruption (it cannot happen through this package), and a defect with
- * a clear message for everything else (argument errors are bugs in the caller).
+ * a request's callback: a typed failure for the Driver's IoUringError, an interruption for a
+ * cancellation nobody asked for through interruption (it cannot happen through this package), and a
+ * defect with a clear message for everything else (argument errors are bugs in the caller).
  */
 export const failure = (
   error: unknown,
   syscall: Syscall,
   fd: number | undefined,
 ): Effect.Effect<never, IoUringError> => {
-  const mapped = fromNative(error, syscall, fd)
-  if (mapped !== undefined) return Effect.fail(mapped)
-  if (isAbort(error)) return Effect.interrupt
+  if (error instanceof NativeError) {
+    return error.reason === "Cancelled" ? Effect.interrupt : Effect.fail(fromNative(error, syscall, fd))
+  }
   if (error instanceof TypeError || error instanceof RangeError) {
     const name = error.name
     const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(
       syscall === "open"
         ? `NodeIoUring: invalid Driver config (a bug in the caller, reported as a defect): ${error.message}`
-        : `IoUring.${operationName(syscall)}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
+        : `IoUring.${Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
       { cause: error },
     )
     wrapped.name = name
     return Effect.die(wrapped)
   }
   return Effect.failCause(Cause.die(error))
-}
-
-const operationName = (syscall: Syscall): string => {
-  switch (syscall) {
-    case "read":
-      return "readAt"
-    case "write":
-      return "writeAt"
-    case "fsync":
-      return "sync"
-    default:
-      return syscall
-  }
 }

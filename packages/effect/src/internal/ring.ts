@@ -7,10 +7,10 @@
  * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
  * resumes the fiber; after interruption it only releases the waiting cleanup.
  */
-import type { Callback, RequestHandle } from "@iou/core"
+import { type Callback, Operations, type RequestHandle } from "@iou/core"
 import { Duration, Effect } from "effect"
 import type * as IoUring from "../IoUring.ts"
-import type { IoUringError, Syscall } from "../IoUringError.ts"
+import type { IoUringError } from "../IoUringError.ts"
 import type { DriverLike } from "./driver.ts"
 import * as Errors from "./errors.ts"
 
@@ -40,17 +40,19 @@ export const deadlineOf = (timeout: Duration.Input | undefined, now: () => numbe
 }
 
 /**
- * One request as an Effect. `submit` calls the Driver's submit method with the completion callback
- * and returns the handle; `onSuccess` turns the raw result into the operation's value.
+ * One request of operation `method` as an Effect. `submit` calls the Driver's submit method with
+ * the completion callback and returns the handle; `onSuccess` turns the raw result into the
+ * operation's value. Errors carry the operation's syscall name (@iou/core's operation table).
  */
 const request = <A>(
   driver: DriverLike,
-  syscall: Syscall,
+  method: Operations.Method,
   fd: number | undefined,
   submit: (callback: Callback) => RequestHandle,
   onSuccess: (result: number) => A,
-): Effect.Effect<A, IoUringError> =>
-  Effect.callback<A, IoUringError>((resume) => {
+): Effect.Effect<A, IoUringError> => {
+  const syscall = Operations.OPERATIONS[method].syscall
+  return Effect.callback<A, IoUringError>((resume) => {
     // settled: the request's callback has fired. release: set by the cleanup when interrupted.
     let settled = false
     let release: (() => void) | undefined
@@ -78,17 +80,18 @@ const request = <A>(
       }
     })
   })
+}
 
 const toVoid = (): void => undefined
 const identity = (n: number): number => n
 
 /** Runs `f` and turns a synchronous argument error into a defect (the Effect is still lazy). */
-const guard = <A>(syscall: Syscall, fd: number | undefined, f: () => Effect.Effect<A, IoUringError>) =>
+const guard = <A>(method: Operations.Method, fd: number | undefined, f: () => Effect.Effect<A, IoUringError>) =>
   Effect.suspend(() => {
     try {
       return f()
     } catch (error) {
-      return Errors.failure(error, syscall, fd)
+      return Errors.failure(error, Operations.OPERATIONS[method].syscall, fd)
     }
   })
 
@@ -96,22 +99,22 @@ const guard = <A>(syscall: Syscall, fd: number | undefined, f: () => Effect.Effe
 export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => ({
   nop: Effect.suspend(() => request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid)),
   readAt: (fd, buffer, position, options) =>
-    guard("read", fd, () => {
+    guard("readAt", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)
       const length = options?.length ?? buffer.byteLength
       const exact = options?.exact ?? false
       return request(
         driver,
-        "read",
+        "readAt",
         fd,
         (cb) => driver.submitReadAt(fd, buffer, position, length, exact, deadline, cb),
         identity,
       )
     }),
   writeAt: (fd, data, position, options) =>
-    guard("write", fd, () => {
+    guard("writeAt", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)
-      return request(driver, "write", fd, (cb) => driver.submitWriteAt(fd, data, position, deadline, cb), toVoid)
+      return request(driver, "writeAt", fd, (cb) => driver.submitWriteAt(fd, data, position, deadline, cb), toVoid)
     }),
   send: (fd, data, options) =>
     guard("send", fd, () => {
@@ -133,11 +136,11 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
       )
     }),
   sync: (fd, options) =>
-    guard("fsync", fd, () => {
+    guard("sync", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)
       return request(
         driver,
-        "fsync",
+        "sync",
         fd,
         (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadline, cb),
         toVoid,

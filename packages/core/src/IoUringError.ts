@@ -1,0 +1,56 @@
+/**
+ * IoUringError: the class of every failure @iou/native's Driver reports for a request, with Node's
+ * fields (`code`, `errno`, `syscall`, `fd`) and the `reason` its maker decided. It lives here, with
+ * no native code, so that @iou/effect can recognise the Driver's errors by class (and make the
+ * Unavailable one itself when @iou/native is not installed) without loading @iou/native, which
+ * re-exports it and owns every constructor that maps the loop's outcomes to one (src/IoUringError.ts).
+ *
+ * | reason          | code                                   |
+ * | --------------- | -------------------------------------- |
+ * | `Timeout`       | `ETIMEDOUT` (a deadline passed)        |
+ * | `Closed`        | `ERR_IOU_CLOSED`                       |
+ * | `Abandoned`     | `ERR_IOU_ABANDONED`                    |
+ * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`               |
+ * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`                  |
+ * | `Cancelled`     | `ABORT_ERR` (name `AbortError`)        |
+ * | `SystemError`   | an errno name, or `ERR_IOU_INTERNAL`   |
+ */
+import type { Syscall } from "./Operations.ts"
+
+/** What went wrong, independent of the errno: decided once, by the constructor that makes the error. */
+export type Reason = "Timeout" | "Closed" | "Abandoned" | "UnexpectedEof" | "Unavailable" | "Cancelled" | "SystemError"
+
+export interface IoUringErrorFields {
+  readonly code: string
+  readonly reason: Reason
+  readonly errno?: number | undefined
+  readonly syscall?: Syscall | undefined
+  readonly fd?: number | undefined
+  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. */
+  readonly bytes?: number | undefined
+  readonly cause?: unknown
+}
+
+export class IoUringError extends Error {
+  /** `EBADF`, `ETIMEDOUT`, `EPIPE`, `ABORT_ERR`, `ERR_IOU_CLOSED`, `ERR_IOU_ABANDONED`, … */
+  readonly code: string
+  /** What happened (see the table above); `Cancelled` is the AbortError. */
+  readonly reason: Reason
+  /** Negative errno where there is one (Node's convention): -9 for EBADF. */
+  readonly errno: number | undefined
+  readonly syscall: Syscall | undefined
+  readonly fd: number | undefined
+  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. */
+  readonly bytes: number | undefined
+
+  constructor(message: string, fields: IoUringErrorFields) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause })
+    this.name = fields.code === "ABORT_ERR" ? "AbortError" : "IoUringError"
+    this.code = fields.code
+    this.reason = fields.reason
+    this.errno = fields.errno
+    this.syscall = fields.syscall
+    this.fd = fields.fd
+    this.bytes = fields.bytes
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The operations: one row per IOU_OP_* of @iou/native's include/iou.h. Everything in TypeScript that
+ * differs from one operation to the next derives from this table: the op number the Driver stages,
+ * the `syscall` its errors carry, the Driver's methods, the slice of the Driver that @iou/effect
+ * uses (DriverApi.ts `DriverLike`) and the names of @iou/effect's operations (which are the
+ * Driver's method names). It lives here, with no native code, so that @iou/effect can use it where
+ * @iou/native is absent; @iou/native re-exports it (src/Operations.ts).
+ *
+ * | column      | meaning                                                                   |
+ * | ----------- | ------------------------------------------------------------------------- |
+ * | key         | the Driver's Promise method and @iou/effect's operation (`readAt`)         |
+ * | `op`        | its IOU_OP_* number (checked against the header by @iou/native's test/constants.test.ts) |
+ * | `c`         | that constant's C spelling                                                |
+ * | `submit`    | the Driver's low-level (callback) method                                  |
+ * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
+ * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
+ * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ *
+ * Adding an operation in TypeScript is one row here, its low-level method's signature in
+ * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
+ * an operation").
+ */
+
+export interface Operation {
+  readonly op: number
+  readonly c: string
+  readonly submit: string
+  readonly syscall: string
+  readonly movesData: boolean
+  readonly onFd: boolean
+}
+
+export const OPERATIONS = {
+  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false },
+  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true },
+  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true },
+  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
+  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
+  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+} as const satisfies Record<string, Operation>
+
+type Table = typeof OPERATIONS
+
+/** An operation's name: the Driver's Promise method, and @iou/effect's operation. */
+export type Method = keyof Table
+
+/** The Driver's low-level method of each operation. */
+export type SubmitMethod = Table[Method]["submit"]
+
+/** The operation, named like Node's `syscall` field; "open" is the ring's setup. */
+export type Syscall = Table[Method]["syscall"] | "open"
+
+/** The row of each op number (IOU_OP_*), indexed by it. */
+export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
+  const rows: Array<Table[Method]> = []
+  for (const row of Object.values(OPERATIONS)) {
+    if (rows[row.op] !== undefined) throw new Error(`two operations have op ${row.op}`)
+    rows[row.op] = row
+  }
+  return rows
+})()
+
+/** Syscall names indexed by IOU_OP_*. */
+export const SYSCALLS: ReadonlyArray<Syscall> = BY_OP.map((row) => row.syscall)
+
+const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
+  (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
+)
+
+/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
+export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)
+
+/** The fd an error of `op` carries: none for an operation that acts on no file descriptor. */
+export const fdOf = (op: number, fd: number | undefined): number | undefined =>
+  BY_OP[op]?.onFd === true ? fd : undefined

@@ -1,0 +1,157 @@
+/**
+ * Delivery: the end of every request. Completions from the loop (read from the wire) and those that
+ * end without the loop (cancelled or timed out in the backpressure queue, abandoned there at the
+ * shutdown timeout, refused by the binding) all end here: the slot is released first, then the
+ * callback or promise is settled, so that a callback may submit again and reuse the slot.
+ *
+ * Also owns what outlives requests: the quarantine of buffers the kernel may still write (requests
+ * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
+ * without the loop, which stats() adds to the loop's own.
+ */
+import {
+  IOU_COMPLETION_KERNEL_HELD,
+  IOU_OUTCOME_ABANDONED,
+  IOU_OUTCOME_CANCELLED,
+  IOU_OUTCOME_OK,
+  type NativeStats,
+} from "./binding.ts"
+import { fromCompletion, type IoUringError } from "./IoUringError.ts"
+import * as Pending from "./PendingTable.ts"
+import type { Shutdown } from "./Shutdown.ts"
+import type { Callback, Data, DriverStats } from "./types.ts"
+import * as Validate from "./Validate.ts"
+import type { Wire } from "./Wire.ts"
+
+/** Buffers of abandoned requests: never released, the kernel may still write into them. */
+const quarantine: Array<Data> = []
+
+const rethrow = (error: unknown): never => {
+  throw error
+}
+
+export class Delivery {
+  private readonly table: Pending.PendingTable
+  private readonly shutdown: Shutdown
+  private readonly afterLocal: () => void
+  /** Requests ended without the loop: cancelled, abandoned or timed out in the backpressure queue. */
+  cancelled = 0
+  abandoned = 0
+  timedOut = 0
+  private quarantinedBytes = 0
+
+  // Completions that did not come from the loop, delivered in a microtask.
+  private localSlots: Array<number> = []
+  private localErrors: Array<IoUringError> = []
+  private localScheduled = false
+  private readonly deliverLocalFn = (): void => this.deliverLocal()
+
+  /** `afterLocal`: runs after each microtask's local completions (a closing Driver refills). */
+  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void) {
+    this.table = table
+    this.shutdown = shutdown
+    this.afterLocal = afterLocal
+  }
+
+  /** Ends the first `count` completions of the wire's completion area. */
+  fromLoop(wire: Wire, count: number): void {
+    const t = this.table
+    for (let i = 0; i < count; i++) {
+      const slot = wire.slot(i)
+      // Tags are unique among live requests: a mismatch would be a loop bug; never touch the slot.
+      if (!t.holds(slot, wire.generation(i))) continue
+      const state = t.state[slot]
+      if (state !== Pending.SUBMITTED && state !== Pending.CANCELLING) continue
+      const result = wire.result(i)
+      const outcome = wire.outcome(i)
+      if (outcome === IOU_OUTCOME_OK) {
+        this.finish(slot, null, result)
+        continue
+      }
+      if (outcome === IOU_OUTCOME_ABANDONED && (wire.flags(i) & IOU_COMPLETION_KERNEL_HELD) !== 0) {
+        this.quarantine(slot)
+      }
+      const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
+      this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause), result)
+    }
+  }
+
+  /** Ends a request that the loop will not complete, in a microtask (never synchronously). */
+  local(slot: number, error: IoUringError): void {
+    this.table.state[slot] = Pending.LOCAL
+    this.localSlots.push(slot)
+    this.localErrors.push(error)
+    if (!this.localScheduled) {
+      this.localScheduled = true
+      queueMicrotask(this.deliverLocalFn)
+    }
+  }
+
+  /** The AbortSignal's reason, when a signal cancelled the request in `slot`. */
+  abortCause(slot: number): unknown {
+    const signal = this.table.signal[slot]
+    return signal !== undefined && signal.aborted ? signal.reason : undefined
+  }
+
+  /** The loop's counters `n` plus the Driver's own. */
+  stats(n: NativeStats): DriverStats {
+    const outstanding = this.table.outstanding
+    return {
+      pendingOperations: n.pendingOperations,
+      outstanding,
+      inFlight: outstanding,
+      submitted: n.submitted,
+      completed: n.completed + this.cancelled + this.abandoned + this.timedOut,
+      failed: n.failed,
+      timedOut: n.timedOut + this.timedOut,
+      cancelled: n.cancelled + this.cancelled,
+      requeued: n.requeued,
+      sqesStaged: n.sqesStaged,
+      enters: n.enters,
+      wakes: n.wakes,
+      cqOverflow: n.cqOverflow,
+      abandoned: n.abandoned + this.abandoned,
+      quarantinedBytes: this.quarantinedBytes,
+    }
+  }
+
+  /** Frees the slot, then calls back (a callback may submit again and reuse the slot). */
+  private finish(slot: number, error: IoUringError | null, result: number): void {
+    const t = this.table
+    const kind = t.kind[slot]
+    const resolve = t.resolve[slot]!
+    const reject = t.reject[slot]
+    const signal = t.signal[slot]
+    if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
+    t.release(slot)
+    if (this.shutdown.closing) this.shutdown.ended(error?.reason)
+    if (kind === Pending.KIND_CALLBACK) {
+      try {
+        ;(resolve as Callback)(error, error === null ? result : 0)
+      } catch (thrown) {
+        // One callback's exception must not stop the batch: rethrow it as an uncaught exception.
+        process.nextTick(rethrow, thrown)
+      }
+    } else if (error !== null) {
+      reject!(error)
+    } else {
+      ;(resolve as (value: number | undefined) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : result)
+    }
+  }
+
+  private deliverLocal(): void {
+    this.localScheduled = false
+    const slots = this.localSlots
+    const errors = this.localErrors
+    this.localSlots = []
+    this.localErrors = []
+    for (let i = 0; i < slots.length; i++) this.finish(slots[i]!, errors[i]!, 0)
+    this.afterLocal()
+  }
+
+  private quarantine(slot: number): void {
+    const data = this.table.data[slot]
+    if (data === undefined) return
+    quarantine.push(data)
+    this.quarantinedBytes += Validate.bytesOf(data)
+  }
+}

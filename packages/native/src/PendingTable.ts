@@ -1,0 +1,159 @@
+/**
+ * The pending table: every request the Driver holds, from the call that made it until its
+ * completion is delivered, one slot each (a struct of arrays). Holding the request's buffers here is
+ * what keeps the memory the kernel may write alive (GC-safe) until then.
+ *
+ * Slots are reused through a free list. Each take bumps the slot's generation, and a request is
+ * named by the pair: to the caller by its RequestHandle (generation * SLOT_LIMIT + slot), to the
+ * loop by its tag (the slot and the generation, the two halves of the staging record's tag), so a
+ * stale handle or tag can never match the slot's next occupant. This file is the only place that
+ * codec is spelled.
+ *
+ * The columns are declared once, in COLUMNS (numbers, one typed array each) and REFERENCES (objects,
+ * one plain array each); allocating, growing and resetting a slot all walk those lists.
+ */
+import type { Data } from "./types.ts"
+
+/** A handle is generation * SLOT_LIMIT + slot; the native tag is (generation << 32) | slot. */
+export const SLOT_LIMIT = 2 ** 24
+const GENERATION_LIMIT = 2 ** 28
+
+// Slot states.
+export const FREE = 0
+/** In the backpressure queue, waiting for room in the inbound queue. */
+export const QUEUED = 1
+/** Taken by iou_loop_submit; its completion will come from the loop. */
+export const SUBMITTED = 2
+/** Submitted, and a cancel was sent to the loop. */
+export const CANCELLING = 3
+/** Ended without the loop (cancelled while queued, abandoned, refused); delivery is scheduled. */
+export const LOCAL = 4
+
+// What a completion calls.
+export const KIND_CALLBACK = 0
+export const KIND_PROMISE_NUMBER = 1
+export const KIND_PROMISE_VOID = 2
+
+/** The callback, or the promise's resolve. */
+export type Resolve = ((error: Error | null, result: number) => void) | ((value: never) => void)
+
+/** The numeric columns: each a typed array of this kind. */
+const COLUMNS = {
+  generation: Uint32Array,
+  state: Uint8Array,
+  op: Uint8Array,
+  flags: Uint8Array,
+  kind: Uint8Array,
+  fd: Int32Array,
+  positionLo: Uint32Array,
+  positionHi: Uint32Array,
+  offset: Uint32Array,
+  length: Uint32Array,
+  deadline: Float64Array,
+}
+
+/** The reference columns: each a plain array of this type, emptied when the slot is released. */
+const REFERENCES = {
+  data: undefined as Data | undefined,
+  resolve: undefined as Resolve | undefined,
+  reject: undefined as ((error: unknown) => void) | undefined,
+  signal: undefined as AbortSignal | undefined,
+  onAbort: undefined as (() => void) | undefined,
+}
+
+type Numbers = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> }
+type References = { readonly [K in keyof typeof REFERENCES]: Array<(typeof REFERENCES)[K]> }
+
+const NUMBER_NAMES = Object.keys(COLUMNS) as Array<keyof typeof COLUMNS>
+const REFERENCE_NAMES = Object.keys(REFERENCES) as Array<keyof typeof REFERENCES>
+
+type Column = Uint8Array | Uint32Array | Int32Array | Float64Array
+
+/** A copy of `a` with `n` elements (the new ones zero). */
+const grown = <A extends Column>(a: A, n: number): A => {
+  const b = new (a.constructor as new (n: number) => A)(n)
+  b.set(a as never)
+  return b
+}
+
+// The columns are the table's own fields (declared by the lists above, not one by one).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface PendingTable extends Numbers, References {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class PendingTable {
+  /** Slots allocated; grows by doubling up to SLOT_LIMIT. */
+  capacity: number
+  /** Slots taken and not yet released: the requests the Driver holds. */
+  outstanding = 0
+  private freeSlots: Int32Array
+  private freeTop = 0
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+    for (const name of NUMBER_NAMES) (this as Numbers)[name] = new COLUMNS[name](capacity) as never
+    for (const name of REFERENCE_NAMES) (this as { [K in typeof name]: Array<unknown> })[name] = []
+    this.freeSlots = new Int32Array(capacity)
+    for (let slot = capacity - 1; slot >= 0; slot--) this.freeSlots[this.freeTop++] = slot
+  }
+
+  /**
+   * Takes a free slot for a new request (growing the table when none is left) and gives it its
+   * next generation; the caller fills the columns. Throws a RangeError beyond SLOT_LIMIT slots.
+   */
+  take(): number {
+    if (this.freeTop === 0) this.grow()
+    const slot = this.freeSlots[--this.freeTop]!
+    let generation = this.generation[slot]! + 1
+    if (generation >= GENERATION_LIMIT) generation = 1
+    this.generation[slot] = generation
+    this.outstanding++
+    return slot
+  }
+
+  /** Sets the slot's position columns from a validated position (number or bigint). */
+  setPosition(slot: number, position: number | bigint): void {
+    if (typeof position === "number") {
+      this.positionLo[slot] = position >>> 0
+      this.positionHi[slot] = Math.floor(position / 4294967296)
+    } else {
+      this.positionLo[slot] = Number(position & 0xffffffffn)
+      this.positionHi[slot] = Number(position >> 32n)
+    }
+  }
+
+  /** Frees the slot: its references are dropped (the kernel is done with them) and it is FREE. */
+  release(slot: number): void {
+    for (const name of REFERENCE_NAMES) this[name][slot] = undefined
+    this.state[slot] = FREE
+    this.freeSlots[this.freeTop++] = slot
+    this.outstanding--
+  }
+
+  /** The caller's handle of the request in `slot`. */
+  handleOf(slot: number): number {
+    return this.generation[slot]! * SLOT_LIMIT + slot
+  }
+
+  /** The slot a handle names, or -1 when it names no live request (stale, malformed, unknown). */
+  slotOf(handle: unknown): number {
+    if (typeof handle !== "number" || !Number.isSafeInteger(handle) || handle <= 0) return -1
+    const slot = handle % SLOT_LIMIT
+    return this.holds(slot, (handle - slot) / SLOT_LIMIT) ? slot : -1
+  }
+
+  /** True when (slot, generation), a tag's two halves, names the slot's current occupant. */
+  holds(slot: number, generation: number): boolean {
+    return slot < this.capacity && this.generation[slot] === generation
+  }
+
+  private grow(): void {
+    const old = this.capacity
+    if (old >= SLOT_LIMIT) throw new RangeError(`more than ${SLOT_LIMIT} requests outstanding`)
+    const n = Math.min(old * 2, SLOT_LIMIT)
+    this.capacity = n
+    for (const name of NUMBER_NAMES) (this as Numbers)[name] = grown(this[name], n) as never
+    this.freeSlots = grown<Int32Array>(this.freeSlots, n)
+    for (let slot = n - 1; slot >= old; slot--) this.freeSlots[this.freeTop++] = slot
+  }
+}

@@ -1,0 +1,72 @@
+/** The pending table alone: slots, generations, the handle ⇄ tag codec, growth and release. */
+import { describe, expect, it } from "vitest"
+import { FREE, PendingTable, SLOT_LIMIT } from "../src/PendingTable.ts"
+
+describe("PendingTable", () => {
+  it("a handle names its slot and generation; a stale handle names nothing once the slot is reused", () => {
+    const t = new PendingTable(4)
+    const slot = t.take()
+    const handle = t.handleOf(slot)
+    expect(handle % SLOT_LIMIT).toBe(slot)
+    expect(t.slotOf(handle)).toBe(slot)
+    expect(t.holds(slot, t.generation[slot]!)).toBe(true)
+    t.release(slot)
+    const again = t.take()
+    expect(again).toBe(slot)
+    expect(t.slotOf(handle)).toBe(-1)
+    expect(t.holds(slot, (handle - slot) / SLOT_LIMIT)).toBe(false)
+    expect(t.slotOf(t.handleOf(again))).toBe(again)
+  })
+
+  it("malformed and unknown handles name no slot", () => {
+    const t = new PendingTable(4)
+    for (const handle of [0, -1, 1.5, Number.NaN, "1", 2 ** 60, SLOT_LIMIT * 7 + 3]) {
+      expect(t.slotOf(handle)).toBe(-1)
+    }
+  })
+
+  it("grows by doubling and keeps every column's values", () => {
+    const t = new PendingTable(2)
+    const slots = [t.take(), t.take()]
+    t.fd[slots[0]!] = 7
+    t.deadline[slots[1]!] = 12.5
+    t.setPosition(slots[0]!, 2n ** 40n + 3n)
+    const third = t.take()
+    expect(t.capacity).toBe(4)
+    expect(new Set([...slots, third]).size).toBe(3)
+    expect(t.fd[slots[0]!]).toBe(7)
+    expect(t.deadline[slots[1]!]).toBe(12.5)
+    expect([t.positionLo[slots[0]!], t.positionHi[slots[0]!]]).toEqual([3, 2 ** 8])
+    expect(t.outstanding).toBe(3)
+  })
+
+  it("splits positions into their 32-bit halves, numbers and bigints alike", () => {
+    const t = new PendingTable(1)
+    const slot = t.take()
+    t.setPosition(slot, 2 ** 53 - 1)
+    expect([t.positionLo[slot], t.positionHi[slot]]).toEqual([0xffffffff, 2 ** 21 - 1])
+    t.setPosition(slot, (1n << 63n) - 1n)
+    expect([t.positionLo[slot], t.positionHi[slot]]).toEqual([0xffffffff, 0x7fffffff])
+  })
+
+  it("release drops every reference of the slot and frees it", () => {
+    const t = new PendingTable(1)
+    const slot = t.take()
+    t.data[slot] = new Uint8Array(4)
+    t.resolve[slot] = () => {}
+    t.reject[slot] = () => {}
+    t.signal[slot] = new AbortController().signal
+    t.onAbort[slot] = () => {}
+    t.state[slot] = 2
+    t.release(slot)
+    expect([t.data[slot], t.resolve[slot], t.reject[slot], t.signal[slot], t.onAbort[slot]]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
+    expect(t.state[slot]).toBe(FREE)
+    expect(t.outstanding).toBe(0)
+  })
+})
