@@ -179,6 +179,27 @@ void iou__ring_cq_commit(struct iou_ring *ring) {
   __atomic_store_n(ring->kcq_head, ring->cq_head, __ATOMIC_RELEASE);
 }
 
+int iou__ring_restrict(struct iou_ring *ring, const uint8_t *sqe_ops, unsigned n_sqe_ops, const uint8_t *register_ops,
+                       unsigned n_register_ops, uint8_t sqe_flags) {
+  struct io_uring_restriction r[64];
+  unsigned n = 0;
+  if (n_sqe_ops + n_register_ops + 1 > sizeof(r) / sizeof(r[0])) return -EINVAL;
+  memset(r, 0, sizeof(r));
+  for (unsigned i = 0; i < n_sqe_ops; i++) {
+    r[n].opcode = IORING_RESTRICTION_SQE_OP;
+    r[n++].sqe_op = sqe_ops[i];
+  }
+  for (unsigned i = 0; i < n_register_ops; i++) {
+    r[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+    r[n++].register_op = register_ops[i];
+  }
+  r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+  r[n++].sqe_flags = sqe_flags;
+  if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_RESTRICTIONS, r, n) < 0) return -errno;
+  if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) return -errno;
+  return 0;
+}
+
 int iou__ring_register_eventfd(struct iou_ring *ring, int fd) {
   int32_t efd = fd;
   long ret = syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_EVENTFD, &efd, 1);

@@ -86,6 +86,13 @@ bool iou__ring_cq_ready(const struct iou_ring *ring);
 /* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
 void iou__ring_cq_commit(struct iou_ring *ring);
 
+/* Restricts a ring created with IORING_SETUP_R_DISABLED (Linux 5.10) to these SQE opcodes, these
+ * io_uring_register operations and these SQE flags (IORING_REGISTER_RESTRICTIONS), then enables it
+ * (IORING_REGISTER_ENABLE_RINGS; with SINGLE_ISSUER the calling thread becomes the issuer). Anything
+ * else is refused by the kernel with -EACCES, for the life of the ring. 0 or -errno. */
+int iou__ring_restrict(struct iou_ring *ring, const uint8_t *sqe_ops, unsigned n_sqe_ops, const uint8_t *register_ops,
+                       unsigned n_register_ops, uint8_t sqe_flags);
+
 /* Registers `fd` as the ring's eventfd (IORING_REGISTER_EVENTFD, Linux 5.2): the kernel signals it
  * when it posts CQEs or, with DEFER_TASKRUN, queues task work that entering the ring would run.
  * 0 or -errno. */

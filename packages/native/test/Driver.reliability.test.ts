@@ -104,7 +104,7 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
         })
         expect(result.stdout.trim()).toBe("corrupted 0 sent true 64")
       }
-    })
+    }, 60_000)
 
     it("shutdownTimeout: Infinity in the config waits for every request, which still completes", async () => {
       for (const shutdownTimeout of [Infinity, 9.3e12]) {
