@@ -43,7 +43,7 @@ export interface DriverStats {
 }
 
 export interface CloseOptions {
-  /** ms; absent: the Driver's config value; absent there too: wait for every in-flight request. */
+  /** ms; absent: the Driver's config value; absent there too: wait for every outstanding request. */
   readonly shutdownTimeout?: number | undefined
 }
 

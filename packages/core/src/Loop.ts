@@ -1,8 +1,9 @@
 /**
  * Loop: the event loop's policy over an abstract ring (the C `loop.c`), as the seed's `run()` and
- * `drain()` with this project's decisions (ARCHITECTURE.md). One call of `step` is one iteration:
+ * `drain()` with this project's decisions (docs/DESIGN.md; where they differ from the seed,
+ * README.md, "Semantics the C loop mirrors"). One call of `step` is one iteration:
  *
- * 1. drain CQEs (`handleCqe`): wake-poll CQEs acknowledge the eventfd (re-arm when the multishot
+ * 1. handle CQEs (`handleCqe`): wake-poll CQEs acknowledge the eventfd (re-arm when the multishot
  *    poll ended); others go to Waiters.onCompletion: Requeue -> ready queue, Complete -> release
  *    the deadline and deliver the completion, Cancel -> nothing;
  * 2. apply the caller's cancels (`cancel`): admitted -> Waiters.cancel(CANCELLED) and, only if in
@@ -25,7 +26,7 @@
  *    -> arm; block only if still idle. Blocking is submitAndWait(1, time to the next deadline
  *    tick, bounded by the shutdown cutoff); then disarm.
  *
- * Drain phase (after close, once the inbound queue is empty), each step: drain CQEs, caller
+ * Drain phase (after close, once the inbound queue is empty), each step: handle CQEs, caller
  * cancels; exit when no waiter is left; abandon at the cutoff; advance timeouts; re-arm the wake
  * poll if needed; stage cancels and the ready queue; exit if that ended the last waiter; arm, wait
  * unless latched, disarm. Unlike the seed, the drain phase keeps the wake path alive so a caller's

@@ -9,7 +9,7 @@
  * | --------------- | --------------------------- | --------------------------------------------------------- |
  * | `Timeout`       | `ETIMEDOUT`                 | the request's `timeout` (its deadline in the loop) passed  |
  * | `Closed`        | `ERR_IOU_CLOSED`            | the ring was closing or closed (its scope ended)          |
- * | `Abandoned`     | `ERR_IOU_ABANDONED`         | still in flight when the shutdown timeout expired         |
+ * | `Abandoned`     | `ERR_IOU_ABANDONED`         | still outstanding when the shutdown timeout expired       |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`    | `exact` read/recv met end of file or a closed peer first  |
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`       | the kernel refuses io_uring here (the probe says why)     |
  * | `SystemError`   | an errno name (`EBADF`, …)  | the kernel failed the operation                           |

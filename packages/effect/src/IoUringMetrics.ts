@@ -66,7 +66,7 @@ export const figures: ReadonlyArray<Figure> = [
   {
     name: "iou_in_flight",
     kind: "gauge",
-    help: "Requests the Driver holds that have not completed (JS FIFO, inbound queue or loop)",
+    help: "Requests the Driver holds that have not completed (backpressure queue, inbound queue or loop)",
     read: (s) => s.outstanding,
   },
   {

@@ -1,11 +1,12 @@
 /**
  * NodeIoUring: the IoUring service backed by @iou/native's Driver, as a scoped Layer.
  *
- * The layer opens one Driver (one ring and its loop thread) in the layer's scope. Its finalizer
- * calls `driver.close()` and waits for it: the ring stops admitting requests, drains what is in
- * flight, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
- * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back), joins the loop thread and only then lets
- * the scope finish closing. Without a `shutdownTimeout` the drain waits for every request.
+ * The layer opens one Driver (one ring and its loop) in the layer's scope. Its finalizer calls
+ * `driver.close()` and waits for it: the ring stops admitting requests, drains what is
+ * outstanding, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
+ * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back),
+ * ends the loop (joining its thread, with the thread engine) and only then lets the scope finish
+ * closing. Without a `shutdownTimeout` the drain waits for every request.
  *
  * ```ts
  * import { Effect } from "effect"

@@ -217,7 +217,8 @@ uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion
     if (atomic_exchange(&c->want_room, false)) *wake_loop = true;
   }
   if (loop_exited) {
-    /* The loop thread is gone: its overflow list is ours now. */
+    /* The loop has exited (its thread is gone, or the inline owner finished it): its overflow
+     * list is ours now. */
     while (n < max && c->overflow_len > 0) {
       out[n++] = c->overflow[c->overflow_head++];
       c->overflow_len--;

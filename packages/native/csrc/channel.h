@@ -1,10 +1,12 @@
 /*
- * channel.h: the three queues between the owner (the JS thread) and the loop thread:
+ * channel.h: the three queues between the owner (the JS thread) and the loop, the thread that runs
+ * the phases (the loop thread; with the inline engine the owner itself, so both ends are one thread
+ * and the queues only keep the phases' order):
  *   inbound queue  owner -> loop  SPSC ring of requests, capacity = size (the seed's bounded channel)
  *   cancel queue   owner -> loop  unbounded lock-free stack of tags, taken whole by the loop
  *   completion queue loop -> owner SPSC ring of completions (capacity 2 * size) plus the loop's own
  *                  overflow list, so the loop never blocks on JS and never drops a completion.
- * Each function says which thread may call it.
+ * Each function says which side may call it: "Owner" or "Loop".
  */
 #ifndef IOU_CHANNEL_H
 #define IOU_CHANNEL_H

@@ -2,7 +2,8 @@
  * ring.c: owns the io_uring file descriptor and its three mappings (SQ ring, CQ ring, SQE array).
  * Raw syscalls on <linux/io_uring.h>; every index shared with the kernel is read with an acquire
  * load and written with a release store, pairing with the kernel's own barriers on the other side.
- * Called only by the loop thread (the ring's single issuer).
+ * Called only by the thread that runs the loop's phases (the loop thread, or the owner with the
+ * inline engine): the ring's single issuer.
  */
 #include "ring.h"
 

@@ -2,8 +2,9 @@
  * ring.h: one io_uring instance driven through raw syscalls (no liburing): setup and mmap of the
  * SQ, CQ and SQE array, staging SQEs privately and publishing them with one release store of the
  * SQ tail, reading CQEs with an acquire load of the CQ tail, and io_uring_enter with an optional
- * EXT_ARG timeout. Single-threaded: every function is called by the thread that owns the ring
- * (the loop thread), which is what makes IORING_SETUP_SINGLE_ISSUER legal.
+ * EXT_ARG timeout. Single-threaded: every function is called by the thread that owns the ring (the
+ * loop thread with the thread engine, the owner's JS thread with the inline engine), which is what
+ * makes IORING_SETUP_SINGLE_ISSUER legal.
  */
 #ifndef IOU_RING_H
 #define IOU_RING_H
@@ -24,7 +25,7 @@ struct iou_ring {
   struct io_uring_sqe *ksqes; /* SQE slots: ours to write between our tail and the kernel's head */
   uint32_t sq_mask;
   uint32_t sq_entries;
-  uint32_t sqe_tail; /* private: staged tail, published by flush */
+  uint32_t sqe_tail; /* private: staged tail, published by iou__ring_enter */
 
   /* Completion queue. */
   uint32_t *kcq_head; /* we release-store it after reading CQEs; the kernel acquire-loads it */

@@ -4,7 +4,8 @@
  * that came due. Deadlines are never shortened: one further away than the wheel's horizon is
  * PARKED in a min-heap and moved into the wheel when it comes into range (the seed clamps it to
  * the horizon and fires it early). A deadline fires when floor(now / tick) >= ceil(deadline / tick):
- * never early, late by at most about one tick plus loop latency. Plain data, loop thread only.
+ * never early, late by at most about one tick plus loop latency. Plain data, used only by the thread
+ * that runs the loop's phases.
  *
  * Entries stay in their bucket after remove (stale); advance returns stale and live entries alike
  * and the caller filters them with the waiter's generation and tick, then calls remove for each

@@ -55,7 +55,7 @@ export class BackpressureQueue {
       this.head = (this.head + 1) & mask
       this.length--
     }
-    if (this.length === 0) this.stop() // so that it holds neither the Driver nor its loop thread
+    if (this.length === 0) this.stop() // so that it holds neither the Driver nor its loop
   }
 
   /** Empties the queue, handing every live entry to `end` (the shutdown timeout abandons them). */

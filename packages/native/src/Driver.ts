@@ -67,10 +67,11 @@ const nativeFactory: NativeFactory = (deliver, staging, completions) => new bind
 
 export class Driver {
   /**
-   * Opens a ring: validates `config` (TypeError/RangeError), starts the loop thread and waits until
-   * its ring exists. Throws an IoUringError with code "ERR_IOU_UNAVAILABLE" (message: probe()'s
-   * reason) where the addon is not built, the kernel refuses io_uring or lacks a feature the loop
-   * needs: checked before the loop starts, so an old kernel never gets as far as the loop.
+   * Opens a ring: validates `config` (TypeError/RangeError) and creates the ring (with the thread
+   * engine: starts the loop thread and waits until its ring exists). Throws an IoUringError with
+   * code "ERR_IOU_UNAVAILABLE" (message: probe()'s reason) where the addon is not built, the kernel
+   * refuses io_uring or lacks a feature the loop needs: checked before the loop starts, so an old
+   * kernel never gets as far as the loop.
    */
   static open(config?: T.DriverConfig): Driver {
     const resolved = Config.resolve(config)
@@ -317,8 +318,8 @@ export class Driver {
    * (including requests waiting in the backpressure queue), lets outstanding work finish while
    * deadlines keep running, and when `shutdownTimeout` (ms; default: the config's; absent: no limit)
    * expires abandons what is left (ERR_IOU_ABANDONED; buffers quarantined only if the kernel kept
-   * them). Resolves once the loop thread has been joined, with how many requests live at close()
-   * completed and how many were abandoned. Calling it again returns the same promise (see Shutdown).
+   * them). Resolves once the loop has exited (its thread joined, with the thread engine), with how
+   * many requests live at close() completed and how many were abandoned. Calling it again returns the same promise (see Shutdown).
    */
   close(options?: T.CloseOptions): Promise<T.CloseResult> {
     const o = Validate.options(options)
@@ -437,7 +438,7 @@ export class Driver {
 
   // ---- Completion ------------------------------------------------------------------------------
 
-  /** Called by the binding once per chunk of completions; `final` after the loop thread exited. */
+  /** Called by the binding once per chunk of completions; `final` after the loop exited. */
   private deliver(count: number, final: boolean): void {
     this.delivery.fromLoop(this.wire, count)
     if (this.queue.length > 0) this.submission.refill()

@@ -83,7 +83,7 @@ export const closedError = (syscall: Syscall, fd: number | undefined): IoUringEr
     fd,
   })
 
-/** A request still in flight when the shutdown timeout expired. */
+/** A request still outstanding when the shutdown timeout expired. */
 export const abandonedError = (syscall: Syscall, fd: number | undefined): IoUringError =>
   new IoUringError(
     `ERR_IOU_ABANDONED: the request was still in flight when the Driver's shutdown timeout expired, ${where(syscall, fd)}`,

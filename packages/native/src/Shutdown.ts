@@ -101,7 +101,7 @@ export class Shutdown {
     this.watch.unref()
   }
 
-  /** The loop thread has exited and every completion was delivered: release it and resolve close(). */
+  /** The loop has exited and every completion was delivered: release it and resolve close(). */
   exited(): void {
     if (this.destroyed) return
     this.hooks.exited()

@@ -60,7 +60,7 @@ export interface NativeLoop {
   close(shutdownTimeoutMs: number): number
   destroy(): void
   stats(): NativeStats | undefined
-  /** Drains completions now, as a notification would. */
+  /** Delivers completions now, as a notification would. */
   poll(): void
   /** Tests only, before open(): the loop reports one TraceEvent per op CQE. */
   enableTrace(): void

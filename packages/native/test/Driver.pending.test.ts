@@ -1,6 +1,6 @@
 /**
- * The Driver's pure TypeScript parts (pending table, JS FIFO, stale handles, local cancellation,
- * shutdown of the FIFO) against a simulated native loop whose inbound queue and completions the
+ * The Driver's pure TypeScript parts (pending table, backpressure queue, stale handles, local
+ * cancellation, shutdown of the backpressure queue) against a simulated native loop whose inbound queue and completions the
  * test drives by hand. No kernel involved.
  */
 import { Config } from "@iou/core"
@@ -147,7 +147,7 @@ const open = (size: number): { driver: Driver; loop: SimulatedLoop } => {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-describe("the Driver's pending table and JS FIFO (simulated loop)", () => {
+describe("the Driver's pending table and backpressure queue (simulated loop)", () => {
   it("queues requests beyond the inbound queue in a FIFO and pushes them in order as completions free room", async () => {
     const { driver, loop } = open(2)
     const order: Array<number> = []

@@ -128,7 +128,7 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       process.on("warning", onWarning)
       cleanups.push(() => process.off("warning", onWarning))
       for (const where of ["config", "close"] as const) {
-        // A ring of 2: the inbound queue holds 2, the rest wait in the JS FIFO.
+        // A ring of 2: the inbound queue holds 2, the rest wait in the backpressure queue.
         const ring = open(where === "config" ? { size: 2, shutdownTimeout: 2 ** 31 + 5 } : { size: 2 })
         const { a, b } = await pair()
         const recvs = Array.from({ length: 8 }, () =>
@@ -165,7 +165,7 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       expect(ring.close({ shutdownTimeout: 60_000 })).toBe(first)
     })
 
-    it("a later, shorter close also shortens the wait for requests still in the JS FIFO", async () => {
+    it("a later, shorter close also shortens the wait for requests still in the backpressure queue", async () => {
       const ring = open({ size: 1 })
       const { b } = await pair()
       const recvs = Array.from({ length: 6 }, () =>

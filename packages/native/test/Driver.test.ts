@@ -300,7 +300,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(ring.stats().timedOut).toBe(1)
     })
 
-    it("times out requests waiting behind a full ring (in the loop's queue and in the JS FIFO) at their deadline", async () => {
+    it("times out requests waiting behind a full ring (in the inbound queue and in the backpressure queue) at their deadline", async () => {
       const ring = open({ size: 2 })
       const { b } = await pair()
       const first = [settle(ring.recv(b, Buffer.alloc(10))), settle(ring.recv(b, Buffer.alloc(10)))]
@@ -308,8 +308,8 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const third = settle(ring.recv(b, Buffer.alloc(10))) // the loop's inbound queue (capacity 2)
       const t0 = Driver.now()
       const fourth = settle(ring.recv(b, Buffer.alloc(10), { timeout: 60 })) // inbound, behind the third
-      const fifth = settle(ring.recv(b, Buffer.alloc(10), { timeout: 90 })) // the Driver's JS FIFO
-      const sixth = settle(ring.recv(b, Buffer.alloc(10))) // JS FIFO, no deadline
+      const fifth = settle(ring.recv(b, Buffer.alloc(10), { timeout: 90 })) // the Driver's backpressure queue
+      const sixth = settle(ring.recv(b, Buffer.alloc(10))) // backpressure queue, no deadline
       const before = ring.stats().timedOut
       for (const [p, timeout] of [
         [fourth, 60],
@@ -327,7 +327,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       for (const p of [...first, third, sixth]) expect((await p).ok).toBe(false)
     })
 
-    it("a JS FIFO deadline beyond setTimeout's range waits quietly (no 1 ms re-arm loop)", async () => {
+    it("a backpressure queue deadline beyond setTimeout's range waits quietly (no 1 ms re-arm loop)", async () => {
       const ring = open({ size: 2 })
       const { b } = await pair()
       const warnings: Array<string> = []
@@ -335,7 +335,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       process.on("warning", onWarning)
       try {
         const queued = Array.from({ length: 4 }, () => settle(ring.recv(b, Buffer.alloc(10)))) // waiters + inbound
-        const far = settle(ring.recv(b, Buffer.alloc(10), { timeout: 3e9 })) // ~35 days, in the JS FIFO
+        const far = settle(ring.recv(b, Buffer.alloc(10), { timeout: 3e9 })) // ~35 days, in the backpressure queue
         await sleep(100)
         expect(warnings).toEqual([])
         expect(ring.stats().outstanding).toBe(5)

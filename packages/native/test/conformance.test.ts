@@ -1,5 +1,5 @@
 /**
- * Conformance of the C loop with @iou/core, the executable specification (ARCHITECTURE decision 12).
+ * Conformance of the C loop with @iou/core, the executable specification (docs/DESIGN.md, decision 12).
  *
  * 1. Trace replay. Real-kernel scenarios run through a Driver whose loop traces every op CQE it
  *    handles (binding `enableTrace`, tests only: struct iou_trace_event in iou.h). Each event says

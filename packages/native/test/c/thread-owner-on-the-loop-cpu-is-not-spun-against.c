@@ -3,11 +3,11 @@
  * turn wait) can only come from the owner, which cannot run while the loop polls: a poll there
  * only delays the owner, by its whole budget whenever the scheduler lets the poller run first.
  * So a loop confined to one CPU sleeps at once when the owner last published from it. Checked with
- * a 1 ms idle spin over 4000 one-at-a-time nops: the loop parks every time, so most publishes need
- * a wake (3600+ of 4000; with the spin run there, about 20), and few round trips take 500 µs or
- * more (0-4 in practice; 20-30 plain and 260-300 under TSan without the check; the bound is loose
- * because a loaded machine adds its own). With the loop on one CPU and the owner on another the
- * spin still runs and catches most requests (fewer wakes than half the nops). */
+ * a 1 ms idle spin over 4000 one-at-a-time nops: the loop parks every time, so many publishes need
+ * a wake (more than a quarter; a spinning loop needs almost none), and at most one round trip in 50
+ * takes 500 µs or more (a loop that spins against its owner makes many wait out the spin; the bound
+ * is loose because a loaded machine adds its own delays). With the loop on one CPU and the owner
+ * on another the spin still runs and catches most requests (fewer wakes than half the nops). */
 #include <stdio.h>
 
 #include "helpers.h"
