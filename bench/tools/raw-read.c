@@ -71,7 +71,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+static double tv_s(struct timeval tv) {
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
 
 /* io_uring_setup with `flags`: the fd, or -errno. */
 static int setup(unsigned flags, struct io_uring_params *p) {
@@ -140,7 +142,8 @@ static uint64_t next_offset(void) {
 }
 
 static int file_fd;
-static unsigned char *buffers; /* one BLOCK per slot, owned here; the kernel writes a slot while its read is in flight */
+static unsigned char
+    *buffers; /* one BLOCK per slot, owned here; the kernel writes a slot while its read is in flight */
 
 static void stage_read(unsigned slot) {
   /* Never full: at most `depth` <= ENTRIES reads are staged or in flight. */
