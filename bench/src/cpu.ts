@@ -1,5 +1,7 @@
 /**
- * CPU time per kind of thread of this process, from /proc/self/task/<tid>/stat (Linux): the JS
+ * CPU time per kind of thread of this process, from /proc/self/task/<tid>/schedstat (Linux; the
+ * scheduler's own run time in ns; the tick-sampled utime + stime of .../stat where schedstat is
+ * missing) with each thread's name from .../stat: the JS
  * thread, the ring's loop threads ("iou-loop"; "MainThread" before the loop named itself), libuv's
  * threadpool ("libuv-worker") and the rest (V8's GC and compiler threads). Lets each variant's row
  * say which thread did the work, e.g. fs.read keeping the threadpool busy while the JS thread waits.
@@ -41,7 +43,14 @@ export const cpuNow = (): Cpu => {
     const comm = stat.slice(open + 1, close)
     const fields = stat.slice(close + 2).split(" ")
     // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-    const seconds = (Number(fields[11]) + Number(fields[12])) * TICK
+    let seconds = (Number(fields[11]) + Number(fields[12])) * TICK
+    try {
+      // The first field: time on a CPU in ns, exact rather than sampled at the tick.
+      const ns = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0])
+      if (Number.isFinite(ns)) seconds = ns / 1e9
+    } catch {
+      // no schedstat (an older kernel or it exited meanwhile): the ticks
+    }
     if (tid === pid) out.js += seconds
     else if (comm === "libuv-worker") out.pool += seconds
     else if (comm === "iou-loop" || comm === "MainThread") out.loop += seconds

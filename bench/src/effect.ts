@@ -1,10 +1,12 @@
 /**
  * The Effect side: @iou/effect's IoUring service, provided by NodeIoUring.layer through one
- * ManagedRuntime for the whole run (the layer's Driver is opened once, outside every timed region).
+ * ManagedRuntime per engine for the whole run (each layer's Driver is opened once, outside every
+ * timed region, with the same config as the bench's own Drivers).
  */
 import { Effect, ManagedRuntime } from "effect"
 import type { Context, Layer } from "effect"
-import { idleSpinConfig } from "./ring.ts"
+import { driverConfig } from "./ring.ts"
+import type { Engine } from "./ring.ts"
 
 /** The part of the IoUring service the benchmarks use. */
 export interface IoService {
@@ -27,7 +29,7 @@ export interface EffectIo {
 
 export type EffectLoad = { readonly ok: true; readonly io: EffectIo } | { readonly ok: false; readonly reason: string }
 
-let cached: Promise<EffectLoad> | undefined
+const cached = new Map<Engine, Promise<EffectLoad>>()
 
 const reasonOf = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
@@ -35,41 +37,48 @@ const reasonOf = (e: unknown): string => {
   return e.message.startsWith(code) ? e.message : `${code}: ${e.message}`
 }
 
-export const loadEffect = (): Promise<EffectLoad> =>
-  (cached ??= (async (): Promise<EffectLoad> => {
-    let mod: Record<string, unknown>
-    try {
-      mod = (await import("@iou/effect")) as Record<string, unknown>
-    } catch (e) {
-      return { ok: false, reason: `@iou/effect did not load (${reasonOf(e)}); run npm run build` }
-    }
-    const tag = mod["IoUring"] as Context.Key<unknown, IoService> | undefined
-    const NodeIoUring = mod["NodeIoUring"] as
-      | { layer: (config?: Record<string, unknown>) => Layer.Layer<unknown, unknown, never> }
-      | undefined
-    if (!tag || !NodeIoUring || typeof NodeIoUring.layer !== "function") {
-      return { ok: false, reason: "@iou/effect does not export IoUring / NodeIoUring yet" }
-    }
-    const runtime = ManagedRuntime.make(NodeIoUring.layer({ size: 512, ...idleSpinConfig() }))
-    const io: EffectIo = {
-      run: (body) =>
-        runtime.runPromise(Effect.flatMap(Effect.service(tag), body) as Effect.Effect<never, unknown, never>),
-      dispose: () => runtime.dispose(),
-    }
-    try {
-      await io.run((s) => s.nop)
-    } catch (e) {
-      await runtime.dispose().catch(() => undefined)
-      return { ok: false, reason: `the IoUring layer failed (${reasonOf(e)})` }
-    }
-    return { ok: true, io }
-  })())
+export const loadEffect = (engine: Engine): Promise<EffectLoad> => {
+  let r = cached.get(engine)
+  if (!r) cached.set(engine, (r = openEffect(engine)))
+  return r
+}
+
+const openEffect = async (engine: Engine): Promise<EffectLoad> => {
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import("@iou/effect")) as Record<string, unknown>
+  } catch (e) {
+    return { ok: false, reason: `@iou/effect did not load (${reasonOf(e)}); run npm run build` }
+  }
+  const tag = mod["IoUring"] as Context.Key<unknown, IoService> | undefined
+  const NodeIoUring = mod["NodeIoUring"] as
+    | { layer: (config?: Record<string, unknown>) => Layer.Layer<unknown, unknown, never> }
+    | undefined
+  if (!tag || !NodeIoUring || typeof NodeIoUring.layer !== "function") {
+    return { ok: false, reason: "@iou/effect does not export IoUring / NodeIoUring yet" }
+  }
+  const runtime = ManagedRuntime.make(NodeIoUring.layer(driverConfig(engine)))
+  const io: EffectIo = {
+    run: (body) =>
+      runtime.runPromise(Effect.flatMap(Effect.service(tag), body) as Effect.Effect<never, unknown, never>),
+    dispose: () => runtime.dispose(),
+  }
+  try {
+    await io.run((s) => s.nop)
+  } catch (e) {
+    await runtime.dispose().catch(() => undefined)
+    return { ok: false, reason: `the IoUring layer failed (${reasonOf(e)})` }
+  }
+  return { ok: true, io }
+}
 
 export const disposeEffect = async (): Promise<void> => {
-  if (!cached) return
-  const r = await cached
-  cached = undefined
-  if (r.ok) await r.io.dispose()
+  const all = [...cached.values()]
+  cached.clear()
+  for (const load of all) {
+    const r = await load
+    if (r.ok) await r.io.dispose()
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Suite } from "./context.ts"
 import type { Variant } from "./harness.ts"
 import { FILE_SIZE } from "./files.ts"
 import { FS_READ, RING_CB, openReadFiles, readVariants } from "./read.ts"
+import { withEngine } from "./ring.ts"
 
 export const FIO = "fio io_uring randread"
 const DEPTH = 64
@@ -68,14 +69,17 @@ export const fioSuite: Suite = {
         )
         if (r.status !== 0) throw new Error(`fio exited with ${r.status}: ${r.stderr.trim()}`)
         const json = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as {
-          jobs: Array<{ read: { iops: number; total_ios: number; runtime: number } }>
+          jobs: Array<{ read: { iops: number; total_ios: number; runtime: number }; usr_cpu: number; sys_cpu: number }>
         }
-        const read = json.jobs[0]!.read
-        return { ops: read.total_ios, seconds: read.runtime / 1000 }
+        const job = json.jobs[0]!
+        const seconds = job.read.runtime / 1000
+        // fio's usr_cpu and sys_cpu are percentages of one core over the job's run time.
+        return { ops: job.read.total_ios, seconds, cpuSeconds: ((job.usr_cpu + job.sys_cpu) / 100) * seconds }
       },
     }
     const all = await readVariants(ctx, files, DEPTH, notes)
-    const variants = [fio, ...all.filter((v) => v.name === RING_CB || v.name === FS_READ)]
+    const keep = [FS_READ, ...ctx.engines.map((e) => withEngine(RING_CB, e))]
+    const variants = [fio, ...all.filter((v) => keep.includes(v.name))]
     return {
       comparisons: [
         {

@@ -15,6 +15,8 @@ export interface Sample {
   readonly seconds: number
   /** Per-operation latencies in µs (latency comparisons only). */
   readonly latenciesUs?: Float64Array | undefined
+  /** An external variant's own CPU seconds (user + sys) over its window, when it can tell. */
+  readonly cpuSeconds?: number | undefined
 }
 
 export interface Variant {
@@ -34,6 +36,8 @@ export interface Comparison {
   readonly scale?: number | undefined
   /** The variant every ratio is taken against. */
   readonly baseline?: string | undefined
+  /** A second reference, with a ratio column of its own (the raw io_uring reader for reads). */
+  readonly ceiling?: string | undefined
   readonly kind?: "throughput" | "latency" | undefined
   readonly variants: ReadonlyArray<Variant>
   readonly notes?: ReadonlyArray<string> | undefined
@@ -60,6 +64,14 @@ export interface VariantResult {
   readonly rate: Spread
   /** Median rate / the baseline's median rate. */
   readonly ratio?: number | undefined
+  /** Median rate / the ceiling's median rate. */
+  readonly ceilingRatio?: number | undefined
+  /**
+   * CPU µs per unit of the rate (per op, message or MiB): the process's user + sys time over all its
+   * threads (process.cpuUsage()) during the variant's measured rounds, divided by what those rounds
+   * did; for an external variant, its own CPU where it reports it.
+   */
+  readonly cpuUsPerUnit?: number | undefined
   /** Latency comparisons: p50 and p99 of each round (µs), summarised across rounds. */
   readonly p50Us?: Spread | undefined
   readonly p99Us?: Spread | undefined
@@ -74,6 +86,7 @@ export interface ComparisonResult {
   readonly unit: string
   readonly kind: "throughput" | "latency"
   readonly baseline?: string | undefined
+  readonly ceiling?: string | undefined
   readonly variants: ReadonlyArray<VariantResult>
   readonly notes: ReadonlyArray<string>
   /** Figures that are not rates (e.g. the memory check's RSS samples). */
@@ -121,17 +134,26 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
   const errors: Array<string | undefined> = c.variants.map(() => undefined)
   const cpu: Array<Cpu> = c.variants.map(zeroCpu)
   const wall: Array<number> = c.variants.map(() => 0)
+  const processCpu: Array<number> = c.variants.map(() => 0)
+  const units: Array<number> = c.variants.map(() => 0)
+  const externalCpu: Array<boolean> = c.variants.map(() => true)
 
   const once = async (i: number, budgetMs: number, record: boolean) => {
     if (errors[i] !== undefined) return
     const v = c.variants[i]!
     try {
       const c0 = record ? cpuNow() : undefined
+      const u0 = record ? process.cpuUsage() : undefined
       const t0 = performance.now()
       const s = await v.run(budgetMs)
       if (!record) return
+      const u = process.cpuUsage(u0)
       wall[i] = wall[i]! + (performance.now() - t0) / 1000
       addCpu(cpu[i]!, c0!, cpuNow())
+      units[i] = units[i]! + s.ops * scale
+      if (!v.external) processCpu[i] = processCpu[i]! + (u.user + u.system) / 1e6
+      else if (s.cpuSeconds !== undefined) processCpu[i] = processCpu[i]! + s.cpuSeconds
+      else externalCpu[i] = false
       rates[i]!.push((s.ops / s.seconds) * scale)
       if (s.latenciesUs && s.latenciesUs.length > 0) {
         p50s[i]!.push(quantile(s.latenciesUs, 0.5))
@@ -151,6 +173,8 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
 
   const baselineIndex = c.baseline === undefined ? -1 : c.variants.findIndex((v) => v.name === c.baseline)
   const baselineMedian = baselineIndex >= 0 ? median(rates[baselineIndex]!) : NaN
+  const ceilingIndex = c.ceiling === undefined ? -1 : c.variants.findIndex((v) => v.name === c.ceiling)
+  const ceilingMedian = ceilingIndex >= 0 ? median(rates[ceilingIndex]!) : NaN
   const variants: Array<VariantResult> = c.variants.map((v, i) => {
     const rate = spread(rates[i]!)
     return {
@@ -158,6 +182,8 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
       rounds: rates[i]!,
       rate,
       ratio: Number.isFinite(baselineMedian) && baselineMedian > 0 ? rate.median / baselineMedian : undefined,
+      ceilingRatio: Number.isFinite(ceilingMedian) && ceilingMedian > 0 ? rate.median / ceilingMedian : undefined,
+      cpuUsPerUnit: units[i]! > 0 && (!v.external || externalCpu[i]) ? (processCpu[i]! / units[i]!) * 1e6 : undefined,
       p50Us: p50s[i]!.length ? spread(p50s[i]!) : undefined,
       p99Us: p99s[i]!.length ? spread(p99s[i]!) : undefined,
       error: errors[i],
@@ -172,7 +198,16 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
           : undefined,
     }
   })
-  return { id: c.id, title: c.title, unit: c.unit, kind, baseline: c.baseline, variants, notes: [...(c.notes ?? [])] }
+  return {
+    id: c.id,
+    title: c.title,
+    unit: c.unit,
+    kind,
+    baseline: c.baseline,
+    ceiling: ceilingIndex >= 0 ? c.ceiling : undefined,
+    variants,
+    notes: [...(c.notes ?? [])],
+  }
 }
 
 // ---- Closed loops: keep `depth` operations in flight until the budget is spent ----------------

@@ -8,6 +8,7 @@
  *   BENCH_MS=n          ms per variant per round (default 350, quick 150)
  *   BENCH_ONLY=a,b      run only the variants whose name contains one of these (e.g. for profiling)
  *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
+ *   BENCH_ENGINES=a,b   the Driver engines whose ring variants run side by side (default inline,thread)
  *   BENCH_CPU_PROFILE=f write a V8 CPU profile of the measured comparisons only (not start-up) to f
  *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
  */
@@ -27,13 +28,24 @@ import { fioSuite } from "./fio.ts"
 import { latencySuite, readSuite } from "./read.ts"
 import { memorySuite } from "./memory.ts"
 import { nopSuite } from "./nop.ts"
-import { closeRing, loadRing } from "./ring.ts"
+import { idleSuite } from "./idle.ts"
+import { benchEngines, closeRings, loadRing, openedEngines } from "./ring.ts"
+import type { Engine } from "./ring.ts"
 import { formatComparison, formatTargets } from "./report.ts"
 import { evaluateTargets } from "./targets.ts"
 import { tcpSuite } from "./tcp.ts"
 import { writeSuite } from "./write.ts"
 
-const suites: ReadonlyArray<Suite> = [readSuite, nopSuite, latencySuite, writeSuite, tcpSuite, fioSuite, memorySuite]
+const suites: ReadonlyArray<Suite> = [
+  readSuite,
+  nopSuite,
+  latencySuite,
+  writeSuite,
+  tcpSuite,
+  fioSuite,
+  idleSuite,
+  memorySuite,
+]
 
 /** A V8 CPU profile of the measured part of the run (started before the first comparison). */
 const cpuProfiler = (file: string | undefined) => {
@@ -81,11 +93,13 @@ const main = async () => {
   const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
   const onlyComparisons = (process.env["BENCH_COMPARISONS"] ?? "").split(",").filter((x) => x !== "")
 
+  const engines = benchEngines()
   let dataFile: string | undefined
   const ctx: Context = {
     quick,
     log,
-    ring: () => ctxRing(),
+    engines,
+    ring: loadRing,
     effect: loadEffect,
     dataFile: () => (dataFile ??= prepareDataFile(log)),
   }
@@ -110,22 +124,21 @@ const main = async () => {
     `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`,
   )
   log(`revision: ${revision.commit ?? "unknown"}${revision.dirty ? " (with uncommitted changes)" : ""}`)
+  log(`engines: ${engines.join(", ")} (BENCH_ENGINES)`)
   if (process.env["BENCH_IDLE_SPIN"]) log(`ring idleSpin: ${process.env["BENCH_IDLE_SPIN"]} µs (BENCH_IDLE_SPIN)`)
   log(
     `machine: ${machine.nproc} cpus (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ` +
       `load average ${machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`,
   )
 
-  /** The shared Driver's counters, when a suite has opened it (never opens it by itself). */
-  const ringStats = async (): Promise<DriverStats | undefined> => {
-    if (!ringOpened) return undefined
-    const r = await loadRing()
-    return r.ok ? r.ring.stats() : undefined
-  }
-  let ringOpened = false
-  const ctxRing = () => {
-    ringOpened = true
-    return loadRing()
+  /** The counters of each Driver a suite has opened (never opens one by itself). */
+  const ringStats = async (): Promise<Map<Engine, DriverStats>> => {
+    const out = new Map<Engine, DriverStats>()
+    for (const engine of openedEngines()) {
+      const r = await loadRing(engine)
+      if (r.ok) out.set(engine, r.ring.stats())
+    }
+    return out
   }
 
   const profiler = cpuProfiler(process.env["BENCH_CPU_PROFILE"])
@@ -147,13 +160,15 @@ const main = async () => {
           const before = await ringStats()
           const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
           const after = await ringStats()
-          if (before && after) {
-            const d = (k: keyof DriverStats) => after[k] - before[k]
+          for (const [engine, a] of after) {
+            const b = before.get(engine)
+            if (!b) continue
+            const d = (k: keyof DriverStats) => a[k] - b[k]
             const completed = d("completed")
             if (completed > 0) {
               const per = (k: keyof DriverStats) => (d(k) / completed).toFixed(3)
               ;(result.notes as Array<string>).push(
-                `ring counters over this comparison (all its ring variants): ${completed} completed; per request: ` +
+                `${engine} Driver's counters over this comparison (all its variants): ${completed} completed; per request: ` +
                   `${per("sqesStaged")} SQEs, ${per("enters")} io_uring_enter, ${per("wakes")} eventfd wakes, ` +
                   `${per("requeued")} requeued`,
               )
@@ -175,10 +190,10 @@ const main = async () => {
   } finally {
     await profiler.stop()
     await disposeEffect()
-    await closeRing()
+    await closeRings()
   }
 
-  const targets = evaluateTargets(results)
+  const targets = evaluateTargets(results, engines)
   if (targets.length) {
     log("")
     log(formatTargets(targets))
@@ -192,7 +207,7 @@ const main = async () => {
       finishedAt: new Date().toISOString(),
       revision,
       machine: { ...machine, loadavgAtEnd: os.loadavg() },
-      settings: { quick, rounds, budgetMs, warmupMs, suites: selected.map((s) => s.id) },
+      settings: { quick, rounds, budgetMs, warmupMs, engines, suites: selected.map((s) => s.id) },
       comparisons: results,
       targets,
     },

@@ -8,6 +8,7 @@ import type { Suite } from "./context.ts"
 import type { ComparisonResult } from "./harness.ts"
 import { BLOCK, Offsets } from "./files.ts"
 import { si } from "./report.ts"
+import { withEngine } from "./ring.ts"
 
 const DEPTH = 64
 
@@ -22,11 +23,13 @@ export const memorySuite: Suite = {
   build: async (ctx) => {
     const total = Number(process.env["BENCH_MEMORY_OPS"] ?? (ctx.quick ? 2_000_000 : 10_000_000))
     const first = Math.min(1_000_000, Math.floor(total / 2))
-    const ring = await ctx.ring()
+    // The first engine of the run (inline unless BENCH_ENGINES says otherwise).
+    const engine = ctx.engines[0]!
+    const ring = await ctx.ring(engine)
     const run = async (): Promise<ComparisonResult> => {
       const base = {
         id: "memory",
-        title: `RSS: after ${si(first)} vs after ${si(total)} mixed ops, callback API, QD ${DEPTH}`,
+        title: `RSS: after ${si(first)} vs after ${si(total)} mixed ops, callback API (${engine}), QD ${DEPTH}`,
         unit: "ops/s",
         kind: "throughput" as const,
       }
@@ -74,7 +77,11 @@ export const memorySuite: Suite = {
       return {
         ...base,
         variants: [
-          { name: "Driver callback, nop + readAt", rounds: [rate], rate: { median: rate, min: rate, max: rate } },
+          {
+            name: withEngine("Driver callback, nop + readAt", engine),
+            rounds: [rate],
+            rate: { median: rate, min: rate, max: rate },
+          },
         ],
         notes: [
           `RSS after ${first}: ${(rssFirst / 1048576).toFixed(1)} MiB; after ${total}: ${(m.rss / 1048576).toFixed(1)} MiB (${(growth * 100).toFixed(1)}%)`,

@@ -9,9 +9,11 @@ import type { Suite } from "./context.ts"
 import { callbackLoop, promiseLoop } from "./harness.ts"
 import type { Variant } from "./harness.ts"
 import { effectLoop } from "./effect.ts"
+import { withEngine } from "./ring.ts"
 
 export const NOP_BATCH = 256
 export const NOP_CB_BATCHED = `Driver callback, ${NOP_BATCH} in flight`
+export const NOP_CB_ONE = "Driver callback, one at a time"
 const REFERENCE = `libuv threadpool (fs.fstat), ${NOP_BATCH} in flight`
 
 export const nopSuite: Suite = {
@@ -28,33 +30,47 @@ export const nopSuite: Suite = {
         run: (budget) => callbackLoop(NOP_BATCH, budget, (_slot, done) => fs.fstat(fd, (e) => done(e))),
       },
     ]
-    const ring = await ctx.ring()
-    if (ring.ok) {
+    for (const engine of ctx.engines) {
+      const ring = await ctx.ring(engine)
+      if (!ring.ok) {
+        notes.push(`Driver variants (${engine}) skipped: ${ring.reason}`)
+        continue
+      }
       const r = ring.ring
       const nopLoop = (depth: number, budget: number) => {
         const cbs: Array<(e: Error | null) => void> = []
         return callbackLoop(depth, budget, (slot, done) => r.submitNop(0, (cbs[slot] ??= (e) => done(e))))
       }
       variants.push(
-        { name: NOP_CB_BATCHED, run: (budget) => nopLoop(NOP_BATCH, budget) },
-        { name: "Driver callback, one at a time", run: (budget) => nopLoop(1, budget) },
+        { name: withEngine(NOP_CB_BATCHED, engine), run: (budget) => nopLoop(NOP_BATCH, budget) },
+        { name: withEngine(NOP_CB_ONE, engine), run: (budget) => nopLoop(1, budget) },
         {
-          name: `Driver Promise, ${NOP_BATCH} in flight`,
+          name: withEngine(`Driver Promise, ${NOP_BATCH} in flight`, engine),
           run: (budget) => promiseLoop(NOP_BATCH, budget, () => r.nop()),
         },
-        { name: "Driver Promise, one at a time", run: (budget) => promiseLoop(1, budget, () => r.nop()) },
+        {
+          name: withEngine("Driver Promise, one at a time", engine),
+          run: (budget) => promiseLoop(1, budget, () => r.nop()),
+        },
       )
-    } else notes.push(`Driver variants skipped: ${ring.reason}`)
-    const eff = await ctx.effect()
-    if (eff.ok) {
+    }
+    for (const engine of ctx.engines) {
+      const eff = await ctx.effect(engine)
+      if (!eff.ok) {
+        notes.push(`Effect variants (${engine}) skipped: ${eff.reason}`)
+        continue
+      }
       variants.push(
         {
-          name: `Effect service, ${NOP_BATCH} fibers`,
+          name: withEngine(`Effect service, ${NOP_BATCH} fibers`, engine),
           run: (budget) => effectLoop(eff.io, NOP_BATCH, budget, (s) => s.nop),
         },
-        { name: "Effect service, one at a time", run: (budget) => effectLoop(eff.io, 1, budget, (s) => s.nop) },
+        {
+          name: withEngine("Effect service, one at a time", engine),
+          run: (budget) => effectLoop(eff.io, 1, budget, (s) => s.nop),
+        },
       )
-    } else notes.push(`Effect variants skipped: ${eff.reason}`)
+    }
     return {
       comparisons: [{ id: "nop", title: "nop round trips", unit: "ops/s", baseline: REFERENCE, variants, notes }],
       cleanup: () => fs.closeSync(fd),

@@ -1,6 +1,7 @@
 /**
  * 4 KiB random reads from the page-cached 256 MiB file at a constant queue depth (each completion
- * issues the next read of its slot), and the latency of one read at depth 1.
+ * issues the next read of its slot), and the latency of one read at depth 1. Every ring variant runs
+ * once per engine (BENCH_ENGINES); the raw io_uring C reader is the ceiling of the throughput rows.
  */
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
@@ -10,6 +11,8 @@ import { callbackLatencyLoop, callbackLoop, Latencies, latencyLoop, promiseLoop 
 import type { Comparison, Done, Sample, Variant } from "./harness.ts"
 import { effectLoop } from "./effect.ts"
 import { BLOCK, Offsets } from "./files.ts"
+import { RAW_C, rawReadVariant } from "./raw-read.ts"
+import { withEngine } from "./ring.ts"
 import type { Ring } from "./ring.ts"
 
 const buffers = (n: number): Array<Buffer> => Array.from({ length: n }, () => Buffer.allocUnsafeSlow(BLOCK))
@@ -42,8 +45,17 @@ export const RING_CB = "Driver callback"
 export const RING_PROMISE = "Driver Promise"
 export const EFFECT = "Effect service"
 
-/** The read variants at `depth`, in the comparison's order; ring variants only where there is a ring. */
-export const readVariants = async (ctx: Context, files: ReadFiles, depth: number, notes: Array<string>) => {
+/**
+ * The read variants at `depth`, in the comparison's order: node:fs, the raw C reader (with
+ * `rawC`, when it builds), then the ring's APIs, each once per engine (where that engine's ring opened).
+ */
+export const readVariants = async (
+  ctx: Context,
+  files: ReadFiles,
+  depth: number,
+  notes: Array<string>,
+  rawC = false,
+) => {
   const offsets = new Offsets()
   const bufs = buffers(depth)
   const variants: Array<Variant> = [
@@ -65,39 +77,52 @@ export const readVariants = async (ctx: Context, files: ReadFiles, depth: number
         }),
     },
   ]
-  const ring = await ctx.ring()
-  if (ring.ok) {
+  if (rawC) {
+    const raw = rawReadVariant(ctx.dataFile(), depth, notes)
+    if ("variant" in raw) variants.push(raw.variant)
+    else notes.push(raw.reason)
+  }
+  const rings: Array<Variant> = []
+  const promises: Array<Variant> = []
+  const effects: Array<Variant> = []
+  for (const engine of ctx.engines) {
+    const ring = await ctx.ring(engine)
+    if (!ring.ok) {
+      notes.push(`Driver variants (${engine}) skipped: ${ring.reason}`)
+      continue
+    }
     const r: Ring = ring.ring
-    variants.push(
-      {
-        name: RING_CB,
-        run: (budget) => {
-          // One callback per slot, made once: the hot path allocates nothing of ours per read.
-          const cbs: Array<(e: Error | null, n: number) => void> = []
-          return callbackLoop(depth, budget, (slot, done) => {
-            const cb = (cbs[slot] ??= (e, n) => done(e ?? (n === BLOCK ? null : short(n))))
-            r.submitReadAt(files.fd, bufs[slot]!, offsets.next(), BLOCK, false, 0, cb)
-          })
-        },
+    rings.push({
+      name: withEngine(RING_CB, engine),
+      run: (budget) => {
+        // One callback per slot, made once: the hot path allocates nothing of ours per read.
+        const cbs: Array<(e: Error | null, n: number) => void> = []
+        return callbackLoop(depth, budget, (slot, done) => {
+          const cb = (cbs[slot] ??= (e, n) => done(e ?? (n === BLOCK ? null : short(n))))
+          r.submitReadAt(files.fd, bufs[slot]!, offsets.next(), BLOCK, false, 0, cb)
+        })
       },
-      {
-        name: RING_PROMISE,
-        run: (budget) =>
-          promiseLoop(depth, budget, async (slot) => {
-            const n = await r.readAt(files.fd, bufs[slot]!, offsets.next())
-            if (n !== BLOCK) throw short(n)
-          }),
-      },
-    )
-  } else notes.push(`Driver variants skipped: ${ring.reason}`)
-  const eff = await ctx.effect()
-  if (eff.ok) {
-    variants.push({
-      name: EFFECT,
-      run: (budget) => effectLoop(eff.io, depth, budget, (s, slot) => s.readAt(files.fd, bufs[slot]!, offsets.next())),
     })
-  } else notes.push(`Effect variant skipped: ${eff.reason}`)
-  return variants
+    promises.push({
+      name: withEngine(RING_PROMISE, engine),
+      run: (budget) =>
+        promiseLoop(depth, budget, async (slot) => {
+          const n = await r.readAt(files.fd, bufs[slot]!, offsets.next())
+          if (n !== BLOCK) throw short(n)
+        }),
+    })
+  }
+  for (const engine of ctx.engines) {
+    const eff = await ctx.effect(engine)
+    if (eff.ok) {
+      effects.push({
+        name: withEngine(EFFECT, engine),
+        run: (budget) =>
+          effectLoop(eff.io, depth, budget, (s, slot) => s.readAt(files.fd, bufs[slot]!, offsets.next())),
+      })
+    } else notes.push(`Effect variant (${engine}) skipped: ${eff.reason}`)
+  }
+  return [...variants, ...rings, ...promises, ...effects]
 }
 
 export const readSuite: Suite = {
@@ -114,7 +139,8 @@ export const readSuite: Suite = {
         title: `4 KiB random read, page cache, QD ${depth}`,
         unit: "ops/s",
         baseline: BASELINE,
-        variants: await readVariants(ctx, files, depth, notes),
+        ceiling: RAW_C,
+        variants: await readVariants(ctx, files, depth, notes, true),
         notes,
       })
     }
@@ -141,33 +167,42 @@ export const latencySuite: Suite = {
         run: (budget) => latencyLoop(budget, () => files.handle.read(buf, 0, BLOCK, offsets.next())),
       },
     ]
-    const ring = await ctx.ring()
-    if (ring.ok) {
+    const promises: Array<Variant> = []
+    for (const engine of ctx.engines) {
+      const ring = await ctx.ring(engine)
+      if (!ring.ok) {
+        notes.push(`Driver variants (${engine}) skipped: ${ring.reason}`)
+        continue
+      }
       const r = ring.ring
-      variants.push(
-        {
-          name: RING_CB,
-          run: (budget) => {
-            let done: Done = () => undefined
-            const cb = (e: Error | null) => done(e)
-            return callbackLatencyLoop(budget, (d) => {
-              done = d
-              r.submitReadAt(files.fd, buf, offsets.next(), BLOCK, false, 0, cb)
-            })
-          },
-        },
-        { name: RING_PROMISE, run: (budget) => latencyLoop(budget, () => r.readAt(files.fd, buf, offsets.next())) },
-      )
-    } else notes.push(`Driver variants skipped: ${ring.reason}`)
-    const eff = await ctx.effect()
-    if (eff.ok) {
       variants.push({
-        name: EFFECT,
-        run: (budget): Promise<Sample> =>
-          // The whole depth-1 loop runs inside one fiber; each read is timed around its yield.
-          eff.io.run((s) => latencyEffect(s.readAt, files.fd, buf, offsets, budget)),
+        name: withEngine(RING_CB, engine),
+        run: (budget) => {
+          let done: Done = () => undefined
+          const cb = (e: Error | null) => done(e)
+          return callbackLatencyLoop(budget, (d) => {
+            done = d
+            r.submitReadAt(files.fd, buf, offsets.next(), BLOCK, false, 0, cb)
+          })
+        },
       })
-    } else notes.push(`Effect variant skipped: ${eff.reason}`)
+      promises.push({
+        name: withEngine(RING_PROMISE, engine),
+        run: (budget) => latencyLoop(budget, () => r.readAt(files.fd, buf, offsets.next())),
+      })
+    }
+    variants.push(...promises)
+    for (const engine of ctx.engines) {
+      const eff = await ctx.effect(engine)
+      if (eff.ok) {
+        variants.push({
+          name: withEngine(EFFECT, engine),
+          run: (budget): Promise<Sample> =>
+            // The whole depth-1 loop runs inside one fiber; each read is timed around its yield.
+            eff.io.run((s) => latencyEffect(s.readAt, files.fd, buf, offsets, budget)),
+        })
+      } else notes.push(`Effect variant (${engine}) skipped: ${eff.reason}`)
+    }
     return {
       comparisons: [
         {

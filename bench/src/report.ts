@@ -21,6 +21,14 @@ const cpuCell = (c: CpuShare | undefined) =>
 /** The CPU column: % of one core used by the JS thread / the ring's loop threads / libuv's threadpool. */
 export const CPU_HEADER = "CPU % js/loop/pool"
 
+/** The CPU-per-unit column's header for a rate unit: "ops/s" -> "CPU µs/op", "MiB/s" -> "CPU µs/MiB". */
+export const cpuPerHeader = (unit: string): string => `CPU µs/${unit.replace(/\/s$/, "").replace(/^ops$/, "op")}`
+
+const cpuPer = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? "–" : x >= 100 ? x.toFixed(0) : x.toPrecision(3)
+
+const ratioCell = (x: number | undefined) => (x === undefined ? "–" : `${x.toFixed(2)}x`)
+
 const range = (s: Spread | undefined) => (s ? `${si(s.min)}–${si(s.max)}` : "–")
 
 const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -34,6 +42,14 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 export const formatComparison = (r: ComparisonResult): string => {
   const title = `${r.title} [${r.id}]`
   const ratioHeader = r.baseline ? `vs ${r.baseline}` : "ratio"
+  const ceiling = r.ceiling ? [`vs ${r.ceiling}`] : []
+  const ratios = (v: ComparisonResult["variants"][number]) =>
+    v.error
+      ? [`failed: ${v.error}`, ...ceiling.map(() => "–")]
+      : [ratioCell(v.ratio), ...(r.ceiling ? [ratioCell(v.ceilingRatio)] : [])]
+  // Results built by hand (the idle and memory checks) have no CPU figures per row: no CPU columns.
+  const hasCpu = r.variants.some((v) => v.cpu !== undefined || v.cpuUsPerUnit !== undefined)
+  const cpuCells = (v: ComparisonResult["variants"][number]) => (hasCpu ? [cpuPer(v.cpuUsPerUnit), cpuCell(v.cpu)] : [])
   const rows =
     r.kind === "latency"
       ? r.variants.map((v) => [
@@ -43,20 +59,15 @@ export const formatComparison = (r: ComparisonResult): string => {
           si(v.p99Us?.median),
           range(v.p99Us),
           si(v.rate.median),
-          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
-          cpuCell(v.cpu),
+          ...ratios(v),
+          ...cpuCells(v),
         ])
-      : r.variants.map((v) => [
-          v.name,
-          si(v.rate.median),
-          range(v.rate),
-          v.error ? `failed: ${v.error}` : v.ratio === undefined ? "–" : `${v.ratio.toFixed(2)}x`,
-          cpuCell(v.cpu),
-        ])
+      : r.variants.map((v) => [v.name, si(v.rate.median), range(v.rate), ...ratios(v), ...cpuCells(v)])
+  const cpuHeaders = hasCpu ? [cpuPerHeader(r.kind === "latency" ? "ops/s" : r.unit), CPU_HEADER] : []
   const header =
     r.kind === "latency"
-      ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader, CPU_HEADER]
-      : ["variant", `median ${r.unit}`, "min–max", ratioHeader, CPU_HEADER]
+      ? ["variant", "p50 µs", "p50 min–max", "p99 µs", "p99 min–max", r.unit, ratioHeader, ...ceiling, ...cpuHeaders]
+      : ["variant", `median ${r.unit}`, "min–max", ratioHeader, ...ceiling, ...cpuHeaders]
   const notes = r.notes.map((n) => `  note: ${n}`)
   if (r.variants.length === 0) return [`### ${title}`, "", ...notes].join("\n")
   return [`### ${title}`, "", table(header, rows), ...(notes.length ? ["", ...notes] : [])].join("\n")
@@ -76,4 +87,7 @@ export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
       ]),
     ),
     ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`),
+    ...(targets.some((t) => t.reported)
+      ? ["  note: reported rows are figures shown beside the targets (the thread engine's), not targets"]
+      : []),
   ].join("\n")

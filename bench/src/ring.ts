@@ -1,5 +1,5 @@
 /**
- * Loads the ring under test: @iou/native's Driver and @iou/effect's IoUring service. Either may be
+ * Loads the ring under test: @iou/native's Driver, one per engine (inline, thread). It may be
  * missing (not built yet, or io_uring refused by this kernel): the benchmarks then skip their ring
  * variants with the reason instead of failing.
  *
@@ -18,7 +18,32 @@ type DriverStatic = Pick<typeof Driver, "open">
 
 export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly ok: false; readonly reason: string }
 
-let cached: Promise<RingLoad> | undefined
+/** The Driver's engines (DriverConfig.engine). */
+export type Engine = "inline" | "thread"
+const ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
+
+/**
+ * BENCH_ENGINES=inline,thread (the default: both, in that order): the engines whose Drivers the run
+ * opens. Every ring variant runs once per engine, named with the engine in brackets.
+ */
+export const benchEngines = (): ReadonlyArray<Engine> => {
+  const raw = process.env["BENCH_ENGINES"]
+  if (raw === undefined || raw.trim() === "") return ENGINES
+  const picked = raw
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "")
+  const bad = picked.filter((x) => !ENGINES.includes(x as Engine))
+  if (bad.length || picked.length === 0) {
+    throw new Error(`BENCH_ENGINES must list inline and/or thread, got ${JSON.stringify(raw)}`)
+  }
+  return ENGINES.filter((e) => picked.includes(e))
+}
+
+/** A ring variant's name for `engine`: "Driver callback (inline)". */
+export const withEngine = (name: string, engine: Engine): string => `${name} (${engine})`
+
+const cached = new Map<Engine, Promise<RingLoad>>()
 
 const reasonOf = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
@@ -32,31 +57,48 @@ export const idleSpinConfig = (): { idleSpin?: number } => {
   return raw === undefined || raw === "" ? {} : { idleSpin: Number(raw) }
 }
 
-/** Opens one Driver for the whole run (size 512, so QD 256 plus a batch fit), or says why not. */
-export const loadRing = (): Promise<RingLoad> =>
-  (cached ??= (async (): Promise<RingLoad> => {
-    let mod: Record<string, unknown>
-    try {
-      mod = (await import("@iou/native")) as Record<string, unknown>
-    } catch (e) {
-      return { ok: false, reason: `@iou/native did not load (${reasonOf(e)}); run npm run build` }
-    }
-    const Driver = mod["Driver"] as DriverStatic | undefined
-    if (!Driver || typeof Driver.open !== "function") {
-      return { ok: false, reason: "@iou/native does not export the Driver yet" }
-    }
-    try {
-      const ring = Driver.open({ size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512), ...idleSpinConfig() })
-      return { ok: true, ring }
-    } catch (e) {
-      return { ok: false, reason: `Driver.open failed (${reasonOf(e)})` }
-    }
-  })())
+/** The config every Driver of the run is opened with (size 512, so QD 256 plus a batch fit), but its engine. */
+export const driverConfig = (engine: Engine) => ({
+  size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512),
+  ...idleSpinConfig(),
+  engine,
+})
 
-/** Closes the shared Driver if one was opened. */
-export const closeRing = async (): Promise<void> => {
-  if (!cached) return
-  const r = await cached
-  cached = undefined
-  if (r.ok) await r.ring.close()
+/** Opens a Driver for `engine` with the run's config (and `overrides`), or says why not. */
+export const openDriver = async (engine: Engine, overrides: { readonly size?: number } = {}): Promise<RingLoad> => {
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import("@iou/native")) as Record<string, unknown>
+  } catch (e) {
+    return { ok: false, reason: `@iou/native did not load (${reasonOf(e)}); run npm run build` }
+  }
+  const Driver = mod["Driver"] as DriverStatic | undefined
+  if (!Driver || typeof Driver.open !== "function") {
+    return { ok: false, reason: "@iou/native does not export the Driver yet" }
+  }
+  try {
+    return { ok: true, ring: Driver.open({ ...driverConfig(engine), ...overrides }) }
+  } catch (e) {
+    return { ok: false, reason: `Driver.open({ engine: "${engine}" }) failed (${reasonOf(e)})` }
+  }
+}
+
+/** One Driver per engine for the whole run, opened on first use. */
+export const loadRing = (engine: Engine): Promise<RingLoad> => {
+  let r = cached.get(engine)
+  if (!r) cached.set(engine, (r = openDriver(engine)))
+  return r
+}
+
+/** The engines whose Driver this run has opened (never opens one by itself). */
+export const openedEngines = (): ReadonlyArray<Engine> => [...cached.keys()]
+
+/** Closes every Driver the run opened. */
+export const closeRings = async (): Promise<void> => {
+  const all = [...cached.values()]
+  cached.clear()
+  for (const load of all) {
+    const r = await load
+    if (r.ok) await r.ring.close()
+  }
 }

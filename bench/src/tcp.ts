@@ -18,23 +18,24 @@
  *   stream:  one connection, the peer writes 64 KiB chunks as fast as they are taken, we receive
  *   send:    one connection, we send 64 KiB chunks one after the other, the peer discards
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Suite } from "./context.ts"
 import { callbackLoop } from "./harness.ts"
 import type { Comparison, Sample, Variant } from "./harness.ts"
-import type { Ring } from "./ring.ts"
+import { withEngine } from "./ring.ts"
+import type { Engine, Ring } from "./ring.ts"
+import { buildTool } from "./tools.ts"
 
 const MSG = 64
 const CHUNK = 64 * 1024
 const MIB = 1024 * 1024
 const NODE = "node:net"
-const RING_CB = "ring recv/send (callback)"
-const RING_PROMISE = "ring recv/send (Promise)"
+export const RING_CB = "ring recv/send, callback"
+export const RING_PROMISE = "ring recv/send, Promise"
 
 const fdOf = (s: net.Socket): number => {
   const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd
@@ -53,41 +54,10 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 type PeerCommand = ReadonlyArray<string>
 const NODE_PEER: PeerCommand = [process.execPath, path.join(here, "tcp-peer.ts")]
 
-/**
- * Builds tools/tcp-peer.c into bench/.build/tcp-peer when the binary is missing or older than the
- * source (into a temporary name first, so that a concurrent run never starts a half-written one),
- * and checks that it starts; the command, or why there is none (no compiler, a failed build, a
- * binary that cannot run here). `CC` may carry words (`ccache gcc`), as with make.
- */
+/** tools/tcp-peer.c, built on first use (src/tools.ts), or why not. */
 const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
-  const source = path.join(here, "..", "tools", "tcp-peer.c")
-  const binary = path.join(here, "..", ".build", "tcp-peer")
-  const fresh = (() => {
-    try {
-      return fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs
-    } catch {
-      return false
-    }
-  })()
-  if (!fresh) {
-    fs.mkdirSync(path.dirname(binary), { recursive: true })
-    const [cc = "cc", ...ccArgs] = (process.env["CC"] ?? "cc").split(/\s+/).filter((w) => w !== "")
-    const temporary = `${binary}.${process.pid}`
-    const r = spawnSync(cc, [...ccArgs, "-O2", "-Wall", "-Wextra", "-Werror", "-o", temporary, source], {
-      encoding: "utf8",
-    })
-    if (r.error) return { reason: `${cc} not found (${r.error.message})` }
-    if (r.status !== 0) fs.rmSync(temporary, { force: true })
-    if (r.status !== 0)
-      return { reason: `${cc} failed: ${(r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.status}`}` }
-    fs.renameSync(temporary, binary)
-  }
-  // Without arguments it prints its usage and exits 2: anything else means it cannot run here.
-  const probe = spawnSync(binary, [], { encoding: "utf8" })
-  if (probe.error || probe.status !== 2) {
-    return { reason: `${binary} does not run here (${probe.error?.message ?? `exit ${probe.status}`})` }
-  }
-  return { command: [binary] }
+  const built = buildTool("tcp-peer")
+  return "binary" in built ? { command: [built.binary] } : built
 }
 
 /** Listens, starts the peer in `mode` with `count` connections, and returns the accepted sockets. */
@@ -309,12 +279,17 @@ export const tcpSuite: Suite = {
   id: "tcp",
   description: "TCP loopback: 64-byte echo ping-pong on 1 and 16 connections, 64 KiB one-way streams",
   build: async (ctx) => {
-    const ringLoad = await ctx.ring()
-    const ring = ringLoad.ok ? ringLoad.ring : undefined
-    const skipped = ringLoad.ok ? [] : [`ring variants skipped: ${ringLoad.reason}`]
+    const rings: Array<{ engine: Engine; ring: Ring }> = []
+    const skipped: Array<string> = []
+    for (const engine of ctx.engines) {
+      const load = await ctx.ring(engine)
+      if (load.ok) rings.push({ engine, ring: load.ring })
+      else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
+    }
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
-    const variantCount = ring ? 3 : 1
+    // node:net, then a callback and a Promise variant per engine, each on connections of its own.
+    const variantCount = 1 + 2 * rings.length
     const wanted = process.env["BENCH_PEER"] ?? "c"
     if (wanted !== "c" && wanted !== "node") throw new Error(`BENCH_PEER must be c or node, got ${wanted}`)
     const built = wanted === "c" ? buildCPeer() : undefined
@@ -347,14 +322,14 @@ export const tcpSuite: Suite = {
       peers.push(peer)
       const group = (i: number) => peer.sockets.slice(i * n, (i + 1) * n)
       const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(group(0), budget) }]
-      if (ring) {
-        const cbFds = group(1).map(fdOf)
-        const prFds = group(2).map(fdOf)
-        variants.push(
-          { name: RING_CB, run: (budget) => ringEchoCallback(ring, cbFds, budget) },
-          { name: RING_PROMISE, run: (budget) => ringEchoPromise(ring, prFds, budget) },
-        )
-      }
+      rings.forEach(({ engine, ring }, k) => {
+        const cbFds = group(1 + 2 * k).map(fdOf)
+        variants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringEchoCallback(ring, cbFds, budget) })
+      })
+      rings.forEach(({ engine, ring }, k) => {
+        const prFds = group(2 + 2 * k).map(fdOf)
+        variants.push({ name: withEngine(RING_PROMISE, engine), run: (budget) => ringEchoPromise(ring, prFds, budget) })
+      })
       comparisons.push({
         id,
         title,
@@ -369,15 +344,18 @@ export const tcpSuite: Suite = {
     const recvPeer = await startPeer(command, "stream", variantCount)
     peers.push(recvPeer)
     const recvVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamRecv(recvPeer.sockets[0]!, budget) }]
-    if (ring) {
-      const fdCb = fdOf(recvPeer.sockets[1]!)
-      const fdPr = fdOf(recvPeer.sockets[2]!)
+    rings.forEach(({ engine, ring }, k) => {
+      const fdCb = fdOf(recvPeer.sockets[1 + 2 * k]!)
+      recvVariants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringStreamRecv(ring, fdCb, budget) })
+    })
+    rings.forEach(({ engine, ring }, k) => {
+      const fdPr = fdOf(recvPeer.sockets[2 + 2 * k]!)
       const buf = Buffer.allocUnsafeSlow(CHUNK)
-      recvVariants.push(
-        { name: RING_CB, run: (budget) => ringStreamRecv(ring, fdCb, budget) },
-        { name: RING_PROMISE, run: (budget) => ringStreamPromise(budget, () => ring.recv(fdPr, buf)) },
-      )
-    }
+      recvVariants.push({
+        name: withEngine(RING_PROMISE, engine),
+        run: (budget) => ringStreamPromise(budget, () => ring.recv(fdPr, buf)),
+      })
+    })
     comparisons.push({
       id: "tcp-stream-recv",
       title: "TCP one-way stream, receiving (64 KiB reads)",
@@ -391,18 +369,18 @@ export const tcpSuite: Suite = {
     const sendPeer = await startPeer(command, "sink", variantCount)
     peers.push(sendPeer)
     const sendVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamSend(sendPeer.sockets[0]!, budget) }]
-    if (ring) {
-      const fdCb = fdOf(sendPeer.sockets[1]!)
-      const fdPr = fdOf(sendPeer.sockets[2]!)
+    rings.forEach(({ engine, ring }, k) => {
+      const fdCb = fdOf(sendPeer.sockets[1 + 2 * k]!)
+      sendVariants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringStreamSend(ring, fdCb, budget) })
+    })
+    rings.forEach(({ engine, ring }, k) => {
+      const fdPr = fdOf(sendPeer.sockets[2 + 2 * k]!)
       const chunk = Buffer.alloc(CHUNK, 0x63)
-      sendVariants.push(
-        { name: RING_CB, run: (budget) => ringStreamSend(ring, fdCb, budget) },
-        {
-          name: RING_PROMISE,
-          run: (budget) => ringStreamPromise(budget, () => ring.send(fdPr, chunk).then(() => CHUNK)),
-        },
-      )
-    }
+      sendVariants.push({
+        name: withEngine(RING_PROMISE, engine),
+        run: (budget) => ringStreamPromise(budget, () => ring.send(fdPr, chunk).then(() => CHUNK)),
+      })
+    })
     comparisons.push({
       id: "tcp-stream-send",
       title: "TCP one-way stream, sending (64 KiB writes)",

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import type { Suite } from "./context.ts"
 import type { Sample, Variant } from "./harness.ts"
 import { benchDir } from "./files.ts"
+import { withEngine } from "./ring.ts"
 import type { Ring } from "./ring.ts"
 import type { EffectIo } from "./effect.ts"
 import { Effect } from "effect"
@@ -87,14 +88,18 @@ export const writeSuite: Suite = {
         },
       },
     ]
-    const ring = await ctx.ring()
-    if (ring.ok) {
+    for (const engine of ctx.engines) {
+      const ring = await ctx.ring(engine)
+      if (!ring.ok) {
+        notes.push(`Driver variants (${engine}) skipped: ${ring.reason}`)
+        continue
+      }
       const r: Ring = ring.ring
       variants.push(
         {
-          name: "Driver callback",
+          name: withEngine("Driver callback", engine),
           run: () =>
-            withFd("cb", async (fd) => {
+            withFd(`cb-${engine}`, async (fd) => {
               await callbackChain(
                 mib,
                 (i, cb) => r.submitWriteAt(fd, chunk, i * MIB, 0, cb),
@@ -104,23 +109,27 @@ export const writeSuite: Suite = {
             }),
         },
         {
-          name: "Driver Promise",
+          name: withEngine("Driver Promise", engine),
           run: () =>
-            withFd("promise", async (fd) => {
+            withFd(`promise-${engine}`, async (fd) => {
               for (let i = 0; i < mib; i++) await r.writeAt(fd, chunk, i * MIB)
               await r.sync(fd)
               return mib
             }),
         },
       )
-    } else notes.push(`Driver variants skipped: ${ring.reason}`)
-    const eff = await ctx.effect()
-    if (eff.ok) {
+    }
+    for (const engine of ctx.engines) {
+      const eff = await ctx.effect(engine)
+      if (!eff.ok) {
+        notes.push(`Effect variant (${engine}) skipped: ${eff.reason}`)
+        continue
+      }
       const io: EffectIo = eff.io
       variants.push({
-        name: "Effect service",
+        name: withEngine("Effect service", engine),
         run: () =>
-          withFd("effect", async (fd) => {
+          withFd(`effect-${engine}`, async (fd) => {
             await io.run((s) =>
               Effect.andThen(
                 Effect.forEach(
@@ -136,7 +145,7 @@ export const writeSuite: Suite = {
             return mib
           }),
       })
-    } else notes.push(`Effect variant skipped: ${eff.reason}`)
+    }
     return {
       comparisons: [
         {
