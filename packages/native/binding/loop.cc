@@ -219,9 +219,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
     config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
     config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
     config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
-    config.engine = info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
-                        ? IOU_ENGINE_INLINE
-                        : IOU_ENGINE_THREAD;
+    config.engine =
+        info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
+            ? IOU_ENGINE_INLINE
+            : IOU_ENGINE_THREAD;
     config.idle_spin_max_us =
         config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
     if (tracing_) {
@@ -663,7 +664,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
     for (uint32_t i = 0; i < n; i++) {
       const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
       if (slot >= kept_.size()) continue;
-      if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
+      if (completions_[i].outcome == IOU_OUTCOME_ABANDONED &&
+          (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
         Quarantine(kept_[slot]);
       } else {
         kept_[slot].clear();

@@ -111,7 +111,9 @@ void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_
   iou__bump(&loop->counters.enters, 1);
   int r = iou__ring_enter(&loop->ring, want, timeout_ns);
   if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
-  IOU_ASSERT(0, "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the single issuer)");
+  IOU_ASSERT(
+      0,
+      "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the single issuer)");
 }
 
 void iou__submit(struct iou_loop *loop) {
@@ -491,7 +493,7 @@ enum iou__drain_step iou__drain_step(struct iou_loop *loop) {
   iou__advance_timeouts(loop);
   (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
   iou__deliver_completions(loop);
-  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE; /* the last one ended locally */
+  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE;             /* the last one ended locally */
   if (!loop->use_wake_poll || iou__staging_left(loop)) return IOU_DRAIN_SUBMIT; /* the SQ filled */
   return IOU_DRAIN_WAIT;
 }
@@ -522,8 +524,8 @@ static int init_ring(struct iou_loop *loop, uint32_t flags) {
  * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
  * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
  * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,  IORING_OP_READ,    IORING_OP_WRITE,    IORING_OP_WRITEV,
-                                   IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_RECV,     IORING_OP_FSYNC,
+static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
+                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
                                    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 

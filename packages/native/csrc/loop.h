@@ -132,7 +132,6 @@ struct iou_loop {
   bool eventfd_registered;
 };
 
-
 /* Inline engine: a single-buffer file read or write of at least this many bytes is staged with
  * IOSQE_ASYNC. Without it the kernel copies a page-cached transfer inside the io_uring_enter that
  * submits it, that is on the JS thread, for about as long as a memcpy of that size; with it the copy

@@ -227,8 +227,7 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
   if (w->active == 0 && w->parked_len == 0) {
     /* Only stale entries can remain: purge them so they never cost a wake-up. */
     for (uint32_t i = 0; i < (w->slots + 63) / 64; i++) {
-      for (uint64_t word = w->occupied[i]; word != 0; word &= word - 1)
-        w->buckets[occupied_slot(w, i, word)].len = 0;
+      for (uint64_t word = w->occupied[i]; word != 0; word &= word - 1) w->buckets[occupied_slot(w, i, word)].len = 0;
       w->occupied[i] = 0;
     }
     return 0;

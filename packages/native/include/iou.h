@@ -88,7 +88,7 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 
 struct iou_loop_config {
   uint8_t engine; /* IOU_ENGINE_*; 0 (THREAD) by default */
-  uint32_t size; /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
+  uint32_t size;  /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
   /* Request SINGLE_ISSUER | DEFER_TASKRUN; on EINVAL (or false) a COOP_TASKRUN ring, then a plain one. */
   bool single_issuer;
   bool io_poll;                    /* IORING_SETUP_IOPOLL */

@@ -45,8 +45,9 @@ int main(void) {
   cpu = t_cpu_ns() - cpu;
   iou_loop_stats(t->loop, &after);
   uint64_t enters = after.enters - before.enters;
-  if (enters >= 20) fprintf(stderr, "%llu enters, %llu ms CPU in 200 ms\n", (unsigned long long)enters,
-                            (unsigned long long)(cpu / T_MS));
+  if (enters >= 20)
+    fprintf(stderr, "%llu enters, %llu ms CPU in 200 ms\n", (unsigned long long)enters,
+            (unsigned long long)(cpu / T_MS));
   CHECK(enters < 20);
   CHECK(cpu < 100 * T_MS);
   CHECK(after.pending_operations == N);

@@ -51,8 +51,8 @@ int main(void) {
     c = run(t, IOU_OP_WRITE_AT, 0, fd, buf, 4, pos);
     if (write_res < 0) {
       if (c.outcome != IOU_OUTCOME_ERROR || c.result != write_res)
-        fprintf(stderr, "write at %#llx: outcome %u result %d, pwrite said %d\n", (unsigned long long)pos,
-                c.outcome, c.result, write_res);
+        fprintf(stderr, "write at %#llx: outcome %u result %d, pwrite said %d\n", (unsigned long long)pos, c.outcome,
+                c.result, write_res);
       CHECK(c.outcome == IOU_OUTCOME_ERROR && c.result == write_res);
     } else {
       CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 4);

@@ -32,10 +32,11 @@ static void print_table(void) {
   for (int fill = IOU_FILL_DRAINED; fill <= IOU_FILL_DISCONNECTED; fill++) {
     for (unsigned bits = 0; bits < (1u << BOOLS); bits++) {
       struct iou__wait_facts f = facts_of(fill, bits);
-      printf("fill=%s staging_left=%d wake_poll=%d waiters_in_flight=%d spin_enabled=%d owner_in_turn=%d "
-             "turn_wait_spent=%d one_cpu=%d owner_on_loop_cpu=%d -> %s\n",
-             FILL_NAMES[fill], f.staging_left, f.wake_poll, f.waiters_in_flight, f.spin_enabled, f.owner_in_turn,
-             f.turn_wait_spent, f.one_cpu, f.owner_on_loop_cpu, iou__wait_name(iou__wait_decide(&f)));
+      printf(
+          "fill=%s staging_left=%d wake_poll=%d waiters_in_flight=%d spin_enabled=%d owner_in_turn=%d "
+          "turn_wait_spent=%d one_cpu=%d owner_on_loop_cpu=%d -> %s\n",
+          FILL_NAMES[fill], f.staging_left, f.wake_poll, f.waiters_in_flight, f.spin_enabled, f.owner_in_turn,
+          f.turn_wait_spent, f.one_cpu, f.owner_on_loop_cpu, iou__wait_name(iou__wait_decide(&f)));
     }
   }
 }

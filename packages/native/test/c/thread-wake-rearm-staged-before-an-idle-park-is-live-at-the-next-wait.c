@@ -69,7 +69,7 @@ int main(void) {
     t_sleep_ms(30); /* the loop blocks in io_uring_enter, the wake poll armed */
     struct iou_stats before, after;
     iou_loop_stats(t->loop, &before);
-    CHECK(write(sv[1], "x", 1) == 1);               /* the recv's CQE */
+    CHECK(write(sv[1], "x", 1) == 1);                 /* the recv's CQE */
     CHECK(iou_loop_cancel(t->loop, 1ull << 40) == 0); /* an unknown tag: only a wake, through the eventfd */
     CHECK(t_expect(t, tag, 5000).outcome == IOU_OUTCOME_OK);
     t_sleep_ms(30); /* parked */

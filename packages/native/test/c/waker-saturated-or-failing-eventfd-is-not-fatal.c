@@ -36,7 +36,7 @@ int main(void) {
   CHECK(atomic_load(&w.wakes) == 2);
   iou__waker_clear_wait(&w);
   CHECK(atomic_load(&w.state) == 1u << IOU_WAKER_SUBMISSION_SHIFT); /* sequence 1, no bits */
-  iou__waker_acknowledge(&w); /* drains the whole counter */
+  iou__waker_acknowledge(&w);                                       /* drains the whole counter */
   CHECK(!readable(w.eventfd));
   uint64_t v;
   CHECK(read(w.eventfd, &v, sizeof(v)) < 0 && errno == EAGAIN);
@@ -49,7 +49,7 @@ int main(void) {
   CHECK(a.still_idle);
   iou__waker_wake(&w);
   CHECK(atomic_load(&w.wakes) == 3); /* the attempt is counted */
-  iou__waker_publish(&w, 1);          /* coalesced into the latched wake: no second write */
+  iou__waker_publish(&w, 1);         /* coalesced into the latched wake: no second write */
   CHECK(atomic_load(&w.wakes) == 3);
   iou__waker_clear_wait(&w);
   CHECK(atomic_load(&w.state) == 2u << IOU_WAKER_SUBMISSION_SHIFT);
