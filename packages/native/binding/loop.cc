@@ -5,7 +5,7 @@
 //   submit   the Driver writes a request's scalars into the staging record (loop.h) and calls
 //            submit(buffer | buffers | undefined); the buffer pointer comes from the typed array's
 //            info, vectored requests get their iovec array from a per-slot vector reused for the life
-//            of the Loop. One iou_loop_submit copies the request into the inbound queue; the turn's
+//            of the Loop (wire.cc). One iou_loop_submit copies the request into the inbound queue; the turn's
 //            first request is published at once (iou_loop_publish_early) and publish() (once per JS
 //            turn, from the Driver's microtask) makes the rest visible and ends the turn.
 //   complete the loop thread calls notify() at most once per batch: a uv_async_send. On the JS thread
@@ -13,8 +13,8 @@
 //            ArrayBuffer the Driver reads through typed arrays created once) and calls the Driver's
 //            dispatch function once per chunk of up to `capacity` completions.
 //
-// Ownership: the memory of each request's buffers is held here by a reference to its V8 backing
-// store (kept_), from submit until the request's completion is polled (forever for requests
+// Ownership: the memory of each request's buffers is held by a reference to its V8 backing
+// store (Buffers, wire.cc), from submit until the request's completion is polled (forever for requests
 // abandoned kernel-held), so that detaching an ArrayBuffer never frees memory the kernel may touch;
 // the Driver's pending table keeps the views themselves until dispatch. The
 // Loop keeps the dispatch function strongly referenced and the async handle ref'd only while
@@ -39,17 +39,14 @@
 // result that may be empty (an empty Napi value has no env, and a failure reported through it is
 // fatal): arguments are read with plain Node-API getters that need no JavaScript.
 #include "loop.h"
+#include "wire.h"
 
 #include <unistd.h>
 #include <uv.h>
-#include <v8.h>
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <memory>
 #include <mutex>
-#include <type_traits>
 #include <vector>
 
 namespace iou_binding {
@@ -57,45 +54,6 @@ namespace {
 
 // Tags Loop instances so that a foreign object passed as `this` is refused (napi_type_tag).
 const napi_type_tag kLoopTypeTag = {0x9b1f3c2a6d4e5f70ULL, 0x1c2d3e4f5a6b7c8dULL};
-
-// Gets a Uint8Array's bytes. Returns false for anything else (the Driver validated already).
-bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
-  bool is_typedarray = false;
-  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return false;
-  napi_typedarray_type type;
-  void* raw = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
-  *data = static_cast<uint8_t*>(raw);
-  return true;
-}
-
-// The memory of a Uint8Array, held so that it stays valid while the kernel may touch it, even if
-// the caller detaches the ArrayBuffer (transfer(), structuredClone with transfer, posting it to a
-// worker): V8 frees a backing store only when its last reference goes. Node-API has no such
-// reference, so this reads the V8 handle behind the napi_value (Node-API's values are V8 handles).
-// Returns nullptr for anything that is not an ArrayBufferView. JS thread, inside a handle scope.
-std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
-  v8::Local<v8::Value> local;
-  static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
-  std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
-  if (local.IsEmpty() || !local->IsArrayBufferView()) return nullptr;
-  return local.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
-}
-
-// Backing stores of requests abandoned while the kernel kept their memory, and of requests still
-// outstanding when a Loop is torn down: never released, because the kernel may still write into
-// them after the ring is gone. Process-wide; touched only on JS threads, under its mutex.
-std::mutex quarantine_mutex;
-std::vector<std::shared_ptr<v8::BackingStore>>* quarantine = new std::vector<std::shared_ptr<v8::BackingStore>>();
-
-void Quarantine(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
-  std::lock_guard<std::mutex> lock(quarantine_mutex);
-  for (auto& store : stores) {
-    if (store) quarantine->push_back(std::move(store));
-  }
-  stores.clear();
-}
 
 // A boolean argument; false for anything else, without coercion. Coercion (Napi::Value::ToBoolean)
 // may run JavaScript, so it fails while the environment is terminating, and its empty result has no
@@ -290,83 +248,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // sync). JS thread.
   Napi::Value JS_submit(const Napi::CallbackInfo& info) {
     if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
-    const struct iou_binding_stage* s = stage_;
-    struct iou_request request = {};
-    const uint32_t slot = s->slot;
-    request.tag = (static_cast<uint64_t>(s->generation) << 32) | slot;
-    request.position = (static_cast<uint64_t>(s->position_hi) << 32) | s->position_lo;
-    const double deadline_ms = s->deadline_ms;
-    // Rounded up: a deadline never fires before the instant the caller asked for. One at or past
-    // 2^64 ns (Infinity included) saturates to the end of the clock, where it never fires: the cast
-    // of such a double is undefined.
-    const double deadline_ns = std::ceil(deadline_ms * 1e6);
-    if (!(deadline_ms > 0))
-      request.deadline_ns = 0;
-    else if (deadline_ns >= 18446744073709551616.0)  // 2^64
-      request.deadline_ns = UINT64_MAX;
-    else
-      request.deadline_ns = static_cast<uint64_t>(deadline_ns);
-    request.fd = s->fd;
-    request.op = static_cast<uint8_t>(s->op);
-    request.flags = static_cast<uint8_t>(s->flags);
-
-    std::shared_ptr<v8::BackingStore> store;  // the single buffer's; vectored ones go to kept_[slot]
-    if (request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
-      napi_value data = info[0];
-      bool is_array = false;
-      napi_is_array(env_, data, &is_array);
-      if (is_array) {
-        uint32_t n = 0;
-        napi_get_array_length(env_, data, &n);
-        if (n == 0 || n > IOU_MAX_IOV) return Napi::Number::New(env_, -EINVAL);
-        if (slot >= iovs_.size()) iovs_.resize(static_cast<size_t>(slot) + 1);
-        std::vector<struct iovec>& iov = iovs_[slot];
-        iov.resize(n);
-        for (uint32_t i = 0; i < n; i++) {
-          napi_value element;
-          uint8_t* bytes = nullptr;
-          size_t length = 0;
-          if (napi_get_element(env_, data, i, &element) != napi_ok || !BytesOf(env_, element, &bytes, &length)) {
-            return Napi::Number::New(env_, -EINVAL);
-          }
-          iov[i].iov_base = bytes;
-          iov[i].iov_len = length;
-        }
-        request.iov = iov.data();
-        request.iov_count = n;
-        if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
-        std::vector<std::shared_ptr<v8::BackingStore>>& stores = kept_[slot];
-        stores.clear();
-        for (uint32_t i = 0; i < n; i++) {
-          napi_value element;
-          napi_get_element(env_, data, i, &element);
-          stores.push_back(BackingStoreOf(element));
-        }
-      } else {
-        uint8_t* bytes = nullptr;
-        size_t length = 0;
-        if (!BytesOf(env_, data, &bytes, &length)) return Napi::Number::New(env_, -EINVAL);
-        const uint64_t offset = s->offset;
-        const uint64_t len = s->length;
-        if (offset + len > length) return Napi::Number::New(env_, -EINVAL);
-        request.buf = bytes + offset;
-        request.len = static_cast<uint32_t>(len);
-        store = BackingStoreOf(data);
-      }
-    }
-
+    struct iou_request request = RequestOf(*stage_);
+    const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
+    if (attached < 0) return Napi::Number::New(env_, attached);
     const int rc = iou_loop_submit(loop_, &request, 1);
-    if (rc == 1 && request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
-      // Held from here until the request's completion is delivered (Drain), or for ever if the
-      // kernel may keep it (Release of the slot skips abandoned kernel-held requests).
-      if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
-      if (request.iov == nullptr) {
-        kept_[slot].clear();
-        kept_[slot].push_back(std::move(store));
-      }
-    } else if (rc != 1 && request.iov != nullptr) {
-      kept_[slot].clear();
-    }
+    buffers_.Submitted(request, rc == 1);
     if (rc == 1) {
       if (inflight_++ == 0) Hold();
       // The first request of a JS turn: published at once, the turn goes on (iou.h).
@@ -662,11 +548,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void ReleaseBuffers(uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
       const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
-      if (slot >= kept_.size()) continue;
       if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
-        Quarantine(kept_[slot]);
+        buffers_.Quarantine(slot);
       } else {
-        kept_[slot].clear();
+        buffers_.Release(slot);
       }
     }
   }
@@ -729,7 +614,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
       }
       loop_ = nullptr;
       // Requests nobody will dispatch now: the kernel may still hold their memory.
-      for (auto& stores : kept_) Quarantine(stores);
+      buffers_.QuarantineAll();
       // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
       // and not from the cleanup hook or a finalizer, where the environment is going away.
       if (from_js && !draining_) {
@@ -759,10 +644,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
   uint32_t capacity_ = 0;                         // completions per chunk
   uint64_t inflight_ = 0;                         // taken by iou_loop_submit, not yet polled
-  std::vector<std::vector<struct iovec>> iovs_;   // per slot; read by the loop when it admits the request
-  // Per slot: the backing stores of the request's buffers, from submit until its completion is
-  // polled (ReleaseBuffers) or the Loop is torn down (quarantined). Kernel-visible memory.
-  std::vector<std::vector<std::shared_ptr<v8::BackingStore>>> kept_;
+  // The iovec arrays and backing stores of the requests submitted and not yet polled (wire.cc).
+  Buffers buffers_;
   bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
   bool held_ = false;
   bool closing_ = false;
