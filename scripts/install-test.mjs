@@ -69,7 +69,7 @@ const allowed = {
     /^src\/[A-Za-z]+\.ts$/,
     /^csrc\/[a-z_]+\.[ch]$/,
     /^include\/iou\.h$/,
-    /^binding\/[a-z]+\.(cc|h)$/,
+    /^binding\/[a-z_]+\.(cc|h)$/,
     /^prebuilds\/linux-x64\/[^/]+\.abi\d+\.glibc\.node$/,
   ],
   "@iou/effect": [

@@ -5,7 +5,11 @@
       "sources": [
         "<!@(ls -1 csrc/*.c)",
         "binding/addon.cc",
-        "binding/loop.cc"
+        "binding/delivery.cc",
+        "binding/lifetime.cc",
+        "binding/loop.cc",
+        "binding/trace.cc",
+        "binding/wire.cc"
       ],
       "include_dirs": ["include", "binding", "<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a binding method can run while its environment is

@@ -9,7 +9,7 @@
 //   node build-native.mjs --clean-prebuilds postpack: removes prebuilds/ again, so that a stale
 //                                           prebuild never hides a change to the C sources
 //
-// The addon uses V8's API besides Node-API (binding/loop.cc holds each request's BackingStore), so a
+// The addon uses V8's API besides Node-API (binding/wire.cc holds each request's BackingStore), so a
 // compiled addon loads in one Node ABI only: prebuilds are tagged with it and node-gyp-build picks
 // the one matching the running Node, or compiles. A failed compile in an installed package prints
 // the reason and exits 0, so that `npm install` succeeds without a compiler and probe() explains what

@@ -1,5 +1,6 @@
-// loop.h: the binding's `Loop` class (one io_uring loop of include/iou.h seen from JavaScript) and
-// the memory layouts it shares with src/binding.ts. Declarations needed only by the binding.
+// loop.h: what addon.cc sees of the binding's `Loop` class (one io_uring loop of include/iou.h seen
+// from JavaScript): its registration, and the memory layouts it shares with src/binding.ts. The
+// class itself is declared in loop_class.h, which lists the files that implement it, one per job.
 #ifndef IOU_BINDING_LOOP_H
 #define IOU_BINDING_LOOP_H
 

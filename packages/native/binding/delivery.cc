@@ -1,0 +1,156 @@
+// delivery.cc: completion delivery. Drain polls the loop's published completions straight into
+// the completion area and hands each chunk to the Driver's dispatch(count, final), after releasing
+// the memory of the requests it completes (ReleaseBuffers); what wakes it depends on the engine:
+//
+//   thread   the loop thread's notify (Notify, a uv_async_send) wakes OnAsync on the JS thread
+//   inline   the loop's fd turning readable (OnReady) or its next deadline (OnTimer) runs a pass on
+//            the JS thread, and AfterPass delivers and re-arms the timer; publish() and poll() run
+//            a pass from inside a JavaScript call
+//
+// Notify runs on the loop thread and never blocks; every other function here runs on the JS thread
+// that created the Loop, either from a libuv callback or from inside a JavaScript call (`from_js`).
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "loop_class.h"
+
+namespace iou_binding {
+
+// poll(): drains completions now, as a notification would (a safety net while closing). JS thread.
+Napi::Value Loop::JS_poll(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (inline_ && loop_ != nullptr) {
+    iou_loop_run(loop_);
+    AfterPass(true);
+  } else {
+    Drain(false);
+  }
+  return Napi::Value();
+}
+
+// Inline: the loop's fd is readable (CQEs or task work are queued). Reads its counter, runs a
+// pass and delivers. JS thread (libuv callback).
+void Loop::OnReady(uv_poll_t* handle, int, int) {
+  AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+  Loop* self = slot->owner;
+  if (self == nullptr || self->loop_ == nullptr) return;
+  uint64_t count;
+  while (read(iou_loop_fd(self->loop_), &count, sizeof(count)) < 0 && errno == EINTR) {
+  }
+  iou_loop_run(self->loop_);
+  self->AfterPass(false);
+}
+
+// Inline: the next deadline (or the shutdown cutoff) came. JS thread (libuv callback).
+void Loop::OnTimer(uv_timer_t* handle) {
+  AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+  Loop* self = slot->owner;
+  if (self == nullptr || self->loop_ == nullptr) return;
+  iou_loop_run(self->loop_);
+  self->AfterPass(false);
+}
+
+// Inline, after a pass: delivers its completions, then arms the timer for the next deadline
+// (dispatch may have torn the loop down: rechecked after every call into JavaScript). JS thread.
+void Loop::AfterPass(bool from_js) {
+  Drain(from_js);
+  if (loop_ == nullptr || async_ == nullptr) return;
+  const int64_t ns = iou_loop_timeout_ns(loop_);
+  if (ns < 0) {
+    uv_timer_stop(&async_->timer);
+    return;
+  }
+  const uint64_t ms = static_cast<uint64_t>(ns / 1000000) + (ns % 1000000 != 0 ? 1 : 0);
+  uv_timer_start(&async_->timer, OnTimer, ms, 0);
+}
+
+// Thread engine: the loop's notify: wakes OnAsync on the JS thread. Loop thread; never blocks.
+// The async handle outlives every notify: Teardown joins the thread, or iou_loop_try_destroy
+// returns after its last notify, before the handle is closed.
+void Loop::Notify(void* ctx) {
+  Loop* self = static_cast<Loop*>(ctx);
+  uv_async_send(&self->async_->handle);
+}
+
+// Thread engine: drains every published completion into the completion area and hands each chunk
+// to the Driver's dispatch(count, final); `final` is true on the last call after the loop thread
+// has exited. JS thread (libuv callback, outside any JS frame).
+void Loop::OnAsync(uv_async_t* handle) {
+  AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+  if (slot->owner != nullptr) slot->owner->Drain(false);
+}
+
+// from_js: called from inside a JavaScript call (the Driver's publish or poll), where dispatch is
+// a plain call; otherwise from a libuv callback, where it is a make-callback (async context,
+// microtasks after it). JS thread.
+void Loop::Drain(bool from_js) {
+  if (loop_ == nullptr) return;
+  if (draining_) {
+    // Called from inside dispatch (an inline pass run by a publish in a microtask that the
+    // make-callback below runs): the outer Drain polls again before it returns.
+    drain_again_ = true;
+    return;
+  }
+  Napi::HandleScope scope(env_);
+  draining_ = true;
+  // Read before polling: once the thread has exited, this drain sees every completion.
+  const bool exited = iou_loop_exited(loop_);
+  for (;;) {
+    const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
+    inflight_ -= n;
+    ReleaseBuffers(n);
+    const bool last = n < capacity_;
+    const bool final = exited && last;
+    Napi::Value fn = dispatch_.Value();
+    if (inflight_ == 0) Release();
+    if ((n > 0 || final) && !fn.IsEmpty() && fn.IsFunction()) {
+      napi_value argv[2];
+      napi_create_uint32(env_, n, &argv[0]);
+      napi_get_boolean(env_, final, &argv[1]);
+      napi_value recv;  // napi_make_callback wants an object as `this`
+      napi_get_global(env_, &recv);
+      napi_value result;
+      const napi_status status = from_js ? napi_call_function(env_, recv, fn, 2, argv, &result)
+                                         : napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
+      // A throw from dispatch is an uncaught exception. The same status without an exception
+      // pending means the environment is terminating and JavaScript could not run: nothing to do.
+      bool pending = false;
+      if (!from_js && status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok &&
+          pending) {
+        napi_value error;
+        napi_get_and_clear_last_exception(env_, &error);
+        napi_fatal_exception(env_, error);
+      }
+    }
+    // dispatch may have destroyed the loop (after the final chunk).
+    if (loop_ == nullptr) break;
+    if (last) {
+      if (!drain_again_) break;
+      drain_again_ = false;
+    }
+  }
+  draining_ = false;
+  // A destroy() from inside dispatch left the async context alive while it was in use.
+  if (loop_ == nullptr && async_context_ != nullptr) {
+    napi_async_destroy(env_, async_context_);
+    async_context_ = nullptr;
+  }
+}
+
+// The first n completions were polled: their requests' memory is the kernel's no longer, except
+// where the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that
+// memory is quarantined for the life of the process. JS thread, before dispatch (which may reuse
+// the slots).
+void Loop::ReleaseBuffers(uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
+    if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
+      buffers_.Quarantine(slot);
+    } else {
+      buffers_.Release(slot);
+    }
+  }
+}
+
+}  // namespace iou_binding

@@ -1,0 +1,286 @@
+// lifetime.cc: the Loop's lifetime: open() (the iou_loop and the libuv handles of its engine),
+// close(), destroy() and Teardown (also run by the finalizer and the environment's cleanup hook);
+// the AsyncSlot those handles live in and its async cleanup hook; the Exiting list of loops whose
+// thread has not ended; and Hold/Release/Ref/Unref, which keep the process and the Driver alive
+// exactly while requests are in flight or a close is under way. Every function here runs on the
+// JS thread that created the Loop.
+//
+// Environment teardown: when a worker ends, Node unloads this addon with the worker's environment
+// unless another thread loaded it too, so no code of ours may run after that: not the loop thread
+// (joined in the hook) and not the handles' close callbacks. The hook is therefore an async cleanup
+// hook (napi_add_async_cleanup_hook), owned by the handles' AsyncSlot and removed by the last close
+// callback: Node keeps running the worker's event loop, and keeps the addon loaded, until that
+// callback has run. A plain cleanup hook would return with the close callback still queued, to be
+// run by libuv after the unload.
+#include <cerrno>
+#include <cmath>
+#include <vector>
+
+#include "loop_class.h"
+
+namespace iou_binding {
+namespace {
+
+// Loops whose thread has exited but not ended yet, per environment (its instance data). A Loop torn
+// down from JavaScript (destroy(), after the final dispatch) never waits for its thread to end: the
+// thread can be held in the kernel's exit path for as long as io-wq takes to finish a request the
+// shutdown abandoned (iou_loop_try_destroy), and the JS thread must not wait for kernel work. Such a
+// loop is kept here and freed by the first later open() or destroy() in this environment that finds
+// its thread ended, or at the latest when the environment ends: there the destructor waits, before
+// Node may unload the addon the thread last ran in. JS thread.
+struct Exiting {
+  std::vector<struct iou_loop*> loops;
+
+  ~Exiting() {
+    for (struct iou_loop* loop : loops) iou_loop_destroy(loop);
+  }
+
+  void Sweep() {
+    size_t kept = 0;
+    for (struct iou_loop* loop : loops)
+      if (!iou_loop_try_destroy(loop)) loops[kept++] = loop;
+    loops.resize(kept);
+  }
+
+  static Exiting* Of(napi_env env) {
+    void* data = nullptr;
+    napi_get_instance_data(env, &data);
+    return static_cast<Exiting*>(data);
+  }
+};
+
+}  // namespace
+
+Loop::~Loop() {
+  Teardown(false);
+}
+
+// open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine)
+// -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger
+// (thread engine only); engine is IOU_ENGINE_* (default thread).
+Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
+  if (Exiting* exiting = Exiting::Of(env_)) exiting->Sweep();
+  struct iou_loop_config config = {};
+  config.size = info[0].As<Napi::Number>().Uint32Value();
+  config.single_issuer = BoolArg(env_, info[1]);
+  config.io_poll = BoolArg(env_, info[2]);
+  config.max_request_timeout_ns = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+  config.timeout_wheel_tick_ns = static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue());
+  config.idle_spin_us = info[5].As<Napi::Number>().Uint32Value();  // validated by @iou/core's Config
+  config.engine =
+      info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
+          ? IOU_ENGINE_INLINE
+          : IOU_ENGINE_THREAD;
+  config.idle_spin_max_us =
+      config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
+  if (trace_.enabled()) {
+    config.trace = Trace::Hook;
+    config.trace_ctx = &trace_;
+  }
+
+  uv_loop_t* uv_loop = nullptr;
+  if (napi_get_uv_event_loop(env_, &uv_loop) != napi_ok) return Napi::Number::New(env_, -EINVAL);
+  inline_ = config.engine == IOU_ENGINE_INLINE;
+  AsyncSlot* slot = new AsyncSlot;
+  slot->owner = this;
+  int rc = 0;
+  if (inline_) {
+    rc = uv_timer_init(uv_loop, &slot->timer);
+    if (rc == 0) slot->open_handles = 1;
+  } else {
+    rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
+    if (rc == 0) slot->open_handles = 1;
+  }
+  if (rc < 0) {
+    delete slot;
+    return Napi::Number::New(env_, rc);
+  }
+  async_ = slot;
+  slot->handle.data = slot;
+  slot->timer.data = slot;
+  slot->poll.data = slot;
+  Unref();
+  if (napi_add_async_cleanup_hook(env_, AsyncCleanup, slot, &slot->hook) != napi_ok) {
+    slot->hook = nullptr;
+    CloseAsync();
+    return Napi::Number::New(env_, -EINVAL);
+  }
+
+  // The inline engine runs on this thread and never notifies: completions are delivered after
+  // each pass (AfterPass, delivery.cc).
+  rc = iou_loop_open(&config, inline_ ? nullptr : Notify, this, &loop_);
+  if (rc < 0) {
+    loop_ = nullptr;
+    CloseAsync();
+    return Napi::Number::New(env_, rc);
+  }
+  if (inline_) {
+    rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
+    if (rc == 0) {
+      slot->open_handles++;
+      rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
+    }
+    if (rc < 0) {
+      iou_loop_destroy(loop_);
+      loop_ = nullptr;
+      CloseAsync();
+      return Napi::Number::New(env_, rc);
+    }
+    Unref();
+  }
+  napi_value resource_name;
+  napi_create_string_utf8(env_, "IouCompletions", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env_, nullptr, resource_name, &async_context_);
+  return Napi::Number::New(env_, 0);
+}
+
+// close(shutdownTimeoutMs; < 0 = no limit) -> 0 | -errno. Keeps the process alive until the loop
+// thread has exited and destroy() was called. JS thread.
+Napi::Value Loop::JS_close(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+  const double ms = info[0].As<Napi::Number>().DoubleValue();
+  // Saturated: a timeout of 2^63 ns or more (about 292 years) is as good as none, and the cast
+  // of a larger double would be undefined.
+  const double ns_f = std::ceil(ms * 1e6);
+  const int64_t ns = ms < 0 ? -1 : ns_f >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(ns_f);
+  if (!inline_) iou_loop_publish(loop_); /* inline: the close's pass admits what is queued */
+  const int rc = iou_loop_close(loop_, ns);
+  if (rc == 0) {
+    closing_ = true;
+    Hold();
+  }
+  return Napi::Number::New(env_, rc);
+}
+
+// destroy(): joins the loop thread and releases everything; idempotent. JS thread.
+Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  Teardown(true);
+  return Napi::Value();
+}
+
+// Requests are in flight (or a close is under way): keep the process and the Driver alive.
+// JS thread.
+void Loop::Hold() {
+  if (held_ || async_ == nullptr) return;
+  held_ = true;
+  Ref();
+  dispatch_.Ref();
+}
+
+// Nothing in flight: let the process exit and the Driver be collected. JS thread.
+void Loop::Release() {
+  if (!held_ || closing_) return;
+  held_ = false;
+  Unref();
+  dispatch_.Unref();
+}
+
+// The engine's handles keep the event loop alive (requests outstanding, or closing) or not.
+// JS thread.
+void Loop::Ref() {
+  if (async_ == nullptr) return;
+  if (inline_) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+  } else {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+  }
+}
+void Loop::Unref() {
+  if (async_ == nullptr) return;
+  if (inline_) {
+    if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+  }
+}
+
+// The environment's async cleanup hook: Node is exiting or the worker ends. Tears the Loop down
+// if it still owns the handles; either way they are closing now and the last close callback
+// (OnClosed) ends the hook. JS thread.
+void Loop::AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
+  AsyncSlot* slot = static_cast<AsyncSlot*>(arg);
+  if (slot->owner != nullptr) slot->owner->Teardown(false);
+}
+
+// A handle's close callback; the last one is the last code of ours the handles run. JS thread.
+void Loop::OnClosed(uv_handle_t* handle) {
+  AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
+  if (--slot->open_handles > 0) return;
+  if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+  delete slot;
+}
+
+// Closes the engine's handles (the poll handle first stops watching the loop's fd, so the fd may
+// be closed after this). JS thread.
+void Loop::CloseAsync() {
+  if (async_ == nullptr) return;
+  AsyncSlot* slot = async_;
+  async_ = nullptr;
+  slot->owner = nullptr;
+  if (slot->open_handles == 0) {
+    if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
+    delete slot;
+    return;
+  }
+  if (inline_) {
+    if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);
+  }
+}
+
+// Forces the loop closed (timeout 0: in-flight requests get their cancels and at most the loop's
+// abandonment grace, ~100 ms, to come back), joins its thread and closes the engine's handles.
+// Idempotent. `from_js` is false in the environment's cleanup hook and the finalizer, where no
+// JavaScript-visible state is touched. JS thread.
+void Loop::Teardown(bool from_js) {
+  Exiting* exiting = from_js ? Exiting::Of(env_) : nullptr;
+  if (loop_ != nullptr) {
+    // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
+    // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
+    // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
+    // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
+    // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
+    // so the async handle can close below either way.
+    inflight_ = 0;
+    if (inline_) CloseAsync(); /* stop polling the loop's fd before destroy closes it */
+    if (exiting != nullptr && iou_loop_exited(loop_)) {
+      if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
+    } else {
+      iou_loop_destroy(loop_);
+    }
+    loop_ = nullptr;
+    // Requests nobody will dispatch now: the kernel may still hold their memory.
+    buffers_.QuarantineAll();
+    // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
+    // and not from the cleanup hook or a finalizer, where the environment is going away.
+    if (from_js && !draining_) {
+      napi_async_destroy(env_, async_context_);
+      async_context_ = nullptr;
+    } else if (!draining_) {
+      async_context_ = nullptr;
+    }
+  }
+  closing_ = false;
+  if (held_ && from_js) Release();
+  CloseAsync();
+  torn_down_ = true;
+  if (exiting != nullptr) exiting->Sweep();
+}
+
+// Registers the Loop class and this environment's Exiting list (freed, waiting for every thread
+// still on it, when the environment ends). JS thread.
+void InitLoop(Napi::Env env, Napi::Object exports) {
+  napi_set_instance_data(
+      env, new Exiting, [](napi_env, void* data, void*) { delete static_cast<Exiting*>(data); }, nullptr);
+  exports.Set("Loop", Loop::Define(env));
+}
+
+}  // namespace iou_binding

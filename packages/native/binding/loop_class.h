@@ -1,0 +1,142 @@
+// loop_class.h: the declaration of the binding's `Loop` class, private to the binding's files. Its
+// member functions are defined by job, one file each, and every field below is grouped under the
+// file that owns it (the only file that writes it, unless its comment names another):
+//
+//   loop.cc      the class's JavaScript surface: the method table, construction, and the request
+//                path (submit, publish, cancel) and stats()
+//   lifetime.cc  open, close, destroy and teardown; the libuv handles (AsyncSlot) and the async
+//                cleanup hook; the Exiting list; Hold/Release/Ref/Unref
+//   wire.cc      the staging record and submit's data into a struct iou_request; the backing
+//                stores that keep kernel-visible memory alive (Buffers, wire.h)
+//   delivery.cc  completions polled into the completion area and handed to the Driver's dispatch
+//                (Drain), from the thread engine's notify or the inline engine's passes; poll()
+//   trace.cc     the test-only trace (Trace, trace.h)
+//
+// Threads: every member function runs on the JS thread that created the Loop (the loop's owner in
+// iou.h's terms) except Notify, which runs on the loop thread (as does the thread engine's
+// Trace::Hook, trace.h).
+#ifndef IOU_BINDING_LOOP_CLASS_H
+#define IOU_BINDING_LOOP_CLASS_H
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+
+#include "iou.h"
+#include "loop.h"
+#include "trace.h"
+#include "wire.h"
+
+namespace iou_binding {
+
+class Loop;
+
+// The libuv handles of one Loop and what must outlive the Loop until libuv is done with them:
+// allocated by open(), freed by the last handle's close callback (OnClosed), which also removes the
+// async cleanup hook. The thread engine uses the async handle (the loop thread's notify); the inline
+// engine a poll handle on the loop's fd and a timer for its next deadline. Every handle's `data` is
+// the slot. Owned by lifetime.cc; delivery.cc starts the timer and sends on the async handle. JS
+// thread (uv_async_send: the loop thread).
+struct AsyncSlot {
+  uv_async_t handle;  // thread engine
+  uv_poll_t poll;     // inline engine: iou_loop_fd readable
+  uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
+  int open_handles = 0;
+  Loop* owner = nullptr;  // the Loop while it uses the handles; null once it closed them (Teardown)
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
+// A boolean argument; false for anything else, without coercion. Coercion (Napi::Value::ToBoolean)
+// may run JavaScript, so it fails while the environment is terminating, and its empty result has no
+// env for the next call to report through. JS thread.
+inline bool BoolArg(napi_env env, napi_value value) {
+  bool out = false;
+  napi_get_value_bool(env, value, &out);
+  return out;
+}
+
+class Loop : public Napi::ObjectWrap<Loop> {
+ public:
+  // The class with its methods, for `exports.Loop`. JS thread (loop.cc).
+  static Napi::Function Define(Napi::Env env);
+
+  // new Loop(dispatch, staging, completions). JS thread (loop.cc).
+  explicit Loop(const Napi::CallbackInfo& info);
+
+  // Finalizer: the Driver was garbage-collected (idle, or the environment is going away). JS
+  // thread (lifetime.cc).
+  ~Loop() override;
+
+ private:
+  // loop.cc
+  bool Tagged(const Napi::CallbackInfo& info);
+  Napi::Value JS_submit(const Napi::CallbackInfo& info);
+  Napi::Value JS_publish(const Napi::CallbackInfo& info);
+  Napi::Value JS_cancel(const Napi::CallbackInfo& info);
+  Napi::Value JS_stats(const Napi::CallbackInfo& info);
+
+  // lifetime.cc
+  Napi::Value JS_open(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_destroy(const Napi::CallbackInfo& info);
+  void Hold();
+  void Release();
+  void Ref();
+  void Unref();
+  static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg);
+  static void OnClosed(uv_handle_t* handle);
+  void CloseAsync();
+  void Teardown(bool from_js);
+
+  // delivery.cc
+  Napi::Value JS_poll(const Napi::CallbackInfo& info);
+  static void OnReady(uv_poll_t* handle, int, int);
+  static void OnTimer(uv_timer_t* handle);
+  void AfterPass(bool from_js);
+  static void Notify(void* ctx);
+  static void OnAsync(uv_async_t* handle);
+  void Drain(bool from_js);
+  void ReleaseBuffers(uint32_t n);
+
+  // trace.cc
+  Napi::Value JS_enableTrace(const Napi::CallbackInfo& info);
+  Napi::Value JS_takeTrace(const Napi::CallbackInfo& info);
+
+  // lifetime.cc (set by the constructor, loop.cc)
+  napi_env env_;
+  struct iou_loop* loop_ = nullptr;
+  AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
+  // The async context dispatch runs in (make-callback); created by open(), destroyed by
+  // Teardown, or by Drain when a destroy() from inside dispatch left it in use.
+  napi_async_context async_context_ = nullptr;
+  Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise; called by Drain
+  // loop.cc: the references that keep the two wire ArrayBuffers alive for the life of the Loop.
+  Napi::Reference<Napi::ArrayBuffer> staging_ref_;
+  Napi::Reference<Napi::ArrayBuffer> completions_ref_;
+  // The staging record: the staging ArrayBuffer's bytes (kept alive by staging_ref_), written by
+  // the Driver, read by JS_submit.
+  const struct iou_binding_stage* stage_ = nullptr;
+  // delivery.cc (set by the constructor, loop.cc)
+  struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
+  uint32_t capacity_ = 0;                         // completions per chunk
+  // Taken by iou_loop_submit (loop.cc counts them in), not yet polled (Drain counts them out);
+  // zeroed by Teardown.
+  uint64_t inflight_ = 0;
+  // wire.cc: the iovec arrays and backing stores of the requests submitted and not yet polled.
+  Buffers buffers_;
+  // lifetime.cc
+  bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
+  bool held_ = false;
+  bool closing_ = false;
+  bool torn_down_ = false;
+  // delivery.cc (read by Teardown)
+  bool draining_ = false;     // inside Drain: dispatch is running
+  bool drain_again_ = false;  // a nested Drain was asked for: poll once more before returning
+  // trace.cc (enableTrace() was called: open() passes Trace::Hook to the loop; tests only)
+  Trace trace_;
+};
+
+}  // namespace iou_binding
+
+#endif  // IOU_BINDING_LOOP_CLASS_H

@@ -1,0 +1,159 @@
+// wire.cc: the wire conversion (wire.h): the staging record and submit's data into a struct
+// iou_request, and the references to V8 backing stores that keep a request's memory alive while
+// the kernel may touch it, including the process-wide quarantine. Every function here runs on a
+// JS thread (the one that owns the Loop; the quarantine is shared by all of them, under its mutex).
+#include "wire.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+namespace iou_binding {
+namespace {
+
+// Gets a Uint8Array's bytes. Returns false for anything else (the Driver validated already).
+bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) return false;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
+  *data = static_cast<uint8_t*>(raw);
+  return true;
+}
+
+// The memory of a Uint8Array, held so that it stays valid while the kernel may touch it, even if
+// the caller detaches the ArrayBuffer (transfer(), structuredClone with transfer, posting it to a
+// worker): V8 frees a backing store only when its last reference goes. Node-API has no such
+// reference, so this reads the V8 handle behind the napi_value (Node-API's values are V8 handles).
+// Returns nullptr for anything that is not an ArrayBufferView. JS thread, inside a handle scope.
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
+  std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
+  if (local.IsEmpty() || !local->IsArrayBufferView()) return nullptr;
+  return local.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
+}
+
+// Backing stores of requests abandoned while the kernel kept their memory, and of requests still
+// outstanding when a Loop is torn down: never released, because the kernel may still write into
+// them after the ring is gone. Process-wide; touched only on JS threads, under its mutex.
+std::mutex quarantine_mutex;
+std::vector<std::shared_ptr<v8::BackingStore>>* quarantine = new std::vector<std::shared_ptr<v8::BackingStore>>();
+
+void QuarantineStores(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
+  std::lock_guard<std::mutex> lock(quarantine_mutex);
+  for (auto& store : stores) {
+    if (store) quarantine->push_back(std::move(store));
+  }
+  stores.clear();
+}
+
+// Requests that carry no buffer: submit's data is not read for them.
+bool Bufferless(uint8_t op) {
+  return op == IOU_OP_NOP || op == IOU_OP_SYNC;
+}
+
+}  // namespace
+
+struct iou_request RequestOf(const struct iou_binding_stage& stage) {
+  struct iou_request request = {};
+  const uint32_t slot = stage.slot;
+  request.tag = (static_cast<uint64_t>(stage.generation) << 32) | slot;
+  request.position = (static_cast<uint64_t>(stage.position_hi) << 32) | stage.position_lo;
+  const double deadline_ms = stage.deadline_ms;
+  // Rounded up: a deadline never fires before the instant the caller asked for. One at or past
+  // 2^64 ns (Infinity included) saturates to the end of the clock, where it never fires: the cast
+  // of such a double is undefined.
+  const double deadline_ns = std::ceil(deadline_ms * 1e6);
+  if (!(deadline_ms > 0))
+    request.deadline_ns = 0;
+  else if (deadline_ns >= 18446744073709551616.0)  // 2^64
+    request.deadline_ns = UINT64_MAX;
+  else
+    request.deadline_ns = static_cast<uint64_t>(deadline_ns);
+  request.fd = stage.fd;
+  request.op = static_cast<uint8_t>(stage.op);
+  request.flags = static_cast<uint8_t>(stage.flags);
+  return request;
+}
+
+int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_value data, struct iou_request* request) {
+  if (Bufferless(request->op)) return 0;
+  const uint32_t slot = stage.slot;
+  bool is_array = false;
+  napi_is_array(env, data, &is_array);
+  if (is_array) {
+    uint32_t n = 0;
+    napi_get_array_length(env, data, &n);
+    if (n == 0 || n > IOU_MAX_IOV) return -EINVAL;
+    if (slot >= iovs_.size()) iovs_.resize(static_cast<size_t>(slot) + 1);
+    std::vector<struct iovec>& iov = iovs_[slot];
+    iov.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value element;
+      uint8_t* bytes = nullptr;
+      size_t length = 0;
+      if (napi_get_element(env, data, i, &element) != napi_ok || !BytesOf(env, element, &bytes, &length)) {
+        return -EINVAL;
+      }
+      iov[i].iov_base = bytes;
+      iov[i].iov_len = length;
+    }
+    request->iov = iov.data();
+    request->iov_count = n;
+    if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
+    Stores& stores = kept_[slot];
+    stores.clear();
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value element;
+      napi_get_element(env, data, i, &element);
+      stores.push_back(BackingStoreOf(element));
+    }
+  } else {
+    uint8_t* bytes = nullptr;
+    size_t length = 0;
+    if (!BytesOf(env, data, &bytes, &length)) return -EINVAL;
+    const uint64_t offset = stage.offset;
+    const uint64_t len = stage.length;
+    if (offset + len > length) return -EINVAL;
+    request->buf = bytes + offset;
+    request->len = static_cast<uint32_t>(len);
+    single_ = BackingStoreOf(data);
+  }
+  return 0;
+}
+
+void Buffers::Submitted(const struct iou_request& request, bool taken) {
+  const uint32_t slot = static_cast<uint32_t>(request.tag);
+  std::shared_ptr<v8::BackingStore> store = std::move(single_);
+  single_.reset();
+  if (taken && !Bufferless(request.op)) {
+    // Held from here until the request's completion is delivered (Drain), or for ever if the
+    // kernel may keep it (Release of the slot skips abandoned kernel-held requests).
+    if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
+    if (request.iov == nullptr) {
+      kept_[slot].clear();
+      kept_[slot].push_back(std::move(store));
+    }
+  } else if (!taken && request.iov != nullptr) {
+    kept_[slot].clear();
+  }
+}
+
+void Buffers::Release(uint32_t slot) {
+  if (slot < kept_.size()) kept_[slot].clear();
+}
+
+void Buffers::Quarantine(uint32_t slot) {
+  if (slot < kept_.size()) QuarantineStores(kept_[slot]);
+}
+
+void Buffers::QuarantineAll() {
+  for (Stores& stores : kept_) QuarantineStores(stores);
+}
+
+}  // namespace iou_binding
