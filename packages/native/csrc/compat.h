@@ -49,9 +49,6 @@
 /* Kernel limit on ring entries without IORING_SETUP_CLAMP (IORING_MAX_ENTRIES). */
 #define IOU_MAX_RING_SIZE 32768u
 
-/* The most iovec entries one vectored request may carry (IOV_MAX). */
-#define IOU_MAX_IOV 1024u
-
 _Noreturn void iou__fatal(const char *file, int line, const char *what);
 
 #define IOU_ASSERT(cond, what)                                              \

@@ -67,7 +67,7 @@ static void complete(struct iou_loop *loop, const struct iou_completion *c) {
   switch (c->outcome) {
     case IOU_OUTCOME_ERROR:
     case IOU_OUTCOME_UNEXPECTED_EOF:
-    case IOU_OUTCOME_CLOSED:
+    case IOU_OUTCOME_WRITE_ZERO:
       iou__bump(&k->failed, 1);
       break;
     case IOU_OUTCOME_TIMEOUT:
@@ -156,14 +156,14 @@ static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, 
   ev->res = cqe->res;
   struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
   if (w == NULL) return; /* a stale op CQE aborts in iou__waiters_on_completion anyway */
-  ev->tag = w->op.req.tag;
-  ev->done = w->op.done;
-  ev->total = w->op.total;
-  ev->iov_count = w->op.req.iov_count;
-  ev->op = w->op.req.op;
-  ev->flags = w->op.req.flags;
+  ev->tag = w->request.req.tag;
+  ev->done = w->request.done;
+  ev->total = w->request.total;
+  ev->iov_count = w->request.req.iov_count;
+  ev->op = w->request.req.op;
+  ev->flags = w->request.req.flags;
   ev->cancel = trace_cancel_of(w);
-  ev->poll = w->op.poll_events != 0;
+  ev->poll = w->request.poll_events != 0;
 }
 
 static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
@@ -180,17 +180,17 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   bool had_tick = false;
   uint64_t tick = 0;
   switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
-    case IOU_COMPLETION_CANCEL:
+    case IOU_CQE_OUTCOME_CANCEL:
       return;
-    case IOU_COMPLETION_REQUEUE:
+    case IOU_CQE_OUTCOME_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       iou__bump(&loop->counters.requeued, 1);
       if (traced) {
         struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
-        ev.decision = w->op.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
+        ev.decision = w->request.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
       }
       break;
-    case IOU_COMPLETION_COMPLETE:
+    case IOU_CQE_OUTCOME_COMPLETE:
       if (had_tick) iou__wheel_remove(&loop->wheel, cqe->user_data, tick);
       complete(loop, &c);
       if (traced) {
@@ -355,8 +355,8 @@ static bool stage_ready_requests(struct iou_loop *loop) {
  * nothing to transfer, or its deadline already passed; otherwise inserts it into the waiters,
  * schedules its deadline and stages its first SQE. */
 static void admit_request(struct iou_loop *loop, const struct iou_request *req) {
-  struct iou__op op;
-  if (iou__op_init(&op, req)) {
+  struct iou__request op;
+  if (iou__request_init(&op, req)) {
     complete_locally(loop, req->tag, op.result, op.outcome);
     return;
   }
@@ -364,7 +364,7 @@ static void admit_request(struct iou_loop *loop, const struct iou_request *req) 
   if (req->deadline_ns != 0) {
     uint64_t now = iou__now_ns();
     if (req->deadline_ns <= now) { /* already expired: no slot, no SQE */
-      iou__op_release(&op);
+      iou__request_release(&op);
       complete_locally(loop, req->tag, 0, IOU_OUTCOME_TIMEOUT);
       return;
     }

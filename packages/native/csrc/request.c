@@ -6,8 +6,8 @@
  * Per kind (result = bytes so far unless said otherwise):
  *   NOP, SYNC    any result >= 0 -> OK 0
  *   READ_AT      READ until total or EOF; EOF: exact -> UNEXPECTED_EOF, else OK
- *   WRITE_AT     WRITE / WRITEV at position until everything is written; 0 -> CLOSED
- *   SEND         SEND / SENDMSG with MSG_NOSIGNAL until everything is sent; 0 -> CLOSED
+ *   WRITE_AT     WRITE / WRITEV at position until everything is written; 0 -> WRITE_ZERO
+ *   SEND         SEND / SENDMSG with MSG_NOSIGNAL until everything is sent; 0 -> WRITE_ZERO
  *   RECV         RECV into [buf + done, buf + len); not exact: first non-empty CQE -> OK, 0 -> OK 0;
  *                exact: keep going until full, 0 first -> UNEXPECTED_EOF
  *   -EAGAIN on READ_AT, WRITE_AT, SEND, RECV: a one-shot POLL_ADD (POLLIN or POLLOUT) on the fd,
@@ -31,7 +31,7 @@ enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
   return IOU_CQE_POSITIVE;
 }
 
-static bool finish(struct iou__op *op, uint8_t outcome, int32_t result) {
+static bool finish(struct iou__request *op, uint8_t outcome, int32_t result) {
   op->outcome = outcome;
   op->result = result;
   return true;
@@ -41,7 +41,7 @@ static bool transfers(uint8_t kind) {
   return kind == IOU_OP_READ_AT || kind == IOU_OP_WRITE_AT || kind == IOU_OP_SEND || kind == IOU_OP_RECV;
 }
 
-bool iou__op_init(struct iou__op *op, const struct iou_request *req) {
+bool iou__request_init(struct iou__request *op, const struct iou_request *req) {
   memset(op, 0, sizeof(*op));
   op->req = *req;
   op->req.iov = NULL; /* caller memory is read once, here; the loop works on its copy */
@@ -73,11 +73,11 @@ bool iou__op_init(struct iou__op *op, const struct iou_request *req) {
   return false;
 }
 
-static uint64_t offset_of(const struct iou__op *op) {
+static uint64_t offset_of(const struct iou__request *op) {
   return op->req.position == IOU_POSITION_CURRENT ? IOU_POSITION_CURRENT : op->req.position + op->done;
 }
 
-void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t user_data) {
+void iou__request_build_sqe(struct iou__request *op, struct io_uring_sqe *sqe, uint64_t user_data) {
   const struct iou_request *r = &op->req;
   sqe->fd = r->fd;
   sqe->user_data = user_data;
@@ -134,7 +134,7 @@ void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t us
       sqe->fsync_flags = (r->flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
       break;
     default:
-      IOU_ASSERT(0, "build_sqe: unknown op (iou__op_init rejects it)");
+      IOU_ASSERT(0, "build_sqe: unknown op (iou__request_init rejects it)");
   }
 }
 
@@ -155,12 +155,12 @@ static void advance_vec(struct iou__vec *vec, uint32_t n) {
   while (vec->first < vec->count && vec->iov[vec->first].iov_len == 0) vec->first++;
 }
 
-void iou__op_end(struct iou__op *op, uint8_t outcome) {
+void iou__request_end(struct iou__request *op, uint8_t outcome) {
   finish(op, outcome, (int32_t)op->done);
 }
 
 /* The CQE of the readiness poll that follows an -EAGAIN. */
-static bool on_poll_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
+static bool on_poll_cqe(struct iou__request *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
   switch (iou__cqe_classify(res, cancel_requested)) {
     case IOU_CQE_RETRY:
       if (cancel_requested) return finish(op, cancel_outcome, (int32_t)op->done);
@@ -176,7 +176,7 @@ static bool on_poll_cqe(struct iou__op *op, bool cancel_requested, uint8_t cance
   }
 }
 
-bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
+bool iou__request_on_cqe(struct iou__request *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
   if (op->poll_events != 0) return on_poll_cqe(op, cancel_requested, cancel_outcome, res);
   uint8_t kind = op->req.op;
   bool exact = (op->req.flags & IOU_FLAG_EXACT) != 0;
@@ -199,7 +199,7 @@ bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_ou
           return finish(op, exact ? IOU_OUTCOME_UNEXPECTED_EOF : IOU_OUTCOME_OK, (int32_t)op->done);
         case IOU_OP_WRITE_AT:
         case IOU_OP_SEND:
-          return finish(op, IOU_OUTCOME_CLOSED, (int32_t)op->done);
+          return finish(op, IOU_OUTCOME_WRITE_ZERO, (int32_t)op->done);
         default:
           return finish(op, IOU_OUTCOME_OK, 0);
       }
@@ -216,7 +216,7 @@ bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_ou
   return false; /* partial progress: continue from where it stopped */
 }
 
-void iou__op_release(struct iou__op *op) {
+void iou__request_release(struct iou__request *op) {
   free(op->vec);
   op->vec = NULL;
 }
@@ -225,7 +225,7 @@ void iou__op_release(struct iou__op *op) {
  * never popped: nothing reads the list, it only keeps the memory reachable. */
 static _Atomic(struct iou__vec *) quarantine;
 
-void iou__op_leak(struct iou__op *op) {
+void iou__request_leak(struct iou__request *op) {
   struct iou__vec *vec = op->vec;
   op->vec = NULL;
   if (vec == NULL) return;

@@ -111,8 +111,8 @@ struct iou_loop_config {
  * implements it with uv_async_send. */
 typedef void (*iou_notify_fn)(void *ctx);
 
-/* The most iovec entries one vectored request may carry (IOV_MAX): the one spelling of the limit,
- * exported to the Driver by the addon. */
+/* The most iovec entries one vectored request may carry (the kernel's limit for one call): the one
+ * spelling of the limit, exported to the Driver by the addon. */
 #define IOU_MAX_IOV 1024u
 
 /* Operations (IOU_OP_*), as in @iou/core's Request. */
@@ -155,7 +155,7 @@ struct iou_request {
 #define IOU_OUTCOME_CANCELLED 3      /* iou_loop_cancel landed before the operation finished */
 #define IOU_OUTCOME_UNEXPECTED_EOF 4 /* exact READ_AT/RECV met EOF / peer close first; result = bytes filled */
 #define IOU_OUTCOME_ABANDONED 5      /* unfinished at the shutdown cutoff (see IOU_COMPLETION_KERNEL_HELD) */
-#define IOU_OUTCOME_CLOSED 6         /* write/send made no progress: the kernel returned 0 (also: ERROR -EPIPE) */
+#define IOU_OUTCOME_WRITE_ZERO 6     /* write/send made no progress: the kernel returned 0 (a gone peer: ERROR -EPIPE) */
 
 /* iou_completion.flags. KERNEL_HELD: only with IOU_OUTCOME_ABANDONED. At the shutdown cutoff the
  * loop sends one ASYNC_CANCEL for every request still in the kernel and waits a short grace for
@@ -175,7 +175,7 @@ struct iou_completion {
 struct iou_stats {
   uint64_t submitted; /* requests taken from the inbound queue */
   uint64_t completed; /* requests that ended (any outcome) */
-  uint64_t failed;    /* ended with ERROR, UNEXPECTED_EOF or CLOSED */
+  uint64_t failed;    /* ended with ERROR, UNEXPECTED_EOF or WRITE_ZERO */
   uint64_t timed_out;
   uint64_t cancelled;
   uint64_t requeued; /* SQEs re-staged for partial progress or EAGAIN/EINTR */
