@@ -311,7 +311,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     request.flags = static_cast<uint8_t>(s->flags);
 
     std::shared_ptr<v8::BackingStore> store;  // the single buffer's; vectored ones go to kept_[slot]
-    if (request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
+    if (iou_op_moves_data(request.op)) {
       napi_value data = info[0];
       bool is_array = false;
       napi_is_array(env_, data, &is_array);
@@ -356,7 +356,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
     }
 
     const int rc = iou_loop_submit(loop_, &request, 1);
-    if (rc == 1 && request.op != IOU_OP_NOP && request.op != IOU_OP_SYNC) {
+    if (rc == 1 && iou_op_moves_data(request.op)) {
       // Held from here until the request's completion is delivered (Drain), or for ever if the
       // kernel may keep it (Release of the slot skips abandoned kernel-held requests).
       if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);

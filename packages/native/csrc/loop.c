@@ -355,16 +355,16 @@ static bool stage_ready_requests(struct iou_loop *loop) {
  * nothing to transfer, or its deadline already passed; otherwise inserts it into the waiters,
  * schedules its deadline and stages its first SQE. */
 static void admit_request(struct iou_loop *loop, const struct iou_request *req) {
-  struct iou__request op;
-  if (iou__request_init(&op, req)) {
-    complete_locally(loop, req->tag, op.result, op.outcome);
+  struct iou__request request;
+  if (iou__request_init(&request, req)) {
+    complete_locally(loop, req->tag, request.result, request.outcome);
     return;
   }
   uint64_t tick = 0;
   if (req->deadline_ns != 0) {
     uint64_t now = iou__now_ns();
     if (req->deadline_ns <= now) { /* already expired: no slot, no SQE */
-      iou__request_release(&op);
+      iou__request_release(&request);
       complete_locally(loop, req->tag, 0, IOU_OUTCOME_TIMEOUT);
       return;
     }
@@ -373,7 +373,7 @@ static void admit_request(struct iou_loop *loop, const struct iou_request *req) 
     tick = iou__wheel_target_tick(&loop->wheel, req->deadline_ns);
     IOU_ASSERT(tick != 0, "a future deadline maps to a past tick");
   }
-  uint64_t id = iou__waiters_insert(&loop->waiters, &op, tick != 0, tick);
+  uint64_t id = iou__waiters_insert(&loop->waiters, &request, tick != 0, tick);
   if (tick != 0) IOU_ASSERT(iou__wheel_schedule(&loop->wheel, id, tick) == 0, "timeout wheel: out of memory");
   stage_request(loop, id);
 }
