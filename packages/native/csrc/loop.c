@@ -111,8 +111,10 @@ bool iou__shutdown_expired(struct iou_loop *loop) {
 void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
   iou__bump(&loop->counters.enters, 1);
   int r = iou__ring_enter(&loop->ring, want, timeout_ns);
-  if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
-  IOU_ASSERT(0, "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the single issuer)");
+  bool transient = r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY;
+  IOU_ASSERT_ERRNO(transient, -r,
+                   "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the "
+                   "single issuer)");
 }
 
 void iou__submit(struct iou_loop *loop) {
@@ -247,7 +249,7 @@ void iou__take_cancels(struct iou_loop *loop) {
 void iou__advance_timeouts(struct iou_loop *loop) {
   if (!iou__wheel_has_deadlines(&loop->wheel)) return; /* no clock read when nothing has a deadline */
   int n = iou__wheel_advance(&loop->wheel, iou__now_ns());
-  IOU_ASSERT(n >= 0, "timeout wheel: out of memory");
+  IOU_ASSERT_ERRNO(n >= 0, -n, "timeout wheel: advance failed");
   for (int i = 0; i < n; i++) {
     struct iou__wheel_entry e = loop->wheel.due[i];
     struct iou__waiter *w = iou__waiters_get(&loop->waiters, e.id);
@@ -370,12 +372,19 @@ static void admit_request(struct iou_loop *loop, const struct iou_request *req) 
       return;
     }
     /* After an idle period the wheel clock is stale: bring it to now before converting. */
-    if (!iou__wheel_has_deadlines(&loop->wheel)) IOU_ASSERT(iou__wheel_advance(&loop->wheel, now) == 0, "wheel");
+    if (!iou__wheel_has_deadlines(&loop->wheel)) {
+      int due = iou__wheel_advance(&loop->wheel, now);
+      IOU_ASSERT_ERRNO(due >= 0, -due, "timeout wheel: advance failed");
+      IOU_ASSERT(due == 0, "timeout wheel: a deadline came due while it tracked none");
+    }
     tick = iou__wheel_target_tick(&loop->wheel, req->deadline_ns);
     IOU_ASSERT(tick != 0, "a future deadline maps to a past tick");
   }
   uint64_t id = iou__waiters_insert(&loop->waiters, &request, tick != 0, tick);
-  if (tick != 0) IOU_ASSERT(iou__wheel_schedule(&loop->wheel, id, tick) == 0, "timeout wheel: out of memory");
+  if (tick != 0) {
+    int r = iou__wheel_schedule(&loop->wheel, id, tick);
+    IOU_ASSERT_ERRNO(r == 0, -r, "timeout wheel: schedule failed");
+  }
   stage_request(loop, id);
 }
 

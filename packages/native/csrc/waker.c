@@ -45,7 +45,8 @@ void iou__waker_wake(struct iou__waker *w) {
     for (;;) {
       long r = syscall(SYS_futex, (uint32_t *)&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
       if (r >= 0) break;
-      IOU_ASSERT(errno == EINTR, "waker: FUTEX_WAKE failed; the latch is consumed, the wake would be lost");
+      IOU_ASSERT_ERRNO(errno == EINTR, errno,
+                       "waker: FUTEX_WAKE failed; the latch is consumed, the wake would be lost");
     }
     atomic_fetch_add_explicit(&w->wakes, 1, memory_order_relaxed); /* a counter: pairs with nothing */
   } else if (prev & IOU_WAKER_WAITING_ON_EVENTFD) {
