@@ -68,7 +68,15 @@ export const MAX_LENGTH = 0x7fff_ffff
 
 export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync"] as const
 
-export const OUTCOME_NAMES = ["OK", "ERROR", "TIMEOUT", "CANCELLED", "UNEXPECTED_EOF", "ABANDONED", "WRITE_ZERO"] as const
+export const OUTCOME_NAMES = [
+  "OK",
+  "ERROR",
+  "TIMEOUT",
+  "CANCELLED",
+  "UNEXPECTED_EOF",
+  "ABANDONED",
+  "WRITE_ZERO",
+] as const
 
 export interface Request {
   /** The caller's id, echoed in the completion. */
