@@ -1,7 +1,7 @@
 /*
  * waiter.c: the waiter slab and its tag index (see waiter.h for the id packing and the state
- * table). Owns the slots, the free stack and the tag table; each slot owns its struct iou__request. Loop
- * thread only; no syscalls.
+ * table). Owns the slots, the free stack and the tag table; each slot owns its struct
+ * iou__request. Loop thread only; no syscalls.
  */
 #include "waiter.h"
 
