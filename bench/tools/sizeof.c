@@ -13,7 +13,7 @@ int main(void) {
   printf("struct iou_request     %zu  (inbound queue entry, one per queue slot)\n", sizeof(struct iou_request));
   printf("struct iou__inbound_entry %zu  (inbound queue slot: size of them)\n", sizeof(struct iou__inbound_entry));
   printf("struct iou_completion  %zu  (completion record)\n", sizeof(struct iou_completion));
-  printf("struct iou__op         %zu  (a request's progress, inside its waiter)\n", sizeof(struct iou__op));
+  printf("struct iou__request         %zu  (a request's progress, inside its waiter)\n", sizeof(struct iou__request));
   printf("struct iou__waiter     %zu  (one waiter slot per admitted request)\n", sizeof(struct iou__waiter));
   printf("struct iou__tag_slot   %zu  (tag -> waiter table entry)\n", sizeof(struct iou__tag_slot));
   printf("struct io_uring_sqe    %zu\n", sizeof(struct io_uring_sqe));

@@ -221,7 +221,7 @@ const deliver = (loop: Loop, request: Request.Request): void => {
   switch (request.outcome) {
     case Request.OUTCOME_ERROR:
     case Request.OUTCOME_UNEXPECTED_EOF:
-    case Request.OUTCOME_CLOSED:
+    case Request.OUTCOME_WRITE_ZERO:
       stats.failed++
       break
     case Request.OUTCOME_TIMEOUT:

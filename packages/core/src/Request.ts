@@ -16,7 +16,7 @@
  * 1. -EAGAIN or -EINTR: retry (another SQE), or, once a cancel was requested, the cancel outcome;
  * 2. -ECANCELED after a requested cancel: the cancel outcome (TIMEOUT or CANCELLED);
  * 3. any other negative result: OUTCOME_ERROR with that result (-ECANCELED too, if we never asked);
- * 4. zero: per kind. nop, sync: OK. writeAt, send: CLOSED (no progress possible). recv without
+ * 4. zero: per kind. nop, sync: OK. writeAt, send: WRITE_ZERO (no progress possible). recv without
  *    exact: OK with 0 (peer closed). readAt without exact: OK with the count so far (end of file).
  *    recv or readAt with exact: UNEXPECTED_EOF with the count so far;
  * 5. positive n (at most what the SQE asked for, else an invariant violation): progress. Complete:
@@ -24,7 +24,7 @@
  *    non-empty read. Otherwise another SQE, or the cancel outcome once a cancel was requested.
  *
  * Requests of zero length (readAt, writeAt, send, recv) never reach the kernel: the loop ends them
- * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or CLOSED.
+ * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
  */
 import { fail } from "./Invariant.ts"
 import { EAGAIN, ECANCELED, EINTR } from "./Errno.ts"
@@ -50,7 +50,7 @@ export const OUTCOME_TIMEOUT = 2
 export const OUTCOME_CANCELLED = 3
 export const OUTCOME_UNEXPECTED_EOF = 4
 export const OUTCOME_ABANDONED = 5
-export const OUTCOME_CLOSED = 6
+export const OUTCOME_WRITE_ZERO = 6
 /** Model only: the request has not ended yet. */
 export const OUTCOME_PENDING = -1
 
@@ -60,15 +60,23 @@ export const NOT_CANCELLED = -1
 /** No deadline (the C `deadline_ns == 0`). */
 export const NO_DEADLINE = 0
 
-/** Most iovec entries one SQE carries (IOV_MAX). */
-export const IOV_MAX = 1024
+/** Most iovec entries one SQE carries (IOU_MAX_IOV). */
+export const MAX_IOV = 1024
 
 /** Largest byte count a CQE result (int32) can report. */
 export const MAX_LENGTH = 0x7fff_ffff
 
 export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync"] as const
 
-export const OUTCOME_NAMES = ["OK", "ERROR", "TIMEOUT", "CANCELLED", "UNEXPECTED_EOF", "ABANDONED", "CLOSED"] as const
+export const OUTCOME_NAMES = [
+  "OK",
+  "ERROR",
+  "TIMEOUT",
+  "CANCELLED",
+  "UNEXPECTED_EOF",
+  "ABANDONED",
+  "WRITE_ZERO",
+] as const
 
 export interface Request {
   /** The caller's id, echoed in the completion. */
@@ -183,21 +191,21 @@ const firstChunk = (r: Request): number => {
   return i
 }
 
-/** Bytes the next SQE asks for: what is left, limited to IOV_MAX chunks when vectored. */
+/** Bytes the next SQE asks for: what is left, limited to MAX_IOV chunks when vectored. */
 export const sqeLength = (r: Request): number => {
   if (r.iov.length === 0) return r.length - r.done
   const first = firstChunk(r)
   let before = 0
   for (let i = 0; i < first; i++) before += r.iov[i]!
   let length = before - r.done
-  const end = Math.min(r.iov.length, first + IOV_MAX)
+  const end = Math.min(r.iov.length, first + MAX_IOV)
   for (let i = first; i < end; i++) length += r.iov[i]!
   return length
 }
 
 /** iovec entries the next SQE carries (0 when single-buffer). */
 export const sqeIovCount = (r: Request): number =>
-  r.iov.length === 0 ? 0 : Math.min(r.iov.length - firstChunk(r), IOV_MAX)
+  r.iov.length === 0 ? 0 : Math.min(r.iov.length - firstChunk(r), MAX_IOV)
 
 /** File offset of the next SQE of a readAt / writeAt: the position plus the progress. */
 export const sqeOffset = (r: Request): number => r.position + r.done
@@ -230,7 +238,7 @@ export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean =
   const asked = sqeLength(r)
   if (res > asked) fail(`${OP_NAMES[op]} CQE of ${res} bytes exceeds the ${asked} asked for`)
   if (res === 0) {
-    if (op === OP_WRITE_AT || op === OP_SEND) return end(r, OUTCOME_CLOSED)
+    if (op === OP_WRITE_AT || op === OP_SEND) return end(r, OUTCOME_WRITE_ZERO)
     return end(r, isExact(r) ? OUTCOME_UNEXPECTED_EOF : OUTCOME_OK)
   }
   r.done += res

@@ -27,7 +27,7 @@
  *   `isLatched`. The wait ends on a CQE, including the wake poll's (eventfd readable).
  * - `armIdle` (fetch_or WAITING_ON_FUTEX) when nothing is in flight, then FUTEX_WAIT(snapshot)
  *   only if still idle; the kernel refuses to sleep if the word changed since (`futexWouldSleep`).
- * - `disarm` (fetch_and ~7, acquire): clears the wait bits and the latch (the C `clear_wait`).
+ * - `disarm` (fetch_and ~7, acquire): clears the wait bits and the latch (the C `iou__waker_disarm`).
  * - `acknowledge`: on each wake-poll CQE, reads (drains) the eventfd counter.
  * - `pending(processed)`: the sequence is ahead of `processed` by less than half the domain (a
  *   larger distance means it lags: the loop took a request whose publish has not landed yet).
@@ -147,7 +147,7 @@ export const isLatched = (snapshot: number): boolean => (snapshot & WAKE_SIGNALL
 export const isStillIdle = (snapshot: number, processed: number): boolean =>
   !isLatched(snapshot) && sequence(snapshot) === processed
 
-/** Loop: after the wait, clears the wait bits and the latch; the sequence stays (the C `clear_wait`). */
+/** Loop: after the wait, clears the wait bits and the latch; the sequence stays (the C `iou__waker_disarm`). */
 export const disarm = (w: Waker): void => {
   w.word = (w.word & ~(WAIT_BITS | WAKE_SIGNALLED)) >>> 0
 }

@@ -34,7 +34,7 @@ describe("Request", () => {
     expect(() => make({ op: 9 })).toThrow(RangeError)
   })
 
-  it("send requeues on retry, continues short writes and ends CLOSED on 0 or ERROR on EPIPE", () => {
+  it("send requeues on retry, continues short writes and ends WRITE_ZERO on 0 or ERROR on EPIPE", () => {
     const r = make({ op: Request.OP_SEND, length: 5 })
     expect(cqe(r, -EAGAIN)).toBe(false)
     expect(cqe(r, 2)).toBe(false)
@@ -44,7 +44,7 @@ describe("Request", () => {
     const closed = make({ op: Request.OP_SEND, length: 5 })
     cqe(closed, 2)
     expect(cqe(closed, 0)).toBe(true)
-    expect(ended(closed)).toEqual(["CLOSED", 2])
+    expect(ended(closed)).toEqual(["WRITE_ZERO", 2])
     const broken = make({ op: Request.OP_SEND, length: 5 })
     expect(cqe(broken, -EPIPE)).toBe(true)
     expect(ended(broken)).toEqual(["ERROR", -EPIPE])
@@ -87,7 +87,7 @@ describe("Request", () => {
     expect(ended(r)).toEqual(["OK", 5])
   })
 
-  it("a vectored write of more than IOV_MAX chunks asks for at most IOV_MAX chunks per SQE", () => {
+  it("a vectored write of more than MAX_IOV chunks asks for at most MAX_IOV chunks per SQE", () => {
     const r = make({ op: Request.OP_WRITE_AT, iov: Array.from({ length: 1025 }, () => 2), position: 100 })
     expect([Request.sqeLength(r), Request.sqeIovCount(r)]).toEqual([2048, 1024])
     expect(() => cqe(r, 2049)).toThrow(InvariantError)
@@ -155,7 +155,7 @@ describe("Request", () => {
     expect(ended(cancelled)).toEqual(["CANCELLED", 0])
   })
 
-  it("writeAt continues short writes and ends CLOSED on 0 and ERROR on EIO", () => {
+  it("writeAt continues short writes and ends WRITE_ZERO on 0 and ERROR on EIO", () => {
     const r = make({ op: Request.OP_WRITE_AT, length: 5, position: 3 })
     expect(cqe(r, -EINTR)).toBe(false)
     expect(cqe(r, 2)).toBe(false)
@@ -164,7 +164,7 @@ describe("Request", () => {
     expect(ended(r)).toEqual(["OK", 5])
     const zero = make({ op: Request.OP_WRITE_AT, length: 5 })
     expect(cqe(zero, 0)).toBe(true)
-    expect(ended(zero)).toEqual(["CLOSED", 0])
+    expect(ended(zero)).toEqual(["WRITE_ZERO", 0])
     const io = make({ op: Request.OP_WRITE_AT, iov: [4, 1] })
     expect(cqe(io, 4)).toBe(false)
     expect(cqe(io, -EIO)).toBe(true)

@@ -47,7 +47,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OUTCOME_CANCELLED", Napi::Number::New(env, IOU_OUTCOME_CANCELLED));
   out.Set("IOU_OUTCOME_UNEXPECTED_EOF", Napi::Number::New(env, IOU_OUTCOME_UNEXPECTED_EOF));
   out.Set("IOU_OUTCOME_ABANDONED", Napi::Number::New(env, IOU_OUTCOME_ABANDONED));
-  out.Set("IOU_OUTCOME_CLOSED", Napi::Number::New(env, IOU_OUTCOME_CLOSED));
+  out.Set("IOU_OUTCOME_WRITE_ZERO", Napi::Number::New(env, IOU_OUTCOME_WRITE_ZERO));
   out.Set("IOU_TRACE_CANCEL_NONE", Napi::Number::New(env, IOU_TRACE_CANCEL_NONE));
   out.Set("IOU_TRACE_CANCEL_DEADLINE", Napi::Number::New(env, IOU_TRACE_CANCEL_DEADLINE));
   out.Set("IOU_TRACE_CANCEL_CALLER", Napi::Number::New(env, IOU_TRACE_CANCEL_CALLER));

@@ -52,9 +52,10 @@ void QuarantineStores(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
   stores.clear();
 }
 
-// Requests that carry no buffer: submit's data is not read for them.
+// Requests that carry no buffer (the operation table's "moves data" column): submit's data is not
+// read for them.
 bool Bufferless(uint8_t op) {
-  return op == IOU_OP_NOP || op == IOU_OP_SYNC;
+  return !iou_op_moves_data(op);
 }
 
 }  // namespace

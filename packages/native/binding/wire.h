@@ -29,8 +29,8 @@ struct iou_request RequestOf(const struct iou_binding_stage& stage);
 class Buffers {
  public:
   // Points `request` at `data`: a Uint8Array (the range stage.offset, stage.length of it), an array
-  // of 1..IOU_MAX_IOV of them (vectored: the iovecs live in the slot's array here) or, for
-  // IOU_OP_NOP and IOU_OP_SYNC, nothing (data is not read). Returns 0, or -EINVAL for data the
+  // of 1..IOU_MAX_IOV of them (vectored: the iovecs live in the slot's array here) or, for an
+  // operation that moves no data (iou_op_moves_data), nothing (data is not read). Returns 0, or -EINVAL for data the
   // request cannot use. The backing stores are taken here and kept by Submitted. JS thread,
   // inside a handle scope.
   int Attach(napi_env env, const struct iou_binding_stage& stage, napi_value data, struct iou_request* request);

@@ -55,14 +55,20 @@
 /* Kernel limit on ring entries without IORING_SETUP_CLAMP (IORING_MAX_ENTRIES). */
 #define IOU_MAX_RING_SIZE 32768u
 
-/* The most iovec entries one vectored request may carry (IOV_MAX). */
-#define IOU_MAX_IOV 1024u
-
 _Noreturn void iou__fatal(const char *file, int line, const char *what);
+/* The same for a failed call: also prints the errno it got (err > 0, e.g. -r of a -errno return). */
+_Noreturn void iou__fatal_errno(const char *file, int line, const char *what, int err);
 
+/* cond must have no side effect: call first, then assert on the result. */
 #define IOU_ASSERT(cond, what)                                              \
   do {                                                                      \
     if (__builtin_expect(!(cond), 0)) iou__fatal(__FILE__, __LINE__, what); \
+  } while (0)
+
+/* IOU_ASSERT for a call's result; err (evaluated only on failure) is the errno to print. */
+#define IOU_ASSERT_ERRNO(cond, err, what)                                              \
+  do {                                                                                 \
+    if (__builtin_expect(!(cond), 0)) iou__fatal_errno(__FILE__, __LINE__, what, err); \
   } while (0)
 
 /* CLOCK_MONOTONIC in nanoseconds (the clock of iou_request.deadline_ns). */

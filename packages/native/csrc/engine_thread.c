@@ -89,7 +89,7 @@ static void block(struct iou_loop *loop, bool at_capacity) {
   struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
   bool sleep = at_capacity ? !a.wake_latched : a.still_idle;
   if (sleep) iou__submit_and_wait(loop, 1, iou__wait_timeout(loop));
-  iou__waker_clear_wait(&loop->waker);
+  iou__waker_disarm(&loop->waker);
 }
 
 /* IOU_WAIT_DRAIN: the shutdown drain, stepped by loop.c; this engine's part is how it waits
@@ -107,7 +107,7 @@ static void drain(struct iou_loop *loop) {
       iou__submit(loop);
     else
       iou__submit_and_wait(loop, 1, iou__wait_timeout(loop));
-    iou__waker_clear_wait(&loop->waker);
+    iou__waker_disarm(&loop->waker);
   }
 }
 

@@ -2,8 +2,9 @@
  * loop.c: the loop's phases (the seed's mod.rs, step by step; see loop.h for the order) over one
  * struct iou_loop, the ring's creation, and the public API of include/iou.h, which hands each call
  * to the engine the loop was opened with: engine_thread.c (a dedicated loop thread) or
- * engine_inline.c (the owner's thread runs the phases). Nothing here waits except through
- * iou__submit_and_wait, which the engines and the shutdown's abandonment call.
+ * engine_inline.c (the owner's thread runs the phases). How a loop ends (close, the shutdown drain,
+ * the cutoff, destroy) is shutdown.c's. Nothing here waits except through iou__submit_and_wait,
+ * which the engines and the shutdown's abandonment call.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,14 +61,14 @@ static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
 }
 
 /* A request ended: queue its completion for the owner and count it. */
-static void complete(struct iou_loop *loop, const struct iou_completion *c) {
+void iou__complete(struct iou_loop *loop, const struct iou_completion *c) {
   struct iou__counters *k = &loop->counters;
   if (iou__completions_add(&loop->completions, c) > 0) iou__bump(&k->cq_overflow, 1);
   iou__bump(&k->completed, 1);
   switch (c->outcome) {
     case IOU_OUTCOME_ERROR:
     case IOU_OUTCOME_UNEXPECTED_EOF:
-    case IOU_OUTCOME_CLOSED:
+    case IOU_OUTCOME_WRITE_ZERO:
       iou__bump(&k->failed, 1);
       break;
     case IOU_OUTCOME_TIMEOUT:
@@ -84,9 +85,9 @@ static void complete(struct iou_loop *loop, const struct iou_completion *c) {
   }
 }
 
-static void complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, uint8_t outcome) {
+void iou__complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, uint8_t outcome) {
   struct iou_completion c = {.tag = tag, .result = result, .outcome = outcome};
-  complete(loop, &c);
+  iou__complete(loop, &c);
 }
 
 /* Moves completions into the owner's queue and notifies once if any became visible. */
@@ -110,10 +111,10 @@ bool iou__shutdown_expired(struct iou_loop *loop) {
 void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
   iou__bump(&loop->counters.enters, 1);
   int r = iou__ring_enter(&loop->ring, want, timeout_ns);
-  if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
-  IOU_ASSERT(
-      0,
-      "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the single issuer)");
+  bool transient = r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY;
+  IOU_ASSERT_ERRNO(transient, -r,
+                   "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the "
+                   "single issuer)");
 }
 
 void iou__submit(struct iou_loop *loop) {
@@ -158,14 +159,14 @@ static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, 
   ev->res = cqe->res;
   struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
   if (w == NULL) return; /* a stale op CQE aborts in iou__waiters_on_completion anyway */
-  ev->tag = w->op.req.tag;
-  ev->done = w->op.done;
-  ev->total = w->op.total;
-  ev->iov_count = w->op.req.iov_count;
-  ev->op = w->op.req.op;
-  ev->flags = w->op.req.flags;
+  ev->tag = w->request.req.tag;
+  ev->done = w->request.done;
+  ev->total = w->request.total;
+  ev->iov_count = w->request.req.iov_count;
+  ev->op = w->request.req.op;
+  ev->flags = w->request.req.flags;
   ev->cancel = trace_cancel_of(w);
-  ev->poll = w->op.poll_events != 0;
+  ev->poll = w->request.poll_events != 0;
 }
 
 static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
@@ -182,19 +183,19 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   bool had_tick = false;
   uint64_t tick = 0;
   switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
-    case IOU_COMPLETION_CANCEL:
+    case IOU_CQE_OUTCOME_CANCEL:
       return;
-    case IOU_COMPLETION_REQUEUE:
+    case IOU_CQE_OUTCOME_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       iou__bump(&loop->counters.requeued, 1);
       if (traced) {
         struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
-        ev.decision = w->op.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
+        ev.decision = w->request.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
       }
       break;
-    case IOU_COMPLETION_COMPLETE:
+    case IOU_CQE_OUTCOME_COMPLETE:
       if (had_tick) iou__wheel_remove(&loop->wheel, cqe->user_data, tick);
-      complete(loop, &c);
+      iou__complete(loop, &c);
       if (traced) {
         ev.decision = IOU_TRACE_COMPLETE;
         ev.outcome = c.outcome;
@@ -219,7 +220,7 @@ void iou__handle_cqes(struct iou_loop *loop) {
 
 /* Requests the end of a live waiter with outcome; an in-flight one gets one ASYNC_CANCEL, a parked
  * one ends when the ready queue reaches it. */
-static void request_cancel(struct iou_loop *loop, uint64_t id, uint8_t outcome) {
+void iou__cancel_waiter(struct iou_loop *loop, uint64_t id, uint8_t outcome) {
   bool had_tick = false;
   uint64_t tick = 0;
   if (!iou__waiters_cancel(&loop->waiters, id, outcome, &had_tick, &tick)) return;
@@ -236,9 +237,9 @@ void iou__take_cancels(struct iou_loop *loop) {
     struct iou__cancel_node *next = n->next;
     uint64_t id;
     if (iou__waiters_find_tag(&loop->waiters, n->tag, &id))
-      request_cancel(loop, id, IOU_OUTCOME_CANCELLED);
+      iou__cancel_waiter(loop, id, IOU_OUTCOME_CANCELLED);
     else if (iou__inbound_mark_ended(&loop->inbound, n->tag))
-      complete_locally(loop, n->tag, 0, IOU_OUTCOME_CANCELLED);
+      iou__complete_locally(loop, n->tag, 0, IOU_OUTCOME_CANCELLED);
     /* else: not there, it already completed */
     free(n);
     n = next;
@@ -248,18 +249,18 @@ void iou__take_cancels(struct iou_loop *loop) {
 void iou__advance_timeouts(struct iou_loop *loop) {
   if (!iou__wheel_has_deadlines(&loop->wheel)) return; /* no clock read when nothing has a deadline */
   int n = iou__wheel_advance(&loop->wheel, iou__now_ns());
-  IOU_ASSERT(n >= 0, "timeout wheel: out of memory");
+  IOU_ASSERT_ERRNO(n >= 0, -n, "timeout wheel: advance failed");
   for (int i = 0; i < n; i++) {
     struct iou__wheel_entry e = loop->wheel.due[i];
     struct iou__waiter *w = iou__waiters_get(&loop->waiters, e.id);
     /* A stale entry (the waiter finished, or the slot was reused) is ignored. */
     if (w == NULL || w->state != IOU_WAITER_ACTIVE || !w->has_tick || w->tick != e.tick) continue;
-    request_cancel(loop, e.id, IOU_OUTCOME_TIMEOUT);
+    iou__cancel_waiter(loop, e.id, IOU_OUTCOME_TIMEOUT);
   }
 }
 
 static void end_queued_by_deadline(void *ctx, uint64_t tag) {
-  complete_locally(ctx, tag, 0, IOU_OUTCOME_TIMEOUT);
+  iou__complete_locally(ctx, tag, 0, IOU_OUTCOME_TIMEOUT);
 }
 
 /* At waiter capacity, requests wait in the inbound queue for a slot; their deadlines still hold.
@@ -301,7 +302,7 @@ static void stage_request(struct iou_loop *loop, uint64_t id) {
   memset(&sqe, 0, sizeof(sqe));
   struct iou_completion c;
   if (iou__waiters_stage(&loop->waiters, id, &sqe, &c) == IOU_STAGE_TIMEOUT) {
-    complete(loop, &c); /* a timeout or cancel landed while it was parked */
+    iou__complete(loop, &c); /* a timeout or cancel landed while it was parked */
     return;
   }
   if (loop->engine == IOU_ENGINE_INLINE && (sqe.opcode == IORING_OP_READ || sqe.opcode == IORING_OP_WRITE) &&
@@ -313,7 +314,7 @@ static void stage_request(struct iou_loop *loop, uint64_t id) {
   iou__bump(&loop->counters.sqes_staged, 1);
 }
 
-static bool stage_wake_rearm(struct iou_loop *loop) {
+bool iou__stage_wake_rearm(struct iou_loop *loop) {
   if (!loop->use_wake_poll || !loop->wake_rearm_needed) return true;
   struct io_uring_sqe *sqe = iou__ring_get_sqe(&loop->ring);
   if (sqe == NULL) return false;
@@ -325,7 +326,7 @@ static bool stage_wake_rearm(struct iou_loop *loop) {
 }
 
 /* Returns false when it stopped for lack of SQ room. */
-static bool stage_cancellations(struct iou_loop *loop) {
+bool iou__stage_cancellations(struct iou_loop *loop) {
   struct iou__id_queue *q = &loop->pending_cancels;
   while (q->len > 0) {
     uint64_t id = id_queue_front(q);
@@ -342,7 +343,7 @@ static bool stage_cancellations(struct iou_loop *loop) {
   return true;
 }
 
-static bool stage_ready_requests(struct iou_loop *loop) {
+bool iou__stage_ready_requests(struct iou_loop *loop) {
   struct iou__id_queue *q = &loop->ready_queue;
   while (q->len > 0) {
     if (iou__ring_sq_space(&loop->ring) == 0) return false;
@@ -357,34 +358,41 @@ static bool stage_ready_requests(struct iou_loop *loop) {
  * nothing to transfer, or its deadline already passed; otherwise inserts it into the waiters,
  * schedules its deadline and stages its first SQE. */
 static void admit_request(struct iou_loop *loop, const struct iou_request *req) {
-  struct iou__op op;
-  if (iou__op_init(&op, req)) {
-    complete_locally(loop, req->tag, op.result, op.outcome);
+  struct iou__request request;
+  if (iou__request_init(&request, req)) {
+    iou__complete_locally(loop, req->tag, request.result, request.outcome);
     return;
   }
   uint64_t tick = 0;
   if (req->deadline_ns != 0) {
     uint64_t now = iou__now_ns();
     if (req->deadline_ns <= now) { /* already expired: no slot, no SQE */
-      iou__op_release(&op);
-      complete_locally(loop, req->tag, 0, IOU_OUTCOME_TIMEOUT);
+      iou__request_release(&request);
+      iou__complete_locally(loop, req->tag, 0, IOU_OUTCOME_TIMEOUT);
       return;
     }
     /* After an idle period the wheel clock is stale: bring it to now before converting. */
-    if (!iou__wheel_has_deadlines(&loop->wheel)) IOU_ASSERT(iou__wheel_advance(&loop->wheel, now) == 0, "wheel");
+    if (!iou__wheel_has_deadlines(&loop->wheel)) {
+      int due = iou__wheel_advance(&loop->wheel, now);
+      IOU_ASSERT_ERRNO(due >= 0, -due, "timeout wheel: advance failed");
+      IOU_ASSERT(due == 0, "timeout wheel: a deadline came due while it tracked none");
+    }
     tick = iou__wheel_target_tick(&loop->wheel, req->deadline_ns);
     IOU_ASSERT(tick != 0, "a future deadline maps to a past tick");
   }
-  uint64_t id = iou__waiters_insert(&loop->waiters, &op, tick != 0, tick);
-  if (tick != 0) IOU_ASSERT(iou__wheel_schedule(&loop->wheel, id, tick) == 0, "timeout wheel: out of memory");
+  uint64_t id = iou__waiters_insert(&loop->waiters, &request, tick != 0, tick);
+  if (tick != 0) {
+    int r = iou__wheel_schedule(&loop->wheel, id, tick);
+    IOU_ASSERT_ERRNO(r == 0, -r, "timeout wheel: schedule failed");
+  }
   stage_request(loop, id);
 }
 
 /* The seed's staging order: wake re-arm -> cancels -> ready queue -> fresh requests. */
 static enum iou__fill_result fill_sq(struct iou_loop *loop) {
-  if (!stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
-  if (!stage_cancellations(loop)) return from_fill_state(loop);
-  if (!stage_ready_requests(loop)) return from_fill_state(loop);
+  if (!iou__stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
+  if (!iou__stage_cancellations(loop)) return from_fill_state(loop);
+  if (!iou__stage_ready_requests(loop)) return from_fill_state(loop);
   while (iou__ring_sq_space(&loop->ring) > 0) {
     struct iou__inbound_entry *e = iou__inbound_peek(&loop->inbound);
     if (e == NULL) {
@@ -427,78 +435,7 @@ void iou__deliver_completions(struct iou_loop *loop) {
   publish_completions(loop);
 }
 
-/* ---- shutdown ------------------------------------------------------------------------------- */
-
-/* How long the shutdown cutoff waits for the final CQEs of the requests it cancelled. An
- * ASYNC_CANCEL of a poll-driven op (sockets, pipes) lands at once; this bounds the wait for ops
- * that are slow to let go (an io-wq worker in a blocking call), so that close and env cleanup
- * (close with timeout 0 when Node exits or a worker ends) still return promptly. */
-#define ABANDON_GRACE_NS (100ull * 1000 * 1000)
-
-/* The shutdown cutoff passed. Requests still queued end ABANDONED at once. Every live waiter is
- * cancelled with outcome ABANDONED: one ASYNC_CANCEL each for those in the kernel (as for
- * deadlines; those already cancel-requested keep their cancel and outcome), local ends for those
- * waiting in the ready queue. Their CQEs are handled for at most ABANDON_GRACE_NS as usual (a
- * complete transfer still ends OK): the kernel has let go of their memory. Only waiters whose final
- * CQE did not come back end ABANDONED with IOU_COMPLETION_KERNEL_HELD, their loop-owned memory
- * leaked (the kernel may still use it; the owner quarantines its own). */
-void iou__abandon_all(struct iou_loop *loop) {
-  struct iou__inbound_entry *e;
-  while ((e = iou__inbound_peek(&loop->inbound)) != NULL) {
-    uint64_t tag = e->request.tag;
-    bool ended = e->ended; /* already completed (cancelled while queued) */
-    iou__inbound_pop(&loop->inbound);
-    iou__bump(&loop->counters.submitted, 1);
-    if (!ended) complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
-  }
-  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
-    struct iou__waiter *w = &loop->waiters.entries[i];
-    if (w->state == IOU_WAITER_ACTIVE) request_cancel(loop, w->id, IOU_OUTCOME_ABANDONED);
-  }
-  uint64_t grace_end = iou__now_ns() + ABANDON_GRACE_NS;
-  for (;;) {
-    (void)(stage_cancellations(loop) && stage_ready_requests(loop)); /* ready ones end locally */
-    update_gauge(loop);
-    publish_completions(loop);
-    if (iou__waiters_is_empty(&loop->waiters)) return;
-    uint64_t now = iou__now_ns();
-    if (now >= grace_end) break;
-    if (loop->pending_cancels.len > 0 || loop->ready_queue.len > 0)
-      iou__submit(loop); /* the SQ filled: never wait then */
-    else
-      iou__submit_and_wait(loop, 1, (int64_t)(grace_end - now));
-    iou__handle_cqes(loop);
-  }
-  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
-    struct iou__waiter *w = &loop->waiters.entries[i];
-    if (w->state == IOU_WAITER_FREE) continue;
-    struct iou_completion c;
-    iou__waiters_abandon(&loop->waiters, w->id, &c); /* KERNEL_HELD when in flight */
-    complete(loop, &c);
-  }
-  loop->ready_queue.len = 0;
-  loop->pending_cancels.len = 0;
-}
-
-/* Closing and the inbound queue is empty: in-flight work finishes while deadlines, retries and
- * cancels keep running, until no waiter is left or the shutdown cutoff passes. */
-enum iou__drain_step iou__drain_step(struct iou_loop *loop) {
-  iou__handle_cqes(loop);
-  iou__take_cancels(loop);
-  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE;
-  if (iou__shutdown_expired(loop)) {
-    iou__abandon_all(loop);
-    return IOU_DRAIN_DONE;
-  }
-  iou__advance_timeouts(loop);
-  (void)(stage_wake_rearm(loop) && stage_cancellations(loop) && stage_ready_requests(loop));
-  iou__deliver_completions(loop);
-  if (iou__waiters_is_empty(&loop->waiters)) return IOU_DRAIN_DONE;             /* the last one ended locally */
-  if (!loop->use_wake_poll || iou__staging_left(loop)) return IOU_DRAIN_SUBMIT; /* the SQ filled */
-  return IOU_DRAIN_WAIT;
-}
-
-/* ---- the ring and the end ------------------------------------------------------------------- */
+/* ---- the ring -------------------------------------------------------------------------------- */
 
 /* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
 static int init_ring(struct iou_loop *loop, uint32_t flags) {
@@ -539,17 +476,9 @@ int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   return r;
 }
 
-void iou__finish(struct iou_loop *loop) {
-  iou__deliver_completions(loop);
-  iou__ring_exit(&loop->ring); /* KERNEL_HELD requests' memory stays with its owners (quarantine) */
-  /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every
-   * completion are the owner's from now on. */
-  atomic_store_explicit(&loop->exited, true, memory_order_release);
-}
-
 /* ---- the API (owner thread unless said otherwise) ------------------------------------------- */
 
-static void free_loop(struct iou_loop *loop) {
+void iou__free_loop(struct iou_loop *loop) {
   iou__waker_destroy(&loop->waker);
   iou__inbound_free(&loop->inbound);
   iou__cancels_free(&loop->cancels);
@@ -611,7 +540,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   return 0;
 
 fail:
-  free_loop(loop);
+  iou__free_loop(loop);
   return err;
 }
 
@@ -652,51 +581,6 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
       iou__waker_wake(&loop->waker);
   }
   return n;
-}
-
-int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns) {
-  if (shutdown_timeout_ns < -1) return -EINVAL;
-  if (shutdown_timeout_ns >= 0) {
-    /* A later close may shorten the cutoff (env cleanup closes with 0), never lengthen it. */
-    uint64_t cutoff = iou__now_ns() + (uint64_t)shutdown_timeout_ns;
-    if (cutoff < atomic_load_explicit(&loop->shutdown_deadline_ns, memory_order_relaxed))
-      atomic_store_explicit(&loop->shutdown_deadline_ns, cutoff, memory_order_relaxed);
-  }
-  atomic_store_explicit(&loop->owner_in_turn, false, memory_order_relaxed); /* closing ends the turn */
-  /* Release pairs with the loop's acquire in iou__closing(): the cutoff and every submitted request
-   * are visible once it sees closing. The wake publishes it again for a loop that is asleep. */
-  atomic_store_explicit(&loop->closing, true, memory_order_release);
-  if (loop->engine == IOU_ENGINE_INLINE)
-    iou__inline_wake(loop);
-  else
-    iou__waker_wake(&loop->waker);
-  return 0;
-}
-
-bool iou_loop_exited(struct iou_loop *loop) {
-  return atomic_load_explicit(&loop->exited, memory_order_acquire);
-}
-
-void iou_loop_destroy(struct iou_loop *loop) {
-  if (loop == NULL) return;
-  iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so this never hangs */
-  if (loop->engine == IOU_ENGINE_INLINE)
-    iou__inline_stop(loop);
-  else
-    iou__thread_join(loop);
-  free_loop(loop);
-}
-
-/* A thread that submitted io_uring requests waits, as it exits, for the io-wq workers still running
- * them (the kernel cancels what it can and lets the rest finish: a large write to a file, say). So a
- * loop that abandoned such a request with IOU_COMPLETION_KERNEL_HELD can have published everything
- * and still be in the kernel's exit path for as long as that request takes; pthread_join would make
- * the owner wait for it. Here the owner only looks. An inline loop has no thread: exited is enough. */
-bool iou_loop_try_destroy(struct iou_loop *loop) {
-  if (!iou_loop_exited(loop)) return false;
-  if (loop->engine == IOU_ENGINE_THREAD && !iou__thread_try_join(loop)) return false;
-  free_loop(loop);
-  return true;
 }
 
 /* Any thread. */

@@ -1,8 +1,9 @@
 /*
  * loop.h: the loop's state (struct iou_loop) and its phases, shared by loop.c, which implements the
- * phases, and the two engines that drive them: engine_thread.c (the seed's dedicated loop thread,
- * with its waker, idle spin, turn wait and one-CPU rule) and engine_inline.c (the owner's own
- * event loop runs the phases on its thread). Internal to csrc/; include/iou.h is the API.
+ * phases, shutdown.c, which ends a loop, and the two engines that drive them: engine_thread.c (the
+ * seed's dedicated loop thread, with its waker, idle spin, turn wait and one-CPU rule) and
+ * engine_inline.c (the owner's own event loop runs the phases on its thread). Internal to csrc/;
+ * include/iou.h is the API.
  *
  * The phases, in the order one iteration runs them (the seed's run loop):
  *   iou__handle_cqes            every CQE: a request completes, is requeued (partial progress, a
@@ -14,7 +15,8 @@
  *                               at waiter capacity, queued requests whose deadline passed end
  *   iou__deliver_completions    the gauge, then completions to the owner (notify at most once)
  *   (wait)                      the engine's: thread_wait.h's named outcomes, or the host loop
- * and the shutdown drain, one step at a time (iou__drain_step), when closing and nothing is queued.
+ * and the shutdown drain, one step at a time (iou__drain_step), when closing and nothing is queued
+ * (shutdown.c, with the cutoff's abandonment and the owner's close and destroy).
  * Every phase runs on the one thread that drives the loop (the loop thread, or the inline owner).
  */
 #ifndef IOU_LOOP_H
@@ -167,6 +169,21 @@ enum iou__fill_result iou__fill_submission_queue(struct iou_loop *loop);
  * are still queued: submit without waiting and go round again. */
 bool iou__staging_left(const struct iou_loop *loop);
 void iou__deliver_completions(struct iou_loop *loop);
+
+/* Pieces of the phases that the shutdown (shutdown.c) runs on their own.
+ * A request ended: its completion queued for the owner, the counters bumped. */
+void iou__complete(struct iou_loop *loop, const struct iou_completion *c);
+void iou__complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, uint8_t outcome);
+/* Requests the end of a live waiter with `outcome`: an in-flight one gets one ASYNC_CANCEL (pending
+ * cancels), a parked one ends when the ready queue reaches it. */
+void iou__cancel_waiter(struct iou_loop *loop, uint64_t id, uint8_t outcome);
+/* Staging steps in the seed's order; each returns false when it stopped for lack of SQ room. */
+bool iou__stage_wake_rearm(struct iou_loop *loop);
+bool iou__stage_cancellations(struct iou_loop *loop);
+bool iou__stage_ready_requests(struct iou_loop *loop);
+
+/* ---- shutdown (shutdown.c; the driving thread) ---------------------------------------------- */
+
 /* The shutdown cutoff passed: every request ends (abandoned kernel-held after a short grace). */
 void iou__abandon_all(struct iou_loop *loop);
 
@@ -178,12 +195,16 @@ enum iou__drain_step {
   IOU_DRAIN_WAIT,   /* submit and wait for a CQE, a wake or iou__wait_timeout, then step again */
 };
 enum iou__drain_step iou__drain_step(struct iou_loop *loop);
+/* The loop's last act: final gauge and completions, the ring closed, `exited` release-stored. */
+void iou__finish(struct iou_loop *loop);
+
+/* ---- the ring and the loop's memory --------------------------------------------------------- */
 
 /* Creates the ring on the calling thread (the thread that will submit: SINGLE_ISSUER's issuer)
  * with the config's flags plus `extra_flags`, falling back as iou.h says. 0 or -errno. */
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags);
-/* The loop's last act: final gauge and completions, the ring closed, `exited` release-stored. */
-void iou__finish(struct iou_loop *loop);
+/* Frees the loop and what iou_loop_open allocated (the ring is iou__finish's to close). Owner. */
+void iou__free_loop(struct iou_loop *loop);
 
 /* ---- engines (owner thread unless said otherwise) -------------------------------------------- */
 

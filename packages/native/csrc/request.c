@@ -1,17 +1,18 @@
 /*
- * request.c: SQE builders and CQE interpretation per operation. Owns nothing but the iovec copies
- * of vectored requests (struct iou__vec), whose lifetime the waiter drives. Pure: no syscalls, so
- * the waiter tests can feed it synthetic CQE results.
+ * request.c: the per-operation table and what it drives: admission checks, SQE builders and CQE
+ * interpretation. Owns nothing but the iovec copies of vectored requests (struct iou__vec), whose
+ * lifetime the waiter drives. Pure: no syscalls, so the waiter tests can feed it synthetic CQE
+ * results.
  *
- * Per kind (result = bytes so far unless said otherwise):
- *   NOP, SYNC    any result >= 0 -> OK 0
- *   READ_AT      READ until total or EOF; EOF: exact -> UNEXPECTED_EOF, else OK
- *   WRITE_AT     WRITE / WRITEV at position until everything is written; 0 -> CLOSED
- *   SEND         SEND / SENDMSG with MSG_NOSIGNAL until everything is sent; 0 -> CLOSED
- *   RECV         RECV into [buf + done, buf + len); not exact: first non-empty CQE -> OK, 0 -> OK 0;
- *                exact: keep going until full, 0 first -> UNEXPECTED_EOF
- *   -EAGAIN on READ_AT, WRITE_AT, SEND, RECV: a one-shot POLL_ADD (POLLIN or POLLOUT) on the fd,
- *   then the op again, so a non-blocking socket costs no CPU while it waits. -EINTR: again at once.
+ * Everything that differs from one operation to the next is its row in `operations` below (one
+ * per IOU_OP_*, IOU_OP_COUNT rows); the rules that follow are the same for every row (result =
+ * bytes so far unless said otherwise):
+ *   -EAGAIN      with a poll mask: a one-shot POLL_ADD on the fd for it, then the op again, so a
+ *                non-blocking socket costs no CPU while it waits; without one, or -EINTR: again
+ *   0            the row's `zero`: SUCCESS (OK 0), EOF (exact -> UNEXPECTED_EOF, else OK) or
+ *                WRITE_ZERO (no progress is possible)
+ *   positive     moves data: progress; complete -> OK; a `first_data_ends` row without exact ends
+ *                OK at its first data; otherwise the op again from where it stopped. Else OK 0
  *   With a cancel requested: a complete transfer still wins; partial progress, -ECANCELED or a
  *   retry end with the cancel's outcome (TIMEOUT or CANCELLED).
  */
@@ -23,6 +24,117 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a 0 result means for an operation. */
+enum iou__zero {
+  IOU_ZERO_SUCCESS,    /* it succeeded: OK 0 */
+  IOU_ZERO_EOF,        /* end of file / the peer closed: OK with the count, UNEXPECTED_EOF when exact */
+  IOU_ZERO_WRITE_ZERO, /* a write that moved nothing: IOU_OUTCOME_WRITE_ZERO with the count */
+};
+
+/* One operation's row; the fields are the table's columns, in order. */
+struct iou__operation {
+  const char *syscall; /* the name its errors carry, as @iou/core's Operations table spells it */
+  /* Fills the op SQE for where the request stands (opcode, addr, len, off, flags); fd and user_data
+   * are already set. */
+  void (*prep)(struct iou__request *r, struct io_uring_sqe *sqe);
+  enum iou__zero zero;
+  bool moves_data;      /* transfers bytes (len or the iovecs): progress is counted, 0 bytes end at admission */
+  bool vectored;        /* accepts iov_count > 0 */
+  bool first_data_ends; /* without IOU_FLAG_EXACT, the first non-empty result ends it */
+  uint32_t eagain_poll; /* -EAGAIN: the POLL_ADD mask to wait for before the op again; 0: again at once */
+};
+
+static uint64_t offset_of(const struct iou__request *r) {
+  return r->req.position == IOU_POSITION_CURRENT ? IOU_POSITION_CURRENT : r->req.position + r->done;
+}
+
+/* The single buffer from where the transfer stopped. */
+static void prep_rest(const struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->addr = (uint64_t)(uintptr_t)(r->req.buf + r->done);
+  sqe->len = r->total - r->done;
+}
+
+static void prep_nop(struct iou__request *r, struct io_uring_sqe *sqe) {
+  (void)r;
+  sqe->opcode = IORING_OP_NOP;
+  sqe->fd = -1;
+}
+
+static void prep_read_at(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_READ;
+  prep_rest(r, sqe);
+  sqe->off = offset_of(r);
+}
+
+static void prep_write_at(struct iou__request *r, struct io_uring_sqe *sqe) {
+  struct iou__vec *vec = r->vec;
+  if (vec != NULL) {
+    sqe->opcode = IORING_OP_WRITEV;
+    sqe->addr = (uint64_t)(uintptr_t)&vec->iov[vec->first];
+    sqe->len = vec->count - vec->first;
+  } else {
+    sqe->opcode = IORING_OP_WRITE;
+    prep_rest(r, sqe);
+  }
+  sqe->off = offset_of(r);
+}
+
+static void prep_send(struct iou__request *r, struct io_uring_sqe *sqe) {
+  struct iou__vec *vec = r->vec;
+  if (vec != NULL) {
+    vec->msg.msg_iov = &vec->iov[vec->first];
+    vec->msg.msg_iovlen = vec->count - vec->first;
+    sqe->opcode = IORING_OP_SENDMSG;
+    sqe->addr = (uint64_t)(uintptr_t)&vec->msg;
+    sqe->len = 1;
+  } else {
+    sqe->opcode = IORING_OP_SEND;
+    prep_rest(r, sqe);
+  }
+  sqe->msg_flags = MSG_NOSIGNAL; /* a peer that went away is -EPIPE, never SIGPIPE */
+}
+
+static void prep_recv(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_RECV;
+  prep_rest(r, sqe);
+}
+
+static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_FSYNC;
+  sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
+}
+
+/* The table, one line per operation, in the columns of struct iou__operation. Adding an operation:
+ * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here;
+ * packages/native/README.md "Adding an operation" lists the rest. */
+/* clang-format off */
+static const struct iou__operation operations[] = {
+  /*                   syscall  prep           zero                 moves_data vectored first_data_ends eagain_poll */
+  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    false,     false,   false,          0},
+  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        true,      false,   false,          POLLIN},
+  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, true,      true,    false,          POLLOUT},
+  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, true,      true,    false,          POLLOUT},
+  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        true,      false,   true,           POLLIN},
+  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    false,     false,   false,          0},
+};
+/* clang-format on */
+_Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
+
+/* The row of an admitted request (iou__request_init rejected every other kind). */
+static const struct iou__operation *row_of(const struct iou__request *r) {
+  const struct iou__operation *row = &operations[r->req.op];
+  IOU_ASSERT(row->prep != NULL, "an IOU_OP_* below IOU_OP_COUNT without its row in request.c");
+  return row;
+}
+
+bool iou_op_moves_data(uint32_t op) {
+  return op < IOU_OP_COUNT && operations[op].moves_data;
+}
+
+const char *iou_op_syscall(uint32_t op) {
+  return op < IOU_OP_COUNT ? operations[op].syscall : NULL;
+}
+
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
   if (res == -EAGAIN || res == -EINTR) return IOU_CQE_RETRY;
   if (res == -ECANCELED && cancel_requested) return IOU_CQE_CANCELLED;
@@ -31,113 +143,54 @@ enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
   return IOU_CQE_POSITIVE;
 }
 
-static bool finish(struct iou__op *op, uint8_t outcome, int32_t result) {
-  op->outcome = outcome;
-  op->result = result;
+static bool finish(struct iou__request *r, uint8_t outcome, int32_t result) {
+  r->outcome = outcome;
+  r->result = result;
   return true;
 }
 
-static bool transfers(uint8_t kind) {
-  return kind == IOU_OP_READ_AT || kind == IOU_OP_WRITE_AT || kind == IOU_OP_SEND || kind == IOU_OP_RECV;
-}
-
-bool iou__op_init(struct iou__op *op, const struct iou_request *req) {
-  memset(op, 0, sizeof(*op));
-  op->req = *req;
-  op->req.iov = NULL; /* caller memory is read once, here; the loop works on its copy */
-  uint8_t kind = req->op;
-  if (kind > IOU_OP_SYNC) return finish(op, IOU_OUTCOME_ERROR, -EINVAL);
+bool iou__request_init(struct iou__request *r, const struct iou_request *req) {
+  memset(r, 0, sizeof(*r));
+  r->req = *req;
+  r->req.iov = NULL; /* caller memory is read once, here; the loop works on its copy */
+  if (req->op >= IOU_OP_COUNT) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
+  const struct iou__operation *row = row_of(r);
   if (req->iov_count > 0) {
-    if ((kind != IOU_OP_WRITE_AT && kind != IOU_OP_SEND) || req->iov_count > IOU_MAX_IOV || req->iov == NULL)
-      return finish(op, IOU_OUTCOME_ERROR, -EINVAL);
+    if (!row->vectored || req->iov_count > IOU_MAX_IOV || req->iov == NULL)
+      return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
     uint64_t total = 0;
     for (uint32_t i = 0; i < req->iov_count; i++) total += req->iov[i].iov_len;
-    if (total > INT32_MAX) return finish(op, IOU_OUTCOME_ERROR, -EINVAL);
-    op->total = (uint32_t)total;
-    if (op->total == 0) return finish(op, IOU_OUTCOME_OK, 0);
+    if (total > INT32_MAX) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
+    r->total = (uint32_t)total;
+    if (r->total == 0) return finish(r, IOU_OUTCOME_OK, 0);
     struct iou__vec *vec = malloc(sizeof(*vec) + req->iov_count * sizeof(struct iovec));
-    if (vec == NULL) return finish(op, IOU_OUTCOME_ERROR, -ENOMEM);
+    if (vec == NULL) return finish(r, IOU_OUTCOME_ERROR, -ENOMEM);
     memset(&vec->msg, 0, sizeof(vec->msg));
     vec->first = 0;
     vec->count = req->iov_count;
     memcpy(vec->iov, req->iov, req->iov_count * sizeof(struct iovec));
     while (vec->iov[vec->first].iov_len == 0) vec->first++; /* total > 0: stops inside */
-    op->vec = vec;
+    r->vec = vec;
     return false;
   }
-  if (transfers(kind)) {
-    if (req->len > INT32_MAX) return finish(op, IOU_OUTCOME_ERROR, -EINVAL);
-    op->total = req->len;
-    if (op->total == 0) return finish(op, IOU_OUTCOME_OK, 0); /* nothing to move: no SQE */
+  if (row->moves_data) {
+    if (req->len > INT32_MAX) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
+    r->total = req->len;
+    if (r->total == 0) return finish(r, IOU_OUTCOME_OK, 0); /* nothing to move: no SQE */
   }
   return false;
 }
 
-static uint64_t offset_of(const struct iou__op *op) {
-  return op->req.position == IOU_POSITION_CURRENT ? IOU_POSITION_CURRENT : op->req.position + op->done;
-}
-
-void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t user_data) {
-  const struct iou_request *r = &op->req;
-  sqe->fd = r->fd;
+void iou__request_build_sqe(struct iou__request *r, struct io_uring_sqe *sqe, uint64_t user_data) {
+  sqe->fd = r->req.fd;
   sqe->user_data = user_data;
-  if (op->poll_events != 0) {
+  if (r->poll_events != 0) {
     sqe->opcode = IORING_OP_POLL_ADD; /* one-shot: len 0 */
-    sqe->poll32_events = op->poll_events;
+    sqe->poll32_events = r->poll_events;
     return;
   }
-  struct iou__vec *vec = op->vec;
-  switch (r->op) {
-    case IOU_OP_NOP:
-      sqe->opcode = IORING_OP_NOP;
-      sqe->fd = -1;
-      break;
-    case IOU_OP_READ_AT:
-      sqe->opcode = IORING_OP_READ;
-      sqe->addr = (uint64_t)(uintptr_t)(r->buf + op->done);
-      sqe->len = op->total - op->done;
-      sqe->off = offset_of(op);
-      break;
-    case IOU_OP_WRITE_AT:
-      if (vec != NULL) {
-        sqe->opcode = IORING_OP_WRITEV;
-        sqe->addr = (uint64_t)(uintptr_t)&vec->iov[vec->first];
-        sqe->len = vec->count - vec->first;
-      } else {
-        sqe->opcode = IORING_OP_WRITE;
-        sqe->addr = (uint64_t)(uintptr_t)(r->buf + op->done);
-        sqe->len = op->total - op->done;
-      }
-      sqe->off = offset_of(op);
-      break;
-    case IOU_OP_SEND:
-      if (vec != NULL) {
-        vec->msg.msg_iov = &vec->iov[vec->first];
-        vec->msg.msg_iovlen = vec->count - vec->first;
-        sqe->opcode = IORING_OP_SENDMSG;
-        sqe->addr = (uint64_t)(uintptr_t)&vec->msg;
-        sqe->len = 1;
-      } else {
-        sqe->opcode = IORING_OP_SEND;
-        sqe->addr = (uint64_t)(uintptr_t)(r->buf + op->done);
-        sqe->len = op->total - op->done;
-      }
-      sqe->msg_flags = MSG_NOSIGNAL; /* a peer that went away is -EPIPE, never SIGPIPE */
-      break;
-    case IOU_OP_RECV:
-      sqe->opcode = IORING_OP_RECV;
-      sqe->addr = (uint64_t)(uintptr_t)(r->buf + op->done);
-      sqe->len = op->total - op->done;
-      break;
-    case IOU_OP_SYNC:
-      sqe->opcode = IORING_OP_FSYNC;
-      sqe->fsync_flags = (r->flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
-      break;
-    default:
-      IOU_ASSERT(0, "build_sqe: unknown op (iou__op_init rejects it)");
-  }
+  row_of(r)->prep(r, sqe);
 }
-
 /* Moves the iovec cursor past n transferred bytes. */
 static void advance_vec(struct iou__vec *vec, uint32_t n) {
   while (n > 0) {
@@ -155,79 +208,76 @@ static void advance_vec(struct iou__vec *vec, uint32_t n) {
   while (vec->first < vec->count && vec->iov[vec->first].iov_len == 0) vec->first++;
 }
 
-void iou__op_end(struct iou__op *op, uint8_t outcome) {
-  finish(op, outcome, (int32_t)op->done);
+void iou__request_end(struct iou__request *r, uint8_t outcome) {
+  finish(r, outcome, (int32_t)r->done);
 }
 
 /* The CQE of the readiness poll that follows an -EAGAIN. */
-static bool on_poll_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
+static bool on_poll_cqe(struct iou__request *r, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
   switch (iou__cqe_classify(res, cancel_requested)) {
     case IOU_CQE_RETRY:
-      if (cancel_requested) return finish(op, cancel_outcome, (int32_t)op->done);
+      if (cancel_requested) return finish(r, cancel_outcome, (int32_t)r->done);
       return false; /* poll again */
     case IOU_CQE_CANCELLED:
-      return finish(op, cancel_outcome, (int32_t)op->done);
+      return finish(r, cancel_outcome, (int32_t)r->done);
     case IOU_CQE_ERROR:
-      return finish(op, IOU_OUTCOME_ERROR, res);
+      return finish(r, IOU_OUTCOME_ERROR, res);
     default: /* ready (a mask), or 0 */
-      op->poll_events = 0;
-      if (cancel_requested) return finish(op, cancel_outcome, (int32_t)op->done);
+      r->poll_events = 0;
+      if (cancel_requested) return finish(r, cancel_outcome, (int32_t)r->done);
       return false; /* re-issue the operation */
   }
 }
 
-bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
-  if (op->poll_events != 0) return on_poll_cqe(op, cancel_requested, cancel_outcome, res);
-  uint8_t kind = op->req.op;
-  bool exact = (op->req.flags & IOU_FLAG_EXACT) != 0;
+bool iou__request_on_cqe(struct iou__request *r, bool cancel_requested, uint8_t cancel_outcome, int32_t res) {
+  if (r->poll_events != 0) return on_poll_cqe(r, cancel_requested, cancel_outcome, res);
+  const struct iou__operation *row = row_of(r);
+  bool exact = (r->req.flags & IOU_FLAG_EXACT) != 0;
   switch (iou__cqe_classify(res, cancel_requested)) {
     case IOU_CQE_RETRY:
-      if (cancel_requested) return finish(op, cancel_outcome, (int32_t)op->done);
-      if (res == -EAGAIN && transfers(kind)) {
-        /* A non-blocking fd: wait for readiness instead of spinning on re-submission. */
-        op->poll_events = (kind == IOU_OP_READ_AT || kind == IOU_OP_RECV) ? POLLIN : POLLOUT;
-      }
+      if (cancel_requested) return finish(r, cancel_outcome, (int32_t)r->done);
+      /* A non-blocking fd: wait for readiness instead of spinning on re-submission. */
+      if (res == -EAGAIN) r->poll_events = row->eagain_poll;
       return false;
     case IOU_CQE_CANCELLED:
-      return finish(op, cancel_outcome, (int32_t)op->done);
+      return finish(r, cancel_outcome, (int32_t)r->done);
     case IOU_CQE_ERROR:
-      return finish(op, IOU_OUTCOME_ERROR, res);
+      return finish(r, IOU_OUTCOME_ERROR, res);
     case IOU_CQE_ZERO:
-      switch (kind) {
-        case IOU_OP_READ_AT:
-        case IOU_OP_RECV:
-          return finish(op, exact ? IOU_OUTCOME_UNEXPECTED_EOF : IOU_OUTCOME_OK, (int32_t)op->done);
-        case IOU_OP_WRITE_AT:
-        case IOU_OP_SEND:
-          return finish(op, IOU_OUTCOME_CLOSED, (int32_t)op->done);
-        default:
-          return finish(op, IOU_OUTCOME_OK, 0);
+      switch (row->zero) {
+        case IOU_ZERO_EOF:
+          return finish(r, exact ? IOU_OUTCOME_UNEXPECTED_EOF : IOU_OUTCOME_OK, (int32_t)r->done);
+        case IOU_ZERO_WRITE_ZERO:
+          return finish(r, IOU_OUTCOME_WRITE_ZERO, (int32_t)r->done);
+        case IOU_ZERO_SUCCESS:
+          break;
       }
+      return finish(r, IOU_OUTCOME_OK, 0);
     case IOU_CQE_POSITIVE:
       break;
   }
-  if (!transfers(kind)) return finish(op, IOU_OUTCOME_OK, 0);
-  IOU_ASSERT((uint32_t)res <= op->total - op->done, "on_cqe: the kernel moved more bytes than asked");
-  op->done += (uint32_t)res;
-  if (op->vec != NULL) advance_vec(op->vec, (uint32_t)res);
-  if (op->done == op->total) return finish(op, IOU_OUTCOME_OK, (int32_t)op->done);
-  if (kind == IOU_OP_RECV && !exact) return finish(op, IOU_OUTCOME_OK, (int32_t)op->done);
-  if (cancel_requested) return finish(op, cancel_outcome, (int32_t)op->done);
+  if (!row->moves_data) return finish(r, IOU_OUTCOME_OK, 0);
+  IOU_ASSERT((uint32_t)res <= r->total - r->done, "on_cqe: the kernel moved more bytes than asked");
+  r->done += (uint32_t)res;
+  if (r->vec != NULL) advance_vec(r->vec, (uint32_t)res);
+  if (r->done == r->total) return finish(r, IOU_OUTCOME_OK, (int32_t)r->done);
+  if (row->first_data_ends && !exact) return finish(r, IOU_OUTCOME_OK, (int32_t)r->done);
+  if (cancel_requested) return finish(r, cancel_outcome, (int32_t)r->done);
   return false; /* partial progress: continue from where it stopped */
 }
 
-void iou__op_release(struct iou__op *op) {
-  free(op->vec);
-  op->vec = NULL;
+void iou__request_release(struct iou__request *r) {
+  free(r->vec);
+  r->vec = NULL;
 }
 
 /* Abandoned iovec copies, from every loop of the process. Pushed by loop threads (release CAS),
  * never popped: nothing reads the list, it only keeps the memory reachable. */
 static _Atomic(struct iou__vec *) quarantine;
 
-void iou__op_leak(struct iou__op *op) {
-  struct iou__vec *vec = op->vec;
-  op->vec = NULL;
+void iou__request_leak(struct iou__request *r) {
+  struct iou__vec *vec = r->vec;
+  r->vec = NULL;
   if (vec == NULL) return;
   vec->quarantine_next = atomic_load_explicit(&quarantine, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit(&quarantine, &vec->quarantine_next, vec, memory_order_release,

@@ -1,8 +1,9 @@
 /*
- * request.h: one logical request's progress (struct iou__op), the SQE it needs next and what a CQE
- * means for it (the seed's request.rs). One logical request may need many SQEs: short reads and
- * writes continue where they stopped, exact receives keep filling, EAGAIN on a non-blocking fd
- * waits for readiness with a one-shot POLL_ADD before re-issuing. No syscalls here.
+ * request.h: one logical request's progress (struct iou__request: the seed's and @iou/core's
+ * Request), the SQE it needs next and what a CQE means for it (the seed's request.rs), driven by
+ * request.c's per-operation table. One logical request may need many SQEs: short reads and writes
+ * continue where they stopped, exact receives keep filling, EAGAIN on a non-blocking fd waits for
+ * readiness with a one-shot POLL_ADD before re-issuing. No syscalls here.
  */
 #ifndef IOU_REQUEST_H
 #define IOU_REQUEST_H
@@ -26,7 +27,7 @@ struct iou__vec {
   struct iovec iov[]; /* advanced in place as bytes are transferred */
 };
 
-struct iou__op {
+struct iou__request {
   struct iou_request req; /* the caller's request; buf / iov_base are caller memory (see iou.h) */
   uint32_t total;         /* bytes to transfer: len, or the sum of the iovec lengths */
   uint32_t done;          /* bytes transferred so far */
@@ -47,28 +48,28 @@ enum iou__cqe_class {
 
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested);
 
-/* Copies the request (and its iovec array) into op. Returns false when the request still needs the
+/* Copies the request (and its iovec array) into r. Returns false when the request still needs the
  * kernel; true when it already ended here (invalid: ERROR -EINVAL / -ENOMEM; nothing to transfer:
- * OK 0), with op->outcome and op->result set and nothing left to release. */
-bool iou__op_init(struct iou__op *op, const struct iou_request *req);
+ * OK 0), with r->outcome and r->result set and nothing left to release. */
+bool iou__request_init(struct iou__request *r, const struct iou_request *req);
 
-/* Fills the SQE for the op's next step and stamps user_data. */
-void iou__op_build_sqe(struct iou__op *op, struct io_uring_sqe *sqe, uint64_t user_data);
+/* Fills the SQE for the request's next step and stamps user_data. */
+void iou__request_build_sqe(struct iou__request *r, struct io_uring_sqe *sqe, uint64_t user_data);
 
-/* Applies one CQE of this op. cancel_requested: a timeout or cancel was requested, whose outcome
+/* Applies one CQE of this request. cancel_requested: a timeout or cancel was requested, whose outcome
  * is cancel_outcome (IOU_OUTCOME_TIMEOUT or IOU_OUTCOME_CANCELLED). Returns true when terminal
  * (outcome and result set), false when another SQE is needed. Success wins over a cancel. */
-bool iou__op_on_cqe(struct iou__op *op, bool cancel_requested, uint8_t cancel_outcome, int32_t res);
+bool iou__request_on_cqe(struct iou__request *r, bool cancel_requested, uint8_t cancel_outcome, int32_t res);
 
-/* Ends the op without a CQE (local timeout or cancel, abandonment): result = bytes so far. */
-void iou__op_end(struct iou__op *op, uint8_t outcome);
+/* Ends the request without a CQE (local timeout or cancel, abandonment): result = bytes so far. */
+void iou__request_end(struct iou__request *r, uint8_t outcome);
 
 /* Frees loop-owned memory after the final CQE. */
-void iou__op_release(struct iou__op *op);
+void iou__request_release(struct iou__request *r);
 
-/* Moves loop-owned memory to the process-wide quarantine, never freed: the op was abandoned and
+/* Moves loop-owned memory to the process-wide quarantine, never freed: the request was abandoned and
  * the kernel may still read it. (Kept reachable so leak checkers see a quarantine, not a leak.) */
-void iou__op_leak(struct iou__op *op);
+void iou__request_leak(struct iou__request *r);
 
 /* An IORING_OP_ASYNC_CANCEL of the op SQE whose user_data is target (first match only, Linux
  * 5.5); its own user_data is target with the cancel tag (bit 63). */

@@ -19,14 +19,24 @@
 
 /* The loop's clock and assertion live here because every other file links against ring.c's
  * neighbours; nothing in them is specific to the ring. */
-_Noreturn void iou__fatal(const char *file, int line, const char *what) {
+static _Noreturn void fatal(const char *file, int line, const char *what, int err) {
   char msg[512];
-  int n = snprintf(msg, sizeof(msg), "iou: invariant violated at %s:%d: %s\n", file, line, what);
+  int n = err == 0 ? snprintf(msg, sizeof(msg), "iou: invariant violated at %s:%d: %s\n", file, line, what)
+                   : snprintf(msg, sizeof(msg), "iou: invariant violated at %s:%d: %s: errno %d (%s)\n", file, line,
+                              what, err, strerror(err));
   if (n > 0) {
     ssize_t ignored = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
     (void)ignored;
   }
   abort();
+}
+
+_Noreturn void iou__fatal(const char *file, int line, const char *what) {
+  fatal(file, line, what, 0);
+}
+
+_Noreturn void iou__fatal_errno(const char *file, int line, const char *what, int err) {
+  fatal(file, line, what, err);
 }
 
 uint64_t iou__now_ns(void) {

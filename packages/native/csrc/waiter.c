@@ -1,7 +1,7 @@
 /*
  * waiter.c: the waiter slab and its tag index (see waiter.h for the id packing and the state
- * table). Owns the slots, the free stack and the tag table; each slot owns its iou__op. Loop
- * thread only; no syscalls.
+ * table). Owns the slots, the free stack and the tag table; each slot owns its struct
+ * iou__request. Loop thread only; no syscalls.
  */
 #include "waiter.h"
 
@@ -84,7 +84,7 @@ bool iou__waiters_find_tag(const struct iou__waiters *w, uint64_t tag, uint64_t 
   return false;
 }
 
-uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__op *op, bool has_tick, uint64_t tick) {
+uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__request *request, bool has_tick, uint64_t tick) {
   IOU_ASSERT(w->free_len > 0, "waiters: insert into a full slab");
   uint64_t id = w->free[--w->free_len];
   struct iou__waiter *e = &w->entries[iou__waiter_index(id)];
@@ -95,9 +95,9 @@ uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__op *op, b
   e->in_flight = false;
   e->has_tick = has_tick;
   e->tick = has_tick ? tick : 0;
-  e->op = *op;
+  e->request = *request;
   w->len++;
-  tag_insert(w, op->req.tag, iou__waiter_index(id));
+  tag_insert(w, request->req.tag, iou__waiter_index(id));
   return id;
 }
 
@@ -127,11 +127,11 @@ bool iou__waiters_cancel(struct iou__waiters *w, uint64_t id, uint8_t outcome, b
 
 /* Frees the slot (pushing the id with the next generation) and fills the completion. */
 static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_completion *out) {
-  out->tag = e->op.req.tag;
-  out->result = e->op.result;
-  out->outcome = e->op.outcome;
+  out->tag = e->request.req.tag;
+  out->result = e->request.result;
+  out->outcome = e->request.outcome;
   out->flags = 0;
-  tag_remove(w, e->op.req.tag, iou__waiter_index(e->id));
+  tag_remove(w, e->request.req.tag, iou__waiter_index(e->id));
   e->state = IOU_WAITER_FREE;
   e->in_flight = false;
   e->has_tick = false;
@@ -145,14 +145,14 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
   struct iou__waiter *e = iou__waiters_get(w, id);
   IOU_ASSERT(e != NULL, "waiters: stage of a stale waiter id");
   if (e->state == IOU_WAITER_CANCEL_REQUESTED) {
-    iou__op_end(&e->op, e->cancel_outcome);
-    iou__op_release(&e->op); /* never reached the kernel since its last CQE */
+    iou__request_end(&e->request, e->cancel_outcome);
+    iou__request_release(&e->request); /* never reached the kernel since its last CQE */
     retire(w, e, out);
     return IOU_STAGE_TIMEOUT;
   }
   IOU_ASSERT(!e->in_flight, "waiters: stage of a waiter already in flight");
   e->in_flight = true;
-  iou__op_build_sqe(&e->op, sqe, id);
+  iou__request_build_sqe(&e->request, sqe, id);
   return IOU_STAGE_SUBMIT;
 }
 
@@ -165,29 +165,29 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
       IOU_ASSERT(res != -EINVAL, "waiters: the kernel rejected our ASYNC_CANCEL (EINVAL)");
       if (res != 0 && res != -EALREADY && res != -ENOENT) w->unexpected_cancel_results++;
     }
-    return IOU_COMPLETION_CANCEL;
+    return IOU_CQE_OUTCOME_CANCEL;
   }
   IOU_ASSERT(e != NULL, "waiters: op CQE for a stale or empty waiter");
   IOU_ASSERT(e->in_flight, "waiters: op CQE for a waiter that is not in flight");
   e->in_flight = false;
   bool cancel_requested = e->state == IOU_WAITER_CANCEL_REQUESTED;
-  if (!iou__op_on_cqe(&e->op, cancel_requested, e->cancel_outcome, res)) return IOU_COMPLETION_REQUEUE;
+  if (!iou__request_on_cqe(&e->request, cancel_requested, e->cancel_outcome, res)) return IOU_CQE_OUTCOME_REQUEUE;
   *had_tick = e->has_tick;
   *tick = e->tick;
-  iou__op_release(&e->op);
+  iou__request_release(&e->request);
   retire(w, e, out);
-  return IOU_COMPLETION_COMPLETE;
+  return IOU_CQE_OUTCOME_COMPLETE;
 }
 
 void iou__waiters_abandon(struct iou__waiters *w, uint64_t id, struct iou_completion *out) {
   struct iou__waiter *e = iou__waiters_get(w, id);
   IOU_ASSERT(e != NULL, "waiters: abandon of a stale waiter id");
-  iou__op_end(&e->op, IOU_OUTCOME_ABANDONED);
+  iou__request_end(&e->request, IOU_OUTCOME_ABANDONED);
   bool held = e->in_flight;
   if (held)
-    iou__op_leak(&e->op); /* the kernel may still read its iovec copy */
+    iou__request_leak(&e->request); /* the kernel may still read its iovec copy */
   else
-    iou__op_release(&e->op);
+    iou__request_release(&e->request);
   retire(w, e, out);
   if (held) out->flags = IOU_COMPLETION_KERNEL_HELD;
 }

@@ -61,7 +61,7 @@ struct iou__waiter {
   bool in_flight;         /* an op SQE was staged and its CQE not yet handled */
   bool has_tick;          /* deadline-tracked by the wheel (Active only) */
   uint64_t tick;          /* its target tick when has_tick */
-  struct iou__op op;      /* owns the request's loop-side memory until the final CQE */
+  struct iou__request request; /* owns the request's loop-side memory until the final CQE */
 };
 
 struct iou__tag_slot {
@@ -85,10 +85,12 @@ enum iou__stage_outcome {
   IOU_STAGE_TIMEOUT, /* a cancel was requested while it was parked: ended locally (completion filled) */
 };
 
+/* What handling one CQE did to its waiter: @iou/core's CompletionOutcome (Complete, Requeue,
+ * Cancel). Spelled IOU_CQE_OUTCOME_* apart from iou_completion.flags (IOU_COMPLETION_*). */
 enum iou__completion_outcome {
-  IOU_COMPLETION_COMPLETE, /* ended: completion filled, slot freed; remove *tick from the wheel if *had_tick */
-  IOU_COMPLETION_REQUEUE,  /* needs another SQE: push the id on the ready queue */
-  IOU_COMPLETION_CANCEL,   /* a cancel CQE (live or stale): nothing to do */
+  IOU_CQE_OUTCOME_COMPLETE, /* ended: completion filled, slot freed; remove *tick from the wheel if *had_tick */
+  IOU_CQE_OUTCOME_REQUEUE,  /* needs another SQE: push the id on the ready queue */
+  IOU_CQE_OUTCOME_CANCEL,   /* a cancel CQE (live or stale): nothing to do */
 };
 
 int iou__waiters_init(struct iou__waiters *w, uint32_t capacity);
@@ -101,8 +103,8 @@ static inline bool iou__waiters_is_empty(const struct iou__waiters *w) {
   return w->len == 0;
 }
 
-/* Takes a free slot for op (moved in), Active, not in flight. Aborts when full. */
-uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__op *op, bool has_tick, uint64_t tick);
+/* Takes a free slot for request (moved in), Active, not in flight. Aborts when full. */
+uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__request *request, bool has_tick, uint64_t tick);
 
 /* The live waiter named exactly by id (index and generation), or NULL. */
 struct iou__waiter *iou__waiters_get(struct iou__waiters *w, uint64_t id);

@@ -5,7 +5,7 @@
  * (FUTEX_WAKE, or an eventfd write that the multishot poll turns into a CQE). FUTEX_WAIT compares
  * the word in the kernel, so a change between the arm and the wait fails the wait with EAGAIN.
  * Visibility: publish (release) pairs with pending/arm (acquire); wake (release) pairs with
- * clear_wait (acquire).
+ * disarm (acquire).
  */
 #include "waker.h"
 
@@ -37,7 +37,7 @@ static uint32_t seq_of(uint32_t word) {
 
 /* Any thread. */
 void iou__waker_wake(struct iou__waker *w) {
-  /* Release pairs with clear_wait's acquire: what the caller wrote before waking (closing, a
+  /* Release pairs with disarm's acquire: what the caller wrote before waking (closing, a
    * cancel, consumed completions) is visible to the loop once it resumes. */
   uint32_t prev = atomic_fetch_or_explicit(&w->state, IOU_WAKER_WAKE_SIGNALLED, memory_order_release);
   if (prev & IOU_WAKER_WAKE_SIGNALLED) return; /* coalesced: someone else claimed this epoch */
@@ -45,7 +45,8 @@ void iou__waker_wake(struct iou__waker *w) {
     for (;;) {
       long r = syscall(SYS_futex, (uint32_t *)&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
       if (r >= 0) break;
-      IOU_ASSERT(errno == EINTR, "waker: FUTEX_WAKE failed; the latch is consumed, the wake would be lost");
+      IOU_ASSERT_ERRNO(errno == EINTR, errno,
+                       "waker: FUTEX_WAKE failed; the latch is consumed, the wake would be lost");
     }
     atomic_fetch_add_explicit(&w->wakes, 1, memory_order_relaxed); /* a counter: pairs with nothing */
   } else if (prev & IOU_WAKER_WAITING_ON_EVENTFD) {
@@ -89,7 +90,7 @@ struct iou__waker_arm iou__waker_arm(struct iou__waker *w, uint32_t processed) {
 }
 
 /* Loop thread. */
-void iou__waker_clear_wait(struct iou__waker *w) {
+void iou__waker_disarm(struct iou__waker *w) {
   /* Acquire pairs with wake's release (see iou__waker_wake). */
   atomic_fetch_and_explicit(&w->state, ~(IOU_WAKER_WAIT_BITS | IOU_WAKER_WAKE_SIGNALLED), memory_order_acquire);
 }
@@ -113,7 +114,7 @@ bool iou__waker_park_idle(struct iou__waker *w, uint32_t processed) {
       break; /* EAGAIN: the word changed before the kernel compared it */
     }
   }
-  iou__waker_clear_wait(w);
+  iou__waker_disarm(w);
   return slept;
 }
 

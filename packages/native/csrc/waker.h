@@ -3,7 +3,7 @@
  * the futex word:
  *   bit 0      WAITING_ON_FUTEX    the loop is (about to be) parked in FUTEX_WAIT on this word
  *   bit 1      WAITING_ON_EVENTFD  the loop is (about to be) blocked in io_uring_enter
- *   bit 2      WAKE_SIGNALLED      a wake was claimed for this epoch (latched until clear_wait)
+ *   bit 2      WAKE_SIGNALLED      a wake was claimed for this epoch (latched until disarm)
  *   bits 3..31 submission sequence (29 bits, wraps): requests published by the owner
  * plus an eventfd watched by a multishot POLL_ADD on the ring (user_data UINT64_MAX). Publishing
  * costs one atomic add; only the first publisher or waker of an armed epoch makes a syscall.
@@ -50,8 +50,8 @@ void iou__waker_wake(struct iou__waker *w);
 bool iou__waker_pending(struct iou__waker *w, uint32_t processed);
 /* Loop thread: announce a blocking io_uring_enter and recheck (arm-and-recheck). */
 struct iou__waker_arm iou__waker_arm(struct iou__waker *w, uint32_t processed);
-/* Loop thread: clear the wait bits and the latch after waking (disarm). */
-void iou__waker_clear_wait(struct iou__waker *w);
+/* Loop thread: clear the wait bits and the latch after waking. */
+void iou__waker_disarm(struct iou__waker *w);
 /* Loop thread, nothing in flight: FUTEX_WAIT on the word unless work or a wake is already there.
  * Returns true when it really slept. */
 bool iou__waker_park_idle(struct iou__waker *w, uint32_t processed);

@@ -111,17 +111,26 @@ struct iou_loop_config {
  * implements it with uv_async_send. */
 typedef void (*iou_notify_fn)(void *ctx);
 
-/* The most iovec entries one vectored request may carry (IOV_MAX): the one spelling of the limit,
- * exported to the Driver by the addon. */
+/* The most iovec entries one vectored request may carry (the kernel's limit for one call): the one
+ * spelling of the limit, exported to the Driver by the addon. */
 #define IOU_MAX_IOV 1024u
 
-/* Operations (IOU_OP_*), as in @iou/core's Request. */
+/* Operations (IOU_OP_*), as in @iou/core's Request and Operations. Each has one row in the table of
+ * csrc/request.c (how its SQE is built, what a 0 result means, whether it moves data, its poll mask
+ * on -EAGAIN, its syscall name); IOU_OP_COUNT is the number of rows. */
 #define IOU_OP_NOP 0
 #define IOU_OP_READ_AT 1  /* read(fd, buf, len, position) until len bytes or EOF */
 #define IOU_OP_WRITE_AT 2 /* write / writev at position until everything is written */
 #define IOU_OP_SEND 3     /* send / sendmsg with MSG_NOSIGNAL until everything is sent */
 #define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
+#define IOU_OP_COUNT 6    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+
+/* From the table: whether op transfers bytes (`buf`/`len` or `iov` are read, and must stay alive
+ * until its completion), and the name its errors carry ("read", "fsync"…, as @iou/core's
+ * Operations spells it). false and NULL for an op >= IOU_OP_COUNT. Any thread. */
+bool iou_op_moves_data(uint32_t op);
+const char *iou_op_syscall(uint32_t op);
 
 /* iou_request.position for READ_AT / WRITE_AT meaning "the file's current position" (pipes,
  * sockets, O_APPEND files); passed to the kernel unchanged on every continuation. */
@@ -155,7 +164,7 @@ struct iou_request {
 #define IOU_OUTCOME_CANCELLED 3      /* iou_loop_cancel landed before the operation finished */
 #define IOU_OUTCOME_UNEXPECTED_EOF 4 /* exact READ_AT/RECV met EOF / peer close first; result = bytes filled */
 #define IOU_OUTCOME_ABANDONED 5      /* unfinished at the shutdown cutoff (see IOU_COMPLETION_KERNEL_HELD) */
-#define IOU_OUTCOME_CLOSED 6         /* write/send made no progress: the kernel returned 0 (also: ERROR -EPIPE) */
+#define IOU_OUTCOME_WRITE_ZERO 6     /* write/send made no progress: the kernel returned 0 (a gone peer: ERROR -EPIPE) */
 
 /* iou_completion.flags. KERNEL_HELD: only with IOU_OUTCOME_ABANDONED. At the shutdown cutoff the
  * loop sends one ASYNC_CANCEL for every request still in the kernel and waits a short grace for
@@ -175,7 +184,7 @@ struct iou_completion {
 struct iou_stats {
   uint64_t submitted; /* requests taken from the inbound queue */
   uint64_t completed; /* requests that ended (any outcome) */
-  uint64_t failed;    /* ended with ERROR, UNEXPECTED_EOF or CLOSED */
+  uint64_t failed;    /* ended with ERROR, UNEXPECTED_EOF or WRITE_ZERO */
   uint64_t timed_out;
   uint64_t cancelled;
   uint64_t requeued; /* SQEs re-staged for partial progress or EAGAIN/EINTR */

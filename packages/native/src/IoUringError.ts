@@ -10,7 +10,7 @@
  * | IOU_OUTCOME_CANCELLED      | `ABORT_ERR`, name `AbortError` | —          |
  * | IOU_OUTCOME_UNEXPECTED_EOF | `ERR_IOU_UNEXPECTED_EOF` (`bytes`: what was filled) | — |
  * | IOU_OUTCOME_ABANDONED      | `ERR_IOU_ABANDONED`      | —                |
- * | IOU_OUTCOME_CLOSED         | `EPIPE` (a write or send made no progress: the kernel returned 0) | -EPIPE |
+ * | IOU_OUTCOME_WRITE_ZERO     | `EPIPE` (a write or send made no progress: the kernel returned 0) | -EPIPE |
  *
  * The Driver adds `ERR_IOU_CLOSED` (a call on a closing or closed Driver) and `ERR_IOU_UNAVAILABLE`
  * (the kernel refuses io_uring; the message is probe()'s reason).
@@ -134,7 +134,7 @@ export const fromCompletion = (
       )
     case Binding.IOU_OUTCOME_ABANDONED:
       return abandonedError(syscall, onFd)
-    case Binding.IOU_OUTCOME_CLOSED:
+    case Binding.IOU_OUTCOME_WRITE_ZERO:
       return new IoUringError(
         `EPIPE: the ${op === OPERATIONS.send.op ? "peer" : "file"} accepted no more bytes (the kernel wrote 0), ${where(syscall, onFd)}`,
         { code: "EPIPE", reason: "SystemError", errno: EPIPE, syscall, fd: onFd },

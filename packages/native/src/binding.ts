@@ -201,7 +201,7 @@ export const IOU_OUTCOME_TIMEOUT = 2
 export const IOU_OUTCOME_CANCELLED = 3
 export const IOU_OUTCOME_UNEXPECTED_EOF = 4
 export const IOU_OUTCOME_ABANDONED = 5
-export const IOU_OUTCOME_CLOSED = 6
+export const IOU_OUTCOME_WRITE_ZERO = 6
 
 export const IOU_TRACE_CANCEL_NONE = 0
 export const IOU_TRACE_CANCEL_DEADLINE = 1
@@ -217,7 +217,7 @@ export const IOU_COMPLETION_KERNEL_HELD = 1
 let maxIovValue: number | undefined
 
 /**
- * Largest iov_count of one vectored request (IOV_MAX): include/iou.h's IOU_MAX_IOV, read from the
+ * Largest iov_count of one vectored request: include/iou.h's IOU_MAX_IOV, read from the
  * addon on first use (which loads it).
  */
 export const maxIov = (): number => (maxIovValue ??= binding.constants["IOU_MAX_IOV"]!)

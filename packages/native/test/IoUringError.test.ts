@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import {
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
-  IOU_OUTCOME_CLOSED,
+  IOU_OUTCOME_WRITE_ZERO,
   IOU_OUTCOME_ERROR,
   IOU_OUTCOME_OK,
   IOU_OUTCOME_TIMEOUT,
@@ -72,7 +72,7 @@ describe("fromCompletion", () => {
   })
 
   it("maps a write or send that made no progress to EPIPE", () => {
-    const error = fromCompletion(IOU_OP_SEND, 5, 0, IOU_OUTCOME_CLOSED)!
+    const error = fromCompletion(IOU_OP_SEND, 5, 0, IOU_OUTCOME_WRITE_ZERO)!
     expect(error.code).toBe("EPIPE")
     expect(error.errno).toBe(-constants.errno.EPIPE)
   })

@@ -10,11 +10,11 @@
 
 static uint8_t buf[16];
 
-static struct iou__op recv_op(uint64_t tag, bool exact) {
+static struct iou__request recv_op(uint64_t tag, bool exact) {
   struct iou_request r = t_req_buf(IOU_OP_RECV, 5, tag, buf, 10);
   r.flags = exact ? IOU_FLAG_EXACT : 0;
-  struct iou__op op;
-  CHECK(!iou__op_init(&op, &r));
+  struct iou__request op;
+  CHECK(!iou__request_init(&op, &r));
   return op;
 }
 
@@ -27,7 +27,7 @@ int main(void) {
   uint64_t tick = 0;
 
   /* In flight, cancelled (CANCELLED), kernel says ECANCELED -> CANCELLED. */
-  struct iou__op o1 = recv_op(1, false);
+  struct iou__request o1 = recv_op(1, false);
   uint64_t a = iou__waiters_insert(&w, &o1, true, 50);
   CHECK(iou__waiters_stage(&w, a, &sqe, &c) == IOU_STAGE_SUBMIT);
   CHECK(iou__waiters_cancel(&w, a, IOU_OUTCOME_CANCELLED, &had, &tick));
@@ -37,31 +37,31 @@ int main(void) {
   for (int r = 0; r > -3; r--) {
     int res = r == 0 ? 0 : r == -1 ? -EALREADY : -ENOENT;
     CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), res, &c, &had, &tick) ==
-          IOU_COMPLETION_CANCEL);
+          IOU_CQE_OUTCOME_CANCEL);
   }
   CHECK(w.unexpected_cancel_results == 0);
   CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(a), -EPERM, &c, &had, &tick) ==
-        IOU_COMPLETION_CANCEL);
+        IOU_CQE_OUTCOME_CANCEL);
   CHECK(w.unexpected_cancel_results == 1);
   CHECK(iou__waiters_get(&w, a)->state == IOU_WAITER_CANCEL_REQUESTED);
-  CHECK(iou__waiters_on_completion(&w, a, -ECANCELED, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, a, -ECANCELED, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.tag == 1 && c.outcome == IOU_OUTCOME_CANCELLED && c.result == 0);
   CHECK(!had); /* the tick was released at cancel time */
 
   /* In flight, timed out, but the op finished: success wins. */
-  struct iou__op o2 = recv_op(2, true);
+  struct iou__request o2 = recv_op(2, true);
   uint64_t b = iou__waiters_insert(&w, &o2, false, 0);
   CHECK(iou__waiters_stage(&w, b, &sqe, &c) == IOU_STAGE_SUBMIT);
   CHECK(iou__waiters_cancel(&w, b, IOU_OUTCOME_TIMEOUT, &had, &tick));
   CHECK(!had);
-  CHECK(iou__waiters_on_completion(&w, b, 10, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, b, 10, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.tag == 2 && c.outcome == IOU_OUTCOME_OK && c.result == 10);
 
   /* Exact recv: partial, requeued (parked), then timed out while parked: ends locally at stage. */
-  struct iou__op o3 = recv_op(3, true);
+  struct iou__request o3 = recv_op(3, true);
   uint64_t d = iou__waiters_insert(&w, &o3, true, 7);
   CHECK(iou__waiters_stage(&w, d, &sqe, &c) == IOU_STAGE_SUBMIT);
-  CHECK(iou__waiters_on_completion(&w, d, 4, &c, &had, &tick) == IOU_COMPLETION_REQUEUE);
+  CHECK(iou__waiters_on_completion(&w, d, 4, &c, &had, &tick) == IOU_CQE_OUTCOME_REQUEUE);
   CHECK(!iou__waiters_is_in_flight(&w, d));
   CHECK(iou__waiters_cancel(&w, d, IOU_OUTCOME_TIMEOUT, &had, &tick) && had && tick == 7);
   CHECK(!iou__waiters_is_in_flight(&w, d)); /* so the loop queues no ASYNC_CANCEL for it */
@@ -71,24 +71,24 @@ int main(void) {
   CHECK(iou__waiters_get(&w, d) == NULL);
 
   /* Exact recv in flight: partial progress after the cancel ends with the cancel's outcome. */
-  struct iou__op o4 = recv_op(4, true);
+  struct iou__request o4 = recv_op(4, true);
   uint64_t e = iou__waiters_insert(&w, &o4, false, 0);
   CHECK(iou__waiters_stage(&w, e, &sqe, &c) == IOU_STAGE_SUBMIT);
   CHECK(iou__waiters_cancel(&w, e, IOU_OUTCOME_CANCELLED, &had, &tick));
-  CHECK(iou__waiters_on_completion(&w, e, 3, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, e, 3, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.outcome == IOU_OUTCOME_CANCELLED && c.result == 3);
   /* A retry after a cancel also ends it. */
-  struct iou__op o5 = recv_op(5, true);
+  struct iou__request o5 = recv_op(5, true);
   uint64_t f = iou__waiters_insert(&w, &o5, false, 0);
   CHECK(iou__waiters_stage(&w, f, &sqe, &c) == IOU_STAGE_SUBMIT);
   CHECK(iou__waiters_cancel(&w, f, IOU_OUTCOME_TIMEOUT, &had, &tick));
-  CHECK(iou__waiters_on_completion(&w, f, -EINTR, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, f, -EINTR, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.outcome == IOU_OUTCOME_TIMEOUT);
   /* ECANCELED without a cancel request is an error, not a cancel. */
-  struct iou__op o6 = recv_op(6, false);
+  struct iou__request o6 = recv_op(6, false);
   uint64_t g = iou__waiters_insert(&w, &o6, false, 0);
   CHECK(iou__waiters_stage(&w, g, &sqe, &c) == IOU_STAGE_SUBMIT);
-  CHECK(iou__waiters_on_completion(&w, g, -ECANCELED, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, g, -ECANCELED, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.outcome == IOU_OUTCOME_ERROR && c.result == -ECANCELED);
   CHECK(w.len == 0);
   iou__waiters_free(&w);

@@ -7,17 +7,17 @@
 #include "helpers.h"
 #include "waiter.h"
 
-static struct iou__op nop(uint64_t tag) {
+static struct iou__request nop(uint64_t tag) {
   struct iou_request r = t_req(IOU_OP_NOP, -1, tag);
-  struct iou__op op;
-  CHECK(!iou__op_init(&op, &r));
+  struct iou__request op;
+  CHECK(!iou__request_init(&op, &r));
   return op;
 }
 
 int main(void) {
   struct iou__waiters w;
   CHECK(iou__waiters_init(&w, 4) == 0);
-  struct iou__op a = nop(100), b = nop(101);
+  struct iou__request a = nop(100), b = nop(101);
   uint64_t ia = iou__waiters_insert(&w, &a, true, 9);
   uint64_t ib = iou__waiters_insert(&w, &b, false, 0);
   CHECK(iou__waiter_index(ia) == 0 && iou__waiter_index(ib) == 1);
@@ -34,7 +34,7 @@ int main(void) {
 
   bool had_tick = false;
   uint64_t tick = 0;
-  CHECK(iou__waiters_on_completion(&w, ia, 0, &c, &had_tick, &tick) == IOU_COMPLETION_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, ia, 0, &c, &had_tick, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(had_tick && tick == 9);
   CHECK(c.tag == 100 && c.outcome == IOU_OUTCOME_OK && c.result == 0);
   CHECK(!iou__waiters_is_in_flight(&w, ia));
@@ -42,14 +42,14 @@ int main(void) {
   CHECK(w.len == 1);
 
   /* The freed slot comes back first, one generation on. */
-  struct iou__op d = nop(102);
+  struct iou__request d = nop(102);
   uint64_t id = iou__waiters_insert(&w, &d, false, 0);
   CHECK(iou__waiter_index(id) == 0 && iou__waiter_generation(id) == 1);
   CHECK(id != ia);
 
   /* A late cancel CQE for the old occupant is ignored and does not touch the new one. */
   CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(ia), -ENOENT, &c, &had_tick, &tick) ==
-        IOU_COMPLETION_CANCEL);
+        IOU_CQE_OUTCOME_CANCEL);
   CHECK(iou__waiters_get(&w, id) != NULL && iou__waiters_get(&w, id)->state == IOU_WAITER_ACTIVE);
   /* A stale id is never in flight and cannot be cancelled. */
   CHECK(!iou__waiters_is_in_flight(&w, ia));

@@ -23,8 +23,8 @@ int main(void) {
       /* Tags chosen to collide: multiples of a large power of two. */
       tags[k] = ((uint64_t)k << 40) | ((uint64_t)(round & 3) << 52);
       struct iou_request r = t_req(IOU_OP_NOP, -1, tags[k]);
-      struct iou__op op;
-      CHECK(!iou__op_init(&op, &r));
+      struct iou__request op;
+      CHECK(!iou__request_init(&op, &r));
       ids[k] = iou__waiters_insert(&w, &op, false, 0);
       live[k] = true;
     } else {
@@ -33,7 +33,7 @@ int main(void) {
       bool had;
       uint64_t tick;
       CHECK(iou__waiters_stage(&w, ids[k], &sqe, &c) == IOU_STAGE_SUBMIT);
-      CHECK(iou__waiters_on_completion(&w, ids[k], 0, &c, &had, &tick) == IOU_COMPLETION_COMPLETE);
+      CHECK(iou__waiters_on_completion(&w, ids[k], 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
       CHECK(c.tag == tags[k]);
       live[k] = false;
       CHECK(!iou__waiters_find_tag(&w, tags[k], &id));

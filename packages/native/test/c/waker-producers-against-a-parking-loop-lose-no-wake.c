@@ -54,7 +54,7 @@ static void *consumer(void *arg) {
         CHECK(r == 1); /* a publish after the arm must write the eventfd */
         iou__waker_acknowledge(&w);
       }
-      iou__waker_clear_wait(&w);
+      iou__waker_disarm(&w);
     }
   }
   CHECK(taken == (uint64_t)PRODUCERS * ITEMS);

@@ -1,5 +1,5 @@
 /* Publishing while the loop is not armed is one atomic and no syscall; once armed, the first
- * publish of the epoch writes the eventfd and later ones (and wakes) coalesce; clear_wait keeps
+ * publish of the epoch writes the eventfd and later ones (and wakes) coalesce; disarm keeps
  * the sequence and clears the bits; an unarmed wake stays latched and makes the next arm skip
  * sleeping; a publish before the arm makes the arm report work ahead. */
 #include <errno.h>
@@ -24,7 +24,7 @@ int main(void) {
   CHECK(iou__waker_pending(&w, processed));
   struct iou__waker_arm a = iou__waker_arm(&w, processed);
   CHECK(!a.wake_latched && !a.still_idle); /* work published ahead */
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   processed = 1;
   CHECK(!iou__waker_pending(&w, processed));
 
@@ -33,7 +33,7 @@ int main(void) {
   for (int i = 0; i < 4; i++) iou__waker_publish(&w, 1);
   iou__waker_wake(&w);
   CHECK(eventfd_count(&w) == 1 && atomic_load(&w.wakes) == 1);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   CHECK((atomic_load(&w.state) & 7u) == 0);
   CHECK(atomic_load(&w.state) >> 3 == 5); /* the sequence survives */
   processed = 5;
@@ -45,10 +45,10 @@ int main(void) {
   CHECK(atomic_load(&w.state) >> 3 == 5);
   a = iou__waker_arm(&w, processed);
   CHECK(a.wake_latched && !a.still_idle);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   a = iou__waker_arm(&w, processed);
   CHECK(!a.wake_latched && a.still_idle); /* consumed by one arm */
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
 
   /* park_idle returns at once when a wake is latched or work is ahead. */
   iou__waker_wake(&w);

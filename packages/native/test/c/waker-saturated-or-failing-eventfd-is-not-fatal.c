@@ -29,12 +29,12 @@ int main(void) {
   iou__waker_wake(&w);
   CHECK(atomic_load(&w.wakes) == 1);
   CHECK(readable(w.eventfd));
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   a = iou__waker_arm(&w, 0); /* again, through publish */
   CHECK(a.still_idle);
   iou__waker_publish(&w, 1);
   CHECK(atomic_load(&w.wakes) == 2);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   CHECK(atomic_load(&w.state) == 1u << IOU_WAKER_SUBMISSION_SHIFT); /* sequence 1, no bits */
   iou__waker_acknowledge(&w);                                       /* drains the whole counter */
   CHECK(!readable(w.eventfd));
@@ -51,18 +51,18 @@ int main(void) {
   CHECK(atomic_load(&w.wakes) == 3); /* the attempt is counted */
   iou__waker_publish(&w, 1);         /* coalesced into the latched wake: no second write */
   CHECK(atomic_load(&w.wakes) == 3);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   CHECK(atomic_load(&w.state) == 2u << IOU_WAKER_SUBMISSION_SHIFT);
   a = iou__waker_arm(&w, 2);
   iou__waker_publish(&w, 1);
   CHECK(atomic_load(&w.wakes) == 4);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   iou__waker_acknowledge(&w); /* read fails with EBADF: returns */
   iou__waker_wake(&w);        /* unarmed: latched, no syscall */
   CHECK(atomic_load(&w.wakes) == 4);
   a = iou__waker_arm(&w, 3);
   CHECK(a.wake_latched && !a.still_idle);
-  iou__waker_clear_wait(&w);
+  iou__waker_disarm(&w);
   w.eventfd = -1; /* already closed */
   iou__waker_destroy(&w);
   return T_EXIT_PASS;
