@@ -437,42 +437,11 @@ void iou__deliver_completions(struct iou_loop *loop) {
 
 /* ---- the ring -------------------------------------------------------------------------------- */
 
-/* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
-static int init_ring(struct iou_loop *loop, uint32_t flags) {
-  if (loop->want_single_issuer) {
-    /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
-    int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
-    if (r == 0) {
-      atomic_store_explicit(&loop->counters.single_issuer, true, memory_order_relaxed);
-      return 0;
-    }
-    if (r != -EINVAL) return r;
-  }
-  /* Without DEFER_TASKRUN (refused, or single issuer not wanted): COOP_TASKRUN (Linux 5.19) still
-   * spares the loop thread an interrupt per completion's task work, which the kernel then runs when
-   * the loop next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
-  int r = iou__ring_init(&loop->ring, loop->size, flags | IORING_SETUP_COOP_TASKRUN);
-  if (r != -EINVAL) return r;
-  /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
-  return iou__ring_init(&loop->ring, loop->size, flags & ~IORING_SETUP_TASKRUN_FLAG);
-}
-
-/* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
- * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
- * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
- * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
-                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
-                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
-static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
-
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
-  uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | IORING_SETUP_R_DISABLED | extra_flags;
-  int r = init_ring(loop, flags);
-  if (r != 0) return r;
-  r = iou__ring_restrict(&loop->ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
-                         IOSQE_ASYNC);
-  if (r != 0) iou__ring_exit(&loop->ring);
+  bool single_issuer = false;
+  uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | extra_flags;
+  int r = iou__ring_open(&loop->ring, loop->size, flags, loop->want_single_issuer, &single_issuer);
+  if (r == 0) atomic_store_explicit(&loop->counters.single_issuer, single_issuer, memory_order_relaxed);
   return r;
 }
 

@@ -230,3 +230,40 @@ void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
    * it sees signals on, or our later look at the CQ and the flag sees its work. */
   (void)__atomic_exchange_n(ring->kcq_flags, flags, __ATOMIC_SEQ_CST);
 }
+
+/* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
+static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
+                     bool *single_issuer) {
+  if (want_single_issuer) {
+    /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
+    int r = iou__ring_init(ring, entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    if (r == 0) *single_issuer = true;
+    if (r != -EINVAL) return r;
+  }
+  /* Without DEFER_TASKRUN (refused, or single issuer not wanted): COOP_TASKRUN (Linux 5.19) still
+   * spares the submitting thread an interrupt per completion's task work, which the kernel then runs
+   * when that thread next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
+  int r = iou__ring_init(ring, entries, flags | IORING_SETUP_COOP_TASKRUN);
+  if (r != -EINVAL) return r;
+  /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
+  return iou__ring_init(ring, entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
+}
+
+/* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
+ * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
+ * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
+ * open, connect or read anything else. */
+static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
+                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
+                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
+
+int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
+                   bool *single_issuer) {
+  *single_issuer = false;
+  int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
+  if (r != 0) return r;
+  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  if (r != 0) iou__ring_exit(ring);
+  return r;
+}

@@ -15,7 +15,14 @@ int main(void) {
   for (uint64_t round = 0; round < 30; round++) {
     struct iou_request r = t_req_buf(IOU_OP_RECV, sv[0], 2 * round, buf, sizeof(buf));
     t_submit(t, &r);
-    t_sleep_ms(2); /* blocked in io_uring_enter with the only slot taken */
+    /* The loop took the recv (on a loaded machine that can take longer than a sleep), then blocks in
+     * io_uring_enter with the only slot taken. */
+    uint64_t end = t_now_ns() + 5000 * T_MS;
+    for (struct iou_stats st = {0}; iou_loop_stats(t->loop, &st), st.submitted < 2 * round + 1;) {
+      CHECK(t_now_ns() < end);
+      t_sleep_ms(1);
+    }
+    t_sleep_ms(2);
     struct iou_request nop = t_req(IOU_OP_NOP, -1, 2 * round + 1);
     t_submit(t, &nop); /* waits in the inbound queue for the slot */
     CHECK(write(sv[1], "x", 1) == 1);
