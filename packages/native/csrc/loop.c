@@ -552,6 +552,14 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
   return n;
 }
 
+/* What iou_loop_open allocates per unit of config.size: the inbound queue (size entries), the
+ * waiters, the completion queue (2 * size), the ready queue (size ids) and the pending cancels
+ * (2 * size ids). Any thread. */
+size_t iou_loop_bytes_per_slot(void) {
+  return sizeof(struct iou__inbound_entry) + iou__waiters_bytes_per_slot() + 2 * sizeof(struct iou_completion) +
+         sizeof(uint64_t) + 2 * sizeof(uint64_t);
+}
+
 /* Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
   const struct iou__counters *k = &loop->counters;

@@ -36,6 +36,12 @@ int iou__waiters_init(struct iou__waiters *w, uint32_t capacity) {
   return 0;
 }
 
+size_t iou__waiters_bytes_per_slot(void) {
+  /* What iou__waiters_init allocates per unit of capacity: an entry, a free-stack id and (the tag
+   * index is twice the capacity, rounded up to a power of two) two tag slots. */
+  return sizeof(struct iou__waiter) + sizeof(uint64_t) + 2 * sizeof(struct iou__tag_slot);
+}
+
 void iou__waiters_free(struct iou__waiters *w) {
   free(w->entries);
   free(w->free);

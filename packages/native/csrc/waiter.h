@@ -55,12 +55,12 @@ enum iou__waiter_state {
 };
 
 struct iou__waiter {
-  uint64_t id;            /* current occupant's WaiterId (for a free slot: the id it will get) */
-  uint8_t state;          /* enum iou__waiter_state */
-  uint8_t cancel_outcome; /* IOU_OUTCOME_TIMEOUT or IOU_OUTCOME_CANCELLED once cancel requested */
-  bool in_flight;         /* an op SQE was staged and its CQE not yet handled */
-  bool has_tick;          /* deadline-tracked by the wheel (Active only) */
-  uint64_t tick;          /* its target tick when has_tick */
+  uint64_t id;                 /* current occupant's WaiterId (for a free slot: the id it will get) */
+  uint8_t state;               /* enum iou__waiter_state */
+  uint8_t cancel_outcome;      /* IOU_OUTCOME_TIMEOUT or IOU_OUTCOME_CANCELLED once cancel requested */
+  bool in_flight;              /* an op SQE was staged and its CQE not yet handled */
+  bool has_tick;               /* deadline-tracked by the wheel (Active only) */
+  uint64_t tick;               /* its target tick when has_tick */
   struct iou__request request; /* owns the request's loop-side memory until the final CQE */
 };
 
@@ -92,6 +92,9 @@ enum iou__completion_outcome {
   IOU_CQE_OUTCOME_REQUEUE,  /* needs another SQE: push the id on the ready queue */
   IOU_CQE_OUTCOME_CANCEL,   /* a cancel CQE (live or stale): nothing to do */
 };
+
+/* Bytes iou__waiters_init allocates per unit of capacity (the tag index rounded down to 2 slots). */
+size_t iou__waiters_bytes_per_slot(void);
 
 int iou__waiters_init(struct iou__waiters *w, uint32_t capacity);
 void iou__waiters_free(struct iou__waiters *w);

@@ -6,6 +6,7 @@
 #define IOU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -164,7 +165,7 @@ struct iou_request {
 #define IOU_OUTCOME_CANCELLED 3      /* iou_loop_cancel landed before the operation finished */
 #define IOU_OUTCOME_UNEXPECTED_EOF 4 /* exact READ_AT/RECV met EOF / peer close first; result = bytes filled */
 #define IOU_OUTCOME_ABANDONED 5      /* unfinished at the shutdown cutoff (see IOU_COMPLETION_KERNEL_HELD) */
-#define IOU_OUTCOME_WRITE_ZERO 6     /* write/send made no progress: the kernel returned 0 (a gone peer: ERROR -EPIPE) */
+#define IOU_OUTCOME_WRITE_ZERO 6 /* write/send made no progress: the kernel returned 0 (a gone peer: ERROR -EPIPE) */
 
 /* iou_completion.flags. KERNEL_HELD: only with IOU_OUTCOME_ABANDONED. At the shutdown cutoff the
  * loop sends one ASYNC_CANCEL for every request still in the kernel and waits a short grace for
@@ -274,6 +275,10 @@ int64_t iou_loop_timeout_ns(struct iou_loop *loop);
 
 /* One pass of the phases; a no-op for the thread engine and once the loop exited. */
 void iou_loop_run(struct iou_loop *loop);
+
+/* The loop's own memory per unit of iou_loop_config.size (queues, waiters, tag index), for sizing;
+ * the kernel's rings come on top (one SQE and its index, two CQEs per entry). Any thread. */
+size_t iou_loop_bytes_per_slot(void);
 
 /* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out);
