@@ -9,7 +9,7 @@
  * Every offset comes from the addon (binding.ts `wireLayout()`), named here once as an index into
  * the typed array that reads that field; a misaligned offset stops the first Wire from being made.
  */
-import { wireLayout } from "./binding.ts"
+import { type WireLayout, wireLayout } from "./binding.ts"
 import type { PendingTable } from "./PendingTable.ts"
 
 const index = (byteOffset: number, width: number, name: string): number => {
@@ -21,26 +21,7 @@ const index = (byteOffset: number, width: number, name: string): number => {
  * The staging record's fields, as indices of the typed array of each field's width; one completion
  * record's fields likewise, plus its stride in each width.
  */
-interface Indices {
-  readonly STAGE_BYTES: number
-  readonly STAGE_SLOT: number
-  readonly STAGE_GENERATION: number
-  readonly STAGE_POSITION_LO: number
-  readonly STAGE_POSITION_HI: number
-  readonly STAGE_LENGTH: number
-  readonly STAGE_FD: number
-  readonly STAGE_OP: number
-  readonly STAGE_FLAGS: number
-  readonly STAGE_OFFSET: number
-  readonly STAGE_DEADLINE_MS: number
-  readonly COMPLETION_WORDS: number
-  readonly COMPLETION_BYTES: number
-  readonly COMPLETION_SLOT: number
-  readonly COMPLETION_GENERATION: number
-  readonly COMPLETION_RESULT: number
-  readonly COMPLETION_OUTCOME: number
-  readonly COMPLETION_FLAGS: number
-}
+type Indices = WireLayout & { readonly COMPLETION_WORDS: number }
 
 let indices: Indices | undefined
 
