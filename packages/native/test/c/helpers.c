@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -110,7 +111,8 @@ struct t_loop *t_open(uint32_t size, bool single_issuer, uint64_t horizon_ns, ui
   return t_open_config(&cfg);
 }
 
-struct t_loop *t_open_config(const struct iou_loop_config *config) {
+/* Opens the harness around a loop with exactly this config. */
+static struct t_loop *open_harness(const struct iou_loop_config *cfg) {
   t_require_io_uring();
   struct t_loop *t = calloc(1, sizeof(*t));
   CHECK(t != NULL);
@@ -119,17 +121,51 @@ struct t_loop *t_open_config(const struct iou_loop_config *config) {
   all_loops[n_loops++] = t;
   t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   CHECK(t->notify_fd >= 0);
-  struct iou_loop_config cfg = *config;
-  if (t_inline()) cfg.engine = IOU_ENGINE_INLINE; /* IOU_TEST_ENGINE=inline: the same test, inline */
-  t->inline_engine = cfg.engine == IOU_ENGINE_INLINE;
+  t->inline_engine = cfg->engine == IOU_ENGINE_INLINE;
   t->owner = pthread_self();
-  int r = iou_loop_open(&cfg, on_notify, t, &t->loop);
+  int r = iou_loop_open(cfg, on_notify, t, &t->loop);
   if (r == -ENOMEM || r == -EPERM) {
     printf("iou_loop_open refused: %s\n", strerror(-r));
     exit(T_EXIT_SKIP);
   }
   CHECK(r == 0);
   return t;
+}
+
+struct t_loop *t_open_config(const struct iou_loop_config *config) {
+  struct iou_loop_config cfg = *config;
+  if (t_inline()) cfg.engine = IOU_ENGINE_INLINE; /* IOU_TEST_ENGINE=inline: the same test, inline */
+  return open_harness(&cfg);
+}
+
+struct t_loop *t_open_engine(uint8_t engine, uint32_t size) {
+  struct iou_loop_config cfg = {.engine = engine,
+                                .size = size,
+                                .single_issuer = true,
+                                .max_request_timeout_ns = 60000 * T_MS,
+                                .timeout_wheel_tick_ns = 5 * T_MS};
+  return open_harness(&cfg);
+}
+
+int t_threads_named(const char *prefix, int *first) {
+  DIR *d = opendir("/proc/self/task");
+  CHECK(d != NULL);
+  int n = 0;
+  if (first != NULL) *first = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], comm[32] = {0};
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue; /* the thread ended meanwhile */
+    if (fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0) {
+      if (n++ == 0 && first != NULL) *first = atoi(e->d_name);
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return n;
 }
 
 struct t_loop *t_open_default(uint32_t size) {

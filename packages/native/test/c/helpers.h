@@ -64,6 +64,14 @@ void t_first_cpus(int *a, int *b);
  * effect (a sandbox that ignores it). */
 bool t_pin_to(int cpu);
 
+/* An engine's loop (IOU_ENGINE_*) of `size`, whatever IOU_TEST_ENGINE says: 60 s horizon, 5 ms
+ * tick, single issuer requested. For the tests of one engine's own behaviour. */
+struct t_loop *t_open_engine(uint8_t engine, uint32_t size);
+
+/* How many threads of this process have a name (comm) starting with `prefix`; *first (if not NULL)
+ * gets the id of one of them (0: none). */
+int t_threads_named(const char *prefix, int *first);
+
 /* A request of op on fd with tag. */
 struct iou_request t_req(uint8_t op, int fd, uint64_t tag);
 /* The same with a single buffer of len bytes. */

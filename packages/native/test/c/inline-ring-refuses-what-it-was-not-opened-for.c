@@ -29,12 +29,7 @@ static int32_t raw(struct iou_loop *loop, uint8_t opcode, uint8_t flags) {
 }
 
 int main(void) {
-  struct iou_loop_config cfg = {.engine = IOU_ENGINE_INLINE,
-                                .size = 8,
-                                .single_issuer = true,
-                                .max_request_timeout_ns = 60000 * T_MS,
-                                .timeout_wheel_tick_ns = 5 * T_MS};
-  struct t_loop *t = t_open_config(&cfg);
+  struct t_loop *t = t_open_engine(IOU_ENGINE_INLINE, 8);
   struct iou_loop *loop = t->loop;
   CHECK(raw(loop, IORING_OP_OPENAT, 0) == -EACCES);
   CHECK(raw(loop, IORING_OP_NOP, IOSQE_IO_LINK) == -EACCES);

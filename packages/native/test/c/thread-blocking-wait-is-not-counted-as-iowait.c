@@ -21,12 +21,7 @@ static unsigned long long iowait_ticks(void) {
 }
 
 int main(void) {
-  struct iou_loop_config cfg = {.engine = IOU_ENGINE_THREAD,
-                                .size = 8,
-                                .single_issuer = true,
-                                .max_request_timeout_ns = 60000 * T_MS,
-                                .timeout_wheel_tick_ns = 5 * T_MS};
-  struct t_loop *t = t_open_config(&cfg);
+  struct t_loop *t = t_open_engine(IOU_ENGINE_THREAD, 8);
   t_sleep_ms(20); /* the loop thread has created its ring */
   const uint32_t flag = __atomic_load_n(&t->loop->ring.wait_flags, __ATOMIC_RELAXED);
   if (flag == 0) {

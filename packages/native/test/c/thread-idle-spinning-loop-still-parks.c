@@ -4,31 +4,11 @@
  * idle period still completes (the park is woken). The loop thread's CPU time is read from its
  * per-thread CPU clock (found by the thread name, "iou-loop"). A spin longer than its ceiling is
  * refused at open. */
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "helpers.h"
-
-static pid_t loop_tid(void) {
-  DIR *d = opendir("/proc/self/task");
-  CHECK(d != NULL);
-  pid_t found = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    char path[300], comm[32] = {0};
-    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) continue;
-    if (fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "iou-loop", 8) == 0) found = (pid_t)atoi(e->d_name);
-    fclose(f);
-  }
-  closedir(d);
-  CHECK(found > 0);
-  return found;
-}
 
 /* The kernel's per-thread CPU clock id for a thread of this process (CPUCLOCK_SCHED, per thread). */
 static uint64_t thread_cpu_ns(pid_t tid) {
@@ -59,7 +39,8 @@ int main(void) {
     CHECK(t_expect(t, tag, 5000).outcome == IOU_OUTCOME_OK);
   }
   t_sleep_ms(20); /* let the last spin end */
-  pid_t tid = loop_tid();
+  int tid = 0;
+  t_threads_named("iou-loop", &tid);
   uint64_t before = thread_cpu_ns(tid);
   t_sleep_ms(300);
   uint64_t used = thread_cpu_ns(tid) - before;
