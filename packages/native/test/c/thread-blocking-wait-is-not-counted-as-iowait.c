@@ -2,7 +2,8 @@
  * where the kernel offers IORING_ENTER_NO_IOWAIT (Linux 6.15), that wait is not counted as iowait.
  * The machine's iowait (/proc/stat, USER_HZ ticks) is measured over 500 ms windows in which the loop
  * blocks, alternately with the flag (as the loop sets it) and without it (cleared for the window by
- * the test): the windows with the flag must gather at most a third of what those without it do.
+ * the test): the windows with the flag must gather at most half of what those without it do (other
+ * processes' I/O lands in both kinds of window).
  * A CPU that never goes idle counts no iowait at all (it is charged as busy time instead): then there
  * is nothing to compare, and the test skips saying so; so does a kernel without the flag. */
 #include <sys/socket.h>
@@ -63,6 +64,6 @@ int main(void) {
     printf("no iowait was counted even without the flag (the CPUs were busy): nothing to compare\n");
     return T_EXIT_SKIP;
   }
-  CHECK(with * 3 <= without);
+  CHECK(with * 2 <= without);
   return T_EXIT_PASS;
 }
