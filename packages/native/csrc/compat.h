@@ -21,12 +21,6 @@
 #ifndef IORING_CQ_EVENTFD_DISABLED
 #define IORING_CQ_EVENTFD_DISABLED (1U << 0) /* Linux 5.8 */
 #endif
-#ifndef IORING_ENTER_NO_IOWAIT
-#define IORING_ENTER_NO_IOWAIT (1U << 7) /* Linux 6.15 */
-#endif
-#ifndef IORING_FEAT_NO_IOWAIT
-#define IORING_FEAT_NO_IOWAIT (1U << 17) /* Linux 6.15 */
-#endif
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12) /* Linux 6.0 */
 #endif

@@ -105,7 +105,6 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
   ring->kcqes = PTR(ring->cq_map, p.cq_off.cqes);
   ring->cq_mask = *(uint32_t *)PTR(ring->cq_map, p.cq_off.ring_mask);
   ring->cq_entries = *(uint32_t *)PTR(ring->cq_map, p.cq_off.ring_entries);
-  ring->wait_flags = (p.features & IORING_FEAT_NO_IOWAIT) ? IORING_ENTER_NO_IOWAIT : 0;
   ring->ksq_flags = PTR(ring->sq_map, p.sq_off.flags);
   ring->kcq_flags = PTR(ring->cq_map, p.cq_off.flags); /* Linux 5.8 */
   /* SQE slot i is always submitted through array index i: fill the indirection once. */
@@ -151,8 +150,6 @@ int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns) {
   __atomic_store_n(ring->ktail, ring->sqe_tail, __ATOMIC_RELEASE);
   uint32_t to_submit = iou__ring_sq_pending(ring);
   unsigned flags = IORING_ENTER_GETEVENTS; /* also runs DEFER_TASKRUN work (Linux 6.1) */
-  /* Relaxed: the ring's thread reads it; a test may change it from another thread (see ring.h). */
-  if (want > 0) flags |= __atomic_load_n(&ring->wait_flags, __ATOMIC_RELAXED);
   long ret;
   if (want > 0 && timeout_ns >= 0) {
     struct __kernel_timespec ts = {

@@ -41,11 +41,6 @@ struct iou_ring {
   uint32_t *ksq_flags;
   uint32_t *kcq_flags;
 
-  /* IORING_ENTER_NO_IOWAIT where the kernel offers it (IORING_FEAT_NO_IOWAIT, Linux 6.15): a wait
-   * for CQEs is idleness, not a task blocked on disk I/O, so it is not counted as iowait. Set at init;
-   * a C test clears and restores it from another thread (relaxed atomics on both sides). */
-  uint32_t wait_flags;
-
   void *sq_map;
   size_t sq_map_len;
   void *cq_map; /* == sq_map with IORING_FEAT_SINGLE_MMAP */
@@ -73,7 +68,7 @@ uint32_t iou__ring_sq_pending(const struct iou_ring *ring);
 struct io_uring_sqe *iou__ring_get_sqe(struct iou_ring *ring);
 
 /* Publishes staged SQEs and calls io_uring_enter(to_submit = all unconsumed, min_complete = want,
- * GETEVENTS, and wait_flags when want > 0), with an EXT_ARG timeout when timeout_ns >= 0 (-1 = no
+ * GETEVENTS), with an EXT_ARG timeout when timeout_ns >= 0 (-1 = no
  * timeout; ignored when want is 0). Returns the number submitted, -ETIME when the timeout expired, or -errno. */
 int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns);
 

@@ -88,11 +88,17 @@ export class PendingTable {
   outstanding = 0
   private freeSlots: Int32Array
   private freeTop = 0
+  /** The reference columns again, as a list: release() empties a slot in each without a keyed lookup. */
+  private readonly referenceColumns: Array<Array<unknown>> = []
 
   constructor(capacity: number) {
     this.capacity = capacity
     for (const name of NUMBER_NAMES) (this as Numbers)[name] = new COLUMNS[name](capacity) as never
-    for (const name of REFERENCE_NAMES) (this as { [K in typeof name]: Array<unknown> })[name] = []
+    for (const name of REFERENCE_NAMES) {
+      const column: Array<unknown> = []
+      ;(this as { [K in typeof name]: Array<unknown> })[name] = column
+      this.referenceColumns.push(column)
+    }
     this.freeSlots = new Int32Array(capacity)
     for (let slot = capacity - 1; slot >= 0; slot--) this.freeSlots[this.freeTop++] = slot
   }
@@ -124,7 +130,8 @@ export class PendingTable {
 
   /** Frees the slot: its references are dropped (the kernel is done with them) and it is FREE. */
   release(slot: number): void {
-    for (const name of REFERENCE_NAMES) this[name][slot] = undefined
+    const columns = this.referenceColumns
+    for (let i = 0; i < columns.length; i++) columns[i]![slot] = undefined
     this.state[slot] = FREE
     this.freeSlots[this.freeTop++] = slot
     this.outstanding--
