@@ -36,6 +36,18 @@ const busy = (fill: Loop.FillResult, more: Partial<ThreadWait.Facts> = {}): Thre
   ...more,
 })
 
+/** Every boolean fact: with the four fills, the 1024 combinations. */
+const FLAGS = [
+  "stagingLeft",
+  "wakePoll",
+  "waitersInFlight",
+  "spinEnabled",
+  "ownerInTurn",
+  "turnWaitSpent",
+  "oneCpu",
+  "ownerOnLoopCpu",
+] as const satisfies ReadonlyArray<Exclude<keyof ThreadWait.Facts, "fill">>
+
 const idle = (f: ThreadWait.Facts) => f.fill === Loop.Drained && !f.waitersInFlight
 const onTheOwnersCpu = (f: ThreadWait.Facts) => f.oneCpu && f.ownerOnLoopCpu
 const polls = (w: ThreadWait.Wait) => w === ThreadWait.SpinThenPark || w === ThreadWait.OwnerTurn
@@ -132,40 +144,9 @@ describe("ThreadWait", () => {
   it("reaches every outcome over the 1024 combinations of facts", () => {
     const seen = new Set<ThreadWait.Wait>()
     for (const fill of fills) {
-      for (let bits = 0; bits < 256; bits++) {
-        const bit = (i: number) => ((bits >> i) & 1) === 1
-        const [
-          stagingLeft,
-          wakePoll,
-          waitersInFlight,
-          spinEnabled,
-          ownerInTurn,
-          turnWaitSpent,
-          oneCpu,
-          ownerOnLoopCpu,
-        ] = [0, 1, 2, 3, 4, 5, 6, 7].map(bit) as [
-          boolean,
-          boolean,
-          boolean,
-          boolean,
-          boolean,
-          boolean,
-          boolean,
-          boolean,
-        ]
-        seen.add(
-          ThreadWait.decide({
-            fill,
-            stagingLeft,
-            wakePoll,
-            waitersInFlight,
-            spinEnabled,
-            ownerInTurn,
-            turnWaitSpent,
-            oneCpu,
-            ownerOnLoopCpu,
-          }),
-        )
+      for (let bits = 0; bits < 1 << FLAGS.length; bits++) {
+        const flags = Object.fromEntries(FLAGS.map((name, i) => [name, ((bits >> i) & 1) === 1]))
+        seen.add(ThreadWait.decide({ fill, ...flags } as unknown as ThreadWait.Facts))
       }
     }
     expect([...seen].map((w) => w._tag).sort()).toEqual(ThreadWait.all.map((w) => w._tag).sort())

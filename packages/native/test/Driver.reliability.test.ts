@@ -106,6 +106,43 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       }
     }, 60_000)
 
+    it("a request made in the continuation of a completion is delivered (a publish inside delivery)", async () => {
+      // The continuation of an awaited timeout runs in the microtasks of the delivery that ended it;
+      // its nop is published from there. The inline engine once left that nop's completion undelivered.
+      const ring = open()
+      const { b } = await pair()
+      for (let i = 0; i < 5; i++) {
+        const timedOut = await ring.recv(b, Buffer.alloc(1), { timeout: 5 }).then(
+          () => "resolved",
+          (e: IoUringError) => e.code,
+        )
+        expect(timedOut).toBe("ETIMEDOUT")
+        expect(await within(ring.nop(), 2_000)).toEqual({ value: undefined })
+      }
+    })
+
+    it("a callback that closes the Driver in the middle of a batch: every request still ends exactly once", async () => {
+      const ring = open()
+      const ended: Array<number> = []
+      const handles: Array<number> = []
+      const done = new Promise<void>((resolve) => {
+        for (let i = 0; i < 64; i++) {
+          handles.push(
+            ring.submitNop(0, () => {
+              ended.push(i)
+              if (ended.length === 1) void ring.close({ shutdownTimeout: 0 })
+              if (ended.length === 64) resolve()
+            }),
+          )
+        }
+      })
+      expect(await within(done, 5_000)).toEqual({ value: undefined })
+      expect(new Set(ended).size).toBe(64)
+      await sleep(20)
+      expect(ended.length).toBe(64)
+      expect(await ring.close()).toBeDefined()
+    })
+
     it("shutdownTimeout: Infinity in the config waits for every request, which still completes", async () => {
       for (const shutdownTimeout of [Infinity, 9.3e12]) {
         const ring = open({ shutdownTimeout })

@@ -886,51 +886,36 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(r.code).toBe(0)
     })
 
-    it("leaves no thread or fd behind after close (thread engine: one thread per Driver while open)", async () => {
-      const r = await runChild(
-        `const fs = await import("node:fs")
+    // The thread engine runs one thread per open Driver; the inline engine none at all.
+    it.each([
+      { engine: "thread", threadsPerDriver: 1 },
+      { engine: "inline", threadsPerDriver: 0 },
+    ])(
+      "leaves no thread or fd behind after close ($engine engine: $threadsPerDriver thread(s) per Driver while open)",
+      async ({ engine, threadsPerDriver }) => {
+        const r = await runChild(
+          `const fs = await import("node:fs")
          await fs.promises.readFile("/proc/self/status")
          const count = () => [fs.readdirSync("/proc/self/task").length, fs.readdirSync("/proc/self/fd").length]
          const before = count()
-         const rings = Array.from({ length: 4 }, () => Driver.open({ engine: "thread" }))
+         const rings = Array.from({ length: 4 }, () => Driver.open({ engine: "${engine}" }))
          await Promise.all(rings.map((r) => r.nop()))
          const during = count()
          await Promise.all(rings.map((r) => r.close()))
          console.log(JSON.stringify({ before, during, after: count() }))`,
-      )
-      expect(r.stderr).toBe("")
-      const { before, during, after } = JSON.parse(r.stdout) as {
-        before: [number, number]
-        during: [number, number]
-        after: [number, number]
-      }
-      expect(during[0]).toBeGreaterThanOrEqual(before[0] + 4)
-      expect(during[1]).toBeGreaterThan(before[1])
-      expect(after).toEqual(before)
-    })
-
-    it("the inline engine starts no thread at all and leaves no fd behind after close", async () => {
-      const r = await runChild(
-        `const fs = await import("node:fs")
-         await fs.promises.readFile("/proc/self/status")
-         const count = () => [fs.readdirSync("/proc/self/task").length, fs.readdirSync("/proc/self/fd").length]
-         const before = count()
-         const rings = Array.from({ length: 4 }, () => Driver.open({ engine: "inline" }))
-         await Promise.all(rings.map((r) => r.nop()))
-         const during = count()
-         await Promise.all(rings.map((r) => r.close()))
-         console.log(JSON.stringify({ before, during, after: count() }))`,
-      )
-      expect(r.stderr).toBe("")
-      const { before, during, after } = JSON.parse(r.stdout) as {
-        before: [number, number]
-        during: [number, number]
-        after: [number, number]
-      }
-      expect(during[0]).toBe(before[0])
-      expect(during[1]).toBeGreaterThan(before[1])
-      expect(after).toEqual(before)
-    })
+        )
+        expect(r.stderr).toBe("")
+        const { before, during, after } = JSON.parse(r.stdout) as {
+          before: [number, number]
+          during: [number, number]
+          after: [number, number]
+        }
+        if (threadsPerDriver === 0) expect(during[0]).toBe(before[0])
+        else expect(during[0]).toBeGreaterThanOrEqual(before[0] + 4 * threadsPerDriver)
+        expect(during[1]).toBeGreaterThan(before[1])
+        expect(after).toEqual(before)
+      },
+    )
 
     it("stops the thread of an idle Driver that was garbage-collected", async () => {
       const r = await runChild(
