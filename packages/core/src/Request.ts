@@ -9,14 +9,15 @@
  *
  * Contract of a completion (the C `struct iou_completion`): `outcome` is one of OUTCOME_*; `result`
  * is `-errno` with OUTCOME_ERROR and otherwise the bytes transferred so far (the count read or
- * received, the total written or sent; 0 for nop and sync). A timed-out or cancelled send therefore
+ * received, the total written or sent) or, for an operation that moves no data, the kernel's
+ * result (0 for nop and sync, the fd an open or accept made). A timed-out or cancelled send therefore
  * says how much of it may already be on the wire.
  *
  * CQE classification, in this order (the seed's `CqeResult::from_raw`):
  * 1. -EAGAIN or -EINTR: retry (another SQE), or, once a cancel was requested, the cancel outcome;
  * 2. -ECANCELED after a requested cancel: the cancel outcome (TIMEOUT or CANCELLED);
  * 3. any other negative result: OUTCOME_ERROR with that result (-ECANCELED too, if we never asked);
- * 4. zero: per kind. nop, sync: OK. writeAt, send: WRITE_ZERO (no progress possible). recv without
+ * 4. zero: per kind. Operations that move no data (nop, sync…): OK. writeAt, send: WRITE_ZERO (no progress possible). recv without
  *    exact: OK with 0 (peer closed). readAt without exact: OK with the count so far (end of file).
  *    recv or readAt with exact: UNEXPECTED_EOF with the count so far;
  * 5. positive n (at most what the SQE asked for, else an invariant violation): progress. Complete:
@@ -27,6 +28,7 @@
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
  */
 import { fail } from "./Invariant.ts"
+import { BY_OP } from "./Operations.ts"
 import { EAGAIN, ECANCELED, EINTR } from "./Errno.ts"
 import * as WaiterId from "./WaiterId.ts"
 
@@ -234,7 +236,7 @@ export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean =
   if (res === -ECANCELED && cancelled) return end(r, cancelOutcome)
   if (res < 0) return finish(r, OUTCOME_ERROR, res)
   const op = r.op
-  if (op === OP_NOP || op === OP_SYNC) return finish(r, OUTCOME_OK, 0)
+  if (BY_OP[op]?.movesData !== true) return finish(r, OUTCOME_OK, res) // e.g. the fd an open made
   const asked = sqeLength(r)
   if (res > asked) fail(`${OP_NAMES[op]} CQE of ${res} bytes exceeds the ${asked} asked for`)
   if (res === 0) {

@@ -78,6 +78,10 @@ Napi::Object WireLayout(Napi::Env env) {
   set("STAGE_OP", offsetof(Stage, op));
   set("STAGE_FLAGS", offsetof(Stage, flags));
   set("STAGE_OFFSET", offsetof(Stage, offset));
+  set("STAGE_ARG", offsetof(Stage, arg));
+  set("STAGE_ARG2", offsetof(Stage, arg2));
+  set("STAGE_EXTENT_LO", offsetof(Stage, extent_lo));
+  set("STAGE_EXTENT_HI", offsetof(Stage, extent_hi));
   set("STAGE_DEADLINE_MS", offsetof(Stage, deadline_ms));
   set("COMPLETION_BYTES", sizeof(struct iou_completion));
   set("COMPLETION_SLOT", offsetof(struct iou_completion, tag));

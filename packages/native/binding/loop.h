@@ -31,8 +31,12 @@ struct iou_binding_stage {
   uint32_t op;         // IOU_OP_*
   uint32_t flags;      // IOU_FLAG_*
   uint32_t offset;     // byte offset of the range inside the buffer
-  uint32_t reserved;   // keeps deadline_ms 8-byte aligned; unused
+  uint32_t arg;        // iou_request.arg
   double deadline_ms;  // absolute CLOCK_MONOTONIC deadline in ms, 0 = none
+  uint32_t arg2;       // iou_request.arg2
+  uint32_t extent_lo;  // iou_request.extent, low 32 bits
+  uint32_t extent_hi;  // iou_request.extent, high 32 bits
+  uint32_t reserved;   // keeps the size a multiple of 8; unused
 };
 static_assert(offsetof(struct iou_binding_stage, slot) == 0, "stage: slot");
 static_assert(offsetof(struct iou_binding_stage, generation) == 4, "stage: generation");
@@ -43,8 +47,12 @@ static_assert(offsetof(struct iou_binding_stage, fd) == 20, "stage: fd");
 static_assert(offsetof(struct iou_binding_stage, op) == 24, "stage: op");
 static_assert(offsetof(struct iou_binding_stage, flags) == 28, "stage: flags");
 static_assert(offsetof(struct iou_binding_stage, offset) == 32, "stage: offset");
+static_assert(offsetof(struct iou_binding_stage, arg) == 36, "stage: arg");
 static_assert(offsetof(struct iou_binding_stage, deadline_ms) == 40, "stage: deadline_ms");
-static_assert(sizeof(struct iou_binding_stage) == 48, "stage: size");
+static_assert(offsetof(struct iou_binding_stage, arg2) == 48, "stage: arg2");
+static_assert(offsetof(struct iou_binding_stage, extent_lo) == 52, "stage: extent_lo");
+static_assert(offsetof(struct iou_binding_stage, extent_hi) == 56, "stage: extent_hi");
+static_assert(sizeof(struct iou_binding_stage) == 64, "stage: size");
 
 // The completion record is include/iou.h's struct iou_completion itself: Loop polls completions
 // straight into an array of them (the completion area) and the Driver reads each record's tag as

@@ -52,10 +52,10 @@ void QuarantineStores(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
   stores.clear();
 }
 
-// Requests that carry no buffer (the operation table's "moves data" column): submit's data is not
+// Requests that point at no memory (the operation table's `memory` column): submit's data is not
 // read for them.
 bool Bufferless(uint8_t op) {
-  return !iou_op_moves_data(op);
+  return iou_op_memory(op) == IOU_MEMORY_NONE;
 }
 
 }  // namespace
@@ -76,6 +76,9 @@ struct iou_request RequestOf(const struct iou_binding_stage& stage) {
     request.deadline_ns = UINT64_MAX;
   else
     request.deadline_ns = static_cast<uint64_t>(deadline_ns);
+  request.extent = (static_cast<uint64_t>(stage.extent_hi) << 32) | stage.extent_lo;
+  request.arg = stage.arg;
+  request.arg2 = stage.arg2;
   request.fd = stage.fd;
   request.op = static_cast<uint8_t>(stage.op);
   request.flags = static_cast<uint8_t>(stage.flags);
@@ -85,6 +88,7 @@ struct iou_request RequestOf(const struct iou_binding_stage& stage) {
 int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_value data, struct iou_request* request) {
   if (Bufferless(request->op)) return 0;
   const uint32_t slot = stage.slot;
+  if (iou_op_memory(request->op) == IOU_MEMORY_ARGS) return AttachArgs(env, slot, data, request);
   bool is_array = false;
   napi_is_array(env, data, &is_array);
   if (is_array) {
@@ -128,19 +132,48 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
   return 0;
 }
 
+int Buffers::AttachArgs(napi_env env, uint32_t slot, napi_value data, struct iou_request* request) {
+  napi_value views[2] = {data, nullptr};
+  uint32_t n = 1;
+  bool is_array = false;
+  napi_is_array(env, data, &is_array);
+  if (is_array) {
+    napi_get_array_length(env, data, &n);
+    if (n == 0 || n > 2) return -EINVAL;
+    for (uint32_t i = 0; i < n; i++) {
+      if (napi_get_element(env, data, i, &views[i]) != napi_ok) return -EINVAL;
+    }
+  }
+  uint8_t* bytes[2] = {nullptr, nullptr};
+  size_t lengths[2] = {0, 0};
+  for (uint32_t i = 0; i < n; i++) {
+    if (!BytesOf(env, views[i], &bytes[i], &lengths[i]) || lengths[i] > UINT32_MAX) return -EINVAL;
+  }
+  request->buf = bytes[0];
+  request->len = static_cast<uint32_t>(lengths[0]);
+  request->buf2 = bytes[1];
+  if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
+  Stores& stores = kept_[slot];
+  stores.clear();
+  for (uint32_t i = 0; i < n; i++) stores.push_back(BackingStoreOf(views[i]));
+  return 0;
+}
+
 void Buffers::Submitted(const struct iou_request& request, bool taken) {
   const uint32_t slot = static_cast<uint32_t>(request.tag);
   std::shared_ptr<v8::BackingStore> store = std::move(single_);
   single_.reset();
-  if (taken && !Bufferless(request.op)) {
+  const uint8_t memory = iou_op_memory(request.op);
+  if (taken && memory != IOU_MEMORY_NONE) {
     // Held from here until the request's completion is delivered (Drain), or for ever if the
-    // kernel may keep it (Release of the slot skips abandoned kernel-held requests).
+    // kernel may keep it (Release of the slot skips abandoned kernel-held requests). Vectored
+    // requests and arguments were put in kept_ by Attach already.
     if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
-    if (request.iov == nullptr) {
+    if (memory == IOU_MEMORY_DATA && request.iov == nullptr) {
       kept_[slot].clear();
       kept_[slot].push_back(std::move(store));
     }
-  } else if (!taken && request.iov != nullptr) {
+  } else if (!taken && (request.iov != nullptr || memory == IOU_MEMORY_ARGS) && slot < kept_.size()) {
     kept_[slot].clear();
   }
 }

@@ -28,9 +28,10 @@ struct iou_request RequestOf(const struct iou_binding_stage& stage);
 // request at a time (the Driver reuses a slot only after its completion was delivered).
 class Buffers {
  public:
-  // Points `request` at `data`: a Uint8Array (the range stage.offset, stage.length of it), an array
-  // of 1..IOU_MAX_IOV of them (vectored: the iovecs live in the slot's array here) or, for an
-  // operation that moves no data (iou_op_moves_data), nothing (data is not read). Returns 0, or -EINVAL for data the
+  // Points `request` at `data`. IOU_MEMORY_DATA: a Uint8Array (the range stage.offset,
+  // stage.length of it) or an array of 1..IOU_MAX_IOV of them (vectored: the iovecs live in the
+  // slot's array here). IOU_MEMORY_ARGS: a Uint8Array (buf, len) or an array of one or two (buf,
+  // then buf2), whole. IOU_MEMORY_NONE: nothing (data is not read). Returns 0, or -EINVAL for data the
   // request cannot use. The backing stores are taken here and kept by Submitted. JS thread,
   // inside a handle scope.
   int Attach(napi_env env, const struct iou_binding_stage& stage, napi_value data, struct iou_request* request);
@@ -52,6 +53,9 @@ class Buffers {
   void QuarantineAll();
 
  private:
+  // Attach for IOU_MEMORY_ARGS: the views' stores go straight to kept_.
+  int AttachArgs(napi_env env, uint32_t slot, napi_value data, struct iou_request* request);
+
   using Stores = std::vector<std::shared_ptr<v8::BackingStore>>;
 
   // Per slot: the iovec array of the slot's vectored request, reused for the life of the Loop. The

@@ -12,7 +12,8 @@
  *   0            the row's `zero`: SUCCESS (OK 0), EOF (exact -> UNEXPECTED_EOF, else OK) or
  *                WRITE_ZERO (no progress is possible)
  *   positive     moves data: progress; complete -> OK; a `first_data_ends` row without exact ends
- *                OK at its first data; otherwise the op again from where it stopped. Else OK 0
+ *                OK at its first data; otherwise the op again from where it stopped. Else OK with
+ *                the result (the fd an open or accept made)
  *   With a cancel requested: a complete transfer still wins; partial progress, -ECANCELED or a
  *   retry end with the cancel's outcome (TIMEOUT or CANCELLED).
  */
@@ -38,7 +39,7 @@ struct iou__operation {
    * are already set. */
   void (*prep)(struct iou__request *r, struct io_uring_sqe *sqe);
   enum iou__zero zero;
-  bool moves_data;      /* transfers bytes (len or the iovecs): progress is counted, 0 bytes end at admission */
+  uint8_t memory;       /* IOU_MEMORY_*; DATA: bytes are transferred, progress is counted, 0 bytes end at admission */
   bool vectored;        /* accepts iov_count > 0 */
   bool first_data_ends; /* without IOU_FLAG_EXACT, the first non-empty result ends it */
   uint32_t eagain_poll; /* -EAGAIN: the POLL_ADD mask to wait for before the op again; 0: again at once */
@@ -109,13 +110,13 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall  prep           zero                 moves_data vectored first_data_ends eagain_poll */
-  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    false,     false,   false,          0},
-  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        true,      false,   false,          POLLIN},
-  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, true,      true,    false,          POLLOUT},
-  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, true,      true,    false,          POLLOUT},
-  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        true,      false,   true,           POLLIN},
-  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    false,     false,   false,          0},
+  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll */
+  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0},
+  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN},
+  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT},
+  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT},
+  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN},
+  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -127,8 +128,12 @@ static const struct iou__operation *row_of(const struct iou__request *r) {
   return row;
 }
 
+uint8_t iou_op_memory(uint32_t op) {
+  return op < IOU_OP_COUNT ? operations[op].memory : IOU_MEMORY_NONE;
+}
+
 bool iou_op_moves_data(uint32_t op) {
-  return op < IOU_OP_COUNT && operations[op].moves_data;
+  return iou_op_memory(op) == IOU_MEMORY_DATA;
 }
 
 const char *iou_op_syscall(uint32_t op) {
@@ -173,7 +178,7 @@ bool iou__request_init(struct iou__request *r, const struct iou_request *req) {
     r->vec = vec;
     return false;
   }
-  if (row->moves_data) {
+  if (row->memory == IOU_MEMORY_DATA) {
     if (req->len > INT32_MAX) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
     r->total = req->len;
     if (r->total == 0) return finish(r, IOU_OUTCOME_OK, 0); /* nothing to move: no SQE */
@@ -256,7 +261,7 @@ bool iou__request_on_cqe(struct iou__request *r, bool cancel_requested, uint8_t 
     case IOU_CQE_POSITIVE:
       break;
   }
-  if (!row->moves_data) return finish(r, IOU_OUTCOME_OK, 0);
+  if (row->memory != IOU_MEMORY_DATA) return finish(r, IOU_OUTCOME_OK, res); /* e.g. the fd an open made */
   IOU_ASSERT((uint32_t)res <= r->total - r->done, "on_cqe: the kernel moved more bytes than asked");
   r->done += (uint32_t)res;
   if (r->vec != NULL) advance_vec(r->vec, (uint32_t)res);

@@ -127,9 +127,15 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
 #define IOU_OP_COUNT 6    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
-/* From the table: whether op transfers bytes (`buf`/`len` or `iov` are read, and must stay alive
- * until its completion), and the name its errors carry ("read", "fsync"…, as @iou/core's
- * Operations spells it). false and NULL for an op >= IOU_OP_COUNT. Any thread. */
+/* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
+ * it must stay alive until the request's completion (see struct iou_request). */
+#define IOU_MEMORY_NONE 0 /* none: buf, buf2 and iov are not read */
+#define IOU_MEMORY_DATA 1 /* the bytes it transfers: [buf, buf + len) or the iovecs */
+#define IOU_MEMORY_ARGS 2 /* its arguments: buf (a path, a socket address…) and buf2 where it names one */
+/* From the table: the operation's IOU_MEMORY_*, whether it transfers bytes (IOU_MEMORY_DATA), and
+ * the name its errors carry ("read", "fsync"…, as @iou/core's Operations spells it).
+ * IOU_MEMORY_NONE, false and NULL for an op >= IOU_OP_COUNT. Any thread. */
+uint8_t iou_op_memory(uint32_t op);
 bool iou_op_moves_data(uint32_t op);
 const char *iou_op_syscall(uint32_t op);
 
@@ -145,14 +151,18 @@ const char *iou_op_syscall(uint32_t op);
  * the request's completion has been delivered by iou_loop_poll_completions (the kernel may write
  * into it until then). For a request abandoned with IOU_COMPLETION_KERNEL_HELD, forever (quarantine). */
 struct iou_request {
-  uint64_t tag;            /* caller's id, echoed in the completion; unique among the caller's live requests */
-  uint64_t position;       /* file offset for READ_AT / WRITE_AT */
-  uint64_t deadline_ns;    /* absolute CLOCK_MONOTONIC deadline in ns; 0 = none */
-  uint8_t *buf;            /* single buffer: [buf, buf + len) */
-  const struct iovec *iov; /* vectored WRITE_AT / SEND when iov_count > 0 (then buf/len are unused) */
-  uint32_t len;
-  uint32_t iov_count; /* 0: single buffer; at most IOU_MAX_IOV */
-  int32_t fd;
+  uint64_t tag;         /* caller's id, echoed in the completion; unique among the caller's live requests */
+  uint64_t position;    /* file offset for READ_AT / WRITE_AT; other operations: see their IOU_OP_* */
+  uint64_t extent;      /* a second 64-bit argument, for the operations whose IOU_OP_* names it */
+  uint64_t deadline_ns; /* absolute CLOCK_MONOTONIC deadline in ns; 0 = none */
+  uint8_t *buf;         /* IOU_MEMORY_DATA: the single buffer [buf, buf + len); IOU_MEMORY_ARGS: the first argument */
+  uint8_t *buf2;        /* IOU_MEMORY_ARGS: the second argument, for the operations whose IOU_OP_* names one */
+  const struct iovec *iov; /* vectored requests when iov_count > 0 (then buf/len are unused) */
+  uint32_t len;            /* bytes at buf */
+  uint32_t iov_count;      /* 0: single buffer; at most IOU_MAX_IOV */
+  uint32_t arg;            /* the operation's 32-bit arguments, as its IOU_OP_* says; the others ignore them */
+  uint32_t arg2;
+  int32_t fd;    /* the fd it acts on (an operation on a path: the directory fd, AT_FDCWD) */
   uint8_t op;    /* IOU_OP_* */
   uint8_t flags; /* IOU_FLAG_* */
 };

@@ -49,6 +49,11 @@ const COLUMNS = {
   positionHi: Uint32Array,
   offset: Uint32Array,
   length: Uint32Array,
+  /** The operation's arguments beyond fd, buffer and position (include/iou.h struct iou_request). */
+  arg: Uint32Array,
+  arg2: Uint32Array,
+  extentLo: Uint32Array,
+  extentHi: Uint32Array,
   deadline: Float64Array,
 }
 
@@ -125,6 +130,19 @@ export class PendingTable {
     } else {
       this.positionLo[slot] = Number(position & 0xffffffffn)
       this.positionHi[slot] = Number(position >> 32n)
+    }
+  }
+
+  /** Sets the slot's operation-specific arguments (include/iou.h struct iou_request: arg, arg2, extent). */
+  setArgs(slot: number, arg: number, arg2: number, extent: number | bigint): void {
+    this.arg[slot] = arg
+    this.arg2[slot] = arg2
+    if (typeof extent === "number") {
+      this.extentLo[slot] = extent >>> 0
+      this.extentHi[slot] = Math.floor(extent / 4294967296)
+    } else {
+      this.extentLo[slot] = Number(extent & 0xffffffffn)
+      this.extentHi[slot] = Number(extent >> 32n)
     }
   }
 

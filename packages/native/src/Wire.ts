@@ -40,6 +40,10 @@ const indicesOf = (): Indices => {
     STAGE_OP: index(w.STAGE_OP, 4, "STAGE_OP"),
     STAGE_FLAGS: index(w.STAGE_FLAGS, 4, "STAGE_FLAGS"),
     STAGE_OFFSET: index(w.STAGE_OFFSET, 4, "STAGE_OFFSET"),
+    STAGE_ARG: index(w.STAGE_ARG, 4, "STAGE_ARG"),
+    STAGE_ARG2: index(w.STAGE_ARG2, 4, "STAGE_ARG2"),
+    STAGE_EXTENT_LO: index(w.STAGE_EXTENT_LO, 4, "STAGE_EXTENT_LO"),
+    STAGE_EXTENT_HI: index(w.STAGE_EXTENT_HI, 4, "STAGE_EXTENT_HI"),
     STAGE_DEADLINE_MS: index(w.STAGE_DEADLINE_MS, 8, "STAGE_DEADLINE_MS"),
     COMPLETION_WORDS: index(w.COMPLETION_BYTES, 4, "COMPLETION_BYTES"),
     COMPLETION_BYTES: w.COMPLETION_BYTES,
@@ -95,6 +99,10 @@ export class Wire {
     s[at.STAGE_OP] = table.op[slot]!
     s[at.STAGE_FLAGS] = table.flags[slot]!
     s[at.STAGE_OFFSET] = table.offset[slot]!
+    s[at.STAGE_ARG] = table.arg[slot]!
+    s[at.STAGE_ARG2] = table.arg2[slot]!
+    s[at.STAGE_EXTENT_LO] = table.extentLo[slot]!
+    s[at.STAGE_EXTENT_HI] = table.extentHi[slot]!
     this.stageF64[at.STAGE_DEADLINE_MS] = table.deadline[slot]!
   }
 

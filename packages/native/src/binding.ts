@@ -111,6 +111,10 @@ export interface WireLayout {
   readonly STAGE_OP: number
   readonly STAGE_FLAGS: number
   readonly STAGE_OFFSET: number
+  readonly STAGE_ARG: number
+  readonly STAGE_ARG2: number
+  readonly STAGE_EXTENT_LO: number
+  readonly STAGE_EXTENT_HI: number
   readonly STAGE_DEADLINE_MS: number
   readonly COMPLETION_BYTES: number
   readonly COMPLETION_SLOT: number

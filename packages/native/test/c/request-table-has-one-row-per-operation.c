@@ -1,6 +1,6 @@
 /* Every IOU_OP_* below IOU_OP_COUNT has its row in request.c's table: a syscall name (the one
- * @iou/core's Operations gives its errors) and whether it moves data (what the binding reads to
- * decide whether a request carries buffers). The first op past the table has neither and ends
+ * @iou/core's Operations gives its errors) and the caller memory its requests point at (what the
+ * binding reads to decide which buffers a request carries). The first op past the table has neither and ends
  * ERROR -EINVAL at admission. */
 #include <errno.h>
 #include <string.h>
@@ -12,18 +12,21 @@ int main(void) {
   static const struct {
     uint32_t op;
     const char *syscall;
-    bool moves_data;
+    uint8_t memory;
   } expected[] = {
-      {IOU_OP_NOP, "nop", false},  {IOU_OP_READ_AT, "read", true}, {IOU_OP_WRITE_AT, "write", true},
-      {IOU_OP_SEND, "send", true}, {IOU_OP_RECV, "recv", true},    {IOU_OP_SYNC, "fsync", false},
+      {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},        {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
+      {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA}, {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
+      {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
     CHECK(expected[i].op == i);
     CHECK(iou_op_syscall(i) != NULL && strcmp(iou_op_syscall(i), expected[i].syscall) == 0);
-    CHECK(iou_op_moves_data(i) == expected[i].moves_data);
+    CHECK(iou_op_memory(i) == expected[i].memory);
+    CHECK(iou_op_moves_data(i) == (expected[i].memory == IOU_MEMORY_DATA));
   }
   CHECK(iou_op_syscall(IOU_OP_COUNT) == NULL && !iou_op_moves_data(IOU_OP_COUNT));
+  CHECK(iou_op_memory(IOU_OP_COUNT) == IOU_MEMORY_NONE);
   CHECK(iou_op_syscall(UINT32_MAX) == NULL && !iou_op_moves_data(UINT32_MAX));
 
   struct iou__request r;
