@@ -153,12 +153,13 @@ class RingFile implements FileSystem.File {
     private readonly ops: Ops.FsOps,
     readonly fd: number,
     private readonly append: boolean,
+    /** Opened for writing: an empty write on a read-only handle fails as the kernel fails it (EBADF). */
+    private readonly writable: boolean,
   ) {}
 
   get stat(): Effect.Effect<FileSystem.File.Info, Error> {
-    return Effect.flatMap(
-      Errors.mapTo("stat", this.fd)(this.ops.stat(this.fd, { followSymlinks: true })),
-      (stats) => infoOf(stats, "stat"),
+    return Effect.flatMap(Errors.mapTo("stat", this.fd)(this.ops.stat(this.fd, { followSymlinks: true })), (stats) =>
+      infoOf(stats, "stat"),
     )
   }
 
@@ -247,6 +248,22 @@ class RingFile implements FileSystem.File {
       if (!this.append && position > BigInt(Number.MAX_SAFE_INTEGER)) {
         return Effect.fail(Errors.badArgument(method, `position exceeds the safe integer range: ${position}`))
       }
+      // The ring completes an empty write without the kernel; write(2) of 0 bytes on an fd not
+      // open for writing fails with EBADF, and Node's write says so: so do we.
+      if (buffer.byteLength === 0) {
+        return this.writable
+          ? Effect.succeed(0)
+          : Effect.fail(
+              PlatformError.systemError({
+                _tag: "Unknown",
+                module: "FileSystem",
+                method,
+                pathOrDescriptor: this.fd,
+                syscall: "write",
+                description: "EBADF: bad file descriptor",
+              }),
+            )
+      }
       // With O_APPEND the kernel writes at the end whatever the offset given.
       return Effect.map(
         Errors.mapTo(method, this.fd)(this.ops.writeAt(this.fd, buffer, this.append ? 0 : position)),
@@ -313,7 +330,7 @@ const makeWith = (
       const fd = yield* Effect.acquireRelease(Errors.mapTo(method, path)(ops.open(path, flags, mode)), (fd) =>
         Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
       )
-      return new RingFile(ops, fd, flag.startsWith("a"))
+      return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r")
     })
 
   const readFile = (path: string): Effect.Effect<Uint8Array, Error> =>
@@ -368,8 +385,7 @@ const makeWith = (
     (method: string): FileSystem.FileSystem["makeTempDirectory"] =>
     (options) =>
       Effect.suspend(() => {
-        const directory =
-          typeof options?.directory === "string" ? Path.join(options.directory, ".") : OS.tmpdir()
+        const directory = typeof options?.directory === "string" ? Path.join(options.directory, ".") : OS.tmpdir()
         const prefix = options?.prefix ?? ""
         const template = prefix === "" ? `${directory}/` : Path.join(directory, prefix)
         return node<string>(method, template, (cb) => NFS.mkdtemp(template, cb))
@@ -504,10 +520,12 @@ const makeWith = (
         }),
       ).pipe(
         Effect.map((entries) =>
-          entries.map((entry): FileSystem.DirectoryEntry => ({
-            name: entry.name,
-            type: typeOf(entry as unknown as Ops.Stats),
-          })),
+          entries.map(
+            (entry): FileSystem.DirectoryEntry => ({
+              name: entry.name,
+              type: typeOf(entry as unknown as Ops.Stats),
+            }),
+          ),
         ),
       ),
     readFile,
@@ -577,7 +595,13 @@ const watchNode = (
           Queue.failCauseUnsafe(
             queue,
             Cause.fail(
-              PlatformError.systemError({ _tag: "Unknown", module: "FileSystem", method: "watch", pathOrDescriptor: path, cause }),
+              PlatformError.systemError({
+                _tag: "Unknown",
+                module: "FileSystem",
+                method: "watch",
+                pathOrDescriptor: path,
+                cause,
+              }),
             ),
           )
         })
@@ -632,10 +656,13 @@ const readAheadStream =
         const file = yield* openForRead(path)
         const offset = options?.offset === undefined ? 0n : ByteSize.fromInputUnsafe(options.offset)
         if (offset !== 0n) yield* file.seek(offset, "start")
-        const bytesToRead = options?.bytesToRead === undefined ? undefined : ByteSize.fromInputUnsafe(options.bytesToRead)
+        const bytesToRead =
+          options?.bytesToRead === undefined ? undefined : ByteSize.fromInputUnsafe(options.bytesToRead)
         let position: bigint = offset
         let total = 0n
-        let ahead: { readonly position: bigint; readonly size: number; readonly fiber: Fiber.Fiber<Uint8Array, Error> } | undefined
+        let ahead:
+          | { readonly position: bigint; readonly size: number; readonly fiber: Fiber.Fiber<Uint8Array, Error> }
+          | undefined
 
         const sizeAt = (read: bigint): number =>
           bytesToRead === undefined

@@ -61,7 +61,11 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         }
         for (const op of Object.keys(runs) as Array<keyof Ops.FsOps>) {
           const submitted = yield* submittedBy(runs[op])
-          assert.strictEqual(submitted > 0, Ops.ON_RING[op], `${op}: ${submitted} submitted, ON_RING says ${Ops.ON_RING[op]}`)
+          assert.strictEqual(
+            submitted > 0,
+            Ops.ON_RING[op],
+            `${op}: ${submitted} submitted, ON_RING says ${Ops.ON_RING[op]}`,
+          )
         }
       }),
     )

@@ -99,72 +99,79 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
 
-    it.effect("open: r on a missing file is NotFound, ax on an existing one AlreadyExists, noFollow refuses a symlink", () =>
-      Effect.gen(function* () {
-        const fsys = yield* FileSystem.FileSystem
-        const dir = yield* scratchDir
-        const file = path.join(dir, "f")
-        const link = path.join(dir, "l")
-        const missing = yield* Effect.flip(fsys.open(path.join(dir, "none")))
-        assert.deepStrictEqual(shapeOf(missing, dir), {
-          tag: "NotFound",
-          method: "open",
-          syscall: "open",
-          target: "none",
-        })
-        yield* fsys.writeFileString(file, "data")
-        const exists = yield* Effect.flip(fsys.open(file, { flag: "ax" }))
-        assert.deepStrictEqual(shapeOf(exists, dir), {
-          tag: "AlreadyExists",
-          method: "open",
-          syscall: "open",
-          target: "f",
-        })
-        yield* fsys.symlink(file, link)
-        const refused = yield* Effect.flip(fsys.open(link, { noFollow: true }))
-        assert.deepStrictEqual(shapeOf(refused, dir), {
-          tag: "BadResource",
-          method: "open",
-          syscall: "open",
-          target: "l",
-        })
-        const followed = yield* fsys.open(link)
-        assert.strictEqual(decode(Option.getOrThrow(yield* followed.readAlloc(16))), "data")
-        const direct = yield* fsys.open(file, { noFollow: true })
-        assert.strictEqual(decode(Option.getOrThrow(yield* direct.readAlloc(16))), "data")
-        const created = yield* fsys.open(path.join(dir, "new"), { flag: "wx+", mode: 0o640 })
-        assert.strictEqual((yield* created.stat).mode & 0o777, 0o640)
-      }),
+    it.effect(
+      "open: r on a missing file is NotFound, ax on an existing one AlreadyExists, noFollow refuses a symlink",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const file = path.join(dir, "f")
+          const link = path.join(dir, "l")
+          const missing = yield* Effect.flip(fsys.open(path.join(dir, "none")))
+          assert.deepStrictEqual(shapeOf(missing, dir), {
+            tag: "NotFound",
+            method: "open",
+            syscall: "open",
+            target: "none",
+          })
+          yield* fsys.writeFileString(file, "data")
+          const exists = yield* Effect.flip(fsys.open(file, { flag: "ax" }))
+          assert.deepStrictEqual(shapeOf(exists, dir), {
+            tag: "AlreadyExists",
+            method: "open",
+            syscall: "open",
+            target: "f",
+          })
+          yield* fsys.symlink(file, link)
+          const refused = yield* Effect.flip(fsys.open(link, { noFollow: true }))
+          assert.deepStrictEqual(shapeOf(refused, dir), {
+            tag: "BadResource",
+            method: "open",
+            syscall: "open",
+            target: "l",
+          })
+          const followed = yield* fsys.open(link)
+          assert.strictEqual(decode(Option.getOrThrow(yield* followed.readAlloc(16))), "data")
+          const direct = yield* fsys.open(file, { noFollow: true })
+          assert.strictEqual(decode(Option.getOrThrow(yield* direct.readAlloc(16))), "data")
+          const created = yield* fsys.open(path.join(dir, "new"), { flag: "wx+", mode: 0o640 })
+          assert.strictEqual((yield* created.stat).mode & 0o777, 0o640)
+        }),
     )
 
-    it.effect("the File cursor: writes and reads advance it, seek from start and current, positioned reads leave it", () =>
-      Effect.gen(function* () {
-        const fsys = yield* FileSystem.FileSystem
-        const dir = yield* scratchDir
-        const file = yield* fsys.open(path.join(dir, "f"), { flag: "w+" })
-        assert.strictEqual(yield* file.write(text("hello")), 5)
-        yield* file.writeAll(text(", world"))
-        assert.strictEqual(yield* file.seek(0n, "current"), 12n)
-        const buffer = new Uint8Array(5)
-        assert.strictEqual(yield* file.read(buffer), 0)
-        assert.strictEqual(yield* file.seek(7n, "start"), 7n)
-        assert.strictEqual(yield* file.read(buffer), 5)
-        assert.strictEqual(decode(buffer), "world")
-        assert.strictEqual(yield* file.seek(-5n, "current"), 7n)
-        assert.strictEqual(yield* file.read(buffer, { position: 0n }), 5)
-        assert.strictEqual(decode(buffer), "hello")
-        assert.strictEqual(yield* file.seek(0n, "current"), 7n)
-        assert.strictEqual(decode(Option.getOrThrow(yield* file.readAlloc(3, { position: 1n }))), "ell")
-        assert.strictEqual(decode(Option.getOrThrow(yield* file.readAlloc(100))), "world")
-        assert.isTrue(Option.isNone(yield* file.readAlloc(100)))
-        assert.strictEqual(yield* file.read(new Uint8Array(0)), 0)
-        // Writing past the end leaves a hole of zeros.
-        yield* file.seek(14n, "start")
-        yield* file.writeAll(text("!"))
-        assert.deepStrictEqual(Array.from(Option.getOrThrow(yield* file.readAlloc(4, { position: 11n }))), [100, 0, 0, 33])
-        assert.strictEqual(Number((yield* file.stat).size), 15)
-        yield* file.sync
-      }),
+    it.effect(
+      "the File cursor: writes and reads advance it, seek from start and current, positioned reads leave it",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const file = yield* fsys.open(path.join(dir, "f"), { flag: "w+" })
+          assert.strictEqual(yield* file.write(text("hello")), 5)
+          yield* file.writeAll(text(", world"))
+          assert.strictEqual(yield* file.seek(0n, "current"), 12n)
+          const buffer = new Uint8Array(5)
+          assert.strictEqual(yield* file.read(buffer), 0)
+          assert.strictEqual(yield* file.seek(7n, "start"), 7n)
+          assert.strictEqual(yield* file.read(buffer), 5)
+          assert.strictEqual(decode(buffer), "world")
+          assert.strictEqual(yield* file.seek(-5n, "current"), 7n)
+          assert.strictEqual(yield* file.read(buffer, { position: 0n }), 5)
+          assert.strictEqual(decode(buffer), "hello")
+          assert.strictEqual(yield* file.seek(0n, "current"), 7n)
+          assert.strictEqual(decode(Option.getOrThrow(yield* file.readAlloc(3, { position: 1n }))), "ell")
+          assert.strictEqual(decode(Option.getOrThrow(yield* file.readAlloc(100))), "world")
+          assert.isTrue(Option.isNone(yield* file.readAlloc(100)))
+          assert.strictEqual(yield* file.read(new Uint8Array(0)), 0)
+          // Writing past the end leaves a hole of zeros.
+          yield* file.seek(14n, "start")
+          yield* file.writeAll(text("!"))
+          assert.deepStrictEqual(
+            Array.from(Option.getOrThrow(yield* file.readAlloc(4, { position: 11n }))),
+            [100, 0, 0, 33],
+          )
+          assert.strictEqual(Number((yield* file.stat).size), 15)
+          yield* file.sync
+        }),
     )
 
     it.effect("cursor errors: seek before 0 and negative positions are BadArgument and leave the cursor", () =>
@@ -194,10 +201,13 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           tag: "BadArgument",
           method: "readAlloc",
         })
-        assert.deepStrictEqual(shapeOf(yield* Effect.flip(file.read(new Uint8Array(4), { position: (1n << 63n) - 1n }))), {
-          tag: "BadArgument",
-          method: "read",
-        })
+        assert.deepStrictEqual(
+          shapeOf(yield* Effect.flip(file.read(new Uint8Array(4), { position: (1n << 63n) - 1n }))),
+          {
+            tag: "BadArgument",
+            method: "read",
+          },
+        )
         yield* file.seek(1n << 60n, "start")
         assert.deepStrictEqual(shapeOf(yield* Effect.flip(file.write(text("x")))), {
           tag: "BadArgument",
@@ -252,26 +262,45 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
 
-    it.effect("a handle refuses what its mode does not allow: write on r and read on w are EBADF (Unknown)", () =>
-      Effect.gen(function* () {
-        const fsys = yield* FileSystem.FileSystem
-        const dir = yield* scratchDir
-        const name = path.join(dir, "f")
-        yield* fsys.writeFileString(name, "abc")
-        const reader = yield* fsys.open(name)
-        const write = yield* Effect.flip(reader.write(text("x")))
-        assert.deepStrictEqual(shapeOf(write), { tag: "Unknown", method: "write", syscall: "write", target: "fd" })
-        assert.strictEqual(write.reason._tag !== "BadArgument" && write.reason.pathOrDescriptor, fdOf(reader))
-        const writeAll = yield* Effect.flip(reader.writeAll(text("x")))
-        assert.deepStrictEqual(shapeOf(writeAll), { tag: "Unknown", method: "writeAll", syscall: "write", target: "fd" })
-        const truncate = yield* Effect.flip(reader.truncate(1))
-        assert.deepStrictEqual(shapeOf(truncate), { tag: "Unknown", method: "truncate", syscall: "ftruncate", target: "fd" })
-        const writer = yield* fsys.open(name, { flag: "a" })
-        const read = yield* Effect.flip(writer.read(new Uint8Array(2)))
-        assert.deepStrictEqual(shapeOf(read), { tag: "Unknown", method: "read", syscall: "read", target: "fd" })
-        const readAlloc = yield* Effect.flip(writer.readAlloc(2))
-        assert.deepStrictEqual(shapeOf(readAlloc), { tag: "Unknown", method: "readAlloc", syscall: "read", target: "fd" })
-      }),
+    it.effect(
+      "a handle refuses what its mode does not allow: write (even of nothing) on r and read on a are EBADF (Unknown)",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const name = path.join(dir, "f")
+          yield* fsys.writeFileString(name, "abc")
+          const reader = yield* fsys.open(name)
+          const write = yield* Effect.flip(reader.write(text("x")))
+          assert.deepStrictEqual(shapeOf(write), { tag: "Unknown", method: "write", syscall: "write", target: "fd" })
+          assert.strictEqual(write.reason._tag !== "BadArgument" && write.reason.pathOrDescriptor, fdOf(reader))
+          const empty = yield* Effect.flip(reader.write(new Uint8Array(0)))
+          assert.deepStrictEqual(shapeOf(empty), { tag: "Unknown", method: "write", syscall: "write", target: "fd" })
+          const writeAll = yield* Effect.flip(reader.writeAll(text("x")))
+          assert.deepStrictEqual(shapeOf(writeAll), {
+            tag: "Unknown",
+            method: "writeAll",
+            syscall: "write",
+            target: "fd",
+          })
+          const truncate = yield* Effect.flip(reader.truncate(1))
+          assert.deepStrictEqual(shapeOf(truncate), {
+            tag: "Unknown",
+            method: "truncate",
+            syscall: "ftruncate",
+            target: "fd",
+          })
+          const writer = yield* fsys.open(name, { flag: "a" })
+          const read = yield* Effect.flip(writer.read(new Uint8Array(2)))
+          assert.deepStrictEqual(shapeOf(read), { tag: "Unknown", method: "read", syscall: "read", target: "fd" })
+          const readAlloc = yield* Effect.flip(writer.readAlloc(2))
+          assert.deepStrictEqual(shapeOf(readAlloc), {
+            tag: "Unknown",
+            method: "readAlloc",
+            syscall: "read",
+            target: "fd",
+          })
+        }),
     )
 
     it.effect("stat, lstat and File.stat: types, sizes, NotFound with the syscall", () =>
@@ -339,12 +368,15 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         yield* fsys.writeFileString(path.join(sub, "f"), "f")
         yield* fsys.rename(path.join(sub, "f"), path.join(dir, "g"))
         assert.strictEqual(yield* fsys.readFileString(path.join(dir, "g")), "f")
-        assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.rename(path.join(dir, "none"), path.join(dir, "h"))), dir), {
-          tag: "NotFound",
-          method: "rename",
-          syscall: "rename",
-          target: "none",
-        })
+        assert.deepStrictEqual(
+          shapeOf(yield* Effect.flip(fsys.rename(path.join(dir, "none"), path.join(dir, "h"))), dir),
+          {
+            tag: "NotFound",
+            method: "rename",
+            syscall: "rename",
+            target: "none",
+          },
+        )
         yield* fsys.remove(path.join(dir, "g"))
         assert.isFalse(yield* fsys.exists(path.join(dir, "g")))
         assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.remove(path.join(dir, "g"))), dir), {
@@ -382,12 +414,15 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           syscall: "symlink",
           target: "f",
         })
-        assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.link(path.join(dir, "none"), path.join(dir, "k"))), dir), {
-          tag: "NotFound",
-          method: "link",
-          syscall: "link",
-          target: "none",
-        })
+        assert.deepStrictEqual(
+          shapeOf(yield* Effect.flip(fsys.link(path.join(dir, "none"), path.join(dir, "k"))), dir),
+          {
+            tag: "NotFound",
+            method: "link",
+            syscall: "link",
+            target: "none",
+          },
+        )
       }),
     )
 
@@ -433,12 +468,15 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         assert.isFalse(fs.existsSync(path.dirname(tempFile)))
         const kept = yield* fsys.makeTempFile({ directory: dir })
         assert.isTrue(fs.existsSync(kept))
-        assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.makeTempDirectory({ directory: path.join(dir, "none") })), dir), {
-          tag: "NotFound",
-          method: "makeTempDirectory",
-          syscall: "mkdtemp",
-          target: "none",
-        })
+        assert.deepStrictEqual(
+          shapeOf(yield* Effect.flip(fsys.makeTempDirectory({ directory: path.join(dir, "none") })), dir),
+          {
+            tag: "NotFound",
+            method: "makeTempDirectory",
+            syscall: "mkdtemp",
+            target: "none",
+          },
+        )
       }),
     )
 
@@ -453,7 +491,9 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         const sizes = (chunks: ReadonlyArray<Uint8Array>) => chunks.map((c) => c.byteLength)
         const all = yield* Stream.runCollect(fsys.stream(name, { chunkSize: 16_384 }))
         assert.deepStrictEqual(sizes(all), [16384, 16384, 16384, 16384, 16384, 16384, 1696])
-        const part = yield* Stream.runCollect(fsys.stream(name, { offset: 1000, bytesToRead: 40_000, chunkSize: 16_384 }))
+        const part = yield* Stream.runCollect(
+          fsys.stream(name, { offset: 1000, bytesToRead: 40_000, chunkSize: 16_384 }),
+        )
         assert.deepStrictEqual(sizes(part), [16384, 16384, 7232])
         const joined = new Uint8Array(part.flatMap((c) => Array.from(c)))
         assert.deepStrictEqual(joined, data.subarray(1000, 41_000))
@@ -465,9 +505,19 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         const first = yield* Stream.runCollect(Stream.take(fsys.stream(name, { chunkSize: 10 }), 2))
         assert.deepStrictEqual(sizes(first), [10, 10])
         const missing = yield* Effect.flip(Stream.runCollect(fsys.stream(path.join(dir, "none"))))
-        assert.deepStrictEqual(shapeOf(missing, dir), { tag: "NotFound", method: "open", syscall: "open", target: "none" })
+        assert.deepStrictEqual(shapeOf(missing, dir), {
+          tag: "NotFound",
+          method: "open",
+          syscall: "open",
+          target: "none",
+        })
         const directory = yield* Effect.flip(Stream.runCollect(fsys.stream(dir)))
-        assert.deepStrictEqual(shapeOf(directory, dir), { tag: "BadResource", method: "readAlloc", syscall: "read", target: "fd" })
+        assert.deepStrictEqual(shapeOf(directory, dir), {
+          tag: "BadResource",
+          method: "readAlloc",
+          syscall: "read",
+          target: "fd",
+        })
         yield* Stream.make(text("more")).pipe(Stream.run(fsys.sink(name, { flag: "a" })))
         assert.strictEqual(decode((yield* fsys.readFile(name)).subarray(100_000)), "more")
       }),
@@ -504,7 +554,10 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         yield* fsys.copy(path.join(dir, "d"), path.join(dir, "d2"))
         assert.strictEqual(yield* fsys.readFileString(path.join(dir, "d2/e/h")), "h")
         assert.deepStrictEqual((yield* fsys.readDirectory(dir)).sort(), ["d", "d2", "f", "g"])
-        assert.deepStrictEqual((yield* fsys.readDirectory(path.join(dir, "d"), { recursive: true })).sort(), ["e", "e/h"])
+        assert.deepStrictEqual((yield* fsys.readDirectory(path.join(dir, "d"), { recursive: true })).sort(), [
+          "e",
+          "e/h",
+        ])
         const entries = yield* fsys.readDirectoryEntries(path.join(dir, "d"))
         assert.deepStrictEqual(entries, [{ name: "e", type: "Directory" }])
         assert.deepStrictEqual((yield* fsys.glob("**/h", { root: dir })).sort(), ["d/e/h", "d2/e/h"])
@@ -522,14 +575,12 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         const fsys = yield* FileSystem.FileSystem
         const dir = yield* scratchDir
         const ready = yield* Latch.make()
-        const fiber = yield* fsys
-          .watch(dir, { onReady: () => ready.openUnsafe() })
-          .pipe(
-            Stream.filter((event) => event._tag === "Create"),
-            Stream.take(1),
-            Stream.runCollect,
-            Effect.forkChild,
-          )
+        const fiber = yield* fsys.watch(dir, { onReady: () => ready.openUnsafe() }).pipe(
+          Stream.filter((event) => event._tag === "Create"),
+          Stream.take(1),
+          Stream.runCollect,
+          Effect.forkChild,
+        )
         yield* ready.await
         yield* fsys.writeFileString(path.join(dir, "new"), "x")
         const events = yield* Fiber.join(fiber)

@@ -61,7 +61,10 @@ export interface FsOps {
   /** open(2) with `O_*` bits; the fd is always close-on-exec (libuv adds O_CLOEXEC, and so does the ring). */
   readonly open: (path: string, flags: number, mode: number) => Effect.Effect<number, OpError>
   readonly close: (fd: number) => Effect.Effect<void, OpError>
-  readonly stat: (pathOrFd: string | number, options: { readonly followSymlinks: boolean }) => Effect.Effect<Stats, OpError>
+  readonly stat: (
+    pathOrFd: string | number,
+    options: { readonly followSymlinks: boolean },
+  ) => Effect.Effect<Stats, OpError>
   /** ftruncate(2). */
   readonly truncate: (fd: number, length: number) => Effect.Effect<void, OpError>
   /** unlink(2), or rmdir(2) with `directory`. */
