@@ -6,7 +6,8 @@
  * ```
  *
  * - `IoUring`: the service (a `Context.Service` class) and its option types.
- * - `IoUringError`: the one error class, with a `reason`.
+ * - `IoUringError`: the one error class, with a tagged `reason` (`Timeout`, `Closed`, …), and its
+ *   conversions to Effect's `PlatformError` and `SocketError`.
  * - `NodeIoUring`: layers that open an @iou/native Driver in their scope.
  * - `IoUringMetrics`: prom-client and Effect `Metric` views of the Driver's stats.
  *
@@ -14,7 +15,20 @@
  */
 export { IoUring } from "./IoUring.ts"
 export type { Data, DriverStats, ReadAtOptions, RecvOptions, SyncOptions, WriteOptions } from "./IoUring.ts"
-export { IoUringError, isIoUringError } from "./IoUringError.ts"
-export type { Reason, Syscall } from "./IoUringError.ts"
+export {
+  Abandoned,
+  Closed,
+  IoUringError,
+  isIoUringError,
+  platformErrorTag,
+  reasonOf,
+  SystemError,
+  Timeout,
+  toPlatformError,
+  toSocketError,
+  UnexpectedEof,
+  Unavailable,
+} from "./IoUringError.ts"
+export type { Reason, ReasonTag, SocketSide, Syscall } from "./IoUringError.ts"
 export * as IoUringMetrics from "./IoUringMetrics.ts"
 export * as NodeIoUring from "./NodeIoUring.ts"
