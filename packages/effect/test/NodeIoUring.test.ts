@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Config as CoreConfig } from "@iou/core"
 import { IoUringError as NativeIoUringError, probe } from "@iou/native"
 import { IoUring, NodeIoUring } from "@iou/effect"
 import { tcpPair } from "./sockets.ts"
@@ -123,11 +124,31 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
     ["IOU_IDLE_SPIN", "-5"],
     ["IOU_ENGINE", "threads"],
-  ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
+    ["IOU_MAX_IN_FLIGHT", "many"],
+    ["IOU_MAX_IN_FLIGHT", "0"],
+    ["IOU_MAX_IN_FLIGHT", "40000"],
+  ])("layerConfig fails with a ConfigError whose message names %s=%s", ([name, value]) =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(
+        withEnv({ IOU_SIZE: "16", [name!]: value! }),
+      )
       assert.strictEqual(error._tag, "ConfigError")
-      assert.include(error.message, name!)
+      assert.include(error.message, `${name}=${value}: `)
+    }),
+  )
+
+  it.effect("IOU_MAX_IN_FLIGHT reaches the Driver's config where the Driver has maxInFlight, else names itself", () =>
+    Effect.gen(function* () {
+      const read = yield* Effect.result(NodeIoUring.config.pipe(withEnv({ IOU_MAX_IN_FLIGHT: "1024" })))
+      if ("maxInFlight" in CoreConfig.DEFAULTS) {
+        assert.isTrue(read._tag === "Success" && (read.success as { maxInFlight?: number }).maxInFlight === 1024)
+      } else {
+        assert.isTrue(read._tag === "Failure")
+        if (read._tag === "Failure") {
+          assert.include(read.failure.message, "IOU_MAX_IN_FLIGHT=1024: ")
+          assert.include(read.failure.message, "no maxInFlight setting")
+        }
+      }
     }),
   )
 })
