@@ -36,6 +36,7 @@ import { Config, ConfigProvider, Duration, Effect, Layer, Option, type Scope } f
 import { IoUring } from "./IoUring.ts"
 import type { IoUringError } from "./IoUringError.ts"
 import * as Errors from "./internal/errors.ts"
+import * as Latency from "./internal/latency.ts"
 import * as Ring from "./internal/ring.ts"
 
 /**
@@ -52,6 +53,26 @@ export type { DriverConfig }
 export interface OpenOptions {
   readonly open: (config: DriverConfig) => DriverLike
   readonly now?: (() => number) | undefined
+}
+
+/**
+ * How the layer builds the service (not the Driver's config).
+ *
+ * @since 0.0.0
+ */
+export interface LayerOptions {
+  /**
+   * Record each operation's latency in an Effect `Metric` histogram, `iou_operation_latency_ms`,
+   * with attributes `op` (`readAt`, `recv`, …) and `ring` (`true`: `"default"`). Decided when the
+   * layer is built: without it the service has no timing code at all.
+   */
+  readonly latencyHistograms?: boolean | { readonly ring?: string | undefined } | undefined
+}
+
+const applyOptions = (service: IoUring["Service"], options: LayerOptions | undefined): IoUring["Service"] => {
+  const latency = options?.latencyHistograms
+  if (latency === undefined || latency === false) return service
+  return Latency.withLatency(service, latency === true ? "default" : (latency.ring ?? "default"))
 }
 
 type Native = typeof import("@iou/native")
@@ -92,6 +113,7 @@ const loadNative: Effect.Effect<Native, IoUringError> = Effect.suspend(() =>
 export const makeWith = (
   options: OpenOptions,
   config: DriverConfig = {},
+  layerOptions?: LayerOptions,
 ): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
@@ -118,6 +140,7 @@ export const makeWith = (
         ? Effect.succeed(Ring.make(driver, options.now))
         : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now)),
     ),
+    Effect.map((service) => applyOptions(service, layerOptions)),
   )
 
 /**
@@ -125,9 +148,12 @@ export const makeWith = (
  *
  * @since 0.0.0
  */
-export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
+export const make = (
+  config?: DriverConfig,
+  options?: LayerOptions,
+): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
   Effect.flatMap(loadNative, ({ Driver }) =>
-    makeWith({ open: (c): DriverLike => Driver.open(c), now: () => Driver.now() }, config),
+    makeWith({ open: (c): DriverLike => Driver.open(c), now: () => Driver.now() }, config, options),
   )
 
 /**
@@ -135,7 +161,8 @@ export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], I
  *
  * @since 0.0.0
  */
-export const layer = (config?: DriverConfig): Layer.Layer<IoUring, IoUringError> => Layer.effect(IoUring, make(config))
+export const layer = (config?: DriverConfig, options?: LayerOptions): Layer.Layer<IoUring, IoUringError> =>
+  Layer.effect(IoUring, make(config, options))
 
 /**
  * Like `layer`, with your own way to open the Driver (a Driver subclass, a shared config, a
@@ -143,8 +170,11 @@ export const layer = (config?: DriverConfig): Layer.Layer<IoUring, IoUringError>
  *
  * @since 0.0.0
  */
-export const layerWith = (options: OpenOptions, config?: DriverConfig): Layer.Layer<IoUring, IoUringError> =>
-  Layer.effect(IoUring, makeWith(options, config))
+export const layerWith = (
+  options: OpenOptions,
+  config?: DriverConfig,
+  layerOptions?: LayerOptions,
+): Layer.Layer<IoUring, IoUringError> => Layer.effect(IoUring, makeWith(options, config, layerOptions))
 
 /** Environment variable of each config field. */
 const ENV_NAMES = {
@@ -309,13 +339,21 @@ export const config: Config.Config<DriverConfig> = Config.all({
 )
 
 /**
+ * `layer` with its config read from the environment (see `config`) and the given layer options.
+ *
+ * @since 0.0.0
+ */
+export const layerConfigWith = (options?: LayerOptions): Layer.Layer<IoUring, IoUringError | Config.ConfigError> =>
+  Layer.effect(
+    IoUring,
+    Effect.gen(function* () {
+      return yield* make(yield* config, options)
+    }),
+  )
+
+/**
  * `layer` with its config read from the environment (see `config`).
  *
  * @since 0.0.0
  */
-export const layerConfig: Layer.Layer<IoUring, IoUringError | Config.ConfigError> = Layer.effect(
-  IoUring,
-  Effect.gen(function* () {
-    return yield* make(yield* config)
-  }),
-)
+export const layerConfig: Layer.Layer<IoUring, IoUringError | Config.ConfigError> = layerConfigWith()
