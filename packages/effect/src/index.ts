@@ -31,6 +31,7 @@ export {
 } from "./IoUringError.ts"
 export type { Reason, ReasonTag, SocketSide, Syscall } from "./IoUringError.ts"
 export * as IoUringMetrics from "./IoUringMetrics.ts"
+export * as IoUringServices from "./IoUringServices.ts"
 export * as IoUringSocket from "./IoUringSocket.ts"
 export * as IoUringSocketServer from "./IoUringSocketServer.ts"
 export * as NodeIoUring from "./NodeIoUring.ts"
