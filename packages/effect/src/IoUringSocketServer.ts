@@ -22,6 +22,7 @@
  */
 import { Context, Effect, Exit, Fiber, Layer, pipe, Result, Scope } from "effect"
 import * as NetAddress from "effect/net/NetAddress"
+import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 import { IoUring } from "./IoUring.ts"
 import * as NetOps from "./internal/netOps.ts"
@@ -65,7 +66,7 @@ export const make = (
     const address = yield* addressOf(listener.address)
 
     const run = <R, E, _>(
-      handler: (socket: import("effect/socket/Socket").Socket) => Effect.Effect<_, E, R>,
+      handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>,
     ): Effect.Effect<never, SocketServer.SocketServerError, R> =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()

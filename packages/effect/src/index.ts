@@ -10,6 +10,9 @@
  *   conversions to Effect's `PlatformError` and `SocketError`.
  * - `NodeIoUring`: layers that open an @iou/native Driver in their scope.
  * - `IoUringMetrics`: prom-client and Effect `Metric` views of the Driver's stats.
+ * - `IoUringSocket`, `IoUringSocketServer`: effect/socket's Socket and SocketServer on the ring.
+ * - `IoUringServices`: one layer with the platform services on the ring, or Node's where io_uring
+ *   is refused.
  *
  * @since 0.0.0
  */
