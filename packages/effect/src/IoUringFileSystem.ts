@@ -149,13 +149,18 @@ class RingFile implements FileSystem.File {
   /** The cursor: where the next read without a position, and the next write outside append mode, go. */
   private position = 0n
 
-  constructor(
-    private readonly ops: Ops.FsOps,
-    readonly fd: number,
-    private readonly append: boolean,
-    /** Opened for writing: an empty write on a read-only handle fails as the kernel fails it (EBADF). */
-    private readonly writable: boolean,
-  ) {}
+  private readonly ops: Ops.FsOps
+  readonly fd: number
+  private readonly append: boolean
+  /** Opened for writing: an empty write on a read-only handle fails as the kernel fails it (EBADF). */
+  private readonly writable: boolean
+
+  constructor(ops: Ops.FsOps, fd: number, append: boolean, writable: boolean) {
+    this.ops = ops
+    this.fd = fd
+    this.append = append
+    this.writable = writable
+  }
 
   get stat(): Effect.Effect<FileSystem.File.Info, Error> {
     return Effect.flatMap(Errors.mapTo("stat", this.fd)(this.ops.stat(this.fd, { followSymlinks: true })), (stats) =>

@@ -88,7 +88,7 @@ describe("IoUring against a fake Driver", () => {
         const error = yield* Fiber.join(fiber)
         assert.instanceOf(error, IoUringError)
         assert.strictEqual(error._tag, "IoUringError")
-        assert.strictEqual(error.reason, reason)
+        assert.strictEqual(error.reason._tag, reason)
         assert.strictEqual(error.code, code)
         assert.strictEqual(error.syscall, "send")
         assert.strictEqual(error.fd, 9)
@@ -131,7 +131,7 @@ describe("IoUring against a fake Driver", () => {
       const io = yield* Effect.provideContext(Effect.service(IoUring), context)
       assert.isTrue(driver.closed)
       const error = yield* Effect.flip(io.nop)
-      assert.strictEqual(error.reason, "Closed")
+      assert.strictEqual(error.reason._tag, "Closed")
     })
   })
 
@@ -141,7 +141,7 @@ describe("IoUring against a fake Driver", () => {
         throw nativeError("ERR_IOU_UNAVAILABLE")
       }
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
-      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
       assert.match(error.message, /io_uring is unavailable on this machine.*simulated/)
     }),

@@ -45,12 +45,17 @@ class SimulatedLoop implements NativeLoop {
   private readonly stage: DataView
   private readonly done: DataView
 
+  readonly size: number
+  private readonly dispatch: (count: number, final: boolean) => void
+
   constructor(
-    readonly size: number,
-    private readonly dispatch: (count: number, final: boolean) => void,
+    size: number,
+    dispatch: (count: number, final: boolean) => void,
     staging: ArrayBuffer,
     completions: ArrayBuffer,
   ) {
+    this.size = size
+    this.dispatch = dispatch
     this.stage = new DataView(staging)
     this.done = new DataView(completions)
   }

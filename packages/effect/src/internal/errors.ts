@@ -11,7 +11,7 @@
  */
 import { IoUringError as NativeError, Operations } from "@iou/core"
 import { Cause, Effect } from "effect"
-import { IoUringError, type Reason, type Syscall } from "../IoUringError.ts"
+import { IoUringError, type ReasonTag, reasonOf, type Syscall } from "../IoUringError.ts"
 
 /** What to try next, for the errnos a user of files and sockets meets most. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -35,7 +35,7 @@ const describeTarget = (syscall: Syscall | undefined, fd: number | undefined): s
   fd === undefined ? (syscall ?? "io_uring") : `${syscall ?? "io_uring"} on fd ${fd}`
 
 const messageFor = (
-  reason: Reason,
+  reason: ReasonTag,
   code: string,
   syscall: Syscall | undefined,
   fd: number | undefined,
@@ -62,12 +62,11 @@ const messageFor = (
 
 /** The native error as an IoUringError; `syscall` and `fd` fill in what it does not carry. */
 const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined): IoUringError => {
-  const reason = error.reason as Reason
+  const reason = error.reason as ReasonTag
   const finalSyscall = error.syscall ?? syscall
   const finalFd = error.fd !== undefined && error.fd >= 0 ? error.fd : fd
   return new IoUringError({
-    bytes: error.bytes,
-    reason,
+    reason: reasonOf(reason, error.bytes),
     code: error.code,
     errno: error.errno,
     syscall: finalSyscall,

@@ -7,47 +7,14 @@
  *   chosen by its code (`ENOENT` NotFound, `EACCES`/`EPERM` PermissionDenied, `EEXIST`
  *   AlreadyExists, `EISDIR`/`ENOTDIR`/`ELOOP` BadResource, `EBUSY` Busy, anything else Unknown),
  *   with the operation's `syscall` and the method's path or fd;
- * - the ring's own reasons: `Timeout` is TimedOut, `UnexpectedEof` is UnexpectedEof, `Closed` and
- *   `Abandoned` (the ring's scope ended under the operation) are Unknown.
+ * - the ring's own reasons as `IoUringError`'s `platformErrorTag` maps them (`Timeout` is TimedOut,
+ *   `UnexpectedEof` is UnexpectedEof, `Closed` BadResource, `Abandoned` Unknown).
  */
 import { Effect, PlatformError } from "effect"
-import { IoUringError } from "../IoUringError.ts"
+import { IoUringError, platformErrorTag, platformErrorTagOfCode } from "../IoUringError.ts"
 import { InvalidArgument, type OpError } from "./fsOps.ts"
 
 const MODULE = "FileSystem"
-
-const tagOfCode = (code: string | undefined): PlatformError.SystemErrorTag => {
-  switch (code) {
-    case "ENOENT":
-      return "NotFound"
-    case "EACCES":
-    case "EPERM":
-      return "PermissionDenied"
-    case "EEXIST":
-      return "AlreadyExists"
-    case "EISDIR":
-    case "ENOTDIR":
-    case "ELOOP":
-      return "BadResource"
-    case "EBUSY":
-      return "Busy"
-    default:
-      return "Unknown"
-  }
-}
-
-const tagOfRing = (error: IoUringError): PlatformError.SystemErrorTag => {
-  switch (error.reason) {
-    case "Timeout":
-      return "TimedOut"
-    case "UnexpectedEof":
-      return "UnexpectedEof"
-    case "SystemError":
-      return tagOfCode(error.code)
-    default:
-      return "Unknown"
-  }
-}
 
 /** A BadArgument for `method`, described in a sentence. */
 export const badArgument = (method: string, description: string, cause?: unknown): PlatformError.PlatformError =>
@@ -62,7 +29,7 @@ export const toPlatformError = (
   if (error instanceof InvalidArgument) return badArgument(method, error.description, error.cause)
   if (error instanceof IoUringError) {
     return PlatformError.systemError({
-      _tag: tagOfRing(error),
+      _tag: platformErrorTag(error),
       module: MODULE,
       method,
       pathOrDescriptor,
@@ -72,7 +39,7 @@ export const toPlatformError = (
   }
   const errno = error as NodeJS.ErrnoException
   return PlatformError.systemError({
-    _tag: tagOfCode(errno?.code),
+    _tag: platformErrorTagOfCode(errno?.code),
     module: MODULE,
     method,
     pathOrDescriptor,

@@ -24,10 +24,12 @@ import type * as IoUring from "../IoUring.ts"
 /** An argument the operation refused before touching the file system (a `BadArgument` upstream). */
 export class InvalidArgument {
   readonly _tag = "InvalidArgument"
-  constructor(
-    readonly description: string,
-    readonly cause?: unknown,
-  ) {}
+  readonly description: string
+  readonly cause?: unknown
+  constructor(description: string, cause?: unknown) {
+    this.description = description
+    this.cause = cause
+  }
 }
 
 /** What an operation fails with; mapped to a PlatformError in `fsErrors.ts`. */
