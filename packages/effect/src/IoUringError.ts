@@ -12,6 +12,8 @@
  * | `Abandoned`     | `ERR_IOU_ABANDONED`         | still outstanding when the shutdown timeout expired       |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`    | `exact` read/recv met end of file or a closed peer first  |
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`       | the kernel refuses io_uring here (the probe says why)     |
+ * | `NotAllowed`    | `ERR_IOU_OPERATION_NOT_ALLOWED` | the ring was opened for other operations (`operations`) |
+ * | `CredentialsChanged` | `ERR_IOU_CREDENTIALS_CHANGED` | the process changed its uid, gid or groups since the ring opened |
  * | `SystemError`   | an errno name (`EBADF`, …)  | the kernel failed the operation                           |
  *
  * The mapping from the Driver's native errors lives in one function, `internal/errors.ts`: it

@@ -156,6 +156,7 @@ const ENV_NAMES = {
   shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
   idleSpin: "IOU_IDLE_SPIN",
   engine: "IOU_ENGINE",
+  operations: "IOU_OPERATIONS",
 } as const
 
 const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
@@ -174,6 +175,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
  * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
  * | `IOU_ENGINE`              | engine            | `thread`      |
+ * | `IOU_OPERATIONS`          | operations        | `files`       |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -191,6 +193,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
   idleSpin: Config.option(Config.Int(ENV_NAMES.idleSpin)),
   engine: Config.option(Config.String(ENV_NAMES.engine)),
+  operations: Config.option(Config.String(ENV_NAMES.operations)),
 }).pipe(
   Config.mapEffect((raw) => {
     const shutdownTimeout = millis(raw.shutdownTimeout)
@@ -203,6 +206,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
       idleSpin: Option.getOrUndefined(raw.idleSpin),
       engine: Option.getOrUndefined(raw.engine) as DriverConfig["engine"],
+      operations: Option.getOrUndefined(raw.operations) as DriverConfig["operations"],
     }
     try {
       // The Driver's own validation (shared through @iou/core), so that what passes here opens.

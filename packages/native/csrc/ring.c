@@ -247,20 +247,17 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bo
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
- * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
- * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
- * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
-                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
-                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+ * caller lists (request.c's iou__request_opcodes: the accepted operations' own, the polls and the
+ * cancel); registering the inline engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context
+ * holding the ring cannot use it to open, connect or read anything else. */
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer) {
+                   bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes) {
   *single_issuer = false;
   int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
-  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  r = iou__ring_restrict(ring, opcodes, n_opcodes, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
   if (r != 0) iou__ring_exit(ring);
   return r;
 }
