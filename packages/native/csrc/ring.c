@@ -149,7 +149,9 @@ int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns) {
   /* Release pairs with the kernel's acquire of the SQ tail: the SQE contents are visible first. */
   __atomic_store_n(ring->ktail, ring->sqe_tail, __ATOMIC_RELEASE);
   uint32_t to_submit = iou__ring_sq_pending(ring);
-  unsigned flags = IORING_ENTER_GETEVENTS; /* also runs DEFER_TASKRUN work (Linux 6.1) */
+  /* GETEVENTS also runs DEFER_TASKRUN work (Linux 6.1). NO_IOWAIT (Linux 6.15) is left out on
+   * purpose: it slowed the thread engine's wake-ups (native README, "The loop"). */
+  unsigned flags = IORING_ENTER_GETEVENTS;
   long ret;
   if (want > 0 && timeout_ns >= 0) {
     struct __kernel_timespec ts = {
