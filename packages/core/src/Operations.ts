@@ -15,6 +15,7 @@
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ * | `class`     | `files`, `sockets` or `both`: the Drivers that accept it (the config's `operations`), as the C row's IOU_CLASS_* bits |
  *
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
@@ -28,15 +29,64 @@ export interface Operation {
   readonly syscall: string
   readonly movesData: boolean
   readonly onFd: boolean
+  readonly class: Class
 }
 
+/** Which operations an operation belongs with: a Driver opened for `operations: "files"` accepts the `files` and `both` rows. */
+export type Class = "files" | "sockets" | "both"
+
+/** What a Driver accepts (its config's `operations`): every operation, or one class and `both`. */
+export type Classes = "all" | "files" | "sockets"
+
+export const CLASSES: ReadonlyArray<Classes> = ["all", "files", "sockets"]
+
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false },
-  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true },
-  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true },
-  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
-  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
-  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false, class: "both" },
+  readAt: {
+    op: 1,
+    c: "IOU_OP_READ_AT",
+    submit: "submitReadAt",
+    syscall: "read",
+    movesData: true,
+    onFd: true,
+    class: "files",
+  },
+  writeAt: {
+    op: 2,
+    c: "IOU_OP_WRITE_AT",
+    submit: "submitWriteAt",
+    syscall: "write",
+    movesData: true,
+    onFd: true,
+    class: "files",
+  },
+  send: {
+    op: 3,
+    c: "IOU_OP_SEND",
+    submit: "submitSend",
+    syscall: "send",
+    movesData: true,
+    onFd: true,
+    class: "sockets",
+  },
+  recv: {
+    op: 4,
+    c: "IOU_OP_RECV",
+    submit: "submitRecv",
+    syscall: "recv",
+    movesData: true,
+    onFd: true,
+    class: "sockets",
+  },
+  sync: {
+    op: 5,
+    c: "IOU_OP_SYNC",
+    submit: "submitSync",
+    syscall: "fsync",
+    movesData: false,
+    onFd: true,
+    class: "files",
+  },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -59,6 +109,15 @@ export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
   }
   return rows
 })()
+
+/** Whether a Driver opened for `classes` accepts the operation `op` (IOU_OP_*). */
+export const accepts = (classes: Classes, op: number): boolean => {
+  const c = BY_OP[op]?.class
+  return c !== undefined && (classes === "all" || c === "both" || c === classes)
+}
+
+/** The IOU_CLASS_* bits of include/iou.h for a class of the table or a config's `operations`. */
+export const classBits = (c: Class | Classes): number => (c === "files" ? 1 : c === "sockets" ? 2 : 3)
 
 /** Syscall names indexed by IOU_OP_*. */
 export const SYSCALLS: ReadonlyArray<Syscall> = BY_OP.map((row) => row.syscall)

@@ -12,6 +12,8 @@
  * | `Abandoned`     | `ERR_IOU_ABANDONED`         | still outstanding when the shutdown timeout expired       |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`    | `exact` read/recv met end of file or a closed peer first (`bytes`: what was filled) |
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`       | the kernel refuses io_uring here (the probe says why)     |
+ * | `NotAllowed`    | `ERR_IOU_OPERATION_NOT_ALLOWED` | the ring was opened for other operations (`operations`) |
+ * | `CredentialsChanged` | `ERR_IOU_CREDENTIALS_CHANGED` | the process changed its uid, gid or groups since the ring opened |
  * | `SystemError`   | an errno name (`EBADF`, …)  | the kernel failed the operation                           |
  *
  * The mapping from the Driver's native errors lives in one function, `internal/errors.ts`: it
@@ -94,12 +96,43 @@ export class SystemError extends Data.TaggedError("SystemError")<{}> {
 }
 
 /**
+ * The ring was opened for another class of operations (its `operations` config); refused before
+ * the kernel.
+ *
+ * @since 0.0.0
+ */
+export class NotAllowed extends Data.TaggedError("NotAllowed")<{}> {
+  override get message(): string {
+    return "the ring was opened for another class of operations"
+  }
+}
+
+/**
+ * The process changed its uid, gid or groups since the ring opened; the ring refuses every request.
+ *
+ * @since 0.0.0
+ */
+export class CredentialsChanged extends Data.TaggedError("CredentialsChanged")<{}> {
+  override get message(): string {
+    return "the process's credentials changed since the ring opened"
+  }
+}
+
+/**
  * What went wrong, independent of the errno: the Driver's own reason as a tagged class (a
  * cancellation is an interruption here, never an IoUringError).
  *
  * @since 0.0.0
  */
-export type Reason = Timeout | Closed | Abandoned | UnexpectedEof | Unavailable | SystemError
+export type Reason =
+  | Timeout
+  | Closed
+  | Abandoned
+  | UnexpectedEof
+  | Unavailable
+  | SystemError
+  | NotAllowed
+  | CredentialsChanged
 
 /**
  * The `_tag` of each reason: the Driver's reason strings (minus `Cancelled`).
@@ -127,6 +160,10 @@ export const reasonOf = (tag: ReasonTag, bytes?: number | undefined): Reason => 
       return new Unavailable()
     case "SystemError":
       return new SystemError()
+    case "NotAllowed":
+      return new NotAllowed()
+    case "CredentialsChanged":
+      return new CredentialsChanged()
   }
 }
 
@@ -193,6 +230,8 @@ export const platformErrorTagOfCode = (code: string | undefined): PlatformError.
  * | `Closed`        | `BadResource` (the ring it ran on is gone)                          |
  * | `Abandoned`     | `Unknown`                                                           |
  * | `Unavailable`   | `Unknown`                                                           |
+ * | `NotAllowed`    | `PermissionDenied` (the ring was opened for other operations)       |
+ * | `CredentialsChanged` | `PermissionDenied`                                             |
  * | `SystemError`   | by errno, as NodeFileSystem: ENOENT `NotFound`, EACCES/EPERM `PermissionDenied`, EEXIST `AlreadyExists`, EISDIR/ENOTDIR/ELOOP `BadResource`, EBUSY `Busy`, others `Unknown` |
  *
  * @since 0.0.0
@@ -208,6 +247,9 @@ export const platformErrorTag = (error: IoUringError): PlatformError.SystemError
     case "Abandoned":
     case "Unavailable":
       return "Unknown"
+    case "NotAllowed":
+    case "CredentialsChanged":
+      return "PermissionDenied"
     case "SystemError":
       return platformErrorTagOfCode(error.code)
   }

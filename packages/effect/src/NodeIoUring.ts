@@ -187,6 +187,7 @@ const ENV_NAMES = {
   idleSpin: "IOU_IDLE_SPIN",
   engine: "IOU_ENGINE",
   maxInFlight: "IOU_MAX_IN_FLIGHT",
+  operations: "IOU_OPERATIONS",
 } as const
 
 type Field = keyof typeof ENV_NAMES
@@ -272,6 +273,7 @@ const maxInFlightField = (value: number | undefined): Parsed<{ readonly maxInFli
  * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
  * | `IOU_ENGINE`              | engine            | `thread`      |
  * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
+ * | `IOU_OPERATIONS`          | operations        | `files`       |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -291,6 +293,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   idleSpin: Config.option(Config.String(ENV_NAMES.idleSpin)),
   engine: Config.option(Config.String(ENV_NAMES.engine)),
   maxInFlight: Config.option(Config.String(ENV_NAMES.maxInFlight)),
+  operations: Config.option(Config.String(ENV_NAMES.operations)),
 }).pipe(
   Config.mapEffect((raw) => {
     const texts: Partial<Record<Field, string>> = {}
@@ -314,6 +317,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       timeoutWheelTick: read("timeoutWheelTick", parseMillis),
       shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
       idleSpin: read("idleSpin", parseInt),
+      operations: read("operations", parseString) as DriverConfig["operations"],
       engine: read("engine", parseString) as DriverConfig["engine"],
     }
     const maxInFlight = maxInFlightField(read("maxInFlight", parseInt))

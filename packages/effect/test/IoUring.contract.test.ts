@@ -79,6 +79,8 @@ describe("IoUring against a fake Driver", () => {
         ["ERR_IOU_CLOSED", "Closed"],
         ["ERR_IOU_ABANDONED", "Abandoned"],
         ["ERR_IOU_UNEXPECTED_EOF", "UnexpectedEof"],
+        ["ERR_IOU_OPERATION_NOT_ALLOWED", "NotAllowed"],
+        ["ERR_IOU_CREDENTIALS_CHANGED", "CredentialsChanged"],
         ["EBADF", "SystemError"],
       ] as const
       for (const [code, reason] of cases) {

@@ -26,6 +26,18 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     }),
   )
 
+  it.effect("a ring opened for files fails a send with NotAllowed, before the kernel", () =>
+    Effect.gen(function* () {
+      const io = yield* IoUring
+      const { a } = yield* tcpPair
+      const error = yield* Effect.flip(io.send(a, new Uint8Array(1)))
+      assert.strictEqual(error.reason._tag, "NotAllowed")
+      assert.strictEqual(error.code, "ERR_IOU_OPERATION_NOT_ALLOWED")
+      assert.strictEqual((yield* io.stats).submitted, 0)
+      yield* io.nop
+    }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layer({ size: 8, operations: "files" }))),
+  )
+
   it.live("interrupting a program that uses the layer cancels its work and closes the ring", () =>
     Effect.gen(function* () {
       const captured = yield* Deferred.make<IoUring["Service"]>()
@@ -89,6 +101,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
           IOU_IDLE_SPIN: "0",
           IOU_ENGINE: "thread",
+          IOU_OPERATIONS: "files",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -100,6 +113,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         shutdownTimeout: 1500,
         idleSpin: 0,
         engine: "thread",
+        operations: "files",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -127,6 +141,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_MAX_IN_FLIGHT", "many"],
     ["IOU_MAX_IN_FLIGHT", "0"],
     ["IOU_MAX_IN_FLIGHT", "40000"],
+    ["IOU_OPERATIONS", "disks"],
   ])("layerConfig fails with a ConfigError whose message names %s=%s", ([name, value]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(

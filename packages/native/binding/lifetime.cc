@@ -12,6 +12,7 @@
 // callback: Node keeps running the worker's event loop, and keeps the addon loaded, until that
 // callback has run. A plain cleanup hook would return with the close callback still queued, to be
 // run by libuv after the unload.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <vector>
@@ -55,9 +56,10 @@ Loop::~Loop() {
   Teardown(false);
 }
 
-// open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine)
-// -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger
-// (thread engine only); engine is IOU_ENGINE_* (default thread).
+// open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine,
+// operations) -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if
+// larger (thread engine only); engine is IOU_ENGINE_* (default thread); operations the IOU_CLASS_*
+// bits the loop accepts (default all; other bits: -EINVAL from iou_loop_open).
 Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -73,6 +75,9 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
       info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
           ? IOU_ENGINE_INLINE
           : IOU_ENGINE_THREAD;
+  config.operations = info.Length() > 7 && info[7].IsNumber()
+                          ? static_cast<uint8_t>(std::min(info[7].As<Napi::Number>().Uint32Value(), 255u))
+                          : IOU_CLASS_ALL;
   config.idle_spin_max_us =
       config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   if (trace_.enabled()) {

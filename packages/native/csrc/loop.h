@@ -30,6 +30,7 @@
 
 #include "channel.h"
 #include "compat.h"
+#include "credentials.h"
 #include "fill.h"
 #include "iou.h"
 #include "ring.h"
@@ -63,6 +64,7 @@ struct iou_loop {
   uint32_t size;
   bool io_poll;
   bool want_single_issuer;
+  uint8_t operations; /* IOU_CLASS_* bits this loop accepts (never 0) */
   iou_notify_fn notify;
   void *notify_ctx;
   uint8_t engine; /* IOU_ENGINE_* */
@@ -103,7 +105,8 @@ struct iou_loop {
   struct iou__counters counters;
 
   /* Owner only. */
-  uint32_t unpublished; /* submitted since the last publish */
+  uint32_t unpublished;                /* submitted since the last publish */
+  struct iou__credentials credentials; /* the process's, taken at open (iou_loop_credentials_changed) */
   bool destroyed;
 
   /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */

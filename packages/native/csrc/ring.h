@@ -84,10 +84,11 @@ void iou__ring_cq_commit(struct iou_ring *ring);
 
 /* Creates the loop's ring on the calling thread (which becomes SINGLE_ISSUER's issuer): with
  * SINGLE_ISSUER | DEFER_TASKRUN when wanted and accepted (Linux 6.1; *single_issuer says so), else
- * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to the opcodes,
- * register operations and SQE flags the loop uses, then enabled. 0 or -errno. */
+ * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to `opcodes` (the
+ * only IORING_OP_* its SQEs may carry), the eventfd's registration and IOSQE_ASYNC, then enabled.
+ * 0 or -errno. */
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer);
+                   bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes);
 
 /* Restricts a ring created with IORING_SETUP_R_DISABLED (Linux 5.10) to these SQE opcodes, these
  * io_uring_register operations and these SQE flags (IORING_REGISTER_RESTRICTIONS), then enables it

@@ -53,6 +53,10 @@ const messageFor = (
       return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
       return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native}`
+    case "NotAllowed":
+      return `${target} was refused because the ring was opened for other operations (ERR_IOU_OPERATION_NOT_ALLOWED); widen the layer's operations setting (IOU_OPERATIONS) or use a ring opened for this one`
+    case "CredentialsChanged":
+      return `${target} was refused because the process changed its uid, gid or groups after the ring was opened (ERR_IOU_CREDENTIALS_CHANGED): the ring would act with the old credentials; open the ring after dropping privileges`
     case "SystemError": {
       const hint = HINTS[code]
       return `${target} failed with ${code}${hint === undefined ? `: ${native}` : `: ${hint}`}`
