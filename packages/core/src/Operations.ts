@@ -15,7 +15,11 @@
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ * | `producesFd`| its result is a new fd: one the caller no longer wants (aborted, timed out) is closed by the Driver |
  *
+ * The socket rows are the ring's single operations; the Driver's `listen`, `connect` and `accept`
+ * compose them (socket, setsockopt, bind, listen; socket, connect; accept, getsockname) and their
+ * errors carry the syscall of the step that failed.
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
  * an operation").
@@ -28,15 +32,22 @@ export interface Operation {
   readonly syscall: string
   readonly movesData: boolean
   readonly onFd: boolean
+  readonly producesFd: boolean
 }
 
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false },
-  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true },
-  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true },
-  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
-  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
-  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false, producesFd: false },
+  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true, producesFd: false },
+  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true, producesFd: false },
+  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true, producesFd: false },
+  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true, producesFd: false },
+  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true, producesFd: false },
+  socket: { op: 6, c: "IOU_OP_SOCKET", submit: "submitSocket", syscall: "socket", movesData: false, onFd: false, producesFd: true },
+  connect: { op: 7, c: "IOU_OP_CONNECT", submit: "submitConnect", syscall: "connect", movesData: false, onFd: true, producesFd: false },
+  accept: { op: 8, c: "IOU_OP_ACCEPT", submit: "submitAccept", syscall: "accept", movesData: false, onFd: true, producesFd: true },
+  shutdownSocket: { op: 9, c: "IOU_OP_SHUTDOWN", submit: "submitShutdown", syscall: "shutdown", movesData: false, onFd: true, producesFd: false },
+  bind: { op: 10, c: "IOU_OP_BIND", submit: "submitBind", syscall: "bind", movesData: false, onFd: true, producesFd: false },
+  listen: { op: 11, c: "IOU_OP_LISTEN", submit: "submitListen", syscall: "listen", movesData: false, onFd: true, producesFd: false },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -47,8 +58,12 @@ export type Method = keyof Table
 /** The Driver's low-level method of each operation. */
 export type SubmitMethod = Table[Method]["submit"]
 
-/** The operation, named like Node's `syscall` field; "open" is the ring's setup. */
-export type Syscall = Table[Method]["syscall"] | "open"
+/**
+ * The operation, named like Node's `syscall` field; "open" is the ring's setup, "getaddrinfo" the
+ * host name lookup before a connect, "setsockopt"/"getsockname"/"getpeername" the synchronous steps
+ * of listen, connect and accept.
+ */
+export type Syscall = Table[Method]["syscall"] | "open" | "getaddrinfo" | "setsockopt" | "getsockname" | "getpeername"
 
 /** The row of each op number (IOU_OP_*), indexed by it. */
 export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
@@ -67,7 +82,7 @@ const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
   (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
 )
 
-/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
+/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open" and the other steps. */
 export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)
 
 /** The fd an error of `op` carries: none for an operation that acts on no file descriptor. */

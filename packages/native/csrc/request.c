@@ -105,6 +105,42 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
 }
 
+/* Sockets. Each is one SQE whose CQE is the whole answer (a new fd, or 0), so none of them moves
+ * data; the sockaddr of connect and bind is the caller's (IOU_MEMORY_ARGS) until the completion. */
+static void prep_socket(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SOCKET; /* Linux 5.19 */
+  sqe->fd = (int32_t)r->req.arg;  /* the domain */
+  sqe->off = r->req.arg2;         /* the type, with SOCK_CLOEXEC */
+  sqe->len = (uint32_t)r->req.extent;
+}
+
+static void prep_connect(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->off = r->req.len; /* the kernel reads addrlen from off */
+}
+
+static void prep_accept(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->accept_flags = r->req.arg;
+}
+
+static void prep_shutdown(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SHUTDOWN; /* Linux 5.11 */
+  sqe->len = r->req.arg;
+}
+
+static void prep_bind(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_BIND;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->addr2 = r->req.len;
+}
+
+static void prep_listen(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_LISTEN;
+  sqe->len = r->req.arg;
+}
+
 /* The table, one line per operation, in the columns of struct iou__operation. Adding an operation:
  * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here;
  * packages/native/README.md "Adding an operation" lists the rest. */
@@ -117,6 +153,12 @@ static const struct iou__operation operations[] = {
   [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT},
   [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN},
   [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0},
+  [IOU_OP_SOCKET]   = {"socket",   prep_socket,   IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false, false, 0},
+  [IOU_OP_CONNECT]  = {"connect",  prep_connect,  IOU_ZERO_SUCCESS, IOU_MEMORY_ARGS, false, false, POLLOUT},
+  [IOU_OP_ACCEPT]   = {"accept",   prep_accept,   IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false, false, POLLIN},
+  [IOU_OP_SHUTDOWN] = {"shutdown", prep_shutdown, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false, false, 0},
+  [IOU_OP_BIND]     = {"bind",     prep_bind,     IOU_ZERO_SUCCESS, IOU_MEMORY_ARGS, false, false, 0},
+  [IOU_OP_LISTEN]   = {"listen",   prep_listen,   IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false, false, 0},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");

@@ -248,19 +248,41 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bo
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
  * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
- * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
- * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
-                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
-                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+ * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it for
+ * anything the operations do not do (open a file, register buffers or files, spawn io-wq work it
+ * does not ask for). */
+static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE,   IORING_OP_WRITEV,
+                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,    IORING_OP_FSYNC,
+                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_SOCKET,  IORING_OP_CONNECT,
+                                   IORING_OP_ACCEPT,   IORING_OP_SHUTDOWN,    IOU_IORING_OP_BIND, IOU_IORING_OP_LISTEN};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
+
+/* RING_OPS without the opcodes this kernel lacks (IORING_REGISTER_PROBE, Linux 5.6): a restriction
+ * naming an opcode past the kernel's last is refused with EINVAL, and the Driver never submits an
+ * opcode the probe says is missing (it uses the syscall instead: socket, bind, listen). */
+static unsigned supported_ring_ops(struct iou_ring *ring, uint8_t *out) {
+  enum { MAX_OPS = 256 };
+  uint8_t storage[sizeof(struct io_uring_probe) + MAX_OPS * sizeof(struct io_uring_probe_op)];
+  struct io_uring_probe *p = (struct io_uring_probe *)(void *)storage;
+  memset(storage, 0, sizeof(storage));
+  unsigned n = 0;
+  bool probed = syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PROBE, p, MAX_OPS) == 0;
+  for (unsigned i = 0; i < sizeof(RING_OPS); i++) {
+    uint8_t op = RING_OPS[i];
+    if (probed && (op >= p->ops_len || (p->ops[op].flags & IO_URING_OP_SUPPORTED) == 0)) continue;
+    out[n++] = op;
+  }
+  return n;
+}
 
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
                    bool *single_issuer) {
   *single_issuer = false;
   int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
-  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  uint8_t ops[sizeof(RING_OPS)];
+  unsigned n_ops = supported_ring_ops(ring, ops);
+  r = iou__ring_restrict(ring, ops, n_ops, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
   if (r != 0) iou__ring_exit(ring);
   return r;
 }

@@ -17,6 +17,9 @@ int main(void) {
       {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},        {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
       {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA}, {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
       {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
+      {IOU_OP_SOCKET, "socket", IOU_MEMORY_NONE},     {IOU_OP_CONNECT, "connect", IOU_MEMORY_ARGS},
+      {IOU_OP_ACCEPT, "accept", IOU_MEMORY_NONE},     {IOU_OP_SHUTDOWN, "shutdown", IOU_MEMORY_NONE},
+      {IOU_OP_BIND, "bind", IOU_MEMORY_ARGS},         {IOU_OP_LISTEN, "listen", IOU_MEMORY_NONE},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
