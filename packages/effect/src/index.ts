@@ -13,7 +13,21 @@
  * @since 0.0.0
  */
 export { IoUring } from "./IoUring.ts"
-export type { Data, DriverStats, ReadAtOptions, RecvOptions, SyncOptions, WriteOptions } from "./IoUring.ts"
+export type {
+  ConnectOptions,
+  ConnectTarget,
+  Connection,
+  Data,
+  DriverStats,
+  ListenTarget,
+  Listener,
+  ReadAtOptions,
+  RecvOptions,
+  ShutdownHow,
+  SocketAddress,
+  SyncOptions,
+  WriteOptions,
+} from "./IoUring.ts"
 export { IoUringError, isIoUringError } from "./IoUringError.ts"
 export type { Reason, Syscall } from "./IoUringError.ts"
 export * as IoUringMetrics from "./IoUringMetrics.ts"
