@@ -1,4 +1,4 @@
-import { Request } from "@iou/core"
+import { Request, Sockaddr } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import * as Binding from "../src/binding.ts"
 import { OPERATIONS } from "../src/Operations.ts"
@@ -24,6 +24,11 @@ describe("constants", () => {
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
     expect(shared.length).toBe(21)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
+  })
+
+  it("@iou/core's Sockaddr families are the build's AF_UNIX, AF_INET and AF_INET6", () => {
+    const k = Binding.binding.sockets.constants
+    expect([Sockaddr.AF_UNIX, Sockaddr.AF_INET, Sockaddr.AF_INET6]).toEqual([k["AF_UNIX"], k["AF_INET"], k["AF_INET6"]])
   })
 
   it("the IOV limit is the header's, read from the addon, and @iou/core's MAX_IOV agrees", () => {
