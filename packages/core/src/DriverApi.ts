@@ -121,6 +121,86 @@ export interface SubmitMethods {
     callback: Callback,
   ): RequestHandle
   submitSync(fd: number, dataOnly: boolean, deadline: number, callback: Callback): RequestHandle
+  /** socket(domain, type | SOCK_CLOEXEC, protocol); the callback gets the new fd (the caller's). */
+  submitSocket(domain: number, type: number, protocol: number, deadline: number, callback: Callback): RequestHandle
+  /** connect(fd, sockaddr); `address` is the sockaddr's bytes (Sockets.encodeAddress). */
+  submitConnect(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
+  /** accept4(fd, SOCK_CLOEXEC); the callback gets the connection's fd (the caller's). */
+  submitAccept(fd: number, deadline: number, callback: Callback): RequestHandle
+  /** shutdown(fd, SHUT_RD / SHUT_WR / SHUT_RDWR). */
+  submitShutdown(fd: number, how: ShutdownHow, deadline: number, callback: Callback): RequestHandle
+  /** bind(fd, sockaddr). */
+  submitBind(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
+  /** listen(fd, backlog). */
+  submitListen(fd: number, backlog: number, deadline: number, callback: Callback): RequestHandle
+}
+
+/** Which direction shutdownSocket ends: SHUT_RD, SHUT_WR or SHUT_RDWR. */
+export type ShutdownHow = "read" | "write" | "both"
+
+/** A socket's address, shaped like Node's: an IP address and port, or a Unix socket path. */
+export type SocketAddress =
+  | { readonly address: string; readonly family: "IPv4" | "IPv6"; readonly port: number }
+  | { readonly path: string }
+
+/** What to listen on: a TCP port (host omitted: `::` dual-stack, else `0.0.0.0`) or a Unix socket path. */
+export type ListenTarget =
+  | {
+      readonly host?: string | undefined
+      readonly port: number
+      /** Pending connections the kernel queues; default 511, as node:net. */
+      readonly backlog?: number | undefined
+      /** SO_REUSEPORT: several listeners on one port, the kernel spreads connections. */
+      readonly reusePort?: boolean | undefined
+    }
+  | { readonly path: string; readonly backlog?: number | undefined }
+
+/** Where to connect: a host (a name, resolved with dns.lookup, or an IP literal) and port, or a Unix socket path. */
+export type ConnectTarget = { readonly host: string; readonly port: number } | { readonly path: string }
+
+export interface ConnectOptions {
+  /** TCP_NODELAY. */
+  readonly noDelay?: boolean | undefined
+  /** SO_KEEPALIVE. */
+  readonly keepAlive?: boolean | undefined
+  /** ms from now, for the whole request (the lookup and every address tried). */
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/** A listening socket: its fd (the caller's) and the address it is bound to. */
+export interface Listener {
+  readonly fd: number
+  readonly localAddress: SocketAddress
+}
+
+/** A connected socket: its fd (the caller's) and both ends' addresses. */
+export interface Connection {
+  readonly fd: number
+  readonly localAddress: SocketAddress
+  readonly remoteAddress: SocketAddress
+}
+
+/** The completion callback of the socket requests made of several steps (listen, connect, accept). */
+export type ResultCallback<A> = (error: Error | null, result: A | undefined) => void
+
+/**
+ * The socket requests made of several steps, in the low-level API: one callback, one handle that
+ * `cancel` accepts (it cancels the step in flight; an fd made on the way is closed). Deadlines are
+ * absolute ms on `Driver.now()`, 0 meaning none.
+ */
+export interface SocketMethods {
+  /** socket, SO_REUSEADDR (and SO_REUSEPORT, IPV6_V6ONLY = 0), bind, listen; then getsockname. */
+  openListener(target: ListenTarget, deadline: number, callback: ResultCallback<Listener>): RequestHandle
+  /** dns.lookup for a host name, then for each address: socket, connect (the first that connects wins). */
+  openConnection(
+    target: ConnectTarget,
+    options: Pick<ConnectOptions, "noDelay" | "keepAlive">,
+    deadline: number,
+    callback: ResultCallback<Connection>,
+  ): RequestHandle
+  /** accept, then getsockname and getpeername. */
+  acceptConnection(listenerFd: number, deadline: number, callback: ResultCallback<Connection>): RequestHandle
 }
 
 /**
@@ -130,7 +210,7 @@ export interface SubmitMethods {
  * any value that does. Every callback is called exactly once, on the JS thread; deadlines are
  * absolute milliseconds on the clock of `Driver.now()`, 0 meaning none.
  */
-export interface DriverLike extends Pick<SubmitMethods, SubmitMethod> {
+export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMethods {
   readonly config: EffectiveConfig
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats

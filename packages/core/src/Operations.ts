@@ -16,7 +16,11 @@
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
  * | `class`     | `files`, `sockets` or `both`: the Drivers that accept it (the config's `operations`), as the C row's IOU_CLASS_* bits |
+ * | `producesFd`| its result is a new fd: one the caller no longer wants (aborted, timed out) is closed by the Driver |
  *
+ * The socket rows are the ring's single operations; the Driver's `listen`, `connect` and `accept`
+ * compose them (socket, setsockopt, bind, listen; socket, connect; accept, getsockname) and their
+ * errors carry the syscall of the step that failed.
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
  * an operation").
@@ -30,6 +34,7 @@ export interface Operation {
   readonly movesData: boolean
   readonly onFd: boolean
   readonly class: Class
+  readonly producesFd: boolean
 }
 
 /** Which operations an operation belongs with: a Driver opened for `operations: "files"` accepts the `files` and `both` rows. */
@@ -41,7 +46,16 @@ export type Classes = "all" | "files" | "sockets"
 export const CLASSES: ReadonlyArray<Classes> = ["all", "files", "sockets"]
 
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false, class: "both" },
+  nop: {
+    op: 0,
+    c: "IOU_OP_NOP",
+    submit: "submitNop",
+    syscall: "nop",
+    movesData: false,
+    onFd: false,
+    class: "both",
+    producesFd: false,
+  },
   readAt: {
     op: 1,
     c: "IOU_OP_READ_AT",
@@ -50,6 +64,7 @@ export const OPERATIONS = {
     movesData: true,
     onFd: true,
     class: "files",
+    producesFd: false,
   },
   writeAt: {
     op: 2,
@@ -59,6 +74,7 @@ export const OPERATIONS = {
     movesData: true,
     onFd: true,
     class: "files",
+    producesFd: false,
   },
   send: {
     op: 3,
@@ -68,6 +84,7 @@ export const OPERATIONS = {
     movesData: true,
     onFd: true,
     class: "sockets",
+    producesFd: false,
   },
   recv: {
     op: 4,
@@ -77,6 +94,7 @@ export const OPERATIONS = {
     movesData: true,
     onFd: true,
     class: "sockets",
+    producesFd: false,
   },
   sync: {
     op: 5,
@@ -86,6 +104,67 @@ export const OPERATIONS = {
     movesData: false,
     onFd: true,
     class: "files",
+    producesFd: false,
+  },
+  socket: {
+    op: 6,
+    c: "IOU_OP_SOCKET",
+    submit: "submitSocket",
+    syscall: "socket",
+    movesData: false,
+    onFd: false,
+    producesFd: true,
+    class: "sockets",
+  },
+  connect: {
+    op: 7,
+    c: "IOU_OP_CONNECT",
+    submit: "submitConnect",
+    syscall: "connect",
+    movesData: false,
+    onFd: true,
+    producesFd: false,
+    class: "sockets",
+  },
+  accept: {
+    op: 8,
+    c: "IOU_OP_ACCEPT",
+    submit: "submitAccept",
+    syscall: "accept",
+    movesData: false,
+    onFd: true,
+    producesFd: true,
+    class: "sockets",
+  },
+  shutdownSocket: {
+    op: 9,
+    c: "IOU_OP_SHUTDOWN",
+    submit: "submitShutdown",
+    syscall: "shutdown",
+    movesData: false,
+    onFd: true,
+    producesFd: false,
+    class: "sockets",
+  },
+  bind: {
+    op: 10,
+    c: "IOU_OP_BIND",
+    submit: "submitBind",
+    syscall: "bind",
+    movesData: false,
+    onFd: true,
+    producesFd: false,
+    class: "sockets",
+  },
+  listen: {
+    op: 11,
+    c: "IOU_OP_LISTEN",
+    submit: "submitListen",
+    syscall: "listen",
+    movesData: false,
+    onFd: true,
+    producesFd: false,
+    class: "sockets",
   },
 } as const satisfies Record<string, Operation>
 
@@ -97,8 +176,12 @@ export type Method = keyof Table
 /** The Driver's low-level method of each operation. */
 export type SubmitMethod = Table[Method]["submit"]
 
-/** The operation, named like Node's `syscall` field; "open" is the ring's setup. */
-export type Syscall = Table[Method]["syscall"] | "open"
+/**
+ * The operation, named like Node's `syscall` field; "open" is the ring's setup, "getaddrinfo" the
+ * host name lookup before a connect, "setsockopt"/"getsockname"/"getpeername" the synchronous steps
+ * of listen, connect and accept.
+ */
+export type Syscall = Table[Method]["syscall"] | "open" | "getaddrinfo" | "setsockopt" | "getsockname" | "getpeername"
 
 /** The row of each op number (IOU_OP_*), indexed by it. */
 export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
@@ -126,7 +209,7 @@ const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
   (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
 )
 
-/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
+/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open" and the other steps. */
 export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)
 
 /** The fd an error of `op` carries: none for an operation that acts on no file descriptor. */

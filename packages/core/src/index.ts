@@ -3,6 +3,15 @@ export * as Config from "./Config.ts"
 export type {
   Callback,
   CloseOptions,
+  ConnectOptions,
+  ConnectTarget,
+  Connection,
+  ListenTarget,
+  Listener,
+  ResultCallback,
+  ShutdownHow,
+  SocketAddress,
+  SocketMethods,
   CloseResult,
   Data,
   DriverConfig,
@@ -23,6 +32,7 @@ export * as Loop from "./Loop.ts"
 export * as Operations from "./Operations.ts"
 export * as Request from "./Request.ts"
 export * as SimKernel from "./SimKernel.ts"
+export * as Sockaddr from "./Sockaddr.ts"
 export * as ThreadWait from "./ThreadWait.ts"
 export * as TimeoutWheel from "./TimeoutWheel.ts"
 export * as WaiterId from "./WaiterId.ts"

@@ -26,7 +26,15 @@
  *
  * @since 0.0.0
  */
-import type { DriverStats } from "@iou/core"
+import type {
+  ConnectTarget,
+  Connection,
+  DriverStats,
+  ListenTarget,
+  Listener,
+  ShutdownHow,
+  SocketAddress,
+} from "@iou/core"
 import { Context, type Duration, type Effect } from "effect"
 import type { IoUringError } from "./IoUringError.ts"
 
@@ -75,6 +83,18 @@ export interface SyncOptions {
 }
 
 /**
+ * @since 0.0.0
+ */
+export interface ConnectOptions {
+  /** TCP_NODELAY. */
+  readonly noDelay?: boolean | undefined
+  /** SO_KEEPALIVE. */
+  readonly keepAlive?: boolean | undefined
+  /** The request's deadline, from now: the host name lookup and every address tried. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
  * Data for writeAt/send: one buffer, or several written in order (writev / sendmsg).
  *
  * @since 0.0.0
@@ -84,7 +104,7 @@ export type Data = Uint8Array | ReadonlyArray<Uint8Array>
 /**
  * @since 0.0.0
  */
-export type { DriverStats }
+export type { ConnectTarget, Connection, DriverStats, ListenTarget, Listener, ShutdownHow, SocketAddress }
 
 /**
  * @since 0.0.0
@@ -114,6 +134,24 @@ export class IoUring extends Context.Service<
     readonly recv: (fd: number, buffer: Uint8Array, options?: RecvOptions) => Effect.Effect<number, IoUringError>
     /** fsync, or fdatasync with `dataOnly`. */
     readonly sync: (fd: number, options?: SyncOptions) => Effect.Effect<void, IoUringError>
+    /**
+     * A listening socket (`{ port, host?, backlog?, reusePort? }`: no host is `::` dual-stack, else
+     * `0.0.0.0`; SO_REUSEADDR; backlog 511. Or `{ path }`: a Unix socket). Its fd is the caller's.
+     */
+    readonly listen: (target: ListenTarget, options?: WriteOptions) => Effect.Effect<Listener, IoUringError>
+    /** The next connection on a listener; its fd is the caller's. Interruption cancels it in the kernel. */
+    readonly accept: (
+      listener: number | { readonly fd: number },
+      options?: WriteOptions,
+    ) => Effect.Effect<Connection, IoUringError>
+    /**
+     * A connected socket (`{ host, port }`, a host name looked up with dns.lookup and each address
+     * tried in order, or `{ path }`); its fd is the caller's. A socket made for a connect that
+     * failed, timed out or was interrupted is closed.
+     */
+    readonly connect: (target: ConnectTarget, options?: ConnectOptions) => Effect.Effect<Connection, IoUringError>
+    /** shutdown(2) of one direction of a socket. */
+    readonly shutdownSocket: (fd: number, how: ShutdownHow, options?: WriteOptions) => Effect.Effect<void, IoUringError>
     /** A snapshot of the Driver's counters and gauges. */
     readonly stats: Effect.Effect<DriverStats>
   }

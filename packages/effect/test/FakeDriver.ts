@@ -6,6 +6,12 @@
 import {
   type Callback,
   type CloseResult,
+  type ConnectTarget,
+  type Connection,
+  type ListenTarget,
+  type Listener,
+  type ResultCallback,
+  type ShutdownHow,
   type DriverStats,
   IoUringError,
   type Reason,
@@ -69,11 +75,11 @@ export class FakeDriver {
     return request.handle
   }
 
-  complete(handle: RequestHandle, error: Error | null, result = 0): void {
+  complete(handle: RequestHandle, error: Error | null, result: unknown = 0): void {
     const request = this.requests.find((r) => r.handle === handle)
     if (request === undefined || request.done) throw new Error(`no pending request ${handle}`)
     request.done = true
-    request.callback(error, result)
+    request.callback(error, result as number)
   }
 
   pending(): number {
@@ -97,6 +103,33 @@ export class FakeDriver {
   }
   submitSync(...args: [number, boolean, number, Callback]) {
     return this.submit("fsync", args.slice(0, 3), args[3])
+  }
+  submitSocket(...args: [number, number, number, number, Callback]) {
+    return this.submit("socket", args.slice(0, 4), args[4])
+  }
+  submitConnect(...args: [number, Uint8Array, number, Callback]) {
+    return this.submit("connect", args.slice(0, 3), args[3])
+  }
+  submitAccept(...args: [number, number, Callback]) {
+    return this.submit("accept", args.slice(0, 2), args[2])
+  }
+  submitShutdown(...args: [number, ShutdownHow, number, Callback]) {
+    return this.submit("shutdown", args.slice(0, 3), args[3])
+  }
+  submitBind(...args: [number, Uint8Array, number, Callback]) {
+    return this.submit("bind", args.slice(0, 3), args[3])
+  }
+  submitListen(...args: [number, number, number, Callback]) {
+    return this.submit("listen", args.slice(0, 3), args[3])
+  }
+  openListener(target: ListenTarget, deadline: number, cb: ResultCallback<Listener>) {
+    return this.submit("listen", [target, deadline], cb as unknown as Callback)
+  }
+  openConnection(target: ConnectTarget, options: object, deadline: number, cb: ResultCallback<Connection>) {
+    return this.submit("connect", [target, options, deadline], cb as unknown as Callback)
+  }
+  acceptConnection(fd: number, deadline: number, cb: ResultCallback<Connection>) {
+    return this.submit("accept", [fd, deadline], cb as unknown as Callback)
   }
   cancel(handle: RequestHandle): boolean {
     const live = this.requests.some((r) => r.handle === handle && !r.done)

@@ -39,6 +39,12 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SEND", Napi::Number::New(env, IOU_OP_SEND));
   out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
   out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
+  out.Set("IOU_OP_SOCKET", Napi::Number::New(env, IOU_OP_SOCKET));
+  out.Set("IOU_OP_CONNECT", Napi::Number::New(env, IOU_OP_CONNECT));
+  out.Set("IOU_OP_ACCEPT", Napi::Number::New(env, IOU_OP_ACCEPT));
+  out.Set("IOU_OP_SHUTDOWN", Napi::Number::New(env, IOU_OP_SHUTDOWN));
+  out.Set("IOU_OP_BIND", Napi::Number::New(env, IOU_OP_BIND));
+  out.Set("IOU_OP_LISTEN", Napi::Number::New(env, IOU_OP_LISTEN));
   out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
   out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
   out.Set("IOU_CLASS_ALL", Napi::Number::New(env, IOU_CLASS_ALL));
@@ -109,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opClasses", OpClasses(env));
   exports.Set("wire", WireLayout(env));
   iou_binding::InitLoop(env, exports);
+  iou_binding::InitSockets(env, exports);
   return exports;
 }
 

@@ -108,19 +108,61 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
 }
 
+/* Sockets. Each is one SQE whose CQE is the whole answer (a new fd, or 0), so none of them moves
+ * data; the sockaddr of connect and bind is the caller's (IOU_MEMORY_ARGS) until the completion. */
+static void prep_socket(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SOCKET; /* Linux 5.19 */
+  sqe->fd = (int32_t)r->req.arg;  /* the domain */
+  sqe->off = r->req.arg2;         /* the type, with SOCK_CLOEXEC */
+  sqe->len = (uint32_t)r->req.extent;
+}
+
+static void prep_connect(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->off = r->req.len; /* the kernel reads addrlen from off */
+}
+
+static void prep_accept(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->accept_flags = r->req.arg;
+}
+
+static void prep_shutdown(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SHUTDOWN; /* Linux 5.11 */
+  sqe->len = r->req.arg;
+}
+
+static void prep_bind(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_BIND;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->addr2 = r->req.len;
+}
+
+static void prep_listen(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_LISTEN;
+  sqe->len = r->req.arg;
+}
+
 /* The table, one line per operation, in the columns of struct iou__operation. Adding an operation:
  * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here (its class
  * decides which loops accept it, its opcodes what their rings allow);
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes */
-  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}},
-  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ}},
-  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}},
-  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}},
-  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}},
-  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}},
+  /*                   syscall     prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes */
+  [IOU_OP_NOP]      = {"nop",      prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}},
+  [IOU_OP_READ_AT]  = {"read",     prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ}},
+  [IOU_OP_WRITE_AT] = {"write",    prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}},
+  [IOU_OP_SEND]     = {"send",     prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}},
+  [IOU_OP_RECV]     = {"recv",     prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}},
+  [IOU_OP_SYNC]     = {"fsync",    prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}},
+  [IOU_OP_SOCKET]   = {"socket",   prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}},
+  [IOU_OP_CONNECT]  = {"connect",  prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}},
+  [IOU_OP_ACCEPT]   = {"accept",   prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}},
+  [IOU_OP_SHUTDOWN] = {"shutdown", prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}},
+  [IOU_OP_BIND]     = {"bind",     prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}},
+  [IOU_OP_LISTEN]   = {"listen",   prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");

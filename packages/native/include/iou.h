@@ -134,7 +134,22 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_OP_SEND 3     /* send / sendmsg with MSG_NOSIGNAL until everything is sent */
 #define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
-#define IOU_OP_COUNT 6    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+/* socket(arg = domain, arg2 = type, extent = protocol); fd unused. Result: the new socket's fd. The
+ * caller adds SOCK_CLOEXEC to the type (the Driver always does). */
+#define IOU_OP_SOCKET 6
+/* connect(fd, buf = the sockaddr, len = its size). Result 0. */
+#define IOU_OP_CONNECT 7
+/* accept4(fd, NULL, NULL, arg = SOCK_* flags; the Driver passes SOCK_CLOEXEC). Result: the new
+ * connection's fd (the peer's address is asked with getpeername afterwards). */
+#define IOU_OP_ACCEPT 8
+/* shutdown(fd, arg = SHUT_RD / SHUT_WR / SHUT_RDWR). Result 0. */
+#define IOU_OP_SHUTDOWN 9
+/* bind(fd, buf = the sockaddr, len = its size). Result 0. IORING_OP_BIND is Linux 6.11: on older
+ * kernels the Driver calls bind(2) itself (it does not block) and never submits this. */
+#define IOU_OP_BIND 10
+/* listen(fd, arg = backlog). Result 0. IORING_OP_LISTEN is Linux 6.11; as BIND, listen(2) before. */
+#define IOU_OP_LISTEN 11
+#define IOU_OP_COUNT 12 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */

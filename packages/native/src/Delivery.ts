@@ -4,6 +4,10 @@
  * shutdown timeout, refused by the binding) all end here: the slot is released first, then the
  * callback or promise is settled, so that a callback may submit again and reuse the slot.
  *
+ * An fd-producing request (Operations' `producesFd`: socket, accept) that the kernel completed
+ * after its caller cancelled it or after its deadline passed ends with the AbortError or ETIMEDOUT
+ * its caller expects, and the fd it made is closed here: nothing leaks.
+ *
  * Also owns what outlives requests: the quarantine of buffers the kernel may still write (requests
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
  * without the loop, which stats() adds to the loop's own.
@@ -13,9 +17,12 @@ import {
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
-import { fromCompletion, type IoUringError } from "./IoUringError.ts"
+import * as Clock from "./Clock.ts"
+import { abortError, fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { BY_OP, fdOf } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import type { Callback, Data, DriverStats } from "./types.ts"
@@ -45,11 +52,18 @@ export class Delivery {
   private localScheduled = false
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
-  /** `afterLocal`: runs after each microtask's local completions (a closing Driver refills). */
-  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void) {
+  /** Closes an fd the Driver made for a caller who no longer wants it (close(2) through the binding). */
+  private readonly closeFd: (fd: number) => void
+
+  /**
+   * `afterLocal`: runs after each microtask's local completions (a closing Driver refills).
+   * `closeFd`: closes an fd that a cancelled or timed-out fd-producing request made anyway.
+   */
+  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void, closeFd: (fd: number) => void) {
     this.table = table
     this.shutdown = shutdown
     this.afterLocal = afterLocal
+    this.closeFd = closeFd
   }
 
   /** Ends the first `count` completions of the wire's completion area. */
@@ -64,7 +78,9 @@ export class Delivery {
       const result = wire.result(i)
       const outcome = wire.outcome(i)
       if (outcome === IOU_OUTCOME_OK) {
-        this.finish(slot, null, result)
+        const unwanted = BY_OP[t.op[slot]!]!.producesFd ? this.unwanted(slot, state) : null
+        if (unwanted !== null) this.closeFd(result)
+        this.finish(slot, unwanted, unwanted === null ? result : 0)
         continue
       }
       if (outcome === IOU_OUTCOME_ABANDONED && (wire.flags(i) & IOU_COMPLETION_KERNEL_HELD) !== 0) {
@@ -73,6 +89,23 @@ export class Delivery {
       const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
       this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause), result)
     }
+  }
+
+  /**
+   * The error for a request that made an fd nobody wants any more: its caller cancelled it (the
+   * cancel was requested, and the kernel finished first) or its deadline has passed. null while
+   * the caller still wants the fd. The fd is then closed here: it is only ever handed to a caller
+   * who still waits for it.
+   */
+  private unwanted(slot: number, state: number | undefined): IoUringError | null {
+    const t = this.table
+    const op = t.op[slot]!
+    if (state === Pending.CANCELLING) {
+      return abortError(BY_OP[op]!.syscall, fdOf(op, t.fd[slot]), this.abortCause(slot))
+    }
+    const deadline = t.deadline[slot]!
+    if (deadline !== 0 && Clock.now() >= deadline) return fromCompletion(op, t.fd[slot], 0, IOU_OUTCOME_TIMEOUT)
+    return null
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */

@@ -43,8 +43,9 @@ import { Delivery } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
-import { openLoop, preflight } from "./probe.ts"
+import { fallbackOps, openLoop, preflight } from "./probe.ts"
 import { Shutdown } from "./Shutdown.ts"
+import * as Sockets from "./Sockets.ts"
 import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
@@ -104,6 +105,9 @@ export class Driver {
   private readonly submission: Submission
   /** The process's credentials differed from those at open once: every later call is refused. */
   private credentialsChanged = false
+  private readonly sockets: Sockets.Sockets
+  /** OP_SOCKET, OP_BIND, OP_LISTEN where the kernel lacks them: the Driver makes those calls itself. */
+  private readonly fallbacks: ReadonlySet<string>
 
   // The binding holds its delivery function weakly while nothing is outstanding: the Driver keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)
@@ -129,9 +133,16 @@ export class Driver {
         }),
       exited: () => this.queue.dispose(),
     })
-    this.delivery = new Delivery(table, this.shutdown, () => {
-      if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
-    })
+    this.sockets = new Sockets.Sockets(this, () => binding.sockets)
+    this.fallbacks = fallbackOps()
+    this.delivery = new Delivery(
+      table,
+      this.shutdown,
+      () => {
+        if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
+      },
+      (fd) => this.sockets.closeFd(fd),
+    )
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
   }
@@ -219,6 +230,60 @@ export class Driver {
     return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
+  /**
+   * A listening socket: `{ port, host?, backlog?, reusePort? }` (TCP; no host: `::` dual-stack, or
+   * 0.0.0.0 where IPv6 is unavailable; SO_REUSEADDR on; backlog 511, as node:net) or `{ path }` (a
+   * Unix socket). Resolves with its fd (the caller's: close it when done) and the bound address.
+   */
+  listen(target: T.ListenTarget, options?: T.WriteOptions): Promise<T.Listener> {
+    const plan = Sockets.listenPlan(target)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("listen", signal, (cb) => this.sockets.listen(plan, deadline, cb))
+  }
+
+  /**
+   * The next connection on a listening socket (`listener`: its fd, or the object listen resolved
+   * with). Resolves with the connection's fd (the caller's) and both its addresses.
+   */
+  accept(listener: number | { readonly fd: number }, options?: T.WriteOptions): Promise<T.Connection> {
+    const fd = Validate.fd(typeof listener === "object" && listener !== null ? listener.fd : listener)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("accept", signal, (cb) => this.sockets.accept(fd, deadline, cb))
+  }
+
+  /**
+   * A connected socket: `{ host, port }` (a host name is resolved with dns.lookup within the
+   * request's timeout and signal, and each address is tried in order; an IP literal is used as it
+   * is) or `{ path }` (a Unix socket). The timeout covers the whole request. Resolves with the fd
+   * (the caller's) and both its addresses; a socket made for a connect that failed, timed out or
+   * was aborted is closed.
+   */
+  connect(target: T.ConnectTarget, options?: T.ConnectOptions): Promise<T.Connection> {
+    const plan = Sockets.connectPlan(target)
+    const o = Validate.options(options)
+    const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
+    const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("connect", signal, (cb) => this.sockets.connect(plan, { noDelay, keepAlive }, deadline, cb))
+  }
+
+  /** shutdown(2) of one direction of a socket ("read", "write" or "both"); not the Driver's close. */
+  shutdownSocket(fd: number, how: T.ShutdownHow, options?: T.WriteOptions): Promise<void> {
+    Validate.fd(fd)
+    const arg = this.shutdownHow(how)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    const slot = this.fill(OPERATIONS.shutdownSocket.op, 0, fd, undefined, 0, 0, 0, deadline)
+    this.table.setArgs(slot, arg, 0, 0)
+    return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+  }
+
   // ---- The low-level API: one callback per request, no Promise ----------------------------------
 
   /** A no-op. `deadline`: absolute ms on Driver.now(), 0 = none. */
@@ -290,6 +355,114 @@ export class Driver {
     return this.callback(this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, d), callback)
   }
 
+  /** socket(domain, type | SOCK_CLOEXEC, protocol); the callback gets the new fd (the caller's). */
+  submitSocket(
+    domain: number,
+    type: number,
+    protocol: number,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.integer(domain, "domain", 0, 0x7fffffff)
+    Validate.integer(type, "type", 0, 0x7fffffff)
+    Validate.integer(protocol, "protocol", 0, 0x7fffffff)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const cloexec = type | binding.sockets.constants["SOCK_CLOEXEC"]!
+    if (this.fallbacks.has("OP_SOCKET")) {
+      return this.synchronously(OPERATIONS.socket.op, undefined, callback, () =>
+        binding.sockets.socket(domain, cloexec, protocol),
+      )
+    }
+    const slot = this.fill(OPERATIONS.socket.op, 0, -1, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, domain, cloexec, protocol)
+    return this.callback(slot, callback)
+  }
+
+  /** connect(fd, sockaddr): `address` is the sockaddr's bytes, kept alive until the completion. */
+  submitConnect(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): T.RequestHandle {
+    return this.submitAddress(OPERATIONS.connect.op, fd, address, deadline, callback)
+  }
+
+  /** accept4(fd, SOCK_CLOEXEC); the callback gets the connection's fd (the caller's). */
+  submitAccept(fd: number, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.accept.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, binding.sockets.constants["SOCK_CLOEXEC"]!, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** shutdown(fd, SHUT_RD / SHUT_WR / SHUT_RDWR). */
+  submitShutdown(fd: number, how: T.ShutdownHow, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const arg = this.shutdownHow(how)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.shutdownSocket.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, arg, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** bind(fd, sockaddr); bind(2) itself where the kernel lacks IORING_OP_BIND (Linux 6.11). */
+  submitBind(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): T.RequestHandle {
+    if (this.fallbacks.has("OP_BIND")) {
+      Validate.fd(fd)
+      Validate.buffer(address, "address")
+      Validate.deadline(deadline)
+      Validate.callback(callback)
+      return this.synchronously(OPERATIONS.bind.op, fd, callback, () => binding.sockets.bind(fd, address))
+    }
+    return this.submitAddress(OPERATIONS.bind.op, fd, address, deadline, callback)
+  }
+
+  /** listen(fd, backlog); listen(2) itself where the kernel lacks IORING_OP_LISTEN (Linux 6.11). */
+  submitListen(fd: number, backlog: number, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    Validate.integer(backlog, "backlog", 0, 0x7fffffff)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    if (this.fallbacks.has("OP_LISTEN")) {
+      return this.synchronously(OPERATIONS.listen.op, fd, callback, () => binding.sockets.listen(fd, backlog))
+    }
+    const slot = this.fill(OPERATIONS.listen.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, backlog, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** listen's low-level form: one callback with the listener, a handle `cancel` accepts. */
+  openListener(target: T.ListenTarget, deadline: number, callback: T.ResultCallback<T.Listener>): T.RequestHandle {
+    const plan = Sockets.listenPlan(target)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.listen(plan, d, callback)
+  }
+
+  /** connect's low-level form: one callback with the connection, a handle `cancel` accepts. */
+  openConnection(
+    target: T.ConnectTarget,
+    options: Pick<T.ConnectOptions, "noDelay" | "keepAlive">,
+    deadline: number,
+    callback: T.ResultCallback<T.Connection>,
+  ): T.RequestHandle {
+    const plan = Sockets.connectPlan(target)
+    const o = Validate.options(options)
+    const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
+    const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.connect(plan, { noDelay, keepAlive }, d, callback)
+  }
+
+  /** accept's low-level form: one callback with the connection, a handle `cancel` accepts. */
+  acceptConnection(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): T.RequestHandle {
+    Validate.fd(listenerFd)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.accept(listenerFd, d, callback)
+  }
+
   /**
    * Cancels a request. Returns true when the request was live and this call started its
    * cancellation; its callback still runs exactly once, after the kernel has let go of its buffers:
@@ -297,6 +470,7 @@ export class Driver {
    * already ended, is already being cancelled, or an unknown handle.
    */
   cancel(handle: T.RequestHandle): boolean {
+    if (typeof handle === "number" && handle < 0) return this.sockets.cancel(handle)
     const t = this.table
     const slot = t.slotOf(handle)
     if (slot < 0) return false
@@ -366,6 +540,78 @@ export class Driver {
     const d = Validate.deadline(deadline)
     Validate.callback(callback)
     return this.callback(this.fill(op, flags, fd, buffer, at, offset, length, d), callback)
+  }
+
+  /** submitConnect and submitBind: fd and the sockaddr's bytes (IOU_MEMORY_ARGS). */
+  private submitAddress(
+    op: number,
+    fd: number,
+    address: Uint8Array,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    Validate.buffer(address, "address")
+    if (Validate.lengthOf(address) < 2)
+      throw new RangeError("address must hold a sockaddr (at least its 2-byte family)")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fill(op, 0, fd, address, 0, 0, 0, d), callback)
+  }
+
+  private shutdownHow(how: unknown): number {
+    const k = binding.sockets.constants
+    if (how === "read") return k["SHUT_RD"]!
+    if (how === "write") return k["SHUT_WR"]!
+    if (how === "both") return k["SHUT_RDWR"]!
+    const error = new TypeError(`how must be "read", "write" or "both", got ${String(how)}`)
+    ;(error as TypeError & { code: string }).code = "ERR_INVALID_ARG_VALUE"
+    throw error
+  }
+
+  /**
+   * A call made synchronously instead of on the ring (a fallback where the kernel lacks the
+   * opcode: it does not block): `call` returns the result or -errno, delivered on the next tick as
+   * a completion would be. Handle 0: there is nothing to cancel.
+   */
+  private synchronously(op: number, fd: number | undefined, callback: T.Callback, call: () => number): T.RequestHandle {
+    if (this.shutdown.closing) {
+      process.nextTick(callback, Errors.closedError(syscallOf(op), fdOf(op, fd)), 0)
+      return 0
+    }
+    const rc = call()
+    process.nextTick(callback, rc < 0 ? Errors.errnoError(rc, syscallOf(op), fdOf(op, fd)) : null, rc < 0 ? 0 : rc)
+    return 0
+  }
+
+  /**
+   * A Promise for a request made of several steps (Sockets.ts): refused at once on a closing Driver
+   * or an aborted signal; the signal cancels it (the AbortError carries the signal's reason).
+   */
+  private composite<A>(
+    syscall: "listen" | "connect" | "accept",
+    signal: AbortSignal | undefined,
+    start: (callback: T.ResultCallback<A>) => T.RequestHandle,
+  ): Promise<A> {
+    if (this.shutdown.closing) return Promise.reject(Errors.closedError(syscall, undefined))
+    if (signal?.aborted === true) return Promise.reject(Errors.abortError(syscall, undefined, signal.reason))
+    return new Promise<A>((resolve, reject) => {
+      let onAbort: (() => void) | undefined
+      const handle = start((error, result) => {
+        if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort)
+        if (error === null) return resolve(result!)
+        if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && signal?.aborted === true) {
+          return reject(Errors.abortError(error.syscall ?? syscall, error.fd, signal.reason))
+        }
+        reject(error)
+      })
+      if (signal !== undefined) {
+        onAbort = () => {
+          this.cancel(handle)
+        }
+        signal.addEventListener("abort", onAbort, { once: true })
+      }
+    })
   }
 
   /** Takes a slot of the pending table for a request and fills it; admit() sends it on. */

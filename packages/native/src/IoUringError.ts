@@ -68,6 +68,29 @@ export const errnoError = (errno: number, syscall: Syscall, fd: number | undefin
   })
 }
 
+/** A deadline that passed outside the loop (a host name lookup before a connect). */
+export const timeoutError = (syscall: Syscall, fd: number | undefined): IoUringError =>
+  new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd)}`, {
+    code: "ETIMEDOUT",
+    reason: "Timeout",
+    errno: ETIMEDOUT,
+    syscall,
+    fd,
+  })
+
+/** dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code; syscall "getaddrinfo". */
+export const lookupError = (
+  error: Error & { code?: string | undefined; errno?: number | undefined },
+  host: string,
+): IoUringError =>
+  new IoUringError(`${error.code ?? "ENOTFOUND"}: ${host} could not be resolved, getaddrinfo`, {
+    code: error.code ?? "ENOTFOUND",
+    reason: "SystemError",
+    errno: typeof error.errno === "number" ? error.errno : undefined,
+    syscall: "getaddrinfo",
+    cause: error,
+  })
+
 /** A cancelled request (ring.cancel or an AbortSignal): name "AbortError", code "ABORT_ERR". */
 export const abortError = (syscall: Syscall, fd: number | undefined, cause?: unknown): IoUringError =>
   new IoUringError(`The operation was aborted, ${where(syscall, fd)}`, {

@@ -127,8 +127,26 @@ export interface WireLayout {
   readonly COMPLETION_FLAGS: number
 }
 
+/**
+ * binding/socket.cc: the socket calls that never block, made synchronously (the fallbacks of
+ * socket, bind and listen on kernels without their opcodes, and the small steps of listen, connect
+ * and accept). Each returns its result or -errno and never throws; arguments are validated first.
+ */
+export interface NativeSockets {
+  socket(domain: number, type: number, protocol: number): number
+  bind(fd: number, address: Uint8Array): number
+  listen(fd: number, backlog: number): number
+  setsockopt(fd: number, level: number, name: number, value: number): number
+  getsockname(fd: number): Uint8Array | number
+  getpeername(fd: number): Uint8Array | number
+  close(fd: number): number
+  /** AF_*, SOCK_*, SOL_SOCKET, SO_*, IPPROTO_*, TCP_NODELAY, IPV6_V6ONLY, SHUT_*: the build's values. */
+  readonly constants: Readonly<Record<string, number>>
+}
+
 export interface NativeBinding {
   probe(): NativeProbe
+  readonly sockets: NativeSockets
   /** The #define values of include/iou.h that TypeScript uses (checked against its mirrors by a test). */
   readonly constants: Readonly<Record<string, number>>
   /** binding/loop.h's record layouts. */
@@ -195,6 +213,9 @@ export const binding: NativeBinding = {
   },
   get Loop() {
     return required().Loop
+  },
+  get sockets() {
+    return required().sockets
   },
 }
 

@@ -167,6 +167,30 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
     neededBy: (config) => config.ioPoll !== true,
   },
+  { name: "OP_CONNECT", kernel: "5.5", use: "connect", present: opcode("CONNECT"), neededBy: always },
+  { name: "OP_ACCEPT", kernel: "5.5", use: "accept", present: opcode("ACCEPT"), neededBy: always },
+  { name: "OP_SHUTDOWN", kernel: "5.11", use: "shutdownSocket", present: opcode("SHUTDOWN"), neededBy: always },
+  {
+    name: "OP_SOCKET",
+    kernel: "5.19",
+    use: "optional: the socket of listen and connect; without it the Driver calls socket(2), which does not block",
+    present: opcode("SOCKET"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_BIND",
+    kernel: "6.11",
+    use: "optional: the bind of listen; without it the Driver calls bind(2), which does not block",
+    present: opcode("BIND"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_LISTEN",
+    kernel: "6.11",
+    use: "optional: listen; without it the Driver calls listen(2), which does not block",
+    present: opcode("LISTEN"),
+    neededBy: () => false,
+  },
   {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
@@ -176,8 +200,10 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   },
 ]
 
-/** Opcodes the loop needs: nop, read, write, writev, fsync, send, recv, sendmsg, poll_add, async_cancel. */
-export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) => (r.name.startsWith("OP_") ? [r.name.slice(3)] : []))
+/** Opcodes the loop needs (the optional ones, which have a fallback, apart). */
+export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
+  r.name.startsWith("OP_") && r.neededBy({}) ? [r.name.slice(3)] : [],
+)
 
 /** The oldest Linux release with everything every config needs. */
 export const MINIMUM_KERNEL = "5.13"
@@ -362,6 +388,19 @@ export const preflight = (config: Config.Config): { readonly reason: string; rea
   if (raw.setupErrno !== 0) return undefined
   const reason = lacking(raw, config, sim).reason
   return reason === undefined ? undefined : { reason, emfile: false }
+}
+
+/**
+ * The optional opcodes (rows no config needs: OP_SOCKET, OP_BIND, OP_LISTEN) that this kernel lacks
+ * or IOU_SIMULATE_MISSING says it lacks: the Driver makes those calls itself instead of submitting
+ * them. Asked once per process, as preflight.
+ */
+export const fallbackOps = (): ReadonlySet<string> => {
+  const sim = simulation()
+  const raw = rawProbe(sim, true)
+  const optional = KERNEL_REQUIREMENTS.filter((r) => r.name.startsWith("OP_") && !r.neededBy({}))
+  if (typeof raw === "string") return new Set(optional.map((r) => r.name))
+  return new Set(optional.filter((r) => sim.features.has(r.name) || !r.present(raw)).map((r) => r.name))
 }
 
 /**

@@ -274,7 +274,7 @@ describe.skipIf(!supported)(
         expect(await nop).toEqual(["OK", 0])
         expect(await sync).toEqual(["OK", 0])
         // A send to a peer that is gone fails (EPIPE or ECONNRESET) once the kernel knows it.
-        q.sockets[0].destroy()
+        q.closeA()
         await sleep(20)
         let failed: Ended = ["OK", 0]
         for (let i = 0; i < 20 && failed[0] === "OK"; i++) {

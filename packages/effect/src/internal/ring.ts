@@ -7,7 +7,7 @@
  * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
  * resumes the fiber; after interruption it only releases the waiting cleanup.
  */
-import { type Callback, Operations, type RequestHandle } from "@iou/core"
+import { type Connection, type Listener, Operations, type RequestHandle } from "@iou/core"
 import { Duration, Effect } from "effect"
 import type * as IoUring from "../IoUring.ts"
 import type { IoUringError } from "../IoUringError.ts"
@@ -44,12 +44,12 @@ export const deadlineOf = (timeout: Duration.Input | undefined, now: () => numbe
  * the completion callback and returns the handle; `onSuccess` turns the raw result into the
  * operation's value. Errors carry the operation's syscall name (@iou/core's operation table).
  */
-const request = <A>(
+const request = <A, R = number>(
   driver: DriverLike,
   method: Operations.Method,
   fd: number | undefined,
-  submit: (callback: Callback) => RequestHandle,
-  onSuccess: (result: number) => A,
+  submit: (callback: (error: Error | null, result: R) => void) => RequestHandle,
+  onSuccess: (result: R) => A,
 ): Effect.Effect<A, IoUringError> => {
   const syscall = Operations.OPERATIONS[method].syscall
   return Effect.callback<A, IoUringError>((resume) => {
@@ -145,6 +145,46 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
         (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadline, cb),
         toVoid,
       )
+    }),
+  listen: (target, options) =>
+    guard("listen", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request<Listener, Listener | undefined>(
+        driver,
+        "listen",
+        undefined,
+        (cb) => driver.openListener(target, deadline, cb),
+        (listener) => listener!,
+      )
+    }),
+  accept: (listener, options) =>
+    guard("accept", typeof listener === "number" ? listener : listener.fd, () => {
+      const fd = typeof listener === "number" ? listener : listener.fd
+      const deadline = deadlineOf(options?.timeout, now)
+      return request<Connection, Connection | undefined>(
+        driver,
+        "accept",
+        fd,
+        (cb) => driver.acceptConnection(fd, deadline, cb),
+        (connection) => connection!,
+      )
+    }),
+  connect: (target, options) =>
+    guard("connect", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const socketOptions = { noDelay: options?.noDelay ?? false, keepAlive: options?.keepAlive ?? false }
+      return request<Connection, Connection | undefined>(
+        driver,
+        "connect",
+        undefined,
+        (cb) => driver.openConnection(target, socketOptions, deadline, cb),
+        (connection) => connection!,
+      )
+    }),
+  shutdownSocket: (fd, how, options) =>
+    guard("shutdownSocket", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "shutdownSocket", fd, (cb) => driver.submitShutdown(fd, how, deadline, cb), toVoid)
     }),
   stats: Effect.sync(() => driver.stats()),
 })

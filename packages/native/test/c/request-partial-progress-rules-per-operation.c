@@ -4,7 +4,9 @@
  * end before the kernel, and nothing to transfer ends OK 0. */
 #include <errno.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "helpers.h"
 #include "request.h"
@@ -140,8 +142,65 @@ int main(void) {
   CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
 
+  /* Sockets: one SQE each, whose positive result (a new fd) or 0 ends the request OK with it. */
+  struct iou_request so = t_req(IOU_OP_SOCKET, -1, 11);
+  so.arg = AF_INET6;
+  so.arg2 = SOCK_STREAM | SOCK_CLOEXEC;
+  so.extent = IPPROTO_TCP;
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_SOCKET && sqe.fd == AF_INET6 && sqe.off == (SOCK_STREAM | SOCK_CLOEXEC) &&
+        sqe.len == IPPROTO_TCP);
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
+  CHECK(iou__request_on_cqe(&op, false, 0, 12) && op.outcome == IOU_OUTCOME_OK && op.result == 12);
+  /* A cancel that lost the race: the fd is still the result (the Driver closes it). */
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, 13) && op.outcome == IOU_OUTCOME_OK && op.result == 13);
+  uint8_t sa[28] = {0};
+  struct iou_request co = t_req_buf(IOU_OP_CONNECT, 5, 12, sa, sizeof(sa));
+  CHECK(!iou__request_init(&op, &co, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_CONNECT && sqe.fd == 5 && sqe.addr == (uintptr_t)sa && sqe.off == sizeof(sa));
+  CHECK(iou__request_on_cqe(&op, false, 0, -ECONNREFUSED) && op.outcome == IOU_OUTCOME_ERROR &&
+        op.result == -ECONNREFUSED);
+  CHECK(!iou__request_init(&op, &co, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_POLL_ADD && sqe.poll32_events == POLLOUT);
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, -ECANCELED) && op.outcome == IOU_OUTCOME_TIMEOUT);
+  struct iou_request ac = t_req(IOU_OP_ACCEPT, 5, 13);
+  ac.arg = SOCK_CLOEXEC;
+  CHECK(!iou__request_init(&op, &ac, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_ACCEPT && sqe.fd == 5 && sqe.addr == 0 && sqe.addr2 == 0 &&
+        sqe.accept_flags == SOCK_CLOEXEC);
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_POLL_ADD && sqe.poll32_events == POLLIN);
+  CHECK(!iou__request_on_cqe(&op, false, 0, POLLIN));
+  CHECK(build(&op).opcode == IORING_OP_ACCEPT);
+  CHECK(iou__request_on_cqe(&op, false, 0, 9) && op.outcome == IOU_OUTCOME_OK && op.result == 9);
+  struct iou_request sh = t_req(IOU_OP_SHUTDOWN, 5, 14);
+  sh.arg = SHUT_WR;
+  CHECK(!iou__request_init(&op, &sh, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_SHUTDOWN && sqe.fd == 5 && sqe.len == SHUT_WR);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+  struct iou_request bi = t_req_buf(IOU_OP_BIND, 5, 15, sa, 16);
+  CHECK(!iou__request_init(&op, &bi, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IOU_IORING_OP_BIND && sqe.fd == 5 && sqe.addr == (uintptr_t)sa && sqe.addr2 == 16 &&
+        sqe.len == 0);
+  CHECK(iou__request_on_cqe(&op, false, 0, -EADDRINUSE) && op.result == -EADDRINUSE);
+  struct iou_request li = t_req(IOU_OP_LISTEN, 5, 16);
+  li.arg = 511;
+  CHECK(!iou__request_init(&op, &li, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IOU_IORING_OP_LISTEN && sqe.fd == 5 && sqe.len == 511 && sqe.addr == 0);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
+
   /* Invalid or empty requests end here. */
-  struct iou_request bad = t_req(9, 1, 7);
+  struct iou_request bad = t_req(IOU_OP_COUNT, 1, 7);
   CHECK(iou__request_init(&op, &bad, IOU_CLASS_ALL) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINVAL);
   struct iou_request many = t_req(IOU_OP_SEND, 1, 8);
   many.iov = iov;

@@ -21,6 +21,12 @@ int main(void) {
       {IOU_OP_SEND, "send", IOU_MEMORY_DATA, IOU_CLASS_SOCKETS},
       {IOU_OP_RECV, "recv", IOU_MEMORY_DATA, IOU_CLASS_SOCKETS},
       {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE, IOU_CLASS_FILES},
+      {IOU_OP_SOCKET, "socket", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
+      {IOU_OP_CONNECT, "connect", IOU_MEMORY_ARGS, IOU_CLASS_SOCKETS},
+      {IOU_OP_ACCEPT, "accept", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
+      {IOU_OP_SHUTDOWN, "shutdown", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
+      {IOU_OP_BIND, "bind", IOU_MEMORY_ARGS, IOU_CLASS_SOCKETS},
+      {IOU_OP_LISTEN, "listen", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
