@@ -14,7 +14,9 @@
  * | `submit`    | the Driver's low-level (callback) method                                  |
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
- * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ * | `onFd`      | it acts on a file descriptor (errors carry `fd`); `closeFd(fd)` cancels it first |
+ * | `producesFd`| its result is a new fd: one the caller no longer waits for (aborted, timed out, abandoned after the kernel made it) is closed by the Driver |
+ * | `paths`     | the paths it takes (errors carry the first as `path`, the second as `dest`, as Node's do) |
  *
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
@@ -28,15 +30,40 @@ export interface Operation {
   readonly syscall: string
   readonly movesData: boolean
   readonly onFd: boolean
+  readonly producesFd: boolean
+  readonly paths: 0 | 1 | 2
 }
 
+// Columns after `syscall`: movesData, onFd, producesFd, paths.
+const row = <const M extends string, const S extends string>(
+  op: number,
+  c: string,
+  submit: M,
+  syscall: S,
+  movesData: boolean,
+  onFd: boolean,
+  producesFd: boolean,
+  paths: 0 | 1 | 2,
+) => ({ op, c, submit, syscall, movesData, onFd, producesFd, paths })
+
+// prettier-ignore
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false },
-  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true },
-  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true },
-  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
-  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
-  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+  nop:      row(0,  "IOU_OP_NOP",      "submitNop",      "nop",       false, false, false, 0),
+  readAt:   row(1,  "IOU_OP_READ_AT",  "submitReadAt",   "read",      true,  true,  false, 0),
+  writeAt:  row(2,  "IOU_OP_WRITE_AT", "submitWriteAt",  "write",     true,  true,  false, 0),
+  send:     row(3,  "IOU_OP_SEND",     "submitSend",     "send",      true,  true,  false, 0),
+  recv:     row(4,  "IOU_OP_RECV",     "submitRecv",     "recv",      true,  true,  false, 0),
+  sync:     row(5,  "IOU_OP_SYNC",     "submitSync",     "fsync",     false, true,  false, 0),
+  open:     row(6,  "IOU_OP_OPEN",     "submitOpen",     "open",      false, false, true,  1),
+  closeFd:  row(7,  "IOU_OP_CLOSE",    "submitCloseFd",  "close",     false, true,  false, 0),
+  stat:     row(8,  "IOU_OP_STAT",     "submitStat",     "stat",      false, true,  false, 1),
+  truncate: row(9,  "IOU_OP_TRUNCATE", "submitTruncate", "ftruncate", false, true,  false, 0),
+  allocate: row(10, "IOU_OP_ALLOCATE", "submitAllocate", "fallocate", false, true,  false, 0),
+  unlink:   row(11, "IOU_OP_UNLINK",   "submitUnlink",   "unlink",    false, false, false, 1),
+  rename:   row(12, "IOU_OP_RENAME",   "submitRename",   "rename",    false, false, false, 2),
+  mkdir:    row(13, "IOU_OP_MKDIR",    "submitMkdir",    "mkdir",     false, false, false, 1),
+  symlink:  row(14, "IOU_OP_SYMLINK",  "submitSymlink",  "symlink",   false, false, false, 2),
+  link:     row(15, "IOU_OP_LINK",     "submitLink",     "link",      false, false, false, 2),
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -47,8 +74,11 @@ export type Method = keyof Table
 /** The Driver's low-level method of each operation. */
 export type SubmitMethod = Table[Method]["submit"]
 
-/** The operation, named like Node's `syscall` field; "open" is the ring's setup. */
-export type Syscall = Table[Method]["syscall"] | "open"
+/**
+ * The operation, named like Node's `syscall` field: the rows' names, plus "rmdir" (an unlink of a
+ * directory). "open" is also the ring's setup (ERR_IOU_UNAVAILABLE).
+ */
+export type Syscall = Table[Method]["syscall"] | "rmdir"
 
 /** The row of each op number (IOU_OP_*), indexed by it. */
 export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
@@ -67,9 +97,13 @@ const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
   (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
 )
 
-/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
-export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)
+/** The operation whose errors carry `syscall` ("read" -> "readAt", "rmdir" -> "unlink"). */
+export const methodOf = (syscall: string): Method | undefined =>
+  METHOD_OF_SYSCALL.get(syscall === "rmdir" ? "unlink" : syscall)
 
-/** The fd an error of `op` carries: none for an operation that acts on no file descriptor. */
+/**
+ * The fd an error of `op` carries: none for an operation that acts on no file descriptor, nor for
+ * one that acts on a path (its fd is AT_FDCWD, negative).
+ */
 export const fdOf = (op: number, fd: number | undefined): number | undefined =>
-  BY_OP[op]?.onFd === true ? fd : undefined
+  BY_OP[op]?.onFd === true && fd !== undefined && fd >= 0 ? fd : undefined

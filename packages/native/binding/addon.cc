@@ -39,6 +39,16 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SEND", Napi::Number::New(env, IOU_OP_SEND));
   out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
   out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
+  out.Set("IOU_OP_OPEN", Napi::Number::New(env, IOU_OP_OPEN));
+  out.Set("IOU_OP_CLOSE", Napi::Number::New(env, IOU_OP_CLOSE));
+  out.Set("IOU_OP_STAT", Napi::Number::New(env, IOU_OP_STAT));
+  out.Set("IOU_OP_TRUNCATE", Napi::Number::New(env, IOU_OP_TRUNCATE));
+  out.Set("IOU_OP_ALLOCATE", Napi::Number::New(env, IOU_OP_ALLOCATE));
+  out.Set("IOU_OP_UNLINK", Napi::Number::New(env, IOU_OP_UNLINK));
+  out.Set("IOU_OP_RENAME", Napi::Number::New(env, IOU_OP_RENAME));
+  out.Set("IOU_OP_MKDIR", Napi::Number::New(env, IOU_OP_MKDIR));
+  out.Set("IOU_OP_SYMLINK", Napi::Number::New(env, IOU_OP_SYMLINK));
+  out.Set("IOU_OP_LINK", Napi::Number::New(env, IOU_OP_LINK));
   out.Set("IOU_FLAG_EXACT", Napi::Number::New(env, IOU_FLAG_EXACT));
   out.Set("IOU_FLAG_DATA_ONLY", Napi::Number::New(env, IOU_FLAG_DATA_ONLY));
   out.Set("IOU_OUTCOME_OK", Napi::Number::New(env, IOU_OUTCOME_OK));
@@ -56,6 +66,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  out.Set("IOU_COMPLETION_CANCEL_LOST", Napi::Number::New(env, IOU_COMPLETION_CANCEL_LOST));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
   return out;
 }

@@ -43,6 +43,9 @@
 #define IORING_CQE_F_MORE (1U << 1) /* Linux 5.13 */
 #endif
 
+/* Opcodes newer than the build headers' enum (an enum cannot be tested with #ifndef). */
+#define IOU__IORING_OP_FTRUNCATE 55 /* IORING_OP_FTRUNCATE: Linux 6.9 */
+
 /* The user_data of the eventfd wake poll; never a WaiterId (slot indices stay below 2^15). */
 #define IOU_WAKE_USER_DATA UINT64_MAX
 

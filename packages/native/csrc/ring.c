@@ -247,20 +247,46 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bo
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
- * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
- * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
- * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
-                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
-                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+ * operations' SQEs use (request.c's table), the readiness poll, the wake poll and the cancel;
+ * registering the inline engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the
+ * ring can do what the Driver's operations do and nothing else (no connect, splice or xattr…). */
+static const uint8_t RING_OPS[] = {
+    IORING_OP_NOP,       IORING_OP_READ,     IORING_OP_READV,        IORING_OP_WRITE,     IORING_OP_WRITEV,
+    IORING_OP_SEND,      IORING_OP_SENDMSG,  IORING_OP_RECV,         IORING_OP_FSYNC,     IORING_OP_POLL_ADD,
+    IORING_OP_ASYNC_CANCEL, IORING_OP_OPENAT, IORING_OP_CLOSE,       IORING_OP_STATX,     IORING_OP_FALLOCATE,
+    IORING_OP_UNLINKAT,  IORING_OP_RENAMEAT, IORING_OP_MKDIRAT,      IORING_OP_SYMLINKAT, IORING_OP_LINKAT,
+    IOU__IORING_OP_FTRUNCATE};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
+
+/* One past the last opcode this kernel knows (IORING_REGISTER_PROBE, Linux 5.6), allowed on the
+ * disabled ring before its restrictions: a restriction naming an opcode beyond it is EINVAL, so an
+ * older kernel gets the opcodes it has (the Driver checks the others before it submits them). */
+static unsigned known_opcodes(struct iou_ring *ring) {
+  size_t len = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+  struct io_uring_probe *p = calloc(1, len);
+  if (p == NULL) return 0;
+  unsigned n = 0;
+  if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PROBE, p, 256) == 0) n = p->last_op + 1u;
+  free(p);
+  return n;
+}
 
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
                    bool *single_issuer) {
   *single_issuer = false;
   int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
-  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  unsigned known = known_opcodes(ring);
+  if (known == 0) {
+    iou__ring_exit(ring);
+    return -ENOMEM;
+  }
+  uint8_t ops[sizeof(RING_OPS)];
+  unsigned n = 0;
+  for (unsigned i = 0; i < sizeof(RING_OPS); i++) {
+    if (RING_OPS[i] < known) ops[n++] = RING_OPS[i];
+  }
+  r = iou__ring_restrict(ring, ops, n, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
   if (r != 0) iou__ring_exit(ring);
   return r;
 }
