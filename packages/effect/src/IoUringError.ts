@@ -2,7 +2,7 @@
  * IoUringError: every expected failure of the IoUring service and its layers.
  *
  * One class with a `reason`, so that callers can branch on what happened without knowing errno
- * names, and keep Node's fields (`code`, `errno`, `syscall`, `fd`) for logs and for the rare case
+ * names, and keep Node's fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`) for logs and for the rare case
  * that needs them:
  *
  * | reason          | code                        | what happened                                             |
@@ -50,6 +50,10 @@ export class IoUringError extends Data.TaggedError("IoUringError")<{
   readonly errno?: number | undefined
   readonly syscall?: Syscall | undefined
   readonly fd?: number | undefined
+  /** The path of a path operation (open, stat, unlink, mkdir, rename's source…), as Node's errors carry it. */
+  readonly path?: string | undefined
+  /** rename's target, link's and symlink's new name (Node's `dest`). */
+  readonly dest?: string | undefined
   /** For `UnexpectedEof`: the bytes filled before end of file or the peer's close. */
   readonly bytes?: number | undefined
   /** A sentence a person can act on. */

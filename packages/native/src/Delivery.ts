@@ -18,7 +18,7 @@ import {
   IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
-import { fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import { BY_OP, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
@@ -98,6 +98,10 @@ export class Delivery {
       }
       if (outcome === IOU_OUTCOME_ABANDONED && (wire.flags(i) & IOU_COMPLETION_KERNEL_HELD) !== 0) {
         this.quarantine(slot)
+      }
+      if (outcome === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
+        this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), result)
+        continue
       }
       const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
       this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause, t.site[slot]), result)

@@ -732,9 +732,18 @@ export class Driver {
       const state = t.state[slot]
       if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
       entry.waiting++
-      if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(t.handleOf(slot))
+      if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(slot)
     }
-    for (const handle of live) this.cancel(handle)
+    // Each ends with EBADF (the fd was closed under it), not an AbortError: nobody aborted it.
+    for (const slot of live) {
+      t.fdClosed[slot] = 1
+      if (t.state[slot] === Pending.QUEUED) {
+        this.delivery.cancelled++
+        this.delivery.local(slot, Errors.closingFdError(t.site[slot]?.syscall ?? syscallOf(t.op[slot]!), fd))
+      } else {
+        this.cancel(t.handleOf(slot))
+      }
+    }
     if (entry.waiting === 0) this.closeNow(fd, callback)
   }
 
@@ -790,6 +799,7 @@ export class Driver {
     t.offset[slot] = offset
     t.length[slot] = length
     t.deadline[slot] = deadline
+    t.fdClosed[slot] = 0
     t.data[slot] = data
     return slot
   }

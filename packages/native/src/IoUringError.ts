@@ -87,11 +87,12 @@ export const errnoError = (
 }
 
 /**
- * A request on an fd that `closeFd` is closing: refused before the kernel with EBADF (the fd is
- * as good as closed), so that no request can land on the fd number once it is reused.
+ * A request on an fd that `closeFd` closes: one made meanwhile is refused before the kernel, one
+ * still outstanding is cancelled; both end with EBADF (the fd is as good as closed), so that no
+ * request can land on the fd number once it is reused.
  */
 export const closingFdError = (syscall: Syscall, fd: number): IoUringError =>
-  new IoUringError(`EBADF: the file descriptor is being closed (closeFd), ${where(syscall, fd)}`, {
+  new IoUringError(`EBADF: the file descriptor is closed by closeFd, ${where(syscall, fd)}`, {
     code: "EBADF",
     reason: "SystemError",
     errno: -constants.errno.EBADF,

@@ -56,6 +56,8 @@ const COLUMNS = {
   extentLo: Uint32Array,
   extentHi: Uint32Array,
   deadline: Float64Array,
+  /** 1: closeFd cancelled it (its fd is being closed): it ends with EBADF, not an AbortError. */
+  fdClosed: Uint8Array,
 }
 
 /** The reference columns: each a plain array of this type, emptied when the slot is released. */
