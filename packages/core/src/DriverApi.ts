@@ -217,7 +217,12 @@ export interface SubmitMethods {
   submitOpen(path: PathLike, flags: OpenFlags, mode: number, deadline: number, callback: Callback): RequestHandle
   /** Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle). */
   submitCloseFd(fd: number, callback: Callback): void
-  submitStat(pathOrFd: PathLike | number, followSymlinks: boolean, deadline: number, callback: StatCallback): RequestHandle
+  submitStat(
+    pathOrFd: PathLike | number,
+    followSymlinks: boolean,
+    deadline: number,
+    callback: StatCallback,
+  ): RequestHandle
   submitTruncate(fd: number, length: number | bigint, deadline: number, callback: Callback): RequestHandle
   submitAllocate(
     fd: number,

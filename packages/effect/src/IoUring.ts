@@ -193,7 +193,11 @@ export class IoUring extends Context.Service<
     /** statx of a path or an fd, shaped like fs.BigIntStats. */
     readonly stat: (pathOrFd: PathLike | number, options?: StatOptions) => Effect.Effect<FileStats, IoUringError>
     /** ftruncate to `length`. */
-    readonly truncate: (fd: number, length: number | bigint, options?: WriteOptions) => Effect.Effect<void, IoUringError>
+    readonly truncate: (
+      fd: number,
+      length: number | bigint,
+      options?: WriteOptions,
+    ) => Effect.Effect<void, IoUringError>
     /** fallocate of [offset, offset + length). */
     readonly allocate: (
       fd: number,

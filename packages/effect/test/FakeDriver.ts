@@ -83,7 +83,9 @@ export class FakeDriver {
   submitNop(deadline: number, cb: Callback) {
     return this.submit("nop", [deadline], cb)
   }
-  submitReadAt(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, boolean, number, Callback]) {
+  submitReadAt(
+    ...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, boolean, number, Callback]
+  ) {
     return this.submit("read", args.slice(0, 6), args[6])
   }
   submitWriteAt(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, Callback]) {

@@ -61,7 +61,10 @@ describe.skipIf(!supported)("IoUring file operations (real kernel)", () => {
           assert.strictEqual(yield* io.mkdir(deep, { recursive: true }), path.join(dir, "a"))
           assert.strictEqual(yield* io.mkdir(deep, { recursive: true }), undefined)
           const exists = yield* Effect.flip(io.mkdir(deep))
-          assert.deepStrictEqual([exists.reason, exists.code, exists.syscall, exists.path], ["SystemError", "EEXIST", "mkdir", deep])
+          assert.deepStrictEqual(
+            [exists.reason, exists.code, exists.syscall, exists.path],
+            ["SystemError", "EEXIST", "mkdir", deep],
+          )
           const file = path.join(deep, "f")
           fs.writeFileSync(file, "F")
           yield* io.symlink("f", path.join(deep, "s"))
@@ -75,7 +78,10 @@ describe.skipIf(!supported)("IoUring file operations (real kernel)", () => {
           assert.deepStrictEqual([rmdir.code, rmdir.syscall], ["ENOTEMPTY", "rmdir"])
           yield* io.unlink(deep, { directory: true })
           const missing = yield* Effect.flip(io.open(path.join(dir, "none")))
-          assert.deepStrictEqual([missing.code, missing.syscall, missing.path], ["ENOENT", "open", path.join(dir, "none")])
+          assert.deepStrictEqual(
+            [missing.code, missing.syscall, missing.path],
+            ["ENOENT", "open", path.join(dir, "none")],
+          )
         }),
       )
 
@@ -83,7 +89,11 @@ describe.skipIf(!supported)("IoUring file operations (real kernel)", () => {
         Effect.gen(function* () {
           const io = yield* IoUring
           const dir = yield* scratchDir
-          for (const effect of [io.open(path.join(dir, "x"), { flags: "w", timeout: 0 }), io.stat(dir, { timeout: 0 }), io.unlink(dir, { timeout: 0 })]) {
+          for (const effect of [
+            io.open(path.join(dir, "x"), { flags: "w", timeout: 0 }),
+            io.stat(dir, { timeout: 0 }),
+            io.unlink(dir, { timeout: 0 }),
+          ]) {
             const error = yield* Effect.flip(effect)
             assert.strictEqual(error.reason, "Timeout")
           }

@@ -137,7 +137,7 @@ static void prep_stat(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->opcode = IORING_OP_STATX;
   sqe->addr = addr_of(r->req.buf);
   sqe->statx_flags = r->req.arg;
-  sqe->len = r->req.arg2; /* STATX_* mask */
+  sqe->len = r->req.arg2;          /* STATX_* mask */
   sqe->off = addr_of(r->req.buf2); /* addr2: the struct statx */
 }
 

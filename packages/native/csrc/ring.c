@@ -251,10 +251,10 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bo
  * registering the inline engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the
  * ring can do what the Driver's operations do and nothing else (no connect, splice or xattr…). */
 static const uint8_t RING_OPS[] = {
-    IORING_OP_NOP,       IORING_OP_READ,     IORING_OP_READV,        IORING_OP_WRITE,     IORING_OP_WRITEV,
-    IORING_OP_SEND,      IORING_OP_SENDMSG,  IORING_OP_RECV,         IORING_OP_FSYNC,     IORING_OP_POLL_ADD,
-    IORING_OP_ASYNC_CANCEL, IORING_OP_OPENAT, IORING_OP_CLOSE,       IORING_OP_STATX,     IORING_OP_FALLOCATE,
-    IORING_OP_UNLINKAT,  IORING_OP_RENAMEAT, IORING_OP_MKDIRAT,      IORING_OP_SYMLINKAT, IORING_OP_LINKAT,
+    IORING_OP_NOP,           IORING_OP_READ,     IORING_OP_READV,   IORING_OP_WRITE,     IORING_OP_WRITEV,
+    IORING_OP_SEND,          IORING_OP_SENDMSG,  IORING_OP_RECV,    IORING_OP_FSYNC,     IORING_OP_POLL_ADD,
+    IORING_OP_ASYNC_CANCEL,  IORING_OP_OPENAT,   IORING_OP_CLOSE,   IORING_OP_STATX,     IORING_OP_FALLOCATE,
+    IORING_OP_UNLINKAT,      IORING_OP_RENAMEAT, IORING_OP_MKDIRAT, IORING_OP_SYMLINKAT, IORING_OP_LINKAT,
     IOU__IORING_OP_FTRUNCATE};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 

@@ -128,17 +128,19 @@ typedef void (*iou_notify_fn)(void *ctx);
 /* The file operations. A path is NUL-terminated caller memory (IOU_MEMORY_ARGS); `fd` is the
  * directory a relative path starts from (AT_FDCWD: the process's working directory). The result of
  * each is 0, except OPEN's (the new fd). */
-#define IOU_OP_OPEN 6     /* openat(fd, buf = path, arg = O_* flags, arg2 = mode): the result is the new fd */
-#define IOU_OP_CLOSE 7    /* close(fd) */
-#define IOU_OP_STAT 8     /* statx(fd, buf = path ("" with AT_EMPTY_PATH for fd itself), arg = AT_* flags, arg2 = STATX_* mask, buf2 = the struct statx the kernel fills) */
-#define IOU_OP_TRUNCATE 9 /* ftruncate(fd, extent = length); Linux 6.9 */
+#define IOU_OP_OPEN 6  /* openat(fd, buf = path, arg = O_* flags, arg2 = mode): the result is the new fd */
+#define IOU_OP_CLOSE 7 /* close(fd) */
+#define IOU_OP_STAT                                                                                                  \
+  8 /* statx(fd, buf = path ("" with AT_EMPTY_PATH for fd itself), arg = AT_* flags, arg2 = STATX_* mask, buf2 = the \
+       struct statx the kernel fills) */
+#define IOU_OP_TRUNCATE 9  /* ftruncate(fd, extent = length); Linux 6.9 */
 #define IOU_OP_ALLOCATE 10 /* fallocate(fd, arg = FALLOC_FL_* mode, position = offset, extent = length) */
-#define IOU_OP_UNLINK 11  /* unlinkat(fd, buf = path, arg = 0 or AT_REMOVEDIR) */
-#define IOU_OP_RENAME 12  /* renameat2(fd, buf = from, fd, buf2 = to, arg = RENAME_* flags) */
-#define IOU_OP_MKDIR 13   /* mkdirat(fd, buf = path, arg2 = mode) */
-#define IOU_OP_SYMLINK 14 /* symlinkat(buf = target, fd, buf2 = path) */
-#define IOU_OP_LINK 15    /* linkat(fd, buf = existing, fd, buf2 = path, arg = AT_* flags) */
-#define IOU_OP_COUNT 16   /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+#define IOU_OP_UNLINK 11   /* unlinkat(fd, buf = path, arg = 0 or AT_REMOVEDIR) */
+#define IOU_OP_RENAME 12   /* renameat2(fd, buf = from, fd, buf2 = to, arg = RENAME_* flags) */
+#define IOU_OP_MKDIR 13    /* mkdirat(fd, buf = path, arg2 = mode) */
+#define IOU_OP_SYMLINK 14  /* symlinkat(buf = target, fd, buf2 = path) */
+#define IOU_OP_LINK 15     /* linkat(fd, buf = existing, fd, buf2 = path, arg = AT_* flags) */
+#define IOU_OP_COUNT 16    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */

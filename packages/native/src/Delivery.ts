@@ -119,7 +119,11 @@ export class Delivery {
     closeUnwanted(fd)
     this.unwantedFds++
     const as =
-      state === Pending.CANCELLING ? IOU_OUTCOME_CANCELLED : t.deadline[slot]! > 0 ? IOU_OUTCOME_TIMEOUT : IOU_OUTCOME_ABANDONED
+      state === Pending.CANCELLING
+        ? IOU_OUTCOME_CANCELLED
+        : t.deadline[slot]! > 0
+          ? IOU_OUTCOME_TIMEOUT
+          : IOU_OUTCOME_ABANDONED
     const cause = as === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
     this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], 0, as, cause, t.site[slot]), 0)
   }
@@ -179,7 +183,10 @@ export class Delivery {
     const value = error !== null ? 0 : map === undefined ? result : map(result)
     if (kind === Pending.KIND_CALLBACK) {
       try {
-        ;(resolve as (error: Error | null, value: unknown) => void)(error, error === null ? value : map === undefined ? 0 : undefined)
+        ;(resolve as (error: Error | null, value: unknown) => void)(
+          error,
+          error === null ? value : map === undefined ? 0 : undefined,
+        )
       } catch (thrown) {
         // One callback's exception must not stop the batch: rethrow it as an uncaught exception.
         process.nextTick(rethrow, thrown)

@@ -76,7 +76,6 @@ const FALLOC_FL_PUNCH_HOLE = 2
 /** The empty path of a stat by fd (AT_EMPTY_PATH): one NUL byte, shared, never written. */
 const EMPTY_PATH = new Uint8Array(1)
 
-
 /** Builds a native loop; tests substitute a simulated one. */
 export type NativeFactory = (
   deliver: (count: number, final: boolean) => void,
@@ -337,7 +336,11 @@ export class Driver {
     const flags = Validate.optionalBoolean(o.noReplace, "noReplace") ? RENAME_NOREPLACE : 0
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
-    return this.promise(this.fillTwoPaths(OPERATIONS.rename.op, a, b, flags, deadline), signal, Pending.KIND_PROMISE_VOID)
+    return this.promise(
+      this.fillTwoPaths(OPERATIONS.rename.op, a, b, flags, deadline),
+      signal,
+      Pending.KIND_PROMISE_VOID,
+    )
   }
 
   /**
@@ -400,7 +403,17 @@ export class Driver {
     callback: T.Callback,
   ): T.RequestHandle {
     if (buffer instanceof Uint8Array || !Array.isArray(buffer)) {
-      return this.submitInto(OPERATIONS.readAt.op, fd, buffer as Uint8Array, 0, length, exact, position, deadline, callback)
+      return this.submitInto(
+        OPERATIONS.readAt.op,
+        fd,
+        buffer as Uint8Array,
+        0,
+        length,
+        exact,
+        position,
+        deadline,
+        callback,
+      )
     }
     Validate.fd(fd)
     const buffers = Validate.readBuffers(buffer)
@@ -463,7 +476,13 @@ export class Driver {
   }
 
   /** open; the callback gets the new fd (then yours to close). */
-  submitOpen(path: T.PathLike, flags: T.OpenFlags, mode: number, deadline: number, callback: T.Callback): T.RequestHandle {
+  submitOpen(
+    path: T.PathLike,
+    flags: T.OpenFlags,
+    mode: number,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
     const p = Validate.path(path, "path")
     const f = Validate.openFlags(flags)
     const m = Validate.mode(mode, 0o666)
@@ -539,7 +558,13 @@ export class Driver {
   }
 
   /** rename, with RENAME_NOREPLACE when `noReplace`. */
-  submitRename(from: T.PathLike, to: T.PathLike, noReplace: boolean, deadline: number, callback: T.Callback): T.RequestHandle {
+  submitRename(
+    from: T.PathLike,
+    to: T.PathLike,
+    noReplace: boolean,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
     const a = Validate.path(from, "from")
     const b = Validate.path(to, "to")
     const flags = Validate.boolean(noReplace, "noReplace") ? RENAME_NOREPLACE : 0
@@ -681,7 +706,13 @@ export class Driver {
     return slot
   }
 
-  private fillAllocate(fd: number, at: number | bigint, length: number | bigint, mode: number, deadline: number): number {
+  private fillAllocate(
+    fd: number,
+    at: number | bigint,
+    length: number | bigint,
+    mode: number,
+    deadline: number,
+  ): number {
     const slot = this.fill(OPERATIONS.allocate.op, 0, fd, undefined, at, 0, 0, deadline)
     this.table.setArgs(slot, mode, 0, length)
     return slot

@@ -182,17 +182,25 @@ export const path = (value: unknown, name: string): Path => {
     text = Buffer.from(value).toString()
   } else if (value instanceof URL) {
     if (value.protocol !== "file:") {
-      throw coded(new TypeError(`${name} must be a URL of scheme file, got ${value.protocol}`), "ERR_INVALID_URL_SCHEME")
+      throw coded(
+        new TypeError(`${name} must be a URL of scheme file, got ${value.protocol}`),
+        "ERR_INVALID_URL_SCHEME",
+      )
     }
     return path(fileURLToPath(value), name)
   } else {
     throw coded(
-      new TypeError(`${name} must be a string, a Uint8Array or a file: URL, got ${value === null ? "null" : typeof value}`),
+      new TypeError(
+        `${name} must be a string, a Uint8Array or a file: URL, got ${value === null ? "null" : typeof value}`,
+      ),
       "ERR_INVALID_ARG_TYPE",
     )
   }
   if (bytes.indexOf(0) !== bytes.length - 1) {
-    throw coded(new TypeError(`${name} must be a string without null bytes, got ${describe(text)}`), "ERR_INVALID_ARG_VALUE")
+    throw coded(
+      new TypeError(`${name} must be a string without null bytes, got ${describe(text)}`),
+      "ERR_INVALID_ARG_VALUE",
+    )
   }
   return { bytes, text }
 }
@@ -241,7 +249,10 @@ export const openFlags = (value: unknown): number => {
   if (typeof value === "string") {
     const bits = FLAG_STRINGS.get(value)
     if (bits === undefined) {
-      throw coded(new TypeError(`flags must be a node:fs flag string ("r", "w+", "a"…), got ${describe(value)}`), "ERR_INVALID_ARG_VALUE")
+      throw coded(
+        new TypeError(`flags must be a node:fs flag string ("r", "w+", "a"…), got ${describe(value)}`),
+        "ERR_INVALID_ARG_VALUE",
+      )
     }
     return (bits | O_CLOEXEC) >>> 0
   }
@@ -249,7 +260,10 @@ export const openFlags = (value: unknown): number => {
     throw coded(new TypeError(`flags must be a string or a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
   }
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw coded(new RangeError(`flags must be O_* bits (an integer in [0, 2^32)), got ${describe(value)}`), "ERR_OUT_OF_RANGE")
+    throw coded(
+      new RangeError(`flags must be O_* bits (an integer in [0, 2^32)), got ${describe(value)}`),
+      "ERR_OUT_OF_RANGE",
+    )
   }
   return (value | O_CLOEXEC) >>> 0
 }
@@ -257,7 +271,8 @@ export const openFlags = (value: unknown): number => {
 /** A file mode (permission and special bits) in [0, 0o7777]; `fallback` when absent. */
 export const mode = (value: unknown, fallback: number): number => {
   if (value === undefined) return fallback
-  if (typeof value !== "number") throw coded(new TypeError(`mode must be a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
+  if (typeof value !== "number")
+    throw coded(new TypeError(`mode must be a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
   if (!Number.isInteger(value) || value < 0 || value > 0o7777) {
     throw coded(new RangeError(`mode must be an integer in [0, 0o7777], got ${describe(value)}`), "ERR_OUT_OF_RANGE")
   }

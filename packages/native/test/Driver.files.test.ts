@@ -96,7 +96,10 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
         const info = (n: number) => readFileSync(`/proc/self/fdinfo/${n}`, "utf8").match(/flags:\s+(\d+)/)![1]!
         const ours = parseInt(info(fd), 8)
         expect([flags, ours & 0o2000000]).toEqual([flags, 0o2000000])
-        expect([flags, (ours & ~0o2000000 & ~0o100000) >>> 0]).toEqual([flags, parseInt(info(mine), 8) & ~0o2000000 & ~0o100000])
+        expect([flags, (ours & ~0o2000000 & ~0o100000) >>> 0]).toEqual([
+          flags,
+          parseInt(info(mine), 8) & ~0o2000000 & ~0o100000,
+        ])
         expect([flags, statSync(path).size]).toEqual([flags, truncates ? 0 : creates ? 0 : 3])
         closeSync(mine)
         await ring.closeFd(fd)
@@ -167,7 +170,9 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(() => ring.open("x", { flags: "rw" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
       expect(() => ring.open("x", { flags: -1 })).toThrow(RangeError)
       expect(() => ring.open("x", { mode: 0o10000 })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
-      expect(() => ring.open(new URL("http://x/y"))).toThrow(expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }))
+      expect(() => ring.open(new URL("http://x/y"))).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }),
+      )
       expect(() => ring.closeFd(-1)).toThrow(RangeError)
       expect(ring.stats().outstanding).toBe(0)
     })
@@ -254,7 +259,12 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(ring.stats().outstanding).toBe(6)
       const closing = ring.closeFd(fd)
       const refused = await failure(ring.readAt(fd, Buffer.alloc(4), 0))
-      expect([refused.code, refused.errno, refused.fd, refused.syscall]).toEqual(["EBADF", errnoOf("EBADF"), fd, "read"])
+      expect([refused.code, refused.errno, refused.fd, refused.syscall]).toEqual([
+        "EBADF",
+        errnoOf("EBADF"),
+        fd,
+        "read",
+      ])
       const twice = await failure(ring.closeFd(fd))
       expect([twice.code, twice.syscall]).toEqual(["EBADF", "close"])
       await closing
@@ -303,7 +313,15 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
         expect([t, ours[`${t}Ms`]]).toEqual([t, theirs[`${t}Ms`]])
         expect([t, ours[t].getTime()]).toEqual([t, (theirs[t] as Date).getTime()])
       }
-      for (const m of ["isFile", "isDirectory", "isSymbolicLink", "isFIFO", "isSocket", "isBlockDevice", "isCharacterDevice"] as const) {
+      for (const m of [
+        "isFile",
+        "isDirectory",
+        "isSymbolicLink",
+        "isFIFO",
+        "isSocket",
+        "isBlockDevice",
+        "isCharacterDevice",
+      ] as const) {
         expect([m, ours[m]()]).toEqual([m, (theirs[m] as () => boolean).call(node)])
       }
     }
@@ -316,7 +334,10 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       symlinkSync("f", join(dir, "link"))
       same(await ring.stat(path), statSync(path, { bigint: true }))
       same(await ring.stat(join(dir, "link")), statSync(path, { bigint: true }))
-      same(await ring.stat(join(dir, "link"), { followSymlinks: false }), lstatSync(join(dir, "link"), { bigint: true }))
+      same(
+        await ring.stat(join(dir, "link"), { followSymlinks: false }),
+        lstatSync(join(dir, "link"), { bigint: true }),
+      )
       same(await ring.stat(dir), statSync(dir, { bigint: true }))
       same(await ring.stat("/dev/null"), statSync("/dev/null", { bigint: true }))
       const fd = openSync(path, "r")
@@ -390,7 +411,11 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(statSync(path).size).toBe(8192 + 4096)
       try {
         await ring.allocate(fd, 0, 4096, { punchHole: true })
-        expect(readFileSync(path).subarray(0, 4096).every((b) => b === 0)).toBe(true)
+        expect(
+          readFileSync(path)
+            .subarray(0, 4096)
+            .every((b) => b === 0),
+        ).toBe(true)
         expect(readFileSync(path)[4096]).toBe(0x61)
       } catch (error) {
         expect((error as IoUringError).code).toBe("EOPNOTSUPP") // a file system without hole punching
@@ -511,7 +536,9 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(await call((cb) => ring.submitLink(join(dir, "t"), join(dir, "u"), 0, cb))).toBeNull()
       expect(await call((cb) => ring.submitUnlink(join(dir, "t"), false, 0, cb))).toBeNull()
       expect(await call((cb) => ring.submitUnlink(join(dir, "u"), false, 0, cb))).toBeNull()
-      expect(((await call((cb) => ring.submitUnlink(join(dir, "m"), false, 0, cb))) as IoUringError).syscall).toBe("unlink")
+      expect(((await call((cb) => ring.submitUnlink(join(dir, "m"), false, 0, cb))) as IoUringError).syscall).toBe(
+        "unlink",
+      )
       expect(await call((cb) => ring.submitUnlink(join(dir, "m"), true, 0, cb))).toBeNull()
       expect(readdirSync(dir)).toEqual([])
     })
@@ -536,7 +563,9 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const e = await failure(ring.readAt(fd, [Buffer.alloc(8), Buffer.alloc(8)], 4, { exact: true }))
       expect([e.code, e.bytes]).toEqual(["ERR_IOU_UNEXPECTED_EOF", 6])
       const low = await new Promise<number>((done, fail) =>
-        ring.submitReadAt(fd, [Buffer.alloc(2), Buffer.alloc(2)], 0, 4, true, 0, (error, n) => (error ? fail(error) : done(n))),
+        ring.submitReadAt(fd, [Buffer.alloc(2), Buffer.alloc(2)], 0, 4, true, 0, (error, n) =>
+          error ? fail(error) : done(n),
+        ),
       )
       expect(low).toBe(4)
       expect(() => ring.readAt(fd, [Buffer.alloc(1), "x" as never], 0)).toThrow(TypeError)

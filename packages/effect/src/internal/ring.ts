@@ -128,7 +128,10 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
 const service = (
   driver: DriverLike,
   now: () => number,
-  stat: (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) => Effect.Effect<FileStats, IoUringError>,
+  stat: (
+    pathOrFd: IoUring.PathLike | number,
+    options: IoUring.StatOptions | undefined,
+  ) => Effect.Effect<FileStats, IoUringError>,
 ): IoUring.IoUring["Service"] => ({
   nop: Effect.suspend(() => request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid)),
   readAt: (fd, buffer, position, options) =>
@@ -235,7 +238,13 @@ const service = (
     guard("rename", undefined, () => {
       const deadline = deadlineOf(options?.timeout, now)
       const noReplace = options?.noReplace ?? false
-      return request(driver, "rename", undefined, (cb) => driver.submitRename(from, to, noReplace, deadline, cb), toVoid)
+      return request(
+        driver,
+        "rename",
+        undefined,
+        (cb) => driver.submitRename(from, to, noReplace, deadline, cb),
+        toVoid,
+      )
     }),
   mkdir: (path, options) =>
     guard("mkdir", undefined, () => {

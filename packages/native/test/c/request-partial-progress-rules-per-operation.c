@@ -1,8 +1,8 @@
 /* Per operation: short reads/writes continue at the right address and offset, vectored reads and
  * writes advance their loop-owned iovec copy without touching the caller's, the file operations put
- * their arguments where their opcode reads them and end with the kernel's result (an open's fd), EAGAIN waits for readiness
- * with a one-shot POLL_ADD, zero means EOF (read/recv) or WRITE_ZERO (write/send), invalid requests
- * end before the kernel, and nothing to transfer ends OK 0. */
+ * their arguments where their opcode reads them and end with the kernel's result (an open's fd), EAGAIN waits for
+ * readiness with a one-shot POLL_ADD, zero means EOF (read/recv) or WRITE_ZERO (write/send), invalid requests end
+ * before the kernel, and nothing to transfer ends OK 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -208,7 +208,8 @@ int main(void) {
   CHECK(!iou__request_init(&op, &st));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_STATX && sqe.fd == 6 && sqe.addr == (uintptr_t)path2);
-  CHECK(sqe.off == (uintptr_t)statx_buf && sqe.len == 0xfff && sqe.statx_flags == (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+  CHECK(sqe.off == (uintptr_t)statx_buf && sqe.len == 0xfff &&
+        sqe.statx_flags == (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
 
   struct iou_request tr = t_req(IOU_OP_TRUNCATE, 6, 15);

@@ -14,14 +14,22 @@ int main(void) {
     const char *syscall;
     uint8_t memory;
   } expected[] = {
-      {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},        {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
-      {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA}, {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
-      {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
-      {IOU_OP_OPEN, "open", IOU_MEMORY_ARGS},      {IOU_OP_CLOSE, "close", IOU_MEMORY_NONE},
-      {IOU_OP_STAT, "stat", IOU_MEMORY_ARGS},      {IOU_OP_TRUNCATE, "ftruncate", IOU_MEMORY_NONE},
-      {IOU_OP_ALLOCATE, "fallocate", IOU_MEMORY_NONE}, {IOU_OP_UNLINK, "unlink", IOU_MEMORY_ARGS},
-      {IOU_OP_RENAME, "rename", IOU_MEMORY_ARGS},  {IOU_OP_MKDIR, "mkdir", IOU_MEMORY_ARGS},
-      {IOU_OP_SYMLINK, "symlink", IOU_MEMORY_ARGS}, {IOU_OP_LINK, "link", IOU_MEMORY_ARGS},
+      {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},
+      {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
+      {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA},
+      {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
+      {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},
+      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
+      {IOU_OP_OPEN, "open", IOU_MEMORY_ARGS},
+      {IOU_OP_CLOSE, "close", IOU_MEMORY_NONE},
+      {IOU_OP_STAT, "stat", IOU_MEMORY_ARGS},
+      {IOU_OP_TRUNCATE, "ftruncate", IOU_MEMORY_NONE},
+      {IOU_OP_ALLOCATE, "fallocate", IOU_MEMORY_NONE},
+      {IOU_OP_UNLINK, "unlink", IOU_MEMORY_ARGS},
+      {IOU_OP_RENAME, "rename", IOU_MEMORY_ARGS},
+      {IOU_OP_MKDIR, "mkdir", IOU_MEMORY_ARGS},
+      {IOU_OP_SYMLINK, "symlink", IOU_MEMORY_ARGS},
+      {IOU_OP_LINK, "link", IOU_MEMORY_ARGS},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
