@@ -79,6 +79,98 @@ export interface SyncOptions {
 /** Data for writeAt/send: one buffer, or several (vectored: writev / sendmsg). */
 export type Data = Uint8Array | ReadonlyArray<Uint8Array>
 
+/** A path: a string (UTF-8), its raw bytes, or a `file:` URL, as node:fs takes it. No NUL byte. */
+export type PathLike = string | Uint8Array | URL
+
+/** open's flags: a node:fs flag string ("r", "r+", "rs+", "w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+", "as", "as+") or O_* bits. */
+export type OpenFlags = string | number
+
+export interface OpenOptions {
+  /** Default "r". O_CLOEXEC is always added. */
+  readonly flags?: OpenFlags | undefined
+  /** The mode of a created file, before the umask; default 0o666. */
+  readonly mode?: number | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface StatOptions {
+  /** Default true (stat); false: the link itself (lstat). Ignored for an fd. */
+  readonly followSymlinks?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface AllocateOptions {
+  /** FALLOC_FL_KEEP_SIZE: allocate without changing the file's size. */
+  readonly keepSize?: boolean | undefined
+  /** FALLOC_FL_PUNCH_HOLE (implies keepSize): deallocate the range; it reads as zeros. */
+  readonly punchHole?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface UnlinkOptions {
+  /** Remove an empty directory (rmdir) instead of a file. */
+  readonly directory?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface RenameOptions {
+  /** RENAME_NOREPLACE: fail with EEXIST instead of replacing the target. */
+  readonly noReplace?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface MkdirOptions {
+  /** Default 0o777, before the umask. */
+  readonly mode?: number | undefined
+  /** Create the missing parents too, as fs.mkdir's `recursive`; an existing directory is no error. */
+  readonly recursive?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface PathOptions {
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * What `stat` resolves with: the fields and methods of node:fs's `BigIntStats` (what
+ * `fs.statSync(path, { bigint: true })` returns), from statx(2).
+ */
+export interface FileStats {
+  readonly dev: bigint
+  readonly ino: bigint
+  readonly mode: bigint
+  readonly nlink: bigint
+  readonly uid: bigint
+  readonly gid: bigint
+  readonly rdev: bigint
+  readonly size: bigint
+  readonly blksize: bigint
+  readonly blocks: bigint
+  readonly atimeMs: bigint
+  readonly mtimeMs: bigint
+  readonly ctimeMs: bigint
+  readonly birthtimeMs: bigint
+  readonly atimeNs: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  readonly birthtimeNs: bigint
+  readonly atime: Date
+  readonly mtime: Date
+  readonly ctime: Date
+  readonly birthtime: Date
+  isFile(): boolean
+  isDirectory(): boolean
+  isSymbolicLink(): boolean
+  isBlockDevice(): boolean
+  isCharacterDevice(): boolean
+  isFIFO(): boolean
+  isSocket(): boolean
+}
+
+/** submitStat's callback: (null, stats) on success, (error, undefined) on failure; exactly once. */
+export type StatCallback = (error: Error | null, stats: FileStats | undefined) => void
+
 /**
  * The low-level API's completion callback: called exactly once per request, on the Driver's thread,
  * with (null, result) on success or (error, 0) on failure. `error` is an IoUringError; a cancelled
@@ -102,7 +194,7 @@ export interface SubmitMethods {
   submitNop(deadline: number, callback: Callback): RequestHandle
   submitReadAt(
     fd: number,
-    buffer: Uint8Array,
+    buffer: Uint8Array | ReadonlyArray<Uint8Array>,
     position: number | bigint,
     length: number,
     exact: boolean,
@@ -133,6 +225,32 @@ export interface SubmitMethods {
   submitBind(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
   /** listen(fd, backlog). */
   submitListen(fd: number, backlog: number, deadline: number, callback: Callback): RequestHandle
+  /** The callback gets the new fd, which is then the caller's to close. */
+  submitOpen(path: PathLike, flags: OpenFlags, mode: number, deadline: number, callback: Callback): RequestHandle
+  /** Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle). */
+  submitCloseFd(fd: number, callback: Callback): void
+  submitStat(
+    pathOrFd: PathLike | number,
+    followSymlinks: boolean,
+    deadline: number,
+    callback: StatCallback,
+  ): RequestHandle
+  submitTruncate(fd: number, length: number | bigint, deadline: number, callback: Callback): RequestHandle
+  submitAllocate(
+    fd: number,
+    offset: number | bigint,
+    length: number | bigint,
+    keepSize: boolean,
+    punchHole: boolean,
+    deadline: number,
+    callback: Callback,
+  ): RequestHandle
+  submitUnlink(path: PathLike, directory: boolean, deadline: number, callback: Callback): RequestHandle
+  submitRename(from: PathLike, to: PathLike, noReplace: boolean, deadline: number, callback: Callback): RequestHandle
+  /** One directory (no parents; `mkdir(path, { recursive })` walks up with it). */
+  submitMkdir(path: PathLike, mode: number, deadline: number, callback: Callback): RequestHandle
+  submitSymlink(target: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
+  submitLink(existing: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
 }
 
 /** Which direction shutdownSocket ends: SHUT_RD, SHUT_WR or SHUT_RDWR. */

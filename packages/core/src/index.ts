@@ -23,6 +23,17 @@ export type {
   RequestHandle,
   SyncOptions,
   WriteOptions,
+  AllocateOptions,
+  FileStats,
+  MkdirOptions,
+  OpenFlags,
+  OpenOptions,
+  PathLike,
+  PathOptions,
+  RenameOptions,
+  StatCallback,
+  StatOptions,
+  UnlinkOptions,
 } from "./DriverApi.ts"
 export * as Errno from "./Errno.ts"
 export * as Fifo from "./Fifo.ts"

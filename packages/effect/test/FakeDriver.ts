@@ -12,6 +12,9 @@ import {
   type Listener,
   type ResultCallback,
   type ShutdownHow,
+  type OpenFlags,
+  type PathLike,
+  type StatCallback,
   type DriverStats,
   IoUringError,
   type Reason,
@@ -89,7 +92,9 @@ export class FakeDriver {
   submitNop(deadline: number, cb: Callback) {
     return this.submit("nop", [deadline], cb)
   }
-  submitReadAt(...args: [number, Uint8Array, number | bigint, number, boolean, number, Callback]) {
+  submitReadAt(
+    ...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, boolean, number, Callback]
+  ) {
     return this.submit("read", args.slice(0, 6), args[6])
   }
   submitWriteAt(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, Callback]) {
@@ -130,6 +135,36 @@ export class FakeDriver {
   }
   acceptConnection(fd: number, deadline: number, cb: ResultCallback<Connection>) {
     return this.submit("accept", [fd, deadline], cb as unknown as Callback)
+  }
+  submitOpen(...args: [PathLike, OpenFlags, number, number, Callback]) {
+    return this.submit("open", args.slice(0, 4), args[4])
+  }
+  submitCloseFd(fd: number, cb: Callback): void {
+    this.submit("close", [fd], cb)
+  }
+  submitStat(...args: [PathLike | number, boolean, number, StatCallback]) {
+    return this.submit("stat", args.slice(0, 3), args[3] as unknown as Callback)
+  }
+  submitTruncate(...args: [number, number | bigint, number, Callback]) {
+    return this.submit("ftruncate", args.slice(0, 3), args[3])
+  }
+  submitAllocate(...args: [number, number | bigint, number | bigint, boolean, boolean, number, Callback]) {
+    return this.submit("fallocate", args.slice(0, 6), args[6])
+  }
+  submitUnlink(...args: [PathLike, boolean, number, Callback]) {
+    return this.submit("unlink", args.slice(0, 3), args[3])
+  }
+  submitRename(...args: [PathLike, PathLike, boolean, number, Callback]) {
+    return this.submit("rename", args.slice(0, 4), args[4])
+  }
+  submitMkdir(...args: [PathLike, number, number, Callback]) {
+    return this.submit("mkdir", args.slice(0, 3), args[3])
+  }
+  submitSymlink(...args: [PathLike, PathLike, number, Callback]) {
+    return this.submit("symlink", args.slice(0, 3), args[3])
+  }
+  submitLink(...args: [PathLike, PathLike, number, Callback]) {
+    return this.submit("link", args.slice(0, 3), args[3])
   }
   cancel(handle: RequestHandle): boolean {
     const live = this.requests.some((r) => r.handle === handle && !r.done)

@@ -45,6 +45,16 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SHUTDOWN", Napi::Number::New(env, IOU_OP_SHUTDOWN));
   out.Set("IOU_OP_BIND", Napi::Number::New(env, IOU_OP_BIND));
   out.Set("IOU_OP_LISTEN", Napi::Number::New(env, IOU_OP_LISTEN));
+  out.Set("IOU_OP_OPEN", Napi::Number::New(env, IOU_OP_OPEN));
+  out.Set("IOU_OP_CLOSE", Napi::Number::New(env, IOU_OP_CLOSE));
+  out.Set("IOU_OP_STAT", Napi::Number::New(env, IOU_OP_STAT));
+  out.Set("IOU_OP_TRUNCATE", Napi::Number::New(env, IOU_OP_TRUNCATE));
+  out.Set("IOU_OP_ALLOCATE", Napi::Number::New(env, IOU_OP_ALLOCATE));
+  out.Set("IOU_OP_UNLINK", Napi::Number::New(env, IOU_OP_UNLINK));
+  out.Set("IOU_OP_RENAME", Napi::Number::New(env, IOU_OP_RENAME));
+  out.Set("IOU_OP_MKDIR", Napi::Number::New(env, IOU_OP_MKDIR));
+  out.Set("IOU_OP_SYMLINK", Napi::Number::New(env, IOU_OP_SYMLINK));
+  out.Set("IOU_OP_LINK", Napi::Number::New(env, IOU_OP_LINK));
   out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
   out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
   out.Set("IOU_CLASS_ALL", Napi::Number::New(env, IOU_CLASS_ALL));
@@ -65,6 +75,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  out.Set("IOU_COMPLETION_CANCEL_LOST", Napi::Number::New(env, IOU_COMPLETION_CANCEL_LOST));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
   return out;
 }

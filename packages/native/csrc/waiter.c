@@ -182,6 +182,7 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   *tick = e->tick;
   iou__request_release(&e->request);
   retire(w, e, out);
+  if (cancel_requested && out->outcome == IOU_OUTCOME_OK) out->flags = IOU_COMPLETION_CANCEL_LOST;
   return IOU_CQE_OUTCOME_COMPLETE;
 }
 

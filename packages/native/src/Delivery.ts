@@ -12,7 +12,9 @@
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
  * without the loop, which stats() adds to the loop's own.
  */
+import { closeSync } from "node:fs"
 import {
+  IOU_COMPLETION_CANCEL_LOST,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
@@ -20,12 +22,11 @@ import {
   IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
-import * as Clock from "./Clock.ts"
-import { abortError, fromCompletion, type IoUringError } from "./IoUringError.ts"
-import { BY_OP, fdOf } from "./Operations.ts"
+import { BY_OP, OPERATIONS } from "./Operations.ts"
+import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
-import type { Callback, Data, DriverStats } from "./types.ts"
+import type { Data, DriverStats } from "./types.ts"
 import * as Validate from "./Validate.ts"
 import type { Wire } from "./Wire.ts"
 
@@ -34,6 +35,25 @@ const quarantine: Array<Data> = []
 
 const rethrow = (error: unknown): never => {
   throw error
+}
+
+/**
+ * Closes an fd nobody will receive, with close(2) on this thread: it is fresh (no request ever used
+ * it), so the close has nothing to flush and does not block. The Driver may be closing, so not
+ * through the ring.
+ */
+const closeUnwanted = (fd: number): void => {
+  try {
+    closeSync(fd)
+  } catch {
+    // Nothing else holds it: an error here (EBADF) cannot be acted on.
+  }
+}
+
+/** An fd `closeFd` is closing: how many requests on it are still to end, and what runs when none is. */
+export interface FdClosing {
+  waiting: number
+  readonly onIdle: () => void
 }
 
 export class Delivery {
@@ -45,6 +65,10 @@ export class Delivery {
   abandoned = 0
   timedOut = 0
   private quarantinedBytes = 0
+  /** fds that closeFd is closing (see Driver.submitCloseFd); each request on one that ends counts down. */
+  readonly closingFds = new Map<number, FdClosing>()
+  /** fds an fd-producing request made after its caller stopped waiting, closed here. */
+  unwantedFds = 0
 
   // Completions that did not come from the loop, delivered in a microtask.
   private localSlots: Array<number> = []
@@ -78,34 +102,41 @@ export class Delivery {
       const result = wire.result(i)
       const outcome = wire.outcome(i)
       if (outcome === IOU_OUTCOME_OK) {
-        const unwanted = BY_OP[t.op[slot]!]!.producesFd ? this.unwanted(slot, state) : null
-        if (unwanted !== null) this.closeFd(result)
-        this.finish(slot, unwanted, unwanted === null ? result : 0)
+        const unwanted = state === Pending.CANCELLING || (wire.flags(i) & IOU_COMPLETION_CANCEL_LOST) !== 0
+        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, state!, result)
+        else this.finish(slot, null, result)
         continue
       }
       if (outcome === IOU_OUTCOME_ABANDONED && (wire.flags(i) & IOU_COMPLETION_KERNEL_HELD) !== 0) {
         this.quarantine(slot)
       }
+      if (outcome === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
+        this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), result)
+        continue
+      }
       const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
-      this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause), result)
+      this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause, t.site[slot]), result)
     }
   }
 
   /**
-   * The error for a request that made an fd nobody wants any more: its caller cancelled it (the
-   * cancel was requested, and the kernel finished first) or its deadline has passed. null while
-   * the caller still wants the fd. The fd is then closed here: it is only ever handed to a caller
-   * who still waits for it.
+   * The fd-producing rule: the kernel made `fd` after the caller stopped waiting (its cancel was
+   * requested: the caller's abort, its deadline, the shutdown cutoff; success won the race). The fd
+   * is closed here and the caller gets the error it asked for: an fd only ever reaches a caller who
+   * still wants it.
    */
-  private unwanted(slot: number, state: number | undefined): IoUringError | null {
+  private refuseFd(slot: number, state: number, fd: number): void {
     const t = this.table
-    const op = t.op[slot]!
-    if (state === Pending.CANCELLING) {
-      return abortError(BY_OP[op]!.syscall, fdOf(op, t.fd[slot]), this.abortCause(slot))
-    }
-    const deadline = t.deadline[slot]!
-    if (deadline !== 0 && Clock.now() >= deadline) return fromCompletion(op, t.fd[slot], 0, IOU_OUTCOME_TIMEOUT)
-    return null
+    closeUnwanted(fd)
+    this.unwantedFds++
+    const as =
+      state === Pending.CANCELLING
+        ? IOU_OUTCOME_CANCELLED
+        : t.deadline[slot]! > 0
+          ? IOU_OUTCOME_TIMEOUT
+          : IOU_OUTCOME_ABANDONED
+    const cause = as === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
+    this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], 0, as, cause, t.site[slot]), 0)
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */
@@ -154,12 +185,19 @@ export class Delivery {
     const resolve = t.resolve[slot]!
     const reject = t.reject[slot]
     const signal = t.signal[slot]
+    const map = t.map[slot]
+    const op = t.op[slot]!
+    const fd = t.fd[slot]!
     if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
     t.release(slot)
     if (this.shutdown.closing) this.shutdown.ended(error?.reason)
+    const value = error !== null ? 0 : map === undefined ? result : map(result)
     if (kind === Pending.KIND_CALLBACK) {
       try {
-        ;(resolve as Callback)(error, error === null ? result : 0)
+        ;(resolve as (error: Error | null, value: unknown) => void)(
+          error,
+          error === null ? value : map === undefined ? 0 : undefined,
+        )
       } catch (thrown) {
         // One callback's exception must not stop the batch: rethrow it as an uncaught exception.
         process.nextTick(rethrow, thrown)
@@ -167,8 +205,16 @@ export class Delivery {
     } else if (error !== null) {
       reject!(error)
     } else {
-      ;(resolve as (value: number | undefined) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : result)
+      ;(resolve as (value: unknown) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : value)
     }
+    if (this.closingFds.size > 0) this.endedOnFd(op, fd)
+  }
+
+  /** A request on `fd` ended: if closeFd waits for fd's requests, one fewer (the close itself does not count). */
+  private endedOnFd(op: number, fd: number): void {
+    if (op === OPERATIONS.closeFd.op || !BY_OP[op]!.onFd) return
+    const closing = this.closingFds.get(fd)
+    if (closing !== undefined && --closing.waiting === 0) closing.onIdle()
   }
 
   private deliverLocal(): void {

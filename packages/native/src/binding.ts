@@ -251,6 +251,8 @@ export const IOU_TRACE_POLL_WAIT = 2
 
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1
+/** iou_completion.flags: an OK request whose cancel (deadline, caller, shutdown) came too late: success won. */
+export const IOU_COMPLETION_CANCEL_LOST = 2
 
 let maxIovValue: number | undefined
 

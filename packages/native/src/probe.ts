@@ -134,6 +134,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: opcode("POLL_ADD"),
     neededBy: always,
   },
+  { name: "OP_READV", kernel: "5.1", use: "vectored readAt", present: opcode("READV"), neededBy: usedBy("files") },
   { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: usedBy("sockets") },
   {
     name: "NODROP",
@@ -153,6 +154,10 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: usedBy("files") },
   { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: usedBy("sockets") },
   { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: usedBy("sockets") },
+  { name: "OP_OPENAT", kernel: "5.6", use: "open", present: opcode("OPENAT"), neededBy: usedBy("files") },
+  { name: "OP_CLOSE", kernel: "5.6", use: "closeFd", present: opcode("CLOSE"), neededBy: always },
+  { name: "OP_STATX", kernel: "5.6", use: "stat", present: opcode("STATX"), neededBy: usedBy("files") },
+  { name: "OP_FALLOCATE", kernel: "5.6", use: "allocate", present: opcode("FALLOCATE"), neededBy: usedBy("files") },
   {
     name: "EXT_ARG",
     kernel: "5.11",
@@ -160,6 +165,8 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0,
     neededBy: always,
   },
+  { name: "OP_RENAMEAT", kernel: "5.11", use: "rename", present: opcode("RENAMEAT"), neededBy: usedBy("files") },
+  { name: "OP_UNLINKAT", kernel: "5.11", use: "unlink", present: opcode("UNLINKAT"), neededBy: usedBy("files") },
   {
     name: "POLL_MULTISHOT",
     kernel: "5.13",
@@ -167,9 +174,15 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
     neededBy: (config) => config.ioPoll !== true,
   },
-  { name: "OP_CONNECT", kernel: "5.5", use: "connect", present: opcode("CONNECT"), neededBy: always },
-  { name: "OP_ACCEPT", kernel: "5.5", use: "accept", present: opcode("ACCEPT"), neededBy: always },
-  { name: "OP_SHUTDOWN", kernel: "5.11", use: "shutdownSocket", present: opcode("SHUTDOWN"), neededBy: always },
+  { name: "OP_CONNECT", kernel: "5.5", use: "connect", present: opcode("CONNECT"), neededBy: usedBy("sockets") },
+  { name: "OP_ACCEPT", kernel: "5.5", use: "accept", present: opcode("ACCEPT"), neededBy: usedBy("sockets") },
+  {
+    name: "OP_SHUTDOWN",
+    kernel: "5.11",
+    use: "shutdownSocket",
+    present: opcode("SHUTDOWN"),
+    neededBy: usedBy("sockets"),
+  },
   {
     name: "OP_SOCKET",
     kernel: "5.19",
@@ -192,15 +205,54 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     neededBy: () => false,
   },
   {
+    name: "OP_MKDIRAT",
+    kernel: "5.15",
+    use: "optional: mkdir (without it, ENOSYS)",
+    present: opcode("MKDIRAT"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_SYMLINKAT",
+    kernel: "5.15",
+    use: "optional: symlink (without it, ENOSYS)",
+    present: opcode("SYMLINKAT"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_LINKAT",
+    kernel: "5.15",
+    use: "optional: link (without it, ENOSYS)",
+    present: opcode("LINKAT"),
+    neededBy: () => false,
+  },
+  {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
     use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
   },
+  {
+    name: "OP_FTRUNCATE",
+    kernel: "6.9",
+    use: "optional: truncate (without it, ftruncate(2) on libuv's threadpool)",
+    present: opcode("FTRUNCATE"),
+    neededBy: () => false,
+  },
 ]
 
-/** Opcodes the loop needs (the optional ones, which have a fallback, apart). */
+/**
+ * Whether this kernel lacks the opcode IORING_OP_<name> (or IOU_SIMULATE_MISSING says OP_<name>):
+ * for the operations that have a fallback or a clear refusal on kernels without their opcode
+ * (FTRUNCATE, MKDIRAT…). Reads the kernel's answer that Driver.open's preflight cached; false when
+ * there is none (a simulated loop).
+ */
+export const lacksOpcode = (name: (typeof OPCODE_NAMES)[number]): boolean => {
+  if (simulation().features.has(`OP_${name}`)) return true
+  return cachedProbe !== undefined && cachedProbe.setupErrno === 0 && !opcode(name)(cachedProbe)
+}
+
+/** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
 export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
   r.name.startsWith("OP_") && r.neededBy({}) ? [r.name.slice(3)] : [],
 )

@@ -27,6 +27,16 @@ int main(void) {
       {IOU_OP_SHUTDOWN, "shutdown", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
       {IOU_OP_BIND, "bind", IOU_MEMORY_ARGS, IOU_CLASS_SOCKETS},
       {IOU_OP_LISTEN, "listen", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
+      {IOU_OP_OPEN, "open", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_CLOSE, "close", IOU_MEMORY_NONE, IOU_CLASS_ALL},
+      {IOU_OP_STAT, "stat", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_TRUNCATE, "ftruncate", IOU_MEMORY_NONE, IOU_CLASS_FILES},
+      {IOU_OP_ALLOCATE, "fallocate", IOU_MEMORY_NONE, IOU_CLASS_FILES},
+      {IOU_OP_UNLINK, "unlink", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_RENAME, "rename", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_MKDIR, "mkdir", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_SYMLINK, "symlink", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_LINK, "link", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
