@@ -135,6 +135,10 @@ struct iou_loop {
   /* Inline engine: the ring's eventfd is registered (IORING_REGISTER_EVENTFD) and polled by the
    * owner's event loop; the loop has exited (exited is also stored, for the shared API). */
   bool eventfd_registered;
+  /* Inline engine: the last io_uring_enter failed transiently (EINTR, EAGAIN, EBUSY) before it ran
+   * the ring's task work, so the pass that follows must enter even if the SQ is empty and no
+   * TASKRUN flag is seen (the eventfd that announced the work was already read). Owner only. */
+  bool enter_again;
 };
 
 /* Inline engine: a single-buffer file read or write of at least this many bytes is staged with
@@ -155,10 +159,12 @@ bool iou__closing(struct iou_loop *loop);
 bool iou__shutdown_expired(struct iou_loop *loop);
 
 /* io_uring_enter: submits what is staged and waits for `want` CQEs at most timeout_ns (-1: no
- * limit). Transient errors (EINTR, EAGAIN, EBUSY, ETIME) return; anything else aborts. */
-void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns);
-/* io_uring_enter without waiting (GETEVENTS: deferred task work runs, its CQEs are posted). */
-void iou__submit(struct iou_loop *loop);
+ * limit). Returns its result: the SQEs taken, or a transient -errno (EINTR, EAGAIN, EBUSY, ETIME:
+ * call again); anything else aborts. */
+int iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns);
+/* io_uring_enter without waiting (GETEVENTS: deferred task work runs, its CQEs are posted); its
+ * result as iou__submit_and_wait's. */
+int iou__submit(struct iou_loop *loop);
 /* The wait bound in ns (-1: none): the next deadline (wheel, parked, or of a request queued behind
  * full waiters) and, while closing, the shutdown cutoff. */
 int64_t iou__wait_timeout(struct iou_loop *loop);
