@@ -149,9 +149,9 @@ const S_IALLUGO = 0o7777
 const validMode = (mode: number): boolean => Number.isInteger(mode) && mode >= 0 && mode <= 0xffffffff
 
 /**
- * `error` with the `syscall` Node's error would carry (and, for mkdir -p, Node's `code`): the ring
- * names every stat "stat" where Node says "fstat" or "lstat", and mkdir -p reports its stat steps
- * as "mkdir", as Node's does.
+ * `error` with the `syscall` Node's error would carry (and, for mkdir -p, the `code` Node decides):
+ * the ring names every stat "stat" where Node says "fstat" or "lstat", and Node's mkdir -p names
+ * all its steps "mkdir".
  */
 const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | "ENOTDIR"): IoUringError =>
   new IoUringError({
@@ -166,35 +166,70 @@ const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | "ENOTDI
     cause: error.cause,
   })
 
+/** `effect` with its errors named `syscall`. */
 const renaming =
   (syscall: string) =>
   <A>(effect: Effect.Effect<A, IoUringError>): Effect.Effect<A, IoUringError> =>
     Effect.mapError(effect, (error) => (error.syscall === syscall ? error : renamed(error, syscall)))
 
 /**
- * mkdir -p as Node's (its MKDirp): a missing parent (ENOENT) is made first, parent by parent (cut
- * at the last "/", as Node cuts), then the directory again; any other failure is no failure when a
- * directory is there (stat follows links), AlreadyExists when something else is (NotADirectory
- * when that was a parent in the way), and the stat's own error when nothing is. Every error is
- * named "mkdir", as Node names them.
+ * mkdir -p as Node's (its asynchronous MKDirp), step for step, so that every outcome is Node's:
+ * a stack of directories to make, starting with `path`; for the one on top, mkdir and then
+ *
+ * - success: the next one, if any;
+ * - EACCES, ENOTDIR, EPERM: that error;
+ * - ENOENT: its parent (cut at the last "/", as Node cuts) goes on the stack above it; with nothing
+ *   to cut, the next one, or, when there is none, as EEXIST below;
+ * - anything else: a stat (following links) decides. For a parent that failed with EEXIST, a
+ *   directory means go on and anything else (a failed stat too) is ENOTDIR; otherwise a directory
+ *   is success (the rest of the stack is dropped, as Node drops it), something else EEXIST, and a
+ *   failed stat its own error.
+ *
+ * Every error is named "mkdir", as Node names them.
  */
 const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Effect.Effect<void, IoUringError> => {
-  const settle = (dir: string, error: IoUringError, parent: boolean): Effect.Effect<void, IoUringError> =>
-    Effect.flatMap(renaming("mkdir")(io.stat(dir, { followSymlinks: true })), (stats) =>
-      stats.isDirectory()
-        ? Effect.void
-        : Effect.fail(renamed(error, "mkdir", error.code === "EEXIST" && parent ? "ENOTDIR" : "EEXIST")),
-    )
-  const step = (dir: string, parent: boolean): Effect.Effect<void, IoUringError> =>
-    Effect.catch(io.mkdir(dir, { mode }), (error) => {
-      if (error.code !== "ENOENT") return settle(dir, error, parent)
-      const cut = dir.lastIndexOf("/")
-      const up = cut === -1 ? dir : dir.slice(0, cut)
-      // Nothing above to make (Node: EEXIST, then the stat decides).
-      if (up === dir) return settle(dir, renamed(error, "mkdir", "EEXIST"), parent)
-      return Effect.andThen(step(up, true), step(dir, parent))
+  const stack = [path]
+  const fail = (error: IoUringError, code?: "EEXIST" | "ENOTDIR") => Effect.fail(renamed(error, "mkdir", code))
+  const settle = (dir: string, error: IoUringError): Effect.Effect<void, IoUringError> => {
+    const parent = error.code === "EEXIST" && stack.length > 0
+    return Effect.matchEffect(io.stat(dir, { followSymlinks: true }), {
+      onSuccess: (stats) =>
+        parent
+          ? stats.isDirectory()
+            ? next()
+            : fail(error, "ENOTDIR")
+          : stats.isDirectory()
+            ? Effect.void
+            : fail(error, "EEXIST"),
+      onFailure: (statError) => (parent ? fail(error, "ENOTDIR") : fail(statError)),
     })
-  return step(path, false)
+  }
+  const next = (): Effect.Effect<void, IoUringError> => {
+    const dir = stack.pop()!
+    return Effect.matchEffect(io.mkdir(dir, { mode }), {
+      onSuccess: () => (stack.length === 0 ? Effect.void : next()),
+      onFailure: (error) => {
+        switch (error.code) {
+          case "EACCES":
+          case "ENOTDIR":
+          case "EPERM":
+            return fail(error)
+          case "ENOENT": {
+            const cut = dir.lastIndexOf("/")
+            const up = cut === -1 ? dir : dir.slice(0, cut)
+            if (up !== dir) {
+              stack.push(dir, up)
+              return next()
+            }
+            return stack.length > 0 ? next() : settle(dir, renamed(error, "mkdir", "EEXIST"))
+          }
+          default:
+            return settle(dir, error)
+        }
+      },
+    })
+  }
+  return Effect.suspend(next)
 }
 
 /** The operations over `io`: all of them on the ring. */
