@@ -406,7 +406,7 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           const file = path.join(dir, "f")
           yield* fsys.writeFileString(file, "x")
           fs.symlinkSync("none", path.join(dir, "dangling"))
-          const failure = (target: string, options?: FileSystem.MakeDirectoryOptions) =>
+          const failure = (target: string, options?: Parameters<FileSystem.FileSystem["makeDirectory"]>[1]) =>
             Effect.map(Effect.flip(fsys.makeDirectory(path.join(dir, target), options)), (e) => shapeOf(e, dir))
           assert.deepStrictEqual(yield* failure("f", { recursive: true }), {
             tag: "AlreadyExists",
