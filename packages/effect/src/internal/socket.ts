@@ -57,17 +57,19 @@ export class Live {
 
   /** A send on the fd; "closed" once the connection was asked to close. */
   send(data: Data): Effect.Effect<void, IoUringError | "closed"> {
-    return Effect.suspend((): Effect.Effect<void, IoUringError | "closed"> =>
-      this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data), false),
+    return Effect.suspend(
+      (): Effect.Effect<void, IoUringError | "closed"> =>
+        this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data), false),
     )
   }
 
   /** A recv on the fd; "closed" once the connection or the reader was closed from this side. */
   recv(buffer: Uint8Array): Effect.Effect<number, IoUringError | "closed"> {
-    return Effect.suspend((): Effect.Effect<number, IoUringError | "closed"> =>
-      this.closeAsked || this.readEnd !== undefined
-        ? Effect.fail("closed" as const)
-        : this.track(this.ops.recv(this.connection, buffer), true),
+    return Effect.suspend(
+      (): Effect.Effect<number, IoUringError | "closed"> =>
+        this.closeAsked || this.readEnd !== undefined
+          ? Effect.fail("closed" as const)
+          : this.track(this.ops.recv(this.connection, buffer), true),
     )
   }
 
