@@ -99,10 +99,15 @@ bool Loop::Tagged(const Napi::CallbackInfo& info) {
 Napi::Value Loop::JS_submit(const Napi::CallbackInfo& info) {
   if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
   struct iou_request request = RequestOf(*stage_);
-  const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
-  if (attached < 0) return Napi::Number::New(env_, attached);
+  // An operation that moves no data has no buffer to attach or hold (Attach and Submitted would do
+  // nothing for it): skipped, as they are on every nop.
+  const bool moves_data = iou_op_moves_data(request.op);
+  if (moves_data) {
+    const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
+    if (attached < 0) return Napi::Number::New(env_, attached);
+  }
   const int rc = iou_loop_submit(loop_, &request, 1);
-  buffers_.Submitted(request, rc == 1);
+  if (moves_data) buffers_.Submitted(request, rc == 1);
   if (rc == 1) {
     if (inflight_++ == 0) Hold();
     // The first request of a JS turn: published at once, the turn goes on (iou.h).

@@ -425,15 +425,24 @@ export class Driver {
   private callback(slot: number, callback: T.Callback): T.RequestHandle {
     const t = this.table
     if (this.shutdown.closing || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
-      const error = this.shutdown.closing ? Errors.closedError(syscallOf(t.op[slot]!), this.fdOf(slot)) : null
-      t.release(slot)
-      process.nextTick(callback, error, 0)
-      return 0
+      return this.endAtOnce(slot, callback)
     }
     t.kind[slot] = Pending.KIND_CALLBACK
     t.resolve[slot] = callback
     this.submission.admit(slot)
     return t.handleOf(slot)
+  }
+
+  /**
+   * callback()'s request that never reaches the loop (a closing Driver, nothing to move). Apart from
+   * callback() so that the per-request path stays small enough for V8 to inline.
+   */
+  private endAtOnce(slot: number, callback: T.Callback): T.RequestHandle {
+    const t = this.table
+    const error = this.shutdown.closing ? Errors.closedError(syscallOf(t.op[slot]!), this.fdOf(slot)) : null
+    t.release(slot)
+    process.nextTick(callback, error, 0)
+    return 0
   }
 
   // ---- Completion ------------------------------------------------------------------------------
