@@ -10,11 +10,12 @@
  * process's CPU time per operation over all windows (process.cpuUsage(): user + sys, all threads).
  * The table gives, per pair, B's median rate / A's, and the median of those ratios over the pairs.
  *
- *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read] [--depth 256] [--pairs 7]
+ *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] [--depth 256] [--pairs 7]
  *                     [--windows 5] [--ms 400] [--engine thread] [--json file]
  *
  * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
- * temporary directory, callback API. `--op nop`: submitNop, callback API. `--engine` is passed only
+ * temporary directory, callback API; `--op write`: 4 KiB writes at the same offsets into a copy of
+ * that file made for the run (page cache, no sync). `--op nop`: submitNop, callback API. `--engine` is passed only
  * to a side whose Driver has the option (a build from before the inline engine has one engine).
  * Not a test; nothing here runs under `npm test`.
  */
@@ -72,7 +73,9 @@ const child = async (o) => {
   let stop = true
   let live = 0
   let onIdle = () => {}
-  const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : -1
+  const writeFile = `${dataFile()}.${process.pid}.w`
+  if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
+  const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
   let seed = 0x9e3779b9
   const nextOffset = () => {
     seed ^= seed << 13
@@ -86,7 +89,9 @@ const child = async (o) => {
     const issue =
       o.op === "read"
         ? () => ring.submitReadAt(fd, buffer, nextOffset(), BLOCK, false, 0, done)
-        : () => ring.submitNop(0, done)
+        : o.op === "write"
+          ? () => ring.submitWriteAt(fd, buffer, nextOffset(), 0, done)
+          : () => ring.submitNop(0, done)
     function done(error) {
       if (error) throw error
       ops++
@@ -125,6 +130,7 @@ const child = async (o) => {
   const stats = ring.stats()
   await ring.close()
   if (fd >= 0) fs.closeSync(fd)
+  if (o.op === "write") fs.rmSync(writeFile)
   process.stdout.write(
     JSON.stringify({
       rate: median(rates),
@@ -148,8 +154,8 @@ const runSide = (o, side) => {
 }
 
 const parent = (o) => {
-  if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read] …")
-  if (o.op === "read") ensureFile()
+  if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] …")
+  if (o.op === "read" || o.op === "write") ensureFile()
   const a = path.resolve(o.a)
   const b = path.resolve(o.b)
   const load = () =>
