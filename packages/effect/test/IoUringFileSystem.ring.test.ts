@@ -117,30 +117,32 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
     // for writing with O_CREAT ("w"), which io_uring always hands to a worker. No such handle exists
     // for a stat: statx blocks only on a file system that stops answering (a hung NFS or FUSE mount),
     // which a test cannot set up unprivileged, so a stat's interruption is not tested here.
-    it.effect("interrupting an open blocked in the kernel (a FIFO without a reader) cancels it there and leaks no fd", () =>
-      Effect.gen(function* () {
-        const fsys = yield* FileSystem.FileSystem
-        const io = yield* IoUring
-        const dir = yield* scratchDir
-        const fifo = path.join(dir, "fifo")
-        childProcess.execFileSync("mkfifo", [fifo])
-        const fds = () => fs.readdirSync("/proc/self/fd").length
-        const fdsBefore = fds()
-        const before = yield* io.stats
-        const fiber = yield* Effect.forkChild(Effect.scoped(fsys.open(fifo, { flag: "w" })))
-        while ((yield* io.stats).outstanding === 0) yield* Effect.sleep(1)
-        yield* Fiber.interrupt(fiber)
-        const exit = yield* Fiber.await(fiber)
-        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
-        // The interruption returned, so the kernel answered the request (the cleanup waits for it):
-        // the worker blocked in the open was woken by the cancel.
-        const after = yield* io.stats
-        assert.strictEqual(after.outstanding, 0)
-        assert.isAbove(after.completed, before.completed)
-        assert.strictEqual(fds(), fdsBefore)
-        // Nothing is left waiting for a reader: a non-blocking writer still finds none (ENXIO).
-        assert.throws(() => fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), /ENXIO/)
-      }),
+    it.effect(
+      "interrupting an open blocked in the kernel (a FIFO without a reader) cancels it there and leaks no fd",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const io = yield* IoUring
+          const dir = yield* scratchDir
+          const fifo = path.join(dir, "fifo")
+          childProcess.execFileSync("mkfifo", [fifo])
+          const fds = () => fs.readdirSync("/proc/self/fd").length
+          const fdsBefore = fds()
+          const before = yield* io.stats
+          const fiber = yield* Effect.forkChild(Effect.scoped(fsys.open(fifo, { flag: "w" })))
+          while ((yield* io.stats).outstanding === 0) yield* Effect.sleep(1)
+          yield* Fiber.interrupt(fiber)
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+          // The interruption returned, so the kernel answered the request (the cleanup waits for it):
+          // the worker blocked in the open was woken by the cancel.
+          const after = yield* io.stats
+          assert.strictEqual(after.outstanding, 0)
+          assert.isAbove(after.completed, before.completed)
+          assert.strictEqual(fds(), fdsBefore)
+          // Nothing is left waiting for a reader: a non-blocking writer still finds none (ENXIO).
+          assert.throws(() => fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), /ENXIO/)
+        }),
     )
 
     it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>

@@ -476,8 +476,9 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   uint32_t size = 1;
   while (size < config->size) size <<= 1; /* rounded up to a power of two */
 
-  struct iou_loop *loop = calloc(1, sizeof(*loop));
-  if (loop == NULL) return -ENOMEM;
+  struct iou_loop *loop = NULL;
+  if (posix_memalign((void **)&loop, IOU_CACHE_LINE, sizeof(*loop)) != 0) return -ENOMEM;
+  memset(loop, 0, sizeof(*loop));
   loop->size = size;
   loop->engine = config->engine;
   loop->io_poll = config->io_poll;

@@ -59,6 +59,10 @@ struct iou__id_queue {
   uint32_t len;
 };
 
+/* The cache line size the loop's layout assumes (x86-64 and most arm64 cores). iou_loop_open
+ * allocates the loop aligned to it. */
+#define IOU_CACHE_LINE 64
+
 struct iou_loop {
   /* Fixed at open. */
   uint32_t size;
@@ -102,15 +106,17 @@ struct iou_loop {
   /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
    * before the thread starts (pthread_create orders it); read by both. */
   bool one_cpu;
-  struct iou__counters counters;
+  /* Bumped by the loop thread on every request: on cache lines of their own (IOU_CACHE_LINE), so
+   * that the owner's stores above and below do not take the line away from the loop thread. */
+  _Alignas(IOU_CACHE_LINE) struct iou__counters counters;
 
-  /* Owner only. */
-  uint32_t unpublished;                /* submitted since the last publish */
-  struct iou__credentials credentials; /* the process's, taken at open (iou_loop_credentials_changed) */
+  /* Owner only, written on every submit: a cache line of its own as well. */
+  _Alignas(IOU_CACHE_LINE) uint32_t unpublished; /* submitted since the last publish */
+  struct iou__credentials credentials; /* owner only: the process's, taken at open (iou_loop_credentials_changed) */
   bool destroyed;
 
   /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */
-  struct iou_ring ring;
+  _Alignas(IOU_CACHE_LINE) struct iou_ring ring;
   struct iou__waiters waiters;
   struct iou__wheel wheel;
   struct iou__id_queue ready_queue;

@@ -1134,14 +1134,24 @@ export class Driver {
     const t = this.table
     const refusal = this.refusal(slot)
     if (refusal !== undefined || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
-      t.release(slot)
-      process.nextTick(callback, refusal ?? null, 0)
-      return 0
+      return this.endAtOnce(slot, callback, refusal)
     }
     t.kind[slot] = Pending.KIND_CALLBACK
     t.resolve[slot] = callback
     this.submission.admit(slot)
     return t.handleOf(slot)
+  }
+
+  /**
+   * callback()'s request that never reaches the loop (refused, or nothing to move). Apart from
+   * callback() so that the per-request path stays small enough for V8 to inline.
+   */
+  private endAtOnce(slot: number, callback: T.Callback, refusal: Errors.IoUringError | undefined): T.RequestHandle {
+    const t = this.table
+    const error = refusal ?? null
+    t.release(slot)
+    process.nextTick(callback, error, 0)
+    return 0
   }
 
   // ---- Completion ------------------------------------------------------------------------------
