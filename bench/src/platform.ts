@@ -118,6 +118,7 @@ const echoServerVariant = async (
   const allConnected = new Promise<void>((resolve) => (onConnected = resolve))
   const peer = spawnPeer(tcpPeerCommand(), "echo", port, n)
   await Promise.race([allConnected, peer.failed, peer.early])
+  peer.early.catch(() => undefined)
   await new Promise<void>((resolve) => {
     parkedAll = resolve
     if (parked.length === n) resolve()

@@ -466,8 +466,10 @@ const nodeAcceptVariant = async (command: PeerCommand, peers: Array<Peer>): Prom
     } else held.push(s)
   })
   await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 511 }, resolve))
-  const { failed, stop } = spawnPeer(command, "churn", (server.address() as net.AddressInfo).port, CHURN)
+  const { failed, early, stop } = spawnPeer(command, "churn", (server.address() as net.AddressInfo).port, CHURN)
+  // The churn peer exits when its listener closes: the normal end, not a failure.
   failed.catch(() => undefined)
+  early.catch(() => undefined)
   peers.push({
     sockets: [],
     fds: [],
@@ -504,8 +506,9 @@ const ringAcceptVariants = async (
   const out: Array<Variant> = []
   for (const api of ["callback", "Promise"] as const) {
     const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
-    const { failed, stop } = spawnPeer(command, "churn", (listener.localAddress as { port: number }).port, CHURN)
+    const { failed, early, stop } = spawnPeer(command, "churn", (listener.localAddress as { port: number }).port, CHURN)
     failed.catch(() => undefined)
+    early.catch(() => undefined)
     peers.push({
       sockets: [],
       fds: [],
