@@ -23,10 +23,10 @@ import type { Engine } from "./ring.ts"
 import { prepareFiles } from "./smallfiles.ts"
 import { spawnPeer, tcpPeerCommand } from "./tcp.ts"
 
-const NODE_FS = "NodeFileSystem.layer"
-const RING_FS = "IoUringFileSystem.layer"
-const NODE_SERVER = "NodeSocketServer"
-const RING_SERVER = "IoUringSocketServer"
+export const NODE_FS = "NodeFileSystem.layer"
+export const RING_FS = "IoUringFileSystem.layer"
+export const NODE_SERVER = "NodeSocketServer"
+export const RING_SERVER = "IoUringSocketServer"
 const FIBERS = 64
 const MSG = 64
 const MIB = 1024 * 1024
@@ -160,7 +160,14 @@ export const platformSuite: Suite = {
       return {
         comparisons: [],
         direct: [
-          async () => ({ id: "platform", title: "Effect platform services (skipped)", unit: "ops/s", kind: "throughput" as const, variants: [], notes: [reason] }),
+          async () => ({
+            id: "platform",
+            title: "Effect platform services (skipped)",
+            unit: "ops/s",
+            kind: "throughput" as const,
+            variants: [],
+            notes: [reason],
+          }),
         ],
       }
     }
@@ -226,14 +233,21 @@ export const platformSuite: Suite = {
                   }),
                 )
                 return Effect.map(
-                  Effect.whileLoop({ while: () => performance.now() - t0 < budget, body: () => once, step: () => undefined }),
+                  Effect.whileLoop({
+                    while: () => performance.now() - t0 < budget,
+                    body: () => once,
+                    step: () => undefined,
+                  }),
                   () => ({ ops: bytes, seconds: (performance.now() - t0) / 1000 }),
                 )
               }),
             ),
           ),
       })),
-      notes: ["one stream reads the whole 256 MiB file; a round runs whole streams until its time is up", "target: ≥ 1.5×"],
+      notes: [
+        "one stream reads the whole 256 MiB file; a round runs whole streams until its time is up",
+        "target: ≥ 1.5×",
+      ],
     })
 
     comparisons.push({
@@ -264,22 +278,17 @@ export const platformSuite: Suite = {
     const cleanups: Array<() => Promise<void>> = []
     for (const n of [16, 256]) {
       const variants: Array<Variant> = [
-        await echoServerVariant(
-          NODE_SERVER,
-          runtime(nodeServer({ port: 0, host: "127.0.0.1" })),
-          n,
-          cleanups,
-        ),
+        await echoServerVariant(NODE_SERVER, runtime(nodeServer({ port: 0, host: "127.0.0.1" })), n, cleanups),
       ]
       for (const engine of ctx.engines) {
         variants.push(
           await echoServerVariant(
             withEngine(RING_SERVER, engine),
             runtime(
-              Layer.provide(IoUringSocketServer.layer({ port: 0, host: "127.0.0.1" }), ringLayer(engine)) as Layer.Layer<
-                SocketServer.SocketServer,
-                unknown
-              >,
+              Layer.provide(
+                IoUringSocketServer.layer({ port: 0, host: "127.0.0.1" }),
+                ringLayer(engine),
+              ) as Layer.Layer<SocketServer.SocketServer, unknown>,
             ),
             n,
             cleanups,

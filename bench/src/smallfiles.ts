@@ -20,10 +20,10 @@ import { withEngine } from "./ring.ts"
 import type { Ring } from "./ring.ts"
 
 const FILES = 256
-const NODE_PROMISE = "fs.promises.readFile"
-const NODE_CALLBACK = "fs.readFile (callback)"
-const RING_PROMISE = "Driver Promise: open+stat+readAt+closeFd"
-const RING_CALLBACK = "Driver callback: submitOpen/Stat/ReadAt/CloseFd"
+export const NODE_PROMISE = "fs.promises.readFile"
+export const NODE_CALLBACK = "fs.readFile (callback)"
+export const RING_PROMISE = "Driver Promise: open+stat+readAt+closeFd"
+export const RING_CALLBACK = "Driver callback: submitOpen/Stat/ReadAt/CloseFd"
 
 /** The directory of `FILES` files of `size` bytes, created once (reused when complete), then read through. */
 export const prepareFiles = (size: number): ReadonlyArray<string> => {
@@ -115,9 +115,7 @@ export const smallFilesSuite: Suite = {
             name: NODE_PROMISE,
             run: (budget) => {
               const next = cursor(files, depth)
-              return promiseLoop(depth, budget, (s) =>
-                fs.promises.readFile(next(s)).then((b) => check(b.length, size)),
-              )
+              return promiseLoop(depth, budget, (s) => fs.promises.readFile(next(s)).then((b) => check(b.length, size)))
             },
           },
           {
@@ -135,7 +133,9 @@ export const smallFilesSuite: Suite = {
             name: withEngine(RING_PROMISE, engine),
             run: (budget) => {
               const next = cursor(files, depth)
-              return promiseLoop(depth, budget, (s) => ringPromiseRead(ring, next(s)).then((b) => check(b.length, size)))
+              return promiseLoop(depth, budget, (s) =>
+                ringPromiseRead(ring, next(s)).then((b) => check(b.length, size)),
+              )
             },
           })
           variants.push({

@@ -34,6 +34,7 @@ const MIB = 1024 * 1024
 const NODE = "node:net"
 export const RING_CB = "ring recv/send, callback"
 export const RING_PROMISE = "ring recv/send, Promise"
+export const ACCEPT_CB = "ring accept + closeFd, callback"
 
 interface Peer {
   /** The accepted node:net sockets (a node:net peer), or none. */
@@ -520,20 +521,18 @@ const ringAcceptVariants = async (
     out.push(
       api === "callback"
         ? {
-            name: withEngine("ring accept + closeFd, callback", engine),
+            name: withEngine(ACCEPT_CB, engine),
             run: (budget) =>
               callbackLoop(
                 CHURN,
                 budget,
-                (_, done) =>
-                  ring.submitAccept(listener.fd, 0, (e, fd) => (e ? done(e) : ring.submitCloseFd(fd, done))),
+                (_, done) => ring.submitAccept(listener.fd, 0, (e, fd) => (e ? done(e) : ring.submitCloseFd(fd, done))),
                 1,
               ),
           }
         : {
             name: withEngine("ring accept + closeFd, Promise", engine),
-            run: (budget) =>
-              promiseLoop(CHURN, budget, async () => ring.closeFd((await ring.accept(listener)).fd), 1),
+            run: (budget) => promiseLoop(CHURN, budget, async () => ring.closeFd((await ring.accept(listener)).fd), 1),
           },
     )
   }
@@ -574,7 +573,8 @@ export const connsSuite: Suite = {
     const command = built.command
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
-    const note = "the peer is a separate single-threaded epoll process (tools/tcp-peer.c); ring sockets are accepted by the ring (listen/accept) and driven only by it"
+    const note =
+      "the peer is a separate single-threaded epoll process (tools/tcp-peer.c); ring sockets are accepted by the ring (listen/accept) and driven only by it"
     const acceptor = rings[0]?.ring
     const ringCount = 2 * rings.length
     for (const n of [256, 1000]) {
@@ -589,7 +589,10 @@ export const connsSuite: Suite = {
           const cbFds = group(2 * k)
           const prFds = group(1 + 2 * k)
           variants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringEchoCallback(ring, cbFds, budget) })
-          variants.push({ name: withEngine(RING_PROMISE, engine), run: (budget) => ringEchoPromise(ring, prFds, budget) })
+          variants.push({
+            name: withEngine(RING_PROMISE, engine),
+            run: (budget) => ringEchoPromise(ring, prFds, budget),
+          })
         })
       }
       comparisons.push({
@@ -602,7 +605,8 @@ export const connsSuite: Suite = {
       })
     }
     const acceptVariants: Array<Variant> = [await nodeAcceptVariant(command, peers)]
-    for (const { engine, ring } of rings) acceptVariants.push(...(await ringAcceptVariants(command, engine, ring, peers)))
+    for (const { engine, ring } of rings)
+      acceptVariants.push(...(await ringAcceptVariants(command, engine, ring, peers)))
     comparisons.push({
       id: "tcp-accept",
       title: `accepted connections per second (${CHURN} connecting at a time, each closed at once)`,
