@@ -145,6 +145,27 @@ const ok = await Effect.runPromise(program)
 console.log(ok ? "ok" : "no metrics")
 process.exit(ok ? 0 : 1)
 `
+// The self-contained layer: Effect's FileSystem through IoUringServices, on the ring where it opens
+// and on @effect/platform-node's services where it cannot (expected backend as argv[2]).
+const SERVICES_PROGRAM = `
+import { Effect, FileSystem } from "effect"
+import { IoUringServices } from "@iou/effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+const dir = mkdtempSync(join(tmpdir(), "iou-services-"))
+const program = Effect.gen(function* () {
+  const fs = yield* FileSystem.FileSystem
+  const backend = yield* IoUringServices.Backend
+  yield* fs.writeFileString(join(dir, "f"), "hello")
+  const text = yield* fs.readFileString(join(dir, "f"))
+  return backend.kind + " " + text
+}).pipe(Effect.provide(IoUringServices.layer()), Effect.scoped)
+const out = await Effect.runPromise(program)
+rmSync(dir, { recursive: true })
+console.log(out)
+process.exit(out === process.argv[2] + " hello" ? 0 : 1)
+`
 const USER_TS = `
 import { Driver, IoUringError, probe, type DriverStats, type Probe } from "@iou/native"
 import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
@@ -179,7 +200,7 @@ const USER_TSCONFIG = {
 }
 
 const tarballs = packages.map((p) => packed[p]?.file).filter(Boolean)
-const userDeps = ["effect@^4.1.0", "prom-client@^15.1.3", "@types/node@^22"]
+const userDeps = ["effect@^4.1.0", "@effect/platform-node@^4.1.0", "prom-client@^15.1.3", "@types/node@^22"]
 
 const project = (label, installArgs) => {
   const dir = join(work, label)
@@ -187,6 +208,7 @@ const project = (label, installArgs) => {
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `iou-user-${label}`, private: true, type: "module" }))
   writeFileSync(join(dir, "driver.mjs"), DRIVER_PROGRAM)
   writeFileSync(join(dir, "effect.mjs"), EFFECT_PROGRAM)
+  writeFileSync(join(dir, "services.mjs"), SERVICES_PROGRAM)
   writeFileSync(join(dir, "user.ts"), USER_TS)
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(USER_TSCONFIG))
   let installed = false
@@ -202,6 +224,9 @@ const project = (label, installArgs) => {
   check(`${label}: a Driver program writes and reads a file`, () => run("node", ["driver.mjs"], dir).trim())
   check(`${label}: an Effect program runs a nop and registers prom-client metrics`, () =>
     run("node", ["effect.mjs"], dir).trim(),
+  )
+  check(`${label}: IoUringServices.layer gives Effect's FileSystem on the ring`, () =>
+    run("node", ["services.mjs", "io_uring"], dir).trim(),
   )
   check(`${label}: the addon that loads is the prebuilt one (no compiler was needed)`, () => {
     const nativeDir = join(dir, "node_modules", "@iou", "native")
@@ -233,12 +258,16 @@ check("without @iou/native installed, @iou/effect imports and its layer fails wi
 import { Effect, Layer } from "effect"
 import { NodeIoUring } from "@iou/effect"
 const error = await Effect.runPromise(Effect.flip(Layer.build(NodeIoUring.layer())).pipe(Effect.scoped))
-console.log(error.reason + ": " + error.message)
-process.exit(error.reason === "Unavailable" && /@iou\\/native could not be loaded/.test(error.message) ? 0 : 1)
+console.log(error.reason._tag + ": " + error.message)
+process.exit(error.reason._tag === "Unavailable" && /@iou\\/native could not be loaded/.test(error.message) ? 0 : 1)
 `
   writeFileSync(join(noScripts, "absent.mjs"), program)
   return run("node", ["absent.mjs"], noScripts).trim().slice(0, 60) + "…"
 })
+
+check("without @iou/native installed, IoUringServices.layer falls back to @effect/platform-node's services", () =>
+  run("node", ["services.mjs", "node"], noScripts).trim(),
+)
 
 rmSync(work, { recursive: true, force: true })
 console.log(`install: ${passed} passed, ${failed} failed`)
