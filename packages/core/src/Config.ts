@@ -9,9 +9,23 @@
 /** Largest ring the kernel accepts without IORING_SETUP_CLAMP. */
 export const MAX_RING_SIZE = 32768
 
+/** Largest maxInFlight: twice it is the kernel's largest completion queue. */
+export const MAX_IN_FLIGHT = 32768
+
 export interface Config {
-  /** Requested ring size; rounded up to a power of two, at most MAX_RING_SIZE. */
+  /**
+   * Requested ring size: the submission queue's entries (and the loop's inbound queue); rounded up
+   * to a power of two, at most MAX_RING_SIZE. It bounds how many requests one submit hands the
+   * kernel, not how many may be outstanding (maxInFlight).
+   */
   readonly size?: number | undefined
+  /**
+   * Requests in the loop at once (in the kernel, or waiting there between two steps): the waiter
+   * capacity, an integer in [1, MAX_IN_FLIGHT], default 16384. The completion queue is sized for it
+   * (twice as many entries). Requests beyond it wait, in order, until one ends. A blocked recv holds
+   * one for as long as it waits, so this bounds the idle connections a server can wait on.
+   */
+  readonly maxInFlight?: number | undefined
   /** SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+). */
   readonly singleIssuer?: boolean | undefined
   /** IORING_SETUP_IOPOLL (only useful with O_DIRECT files). */
@@ -48,6 +62,7 @@ export const ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
 /** A validated config with every default filled in and `size` rounded. */
 export interface ResolvedConfig {
   readonly size: number
+  readonly maxInFlight: number
   readonly singleIssuer: boolean
   readonly ioPoll: boolean
   readonly maxRequestTimeout: number
@@ -59,6 +74,7 @@ export interface ResolvedConfig {
 
 export const DEFAULTS = {
   size: 128,
+  maxInFlight: 16384,
   singleIssuer: true,
   ioPoll: false,
   maxRequestTimeout: 60_000,
@@ -143,6 +159,16 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     size = nextPowerOfTwo(config.size)
   }
+  let maxInFlight: number = DEFAULTS.maxInFlight
+  if (config.maxInFlight !== undefined) {
+    if (typeof config.maxInFlight !== "number") {
+      throw typeError("maxInFlight", `must be a number, got ${typeof config.maxInFlight}`)
+    }
+    if (!Number.isInteger(config.maxInFlight) || config.maxInFlight < 1 || config.maxInFlight > MAX_IN_FLIGHT) {
+      throw rangeError("maxInFlight", `must be an integer in [1, ${MAX_IN_FLIGHT}], got ${config.maxInFlight}`)
+    }
+    maxInFlight = config.maxInFlight
+  }
   const timeoutWheelTick = millis("timeoutWheelTick", config.timeoutWheelTick, DEFAULTS.timeoutWheelTick, 1, MAX_TICK)
   const maxRequestTimeout = millis(
     "maxRequestTimeout",
@@ -173,6 +199,7 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
   }
   return {
     size,
+    maxInFlight,
     singleIssuer: flag("singleIssuer", config.singleIssuer, DEFAULTS.singleIssuer),
     ioPoll: flag("ioPoll", config.ioPoll, DEFAULTS.ioPoll),
     maxRequestTimeout,

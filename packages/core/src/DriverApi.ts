@@ -7,7 +7,7 @@
 import type * as Config from "./Config.ts"
 import type { SubmitMethod } from "./Operations.ts"
 
-/** The Driver's config: @iou/core's Config (size, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
+/** The Driver's config: @iou/core's Config (size, maxInFlight, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
 export type DriverConfig = Config.Config
 
 /** The effective config after validation and rounding, plus what the kernel accepted. */
@@ -37,6 +37,11 @@ export interface DriverStats {
   readonly enters: number
   readonly wakes: number
   readonly cqOverflow: number
+  /**
+   * Times the loop found the kernel holding completions back because its completion queue was full
+   * (the kernel keeps them, NODROP, and hands them over at the next enter: none is lost).
+   */
+  readonly cqKernelOverflow: number
   readonly abandoned: number
   /** Bytes of buffers of abandoned requests, kept for the life of the process (the kernel may still write them). */
   readonly quarantinedBytes: number

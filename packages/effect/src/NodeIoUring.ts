@@ -149,6 +149,7 @@ export const layerWith = (options: OpenOptions, config?: DriverConfig): Layer.La
 /** Environment variable of each config field, for ConfigError messages. */
 const ENV_NAMES = {
   size: "IOU_SIZE",
+  maxInFlight: "IOU_MAX_IN_FLIGHT",
   singleIssuer: "IOU_SINGLE_ISSUER",
   ioPoll: "IOU_IO_POLL",
   maxRequestTimeout: "IOU_MAX_REQUEST_TIMEOUT",
@@ -167,6 +168,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | variable                  | field             | example       |
  * | ------------------------- | ----------------- | ------------- |
  * | `IOU_SIZE`                | size              | `256`         |
+ * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
  * | `IOU_SINGLE_ISSUER`       | singleIssuer      | `false`       |
  * | `IOU_IO_POLL`             | ioPoll            | `false`       |
  * | `IOU_MAX_REQUEST_TIMEOUT` | maxRequestTimeout | `2 minutes`   |
@@ -184,6 +186,7 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  */
 export const config: Config.Config<DriverConfig> = Config.all({
   size: Config.option(Config.Int(ENV_NAMES.size)),
+  maxInFlight: Config.option(Config.Int(ENV_NAMES.maxInFlight)),
   singleIssuer: Config.option(Config.Boolean(ENV_NAMES.singleIssuer)),
   ioPoll: Config.option(Config.Boolean(ENV_NAMES.ioPoll)),
   maxRequestTimeout: Config.option(Config.Duration(ENV_NAMES.maxRequestTimeout)),
@@ -196,6 +199,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
     const shutdownTimeout = millis(raw.shutdownTimeout)
     const driverConfig: DriverConfig = {
       size: Option.getOrUndefined(raw.size),
+      maxInFlight: Option.getOrUndefined(raw.maxInFlight),
       singleIssuer: Option.getOrUndefined(raw.singleIssuer),
       ioPoll: Option.getOrUndefined(raw.ioPoll),
       maxRequestTimeout: millis(raw.maxRequestTimeout),

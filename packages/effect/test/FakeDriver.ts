@@ -49,6 +49,7 @@ export class FakeDriver {
 
   readonly config = {
     size: 8,
+    maxInFlight: 16384,
     singleIssuer: false,
     ioPoll: false,
     maxRequestTimeout: 60_000,
@@ -120,6 +121,7 @@ export class FakeDriver {
       enters: 0,
       wakes: 0,
       cqOverflow: 0,
+      cqKernelOverflow: 0,
       abandoned: 0,
       quarantinedBytes: 0,
     }

@@ -55,9 +55,10 @@ Loop::~Loop() {
   Teardown(false);
 }
 
-// open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine)
-// -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if larger
-// (thread engine only); engine is IOU_ENGINE_* (default thread).
+// open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine,
+// maxInFlight) -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs
+// if larger (thread engine only); engine is IOU_ENGINE_* (default thread); maxInFlight absent or 0:
+// the size.
 Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -73,6 +74,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
       info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
           ? IOU_ENGINE_INLINE
           : IOU_ENGINE_THREAD;
+  config.max_in_flight = info.Length() > 7 && info[7].IsNumber() ? info[7].As<Napi::Number>().Uint32Value() : 0;
   config.idle_spin_max_us =
       config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   if (trace_.enabled()) {

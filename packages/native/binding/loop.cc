@@ -153,6 +153,7 @@ Napi::Value Loop::JS_stats(const Napi::CallbackInfo& info) {
   out.Set("enters", Napi::Number::New(env_, static_cast<double>(st.enters)));
   out.Set("wakes", Napi::Number::New(env_, static_cast<double>(st.wakes)));
   out.Set("cqOverflow", Napi::Number::New(env_, static_cast<double>(st.cq_overflow)));
+  out.Set("cqKernelOverflow", Napi::Number::New(env_, static_cast<double>(st.cq_kernel_overflow)));
   out.Set("abandoned", Napi::Number::New(env_, static_cast<double>(st.abandoned)));
   out.Set("pendingOperations", Napi::Number::New(env_, st.pending_operations));
   out.Set("singleIssuer", Napi::Boolean::New(env_, st.single_issuer));

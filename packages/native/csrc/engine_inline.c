@@ -70,16 +70,23 @@ int iou__inline_cancel(struct iou_loop *loop, uint64_t tag) {
   return 0;
 }
 
+/* Would entering the ring do anything: submit, run task work, or hand over CQEs the kernel held
+ * back for want of CQ room? */
+static bool enter_needed(struct iou_loop *loop) {
+  return iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) ||
+         iou__ring_cq_overflowed(&loop->ring);
+}
+
 /* Is there anything a pass would do right now? */
 static bool more_work(struct iou_loop *loop) {
-  return iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) || iou__ring_cq_ready(&loop->ring);
+  return enter_needed(loop) || iou__ring_cq_ready(&loop->ring);
 }
 
 void iou__inline_run(struct iou_loop *loop) {
   if (atomic_load_explicit(&loop->exited, memory_order_relaxed)) return; /* our own store */
   iou__ring_eventfd_signals(&loop->ring, false);
   for (int round = 0; round < INLINE_MAX_ROUNDS; round++) {
-    if (iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring)) iou__submit(loop);
+    if (enter_needed(loop)) iou__submit(loop);
     iou__handle_cqes(loop);
     iou__take_cancels(loop);
     if (iou__closing(loop) && iou__shutdown_expired(loop)) {

@@ -19,14 +19,31 @@ void iou__bump(_Atomic uint64_t *c, uint64_t n) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-static int id_queue_init(struct iou__id_queue *q, uint32_t capacity) {
+static int id_queue_init(struct iou__id_queue *q, uint32_t capacity, uint32_t bound) {
   q->ids = calloc(capacity, sizeof(*q->ids));
   q->capacity = capacity;
+  q->bound = bound;
   q->head = q->len = 0;
   return q->ids == NULL ? -ENOMEM : 0;
 }
 
+/* Doubles a full queue's capacity up to its bound (its entries unwrapped to the front); false at
+ * the bound. Out of memory is fatal: an id would be lost. */
+static bool id_queue_grow(struct iou__id_queue *q) {
+  if (q->capacity >= q->bound) return false;
+  uint32_t capacity = q->capacity * 2 < q->bound ? q->capacity * 2 : q->bound;
+  uint64_t *ids = malloc((size_t)capacity * sizeof(*ids));
+  IOU_ASSERT(ids != NULL, "id queue: out of memory growing it (an id would be lost)");
+  for (uint32_t i = 0; i < q->len; i++) ids[i] = q->ids[(q->head + i) % q->capacity];
+  free(q->ids);
+  q->ids = ids;
+  q->capacity = capacity;
+  q->head = 0;
+  return true;
+}
+
 static void id_queue_push(struct iou__id_queue *q, uint64_t id) {
+  if (q->len == q->capacity) (void)id_queue_grow(q);
   IOU_ASSERT(q->len < q->capacity, "id queue overflow");
   q->ids[(q->head + q->len++) % q->capacity] = id;
 }
@@ -40,15 +57,15 @@ static void id_queue_pop(struct iou__id_queue *q) {
   q->len--;
 }
 
-/* Pending cancels are provably bounded (capacity 2 * size, asserted anyway): an entry is pushed only
+/* Pending cancels are provably bounded (2 * max_in_flight, asserted anyway): an entry is pushed only
  * when a waiter goes Active -> CancelRequested while in flight, which happens at most once per
- * waiter occupancy, so at most `size` entries are live (their waiter still in flight) at any time.
+ * waiter occupancy, so at most max_in_flight entries are live (their waiter still in flight) at any time.
  * The others are stale (their op CQE came first) and staging drops them; when the queue is full
  * they are compacted away in place here, which leaves at most size - 1 live entries plus the new
  * one. No allocation. */
 static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
   struct iou__id_queue *q = &loop->pending_cancels;
-  if (q->len == q->capacity) {
+  if (q->len == q->capacity && !id_queue_grow(q)) {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < q->len; i++) { /* writes never overtake reads: safe in place */
       uint64_t entry = q->ids[(q->head + i) % q->capacity];
@@ -90,9 +107,12 @@ void iou__complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, 
   iou__complete(loop, &c);
 }
 
-/* Moves completions into the owner's queue and notifies once if any became visible. */
+/* Moves completions into the owner's queue and notifies once if any became visible, or the owner
+ * waits to hear that the inbound queue has room. */
 static void publish_completions(struct iou_loop *loop) {
-  if (iou__completions_flush(&loop->completions) > 0 && loop->notify != NULL) loop->notify(loop->notify_ctx);
+  bool room = loop->room_freed;
+  loop->room_freed = false;
+  if ((iou__completions_flush(&loop->completions) > 0 || room) && loop->notify != NULL) loop->notify(loop->notify_ctx);
 }
 
 bool iou__closing(struct iou_loop *loop) {
@@ -214,6 +234,9 @@ void iou__handle_cqes(struct iou_loop *loop) {
     any = true;
   }
   if (any) iou__ring_cq_commit(&loop->ring);
+  /* The kernel held CQEs back (its CQ was full, NODROP kept them): the next io_uring_enter hands
+   * them over (every engine enters before it waits). Counted, nothing lost. */
+  if (iou__ring_cq_overflowed(&loop->ring)) iou__bump(&loop->counters.cq_kernel_overflow, 1);
 }
 
 /* ---- cancellation and timeouts -------------------------------------------------------------- */
@@ -393,6 +416,7 @@ static enum iou__fill_result fill_sq(struct iou_loop *loop) {
   if (!iou__stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   if (!iou__stage_cancellations(loop)) return from_fill_state(loop);
   if (!iou__stage_ready_requests(loop)) return from_fill_state(loop);
+  uint32_t taken = 0;
   while (iou__ring_sq_space(&loop->ring) > 0) {
     struct iou__inbound_entry *e = iou__inbound_peek(&loop->inbound);
     if (e == NULL) {
@@ -407,10 +431,12 @@ static enum iou__fill_result fill_sq(struct iou_loop *loop) {
     struct iou_request req = e->request;
     bool ended = e->ended;
     iou__inbound_pop(&loop->inbound);
+    taken++;
     loop->processed_seq = (loop->processed_seq + 1) & IOU_WAKER_SUBMISSION_SEQ_MASK;
     iou__bump(&loop->counters.submitted, 1);
     if (!ended) admit_request(loop, &req);
   }
+  if (taken > 0 && iou__inbound_took(&loop->inbound)) loop->room_freed = true;
   return from_fill_state(loop);
 }
 
@@ -440,7 +466,10 @@ void iou__deliver_completions(struct iou_loop *loop) {
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   bool single_issuer = false;
   uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | extra_flags;
-  int r = iou__ring_open(&loop->ring, loop->size, flags, loop->want_single_issuer, &single_issuer);
+  /* Each waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters (and never
+   * fewer than the kernel's own default, twice the SQ) keeps the CQ from overflowing. */
+  uint32_t cq_entries = 2 * (loop->max_in_flight > loop->size ? loop->max_in_flight : loop->size);
+  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer);
   if (r == 0) atomic_store_explicit(&loop->counters.single_issuer, single_issuer, memory_order_relaxed);
   return r;
 }
@@ -462,6 +491,7 @@ void iou__free_loop(struct iou_loop *loop) {
 int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out) {
   if (config == NULL || out == NULL) return -EINVAL;
   if (config->size == 0 || config->size > IOU_MAX_RING_SIZE) return -EINVAL;
+  if (config->max_in_flight > IOU_MAX_IN_FLIGHT) return -EINVAL;
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
   if (config->engine != IOU_ENGINE_THREAD && config->engine != IOU_ENGINE_INLINE) return -EINVAL;
   uint32_t spin_max = config->idle_spin_max_us ? config->idle_spin_max_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
@@ -474,6 +504,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   struct iou_loop *loop = calloc(1, sizeof(*loop));
   if (loop == NULL) return -ENOMEM;
   loop->size = size;
+  loop->max_in_flight = config->max_in_flight != 0 ? config->max_in_flight : size;
+  uint32_t waiters = loop->max_in_flight;
   loop->engine = config->engine;
   loop->io_poll = config->io_poll;
   loop->want_single_issuer = config->single_issuer;
@@ -497,11 +529,11 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   int err;
   if ((err = iou__waker_init(&loop->waker)) != 0 || (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
       (err = iou__completions_init(&loop->completions, 2 * size)) != 0 ||
-      (err = iou__waiters_init(&loop->waiters, size)) != 0 ||
+      (err = iou__waiters_init(&loop->waiters, waiters)) != 0 ||
       (err = iou__wheel_init(&loop->wheel, config->timeout_wheel_tick_ns, config->max_request_timeout_ns,
                              iou__now_ns())) != 0 ||
-      (err = id_queue_init(&loop->ready_queue, size)) != 0 ||
-      (err = id_queue_init(&loop->pending_cancels, 2 * size)) != 0)
+      (err = id_queue_init(&loop->ready_queue, waiters < size ? waiters : size, waiters)) != 0 ||
+      (err = id_queue_init(&loop->pending_cancels, waiters < size ? waiters : size, 2 * waiters)) != 0)
     goto fail;
   err = loop->engine == IOU_ENGINE_INLINE ? iou__inline_start(loop) : iou__thread_start(loop);
   if (err != 0) goto fail;
@@ -538,6 +570,11 @@ int iou_loop_cancel(struct iou_loop *loop, uint64_t tag) {
   return loop->engine == IOU_ENGINE_INLINE ? iou__inline_cancel(loop, tag) : iou__thread_cancel(loop, tag);
 }
 
+bool iou_loop_inbound_room(struct iou_loop *loop) {
+  /* Acquire pairs with iou__inbound_took's release. */
+  return atomic_exchange_explicit(&loop->inbound.room_freed, false, memory_order_acquire);
+}
+
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max) {
   /* Acquire pairs with the loop's last release: after it, the overflow list is ours. */
   bool exited = atomic_load_explicit(&loop->exited, memory_order_acquire);
@@ -552,12 +589,15 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
   return n;
 }
 
-/* What iou_loop_open allocates per unit of config.size: the inbound queue (size entries), the
- * waiters, the completion queue (2 * size), the ready queue (size ids) and the pending cancels
- * (2 * size ids). Any thread. */
+/* What iou_loop_open allocates (or its queues grow to) per waiter slot: the waiters, the ready
+ * queue (one id) and the pending cancels (two ids). Any thread. */
 size_t iou_loop_bytes_per_slot(void) {
-  return sizeof(struct iou__inbound_entry) + iou__waiters_bytes_per_slot() + 2 * sizeof(struct iou_completion) +
-         sizeof(uint64_t) + 2 * sizeof(uint64_t);
+  return iou__waiters_bytes_per_slot() + sizeof(uint64_t) + 2 * sizeof(uint64_t);
+}
+
+/* Per entry of config.size: the inbound queue (one entry) and the completion queue (two). */
+size_t iou_loop_bytes_per_entry(void) {
+  return sizeof(struct iou__inbound_entry) + 2 * sizeof(struct iou_completion);
 }
 
 /* Any thread. */
@@ -574,6 +614,7 @@ void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
   LOAD(sqes_staged);
   LOAD(enters);
   LOAD(cq_overflow);
+  LOAD(cq_kernel_overflow);
   LOAD(abandoned);
   LOAD(pending_operations);
   LOAD(single_issuer);

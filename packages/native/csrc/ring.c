@@ -47,12 +47,16 @@ uint64_t iou__now_ns(void) {
 
 #define PTR(base, off) ((void *)((char *)(base) + (off)))
 
-int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
+int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags) {
   memset(ring, 0, sizeof(*ring));
   ring->fd = -1;
   struct io_uring_params p;
   memset(&p, 0, sizeof(p));
   p.flags = flags;
+  if (cq_entries != 0) { /* Linux 5.5 */
+    p.flags |= IORING_SETUP_CQSIZE;
+    p.cq_entries = cq_entries;
+  }
   int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
   if (fd < 0) return -errno;
   int err;
@@ -187,6 +191,12 @@ void iou__ring_cq_commit(struct iou_ring *ring) {
   __atomic_store_n(ring->kcq_head, ring->cq_head, __ATOMIC_RELEASE);
 }
 
+bool iou__ring_cq_overflowed(const struct iou_ring *ring) {
+  /* Relaxed: a hint that the next enter hands over more CQEs; the kernel sets and clears the flag
+   * atomically under its completion lock. */
+  return (__atomic_load_n(ring->ksq_flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
 int iou__ring_restrict(struct iou_ring *ring, const uint8_t *sqe_ops, unsigned n_sqe_ops, const uint8_t *register_ops,
                        unsigned n_register_ops, uint8_t sqe_flags) {
   struct io_uring_restriction r[64];
@@ -229,21 +239,21 @@ void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
 }
 
 /* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
-static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                     bool *single_issuer) {
+static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                     bool want_single_issuer, bool *single_issuer) {
   if (want_single_issuer) {
     /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
-    int r = iou__ring_init(ring, entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
     if (r == 0) *single_issuer = true;
     if (r != -EINVAL) return r;
   }
   /* Without DEFER_TASKRUN (refused, or single issuer not wanted): COOP_TASKRUN (Linux 5.19) still
    * spares the submitting thread an interrupt per completion's task work, which the kernel then runs
    * when that thread next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
-  int r = iou__ring_init(ring, entries, flags | IORING_SETUP_COOP_TASKRUN);
+  int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_COOP_TASKRUN);
   if (r != -EINVAL) return r;
   /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
-  return iou__ring_init(ring, entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
+  return iou__ring_init(ring, entries, cq_entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
@@ -255,10 +265,10 @@ static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IO
                                    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 
-int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer) {
+int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                   bool want_single_issuer, bool *single_issuer) {
   *single_issuer = false;
-  int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
+  int r = init_ring(ring, entries, cq_entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
   r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
   if (r != 0) iou__ring_exit(ring);

@@ -49,9 +49,10 @@ struct iou_ring {
   size_t sqe_map_len;
 };
 
-/* Creates the ring with `entries` SQ entries and setup `flags`. Returns 0 or -errno (nothing left
+/* Creates the ring with `entries` SQ entries, `cq_entries` CQ entries (IORING_SETUP_CQSIZE, Linux
+ * 5.5; 0: the kernel's default, twice the SQ) and setup `flags`. Returns 0 or -errno (nothing left
  * open on failure). Requires IORING_FEAT_EXT_ARG (Linux 5.11): -EOPNOTSUPP without it. */
-int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags);
+int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags);
 
 /* Unmaps and closes the ring. Requests still in the kernel are cancelled by the kernel
  * asynchronously: memory they reference must stay valid (see abandonment). */
@@ -82,12 +83,16 @@ bool iou__ring_cq_ready(const struct iou_ring *ring);
 /* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
 void iou__ring_cq_commit(struct iou_ring *ring);
 
+/* True when the kernel holds CQEs back for want of CQ room (IORING_SQ_CQ_OVERFLOW, Linux 5.8; with
+ * NODROP, Linux 5.5, they are kept, and handed over by the next io_uring_enter with GETEVENTS). */
+bool iou__ring_cq_overflowed(const struct iou_ring *ring);
+
 /* Creates the loop's ring on the calling thread (which becomes SINGLE_ISSUER's issuer): with
  * SINGLE_ISSUER | DEFER_TASKRUN when wanted and accepted (Linux 6.1; *single_issuer says so), else
  * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to the opcodes,
  * register operations and SQE flags the loop uses, then enabled. 0 or -errno. */
-int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer);
+int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                   bool want_single_issuer, bool *single_issuer);
 
 /* Restricts a ring created with IORING_SETUP_R_DISABLED (Linux 5.10) to these SQE opcodes, these
  * io_uring_register operations and these SQE flags (IORING_REGISTER_RESTRICTIONS), then enables it

@@ -69,14 +69,20 @@ struct iou__tag_slot {
   uint32_t index_plus_one; /* 0 = empty */
 };
 
+/* Memory follows use: the slots are reserved for the capacity (zeroed pages the kernel maps in on
+ * first touch), slot i is first used only after slots 0..i-1 (`used`), the free stack is LIFO so the
+ * slots in use stay the low ones, and the tag index doubles as it fills. A loop with capacity for
+ * thousands that never has more than a few in flight keeps a few slots' memory resident. */
 struct iou__waiters {
   struct iou__waiter *entries;
   uint32_t capacity;
   uint32_t len;   /* occupied slots: the pending_operations gauge */
-  uint64_t *free; /* LIFO stack of free WaiterIds; the first inserts get 0, 1, 2, ... */
+  uint32_t used;  /* slots [0, used) have been occupied at least once; the others never were */
+  uint64_t *free; /* LIFO stack of freed WaiterIds, taken before a never-used slot */
   uint32_t free_len;
   struct iou__tag_slot *tags; /* tag -> slot, linear probing, backward-shift deletion */
   uint32_t tag_mask;
+  uint32_t tag_max_mask; /* the index's size at full capacity, minus one */
   uint64_t unexpected_cancel_results; /* cancel CQEs other than 0, -EALREADY, -ENOENT, -EINVAL */
 };
 

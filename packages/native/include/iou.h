@@ -89,7 +89,11 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 
 struct iou_loop_config {
   uint8_t engine; /* IOU_ENGINE_*; 0 (THREAD) by default */
-  uint32_t size;  /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
+  uint32_t size;  /* rounded up to a power of two in [1, 32768]: SQ entries and inbound queue capacity */
+  /* Waiter capacity: requests in the loop at once (in the kernel, or parked between two SQEs), in
+   * [1, IOU_MAX_IN_FLIGHT]; 0: `size` (the seed's sizing). The CQ gets twice as many entries
+   * (IORING_SETUP_CQSIZE), at least twice `size`. Requests beyond it wait in the inbound queue. */
+  uint32_t max_in_flight;
   /* Request SINGLE_ISSUER | DEFER_TASKRUN; on EINVAL (or false) a COOP_TASKRUN ring, then a plain one. */
   bool single_issuer;
   bool io_poll;                    /* IORING_SETUP_IOPOLL */
@@ -106,6 +110,9 @@ struct iou_loop_config {
   iou_trace_fn trace;               /* tests only: one event per op CQE; NULL (the default) traces nothing */
   void *trace_ctx;                  /* passed to trace */
 };
+
+/* The largest iou_loop_config.max_in_flight: twice it is the kernel's largest CQ (IORING_MAX_CQ_ENTRIES). */
+#define IOU_MAX_IN_FLIGHT 32768u
 
 /* Called on the loop thread, at most once per loop iteration, after it has published one or more
  * completions (and once more when the thread is about to exit). Must not block; the binding
@@ -203,6 +210,9 @@ struct iou_stats {
   uint64_t enters;      /* io_uring_enter calls */
   uint64_t wakes;       /* eventfd writes by producers (the slow path of publish) */
   uint64_t cq_overflow; /* completions that waited in the loop's overflow list */
+  /* Times the loop found the kernel holding CQEs back because its CQ was full (IORING_SQ_CQ_OVERFLOW;
+   * NODROP keeps them and the next io_uring_enter hands them over: nothing is lost). */
+  uint64_t cq_kernel_overflow;
   uint64_t abandoned;
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
   bool single_issuer;          /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
@@ -214,8 +224,9 @@ struct iou_stats {
 int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out);
 
 /* Copies up to n requests into the inbound queue, in order, without waking the loop. Returns how
- * many were taken (fewer than n when the queue is full: the caller keeps the rest and retries after
- * completions), or -ESHUTDOWN once iou_loop_close was called. Owner thread. */
+ * many were taken (fewer than n when the queue is full: the caller keeps the rest and retries once
+ * iou_loop_inbound_room says the loop took some, or after completions), or -ESHUTDOWN once
+ * iou_loop_close was called. Owner thread. */
 int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);
 
 /* Makes everything submitted so far visible to the loop and wakes it if it sleeps (the seed's
@@ -239,6 +250,11 @@ void iou_loop_publish_early(struct iou_loop *loop);
  * (one small allocation) cannot be allocated; then nothing was queued and the caller may retry.
  * Wakes the loop. Owner. */
 int iou_loop_cancel(struct iou_loop *loop, uint64_t tag);
+
+/* True once after an iou_loop_submit found the inbound queue full and the loop has since taken
+ * requests from it (then the thread engine also notifies, with or without completions): the owner
+ * may submit what it kept back. Owner thread. */
+bool iou_loop_inbound_room(struct iou_loop *loop);
 
 /* Moves up to max completions into out; returns the count. Owner thread. */
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max);
@@ -286,9 +302,14 @@ int64_t iou_loop_timeout_ns(struct iou_loop *loop);
 /* One pass of the phases; a no-op for the thread engine and once the loop exited. */
 void iou_loop_run(struct iou_loop *loop);
 
-/* The loop's own memory per unit of iou_loop_config.size (queues, waiters, tag index), for sizing;
- * the kernel's rings come on top (one SQE and its index, two CQEs per entry). Any thread. */
+/* The loop's own memory, for sizing; the kernel's rings come on top (one SQE and its index per
+ * entry of `size`, two CQEs per waiter slot). Per waiter slot (max_in_flight): the waiter, its
+ * free-id and tag-index entries, its ready-queue and pending-cancel ids. Reserved at open but
+ * touched, and so resident, only up to the most requests that were in the loop at once (the
+ * id queues and the tag index grow to that). Per entry of `size`: the inbound queue and the
+ * completion queue (resident from the first use). Any thread. */
 size_t iou_loop_bytes_per_slot(void);
+size_t iou_loop_bytes_per_entry(void);
 
 /* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out);

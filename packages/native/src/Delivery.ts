@@ -109,6 +109,7 @@ export class Delivery {
       enters: n.enters,
       wakes: n.wakes,
       cqOverflow: n.cqOverflow,
+      cqKernelOverflow: n.cqKernelOverflow,
       abandoned: n.abandoned + this.abandoned,
       quarantinedBytes: this.quarantinedBytes,
     }

@@ -46,6 +46,7 @@ export interface NativeLoop {
     tickNs: number,
     idleSpinUs: number,
     engine: number,
+    maxInFlight: number,
   ): number
   /**
    * 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request).

@@ -365,6 +365,7 @@ export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): voi
           config.timeoutWheelTick * 1e6,
           config.idleSpin,
           config.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
+          config.maxInFlight,
         )
   if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
   if (rc < 0) {

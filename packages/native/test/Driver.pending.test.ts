@@ -103,6 +103,7 @@ class SimulatedLoop implements NativeLoop {
       enters: 0,
       wakes: 0,
       cqOverflow: 0,
+      cqKernelOverflow: 0,
       abandoned: 0,
       pendingOperations: this.inbound.length,
       singleIssuer: true,
