@@ -42,6 +42,8 @@ export interface DriverStats {
    * (the kernel keeps them, NODROP, and hands them over at the next enter: none is lost).
    */
   readonly cqKernelOverflow: number
+  /** Times a recvMany found the provided buffers all taken (ENOBUFS) and was re-armed once they came back. */
+  readonly recvBuffersEmpty: number
   readonly abandoned: number
   /** Bytes of buffers of abandoned requests, kept for the life of the process (the kernel may still write them). */
   readonly quarantinedBytes: number
@@ -126,6 +128,20 @@ export interface SubmitMethods {
     callback: Callback,
   ): RequestHandle
   submitSync(fd: number, dataOnly: boolean, deadline: number, callback: Callback): RequestHandle
+  submitRecvMany(fd: number, deadline: number, onChunk: ChunkCallback, callback: Callback): RequestHandle
+}
+
+/**
+ * recvMany's chunk callback: one call per chunk received, in order, before the request's one
+ * `Callback`. The chunk is the caller's (a copy; the provided buffer is already given back).
+ */
+export type ChunkCallback = (chunk: Uint8Array) => void
+
+export interface RecvManyOptions {
+  /** ms from now: a deadline for the whole stream (it ends with ETIMEDOUT). */
+  readonly timeout?: number | undefined
+  /** Aborting ends the stream: the iterator throws the AbortError (after the chunks before it). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /**

@@ -18,3 +18,4 @@ export const ECONNRESET = 104
 export const ETIMEDOUT = 110
 export const EALREADY = 114
 export const ECANCELED = 125
+export const ENOBUFS = 105

@@ -15,6 +15,7 @@
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ * | `multishot` | one SQE yields many results before its one completion (absent: false)     |
  *
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
@@ -28,6 +29,7 @@ export interface Operation {
   readonly syscall: string
   readonly movesData: boolean
   readonly onFd: boolean
+  readonly multishot?: boolean
 }
 
 export const OPERATIONS = {
@@ -37,6 +39,15 @@ export const OPERATIONS = {
   send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
   recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
   sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+  recvMany: {
+    op: 6,
+    c: "IOU_OP_RECV_MANY",
+    submit: "submitRecvMany",
+    syscall: "recv",
+    movesData: false,
+    onFd: true,
+    multishot: true,
+  },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -63,9 +74,13 @@ export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
 /** Syscall names indexed by IOU_OP_*. */
 export const SYSCALLS: ReadonlyArray<Syscall> = BY_OP.map((row) => row.syscall)
 
+// The first operation of a syscall name is its method ("recv" -> "recv", not "recvMany").
 const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
-  (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
+  (Object.keys(OPERATIONS) as Array<Method>).reverse().map((method) => [OPERATIONS[method].syscall, method]),
 )
+
+/** The operation of op number `op` is multishot (Operations' `multishot` column). */
+export const isMultishot = (op: number): boolean => (BY_OP[op] as Operation | undefined)?.multishot === true
 
 /** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
 export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)

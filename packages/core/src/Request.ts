@@ -28,7 +28,7 @@
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
  */
 import { fail } from "./Invariant.ts"
-import { BY_OP } from "./Operations.ts"
+import { BY_OP, isMultishot as isMultishotOp } from "./Operations.ts"
 import { EAGAIN, ECANCELED, EINTR } from "./Errno.ts"
 import * as WaiterId from "./WaiterId.ts"
 
@@ -39,6 +39,8 @@ export const OP_WRITE_AT = 2
 export const OP_SEND = 3
 export const OP_RECV = 4
 export const OP_SYNC = 5
+/** Multishot recv into provided buffers: results (chunks) with `more`, then one completion. */
+export const OP_RECV_MANY = 6
 
 /** IOU_FLAG_EXACT: readAt/recv fill the whole range; EOF first is OUTCOME_UNEXPECTED_EOF. */
 export const FLAG_EXACT = 1
@@ -68,7 +70,7 @@ export const MAX_IOV = 1024
 /** Largest byte count a CQE result (int32) can report. */
 export const MAX_LENGTH = 0x7fff_ffff
 
-export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync"] as const
+export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync", "recvMany"] as const
 
 export const OUTCOME_NAMES = [
   "OK",
@@ -133,7 +135,7 @@ const isByteCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <
 /** A new request, validated the way the Driver validates before anything reaches the loop. */
 export const make = (options: Options): Request => {
   const { op } = options
-  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_SYNC)) throw new RangeError(`unknown op ${op}`)
+  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_RECV_MANY)) throw new RangeError(`unknown op ${op}`)
   const iov = options.iov ?? []
   let length = options.length ?? 0
   if (iov.length > 0) {
@@ -145,7 +147,7 @@ export const make = (options: Options): Request => {
     }
   }
   if (!isByteCount(length)) throw new RangeError(`length ${length} must be in [0, 2^31)`)
-  if ((op === OP_NOP || op === OP_SYNC) && length !== 0) throw new RangeError(`${OP_NAMES[op]} takes no length`)
+  if (BY_OP[op]?.movesData !== true && length !== 0) throw new RangeError(`${OP_NAMES[op]} takes no length`)
   const deadline = options.deadline ?? NO_DEADLINE
   if (!(deadline >= 0)) throw new RangeError(`deadline ${deadline} must be >= 0`)
   return {
@@ -176,7 +178,15 @@ export const hasDeadline = (r: Request): boolean => r.deadline !== NO_DEADLINE
 export const isDone = (r: Request): boolean => r.outcome !== OUTCOME_PENDING
 
 /** A data operation with nothing to transfer: ends OK with 0 at admission, no SQE. */
-export const isEmpty = (r: Request): boolean => r.op !== OP_NOP && r.op !== OP_SYNC && r.length === 0
+export const isEmpty = (r: Request): boolean => BY_OP[r.op]?.movesData === true && r.length === 0
+
+/**
+ * A multishot operation (recvMany): its one SQE yields CQEs with IORING_CQE_F_MORE, each published
+ * as a result that does not end the request (Loop's `onMore`), while the waiter stays in flight;
+ * the CQE without F_MORE goes through `onCqe` as any other and ends it exactly once. A cancel or a
+ * deadline is one ASYNC_CANCEL, and the op's last CQE ends it.
+ */
+export const isMultishot = (r: Request): boolean => isMultishotOp(r.op)
 
 /** The seed's orphan rule: the caller went away and the kind may be dropped (not writeAt, sync, nop). */
 export const isOrphaned = (r: Request): boolean =>

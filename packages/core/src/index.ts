@@ -2,6 +2,7 @@
 export * as Config from "./Config.ts"
 export type {
   Callback,
+  ChunkCallback,
   CloseOptions,
   CloseResult,
   Data,
@@ -10,6 +11,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  RecvManyOptions,
   RecvOptions,
   RequestHandle,
   SyncOptions,

@@ -7,6 +7,7 @@ describe("Config", () => {
     expect(Config.resolve()).toEqual({
       size: 128,
       maxInFlight: 16384,
+      recvBuffers: { count: 256, size: 4096 },
       singleIssuer: true,
       ioPoll: false,
       maxRequestTimeout: 60_000,
@@ -48,6 +49,16 @@ describe("Config", () => {
       expect(() => Config.resolve({ maxInFlight })).toThrow(RangeError)
     }
     expect(() => Config.resolve({ maxInFlight: "8" as unknown as number })).toThrow(TypeError)
+  })
+  it("takes recvBuffers with defaults, the count rounded up to a power of two, and refuses bad ones naming it", () => {
+    expect(Config.resolve({ recvBuffers: { count: 100 } }).recvBuffers).toEqual({ count: 128, size: 4096 })
+    expect(Config.resolve({ recvBuffers: { size: 64 } }).recvBuffers).toEqual({ count: 256, size: 64 })
+    for (const recvBuffers of [{ count: 0 }, { count: 32769 }, { size: 0 }, { size: 2 ** 20 + 1 }, { size: 1.5 }]) {
+      expect(() => Config.resolve({ recvBuffers })).toThrow(RangeError)
+      expect(() => Config.resolve({ recvBuffers })).toThrow(expect.objectContaining({ field: "recvBuffers" }))
+    }
+    expect(() => Config.resolve({ recvBuffers: 4 as never })).toThrow(TypeError)
+    expect(() => Config.resolve({ recvBuffers: { count: "4" as never } })).toThrow(TypeError)
   })
   it("rounds the size up to a power of two", () => {
     expect(Config.resolve({ size: 100 }).size).toBe(128)

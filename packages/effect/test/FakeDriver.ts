@@ -50,6 +50,7 @@ export class FakeDriver {
   readonly config = {
     size: 8,
     maxInFlight: 16384,
+    recvBuffers: { count: 256, size: 4096 },
     singleIssuer: false,
     ioPoll: false,
     maxRequestTimeout: 60_000,
@@ -96,6 +97,9 @@ export class FakeDriver {
   submitSync(...args: [number, boolean, number, Callback]) {
     return this.submit("fsync", args.slice(0, 3), args[3])
   }
+  submitRecvMany(...args: [number, number, (chunk: Uint8Array) => void, Callback]) {
+    return this.submit("recv", args.slice(0, 3), args[3])
+  }
   cancel(handle: RequestHandle): boolean {
     const live = this.requests.some((r) => r.handle === handle && !r.done)
     this.cancelled.push(handle)
@@ -122,6 +126,7 @@ export class FakeDriver {
       wakes: 0,
       cqOverflow: 0,
       cqKernelOverflow: 0,
+      recvBuffersEmpty: 0,
       abandoned: 0,
       quarantinedBytes: 0,
     }

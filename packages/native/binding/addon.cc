@@ -39,6 +39,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SEND", Napi::Number::New(env, IOU_OP_SEND));
   out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
   out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
+  out.Set("IOU_OP_RECV_MANY", Napi::Number::New(env, IOU_OP_RECV_MANY));
   out.Set("IOU_FLAG_EXACT", Napi::Number::New(env, IOU_FLAG_EXACT));
   out.Set("IOU_FLAG_DATA_ONLY", Napi::Number::New(env, IOU_FLAG_DATA_ONLY));
   out.Set("IOU_OUTCOME_OK", Napi::Number::New(env, IOU_OUTCOME_OK));
@@ -55,7 +56,10 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_COMPLETE", Napi::Number::New(env, IOU_TRACE_COMPLETE));
   out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
+  out.Set("IOU_TRACE_MORE", Napi::Number::New(env, IOU_TRACE_MORE));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  out.Set("IOU_COMPLETION_MORE", Napi::Number::New(env, IOU_COMPLETION_MORE));
+  out.Set("IOU_COMPLETION_BUFFER", Napi::Number::New(env, IOU_COMPLETION_BUFFER));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
   return out;
 }
@@ -89,6 +93,7 @@ Napi::Object WireLayout(Napi::Env env) {
   set("COMPLETION_RESULT", offsetof(struct iou_completion, result));
   set("COMPLETION_OUTCOME", offsetof(struct iou_completion, outcome));
   set("COMPLETION_FLAGS", offsetof(struct iou_completion, flags));
+  set("COMPLETION_BUFFER", offsetof(struct iou_completion, buffer));
   return out;
 }
 

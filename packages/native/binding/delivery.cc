@@ -101,8 +101,7 @@ void Loop::Drain(bool from_js) {
   bool room = iou_loop_inbound_room(loop_);
   for (;;) {
     const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
-    inflight_ -= n;
-    ReleaseBuffers(n);
+    inflight_ -= ReleaseBuffers(n);
     const bool last = n < capacity_;
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
@@ -144,10 +143,13 @@ void Loop::Drain(bool from_js) {
 
 // The first n completions were polled: their requests' memory is the kernel's no longer, except
 // where the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that
-// memory is quarantined for the life of the process. JS thread, before dispatch (which may reuse
-// the slots).
-void Loop::ReleaseBuffers(uint32_t n) {
+// memory is quarantined for the life of the process. A multishot result (IOU_COMPLETION_MORE) ends
+// nothing. Returns how many requests ended. JS thread, before dispatch (which may reuse the slots).
+uint32_t Loop::ReleaseBuffers(uint32_t n) {
+  uint32_t ended = 0;
   for (uint32_t i = 0; i < n; i++) {
+    if (completions_[i].flags & IOU_COMPLETION_MORE) continue;
+    ended++;
     const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
     if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
       buffers_.Quarantine(slot);
@@ -155,6 +157,7 @@ void Loop::ReleaseBuffers(uint32_t n) {
       buffers_.Release(slot);
     }
   }
+  return ended;
 }
 
 }  // namespace iou_binding

@@ -187,6 +187,13 @@ static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, 
   ev->flags = w->request.req.flags;
   ev->cancel = trace_cancel_of(w);
   ev->poll = w->request.poll_events != 0;
+  ev->more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+}
+
+/* A multishot op's result that is not its end: published with IOU_COMPLETION_MORE; not counted as
+ * a completed request. */
+static void publish_more(struct iou_loop *loop, const struct iou_completion *c) {
+  if (iou__completions_add(&loop->completions, c) > 0) iou__bump(&loop->counters.cq_overflow, 1);
 }
 
 static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
@@ -202,9 +209,17 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   struct iou_completion c;
   bool had_tick = false;
   uint64_t tick = 0;
-  switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
+  switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, cqe->flags, &c, &had_tick, &tick)) {
     case IOU_CQE_OUTCOME_CANCEL:
       return;
+    case IOU_CQE_OUTCOME_MORE:
+      publish_more(loop, &c);
+      if (traced) {
+        ev.decision = IOU_TRACE_MORE;
+        ev.outcome = c.outcome;
+        ev.result = c.result;
+      }
+      break;
     case IOU_CQE_OUTCOME_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       iou__bump(&loop->counters.requeued, 1);
@@ -469,7 +484,8 @@ int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   /* Each waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters (and never
    * fewer than the kernel's own default, twice the SQ) keeps the CQ from overflowing. */
   uint32_t cq_entries = 2 * (loop->max_in_flight > loop->size ? loop->max_in_flight : loop->size);
-  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer);
+  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer,
+                         &loop->recv_buffers);
   if (r == 0) atomic_store_explicit(&loop->counters.single_issuer, single_issuer, memory_order_relaxed);
   return r;
 }
@@ -483,6 +499,7 @@ void iou__free_loop(struct iou_loop *loop) {
   iou__completions_free(&loop->completions);
   iou__waiters_free(&loop->waiters);
   iou__wheel_free(&loop->wheel);
+  iou__buf_ring_free(&loop->recv_buffers); /* the ring is closed: the kernel keeps what it pinned */
   free(loop->ready_queue.ids);
   free(loop->pending_cancels.ids);
   free(loop);
@@ -533,7 +550,9 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
       (err = iou__wheel_init(&loop->wheel, config->timeout_wheel_tick_ns, config->max_request_timeout_ns,
                              iou__now_ns())) != 0 ||
       (err = id_queue_init(&loop->ready_queue, waiters < size ? waiters : size, waiters)) != 0 ||
-      (err = id_queue_init(&loop->pending_cancels, waiters < size ? waiters : size, 2 * waiters)) != 0)
+      (err = id_queue_init(&loop->pending_cancels, waiters < size ? waiters : size, 2 * waiters)) != 0 ||
+      (err = iou__buf_ring_init(&loop->recv_buffers, config->recv_buffers, config->recv_buffer_count,
+                                config->recv_buffer_size)) != 0)
     goto fail;
   err = loop->engine == IOU_ENGINE_INLINE ? iou__inline_start(loop) : iou__thread_start(loop);
   if (err != 0) goto fail;
@@ -575,11 +594,17 @@ bool iou_loop_inbound_room(struct iou_loop *loop) {
   return atomic_exchange_explicit(&loop->inbound.room_freed, false, memory_order_acquire);
 }
 
+int iou_loop_recv_buffers_return(struct iou_loop *loop, const uint16_t *ids, uint32_t n) {
+  return iou__buf_ring_give(&loop->recv_buffers, ids, n);
+}
+
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max) {
   /* Acquire pairs with the loop's last release: after it, the overflow list is ours. */
   bool exited = atomic_load_explicit(&loop->exited, memory_order_acquire);
   bool wake = false;
   uint32_t n = iou__completions_poll(&loop->completions, out, max, exited, &wake);
+  for (uint32_t i = 0; i < n; i++) /* the kernel took these buffers out of the ring: the owner's now */
+    if (out[i].flags & IOU_COMPLETION_BUFFER) loop->recv_buffers.in_ring--;
   if (wake && !exited) { /* the loop waits for room */
     if (loop->engine == IOU_ENGINE_INLINE)
       iou__inline_wake(loop);
@@ -621,4 +646,5 @@ void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
 #undef LOAD
   out->wakes = atomic_load_explicit(&loop->waker.wakes, memory_order_relaxed);
   out->engine = loop->engine;
+  out->recv_buffers = loop->recv_buffers.entries; /* fixed once the ring is open (before open returned) */
 }

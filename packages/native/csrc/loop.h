@@ -107,6 +107,9 @@ struct iou_loop {
 
   /* Owner only. */
   uint32_t unpublished; /* submitted since the last publish */
+  /* The provided buffers of IOU_OP_RECV_MANY: mapped at open, registered by iou__new_ring on the
+   * ring's thread, produced into by the owner only (iou_loop_recv_buffers_return). */
+  struct iou__buf_ring recv_buffers;
   bool destroyed;
 
   /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */

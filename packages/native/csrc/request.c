@@ -19,6 +19,8 @@
  */
 #include "request.h"
 
+#include "ring.h" /* IOU_BUF_GROUP */
+
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -43,6 +45,7 @@ struct iou__operation {
   bool vectored;        /* accepts iov_count > 0 */
   bool first_data_ends; /* without IOU_FLAG_EXACT, the first non-empty result ends it */
   uint32_t eagain_poll; /* -EAGAIN: the POLL_ADD mask to wait for before the op again; 0: again at once */
+  bool multishot; /* one SQE yields CQEs with IORING_CQE_F_MORE (published as IOU_COMPLETION_MORE), then its last */
 };
 
 static uint64_t offset_of(const struct iou__request *r) {
@@ -100,6 +103,15 @@ static void prep_recv(struct iou__request *r, struct io_uring_sqe *sqe) {
   prep_rest(r, sqe);
 }
 
+/* Multishot recv into the provided buffers (Linux 6.0): the kernel picks a buffer per chunk. */
+static void prep_recv_many(struct iou__request *r, struct io_uring_sqe *sqe) {
+  (void)r;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = IOU_BUF_GROUP;
+}
+
 static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->opcode = IORING_OP_FSYNC;
   sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
@@ -110,13 +122,14 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll */
-  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0},
-  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN},
-  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT},
-  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT},
-  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN},
-  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0},
+  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll multishot */
+  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          false},
+  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     false},
+  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    false},
+  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    false},
+  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     false},
+  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          false},
+  [IOU_OP_RECV_MANY] = {"recv", prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -138,6 +151,10 @@ bool iou_op_moves_data(uint32_t op) {
 
 const char *iou_op_syscall(uint32_t op) {
   return op < IOU_OP_COUNT ? operations[op].syscall : NULL;
+}
+
+bool iou__request_multishot(const struct iou__request *r) {
+  return row_of(r)->multishot;
 }
 
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {

@@ -265,12 +265,68 @@ static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IO
                                    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 
+/* Registers the provided-buffer ring with the (still disabled) ring, before the restrictions. */
+static int register_buf_ring(struct iou_ring *ring, const struct iou__buf_ring *b) {
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof(reg));
+  reg.ring_addr = (uint64_t)(uintptr_t)b->kring; /* ours; the kernel pins its pages until unregistered */
+  reg.ring_entries = b->entries;
+  reg.bgid = IOU_BUF_GROUP;
+  if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) return -errno;
+  return 0;
+}
+
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
-                   bool want_single_issuer, bool *single_issuer) {
+                   bool want_single_issuer, bool *single_issuer, struct iou__buf_ring *buffers) {
   *single_issuer = false;
   int r = init_ring(ring, entries, cq_entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
-  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  if (buffers != NULL && buffers->entries > 0 && (r = register_buf_ring(ring, buffers)) != 0) {
+    if (r != -EINVAL) {
+      iou__ring_exit(ring);
+      return r;
+    }
+    iou__buf_ring_free(buffers); /* before Linux 5.19: no buffer rings, RECV_MANY ends -ENOBUFS */
+  }
+  /* IOSQE_BUFFER_SELECT: IOU_OP_RECV_MANY takes its buffers from the provided-buffer ring. */
+  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
+                         IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
   if (r != 0) iou__ring_exit(ring);
   return r;
+}
+
+int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries, uint32_t size) {
+  memset(b, 0, sizeof(*b));
+  if (entries == 0) return 0;
+  if ((entries & (entries - 1)) != 0 || entries > 32768 || size == 0 || base == NULL) return -EINVAL;
+  b->map_len = (size_t)entries * sizeof(struct io_uring_buf);
+  void *p = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* page-aligned */
+  if (p == MAP_FAILED) return -errno;
+  b->kring = p;
+  b->entries = entries;
+  b->base = base;
+  b->size = size;
+  return 0;
+}
+
+void iou__buf_ring_free(struct iou__buf_ring *b) {
+  if (b->kring != NULL) munmap(b->kring, b->map_len);
+  memset(b, 0, sizeof(*b));
+}
+
+int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n) {
+  if (b->entries == 0 || n > b->entries - b->in_ring) return -EINVAL;
+  for (uint32_t i = 0; i < n; i++)
+    if (ids[i] >= b->entries) return -EINVAL;
+  for (uint32_t i = 0; i < n; i++) {
+    struct io_uring_buf *e = &b->kring->bufs[(uint16_t)(b->tail + i) & (b->entries - 1)];
+    e->addr = (uint64_t)(uintptr_t)(b->base + (size_t)ids[i] * b->size); /* the caller's memory (iou.h) */
+    e->len = b->size;
+    e->bid = ids[i];
+  }
+  b->tail = (uint16_t)(b->tail + n);
+  b->in_ring += n;
+  /* Release pairs with the kernel's acquire of the tail: the entries are written first. */
+  __atomic_store_n(&b->kring->tail, b->tail, __ATOMIC_RELEASE);
+  return 0;
 }

@@ -155,6 +155,7 @@ static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_com
   out->result = e->request.result;
   out->outcome = e->request.outcome;
   out->flags = 0;
+  out->buffer = 0;
   tag_remove(w, e->request.req.tag, iou__waiter_index(e->id));
   e->state = IOU_WAITER_FREE;
   e->in_flight = false;
@@ -180,8 +181,16 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
   return IOU_STAGE_SUBMIT;
 }
 
+/* The provided buffer a CQE names, if any, into the completion. */
+static void buffer_of(uint32_t cqe_flags, struct iou_completion *out) {
+  if (!(cqe_flags & IORING_CQE_F_BUFFER)) return;
+  out->flags |= IOU_COMPLETION_BUFFER;
+  out->buffer = (uint16_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick) {
+                                                        uint32_t cqe_flags, struct iou_completion *out, bool *had_tick,
+                                                        uint64_t *tick) {
   uint64_t id = iou__user_data_id(user_data);
   struct iou__waiter *e = iou__waiters_get(w, id);
   if (iou__user_data_is_cancel(user_data)) {
@@ -193,6 +202,18 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   }
   IOU_ASSERT(e != NULL, "waiters: op CQE for a stale or empty waiter");
   IOU_ASSERT(e->in_flight, "waiters: op CQE for a waiter that is not in flight");
+  if (cqe_flags & IORING_CQE_F_MORE) {
+    /* One result of a multishot op; the op stays in the kernel, the waiter as it is (a cancel or a
+     * deadline still ends it through the op's last CQE). */
+    IOU_ASSERT(iou__request_multishot(&e->request), "waiters: IORING_CQE_F_MORE on a single-shot op");
+    memset(out, 0, sizeof(*out));
+    out->tag = e->request.req.tag;
+    out->result = res;
+    out->outcome = res < 0 ? IOU_OUTCOME_ERROR : IOU_OUTCOME_OK;
+    out->flags = IOU_COMPLETION_MORE;
+    buffer_of(cqe_flags, out);
+    return IOU_CQE_OUTCOME_MORE;
+  }
   e->in_flight = false;
   bool cancel_requested = e->state == IOU_WAITER_CANCEL_REQUESTED;
   if (!iou__request_on_cqe(&e->request, cancel_requested, e->cancel_outcome, res)) return IOU_CQE_OUTCOME_REQUEUE;
@@ -200,6 +221,7 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   *tick = e->tick;
   iou__request_release(&e->request);
   retire(w, e, out);
+  buffer_of(cqe_flags, out); /* a multishot's last CQE may still carry a chunk */
   return IOU_CQE_OUTCOME_COMPLETE;
 }
 

@@ -82,7 +82,7 @@ struct iou__waiters {
   uint32_t free_len;
   struct iou__tag_slot *tags; /* tag -> slot, linear probing, backward-shift deletion */
   uint32_t tag_mask;
-  uint32_t tag_max_mask; /* the index's size at full capacity, minus one */
+  uint32_t tag_max_mask;              /* the index's size at full capacity, minus one */
   uint64_t unexpected_cancel_results; /* cancel CQEs other than 0, -EALREADY, -ENOENT, -EINVAL */
 };
 
@@ -97,6 +97,7 @@ enum iou__completion_outcome {
   IOU_CQE_OUTCOME_COMPLETE, /* ended: completion filled, slot freed; remove *tick from the wheel if *had_tick */
   IOU_CQE_OUTCOME_REQUEUE,  /* needs another SQE: push the id on the ready queue */
   IOU_CQE_OUTCOME_CANCEL,   /* a cancel CQE (live or stale): nothing to do */
+  IOU_CQE_OUTCOME_MORE, /* a multishot op's CQE with F_MORE: publish the completion (flag MORE); it stays in flight */
 };
 
 /* Bytes iou__waiters_init allocates per unit of capacity (the tag index rounded down to 2 slots). */
@@ -133,7 +134,8 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
 
 /* Handles one CQE (not the wake poll's). */
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick);
+                                                        uint32_t cqe_flags, struct iou_completion *out, bool *had_tick,
+                                                        uint64_t *tick);
 
 /* Ends a live waiter with IOU_OUTCOME_ABANDONED once the abandonment grace is over. When it is in
  * flight its loop-owned memory is leaked, not freed, and the completion carries

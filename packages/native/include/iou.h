@@ -60,6 +60,7 @@ struct iou_loop; /* opaque */
 #define IOU_TRACE_COMPLETE 0  /* the request ended: outcome and result below */
 #define IOU_TRACE_REQUEUE 1   /* another op SQE (partial progress, -EINTR, or readiness after a poll) */
 #define IOU_TRACE_POLL_WAIT 2 /* -EAGAIN: a one-shot POLL_ADD on the fd before the op again */
+#define IOU_TRACE_MORE 3      /* a multishot op's CQE with IORING_CQE_F_MORE: a completion with IOU_COMPLETION_MORE */
 
 struct iou_trace_event {
   uint64_t tag;
@@ -74,6 +75,7 @@ struct iou_trace_event {
   uint8_t poll;       /* 1: the CQE of the readiness POLL_ADD, not of the operation */
   uint8_t decision;   /* IOU_TRACE_* */
   uint8_t outcome;    /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
+  uint8_t more;       /* the CQE carried IORING_CQE_F_MORE */
 };
 
 /* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
@@ -106,9 +108,18 @@ struct iou_loop_config {
   uint32_t idle_spin_us;            /* IOU_IDLE_SPIN_DEFAULT_US is the seed's default; 0 = off */
   uint32_t idle_spin_max_us;        /* 0: IOU_IDLE_SPIN_MAX_DEFAULT_US */
   uint32_t idle_spin_quick_wake_us; /* 0: IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US */
-  bool wake_poll_oneshot;           /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
-  iou_trace_fn trace;               /* tests only: one event per op CQE; NULL (the default) traces nothing */
-  void *trace_ctx;                  /* passed to trace */
+  /* Provided buffers for IOU_OP_RECV_MANY (a buffer ring, IORING_REGISTER_PBUF_RING, Linux 5.19):
+   * recv_buffer_count buffers (a power of two in [1, 32768]; 0: none, and RECV_MANY ends ERROR
+   * -ENOBUFS) of recv_buffer_size bytes each, buffer i at recv_buffers + i * recv_buffer_size. The
+   * memory is the caller's and the kernel writes into it: keep it alive until iou_loop_destroy
+   * returns (forever if a RECV_MANY ended with IOU_COMPLETION_KERNEL_HELD). The ring starts empty:
+   * the owner hands the buffers to the kernel with iou_loop_recv_buffers_return. */
+  uint8_t *recv_buffers;
+  uint32_t recv_buffer_count;
+  uint32_t recv_buffer_size;
+  bool wake_poll_oneshot; /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
+  iou_trace_fn trace;     /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;        /* passed to trace */
 };
 
 /* The largest iou_loop_config.max_in_flight: twice it is the kernel's largest CQ (IORING_MAX_CQ_ENTRIES). */
@@ -132,7 +143,14 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_OP_SEND 3     /* send / sendmsg with MSG_NOSIGNAL until everything is sent */
 #define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
-#define IOU_OP_COUNT 6    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+/* Multishot recv (IORING_RECV_MULTISHOT, Linux 6.0) on fd into the loop's provided buffers
+ * (iou_loop_config.recv_buffers); reads no other field. Each chunk is a completion with
+ * IOU_COMPLETION_MORE | IOU_COMPLETION_BUFFER: result = bytes, buffer = the buffer holding them,
+ * which is the owner's until it gives it back (iou_loop_recv_buffers_return). The request ends
+ * once, as any other: OK 0 at end of stream, OK n with a last chunk (and its buffer) when the kernel
+ * stopped the multishot, ERROR -ENOBUFS when no buffer was left, the cancel's outcome. */
+#define IOU_OP_RECV_MANY 6
+#define IOU_OP_COUNT 7 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */
@@ -191,12 +209,18 @@ struct iou_request {
  * grace carries the flag: the kernel may still read or write its memory, which must therefore be
  * kept alive forever (quarantined). */
 #define IOU_COMPLETION_KERNEL_HELD 1u
+/* MORE: not the request's end but one result of a multishot operation (its outcome says OK or
+ * ERROR); the request goes on and ends with exactly one completion without MORE. */
+#define IOU_COMPLETION_MORE 2u
+/* BUFFER: `buffer` names the provided buffer the result's bytes are in (IOU_OP_RECV_MANY). */
+#define IOU_COMPLETION_BUFFER 4u
 
 struct iou_completion {
   uint64_t tag;
   int32_t result;
   uint8_t outcome; /* IOU_OUTCOME_* */
   uint8_t flags;   /* IOU_COMPLETION_* */
+  uint16_t buffer; /* with IOU_COMPLETION_BUFFER: the provided buffer's id */
 };
 
 struct iou_stats {
@@ -215,8 +239,10 @@ struct iou_stats {
   uint64_t cq_kernel_overflow;
   uint64_t abandoned;
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
-  bool single_issuer;          /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
-  uint8_t engine;              /* IOU_ENGINE_* */
+  uint32_t
+      recv_buffers; /* provided buffers registered for IOU_OP_RECV_MANY (0: none, or the kernel has no buffer rings) */
+  bool single_issuer; /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
+  uint8_t engine;     /* IOU_ENGINE_* */
 };
 
 /* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets
@@ -255,6 +281,12 @@ int iou_loop_cancel(struct iou_loop *loop, uint64_t tag);
  * requests from it (then the thread engine also notifies, with or without completions): the owner
  * may submit what it kept back. Owner thread. */
 bool iou_loop_inbound_room(struct iou_loop *loop);
+
+/* Hands provided buffers (ids below recv_buffer_count) back to the kernel for IOU_OP_RECV_MANY:
+ * each once per completion that named it, or once at the start. The owner is the only producer of
+ * the buffer ring's tail (one release store per call); the kernel consumes. 0, or -EINVAL (no
+ * buffers configured, an id out of range, or more than the ring holds). Owner thread. */
+int iou_loop_recv_buffers_return(struct iou_loop *loop, const uint16_t *ids, uint32_t n);
 
 /* Moves up to max completions into out; returns the count. Owner thread. */
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max);

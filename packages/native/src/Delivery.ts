@@ -9,13 +9,16 @@
  * without the loop, which stats() adds to the loop's own.
  */
 import {
+  IOU_COMPLETION_BUFFER,
   IOU_COMPLETION_KERNEL_HELD,
+  IOU_COMPLETION_MORE,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
   type NativeStats,
 } from "./binding.ts"
 import { fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { isMultishot } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import type { Callback, Data, DriverStats } from "./types.ts"
@@ -29,14 +32,34 @@ const rethrow = (error: unknown): never => {
   throw error
 }
 
+/**
+ * What a multishot request (recvMany) needs beyond the rest: its chunks, and what its loop
+ * completion means. Implemented by the Driver.
+ */
+export interface Multishot {
+  /** Buffer `buffer` of the pool holds `length` bytes of the request in `slot`: hand them over. */
+  chunk(slot: number, buffer: number, length: number): void
+  /**
+   * The loop ended the multishot request in `slot` with (outcome, result), its chunks delivered.
+   * True when the Driver took it over (re-armed it, or ended it itself); false: end it as any other.
+   */
+  ended(slot: number, outcome: number, result: number): boolean
+  /** After each batch: give the buffers back, then re-arm. */
+  afterBatch(): void
+}
+
 export class Delivery {
   private readonly table: Pending.PendingTable
   private readonly shutdown: Shutdown
   private readonly afterLocal: () => void
+  /** Set by the Driver once its parts exist. */
+  multishot: Multishot | undefined
   /** Requests ended without the loop: cancelled, abandoned or timed out in the backpressure queue. */
   cancelled = 0
   abandoned = 0
   timedOut = 0
+  /** recvMany found the provided buffers all taken (ENOBUFS) and was re-armed. */
+  recvBuffersEmpty = 0
   private quarantinedBytes = 0
 
   // Completions that did not come from the loop, delivered in a microtask.
@@ -63,6 +86,10 @@ export class Delivery {
       if (state !== Pending.SUBMITTED && state !== Pending.CANCELLING) continue
       const result = wire.result(i)
       const outcome = wire.outcome(i)
+      const flags = wire.flags(i)
+      if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer(i), result > 0 ? result : 0)
+      if ((flags & IOU_COMPLETION_MORE) !== 0) continue
+      if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
         this.finish(slot, null, result)
         continue
@@ -73,6 +100,7 @@ export class Delivery {
       const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
       this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause), result)
     }
+    this.multishot?.afterBatch()
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */
@@ -110,13 +138,14 @@ export class Delivery {
       wakes: n.wakes,
       cqOverflow: n.cqOverflow,
       cqKernelOverflow: n.cqKernelOverflow,
+      recvBuffersEmpty: this.recvBuffersEmpty,
       abandoned: n.abandoned + this.abandoned,
       quarantinedBytes: this.quarantinedBytes,
     }
   }
 
   /** Frees the slot, then calls back (a callback may submit again and reuse the slot). */
-  private finish(slot: number, error: IoUringError | null, result: number): void {
+  finish(slot: number, error: IoUringError | null, result: number): void {
     const t = this.table
     const kind = t.kind[slot]
     const resolve = t.resolve[slot]!

@@ -31,13 +31,23 @@
 import { Config } from "@iou/core"
 import { constants } from "node:os"
 import { BackpressureQueue } from "./Backpressure.ts"
-import { binding, IOU_FLAG_DATA_ONLY, IOU_FLAG_EXACT, IOU_OUTCOME_TIMEOUT, type NativeLoop } from "./binding.ts"
+import {
+  binding,
+  IOU_FLAG_DATA_ONLY,
+  IOU_FLAG_EXACT,
+  IOU_OUTCOME_ERROR,
+  IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
+  type NativeLoop,
+} from "./binding.ts"
 import * as Clock from "./Clock.ts"
-import { Delivery } from "./Delivery.ts"
+import { Delivery, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { openLoop, preflight } from "./probe.ts"
+import { RecvBuffers } from "./RecvBuffers.ts"
+import { RecvMany } from "./RecvMany.ts"
 import { Shutdown } from "./Shutdown.ts"
 import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
@@ -54,6 +64,10 @@ const capture = (resolve: (value: never) => void, reject: (error: unknown) => vo
   capturedReject = reject
 }
 
+const rethrowLater = (error: unknown): never => {
+  throw error
+}
+
 const syscallOf = (op: number): Errors.IoUringError["syscall"] & string => BY_OP[op]!.syscall
 
 /** Builds a native loop; tests substitute a simulated one. */
@@ -65,7 +79,7 @@ export type NativeFactory = (
 
 const nativeFactory: NativeFactory = (deliver, staging, completions) => new binding.Loop(deliver, staging, completions)
 
-export class Driver {
+export class Driver implements Multishot {
   /**
    * Opens a ring: validates `config` (TypeError/RangeError) and creates the ring (with the thread
    * engine: starts the loop thread and waits until its ring exists). Throws an IoUringError with
@@ -96,6 +110,11 @@ export class Driver {
   private readonly shutdown: Shutdown
   private readonly delivery: Delivery
   private readonly submission: Submission
+  private readonly recvBuffers: RecvBuffers
+  /** recvMany requests the loop ended for want of buffers (or with a last chunk): re-armed after the batch. */
+  private rearming: Array<number> = []
+  /** The kernel took the provided buffers (Linux 5.19+); without them recvMany ends ENOBUFS. */
+  private readonly recvBuffersRegistered: boolean
 
   // The binding holds its delivery function weakly while nothing is outstanding: the Driver keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)
@@ -110,7 +129,10 @@ export class Driver {
       this.delivery.local(slot, Errors.fromCompletion(table.op[slot]!, table.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!)
     })
     this.native = factory(this.deliverFn, this.wire.staging, this.wire.completions)
-    openLoop(this.native, resolved)
+    this.recvBuffers = new RecvBuffers(resolved.recvBuffers.count, resolved.recvBuffers.size)
+    openLoop(this.native, resolved, this.recvBuffers.pool)
+    this.recvBuffersRegistered = (this.native.stats()?.recvBuffers ?? 0) > 0
+    if (this.recvBuffersRegistered) this.recvBuffers.all(this.native)
     const opened = this.native.stats()!
     this.shutdown = new Shutdown(this.native, opened, {
       flush: () => this.submission.flushNow(),
@@ -124,6 +146,7 @@ export class Driver {
     this.delivery = new Delivery(table, this.shutdown, () => {
       if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
     })
+    this.delivery.multishot = this
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
   }
@@ -211,7 +234,43 @@ export class Driver {
     return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
   }
 
+  /**
+   * Receives from a socket until end of stream, one chunk at a time, with one multishot recv on the
+   * Driver's provided buffers (config.recvBuffers): a connection that waits holds a waiter slot, no
+   * buffer. Iterate with `for await`; breaking out (or `return()`) cancels it. The iterator throws
+   * the request's error: AbortError when `signal` aborts, ETIMEDOUT at `timeout` (ms, for the whole
+   * stream), ERR_IOU_CLOSED when the Driver closes. Chunks the consumer has not taken yet wait in
+   * memory (the socket's own buffer no longer pushes back on the peer).
+   */
+  recvMany(fd: number, options?: T.RecvManyOptions): RecvMany {
+    Validate.fd(fd)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return new RecvMany(this, fd, deadline, signal)
+  }
+
   // ---- The low-level API: one callback per request, no Promise ----------------------------------
+
+  /**
+   * A multishot recv: `onChunk` gets each chunk (a copy) as it arrives, then `callback` once: (null,
+   * 0) at end of stream, or the error that ended it (AbortError after cancel(handle), ETIMEDOUT at
+   * `deadline`). The provided buffers running out (ENOBUFS) ends nothing: it is re-armed once they
+   * are back, and counted in stats().recvBuffersEmpty.
+   */
+  submitRecvMany(fd: number, deadline: number, onChunk: T.ChunkCallback, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    if (typeof onChunk !== "function") {
+      throw Object.assign(new TypeError(`The "onChunk" argument must be of type function`), {
+        code: "ERR_INVALID_ARG_TYPE",
+      })
+    }
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.recvMany.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.onChunk[slot] = onChunk
+    return this.callback(slot, callback)
+  }
 
   /** A no-op. `deadline`: absolute ms on Driver.now(), 0 = none. */
   submitNop(deadline: number, callback: T.Callback): T.RequestHandle {
@@ -437,6 +496,63 @@ export class Driver {
   }
 
   // ---- Completion ------------------------------------------------------------------------------
+
+  /** @internal Multishot: a chunk of the recvMany in `slot` is in provided buffer `buffer`. */
+  chunk(slot: number, buffer: number, length: number): void {
+    const data = this.recvBuffers.take(buffer, length)
+    const onChunk = this.table.onChunk[slot]
+    if (onChunk === undefined || length === 0) return
+    try {
+      onChunk(data)
+    } catch (thrown) {
+      process.nextTick(rethrowLater, thrown) // as a callback's: it must not stop the batch
+    }
+  }
+
+  /**
+   * @internal Multishot: the loop ended the recvMany in `slot`. Out of buffers (ENOBUFS), or the
+   * kernel stopped the multishot after a chunk: re-armed after the batch, unless it was cancelled,
+   * the Driver is closing or its deadline passed (then it ends so). Anything else ends it.
+   */
+  ended(slot: number, outcome: number, result: number): boolean {
+    const enobufs = outcome === IOU_OUTCOME_ERROR && result === -constants.errno.ENOBUFS
+    if (!enobufs && !(outcome === IOU_OUTCOME_OK && result > 0)) return false
+    if (enobufs && !this.recvBuffersRegistered) return false // no buffer will ever come
+    if (enobufs) this.delivery.recvBuffersEmpty++
+    const t = this.table
+    const op = t.op[slot]!
+    if (t.state[slot] === Pending.CANCELLING) {
+      this.delivery.cancelled++
+      this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+    } else if (this.shutdown.closing) {
+      this.delivery.finish(slot, Errors.closedError(syscallOf(op), this.fdOf(slot)), 0)
+    } else if (t.deadline[slot]! > 0 && Clock.now() >= t.deadline[slot]!) {
+      this.delivery.timedOut++
+      this.delivery.finish(slot, Errors.fromCompletion(op, t.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!, 0)
+    } else {
+      this.rearming.push(slot)
+    }
+    return true
+  }
+
+  /** @internal Multishot: the batch's buffers go back to the kernel, then what ran out is re-armed. */
+  afterBatch(): void {
+    this.recvBuffers.flush(this.native)
+    if (this.rearming.length === 0) return
+    const slots = this.rearming
+    this.rearming = []
+    const t = this.table
+    for (const slot of slots) {
+      if (t.state[slot] === Pending.CANCELLING) {
+        // cancel(handle) came between the loop's end and now: the loop never heard of it.
+        this.delivery.cancelled++
+        const op = t.op[slot]!
+        this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+      } else {
+        this.submission.admit(slot)
+      }
+    }
+  }
 
   /** Called by the binding once per chunk of completions; `final` after the loop exited. */
   private deliver(count: number, final: boolean): void {

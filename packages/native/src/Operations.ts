@@ -9,4 +9,4 @@ export type Method = Operations.Method
 export type SubmitMethod = Operations.SubmitMethod
 export type Syscall = Operations.Syscall
 
-export const { OPERATIONS, BY_OP, SYSCALLS, methodOf, fdOf } = Operations
+export const { OPERATIONS, BY_OP, SYSCALLS, methodOf, fdOf, isMultishot } = Operations

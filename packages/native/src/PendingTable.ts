@@ -64,6 +64,8 @@ const REFERENCES = {
   reject: undefined as ((error: unknown) => void) | undefined,
   signal: undefined as AbortSignal | undefined,
   onAbort: undefined as (() => void) | undefined,
+  /** recvMany: called with each chunk before the request's one completion. */
+  onChunk: undefined as ((chunk: Uint8Array) => void) | undefined,
 }
 
 type Numbers = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> }

@@ -5,6 +5,7 @@
  */
 export type {
   Callback,
+  ChunkCallback,
   CloseOptions,
   CloseResult,
   Data,
@@ -13,6 +14,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  RecvManyOptions,
   RecvOptions,
   RequestHandle,
   SyncOptions,

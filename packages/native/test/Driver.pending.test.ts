@@ -54,6 +54,9 @@ class SimulatedLoop implements NativeLoop {
     this.stage = new DataView(staging)
     this.done = new DataView(completions)
   }
+  returnBuffers(): number {
+    return 0
+  }
   open(): number {
     return 0
   }

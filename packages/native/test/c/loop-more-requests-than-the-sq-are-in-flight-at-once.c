@@ -12,13 +12,18 @@
 #define N 1000
 
 int main(void) {
-  struct iou_loop_config bad = {.size = 8, .max_in_flight = IOU_MAX_IN_FLIGHT + 1, .max_request_timeout_ns = 60000 * T_MS,
+  struct iou_loop_config bad = {.size = 8,
+                                .max_in_flight = IOU_MAX_IN_FLIGHT + 1,
+                                .max_request_timeout_ns = 60000 * T_MS,
                                 .timeout_wheel_tick_ns = 5 * T_MS};
   struct iou_loop *refused = NULL;
   CHECK(iou_loop_open(&bad, NULL, NULL, &refused) == -EINVAL);
 
-  struct iou_loop_config cfg = {.size = 128, .max_in_flight = 2048, .single_issuer = true,
-                                .max_request_timeout_ns = 60000 * T_MS, .timeout_wheel_tick_ns = 5 * T_MS};
+  struct iou_loop_config cfg = {.size = 128,
+                                .max_in_flight = 2048,
+                                .single_issuer = true,
+                                .max_request_timeout_ns = 60000 * T_MS,
+                                .timeout_wheel_tick_ns = 5 * T_MS};
   struct t_loop *t = t_open_config(&cfg);
   static int sv[N][2];
   static uint8_t buf[N][4];

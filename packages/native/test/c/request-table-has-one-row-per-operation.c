@@ -17,6 +17,7 @@ int main(void) {
       {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},        {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
       {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA}, {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
       {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
+      {IOU_OP_RECV_MANY, "recv", IOU_MEMORY_NONE},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
@@ -29,7 +30,15 @@ int main(void) {
   CHECK(iou_op_memory(IOU_OP_COUNT) == IOU_MEMORY_NONE);
   CHECK(iou_op_syscall(UINT32_MAX) == NULL && !iou_op_moves_data(UINT32_MAX));
 
+  /* Only RECV_MANY is multishot. */
   struct iou__request r;
+  for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
+    struct iou_request q = t_req((uint8_t)i, 1, 1);
+    q.len = 1;
+    (void)iou__request_init(&r, &q);
+    CHECK(iou__request_multishot(&r) == (i == IOU_OP_RECV_MANY));
+    iou__request_release(&r);
+  }
   struct iou_request past = t_req(IOU_OP_COUNT, 1, 1);
   CHECK(iou__request_init(&r, &past) && r.outcome == IOU_OUTCOME_ERROR && r.result == -EINVAL);
   return T_EXIT_PASS;
