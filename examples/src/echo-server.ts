@@ -42,7 +42,7 @@ const format = (duration: Duration.Input) => Duration.format(Duration.fromInputU
 
 /** The request's Timeout, and only that, becomes DeadlinePassed with `message`. */
 const deadline = (message: string) => (error: IoUringError) =>
-  error.reason === "Timeout" ? new DeadlinePassed({ message }) : error
+  error.reason._tag === "Timeout" ? new DeadlinePassed({ message }) : error
 
 /** Echoes everything received on `conn` until the peer closes it or one of its deadlines passes. */
 const echo = (conn: Connection, idleTimeout: Duration.Input, sendTimeout: Duration.Input) =>

@@ -6,6 +6,8 @@
  * nothing is clamped silently except `size`, which is rounded up to a power of two as the seed does.
  */
 
+import { CLASSES, type Classes } from "./Operations.ts"
+
 /** Largest ring the kernel accepts without IORING_SETUP_CLAMP. */
 export const MAX_RING_SIZE = 32768
 
@@ -60,6 +62,13 @@ export interface Config {
    * only.
    */
   readonly engine?: Engine | undefined
+  /**
+   * What the ring accepts: "all" (the default), "files" (readAt, writeAt, sync, nop) or "sockets"
+   * (send, recv, nop), by the `class` column of the operations' table. The kernel ring itself is
+   * restricted to those operations' opcodes; a call of another operation fails with
+   * ERR_IOU_OPERATION_NOT_ALLOWED before it reaches the loop.
+   */
+  readonly operations?: Classes | undefined
 }
 
 /** Who runs the loop's phases. */
@@ -79,6 +88,7 @@ export interface ResolvedConfig {
   readonly shutdownTimeout: number | undefined
   readonly idleSpin: number
   readonly engine: Engine
+  readonly operations: Classes
 }
 
 export const DEFAULTS = {
@@ -91,6 +101,7 @@ export const DEFAULTS = {
   timeoutWheelTick: 5,
   idleSpin: 50,
   engine: "inline",
+  operations: "all",
 } as const
 
 /** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */
@@ -232,6 +243,16 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     engine = config.engine as Engine
   }
+  let operations: Classes = DEFAULTS.operations
+  if (config.operations !== undefined) {
+    if (typeof config.operations !== "string") {
+      throw typeError("operations", `must be "all", "files" or "sockets", got ${typeof config.operations}`)
+    }
+    if (!CLASSES.includes(config.operations)) {
+      throw rangeError("operations", `must be "all", "files" or "sockets", got ${JSON.stringify(config.operations)}`)
+    }
+    operations = config.operations
+  }
   return {
     size,
     maxInFlight,
@@ -243,5 +264,6 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     shutdownTimeout: shutdown,
     idleSpin,
     engine,
+    operations,
   }
 }

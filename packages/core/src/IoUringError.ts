@@ -12,13 +12,24 @@
  * | `Abandoned`     | `ERR_IOU_ABANDONED`                    |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`               |
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`                  |
+ * | `NotAllowed`    | `ERR_IOU_OPERATION_NOT_ALLOWED` (outside the config's `operations`) |
+ * | `CredentialsChanged` | `ERR_IOU_CREDENTIALS_CHANGED` (uid, gid or groups changed since the ring opened) |
  * | `Cancelled`     | `ABORT_ERR` (name `AbortError`)        |
  * | `SystemError`   | an errno name, or `ERR_IOU_INTERNAL`   |
  */
 import type { Syscall } from "./Operations.ts"
 
 /** What went wrong, independent of the errno: decided once, by the constructor that makes the error. */
-export type Reason = "Timeout" | "Closed" | "Abandoned" | "UnexpectedEof" | "Unavailable" | "Cancelled" | "SystemError"
+export type Reason =
+  | "Timeout"
+  | "Closed"
+  | "Abandoned"
+  | "UnexpectedEof"
+  | "Unavailable"
+  | "NotAllowed"
+  | "CredentialsChanged"
+  | "Cancelled"
+  | "SystemError"
 
 export interface IoUringErrorFields {
   readonly code: string

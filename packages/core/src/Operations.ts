@@ -16,6 +16,7 @@
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
  * | `multishot` | one SQE yields many results before its one completion (absent: false)     |
+ * | `class`     | `files`, `sockets` or `both`: the Drivers that accept it (the config's `operations`), as the C row's IOU_CLASS_* bits |
  *
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
@@ -30,15 +31,64 @@ export interface Operation {
   readonly movesData: boolean
   readonly onFd: boolean
   readonly multishot?: boolean
+  readonly class: Class
 }
 
+/** Which operations an operation belongs with: a Driver opened for `operations: "files"` accepts the `files` and `both` rows. */
+export type Class = "files" | "sockets" | "both"
+
+/** What a Driver accepts (its config's `operations`): every operation, or one class and `both`. */
+export type Classes = "all" | "files" | "sockets"
+
+export const CLASSES: ReadonlyArray<Classes> = ["all", "files", "sockets"]
+
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false },
-  readAt: { op: 1, c: "IOU_OP_READ_AT", submit: "submitReadAt", syscall: "read", movesData: true, onFd: true },
-  writeAt: { op: 2, c: "IOU_OP_WRITE_AT", submit: "submitWriteAt", syscall: "write", movesData: true, onFd: true },
-  send: { op: 3, c: "IOU_OP_SEND", submit: "submitSend", syscall: "send", movesData: true, onFd: true },
-  recv: { op: 4, c: "IOU_OP_RECV", submit: "submitRecv", syscall: "recv", movesData: true, onFd: true },
-  sync: { op: 5, c: "IOU_OP_SYNC", submit: "submitSync", syscall: "fsync", movesData: false, onFd: true },
+  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false, class: "both" },
+  readAt: {
+    op: 1,
+    c: "IOU_OP_READ_AT",
+    submit: "submitReadAt",
+    syscall: "read",
+    movesData: true,
+    onFd: true,
+    class: "files",
+  },
+  writeAt: {
+    op: 2,
+    c: "IOU_OP_WRITE_AT",
+    submit: "submitWriteAt",
+    syscall: "write",
+    movesData: true,
+    onFd: true,
+    class: "files",
+  },
+  send: {
+    op: 3,
+    c: "IOU_OP_SEND",
+    submit: "submitSend",
+    syscall: "send",
+    movesData: true,
+    onFd: true,
+    class: "sockets",
+  },
+  recv: {
+    op: 4,
+    c: "IOU_OP_RECV",
+    submit: "submitRecv",
+    syscall: "recv",
+    movesData: true,
+    onFd: true,
+    class: "sockets",
+  },
+  sync: {
+    op: 5,
+    c: "IOU_OP_SYNC",
+    submit: "submitSync",
+    syscall: "fsync",
+    movesData: false,
+    onFd: true,
+    class: "files",
+  },
   recvMany: {
     op: 6,
     c: "IOU_OP_RECV_MANY",
@@ -46,6 +96,7 @@ export const OPERATIONS = {
     syscall: "recv",
     movesData: false,
     onFd: true,
+    class: "sockets",
     multishot: true,
   },
 } as const satisfies Record<string, Operation>
@@ -71,6 +122,15 @@ export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
   return rows
 })()
 
+/** Whether a Driver opened for `classes` accepts the operation `op` (IOU_OP_*). */
+export const accepts = (classes: Classes, op: number): boolean => {
+  const c = BY_OP[op]?.class
+  return c !== undefined && (classes === "all" || c === "both" || c === classes)
+}
+
+/** The IOU_CLASS_* bits of include/iou.h for a class of the table or a config's `operations`. */
+export const classBits = (c: Class | Classes): number => (c === "files" ? 1 : c === "sockets" ? 2 : 3)
+
 /** Syscall names indexed by IOU_OP_*. */
 export const SYSCALLS: ReadonlyArray<Syscall> = BY_OP.map((row) => row.syscall)
 
@@ -79,7 +139,7 @@ const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
   (Object.keys(OPERATIONS) as Array<Method>).reverse().map((method) => [OPERATIONS[method].syscall, method]),
 )
 
-/** The operation of op number `op` is multishot (Operations' `multishot` column). */
+/** The operation of op number `op` is multishot (the `multishot` column). */
 export const isMultishot = (op: number): boolean => (BY_OP[op] as Operation | undefined)?.multishot === true
 
 /** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */

@@ -15,7 +15,19 @@ describe("Config", () => {
       shutdownTimeout: undefined,
       idleSpin: 50,
       engine: "inline",
+      operations: "all",
     })
+  })
+  it("takes the operations, all by default, and refuses anything else with a RangeError or TypeError naming it", () => {
+    expect(Config.resolve({ operations: "files" }).operations).toBe("files")
+    expect(Config.resolve({ operations: "sockets" }).operations).toBe("sockets")
+    expect(Config.resolve({ operations: "all" }).operations).toBe("all")
+    expect(() => Config.resolve({ operations: "both" as never })).toThrow(
+      expect.objectContaining({ name: "RangeError", field: "operations" }),
+    )
+    expect(() => Config.resolve({ operations: ["files"] as never })).toThrow(
+      expect.objectContaining({ name: "TypeError", field: "operations" }),
+    )
   })
   it("takes the engine, inline by default, and refuses anything else with a RangeError naming it", () => {
     expect(Config.resolve({ engine: "thread" }).engine).toBe("thread")

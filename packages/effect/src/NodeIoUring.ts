@@ -36,6 +36,7 @@ import { Config, ConfigProvider, Duration, Effect, Layer, Option, type Scope } f
 import { IoUring } from "./IoUring.ts"
 import type { IoUringError } from "./IoUringError.ts"
 import * as Errors from "./internal/errors.ts"
+import * as Latency from "./internal/latency.ts"
 import * as Ring from "./internal/ring.ts"
 
 /**
@@ -52,6 +53,26 @@ export type { DriverConfig }
 export interface OpenOptions {
   readonly open: (config: DriverConfig) => DriverLike
   readonly now?: (() => number) | undefined
+}
+
+/**
+ * How the layer builds the service (not the Driver's config).
+ *
+ * @since 0.0.0
+ */
+export interface LayerOptions {
+  /**
+   * Record each operation's latency in an Effect `Metric` histogram, `iou_operation_latency_ms`,
+   * with attributes `op` (`readAt`, `recv`, …) and `ring` (`true`: `"default"`). Decided when the
+   * layer is built: without it the service has no timing code at all.
+   */
+  readonly latencyHistograms?: boolean | { readonly ring?: string | undefined } | undefined
+}
+
+const applyOptions = (service: IoUring["Service"], options: LayerOptions | undefined): IoUring["Service"] => {
+  const latency = options?.latencyHistograms
+  if (latency === undefined || latency === false) return service
+  return Latency.withLatency(service, latency === true ? "default" : (latency.ring ?? "default"))
 }
 
 type Native = typeof import("@iou/native")
@@ -92,6 +113,7 @@ const loadNative: Effect.Effect<Native, IoUringError> = Effect.suspend(() =>
 export const makeWith = (
   options: OpenOptions,
   config: DriverConfig = {},
+  layerOptions?: LayerOptions,
 ): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
@@ -118,6 +140,7 @@ export const makeWith = (
         ? Effect.succeed(Ring.make(driver, options.now))
         : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now)),
     ),
+    Effect.map((service) => applyOptions(service, layerOptions)),
   )
 
 /**
@@ -125,9 +148,12 @@ export const makeWith = (
  *
  * @since 0.0.0
  */
-export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
+export const make = (
+  config?: DriverConfig,
+  options?: LayerOptions,
+): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
   Effect.flatMap(loadNative, ({ Driver }) =>
-    makeWith({ open: (c): DriverLike => Driver.open(c), now: () => Driver.now() }, config),
+    makeWith({ open: (c): DriverLike => Driver.open(c), now: () => Driver.now() }, config, options),
   )
 
 /**
@@ -135,7 +161,8 @@ export const make = (config?: DriverConfig): Effect.Effect<IoUring["Service"], I
  *
  * @since 0.0.0
  */
-export const layer = (config?: DriverConfig): Layer.Layer<IoUring, IoUringError> => Layer.effect(IoUring, make(config))
+export const layer = (config?: DriverConfig, options?: LayerOptions): Layer.Layer<IoUring, IoUringError> =>
+  Layer.effect(IoUring, make(config, options))
 
 /**
  * Like `layer`, with your own way to open the Driver (a Driver subclass, a shared config, a
@@ -143,13 +170,15 @@ export const layer = (config?: DriverConfig): Layer.Layer<IoUring, IoUringError>
  *
  * @since 0.0.0
  */
-export const layerWith = (options: OpenOptions, config?: DriverConfig): Layer.Layer<IoUring, IoUringError> =>
-  Layer.effect(IoUring, makeWith(options, config))
+export const layerWith = (
+  options: OpenOptions,
+  config?: DriverConfig,
+  layerOptions?: LayerOptions,
+): Layer.Layer<IoUring, IoUringError> => Layer.effect(IoUring, makeWith(options, config, layerOptions))
 
-/** Environment variable of each config field, for ConfigError messages. */
+/** Environment variable of each config field. */
 const ENV_NAMES = {
   size: "IOU_SIZE",
-  maxInFlight: "IOU_MAX_IN_FLIGHT",
   singleIssuer: "IOU_SINGLE_ISSUER",
   ioPoll: "IOU_IO_POLL",
   maxRequestTimeout: "IOU_MAX_REQUEST_TIMEOUT",
@@ -157,10 +186,78 @@ const ENV_NAMES = {
   shutdownTimeout: "IOU_SHUTDOWN_TIMEOUT",
   idleSpin: "IOU_IDLE_SPIN",
   engine: "IOU_ENGINE",
+  maxInFlight: "IOU_MAX_IN_FLIGHT",
+  operations: "IOU_OPERATIONS",
 } as const
 
-const millis = (duration: Option.Option<Duration.Duration>): number | undefined =>
-  Option.isSome(duration) ? Duration.toMillis(duration.value) : undefined
+type Field = keyof typeof ENV_NAMES
+
+/** A ConfigError whose message starts with `VARIABLE=value:` (or `VARIABLE:` when the value is not known). */
+const configError = (field: Field, value: string | undefined, message: string, cause?: unknown) =>
+  new Config.ConfigError(
+    new ConfigProvider.SourceError({
+      message: `${ENV_NAMES[field]}${value === undefined ? "" : `=${value}`}: ${message}`,
+      cause,
+    }),
+  )
+
+/** What each variable's text parses to; a failure is the sentence after `VARIABLE=value:`. */
+type Parsed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly message: string }
+
+const parseInt = (text: string): Parsed<number> =>
+  /^[+-]?\d+$/.test(text.trim())
+    ? { ok: true, value: Number(text.trim()) }
+    : { ok: false, message: "expected an integer (for example 256)" }
+
+const TRUE = ["true", "yes", "on", "1", "y"]
+const FALSE = ["false", "no", "off", "0", "n"]
+const parseBoolean = (text: string): Parsed<boolean> => {
+  const lower = text.trim().toLowerCase()
+  if (TRUE.includes(lower)) return { ok: true, value: true }
+  if (FALSE.includes(lower)) return { ok: true, value: false }
+  return { ok: false, message: `expected one of ${[...TRUE, ...FALSE].join(", ")}` }
+}
+
+/** A `Duration.Input` string in ms (`Infinity` allowed; the field's own rules decide if it fits). */
+const parseMillis = (text: string): Parsed<number> => {
+  const duration = Duration.fromInput(text.trim() as Duration.Input)
+  if (Option.isNone(duration)) {
+    return { ok: false, message: `expected a duration such as "5 millis", "2 minutes" or "Infinity"` }
+  }
+  const ms = Duration.toMillis(duration.value)
+  return ms < 0 ? { ok: false, message: "a duration must not be negative" } : { ok: true, value: ms }
+}
+
+const parseString = (text: string): Parsed<string> => ({ ok: true, value: text.trim() })
+
+/** The largest IOU_MAX_IN_FLIGHT (the Driver's waiter capacity ceiling). */
+const MAX_IN_FLIGHT = 32768
+
+/**
+ * Whether the installed Driver's config has `maxInFlight` (waiter capacity independent of `size`).
+ * Read from @iou/core's defaults, which gain the field together with its validation; until then an
+ * IOU_MAX_IN_FLIGHT that is set cannot be honoured and is refused rather than ignored.
+ */
+const driverHasMaxInFlight = (): boolean => "maxInFlight" in CoreConfig.DEFAULTS
+
+/**
+ * The part of the DriverConfig that IOU_MAX_IN_FLIGHT contributes: `{ maxInFlight }` where the
+ * Driver has the field; spread into the config, so this compiles whether or not DriverConfig
+ * declares it yet, and the Driver's own validation (Config.resolve) then checks it like any field.
+ */
+const maxInFlightField = (value: number | undefined): Parsed<{ readonly maxInFlight?: number }> => {
+  if (value === undefined) return { ok: true, value: {} }
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_IN_FLIGHT) {
+    return { ok: false, message: `maxInFlight must be an integer in [1, ${MAX_IN_FLIGHT}], got ${value}` }
+  }
+  if (!driverHasMaxInFlight()) {
+    return {
+      ok: false,
+      message: "the installed @iou/native Driver has no maxInFlight setting; unset the variable or update @iou/native",
+    }
+  }
+  return { ok: true, value: { maxInFlight: value } }
+}
 
 /**
  * The Driver's config read with effect's `Config`:
@@ -168,7 +265,6 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | variable                  | field             | example       |
  * | ------------------------- | ----------------- | ------------- |
  * | `IOU_SIZE`                | size              | `256`         |
- * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
  * | `IOU_SINGLE_ISSUER`       | singleIssuer      | `false`       |
  * | `IOU_IO_POLL`             | ioPoll            | `false`       |
  * | `IOU_MAX_REQUEST_TIMEOUT` | maxRequestTimeout | `2 minutes`   |
@@ -176,38 +272,58 @@ const millis = (duration: Option.Option<Duration.Duration>): number | undefined 
  * | `IOU_SHUTDOWN_TIMEOUT`    | shutdownTimeout   | `10 seconds`  |
  * | `IOU_IDLE_SPIN`           | idleSpin (µs)     | `0`           |
  * | `IOU_ENGINE`              | engine            | `thread`      |
+ * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
+ * | `IOU_OPERATIONS`          | operations        | `files`       |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
- * the Driver would reject (a size above 32768, a tick of 0), fails with a `ConfigError` naming the
- * variable; nothing falls back silently.
+ * the Driver would reject (a size above 32768, a tick of 0), fails with a `ConfigError` whose message
+ * starts with `VARIABLE=value:`; nothing falls back silently. `IOU_MAX_IN_FLIGHT` is passed to the
+ * Driver only where its config has `maxInFlight`; elsewhere setting it is a ConfigError.
  *
  * @since 0.0.0
  */
 export const config: Config.Config<DriverConfig> = Config.all({
-  size: Config.option(Config.Int(ENV_NAMES.size)),
-  maxInFlight: Config.option(Config.Int(ENV_NAMES.maxInFlight)),
-  singleIssuer: Config.option(Config.Boolean(ENV_NAMES.singleIssuer)),
-  ioPoll: Config.option(Config.Boolean(ENV_NAMES.ioPoll)),
-  maxRequestTimeout: Config.option(Config.Duration(ENV_NAMES.maxRequestTimeout)),
-  timeoutWheelTick: Config.option(Config.Duration(ENV_NAMES.timeoutWheelTick)),
-  shutdownTimeout: Config.option(Config.Duration(ENV_NAMES.shutdownTimeout)),
-  idleSpin: Config.option(Config.Int(ENV_NAMES.idleSpin)),
+  size: Config.option(Config.String(ENV_NAMES.size)),
+  singleIssuer: Config.option(Config.String(ENV_NAMES.singleIssuer)),
+  ioPoll: Config.option(Config.String(ENV_NAMES.ioPoll)),
+  maxRequestTimeout: Config.option(Config.String(ENV_NAMES.maxRequestTimeout)),
+  timeoutWheelTick: Config.option(Config.String(ENV_NAMES.timeoutWheelTick)),
+  shutdownTimeout: Config.option(Config.String(ENV_NAMES.shutdownTimeout)),
+  idleSpin: Config.option(Config.String(ENV_NAMES.idleSpin)),
   engine: Config.option(Config.String(ENV_NAMES.engine)),
+  maxInFlight: Config.option(Config.String(ENV_NAMES.maxInFlight)),
+  operations: Config.option(Config.String(ENV_NAMES.operations)),
 }).pipe(
   Config.mapEffect((raw) => {
-    const shutdownTimeout = millis(raw.shutdownTimeout)
-    const driverConfig: DriverConfig = {
-      size: Option.getOrUndefined(raw.size),
-      maxInFlight: Option.getOrUndefined(raw.maxInFlight),
-      singleIssuer: Option.getOrUndefined(raw.singleIssuer),
-      ioPoll: Option.getOrUndefined(raw.ioPoll),
-      maxRequestTimeout: millis(raw.maxRequestTimeout),
-      timeoutWheelTick: millis(raw.timeoutWheelTick),
-      shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
-      idleSpin: Option.getOrUndefined(raw.idleSpin),
-      engine: Option.getOrUndefined(raw.engine) as DriverConfig["engine"],
+    const texts: Partial<Record<Field, string>> = {}
+    let failure: Config.ConfigError | undefined
+    /** The variable's value parsed, or undefined when absent; records the first failure. */
+    const read = <A>(field: Field, parse: (text: string) => Parsed<A>): A | undefined => {
+      const text = Option.getOrUndefined(raw[field])
+      if (text === undefined) return undefined
+      texts[field] = text
+      const parsed = parse(text)
+      if (parsed.ok) return parsed.value
+      failure ??= configError(field, text, parsed.message)
+      return undefined
     }
+    const shutdownTimeout = read("shutdownTimeout", parseMillis)
+    const fields: DriverConfig = {
+      size: read("size", parseInt),
+      singleIssuer: read("singleIssuer", parseBoolean),
+      ioPoll: read("ioPoll", parseBoolean),
+      maxRequestTimeout: read("maxRequestTimeout", parseMillis),
+      timeoutWheelTick: read("timeoutWheelTick", parseMillis),
+      shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
+      idleSpin: read("idleSpin", parseInt),
+      operations: read("operations", parseString) as DriverConfig["operations"],
+      engine: read("engine", parseString) as DriverConfig["engine"],
+    }
+    const maxInFlight = maxInFlightField(read("maxInFlight", parseInt))
+    if (!maxInFlight.ok) failure ??= configError("maxInFlight", texts.maxInFlight, maxInFlight.message)
+    if (failure !== undefined) return Effect.fail(failure)
+    const driverConfig: DriverConfig = { ...fields, ...(maxInFlight.ok ? maxInFlight.value : {}) }
     try {
       // The Driver's own validation (shared through @iou/core), so that what passes here opens.
       CoreConfig.resolve(driverConfig)
@@ -216,22 +332,32 @@ export const config: Config.Config<DriverConfig> = Config.all({
       const message = error instanceof Error ? error.message : String(error)
       // The core's validation errors carry the offending field.
       const field = (error as { field?: string }).field
-      const variable = field !== undefined && field in ENV_NAMES ? ENV_NAMES[field as keyof typeof ENV_NAMES] : "IOU_*"
+      if (field !== undefined && field in ENV_NAMES) {
+        return Effect.fail(configError(field as Field, texts[field as Field], message, error))
+      }
       return Effect.fail(
-        new Config.ConfigError(new ConfigProvider.SourceError({ message: `${variable}: ${message}`, cause: error })),
+        new Config.ConfigError(new ConfigProvider.SourceError({ message: `IOU_*: ${message}`, cause: error })),
       )
     }
   }),
 )
 
 /**
+ * `layer` with its config read from the environment (see `config`) and the given layer options.
+ *
+ * @since 0.0.0
+ */
+export const layerConfigWith = (options?: LayerOptions): Layer.Layer<IoUring, IoUringError | Config.ConfigError> =>
+  Layer.effect(
+    IoUring,
+    Effect.gen(function* () {
+      return yield* make(yield* config, options)
+    }),
+  )
+
+/**
  * `layer` with its config read from the environment (see `config`).
  *
  * @since 0.0.0
  */
-export const layerConfig: Layer.Layer<IoUring, IoUringError | Config.ConfigError> = Layer.effect(
-  IoUring,
-  Effect.gen(function* () {
-    return yield* make(yield* config)
-  }),
-)
+export const layerConfig: Layer.Layer<IoUring, IoUringError | Config.ConfigError> = layerConfigWith()

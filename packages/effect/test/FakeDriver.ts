@@ -29,6 +29,8 @@ const REASON_OF: Readonly<Record<string, Reason>> = {
   ERR_IOU_ABANDONED: "Abandoned",
   ERR_IOU_UNEXPECTED_EOF: "UnexpectedEof",
   ERR_IOU_UNAVAILABLE: "Unavailable",
+  ERR_IOU_OPERATION_NOT_ALLOWED: "NotAllowed",
+  ERR_IOU_CREDENTIALS_CHANGED: "CredentialsChanged",
   ABORT_ERR: "Cancelled",
 }
 
@@ -58,6 +60,7 @@ export class FakeDriver {
     shutdownTimeout: undefined,
     idleSpin: 50,
     engine: "inline" as const,
+    operations: "all" as const,
     singleIssuerAccepted: false,
   }
 

@@ -79,6 +79,8 @@ describe("IoUring against a fake Driver", () => {
         ["ERR_IOU_CLOSED", "Closed"],
         ["ERR_IOU_ABANDONED", "Abandoned"],
         ["ERR_IOU_UNEXPECTED_EOF", "UnexpectedEof"],
+        ["ERR_IOU_OPERATION_NOT_ALLOWED", "NotAllowed"],
+        ["ERR_IOU_CREDENTIALS_CHANGED", "CredentialsChanged"],
         ["EBADF", "SystemError"],
       ] as const
       for (const [code, reason] of cases) {
@@ -88,7 +90,7 @@ describe("IoUring against a fake Driver", () => {
         const error = yield* Fiber.join(fiber)
         assert.instanceOf(error, IoUringError)
         assert.strictEqual(error._tag, "IoUringError")
-        assert.strictEqual(error.reason, reason)
+        assert.strictEqual(error.reason._tag, reason)
         assert.strictEqual(error.code, code)
         assert.strictEqual(error.syscall, "send")
         assert.strictEqual(error.fd, 9)
@@ -131,7 +133,7 @@ describe("IoUring against a fake Driver", () => {
       const io = yield* Effect.provideContext(Effect.service(IoUring), context)
       assert.isTrue(driver.closed)
       const error = yield* Effect.flip(io.nop)
-      assert.strictEqual(error.reason, "Closed")
+      assert.strictEqual(error.reason._tag, "Closed")
     })
   })
 
@@ -141,7 +143,7 @@ describe("IoUring against a fake Driver", () => {
         throw nativeError("ERR_IOU_UNAVAILABLE")
       }
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
-      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
       assert.match(error.message, /io_uring is unavailable on this machine.*simulated/)
     }),

@@ -3,10 +3,11 @@
  * go away with their scope; the same figures as Effect Metrics.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Metric, Scope, Exit } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Scope } from "effect"
 import * as Prom from "prom-client"
 import { probe } from "@iou/native"
 import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
+import { FakeDriver, nativeError, openFake } from "./FakeDriver.ts"
 
 const supported = probe().supported
 
@@ -99,5 +100,68 @@ describe.skipIf(!supported)("IoUringMetrics (real kernel)", () => {
         assert.strictEqual(figures.find((f) => f.name === "iou_enters_total")!.value, stats.enters)
       }),
     )
+  })
+})
+
+describe("latency histograms (the latencyHistograms layer option)", () => {
+  /** Each test counts in its own Metric registry. */
+  const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => Effect.provideService(effect, Metric.MetricRegistry, new Map()))
+
+  const latencySeries = Effect.map(Metric.snapshot, (snapshots) =>
+    snapshots.filter((s) => s.id === "iou_operation_latency_ms"),
+  )
+
+  const runOps = (driver: FakeDriver) =>
+    Effect.gen(function* () {
+      const io = yield* IoUring
+      const nop = yield* Effect.forkChild(io.nop)
+      const recv = yield* Effect.forkChild(io.recv(4, new Uint8Array(8)).pipe(Effect.flip))
+      yield* Effect.yieldNow
+      driver.complete(driver.requests[0]!.handle, null, 0)
+      driver.complete(driver.requests[1]!.handle, nativeError("ECONNRESET", { syscall: "recv", fd: 4 }))
+      yield* Fiber.join(nop)
+      yield* Fiber.join(recv)
+    })
+
+  it.effect("with the option, each completed operation (success or failure) is counted in its op's series", () => {
+    const driver = new FakeDriver()
+    return Effect.gen(function* () {
+      yield* runOps(driver).pipe(
+        Effect.provide(
+          Layer.fresh(NodeIoUring.layerWith(openFake(driver), {}, { latencyHistograms: { ring: "lat" } })),
+        ),
+      )
+      const series = yield* latencySeries
+      const count = (op: string) =>
+        series.find((s) => s.attributes?.["op"] === op && s.attributes?.["ring"] === "lat")?.state as
+          | { count: number }
+          | undefined
+      assert.strictEqual(count("nop")?.count, 1)
+      assert.strictEqual(count("recv")?.count, 1)
+      assert.strictEqual(count("readAt")?.count ?? 0, 0)
+    }).pipe(freshRegistry)
+  })
+
+  it.effect("an interrupted operation is not a latency sample", () => {
+    const driver = new FakeDriver()
+    return Effect.gen(function* () {
+      yield* Effect.gen(function* () {
+        const io = yield* IoUring
+        const fiber = yield* Effect.forkChild(io.recv(4, new Uint8Array(8)))
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(Layer.fresh(NodeIoUring.layerWith(openFake(driver), {}, { latencyHistograms: true }))))
+      const recv = (yield* latencySeries).find((s) => s.attributes?.["op"] === "recv")
+      assert.strictEqual((recv?.state as { count: number } | undefined)?.count ?? 0, 0)
+    }).pipe(freshRegistry)
+  })
+
+  it.effect("without the option no latency series exists", () => {
+    const driver = new FakeDriver()
+    return Effect.gen(function* () {
+      yield* runOps(driver).pipe(Effect.provide(Layer.fresh(NodeIoUring.layerWith(openFake(driver)))))
+      assert.deepStrictEqual(yield* latencySeries, [])
+    }).pipe(freshRegistry)
   })
 })

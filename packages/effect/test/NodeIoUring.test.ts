@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Config as CoreConfig } from "@iou/core"
 import { IoUringError as NativeIoUringError, probe } from "@iou/native"
 import { IoUring, NodeIoUring } from "@iou/effect"
 import { tcpPair } from "./sockets.ts"
@@ -21,8 +22,20 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       yield* io.nop
       yield* Scope.close(scope, Exit.void)
       const error = yield* Effect.flip(io.nop)
-      assert.strictEqual(error.reason, "Closed")
+      assert.strictEqual(error.reason._tag, "Closed")
     }),
+  )
+
+  it.effect("a ring opened for files fails a send with NotAllowed, before the kernel", () =>
+    Effect.gen(function* () {
+      const io = yield* IoUring
+      const { a } = yield* tcpPair
+      const error = yield* Effect.flip(io.send(a, new Uint8Array(1)))
+      assert.strictEqual(error.reason._tag, "NotAllowed")
+      assert.strictEqual(error.code, "ERR_IOU_OPERATION_NOT_ALLOWED")
+      assert.strictEqual((yield* io.stats).submitted, 0)
+      yield* io.nop
+    }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layer({ size: 8, operations: "files" }))),
   )
 
   it.live("interrupting a program that uses the layer cancels its work and closes the ring", () =>
@@ -45,7 +58,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       const stats = yield* io.stats
       assert.strictEqual(stats.outstanding, 0)
       assert.strictEqual(stats.abandoned, 0)
-      assert.strictEqual((yield* Effect.flip(io.nop)).reason, "Closed")
+      assert.strictEqual((yield* Effect.flip(io.nop)).reason._tag, "Closed")
     }),
   )
 
@@ -67,7 +80,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       const exit = yield* Fiber.await(stuck)
       assert.isTrue(Exit.isFailure(exit))
       const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
-      assert.strictEqual((error as { reason?: string }).reason, "Abandoned")
+      assert.strictEqual((error as { reason?: { _tag: string } }).reason?._tag, "Abandoned")
       const stats = yield* io.stats
       assert.strictEqual(stats.abandoned, 1)
       // At the cutoff the loop cancelled the recv and its CQE came back within the grace: the
@@ -89,6 +102,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_SHUTDOWN_TIMEOUT: "1.5 seconds",
           IOU_IDLE_SPIN: "0",
           IOU_ENGINE: "thread",
+          IOU_OPERATIONS: "files",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -101,6 +115,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         shutdownTimeout: 1500,
         idleSpin: 0,
         engine: "thread",
+        operations: "files",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -125,11 +140,32 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_SHUTDOWN_TIMEOUT", "-1 seconds"],
     ["IOU_IDLE_SPIN", "-5"],
     ["IOU_ENGINE", "threads"],
-  ])("layerConfig fails with a ConfigError naming %s for %s", ([name, value]) =>
+    ["IOU_MAX_IN_FLIGHT", "many"],
+    ["IOU_MAX_IN_FLIGHT", "0"],
+    ["IOU_MAX_IN_FLIGHT", "40000"],
+    ["IOU_OPERATIONS", "disks"],
+  ])("layerConfig fails with a ConfigError whose message names %s=%s", ([name, value]) =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(withEnv({ [name!]: value! }))
+      const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(
+        withEnv({ IOU_SIZE: "16", [name!]: value! }),
+      )
       assert.strictEqual(error._tag, "ConfigError")
-      assert.include(error.message, name!)
+      assert.include(error.message, `${name}=${value}: `)
+    }),
+  )
+
+  it.effect("IOU_MAX_IN_FLIGHT reaches the Driver's config where the Driver has maxInFlight, else names itself", () =>
+    Effect.gen(function* () {
+      const read = yield* Effect.result(NodeIoUring.config.pipe(withEnv({ IOU_MAX_IN_FLIGHT: "1024" })))
+      if ("maxInFlight" in CoreConfig.DEFAULTS) {
+        assert.isTrue(read._tag === "Success" && (read.success as { maxInFlight?: number }).maxInFlight === 1024)
+      } else {
+        assert.isTrue(read._tag === "Failure")
+        if (read._tag === "Failure") {
+          assert.include(read.failure.message, "IOU_MAX_IN_FLIGHT=1024: ")
+          assert.include(read.failure.message, "no maxInFlight setting")
+        }
+      }
     }),
   )
 })
@@ -143,7 +179,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
       }
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerWith({ open: refuse })))
       assert.strictEqual(error._tag, "IoUringError")
-      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
       assert.include(error.message, reason)
     }),
@@ -164,7 +200,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
             }),
         )
         const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
-        assert.strictEqual(error.reason, "Unavailable")
+        assert.strictEqual(error.reason._tag, "Unavailable")
         assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
         assert.strictEqual(error.syscall, "open")
         assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
@@ -185,7 +221,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     Effect.gen(function* () {
       yield* simulating("ADDON")
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
-      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
       assert.include(error.message, "the native addon is not built")
     }),
@@ -195,7 +231,7 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
     Effect.gen(function* () {
       yield* simulating("EXT_ARG")
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layer()))
-      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.reason._tag, "Unavailable")
       assert.include(error.message, "EXT_ARG (Linux 5.11")
     }),
   )

@@ -40,6 +40,9 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
   out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
   out.Set("IOU_OP_RECV_MANY", Napi::Number::New(env, IOU_OP_RECV_MANY));
+  out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
+  out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
+  out.Set("IOU_CLASS_ALL", Napi::Number::New(env, IOU_CLASS_ALL));
   out.Set("IOU_FLAG_EXACT", Napi::Number::New(env, IOU_FLAG_EXACT));
   out.Set("IOU_FLAG_DATA_ONLY", Napi::Number::New(env, IOU_FLAG_DATA_ONLY));
   out.Set("IOU_OUTCOME_OK", Napi::Number::New(env, IOU_OUTCOME_OK));
@@ -97,9 +100,18 @@ Napi::Object WireLayout(Napi::Env env) {
   return out;
 }
 
+// opClasses: the class column of csrc/request.c's table (IOU_CLASS_* bits), indexed by IOU_OP_*, so
+// that a test can check it against @iou/core's Operations table.
+Napi::Array OpClasses(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, IOU_OP_COUNT);
+  for (uint32_t op = 0; op < IOU_OP_COUNT; op++) out.Set(op, Napi::Number::New(env, iou_op_class(op)));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, JS_probe, "probe"));
   exports.Set("constants", Constants(env));
+  exports.Set("opClasses", OpClasses(env));
   exports.Set("wire", WireLayout(env));
   iou_binding::InitLoop(env, exports);
   return exports;

@@ -12,6 +12,7 @@
 // callback: Node keeps running the worker's event loop, and keeps the addon loaded, until that
 // callback has run. A plain cleanup hook would return with the close callback still queued, to be
 // run by libuv after the unload.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <vector>
@@ -56,11 +57,12 @@ Loop::~Loop() {
 }
 
 // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine,
-// maxInFlight, recvPool, recvBufferSize) -> 0 | -errno. JS thread. The spin's ceiling is the C
-// default (300 µs) or idleSpinUs if larger (thread engine only); engine is IOU_ENGINE_* (default
-// thread); maxInFlight absent or 0: the size. recvPool (a Uint8Array of count * recvBufferSize
-// bytes, count a power of two) holds the provided buffers of recvMany, kept alive by this Loop
-// (Buffers::HoldPool); absent: none.
+// operations, maxInFlight, recvPool, recvBufferSize) -> 0 | -errno. JS thread. The spin's ceiling
+// is the C default (300 µs) or idleSpinUs if larger (thread engine only); engine is IOU_ENGINE_*
+// (default thread); operations the IOU_CLASS_* bits the loop accepts (default all; other bits:
+// -EINVAL from iou_loop_open); maxInFlight absent or 0: the size. recvPool (a Uint8Array of count *
+// recvBufferSize bytes, count a power of two) holds the provided buffers of recvMany, kept alive by
+// this Loop (Buffers::HoldPool); absent: none.
 Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -76,10 +78,13 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
       info.Length() > 6 && info[6].IsNumber() && info[6].As<Napi::Number>().Uint32Value() == IOU_ENGINE_INLINE
           ? IOU_ENGINE_INLINE
           : IOU_ENGINE_THREAD;
-  config.max_in_flight = info.Length() > 7 && info[7].IsNumber() ? info[7].As<Napi::Number>().Uint32Value() : 0;
-  if (info.Length() > 9 && info[8].IsTypedArray() && info[9].IsNumber()) {
-    Napi::Uint8Array pool = info[8].As<Napi::Uint8Array>();
-    const uint32_t size = info[9].As<Napi::Number>().Uint32Value();
+  config.operations = info.Length() > 7 && info[7].IsNumber()
+                          ? static_cast<uint8_t>(std::min(info[7].As<Napi::Number>().Uint32Value(), 255u))
+                          : IOU_CLASS_ALL;
+  config.max_in_flight = info.Length() > 8 && info[8].IsNumber() ? info[8].As<Napi::Number>().Uint32Value() : 0;
+  if (info.Length() > 10 && info[9].IsTypedArray() && info[10].IsNumber()) {
+    Napi::Uint8Array pool = info[9].As<Napi::Uint8Array>();
+    const uint32_t size = info[10].As<Napi::Number>().Uint32Value();
     if (pool.TypedArrayType() != napi_uint8_array || size == 0 || pool.ByteLength() % size != 0)
       return Napi::Number::New(env_, -EINVAL);
     config.recv_buffers = pool.Data();

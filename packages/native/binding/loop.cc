@@ -58,6 +58,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::JS_close>("close"),
                          InstanceMethod<&Loop::JS_destroy>("destroy"),
                          InstanceMethod<&Loop::JS_stats>("stats"),
+                         InstanceMethod<&Loop::JS_credentialsChanged>("credentialsChanged"),
                          InstanceMethod<&Loop::JS_poll>("poll"),
                          InstanceMethod<&Loop::JS_enableTrace>("enableTrace"),
                          InstanceMethod<&Loop::JS_takeTrace>("takeTrace"),
@@ -174,6 +175,13 @@ Napi::Value Loop::JS_stats(const Napi::CallbackInfo& info) {
   out.Set("recvBuffers", Napi::Number::New(env_, st.recv_buffers));
   out.Set("singleIssuer", Napi::Boolean::New(env_, st.single_issuer));
   return out;
+}
+
+// credentialsChanged() -> whether the process's uid, gid or groups differ from those at open (false
+// once destroyed: nothing is submitted then anyway). JS thread.
+Napi::Value Loop::JS_credentialsChanged(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  return Napi::Boolean::New(env_, loop_ != nullptr && iou_loop_credentials_changed(loop_));
 }
 
 }  // namespace iou_binding

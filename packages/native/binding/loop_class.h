@@ -76,6 +76,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);
   Napi::Value JS_returnBuffers(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_credentialsChanged(const Napi::CallbackInfo& info);
 
   // lifetime.cc
   Napi::Value JS_open(const Napi::CallbackInfo& info);

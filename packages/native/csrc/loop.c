@@ -397,7 +397,7 @@ bool iou__stage_ready_requests(struct iou_loop *loop) {
  * schedules its deadline and stages its first SQE. */
 static void admit_request(struct iou_loop *loop, const struct iou_request *req) {
   struct iou__request request;
-  if (iou__request_init(&request, req)) {
+  if (iou__request_init(&request, req, loop->operations)) {
     iou__complete_locally(loop, req->tag, request.result, request.outcome);
     return;
   }
@@ -484,8 +484,10 @@ int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   /* Each waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters (and never
    * fewer than the kernel's own default, twice the SQ) keeps the CQ from overflowing. */
   uint32_t cq_entries = 2 * (loop->max_in_flight > loop->size ? loop->max_in_flight : loop->size);
-  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer,
-                         &loop->recv_buffers);
+  uint8_t opcodes[IOU__MAX_RING_OPCODES];
+  unsigned n = iou__request_opcodes(loop->operations, opcodes);
+  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer, opcodes,
+                         n, &loop->recv_buffers);
   if (r == 0) atomic_store_explicit(&loop->counters.single_issuer, single_issuer, memory_order_relaxed);
   return r;
 }
@@ -493,6 +495,7 @@ int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
 /* ---- the API (owner thread unless said otherwise) ------------------------------------------- */
 
 void iou__free_loop(struct iou_loop *loop) {
+  iou__credentials_free(&loop->credentials);
   iou__waker_destroy(&loop->waker);
   iou__inbound_free(&loop->inbound);
   iou__cancels_free(&loop->cancels);
@@ -511,6 +514,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if (config->max_in_flight > IOU_MAX_IN_FLIGHT) return -EINVAL;
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
   if (config->engine != IOU_ENGINE_THREAD && config->engine != IOU_ENGINE_INLINE) return -EINVAL;
+  if ((config->operations & ~IOU_CLASS_ALL) != 0) return -EINVAL;
   uint32_t spin_max = config->idle_spin_max_us ? config->idle_spin_max_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   uint32_t spin_quick =
       config->idle_spin_quick_wake_us ? config->idle_spin_quick_wake_us : IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US;
@@ -525,6 +529,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   uint32_t waiters = loop->max_in_flight;
   loop->engine = config->engine;
   loop->io_poll = config->io_poll;
+  loop->operations = config->operations != 0 ? config->operations : IOU_CLASS_ALL;
   loop->want_single_issuer = config->single_issuer;
   loop->wake_poll_oneshot = config->wake_poll_oneshot;
   loop->idle_spin_us = config->idle_spin_us;
@@ -544,7 +549,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   atomic_init(&loop->shutdown_deadline_ns, IOU_NO_DEADLINE);
   atomic_init(&loop->cancels.top, NULL);
   int err;
-  if ((err = iou__waker_init(&loop->waker)) != 0 || (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
+  if ((err = iou__credentials_take(&loop->credentials)) != 0 || (err = iou__waker_init(&loop->waker)) != 0 ||
+      (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
       (err = iou__completions_init(&loop->completions, 2 * size)) != 0 ||
       (err = iou__waiters_init(&loop->waiters, waiters)) != 0 ||
       (err = iou__wheel_init(&loop->wheel, config->timeout_wheel_tick_ns, config->max_request_timeout_ns,

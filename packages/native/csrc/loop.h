@@ -30,6 +30,7 @@
 
 #include "channel.h"
 #include "compat.h"
+#include "credentials.h"
 #include "fill.h"
 #include "iou.h"
 #include "ring.h"
@@ -66,6 +67,7 @@ struct iou_loop {
   uint32_t max_in_flight; /* waiter capacity */
   bool io_poll;
   bool want_single_issuer;
+  uint8_t operations; /* IOU_CLASS_* bits this loop accepts (never 0) */
   iou_notify_fn notify;
   void *notify_ctx;
   uint8_t engine; /* IOU_ENGINE_* */
@@ -106,7 +108,8 @@ struct iou_loop {
   struct iou__counters counters;
 
   /* Owner only. */
-  uint32_t unpublished; /* submitted since the last publish */
+  uint32_t unpublished;                /* submitted since the last publish */
+  struct iou__credentials credentials; /* the process's, taken at open (iou_loop_credentials_changed) */
   /* The provided buffers of IOU_OP_RECV_MANY: mapped at open, registered by iou__new_ring on the
    * ring's thread, produced into by the owner only (iou_loop_recv_buffers_return). */
   struct iou__buf_ring recv_buffers;

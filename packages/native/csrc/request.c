@@ -45,6 +45,9 @@ struct iou__operation {
   bool vectored;        /* accepts iov_count > 0 */
   bool first_data_ends; /* without IOU_FLAG_EXACT, the first non-empty result ends it */
   uint32_t eagain_poll; /* -EAGAIN: the POLL_ADD mask to wait for before the op again; 0: again at once */
+  uint8_t op_class;     /* IOU_CLASS_* bits: the loops that accept it (iou_loop_config.operations) */
+  uint8_t opcodes[2];   /* every IORING_OP_* its prep may stage, for the ring's restrictions; an unused
+                           entry is 0 (IORING_OP_NOP, which only the nop row stages, first) */
   bool multishot; /* one SQE yields CQEs with IORING_CQE_F_MORE (published as IOU_COMPLETION_MORE), then its last */
 };
 
@@ -118,18 +121,19 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
 }
 
 /* The table, one line per operation, in the columns of struct iou__operation. Adding an operation:
- * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here;
+ * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here (its class
+ * decides which loops accept it, its opcodes what their rings allow);
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll multishot */
-  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          false},
-  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     false},
-  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    false},
-  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    false},
-  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     false},
-  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          false},
-  [IOU_OP_RECV_MANY] = {"recv", prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     true},
+  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot */
+  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP},                     false},
+  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ},                    false},
+  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false},
+  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false},
+  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV},                    false},
+  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC},                   false},
+  [IOU_OP_RECV_MANY] = {"recv", prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV},                    true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -157,6 +161,34 @@ bool iou__request_multishot(const struct iou__request *r) {
   return row_of(r)->multishot;
 }
 
+uint8_t iou_op_class(uint32_t op) {
+  return op < IOU_OP_COUNT ? operations[op].op_class : 0;
+}
+
+static unsigned add_opcode(uint8_t *out, unsigned n, uint8_t opcode) {
+  for (unsigned i = 0; i < n; i++)
+    if (out[i] == opcode) return n;
+  out[n] = opcode;
+  return n + 1;
+}
+
+unsigned iou__request_opcodes(uint8_t classes, uint8_t out[IOU__MAX_RING_OPCODES]) {
+  /* The loop's own: the wake poll and the readiness polls, and the cancels of deadlines, cancellation
+   * and the shutdown drain. */
+  unsigned n = 0;
+  n = add_opcode(out, n, IORING_OP_POLL_ADD);
+  n = add_opcode(out, n, IORING_OP_ASYNC_CANCEL);
+  for (uint32_t op = 0; op < IOU_OP_COUNT; op++) {
+    const struct iou__operation *row = &operations[op];
+    if ((row->op_class & classes) == 0) continue;
+    for (unsigned i = 0; i < sizeof(row->opcodes); i++) {
+      if (i > 0 && row->opcodes[i] == 0) break; /* IORING_OP_NOP (0) is only ever a row's first */
+      n = add_opcode(out, n, row->opcodes[i]);
+    }
+  }
+  return n;
+}
+
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
   if (res == -EAGAIN || res == -EINTR) return IOU_CQE_RETRY;
   if (res == -ECANCELED && cancel_requested) return IOU_CQE_CANCELLED;
@@ -171,12 +203,14 @@ static bool finish(struct iou__request *r, uint8_t outcome, int32_t result) {
   return true;
 }
 
-bool iou__request_init(struct iou__request *r, const struct iou_request *req) {
+bool iou__request_init(struct iou__request *r, const struct iou_request *req, uint8_t classes) {
   memset(r, 0, sizeof(*r));
   r->req = *req;
   r->req.iov = NULL; /* caller memory is read once, here; the loop works on its copy */
   if (req->op >= IOU_OP_COUNT) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
   const struct iou__operation *row = row_of(r);
+  /* Not an operation this loop was opened for: the kernel would refuse its opcode the same way. */
+  if ((row->op_class & classes) == 0) return finish(r, IOU_OUTCOME_ERROR, -EACCES);
   if (req->iov_count > 0) {
     if (!row->vectored || req->iov_count > IOU_MAX_IOV || req->iov == NULL)
       return finish(r, IOU_OUTCOME_ERROR, -EINVAL);

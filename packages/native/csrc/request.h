@@ -49,9 +49,17 @@ enum iou__cqe_class {
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested);
 
 /* Copies the request (and its iovec array) into r. Returns false when the request still needs the
- * kernel; true when it already ended here (invalid: ERROR -EINVAL / -ENOMEM; nothing to transfer:
- * OK 0), with r->outcome and r->result set and nothing left to release. */
-bool iou__request_init(struct iou__request *r, const struct iou_request *req);
+ * kernel; true when it already ended here (invalid: ERROR -EINVAL / -ENOMEM; of a class outside
+ * `classes` (IOU_CLASS_* bits): ERROR -EACCES; nothing to transfer: OK 0), with r->outcome and
+ * r->result set and nothing left to release. */
+bool iou__request_init(struct iou__request *r, const struct iou_request *req, uint8_t classes);
+
+/* The most opcodes iou__request_opcodes returns. */
+#define IOU__MAX_RING_OPCODES 32
+
+/* Fills out with every IORING_OP_* a loop accepting `classes` may stage (the rows of those classes,
+ * the polls and the cancel), each once; returns how many. What the ring is restricted to. */
+unsigned iou__request_opcodes(uint8_t classes, uint8_t out[IOU__MAX_RING_OPCODES]);
 
 /* Fills the SQE for the request's next step and stamps user_data. */
 void iou__request_build_sqe(struct iou__request *r, struct io_uring_sqe *sqe, uint64_t user_data);

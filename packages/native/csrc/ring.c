@@ -47,6 +47,20 @@ uint64_t iou__now_ns(void) {
 
 #define PTR(base, off) ((void *)((char *)(base) + (off)))
 
+#ifdef IOU_FAULT_INJECTION
+/* The fault-injection build (make test-faults): every IOU_FAULT_EVERY-th io_uring_enter (default 3)
+ * fails before the syscall with EINTR, EAGAIN or EBUSY in turn, as the kernel may answer, and every
+ * IOU_FAULT_EVERY-th look at the CQ sees it empty (a CQE the loop meets only later). Rings get the
+ * smallest completion queue the kernel allows (as many entries as the SQ), so that it overflows
+ * sooner. Counters are per thread: each ring is driven by one thread. */
+static _Thread_local unsigned fault_enters, fault_cqes;
+static unsigned fault_every(void) {
+  const char *v = getenv("IOU_FAULT_EVERY");
+  int n = v != NULL ? atoi(v) : 3;
+  return n > 1 ? (unsigned)n : 3;
+}
+#endif
+
 int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags) {
   memset(ring, 0, sizeof(*ring));
   ring->fd = -1;
@@ -57,6 +71,10 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries,
     p.flags |= IORING_SETUP_CQSIZE;
     p.cq_entries = cq_entries;
   }
+#ifdef IOU_FAULT_INJECTION
+  p.flags |= IORING_SETUP_CQSIZE;
+  p.cq_entries = entries; /* the smallest: overrides the loop's size */
+#endif
   int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
   if (fd < 0) return -errno;
   int err;
@@ -153,7 +171,15 @@ int iou__ring_enter(struct iou_ring *ring, uint32_t want, int64_t timeout_ns) {
   /* Release pairs with the kernel's acquire of the SQ tail: the SQE contents are visible first. */
   __atomic_store_n(ring->ktail, ring->sqe_tail, __ATOMIC_RELEASE);
   uint32_t to_submit = iou__ring_sq_pending(ring);
-  unsigned flags = IORING_ENTER_GETEVENTS; /* also runs DEFER_TASKRUN work (Linux 6.1) */
+#ifdef IOU_FAULT_INJECTION
+  if (++fault_enters % fault_every() == 0) {
+    static const int errs[] = {EINTR, EAGAIN, EBUSY};
+    return -errs[(fault_enters / fault_every()) % 3];
+  }
+#endif
+  /* GETEVENTS also runs DEFER_TASKRUN work (Linux 6.1). NO_IOWAIT (Linux 6.15) is left out on
+   * purpose: it slowed the thread engine's wake-ups (native README, "The loop"). */
+  unsigned flags = IORING_ENTER_GETEVENTS;
   long ret;
   if (want > 0 && timeout_ns >= 0) {
     struct __kernel_timespec ts = {
@@ -176,6 +202,9 @@ bool iou__ring_next_cqe(struct iou_ring *ring, struct io_uring_cqe *out) {
   /* Acquire pairs with the kernel's release of the CQ tail: the CQE contents are visible. */
   uint32_t tail = __atomic_load_n(ring->kcq_tail, __ATOMIC_ACQUIRE);
   if (ring->cq_head == tail) return false;
+#ifdef IOU_FAULT_INJECTION
+  if (++fault_cqes % fault_every() == 0) return false;
+#endif
   *out = ring->kcqes[ring->cq_head & ring->cq_mask];
   ring->cq_head++;
   return true;
@@ -257,12 +286,10 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t cq_entrie
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
- * operations' SQEs use, the readiness poll, the wake poll and the cancel; registering the inline
- * engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context holding the ring cannot use it to
- * open, connect or read anything else. */
-static const uint8_t RING_OPS[] = {IORING_OP_NOP,      IORING_OP_READ,        IORING_OP_WRITE, IORING_OP_WRITEV,
-                                   IORING_OP_SEND,     IORING_OP_SENDMSG,     IORING_OP_RECV,  IORING_OP_FSYNC,
-                                   IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL};
+ * caller lists (request.c's iou__request_opcodes: the accepted operations' own, the polls and the
+ * cancel); registering the inline engine's eventfd; IOSQE_ASYNC and IOSQE_BUFFER_SELECT (recvMany). A
+ * compromised JavaScript context holding the ring cannot use it to open, connect or read anything
+ * else. */
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
 
 /* Registers the provided-buffer ring with the (still disabled) ring, before the restrictions. */
@@ -277,7 +304,8 @@ static int register_buf_ring(struct iou_ring *ring, const struct iou__buf_ring *
 }
 
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
-                   bool want_single_issuer, bool *single_issuer, struct iou__buf_ring *buffers) {
+                   bool want_single_issuer, bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes,
+                   struct iou__buf_ring *buffers) {
   *single_issuer = false;
   int r = init_ring(ring, entries, cq_entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
@@ -289,7 +317,7 @@ int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries,
     iou__buf_ring_free(buffers); /* before Linux 5.19: no buffer rings, RECV_MANY ends -ENOBUFS */
   }
   /* IOSQE_BUFFER_SELECT: IOU_OP_RECV_MANY takes its buffers from the provided-buffer ring. */
-  r = iou__ring_restrict(ring, RING_OPS, sizeof(RING_OPS), RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
+  r = iou__ring_restrict(ring, opcodes, n_opcodes, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
                          IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
   if (r != 0) iou__ring_exit(ring);
   return r;

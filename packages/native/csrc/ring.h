@@ -91,10 +91,14 @@ bool iou__ring_cq_overflowed(const struct iou_ring *ring);
 
 /* Creates the loop's ring on the calling thread (which becomes SINGLE_ISSUER's issuer): with
  * SINGLE_ISSUER | DEFER_TASKRUN when wanted and accepted (Linux 6.1; *single_issuer says so), else
- * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to the opcodes,
- * register operations and SQE flags the loop uses, then enabled. 0 or -errno. */
+ * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to `opcodes` (the
+ * only IORING_OP_* its SQEs may carry), the eventfd's registration, IOSQE_ASYNC and
+ * IOSQE_BUFFER_SELECT, then enabled. `buffers` (when it has entries) is registered before the
+ * restrictions; a kernel without buffer rings (before Linux 5.19: EINVAL) leaves it unregistered,
+ * with no entries, and the ring opens without it. 0 or -errno. */
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
-                   bool want_single_issuer, bool *single_issuer, struct iou__buf_ring *buffers);
+                   bool want_single_issuer, bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes,
+                   struct iou__buf_ring *buffers);
 
 /* A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19) of group IOU_BUF_GROUP: the
  * entries the kernel takes buffers from for IOSQE_BUFFER_SELECT. Its memory (kring) is ours,
@@ -111,10 +115,6 @@ struct iou__buf_ring {
   uint32_t size;    /* bytes per buffer */
   uint32_t in_ring; /* given to the kernel and not yet named by a completion (producer's count) */
 };
-
-/* iou__ring_open registers `buffers` (when it has entries) before the restrictions; a kernel without
- * buffer rings (before Linux 5.19: EINVAL) leaves it unregistered, with no entries, and the ring
- * opens without it. */
 
 /* Maps an empty ring for `entries` buffers of `size` bytes at base. 0 or -errno. */
 int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries, uint32_t size);

@@ -89,9 +89,18 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 #define IOU_ENGINE_THREAD 0 /* a dedicated loop thread (named "iou-loop") creates the ring and runs them */
 #define IOU_ENGINE_INLINE 1 /* the owner runs them on its own event loop: iou_loop_fd, iou_loop_run */
 
+/* Operation classes: each operation belongs to one or both (its row in csrc/request.c's table), and a
+ * loop accepts the classes of iou_loop_config.operations: a request of another class ends ERROR
+ * -EACCES at admission, and the kernel ring is restricted (IORING_REGISTER_RESTRICTIONS) to the
+ * opcodes of the accepted operations only. */
+#define IOU_CLASS_FILES 1u   /* operations on files: read_at, write_at, sync */
+#define IOU_CLASS_SOCKETS 2u /* operations on sockets: send, recv */
+#define IOU_CLASS_ALL 3u
+
 struct iou_loop_config {
-  uint8_t engine; /* IOU_ENGINE_*; 0 (THREAD) by default */
-  uint32_t size;  /* rounded up to a power of two in [1, 32768]: SQ entries and inbound queue capacity */
+  uint8_t engine;     /* IOU_ENGINE_*; 0 (THREAD) by default */
+  uint8_t operations; /* IOU_CLASS_* bits the loop accepts; 0: IOU_CLASS_ALL */
+  uint32_t size;      /* rounded up to a power of two in [1, 32768]: SQ entries and inbound queue capacity */
   /* Waiter capacity: requests in the loop at once (in the kernel, or parked between two SQEs), in
    * [1, IOU_MAX_IN_FLIGHT]; 0: `size` (the seed's sizing). The CQ gets twice as many entries
    * (IORING_SETUP_CQSIZE), at least twice `size`. Requests beyond it wait in the inbound queue. */
@@ -163,6 +172,9 @@ typedef void (*iou_notify_fn)(void *ctx);
 uint8_t iou_op_memory(uint32_t op);
 bool iou_op_moves_data(uint32_t op);
 const char *iou_op_syscall(uint32_t op);
+
+/* From the table: the IOU_CLASS_* bits of op (0 for an op >= IOU_OP_COUNT). Any thread. */
+uint8_t iou_op_class(uint32_t op);
 
 /* iou_request.position for READ_AT / WRITE_AT meaning "the file's current position" (pipes,
  * sockets, O_APPEND files); passed to the kernel unchanged on every continuation. */
@@ -317,6 +329,12 @@ void iou_loop_destroy(struct iou_loop *loop);
  * iou_loop_destroy, which waits. After it returns on an exited loop, `notify` is never called again
  * (it waits for the thread's last notify to return). Owner. */
 bool iou_loop_try_destroy(struct iou_loop *loop);
+
+/* True when the process's credentials (real, effective or saved uid or gid, or its supplementary
+ * groups) are no longer those it had when the loop opened: the ring may still act with the old ones
+ * (work queued by the thread that created it, io-wq workers created before), so the caller should
+ * refuse new work. Three syscalls; nothing is cached. Owner. */
+bool iou_loop_credentials_changed(struct iou_loop *loop);
 
 /* ---- The inline engine (owner only) ----------------------------------------------------------
  * With IOU_ENGINE_INLINE, nothing runs unless the owner calls in: iou_loop_publish and iou_loop_run

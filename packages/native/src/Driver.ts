@@ -27,6 +27,12 @@
  * go of its buffer (success if the operation finished first).
  *
  * The file descriptor stays the caller's: keep it open until the request has completed.
+ *
+ * Refusals before the loop (`refusal`), in this order: a closing Driver (ERR_IOU_CLOSED), an
+ * operation outside the config's `operations` (ERR_IOU_OPERATION_NOT_ALLOWED: the kernel ring is
+ * restricted to the others' opcodes anyway), and a process whose uid, gid or groups changed since
+ * the Driver opened (ERR_IOU_CREDENTIALS_CHANGED, for good): checked at the first request of each
+ * JS turn (three syscalls), so requests made later in the turn that changed them are still taken.
  */
 import { Config } from "@iou/core"
 import { constants } from "node:os"
@@ -43,7 +49,7 @@ import {
 import * as Clock from "./Clock.ts"
 import { Delivery, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
-import { BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
+import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { openLoop, preflight } from "./probe.ts"
 import { RecvBuffers } from "./RecvBuffers.ts"
@@ -115,6 +121,8 @@ export class Driver implements Multishot {
   private rearming: Array<number> = []
   /** The kernel took the provided buffers (Linux 5.19+); without them recvMany ends ENOBUFS. */
   private readonly recvBuffersRegistered: boolean
+  /** The process's credentials differed from those at open once: every later call is refused. */
+  private credentialsChanged = false
 
   // The binding holds its delivery function weakly while nothing is outstanding: the Driver keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)
@@ -451,12 +459,13 @@ export class Driver implements Multishot {
   private promise(slot: number, signal: AbortSignal | undefined, kind: number): Promise<never> {
     const t = this.table
     const op = t.op[slot]!
-    const refused = this.shutdown.closing || signal?.aborted === true
-    if (refused || (t.length[slot] === 0 && BY_OP[op]!.movesData)) {
+    const refusal = this.refusal(slot)
+    const aborted = signal?.aborted === true
+    if (refusal !== undefined || aborted || (t.length[slot] === 0 && BY_OP[op]!.movesData)) {
       const fd = this.fdOf(slot)
       t.release(slot)
-      if (this.shutdown.closing) return Promise.reject(Errors.closedError(syscallOf(op), fd))
-      if (refused) return Promise.reject(Errors.abortError(syscallOf(op), fd, signal!.reason))
+      if (refusal !== undefined) return Promise.reject(refusal)
+      if (aborted) return Promise.reject(Errors.abortError(syscallOf(op), fd, signal!.reason))
       return Promise.resolve((kind === Pending.KIND_PROMISE_NUMBER ? 0 : undefined) as never)
     }
     const promise = new Promise<never>(capture)
@@ -477,14 +486,15 @@ export class Driver implements Multishot {
   }
 
   /**
-   * The request in `slot` calls `callback` when it ends; returns its handle. On a closing Driver
-   * the callback gets ERR_IOU_CLOSED, and a request that would move no bytes succeeds with 0, both
-   * on the next tick without reaching the loop (handle 0).
+   * The request in `slot` calls `callback` when it ends; returns its handle. A refused request
+   * (`refusal`) gets its error, and a request that would move no bytes succeeds with 0, both on the
+   * next tick without reaching the loop (handle 0).
    */
   private callback(slot: number, callback: T.Callback): T.RequestHandle {
     const t = this.table
-    if (this.shutdown.closing || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
-      const error = this.shutdown.closing ? Errors.closedError(syscallOf(t.op[slot]!), this.fdOf(slot)) : null
+    const refusal = this.refusal(slot)
+    if (refusal !== undefined || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
+      const error = refusal ?? null
       t.release(slot)
       process.nextTick(callback, error, 0)
       return 0
@@ -493,6 +503,20 @@ export class Driver implements Multishot {
     t.resolve[slot] = callback
     this.submission.admit(slot)
     return t.handleOf(slot)
+  }
+
+  /** Why the request in `slot` may not go to the loop (see the header), or undefined. */
+  private refusal(slot: number): Errors.IoUringError | undefined {
+    const op = this.table.op[slot]!
+    if (this.shutdown.closing) return Errors.closedError(syscallOf(op), this.fdOf(slot))
+    if (!accepts(this.config.operations, op)) {
+      return Errors.notAllowedError(syscallOf(op), this.fdOf(slot), this.config.operations)
+    }
+    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
+      this.credentialsChanged = true
+    }
+    if (this.credentialsChanged) return Errors.credentialsChangedError(syscallOf(op), this.fdOf(slot))
+    return undefined
   }
 
   // ---- Completion ------------------------------------------------------------------------------

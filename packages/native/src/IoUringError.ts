@@ -12,8 +12,10 @@
  * | IOU_OUTCOME_ABANDONED      | `ERR_IOU_ABANDONED`      | —                |
  * | IOU_OUTCOME_WRITE_ZERO     | `EPIPE` (a write or send made no progress: the kernel returned 0) | -EPIPE |
  *
- * The Driver adds `ERR_IOU_CLOSED` (a call on a closing or closed Driver) and `ERR_IOU_UNAVAILABLE`
- * (the kernel refuses io_uring; the message is probe()'s reason).
+ * The Driver adds `ERR_IOU_CLOSED` (a call on a closing or closed Driver), `ERR_IOU_UNAVAILABLE`
+ * (the kernel refuses io_uring; the message is probe()'s reason), `ERR_IOU_OPERATION_NOT_ALLOWED`
+ * (an operation outside the config's `operations`) and `ERR_IOU_CREDENTIALS_CHANGED` (a call after
+ * the process changed its credentials).
  *
  * Each error decides its `reason` once, where it is made (the constructors below): what happened,
  * independent of the errno, so that nobody downstream re-derives it from `code` or the message.
@@ -26,6 +28,8 @@
  * | `Abandoned`     | `ERR_IOU_ABANDONED`                    |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`               |
  * | `Unavailable`   | `ERR_IOU_UNAVAILABLE`                  |
+ * | `NotAllowed`    | `ERR_IOU_OPERATION_NOT_ALLOWED` (outside the config's `operations`) |
+ * | `CredentialsChanged` | `ERR_IOU_CREDENTIALS_CHANGED` (uid, gid or groups changed since the ring opened) |
  * | `Cancelled`     | `ABORT_ERR` (name `AbortError`)        |
  * | `SystemError`   | an errno name, or `ERR_IOU_INTERNAL`   |
  */
@@ -82,6 +86,23 @@ export const closedError = (syscall: Syscall, fd: number | undefined): IoUringEr
     syscall,
     fd,
   })
+
+/** A call of an operation outside the Driver's `operations` (config): refused before the loop. */
+export const notAllowedError = (syscall: Syscall, fd: number | undefined, operations: string): IoUringError =>
+  new IoUringError(
+    `ERR_IOU_OPERATION_NOT_ALLOWED: the Driver was opened for operations: "${operations}", which does not include ${syscall}, ${where(syscall, fd)}`,
+    { code: "ERR_IOU_OPERATION_NOT_ALLOWED", reason: "NotAllowed", syscall, fd },
+  )
+
+/**
+ * A call after the process changed its uid, gid or supplementary groups since the ring was created:
+ * work the ring runs asynchronously may act with the creator's credentials (CVE-2024-22017's class).
+ */
+export const credentialsChangedError = (syscall: Syscall, fd: number | undefined): IoUringError =>
+  new IoUringError(
+    `ERR_IOU_CREDENTIALS_CHANGED: the process changed its uid, gid or groups since the Driver was opened, and the ring could act with the old ones; open the Driver after dropping privileges, ${where(syscall, fd)}`,
+    { code: "ERR_IOU_CREDENTIALS_CHANGED", reason: "CredentialsChanged", syscall, fd },
+  )
 
 /** A request still outstanding when the shutdown timeout expired. */
 export const abandonedError = (syscall: Syscall, fd: number | undefined): IoUringError =>

@@ -8,5 +8,7 @@ export type Operation = Operations.Operation
 export type Method = Operations.Method
 export type SubmitMethod = Operations.SubmitMethod
 export type Syscall = Operations.Syscall
+export type Class = Operations.Class
+export type Classes = Operations.Classes
 
-export const { OPERATIONS, BY_OP, SYSCALLS, methodOf, fdOf, isMultishot } = Operations
+export const { OPERATIONS, BY_OP, SYSCALLS, CLASSES, methodOf, fdOf, accepts, classBits, isMultishot } = Operations

@@ -59,6 +59,11 @@ export class Submission {
     if (this.queue.length === 0 && this.shutdown.closing) this.shutdown.closeNative()
   }
 
+  /** A request was pushed to the loop in this JS turn, which a publish at its end will end. */
+  get inTurn(): boolean {
+    return this.flushScheduled
+  }
+
   /** Publishes now what this turn submitted, if anything (the loop is about to be closed). */
   flushNow(): void {
     if (this.flushScheduled) this.flush()

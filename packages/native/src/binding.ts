@@ -49,6 +49,7 @@ export interface NativeLoop {
     tickNs: number,
     idleSpinUs: number,
     engine: number,
+    operations: number,
     maxInFlight: number,
     recvPool?: Uint8Array,
     recvBufferSize?: number,
@@ -68,6 +69,8 @@ export interface NativeLoop {
   close(shutdownTimeoutMs: number): number
   destroy(): void
   stats(): NativeStats | undefined
+  /** Whether the process's uid, gid or groups differ from those it had at open (three syscalls). */
+  credentialsChanged(): boolean
   /** Delivers completions now, as a notification would. */
   poll(): void
   /** Tests only, before open(): the loop reports one TraceEvent per op CQE. */
@@ -141,6 +144,8 @@ export interface NativeBinding {
   readonly constants: Readonly<Record<string, number>>
   /** binding/loop.h's record layouts. */
   readonly wire: WireLayout
+  /** The class column of csrc/request.c's table (IOU_CLASS_* bits), indexed by IOU_OP_*. */
+  readonly opClasses: ReadonlyArray<number>
   readonly Loop: NativeLoopConstructor
 }
 
@@ -196,6 +201,9 @@ export const binding: NativeBinding = {
   get wire() {
     return required().wire
   },
+  get opClasses() {
+    return required().opClasses
+  },
   get Loop() {
     return required().Loop
   },
@@ -206,6 +214,11 @@ export const binding: NativeBinding = {
 /** Who runs the loop (iou.h IOU_ENGINE_*). */
 export const IOU_ENGINE_THREAD = 0
 export const IOU_ENGINE_INLINE = 1
+
+/** Operation classes (iou.h IOU_CLASS_*): what a loop accepts (Operations.classBits spells them). */
+export const IOU_CLASS_FILES = 1
+export const IOU_CLASS_SOCKETS = 2
+export const IOU_CLASS_ALL = 3
 
 export const IOU_FLAG_EXACT = 1
 export const IOU_FLAG_DATA_ONLY = 2

@@ -10,7 +10,7 @@
  *
  * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains.
  */
-import type { Config } from "@iou/core"
+import { type Config, Operations } from "@iou/core"
 import { constants } from "node:os"
 import {
   IOU_ENGINE_INLINE,
@@ -109,6 +109,11 @@ export interface KernelRequirement {
 }
 
 const always = (): boolean => true
+/** Needed unless the config's `operations` leaves out every operation of `c`. */
+const usedBy =
+  (c: "files" | "sockets") =>
+  (config: Config.Config): boolean =>
+    config.operations === undefined || config.operations === "all" || config.operations === c
 const opcode =
   (name: (typeof OPCODE_NAMES)[number]) =>
   (raw: NativeProbe): boolean =>
@@ -120,8 +125,8 @@ const opcode =
  */
 export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   { name: "OP_NOP", kernel: "5.1", use: "nop", present: opcode("NOP"), neededBy: always },
-  { name: "OP_WRITEV", kernel: "5.1", use: "vectored writeAt", present: opcode("WRITEV"), neededBy: always },
-  { name: "OP_FSYNC", kernel: "5.1", use: "sync", present: opcode("FSYNC"), neededBy: always },
+  { name: "OP_WRITEV", kernel: "5.1", use: "vectored writeAt", present: opcode("WRITEV"), neededBy: usedBy("files") },
+  { name: "OP_FSYNC", kernel: "5.1", use: "sync", present: opcode("FSYNC"), neededBy: usedBy("files") },
   {
     name: "OP_POLL_ADD",
     kernel: "5.1",
@@ -129,7 +134,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: opcode("POLL_ADD"),
     neededBy: always,
   },
-  { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: always },
+  { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: usedBy("sockets") },
   {
     name: "NODROP",
     kernel: "5.5",
@@ -144,10 +149,10 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: opcode("ASYNC_CANCEL"),
     neededBy: always,
   },
-  { name: "OP_READ", kernel: "5.6", use: "readAt", present: opcode("READ"), neededBy: always },
-  { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: always },
-  { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: always },
-  { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: always },
+  { name: "OP_READ", kernel: "5.6", use: "readAt", present: opcode("READ"), neededBy: usedBy("files") },
+  { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: usedBy("files") },
+  { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: usedBy("sockets") },
+  { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: usedBy("sockets") },
   {
     name: "EXT_ARG",
     kernel: "5.11",
@@ -195,6 +200,9 @@ export interface Probe {
   readonly opcodes: ReadonlyArray<string>
   /** KERNEL_REQUIREMENTS names this kernel lacks (those this config needs make `supported` false). */
   readonly missing: ReadonlyArray<string>
+  /** The config's `operations` ("all" when absent), and the Driver methods such a ring accepts. */
+  readonly operations: Operations.Classes
+  readonly accepts: ReadonlyArray<Operations.Method>
 }
 
 const errnoName = (errno: number): string => {
@@ -258,14 +266,23 @@ export const simulation = (): Simulation => {
 /** The errno IOU_SIMULATE_MISSING makes io_uring_setup fail with (0: none). openLoop uses it. */
 export const simulatedSetupErrno = (): number => simulation().setupErrno
 
-const unsupported = (reason: string, extra: Partial<Probe> = {}): Probe => ({
+/** What a ring opened with `config` accepts (an invalid `operations` is Driver.open's to refuse). */
+const accepting = (config: Config.Config): Pick<Probe, "operations" | "accepts"> => {
+  const operations = Operations.CLASSES.includes(config.operations as Operations.Classes)
+    ? (config.operations as Operations.Classes)
+    : "all"
+  const methods = Object.keys(Operations.OPERATIONS) as Array<Operations.Method>
+  return { operations, accepts: methods.filter((m) => Operations.accepts(operations, Operations.OPERATIONS[m].op)) }
+}
+
+const unsupported = (reason: string, config: Config.Config): Probe => ({
   supported: false,
   reason,
   kernel: "unknown",
   singleIssuer: false,
   opcodes: [],
   missing: [],
-  ...extra,
+  ...accepting(config),
 })
 
 /** The addon's raw probe with the simulation applied, or why there is none. */
@@ -315,6 +332,7 @@ const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe 
     singleIssuer: raw.singleIssuer && !sim.features.has("SINGLE_ISSUER"),
     opcodes,
     ...(disabled === undefined ? {} : { ioUringDisabled: disabled }),
+    ...accepting(config),
   }
   if (raw.setupErrno !== 0) {
     return {
@@ -336,7 +354,7 @@ const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe 
 export const probe = (config: Config.Config = {}): Probe => {
   const sim = simulation()
   const raw = rawProbe(sim, false)
-  return typeof raw === "string" ? unsupported(raw) : build(raw, config, sim)
+  return typeof raw === "string" ? unsupported(raw, config) : build(raw, config, sim)
 }
 
 /**
@@ -373,6 +391,7 @@ export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig, pool
           config.timeoutWheelTick * 1e6,
           config.idleSpin,
           config.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
+          Operations.classBits(config.operations),
           config.maxInFlight,
           pool,
           config.recvBuffers.size,

@@ -45,12 +45,17 @@ class SimulatedLoop implements NativeLoop {
   private readonly stage: DataView
   private readonly done: DataView
 
+  readonly size: number
+  private readonly dispatch: (count: number, final: boolean) => void
+
   constructor(
-    readonly size: number,
-    private readonly dispatch: (count: number, final: boolean) => void,
+    size: number,
+    dispatch: (count: number, final: boolean) => void,
     staging: ArrayBuffer,
     completions: ArrayBuffer,
   ) {
+    this.size = size
+    this.dispatch = dispatch
     this.stage = new DataView(staging)
     this.done = new DataView(completions)
   }
@@ -82,6 +87,13 @@ class SimulatedLoop implements NativeLoop {
   }
   publish(): void {
     this.publishes++
+  }
+  /** Checks of the process's credentials, and what they answer. */
+  credentialsChecks = 0
+  credentialsDiffer = false
+  credentialsChanged(): boolean {
+    this.credentialsChecks++
+    return this.credentialsDiffer
   }
   cancel(slot: number, generation: number): number {
     this.cancels.push([slot, generation])
@@ -182,6 +194,23 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     await Promise.resolve()
     expect(loop.publishes).toBe(4)
     expect(loop.earlyPublishes).toBe(2)
+    loop.completeOldest(20)
+  })
+
+  it("checks the process's credentials once per JS turn that submits, not per request, and refuses for good once they changed", async () => {
+    const { driver, loop } = open(64)
+    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+    expect(loop.credentialsChecks).toBe(1)
+    await Promise.resolve()
+    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+    expect(loop.credentialsChecks).toBe(2)
+    await Promise.resolve()
+    loop.credentialsDiffer = true
+    await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
+    loop.credentialsDiffer = false
+    await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
+    expect(loop.credentialsChecks).toBe(3) // refused from then on without asking again
+    expect(loop.inbound.length).toBe(20)
     loop.completeOldest(20)
   })
 

@@ -1,7 +1,7 @@
 import { Request } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import * as Binding from "../src/binding.ts"
-import { OPERATIONS } from "../src/Operations.ts"
+import { classBits, OPERATIONS } from "../src/Operations.ts"
 
 // include/iou.h is the source of truth; src/binding.ts, src/Operations.ts and @iou/core's Request
 // spell the same values in TypeScript. The addon exports the header's values, so a drift fails here.
@@ -24,6 +24,12 @@ describe("constants", () => {
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
     expect(shared.length).toBe(16)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
+  })
+
+  it("every operation's class is its C row's (IOU_CLASS_* bits)", () => {
+    const rows = Object.values(OPERATIONS)
+    expect(Binding.binding.opClasses.length).toBe(rows.length)
+    for (const row of rows) expect([row.c, classBits(row.class)]).toEqual([row.c, Binding.binding.opClasses[row.op]])
   })
 
   it("the IOV limit is the header's, read from the addon, and @iou/core's MAX_IOV agrees", () => {

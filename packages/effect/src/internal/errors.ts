@@ -11,7 +11,7 @@
  */
 import { IoUringError as NativeError, Operations } from "@iou/core"
 import { Cause, Effect } from "effect"
-import { IoUringError, type Reason, type Syscall } from "../IoUringError.ts"
+import { IoUringError, type ReasonTag, reasonOf, type Syscall } from "../IoUringError.ts"
 
 /** What to try next, for the errnos a user of files and sockets meets most. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -35,7 +35,7 @@ const describeTarget = (syscall: Syscall | undefined, fd: number | undefined): s
   fd === undefined ? (syscall ?? "io_uring") : `${syscall ?? "io_uring"} on fd ${fd}`
 
 const messageFor = (
-  reason: Reason,
+  reason: ReasonTag,
   code: string,
   syscall: Syscall | undefined,
   fd: number | undefined,
@@ -53,6 +53,10 @@ const messageFor = (
       return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
       return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native}`
+    case "NotAllowed":
+      return `${target} was refused because the ring was opened for other operations (ERR_IOU_OPERATION_NOT_ALLOWED); widen the layer's operations setting (IOU_OPERATIONS) or use a ring opened for this one`
+    case "CredentialsChanged":
+      return `${target} was refused because the process changed its uid, gid or groups after the ring was opened (ERR_IOU_CREDENTIALS_CHANGED): the ring would act with the old credentials; open the ring after dropping privileges`
     case "SystemError": {
       const hint = HINTS[code]
       return `${target} failed with ${code}${hint === undefined ? `: ${native}` : `: ${hint}`}`
@@ -62,12 +66,11 @@ const messageFor = (
 
 /** The native error as an IoUringError; `syscall` and `fd` fill in what it does not carry. */
 const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined): IoUringError => {
-  const reason = error.reason as Reason
+  const reason = error.reason as ReasonTag
   const finalSyscall = error.syscall ?? syscall
   const finalFd = error.fd !== undefined && error.fd >= 0 ? error.fd : fd
   return new IoUringError({
-    bytes: error.bytes,
-    reason,
+    reason: reasonOf(reason, error.bytes),
     code: error.code,
     errno: error.errno,
     syscall: finalSyscall,

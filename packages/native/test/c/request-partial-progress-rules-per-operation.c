@@ -25,7 +25,7 @@ int main(void) {
   /* read_at: 2 + 3 of 5, then done; the second SQE starts after the first two bytes. */
   struct iou_request r = t_req_buf(IOU_OP_READ_AT, 3, 1, buf, 5);
   r.position = 1000;
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_READ && sqe.addr == (uintptr_t)buf && sqe.len == 5 && sqe.off == 1000);
   CHECK(!iou__request_on_cqe(&op, false, 0, 2));
@@ -34,15 +34,15 @@ int main(void) {
   CHECK(iou__request_on_cqe(&op, false, 0, 3) && op.outcome == IOU_OUTCOME_OK && op.result == 5);
   /* read_at EOF: exact -> UNEXPECTED_EOF with the count, else OK with the count. */
   r.flags = IOU_FLAG_EXACT;
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, 2));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_UNEXPECTED_EOF && op.result == 2);
   r.flags = 0;
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, 2));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 2);
   /* EAGAIN: a POLLIN poll on the fd, then the read again; EINTR: the read again at once. */
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_POLL_ADD && sqe.fd == 3 && sqe.poll32_events == POLLIN && sqe.len == 0);
@@ -55,23 +55,23 @@ int main(void) {
   CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
   CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, -ECANCELED) && op.outcome == IOU_OUTCOME_TIMEOUT);
   /* Errors carry -errno. */
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   CHECK(iou__request_on_cqe(&op, false, 0, -EIO) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EIO);
 
   /* recv: not exact -> the first non-empty CQE; 0 -> OK 0; exact -> fill, 0 first -> UNEXPECTED_EOF. */
   struct iou_request rv = t_req_buf(IOU_OP_RECV, 4, 2, buf, 5);
-  CHECK(!iou__request_init(&op, &rv));
+  CHECK(!iou__request_init(&op, &rv, IOU_CLASS_ALL));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_RECV && sqe.len == 5 && sqe.msg_flags == 0);
   CHECK(iou__request_on_cqe(&op, false, 0, 3) && op.outcome == IOU_OUTCOME_OK && op.result == 3);
-  CHECK(!iou__request_init(&op, &rv));
+  CHECK(!iou__request_init(&op, &rv, IOU_CLASS_ALL));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
   rv.flags = IOU_FLAG_EXACT;
-  CHECK(!iou__request_init(&op, &rv));
+  CHECK(!iou__request_init(&op, &rv, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, 2));
   CHECK(build(&op).addr == (uintptr_t)(buf + 2));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_UNEXPECTED_EOF && op.result == 2);
-  CHECK(!iou__request_init(&op, &rv));
+  CHECK(!iou__request_init(&op, &rv, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, 2));
   CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, 3) && op.outcome == IOU_OUTCOME_OK && op.result == 5);
 
@@ -82,7 +82,7 @@ int main(void) {
   w.iov = iov;
   w.iov_count = 3;
   w.position = 10;
-  CHECK(!iou__request_init(&op, &w));
+  CHECK(!iou__request_init(&op, &w, IOU_CLASS_ALL));
   CHECK(op.total == 5 && op.vec != NULL && op.vec != (void *)iov);
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_WRITEV && sqe.len == 3 && sqe.off == 10);
@@ -99,7 +99,7 @@ int main(void) {
   iou__request_release(&op);
   /* write 0 -> WRITE_ZERO with the count; EAGAIN -> POLLOUT. */
   struct iou_request w1 = t_req_buf(IOU_OP_WRITE_AT, 5, 4, buf, 10);
-  CHECK(!iou__request_init(&op, &w1));
+  CHECK(!iou__request_init(&op, &w1, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
   CHECK(build(&op).poll32_events == POLLOUT);
   CHECK(!iou__request_on_cqe(&op, false, 0, POLLOUT));
@@ -107,19 +107,19 @@ int main(void) {
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO && op.result == 4);
   /* Position UINT64_MAX (the current file position) is passed through unchanged. */
   w1.position = UINT64_MAX;
-  CHECK(!iou__request_init(&op, &w1));
+  CHECK(!iou__request_init(&op, &w1, IOU_CLASS_ALL));
   CHECK(!iou__request_on_cqe(&op, false, 0, 4));
   CHECK(build(&op).off == UINT64_MAX);
 
   /* send: SEND with MSG_NOSIGNAL; vectored: SENDMSG with the loop's msghdr. */
   struct iou_request s = t_req_buf(IOU_OP_SEND, 6, 5, buf, 8);
-  CHECK(!iou__request_init(&op, &s));
+  CHECK(!iou__request_init(&op, &s, IOU_CLASS_ALL));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_SEND && (sqe.msg_flags & MSG_NOSIGNAL));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO);
   s.iov = iov;
   s.iov_count = 3;
-  CHECK(!iou__request_init(&op, &s));
+  CHECK(!iou__request_init(&op, &s, IOU_CLASS_ALL));
   sqe = build(&op);
   const struct msghdr *m = (const struct msghdr *)(uintptr_t)sqe.addr;
   CHECK(sqe.opcode == IORING_OP_SENDMSG && (sqe.msg_flags & MSG_NOSIGNAL) && m->msg_iovlen == 3);
@@ -134,7 +134,7 @@ int main(void) {
   /* sync: FSYNC, DATASYNC with DATA_ONLY; nop. */
   struct iou_request y = t_req(IOU_OP_SYNC, 7, 6);
   y.flags = IOU_FLAG_DATA_ONLY;
-  CHECK(!iou__request_init(&op, &y));
+  CHECK(!iou__request_init(&op, &y, IOU_CLASS_ALL));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_FSYNC && sqe.fsync_flags == IORING_FSYNC_DATASYNC);
   CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
@@ -142,16 +142,16 @@ int main(void) {
 
   /* Invalid or empty requests end here. */
   struct iou_request bad = t_req(9, 1, 7);
-  CHECK(iou__request_init(&op, &bad) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINVAL);
+  CHECK(iou__request_init(&op, &bad, IOU_CLASS_ALL) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINVAL);
   struct iou_request many = t_req(IOU_OP_SEND, 1, 8);
   many.iov = iov;
   many.iov_count = 1025;
-  CHECK(iou__request_init(&op, &many) && op.result == -EINVAL);
+  CHECK(iou__request_init(&op, &many, IOU_CLASS_ALL) && op.result == -EINVAL);
   struct iou_request rdv = t_req(IOU_OP_RECV, 1, 9);
   rdv.iov = iov;
   rdv.iov_count = 1;
-  CHECK(iou__request_init(&op, &rdv) && op.result == -EINVAL);
+  CHECK(iou__request_init(&op, &rdv, IOU_CLASS_ALL) && op.result == -EINVAL);
   struct iou_request empty = t_req(IOU_OP_RECV, 1, 10);
-  CHECK(iou__request_init(&op, &empty) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+  CHECK(iou__request_init(&op, &empty, IOU_CLASS_ALL) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
   return T_EXIT_PASS;
 }

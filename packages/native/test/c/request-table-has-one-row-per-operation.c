@@ -1,7 +1,7 @@
 /* Every IOU_OP_* below IOU_OP_COUNT has its row in request.c's table: a syscall name (the one
- * @iou/core's Operations gives its errors) and the caller memory its requests point at (what the
- * binding reads to decide which buffers a request carries). The first op past the table has neither and ends
- * ERROR -EINVAL at admission. */
+ * @iou/core's Operations gives its errors), the caller memory its requests point at (what the
+ * binding reads to decide which buffers a request carries) and its class (the loops that accept it).
+ * The first op past the table has none of them and ends ERROR -EINVAL at admission. */
 #include <errno.h>
 #include <string.h>
 
@@ -13,11 +13,15 @@ int main(void) {
     uint32_t op;
     const char *syscall;
     uint8_t memory;
+    uint8_t op_class;
   } expected[] = {
-      {IOU_OP_NOP, "nop", IOU_MEMORY_NONE},        {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA},
-      {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA}, {IOU_OP_SEND, "send", IOU_MEMORY_DATA},
-      {IOU_OP_RECV, "recv", IOU_MEMORY_DATA},      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE},
-      {IOU_OP_RECV_MANY, "recv", IOU_MEMORY_NONE},
+      {IOU_OP_NOP, "nop", IOU_MEMORY_NONE, IOU_CLASS_ALL},
+      {IOU_OP_READ_AT, "read", IOU_MEMORY_DATA, IOU_CLASS_FILES},
+      {IOU_OP_WRITE_AT, "write", IOU_MEMORY_DATA, IOU_CLASS_FILES},
+      {IOU_OP_SEND, "send", IOU_MEMORY_DATA, IOU_CLASS_SOCKETS},
+      {IOU_OP_RECV, "recv", IOU_MEMORY_DATA, IOU_CLASS_SOCKETS},
+      {IOU_OP_SYNC, "fsync", IOU_MEMORY_NONE, IOU_CLASS_FILES},
+      {IOU_OP_RECV_MANY, "recv", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
@@ -25,21 +29,23 @@ int main(void) {
     CHECK(iou_op_syscall(i) != NULL && strcmp(iou_op_syscall(i), expected[i].syscall) == 0);
     CHECK(iou_op_memory(i) == expected[i].memory);
     CHECK(iou_op_moves_data(i) == (expected[i].memory == IOU_MEMORY_DATA));
+    CHECK(iou_op_class(i) == expected[i].op_class);
   }
   CHECK(iou_op_syscall(IOU_OP_COUNT) == NULL && !iou_op_moves_data(IOU_OP_COUNT));
   CHECK(iou_op_memory(IOU_OP_COUNT) == IOU_MEMORY_NONE);
   CHECK(iou_op_syscall(UINT32_MAX) == NULL && !iou_op_moves_data(UINT32_MAX));
+  CHECK(iou_op_class(IOU_OP_COUNT) == 0);
 
   /* Only RECV_MANY is multishot. */
   struct iou__request r;
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
     struct iou_request q = t_req((uint8_t)i, 1, 1);
     q.len = 1;
-    (void)iou__request_init(&r, &q);
+    (void)iou__request_init(&r, &q, IOU_CLASS_ALL);
     CHECK(iou__request_multishot(&r) == (i == IOU_OP_RECV_MANY));
     iou__request_release(&r);
   }
   struct iou_request past = t_req(IOU_OP_COUNT, 1, 1);
-  CHECK(iou__request_init(&r, &past) && r.outcome == IOU_OUTCOME_ERROR && r.result == -EINVAL);
+  CHECK(iou__request_init(&r, &past, IOU_CLASS_ALL) && r.outcome == IOU_OUTCOME_ERROR && r.result == -EINVAL);
   return T_EXIT_PASS;
 }

@@ -14,7 +14,7 @@ static struct iou__request recv_op(uint64_t tag, bool exact) {
   struct iou_request r = t_req_buf(IOU_OP_RECV, 5, tag, buf, 10);
   r.flags = exact ? IOU_FLAG_EXACT : 0;
   struct iou__request op;
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   return op;
 }
 

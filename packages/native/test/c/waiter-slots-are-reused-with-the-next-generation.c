@@ -10,7 +10,7 @@
 static struct iou__request nop(uint64_t tag) {
   struct iou_request r = t_req(IOU_OP_NOP, -1, tag);
   struct iou__request op;
-  CHECK(!iou__request_init(&op, &r));
+  CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
   return op;
 }
 

@@ -24,7 +24,7 @@ int main(void) {
       tags[k] = ((uint64_t)k << 40) | ((uint64_t)(round & 3) << 52);
       struct iou_request r = t_req(IOU_OP_NOP, -1, tags[k]);
       struct iou__request op;
-      CHECK(!iou__request_init(&op, &r));
+      CHECK(!iou__request_init(&op, &r, IOU_CLASS_ALL));
       ids[k] = iou__waiters_insert(&w, &op, false, 0);
       live[k] = true;
     } else {

@@ -1,0 +1,79 @@
+/**
+ * IoUringSocket: effect/socket's `Socket` for a TCP or Unix-socket client whose bytes move on the
+ * ring, as @effect/platform-node's `NodeSocket.makeNet`/`layerNet` (effect 4.1) behave.
+ *
+ * ```ts
+ * const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port: 8080 })
+ * const { pull } = yield* socket.reader   // connects; scoped
+ * const { write } = yield* socket.writer  // writes wait for the connection; releasing it half-closes
+ * ```
+ *
+ * - Acquiring the reader connects (failing with SocketOpenError, kind `Timeout` after
+ *   `openTimeout`); its scope closes the connection once no receive or send on it is pending.
+ * - `pull` is one receive on the ring of at most `chunkSize` bytes (default 64 KiB) and returns it as
+ *   a one-element batch; after the peer's end of stream it fails with SocketCloseError 1000, after a
+ *   reset with SocketReadError (cause: the IoUringError, code `ECONNRESET`).
+ * - `write`/`writeAll` send on the ring and complete when the kernel has taken every byte
+ *   (`writeAll` is one vectored send); a `CloseEvent` half-closes, as does releasing the writer.
+ * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
+ *
+ * How each step reaches the kernel (on the ring or, until the Driver has the operation, node:net)
+ * is `internal/netOps.ts`'s and listed in the package README.
+ *
+ * @since 0.0.0
+ */
+import { type Duration, Effect, Layer } from "effect"
+import * as Socket from "effect/socket/Socket"
+import { IoUring } from "./IoUring.ts"
+import { toSocketError } from "./IoUringError.ts"
+import * as NetOps from "./internal/netOps.ts"
+import * as Live from "./internal/socket.ts"
+
+/**
+ * Where to connect, and how.
+ *
+ * @since 0.0.0
+ */
+export type NetOptions = NetOps.ConnectOptions & {
+  /** How long connecting may take; SocketOpenError kind `Timeout` after. */
+  readonly openTimeout?: Duration.Input | undefined
+  /** Bytes one pull receives at most; default 64 KiB. */
+  readonly chunkSize?: number | undefined
+}
+
+/**
+ * A Socket that connects when its reader is acquired (as `NodeSocket.makeNet`).
+ *
+ * @since 0.0.0
+ */
+export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never, IoUring> =>
+  Effect.flatMap(Effect.service(IoUring), (io) => {
+    const ops = NetOps.make(io)
+    const connect = ops.connect(options).pipe(Effect.mapError((error) => toSocketError(error, "Open")))
+    const open = Effect.acquireRelease(
+      (options.openTimeout === undefined
+        ? connect
+        : connect.pipe(
+            Effect.timeoutOrElse({
+              duration: options.openTimeout,
+              orElse: () =>
+                Effect.fail(
+                  new Socket.SocketError({
+                    reason: new Socket.SocketOpenError({ kind: "Timeout", cause: new Error("Connection timed out") }),
+                  }),
+                ),
+            }),
+          )
+      ).pipe(Effect.map((connection) => new Live.Live(ops, connection))),
+      (live) => live.requestClose(),
+    )
+    return Live.fromLive(open, options)
+  })
+
+/**
+ * `makeNet` as a Layer of `Socket`.
+ *
+ * @since 0.0.0
+ */
+export const layerNet = (options: NetOptions): Layer.Layer<Socket.Socket, never, IoUring> =>
+  Layer.effect(Socket.Socket, makeNet(options))

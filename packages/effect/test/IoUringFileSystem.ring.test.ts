@@ -1,0 +1,122 @@
+/**
+ * IoUringFileSystem really uses the ring: the ring's `submitted` counter moves for each operation
+ * `internal/fsOps.ts` marks as on the ring (and for no other), and for each FileSystem method the
+ * README lists as on the ring; interrupting a File.read blocked in the kernel cancels it there.
+ */
+import * as childProcess from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assert, describe, layer } from "@effect/vitest"
+import { probe } from "@iou/native"
+import { Cause, Effect, Exit, Fiber, FileSystem, Stream } from "effect"
+import { IoUring } from "@iou/effect"
+import * as Ops from "../src/internal/fsOps.ts"
+import { ringLayer, scratchDir, text } from "./fileSystems.ts"
+
+const supported = probe().supported
+
+/** How many requests `effect` submitted to the ring. */
+const submittedBy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const io = yield* IoUring
+    const before = (yield* io.stats).submitted
+    yield* effect
+    return (yield* io.stats).submitted - before
+  })
+
+describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
+  layer(ringLayer, { timeout: 30_000, excludeTestServices: true })((it) => {
+    it.effect("each operation marked ON_RING submits to the ring, and the others do not", () =>
+      Effect.gen(function* () {
+        const ops = Ops.make(yield* IoUring)
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        fs.writeFileSync(name, "0123456789")
+        const fd = fs.openSync(name, "r+")
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
+        const runs: { readonly [K in keyof Ops.FsOps]: Effect.Effect<unknown, unknown> } = {
+          open: Effect.flatMap(ops.open(name, fs.constants.O_RDONLY, 0o666), (opened) =>
+            Effect.sync(() => fs.closeSync(opened)),
+          ),
+          close: Effect.flatMap(
+            Effect.sync(() => fs.openSync(name, "r")),
+            (opened) => ops.close(opened),
+          ),
+          stat: ops.stat(name, { followSymlinks: true }),
+          truncate: ops.truncate(fd, 10),
+          unlink: Effect.flatMap(
+            Effect.sync(() => fs.writeFileSync(path.join(dir, "u"), "")),
+            () => ops.unlink(path.join(dir, "u"), { directory: false }),
+          ),
+          rename: Effect.flatMap(
+            Effect.sync(() => fs.writeFileSync(path.join(dir, "r1"), "")),
+            () => ops.rename(path.join(dir, "r1"), path.join(dir, "r2")),
+          ),
+          mkdir: ops.mkdir(path.join(dir, "d"), { mode: undefined, recursive: false }),
+          symlink: ops.symlink(name, path.join(dir, "s")),
+          link: ops.link(name, path.join(dir, "h")),
+          readAt: ops.readAt(fd, new Uint8Array(4), 0),
+          writeAt: ops.writeAt(fd, text("ab"), 0),
+          sync: ops.sync(fd),
+        }
+        for (const op of Object.keys(runs) as Array<keyof Ops.FsOps>) {
+          const submitted = yield* submittedBy(runs[op])
+          assert.strictEqual(
+            submitted > 0,
+            Ops.ON_RING[op],
+            `${op}: ${submitted} submitted, ON_RING says ${Ops.ON_RING[op]}`,
+          )
+        }
+      }),
+    )
+
+    it.effect("the methods the README lists as on the ring submit to it", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        const methods: Record<string, Effect.Effect<unknown, unknown, FileSystem.FileSystem>> = {
+          writeFile: fsys.writeFile(name, text("0123456789")),
+          readFile: fsys.readFile(name),
+          stream: Stream.runDrain(fsys.stream(name, { chunkSize: 4 })),
+          sink: Stream.run(Stream.make(text("abc")), fsys.sink(path.join(dir, "g"))),
+        }
+        for (const [method, run] of Object.entries(methods)) {
+          assert.isAbove(yield* submittedBy(run), 0, method)
+        }
+        const file = yield* fsys.open(name, { flag: "r+" })
+        const fileMethods: Record<string, Effect.Effect<unknown, unknown>> = {
+          read: file.read(new Uint8Array(4)),
+          readAlloc: file.readAlloc(4),
+          write: file.write(text("x")),
+          writeAll: file.writeAll(text("y")),
+          sync: file.sync,
+        }
+        for (const [method, run] of Object.entries(fileMethods)) {
+          assert.isAbove(yield* submittedBy(run), 0, `File.${method}`)
+        }
+      }),
+    )
+
+    it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const dir = yield* scratchDir
+        const fifo = path.join(dir, "fifo")
+        childProcess.execFileSync("mkfifo", [fifo])
+        // r+ on a FIFO opens without a writer and never sees end of file: the read blocks in the kernel.
+        const file = yield* fsys.open(fifo, { flag: "r+" })
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(file.read(new Uint8Array(16)))
+        while ((yield* io.stats).outstanding === 0) yield* Effect.sleep(1)
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        const after = yield* io.stats
+        assert.strictEqual(after.outstanding, 0)
+        assert.isAbove(after.cancelled, before.cancelled)
+      }),
+    )
+  })
+})

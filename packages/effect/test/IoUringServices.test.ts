@@ -1,0 +1,147 @@
+/**
+ * IoUringServices.layer: on a kernel that allows io_uring it opens the ring and provides the ring's
+ * services; where io_uring is refused or the addon is missing (simulated with IOU_SIMULATE_MISSING)
+ * it provides @effect/platform-node's, logs the reason once, and says which backend is active
+ * through the Backend service and the iou_backend_active gauge.
+ */
+import * as os from "node:os"
+import * as path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Logger, Metric } from "effect"
+import * as FileSystem from "effect/FileSystem"
+import { probe } from "@iou/native"
+import { IoUring, IoUringServices } from "@iou/effect"
+
+const simulating = (missing: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      process.env["IOU_SIMULATE_MISSING"] = missing
+    }),
+    () =>
+      Effect.sync(() => {
+        delete process.env["IOU_SIMULATE_MISSING"]
+      }),
+  )
+
+/** Messages logged while `effect` runs. */
+const capturingLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const messages: Array<string> = []
+    const logger = Logger.make((options) => {
+      messages.push(String(options.message))
+    })
+    return effect.pipe(
+      Effect.provide(Logger.layer([logger])),
+      Effect.map((a) => [a, messages] as const),
+    )
+  })
+
+const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => Effect.provideService(effect, Metric.MetricRegistry, new Map()))
+
+const gauge = (backend: string) =>
+  Effect.map(Metric.snapshot, (snapshots) => {
+    const found = snapshots.find(
+      (s) => s.id === IoUringServices.BACKEND_METRIC && s.attributes?.["backend"] === backend,
+    )
+    return (found?.state as { value?: number } | undefined)?.value
+  })
+
+/** Uses every service the layer provides: FileSystem, Net (an echo over a server), IoUring. */
+const useServices = Effect.gen(function* () {
+  const backend = yield* IoUringServices.Backend
+  const fs = yield* FileSystem.FileSystem
+  const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+  yield* fs.writeFileString(path.join(dir, "a"), "on the platform")
+  const read = yield* fs.readFileString(path.join(dir, "a"))
+  const net = yield* IoUringServices.Net
+  const server = yield* net.makeServer({ host: "127.0.0.1", port: 0 })
+  yield* Effect.forkScoped(
+    server.run((socket) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { pull } = yield* socket.reader
+          const { write } = yield* socket.writer
+          for (const chunk of yield* pull) yield* write(chunk)
+        }),
+      ),
+    ),
+  )
+  const port = (server.address as { port: number }).port
+  const client = yield* net.makeNet({ host: "127.0.0.1", port })
+  const { pull } = yield* client.reader
+  const { write } = yield* client.writer
+  yield* write("ping")
+  const echoed = new TextDecoder().decode((yield* pull)[0] as Uint8Array)
+  const io = yield* IoUring
+  const nop = yield* Effect.result(io.nop)
+  return { backend, read, echoed, nop, stats: yield* io.stats }
+})
+
+describe("IoUringServices where io_uring is refused", () => {
+  it.effect.each([
+    ["IO_URING:EPERM", "EPERM"],
+    ["ADDON", "the native addon is not built"],
+  ])("IOU_SIMULATE_MISSING=%s: Node's services, the reason logged once, Backend and gauge say node", ([missing, why]) =>
+    Effect.gen(function* () {
+      yield* simulating(missing!)
+      const [result, logs] = yield* capturingLogs(
+        Effect.gen(function* () {
+          const used = yield* useServices
+          return { ...used, nodeGauge: yield* gauge("node"), ringGauge: yield* gauge("io_uring") }
+        }).pipe(Effect.scoped, Effect.provide(IoUringServices.layer())),
+      )
+      assert.strictEqual(result.backend.kind, "node")
+      assert.include(result.backend.reason, why!)
+      assert.strictEqual(result.read, "on the platform")
+      assert.strictEqual(result.echoed, "ping")
+      assert.isTrue(result.nop._tag === "Failure" && result.nop.failure.reason._tag === "Unavailable")
+      assert.strictEqual(result.nodeGauge, 1)
+      assert.strictEqual(result.ringGauge, 0)
+      const warnings = logs.filter((m) => m.includes("io_uring is not used"))
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], why!)
+    }).pipe(freshRegistry),
+  )
+})
+
+describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (real kernel)", () => {
+  it.live("opens the ring: sockets move on it, Backend and gauge say io_uring, nothing is logged", () =>
+    Effect.gen(function* () {
+      const [result, logs] = yield* capturingLogs(
+        Effect.gen(function* () {
+          const before = yield* Effect.flatMap(Effect.service(IoUring), (io) => io.stats)
+          const used = yield* useServices
+          return { ...used, before, nodeGauge: yield* gauge("node"), ringGauge: yield* gauge("io_uring") }
+        }).pipe(Effect.scoped, Effect.provide(IoUringServices.layer({ config: { size: 64 } }))),
+      )
+      assert.strictEqual(result.backend.kind, "io_uring")
+      assert.strictEqual(result.backend.reason, undefined)
+      assert.strictEqual(result.read, "on the platform")
+      assert.strictEqual(result.echoed, "ping")
+      assert.isTrue(result.nop._tag === "Success")
+      // Two sends and at least two receives went through the ring, and the nop.
+      assert.isAtLeast(result.stats.submitted - result.before.submitted, 5)
+      assert.strictEqual(result.ringGauge, 1)
+      assert.strictEqual(result.nodeGauge, 0)
+      assert.deepStrictEqual(
+        logs.filter((m) => m.includes("io_uring is not used")),
+        [],
+      )
+    }).pipe(freshRegistry),
+  )
+
+  it.effect("the ring-side FileSystem is the one given as the fileSystem option", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      assert.strictEqual(yield* fs.exists("/definitely/not/here"), true)
+    }).pipe(
+      Effect.provide(
+        IoUringServices.layer({
+          config: { size: 8 },
+          fileSystem: FileSystem.layerNoop({ exists: () => Effect.succeed(true) }),
+        }),
+      ),
+    ),
+  )
+})

@@ -1,0 +1,366 @@
+/**
+ * The behaviour of effect/socket's Socket and SocketServer (effect 4.1), as one suite any
+ * implementation runs with the same expectations: @effect/platform-node's NodeSocket and
+ * NodeSocketServer, and IoUringSocket and IoUringSocketServer. Each test runs over TCP on 127.0.0.1
+ * and over a Unix socket.
+ */
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { once } from "node:events"
+import { randomBytes, createHash } from "node:crypto"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import * as Socket from "effect/socket/Socket"
+import type * as SocketServer from "effect/socket/SocketServer"
+import * as NetAddress from "effect/net/NetAddress"
+
+/** An implementation under test; `layer` provides what its constructors need. */
+export interface SocketImplementation<R> {
+  readonly layer: Layer.Layer<R, unknown>
+  readonly makeNet: (
+    options: { readonly host: string; readonly port: number } | { readonly path: string },
+  ) => Effect.Effect<Socket.Socket, never, R>
+  readonly makeServer: (
+    options: { readonly host: string; readonly port: number } | { readonly path: string },
+  ) => Effect.Effect<SocketServer.SocketServer["Service"], SocketServer.SocketServerError, R | Scope.Scope>
+}
+
+type Transport = "TCP" | "Unix"
+
+const listenOptions = (transport: Transport) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      if (transport === "TCP") return { options: { host: "127.0.0.1", port: 0 } as const, dir: undefined }
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iou-sock-"))
+      return { options: { path: path.join(dir, "s.sock") }, dir }
+    }),
+    ({ dir }) => Effect.sync(() => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true })),
+  ).pipe(Effect.map(({ options }) => options))
+
+/** Where a client connects to reach `server`. */
+const target = (server: SocketServer.SocketServer["Service"]) =>
+  NetAddress.isUnixPathAddress(server.address)
+    ? { path: server.address.path }
+    : { host: "127.0.0.1", port: (server.address as NetAddress.InetAddress).port }
+
+/** node:net options for a raw peer of `server`. */
+const rawTarget = (server: SocketServer.SocketServer["Service"]): net.NetConnectOpts => {
+  const t = target(server)
+  return "path" in t ? { path: t.path } : { host: t.host, port: t.port }
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(chunks.map((c) => Buffer.from(c)))
+const text = (s: string) => new TextEncoder().encode(s)
+const decode = (b: Uint8Array) => new TextDecoder().decode(b)
+
+/** Pulls until the peer's end of stream (SocketCloseError 1000); other errors fail. */
+const readToEnd = (pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError>) =>
+  Effect.gen(function* () {
+    const chunks: Array<Uint8Array> = []
+    while (true) {
+      const result = yield* Effect.result(pull)
+      if (result._tag === "Success") {
+        for (const c of result.success) chunks.push(typeof c === "string" ? text(c) : c)
+        continue
+      }
+      const reason = result.failure.reason
+      if (reason._tag === "SocketCloseError" && reason.code === 1000) return concat(chunks)
+      return yield* Effect.fail(result.failure)
+    }
+  })
+
+/** Pulls until at least `n` bytes arrived. */
+const readAtLeast = (pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError>, n: number) =>
+  Effect.gen(function* () {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    while (total < n) {
+      for (const c of yield* pull) {
+        const bytes = typeof c === "string" ? text(c) : c
+        chunks.push(bytes)
+        total += bytes.byteLength
+      }
+    }
+    return concat(chunks)
+  })
+
+/** Echoes until end of stream, then half-closes (releasing the writer). */
+const echo = (socket: Socket.Socket) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { pull } = yield* socket.reader
+      const { write } = yield* socket.writer
+      while (true) {
+        const result = yield* Effect.result(pull)
+        if (result._tag === "Failure") return
+        for (const chunk of result.success) yield* write(chunk)
+      }
+    }),
+  )
+
+export const socketSuite = <R>(name: string, implementation: SocketImplementation<R>, skip = false) =>
+  describe.skipIf(skip)(`Socket and SocketServer behaviour: ${name}`, () => {
+    const run =
+      <A, E>(body: (transport: Transport) => Effect.Effect<A, E, R | Scope.Scope>) =>
+      (transport: Transport) =>
+        Effect.scoped(body(transport)).pipe(Effect.provide(Layer.fresh(implementation.layer))) as Effect.Effect<
+          A,
+          unknown
+        >
+
+    const transports: ReadonlyArray<Transport> = ["TCP", "Unix"]
+
+    it.live.each(transports)("echo: bytes written come back (%s)", (transport) =>
+      run((transport) =>
+        Effect.gen(function* () {
+          const server = yield* implementation.makeServer(yield* listenOptions(transport))
+          yield* Effect.forkScoped(server.run(echo))
+          const socket = yield* implementation.makeNet(target(server))
+          const { pull } = yield* socket.reader
+          const { write, writeAll } = yield* socket.writer
+          yield* write(text("hello, "))
+          yield* writeAll([text("io_"), "uring"])
+          assert.strictEqual(decode(yield* readAtLeast(pull, 15)), "hello, io_uring")
+        }),
+      )(transport),
+    )
+
+    it.live.each(transports)("half-close: the server reads to the end, then still answers (%s)", (transport) =>
+      run((transport) =>
+        Effect.gen(function* () {
+          const server = yield* implementation.makeServer(yield* listenOptions(transport))
+          yield* Effect.forkScoped(
+            server.run((socket) =>
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const { pull } = yield* socket.reader
+                  const { write } = yield* socket.writer
+                  const all = yield* readToEnd(pull)
+                  yield* write(text(`got ${decode(all)}`))
+                }),
+              ),
+            ),
+          )
+          const socket = yield* implementation.makeNet(target(server))
+          const { pull } = yield* socket.reader
+          // Releasing the writer half-closes: the server reads to the end and can still answer.
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const { write } = yield* socket.writer
+              yield* write(text("one "))
+              yield* write(text("two"))
+            }),
+          )
+          assert.strictEqual(decode(yield* readToEnd(pull)), "got one two")
+        }),
+      )(transport),
+    )
+
+    it.live.each(transports)(
+      "a CloseEvent closes the connection: the peer reads to the end, our pull ends (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            const server = yield* implementation.makeServer(yield* listenOptions(transport))
+            const received = yield* Deferred.make<string>()
+            yield* Effect.forkScoped(
+              server.run((socket) =>
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    const { pull } = yield* socket.reader
+                    yield* Deferred.succeed(received, decode(yield* readToEnd(pull)))
+                  }),
+                ),
+              ),
+            )
+            const socket = yield* implementation.makeNet(target(server))
+            const { pull } = yield* socket.reader
+            const { write } = yield* socket.writer
+            yield* write(text("bye"))
+            yield* write(new Socket.CloseEvent())
+            assert.strictEqual(yield* Deferred.await(received), "bye")
+            const error = yield* Effect.flip(pull)
+            assert.strictEqual(error.reason._tag, "SocketCloseError")
+          }),
+        )(transport),
+    )
+
+    it.live.each(transports)("large transfers: 8 MiB echoed byte for byte (%s)", (transport) =>
+      run((transport) =>
+        Effect.gen(function* () {
+          const server = yield* implementation.makeServer(yield* listenOptions(transport))
+          yield* Effect.forkScoped(server.run(echo))
+          const data = randomBytes(8 * 1024 * 1024)
+          const socket = yield* implementation.makeNet(target(server))
+          const { pull } = yield* socket.reader
+          const writing = yield* Effect.forkChild(
+            Effect.scoped(
+              Effect.gen(function* () {
+                const { write } = yield* socket.writer
+                for (let offset = 0; offset < data.length; offset += 100_003) {
+                  yield* write(data.subarray(offset, Math.min(offset + 100_003, data.length)))
+                }
+              }),
+            ),
+          )
+          const received = yield* readToEnd(pull)
+          yield* Fiber.join(writing)
+          assert.strictEqual(received.byteLength, data.byteLength)
+          assert.strictEqual(
+            createHash("sha256").update(received).digest("hex"),
+            createHash("sha256").update(data).digest("hex"),
+          )
+        }),
+      )(transport),
+    )
+
+    it.live("abrupt peer reset: the server's pull fails with SocketReadError (ECONNRESET)", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const server = yield* implementation.makeServer(yield* listenOptions("TCP"))
+          const outcome = yield* Deferred.make<Socket.SocketError>()
+          const reading = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            server.run((socket) =>
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const { pull } = yield* socket.reader
+                  const first = yield* pull
+                  assert.strictEqual(decode(concat(first as ReadonlyArray<Uint8Array>)), "x")
+                  yield* Deferred.succeed(reading, undefined)
+                  const error = yield* Effect.flip(Effect.forever(pull))
+                  yield* Deferred.succeed(outcome, error)
+                }),
+              ),
+            ),
+          )
+          const peer = net.connect(rawTarget(server))
+          peer.on("error", () => {})
+          yield* Effect.promise(() => once(peer, "connect"))
+          peer.write("x")
+          yield* Deferred.await(reading)
+          peer.resetAndDestroy()
+          const error = yield* Deferred.await(outcome)
+          assert.strictEqual(error.reason._tag, "SocketReadError")
+          const cause = (error.reason as Socket.SocketReadError).cause as { code?: string }
+          assert.strictEqual(cause.code, "ECONNRESET")
+        }),
+      )("TCP"),
+    )
+
+    it.live.each(transports)(
+      "closing the server's scope interrupts live handlers and closes their connections (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            const serverScope = yield* Scope.make()
+            const server = yield* implementation
+              .makeServer(yield* listenOptions(transport))
+              .pipe(Scope.provide(serverScope))
+            const started = yield* Deferred.make<void>()
+            const interrupted = yield* Deferred.make<void>()
+            yield* server
+              .run((socket) =>
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    const { pull } = yield* socket.reader
+                    yield* Deferred.succeed(started, undefined)
+                    yield* Effect.forever(pull)
+                  }),
+                ).pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))),
+              )
+              .pipe(Effect.forkIn(serverScope))
+            const peer = net.connect(rawTarget(server))
+            peer.on("error", () => {})
+            const ended = new Promise<void>((resolve) => peer.once("close", () => resolve()))
+            yield* Effect.promise(() => once(peer, "connect"))
+            yield* Deferred.await(started)
+            yield* Scope.close(serverScope, Exit.void)
+            yield* Deferred.await(interrupted)
+            yield* Effect.promise(() => ended)
+            // No longer listening.
+            const refused = net.connect(rawTarget(server))
+            const [error] = (yield* Effect.promise(() => once(refused, "error"))) as [NodeJS.ErrnoException]
+            assert.oneOf(error.code, ["ECONNREFUSED", "ENOENT"])
+          }),
+        )(transport),
+    )
+
+    it.live.each(transports)(
+      "interrupting a blocked pull loses nothing: the next pull gets the bytes (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            const server = yield* implementation.makeServer(yield* listenOptions(transport))
+            const go = yield* Deferred.make<void>()
+            yield* Effect.forkScoped(
+              server.run((socket) =>
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    // Writes wait until the reader opened the connection.
+                    yield* socket.reader
+                    const { write } = yield* socket.writer
+                    yield* Deferred.await(go)
+                    yield* write(text("after"))
+                    yield* Effect.never
+                  }),
+                ),
+              ),
+            )
+            const socket = yield* implementation.makeNet(target(server))
+            const { pull } = yield* socket.reader
+            const blocked = yield* Effect.forkChild(pull)
+            yield* Effect.sleep("20 millis")
+            yield* Fiber.interrupt(blocked)
+            const exit = yield* Fiber.await(blocked)
+            assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+            yield* Deferred.succeed(go, undefined)
+            assert.strictEqual(decode(yield* readAtLeast(pull, 5)), "after")
+          }),
+        )(transport),
+    )
+
+    it.live("upgrade on a server connection without credentials fails with SocketUpgradeError", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const server = yield* implementation.makeServer(yield* listenOptions("TCP"))
+          const outcome = yield* Deferred.make<Socket.SocketError | "upgraded">()
+          yield* Effect.forkScoped(
+            server.run((socket) =>
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const { upgrade } = yield* socket.reader
+                  const result = yield* Effect.result(upgrade())
+                  yield* Deferred.succeed(outcome, result._tag === "Failure" ? result.failure : "upgraded")
+                }),
+              ),
+            ),
+          )
+          const peer = net.connect(rawTarget(server))
+          peer.on("error", () => {})
+          const error = yield* Deferred.await(outcome)
+          peer.destroy()
+          assert.notStrictEqual(error, "upgraded")
+          assert.strictEqual((error as Socket.SocketError).reason._tag, "SocketUpgradeError")
+        }),
+      )("TCP"),
+    )
+
+    it.live.each(transports)(
+      "connecting where nothing listens fails the reader with SocketOpenError (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            // A server that listened and closed: its address has no listener now.
+            const address = yield* Effect.scoped(
+              Effect.map(implementation.makeServer(yield* listenOptions(transport)), target),
+            )
+            const socket = yield* implementation.makeNet(address)
+            const error = yield* Effect.flip(Effect.scoped(socket.reader))
+            assert.strictEqual(error.reason._tag, "SocketOpenError")
+          }),
+        )(transport),
+    )
+  })

@@ -1,0 +1,371 @@
+/**
+ * Fuzzers over the public API (issue 16): seeded, reproducible, short by default so that they run in
+ * `npm test`, longer with IOU_FUZZ_RUNS (runs per engine) and IOU_FUZZ_STEPS (calls per run);
+ * IOU_FUZZ_SEED replays a run (a failure names its seed). Both engines.
+ *
+ * - The API fuzzer calls every Driver method with arguments drawn from good and bad values (fds that
+ *   are files, sockets, closed or not numbers; buffers that are not; positions past 2^63; options
+ *   that are arrays; deadlines that are NaN), with cancels, aborts and a close among them. Every call
+ *   either throws a TypeError or RangeError at once or makes a request that settles exactly once,
+ *   with an IoUringError when it fails; nothing crashes, and nothing is outstanding after close.
+ * - The program fuzzer runs random programs of valid operations on two Drivers (file reads and
+ *   writes, echo over TCP, receives that time out, cancels by handle and by signal, closes with
+ *   random shutdown timeouts and reopenings): every request settles exactly once, a deadline never
+ *   fires early, what is received is what was sent, and the stats add up after close.
+ */
+import { writeSync } from "node:fs"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "../src/index.ts"
+import { tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+
+const SEED = Number(process.env["IOU_FUZZ_SEED"] ?? 0x16)
+const RUNS = Number(process.env["IOU_FUZZ_RUNS"] ?? 2)
+const STEPS = Number(process.env["IOU_FUZZ_STEPS"] ?? 150)
+
+const ENGINES = [{ engine: "inline" as const }, { engine: "thread" as const }]
+
+/** mulberry32: a small seeded generator, so that a seed replays the same run. */
+const generator = (seed: number) => {
+  let a = seed >>> 0
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (n: number): number => Math.floor(next() * n)
+  const pick = <T>(values: ReadonlyArray<T>): T => values[int(values.length)]!
+  /** A good value three times in four, so that runs get past validation as often as they fail it. */
+  const choose = <T>(good: ReadonlyArray<T>, bad: ReadonlyArray<unknown>): T =>
+    next() < 0.75 ? pick(good) : (pick(bad) as T)
+  return { next, int, pick, choose }
+}
+
+const tick = (): Promise<void> => new Promise((done) => setImmediate(done))
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!()
+})
+const pair = async (): Promise<TcpPair> => {
+  const p = await tcpPair()
+  cleanups.push(() => p.close())
+  return p
+}
+const file = (content?: Uint8Array): TempFile => {
+  const f = tempFile(content)
+  cleanups.push(() => f.close())
+  return f
+}
+
+/**
+ * Every request a run made, by id: how often it settled and how. A second settlement fails at once;
+ * `unsettled()` lists those that never did.
+ */
+class Ledger {
+  private readonly settled: Array<number> = []
+  readonly failures: Array<string> = []
+  open(): number {
+    this.settled.push(0)
+    return this.settled.length - 1
+  }
+  settle(id: number, error: unknown): void {
+    this.settled[id]!++
+    if (this.settled[id] !== 1) this.failures.push(`request ${id} settled ${this.settled[id]} times`)
+    if (error !== null && error !== undefined && !(error instanceof IoUringError)) {
+      this.failures.push(`request ${id} failed with an untyped error: ${String(error)}`)
+    }
+  }
+  /** A callback for the low-level API that settles `id`. */
+  callback(id: number): (error: Error | null, result: number) => void {
+    return (error, result) => {
+      if (typeof result !== "number") this.failures.push(`request ${id}: result ${String(result)}`)
+      this.settle(id, error)
+    }
+  }
+  track(id: number, promise: Promise<unknown>, onError?: (error: unknown) => void): void {
+    promise.then(
+      () => this.settle(id, null),
+      (error: unknown) => {
+        this.settle(id, error)
+        onError?.(error)
+      },
+    )
+  }
+  unsettled(): Array<number> {
+    return this.settled.flatMap((n, id) => (n === 0 ? [id] : []))
+  }
+  get count(): number {
+    return this.settled.length
+  }
+}
+
+/** Waits (bounded) until every request of the ledger settled. */
+const settleAll = async (ledger: Ledger, seed: number): Promise<void> => {
+  for (let i = 0; i < 2000 && ledger.unsettled().length > 0; i++) await new Promise((d) => setTimeout(d, 5))
+  expect(ledger.unsettled(), `IOU_FUZZ_SEED=${seed}`).toEqual([])
+  expect(ledger.failures, `IOU_FUZZ_SEED=${seed}`).toEqual([])
+}
+
+/** A synchronous throw from a call must be a TypeError or a RangeError, the only typed refusals. */
+const call = (ledger: Ledger, make: (id: number) => unknown): void => {
+  const id = ledger.open()
+  let result: unknown
+  try {
+    result = make(id)
+  } catch (error) {
+    ledger.settle(id, null) // refused at once: nothing pending
+    if (!(error instanceof TypeError || error instanceof RangeError)) {
+      ledger.failures.push(`call ${id} threw ${String(error)}`)
+    }
+    return
+  }
+  if (result instanceof Promise) ledger.track(id, result)
+}
+
+describe.skipIf(!supported)(`fuzzers${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe.each(ENGINES)("engine $engine", (engine) => {
+    it(`API fuzzer: bad and good arguments, cancels and closes (seed ${SEED}, ${RUNS} runs of ${STEPS})`, async () => {
+      for (let run = 0; run < RUNS; run++) {
+        const seed = SEED + run
+        const g = generator(seed)
+        const p = await pair()
+        const f = file(Buffer.alloc(64, 7))
+        const ring = Driver.open({
+          ...engine,
+          size: g.pick([1, 2, 8]),
+          operations: g.pick(["all", "all", "files", "sockets"] as const),
+        })
+        const ledger = new Ledger()
+        const handles: Array<number> = [0, -1, 2 ** 40]
+        const controllers = [new AbortController(), new AbortController()]
+        const aborted = AbortSignal.abort()
+        const fd = (): unknown => g.choose([f.fd, p.a, p.b], [1_000_000, -1, 1.5, "3", undefined, Number.NaN])
+        const buffer = (): unknown =>
+          g.choose(
+            [Buffer.alloc(16), new Uint8Array(4096), [Buffer.alloc(2), Buffer.alloc(3)], new Uint8Array(0)],
+            [[], "text", null, {}, new DataView(new ArrayBuffer(4))],
+          )
+        const position = (): unknown =>
+          g.choose([0, 10, 2 ** 40, 2n ** 63n - 1n], [-1, 1.5, 2n ** 64n, "0", Number.NaN, 2 ** 53])
+        const option = (): unknown =>
+          g.choose(
+            [
+              undefined,
+              {},
+              { timeout: 1 },
+              { timeout: 20 },
+              { length: 8 },
+              { exact: true, timeout: 10 },
+              { offset: 3, timeout: 5 },
+              { signal: aborted },
+              { signal: g.pick(controllers).signal, timeout: 50 },
+              { dataOnly: true },
+            ],
+            [[], Buffer.alloc(1), { timeout: -1 }, { length: 1e9 }, { dataOnly: "yes" }, { offset: -1 }],
+          )
+        const deadline = (): unknown => g.choose([0, Driver.now() + 5, Driver.now() + 30], [-1, Number.NaN, "1"])
+        const cb = (id: number): unknown => g.choose([ledger.callback(id)], [null, 1])
+        const r = ring as unknown as Record<string, (...args: Array<unknown>) => unknown>
+        const remember = (handle: unknown): unknown => {
+          if (typeof handle === "number") handles.push(handle)
+          return handle
+        }
+        for (let step = 0; step < STEPS; step++) {
+          const what = g.int(20)
+          switch (what) {
+            case 0:
+              call(ledger, () => r["nop"]!(option()))
+              break
+            case 1:
+              call(ledger, () => r["readAt"]!(fd(), buffer(), position(), option()))
+              break
+            case 2:
+              call(ledger, () => r["writeAt"]!(fd(), buffer(), position(), option()))
+              break
+            case 3:
+              call(ledger, () => r["send"]!(fd(), buffer(), option()))
+              break
+            case 4:
+              call(ledger, () => r["recv"]!(fd(), buffer(), option()))
+              break
+            case 5:
+              call(ledger, () => r["sync"]!(fd(), option()))
+              break
+            case 6:
+              call(ledger, (id) => remember(r["submitNop"]!(deadline(), cb(id))))
+              break
+            case 7:
+              call(ledger, (id) =>
+                remember(
+                  r["submitReadAt"]!(
+                    fd(),
+                    buffer(),
+                    position(),
+                    g.choose([0, 4, 16], [-1, 1e9]),
+                    g.choose([true, false], [1]),
+                    deadline(),
+                    cb(id),
+                  ),
+                ),
+              )
+              break
+            case 8:
+              call(ledger, (id) => remember(r["submitWriteAt"]!(fd(), buffer(), position(), deadline(), cb(id))))
+              break
+            case 9:
+              call(ledger, (id) => remember(r["submitSend"]!(fd(), buffer(), deadline(), cb(id))))
+              break
+            case 10:
+              call(ledger, (id) =>
+                remember(
+                  r["submitRecv"]!(
+                    fd(),
+                    buffer(),
+                    g.pick([0, 2, 100]),
+                    g.pick([0, 4, 16]),
+                    g.pick([true, false]),
+                    deadline(),
+                    cb(id),
+                  ),
+                ),
+              )
+              break
+            case 11:
+              call(ledger, (id) => remember(r["submitSync"]!(fd(), g.choose([true, false], ["x"]), deadline(), cb(id))))
+              break
+            case 12:
+            case 13:
+              expect(typeof ring.cancel(g.pick(handles) as never)).toBe("boolean")
+              break
+            case 14: {
+              const i = g.int(controllers.length)
+              controllers[i]!.abort(new Error("fuzz"))
+              controllers[i] = new AbortController()
+              break
+            }
+            case 15:
+              writeSync(g.pick([p.a, p.b]), Buffer.alloc(1 + g.int(32), 1))
+              break
+            case 16:
+              if (g.int(15) === 0) {
+                const options = g.pick([
+                  undefined,
+                  { shutdownTimeout: 0 },
+                  { shutdownTimeout: 10 },
+                  [],
+                  { shutdownTimeout: -1 },
+                ])
+                call(ledger, () => ring.close(options as never))
+              }
+              break
+            default:
+              await tick()
+          }
+          if (ledger.failures.length > 0) break
+        }
+        await ring.close({ shutdownTimeout: 0 }).catch(() => {})
+        await settleAll(ledger, seed)
+        expect(ring.stats().outstanding).toBe(0)
+      }
+    })
+
+    it(`program fuzzer: random valid programs on two Drivers (seed ${SEED}, ${RUNS} runs of ${STEPS})`, async () => {
+      for (let run = 0; run < RUNS; run++) {
+        const seed = SEED + run
+        const g = generator(seed)
+        const p = await pair()
+        const f = file(Buffer.alloc(4096, 3))
+        const ledger = new Ledger()
+        const early: Array<string> = []
+        const open = () => Driver.open({ ...engine, size: g.pick([2, 4, 16]), shutdownTimeout: g.pick([0, 20, 200]) })
+        const rings = [open(), open()]
+        const closes: Array<Promise<unknown>> = []
+        const live: Array<{ ring: Driver; handle: number }> = []
+        let sent = 0
+        const mismatches: Array<string> = []
+        const silent = await pair() // nothing is ever written to silent.b: its receives time out
+        for (let step = 0; step < STEPS; step++) {
+          const i = g.int(rings.length)
+          const ring = rings[i]!
+          const what = g.int(10)
+          const id = ledger.open()
+          if (what === 0) {
+            ledger.track(id, ring.nop())
+          } else if (what === 1) {
+            ledger.track(id, ring.readAt(f.fd, Buffer.alloc(1 + g.int(512)), g.int(4096)))
+          } else if (what === 2) {
+            ledger.track(id, ring.writeAt(f.fd, Buffer.alloc(1 + g.int(512), 5), g.int(4096)))
+          } else if (what === 3) {
+            // Echo, awaited (two receives on one socket may interleave their bytes): what is
+            // received on b is what was sent on a.
+            const n = 1 + g.int(64)
+            const chunk = Buffer.alloc(n)
+            for (let k = 0; k < n; k++) chunk[k] = (sent + k) & 0xff
+            sent += n
+            const into = Buffer.alloc(n)
+            const send = ring.send(p.a, chunk)
+            const recv = ring.recv(p.b, into, { exact: true })
+            ledger.track(id, send)
+            ledger.track(ledger.open(), recv)
+            await Promise.all([send, recv])
+            if (!into.equals(chunk)) mismatches.push(`echo of ${n} bytes at ${sent - n} differs`)
+          } else if (what === 4 || what === 5) {
+            const timeout = 1 + g.int(30)
+            const started = Driver.now()
+            ledger.track(id, ring.recv(silent.b, Buffer.alloc(8), { timeout }), (error) => {
+              const elapsed = Driver.now() - started
+              // The same clock on both sides; 0.05 ms is the clock offset's error (Clock.ts).
+              if ((error as IoUringError).code === "ETIMEDOUT" && elapsed < timeout - 0.05) {
+                early.push(`a ${timeout} ms deadline fired after ${elapsed} ms`)
+              }
+            })
+          } else if (what === 6) {
+            const controller = new AbortController()
+            ledger.track(id, ring.recv(silent.b, Buffer.alloc(8), { signal: controller.signal }))
+            if (g.int(2) === 0) controller.abort()
+            else setTimeout(() => controller.abort(), g.int(10))
+          } else if (what === 7) {
+            const handle = ring.submitRecv(
+              silent.b,
+              Buffer.alloc(8),
+              0,
+              8,
+              false,
+              Driver.now() + 200,
+              ledger.callback(id),
+            )
+            live.push({ ring, handle })
+          } else if (what === 8 && live.length > 0) {
+            const { ring: owner, handle } = live.splice(g.int(live.length), 1)[0]!
+            owner.cancel(handle)
+            ledger.settle(id, null)
+          } else if (what === 9 && g.int(8) === 0) {
+            closes.push(ring.close(g.pick([undefined, { shutdownTimeout: 0 }, { shutdownTimeout: 5 }])))
+            rings[i] = open()
+            ledger.settle(id, null)
+          } else {
+            ledger.settle(id, null)
+          }
+          if (g.int(4) === 0) await tick()
+        }
+        // Receives still waiting for echo bytes get them before the close (all sends were made).
+        closes.push(...rings.map((ring) => ring.close({ shutdownTimeout: 500 })))
+        const results = (await Promise.all(closes)) as Array<{ completed: number; abandoned: number }>
+        await settleAll(ledger, seed)
+        expect(early).toEqual([])
+        expect(mismatches).toEqual([])
+        for (const result of results) expect(Number.isInteger(result.completed + result.abandoned)).toBe(true)
+        for (const ring of rings) {
+          const stats = ring.stats()
+          expect(stats.outstanding).toBe(0)
+          expect(stats.completed).toBeGreaterThanOrEqual(stats.failed + stats.timedOut + stats.cancelled)
+        }
+      }
+    })
+  })
+})
