@@ -12,7 +12,12 @@ export default [
     ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
     test: {
       name: "native-thread",
-      include: ["test/Driver.test.ts", "test/Driver.recvMany.test.ts", "test/conformance.test.ts"],
+      include: [
+        "test/Driver.test.ts",
+        "test/Driver.recvMany.test.ts",
+        "test/Driver.starvation.test.ts",
+        "test/conformance.test.ts",
+      ],
       env: { IOU_TEST_ENGINE: "thread" },
     },
   },
