@@ -121,7 +121,13 @@ export const runStarvation = async (options: {
       streams.push(stream)
       idlePending.push(stream.next().catch(() => undefined))
     }
-    while (ring.stats().pendingOperations < options.idle) await new Promise((done) => setTimeout(done, 5))
+    // With a waiter capacity below `idle` (the seed's sizing), they never all get in: fail, not hang.
+    const armBy = Date.now() + 30_000
+    while (ring.stats().pendingOperations < options.idle) {
+      if (Date.now() > armBy)
+        throw new Error(`only ${ring.stats().pendingOperations} of ${options.idle} recvMany armed`)
+      await new Promise((done) => setTimeout(done, 5))
+    }
     const pendingIdle = ring.stats().pendingOperations
     globalThis.gc?.()
     const rssArmed = process.memoryUsage().rss
