@@ -14,6 +14,8 @@ export default [
       name: "native-thread",
       include: [
         "test/Driver.test.ts",
+        "test/Driver.sockets.test.ts",
+        "test/Driver.files.test.ts",
         "test/Driver.recvMany.test.ts",
         "test/Driver.starvation.test.ts",
         "test/conformance.test.ts",

@@ -5,12 +5,11 @@
  * CPU time (user + sys over all its threads, process.cpuUsage()) over each window: the inline engine
  * has no thread, no spin and no timer while no deadline is pending, so both should be near zero.
  *
- * The sockets: a node:net listener here with `pauseOnConnect: true` (so libuv never reads the
- * accepted ends; the Driver's receives use `socket._handle.fd`, as the TCP suite does) and 1,000
- * node:net clients in this process that never write. The receives are cancelled with an
- * AbortSignal after the window, before the sockets are destroyed.
+ * The sockets: 1,000 loopback connections the Driver itself makes (listen, accept, connect); the
+ * clients never write. The receives are cancelled with an AbortSignal after the window, before the
+ * fds are closed.
  */
-import * as net from "node:net"
+import { closeSync } from "node:fs"
 import type { Suite } from "./context.ts"
 import type { ComparisonResult } from "./harness.ts"
 import { addCpu, cpuNow, zeroCpu } from "./cpu.ts"
@@ -21,45 +20,31 @@ const PENDING = 1000
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-const fdOf = (s: net.Socket): number => {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (typeof fd !== "number" || fd < 0) throw new Error("no fd on the accepted socket")
-  return fd
-}
-
-/** `count` loopback connections: the accepted (paused) ends and the clients. */
-const connectPairs = async (count: number) => {
-  const accepted: Array<net.Socket> = []
-  const clients: Array<net.Socket> = []
-  const server = net.createServer({ pauseOnConnect: true })
-  server.on("connection", (s) => {
-    s.on("error", () => undefined)
-    accepted.push(s)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as net.AddressInfo).port
+/** `count` loopback connections made by the ring (listen, accept, connect): the accepted fds and the clients'. */
+const connectPairs = async (ring: Ring, count: number) => {
+  const accepted: Array<number> = []
+  const clients: Array<number> = []
+  const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+  const port = (listener.localAddress as { port: number }).port
   try {
     for (let i = 0; i < count; i += 100) {
-      const batch = Array.from(
-        { length: Math.min(100, count - i) },
-        () =>
-          new Promise<void>((resolve, reject) => {
-            const c = net.connect({ port, host: "127.0.0.1" }, () => resolve())
-            c.on("error", reject)
-            clients.push(c)
-          }),
+      const n = Math.min(100, count - i)
+      const batch = Array.from({ length: n }, () =>
+        Promise.all([ring.accept(listener), ring.connect({ host: "127.0.0.1", port })]).then(([a, c]) => {
+          accepted.push(a.fd)
+          clients.push(c.fd)
+        }),
       )
       await Promise.all(batch)
     }
-    while (accepted.length < count) await sleep(5)
   } finally {
-    server.close()
+    closeSync(listener.fd)
   }
   return {
     accepted,
     close: () => {
-      for (const s of accepted) s.destroy()
-      for (const c of clients) c.destroy()
+      for (const fd of accepted) closeSync(fd)
+      for (const fd of clients) closeSync(fd)
     },
   }
 }
@@ -116,10 +101,10 @@ export const idleSuite: Suite = {
       try {
         await ring.nop() // the Driver has run once: its handles exist
         idle = await idleWindow(ring, seconds * 1000)
-        pairs = await connectPairs(PENDING)
+        pairs = await connectPairs(ring, PENDING)
         const buf = Buffer.alloc(64)
-        const receives = pairs.accepted.map((s) =>
-          ring.recv(fdOf(s), buf, { signal: controller.signal }).then(
+        const receives = pairs.accepted.map((fd) =>
+          ring.recv(fd, buf, { signal: controller.signal }).then(
             (n) => {
               throw new Error(`an idle socket received ${n} bytes`)
             },

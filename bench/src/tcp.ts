@@ -6,19 +6,17 @@
  * echo also runs once against the node:net peer in every run (`tcp-echo-16-node-peer`). Why two
  * peers: bench/README.md, "The TCP peer".
  *
- * The ring needs socket fds that nothing else in the process reads or writes. This process listens
- * with node:net with `pauseOnConnect: true` and the peer connects to it: an accepted socket created
- * paused never has libuv's read interest (readStop before anything is read), and nothing ever writes
- * through the node:net Socket, so libuv never touches the fd after accept; the ring variants then use
- * `socket._handle.fd` alone, and the Socket object only owns the fd's lifetime (closed after the last
- * ring request on it has completed). Each variant has its own connections; the node:net variants
- * resume theirs for a round and pause them after.
+ * The ring variants' sockets come from the ring: it listens and accepts the peer's connections
+ * (their fds are this file's, closed after the last ring request on them), so libuv never touches
+ * them. The node:net variants' connections are accepted by a node:net server of their own, paused
+ * between rounds. Each variant has its own connections.
  *
  *   echo-N:  N connections, each a 64-byte ping-pong (send 64 bytes, wait for the 64-byte echo)
  *   stream:  one connection, the peer writes 64 KiB chunks as fast as they are taken, we receive
  *   send:    one connection, we send 64 KiB chunks one after the other, the peer discards
  */
 import { spawn } from "node:child_process"
+import { closeSync } from "node:fs"
 import type { ChildProcess } from "node:child_process"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -37,14 +35,11 @@ const NODE = "node:net"
 export const RING_CB = "ring recv/send, callback"
 export const RING_PROMISE = "ring recv/send, Promise"
 
-const fdOf = (s: net.Socket): number => {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (typeof fd !== "number" || fd < 0) throw new Error("no fd on the accepted socket")
-  return fd
-}
-
 interface Peer {
+  /** The accepted node:net sockets (a node:net peer), or none. */
   readonly sockets: ReadonlyArray<net.Socket>
+  /** The fds the ring accepted (a ring peer), or none. */
+  readonly fds: ReadonlyArray<number>
   readonly close: () => Promise<void>
 }
 
@@ -60,11 +55,63 @@ const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
   return "binary" in built ? { command: [built.binary] } : built
 }
 
-/** Listens, starts the peer in `mode` with `count` connections, and returns the accepted sockets. */
-const startPeer = async (command: PeerCommand, mode: "echo" | "stream" | "sink", count: number): Promise<Peer> => {
+/** Starts the peer program in `mode` with `count` connections to `port`. */
+const spawnPeer = (command: PeerCommand, mode: string, port: number, count: number) => {
+  // BENCH_PEER_CPUS=1: run the peer under `taskset -c 1` (to study placement; pin this process too).
+  const cpus = process.env["BENCH_PEER_CPUS"]
+  const argv = [...command, mode, String(port), String(count)]
+  const child: ChildProcess = cpus
+    ? spawn("taskset", ["-c", cpus, ...argv], { stdio: ["ignore", "inherit", "inherit"] })
+    : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+  const failed = new Promise<never>((_, reject) =>
+    child.once("error", (e) => reject(new Error(`the TCP peer did not start: ${e.message}`))),
+  )
+  const early = exited.then(() => {
+    throw new Error("the TCP peer exited before connecting")
+  })
+  const stop = async () => {
+    const timer = setTimeout(() => child.kill(), 2000)
+    await exited
+    clearTimeout(timer)
+  }
+  return { failed, early, stop }
+}
+
+/**
+ * Listens, starts the peer in `mode` with `count` connections, and returns them accepted: by
+ * node:net for the node:net variants (`acceptor` "node"), or by the ring (listen and accept on
+ * `acceptor`, a Driver) for the ring variants, whose fds nothing but the ring ever touches.
+ */
+const startPeer = async (
+  command: PeerCommand,
+  mode: "echo" | "stream" | "sink",
+  count: number,
+  acceptor: "node" | Ring,
+): Promise<Peer> => {
+  if (acceptor !== "node") {
+    const listener = await acceptor.listen({ host: "127.0.0.1", port: 0 })
+    const { failed, early, stop } = spawnPeer(command, mode, (listener.localAddress as { port: number }).port, count)
+    const fds: Array<number> = []
+    const accepting = (async () => {
+      while (fds.length < count) fds.push((await acceptor.accept(listener)).fd)
+    })()
+    try {
+      await Promise.race([accepting, failed, early])
+    } finally {
+      closeSync(listener.fd)
+    }
+    return {
+      sockets: [],
+      fds,
+      close: async () => {
+        for (const fd of fds) closeSync(fd)
+        await stop()
+      },
+    }
+  }
   const sockets: Array<net.Socket> = []
   const server = net.createServer({ pauseOnConnect: true, noDelay: true })
-  let child: ChildProcess | undefined
   const accepted = new Promise<void>((resolve, reject) => {
     server.on("connection", (s) => {
       s.setNoDelay(true)
@@ -76,31 +123,15 @@ const startPeer = async (command: PeerCommand, mode: "echo" | "stream" | "sink",
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as net.AddressInfo).port
-  // BENCH_PEER_CPUS=1: run the peer under `taskset -c 1` (to study placement; pin this process too).
-  const cpus = process.env["BENCH_PEER_CPUS"]
-  const argv = [...command, mode, String(port), String(count)]
-  child = cpus
-    ? spawn("taskset", ["-c", cpus, ...argv], { stdio: ["ignore", "inherit", "inherit"] })
-    : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
-  const exited = new Promise<void>((resolve) => child!.on("exit", () => resolve()))
-  const failed = new Promise<never>((_, reject) =>
-    child!.once("error", (e) => reject(new Error(`the TCP peer did not start: ${e.message}`))),
-  )
-  await Promise.race([
-    accepted,
-    failed,
-    exited.then(() => {
-      throw new Error("the TCP peer exited before connecting")
-    }),
-  ])
+  const { failed, early, stop } = spawnPeer(command, mode, port, count)
+  await Promise.race([accepted, failed, early])
   server.close()
   return {
     sockets,
+    fds: [],
     close: async () => {
       for (const s of sockets) s.destroy()
-      const timer = setTimeout(() => child?.kill(), 2000)
-      await exited
-      clearTimeout(timer)
+      await stop()
     },
   }
 }
@@ -288,8 +319,6 @@ export const tcpSuite: Suite = {
     }
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
-    // node:net, then a callback and a Promise variant per engine, each on connections of its own.
-    const variantCount = 1 + 2 * rings.length
     const wanted = process.env["BENCH_PEER"] ?? "c"
     if (wanted !== "c" && wanted !== "node") throw new Error(`BENCH_PEER must be c or node, got ${wanted}`)
     const built = wanted === "c" ? buildCPeer() : undefined
@@ -301,7 +330,10 @@ export const tcpSuite: Suite = {
     const why =
       built && "reason" in built ? [`the C peer is not available, so the node:net peer runs: ${built.reason}`] : []
     if (why.length) ctx.log(`tcp: ${why[0]}`)
-    const common = "ring sockets are accepted paused and driven only by the ring"
+    const common = "ring sockets are accepted by the ring (listen/accept) and driven only by it"
+    // The ring variants' connections are accepted by the first ring; the node:net ones by node:net.
+    const acceptor = rings[0]!.ring
+    const ringCount = 2 * rings.length
 
     const echoRuns: Array<{ n: number; command: PeerCommand; id: string; title: string }> = [1, 16].map((n) => ({
       n,
@@ -318,16 +350,18 @@ export const tcpSuite: Suite = {
       })
     }
     for (const { n, command: peerCommand, id, title } of echoRuns) {
-      const peer = await startPeer(peerCommand, "echo", n * variantCount)
-      peers.push(peer)
-      const group = (i: number) => peer.sockets.slice(i * n, (i + 1) * n)
-      const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(group(0), budget) }]
+      const nodePeer = await startPeer(peerCommand, "echo", n, "node")
+      peers.push(nodePeer)
+      const ringPeer = await startPeer(peerCommand, "echo", n * ringCount, acceptor)
+      peers.push(ringPeer)
+      const group = (i: number) => ringPeer.fds.slice(i * n, (i + 1) * n)
+      const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(nodePeer.sockets, budget) }]
       rings.forEach(({ engine, ring }, k) => {
-        const cbFds = group(1 + 2 * k).map(fdOf)
+        const cbFds = group(2 * k)
         variants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringEchoCallback(ring, cbFds, budget) })
       })
       rings.forEach(({ engine, ring }, k) => {
-        const prFds = group(2 + 2 * k).map(fdOf)
+        const prFds = group(1 + 2 * k)
         variants.push({ name: withEngine(RING_PROMISE, engine), run: (budget) => ringEchoPromise(ring, prFds, budget) })
       })
       comparisons.push({
@@ -341,15 +375,17 @@ export const tcpSuite: Suite = {
     }
 
     const streamNotes = [`${describe(command)}; ${common}`, ...why, ...skipped]
-    const recvPeer = await startPeer(command, "stream", variantCount)
+    const recvNode = await startPeer(command, "stream", 1, "node")
+    peers.push(recvNode)
+    const recvPeer = await startPeer(command, "stream", ringCount, acceptor)
     peers.push(recvPeer)
-    const recvVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamRecv(recvPeer.sockets[0]!, budget) }]
+    const recvVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamRecv(recvNode.sockets[0]!, budget) }]
     rings.forEach(({ engine, ring }, k) => {
-      const fdCb = fdOf(recvPeer.sockets[1 + 2 * k]!)
+      const fdCb = recvPeer.fds[2 * k]!
       recvVariants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringStreamRecv(ring, fdCb, budget) })
     })
     rings.forEach(({ engine, ring }, k) => {
-      const fdPr = fdOf(recvPeer.sockets[2 + 2 * k]!)
+      const fdPr = recvPeer.fds[1 + 2 * k]!
       const buf = Buffer.allocUnsafeSlow(CHUNK)
       recvVariants.push({
         name: withEngine(RING_PROMISE, engine),
@@ -366,15 +402,17 @@ export const tcpSuite: Suite = {
       notes: streamNotes,
     })
 
-    const sendPeer = await startPeer(command, "sink", variantCount)
+    const sendNode = await startPeer(command, "sink", 1, "node")
+    peers.push(sendNode)
+    const sendPeer = await startPeer(command, "sink", ringCount, acceptor)
     peers.push(sendPeer)
-    const sendVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamSend(sendPeer.sockets[0]!, budget) }]
+    const sendVariants: Array<Variant> = [{ name: NODE, run: (budget) => nodeStreamSend(sendNode.sockets[0]!, budget) }]
     rings.forEach(({ engine, ring }, k) => {
-      const fdCb = fdOf(sendPeer.sockets[1 + 2 * k]!)
+      const fdCb = sendPeer.fds[2 * k]!
       sendVariants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringStreamSend(ring, fdCb, budget) })
     })
     rings.forEach(({ engine, ring }, k) => {
-      const fdPr = fdOf(sendPeer.sockets[2 + 2 * k]!)
+      const fdPr = sendPeer.fds[1 + 2 * k]!
       const chunk = Buffer.alloc(CHUNK, 0x63)
       sendVariants.push({
         name: withEngine(RING_PROMISE, engine),

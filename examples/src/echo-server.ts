@@ -81,7 +81,13 @@ export const serve = (options: EchoOptions): Effect.Effect<never, ListenError, I
     yield* options.onListening?.(listener.port) ??
       Effect.logInfo(`echo server on ${formatAddress(listener.host, listener.port)}`)
     while (true) {
-      const conn = yield* listener.accept
+      // A failed accept (out of file descriptors, a connection reset first) ends no server.
+      const conn = yield* listener.accept.pipe(
+        Effect.catchTags({
+          IoUringError: (error) => Effect.as(Effect.logWarning(`accept: ${error.message}`), undefined),
+        }),
+      )
+      if (conn === undefined) continue
       yield* FiberSet.run(connections, echo(conn, options.idleTimeout, options.sendTimeout ?? "5 seconds"))
     }
   })

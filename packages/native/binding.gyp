@@ -8,6 +8,7 @@
         "binding/delivery.cc",
         "binding/lifetime.cc",
         "binding/loop.cc",
+        "binding/socket.cc",
         "binding/trace.cc",
         "binding/wire.cc"
       ],

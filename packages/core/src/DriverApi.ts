@@ -86,6 +86,98 @@ export interface SyncOptions {
 /** Data for writeAt/send: one buffer, or several (vectored: writev / sendmsg). */
 export type Data = Uint8Array | ReadonlyArray<Uint8Array>
 
+/** A path: a string (UTF-8), its raw bytes, or a `file:` URL, as node:fs takes it. No NUL byte. */
+export type PathLike = string | Uint8Array | URL
+
+/** open's flags: a node:fs flag string ("r", "r+", "rs+", "w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+", "as", "as+") or O_* bits. */
+export type OpenFlags = string | number
+
+export interface OpenOptions {
+  /** Default "r". O_CLOEXEC is always added. */
+  readonly flags?: OpenFlags | undefined
+  /** The mode of a created file, before the umask; default 0o666. */
+  readonly mode?: number | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface StatOptions {
+  /** Default true (stat); false: the link itself (lstat). Ignored for an fd. */
+  readonly followSymlinks?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface AllocateOptions {
+  /** FALLOC_FL_KEEP_SIZE: allocate without changing the file's size. */
+  readonly keepSize?: boolean | undefined
+  /** FALLOC_FL_PUNCH_HOLE (implies keepSize): deallocate the range; it reads as zeros. */
+  readonly punchHole?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface UnlinkOptions {
+  /** Remove an empty directory (rmdir) instead of a file. */
+  readonly directory?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface RenameOptions {
+  /** RENAME_NOREPLACE: fail with EEXIST instead of replacing the target. */
+  readonly noReplace?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface MkdirOptions {
+  /** Default 0o777, before the umask. */
+  readonly mode?: number | undefined
+  /** Create the missing parents too, as fs.mkdir's `recursive`; an existing directory is no error. */
+  readonly recursive?: boolean | undefined
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+export interface PathOptions {
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * What `stat` resolves with: the fields and methods of node:fs's `BigIntStats` (what
+ * `fs.statSync(path, { bigint: true })` returns), from statx(2).
+ */
+export interface FileStats {
+  readonly dev: bigint
+  readonly ino: bigint
+  readonly mode: bigint
+  readonly nlink: bigint
+  readonly uid: bigint
+  readonly gid: bigint
+  readonly rdev: bigint
+  readonly size: bigint
+  readonly blksize: bigint
+  readonly blocks: bigint
+  readonly atimeMs: bigint
+  readonly mtimeMs: bigint
+  readonly ctimeMs: bigint
+  readonly birthtimeMs: bigint
+  readonly atimeNs: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  readonly birthtimeNs: bigint
+  readonly atime: Date
+  readonly mtime: Date
+  readonly ctime: Date
+  readonly birthtime: Date
+  isFile(): boolean
+  isDirectory(): boolean
+  isSymbolicLink(): boolean
+  isBlockDevice(): boolean
+  isCharacterDevice(): boolean
+  isFIFO(): boolean
+  isSocket(): boolean
+}
+
+/** submitStat's callback: (null, stats) on success, (error, undefined) on failure; exactly once. */
+export type StatCallback = (error: Error | null, stats: FileStats | undefined) => void
+
 /**
  * The low-level API's completion callback: called exactly once per request, on the Driver's thread,
  * with (null, result) on success or (error, 0) on failure. `error` is an IoUringError; a cancelled
@@ -109,7 +201,7 @@ export interface SubmitMethods {
   submitNop(deadline: number, callback: Callback): RequestHandle
   submitReadAt(
     fd: number,
-    buffer: Uint8Array,
+    buffer: Uint8Array | ReadonlyArray<Uint8Array>,
     position: number | bigint,
     length: number,
     exact: boolean,
@@ -128,6 +220,44 @@ export interface SubmitMethods {
     callback: Callback,
   ): RequestHandle
   submitSync(fd: number, dataOnly: boolean, deadline: number, callback: Callback): RequestHandle
+  /** socket(domain, type | SOCK_CLOEXEC, protocol); the callback gets the new fd (the caller's). */
+  submitSocket(domain: number, type: number, protocol: number, deadline: number, callback: Callback): RequestHandle
+  /** connect(fd, sockaddr); `address` is the sockaddr's bytes (Sockets.encodeAddress). */
+  submitConnect(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
+  /** accept4(fd, SOCK_CLOEXEC); the callback gets the connection's fd (the caller's). */
+  submitAccept(fd: number, deadline: number, callback: Callback): RequestHandle
+  /** shutdown(fd, SHUT_RD / SHUT_WR / SHUT_RDWR). */
+  submitShutdown(fd: number, how: ShutdownHow, deadline: number, callback: Callback): RequestHandle
+  /** bind(fd, sockaddr). */
+  submitBind(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
+  /** listen(fd, backlog). */
+  submitListen(fd: number, backlog: number, deadline: number, callback: Callback): RequestHandle
+  /** The callback gets the new fd, which is then the caller's to close. */
+  submitOpen(path: PathLike, flags: OpenFlags, mode: number, deadline: number, callback: Callback): RequestHandle
+  /** Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle). */
+  submitCloseFd(fd: number, callback: Callback): void
+  submitStat(
+    pathOrFd: PathLike | number,
+    followSymlinks: boolean,
+    deadline: number,
+    callback: StatCallback,
+  ): RequestHandle
+  submitTruncate(fd: number, length: number | bigint, deadline: number, callback: Callback): RequestHandle
+  submitAllocate(
+    fd: number,
+    offset: number | bigint,
+    length: number | bigint,
+    keepSize: boolean,
+    punchHole: boolean,
+    deadline: number,
+    callback: Callback,
+  ): RequestHandle
+  submitUnlink(path: PathLike, directory: boolean, deadline: number, callback: Callback): RequestHandle
+  submitRename(from: PathLike, to: PathLike, noReplace: boolean, deadline: number, callback: Callback): RequestHandle
+  /** One directory (no parents; `mkdir(path, { recursive })` walks up with it). */
+  submitMkdir(path: PathLike, mode: number, deadline: number, callback: Callback): RequestHandle
+  submitSymlink(target: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
+  submitLink(existing: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
   submitRecvMany(fd: number, deadline: number, onChunk: ChunkCallback, callback: Callback): RequestHandle
 }
 
@@ -144,6 +274,74 @@ export interface RecvManyOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+/** Which direction shutdownSocket ends: SHUT_RD, SHUT_WR or SHUT_RDWR. */
+export type ShutdownHow = "read" | "write" | "both"
+
+/** A socket's address, shaped like Node's: an IP address and port, or a Unix socket path. */
+export type SocketAddress =
+  | { readonly address: string; readonly family: "IPv4" | "IPv6"; readonly port: number }
+  | { readonly path: string }
+
+/** What to listen on: a TCP port (host omitted: `::` dual-stack, else `0.0.0.0`) or a Unix socket path. */
+export type ListenTarget =
+  | {
+      readonly host?: string | undefined
+      readonly port: number
+      /** Pending connections the kernel queues; default 511, as node:net. */
+      readonly backlog?: number | undefined
+      /** SO_REUSEPORT: several listeners on one port, the kernel spreads connections. */
+      readonly reusePort?: boolean | undefined
+    }
+  | { readonly path: string; readonly backlog?: number | undefined }
+
+/** Where to connect: a host (a name, resolved with dns.lookup, or an IP literal) and port, or a Unix socket path. */
+export type ConnectTarget = { readonly host: string; readonly port: number } | { readonly path: string }
+
+export interface ConnectOptions {
+  /** TCP_NODELAY. */
+  readonly noDelay?: boolean | undefined
+  /** SO_KEEPALIVE. */
+  readonly keepAlive?: boolean | undefined
+  /** ms from now, for the whole request (the lookup and every address tried). */
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/** A listening socket: its fd (the caller's) and the address it is bound to. */
+export interface Listener {
+  readonly fd: number
+  readonly localAddress: SocketAddress
+}
+
+/** A connected socket: its fd (the caller's) and both ends' addresses. */
+export interface Connection {
+  readonly fd: number
+  readonly localAddress: SocketAddress
+  readonly remoteAddress: SocketAddress
+}
+
+/** The completion callback of the socket requests made of several steps (listen, connect, accept). */
+export type ResultCallback<A> = (error: Error | null, result: A | undefined) => void
+
+/**
+ * The socket requests made of several steps, in the low-level API: one callback, one handle that
+ * `cancel` accepts (it cancels the step in flight; an fd made on the way is closed). Deadlines are
+ * absolute ms on `Driver.now()`, 0 meaning none.
+ */
+export interface SocketMethods {
+  /** socket, SO_REUSEADDR (and SO_REUSEPORT, IPV6_V6ONLY = 0), bind, listen; then getsockname. */
+  openListener(target: ListenTarget, deadline: number, callback: ResultCallback<Listener>): RequestHandle
+  /** dns.lookup for a host name, then for each address: socket, connect (the first that connects wins). */
+  openConnection(
+    target: ConnectTarget,
+    options: Pick<ConnectOptions, "noDelay" | "keepAlive">,
+    deadline: number,
+    callback: ResultCallback<Connection>,
+  ): RequestHandle
+  /** accept, then getsockname and getpeername. */
+  acceptConnection(listenerFd: number, deadline: number, callback: ResultCallback<Connection>): RequestHandle
+}
+
 /**
  * The slice of the Driver that a service built over it needs: the low-level method of every
  * operation of the table (one callback per request, no Promise and no AbortSignal per operation),
@@ -151,7 +349,7 @@ export interface RecvManyOptions {
  * any value that does. Every callback is called exactly once, on the JS thread; deadlines are
  * absolute milliseconds on the clock of `Driver.now()`, 0 meaning none.
  */
-export interface DriverLike extends Pick<SubmitMethods, SubmitMethod> {
+export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMethods {
   readonly config: EffectiveConfig
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats

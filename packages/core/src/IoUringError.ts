@@ -1,6 +1,6 @@
 /**
  * IoUringError: the class of every failure @iou/native's Driver reports for a request, with Node's
- * fields (`code`, `errno`, `syscall`, `fd`) and the `reason` its maker decided. It lives here, with
+ * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`) and the `reason` its maker decided. It lives here, with
  * no native code, so that @iou/effect can recognise the Driver's errors by class (and make the
  * Unavailable one itself when @iou/native is not installed) without loading @iou/native, which
  * re-exports it and owns every constructor that maps the loop's outcomes to one (src/IoUringError.ts).
@@ -37,6 +37,10 @@ export interface IoUringErrorFields {
   readonly errno?: number | undefined
   readonly syscall?: Syscall | undefined
   readonly fd?: number | undefined
+  /** The path a path operation acted on (Node's `path`). */
+  readonly path?: string | undefined
+  /** The second path of rename, link and symlink (Node's `dest`). */
+  readonly dest?: string | undefined
   /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. */
   readonly bytes?: number | undefined
   readonly cause?: unknown
@@ -51,6 +55,10 @@ export class IoUringError extends Error {
   readonly errno: number | undefined
   readonly syscall: Syscall | undefined
   readonly fd: number | undefined
+  /** The path of a path operation (open, stat, unlink, rename's source, mkdir…), as Node's errors carry it. */
+  readonly path: string | undefined
+  /** rename's target, link's and symlink's new name, as Node's errors carry it. */
+  readonly dest: string | undefined
   /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. */
   readonly bytes: number | undefined
 
@@ -62,6 +70,8 @@ export class IoUringError extends Error {
     this.errno = fields.errno
     this.syscall = fields.syscall
     this.fd = fields.fd
+    this.path = fields.path
+    this.dest = fields.dest
     this.bytes = fields.bytes
   }
 }

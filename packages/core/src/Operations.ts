@@ -14,10 +14,15 @@
  * | `submit`    | the Driver's low-level (callback) method                                  |
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
- * | `onFd`      | it acts on a file descriptor (errors carry `fd`)                          |
+ * | `onFd`      | it acts on a file descriptor (errors carry `fd`); `closeFd(fd)` cancels it first |
  * | `multishot` | one SQE yields many results before its one completion (absent: false)     |
  * | `class`     | `files`, `sockets` or `both`: the Drivers that accept it (the config's `operations`), as the C row's IOU_CLASS_* bits |
+ * | `producesFd`| its result is a new fd: one the caller no longer waits for (aborted, timed out, abandoned after the kernel made it) is closed by the Driver |
+ * | `paths`     | the paths it takes (errors carry the first as `path`, the second as `dest`, as Node's do) |
  *
+ * The socket rows are the ring's single operations; the Driver's `listen`, `connect` and `accept`
+ * compose them (socket, setsockopt, bind, listen; socket, connect; accept, getsockname) and their
+ * errors carry the syscall of the step that failed.
  * Adding an operation in TypeScript is one row here, its low-level method's signature in
  * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
  * an operation").
@@ -32,6 +37,8 @@ export interface Operation {
   readonly onFd: boolean
   readonly multishot?: boolean
   readonly class: Class
+  readonly producesFd: boolean
+  readonly paths: 0 | 1 | 2
 }
 
 /** Which operations an operation belongs with: a Driver opened for `operations: "files"` accepts the `files` and `both` rows. */
@@ -42,63 +49,44 @@ export type Classes = "all" | "files" | "sockets"
 
 export const CLASSES: ReadonlyArray<Classes> = ["all", "files", "sockets"]
 
+// Columns after `syscall`: movesData, onFd, class, producesFd, paths.
+const row = <const M extends string, const S extends string, const C extends Class>(
+  op: number,
+  c: string,
+  submit: M,
+  syscall: S,
+  movesData: boolean,
+  onFd: boolean,
+  klass: C,
+  producesFd: boolean,
+  paths: 0 | 1 | 2,
+) => ({ op, c, submit, syscall, movesData, onFd, class: klass, producesFd, paths })
+
+// prettier-ignore
 export const OPERATIONS = {
-  nop: { op: 0, c: "IOU_OP_NOP", submit: "submitNop", syscall: "nop", movesData: false, onFd: false, class: "both" },
-  readAt: {
-    op: 1,
-    c: "IOU_OP_READ_AT",
-    submit: "submitReadAt",
-    syscall: "read",
-    movesData: true,
-    onFd: true,
-    class: "files",
-  },
-  writeAt: {
-    op: 2,
-    c: "IOU_OP_WRITE_AT",
-    submit: "submitWriteAt",
-    syscall: "write",
-    movesData: true,
-    onFd: true,
-    class: "files",
-  },
-  send: {
-    op: 3,
-    c: "IOU_OP_SEND",
-    submit: "submitSend",
-    syscall: "send",
-    movesData: true,
-    onFd: true,
-    class: "sockets",
-  },
-  recv: {
-    op: 4,
-    c: "IOU_OP_RECV",
-    submit: "submitRecv",
-    syscall: "recv",
-    movesData: true,
-    onFd: true,
-    class: "sockets",
-  },
-  sync: {
-    op: 5,
-    c: "IOU_OP_SYNC",
-    submit: "submitSync",
-    syscall: "fsync",
-    movesData: false,
-    onFd: true,
-    class: "files",
-  },
-  recvMany: {
-    op: 6,
-    c: "IOU_OP_RECV_MANY",
-    submit: "submitRecvMany",
-    syscall: "recv",
-    movesData: false,
-    onFd: true,
-    class: "sockets",
-    multishot: true,
-  },
+  nop:            row(0,  "IOU_OP_NOP",      "submitNop",      "nop",       false, false, "both",    false, 0),
+  readAt:         row(1,  "IOU_OP_READ_AT",  "submitReadAt",   "read",      true,  true,  "files",   false, 0),
+  writeAt:        row(2,  "IOU_OP_WRITE_AT", "submitWriteAt",  "write",     true,  true,  "files",   false, 0),
+  send:           row(3,  "IOU_OP_SEND",     "submitSend",     "send",      true,  true,  "sockets", false, 0),
+  recv:           row(4,  "IOU_OP_RECV",     "submitRecv",     "recv",      true,  true,  "sockets", false, 0),
+  sync:           row(5,  "IOU_OP_SYNC",     "submitSync",     "fsync",     false, true,  "files",   false, 0),
+  socket:         row(6,  "IOU_OP_SOCKET",   "submitSocket",   "socket",    false, false, "sockets", true,  0),
+  connect:        row(7,  "IOU_OP_CONNECT",  "submitConnect",  "connect",   false, true,  "sockets", false, 0),
+  accept:         row(8,  "IOU_OP_ACCEPT",   "submitAccept",   "accept",    false, true,  "sockets", true,  0),
+  shutdownSocket: row(9,  "IOU_OP_SHUTDOWN", "submitShutdown", "shutdown",  false, true,  "sockets", false, 0),
+  bind:           row(10, "IOU_OP_BIND",     "submitBind",     "bind",      false, true,  "sockets", false, 0),
+  listen:         row(11, "IOU_OP_LISTEN",   "submitListen",   "listen",    false, true,  "sockets", false, 0),
+  open:           row(12, "IOU_OP_OPEN",     "submitOpen",     "open",      false, false, "files",   true,  1),
+  closeFd:        row(13, "IOU_OP_CLOSE",    "submitCloseFd",  "close",     false, true,  "both",    false, 0),
+  stat:           row(14, "IOU_OP_STAT",     "submitStat",     "stat",      false, true,  "files",   false, 1),
+  truncate:       row(15, "IOU_OP_TRUNCATE", "submitTruncate", "ftruncate", false, true,  "files",   false, 0),
+  allocate:       row(16, "IOU_OP_ALLOCATE", "submitAllocate", "fallocate", false, true,  "files",   false, 0),
+  unlink:         row(17, "IOU_OP_UNLINK",   "submitUnlink",   "unlink",    false, false, "files",   false, 1),
+  rename:         row(18, "IOU_OP_RENAME",   "submitRename",   "rename",    false, false, "files",   false, 2),
+  mkdir:          row(19, "IOU_OP_MKDIR",    "submitMkdir",    "mkdir",     false, false, "files",   false, 1),
+  symlink:        row(20, "IOU_OP_SYMLINK",  "submitSymlink",  "symlink",   false, false, "files",   false, 2),
+  link:           row(21, "IOU_OP_LINK",     "submitLink",     "link",      false, false, "files",   false, 2),
+  recvMany:       { ...row(22, "IOU_OP_RECV_MANY", "submitRecvMany", "recv", false, true, "sockets", false, 0), multishot: true },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -109,8 +97,12 @@ export type Method = keyof Table
 /** The Driver's low-level method of each operation. */
 export type SubmitMethod = Table[Method]["submit"]
 
-/** The operation, named like Node's `syscall` field; "open" is the ring's setup. */
-export type Syscall = Table[Method]["syscall"] | "open"
+/**
+ * The operation, named like Node's `syscall` field: the rows' names, plus "rmdir" (an unlink of a
+ * directory); "open" is also the ring's setup, "getaddrinfo" the host name lookup before a connect,
+ * "setsockopt"/"getsockname"/"getpeername" the synchronous steps of listen, connect and accept.
+ */
+export type Syscall = Table[Method]["syscall"] | "rmdir" | "getaddrinfo" | "setsockopt" | "getsockname" | "getpeername"
 
 /** The row of each op number (IOU_OP_*), indexed by it. */
 export const BY_OP: ReadonlyArray<Table[Method]> = (() => {
@@ -142,9 +134,13 @@ const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
 /** The operation of op number `op` is multishot (the `multishot` column). */
 export const isMultishot = (op: number): boolean => (BY_OP[op] as Operation | undefined)?.multishot === true
 
-/** The operation whose errors carry `syscall` ("read" -> "readAt"); undefined for "open". */
-export const methodOf = (syscall: string): Method | undefined => METHOD_OF_SYSCALL.get(syscall)
+/** The operation whose errors carry `syscall` ("read" -> "readAt", "rmdir" -> "unlink"). */
+export const methodOf = (syscall: string): Method | undefined =>
+  METHOD_OF_SYSCALL.get(syscall === "rmdir" ? "unlink" : syscall)
 
-/** The fd an error of `op` carries: none for an operation that acts on no file descriptor. */
+/**
+ * The fd an error of `op` carries: none for an operation that acts on no file descriptor, nor for
+ * one that acts on a path (its fd is AT_FDCWD, negative).
+ */
 export const fdOf = (op: number, fd: number | undefined): number | undefined =>
-  BY_OP[op]?.onFd === true ? fd : undefined
+  BY_OP[op]?.onFd === true && fd !== undefined && fd >= 0 ? fd : undefined

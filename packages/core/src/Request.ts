@@ -24,6 +24,9 @@
  *    OK (success wins even over a requested cancel). Recv without exact: OK after the first
  *    non-empty read. Otherwise another SQE, or the cancel outcome once a cancel was requested.
  *
+ * The file operations (open, closeFd, stat, truncate, allocate, unlink, rename, mkdir, symlink,
+ * link) move no data: one SQE each, ended by its result (an open's fd; 0 for the others).
+ *
  * Requests of zero length (readAt, writeAt, send, recv) never reach the kernel: the loop ends them
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
  */
@@ -39,8 +42,24 @@ export const OP_WRITE_AT = 2
 export const OP_SEND = 3
 export const OP_RECV = 4
 export const OP_SYNC = 5
+export const OP_SOCKET = 6
+export const OP_CONNECT = 7
+export const OP_ACCEPT = 8
+export const OP_SHUTDOWN = 9
+export const OP_BIND = 10
+export const OP_LISTEN = 11
+export const OP_OPEN = 12
+export const OP_CLOSE = 13
+export const OP_STAT = 14
+export const OP_TRUNCATE = 15
+export const OP_ALLOCATE = 16
+export const OP_UNLINK = 17
+export const OP_RENAME = 18
+export const OP_MKDIR = 19
+export const OP_SYMLINK = 20
+export const OP_LINK = 21
 /** Multishot recv into provided buffers: results (chunks) with `more`, then one completion. */
-export const OP_RECV_MANY = 6
+export const OP_RECV_MANY = 22
 
 /** IOU_FLAG_EXACT: readAt/recv fill the whole range; EOF first is OUTCOME_UNEXPECTED_EOF. */
 export const FLAG_EXACT = 1
@@ -70,7 +89,31 @@ export const MAX_IOV = 1024
 /** Largest byte count a CQE result (int32) can report. */
 export const MAX_LENGTH = 0x7fff_ffff
 
-export const OP_NAMES = ["nop", "readAt", "writeAt", "send", "recv", "sync", "recvMany"] as const
+export const OP_NAMES = [
+  "nop",
+  "readAt",
+  "writeAt",
+  "send",
+  "recv",
+  "sync",
+  "socket",
+  "connect",
+  "accept",
+  "shutdownSocket",
+  "bind",
+  "listen",
+  "open",
+  "closeFd",
+  "stat",
+  "truncate",
+  "allocate",
+  "unlink",
+  "rename",
+  "mkdir",
+  "symlink",
+  "link",
+  "recvMany",
+] as const
 
 export const OUTCOME_NAMES = [
   "OK",
@@ -94,7 +137,7 @@ export interface Request {
   readonly position: number
   /** Total bytes to transfer (the sum of `iov` when vectored). */
   readonly length: number
-  /** Chunk lengths of a vectored writeAt / send (writev / sendmsg); empty when single-buffer. */
+  /** Chunk lengths of a vectored readAt / writeAt / send (readv / writev / sendmsg); empty when single-buffer. */
   readonly iov: ReadonlyArray<number>
   /** Absolute deadline in ns on the loop's clock, or NO_DEADLINE. */
   readonly deadline: number
@@ -125,7 +168,7 @@ export interface Options {
   readonly position?: number
   /** Bytes for readAt / recv / single-buffer writeAt / send. */
   readonly length?: number
-  /** Chunk lengths for a vectored writeAt / send (each > 0). */
+  /** Chunk lengths for a vectored readAt / writeAt / send (each > 0). */
   readonly iov?: ReadonlyArray<number>
   readonly deadline?: number
 }
@@ -139,7 +182,7 @@ export const make = (options: Options): Request => {
   const iov = options.iov ?? []
   let length = options.length ?? 0
   if (iov.length > 0) {
-    if (op !== OP_WRITE_AT && op !== OP_SEND) throw new TypeError(`${OP_NAMES[op]} takes no iov`)
+    if (op !== OP_WRITE_AT && op !== OP_SEND && op !== OP_READ_AT) throw new TypeError(`${OP_NAMES[op]} takes no iov`)
     length = 0
     for (const chunk of iov) {
       if (!isByteCount(chunk) || chunk === 0) throw new RangeError(`iov chunk length ${chunk} must be in [1, 2^31)`)
@@ -147,7 +190,7 @@ export const make = (options: Options): Request => {
     }
   }
   if (!isByteCount(length)) throw new RangeError(`length ${length} must be in [0, 2^31)`)
-  if (BY_OP[op]?.movesData !== true && length !== 0) throw new RangeError(`${OP_NAMES[op]} takes no length`)
+  if (!movesData(op) && length !== 0) throw new RangeError(`${OP_NAMES[op]} takes no length`)
   const deadline = options.deadline ?? NO_DEADLINE
   if (!(deadline >= 0)) throw new RangeError(`deadline ${deadline} must be >= 0`)
   return {
@@ -177,8 +220,11 @@ export const hasDeadline = (r: Request): boolean => r.deadline !== NO_DEADLINE
 
 export const isDone = (r: Request): boolean => r.outcome !== OUTCOME_PENDING
 
+/** The operation transfers bytes (the table's movesData): progress, EOF and WRITE_ZERO apply to it. */
+const movesData = (op: number): boolean => BY_OP[op]?.movesData === true
+
 /** A data operation with nothing to transfer: ends OK with 0 at admission, no SQE. */
-export const isEmpty = (r: Request): boolean => BY_OP[r.op]?.movesData === true && r.length === 0
+export const isEmpty = (r: Request): boolean => movesData(r.op) && r.length === 0
 
 /**
  * A multishot operation (recvMany): its one SQE yields CQEs with IORING_CQE_F_MORE, each published
@@ -246,7 +292,7 @@ export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean =
   if (res === -ECANCELED && cancelled) return end(r, cancelOutcome)
   if (res < 0) return finish(r, OUTCOME_ERROR, res)
   const op = r.op
-  if (BY_OP[op]?.movesData !== true) return finish(r, OUTCOME_OK, res) // e.g. the fd an open made
+  if (!movesData(op)) return finish(r, OUTCOME_OK, res) // e.g. the fd an open made
   const asked = sqeLength(r)
   if (res > asked) fail(`${OP_NAMES[op]} CQE of ${res} bytes exceeds the ${asked} asked for`)
   if (res === 0) {

@@ -28,6 +28,7 @@
 import { EAGAIN, EALREADY, ECANCELED, EINTR, EIO, ENOENT, EPIPE } from "./Errno.ts"
 import { fail } from "./Invariant.ts"
 import * as Loop from "./Loop.ts"
+import { BY_OP } from "./Operations.ts"
 import * as Request from "./Request.ts"
 import * as WaiterId from "./WaiterId.ts"
 import type * as Waker from "./Waker.ts"
@@ -244,7 +245,7 @@ const decide = (kernel: SimKernel, sqe: Sqe): Decision => {
   const custom = o.behaviour?.(sqe, kernel)
   if (custom !== undefined) return custom
   const delay = randomInt(kernel, o.minLatency, o.maxLatency)
-  const full = sqe.op === Request.OP_NOP || sqe.op === Request.OP_SYNC ? 0 : sqe.length
+  const full = BY_OP[sqe.op]?.movesData === true ? sqe.length : 0
   let r = kernel.random()
   if ((r -= o.retry) < 0) return { delay, result: kernel.random() < 0.5 ? -EAGAIN : -EINTR }
   if ((r -= o.error) < 0) return { delay, result: sqe.op === Request.OP_SEND ? -EPIPE : -EIO }

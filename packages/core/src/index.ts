@@ -4,6 +4,15 @@ export type {
   Callback,
   ChunkCallback,
   CloseOptions,
+  ConnectOptions,
+  ConnectTarget,
+  Connection,
+  ListenTarget,
+  Listener,
+  ResultCallback,
+  ShutdownHow,
+  SocketAddress,
+  SocketMethods,
   CloseResult,
   Data,
   DriverConfig,
@@ -16,6 +25,17 @@ export type {
   RequestHandle,
   SyncOptions,
   WriteOptions,
+  AllocateOptions,
+  FileStats,
+  MkdirOptions,
+  OpenFlags,
+  OpenOptions,
+  PathLike,
+  PathOptions,
+  RenameOptions,
+  StatCallback,
+  StatOptions,
+  UnlinkOptions,
 } from "./DriverApi.ts"
 export * as Errno from "./Errno.ts"
 export * as Fifo from "./Fifo.ts"
@@ -25,6 +45,7 @@ export * as Loop from "./Loop.ts"
 export * as Operations from "./Operations.ts"
 export * as Request from "./Request.ts"
 export * as SimKernel from "./SimKernel.ts"
+export * as Sockaddr from "./Sockaddr.ts"
 export * as ThreadWait from "./ThreadWait.ts"
 export * as TimeoutWheel from "./TimeoutWheel.ts"
 export * as WaiterId from "./WaiterId.ts"

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { EAGAIN, ECANCELED, EINTR, EINVAL, EIO, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
+import { EAGAIN, ECANCELED, EINTR, EINVAL, EIO, ENOENT, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
 import { InvariantError } from "../src/Invariant.ts"
 import * as Request from "../src/Request.ts"
 
@@ -23,7 +23,7 @@ describe("Request", () => {
   })
 
   it("gives every kind a deadline and rejects out-of-range lengths before the loop sees them", () => {
-    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
+    for (let op = Request.OP_NOP; op <= Request.OP_RECV_MANY; op++) {
       expect(Request.hasDeadline(make({ op, deadline: 10 }))).toBe(true)
       expect(Request.hasDeadline(make({ op }))).toBe(false)
     }
@@ -31,7 +31,46 @@ describe("Request", () => {
     expect(() => make({ op: Request.OP_READ_AT, length: 2 ** 31 })).toThrow(RangeError)
     expect(() => make({ op: Request.OP_RECV, iov: [1, 2] })).toThrow(TypeError)
     expect(() => make({ op: Request.OP_SEND, iov: [1, 0] })).toThrow(RangeError)
-    expect(() => make({ op: 9 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_RECV_MANY + 1 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_OPEN, length: 3 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_ACCEPT, length: 4 })).toThrow(RangeError)
+    expect(() => make({ op: Request.OP_STAT, iov: [1] })).toThrow(TypeError)
+  })
+
+  it("a file operation is one SQE: it ends with the kernel's result (an open's fd, 0 included), success winning over a cancel", () => {
+    for (let op = Request.OP_OPEN; op <= Request.OP_LINK; op++) {
+      const r = make({ op })
+      expect(Request.isEmpty(r)).toBe(false)
+      expect(cqe(r, op === Request.OP_OPEN ? 7 : 0)).toBe(true)
+      expect(ended(r)).toEqual(["OK", op === Request.OP_OPEN ? 7 : 0])
+    }
+    const fd0 = make({ op: Request.OP_OPEN })
+    expect(cqe(fd0, 0)).toBe(true)
+    expect(ended(fd0)).toEqual(["OK", 0])
+    const won = make({ op: Request.OP_OPEN })
+    expect(Request.onCqe(won, Request.OUTCOME_CANCELLED, 5)).toBe(true)
+    expect(ended(won)).toEqual(["OK", 5])
+    const lost = make({ op: Request.OP_OPEN })
+    expect(Request.onCqe(lost, Request.OUTCOME_TIMEOUT, -ECANCELED)).toBe(true)
+    expect(ended(lost)).toEqual(["TIMEOUT", 0])
+    const missing = make({ op: Request.OP_UNLINK })
+    expect(cqe(missing, -ENOENT)).toBe(true)
+    expect(ended(missing)).toEqual(["ERROR", -ENOENT])
+    const again = make({ op: Request.OP_STAT })
+    expect(cqe(again, -EAGAIN)).toBe(false)
+  })
+
+  it("a vectored readAt fills its chunks in order and ends at end of file with the count (UNEXPECTED_EOF when exact)", () => {
+    const r = make({ op: Request.OP_READ_AT, iov: [3, 2], position: 10 })
+    expect(Request.sqeLength(r)).toBe(5)
+    expect(cqe(r, 4)).toBe(false)
+    expect([Request.sqeOffset(r), Request.sqeIovCount(r), Request.sqeLength(r)]).toEqual([14, 1, 1])
+    expect(cqe(r, 0)).toBe(true)
+    expect(ended(r)).toEqual(["OK", 4])
+    const exact = make({ op: Request.OP_READ_AT, iov: [3, 2], flags: Request.FLAG_EXACT })
+    expect(cqe(exact, 2)).toBe(false)
+    expect(cqe(exact, 0)).toBe(true)
+    expect(ended(exact)).toEqual(["UNEXPECTED_EOF", 2])
   })
 
   it("send requeues on retry, continues short writes and ends WRITE_ZERO on 0 or ERROR on EPIPE", () => {
@@ -171,6 +210,30 @@ describe("Request", () => {
     expect(ended(io)).toEqual(["ERROR", -EIO])
   })
 
+  it("socket operations end OK with the kernel's result (accept and socket: the new fd), errors as ERROR, and a cancel that lost still hands over the fd", () => {
+    for (const op of [Request.OP_SOCKET, Request.OP_ACCEPT]) {
+      const r = make({ op, fd: 3 })
+      expect(Request.isEmpty(r)).toBe(false)
+      expect(cqe(r, -EAGAIN)).toBe(false)
+      expect(cqe(r, 7)).toBe(true)
+      expect(ended(r)).toEqual(["OK", 7])
+      const lost = make({ op, fd: 3 })
+      expect(cqe(lost, 8, CANCELLED)).toBe(true)
+      expect(ended(lost)).toEqual(["OK", 8])
+      const won = make({ op, fd: 3 })
+      expect(cqe(won, -ECANCELED, TIMEOUT)).toBe(true)
+      expect(ended(won)).toEqual(["TIMEOUT", 0])
+    }
+    for (const op of [Request.OP_CONNECT, Request.OP_SHUTDOWN, Request.OP_BIND, Request.OP_LISTEN]) {
+      const r = make({ op, fd: 3 })
+      expect(cqe(r, 0)).toBe(true)
+      expect(ended(r)).toEqual(["OK", 0])
+      const refused = make({ op, fd: 3 })
+      expect(cqe(refused, -111)).toBe(true)
+      expect(ended(refused)).toEqual(["ERROR", -111])
+    }
+  })
+
   it("sync (full or data-only) requeues on EINTR, succeeds on 0 (a positive result is passed on, as an open's fd is) and maps errors", () => {
     for (const flags of [0, Request.FLAG_DATA_ONLY]) {
       const r = make({ op: Request.OP_SYNC, flags })
@@ -197,8 +260,9 @@ describe("Request", () => {
   })
 
   it("ending locally delivers the cancel or timeout outcome with the progress so far, for every kind", () => {
-    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
-      const r = make({ op, length: op === Request.OP_NOP || op === Request.OP_SYNC ? 0 : 4 })
+    for (let op = Request.OP_NOP; op <= Request.OP_RECV_MANY; op++) {
+      const moves = [Request.OP_READ_AT, Request.OP_WRITE_AT, Request.OP_SEND, Request.OP_RECV].includes(op)
+      const r = make({ op, length: moves ? 4 : 0 })
       Request.end(r, TIMEOUT)
       expect(ended(r)).toEqual(["TIMEOUT", 0])
       expect(() => Request.end(r, CANCELLED)).toThrow(InvariantError)
@@ -213,7 +277,7 @@ describe("Request", () => {
   })
 
   it("only send, recv and readAt are ever orphaned when their caller goes away", () => {
-    for (let op = Request.OP_NOP; op <= Request.OP_SYNC; op++) {
+    for (let op = Request.OP_NOP; op <= Request.OP_RECV_MANY; op++) {
       const r = make({ op })
       r.orphaned = true
       expect(Request.isOrphaned(r)).toBe(op === Request.OP_SEND || op === Request.OP_RECV || op === Request.OP_READ_AT)

@@ -68,7 +68,15 @@ const cancelAfter: fc.Arbitrary<number> = fc.oneof(
 
 const plannedRequest = (withCancels: boolean): fc.Arbitrary<PlannedRequest> =>
   fc.record({
-    op: fc.integer({ min: Request.OP_NOP, max: Request.OP_RECV_MANY }),
+    op: fc.constantFrom(
+      Request.OP_NOP,
+      Request.OP_READ_AT,
+      Request.OP_WRITE_AT,
+      Request.OP_SEND,
+      Request.OP_RECV,
+      Request.OP_SYNC,
+      Request.OP_RECV_MANY,
+    ),
     length: fc.integer({ min: 0, max: 64 }),
     exact: fc.boolean(),
     vectored: fc.boolean(),

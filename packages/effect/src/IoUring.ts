@@ -20,13 +20,24 @@
  *   cancel landed, its result is dropped together with the interrupted fiber.
  * - Expected failures are `IoUringError`s; invalid arguments (a negative fd, a range outside the
  *   buffer, a negative position) are defects, because they are bugs in the caller.
- * - The file descriptor stays the caller's: do not close it while a request on it is pending.
+ * - File descriptors: one you pass stays yours (close it with `closeFd`, which cancels what is
+ *   pending on it first); one `open` succeeds with is yours; one the kernel made for an interrupted
+ *   or timed-out `open` is closed by the Driver.
  *
  * Provide the service with `NodeIoUring.layer` or `NodeIoUring.layerConfig`.
  *
  * @since 0.0.0
  */
-import type { DriverStats } from "@iou/core"
+import type {
+  ConnectTarget,
+  Connection,
+  DriverStats,
+  FileStats,
+  ListenTarget,
+  Listener,
+  ShutdownHow,
+  SocketAddress,
+} from "@iou/core"
 import { Context, type Duration, type Effect } from "effect"
 import type { IoUringError } from "./IoUringError.ts"
 
@@ -75,6 +86,18 @@ export interface SyncOptions {
 }
 
 /**
+ * @since 0.0.0
+ */
+export interface ConnectOptions {
+  /** TCP_NODELAY. */
+  readonly noDelay?: boolean | undefined
+  /** SO_KEEPALIVE. */
+  readonly keepAlive?: boolean | undefined
+  /** The request's deadline, from now: the host name lookup and every address tried. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
  * Data for writeAt/send: one buffer, or several written in order (writev / sendmsg).
  *
  * @since 0.0.0
@@ -84,7 +107,74 @@ export type Data = Uint8Array | ReadonlyArray<Uint8Array>
 /**
  * @since 0.0.0
  */
-export type { DriverStats }
+export type { ConnectTarget, Connection, DriverStats, FileStats, ListenTarget, Listener, ShutdownHow, SocketAddress }
+
+/**
+ * A path: a string, its bytes, or a `file:` URL (no NUL byte).
+ *
+ * @since 0.0.0
+ */
+export type PathLike = string | Uint8Array | URL
+
+/**
+ * @since 0.0.0
+ */
+export interface OpenOptions {
+  /** A node:fs flag string ("r", "w+", "a", "wx"…; default "r") or O_* bits; O_CLOEXEC always. */
+  readonly flags?: string | number | undefined
+  /** The mode of a created file, before the umask; default 0o666. */
+  readonly mode?: number | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface StatOptions {
+  /** Default true; false: the link itself (lstat). */
+  readonly followSymlinks?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface AllocateOptions {
+  /** Allocate without changing the size (FALLOC_FL_KEEP_SIZE). */
+  readonly keepSize?: boolean | undefined
+  /** Deallocate the range (FALLOC_FL_PUNCH_HOLE; keeps the size). */
+  readonly punchHole?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface UnlinkOptions {
+  /** Remove an empty directory (rmdir). */
+  readonly directory?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface RenameOptions {
+  /** Fail with EEXIST instead of replacing the target (RENAME_NOREPLACE). */
+  readonly noReplace?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.0.0
+ */
+export interface MkdirOptions {
+  /** Default 0o777, before the umask. */
+  readonly mode?: number | undefined
+  /** The missing parents too, as fs.mkdir's; an existing directory is no error. */
+  readonly recursive?: boolean | undefined
+  readonly timeout?: Duration.Input | undefined
+}
 
 /**
  * @since 0.0.0
@@ -94,10 +184,10 @@ export class IoUring extends Context.Service<
   {
     /** A no-op through the ring: measures the round trip. */
     readonly nop: Effect.Effect<void, IoUringError>
-    /** Reads into `buffer` from `position`; succeeds with the bytes read (0 at end of file). */
+    /** Reads into `buffer` (or several buffers in order: readv) from `position`; succeeds with the bytes read (0 at end of file). */
     readonly readAt: (
       fd: number,
-      buffer: Uint8Array,
+      buffer: Uint8Array | ReadonlyArray<Uint8Array>,
       position: number | bigint,
       options?: ReadAtOptions,
     ) => Effect.Effect<number, IoUringError>
@@ -114,6 +204,56 @@ export class IoUring extends Context.Service<
     readonly recv: (fd: number, buffer: Uint8Array, options?: RecvOptions) => Effect.Effect<number, IoUringError>
     /** fsync, or fdatasync with `dataOnly`. */
     readonly sync: (fd: number, options?: SyncOptions) => Effect.Effect<void, IoUringError>
+    /**
+     * A listening socket (`{ port, host?, backlog?, reusePort? }`: no host is `::` dual-stack, else
+     * `0.0.0.0`; SO_REUSEADDR; backlog 511. Or `{ path }`: a Unix socket). Its fd is the caller's.
+     */
+    readonly listen: (target: ListenTarget, options?: WriteOptions) => Effect.Effect<Listener, IoUringError>
+    /** The next connection on a listener; its fd is the caller's. Interruption cancels it in the kernel. */
+    readonly accept: (
+      listener: number | { readonly fd: number },
+      options?: WriteOptions,
+    ) => Effect.Effect<Connection, IoUringError>
+    /**
+     * A connected socket (`{ host, port }`, a host name looked up with dns.lookup and each address
+     * tried in order, or `{ path }`); its fd is the caller's. A socket made for a connect that
+     * failed, timed out or was interrupted is closed.
+     */
+    readonly connect: (target: ConnectTarget, options?: ConnectOptions) => Effect.Effect<Connection, IoUringError>
+    /** shutdown(2) of one direction of a socket. */
+    readonly shutdownSocket: (fd: number, how: ShutdownHow, options?: WriteOptions) => Effect.Effect<void, IoUringError>
+    /**
+     * Opens a file and succeeds with its fd, which is then yours (close it with `closeFd`).
+     * Interrupted after the kernel made the fd, the Driver closes it: nothing leaks.
+     */
+    readonly open: (path: PathLike, options?: OpenOptions) => Effect.Effect<number, IoUringError>
+    /** Cancels what is pending on `fd`, waits for it, then closes it. Uninterruptible. */
+    readonly closeFd: (fd: number) => Effect.Effect<void, IoUringError>
+    /** statx of a path or an fd, shaped like fs.BigIntStats. */
+    readonly stat: (pathOrFd: PathLike | number, options?: StatOptions) => Effect.Effect<FileStats, IoUringError>
+    /** ftruncate to `length`. */
+    readonly truncate: (
+      fd: number,
+      length: number | bigint,
+      options?: WriteOptions,
+    ) => Effect.Effect<void, IoUringError>
+    /** fallocate of [offset, offset + length). */
+    readonly allocate: (
+      fd: number,
+      offset: number | bigint,
+      length: number | bigint,
+      options?: AllocateOptions,
+    ) => Effect.Effect<void, IoUringError>
+    /** Removes a file, or an empty directory with `directory`. */
+    readonly unlink: (path: PathLike, options?: UnlinkOptions) => Effect.Effect<void, IoUringError>
+    /** Renames `from` to `to`. */
+    readonly rename: (from: PathLike, to: PathLike, options?: RenameOptions) => Effect.Effect<void, IoUringError>
+    /** Makes a directory; with `recursive`, succeeds with the first directory created or undefined. */
+    readonly mkdir: (path: PathLike, options?: MkdirOptions) => Effect.Effect<string | undefined, IoUringError>
+    /** Makes `path` a symbolic link to `target`. */
+    readonly symlink: (target: PathLike, path: PathLike, options?: WriteOptions) => Effect.Effect<void, IoUringError>
+    /** Makes `path` a new name (hard link) of `existing`. */
+    readonly link: (existing: PathLike, path: PathLike, options?: WriteOptions) => Effect.Effect<void, IoUringError>
     /** A snapshot of the Driver's counters and gauges. */
     readonly stats: Effect.Effect<DriverStats>
   }

@@ -3,7 +3,7 @@
  *
  * One class whose `reason` is a tagged class per kind of failure (Effect 4's convention, so that
  * `Effect.catchReason("IoUringError", "Timeout", …)` and `catchReasons` work), and which keeps Node's
- * fields (`code`, `errno`, `syscall`, `fd`) for logs and for the rare case that needs them:
+ * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`) for logs and for the rare case that needs them:
  *
  * | reason `_tag`   | code                        | what happened                                             |
  * | --------------- | --------------------------- | --------------------------------------------------------- |
@@ -185,6 +185,10 @@ export class IoUringError extends Data.TaggedError("IoUringError")<{
   readonly errno?: number | undefined
   readonly syscall?: Syscall | undefined
   readonly fd?: number | undefined
+  /** The path of a path operation (open, stat, unlink, mkdir, rename's source…), as Node's errors carry it. */
+  readonly path?: string | undefined
+  /** rename's target, link's and symlink's new name (Node's `dest`). */
+  readonly dest?: string | undefined
   /** A sentence a person can act on. */
   readonly message: string
   /** The Driver's own error, kept for its stack. */

@@ -28,7 +28,7 @@
  *
  * @since 0.0.0
  */
-import type { DriverConfig, DriverStats } from "@iou/core"
+import { type DriverConfig, type DriverStats, Operations } from "@iou/core"
 import { Context, Effect, Layer, Metric, type Scope } from "effect"
 import type { FileSystem } from "effect/FileSystem"
 import type { Path } from "effect/Path"
@@ -136,15 +136,10 @@ const unavailable = (reason: string): IoUring["Service"] => {
       message: `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${reason}`,
     }),
   )
-  return {
-    nop: fail,
-    readAt: () => fail,
-    writeAt: () => fail,
-    send: () => fail,
-    recv: () => fail,
-    sync: () => fail,
-    stats: Effect.succeed(ZERO_STATS),
-  }
+  // Every operation of the service (Operations' rows) fails alike; `stats` reads zeros.
+  const service: Record<string, unknown> = { nop: fail, stats: Effect.succeed(ZERO_STATS) }
+  for (const method of Object.keys(Operations.OPERATIONS)) if (method !== "nop") service[method] = () => fail
+  return service as IoUring["Service"]
 }
 
 /** Why a ring with `config` cannot open here (@iou/native's probe), or undefined if it can. */

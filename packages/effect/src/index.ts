@@ -18,12 +18,28 @@
  * @since 0.0.0
  */
 export { IoUring } from "./IoUring.ts"
-export type { Data, DriverStats, ReadAtOptions, RecvOptions, SyncOptions, WriteOptions } from "./IoUring.ts"
+export type {
+  ConnectOptions,
+  ConnectTarget,
+  Connection,
+  Data,
+  DriverStats,
+  ListenTarget,
+  Listener,
+  ReadAtOptions,
+  RecvOptions,
+  ShutdownHow,
+  SocketAddress,
+  SyncOptions,
+  WriteOptions,
+} from "./IoUring.ts"
 export {
   Abandoned,
   Closed,
+  CredentialsChanged,
   IoUringError,
   isIoUringError,
+  NotAllowed,
   platformErrorTag,
   reasonOf,
   SystemError,

@@ -6,6 +6,15 @@
 import {
   type Callback,
   type CloseResult,
+  type ConnectTarget,
+  type Connection,
+  type ListenTarget,
+  type Listener,
+  type ResultCallback,
+  type ShutdownHow,
+  type OpenFlags,
+  type PathLike,
+  type StatCallback,
   type DriverStats,
   IoUringError,
   type Reason,
@@ -71,11 +80,11 @@ export class FakeDriver {
     return request.handle
   }
 
-  complete(handle: RequestHandle, error: Error | null, result = 0): void {
+  complete(handle: RequestHandle, error: Error | null, result: unknown = 0): void {
     const request = this.requests.find((r) => r.handle === handle)
     if (request === undefined || request.done) throw new Error(`no pending request ${handle}`)
     request.done = true
-    request.callback(error, result)
+    request.callback(error, result as number)
   }
 
   pending(): number {
@@ -85,7 +94,9 @@ export class FakeDriver {
   submitNop(deadline: number, cb: Callback) {
     return this.submit("nop", [deadline], cb)
   }
-  submitReadAt(...args: [number, Uint8Array, number | bigint, number, boolean, number, Callback]) {
+  submitReadAt(
+    ...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, boolean, number, Callback]
+  ) {
     return this.submit("read", args.slice(0, 6), args[6])
   }
   submitWriteAt(...args: [number, Uint8Array | ReadonlyArray<Uint8Array>, number | bigint, number, Callback]) {
@@ -99,6 +110,63 @@ export class FakeDriver {
   }
   submitSync(...args: [number, boolean, number, Callback]) {
     return this.submit("fsync", args.slice(0, 3), args[3])
+  }
+  submitSocket(...args: [number, number, number, number, Callback]) {
+    return this.submit("socket", args.slice(0, 4), args[4])
+  }
+  submitConnect(...args: [number, Uint8Array, number, Callback]) {
+    return this.submit("connect", args.slice(0, 3), args[3])
+  }
+  submitAccept(...args: [number, number, Callback]) {
+    return this.submit("accept", args.slice(0, 2), args[2])
+  }
+  submitShutdown(...args: [number, ShutdownHow, number, Callback]) {
+    return this.submit("shutdown", args.slice(0, 3), args[3])
+  }
+  submitBind(...args: [number, Uint8Array, number, Callback]) {
+    return this.submit("bind", args.slice(0, 3), args[3])
+  }
+  submitListen(...args: [number, number, number, Callback]) {
+    return this.submit("listen", args.slice(0, 3), args[3])
+  }
+  openListener(target: ListenTarget, deadline: number, cb: ResultCallback<Listener>) {
+    return this.submit("listen", [target, deadline], cb as unknown as Callback)
+  }
+  openConnection(target: ConnectTarget, options: object, deadline: number, cb: ResultCallback<Connection>) {
+    return this.submit("connect", [target, options, deadline], cb as unknown as Callback)
+  }
+  acceptConnection(fd: number, deadline: number, cb: ResultCallback<Connection>) {
+    return this.submit("accept", [fd, deadline], cb as unknown as Callback)
+  }
+  submitOpen(...args: [PathLike, OpenFlags, number, number, Callback]) {
+    return this.submit("open", args.slice(0, 4), args[4])
+  }
+  submitCloseFd(fd: number, cb: Callback): void {
+    this.submit("close", [fd], cb)
+  }
+  submitStat(...args: [PathLike | number, boolean, number, StatCallback]) {
+    return this.submit("stat", args.slice(0, 3), args[3] as unknown as Callback)
+  }
+  submitTruncate(...args: [number, number | bigint, number, Callback]) {
+    return this.submit("ftruncate", args.slice(0, 3), args[3])
+  }
+  submitAllocate(...args: [number, number | bigint, number | bigint, boolean, boolean, number, Callback]) {
+    return this.submit("fallocate", args.slice(0, 6), args[6])
+  }
+  submitUnlink(...args: [PathLike, boolean, number, Callback]) {
+    return this.submit("unlink", args.slice(0, 3), args[3])
+  }
+  submitRename(...args: [PathLike, PathLike, boolean, number, Callback]) {
+    return this.submit("rename", args.slice(0, 4), args[4])
+  }
+  submitMkdir(...args: [PathLike, number, number, Callback]) {
+    return this.submit("mkdir", args.slice(0, 3), args[3])
+  }
+  submitSymlink(...args: [PathLike, PathLike, number, Callback]) {
+    return this.submit("symlink", args.slice(0, 3), args[3])
+  }
+  submitLink(...args: [PathLike, PathLike, number, Callback]) {
+    return this.submit("link", args.slice(0, 3), args[3])
   }
   submitRecvMany(...args: [number, number, (chunk: Uint8Array) => void, Callback]) {
     return this.submit("recv", args.slice(0, 3), args[3])

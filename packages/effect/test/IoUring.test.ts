@@ -4,6 +4,7 @@
  * pending in the Driver.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
+import { closeSync } from "node:fs"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { probe } from "@iou/native"
 import { IoUring, IoUringError, NodeIoUring } from "@iou/effect"
@@ -13,6 +14,10 @@ import { tcpPair } from "./sockets.ts"
 const supported = probe().supported
 const text = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)
+
+/** A socket the ring made, closed (close(2)) when the test's scope closes: the caller owns it. */
+const owned = <A extends { readonly fd: number }, E, R>(make: Effect.Effect<A, E, R>) =>
+  Effect.acquireRelease(make, (value) => Effect.sync(() => closeSync(value.fd)))
 
 /** Waits until the ring holds at least `n` requests in flight. */
 const inFlight = (n: number) =>
@@ -178,6 +183,58 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           const io = yield* IoUring
           const { a } = yield* tcpPair
           const fiber = yield* Effect.forkChild(io.recv(a, new Uint8Array(4)))
+          yield* inFlight(1)
+          yield* Fiber.interrupt(fiber)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
+          assert.strictEqual((yield* io.stats).pendingOperations, 0)
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        }),
+      )
+
+      it.effect("listen, accept, connect and shutdownSocket make a connection of ring requests alone", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const listener = yield* owned(io.listen({ host: "127.0.0.1", port: 0 }))
+          const port = (listener.localAddress as { port: number }).port
+          const accepted = yield* Effect.forkChild(owned(io.accept(listener)))
+          const client = yield* owned(io.connect({ host: "127.0.0.1", port }, { noDelay: true, timeout: "5 seconds" }))
+          const server = yield* Fiber.join(accepted)
+          assert.deepStrictEqual(client.remoteAddress, { address: "127.0.0.1", family: "IPv4", port })
+          assert.deepStrictEqual(server.remoteAddress, client.localAddress)
+          yield* io.send(client.fd, text("hi"))
+          yield* io.shutdownSocket(client.fd, "write")
+          const buffer = new Uint8Array(4)
+          assert.strictEqual(yield* io.recv(server.fd, buffer, { length: 2, exact: true }), 2)
+          assert.strictEqual(yield* io.recv(server.fd, buffer), 0)
+        }),
+      )
+
+      it.effect(
+        "a refused connect and a port in use fail with SystemError (ECONNREFUSED from connect, EADDRINUSE from bind)",
+        () =>
+          Effect.gen(function* () {
+            const io = yield* IoUring
+            const listener = yield* owned(io.listen({ host: "127.0.0.1", port: 0 }))
+            const port = (listener.localAddress as { port: number }).port
+            const inUse = yield* Effect.flip(io.listen({ host: "127.0.0.1", port }))
+            assert.strictEqual(inUse.code, "EADDRINUSE")
+            assert.strictEqual(inUse.syscall, "bind")
+            const gone = yield* io.listen({ host: "127.0.0.1", port: 0 })
+            closeSync(gone.fd)
+            const refused = yield* Effect.flip(
+              io.connect({ host: "127.0.0.1", port: (gone.localAddress as { port: number }).port }),
+            )
+            assert.strictEqual(refused.code, "ECONNREFUSED")
+            assert.strictEqual(refused.syscall, "connect")
+          }),
+      )
+
+      it.effect("Fiber.interrupt of a pending accept cancels it in the kernel and leaves nothing pending", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const listener = yield* owned(io.listen({ host: "127.0.0.1", port: 0 }))
+          const fiber = yield* Effect.forkChild(io.accept(listener))
           yield* inFlight(1)
           yield* Fiber.interrupt(fiber)
           assert.strictEqual((yield* io.stats).outstanding, 0)

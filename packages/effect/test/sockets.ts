@@ -1,46 +1,44 @@
 /**
- * Connected TCP sockets on 127.0.0.1 whose file descriptors the ring can use.
- *
- * Node has no socketpair(2), so the pair comes from node:net: the server side is accepted with
- * `pauseOnConnect` and the client is paused before it connects, so libuv never starts reading
- * either socket and the ring is the only reader. The fds are taken from `socket._handle.fd` (an
- * internal field); the sockets stay referenced and are destroyed (closing the fds) when the scope
- * closes, after the ring's operations on them have ended.
+ * Connected TCP sockets on 127.0.0.1 whose file descriptors the ring can use, made by the ring
+ * itself: a Driver of their own listens, accepts and connects (no Node internals, and nothing but
+ * the ring ever reads them). The fds are the test's: they are closed when the scope closes, after
+ * the ring's operations on them have ended.
  */
-import * as net from "node:net"
-import { once } from "node:events"
+import { closeSync } from "node:fs"
+import { Driver } from "@iou/native"
 import { Effect, type Scope } from "effect"
 
 export interface Pair {
   readonly a: number
   readonly b: number
-  /** Closes b's socket (the peer of a), e.g. to make a's recv see end of stream. */
+  /** Closes b (the peer of a), e.g. to make a's recv see end of stream. */
   readonly closeB: () => void
 }
 
-export const fdOf = (socket: net.Socket): number => {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd
-  if (typeof fd !== "number" || fd < 0) throw new Error("this socket has no file descriptor")
-  return fd
+const closeOnce = (fd: number, closed: Set<number>): void => {
+  if (closed.has(fd)) return
+  closed.add(fd)
+  closeSync(fd)
 }
 
 export const tcpPair: Effect.Effect<Pair, never, Scope.Scope> = Effect.acquireRelease(
   Effect.promise(async () => {
-    const server = net.createServer({ pauseOnConnect: true })
-    server.listen(0, "127.0.0.1")
-    await once(server, "listening")
-    const { port } = server.address() as net.AddressInfo
-    const accepted = once(server, "connection") as Promise<[net.Socket]>
-    const client = net.connect({ port, host: "127.0.0.1" })
-    client.pause()
-    await once(client, "connect")
-    const [peer] = await accepted
-    server.close()
-    return { client, peer }
+    const ring = Driver.open()
+    try {
+      const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+      const port = (listener.localAddress as { port: number }).port
+      const accepted = ring.accept(listener)
+      const client = await ring.connect({ host: "127.0.0.1", port }, { noDelay: true })
+      const peer = await accepted
+      closeSync(listener.fd)
+      return { a: client.fd, b: peer.fd, closed: new Set<number>() }
+    } finally {
+      await ring.close()
+    }
   }),
-  ({ client, peer }) =>
+  ({ a, b, closed }) =>
     Effect.sync(() => {
-      client.destroy()
-      peer.destroy()
+      closeOnce(a, closed)
+      closeOnce(b, closed)
     }),
-).pipe(Effect.map(({ client, peer }) => ({ a: fdOf(client), b: fdOf(peer), closeB: () => peer.destroy() })))
+).pipe(Effect.map(({ a, b, closed }) => ({ a, b, closeB: () => closeOnce(b, closed) })))

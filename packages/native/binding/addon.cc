@@ -39,6 +39,22 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SEND", Napi::Number::New(env, IOU_OP_SEND));
   out.Set("IOU_OP_RECV", Napi::Number::New(env, IOU_OP_RECV));
   out.Set("IOU_OP_SYNC", Napi::Number::New(env, IOU_OP_SYNC));
+  out.Set("IOU_OP_SOCKET", Napi::Number::New(env, IOU_OP_SOCKET));
+  out.Set("IOU_OP_CONNECT", Napi::Number::New(env, IOU_OP_CONNECT));
+  out.Set("IOU_OP_ACCEPT", Napi::Number::New(env, IOU_OP_ACCEPT));
+  out.Set("IOU_OP_SHUTDOWN", Napi::Number::New(env, IOU_OP_SHUTDOWN));
+  out.Set("IOU_OP_BIND", Napi::Number::New(env, IOU_OP_BIND));
+  out.Set("IOU_OP_LISTEN", Napi::Number::New(env, IOU_OP_LISTEN));
+  out.Set("IOU_OP_OPEN", Napi::Number::New(env, IOU_OP_OPEN));
+  out.Set("IOU_OP_CLOSE", Napi::Number::New(env, IOU_OP_CLOSE));
+  out.Set("IOU_OP_STAT", Napi::Number::New(env, IOU_OP_STAT));
+  out.Set("IOU_OP_TRUNCATE", Napi::Number::New(env, IOU_OP_TRUNCATE));
+  out.Set("IOU_OP_ALLOCATE", Napi::Number::New(env, IOU_OP_ALLOCATE));
+  out.Set("IOU_OP_UNLINK", Napi::Number::New(env, IOU_OP_UNLINK));
+  out.Set("IOU_OP_RENAME", Napi::Number::New(env, IOU_OP_RENAME));
+  out.Set("IOU_OP_MKDIR", Napi::Number::New(env, IOU_OP_MKDIR));
+  out.Set("IOU_OP_SYMLINK", Napi::Number::New(env, IOU_OP_SYMLINK));
+  out.Set("IOU_OP_LINK", Napi::Number::New(env, IOU_OP_LINK));
   out.Set("IOU_OP_RECV_MANY", Napi::Number::New(env, IOU_OP_RECV_MANY));
   out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
   out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
@@ -61,6 +77,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
   out.Set("IOU_TRACE_MORE", Napi::Number::New(env, IOU_TRACE_MORE));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
+  out.Set("IOU_COMPLETION_CANCEL_LOST", Napi::Number::New(env, IOU_COMPLETION_CANCEL_LOST));
   out.Set("IOU_COMPLETION_MORE", Napi::Number::New(env, IOU_COMPLETION_MORE));
   out.Set("IOU_COMPLETION_BUFFER", Napi::Number::New(env, IOU_COMPLETION_BUFFER));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
@@ -114,6 +131,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opClasses", OpClasses(env));
   exports.Set("wire", WireLayout(env));
   iou_binding::InitLoop(env, exports);
+  iou_binding::InitSockets(env, exports);
   return exports;
 }
 

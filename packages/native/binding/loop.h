@@ -68,6 +68,8 @@ static_assert(sizeof(struct iou_completion) == 16, "completion: size");
 
 // Registers the Loop class on `exports`. JS thread.
 void InitLoop(Napi::Env env, Napi::Object exports);
+// socket.cc: exports.sockets, the synchronous socket calls (and their constants).
+void InitSockets(Napi::Env env, Napi::Object exports);
 
 }  // namespace iou_binding
 

@@ -46,6 +46,12 @@
 #define IORING_CQE_F_MORE (1U << 1) /* Linux 5.13 */
 #endif
 
+/* Opcodes newer than some build machines' headers. They are enum io_uring_op values there, not
+ * macros, so no #ifndef can see them: spelled by their number in that enum. */
+#define IOU_IORING_OP_FTRUNCATE 55 /* Linux 6.9 */
+#define IOU_IORING_OP_BIND 56      /* Linux 6.11 */
+#define IOU_IORING_OP_LISTEN 57    /* Linux 6.11 */
+
 /* The user_data of the eventfd wake poll; never a WaiterId (slot indices stay below 2^15). */
 #define IOU_WAKE_USER_DATA UINT64_MAX
 

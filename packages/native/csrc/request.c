@@ -67,18 +67,27 @@ static void prep_nop(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->fd = -1;
 }
 
+/* The iovecs from the first one not yet transferred (the loop's copy, advanced in place). */
+static void prep_vec(const struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->addr = (uint64_t)(uintptr_t)&r->vec->iov[r->vec->first];
+  sqe->len = r->vec->count - r->vec->first;
+}
+
 static void prep_read_at(struct iou__request *r, struct io_uring_sqe *sqe) {
-  sqe->opcode = IORING_OP_READ;
-  prep_rest(r, sqe);
+  if (r->vec != NULL) {
+    sqe->opcode = IORING_OP_READV;
+    prep_vec(r, sqe);
+  } else {
+    sqe->opcode = IORING_OP_READ;
+    prep_rest(r, sqe);
+  }
   sqe->off = offset_of(r);
 }
 
 static void prep_write_at(struct iou__request *r, struct io_uring_sqe *sqe) {
-  struct iou__vec *vec = r->vec;
-  if (vec != NULL) {
+  if (r->vec != NULL) {
     sqe->opcode = IORING_OP_WRITEV;
-    sqe->addr = (uint64_t)(uintptr_t)&vec->iov[vec->first];
-    sqe->len = vec->count - vec->first;
+    prep_vec(r, sqe);
   } else {
     sqe->opcode = IORING_OP_WRITE;
     prep_rest(r, sqe);
@@ -120,20 +129,145 @@ static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
 }
 
+/* Sockets. Each is one SQE whose CQE is the whole answer (a new fd, or 0), so none of them moves
+ * data; the sockaddr of connect and bind is the caller's (IOU_MEMORY_ARGS) until the completion. */
+static void prep_socket(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SOCKET; /* Linux 5.19 */
+  sqe->fd = (int32_t)r->req.arg;  /* the domain */
+  sqe->off = r->req.arg2;         /* the type, with SOCK_CLOEXEC */
+  sqe->len = (uint32_t)r->req.extent;
+}
+
+static void prep_connect(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->off = r->req.len; /* the kernel reads addrlen from off */
+}
+
+static void prep_accept(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->accept_flags = r->req.arg;
+}
+
+static void prep_shutdown(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SHUTDOWN; /* Linux 5.11 */
+  sqe->len = r->req.arg;
+}
+
+static void prep_bind(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_BIND;
+  sqe->addr = (uint64_t)(uintptr_t)r->req.buf;
+  sqe->addr2 = r->req.len;
+}
+
+static void prep_listen(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_LISTEN;
+  sqe->len = r->req.arg;
+}
+
+/* The file operations: their arguments, as include/iou.h's IOU_OP_* says, straight into the SQE
+ * (no progress to resume: one SQE, one result). Paths (buf, buf2) and the statx buffer (buf2) are
+ * caller memory the binding keeps alive until the completion. */
+static uint64_t addr_of(const uint8_t *p) {
+  return (uint64_t)(uintptr_t)p;
+}
+
+static void prep_open(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_OPENAT;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->open_flags = r->req.arg;
+  sqe->len = r->req.arg2; /* mode */
+}
+
+static void prep_close(struct iou__request *r, struct io_uring_sqe *sqe) {
+  (void)r;
+  sqe->opcode = IORING_OP_CLOSE;
+}
+
+static void prep_stat(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_STATX;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->statx_flags = r->req.arg;
+  sqe->len = r->req.arg2;          /* STATX_* mask */
+  sqe->off = addr_of(r->req.buf2); /* addr2: the struct statx */
+}
+
+static void prep_truncate(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IOU_IORING_OP_FTRUNCATE;
+  sqe->off = r->req.extent;
+}
+
+static void prep_allocate(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_FALLOCATE;
+  sqe->off = r->req.position;
+  sqe->addr = r->req.extent; /* the length */
+  sqe->len = r->req.arg;     /* FALLOC_FL_* */
+}
+
+static void prep_unlink(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_UNLINKAT;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->unlink_flags = r->req.arg;
+}
+
+static void prep_rename(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_RENAMEAT;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->len = (uint32_t)r->req.fd; /* the target's directory: the same as the source's */
+  sqe->off = addr_of(r->req.buf2);
+  sqe->rename_flags = r->req.arg;
+}
+
+static void prep_mkdir(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_MKDIRAT;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->len = r->req.arg2; /* mode */
+}
+
+static void prep_symlink(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_SYMLINKAT;
+  sqe->addr = addr_of(r->req.buf); /* the target, stored as it is */
+  sqe->off = addr_of(r->req.buf2);
+}
+
+static void prep_link(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_LINKAT;
+  sqe->addr = addr_of(r->req.buf);
+  sqe->len = (uint32_t)r->req.fd; /* the new name's directory: the same as the existing one's */
+  sqe->off = addr_of(r->req.buf2);
+  sqe->hardlink_flags = r->req.arg;
+}
+
 /* The table, one line per operation, in the columns of struct iou__operation. Adding an operation:
  * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here (its class
  * decides which loops accept it, its opcodes what their rings allow);
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall  prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot */
-  [IOU_OP_NOP]      = {"nop",   prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP},                     false},
-  [IOU_OP_READ_AT]  = {"read",  prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ},                    false},
-  [IOU_OP_WRITE_AT] = {"write", prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false},
-  [IOU_OP_SEND]     = {"send",  prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false},
-  [IOU_OP_RECV]     = {"recv",  prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV},                    false},
-  [IOU_OP_SYNC]     = {"fsync", prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC},                   false},
-  [IOU_OP_RECV_MANY] = {"recv", prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV},                    true},
+  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot */
+  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false},
+  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false},
+  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false},
+  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false},
+  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false},
+  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false},
+  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false},
+  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false},
+  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false},
+  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false},
+  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false},
+  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false},
+  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false},
+  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false},
+  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false},
+  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false},
+  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false},
+  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false},
+  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false},
+  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false},
+  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false},
+  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false},
+  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");

@@ -55,7 +55,7 @@ enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested);
 bool iou__request_init(struct iou__request *r, const struct iou_request *req, uint8_t classes);
 
 /* The most opcodes iou__request_opcodes returns. */
-#define IOU__MAX_RING_OPCODES 32
+#define IOU__MAX_RING_OPCODES 64
 
 /* Fills out with every IORING_OP_* a loop accepting `classes` may stage (the rows of those classes,
  * the polls and the cancel), each once; returns how many. What the ring is restricted to. */

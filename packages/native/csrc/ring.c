@@ -303,6 +303,24 @@ static int register_buf_ring(struct iou_ring *ring, const struct iou__buf_ring *
   return 0;
 }
 
+/* `opcodes` without those this kernel lacks (IORING_REGISTER_PROBE, Linux 5.6): a restriction
+ * naming an opcode past the kernel's last is refused with EINVAL, and the Driver never submits an
+ * opcode the probe says is missing (it uses the syscall instead: socket, bind, listen). */
+static unsigned supported_opcodes(struct iou_ring *ring, const uint8_t *opcodes, unsigned n_opcodes, uint8_t *out) {
+  enum { MAX_OPS = 256 };
+  uint8_t storage[sizeof(struct io_uring_probe) + MAX_OPS * sizeof(struct io_uring_probe_op)];
+  struct io_uring_probe *p = (struct io_uring_probe *)(void *)storage;
+  memset(storage, 0, sizeof(storage));
+  unsigned n = 0;
+  bool probed = syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PROBE, p, MAX_OPS) == 0;
+  for (unsigned i = 0; i < n_opcodes; i++) {
+    uint8_t op = opcodes[i];
+    if (probed && (op >= p->ops_len || (p->ops[op].flags & IO_URING_OP_SUPPORTED) == 0)) continue;
+    out[n++] = op;
+  }
+  return n;
+}
+
 int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
                    bool want_single_issuer, bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes,
                    struct iou__buf_ring *buffers) {
@@ -316,8 +334,10 @@ int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries,
     }
     iou__buf_ring_free(buffers); /* before Linux 5.19: no buffer rings, RECV_MANY ends -ENOBUFS */
   }
+  uint8_t supported[256]; /* one byte per possible opcode: more than any list holds */
+  unsigned n_supported = supported_opcodes(ring, opcodes, n_opcodes, supported);
   /* IOSQE_BUFFER_SELECT: IOU_OP_RECV_MANY takes its buffers from the provided-buffer ring. */
-  r = iou__ring_restrict(ring, opcodes, n_opcodes, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
+  r = iou__ring_restrict(ring, supported, n_supported, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
                          IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
   if (r != 0) iou__ring_exit(ring);
   return r;

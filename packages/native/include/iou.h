@@ -147,19 +147,49 @@ typedef void (*iou_notify_fn)(void *ctx);
  * csrc/request.c (how its SQE is built, what a 0 result means, whether it moves data, its poll mask
  * on -EAGAIN, its syscall name); IOU_OP_COUNT is the number of rows. */
 #define IOU_OP_NOP 0
-#define IOU_OP_READ_AT 1  /* read(fd, buf, len, position) until len bytes or EOF */
+#define IOU_OP_READ_AT 1  /* read / readv(fd, buf, len or iov, position) until everything is read or EOF */
 #define IOU_OP_WRITE_AT 2 /* write / writev at position until everything is written */
 #define IOU_OP_SEND 3     /* send / sendmsg with MSG_NOSIGNAL until everything is sent */
 #define IOU_OP_RECV 4     /* recv into [buf, buf + len) */
 #define IOU_OP_SYNC 5     /* fsync, or fdatasync with IOU_FLAG_DATA_ONLY */
+/* socket(arg = domain, arg2 = type, extent = protocol); fd unused. Result: the new socket's fd. The
+ * caller adds SOCK_CLOEXEC to the type (the Driver always does). */
+#define IOU_OP_SOCKET 6
+/* connect(fd, buf = the sockaddr, len = its size). Result 0. */
+#define IOU_OP_CONNECT 7
+/* accept4(fd, NULL, NULL, arg = SOCK_* flags; the Driver passes SOCK_CLOEXEC). Result: the new
+ * connection's fd (the peer's address is asked with getpeername afterwards). */
+#define IOU_OP_ACCEPT 8
+/* shutdown(fd, arg = SHUT_RD / SHUT_WR / SHUT_RDWR). Result 0. */
+#define IOU_OP_SHUTDOWN 9
+/* bind(fd, buf = the sockaddr, len = its size). Result 0. IORING_OP_BIND is Linux 6.11: on older
+ * kernels the Driver calls bind(2) itself (it does not block) and never submits this. */
+#define IOU_OP_BIND 10
+/* listen(fd, arg = backlog). Result 0. IORING_OP_LISTEN is Linux 6.11; as BIND, listen(2) before. */
+#define IOU_OP_LISTEN 11
+/* The file operations. A path is NUL-terminated caller memory (IOU_MEMORY_ARGS); `fd` is the
+ * directory a relative path starts from (AT_FDCWD: the process's working directory). The result of
+ * each is 0, except OPEN's (the new fd). */
+#define IOU_OP_OPEN 12  /* openat(fd, buf = path, arg = O_* flags, arg2 = mode): the result is the new fd */
+#define IOU_OP_CLOSE 13 /* close(fd) */
+#define IOU_OP_STAT                                                                                                   \
+  14 /* statx(fd, buf = path ("" with AT_EMPTY_PATH for fd itself), arg = AT_* flags, arg2 = STATX_* mask, buf2 = the \
+       struct statx the kernel fills) */
+#define IOU_OP_TRUNCATE 15 /* ftruncate(fd, extent = length); Linux 6.9 */
+#define IOU_OP_ALLOCATE 16 /* fallocate(fd, arg = FALLOC_FL_* mode, position = offset, extent = length) */
+#define IOU_OP_UNLINK 17   /* unlinkat(fd, buf = path, arg = 0 or AT_REMOVEDIR) */
+#define IOU_OP_RENAME 18   /* renameat2(fd, buf = from, fd, buf2 = to, arg = RENAME_* flags) */
+#define IOU_OP_MKDIR 19    /* mkdirat(fd, buf = path, arg2 = mode) */
+#define IOU_OP_SYMLINK 20  /* symlinkat(buf = target, fd, buf2 = path) */
+#define IOU_OP_LINK 21     /* linkat(fd, buf = existing, fd, buf2 = path, arg = AT_* flags) */
 /* Multishot recv (IORING_RECV_MULTISHOT, Linux 6.0) on fd into the loop's provided buffers
  * (iou_loop_config.recv_buffers); reads no other field. Each chunk is a completion with
  * IOU_COMPLETION_MORE | IOU_COMPLETION_BUFFER: result = bytes, buffer = the buffer holding them,
  * which is the owner's until it gives it back (iou_loop_recv_buffers_return). The request ends
  * once, as any other: OK 0 at end of stream, OK n with a last chunk (and its buffer) when the kernel
  * stopped the multishot, ERROR -ENOBUFS when no buffer was left, the cancel's outcome. */
-#define IOU_OP_RECV_MANY 6
-#define IOU_OP_COUNT 7 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+#define IOU_OP_RECV_MANY 22
+#define IOU_OP_COUNT 23 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */
@@ -221,11 +251,15 @@ struct iou_request {
  * grace carries the flag: the kernel may still read or write its memory, which must therefore be
  * kept alive forever (quarantined). */
 #define IOU_COMPLETION_KERNEL_HELD 1u
+/* With IOU_OUTCOME_OK only: a cancel (the deadline, iou_loop_cancel or the shutdown cutoff) was
+ * requested but the operation had already succeeded (success wins). The owner decides what a result
+ * nobody waits for any more means: an fd an OPEN made is closed by the Driver. */
+#define IOU_COMPLETION_CANCEL_LOST 2u
 /* MORE: not the request's end but one result of a multishot operation (its outcome says OK or
  * ERROR); the request goes on and ends with exactly one completion without MORE. */
-#define IOU_COMPLETION_MORE 2u
+#define IOU_COMPLETION_MORE 4u
 /* BUFFER: `buffer` names the provided buffer the result's bytes are in (IOU_OP_RECV_MANY). */
-#define IOU_COMPLETION_BUFFER 4u
+#define IOU_COMPLETION_BUFFER 8u
 
 struct iou_completion {
   uint64_t tag;

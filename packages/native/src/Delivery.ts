@@ -4,24 +4,31 @@
  * shutdown timeout, refused by the binding) all end here: the slot is released first, then the
  * callback or promise is settled, so that a callback may submit again and reuse the slot.
  *
+ * An fd-producing request (Operations' `producesFd`: socket, accept) that the kernel completed
+ * after its caller cancelled it or after its deadline passed ends with the AbortError or ETIMEDOUT
+ * its caller expects, and the fd it made is closed here: nothing leaks.
+ *
  * Also owns what outlives requests: the quarantine of buffers the kernel may still write (requests
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
  * without the loop, which stats() adds to the loop's own.
  */
+import { closeSync } from "node:fs"
 import {
   IOU_COMPLETION_BUFFER,
+  IOU_COMPLETION_CANCEL_LOST,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_COMPLETION_MORE,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
-import { fromCompletion, type IoUringError } from "./IoUringError.ts"
-import { isMultishot } from "./Operations.ts"
+import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
+import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
-import type { Callback, Data, DriverStats } from "./types.ts"
+import type { Data, DriverStats } from "./types.ts"
 import * as Validate from "./Validate.ts"
 import type { Wire } from "./Wire.ts"
 
@@ -30,6 +37,25 @@ const quarantine: Array<Data> = []
 
 const rethrow = (error: unknown): never => {
   throw error
+}
+
+/**
+ * Closes an fd nobody will receive, with close(2) on this thread: it is fresh (no request ever used
+ * it), so the close has nothing to flush and does not block. The Driver may be closing, so not
+ * through the ring.
+ */
+const closeUnwanted = (fd: number): void => {
+  try {
+    closeSync(fd)
+  } catch {
+    // Nothing else holds it: an error here (EBADF) cannot be acted on.
+  }
+}
+
+/** An fd `closeFd` is closing: how many requests on it are still to end, and what runs when none is. */
+export interface FdClosing {
+  waiting: number
+  readonly onIdle: () => void
 }
 
 /**
@@ -61,6 +87,10 @@ export class Delivery {
   /** recvMany found the provided buffers all taken (ENOBUFS) and was re-armed. */
   recvBuffersEmpty = 0
   private quarantinedBytes = 0
+  /** fds that closeFd is closing (see Driver.submitCloseFd); each request on one that ends counts down. */
+  readonly closingFds = new Map<number, FdClosing>()
+  /** fds an fd-producing request made after its caller stopped waiting, closed here. */
+  unwantedFds = 0
 
   // Completions that did not come from the loop, delivered in a microtask.
   private localSlots: Array<number> = []
@@ -68,11 +98,18 @@ export class Delivery {
   private localScheduled = false
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
-  /** `afterLocal`: runs after each microtask's local completions (a closing Driver refills). */
-  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void) {
+  /** Closes an fd the Driver made for a caller who no longer wants it (close(2) through the binding). */
+  private readonly closeFd: (fd: number) => void
+
+  /**
+   * `afterLocal`: runs after each microtask's local completions (a closing Driver refills).
+   * `closeFd`: closes an fd that a cancelled or timed-out fd-producing request made anyway.
+   */
+  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void, closeFd: (fd: number) => void) {
     this.table = table
     this.shutdown = shutdown
     this.afterLocal = afterLocal
+    this.closeFd = closeFd
   }
 
   /** Ends the first `count` completions of the wire's completion area. */
@@ -91,16 +128,42 @@ export class Delivery {
       if ((flags & IOU_COMPLETION_MORE) !== 0) continue
       if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
-        this.finish(slot, null, result)
+        const unwanted = state === Pending.CANCELLING || (wire.flags(i) & IOU_COMPLETION_CANCEL_LOST) !== 0
+        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, state!, result)
+        else this.finish(slot, null, result)
         continue
       }
       if (outcome === IOU_OUTCOME_ABANDONED && (wire.flags(i) & IOU_COMPLETION_KERNEL_HELD) !== 0) {
         this.quarantine(slot)
       }
+      if (outcome === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
+        this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), result)
+        continue
+      }
       const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
-      this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause), result)
+      this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause, t.site[slot]), result)
     }
     this.multishot?.afterBatch()
+  }
+
+  /**
+   * The fd-producing rule: the kernel made `fd` after the caller stopped waiting (its cancel was
+   * requested: the caller's abort, its deadline, the shutdown cutoff; success won the race). The fd
+   * is closed here and the caller gets the error it asked for: an fd only ever reaches a caller who
+   * still wants it.
+   */
+  private refuseFd(slot: number, state: number, fd: number): void {
+    const t = this.table
+    closeUnwanted(fd)
+    this.unwantedFds++
+    const as =
+      state === Pending.CANCELLING
+        ? IOU_OUTCOME_CANCELLED
+        : t.deadline[slot]! > 0
+          ? IOU_OUTCOME_TIMEOUT
+          : IOU_OUTCOME_ABANDONED
+    const cause = as === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
+    this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], 0, as, cause, t.site[slot]), 0)
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */
@@ -151,12 +214,19 @@ export class Delivery {
     const resolve = t.resolve[slot]!
     const reject = t.reject[slot]
     const signal = t.signal[slot]
+    const map = t.map[slot]
+    const op = t.op[slot]!
+    const fd = t.fd[slot]!
     if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
     t.release(slot)
     if (this.shutdown.closing) this.shutdown.ended(error?.reason)
+    const value = error !== null ? 0 : map === undefined ? result : map(result)
     if (kind === Pending.KIND_CALLBACK) {
       try {
-        ;(resolve as Callback)(error, error === null ? result : 0)
+        ;(resolve as (error: Error | null, value: unknown) => void)(
+          error,
+          error === null ? value : map === undefined ? 0 : undefined,
+        )
       } catch (thrown) {
         // One callback's exception must not stop the batch: rethrow it as an uncaught exception.
         process.nextTick(rethrow, thrown)
@@ -164,8 +234,16 @@ export class Delivery {
     } else if (error !== null) {
       reject!(error)
     } else {
-      ;(resolve as (value: number | undefined) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : result)
+      ;(resolve as (value: unknown) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : value)
     }
+    if (this.closingFds.size > 0) this.endedOnFd(op, fd)
+  }
+
+  /** A request on `fd` ended: if closeFd waits for fd's requests, one fewer (the close itself does not count). */
+  private endedOnFd(op: number, fd: number): void {
+    if (op === OPERATIONS.closeFd.op || !BY_OP[op]!.onFd) return
+    const closing = this.closingFds.get(fd)
+    if (closing !== undefined && --closing.waiting === 0) closing.onIdle()
   }
 
   private deliverLocal(): void {

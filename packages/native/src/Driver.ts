@@ -1,6 +1,7 @@
 /**
  * The Driver: one io_uring loop (a C thread that owns one ring) driven from one JS thread, with a
- * Promise API (`readAt`, `writeAt`, `send`, `recv`, `sync`, `nop`) and a low-level callback API
+ * Promise API (`readAt`, `writeAt`, `send`, `recv`, `sync`, `nop`, and the file operations `open`,
+ * `closeFd`, `stat`, `truncate`, `allocate`, `unlink`, `rename`, `mkdir`, `symlink`, `link`) and a low-level callback API
  * (`submit*`, no Promise per request) that `@iou/effect` and the benchmarks use.
  *
  * This file keeps the public surface and composes the parts that own the data:
@@ -33,9 +34,15 @@
  * restricted to the others' opcodes anyway), and a process whose uid, gid or groups changed since
  * the Driver opened (ERR_IOU_CREDENTIALS_CHANGED, for good): checked at the first request of each
  * JS turn (three syscalls), so requests made later in the turn that changed them are still taken.
+ * File descriptors: an fd you pass stays yours (keep it open until its requests have completed,
+ * or close it with closeFd, which cancels them first); an fd `open` resolves with is yours from
+ * then on (Driver.close() does not close it); one the kernel made for a caller who aborted or timed
+ * out meanwhile is closed here (Delivery) and never handed out.
  */
 import { Config } from "@iou/core"
+import { closeSync, ftruncate } from "node:fs"
 import { constants } from "node:os"
+import { dirname } from "node:path"
 import { BackpressureQueue } from "./Backpressure.ts"
 import {
   binding,
@@ -47,14 +54,16 @@ import {
   type NativeLoop,
 } from "./binding.ts"
 import * as Clock from "./Clock.ts"
-import { Delivery, type Multishot } from "./Delivery.ts"
+import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
-import { openLoop, preflight } from "./probe.ts"
+import { fallbackOps, lacksOpcode, openLoop, preflight } from "./probe.ts"
 import { RecvBuffers } from "./RecvBuffers.ts"
 import { RecvMany } from "./RecvMany.ts"
 import { Shutdown } from "./Shutdown.ts"
+import * as Sockets from "./Sockets.ts"
+import * as Stats from "./Stats.ts"
 import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
@@ -75,6 +84,19 @@ const rethrowLater = (error: unknown): never => {
 }
 
 const syscallOf = (op: number): Errors.IoUringError["syscall"] & string => BY_OP[op]!.syscall
+
+// The *at(2) arguments of the file operations (Linux values).
+/** The process's working directory as the directory fd of a path operation. */
+const AT_FDCWD = -100
+const AT_SYMLINK_NOFOLLOW = 0x100
+const AT_REMOVEDIR = 0x200
+const AT_EMPTY_PATH = 0x1000
+const RENAME_NOREPLACE = 1
+const FALLOC_FL_KEEP_SIZE = 1
+const FALLOC_FL_PUNCH_HOLE = 2
+
+/** The empty path of a stat by fd (AT_EMPTY_PATH): one NUL byte, shared, never written. */
+const EMPTY_PATH = new Uint8Array(1)
 
 /** Builds a native loop; tests substitute a simulated one. */
 export type NativeFactory = (
@@ -123,6 +145,22 @@ export class Driver implements Multishot {
   private readonly recvBuffersRegistered: boolean
   /** The process's credentials differed from those at open once: every later call is refused. */
   private credentialsChanged = false
+  private readonly sockets: Sockets.Sockets
+  /** OP_SOCKET, OP_BIND, OP_LISTEN where the kernel lacks them: the Driver makes those calls itself. */
+  private readonly fallbacks: ReadonlySet<string>
+
+  /** This kernel has no IORING_OP_FTRUNCATE (before Linux 6.9): truncate uses ftruncate(2) on libuv's threadpool. */
+  private readonly truncateFallback = lacksOpcode("FTRUNCATE")
+  /** Operations whose opcode this kernel lacks (mkdir, symlink, link before Linux 5.15): refused with ENOSYS. */
+  private readonly unsupported: ReadonlySet<number> = new Set(
+    (
+      [
+        ["MKDIRAT", OPERATIONS.mkdir.op],
+        ["SYMLINKAT", OPERATIONS.symlink.op],
+        ["LINKAT", OPERATIONS.link.op],
+      ] as const
+    ).flatMap(([name, op]) => (lacksOpcode(name) ? [op] : [])),
+  )
 
   // The binding holds its delivery function weakly while nothing is outstanding: the Driver keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)
@@ -151,9 +189,16 @@ export class Driver implements Multishot {
         }),
       exited: () => this.queue.dispose(),
     })
-    this.delivery = new Delivery(table, this.shutdown, () => {
-      if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
-    })
+    this.sockets = new Sockets.Sockets(this, () => binding.sockets)
+    this.fallbacks = fallbackOps()
+    this.delivery = new Delivery(
+      table,
+      this.shutdown,
+      () => {
+        if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
+      },
+      (fd) => this.sockets.closeFd(fd),
+    )
     this.delivery.multishot = this
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
@@ -174,17 +219,22 @@ export class Driver implements Multishot {
    * Reads into buffer[0, length) from `position` until the range is full or end of file; resolves
    * with the count. With `exact`, end of file first rejects with ERR_IOU_UNEXPECTED_EOF.
    */
-  readAt(fd: number, buffer: Uint8Array, position: number | bigint, options?: T.ReadAtOptions): Promise<number> {
+  readAt(
+    fd: number,
+    buffer: Uint8Array | ReadonlyArray<Uint8Array>,
+    position: number | bigint,
+    options?: T.ReadAtOptions,
+  ): Promise<number> {
     Validate.fd(fd)
-    Validate.buffer(buffer, "buffer")
+    const buffers = Validate.readBuffers(buffer)
     const o = Validate.options(options)
-    const size = Validate.lengthOf(buffer)
+    const size = Validate.bytesOf(buffers)
     const length = Validate.requestLength(o.length === undefined ? size : Validate.integer(o.length, "length", 0, size))
     const flags = Validate.optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
     const at = Validate.position(position)
-    const slot = this.fill(OPERATIONS.readAt.op, flags, fd, buffer, at, 0, length, deadline)
+    const slot = this.fill(OPERATIONS.readAt.op, flags, fd, readData(buffers, length), at, 0, length, deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
   }
 
@@ -258,6 +308,194 @@ export class Driver implements Multishot {
     return new RecvMany(this, fd, deadline, signal)
   }
 
+  /**
+   * A listening socket: `{ port, host?, backlog?, reusePort? }` (TCP; no host: `::` dual-stack, or
+   * 0.0.0.0 where IPv6 is unavailable; SO_REUSEADDR on; backlog 511, as node:net) or `{ path }` (a
+   * Unix socket). Resolves with its fd (the caller's: close it when done) and the bound address.
+   */
+  listen(target: T.ListenTarget, options?: T.WriteOptions): Promise<T.Listener> {
+    const plan = Sockets.listenPlan(target)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("listen", signal, (cb) => this.sockets.listen(plan, deadline, cb))
+  }
+
+  /**
+   * The next connection on a listening socket (`listener`: its fd, or the object listen resolved
+   * with). Resolves with the connection's fd (the caller's) and both its addresses.
+   */
+  accept(listener: number | { readonly fd: number }, options?: T.WriteOptions): Promise<T.Connection> {
+    const fd = Validate.fd(typeof listener === "object" && listener !== null ? listener.fd : listener)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("accept", signal, (cb) => this.sockets.accept(fd, deadline, cb))
+  }
+
+  /**
+   * A connected socket: `{ host, port }` (a host name is resolved with dns.lookup within the
+   * request's timeout and signal, and each address is tried in order; an IP literal is used as it
+   * is) or `{ path }` (a Unix socket). The timeout covers the whole request. Resolves with the fd
+   * (the caller's) and both its addresses; a socket made for a connect that failed, timed out or
+   * was aborted is closed.
+   */
+  connect(target: T.ConnectTarget, options?: T.ConnectOptions): Promise<T.Connection> {
+    const plan = Sockets.connectPlan(target)
+    const o = Validate.options(options)
+    const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
+    const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.composite("connect", signal, (cb) => this.sockets.connect(plan, { noDelay, keepAlive }, deadline, cb))
+  }
+
+  /** shutdown(2) of one direction of a socket ("read", "write" or "both"); not the Driver's close. */
+  shutdownSocket(fd: number, how: T.ShutdownHow, options?: T.WriteOptions): Promise<void> {
+    Validate.fd(fd)
+    const arg = this.shutdownHow(how)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    const slot = this.fill(OPERATIONS.shutdownSocket.op, 0, fd, undefined, 0, 0, 0, deadline)
+    this.table.setArgs(slot, arg, 0, 0)
+    return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  // ---- Files ------------------------------------------------------------------------------------
+
+  /**
+   * Opens (openat) `path` with `flags` (a node:fs string, default "r", or O_* bits; O_CLOEXEC always)
+   * and `mode` (default 0o666) and resolves with the new fd, which is then yours: close it with
+   * closeFd (the Driver's close() does not). Aborted or timed out after the kernel made the fd, the
+   * Driver closes it and rejects.
+   */
+  open(path: T.PathLike, options?: T.OpenOptions): Promise<number> {
+    const p = Validate.path(path, "path")
+    const o = Validate.options(options)
+    const flags = Validate.openFlags(o.flags)
+    const mode = Validate.mode(o.mode, 0o666)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillOpen(p, flags, mode, deadline), signal, Pending.KIND_PROMISE_NUMBER)
+  }
+
+  /**
+   * Closes `fd`: first cancels every request outstanding on it (in the kernel, the loop or the
+   * backpressure queue) and waits until each has ended, then close(2) through the ring, so the fd
+   * number is never reused under a pending request. Meanwhile new requests on `fd` are refused with
+   * EBADF. Not cancellable and without a deadline: a close that could be undone would leave the fd
+   * in an unknown state. (`close()` is the Driver's own shutdown.)
+   */
+  closeFd(fd: number): Promise<void> {
+    Validate.fd(fd)
+    return new Promise((resolve, reject) => {
+      this.startCloseFd(fd, (error) => (error === null ? resolve() : reject(error)))
+    })
+  }
+
+  /**
+   * statx of a path (`followSymlinks` false: the link itself) or of an open fd, shaped like
+   * `fs.statSync(path, { bigint: true })`.
+   */
+  stat(pathOrFd: T.PathLike | number, options?: T.StatOptions): Promise<T.FileStats> {
+    const o = Validate.options(options)
+    const follow = o.followSymlinks === undefined ? true : Validate.boolean(o.followSymlinks, "followSymlinks")
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillStat(pathOrFd, follow, deadline), signal, Pending.KIND_PROMISE_NUMBER)
+  }
+
+  /** ftruncate: the file's size becomes `length` (Linux 6.9+ on the ring; before, ftruncate(2) on libuv's threadpool). */
+  truncate(fd: number, length: number | bigint, options?: T.WriteOptions): Promise<void> {
+    Validate.fd(fd)
+    const size = Validate.fileSize(length, "length")
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    if (this.truncateFallback) return this.truncateOffRing(fd, size, signal)
+    const slot = this.fill(OPERATIONS.truncate.op, 0, fd, undefined, 0, 0, 0, deadline)
+    this.table.setArgs(slot, 0, 0, size)
+    return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  /** fallocate of [offset, offset + length); `keepSize`: the size stays; `punchHole`: deallocate (keeps the size). */
+  allocate(fd: number, offset: number | bigint, length: number | bigint, options?: T.AllocateOptions): Promise<void> {
+    Validate.fd(fd)
+    const at = Validate.fileSize(offset, "offset")
+    const size = Validate.fileSize(length, "length")
+    const o = Validate.options(options)
+    const mode = allocateMode(o.keepSize, o.punchHole)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillAllocate(fd, at, size, mode, deadline), signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  /** unlinkat: removes a file, or with `directory` an empty directory (errors then say "rmdir"). */
+  unlink(path: T.PathLike, options?: T.UnlinkOptions): Promise<void> {
+    const p = Validate.path(path, "path")
+    const o = Validate.options(options)
+    const directory = Validate.optionalBoolean(o.directory, "directory")
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillUnlink(p, directory, deadline), signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  /** renameat2: `from` becomes `to`, replacing it unless `noReplace` (then EEXIST). */
+  rename(from: T.PathLike, to: T.PathLike, options?: T.RenameOptions): Promise<void> {
+    const a = Validate.path(from, "from")
+    const b = Validate.path(to, "to")
+    const o = Validate.options(options)
+    const flags = Validate.optionalBoolean(o.noReplace, "noReplace") ? RENAME_NOREPLACE : 0
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(
+      this.fillTwoPaths(OPERATIONS.rename.op, a, b, flags, deadline),
+      signal,
+      Pending.KIND_PROMISE_VOID,
+    )
+  }
+
+  /**
+   * mkdirat with `mode` (default 0o777). With `recursive`, as fs.mkdir's: the missing parents too,
+   * an existing directory is no error, and it resolves with the first directory it created (its
+   * path as given, as fs.mkdir's) or undefined; without, with undefined.
+   */
+  mkdir(path: T.PathLike, options?: T.MkdirOptions): Promise<string | undefined> {
+    const p = Validate.path(path, "path")
+    const o = Validate.options(options)
+    const mode = Validate.mode(o.mode, 0o777)
+    const recursive = Validate.optionalBoolean(o.recursive, "recursive")
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    if (!recursive) return this.promise(this.fillMkdir(p, mode, deadline), signal, Pending.KIND_PROMISE_VOID)
+    return mkdirRecursive(
+      (dir) => this.promise(this.fillMkdir(dir, mode, deadline), signal, Pending.KIND_PROMISE_VOID),
+      (dir) => this.promise(this.fillStat(dir.text, true, deadline), signal, Pending.KIND_PROMISE_NUMBER),
+      p,
+    )
+  }
+
+  /** symlinkat: a symbolic link at `path` whose content is `target` (stored as given). */
+  symlink(target: T.PathLike, path: T.PathLike, options?: T.PathOptions): Promise<void> {
+    const a = Validate.path(target, "target")
+    const b = Validate.path(path, "path")
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillTwoPaths(OPERATIONS.symlink.op, a, b, 0, deadline), signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  /** linkat: a new name `path` for the file `existing` (a hard link). */
+  link(existing: T.PathLike, path: T.PathLike, options?: T.PathOptions): Promise<void> {
+    const a = Validate.path(existing, "existing")
+    const b = Validate.path(path, "path")
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return this.promise(this.fillTwoPaths(OPERATIONS.link.op, a, b, 0, deadline), signal, Pending.KIND_PROMISE_VOID)
+  }
+
   // ---- The low-level API: one callback per request, no Promise ----------------------------------
 
   /**
@@ -287,17 +525,38 @@ export class Driver implements Multishot {
     return this.callback(this.fill(OPERATIONS.nop.op, 0, 0, undefined, 0, 0, 0, d), callback)
   }
 
-  /** readAt into buffer[0, length); the callback gets the count read. */
+  /** readAt into buffer[0, length) (or the first `length` bytes of several buffers: readv); the callback gets the count read. */
   submitReadAt(
     fd: number,
-    buffer: Uint8Array,
+    buffer: Uint8Array | ReadonlyArray<Uint8Array>,
     position: number | bigint,
     length: number,
     exact: boolean,
     deadline: number,
     callback: T.Callback,
   ): T.RequestHandle {
-    return this.submitInto(OPERATIONS.readAt.op, fd, buffer, 0, length, exact, position, deadline, callback)
+    if (buffer instanceof Uint8Array || !Array.isArray(buffer)) {
+      return this.submitInto(
+        OPERATIONS.readAt.op,
+        fd,
+        buffer as Uint8Array,
+        0,
+        length,
+        exact,
+        position,
+        deadline,
+        callback,
+      )
+    }
+    Validate.fd(fd)
+    const buffers = Validate.readBuffers(buffer)
+    const at = Validate.position(position)
+    Validate.integer(length, "length", 0, Validate.bytesOf(buffers))
+    const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const data = readData(buffers, length)
+    return this.callback(this.fill(OPERATIONS.readAt.op, flags, fd, data, at, 0, length, d), callback)
   }
 
   /** writeAt of all of `data`; the callback gets the bytes written. */
@@ -349,6 +608,239 @@ export class Driver implements Multishot {
     return this.callback(this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, d), callback)
   }
 
+  /** socket(domain, type | SOCK_CLOEXEC, protocol); the callback gets the new fd (the caller's). */
+  submitSocket(
+    domain: number,
+    type: number,
+    protocol: number,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.integer(domain, "domain", 0, 0x7fffffff)
+    Validate.integer(type, "type", 0, 0x7fffffff)
+    Validate.integer(protocol, "protocol", 0, 0x7fffffff)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const cloexec = type | binding.sockets.constants["SOCK_CLOEXEC"]!
+    if (this.fallbacks.has("OP_SOCKET")) {
+      return this.synchronously(OPERATIONS.socket.op, undefined, callback, () =>
+        binding.sockets.socket(domain, cloexec, protocol),
+      )
+    }
+    const slot = this.fill(OPERATIONS.socket.op, 0, -1, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, domain, cloexec, protocol)
+    return this.callback(slot, callback)
+  }
+
+  /** connect(fd, sockaddr): `address` is the sockaddr's bytes, kept alive until the completion. */
+  submitConnect(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): T.RequestHandle {
+    return this.submitAddress(OPERATIONS.connect.op, fd, address, deadline, callback)
+  }
+
+  /** accept4(fd, SOCK_CLOEXEC); the callback gets the connection's fd (the caller's). */
+  submitAccept(fd: number, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.accept.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, binding.sockets.constants["SOCK_CLOEXEC"]!, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** shutdown(fd, SHUT_RD / SHUT_WR / SHUT_RDWR). */
+  submitShutdown(fd: number, how: T.ShutdownHow, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const arg = this.shutdownHow(how)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.shutdownSocket.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, arg, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** bind(fd, sockaddr); bind(2) itself where the kernel lacks IORING_OP_BIND (Linux 6.11). */
+  submitBind(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): T.RequestHandle {
+    if (this.fallbacks.has("OP_BIND")) {
+      Validate.fd(fd)
+      Validate.buffer(address, "address")
+      Validate.deadline(deadline)
+      Validate.callback(callback)
+      return this.synchronously(OPERATIONS.bind.op, fd, callback, () => binding.sockets.bind(fd, address))
+    }
+    return this.submitAddress(OPERATIONS.bind.op, fd, address, deadline, callback)
+  }
+
+  /** listen(fd, backlog); listen(2) itself where the kernel lacks IORING_OP_LISTEN (Linux 6.11). */
+  submitListen(fd: number, backlog: number, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    Validate.integer(backlog, "backlog", 0, 0x7fffffff)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    if (this.fallbacks.has("OP_LISTEN")) {
+      return this.synchronously(OPERATIONS.listen.op, fd, callback, () => binding.sockets.listen(fd, backlog))
+    }
+    const slot = this.fill(OPERATIONS.listen.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, backlog, 0, 0)
+    return this.callback(slot, callback)
+  }
+
+  /** listen's low-level form: one callback with the listener, a handle `cancel` accepts. */
+  openListener(target: T.ListenTarget, deadline: number, callback: T.ResultCallback<T.Listener>): T.RequestHandle {
+    const plan = Sockets.listenPlan(target)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.listen(plan, d, callback)
+  }
+
+  /** connect's low-level form: one callback with the connection, a handle `cancel` accepts. */
+  openConnection(
+    target: T.ConnectTarget,
+    options: Pick<T.ConnectOptions, "noDelay" | "keepAlive">,
+    deadline: number,
+    callback: T.ResultCallback<T.Connection>,
+  ): T.RequestHandle {
+    const plan = Sockets.connectPlan(target)
+    const o = Validate.options(options)
+    const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
+    const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.connect(plan, { noDelay, keepAlive }, d, callback)
+  }
+
+  /** accept's low-level form: one callback with the connection, a handle `cancel` accepts. */
+  acceptConnection(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): T.RequestHandle {
+    Validate.fd(listenerFd)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.sockets.accept(listenerFd, d, callback)
+  }
+
+  /** open; the callback gets the new fd (then yours to close). */
+  submitOpen(
+    path: T.PathLike,
+    flags: T.OpenFlags,
+    mode: number,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    const p = Validate.path(path, "path")
+    const f = Validate.openFlags(flags)
+    const m = Validate.mode(mode, 0o666)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillOpen(p, f, m, d), callback)
+  }
+
+  /** closeFd: cancels what is outstanding on fd, waits for it, then closes fd; the callback gets 0. */
+  submitCloseFd(fd: number, callback: T.Callback): void {
+    Validate.fd(fd)
+    Validate.callback(callback)
+    this.startCloseFd(fd, callback)
+  }
+
+  /** stat of a path or an fd; the callback gets the stats. */
+  submitStat(
+    pathOrFd: T.PathLike | number,
+    followSymlinks: boolean,
+    deadline: number,
+    callback: T.StatCallback,
+  ): T.RequestHandle {
+    const follow = Validate.boolean(followSymlinks, "followSymlinks")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillStat(pathOrFd, follow, d), callback as unknown as T.Callback)
+  }
+
+  /** truncate (ftruncate) to `length`. */
+  submitTruncate(fd: number, length: number | bigint, deadline: number, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const size = Validate.fileSize(length, "length")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    if (this.truncateFallback) {
+      this.truncateOffRing(fd, size, undefined).then(
+        () => callback(null, 0),
+        (error: Error) => callback(error, 0),
+      )
+      return 0
+    }
+    const slot = this.fill(OPERATIONS.truncate.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, 0, 0, size)
+    return this.callback(slot, callback)
+  }
+
+  /** allocate (fallocate) of [offset, offset + length). */
+  submitAllocate(
+    fd: number,
+    offset: number | bigint,
+    length: number | bigint,
+    keepSize: boolean,
+    punchHole: boolean,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    const at = Validate.fileSize(offset, "offset")
+    const size = Validate.fileSize(length, "length")
+    const mode = allocateMode(Validate.boolean(keepSize, "keepSize"), Validate.boolean(punchHole, "punchHole"))
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillAllocate(fd, at, size, mode, d), callback)
+  }
+
+  /** unlink of a file, or of an empty directory with `directory`. */
+  submitUnlink(path: T.PathLike, directory: boolean, deadline: number, callback: T.Callback): T.RequestHandle {
+    const p = Validate.path(path, "path")
+    const dir = Validate.boolean(directory, "directory")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillUnlink(p, dir, d), callback)
+  }
+
+  /** rename, with RENAME_NOREPLACE when `noReplace`. */
+  submitRename(
+    from: T.PathLike,
+    to: T.PathLike,
+    noReplace: boolean,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    const a = Validate.path(from, "from")
+    const b = Validate.path(to, "to")
+    const flags = Validate.boolean(noReplace, "noReplace") ? RENAME_NOREPLACE : 0
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillTwoPaths(OPERATIONS.rename.op, a, b, flags, d), callback)
+  }
+
+  /** mkdir of one directory (no parents). */
+  submitMkdir(path: T.PathLike, mode: number, deadline: number, callback: T.Callback): T.RequestHandle {
+    const p = Validate.path(path, "path")
+    const m = Validate.mode(mode, 0o777)
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillMkdir(p, m, d), callback)
+  }
+
+  /** symlink: `path` becomes a symbolic link to `target`. */
+  submitSymlink(target: T.PathLike, path: T.PathLike, deadline: number, callback: T.Callback): T.RequestHandle {
+    const a = Validate.path(target, "target")
+    const b = Validate.path(path, "path")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillTwoPaths(OPERATIONS.symlink.op, a, b, 0, d), callback)
+  }
+
+  /** link: `path` becomes a new name of `existing`. */
+  submitLink(existing: T.PathLike, path: T.PathLike, deadline: number, callback: T.Callback): T.RequestHandle {
+    const a = Validate.path(existing, "existing")
+    const b = Validate.path(path, "path")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fillTwoPaths(OPERATIONS.link.op, a, b, 0, d), callback)
+  }
+
   /**
    * Cancels a request. Returns true when the request was live and this call started its
    * cancellation; its callback still runs exactly once, after the kernel has let go of its buffers:
@@ -356,6 +848,7 @@ export class Driver implements Multishot {
    * already ended, is already being cancelled, or an unknown handle.
    */
   cancel(handle: T.RequestHandle): boolean {
+    if (typeof handle === "number" && handle < 0) return this.sockets.cancel(handle)
     const t = this.table
     const slot = t.slotOf(handle)
     if (slot < 0) return false
@@ -427,6 +920,210 @@ export class Driver implements Multishot {
     return this.callback(this.fill(op, flags, fd, buffer, at, offset, length, d), callback)
   }
 
+  /** submitConnect and submitBind: fd and the sockaddr's bytes (IOU_MEMORY_ARGS). */
+  private submitAddress(
+    op: number,
+    fd: number,
+    address: Uint8Array,
+    deadline: number,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    Validate.buffer(address, "address")
+    if (Validate.lengthOf(address) < 2)
+      throw new RangeError("address must hold a sockaddr (at least its 2-byte family)")
+    const d = Validate.deadline(deadline)
+    Validate.callback(callback)
+    return this.callback(this.fill(op, 0, fd, address, 0, 0, 0, d), callback)
+  }
+
+  private shutdownHow(how: unknown): number {
+    const k = binding.sockets.constants
+    if (how === "read") return k["SHUT_RD"]!
+    if (how === "write") return k["SHUT_WR"]!
+    if (how === "both") return k["SHUT_RDWR"]!
+    const error = new TypeError(`how must be "read", "write" or "both", got ${String(how)}`)
+    ;(error as TypeError & { code: string }).code = "ERR_INVALID_ARG_VALUE"
+    throw error
+  }
+
+  /**
+   * A call made synchronously instead of on the ring (a fallback where the kernel lacks the
+   * opcode: it does not block): `call` returns the result or -errno, delivered on the next tick as
+   * a completion would be. Handle 0: there is nothing to cancel.
+   */
+  private synchronously(op: number, fd: number | undefined, callback: T.Callback, call: () => number): T.RequestHandle {
+    if (this.shutdown.closing) {
+      process.nextTick(callback, Errors.closedError(syscallOf(op), fdOf(op, fd)), 0)
+      return 0
+    }
+    const rc = call()
+    process.nextTick(callback, rc < 0 ? Errors.errnoError(rc, syscallOf(op), fdOf(op, fd)) : null, rc < 0 ? 0 : rc)
+    return 0
+  }
+
+  /**
+   * A Promise for a request made of several steps (Sockets.ts): refused at once on a closing Driver
+   * or an aborted signal; the signal cancels it (the AbortError carries the signal's reason).
+   */
+  private composite<A>(
+    syscall: "listen" | "connect" | "accept",
+    signal: AbortSignal | undefined,
+    start: (callback: T.ResultCallback<A>) => T.RequestHandle,
+  ): Promise<A> {
+    if (this.shutdown.closing) return Promise.reject(Errors.closedError(syscall, undefined))
+    if (signal?.aborted === true) return Promise.reject(Errors.abortError(syscall, undefined, signal.reason))
+    return new Promise<A>((resolve, reject) => {
+      let onAbort: (() => void) | undefined
+      const handle = start((error, result) => {
+        if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort)
+        if (error === null) return resolve(result!)
+        if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && signal?.aborted === true) {
+          return reject(Errors.abortError(error.syscall ?? syscall, error.fd, signal.reason))
+        }
+        reject(error)
+      })
+      if (signal !== undefined) {
+        onAbort = () => {
+          this.cancel(handle)
+        }
+        signal.addEventListener("abort", onAbort, { once: true })
+      }
+    })
+  }
+
+  // ---- The file operations' slots (arguments validated by the caller) ----------------------------
+
+  private fillOpen(p: Validate.Path, flags: number, mode: number, deadline: number): number {
+    const slot = this.fill(OPERATIONS.open.op, 0, AT_FDCWD, p.bytes, 0, 0, 0, deadline)
+    this.table.setArgs(slot, flags, mode, 0)
+    this.table.site[slot] = { path: p.text }
+    return slot
+  }
+
+  /** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
+  private fillStat(pathOrFd: unknown, follow: boolean, deadline: number): number {
+    const statx = new Uint8Array(Stats.STATX_SIZE)
+    const t = this.table
+    let slot: number
+    if (typeof pathOrFd === "number") {
+      Validate.fd(pathOrFd)
+      slot = this.fill(OPERATIONS.stat.op, 0, pathOrFd, [EMPTY_PATH, statx], 0, 0, 0, deadline)
+      t.setArgs(slot, AT_EMPTY_PATH, Stats.STATX_MASK, 0)
+    } else {
+      const p = Validate.path(pathOrFd, "path")
+      slot = this.fill(OPERATIONS.stat.op, 0, AT_FDCWD, [p.bytes, statx], 0, 0, 0, deadline)
+      t.setArgs(slot, follow ? 0 : AT_SYMLINK_NOFOLLOW, Stats.STATX_MASK, 0)
+      t.site[slot] = { path: p.text }
+    }
+    t.map[slot] = () => Stats.fromStatx(statx)
+    return slot
+  }
+
+  private fillAllocate(
+    fd: number,
+    at: number | bigint,
+    length: number | bigint,
+    mode: number,
+    deadline: number,
+  ): number {
+    const slot = this.fill(OPERATIONS.allocate.op, 0, fd, undefined, at, 0, 0, deadline)
+    this.table.setArgs(slot, mode, 0, length)
+    return slot
+  }
+
+  private fillUnlink(p: Validate.Path, directory: boolean, deadline: number): number {
+    const slot = this.fill(OPERATIONS.unlink.op, 0, AT_FDCWD, p.bytes, 0, 0, 0, deadline)
+    this.table.setArgs(slot, directory ? AT_REMOVEDIR : 0, 0, 0)
+    this.table.site[slot] = directory ? { path: p.text, syscall: "rmdir" } : { path: p.text }
+    return slot
+  }
+
+  private fillMkdir(p: Validate.Path, mode: number, deadline: number): number {
+    const slot = this.fill(OPERATIONS.mkdir.op, 0, AT_FDCWD, p.bytes, 0, 0, 0, deadline)
+    this.table.setArgs(slot, 0, mode, 0)
+    this.table.site[slot] = { path: p.text }
+    return slot
+  }
+
+  /** rename, symlink, link: buf = the first path, buf2 = the second (errors: path and dest). */
+  private fillTwoPaths(op: number, a: Validate.Path, b: Validate.Path, arg: number, deadline: number): number {
+    const slot = this.fill(op, 0, AT_FDCWD, [a.bytes, b.bytes], 0, 0, 0, deadline)
+    this.table.setArgs(slot, arg, 0, 0)
+    this.table.site[slot] = { path: a.text, dest: b.text }
+    return slot
+  }
+
+  /**
+   * closeFd: marks fd as closing (new requests on it are refused), cancels every request still
+   * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
+   * to the ring. A linear pass over the pending table's slots, once per closeFd.
+   */
+  private startCloseFd(fd: number, callback: T.Callback): void {
+    if (this.shutdown.closing) {
+      process.nextTick(callback, Errors.closedError("close", fd), 0)
+      return
+    }
+    const closing = this.delivery.closingFds
+    if (closing.has(fd)) {
+      process.nextTick(callback, Errors.closingFdError("close", fd), 0)
+      return
+    }
+    const entry: FdClosing = { waiting: 0, onIdle: () => this.closeNow(fd, callback) }
+    closing.set(fd, entry)
+    const t = this.table
+    const live: Array<number> = []
+    for (let slot = 0; slot < t.capacity; slot++) {
+      const state = t.state[slot]
+      if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
+      entry.waiting++
+      if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(slot)
+    }
+    // Each ends with EBADF (the fd was closed under it), not an AbortError: nobody aborted it.
+    for (const slot of live) {
+      t.fdClosed[slot] = 1
+      if (t.state[slot] === Pending.QUEUED) {
+        this.delivery.cancelled++
+        this.delivery.local(slot, Errors.closingFdError(t.site[slot]?.syscall ?? syscallOf(t.op[slot]!), fd))
+      } else {
+        this.cancel(t.handleOf(slot))
+      }
+    }
+    if (entry.waiting === 0) this.closeNow(fd, callback)
+  }
+
+  /** Nothing is outstanding on fd any more: the close itself, through the ring (close(2) here once the Driver closes). */
+  private closeNow(fd: number, callback: T.Callback): void {
+    const done = (error: Error | null): void => {
+      this.delivery.closingFds.delete(fd)
+      callback(error, 0)
+    }
+    if (this.shutdown.closing) {
+      let error: Error | null = null
+      try {
+        closeSync(fd)
+      } catch (thrown) {
+        error = Errors.errnoError((thrown as { errno?: number }).errno ?? -constants.errno.EIO, "close", fd)
+      }
+      process.nextTick(done, error)
+      return
+    }
+    this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), done)
+  }
+
+  /** truncate before Linux 6.9: ftruncate(2) on libuv's threadpool, with the ring's errors. */
+  private truncateOffRing(fd: number, length: number | bigint, signal: AbortSignal | undefined): Promise<void> {
+    if (this.shutdown.closing) return Promise.reject(Errors.closedError("ftruncate", fd))
+    if (signal?.aborted === true) return Promise.reject(Errors.abortError("ftruncate", fd, signal.reason))
+    if (this.delivery.closingFds.has(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
+    return new Promise((resolve, reject) => {
+      ftruncate(fd, Number(length), (error) => {
+        if (error === null) resolve()
+        else reject(Errors.errnoError(error.errno ?? -constants.errno.EIO, "ftruncate", fd))
+      })
+    })
+  }
+
   /** Takes a slot of the pending table for a request and fills it; admit() sends it on. */
   private fill(
     op: number,
@@ -447,6 +1144,7 @@ export class Driver implements Multishot {
     t.offset[slot] = offset
     t.length[slot] = length
     t.deadline[slot] = deadline
+    t.fdClosed[slot] = 0
     t.data[slot] = data
     return slot
   }
@@ -462,10 +1160,11 @@ export class Driver implements Multishot {
     const refusal = this.refusal(slot)
     const aborted = signal?.aborted === true
     if (refusal !== undefined || aborted || (t.length[slot] === 0 && BY_OP[op]!.movesData)) {
+      const site = t.site[slot]
       const fd = this.fdOf(slot)
       t.release(slot)
       if (refusal !== undefined) return Promise.reject(refusal)
-      if (aborted) return Promise.reject(Errors.abortError(syscallOf(op), fd, signal!.reason))
+      if (aborted) return Promise.reject(Errors.abortError(site?.syscall ?? syscallOf(op), fd, signal.reason, site))
       return Promise.resolve((kind === Pending.KIND_PROMISE_NUMBER ? 0 : undefined) as never)
     }
     const promise = new Promise<never>(capture)
@@ -494,29 +1193,14 @@ export class Driver implements Multishot {
     const t = this.table
     const refusal = this.refusal(slot)
     if (refusal !== undefined || (t.length[slot] === 0 && BY_OP[t.op[slot]!]!.movesData)) {
-      const error = refusal ?? null
       t.release(slot)
-      process.nextTick(callback, error, 0)
+      process.nextTick(callback, refusal ?? null, 0)
       return 0
     }
     t.kind[slot] = Pending.KIND_CALLBACK
     t.resolve[slot] = callback
     this.submission.admit(slot)
     return t.handleOf(slot)
-  }
-
-  /** Why the request in `slot` may not go to the loop (see the header), or undefined. */
-  private refusal(slot: number): Errors.IoUringError | undefined {
-    const op = this.table.op[slot]!
-    if (this.shutdown.closing) return Errors.closedError(syscallOf(op), this.fdOf(slot))
-    if (!accepts(this.config.operations, op)) {
-      return Errors.notAllowedError(syscallOf(op), this.fdOf(slot), this.config.operations)
-    }
-    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
-      this.credentialsChanged = true
-    }
-    if (this.credentialsChanged) return Errors.credentialsChangedError(syscallOf(op), this.fdOf(slot))
-    return undefined
   }
 
   // ---- Completion ------------------------------------------------------------------------------
@@ -588,4 +1272,84 @@ export class Driver implements Multishot {
   private fdOf(slot: number): number | undefined {
     return fdOf(this.table.op[slot]!, this.table.fd[slot])
   }
+
+  /**
+   * Why the request in `slot` is refused before the loop, if it is (see the header): the Driver is
+   * closing (ERR_IOU_CLOSED), the operation is outside the config's `operations`
+   * (ERR_IOU_OPERATION_NOT_ALLOWED), the process's credentials changed (ERR_IOU_CREDENTIALS_CHANGED),
+   * it acts on an fd that closeFd is closing (EBADF; the close itself excepted), or this kernel
+   * lacks its opcode (ENOSYS).
+   */
+  private refusal(slot: number): Errors.IoUringError | undefined {
+    const t = this.table
+    const op = t.op[slot]!
+    const site = t.site[slot]
+    const syscall = site?.syscall ?? syscallOf(op)
+    if (this.shutdown.closing) return Errors.closedError(syscall, this.fdOf(slot), site)
+    if (!accepts(this.config.operations, op)) {
+      return Errors.notAllowedError(syscall, this.fdOf(slot), this.config.operations)
+    }
+    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
+      this.credentialsChanged = true
+    }
+    if (this.credentialsChanged) return Errors.credentialsChangedError(syscall, this.fdOf(slot))
+    const closing = this.delivery.closingFds
+    if (closing.size > 0 && op !== OPERATIONS.closeFd.op && BY_OP[op]!.onFd && closing.has(t.fd[slot]!)) {
+      return Errors.closingFdError(syscall, t.fd[slot]!)
+    }
+    if (this.unsupported.size > 0 && this.unsupported.has(op)) {
+      return Errors.errnoError(-constants.errno.ENOSYS, syscall, this.fdOf(slot), site)
+    }
+    return undefined
+  }
+}
+
+/** readAt's data: the first `length` bytes of its buffers (one buffer alone is passed as it is). */
+const readData = (buffers: Uint8Array | ReadonlyArray<Uint8Array>, length: number): T.Data => {
+  if (buffers instanceof Uint8Array) return buffers
+  const list = Validate.firstBytes(buffers, length)
+  return list.length === 1 ? list[0]! : list
+}
+
+/** fallocate's mode bits; a punched hole keeps the size (the kernel requires KEEP_SIZE with it). */
+const allocateMode = (keepSize: unknown, punchHole: unknown): number => {
+  const punch = Validate.optionalBoolean(punchHole, "punchHole")
+  const keep = Validate.optionalBoolean(keepSize, "keepSize")
+  return punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : keep ? FALLOC_FL_KEEP_SIZE : 0
+}
+
+/**
+ * mkdir with `recursive`, as fs.mkdir's: mkdir(path); where a parent is missing (ENOENT), the
+ * parents first (walking up), then path. An existing directory is no error; an existing
+ * non-directory is EEXIST (ENOTDIR for a parent). Resolves with the first directory created (as
+ * the path was given: "a" for "a/b/c" where "a" did not exist) or undefined.
+ */
+const mkdirRecursive = async (
+  mkdirOne: (dir: Validate.Path) => Promise<unknown>,
+  statOne: (dir: Validate.Path) => Promise<T.FileStats>,
+  target: Validate.Path,
+): Promise<string | undefined> => {
+  const make = async (text: string): Promise<string | undefined> => {
+    const dir = Validate.path(text, "path")
+    try {
+      await mkdirOne(dir)
+      return text
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === "EEXIST") {
+        if ((await statOne(dir)).isDirectory()) return undefined
+        throw error
+      }
+      const parent = dirname(text)
+      if (code !== "ENOENT" || parent === text) throw error
+      const first = await make(parent)
+      try {
+        await mkdirOne(dir)
+      } catch (again) {
+        if ((again as { code?: string }).code !== "EEXIST" || !(await statOne(dir)).isDirectory()) throw again
+      }
+      return first ?? text
+    }
+  }
+  return make(target.text)
 }

@@ -1,6 +1,6 @@
 /**
  * IoUringError: every failure the Driver reports for a request, with Node's fields (`code`,
- * `errno`, `syscall`, `fd`). `fromCompletion` is the one place where the loop's (result, outcome)
+ * `errno`, `syscall`, and `fd` or `path` with `dest` for rename, link and symlink). `fromCompletion` is the one place where the loop's (result, outcome)
  * becomes an error:
  *
  * | outcome                    | code                     | errno            |
@@ -45,11 +45,31 @@ export { IoUringError, type IoUringErrorFields, type Reason } from "@iou/core"
 const ETIMEDOUT = -constants.errno.ETIMEDOUT
 const EPIPE = -constants.errno.EPIPE
 
-const where = (syscall: Syscall, fd: number | undefined): string =>
-  fd === undefined || syscall === "nop" ? syscall : `${syscall} fd ${fd}`
+/** The paths of a path operation, as its errors carry them (Node's `path` and `dest`). */
+export interface Paths {
+  readonly path?: string | undefined
+  readonly dest?: string | undefined
+}
 
-/** An error from a negative errno, like Node's own: "EBADF: bad file descriptor, read fd 99". */
-export const errnoError = (errno: number, syscall: Syscall, fd: number | undefined): IoUringError => {
+const NO_PATHS: Paths = {}
+
+const where = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): string => {
+  if (paths.path !== undefined) {
+    return paths.dest === undefined ? `${syscall} '${paths.path}'` : `${syscall} '${paths.path}' -> '${paths.dest}'`
+  }
+  return fd === undefined || syscall === "nop" ? syscall : `${syscall} fd ${fd}`
+}
+
+/**
+ * An error from a negative errno, like Node's own: "EBADF: bad file descriptor, read fd 99",
+ * "ENOENT: no such file or directory, open '/x'".
+ */
+export const errnoError = (
+  errno: number,
+  syscall: Syscall,
+  fd: number | undefined,
+  paths: Paths = NO_PATHS,
+): IoUringError => {
   let code: string
   let text: string
   try {
@@ -59,32 +79,70 @@ export const errnoError = (errno: number, syscall: Syscall, fd: number | undefin
     code = `E${-errno}`
     text = `errno ${-errno}`
   }
-  return new IoUringError(`${code}: ${text}, ${where(syscall, fd)}`, {
+  return new IoUringError(`${code}: ${text}, ${where(syscall, fd, paths)}`, {
     code,
     reason: code === "ETIMEDOUT" ? "Timeout" : "SystemError",
     errno,
     syscall,
     fd,
+    path: paths.path,
+    dest: paths.dest,
   })
 }
 
+/**
+ * A request on an fd that `closeFd` closes: one made meanwhile is refused before the kernel, one
+ * still outstanding is cancelled; both end with EBADF (the fd is as good as closed), so that no
+ * request can land on the fd number once it is reused.
+ */
+export const closingFdError = (syscall: Syscall, fd: number): IoUringError =>
+  new IoUringError(`EBADF: the file descriptor is closed by closeFd, ${where(syscall, fd)}`, {
+    code: "EBADF",
+    reason: "SystemError",
+    errno: -constants.errno.EBADF,
+    syscall,
+    fd,
+  })
+
+/** dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code; syscall "getaddrinfo". */
+export const lookupError = (
+  error: Error & { code?: string | undefined; errno?: number | undefined },
+  host: string,
+): IoUringError =>
+  new IoUringError(`${error.code ?? "ENOTFOUND"}: ${host} could not be resolved, getaddrinfo`, {
+    code: error.code ?? "ENOTFOUND",
+    reason: "SystemError",
+    errno: typeof error.errno === "number" ? error.errno : undefined,
+    syscall: "getaddrinfo",
+    cause: error,
+  })
+
 /** A cancelled request (ring.cancel or an AbortSignal): name "AbortError", code "ABORT_ERR". */
-export const abortError = (syscall: Syscall, fd: number | undefined, cause?: unknown): IoUringError =>
-  new IoUringError(`The operation was aborted, ${where(syscall, fd)}`, {
+export const abortError = (
+  syscall: Syscall,
+  fd: number | undefined,
+  cause?: unknown,
+  paths: Paths = NO_PATHS,
+): IoUringError =>
+  new IoUringError(`The operation was aborted, ${where(syscall, fd, paths)}`, {
     code: "ABORT_ERR",
     reason: "Cancelled",
     syscall,
     fd,
+    path: paths.path,
+    dest: paths.dest,
     cause,
   })
 
 /** A call on a closing or closed Driver. */
-export const closedError = (syscall: Syscall, fd: number | undefined): IoUringError =>
-  new IoUringError(`ERR_IOU_CLOSED: the Driver is closing or closed, ${where(syscall, fd)}`, {
+export const closedError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
+  new IoUringError(`ERR_IOU_CLOSED: the Driver is closing or closed, ${where(syscall, fd, paths)}`, {
     code: "ERR_IOU_CLOSED",
     reason: "Closed",
     syscall,
     fd,
+    path: paths.path,
+    dest: paths.dest,
   })
 
 /** A call of an operation outside the Driver's `operations` (config): refused before the loop. */
@@ -105,11 +163,23 @@ export const credentialsChangedError = (syscall: Syscall, fd: number | undefined
   )
 
 /** A request still outstanding when the shutdown timeout expired. */
-export const abandonedError = (syscall: Syscall, fd: number | undefined): IoUringError =>
+export const abandonedError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
   new IoUringError(
-    `ERR_IOU_ABANDONED: the request was still in flight when the Driver's shutdown timeout expired, ${where(syscall, fd)}`,
-    { code: "ERR_IOU_ABANDONED", reason: "Abandoned", syscall, fd },
+    `ERR_IOU_ABANDONED: the request was still in flight when the Driver's shutdown timeout expired, ${where(syscall, fd, paths)}`,
+    { code: "ERR_IOU_ABANDONED", reason: "Abandoned", syscall, fd, path: paths.path, dest: paths.dest },
   )
+
+/** A request whose deadline passed (in the kernel, the loop or the backpressure queue). */
+export const timeoutError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
+  new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd, paths)}`, {
+    code: "ETIMEDOUT",
+    reason: "Timeout",
+    errno: ETIMEDOUT,
+    syscall,
+    fd,
+    path: paths.path,
+    dest: paths.dest,
+  })
 
 /** io_uring refused here; `explanation` is probe()'s reason. */
 export const unavailableError = (explanation: string, errno: number | undefined): IoUringError =>
@@ -120,9 +190,15 @@ export const unavailableError = (explanation: string, errno: number | undefined)
     syscall: "open",
   })
 
+/** Where a request's errors say it happened: its syscall (an unlink of a directory is "rmdir"), fd or paths. */
+export interface Site extends Paths {
+  readonly syscall?: Syscall | undefined
+}
+
 /**
  * The one mapping from a completion to an error: null for Binding.IOU_OUTCOME_OK, an IoUringError
- * otherwise. `abortCause` is the AbortSignal's reason when a signal cancelled the request.
+ * otherwise. `abortCause` is the AbortSignal's reason when a signal cancelled the request; `site`
+ * the request's paths and its syscall where it is not the row's.
  */
 export const fromCompletion = (
   op: number,
@@ -130,31 +206,26 @@ export const fromCompletion = (
   result: number,
   outcome: number,
   abortCause?: unknown,
+  site: Site = NO_PATHS,
 ): IoUringError | null => {
-  const syscall = SYSCALLS[op] ?? "nop"
+  const syscall = site.syscall ?? SYSCALLS[op] ?? "nop"
   const onFd = fdOf(op, fd)
   switch (outcome) {
     case Binding.IOU_OUTCOME_OK:
       return null
     case Binding.IOU_OUTCOME_ERROR:
-      return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd)
+      return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd, site)
     case Binding.IOU_OUTCOME_TIMEOUT:
-      return new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, onFd)}`, {
-        code: "ETIMEDOUT",
-        reason: "Timeout",
-        errno: ETIMEDOUT,
-        syscall,
-        fd: onFd,
-      })
+      return timeoutError(syscall, onFd, site)
     case Binding.IOU_OUTCOME_CANCELLED:
-      return abortError(syscall, onFd, abortCause)
+      return abortError(syscall, onFd, abortCause, site)
     case Binding.IOU_OUTCOME_UNEXPECTED_EOF:
       return new IoUringError(
         `ERR_IOU_UNEXPECTED_EOF: ${op === OPERATIONS.recv.op ? "the peer closed the connection" : "end of file"} after ${result} bytes, before the range was filled, ${where(syscall, onFd)}`,
         { code: "ERR_IOU_UNEXPECTED_EOF", reason: "UnexpectedEof", syscall, fd: onFd, bytes: result },
       )
     case Binding.IOU_OUTCOME_ABANDONED:
-      return abandonedError(syscall, onFd)
+      return abandonedError(syscall, onFd, site)
     case Binding.IOU_OUTCOME_WRITE_ZERO:
       return new IoUringError(
         `EPIPE: the ${op === OPERATIONS.send.op ? "peer" : "file"} accepted no more bytes (the kernel wrote 0), ${where(syscall, onFd)}`,

@@ -12,6 +12,7 @@
  * The columns are declared once, in COLUMNS (numbers, one typed array each) and REFERENCES (objects,
  * one plain array each); allocating, growing and resetting a slot all walk those lists.
  */
+import type { Site } from "./IoUringError.ts"
 import type { Data } from "./types.ts"
 
 /** A handle is generation * SLOT_LIMIT + slot; the native tag is (generation << 32) | slot. */
@@ -55,6 +56,8 @@ const COLUMNS = {
   extentLo: Uint32Array,
   extentHi: Uint32Array,
   deadline: Float64Array,
+  /** 1: closeFd cancelled it (its fd is being closed): it ends with EBADF, not an AbortError. */
+  fdClosed: Uint8Array,
 }
 
 /** The reference columns: each a plain array of this type, emptied when the slot is released. */
@@ -64,6 +67,10 @@ const REFERENCES = {
   reject: undefined as ((error: unknown) => void) | undefined,
   signal: undefined as AbortSignal | undefined,
   onAbort: undefined as (() => void) | undefined,
+  /** A path operation's paths and, where it differs from its row's, its syscall: what its errors carry. */
+  site: undefined as Site | undefined,
+  /** Turns a successful result into the value delivered (stat: the stats read from its statx buffer). */
+  map: undefined as ((result: number) => unknown) | undefined,
   /** recvMany: called with each chunk before the request's one completion. */
   onChunk: undefined as ((chunk: Uint8Array) => void) | undefined,
 }

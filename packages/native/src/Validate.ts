@@ -3,6 +3,7 @@
  * range, thrown before anything is changed. Every function returns what it validated (normalised
  * where that is needed) and keeps no state: nothing here outlives the call.
  */
+import { fileURLToPath } from "node:url"
 import { maxIov } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import type { Callback, Data } from "./types.ts"
@@ -146,4 +147,181 @@ export const bytesOf = (value: Data | undefined): number => {
   let n = 0
   for (let i = 0; i < value.length; i++) n += lengthOf(value[i]!)
   return n
+}
+
+// ---- Paths and the file operations' arguments ----------------------------------------------------
+
+/** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
+const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
+
+const encoder = new TextEncoder()
+
+/** A validated path: the NUL-terminated bytes the kernel reads, and the text its errors carry. */
+export interface Path {
+  readonly bytes: Uint8Array
+  readonly text: string
+}
+
+/**
+ * A path as node:fs takes it: a string (UTF-8), its bytes (a Uint8Array), or a `file:` URL. Copied
+ * into a fresh NUL-terminated Uint8Array (the kernel reads it until the completion; the caller's
+ * memory is not held). A NUL byte inside is refused, as Node refuses it.
+ */
+export const path = (value: unknown, name: string): Path => {
+  let text: string
+  let bytes: Uint8Array
+  if (typeof value === "string") {
+    text = value
+    const encoded = encoder.encode(value)
+    bytes = new Uint8Array(encoded.length + 1)
+    bytes.set(encoded)
+  } else if (value instanceof Uint8Array) {
+    buffer(value, name)
+    bytes = new Uint8Array(lengthOf(value) + 1)
+    bytes.set(value)
+    text = Buffer.from(value).toString()
+  } else if (value instanceof URL) {
+    if (value.protocol !== "file:") {
+      throw coded(
+        new TypeError(`${name} must be a URL of scheme file, got ${value.protocol}`),
+        "ERR_INVALID_URL_SCHEME",
+      )
+    }
+    return path(fileURLToPath(value), name)
+  } else {
+    throw coded(
+      new TypeError(
+        `${name} must be a string, a Uint8Array or a file: URL, got ${value === null ? "null" : typeof value}`,
+      ),
+      "ERR_INVALID_ARG_TYPE",
+    )
+  }
+  if (bytes.indexOf(0) !== bytes.length - 1) {
+    throw coded(
+      new TypeError(`${name} must be a string without null bytes, got ${describe(text)}`),
+      "ERR_INVALID_ARG_VALUE",
+    )
+  }
+  return { bytes, text }
+}
+
+// Linux O_* bits (x86-64 and arm64 alike), for the flag strings of node:fs.
+const O_RDONLY = 0
+const O_WRONLY = 0o1
+const O_RDWR = 0o2
+const O_CREAT = 0o100
+const O_EXCL = 0o200
+const O_TRUNC = 0o1000
+const O_APPEND = 0o2000
+const O_SYNC = 0o4010000
+/** Added to every open: an fd of the ring's never leaks into a child process. */
+export const O_CLOEXEC = 0o2000000
+
+/** node:fs's flag strings (lib/internal/fs/utils.js stringToFlags), as O_* bits. */
+const FLAG_STRINGS: ReadonlyMap<string, number> = new Map([
+  ["r", O_RDONLY],
+  ["rs", O_RDONLY | O_SYNC],
+  ["sr", O_RDONLY | O_SYNC],
+  ["r+", O_RDWR],
+  ["rs+", O_RDWR | O_SYNC],
+  ["sr+", O_RDWR | O_SYNC],
+  ["w", O_TRUNC | O_CREAT | O_WRONLY],
+  ["wx", O_TRUNC | O_CREAT | O_WRONLY | O_EXCL],
+  ["xw", O_TRUNC | O_CREAT | O_WRONLY | O_EXCL],
+  ["w+", O_TRUNC | O_CREAT | O_RDWR],
+  ["wx+", O_TRUNC | O_CREAT | O_RDWR | O_EXCL],
+  ["xw+", O_TRUNC | O_CREAT | O_RDWR | O_EXCL],
+  ["a", O_APPEND | O_CREAT | O_WRONLY],
+  ["ax", O_APPEND | O_CREAT | O_WRONLY | O_EXCL],
+  ["xa", O_APPEND | O_CREAT | O_WRONLY | O_EXCL],
+  ["as", O_APPEND | O_CREAT | O_WRONLY | O_SYNC],
+  ["sa", O_APPEND | O_CREAT | O_WRONLY | O_SYNC],
+  ["a+", O_APPEND | O_CREAT | O_RDWR],
+  ["ax+", O_APPEND | O_CREAT | O_RDWR | O_EXCL],
+  ["xa+", O_APPEND | O_CREAT | O_RDWR | O_EXCL],
+  ["as+", O_APPEND | O_CREAT | O_RDWR | O_SYNC],
+  ["sa+", O_APPEND | O_CREAT | O_RDWR | O_SYNC],
+])
+
+/** open's flags (a node:fs string or O_* bits) as the O_* bits the kernel gets, O_CLOEXEC included. */
+export const openFlags = (value: unknown): number => {
+  if (value === undefined) return O_RDONLY | O_CLOEXEC
+  if (typeof value === "string") {
+    const bits = FLAG_STRINGS.get(value)
+    if (bits === undefined) {
+      throw coded(
+        new TypeError(`flags must be a node:fs flag string ("r", "w+", "a"…), got ${describe(value)}`),
+        "ERR_INVALID_ARG_VALUE",
+      )
+    }
+    return (bits | O_CLOEXEC) >>> 0
+  }
+  if (typeof value !== "number") {
+    throw coded(new TypeError(`flags must be a string or a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
+  }
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw coded(
+      new RangeError(`flags must be O_* bits (an integer in [0, 2^32)), got ${describe(value)}`),
+      "ERR_OUT_OF_RANGE",
+    )
+  }
+  return (value | O_CLOEXEC) >>> 0
+}
+
+/** A file mode (permission and special bits) in [0, 0o7777]; `fallback` when absent. */
+export const mode = (value: unknown, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number")
+    throw coded(new TypeError(`mode must be a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
+  if (!Number.isInteger(value) || value < 0 || value > 0o7777) {
+    throw coded(new RangeError(`mode must be an integer in [0, 0o7777], got ${describe(value)}`), "ERR_OUT_OF_RANGE")
+  }
+  return value
+}
+
+/** A byte count or offset of a file (truncate's length, allocate's range): as a position. */
+export const fileSize = (value: unknown, name: string): number | bigint => {
+  try {
+    return position(value)
+  } catch (error) {
+    throw coded(
+      error instanceof TypeError
+        ? new TypeError(`${name} must be a number or a bigint, got ${typeof value}`)
+        : new RangeError(`${name} must be a non-negative safe integer or a bigint below 2^63, got ${describe(value)}`),
+      error instanceof TypeError ? "ERR_INVALID_ARG_TYPE" : "ERR_OUT_OF_RANGE",
+    )
+  }
+}
+
+/**
+ * readAt's buffers: one Uint8Array, or several filled in order (readv), copied without the empty
+ * ones; their total is at most MAX_REQUEST_BYTES.
+ */
+export const readBuffers = (value: unknown): Uint8Array | Array<Uint8Array> => {
+  if (value instanceof Uint8Array) return buffer(value, "buffer")
+  if (!Array.isArray(value)) throw new TypeError("buffer must be a Uint8Array or an array of them")
+  if (value.length > maxIov()) throw new RangeError(`buffer may be at most ${maxIov()} buffers, got ${value.length}`)
+  const copy: Array<Uint8Array> = []
+  let bytes = 0
+  for (let i = 0; i < value.length; i++) {
+    const element = buffer(value[i], `buffer[${i}]`)
+    const length = lengthOf(element)
+    bytes += length
+    if (length > 0) copy.push(element)
+  }
+  if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`buffer is larger than ${MAX_REQUEST_BYTES} bytes`)
+  return copy
+}
+
+/** The first `length` bytes of vectored buffers (the last one cut short: a view, same memory). */
+export const firstBytes = (buffers: ReadonlyArray<Uint8Array>, length: number): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let left = length
+  for (let i = 0; i < buffers.length && left > 0; i++) {
+    const b = buffers[i]!
+    const n = lengthOf(b)
+    out.push(n <= left ? b : b.subarray(0, left))
+    left -= Math.min(n, left)
+  }
+  return out
 }

@@ -138,8 +138,26 @@ export interface WireLayout {
   readonly COMPLETION_BUFFER: number
 }
 
+/**
+ * binding/socket.cc: the socket calls that never block, made synchronously (the fallbacks of
+ * socket, bind and listen on kernels without their opcodes, and the small steps of listen, connect
+ * and accept). Each returns its result or -errno and never throws; arguments are validated first.
+ */
+export interface NativeSockets {
+  socket(domain: number, type: number, protocol: number): number
+  bind(fd: number, address: Uint8Array): number
+  listen(fd: number, backlog: number): number
+  setsockopt(fd: number, level: number, name: number, value: number): number
+  getsockname(fd: number): Uint8Array | number
+  getpeername(fd: number): Uint8Array | number
+  close(fd: number): number
+  /** AF_*, SOCK_*, SOL_SOCKET, SO_*, IPPROTO_*, TCP_NODELAY, IPV6_V6ONLY, SHUT_*: the build's values. */
+  readonly constants: Readonly<Record<string, number>>
+}
+
 export interface NativeBinding {
   probe(): NativeProbe
+  readonly sockets: NativeSockets
   /** The #define values of include/iou.h that TypeScript uses (checked against its mirrors by a test). */
   readonly constants: Readonly<Record<string, number>>
   /** binding/loop.h's record layouts. */
@@ -207,6 +225,9 @@ export const binding: NativeBinding = {
   get Loop() {
     return required().Loop
   },
+  get sockets() {
+    return required().sockets
+  },
 }
 
 // ---- include/iou.h ---------------------------------------------------------------------------
@@ -242,10 +263,12 @@ export const IOU_TRACE_MORE = 3
 
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1
+/** iou_completion.flags: an OK request whose cancel (deadline, caller, shutdown) came too late: success won. */
+export const IOU_COMPLETION_CANCEL_LOST = 2
 /** iou_completion.flags: one result of a multishot request, not its end. */
-export const IOU_COMPLETION_MORE = 2
+export const IOU_COMPLETION_MORE = 4
 /** iou_completion.flags: `buffer` names the provided buffer holding the result's bytes. */
-export const IOU_COMPLETION_BUFFER = 4
+export const IOU_COMPLETION_BUFFER = 8
 
 let maxIovValue: number | undefined
 

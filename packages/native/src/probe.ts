@@ -134,6 +134,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: opcode("POLL_ADD"),
     neededBy: always,
   },
+  { name: "OP_READV", kernel: "5.1", use: "vectored readAt", present: opcode("READV"), neededBy: usedBy("files") },
   { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: usedBy("sockets") },
   {
     name: "NODROP",
@@ -153,6 +154,10 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: usedBy("files") },
   { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: usedBy("sockets") },
   { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: usedBy("sockets") },
+  { name: "OP_OPENAT", kernel: "5.6", use: "open", present: opcode("OPENAT"), neededBy: usedBy("files") },
+  { name: "OP_CLOSE", kernel: "5.6", use: "closeFd", present: opcode("CLOSE"), neededBy: always },
+  { name: "OP_STATX", kernel: "5.6", use: "stat", present: opcode("STATX"), neededBy: usedBy("files") },
+  { name: "OP_FALLOCATE", kernel: "5.6", use: "allocate", present: opcode("FALLOCATE"), neededBy: usedBy("files") },
   {
     name: "EXT_ARG",
     kernel: "5.11",
@@ -160,12 +165,65 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0,
     neededBy: always,
   },
+  { name: "OP_RENAMEAT", kernel: "5.11", use: "rename", present: opcode("RENAMEAT"), neededBy: usedBy("files") },
+  { name: "OP_UNLINKAT", kernel: "5.11", use: "unlink", present: opcode("UNLINKAT"), neededBy: usedBy("files") },
   {
     name: "POLL_MULTISHOT",
     kernel: "5.13",
     use: "the eventfd wake poll (not used by an ioPoll ring)",
     present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
     neededBy: (config) => config.ioPoll !== true,
+  },
+  { name: "OP_CONNECT", kernel: "5.5", use: "connect", present: opcode("CONNECT"), neededBy: usedBy("sockets") },
+  { name: "OP_ACCEPT", kernel: "5.5", use: "accept", present: opcode("ACCEPT"), neededBy: usedBy("sockets") },
+  {
+    name: "OP_SHUTDOWN",
+    kernel: "5.11",
+    use: "shutdownSocket",
+    present: opcode("SHUTDOWN"),
+    neededBy: usedBy("sockets"),
+  },
+  {
+    name: "OP_SOCKET",
+    kernel: "5.19",
+    use: "optional: the socket of listen and connect; without it the Driver calls socket(2), which does not block",
+    present: opcode("SOCKET"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_BIND",
+    kernel: "6.11",
+    use: "optional: the bind of listen; without it the Driver calls bind(2), which does not block",
+    present: opcode("BIND"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_LISTEN",
+    kernel: "6.11",
+    use: "optional: listen; without it the Driver calls listen(2), which does not block",
+    present: opcode("LISTEN"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_MKDIRAT",
+    kernel: "5.15",
+    use: "optional: mkdir (without it, ENOSYS)",
+    present: opcode("MKDIRAT"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_SYMLINKAT",
+    kernel: "5.15",
+    use: "optional: symlink (without it, ENOSYS)",
+    present: opcode("SYMLINKAT"),
+    neededBy: () => false,
+  },
+  {
+    name: "OP_LINKAT",
+    kernel: "5.15",
+    use: "optional: link (without it, ENOSYS)",
+    present: opcode("LINKAT"),
+    neededBy: () => false,
   },
   {
     name: "RECV_MULTISHOT",
@@ -182,10 +240,30 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
   },
+  {
+    name: "OP_FTRUNCATE",
+    kernel: "6.9",
+    use: "optional: truncate (without it, ftruncate(2) on libuv's threadpool)",
+    present: opcode("FTRUNCATE"),
+    neededBy: () => false,
+  },
 ]
 
-/** Opcodes the loop needs: nop, read, write, writev, fsync, send, recv, sendmsg, poll_add, async_cancel. */
-export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) => (r.name.startsWith("OP_") ? [r.name.slice(3)] : []))
+/**
+ * Whether this kernel lacks the opcode IORING_OP_<name> (or IOU_SIMULATE_MISSING says OP_<name>):
+ * for the operations that have a fallback or a clear refusal on kernels without their opcode
+ * (FTRUNCATE, MKDIRAT…). Reads the kernel's answer that Driver.open's preflight cached; false when
+ * there is none (a simulated loop).
+ */
+export const lacksOpcode = (name: (typeof OPCODE_NAMES)[number]): boolean => {
+  if (simulation().features.has(`OP_${name}`)) return true
+  return cachedProbe !== undefined && cachedProbe.setupErrno === 0 && !opcode(name)(cachedProbe)
+}
+
+/** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
+export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
+  r.name.startsWith("OP_") && r.neededBy({}) ? [r.name.slice(3)] : [],
+)
 
 /** The oldest Linux release with everything every config needs. */
 export const MINIMUM_KERNEL = "5.13"
@@ -370,6 +448,19 @@ export const preflight = (config: Config.Config): { readonly reason: string; rea
   if (raw.setupErrno !== 0) return undefined
   const reason = lacking(raw, config, sim).reason
   return reason === undefined ? undefined : { reason, emfile: false }
+}
+
+/**
+ * The optional opcodes (rows no config needs: OP_SOCKET, OP_BIND, OP_LISTEN) that this kernel lacks
+ * or IOU_SIMULATE_MISSING says it lacks: the Driver makes those calls itself instead of submitting
+ * them. Asked once per process, as preflight.
+ */
+export const fallbackOps = (): ReadonlySet<string> => {
+  const sim = simulation()
+  const raw = rawProbe(sim, true)
+  const optional = KERNEL_REQUIREMENTS.filter((r) => r.name.startsWith("OP_") && !r.neededBy({}))
+  if (typeof raw === "string") return new Set(optional.map((r) => r.name))
+  return new Set(optional.filter((r) => sim.features.has(r.name) || !r.present(raw)).map((r) => r.name))
 }
 
 /**

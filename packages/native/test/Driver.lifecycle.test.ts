@@ -58,16 +58,12 @@ const { parentPort, workerData } = await import("node:worker_threads")
 const ring = Driver.open()
 await ring.nop()
 if (!workerData.idle) {
-  const net = await import("node:net")
-  const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
-  await new Promise((d) => server.once("listening", d))
-  const socket = net.connect(server.address().port, "127.0.0.1")
-  socket.pause()
+  const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
   const [peer] = await Promise.all([
-    new Promise((d) => server.once("connection", d)),
-    new Promise((d) => socket.once("connect", d)),
+    ring.accept(listener),
+    ring.connect({ host: "127.0.0.1", port: listener.localAddress.port }),
   ])
-  ring.recv(peer._handle.fd, Buffer.alloc(1)).catch(() => {})
+  ring.recv(peer.fd, Buffer.alloc(1)).catch(() => {})
 }
 parentPort.postMessage("ready")
 if (workerData.end === "exit") process.exit(0)

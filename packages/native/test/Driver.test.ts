@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { pattern, runChild, SRC_INDEX, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { CHILD_PAIR, pattern, runChild, SRC_INDEX, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -286,19 +286,19 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("resolves recv with 0 when the peer closed, and rejects an exact one with ERR_IOU_UNEXPECTED_EOF", async () => {
       const ring = open()
       const p1 = await pair()
-      p1.sockets[0].end()
+      p1.closeA()
       expect(await ring.recv(p1.b, Buffer.alloc(10))).toBe(0)
       const p2 = await pair()
       const exact = ring.recv(p2.b, Buffer.alloc(10), { exact: true })
       await ring.send(p2.a, Buffer.from("abc"))
-      p2.sockets[0].end()
+      p2.closeA()
       await expect(exact).rejects.toMatchObject({ code: "ERR_IOU_UNEXPECTED_EOF", syscall: "recv", bytes: 3 })
     })
 
     it("fails a send to a closed peer with EPIPE or ECONNRESET and never raises SIGPIPE", async () => {
       const ring = open()
       const p = await pair()
-      p.sockets[1].destroy()
+      p.closeB()
       await sleep(20)
       let error: IoUringError | undefined
       for (let i = 0; i < 50 && error === undefined; i++) {
@@ -878,12 +878,8 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("exits promptly on process.exit() with a request in flight that would never complete", async () => {
       const r = await runChild(
         `const ring = Driver.open()
-         const net = await import("node:net")
-         const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
-         await new Promise((d) => server.once("listening", d))
-         const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
-         const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
-         ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, 0, () => console.log("never"))
+         ${CHILD_PAIR}
+         ring.submitRecv(peer.fd, Buffer.alloc(1), 0, 1, false, 0, () => console.log("never"))
          setTimeout(() => { console.log("exit"); process.exit(0) }, 50)`,
       )
       expect(r.stderr).toBe("")
@@ -897,13 +893,8 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         `const ring = Driver.open({ size: 4 })
          const t = Driver.now()
          ring.submitNop(t + 150, () => {})
-         const net = await import("node:net")
-         const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
-         await new Promise((d) => server.once("listening", d))
-         const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
-         const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
-         server.close(); s.unref(); peer.unref()
-         ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, Driver.now() + 300, (e) => console.log(e.code, Math.round(Driver.now() - t) >= 300))`,
+         ${CHILD_PAIR}
+         ring.submitRecv(peer.fd, Buffer.alloc(1), 0, 1, false, Driver.now() + 300, (e) => console.log(e.code, Math.round(Driver.now() - t) >= 300))`,
       )
       expect(r.stderr).toBe("")
       expect(r.stdout).toBe("ETIMEDOUT true\n")
@@ -995,14 +986,10 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("stops the loop when a worker thread ends without closing its Driver, even with a request in flight", async () => {
       const worker = `(async () => {
         const { Driver } = await import(process.env.SRC_URL)
-        const net = await import("node:net")
         const ring = Driver.open()
         await ring.nop()
-        const server = net.createServer({ pauseOnConnect: true }).listen(0, "127.0.0.1")
-        await new Promise((d) => server.once("listening", d))
-        const s = net.connect(server.address().port, "127.0.0.1"); s.pause()
-        const [peer] = await Promise.all([new Promise((d) => server.once("connection", d)), new Promise((d) => s.once("connect", d))])
-        ring.submitRecv(peer._handle.fd, Buffer.alloc(1), 0, 1, false, 0, () => {})
+        ${CHILD_PAIR}
+        ring.submitRecv(peer.fd, Buffer.alloc(1), 0, 1, false, 0, () => {})
         setTimeout(() => process.exit(0), 50)
       })()`
       const r = await runChild(

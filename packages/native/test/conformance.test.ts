@@ -265,8 +265,8 @@ describe.skipIf(!supported)(
       try {
         const noChunks = (): void => {}
         const eof = ended((cb) => driver.submitRecvMany(p.b, 0, noChunks, cb))
-        await new Promise<void>((done) => p.sockets[0].write(Buffer.alloc(4096, 1), () => done()))
-        p.sockets[0].end()
+        await driver.send(p.a, Buffer.alloc(4096, 1))
+        p.closeA()
         let handle = 0
         const cancelled = ended((cb) => {
           handle = driver.submitRecvMany(q.b, 0, noChunks, cb)
@@ -315,7 +315,7 @@ describe.skipIf(!supported)(
         expect(await nop).toEqual(["OK", 0])
         expect(await sync).toEqual(["OK", 0])
         // A send to a peer that is gone fails (EPIPE or ECONNRESET) once the kernel knows it.
-        q.sockets[0].destroy()
+        q.closeA()
         await sleep(20)
         let failed: Ended = ["OK", 0]
         for (let i = 0; i < 20 && failed[0] === "OK"; i++) {

@@ -1,4 +1,4 @@
-import { Request } from "@iou/core"
+import { Request, Sockaddr } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import * as Binding from "../src/binding.ts"
 import { classBits, OPERATIONS } from "../src/Operations.ts"
@@ -22,7 +22,7 @@ describe("constants", () => {
     const header = Binding.binding.constants
     const core = Request as unknown as Record<string, unknown>
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
-    expect(shared.length).toBe(16)
+    expect(shared.length).toBe(32)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
   })
 
@@ -30,6 +30,11 @@ describe("constants", () => {
     const rows = Object.values(OPERATIONS)
     expect(Binding.binding.opClasses.length).toBe(rows.length)
     for (const row of rows) expect([row.c, classBits(row.class)]).toEqual([row.c, Binding.binding.opClasses[row.op]])
+  })
+
+  it("@iou/core's Sockaddr families are the build's AF_UNIX, AF_INET and AF_INET6", () => {
+    const k = Binding.binding.sockets.constants
+    expect([Sockaddr.AF_UNIX, Sockaddr.AF_INET, Sockaddr.AF_INET6]).toEqual([k["AF_UNIX"], k["AF_INET"], k["AF_INET6"]])
   })
 
   it("the IOV limit is the header's, read from the addon, and @iou/core's MAX_IOV agrees", () => {

@@ -1,10 +1,9 @@
 /**
- * Test helpers: TCP loopback pairs whose fds the Driver uses directly (libuv never reads them),
+ * Test helpers: TCP loopback pairs made by the ring (only the Driver ever reads them),
  * temporary files, and child Node processes that load the Driver from its TypeScript sources.
  */
 import { spawn } from "node:child_process"
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
-import { createServer, type Server, Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -19,36 +18,55 @@ export interface TcpPair {
   readonly a: number
   /** The fd of the accepted side. */
   readonly b: number
-  readonly sockets: readonly [Socket, Socket]
+  /** Closes a (its peer b then reads end of stream); closing twice does nothing. */
+  closeA(): void
+  /** Closes b. */
+  closeB(): void
   close(): Promise<void>
 }
 
-const fdOf = (socket: Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
-
-/** A connected TCP loopback pair; both sockets are paused, so only the Driver reads them. */
+/**
+ * A connected TCP loopback pair made by the ring itself (a Driver of its own listens, accepts and
+ * connects, then closes): no Node internals, and nothing but the Driver under test reads the fds,
+ * which are the test's to close.
+ */
 export const tcpPair = async (): Promise<TcpPair> => {
-  const server: Server = createServer({ pauseOnConnect: true })
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
-  const port = (server.address() as { port: number }).port
-  const accepted = new Promise<Socket>((done) => server.once("connection", done))
-  const client = new Socket()
-  client.pause()
-  await new Promise<void>((done) => client.connect(port, "127.0.0.1", done))
-  const peer = await accepted
-  peer.pause()
-  client.on("error", () => {})
-  peer.on("error", () => {})
+  const { Driver } = await import("../src/index.ts")
+  const ring = Driver.open()
+  let a: number
+  let b: number
+  try {
+    const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+    const port = (listener.localAddress as { port: number }).port
+    const [client, peer] = await Promise.all([
+      ring.connect({ host: "127.0.0.1", port }, { noDelay: true }),
+      ring.accept(listener),
+    ])
+    closeSync(listener.fd)
+    a = client.fd
+    b = peer.fd
+  } finally {
+    await ring.close()
+  }
+  const open = new Set([a, b])
+  const closeOne = (fd: number): void => {
+    if (open.delete(fd)) closeSync(fd)
+  }
   return {
-    a: fdOf(client),
-    b: fdOf(peer),
-    sockets: [client, peer],
+    a,
+    b,
+    closeA: () => closeOne(a),
+    closeB: () => closeOne(b),
     close: async () => {
-      client.destroy()
-      peer.destroy()
-      await new Promise<void>((done) => server.close(() => done()))
+      closeOne(a)
+      closeOne(b)
     },
   }
 }
+
+/** A child's snippet that makes `peer`, the accepted end of a ring-made loopback pair, with `ring`. */
+export const CHILD_PAIR = `const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+const [peer] = await Promise.all([ring.accept(listener), ring.connect({ host: "127.0.0.1", port: listener.localAddress.port })])`
 
 export interface TempFile {
   readonly path: string

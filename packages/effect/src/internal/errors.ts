@@ -6,7 +6,8 @@
  *   Node's fields (`code`, `errno`, `syscall`, `fd`): they are copied, and only the message is
  *   written here. Its `Cancelled` reason (an AbortError) is an interruption;
  * - argument errors (`TypeError`/`RangeError`, thrown synchronously by the Driver before anything
- *   reaches the loop, or by the config's validation) are bugs in the caller and become defects;
+ *   reaches the loop, or by the config's validation: syscall "open" without an operation's
+ *   `method`) are bugs in the caller and become defects;
  * - anything else is a defect.
  */
 import { IoUringError as NativeError, Operations } from "@iou/core"
@@ -31,17 +32,22 @@ const HINTS: Readonly<Record<string, string>> = {
   EFBIG: "the write would exceed the file size limit",
 }
 
-const describeTarget = (syscall: Syscall | undefined, fd: number | undefined): string =>
-  fd === undefined ? (syscall ?? "io_uring") : `${syscall ?? "io_uring"} on fd ${fd}`
+const describeTarget = (syscall: Syscall | undefined, fd: number | undefined, path: string | undefined): string =>
+  path !== undefined
+    ? `${syscall ?? "io_uring"} of '${path}'`
+    : fd === undefined
+      ? (syscall ?? "io_uring")
+      : `${syscall ?? "io_uring"} on fd ${fd}`
 
 const messageFor = (
   reason: ReasonTag,
   code: string,
   syscall: Syscall | undefined,
   fd: number | undefined,
+  path: string | undefined,
   native: string,
 ): string => {
-  const target = describeTarget(syscall, fd)
+  const target = describeTarget(syscall, fd, path)
   switch (reason) {
     case "Timeout":
       return `${target} timed out: its deadline passed before the kernel completed it and the request was cancelled (ETIMEDOUT); raise the timeout option if the peer or device is just slow`
@@ -75,7 +81,9 @@ const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined
     errno: error.errno,
     syscall: finalSyscall,
     fd: reason === "Unavailable" ? undefined : finalFd,
-    message: messageFor(reason, error.code, finalSyscall, finalFd, error.message),
+    path: error.path,
+    dest: error.dest,
+    message: messageFor(reason, error.code, finalSyscall, finalFd, error.path, error.message),
     cause: error,
   })
 }
@@ -90,6 +98,7 @@ export const failure = (
   error: unknown,
   syscall: Syscall,
   fd: number | undefined,
+  method?: Operations.Method,
 ): Effect.Effect<never, IoUringError> => {
   if (error instanceof NativeError) {
     return error.reason === "Cancelled" ? Effect.interrupt : Effect.fail(fromNative(error, syscall, fd))
@@ -97,9 +106,9 @@ export const failure = (
   if (error instanceof TypeError || error instanceof RangeError) {
     const name = error.name
     const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(
-      syscall === "open"
+      syscall === "open" && method === undefined
         ? `NodeIoUring: invalid Driver config (a bug in the caller, reported as a defect): ${error.message}`
-        : `IoUring.${Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
+        : `IoUring.${method ?? Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
       { cause: error },
     )
     wrapped.name = name

@@ -7,8 +7,10 @@
  * Invariant: each request's callback fires exactly once (Driver contract). Before interruption it
  * resumes the fiber; after interruption it only releases the waiting cleanup.
  */
-import { type Callback, Operations, type RequestHandle } from "@iou/core"
+import { type Connection, type FileStats, type Listener, Operations, type RequestHandle } from "@iou/core"
 import { Duration, Effect } from "effect"
+import { dirname } from "node:path"
+import { fileURLToPath } from "node:url"
 import type * as IoUring from "../IoUring.ts"
 import type { IoUringError } from "../IoUringError.ts"
 import type { DriverLike } from "./driver.ts"
@@ -44,12 +46,12 @@ export const deadlineOf = (timeout: Duration.Input | undefined, now: () => numbe
  * the completion callback and returns the handle; `onSuccess` turns the raw result into the
  * operation's value. Errors carry the operation's syscall name (@iou/core's operation table).
  */
-const request = <A>(
+const request = <A, R = number>(
   driver: DriverLike,
   method: Operations.Method,
   fd: number | undefined,
-  submit: (callback: Callback) => RequestHandle,
-  onSuccess: (result: number) => A,
+  submit: (callback: (error: Error | null, result: R) => void) => RequestHandle,
+  onSuccess: (result: R) => A,
 ): Effect.Effect<A, IoUringError> => {
   const syscall = Operations.OPERATIONS[method].syscall
   return Effect.callback<A, IoUringError>((resume) => {
@@ -61,11 +63,11 @@ const request = <A>(
       handle = submit((error, result) => {
         settled = true
         if (release !== undefined) return release()
-        resume(error === null ? Effect.succeed(onSuccess(result)) : Errors.failure(error, syscall, fd))
+        resume(error === null ? Effect.succeed(onSuccess(result)) : Errors.failure(error, syscall, fd, method))
       })
     } catch (error) {
       // Thrown before anything reached the loop: bad arguments (a defect) or a closed Driver.
-      resume(Errors.failure(error, syscall, fd))
+      resume(Errors.failure(error, syscall, fd, method))
       return
     }
     if (settled) return
@@ -91,17 +93,51 @@ const guard = <A>(method: Operations.Method, fd: number | undefined, f: () => Ef
     try {
       return f()
     } catch (error) {
-      return Errors.failure(error, Operations.OPERATIONS[method].syscall, fd)
+      return Errors.failure(error, Operations.OPERATIONS[method].syscall, fd, method)
     }
   })
 
+/** The bytes of one buffer or several (readAt's default length). */
+const byteLength = (buffer: Uint8Array | ReadonlyArray<Uint8Array>): number => {
+  if (!Array.isArray(buffer)) return (buffer as Uint8Array).byteLength
+  let n = 0
+  for (const b of buffer as ReadonlyArray<Uint8Array>) n += b instanceof Uint8Array ? b.byteLength : 0
+  return n
+}
+
+/** A path as text, for walking up its parents (mkdir's recursive). */
+const pathText = (path: IoUring.PathLike): string =>
+  typeof path === "string" ? path : path instanceof URL ? fileURLToPath(path) : Buffer.from(path).toString()
+
 /** The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms. */
-export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => ({
+export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => {
+  const stat = (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) => {
+    const deadline = deadlineOf(options?.timeout, now)
+    const follow = options?.followSymlinks ?? true
+    return request<FileStats, FileStats | undefined>(
+      driver,
+      "stat",
+      typeof pathOrFd === "number" ? pathOrFd : undefined,
+      (cb) => driver.submitStat(pathOrFd, follow, deadline, cb),
+      (st) => st!,
+    )
+  }
+  return service(driver, now, stat)
+}
+
+const service = (
+  driver: DriverLike,
+  now: () => number,
+  stat: (
+    pathOrFd: IoUring.PathLike | number,
+    options: IoUring.StatOptions | undefined,
+  ) => Effect.Effect<FileStats, IoUringError>,
+): IoUring.IoUring["Service"] => ({
   nop: Effect.suspend(() => request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid)),
   readAt: (fd, buffer, position, options) =>
     guard("readAt", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)
-      const length = options?.length ?? buffer.byteLength
+      const length = options?.length ?? byteLength(buffer)
       const exact = options?.exact ?? false
       return request(
         driver,
@@ -145,6 +181,153 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
         (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadline, cb),
         toVoid,
       )
+    }),
+  listen: (target, options) =>
+    guard("listen", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request<Listener, Listener | undefined>(
+        driver,
+        "listen",
+        undefined,
+        (cb) => driver.openListener(target, deadline, cb),
+        (listener) => listener!,
+      )
+    }),
+  accept: (listener, options) =>
+    guard("accept", typeof listener === "number" ? listener : listener.fd, () => {
+      const fd = typeof listener === "number" ? listener : listener.fd
+      const deadline = deadlineOf(options?.timeout, now)
+      return request<Connection, Connection | undefined>(
+        driver,
+        "accept",
+        fd,
+        (cb) => driver.acceptConnection(fd, deadline, cb),
+        (connection) => connection!,
+      )
+    }),
+  connect: (target, options) =>
+    guard("connect", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const socketOptions = { noDelay: options?.noDelay ?? false, keepAlive: options?.keepAlive ?? false }
+      return request<Connection, Connection | undefined>(
+        driver,
+        "connect",
+        undefined,
+        (cb) => driver.openConnection(target, socketOptions, deadline, cb),
+        (connection) => connection!,
+      )
+    }),
+  shutdownSocket: (fd, how, options) =>
+    guard("shutdownSocket", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "shutdownSocket", fd, (cb) => driver.submitShutdown(fd, how, deadline, cb), toVoid)
+    }),
+  open: (path, options) =>
+    guard("open", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(
+        driver,
+        "open",
+        undefined,
+        (cb) => driver.submitOpen(path, options?.flags ?? "r", options?.mode ?? 0o666, deadline, cb),
+        identity,
+      )
+    }),
+  closeFd: (fd) =>
+    guard("closeFd", fd, () =>
+      // Not interruptible: a close cannot be taken back (the Driver cancels what is pending on fd first).
+      Effect.uninterruptible(
+        Effect.callback<void, IoUringError>((resume) => {
+          try {
+            driver.submitCloseFd(fd, (error) =>
+              resume(error === null ? Effect.void : Errors.failure(error, "close", fd, "closeFd")),
+            )
+          } catch (error) {
+            resume(Errors.failure(error, "close", fd, "closeFd"))
+          }
+        }),
+      ),
+    ),
+  stat: (pathOrFd, options) =>
+    guard("stat", typeof pathOrFd === "number" ? pathOrFd : undefined, () => stat(pathOrFd, options)),
+  truncate: (fd, length, options) =>
+    guard("truncate", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "truncate", fd, (cb) => driver.submitTruncate(fd, length, deadline, cb), toVoid)
+    }),
+  allocate: (fd, offset, length, options) =>
+    guard("allocate", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const keep = options?.keepSize ?? false
+      const punch = options?.punchHole ?? false
+      return request(
+        driver,
+        "allocate",
+        fd,
+        (cb) => driver.submitAllocate(fd, offset, length, keep, punch, deadline, cb),
+        toVoid,
+      )
+    }),
+  unlink: (path, options) =>
+    guard("unlink", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const directory = options?.directory ?? false
+      return request(driver, "unlink", undefined, (cb) => driver.submitUnlink(path, directory, deadline, cb), toVoid)
+    }),
+  rename: (from, to, options) =>
+    guard("rename", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const noReplace = options?.noReplace ?? false
+      return request(
+        driver,
+        "rename",
+        undefined,
+        (cb) => driver.submitRename(from, to, noReplace, deadline, cb),
+        toVoid,
+      )
+    }),
+  mkdir: (path, options) =>
+    guard("mkdir", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      const mode = options?.mode ?? 0o777
+      const one = (dir: IoUring.PathLike) =>
+        request(driver, "mkdir", undefined, (cb) => driver.submitMkdir(dir, mode, deadline, cb), toVoid)
+      if (options?.recursive !== true) return Effect.as(one(path), undefined)
+      const isDirectory = (dir: string) =>
+        request<boolean, FileStats | undefined>(
+          driver,
+          "stat",
+          undefined,
+          (cb) => driver.submitStat(dir, true, deadline, cb),
+          (st) => st!.isDirectory(),
+        )
+      // As fs.mkdir's recursive: parents first where one is missing (ENOENT), an existing directory
+      // is no error, the value is the first directory created (as the path was given) or undefined.
+      const existing = (dir: string, error: IoUringError) =>
+        Effect.flatMap(isDirectory(dir), (yes) => (yes ? Effect.succeed(undefined) : Effect.fail(error)))
+      const make = (dir: string): Effect.Effect<string | undefined, IoUringError> =>
+        Effect.catch(Effect.as(one(dir), dir as string | undefined), (error) => {
+          if (error.code === "EEXIST") return existing(dir, error)
+          const parent = dirname(dir)
+          if (error.code !== "ENOENT" || parent === dir) return Effect.fail(error)
+          return Effect.flatMap(make(parent), (first) =>
+            Effect.as(
+              Effect.catch(one(dir), (again) => (again.code === "EEXIST" ? existing(dir, again) : Effect.fail(again))),
+              first ?? dir,
+            ),
+          )
+        })
+      return make(pathText(path))
+    }),
+  symlink: (target, path, options) =>
+    guard("symlink", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "symlink", undefined, (cb) => driver.submitSymlink(target, path, deadline, cb), toVoid)
+    }),
+  link: (existing, path, options) =>
+    guard("link", undefined, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "link", undefined, (cb) => driver.submitLink(existing, path, deadline, cb), toVoid)
     }),
   stats: Effect.sync(() => driver.stats()),
 })

@@ -1,10 +1,15 @@
-/* Per operation: short reads/writes continue at the right address and offset, vectored writes
- * advance their loop-owned iovec copy without touching the caller's, EAGAIN waits for readiness
- * with a one-shot POLL_ADD, zero means EOF (read/recv) or WRITE_ZERO (write/send), invalid requests
- * end before the kernel, and nothing to transfer ends OK 0. */
+/* Per operation: short reads/writes continue at the right address and offset, vectored reads and
+ * writes advance their loop-owned iovec copy without touching the caller's, the file operations put
+ * their arguments where their opcode reads them and end with the kernel's result (an open's fd), EAGAIN waits for
+ * readiness with a one-shot POLL_ADD, zero means EOF (read/recv) or WRITE_ZERO (write/send), invalid requests end
+ * before the kernel, and nothing to transfer ends OK 0. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "helpers.h"
 #include "request.h"
@@ -140,8 +145,190 @@ int main(void) {
   CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
 
+  /* Sockets: one SQE each, whose positive result (a new fd) or 0 ends the request OK with it. */
+  struct iou_request so = t_req(IOU_OP_SOCKET, -1, 11);
+  so.arg = AF_INET6;
+  so.arg2 = SOCK_STREAM | SOCK_CLOEXEC;
+  so.extent = IPPROTO_TCP;
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_SOCKET && sqe.fd == AF_INET6 && sqe.off == (SOCK_STREAM | SOCK_CLOEXEC) &&
+        sqe.len == IPPROTO_TCP);
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
+  CHECK(iou__request_on_cqe(&op, false, 0, 12) && op.outcome == IOU_OUTCOME_OK && op.result == 12);
+  /* A cancel that lost the race: the fd is still the result (the Driver closes it). */
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, 13) && op.outcome == IOU_OUTCOME_OK && op.result == 13);
+  uint8_t sa[28] = {0};
+  struct iou_request co = t_req_buf(IOU_OP_CONNECT, 5, 12, sa, sizeof(sa));
+  CHECK(!iou__request_init(&op, &co, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_CONNECT && sqe.fd == 5 && sqe.addr == (uintptr_t)sa && sqe.off == sizeof(sa));
+  CHECK(iou__request_on_cqe(&op, false, 0, -ECONNREFUSED) && op.outcome == IOU_OUTCOME_ERROR &&
+        op.result == -ECONNREFUSED);
+  CHECK(!iou__request_init(&op, &co, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_POLL_ADD && sqe.poll32_events == POLLOUT);
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, -ECANCELED) && op.outcome == IOU_OUTCOME_TIMEOUT);
+  struct iou_request ac = t_req(IOU_OP_ACCEPT, 5, 13);
+  ac.arg = SOCK_CLOEXEC;
+  CHECK(!iou__request_init(&op, &ac, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_ACCEPT && sqe.fd == 5 && sqe.addr == 0 && sqe.addr2 == 0 &&
+        sqe.accept_flags == SOCK_CLOEXEC);
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_POLL_ADD && sqe.poll32_events == POLLIN);
+  CHECK(!iou__request_on_cqe(&op, false, 0, POLLIN));
+  CHECK(build(&op).opcode == IORING_OP_ACCEPT);
+  CHECK(iou__request_on_cqe(&op, false, 0, 9) && op.outcome == IOU_OUTCOME_OK && op.result == 9);
+  struct iou_request sh = t_req(IOU_OP_SHUTDOWN, 5, 14);
+  sh.arg = SHUT_WR;
+  CHECK(!iou__request_init(&op, &sh, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_SHUTDOWN && sqe.fd == 5 && sqe.len == SHUT_WR);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+  struct iou_request bi = t_req_buf(IOU_OP_BIND, 5, 15, sa, 16);
+  CHECK(!iou__request_init(&op, &bi, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IOU_IORING_OP_BIND && sqe.fd == 5 && sqe.addr == (uintptr_t)sa && sqe.addr2 == 16 &&
+        sqe.len == 0);
+  CHECK(iou__request_on_cqe(&op, false, 0, -EADDRINUSE) && op.result == -EADDRINUSE);
+  struct iou_request li = t_req(IOU_OP_LISTEN, 5, 16);
+  li.arg = 511;
+  CHECK(!iou__request_init(&op, &li, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IOU_IORING_OP_LISTEN && sqe.fd == 5 && sqe.len == 511 && sqe.addr == 0);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
+
+  /* read_at vectored 3 + 2: READV from the loop's copy; a short read continues in the second
+   * iovec at the right offset; EOF first with exact -> UNEXPECTED_EOF with the count. */
+  static uint8_t ra[3], rb[2];
+  struct iovec riov[2] = {{ra, 3}, {rb, 2}};
+  struct iou_request rvv = t_req(IOU_OP_READ_AT, 8, 11);
+  rvv.iov = riov;
+  rvv.iov_count = 2;
+  rvv.position = 50;
+  CHECK(!iou__request_init(&op, &rvv, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_READV && sqe.len == 2 && sqe.off == 50);
+  CHECK(!iou__request_on_cqe(&op, false, 0, 4));
+  sqe = build(&op);
+  k = (const struct iovec *)(uintptr_t)sqe.addr;
+  CHECK(sqe.opcode == IORING_OP_READV && sqe.len == 1 && k[0].iov_base == rb + 1 && k[0].iov_len == 1);
+  CHECK(sqe.off == 54 && riov[1].iov_base == rb && riov[1].iov_len == 2);
+  CHECK(iou__request_on_cqe(&op, false, 0, 1) && op.outcome == IOU_OUTCOME_OK && op.result == 5);
+  iou__request_release(&op);
+  rvv.flags = IOU_FLAG_EXACT;
+  CHECK(!iou__request_init(&op, &rvv, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, 2));
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_UNEXPECTED_EOF && op.result == 2);
+  iou__request_release(&op);
+
+  /* open: OPENAT with its path, flags and mode; the result is the fd (0 too), even when a cancel
+   * was requested (success wins); an error is -errno; a cancel that lands is the cancel's outcome. */
+  static uint8_t path[] = "some/file", path2[] = "other", statx_buf[256];
+  struct iou_request o = t_req(IOU_OP_OPEN, AT_FDCWD, 12);
+  o.buf = path;
+  o.len = sizeof(path);
+  o.arg = O_RDWR | O_CREAT | O_CLOEXEC;
+  o.arg2 = 0640;
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_OPENAT && sqe.fd == AT_FDCWD && sqe.addr == (uintptr_t)path);
+  CHECK(sqe.open_flags == (O_RDWR | O_CREAT | O_CLOEXEC) && sqe.len == 0640);
+  CHECK(iou__request_on_cqe(&op, false, 0, 7) && op.outcome == IOU_OUTCOME_OK && op.result == 7);
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, 9) && op.outcome == IOU_OUTCOME_OK && op.result == 9);
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, false, 0, -ENOENT) && op.outcome == IOU_OUTCOME_ERROR && op.result == -ENOENT);
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, -ECANCELED) && op.outcome == IOU_OUTCOME_TIMEOUT);
+  CHECK(!iou__request_init(&op, &o, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, -EAGAIN));
+  CHECK(build(&op).opcode == IORING_OP_OPENAT); /* again at once: no readiness to wait for */
+
+  /* close, statx (path and buffer), ftruncate, fallocate, unlinkat, renameat, mkdirat, symlinkat,
+   * linkat: each one SQE with its arguments, 0 is success. */
+  struct iou_request cl = t_req(IOU_OP_CLOSE, 5, 13);
+  CHECK(!iou__request_init(&op, &cl, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_CLOSE && sqe.fd == 5);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+
+  struct iou_request st = t_req(IOU_OP_STAT, 6, 14);
+  st.buf = path2;
+  st.buf2 = statx_buf;
+  st.arg = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+  st.arg2 = 0xfff;
+  CHECK(!iou__request_init(&op, &st, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_STATX && sqe.fd == 6 && sqe.addr == (uintptr_t)path2);
+  CHECK(sqe.off == (uintptr_t)statx_buf && sqe.len == 0xfff &&
+        sqe.statx_flags == (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK);
+
+  struct iou_request tr = t_req(IOU_OP_TRUNCATE, 6, 15);
+  tr.extent = 1ull << 40;
+  CHECK(!iou__request_init(&op, &tr, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == 55 /* IORING_OP_FTRUNCATE */ && sqe.fd == 6 && sqe.off == 1ull << 40);
+
+  struct iou_request al = t_req(IOU_OP_ALLOCATE, 6, 16);
+  al.position = 4096;
+  al.extent = 1ull << 33;
+  al.arg = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
+  CHECK(!iou__request_init(&op, &al, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_FALLOCATE && sqe.off == 4096 && sqe.addr == 1ull << 33);
+  CHECK(sqe.len == (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE));
+
+  struct iou_request un = t_req(IOU_OP_UNLINK, AT_FDCWD, 17);
+  un.buf = path;
+  un.arg = AT_REMOVEDIR;
+  CHECK(!iou__request_init(&op, &un, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_UNLINKAT && sqe.fd == AT_FDCWD && sqe.addr == (uintptr_t)path);
+  CHECK(sqe.unlink_flags == AT_REMOVEDIR);
+  CHECK(iou__request_on_cqe(&op, false, 0, -EISDIR) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EISDIR);
+
+  struct iou_request rn = t_req(IOU_OP_RENAME, AT_FDCWD, 18);
+  rn.buf = path;
+  rn.buf2 = path2;
+  rn.arg = 1; /* RENAME_NOREPLACE */
+  CHECK(!iou__request_init(&op, &rn, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_RENAMEAT && sqe.fd == AT_FDCWD && sqe.len == (uint32_t)AT_FDCWD);
+  CHECK(sqe.addr == (uintptr_t)path && sqe.off == (uintptr_t)path2 && sqe.rename_flags == 1);
+
+  struct iou_request mk = t_req(IOU_OP_MKDIR, AT_FDCWD, 19);
+  mk.buf = path;
+  mk.arg2 = 0755;
+  CHECK(!iou__request_init(&op, &mk, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_MKDIRAT && sqe.addr == (uintptr_t)path && sqe.len == 0755);
+
+  struct iou_request sy = t_req(IOU_OP_SYMLINK, AT_FDCWD, 20);
+  sy.buf = path;
+  sy.buf2 = path2;
+  CHECK(!iou__request_init(&op, &sy, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_SYMLINKAT && sqe.fd == AT_FDCWD);
+  CHECK(sqe.addr == (uintptr_t)path && sqe.off == (uintptr_t)path2);
+
+  struct iou_request ln = t_req(IOU_OP_LINK, AT_FDCWD, 21);
+  ln.buf = path;
+  ln.buf2 = path2;
+  CHECK(!iou__request_init(&op, &ln, IOU_CLASS_ALL));
+  sqe = build(&op);
+  CHECK(sqe.opcode == IORING_OP_LINKAT && sqe.fd == AT_FDCWD && sqe.len == (uint32_t)AT_FDCWD);
+  CHECK(sqe.addr == (uintptr_t)path && sqe.off == (uintptr_t)path2 && sqe.hardlink_flags == 0);
+
   /* Invalid or empty requests end here. */
-  struct iou_request bad = t_req(9, 1, 7);
+  struct iou_request bad = t_req(IOU_OP_COUNT, 1, 7);
   CHECK(iou__request_init(&op, &bad, IOU_CLASS_ALL) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINVAL);
   struct iou_request many = t_req(IOU_OP_SEND, 1, 8);
   many.iov = iov;

@@ -1,6 +1,7 @@
 /* Cancel moves Active -> CancelRequested once (with or without a deadline, reporting the tick it
  * no longer tracks); a cancel CQE never completes a waiter (0, -EALREADY, -ENOENT accepted, others
- * counted); the op CQE decides: ECANCELED -> the cancel's outcome, full success wins; a parked
+ * counted); the op CQE decides: ECANCELED -> the cancel's outcome, full success wins (and says so
+ * with IOU_COMPLETION_CANCEL_LOST, which an uncancelled success never carries); a parked
  * cancel-requested waiter ends locally at stage with no SQE. */
 #include <errno.h>
 #include <string.h>
@@ -56,6 +57,12 @@ int main(void) {
   CHECK(!had);
   CHECK(iou__waiters_on_completion(&w, b, 10, 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.tag == 2 && c.outcome == IOU_OUTCOME_OK && c.result == 10);
+  CHECK(c.flags == IOU_COMPLETION_CANCEL_LOST);
+  struct iou__request o2b = recv_op(12, false);
+  uint64_t b2 = iou__waiters_insert(&w, &o2b, false, 0);
+  CHECK(iou__waiters_stage(&w, b2, &sqe, &c) == IOU_STAGE_SUBMIT);
+  CHECK(iou__waiters_on_completion(&w, b2, 3, 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
+  CHECK(c.tag == 12 && c.outcome == IOU_OUTCOME_OK && c.flags == 0);
 
   /* Exact recv: partial, requeued (parked), then timed out while parked: ends locally at stage. */
   struct iou__request o3 = recv_op(3, true);

@@ -1,0 +1,455 @@
+/**
+ * The socket requests made of several steps: listen (socket, setsockopt, bind, listen,
+ * getsockname), connect (dns.lookup for a host name, then socket and connect per address,
+ * setsockopt, getsockname and getpeername) and accept (accept, getsockname and getpeername). The
+ * ring steps are the Driver's own requests (its submit* methods, so the fallbacks of socket, bind
+ * and listen on older kernels apply); the other steps never block and are made synchronously
+ * through the binding (binding/socket.cc).
+ *
+ * Each request is one `Composite`: one callback, called exactly once, and one handle (negative, so
+ * it never names a slot of the pending table) that the Driver's `cancel` accepts. Cancelling
+ * cancels the ring step in flight, or ends a host name lookup at once (its answer is ignored). The
+ * deadline is the same absolute deadline for every ring step, and a timer for the lookup.
+ *
+ * fd ownership: an fd made on the way (the socket of listen and connect) is the request's until it
+ * is handed over in the result; if any later step fails, times out or is cancelled, it is closed
+ * here. An fd handed to the callback is the caller's. (A ring step that makes an fd after its
+ * cancel was requested closes it itself: Delivery.ts.)
+ */
+import { Sockaddr } from "@iou/core"
+import { lookup } from "node:dns"
+import { constants as os } from "node:os"
+import type { NativeSockets } from "./binding.ts"
+import * as Clock from "./Clock.ts"
+import * as Errors from "./IoUringError.ts"
+import type * as T from "./types.ts"
+import * as Validate from "./Validate.ts"
+
+/** The Driver's ring steps and cancel, as this file uses them. */
+export interface Ring {
+  submitSocket(domain: number, type: number, protocol: number, deadline: number, callback: T.Callback): number
+  submitConnect(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): number
+  submitAccept(fd: number, deadline: number, callback: T.Callback): number
+  submitBind(fd: number, address: Uint8Array, deadline: number, callback: T.Callback): number
+  submitListen(fd: number, backlog: number, deadline: number, callback: T.Callback): number
+  cancel(handle: number): boolean
+}
+
+/** node:net's default backlog. */
+export const DEFAULT_BACKLOG = 511
+const MAX_BACKLOG = 0x7fffffff
+
+type Ip = { family: "IPv4" | "IPv6"; bytes: Uint8Array }
+
+/** Where a socket goes: its domain and the sockaddr's bytes. */
+interface Endpoint {
+  readonly domain: number
+  readonly sockaddr: Uint8Array
+  /** `::` with IPV6_V6ONLY off (dual-stack), the default host of listen. */
+  readonly dualStack: boolean
+}
+
+const ANY_V6: Ip = { family: "IPv6", bytes: new Uint8Array(16) }
+const ANY_V4: Ip = { family: "IPv4", bytes: new Uint8Array(4) }
+
+const endpointOf = (ip: Ip, port: number, dualStack = false): Endpoint => ({
+  domain: ip.family === "IPv4" ? Sockaddr.AF_INET : Sockaddr.AF_INET6,
+  sockaddr: Sockaddr.encodeIp(ip, port),
+  dualStack,
+})
+
+const unixEndpoint = (path: unknown, name: string): Endpoint => {
+  if (typeof path !== "string") throw new TypeError(`${name}.path must be a string, got ${typeof path}`)
+  const sockaddr = Sockaddr.encodeUnix(path)
+  if (typeof sockaddr === "string") throw invalidValue(`${name}.path`, `${sockaddr}`)
+  return { domain: Sockaddr.AF_UNIX, sockaddr, dualStack: false }
+}
+
+const invalidValue = (name: string, why: string): TypeError => {
+  const error = new TypeError(`The argument '${name}' is invalid: ${why}`)
+  ;(error as TypeError & { code: string }).code = "ERR_INVALID_ARG_VALUE"
+  return error
+}
+
+const port = (value: unknown, name: string): number => Validate.integer(value, name, 0, 65535)
+
+const target = (value: unknown, name: string): Record<string, unknown> => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object ({ host, port } or { path })`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** What listen was asked for, validated: the endpoints to try in order, the backlog, SO_REUSEPORT. */
+export interface ListenPlan {
+  readonly endpoints: ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number }
+  readonly backlog: number
+  readonly reusePort: boolean
+}
+
+export const listenPlan = (value: unknown): ListenPlan => {
+  const t = target(value, "listen target")
+  const backlog =
+    t["backlog"] === undefined ? DEFAULT_BACKLOG : Validate.integer(t["backlog"], "backlog", 0, MAX_BACKLOG)
+  if (t["path"] !== undefined) return { endpoints: [unixEndpoint(t["path"], "target")], backlog, reusePort: false }
+  const p = port(t["port"], "port")
+  const reusePort = Validate.optionalBoolean(t["reusePort"], "reusePort")
+  const host = t["host"]
+  if (host === undefined) {
+    // node:net: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable (tried in that order).
+    return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], backlog, reusePort }
+  }
+  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
+  const ip = Sockaddr.parseIp(host)
+  return { endpoints: ip === undefined ? { host, port: p } : [endpointOf(ip, p)], backlog, reusePort }
+}
+
+/** What connect was asked for: the endpoint, or a host name to look up first. */
+export const connectPlan = (
+  value: unknown,
+): ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number } => {
+  const t = target(value, "connect target")
+  if (t["path"] !== undefined) return [unixEndpoint(t["path"], "target")]
+  const host = t["host"]
+  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
+  if (host === "") throw invalidValue("host", "must not be empty")
+  const p = port(t["port"], "port")
+  if (p === 0) throw new RangeError("port must be in [1, 65535] to connect, got 0")
+  const ip = Sockaddr.parseIp(host)
+  return ip === undefined ? { host, port: p } : [endpointOf(ip, p)]
+}
+
+let nextHandle = -1
+
+/** One request of several steps: see the module comment. */
+class Composite<A> {
+  readonly handle = nextHandle === -0x20000000000000 ? (nextHandle = -1) : nextHandle--
+  /** The ring step in flight (its handle), 0 for none. */
+  step = 0
+  cancelled = false
+  ended = false
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** fds made on the way, closed if the request does not end with them handed over. */
+  readonly owned: Array<number> = []
+  /** The name its AbortError carries: "listen", "connect" or "accept". */
+  readonly syscall: "listen" | "connect" | "accept"
+  private readonly callback: T.ResultCallback<A>
+  private readonly registry: Map<number, Composite<unknown>>
+  private readonly closeFd: (fd: number) => void
+
+  constructor(
+    syscall: "listen" | "connect" | "accept",
+    callback: T.ResultCallback<A>,
+    registry: Map<number, Composite<unknown>>,
+    closeFd: (fd: number) => void,
+  ) {
+    this.syscall = syscall
+    this.callback = callback
+    this.registry = registry
+    this.closeFd = closeFd
+    registry.set(this.handle, this as Composite<unknown>)
+  }
+
+  end(error: Error | null, result?: A): void {
+    if (this.ended) return
+    this.ended = true
+    this.registry.delete(this.handle)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (error !== null) for (const fd of this.owned.splice(0)) this.closeFd(fd)
+    this.callback(error, error === null ? result : undefined)
+  }
+}
+
+const name = (fd: number, get: (fd: number) => Uint8Array | number): T.SocketAddress | number => {
+  const bytes = get(fd)
+  return typeof bytes === "number" ? bytes : Sockaddr.decode(bytes)
+}
+
+/** The socket requests of one Driver: see the module comment. */
+export class Sockets {
+  private readonly ring: Ring
+  private readonly native: () => NativeSockets
+  private readonly composites = new Map<number, Composite<unknown>>()
+  private readonly closeFdFn = (fd: number): void => {
+    this.native().close(fd)
+  }
+
+  constructor(ring: Ring, native: () => NativeSockets) {
+    this.ring = ring
+    this.native = native
+  }
+
+  /** Closes an fd the Driver made and nobody wants (close(2); errors are of no use to anyone here). */
+  closeFd(fd: number): void {
+    this.closeFdFn(fd)
+  }
+
+  /** Cancels the composite request `handle`; false for one that already ended or an unknown handle. */
+  cancel(handle: number): boolean {
+    const c = this.composites.get(handle)
+    if (c === undefined || c.ended || c.cancelled) return false
+    c.cancelled = true
+    // A ring step in flight ends with its own AbortError once the kernel let go; otherwise (a
+    // lookup, or a step whose answer is already on its way) the request ends now.
+    if (c.step === 0 || !this.ring.cancel(c.step)) c.end(Errors.abortError(c.syscall, undefined))
+    return true
+  }
+
+  listen(plan: ListenPlan, deadline: number, callback: T.ResultCallback<T.Listener>): number {
+    const c = new Composite("listen", callback, this.composites, this.closeFdFn)
+    const start = (endpoints: ReadonlyArray<Endpoint>): void => {
+      let i = 0
+      const attempt = (): void => {
+        const e = endpoints[i++]!
+        this.socket(
+          c,
+          e.domain,
+          deadline,
+          (fd) => {
+            const k = this.native().constants
+            const fail = this.options(fd, [
+              [e.domain !== Sockaddr.AF_UNIX, k["SOL_SOCKET"]!, k["SO_REUSEADDR"]!, 1],
+              [plan.reusePort, k["SOL_SOCKET"]!, k["SO_REUSEPORT"]!, 1],
+              [e.dualStack, k["IPPROTO_IPV6"]!, k["IPV6_V6ONLY"]!, 0],
+            ])
+            if (fail !== null) return c.end(fail)
+            this.step(
+              c,
+              false,
+              (cb) => this.ring.submitBind(fd, e.sockaddr, deadline, cb),
+              (error) => {
+                // The default host: `::` where IPv6 works, else 0.0.0.0 (as node:net).
+                const errno = (error as { errno?: number } | null)?.errno
+                if (
+                  error !== null &&
+                  i < endpoints.length &&
+                  (errno === -os.errno.EADDRNOTAVAIL || errno === -os.errno.EAFNOSUPPORT)
+                ) {
+                  this.release(c, fd)
+                  return attempt()
+                }
+                if (error !== null) return c.end(error)
+                this.step(
+                  c,
+                  false,
+                  (cb) => this.ring.submitListen(fd, plan.backlog, deadline, cb),
+                  (error) => {
+                    if (error !== null) return c.end(error)
+                    const local = name(fd, this.native().getsockname)
+                    if (typeof local === "number") return c.end(Errors.errnoError(local, "getsockname", fd))
+                    c.owned.length = 0
+                    c.end(null, { fd, localAddress: local })
+                  },
+                )
+              },
+            )
+          },
+          (error) => {
+            const errno = (error as { errno?: number }).errno
+            if (i < endpoints.length && errno === -os.errno.EAFNOSUPPORT) return attempt()
+            c.end(error)
+          },
+        )
+      }
+      attempt()
+    }
+    if (Array.isArray(plan.endpoints)) start(plan.endpoints)
+    else {
+      const { host, port } = plan.endpoints as { host: string; port: number }
+      this.lookup(c, host, port, deadline, (endpoints) => start(endpoints.slice(0, 1)))
+    }
+    return c.handle
+  }
+
+  connect(
+    plan: ReturnType<typeof connectPlan>,
+    options: { noDelay: boolean; keepAlive: boolean },
+    deadline: number,
+    callback: T.ResultCallback<T.Connection>,
+  ): number {
+    const c = new Composite("connect", callback, this.composites, this.closeFdFn)
+    const start = (endpoints: ReadonlyArray<Endpoint>): void => {
+      let i = 0
+      let last: Error | null = null
+      const attempt = (): void => {
+        if (i === endpoints.length) return c.end(last)
+        const e = endpoints[i++]!
+        this.socket(
+          c,
+          e.domain,
+          deadline,
+          (fd) => {
+            this.step(
+              c,
+              false,
+              (cb) => this.ring.submitConnect(fd, e.sockaddr, deadline, cb),
+              (error) => {
+                if (error !== null) {
+                  const reason = error instanceof Errors.IoUringError ? error.reason : undefined
+                  // A deadline or a cancel ends the request; a refusal tries the next address.
+                  if (reason === "Timeout" || reason === "Cancelled" || reason === "Closed") return c.end(error)
+                  last = error
+                  this.release(c, fd)
+                  return attempt()
+                }
+                const k = this.native().constants
+                const tcp = e.domain !== Sockaddr.AF_UNIX
+                const fail = this.options(fd, [
+                  [tcp && options.noDelay, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!, 1],
+                  [tcp && options.keepAlive, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!, 1],
+                ])
+                if (fail !== null) return c.end(fail)
+                const connection = this.connection(fd)
+                if (connection instanceof Error) return c.end(connection)
+                c.owned.length = 0
+                c.end(null, connection)
+              },
+            )
+          },
+          (error) => c.end(error),
+        )
+      }
+      attempt()
+    }
+    if (Array.isArray(plan)) start(plan)
+    else {
+      const { host, port } = plan as { host: string; port: number }
+      this.lookup(c, host, port, deadline, start)
+    }
+    return c.handle
+  }
+
+  accept(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): number {
+    const c = new Composite("accept", callback, this.composites, this.closeFdFn)
+    const attempt = (): void => {
+      this.step(
+        c,
+        true,
+        (cb) => this.ring.submitAccept(listenerFd, deadline, cb),
+        (error, fd) => {
+          if (error !== null) return c.end(error)
+          c.owned.push(fd)
+          const connection = this.connection(fd)
+          if (connection instanceof Error) {
+            // The peer went away between the kernel's accept and getpeername (ENOTCONN): nobody can
+            // use that connection; it is closed and the next one is accepted instead.
+            this.release(c, fd)
+            return attempt()
+          }
+          c.owned.length = 0
+          c.end(null, connection)
+        },
+      )
+    }
+    attempt()
+    return c.handle
+  }
+
+  /** The socket step: a new fd owned by `c`, or `onError`. */
+  private socket<A>(
+    c: Composite<A>,
+    domain: number,
+    deadline: number,
+    next: (fd: number) => void,
+    onError: (error: Error) => void,
+  ): void {
+    const type = this.native().constants["SOCK_STREAM"]!
+    this.step(
+      c,
+      true,
+      (cb) => this.ring.submitSocket(domain, type, 0, deadline, cb),
+      (error, fd) => {
+        if (error !== null) return onError(error)
+        c.owned.push(fd)
+        next(fd)
+      },
+    )
+  }
+
+  /**
+   * One ring step of `c`: its handle is what a cancel of `c` cancels until it completes. A step
+   * whose answer arrives after `c` ended (cancelled meanwhile) goes no further; an fd it made
+   * (`producesFd`) is closed.
+   */
+  private step<A>(
+    c: Composite<A>,
+    producesFd: boolean,
+    submit: (callback: T.Callback) => number,
+    next: (error: Error | null, result: number) => void,
+  ): void {
+    if (c.ended) return
+    let done = false
+    let handle = 0
+    try {
+      handle = submit((error, result) => {
+        done = true
+        c.step = 0
+        if (c.ended) {
+          if (error === null && producesFd) this.closeFdFn(result)
+          return
+        }
+        next(error, result)
+      })
+    } catch (error) {
+      return c.end(error as Error)
+    }
+    if (!done) c.step = handle
+  }
+
+  /** Sets each option whose condition holds; the first failure as an error (syscall setsockopt), or null. */
+  private options(fd: number, list: ReadonlyArray<readonly [boolean, number, number, number]>): Error | null {
+    for (const [on, level, option, value] of list) {
+      if (!on) continue
+      const rc = this.native().setsockopt(fd, level, option, value)
+      if (rc < 0) return Errors.errnoError(rc, "setsockopt", fd)
+    }
+    return null
+  }
+
+  /** The fd and both its addresses, or the error of getsockname / getpeername. */
+  private connection(fd: number): T.Connection | Error {
+    const local = name(fd, this.native().getsockname)
+    if (typeof local === "number") return Errors.errnoError(local, "getsockname", fd)
+    const remote = name(fd, this.native().getpeername)
+    if (typeof remote === "number") return Errors.errnoError(remote, "getpeername", fd)
+    return { fd, localAddress: local, remoteAddress: remote }
+  }
+
+  /** Closes an fd `c` made and gives up its ownership (a failed attempt). */
+  private release<A>(c: Composite<A>, fd: number): void {
+    const at = c.owned.indexOf(fd)
+    if (at >= 0) c.owned.splice(at, 1)
+    this.closeFdFn(fd)
+  }
+
+  /**
+   * dns.lookup of `host` (every address, in the resolver's order), under the request's deadline (a
+   * timer) and cancel (ends it at once; the resolver's late answer is ignored).
+   */
+  private lookup<A>(
+    c: Composite<A>,
+    host: string,
+    port: number,
+    deadline: number,
+    next: (endpoints: ReadonlyArray<Endpoint>) => void,
+  ): void {
+    if (deadline !== 0) {
+      const ms = Math.max(0, deadline - Clock.now())
+      c.timer = setTimeout(() => c.end(Errors.timeoutError("getaddrinfo", undefined)), ms)
+    }
+    lookup(host, { all: true }, (error, addresses) => {
+      if (c.ended) return
+      if (c.timer !== undefined) clearTimeout(c.timer)
+      c.timer = undefined
+      if (error !== null) return c.end(Errors.lookupError(error, host))
+      const endpoints: Array<Endpoint> = []
+      for (const a of addresses) {
+        const ip = Sockaddr.parseIp(a.address)
+        if (ip !== undefined) endpoints.push(endpointOf(ip, port))
+      }
+      if (endpoints.length === 0)
+        return c.end(Errors.lookupError(Object.assign(new Error("no address"), { code: "ENOTFOUND" }), host))
+      next(endpoints)
+    })
+  }
+}

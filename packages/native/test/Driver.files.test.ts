@@ -1,0 +1,602 @@
+/**
+ * The Driver's file operations on the real kernel, in a fresh directory per test: open (flag strings,
+ * O_* bits, O_CLOEXEC, mode), closeFd (cancels what is outstanding on the fd first, refuses new
+ * requests meanwhile), the fd-producing rule (an fd made for a caller who aborted is closed, checked
+ * in /proc/self/fd), stat against fs.statSync(…, { bigint: true }), truncate, allocate, unlink,
+ * rename, mkdir, symlink, link and vectored readAt, each with its errors (code, errno, syscall, path
+ * or fd), cancellation before submit, its deadline, and bad arguments rejected before the kernel.
+ * Run on both engines (the native-thread project runs it with IOU_TEST_ENGINE=thread).
+ */
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
+import { execFileSync } from "node:child_process"
+import { constants, tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "../src/index.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+const ROOT = process.getuid?.() === 0
+
+const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!()
+})
+
+const open = (config: Parameters<typeof Driver.open>[0] = {}): Driver => {
+  const ring = Driver.open(ENGINE === undefined ? config : { engine: ENGINE, ...config })
+  cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
+  return ring
+}
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "iou-files-"))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+const openFds = (): Array<string> => readdirSync("/proc/self/fd").sort()
+const isOpen = (fd: number): boolean => {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+const failure = async (p: Promise<unknown>): Promise<IoUringError> => {
+  try {
+    await p
+  } catch (error) {
+    expect(error).toBeInstanceOf(IoUringError)
+    return error as IoUringError
+  }
+  throw new Error("expected a rejection")
+}
+const errnoOf = (code: string): number => -(constants.errno as Record<string, number>)[code]!
+
+describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  describe("open and closeFd", () => {
+    it("opens with each node:fs flag string as fs.openSync does, always O_CLOEXEC", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const cases: Array<[string, boolean, boolean]> = [
+        // flags, creates, truncates
+        ["w", true, true],
+        ["w+", true, true],
+        ["a", true, false],
+        ["a+", true, false],
+        ["as", true, false],
+        ["as+", true, false],
+        ["r", false, false],
+        ["r+", false, false],
+        ["rs+", false, false],
+      ]
+      for (const [flags, creates, truncates] of cases) {
+        const path = join(dir, `f-${flags}`)
+        if (!creates || truncates) writeFileSync(path, "abc")
+        const fd = await ring.open(path, { flags })
+        const mine = openSync(path, flags)
+        // The access mode and status flags as /proc reports them, O_CLOEXEC (02000000) apart.
+        const info = (n: number) => readFileSync(`/proc/self/fdinfo/${n}`, "utf8").match(/flags:\s+(\d+)/)![1]!
+        const ours = parseInt(info(fd), 8)
+        expect([flags, ours & 0o2000000]).toEqual([flags, 0o2000000])
+        expect([flags, (ours & ~0o2000000 & ~0o100000) >>> 0]).toEqual([
+          flags,
+          parseInt(info(mine), 8) & ~0o2000000 & ~0o100000,
+        ])
+        expect([flags, statSync(path).size]).toEqual([flags, truncates ? 0 : creates ? 0 : 3])
+        closeSync(mine)
+        await ring.closeFd(fd)
+        expect(isOpen(fd)).toBe(false)
+      }
+    })
+
+    it("wx, wx+, ax and ax+ create and then fail with EEXIST; a created file gets the mode under the umask", async () => {
+      const ring = open()
+      const dir = tempDir()
+      for (const flags of ["wx", "wx+", "ax", "ax+"]) {
+        const path = join(dir, flags)
+        const fd = await ring.open(path, { flags, mode: 0o640 })
+        expect(statSync(path).mode & 0o777).toBe(0o640 & ~process.umask())
+        await ring.closeFd(fd)
+        const error = await failure(ring.open(path, { flags }))
+        expect([error.code, error.errno, error.syscall, error.path, error.fd]).toEqual([
+          "EEXIST",
+          errnoOf("EEXIST"),
+          "open",
+          path,
+          undefined,
+        ])
+        expect(error.message).toBe(`EEXIST: file already exists, open '${path}'`)
+      }
+    })
+
+    it("takes O_* bits, a Uint8Array path and a file: URL", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "bits")
+      const { O_CREAT, O_WRONLY, O_TRUNC } = (await import("node:fs")).constants
+      const fd = await ring.open(path, { flags: O_CREAT | O_WRONLY | O_TRUNC, mode: 0o600 })
+      await ring.writeAt(fd, Buffer.from("bits"), 0)
+      await ring.closeFd(fd)
+      expect(readFileSync(path, "utf8")).toBe("bits")
+      const byBytes = await ring.open(Buffer.from(path))
+      const byUrl = await ring.open(pathToFileURL(path))
+      const buffer = Buffer.alloc(4)
+      expect(await ring.readAt(byUrl, buffer, 0)).toBe(4)
+      await ring.closeFd(byBytes)
+      await ring.closeFd(byUrl)
+    })
+
+    it("fails with ENOENT, EISDIR, ENOTDIR (and EACCES unless root) carrying path and syscall open", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const missing = join(dir, "missing")
+      let e = await failure(ring.open(missing))
+      expect([e.code, e.syscall, e.path, e.reason]).toEqual(["ENOENT", "open", missing, "SystemError"])
+      e = await failure(ring.open(dir, { flags: "w" }))
+      expect([e.code, e.path]).toEqual(["EISDIR", dir])
+      writeFileSync(join(dir, "file"), "")
+      e = await failure(ring.open(join(dir, "file", "below")))
+      expect(e.code).toBe("ENOTDIR")
+      // EACCES: root bypasses the permission bits, so that case is left out when running as root.
+      if (!ROOT) {
+        writeFileSync(join(dir, "locked"), "", { mode: 0o000 })
+        e = await failure(ring.open(join(dir, "locked")))
+        expect(e.code).toBe("EACCES")
+      }
+    })
+
+    it("refuses bad arguments before the kernel with Node's codes", () => {
+      const ring = open()
+      expect(() => ring.open("a\0b")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open(42 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
+      expect(() => ring.open("x", { flags: "rw" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open("x", { flags: -1 })).toThrow(RangeError)
+      expect(() => ring.open("x", { mode: 0o10000 })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
+      expect(() => ring.open(new URL("http://x/y"))).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }),
+      )
+      expect(() => ring.closeFd(-1)).toThrow(RangeError)
+      expect(ring.stats().outstanding).toBe(0)
+    })
+
+    it("an open aborted before it is submitted never reaches the kernel; a zero timeout fails with ETIMEDOUT", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "never")
+      const before = openFds()
+      const e = await failure(ring.open(path, { flags: "w", signal: AbortSignal.abort() }))
+      expect([e.name, e.code, e.syscall, e.path]).toEqual(["AbortError", "ABORT_ERR", "open", path])
+      const t = await failure(ring.open(path, { flags: "w", timeout: 0 }))
+      expect([t.code, t.reason, t.path]).toEqual(["ETIMEDOUT", "Timeout", path])
+      expect(() => statSync(path)).toThrow()
+      expect(openFds()).toEqual(before)
+    })
+
+    it("an fd the kernel made after the caller aborted is closed by the Driver, never handed out (/proc/self/fd)", async () => {
+      const ring = open({ engine: "thread" }) // completions cross threads: the abort can land after the kernel's fd
+      const dir = tempDir()
+      const path = join(dir, "raced")
+      writeFileSync(path, "x")
+      const before = openFds()
+      const gate = new Int32Array(new SharedArrayBuffer(4))
+      let successWon = 0
+      for (let i = 0; i < 40 && successWon < 3; i++) {
+        const controller = new AbortController()
+        const opened = ring.open(path, { signal: controller.signal })
+        // The first request of a turn is handed to the loop thread at once; blocking this thread
+        // lets the kernel make the fd before the abort, which then finds the request completed.
+        Atomics.wait(gate, 0, 0, i * 2)
+        const cancelledBefore = ring.stats().cancelled
+        controller.abort()
+        const e = await failure(opened)
+        expect([e.name, e.syscall, e.path]).toEqual(["AbortError", "open", path])
+        if (ring.stats().cancelled === cancelledBefore) successWon++
+      }
+      expect(openFds()).toEqual(before)
+      expect(successWon).toBeGreaterThan(0)
+    })
+
+    it("an open whose deadline passed after the kernel made its fd rejects with ETIMEDOUT and leaks nothing", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "timed")
+      writeFileSync(path, "x")
+      const before = openFds()
+      const results = await Promise.allSettled(
+        Array.from({ length: 200 }, (_, i) => ring.open(path, { timeout: (i % 5) * 0.05 })),
+      )
+      for (const r of results) {
+        if (r.status === "fulfilled") await ring.closeFd(r.value)
+        else expect((r.reason as IoUringError).code).toBe("ETIMEDOUT")
+      }
+      expect(openFds()).toEqual(before)
+    })
+
+    it("closeFd cancels a pending request on the fd (a read of a pipe nobody writes), which fails with EBADF, waits for it, then closes", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const fifo = join(dir, "fifo")
+      execFileSync("mkfifo", [fifo])
+      const fd = await ring.open(fifo, { flags: "r+" })
+      const reading = ring.readAt(fd, Buffer.alloc(8), 0).catch((e: IoUringError) => e)
+      await new Promise((done) => setTimeout(done, 20))
+      expect(ring.stats().outstanding).toBe(1)
+      await ring.closeFd(fd)
+      const e = (await reading) as IoUringError
+      expect([e.code, e.reason, e.syscall, e.fd]).toEqual(["EBADF", "SystemError", "read", fd])
+      expect(isOpen(fd)).toBe(false)
+      expect(ring.stats().outstanding).toBe(0)
+    })
+
+    it("closeFd ends requests still in the backpressure queue at once (EBADF), and refuses new ones on the fd with EBADF while closing", async () => {
+      const ring = open({ size: 1 })
+      const dir = tempDir()
+      const fifo = join(dir, "fifo")
+      execFileSync("mkfifo", [fifo])
+      const fd = await ring.open(fifo, { flags: "r+" })
+      // Size 1: the first read holds the loop's waiter, the second its inbound queue; the other four
+      // wait in the Driver's backpressure queue.
+      const reads = Array.from({ length: 6 }, () => ring.readAt(fd, Buffer.alloc(4), 0).catch((e: IoUringError) => e))
+      await new Promise((done) => setTimeout(done, 20))
+      expect(ring.stats().outstanding).toBe(6)
+      const closing = ring.closeFd(fd)
+      const refused = await failure(ring.readAt(fd, Buffer.alloc(4), 0))
+      expect([refused.code, refused.errno, refused.fd, refused.syscall]).toEqual([
+        "EBADF",
+        errnoOf("EBADF"),
+        fd,
+        "read",
+      ])
+      const twice = await failure(ring.closeFd(fd))
+      expect([twice.code, twice.syscall]).toEqual(["EBADF", "close"])
+      await closing
+      expect(isOpen(fd)).toBe(false)
+      for (const read of reads) expect(((await read) as IoUringError).code).toBe("EBADF")
+      expect(ring.stats().outstanding).toBe(0)
+    })
+
+    it("closeFd of an fd that is not open fails with EBADF; Driver.close() leaves the caller's fds open", async () => {
+      const ring = Driver.open(ENGINE === undefined ? {} : { engine: ENGINE })
+      const dir = tempDir()
+      const e = await failure(ring.closeFd(1_000_000))
+      expect([e.code, e.syscall, e.fd]).toEqual(["EBADF", "close", 1_000_000])
+      writeFileSync(join(dir, "kept"), "k")
+      const fd = await ring.open(join(dir, "kept"))
+      await ring.close()
+      expect(isOpen(fd)).toBe(true)
+      closeSync(fd)
+      const closed = await failure(ring.open(join(dir, "kept")))
+      expect(closed.code).toBe("ERR_IOU_CLOSED")
+    })
+
+    it("the low-level submitOpen and submitCloseFd call back once with the fd, then with 0", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const fd = await new Promise<number>((done, fail) =>
+        ring.submitOpen(join(dir, "low"), "w", 0o600, 0, (error, result) => (error ? fail(error) : done(result))),
+      )
+      expect(isOpen(fd)).toBe(true)
+      const result = await new Promise<number>((done, fail) =>
+        ring.submitCloseFd(fd, (error, r) => (error ? fail(error) : done(r))),
+      )
+      expect(result).toBe(0)
+      expect(isOpen(fd)).toBe(false)
+    })
+  })
+
+  describe("stat", () => {
+    const FIELDS = ["dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks"] as const
+    const TIMES = ["atime", "mtime", "ctime", "birthtime"] as const
+    const same = (ours: Awaited<ReturnType<Driver["stat"]>>, node: ReturnType<typeof statSync> & object) => {
+      const theirs = node as unknown as Record<string, unknown>
+      for (const f of FIELDS) expect([f, ours[f]]).toEqual([f, theirs[f]])
+      for (const t of TIMES) {
+        expect([t, ours[`${t}Ns`]]).toEqual([t, theirs[`${t}Ns`]])
+        expect([t, ours[`${t}Ms`]]).toEqual([t, theirs[`${t}Ms`]])
+        expect([t, ours[t].getTime()]).toEqual([t, (theirs[t] as Date).getTime()])
+      }
+      for (const m of [
+        "isFile",
+        "isDirectory",
+        "isSymbolicLink",
+        "isFIFO",
+        "isSocket",
+        "isBlockDevice",
+        "isCharacterDevice",
+      ] as const) {
+        expect([m, ours[m]()]).toEqual([m, (theirs[m] as () => boolean).call(node)])
+      }
+    }
+
+    it("by path, by fd and of a link itself, field by field as fs.statSync(…, { bigint: true })", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "0123456789")
+      symlinkSync("f", join(dir, "link"))
+      same(await ring.stat(path), statSync(path, { bigint: true }))
+      same(await ring.stat(join(dir, "link")), statSync(path, { bigint: true }))
+      same(
+        await ring.stat(join(dir, "link"), { followSymlinks: false }),
+        lstatSync(join(dir, "link"), { bigint: true }),
+      )
+      same(await ring.stat(dir), statSync(dir, { bigint: true }))
+      same(await ring.stat("/dev/null"), statSync("/dev/null", { bigint: true }))
+      const fd = openSync(path, "r")
+      same(await ring.stat(fd), fstatSync(fd, { bigint: true }))
+      closeSync(fd)
+      const st = await ring.stat(path)
+      expect([st.isFile(), st.size]).toEqual([true, 10n])
+    })
+
+    it("fails with ENOENT and ENOTDIR carrying the path, EBADF carrying the fd; aborted and timed out before the kernel", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const missing = join(dir, "none")
+      let e = await failure(ring.stat(missing))
+      expect([e.code, e.syscall, e.path, e.fd]).toEqual(["ENOENT", "stat", missing, undefined])
+      writeFileSync(join(dir, "f"), "")
+      e = await failure(ring.stat(join(dir, "f", "x")))
+      expect(e.code).toBe("ENOTDIR")
+      e = await failure(ring.stat(1_000_000))
+      expect([e.code, e.syscall, e.fd, e.path]).toEqual(["EBADF", "stat", 1_000_000, undefined])
+      e = await failure(ring.stat(dir, { signal: AbortSignal.abort() }))
+      expect([e.name, e.path]).toEqual(["AbortError", dir])
+      e = await failure(ring.stat(dir, { timeout: 0 }))
+      expect(e.code).toBe("ETIMEDOUT")
+      expect(() => ring.stat(-1)).toThrow(RangeError)
+      expect(() => ring.stat(dir, { followSymlinks: 1 as never })).toThrow(TypeError)
+    })
+
+    it("submitStat calls back once with the stats", async () => {
+      const ring = open()
+      const stats = await new Promise<unknown>((done, fail) =>
+        ring.submitStat("/", true, 0, (error, st) => (error ? fail(error) : done(st))),
+      )
+      expect((stats as { isDirectory(): boolean }).isDirectory()).toBe(true)
+    })
+  })
+
+  describe("truncate and allocate", () => {
+    it("truncate sets the size (bigint too); EINVAL on a read-only fd; EBADF carries the fd", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "0123456789")
+      const fd = await ring.open(path, { flags: "r+" })
+      await ring.truncate(fd, 4)
+      expect(readFileSync(path, "utf8")).toBe("0123")
+      await ring.truncate(fd, 1n << 20n)
+      expect(statSync(path).size).toBe(1 << 20)
+      await ring.closeFd(fd)
+      const ro = await ring.open(path)
+      const e = await failure(ring.truncate(ro, 0))
+      expect([e.code, e.syscall, e.fd]).toEqual(["EINVAL", "ftruncate", ro])
+      await ring.closeFd(ro)
+      const bad = await failure(ring.truncate(1_000_000, 0))
+      expect([bad.code, bad.fd]).toEqual(["EBADF", 1_000_000])
+      expect(() => ring.truncate(0, -1)).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
+      expect((await failure(ring.truncate(fd, 0, { signal: AbortSignal.abort() }))).name).toBe("AbortError")
+      expect((await failure(ring.truncate(fd, 0, { timeout: 0 }))).code).toBe("ETIMEDOUT")
+    })
+
+    it("allocate reserves blocks (keepSize leaves the size), punchHole reads back as zeros; ESPIPE on a pipe", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, Buffer.alloc(8192, 0x61))
+      const fd = await ring.open(path, { flags: "r+" })
+      await ring.allocate(fd, 0, 1 << 20, { keepSize: true })
+      expect(statSync(path).size).toBe(8192)
+      expect(statSync(path).blocks * 512).toBeGreaterThanOrEqual(1 << 20)
+      await ring.allocate(fd, 8192, 4096)
+      expect(statSync(path).size).toBe(8192 + 4096)
+      try {
+        await ring.allocate(fd, 0, 4096, { punchHole: true })
+        expect(
+          readFileSync(path)
+            .subarray(0, 4096)
+            .every((b) => b === 0),
+        ).toBe(true)
+        expect(readFileSync(path)[4096]).toBe(0x61)
+      } catch (error) {
+        expect((error as IoUringError).code).toBe("EOPNOTSUPP") // a file system without hole punching
+      }
+      await ring.closeFd(fd)
+      const fifo = join(dir, "fifo")
+      execFileSync("mkfifo", [fifo])
+      const pipe = await ring.open(fifo, { flags: "r+" })
+      const e = await failure(ring.allocate(pipe, 0, 10))
+      expect([e.code, e.syscall, e.fd]).toEqual(["ESPIPE", "fallocate", pipe])
+      await ring.closeFd(pipe)
+      expect((await failure(ring.allocate(pipe, 0, 1, { signal: AbortSignal.abort() }))).name).toBe("AbortError")
+      expect((await failure(ring.allocate(pipe, 0, 1, { timeout: 0 }))).code).toBe("ETIMEDOUT")
+      expect(() => ring.allocate(0, 0, 1, { keepSize: "yes" as never })).toThrow(TypeError)
+    })
+  })
+
+  describe("unlink, rename, mkdir, symlink, link", () => {
+    it("unlink removes a file; directory removes an empty directory with syscall rmdir; their errors carry the path", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const file = join(dir, "f")
+      writeFileSync(file, "")
+      mkdirSync(join(dir, "d"))
+      writeFileSync(join(dir, "d", "inside"), "")
+      await ring.unlink(file)
+      expect(() => statSync(file)).toThrow()
+      let e = await failure(ring.unlink(file))
+      expect([e.code, e.syscall, e.path]).toEqual(["ENOENT", "unlink", file])
+      e = await failure(ring.unlink(join(dir, "d")))
+      expect(["EISDIR", "EPERM"]).toContain(e.code)
+      e = await failure(ring.unlink(join(dir, "d"), { directory: true }))
+      expect([e.code, e.syscall, e.path]).toEqual(["ENOTEMPTY", "rmdir", join(dir, "d")])
+      expect(e.message).toBe(`ENOTEMPTY: directory not empty, rmdir '${join(dir, "d")}'`)
+      await ring.unlink(join(dir, "d", "inside"))
+      await ring.unlink(join(dir, "d"), { directory: true })
+      expect(() => statSync(join(dir, "d"))).toThrow()
+      writeFileSync(file, "")
+      e = await failure(ring.unlink(file, { directory: true }))
+      expect([e.code, e.syscall]).toEqual(["ENOTDIR", "rmdir"])
+      e = await failure(ring.unlink(file, { signal: AbortSignal.abort() }))
+      expect(e.name).toBe("AbortError")
+      expect((await failure(ring.unlink(file, { timeout: 0 }))).code).toBe("ETIMEDOUT")
+      expect(statSync(file).isFile()).toBe(true)
+    })
+
+    it("rename replaces unless noReplace (EEXIST with path and dest); ENOENT; aborted and timed out before the kernel", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const a = join(dir, "a")
+      const b = join(dir, "b")
+      writeFileSync(a, "A")
+      writeFileSync(b, "B")
+      let e = await failure(ring.rename(a, b, { noReplace: true }))
+      expect([e.code, e.syscall, e.path, e.dest]).toEqual(["EEXIST", "rename", a, b])
+      expect(e.message).toBe(`EEXIST: file already exists, rename '${a}' -> '${b}'`)
+      await ring.rename(a, b)
+      expect(readFileSync(b, "utf8")).toBe("A")
+      e = await failure(ring.rename(a, b))
+      expect([e.code, e.path, e.dest]).toEqual(["ENOENT", a, b])
+      await ring.rename(b, a, { noReplace: true })
+      expect(readFileSync(a, "utf8")).toBe("A")
+      expect((await failure(ring.rename(a, b, { signal: AbortSignal.abort() }))).name).toBe("AbortError")
+      expect((await failure(ring.rename(a, b, { timeout: 0 }))).code).toBe("ETIMEDOUT")
+      expect(readFileSync(a, "utf8")).toBe("A")
+      expect(() => ring.rename(a, "b\u0000c")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+    })
+
+    it("mkdir makes one directory with its mode (EEXIST, ENOENT); recursive walks up as fs.mkdir does", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const d = join(dir, "d")
+      expect(await ring.mkdir(d, { mode: 0o700 })).toBeUndefined()
+      expect(statSync(d).mode & 0o777).toBe(0o700 & ~process.umask())
+      let e = await failure(ring.mkdir(d))
+      expect([e.code, e.syscall, e.path]).toEqual(["EEXIST", "mkdir", d])
+      e = await failure(ring.mkdir(join(dir, "x", "y")))
+      expect([e.code, e.path]).toEqual(["ENOENT", join(dir, "x", "y")])
+      expect(await ring.mkdir(join(dir, "x", "y", "z"), { recursive: true })).toBe(join(dir, "x"))
+      expect(statSync(join(dir, "x", "y", "z")).isDirectory()).toBe(true)
+      expect(await ring.mkdir(join(dir, "x", "y", "z"), { recursive: true })).toBeUndefined()
+      expect(await ring.mkdir(join(dir, "x", "y", "w"), { recursive: true })).toBe(join(dir, "x", "y", "w"))
+      writeFileSync(join(dir, "file"), "")
+      e = await failure(ring.mkdir(join(dir, "file"), { recursive: true }))
+      expect([e.code, e.path]).toEqual(["EEXIST", join(dir, "file")])
+      e = await failure(ring.mkdir(join(dir, "file", "below"), { recursive: true }))
+      expect(e.code).toBe("ENOTDIR")
+      expect((await failure(ring.mkdir(join(dir, "n"), { signal: AbortSignal.abort() }))).name).toBe("AbortError")
+      expect((await failure(ring.mkdir(join(dir, "n", "m"), { recursive: true, timeout: 0 }))).code).toBe("ETIMEDOUT")
+      expect(() => statSync(join(dir, "n"))).toThrow()
+    })
+
+    it("symlink stores its target as given; link makes a second name; EEXIST carries path and dest", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const file = join(dir, "f")
+      writeFileSync(file, "F")
+      await ring.symlink("f", join(dir, "s"))
+      expect(readlinkSync(join(dir, "s"))).toBe("f")
+      let e = await failure(ring.symlink("f", join(dir, "s")))
+      expect([e.code, e.syscall, e.path, e.dest]).toEqual(["EEXIST", "symlink", "f", join(dir, "s")])
+      await ring.link(file, join(dir, "h"))
+      expect(statSync(file).nlink).toBe(2)
+      e = await failure(ring.link(join(dir, "none"), join(dir, "h2")))
+      expect([e.code, e.syscall, e.path, e.dest]).toEqual(["ENOENT", "link", join(dir, "none"), join(dir, "h2")])
+      expect((await failure(ring.link(file, join(dir, "h3"), { signal: AbortSignal.abort() }))).name).toBe("AbortError")
+      expect((await failure(ring.symlink("f", join(dir, "s3"), { timeout: 0 }))).code).toBe("ETIMEDOUT")
+    })
+
+    it("the low-level path methods call back once with 0 or the error", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const call = (f: (cb: (e: Error | null, r: number) => void) => void) =>
+        new Promise<Error | null>((done) => f((error) => done(error)))
+      expect(await call((cb) => ring.submitMkdir(join(dir, "m"), 0o755, 0, cb))).toBeNull()
+      expect(await call((cb) => ring.submitSymlink("m", join(dir, "s"), 0, cb))).toBeNull()
+      expect(await call((cb) => ring.submitRename(join(dir, "s"), join(dir, "t"), true, 0, cb))).toBeNull()
+      expect(await call((cb) => ring.submitLink(join(dir, "t"), join(dir, "u"), 0, cb))).toBeNull()
+      expect(await call((cb) => ring.submitUnlink(join(dir, "t"), false, 0, cb))).toBeNull()
+      expect(await call((cb) => ring.submitUnlink(join(dir, "u"), false, 0, cb))).toBeNull()
+      expect(((await call((cb) => ring.submitUnlink(join(dir, "m"), false, 0, cb))) as IoUringError).syscall).toBe(
+        "unlink",
+      )
+      expect(await call((cb) => ring.submitUnlink(join(dir, "m"), true, 0, cb))).toBeNull()
+      expect(readdirSync(dir)).toEqual([])
+    })
+  })
+
+  describe("vectored readAt", () => {
+    it("fills several buffers in order from the position, up to `length`; exact fails at end of file", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "abcdefghij")
+      const fd = await ring.open(path)
+      const a = Buffer.alloc(3)
+      const b = Buffer.alloc(4)
+      expect(await ring.readAt(fd, [a, Buffer.alloc(0), b], 2)).toBe(7)
+      expect([a.toString(), b.toString()]).toEqual(["cde", "fghi"])
+      const c = Buffer.alloc(3)
+      const d = Buffer.alloc(3, 0x2e)
+      expect(await ring.readAt(fd, [c, d], 0, { length: 4 })).toBe(4)
+      expect([c.toString(), d.toString()]).toEqual(["abc", "d.."])
+      expect(await ring.readAt(fd, [Buffer.alloc(8), Buffer.alloc(8)], 4)).toBe(6)
+      const e = await failure(ring.readAt(fd, [Buffer.alloc(8), Buffer.alloc(8)], 4, { exact: true }))
+      expect([e.code, e.bytes]).toEqual(["ERR_IOU_UNEXPECTED_EOF", 6])
+      const low = await new Promise<number>((done, fail) =>
+        ring.submitReadAt(fd, [Buffer.alloc(2), Buffer.alloc(2)], 0, 4, true, 0, (error, n) =>
+          error ? fail(error) : done(n),
+        ),
+      )
+      expect(low).toBe(4)
+      expect(() => ring.readAt(fd, [Buffer.alloc(1), "x" as never], 0)).toThrow(TypeError)
+      await ring.closeFd(fd)
+    })
+  })
+
+  describe("kernels without an opcode", () => {
+    it("truncate without IORING_OP_FTRUNCATE (before Linux 6.9) runs ftruncate(2) off the ring; mkdir without MKDIRAT fails with ENOSYS", async () => {
+      const saved = process.env["IOU_SIMULATE_MISSING"]
+      process.env["IOU_SIMULATE_MISSING"] = "OP_FTRUNCATE,OP_MKDIRAT"
+      let ring: Driver
+      try {
+        ring = open()
+      } finally {
+        if (saved === undefined) delete process.env["IOU_SIMULATE_MISSING"]
+        else process.env["IOU_SIMULATE_MISSING"] = saved
+      }
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "0123456789")
+      const fd = await ring.open(path, { flags: "r+" })
+      const submittedBefore = ring.stats().submitted
+      await ring.truncate(fd, 3)
+      expect(readFileSync(path, "utf8")).toBe("012")
+      expect(ring.stats().submitted).toBe(submittedBefore) // not through the ring
+      const e = await failure(ring.truncate(1_000_000, 0))
+      expect([e.code, e.syscall, e.fd]).toEqual(["EBADF", "ftruncate", 1_000_000])
+      const m = await failure(ring.mkdir(join(dir, "d")))
+      expect([m.code, m.syscall, m.path]).toEqual(["ENOSYS", "mkdir", join(dir, "d")])
+      await ring.closeFd(fd)
+    })
+  })
+})

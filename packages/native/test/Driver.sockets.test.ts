@@ -1,0 +1,279 @@
+/**
+ * The socket operations on the real kernel, both engines (this file runs under native-thread too):
+ * listen, accept, connect and shutdownSocket with their defaults, addresses, errors, cancellation,
+ * deadlines and the rule that an fd nobody wants any more is closed by the Driver.
+ */
+import { spawnSync } from "node:child_process"
+import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { Driver, type IoUringError, probe } from "../src/index.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!()
+})
+
+const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
+const open = (): Driver => {
+  const ring = Driver.open(ENGINE === undefined ? {} : { engine: ENGINE })
+  cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
+  return ring
+}
+/** Closes the fd after the test (the caller owns every fd the ring hands over). */
+const owned = <T extends { fd: number }>(value: T): T => {
+  cleanups.push(() => closeQuietly(value.fd))
+  return value
+}
+const closeQuietly = (fd: number): void => {
+  try {
+    closeSync(fd)
+  } catch {
+    // already closed
+  }
+}
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: IoUringError) => ({ ok: false as const, error }),
+  )
+/** The sockets this process holds (each fd that is a socket). */
+const socketCount = (): number =>
+  readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:")
+    } catch {
+      return false
+    }
+  }).length
+const cloexec = (fd: number): boolean => {
+  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!
+  return (parseInt(flags, 8) & 0o2000000) !== 0
+}
+/** A child process that connects to port and exits (the JS thread waits for it meanwhile). */
+const connectFromChild = (port: number, holdMs = 0): void => {
+  const script = `const s = require("node:net").connect(${port}, "127.0.0.1", () => setTimeout(() => s.destroy(), ${holdMs}))`
+  const r = spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 10000 })
+  expect(r.status).toBe(0)
+}
+
+describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  it("listen, accept and connect make CLOEXEC sockets with Node-shaped addresses, and bytes flow both ways", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    expect(listener.localAddress).toMatchObject({ address: "127.0.0.1", family: "IPv4" })
+    const port = (listener.localAddress as { port: number }).port
+    expect(port).toBeGreaterThan(0)
+    const accepted = ring.accept(listener)
+    const client = owned(await ring.connect({ host: "127.0.0.1", port }, { noDelay: true, keepAlive: true }))
+    const server = owned(await accepted)
+    expect(client.remoteAddress).toEqual({ address: "127.0.0.1", family: "IPv4", port })
+    expect(server.localAddress).toEqual({ address: "127.0.0.1", family: "IPv4", port })
+    expect(server.remoteAddress).toEqual(client.localAddress)
+    for (const fd of [listener.fd, client.fd, server.fd]) expect(cloexec(fd)).toBe(true)
+    await ring.send(client.fd, Buffer.from("ping"))
+    const buf = Buffer.alloc(4)
+    expect(await ring.recv(server.fd, buf, { exact: true })).toBe(4)
+    expect(buf.toString()).toBe("ping")
+    // shutdownSocket("write"): the peer reads end of stream; the other direction still works.
+    await ring.shutdownSocket(client.fd, "write")
+    expect(await ring.recv(server.fd, buf)).toBe(0)
+    await ring.send(server.fd, Buffer.from("pong"))
+    expect(await ring.recv(client.fd, buf, { exact: true })).toBe(4)
+  })
+
+  it("listen with no host binds :: dual-stack (IPv4 and IPv6 clients both connect), backlog and reusePort as asked", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ port: 0, backlog: 16, reusePort: true }))
+    expect(listener.localAddress).toMatchObject({ address: "::", family: "IPv6" })
+    const port = (listener.localAddress as { port: number }).port
+    // SO_REUSEPORT: a second listener on the same port is allowed (closed again: the kernel would
+    // share the connections below between the two).
+    closeQuietly((await ring.listen({ port, reusePort: true })).fd)
+    const v4 = owned(await ring.connect({ host: "127.0.0.1", port }))
+    const a4 = owned(await ring.accept(listener.fd))
+    expect(a4.remoteAddress).toMatchObject({ address: "::ffff:127.0.0.1", family: "IPv6" })
+    expect(v4.remoteAddress).toEqual({ address: "127.0.0.1", family: "IPv4", port })
+    const v6 = owned(await ring.connect({ host: "::1", port }))
+    expect(v6.remoteAddress).toEqual({ address: "::1", family: "IPv6", port })
+    owned(await ring.accept(listener))
+  })
+
+  it("a host name is resolved with dns.lookup and its addresses are tried in order", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ port: 0 }))
+    const port = (listener.localAddress as { port: number }).port
+    const accepted = ring.accept(listener)
+    const c = owned(await ring.connect({ host: "localhost", port }, { timeout: 5000 }))
+    owned(await accepted)
+    expect(c.remoteAddress).toMatchObject({ port })
+    const r = await settle(ring.connect({ host: "no-such-host.invalid", port }))
+    expect(!r.ok && r.error).toMatchObject({ syscall: "getaddrinfo" })
+  })
+
+  it("Unix sockets: listen on a path, connect and accept, addresses as { path }", async () => {
+    const ring = open()
+    const dir = mkdtempSync(join(tmpdir(), "iou-sock-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, "s")
+    const listener = owned(await ring.listen({ path }))
+    expect(listener.localAddress).toEqual({ path })
+    const accepted = ring.accept(listener)
+    const c = owned(await ring.connect({ path }))
+    const s = owned(await accepted)
+    expect(c.remoteAddress).toEqual({ path })
+    expect(s.localAddress).toEqual({ path })
+    expect(s.remoteAddress).toEqual({ path: "" })
+    await ring.send(c.fd, Buffer.from("u"))
+    expect(await ring.recv(s.fd, Buffer.alloc(1))).toBe(1)
+    const missing = await settle(ring.connect({ path: join(dir, "none") }))
+    expect(!missing.ok && missing.error).toMatchObject({ code: "ENOENT", syscall: "connect" })
+  })
+
+  it("errors carry Node's code, errno and syscall: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const port = (listener.localAddress as { port: number }).port
+    const before = socketCount()
+    const inUse = await settle(ring.listen({ host: "127.0.0.1", port }))
+    expect(!inUse.ok && inUse.error).toMatchObject({ code: "EADDRINUSE", errno: -98, syscall: "bind" })
+    // A port that was just bound and closed again: nobody listens there.
+    const gone = await ring.listen({ host: "127.0.0.1", port: 0 })
+    const free = (gone.localAddress as { port: number }).port
+    closeQuietly(gone.fd)
+    const refused = await settle(ring.connect({ host: "127.0.0.1", port: free }))
+    expect(!refused.ok && refused.error).toMatchObject({ code: "ECONNREFUSED", errno: -111, syscall: "connect" })
+    expect(socketCount()).toBe(before)
+  })
+
+  it("bad arguments throw before the kernel: TypeError / RangeError with nothing submitted", () => {
+    const ring = open()
+    const submitted = ring.stats().submitted
+    expect(() => ring.listen({ port: 70000 })).toThrow(RangeError)
+    expect(() => ring.listen({ port: -1 })).toThrow(RangeError)
+    expect(() => ring.listen({ path: "a\0b" })).toThrow(TypeError)
+    expect(() => ring.listen({ path: "x".repeat(200) })).toThrow(TypeError)
+    expect(() => ring.listen(null as never)).toThrow(TypeError)
+    expect(() => ring.connect({ host: "127.0.0.1", port: 0 })).toThrow(RangeError)
+    expect(() => ring.connect({ host: 1 as never, port: 80 })).toThrow(TypeError)
+    expect(() => ring.connect({ host: "127.0.0.1", port: 80 }, { noDelay: "yes" as never })).toThrow(TypeError)
+    expect(() => ring.accept(-1)).toThrow(RangeError)
+    expect(() => ring.shutdownSocket(3, "sideways" as never)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }),
+    )
+    expect(() => ring.submitConnect(3, new Uint8Array(1), 0, () => {})).toThrow(RangeError)
+    expect(ring.stats().submitted).toBe(submitted)
+  })
+
+  it("aborting a pending accept ends it with an AbortError carrying the signal's reason, after the kernel let go", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const controller = new AbortController()
+    const pending = settle(ring.accept(listener, { signal: controller.signal }))
+    await new Promise((done) => setTimeout(done, 20))
+    expect(ring.stats().pendingOperations).toBe(1)
+    controller.abort(new Error("stop"))
+    const r = await pending
+    expect(!r.ok && r.error).toMatchObject({ name: "AbortError", code: "ABORT_ERR", syscall: "accept" })
+    expect(!r.ok && (r.error.cause as Error).message).toBe("stop")
+    expect(ring.stats().pendingOperations).toBe(0)
+    const late = await settle(ring.accept(listener, { signal: controller.signal }))
+    expect(!late.ok && late.error.name).toBe("AbortError")
+  })
+
+  it("an accept past its deadline fails with ETIMEDOUT", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const r = await settle(ring.accept(listener, { timeout: 50 }))
+    expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", reason: "Timeout", syscall: "accept" })
+  })
+
+  it("a connect to a listener whose backlog is full times out at its deadline (ETIMEDOUT) or ends on abort, and its socket is closed", async () => {
+    const ring = open()
+    // backlog 0: one connection fills the accept queue; the kernel drops the next SYNs.
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0, backlog: 0 }))
+    const port = (listener.localAddress as { port: number }).port
+    owned(await ring.connect({ host: "127.0.0.1", port }))
+    const before = socketCount()
+    const r = await settle(ring.connect({ host: "127.0.0.1", port }, { timeout: 200 }))
+    expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", reason: "Timeout", syscall: "connect" })
+    expect(socketCount()).toBe(before)
+    const controller = new AbortController()
+    const pending = settle(ring.connect({ host: "127.0.0.1", port }, { signal: controller.signal }))
+    await new Promise((done) => setTimeout(done, 50))
+    expect(socketCount()).toBe(before + 1)
+    controller.abort()
+    const aborted = await pending
+    expect(!aborted.ok && aborted.error).toMatchObject({ name: "AbortError", syscall: "connect" })
+    expect(socketCount()).toBe(before)
+    expect(ring.stats().pendingOperations).toBe(0)
+  })
+
+  it("an accept whose caller aborted after the kernel made the connection's fd closes that fd (AbortError, nothing leaks)", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const port = (listener.localAddress as { port: number }).port
+    const controller = new AbortController()
+    const pending = settle(ring.accept(listener, { signal: controller.signal }))
+    await new Promise((done) => setTimeout(done, 20))
+    const before = socketCount()
+    // The JS thread waits for the child: the kernel completes the accept meanwhile, and the abort
+    // comes before the Driver has delivered that completion.
+    connectFromChild(port)
+    controller.abort()
+    const r = await pending
+    expect(!r.ok && r.error).toMatchObject({ name: "AbortError", syscall: "accept" })
+    expect(socketCount()).toBe(before)
+  })
+
+  it("an accept the kernel completed before its deadline is delivered even when the JS thread comes back after the deadline (success wins; the fd is the caller's)", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const port = (listener.localAddress as { port: number }).port
+    const pending = settle(ring.accept(listener, { timeout: 150 }))
+    await new Promise((done) => setTimeout(done, 20))
+    // The child connects at once and holds the connection past the deadline; the JS thread waits.
+    connectFromChild(port, 300)
+    const r = await pending
+    expect(r.ok).toBe(true)
+    if (r.ok) owned(r.value)
+  })
+
+  it("where the kernel lacks IORING_OP_SOCKET, BIND and LISTEN the Driver makes those calls itself, and listen and connect still work", async () => {
+    process.env["IOU_SIMULATE_MISSING"] = "OP_SOCKET,OP_BIND,OP_LISTEN"
+    cleanups.push(() => delete process.env["IOU_SIMULATE_MISSING"])
+    expect(probe().missing).toEqual(expect.arrayContaining(["OP_SOCKET", "OP_BIND", "OP_LISTEN"]))
+    expect(probe().supported).toBe(true)
+    const ring = open()
+    const before = ring.stats().submitted
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    // Nothing of listen went through the ring: socket, bind and listen were syscalls.
+    expect(ring.stats().submitted).toBe(before)
+    const port = (listener.localAddress as { port: number }).port
+    const inUse = await settle(ring.listen({ host: "127.0.0.1", port }))
+    expect(!inUse.ok && inUse.error).toMatchObject({ code: "EADDRINUSE", syscall: "bind" })
+    const accepted = ring.accept(listener)
+    const c = owned(await ring.connect({ host: "127.0.0.1", port }))
+    owned(await accepted)
+    expect(cloexec(c.fd)).toBe(true)
+  })
+
+  it("the low-level forms cancel through ring.cancel with their handle", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
+    const result = new Promise<Error | null>((done) => {
+      const handle = ring.acceptConnection(listener.fd, 0, (error) => done(error))
+      setTimeout(() => expect(ring.cancel(handle)).toBe(true), 20)
+    })
+    expect(await result).toMatchObject({ name: "AbortError" })
+    const fd = await new Promise<number>((done, fail) =>
+      ring.submitSocket(2, 1, 0, 0, (error, result) => (error === null ? done(result) : fail(error))),
+    )
+    owned({ fd })
+    expect(cloexec(fd)).toBe(true)
+  })
+})
