@@ -17,6 +17,7 @@ export default [
         "test/Driver.sockets.test.ts",
         "test/Driver.files.test.ts",
         "test/Driver.recvMany.test.ts",
+        "test/Driver.acceptMany.test.ts",
         "test/Driver.starvation.test.ts",
         "test/conformance.test.ts",
       ],

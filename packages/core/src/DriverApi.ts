@@ -259,6 +259,16 @@ export interface SubmitMethods {
   submitSymlink(target: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
   submitLink(existing: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
   submitRecvMany(fd: number, deadline: number, onChunk: ChunkCallback, callback: Callback): RequestHandle
+  /**
+   * Multishot accept: `onConnection` gets each accepted connection (the caller's to close) until
+   * `callback`'s one call; a connection that arrives after a cancel was asked for is closed.
+   */
+  submitAcceptMany(
+    fd: number,
+    deadline: number,
+    onConnection: (connection: Connection) => void,
+    callback: Callback,
+  ): RequestHandle
 }
 
 /**

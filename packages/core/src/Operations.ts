@@ -87,6 +87,7 @@ export const OPERATIONS = {
   symlink:        row(20, "IOU_OP_SYMLINK",  "submitSymlink",  "symlink",   false, false, "files",   false, 2),
   link:           row(21, "IOU_OP_LINK",     "submitLink",     "link",      false, false, "files",   false, 2),
   recvMany:       { ...row(22, "IOU_OP_RECV_MANY", "submitRecvMany", "recv", false, true, "sockets", false, 0), multishot: true },
+  acceptMany:     { ...row(23, "IOU_OP_ACCEPT_MANY", "submitAcceptMany", "accept", false, true, "sockets", true, 0), multishot: true },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS

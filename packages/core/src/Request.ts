@@ -60,6 +60,8 @@ export const OP_SYMLINK = 20
 export const OP_LINK = 21
 /** Multishot recv into provided buffers: results (chunks) with `more`, then one completion. */
 export const OP_RECV_MANY = 22
+/** Multishot accept: each connection's fd a result with `more`, then one completion. */
+export const OP_ACCEPT_MANY = 23
 
 /** IOU_FLAG_EXACT: readAt/recv fill the whole range; EOF first is OUTCOME_UNEXPECTED_EOF. */
 export const FLAG_EXACT = 1
@@ -113,6 +115,7 @@ export const OP_NAMES = [
   "symlink",
   "link",
   "recvMany",
+  "acceptMany",
 ] as const
 
 export const OUTCOME_NAMES = [
@@ -178,7 +181,7 @@ const isByteCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <
 /** A new request, validated the way the Driver validates before anything reaches the loop. */
 export const make = (options: Options): Request => {
   const { op } = options
-  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_RECV_MANY)) throw new RangeError(`unknown op ${op}`)
+  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_ACCEPT_MANY)) throw new RangeError(`unknown op ${op}`)
   const iov = options.iov ?? []
   let length = options.length ?? 0
   if (iov.length > 0) {

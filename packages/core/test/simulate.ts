@@ -76,6 +76,7 @@ const plannedRequest = (withCancels: boolean): fc.Arbitrary<PlannedRequest> =>
       Request.OP_RECV,
       Request.OP_SYNC,
       Request.OP_RECV_MANY,
+      Request.OP_ACCEPT_MANY,
     ),
     length: fc.integer({ min: 0, max: 64 }),
     exact: fc.boolean(),

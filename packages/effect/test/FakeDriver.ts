@@ -171,6 +171,9 @@ export class FakeDriver {
   submitRecvMany(...args: [number, number, (chunk: Uint8Array) => void, Callback]) {
     return this.submit("recv", args.slice(0, 3), args[3])
   }
+  submitAcceptMany(...args: [number, number, (connection: Connection) => void, Callback]) {
+    return this.submit("accept", args.slice(0, 3), args[3])
+  }
   cancel(handle: RequestHandle): boolean {
     const live = this.requests.some((r) => r.handle === handle && !r.done)
     this.cancelled.push(handle)

@@ -56,6 +56,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_SYMLINK", Napi::Number::New(env, IOU_OP_SYMLINK));
   out.Set("IOU_OP_LINK", Napi::Number::New(env, IOU_OP_LINK));
   out.Set("IOU_OP_RECV_MANY", Napi::Number::New(env, IOU_OP_RECV_MANY));
+  out.Set("IOU_OP_ACCEPT_MANY", Napi::Number::New(env, IOU_OP_ACCEPT_MANY));
   out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
   out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
   out.Set("IOU_CLASS_ALL", Napi::Number::New(env, IOU_CLASS_ALL));

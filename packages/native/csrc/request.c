@@ -149,6 +149,13 @@ static void prep_accept(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->accept_flags = r->req.arg;
 }
 
+/* Multishot accept (Linux 5.19): one CQE, with F_MORE, per connection. */
+static void prep_accept_many(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->accept_flags = r->req.arg;
+  sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+}
+
 static void prep_shutdown(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->opcode = IORING_OP_SHUTDOWN; /* Linux 5.11 */
   sqe->len = r->req.arg;
@@ -268,6 +275,7 @@ static const struct iou__operation operations[] = {
   [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false},
   [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false},
   [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true},
+  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");

@@ -189,7 +189,12 @@ typedef void (*iou_notify_fn)(void *ctx);
  * once, as any other: OK 0 at end of stream, OK n with a last chunk (and its buffer) when the kernel
  * stopped the multishot, ERROR -ENOBUFS when no buffer was left, the cancel's outcome. */
 #define IOU_OP_RECV_MANY 22
-#define IOU_OP_COUNT 23 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+/* Multishot accept4(fd, NULL, NULL, arg = SOCK_* flags) (IORING_ACCEPT_MULTISHOT, Linux 5.19):
+ * each connection is a completion with IOU_COMPLETION_MORE whose result is its fd (the owner's from
+ * then on). Ends once, as ACCEPT: an error, the cancel's outcome, or OK fd with a last connection
+ * when the kernel stopped the multishot. */
+#define IOU_OP_ACCEPT_MANY 23
+#define IOU_OP_COUNT 24 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */

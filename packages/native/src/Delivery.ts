@@ -65,6 +65,8 @@ export interface FdClosing {
 export interface Multishot {
   /** Buffer `buffer` of the pool holds `length` bytes of the request in `slot`: hand them over. */
   chunk(slot: number, buffer: number, length: number): void
+  /** A result of the multishot request in `slot` that names no buffer (acceptMany: an fd). */
+  more(slot: number, outcome: number, result: number): void
   /**
    * The loop ended the multishot request in `slot` with (outcome, result), its chunks delivered.
    * True when the Driver took it over (re-armed it, or ended it itself); false: end it as any other.
@@ -125,7 +127,10 @@ export class Delivery {
       const outcome = wire.outcome(i)
       const flags = wire.flags(i)
       if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer(i), result > 0 ? result : 0)
-      if ((flags & IOU_COMPLETION_MORE) !== 0) continue
+      if ((flags & IOU_COMPLETION_MORE) !== 0) {
+        if ((flags & IOU_COMPLETION_BUFFER) === 0) this.multishot!.more(slot, outcome, result)
+        continue
+      }
       if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
         const unwanted = state === Pending.CANCELLING || (wire.flags(i) & IOU_COMPLETION_CANCEL_LOST) !== 0

@@ -60,7 +60,7 @@ import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { fallbackOps, lacksOpcode, openLoop, preflight } from "./probe.ts"
 import { RecvBuffers } from "./RecvBuffers.ts"
-import { RecvMany } from "./RecvMany.ts"
+import { Many } from "./Many.ts"
 import { Shutdown } from "./Shutdown.ts"
 import * as Sockets from "./Sockets.ts"
 import * as Stats from "./Stats.ts"
@@ -300,12 +300,42 @@ export class Driver implements Multishot {
    * stream), ERR_IOU_CLOSED when the Driver closes. Chunks the consumer has not taken yet wait in
    * memory (the socket's own buffer no longer pushes back on the peer).
    */
-  recvMany(fd: number, options?: T.RecvManyOptions): RecvMany {
+  recvMany(fd: number, options?: T.RecvManyOptions): Many<Uint8Array> {
     Validate.fd(fd)
     const o = Validate.options(options)
     const deadline = Validate.deadlineOf(o.timeout)
     const signal = Validate.signal(o.signal)
-    return new RecvMany(this, fd, deadline, signal)
+    return new Many<Uint8Array>(
+      {
+        start: (chunk, end) => this.submitRecvMany(fd, deadline, chunk, end),
+        cancel: (handle) => this.cancel(handle),
+        aborted: (reason) => Errors.abortError("recv", fd, reason),
+      },
+      signal,
+    )
+  }
+
+  /**
+   * The connections a listening socket accepts (`listener`: its fd, or the object listen resolved
+   * with), one multishot accept (Linux 5.19): each is yielded with its fd (the caller's) and both
+   * its addresses. Iterate with `for await`; breaking out (or `return()`) or aborting `signal` stops
+   * it, and a connection that arrives after that, or was accepted but not taken yet, is closed: an
+   * fd only reaches a caller who still wants it. `timeout` (ms) bounds the whole stream.
+   */
+  acceptMany(listener: number | { readonly fd: number }, options?: T.RecvManyOptions): Many<T.Connection> {
+    const fd = Validate.fd(typeof listener === "object" && listener !== null ? listener.fd : listener)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return new Many<T.Connection>(
+      {
+        start: (connection, end) => this.submitAcceptMany(fd, deadline, connection, end),
+        cancel: (handle) => this.cancel(handle),
+        aborted: (reason) => Errors.abortError("accept", fd, reason),
+        discard: (connection) => this.refuseConnection(connection.fd),
+      },
+      signal,
+    )
   }
 
   /**
@@ -1203,7 +1233,57 @@ export class Driver implements Multishot {
     return t.handleOf(slot)
   }
 
+  /**
+   * A multishot accept: `onConnection` gets each connection (its fd the caller's) until `callback`
+   * runs once: with the error that ended it (AbortError after cancel(handle), ETIMEDOUT at
+   * `deadline`). A connection the kernel hands over after the cancel was asked for is closed here.
+   */
+  submitAcceptMany(
+    fd: number,
+    deadline: number,
+    onConnection: (connection: T.Connection) => void,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    if (typeof onConnection !== "function") {
+      throw Object.assign(new TypeError(`The "onConnection" argument must be of type function`), {
+        code: "ERR_INVALID_ARG_TYPE",
+      })
+    }
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.acceptMany.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, binding.sockets.constants["SOCK_CLOEXEC"]!, 0, 0)
+    this.table.onFd[slot] = (accepted) => {
+      const connection = this.sockets.describe(accepted)
+      // The peer went away between the kernel's accept and getpeername: nobody can use it.
+      if (connection instanceof Error) return this.refuseConnection(accepted)
+      onConnection(connection)
+    }
+    return this.callback(slot, callback)
+  }
+
+  /** Closes an accepted fd that no caller will get (close(2): it is fresh, nothing to flush). */
+  private refuseConnection(fd: number): void {
+    this.sockets.closeFd(fd)
+    this.delivery.unwantedFds++
+  }
+
   // ---- Completion ------------------------------------------------------------------------------
+
+  /** @internal Multishot: a result that names no buffer: acceptMany's connection fd. */
+  more(slot: number, outcome: number, result: number): void {
+    if (outcome !== IOU_OUTCOME_OK || this.table.op[slot] !== OPERATIONS.acceptMany.op) return
+    // Asked to stop (its signal, cancel or deadline): the caller does not want it any more.
+    if (this.table.state[slot] === Pending.CANCELLING) return this.refuseConnection(result)
+    const onFd = this.table.onFd[slot]
+    if (onFd === undefined) return this.refuseConnection(result)
+    try {
+      onFd(result)
+    } catch (thrown) {
+      process.nextTick(rethrowLater, thrown) // as a callback's: it must not stop the batch
+    }
+  }
 
   /** @internal Multishot: a chunk of the recvMany in `slot` is in provided buffer `buffer`. */
   chunk(slot: number, buffer: number, length: number): void {
@@ -1223,10 +1303,21 @@ export class Driver implements Multishot {
    * the Driver is closing or its deadline passed (then it ends so). Anything else ends it.
    */
   ended(slot: number, outcome: number, result: number): boolean {
+    if (this.table.op[slot] === OPERATIONS.acceptMany.op) {
+      // The kernel stopped the multishot with a last connection: hand it over, then re-arm.
+      if (outcome !== IOU_OUTCOME_OK) return false
+      this.more(slot, outcome, result)
+      return this.rearmOrEnd(slot)
+    }
     const enobufs = outcome === IOU_OUTCOME_ERROR && result === -constants.errno.ENOBUFS
     if (!enobufs && !(outcome === IOU_OUTCOME_OK && result > 0)) return false
     if (enobufs && !this.recvBuffersRegistered) return false // no buffer will ever come
     if (enobufs) this.delivery.recvBuffersEmpty++
+    return this.rearmOrEnd(slot)
+  }
+
+  /** A multishot request the loop ended early goes again after the batch, unless it should end now. */
+  private rearmOrEnd(slot: number): boolean {
     const t = this.table
     const op = t.op[slot]!
     if (t.state[slot] === Pending.CANCELLING) {

@@ -73,6 +73,8 @@ const REFERENCES = {
   map: undefined as ((result: number) => unknown) | undefined,
   /** recvMany: called with each chunk before the request's one completion. */
   onChunk: undefined as ((chunk: Uint8Array) => void) | undefined,
+  /** acceptMany: called with each accepted fd before the request's one completion. */
+  onFd: undefined as ((fd: number) => void) | undefined,
 }
 
 type Numbers = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> }

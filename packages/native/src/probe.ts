@@ -226,6 +226,14 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     neededBy: () => false,
   },
   {
+    name: "ACCEPT_MULTISHOT",
+    kernel: "5.19",
+    use: "optional: acceptMany (IORING_ACCEPT_MULTISHOT); without it acceptMany fails",
+    // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
+    present: (raw) => raw.singleIssuer,
+    neededBy: () => false,
+  },
+  {
     name: "RECV_MULTISHOT",
     kernel: "6.0",
     use: "optional: recvMany (IORING_RECV_MULTISHOT on a provided-buffer ring, IORING_REGISTER_PBUF_RING 5.19); without it recvMany fails",

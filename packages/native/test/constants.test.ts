@@ -22,7 +22,7 @@ describe("constants", () => {
     const header = Binding.binding.constants
     const core = Request as unknown as Record<string, unknown>
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
-    expect(shared.length).toBe(32)
+    expect(shared.length).toBe(33)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
   })
 

@@ -7,11 +7,10 @@
  * process); it connects the idle ones, waits until the server holds all of them, then runs the
  * active clients and reports every round trip's duration.
  *
- * The server's ends come from a node:net listener with `pauseOnConnect` (libuv never reads them;
- * the Driver uses `_handle.fd`) until the ring has its own listen/accept.
+ * The server's ends come from the ring: `listen`, then one `acceptMany` for every connection.
  */
 import { spawn } from "node:child_process"
-import * as net from "node:net"
+import { closeSync } from "node:fs"
 import { Driver } from "../src/index.ts"
 
 export interface StarvationResult {
@@ -68,8 +67,6 @@ const line = () => new Promise((done) => {
 })().catch((e) => { process.stderr.write(String(e && e.stack || e) + "\n"); process.exit(1) })
 `
 
-const fdOf = (s: net.Socket): number => (s as unknown as { _handle: { fd: number } })._handle.fd
-
 export const runStarvation = async (options: {
   readonly idle: number
   readonly active: number
@@ -77,13 +74,13 @@ export const runStarvation = async (options: {
   readonly config?: Parameters<typeof Driver.open>[0]
 }): Promise<StarvationResult> => {
   const ring = Driver.open(options.config)
-  const accepted: Array<net.Socket> = []
-  const server = net.createServer({ pauseOnConnect: true }, (s) => {
-    s.on("error", () => {})
-    accepted.push(s)
-  })
-  await new Promise<void>((done) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, done))
-  const port = (server.address() as net.AddressInfo).port
+  const listener = await ring.listen({ host: "127.0.0.1", port: 0, backlog: 4096 })
+  const port = (listener.localAddress as { port: number }).port
+  const accepted: Array<number> = []
+  const acceptor = ring.acceptMany(listener)
+  const accepting = (async () => {
+    for await (const connection of acceptor) accepted.push(connection.fd)
+  })().catch(() => undefined)
   const child = spawn(
     process.execPath,
     ["-e", CLIENT, String(port), String(options.idle), String(options.active), String(options.rounds)],
@@ -116,8 +113,8 @@ export const runStarvation = async (options: {
     globalThis.gc?.()
     const rssAccepted = process.memoryUsage().rss
     const idlePending: Array<Promise<unknown>> = []
-    for (const s of accepted.slice(0, options.idle)) {
-      const stream = ring.recvMany(fdOf(s))
+    for (const fd of accepted.slice(0, options.idle)) {
+      const stream = ring.recvMany(fd)
       streams.push(stream)
       idlePending.push(stream.next().catch(() => undefined))
     }
@@ -141,7 +138,7 @@ export const runStarvation = async (options: {
     }
     let next = served
     const watcher = setInterval(() => {
-      while (next < accepted.length) void echo(fdOf(accepted[next++]!)).catch(() => undefined)
+      while (next < accepted.length) void echo(accepted[next++]!).catch(() => undefined)
     }, 1)
     child.stdin.write("go\n")
     const rtts = JSON.parse(await line()) as Array<number>
@@ -153,8 +150,9 @@ export const runStarvation = async (options: {
     return { rtts, rssAccepted, rssArmed, pendingIdle }
   } finally {
     child.kill()
+    await acceptor.return()
+    await accepting
     await ring.close({ shutdownTimeout: 0 })
-    for (const s of accepted) s.destroy()
-    await new Promise<void>((done) => server.close(() => done()))
+    for (const fd of [...accepted, listener.fd]) closeSync(fd)
   }
 }
