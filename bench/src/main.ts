@@ -33,7 +33,9 @@ import { benchEngines, closeRings, loadRing, openedEngines } from "./ring.ts"
 import type { Engine } from "./ring.ts"
 import { formatComparison, formatTargets } from "./report.ts"
 import { evaluateTargets } from "./targets.ts"
-import { tcpSuite } from "./tcp.ts"
+import { connsSuite, tcpSuite } from "./tcp.ts"
+import { platformSuite } from "./platform.ts"
+import { smallFilesSuite } from "./smallfiles.ts"
 import { writeSuite } from "./write.ts"
 
 const suites: ReadonlyArray<Suite> = [
@@ -42,6 +44,9 @@ const suites: ReadonlyArray<Suite> = [
   latencySuite,
   writeSuite,
   tcpSuite,
+  smallFilesSuite,
+  connsSuite,
+  platformSuite,
   fioSuite,
   idleSuite,
   memorySuite,

@@ -10,7 +10,14 @@ import { BASELINE, EFFECT, FS_READ, RING_CB, RING_PROMISE } from "./read.ts"
 import { si } from "./report.ts"
 import { withEngine } from "./ring.ts"
 import type { Engine } from "./ring.ts"
-import { RING_CB as TCP_CB } from "./tcp.ts"
+import { NODE_FS, NODE_SERVER, RING_FS, RING_SERVER } from "./platform.ts"
+import {
+  NODE_CALLBACK as FILES_NODE_CALLBACK,
+  NODE_PROMISE as FILES_NODE_PROMISE,
+  RING_CALLBACK as FILES_CALLBACK,
+  RING_PROMISE as FILES_PROMISE,
+} from "./smallfiles.ts"
+import { ACCEPT_CB, RING_CB as TCP_CB } from "./tcp.ts"
 
 const NODE = "node:net"
 
@@ -209,5 +216,79 @@ export const evaluateTargets = (
       met: growth === undefined ? undefined : growth <= 0.1,
     })
   }
+  for (const engine of engines) {
+    const rows = issue13And14Targets(results, engine)
+    out.push(...(engine === "inline" ? rows : rows.map(reported)))
+  }
   return out.filter((t): t is TargetResult => t !== undefined)
+}
+
+/** Issues 13 and 14: small files, many connections, accepts, and Effect's platform services. */
+const issue13And14Targets = (
+  results: ReadonlyArray<ComparisonResult>,
+  engine: Engine,
+): Array<TargetResult | undefined> => {
+  const e = (name: string) => withEngine(name, engine)
+  const out: Array<TargetResult | undefined> = []
+  for (const size of [4, 64]) {
+    for (const depth of [1, 64]) {
+      const id = `files-${size}k-qd${depth}`
+      out.push(
+        ratioTarget(
+          results,
+          `${size} KiB files, ${depth} at a time, Promise / fs.promises.readFile (${engine})`,
+          id,
+          e(FILES_PROMISE),
+          FILES_NODE_PROMISE,
+          2,
+        ),
+        ratioTarget(
+          results,
+          `${size} KiB files, ${depth} at a time, callback / fs.readFile (${engine})`,
+          id,
+          e(FILES_CALLBACK),
+          FILES_NODE_CALLBACK,
+          1.2,
+        ),
+      )
+    }
+  }
+  out.push(
+    ratioTarget(
+      results,
+      `TCP echo, 1,000 connections, callback / node:net (${engine})`,
+      "tcp-echo-1000",
+      e(TCP_CB),
+      NODE,
+      1.5,
+    ),
+    ratioTarget(results, `accepts per second, callback / node:net (${engine})`, "tcp-accept", e(ACCEPT_CB), NODE, 1),
+    ratioTarget(results, `Effect readFile 4 KiB, 64 fibers (${engine})`, "effect-readfile-4k", e(RING_FS), NODE_FS, 2),
+    ratioTarget(results, `Effect stream of 256 MiB (${engine})`, "effect-stream", e(RING_FS), NODE_FS, 1.5),
+    ratioTarget(
+      results,
+      `Effect File.read 4 KiB random, 64 fibers (${engine})`,
+      "effect-file-read-4k",
+      e(RING_FS),
+      NODE_FS,
+      3,
+    ),
+    ratioTarget(
+      results,
+      `Effect SocketServer echo, 16 connections (${engine})`,
+      "effect-echo-16",
+      e(RING_SERVER),
+      NODE_SERVER,
+      1.5,
+    ),
+    ratioTarget(
+      results,
+      `Effect SocketServer echo, 256 connections (${engine})`,
+      "effect-echo-256",
+      e(RING_SERVER),
+      NODE_SERVER,
+      1.5,
+    ),
+  )
+  return out
 }

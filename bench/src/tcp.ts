@@ -22,7 +22,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Suite } from "./context.ts"
-import { callbackLoop } from "./harness.ts"
+import { callbackLoop, promiseLoop } from "./harness.ts"
 import type { Comparison, Sample, Variant } from "./harness.ts"
 import { withEngine } from "./ring.ts"
 import type { Engine, Ring } from "./ring.ts"
@@ -34,6 +34,7 @@ const MIB = 1024 * 1024
 const NODE = "node:net"
 export const RING_CB = "ring recv/send, callback"
 export const RING_PROMISE = "ring recv/send, Promise"
+export const ACCEPT_CB = "ring accept + closeFd, callback"
 
 interface Peer {
   /** The accepted node:net sockets (a node:net peer), or none. */
@@ -55,8 +56,14 @@ const buildCPeer = (): { command: PeerCommand } | { reason: string } => {
   return "binary" in built ? { command: [built.binary] } : built
 }
 
+/** The C peer's command, or the node:net peer's when the C one cannot be built. */
+export const tcpPeerCommand = (): PeerCommand => {
+  const built = buildCPeer()
+  return "command" in built ? built.command : NODE_PEER
+}
+
 /** Starts the peer program in `mode` with `count` connections to `port`. */
-const spawnPeer = (command: PeerCommand, mode: string, port: number, count: number) => {
+export const spawnPeer = (command: PeerCommand, mode: string, port: number, count: number) => {
   // BENCH_PEER_CPUS=1: run the peer under `taskset -c 1` (to study placement; pin this process too).
   const cpus = process.env["BENCH_PEER_CPUS"]
   const argv = [...command, mode, String(port), String(count)]
@@ -429,6 +436,189 @@ export const tcpSuite: Suite = {
       notes: streamNotes,
     })
 
+    return {
+      comparisons,
+      cleanup: async () => {
+        for (const p of peers) await p.close()
+      },
+    }
+  },
+}
+
+// ---- many connections, and accepts -----------------------------------------------------------------
+
+/** The churn peer's connections per listener: how many accepts can be in flight, at most, per variant. */
+const CHURN = 16
+
+/**
+ * Accepts per second with node:net: a server of its own that destroys every connection at once;
+ * between its rounds it holds the connections it accepted (at most CHURN, the peer waits for them)
+ * so that it does nothing while the other variants run.
+ */
+const nodeAcceptVariant = async (command: PeerCommand, peers: Array<Peer>): Promise<Variant> => {
+  let measuring = false
+  let accepted = 0
+  const held: Array<net.Socket> = []
+  const server = net.createServer((s) => {
+    s.on("error", () => undefined)
+    if (measuring) {
+      accepted++
+      s.destroy()
+    } else held.push(s)
+  })
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 511 }, resolve))
+  const { failed, early, stop } = spawnPeer(command, "churn", (server.address() as net.AddressInfo).port, CHURN)
+  // The churn peer exits when its listener closes: the normal end, not a failure.
+  failed.catch(() => undefined)
+  early.catch(() => undefined)
+  peers.push({
+    sockets: [],
+    fds: [],
+    close: async () => {
+      for (const s of held.splice(0)) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await stop()
+    },
+  })
+  return {
+    name: NODE,
+    run: async (budgetMs) => {
+      accepted = 0
+      measuring = true
+      const t0 = performance.now()
+      for (const s of held.splice(0)) {
+        accepted++
+        s.destroy()
+      }
+      await new Promise((resolve) => setTimeout(resolve, budgetMs))
+      measuring = false
+      return { ops: accepted, seconds: (performance.now() - t0) / 1000 }
+    },
+  }
+}
+
+/** Accepts per second on the ring: CHURN accepts in flight, each accepted fd closed by the ring. */
+const ringAcceptVariants = async (
+  command: PeerCommand,
+  engine: Engine,
+  ring: Ring,
+  peers: Array<Peer>,
+): Promise<Array<Variant>> => {
+  const out: Array<Variant> = []
+  for (const api of ["callback", "Promise"] as const) {
+    const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+    const { failed, early, stop } = spawnPeer(command, "churn", (listener.localAddress as { port: number }).port, CHURN)
+    failed.catch(() => undefined)
+    early.catch(() => undefined)
+    peers.push({
+      sockets: [],
+      fds: [],
+      close: async () => {
+        await ring.closeFd(listener.fd)
+        await stop()
+      },
+    })
+    out.push(
+      api === "callback"
+        ? {
+            name: withEngine(ACCEPT_CB, engine),
+            run: (budget) =>
+              callbackLoop(
+                CHURN,
+                budget,
+                (_, done) => ring.submitAccept(listener.fd, 0, (e, fd) => (e ? done(e) : ring.submitCloseFd(fd, done))),
+                1,
+              ),
+          }
+        : {
+            name: withEngine("ring accept + closeFd, Promise", engine),
+            run: (budget) => promiseLoop(CHURN, budget, async () => ring.closeFd((await ring.accept(listener)).fd), 1),
+          },
+    )
+  }
+  return out
+}
+
+/**
+ * `conns`: echo on 256 and 1,000 connections (each its own 64-byte ping-pong, all in flight at
+ * once) against node:net, and accepted connections per second. The C peer drives both.
+ */
+export const connsSuite: Suite = {
+  id: "conns",
+  description: "TCP echo on 256 and 1,000 connections (C peer), and accepted connections per second, against node:net",
+  build: async (ctx) => {
+    const rings: Array<{ engine: Engine; ring: Ring }> = []
+    const skipped: Array<string> = []
+    for (const engine of ctx.engines) {
+      const load = await ctx.ring(engine)
+      if (load.ok) rings.push({ engine, ring: load.ring })
+      else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
+    }
+    const built = buildCPeer()
+    if ("reason" in built) {
+      return {
+        comparisons: [],
+        direct: [
+          async () => ({
+            id: "conns",
+            title: "TCP with many connections (skipped)",
+            unit: "msg/s",
+            kind: "throughput" as const,
+            variants: [],
+            notes: [`the C peer is not available: ${built.reason}`],
+          }),
+        ],
+      }
+    }
+    const command = built.command
+    const peers: Array<Peer> = []
+    const comparisons: Array<Comparison> = []
+    const note =
+      "the peer is a separate single-threaded epoll process (tools/tcp-peer.c); ring sockets are accepted by the ring (listen/accept) and driven only by it"
+    const acceptor = rings[0]?.ring
+    const ringCount = 2 * rings.length
+    for (const n of [256, 1000]) {
+      const nodePeer = await startPeer(command, "echo", n, "node")
+      peers.push(nodePeer)
+      const variants: Array<Variant> = [{ name: NODE, run: (budget) => nodeEcho(nodePeer.sockets, budget) }]
+      if (acceptor) {
+        const ringPeer = await startPeer(command, "echo", n * ringCount, acceptor)
+        peers.push(ringPeer)
+        const group = (i: number) => ringPeer.fds.slice(i * n, (i + 1) * n)
+        rings.forEach(({ engine, ring }, k) => {
+          const cbFds = group(2 * k)
+          const prFds = group(1 + 2 * k)
+          variants.push({ name: withEngine(RING_CB, engine), run: (budget) => ringEchoCallback(ring, cbFds, budget) })
+          variants.push({
+            name: withEngine(RING_PROMISE, engine),
+            run: (budget) => ringEchoPromise(ring, prFds, budget),
+          })
+        })
+      }
+      comparisons.push({
+        id: `tcp-echo-${n}`,
+        title: `TCP echo, 64-byte ping-pong, ${n} connections`,
+        unit: "msg/s",
+        baseline: NODE,
+        variants,
+        notes: [note, ...(n === 1000 ? ["target: ≥ 1.5× node:net"] : []), ...skipped],
+      })
+    }
+    const acceptVariants: Array<Variant> = [await nodeAcceptVariant(command, peers)]
+    for (const { engine, ring } of rings)
+      acceptVariants.push(...(await ringAcceptVariants(command, engine, ring, peers)))
+    comparisons.push({
+      id: "tcp-accept",
+      title: `accepted connections per second (${CHURN} connecting at a time, each closed at once)`,
+      unit: "conn/s",
+      baseline: NODE,
+      variants: acceptVariants,
+      notes: [
+        `the C peer (churn mode) keeps ${CHURN} connections per listener, resets each the server closed and connects again; node:net destroys each connection in its "connection" handler, the ring closes each accepted fd with closeFd`,
+        "target: ≥ 1× node:net",
+        ...skipped,
+      ],
+    })
     return {
       comparisons,
       cleanup: async () => {

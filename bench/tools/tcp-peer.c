@@ -5,7 +5,12 @@
  *   echo:   writes back whatever it receives;
  *   stream: writes 64 KiB chunks as fast as the connection takes them (unlike the node:net peer it
  *           never reads: the benchmark sends it nothing);
- *   sink:   reads and discards.
+ *   sink:   reads and discards;
+ *   churn:  keeps <connections> connections open at a time; when the benchmark closes one (it
+ *           accepts and closes at once), closes its end with an RST (SO_LINGER 0, so that no
+ *           TIME_WAIT piles up on either side) and connects again. Measures accepts per second;
+ *           at most <connections> wait in the listener's backlog between rounds, so no SYN is
+ *           ever dropped. Exits when the listener is gone (a connect refused).
  * It exits when every connection has closed (or failed: the benchmark closing its end while we
  * write is the normal way to stop).
  *
@@ -28,7 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum mode { ECHO, STREAM, SINK };
+enum mode { ECHO, STREAM, SINK, CHURN };
 
 #define CHUNK (64 * 1024)
 #define MAX_CONNECTIONS 4096
@@ -52,7 +57,7 @@ static void die(const char *what) {
   exit(1);
 }
 
-static int connect_one(int port) {
+static int connect_one(int port, int quiet) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
   int one = 1;
@@ -62,7 +67,10 @@ static int connect_one(int port) {
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("connect");
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (quiet) exit(0); /* churn: the benchmark closed its listener */
+    die("connect");
+  }
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) die("fcntl");
   return fd;
@@ -143,6 +151,17 @@ static void on_sink(int ep, struct conn *c) {
   }
 }
 
+/* Churn: the benchmark closed this connection (EOF): reset it and connect again in its place. */
+static void on_churn(int ep, struct conn *c, int index, int port) {
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  (void)epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  (void)close(c->fd);
+  c->fd = connect_one(port, 1);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)index};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) goto usage;
   enum mode mode;
@@ -152,6 +171,8 @@ int main(int argc, char **argv) {
     mode = STREAM;
   else if (strcmp(argv[1], "sink") == 0)
     mode = SINK;
+  else if (strcmp(argv[1], "churn") == 0)
+    mode = CHURN;
   else
     goto usage;
   int port = atoi(argv[2]), count = atoi(argv[3]);
@@ -163,11 +184,12 @@ int main(int argc, char **argv) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
   for (int i = 0; i < count; i++) {
-    conns[i].fd = connect_one(port);
+    conns[i].fd = connect_one(port, mode == CHURN);
     conns[i].open = 1;
     open_count++;
     /* A stream's RDHUP tells it the benchmark closed its end (it never reads). */
-    struct epoll_event ev = {.events = mode == STREAM ? (EPOLLOUT | EPOLLRDHUP) : EPOLLIN, .data.u32 = (uint32_t)i};
+    uint32_t events = mode == STREAM ? (EPOLLOUT | EPOLLRDHUP) : mode == CHURN ? (EPOLLIN | EPOLLRDHUP) : EPOLLIN;
+    struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)i};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev) != 0) die("epoll_ctl");
   }
 
@@ -182,6 +204,10 @@ int main(int argc, char **argv) {
       int i = (int)events[k].data.u32;
       struct conn *c = &conns[i];
       if (!c->open) continue;
+      if (mode == CHURN) {
+        on_churn(ep, c, i, port);
+        continue;
+      }
       if (events[k].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         close_conn(ep, c);
         continue;
@@ -196,6 +222,6 @@ int main(int argc, char **argv) {
   }
 
 usage:
-  fprintf(stderr, "usage: tcp-peer echo|stream|sink <port> <connections>\n");
+  fprintf(stderr, "usage: tcp-peer echo|stream|sink|churn <port> <connections>\n");
   return 2;
 }

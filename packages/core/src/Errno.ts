@@ -19,3 +19,8 @@ export const ETIMEDOUT = 110
 export const EALREADY = 114
 export const ECANCELED = 125
 export const ENOBUFS = 105
+/**
+ * The kernel's own restart codes (ERESTARTSYS 512 … ERESTART_RESTARTBLOCK 516): a blocking
+ * operation on an io-wq worker interrupted by its cancel can end with one; they mean EINTR.
+ */
+export const isRestart = (errno: number): boolean => errno >= 512 && errno <= 516

@@ -14,7 +14,8 @@
  * says how much of it may already be on the wire.
  *
  * CQE classification, in this order (the seed's `CqeResult::from_raw`):
- * 1. -EAGAIN or -EINTR: retry (another SQE), or, once a cancel was requested, the cancel outcome;
+ * 1. -EAGAIN or -EINTR (or the kernel's restart codes 512–516, which a cancelled blocking operation
+ *    may end with): retry (another SQE), or, once a cancel was requested, the cancel outcome;
  * 2. -ECANCELED after a requested cancel: the cancel outcome (TIMEOUT or CANCELLED);
  * 3. any other negative result: OUTCOME_ERROR with that result (-ECANCELED too, if we never asked);
  * 4. zero: per kind. Operations that move no data (nop, sync…): OK. writeAt, send: WRITE_ZERO (no progress possible). recv without
@@ -32,7 +33,7 @@
  */
 import { fail } from "./Invariant.ts"
 import { BY_OP, isMultishot as isMultishotOp } from "./Operations.ts"
-import { EAGAIN, ECANCELED, EINTR } from "./Errno.ts"
+import { EAGAIN, ECANCELED, EINTR, isRestart } from "./Errno.ts"
 import * as WaiterId from "./WaiterId.ts"
 
 /** Operations, numbered as IOU_OP_* in packages/native/include/iou.h. */
@@ -291,7 +292,7 @@ export const end = (r: Request, outcome: number): true => finish(r, outcome, r.d
  */
 export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean => {
   const cancelled = cancelOutcome !== NOT_CANCELLED
-  if (res === -EAGAIN || res === -EINTR) return cancelled ? end(r, cancelOutcome) : false
+  if (res === -EAGAIN || res === -EINTR || isRestart(-res)) return cancelled ? end(r, cancelOutcome) : false
   if (res === -ECANCELED && cancelled) return end(r, cancelOutcome)
   if (res < 0) return finish(r, OUTCOME_ERROR, res)
   const op = r.op

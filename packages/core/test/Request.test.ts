@@ -253,6 +253,15 @@ describe("Request", () => {
     expect(ended(cancelled)).toEqual(["CANCELLED", 0])
   })
 
+  it("the kernel's restart codes (ERESTARTSYS 512 … 516) of a cancelled blocking op are its cancel outcome; without a cancel, a retry", () => {
+    for (const code of [512, 513, 514, 516]) {
+      const r = make({ op: Request.OP_OPEN })
+      expect(Request.onCqe(r, Request.OUTCOME_CANCELLED, -code)).toBe(true)
+      expect(ended(r)).toEqual(["CANCELLED", 0])
+      expect(cqe(make({ op: Request.OP_OPEN }), -code)).toBe(false)
+    }
+  })
+
   it("nop succeeds with 0", () => {
     const r = make({ op: Request.OP_NOP })
     expect(cqe(r, 0)).toBe(true)

@@ -13,8 +13,10 @@
  * - `truncate` clamps it to the new length, except in append mode.
  *
  * Every method is built from the operations of `internal/fsOps.ts`, which puts each one on the ring
- * where the ring has it (read, write and fsync today) and on node:fs otherwise; the package README
- * lists, per method, what runs where. Interrupting a ring operation cancels it in the kernel.
+ * where the ring has it (all of them: open, close, statx, read, write, fsync, ftruncate, unlink,
+ * rename, mkdir, symlink, link) and on node:fs otherwise (the methods io_uring has no opcode for);
+ * the package README lists, per method, what runs where. Interrupting a ring operation cancels it
+ * in the kernel, an `open` included (NodeFileSystem's open, an acquire, cannot be interrupted).
  * `stream` is overridden after `FileSystem.make`: it reads one chunk ahead on the ring, with the
  * chunks (sizes and bytes) the derived stream would give.
  *
@@ -306,6 +308,14 @@ const makeWith = (
     (callback: (error: NodeJS.ErrnoException | null, value: void) => void) => (error: NodeJS.ErrnoException | null) =>
       callback(error, undefined)
 
+  /**
+   * The open of an acquire, interruptible there (an acquire is not, and NodeFileSystem's open
+   * cannot be stopped): the ring cancels it in the kernel, and an fd the kernel made all the same
+   * is closed by the Driver, so an interrupted open leaves nothing to release.
+   */
+  const openFd = (method: string, path: string, flags: number, mode: number): Effect.Effect<number, Error> =>
+    Effect.interruptible(Errors.mapTo(method, path)(ops.open(path, flags, mode)))
+
   /** Opens `path` for `method`; the fd is closed when `use` ends, however it ends. */
   const withFd = <A, R>(
     method: string,
@@ -314,7 +324,7 @@ const makeWith = (
     mode: number,
     use: (fd: number) => Effect.Effect<A, Error, R>,
   ): Effect.Effect<A, Error, R> =>
-    Effect.acquireUseRelease(Errors.mapTo(method, path)(ops.open(path, flags, mode)), use, (fd) =>
+    Effect.acquireUseRelease(openFd(method, path, flags, mode), use, (fd) =>
       Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
     )
 
@@ -332,7 +342,7 @@ const makeWith = (
       const flag = options?.flag ?? "r"
       const flags = yield* flagBits(method, flag, options?.noFollow === true)
       const mode = yield* checkMode(method, options?.mode)
-      const fd = yield* Effect.acquireRelease(Errors.mapTo(method, path)(ops.open(path, flags, mode)), (fd) =>
+      const fd = yield* Effect.acquireRelease(openFd(method, path, flags, mode), (fd) =>
         Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
       )
       return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r")

@@ -17,8 +17,8 @@
  *   (`writeAll` is one vectored send); a `CloseEvent` half-closes, as does releasing the writer.
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
- * How each step reaches the kernel (on the ring or, until the Driver has the operation, node:net)
- * is `internal/netOps.ts`'s and listed in the package README.
+ * Every step (connect, recv, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,
+ * listed in the package README.
  *
  * @since 0.0.0
  */

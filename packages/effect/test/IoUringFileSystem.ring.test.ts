@@ -1,7 +1,8 @@
 /**
  * IoUringFileSystem really uses the ring: the ring's `submitted` counter moves for each operation
  * `internal/fsOps.ts` marks as on the ring (and for no other), and for each FileSystem method the
- * README lists as on the ring; interrupting a File.read blocked in the kernel cancels it there.
+ * README lists as on the ring; interrupting a File.read or an open blocked in the kernel cancels it
+ * there.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -80,6 +81,17 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
           readFile: fsys.readFile(name),
           stream: Stream.runDrain(fsys.stream(name, { chunkSize: 4 })),
           sink: Stream.run(Stream.make(text("abc")), fsys.sink(path.join(dir, "g"))),
+          open: Effect.scoped(fsys.open(name)),
+          stat: fsys.stat(name),
+          lstat: fsys.lstat(name),
+          truncate: fsys.truncate(name, 10),
+          makeDirectory: fsys.makeDirectory(path.join(dir, "d")),
+          "makeDirectory recursive": fsys.makeDirectory(path.join(dir, "p/q"), { recursive: true }),
+          rename: fsys.rename(path.join(dir, "g"), path.join(dir, "g2")),
+          symlink: fsys.symlink(name, path.join(dir, "s")),
+          link: fsys.link(name, path.join(dir, "h")),
+          remove: fsys.remove(path.join(dir, "g2")),
+          makeTempFile: Effect.flatMap(fsys.makeTempFile({ directory: dir }), (file) => fsys.remove(file)),
         }
         for (const [method, run] of Object.entries(methods)) {
           assert.isAbove(yield* submittedBy(run), 0, method)
@@ -91,11 +103,46 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
           write: file.write(text("x")),
           writeAll: file.writeAll(text("y")),
           sync: file.sync,
+          stat: file.stat,
+          truncate: file.truncate(8),
         }
         for (const [method, run] of Object.entries(fileMethods)) {
           assert.isAbove(yield* submittedBy(run), 0, `File.${method}`)
         }
       }),
+    )
+
+    // An open blocks in the kernel only on a FIFO without a peer, and only when it goes to io_uring's
+    // workers: the ring's first, non-blocking try opens a FIFO for reading at once, so this opens it
+    // for writing with O_CREAT ("w"), which io_uring always hands to a worker. No such handle exists
+    // for a stat: statx blocks only on a file system that stops answering (a hung NFS or FUSE mount),
+    // which a test cannot set up unprivileged, so a stat's interruption is not tested here.
+    it.effect(
+      "interrupting an open blocked in the kernel (a FIFO without a reader) cancels it there and leaks no fd",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const io = yield* IoUring
+          const dir = yield* scratchDir
+          const fifo = path.join(dir, "fifo")
+          childProcess.execFileSync("mkfifo", [fifo])
+          const fds = () => fs.readdirSync("/proc/self/fd").length
+          const fdsBefore = fds()
+          const before = yield* io.stats
+          const fiber = yield* Effect.forkChild(Effect.scoped(fsys.open(fifo, { flag: "w" })))
+          while ((yield* io.stats).outstanding === 0) yield* Effect.sleep(1)
+          yield* Fiber.interrupt(fiber)
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+          // The interruption returned, so the kernel answered the request (the cleanup waits for it):
+          // the worker blocked in the open was woken by the cancel.
+          const after = yield* io.stats
+          assert.strictEqual(after.outstanding, 0)
+          assert.isAbove(after.completed, before.completed)
+          assert.strictEqual(fds(), fdsBefore)
+          // Nothing is left waiting for a reader: a non-blocking writer still finds none (ENXIO).
+          assert.throws(() => fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), /ENXIO/)
+        }),
     )
 
     it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>

@@ -397,6 +397,79 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
 
+    it.effect(
+      "makeDirectory recursive as Node's mkdir -p: a file, a dangling link or a file parent in the way; modes as node:fs takes them",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const file = path.join(dir, "f")
+          yield* fsys.writeFileString(file, "x")
+          fs.symlinkSync("none", path.join(dir, "dangling"))
+          const failure = (target: string, options?: Parameters<FileSystem.FileSystem["makeDirectory"]>[1]) =>
+            Effect.map(Effect.flip(fsys.makeDirectory(path.join(dir, target), options)), (e) => shapeOf(e, dir))
+          assert.deepStrictEqual(yield* failure("f", { recursive: true }), {
+            tag: "AlreadyExists",
+            method: "makeDirectory",
+            syscall: "mkdir",
+            target: "f",
+          })
+          assert.deepStrictEqual(yield* failure("f/a/b", { recursive: true }), {
+            tag: "BadResource",
+            method: "makeDirectory",
+            syscall: "mkdir",
+            target: "f/a/b",
+          })
+          // mkdir says EEXIST, the stat that follows the link finds nothing: NotFound, named mkdir.
+          assert.deepStrictEqual(yield* failure("dangling", { recursive: true }), {
+            tag: "NotFound",
+            method: "makeDirectory",
+            syscall: "mkdir",
+            target: "dangling",
+          })
+          // A parent that exists (EEXIST) but is no directory, even a dangling link: NotADirectory.
+          assert.deepStrictEqual(yield* failure("dangling/sub", { recursive: true }), {
+            tag: "BadResource",
+            method: "makeDirectory",
+            syscall: "mkdir",
+            target: "dangling/sub",
+          })
+          // Relative paths resolve against the working directory, and a trailing slash is no error.
+          const relative = path.relative(process.cwd(), path.join(dir, "r/s/"))
+          yield* fsys.makeDirectory(relative + "/", { recursive: true })
+          assert.strictEqual((yield* fsys.stat(path.join(dir, "r/s"))).type, "Directory")
+          // The kernel keeps a mode's low 12 bits; node:fs takes any integer in [0, 2^32).
+          yield* fsys.makeDirectory(path.join(dir, "m"), { mode: 0o40700 })
+          assert.strictEqual((yield* fsys.stat(path.join(dir, "m"))).mode & 0o7777, 0o700)
+          yield* fsys.makeDirectory(path.join(dir, "p/q"), { recursive: true, mode: 0o40700 })
+          assert.strictEqual((yield* fsys.stat(path.join(dir, "p"))).mode & 0o7777, 0o700)
+          for (const mode of [-1, 1.5, 2 ** 32]) {
+            assert.deepStrictEqual(yield* failure(`bad${mode}`, { mode }), {
+              tag: "BadArgument",
+              method: "makeDirectory",
+            })
+            assert.isFalse(fs.existsSync(path.join(dir, `bad${mode}`)))
+          }
+          const opened = yield* fsys.open(path.join(dir, "o"), { flag: "w", mode: 0o100600 })
+          assert.strictEqual((yield* opened.stat).mode & 0o7777, 0o600)
+        }),
+    )
+
+    it.effect("File.truncate beyond a safe integer is a BadArgument and changes nothing", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        yield* fsys.writeFileString(name, "12345")
+        const file = yield* fsys.open(name, { flag: "r+" })
+        assert.deepStrictEqual(shapeOf(yield* Effect.flip(file.truncate(2 ** 60))), {
+          tag: "BadArgument",
+          method: "truncate",
+        })
+        assert.strictEqual(Number((yield* file.stat).size), 5)
+      }),
+    )
+
     it.effect("links: symlink, link, readLink, realPath; an existing target is AlreadyExists", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem

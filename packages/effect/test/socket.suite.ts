@@ -322,6 +322,51 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         )(transport),
     )
 
+    it.live.each(transports)(
+      "closing the reader's scope ends a pull blocked in another fiber with SocketCloseError 1006, client and server (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            /** Opens a reader in a scope of its own, blocks a pull in another fiber, closes the scope: the pull's error. */
+            const blockedPullAfterClose = (socket: Socket.Socket) =>
+              Effect.gen(function* () {
+                const readerScope = yield* Scope.make()
+                const { pull } = yield* socket.reader.pipe(Scope.provide(readerScope))
+                const blocked = yield* Effect.forkChild(pull)
+                yield* Effect.sleep("20 millis")
+                yield* Scope.close(readerScope, Exit.void)
+                return yield* Effect.flip(Fiber.join(blocked))
+              })
+            const server = yield* implementation.makeServer(yield* listenOptions(transport))
+            const serverSide = yield* Deferred.make<Socket.SocketError>()
+            // Neither side writes, so each pull stays blocked until its reader's scope closes; the
+            // server's handler goes on after closing its reader (its connection stays open).
+            // Only the first connection's handler closes its reader; the second's keeps it open, so
+            // that the client's pull on it can end only by the client's own close.
+            let connections = 0
+            yield* Effect.forkScoped(
+              server.run((socket) =>
+                ++connections === 1
+                  ? Effect.andThen(
+                      Effect.flatMap(blockedPullAfterClose(socket), (error) => Deferred.succeed(serverSide, error)),
+                      Effect.never,
+                    )
+                  : Effect.scoped(Effect.andThen(socket.reader, Effect.never)),
+              ),
+            )
+            // The first connection stays open (its reader in the test's scope) while the server's
+            // reader closes; the second is closed by the client's own reader's scope.
+            yield* Effect.flatMap(implementation.makeNet(target(server)), (socket) => socket.reader)
+            const serverError = yield* Deferred.await(serverSide)
+            const clientError = yield* Effect.flatMap(implementation.makeNet(target(server)), blockedPullAfterClose)
+            for (const error of [serverError, clientError]) {
+              assert.strictEqual(error.reason._tag, "SocketCloseError")
+              assert.strictEqual((error.reason as Socket.SocketCloseError).code, 1006)
+            }
+          }),
+        )(transport),
+    )
+
     it.live("upgrade on a server connection without credentials fails with SocketUpgradeError", () =>
       run(() =>
         Effect.gen(function* () {

@@ -96,15 +96,20 @@ bool Loop::Tagged(const Napi::CallbackInfo& info) {
 }
 
 // submit(data, publishEarly?) -> 1 taken | 0 inbound queue full | -errno. The request's scalars are
-// in the staging area; `data` is a Uint8Array, an array of them (vectored) or undefined (nop,
-// sync). JS thread.
+// in the staging area; `data` is a Uint8Array, an array of them (vectored, or an operation's
+// arguments) or undefined (nop, sync…). JS thread.
 Napi::Value Loop::JS_submit(const Napi::CallbackInfo& info) {
   if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
   struct iou_request request = RequestOf(*stage_);
-  const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
-  if (attached < 0) return Napi::Number::New(env_, attached);
+  // An operation that points at no memory (IOU_MEMORY_NONE) has no buffer to attach or hold
+  // (Attach and Submitted would do nothing for it): skipped, as they are on every nop.
+  const bool points_at_memory = iou_op_memory(request.op) != IOU_MEMORY_NONE;
+  if (points_at_memory) {
+    const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
+    if (attached < 0) return Napi::Number::New(env_, attached);
+  }
   const int rc = iou_loop_submit(loop_, &request, 1);
-  buffers_.Submitted(request, rc == 1);
+  if (points_at_memory) buffers_.Submitted(request, rc == 1);
   if (rc == 1) {
     if (inflight_++ == 0) Hold();
     // The first request of a JS turn: published at once, the turn goes on (iou.h).

@@ -38,6 +38,23 @@ std::shared_ptr<v8::BackingStore> StoreOf(napi_value value) {
   return local.As<v8::ArrayBufferView>()->Buffer()->GetBackingStore();
 }
 
+// A Uint8Array's bytes and the reference that holds its memory (as BytesOf and BackingStoreOf
+// together, with one look-up of the view's buffer: this runs for every single-buffer request).
+// Returns false for anything else. JS thread, inside a handle scope.
+bool HeldBytesOf(napi_value value, uint8_t** data, size_t* length, std::shared_ptr<v8::BackingStore>* store) {
+  v8::Local<v8::Value> local;
+  std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
+  if (local.IsEmpty() || !(local->IsUint8Array() || local->IsUint8ClampedArray())) return false;
+  v8::Local<v8::ArrayBufferView> view = local.As<v8::ArrayBufferView>();
+  v8::Local<v8::ArrayBuffer> buffer = view->Buffer();
+  // As napi_get_typedarray_info computes it; null once the buffer is detached.
+  uint8_t* base = static_cast<uint8_t*>(buffer->Data());
+  *data = base == nullptr ? nullptr : base + view->ByteOffset();
+  *length = view->ByteLength();
+  *store = buffer->GetBackingStore();
+  return true;
+}
+
 // Backing stores of requests abandoned while the kernel kept their memory, and of requests still
 // outstanding when a Loop is torn down: never released, because the kernel may still write into
 // them after the ring is gone. Process-wide; touched only on JS threads, under its mutex.
@@ -125,13 +142,14 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
   } else {
     uint8_t* bytes = nullptr;
     size_t length = 0;
-    if (!BytesOf(env, data, &bytes, &length)) return -EINVAL;
+    std::shared_ptr<v8::BackingStore> store;
+    if (!HeldBytesOf(data, &bytes, &length, &store)) return -EINVAL;
     const uint64_t offset = stage.offset;
     const uint64_t len = stage.length;
     if (offset + len > length) return -EINVAL;
     request->buf = bytes + offset;
     request->len = static_cast<uint32_t>(len);
-    single_ = StoreOf(data);
+    single_ = std::move(store);
   }
   return 0;
 }

@@ -70,23 +70,26 @@ int iou__inline_cancel(struct iou_loop *loop, uint64_t tag) {
   return 0;
 }
 
-/* Would entering the ring do anything: submit, run task work, or hand over CQEs the kernel held
- * back for want of CQ room? */
-static bool enter_needed(struct iou_loop *loop) {
-  return iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) ||
+/* Must the pass enter the ring: SQEs to submit, task work the kernel flagged, CQEs the kernel held
+ * back for want of CQ room, or an enter that failed transiently (whose task work may be announced
+ * by nothing else any more)? */
+static bool must_enter(struct iou_loop *loop) {
+  return loop->enter_again || iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) ||
          iou__ring_cq_overflowed(&loop->ring);
 }
 
 /* Is there anything a pass would do right now? */
 static bool more_work(struct iou_loop *loop) {
-  return enter_needed(loop) || iou__ring_cq_ready(&loop->ring);
+  return must_enter(loop) || iou__ring_cq_ready(&loop->ring);
 }
 
 void iou__inline_run(struct iou_loop *loop) {
   if (atomic_load_explicit(&loop->exited, memory_order_relaxed)) return; /* our own store */
   iou__ring_eventfd_signals(&loop->ring, false);
   for (int round = 0; round < INLINE_MAX_ROUNDS; round++) {
-    if (enter_needed(loop)) iou__submit(loop);
+    /* EINTR, EAGAIN, EBUSY: nothing ran; this round goes on with what it has, and the recheck
+     * below brings the host loop back for another enter. */
+    if (must_enter(loop)) loop->enter_again = iou__submit(loop) < 0;
     iou__handle_cqes(loop);
     iou__take_cancels(loop);
     if (iou__closing(loop) && iou__shutdown_expired(loop)) {
@@ -100,7 +103,7 @@ void iou__inline_run(struct iou_loop *loop) {
       iou__finish(loop); /* closing, and the drain is done */
       return;
     }
-    if (!more_work(loop)) break;
+    if (loop->enter_again || !more_work(loop)) break;
   }
   iou__deliver_completions(loop);
   iou__ring_eventfd_signals(&loop->ring, true);

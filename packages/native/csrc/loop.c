@@ -128,17 +128,18 @@ bool iou__shutdown_expired(struct iou_loop *loop) {
 
 /* io_uring_enter: EINTR, EAGAIN and EBUSY are transient (drain CQEs and go round again); -ETIME is
  * a timed-out wait. Anything else is an invariant violation. */
-void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
+int iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns) {
   iou__bump(&loop->counters.enters, 1);
   int r = iou__ring_enter(&loop->ring, want, timeout_ns);
   bool transient = r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY;
   IOU_ASSERT_ERRNO(transient, -r,
                    "io_uring_enter failed with an unexpected error (EEXIST: a submit from a thread other than the "
                    "single issuer)");
+  return r;
 }
 
-void iou__submit(struct iou_loop *loop) {
-  iou__submit_and_wait(loop, 0, -1);
+int iou__submit(struct iou_loop *loop) {
+  return iou__submit_and_wait(loop, 0, -1);
 }
 
 /* The wait bound: the next deadline (wheel or parked, or of a request queued behind full waiters)
@@ -522,8 +523,9 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   uint32_t size = 1;
   while (size < config->size) size <<= 1; /* rounded up to a power of two */
 
-  struct iou_loop *loop = calloc(1, sizeof(*loop));
-  if (loop == NULL) return -ENOMEM;
+  struct iou_loop *loop = NULL;
+  if (posix_memalign((void **)&loop, IOU_CACHE_LINE, sizeof(*loop)) != 0) return -ENOMEM;
+  memset(loop, 0, sizeof(*loop));
   loop->size = size;
   loop->max_in_flight = config->max_in_flight != 0 ? config->max_in_flight : size;
   uint32_t waiters = loop->max_in_flight;

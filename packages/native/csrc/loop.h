@@ -61,6 +61,10 @@ struct iou__id_queue {
   uint32_t len;
 };
 
+/* The cache line size the loop's layout assumes (x86-64 and most arm64 cores). iou_loop_open
+ * allocates the loop aligned to it. */
+#define IOU_CACHE_LINE 64
+
 struct iou_loop {
   /* Fixed at open. */
   uint32_t size;          /* SQ entries and inbound queue capacity */
@@ -105,18 +109,20 @@ struct iou_loop {
   /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
    * before the thread starts (pthread_create orders it); read by both. */
   bool one_cpu;
-  struct iou__counters counters;
+  /* Bumped by the loop thread on every request: on cache lines of their own (IOU_CACHE_LINE), so
+   * that the owner's stores above and below do not take the line away from the loop thread. */
+  _Alignas(IOU_CACHE_LINE) struct iou__counters counters;
 
-  /* Owner only. */
-  uint32_t unpublished;                /* submitted since the last publish */
-  struct iou__credentials credentials; /* the process's, taken at open (iou_loop_credentials_changed) */
+  /* Owner only, written on every submit: a cache line of its own as well. */
+  _Alignas(IOU_CACHE_LINE) uint32_t unpublished; /* submitted since the last publish */
+  struct iou__credentials credentials; /* owner only: the process's, taken at open (iou_loop_credentials_changed) */
   /* The provided buffers of IOU_OP_RECV_MANY: mapped at open, registered by iou__new_ring on the
    * ring's thread, produced into by the owner only (iou_loop_recv_buffers_return). */
   struct iou__buf_ring recv_buffers;
   bool destroyed;
 
   /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */
-  struct iou_ring ring;
+  _Alignas(IOU_CACHE_LINE) struct iou_ring ring;
   struct iou__waiters waiters;
   struct iou__wheel wheel;
   struct iou__id_queue ready_queue;
@@ -142,6 +148,10 @@ struct iou_loop {
   /* Inline engine: the ring's eventfd is registered (IORING_REGISTER_EVENTFD) and polled by the
    * owner's event loop; the loop has exited (exited is also stored, for the shared API). */
   bool eventfd_registered;
+  /* Inline engine: the last io_uring_enter failed transiently (EINTR, EAGAIN, EBUSY) before it ran
+   * the ring's task work, so the pass that follows must enter even if the SQ is empty and no
+   * TASKRUN flag is seen (the eventfd that announced the work was already read). Owner only. */
+  bool enter_again;
 };
 
 /* Inline engine: a single-buffer file read or write of at least this many bytes is staged with
@@ -162,10 +172,12 @@ bool iou__closing(struct iou_loop *loop);
 bool iou__shutdown_expired(struct iou_loop *loop);
 
 /* io_uring_enter: submits what is staged and waits for `want` CQEs at most timeout_ns (-1: no
- * limit). Transient errors (EINTR, EAGAIN, EBUSY, ETIME) return; anything else aborts. */
-void iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns);
-/* io_uring_enter without waiting (GETEVENTS: deferred task work runs, its CQEs are posted). */
-void iou__submit(struct iou_loop *loop);
+ * limit). Returns its result: the SQEs taken, or a transient -errno (EINTR, EAGAIN, EBUSY, ETIME:
+ * call again); anything else aborts. */
+int iou__submit_and_wait(struct iou_loop *loop, uint32_t want, int64_t timeout_ns);
+/* io_uring_enter without waiting (GETEVENTS: deferred task work runs, its CQEs are posted); its
+ * result as iou__submit_and_wait's. */
+int iou__submit(struct iou_loop *loop);
 /* The wait bound in ns (-1: none): the next deadline (wheel, parked, or of a request queued behind
  * full waiters) and, while closing, the shutdown cutoff. */
 int64_t iou__wait_timeout(struct iou_loop *loop);

@@ -8,7 +8,8 @@
  * per IOU_OP_*, IOU_OP_COUNT rows); the rules that follow are the same for every row (result =
  * bytes so far unless said otherwise):
  *   -EAGAIN      with a poll mask: a one-shot POLL_ADD on the fd for it, then the op again, so a
- *                non-blocking socket costs no CPU while it waits; without one, or -EINTR: again
+ *                non-blocking socket costs no CPU while it waits; without one, or -EINTR (or the
+ *                kernel's restart codes, 512 to 516, which a cancelled blocking op may end with): again
  *   0            the row's `zero`: SUCCESS (OK 0), EOF (exact -> UNEXPECTED_EOF, else OK) or
  *                WRITE_ZERO (no progress is possible)
  *   positive     moves data: progress; complete -> OK; a `first_data_ends` row without exact ends
@@ -331,8 +332,14 @@ unsigned iou__request_opcodes(uint8_t classes, uint8_t out[IOU__MAX_RING_OPCODES
   return n;
 }
 
+/* The kernel's own restart codes (ERESTARTSYS 512 … ERESTART_RESTARTBLOCK 516): a blocking
+ * operation on an io-wq worker interrupted by its cancel can end with one; they mean -EINTR. */
+static bool interrupted(int32_t res) {
+  return res == -EINTR || (res <= -512 && res >= -516);
+}
+
 enum iou__cqe_class iou__cqe_classify(int32_t res, bool cancel_requested) {
-  if (res == -EAGAIN || res == -EINTR) return IOU_CQE_RETRY;
+  if (res == -EAGAIN || interrupted(res)) return IOU_CQE_RETRY;
   if (res == -ECANCELED && cancel_requested) return IOU_CQE_CANCELLED;
   if (res < 0) return IOU_CQE_ERROR;
   if (res == 0) return IOU_CQE_ZERO;

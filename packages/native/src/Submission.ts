@@ -83,8 +83,15 @@ export class Submission {
       }
       return true
     }
-    if (rc === 0) return false
-    // The loop refused the request (it is shutting down, or the binding found it malformed).
+    return rc === 0 ? false : this.refused(slot, rc)
+  }
+
+  /**
+   * The loop refused the request (it is shutting down, or the binding found it malformed): it ends
+   * with -errno `rc`. Apart from push() so that the per-request path stays small enough to inline.
+   */
+  private refused(slot: number, rc: number): true {
+    const t = this.table
     const op = t.op[slot]!
     this.delivery.local(slot, Errors.errnoError(rc, BY_OP[op]!.syscall, fdOf(op, t.fd[slot])))
     return true

@@ -35,10 +35,10 @@ const write = (ring: Driver, p: TcpPair, data: string | Uint8Array): Promise<voi
   ring.send(p.a, typeof data === "string" ? Buffer.from(data) : data)
 
 describe.skipIf(!supported)(`recvMany${supported ? "" : ` (skipped: ${reason})`}`, () => {
-  it("yields every chunk, in order, until end of stream, from one multishot recv (one SQE)", async () => {
+  it("yields every chunk, in order, until end of stream, from one multishot recv request", async () => {
     const ring = open()
     const p = await pair()
-    const before = ring.stats().sqesStaged
+    const before = ring.stats().submitted
     const got: Array<Uint8Array> = []
     const done = (async () => {
       for await (const chunk of ring.recvMany(p.b)) got.push(chunk)
@@ -51,7 +51,7 @@ describe.skipIf(!supported)(`recvMany${supported ? "" : ` (skipped: ${reason})`}
     await done
     expect(text(got)).toBe("one two three")
     expect(got.length).toBe(3)
-    expect(ring.stats().sqesStaged - before).toBe(1 + 3) // the multishot recv, and the three sends
+    expect(ring.stats().submitted - before).toBe(1 + 3) // one multishot recv request, and the three sends
     expect(ring.stats()).toMatchObject({ outstanding: 0, pendingOperations: 0, recvBuffersEmpty: 0 })
   })
 

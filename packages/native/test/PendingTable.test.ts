@@ -1,6 +1,6 @@
 /** The pending table alone: slots, generations, the handle ⇄ tag codec, growth and release. */
 import { describe, expect, it } from "vitest"
-import { FREE, PendingTable, SLOT_LIMIT } from "../src/PendingTable.ts"
+import { FREE, PendingTable, REFERENCE_NAMES, SLOT_LIMIT } from "../src/PendingTable.ts"
 
 describe("PendingTable", () => {
   it("a handle names its slot and generation; a stale handle names nothing once the slot is reused", () => {
@@ -57,7 +57,14 @@ describe("PendingTable", () => {
     t.reject[slot] = () => {}
     t.signal[slot] = new AbortController().signal
     t.onAbort[slot] = () => {}
+    t.site[slot] = { path: "/x" }
+    t.map[slot] = () => 0
+    t.onChunk[slot] = () => {}
+    t.onFd[slot] = () => {}
     t.state[slot] = 2
+    // Every column of the list, including one added later: release() spells them out by name.
+    const columns = REFERENCE_NAMES.map((name) => t[name] as Array<unknown>)
+    for (const column of columns) expect(column[slot]).not.toBeUndefined()
     t.release(slot)
     expect([t.data[slot], t.resolve[slot], t.reject[slot], t.signal[slot], t.onAbort[slot]]).toEqual([
       undefined,
@@ -66,6 +73,7 @@ describe("PendingTable", () => {
       undefined,
       undefined,
     ])
+    expect(columns.map((column) => column[slot])).toEqual(REFERENCE_NAMES.map(() => undefined))
     expect(t.state[slot]).toBe(FREE)
     expect(t.outstanding).toBe(0)
   })

@@ -3,23 +3,29 @@
  * place that decides whether an operation runs on the ring or through node:fs.
  *
  * Every FileSystem method in `IoUringFileSystem.ts` calls these functions and nothing below them, so
- * moving an operation onto the ring is a change to its one function here (and to its row in
- * `ON_RING`), not to the methods. Today the ring has read, write and fsync; the rest are marked
- * `// node:fs until the ring has <op>` and keep the shape the ring's operation will have
- * (`open(path, flags, mode)`, `stat(pathOrFd, { followSymlinks })` shaped like `fs.BigIntStats`, …).
+ * where an operation runs is decided by its one function here (and its row in `ON_RING`), not by
+ * the methods. All of them run on the ring. Where the ring's operation and node:fs differ in a way
+ * a program could see, the function here makes it look as node:fs does: errors carry the syscall
+ * Node names (fstat/lstat for a stat, mkdir for every step of mkdir -p), mkdir -p follows Node's
+ * algorithm step by step, and an argument the ring would refuse as a bug but Node takes (a mode
+ * above 0o7777) or refuses as a BadArgument (a mode or length out of range) is given to the ring
+ * as the kernel would read it, or to node:fs to be refused there.
  *
  * Contract of each function:
  * - it fails with the raw error (an `IoUringError` from the ring, a Node `ErrnoException` from
  *   node:fs) or an `InvalidArgument` for an argument the operation refused before doing anything;
  *   `internal/fsErrors.ts` turns those into `PlatformError`s with the caller's method and path;
- * - interrupting it cancels it: a ring operation in the kernel (the IoUring service waits until the
- *   kernel let go of the buffer); a node:fs call cannot be cancelled once on libuv's threadpool, so
- *   the fiber is released at once and the late result dropped, except an fd produced by a late
- *   `open`, which is closed so that nothing leaks.
+ * - interrupting it cancels it in the kernel (the IoUring service waits until the kernel let go of
+ *   the request); an fd the kernel made for an interrupted `open` is closed by the Driver. `close`
+ *   is not interruptible. `node` below, for the methods that stay on Node and the arguments node:fs
+ *   refuses, cannot cancel a call on libuv's threadpool: the fiber is released at once and the late
+ *   result dropped (a late fd is closed).
  */
 import * as NFS from "node:fs"
+import * as OS from "node:os"
 import { Effect } from "effect"
 import type * as IoUring from "../IoUring.ts"
+import { IoUringError } from "../IoUringError.ts"
 
 /** An argument the operation refused before touching the file system (a `BadArgument` upstream). */
 export class InvalidArgument {
@@ -88,15 +94,15 @@ export interface FsOps {
 
 /** Which operations run on the ring (the README's table and the ring-counter test follow it). */
 export const ON_RING: Readonly<Record<keyof FsOps, boolean>> = {
-  open: false,
-  close: false,
-  stat: false,
-  truncate: false,
-  unlink: false,
-  rename: false,
-  mkdir: false,
-  symlink: false,
-  link: false,
+  open: true,
+  close: true,
+  stat: true,
+  truncate: true,
+  unlink: true,
+  rename: true,
+  mkdir: true,
+  symlink: true,
+  link: true,
   readAt: true,
   writeAt: true,
   sync: true,
@@ -132,41 +138,134 @@ export const node = <A>(
 
 const ignore = (): void => {}
 
-/** The operations over `io`: the ring where it has the operation, node:fs for the rest. */
+/** The permission and special bits of a mode: what open(2) and mkdir(2) keep of the mode they are given. */
+const S_IALLUGO = 0o7777
+
+/**
+ * A mode node:fs accepts (its parseFileMode: an integer in [0, 2^32)). The ring takes only the
+ * bits the kernel keeps, so a valid mode goes to it masked (the same file results); anything else
+ * goes to node:fs, which refuses it as NodeFileSystem does.
+ */
+const validMode = (mode: number): boolean => Number.isInteger(mode) && mode >= 0 && mode <= 0xffffffff
+
+/**
+ * `error` with the `syscall` Node's error would carry (and, for mkdir -p, the `code` Node decides):
+ * the ring names every stat "stat" where Node says "fstat" or "lstat", and Node's mkdir -p names
+ * all its steps "mkdir".
+ */
+const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | "ENOTDIR"): IoUringError =>
+  new IoUringError({
+    reason: error.reason,
+    code: code ?? error.code,
+    errno: code === undefined ? error.errno : -OS.constants.errno[code],
+    syscall,
+    fd: error.fd,
+    path: error.path,
+    dest: error.dest,
+    message: error.message,
+    cause: error.cause,
+  })
+
+/** `effect` with its errors named `syscall`. */
+const renaming =
+  (syscall: string) =>
+  <A>(effect: Effect.Effect<A, IoUringError>): Effect.Effect<A, IoUringError> =>
+    Effect.mapError(effect, (error) => (error.syscall === syscall ? error : renamed(error, syscall)))
+
+/**
+ * mkdir -p as Node's (its asynchronous MKDirp), step for step, so that every outcome is Node's:
+ * a stack of directories to make, starting with `path`; for the one on top, mkdir and then
+ *
+ * - success: the next one, if any;
+ * - EACCES, ENOTDIR, EPERM: that error;
+ * - ENOENT: its parent (cut at the last "/", as Node cuts) goes on the stack above it; with nothing
+ *   to cut, the next one, or, when there is none, as EEXIST below;
+ * - anything else: a stat (following links) decides. For a parent that failed with EEXIST, a
+ *   directory means go on and anything else (a failed stat too) is ENOTDIR; otherwise a directory
+ *   is success (the rest of the stack is dropped, as Node drops it), something else EEXIST, and a
+ *   failed stat its own error.
+ *
+ * Every error is named "mkdir", as Node names them.
+ */
+const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Effect.Effect<void, IoUringError> => {
+  const stack = [path]
+  const fail = (error: IoUringError, code?: "EEXIST" | "ENOTDIR") => Effect.fail(renamed(error, "mkdir", code))
+  const settle = (dir: string, error: IoUringError): Effect.Effect<void, IoUringError> => {
+    const parent = error.code === "EEXIST" && stack.length > 0
+    return Effect.matchEffect(io.stat(dir, { followSymlinks: true }), {
+      onSuccess: (stats) =>
+        parent
+          ? stats.isDirectory()
+            ? next()
+            : fail(error, "ENOTDIR")
+          : stats.isDirectory()
+            ? Effect.void
+            : fail(error, "EEXIST"),
+      onFailure: (statError) => (parent ? fail(error, "ENOTDIR") : fail(statError)),
+    })
+  }
+  const next = (): Effect.Effect<void, IoUringError> => {
+    const dir = stack.pop()!
+    return Effect.matchEffect(io.mkdir(dir, { mode }), {
+      onSuccess: () => (stack.length === 0 ? Effect.void : next()),
+      onFailure: (error) => {
+        switch (error.code) {
+          case "EACCES":
+          case "ENOTDIR":
+          case "EPERM":
+            return fail(error)
+          case "ENOENT": {
+            const cut = dir.lastIndexOf("/")
+            const up = cut === -1 ? dir : dir.slice(0, cut)
+            if (up !== dir) {
+              stack.push(dir, up)
+              return next()
+            }
+            return stack.length > 0 ? next() : settle(dir, renamed(error, "mkdir", "EEXIST"))
+          }
+          default:
+            return settle(dir, error)
+        }
+      },
+    })
+  }
+  return Effect.suspend(next)
+}
+
+/** The operations over `io`: all of them on the ring. */
 export const make = (io: IoUring.IoUring["Service"]): FsOps => ({
-  // node:fs until the ring has open
+  // An interrupted open is cancelled in the kernel; an fd the kernel made anyway is closed by the Driver.
   open: (path, flags, mode) =>
-    node<number>(
-      (cb) => NFS.open(path, flags, mode, cb),
-      (fd) => NFS.close(fd, ignore),
-    ),
-  // node:fs until the ring has closeFd
-  close: (fd) => node<void>((cb) => NFS.close(fd, (error) => cb(error, undefined))),
-  // node:fs until the ring has stat
+    validMode(mode)
+      ? io.open(path, { flags, mode: mode & S_IALLUGO })
+      : node<number>(
+          (cb) => NFS.open(path, flags, mode, cb),
+          (fd) => NFS.close(fd, ignore),
+        ),
+  // Uninterruptible: the Driver cancels what is pending on fd, then closes it.
+  close: (fd) => io.closeFd(fd),
+  // One statx; named as Node names the call it makes (fstat, stat or lstat).
   stat: (pathOrFd, { followSymlinks }) =>
-    typeof pathOrFd === "number"
-      ? node<NFS.BigIntStats>((cb) => NFS.fstat(pathOrFd, { bigint: true }, cb))
-      : followSymlinks
-        ? node<NFS.BigIntStats>((cb) => NFS.stat(pathOrFd, { bigint: true }, cb))
-        : node<NFS.BigIntStats>((cb) => NFS.lstat(pathOrFd, { bigint: true }, cb)),
-  // node:fs until the ring has truncate
-  truncate: (fd, length) => node<void>((cb) => NFS.ftruncate(fd, length, (error) => cb(error, undefined))),
-  // node:fs until the ring has unlink
-  unlink: (path, { directory }) =>
-    directory
-      ? node<void>((cb) => NFS.rmdir(path, (error) => cb(error, undefined)))
-      : node<void>((cb) => NFS.unlink(path, (error) => cb(error, undefined))),
-  // node:fs until the ring has rename
-  rename: (from, to) => node<void>((cb) => NFS.rename(from, to, (error) => cb(error, undefined))),
-  // node:fs until the ring has mkdir
-  mkdir: (path, { mode, recursive }) =>
-    node<void>((cb) =>
-      NFS.mkdir(path, mode === undefined ? { recursive } : { recursive, mode }, (error) => cb(error, undefined)),
+    renaming(typeof pathOrFd === "number" ? "fstat" : followSymlinks ? "stat" : "lstat")(
+      io.stat(pathOrFd, { followSymlinks }),
     ),
-  // node:fs until the ring has symlink
-  symlink: (target, path) => node<void>((cb) => NFS.symlink(target, path, (error) => cb(error, undefined))),
-  // node:fs until the ring has link
-  link: (existing, path) => node<void>((cb) => NFS.link(existing, path, (error) => cb(error, undefined))),
+  // Node's ftruncate takes a safe integer (clamped at 0); anything else is refused by node:fs, as there.
+  truncate: (fd, length) =>
+    Number.isSafeInteger(length) && length >= 0
+      ? io.truncate(fd, length)
+      : node<void>((cb) => NFS.ftruncate(fd, length, (error) => cb(error, undefined))),
+  // unlinkat, with AT_REMOVEDIR for a directory (its errors then say "rmdir", as Node's).
+  unlink: (path, { directory }) => io.unlink(path, { directory }),
+  rename: (from, to) => io.rename(from, to),
+  mkdir: (path, { mode, recursive }) => {
+    const m = mode ?? 0o777
+    if (!validMode(m)) {
+      return node<void>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error) => cb(error, undefined)))
+    }
+    return recursive ? mkdirp(io, path, m & S_IALLUGO) : Effect.asVoid(io.mkdir(path, { mode: m & S_IALLUGO }))
+  },
+  symlink: (target, path) => io.symlink(target, path),
+  link: (existing, path) => io.link(existing, path),
   readAt: (fd, buffer, position) => io.readAt(fd, buffer, position),
   writeAt: (fd, data, position) => io.writeAt(fd, data, position),
   sync: (fd) => io.sync(fd),

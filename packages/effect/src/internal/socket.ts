@@ -3,9 +3,12 @@
  * connection; `pull` is one recv on the ring), the scoped writer (sends on the ring, which complete
  * only when the kernel took every byte: that is the backpressure), and the connection's lifetime.
  *
- * Lifetime: a connection's fd is closed once it was asked to close (the reader's scope for a
- * client, the handler's end for a server connection) and no recv or send on it is pending, so
- * the fd is never closed under an operation in the kernel (and never reused while one is).
+ * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
+ * for a client, the handler's end for a server connection) and no recv, send or shutdown on it is
+ * pending, so the fd is never closed under an operation in the kernel (and never reused while one
+ * is). A recv blocked when the reader or the connection is closed from this side is woken by a
+ * shutdown(2) of the read side (it returns 0, and the pull fails with the reason of the close), so no
+ * pull needs a second fiber to watch for the close.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
  * of stream, with SocketReadError on a read error (ECONNRESET), and with SocketCloseError 1006 once
@@ -13,20 +16,22 @@
  * reader opened the connection; a CloseEvent closes the connection; releasing the writer half-closes; upgrade
  * fails with SocketUpgradeError, since there is no TLS on the ring.
  */
-import { Deferred, Effect, Exit, Latch, Scope } from "effect"
+import { Effect, Latch, Scope } from "effect"
 import * as Socket from "effect/socket/Socket"
+import type { Data } from "../IoUring.ts"
 import { type IoUringError, toSocketError } from "../IoUringError.ts"
 import type { Connection, NetOps } from "./netOps.ts"
 
 /** One connection and the operations pending on it. */
 export class Live {
-  /** recv/send calls not yet ended. */
+  /** recv/send/shutdown calls on the fd not yet ended. */
   private pending = 0
+  /** recv calls not yet ended (counted in `pending` too). */
+  private receiving = 0
   private closeAsked = false
   private closed = false
   private writeEnded = false
-  /** Completed when the connection is closed from this side: blocked pulls end with `readEnd`. */
-  readonly readerClosed = Deferred.makeUnsafe<never, Socket.SocketError>()
+  private readShut = false
 
   readonly ops: NetOps
   readonly connection: Connection
@@ -36,19 +41,36 @@ export class Live {
     this.connection = connection
   }
 
-  /** Runs a recv or send on the fd; the fd stays open until it ends. */
-  use<A>(effect: Effect.Effect<A, IoUringError>): Effect.Effect<A, IoUringError | "closed"> {
-    return Effect.suspend((): Effect.Effect<A, IoUringError | "closed"> => {
-      if (this.closeAsked) return Effect.fail("closed" as const)
-      this.pending++
-      return Effect.ensuring(
-        effect,
-        Effect.suspend(() => {
-          this.pending--
-          return this.closeIfIdle()
-        }),
-      )
-    })
+  /** Counts `effect` (an operation on the fd) as pending: the fd stays open until it ends. */
+  private track<A, E>(effect: Effect.Effect<A, E>, receive: boolean): Effect.Effect<A, E> {
+    this.pending++
+    if (receive) this.receiving++
+    return Effect.ensuring(
+      effect,
+      Effect.suspend(() => {
+        this.pending--
+        if (receive) this.receiving--
+        return this.closeIfIdle()
+      }),
+    )
+  }
+
+  /** A send on the fd; "closed" once the connection was asked to close. */
+  send(data: Data): Effect.Effect<void, IoUringError | "closed"> {
+    return Effect.suspend(
+      (): Effect.Effect<void, IoUringError | "closed"> =>
+        this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data), false),
+    )
+  }
+
+  /** A recv on the fd; "closed" once the connection or the reader was closed from this side. */
+  recv(buffer: Uint8Array): Effect.Effect<number, IoUringError | "closed"> {
+    return Effect.suspend(
+      (): Effect.Effect<number, IoUringError | "closed"> =>
+        this.closeAsked || this.readEnd !== undefined
+          ? Effect.fail("closed" as const)
+          : this.track(this.ops.recv(this.connection, buffer), true),
+    )
   }
 
   private closeIfIdle(): Effect.Effect<void> {
@@ -57,22 +79,40 @@ export class Live {
     return this.ops.close(this.connection)
   }
 
-  /** Closes the fd now or, if operations are pending, when the last one ends. */
+  /**
+   * Ends a recv blocked on the fd: shutdown(2) of the read side, after which it returns 0 (the
+   * reader reports `readEnd`). Nothing when no recv is pending, so closing an idle connection costs
+   * only its close.
+   */
+  private wakeReceivers(): Effect.Effect<void> {
+    if (this.receiving === 0 || this.readShut || this.closed) return Effect.void
+    this.readShut = true
+    return this.track(this.ops.shutdownRead(this.connection), false)
+  }
+
+  /** Closes the fd now or, once a blocked recv was woken and every pending operation ended, then. */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.closeAsked = true
-      return this.closeIfIdle()
+      return Effect.andThen(this.wakeReceivers(), this.closeIfIdle())
     })
   }
 
   /** Why the reader ends, once the connection was closed from this side (CloseEvent, the reader's scope). */
   readEnd: Socket.SocketError | undefined
 
+  /** The reader's scope closed: pending and later pulls fail with `readEnd` (1006 unless already set). */
+  closeReader(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.readEnd ??= closeError(1006)
+      return this.wakeReceivers()
+    })
+  }
+
   /** Closes the connection from this side: pending and later pulls fail with `reason`. */
   closeWith(reason: Socket.SocketError): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readEnd ??= reason
-      Deferred.doneUnsafe(this.readerClosed, Exit.fail(this.readEnd))
       return this.requestClose()
     })
   }
@@ -82,7 +122,7 @@ export class Live {
     return Effect.suspend(() => {
       if (this.writeEnded || this.closeAsked) return Effect.void
       this.writeEnded = true
-      return this.ops.shutdownWrite(this.connection)
+      return this.track(this.ops.shutdownWrite(this.connection), false)
     })
   }
 
@@ -136,12 +176,13 @@ export const fromLive = (
       const live = yield* Scope.provide(open, scope)
       yield* Scope.addFinalizer(
         scope,
-        Effect.sync(() => {
-          live.readEnd ??= closeError(1006)
-          Deferred.doneUnsafe(live.readerClosed, Exit.fail(live.readEnd))
-          opened.closeUnsafe()
-          current = undefined
-        }),
+        Effect.andThen(
+          Effect.sync(() => {
+            opened.closeUnsafe()
+            current = undefined
+          }),
+          live.closeReader(),
+        ),
       )
       current = live
       opened.openUnsafe()
@@ -149,9 +190,10 @@ export const fromLive = (
       const buffer = new Uint8Array(chunkSize)
       let busy = false
       const receive = (target: Uint8Array) =>
-        live.use(live.ops.recv(live.connection, target)).pipe(
-          Effect.raceFirst(Deferred.await(live.readerClosed)),
+        live.recv(target).pipe(
           Effect.flatMap((n): Effect.Effect<readonly [Uint8Array], Socket.SocketError> => {
+            // A recv woken by this side's shutdown(2) of reading ends with readEnd.
+            if (live.readEnd !== undefined && n === 0) return Effect.fail(live.readEnd)
             if (n === 0) {
               ended = closeError(1000)
               return Effect.fail(ended)
@@ -161,6 +203,7 @@ export const fromLive = (
           Effect.catch((error: IoUringError | "closed" | Socket.SocketError) => {
             if (error === "closed") return Effect.fail(live.readEnd ?? closeError(1006))
             if (Socket.isSocketError(error)) return Effect.fail(error)
+            if (live.readEnd !== undefined) return Effect.fail(live.readEnd)
             ended = toSocketError(error, "Read")
             return Effect.fail(ended)
           }),
@@ -187,7 +230,7 @@ export const fromLive = (
         if (live === undefined) return opened.whenOpen(send(data))
         if (!live.writable) return Effect.fail(writeClosed())
         return live
-          .use(live.ops.send(live.connection, data))
+          .send(data)
           .pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
       })
 

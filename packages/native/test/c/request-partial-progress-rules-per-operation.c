@@ -156,6 +156,12 @@ int main(void) {
         sqe.len == IPPROTO_TCP);
   CHECK(!iou__request_on_cqe(&op, false, 0, -EINTR));
   CHECK(iou__request_on_cqe(&op, false, 0, 12) && op.outcome == IOU_OUTCOME_OK && op.result == 12);
+  /* A blocking op that its cancel interrupted on an io-wq worker may end with the kernel's restart
+   * code (ERESTARTSYS, 512): the cancel's outcome, as -ECANCELED; without a cancel, again. */
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, -512) && op.outcome == IOU_OUTCOME_CANCELLED);
+  CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, -512));
   /* A cancel that lost the race: the fd is still the result (the Driver closes it). */
   CHECK(!iou__request_init(&op, &so, IOU_CLASS_ALL));
   CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_CANCELLED, 13) && op.outcome == IOU_OUTCOME_OK && op.result == 13);

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * A/B of two builds of @iou/native on one workload, for "is the new build slower than the old one".
+ *
+ * Each side is a built checkout (its packages/native/dist/index.js and addon); each run loads one
+ * side in a child process of its own (a fresh heap and addon, nothing shared with the other side),
+ * and the runs alternate A B, B A, A B, … so that whatever else the machine does hits both sides
+ * alike. A run opens one thread-engine Driver (the engine both builds have), warms up, then
+ * measures W windows of M ms at a constant queue depth; it reports the median window's rate and the
+ * process's CPU time per operation over all windows (process.cpuUsage(): user + sys, all threads).
+ * The table gives, per pair, B's median rate / A's, and the median of those ratios over the pairs.
+ *
+ *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] [--depth 256] [--pairs 7]
+ *                     [--windows 5] [--ms 400] [--engine thread] [--json file]
+ *
+ * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
+ * temporary directory, callback API; `--op write`: 4 KiB writes at the same offsets into a copy of
+ * that file made for the run (page cache, no sync). `--op nop`: submitNop, callback API. `--engine` is passed only
+ * to a side whose Driver has the option (a build from before the inline engine has one engine).
+ * Not a test; nothing here runs under `npm test`.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+const FILE_BYTES = 64 * 1024 * 1024
+const BLOCK = 4096
+
+const parse = (argv) => {
+  const o = { op: "nop", depth: 256, pairs: 7, windows: 5, ms: 400, engine: "thread" }
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, "")
+    o[k] = ["depth", "pairs", "windows", "ms"].includes(k) ? Number(argv[i + 1]) : argv[i + 1]
+  }
+  return o
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+const dataFile = () => path.join(process.env["IOU_BENCH_DIR"] ?? os.tmpdir(), "iou-ab-read.dat")
+
+const ensureFile = () => {
+  const file = dataFile()
+  if (!fs.existsSync(file) || fs.statSync(file).size !== FILE_BYTES) {
+    const chunk = Buffer.alloc(1024 * 1024, 0x5a)
+    const fd = fs.openSync(file, "w")
+    for (let i = 0; i < FILE_BYTES / chunk.length; i++) fs.writeSync(fd, chunk)
+    fs.closeSync(fd)
+  }
+  fs.readFileSync(file) // into the page cache
+  return file
+}
+
+// ---- child: one side, one run ------------------------------------------------------------------
+
+const child = async (o) => {
+  const { Driver } = await import(pathToFileURL(path.join(o.side, "packages/native/dist/index.js")).href)
+  const config = { size: 512 }
+  // A build with engines accepts (and reports) config.engine; an older one has only the thread.
+  const probe = Driver.open({ size: 8 })
+  const hasEngines = "engine" in probe.config
+  await probe.close()
+  if (hasEngines) config.engine = o.engine
+  const ring = Driver.open(config)
+
+  let ops = 0
+  let stop = true
+  let live = 0
+  let onIdle = () => {}
+  const writeFile = `${dataFile()}.${process.pid}.w`
+  if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
+  const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
+  let seed = 0x9e3779b9
+  const nextOffset = () => {
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return ((seed >>> 0) % (FILE_BYTES / BLOCK)) * BLOCK
+  }
+  const slots = []
+  for (let s = 0; s < o.depth; s++) {
+    const buffer = new Uint8Array(BLOCK)
+    const issue =
+      o.op === "read"
+        ? () => ring.submitReadAt(fd, buffer, nextOffset(), BLOCK, false, 0, done)
+        : o.op === "write"
+          ? () => ring.submitWriteAt(fd, buffer, nextOffset(), 0, done)
+          : () => ring.submitNop(0, done)
+    function done(error) {
+      if (error) throw error
+      ops++
+      if (stop) {
+        if (--live === 0) onIdle()
+        return
+      }
+      issue()
+    }
+    slots.push(issue)
+  }
+  const window = (ms) =>
+    new Promise((resolve) => {
+      stop = false
+      ops = 0
+      live = slots.length
+      onIdle = () => resolve(ops)
+      for (const issue of slots) issue()
+      setTimeout(() => {
+        stop = true
+      }, ms)
+    })
+
+  const warmOps = await window(o.ms) // warm-up
+  const rates = []
+  let totalOps = 0
+  const cpu0 = process.cpuUsage()
+  for (let w = 0; w < o.windows; w++) {
+    const t0 = process.hrtime.bigint()
+    const n = await window(o.ms)
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+    rates.push(n / seconds)
+    totalOps += n
+  }
+  const cpu = process.cpuUsage(cpu0)
+  const stats = ring.stats()
+  await ring.close()
+  if (fd >= 0) fs.closeSync(fd)
+  if (o.op === "write") fs.rmSync(writeFile)
+  process.stdout.write(
+    JSON.stringify({
+      rate: median(rates),
+      ops: warmOps + totalOps,
+      rates,
+      cpuUsPerOp: (cpu.user + cpu.system) / totalOps,
+      entersPerOp: stats.enters / stats.submitted,
+      wakesPerOp: stats.wakes / stats.submitted,
+    }) + "\n",
+  )
+}
+
+// ---- parent: interleaved pairs -------------------------------------------------------------------
+
+const runSide = (o, side) => {
+  const args = [process.argv[1], "--child", "1", "--side", side]
+  for (const k of ["op", "depth", "windows", "ms", "engine"]) args.push(`--${k}`, String(o[k]))
+  const r = spawnSync(process.execPath, [...process.execArgv, ...args], { encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`side ${side} failed (${r.status}): ${r.stderr}`)
+  return JSON.parse(r.stdout.trim().split("\n").pop())
+}
+
+const parent = (o) => {
+  if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] …")
+  if (o.op === "read" || o.op === "write") ensureFile()
+  const a = path.resolve(o.a)
+  const b = path.resolve(o.b)
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")
+  console.log(`A = ${a}\nB = ${b}`)
+  console.log(
+    `op ${o.op}, depth ${o.depth}, engine ${o.engine}, ${o.pairs} pairs × ${o.windows} windows × ${o.ms} ms; load ${load()}`,
+  )
+  console.log("| pair | order | A ops/s | B ops/s | B/A | A CPU µs/op | B CPU µs/op |")
+  console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+  const pairs = []
+  for (let i = 0; i < o.pairs; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"]
+    const r = {}
+    for (const s of order) r[s] = runSide(o, s === "a" ? a : b)
+    const ratio = r.b.rate / r.a.rate
+    pairs.push({ a: r.a, b: r.b, ratio })
+    const f = (x) => Math.round(x).toLocaleString("en")
+    console.log(
+      `| ${i + 1} | ${order.join("")} | ${f(r.a.rate)} | ${f(r.b.rate)} | ${ratio.toFixed(3)} | ${r.a.cpuUsPerOp.toFixed(3)} | ${r.b.cpuUsPerOp.toFixed(3)} |`,
+    )
+  }
+  const mA = median(pairs.map((p) => p.a.cpuUsPerOp))
+  const mB = median(pairs.map((p) => p.b.cpuUsPerOp))
+  console.log(
+    `median B/A rate ${median(pairs.map((p) => p.ratio)).toFixed(3)} (min ${Math.min(...pairs.map((p) => p.ratio)).toFixed(3)}, max ${Math.max(...pairs.map((p) => p.ratio)).toFixed(3)}); ` +
+      `median rate A ${Math.round(median(pairs.map((p) => p.a.rate)))}, B ${Math.round(median(pairs.map((p) => p.b.rate)))} ops/s; ` +
+      `median CPU µs/op A ${mA.toFixed(3)}, B ${mB.toFixed(3)} (B/A ${(mB / mA).toFixed(3)}); ` +
+      `enters/op A ${median(pairs.map((p) => p.a.entersPerOp)).toFixed(4)}, B ${median(pairs.map((p) => p.b.entersPerOp)).toFixed(4)}; wakes/op A ${median(pairs.map((p) => p.a.wakesPerOp)).toFixed(4)}, B ${median(pairs.map((p) => p.b.wakesPerOp)).toFixed(4)}; load ${load()}`,
+  )
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ options: o, pairs }, null, 2))
+}
+
+const o = parse(process.argv.slice(2))
+if (o.child) await child(o)
+else parent(o)
