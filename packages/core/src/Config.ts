@@ -11,9 +11,31 @@ import { CLASSES, type Classes } from "./Operations.ts"
 /** Largest ring the kernel accepts without IORING_SETUP_CLAMP. */
 export const MAX_RING_SIZE = 32768
 
+/** Largest maxInFlight: twice it is the kernel's largest completion queue. */
+export const MAX_IN_FLIGHT = 32768
+
 export interface Config {
-  /** Requested ring size; rounded up to a power of two, at most MAX_RING_SIZE. */
+  /**
+   * Requested ring size: the submission queue's entries (and the loop's inbound queue); rounded up
+   * to a power of two, at most MAX_RING_SIZE. It bounds how many requests one submit hands the
+   * kernel, not how many may be outstanding (maxInFlight).
+   */
   readonly size?: number | undefined
+  /**
+   * Requests in the loop at once (in the kernel, or waiting there between two steps): the waiter
+   * capacity, an integer in [1, MAX_IN_FLIGHT], default 16384. The completion queue is sized for it
+   * (twice as many entries). Requests beyond it wait, in order, until one ends. A blocked recv holds
+   * one for as long as it waits, so this bounds the idle connections a server can wait on.
+   */
+  readonly maxInFlight?: number | undefined
+  /**
+   * The provided buffers that `recvMany` receives into (a buffer ring the Driver owns, Linux 6.0):
+   * `count` buffers (rounded up to a power of two, at most 32768; default 256) of `size` bytes (at
+   * most 1 MiB; default 4096). A chunk is at most `size` bytes; JavaScript copies it out and gives
+   * the buffer back at once, so a mostly idle connection holds none. Reserved at open (zeroed,
+   * resident once the kernel has written into it).
+   */
+  readonly recvBuffers?: { readonly count?: number | undefined; readonly size?: number | undefined } | undefined
   /** SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+). */
   readonly singleIssuer?: boolean | undefined
   /** IORING_SETUP_IOPOLL (only useful with O_DIRECT files). */
@@ -57,6 +79,8 @@ export const ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
 /** A validated config with every default filled in and `size` rounded. */
 export interface ResolvedConfig {
   readonly size: number
+  readonly maxInFlight: number
+  readonly recvBuffers: { readonly count: number; readonly size: number }
   readonly singleIssuer: boolean
   readonly ioPoll: boolean
   readonly maxRequestTimeout: number
@@ -69,6 +93,8 @@ export interface ResolvedConfig {
 
 export const DEFAULTS = {
   size: 128,
+  maxInFlight: 16384,
+  recvBuffers: { count: 256, size: 4096 },
   singleIssuer: true,
   ioPoll: false,
   maxRequestTimeout: 60_000,
@@ -80,6 +106,11 @@ export const DEFAULTS = {
 
 /** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */
 export const MAX_IDLE_SPIN = 10_000
+
+/** Largest recvBuffers.size: one chunk of a recvMany. */
+export const MAX_RECV_BUFFER_SIZE = 1 << 20
+/** Largest recvBuffers.count (the kernel's largest buffer ring). */
+export const MAX_RECV_BUFFERS = 32768
 
 /** Smallest power of two >= n (n >= 1). */
 export const nextPowerOfTwo = (n: number): number => {
@@ -154,6 +185,36 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     size = nextPowerOfTwo(config.size)
   }
+  let maxInFlight: number = DEFAULTS.maxInFlight
+  if (config.maxInFlight !== undefined) {
+    if (typeof config.maxInFlight !== "number") {
+      throw typeError("maxInFlight", `must be a number, got ${typeof config.maxInFlight}`)
+    }
+    if (!Number.isInteger(config.maxInFlight) || config.maxInFlight < 1 || config.maxInFlight > MAX_IN_FLIGHT) {
+      throw rangeError("maxInFlight", `must be an integer in [1, ${MAX_IN_FLIGHT}], got ${config.maxInFlight}`)
+    }
+    maxInFlight = config.maxInFlight
+  }
+  let recvBuffers: { count: number; size: number } = DEFAULTS.recvBuffers
+  if (config.recvBuffers !== undefined) {
+    const r = config.recvBuffers as unknown
+    if (typeof r !== "object" || r === null || Array.isArray(r)) {
+      throw typeError("recvBuffers", `must be an object { count, size }, got ${r === null ? "null" : typeof r}`)
+    }
+    const { count, size: bytes } = r as { count?: unknown; size?: unknown }
+    const integer = (name: string, value: unknown, fallback: number, max: number): number => {
+      if (value === undefined) return fallback
+      if (typeof value !== "number") throw typeError("recvBuffers", `${name} must be a number, got ${typeof value}`)
+      if (!Number.isInteger(value) || value < 1 || value > max) {
+        throw rangeError("recvBuffers", `${name} must be an integer in [1, ${max}], got ${value}`)
+      }
+      return value
+    }
+    recvBuffers = {
+      count: nextPowerOfTwo(integer("count", count, DEFAULTS.recvBuffers.count, MAX_RECV_BUFFERS)),
+      size: integer("size", bytes, DEFAULTS.recvBuffers.size, MAX_RECV_BUFFER_SIZE),
+    }
+  }
   const timeoutWheelTick = millis("timeoutWheelTick", config.timeoutWheelTick, DEFAULTS.timeoutWheelTick, 1, MAX_TICK)
   const maxRequestTimeout = millis(
     "maxRequestTimeout",
@@ -194,6 +255,8 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
   }
   return {
     size,
+    maxInFlight,
+    recvBuffers,
     singleIssuer: flag("singleIssuer", config.singleIssuer, DEFAULTS.singleIssuer),
     ioPoll: flag("ioPoll", config.ioPoll, DEFAULTS.ioPoll),
     maxRequestTimeout,

@@ -7,7 +7,7 @@
 import type * as Config from "./Config.ts"
 import type { SubmitMethod } from "./Operations.ts"
 
-/** The Driver's config: @iou/core's Config (size, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
+/** The Driver's config: @iou/core's Config (size, maxInFlight, singleIssuer, ioPoll, maxRequestTimeout, timeoutWheelTick, shutdownTimeout, idleSpin). */
 export type DriverConfig = Config.Config
 
 /** The effective config after validation and rounding, plus what the kernel accepted. */
@@ -37,6 +37,13 @@ export interface DriverStats {
   readonly enters: number
   readonly wakes: number
   readonly cqOverflow: number
+  /**
+   * Times the loop found the kernel holding completions back because its completion queue was full
+   * (the kernel keeps them, NODROP, and hands them over at the next enter: none is lost).
+   */
+  readonly cqKernelOverflow: number
+  /** Times a recvMany found the provided buffers all taken (ENOBUFS) and was re-armed once they came back. */
+  readonly recvBuffersEmpty: number
   readonly abandoned: number
   /** Bytes of buffers of abandoned requests, kept for the life of the process (the kernel may still write them). */
   readonly quarantinedBytes: number
@@ -251,6 +258,30 @@ export interface SubmitMethods {
   submitMkdir(path: PathLike, mode: number, deadline: number, callback: Callback): RequestHandle
   submitSymlink(target: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
   submitLink(existing: PathLike, path: PathLike, deadline: number, callback: Callback): RequestHandle
+  submitRecvMany(fd: number, deadline: number, onChunk: ChunkCallback, callback: Callback): RequestHandle
+  /**
+   * Multishot accept: `onConnection` gets each accepted connection (the caller's to close) until
+   * `callback`'s one call; a connection that arrives after a cancel was asked for is closed.
+   */
+  submitAcceptMany(
+    fd: number,
+    deadline: number,
+    onConnection: (connection: Connection) => void,
+    callback: Callback,
+  ): RequestHandle
+}
+
+/**
+ * recvMany's chunk callback: one call per chunk received, in order, before the request's one
+ * `Callback`. The chunk is the caller's (a copy; the provided buffer is already given back).
+ */
+export type ChunkCallback = (chunk: Uint8Array) => void
+
+export interface RecvManyOptions {
+  /** ms from now: a deadline for the whole stream (it ends with ETIMEDOUT). */
+  readonly timeout?: number | undefined
+  /** Aborting ends the stream: the iterator throws the AbortError (after the chunks before it). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** Which direction shutdownSocket ends: SHUT_RD, SHUT_WR or SHUT_RDWR. */

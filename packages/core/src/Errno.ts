@@ -18,6 +18,7 @@ export const ECONNRESET = 104
 export const ETIMEDOUT = 110
 export const EALREADY = 114
 export const ECANCELED = 125
+export const ENOBUFS = 105
 /**
  * The kernel's own restart codes (ERESTARTSYS 512 … ERESTART_RESTARTBLOCK 516): a blocking
  * operation on an io-wq worker interrupted by its cancel can end with one; they mean EINTR.

@@ -5,7 +5,8 @@
  *
  * 1. handle CQEs (`handleCqe`): wake-poll CQEs acknowledge the eventfd (re-arm when the multishot
  *    poll ended); others go to Waiters.onCompletion: Requeue -> ready queue, Complete -> release
- *    the deadline and deliver the completion, Cancel -> nothing;
+ *    the deadline and deliver the completion, Cancel -> nothing, More (a multishot op's CQE with
+ *    F_MORE) -> publish the result (`onMore`), the waiter and its deadline untouched;
  * 2. apply the caller's cancels (`cancel`): admitted -> Waiters.cancel(CANCELLED) and, only if in
  *    flight, one entry on pending cancels; not yet admitted -> ends CANCELLED at once (its inbound
  *    entry is skipped when taken); already ended -> ignored;
@@ -144,18 +145,27 @@ export interface Loop {
    */
   queuedDeadline: number
   readonly onComplete: (request: Request.Request) => void
+  /** One result of a multishot request (a CQE with F_MORE): `res`, before its one completion. */
+  readonly onMore: (request: Request.Request, res: number) => void
   readonly stats: Stats
 }
 
-export type LoopConfig = Pick<ResolvedConfig, "size" | "timeoutWheelTick" | "maxRequestTimeout">
+/** `maxInFlight` (the waiter capacity) is `size` when absent, as the seed sizes it. */
+export type LoopConfig = Pick<ResolvedConfig, "size" | "timeoutWheelTick" | "maxRequestTimeout"> &
+  Partial<Pick<ResolvedConfig, "maxInFlight">>
 
 const MS = 1_000_000
 
-export const make = (config: LoopConfig, ring: Ring, onComplete: (request: Request.Request) => void): Loop => ({
+export const make = (
+  config: LoopConfig,
+  ring: Ring,
+  onComplete: (request: Request.Request) => void,
+  onMore: (request: Request.Request, res: number) => void = () => {},
+): Loop => ({
   size: config.size,
   ring,
   waker: Waker.make(),
-  waiters: Waiters.make(config.size),
+  waiters: Waiters.make(config.maxInFlight ?? config.size),
   wheel: TimeoutWheel.make(
     Math.max(1, Math.round(config.timeoutWheelTick * MS)),
     Math.max(1, Math.round(config.maxRequestTimeout * MS)),
@@ -173,6 +183,7 @@ export const make = (config: LoopConfig, ring: Ring, onComplete: (request: Reque
   graceEnd: Infinity,
   queuedDeadline: Infinity,
   onComplete,
+  onMore,
   stats: {
     submitted: 0,
     completed: 0,
@@ -246,8 +257,10 @@ export const handleCqe = (loop: Loop, userData: bigint, res: number, more: boole
     return
   }
   const w = loop.waiters
-  const outcome = Waiters.onCompletion(w, userData, res)
-  if (outcome === Waiters.Requeue) {
+  const outcome = Waiters.onCompletion(w, userData, res, more)
+  if (outcome === Waiters.More) {
+    loop.onMore(w.moreOf!, res)
+  } else if (outcome === Waiters.Requeue) {
     Fifo.push(loop.readyQueue, w.requeued)
     loop.stats.requeued++
   } else if (outcome === Waiters.Complete) {

@@ -15,6 +15,7 @@
  * | `syscall`   | the name its errors carry, like Node's `syscall` field                    |
  * | `movesData` | it transfers bytes: a zero-length request resolves at once, its buffers are quarantined if abandoned kernel-held |
  * | `onFd`      | it acts on a file descriptor (errors carry `fd`); `closeFd(fd)` cancels it first |
+ * | `multishot` | one SQE yields many results before its one completion (absent: false)     |
  * | `class`     | `files`, `sockets` or `both`: the Drivers that accept it (the config's `operations`), as the C row's IOU_CLASS_* bits |
  * | `producesFd`| its result is a new fd: one the caller no longer waits for (aborted, timed out, abandoned after the kernel made it) is closed by the Driver |
  * | `paths`     | the paths it takes (errors carry the first as `path`, the second as `dest`, as Node's do) |
@@ -34,6 +35,7 @@ export interface Operation {
   readonly syscall: string
   readonly movesData: boolean
   readonly onFd: boolean
+  readonly multishot?: boolean
   readonly class: Class
   readonly producesFd: boolean
   readonly paths: 0 | 1 | 2
@@ -84,6 +86,8 @@ export const OPERATIONS = {
   mkdir:          row(19, "IOU_OP_MKDIR",    "submitMkdir",    "mkdir",     false, false, "files",   false, 1),
   symlink:        row(20, "IOU_OP_SYMLINK",  "submitSymlink",  "symlink",   false, false, "files",   false, 2),
   link:           row(21, "IOU_OP_LINK",     "submitLink",     "link",      false, false, "files",   false, 2),
+  recvMany:       { ...row(22, "IOU_OP_RECV_MANY", "submitRecvMany", "recv", false, true, "sockets", false, 0), multishot: true },
+  acceptMany:     { ...row(23, "IOU_OP_ACCEPT_MANY", "submitAcceptMany", "accept", false, true, "sockets", true, 0), multishot: true },
 } as const satisfies Record<string, Operation>
 
 type Table = typeof OPERATIONS
@@ -123,9 +127,13 @@ export const classBits = (c: Class | Classes): number => (c === "files" ? 1 : c 
 /** Syscall names indexed by IOU_OP_*. */
 export const SYSCALLS: ReadonlyArray<Syscall> = BY_OP.map((row) => row.syscall)
 
+// The first operation of a syscall name is its method ("recv" -> "recv", not "recvMany").
 const METHOD_OF_SYSCALL: ReadonlyMap<string, Method> = new Map(
-  (Object.keys(OPERATIONS) as Array<Method>).map((method) => [OPERATIONS[method].syscall, method]),
+  (Object.keys(OPERATIONS) as Array<Method>).reverse().map((method) => [OPERATIONS[method].syscall, method]),
 )
+
+/** The operation of op number `op` is multishot (the `multishot` column). */
+export const isMultishot = (op: number): boolean => (BY_OP[op] as Operation | undefined)?.multishot === true
 
 /** The operation whose errors carry `syscall` ("read" -> "readAt", "rmdir" -> "unlink"). */
 export const methodOf = (syscall: string): Method | undefined =>

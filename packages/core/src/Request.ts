@@ -32,7 +32,7 @@
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
  */
 import { fail } from "./Invariant.ts"
-import { BY_OP } from "./Operations.ts"
+import { BY_OP, isMultishot as isMultishotOp } from "./Operations.ts"
 import { EAGAIN, ECANCELED, EINTR, isRestart } from "./Errno.ts"
 import * as WaiterId from "./WaiterId.ts"
 
@@ -59,6 +59,10 @@ export const OP_RENAME = 18
 export const OP_MKDIR = 19
 export const OP_SYMLINK = 20
 export const OP_LINK = 21
+/** Multishot recv into provided buffers: results (chunks) with `more`, then one completion. */
+export const OP_RECV_MANY = 22
+/** Multishot accept: each connection's fd a result with `more`, then one completion. */
+export const OP_ACCEPT_MANY = 23
 
 /** IOU_FLAG_EXACT: readAt/recv fill the whole range; EOF first is OUTCOME_UNEXPECTED_EOF. */
 export const FLAG_EXACT = 1
@@ -111,6 +115,8 @@ export const OP_NAMES = [
   "mkdir",
   "symlink",
   "link",
+  "recvMany",
+  "acceptMany",
 ] as const
 
 export const OUTCOME_NAMES = [
@@ -176,7 +182,7 @@ const isByteCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <
 /** A new request, validated the way the Driver validates before anything reaches the loop. */
 export const make = (options: Options): Request => {
   const { op } = options
-  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_LINK)) throw new RangeError(`unknown op ${op}`)
+  if (!(Number.isInteger(op) && op >= OP_NOP && op <= OP_ACCEPT_MANY)) throw new RangeError(`unknown op ${op}`)
   const iov = options.iov ?? []
   let length = options.length ?? 0
   if (iov.length > 0) {
@@ -223,6 +229,14 @@ const movesData = (op: number): boolean => BY_OP[op]?.movesData === true
 
 /** A data operation with nothing to transfer: ends OK with 0 at admission, no SQE. */
 export const isEmpty = (r: Request): boolean => movesData(r.op) && r.length === 0
+
+/**
+ * A multishot operation (recvMany): its one SQE yields CQEs with IORING_CQE_F_MORE, each published
+ * as a result that does not end the request (Loop's `onMore`), while the waiter stays in flight;
+ * the CQE without F_MORE goes through `onCqe` as any other and ends it exactly once. A cancel or a
+ * deadline is one ASYNC_CANCEL, and the op's last CQE ends it.
+ */
+export const isMultishot = (r: Request): boolean => isMultishotOp(r.op)
 
 /** The seed's orphan rule: the caller went away and the kind may be dropped (not writeAt, sync, nop). */
 export const isOrphaned = (r: Request): boolean =>

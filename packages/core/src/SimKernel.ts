@@ -10,6 +10,10 @@
  *   CQE 0, in either order), or it was already running (-EALREADY: the op completes with its own
  *   result), or it had already completed (-ENOENT). The op's CQE always arrives within
  *   `cancelLatency` of the cancel.
+ * - A multishot op (recvMany) posts up to three results with IORING_CQE_F_MORE (each a positive
+ *   count) at random times before its last CQE, and none after it: a cancel that lands first ends it
+ *   with -ECANCELED as any op. Its last CQE is as an op's (0 at end of stream, an error, a retry),
+ *   or sometimes a last chunk.
  * - The multishot wake poll posts a CQE for every eventfd write while it is armed (and at once when
  *   armed on a readable eventfd); with probability `wakeEnd` a wake CQE lacks IORING_CQE_F_MORE.
  * - CQEs are posted in completion order, except that with probability `reorder` a new CQE overtakes
@@ -221,6 +225,20 @@ const scheduleCompletion = (kernel: SimKernel, running: Running): void => {
   })
 }
 
+/** A multishot op's results before its last CQE: each posted only while the op is still running. */
+const scheduleMore = (kernel: SimKernel, running: Running): void => {
+  if (running.result === 0 && kernel.random() < 0.2) running.result = randomInt(kernel, 1, 4096) // a last chunk
+  const span = running.completeAt === Infinity ? kernel.options.maxLatency : running.completeAt - kernel.time
+  const count = randomInt(kernel, 0, 3)
+  for (let i = 0; i < count; i++) {
+    const result = randomInt(kernel, 1, 4096)
+    at(kernel, kernel.time + randomInt(kernel, 0, span), () => {
+      if (kernel.running.get(running.sqe.userData) !== running || kernel.time >= running.completeAt) return
+      post(kernel, { userData: running.sqe.userData, result, more: true })
+    })
+  }
+}
+
 /** The random result of one op SQE. */
 const decide = (kernel: SimKernel, sqe: Sqe): Decision => {
   const o = kernel.options
@@ -254,6 +272,7 @@ const submitStaged = (kernel: SimKernel): void => {
       const running: Running = { sqe, completeAt: kernel.time + decision.delay, result: decision.result, version: 0 }
       kernel.running.set(s.userData, running)
       kernel.maxRunning = Math.max(kernel.maxRunning, kernel.running.size)
+      if (Request.isMultishot(s.request)) scheduleMore(kernel, running)
       scheduleCompletion(kernel, running)
     } else if (s._tag === "Cancel") {
       cancelOp(kernel, s.target)

@@ -52,6 +52,8 @@ export type CompletionOutcome =
   | { readonly _tag: "Requeue" }
   /** A cancel CQE (live or stale): nothing to do. */
   | { readonly _tag: "Cancel" }
+  /** A multishot op's CQE with F_MORE: publish one result of `moreOf`; the waiter stays in flight. */
+  | { readonly _tag: "More" }
 
 export const Submit: StageOutcome = { _tag: "Submit" }
 export const Timeout: StageOutcome = { _tag: "Timeout" }
@@ -59,6 +61,7 @@ export const Orphaned: StageOutcome = { _tag: "Orphaned" }
 export const Complete: CompletionOutcome = { _tag: "Complete" }
 export const Requeue: CompletionOutcome = { _tag: "Requeue" }
 export const Cancel: CompletionOutcome = { _tag: "Cancel" }
+export const More: CompletionOutcome = { _tag: "More" }
 
 export interface Waiters {
   readonly capacity: number
@@ -80,6 +83,8 @@ export interface Waiters {
   retiredTick: Tick
   /** The id the last Requeue asks to restage. */
   requeued: WaiterId.WaiterId
+  /** The request the last More published a result of. */
+  moreOf: Request.Request | undefined
   /** Cancel CQEs of live waiters with a result other than 0, -EALREADY, -ENOENT, -EINVAL. */
   unexpectedCancelResults: number
 }
@@ -102,6 +107,7 @@ export const make = (capacity: number): Waiters => {
     free,
     freeTop: capacity,
     retired: undefined,
+    moreOf: undefined,
     retiredTick: NO_TICK,
     requeued: WaiterId.NONE,
     unexpectedCancelResults: 0,
@@ -209,7 +215,7 @@ export const stage = (w: Waiters, id: WaiterId.WaiterId): StageOutcome => {
 }
 
 /** Handles one CQE whose user_data is not the wake poll's. */
-export const onCompletion = (w: Waiters, userData: bigint, res: number): CompletionOutcome => {
+export const onCompletion = (w: Waiters, userData: bigint, res: number, more = false): CompletionOutcome => {
   const id = WaiterId.fromUserData(userData)
   const slot = slotOf(w, id)
   if (WaiterId.isCancel(userData)) {
@@ -221,6 +227,12 @@ export const onCompletion = (w: Waiters, userData: bigint, res: number): Complet
   }
   if (slot < 0) return fail(`op CQE for a stale or empty waiter (user_data ${userData})`)
   if (w.inFlight[slot] !== 1) return fail(`op CQE for waiter ${id} that is not in flight`)
+  if (more) {
+    // One result of a multishot op: the op stays in the kernel and the waiter as it is.
+    if (!Request.isMultishot(w.requests[slot]!)) return fail(`IORING_CQE_F_MORE on single-shot waiter ${id}`)
+    w.moreOf = w.requests[slot]!
+    return More
+  }
   w.inFlight[slot] = 0
   const request = w.requests[slot]!
   const active = w.states[slot] === STATE_ACTIVE

@@ -2,6 +2,7 @@
 export * as Config from "./Config.ts"
 export type {
   Callback,
+  ChunkCallback,
   CloseOptions,
   ConnectOptions,
   ConnectTarget,
@@ -19,6 +20,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  RecvManyOptions,
   RecvOptions,
   RequestHandle,
   SyncOptions,

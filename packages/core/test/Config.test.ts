@@ -6,6 +6,8 @@ describe("Config", () => {
   it("fills in the seed's defaults", () => {
     expect(Config.resolve()).toEqual({
       size: 128,
+      maxInFlight: 16384,
+      recvBuffers: { count: 256, size: 4096 },
       singleIssuer: true,
       ioPoll: false,
       maxRequestTimeout: 60_000,
@@ -47,6 +49,28 @@ describe("Config", () => {
   })
   it("rejects an idle spin that is not a number with a TypeError", () => {
     expect(() => Config.resolve({ idleSpin: "50" as unknown as number })).toThrow(TypeError)
+  })
+  it("takes maxInFlight apart from the size, up to MAX_IN_FLIGHT, unrounded", () => {
+    expect(Config.resolve({ size: 8, maxInFlight: 1000 })).toMatchObject({ size: 8, maxInFlight: 1000 })
+    expect(Config.resolve({ maxInFlight: 1 }).maxInFlight).toBe(1)
+    expect(Config.resolve({ maxInFlight: Config.MAX_IN_FLIGHT }).maxInFlight).toBe(32768)
+  })
+  it("rejects a maxInFlight above 32768, below 1 or fractional with a RangeError naming it", () => {
+    for (const maxInFlight of [32769, 0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => Config.resolve({ maxInFlight })).toThrow(expect.objectContaining({ field: "maxInFlight" }))
+      expect(() => Config.resolve({ maxInFlight })).toThrow(RangeError)
+    }
+    expect(() => Config.resolve({ maxInFlight: "8" as unknown as number })).toThrow(TypeError)
+  })
+  it("takes recvBuffers with defaults, the count rounded up to a power of two, and refuses bad ones naming it", () => {
+    expect(Config.resolve({ recvBuffers: { count: 100 } }).recvBuffers).toEqual({ count: 128, size: 4096 })
+    expect(Config.resolve({ recvBuffers: { size: 64 } }).recvBuffers).toEqual({ count: 256, size: 64 })
+    for (const recvBuffers of [{ count: 0 }, { count: 32769 }, { size: 0 }, { size: 2 ** 20 + 1 }, { size: 1.5 }]) {
+      expect(() => Config.resolve({ recvBuffers })).toThrow(RangeError)
+      expect(() => Config.resolve({ recvBuffers })).toThrow(expect.objectContaining({ field: "recvBuffers" }))
+    }
+    expect(() => Config.resolve({ recvBuffers: 4 as never })).toThrow(TypeError)
+    expect(() => Config.resolve({ recvBuffers: { count: "4" as never } })).toThrow(TypeError)
   })
   it("rounds the size up to a power of two", () => {
     expect(Config.resolve({ size: 100 }).size).toBe(128)

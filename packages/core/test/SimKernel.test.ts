@@ -54,6 +54,36 @@ describe("SimKernel", () => {
     },
   )
 
+  test.prop([scenario({ close: "any" })], RUNS)(
+    "a multishot request publishes its results only before its one completion, and a single-shot one none, under cancels, deadlines and shutdown",
+    (s) => {
+      const o = simulate(s)
+      for (const t of o.tracked) {
+        expect(t.moresAfterEnd).toBe(0)
+        if (!Request.isMultishot(t.request)) expect(t.mores).toBe(0)
+        if (o.run.exited) expect(t.completions).toBe(1)
+      }
+    },
+  )
+
+  it("multishot scenarios publish results and end recvMany every way: at end of stream, by error, deadline, cancel and shutdown", () => {
+    const outcomes = new Set<string>()
+    let mores = 0
+    fc.assert(
+      fc.property(scenario({ close: "any" }), (s) => {
+        const o = simulate(s)
+        for (const t of o.tracked) {
+          if (!Request.isMultishot(t.request)) continue
+          mores += t.mores
+          if (t.completions === 1) outcomes.add(Request.OUTCOME_NAMES[t.request.outcome]!)
+        }
+      }),
+      { numRuns: 300, seed: 13 },
+    )
+    expect(mores).toBeGreaterThan(0)
+    for (const name of ["OK", "ERROR", "TIMEOUT", "CANCELLED", "ABANDONED"]) expect(outcomes).toContain(name)
+  })
+
   test.prop([scenario()], RUNS)("in-flight requests never exceed the configured size", (s) => {
     const o = simulate(s)
     expect(o.maxWaiters).toBeLessThanOrEqual(s.size)

@@ -3,6 +3,7 @@
 import { fc } from "@fast-check/vitest"
 import * as Fifo from "../src/Fifo.ts"
 import * as Loop from "../src/Loop.ts"
+import * as Operations from "../src/Operations.ts"
 import * as Request from "../src/Request.ts"
 import * as SimKernel from "../src/SimKernel.ts"
 import * as Waiters from "../src/Waiters.ts"
@@ -67,7 +68,16 @@ const cancelAfter: fc.Arbitrary<number> = fc.oneof(
 
 const plannedRequest = (withCancels: boolean): fc.Arbitrary<PlannedRequest> =>
   fc.record({
-    op: fc.integer({ min: Request.OP_NOP, max: Request.OP_SYNC }),
+    op: fc.constantFrom(
+      Request.OP_NOP,
+      Request.OP_READ_AT,
+      Request.OP_WRITE_AT,
+      Request.OP_SEND,
+      Request.OP_RECV,
+      Request.OP_SYNC,
+      Request.OP_RECV_MANY,
+      Request.OP_ACCEPT_MANY,
+    ),
     length: fc.integer({ min: 0, max: 64 }),
     exact: fc.boolean(),
     vectored: fc.boolean(),
@@ -197,6 +207,9 @@ export interface Tracked {
   cancelSqes: number
   /** It ended while still in the inbound queue (cancelled or expired waiting for a waiter slot). */
   endedQueued: boolean
+  /** Results of a multishot request published before its completion, and after it (must stay 0). */
+  mores: number
+  moresAfterEnd: number
 }
 
 export interface Outcome {
@@ -210,7 +223,7 @@ export interface Outcome {
 }
 
 const buildRequest = (p: PlannedRequest, tag: number, now: number): Request.Request => {
-  const data = p.op !== Request.OP_NOP && p.op !== Request.OP_SYNC
+  const data = Operations.BY_OP[p.op]?.movesData === true
   const vectored = p.vectored && (p.op === Request.OP_WRITE_AT || p.op === Request.OP_SEND) && p.length >= 2
   const half = Math.floor(p.length / 2)
   return Request.make({
@@ -239,14 +252,23 @@ export const simulate = (s: Scenario, extra: Partial<SimKernel.Options> = {}, ma
       extra.afterCqe?.(sqe, result, k)
     },
   })
-  const loop = Loop.make({ size: s.size, timeoutWheelTick: s.tick, maxRequestTimeout: s.horizon }, kernel, (r) => {
-    const t = byRequest.get(r)!
-    t.completions++
-    t.completedAt = kernel.time
-    t.admittedAt ??= kernel.time
-    t.opsInKernelAtCompletion = t.sqes - t.cqes
-    for (let i = 0; i < loop.inbound.length; i++) if (Fifo.at(loop.inbound, i) === r) t.endedQueued = true
-  })
+  const loop = Loop.make(
+    { size: s.size, timeoutWheelTick: s.tick, maxRequestTimeout: s.horizon },
+    kernel,
+    (r) => {
+      const t = byRequest.get(r)!
+      t.completions++
+      t.completedAt = kernel.time
+      t.admittedAt ??= kernel.time
+      t.opsInKernelAtCompletion = t.sqes - t.cqes
+      for (let i = 0; i < loop.inbound.length; i++) if (Fifo.at(loop.inbound, i) === r) t.endedQueued = true
+    },
+    (r) => {
+      const t = byRequest.get(r)!
+      if (t.completions > 0) t.moresAfterEnd++
+      else t.mores++
+    },
+  )
   SimKernel.attach(kernel, loop.waker)
   const pushOp = kernel.pushOp
   kernel.pushOp = (userData, request) => {
@@ -277,6 +299,8 @@ export const simulate = (s: Scenario, extra: Partial<SimKernel.Options> = {}, ma
         opsInKernelAtCompletion: 0,
         cancelSqes: 0,
         endedQueued: false,
+        mores: 0,
+        moresAfterEnd: 0,
       }
       if (!Loop.submit(loop, request)) return
       tracked.push(t)

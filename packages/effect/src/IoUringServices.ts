@@ -121,6 +121,8 @@ const ZERO_STATS: DriverStats = {
   enters: 0,
   wakes: 0,
   cqOverflow: 0,
+  cqKernelOverflow: 0,
+  recvBuffersEmpty: 0,
   abandoned: 0,
   quarantinedBytes: 0,
 }

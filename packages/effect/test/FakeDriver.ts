@@ -60,6 +60,8 @@ export class FakeDriver {
 
   readonly config = {
     size: 8,
+    maxInFlight: 16384,
+    recvBuffers: { count: 256, size: 4096 },
     singleIssuer: false,
     ioPoll: false,
     maxRequestTimeout: 60_000,
@@ -166,6 +168,12 @@ export class FakeDriver {
   submitLink(...args: [PathLike, PathLike, number, Callback]) {
     return this.submit("link", args.slice(0, 3), args[3])
   }
+  submitRecvMany(...args: [number, number, (chunk: Uint8Array) => void, Callback]) {
+    return this.submit("recv", args.slice(0, 3), args[3])
+  }
+  submitAcceptMany(...args: [number, number, (connection: Connection) => void, Callback]) {
+    return this.submit("accept", args.slice(0, 3), args[3])
+  }
   cancel(handle: RequestHandle): boolean {
     const live = this.requests.some((r) => r.handle === handle && !r.done)
     this.cancelled.push(handle)
@@ -191,6 +199,8 @@ export class FakeDriver {
       enters: 0,
       wakes: 0,
       cqOverflow: 0,
+      cqKernelOverflow: 0,
+      recvBuffersEmpty: 0,
       abandoned: 0,
       quarantinedBytes: 0,
     }

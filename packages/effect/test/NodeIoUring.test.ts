@@ -95,6 +95,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       const config = yield* NodeIoUring.config.pipe(
         withEnv({
           IOU_SIZE: "100",
+          IOU_MAX_IN_FLIGHT: "2000",
           IOU_SINGLE_ISSUER: "false",
           IOU_MAX_REQUEST_TIMEOUT: "2 minutes",
           IOU_TIMEOUT_WHEEL_TICK: "10 millis",
@@ -106,6 +107,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       )
       assert.deepStrictEqual(config, {
         size: 100,
+        maxInFlight: 2000,
         singleIssuer: false,
         ioPoll: undefined,
         maxRequestTimeout: 120_000,

@@ -55,6 +55,8 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_OP_MKDIR", Napi::Number::New(env, IOU_OP_MKDIR));
   out.Set("IOU_OP_SYMLINK", Napi::Number::New(env, IOU_OP_SYMLINK));
   out.Set("IOU_OP_LINK", Napi::Number::New(env, IOU_OP_LINK));
+  out.Set("IOU_OP_RECV_MANY", Napi::Number::New(env, IOU_OP_RECV_MANY));
+  out.Set("IOU_OP_ACCEPT_MANY", Napi::Number::New(env, IOU_OP_ACCEPT_MANY));
   out.Set("IOU_CLASS_FILES", Napi::Number::New(env, IOU_CLASS_FILES));
   out.Set("IOU_CLASS_SOCKETS", Napi::Number::New(env, IOU_CLASS_SOCKETS));
   out.Set("IOU_CLASS_ALL", Napi::Number::New(env, IOU_CLASS_ALL));
@@ -74,8 +76,11 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_COMPLETE", Napi::Number::New(env, IOU_TRACE_COMPLETE));
   out.Set("IOU_TRACE_REQUEUE", Napi::Number::New(env, IOU_TRACE_REQUEUE));
   out.Set("IOU_TRACE_POLL_WAIT", Napi::Number::New(env, IOU_TRACE_POLL_WAIT));
+  out.Set("IOU_TRACE_MORE", Napi::Number::New(env, IOU_TRACE_MORE));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
   out.Set("IOU_COMPLETION_CANCEL_LOST", Napi::Number::New(env, IOU_COMPLETION_CANCEL_LOST));
+  out.Set("IOU_COMPLETION_MORE", Napi::Number::New(env, IOU_COMPLETION_MORE));
+  out.Set("IOU_COMPLETION_BUFFER", Napi::Number::New(env, IOU_COMPLETION_BUFFER));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
   return out;
 }
@@ -109,6 +114,7 @@ Napi::Object WireLayout(Napi::Env env) {
   set("COMPLETION_RESULT", offsetof(struct iou_completion, result));
   set("COMPLETION_OUTCOME", offsetof(struct iou_completion, outcome));
   set("COMPLETION_FLAGS", offsetof(struct iou_completion, flags));
+  set("COMPLETION_BUFFER", offsetof(struct iou_completion, buffer));
   return out;
 }
 

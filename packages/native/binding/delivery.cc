@@ -96,15 +96,18 @@ void Loop::Drain(bool from_js) {
   draining_ = true;
   // Read before polling: once the thread has exited, this drain sees every completion.
   const bool exited = iou_loop_exited(loop_);
+  // The inbound queue was full and the loop has taken requests since: dispatch even without
+  // completions, so that the Driver submits what it kept back (its backpressure queue).
+  bool room = iou_loop_inbound_room(loop_);
   for (;;) {
     const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
-    inflight_ -= n;
-    ReleaseBuffers(n);
+    inflight_ -= ReleaseBuffers(n);
     const bool last = n < capacity_;
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
     if (inflight_ == 0) Release();
-    if ((n > 0 || final) && !fn.IsEmpty() && fn.IsFunction()) {
+    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction()) {
+      room = false;
       napi_value argv[2];
       napi_create_uint32(env_, n, &argv[0]);
       napi_get_boolean(env_, final, &argv[1]);
@@ -140,10 +143,13 @@ void Loop::Drain(bool from_js) {
 
 // The first n completions were polled: their requests' memory is the kernel's no longer, except
 // where the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that
-// memory is quarantined for the life of the process. JS thread, before dispatch (which may reuse
-// the slots).
-void Loop::ReleaseBuffers(uint32_t n) {
+// memory is quarantined for the life of the process. A multishot result (IOU_COMPLETION_MORE) ends
+// nothing. Returns how many requests ended. JS thread, before dispatch (which may reuse the slots).
+uint32_t Loop::ReleaseBuffers(uint32_t n) {
+  uint32_t ended = 0;
   for (uint32_t i = 0; i < n; i++) {
+    if (completions_[i].flags & IOU_COMPLETION_MORE) continue;
+    ended++;
     const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
     if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
       buffers_.Quarantine(slot);
@@ -151,6 +157,7 @@ void Loop::ReleaseBuffers(uint32_t n) {
       buffers_.Release(slot);
     }
   }
+  return ended;
 }
 
 }  // namespace iou_binding

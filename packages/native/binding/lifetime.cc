@@ -57,9 +57,12 @@ Loop::~Loop() {
 }
 
 // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine,
-// operations) -> 0 | -errno. JS thread. The spin's ceiling is the C default (300 µs) or idleSpinUs if
-// larger (thread engine only); engine is IOU_ENGINE_* (default thread); operations the IOU_CLASS_*
-// bits the loop accepts (default all; other bits: -EINVAL from iou_loop_open).
+// operations, maxInFlight, recvPool, recvBufferSize) -> 0 | -errno. JS thread. The spin's ceiling
+// is the C default (300 µs) or idleSpinUs if larger (thread engine only); engine is IOU_ENGINE_*
+// (default thread); operations the IOU_CLASS_* bits the loop accepts (default all; other bits:
+// -EINVAL from iou_loop_open); maxInFlight absent or 0: the size. recvPool (a Uint8Array of count *
+// recvBufferSize bytes, count a power of two) holds the provided buffers of recvMany, kept alive by
+// this Loop (Buffers::HoldPool); absent: none.
 Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (loop_ != nullptr || torn_down_) return Napi::Number::New(env_, -EALREADY);
@@ -78,6 +81,17 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   config.operations = info.Length() > 7 && info[7].IsNumber()
                           ? static_cast<uint8_t>(std::min(info[7].As<Napi::Number>().Uint32Value(), 255u))
                           : IOU_CLASS_ALL;
+  config.max_in_flight = info.Length() > 8 && info[8].IsNumber() ? info[8].As<Napi::Number>().Uint32Value() : 0;
+  if (info.Length() > 10 && info[9].IsTypedArray() && info[10].IsNumber()) {
+    Napi::Uint8Array pool = info[9].As<Napi::Uint8Array>();
+    const uint32_t size = info[10].As<Napi::Number>().Uint32Value();
+    if (pool.TypedArrayType() != napi_uint8_array || size == 0 || pool.ByteLength() % size != 0)
+      return Napi::Number::New(env_, -EINVAL);
+    config.recv_buffers = pool.Data();
+    config.recv_buffer_size = size;
+    config.recv_buffer_count = static_cast<uint32_t>(pool.ByteLength() / size);
+    buffers_.HoldPool(pool);
+  }
   config.idle_spin_max_us =
       config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   if (trace_.enabled()) {
@@ -254,6 +268,7 @@ void Loop::Teardown(bool from_js) {
     // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
     // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
     // so the async handle can close below either way.
+    const bool pending = inflight_ > 0;
     inflight_ = 0;
     if (inline_) CloseAsync(); /* stop polling the loop's fd before destroy closes it */
     if (exiting != nullptr && iou_loop_exited(loop_)) {
@@ -263,7 +278,7 @@ void Loop::Teardown(bool from_js) {
     }
     loop_ = nullptr;
     // Requests nobody will dispatch now: the kernel may still hold their memory.
-    buffers_.QuarantineAll();
+    buffers_.QuarantineAll(pending);
     // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
     // and not from the cleanup hook or a finalizer, where the environment is going away.
     if (from_js && !draining_) {

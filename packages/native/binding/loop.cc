@@ -54,6 +54,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::JS_submit>("submit"),
                          InstanceMethod<&Loop::JS_publish>("publish"),
                          InstanceMethod<&Loop::JS_cancel>("cancel"),
+                         InstanceMethod<&Loop::JS_returnBuffers>("returnBuffers"),
                          InstanceMethod<&Loop::JS_close>("close"),
                          InstanceMethod<&Loop::JS_destroy>("destroy"),
                          InstanceMethod<&Loop::JS_stats>("stats"),
@@ -142,6 +143,20 @@ Napi::Value Loop::JS_cancel(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
 }
 
+// returnBuffers(ids: Uint16Array, n) -> 0 | -errno: hands the first n provided buffers named in ids
+// back to the kernel (iou_loop_recv_buffers_return; this thread is the buffer ring's only
+// producer). JS thread.
+Napi::Value Loop::JS_returnBuffers(const Napi::CallbackInfo& info) {
+  if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) return Napi::Number::New(env_, -EINVAL);
+  Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_uint16_array) return Napi::Number::New(env_, -EINVAL);
+  const uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+  if (n > array.ElementLength()) return Napi::Number::New(env_, -EINVAL);
+  const uint16_t* ids = array.As<Napi::Uint16Array>().Data();
+  return Napi::Number::New(env_, iou_loop_recv_buffers_return(loop_, ids, n));
+}
+
 // stats() -> the loop's counters, or undefined once destroyed. JS thread.
 Napi::Value Loop::JS_stats(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
@@ -159,8 +174,10 @@ Napi::Value Loop::JS_stats(const Napi::CallbackInfo& info) {
   out.Set("enters", Napi::Number::New(env_, static_cast<double>(st.enters)));
   out.Set("wakes", Napi::Number::New(env_, static_cast<double>(st.wakes)));
   out.Set("cqOverflow", Napi::Number::New(env_, static_cast<double>(st.cq_overflow)));
+  out.Set("cqKernelOverflow", Napi::Number::New(env_, static_cast<double>(st.cq_kernel_overflow)));
   out.Set("abandoned", Napi::Number::New(env_, static_cast<double>(st.abandoned)));
   out.Set("pendingOperations", Napi::Number::New(env_, st.pending_operations));
+  out.Set("recvBuffers", Napi::Number::New(env_, st.recv_buffers));
   out.Set("singleIssuer", Napi::Boolean::New(env_, st.single_issuer));
   return out;
 }

@@ -75,6 +75,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_submit(const Napi::CallbackInfo& info);
   Napi::Value JS_publish(const Napi::CallbackInfo& info);
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);
+  Napi::Value JS_returnBuffers(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_credentialsChanged(const Napi::CallbackInfo& info);
 
@@ -99,7 +100,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   static void Notify(void* ctx);
   static void OnAsync(uv_async_t* handle);
   void Drain(bool from_js);
-  void ReleaseBuffers(uint32_t n);
+  uint32_t ReleaseBuffers(uint32_t n);
 
   // trace.cc
   Napi::Value JS_enableTrace(const Napi::CallbackInfo& info);

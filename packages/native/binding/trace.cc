@@ -38,6 +38,7 @@ Napi::Array Trace::Take(Napi::Env env) {
     o.Set("decision", Napi::Number::New(env, e.decision));
     o.Set("outcome", Napi::Number::New(env, e.outcome));
     o.Set("result", Napi::Number::New(env, e.result));
+    o.Set("more", Napi::Boolean::New(env, e.more != 0));
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

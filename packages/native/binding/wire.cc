@@ -30,7 +30,7 @@ bool BytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
 // worker): V8 frees a backing store only when its last reference goes. Node-API has no such
 // reference, so this reads the V8 handle behind the napi_value (Node-API's values are V8 handles).
 // Returns nullptr for anything that is not an ArrayBufferView. JS thread, inside a handle scope.
-std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
+std::shared_ptr<v8::BackingStore> StoreOf(napi_value value) {
   v8::Local<v8::Value> local;
   static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
   std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
@@ -76,6 +76,10 @@ bool Bufferless(uint8_t op) {
 }
 
 }  // namespace
+
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value) {
+  return StoreOf(value);
+}
 
 struct iou_request RequestOf(const struct iou_binding_stage& stage) {
   struct iou_request request = {};
@@ -133,7 +137,7 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
     for (uint32_t i = 0; i < n; i++) {
       napi_value element;
       napi_get_element(env, data, i, &element);
-      stores.push_back(BackingStoreOf(element));
+      stores.push_back(StoreOf(element));
     }
   } else {
     uint8_t* bytes = nullptr;
@@ -173,7 +177,7 @@ int Buffers::AttachArgs(napi_env env, uint32_t slot, napi_value data, struct iou
   if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);
   Stores& stores = kept_[slot];
   stores.clear();
-  for (uint32_t i = 0; i < n; i++) stores.push_back(BackingStoreOf(views[i]));
+  for (uint32_t i = 0; i < n; i++) stores.push_back(StoreOf(views[i]));
   return 0;
 }
 
@@ -202,10 +206,16 @@ void Buffers::Release(uint32_t slot) {
 
 void Buffers::Quarantine(uint32_t slot) {
   if (slot < kept_.size()) QuarantineStores(kept_[slot]);
+  pool_at_risk_ = true; /* it may have been a RECV_MANY */
 }
 
-void Buffers::QuarantineAll() {
+void Buffers::QuarantineAll(bool pending) {
   for (Stores& stores : kept_) QuarantineStores(stores);
+  if (pool_ && (pending || pool_at_risk_)) {
+    Stores pool{std::move(pool_)};
+    QuarantineStores(pool);
+  }
+  pool_.reset();
 }
 
 }  // namespace iou_binding

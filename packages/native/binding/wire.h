@@ -24,6 +24,9 @@ namespace iou_binding {
 // nanoseconds, saturated at the end of the clock), fd, op and flags; no buffer yet. JS thread.
 struct iou_request RequestOf(const struct iou_binding_stage& stage);
 
+// The backing store of a typed array's ArrayBuffer. JS thread.
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value value);
+
 // Per pending-table slot, the buffers of the request submitted in it. A slot holds at most one
 // request at a time (the Driver reuses a slot only after its completion was delivered).
 class Buffers {
@@ -50,7 +53,12 @@ class Buffers {
 
   // Teardown: nobody will poll the completions of the requests still held, and the kernel may
   // still write into their memory after the ring is gone: all quarantined. JS thread.
-  void QuarantineAll();
+  // With `pending` (requests were still outstanding) also the provided-buffer pool. JS thread.
+  void QuarantineAll(bool pending);
+
+  // Holds the provided-buffer pool (IOU_OP_RECV_MANY's, the kernel writes into it) for the life of
+  // the Loop: released at teardown, quarantined then if a request could still use it. JS thread.
+  void HoldPool(napi_value view) { pool_ = BackingStoreOf(view); }
 
  private:
   // Attach for IOU_MEMORY_ARGS: the views' stores go straight to kept_.
@@ -67,6 +75,9 @@ class Buffers {
   // The single buffer's backing store between Attach and Submitted (a vectored request's go
   // straight to kept_).
   std::shared_ptr<v8::BackingStore> single_;
+  // The provided-buffer pool, and whether a request that may use it was abandoned kernel-held.
+  std::shared_ptr<v8::BackingStore> pool_;
+  bool pool_at_risk_ = false;
 };
 
 }  // namespace iou_binding

@@ -19,6 +19,8 @@ int iou__inbound_init(struct iou__inbound *q, uint32_t capacity) {
   q->mask = capacity - 1;
   atomic_init(&q->head, 0);
   atomic_init(&q->tail, 0);
+  atomic_init(&q->want_room, false);
+  atomic_init(&q->room_freed, false);
   return 0;
 }
 
@@ -28,8 +30,8 @@ void iou__inbound_free(struct iou__inbound *q) {
   q->entries = NULL;
 }
 
-/* Owner. */
-uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *requests, uint32_t n) {
+/* Owner: copies up to n requests into the room there is; returns how many. */
+static uint32_t push_some(struct iou__inbound *q, const struct iou_request *requests, uint32_t n) {
   uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed); /* only we store it */
   /* Acquire pairs with the loop's release of head: the slots it handed back are no longer read. */
   uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -43,6 +45,27 @@ uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *req
   /* Release pairs with the loop's acquire of tail in peek and mark_ended. */
   atomic_store_explicit(&q->tail, tail + n, memory_order_release);
   return n;
+}
+
+/* Owner. */
+uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *requests, uint32_t n) {
+  uint32_t taken = push_some(q, requests, n);
+  if (taken == n) return n;
+  /* Full: ask to hear about room, then look again (the fence pairs with iou__inbound_took's). */
+  atomic_store_explicit(&q->want_room, true, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+  return taken + push_some(q, requests + taken, n - taken);
+}
+
+/* Loop. */
+bool iou__inbound_took(struct iou__inbound *q) {
+  /* The fence pairs with push's: our head stores come before this read of want_room. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (!atomic_load_explicit(&q->want_room, memory_order_relaxed)) return false;
+  atomic_store_explicit(&q->want_room, false, memory_order_relaxed);
+  /* Release pairs with iou_loop_inbound_room's acquire exchange. */
+  atomic_store_explicit(&q->room_freed, true, memory_order_release);
+  return true;
 }
 
 /* Loop. */

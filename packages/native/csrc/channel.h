@@ -32,18 +32,29 @@ struct iou__inbound {
   uint32_t mask;
   _Atomic uint32_t head; /* loop release-stores after taking an entry; owner acquire-loads for room */
   _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
+  /* The owner found the queue full and keeps requests back. Owner stores true, then a seq_cst fence,
+   * then rereads head; the loop stores head, then a seq_cst fence, then reads this (the fences pair:
+   * either the owner sees the room or the loop sees the flag) and clears it. */
+  _Atomic bool want_room;
+  /* The loop took requests after want_room was set. Loop release-stores true; owner exchanges it
+   * (acquire) in iou_loop_inbound_room. */
+  _Atomic bool room_freed;
 };
 
 /* Owner, before the loop starts. */
 int iou__inbound_init(struct iou__inbound *q, uint32_t capacity);
 /* Owner, after the loop exited. */
 void iou__inbound_free(struct iou__inbound *q);
-/* Owner: copies up to n requests; returns how many fit. */
+/* Owner: copies up to n requests; returns how many fit. When not all fit, asks the loop to say
+ * when it takes some (want_room) and looks once more. */
 uint32_t iou__inbound_push(struct iou__inbound *q, const struct iou_request *requests, uint32_t n);
 /* Loop: the oldest entry not yet taken, or NULL. */
 struct iou__inbound_entry *iou__inbound_peek(struct iou__inbound *q);
 /* Loop: hands the peeked entry's slot back to the owner. */
 void iou__inbound_pop(struct iou__inbound *q);
+/* Loop, after taking requests: true (once) when the owner wants to hear about room; room_freed is
+ * then set for it. */
+bool iou__inbound_took(struct iou__inbound *q);
 /* Loop: marks the queued (not yet taken) request with this tag ended; false when there is none
  * (already taken, or already ended). */
 bool iou__inbound_mark_ended(struct iou__inbound *q, uint64_t tag);

@@ -39,6 +39,12 @@
 #ifndef IORING_POLL_ADD_MULTI
 #define IORING_POLL_ADD_MULTI (1U << 0) /* Linux 5.13 */
 #endif
+#ifndef IORING_ACCEPT_MULTISHOT
+#define IORING_ACCEPT_MULTISHOT (1U << 0) /* Linux 5.19 */
+#endif
+#ifndef IORING_SQ_CQ_OVERFLOW
+#define IORING_SQ_CQ_OVERFLOW (1U << 1) /* Linux 5.8 */
+#endif
 #ifndef IORING_CQE_F_MORE
 #define IORING_CQE_F_MORE (1U << 1) /* Linux 5.13 */
 #endif

@@ -70,10 +70,12 @@ int iou__inline_cancel(struct iou_loop *loop, uint64_t tag) {
   return 0;
 }
 
-/* Must the pass enter the ring: SQEs to submit, task work the kernel flagged, or an enter that
- * failed transiently (whose task work may be announced by nothing else any more)? */
+/* Must the pass enter the ring: SQEs to submit, task work the kernel flagged, CQEs the kernel held
+ * back for want of CQ room, or an enter that failed transiently (whose task work may be announced
+ * by nothing else any more)? */
 static bool must_enter(struct iou_loop *loop) {
-  return loop->enter_again || iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring);
+  return loop->enter_again || iou__ring_sq_pending(&loop->ring) > 0 || iou__ring_taskrun(&loop->ring) ||
+         iou__ring_cq_overflowed(&loop->ring);
 }
 
 /* Is there anything a pass would do right now? */

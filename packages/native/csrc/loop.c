@@ -19,14 +19,31 @@ void iou__bump(_Atomic uint64_t *c, uint64_t n) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-static int id_queue_init(struct iou__id_queue *q, uint32_t capacity) {
+static int id_queue_init(struct iou__id_queue *q, uint32_t capacity, uint32_t bound) {
   q->ids = calloc(capacity, sizeof(*q->ids));
   q->capacity = capacity;
+  q->bound = bound;
   q->head = q->len = 0;
   return q->ids == NULL ? -ENOMEM : 0;
 }
 
+/* Doubles a full queue's capacity up to its bound (its entries unwrapped to the front); false at
+ * the bound. Out of memory is fatal: an id would be lost. */
+static bool id_queue_grow(struct iou__id_queue *q) {
+  if (q->capacity >= q->bound) return false;
+  uint32_t capacity = q->capacity * 2 < q->bound ? q->capacity * 2 : q->bound;
+  uint64_t *ids = malloc((size_t)capacity * sizeof(*ids));
+  IOU_ASSERT(ids != NULL, "id queue: out of memory growing it (an id would be lost)");
+  for (uint32_t i = 0; i < q->len; i++) ids[i] = q->ids[(q->head + i) % q->capacity];
+  free(q->ids);
+  q->ids = ids;
+  q->capacity = capacity;
+  q->head = 0;
+  return true;
+}
+
 static void id_queue_push(struct iou__id_queue *q, uint64_t id) {
+  if (q->len == q->capacity) (void)id_queue_grow(q);
   IOU_ASSERT(q->len < q->capacity, "id queue overflow");
   q->ids[(q->head + q->len++) % q->capacity] = id;
 }
@@ -40,15 +57,15 @@ static void id_queue_pop(struct iou__id_queue *q) {
   q->len--;
 }
 
-/* Pending cancels are provably bounded (capacity 2 * size, asserted anyway): an entry is pushed only
+/* Pending cancels are provably bounded (2 * max_in_flight, asserted anyway): an entry is pushed only
  * when a waiter goes Active -> CancelRequested while in flight, which happens at most once per
- * waiter occupancy, so at most `size` entries are live (their waiter still in flight) at any time.
+ * waiter occupancy, so at most max_in_flight entries are live (their waiter still in flight) at any time.
  * The others are stale (their op CQE came first) and staging drops them; when the queue is full
  * they are compacted away in place here, which leaves at most size - 1 live entries plus the new
  * one. No allocation. */
 static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
   struct iou__id_queue *q = &loop->pending_cancels;
-  if (q->len == q->capacity) {
+  if (q->len == q->capacity && !id_queue_grow(q)) {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < q->len; i++) { /* writes never overtake reads: safe in place */
       uint64_t entry = q->ids[(q->head + i) % q->capacity];
@@ -90,9 +107,12 @@ void iou__complete_locally(struct iou_loop *loop, uint64_t tag, int32_t result, 
   iou__complete(loop, &c);
 }
 
-/* Moves completions into the owner's queue and notifies once if any became visible. */
+/* Moves completions into the owner's queue and notifies once if any became visible, or the owner
+ * waits to hear that the inbound queue has room. */
 static void publish_completions(struct iou_loop *loop) {
-  if (iou__completions_flush(&loop->completions) > 0 && loop->notify != NULL) loop->notify(loop->notify_ctx);
+  bool room = loop->room_freed;
+  loop->room_freed = false;
+  if ((iou__completions_flush(&loop->completions) > 0 || room) && loop->notify != NULL) loop->notify(loop->notify_ctx);
 }
 
 bool iou__closing(struct iou_loop *loop) {
@@ -168,6 +188,13 @@ static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, 
   ev->flags = w->request.req.flags;
   ev->cancel = trace_cancel_of(w);
   ev->poll = w->request.poll_events != 0;
+  ev->more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+}
+
+/* A multishot op's result that is not its end: published with IOU_COMPLETION_MORE; not counted as
+ * a completed request. */
+static void publish_more(struct iou_loop *loop, const struct iou_completion *c) {
+  if (iou__completions_add(&loop->completions, c) > 0) iou__bump(&loop->counters.cq_overflow, 1);
 }
 
 static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
@@ -183,9 +210,17 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
   struct iou_completion c;
   bool had_tick = false;
   uint64_t tick = 0;
-  switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, &c, &had_tick, &tick)) {
+  switch (iou__waiters_on_completion(&loop->waiters, cqe->user_data, cqe->res, cqe->flags, &c, &had_tick, &tick)) {
     case IOU_CQE_OUTCOME_CANCEL:
       return;
+    case IOU_CQE_OUTCOME_MORE:
+      publish_more(loop, &c);
+      if (traced) {
+        ev.decision = IOU_TRACE_MORE;
+        ev.outcome = c.outcome;
+        ev.result = c.result;
+      }
+      break;
     case IOU_CQE_OUTCOME_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       iou__bump(&loop->counters.requeued, 1);
@@ -215,6 +250,9 @@ void iou__handle_cqes(struct iou_loop *loop) {
     any = true;
   }
   if (any) iou__ring_cq_commit(&loop->ring);
+  /* The kernel held CQEs back (its CQ was full, NODROP kept them): the next io_uring_enter hands
+   * them over (every engine enters before it waits). Counted, nothing lost. */
+  if (iou__ring_cq_overflowed(&loop->ring)) iou__bump(&loop->counters.cq_kernel_overflow, 1);
 }
 
 /* ---- cancellation and timeouts -------------------------------------------------------------- */
@@ -394,6 +432,7 @@ static enum iou__fill_result fill_sq(struct iou_loop *loop) {
   if (!iou__stage_wake_rearm(loop)) return IOU_FILL_AT_SUBMISSION_QUEUE_CAPACITY;
   if (!iou__stage_cancellations(loop)) return from_fill_state(loop);
   if (!iou__stage_ready_requests(loop)) return from_fill_state(loop);
+  uint32_t taken = 0;
   while (iou__ring_sq_space(&loop->ring) > 0) {
     struct iou__inbound_entry *e = iou__inbound_peek(&loop->inbound);
     if (e == NULL) {
@@ -408,10 +447,12 @@ static enum iou__fill_result fill_sq(struct iou_loop *loop) {
     struct iou_request req = e->request;
     bool ended = e->ended;
     iou__inbound_pop(&loop->inbound);
+    taken++;
     loop->processed_seq = (loop->processed_seq + 1) & IOU_WAKER_SUBMISSION_SEQ_MASK;
     iou__bump(&loop->counters.submitted, 1);
     if (!ended) admit_request(loop, &req);
   }
+  if (taken > 0 && iou__inbound_took(&loop->inbound)) loop->room_freed = true;
   return from_fill_state(loop);
 }
 
@@ -441,9 +482,13 @@ void iou__deliver_completions(struct iou_loop *loop) {
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   bool single_issuer = false;
   uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | extra_flags;
+  /* Each waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters (and never
+   * fewer than the kernel's own default, twice the SQ) keeps the CQ from overflowing. */
+  uint32_t cq_entries = 2 * (loop->max_in_flight > loop->size ? loop->max_in_flight : loop->size);
   uint8_t opcodes[IOU__MAX_RING_OPCODES];
   unsigned n = iou__request_opcodes(loop->operations, opcodes);
-  int r = iou__ring_open(&loop->ring, loop->size, flags, loop->want_single_issuer, &single_issuer, opcodes, n);
+  int r = iou__ring_open(&loop->ring, loop->size, cq_entries, flags, loop->want_single_issuer, &single_issuer, opcodes,
+                         n, &loop->recv_buffers);
   if (r == 0) atomic_store_explicit(&loop->counters.single_issuer, single_issuer, memory_order_relaxed);
   return r;
 }
@@ -458,6 +503,7 @@ void iou__free_loop(struct iou_loop *loop) {
   iou__completions_free(&loop->completions);
   iou__waiters_free(&loop->waiters);
   iou__wheel_free(&loop->wheel);
+  iou__buf_ring_free(&loop->recv_buffers); /* the ring is closed: the kernel keeps what it pinned */
   free(loop->ready_queue.ids);
   free(loop->pending_cancels.ids);
   free(loop);
@@ -466,6 +512,7 @@ void iou__free_loop(struct iou_loop *loop) {
 int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out) {
   if (config == NULL || out == NULL) return -EINVAL;
   if (config->size == 0 || config->size > IOU_MAX_RING_SIZE) return -EINVAL;
+  if (config->max_in_flight > IOU_MAX_IN_FLIGHT) return -EINVAL;
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
   if (config->engine != IOU_ENGINE_THREAD && config->engine != IOU_ENGINE_INLINE) return -EINVAL;
   if ((config->operations & ~IOU_CLASS_ALL) != 0) return -EINVAL;
@@ -480,6 +527,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if (posix_memalign((void **)&loop, IOU_CACHE_LINE, sizeof(*loop)) != 0) return -ENOMEM;
   memset(loop, 0, sizeof(*loop));
   loop->size = size;
+  loop->max_in_flight = config->max_in_flight != 0 ? config->max_in_flight : size;
+  uint32_t waiters = loop->max_in_flight;
   loop->engine = config->engine;
   loop->io_poll = config->io_poll;
   loop->operations = config->operations != 0 ? config->operations : IOU_CLASS_ALL;
@@ -505,11 +554,13 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if ((err = iou__credentials_take(&loop->credentials)) != 0 || (err = iou__waker_init(&loop->waker)) != 0 ||
       (err = iou__inbound_init(&loop->inbound, size)) != 0 ||
       (err = iou__completions_init(&loop->completions, 2 * size)) != 0 ||
-      (err = iou__waiters_init(&loop->waiters, size)) != 0 ||
+      (err = iou__waiters_init(&loop->waiters, waiters)) != 0 ||
       (err = iou__wheel_init(&loop->wheel, config->timeout_wheel_tick_ns, config->max_request_timeout_ns,
                              iou__now_ns())) != 0 ||
-      (err = id_queue_init(&loop->ready_queue, size)) != 0 ||
-      (err = id_queue_init(&loop->pending_cancels, 2 * size)) != 0)
+      (err = id_queue_init(&loop->ready_queue, waiters < size ? waiters : size, waiters)) != 0 ||
+      (err = id_queue_init(&loop->pending_cancels, waiters < size ? waiters : size, 2 * waiters)) != 0 ||
+      (err = iou__buf_ring_init(&loop->recv_buffers, config->recv_buffers, config->recv_buffer_count,
+                                config->recv_buffer_size)) != 0)
     goto fail;
   err = loop->engine == IOU_ENGINE_INLINE ? iou__inline_start(loop) : iou__thread_start(loop);
   if (err != 0) goto fail;
@@ -546,11 +597,22 @@ int iou_loop_cancel(struct iou_loop *loop, uint64_t tag) {
   return loop->engine == IOU_ENGINE_INLINE ? iou__inline_cancel(loop, tag) : iou__thread_cancel(loop, tag);
 }
 
+bool iou_loop_inbound_room(struct iou_loop *loop) {
+  /* Acquire pairs with iou__inbound_took's release. */
+  return atomic_exchange_explicit(&loop->inbound.room_freed, false, memory_order_acquire);
+}
+
+int iou_loop_recv_buffers_return(struct iou_loop *loop, const uint16_t *ids, uint32_t n) {
+  return iou__buf_ring_give(&loop->recv_buffers, ids, n);
+}
+
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max) {
   /* Acquire pairs with the loop's last release: after it, the overflow list is ours. */
   bool exited = atomic_load_explicit(&loop->exited, memory_order_acquire);
   bool wake = false;
   uint32_t n = iou__completions_poll(&loop->completions, out, max, exited, &wake);
+  for (uint32_t i = 0; i < n; i++) /* the kernel took these buffers out of the ring: the owner's now */
+    if (out[i].flags & IOU_COMPLETION_BUFFER) loop->recv_buffers.in_ring--;
   if (wake && !exited) { /* the loop waits for room */
     if (loop->engine == IOU_ENGINE_INLINE)
       iou__inline_wake(loop);
@@ -560,12 +622,15 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
   return n;
 }
 
-/* What iou_loop_open allocates per unit of config.size: the inbound queue (size entries), the
- * waiters, the completion queue (2 * size), the ready queue (size ids) and the pending cancels
- * (2 * size ids). Any thread. */
+/* What iou_loop_open allocates (or its queues grow to) per waiter slot: the waiters, the ready
+ * queue (one id) and the pending cancels (two ids). Any thread. */
 size_t iou_loop_bytes_per_slot(void) {
-  return sizeof(struct iou__inbound_entry) + iou__waiters_bytes_per_slot() + 2 * sizeof(struct iou_completion) +
-         sizeof(uint64_t) + 2 * sizeof(uint64_t);
+  return iou__waiters_bytes_per_slot() + sizeof(uint64_t) + 2 * sizeof(uint64_t);
+}
+
+/* Per entry of config.size: the inbound queue (one entry) and the completion queue (two). */
+size_t iou_loop_bytes_per_entry(void) {
+  return sizeof(struct iou__inbound_entry) + 2 * sizeof(struct iou_completion);
 }
 
 /* Any thread. */
@@ -582,10 +647,12 @@ void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
   LOAD(sqes_staged);
   LOAD(enters);
   LOAD(cq_overflow);
+  LOAD(cq_kernel_overflow);
   LOAD(abandoned);
   LOAD(pending_operations);
   LOAD(single_issuer);
 #undef LOAD
   out->wakes = atomic_load_explicit(&loop->waker.wakes, memory_order_relaxed);
   out->engine = loop->engine;
+  out->recv_buffers = loop->recv_buffers.entries; /* fixed once the ring is open (before open returned) */
 }

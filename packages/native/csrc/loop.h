@@ -46,15 +46,17 @@
  * sequenced before the completions' release store (update_gauge before publish_completions). */
 struct iou__counters {
   _Atomic uint64_t submitted, completed, failed, timed_out, cancelled, requeued, sqes_staged, enters, cq_overflow,
-      abandoned;
+      cq_kernel_overflow, abandoned;
   _Atomic uint32_t pending_operations;
   _Atomic bool single_issuer;
 };
 
-/* A FIFO of WaiterIds (ready queue, pending cancels). Loop thread. */
+/* A FIFO of WaiterIds (ready queue, pending cancels). Grows by doubling up to `bound`, so its
+ * memory follows the most requests queued at once, not the waiter capacity. Loop thread. */
 struct iou__id_queue {
   uint64_t *ids;
   uint32_t capacity;
+  uint32_t bound;
   uint32_t head;
   uint32_t len;
 };
@@ -65,7 +67,8 @@ struct iou__id_queue {
 
 struct iou_loop {
   /* Fixed at open. */
-  uint32_t size;
+  uint32_t size;          /* SQ entries and inbound queue capacity */
+  uint32_t max_in_flight; /* waiter capacity */
   bool io_poll;
   bool want_single_issuer;
   uint8_t operations; /* IOU_CLASS_* bits this loop accepts (never 0) */
@@ -113,6 +116,9 @@ struct iou_loop {
   /* Owner only, written on every submit: a cache line of its own as well. */
   _Alignas(IOU_CACHE_LINE) uint32_t unpublished; /* submitted since the last publish */
   struct iou__credentials credentials; /* owner only: the process's, taken at open (iou_loop_credentials_changed) */
+  /* The provided buffers of IOU_OP_RECV_MANY: mapped at open, registered by iou__new_ring on the
+   * ring's thread, produced into by the owner only (iou_loop_recv_buffers_return). */
+  struct iou__buf_ring recv_buffers;
   bool destroyed;
 
   /* The thread that runs the phases: the loop thread (thread engine) or the owner (inline). */
@@ -126,6 +132,7 @@ struct iou_loop {
   iou_trace_fn trace;     /* tests only (iou_loop_config): NULL = off */
   void *trace_ctx;
   bool wake_rearm_needed;           /* the multishot wake poll is neither armed nor staged */
+  bool room_freed;                  /* took requests the owner waited to submit: notify even without completions */
   uint32_t processed_seq;           /* requests taken from the inbound queue, mod 2^29 */
   struct iou__spinner idle_spinner; /* calibrated by the loop thread before its first iteration */
   uint32_t idle_spin_us, idle_spin_max_us, idle_spin_quick_wake_us; /* fixed at open */

@@ -20,6 +20,8 @@
  */
 #include "request.h"
 
+#include "ring.h" /* IOU_BUF_GROUP */
+
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -47,6 +49,7 @@ struct iou__operation {
   uint8_t op_class;     /* IOU_CLASS_* bits: the loops that accept it (iou_loop_config.operations) */
   uint8_t opcodes[2];   /* every IORING_OP_* its prep may stage, for the ring's restrictions; an unused
                            entry is 0 (IORING_OP_NOP, which only the nop row stages, first) */
+  bool multishot; /* one SQE yields CQEs with IORING_CQE_F_MORE (published as IOU_COMPLETION_MORE), then its last */
 };
 
 static uint64_t offset_of(const struct iou__request *r) {
@@ -113,6 +116,15 @@ static void prep_recv(struct iou__request *r, struct io_uring_sqe *sqe) {
   prep_rest(r, sqe);
 }
 
+/* Multishot recv into the provided buffers (Linux 6.0): the kernel picks a buffer per chunk. */
+static void prep_recv_many(struct iou__request *r, struct io_uring_sqe *sqe) {
+  (void)r;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = IOU_BUF_GROUP;
+}
+
 static void prep_sync(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->opcode = IORING_OP_FSYNC;
   sqe->fsync_flags = (r->req.flags & IOU_FLAG_DATA_ONLY) ? IORING_FSYNC_DATASYNC : 0;
@@ -136,6 +148,13 @@ static void prep_connect(struct iou__request *r, struct io_uring_sqe *sqe) {
 static void prep_accept(struct iou__request *r, struct io_uring_sqe *sqe) {
   sqe->opcode = IORING_OP_ACCEPT;
   sqe->accept_flags = r->req.arg;
+}
+
+/* Multishot accept (Linux 5.19): one CQE, with F_MORE, per connection. */
+static void prep_accept_many(struct iou__request *r, struct io_uring_sqe *sqe) {
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->accept_flags = r->req.arg;
+  sqe->ioprio = IORING_ACCEPT_MULTISHOT;
 }
 
 static void prep_shutdown(struct iou__request *r, struct io_uring_sqe *sqe) {
@@ -233,29 +252,31 @@ static void prep_link(struct iou__request *r, struct io_uring_sqe *sqe) {
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes */
-  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}},
-  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}},
-  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}},
-  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}},
-  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}},
-  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}},
-  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}},
-  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}},
-  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}},
-  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}},
-  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}},
-  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}},
-  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}},
-  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}},
-  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}},
-  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}},
-  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}},
-  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}},
-  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}},
-  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}},
-  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}},
-  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}},
+  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot */
+  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false},
+  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false},
+  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false},
+  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false},
+  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false},
+  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false},
+  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false},
+  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false},
+  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false},
+  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false},
+  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false},
+  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false},
+  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false},
+  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false},
+  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false},
+  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false},
+  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false},
+  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false},
+  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false},
+  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false},
+  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false},
+  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false},
+  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true},
+  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -277,6 +298,10 @@ bool iou_op_moves_data(uint32_t op) {
 
 const char *iou_op_syscall(uint32_t op) {
   return op < IOU_OP_COUNT ? operations[op].syscall : NULL;
+}
+
+bool iou__request_multishot(const struct iou__request *r) {
+  return row_of(r)->multishot;
 }
 
 uint8_t iou_op_class(uint32_t op) {

@@ -69,6 +69,9 @@ void iou__request_build_sqe(struct iou__request *r, struct io_uring_sqe *sqe, ui
  * (outcome and result set), false when another SQE is needed. Success wins over a cancel. */
 bool iou__request_on_cqe(struct iou__request *r, bool cancel_requested, uint8_t cancel_outcome, int32_t res);
 
+/* The request's operation is multishot: one SQE, CQEs with IORING_CQE_F_MORE, then a last one. */
+bool iou__request_multishot(const struct iou__request *r);
+
 /* Ends the request without a CQE (local timeout or cancel, abandonment): result = bytes so far. */
 void iou__request_end(struct iou__request *r, uint8_t outcome);
 

@@ -61,15 +61,19 @@ static unsigned fault_every(void) {
 }
 #endif
 
-int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags) {
+int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags) {
   memset(ring, 0, sizeof(*ring));
   ring->fd = -1;
   struct io_uring_params p;
   memset(&p, 0, sizeof(p));
   p.flags = flags;
+  if (cq_entries != 0) { /* Linux 5.5 */
+    p.flags |= IORING_SETUP_CQSIZE;
+    p.cq_entries = cq_entries;
+  }
 #ifdef IOU_FAULT_INJECTION
   p.flags |= IORING_SETUP_CQSIZE;
-  p.cq_entries = entries;
+  p.cq_entries = entries; /* the smallest: overrides the loop's size */
 #endif
   int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
   if (fd < 0) return -errno;
@@ -216,6 +220,12 @@ void iou__ring_cq_commit(struct iou_ring *ring) {
   __atomic_store_n(ring->kcq_head, ring->cq_head, __ATOMIC_RELEASE);
 }
 
+bool iou__ring_cq_overflowed(const struct iou_ring *ring) {
+  /* Relaxed: a hint that the next enter hands over more CQEs; the kernel sets and clears the flag
+   * atomically under its completion lock. */
+  return (__atomic_load_n(ring->ksq_flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
 int iou__ring_restrict(struct iou_ring *ring, const uint8_t *sqe_ops, unsigned n_sqe_ops, const uint8_t *register_ops,
                        unsigned n_register_ops, uint8_t sqe_flags) {
   struct io_uring_restriction r[64];
@@ -258,28 +268,40 @@ void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
 }
 
 /* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
-static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                     bool *single_issuer) {
+static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                     bool want_single_issuer, bool *single_issuer) {
   if (want_single_issuer) {
     /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
-    int r = iou__ring_init(ring, entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
     if (r == 0) *single_issuer = true;
     if (r != -EINVAL) return r;
   }
   /* Without DEFER_TASKRUN (refused, or single issuer not wanted): COOP_TASKRUN (Linux 5.19) still
    * spares the submitting thread an interrupt per completion's task work, which the kernel then runs
    * when that thread next enters it, as with DEFER_TASKRUN. Older kernels say EINVAL. */
-  int r = iou__ring_init(ring, entries, flags | IORING_SETUP_COOP_TASKRUN);
+  int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_COOP_TASKRUN);
   if (r != -EINVAL) return r;
   /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
-  return iou__ring_init(ring, entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
+  return iou__ring_init(ring, entries, cq_entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the
  * caller lists (request.c's iou__request_opcodes: the accepted operations' own, the polls and the
- * cancel); registering the inline engine's eventfd; IOSQE_ASYNC. A compromised JavaScript context
- * holding the ring cannot use it to open, connect or read anything else. */
+ * cancel); registering the inline engine's eventfd; IOSQE_ASYNC and IOSQE_BUFFER_SELECT (recvMany). A
+ * compromised JavaScript context holding the ring cannot use it to open, connect or read anything
+ * else. */
 static const uint8_t RING_REGISTER_OPS[] = {IORING_REGISTER_EVENTFD};
+
+/* Registers the provided-buffer ring with the (still disabled) ring, before the restrictions. */
+static int register_buf_ring(struct iou_ring *ring, const struct iou__buf_ring *b) {
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof(reg));
+  reg.ring_addr = (uint64_t)(uintptr_t)b->kring; /* ours; the kernel pins its pages until unregistered */
+  reg.ring_entries = b->entries;
+  reg.bgid = IOU_BUF_GROUP;
+  if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) return -errno;
+  return 0;
+}
 
 /* `opcodes` without those this kernel lacks (IORING_REGISTER_PROBE, Linux 5.6): a restriction
  * naming an opcode past the kernel's last is refused with EINVAL, and the Driver never submits an
@@ -299,14 +321,60 @@ static unsigned supported_opcodes(struct iou_ring *ring, const uint8_t *opcodes,
   return n;
 }
 
-int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes) {
+int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                   bool want_single_issuer, bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes,
+                   struct iou__buf_ring *buffers) {
   *single_issuer = false;
-  int r = init_ring(ring, entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
+  int r = init_ring(ring, entries, cq_entries, flags | IORING_SETUP_R_DISABLED, want_single_issuer, single_issuer);
   if (r != 0) return r;
+  if (buffers != NULL && buffers->entries > 0 && (r = register_buf_ring(ring, buffers)) != 0) {
+    if (r != -EINVAL) {
+      iou__ring_exit(ring);
+      return r;
+    }
+    iou__buf_ring_free(buffers); /* before Linux 5.19: no buffer rings, RECV_MANY ends -ENOBUFS */
+  }
   uint8_t supported[256]; /* one byte per possible opcode: more than any list holds */
   unsigned n_supported = supported_opcodes(ring, opcodes, n_opcodes, supported);
-  r = iou__ring_restrict(ring, supported, n_supported, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS), IOSQE_ASYNC);
+  /* IOSQE_BUFFER_SELECT: IOU_OP_RECV_MANY takes its buffers from the provided-buffer ring. */
+  r = iou__ring_restrict(ring, supported, n_supported, RING_REGISTER_OPS, sizeof(RING_REGISTER_OPS),
+                         IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
   if (r != 0) iou__ring_exit(ring);
   return r;
+}
+
+int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries, uint32_t size) {
+  memset(b, 0, sizeof(*b));
+  if (entries == 0) return 0;
+  if ((entries & (entries - 1)) != 0 || entries > 32768 || size == 0 || base == NULL) return -EINVAL;
+  b->map_len = (size_t)entries * sizeof(struct io_uring_buf);
+  void *p = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* page-aligned */
+  if (p == MAP_FAILED) return -errno;
+  b->kring = p;
+  b->entries = entries;
+  b->base = base;
+  b->size = size;
+  return 0;
+}
+
+void iou__buf_ring_free(struct iou__buf_ring *b) {
+  if (b->kring != NULL) munmap(b->kring, b->map_len);
+  memset(b, 0, sizeof(*b));
+}
+
+int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n) {
+  if (b->entries == 0 || n > b->entries - b->in_ring) return -EINVAL;
+  for (uint32_t i = 0; i < n; i++)
+    if (ids[i] >= b->entries) return -EINVAL;
+  for (uint32_t i = 0; i < n; i++) {
+    struct io_uring_buf *e = &b->kring->bufs[(uint16_t)(b->tail + i) & (b->entries - 1)];
+    e->addr = (uint64_t)(uintptr_t)(b->base + (size_t)ids[i] * b->size); /* the caller's memory (iou.h) */
+    e->len = b->size;
+    e->bid = ids[i];
+  }
+  b->tail = (uint16_t)(b->tail + n);
+  b->in_ring += n;
+  /* Release pairs with the kernel's acquire of the tail: the entries are written first. */
+  __atomic_store_n(&b->kring->tail, b->tail, __ATOMIC_RELEASE);
+  return 0;
 }

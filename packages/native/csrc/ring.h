@@ -15,6 +15,8 @@
 
 #include "compat.h"
 
+struct iou__buf_ring;
+
 struct iou_ring {
   int fd;
 
@@ -49,9 +51,10 @@ struct iou_ring {
   size_t sqe_map_len;
 };
 
-/* Creates the ring with `entries` SQ entries and setup `flags`. Returns 0 or -errno (nothing left
+/* Creates the ring with `entries` SQ entries, `cq_entries` CQ entries (IORING_SETUP_CQSIZE, Linux
+ * 5.5; 0: the kernel's default, twice the SQ) and setup `flags`. Returns 0 or -errno (nothing left
  * open on failure). Requires IORING_FEAT_EXT_ARG (Linux 5.11): -EOPNOTSUPP without it. */
-int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t flags);
+int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags);
 
 /* Unmaps and closes the ring. Requests still in the kernel are cancelled by the kernel
  * asynchronously: memory they reference must stay valid (see abandonment). */
@@ -82,13 +85,42 @@ bool iou__ring_cq_ready(const struct iou_ring *ring);
 /* Releases every CQE taken by iou__ring_next_cqe (one release store of the CQ head). */
 void iou__ring_cq_commit(struct iou_ring *ring);
 
+/* True when the kernel holds CQEs back for want of CQ room (IORING_SQ_CQ_OVERFLOW, Linux 5.8; with
+ * NODROP, Linux 5.5, they are kept, and handed over by the next io_uring_enter with GETEVENTS). */
+bool iou__ring_cq_overflowed(const struct iou_ring *ring);
+
 /* Creates the loop's ring on the calling thread (which becomes SINGLE_ISSUER's issuer): with
  * SINGLE_ISSUER | DEFER_TASKRUN when wanted and accepted (Linux 6.1; *single_issuer says so), else
  * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to `opcodes` (the
- * only IORING_OP_* its SQEs may carry), the eventfd's registration and IOSQE_ASYNC, then enabled.
- * 0 or -errno. */
-int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t flags, bool want_single_issuer,
-                   bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes);
+ * only IORING_OP_* its SQEs may carry), the eventfd's registration, IOSQE_ASYNC and
+ * IOSQE_BUFFER_SELECT, then enabled. `buffers` (when it has entries) is registered before the
+ * restrictions; a kernel without buffer rings (before Linux 5.19: EINVAL) leaves it unregistered,
+ * with no entries, and the ring opens without it. 0 or -errno. */
+int iou__ring_open(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                   bool want_single_issuer, bool *single_issuer, const uint8_t *opcodes, unsigned n_opcodes,
+                   struct iou__buf_ring *buffers);
+
+/* A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19) of group IOU_BUF_GROUP: the
+ * entries the kernel takes buffers from for IOSQE_BUFFER_SELECT. Its memory (kring) is ours,
+ * mapped by iou__buf_ring_init, registered with the ring and unmapped by iou__buf_ring_free after
+ * the ring is closed (the kernel keeps its own reference to the pages it pinned). One producer of
+ * the tail (the loop's owner: iou_loop_recv_buffers_return), one consumer (the kernel). */
+#define IOU_BUF_GROUP 0
+struct iou__buf_ring {
+  struct io_uring_buf_ring *kring; /* entries and tail read by the kernel; we release-store tail */
+  size_t map_len;
+  uint32_t entries; /* power of two; 0: none */
+  uint16_t tail;    /* producer's private tail, published by iou__buf_ring_give */
+  uint8_t *base;    /* the caller's buffers */
+  uint32_t size;    /* bytes per buffer */
+  uint32_t in_ring; /* given to the kernel and not yet named by a completion (producer's count) */
+};
+
+/* Maps an empty ring for `entries` buffers of `size` bytes at base. 0 or -errno. */
+int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries, uint32_t size);
+void iou__buf_ring_free(struct iou__buf_ring *b);
+/* Appends buffers and publishes them to the kernel (one release store of the tail). 0 or -EINVAL. */
+int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n);
 
 /* Restricts a ring created with IORING_SETUP_R_DISABLED (Linux 5.10) to these SQE opcodes, these
  * io_uring_register operations and these SQE flags (IORING_REGISTER_RESTRICTIONS), then enables it

@@ -34,7 +34,7 @@ void iou__abandon_all(struct iou_loop *loop) {
     iou__bump(&loop->counters.submitted, 1);
     if (!ended) iou__complete_locally(loop, tag, 0, IOU_OUTCOME_ABANDONED);
   }
-  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
+  for (uint32_t i = 0; i < loop->waiters.used; i++) { /* never-used slots are free */
     struct iou__waiter *w = &loop->waiters.entries[i];
     if (w->state == IOU_WAITER_ACTIVE) iou__cancel_waiter(loop, w->id, IOU_OUTCOME_ABANDONED);
   }
@@ -51,7 +51,7 @@ void iou__abandon_all(struct iou_loop *loop) {
       iou__submit_and_wait(loop, 1, (int64_t)(grace_end - now));
     iou__handle_cqes(loop);
   }
-  for (uint32_t i = 0; i < loop->waiters.capacity; i++) {
+  for (uint32_t i = 0; i < loop->waiters.used; i++) { /* never-used slots are free */
     struct iou__waiter *w = &loop->waiters.entries[i];
     if (w->state == IOU_WAITER_FREE) continue;
     struct iou_completion c;

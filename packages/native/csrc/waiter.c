@@ -15,10 +15,15 @@ static uint32_t next_pow2(uint32_t v) {
   return p;
 }
 
+/* The tag index starts at this many slots (or the full size, if smaller) and doubles at half full. */
+#define TAG_SLOTS_INITIAL 64u
+
 int iou__waiters_init(struct iou__waiters *w, uint32_t capacity) {
   memset(w, 0, sizeof(*w));
   IOU_ASSERT(capacity > 0 && capacity <= IOU_MAX_RING_SIZE, "waiters: capacity out of range");
-  uint32_t tag_slots = next_pow2(capacity * 2);
+  uint32_t tag_max = next_pow2(capacity * 2);
+  uint32_t tag_slots = tag_max < TAG_SLOTS_INITIAL ? tag_max : TAG_SLOTS_INITIAL;
+  /* calloc: zeroed memory that is not touched here (a free slot is state FREE, all zero). */
   w->entries = calloc(capacity, sizeof(*w->entries));
   w->free = calloc(capacity, sizeof(*w->free));
   w->tags = calloc(tag_slots, sizeof(*w->tags));
@@ -28,11 +33,7 @@ int iou__waiters_init(struct iou__waiters *w, uint32_t capacity) {
   }
   w->capacity = capacity;
   w->tag_mask = tag_slots - 1;
-  for (uint32_t i = 0; i < capacity; i++) {
-    w->entries[i].id = iou__waiter_id(i, 0);
-    w->free[capacity - 1 - i] = iou__waiter_id(i, 0); /* pushed in reverse: index 0 on top */
-  }
-  w->free_len = capacity;
+  w->tag_max_mask = tag_max - 1;
   return 0;
 }
 
@@ -53,11 +54,27 @@ static uint32_t tag_hash(const struct iou__waiters *w, uint64_t tag) {
   return (uint32_t)((tag * 0x9E3779B97F4A7C15ull) >> 32) & w->tag_mask;
 }
 
-static void tag_insert(struct iou__waiters *w, uint64_t tag, uint32_t index) {
+static void tag_place(struct iou__waiters *w, uint64_t tag, uint32_t index) {
   uint32_t i = tag_hash(w, tag);
   while (w->tags[i].index_plus_one != 0) i = (i + 1) & w->tag_mask; /* load factor <= 1/2 */
   w->tags[i].tag = tag;
   w->tags[i].index_plus_one = index + 1;
+}
+
+/* Keeps the load factor at most 1/2: doubles the index (up to its size at full capacity) before
+ * the insert that would pass it. Out of memory is fatal: a live waiter would be unfindable. */
+static void tag_insert(struct iou__waiters *w, uint64_t tag, uint32_t index) {
+  if (2 * (w->len + 1) > w->tag_mask + 1 && w->tag_mask < w->tag_max_mask) {
+    struct iou__tag_slot *old = w->tags;
+    uint32_t old_slots = w->tag_mask + 1;
+    w->tags = calloc(2 * (size_t)old_slots, sizeof(*w->tags));
+    IOU_ASSERT(w->tags != NULL, "waiters: out of memory growing the tag index");
+    w->tag_mask = 2 * old_slots - 1;
+    for (uint32_t i = 0; i < old_slots; i++)
+      if (old[i].index_plus_one != 0) tag_place(w, old[i].tag, old[i].index_plus_one - 1);
+    free(old);
+  }
+  tag_place(w, tag, index);
 }
 
 static void tag_remove(struct iou__waiters *w, uint64_t tag, uint32_t index) {
@@ -91,8 +108,9 @@ bool iou__waiters_find_tag(const struct iou__waiters *w, uint64_t tag, uint64_t 
 }
 
 uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__request *request, bool has_tick, uint64_t tick) {
-  IOU_ASSERT(w->free_len > 0, "waiters: insert into a full slab");
-  uint64_t id = w->free[--w->free_len];
+  IOU_ASSERT(w->len < w->capacity, "waiters: insert into a full slab");
+  /* A freed slot first (LIFO: the most recently used, its memory warm), else the next never-used. */
+  uint64_t id = w->free_len > 0 ? w->free[--w->free_len] : iou__waiter_id(w->used++, 0);
   struct iou__waiter *e = &w->entries[iou__waiter_index(id)];
   IOU_ASSERT(e->state == IOU_WAITER_FREE, "waiters: free stack names an occupied slot");
   e->id = id;
@@ -109,7 +127,7 @@ uint64_t iou__waiters_insert(struct iou__waiters *w, const struct iou__request *
 
 struct iou__waiter *iou__waiters_get(struct iou__waiters *w, uint64_t id) {
   uint32_t index = iou__waiter_index(id);
-  if (index >= w->capacity) return NULL;
+  if (index >= w->used) return NULL;
   struct iou__waiter *e = &w->entries[index];
   if (e->state == IOU_WAITER_FREE || e->id != id) return NULL;
   return e;
@@ -137,6 +155,7 @@ static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_com
   out->result = e->request.result;
   out->outcome = e->request.outcome;
   out->flags = 0;
+  out->buffer = 0;
   tag_remove(w, e->request.req.tag, iou__waiter_index(e->id));
   e->state = IOU_WAITER_FREE;
   e->in_flight = false;
@@ -162,8 +181,16 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
   return IOU_STAGE_SUBMIT;
 }
 
+/* The provided buffer a CQE names, if any, into the completion. */
+static void buffer_of(uint32_t cqe_flags, struct iou_completion *out) {
+  if (!(cqe_flags & IORING_CQE_F_BUFFER)) return;
+  out->flags |= IOU_COMPLETION_BUFFER;
+  out->buffer = (uint16_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick) {
+                                                        uint32_t cqe_flags, struct iou_completion *out, bool *had_tick,
+                                                        uint64_t *tick) {
   uint64_t id = iou__user_data_id(user_data);
   struct iou__waiter *e = iou__waiters_get(w, id);
   if (iou__user_data_is_cancel(user_data)) {
@@ -175,6 +202,18 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   }
   IOU_ASSERT(e != NULL, "waiters: op CQE for a stale or empty waiter");
   IOU_ASSERT(e->in_flight, "waiters: op CQE for a waiter that is not in flight");
+  if (cqe_flags & IORING_CQE_F_MORE) {
+    /* One result of a multishot op; the op stays in the kernel, the waiter as it is (a cancel or a
+     * deadline still ends it through the op's last CQE). */
+    IOU_ASSERT(iou__request_multishot(&e->request), "waiters: IORING_CQE_F_MORE on a single-shot op");
+    memset(out, 0, sizeof(*out));
+    out->tag = e->request.req.tag;
+    out->result = res;
+    out->outcome = res < 0 ? IOU_OUTCOME_ERROR : IOU_OUTCOME_OK;
+    out->flags = IOU_COMPLETION_MORE;
+    buffer_of(cqe_flags, out);
+    return IOU_CQE_OUTCOME_MORE;
+  }
   e->in_flight = false;
   bool cancel_requested = e->state == IOU_WAITER_CANCEL_REQUESTED;
   if (!iou__request_on_cqe(&e->request, cancel_requested, e->cancel_outcome, res)) return IOU_CQE_OUTCOME_REQUEUE;
@@ -183,6 +222,7 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   iou__request_release(&e->request);
   retire(w, e, out);
   if (cancel_requested && out->outcome == IOU_OUTCOME_OK) out->flags = IOU_COMPLETION_CANCEL_LOST;
+  buffer_of(cqe_flags, out); /* a multishot's last CQE may still carry a chunk */
   return IOU_CQE_OUTCOME_COMPLETE;
 }
 

@@ -69,14 +69,20 @@ struct iou__tag_slot {
   uint32_t index_plus_one; /* 0 = empty */
 };
 
+/* Memory follows use: the slots are reserved for the capacity (zeroed pages the kernel maps in on
+ * first touch), slot i is first used only after slots 0..i-1 (`used`), the free stack is LIFO so the
+ * slots in use stay the low ones, and the tag index doubles as it fills. A loop with capacity for
+ * thousands that never has more than a few in flight keeps a few slots' memory resident. */
 struct iou__waiters {
   struct iou__waiter *entries;
   uint32_t capacity;
   uint32_t len;   /* occupied slots: the pending_operations gauge */
-  uint64_t *free; /* LIFO stack of free WaiterIds; the first inserts get 0, 1, 2, ... */
+  uint32_t used;  /* slots [0, used) have been occupied at least once; the others never were */
+  uint64_t *free; /* LIFO stack of freed WaiterIds, taken before a never-used slot */
   uint32_t free_len;
   struct iou__tag_slot *tags; /* tag -> slot, linear probing, backward-shift deletion */
   uint32_t tag_mask;
+  uint32_t tag_max_mask;              /* the index's size at full capacity, minus one */
   uint64_t unexpected_cancel_results; /* cancel CQEs other than 0, -EALREADY, -ENOENT, -EINVAL */
 };
 
@@ -91,6 +97,7 @@ enum iou__completion_outcome {
   IOU_CQE_OUTCOME_COMPLETE, /* ended: completion filled, slot freed; remove *tick from the wheel if *had_tick */
   IOU_CQE_OUTCOME_REQUEUE,  /* needs another SQE: push the id on the ready queue */
   IOU_CQE_OUTCOME_CANCEL,   /* a cancel CQE (live or stale): nothing to do */
+  IOU_CQE_OUTCOME_MORE, /* a multishot op's CQE with F_MORE: publish the completion (flag MORE); it stays in flight */
 };
 
 /* Bytes iou__waiters_init allocates per unit of capacity (the tag index rounded down to 2 slots). */
@@ -127,7 +134,8 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
 
 /* Handles one CQE (not the wake poll's). */
 enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, uint64_t user_data, int32_t res,
-                                                        struct iou_completion *out, bool *had_tick, uint64_t *tick);
+                                                        uint32_t cqe_flags, struct iou_completion *out, bool *had_tick,
+                                                        uint64_t *tick);
 
 /* Ends a live waiter with IOU_OUTCOME_ABANDONED once the abandonment grace is over. When it is in
  * flight its loop-owned memory is leaked, not freed, and the completion carries

@@ -60,6 +60,7 @@ struct iou_loop; /* opaque */
 #define IOU_TRACE_COMPLETE 0  /* the request ended: outcome and result below */
 #define IOU_TRACE_REQUEUE 1   /* another op SQE (partial progress, -EINTR, or readiness after a poll) */
 #define IOU_TRACE_POLL_WAIT 2 /* -EAGAIN: a one-shot POLL_ADD on the fd before the op again */
+#define IOU_TRACE_MORE 3      /* a multishot op's CQE with IORING_CQE_F_MORE: a completion with IOU_COMPLETION_MORE */
 
 struct iou_trace_event {
   uint64_t tag;
@@ -74,6 +75,7 @@ struct iou_trace_event {
   uint8_t poll;       /* 1: the CQE of the readiness POLL_ADD, not of the operation */
   uint8_t decision;   /* IOU_TRACE_* */
   uint8_t outcome;    /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
+  uint8_t more;       /* the CQE carried IORING_CQE_F_MORE */
 };
 
 /* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
@@ -98,7 +100,11 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 struct iou_loop_config {
   uint8_t engine;     /* IOU_ENGINE_*; 0 (THREAD) by default */
   uint8_t operations; /* IOU_CLASS_* bits the loop accepts; 0: IOU_CLASS_ALL */
-  uint32_t size;      /* power of two in [1, 32768]: SQ entries, waiter capacity, inbound queue capacity */
+  uint32_t size;      /* rounded up to a power of two in [1, 32768]: SQ entries and inbound queue capacity */
+  /* Waiter capacity: requests in the loop at once (in the kernel, or parked between two SQEs), in
+   * [1, IOU_MAX_IN_FLIGHT]; 0: `size` (the seed's sizing). The CQ gets twice as many entries
+   * (IORING_SETUP_CQSIZE), at least twice `size`. Requests beyond it wait in the inbound queue. */
+  uint32_t max_in_flight;
   /* Request SINGLE_ISSUER | DEFER_TASKRUN; on EINVAL (or false) a COOP_TASKRUN ring, then a plain one. */
   bool single_issuer;
   bool io_poll;                    /* IORING_SETUP_IOPOLL */
@@ -111,10 +117,22 @@ struct iou_loop_config {
   uint32_t idle_spin_us;            /* IOU_IDLE_SPIN_DEFAULT_US is the seed's default; 0 = off */
   uint32_t idle_spin_max_us;        /* 0: IOU_IDLE_SPIN_MAX_DEFAULT_US */
   uint32_t idle_spin_quick_wake_us; /* 0: IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US */
-  bool wake_poll_oneshot;           /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
-  iou_trace_fn trace;               /* tests only: one event per op CQE; NULL (the default) traces nothing */
-  void *trace_ctx;                  /* passed to trace */
+  /* Provided buffers for IOU_OP_RECV_MANY (a buffer ring, IORING_REGISTER_PBUF_RING, Linux 5.19):
+   * recv_buffer_count buffers (a power of two in [1, 32768]; 0: none, and RECV_MANY ends ERROR
+   * -ENOBUFS) of recv_buffer_size bytes each, buffer i at recv_buffers + i * recv_buffer_size. The
+   * memory is the caller's and the kernel writes into it: keep it alive until iou_loop_destroy
+   * returns (forever if a RECV_MANY ended with IOU_COMPLETION_KERNEL_HELD). The ring starts empty:
+   * the owner hands the buffers to the kernel with iou_loop_recv_buffers_return. */
+  uint8_t *recv_buffers;
+  uint32_t recv_buffer_count;
+  uint32_t recv_buffer_size;
+  bool wake_poll_oneshot; /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
+  iou_trace_fn trace;     /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;        /* passed to trace */
 };
+
+/* The largest iou_loop_config.max_in_flight: twice it is the kernel's largest CQ (IORING_MAX_CQ_ENTRIES). */
+#define IOU_MAX_IN_FLIGHT 32768u
 
 /* Called on the loop thread, at most once per loop iteration, after it has published one or more
  * completions (and once more when the thread is about to exit). Must not block; the binding
@@ -164,7 +182,19 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_OP_MKDIR 19    /* mkdirat(fd, buf = path, arg2 = mode) */
 #define IOU_OP_SYMLINK 20  /* symlinkat(buf = target, fd, buf2 = path) */
 #define IOU_OP_LINK 21     /* linkat(fd, buf = existing, fd, buf2 = path, arg = AT_* flags) */
-#define IOU_OP_COUNT 22    /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
+/* Multishot recv (IORING_RECV_MULTISHOT, Linux 6.0) on fd into the loop's provided buffers
+ * (iou_loop_config.recv_buffers); reads no other field. Each chunk is a completion with
+ * IOU_COMPLETION_MORE | IOU_COMPLETION_BUFFER: result = bytes, buffer = the buffer holding them,
+ * which is the owner's until it gives it back (iou_loop_recv_buffers_return). The request ends
+ * once, as any other: OK 0 at end of stream, OK n with a last chunk (and its buffer) when the kernel
+ * stopped the multishot, ERROR -ENOBUFS when no buffer was left, the cancel's outcome. */
+#define IOU_OP_RECV_MANY 22
+/* Multishot accept4(fd, NULL, NULL, arg = SOCK_* flags) (IORING_ACCEPT_MULTISHOT, Linux 5.19):
+ * each connection is a completion with IOU_COMPLETION_MORE whose result is its fd (the owner's from
+ * then on). Ends once, as ACCEPT: an error, the cancel's outcome, or OK fd with a last connection
+ * when the kernel stopped the multishot. */
+#define IOU_OP_ACCEPT_MANY 23
+#define IOU_OP_COUNT 24 /* one past the last IOU_OP_*; any other op ends ERROR -EINVAL at admission */
 
 /* Which caller memory an operation's request points at (the table's `memory` column). Every byte of
  * it must stay alive until the request's completion (see struct iou_request). */
@@ -230,12 +260,18 @@ struct iou_request {
  * requested but the operation had already succeeded (success wins). The owner decides what a result
  * nobody waits for any more means: an fd an OPEN made is closed by the Driver. */
 #define IOU_COMPLETION_CANCEL_LOST 2u
+/* MORE: not the request's end but one result of a multishot operation (its outcome says OK or
+ * ERROR); the request goes on and ends with exactly one completion without MORE. */
+#define IOU_COMPLETION_MORE 4u
+/* BUFFER: `buffer` names the provided buffer the result's bytes are in (IOU_OP_RECV_MANY). */
+#define IOU_COMPLETION_BUFFER 8u
 
 struct iou_completion {
   uint64_t tag;
   int32_t result;
   uint8_t outcome; /* IOU_OUTCOME_* */
   uint8_t flags;   /* IOU_COMPLETION_* */
+  uint16_t buffer; /* with IOU_COMPLETION_BUFFER: the provided buffer's id */
 };
 
 struct iou_stats {
@@ -249,10 +285,15 @@ struct iou_stats {
   uint64_t enters;      /* io_uring_enter calls */
   uint64_t wakes;       /* eventfd writes by producers (the slow path of publish) */
   uint64_t cq_overflow; /* completions that waited in the loop's overflow list */
+  /* Times the loop found the kernel holding CQEs back because its CQ was full (IORING_SQ_CQ_OVERFLOW;
+   * NODROP keeps them and the next io_uring_enter hands them over: nothing is lost). */
+  uint64_t cq_kernel_overflow;
   uint64_t abandoned;
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
-  bool single_issuer;          /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
-  uint8_t engine;              /* IOU_ENGINE_* */
+  uint32_t
+      recv_buffers; /* provided buffers registered for IOU_OP_RECV_MANY (0: none, or the kernel has no buffer rings) */
+  bool single_issuer; /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
+  uint8_t engine;     /* IOU_ENGINE_* */
 };
 
 /* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets
@@ -260,8 +301,9 @@ struct iou_stats {
 int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, void *notify_ctx, struct iou_loop **out);
 
 /* Copies up to n requests into the inbound queue, in order, without waking the loop. Returns how
- * many were taken (fewer than n when the queue is full: the caller keeps the rest and retries after
- * completions), or -ESHUTDOWN once iou_loop_close was called. Owner thread. */
+ * many were taken (fewer than n when the queue is full: the caller keeps the rest and retries once
+ * iou_loop_inbound_room says the loop took some, or after completions), or -ESHUTDOWN once
+ * iou_loop_close was called. Owner thread. */
 int iou_loop_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);
 
 /* Makes everything submitted so far visible to the loop and wakes it if it sleeps (the seed's
@@ -285,6 +327,17 @@ void iou_loop_publish_early(struct iou_loop *loop);
  * (one small allocation) cannot be allocated; then nothing was queued and the caller may retry.
  * Wakes the loop. Owner. */
 int iou_loop_cancel(struct iou_loop *loop, uint64_t tag);
+
+/* True once after an iou_loop_submit found the inbound queue full and the loop has since taken
+ * requests from it (then the thread engine also notifies, with or without completions): the owner
+ * may submit what it kept back. Owner thread. */
+bool iou_loop_inbound_room(struct iou_loop *loop);
+
+/* Hands provided buffers (ids below recv_buffer_count) back to the kernel for IOU_OP_RECV_MANY:
+ * each once per completion that named it, or once at the start. The owner is the only producer of
+ * the buffer ring's tail (one release store per call); the kernel consumes. 0, or -EINVAL (no
+ * buffers configured, an id out of range, or more than the ring holds). Owner thread. */
+int iou_loop_recv_buffers_return(struct iou_loop *loop, const uint16_t *ids, uint32_t n);
 
 /* Moves up to max completions into out; returns the count. Owner thread. */
 uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion *out, uint32_t max);
@@ -338,9 +391,14 @@ int64_t iou_loop_timeout_ns(struct iou_loop *loop);
 /* One pass of the phases; a no-op for the thread engine and once the loop exited. */
 void iou_loop_run(struct iou_loop *loop);
 
-/* The loop's own memory per unit of iou_loop_config.size (queues, waiters, tag index), for sizing;
- * the kernel's rings come on top (one SQE and its index, two CQEs per entry). Any thread. */
+/* The loop's own memory, for sizing; the kernel's rings come on top (one SQE and its index per
+ * entry of `size`, two CQEs per waiter slot). Per waiter slot (max_in_flight): the waiter, its
+ * free-id and tag-index entries, its ready-queue and pending-cancel ids. Reserved at open but
+ * touched, and so resident, only up to the most requests that were in the loop at once (the
+ * id queues and the tag index grow to that). Per entry of `size`: the inbound queue and the
+ * completion queue (resident from the first use). Any thread. */
 size_t iou_loop_bytes_per_slot(void);
+size_t iou_loop_bytes_per_entry(void);
 
 /* A snapshot of the counters (each read with a relaxed atomic load). Any thread. */
 void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out);

@@ -14,15 +14,17 @@
  */
 import { closeSync } from "node:fs"
 import {
+  IOU_COMPLETION_BUFFER,
   IOU_COMPLETION_CANCEL_LOST,
   IOU_COMPLETION_KERNEL_HELD,
+  IOU_COMPLETION_MORE,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
   IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
-import { BY_OP, OPERATIONS } from "./Operations.ts"
+import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
 import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
@@ -56,14 +58,36 @@ export interface FdClosing {
   readonly onIdle: () => void
 }
 
+/**
+ * What a multishot request (recvMany) needs beyond the rest: its chunks, and what its loop
+ * completion means. Implemented by the Driver.
+ */
+export interface Multishot {
+  /** Buffer `buffer` of the pool holds `length` bytes of the request in `slot`: hand them over. */
+  chunk(slot: number, buffer: number, length: number): void
+  /** A result of the multishot request in `slot` that names no buffer (acceptMany: an fd). */
+  more(slot: number, outcome: number, result: number): void
+  /**
+   * The loop ended the multishot request in `slot` with (outcome, result), its chunks delivered.
+   * True when the Driver took it over (re-armed it, or ended it itself); false: end it as any other.
+   */
+  ended(slot: number, outcome: number, result: number): boolean
+  /** After each batch: give the buffers back, then re-arm. */
+  afterBatch(): void
+}
+
 export class Delivery {
   private readonly table: Pending.PendingTable
   private readonly shutdown: Shutdown
   private readonly afterLocal: () => void
+  /** Set by the Driver once its parts exist. */
+  multishot: Multishot | undefined
   /** Requests ended without the loop: cancelled, abandoned or timed out in the backpressure queue. */
   cancelled = 0
   abandoned = 0
   timedOut = 0
+  /** recvMany found the provided buffers all taken (ENOBUFS) and was re-armed. */
+  recvBuffersEmpty = 0
   private quarantinedBytes = 0
   /** fds that closeFd is closing (see Driver.submitCloseFd); each request on one that ends counts down. */
   readonly closingFds = new Map<number, FdClosing>()
@@ -101,6 +125,13 @@ export class Delivery {
       if (state !== Pending.SUBMITTED && state !== Pending.CANCELLING) continue
       const result = wire.result(i)
       const outcome = wire.outcome(i)
+      const flags = wire.flags(i)
+      if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer(i), result > 0 ? result : 0)
+      if ((flags & IOU_COMPLETION_MORE) !== 0) {
+        if ((flags & IOU_COMPLETION_BUFFER) === 0) this.multishot!.more(slot, outcome, result)
+        continue
+      }
+      if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
         const unwanted = state === Pending.CANCELLING || (wire.flags(i) & IOU_COMPLETION_CANCEL_LOST) !== 0
         if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, state!, result)
@@ -109,6 +140,7 @@ export class Delivery {
       }
       this.failed(slot, result, outcome, wire.flags(i))
     }
+    this.multishot?.afterBatch()
   }
 
   /**
@@ -180,13 +212,15 @@ export class Delivery {
       enters: n.enters,
       wakes: n.wakes,
       cqOverflow: n.cqOverflow,
+      cqKernelOverflow: n.cqKernelOverflow,
+      recvBuffersEmpty: this.recvBuffersEmpty,
       abandoned: n.abandoned + this.abandoned,
       quarantinedBytes: this.quarantinedBytes,
     }
   }
 
   /** Frees the slot, then calls back (a callback may submit again and reuse the slot). */
-  private finish(slot: number, error: IoUringError | null, result: number): void {
+  finish(slot: number, error: IoUringError | null, result: number): void {
     const t = this.table
     const kind = t.kind[slot]
     const resolve = t.resolve[slot]!

@@ -44,13 +44,23 @@ import { closeSync, ftruncate } from "node:fs"
 import { constants } from "node:os"
 import { dirname } from "node:path"
 import { BackpressureQueue } from "./Backpressure.ts"
-import { binding, IOU_FLAG_DATA_ONLY, IOU_FLAG_EXACT, IOU_OUTCOME_TIMEOUT, type NativeLoop } from "./binding.ts"
+import {
+  binding,
+  IOU_FLAG_DATA_ONLY,
+  IOU_FLAG_EXACT,
+  IOU_OUTCOME_ERROR,
+  IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
+  type NativeLoop,
+} from "./binding.ts"
 import * as Clock from "./Clock.ts"
-import { Delivery, type FdClosing } from "./Delivery.ts"
+import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { fallbackOps, lacksOpcode, openLoop, preflight } from "./probe.ts"
+import { RecvBuffers } from "./RecvBuffers.ts"
+import { Many } from "./Many.ts"
 import { Shutdown } from "./Shutdown.ts"
 import * as Sockets from "./Sockets.ts"
 import * as Stats from "./Stats.ts"
@@ -67,6 +77,10 @@ let capturedReject: ((error: unknown) => void) | undefined
 const capture = (resolve: (value: never) => void, reject: (error: unknown) => void): void => {
   capturedResolve = resolve
   capturedReject = reject
+}
+
+const rethrowLater = (error: unknown): never => {
+  throw error
 }
 
 const syscallOf = (op: number): Errors.IoUringError["syscall"] & string => BY_OP[op]!.syscall
@@ -93,7 +107,7 @@ export type NativeFactory = (
 
 const nativeFactory: NativeFactory = (deliver, staging, completions) => new binding.Loop(deliver, staging, completions)
 
-export class Driver {
+export class Driver implements Multishot {
   /**
    * Opens a ring: validates `config` (TypeError/RangeError) and creates the ring (with the thread
    * engine: starts the loop thread and waits until its ring exists). Throws an IoUringError with
@@ -124,6 +138,11 @@ export class Driver {
   private readonly shutdown: Shutdown
   private readonly delivery: Delivery
   private readonly submission: Submission
+  private readonly recvBuffers: RecvBuffers
+  /** recvMany requests the loop ended for want of buffers (or with a last chunk): re-armed after the batch. */
+  private rearming: Array<number> = []
+  /** The kernel took the provided buffers (Linux 5.19+); without them recvMany ends ENOBUFS. */
+  private readonly recvBuffersRegistered: boolean
   /** The process's credentials differed from those at open once: every later call is refused. */
   private credentialsChanged = false
   private readonly sockets: Sockets.Sockets
@@ -156,7 +175,10 @@ export class Driver {
       this.delivery.local(slot, Errors.fromCompletion(table.op[slot]!, table.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!)
     })
     this.native = factory(this.deliverFn, this.wire.staging, this.wire.completions)
-    openLoop(this.native, resolved)
+    this.recvBuffers = new RecvBuffers(resolved.recvBuffers.count, resolved.recvBuffers.size)
+    openLoop(this.native, resolved, this.recvBuffers.pool)
+    this.recvBuffersRegistered = (this.native.stats()?.recvBuffers ?? 0) > 0
+    if (this.recvBuffersRegistered) this.recvBuffers.all(this.native)
     const opened = this.native.stats()!
     this.shutdown = new Shutdown(this.native, opened, {
       flush: () => this.submission.flushNow(),
@@ -177,6 +199,7 @@ export class Driver {
       },
       (fd) => this.sockets.closeFd(fd),
     )
+    this.delivery.multishot = this
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
   }
@@ -267,6 +290,52 @@ export class Driver {
     const signal = Validate.signal(o.signal)
     const slot = this.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, deadline)
     return this.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+  }
+
+  /**
+   * Receives from a socket until end of stream, one chunk at a time, with one multishot recv on the
+   * Driver's provided buffers (config.recvBuffers): a connection that waits holds a waiter slot, no
+   * buffer. Iterate with `for await`; breaking out (or `return()`) cancels it. The iterator throws
+   * the request's error: AbortError when `signal` aborts, ETIMEDOUT at `timeout` (ms, for the whole
+   * stream), ERR_IOU_CLOSED when the Driver closes. Chunks the consumer has not taken yet wait in
+   * memory (the socket's own buffer no longer pushes back on the peer).
+   */
+  recvMany(fd: number, options?: T.RecvManyOptions): Many<Uint8Array> {
+    Validate.fd(fd)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return new Many<Uint8Array>(
+      {
+        start: (chunk, end) => this.submitRecvMany(fd, deadline, chunk, end),
+        cancel: (handle) => this.cancel(handle),
+        aborted: (reason) => Errors.abortError("recv", fd, reason),
+      },
+      signal,
+    )
+  }
+
+  /**
+   * The connections a listening socket accepts (`listener`: its fd, or the object listen resolved
+   * with), one multishot accept (Linux 5.19): each is yielded with its fd (the caller's) and both
+   * its addresses. Iterate with `for await`; breaking out (or `return()`) or aborting `signal` stops
+   * it, and a connection that arrives after that, or was accepted but not taken yet, is closed: an
+   * fd only reaches a caller who still wants it. `timeout` (ms) bounds the whole stream.
+   */
+  acceptMany(listener: number | { readonly fd: number }, options?: T.RecvManyOptions): Many<T.Connection> {
+    const fd = Validate.fd(typeof listener === "object" && listener !== null ? listener.fd : listener)
+    const o = Validate.options(options)
+    const deadline = Validate.deadlineOf(o.timeout)
+    const signal = Validate.signal(o.signal)
+    return new Many<T.Connection>(
+      {
+        start: (connection, end) => this.submitAcceptMany(fd, deadline, connection, end),
+        cancel: (handle) => this.cancel(handle),
+        aborted: (reason) => Errors.abortError("accept", fd, reason),
+        discard: (connection) => this.refuseConnection(connection.fd),
+      },
+      signal,
+    )
   }
 
   /**
@@ -458,6 +527,26 @@ export class Driver {
   }
 
   // ---- The low-level API: one callback per request, no Promise ----------------------------------
+
+  /**
+   * A multishot recv: `onChunk` gets each chunk (a copy) as it arrives, then `callback` once: (null,
+   * 0) at end of stream, or the error that ended it (AbortError after cancel(handle), ETIMEDOUT at
+   * `deadline`). The provided buffers running out (ENOBUFS) ends nothing: it is re-armed once they
+   * are back, and counted in stats().recvBuffersEmpty.
+   */
+  submitRecvMany(fd: number, deadline: number, onChunk: T.ChunkCallback, callback: T.Callback): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    if (typeof onChunk !== "function") {
+      throw Object.assign(new TypeError(`The "onChunk" argument must be of type function`), {
+        code: "ERR_INVALID_ARG_TYPE",
+      })
+    }
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.recvMany.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.onChunk[slot] = onChunk
+    return this.callback(slot, callback)
+  }
 
   /** A no-op. `deadline`: absolute ms on Driver.now(), 0 = none. */
   submitNop(deadline: number, callback: T.Callback): T.RequestHandle {
@@ -1143,6 +1232,42 @@ export class Driver {
   }
 
   /**
+   * A multishot accept: `onConnection` gets each connection (its fd the caller's) until `callback`
+   * runs once: with the error that ended it (AbortError after cancel(handle), ETIMEDOUT at
+   * `deadline`). A connection the kernel hands over after the cancel was asked for is closed here.
+   */
+  submitAcceptMany(
+    fd: number,
+    deadline: number,
+    onConnection: (connection: T.Connection) => void,
+    callback: T.Callback,
+  ): T.RequestHandle {
+    Validate.fd(fd)
+    const d = Validate.deadline(deadline)
+    if (typeof onConnection !== "function") {
+      throw Object.assign(new TypeError(`The "onConnection" argument must be of type function`), {
+        code: "ERR_INVALID_ARG_TYPE",
+      })
+    }
+    Validate.callback(callback)
+    const slot = this.fill(OPERATIONS.acceptMany.op, 0, fd, undefined, 0, 0, 0, d)
+    this.table.setArgs(slot, binding.sockets.constants["SOCK_CLOEXEC"]!, 0, 0)
+    this.table.onFd[slot] = (accepted) => {
+      const connection = this.sockets.describe(accepted)
+      // The peer went away between the kernel's accept and getpeername: nobody can use it.
+      if (connection instanceof Error) return this.refuseConnection(accepted)
+      onConnection(connection)
+    }
+    return this.callback(slot, callback)
+  }
+
+  /** Closes an accepted fd that no caller will get (close(2): it is fresh, nothing to flush). */
+  private refuseConnection(fd: number): void {
+    this.sockets.closeFd(fd)
+    this.delivery.unwantedFds++
+  }
+
+  /**
    * callback()'s request that never reaches the loop (refused, or nothing to move). Apart from
    * callback() so that the per-request path stays small enough for V8 to inline.
    */
@@ -1155,6 +1280,88 @@ export class Driver {
   }
 
   // ---- Completion ------------------------------------------------------------------------------
+
+  /** @internal Multishot: a result that names no buffer: acceptMany's connection fd. */
+  more(slot: number, outcome: number, result: number): void {
+    if (outcome !== IOU_OUTCOME_OK || this.table.op[slot] !== OPERATIONS.acceptMany.op) return
+    // Asked to stop (its signal, cancel or deadline): the caller does not want it any more.
+    if (this.table.state[slot] === Pending.CANCELLING) return this.refuseConnection(result)
+    const onFd = this.table.onFd[slot]
+    if (onFd === undefined) return this.refuseConnection(result)
+    try {
+      onFd(result)
+    } catch (thrown) {
+      process.nextTick(rethrowLater, thrown) // as a callback's: it must not stop the batch
+    }
+  }
+
+  /** @internal Multishot: a chunk of the recvMany in `slot` is in provided buffer `buffer`. */
+  chunk(slot: number, buffer: number, length: number): void {
+    const data = this.recvBuffers.take(buffer, length)
+    const onChunk = this.table.onChunk[slot]
+    if (onChunk === undefined || length === 0) return
+    try {
+      onChunk(data)
+    } catch (thrown) {
+      process.nextTick(rethrowLater, thrown) // as a callback's: it must not stop the batch
+    }
+  }
+
+  /**
+   * @internal Multishot: the loop ended the recvMany in `slot`. Out of buffers (ENOBUFS), or the
+   * kernel stopped the multishot after a chunk: re-armed after the batch, unless it was cancelled,
+   * the Driver is closing or its deadline passed (then it ends so). Anything else ends it.
+   */
+  ended(slot: number, outcome: number, result: number): boolean {
+    if (this.table.op[slot] === OPERATIONS.acceptMany.op) {
+      // The kernel stopped the multishot with a last connection: hand it over, then re-arm.
+      if (outcome !== IOU_OUTCOME_OK) return false
+      this.more(slot, outcome, result)
+      return this.rearmOrEnd(slot)
+    }
+    const enobufs = outcome === IOU_OUTCOME_ERROR && result === -constants.errno.ENOBUFS
+    if (!enobufs && !(outcome === IOU_OUTCOME_OK && result > 0)) return false
+    if (enobufs && !this.recvBuffersRegistered) return false // no buffer will ever come
+    if (enobufs) this.delivery.recvBuffersEmpty++
+    return this.rearmOrEnd(slot)
+  }
+
+  /** A multishot request the loop ended early goes again after the batch, unless it should end now. */
+  private rearmOrEnd(slot: number): boolean {
+    const t = this.table
+    const op = t.op[slot]!
+    if (t.state[slot] === Pending.CANCELLING) {
+      this.delivery.cancelled++
+      this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+    } else if (this.shutdown.closing) {
+      this.delivery.finish(slot, Errors.closedError(syscallOf(op), this.fdOf(slot)), 0)
+    } else if (t.deadline[slot]! > 0 && Clock.now() >= t.deadline[slot]!) {
+      this.delivery.timedOut++
+      this.delivery.finish(slot, Errors.fromCompletion(op, t.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!, 0)
+    } else {
+      this.rearming.push(slot)
+    }
+    return true
+  }
+
+  /** @internal Multishot: the batch's buffers go back to the kernel, then what ran out is re-armed. */
+  afterBatch(): void {
+    this.recvBuffers.flush(this.native)
+    if (this.rearming.length === 0) return
+    const slots = this.rearming
+    this.rearming = []
+    const t = this.table
+    for (const slot of slots) {
+      if (t.state[slot] === Pending.CANCELLING) {
+        // cancel(handle) came between the loop's end and now: the loop never heard of it.
+        this.delivery.cancelled++
+        const op = t.op[slot]!
+        this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+      } else {
+        this.submission.admit(slot)
+      }
+    }
+  }
 
   /** Called by the binding once per chunk of completions; `final` after the loop exited. */
   private deliver(count: number, final: boolean): void {

@@ -11,4 +11,4 @@ export type Syscall = Operations.Syscall
 export type Class = Operations.Class
 export type Classes = Operations.Classes
 
-export const { OPERATIONS, BY_OP, SYSCALLS, CLASSES, methodOf, fdOf, accepts, classBits } = Operations
+export const { OPERATIONS, BY_OP, SYSCALLS, CLASSES, methodOf, fdOf, accepts, classBits, isMultishot } = Operations

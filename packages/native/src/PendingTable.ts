@@ -74,6 +74,10 @@ const REFERENCES = {
   site: undefined as Site | undefined,
   /** Turns a successful result into the value delivered (stat: the stats read from its statx buffer). */
   map: undefined as ((result: number) => unknown) | undefined,
+  /** recvMany: called with each chunk before the request's one completion. */
+  onChunk: undefined as ((chunk: Uint8Array) => void) | undefined,
+  /** acceptMany: called with each accepted fd before the request's one completion. */
+  onFd: undefined as ((fd: number) => void) | undefined,
 }
 
 type Numbers = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> }
@@ -159,6 +163,8 @@ export class PendingTable {
     this.onAbort[slot] = undefined
     this.site[slot] = undefined
     this.map[slot] = undefined
+    this.onChunk[slot] = undefined
+    this.onFd[slot] = undefined
     this.state[slot] = FREE
     this.freeSlots[this.freeTop++] = slot
     this.outstanding--

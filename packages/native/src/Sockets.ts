@@ -184,6 +184,11 @@ export class Sockets {
     this.closeFdFn(fd)
   }
 
+  /** An accepted fd with both its addresses, or the error of getsockname / getpeername. */
+  describe(fd: number): T.Connection | Error {
+    return this.connection(fd)
+  }
+
   /** Cancels the composite request `handle`; false for one that already ended or an unknown handle. */
   cancel(handle: number): boolean {
     const c = this.composites.get(handle)

@@ -21,7 +21,7 @@ const index = (byteOffset: number, width: number, name: string): number => {
  * The staging record's fields, as indices of the typed array of each field's width; one completion
  * record's fields likewise, plus its stride in each width.
  */
-type Indices = WireLayout & { readonly COMPLETION_WORDS: number }
+type Indices = WireLayout & { readonly COMPLETION_WORDS: number; readonly COMPLETION_HALVES: number }
 
 let indices: Indices | undefined
 
@@ -52,6 +52,8 @@ const indicesOf = (): Indices => {
     COMPLETION_RESULT: index(w.COMPLETION_RESULT, 4, "COMPLETION_RESULT"),
     COMPLETION_OUTCOME: w.COMPLETION_OUTCOME,
     COMPLETION_FLAGS: w.COMPLETION_FLAGS,
+    COMPLETION_BUFFER: index(w.COMPLETION_BUFFER, 2, "COMPLETION_BUFFER"),
+    COMPLETION_HALVES: index(w.COMPLETION_BYTES, 2, "COMPLETION_BYTES"),
   }
   return indices
 }
@@ -70,6 +72,7 @@ export class Wire {
   private readonly doneU32: Uint32Array
   private readonly doneI32: Int32Array
   private readonly doneU8: Uint8Array
+  private readonly doneU16: Uint16Array
   private readonly at: Indices
 
   constructor(capacity: number) {
@@ -84,6 +87,7 @@ export class Wire {
     this.doneU32 = new Uint32Array(this.completions)
     this.doneI32 = new Int32Array(this.completions)
     this.doneU8 = new Uint8Array(this.completions)
+    this.doneU16 = new Uint16Array(this.completions)
   }
 
   /** Writes the request in `slot` of the pending table into the staging record. */
@@ -129,5 +133,10 @@ export class Wire {
   /** Completion `i`'s IOU_COMPLETION_* flags. */
   flags(i: number): number {
     return this.doneU8[i * this.at.COMPLETION_BYTES + this.at.COMPLETION_FLAGS]!
+  }
+
+  /** Completion `i`'s provided buffer (with IOU_COMPLETION_BUFFER). */
+  buffer(i: number): number {
+    return this.doneU16[i * this.at.COMPLETION_HALVES + this.at.COMPLETION_BUFFER]!
   }
 }

@@ -27,8 +27,11 @@ export interface NativeProbe {
 }
 
 /** iou_loop_stats, field by field: the loop's part of DriverStats, and whether the ring is single-issuer. */
-export interface NativeStats extends Omit<DriverStats, "outstanding" | "inFlight" | "quarantinedBytes"> {
+export interface NativeStats
+  extends Omit<DriverStats, "outstanding" | "inFlight" | "quarantinedBytes" | "recvBuffersEmpty"> {
   readonly singleIssuer: boolean
+  /** Provided buffers registered for recvMany (0: the kernel has no buffer rings, before Linux 5.19). */
+  readonly recvBuffers?: number
 }
 
 /**
@@ -47,7 +50,12 @@ export interface NativeLoop {
     idleSpinUs: number,
     engine: number,
     operations: number,
+    maxInFlight: number,
+    recvPool?: Uint8Array,
+    recvBufferSize?: number,
   ): number
+  /** Hands the first n provided buffers named in ids back to the kernel: 0 or -errno. */
+  returnBuffers(ids: Uint16Array, n: number): number
   /**
    * 1 taken, 0 inbound queue full, or -errno (-ESHUTDOWN after close, -EINVAL for a malformed request).
    * publishEarly: publish at once with iou_loop_publish_early (the first request of a JS turn).
@@ -88,6 +96,8 @@ export interface TraceEvent {
   readonly poll: boolean
   /** The raw CQE result. */
   readonly res: number
+  /** The CQE carried IORING_CQE_F_MORE (a multishot op's result that is not its end). */
+  readonly more: boolean
   /** IOU_TRACE_*. */
   readonly decision: number
   /** With IOU_TRACE_COMPLETE: the completion's outcome and result. */
@@ -125,6 +135,7 @@ export interface WireLayout {
   readonly COMPLETION_RESULT: number
   readonly COMPLETION_OUTCOME: number
   readonly COMPLETION_FLAGS: number
+  readonly COMPLETION_BUFFER: number
 }
 
 /**
@@ -248,11 +259,16 @@ export const IOU_TRACE_CANCEL_SHUTDOWN = 3
 export const IOU_TRACE_COMPLETE = 0
 export const IOU_TRACE_REQUEUE = 1
 export const IOU_TRACE_POLL_WAIT = 2
+export const IOU_TRACE_MORE = 3
 
 /** iou_completion.flags: an ABANDONED request the kernel may still use (quarantine its memory). */
 export const IOU_COMPLETION_KERNEL_HELD = 1
 /** iou_completion.flags: an OK request whose cancel (deadline, caller, shutdown) came too late: success won. */
 export const IOU_COMPLETION_CANCEL_LOST = 2
+/** iou_completion.flags: one result of a multishot request, not its end. */
+export const IOU_COMPLETION_MORE = 4
+/** iou_completion.flags: `buffer` names the provided buffer holding the result's bytes. */
+export const IOU_COMPLETION_BUFFER = 8
 
 let maxIovValue: number | undefined
 

@@ -226,6 +226,22 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
     neededBy: () => false,
   },
   {
+    name: "ACCEPT_MULTISHOT",
+    kernel: "5.19",
+    use: "optional: acceptMany (IORING_ACCEPT_MULTISHOT); without it acceptMany fails",
+    // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
+    present: (raw) => raw.singleIssuer,
+    neededBy: () => false,
+  },
+  {
+    name: "RECV_MULTISHOT",
+    kernel: "6.0",
+    use: "optional: recvMany (IORING_RECV_MULTISHOT on a provided-buffer ring, IORING_REGISTER_PBUF_RING 5.19); without it recvMany fails",
+    // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
+    present: (raw) => raw.singleIssuer,
+    neededBy: () => false,
+  },
+  {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
     use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
@@ -461,7 +477,7 @@ export const fallbackOps = (): ReadonlySet<string> => {
  * ERR_IOU_UNAVAILABLE with probe(config)'s explanation. IOU_SIMULATE_MISSING's setup errno stands
  * in for the kernel's answer here as in probe().
  */
-export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): void => {
+export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig, pool?: Uint8Array): void => {
   const simulated = simulatedSetupErrno()
   const rc =
     simulated !== 0
@@ -475,6 +491,9 @@ export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig): voi
           config.idleSpin,
           config.engine === "inline" ? IOU_ENGINE_INLINE : IOU_ENGINE_THREAD,
           Operations.classBits(config.operations),
+          config.maxInFlight,
+          pool,
+          config.recvBuffers.size,
         )
   if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
   if (rc < 0) {

@@ -5,6 +5,7 @@
  */
 export type {
   Callback,
+  ChunkCallback,
   CloseOptions,
   ConnectOptions,
   ConnectTarget,
@@ -22,6 +23,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  RecvManyOptions,
   RecvOptions,
   RequestHandle,
   SyncOptions,

@@ -59,6 +59,9 @@ class SimulatedLoop implements NativeLoop {
     this.stage = new DataView(staging)
     this.done = new DataView(completions)
   }
+  returnBuffers(): number {
+    return 0
+  }
   open(): number {
     return 0
   }
@@ -115,6 +118,7 @@ class SimulatedLoop implements NativeLoop {
       enters: 0,
       wakes: 0,
       cqOverflow: 0,
+      cqKernelOverflow: 0,
       abandoned: 0,
       pendingOperations: this.inbound.length,
       singleIssuer: true,

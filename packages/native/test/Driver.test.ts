@@ -57,6 +57,29 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(open({ size: 1024 }).config.size).toBe(1024)
     })
 
+    it("takes maxInFlight apart from the size and rejects one above 32768 with a RangeError", () => {
+      expect(open({ size: 8, maxInFlight: 100 }).config).toMatchObject({ size: 8, maxInFlight: 100 })
+      expect(open({ maxInFlight: 32768 }).config.maxInFlight).toBe(32768)
+      expect(() => Driver.open({ maxInFlight: 32769 })).toThrow(expect.objectContaining({ field: "maxInFlight" }))
+      expect(() => Driver.open({ maxInFlight: 32769 })).toThrow(RangeError)
+      expect(() => Driver.open({ maxInFlight: 0 })).toThrow(RangeError)
+    })
+
+    it("keeps 1,000 blocked recvs in the kernel at once on a ring of size 128, and completes them all", async () => {
+      const ring = open({ size: 128 })
+      const pairs: Array<TcpPair> = []
+      for (let i = 0; i < 1000; i++) pairs.push(await pair())
+      const recvs = pairs.map((p) => ring.recv(p.b, Buffer.alloc(4)))
+      const t0 = Driver.now()
+      while (ring.stats().pendingOperations < 1000) {
+        expect(Driver.now() - t0).toBeLessThan(10_000)
+        await sleep(5)
+      }
+      for (const p of pairs) writeSocket(p.a, "ab")
+      expect(await Promise.all(recvs)).toEqual(pairs.map(() => 2))
+      expect(ring.stats()).toMatchObject({ outstanding: 0, pendingOperations: 0, cqKernelOverflow: 0 })
+    }, 60_000)
+
     it("rejects sizes that exceed the maximum ring size with a RangeError", () => {
       expect(() => Driver.open({ size: 32769 })).toThrow(RangeError)
       expect(() => Driver.open({ size: 0 })).toThrow(RangeError)
@@ -67,6 +90,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const ring = open()
       expect(ring.config).toMatchObject({
         size: 128,
+        maxInFlight: 16384,
         singleIssuer: true,
         ioPoll: false,
         maxRequestTimeout: 60_000,
@@ -301,7 +325,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("times out requests waiting behind a full ring (in the inbound queue and in the backpressure queue) at their deadline", async () => {
-      const ring = open({ size: 2 })
+      const ring = open({ size: 2, maxInFlight: 2 })
       const { b } = await pair()
       const first = [settle(ring.recv(b, Buffer.alloc(10))), settle(ring.recv(b, Buffer.alloc(10)))]
       await sleep(30) // both in flight: the loop's waiters are full
@@ -328,7 +352,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("a backpressure queue deadline beyond setTimeout's range waits quietly (no 1 ms re-arm loop)", async () => {
-      const ring = open({ size: 2 })
+      const ring = open({ size: 2, maxInFlight: 2 })
       const { b } = await pair()
       const warnings: Array<string> = []
       const onWarning = (w: Error) => warnings.push(w.name)
@@ -397,7 +421,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("times out 64 timed recvs on a ring of 8 although cancels exceed the submission queue", async () => {
-      const ring = open({ size: 8 })
+      const ring = open({ size: 8, maxInFlight: 8 })
       const { b } = await pair()
       const results = await Promise.all(
         Array.from({ length: 64 }, () => settle(ring.recv(b, Buffer.alloc(8), { timeout: 30 }))),
@@ -407,8 +431,8 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("deadlocks recvs waiting on sends queued behind them without deadlines, and recovers with them (liveness)", async () => {
-      // size 2: two recvs fill the waiter slots; the sends that would satisfy them wait behind.
-      const stuck = Driver.open(withEngine({ size: 2 }))
+      // maxInFlight 2: two recvs fill the waiter slots; the sends that would satisfy them wait behind.
+      const stuck = Driver.open(withEngine({ size: 2, maxInFlight: 2 }))
       const p1 = await pair()
       const p2 = await pair()
       const outcomes: Array<string> = []
@@ -430,7 +454,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(outcomes).toEqual(["ERR_IOU_ABANDONED", "ERR_IOU_ABANDONED"])
       expect(closed.completed + closed.abandoned).toBe(8)
 
-      const ring = open({ size: 2 })
+      const ring = open({ size: 2, maxInFlight: 2 })
       const q1 = await pair()
       const q2 = await pair()
       const t1 = settle(ring.recv(q1.b, Buffer.alloc(1), { timeout: 100 }))
@@ -528,7 +552,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("aborts a recv waiting behind a full ring at once, without waiting for a free slot", async () => {
-      const ring = open({ size: 2 })
+      const ring = open({ size: 2, maxInFlight: 2 })
       const { b } = await pair()
       const first = [settle(ring.recv(b, Buffer.alloc(10))), settle(ring.recv(b, Buffer.alloc(10)))]
       await sleep(30) // both in flight: the loop's waiters are full
@@ -637,7 +661,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     })
 
     it("still admits requests buffered behind a full ring at close", async () => {
-      const ring = Driver.open(withEngine({ size: 1 }))
+      const ring = Driver.open(withEngine({ size: 1, maxInFlight: 1 }))
       const { a, b } = await pair()
       const first = ring.recv(b, Buffer.alloc(1))
       const queued = [ring.nop(), ring.nop(), ring.nop()]
@@ -762,7 +786,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
     it("pendingOperations no longer counts a request when its callback runs", async () => {
       const ring = open({ size: 4 })
       const { a, b } = await pair()
-      const sender = Driver.open(withEngine({ size: 2 }))
+      const sender = Driver.open(withEngine({ size: 2, maxInFlight: 2 }))
       cleanups.push(() => sender.close({ shutdownTimeout: 0 }))
       const seen: Array<number> = []
       for (let i = 0; i < 300; i++) {

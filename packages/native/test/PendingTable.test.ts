@@ -59,6 +59,8 @@ describe("PendingTable", () => {
     t.onAbort[slot] = () => {}
     t.site[slot] = { path: "/x" }
     t.map[slot] = () => 0
+    t.onChunk[slot] = () => {}
+    t.onFd[slot] = () => {}
     t.state[slot] = 2
     // Every column of the list, including one added later: release() spells them out by name.
     const columns = REFERENCE_NAMES.map((name) => t[name] as Array<unknown>)

@@ -30,6 +30,7 @@ import {
   IOU_TRACE_CANCEL_NONE,
   IOU_TRACE_CANCEL_SHUTDOWN,
   IOU_TRACE_COMPLETE,
+  IOU_TRACE_MORE,
   IOU_TRACE_POLL_WAIT,
   IOU_TRACE_REQUEUE,
   type NativeLoop,
@@ -47,9 +48,9 @@ const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
 const engine = ENGINE === undefined ? {} : { engine: ENGINE }
 
 /** A Driver whose loop traces every op CQE, and a way to take the events. */
-const tracedDriver = (size: number): { driver: Driver; take: () => Array<TraceEvent> } => {
+const tracedDriver = (size: number, config: Config.Config = {}): { driver: Driver; take: () => Array<TraceEvent> } => {
   let native: NativeLoop | undefined
-  const driver = new Driver(Config.resolve({ size, ...engine }), (dispatch, staging, completions) => {
+  const driver = new Driver(Config.resolve({ size, ...config, ...engine }), (dispatch, staging, completions) => {
     native = new binding.Loop(dispatch, staging, completions)
     native.enableTrace()
     return native
@@ -64,7 +65,7 @@ const CANCEL_OUTCOME: Record<number, number> = {
   [IOU_TRACE_CANCEL_SHUTDOWN]: Request.OUTCOME_ABANDONED,
 }
 
-const DECISION_NAMES = ["complete", "requeue", "pollWait"] as const
+const DECISION_NAMES = ["complete", "requeue", "pollWait", "more"] as const
 
 interface Tally {
   events: number
@@ -95,6 +96,15 @@ const replay = (events: ReadonlyArray<TraceEvent>): number => {
     r.done = e.done
     const cancelOutcome = CANCEL_OUTCOME[e.cancel]
     expect(cancelOutcome, where).toBeDefined()
+    if (e.more) {
+      // One result of a multishot op (Waiters' More): published as it is, the request untouched.
+      expect(Request.isMultishot(r), where).toBe(true)
+      expect(e.decision, where).toBe(IOU_TRACE_MORE)
+      expect([e.outcome, e.result], where).toEqual([e.res < 0 ? Request.OUTCOME_ERROR : Request.OUTCOME_OK, e.res])
+      tally.events++
+      bump(tally.byDecision, "more")
+      continue
+    }
     // A readiness poll's CQE is the model's EAGAIN retry (or, with an error, that error).
     const res = e.poll && e.res >= 0 ? -Errno.EAGAIN : e.res
     const ended = Request.onCqe(r, cancelOutcome!, res)
@@ -248,6 +258,37 @@ describe.skipIf(!supported)(
       }
     })
 
+    it("multishot recv: chunks, then one end by end of stream, cancel, deadline and the buffers running out", async () => {
+      const { driver, take } = tracedDriver(8, { recvBuffers: { count: 2, size: 8 } })
+      const p = await tcpPair()
+      const q = await tcpPair()
+      try {
+        const noChunks = (): void => {}
+        const eof = ended((cb) => driver.submitRecvMany(p.b, 0, noChunks, cb))
+        await driver.send(p.a, Buffer.alloc(4096, 1))
+        p.closeA()
+        let handle = 0
+        const cancelled = ended((cb) => {
+          handle = driver.submitRecvMany(q.b, 0, noChunks, cb)
+        })
+        const timed = ended((cb) => driver.submitRecvMany(q.a, Driver.now() + 20, noChunks, cb))
+        expect(await eof).toEqual(["OK", 0])
+        await sleep(10)
+        driver.cancel(handle)
+        expect(await cancelled).toEqual(["CANCELLED", 0])
+        expect((await timed)[0]).toBe("TIMEOUT")
+        const events = take()
+        replay(events)
+        expect(events.some((e) => e.more)).toBe(true)
+        expect(events.some((e) => !e.more && e.res === -Errno.ENOBUFS)).toBe(true) // re-armed by the Driver
+        expect(driver.stats().recvBuffersEmpty).toBeGreaterThan(0)
+      } finally {
+        await driver.close({ shutdownTimeout: 0 })
+        await p.close()
+        await q.close()
+      }
+    })
+
     it("deadlines on silent sockets, caller cancels, EBADF, sends to a closed peer, nop and sync", async () => {
       const { driver, take } = tracedDriver(16)
       const p = await tcpPair()
@@ -343,7 +384,7 @@ describe.skipIf(!supported)(
       expect(SimKernel.run(kernel, model).exited).toBe(true)
       const modelEnds = requests.map((r) => [Request.OUTCOME_NAMES[r.outcome], r.result, r.kernelHeld])
 
-      const { driver, take } = tracedDriver(4)
+      const { driver, take } = tracedDriver(4, { maxInFlight: 4 })
       const p = await tcpPair()
       const f = tempFile(pattern(4))
       try {
@@ -438,8 +479,8 @@ describe.skipIf(!supported)(
       expect(SimKernel.run(kernel, model).exited).toBe(true)
       const modelEnds = requests.map((r) => [Request.OUTCOME_NAMES[r.outcome], r.result])
 
-      // The kernel: the same requests on two TCP pairs through a size-2 Driver.
-      const { driver, take } = tracedDriver(2)
+      // The kernel: the same requests on two TCP pairs through a size-2 Driver (2 waiters, as the model's).
+      const { driver, take } = tracedDriver(2, { maxInFlight: 2 })
       const pairs = [await tcpPair(), await tcpPair()]
       try {
         const start = Driver.now()

@@ -22,7 +22,7 @@ describe("constants", () => {
     const header = Binding.binding.constants
     const core = Request as unknown as Record<string, unknown>
     const shared = Object.keys(header).filter((name) => /^IOU_(OP|FLAG|OUTCOME)_/.test(name))
-    expect(shared.length).toBe(31)
+    expect(shared.length).toBe(33)
     for (const name of shared) expect([name, core[name.slice("IOU_".length)]]).toEqual([name, header[name]])
   })
 
@@ -82,7 +82,7 @@ describe("the wire", () => {
   })
 
   it("the completion record's fields are aligned, inside the record and apart; records tile", () => {
-    const layout = fields("COMPLETION", { SLOT: 4, GENERATION: 4, RESULT: 4, OUTCOME: 1, FLAGS: 1 })
+    const layout = fields("COMPLETION", { SLOT: 4, GENERATION: 4, RESULT: 4, OUTCOME: 1, FLAGS: 1, BUFFER: 2 })
     check(Binding.wireLayout().COMPLETION_BYTES, layout)
     // The tag is one u64: slot its low half, generation its high half.
     expect(Binding.wireLayout().COMPLETION_GENERATION).toBe(Binding.wireLayout().COMPLETION_SLOT + 4)

@@ -37,6 +37,8 @@ int main(void) {
       {IOU_OP_MKDIR, "mkdir", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
       {IOU_OP_SYMLINK, "symlink", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
       {IOU_OP_LINK, "link", IOU_MEMORY_ARGS, IOU_CLASS_FILES},
+      {IOU_OP_RECV_MANY, "recv", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
+      {IOU_OP_ACCEPT_MANY, "accept", IOU_MEMORY_NONE, IOU_CLASS_SOCKETS},
   };
   CHECK(sizeof(expected) / sizeof(expected[0]) == IOU_OP_COUNT);
   for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
@@ -51,7 +53,15 @@ int main(void) {
   CHECK(iou_op_syscall(UINT32_MAX) == NULL && !iou_op_moves_data(UINT32_MAX));
   CHECK(iou_op_class(IOU_OP_COUNT) == 0);
 
+  /* Only RECV_MANY and ACCEPT_MANY are multishot. */
   struct iou__request r;
+  for (uint32_t i = 0; i < IOU_OP_COUNT; i++) {
+    struct iou_request q = t_req((uint8_t)i, 1, 1);
+    q.len = 1;
+    (void)iou__request_init(&r, &q, IOU_CLASS_ALL);
+    CHECK(iou__request_multishot(&r) == (i == IOU_OP_RECV_MANY || i == IOU_OP_ACCEPT_MANY));
+    iou__request_release(&r);
+  }
   struct iou_request past = t_req(IOU_OP_COUNT, 1, 1);
   CHECK(iou__request_init(&r, &past, IOU_CLASS_ALL) && r.outcome == IOU_OUTCOME_ERROR && r.result == -EINVAL);
   return T_EXIT_PASS;

@@ -10,7 +10,7 @@
 int main(void) {
   t_require_io_uring();
   struct iou_ring ring;
-  CHECK(iou__ring_init(&ring, 4, 0) == 0);
+  CHECK(iou__ring_init(&ring, 4, 0, 0) == 0);
   CHECK(ring.sq_entries == 4 && ring.cq_entries == 8);
   for (int i = 0; i < 4; i++) {
     struct io_uring_sqe *sqe = iou__ring_get_sqe(&ring);
@@ -45,7 +45,7 @@ int main(void) {
   struct iou_probe p;
   iou_probe(&p);
   if (p.single_issuer) {
-    CHECK(iou__ring_init(&ring, 2, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) == 0);
+    CHECK(iou__ring_init(&ring, 2, 0, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) == 0);
     struct io_uring_sqe *sqe = iou__ring_get_sqe(&ring);
     sqe->opcode = IORING_OP_NOP;
     sqe->user_data = 5;

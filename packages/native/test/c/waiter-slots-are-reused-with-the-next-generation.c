@@ -34,7 +34,7 @@ int main(void) {
 
   bool had_tick = false;
   uint64_t tick = 0;
-  CHECK(iou__waiters_on_completion(&w, ia, 0, &c, &had_tick, &tick) == IOU_CQE_OUTCOME_COMPLETE);
+  CHECK(iou__waiters_on_completion(&w, ia, 0, 0, &c, &had_tick, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(had_tick && tick == 9);
   CHECK(c.tag == 100 && c.outcome == IOU_OUTCOME_OK && c.result == 0);
   CHECK(!iou__waiters_is_in_flight(&w, ia));
@@ -48,7 +48,7 @@ int main(void) {
   CHECK(id != ia);
 
   /* A late cancel CQE for the old occupant is ignored and does not touch the new one. */
-  CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(ia), -ENOENT, &c, &had_tick, &tick) ==
+  CHECK(iou__waiters_on_completion(&w, iou__waiter_cancel_user_data(ia), -ENOENT, 0, &c, &had_tick, &tick) ==
         IOU_CQE_OUTCOME_CANCEL);
   CHECK(iou__waiters_get(&w, id) != NULL && iou__waiters_get(&w, id)->state == IOU_WAITER_ACTIVE);
   /* A stale id is never in flight and cannot be cancelled. */

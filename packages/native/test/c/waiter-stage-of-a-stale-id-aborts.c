@@ -24,7 +24,7 @@ static bool aborts(int which) {
     if (which == 0)
       iou__waiters_stage(&w, iou__waiter_id(1, 3), &sqe, &c);
     else
-      iou__waiters_on_completion(&w, iou__waiter_id(0, 0), 0, &c, &had, &tick);
+      iou__waiters_on_completion(&w, iou__waiter_id(0, 0), 0, 0, &c, &had, &tick);
     _exit(0);
   }
   int status;

@@ -33,7 +33,7 @@ int main(void) {
       bool had;
       uint64_t tick;
       CHECK(iou__waiters_stage(&w, ids[k], &sqe, &c) == IOU_STAGE_SUBMIT);
-      CHECK(iou__waiters_on_completion(&w, ids[k], 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
+      CHECK(iou__waiters_on_completion(&w, ids[k], 0, 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
       CHECK(c.tag == tags[k]);
       live[k] = false;
       CHECK(!iou__waiters_find_tag(&w, tags[k], &id));
