@@ -537,11 +537,7 @@ export class Driver implements Multishot {
   submitRecvMany(fd: number, deadline: number, onChunk: T.ChunkCallback, callback: T.Callback): T.RequestHandle {
     Validate.fd(fd)
     const d = Validate.deadline(deadline)
-    if (typeof onChunk !== "function") {
-      throw Object.assign(new TypeError(`The "onChunk" argument must be of type function`), {
-        code: "ERR_INVALID_ARG_TYPE",
-      })
-    }
+    Validate.listener(onChunk, "onChunk")
     Validate.callback(callback)
     const slot = this.fill(OPERATIONS.recvMany.op, 0, fd, undefined, 0, 0, 0, d)
     this.table.onChunk[slot] = onChunk
@@ -1244,11 +1240,7 @@ export class Driver implements Multishot {
   ): T.RequestHandle {
     Validate.fd(fd)
     const d = Validate.deadline(deadline)
-    if (typeof onConnection !== "function") {
-      throw Object.assign(new TypeError(`The "onConnection" argument must be of type function`), {
-        code: "ERR_INVALID_ARG_TYPE",
-      })
-    }
+    Validate.listener(onConnection, "onConnection")
     Validate.callback(callback)
     const slot = this.fill(OPERATIONS.acceptMany.op, 0, fd, undefined, 0, 0, 0, d)
     this.table.setArgs(slot, binding.sockets.constants["SOCK_CLOEXEC"]!, 0, 0)

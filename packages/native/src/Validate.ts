@@ -99,6 +99,16 @@ export const callback = (value: unknown): Callback => {
   return value as Callback
 }
 
+/** A function argument other than the completion callback (onChunk, onConnection): ERR_INVALID_ARG_TYPE otherwise. */
+export const listener = <F extends (...args: never) => unknown>(value: unknown, name: string): F => {
+  if (typeof value !== "function") {
+    throw Object.assign(new TypeError(`The "${name}" argument must be of type function`), {
+      code: "ERR_INVALID_ARG_TYPE",
+    })
+  }
+  return value as F
+}
+
 const NO_OPTIONS: Record<string, undefined> = Object.freeze({}) as Record<string, undefined>
 
 export const options = <T extends object>(value: T | undefined): T | Record<string, undefined> => {

@@ -24,6 +24,7 @@
 import * as NFS from "node:fs"
 import * as OS from "node:os"
 import { Effect } from "effect"
+import type { FileStats } from "@iou/core"
 import type * as IoUring from "../IoUring.ts"
 import { IoUringError } from "../IoUringError.ts"
 
@@ -41,29 +42,8 @@ export class InvalidArgument {
 /** What an operation fails with; mapped to a PlatformError in `fsErrors.ts`. */
 export type OpError = unknown
 
-/** File metadata as `fs.BigIntStats` shapes it (the ring's statx result takes the same shape). */
-export interface Stats {
-  readonly dev: bigint
-  readonly ino: bigint
-  readonly mode: bigint
-  readonly nlink: bigint
-  readonly uid: bigint
-  readonly gid: bigint
-  readonly rdev: bigint
-  readonly size: bigint
-  readonly blksize: bigint
-  readonly blocks: bigint
-  readonly atime: Date
-  readonly mtime: Date
-  readonly birthtime: Date
-  isFile(): boolean
-  isDirectory(): boolean
-  isSymbolicLink(): boolean
-  isBlockDevice(): boolean
-  isCharacterDevice(): boolean
-  isFIFO(): boolean
-  isSocket(): boolean
-}
+/** File metadata as `fs.BigIntStats` shapes it: the ring's stat result (node:fs's BigIntStats fits it too). */
+export type Stats = FileStats
 
 export interface FsOps {
   /** open(2) with `O_*` bits; the fd is always close-on-exec (libuv adds O_CLOEXEC, and so does the ring). */
