@@ -30,10 +30,16 @@
  *
  * Requests of zero length (readAt, writeAt, send, recv) never reach the kernel: the loop ends them
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
+ *
+ * The owner's rules (`delivered`): what the Driver hands its caller for a request the loop ended.
+ * An fd-producing operation (the table's `producesFd`) that ended OK after its cancel was requested
+ * (`cancelLost`, the C IOU_COMPLETION_CANCEL_LOST), or after its caller cancelled it in the Driver
+ * before the completion arrived, has its fd closed by the Driver and ends as the cancel asked; a
+ * request cancelled because `closeFd` is closing its fd ends with EBADF, not CANCELLED.
  */
 import { fail } from "./Invariant.ts"
 import { BY_OP, isMultishot as isMultishotOp } from "./Operations.ts"
-import { EAGAIN, ECANCELED, EINTR, isRestart } from "./Errno.ts"
+import { EAGAIN, EBADF, ECANCELED, EINTR, isRestart } from "./Errno.ts"
 import * as WaiterId from "./WaiterId.ts"
 
 /** Operations, numbered as IOU_OP_* in packages/native/include/iou.h. */
@@ -307,4 +313,50 @@ export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean =
   if (r.done === r.length) return end(r, OUTCOME_OK)
   if (op === OP_RECV && !isExact(r)) return end(r, OUTCOME_OK)
   return cancelled ? end(r, cancelOutcome) : false
+}
+
+/**
+ * The cancel came too late (the C IOU_COMPLETION_CANCEL_LOST): one was requested (`cancelOutcome`,
+ * as for `onCqe`) and the request still ended OK, because the operation had succeeded first.
+ */
+export const cancelLost = (r: Request, cancelOutcome: number): boolean =>
+  cancelOutcome !== NOT_CANCELLED && r.outcome === OUTCOME_OK
+
+/** What the owner knows of an ended request that the loop does not. */
+export interface Owner {
+  /** The caller cancelled it (an abort, an interruption) and still waited for its completion. */
+  readonly cancelled: boolean
+  /** It acts on an fd that `closeFd` is closing, which cancelled it (a cancel of the owner's, as the caller's). */
+  readonly fdClosing: boolean
+}
+
+/** What the caller gets: an outcome, its result (`-errno` with OUTCOME_ERROR), and an fd the owner closes (-1: none). */
+export interface Delivered {
+  readonly outcome: number
+  readonly result: number
+  readonly closesFd: number
+}
+
+/**
+ * The owner's rules (the module comment): the ended request `r`, the outcome its loop cancel asked
+ * for (NOT_CANCELLED if none was requested) and what the owner knows, to what the caller receives.
+ */
+export const delivered = (r: Request, cancelOutcome: number, owner: Owner): Delivered => {
+  if (!isDone(r)) fail(`request ${r.tag} delivered before it ended`)
+  let outcome = r.outcome
+  let result = r.result
+  let closesFd = -1
+  const ownerCancelled = owner.cancelled || owner.fdClosing
+  const unwanted = cancelLost(r, cancelOutcome) || (ownerCancelled && r.outcome === OUTCOME_OK)
+  if (unwanted && BY_OP[r.op]?.producesFd === true && !isMultishotOp(r.op)) {
+    // An fd is only ever handed to a caller who still wants it.
+    closesFd = r.result
+    outcome = cancelOutcome !== NOT_CANCELLED ? cancelOutcome : OUTCOME_CANCELLED
+    result = 0
+  }
+  if (outcome === OUTCOME_CANCELLED && owner.fdClosing) {
+    outcome = OUTCOME_ERROR
+    result = -EBADF
+  }
+  return { outcome, result, closesFd }
 }

@@ -79,6 +79,8 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_TRACE_MORE", Napi::Number::New(env, IOU_TRACE_MORE));
   out.Set("IOU_COMPLETION_KERNEL_HELD", Napi::Number::New(env, IOU_COMPLETION_KERNEL_HELD));
   out.Set("IOU_COMPLETION_CANCEL_LOST", Napi::Number::New(env, IOU_COMPLETION_CANCEL_LOST));
+  out.Set("IOU_COMPLETION_CANCEL_OUTCOME_SHIFT", Napi::Number::New(env, IOU_COMPLETION_CANCEL_OUTCOME_SHIFT));
+  out.Set("IOU_COMPLETION_CANCEL_OUTCOME_MASK", Napi::Number::New(env, IOU_COMPLETION_CANCEL_OUTCOME_MASK));
   out.Set("IOU_COMPLETION_MORE", Napi::Number::New(env, IOU_COMPLETION_MORE));
   out.Set("IOU_COMPLETION_BUFFER", Napi::Number::New(env, IOU_COMPLETION_BUFFER));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));

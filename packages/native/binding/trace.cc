@@ -39,6 +39,7 @@ Napi::Array Trace::Take(Napi::Env env) {
     o.Set("outcome", Napi::Number::New(env, e.outcome));
     o.Set("result", Napi::Number::New(env, e.result));
     o.Set("more", Napi::Boolean::New(env, e.more != 0));
+    o.Set("completionFlags", Napi::Number::New(env, e.completion_flags));
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

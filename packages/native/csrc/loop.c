@@ -191,6 +191,16 @@ static void trace_before(struct iou_loop *loop, const struct io_uring_cqe *cqe, 
   ev->more = (cqe->flags & IORING_CQE_F_MORE) != 0;
 }
 
+/* Tracing (tests only): what the loop decided, reported before the completion is published. */
+static void trace_after(struct iou_loop *loop, struct iou_trace_event *ev, uint8_t decision,
+                        const struct iou_completion *c) {
+  ev->decision = decision;
+  ev->outcome = c->outcome;
+  ev->result = c->result;
+  ev->completion_flags = c->flags;
+  loop->trace(loop->trace_ctx, ev);
+}
+
 /* A multishot op's result that is not its end: published with IOU_COMPLETION_MORE; not counted as
  * a completed request. */
 static void publish_more(struct iou_loop *loop, const struct iou_completion *c) {
@@ -214,32 +224,25 @@ static void handle_cqe(struct iou_loop *loop, const struct io_uring_cqe *cqe) {
     case IOU_CQE_OUTCOME_CANCEL:
       return;
     case IOU_CQE_OUTCOME_MORE:
+      /* Traced before it is published, so that the owner finds the event once it has the result. */
+      if (traced) trace_after(loop, &ev, IOU_TRACE_MORE, &c);
       publish_more(loop, &c);
-      if (traced) {
-        ev.decision = IOU_TRACE_MORE;
-        ev.outcome = c.outcome;
-        ev.result = c.result;
-      }
-      break;
+      return;
     case IOU_CQE_OUTCOME_REQUEUE:
       id_queue_push(&loop->ready_queue, cqe->user_data);
       iou__bump(&loop->counters.requeued, 1);
       if (traced) {
         struct iou__waiter *w = iou__waiters_get(&loop->waiters, cqe->user_data);
         ev.decision = w->request.poll_events != 0 ? IOU_TRACE_POLL_WAIT : IOU_TRACE_REQUEUE;
+        loop->trace(loop->trace_ctx, &ev);
       }
-      break;
+      return;
     case IOU_CQE_OUTCOME_COMPLETE:
       if (had_tick) iou__wheel_remove(&loop->wheel, cqe->user_data, tick);
+      if (traced) trace_after(loop, &ev, IOU_TRACE_COMPLETE, &c);
       iou__complete(loop, &c);
-      if (traced) {
-        ev.decision = IOU_TRACE_COMPLETE;
-        ev.outcome = c.outcome;
-        ev.result = c.result;
-      }
-      break;
+      return;
   }
-  if (traced) loop->trace(loop->trace_ctx, &ev);
 }
 
 void iou__handle_cqes(struct iou_loop *loop) {

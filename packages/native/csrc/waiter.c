@@ -221,7 +221,8 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   *tick = e->tick;
   iou__request_release(&e->request);
   retire(w, e, out);
-  if (cancel_requested && out->outcome == IOU_OUTCOME_OK) out->flags = IOU_COMPLETION_CANCEL_LOST;
+  if (cancel_requested && out->outcome == IOU_OUTCOME_OK)
+    out->flags = (uint8_t)(IOU_COMPLETION_CANCEL_LOST | (e->cancel_outcome << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT));
   buffer_of(cqe_flags, out); /* a multishot's last CQE may still carry a chunk */
   return IOU_CQE_OUTCOME_COMPLETE;
 }

@@ -76,6 +76,7 @@ struct iou_trace_event {
   uint8_t decision;   /* IOU_TRACE_* */
   uint8_t outcome;    /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
   uint8_t more;       /* the CQE carried IORING_CQE_F_MORE */
+  uint8_t completion_flags; /* the completion's IOU_COMPLETION_* flags (COMPLETE and MORE only) */
 };
 
 /* Called on the loop thread, synchronously, once per traced CQE; must not block for long. */
@@ -260,6 +261,11 @@ struct iou_request {
  * requested but the operation had already succeeded (success wins). The owner decides what a result
  * nobody waits for any more means: an fd an OPEN made is closed by the Driver. */
 #define IOU_COMPLETION_CANCEL_LOST 2u
+/* With CANCEL_LOST: the outcome the lost cancel asked for (IOU_OUTCOME_TIMEOUT, CANCELLED or
+ * ABANDONED) in the bits from this shift up, so that the owner ends a result nobody waits for with
+ * the reason the loop cancelled it, as it would have ended had the cancel won. */
+#define IOU_COMPLETION_CANCEL_OUTCOME_SHIFT 4u
+#define IOU_COMPLETION_CANCEL_OUTCOME_MASK (7u << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT)
 /* MORE: not the request's end but one result of a multishot operation (its outcome says OK or
  * ERROR); the request goes on and ends with exactly one completion without MORE. */
 #define IOU_COMPLETION_MORE 4u

@@ -4,9 +4,10 @@
  * shutdown timeout, refused by the binding) all end here: the slot is released first, then the
  * callback or promise is settled, so that a callback may submit again and reuse the slot.
  *
- * An fd-producing request (Operations' `producesFd`: socket, accept) that the kernel completed
- * after its caller cancelled it or after its deadline passed ends with the AbortError or ETIMEDOUT
- * its caller expects, and the fd it made is closed here: nothing leaks.
+ * An fd-producing request (Operations' `producesFd`: socket, accept, open) that the kernel completed
+ * after its cancel was asked for (its caller's abort, closeFd of its fd, its deadline, the shutdown
+ * cutoff) ends as that cancel asked (AbortError, EBADF, ETIMEDOUT, ERR_IOU_ABANDONED: @iou/core's
+ * Request.delivered), and the fd it made is closed here: nothing leaks.
  *
  * Also owns what outlives requests: the quarantine of buffers the kernel may still write (requests
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
@@ -16,12 +17,13 @@ import { closeSync } from "node:fs"
 import {
   IOU_COMPLETION_BUFFER,
   IOU_COMPLETION_CANCEL_LOST,
+  IOU_COMPLETION_CANCEL_OUTCOME_MASK,
+  IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_COMPLETION_MORE,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
-  IOU_OUTCOME_TIMEOUT,
   type NativeStats,
 } from "./binding.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
@@ -133,8 +135,8 @@ export class Delivery {
       }
       if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
-        const unwanted = state === Pending.CANCELLING || (wire.flags(i) & IOU_COMPLETION_CANCEL_LOST) !== 0
-        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, state!, result)
+        const unwanted = state === Pending.CANCELLING || (flags & IOU_COMPLETION_CANCEL_LOST) !== 0
+        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, flags, result)
         else this.finish(slot, null, result)
         continue
       }
@@ -145,20 +147,24 @@ export class Delivery {
 
   /**
    * The fd-producing rule: the kernel made `fd` after the caller stopped waiting (its cancel was
-   * requested: the caller's abort, its deadline, the shutdown cutoff; success won the race). The fd
-   * is closed here and the caller gets the error it asked for: an fd only ever reaches a caller who
-   * still wants it.
+   * requested: the caller's abort, closeFd of the fd it acts on, its deadline, the shutdown cutoff;
+   * success won the race). The fd is closed here and the request ends as its cancel asked, as it
+   * would have had the cancel won: with the outcome of the loop's lost cancel (`flags`), else
+   * (the caller cancelled after the loop had completed it) as cancelled; a cancel of closeFd's ends
+   * with EBADF, as in failed(). An fd only ever reaches a caller who still wants it.
    */
-  private refuseFd(slot: number, state: number, fd: number): void {
+  private refuseFd(slot: number, flags: number, fd: number): void {
     const t = this.table
     closeUnwanted(fd)
     this.unwantedFds++
     const as =
-      state === Pending.CANCELLING
-        ? IOU_OUTCOME_CANCELLED
-        : t.deadline[slot]! > 0
-          ? IOU_OUTCOME_TIMEOUT
-          : IOU_OUTCOME_ABANDONED
+      (flags & IOU_COMPLETION_CANCEL_LOST) !== 0
+        ? (flags & IOU_COMPLETION_CANCEL_OUTCOME_MASK) >> IOU_COMPLETION_CANCEL_OUTCOME_SHIFT
+        : IOU_OUTCOME_CANCELLED
+    if (as === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
+      this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), 0)
+      return
+    }
     const cause = as === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
     this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], 0, as, cause, t.site[slot]), 0)
   }

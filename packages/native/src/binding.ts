@@ -103,6 +103,8 @@ export interface TraceEvent {
   /** With IOU_TRACE_COMPLETE: the completion's outcome and result. */
   readonly outcome: number
   readonly result: number
+  /** With IOU_TRACE_COMPLETE or IOU_TRACE_MORE: the completion's IOU_COMPLETION_* flags. */
+  readonly completionFlags: number
 }
 
 export interface NativeLoopConstructor {
@@ -265,6 +267,9 @@ export const IOU_TRACE_MORE = 3
 export const IOU_COMPLETION_KERNEL_HELD = 1
 /** iou_completion.flags: an OK request whose cancel (deadline, caller, shutdown) came too late: success won. */
 export const IOU_COMPLETION_CANCEL_LOST = 2
+/** iou_completion.flags with CANCEL_LOST: the outcome the lost cancel asked for, in the 3 bits from this shift. */
+export const IOU_COMPLETION_CANCEL_OUTCOME_SHIFT = 4
+export const IOU_COMPLETION_CANCEL_OUTCOME_MASK = 7 << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT
 /** iou_completion.flags: one result of a multishot request, not its end. */
 export const IOU_COMPLETION_MORE = 4
 /** iou_completion.flags: `buffer` names the provided buffer holding the result's bytes. */

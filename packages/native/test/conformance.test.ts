@@ -11,20 +11,29 @@
  *    with a one-shot POLL_ADD before the op again (the model retries at once), and the poll's own
  *    CQE is, for the model, that same retry: a readiness mask (>= 0) replays as -EAGAIN, an error
  *    as itself. Progress is checked across events: the next CQE of a request that was asked to go
- *    again starts from the bytes the model counted.
+ *    again starts from the bytes the model counted. A completion carries IOU_COMPLETION_CANCEL_LOST
+ *    (with the outcome its lost cancel asked for) exactly where the model's `cancelLost` says.
  * 2. Scenario checks. Small scenarios (a size-2 ring with receives whose data comes from sends
  *    queued behind them, with deadlines; the shutdown cutoff's cancels and grace) run through the
  *    model's Loop + SimKernel and through the real Driver, and both must end every request with the
  *    same outcome (and result where the Driver reports one).
+ * 3. Every operation row (CASES, one per row of Operations.ts: a row without one fails to compile
+ *    and fails the first test of that part): each driven on the real kernel with a success and
+ *    kernel errors, and a deadline and a cancel where it can block; its CQEs replayed as in 1, and
+ *    what the Driver handed each caller compared with the model's owner rules (Request.delivered):
+ *    outcome and result, the fd-producing rule (an fd made after the caller stopped waiting is
+ *    closed before its callback runs) and EBADF for a request that closeFd of its fd cancelled.
  */
-import { execFileSync } from "node:child_process"
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs"
+import { execFileSync, spawnSync } from "node:child_process"
+import { closeSync, constants, fstatSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Config, Errno, Loop, Request, SimKernel } from "@iou/core"
+import { Config, Errno, Loop, type Operations, Request, SimKernel, Sockaddr } from "@iou/core"
 import { afterAll, describe, expect, it } from "vitest"
 import {
   binding,
+  IOU_COMPLETION_CANCEL_LOST,
+  IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
   IOU_TRACE_CANCEL_CALLER,
   IOU_TRACE_CANCEL_DEADLINE,
   IOU_TRACE_CANCEL_NONE,
@@ -37,6 +46,9 @@ import {
   type TraceEvent,
 } from "../src/binding.ts"
 import { Driver } from "../src/Driver.ts"
+import type { IoUringError } from "../src/IoUringError.ts"
+import { BY_OP, isMultishot, OPERATIONS } from "../src/Operations.ts"
+import { SLOT_LIMIT } from "../src/PendingTable.ts"
 import { probe } from "../src/index.ts"
 import { pattern, tcpPair, tempFile } from "./helpers.ts"
 
@@ -111,6 +123,10 @@ const replay = (events: ReadonlyArray<TraceEvent>): number => {
     if (ended) {
       expect(DECISION_NAMES[e.decision], where).toBe("complete")
       expect([Request.OUTCOME_NAMES[e.outcome], e.result], where).toEqual([Request.OUTCOME_NAMES[r.outcome], r.result])
+      // IOU_COMPLETION_CANCEL_LOST, with the outcome the lost cancel asked for, exactly where the model says.
+      const lost = Request.cancelLost(r, cancelOutcome!)
+      expect((e.completionFlags & IOU_COMPLETION_CANCEL_LOST) !== 0, `${where}: cancel lost`).toBe(lost)
+      if (lost) expect(e.completionFlags >> IOU_COMPLETION_CANCEL_OUTCOME_SHIFT, where).toBe(cancelOutcome)
       expectedDone.delete(key)
       bump(tally.outcomes, Request.OUTCOME_NAMES[e.outcome]!)
     } else {
@@ -164,14 +180,14 @@ const fifo = (): { nonBlocking: number; w: number; close: () => void } => {
   }
 }
 
+afterAll(() => {
+  // The counts of this run (both parts), for the record (and the report).
+  if (supported) console.log(`conformance: ${JSON.stringify(tally)}`)
+})
+
 describe.skipIf(!supported)(
   `conformance of the C loop with @iou/core${supported ? "" : ` (skipped: ${reason})`}`,
   () => {
-    afterAll(() => {
-      // The counts of this run, for the record (and the report).
-      console.log(`conformance: ${JSON.stringify(tally)}`)
-    })
-
     it("short reads at end of file: every CQE decided as the model decides", async () => {
       const { driver, take } = tracedDriver(8)
       const f = tempFile(pattern(10))
@@ -504,5 +520,664 @@ describe.skipIf(!supported)(
         for (const p of pairs) await p.close()
       }
     })
+  },
+)
+
+// ---- 3. Every operation row on the real kernel --------------------------------------------------
+//
+// Each row of Operations.ts has a case below (CASES, typed by the table's keys, and checked at run
+// time): it drives the operation through the Driver's callback API on a traced loop, with a success
+// and at least one kernel error, and for the operations that can block (open of a FIFO, connect to a
+// full backlog, accept, a read of an empty FIFO) a deadline and a caller's cancel. Every CQE is
+// replayed as above; then every request is followed to what the Driver handed its caller, and the
+// model's owner rules (Request.delivered) must say the same: the outcome and result, that an fd made
+// after the caller stopped waiting is closed before the callback runs (the fd-producing rule), and
+// that a request cancelled by closeFd of its fd ends with EBADF.
+
+type OutcomeName = (typeof Request.OUTCOME_NAMES)[number]
+
+/** What the Driver delivered. */
+interface Got {
+  readonly outcome: OutcomeName
+  /** The value (an fd, a count; 0 for an object), -errno with ERROR, the bytes done otherwise. */
+  readonly result: number
+  /** A failed fd-producing request whose kernel op made an fd: that fd was open when the callback ran. */
+  readonly madeFdOpen: boolean | undefined
+}
+
+const OUTCOME_OF_REASON: Record<string, OutcomeName> = {
+  Timeout: "TIMEOUT",
+  Cancelled: "CANCELLED",
+  Abandoned: "ABANDONED",
+  UnexpectedEof: "UNEXPECTED_EOF",
+  SystemError: "ERROR",
+}
+
+/** One request of a case, followed from its call to its callback. */
+interface Tracked {
+  readonly name: string
+  readonly op: number
+  handle: number | undefined
+  /** It had a deadline (a request ended without a CQE then timed out before the kernel). */
+  readonly deadline: boolean
+  /** What the owner knows and the loop does not (Request.Owner). */
+  readonly owner: { cancelled: boolean; fdClosing: boolean }
+  readonly got: Promise<Got>
+  /** The caller's cancel (an abort): counted for the owner only if it started a cancellation. */
+  cancel(): void
+}
+
+/** Per op: the outcomes the model delivered for requests that reached the kernel, plus "closesFd". */
+const coverage = new Map<number, Set<string>>()
+
+const isOpen = (fd: number): boolean => {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A child that connects to 127.0.0.1:port and lets go at once; the JS thread waits for it. */
+const connectFromChild = (port: number): void => {
+  const script = `const s = require("node:net").connect(${port}, "127.0.0.1", () => s.destroy())`
+  const r = spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 10_000 })
+  expect(r.status).toBe(0)
+}
+
+const loopback = (port: number): Uint8Array => Sockaddr.encodeIp(Sockaddr.parseIp("127.0.0.1")!, port)
+
+const AF_INET = 2
+const SOCK_STREAM = 1
+const SOCK_DGRAM = 2
+
+/** A traced Driver, the requests of one case, their trace, and what they leave behind. */
+class Scenario {
+  readonly driver: Driver
+  readonly events: Array<TraceEvent> = []
+  readonly tracked: Array<Tracked> = []
+  readonly dir = mkdtempSync(join(tmpdir(), "iou-conformance-ops-"))
+  private readonly takeTrace: () => Array<TraceEvent>
+  private readonly fds = new Set<number>()
+  private closed = false
+
+  constructor(size = 16) {
+    const { driver, take } = tracedDriver(size)
+    this.driver = driver
+    this.takeTrace = take
+  }
+
+  /** The events so far: the trace is moved into `events` as it comes. */
+  pull(): ReadonlyArray<TraceEvent> {
+    for (const e of this.takeTrace()) this.events.push(e)
+    return this.events
+  }
+
+  path(name: string): string {
+    return join(this.dir, name)
+  }
+
+  /** An fd the case owns, closed at the end. */
+  own(fd: number): number {
+    this.fds.add(fd)
+    return fd
+  }
+
+  /** Calls `submit` with a callback and follows the request; `submit` returns its handle (closeFd: none). */
+  track(
+    name: string,
+    op: number,
+    submit: (callback: (error: Error | null, value?: unknown) => void) => number | void,
+    deadline = false,
+  ): Tracked {
+    let resolve!: (got: Got) => void
+    const got = new Promise<Got>((done) => (resolve = done))
+    const producesFd = BY_OP[op]!.producesFd && !isMultishot(op)
+    const t: Tracked = {
+      name,
+      op,
+      handle: undefined,
+      deadline,
+      owner: { cancelled: false, fdClosing: false },
+      got,
+      cancel: () => {
+        if (this.driver.cancel(t.handle!)) t.owner.cancelled = true
+      },
+    }
+    const handle = submit((error, value) => {
+      if (error === null) {
+        const result = typeof value === "number" ? value : 0
+        if (producesFd) this.own(result)
+        resolve({ outcome: "OK", result, madeFdOpen: undefined })
+        return
+      }
+      const e = error as IoUringError
+      const outcome = OUTCOME_OF_REASON[e.reason]
+      expect(outcome, `${name}: ${e.message}`).toBeDefined()
+      const result = outcome === "ERROR" ? e.errno! : ((e as { bytes?: number }).bytes ?? 0)
+      let madeFdOpen: boolean | undefined
+      if (producesFd) {
+        const final = this.finalEvent(t)
+        if (final !== undefined && final.res >= 0) madeFdOpen = isOpen(final.res)
+      }
+      resolve({ outcome: outcome!, result, madeFdOpen })
+    })
+    t.handle = typeof handle === "number" ? handle : undefined
+    this.tracked.push(t)
+    return t
+  }
+
+  /** The CQE that ended `t` in the loop (IOU_TRACE_COMPLETE), if one did. */
+  finalEvent(t: Tracked): TraceEvent | undefined {
+    const events = this.pull()
+    if (t.handle === undefined) {
+      // closeFd has no handle: the cases close one fd at a time, so the i-th close that reached
+      // the kernel is the i-th traced close.
+      const closes = this.tracked.filter((x) => x.handle === undefined && x.op === t.op)
+      const ends = events.filter((e) => e.op === t.op && !e.more && e.decision === IOU_TRACE_COMPLETE)
+      return ends[closes.indexOf(t)]
+    }
+    const slot = t.handle % SLOT_LIMIT
+    const generation = Math.floor(t.handle / SLOT_LIMIT)
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]!
+      if (e.slot === slot && e.generation === generation && !e.more && e.decision === IOU_TRACE_COMPLETE) return e
+    }
+    return undefined
+  }
+
+  /** Waits for every tracked request, replays the trace, and compares each delivery with the model's. */
+  async check(): Promise<void> {
+    const gots = await Promise.all(this.tracked.map((t) => t.got))
+    replay(this.pull())
+    this.tracked.forEach((t, i) => {
+      const got = gots[i]!
+      const where = `${t.name} (delivered ${JSON.stringify(got)})`
+      const final = this.finalEvent(t)
+      let r: Request.Request
+      let cancelOutcome: number
+      if (final === undefined) {
+        // Ended before the kernel: the caller's cancel or closeFd while queued, or a due deadline.
+        expect(t.owner.cancelled || t.owner.fdClosing || t.deadline, `${where}: ended without a CQE`).toBe(true)
+        r = Request.make({ op: t.op })
+        cancelOutcome = t.owner.cancelled || t.owner.fdClosing ? Request.OUTCOME_CANCELLED : Request.OUTCOME_TIMEOUT
+        Request.end(r, cancelOutcome)
+      } else {
+        expect(final.op, where).toBe(t.op)
+        r = Request.make({ op: final.op, flags: final.flags, length: final.total })
+        r.done = final.done
+        cancelOutcome = CANCEL_OUTCOME[final.cancel]!
+        expect(Request.onCqe(r, cancelOutcome, final.poll && final.res >= 0 ? -Errno.EAGAIN : final.res), where).toBe(
+          true,
+        )
+      }
+      const d = Request.delivered(r, cancelOutcome, t.owner)
+      expect([Request.OUTCOME_NAMES[d.outcome], d.result], where).toEqual([got.outcome, got.result])
+      // The fd-producing rule: an fd made for a caller who stopped waiting is closed, before its callback.
+      expect(got.madeFdOpen, `${where}: the fd nobody wants`).toBe(d.closesFd >= 0 ? false : undefined)
+      if (final === undefined) return
+      const seen = coverage.get(t.op) ?? new Set<string>()
+      seen.add(Request.OUTCOME_NAMES[d.outcome]!)
+      if (d.closesFd >= 0) seen.add("closesFd")
+      if (t.owner.fdClosing) seen.add("fdClosing")
+      coverage.set(t.op, seen)
+    })
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) await this.driver.close({ shutdownTimeout: 0 })
+    this.closed = true
+    for (const fd of this.fds) if (isOpen(fd)) closeSync(fd)
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  /** Closes the Driver now (its shutdown cutoff at once), for a case about the cutoff. */
+  async shutdown(): Promise<void> {
+    this.closed = true
+    await this.driver.close({ shutdownTimeout: 0 })
+  }
+
+  // Set-up steps, untracked (their CQEs are still replayed).
+
+  socket(type = SOCK_STREAM): Promise<number> {
+    return new Promise((done, fail) =>
+      this.driver.submitSocket(AF_INET, type, 0, 0, (e, fd) => (e ? fail(e) : done(this.own(fd)))),
+    )
+  }
+
+  async listener(backlog?: number): Promise<{ fd: number; port: number }> {
+    const l = await this.driver.listen({ host: "127.0.0.1", port: 0, ...(backlog === undefined ? {} : { backlog }) })
+    return { fd: this.own(l.fd), port: (l.localAddress as { port: number }).port }
+  }
+
+  async connect(port: number): Promise<number> {
+    return this.own((await this.driver.connect({ host: "127.0.0.1", port })).fd)
+  }
+
+  fifo(name = "fifo"): string {
+    const path = this.path(name)
+    execFileSync("mkfifo", [path])
+    return path
+  }
+
+  file(name: string, content: string | Uint8Array = ""): string {
+    const path = this.path(name)
+    writeFileSync(path, content)
+    return path
+  }
+}
+
+const NO_FD = 1_000_000
+const OP = Request
+
+interface Case {
+  /** The outcomes (and "closesFd", "fdClosing") the model must have delivered for requests that reached the kernel. */
+  readonly requires: ReadonlyArray<string>
+  readonly run: (s: Scenario) => Promise<void>
+}
+
+/** One case per row of the operation table: a row without one fails to compile, and the check below. */
+const CASES: { readonly [M in Operations.Method]: Case } = {
+  nop: {
+    requires: ["OK"],
+    run: async (s) => {
+      s.track("nop", OP.OP_NOP, (cb) => s.driver.submitNop(0, cb))
+      s.track("nop with a deadline", OP.OP_NOP, (cb) => s.driver.submitNop(Driver.now() + 10_000, cb), true)
+    },
+  },
+  readAt: {
+    requires: ["OK", "ERROR", "UNEXPECTED_EOF", "TIMEOUT", "CANCELLED"],
+    run: async (s) => {
+      const fd = s.own(openSync(s.file("ten", pattern(10)), "r"))
+      const d = s.driver
+      const bufs = (...sizes: Array<number>) => sizes.map((n) => new Uint8Array(n))
+      s.track("vectored readAt", OP.OP_READ_AT, (cb) => d.submitReadAt(fd, bufs(4, 4), 0, 8, false, 0, cb))
+      s.track("vectored readAt past the end", OP.OP_READ_AT, (cb) =>
+        d.submitReadAt(fd, bufs(8, 8), 0, 16, false, 0, cb),
+      )
+      s.track("exact vectored readAt past the end", OP.OP_READ_AT, (cb) =>
+        d.submitReadAt(fd, bufs(8, 8), 0, 16, true, 0, cb),
+      )
+      s.track("readAt of no fd", OP.OP_READ_AT, (cb) => d.submitReadAt(NO_FD, bufs(4, 4), 0, 8, false, 0, cb))
+      // An empty FIFO (opened read-write: the open does not wait for a writer) blocks a read.
+      const fifo = s.own(openSync(s.fifo(), "r+"))
+      s.track(
+        "vectored readAt of an empty FIFO past its deadline",
+        OP.OP_READ_AT,
+        (cb) => d.submitReadAt(fifo, bufs(4, 4), 0, 8, false, Driver.now() + 30, cb),
+        true,
+      )
+      const cancelled = s.track("vectored readAt of an empty FIFO, cancelled", OP.OP_READ_AT, (cb) =>
+        d.submitReadAt(fifo, bufs(4, 4), 0, 8, false, 0, cb),
+      )
+      await sleep(20)
+      cancelled.cancel()
+    },
+  },
+  writeAt: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const fd = s.own(openSync(s.file("w"), "r+"))
+      const ro = s.own(openSync(s.file("ro"), "r"))
+      s.track("writeAt", OP.OP_WRITE_AT, (cb) => s.driver.submitWriteAt(fd, [pattern(5), pattern(7)], 0, 0, cb))
+      s.track("writeAt of a read-only fd", OP.OP_WRITE_AT, (cb) => s.driver.submitWriteAt(ro, pattern(5), 0, 0, cb))
+    },
+  },
+  send: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const p = await tcpPair()
+      s.own(p.a)
+      s.own(p.b)
+      const file = s.own(openSync(s.file("f"), "r+"))
+      s.track("send", OP.OP_SEND, (cb) => s.driver.submitSend(p.a, pattern(100), 0, cb))
+      s.track("send on a file", OP.OP_SEND, (cb) => s.driver.submitSend(file, pattern(100), 0, cb))
+    },
+  },
+  recv: {
+    requires: ["OK", "ERROR", "TIMEOUT"],
+    run: async (s) => {
+      const p = await tcpPair()
+      s.own(p.a)
+      s.own(p.b)
+      const file = s.own(openSync(s.file("f"), "r+"))
+      const d = s.driver
+      s.track("recv", OP.OP_RECV, (cb) => d.submitRecv(p.b, new Uint8Array(8), 0, 8, false, 0, cb))
+      await d.send(p.a, Buffer.from("abc"))
+      s.track("recv on a file", OP.OP_RECV, (cb) => d.submitRecv(file, new Uint8Array(8), 0, 8, false, 0, cb))
+      s.track(
+        "recv past its deadline",
+        OP.OP_RECV,
+        (cb) => d.submitRecv(p.a, new Uint8Array(8), 0, 8, false, Driver.now() + 20, cb),
+        true,
+      )
+    },
+  },
+  sync: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const fd = s.own(openSync(s.file("f", "x"), "r+"))
+      s.track("sync", OP.OP_SYNC, (cb) => s.driver.submitSync(fd, true, 0, cb))
+      s.track("sync of no fd", OP.OP_SYNC, (cb) => s.driver.submitSync(NO_FD, false, 0, cb))
+    },
+  },
+  socket: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      s.track("socket", OP.OP_SOCKET, (cb) => s.driver.submitSocket(AF_INET, SOCK_STREAM, 0, 0, cb))
+      // A stream socket of the UDP protocol: EPROTONOSUPPORT from the kernel.
+      s.track("socket of a bad protocol", OP.OP_SOCKET, (cb) => s.driver.submitSocket(AF_INET, SOCK_STREAM, 17, 0, cb))
+    },
+  },
+  bind: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const listener = await s.listener()
+      const a = await s.socket()
+      const b = await s.socket()
+      s.track("bind", OP.OP_BIND, (cb) => s.driver.submitBind(a, loopback(0), 0, cb))
+      s.track("bind to a port in use", OP.OP_BIND, (cb) => s.driver.submitBind(b, loopback(listener.port), 0, cb))
+    },
+  },
+  listen: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const tcp = await s.socket()
+      const udp = await s.socket(SOCK_DGRAM)
+      s.track("listen", OP.OP_LISTEN, (cb) => s.driver.submitListen(tcp, 16, 0, cb))
+      s.track("listen on a datagram socket", OP.OP_LISTEN, (cb) => s.driver.submitListen(udp, 16, 0, cb))
+    },
+  },
+  connect: {
+    requires: ["OK", "ERROR", "TIMEOUT", "CANCELLED"],
+    run: async (s) => {
+      const d = s.driver
+      const open = await s.listener()
+      const gone = await s.listener()
+      await d.closeFd(gone.fd)
+      const a = await s.socket()
+      s.track("connect", OP.OP_CONNECT, (cb) => d.submitConnect(a, loopback(open.port), 0, cb))
+      const refused = await s.socket()
+      s.track("connect to a closed port", OP.OP_CONNECT, (cb) => d.submitConnect(refused, loopback(gone.port), 0, cb))
+      // Backlog 0: one connection fills the accept queue, and the kernel drops the next SYNs.
+      const full = await s.listener(0)
+      await s.connect(full.port)
+      const timed = await s.socket()
+      s.track(
+        "connect to a full backlog past its deadline",
+        OP.OP_CONNECT,
+        (cb) => d.submitConnect(timed, loopback(full.port), Driver.now() + 50, cb),
+        true,
+      )
+      const aborted = await s.socket()
+      const cancelled = s.track("connect to a full backlog, cancelled", OP.OP_CONNECT, (cb) =>
+        d.submitConnect(aborted, loopback(full.port), 0, cb),
+      )
+      await sleep(20)
+      cancelled.cancel()
+    },
+  },
+  accept: {
+    requires: ["OK", "ERROR", "TIMEOUT", "CANCELLED", "ABANDONED", "closesFd", "fdClosing"],
+    run: async (s) => {
+      const d = s.driver
+      const l = await s.listener()
+      s.track("accept", OP.OP_ACCEPT, (cb) => d.submitAccept(l.fd, 0, cb))
+      await s.connect(l.port)
+      const notListening = await s.socket()
+      s.track("accept on a socket that does not listen", OP.OP_ACCEPT, (cb) => d.submitAccept(notListening, 0, cb))
+      s.track("accept past its deadline", OP.OP_ACCEPT, (cb) => d.submitAccept(l.fd, Driver.now() + 20, cb), true)
+      const cancelled = s.track("accept, cancelled", OP.OP_ACCEPT, (cb) => d.submitAccept(l.fd, 0, cb))
+      await sleep(30)
+      cancelled.cancel()
+      await cancelled.got
+      // The fd-producing rule: the connection arrives while this thread waits for the child, and
+      // the cancel follows before the Driver delivered the accept (the kernel made the fd: success
+      // won the race, or the Driver took the caller's cancel first). The fd is closed, never handed out.
+      const raced = s.track("accept whose caller cancelled after the kernel made the fd", OP.OP_ACCEPT, (cb) =>
+        d.submitAccept(l.fd, 0, cb),
+      )
+      await sleep(20)
+      connectFromChild(l.port)
+      raced.cancel()
+      await raced.got
+      // closeFd of the listener after a connection arrived: the accept it cancels ends with EBADF,
+      // and the fd the kernel made for it is closed.
+      const l2 = await s.listener()
+      const closing = s.track("accept on a listener closeFd closes", OP.OP_ACCEPT, (cb) => d.submitAccept(l2.fd, 0, cb))
+      await sleep(20)
+      connectFromChild(l2.port)
+      closing.owner.fdClosing = true
+      s.track("closeFd of the listener", OP.OP_CLOSE, (cb) => d.submitCloseFd(l2.fd, cb))
+      await closing.got
+      // The shutdown cutoff: an accept nobody connects to ends ABANDONED; one whose connection
+      // arrived while this thread waited ends as the loop found it (success reaped before the
+      // cutoff, or, had the cutoff's cancel lost, ABANDONED with its fd closed).
+      const l3 = await s.listener()
+      const l4 = await s.listener()
+      s.track(
+        "accept at the shutdown cutoff",
+        OP.OP_ACCEPT,
+        (cb) => d.submitAccept(l3.fd, Driver.now() + 60_000, cb),
+        true,
+      )
+      s.track("accept connected at the shutdown cutoff", OP.OP_ACCEPT, (cb) => d.submitAccept(l4.fd, 0, cb))
+      await sleep(20)
+      connectFromChild(l4.port)
+      await s.shutdown()
+    },
+  },
+  shutdownSocket: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const p = await tcpPair()
+      s.own(p.a)
+      s.own(p.b)
+      const lone = await s.socket()
+      s.track("shutdown", OP.OP_SHUTDOWN, (cb) => s.driver.submitShutdown(p.a, "write", 0, cb))
+      s.track("shutdown of an unconnected socket", OP.OP_SHUTDOWN, (cb) => s.driver.submitShutdown(lone, "both", 0, cb))
+    },
+  },
+  open: {
+    requires: ["OK", "ERROR", "TIMEOUT", "CANCELLED", "closesFd"],
+    run: async (s) => {
+      const d = s.driver
+      const file = s.file("f", "x")
+      s.track("open", OP.OP_OPEN, (cb) => d.submitOpen(file, "r", 0o666, 0, cb))
+      s.track("open of a missing file", OP.OP_OPEN, (cb) => d.submitOpen(s.path("missing"), "r", 0o666, 0, cb))
+      s.track("exclusive open of a file that exists", OP.OP_OPEN, (cb) => d.submitOpen(file, "wx", 0o666, 0, cb))
+      s.track("open of a directory for writing", OP.OP_OPEN, (cb) => d.submitOpen(s.dir, "w", 0o666, 0, cb))
+      // A FIFO's open for writing (O_CREAT: io_uring hands it to a worker at once; its first,
+      // non-blocking try would open a reader without waiting) waits for a reader that never comes.
+      const fifo = s.fifo()
+      s.track(
+        "open of a FIFO past its deadline",
+        OP.OP_OPEN,
+        (cb) => d.submitOpen(fifo, "w", 0, Driver.now() + 30, cb),
+        true,
+      )
+      const cancelled = s.track("open of a FIFO, cancelled", OP.OP_OPEN, (cb) => d.submitOpen(fifo, "w", 0, 0, cb))
+      await sleep(20)
+      cancelled.cancel()
+      await cancelled.got
+      // The fd-producing rule: a reader comes, this thread waits while the kernel completes the
+      // open, then the caller cancels: the fd the kernel made is closed, never handed out.
+      const raced = s.track("open of a FIFO whose caller cancelled after the kernel made the fd", OP.OP_OPEN, (cb) =>
+        d.submitOpen(fifo, "w", 0, 0, cb),
+      )
+      await sleep(20)
+      s.own(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK))
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+      raced.cancel()
+    },
+  },
+  closeFd: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      const fd = openSync(s.file("f"), "r")
+      await new Promise((done) =>
+        s.track("closeFd", OP.OP_CLOSE, (cb) => d.submitCloseFd(fd, (e, v) => done(cb(e, v)))),
+      )
+      await new Promise((done) =>
+        s.track("closeFd of no fd", OP.OP_CLOSE, (cb) => d.submitCloseFd(NO_FD, (e, v) => done(cb(e, v)))),
+      )
+      // A read blocked on a FIFO whose fd closeFd closes: cancelled first, it ends with EBADF.
+      const fifo = openSync(s.fifo(), "r+")
+      const read = s.track("readAt of an fd closeFd closes", OP.OP_READ_AT, (cb) =>
+        d.submitReadAt(fifo, new Uint8Array(4), 0, 4, false, 0, cb),
+      )
+      await sleep(20)
+      read.owner.fdClosing = true
+      s.track("closeFd of an fd with a pending read", OP.OP_CLOSE, (cb) => d.submitCloseFd(fifo, cb))
+      await read.got
+    },
+  },
+  stat: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      const file = s.file("f", "abc")
+      const fd = s.own(openSync(file, "r"))
+      s.track("stat by path", OP.OP_STAT, (cb) => d.submitStat(file, true, 0, cb))
+      s.track("stat by fd", OP.OP_STAT, (cb) => d.submitStat(fd, true, 0, cb))
+      s.track("stat of a missing path", OP.OP_STAT, (cb) => d.submitStat(s.path("missing"), true, 0, cb))
+      s.track("stat through a file", OP.OP_STAT, (cb) => d.submitStat(join(file, "x"), true, 0, cb))
+    },
+  },
+  truncate: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const fd = s.own(openSync(s.file("f", "abcdef"), "r+"))
+      const ro = s.own(openSync(s.file("ro", "abc"), "r"))
+      s.track("truncate", OP.OP_TRUNCATE, (cb) => s.driver.submitTruncate(fd, 2, 0, cb))
+      s.track("truncate of a read-only fd", OP.OP_TRUNCATE, (cb) => s.driver.submitTruncate(ro, 1, 0, cb))
+    },
+  },
+  allocate: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const fd = s.own(openSync(s.file("f"), "r+"))
+      const fifo = s.own(openSync(s.fifo(), "r+"))
+      s.track("allocate", OP.OP_ALLOCATE, (cb) => s.driver.submitAllocate(fd, 0, 8192, false, false, 0, cb))
+      s.track("allocate on a FIFO", OP.OP_ALLOCATE, (cb) => s.driver.submitAllocate(fifo, 0, 8192, false, false, 0, cb))
+    },
+  },
+  unlink: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      const file = s.file("f")
+      const dir = s.path("d")
+      mkdirSync(dir)
+      s.track("unlink", OP.OP_UNLINK, (cb) => d.submitUnlink(file, false, 0, cb))
+      s.track("unlink of a directory (rmdir)", OP.OP_UNLINK, (cb) => d.submitUnlink(dir, true, 0, cb))
+      s.track("unlink of a missing path", OP.OP_UNLINK, (cb) => d.submitUnlink(s.path("missing"), false, 0, cb))
+      s.track("unlink of a directory as a file", OP.OP_UNLINK, (cb) => d.submitUnlink(s.dir, false, 0, cb))
+    },
+  },
+  rename: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      const a = s.file("a")
+      const b = s.file("b")
+      s.track("rename", OP.OP_RENAME, (cb) => d.submitRename(a, s.path("c"), false, 0, cb))
+      s.track("rename of a missing path", OP.OP_RENAME, (cb) =>
+        d.submitRename(s.path("missing"), s.path("x"), false, 0, cb),
+      )
+      s.track("rename onto a name that exists, noReplace", OP.OP_RENAME, (cb) => d.submitRename(b, s.dir, true, 0, cb))
+    },
+  },
+  mkdir: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      s.track("mkdir", OP.OP_MKDIR, (cb) => d.submitMkdir(s.path("d"), 0o755, 0, cb))
+      s.track("mkdir of a name that exists", OP.OP_MKDIR, (cb) => d.submitMkdir(s.dir, 0o755, 0, cb))
+      s.track("mkdir under a missing parent", OP.OP_MKDIR, (cb) => d.submitMkdir(s.path("no/d"), 0o755, 0, cb))
+    },
+  },
+  symlink: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      s.track("symlink", OP.OP_SYMLINK, (cb) => d.submitSymlink("anywhere", s.path("l"), 0, cb))
+      s.track("symlink onto a name that exists", OP.OP_SYMLINK, (cb) => d.submitSymlink("anywhere", s.dir, 0, cb))
+    },
+  },
+  link: {
+    requires: ["OK", "ERROR"],
+    run: async (s) => {
+      const d = s.driver
+      const file = s.file("f")
+      s.track("link", OP.OP_LINK, (cb) => d.submitLink(file, s.path("g"), 0, cb))
+      s.track("link onto a name that exists", OP.OP_LINK, (cb) => d.submitLink(file, s.dir, 0, cb))
+      s.track("link of a missing path", OP.OP_LINK, (cb) => d.submitLink(s.path("missing"), s.path("h"), 0, cb))
+    },
+  },
+  recvMany: {
+    requires: ["OK", "ERROR", "CANCELLED"],
+    run: async (s) => {
+      const p = await tcpPair()
+      const q = await tcpPair()
+      for (const fd of [p.a, p.b, q.a, q.b]) s.own(fd)
+      const file = s.own(openSync(s.file("f"), "r+"))
+      const d = s.driver
+      const none = (): void => {}
+      s.track("recvMany to end of stream", OP.OP_RECV_MANY, (cb) => d.submitRecvMany(p.b, 0, none, cb))
+      await d.send(p.a, Buffer.from("abc"))
+      p.closeA()
+      s.track("recvMany on a file", OP.OP_RECV_MANY, (cb) => d.submitRecvMany(file, 0, none, cb))
+      const cancelled = s.track("recvMany, cancelled", OP.OP_RECV_MANY, (cb) => d.submitRecvMany(q.b, 0, none, cb))
+      await sleep(20)
+      cancelled.cancel()
+    },
+  },
+  acceptMany: {
+    requires: ["ERROR", "CANCELLED"],
+    run: async (s) => {
+      const d = s.driver
+      const l = await s.listener()
+      const notListening = await s.socket()
+      const accepted: Array<number> = []
+      const many = s.track("acceptMany, cancelled", OP.OP_ACCEPT_MANY, (cb) =>
+        d.submitAcceptMany(l.fd, 0, (c) => accepted.push(s.own(c.fd)), cb),
+      )
+      await s.connect(l.port)
+      await s.connect(l.port)
+      while (accepted.length < 2) await sleep(5)
+      many.cancel()
+      s.track("acceptMany on a socket that does not listen", OP.OP_ACCEPT_MANY, (cb) =>
+        d.submitAcceptMany(notListening, 0, () => {}, cb),
+      )
+    },
+  },
+}
+
+describe.skipIf(!supported)(
+  `every operation row replayed through @iou/core${supported ? "" : ` (skipped: ${reason})`}`,
+  () => {
+    it("every row of the operation table has a replay case", () => {
+      expect(Object.keys(CASES).sort()).toEqual(Object.keys(OPERATIONS).sort())
+    })
+
+    for (const [method, c] of Object.entries(CASES) as Array<[Operations.Method, Case]>) {
+      it(`${method}: every CQE and every delivery as the model decides (${c.requires.join(", ")})`, async () => {
+        const s = new Scenario()
+        try {
+          await c.run(s)
+          await s.check()
+          const op = OPERATIONS[method].op
+          expect([method, [...(coverage.get(op) ?? [])].sort()]).toEqual([
+            method,
+            expect.arrayContaining([...c.requires]),
+          ])
+        } finally {
+          await s.close()
+        }
+      })
+    }
   },
 )

@@ -57,7 +57,7 @@ int main(void) {
   CHECK(!had);
   CHECK(iou__waiters_on_completion(&w, b, 10, 0, &c, &had, &tick) == IOU_CQE_OUTCOME_COMPLETE);
   CHECK(c.tag == 2 && c.outcome == IOU_OUTCOME_OK && c.result == 10);
-  CHECK(c.flags == IOU_COMPLETION_CANCEL_LOST);
+  CHECK(c.flags == (IOU_COMPLETION_CANCEL_LOST | IOU_OUTCOME_TIMEOUT << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT));
   struct iou__request o2b = recv_op(12, false);
   uint64_t b2 = iou__waiters_insert(&w, &o2b, false, 0);
   CHECK(iou__waiters_stage(&w, b2, &sqe, &c) == IOU_STAGE_SUBMIT);
