@@ -1,0 +1,108 @@
+/**
+ * Delivery's fd-producing rule against @iou/core's model of it (Request.delivered), for the
+ * completions the kernel produces only by a race: a loop cancel (a deadline, the caller's, the
+ * shutdown cutoff) that lost to the operation's success, IOU_COMPLETION_CANCEL_LOST with the
+ * outcome the cancel asked for. The conformance replay (conformance.test.ts) follows the same rule
+ * on the real kernel where the Driver's own cancel state decides it; here the loop's completion is
+ * written by hand, and the fd it names is a real one, which must be closed.
+ */
+import { closeSync, fstatSync, openSync } from "node:fs"
+import { Request } from "@iou/core"
+import { describe, expect, it } from "vitest"
+import {
+  IOU_COMPLETION_CANCEL_LOST,
+  IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
+  IOU_OUTCOME_ABANDONED,
+  IOU_OUTCOME_CANCELLED,
+  IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
+} from "../src/binding.ts"
+import { Delivery } from "../src/Delivery.ts"
+import type { IoUringError } from "../src/IoUringError.ts"
+import { BY_OP, OPERATIONS } from "../src/Operations.ts"
+import * as Pending from "../src/PendingTable.ts"
+import type { Shutdown } from "../src/Shutdown.ts"
+import type { Wire } from "../src/Wire.ts"
+
+const isOpen = (fd: number): boolean => {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const OUTCOME_OF_REASON: Record<string, number> = {
+  Timeout: Request.OUTCOME_TIMEOUT,
+  Cancelled: Request.OUTCOME_CANCELLED,
+  Abandoned: Request.OUTCOME_ABANDONED,
+  SystemError: Request.OUTCOME_ERROR,
+}
+
+/** One completion record, as the loop writes it. */
+const wireOf = (slot: number, generation: number, result: number, flags: number): Wire =>
+  ({
+    slot: () => slot,
+    generation: () => generation,
+    result: () => result,
+    outcome: () => IOU_OUTCOME_OK,
+    flags: () => flags,
+    buffer: () => 0,
+  }) as unknown as Wire
+
+describe("Delivery: an fd made after its cancel was asked for", () => {
+  const lostTo = [IOU_OUTCOME_TIMEOUT, IOU_OUTCOME_CANCELLED, IOU_OUTCOME_ABANDONED]
+  for (const op of [OPERATIONS.accept.op, OPERATIONS.open.op, OPERATIONS.socket.op]) {
+    for (const lost of lostTo) {
+      for (const [callerCancelled, fdClosing] of [
+        [false, false],
+        [true, false],
+        [true, true],
+      ] as const) {
+        // The loop's cancel of a caller's (CANCELLED) comes only from a cancel in the Driver.
+        if (lost === IOU_OUTCOME_CANCELLED && !callerCancelled) continue
+        // closeFd cancels only the operations that act on an fd (accept, on its listener).
+        if (fdClosing && !BY_OP[op]!.onFd) continue
+        it(`${Request.OP_NAMES[op]}, a lost ${Request.OUTCOME_NAMES[lost]} cancel${callerCancelled ? (fdClosing ? ", closeFd's cancel in the Driver" : ", the caller's cancel in the Driver") : ""}: the fd is closed, the request ends as the model says`, () => {
+          const table = new Pending.PendingTable(4)
+          const ended: Array<[Error | null, number]> = []
+          const delivery = new Delivery(
+            table,
+            { closing: false } as Shutdown,
+            () => {},
+            () => {},
+          )
+          const slot = table.take()
+          table.op[slot] = op
+          table.fd[slot] = op === OPERATIONS.accept.op ? 3 : -100
+          table.kind[slot] = Pending.KIND_CALLBACK
+          table.resolve[slot] = (error: Error | null, result: number) => ended.push([error, result])
+          // Every request here has a deadline: one abandoned at the shutdown cutoff is still ABANDONED.
+          table.deadline[slot] = 1
+          table.state[slot] = callerCancelled ? Pending.CANCELLING : Pending.SUBMITTED
+          table.fdClosed[slot] = fdClosing ? 1 : 0
+          const fd = openSync("/dev/null", "r")
+          try {
+            const flags = IOU_COMPLETION_CANCEL_LOST | (lost << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT)
+            delivery.fromLoop(wireOf(slot, table.generation[slot]!, fd, flags), 1)
+            expect(isOpen(fd)).toBe(false)
+          } finally {
+            if (isOpen(fd)) closeSync(fd)
+          }
+          const r = Request.make({ op })
+          expect(Request.onCqe(r, lost, fd)).toBe(true)
+          const model = Request.delivered(r, lost, { cancelled: callerCancelled && !fdClosing, fdClosing })
+          expect(model.closesFd).toBe(fd)
+          expect(ended).toHaveLength(1)
+          const [error] = ended[0]!
+          const e = error as IoUringError
+          expect([OUTCOME_OF_REASON[e.reason], e.reason === "SystemError" ? e.errno : 0]).toEqual([
+            model.outcome,
+            model.outcome === Request.OUTCOME_ERROR ? model.result : 0,
+          ])
+        })
+      }
+    }
+  }
+})
