@@ -25,7 +25,18 @@
  *    closed before its callback runs) and EBADF for a request that closeFd of its fd cancelled.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { closeSync, constants, fstatSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Config, Errno, Loop, type Operations, Request, SimKernel, Sockaddr } from "@iou/core"
@@ -586,6 +597,30 @@ const connectFromChild = (port: number): void => {
   expect(r.status).toBe(0)
 }
 
+/**
+ * Waits until a thread of this process (an io_uring worker) sleeps in the kernel function `fn`
+ * (/proc/self/task/<tid>/wchan), at most 5 s. Where the kernel names no wait channels at all, it
+ * waits a moment instead.
+ */
+const blockedIn = async (fn: string): Promise<void> => {
+  let named = false
+  for (let i = 0; i < 500; i++) {
+    for (const task of readdirSync("/proc/self/task")) {
+      let wchan = "0"
+      try {
+        wchan = readFileSync(`/proc/self/task/${task}/wchan`, "utf8")
+      } catch {
+        // The thread exited meanwhile.
+      }
+      if (wchan === fn) return
+      if (wchan !== "0" && wchan !== "") named = true
+    }
+    if (!named && i >= 10) return
+    await sleep(10)
+  }
+  throw new Error(`no thread of this process waits in ${fn}`)
+}
+
 const loopback = (port: number): Uint8Array => Sockaddr.encodeIp(Sockaddr.parseIp("127.0.0.1")!, port)
 
 const AF_INET = 2
@@ -805,7 +840,7 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       s.track(
         "vectored readAt of an empty FIFO past its deadline",
         OP.OP_READ_AT,
-        (cb) => d.submitReadAt(fifo, bufs(4, 4), 0, 8, false, Driver.now() + 30, cb),
+        (cb) => d.submitReadAt(fifo, bufs(4, 4), 0, 8, false, Driver.now() + 100, cb),
         true,
       )
       const cancelled = s.track("vectored readAt of an empty FIFO, cancelled", OP.OP_READ_AT, (cb) =>
@@ -849,7 +884,7 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       s.track(
         "recv past its deadline",
         OP.OP_RECV,
-        (cb) => d.submitRecv(p.a, new Uint8Array(8), 0, 8, false, Driver.now() + 20, cb),
+        (cb) => d.submitRecv(p.a, new Uint8Array(8), 0, 8, false, Driver.now() + 100, cb),
         true,
       )
     },
@@ -907,7 +942,7 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       s.track(
         "connect to a full backlog past its deadline",
         OP.OP_CONNECT,
-        (cb) => d.submitConnect(timed, loopback(full.port), Driver.now() + 50, cb),
+        (cb) => d.submitConnect(timed, loopback(full.port), Driver.now() + 100, cb),
         true,
       )
       const aborted = await s.socket()
@@ -927,11 +962,16 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       await s.connect(l.port)
       const notListening = await s.socket()
       s.track("accept on a socket that does not listen", OP.OP_ACCEPT, (cb) => d.submitAccept(notListening, 0, cb))
-      s.track("accept past its deadline", OP.OP_ACCEPT, (cb) => d.submitAccept(l.fd, Driver.now() + 20, cb), true)
+      const timed = s.track(
+        "accept past its deadline",
+        OP.OP_ACCEPT,
+        (cb) => d.submitAccept(l.fd, Driver.now() + 100, cb),
+        true,
+      )
       const cancelled = s.track("accept, cancelled", OP.OP_ACCEPT, (cb) => d.submitAccept(l.fd, 0, cb))
       await sleep(30)
       cancelled.cancel()
-      await cancelled.got
+      await Promise.all([timed.got, cancelled.got])
       // The fd-producing rule: the connection arrives while this thread waits for the child, and
       // the cancel follows before the Driver delivered the accept (the kernel made the fd: success
       // won the race, or the Driver took the caller's cancel first). The fd is closed, never handed out.
@@ -991,22 +1031,24 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       // A FIFO's open for writing (O_CREAT: io_uring hands it to a worker at once; its first,
       // non-blocking try would open a reader without waiting) waits for a reader that never comes.
       const fifo = s.fifo()
-      s.track(
+      const timed = s.track(
         "open of a FIFO past its deadline",
         OP.OP_OPEN,
-        (cb) => d.submitOpen(fifo, "w", 0, Driver.now() + 30, cb),
+        (cb) => d.submitOpen(fifo, "w", 0, Driver.now() + 100, cb),
         true,
       )
       const cancelled = s.track("open of a FIFO, cancelled", OP.OP_OPEN, (cb) => d.submitOpen(fifo, "w", 0, 0, cb))
-      await sleep(20)
+      await blockedIn("wait_for_partner")
       cancelled.cancel()
-      await cancelled.got
-      // The fd-producing rule: a reader comes, this thread waits while the kernel completes the
-      // open, then the caller cancels: the fd the kernel made is closed, never handed out.
+      await Promise.all([timed.got, cancelled.got])
+      // The fd-producing rule: once the open waits in the kernel a reader comes, this thread waits
+      // while the kernel completes the open (with the reader there, its wait ends in success even
+      // if the cancel reaches it first), then the caller cancels: the fd the kernel made is closed,
+      // never handed out.
       const raced = s.track("open of a FIFO whose caller cancelled after the kernel made the fd", OP.OP_OPEN, (cb) =>
         d.submitOpen(fifo, "w", 0, 0, cb),
       )
-      await sleep(20)
+      await blockedIn("wait_for_partner")
       s.own(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK))
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
       raced.cancel()
@@ -1031,6 +1073,11 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
       await sleep(20)
       read.owner.fdClosing = true
       s.track("closeFd of an fd with a pending read", OP.OP_CLOSE, (cb) => d.submitCloseFd(fifo, cb))
+      // A request on the fd while it closes is refused before the kernel, with EBADF too.
+      const refused = s.track("readAt of an fd while closeFd closes it", OP.OP_READ_AT, (cb) =>
+        d.submitReadAt(fifo, new Uint8Array(4), 0, 4, false, 0, cb),
+      )
+      refused.owner.fdClosing = true
       await read.got
     },
   },
