@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { EAGAIN, ECANCELED, EINTR, EINVAL, EIO, ENOENT, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
+import { EAGAIN, EBADF, ECANCELED, EINTR, EINVAL, EIO, ENOENT, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
 import { InvariantError } from "../src/Invariant.ts"
 import * as Request from "../src/Request.ts"
 
@@ -260,6 +260,38 @@ describe("Request", () => {
       expect(ended(r)).toEqual(["CANCELLED", 0])
       expect(cqe(make({ op: Request.OP_OPEN }), -code)).toBe(false)
     }
+  })
+
+  it("the owner's rules: an fd made after its cancel was asked for is closed and the request ends as the cancel asked; closeFd's cancel is EBADF", () => {
+    const OWNER = { cancelled: false, fdClosing: false }
+    const CALLER = { cancelled: true, fdClosing: false }
+    const CLOSING = { cancelled: false, fdClosing: true }
+    const delivered = (op: number, res: number, cancel: number, owner: Request.Owner) => {
+      const r = make({ op })
+      expect(cqe(r, res, cancel)).toBe(true)
+      const d = Request.delivered(r, cancel, owner)
+      return [Request.OUTCOME_NAMES[d.outcome], d.result, d.closesFd, Request.cancelLost(r, cancel)]
+    }
+    // Nobody stopped waiting: the fd is the caller's.
+    expect(delivered(Request.OP_OPEN, 7, ACTIVE, OWNER)).toEqual(["OK", 7, -1, false])
+    // The loop's cancel lost (IOU_COMPLETION_CANCEL_LOST): its outcome, the fd closed.
+    expect(delivered(Request.OP_OPEN, 7, TIMEOUT, OWNER)).toEqual(["TIMEOUT", 0, 7, true])
+    expect(delivered(Request.OP_ACCEPT, 8, Request.OUTCOME_ABANDONED, OWNER)).toEqual(["ABANDONED", 0, 8, true])
+    expect(delivered(Request.OP_SOCKET, 9, TIMEOUT, CALLER)).toEqual(["TIMEOUT", 0, 9, true])
+    // The owner's cancel that the loop never saw (it had ended the request first).
+    expect(delivered(Request.OP_ACCEPT, 8, ACTIVE, CALLER)).toEqual(["CANCELLED", 0, 8, false])
+    expect(delivered(Request.OP_ACCEPT, 8, ACTIVE, CLOSING)).toEqual(["ERROR", -EBADF, 8, false])
+    expect(delivered(Request.OP_ACCEPT, 8, CANCELLED, CLOSING)).toEqual(["ERROR", -EBADF, 8, true])
+    // Not an fd-producing operation: success stands; a lost cancel is only reported.
+    expect(delivered(Request.OP_CONNECT, 0, CANCELLED, CALLER)).toEqual(["OK", 0, -1, true])
+    expect(delivered(Request.OP_STAT, 0, TIMEOUT, OWNER)).toEqual(["OK", 0, -1, true])
+    // Failures: no fd to close; a request closeFd cancelled ends with EBADF, one that timed out as TIMEOUT.
+    expect(delivered(Request.OP_OPEN, -ENOENT, TIMEOUT, OWNER)).toEqual(["ERROR", -ENOENT, -1, false])
+    expect(delivered(Request.OP_READ_AT, -ECANCELED, CANCELLED, CLOSING)).toEqual(["ERROR", -EBADF, -1, false])
+    expect(delivered(Request.OP_READ_AT, -ECANCELED, TIMEOUT, CLOSING)).toEqual(["TIMEOUT", 0, -1, false])
+    expect(delivered(Request.OP_ACCEPT, -ECANCELED, CANCELLED, CALLER)).toEqual(["CANCELLED", 0, -1, false])
+    // A request still pending has nothing to deliver.
+    expect(() => Request.delivered(make({ op: Request.OP_OPEN }), ACTIVE, OWNER)).toThrow(InvariantError)
   })
 
   it("nop succeeds with 0", () => {
