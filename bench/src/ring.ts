@@ -65,7 +65,10 @@ export const driverConfig = (engine: Engine) => ({
 })
 
 /** Opens a Driver for `engine` with the run's config (and `overrides`), or says why not. */
-export const openDriver = async (engine: Engine, overrides: { readonly size?: number } = {}): Promise<RingLoad> => {
+export const openDriver = async (
+  engine: Engine,
+  overrides: { readonly size?: number; readonly recvBuffers?: { readonly count: number; readonly size: number } } = {},
+): Promise<RingLoad> => {
   let mod: Record<string, unknown>
   try {
     mod = (await import("@iou/native")) as Record<string, unknown>

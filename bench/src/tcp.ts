@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url"
 import type { Suite } from "./context.ts"
 import { callbackLoop, promiseLoop } from "./harness.ts"
 import type { Comparison, Sample, Variant } from "./harness.ts"
-import { withEngine } from "./ring.ts"
+import { openDriver, withEngine } from "./ring.ts"
 import type { Engine, Ring } from "./ring.ts"
 import { buildTool } from "./tools.ts"
 
@@ -35,6 +35,7 @@ const NODE = "node:net"
 export const RING_CB = "ring recv/send, callback"
 export const RING_PROMISE = "ring recv/send, Promise"
 export const ACCEPT_CB = "ring accept + closeFd, callback"
+export const RING_MANY = "ring recvMany/send, callback"
 
 interface Peer {
   /** The accepted node:net sockets (a node:net peer), or none. */
@@ -220,6 +221,65 @@ const ringEchoPromise = async (r: Ring, fds: ReadonlyArray<number>, budgetMs: nu
   )
   return { ops, seconds: (performance.now() - t0) / 1000 }
 }
+
+/**
+ * Per connection one multishot recv (submitRecvMany on the Driver's provided buffers) for every
+ * echo, and a send per full message: one SQE per message instead of two. At the end of the budget
+ * each connection's recvMany is cancelled once its last echo is in (the connection is quiet again
+ * for the next round); it ends with its AbortError, anything else fails the run.
+ */
+const ringEchoMany = (r: Ring, fds: ReadonlyArray<number>, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const msg = Buffer.alloc(MSG, 0x62)
+    let ops = 0
+    let stop = false
+    let failure: Error | null = null
+    let live = fds.length
+    let sendsInFlight = 0
+    const t0 = performance.now()
+    const end = t0 + budgetMs
+    let seconds = 0
+    const settle = () => {
+      if (live > 0 || sendsInFlight > 0) return
+      if (failure) reject(failure)
+      else resolve({ ops, seconds })
+    }
+    const onSend = (e: Error | null) => {
+      if (e) failure ??= e
+      sendsInFlight--
+      settle()
+    }
+    fds.forEach((fd) => {
+      let got = 0
+      let handle = 0
+      let cancelled = false
+      handle = r.submitRecvMany(
+        fd,
+        0,
+        (chunk) => {
+          got += chunk.length
+          while (got >= MSG) {
+            got -= MSG
+            if ((++ops & 63) === 0 && performance.now() >= end) stop = true
+            if (!stop && failure === null) {
+              sendsInFlight++
+              r.submitSend(fd, msg, 0, onSend)
+            } else if (!cancelled) {
+              cancelled = true
+              r.cancel(handle)
+            }
+          }
+        },
+        (e) => {
+          if (!(cancelled && e?.name === "AbortError")) failure ??= e ?? new Error("recvMany ended at end of stream")
+          if (--live === 0) seconds = (performance.now() - t0) / 1000
+          settle()
+        },
+      )
+      sendsInFlight++
+      r.submitSend(fd, msg, 0, onSend)
+    })
+  })
 
 // ---- one-way streams -----------------------------------------------------------------------------
 
@@ -576,7 +636,15 @@ export const connsSuite: Suite = {
     const note =
       "the peer is a separate single-threaded epoll process (tools/tcp-peer.c); ring sockets are accepted by the ring (listen/accept) and driven only by it"
     const acceptor = rings[0]?.ring
-    const ringCount = 2 * rings.length
+    const ringCount = 3 * rings.length
+    // The recvMany variants' Drivers: every connection's echo may be in at once, one provided
+    // buffer each (the default 256 would run out and re-arm, which recv/send never has to).
+    const manyRings: Array<{ engine: Engine; ring: Ring }> = []
+    for (const { engine } of rings) {
+      const load = await openDriver(engine, { recvBuffers: { count: 2048, size: 256 } })
+      if (load.ok) manyRings.push({ engine, ring: load.ring })
+      else skipped.push(`recvMany variant (${engine}) skipped: ${load.reason}`)
+    }
     for (const n of [256, 1000]) {
       const nodePeer = await startPeer(command, "echo", n, "node")
       peers.push(nodePeer)
@@ -593,6 +661,10 @@ export const connsSuite: Suite = {
             name: withEngine(RING_PROMISE, engine),
             run: (budget) => ringEchoPromise(ring, prFds, budget),
           })
+        })
+        manyRings.forEach(({ engine, ring }) => {
+          const manyFds = group(2 * rings.length + rings.findIndex((x) => x.engine === engine))
+          variants.push({ name: withEngine(RING_MANY, engine), run: (budget) => ringEchoMany(ring, manyFds, budget) })
         })
       }
       comparisons.push({
@@ -623,6 +695,7 @@ export const connsSuite: Suite = {
       comparisons,
       cleanup: async () => {
         for (const p of peers) await p.close()
+        for (const { ring } of manyRings) await ring.close()
       },
     }
   },

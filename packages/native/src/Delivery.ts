@@ -91,7 +91,7 @@ export class Delivery {
   /** recvMany found the provided buffers all taken (ENOBUFS) and was re-armed. */
   recvBuffersEmpty = 0
   private quarantinedBytes = 0
-  /** fds that closeFd is closing (see Driver.submitCloseFd); each request on one that ends counts down. */
+  /** fds that closeFd is closing (see Requests.startCloseFd); each request on one that ends counts down. */
   readonly closingFds = new Map<number, FdClosing>()
   /** fds an fd-producing request made after its caller stopped waiting, closed here. */
   unwantedFds = 0

@@ -1,0 +1,429 @@
+/**
+ * The file operations: open, closeFd, stat, truncate, allocate, unlink, rename, mkdir, symlink and
+ * link, in their Promise and callback forms, with the *at(2) arguments each fills in (a path is
+ * NUL-terminated UTF-8 the binding keeps alive until the completion; errors carry the path, and
+ * `dest` for a second one). Each validates its arguments in the public method's parameter order
+ * and fills a slot through Requests; Driver.ts documents them.
+ */
+import { ftruncate } from "node:fs"
+import { constants } from "node:os"
+import { dirname } from "node:path"
+import * as Errors from "./IoUringError.ts"
+import { OPERATIONS } from "./Operations.ts"
+import * as Pending from "./PendingTable.ts"
+import type { Requests } from "./Requests.ts"
+import * as Stats from "./Stats.ts"
+import type * as T from "./types.ts"
+import * as Validate from "./Validate.ts"
+
+// The *at(2) arguments of the file operations (Linux values).
+/** The process's working directory as the directory fd of a path operation. */
+const AT_FDCWD = -100
+const AT_SYMLINK_NOFOLLOW = 0x100
+const AT_REMOVEDIR = 0x200
+const AT_EMPTY_PATH = 0x1000
+const RENAME_NOREPLACE = 1
+const FALLOC_FL_KEEP_SIZE = 1
+const FALLOC_FL_PUNCH_HOLE = 2
+
+/** The empty path of a stat by fd (AT_EMPTY_PATH): one NUL byte, shared, never written. */
+const EMPTY_PATH = new Uint8Array(1)
+
+// ---- Promise forms ---------------------------------------------------------------------------------
+
+export const open = (r: Requests, path: T.PathLike, options: T.OpenOptions | undefined): Promise<number> => {
+  const p = Validate.path(path, "path")
+  const o = Validate.options(options)
+  const flags = Validate.openFlags(o.flags)
+  const mode = Validate.mode(o.mode, 0o666)
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  return r.promise(fillOpen(r, p, flags, mode, deadline), signal, Pending.KIND_PROMISE_NUMBER)
+}
+
+export const closeFd = (r: Requests, fd: number): Promise<void> => {
+  Validate.fd(fd)
+  return new Promise((resolve, reject) => {
+    r.startCloseFd(fd, (error) => (error === null ? resolve() : reject(error)))
+  })
+}
+
+export const stat = (
+  r: Requests,
+  pathOrFd: T.PathLike | number,
+  options: T.StatOptions | undefined,
+): Promise<T.FileStats> => {
+  const o = Validate.options(options)
+  const follow = o.followSymlinks === undefined ? true : Validate.boolean(o.followSymlinks, "followSymlinks")
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  return r.promise(fillStat(r, pathOrFd, follow, deadline), signal, Pending.KIND_PROMISE_NUMBER)
+}
+
+export const truncate = (
+  r: Requests,
+  fd: number,
+  length: number | bigint,
+  options: T.WriteOptions | undefined,
+): Promise<void> => {
+  Validate.fd(fd)
+  const size = Validate.fileSize(length, "length")
+  const o = Validate.options(options)
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  if (r.truncateFallback) return truncateOffRing(r, fd, size, signal)
+  const slot = r.fill(OPERATIONS.truncate.op, 0, fd, undefined, 0, 0, 0, deadline)
+  r.table.setArgs(slot, 0, 0, size)
+  return r.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+}
+
+export const allocate = (
+  r: Requests,
+  fd: number,
+  offset: number | bigint,
+  length: number | bigint,
+  options: T.AllocateOptions | undefined,
+): Promise<void> => {
+  Validate.fd(fd)
+  const at = Validate.fileSize(offset, "offset")
+  const size = Validate.fileSize(length, "length")
+  const o = Validate.options(options)
+  const mode = allocateMode(o.keepSize, o.punchHole)
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  return r.promise(fillAllocate(r, fd, at, size, mode, deadline), signal, Pending.KIND_PROMISE_VOID)
+}
+
+export const unlink = (r: Requests, path: T.PathLike, options: T.UnlinkOptions | undefined): Promise<void> => {
+  const p = Validate.path(path, "path")
+  const o = Validate.options(options)
+  const directory = Validate.optionalBoolean(o.directory, "directory")
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  return r.promise(fillUnlink(r, p, directory, deadline), signal, Pending.KIND_PROMISE_VOID)
+}
+
+export const rename = (
+  r: Requests,
+  from: T.PathLike,
+  to: T.PathLike,
+  options: T.RenameOptions | undefined,
+): Promise<void> => {
+  const a = Validate.path(from, "from")
+  const b = Validate.path(to, "to")
+  const o = Validate.options(options)
+  const flags = Validate.optionalBoolean(o.noReplace, "noReplace") ? RENAME_NOREPLACE : 0
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  const slot = fillTwoPaths(r, OPERATIONS.rename.op, a, b, flags, deadline)
+  return r.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+}
+
+export const mkdir = (
+  r: Requests,
+  path: T.PathLike,
+  options: T.MkdirOptions | undefined,
+): Promise<string | undefined> => {
+  const p = Validate.path(path, "path")
+  const o = Validate.options(options)
+  const mode = Validate.mode(o.mode, 0o777)
+  const recursive = Validate.optionalBoolean(o.recursive, "recursive")
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  if (!recursive) return r.promise(fillMkdir(r, p, mode, deadline), signal, Pending.KIND_PROMISE_VOID)
+  return mkdirRecursive(
+    (dir) => r.promise(fillMkdir(r, dir, mode, deadline), signal, Pending.KIND_PROMISE_VOID),
+    (dir) => r.promise(fillStat(r, dir.text, true, deadline), signal, Pending.KIND_PROMISE_NUMBER),
+    p,
+  )
+}
+
+/** symlink (`first` = the target, `second` = the link's path) and link (`first` = the existing name). */
+export const twoPaths = (
+  r: Requests,
+  op: typeof OPERATIONS.symlink.op | typeof OPERATIONS.link.op,
+  first: T.PathLike,
+  second: T.PathLike,
+  options: T.PathOptions | undefined,
+): Promise<void> => {
+  const a = Validate.path(first, op === OPERATIONS.symlink.op ? "target" : "existing")
+  const b = Validate.path(second, "path")
+  const o = Validate.options(options)
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  return r.promise(fillTwoPaths(r, op, a, b, 0, deadline), signal, Pending.KIND_PROMISE_VOID)
+}
+
+// ---- Callback forms --------------------------------------------------------------------------------
+
+export const submitOpen = (
+  r: Requests,
+  path: T.PathLike,
+  flags: T.OpenFlags,
+  mode: number,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  const p = Validate.path(path, "path")
+  const f = Validate.openFlags(flags)
+  const m = Validate.mode(mode, 0o666)
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillOpen(r, p, f, m, d), callback)
+}
+
+export const submitCloseFd = (r: Requests, fd: number, callback: T.Callback): void => {
+  Validate.fd(fd)
+  Validate.callback(callback)
+  r.startCloseFd(fd, callback)
+}
+
+export const submitStat = (
+  r: Requests,
+  pathOrFd: T.PathLike | number,
+  followSymlinks: boolean,
+  deadline: number,
+  callback: T.StatCallback,
+): T.RequestHandle => {
+  const follow = Validate.boolean(followSymlinks, "followSymlinks")
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillStat(r, pathOrFd, follow, d), callback as unknown as T.Callback)
+}
+
+export const submitTruncate = (
+  r: Requests,
+  fd: number,
+  length: number | bigint,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  Validate.fd(fd)
+  const size = Validate.fileSize(length, "length")
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  if (r.truncateFallback) {
+    truncateOffRing(r, fd, size, undefined).then(
+      () => callback(null, 0),
+      (error: Error) => callback(error, 0),
+    )
+    return 0
+  }
+  const slot = r.fill(OPERATIONS.truncate.op, 0, fd, undefined, 0, 0, 0, d)
+  r.table.setArgs(slot, 0, 0, size)
+  return r.callback(slot, callback)
+}
+
+export const submitAllocate = (
+  r: Requests,
+  fd: number,
+  offset: number | bigint,
+  length: number | bigint,
+  keepSize: boolean,
+  punchHole: boolean,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  Validate.fd(fd)
+  const at = Validate.fileSize(offset, "offset")
+  const size = Validate.fileSize(length, "length")
+  const mode = allocateMode(Validate.boolean(keepSize, "keepSize"), Validate.boolean(punchHole, "punchHole"))
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillAllocate(r, fd, at, size, mode, d), callback)
+}
+
+export const submitUnlink = (
+  r: Requests,
+  path: T.PathLike,
+  directory: boolean,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  const p = Validate.path(path, "path")
+  const dir = Validate.boolean(directory, "directory")
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillUnlink(r, p, dir, d), callback)
+}
+
+export const submitRename = (
+  r: Requests,
+  from: T.PathLike,
+  to: T.PathLike,
+  noReplace: boolean,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  const a = Validate.path(from, "from")
+  const b = Validate.path(to, "to")
+  const flags = Validate.boolean(noReplace, "noReplace") ? RENAME_NOREPLACE : 0
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillTwoPaths(r, OPERATIONS.rename.op, a, b, flags, d), callback)
+}
+
+export const submitMkdir = (
+  r: Requests,
+  path: T.PathLike,
+  mode: number,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  const p = Validate.path(path, "path")
+  const m = Validate.mode(mode, 0o777)
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillMkdir(r, p, m, d), callback)
+}
+
+/** submitSymlink and submitLink (the paths as twoPaths takes them). */
+export const submitTwoPaths = (
+  r: Requests,
+  op: typeof OPERATIONS.symlink.op | typeof OPERATIONS.link.op,
+  first: T.PathLike,
+  second: T.PathLike,
+  deadline: number,
+  callback: T.Callback,
+): T.RequestHandle => {
+  const a = Validate.path(first, op === OPERATIONS.symlink.op ? "target" : "existing")
+  const b = Validate.path(second, "path")
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  return r.callback(fillTwoPaths(r, op, a, b, 0, d), callback)
+}
+
+// ---- The slots (arguments validated by the caller) --------------------------------------------------
+
+/**
+ * A path operation's slot: directory fd AT_FDCWD, buf = the path (buf2 = a second one: rename,
+ * symlink, link), arg and arg2, and what its errors say (`site`: path, dest, a syscall name).
+ */
+const fillPaths = (
+  r: Requests,
+  op: number,
+  paths: Uint8Array | [Uint8Array, Uint8Array],
+  arg: number,
+  arg2: number,
+  site: Errors.Site,
+  deadline: number,
+): number => {
+  const slot = r.fill(op, 0, AT_FDCWD, paths, 0, 0, 0, deadline)
+  r.table.setArgs(slot, arg, arg2, 0)
+  r.table.site[slot] = site
+  return slot
+}
+
+const fillOpen = (r: Requests, p: Validate.Path, flags: number, mode: number, deadline: number): number =>
+  fillPaths(r, OPERATIONS.open.op, p.bytes, flags, mode, { path: p.text }, deadline)
+
+/** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
+const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: number): number => {
+  const statx = new Uint8Array(Stats.STATX_SIZE)
+  const t = r.table
+  let slot: number
+  if (typeof pathOrFd === "number") {
+    Validate.fd(pathOrFd)
+    slot = r.fill(OPERATIONS.stat.op, 0, pathOrFd, [EMPTY_PATH, statx], 0, 0, 0, deadline)
+    t.setArgs(slot, AT_EMPTY_PATH, Stats.STATX_MASK, 0)
+  } else {
+    const p = Validate.path(pathOrFd, "path")
+    slot = r.fill(OPERATIONS.stat.op, 0, AT_FDCWD, [p.bytes, statx], 0, 0, 0, deadline)
+    t.setArgs(slot, follow ? 0 : AT_SYMLINK_NOFOLLOW, Stats.STATX_MASK, 0)
+    t.site[slot] = { path: p.text }
+  }
+  t.map[slot] = () => Stats.fromStatx(statx)
+  return slot
+}
+
+const fillAllocate = (
+  r: Requests,
+  fd: number,
+  at: number | bigint,
+  length: number | bigint,
+  mode: number,
+  deadline: number,
+): number => {
+  const slot = r.fill(OPERATIONS.allocate.op, 0, fd, undefined, at, 0, 0, deadline)
+  r.table.setArgs(slot, mode, 0, length)
+  return slot
+}
+
+const fillUnlink = (r: Requests, p: Validate.Path, directory: boolean, deadline: number): number =>
+  directory
+    ? fillPaths(r, OPERATIONS.unlink.op, p.bytes, AT_REMOVEDIR, 0, { path: p.text, syscall: "rmdir" }, deadline)
+    : fillPaths(r, OPERATIONS.unlink.op, p.bytes, 0, 0, { path: p.text }, deadline)
+
+const fillMkdir = (r: Requests, p: Validate.Path, mode: number, deadline: number): number =>
+  fillPaths(r, OPERATIONS.mkdir.op, p.bytes, 0, mode, { path: p.text }, deadline)
+
+/** rename, symlink, link: buf = the first path, buf2 = the second (errors: path and dest). */
+const fillTwoPaths = (
+  r: Requests,
+  op: number,
+  a: Validate.Path,
+  b: Validate.Path,
+  arg: number,
+  deadline: number,
+): number => fillPaths(r, op, [a.bytes, b.bytes], arg, 0, { path: a.text, dest: b.text }, deadline)
+
+/** truncate before Linux 6.9: ftruncate(2) on libuv's threadpool, with the ring's errors. */
+const truncateOffRing = (
+  r: Requests,
+  fd: number,
+  length: number | bigint,
+  signal: AbortSignal | undefined,
+): Promise<void> => {
+  if (r.shutdown.closing) return Promise.reject(Errors.closedError("ftruncate", fd))
+  if (signal?.aborted === true) return Promise.reject(Errors.abortError("ftruncate", fd, signal.reason))
+  if (r.delivery.closingFds.has(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
+  return new Promise((resolve, reject) => {
+    ftruncate(fd, Number(length), (error) => {
+      if (error === null) resolve()
+      else reject(Errors.errnoError(error.errno ?? -constants.errno.EIO, "ftruncate", fd))
+    })
+  })
+}
+
+/** fallocate's mode bits; a punched hole keeps the size (the kernel requires KEEP_SIZE with it). */
+const allocateMode = (keepSize: unknown, punchHole: unknown): number => {
+  const punch = Validate.optionalBoolean(punchHole, "punchHole")
+  const keep = Validate.optionalBoolean(keepSize, "keepSize")
+  return punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : keep ? FALLOC_FL_KEEP_SIZE : 0
+}
+
+/**
+ * mkdir with `recursive`, as fs.mkdir's: mkdir(path); where a parent is missing (ENOENT), the
+ * parents first (walking up), then path. An existing directory is no error; an existing
+ * non-directory is EEXIST (ENOTDIR for a parent). Resolves with the first directory created (as
+ * the path was given: "a" for "a/b/c" where "a" did not exist) or undefined.
+ */
+const mkdirRecursive = async (
+  mkdirOne: (dir: Validate.Path) => Promise<unknown>,
+  statOne: (dir: Validate.Path) => Promise<T.FileStats>,
+  target: Validate.Path,
+): Promise<string | undefined> => {
+  const make = async (text: string): Promise<string | undefined> => {
+    const dir = Validate.path(text, "path")
+    try {
+      await mkdirOne(dir)
+      return text
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === "EEXIST") {
+        if ((await statOne(dir)).isDirectory()) return undefined
+        throw error
+      }
+      const parent = dirname(text)
+      if (code !== "ENOENT" || parent === text) throw error
+      const first = await make(parent)
+      try {
+        await mkdirOne(dir)
+      } catch (again) {
+        if ((again as { code?: string }).code !== "EEXIST" || !(await statOne(dir)).isDirectory()) throw again
+      }
+      return first ?? text
+    }
+  }
+  return make(target.text)
+}
