@@ -64,18 +64,18 @@ struct iou_loop; /* opaque */
 
 struct iou_trace_event {
   uint64_t tag;
-  uint32_t done;      /* bytes transferred before this CQE */
-  uint32_t total;     /* bytes to transfer in all */
-  int32_t res;        /* the raw CQE result */
-  int32_t result;     /* the completion's result (IOU_TRACE_COMPLETE only) */
-  uint32_t iov_count; /* 0: single buffer */
-  uint8_t op;         /* IOU_OP_* */
-  uint8_t flags;      /* IOU_FLAG_* */
-  uint8_t cancel;     /* IOU_TRACE_CANCEL_* */
-  uint8_t poll;       /* 1: the CQE of the readiness POLL_ADD, not of the operation */
-  uint8_t decision;   /* IOU_TRACE_* */
-  uint8_t outcome;    /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
-  uint8_t more;       /* the CQE carried IORING_CQE_F_MORE */
+  uint32_t done;            /* bytes transferred before this CQE */
+  uint32_t total;           /* bytes to transfer in all */
+  int32_t res;              /* the raw CQE result */
+  int32_t result;           /* the completion's result (IOU_TRACE_COMPLETE only) */
+  uint32_t iov_count;       /* 0: single buffer */
+  uint8_t op;               /* IOU_OP_* */
+  uint8_t flags;            /* IOU_FLAG_* */
+  uint8_t cancel;           /* IOU_TRACE_CANCEL_* */
+  uint8_t poll;             /* 1: the CQE of the readiness POLL_ADD, not of the operation */
+  uint8_t decision;         /* IOU_TRACE_* */
+  uint8_t outcome;          /* IOU_OUTCOME_* (IOU_TRACE_COMPLETE only) */
+  uint8_t more;             /* the CQE carried IORING_CQE_F_MORE */
   uint8_t completion_flags; /* the completion's IOU_COMPLETION_* flags (COMPLETE and MORE only) */
 };
 
