@@ -3,7 +3,7 @@
  * listen, accept, connect and shutdownSocket with their defaults, addresses, errors, cancellation,
  * deadlines and the rule that an fd nobody wants any more is closed by the Driver.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -234,11 +234,35 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const ring = open()
     const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
     const port = (listener.localAddress as { port: number }).port
-    const pending = settle(ring.accept(listener, { timeout: 150 }))
-    await new Promise((done) => setTimeout(done, 20))
-    // The child connects at once and holds the connection past the deadline; the JS thread waits.
-    connectFromChild(port, 300)
+    // A child started beforehand (its start-up can take seconds on a loaded machine) connects when
+    // told to, and holds the connection until its stdin closes.
+    const script = `process.stdin.once("data", () => { const s = require("node:net").connect(${port}, "127.0.0.1", () => process.stdout.write("c")); process.stdin.once("end", () => s.destroy()) }); process.stdout.write("r")`
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "ignore"] })
+    cleanups.push(() => child.kill())
+    const said = (what: string) =>
+      new Promise<void>((done) => {
+        const on = (chunk: Buffer) => {
+          if (chunk.includes(what)) {
+            child.stdout!.off("data", on)
+            done()
+          }
+        }
+        child.stdout!.on("data", on)
+      })
+    await said("r")
+    const timeout = 500
+    const pending = settle(ring.accept(listener, { timeout }))
+    const deadline = Date.now() + timeout
+    await new Promise((done) => setTimeout(done, 20)) // the accept is in the kernel
+    const connected = said("c")
+    child.stdin!.write("go")
+    // The JS thread does not come back until the deadline has passed; meanwhile the child connects
+    // and the kernel completes the accept.
+    const wait = new Int32Array(new SharedArrayBuffer(4))
+    Atomics.wait(wait, 0, 0, deadline - Date.now() + 200)
+    await connected
     const r = await pending
+    child.stdin!.end()
     expect(r.ok).toBe(true)
     if (r.ok) owned(r.value)
   })
