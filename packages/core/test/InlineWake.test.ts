@@ -37,33 +37,110 @@ const explore = (actors: ReadonlyArray<ReadonlyArray<Step>>): { runs: number; lo
   return { runs, lost }
 }
 
-const arrival: ReadonlyArray<Step> = [InlineWake.queueWork, InlineWake.signalIfEnabled]
+/** The kernel's actors of a run: `tasks` pieces of task work and `cqes` CQEs. */
+const kernel = (tasks: number, cqes: number): Array<ReadonlyArray<Step>> => [
+  ...Array.from({ length: tasks }, () => InlineWake.taskWork()),
+  ...Array.from({ length: cqes }, () => InlineWake.cqe()),
+]
+
+/** The kernels every pass shape is explored against: task work alone, CQEs alone (the second one
+ * held back), and both. */
+const KERNELS: ReadonlyArray<readonly [number, number]> = [
+  [1, 0],
+  [2, 0],
+  [0, 1],
+  [0, 2],
+  [1, 1],
+  [1, 2],
+]
+
+const FAULTS = { enterFails: InlineWake.enterFails, handlePartly: InlineWake.handlePartly } as const
+
+/** A pass after another: the host loop read the eventfd first. */
+const then = (...passes: ReadonlyArray<ReadonlyArray<Step>>): Array<Step> =>
+  passes.flatMap((pass, i) => (i === 0 ? [...pass] : [InlineWake.acknowledge, ...pass]))
 
 describe("InlineWake", () => {
-  it.each([1, 2, 3])("no wake-up is lost in any interleaving of a pass with %i kernel arrivals", (arrivals) => {
-    const { runs, lost } = explore([InlineWake.PASS, ...Array.from({ length: arrivals }, () => arrival)])
+  it.each(KERNELS)("no wake-up is lost in any interleaving of a pass with %i task works and %i CQEs", (tasks, cqes) => {
+    const { runs, lost } = explore([InlineWake.PASS, ...kernel(tasks, cqes)])
     expect(lost).toBeUndefined()
     expect(runs).toBeGreaterThan(10)
   })
 
+  it.each(Object.keys(FAULTS) as Array<keyof typeof FAULTS>)(
+    "no wake-up is lost when a pass meets %s (the C fault-injection build's faults), alone or before another pass",
+    (name) => {
+      const faulty = InlineWake.passWith(FAULTS[name])
+      for (const passes of [faulty, then(faulty, InlineWake.PASS), then(faulty, faulty)]) {
+        // Two passes against three kernel actors: about half a million runs; two actors suffice.
+        for (const [tasks, cqes] of KERNELS.filter(([t, c]) => passes === faulty || t + c <= 2)) {
+          const { runs, lost } = explore([passes, ...kernel(tasks, cqes)])
+          expect(lost, `${name}, ${passes.length} steps, ${tasks} task works, ${cqes} CQEs`).toBeUndefined()
+          expect(runs).toBeGreaterThan(4)
+        }
+      }
+    },
+  )
+
+  it("a recheck blind to held-back CQEs (the overflow flag) loses a wake-up", () => {
+    const blind: Step = (w) => {
+      if (w.taskrun || w.enterAgain || w.cqes > 0) w.eventfd++
+    }
+    const pass = [InlineWake.disableSignals, InlineWake.handle, InlineWake.enableSignals, blind]
+    const { lost } = explore([pass, ...kernel(0, 2)])
+    expect(lost).toBeDefined()
+  })
+
+  it("a recheck blind to the CQ loses a wake-up after a CQE seen late", () => {
+    const blind: Step = (w) => {
+      if (w.taskrun || w.overflow || w.enterAgain) w.eventfd++
+    }
+    const pass = [InlineWake.disableSignals, InlineWake.handlePartly, InlineWake.enableSignals, blind]
+    const { lost } = explore([pass, ...kernel(0, 1)])
+    expect(lost).toBeDefined()
+  })
+
   it("without the recheck a wake-up is lost (work queued while signals were off)", () => {
     const pass = InlineWake.PASS.filter((step) => step !== InlineWake.recheck)
-    const { lost } = explore([pass, arrival])
+    const { lost } = explore([pass, ...kernel(1, 0)])
     expect(lost).toBeDefined()
   })
 
   it("re-enabling signals after the recheck loses a wake-up too (the order matters)", () => {
     const pass = [InlineWake.disableSignals, InlineWake.handle, InlineWake.recheck, InlineWake.enableSignals]
-    const { lost } = explore([pass, arrival])
+    const { lost } = explore([pass, ...kernel(1, 0)])
     expect(lost).toBeDefined()
+  })
+
+  it("a pass whose enter failed announces itself, and the next pass handles what it left", () => {
+    const w = InlineWake.make()
+    for (const step of InlineWake.taskWork()) step(w)
+    expect(w.eventfd).toBe(1)
+    InlineWake.acknowledge(w)
+    for (const step of InlineWake.passWith(InlineWake.enterFails)) step(w)
+    expect(w.eventfd).toBe(1)
+    InlineWake.acknowledge(w)
+    for (const step of InlineWake.PASS) step(w)
+    expect(w).toEqual(InlineWake.make())
   })
 
   it("a pass started with work already queued handles it and leaves no wake behind it", () => {
     const w = InlineWake.make()
-    InlineWake.queueWork(w)
-    InlineWake.signalIfEnabled(w)
+    for (const step of [...InlineWake.taskWork(), ...InlineWake.cqe()]) step(w)
     InlineWake.acknowledge(w)
     for (const step of InlineWake.PASS) step(w)
-    expect(w).toEqual({ queued: 0, taskrun: false, signalsOn: true, eventfd: 0 })
+    expect(w).toEqual(InlineWake.make())
+  })
+
+  it("a CQE held back behind a full CQ is announced by the pass that emptied the CQ, and handled by the next", () => {
+    const w = InlineWake.make()
+    for (const step of [...InlineWake.cqe(), ...InlineWake.cqe()]) step(w)
+    expect(w).toMatchObject({ cqes: 1, heldBack: 1, overflow: true, eventfd: 1 })
+    InlineWake.acknowledge(w)
+    for (const step of InlineWake.PASS) step(w) // the enter found no room; the CQ is handled
+    expect(w).toMatchObject({ cqes: 0, heldBack: 1, overflow: true, eventfd: 1 })
+    InlineWake.acknowledge(w)
+    for (const step of InlineWake.PASS) step(w)
+    expect(w).toEqual(InlineWake.make())
   })
 })

@@ -16,7 +16,12 @@
  *            pass is about to handle), and back on before the pass returns, with a recheck: work
  *            that arrived meanwhile, or more than one pass may handle, is announced by writing the
  *            eventfd ourselves, so the host loop calls again after its other callbacks (the seed's
- *            arm-and-recheck, in its inline form).
+ *            arm-and-recheck, in its inline form). The kernel does not signal everything: task work
+ *            queued behind unrun task work, and CQEs it holds back for want of CQ room, signal
+ *            nothing, and the eventfd that announced a pass was read before it. So a pass that
+ *            leaves work (an enter failed with EINTR, EAGAIN or EBUSY, a CQE seen only later, the
+ *            round limit) loops again or ends with the recheck finding that work where must_enter
+ *            and more_work look (@iou/core's InlineWake models each of these faults).
  *   timer    iou_loop_timeout_ns is when the next deadline (or the shutdown cutoff) needs a pass.
  *   shutdown close marks closing; passes drain as the thread engine does; past the cutoff,
  *            iou__abandon_all runs synchronously (bounded by the abandonment grace). destroy is a
@@ -87,8 +92,8 @@ void iou__inline_run(struct iou_loop *loop) {
   if (atomic_load_explicit(&loop->exited, memory_order_relaxed)) return; /* our own store */
   iou__ring_eventfd_signals(&loop->ring, false);
   for (int round = 0; round < INLINE_MAX_ROUNDS; round++) {
-    /* EINTR, EAGAIN, EBUSY: nothing ran; this round goes on with what it has, and the recheck
-     * below brings the host loop back for another enter. */
+    /* EINTR, EAGAIN, EBUSY: nothing ran; this round goes on with what it has, the pass ends, and
+     * the recheck below (enter_again) brings the host loop back for another enter. */
     if (must_enter(loop)) loop->enter_again = iou__submit(loop) < 0;
     iou__handle_cqes(loop);
     iou__take_cancels(loop);

@@ -65,8 +65,10 @@ int main(void) {
     struct iou_completion c = t_expect(t, 1 + i, 10000);
     CHECK(c.outcome == IOU_OUTCOME_OK && c.result == 2);
   }
+#ifndef IOU_FAULT_INJECTION /* the fault-injection build gives rings the smallest CQ instead */
   iou_loop_stats(t->loop, &st);
   CHECK(st.cq_kernel_overflow == 0); /* the CQ is sized for the waiters */
+#endif
   t_close(t, -1);
   for (int i = 0; i < N; i++) {
     close(sv[i][0]);
