@@ -48,6 +48,7 @@ import {
   binding,
   IOU_FLAG_DATA_ONLY,
   IOU_FLAG_EXACT,
+  IOU_INLINE_WAKE_RINGFD,
   IOU_OUTCOME_ERROR,
   IOU_OUTCOME_OK,
   IOU_OUTCOME_TIMEOUT,
@@ -201,7 +202,12 @@ export class Driver implements Multishot {
     )
     this.delivery.multishot = this
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
-    this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
+    this.config = {
+      ...resolved,
+      singleIssuerAccepted: opened.singleIssuer,
+      inlineWakeUsed:
+        resolved.engine === "inline" ? (opened.inlineWake === IOU_INLINE_WAKE_RINGFD ? "ringfd" : "eventfd") : undefined,
+    }
   }
 
   // ---- The Promise API -----------------------------------------------------------------------
