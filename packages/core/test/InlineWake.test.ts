@@ -42,7 +42,8 @@ const exploreWith = <S>(
   return { runs, lost }
 }
 
-const explore = (actors: ReadonlyArray<ReadonlyArray<Step>>) => exploreWith(InlineWake.make, InlineWake.lostWake, actors)
+const explore = (actors: ReadonlyArray<ReadonlyArray<Step>>) =>
+  exploreWith(InlineWake.make, InlineWake.lostWake, actors)
 
 const arrival: ReadonlyArray<Step> = [InlineWake.queueWork, InlineWake.signalIfEnabled]
 
@@ -82,7 +83,10 @@ const completion: ReadonlyArray<RingFdStep> = [InlineWake.completeInKernel]
 
 describe("InlineWake, the ring fd under the host loop's poll", () => {
   it.each([1, 2, 3])("no wake-up is lost in any interleaving of a pass with %i kernel completions", (arrivals) => {
-    const { runs, lost } = exploreRingFd([InlineWake.PASS_RINGFD, ...Array.from({ length: arrivals }, () => completion)])
+    const { runs, lost } = exploreRingFd([
+      InlineWake.PASS_RINGFD,
+      ...Array.from({ length: arrivals }, () => completion),
+    ])
     expect(lost).toBeUndefined()
     expect(runs).toBeGreaterThan(3)
   })

@@ -92,10 +92,12 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 
 /* How the inline engine learns of work (iou_loop_config.inline_wake); the thread engine ignores it.
  * Either way the owner polls iou_loop_fd and arms a timer for iou_loop_timeout_ns. */
-#define IOU_INLINE_WAKE_EVENTFD 0 /* SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1); iou_loop_fd is its
-                                     registered eventfd: work is queued, a pass enters the ring to run it */
-#define IOU_INLINE_WAKE_RINGFD 1  /* COOP_TASKRUN ring (Linux 5.19; a plain ring before): iou_loop_fd is the
-                                     ring fd itself, readable while its completion queue holds entries */
+#define IOU_INLINE_WAKE_EVENTFD                                           \
+  0 /* SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1); iou_loop_fd is its \
+       registered eventfd: work is queued, a pass enters the ring to run it */
+#define IOU_INLINE_WAKE_RINGFD                                                 \
+  1 /* COOP_TASKRUN ring (Linux 5.19; a plain ring before): iou_loop_fd is the \
+       ring fd itself, readable while its completion queue holds entries */
 
 /* Operation classes: each operation belongs to one or both (its row in csrc/request.c's table), and a
  * loop accepts the classes of iou_loop_config.operations: a request of another class ends ERROR
@@ -139,8 +141,8 @@ struct iou_loop_config {
    * it (before Linux 6.1), or single_issuer is false, the loop opens with RINGFD instead (the
    * fallback; iou_stats.inline_wake says which). Other values: EINVAL. */
   uint8_t inline_wake;
-  iou_trace_fn trace;     /* tests only: one event per op CQE; NULL (the default) traces nothing */
-  void *trace_ctx;        /* passed to trace */
+  iou_trace_fn trace; /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;    /* passed to trace */
 };
 
 /* The largest iou_loop_config.max_in_flight: twice it is the kernel's largest CQ (IORING_MAX_CQ_ENTRIES). */
@@ -304,8 +306,8 @@ struct iou_stats {
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
   uint32_t
       recv_buffers; /* provided buffers registered for IOU_OP_RECV_MANY (0: none, or the kernel has no buffer rings) */
-  bool single_issuer; /* SINGLE_ISSUER accepted for this ring (with DEFER_TASKRUN, but for IOU_INLINE_WAKE_RINGFD) */
-  uint8_t engine;     /* IOU_ENGINE_* */
+  bool single_issuer;  /* SINGLE_ISSUER accepted for this ring (with DEFER_TASKRUN, but for IOU_INLINE_WAKE_RINGFD) */
+  uint8_t engine;      /* IOU_ENGINE_* */
   uint8_t inline_wake; /* IOU_INLINE_WAKE_* the inline engine opened with (0 for the thread engine) */
 };
 

@@ -206,7 +206,11 @@ export class Driver implements Multishot {
       ...resolved,
       singleIssuerAccepted: opened.singleIssuer,
       inlineWakeUsed:
-        resolved.engine === "inline" ? (opened.inlineWake === IOU_INLINE_WAKE_RINGFD ? "ringfd" : "eventfd") : undefined,
+        resolved.engine === "inline"
+          ? opened.inlineWake === IOU_INLINE_WAKE_RINGFD
+            ? "ringfd"
+            : "eventfd"
+          : undefined,
     }
   }
 

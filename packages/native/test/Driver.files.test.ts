@@ -34,7 +34,6 @@ const supported = probe().supported
 const reason = probe().reason ?? ""
 const ROOT = process.getuid?.() === 0
 
-
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!()

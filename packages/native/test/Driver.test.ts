@@ -12,7 +12,17 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { CHILD_PAIR, pattern, runChild, SRC_INDEX, tcpPair, type TcpPair, tempFile, type TempFile, UNDER_TEST } from "./helpers.ts"
+import {
+  CHILD_PAIR,
+  pattern,
+  runChild,
+  SRC_INDEX,
+  tcpPair,
+  type TcpPair,
+  tempFile,
+  type TempFile,
+  UNDER_TEST,
+} from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -22,8 +32,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!()
 })
 
-const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] =>
-  ({ ...UNDER_TEST, ...config })
+const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] => ({
+  ...UNDER_TEST,
+  ...config,
+})
 
 const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
   const ring = Driver.open(withEngine(config))
@@ -126,7 +138,9 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         expect(await received).toBe(5)
       }
       // The eventfd mode needs DEFER_TASKRUN, which needs the single-issuer ring: the fallback.
-      expect(open({ engine: "inline", inlineWake: "eventfd", singleIssuer: false }).config.inlineWakeUsed).toBe("ringfd")
+      expect(open({ engine: "inline", inlineWake: "eventfd", singleIssuer: false }).config.inlineWakeUsed).toBe(
+        "ringfd",
+      )
       expect(open({ engine: "thread" }).config.inlineWakeUsed).toBe(undefined)
       // The suite runs under the mode its project asked for (native-ringfd: the ring fd).
       if ((UNDER_TEST.engine ?? "inline") === "inline") {
