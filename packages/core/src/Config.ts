@@ -36,7 +36,10 @@ export interface Config {
    * resident once the kernel has written into it).
    */
   readonly recvBuffers?: { readonly count?: number | undefined; readonly size?: number | undefined } | undefined
-  /** SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+). */
+  /**
+   * SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+); with inlineWake "ringfd",
+   * SINGLE_ISSUER + COOP_TASKRUN (6.0+).
+   */
   readonly singleIssuer?: boolean | undefined
   /** IORING_SETUP_IOPOLL (only useful with O_DIRECT files). */
   readonly ioPoll?: boolean | undefined

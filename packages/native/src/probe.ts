@@ -246,7 +246,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
-    use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
+    use: 'SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one, and the inline engine polls the ring fd (inlineWake "ringfd")',
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
   },
