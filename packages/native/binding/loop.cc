@@ -141,7 +141,7 @@ Napi::Value Loop::JS_cancel(const Napi::CallbackInfo& info) {
   // request still queued in the inbound queue.
   if (!inline_) iou_loop_publish(loop_);
   const int rc = iou_loop_cancel(loop_, tag);
-  if (inline_) ArmTimer();  // the ring-fd wake announces the cancel's pass through the timer
+  if (inline_ && !counter_fd_) ArmTimer();  // the ring-fd wake announces the cancel's pass through the timer
   return Napi::Number::New(env_, rc);
 }
 
