@@ -1,6 +1,7 @@
 // The list of vitest projects: one per package, and the examples (their demo runs as a test). The
 // Driver's own suite and the conformance replay run a second time on the thread engine
-// (native-thread); the native project runs them on the default engine, inline. vitest 5 ignores
+// (native-thread) and on the inline engine's other wake mode (native-ringfd); the native project
+// runs them on the default engine, inline, with its default wake. vitest 5 ignores
 // this file on its own; the root vitest.config.ts imports it as `test.projects`.
 import { defaultServerConditions } from "vite"
 
@@ -22,6 +23,24 @@ export default [
         "test/conformance.test.ts",
       ],
       env: { IOU_TEST_ENGINE: "thread" },
+    },
+  },
+  {
+    // The same suite on the inline engine's other wake mode (the ring fd under libuv's poll).
+    root: "./packages/native",
+    ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
+    test: {
+      name: "native-ringfd",
+      include: [
+        "test/Driver.test.ts",
+        "test/Driver.sockets.test.ts",
+        "test/Driver.files.test.ts",
+        "test/Driver.recvMany.test.ts",
+        "test/Driver.acceptMany.test.ts",
+        "test/Driver.starvation.test.ts",
+        "test/conformance.test.ts",
+      ],
+      env: { IOU_TEST_INLINE_WAKE: "ringfd" },
     },
   },
   "packages/effect",

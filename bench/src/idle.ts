@@ -85,10 +85,13 @@ export const idleSuite: Suite = {
         kind: "throughput" as const,
       }
       // Size 1024: every one of the pending receives is in the kernel, none waits for ring space.
-      const load = await openDriver("inline", { size: 1024 })
+      // The first inline flavour of BENCH_ENGINES (inline-ringfd: the ring-fd wake), else "inline".
+      const engine = ctx.engines.find((e) => e.startsWith("inline")) ?? "inline"
+      const load = await openDriver(engine, { size: 1024 })
       if (!load.ok) return { ...base, variants: [], notes: [`skipped: ${load.reason}`] }
       const ring = load.ring
       const notes: Array<string> = [
+        `engine: ${engine}`,
         "process CPU = user + sys of every thread of this process (process.cpuUsage()); the run's other Drivers, if open, are idle too and included",
         "per-thread split from /proc/self/task/*/schedstat; the JS thread's share includes reading those files for the split itself",
       ]

@@ -18,24 +18,29 @@ type DriverStatic = Pick<typeof Driver, "open">
 
 export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly ok: false; readonly reason: string }
 
-/** The Driver's engines (DriverConfig.engine). */
-export type Engine = "inline" | "thread"
-const ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
+/**
+ * The Driver's engines (DriverConfig.engine), and the inline engine with each wake mode named
+ * (DriverConfig.inlineWake): "inline" is the engine with its default wake.
+ */
+export type Engine = "inline" | "thread" | "inline-eventfd" | "inline-ringfd"
+const DEFAULT_ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
+const ENGINES: ReadonlyArray<Engine> = ["inline", "inline-eventfd", "inline-ringfd", "thread"]
 
 /**
- * BENCH_ENGINES=inline,thread (the default: both, in that order): the engines whose Drivers the run
- * opens. Every ring variant runs once per engine, named with the engine in brackets.
+ * BENCH_ENGINES=inline,thread (the default: those two, in that order; inline-eventfd and
+ * inline-ringfd name the inline engine's wake modes): the engines whose Drivers the run opens. Every
+ * ring variant runs once per engine, named with the engine in brackets.
  */
 export const benchEngines = (): ReadonlyArray<Engine> => {
   const raw = process.env["BENCH_ENGINES"]
-  if (raw === undefined || raw.trim() === "") return ENGINES
+  if (raw === undefined || raw.trim() === "") return DEFAULT_ENGINES
   const picked = raw
     .split(",")
     .map((x) => x.trim())
     .filter((x) => x !== "")
   const bad = picked.filter((x) => !ENGINES.includes(x as Engine))
   if (bad.length || picked.length === 0) {
-    throw new Error(`BENCH_ENGINES must list inline and/or thread, got ${JSON.stringify(raw)}`)
+    throw new Error(`BENCH_ENGINES must list some of ${ENGINES.join(", ")}, got ${JSON.stringify(raw)}`)
   }
   return ENGINES.filter((e) => picked.includes(e))
 }
@@ -61,7 +66,9 @@ export const idleSpinConfig = (): { idleSpin?: number } => {
 export const driverConfig = (engine: Engine) => ({
   size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512),
   ...idleSpinConfig(),
-  engine,
+  ...(engine === "inline-eventfd" || engine === "inline-ringfd"
+    ? { engine: "inline" as const, inlineWake: engine === "inline-eventfd" ? ("eventfd" as const) : ("ringfd" as const) }
+    : { engine }),
 })
 
 /** Opens a Driver for `engine` with the run's config (and `overrides`), or says why not. */

@@ -157,7 +157,7 @@ export const evaluateTargets = (
   const out: Array<TargetResult | undefined> = []
   for (const engine of engines) {
     const rows = engineTargets(results, engine)
-    out.push(...(engine === "inline" ? rows : rows.map(reported)))
+    out.push(...(engine !== "thread" ? rows : rows.map(reported)))
   }
   if (results.some((r) => r.id === "idle")) {
     const seconds = extraOf(results, "idle", "seconds")
@@ -218,7 +218,7 @@ export const evaluateTargets = (
   }
   for (const engine of engines) {
     const rows = issue13And14Targets(results, engine)
-    out.push(...(engine === "inline" ? rows : rows.map(reported)))
+    out.push(...(engine !== "thread" ? rows : rows.map(reported)))
   }
   return out.filter((t): t is TargetResult => t !== undefined)
 }

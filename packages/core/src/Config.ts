@@ -36,7 +36,10 @@ export interface Config {
    * resident once the kernel has written into it).
    */
   readonly recvBuffers?: { readonly count?: number | undefined; readonly size?: number | undefined } | undefined
-  /** SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+). */
+  /**
+   * SINGLE_ISSUER + DEFER_TASKRUN when the kernel accepts them (6.1+); with inlineWake "ringfd",
+   * SINGLE_ISSUER + COOP_TASKRUN (6.0+).
+   */
   readonly singleIssuer?: boolean | undefined
   /** IORING_SETUP_IOPOLL (only useful with O_DIRECT files). */
   readonly ioPoll?: boolean | undefined
@@ -69,7 +72,20 @@ export interface Config {
    * ERR_IOU_OPERATION_NOT_ALLOWED before it reaches the loop.
    */
   readonly operations?: Classes | undefined
+  /**
+   * How the inline engine learns of completions (ignored by "thread"): "eventfd" (the default) polls
+   * an eventfd registered with a SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1); "ringfd" polls the
+   * ring's own fd, on a COOP_TASKRUN | TASKRUN_FLAG ring (Linux 5.19). Where the kernel refuses
+   * "eventfd"'s ring (or singleIssuer is false), the Driver opens with "ringfd": the fallback,
+   * which `probe()` reports. @iou/native's README says when to pick which.
+   */
+  readonly inlineWake?: InlineWake | undefined
 }
+
+/** How the inline engine learns of completions (C: IOU_INLINE_WAKE_*). */
+export type InlineWake = "eventfd" | "ringfd"
+
+export const INLINE_WAKES: ReadonlyArray<InlineWake> = ["eventfd", "ringfd"]
 
 /** Who runs the loop's phases. */
 export type Engine = "inline" | "thread"
@@ -89,6 +105,7 @@ export interface ResolvedConfig {
   readonly idleSpin: number
   readonly engine: Engine
   readonly operations: Classes
+  readonly inlineWake: InlineWake
 }
 
 export const DEFAULTS = {
@@ -102,6 +119,7 @@ export const DEFAULTS = {
   idleSpin: 50,
   engine: "inline",
   operations: "all",
+  inlineWake: "eventfd",
 } as const
 
 /** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */
@@ -253,6 +271,16 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     }
     operations = config.operations
   }
+  let inlineWake: InlineWake = DEFAULTS.inlineWake
+  if (config.inlineWake !== undefined) {
+    if (typeof config.inlineWake !== "string") {
+      throw typeError("inlineWake", `must be "eventfd" or "ringfd", got ${typeof config.inlineWake}`)
+    }
+    if (!INLINE_WAKES.includes(config.inlineWake)) {
+      throw rangeError("inlineWake", `must be "eventfd" or "ringfd", got ${JSON.stringify(config.inlineWake)}`)
+    }
+    inlineWake = config.inlineWake
+  }
   return {
     size,
     maxInFlight,
@@ -265,5 +293,6 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
     idleSpin,
     engine,
     operations,
+    inlineWake,
   }
 }

@@ -14,6 +14,8 @@ export type DriverConfig = Config.Config
 export interface EffectiveConfig extends Config.ResolvedConfig {
   /** SINGLE_ISSUER | DEFER_TASKRUN were requested and the kernel accepted them. */
   readonly singleIssuerAccepted: boolean
+  /** The inline engine's wake mode in use: `inlineWake`, or its fallback; undefined for "thread". */
+  readonly inlineWakeUsed: Config.InlineWake | undefined
 }
 
 export interface DriverStats {

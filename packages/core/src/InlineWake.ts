@@ -33,6 +33,14 @@
  * behind a full CQ whose CQEs were announced the same way, and whose flag the next pass's recheck
  * sees. A pass that met a fault leaves its work where the recheck looks, so it needs no rule of its
  * own: it ends, and the recheck announces it.
+ *
+ * The other mode, the ring fd under the host loop's poll (`RingFd` below, IOU_INLINE_WAKE_RINGFD),
+ * has no signal to switch: the kernel announces its work by the CQ itself, which the ring fd
+ * reports readable for as long as it holds entries (level-triggered), and a completion's task work
+ * (COOP_TASKRUN) runs when the owner's thread next leaves a syscall, the host loop's poll included,
+ * and posts its CQE there. What the kernel does not announce is the owner's own work: a cancel
+ * taken from JavaScript, SQEs a bounded pass left to submit. Those get a pass due at once (the
+ * owner's timer at 0), set by the cancel and by the pass's recheck.
  */
 
 export interface InlineWake {
@@ -166,3 +174,80 @@ export const PASS: ReadonlyArray<Step> = passWith(handle)
 
 /** A wake-up is lost when work is left and nothing will make the host loop call the owner. */
 export const lostWake = (w: InlineWake): boolean => (w.taskWork > 0 || w.cqes > 0 || w.heldBack > 0) && w.eventfd === 0
+
+// ---- The ring-fd wake (IOU_INLINE_WAKE_RINGFD) ------------------------------------------------
+
+export interface RingFd {
+  /** CQEs posted and not reaped: the ring fd is readable while there are any. */
+  cqes: number
+  /** Completions whose task work has not run yet (it posts their CQEs). */
+  taskWork: number
+  /** IORING_SQ_TASKRUN: set with the task work, cleared when it runs. */
+  taskrun: boolean
+  /** Work only the owner knows of: cancels taken from JavaScript, SQEs left to submit. */
+  own: number
+  /** A pass is due at once (iou_loop_timeout_ns answers 0; the owner's timer runs it). */
+  due: boolean
+}
+
+export const makeRingFd = (): RingFd => ({ cqes: 0, taskWork: 0, taskrun: false, own: 0, due: false })
+
+/** The kernel: a socket completion queues task work for the owner (COOP_TASKRUN | TASKRUN_FLAG). */
+export const completeInKernel = (w: RingFd): void => {
+  w.taskWork++
+  w.taskrun = true
+}
+
+/** The kernel, when the owner's thread leaves a syscall: its task work runs and posts CQEs. */
+const runTaskWork = (w: RingFd): void => {
+  w.cqes += w.taskWork
+  w.taskWork = 0
+  w.taskrun = false
+}
+
+/** The owner, from JavaScript: a cancel (iou__inline_wake: a pass due at once). */
+export const cancel = (w: RingFd): void => {
+  w.own++
+  w.due = true
+}
+
+/** The same cancel without its due pass: what the recheck alone cannot save. */
+export const cancelUnannounced = (w: RingFd): void => {
+  w.own++
+}
+
+/** The pass starts: the pass now due is this one. */
+export const startPass = (w: RingFd): void => {
+  w.due = false
+}
+
+/** io_uring_enter (task work runs as it returns), then every CQE and the owner's own work. */
+export const enterAndReap = (w: RingFd): void => {
+  runTaskWork(w)
+  w.cqes = 0
+  w.own = 0
+}
+
+/** A pass that ran out of rounds: SQEs staged and not yet submitted. */
+export const leaveSqes = (w: RingFd): void => {
+  w.own++
+}
+
+/** The recheck: work the owner can see now gets a pass due at once. */
+export const recheckRingFd = (w: RingFd): void => {
+  if (w.cqes > 0 || w.taskrun || w.own > 0) w.due = true
+}
+
+/** The owner's pass, step by step, in order. */
+export const PASS_RINGFD: ReadonlyArray<(w: RingFd) => void> = [startPass, enterAndReap, recheckRingFd]
+
+/**
+ * The host loop goes to sleep in its poll: a syscall, so pending task work runs first (it
+ * interrupts the wait) and its CQEs make the fd readable. A wake-up is lost when work is left that
+ * neither a readable ring fd nor a due pass announces.
+ */
+export const lostWakeRingFd = (w: RingFd): boolean => {
+  runTaskWork(w)
+  const pending = w.cqes > 0 || w.own > 0
+  return pending && !(w.cqes > 0 || w.due)
+}

@@ -16,7 +16,18 @@ describe("Config", () => {
       idleSpin: 50,
       engine: "inline",
       operations: "all",
+      inlineWake: "eventfd",
     })
+  })
+  it("takes the inline wake mode, eventfd by default, and refuses anything else with a RangeError or TypeError naming it", () => {
+    expect(Config.resolve({ inlineWake: "ringfd" }).inlineWake).toBe("ringfd")
+    expect(Config.resolve({ inlineWake: "eventfd" }).inlineWake).toBe("eventfd")
+    expect(() => Config.resolve({ inlineWake: "epoll" as never })).toThrow(
+      expect.objectContaining({ name: "RangeError", field: "inlineWake" }),
+    )
+    expect(() => Config.resolve({ inlineWake: 1 as never })).toThrow(
+      expect.objectContaining({ name: "TypeError", field: "inlineWake" }),
+    )
   })
   it("takes the operations, all by default, and refuses anything else with a RangeError or TypeError naming it", () => {
     expect(Config.resolve({ operations: "files" }).operations).toBe("files")

@@ -188,6 +188,7 @@ const ENV_NAMES = {
   engine: "IOU_ENGINE",
   maxInFlight: "IOU_MAX_IN_FLIGHT",
   operations: "IOU_OPERATIONS",
+  inlineWake: "IOU_INLINE_WAKE",
 } as const
 
 type Field = keyof typeof ENV_NAMES
@@ -274,6 +275,7 @@ const maxInFlightField = (value: number | undefined): Parsed<{ readonly maxInFli
  * | `IOU_ENGINE`              | engine            | `thread`      |
  * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
  * | `IOU_OPERATIONS`          | operations        | `files`       |
+ * | `IOU_INLINE_WAKE`         | inlineWake        | `ringfd`      |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
  * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
@@ -294,6 +296,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
   engine: Config.option(Config.String(ENV_NAMES.engine)),
   maxInFlight: Config.option(Config.String(ENV_NAMES.maxInFlight)),
   operations: Config.option(Config.String(ENV_NAMES.operations)),
+  inlineWake: Config.option(Config.String(ENV_NAMES.inlineWake)),
 }).pipe(
   Config.mapEffect((raw) => {
     const texts: Partial<Record<Field, string>> = {}
@@ -319,6 +322,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       idleSpin: read("idleSpin", parseInt),
       operations: read("operations", parseString) as DriverConfig["operations"],
       engine: read("engine", parseString) as DriverConfig["engine"],
+      inlineWake: read("inlineWake", parseString) as DriverConfig["inlineWake"],
     }
     const maxInFlight = maxInFlightField(read("maxInFlight", parseInt))
     if (!maxInFlight.ok) failure ??= configError("maxInFlight", texts.maxInFlight, maxInFlight.message)

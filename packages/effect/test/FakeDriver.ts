@@ -70,6 +70,8 @@ export class FakeDriver {
     idleSpin: 50,
     engine: "inline" as const,
     operations: "all" as const,
+    inlineWake: "eventfd" as const,
+    inlineWakeUsed: "eventfd" as const,
     singleIssuerAccepted: false,
   }
 

@@ -103,6 +103,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_IDLE_SPIN: "0",
           IOU_ENGINE: "thread",
           IOU_OPERATIONS: "files",
+          IOU_INLINE_WAKE: "ringfd",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -116,6 +117,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         idleSpin: 0,
         engine: "thread",
         operations: "files",
+        inlineWake: "ringfd",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
@@ -144,6 +146,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     ["IOU_MAX_IN_FLIGHT", "0"],
     ["IOU_MAX_IN_FLIGHT", "40000"],
     ["IOU_OPERATIONS", "disks"],
+    ["IOU_INLINE_WAKE", "epoll"],
   ])("layerConfig fails with a ConfigError whose message names %s=%s", ([name, value]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Layer.build(NodeIoUring.layerConfig)).pipe(

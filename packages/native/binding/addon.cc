@@ -10,7 +10,7 @@
 
 namespace {
 
-// probe(): { kernel, ioUringDisabled, setupErrno, singleIssuer, features, opcodes: boolean[] }
+// probe(): { kernel, ioUringDisabled, setupErrno, singleIssuer, coopTaskrun, features, opcodes: boolean[] }
 Napi::Value JS_probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct iou_probe p;
@@ -20,6 +20,7 @@ Napi::Value JS_probe(const Napi::CallbackInfo& info) {
   out.Set("ioUringDisabled", Napi::Number::New(env, p.io_uring_disabled));
   out.Set("setupErrno", Napi::Number::New(env, p.setup_errno));
   out.Set("singleIssuer", Napi::Boolean::New(env, p.single_issuer));
+  out.Set("coopTaskrun", Napi::Boolean::New(env, p.coop_taskrun));
   out.Set("features", Napi::Number::New(env, p.features));
   Napi::Array opcodes = Napi::Array::New(env, p.opcode_count);
   for (uint32_t i = 0; i < p.opcode_count; i++) opcodes.Set(i, Napi::Boolean::New(env, p.opcode_supported[i]));
@@ -33,6 +34,8 @@ Napi::Object Constants(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("IOU_ENGINE_THREAD", Napi::Number::New(env, IOU_ENGINE_THREAD));
   out.Set("IOU_ENGINE_INLINE", Napi::Number::New(env, IOU_ENGINE_INLINE));
+  out.Set("IOU_INLINE_WAKE_EVENTFD", Napi::Number::New(env, IOU_INLINE_WAKE_EVENTFD));
+  out.Set("IOU_INLINE_WAKE_RINGFD", Napi::Number::New(env, IOU_INLINE_WAKE_RINGFD));
   out.Set("IOU_OP_NOP", Napi::Number::New(env, IOU_OP_NOP));
   out.Set("IOU_OP_READ_AT", Napi::Number::New(env, IOU_OP_READ_AT));
   out.Set("IOU_OP_WRITE_AT", Napi::Number::New(env, IOU_OP_WRITE_AT));

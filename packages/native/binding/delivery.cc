@@ -29,14 +29,14 @@ Napi::Value Loop::JS_poll(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
-// Inline: the loop's fd is readable (CQEs or task work are queued). Reads its counter, runs a
-// pass and delivers. JS thread (libuv callback).
+// Inline: the loop's fd is readable (CQEs or task work are queued). Reads its counter (the
+// eventfd's; the ring fd has none), runs a pass and delivers. JS thread (libuv callback).
 void Loop::OnReady(uv_poll_t* handle, int, int) {
   AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
   Loop* self = slot->owner;
   if (self == nullptr || self->loop_ == nullptr) return;
   uint64_t count;
-  while (read(iou_loop_fd(self->loop_), &count, sizeof(count)) < 0 && errno == EINTR) {
+  while (self->counter_fd_ && read(iou_loop_fd(self->loop_), &count, sizeof(count)) < 0 && errno == EINTR) {
   }
   iou_loop_run(self->loop_);
   self->AfterPass(false);
@@ -55,6 +55,12 @@ void Loop::OnTimer(uv_timer_t* handle) {
 // (dispatch may have torn the loop down: rechecked after every call into JavaScript). JS thread.
 void Loop::AfterPass(bool from_js) {
   Drain(from_js);
+  ArmTimer();
+}
+
+// Inline: arms the timer for iou_loop_timeout_ns (0: a pass is due at once, with the ring-fd wake
+// the loop's only way to call itself back), or stops it. After every call into the loop. JS thread.
+void Loop::ArmTimer() {
   if (loop_ == nullptr || async_ == nullptr) return;
   const int64_t ns = iou_loop_timeout_ns(loop_);
   if (ns < 0) {

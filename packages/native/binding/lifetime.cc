@@ -57,7 +57,7 @@ Loop::~Loop() {
 }
 
 // open(size, singleIssuer, ioPoll, maxRequestTimeoutNs, timeoutWheelTickNs, idleSpinUs, engine,
-// operations, maxInFlight, recvPool, recvBufferSize) -> 0 | -errno. JS thread. The spin's ceiling
+// operations, maxInFlight, recvPool, recvBufferSize, inlineWake) -> 0 | -errno. JS thread. The spin's ceiling
 // is the C default (300 µs) or idleSpinUs if larger (thread engine only); engine is IOU_ENGINE_*
 // (default thread); operations the IOU_CLASS_* bits the loop accepts (default all; other bits:
 // -EINVAL from iou_loop_open); maxInFlight absent or 0: the size. recvPool (a Uint8Array of count *
@@ -92,6 +92,9 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     config.recv_buffer_count = static_cast<uint32_t>(pool.ByteLength() / size);
     buffers_.HoldPool(pool);
   }
+  // inlineWake: IOU_INLINE_WAKE_* (validated by @iou/core's Config); absent: the C default.
+  if (info.Length() > 11 && info[11].IsNumber())
+    config.inline_wake = static_cast<uint8_t>(std::min(info[11].As<Napi::Number>().Uint32Value(), 255u));
   config.idle_spin_max_us =
       config.idle_spin_us > IOU_IDLE_SPIN_MAX_DEFAULT_US ? config.idle_spin_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   if (trace_.enabled()) {
@@ -136,6 +139,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env_, rc);
   }
   if (inline_) {
+    counter_fd_ = iou_loop_inline_wake(loop_) == IOU_INLINE_WAKE_EVENTFD;
     rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
     if (rc == 0) {
       slot->open_handles++;

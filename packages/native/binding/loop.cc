@@ -140,7 +140,9 @@ Napi::Value Loop::JS_cancel(const Napi::CallbackInfo& info) {
   // Inline: the pass that takes the cancel (soon: the cancel writes the loop's fd) also finds a
   // request still queued in the inbound queue.
   if (!inline_) iou_loop_publish(loop_);
-  return Napi::Number::New(env_, iou_loop_cancel(loop_, tag));
+  const int rc = iou_loop_cancel(loop_, tag);
+  if (inline_ && !counter_fd_) ArmTimer();  // the ring-fd wake announces the cancel's pass through the timer
+  return Napi::Number::New(env_, rc);
 }
 
 // returnBuffers(ids: Uint16Array, n) -> 0 | -errno: hands the first n provided buffers named in ids
@@ -179,6 +181,7 @@ Napi::Value Loop::JS_stats(const Napi::CallbackInfo& info) {
   out.Set("pendingOperations", Napi::Number::New(env_, st.pending_operations));
   out.Set("recvBuffers", Napi::Number::New(env_, st.recv_buffers));
   out.Set("singleIssuer", Napi::Boolean::New(env_, st.single_issuer));
+  out.Set("inlineWake", Napi::Number::New(env_, st.inline_wake));
   return out;
 }
 

@@ -97,6 +97,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   static void OnReady(uv_poll_t* handle, int, int);
   static void OnTimer(uv_timer_t* handle);
   void AfterPass(bool from_js);
+  void ArmTimer();
   static void Notify(void* ctx);
   static void OnAsync(uv_async_t* handle);
   void Drain(bool from_js);
@@ -130,6 +131,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Buffers buffers_;
   // lifetime.cc
   bool inline_ = false;  // IOU_ENGINE_INLINE: this thread runs the loop's passes
+  // Inline, IOU_INLINE_WAKE_EVENTFD: the polled fd is an eventfd whose counter OnReady reads (the
+  // ring fd of IOU_INLINE_WAKE_RINGFD has none).
+  bool counter_fd_ = false;
   bool held_ = false;
   bool closing_ = false;
   bool torn_down_ = false;

@@ -10,18 +10,28 @@
  *            its timer call iou__inline_run: one bounded pass of the phases that enters the ring only
  *            when there is something to submit or task work to run, handles CQEs, takes cancels,
  *            advances timeouts, fills the SQ and delivers completions.
- *   wake     the ring's registered eventfd (the waker's) tells the host loop that work is queued:
- *            CQEs, or, with DEFER_TASKRUN, task work that only entering the ring runs. Its signals
- *            are off while the owner enters and reaps itself (they would only announce CQEs the
- *            pass is about to handle), and back on before the pass returns, with a recheck: work
- *            that arrived meanwhile, or more than one pass may handle, is announced by writing the
- *            eventfd ourselves, so the host loop calls again after its other callbacks (the seed's
- *            arm-and-recheck, in its inline form). The kernel does not signal everything: task work
- *            queued behind unrun task work, and CQEs it holds back for want of CQ room, signal
- *            nothing, and the eventfd that announced a pass was read before it. So a pass that
- *            leaves work (an enter failed with EINTR, EAGAIN or EBUSY, a CQE seen only later, the
- *            round limit) loops again or ends with the recheck finding that work where must_enter
- *            and more_work look (@iou/core's InlineWake models each of these faults).
+ *   wake     how the host loop learns of work, one of two modes (iou_loop_config.inline_wake):
+ *            eventfd  a SINGLE_ISSUER | DEFER_TASKRUN ring and its registered eventfd (the waker's):
+ *                     work is queued, CQEs or task work that only entering the ring runs (with
+ *                     DEFER_TASKRUN the ring fd does not turn readable for it). Its signals are off
+ *                     while the owner enters and reaps itself (they would only announce CQEs the
+ *                     pass is about to handle), and back on before the pass returns;
+ *            ringfd   a COOP_TASKRUN | TASKRUN_FLAG ring whose own fd the host loop polls: readable
+ *                     while the CQ holds entries (level-triggered). Task work for the owner (the
+ *                     IORING_SQ_TASKRUN flag) runs when the owner's thread next leaves a syscall,
+ *                     its epoll wait included, and its CQEs make the fd readable; task work that
+ *                     posts no CQE needs nothing from us. There is nothing to switch off.
+ *            Either way the pass ends with a recheck: work it can see now (CQEs, the TASKRUN flag,
+ *            SQEs left to submit, a failed enter) is announced by ourselves, so the host loop calls
+ *            again after its other callbacks (the seed's arm-and-recheck, in its inline form): a
+ *            write of the eventfd, or with ringfd a pass due at once (iou_loop_timeout_ns answers
+ *            0), since nothing but the kernel's own work makes the ring fd readable. The kernel
+ *            does not signal everything: task work queued behind unrun task work, and CQEs it holds
+ *            back for want of CQ room, signal nothing, and the eventfd that announced a pass was
+ *            read before it. So a pass that leaves work (an enter failed with EINTR, EAGAIN or
+ *            EBUSY, a CQE seen only later, the round limit) loops again or ends with the recheck
+ *            finding that work where must_enter and more_work look. @iou/core's InlineWake models
+ *            both handshakes and each of these faults.
  *   timer    iou_loop_timeout_ns is when the next deadline (or the shutdown cutoff) needs a pass.
  *   shutdown close marks closing; passes drain as the thread engine does; past the cutoff,
  *            iou__abandon_all runs synchronously (bounded by the abandonment grace). destroy is a
@@ -39,11 +49,18 @@
  * when completions keep coming (page-cache reads complete inside the enter that submits them). */
 #define INLINE_MAX_ROUNDS 8
 
-int iou__inline_start(struct iou_loop *loop) {
-  loop->use_wake_poll = false; /* the host loop polls the eventfd instead */
-  loop->wake_rearm_needed = false;
+/* ---- the wake modes: what differs between eventfd and ringfd is here ------------------------- */
+
+/* eventfd: the ring must have DEFER_TASKRUN, or this mode has no reason to be (-EINVAL: the caller
+ * falls back to ringfd). */
+static int start_eventfd(struct iou_loop *loop) {
+  if (!loop->want_single_issuer) return -EINVAL; /* DEFER_TASKRUN needs SINGLE_ISSUER */
   int err = iou__new_ring(loop, IORING_SETUP_TASKRUN_FLAG);
   if (err != 0) return err;
+  if ((loop->ring.setup_flags & IORING_SETUP_DEFER_TASKRUN) == 0) { /* before Linux 6.1 */
+    iou__ring_exit(&loop->ring);
+    return -EINVAL;
+  }
   err = iou__ring_register_eventfd(&loop->ring, loop->waker.eventfd);
   if (err != 0) {
     iou__ring_exit(&loop->ring);
@@ -53,9 +70,52 @@ int iou__inline_start(struct iou_loop *loop) {
   return 0;
 }
 
-/* Makes the host loop call iou__inline_run soon: an eventfd write (nonblocking; a saturated counter
- * is already readable, which is all that matters). */
+/* ringfd: COOP_TASKRUN (Linux 5.19), never DEFER_TASKRUN; a plain ring before (its fd is pollable
+ * all the same). */
+static int start_ringfd(struct iou_loop *loop) {
+  return iou__new_ring(loop, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+}
+
+static int start_mode(struct iou_loop *loop, uint8_t mode) {
+  return mode == IOU_INLINE_WAKE_RINGFD ? start_ringfd(loop) : start_eventfd(loop);
+}
+
+/* The pass is about to enter and reap: eventfd signals off (they would announce only what it is
+ * about to handle); ringfd: the pass now due is this one. */
+static void quiet_wake(struct iou_loop *loop) {
+  if (loop->inline_wake == IOU_INLINE_WAKE_RINGFD)
+    loop->wake_pending = false;
+  else
+    iou__ring_eventfd_signals(&loop->ring, false);
+}
+
+/* The pass is done: eventfd signals back on (a full barrier, see iou__ring_eventfd_signals) before
+ * the caller's recheck; ringfd has nothing to switch on. */
+static void unquiet_wake(struct iou_loop *loop) {
+  if (loop->inline_wake == IOU_INLINE_WAKE_EVENTFD) iou__ring_eventfd_signals(&loop->ring, true);
+}
+
+int iou__inline_start(struct iou_loop *loop) {
+  loop->use_wake_poll = false; /* the host loop polls the eventfd or the ring fd instead */
+  loop->wake_rearm_needed = false;
+  uint8_t asked = loop->inline_wake;
+  int err = start_mode(loop, asked);
+  if (err == -EINVAL) { /* a setup flag this kernel refuses (or eventfd without single issuer) */
+    uint8_t other = asked == IOU_INLINE_WAKE_RINGFD ? IOU_INLINE_WAKE_EVENTFD : IOU_INLINE_WAKE_RINGFD;
+    err = start_mode(loop, other);
+    if (err == 0) loop->inline_wake = other;
+  }
+  return err;
+}
+
+/* Makes the host loop call iou__inline_run soon. eventfd: a write (nonblocking; a saturated counter
+ * is already readable, which is all that matters). ringfd: a pass due at once (iou_loop_timeout_ns),
+ * which the owner's timer runs; no syscall. */
 void iou__inline_wake(struct iou_loop *loop) {
+  if (loop->inline_wake == IOU_INLINE_WAKE_RINGFD) {
+    loop->wake_pending = true;
+    return;
+  }
   uint64_t one = 1;
   while (write(loop->waker.eventfd, &one, sizeof(one)) < 0 && errno == EINTR) {
   }
@@ -90,7 +150,7 @@ static bool more_work(struct iou_loop *loop) {
 
 void iou__inline_run(struct iou_loop *loop) {
   if (atomic_load_explicit(&loop->exited, memory_order_relaxed)) return; /* our own store */
-  iou__ring_eventfd_signals(&loop->ring, false);
+  quiet_wake(loop);
   for (int round = 0; round < INLINE_MAX_ROUNDS; round++) {
     /* EINTR, EAGAIN, EBUSY: nothing ran; this round goes on with what it has, the pass ends, and
      * the recheck below (enter_again) brings the host loop back for another enter. */
@@ -111,16 +171,22 @@ void iou__inline_run(struct iou_loop *loop) {
     if (loop->enter_again || !more_work(loop)) break;
   }
   iou__deliver_completions(loop);
-  iou__ring_eventfd_signals(&loop->ring, true);
+  unquiet_wake(loop);
   if (more_work(loop)) iou__inline_wake(loop); /* the recheck: come back after the host's callbacks */
 }
 
 int iou_loop_fd(struct iou_loop *loop) {
-  return loop->engine == IOU_ENGINE_INLINE ? loop->waker.eventfd : -EINVAL;
+  if (loop->engine != IOU_ENGINE_INLINE) return -EINVAL;
+  return loop->inline_wake == IOU_INLINE_WAKE_RINGFD ? loop->ring.fd : loop->waker.eventfd;
+}
+
+int iou_loop_inline_wake(struct iou_loop *loop) {
+  return loop->engine == IOU_ENGINE_INLINE ? loop->inline_wake : -EINVAL;
 }
 
 int64_t iou_loop_timeout_ns(struct iou_loop *loop) {
   if (loop->engine != IOU_ENGINE_INLINE || atomic_load_explicit(&loop->exited, memory_order_relaxed)) return -1;
+  if (loop->wake_pending) return 0;
   return iou__wait_timeout(loop);
 }
 

@@ -519,6 +519,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   if (config->max_request_timeout_ns == 0 || config->timeout_wheel_tick_ns == 0) return -EINVAL;
   if (config->engine != IOU_ENGINE_THREAD && config->engine != IOU_ENGINE_INLINE) return -EINVAL;
   if ((config->operations & ~IOU_CLASS_ALL) != 0) return -EINVAL;
+  if (config->inline_wake != IOU_INLINE_WAKE_EVENTFD && config->inline_wake != IOU_INLINE_WAKE_RINGFD) return -EINVAL;
   uint32_t spin_max = config->idle_spin_max_us ? config->idle_spin_max_us : IOU_IDLE_SPIN_MAX_DEFAULT_US;
   uint32_t spin_quick =
       config->idle_spin_quick_wake_us ? config->idle_spin_quick_wake_us : IOU_IDLE_SPIN_QUICK_WAKE_DEFAULT_US;
@@ -537,6 +538,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->operations = config->operations != 0 ? config->operations : IOU_CLASS_ALL;
   loop->want_single_issuer = config->single_issuer;
   loop->wake_poll_oneshot = config->wake_poll_oneshot;
+  loop->inline_wake = config->inline_wake; /* asked for; iou__inline_start settles it */
   loop->idle_spin_us = config->idle_spin_us;
   loop->idle_spin_max_us = spin_max;
   loop->idle_spin_quick_wake_us = spin_quick;
@@ -657,5 +659,6 @@ void iou_loop_stats(struct iou_loop *loop, struct iou_stats *out) {
 #undef LOAD
   out->wakes = atomic_load_explicit(&loop->waker.wakes, memory_order_relaxed);
   out->engine = loop->engine;
+  out->inline_wake = loop->engine == IOU_ENGINE_INLINE ? loop->inline_wake : 0; /* fixed once open returned */
   out->recv_buffers = loop->recv_buffers.entries; /* fixed once the ring is open (before open returned) */
 }

@@ -148,6 +148,11 @@ struct iou_loop {
   /* Inline engine: the ring's eventfd is registered (IORING_REGISTER_EVENTFD) and polled by the
    * owner's event loop; the loop has exited (exited is also stored, for the shared API). */
   bool eventfd_registered;
+  /* Inline engine: IOU_INLINE_WAKE_* it opened with; fixed by iou__inline_start. Owner only. */
+  uint8_t inline_wake;
+  /* Inline engine, IOU_INLINE_WAKE_RINGFD: a pass is due for work the ring fd does not announce
+   * (iou__inline_wake); iou_loop_timeout_ns answers 0 until a pass runs. Owner only. */
+  bool wake_pending;
   /* Inline engine: the last io_uring_enter failed transiently (EINTR, EAGAIN, EBUSY) before it ran
    * the ring's task work, so the pass that follows must enter even if the SQ is empty and no
    * TASKRUN flag is seen (the eventfd that announced the work was already read). Owner only. */

@@ -1,8 +1,8 @@
 /*
  * probe.c: preflight. Tells, without keeping anything open, whether io_uring can be used here and
  * why not: kernel release, kernel.io_uring_disabled, the errno of io_uring_setup, whether
- * SINGLE_ISSUER | DEFER_TASKRUN are accepted, and which opcodes IORING_REGISTER_PROBE reports.
- * Every ring it creates is closed before it returns. Callable from any thread.
+ * SINGLE_ISSUER | DEFER_TASKRUN and COOP_TASKRUN | TASKRUN_FLAG are accepted, and which opcodes IORING_REGISTER_PROBE
+ * reports. Every ring it creates is closed before it returns. Callable from any thread.
  */
 #include "iou.h"
 
@@ -65,6 +65,11 @@ void iou_probe(struct iou_probe *out) {
   fd = setup(4, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, &params);
   if (fd >= 0) {
     out->single_issuer = true;
+    close(fd);
+  }
+  fd = setup(4, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, &params);
+  if (fd >= 0) {
+    out->coop_taskrun = true;
     close(fd);
   }
 }

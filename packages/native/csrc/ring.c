@@ -77,6 +77,7 @@ int iou__ring_init(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries,
 #endif
   int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
   if (fd < 0) return -errno;
+  ring->setup_flags = p.flags;
   int err;
   if (!(p.features & IORING_FEAT_EXT_ARG)) { /* bounded waits need Linux 5.11 */
     err = -EOPNOTSUPP;
@@ -267,12 +268,16 @@ void iou__ring_eventfd_signals(struct iou_ring *ring, bool on) {
   (void)__atomic_exchange_n(ring->kcq_flags, flags, __ATOMIC_SEQ_CST);
 }
 
-/* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. */
+/* Creates the ring disabled (Linux 5.10), with the first flag set this kernel accepts. `flags`
+ * holding COOP_TASKRUN asks for it instead of DEFER_TASKRUN (the inline engine's ring-fd wake: with
+ * DEFER_TASKRUN the ring fd does not turn readable for completions nobody entered the ring for). */
 static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t cq_entries, uint32_t flags,
                      bool want_single_issuer, bool *single_issuer) {
+  bool coop = (flags & IORING_SETUP_COOP_TASKRUN) != 0;
   if (want_single_issuer) {
     /* SINGLE_ISSUER: Linux 6.0; DEFER_TASKRUN: Linux 6.1. Older kernels say EINVAL. */
-    int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    int r = iou__ring_init(ring, entries, cq_entries,
+                           flags | IORING_SETUP_SINGLE_ISSUER | (coop ? 0 : IORING_SETUP_DEFER_TASKRUN));
     if (r == 0) *single_issuer = true;
     if (r != -EINVAL) return r;
   }
@@ -282,7 +287,7 @@ static int init_ring(struct iou_ring *ring, uint32_t entries, uint32_t cq_entrie
   int r = iou__ring_init(ring, entries, cq_entries, flags | IORING_SETUP_COOP_TASKRUN);
   if (r != -EINVAL) return r;
   /* A plain ring: TASKRUN_FLAG needs COOP_TASKRUN or DEFER_TASKRUN. */
-  return iou__ring_init(ring, entries, cq_entries, flags & ~IORING_SETUP_TASKRUN_FLAG);
+  return iou__ring_init(ring, entries, cq_entries, flags & ~(IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_COOP_TASKRUN));
 }
 
 /* What the ring is opened for, and nothing else (IORING_REGISTER_RESTRICTIONS): the opcodes the

@@ -19,6 +19,7 @@ struct iou__buf_ring;
 
 struct iou_ring {
   int fd;
+  uint32_t setup_flags; /* the IORING_SETUP_* flags the kernel accepted */
 
   /* Submission queue. The kernel owns the ring memory (mmap of the ring fd) until iou__ring_exit. */
   uint32_t *khead;            /* kernel stores (consumes SQEs); we acquire-load it, pairing with its release */
@@ -91,7 +92,8 @@ bool iou__ring_cq_overflowed(const struct iou_ring *ring);
 
 /* Creates the loop's ring on the calling thread (which becomes SINGLE_ISSUER's issuer): with
  * SINGLE_ISSUER | DEFER_TASKRUN when wanted and accepted (Linux 6.1; *single_issuer says so), else
- * COOP_TASKRUN (Linux 5.19), else a plain ring; created disabled, restricted to `opcodes` (the
+ * COOP_TASKRUN (Linux 5.19), else a plain ring (`flags` holding COOP_TASKRUN: SINGLE_ISSUER |
+ * COOP_TASKRUN when wanted, Linux 6.0, never DEFER_TASKRUN); created disabled, restricted to `opcodes` (the
  * only IORING_OP_* its SQEs may carry), the eventfd's registration, IOSQE_ASYNC and
  * IOSQE_BUFFER_SELECT, then enabled. `buffers` (when it has entries) is registered before the
  * restrictions; a kernel without buffer rings (before Linux 5.19: EINVAL) leaves it unregistered,

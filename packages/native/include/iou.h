@@ -23,7 +23,8 @@ struct iou_probe {
   char kernel[65];       /* uname release */
   int io_uring_disabled; /* kernel.io_uring_disabled (0, 1, 2), -1 when the sysctl is absent */
   int setup_errno;       /* 0, or the errno of a plain io_uring_setup (ENOSYS, EPERM, ENOMEM…) */
-  bool single_issuer;    /* SINGLE_ISSUER | DEFER_TASKRUN accepted (Linux 6.1+) */
+  bool single_issuer;    /* SINGLE_ISSUER | DEFER_TASKRUN accepted (Linux 6.1+): IOU_INLINE_WAKE_EVENTFD */
+  bool coop_taskrun;     /* COOP_TASKRUN | TASKRUN_FLAG accepted (Linux 5.19+): IOU_INLINE_WAKE_RINGFD's ring */
   uint32_t features;     /* io_uring_params.features of the plain ring */
   uint8_t opcode_count;  /* entries of opcodes[] that are valid */
   bool opcode_supported[IOU_PROBE_MAX_OPCODES]; /* IORING_REGISTER_PROBE, indexed by IORING_OP_* */
@@ -90,6 +91,15 @@ typedef void (*iou_trace_fn)(void *ctx, const struct iou_trace_event *event);
 #define IOU_ENGINE_THREAD 0 /* a dedicated loop thread (named "iou-loop") creates the ring and runs them */
 #define IOU_ENGINE_INLINE 1 /* the owner runs them on its own event loop: iou_loop_fd, iou_loop_run */
 
+/* How the inline engine learns of work (iou_loop_config.inline_wake); the thread engine ignores it.
+ * Either way the owner polls iou_loop_fd and arms a timer for iou_loop_timeout_ns. */
+#define IOU_INLINE_WAKE_EVENTFD                                           \
+  0 /* SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1); iou_loop_fd is its \
+       registered eventfd: work is queued, a pass enters the ring to run it */
+#define IOU_INLINE_WAKE_RINGFD                                                 \
+  1 /* COOP_TASKRUN ring (Linux 5.19; a plain ring before): iou_loop_fd is the \
+       ring fd itself, readable while its completion queue holds entries */
+
 /* Operation classes: each operation belongs to one or both (its row in csrc/request.c's table), and a
  * loop accepts the classes of iou_loop_config.operations: a request of another class ends ERROR
  * -EACCES at admission, and the kernel ring is restricted (IORING_REGISTER_RESTRICTIONS) to the
@@ -128,8 +138,12 @@ struct iou_loop_config {
   uint32_t recv_buffer_count;
   uint32_t recv_buffer_size;
   bool wake_poll_oneshot; /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
-  iou_trace_fn trace;     /* tests only: one event per op CQE; NULL (the default) traces nothing */
-  void *trace_ctx;        /* passed to trace */
+  /* Inline engine: IOU_INLINE_WAKE_* asked for. EVENTFD needs DEFER_TASKRUN: where the kernel refuses
+   * it (before Linux 6.1), or single_issuer is false, the loop opens with RINGFD instead (the
+   * fallback; iou_stats.inline_wake says which). Other values: EINVAL. */
+  uint8_t inline_wake;
+  iou_trace_fn trace; /* tests only: one event per op CQE; NULL (the default) traces nothing */
+  void *trace_ctx;    /* passed to trace */
 };
 
 /* The largest iou_loop_config.max_in_flight: twice it is the kernel's largest CQ (IORING_MAX_CQ_ENTRIES). */
@@ -298,8 +312,9 @@ struct iou_stats {
   uint32_t pending_operations; /* the seed's gauge: occupied waiter slots */
   uint32_t
       recv_buffers; /* provided buffers registered for IOU_OP_RECV_MANY (0: none, or the kernel has no buffer rings) */
-  bool single_issuer; /* SINGLE_ISSUER | DEFER_TASKRUN accepted for this ring */
-  uint8_t engine;     /* IOU_ENGINE_* */
+  bool single_issuer;  /* SINGLE_ISSUER accepted for this ring (with DEFER_TASKRUN, but for IOU_INLINE_WAKE_RINGFD) */
+  uint8_t engine;      /* IOU_ENGINE_* */
+  uint8_t inline_wake; /* IOU_INLINE_WAKE_* the inline engine opened with (0 for the thread engine) */
 };
 
 /* Starts the loop thread, which creates the ring; waits until the ring exists. Returns 0 and sets
@@ -384,14 +399,22 @@ bool iou_loop_credentials_changed(struct iou_loop *loop);
 /* ---- The inline engine (owner only) ----------------------------------------------------------
  * With IOU_ENGINE_INLINE, nothing runs unless the owner calls in: iou_loop_publish and iou_loop_run
  * run one bounded pass of the phases (never blocking); the owner's event loop polls iou_loop_fd
- * for readability (then reads its 8-byte counter and calls iou_loop_run) and arms a timer for
- * iou_loop_timeout_ns after every call (then calls iou_loop_run). Completions are delivered by the
+ * for readability (then, with IOU_INLINE_WAKE_EVENTFD, reads its 8-byte counter, and calls
+ * iou_loop_run) and arms a timer for iou_loop_timeout_ns after every call into the loop, a cancel
+ * and a poll of completions included (then calls iou_loop_run). Completions are delivered by the
  * pass itself (iou_loop_poll_completions after it); `notify` is not called. */
 
-/* The fd to poll for readability (the ring's registered eventfd); -EINVAL for the thread engine. */
+/* The fd to poll for readability (the ring's registered eventfd, or the ring fd with
+ * IOU_INLINE_WAKE_RINGFD); -EINVAL for the thread engine. */
 int iou_loop_fd(struct iou_loop *loop);
 
-/* Nanoseconds until the next deadline or shutdown cutoff needs a pass; -1: none. */
+/* IOU_INLINE_WAKE_* the inline loop opened with (the asked mode or its fallback); -EINVAL for the
+ * thread engine. */
+int iou_loop_inline_wake(struct iou_loop *loop);
+
+/* Nanoseconds until the next deadline or shutdown cutoff needs a pass; 0: a pass is due now (with
+ * IOU_INLINE_WAKE_RINGFD, work the kernel does not announce on the ring fd: a cancel, SQEs left to
+ * submit); -1: none. */
 int64_t iou_loop_timeout_ns(struct iou_loop *loop);
 
 /* One pass of the phases; a no-op for the thread engine and once the loop exited. */

@@ -11,7 +11,14 @@ import { Config } from "@iou/core"
 import { closeSync } from "node:fs"
 import { constants } from "node:os"
 import { BackpressureQueue } from "./Backpressure.ts"
-import { binding, IOU_OUTCOME_ERROR, IOU_OUTCOME_OK, IOU_OUTCOME_TIMEOUT, type NativeLoop } from "./binding.ts"
+import {
+  binding,
+  IOU_INLINE_WAKE_RINGFD,
+  IOU_OUTCOME_ERROR,
+  IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
+  type NativeLoop,
+} from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
@@ -117,7 +124,16 @@ export class Requests implements Multishot {
     )
     this.delivery.multishot = this
     this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
-    this.config = { ...resolved, singleIssuerAccepted: opened.singleIssuer }
+    this.config = {
+      ...resolved,
+      singleIssuerAccepted: opened.singleIssuer,
+      inlineWakeUsed:
+        resolved.engine === "inline"
+          ? opened.inlineWake === IOU_INLINE_WAKE_RINGFD
+            ? "ringfd"
+            : "eventfd"
+          : undefined,
+    }
   }
 
   // ---- Making a request ------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface NativeProbe {
   readonly ioUringDisabled: number
   readonly setupErrno: number
   readonly singleIssuer: boolean
+  /** COOP_TASKRUN | TASKRUN_FLAG accepted (Linux 5.19): the ring-fd inline wake's ring. */
+  readonly coopTaskrun: boolean
   readonly features: number
   readonly opcodes: ReadonlyArray<boolean>
 }
@@ -30,6 +32,8 @@ export interface NativeProbe {
 export interface NativeStats
   extends Omit<DriverStats, "outstanding" | "inFlight" | "quarantinedBytes" | "recvBuffersEmpty"> {
   readonly singleIssuer: boolean
+  /** IOU_INLINE_WAKE_* the inline engine opened with (0 for the thread engine). */
+  readonly inlineWake?: number
   /** Provided buffers registered for recvMany (0: the kernel has no buffer rings, before Linux 5.19). */
   readonly recvBuffers?: number
 }
@@ -53,6 +57,7 @@ export interface NativeLoop {
     maxInFlight: number,
     recvPool?: Uint8Array,
     recvBufferSize?: number,
+    inlineWake?: number,
   ): number
   /** Hands the first n provided buffers named in ids back to the kernel: 0 or -errno. */
   returnBuffers(ids: Uint16Array, n: number): number
@@ -237,6 +242,10 @@ export const binding: NativeBinding = {
 /** Who runs the loop (iou.h IOU_ENGINE_*). */
 export const IOU_ENGINE_THREAD = 0
 export const IOU_ENGINE_INLINE = 1
+
+/** How the inline engine learns of work (iou.h IOU_INLINE_WAKE_*). */
+export const IOU_INLINE_WAKE_EVENTFD = 0
+export const IOU_INLINE_WAKE_RINGFD = 1
 
 /** Operation classes (iou.h IOU_CLASS_*): what a loop accepts (Operations.classBits spells them). */
 export const IOU_CLASS_FILES = 1

@@ -15,6 +15,8 @@ import { constants } from "node:os"
 import {
   IOU_ENGINE_INLINE,
   IOU_ENGINE_THREAD,
+  IOU_INLINE_WAKE_EVENTFD,
+  IOU_INLINE_WAKE_RINGFD,
   loadBinding,
   type NativeLoop,
   type NativeProbe,
@@ -244,7 +246,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
-    use: "SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one",
+    use: 'SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one, and the inline engine polls the ring fd (inlineWake "ringfd")',
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
   },
@@ -289,6 +291,31 @@ export interface Probe {
   /** The config's `operations` ("all" when absent), and the Driver methods such a ring accepts. */
   readonly operations: Operations.Classes
   readonly accepts: ReadonlyArray<Operations.Method>
+  /**
+   * The inline engine's wake modes (Config's `inlineWake`): those this kernel can open ("eventfd"
+   * needs SINGLE_ISSUER | DEFER_TASKRUN, Linux 6.1, and singleIssuer; "ringfd" opens everywhere,
+   * on a COOP_TASKRUN ring from Linux 5.19 and a plain one before), the one a Driver opened with
+   * `config` gets (its `inlineWake`, or the fallback where that is unavailable), and the fallback
+   * (the other mode: what the Driver opens where the kernel refuses the one asked for).
+   */
+  readonly inlineWake: InlineWakeProbe
+}
+
+export interface InlineWakeProbe {
+  readonly available: ReadonlyArray<Config.InlineWake>
+  readonly chosen: Config.InlineWake
+  readonly fallback: Config.InlineWake
+  /** COOP_TASKRUN | TASKRUN_FLAG accepted (Linux 5.19): "ringfd" gets the cooperative ring. */
+  readonly coopTaskrun: boolean
+}
+
+/** What probe() says of the inline wake modes, from the kernel's answers (raw) and `config`. */
+const inlineWakeOf = (config: Config.Config, deferTaskrun: boolean, coopTaskrun: boolean): InlineWakeProbe => {
+  const asked: Config.InlineWake = config.inlineWake === "ringfd" ? "ringfd" : "eventfd"
+  const other: Config.InlineWake = asked === "ringfd" ? "eventfd" : "ringfd"
+  const available: Array<Config.InlineWake> = deferTaskrun && config.singleIssuer !== false ? ["eventfd"] : []
+  available.push("ringfd")
+  return { available, chosen: available.includes(asked) ? asked : other, fallback: other, coopTaskrun }
 }
 
 const errnoName = (errno: number): string => {
@@ -369,6 +396,7 @@ const unsupported = (reason: string, config: Config.Config): Probe => ({
   opcodes: [],
   missing: [],
   ...accepting(config),
+  inlineWake: inlineWakeOf(config, false, false),
 })
 
 /** The addon's raw probe with the simulation applied, or why there is none. */
@@ -419,6 +447,11 @@ const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe 
     opcodes,
     ...(disabled === undefined ? {} : { ioUringDisabled: disabled }),
     ...accepting(config),
+    inlineWake: inlineWakeOf(
+      config,
+      raw.singleIssuer && !sim.features.has("SINGLE_ISSUER"),
+      raw.coopTaskrun === true && !sim.features.has("COOP_TASKRUN"),
+    ),
   }
   if (raw.setupErrno !== 0) {
     return {
@@ -494,6 +527,7 @@ export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig, pool
           config.maxInFlight,
           pool,
           config.recvBuffers.size,
+          config.inlineWake === "ringfd" ? IOU_INLINE_WAKE_RINGFD : IOU_INLINE_WAKE_EVENTFD,
         )
   if (rc === -constants.errno.EMFILE || rc === -constants.errno.ENFILE) throw errnoError(rc, "open", undefined)
   if (rc < 0) {

@@ -7,10 +7,10 @@
 import { closeSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
+import { UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -18,7 +18,7 @@ afterEach(async () => {
 })
 
 const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
-  const ring = Driver.open(ENGINE === undefined ? config : { engine: ENGINE, ...config })
+  const ring = Driver.open({ ...UNDER_TEST, ...config })
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
 }

@@ -28,12 +28,11 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
+import { UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
 const ROOT = process.getuid?.() === 0
-
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -41,7 +40,7 @@ afterEach(async () => {
 })
 
 const open = (config: Parameters<typeof Driver.open>[0] = {}): Driver => {
-  const ring = Driver.open(ENGINE === undefined ? config : { engine: ENGINE, ...config })
+  const ring = Driver.open({ ...UNDER_TEST, ...config })
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
 }
@@ -274,7 +273,7 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
     })
 
     it("closeFd of an fd that is not open fails with EBADF; Driver.close() leaves the caller's fds open", async () => {
-      const ring = Driver.open(ENGINE === undefined ? {} : { engine: ENGINE })
+      const ring = Driver.open(UNDER_TEST)
       const dir = tempDir()
       const e = await failure(ring.closeFd(1_000_000))
       expect([e.code, e.syscall, e.fd]).toEqual(["EBADF", "close", 1_000_000])

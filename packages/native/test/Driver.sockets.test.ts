@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
+import { UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -18,9 +19,8 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!()
 })
 
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
 const open = (): Driver => {
-  const ring = Driver.open(ENGINE === undefined ? {} : { engine: ENGINE })
+  const ring = Driver.open(UNDER_TEST)
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
 }

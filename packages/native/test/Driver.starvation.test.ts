@@ -8,12 +8,12 @@ import { execFileSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { probe } from "../src/index.ts"
 import { runStarvation } from "./starvation.ts"
+import { UNDER_TEST } from "./helpers.ts"
 
 const IDLE = 10_000
 const supported = probe().supported
 const fdLimit = Number(execFileSync("sh", ["-c", "ulimit -n"]).toString().trim())
 const enoughFds = Number.isNaN(fdLimit) || fdLimit >= IDLE + 1000
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
 
 describe.skipIf(!supported || !enoughFds)(
   `starvation${supported ? (enoughFds ? "" : ` (skipped: ulimit -n is ${fdLimit})`) : " (skipped: no io_uring)"}`,
@@ -23,7 +23,7 @@ describe.skipIf(!supported || !enoughFds)(
         idle: IDLE,
         active: 16,
         rounds: 50,
-        ...(ENGINE === undefined ? {} : { config: { engine: ENGINE } }),
+        config: UNDER_TEST,
       })
       expect(result.pendingIdle).toBeGreaterThanOrEqual(IDLE)
       expect(result.rtts.length).toBe(16 * 50)

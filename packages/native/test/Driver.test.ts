@@ -12,7 +12,17 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { CHILD_PAIR, pattern, runChild, SRC_INDEX, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import {
+  CHILD_PAIR,
+  pattern,
+  runChild,
+  SRC_INDEX,
+  tcpPair,
+  type TcpPair,
+  tempFile,
+  type TempFile,
+  UNDER_TEST,
+} from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -22,10 +32,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!()
 })
 
-/** The engine under test: the default (inline), or IOU_TEST_ENGINE (the native-thread project). */
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
-const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] =>
-  ENGINE === undefined ? config : { engine: ENGINE, ...config }
+const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] => ({
+  ...UNDER_TEST,
+  ...config,
+})
 
 const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
   const ring = Driver.open(withEngine(config))
@@ -116,6 +126,28 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       await ring.send(a, Buffer.from("hello"))
       expect(await received).toBe(5)
       expect(open({ singleIssuer: false }).config.singleIssuerAccepted).toBe(false)
+    })
+
+    it("opens the inline engine with the wake mode asked for (or the probe's fallback) and says which", async () => {
+      for (const inlineWake of ["eventfd", "ringfd"] as const) {
+        const ring = open({ engine: "inline", inlineWake })
+        expect(ring.config.inlineWakeUsed).toBe(probe({ inlineWake }).inlineWake.chosen)
+        const { a, b } = await pair()
+        const received = ring.recv(b, Buffer.alloc(5), { exact: true })
+        await ring.send(a, Buffer.from("hello"))
+        expect(await received).toBe(5)
+      }
+      // The eventfd mode needs DEFER_TASKRUN, which needs the single-issuer ring: the fallback.
+      expect(open({ engine: "inline", inlineWake: "eventfd", singleIssuer: false }).config.inlineWakeUsed).toBe(
+        "ringfd",
+      )
+      expect(open({ engine: "thread" }).config.inlineWakeUsed).toBe(undefined)
+      // The suite runs under the mode its project asked for (native-ringfd: the ring fd).
+      if ((UNDER_TEST.engine ?? "inline") === "inline") {
+        expect(open().config.inlineWakeUsed).toBe(probe(withEngine()).inlineWake.chosen)
+        if (probe().inlineWake.available.includes(UNDER_TEST.inlineWake ?? "eventfd"))
+          expect(open().config.inlineWakeUsed).toBe(UNDER_TEST.inlineWake ?? "eventfd")
+      }
     })
 
     it("throws ERR_IOU_UNAVAILABLE with the probe's reason where io_uring is refused", () => {

@@ -61,14 +61,12 @@ import type { IoUringError } from "../src/IoUringError.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "../src/Operations.ts"
 import { SLOT_LIMIT } from "../src/PendingTable.ts"
 import { probe } from "../src/index.ts"
-import { pattern, tcpPair, tempFile } from "./helpers.ts"
+import { pattern, tcpPair, tempFile, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
 
-/** The engine under test: the default (inline), or IOU_TEST_ENGINE (the native-thread project). */
-const ENGINE = process.env["IOU_TEST_ENGINE"] as "inline" | "thread" | undefined
-const engine = ENGINE === undefined ? {} : { engine: ENGINE }
+const engine = UNDER_TEST
 
 /** A Driver whose loop traces every op CQE, and a way to take the events. */
 const tracedDriver = (size: number, config: Config.Config = {}): { driver: Driver; take: () => Array<TraceEvent> } => {

@@ -140,3 +140,16 @@ export const runChild = (body: string, options: { args?: Array<string>; timeoutM
       done({ code, signal, stdout, stderr, ms: Date.now() - started })
     })
   })
+
+/**
+ * The engine and inline wake mode under test, for Driver.open: IOU_TEST_ENGINE (the native-thread
+ * project) and IOU_TEST_INLINE_WAKE (the native-ringfd project); empty under the defaults.
+ */
+export const UNDER_TEST: { readonly engine?: "inline" | "thread"; readonly inlineWake?: "eventfd" | "ringfd" } = {
+  ...(process.env["IOU_TEST_ENGINE"] === undefined
+    ? {}
+    : { engine: process.env["IOU_TEST_ENGINE"] as "inline" | "thread" }),
+  ...(process.env["IOU_TEST_INLINE_WAKE"] === undefined
+    ? {}
+    : { inlineWake: process.env["IOU_TEST_INLINE_WAKE"] as "eventfd" | "ringfd" }),
+}

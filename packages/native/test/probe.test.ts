@@ -85,6 +85,19 @@ describe("probe", () => {
       await driver.close()
     })
 
+    it("reports the inline wake modes: the one asked for where the kernel has it, else the other, and the fallback", () => {
+      const p = probe()
+      expect(p.inlineWake.available).toContain("ringfd") /* opens on every kernel */
+      expect(p.inlineWake.available.includes("eventfd")).toBe(p.singleIssuer)
+      expect(probe({ inlineWake: "ringfd" }).inlineWake).toMatchObject({ chosen: "ringfd", fallback: "eventfd" })
+      expect(probe({ inlineWake: "eventfd", singleIssuer: false }).inlineWake).toMatchObject({
+        chosen: "ringfd",
+        fallback: "ringfd",
+      })
+      simulate("SINGLE_ISSUER")
+      expect(probe({ inlineWake: "eventfd" }).inlineWake).toMatchObject({ available: ["ringfd"], chosen: "ringfd" })
+    })
+
     it("several missing features are all named", () => {
       simulate("OP_SEND, ext_arg")
       const p = probe()

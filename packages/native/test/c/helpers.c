@@ -45,6 +45,13 @@ bool t_inline(void) {
   return e != NULL && strcmp(e, "inline") == 0;
 }
 
+/* IOU_TEST_INLINE_WAKE=ringfd: inline loops open with IOU_INLINE_WAKE_RINGFD (the Makefile runs
+ * the loop tests once per inline wake mode). */
+static uint8_t inline_wake(void) {
+  const char *e = getenv("IOU_TEST_INLINE_WAKE");
+  return e != NULL && strcmp(e, "ringfd") == 0 ? IOU_INLINE_WAKE_RINGFD : IOU_INLINE_WAKE_EVENTFD;
+}
+
 /* The inline engine runs only when its owner calls in, and the harness calls in exactly when the
  * binding's libuv callbacks would: the loop's fd turned readable (its counter is read, then a pass
  * runs), or its next deadline (iou_loop_timeout_ns) came. Waiting max_ms with neither runs no pass:
@@ -58,9 +65,11 @@ static void pump(struct t_loop *t, int max_ms) {
     if (timer) ms = (int)(next / T_MS) + 1;
     struct pollfd p = {.fd = iou_loop_fd(t->loop), .events = POLLIN};
     if (poll(&p, 1, ms) > 0) {
-      uint64_t v;
-      ssize_t r = read(p.fd, &v, sizeof(v));
-      (void)r;
+      if (iou_loop_inline_wake(t->loop) == IOU_INLINE_WAKE_EVENTFD) {
+        uint64_t v; /* the eventfd's counter (the ring fd has none) */
+        ssize_t r = read(p.fd, &v, sizeof(v));
+        (void)r;
+      }
       iou_loop_run(t->loop);
     } else if (timer) {
       iou_loop_run(t->loop);
@@ -140,6 +149,7 @@ static struct t_loop *open_harness(const struct iou_loop_config *cfg) {
 struct t_loop *t_open_config(const struct iou_loop_config *config) {
   struct iou_loop_config cfg = *config;
   if (t_inline()) cfg.engine = IOU_ENGINE_INLINE; /* IOU_TEST_ENGINE=inline: the same test, inline */
+  if (cfg.engine == IOU_ENGINE_INLINE) cfg.inline_wake = inline_wake();
   return open_harness(&cfg);
 }
 
@@ -147,6 +157,16 @@ struct t_loop *t_open_engine(uint8_t engine, uint32_t size) {
   struct iou_loop_config cfg = {.engine = engine,
                                 .size = size,
                                 .single_issuer = true,
+                                .max_request_timeout_ns = 60000 * T_MS,
+                                .timeout_wheel_tick_ns = 5 * T_MS};
+  return open_harness(&cfg);
+}
+
+struct t_loop *t_open_inline(uint8_t wake, bool single_issuer, uint32_t size) {
+  struct iou_loop_config cfg = {.engine = IOU_ENGINE_INLINE,
+                                .inline_wake = wake,
+                                .size = size,
+                                .single_issuer = single_issuer,
                                 .max_request_timeout_ns = 60000 * T_MS,
                                 .timeout_wheel_tick_ns = 5 * T_MS};
   return open_harness(&cfg);

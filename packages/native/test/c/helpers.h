@@ -67,6 +67,9 @@ bool t_pin_to(int cpu);
 /* An engine's loop (IOU_ENGINE_*) of `size`, whatever IOU_TEST_ENGINE says: 60 s horizon, 5 ms
  * tick, single issuer requested. For the tests of one engine's own behaviour. */
 struct t_loop *t_open_engine(uint8_t engine, uint32_t size);
+/* An inline loop asking for the wake mode IOU_INLINE_WAKE_* `wake`, whatever IOU_TEST_INLINE_WAKE
+ * says; otherwise as t_open_engine. */
+struct t_loop *t_open_inline(uint8_t wake, bool single_issuer, uint32_t size);
 
 /* How many threads of this process have a name (comm) starting with `prefix`; *first (if not NULL)
  * gets the id of one of them (0: none). */
