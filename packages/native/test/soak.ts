@@ -185,18 +185,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
     })
   }
 
-  /** Which operation each request was (by ledger id), to name the ones that never settle. */
-  let kinds = new Uint8Array(1024)
+  /** Which operation each unsettled request is (by ledger id), to name the ones that never settle. */
+  const kinds = new Map<number, Kind>()
 
   /** Opens a ledger entry for a request on `r`; the returned function settles it. */
   const begin = (r: Driver, kind: Kind) => {
     const id = ledger.open()
-    if (id === kinds.length) {
-      const grown = new Uint8Array(kinds.length * 2)
-      grown.set(kinds)
-      kinds = grown
-    }
-    kinds[id] = kind
+    kinds.set(id, kind)
     made++
     outstanding.set(r, (outstanding.get(r) ?? 0) + 1)
     let once = false
@@ -204,6 +199,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       // A second call is the ledger's to report; the outstanding count moves once.
       if (!once) {
         once = true
+        kinds.delete(id)
         outstanding.set(r, outstanding.get(r)! - 1)
       }
       ledger.settle(id, error)
@@ -446,7 +442,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   if (stalled) {
     const ids = ledger.unsettled(20)
     fail(
-      `stuck: no request settled for ${STALL_MS / 1000} s; ${ledger.count - ledger.settled} unsettled, e.g. ${ids.map((id) => `${id} (${KINDS[kinds[id]!]})`).join(", ")}`,
+      `stuck: no request settled for ${STALL_MS / 1000} s; ${ledger.count - ledger.settled} unsettled, e.g. ${ids.map((id) => `${id} (${KINDS[kinds.get(id) ?? 0]})`).join(", ")}`,
     )
     return {
       engine,
