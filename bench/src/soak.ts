@@ -63,7 +63,12 @@ export const soakSuite: Suite = {
         `open fds: baseline ${r.fdBaseline}, second-quarter median ${r.fdsMedian.secondQuarter}, last-quarter median ${r.fdsMedian.lastQuarter}, after ${r.fdAfter}`,
         `closeFd abandoned at shutdown: ${r.uncertainCloses.failed} (${r.uncertainCloses.codes.join(", ") || "none"}), of which ${r.uncertainCloses.leftOpen} had left the fd open`,
       ]
-      if (r.failures.length > 0) process.exitCode = 1
+      if (r.failures.length > 0) {
+        process.exitCode = 1
+        // A stuck run leaves requests outstanding that may keep the process alive: exit anyway
+        // once the report is written (an unref'd timer only fires if something else holds it).
+        setTimeout(() => process.exit(1), 60_000).unref()
+      }
       return {
         ...base,
         variants: [{ name: `Driver (${engine})`, rounds: [rate], rate: { median: rate, min: rate, max: rate } }],
