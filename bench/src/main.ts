@@ -36,6 +36,7 @@ import { evaluateTargets } from "./targets.ts"
 import { connsSuite, tcpSuite } from "./tcp.ts"
 import { platformSuite } from "./platform.ts"
 import { smallFilesSuite } from "./smallfiles.ts"
+import { soakSuite } from "./soak.ts"
 import { writeSuite } from "./write.ts"
 
 const suites: ReadonlyArray<Suite> = [
@@ -50,6 +51,7 @@ const suites: ReadonlyArray<Suite> = [
   fioSuite,
   idleSuite,
   memorySuite,
+  soakSuite,
 ]
 
 /** A V8 CPU profile of the measured part of the run (started before the first comparison). */

@@ -17,6 +17,7 @@ import { writeSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import { tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { generator, Ledger } from "./program.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -27,23 +28,8 @@ const STEPS = Number(process.env["IOU_FUZZ_STEPS"] ?? 150)
 
 const ENGINES = [{ engine: "inline" as const }, { engine: "thread" as const }]
 
-/** mulberry32: a small seeded generator, so that a seed replays the same run. */
-const generator = (seed: number) => {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (n: number): number => Math.floor(next() * n)
-  const pick = <T>(values: ReadonlyArray<T>): T => values[int(values.length)]!
-  /** A good value three times in four, so that runs get past validation as often as they fail it. */
-  const choose = <T>(good: ReadonlyArray<T>, bad: ReadonlyArray<unknown>): T =>
-    next() < 0.75 ? pick(good) : (pick(bad) as T)
-  return { next, int, pick, choose }
-}
+/** The Driver's failures are IoUringErrors. */
+const typed = (error: unknown): boolean => error instanceof IoUringError
 
 const tick = (): Promise<void> => new Promise((done) => setImmediate(done))
 
@@ -62,48 +48,6 @@ const file = (content?: Uint8Array): TempFile => {
   return f
 }
 
-/**
- * Every request a run made, by id: how often it settled and how. A second settlement fails at once;
- * `unsettled()` lists those that never did.
- */
-class Ledger {
-  private readonly settled: Array<number> = []
-  readonly failures: Array<string> = []
-  open(): number {
-    this.settled.push(0)
-    return this.settled.length - 1
-  }
-  settle(id: number, error: unknown): void {
-    this.settled[id]!++
-    if (this.settled[id] !== 1) this.failures.push(`request ${id} settled ${this.settled[id]} times`)
-    if (error !== null && error !== undefined && !(error instanceof IoUringError)) {
-      this.failures.push(`request ${id} failed with an untyped error: ${String(error)}`)
-    }
-  }
-  /** A callback for the low-level API that settles `id`. */
-  callback(id: number): (error: Error | null, result: number) => void {
-    return (error, result) => {
-      if (typeof result !== "number") this.failures.push(`request ${id}: result ${String(result)}`)
-      this.settle(id, error)
-    }
-  }
-  track(id: number, promise: Promise<unknown>, onError?: (error: unknown) => void): void {
-    promise.then(
-      () => this.settle(id, null),
-      (error: unknown) => {
-        this.settle(id, error)
-        onError?.(error)
-      },
-    )
-  }
-  unsettled(): Array<number> {
-    return this.settled.flatMap((n, id) => (n === 0 ? [id] : []))
-  }
-  get count(): number {
-    return this.settled.length
-  }
-}
-
 /** Waits (bounded) until every request of the ledger settled. */
 const settleAll = async (ledger: Ledger, seed: number): Promise<void> => {
   for (let i = 0; i < 2000 && ledger.unsettled().length > 0; i++) await new Promise((d) => setTimeout(d, 5))
@@ -120,7 +64,7 @@ const call = (ledger: Ledger, make: (id: number) => unknown): void => {
   } catch (error) {
     ledger.settle(id, null) // refused at once: nothing pending
     if (!(error instanceof TypeError || error instanceof RangeError)) {
-      ledger.failures.push(`call ${id} threw ${String(error)}`)
+      ledger.fail(`call ${id} threw ${String(error)}`)
     }
     return
   }
@@ -140,7 +84,7 @@ describe.skipIf(!supported)(`fuzzers${supported ? "" : ` (skipped: ${reason})`}`
           size: g.pick([1, 2, 8]),
           operations: g.pick(["all", "all", "files", "sockets"] as const),
         })
-        const ledger = new Ledger()
+        const ledger = new Ledger(typed)
         const handles: Array<number> = [0, -1, 2 ** 40]
         const controllers = [new AbortController(), new AbortController()]
         const aborted = AbortSignal.abort()
@@ -280,7 +224,7 @@ describe.skipIf(!supported)(`fuzzers${supported ? "" : ` (skipped: ${reason})`}`
         const g = generator(seed)
         const p = await pair()
         const f = file(Buffer.alloc(4096, 3))
-        const ledger = new Ledger()
+        const ledger = new Ledger(typed)
         const early: Array<string> = []
         const open = () => Driver.open({ ...engine, size: g.pick([2, 4, 16]), shutdownTimeout: g.pick([0, 20, 200]) })
         const rings = [open(), open()]
