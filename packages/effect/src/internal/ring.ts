@@ -171,6 +171,11 @@ const service = (
         identity,
       )
     }),
+  recvMany: (fd, onChunk, options) =>
+    guard("recvMany", fd, () => {
+      const deadline = deadlineOf(options?.timeout, now)
+      return request(driver, "recvMany", fd, (cb) => driver.submitRecvMany(fd, deadline, onChunk, cb), toVoid)
+    }),
   sync: (fd, options) =>
     guard("sync", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)
