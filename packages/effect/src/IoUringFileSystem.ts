@@ -201,12 +201,15 @@ class RingFile implements FileSystem.File {
   }
 
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {
+    const explicit = options?.position
+    // At an explicit position the cursor stays where it is: the read alone.
+    if (explicit !== undefined) {
+      return explicit < 0n ? Effect.fail(negativePosition("read")) : this.readChunk("read", buffer, explicit)
+    }
     return Effect.suspend(() => {
-      const explicit = options?.position
-      if (explicit !== undefined && explicit < 0n) return Effect.fail(negativePosition("read"))
-      const position = explicit ?? this.position
+      const position = this.position
       return Effect.map(this.readChunk("read", buffer, position), (n) => {
-        if (explicit === undefined) this.position = position + BigInt(n)
+        this.position = position + BigInt(n)
         return n
       })
     })
@@ -350,40 +353,47 @@ const makeWith = (
 
   const readFile = (path: string): Effect.Effect<Uint8Array, Error> =>
     Effect.flatMap(checkPath("readFile", path), () =>
-      withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) =>
-        Effect.gen(function* () {
-          const stats = yield* Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true }))
+      withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
+        const read = (buffer: Uint8Array, position: number) =>
+          Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
+        // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
+        return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
           // As Node: the size fstat gives is read for regular files; other files are read to their end.
           const size = stats.isFile() ? Number(stats.size) : 0
           if (size > MAX_READ_FILE) {
-            return yield* PlatformError.systemError({
-              _tag: "Unknown",
-              module: "FileSystem",
-              method: "readFile",
-              pathOrDescriptor: path,
-              description: `File size (${size}) is greater than 2 GiB`,
-            })
+            return Effect.fail(
+              PlatformError.systemError({
+                _tag: "Unknown",
+                module: "FileSystem",
+                method: "readFile",
+                pathOrDescriptor: path,
+                description: `File size (${size}) is greater than 2 GiB`,
+              }),
+            )
           }
-          const read = (buffer: Uint8Array, position: number) =>
-            Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
           if (size > 0) {
             const buffer = Buffer.allocUnsafeSlow(size)
-            const n = yield* read(buffer, 0)
-            return n === size ? buffer : Buffer.from(buffer.subarray(0, n))
+            return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
           }
-          const chunks: Array<Buffer> = []
-          let total = 0
-          for (;;) {
-            const chunk = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
-            const n = yield* read(chunk, total)
-            if (n === 0) break
-            chunks.push(chunk.subarray(0, n))
-            total += n
-          }
-          return Buffer.concat(chunks, total)
-        }),
-      ),
+          return readToEnd(read)
+        })
+      }),
     )
+
+  /** A file of unknown size (not a regular file), read to its end. */
+  const readToEnd = (read: (buffer: Uint8Array, position: number) => Effect.Effect<number, Error>) =>
+    Effect.gen(function* () {
+      const chunks: Array<Buffer> = []
+      let total = 0
+      for (;;) {
+        const chunk = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
+        const n = yield* read(chunk, total)
+        if (n === 0) break
+        chunks.push(chunk.subarray(0, n))
+        total += n
+      }
+      return Buffer.concat(chunks, total)
+    })
 
   const writeFile: FileSystem.FileSystem["writeFile"] = (path, data, options) =>
     Effect.gen(function* () {

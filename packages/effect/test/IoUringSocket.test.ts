@@ -47,7 +47,8 @@ socketSuite(
       Effect.map(Effect.service(IoUring), (io) =>
         IoUring.of({
           ...io,
-          recvMany: (fd) => Errors.failure(nativeError("EINVAL", { errno: -22, syscall: "recv", fd }), "recv", fd, "recvMany"),
+          recvMany: (fd) =>
+            Errors.failure(nativeError("EINVAL", { errno: -22, syscall: "recv", fd }), "recv", fd, "recvMany"),
         }),
       ),
     ).pipe(Layer.provideMerge(NodeIoUring.layer({ size: 256, shutdownTimeout: 2000 }))),

@@ -84,7 +84,10 @@ const FALLBACK_CHUNK = 65536
  */
 const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
   let multishot = true
-  const oneShots = (connection: Connection, onChunk: (chunk: Uint8Array) => void): Effect.Effect<void, IoUringError> => {
+  const oneShots = (
+    connection: Connection,
+    onChunk: (chunk: Uint8Array) => void,
+  ): Effect.Effect<void, IoUringError> => {
     const buffer = new Uint8Array(FALLBACK_CHUNK)
     const loop: Effect.Effect<void, IoUringError> = Effect.flatMap(io.recv(connection.fd, buffer), (n) => {
       if (n === 0) return Effect.void
