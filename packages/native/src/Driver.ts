@@ -1099,7 +1099,7 @@ export class Driver implements Multishot {
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
-    for (let slot = 0; slot < t.capacity; slot++) {
+    for (let slot = 0; slot < t.reached; slot++) {
       const state = t.state[slot]
       if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
       entry.waiting++
