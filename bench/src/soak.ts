@@ -42,7 +42,7 @@ export const soakSuite: Suite = {
       }
       const r = await runSoak({
         Driver: mod.Driver,
-        engine,
+        engine: engine === "thread" ? "thread" : "inline", // the inline wake mode is the Driver's default
         requests,
         seed,
         typed: (e) => e instanceof mod.IoUringError,

@@ -202,6 +202,19 @@ export class IoUring extends Context.Service<
     readonly send: (fd: number, data: Data, options?: WriteOptions) => Effect.Effect<void, IoUringError>
     /** Receives into `buffer[offset, offset + length)`; succeeds with the bytes received, 0 when the peer closed. */
     readonly recv: (fd: number, buffer: Uint8Array, options?: RecvOptions) => Effect.Effect<number, IoUringError>
+    /**
+     * Receives from a socket until the peer's end of stream with one multishot receive on the
+     * Driver's provided buffers: `onChunk` gets each chunk as it arrives (a copy, the caller's; the
+     * provided buffer is already on its way back to the kernel). Succeeds at end of stream, fails
+     * with the error that ended it (`timeout` bounds the whole stream). Interruption cancels it in
+     * the kernel and waits for its end; every chunk received before that went to `onChunk`. While
+     * it is armed nothing pushes back on the peer: interrupt it when the consumer falls behind.
+     */
+    readonly recvMany: (
+      fd: number,
+      onChunk: (chunk: Uint8Array) => void,
+      options?: WriteOptions,
+    ) => Effect.Effect<void, IoUringError>
     /** fsync, or fdatasync with `dataOnly`. */
     readonly sync: (fd: number, options?: SyncOptions) => Effect.Effect<void, IoUringError>
     /**

@@ -17,7 +17,7 @@
  * rename, mkdir, symlink, link) and on node:fs otherwise (the methods io_uring has no opcode for);
  * the package README lists, per method, what runs where. Interrupting a ring operation cancels it
  * in the kernel, an `open` included (NodeFileSystem's open, an acquire, cannot be interrupted).
- * `stream` is overridden after `FileSystem.make`: it reads one chunk ahead on the ring, with the
+ * `stream` is overridden after `FileSystem.make`: it keeps several reads ahead in flight on the ring, with the
  * chunks (sizes and bytes) the derived stream would give.
  *
  * @since 0.0.0
@@ -201,12 +201,15 @@ class RingFile implements FileSystem.File {
   }
 
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {
+    const explicit = options?.position
+    // At an explicit position the cursor stays where it is: the read alone.
+    if (explicit !== undefined) {
+      return explicit < 0n ? Effect.fail(negativePosition("read")) : this.readChunk("read", buffer, explicit)
+    }
     return Effect.suspend(() => {
-      const explicit = options?.position
-      if (explicit !== undefined && explicit < 0n) return Effect.fail(negativePosition("read"))
-      const position = explicit ?? this.position
+      const position = this.position
       return Effect.map(this.readChunk("read", buffer, position), (n) => {
-        if (explicit === undefined) this.position = position + BigInt(n)
+        this.position = position + BigInt(n)
         return n
       })
     })
@@ -350,40 +353,47 @@ const makeWith = (
 
   const readFile = (path: string): Effect.Effect<Uint8Array, Error> =>
     Effect.flatMap(checkPath("readFile", path), () =>
-      withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) =>
-        Effect.gen(function* () {
-          const stats = yield* Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true }))
+      withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
+        const read = (buffer: Uint8Array, position: number) =>
+          Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
+        // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
+        return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
           // As Node: the size fstat gives is read for regular files; other files are read to their end.
           const size = stats.isFile() ? Number(stats.size) : 0
           if (size > MAX_READ_FILE) {
-            return yield* PlatformError.systemError({
-              _tag: "Unknown",
-              module: "FileSystem",
-              method: "readFile",
-              pathOrDescriptor: path,
-              description: `File size (${size}) is greater than 2 GiB`,
-            })
+            return Effect.fail(
+              PlatformError.systemError({
+                _tag: "Unknown",
+                module: "FileSystem",
+                method: "readFile",
+                pathOrDescriptor: path,
+                description: `File size (${size}) is greater than 2 GiB`,
+              }),
+            )
           }
-          const read = (buffer: Uint8Array, position: number) =>
-            Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
           if (size > 0) {
             const buffer = Buffer.allocUnsafeSlow(size)
-            const n = yield* read(buffer, 0)
-            return n === size ? buffer : Buffer.from(buffer.subarray(0, n))
+            return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
           }
-          const chunks: Array<Buffer> = []
-          let total = 0
-          for (;;) {
-            const chunk = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
-            const n = yield* read(chunk, total)
-            if (n === 0) break
-            chunks.push(chunk.subarray(0, n))
-            total += n
-          }
-          return Buffer.concat(chunks, total)
-        }),
-      ),
+          return readToEnd(read)
+        })
+      }),
     )
+
+  /** A file of unknown size (not a regular file), read to its end. */
+  const readToEnd = (read: (buffer: Uint8Array, position: number) => Effect.Effect<number, Error>) =>
+    Effect.gen(function* () {
+      const chunks: Array<Buffer> = []
+      let total = 0
+      for (;;) {
+        const chunk = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
+        const n = yield* read(chunk, total)
+        if (n === 0) break
+        chunks.push(chunk.subarray(0, n))
+        total += n
+      }
+      return Buffer.concat(chunks, total)
+    })
 
   const writeFile: FileSystem.FileSystem["writeFile"] = (path, data, options) =>
     Effect.gen(function* () {
@@ -644,15 +654,19 @@ const watch = (
     ),
   )
 
-// == stream: one read ahead on the ring
+// == stream: reads ahead on the ring
+
+/** Reads the read-ahead stream keeps in flight beyond the chunk being handed on. */
+const READ_AHEAD = 4
 
 /**
  * The derived stream reads `chunkSize` bytes at a time at the cursor, waiting for each read before
- * asking for the next. This one issues the read of the next chunk (at the position the current one
- * ends, if it came back full) before handing the current chunk on, so the ring works while the
- * consumer does. The chunks are the same: same positions, same sizes, a short read emitted as it
- * is; a prefetched read that turns out to be at the wrong position (the current one came back
- * short) is interrupted, which cancels it in the kernel, and the right one issued.
+ * asking for the next. This one keeps the reads of the next READ_AHEAD chunks in flight (at the
+ * positions the chunks before them end, if those come back full) while the consumer works, so the
+ * ring reads while the consumer does and one submission carries several reads. The chunks are the
+ * same: same positions, same sizes, a short read emitted as it is; reads ahead that turn out to be
+ * at the wrong position (a chunk before them came back short) are interrupted, which cancels them
+ * in the kernel, and the right one issued.
  *
  * Options the derived stream would refuse or treat specially (a chunk size that is not a positive
  * safe integer) go to the derived stream, so they fail the same way.
@@ -675,9 +689,15 @@ const readAheadStream =
           options?.bytesToRead === undefined ? undefined : ByteSize.fromInputUnsafe(options.bytesToRead)
         let position: bigint = offset
         let total = 0n
-        let ahead:
-          | { readonly position: bigint; readonly size: number; readonly fiber: Fiber.Fiber<Uint8Array, Error> }
-          | undefined
+        /** Reads in flight, in file order: each at the position the one before it ends if full. */
+        let ahead: Array<{
+          readonly position: bigint
+          readonly size: number
+          readonly fiber: Fiber.Fiber<Uint8Array, Error>
+        }> = []
+        /** Where the next read ahead goes, and the stream's bytes up to there. */
+        let nextPosition: bigint = offset
+        let nextTotal = 0n
 
         const sizeAt = (read: bigint): number =>
           bytesToRead === undefined
@@ -692,24 +712,43 @@ const readAheadStream =
               n === size ? buffer : Buffer.from(buffer.subarray(0, n)),
             )
           })
+        /** Interrupts every read ahead (cancelled in the kernel). */
+        const dropAhead = Effect.suspend(() => {
+          const fibers = ahead.map((read) => read.fiber)
+          ahead = []
+          return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+        })
 
         const pull = Effect.gen(function* () {
           if (bytesToRead !== undefined && bytesToRead <= total) return yield* Cause.done()
           const size = sizeAt(total)
           let chunk: Uint8Array
-          if (ahead !== undefined && ahead.position === position && ahead.size === size) {
-            chunk = yield* Fiber.join(ahead.fiber)
+          const first = ahead[0]
+          if (first !== undefined && first.position === position && first.size === size) {
+            ahead.shift()
+            chunk = yield* Fiber.join(first.fiber)
           } else {
-            if (ahead !== undefined) yield* Fiber.interrupt(ahead.fiber)
+            yield* dropAhead
             chunk = yield* readChunk(position, size)
+            nextPosition = position + BigInt(chunk.byteLength)
+            nextTotal = total + BigInt(chunk.byteLength)
           }
-          ahead = undefined
           if (chunk.byteLength === 0) return yield* Cause.done()
           position += BigInt(chunk.byteLength)
           total += BigInt(chunk.byteLength)
-          const nextSize = sizeAt(total)
-          if (chunk.byteLength === size && nextSize > 0 && (bytesToRead === undefined || total < bytesToRead)) {
-            ahead = { position, size: nextSize, fiber: yield* Effect.forkIn(readChunk(position, nextSize), scope) }
+          if (chunk.byteLength === size) {
+            // Keep READ_AHEAD reads in flight past this chunk, each assuming the ones before come back full.
+            while (ahead.length < READ_AHEAD) {
+              const nextSize = sizeAt(nextTotal)
+              if (nextSize <= 0 || (bytesToRead !== undefined && nextTotal >= bytesToRead)) break
+              const fiber = yield* Effect.forkIn(readChunk(nextPosition, nextSize), scope)
+              ahead.push({ position: nextPosition, size: nextSize, fiber })
+              nextPosition += BigInt(nextSize)
+              nextTotal += BigInt(nextSize)
+            }
+          } else {
+            // Short: the reads ahead assumed a full chunk; the next pull reads at the right place.
+            yield* dropAhead
           }
           return [chunk] as const
         })

@@ -10,14 +10,18 @@
  *
  * - Acquiring the reader connects (failing with SocketOpenError, kind `Timeout` after
  *   `openTimeout`); its scope closes the connection once no receive or send on it is pending.
- * - `pull` is one receive on the ring of at most `chunkSize` bytes (default 64 KiB) and returns it as
- *   a one-element batch; after the peer's end of stream it fails with SocketCloseError 1000, after a
- *   reset with SocketReadError (cause: the IoUringError, code `ECONNRESET`).
+ * - `pull` returns the chunks received since the last pull (at most `chunkSize`, default 4096, as
+ *   NodeSocket), or waits for the next: the connection receives with one multishot receive on the
+ *   Driver's provided buffers, armed by the first pull, stopped (cancelled in the kernel) when
+ *   `highWaterMark` bytes (default 64 KiB) wait unpulled and re-armed by the next pull, so a slow
+ *   consumer holds the peer back instead of growing memory. After the peer's end of stream it fails
+ *   with SocketCloseError 1000, after a reset with SocketReadError (cause: the IoUringError, code
+ *   `ECONNRESET`), each after the chunks received before it.
  * - `write`/`writeAll` send on the ring and complete when the kernel has taken every byte
  *   (`writeAll` is one vectored send); a `CloseEvent` half-closes, as does releasing the writer.
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
- * Every step (connect, recv, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,
+ * Every step (connect, receive, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,
  * listed in the package README.
  *
  * @since 0.0.0
@@ -37,8 +41,14 @@ import * as Live from "./internal/socket.ts"
 export type NetOptions = NetOps.ConnectOptions & {
   /** How long connecting may take; SocketOpenError kind `Timeout` after. */
   readonly openTimeout?: Duration.Input | undefined
-  /** Bytes one pull receives at most; default 64 KiB. */
+  /** Chunks one pull returns at most (as NodeSocket's `chunkSize`); default 4096. */
   readonly chunkSize?: number | undefined
+  /**
+   * Bytes received and not yet pulled at which the connection stops receiving (its multishot
+   * receive is cancelled in the kernel, and TCP holds the peer back) until the next pull; default
+   * 64 KiB, node:net's readable high-water mark.
+   */
+  readonly highWaterMark?: number | undefined
 }
 
 /**
@@ -64,10 +74,10 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
                 ),
             }),
           )
-      ).pipe(Effect.map((connection) => new Live.Live(ops, connection))),
+      ).pipe(Effect.map((connection) => new Live.Live(ops, connection, options))),
       (live) => live.requestClose(),
     )
-    return Live.fromLive(open, options)
+    return Live.fromLive(open)
   })
 
 /**

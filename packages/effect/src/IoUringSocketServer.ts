@@ -30,13 +30,20 @@ import * as Live from "./internal/socket.ts"
 
 /**
  * Where to listen: `{ host?, port?, backlog? }` (TCP; port 0 or omitted: any free port) or
- * `{ path, backlog? }` (a Unix socket), and the connections' `chunkSize`.
+ * `{ path, backlog? }` (a Unix socket), and the connections' `chunkSize` and `highWaterMark`
+ * (IoUringSocket's).
  *
  * @since 0.0.0
  */
 export type ServerOptions = NetOps.ListenOptions & {
-  /** Bytes one pull receives at most; default 64 KiB. */
+  /** Chunks one pull returns at most (as NodeSocket's `chunkSize`); default 4096. */
   readonly chunkSize?: number | undefined
+  /**
+   * Bytes received and not yet pulled at which the connection stops receiving (its multishot
+   * receive is cancelled in the kernel, and TCP holds the peer back) until the next pull; default
+   * 64 KiB, node:net's readable high-water mark.
+   */
+  readonly highWaterMark?: number | undefined
 }
 
 const openError = (cause: unknown) =>
@@ -73,9 +80,9 @@ export const make = (
         const services = Context.omit(Scope.Scope)(yield* Effect.context<R>()) as Context.Context<R>
         const track = Fiber.runIn(scope)
         const serve = (connection: NetOps.Connection) => {
-          const live = new Live.Live(ops, connection)
+          const live = new Live.Live(ops, connection, options)
           pipe(
-            Live.fromLive(Effect.succeed(live), options),
+            Live.fromLive(Effect.succeed(live)),
             Effect.flatMap(handler),
             Effect.ignoreCause({ log: "Unhandled", message: "Unhandled error in SocketServer" }),
             Effect.ensuring(live.requestClose()),

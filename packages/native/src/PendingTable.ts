@@ -105,6 +105,14 @@ export class PendingTable {
   capacity: number
   /** Slots taken and not yet released: the requests the Driver holds. */
   outstanding = 0
+  /**
+   * One past the highest slot ever taken: every slot in use is below it. The free list is a stack
+   * with the never-taken slots at its bottom in order and freed slots pushed on top, so a
+   * never-taken slot is handed out only when every slot taken before is in use: this is the most
+   * requests ever outstanding at once, and a scan of the slots in use (closeFd's) stops here
+   * instead of at the whole capacity.
+   */
+  reached = 0
   private freeSlots: Int32Array
   private freeTop = 0
 
@@ -123,6 +131,7 @@ export class PendingTable {
   take(): number {
     if (this.freeTop === 0) this.grow()
     const slot = this.freeSlots[--this.freeTop]!
+    if (slot >= this.reached) this.reached = slot + 1
     let generation = this.generation[slot]! + 1
     if (generation >= GENERATION_LIMIT) generation = 1
     this.generation[slot] = generation

@@ -301,7 +301,7 @@ export class Requests implements Multishot {
   /**
    * closeFd: marks fd as closing (new requests on it are refused), cancels every request still
    * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
-   * to the ring. A linear pass over the pending table's slots, once per closeFd.
+   * to the ring. A linear pass over the pending table's slots ever taken (`reached`), once per closeFd.
    */
   startCloseFd(fd: number, callback: T.Callback): void {
     if (this.shutdown.closing) {
@@ -317,7 +317,7 @@ export class Requests implements Multishot {
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
-    for (let slot = 0; slot < t.capacity; slot++) {
+    for (let slot = 0; slot < t.reached; slot++) {
       const state = t.state[slot]
       if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
       entry.waiting++

@@ -40,6 +40,25 @@ describe("PendingTable", () => {
     expect(t.outstanding).toBe(3)
   })
 
+  it("every slot in use is below `reached`, which is the most slots ever taken at once, across growth", () => {
+    const t = new PendingTable(64)
+    let most = 0
+    const live: Array<number> = []
+    // A seeded walk of takes and releases (releases in an order other than the takes').
+    let seed = 12345
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let step = 0; step < 5000; step++) {
+      if (live.length === 0 || (random() < 0.55 && live.length < 200)) live.push(t.take())
+      else t.release(live.splice(Math.floor(random() * live.length), 1)[0]!)
+      most = Math.max(most, live.length)
+      const above = live.find((slot) => slot >= t.reached)
+      if (above !== undefined || t.reached !== most) {
+        expect({ step, above, reached: t.reached }).toEqual({ step, above: undefined, reached: most })
+      }
+    }
+    expect(t.capacity).toBeGreaterThan(64) // it grew on the way
+  })
+
   it("splits positions into their 32-bit halves, numbers and bigints alike", () => {
     const t = new PendingTable(1)
     const slot = t.take()

@@ -1,7 +1,7 @@
 /**
  * The socket operations IoUringSocket and IoUringSocketServer are written against, in one place:
- * listen, accept, connect, recv, send, shutdown and close, each one of the ring's own methods (the
- * IoUring service: `listen`, `accept`, `connect`, `recv`, `send`, `shutdownSocket`, `closeFd`). A
+ * listen, accept, connect, receive, send, shutdown and close, each one of the ring's own methods (the
+ * IoUring service: `listen`, `accept`, `connect`, `recvMany`, `send`, `shutdownSocket`, `closeFd`). A
  * listener or connection is an fd plus what the socket modules need of its addresses; errors are
  * the ring's IoUringErrors (Node's `code`, `errno` and `syscall`). No node:net handle exists on
  * this path: node:net is only in the NodeSocket fallback (IoUringServices).
@@ -51,14 +51,16 @@ export interface NetOps {
   /** The next connection; interruption cancels the accept in the kernel (no connection is lost). */
   readonly accept: (listener: Listener) => Effect.Effect<Connection, IoUringError>
   readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, IoUringError>
-  /** Receives into `buffer`; 0 when the peer closed its side (or this side shut reading down). */
-  readonly recv: (connection: Connection, buffer: Uint8Array) => Effect.Effect<number, IoUringError>
+  /**
+   * Receives until the peer's end of stream (success) or an error, each chunk to `onChunk` (a copy,
+   * the caller's): one multishot receive on the Driver's provided buffers (on a kernel without
+   * it, one-shot receives in a loop). Interruption cancels it in the kernel and waits for its end.
+   */
+  readonly recvMany: (connection: Connection, onChunk: (chunk: Uint8Array) => void) => Effect.Effect<void, IoUringError>
   /** Sends all of `data`. */
   readonly send: (connection: Connection, data: Data) => Effect.Effect<void, IoUringError>
   /** shutdown(2) of the write side: the peer reads end of stream. Errors (the peer is gone) are ignored. */
   readonly shutdownWrite: (connection: Connection) => Effect.Effect<void>
-  /** shutdown(2) of the read side: a recv blocked on the connection returns 0. Errors are ignored. */
-  readonly shutdownRead: (connection: Connection) => Effect.Effect<void>
   /** Closes the fd (closeFd: what is pending on it is cancelled first). */
   readonly close: (connection: Connection) => Effect.Effect<void>
   /** Stops listening: closes the fd (connections not yet accepted go with it) and, as node:net, unlinks a Unix socket's path. */
@@ -69,6 +71,49 @@ const boundAddress = (address: SocketAddress, options: ListenOptions): BoundAddr
   "path" in address
     ? { _tag: "Unix", path: "path" in options ? options.path : address.path }
     : { _tag: "Inet", host: address.address, port: address.port }
+
+/** Errors with which a kernel without multishot receive (Linux 6.0) or provided-buffer rings (5.19) refuses recvMany. */
+const MULTISHOT_REFUSED = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP"])
+
+/** Bytes one receive of the fallback takes at most. */
+const FALLBACK_CHUNK = 65536
+
+/**
+ * recvMany over `io`: the multishot receive, or, once the kernel refused it before any chunk (a
+ * kernel older than Linux 6.0), one-shot receives in a loop, which end, deliver and cancel alike.
+ */
+const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
+  let multishot = true
+  const oneShots = (
+    connection: Connection,
+    onChunk: (chunk: Uint8Array) => void,
+  ): Effect.Effect<void, IoUringError> => {
+    const buffer = new Uint8Array(FALLBACK_CHUNK)
+    const loop: Effect.Effect<void, IoUringError> = Effect.flatMap(io.recv(connection.fd, buffer), (n) => {
+      if (n === 0) return Effect.void
+      onChunk(buffer.slice(0, n))
+      return loop
+    })
+    return loop
+  }
+  return (connection, onChunk) =>
+    Effect.suspend(() => {
+      if (!multishot) return oneShots(connection, onChunk)
+      let delivered = false
+      return io
+        .recvMany(connection.fd, (chunk) => {
+          delivered = true
+          onChunk(chunk)
+        })
+        .pipe(
+          Effect.catch((error) => {
+            if (delivered || !MULTISHOT_REFUSED.has(error.code)) return Effect.fail(error)
+            multishot = false
+            return oneShots(connection, onChunk)
+          }),
+        )
+    })
+}
 
 /** The NetOps over the ring `io`. */
 export const make = (io: IoUring["Service"]): NetOps => ({
@@ -92,10 +137,9 @@ export const make = (io: IoUring["Service"]): NetOps => ({
           ),
       ({ fd }): Connection => ({ fd }),
     ),
-  recv: (connection, buffer) => io.recv(connection.fd, buffer),
+  recvMany: receiver(io),
   send: (connection, data) => io.send(connection.fd, data),
   shutdownWrite: (connection) => Effect.ignore(io.shutdownSocket(connection.fd, "write")),
-  shutdownRead: (connection) => Effect.ignore(io.shutdownSocket(connection.fd, "read")),
   close: (connection) => Effect.ignore(io.closeFd(connection.fd)),
   closeListener: (listener) =>
     Effect.andThen(

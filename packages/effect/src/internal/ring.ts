@@ -85,6 +85,7 @@ const request = <A, R = number>(
 }
 
 const toVoid = (): void => undefined
+const statsOf = (stats: FileStats | undefined): FileStats => stats!
 const identity = (n: number): number => n
 
 /** Runs `f` and turns a synchronous argument error into a defect (the Effect is still lazy). */
@@ -111,17 +112,14 @@ const pathText = (path: IoUring.PathLike): string =>
 
 /** The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms. */
 export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => {
-  const stat = (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) => {
-    const deadline = deadlineOf(options?.timeout, now)
-    const follow = options?.followSymlinks ?? true
-    return request<FileStats, FileStats | undefined>(
+  const stat = (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) =>
+    request<FileStats, FileStats | undefined>(
       driver,
       "stat",
       typeof pathOrFd === "number" ? pathOrFd : undefined,
-      (cb) => driver.submitStat(pathOrFd, follow, deadline, cb),
-      (st) => st!,
+      (cb) => driver.submitStat(pathOrFd, options?.followSymlinks ?? true, deadlineOf(options?.timeout, now), cb),
+      statsOf,
     )
-  }
   return service(driver, now, stat)
 }
 
@@ -133,55 +131,73 @@ const service = (
     options: IoUring.StatOptions | undefined,
   ) => Effect.Effect<FileStats, IoUringError>,
 ): IoUring.IoUring["Service"] => ({
-  nop: Effect.suspend(() => request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid)),
+  // The transfers are the hot path: their arguments are read inside `request`'s submit, which
+  // turns a throw (a bad argument or timeout) into the same failure `guard` would, without a
+  // second Effect per operation.
+  nop: request(driver, "nop", undefined, (cb) => driver.submitNop(NO_DEADLINE, cb), toVoid),
   readAt: (fd, buffer, position, options) =>
-    guard("readAt", fd, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      const length = options?.length ?? byteLength(buffer)
-      const exact = options?.exact ?? false
-      return request(
-        driver,
-        "readAt",
-        fd,
-        (cb) => driver.submitReadAt(fd, buffer, position, length, exact, deadline, cb),
-        identity,
-      )
-    }),
+    request(
+      driver,
+      "readAt",
+      fd,
+      (cb) =>
+        driver.submitReadAt(
+          fd,
+          buffer,
+          position,
+          options?.length ?? byteLength(buffer),
+          options?.exact ?? false,
+          deadlineOf(options?.timeout, now),
+          cb,
+        ),
+      identity,
+    ),
   writeAt: (fd, data, position, options) =>
-    guard("writeAt", fd, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      return request(driver, "writeAt", fd, (cb) => driver.submitWriteAt(fd, data, position, deadline, cb), toVoid)
-    }),
+    request(
+      driver,
+      "writeAt",
+      fd,
+      (cb) => driver.submitWriteAt(fd, data, position, deadlineOf(options?.timeout, now), cb),
+      toVoid,
+    ),
   send: (fd, data, options) =>
-    guard("send", fd, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      return request(driver, "send", fd, (cb) => driver.submitSend(fd, data, deadline, cb), toVoid)
-    }),
+    request(driver, "send", fd, (cb) => driver.submitSend(fd, data, deadlineOf(options?.timeout, now), cb), toVoid),
   recv: (fd, buffer, options) =>
-    guard("recv", fd, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      const offset = options?.offset ?? 0
-      const length = options?.length ?? buffer.byteLength - offset
-      const exact = options?.exact ?? false
-      return request(
-        driver,
-        "recv",
-        fd,
-        (cb) => driver.submitRecv(fd, buffer, offset, length, exact, deadline, cb),
-        identity,
-      )
-    }),
+    request(
+      driver,
+      "recv",
+      fd,
+      (cb) => {
+        const offset = options?.offset ?? 0
+        const length = options?.length ?? buffer.byteLength - offset
+        return driver.submitRecv(
+          fd,
+          buffer,
+          offset,
+          length,
+          options?.exact ?? false,
+          deadlineOf(options?.timeout, now),
+          cb,
+        )
+      },
+      identity,
+    ),
+  recvMany: (fd, onChunk, options) =>
+    request(
+      driver,
+      "recvMany",
+      fd,
+      (cb) => driver.submitRecvMany(fd, deadlineOf(options?.timeout, now), onChunk, cb),
+      toVoid,
+    ),
   sync: (fd, options) =>
-    guard("sync", fd, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      return request(
-        driver,
-        "sync",
-        fd,
-        (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadline, cb),
-        toVoid,
-      )
-    }),
+    request(
+      driver,
+      "sync",
+      fd,
+      (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadlineOf(options?.timeout, now), cb),
+      toVoid,
+    ),
   listen: (target, options) =>
     guard("listen", undefined, () => {
       const deadline = deadlineOf(options?.timeout, now)
@@ -223,33 +239,28 @@ const service = (
       return request(driver, "shutdownSocket", fd, (cb) => driver.submitShutdown(fd, how, deadline, cb), toVoid)
     }),
   open: (path, options) =>
-    guard("open", undefined, () => {
-      const deadline = deadlineOf(options?.timeout, now)
-      return request(
-        driver,
-        "open",
-        undefined,
-        (cb) => driver.submitOpen(path, options?.flags ?? "r", options?.mode ?? 0o666, deadline, cb),
-        identity,
-      )
-    }),
-  closeFd: (fd) =>
-    guard("closeFd", fd, () =>
-      // Not interruptible: a close cannot be taken back (the Driver cancels what is pending on fd first).
-      Effect.uninterruptible(
-        Effect.callback<void, IoUringError>((resume) => {
-          try {
-            driver.submitCloseFd(fd, (error) =>
-              resume(error === null ? Effect.void : Errors.failure(error, "close", fd, "closeFd")),
-            )
-          } catch (error) {
-            resume(Errors.failure(error, "close", fd, "closeFd"))
-          }
-        }),
-      ),
+    request(
+      driver,
+      "open",
+      undefined,
+      (cb) =>
+        driver.submitOpen(path, options?.flags ?? "r", options?.mode ?? 0o666, deadlineOf(options?.timeout, now), cb),
+      identity,
     ),
-  stat: (pathOrFd, options) =>
-    guard("stat", typeof pathOrFd === "number" ? pathOrFd : undefined, () => stat(pathOrFd, options)),
+  closeFd: (fd) =>
+    // Not interruptible: a close cannot be taken back (the Driver cancels what is pending on fd first).
+    Effect.uninterruptible(
+      Effect.callback<void, IoUringError>((resume) => {
+        try {
+          driver.submitCloseFd(fd, (error) =>
+            resume(error === null ? Effect.void : Errors.failure(error, "close", fd, "closeFd")),
+          )
+        } catch (error) {
+          resume(Errors.failure(error, "close", fd, "closeFd"))
+        }
+      }),
+    ),
+  stat,
   truncate: (fd, length, options) =>
     guard("truncate", fd, () => {
       const deadline = deadlineOf(options?.timeout, now)

@@ -1,55 +1,81 @@
 /**
  * effect/socket's `Socket` over one connection of NetOps: the scoped reader (acquiring it opens the
- * connection; `pull` is one recv on the ring), the scoped writer (sends on the ring, which complete
- * only when the kernel took every byte: that is the backpressure), and the connection's lifetime.
+ * connection; `pull` takes what the connection's multishot receive has buffered), the scoped writer
+ * (sends on the ring, which complete only when the kernel took every byte: that is the
+ * backpressure), and the connection's lifetime.
+ *
+ * Receiving: the first pull arms one multishot receive (NetOps.recvMany, on the Driver's provided
+ * buffers) in a fiber of its own; each chunk it delivers (already copied out of the provided
+ * buffer by the Driver) is queued here, and a pull takes every queued chunk at once (at most
+ * `chunkSize` chunks), or waits for the next. The multishot has no flow control of its own, so the
+ * queue is bounded here: when the bytes nobody has pulled reach `highWaterMark`, the receive is
+ * cancelled in the kernel (the socket's receive buffer then fills and TCP pushes back on the peer),
+ * and the next pull re-arms it once it took the queue. A blocked pull that is interrupted cancels
+ * the receive in the kernel too (and waits for it to end); chunks delivered meanwhile stay queued
+ * for the next pull, so nothing is lost.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
- * for a client, the handler's end for a server connection) and no recv, send or shutdown on it is
- * pending, so the fd is never closed under an operation in the kernel (and never reused while one
- * is). A recv blocked when the reader or the connection is closed from this side is woken by a
- * shutdown(2) of the read side (it returns 0, and the pull fails with the reason of the close), so no
- * pull needs a second fiber to watch for the close.
+ * for a client, the handler's end for a server connection) and no receive, send or shutdown on it
+ * is pending, so the fd is never closed under an operation in the kernel (and never reused while
+ * one is). Closing the reader or the connection from this side cancels the armed receive and fails
+ * the pulls waiting for it at once.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
- * of stream, with SocketReadError on a read error (ECONNRESET), and with SocketCloseError 1006 once
- * the reader's scope closed (a pull blocked in another fiber included); writes wait until the
- * reader opened the connection; a CloseEvent closes the connection; releasing the writer half-closes; upgrade
- * fails with SocketUpgradeError, since there is no TLS on the ring.
+ * of stream, with SocketReadError on a read error (ECONNRESET), both after the chunks received
+ * before it, and with SocketCloseError 1006 once the reader's scope closed (a pull blocked in
+ * another fiber included); writes wait until the reader opened the connection; a CloseEvent closes
+ * the connection; releasing the writer half-closes; upgrade fails with SocketUpgradeError, since
+ * there is no TLS on the ring.
  */
-import { Effect, Latch, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Latch, Scope } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Socket from "effect/socket/Socket"
 import type { Data } from "../IoUring.ts"
 import { type IoUringError, toSocketError } from "../IoUringError.ts"
 import type { Connection, NetOps } from "./netOps.ts"
 
+type Batch = NonEmptyReadonlyArray<Uint8Array>
+type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
+
 /** One connection and the operations pending on it. */
 export class Live {
-  /** recv/send/shutdown calls on the fd not yet ended. */
+  /** Operations on the fd not yet ended: sends, shutdowns and the armed receive. */
   private pending = 0
-  /** recv calls not yet ended (counted in `pending` too). */
-  private receiving = 0
   private closeAsked = false
   private closed = false
   private writeEnded = false
-  private readShut = false
+
+  /** Chunks received and not yet pulled, from `head` on, and their bytes. */
+  private queue: Array<Uint8Array> = []
+  private head = 0
+  private queued = 0
+  /** The fiber of the armed multishot receive; undefined when none is armed. */
+  private receiver: Fiber.Fiber<void, IoUringError> | undefined
+  /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
+  private received: Socket.SocketError | undefined
+  /** Pulls waiting for a chunk, first come first served. */
+  private waiters: Array<Resume> = []
 
   readonly ops: NetOps
   readonly connection: Connection
+  private readonly highWaterMark: number
+  private readonly maxChunks: number
+  private readonly onChunk = (chunk: Uint8Array): void => this.chunk(chunk)
 
-  constructor(ops: NetOps, connection: Connection) {
+  constructor(ops: NetOps, connection: Connection, options?: Options) {
     this.ops = ops
     this.connection = connection
+    this.highWaterMark = positive(options?.highWaterMark, DEFAULT_HIGH_WATER_MARK)
+    this.maxChunks = positive(options?.chunkSize, DEFAULT_CHUNKS)
   }
 
   /** Counts `effect` (an operation on the fd) as pending: the fd stays open until it ends. */
-  private track<A, E>(effect: Effect.Effect<A, E>, receive: boolean): Effect.Effect<A, E> {
+  private track<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
     this.pending++
-    if (receive) this.receiving++
     return Effect.ensuring(
       effect,
       Effect.suspend(() => {
         this.pending--
-        if (receive) this.receiving--
         return this.closeIfIdle()
       }),
     )
@@ -59,18 +85,115 @@ export class Live {
   send(data: Data): Effect.Effect<void, IoUringError | "closed"> {
     return Effect.suspend(
       (): Effect.Effect<void, IoUringError | "closed"> =>
-        this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data), false),
+        this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data)),
     )
   }
 
-  /** A recv on the fd; "closed" once the connection or the reader was closed from this side. */
-  recv(buffer: Uint8Array): Effect.Effect<number, IoUringError | "closed"> {
-    return Effect.suspend(
-      (): Effect.Effect<number, IoUringError | "closed"> =>
-        this.closeAsked || this.readEnd !== undefined
-          ? Effect.fail("closed" as const)
-          : this.track(this.ops.recv(this.connection, buffer), true),
+  /** The reader's pull: the queued chunks, or the next ones to arrive. */
+  readonly pull: Effect.Effect<Batch, Socket.SocketError> = Effect.callback<Batch, Socket.SocketError>((resume) => {
+    const now = this.ready()
+    if (now !== undefined) {
+      this.arm() // the queue was taken: receive again while the caller works on it
+      return resume(now)
+    }
+    this.waiters.push(resume)
+    this.arm()
+    // Interrupted while waiting: no pull is left to take what arrives, so the receive is cancelled
+    // in the kernel (what it delivers meanwhile stays queued for the next pull).
+    return Effect.suspend(() => {
+      const at = this.waiters.indexOf(resume)
+      if (at < 0) return Effect.void
+      this.waiters.splice(at, 1)
+      return this.waiters.length === 0 ? this.stopReceiving() : Effect.void
+    })
+  })
+
+  /** What a pull returns now: an error from this side, the queue, how the receive ended; else undefined (wait). */
+  private ready(): Effect.Effect<Batch, Socket.SocketError> | undefined {
+    if (this.readEnd !== undefined) return Effect.fail(this.readEnd)
+    if (this.head < this.queue.length) return Effect.succeed(this.take())
+    if (this.received !== undefined) return Effect.fail(this.received)
+    if (this.closeAsked) return Effect.fail(closeError(1006))
+    return undefined
+  }
+
+  /** Takes up to maxChunks queued chunks (at least one is queued). */
+  private take(): Batch {
+    const end = Math.min(this.queue.length, this.head + this.maxChunks)
+    let batch: Array<Uint8Array>
+    if (this.head === 0 && end === this.queue.length) {
+      batch = this.queue
+      this.queue = []
+    } else {
+      batch = this.queue.slice(this.head, end)
+      this.head = end
+      if (this.head === this.queue.length) {
+        this.queue = []
+        this.head = 0
+      }
+    }
+    for (const chunk of batch) this.queued -= chunk.byteLength
+    return batch as unknown as Batch
+  }
+
+  /** A chunk from the multishot receive. */
+  private chunk(chunk: Uint8Array): void {
+    this.queue.push(chunk)
+    this.queued += chunk.byteLength
+    const resume = this.waiters.shift()
+    if (resume !== undefined) return resume(Effect.succeed(this.take()))
+    // Nobody pulls: past the high-water mark, stop taking bytes from the kernel.
+    if (this.queued >= this.highWaterMark) this.receiver?.interruptUnsafe()
+  }
+
+  /** Arms the multishot receive unless one is armed, it ended for good or this side closed. */
+  private arm(): void {
+    if (this.receiver !== undefined || this.received !== undefined || this.closeAsked || this.readEnd !== undefined) {
+      return
+    }
+    if (this.queued >= this.highWaterMark) return
+    this.pending++
+    const fiber = Effect.runFork(
+      this.ops
+        .recvMany(this.connection, this.onChunk)
+        .pipe(Effect.onExit((exit) => Effect.suspend(() => this.receiveEnded(exit)))),
     )
+    // It may have ended already (refused before the kernel): then receiveEnded ran.
+    if (fiber.pollUnsafe() === undefined) this.receiver = fiber
+  }
+
+  /** The multishot receive ended: for good (end of stream, an error) or stopped (interrupted). */
+  private receiveEnded(exit: Exit.Exit<void, IoUringError>): Effect.Effect<void> {
+    this.receiver = undefined
+    this.pending--
+    if (Exit.isSuccess(exit)) this.received ??= closeError(1000)
+    else if (!Cause.hasInterruptsOnly(exit.cause)) {
+      const error = Cause.findErrorOption(exit.cause)
+      this.received ??=
+        error._tag === "Some"
+          ? toSocketError(error.value, "Read")
+          : new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: Cause.squash(exit.cause) }) })
+    }
+    // Pulls still waiting (the receive stopped at the high-water mark while they came, or ended).
+    while (this.waiters.length > 0) {
+      const now = this.ready()
+      if (now === undefined) break
+      this.waiters.shift()!(now)
+    }
+    if (this.waiters.length > 0) this.arm()
+    return this.closeIfIdle()
+  }
+
+  /** Cancels the armed receive in the kernel and waits until it ended. */
+  private stopReceiving(): Effect.Effect<void> {
+    return Effect.suspend(() => (this.receiver === undefined ? Effect.void : Fiber.interrupt(this.receiver)))
+  }
+
+  /** Fails every waiting pull with what `ready` says now (an error from this side). */
+  private failWaiters(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const resume of waiters) resume(this.ready() ?? Effect.fail(closeError(1006)))
   }
 
   private closeIfIdle(): Effect.Effect<void> {
@@ -79,22 +202,12 @@ export class Live {
     return this.ops.close(this.connection)
   }
 
-  /**
-   * Ends a recv blocked on the fd: shutdown(2) of the read side, after which it returns 0 (the
-   * reader reports `readEnd`). Nothing when no recv is pending, so closing an idle connection costs
-   * only its close.
-   */
-  private wakeReceivers(): Effect.Effect<void> {
-    if (this.receiving === 0 || this.readShut || this.closed) return Effect.void
-    this.readShut = true
-    return this.track(this.ops.shutdownRead(this.connection), false)
-  }
-
-  /** Closes the fd now or, once a blocked recv was woken and every pending operation ended, then. */
+  /** Closes the fd now or, once the armed receive was cancelled and every pending operation ended, then. */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.closeAsked = true
-      return Effect.andThen(this.wakeReceivers(), this.closeIfIdle())
+      this.failWaiters()
+      return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
     })
   }
 
@@ -105,7 +218,11 @@ export class Live {
   closeReader(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readEnd ??= closeError(1006)
-      return this.wakeReceivers()
+      this.queue = []
+      this.head = 0
+      this.queued = 0
+      this.failWaiters()
+      return this.stopReceiving()
     })
   }
 
@@ -122,7 +239,7 @@ export class Live {
     return Effect.suspend(() => {
       if (this.writeEnded || this.closeAsked) return Effect.void
       this.writeEnded = true
-      return this.track(this.ops.shutdownWrite(this.connection), false)
+      return this.track(this.ops.shutdownWrite(this.connection))
     })
   }
 
@@ -130,6 +247,16 @@ export class Live {
     return !this.writeEnded && !this.closeAsked
   }
 }
+
+/** node:net's readable high-water mark: the bytes a connection buffers before it stops receiving. */
+const DEFAULT_HIGH_WATER_MARK = 65536
+/** NodeSocket's default: chunks one pull returns at most. */
+const DEFAULT_CHUNKS = 4096
+
+const positive = (value: number | undefined, fallback: number): number =>
+  value !== undefined && (value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && value > 0))
+    ? value
+    : fallback
 
 const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
@@ -145,11 +272,14 @@ const noUpgrade: Socket.Reader["upgrade"] = () =>
     }),
   )
 
-const DEFAULT_CHUNK_SIZE = 65536
-
 export interface Options {
-  /** Bytes one pull receives at most; default 64 KiB. */
+  /** Chunks one pull returns at most (as NodeSocket); default 4096. */
   readonly chunkSize?: number | undefined
+  /**
+   * Bytes received and not yet pulled at which the connection stops receiving until the next pull
+   * (the peer is then held back by TCP); default 64 KiB.
+   */
+  readonly highWaterMark?: number | undefined
 }
 
 const encoder = new TextEncoder()
@@ -159,15 +289,8 @@ const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "s
  * A Socket whose reader runs `open` in its scope. `open` yields the connection, already ready for
  * I/O; its release (if any) should `requestClose`.
  */
-export const fromLive = (
-  open: Effect.Effect<Live, Socket.SocketError, Scope.Scope>,
-  options?: Options,
-): Effect.Effect<Socket.Socket> =>
+export const fromLive = (open: Effect.Effect<Live, Socket.SocketError, Scope.Scope>): Effect.Effect<Socket.Socket> =>
   Effect.sync(() => {
-    const chunkSize =
-      options?.chunkSize !== undefined && Number.isSafeInteger(options.chunkSize) && options.chunkSize > 0
-        ? options.chunkSize
-        : DEFAULT_CHUNK_SIZE
     let current: Live | undefined
     const opened = Latch.makeUnsafe(false)
 
@@ -186,42 +309,7 @@ export const fromLive = (
       )
       current = live
       opened.openUnsafe()
-      let ended: Socket.SocketError | undefined
-      const buffer = new Uint8Array(chunkSize)
-      let busy = false
-      const receive = (target: Uint8Array) =>
-        live.recv(target).pipe(
-          Effect.flatMap((n): Effect.Effect<readonly [Uint8Array], Socket.SocketError> => {
-            // A recv woken by this side's shutdown(2) of reading ends with readEnd.
-            if (live.readEnd !== undefined && n === 0) return Effect.fail(live.readEnd)
-            if (n === 0) {
-              ended = closeError(1000)
-              return Effect.fail(ended)
-            }
-            return Effect.succeed([target.slice(0, n)] as const)
-          }),
-          Effect.catch((error: IoUringError | "closed" | Socket.SocketError) => {
-            if (error === "closed") return Effect.fail(live.readEnd ?? closeError(1006))
-            if (Socket.isSocketError(error)) return Effect.fail(error)
-            if (live.readEnd !== undefined) return Effect.fail(live.readEnd)
-            ended = toSocketError(error, "Read")
-            return Effect.fail(ended)
-          }),
-        )
-      const pull = Effect.suspend(() => {
-        if (ended !== undefined) return Effect.fail(ended)
-        if (live.readEnd !== undefined) return Effect.fail(live.readEnd)
-        // Two pulls at once (not a contract use) each get a buffer of their own.
-        if (busy) return receive(new Uint8Array(chunkSize))
-        busy = true
-        return Effect.ensuring(
-          receive(buffer),
-          Effect.sync(() => {
-            busy = false
-          }),
-        )
-      })
-      return { pull, upgrade: noUpgrade } satisfies Socket.Reader<Uint8Array>
+      return { pull: live.pull, upgrade: noUpgrade } satisfies Socket.Reader<Uint8Array>
     })
 
     const send = (data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, Socket.SocketError> =>
