@@ -14,6 +14,7 @@
  * without the loop, which stats() adds to the loop's own.
  */
 import { closeSync } from "node:fs"
+import { constants } from "node:os"
 import {
   IOU_COMPLETION_BUFFER,
   IOU_COMPLETION_CANCEL_LOST,
@@ -27,7 +28,7 @@ import {
   type NativeStats,
 } from "./binding.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
-import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { closingFdError, errnoError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import type { Data, DriverStats } from "./types.ts"
@@ -40,6 +41,9 @@ const quarantine: Array<Data> = []
 const rethrow = (error: unknown): never => {
   throw error
 }
+
+const CLOSE_OP = OPERATIONS.closeFd.op
+const EIO = constants.errno.EIO
 
 /**
  * Closes an fd nobody will receive, with close(2) on this thread: it is fresh (no request ever used
@@ -98,7 +102,7 @@ export class Delivery {
 
   // Completions that did not come from the loop, delivered in a microtask.
   private localSlots: Array<number> = []
-  private localErrors: Array<IoUringError> = []
+  private localErrors: Array<IoUringError | null> = []
   private localScheduled = false
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
@@ -176,6 +180,10 @@ export class Delivery {
   private failed(slot: number, result: number, outcome: number, flags: number): void {
     if (outcome === IOU_OUTCOME_ABANDONED && (flags & IOU_COMPLETION_KERNEL_HELD) !== 0) this.quarantine(slot)
     const t = this.table
+    if (outcome === IOU_OUTCOME_ABANDONED && (flags & IOU_COMPLETION_KERNEL_HELD) === 0 && t.op[slot] === CLOSE_OP) {
+      this.finish(slot, this.closeAbandoned(slot), 0)
+      return
+    }
     if (outcome === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
       this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), result)
       return
@@ -185,13 +193,29 @@ export class Delivery {
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */
-  local(slot: number, error: IoUringError): void {
+  local(slot: number, error: IoUringError | null): void {
     this.table.state[slot] = Pending.LOCAL
     this.localSlots.push(slot)
     this.localErrors.push(error)
     if (!this.localScheduled) {
       this.localScheduled = true
       queueMicrotask(this.deliverLocalFn)
+    }
+  }
+
+  /**
+   * A closeFd the shutdown cutoff abandoned before the kernel ran it (still queued, or cancelled in
+   * the kernel: not KERNEL_HELD) left its fd open: it is closed here (close(2)), and the request
+   * ends with that close's result. The caller asked for the fd to be closed, and it is: an fd never
+   * stays open without its caller knowing.
+   */
+  closeAbandoned(slot: number): IoUringError | null {
+    const fd = this.table.fd[slot]!
+    try {
+      closeSync(fd)
+      return null
+    } catch (thrown) {
+      return errnoError((thrown as { errno?: number }).errno ?? -EIO, "close", fd)
     }
   }
 

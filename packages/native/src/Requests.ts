@@ -107,6 +107,9 @@ export class Requests implements Multishot {
       flush: () => this.submission.flushNow(),
       abandonQueued: () =>
         this.queue.endAll((slot) => {
+          // A closeFd that never reached the loop: its fd is closed here instead (Delivery.closeAbandoned).
+          if (table.op[slot] === OPERATIONS.closeFd.op)
+            return this.delivery.local(slot, this.delivery.closeAbandoned(slot))
           this.delivery.abandoned++
           this.delivery.local(slot, Errors.abandonedError(syscallOf(table.op[slot]!), this.fdOf(slot)))
         }),

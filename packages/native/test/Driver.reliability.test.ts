@@ -4,7 +4,7 @@
  * config reported as "io_uring unavailable", options that were arrays or buffers, and buffers whose
  * `length` lies. Each runs for every engine the Driver has.
  */
-import { writeSync } from "node:fs"
+import { fstatSync, openSync, writeSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import { HELPERS, runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
@@ -307,6 +307,26 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       await ring.writeAt(f.fd, own.fill(0x41), 0)
       expect(await ring.readAt(f.fd, Buffer.alloc(11), 0)).toBe(11)
       expect(ring.stats().failed).toBe(0)
+    })
+
+    it("a closeFd the shutdown cutoff abandons before the kernel ran it still closes its fd, and says so", async () => {
+      // One waiter slot, held by a receive that never gets data: the closeFds behind it wait in the
+      // Driver's queue (or the loop's) when close({ shutdownTimeout: 0 }) abandons what is left.
+      const ring = Driver.open({ ...engine, size: 1, maxInFlight: 1 })
+      const p = await pair()
+      const blocked = ring.recv(p.b, new Uint8Array(8)).catch((e: unknown) => e)
+      await sleep(20)
+      const fds = [0, 1, 2].map(() => openSync("/dev/null", "r"))
+      const closes = fds.map((fd) =>
+        ring.closeFd(fd).then(
+          () => "closed",
+          (e: unknown) => e,
+        ),
+      )
+      await ring.close({ shutdownTimeout: 0 })
+      expect(await blocked).toMatchObject({ code: "ERR_IOU_ABANDONED" })
+      expect(await Promise.all(closes)).toEqual(["closed", "closed", "closed"])
+      for (const fd of fds) expect(() => fstatSync(fd)).toThrow(expect.objectContaining({ code: "EBADF" }))
     })
   })
 })
