@@ -1,9 +1,9 @@
 /*
  * loop.h: the loop's state (struct iou_loop) and its phases, shared by loop.c, which implements the
- * phases, shutdown.c, which ends a loop, and the two engines that drive them: engine_thread.c (the
- * seed's dedicated loop thread, with its waker, idle spin, turn wait and one-CPU rule) and
- * engine_inline.c (the owner's own event loop runs the phases on its thread). Internal to csrc/;
- * include/iou.h is the API.
+ * phases, loop_api.c (include/iou.h's API and the ring's creation), shutdown.c, which ends a loop,
+ * and the two engines that drive them: engine_thread.c (the seed's dedicated loop thread, with its
+ * waker, idle spin, turn wait and one-CPU rule) and engine_inline.c (the owner's own event loop runs
+ * the phases on its thread). Internal to csrc/; include/iou.h is the API.
  *
  * The phases, in the order one iteration runs them (the seed's run loop):
  *   iou__handle_cqes            every CQE: a request completes, is requeued (partial progress, a
@@ -232,6 +232,8 @@ void iou__finish(struct iou_loop *loop);
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags);
 /* Frees the loop and what iou_loop_open allocated (the ring is iou__finish's to close). Owner. */
 void iou__free_loop(struct iou_loop *loop);
+/* An id queue (the ready queue, the pending cancels) of `capacity` ids, growing up to `bound`. */
+int iou__id_queue_init(struct iou__id_queue *q, uint32_t capacity, uint32_t bound);
 
 /* ---- engines (owner thread unless said otherwise) -------------------------------------------- */
 
