@@ -8,20 +8,7 @@
  *
  * This file is the public surface; each method is one call into the module of its kind (DataOps.ts,
  * FileOps.ts, SocketOps.ts), which validates the arguments and fills a request through Requests.ts,
- * which composes the parts that own the data:
- *
- * | part            | owns                                                                       |
- * | --------------- | -------------------------------------------------------------------------- |
- * | Validate.ts     | argument checks: TypeError/RangeError before anything changes              |
- * | Operations.ts   | one row per operation: op number, syscall name, methods                    |
- * | Requests.ts     | a request from its call to its end: fill, refuse or admit, settle, cancel  |
- * | PendingTable.ts | every request from its call to its completion; the handle ⇄ tag codec      |
- * | Backpressure.ts | requests waiting for room in the loop's inbound queue, and their deadlines |
- * | Wire.ts         | the staging record and the completion records shared with the binding      |
- * | Delivery.ts     | the end of every request (from the loop or not), the quarantine, counters  |
- * | Submission.ts   | the path to the loop: staging, Loop.submit, publishing, refill             |
- * | Shutdown.ts     | close(): the shutdown drain, its timer, abandonment and the join           |
- * | Clock.ts        | the monotonic clock of every deadline                                      |
+ * which composes the parts that own the data (its header lists them).
  *
  * A request travels as README.md, "How a request travels", draws it. A deadline holds wherever the
  * request waits (the kernel, the loop's inbound queue, the backpressure queue: ETIMEDOUT in each).

@@ -1,9 +1,22 @@
 /**
  * Requests: one Driver's requests from the call that makes one to its end, built from the parts
- * that own the data (the table in Driver.ts's header lists them). It fills a slot of the pending
- * table, refuses the request before the loop or admits it, settles it by Promise or by callback,
- * cancels it, closes an fd once nothing is outstanding on it (closeFd), and takes the multishot
- * requests' chunks, connections and re-arms from Delivery. The operations' modules (DataOps.ts,
+ * that own the data:
+ *
+ * | part            | owns                                                                       |
+ * | --------------- | -------------------------------------------------------------------------- |
+ * | Validate.ts     | argument checks: TypeError/RangeError before anything changes              |
+ * | Operations.ts   | one row per operation: op number, syscall name, methods                    |
+ * | PendingTable.ts | every request from its call to its completion; the handle ⇄ tag codec      |
+ * | Backpressure.ts | requests waiting for room in the loop's inbound queue, and their deadlines |
+ * | Wire.ts         | the staging record and the completion records shared with the binding      |
+ * | Delivery.ts     | the end of every request (from the loop or not), the quarantine, counters  |
+ * | Submission.ts   | the path to the loop: staging, Loop.submit, publishing, refill             |
+ * | Shutdown.ts     | close(): the shutdown drain, its timer, abandonment and the join           |
+ * | Clock.ts        | the monotonic clock of every deadline                                      |
+ *
+ * It fills a slot of the pending table, refuses the request before the loop or admits it, settles
+ * it by Promise or by callback, cancels it, closes an fd once nothing is outstanding on it
+ * (closeFd), and takes the multishot requests' chunks, connections and re-arms from Delivery. The operations' modules (DataOps.ts,
  * FileOps.ts, SocketOps.ts) validate their arguments and fill the slot through it; Driver.ts is the
  * public surface over them.
  */
