@@ -174,6 +174,7 @@ Napi::Value Loop::JS_close(const Napi::CallbackInfo& info) {
   if (rc == 0) {
     closing_ = true;
     Hold();
+    if (inline_ && !counter_fd_) ArmTimer();  // the ring-fd wake announces the close's pass through the timer
   }
   return Napi::Number::New(env_, rc);
 }

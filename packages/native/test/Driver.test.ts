@@ -634,6 +634,24 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(await closed).toEqual({ completed: 1, abandoned: 0 })
     })
 
+    it("an idle inline Driver with the ring-fd wake runs its close's pass at once, not from the safety-net poll", async () => {
+      // With the ring-fd wake nothing makes the fd readable for the close: its pass must come from
+      // the timer armed at close. Shutdown's 50 ms watch (native.poll) would hide a lost one.
+      const ring = Driver.open({ engine: "inline", inlineWake: "ringfd" })
+      await ring.nop()
+      const native = (ring as unknown as { r: { shutdown: { native: { poll: () => void } } } }).r.shutdown.native
+      let polls = 0
+      const poll = native.poll.bind(native)
+      Object.defineProperty(native, "poll", {
+        value: () => {
+          polls++
+          poll()
+        },
+      })
+      expect(await ring.close()).toEqual({ completed: 0, abandoned: 0 })
+      expect(polls).toBe(0)
+    })
+
     it("keeps processing deadlines while it waits without a shutdown timeout", async () => {
       const ring = Driver.open(withEngine())
       const { b } = await pair()
