@@ -130,6 +130,7 @@ void iou_loop_publish(struct iou_loop *loop) {
 }
 
 int iou_loop_cancel(struct iou_loop *loop, uint64_t tag) {
+  /* Acquire pairs with iou__finish's release (shutdown.c): an exited loop takes no cancel. */
   if (atomic_load_explicit(&loop->exited, memory_order_acquire)) return -ESHUTDOWN;
   return loop->engine == IOU_ENGINE_INLINE ? iou__inline_cancel(loop, tag) : iou__thread_cancel(loop, tag);
 }
