@@ -5,6 +5,17 @@
 // this file on its own; the root vitest.config.ts imports it as `test.projects`.
 import { defaultServerConditions } from "vite"
 
+/** The native files that run again on the thread engine and on the ring-fd wake. */
+const ENGINE_SUITE = [
+  "test/Driver.test.ts",
+  "test/Driver.sockets.test.ts",
+  "test/Driver.files.test.ts",
+  "test/Driver.recvMany.test.ts",
+  "test/Driver.acceptMany.test.ts",
+  "test/Driver.starvation.test.ts",
+  "test/conformance.test.ts",
+]
+
 export default [
   "packages/core",
   "packages/native",
@@ -13,15 +24,7 @@ export default [
     ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
     test: {
       name: "native-thread",
-      include: [
-        "test/Driver.test.ts",
-        "test/Driver.sockets.test.ts",
-        "test/Driver.files.test.ts",
-        "test/Driver.recvMany.test.ts",
-        "test/Driver.acceptMany.test.ts",
-        "test/Driver.starvation.test.ts",
-        "test/conformance.test.ts",
-      ],
+      include: ENGINE_SUITE,
       env: { IOU_TEST_ENGINE: "thread" },
     },
   },
@@ -31,15 +34,7 @@ export default [
     ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
     test: {
       name: "native-ringfd",
-      include: [
-        "test/Driver.test.ts",
-        "test/Driver.sockets.test.ts",
-        "test/Driver.files.test.ts",
-        "test/Driver.recvMany.test.ts",
-        "test/Driver.acceptMany.test.ts",
-        "test/Driver.starvation.test.ts",
-        "test/conformance.test.ts",
-      ],
+      include: ENGINE_SUITE,
       env: { IOU_TEST_INLINE_WAKE: "ringfd" },
     },
   },
