@@ -6,7 +6,7 @@
  * on the real kernel where the Driver's own cancel state decides it; here the loop's completion is
  * written by hand, and the fd it names is a real one, which must be closed.
  */
-import { closeSync, fstatSync, openSync } from "node:fs"
+import { closeSync, openSync } from "node:fs"
 import { Request } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import {
@@ -23,15 +23,7 @@ import { BY_OP, OPERATIONS } from "../src/Operations.ts"
 import * as Pending from "../src/PendingTable.ts"
 import type { Shutdown } from "../src/Shutdown.ts"
 import type { Wire } from "../src/Wire.ts"
-
-const isOpen = (fd: number): boolean => {
-  try {
-    fstatSync(fd)
-    return true
-  } catch {
-    return false
-  }
-}
+import { isOpen } from "./helpers.ts"
 
 const OUTCOME_OF_REASON: Record<string, number> = {
   Timeout: Request.OUTCOME_TIMEOUT,

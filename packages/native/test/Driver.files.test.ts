@@ -28,7 +28,7 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { UNDER_TEST } from "./helpers.ts"
+import { isOpen, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -50,14 +50,6 @@ const tempDir = (): string => {
   return dir
 }
 const openFds = (): Array<string> => readdirSync("/proc/self/fd").sort()
-const isOpen = (fd: number): boolean => {
-  try {
-    fstatSync(fd)
-    return true
-  } catch {
-    return false
-  }
-}
 const failure = async (p: Promise<unknown>): Promise<IoUringError> => {
   try {
     await p

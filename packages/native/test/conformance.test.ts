@@ -28,7 +28,6 @@ import { execFileSync, spawnSync } from "node:child_process"
 import {
   closeSync,
   constants,
-  fstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -61,7 +60,7 @@ import type { IoUringError } from "../src/IoUringError.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "../src/Operations.ts"
 import { SLOT_LIMIT } from "../src/PendingTable.ts"
 import { probe } from "../src/index.ts"
-import { pattern, tcpPair, tempFile, UNDER_TEST } from "./helpers.ts"
+import { isOpen, pattern, tcpPair, tempFile, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -580,15 +579,6 @@ interface Tracked {
 
 /** Per op: the outcomes the model delivered for requests that reached the kernel, plus "closesFd". */
 const coverage = new Map<number, Set<string>>()
-
-const isOpen = (fd: number): boolean => {
-  try {
-    fstatSync(fd)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** A child that connects to 127.0.0.1:port and lets go at once; the JS thread waits for it. */
 const connectFromChild = (port: number): void => {

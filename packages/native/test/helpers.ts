@@ -3,7 +3,7 @@
  * temporary files, and child Node processes that load the Driver from its TypeScript sources.
  */
 import { spawn } from "node:child_process"
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -12,6 +12,16 @@ export const SRC_INDEX = resolve(fileURLToPath(new URL(".", import.meta.url)), "
 
 /** This module's own path, for child processes that need tcpPair and the like. */
 export const HELPERS = fileURLToPath(import.meta.url)
+
+/** Whether `fd` is open in this process (fstat succeeds). */
+export const isOpen = (fd: number): boolean => {
+  try {
+    fstatSync(fd)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export interface TcpPair {
   /** The fd of the connecting side. */
