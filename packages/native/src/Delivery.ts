@@ -58,6 +58,19 @@ const closeUnwanted = (fd: number): void => {
   }
 }
 
+/**
+ * closeFd's close(2) on this thread, where the ring will not run it (the Driver is closing, or the
+ * shutdown cutoff abandoned the close): null once closed, else the close's error.
+ */
+export const closeHere = (fd: number): IoUringError | null => {
+  try {
+    closeSync(fd)
+    return null
+  } catch (thrown) {
+    return errnoError((thrown as { errno?: number }).errno ?? -EIO, "close", fd)
+  }
+}
+
 /** An fd `closeFd` is closing: how many requests on it are still to end, and what runs when none is. */
 export interface FdClosing {
   waiting: number
@@ -210,13 +223,7 @@ export class Delivery {
    * stays open without its caller knowing.
    */
   closeAbandoned(slot: number): IoUringError | null {
-    const fd = this.table.fd[slot]!
-    try {
-      closeSync(fd)
-      return null
-    } catch (thrown) {
-      return errnoError((thrown as { errno?: number }).errno ?? -EIO, "close", fd)
-    }
+    return closeHere(this.table.fd[slot]!)
   }
 
   /** The AbortSignal's reason, when a signal cancelled the request in `slot`. */

@@ -21,7 +21,6 @@
  * public surface over them.
  */
 import { Config } from "@iou/core"
-import { closeSync } from "node:fs"
 import { constants } from "node:os"
 import { BackpressureQueue } from "./Backpressure.ts"
 import {
@@ -33,7 +32,7 @@ import {
   type NativeLoop,
 } from "./binding.ts"
 import * as Clock from "./Clock.ts"
-import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
+import { closeHere, Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
@@ -359,13 +358,7 @@ export class Requests implements Multishot {
       callback(error, 0)
     }
     if (this.shutdown.closing) {
-      let error: Error | null = null
-      try {
-        closeSync(fd)
-      } catch (thrown) {
-        error = Errors.errnoError((thrown as { errno?: number }).errno ?? -constants.errno.EIO, "close", fd)
-      }
-      process.nextTick(done, error)
+      process.nextTick(done, closeHere(fd))
       return
     }
     this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), done)
