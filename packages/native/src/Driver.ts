@@ -193,7 +193,9 @@ export class Driver {
    * backpressure queue) and waits until each has ended, then close(2) through the ring, so the fd
    * number is never reused under a pending request. Meanwhile new requests on `fd` are refused with
    * EBADF. Not cancellable and without a deadline: a close that could be undone would leave the fd
-   * in an unknown state. (`close()` is the Driver's own shutdown.)
+   * in an unknown state. A close that the Driver's shutdown cutoff abandons before the kernel ran
+   * it is done here with close(2) and resolves (Delivery.closeAbandoned). (`close()` is the
+   * Driver's own shutdown.)
    */
   closeFd(fd: number): Promise<void> {
     return Files.closeFd(this.r, fd)
