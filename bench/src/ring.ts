@@ -67,7 +67,10 @@ export const driverConfig = (engine: Engine) => ({
   size: Number(process.env["IOU_BENCH_RING_SIZE"] ?? 512),
   ...idleSpinConfig(),
   ...(engine === "inline-eventfd" || engine === "inline-ringfd"
-    ? { engine: "inline" as const, inlineWake: engine === "inline-eventfd" ? ("eventfd" as const) : ("ringfd" as const) }
+    ? {
+        engine: "inline" as const,
+        inlineWake: engine === "inline-eventfd" ? ("eventfd" as const) : ("ringfd" as const),
+      }
     : { engine }),
 })
 
