@@ -255,7 +255,9 @@ int iou__ring_register_eventfd(struct iou_ring *ring, int fd) {
 }
 
 bool iou__ring_taskrun(const struct iou_ring *ring) {
-  /* Relaxed: a hint to enter; whatever it misses the eventfd signals (see iou__ring_eventfd_signals). */
+  /* Relaxed: a hint to enter. What it misses is announced anyway: by the eventfd (see
+   * iou__ring_eventfd_signals), or on a COOP_TASKRUN ring by the CQEs the task work posts when the
+   * owner next returns from a syscall, which make the ring fd readable (engine_inline.c). */
   return (__atomic_load_n(ring->ksq_flags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN) != 0;
 }
 

@@ -136,8 +136,9 @@ int iou__ring_restrict(struct iou_ring *ring, const uint8_t *sqe_ops, unsigned n
  * 0 or -errno. */
 int iou__ring_register_eventfd(struct iou_ring *ring, int fd);
 
-/* True when the kernel queued task work that only an io_uring_enter runs (IORING_SQ_TASKRUN; only
- * set on rings created with IORING_SETUP_TASKRUN_FLAG). */
+/* True when the kernel queued task work for the ring's owner (IORING_SQ_TASKRUN; only set on rings
+ * created with IORING_SETUP_TASKRUN_FLAG): with DEFER_TASKRUN only an io_uring_enter runs it; with
+ * COOP_TASKRUN an enter or the owner's next return from any syscall. */
 bool iou__ring_taskrun(const struct iou_ring *ring);
 
 /* Turns the registered eventfd's signals off (while the owner itself enters and reaps) or on. On:
