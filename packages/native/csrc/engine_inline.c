@@ -66,7 +66,6 @@ static int start_eventfd(struct iou_loop *loop) {
     iou__ring_exit(&loop->ring);
     return err;
   }
-  loop->eventfd_registered = true;
   return 0;
 }
 

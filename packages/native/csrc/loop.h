@@ -145,9 +145,6 @@ struct iou_loop {
    * again until the loop takes another request. */
   bool turn_wait_ran_out;
   uint32_t turn_wait_seq;
-  /* Inline engine: the ring's eventfd is registered (IORING_REGISTER_EVENTFD) and polled by the
-   * owner's event loop; the loop has exited (exited is also stored, for the shared API). */
-  bool eventfd_registered;
   /* Inline engine: IOU_INLINE_WAKE_* it opened with; fixed by iou__inline_start. Owner only. */
   uint8_t inline_wake;
   /* Inline engine, IOU_INLINE_WAKE_RINGFD: a pass is due for work the ring fd does not announce
