@@ -26,7 +26,8 @@
  *    non-empty read. Otherwise another SQE, or the cancel outcome once a cancel was requested.
  *
  * The file operations (open, closeFd, stat, truncate, allocate, unlink, rename, mkdir, symlink,
- * link) move no data: one SQE each, ended by its result (an open's fd; 0 for the others).
+ * link) move no data: one SQE each, ended by its result (an open's fd; 0 for the others). A close
+ * is the exception to rule 1: any error ends it (the kernel took the fd out of the table first).
  *
  * Requests of zero length (readAt, writeAt, send, recv) never reach the kernel: the loop ends them
  * at admission with OK and 0 (`isEmpty`), because the kernel's 0 would read as EOF or WRITE_ZERO.
@@ -35,7 +36,9 @@
  * An fd-producing operation (the table's `producesFd`) that ended OK after its cancel was requested
  * (`cancelLost`, the C IOU_COMPLETION_CANCEL_LOST), or after its caller cancelled it in the Driver
  * before the completion arrived, has its fd closed by the Driver and ends as the cancel asked; a
- * request cancelled because `closeFd` is closing its fd ends with EBADF, not CANCELLED.
+ * request cancelled because `closeFd` is closing its fd ends with EBADF, not CANCELLED. A close the
+ * shutdown cutoff abandoned before the kernel ran it (ABANDONED, not kernel-held) leaves its fd
+ * open: the Driver closes it (close(2)) and the caller gets OK, the close it asked for.
  */
 import { fail } from "./Invariant.ts"
 import { BY_OP, isMultishot as isMultishotOp } from "./Operations.ts"
@@ -298,6 +301,8 @@ export const end = (r: Request, outcome: number): true => finish(r, outcome, r.d
  */
 export const onCqe = (r: Request, cancelOutcome: number, res: number): boolean => {
   const cancelled = cancelOutcome !== NOT_CANCELLED
+  // A close is never retried: the fd left the table before the error, its number may be reused.
+  if (r.op === OP_CLOSE && res < 0 && res !== -ECANCELED) return finish(r, OUTCOME_ERROR, res)
   if (res === -EAGAIN || res === -EINTR || isRestart(-res)) return cancelled ? end(r, cancelOutcome) : false
   if (res === -ECANCELED && cancelled) return end(r, cancelOutcome)
   if (res < 0) return finish(r, OUTCOME_ERROR, res)
@@ -357,6 +362,11 @@ export const delivered = (r: Request, cancelOutcome: number, owner: Owner): Deli
   if (outcome === OUTCOME_CANCELLED && owner.fdClosing) {
     outcome = OUTCOME_ERROR
     result = -EBADF
+  }
+  if (r.op === OP_CLOSE && outcome === OUTCOME_ABANDONED && !r.kernelHeld) {
+    closesFd = r.fd
+    outcome = OUTCOME_OK
+    result = 0
   }
   return { outcome, result, closesFd }
 }

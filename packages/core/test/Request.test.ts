@@ -58,6 +58,12 @@ describe("Request", () => {
     expect(ended(missing)).toEqual(["ERROR", -ENOENT])
     const again = make({ op: Request.OP_STAT })
     expect(cqe(again, -EAGAIN)).toBe(false)
+    // A close is never retried: the fd left the table before the error.
+    for (const res of [-EINTR, -EAGAIN]) {
+      const close = make({ op: Request.OP_CLOSE })
+      expect(cqe(close, res)).toBe(true)
+      expect(ended(close)).toEqual(["ERROR", res])
+    }
   })
 
   it("a vectored readAt fills its chunks in order and ends at end of file with the count (UNEXPECTED_EOF when exact)", () => {
@@ -292,6 +298,17 @@ describe("Request", () => {
     expect(delivered(Request.OP_ACCEPT, -ECANCELED, CANCELLED, CALLER)).toEqual(["CANCELLED", 0, -1, false])
     // A request still pending has nothing to deliver.
     expect(() => Request.delivered(make({ op: Request.OP_OPEN }), ACTIVE, OWNER)).toThrow(InvariantError)
+    // A close the shutdown cutoff abandoned before the kernel ran it: the owner closes the fd, OK.
+    const close = make({ op: Request.OP_CLOSE, fd: 12 })
+    Request.end(close, Request.OUTCOME_ABANDONED)
+    const d = Request.delivered(close, ACTIVE, OWNER)
+    expect([Request.OUTCOME_NAMES[d.outcome], d.result, d.closesFd]).toEqual(["OK", 0, 12])
+    // Kernel-held (its CQE never came within the grace): nothing is known, nothing is closed.
+    const held = make({ op: Request.OP_CLOSE, fd: 12 })
+    Request.end(held, Request.OUTCOME_ABANDONED)
+    held.kernelHeld = true
+    const h = Request.delivered(held, ACTIVE, OWNER)
+    expect([Request.OUTCOME_NAMES[h.outcome], h.closesFd]).toEqual(["ABANDONED", -1])
   })
 
   it("nop succeeds with 0", () => {

@@ -438,6 +438,9 @@ bool iou__request_on_cqe(struct iou__request *r, bool cancel_requested, uint8_t 
   if (r->poll_events != 0) return on_poll_cqe(r, cancel_requested, cancel_outcome, res);
   const struct iou__operation *row = row_of(r);
   bool exact = (r->req.flags & IOU_FLAG_EXACT) != 0;
+  /* A close is never retried: the kernel takes the fd out of the table before the flush whose
+   * error (EINTR included) it returns, so the number may already be someone else's. */
+  if (r->req.op == IOU_OP_CLOSE && res < 0 && res != -ECANCELED) return finish(r, IOU_OUTCOME_ERROR, res);
   switch (iou__cqe_classify(res, cancel_requested)) {
     case IOU_CQE_RETRY:
       if (cancel_requested) return finish(r, cancel_outcome, (int32_t)r->done);

@@ -423,7 +423,7 @@ export class Requests implements Multishot {
     const op = t.op[slot]!
     if (t.state[slot] === Pending.CANCELLING) {
       this.delivery.cancelled++
-      this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+      this.delivery.finish(slot, this.cancelledError(slot), 0)
     } else if (this.shutdown.closing) {
       this.delivery.finish(slot, Errors.closedError(syscallOf(op), this.fdOf(slot)), 0)
     } else if (t.deadline[slot]! > 0 && Clock.now() >= t.deadline[slot]!) {
@@ -433,6 +433,14 @@ export class Requests implements Multishot {
       this.rearming.push(slot)
     }
     return true
+  }
+
+  /** A multishot request cancelled between the loop's end and its re-arm: EBADF if closeFd did it. */
+  private cancelledError(slot: number): Errors.IoUringError {
+    const t = this.table
+    const syscall = syscallOf(t.op[slot]!)
+    if (t.fdClosed[slot] === 1) return Errors.closingFdError(syscall, t.fd[slot]!)
+    return Errors.abortError(syscall, this.fdOf(slot), this.delivery.abortCause(slot))
   }
 
   /** @internal Multishot: the batch's buffers go back to the kernel, then what ran out is re-armed. */
@@ -446,8 +454,7 @@ export class Requests implements Multishot {
       if (t.state[slot] === Pending.CANCELLING) {
         // cancel(handle) came between the loop's end and now: the loop never heard of it.
         this.delivery.cancelled++
-        const op = t.op[slot]!
-        this.delivery.finish(slot, Errors.abortError(syscallOf(op), this.fdOf(slot), this.delivery.abortCause(slot)), 0)
+        this.delivery.finish(slot, this.cancelledError(slot), 0)
       } else {
         this.submission.admit(slot)
       }

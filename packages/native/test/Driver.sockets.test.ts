@@ -250,7 +250,7 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
         child.stdout!.on("data", on)
       })
     await said("r")
-    const timeout = 500
+    const timeout = 1500 // long enough for a loaded machine to schedule the child's connect
     const pending = settle(ring.accept(listener, { timeout }))
     const deadline = Date.now() + timeout
     await new Promise((done) => setTimeout(done, 20)) // the accept is in the kernel

@@ -264,6 +264,11 @@ int main(void) {
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_CLOSE && sqe.fd == 5);
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_OK && op.result == 0);
+  /* A close is never retried (the fd left the table before the error): EINTR, even EAGAIN, end it. */
+  CHECK(!iou__request_init(&op, &cl, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, false, 0, -EINTR) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINTR);
+  CHECK(!iou__request_init(&op, &cl, IOU_CLASS_ALL));
+  CHECK(iou__request_on_cqe(&op, false, 0, -EAGAIN) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EAGAIN);
 
   struct iou_request st = t_req(IOU_OP_STAT, 6, 14);
   st.buf = path2;
