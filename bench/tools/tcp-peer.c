@@ -36,7 +36,7 @@
 enum mode { ECHO, STREAM, SINK, CHURN };
 
 #define CHUNK (64 * 1024)
-#define MAX_CONNECTIONS 4096
+#define MAX_CONNECTIONS 8192
 
 static char chunk[CHUNK];
 
