@@ -119,10 +119,11 @@ export class Requests implements Multishot {
       flush: () => this.submission.flushNow(),
       abandonQueued: () =>
         this.queue.endAll((slot) => {
-          // A closeFd that never reached the loop: its fd is closed here instead (Delivery.closeAbandoned).
+          // Counted abandoned, as the loop counts those it abandons; a closeFd among them still
+          // closes its fd, here (Delivery.closeAbandoned).
+          this.delivery.abandoned++
           if (table.op[slot] === OPERATIONS.closeFd.op)
             return this.delivery.local(slot, this.delivery.closeAbandoned(slot))
-          this.delivery.abandoned++
           this.delivery.local(slot, Errors.abandonedError(syscallOf(table.op[slot]!), this.fdOf(slot)))
         }),
       exited: () => this.queue.dispose(),

@@ -79,11 +79,13 @@ const MULTISHOT_REFUSED = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP"])
 const FALLBACK_CHUNK = 65536
 
 /**
- * recvMany over `io`: the multishot receive, or, once the kernel refused it before any chunk (a
- * kernel older than Linux 6.0), one-shot receives in a loop, which end, deliver and cancel alike.
+ * recvMany over `io`: the multishot receive, or, once the kernel refused it on a connection before
+ * any chunk (a kernel older than Linux 6.0), one-shot receives in a loop on that connection, which
+ * end, deliver and cancel alike. The refusal is remembered per connection, so one connection's
+ * error never turns the multishot off for the others.
  */
 const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
-  let multishot = true
+  const refused = new WeakSet<Connection>()
   const oneShots = (
     connection: Connection,
     onChunk: (chunk: Uint8Array) => void,
@@ -98,7 +100,7 @@ const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
   }
   return (connection, onChunk) =>
     Effect.suspend(() => {
-      if (!multishot) return oneShots(connection, onChunk)
+      if (refused.has(connection)) return oneShots(connection, onChunk)
       let delivered = false
       return io
         .recvMany(connection.fd, (chunk) => {
@@ -108,7 +110,7 @@ const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
         .pipe(
           Effect.catch((error) => {
             if (delivered || !MULTISHOT_REFUSED.has(error.code)) return Effect.fail(error)
-            multishot = false
+            refused.add(connection)
             return oneShots(connection, onChunk)
           }),
         )
