@@ -1,7 +1,7 @@
 /** What every suite gets: the mode, a logger, the ring under test and the Effect service. */
 import type { Comparison, ComparisonResult } from "./harness.ts"
 import type { EffectLoad } from "./effect.ts"
-import type { Engine, RingLoad } from "./ring.ts"
+import type { Engine, Ring, RingLoad } from "./ring.ts"
 
 export interface Context {
   readonly quick: boolean
@@ -29,4 +29,18 @@ export interface Suite {
     readonly direct?: ReadonlyArray<() => Promise<ComparisonResult>> | undefined
     readonly cleanup?: (() => Promise<void> | void) | undefined
   }>
+}
+
+/** The run's Drivers for each engine under test that opened, and a note for each that did not. */
+export const loadRings = async (
+  ctx: Context,
+): Promise<{ rings: Array<{ engine: Engine; ring: Ring }>; skipped: Array<string> }> => {
+  const rings: Array<{ engine: Engine; ring: Ring }> = []
+  const skipped: Array<string> = []
+  for (const engine of ctx.engines) {
+    const load = await ctx.ring(engine)
+    if (load.ok) rings.push({ engine, ring: load.ring })
+    else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
+  }
+  return { rings, skipped }
 }

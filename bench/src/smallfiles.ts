@@ -12,7 +12,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Suite } from "./context.ts"
+import { loadRings, type Suite } from "./context.ts"
 import { benchDir } from "./files.ts"
 import { callbackLoop, promiseLoop } from "./harness.ts"
 import type { Comparison, Done, Variant } from "./harness.ts"
@@ -99,13 +99,7 @@ export const smallFilesSuite: Suite = {
   description:
     "small-file reads (open + stat + read + close), 4 KiB and 64 KiB, 1 and 64 at a time: fs.readFile against the ring",
   build: async (ctx) => {
-    const rings: Array<{ engine: (typeof ctx.engines)[number]; ring: Ring }> = []
-    const skipped: Array<string> = []
-    for (const engine of ctx.engines) {
-      const load = await ctx.ring(engine)
-      if (load.ok) rings.push({ engine, ring: load.ring })
-      else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
-    }
+    const { rings, skipped } = await loadRings(ctx)
     const comparisons: Array<Comparison> = []
     for (const size of [4096, 65536]) {
       const files = prepareFiles(size)

@@ -21,7 +21,7 @@ import type { ChildProcess } from "node:child_process"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import type { Suite } from "./context.ts"
+import { loadRings, type Suite } from "./context.ts"
 import { callbackLoop, promiseLoop } from "./harness.ts"
 import type { Comparison, Sample, Variant } from "./harness.ts"
 import { openDriver, withEngine } from "./ring.ts"
@@ -377,13 +377,7 @@ export const tcpSuite: Suite = {
   id: "tcp",
   description: "TCP loopback: 64-byte echo ping-pong on 1 and 16 connections, 64 KiB one-way streams",
   build: async (ctx) => {
-    const rings: Array<{ engine: Engine; ring: Ring }> = []
-    const skipped: Array<string> = []
-    for (const engine of ctx.engines) {
-      const load = await ctx.ring(engine)
-      if (load.ok) rings.push({ engine, ring: load.ring })
-      else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
-    }
+    const { rings, skipped } = await loadRings(ctx)
     const peers: Array<Peer> = []
     const comparisons: Array<Comparison> = []
     const wanted = process.env["BENCH_PEER"] ?? "c"
@@ -607,13 +601,7 @@ export const connsSuite: Suite = {
   id: "conns",
   description: "TCP echo on 256 and 1,000 connections (C peer), and accepted connections per second, against node:net",
   build: async (ctx) => {
-    const rings: Array<{ engine: Engine; ring: Ring }> = []
-    const skipped: Array<string> = []
-    for (const engine of ctx.engines) {
-      const load = await ctx.ring(engine)
-      if (load.ok) rings.push({ engine, ring: load.ring })
-      else skipped.push(`ring variants (${engine}) skipped: ${load.reason}`)
-    }
+    const { rings, skipped } = await loadRings(ctx)
     const built = buildCPeer()
     if ("reason" in built) {
       return {
