@@ -14,9 +14,9 @@
  *   fires early, what is received is what was sent, and the stats add up after close.
  */
 import { writeSync } from "node:fs"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { pair, file } from "./fixtures.ts"
 import { generator, Ledger } from "./program.ts"
 
 const supported = probe().supported
@@ -32,21 +32,6 @@ const ENGINES = [{ engine: "inline" as const }, { engine: "thread" as const }]
 const typed = (error: unknown): boolean => error instanceof IoUringError
 
 const tick = (): Promise<void> => new Promise((done) => setImmediate(done))
-
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
-const pair = async (): Promise<TcpPair> => {
-  const p = await tcpPair()
-  cleanups.push(() => p.close())
-  return p
-}
-const file = (content?: Uint8Array): TempFile => {
-  const f = tempFile(content)
-  cleanups.push(() => f.close())
-  return f
-}
 
 /** Waits (bounded) until every request of the ledger settled. */
 const settleAll = async (ledger: Ledger, seed: number): Promise<void> => {

@@ -6,33 +6,13 @@
  * for every engine. (The kernel-side restriction of the ring's opcodes is tested in C:
  * test/c/inline-ring-of-one-operation-class-refuses-the-others-opcodes.c.)
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, OPERATIONS, probe } from "../src/index.ts"
-import { runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { runChild } from "./helpers.ts"
+import { cleanups, pair, file, ENGINES } from "./fixtures.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
-
-const ENGINES: ReadonlyArray<{ readonly name: string; readonly config: Parameters<typeof Driver.open>[0] }> = [
-  { name: "inline", config: { engine: "inline" } },
-  { name: "thread", config: { engine: "thread" } },
-]
-
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
-
-const pair = async (): Promise<TcpPair> => {
-  const p = await tcpPair()
-  cleanups.push(() => p.close())
-  return p
-}
-const file = (content?: Uint8Array): TempFile => {
-  const f = tempFile(content)
-  cleanups.push(() => f.close())
-  return f
-}
 
 const notAllowed = (syscall: string) =>
   expect.objectContaining({ code: "ERR_IOU_OPERATION_NOT_ALLOWED", reason: "NotAllowed", syscall })

@@ -4,27 +4,18 @@
  * buffers running out re-arms it (counted), the chunks still in order; signal, break, timeout and
  * close end it once; an idle one holds a waiter slot and no buffer.
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
-import { tcpPair, type TcpPair, UNDER_TEST } from "./helpers.ts"
+import { type TcpPair, UNDER_TEST } from "./helpers.ts"
+import { cleanups, pair } from "./fixtures.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
-
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
 
 const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
   const ring = Driver.open({ ...UNDER_TEST, ...config })
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
-}
-const pair = async (): Promise<TcpPair> => {
-  const p = await tcpPair()
-  cleanups.push(() => p.close())
-  return p
 }
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 const text = (chunks: ReadonlyArray<Uint8Array>): string => Buffer.concat(chunks).toString()

@@ -5,35 +5,15 @@
  * `length` lies. Each runs for every engine the Driver has.
  */
 import { openSync, readlinkSync, writeSync } from "node:fs"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import { HELPERS, runChild, tcpPair, type TcpPair, tempFile, type TempFile } from "./helpers.ts"
+import { HELPERS, runChild, tcpPair } from "./helpers.ts"
+import { cleanups, pair, file, ENGINES } from "./fixtures.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
 
-/** Every engine, with the config that selects it. */
-const ENGINES: ReadonlyArray<{ readonly name: string; readonly config: Parameters<typeof Driver.open>[0] }> = [
-  { name: "inline", config: { engine: "inline" } },
-  { name: "thread", config: { engine: "thread" } },
-]
-
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
-
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
-const pair = async (): Promise<TcpPair> => {
-  const p = await tcpPair()
-  cleanups.push(() => p.close())
-  return p
-}
-const file = (content?: Uint8Array): TempFile => {
-  const f = tempFile(content)
-  cleanups.push(() => f.close())
-  return f
-}
 /** Resolves to "pending" if `p` has not settled within `ms`. */
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([

@@ -10,27 +10,13 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { constants, tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
-import {
-  CHILD_PAIR,
-  pattern,
-  runChild,
-  SRC_INDEX,
-  tcpPair,
-  type TcpPair,
-  tempFile,
-  type TempFile,
-  UNDER_TEST,
-} from "./helpers.ts"
+import { CHILD_PAIR, pattern, runChild, SRC_INDEX, type TcpPair, UNDER_TEST } from "./helpers.ts"
+import { cleanups, pair, file } from "./fixtures.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
-
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
 
 const withEngine = (config?: Parameters<typeof Driver.open>[0]): Parameters<typeof Driver.open>[0] => ({
   ...UNDER_TEST,
@@ -41,16 +27,6 @@ const open = (config?: Parameters<typeof Driver.open>[0]): Driver => {
   const ring = Driver.open(withEngine(config))
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
-}
-const pair = async (): Promise<TcpPair> => {
-  const p = await tcpPair()
-  cleanups.push(() => p.close())
-  return p
-}
-const file = (content?: Uint8Array): TempFile => {
-  const f = tempFile(content)
-  cleanups.push(() => f.close())
-  return f
 }
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 const settle = <T>(p: Promise<T>) =>
