@@ -26,8 +26,10 @@ describe.skipIf(!supported)(`soak, short mode${supported ? "" : ` (skipped: ${pr
         reopenEvery: 20_000,
         samples: 20,
       })
-      // The short run is too short for the RSS rule to mean anything; fds must be back exactly.
-      const failures = result.failures.filter((f) => !f.startsWith("RSS grew"))
+      // The short run is too short for the flatness rules to mean anything (20 samples, while the
+      // connections in flight at a sample vary by more than the fd rule's slack); the fds must be
+      // back to the baseline exactly at the end, which the last expectation checks.
+      const failures = result.failures.filter((f) => !f.startsWith("RSS grew") && !f.startsWith("open fds grew"))
       expect(failures, `IOU_SOAK_SEED=${SEED}`).toEqual([])
       expect(result.settled).toBe(result.requests)
       expect(result.requests).toBeGreaterThanOrEqual(REQUESTS)
