@@ -98,7 +98,7 @@ const startPeer = async (
   acceptor: "node" | Ring,
 ): Promise<Peer> => {
   if (acceptor !== "node") {
-    const listener = await acceptor.listen({ host: "127.0.0.1", port: 0 })
+    const listener = await acceptor.listen({ host: "127.0.0.1", port: 0, noDelay: true })
     const { failed, early, stop } = spawnPeer(command, mode, (listener.localAddress as { port: number }).port, count)
     const fds: Array<number> = []
     const accepting = (async () => {

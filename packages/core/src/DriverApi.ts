@@ -303,6 +303,10 @@ export type ListenTarget =
       readonly backlog?: number | undefined
       /** SO_REUSEPORT: several listeners on one port, the kernel spreads connections. */
       readonly reusePort?: boolean | undefined
+      /** TCP_NODELAY on every accepted connection (set on the listener, which they inherit), as node:net's server `noDelay`. */
+      readonly noDelay?: boolean | undefined
+      /** SO_KEEPALIVE on every accepted connection (inherited from the listener), as node:net's server `keepAlive`. */
+      readonly keepAlive?: boolean | undefined
     }
   | { readonly path: string; readonly backlog?: number | undefined }
 

@@ -50,6 +50,14 @@ Napi::Value JS_setsockopt(const Napi::CallbackInfo& info) {
   return Result(info.Env(), setsockopt(Int(info, 0), Int(info, 1), Int(info, 2), &value, sizeof(value)));
 }
 
+// getsockopt(fd, level, name) of an int option -> its value (>= 0) | -errno
+Napi::Value JS_getsockopt(const Napi::CallbackInfo& info) {
+  int value = 0;
+  socklen_t size = sizeof(value);
+  int rc = getsockopt(Int(info, 0), Int(info, 1), Int(info, 2), &value, &size);
+  return Result(info.Env(), rc < 0 ? rc : value);
+}
+
 // getsockname(fd) / getpeername(fd) -> the sockaddr's bytes (a fresh Uint8Array) | -errno
 template <int (*Get)(int, struct sockaddr*, socklen_t*)>
 Napi::Value JS_name(const Napi::CallbackInfo& info) {
@@ -100,6 +108,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   sockets.Set("bind", Napi::Function::New(env, JS_bind, "bind"));
   sockets.Set("listen", Napi::Function::New(env, JS_listen, "listen"));
   sockets.Set("setsockopt", Napi::Function::New(env, JS_setsockopt, "setsockopt"));
+  sockets.Set("getsockopt", Napi::Function::New(env, JS_getsockopt, "getsockopt"));
   sockets.Set("getsockname", Napi::Function::New(env, JS_name<getsockname>, "getsockname"));
   sockets.Set("getpeername", Napi::Function::New(env, JS_name<getpeername>, "getpeername"));
   sockets.Set("close", Napi::Function::New(env, JS_close, "close"));

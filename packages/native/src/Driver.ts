@@ -144,8 +144,9 @@ export class Driver {
   }
 
   /**
-   * A listening socket: `{ port, host?, backlog?, reusePort? }` (TCP; no host: `::` dual-stack, or
-   * 0.0.0.0 where IPv6 is unavailable; SO_REUSEADDR on; backlog 511, as node:net) or `{ path }` (a
+   * A listening socket: `{ port, host?, backlog?, reusePort?, noDelay?, keepAlive? }` (TCP; no host:
+   * `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable; SO_REUSEADDR on; backlog 511, as node:net;
+   * `noDelay`/`keepAlive` set on the listener, so every accepted connection has them) or `{ path }` (a
    * Unix socket). Resolves with its fd (the caller's: close it when done) and the bound address.
    */
   listen(target: T.ListenTarget, options?: T.WriteOptions): Promise<T.Listener> {

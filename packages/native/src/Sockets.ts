@@ -80,28 +80,46 @@ const target = (value: unknown, name: string): Record<string, unknown> => {
   return value as Record<string, unknown>
 }
 
-/** What listen was asked for, validated: the endpoints to try in order, the backlog, SO_REUSEPORT. */
+/**
+ * What listen was asked for, validated: the endpoints to try in order, the backlog, and the options
+ * set on the listener (SO_REUSEPORT; TCP_NODELAY and SO_KEEPALIVE, which accepted connections inherit).
+ */
 export interface ListenPlan {
   readonly endpoints: ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number }
   readonly backlog: number
   readonly reusePort: boolean
+  readonly noDelay: boolean
+  readonly keepAlive: boolean
 }
 
 export const listenPlan = (value: unknown): ListenPlan => {
   const t = target(value, "listen target")
   const backlog =
     t["backlog"] === undefined ? DEFAULT_BACKLOG : Validate.integer(t["backlog"], "backlog", 0, MAX_BACKLOG)
-  if (t["path"] !== undefined) return { endpoints: [unixEndpoint(t["path"], "target")], backlog, reusePort: false }
+  if (t["path"] !== undefined) {
+    return {
+      endpoints: [unixEndpoint(t["path"], "target")],
+      backlog,
+      reusePort: false,
+      noDelay: false,
+      keepAlive: false,
+    }
+  }
   const p = port(t["port"], "port")
-  const reusePort = Validate.optionalBoolean(t["reusePort"], "reusePort")
+  const options = {
+    backlog,
+    reusePort: Validate.optionalBoolean(t["reusePort"], "reusePort"),
+    noDelay: Validate.optionalBoolean(t["noDelay"], "noDelay"),
+    keepAlive: Validate.optionalBoolean(t["keepAlive"], "keepAlive"),
+  }
   const host = t["host"]
   if (host === undefined) {
     // node:net: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable (tried in that order).
-    return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], backlog, reusePort }
+    return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], ...options }
   }
   if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
   const ip = Sockaddr.parseIp(host)
-  return { endpoints: ip === undefined ? { host, port: p } : [endpointOf(ip, p)], backlog, reusePort }
+  return { endpoints: ip === undefined ? { host, port: p } : [endpointOf(ip, p)], ...options }
 }
 
 /** What connect was asked for: the endpoint, or a host name to look up first. */
@@ -215,6 +233,8 @@ export class Sockets {
             const fail = this.options(fd, [
               [e.domain !== Sockaddr.AF_UNIX, k["SOL_SOCKET"]!, k["SO_REUSEADDR"]!, 1],
               [plan.reusePort, k["SOL_SOCKET"]!, k["SO_REUSEPORT"]!, 1],
+              [plan.noDelay, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!, 1],
+              [plan.keepAlive, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!, 1],
               [e.dualStack, k["IPPROTO_IPV6"]!, k["IPV6_V6ONLY"]!, 0],
             ])
             if (fail !== null) return c.end(fail)

@@ -155,6 +155,8 @@ export interface NativeSockets {
   bind(fd: number, address: Uint8Array): number
   listen(fd: number, backlog: number): number
   setsockopt(fd: number, level: number, name: number, value: number): number
+  /** An int option's value (a flag option: 0 or nonzero), or -errno. */
+  getsockopt(fd: number, level: number, name: number): number
   getsockname(fd: number): Uint8Array | number
   getpeername(fd: number): Uint8Array | number
   close(fd: number): number

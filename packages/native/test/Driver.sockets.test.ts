@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
+import { binding } from "../src/binding.ts"
 import { UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
@@ -101,6 +102,27 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const v6 = owned(await ring.connect({ host: "::1", port }))
     expect(v6.remoteAddress).toEqual({ address: "::1", family: "IPv6", port })
     owned(await ring.accept(listener))
+  })
+
+  it("listen's noDelay and keepAlive reach every accepted connection; without them neither is set", async () => {
+    const ring = open()
+    const k = binding.sockets.constants
+    const flags = (fd: number) => [
+      binding.sockets.getsockopt(fd, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!) > 0,
+      binding.sockets.getsockopt(fd, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!) > 0,
+    ]
+    for (const [options, want] of [
+      [{ noDelay: true, keepAlive: true }, [true, true]],
+      [{ noDelay: true }, [true, false]],
+      [{}, [false, false]],
+    ] as const) {
+      const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0, ...options }))
+      const port = (listener.localAddress as { port: number }).port
+      owned(await ring.connect({ host: "127.0.0.1", port }))
+      const accepted = owned(await ring.accept(listener))
+      expect([options, flags(accepted.fd)]).toEqual([options, want])
+    }
+    expect(() => ring.listen({ port: 0, noDelay: 1 as never })).toThrow(TypeError)
   })
 
   it("a host name is resolved with dns.lookup and its addresses are tried in order", async () => {
