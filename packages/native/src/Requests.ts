@@ -290,6 +290,33 @@ export class Requests implements Multishot {
    * changed, every later request is refused.
    */
   private refusal(slot: number): Errors.IoUringError | undefined {
+    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
+      this.credentialsChanged = true
+    }
+    const t = this.table
+    const op = t.op[slot]!
+    const closing = this.delivery.closingFds
+    if (
+      !this.shutdown.closing &&
+      (this.config.operations === "all" || accepts(this.config.operations, op)) &&
+      !this.credentialsChanged &&
+      (closing.size === 0 || !this.onClosingFd(slot)) &&
+      (this.unsupported.size === 0 || !this.unsupported.has(op))
+    ) {
+      return undefined
+    }
+    return this.refusalError(slot)
+  }
+
+  /** Whether the request in `slot` acts on an fd that closeFd is closing (the close itself excepted). */
+  private onClosingFd(slot: number): boolean {
+    const t = this.table
+    const op = t.op[slot]!
+    return op !== OPERATIONS.closeFd.op && BY_OP[op]!.onFd && this.delivery.closingFds.has(t.fd[slot]!)
+  }
+
+  /** refusal()'s error for a request it refuses, the first reason in refusal()'s order. */
+  private refusalError(slot: number): Errors.IoUringError {
     const t = this.table
     const op = t.op[slot]!
     const site = t.site[slot]
@@ -298,18 +325,9 @@ export class Requests implements Multishot {
     if (!accepts(this.config.operations, op)) {
       return Errors.notAllowedError(syscall, this.fdOf(slot), this.config.operations)
     }
-    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
-      this.credentialsChanged = true
-    }
     if (this.credentialsChanged) return Errors.credentialsChangedError(syscall, this.fdOf(slot))
-    const closing = this.delivery.closingFds
-    if (closing.size > 0 && op !== OPERATIONS.closeFd.op && BY_OP[op]!.onFd && closing.has(t.fd[slot]!)) {
-      return Errors.closingFdError(syscall, t.fd[slot]!)
-    }
-    if (this.unsupported.size > 0 && this.unsupported.has(op)) {
-      return Errors.errnoError(-constants.errno.ENOSYS, syscall, this.fdOf(slot), site)
-    }
-    return undefined
+    if (this.onClosingFd(slot)) return Errors.closingFdError(syscall, t.fd[slot]!)
+    return Errors.errnoError(-constants.errno.ENOSYS, syscall, this.fdOf(slot), site)
   }
 
   // ---- closeFd -----------------------------------------------------------------------------------

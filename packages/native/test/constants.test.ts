@@ -1,6 +1,7 @@
 import { Request, Sockaddr } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import * as Binding from "../src/binding.ts"
+import { checkWireLayout } from "../src/Wire.ts"
 import { classBits, OPERATIONS } from "../src/Operations.ts"
 
 // include/iou.h is the source of truth; src/binding.ts, src/Operations.ts and @iou/core's Request
@@ -87,5 +88,9 @@ describe("the wire", () => {
     // The tag is one u64: slot its low half, generation its high half.
     expect(Binding.wireLayout().COMPLETION_GENERATION).toBe(Binding.wireLayout().COMPLETION_SLOT + 4)
     expect(Binding.wireLayout().COMPLETION_BYTES % 8).toBe(0)
+  })
+
+  it("Wire.ts's constant offsets are the addon's layout", () => {
+    expect(() => checkWireLayout()).not.toThrow()
   })
 })
