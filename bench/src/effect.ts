@@ -5,7 +5,7 @@
  */
 import { Effect, ManagedRuntime } from "effect"
 import type { Context, Layer } from "effect"
-import { driverConfig } from "./ring.ts"
+import { baselineModule, driverConfig } from "./ring.ts"
 import type { Engine } from "./ring.ts"
 
 /** The part of the IoUring service the benchmarks use. */
@@ -46,7 +46,7 @@ export const loadEffect = (engine: Engine): Promise<EffectLoad> => {
 const openEffect = async (engine: Engine): Promise<EffectLoad> => {
   let mod: Record<string, unknown>
   try {
-    mod = (await import("@iou/effect")) as Record<string, unknown>
+    mod = (await import(engine === "baseline" ? baselineModule("effect") : "@iou/effect")) as Record<string, unknown>
   } catch (e) {
     return { ok: false, reason: `@iou/effect did not load (${reasonOf(e)}); run npm run build` }
   }

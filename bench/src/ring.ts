@@ -20,11 +20,27 @@ export type RingLoad = { readonly ok: true; readonly ring: Ring } | { readonly o
 
 /**
  * The Driver's engines (DriverConfig.engine), and the inline engine with each wake mode named
- * (DriverConfig.inlineWake): "inline" is the engine with its default wake.
+ * (DriverConfig.inlineWake): "inline" is the engine with its default wake. "baseline" is the Driver
+ * of another checkout (BENCH_BASELINE), for before/after comparisons inside one run.
  */
-export type Engine = "inline" | "thread" | "inline-eventfd" | "inline-ringfd"
+export type Engine = "inline" | "thread" | "inline-eventfd" | "inline-ringfd" | "baseline"
 const DEFAULT_ENGINES: ReadonlyArray<Engine> = ["inline", "thread"]
-const ENGINES: ReadonlyArray<Engine> = ["inline", "inline-eventfd", "inline-ringfd", "thread"]
+// "baseline" last: a suite that needs a socket from a ring (listen, accept) asks the first engine.
+const ENGINES: ReadonlyArray<Engine> = ["inline", "inline-eventfd", "inline-ringfd", "thread", "baseline"]
+
+/**
+ * BENCH_BASELINE=dir: an older checkout of this repository, built (its packages' dist and addon),
+ * whose Driver and IoUring layer the engine "baseline" opens in this same process, so that every
+ * round of a comparison runs the old build's variant right after the new one's. Its
+ * node_modules/effect must resolve to this checkout's effect (a symlink), else its Effect variants
+ * are skipped with the reason. BENCH_BASELINE_ENGINE: the `engine` it is opened with (default: its
+ * own default).
+ */
+export const baselineModule = (pkg: "native" | "effect"): string => {
+  const dir = process.env["BENCH_BASELINE"]
+  if (dir === undefined || dir === "") throw new Error("the engine baseline needs BENCH_BASELINE=<checkout>")
+  return new URL(`file://${dir.replace(/\/$/, "")}/packages/${pkg}/dist/index.js`).href
+}
 
 /**
  * BENCH_ENGINES=inline,thread (the default: those two, in that order; inline-eventfd and
@@ -71,7 +87,11 @@ export const driverConfig = (engine: Engine) => ({
         engine: "inline" as const,
         inlineWake: engine === "inline-eventfd" ? ("eventfd" as const) : ("ringfd" as const),
       }
-    : { engine }),
+    : engine === "baseline"
+      ? process.env["BENCH_BASELINE_ENGINE"]
+        ? { engine: process.env["BENCH_BASELINE_ENGINE"] as "inline" | "thread" }
+        : {}
+      : { engine }),
 })
 
 /** Opens a Driver for `engine` with the run's config (and `overrides`), or says why not. */
@@ -81,7 +101,7 @@ export const openDriver = async (
 ): Promise<RingLoad> => {
   let mod: Record<string, unknown>
   try {
-    mod = (await import("@iou/native")) as Record<string, unknown>
+    mod = (await import(engine === "baseline" ? baselineModule("native") : "@iou/native")) as Record<string, unknown>
   } catch (e) {
     return { ok: false, reason: `@iou/native did not load (${reasonOf(e)}); run npm run build` }
   }
