@@ -137,15 +137,16 @@ export class Delivery {
   fromLoop(wire: Wire, count: number): void {
     const t = this.table
     for (let i = 0; i < count; i++) {
-      const slot = wire.slot(i)
+      wire.load(i)
+      const slot = wire.slot
       // Tags are unique among live requests: a mismatch would be a loop bug; never touch the slot.
-      if (!t.holds(slot, wire.generation(i))) continue
+      if (!t.holds(slot, wire.generation)) continue
       const state = t.state[slot]
       if (state !== Pending.SUBMITTED && state !== Pending.CANCELLING) continue
-      const result = wire.result(i)
-      const outcome = wire.outcome(i)
-      const flags = wire.flags(i)
-      if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer(i), result > 0 ? result : 0)
+      const result = wire.result
+      const outcome = wire.outcome
+      const flags = wire.flags
+      if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer, result > 0 ? result : 0)
       if ((flags & IOU_COMPLETION_MORE) !== 0) {
         if ((flags & IOU_COMPLETION_BUFFER) === 0) this.multishot!.more(slot, outcome, result)
         continue
@@ -157,7 +158,7 @@ export class Delivery {
         else this.finish(slot, null, result)
         continue
       }
-      this.failed(slot, result, outcome, wire.flags(i))
+      this.failed(slot, result, outcome, flags)
     }
     this.multishot?.afterBatch()
   }

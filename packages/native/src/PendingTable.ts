@@ -86,6 +86,10 @@ type References = { readonly [K in keyof typeof REFERENCES]: Array<(typeof REFER
 const NUMBER_NAMES = Object.keys(COLUMNS) as Array<keyof typeof COLUMNS>
 export const REFERENCE_NAMES = Object.keys(REFERENCES) as Array<keyof typeof REFERENCES>
 
+/** A validated 64-bit value's low and high 32 bits (the wire carries it as two uint32 halves). */
+const low32 = (v: number | bigint): number => (typeof v === "number" ? v >>> 0 : Number(v & 0xffffffffn))
+const high32 = (v: number | bigint): number => (typeof v === "number" ? Math.floor(v / 4294967296) : Number(v >> 32n))
+
 type Column = Uint8Array | Uint32Array | Int32Array | Float64Array
 
 /** A copy of `a` with `n` elements (the new ones zero). */
@@ -141,26 +145,16 @@ export class PendingTable {
 
   /** Sets the slot's position columns from a validated position (number or bigint). */
   setPosition(slot: number, position: number | bigint): void {
-    if (typeof position === "number") {
-      this.positionLo[slot] = position >>> 0
-      this.positionHi[slot] = Math.floor(position / 4294967296)
-    } else {
-      this.positionLo[slot] = Number(position & 0xffffffffn)
-      this.positionHi[slot] = Number(position >> 32n)
-    }
+    this.positionLo[slot] = low32(position)
+    this.positionHi[slot] = high32(position)
   }
 
   /** Sets the slot's operation-specific arguments (include/iou.h struct iou_request: arg, arg2, extent). */
   setArgs(slot: number, arg: number, arg2: number, extent: number | bigint): void {
     this.arg[slot] = arg
     this.arg2[slot] = arg2
-    if (typeof extent === "number") {
-      this.extentLo[slot] = extent >>> 0
-      this.extentHi[slot] = Math.floor(extent / 4294967296)
-    } else {
-      this.extentLo[slot] = Number(extent & 0xffffffffn)
-      this.extentHi[slot] = Number(extent >> 32n)
-    }
+    this.extentLo[slot] = low32(extent)
+    this.extentHi[slot] = high32(extent)
   }
 
   /** Frees the slot: its references are dropped (the kernel is done with them) and it is FREE. */

@@ -136,18 +136,27 @@ export const data = (value: unknown): Data => {
     if (lengthOf(value) > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
     return value
   }
-  if (!Array.isArray(value)) throw new TypeError("data must be a Uint8Array or an array of them")
-  if (value.length > maxIov()) throw new RangeError(`data may hold at most ${maxIov()} buffers, got ${value.length}`)
+  const list = bufferList(value, "data")
+  return list.length === 1 ? list[0]! : list
+}
+
+/**
+ * Several buffers (`name`, an array): each checked, the empty ones left out of the copy returned; at
+ * most maxIov() of them and MAX_REQUEST_BYTES in all.
+ */
+const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be a Uint8Array or an array of them`)
+  if (value.length > maxIov()) throw new RangeError(`${name} may hold at most ${maxIov()} buffers, got ${value.length}`)
   let bytes = 0
   const copy: Array<Uint8Array> = []
   for (let i = 0; i < value.length; i++) {
-    const element = buffer(value[i], `data[${i}]`)
+    const element = buffer(value[i], `${name}[${i}]`)
     const length = lengthOf(element)
     bytes += length
     if (length > 0) copy.push(element)
   }
-  if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
-  return copy.length === 1 ? copy[0]! : copy
+  if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`${name} is larger than ${MAX_REQUEST_BYTES} bytes`)
+  return copy
 }
 
 /** The bytes of `data` (0 for none). */
@@ -309,18 +318,7 @@ export const fileSize = (value: unknown, name: string): number | bigint => {
  */
 export const readBuffers = (value: unknown): Uint8Array | Array<Uint8Array> => {
   if (value instanceof Uint8Array) return buffer(value, "buffer")
-  if (!Array.isArray(value)) throw new TypeError("buffer must be a Uint8Array or an array of them")
-  if (value.length > maxIov()) throw new RangeError(`buffer may be at most ${maxIov()} buffers, got ${value.length}`)
-  const copy: Array<Uint8Array> = []
-  let bytes = 0
-  for (let i = 0; i < value.length; i++) {
-    const element = buffer(value[i], `buffer[${i}]`)
-    const length = lengthOf(element)
-    bytes += length
-    if (length > 0) copy.push(element)
-  }
-  if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`buffer is larger than ${MAX_REQUEST_BYTES} bytes`)
-  return copy
+  return bufferList(value, "buffer")
 }
 
 /** The first `length` bytes of vectored buffers (the last one cut short: a view, same memory). */

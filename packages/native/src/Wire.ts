@@ -4,7 +4,7 @@
  * - The staging record: each request is written here once, field by field, just before
  *   Loop.submit(data) reads it (one record, reused; the binding copies it into the inbound queue).
  * - The completion area: an array of completion records that the binding fills before each
- *   dispatch(count, final); the Driver reads record `i` with the accessors below.
+ *   dispatch(count, final); the Driver reads record `i` with load(i).
  *
  * The byte offsets are binding/loop.h's (static_assert'ed there), written here once as constants so
  * that each access is a constant index; the first Wire compares them with the layout the addon
@@ -41,59 +41,32 @@ const COMPLETION_FLAGS = 13 // Uint8Array
 const COMPLETION_HALVES = 8 // per record, in 16-bit halves
 const COMPLETION_BUFFER = 7 // Uint16Array
 
-/** The constants above as the addon's layout gives them, in CONSTANTS' order. */
-const fromAddon = (l: WireLayout): ReadonlyArray<number> => [
-  l.STAGE_BYTES,
-  l.COMPLETION_BYTES,
-  l.STAGE_SLOT / 4,
-  l.STAGE_GENERATION / 4,
-  l.STAGE_POSITION_LO / 4,
-  l.STAGE_POSITION_HI / 4,
-  l.STAGE_LENGTH / 4,
-  l.STAGE_FD / 4,
-  l.STAGE_OP / 4,
-  l.STAGE_FLAGS / 4,
-  l.STAGE_OFFSET / 4,
-  l.STAGE_ARG / 4,
-  l.STAGE_DEADLINE_MS / 8,
-  l.STAGE_ARG2 / 4,
-  l.STAGE_EXTENT_LO / 4,
-  l.STAGE_EXTENT_HI / 4,
-  l.COMPLETION_BYTES / 4,
-  l.COMPLETION_SLOT / 4,
-  l.COMPLETION_GENERATION / 4,
-  l.COMPLETION_RESULT / 4,
-  l.COMPLETION_OUTCOME,
-  l.COMPLETION_FLAGS,
-  l.COMPLETION_BYTES / 2,
-  l.COMPLETION_BUFFER / 2,
-]
-
-const CONSTANTS = [
-  STAGE_BYTES,
-  COMPLETION_BYTES,
-  STAGE_SLOT,
-  STAGE_GENERATION,
-  STAGE_POSITION_LO,
-  STAGE_POSITION_HI,
-  STAGE_LENGTH,
-  STAGE_FD,
-  STAGE_OP,
-  STAGE_FLAGS,
-  STAGE_OFFSET,
-  STAGE_ARG,
-  STAGE_DEADLINE_MS,
-  STAGE_ARG2,
-  STAGE_EXTENT_LO,
-  STAGE_EXTENT_HI,
-  COMPLETION_WORDS,
-  COMPLETION_SLOT,
-  COMPLETION_GENERATION,
-  COMPLETION_RESULT,
-  COMPLETION_OUTCOME,
-  COMPLETION_FLAGS,
-  COMPLETION_HALVES,
-  COMPLETION_BUFFER,
+/** Each constant above beside what the addon's layout gives for it: [name, here, addon]. */
+const agreement = (l: WireLayout): ReadonlyArray<readonly [string, number, number]> => [
+  ["STAGE_BYTES", STAGE_BYTES, l.STAGE_BYTES],
+  ["COMPLETION_BYTES", COMPLETION_BYTES, l.COMPLETION_BYTES],
+  ["STAGE_SLOT", STAGE_SLOT, l.STAGE_SLOT / 4],
+  ["STAGE_GENERATION", STAGE_GENERATION, l.STAGE_GENERATION / 4],
+  ["STAGE_POSITION_LO", STAGE_POSITION_LO, l.STAGE_POSITION_LO / 4],
+  ["STAGE_POSITION_HI", STAGE_POSITION_HI, l.STAGE_POSITION_HI / 4],
+  ["STAGE_LENGTH", STAGE_LENGTH, l.STAGE_LENGTH / 4],
+  ["STAGE_FD", STAGE_FD, l.STAGE_FD / 4],
+  ["STAGE_OP", STAGE_OP, l.STAGE_OP / 4],
+  ["STAGE_FLAGS", STAGE_FLAGS, l.STAGE_FLAGS / 4],
+  ["STAGE_OFFSET", STAGE_OFFSET, l.STAGE_OFFSET / 4],
+  ["STAGE_ARG", STAGE_ARG, l.STAGE_ARG / 4],
+  ["STAGE_DEADLINE_MS", STAGE_DEADLINE_MS, l.STAGE_DEADLINE_MS / 8],
+  ["STAGE_ARG2", STAGE_ARG2, l.STAGE_ARG2 / 4],
+  ["STAGE_EXTENT_LO", STAGE_EXTENT_LO, l.STAGE_EXTENT_LO / 4],
+  ["STAGE_EXTENT_HI", STAGE_EXTENT_HI, l.STAGE_EXTENT_HI / 4],
+  ["COMPLETION_WORDS", COMPLETION_WORDS, l.COMPLETION_BYTES / 4],
+  ["COMPLETION_SLOT", COMPLETION_SLOT, l.COMPLETION_SLOT / 4],
+  ["COMPLETION_GENERATION", COMPLETION_GENERATION, l.COMPLETION_GENERATION / 4],
+  ["COMPLETION_RESULT", COMPLETION_RESULT, l.COMPLETION_RESULT / 4],
+  ["COMPLETION_OUTCOME", COMPLETION_OUTCOME, l.COMPLETION_OUTCOME],
+  ["COMPLETION_FLAGS", COMPLETION_FLAGS, l.COMPLETION_FLAGS],
+  ["COMPLETION_HALVES", COMPLETION_HALVES, l.COMPLETION_BYTES / 2],
+  ["COMPLETION_BUFFER", COMPLETION_BUFFER, l.COMPLETION_BUFFER / 2],
 ]
 
 let checked = false
@@ -101,11 +74,9 @@ let checked = false
 /** Throws unless the addon's layout gives the constants above (checked once per process). */
 export const checkWireLayout = (): void => {
   if (checked) return
-  const want = fromAddon(wireLayout())
-  CONSTANTS.forEach((c, i) => {
-    if (c !== want[i])
-      throw new Error(`binding/loop.h and Wire.ts disagree: constant ${i} is ${c} here, ${want[i]} there`)
-  })
+  for (const [name, here, addon] of agreement(wireLayout())) {
+    if (here !== addon) throw new Error(`binding/loop.h and Wire.ts disagree: ${name} is ${here} here, ${addon} there`)
+  }
   checked = true
 }
 
@@ -116,6 +87,20 @@ export class Wire {
   readonly completions: ArrayBuffer
   /** Completion records per dispatch at most. */
   readonly capacity: number
+
+  // The completion record load() read last.
+  /** Its slot: the low half of its tag. */
+  slot = 0
+  /** Its generation: the high half of its tag. */
+  generation = 0
+  /** Its result: bytes transferred, or -errno. */
+  result = 0
+  /** Its IOU_OUTCOME_*. */
+  outcome = 0
+  /** Its IOU_COMPLETION_* flags. */
+  flags = 0
+  /** Its provided buffer's id (with IOU_COMPLETION_BUFFER). */
+  buffer = 0
 
   private readonly stageU32: Uint32Array
   private readonly stageI32: Int32Array
@@ -158,33 +143,18 @@ export class Wire {
     this.stageF64[STAGE_DEADLINE_MS] = table.deadline[slot]!
   }
 
-  /** Completion `i`'s slot: the low half of its tag. */
-  slot(i: number): number {
-    return this.doneU32[i * COMPLETION_WORDS + COMPLETION_SLOT]!
-  }
-
-  /** Completion `i`'s generation: the high half of its tag. */
-  generation(i: number): number {
-    return this.doneU32[i * COMPLETION_WORDS + COMPLETION_GENERATION]!
-  }
-
-  /** Completion `i`'s result: bytes transferred, or -errno. */
-  result(i: number): number {
-    return this.doneI32[i * COMPLETION_WORDS + COMPLETION_RESULT]!
-  }
-
-  /** Completion `i`'s IOU_OUTCOME_*. */
-  outcome(i: number): number {
-    return this.doneU8[i * COMPLETION_BYTES + COMPLETION_OUTCOME]!
-  }
-
-  /** Completion `i`'s IOU_COMPLETION_* flags. */
-  flags(i: number): number {
-    return this.doneU8[i * COMPLETION_BYTES + COMPLETION_FLAGS]!
-  }
-
-  /** Completion `i`'s provided buffer (with IOU_COMPLETION_BUFFER). */
-  buffer(i: number): number {
-    return this.doneU16[i * COMPLETION_HALVES + COMPLETION_BUFFER]!
+  /**
+   * Reads completion record `i` into the fields above (the Driver reads one record at a time, each
+   * just after loading it).
+   */
+  load(i: number): void {
+    const w = i * COMPLETION_WORDS
+    const b = i * COMPLETION_BYTES
+    this.slot = this.doneU32[w + COMPLETION_SLOT]!
+    this.generation = this.doneU32[w + COMPLETION_GENERATION]!
+    this.result = this.doneI32[w + COMPLETION_RESULT]!
+    this.outcome = this.doneU8[b + COMPLETION_OUTCOME]!
+    this.flags = this.doneU8[b + COMPLETION_FLAGS]!
+    this.buffer = this.doneU16[i * COMPLETION_HALVES + COMPLETION_BUFFER]!
   }
 }

@@ -17,12 +17,13 @@ import {
   IOU_OUTCOME_OK,
   IOU_OUTCOME_TIMEOUT,
 } from "../src/binding.ts"
+import { wireLayout } from "../src/binding.ts"
 import { Delivery } from "../src/Delivery.ts"
 import type { IoUringError } from "../src/IoUringError.ts"
 import { BY_OP, OPERATIONS } from "../src/Operations.ts"
 import * as Pending from "../src/PendingTable.ts"
 import type { Shutdown } from "../src/Shutdown.ts"
-import type { Wire } from "../src/Wire.ts"
+import { Wire } from "../src/Wire.ts"
 import { isOpen } from "./helpers.ts"
 
 const OUTCOME_OF_REASON: Record<string, number> = {
@@ -32,16 +33,18 @@ const OUTCOME_OF_REASON: Record<string, number> = {
   SystemError: Request.OUTCOME_ERROR,
 }
 
-/** One completion record, as the loop writes it. */
-const wireOf = (slot: number, generation: number, result: number, flags: number): Wire =>
-  ({
-    slot: () => slot,
-    generation: () => generation,
-    result: () => result,
-    outcome: () => IOU_OUTCOME_OK,
-    flags: () => flags,
-    buffer: () => 0,
-  }) as unknown as Wire
+/** One completion record, written where the binding writes it. */
+const wireOf = (slot: number, generation: number, result: number, flags: number): Wire => {
+  const wire = new Wire(1)
+  const layout = wireLayout()
+  const v = new DataView(wire.completions)
+  v.setUint32(layout.COMPLETION_SLOT, slot, true)
+  v.setUint32(layout.COMPLETION_GENERATION, generation, true)
+  v.setInt32(layout.COMPLETION_RESULT, result, true)
+  v.setUint8(layout.COMPLETION_OUTCOME, IOU_OUTCOME_OK)
+  v.setUint8(layout.COMPLETION_FLAGS, flags)
+  return wire
+}
 
 describe("Delivery: an fd made after its cancel was asked for", () => {
   const lostTo = [IOU_OUTCOME_TIMEOUT, IOU_OUTCOME_CANCELLED, IOU_OUTCOME_ABANDONED]

@@ -43,9 +43,12 @@ describe("Wire", () => {
     v.setInt32(at + WIRE.COMPLETION_RESULT, -104, true)
     v.setUint8(at + WIRE.COMPLETION_OUTCOME, 5)
     v.setUint8(at + WIRE.COMPLETION_FLAGS, 1)
-    expect([wire.slot(2), wire.generation(2), wire.result(2), wire.outcome(2), wire.flags(2)]).toEqual([
-      9, 7, -104, 5, 1,
+    v.setUint16(at + WIRE.COMPLETION_BUFFER, 513, true)
+    wire.load(2)
+    expect([wire.slot, wire.generation, wire.result, wire.outcome, wire.flags, wire.buffer]).toEqual([
+      9, 7, -104, 5, 1, 513,
     ])
-    expect([wire.slot(1), wire.result(1), wire.outcome(1)]).toEqual([0, 0, 0])
+    wire.load(1)
+    expect([wire.slot, wire.result, wire.outcome, wire.buffer]).toEqual([0, 0, 0, 0])
   })
 })
