@@ -1,7 +1,7 @@
 /*
  * credentials.c: takes and compares the process's credentials (credentials.h) with getresuid,
- * getresgid and getgroups: three cheap syscalls, so the Driver asks once per JavaScript turn that
- * submits, not per request. Any thread; the struct belongs to its caller.
+ * getresgid and getgroups: three syscalls, so the Driver asks only when src/Credentials.ts says a
+ * change may have happened, not per request. Any thread; the struct belongs to its caller.
  */
 #include "credentials.h"
 

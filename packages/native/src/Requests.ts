@@ -13,6 +13,7 @@
  * | Submission.ts   | the path to the loop: staging, Loop.submit, publishing, refill             |
  * | Shutdown.ts     | close(): the shutdown drain, its timer, abandonment and the join           |
  * | Clock.ts        | the monotonic clock of every deadline                                      |
+ * | Credentials.ts  | when to compare the process's credentials with the ring's                  |
  *
  * It fills a slot of the pending table, refuses the request before the loop or admits it, settles
  * it by Promise or by callback, cancels it, closes an fd once nothing is outstanding on it
@@ -32,6 +33,7 @@ import {
   type NativeLoop,
 } from "./binding.ts"
 import * as Clock from "./Clock.ts"
+import { CredentialsWatch } from "./Credentials.ts"
 import { closeHere, Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
@@ -86,6 +88,8 @@ export class Requests implements Multishot {
   private readonly recvBuffersRegistered: boolean
   /** The process's credentials differed from those at open once: every later call is refused. */
   private credentialsChanged = false
+  /** When to compare the process's credentials again. */
+  private readonly credentials = new CredentialsWatch()
   /** Operations whose opcode this kernel lacks (mkdir, symlink, link before Linux 5.15): refused with ENOSYS. */
   private readonly unsupported: ReadonlySet<number> = new Set(
     (
@@ -285,12 +289,13 @@ export class Requests implements Multishot {
    * Driver is closing (ERR_IOU_CLOSED), the operation is outside the config's `operations`
    * (ERR_IOU_OPERATION_NOT_ALLOWED), the process's credentials changed (ERR_IOU_CREDENTIALS_CHANGED),
    * it acts on an fd that closeFd is closing (EBADF; the close itself excepted), or this kernel
-   * lacks its opcode (ENOSYS). The credentials are checked at the first request of each JS turn
-   * (three syscalls), so requests made later in the turn that changed them are still taken; once
-   * changed, every later request is refused.
+   * lacks its opcode (ENOSYS). The credentials are compared (three syscalls) when Credentials.ts
+   * says so: after any of Node's credential setters ran, and at the first request of a JS turn once
+   * CHECK_INTERVAL_MS has passed (a change made by native code); once changed, every later request
+   * is refused.
    */
   private refusal(slot: number): Errors.IoUringError | undefined {
-    if (!this.credentialsChanged && !this.submission.inTurn && this.native.credentialsChanged()) {
+    if (!this.credentialsChanged && this.credentials.due(!this.submission.inTurn) && this.native.credentialsChanged()) {
       this.credentialsChanged = true
     }
     const t = this.table

@@ -4,7 +4,7 @@
  * test drives by hand. No kernel involved.
  */
 import { Config } from "@iou/core"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import {
   IOU_COMPLETION_KERNEL_HELD,
   IOU_OUTCOME_ABANDONED,
@@ -15,6 +15,7 @@ import {
   type TraceEvent,
   wireLayout,
 } from "../src/binding.ts"
+import { CHECK_INTERVAL_MS } from "../src/Credentials.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 
@@ -197,21 +198,39 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     loop.completeOldest(20)
   })
 
-  it("checks the process's credentials once per JS turn that submits, not per request, and refuses for good once they changed", async () => {
-    const { driver, loop } = open(64)
-    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
-    expect(loop.credentialsChecks).toBe(1)
-    await Promise.resolve()
-    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
-    expect(loop.credentialsChecks).toBe(2)
-    await Promise.resolve()
-    loop.credentialsDiffer = true
-    await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
-    loop.credentialsDiffer = false
-    await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
-    expect(loop.credentialsChecks).toBe(3) // refused from then on without asking again
-    expect(loop.inbound.length).toBe(20)
-    loop.completeOldest(20)
+  it("compares the process's credentials at the first turn, after one of Node's setters ran and when the interval passed, not per turn; refuses for good once they changed", async () => {
+    const now = vi.spyOn(performance, "now")
+    let clock = 1_000_000
+    now.mockImplementation(() => clock)
+    try {
+      const { driver, loop } = open(64)
+      for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+      expect(loop.credentialsChecks).toBe(1)
+      await Promise.resolve()
+      for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+      expect(loop.credentialsChecks).toBe(1) // a new turn within the interval: no syscalls
+      // One of Node's setters (to the same uid: allowed, nothing changes): compared at the next request, mid-turn too.
+      process.setuid?.(process.getuid!())
+      driver.submitNop(0, () => {})
+      expect(loop.credentialsChecks).toBe(process.setuid ? 2 : 1)
+      const before = loop.credentialsChecks
+      await Promise.resolve()
+      clock += CHECK_INTERVAL_MS
+      driver.submitNop(0, () => {})
+      expect(loop.credentialsChecks).toBe(before + 1) // the interval passed: native code may have changed them
+      await Promise.resolve()
+      clock += CHECK_INTERVAL_MS
+      loop.credentialsDiffer = true
+      await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
+      loop.credentialsDiffer = false
+      clock += CHECK_INTERVAL_MS
+      await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CREDENTIALS_CHANGED" })
+      expect(loop.credentialsChecks).toBe(before + 2) // refused from then on without asking again
+      expect(loop.inbound.length).toBe(22)
+      loop.completeOldest(22)
+    } finally {
+      now.mockRestore()
+    }
   })
 
   it("passes position halves, length, fd and deadline through the staging area", () => {
