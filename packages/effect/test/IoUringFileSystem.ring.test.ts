@@ -12,7 +12,7 @@ import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Stream } from "effect"
 import { IoUring } from "@iou/effect"
 import * as Ops from "../src/internal/fsOps.ts"
-import { ringLayer, scratchDir, text } from "./fileSystems.ts"
+import { decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
@@ -143,6 +143,80 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
           // Nothing is left waiting for a reader: a non-blocking writer still finds none (ENXIO).
           assert.throws(() => fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), /ENXIO/)
         }),
+    )
+
+    // A FIFO with a writer open (r+, which never blocks) opens for reading at once and reads
+    // nothing until the writer writes: readFile (not a regular file: read to its end) blocks in its read.
+    const fifoWithWriter = Effect.gen(function* () {
+      const dir = yield* scratchDir
+      const fifo = path.join(dir, "fifo")
+      childProcess.execFileSync("mkfifo", [fifo])
+      const writer = fs.openSync(fifo, "r+")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(writer)))
+      return { fifo, writer }
+    })
+    /** The fds of this process open on `file`. */
+    const fdsOn = (file: string) =>
+      fs.readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === file
+        } catch {
+          return false // the directory's own fd, gone once read
+        }
+      }).length
+    /** Waits until readFile's open and fstat ended and its read is pending in the kernel. */
+    const untilReadPending = (submittedBefore: number) =>
+      Effect.gen(function* () {
+        const io = yield* IoUring
+        for (;;) {
+          const now = yield* io.stats
+          if (now.submitted - submittedBefore >= 3 && now.outstanding === 1) return
+          yield* Effect.sleep(1)
+        }
+      })
+
+    it.effect("interrupting a readFile blocked in its read cancels the read and closes the fd it opened", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const { fifo } = yield* fifoWithWriter
+        assert.strictEqual(fdsOn(fifo), 1) // the writer
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.readFile(fifo))
+        yield* untilReadPending(before.submitted)
+        assert.strictEqual(fdsOn(fifo), 2) // readFile's own
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        // The interruption returned once the read was cancelled and the fd closed (through the ring).
+        const after = yield* io.stats
+        assert.strictEqual(after.outstanding, 0)
+        assert.isAbove(after.cancelled, before.cancelled)
+        assert.strictEqual(after.submitted - before.submitted, 4) // open, fstat, read, close
+        assert.strictEqual(fdsOn(fifo), 1)
+      }),
+    )
+
+    it.effect("readFile of a FIFO reads to its end: what the writer wrote before it closed", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const dir = yield* scratchDir
+        const fifo = path.join(dir, "fifo")
+        childProcess.execFileSync("mkfifo", [fifo])
+        const writer = fs.openSync(fifo, "r+")
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.readFile(fifo))
+        yield* untilReadPending(before.submitted)
+        fs.writeSync(writer, "first ")
+        yield* Effect.sleep(5) // most likely a read of its own
+        fs.writeSync(writer, "second")
+        // The last writer closes: once the bytes are read, the next read is end of file.
+        fs.closeSync(writer)
+        const bytes = yield* Fiber.join(fiber)
+        assert.strictEqual(decode(bytes), "first second")
+        assert.strictEqual(fdsOn(fifo), 0)
+      }),
     )
 
     it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>

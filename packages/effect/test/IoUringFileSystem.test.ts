@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
 import { Effect, Fiber, FileSystem, Latch, type Layer, Option, Stream } from "effect"
-import { decode, nodeLayer, ringLayer, scratchDir, shapeOf, text } from "./fileSystems.ts"
+import { composedRingLayer, decode, nodeLayer, ringLayer, scratchDir, shapeOf, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
@@ -666,5 +666,6 @@ describe("FileSystem behaviour", () => {
   suite("NodeFileSystem", nodeLayer)
   describe.skipIf(!supported)("on the ring", () => {
     suite("IoUringFileSystem", ringLayer)
+    suite("IoUringFileSystem, operations one by one", composedRingLayer)
   })
 })
