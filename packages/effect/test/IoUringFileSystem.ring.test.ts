@@ -2,7 +2,8 @@
  * IoUringFileSystem really uses the ring: the ring's `submitted` counter moves for each operation
  * `internal/fsOps.ts` marks as on the ring (and for no other), and for each FileSystem method the
  * README lists as on the ring; interrupting a File.read or an open blocked in the kernel cancels it
- * there.
+ * there, and interrupting a readFile or writeFile blocked in its read or write cancels it and
+ * closes the fd the method opened before the fiber goes on.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -193,6 +194,29 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         assert.strictEqual(after.outstanding, 0)
         assert.isAbove(after.cancelled, before.cancelled)
         assert.strictEqual(after.submitted - before.submitted, 4) // open, fstat, read, close
+        assert.strictEqual(fdsOn(fifo), 1)
+      }),
+    )
+
+    it.effect("interrupting a writeFile blocked in its write (a full FIFO) cancels the write and closes the fd", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        // The r+ fd is the FIFO's reader, which never reads: the pipe fills and the write blocks.
+        const { fifo } = yield* fifoWithWriter
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.writeFile(fifo, new Uint8Array(1 << 20)))
+        for (;;) {
+          const now = yield* io.stats
+          if (now.submitted - before.submitted >= 2 && now.outstanding === 1 && fdsOn(fifo) === 2) break
+          yield* Effect.sleep(1)
+        }
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        const after = yield* io.stats
+        assert.strictEqual(after.outstanding, 0)
+        assert.isAbove(after.cancelled, before.cancelled)
         assert.strictEqual(fdsOn(fifo), 1)
       }),
     )
