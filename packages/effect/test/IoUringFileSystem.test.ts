@@ -208,6 +208,9 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
             method: "read",
           },
         )
+        // A position past 2^53 but within off_t is read there (past the end: nothing).
+        assert.strictEqual(yield* file.read(new Uint8Array(4), { position: 1n << 60n }), 0)
+        assert.strictEqual(yield* file.read(new Uint8Array(4), { position: (1n << 63n) - 5n }), 0)
         yield* file.seek(1n << 60n, "start")
         assert.deepStrictEqual(shapeOf(yield* Effect.flip(file.write(text("x")))), {
           tag: "BadArgument",

@@ -12,6 +12,8 @@ type Error = PlatformError.PlatformError
 
 /** Largest file offset (off_t is signed 64-bit). */
 export const MAX_POSITION = (1n << 63n) - 1n
+/** A position no read can pass MAX_POSITION from: a buffer is shorter than 2^53 bytes. */
+const SAFE_POSITION = MAX_POSITION - (1n << 53n)
 
 export const negativePosition = (method: string) =>
   Errors.badArgument(method, "Cannot read before the start of the file")
@@ -120,7 +122,8 @@ export class RingFile implements FileSystem.File {
     after?: (n: number) => void,
   ): Effect.Effect<number, Error> {
     if (buffer.byteLength === 0) return Effect.succeed(0)
-    if (position > MAX_POSITION - BigInt(buffer.byteLength)) {
+    // The common case is decided without a bigint computed per call.
+    if (position > SAFE_POSITION && position > MAX_POSITION - BigInt(buffer.byteLength)) {
       return Effect.fail(
         Errors.badArgument(
           method,

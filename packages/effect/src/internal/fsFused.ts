@@ -38,6 +38,7 @@ export const UNKNOWN_SIZE_CHUNK = 64 * 1024
 export const MAX_READ_FILE = 2 ** 31 - 1
 
 const NO_DEADLINE = 0
+const MAX_SAFE_POSITION = BigInt(Number.MAX_SAFE_INTEGER)
 const { O_RDONLY } = NFS.constants
 
 /** readFile's failure for a file larger than Node reads. */
@@ -335,7 +336,9 @@ export const make = (raw: Raw, defaultMode: number): Fused => ({
       let release: ((effect: Effect.Effect<void>) => void) | undefined
       let handle: RequestHandle
       try {
-        handle = raw.driver.submitReadAt(fd, buffer, position, buffer.byteLength, false, NO_DEADLINE, (error, n) => {
+        // The Driver takes either; a number is the cheaper for it to check and split.
+        const at = position <= MAX_SAFE_POSITION ? Number(position) : position
+        handle = raw.driver.submitReadAt(fd, buffer, at, buffer.byteLength, false, NO_DEADLINE, (error, n) => {
           settled = true
           if (release !== undefined) return release(Effect.void)
           if (error !== null) return resume(Exit.failCause(stepCause(error, "readAt", fd, method, fd)))
