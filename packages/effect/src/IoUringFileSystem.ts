@@ -60,12 +60,18 @@ const FLAG_BITS: Readonly<Record<FileSystem.OpenFlag, number>> = {
 
 // == arguments: refused before any operation, as Node refuses them
 
-const checkPath = (method: string, path: unknown): Effect.Effect<string, Error> =>
+/** Why `path` is refused, or undefined when it is a path. */
+const badPath = (method: string, path: unknown): Error | undefined =>
   typeof path !== "string"
-    ? Effect.fail(Errors.badArgument(method, `path must be a string, got ${typeof path}`))
+    ? Errors.badArgument(method, `path must be a string, got ${typeof path}`)
     : path.includes("\u0000")
-      ? Effect.fail(Errors.badArgument(method, "path must not contain null bytes"))
-      : Effect.succeed(path)
+      ? Errors.badArgument(method, "path must not contain null bytes")
+      : undefined
+
+const checkPath = (method: string, path: unknown): Effect.Effect<string, Error> => {
+  const bad = badPath(method, path)
+  return bad === undefined ? Effect.succeed(path as string) : Effect.fail(bad)
+}
 
 const flagBits = (method: string, flag: FileSystem.OpenFlag, noFollow: boolean): Effect.Effect<number, Error> => {
   const bits = Object.hasOwn(FLAG_BITS, flag) ? FLAG_BITS[flag] : undefined
@@ -140,26 +146,28 @@ const makeWith = (
       return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r", fused)
     })
 
-  const readFile = (path: string): Effect.Effect<Uint8Array, Error> =>
-    Effect.flatMap(checkPath("readFile", path), () =>
-      fused !== undefined
-        ? fused.readFile(path)
-        : withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
-            const read = (buffer: Uint8Array, position: number) =>
-              Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
-            // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
-            return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
-              // As Node: the size fstat gives is read for regular files; other files are read to their end.
-              const size = stats.isFile() ? Number(stats.size) : 0
-              if (size > MAX_READ_FILE) return Effect.fail(Fused.tooLarge(path, size))
-              if (size > 0) {
-                const buffer = Buffer.allocUnsafeSlow(size)
-                return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
-              }
-              return readToEnd(read)
-            })
-          }),
-    )
+  const readFile = (path: string): Effect.Effect<Uint8Array, Error> => {
+    // The path is checked here, not in a step of its own: the fused readFile is then one Effect.
+    const bad = badPath("readFile", path)
+    if (bad !== undefined) return Effect.fail(bad)
+    return fused !== undefined
+      ? fused.readFile(path)
+      : withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
+          const read = (buffer: Uint8Array, position: number) =>
+            Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
+          // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
+          return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
+            // As Node: the size fstat gives is read for regular files; other files are read to their end.
+            const size = stats.isFile() ? Number(stats.size) : 0
+            if (size > MAX_READ_FILE) return Effect.fail(Fused.tooLarge(path, size))
+            if (size > 0) {
+              const buffer = Buffer.allocUnsafeSlow(size)
+              return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
+            }
+            return readToEnd(read)
+          })
+        })
+  }
 
   /** A file of unknown size (not a regular file), read to its end. */
   const readToEnd = (read: (buffer: Uint8Array, position: number) => Effect.Effect<number, Error>) =>

@@ -111,14 +111,14 @@ const pathText = (path: IoUring.PathLike): string =>
   typeof path === "string" ? path : path instanceof URL ? fileURLToPath(path) : Buffer.from(path).toString()
 
 /**
- * The Driver under a service `make` built, for the platform services' fused operations
- * (`internal/fused.ts`), which chain several requests in one Effect. It is a non-enumerable symbol
- * property, so a service wrapped or copied (the latency histograms' wrapper, a test's own service)
- * does not carry it, and the platform services then use the service's operations one by one.
+ * The Driver under a service `make` built, for the platform services' operations that run as one
+ * Effect over its callback API (`internal/fsFused.ts`, a connection's send in `internal/socket.ts`).
+ * It is a non-enumerable symbol property, so a service wrapped or copied (the latency histograms'
+ * wrapper, a test's own service) does not carry it, and the platform services then use the
+ * service's operations one by one.
  */
 export interface Raw {
   readonly driver: DriverLike
-  readonly now: () => number
 }
 
 const RAW: unique symbol = Symbol("@iou/effect/ring/raw")
@@ -138,7 +138,7 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
       statsOf,
     )
   const made = service(driver, now, stat)
-  Object.defineProperty(made, RAW, { value: { driver, now } satisfies Raw })
+  Object.defineProperty(made, RAW, { value: { driver } satisfies Raw })
   return made
 }
 
