@@ -22,7 +22,8 @@
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
  * Every step (connect, receive, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,
- * listed in the package README.
+ * listed in the package README (a send, over the ring's own service, is submitted straight to its
+ * Driver by `internal/socket.ts`, in one Effect).
  *
  * @since 0.0.0
  */
