@@ -221,6 +221,40 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
       }),
     )
 
+    it.effect(
+      "readFiles and writeFiles interrupted at whatever step they are in leave no fd open and nothing pending",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const io = yield* IoUring
+          const dir = yield* scratchDir
+          const names = Array.from({ length: 16 }, (_, i) => path.join(dir, `f${i}`))
+          for (const name of names) fs.writeFileSync(name, new Uint8Array(4096).fill(0x61))
+          const fds = () => fs.readdirSync("/proc/self/fd").length
+          const fdsBefore = fds()
+          const data = new Uint8Array(4096).fill(0x62)
+          for (let round = 0; round < 20; round++) {
+            // 256 fibers, each reading or writing files one after the other, interrupted together
+            // after a few turns of the loop: some are in their open, fstat, read, write or close.
+            const fibers = yield* Effect.forEach(
+              Array.from({ length: 256 }, (_, i) => i),
+              (i) =>
+                Effect.forkChild(
+                  Effect.forever(
+                    i % 4 === 0
+                      ? fsys.writeFile(names[i % names.length]!, data)
+                      : fsys.readFile(names[i % names.length]!),
+                  ),
+                ),
+            )
+            yield* Effect.sleep(round % 4) // 0 to 3 ms: completions come in meanwhile
+            yield* Fiber.interruptAll(fibers)
+            assert.strictEqual((yield* io.stats).outstanding, 0)
+            assert.strictEqual(fds(), fdsBefore, `round ${round}`)
+          }
+        }),
+    )
+
     it.effect("readFile of a FIFO reads to its end: what the writer wrote before it closed", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem
