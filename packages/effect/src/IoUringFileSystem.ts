@@ -30,17 +30,18 @@ import * as Path from "node:path"
 import { Effect, FileSystem, Layer, Option, PlatformError, Scope } from "effect"
 import { IoUring } from "./IoUring.ts"
 import * as Errors from "./internal/fsErrors.ts"
+import * as Fused from "./internal/fsFused.ts"
 import * as Ops from "./internal/fsOps.ts"
+import * as Ring from "./internal/ring.ts"
 import { infoOf, RingFile, typeOf } from "./internal/fsFile.ts"
 import { readAheadStream, watch } from "./internal/fsStream.ts"
 
 type Error = PlatformError.PlatformError
 
-/** Node's chunk for files whose size fstat does not tell (procfs, pipes). */
-const UNKNOWN_SIZE_CHUNK = 64 * 1024
-/** Node's largest readFile (its kIoMaxLength). */
-const MAX_READ_FILE = 2 ** 31 - 1
+const { UNKNOWN_SIZE_CHUNK, MAX_READ_FILE } = Fused
 const DEFAULT_MODE = 0o666
+/** The permission and special bits of a mode: what open(2) keeps of the mode it is given. */
+const S_IALLUGO = 0o7777
 
 const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } = NFS.constants
 
@@ -59,12 +60,18 @@ const FLAG_BITS: Readonly<Record<FileSystem.OpenFlag, number>> = {
 
 // == arguments: refused before any operation, as Node refuses them
 
-const checkPath = (method: string, path: unknown): Effect.Effect<string, Error> =>
+/** Why `path` is refused, or undefined when it is a path. */
+const badPath = (method: string, path: unknown): Error | undefined =>
   typeof path !== "string"
-    ? Effect.fail(Errors.badArgument(method, `path must be a string, got ${typeof path}`))
+    ? Errors.badArgument(method, `path must be a string, got ${typeof path}`)
     : path.includes("\u0000")
-      ? Effect.fail(Errors.badArgument(method, "path must not contain null bytes"))
-      : Effect.succeed(path)
+      ? Errors.badArgument(method, "path must not contain null bytes")
+      : undefined
+
+const checkPath = (method: string, path: unknown): Effect.Effect<string, Error> => {
+  const bad = badPath(method, path)
+  return bad === undefined ? Effect.succeed(path as string) : Effect.fail(bad)
+}
 
 const flagBits = (method: string, flag: FileSystem.OpenFlag, noFollow: boolean): Effect.Effect<number, Error> => {
   const bits = Object.hasOwn(FLAG_BITS, flag) ? FLAG_BITS[flag] : undefined
@@ -80,9 +87,13 @@ const checkMode = (method: string, mode: number | undefined): Effect.Effect<numb
       ? Effect.succeed(mode)
       : Effect.fail(Errors.badArgument(method, `mode must be an integer in [0, 2^32), got ${String(mode)}`))
 
-/** The FileSystem over `ops`; `backend` is the WatchBackend present when the layer was built. */
+/**
+ * The FileSystem over `ops`; `fused` (when the ring's Driver is reachable) does readFile, writeFile
+ * and File's reads with one Effect each; `backend` is the WatchBackend present when the layer was built.
+ */
 const makeWith = (
   ops: Ops.FsOps,
+  fused: Fused.Fused | undefined,
   backend: Option.Option<FileSystem.WatchBackend["Service"]>,
 ): FileSystem.FileSystem => {
   /** A node:fs call for the methods that stay on Node, its errors mapped for `method`. */
@@ -132,37 +143,31 @@ const makeWith = (
       const fd = yield* Effect.acquireRelease(openFd(method, path, flags, mode), (fd) =>
         Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
       )
-      return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r")
+      return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r", fused)
     })
 
-  const readFile = (path: string): Effect.Effect<Uint8Array, Error> =>
-    Effect.flatMap(checkPath("readFile", path), () =>
-      withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
-        const read = (buffer: Uint8Array, position: number) =>
-          Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
-        // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
-        return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
-          // As Node: the size fstat gives is read for regular files; other files are read to their end.
-          const size = stats.isFile() ? Number(stats.size) : 0
-          if (size > MAX_READ_FILE) {
-            return Effect.fail(
-              PlatformError.systemError({
-                _tag: "Unknown",
-                module: "FileSystem",
-                method: "readFile",
-                pathOrDescriptor: path,
-                description: `File size (${size}) is greater than 2 GiB`,
-              }),
-            )
-          }
-          if (size > 0) {
-            const buffer = Buffer.allocUnsafeSlow(size)
-            return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
-          }
-          return readToEnd(read)
+  const readFile = (path: string): Effect.Effect<Uint8Array, Error> => {
+    // The path is checked here, not in a step of its own: the fused readFile is then one Effect.
+    const bad = badPath("readFile", path)
+    if (bad !== undefined) return Effect.fail(bad)
+    return fused !== undefined
+      ? fused.readFile(path)
+      : withFd("readFile", path, O_RDONLY, DEFAULT_MODE, (fd) => {
+          const read = (buffer: Uint8Array, position: number) =>
+            Errors.mapTo("readFile", path)(ops.readAt(fd, buffer, position))
+          // Plain flatMaps on the common path (a regular file: fstat, then one read of its size).
+          return Effect.flatMap(Errors.mapTo("readFile", path)(ops.stat(fd, { followSymlinks: true })), (stats) => {
+            // As Node: the size fstat gives is read for regular files; other files are read to their end.
+            const size = stats.isFile() ? Number(stats.size) : 0
+            if (size > MAX_READ_FILE) return Effect.fail(Fused.tooLarge(path, size))
+            if (size > 0) {
+              const buffer = Buffer.allocUnsafeSlow(size)
+              return Effect.map(read(buffer, 0), (n) => (n === size ? buffer : Buffer.from(buffer.subarray(0, n))))
+            }
+            return readToEnd(read)
+          })
         })
-      }),
-    )
+  }
 
   /** A file of unknown size (not a regular file), read to its end. */
   const readToEnd = (read: (buffer: Uint8Array, position: number) => Effect.Effect<number, Error>) =>
@@ -184,6 +189,7 @@ const makeWith = (
       yield* checkPath("writeFile", path)
       const flags = yield* flagBits("writeFile", options?.flag ?? "w", false)
       const mode = yield* checkMode("writeFile", options?.mode)
+      if (fused !== undefined) return yield* fused.writeFile(path, data, flags, mode & S_IALLUGO)
       yield* withFd("writeFile", path, flags, mode, (fd) =>
         data.byteLength === 0 ? Effect.void : Errors.mapTo("writeFile", path)(ops.writeAt(fd, data, 0)),
       )
@@ -384,7 +390,8 @@ const makeWith = (
 export const make: Effect.Effect<FileSystem.FileSystem, never, IoUring> = Effect.gen(function* () {
   const io = yield* IoUring
   const backend = yield* Effect.serviceOption(FileSystem.WatchBackend)
-  return makeWith(Ops.make(io), backend)
+  const raw = Ring.rawOf(io)
+  return makeWith(Ops.make(io), raw === undefined ? undefined : Fused.make(raw, DEFAULT_MODE), backend)
 })
 
 /**

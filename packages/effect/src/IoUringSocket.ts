@@ -22,7 +22,8 @@
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
  * Every step (connect, receive, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,
- * listed in the package README.
+ * listed in the package README (a send, over the ring's own service, is submitted straight to its
+ * Driver by `internal/socket.ts`, in one Effect).
  *
  * @since 0.0.0
  */
@@ -31,6 +32,7 @@ import * as Socket from "effect/socket/Socket"
 import { IoUring } from "./IoUring.ts"
 import { toSocketError } from "./IoUringError.ts"
 import * as NetOps from "./internal/netOps.ts"
+import * as Ring from "./internal/ring.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
@@ -59,6 +61,7 @@ export type NetOptions = NetOps.ConnectOptions & {
 export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never, IoUring> =>
   Effect.flatMap(Effect.service(IoUring), (io) => {
     const ops = NetOps.make(io)
+    const raw = Ring.rawOf(io)
     const connect = ops.connect(options).pipe(Effect.mapError((error) => toSocketError(error, "Open")))
     const open = Effect.acquireRelease(
       (options.openTimeout === undefined
@@ -74,7 +77,7 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
                 ),
             }),
           )
-      ).pipe(Effect.map((connection) => new Live.Live(ops, connection, options))),
+      ).pipe(Effect.map((connection) => new Live.Live(ops, connection, options, raw))),
       (live) => live.requestClose(),
     )
     return Live.fromLive(open)

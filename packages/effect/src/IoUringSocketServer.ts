@@ -26,6 +26,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 import { IoUring } from "./IoUring.ts"
 import * as NetOps from "./internal/netOps.ts"
+import * as Ring from "./internal/ring.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
@@ -66,7 +67,9 @@ export const make = (
   options: ServerOptions,
 ): Effect.Effect<SocketServer.SocketServer["Service"], SocketServer.SocketServerError, IoUring | Scope.Scope> =>
   Effect.gen(function* () {
-    const ops = NetOps.make(yield* Effect.service(IoUring))
+    const io = yield* Effect.service(IoUring)
+    const ops = NetOps.make(io)
+    const raw = Ring.rawOf(io)
     const listener = yield* Effect.acquireRelease(Effect.mapError(ops.listen(options), openError), (listener) =>
       ops.closeListener(listener),
     )
@@ -80,7 +83,7 @@ export const make = (
         const services = Context.omit(Scope.Scope)(yield* Effect.context<R>()) as Context.Context<R>
         const track = Fiber.runIn(scope)
         const serve = (connection: NetOps.Connection) => {
-          const live = new Live.Live(ops, connection, options)
+          const live = new Live.Live(ops, connection, options, raw)
           pipe(
             Live.fromLive(Effect.succeed(live)),
             Effect.flatMap(handler),

@@ -2,7 +2,8 @@
  * IoUringFileSystem really uses the ring: the ring's `submitted` counter moves for each operation
  * `internal/fsOps.ts` marks as on the ring (and for no other), and for each FileSystem method the
  * README lists as on the ring; interrupting a File.read or an open blocked in the kernel cancels it
- * there.
+ * there, and interrupting a readFile or writeFile blocked in its read or write cancels it and
+ * closes the fd the method opened before the fiber goes on.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -12,7 +13,7 @@ import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Stream } from "effect"
 import { IoUring } from "@iou/effect"
 import * as Ops from "../src/internal/fsOps.ts"
-import { ringLayer, scratchDir, text } from "./fileSystems.ts"
+import { decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
@@ -143,6 +144,137 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
           // Nothing is left waiting for a reader: a non-blocking writer still finds none (ENXIO).
           assert.throws(() => fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), /ENXIO/)
         }),
+    )
+
+    // A FIFO with a writer open (r+, which never blocks) opens for reading at once and reads
+    // nothing until the writer writes: readFile (not a regular file: read to its end) blocks in its read.
+    const fifoWithWriter = Effect.gen(function* () {
+      const dir = yield* scratchDir
+      const fifo = path.join(dir, "fifo")
+      childProcess.execFileSync("mkfifo", [fifo])
+      const writer = fs.openSync(fifo, "r+")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(writer)))
+      return { fifo, writer }
+    })
+    /** The fds of this process open on `file`. */
+    const fdsOn = (file: string) =>
+      fs.readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === file
+        } catch {
+          return false // the directory's own fd, gone once read
+        }
+      }).length
+    /** Waits until readFile's open and fstat ended and its read is pending in the kernel. */
+    const untilReadPending = (submittedBefore: number) =>
+      Effect.gen(function* () {
+        const io = yield* IoUring
+        for (;;) {
+          const now = yield* io.stats
+          if (now.submitted - submittedBefore >= 3 && now.outstanding === 1) return
+          yield* Effect.sleep(1)
+        }
+      })
+
+    it.effect("interrupting a readFile blocked in its read cancels the read and closes the fd it opened", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const { fifo } = yield* fifoWithWriter
+        assert.strictEqual(fdsOn(fifo), 1) // the writer
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.readFile(fifo))
+        yield* untilReadPending(before.submitted)
+        assert.strictEqual(fdsOn(fifo), 2) // readFile's own
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        // The interruption returned once the read was cancelled and the fd closed (through the ring).
+        const after = yield* io.stats
+        assert.strictEqual(after.outstanding, 0)
+        assert.isAbove(after.cancelled, before.cancelled)
+        assert.strictEqual(after.submitted - before.submitted, 4) // open, fstat, read, close
+        assert.strictEqual(fdsOn(fifo), 1)
+      }),
+    )
+
+    it.effect("interrupting a writeFile blocked in its write (a full FIFO) cancels the write and closes the fd", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        // The r+ fd is the FIFO's reader, which never reads: the pipe fills and the write blocks.
+        const { fifo } = yield* fifoWithWriter
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.writeFile(fifo, new Uint8Array(1 << 20)))
+        for (;;) {
+          const now = yield* io.stats
+          if (now.submitted - before.submitted >= 2 && now.outstanding === 1 && fdsOn(fifo) === 2) break
+          yield* Effect.sleep(1)
+        }
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        const after = yield* io.stats
+        assert.strictEqual(after.outstanding, 0)
+        assert.isAbove(after.cancelled, before.cancelled)
+        assert.strictEqual(fdsOn(fifo), 1)
+      }),
+    )
+
+    it.effect(
+      "readFiles and writeFiles interrupted at whatever step they are in leave no fd open and nothing pending",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const io = yield* IoUring
+          const dir = yield* scratchDir
+          const names = Array.from({ length: 16 }, (_, i) => path.join(dir, `f${i}`))
+          for (const name of names) fs.writeFileSync(name, new Uint8Array(4096).fill(0x61))
+          const fds = () => fs.readdirSync("/proc/self/fd").length
+          const fdsBefore = fds()
+          const data = new Uint8Array(4096).fill(0x62)
+          for (let round = 0; round < 20; round++) {
+            // 256 fibers, each reading or writing files one after the other, interrupted together
+            // after a few turns of the loop: some are in their open, fstat, read, write or close.
+            const fibers = yield* Effect.forEach(
+              Array.from({ length: 256 }, (_, i) => i),
+              (i) =>
+                Effect.forkChild(
+                  Effect.forever(
+                    i % 4 === 0
+                      ? fsys.writeFile(names[i % names.length]!, data)
+                      : fsys.readFile(names[i % names.length]!),
+                  ),
+                ),
+            )
+            yield* Effect.sleep(round % 4) // 0 to 3 ms: completions come in meanwhile
+            yield* Fiber.interruptAll(fibers)
+            assert.strictEqual((yield* io.stats).outstanding, 0)
+            assert.strictEqual(fds(), fdsBefore, `round ${round}`)
+          }
+        }),
+    )
+
+    it.effect("readFile of a FIFO reads to its end: what the writer wrote before it closed", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const dir = yield* scratchDir
+        const fifo = path.join(dir, "fifo")
+        childProcess.execFileSync("mkfifo", [fifo])
+        const writer = fs.openSync(fifo, "r+")
+        const before = yield* io.stats
+        const fiber = yield* Effect.forkChild(fsys.readFile(fifo))
+        yield* untilReadPending(before.submitted)
+        fs.writeSync(writer, "first ")
+        yield* Effect.sleep(5) // most likely a read of its own
+        fs.writeSync(writer, "second")
+        // The last writer closes: once the bytes are read, the next read is end of file.
+        fs.closeSync(writer)
+        const bytes = yield* Fiber.join(fiber)
+        assert.strictEqual(decode(bytes), "first second")
+        assert.strictEqual(fdsOn(fifo), 0)
+      }),
     )
 
     it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>

@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
 import { Effect, Fiber, FileSystem, Latch, type Layer, Option, Stream } from "effect"
-import { decode, nodeLayer, ringLayer, scratchDir, shapeOf, text } from "./fileSystems.ts"
+import { composedRingLayer, decode, nodeLayer, ringLayer, scratchDir, shapeOf, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
@@ -208,6 +208,9 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
             method: "read",
           },
         )
+        // A position past 2^53 but within off_t is read there (past the end: nothing).
+        assert.strictEqual(yield* file.read(new Uint8Array(4), { position: 1n << 60n }), 0)
+        assert.strictEqual(yield* file.read(new Uint8Array(4), { position: (1n << 63n) - 5n }), 0)
         yield* file.seek(1n << 60n, "start")
         assert.deepStrictEqual(shapeOf(yield* Effect.flip(file.write(text("x")))), {
           tag: "BadArgument",
@@ -666,5 +669,6 @@ describe("FileSystem behaviour", () => {
   suite("NodeFileSystem", nodeLayer)
   describe.skipIf(!supported)("on the ring", () => {
     suite("IoUringFileSystem", ringLayer)
+    suite("IoUringFileSystem, operations one by one", composedRingLayer)
   })
 })

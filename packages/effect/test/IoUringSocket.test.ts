@@ -5,6 +5,7 @@
  * `internal/netOps.ts` (the only way the socket modules reach the kernel) moves the ring's
  * `submitted` counter.
  */
+import * as fs from "node:fs"
 import * as net from "node:net"
 import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
@@ -193,6 +194,53 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
           ;(yield* Effect.promise(() => peer.socket)).write("after")
           assert.strictEqual(new TextDecoder().decode((yield* pull)[0] as Uint8Array), "after")
         }).pipe(Effect.scoped),
+      )
+      it.effect(
+        "interrupting a write blocked in the kernel (the peer does not read) cancels the send, and the connection still closes",
+        () =>
+          Effect.gen(function* () {
+            const io = yield* IoUring
+            let closed: () => void = () => {}
+            const peerClosed = new Promise<void>((resolve) => (closed = resolve))
+            let accepted: (connection: net.Socket) => void = () => {}
+            const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
+            const server = yield* Effect.acquireRelease(
+              Effect.callback<net.Server>((resume) => {
+                // Paused: the peer never reads, so the kernel's buffers fill and the send blocks.
+                const server = net.createServer({ pauseOnConnect: true }, (connection) => {
+                  connection.on("error", () => {})
+                  connection.on("close", () => closed())
+                  accepted(connection)
+                })
+                server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+              }),
+              (server) => Effect.sync(() => server.close()),
+            )
+            const port = (server.address() as net.AddressInfo).port
+            const fds = () => fs.readdirSync("/proc/self/fd").length
+            const fdsBefore = fds()
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+                yield* socket.reader
+                const { write } = yield* socket.writer
+                const cancelled = (yield* io.stats).cancelled
+                const blocked = yield* Effect.forkChild(write(new Uint8Array(64 * 1024 * 1024)))
+                while ((yield* io.stats).outstanding === 0) yield* Effect.sleep("1 millis")
+                yield* Fiber.interrupt(blocked)
+                const after = yield* io.stats
+                assert.strictEqual(after.outstanding, 0, "no send is left in the kernel")
+                assert.strictEqual(after.cancelled, cancelled + 1, "the send was cancelled")
+              }),
+            )
+            // The scope closed the connection (the writer's release shut its write side down, and
+            // nothing pending held its fd open): the peer, reading again, gets what the kernel had
+            // taken, then end of stream.
+            ;(yield* Effect.promise(() => peer)).resume()
+            yield* Effect.promise(() => peerClosed)
+            // Node closed its end too: no fd of the connection is left, ours included.
+            assert.strictEqual(fds(), fdsBefore)
+          }),
       )
     },
   )

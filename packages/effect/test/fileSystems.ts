@@ -18,6 +18,16 @@ export const ringLayer: Layer.Layer<FileSystem.FileSystem | IoUring, IoUringErro
   Layer.provideMerge(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 })),
 )
 
+/**
+ * IoUringFileSystem over a service that is not the ring's own (wrapped by the latency histograms):
+ * it cannot reach the Driver, so readFile, writeFile and File's reads run as the service's
+ * operations one by one instead of fused, and must behave the same.
+ */
+export const composedRingLayer: Layer.Layer<FileSystem.FileSystem | IoUring, IoUringError> =
+  IoUringFileSystem.layer.pipe(
+    Layer.provideMerge(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 }, { latencyHistograms: true })),
+  )
+
 /** A fresh directory, removed with everything in it when the scope closes (through node:fs). */
 export const scratchDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "iou-fs-"))),

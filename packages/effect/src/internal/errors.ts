@@ -89,19 +89,20 @@ const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined
 }
 
 /**
- * The Effect for a failure reported by the Driver, synchronously (thrown by a submit call) or through
- * a request's callback: a typed failure for the Driver's IoUringError, an interruption for a
- * cancellation nobody asked for through interruption (it cannot happen through this package), and a
- * defect with a clear message for everything else (argument errors are bugs in the caller).
+ * What a failure reported by the Driver is, synchronously (thrown by a submit call) or through a
+ * request's callback: the typed IoUringError for the Driver's IoUringError, or the Cause it is
+ * otherwise: an interruption for a cancellation nobody asked for through interruption (it cannot
+ * happen through this package), and a defect with a clear message for everything else (argument
+ * errors are bugs in the caller).
  */
-export const failure = (
+export const classify = (
   error: unknown,
   syscall: Syscall,
   fd: number | undefined,
   method?: Operations.Method,
-): Effect.Effect<never, IoUringError> => {
+): IoUringError | Cause.Cause<never> => {
   if (error instanceof NativeError) {
-    return error.reason === "Cancelled" ? Effect.interrupt : Effect.fail(fromNative(error, syscall, fd))
+    return error.reason === "Cancelled" ? Cause.interrupt() : fromNative(error, syscall, fd)
   }
   if (error instanceof TypeError || error instanceof RangeError) {
     const name = error.name
@@ -112,7 +113,19 @@ export const failure = (
       { cause: error },
     )
     wrapped.name = name
-    return Effect.die(wrapped)
+    return Cause.die(wrapped)
   }
-  return Effect.failCause(Cause.die(error))
+  return Cause.die(error)
+}
+
+/** The Effect for a failure reported by the Driver (see `classify`). */
+export const failure = (
+  error: unknown,
+  syscall: Syscall,
+  fd: number | undefined,
+  method?: Operations.Method,
+): Effect.Effect<never, IoUringError> => {
+  if (error instanceof NativeError && error.reason === "Cancelled") return Effect.interrupt
+  const classified = classify(error, syscall, fd, method)
+  return classified instanceof IoUringError ? Effect.fail(classified) : Effect.failCause(classified)
 }

@@ -5,12 +5,15 @@
  */
 import { BigInt as BI, ByteSize, Effect, FileSystem, Option, PlatformError } from "effect"
 import * as Errors from "./fsErrors.ts"
+import type { Fused } from "./fsFused.ts"
 import * as Ops from "./fsOps.ts"
 
 type Error = PlatformError.PlatformError
 
 /** Largest file offset (off_t is signed 64-bit). */
 export const MAX_POSITION = (1n << 63n) - 1n
+/** A position no read can pass MAX_POSITION from: a buffer is shorter than 2^53 bytes. */
+const SAFE_POSITION = MAX_POSITION - (1n << 53n)
 
 export const negativePosition = (method: string) =>
   Errors.badArgument(method, "Cannot read before the start of the file")
@@ -78,8 +81,12 @@ export class RingFile implements FileSystem.File {
   /** Opened for writing: an empty write on a read-only handle fails as the kernel fails it (EBADF). */
   private readonly writable: boolean
 
-  constructor(ops: Ops.FsOps, fd: number, append: boolean, writable: boolean) {
+  /** Reads as one Effect each, when the ring's Driver is reachable. */
+  private readonly fused: Fused | undefined
+
+  constructor(ops: Ops.FsOps, fd: number, append: boolean, writable: boolean, fused?: Fused) {
     this.ops = ops
+    this.fused = fused
     this.fd = fd
     this.append = append
     this.writable = writable
@@ -108,9 +115,15 @@ export class RingFile implements FileSystem.File {
    * Reads into `buffer` at `position` (not the cursor). As Node: an empty buffer reads nothing,
    * and a range that would end past the largest offset is a BadArgument.
    */
-  readChunk(method: string, buffer: Uint8Array, position: bigint): Effect.Effect<number, Error> {
+  readChunk(
+    method: string,
+    buffer: Uint8Array,
+    position: bigint,
+    after?: (n: number) => void,
+  ): Effect.Effect<number, Error> {
     if (buffer.byteLength === 0) return Effect.succeed(0)
-    if (position > MAX_POSITION - BigInt(buffer.byteLength)) {
+    // The common case is decided without a bigint computed per call.
+    if (position > SAFE_POSITION && position > MAX_POSITION - BigInt(buffer.byteLength)) {
       return Effect.fail(
         Errors.badArgument(
           method,
@@ -118,7 +131,9 @@ export class RingFile implements FileSystem.File {
         ),
       )
     }
-    return Errors.mapTo(method, this.fd)(this.ops.readAt(this.fd, buffer, position))
+    if (this.fused !== undefined) return this.fused.readAt(method, this.fd, buffer, position, after)
+    const read = Errors.mapTo(method, this.fd)(this.ops.readAt(this.fd, buffer, position))
+    return after === undefined ? read : Effect.tap(read, (n) => Effect.sync(() => after(n)))
   }
 
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {
@@ -129,9 +144,8 @@ export class RingFile implements FileSystem.File {
     }
     return Effect.suspend(() => {
       const position = this.position
-      return Effect.map(this.readChunk("read", buffer, position), (n) => {
+      return this.readChunk("read", buffer, position, (n) => {
         this.position = position + BigInt(n)
-        return n
       })
     })
   }

@@ -133,7 +133,7 @@ const validMode = (mode: number): boolean => Number.isInteger(mode) && mode >= 0
  * the ring names every stat "stat" where Node says "fstat" or "lstat", and Node's mkdir -p names
  * all its steps "mkdir".
  */
-const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | "ENOTDIR"): IoUringError =>
+export const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | "ENOTDIR"): IoUringError =>
   new IoUringError({
     reason: error.reason,
     code: code ?? error.code,

@@ -110,6 +110,23 @@ const byteLength = (buffer: Uint8Array | ReadonlyArray<Uint8Array>): number => {
 const pathText = (path: IoUring.PathLike): string =>
   typeof path === "string" ? path : path instanceof URL ? fileURLToPath(path) : Buffer.from(path).toString()
 
+/**
+ * The Driver under a service `make` built, for the platform services' operations that run as one
+ * Effect over its callback API (`internal/fsFused.ts`, a connection's send in `internal/socket.ts`).
+ * It is a non-enumerable symbol property, so a service wrapped or copied (the latency histograms'
+ * wrapper, a test's own service) does not carry it, and the platform services then use the
+ * service's operations one by one.
+ */
+export interface Raw {
+  readonly driver: DriverLike
+}
+
+const RAW: unique symbol = Symbol("@iou/effect/ring/raw")
+
+/** The Driver under `service`, when `make` built it and nothing wrapped it since. */
+export const rawOf = (service: IoUring.IoUring["Service"]): Raw | undefined =>
+  (service as { readonly [RAW]?: Raw })[RAW]
+
 /** The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms. */
 export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => {
   const stat = (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) =>
@@ -120,7 +137,9 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
       (cb) => driver.submitStat(pathOrFd, options?.followSymlinks ?? true, deadlineOf(options?.timeout, now), cb),
       statsOf,
     )
-  return service(driver, now, stat)
+  const made = service(driver, now, stat)
+  Object.defineProperty(made, RAW, { value: { driver } satisfies Raw })
+  return made
 }
 
 const service = (

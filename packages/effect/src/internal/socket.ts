@@ -27,12 +27,15 @@
  * the connection; releasing the writer half-closes; upgrade fails with SocketUpgradeError, since
  * there is no TLS on the ring.
  */
+import type { RequestHandle } from "@iou/core"
 import { Cause, Effect, Exit, Fiber, Latch, Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Socket from "effect/socket/Socket"
 import type { Data } from "../IoUring.ts"
-import { type IoUringError, toSocketError } from "../IoUringError.ts"
+import { IoUringError, toSocketError } from "../IoUringError.ts"
+import * as Errors from "./errors.ts"
 import type { Connection, NetOps } from "./netOps.ts"
+import type { Raw } from "./ring.ts"
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
 type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
@@ -58,13 +61,16 @@ export class Live {
 
   readonly ops: NetOps
   readonly connection: Connection
+  /** The Driver under the ring's own service (sends as one Effect); undefined over another service. */
+  private readonly raw: Raw | undefined
   private readonly highWaterMark: number
   private readonly maxChunks: number
   private readonly onChunk = (chunk: Uint8Array): void => this.chunk(chunk)
 
-  constructor(ops: NetOps, connection: Connection, options?: Options) {
+  constructor(ops: NetOps, connection: Connection, options?: Options, raw?: Raw) {
     this.ops = ops
     this.connection = connection
+    this.raw = raw
     this.highWaterMark = positive(options?.highWaterMark, DEFAULT_HIGH_WATER_MARK)
     this.maxChunks = positive(options?.chunkSize, DEFAULT_CHUNKS)
   }
@@ -81,12 +87,57 @@ export class Live {
     )
   }
 
-  /** A send on the fd; "closed" once the connection was asked to close. */
-  send(data: Data): Effect.Effect<void, IoUringError | "closed"> {
+  /**
+   * A send of all of `data` on the fd, as the writer reports it: SocketWriteError once the
+   * connection was asked to close, the send's failure as `toSocketError` maps it.
+   */
+  send(data: Data): Effect.Effect<void, Socket.SocketError> {
+    if (this.raw !== undefined) return this.sendRaw(this.raw, data)
     return Effect.suspend(
       (): Effect.Effect<void, IoUringError | "closed"> =>
         this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data)),
-    )
+    ).pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
+  }
+
+  /**
+   * `send` as one Effect.callback over the Driver: what `track` and the service's send do, in plain
+   * JS. The send counts as pending from its submission to its callback; interruption cancels it in
+   * the kernel and goes on once its callback ran. Either way the fd is then closed if it was asked
+   * to close meanwhile and nothing else is pending (the fiber, or the interruption, runs that close).
+   */
+  private sendRaw({ driver }: Raw, data: Data): Effect.Effect<void, Socket.SocketError> {
+    return Effect.callback<void, Socket.SocketError>((resume) => {
+      if (this.closeAsked) return resume(Exit.fail(writeClosed()))
+      const fd = this.connection.fd
+      // settled: the send's callback has run. release: set by the cleanup when interrupted.
+      let settled = false
+      let release: ((effect: Effect.Effect<void>) => void) | undefined
+      let handle: RequestHandle
+      const ended = (outcome: Exit.Exit<void, Socket.SocketError>): void => {
+        settled = true
+        this.pending--
+        const close = this.closeIfIdle()
+        if (release !== undefined) return release(close)
+        resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
+      }
+      this.pending++
+      try {
+        handle = driver.submitSend(fd, data, 0, (error) => ended(error === null ? Exit.void : sendFailure(error, fd)))
+      } catch (error) {
+        // Refused before the loop (a closed Driver, an argument the Driver refuses).
+        return ended(sendFailure(error, fd))
+      }
+      if (settled) return
+      return Effect.callback<void>((resumeCleanup) => {
+        if (settled) return resumeCleanup(Effect.void)
+        release = resumeCleanup
+        try {
+          driver.cancel(handle)
+        } catch {
+          // The send is ending on its own: its callback still runs once and releases this cleanup.
+        }
+      })
+    })
   }
 
   /** The reader's pull: the queued chunks, or the next ones to arrive. */
@@ -263,6 +314,14 @@ const closeError = (code: number) => new Socket.SocketError({ reason: new Socket
 const writeClosed = () =>
   new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
 
+/** A send's failure reported by the Driver as the writer reports it (the service's send, then `toSocketError`). */
+const sendFailure = (error: unknown, fd: number): Exit.Exit<never, Socket.SocketError> => {
+  const classified = Errors.classify(error, "send", fd, "send")
+  return Exit.failCause(
+    classified instanceof IoUringError ? Cause.fail(toSocketError(classified, "Write")) : classified,
+  )
+}
+
 const noUpgrade: Socket.Reader["upgrade"] = () =>
   Effect.fail(
     new Socket.SocketError({
@@ -317,9 +376,7 @@ export const fromLive = (open: Effect.Effect<Live, Socket.SocketError, Scope.Sco
         const live = current
         if (live === undefined) return opened.whenOpen(send(data))
         if (!live.writable) return Effect.fail(writeClosed())
-        return live
-          .send(data)
-          .pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
+        return live.send(data)
       })
 
     const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>

@@ -1,0 +1,362 @@
+/**
+ * IoUringFileSystem's fused operations: `readFile` and `writeFile` as one Effect each, whose steps
+ * (open, fstat, read or write, close) are chained in plain JS over the Driver's callback API, and
+ * a File's read (at a position, or at its cursor, which `after` then moves) as one
+ * `Effect.callback` whose failures are PlatformErrors from the start. Where the IoUring service is the ring's own (`Ring.rawOf`), IoUringFileSystem uses these;
+ * otherwise (a wrapped service, such as the latency histograms') it builds the same methods from
+ * `fsOps.ts`'s operations one by one. A fiber suspends once per method instead of once per step.
+ *
+ * Outcomes are those of the composed methods, step by step: each step's failure is the ring's
+ * IoUringError (the fstat's named "fstat", as `fsOps.stat` names it) as a PlatformError for the
+ * method and its path; a failing close is a defect (as the composed release's `orDie`), elected
+ * over a step's failure as acquireUseRelease elects it.
+ *
+ * Interruption: the step in flight is cancelled in the kernel (`driver.cancel`). Once its callback
+ * ran, the fd the chain opened (or an fd the open produced after all, when the cancel came too
+ * late) is closed with closeFd, and only then does the interrupted fiber go on, as it would after
+ * acquireUseRelease's release. A close is never cancelled.
+ *
+ * Invariants: the Driver calls each request's callback exactly once; the chain has at most one
+ * request in flight, so it submits its next step (or resumes the fiber) only from the callback of
+ * the one before, and the fiber is resumed, or the interruption released, exactly once, after the
+ * close.
+ */
+import * as NFS from "node:fs"
+import { Operations, type FileStats, type RequestHandle } from "@iou/core"
+import { Cause, Effect, Exit, PlatformError } from "effect"
+import { IoUringError } from "../IoUringError.ts"
+import * as Errors from "./errors.ts"
+import * as FsErrors from "./fsErrors.ts"
+import { renamed } from "./fsOps.ts"
+import type { Raw } from "./ring.ts"
+
+type Error = PlatformError.PlatformError
+
+/** Node's chunk for files whose size fstat does not tell (procfs, pipes). */
+export const UNKNOWN_SIZE_CHUNK = 64 * 1024
+/** Node's largest readFile (its kIoMaxLength). */
+export const MAX_READ_FILE = 2 ** 31 - 1
+
+const NO_DEADLINE = 0
+const MAX_SAFE_POSITION = BigInt(Number.MAX_SAFE_INTEGER)
+const { O_RDONLY } = NFS.constants
+
+/** readFile's failure for a file larger than Node reads. */
+export const tooLarge = (path: string, size: number): Error =>
+  PlatformError.systemError({
+    _tag: "Unknown",
+    module: "FileSystem",
+    method: "readFile",
+    pathOrDescriptor: path,
+    description: `File size (${size}) is greater than 2 GiB`,
+  })
+
+/**
+ * A Driver failure of operation `op` as the Cause the composed method fails with: the IoUringError
+ * (renamed to `syscall` when given) as a PlatformError of `method` on `pathOrFd`, or the defect.
+ */
+const stepCause = (
+  error: unknown,
+  op: Operations.Method,
+  fd: number | undefined,
+  method: string,
+  pathOrFd: string | number,
+  syscall?: string,
+): Cause.Cause<Error> => {
+  const classified = Errors.classify(error, Operations.OPERATIONS[op].syscall, fd, op)
+  if (!(classified instanceof IoUringError)) return classified
+  const named = syscall === undefined || classified.syscall === syscall ? classified : renamed(classified, syscall)
+  return Cause.fail(FsErrors.toPlatformError(named, method, pathOrFd))
+}
+
+/** The outcome once the close failed with `closeCause`: a defect, after the step's failure elected to one too. */
+const withCloseFailure = <A>(outcome: Exit.Exit<A, Error>, closeCause: Cause.Cause<never>): Exit.Exit<A, Error> => {
+  if (Exit.isSuccess(outcome)) return Exit.failCause(closeCause)
+  const error = Cause.findErrorOption(outcome.cause)
+  return Exit.failCause(Cause.combine(error._tag === "Some" ? Cause.die(error.value) : outcome.cause, closeCause))
+}
+
+const OPEN = 0
+const STAT = 1
+const READ = 2
+const WRITE = 3
+const CLOSE = 4
+type State = typeof OPEN | typeof STAT | typeof READ | typeof WRITE | typeof CLOSE
+
+/**
+ * One readFile or writeFile: its state (which request is in flight), the fd it opened, and its
+ * single completion callback, which moves it on.
+ */
+class Chain {
+  private state: State = OPEN
+  /** The request in flight as `cancel` takes it; 0 while none can be cancelled (a close, a request ended without the loop). */
+  private handle: RequestHandle = 0
+  /** Counts callbacks, so that a callback run within its own submit call is told from a handle to keep. */
+  private calls = 0
+  /** The fd the open produced and no close has taken yet; -1 when none. */
+  private fd = -1
+  /** The fd being closed (for the close's error). */
+  private closing = -1
+  /** What the fiber gets once the fd is closed. */
+  private outcome: Exit.Exit<Uint8Array | void, Error> = Exit.void
+  private delivered = false
+  private interrupted = false
+  private release: ((effect: Effect.Effect<void>) => void) | undefined
+
+  /** readFile: the buffer of the file's size, or the chunks of a file read to its end. */
+  private buffer: Buffer | undefined
+  private chunks: Array<Buffer> | undefined
+  private total = 0
+
+  private readonly callback = (error: globalThis.Error | null, value: number | FileStats | undefined): void =>
+    this.completed(error, value)
+
+  private readonly raw: Raw
+  private readonly method: "readFile" | "writeFile"
+  private readonly path: string
+  private readonly resume: (effect: Effect.Effect<Uint8Array | void, Error>) => void
+  /** writeFile: the bytes; undefined for readFile. */
+  private readonly data: Uint8Array | undefined
+  private readonly flags: number
+  private readonly mode: number
+
+  constructor(
+    raw: Raw,
+    method: "readFile" | "writeFile",
+    path: string,
+    resume: (effect: Effect.Effect<Uint8Array | void, Error>) => void,
+    data: Uint8Array | undefined,
+    flags: number,
+    mode: number,
+  ) {
+    this.raw = raw
+    this.method = method
+    this.path = path
+    this.resume = resume
+    this.data = data
+    this.flags = flags
+    this.mode = mode
+  }
+
+  /** Submits the open; the cleanup to return from `Effect.callback`'s register, unless already resumed. */
+  start(): Effect.Effect<void> | undefined {
+    this.submit("open", undefined, () =>
+      this.raw.driver.submitOpen(this.path, this.flags, this.mode, NO_DEADLINE, this.callback),
+    )
+    return this.delivered ? undefined : Effect.callback<void>((resume) => this.interrupt(resume))
+  }
+
+  /** The fiber was interrupted: cancel the step in flight; the close that follows releases `resume`. */
+  private interrupt(resume: (effect: Effect.Effect<void>) => void): void {
+    if (this.delivered) return resume(Effect.void)
+    this.interrupted = true
+    this.release = resume
+    if (this.handle === 0) return
+    try {
+      this.raw.driver.cancel(this.handle)
+    } catch {
+      // The request is ending on its own: its callback still runs once and moves the chain on.
+    }
+  }
+
+  private submit(op: Operations.Method, fd: number | undefined, call: () => RequestHandle): void {
+    const calls = this.calls
+    let handle: RequestHandle
+    try {
+      handle = call()
+    } catch (error) {
+      // Refused before the loop (a closed Driver, an argument the Driver refuses).
+      return this.end(Exit.failCause(stepCause(error, op, fd, this.method, this.path)))
+    }
+    if (this.calls === calls) this.handle = handle
+  }
+
+  private completed(error: globalThis.Error | null, value: number | FileStats | undefined): void {
+    this.calls++
+    this.handle = 0
+    switch (this.state) {
+      case OPEN:
+        if (error === null) this.fd = value as number
+        if (this.interrupted) return this.close()
+        if (error !== null) return this.end(Exit.failCause(stepCause(error, "open", undefined, this.method, this.path)))
+        return this.data === undefined ? this.stat() : this.write()
+      case STAT:
+        if (this.interrupted) return this.close()
+        if (error !== null) {
+          return this.end(Exit.failCause(stepCause(error, "stat", this.fd, this.method, this.path, "fstat")))
+        }
+        return this.sized(value as FileStats)
+      case READ:
+        if (this.interrupted) return this.close()
+        if (error !== null) return this.end(Exit.failCause(stepCause(error, "readAt", this.fd, this.method, this.path)))
+        return this.read(value as number)
+      case WRITE:
+        if (this.interrupted) return this.close()
+        return this.end(
+          error === null ? Exit.void : Exit.failCause(stepCause(error, "writeAt", this.fd, this.method, this.path)),
+        )
+      case CLOSE:
+        return this.deliver(error)
+    }
+  }
+
+  private stat(): void {
+    this.state = STAT
+    const fd = this.fd
+    this.submit("stat", fd, () => this.raw.driver.submitStat(fd, true, NO_DEADLINE, this.callback))
+  }
+
+  /** As Node: the size fstat gives is read for regular files; other files are read to their end. */
+  private sized(stats: FileStats): void {
+    const size = stats.isFile() ? Number(stats.size) : 0
+    if (size > MAX_READ_FILE) return this.end(Exit.fail(tooLarge(this.path, size)))
+    if (size > 0) {
+      this.buffer = Buffer.allocUnsafeSlow(size)
+    } else {
+      this.chunks = []
+    }
+    this.readNext()
+  }
+
+  private readNext(): void {
+    this.state = READ
+    const fd = this.fd
+    const buffer = this.chunks === undefined ? this.buffer! : Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
+    if (this.chunks !== undefined) this.buffer = buffer
+    const position = this.chunks === undefined ? 0 : this.total
+    this.submit("readAt", fd, () =>
+      this.raw.driver.submitReadAt(fd, buffer, position, buffer.byteLength, false, NO_DEADLINE, this.callback),
+    )
+  }
+
+  private read(n: number): void {
+    const buffer = this.buffer!
+    if (this.chunks === undefined) {
+      return this.end(Exit.succeed(n === buffer.byteLength ? buffer : Buffer.from(buffer.subarray(0, n))))
+    }
+    if (n === 0) return this.end(Exit.succeed(Buffer.concat(this.chunks, this.total)))
+    this.chunks.push(buffer.subarray(0, n))
+    this.total += n
+    this.readNext()
+  }
+
+  private write(): void {
+    const data = this.data!
+    if (data.byteLength === 0) return this.end(Exit.void)
+    this.state = WRITE
+    const fd = this.fd
+    this.submit("writeAt", fd, () => this.raw.driver.submitWriteAt(fd, data, 0, NO_DEADLINE, this.callback))
+  }
+
+  /** The method's outcome is decided: close the fd, then hand it over. */
+  private end(outcome: Exit.Exit<Uint8Array | void, Error>): void {
+    this.outcome = outcome
+    this.close()
+  }
+
+  private close(): void {
+    if (this.fd < 0) return this.deliver(null)
+    const fd = this.fd
+    this.fd = -1
+    this.closing = fd
+    this.state = CLOSE
+    try {
+      this.raw.driver.submitCloseFd(fd, this.callback)
+    } catch (error) {
+      this.deliver(error)
+    }
+  }
+
+  /** The fd is closed (`closeError` null) or its close failed: the fiber, or its interruption, goes on. */
+  private deliver(closeError: unknown): void {
+    this.delivered = true
+    let closeCause: Cause.Cause<never> | undefined
+    if (closeError !== null && closeError !== undefined) {
+      const classified = Errors.classify(closeError, "close", this.closing, "closeFd")
+      closeCause =
+        classified instanceof IoUringError
+          ? Cause.die(FsErrors.toPlatformError(classified, this.method, this.closing))
+          : classified
+    }
+    if (this.interrupted) {
+      return this.release!(closeCause === undefined ? Effect.void : Effect.failCause(closeCause))
+    }
+    this.resume(closeCause === undefined ? this.outcome : withCloseFailure(this.outcome, closeCause))
+  }
+}
+
+export interface Fused {
+  /** open O_RDONLY, fstat, read (the size fstat gives, or to the end), close: as readFile. */
+  readonly readFile: (path: string) => Effect.Effect<Uint8Array, Error>
+  /** open with `flags` and `mode`, write all of `data` at 0, close: as writeFile. */
+  readonly writeFile: (path: string, data: Uint8Array, flags: number, mode: number) => Effect.Effect<void, Error>
+  /**
+   * A File's read of `buffer` at `position` on `fd`, for `method`: the bytes read, passed to
+   * `after` first (the cursor's update) when given.
+   */
+  readonly readAt: (
+    method: string,
+    fd: number,
+    buffer: Uint8Array,
+    position: bigint,
+    after?: (n: number) => void,
+  ) => Effect.Effect<number, Error>
+}
+
+/** The fused operations over the ring's Driver. */
+export const make = (raw: Raw, defaultMode: number): Fused => ({
+  readFile: (path) =>
+    Effect.callback<Uint8Array, Error>((resume) =>
+      new Chain(
+        raw,
+        "readFile",
+        path,
+        resume as (effect: Effect.Effect<Uint8Array | void, Error>) => void,
+        undefined,
+        O_RDONLY,
+        defaultMode,
+      ).start(),
+    ),
+  writeFile: (path, data, flags, mode) =>
+    Effect.callback<void, Error>((resume) =>
+      new Chain(
+        raw,
+        "writeFile",
+        path,
+        resume as (effect: Effect.Effect<Uint8Array | void, Error>) => void,
+        data,
+        flags,
+        mode,
+      ).start(),
+    ),
+  readAt: (method, fd, buffer, position, after) =>
+    Effect.callback<number, Error>((resume) => {
+      // settled: the request's callback has run. release: set by the cleanup when interrupted.
+      let settled = false
+      let release: ((effect: Effect.Effect<void>) => void) | undefined
+      let handle: RequestHandle
+      try {
+        // The Driver takes either; a number is the cheaper for it to check and split.
+        const at = position <= MAX_SAFE_POSITION ? Number(position) : position
+        handle = raw.driver.submitReadAt(fd, buffer, at, buffer.byteLength, false, NO_DEADLINE, (error, n) => {
+          settled = true
+          if (release !== undefined) return release(Effect.void)
+          if (error !== null) return resume(Exit.failCause(stepCause(error, "readAt", fd, method, fd)))
+          if (after !== undefined) after(n)
+          resume(Exit.succeed(n))
+        })
+      } catch (error) {
+        return resume(Exit.failCause(stepCause(error, "readAt", fd, method, fd)))
+      }
+      if (settled) return
+      return Effect.callback<void>((resumeCleanup) => {
+        if (settled) return resumeCleanup(Effect.void)
+        release = resumeCleanup
+        try {
+          raw.driver.cancel(handle)
+        } catch {
+          // The request is ending on its own: its callback still runs once and releases this cleanup.
+        }
+      })
+    }),
+})
