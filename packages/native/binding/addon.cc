@@ -113,6 +113,8 @@ Napi::Object WireLayout(Napi::Env env) {
   set("STAGE_EXTENT_LO", offsetof(Stage, extent_lo));
   set("STAGE_EXTENT_HI", offsetof(Stage, extent_hi));
   set("STAGE_DEADLINE_MS", offsetof(Stage, deadline_ms));
+  set("STAGE_VERDICT", offsetof(Stage, verdict));
+  set("STAGE_RECORDS", IOU_BINDING_STAGE_RECORDS);
   set("COMPLETION_BYTES", sizeof(struct iou_completion));
   set("COMPLETION_SLOT", offsetof(struct iou_completion, tag));
   set("COMPLETION_GENERATION", offsetof(struct iou_completion, tag) + sizeof(uint32_t));

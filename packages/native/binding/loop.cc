@@ -3,12 +3,14 @@
 // (include/iou.h) for the JS thread that created it, and carries requests and completions between
 // that thread and the loop without a per-request allocation:
 //
-//   submit   the Driver writes a request's scalars into the staging record (loop.h) and calls
-//            submit(buffer | buffers | undefined); the buffer pointer comes from the typed array's
-//            info, vectored requests get their iovec array from a per-slot vector reused for the life
-//            of the Loop (wire.cc). One iou_loop_submit copies the request into the inbound queue;
-//            the turn's first request is published at once (iou_loop_publish_early) and publish()
-//            (once per JS turn, from the Driver's microtask) makes the rest visible and ends the turn.
+//   submit   the Driver writes a request's scalars into a staging record (loop.h) and calls
+//            submit(buffer | buffers | undefined) for record 0, or, for the rest of a JS turn's
+//            requests, submitStaged(count, datas) for up to IOU_BINDING_STAGE_RECORDS at once; the
+//            buffer pointer comes from the typed array's info, vectored requests get their iovec
+//            array from a per-slot vector reused for the life of the Loop (wire.cc). One
+//            iou_loop_submit per request copies it into the inbound queue; the turn's first request
+//            is published at once (iou_loop_publish_early) and publish() (once per JS turn, from the
+//            Driver's microtask) makes the rest visible and ends the turn.
 //   complete the loop thread calls notify() at most once per batch: a uv_async_send. On the JS thread
 //            OnAsync drains iou_loop_poll_completions straight into the completion area (an
 //            ArrayBuffer the Driver reads through typed arrays created once) and calls the Driver's
@@ -52,6 +54,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                      {
                          InstanceMethod<&Loop::JS_open>("open"),
                          InstanceMethod<&Loop::JS_submit>("submit"),
+                         InstanceMethod<&Loop::JS_submitStaged>("submitStaged"),
                          InstanceMethod<&Loop::JS_publish>("publish"),
                          InstanceMethod<&Loop::JS_cancel>("cancel"),
                          InstanceMethod<&Loop::JS_returnBuffers>("returnBuffers"),
@@ -82,7 +85,8 @@ Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info), env_(
   }
   staging_ref_ = Napi::Persistent(staging);
   completions_ref_ = Napi::Persistent(completions);
-  stage_ = static_cast<const struct iou_binding_stage*>(staging.Data());
+  stage_ = static_cast<struct iou_binding_stage*>(staging.Data());
+  stage_records_ = static_cast<uint32_t>(staging.ByteLength() / sizeof(struct iou_binding_stage));
   completions_ = static_cast<struct iou_completion*>(completions.Data());
   capacity_ = static_cast<uint32_t>(completions.ByteLength() / sizeof(struct iou_completion));
 }
@@ -95,27 +99,53 @@ bool Loop::Tagged(const Napi::CallbackInfo& info) {
   return ok;
 }
 
-// submit(data, publishEarly?) -> 1 taken | 0 inbound queue full | -errno. The request's scalars are
-// in the staging area; `data` is a Uint8Array, an array of them (vectored, or an operation's
-// arguments) or undefined (nop, sync…). JS thread.
-Napi::Value Loop::JS_submit(const Napi::CallbackInfo& info) {
-  if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
-  struct iou_request request = RequestOf(*stage_);
+// One staged request into the inbound queue: 1 taken | 0 inbound queue full | -errno. `data` is a
+// Uint8Array, an array of them (vectored, or an operation's arguments) or undefined (nop, sync…).
+// JS thread.
+int Loop::SubmitOne(const struct iou_binding_stage& stage, napi_value data) {
+  struct iou_request request = RequestOf(stage);
   // An operation that points at no memory (IOU_MEMORY_NONE) has no buffer to attach or hold
   // (Attach and Submitted would do nothing for it): skipped, as they are on every nop.
   const bool points_at_memory = iou_op_memory(request.op) != IOU_MEMORY_NONE;
   if (points_at_memory) {
-    const int attached = buffers_.Attach(env_, *stage_, info[0], &request);
-    if (attached < 0) return Napi::Number::New(env_, attached);
+    const int attached = buffers_.Attach(env_, stage, data, &request);
+    if (attached < 0) return attached;
   }
   const int rc = iou_loop_submit(loop_, &request, 1);
   if (points_at_memory) buffers_.Submitted(request, rc == 1);
-  if (rc == 1) {
-    if (inflight_++ == 0) Hold();
-    // The first request of a JS turn: published at once, the turn goes on (iou.h).
-    if (info.Length() > 1 && BoolArg(env_, info[1])) iou_loop_publish_early(loop_);
-  }
+  if (rc == 1 && inflight_++ == 0) Hold();
+  return rc;
+}
+
+// submit(data, publishEarly?) -> 1 taken | 0 inbound queue full | -errno: staging record 0 (see
+// SubmitOne). JS thread.
+Napi::Value Loop::JS_submit(const Napi::CallbackInfo& info) {
+  if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+  const int rc = SubmitOne(stage_[0], info[0]);
+  // The first request of a JS turn: published at once, the turn goes on (iou.h).
+  if (rc == 1 && info.Length() > 1 && BoolArg(env_, info[1])) iou_loop_publish_early(loop_);
   return Napi::Number::New(env_, rc);
+}
+
+// submitStaged(count, datas) -> how many of staging records 0 to count - 1 were handled, in order,
+// each with its verdict written into it (1 taken, -errno refused); the first the inbound queue has
+// no room for (verdict 0) ends the walk. `datas[i]` is record i's data. -errno for bad arguments or
+// a closed loop. JS thread.
+Napi::Value Loop::JS_submitStaged(const Napi::CallbackInfo& info) {
+  if (loop_ == nullptr) return Napi::Number::New(env_, -ESHUTDOWN);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsArray()) return Napi::Number::New(env_, -EINVAL);
+  const uint32_t count = info[0].As<Napi::Number>().Uint32Value();
+  Napi::Array datas = info[1].As<Napi::Array>();
+  if (count > stage_records_ || count > datas.Length()) return Napi::Number::New(env_, -EINVAL);
+  for (uint32_t i = 0; i < count; i++) {
+    struct iou_binding_stage& stage = stage_[i];
+    napi_value data = nullptr;
+    if (iou_op_memory(static_cast<uint8_t>(stage.op)) != IOU_MEMORY_NONE) data = datas.Get(i);
+    const int rc = SubmitOne(stage, data);
+    stage.verdict = rc;
+    if (rc == 0) return Napi::Number::New(env_, i);
+  }
+  return Napi::Number::New(env_, count);
 }
 
 // publish(): makes the requests submitted so far visible to the loop and ends the owner's turn.

@@ -18,9 +18,10 @@ namespace iou_binding {
 // them instead of spelling them; test/constants.test.ts checks that every field is where the
 // Driver's typed arrays can reach it.
 
-// The staging record: one request's scalar fields, written by the Driver into an ArrayBuffer of
-// sizeof(struct iou_binding_stage) just before it calls Loop.submit(data). Read once per submit on
-// the JS thread (JS_submit); the Driver owns the memory for the life of the Loop.
+// The staging record: one request's scalar fields, written by the Driver into the staging area (an
+// ArrayBuffer of IOU_BINDING_STAGE_RECORDS records) just before it calls Loop.submit(data) (record
+// 0) or Loop.submitStaged(count, datas) (records 0 to count - 1). Read there on the JS thread, which
+// writes each record's verdict back; the Driver owns the memory for the life of the Loop.
 struct iou_binding_stage {
   uint32_t slot;         // the tag's low 32 bits: the pending table's slot
   uint32_t generation;   // the tag's high 32 bits: the slot's generation
@@ -36,8 +37,11 @@ struct iou_binding_stage {
   uint32_t arg2;       // iou_request.arg2
   uint32_t extent_lo;  // iou_request.extent, low 32 bits
   uint32_t extent_hi;  // iou_request.extent, high 32 bits
-  uint32_t reserved;   // keeps the size a multiple of 8; unused
+  int32_t verdict;     // written by submitStaged: 1 taken, 0 inbound queue full, -errno refused
 };
+
+// Records in the staging area: how many requests a JS turn hands over per submitStaged call.
+#define IOU_BINDING_STAGE_RECORDS 32
 static_assert(offsetof(struct iou_binding_stage, slot) == 0, "stage: slot");
 static_assert(offsetof(struct iou_binding_stage, generation) == 4, "stage: generation");
 static_assert(offsetof(struct iou_binding_stage, position_lo) == 8, "stage: position_lo");
@@ -52,6 +56,7 @@ static_assert(offsetof(struct iou_binding_stage, deadline_ms) == 40, "stage: dea
 static_assert(offsetof(struct iou_binding_stage, arg2) == 48, "stage: arg2");
 static_assert(offsetof(struct iou_binding_stage, extent_lo) == 52, "stage: extent_lo");
 static_assert(offsetof(struct iou_binding_stage, extent_hi) == 56, "stage: extent_hi");
+static_assert(offsetof(struct iou_binding_stage, verdict) == 60, "stage: verdict");
 static_assert(sizeof(struct iou_binding_stage) == 64, "stage: size");
 
 // The completion record is include/iou.h's struct iou_completion itself: Loop polls completions

@@ -73,6 +73,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // loop.cc
   bool Tagged(const Napi::CallbackInfo& info);
   Napi::Value JS_submit(const Napi::CallbackInfo& info);
+  Napi::Value JS_submitStaged(const Napi::CallbackInfo& info);
+  int SubmitOne(const struct iou_binding_stage& stage, napi_value data);
   Napi::Value JS_publish(const Napi::CallbackInfo& info);
   Napi::Value JS_cancel(const Napi::CallbackInfo& info);
   Napi::Value JS_returnBuffers(const Napi::CallbackInfo& info);
@@ -118,9 +120,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // loop.cc: the references that keep the two wire ArrayBuffers alive for the life of the Loop.
   Napi::Reference<Napi::ArrayBuffer> staging_ref_;
   Napi::Reference<Napi::ArrayBuffer> completions_ref_;
-  // The staging record: the staging ArrayBuffer's bytes (kept alive by staging_ref_), written by
-  // the Driver, read by JS_submit.
-  const struct iou_binding_stage* stage_ = nullptr;
+  // The staging area: the staging ArrayBuffer's records (kept alive by staging_ref_), written by
+  // the Driver, read by JS_submit (record 0) and JS_submitStaged, which write verdicts back.
+  struct iou_binding_stage* stage_ = nullptr;
+  uint32_t stage_records_ = 0;
   // delivery.cc (set by the constructor, loop.cc)
   struct iou_completion* completions_ = nullptr;  // the completion ArrayBuffer's bytes
   uint32_t capacity_ = 0;                         // completions per chunk

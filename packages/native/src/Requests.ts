@@ -143,7 +143,15 @@ export class Requests implements Multishot {
       (fd) => this.sockets.closeFd(fd),
     )
     this.delivery.multishot = this
-    this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
+    this.submission = new Submission(
+      this.native,
+      table,
+      this.wire,
+      this.queue,
+      this.delivery,
+      this.shutdown,
+      resolved.engine === "inline",
+    )
     this.config = {
       ...resolved,
       singleIssuerAccepted: opened.singleIssuer,
@@ -268,6 +276,7 @@ export class Requests implements Multishot {
     const t = this.table
     const slot = t.slotOf(handle)
     if (slot < 0) return false
+    this.submission.handOver() // the loop must know a request before its cancel
     const state = t.state[slot]
     if (state === Pending.QUEUED) {
       this.delivery.cancelled++

@@ -1,21 +1,28 @@
 /**
  * Submission: the path of an admitted request to the loop. A request whose slot is filled is
- * staged on the wire and handed to the binding (Loop.submit, into the loop's inbound queue); while
- * that queue is full, or requests are already waiting, it waits in the backpressure queue and is
- * pushed as completions free room (refill).
+ * written into a staging record of the wire and handed to the binding, into the loop's inbound
+ * queue: the first request of a JS turn at once (Loop.submit); with the inline engine, the rest of
+ * the turn in batches of up to STAGE_RECORDS (Loop.submitStaged: one binding call per batch instead
+ * of one per request), handed over when the staging area is full, at the turn's end, and before
+ * anything that needs the loop to know them (a cancel, a refill, close). The thread engine's loop
+ * takes each request as it is pushed, while the turn goes on, so there every request is pushed at
+ * once. While the inbound queue is full, or requests are
+ * already waiting, a request waits in the backpressure queue and is pushed as completions free room
+ * (refill). A staged request counts as submitted (SUBMITTED) from the start.
  *
  * Publishing: the first request of a JS turn is published at once (iou_loop_publish_early), so that
- * the loop starts on it while JavaScript goes on submitting, and one microtask per turn publishes
- * the rest and ends the turn (iou_loop_publish).
+ * the loop starts on it while JavaScript goes on submitting, and one microtask per turn hands over
+ * and publishes the rest and ends the turn (iou_loop_publish).
  */
 import type { NativeLoop } from "./binding.ts"
+import type { Data } from "./types.ts"
 import type { BackpressureQueue } from "./Backpressure.ts"
 import type { Delivery } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { BY_OP, fdOf } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
-import type { Wire } from "./Wire.ts"
+import { STAGE_RECORDS, type Wire } from "./Wire.ts"
 
 export class Submission {
   private readonly native: NativeLoop
@@ -24,10 +31,16 @@ export class Submission {
   private readonly queue: BackpressureQueue
   private readonly delivery: Delivery
   private readonly shutdown: Shutdown
+  /** Requests after the turn's first are staged and handed over in batches (the inline engine). */
+  private readonly batching: boolean
   /** A publish is due at the end of this JS turn (a request was submitted in it). */
   private flushScheduled = false
   private readonly flushFn = (): void => this.flush()
   private readonly pushFn = (slot: number): boolean => this.push(slot)
+  /** Staging records 0 to staged - 1 hold this turn's requests not handed over yet: their slots and data. */
+  private staged = 0
+  private readonly stagedSlots = new Int32Array(STAGE_RECORDS)
+  private readonly stagedData: Array<Data | undefined> = new Array<Data | undefined>(STAGE_RECORDS).fill(undefined)
 
   constructor(
     native: NativeLoop,
@@ -36,6 +49,7 @@ export class Submission {
     queue: BackpressureQueue,
     delivery: Delivery,
     shutdown: Shutdown,
+    batching: boolean,
   ) {
     this.native = native
     this.table = table
@@ -43,18 +57,55 @@ export class Submission {
     this.queue = queue
     this.delivery = delivery
     this.shutdown = shutdown
+    this.batching = batching
   }
 
-  /** Pushes the request in `slot` to the loop, or queues it behind those already waiting for room. */
+  /**
+   * Hands the request in `slot` to the loop: at once as the turn's first (or with the thread
+   * engine), else staged for the turn's batch; or queues it behind those already waiting for room. (Staged requests only exist while
+   * the backpressure queue is empty: handOver moves those the loop has no room for into it.)
+   */
   admit(slot: number): void {
-    if (this.queue.length !== 0 || !this.push(slot)) {
+    if (this.queue.length !== 0) {
+      this.table.state[slot] = Pending.QUEUED
+      this.queue.push(slot)
+    } else if (this.flushScheduled && this.batching) {
+      this.stage(slot)
+    } else if (!this.push(slot)) {
       this.table.state[slot] = Pending.QUEUED
       this.queue.push(slot)
     }
   }
 
-  /** Pushes queued requests while the inbound queue has room; once none is left while closing, closes the loop. */
+  /**
+   * Hands the staged requests to the loop (one binding call), in order: each taken stays SUBMITTED,
+   * each the binding refuses ends with its error, and those the inbound queue has no room for wait
+   * in the backpressure queue, oldest first.
+   */
+  handOver(): void {
+    const n = this.staged
+    if (n === 0) return
+    this.staged = 0
+    const t = this.table
+    const handled = this.native.submitStaged(n, this.stagedData)
+    for (let i = 0; i < n; i++) {
+      const slot = this.stagedSlots[i]!
+      this.stagedData[i] = undefined
+      if (handled < 0) {
+        this.refused(slot, handled)
+      } else if (i < handled) {
+        const verdict = this.wire.verdict(i)
+        if (verdict < 0) this.refused(slot, verdict)
+      } else {
+        t.state[slot] = Pending.QUEUED
+        this.queue.push(slot)
+      }
+    }
+  }
+
+  /** Hands over what is staged, then pushes queued requests while the inbound queue has room; once none is left while closing, closes the loop. */
   refill(): void {
+    this.handOver()
     this.queue.refill(this.pushFn)
     if (this.queue.length === 0 && this.shutdown.closing) this.shutdown.closeNative()
   }
@@ -69,10 +120,21 @@ export class Submission {
     if (this.flushScheduled) this.flush()
   }
 
-  /** Stages the slot's request and hands it to the loop. False when the inbound queue is full. */
+  /** Writes the slot's request into the next staging record; a full staging area is handed over. */
+  private stage(slot: number): void {
+    const t = this.table
+    const record = this.staged
+    this.wire.stage(t, slot, record)
+    this.stagedSlots[record] = slot
+    this.stagedData[record] = t.data[slot]
+    t.state[slot] = Pending.SUBMITTED
+    if (++this.staged === STAGE_RECORDS) this.handOver()
+  }
+
+  /** Stages the slot's request in record 0 and hands it to the loop. False when the inbound queue is full. */
   private push(slot: number): boolean {
     const t = this.table
-    this.wire.stage(t, slot)
+    this.wire.stage(t, slot, 0)
     const data = t.data[slot]
     const rc = this.flushScheduled ? this.native.submit(data) : this.native.submit(data, true)
     if (rc === 1) {
@@ -99,6 +161,7 @@ export class Submission {
 
   private flush(): void {
     this.flushScheduled = false
+    this.handOver()
     if (!this.shutdown.destroyed) this.native.publish()
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The wire: the Driver's side of the two records it shares with the binding (binding/loop.h).
  *
- * - The staging record: each request is written here once, field by field, just before
- *   Loop.submit(data) reads it (one record, reused; the binding copies it into the inbound queue).
+ * - The staging area: STAGE_RECORDS records; each request is written into one, field by field,
+ *   just before Loop.submit(data) (record 0) or Loop.submitStaged(count, datas) (records 0 to
+ *   count - 1) reads it and writes its verdict back (the binding copies it into the inbound queue).
  * - The completion area: an array of completion records that the binding fills before each
  *   dispatch(count, final); the Driver reads record `i` with load(i).
  *
@@ -17,6 +18,9 @@ import type { PendingTable } from "./PendingTable.ts"
 // binding/loop.h's record sizes in bytes, and each field as an index into the typed array that
 // reads it (its byte offset / the array's element size).
 const STAGE_BYTES = 64
+/** Records in the staging area. */
+export const STAGE_RECORDS = 32
+const STAGE_WORDS = 16 // per record, in 32-bit words
 const COMPLETION_BYTES = 16
 const STAGE_SLOT = 0
 const STAGE_GENERATION = 1
@@ -32,6 +36,7 @@ const STAGE_DEADLINE_MS = 5 // Float64Array
 const STAGE_ARG2 = 12
 const STAGE_EXTENT_LO = 13
 const STAGE_EXTENT_HI = 14
+const STAGE_VERDICT = 15 // Int32Array
 const COMPLETION_WORDS = 4 // per record, in 32-bit words
 const COMPLETION_SLOT = 0
 const COMPLETION_GENERATION = 1
@@ -44,6 +49,8 @@ const COMPLETION_BUFFER = 7 // Uint16Array
 /** Each constant above beside what the addon's layout gives for it: [name, here, addon]. */
 const agreement = (l: WireLayout): ReadonlyArray<readonly [string, number, number]> => [
   ["STAGE_BYTES", STAGE_BYTES, l.STAGE_BYTES],
+  ["STAGE_RECORDS", STAGE_RECORDS, l.STAGE_RECORDS],
+  ["STAGE_WORDS", STAGE_WORDS, l.STAGE_BYTES / 4],
   ["COMPLETION_BYTES", COMPLETION_BYTES, l.COMPLETION_BYTES],
   ["STAGE_SLOT", STAGE_SLOT, l.STAGE_SLOT / 4],
   ["STAGE_GENERATION", STAGE_GENERATION, l.STAGE_GENERATION / 4],
@@ -59,6 +66,7 @@ const agreement = (l: WireLayout): ReadonlyArray<readonly [string, number, numbe
   ["STAGE_ARG2", STAGE_ARG2, l.STAGE_ARG2 / 4],
   ["STAGE_EXTENT_LO", STAGE_EXTENT_LO, l.STAGE_EXTENT_LO / 4],
   ["STAGE_EXTENT_HI", STAGE_EXTENT_HI, l.STAGE_EXTENT_HI / 4],
+  ["STAGE_VERDICT", STAGE_VERDICT, l.STAGE_VERDICT / 4],
   ["COMPLETION_WORDS", COMPLETION_WORDS, l.COMPLETION_BYTES / 4],
   ["COMPLETION_SLOT", COMPLETION_SLOT, l.COMPLETION_SLOT / 4],
   ["COMPLETION_GENERATION", COMPLETION_GENERATION, l.COMPLETION_GENERATION / 4],
@@ -113,7 +121,7 @@ export class Wire {
   constructor(capacity: number) {
     checkWireLayout()
     this.capacity = capacity
-    this.staging = new ArrayBuffer(STAGE_BYTES)
+    this.staging = new ArrayBuffer(STAGE_RECORDS * STAGE_BYTES)
     this.stageU32 = new Uint32Array(this.staging)
     this.stageI32 = new Int32Array(this.staging)
     this.stageF64 = new Float64Array(this.staging)
@@ -124,23 +132,29 @@ export class Wire {
     this.doneU16 = new Uint16Array(this.completions)
   }
 
-  /** Writes the request in `slot` of the pending table into the staging record. */
-  stage(table: PendingTable, slot: number): void {
+  /** Writes the request in `slot` of the pending table into staging record `record`. */
+  stage(table: PendingTable, slot: number, record: number): void {
     const s = this.stageU32
-    s[STAGE_SLOT] = slot
-    s[STAGE_GENERATION] = table.generation[slot]!
-    s[STAGE_POSITION_LO] = table.positionLo[slot]!
-    s[STAGE_POSITION_HI] = table.positionHi[slot]!
-    s[STAGE_LENGTH] = table.length[slot]!
-    this.stageI32[STAGE_FD] = table.fd[slot]!
-    s[STAGE_OP] = table.op[slot]!
-    s[STAGE_FLAGS] = table.flags[slot]!
-    s[STAGE_OFFSET] = table.offset[slot]!
-    s[STAGE_ARG] = table.arg[slot]!
-    s[STAGE_ARG2] = table.arg2[slot]!
-    s[STAGE_EXTENT_LO] = table.extentLo[slot]!
-    s[STAGE_EXTENT_HI] = table.extentHi[slot]!
-    this.stageF64[STAGE_DEADLINE_MS] = table.deadline[slot]!
+    const w = record * STAGE_WORDS
+    s[w + STAGE_SLOT] = slot
+    s[w + STAGE_GENERATION] = table.generation[slot]!
+    s[w + STAGE_POSITION_LO] = table.positionLo[slot]!
+    s[w + STAGE_POSITION_HI] = table.positionHi[slot]!
+    s[w + STAGE_LENGTH] = table.length[slot]!
+    this.stageI32[w + STAGE_FD] = table.fd[slot]!
+    s[w + STAGE_OP] = table.op[slot]!
+    s[w + STAGE_FLAGS] = table.flags[slot]!
+    s[w + STAGE_OFFSET] = table.offset[slot]!
+    s[w + STAGE_ARG] = table.arg[slot]!
+    s[w + STAGE_ARG2] = table.arg2[slot]!
+    s[w + STAGE_EXTENT_LO] = table.extentLo[slot]!
+    s[w + STAGE_EXTENT_HI] = table.extentHi[slot]!
+    this.stageF64[record * (STAGE_BYTES / 8) + STAGE_DEADLINE_MS] = table.deadline[slot]!
+  }
+
+  /** Staging record `record`'s verdict, as submitStaged wrote it: 1 taken, 0 no room, -errno refused. */
+  verdict(record: number): number {
+    return this.stageI32[record * STAGE_WORDS + STAGE_VERDICT]!
   }
 
   /**

@@ -66,6 +66,12 @@ export interface NativeLoop {
    * publishEarly: publish at once with iou_loop_publish_early (the first request of a JS turn).
    */
   submit(data: Uint8Array | ReadonlyArray<Uint8Array> | undefined, publishEarly?: boolean): number
+  /**
+   * Staging records 0 to count - 1, in order: how many were handled (each record's verdict written
+   * into it: 1 taken, -errno refused); the first the inbound queue has no room for ends the walk
+   * (verdict 0). `datas[i]`: record i's data. -errno for a closed loop or bad arguments.
+   */
+  submitStaged(count: number, datas: ReadonlyArray<Uint8Array | ReadonlyArray<Uint8Array> | undefined>): number
   /** iou_loop_publish: publishes what was submitted and ends the owner's turn. */
   publish(): void
   /** 0 or -errno. */
@@ -135,6 +141,9 @@ export interface WireLayout {
   readonly STAGE_ARG2: number
   readonly STAGE_EXTENT_LO: number
   readonly STAGE_EXTENT_HI: number
+  readonly STAGE_VERDICT: number
+  /** Records in the staging area. */
+  readonly STAGE_RECORDS: number
   readonly STAGE_DEADLINE_MS: number
   readonly COMPLETION_BYTES: number
   readonly COMPLETION_SLOT: number

@@ -73,18 +73,39 @@ class SimulatedLoop implements NativeLoop {
       this.publishes++
       this.earlyPublishes++
     }
+    this.take(0, data)
+    return 1
+  }
+  /** submitStaged calls, and what the next staged request of a given op is answered (a refusal). */
+  stagedCalls = 0
+  refuseStagedOp: number | undefined
+  submitStaged(count: number, datas: ReadonlyArray<unknown>): number {
+    if (this.closedWith !== undefined) return -108
+    this.stagedCalls++
+    for (let i = 0; i < count; i++) {
+      const full = this.inbound.length >= this.size
+      const refused = this.stage.getUint32(i * WIRE.STAGE_BYTES + WIRE.STAGE_OP, true) === this.refuseStagedOp
+      this.stage.setInt32(i * WIRE.STAGE_BYTES + WIRE.STAGE_VERDICT, full ? 0 : refused ? -22 : 1, true)
+      if (full) return i
+      if (!refused) this.take(i, datas[i])
+    }
+    return count
+  }
+  /** Staging record `record` into the inbound queue. */
+  private take(record: number, data: unknown): void {
     const s = this.stage
+    const at = record * WIRE.STAGE_BYTES
     this.inbound.push({
-      slot: s.getUint32(WIRE.STAGE_SLOT, true),
-      generation: s.getUint32(WIRE.STAGE_GENERATION, true),
-      position: s.getUint32(WIRE.STAGE_POSITION_LO, true) + s.getUint32(WIRE.STAGE_POSITION_HI, true) * 2 ** 32,
-      length: s.getUint32(WIRE.STAGE_LENGTH, true),
-      fd: s.getInt32(WIRE.STAGE_FD, true),
-      op: s.getUint32(WIRE.STAGE_OP, true),
-      deadline: s.getFloat64(WIRE.STAGE_DEADLINE_MS, true),
+      slot: s.getUint32(at + WIRE.STAGE_SLOT, true),
+      generation: s.getUint32(at + WIRE.STAGE_GENERATION, true),
+      position:
+        s.getUint32(at + WIRE.STAGE_POSITION_LO, true) + s.getUint32(at + WIRE.STAGE_POSITION_HI, true) * 2 ** 32,
+      length: s.getUint32(at + WIRE.STAGE_LENGTH, true),
+      fd: s.getInt32(at + WIRE.STAGE_FD, true),
+      op: s.getUint32(at + WIRE.STAGE_OP, true),
+      deadline: s.getFloat64(at + WIRE.STAGE_DEADLINE_MS, true),
       data,
     })
-    return 1
   }
   publish(): void {
     this.publishes++
@@ -170,6 +191,7 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     const order: Array<number> = []
     const handles = Array.from({ length: 5 }, (_, i) => driver.submitNop(0, () => order.push(i)))
     expect(new Set(handles).size).toBe(5)
+    await Promise.resolve() // the turn's end: its staged requests are handed over
     expect(loop.inbound.length).toBe(2)
     expect(driver.stats().outstanding).toBe(5)
     // inFlight: the deprecated name of the same count, kept for one release.
@@ -246,6 +268,53 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect(taken.data).toBe(buffer)
   })
 
+  it("inline engine: a turn's requests after the first reach the loop in batches (one call per staging area, and at the turn's end), in order", async () => {
+    const { driver, loop } = open(256)
+    const order: Array<number> = []
+    for (let i = 0; i < 70; i++) driver.submitNop(0, () => order.push(i))
+    // the first at once; then a full staging area (32) twice
+    expect(loop.inbound.length).toBe(1 + 2 * WIRE.STAGE_RECORDS)
+    expect(loop.stagedCalls).toBe(2)
+    await Promise.resolve() // the turn's end hands over the rest
+    expect(loop.inbound.length).toBe(70)
+    expect(loop.stagedCalls).toBe(3)
+    expect(loop.inbound.map((r) => r.slot)).toEqual([...new Set(loop.inbound.map((r) => r.slot))])
+    loop.completeOldest(70)
+    expect(order).toEqual(Array.from({ length: 70 }, (_, i) => i))
+  })
+
+  it("inline engine: a staged request is handed to the loop before its cancel, and one the binding refuses ends with its error", async () => {
+    const { driver, loop } = open(16)
+    driver.submitNop(0, () => {})
+    const results: Array<Error | null> = []
+    const staged = driver.submitNop(0, (error) => results.push(error))
+    expect(loop.inbound.length).toBe(1)
+    expect(driver.cancel(staged)).toBe(true)
+    expect(loop.inbound.length).toBe(2) // handed over first: the loop knows what the cancel names
+    expect(loop.cancels).toEqual([[loop.inbound[1]!.slot, loop.inbound[1]!.generation]])
+    loop.completeOldest(2)
+    await Promise.resolve()
+    loop.refuseStagedOp = OPERATIONS.nop.op
+    driver.submitNop(0, () => {})
+    driver.submitNop(0, (error) => results.push(error))
+    await Promise.resolve()
+    await tick()
+    expect(results.map((e) => (e as { code?: string } | null)?.code)).toEqual([undefined, "EINVAL"])
+    loop.completeOldest(1)
+  })
+
+  it("thread engine: every request reaches the loop as it is submitted", () => {
+    let loop: SimulatedLoop | undefined
+    const driver = new Driver(Config.resolve({ size: 64, engine: "thread" }), (dispatch, staging, completions) => {
+      loop = new SimulatedLoop(64, dispatch, staging, completions)
+      return loop
+    })
+    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+    expect(loop!.inbound.length).toBe(10)
+    expect(loop!.stagedCalls).toBe(0)
+    loop!.completeOldest(10)
+  })
+
   it("cancels a request still in the FIFO locally with an AbortError, without asking the loop", async () => {
     const { driver, loop } = open(1)
     driver.submitNop(0, () => {})
@@ -288,13 +357,14 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect(driver.cancel(second)).toBe(true)
   })
 
-  it("a completion with a stale tag is ignored and the live request is untouched", () => {
+  it("a completion with a stale tag is ignored and the live request is untouched", async () => {
     const { driver, loop } = open(4)
     driver.submitNop(0, () => {})
     const stale = loop.inbound[0]!
     loop.completeOldest(1)
     let calls = 0
     driver.submitNop(0, () => calls++)
+    await Promise.resolve() // the turn's end: its staged requests are handed over
     loop.complete([{ taken: stale, result: 0, outcome: IOU_OUTCOME_OK }])
     expect(calls).toBe(0)
     expect(driver.stats().outstanding).toBe(1)
@@ -319,6 +389,7 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
       throw new Error("user bug")
     })
     driver.submitNop(0, () => seen.push(1))
+    await Promise.resolve() // the turn's end: its staged requests are handed over
     const uncaught = new Promise<unknown>((resolve) => process.once("uncaughtException", resolve))
     loop.completeOldest(2)
     expect(seen).toEqual([0, 1])

@@ -19,9 +19,9 @@ describe("Wire", () => {
     t.length[slot] = 100
     t.deadline[slot] = 123456.75
     const wire = new Wire(8)
-    wire.stage(t, slot)
+    wire.stage(t, slot, 0)
     const v = new DataView(wire.staging)
-    expect(wire.staging.byteLength).toBe(WIRE.STAGE_BYTES)
+    expect(wire.staging.byteLength).toBe(WIRE.STAGE_RECORDS * WIRE.STAGE_BYTES)
     expect(v.getUint32(WIRE.STAGE_SLOT, true)).toBe(slot)
     expect(v.getUint32(WIRE.STAGE_GENERATION, true)).toBe(t.generation[slot])
     expect(v.getUint32(WIRE.STAGE_POSITION_LO, true)).toBe(5)
@@ -32,6 +32,25 @@ describe("Wire", () => {
     expect(v.getUint32(WIRE.STAGE_FLAGS, true)).toBe(1)
     expect(v.getUint32(WIRE.STAGE_OFFSET, true)).toBe(3)
     expect(v.getFloat64(WIRE.STAGE_DEADLINE_MS, true)).toBe(123456.75)
+  })
+
+  it("stages into any record of the staging area, and reads back the verdict the binding writes", () => {
+    const t = new PendingTable(4)
+    const slot = t.take()
+    t.op[slot] = 4
+    t.length[slot] = 7
+    t.deadline[slot] = 99.5
+    const wire = new Wire(8)
+    const last = WIRE.STAGE_RECORDS - 1
+    wire.stage(t, slot, last)
+    const v = new DataView(wire.staging)
+    const at = last * WIRE.STAGE_BYTES
+    expect(v.getUint32(at + WIRE.STAGE_SLOT, true)).toBe(slot)
+    expect(v.getUint32(at + WIRE.STAGE_LENGTH, true)).toBe(7)
+    expect(v.getFloat64(at + WIRE.STAGE_DEADLINE_MS, true)).toBe(99.5)
+    expect(v.getUint32(WIRE.STAGE_LENGTH, true)).toBe(0) // record 0 untouched
+    v.setInt32(at + WIRE.STAGE_VERDICT, -22, true)
+    expect(wire.verdict(last)).toBe(-22)
   })
 
   it("reads each completion record's fields from the offsets the addon exports", () => {

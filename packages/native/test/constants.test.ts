@@ -76,7 +76,12 @@ describe("the wire", () => {
       OP: 4,
       FLAGS: 4,
       OFFSET: 4,
+      ARG: 4,
       DEADLINE_MS: 8,
+      ARG2: 4,
+      EXTENT_LO: 4,
+      EXTENT_HI: 4,
+      VERDICT: 4,
     })
     check(Binding.wireLayout().STAGE_BYTES, layout)
     expect(Binding.wireLayout().STAGE_BYTES % 8).toBe(0)
