@@ -201,8 +201,6 @@ static void *run(void *arg) {
 /* Starts the loop thread and waits until its ring exists. 0 or -errno (nothing left running). */
 int iou__thread_start(struct iou_loop *loop) {
   if (sem_init(&loop->opened, 0, 0) != 0) return -errno;
-  cpu_set_t allowed;
-  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
   /* The loop thread blocks every signal: handlers run on the owner's threads, and the loop's
    * syscalls are not interrupted needlessly. */
   sigset_t all, old;

@@ -347,9 +347,12 @@ static void stage_request(struct iou_loop *loop, uint64_t id) {
     iou__complete(loop, &c); /* a timeout or cancel landed while it was parked */
     return;
   }
-  if (loop->engine == IOU_ENGINE_INLINE && (sqe.opcode == IORING_OP_READ || sqe.opcode == IORING_OP_WRITE) &&
-      sqe.len >= IOU_INLINE_ASYNC_BYTES)
-    sqe.flags |= IOSQE_ASYNC; /* a large page-cache copy goes to io-wq, not into the owner's enter */
+  if (loop->engine == IOU_ENGINE_INLINE && (sqe.opcode == IORING_OP_READ || sqe.opcode == IORING_OP_WRITE)) {
+    /* A large page-cache copy goes to io-wq, not into the owner's enter; so do several at once. */
+    if (sqe.len >= IOU_INLINE_ASYNC_BYTES ||
+        (sqe.len >= IOU_INLINE_SPREAD_BYTES && !loop->one_cpu && loop->spread_staged++ > 0))
+      sqe.flags |= IOSQE_ASYNC;
+  }
   struct io_uring_sqe *k = iou__ring_get_sqe(&loop->ring);
   IOU_ASSERT(k != NULL, "stage_request without SQ room");
   *k = sqe;
@@ -468,6 +471,7 @@ static void update_gauge(struct iou_loop *loop) {
 }
 
 enum iou__fill_result iou__fill_submission_queue(struct iou_loop *loop) {
+  loop->spread_staged = 0;
   enum iou__fill_result fill = fill_sq(loop);
   expire_queued(loop, fill);
   return fill;

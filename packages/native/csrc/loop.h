@@ -107,7 +107,7 @@ struct iou_loop {
    * sees: sleeping is decided by the arm-and-recheck, so a stale CPU costs one wake or one budget. */
   _Atomic int owner_cpu;
   /* The owner's affinity at open has one CPU, so the loop thread, which inherits it, has too. Fixed
-   * before the thread starts (pthread_create orders it); read by both. */
+   * at open, before the thread starts (pthread_create orders it); read by both. */
   bool one_cpu;
   /* Bumped by the loop thread on every request: on cache lines of their own (IOU_CACHE_LINE), so
    * that the owner's stores above and below do not take the line away from the loop thread. */
@@ -154,6 +154,9 @@ struct iou_loop {
    * the ring's task work, so the pass that follows must enter even if the SQ is empty and no
    * TASKRUN flag is seen (the eventfd that announced the work was already read). Owner only. */
   bool enter_again;
+  /* Inline engine: file transfers of at least IOU_INLINE_SPREAD_BYTES staged in the current fill
+   * pass (iou__fill_submission_queue resets it). Driving thread only. */
+  uint32_t spread_staged;
 };
 
 /* Inline engine: a single-buffer file read or write of at least this many bytes is staged with
@@ -162,6 +165,11 @@ struct iou_loop {
  * runs on an io-wq worker and the enter returns at once. Sockets are left alone (io-wq would park a
  * worker on a receive that waits for data). Smaller transfers stay inline, where they are cheapest. */
 #define IOU_INLINE_ASYNC_BYTES (256u * 1024u)
+/* Inline engine: when one fill pass stages several single-buffer file transfers of at least this
+ * many bytes (many reads in flight at once) and the owner may run on more than one CPU, every one
+ * after the first goes with IOSQE_ASYNC too, so that io-wq workers copy them on the other CPUs while
+ * the owner's enter copies the first. A lone transfer of this size stays inline. */
+#define IOU_INLINE_SPREAD_BYTES (32u * 1024u)
 
 /* ---- phases (the driving thread) ------------------------------------------------------------ */
 

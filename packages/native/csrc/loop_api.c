@@ -6,6 +6,7 @@
  * run are loop.c's, the end of a loop shutdown.c's. Owner thread unless a function says otherwise.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,8 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
       (err = iou__buf_ring_init(&loop->recv_buffers, config->recv_buffers, config->recv_buffer_count,
                                 config->recv_buffer_size)) != 0)
     goto fail;
+  cpu_set_t allowed;
+  loop->one_cpu = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1;
   err = loop->engine == IOU_ENGINE_INLINE ? iou__inline_start(loop) : iou__thread_start(loop);
   if (err != 0) goto fail;
   *out = loop;
