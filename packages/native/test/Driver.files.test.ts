@@ -20,6 +20,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
@@ -355,6 +356,30 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(e.code).toBe("ETIMEDOUT")
       expect(() => ring.stat(-1)).toThrow(RangeError)
       expect(() => ring.stat(dir, { followSymlinks: 1 as never })).toThrow(TypeError)
+    })
+
+    it("makes each Date on first access as node:fs does: the right time, then the same Date every time", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "x")
+      utimesSync(path, new Date(1_500_000_000_125), new Date(1_600_000_000_500))
+      const st = await ring.stat(path)
+      const node = statSync(path, { bigint: true })
+      // Before any access the Dates are no own properties, as with node:fs's BigIntStats.
+      expect(Object.keys(st)).toEqual(Object.keys(node))
+      expect(st.mtime.getTime()).toBe(1_600_000_000_500)
+      expect(st.atime.getTime()).toBe(1_500_000_000_125)
+      for (const t of TIMES) {
+        const date = st[t]
+        expect([t, date instanceof Date, date.getTime()]).toEqual([t, true, Number(st[`${t}Ms`])])
+        expect(st[t]).toBe(date)
+      }
+      expect(new Set(Object.keys(st))).toEqual(new Set([...Object.keys(node), ...TIMES]))
+      // Another stats object has Dates of its own.
+      const again = await ring.stat(path)
+      expect(again.mtime).not.toBe(st.mtime)
+      expect(again.mtime.getTime()).toBe(st.mtime.getTime())
     })
 
     it("submitStat calls back once with the stats", async () => {
