@@ -33,7 +33,17 @@ const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U
 /** A Uint8Array's real element count. */
 export const lengthOf = (buffer: Uint8Array): number => typedArrayLength.call(buffer)
 
-const isDetached = (buffer: Uint8Array): boolean => (buffer.buffer as { detached?: boolean }).detached === true
+// The intrinsic buffer getter, for the same reason.
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
+  .get as (this: Uint8Array) => ArrayBufferLike
+
+/**
+ * Whether the view's ArrayBuffer was detached. A detached view has length 0, so a longer one is not
+ * and its `buffer` is not read: for a small view V8 keeps on its heap (64 bytes or fewer), reading
+ * `buffer` first moves the bytes into an ArrayBuffer of their own.
+ */
+const isDetached = (buffer: Uint8Array): boolean =>
+  typedArrayLength.call(buffer) === 0 && (typedArrayBuffer.call(buffer) as { detached?: boolean }).detached === true
 
 export const buffer = (value: unknown, name: string): Uint8Array => {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
