@@ -136,6 +136,28 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       await ring.closeFd(byUrl)
     })
 
+    it("encodes paths as node:fs does (UTF-8, a lone surrogate as U+FFFD, long ones too) and keeps each request's own", async () => {
+      const ring = open()
+      const dir = tempDir()
+      mkdirSync(join(dir, "d".repeat(200), "e".repeat(200)), { recursive: true })
+      const names = ["é€😀", "lone\uD800x", "\uDC00", join("d".repeat(200), "e".repeat(200), "f")]
+      for (const name of names) {
+        const path = join(dir, name)
+        await ring.closeFd(await ring.open(path, { flags: "wx" }))
+        expect([name, statSync(path).isFile()]).toEqual([name, true])
+        expect((await ring.stat(Buffer.from(path))).ino).toBe(statSync(path, { bigint: true }).ino)
+      }
+      // Hundreds of stats and opens in flight at once (paths and statx records over many slabs).
+      const files = Array.from({ length: 600 }, (_, i) => join(dir, `file-${i}-${"x".repeat(i % 50)}`))
+      for (const path of files) writeFileSync(path, "")
+      const stats = await Promise.all(files.map((path) => ring.stat(path)))
+      stats.forEach((st, i) => expect([i, st.ino]).toEqual([i, statSync(files[i]!, { bigint: true }).ino]))
+      const fds = await Promise.all(files.map((path) => ring.open(path)))
+      const inos = await Promise.all(fds.map((fd) => ring.stat(fd).then((st) => st.ino)))
+      inos.forEach((ino, i) => expect([i, ino]).toEqual([i, stats[i]!.ino]))
+      await Promise.all(fds.map((fd) => ring.closeFd(fd)))
+    })
+
     it("fails with ENOENT, EISDIR, ENOTDIR (and EACCES unless root) carrying path and syscall open", async () => {
       const ring = open()
       const dir = tempDir()
@@ -158,6 +180,13 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
     it("refuses bad arguments before the kernel with Node's codes", () => {
       const ring = open()
       expect(() => ring.open("a\0b")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open(Buffer.from("a\0b"))).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open("\0")).toThrow(
+        expect.objectContaining({
+          code: "ERR_INVALID_ARG_VALUE",
+          message: 'path must be a string without null bytes, got "\\u0000"',
+        }),
+      )
       expect(() => ring.open(42 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
       expect(() => ring.open("x", { flags: "rw" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
       expect(() => ring.open("x", { flags: -1 })).toThrow(RangeError)
