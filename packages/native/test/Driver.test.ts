@@ -818,7 +818,7 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       detachedViews.forEach((view, i) =>
         i % 2 === 0
           ? structuredClone(view.buffer, { transfer: [view.buffer] })
-          : (view.buffer as ArrayBuffer).transfer(),
+          : (view.buffer as unknown as { transfer(): ArrayBuffer }).transfer(),
       )
       const cb = () => {}
       const before = ring.stats()
