@@ -8,6 +8,7 @@
 import { ftruncate } from "node:fs"
 import { constants } from "node:os"
 import { dirname } from "node:path"
+import * as Arena from "./Arena.ts"
 import * as Errors from "./IoUringError.ts"
 import { OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
@@ -319,7 +320,7 @@ const fillOpen = (r: Requests, p: Validate.Path, flags: number, mode: number, de
 
 /** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
 const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: number): number => {
-  const statx = new Uint8Array(Stats.STATX_SIZE)
+  const statx = Arena.zeroed(Stats.STATX_SIZE)
   const t = r.table
   let slot: number
   if (typeof pathOrFd === "number") {

@@ -1,9 +1,11 @@
 /**
  * The Driver's argument validation: a TypeError for a wrong type, a RangeError for a value out of
  * range, thrown before anything is changed. Every function returns what it validated (normalised
- * where that is needed) and keeps no state: nothing here outlives the call.
+ * where that is needed) and keeps no state: nothing here outlives the call (a path's bytes are cut
+ * from Arena.ts's slabs, each range the path's alone).
  */
 import { fileURLToPath } from "node:url"
+import * as Arena from "./Arena.ts"
 import { maxIov } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import type { Callback, Data } from "./types.ts"
@@ -33,7 +35,17 @@ const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U
 /** A Uint8Array's real element count. */
 export const lengthOf = (buffer: Uint8Array): number => typedArrayLength.call(buffer)
 
-const isDetached = (buffer: Uint8Array): boolean => (buffer.buffer as { detached?: boolean }).detached === true
+// The intrinsic buffer getter, for the same reason.
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
+  .get as (this: Uint8Array) => ArrayBufferLike
+
+/**
+ * Whether the view's ArrayBuffer was detached. A detached view has length 0, so a longer one is not
+ * and its `buffer` is not read: for a small view V8 keeps on its heap (64 bytes or fewer), reading
+ * `buffer` first moves the bytes into an ArrayBuffer of their own.
+ */
+const isDetached = (buffer: Uint8Array): boolean =>
+  typedArrayLength.call(buffer) === 0 && (typedArrayBuffer.call(buffer) as { detached?: boolean }).detached === true
 
 export const buffer = (value: unknown, name: string): Uint8Array => {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
@@ -173,8 +185,6 @@ export const bytesOf = (value: Data | undefined): number => {
 /** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
 const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
 
-const encoder = new TextEncoder()
-
 /** A validated path: the NUL-terminated bytes the kernel reads, and the text its errors carry. */
 export interface Path {
   readonly bytes: Uint8Array
@@ -183,23 +193,25 @@ export interface Path {
 
 /**
  * A path as node:fs takes it: a string (UTF-8), its bytes (a Uint8Array), or a `file:` URL. Copied
- * into a fresh NUL-terminated Uint8Array (the kernel reads it until the completion; the caller's
- * memory is not held). A NUL byte inside is refused, as Node refuses it.
+ * into NUL-terminated bytes of its own (Arena.ts; the kernel reads them until the completion; the
+ * caller's memory is not held). A NUL byte inside is refused, as Node refuses it.
  */
 export const path = (value: unknown, name: string): Path => {
-  let text: string
-  let bytes: Uint8Array
   if (typeof value === "string") {
-    text = value
-    const encoded = encoder.encode(value)
-    bytes = new Uint8Array(encoded.length + 1)
-    bytes.set(encoded)
-  } else if (value instanceof Uint8Array) {
+    // U+0000 is the only character whose UTF-8 holds a NUL byte.
+    if (value.includes("\0")) throw nulInPath(name, value)
+    return { bytes: Arena.cString(value), text: value }
+  }
+  if (value instanceof Uint8Array) {
     buffer(value, name)
-    bytes = new Uint8Array(lengthOf(value) + 1)
+    const length = lengthOf(value)
+    const bytes = Arena.zeroed(length + 1)
     bytes.set(value)
-    text = Buffer.from(value).toString()
-  } else if (value instanceof URL) {
+    const text = Buffer.from(value).toString()
+    if (bytes.indexOf(0) !== length) throw nulInPath(name, text)
+    return { bytes, text }
+  }
+  if (value instanceof URL) {
     if (value.protocol !== "file:") {
       throw coded(
         new TypeError(`${name} must be a URL of scheme file, got ${value.protocol}`),
@@ -207,22 +219,17 @@ export const path = (value: unknown, name: string): Path => {
       )
     }
     return path(fileURLToPath(value), name)
-  } else {
-    throw coded(
-      new TypeError(
-        `${name} must be a string, a Uint8Array or a file: URL, got ${value === null ? "null" : typeof value}`,
-      ),
-      "ERR_INVALID_ARG_TYPE",
-    )
   }
-  if (bytes.indexOf(0) !== bytes.length - 1) {
-    throw coded(
-      new TypeError(`${name} must be a string without null bytes, got ${describe(text)}`),
-      "ERR_INVALID_ARG_VALUE",
-    )
-  }
-  return { bytes, text }
+  throw coded(
+    new TypeError(
+      `${name} must be a string, a Uint8Array or a file: URL, got ${value === null ? "null" : typeof value}`,
+    ),
+    "ERR_INVALID_ARG_TYPE",
+  )
 }
+
+const nulInPath = (name: string, text: string): TypeError =>
+  coded(new TypeError(`${name} must be a string without null bytes, got ${describe(text)}`), "ERR_INVALID_ARG_VALUE")
 
 // Linux O_* bits (x86-64 and arm64 alike), for the flag strings of node:fs.
 const O_RDONLY = 0

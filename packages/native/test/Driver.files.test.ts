@@ -20,6 +20,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
@@ -135,6 +136,28 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       await ring.closeFd(byUrl)
     })
 
+    it("encodes paths as node:fs does (UTF-8, a lone surrogate as U+FFFD, long ones too) and keeps each request's own", async () => {
+      const ring = open()
+      const dir = tempDir()
+      mkdirSync(join(dir, "d".repeat(200), "e".repeat(200)), { recursive: true })
+      const names = ["é€😀", "lone\uD800x", "\uDC00", join("d".repeat(200), "e".repeat(200), "f")]
+      for (const name of names) {
+        const path = join(dir, name)
+        await ring.closeFd(await ring.open(path, { flags: "wx" }))
+        expect([name, statSync(path).isFile()]).toEqual([name, true])
+        expect((await ring.stat(Buffer.from(path))).ino).toBe(statSync(path, { bigint: true }).ino)
+      }
+      // Hundreds of stats and opens in flight at once (paths and statx records over many slabs).
+      const files = Array.from({ length: 600 }, (_, i) => join(dir, `file-${i}-${"x".repeat(i % 50)}`))
+      for (const path of files) writeFileSync(path, "")
+      const stats = await Promise.all(files.map((path) => ring.stat(path)))
+      stats.forEach((st, i) => expect([i, st.ino]).toEqual([i, statSync(files[i]!, { bigint: true }).ino]))
+      const fds = await Promise.all(files.map((path) => ring.open(path)))
+      const inos = await Promise.all(fds.map((fd) => ring.stat(fd).then((st) => st.ino)))
+      inos.forEach((ino, i) => expect([i, ino]).toEqual([i, stats[i]!.ino]))
+      await Promise.all(fds.map((fd) => ring.closeFd(fd)))
+    })
+
     it("fails with ENOENT, EISDIR, ENOTDIR (and EACCES unless root) carrying path and syscall open", async () => {
       const ring = open()
       const dir = tempDir()
@@ -157,6 +180,13 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
     it("refuses bad arguments before the kernel with Node's codes", () => {
       const ring = open()
       expect(() => ring.open("a\0b")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open(Buffer.from("a\0b"))).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => ring.open("\0")).toThrow(
+        expect.objectContaining({
+          code: "ERR_INVALID_ARG_VALUE",
+          message: 'path must be a string without null bytes, got "\\u0000"',
+        }),
+      )
       expect(() => ring.open(42 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
       expect(() => ring.open("x", { flags: "rw" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
       expect(() => ring.open("x", { flags: -1 })).toThrow(RangeError)
@@ -355,6 +385,30 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(e.code).toBe("ETIMEDOUT")
       expect(() => ring.stat(-1)).toThrow(RangeError)
       expect(() => ring.stat(dir, { followSymlinks: 1 as never })).toThrow(TypeError)
+    })
+
+    it("makes each Date on first access as node:fs does: the right time, then the same Date every time", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "x")
+      utimesSync(path, new Date(1_500_000_000_125), new Date(1_600_000_000_500))
+      const st = await ring.stat(path)
+      const node = statSync(path, { bigint: true })
+      // Before any access the Dates are no own properties, as with node:fs's BigIntStats.
+      expect(Object.keys(st)).toEqual(Object.keys(node))
+      expect(st.mtime.getTime()).toBe(1_600_000_000_500)
+      expect(st.atime.getTime()).toBe(1_500_000_000_125)
+      for (const t of TIMES) {
+        const date = st[t]
+        expect([t, date instanceof Date, date.getTime()]).toEqual([t, true, Number(st[`${t}Ms`])])
+        expect(st[t]).toBe(date)
+      }
+      expect(new Set(Object.keys(st))).toEqual(new Set([...Object.keys(node), ...TIMES]))
+      // Another stats object has Dates of its own.
+      const again = await ring.stat(path)
+      expect(again.mtime).not.toBe(st.mtime)
+      expect(again.mtime.getTime()).toBe(st.mtime.getTime())
     })
 
     it("submitStat calls back once with the stats", async () => {

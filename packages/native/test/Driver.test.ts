@@ -806,6 +806,42 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(ring.stats()).toEqual(before)
       await expect(ring.nop()).resolves.toBeUndefined()
     })
+
+    it("refuse a detached buffer with the same TypeError whatever its size and offset, and take small and empty views as before", async () => {
+      const ring = open()
+      const f = file(pattern(100))
+      const detachedViews = [
+        new Uint8Array(new ArrayBuffer(8)),
+        new Uint8Array(new ArrayBuffer(64), 16, 32),
+        new Uint8Array(new ArrayBuffer(1 << 16)),
+      ]
+      detachedViews.forEach((view, i) =>
+        i % 2 === 0
+          ? structuredClone(view.buffer, { transfer: [view.buffer] })
+          : (view.buffer as unknown as { transfer(): ArrayBuffer }).transfer(),
+      )
+      const cb = () => {}
+      await ring.nop()
+      const counts = () => [ring.stats().submitted, ring.stats().pendingOperations, ring.stats().outstanding]
+      const before = counts()
+      for (const d of detachedViews) {
+        const refused = (call: () => unknown, name: string) =>
+          expect(call).toThrow(new TypeError(`${name} is detached (its ArrayBuffer was transferred)`))
+        refused(() => ring.send(f.fd, d), "data")
+        refused(() => ring.writeAt(f.fd, [Buffer.from("x"), d], 0), "data[1]")
+        refused(() => ring.readAt(f.fd, d, 0), "buffer")
+        refused(() => ring.submitSend(f.fd, d, 0, cb), "data")
+        refused(() => ring.open(d), "path")
+      }
+      expect(counts()).toEqual(before)
+      // A small view (V8 keeps it on its heap) and an empty one of a live buffer still go through.
+      const small = new Uint8Array([1, 2, 3, 4])
+      await ring.writeAt(f.fd, small, 10)
+      await ring.writeAt(f.fd, new Uint8Array(0), 10)
+      const back = new Uint8Array(4)
+      expect(await ring.readAt(f.fd, back, 10)).toBe(4)
+      expect([...back]).toEqual([1, 2, 3, 4])
+    })
   })
 
   describe("stats", () => {
