@@ -42,7 +42,7 @@ int main(void) {
     }
   }
   CHECK(t_threads_named("iou-wrk", NULL) == 0); /* each copied inside the owner's enter */
-  for (uint32_t i = 0; i < READS; i++) { /* all in one pass */
+  for (uint32_t i = 0; i < READS; i++) {        /* all in one pass */
     struct iou_request r = read_req(fd, i, 100 + i);
     CHECK(iou_loop_submit(t->loop, &r, 1) == 1);
   }
