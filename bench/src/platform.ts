@@ -18,7 +18,7 @@ import type * as Socket from "effect/socket/Socket"
 import type { Suite } from "./context.ts"
 import { Offsets } from "./files.ts"
 import type { Comparison, Sample, Variant } from "./harness.ts"
-import { driverConfig, withEngine } from "./ring.ts"
+import { baselineModule, driverConfig, withEngine } from "./ring.ts"
 import type { Engine } from "./ring.ts"
 import { prepareFiles } from "./smallfiles.ts"
 import { spawnPeer, tcpPeerCommand } from "./tcp.ts"
@@ -171,23 +171,43 @@ export const platformSuite: Suite = {
         ],
       }
     }
-    const NodeIoUring = mod["NodeIoUring"] as { layer: (c: unknown) => Layer.Layer<never, unknown> }
-    const IoUringFileSystem = mod["IoUringFileSystem"] as { layer: Layer.Layer<FileSystem.FileSystem, never, never> }
-    const IoUringSocketServer = mod["IoUringSocketServer"] as {
-      layer: (o: { port: number; host: string }) => Layer.Layer<SocketServer.SocketServer, unknown, never>
+    type Layers = {
+      readonly NodeIoUring: { layer: (c: unknown) => Layer.Layer<never, unknown> }
+      readonly IoUringFileSystem: { layer: Layer.Layer<FileSystem.FileSystem, never, never> }
+      readonly IoUringSocketServer: {
+        layer: (o: { port: number; host: string }) => Layer.Layer<SocketServer.SocketServer, unknown, never>
+      }
     }
+    // The engine "baseline" runs the other checkout's layers (BENCH_BASELINE), the others this one's.
+    const layersOf = new Map<Engine, Layers>()
+    const engines: Array<Engine> = []
+    for (const engine of ctx.engines) {
+      const m =
+        engine === "baseline"
+          ? ((await import(baselineModule("effect")).catch(() => ({}))) as Record<string, unknown>)
+          : mod
+      if (m["IoUringFileSystem"] === undefined || m["IoUringSocketServer"] === undefined) continue
+      layersOf.set(engine, m as unknown as Layers)
+      engines.push(engine)
+    }
+    const layers = (engine: Engine): Layers => layersOf.get(engine)!
     const runtimes: Array<Runtime<unknown>> = []
     const runtime = <R>(layer: Layer.Layer<R, unknown>): Runtime<R> => {
       const rt = ManagedRuntime.make(layer)
       runtimes.push(rt as Runtime<unknown>)
       return rt
     }
-    const ringLayer = (engine: Engine) => NodeIoUring.layer(driverConfig(engine))
+    const ringLayer = (engine: Engine) => layers(engine).NodeIoUring.layer(driverConfig(engine))
     const fsRuntimes: Array<{ name: string; rt: Runtime<FileSystem.FileSystem> }> = [
       { name: NODE_FS, rt: runtime(nodeFs) },
-      ...ctx.engines.map((engine) => ({
+      ...engines.map((engine) => ({
         name: withEngine(RING_FS, engine),
-        rt: runtime(Layer.provide(IoUringFileSystem.layer, ringLayer(engine)) as Layer.Layer<FileSystem.FileSystem>),
+        rt: runtime(
+          Layer.provide(
+            layers(engine).IoUringFileSystem.layer,
+            ringLayer(engine),
+          ) as Layer.Layer<FileSystem.FileSystem>,
+        ),
       })),
     ]
     const files = prepareFiles(4096)
@@ -280,13 +300,13 @@ export const platformSuite: Suite = {
       const variants: Array<Variant> = [
         await echoServerVariant(NODE_SERVER, runtime(nodeServer({ port: 0, host: "127.0.0.1" })), n, cleanups),
       ]
-      for (const engine of ctx.engines) {
+      for (const engine of engines) {
         variants.push(
           await echoServerVariant(
             withEngine(RING_SERVER, engine),
             runtime(
               Layer.provide(
-                IoUringSocketServer.layer({ port: 0, host: "127.0.0.1" }),
+                layers(engine).IoUringSocketServer.layer({ port: 0, host: "127.0.0.1" }),
                 ringLayer(engine),
               ) as Layer.Layer<SocketServer.SocketServer, unknown>,
             ),
