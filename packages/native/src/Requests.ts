@@ -17,9 +17,9 @@
  *
  * It fills a slot of the pending table, refuses the request before the loop or admits it, settles
  * it by Promise or by callback, cancels it, closes an fd once nothing is outstanding on it
- * (closeFd), and takes the multishot requests' chunks, connections and re-arms from Delivery. The operations' modules (DataOps.ts,
- * FileOps.ts, SocketOps.ts) validate their arguments and fill the slot through it; Driver.ts is the
- * public surface over them.
+ * (closeFd), and takes the multishot requests' chunks, connections and re-arms from Delivery. The
+ * operations' modules (DataOps.ts, FileOps.ts, SocketOps.ts) validate their arguments and fill the
+ * slot through it; Driver.ts is the public surface over them.
  */
 import { Config } from "@iou/core"
 import { constants } from "node:os"

@@ -6,9 +6,9 @@
  * of one per request), handed over when the staging area is full, at the turn's end, and before
  * anything that needs the loop to know them (a cancel, a refill, close). The thread engine's loop
  * takes each request as it is pushed, while the turn goes on, so there every request is pushed at
- * once. While the inbound queue is full, or requests are
- * already waiting, a request waits in the backpressure queue and is pushed as completions free room
- * (refill). A staged request counts as submitted (SUBMITTED) from the start.
+ * once. While the inbound queue is full, or requests are already waiting, a request waits in the
+ * backpressure queue and is pushed as completions free room (refill). A staged request counts as
+ * submitted (SUBMITTED) from the start.
  *
  * Publishing: the first request of a JS turn is published at once (iou_loop_publish_early), so that
  * the loop starts on it while JavaScript goes on submitting, and one microtask per turn hands over
@@ -37,7 +37,7 @@ export class Submission {
   private flushScheduled = false
   private readonly flushFn = (): void => this.flush()
   private readonly pushFn = (slot: number): boolean => this.push(slot)
-  /** Staging records 0 to staged - 1 hold this turn's requests not handed over yet: their slots and data. */
+  /** Staging records 0 to staged - 1: this turn's requests not handed over yet, their slots and data. */
   private staged = 0
   private readonly stagedSlots = new Int32Array(STAGE_RECORDS)
   private readonly stagedData: Array<Data | undefined> = new Array<Data | undefined>(STAGE_RECORDS).fill(undefined)
@@ -62,8 +62,9 @@ export class Submission {
 
   /**
    * Hands the request in `slot` to the loop: at once as the turn's first (or with the thread
-   * engine), else staged for the turn's batch; or queues it behind those already waiting for room. (Staged requests only exist while
-   * the backpressure queue is empty: handOver moves those the loop has no room for into it.)
+   * engine), else staged for the turn's batch; or queues it behind those already waiting for room.
+   * (Staged requests only exist while the backpressure queue is empty: handOver moves those the
+   * loop has no room for into it.)
    */
   admit(slot: number): void {
     if (this.queue.length !== 0) {
@@ -103,7 +104,10 @@ export class Submission {
     }
   }
 
-  /** Hands over what is staged, then pushes queued requests while the inbound queue has room; once none is left while closing, closes the loop. */
+  /**
+   * Hands over what is staged, then pushes queued requests while the inbound queue has room; once
+   * none is left while closing, closes the loop.
+   */
   refill(): void {
     this.handOver()
     this.queue.refill(this.pushFn)
