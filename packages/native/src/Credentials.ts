@@ -10,6 +10,8 @@
  * not three syscalls.
  */
 
+import * as Clock from "./Clock.ts"
+
 /** The longest a change made by native code goes unnoticed, in ms. */
 export const CHECK_INTERVAL_MS = 1
 
@@ -52,13 +54,13 @@ export class CredentialsWatch {
   due(turnStart: boolean): boolean {
     if (this.seenCalls === setterCalls) {
       if (!turnStart) return false
-      const now = performance.now()
+      const now = Clock.now()
       if (now - this.checkedAt < CHECK_INTERVAL_MS) return false
       this.checkedAt = now
       return true
     }
     this.seenCalls = setterCalls
-    this.checkedAt = performance.now()
+    this.checkedAt = Clock.now()
     return true
   }
 }
