@@ -23,13 +23,31 @@ static uint64_t wakes(struct t_loop *t) {
   return st.wakes;
 }
 
+static uint64_t taken(struct t_loop *t) {
+  struct iou_stats st;
+  iou_loop_stats(t->loop, &st);
+  return st.submitted;
+}
+
+/* Waits until the loop has taken `count` requests in all (a loaded machine may not run the loop
+ * thread for a while), then 50 ms more: the loop is now in the wait it chose after taking them. */
+static void until_taken(struct t_loop *t, uint64_t count) {
+  uint64_t end = t_now_ns() + 5000 * T_MS;
+  while (taken(t) < count) {
+    CHECK(t_now_ns() < end);
+    t_sleep_ms(1);
+  }
+  t_sleep_ms(50);
+}
+
 /* recv (tag 1) published early, 50 ms later a nop (tag 2) ends the turn; returns the wakes the
  * ending publish needed. The recv stays in flight. */
 static uint64_t turn_with_a_recv_in_flight(struct t_loop *t, int fd, uint8_t *buf) {
   struct iou_request r = t_req_buf(IOU_OP_RECV, fd, 1, buf, 8);
+  uint64_t count = taken(t) + 1;
   CHECK(iou_loop_submit(t->loop, &r, 1) == 1);
   iou_loop_publish_early(t->loop);
-  t_sleep_ms(50); /* the loop took the recv: it is now waiting for the turn, or asleep */
+  until_taken(t, count); /* the loop took the recv: it is now waiting for the turn, or asleep */
   uint64_t before = wakes(t);
   struct iou_request nop = t_req(IOU_OP_NOP, -1, 2);
   CHECK(iou_loop_submit(t->loop, &nop, 1) == 1);
@@ -85,9 +103,10 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   uint8_t buf3[8];
   struct iou_request r3 = t_req_buf(IOU_OP_RECV, sp[0], 3, buf3, 8);
+  uint64_t count3 = taken(t) + 1;
   CHECK(iou_loop_submit(t->loop, &r3, 1) == 1);
   iou_loop_publish_early(t->loop);
-  t_sleep_ms(50);
+  until_taken(t, count3);
   uint64_t t0 = t_now_ns();
   CHECK(iou_loop_cancel(t->loop, 3) == 0);
   CHECK(t_expect(t, 3, 5000).outcome == IOU_OUTCOME_CANCELLED);
@@ -96,8 +115,10 @@ int main(void) {
   /* The turn above never ended: after one budget the loop sleeps and its CPU time stops growing. */
   uint8_t buf4[8];
   struct iou_request r4 = t_req_buf(IOU_OP_RECV, sp[0], 4, buf4, 8);
+  uint64_t count4 = taken(t) + 1;
   CHECK(iou_loop_submit(t->loop, &r4, 1) == 1);
   iou_loop_publish_early(t->loop);
+  until_taken(t, count4);
   t_sleep_ms(BUDGET_US / 1000 + 300);
   uint64_t cpu0 = t_cpu_ns();
   t_sleep_ms(500);
