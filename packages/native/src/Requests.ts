@@ -90,6 +90,10 @@ export class Requests implements Multishot {
   private credentialsChanged = false
   /** When to compare the process's credentials again. */
   private readonly credentials = new CredentialsWatch()
+  /** Completion batches delivered so far (each ends a stretch of requests made in one JS turn). */
+  private batches = 0
+  /** `batches` when a request that waited for room last counted as its turn's first (see refusal). */
+  private queuedTurnAt = -1
   /** Operations whose opcode this kernel lacks (mkdir, symlink, link before Linux 5.15): refused with ENOSYS. */
   private readonly unsupported: ReadonlySet<number> = new Set(
     (
@@ -301,10 +305,12 @@ export class Requests implements Multishot {
    * lacks its opcode (ENOSYS). The credentials are compared (three syscalls) when Credentials.ts
    * says so: after any of Node's credential setters ran, and at the first request of a JS turn once
    * CHECK_INTERVAL_MS has passed (a change made by native code); once changed, every later request
-   * is refused.
+   * is refused. A request that waits for room in the loop (the backpressure queue) starts no publish,
+   * so the turn goes on looking unstarted: while requests wait, the first of each completion batch
+   * counts as the turn's first, so that the clock is read once per batch, not once per request.
    */
   private refusal(slot: number): Errors.IoUringError | undefined {
-    if (!this.credentialsChanged && this.credentials.due(!this.submission.inTurn) && this.native.credentialsChanged()) {
+    if (!this.credentialsChanged && this.credentials.due(this.turnStart()) && this.native.credentialsChanged()) {
       this.credentialsChanged = true
     }
     const t = this.table
@@ -320,6 +326,15 @@ export class Requests implements Multishot {
       return undefined
     }
     return this.refusalError(slot)
+  }
+
+  /** Whether the request being made is its JS turn's first (see refusal). */
+  private turnStart(): boolean {
+    if (this.submission.inTurn) return false
+    if (this.queue.length === 0) return true
+    if (this.queuedTurnAt === this.batches) return false
+    this.queuedTurnAt = this.batches
+    return true
   }
 
   /** Whether the request in `slot` acts on an fd that closeFd is closing (the close itself excepted). */
@@ -496,6 +511,7 @@ export class Requests implements Multishot {
 
   /** Called by the binding once per chunk of completions; `final` after the loop exited. */
   private deliver(count: number, final: boolean): void {
+    this.batches++
     this.delivery.fromLoop(this.wire, count)
     if (this.queue.length > 0) this.submission.refill()
     if (final) this.shutdown.exited()

@@ -255,6 +255,44 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     }
   })
 
+  it("while requests wait for room, reads the clock once per completion batch, not per request, and still sees a change made by native code at the next batch", async () => {
+    const now = vi.spyOn(performance, "now")
+    let clock = 1_000_000
+    now.mockImplementation(() => clock)
+    try {
+      const { driver, loop } = open(4)
+      const errors: Array<string> = []
+      // Each completion submits the next nop, while nops made earlier still wait for room.
+      const again = (error: Error | null): void => {
+        if (error !== null) errors.push((error as { code?: string }).code ?? error.message)
+        else driver.submitNop(0, again)
+      }
+      for (let i = 0; i < 12; i++) driver.submitNop(0, again)
+      await Promise.resolve()
+      expect(loop.inbound.length).toBe(4)
+      expect(driver.stats().outstanding).toBe(12)
+      const reads = now.mock.calls.length
+      loop.completeOldest(4) // four callbacks, four new requests, each behind those waiting
+      expect(now.mock.calls.length - reads).toBe(1)
+      expect(driver.stats().outstanding).toBe(12)
+      await Promise.resolve()
+      const checks = loop.credentialsChecks
+      clock += CHECK_INTERVAL_MS
+      loop.credentialsDiffer = true
+      loop.completeOldest(4)
+      expect(loop.credentialsChecks).toBe(checks + 1)
+      await tick()
+      expect(errors).toEqual(Array(4).fill("ERR_IOU_CREDENTIALS_CHANGED"))
+      loop.completeOldest(4)
+      await tick()
+      loop.completeOldest(4)
+      await tick()
+      expect(driver.stats().outstanding).toBe(0)
+    } finally {
+      now.mockRestore()
+    }
+  })
+
   it("passes position halves, length, fd and deadline through the staging area", () => {
     const { driver, loop } = open(4)
     const buffer = Buffer.alloc(100)
