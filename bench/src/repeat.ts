@@ -1,0 +1,120 @@
+/**
+ * `npm run -w bench repeat -- N [suite…]`: runs the bench (src/main.ts, the same suites and BENCH_*
+ * settings) N times, one fresh process after the other, then prints each target's median over the
+ * runs beside every run's value. On a shared 2-CPU machine one run's ratio can swing by a third, so
+ * a target is judged on the median of several runs: a `>= Nx` target is met when the median ratio
+ * is; any other target when at least half of the runs met it. Writes results/repeat-<timestamp>.json
+ * (each run's targets and the summary); each run also writes its own results file, as a single run does.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { formatTargets } from "./report.ts"
+import type { TargetResult } from "./targets.ts"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const resultsDir = path.join(here, "..", "results")
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** The number a target's `measured` starts with ("1.23x", "4.5 ms"), or undefined ("not measured"). */
+const valueOf = (measured: string): number | undefined => {
+  const x = Number.parseFloat(measured)
+  return Number.isFinite(x) ? x : undefined
+}
+
+/** The ratio a `>= Nx` target wants, or undefined for the other kinds. */
+const wantedRatio = (wanted: string): number | undefined => {
+  const m = /^>= ([0-9.]+)x$/.exec(wanted)
+  return m ? Number(m[1]) : undefined
+}
+
+/** One target over the runs: the median of its values, and met as the header says. */
+export const summarise = (name: string, runs: ReadonlyArray<TargetResult | undefined>): TargetResult => {
+  const seen = runs.filter((t): t is TargetResult => t !== undefined)
+  const first = seen[0]
+  const values = seen.map((t) => valueOf(t.measured)).filter((x): x is number => x !== undefined)
+  const each = runs.map((t) => (t === undefined ? "–" : (valueOf(t.measured)?.toFixed(2) ?? "–"))).join(" ")
+  if (first === undefined || values.length === 0) {
+    return { name, measured: "not measured", wanted: first?.wanted ?? "", met: undefined, note: `runs: ${each}` }
+  }
+  const unit = first.measured.replace(/^[0-9.\-+e]+/, "")
+  const m = median(values)
+  const ratio = wantedRatio(first.wanted)
+  const metRuns = seen.filter((t) => t.met === true).length
+  const decided = seen.filter((t) => t.met !== undefined).length
+  const met = first.reported
+    ? undefined
+    : ratio !== undefined
+      ? m >= ratio
+      : decided === 0
+        ? undefined
+        : metRuns * 2 >= decided
+  return {
+    name,
+    measured: `${m.toFixed(2)}${unit}`,
+    wanted: first.wanted,
+    met,
+    reported: first.reported,
+    note: `runs: ${each}${ratio === undefined && decided > 0 ? ` (met in ${metRuns} of ${decided})` : ""}`,
+  }
+}
+
+const main = () => {
+  const args = process.argv.slice(2).filter((a) => a !== "--")
+  const n = Number(args[0])
+  if (!Number.isInteger(n) || n < 1) {
+    console.error("usage: npm run -w bench repeat -- N [suite…]   (N runs of the bench, then each target's median)")
+    process.exitCode = 2
+    return
+  }
+  const suites = args.slice(1)
+  const runs: Array<ReadonlyArray<TargetResult>> = []
+  for (let i = 1; i <= n; i++) {
+    console.log(`== run ${i} of ${n}: ${suites.length ? suites.join(" ") : "every suite"}`)
+    const started = Date.now()
+    const r = spawnSync(process.execPath, ["--expose-gc", path.join(here, "main.ts"), ...suites], {
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+    })
+    if (r.status !== 0) {
+      console.log(r.stdout)
+      throw new Error(`run ${i} failed (exit ${r.status})`)
+    }
+    const file = /^results: (\S+\.json)/m.exec(r.stdout)?.[1]
+    if (!file) throw new Error(`run ${i} named no results file`)
+    const json = JSON.parse(fs.readFileSync(path.resolve(file), "utf8")) as { targets: ReadonlyArray<TargetResult> }
+    runs.push(json.targets)
+    console.log(`   ${file} (${Math.round((Date.now() - started) / 1000)} s)`)
+  }
+  const names = [...new Set(runs.flatMap((targets) => targets.map((t) => t.name)))]
+  const summary = names.map((name) =>
+    summarise(
+      name,
+      runs.map((targets) => targets.find((t) => t.name === name)),
+    ),
+  )
+  console.log("")
+  console.log(`Targets over ${n} runs (measured: the median; note: each run's value, in order)`)
+  console.log(formatTargets(summary))
+  fs.mkdirSync(resultsDir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-")
+  const out = path.join(resultsDir, `repeat-${stamp}.json`)
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ runs: n, suites, settingsFromEnv: benchEnv(), perRun: runs, summary }, null, 2),
+  )
+  console.log("")
+  console.log(`results: ${path.relative(process.cwd(), out)}`)
+}
+
+/** The BENCH_* settings the runs saw. */
+const benchEnv = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_")) as Array<[string, string]>)
+
+main()
