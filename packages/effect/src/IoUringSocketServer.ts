@@ -11,6 +11,8 @@
  * - `make` listens in the current scope (host omitted: every interface; backlog 511, as node:net)
  *   and fails with SocketServerOpenError (cause: the IoUringError, `EADDRINUSE`, …). Closing the
  *   scope stops listening and closes the connections not yet handed to a handler.
+ * - `noDelay` and `keepAlive` (TCP) are set on the listener, and every accepted connection inherits
+ *   TCP_NODELAY and SO_KEEPALIVE from it, as with node:net's `createServer({ noDelay, keepAlive })`.
  * - `run(handler)` accepts connections and runs `handler` on a Socket for each in its own fiber,
  *   with `run`'s services; a handler's failure is logged, not propagated. Interrupting `run`
  *   interrupts every handler fiber it started. Each connection is closed after its handler ends (once
@@ -30,9 +32,10 @@ import * as Ring from "./internal/ring.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
- * Where to listen: `{ host?, port?, backlog? }` (TCP; port 0 or omitted: any free port) or
- * `{ path, backlog? }` (a Unix socket), and the connections' `chunkSize` and `highWaterMark`
- * (IoUringSocket's).
+ * Where to listen: `{ host?, port?, backlog?, noDelay?, keepAlive? }` (TCP; port 0 or omitted: any
+ * free port; `noDelay`/`keepAlive`: TCP_NODELAY/SO_KEEPALIVE on every accepted connection, as
+ * node:net's server options) or `{ path, backlog? }` (a Unix socket), and the connections'
+ * `chunkSize` and `highWaterMark` (IoUringSocket's).
  *
  * @since 0.0.0
  */

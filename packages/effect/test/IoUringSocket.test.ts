@@ -3,20 +3,22 @@
  * @effect/platform-node's NodeSocket and NodeSocketServer (which run it here too, so that the suite
  * itself is checked against the reference). And they really use the ring: every operation of
  * `internal/netOps.ts` (the only way the socket modules reach the kernel) moves the ring's
- * `submitted` counter.
+ * `submitted` counter. A TCP server's `noDelay` and `keepAlive` reach the Driver's listen and the
+ * connections it accepts.
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { probe } from "@iou/native"
 import { IoUring, IoUringSocket, IoUringSocketServer, NodeIoUring } from "@iou/effect"
 import * as NetOps from "../src/internal/netOps.ts"
 import * as Errors from "../src/internal/errors.ts"
-import { nativeError } from "./FakeDriver.ts"
+import { binding } from "../../native/src/binding.ts"
+import { FakeDriver, nativeError, openFake } from "./FakeDriver.ts"
 import { socketSuite } from "./socket.suite.ts"
 
 const supported = probe().supported
@@ -242,6 +244,74 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
             assert.strictEqual(fds(), fdsBefore)
           }),
       )
+    },
+  )
+})
+
+describe("IoUringSocketServer's noDelay and keepAlive", () => {
+  it.live("are passed to the Driver's listen", () => {
+    const driver = new FakeDriver()
+    return Effect.gen(function* () {
+      const opening = yield* Effect.forkChild(
+        Effect.scoped(IoUringSocketServer.make({ port: 0, host: "127.0.0.1", noDelay: true, keepAlive: true })),
+      )
+      while (driver.requests.length === 0) yield* Effect.sleep("1 millis")
+      const [request] = driver.requests
+      // The listen is in make's uninterruptible acquire: failing it ends make (before any assertion,
+      // so that a failed one leaves nothing pending).
+      driver.complete(request!.handle, nativeError("EADDRINUSE", { errno: -98, syscall: "bind" }))
+      const exit = yield* Fiber.await(opening)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(request!.op, "listen")
+      const target = request!.args[0] as { host?: string; port?: number; noDelay?: boolean; keepAlive?: boolean }
+      assert.deepStrictEqual(
+        { host: target.host, port: target.port, noDelay: target.noDelay, keepAlive: target.keepAlive },
+        { host: "127.0.0.1", port: 0, noDelay: true, keepAlive: true },
+      )
+    }).pipe(Effect.provide(Layer.fresh(NodeIoUring.layerWith(openFake(driver)))))
+  })
+
+  it.live.skipIf(!supported)(
+    "a connection the server accepts has TCP_NODELAY and SO_KEEPALIVE when asked, neither otherwise",
+    () => {
+      // The fds the ring's accept hands to the server, so the test can read their options.
+      const accepted: Array<number> = []
+      const recording = Layer.effect(
+        IoUring,
+        Effect.map(Effect.service(IoUring), (io) =>
+          IoUring.of({
+            ...io,
+            accept: (listener, options) =>
+              Effect.tap(io.accept(listener, options), (connection) => Effect.sync(() => accepted.push(connection.fd))),
+          }),
+        ),
+      ).pipe(Layer.provideMerge(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 })))
+      const k = binding.sockets.constants
+      const flags = (fd: number) => [
+        binding.sockets.getsockopt(fd, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!) > 0,
+        binding.sockets.getsockopt(fd, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!) > 0,
+      ]
+      /** The options of the one connection a server made with `options` accepts, read while its handler runs. */
+      const acceptedFlags = (options: { noDelay?: boolean; keepAlive?: boolean }) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const server = yield* IoUringSocketServer.make({ port: 0, host: "127.0.0.1", ...options })
+            const read = yield* Deferred.make<Array<boolean>>()
+            yield* server
+              .run(() => Deferred.succeed(read, flags(accepted[accepted.length - 1]!)))
+              .pipe(Effect.forkScoped)
+            const port = (server.address as { port: number }).port
+            const client = net.connect(port, "127.0.0.1")
+            client.on("error", () => {})
+            yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+            return yield* Deferred.await(read)
+          }),
+        )
+      return Effect.gen(function* () {
+        assert.deepStrictEqual(yield* acceptedFlags({ noDelay: true, keepAlive: true }), [true, true])
+        assert.deepStrictEqual(yield* acceptedFlags({ noDelay: true }), [true, false])
+        assert.deepStrictEqual(yield* acceptedFlags({}), [false, false])
+      }).pipe(Effect.provide(recording))
     },
   )
 })

@@ -15,9 +15,18 @@ import { Effect } from "effect"
 import type { Data, IoUring, SocketAddress } from "../IoUring.ts"
 import type { IoUringError } from "../IoUringError.ts"
 
-/** Where to listen: TCP (host omitted: every interface, as node:net) or a Unix socket path. */
+/**
+ * Where to listen: TCP (host omitted: every interface, as node:net; `noDelay` and `keepAlive` are
+ * set on the listener and every accepted connection inherits them) or a Unix socket path.
+ */
 export type ListenOptions =
-  | { readonly host?: string | undefined; readonly port?: number | undefined; readonly backlog?: number | undefined }
+  | {
+      readonly host?: string | undefined
+      readonly port?: number | undefined
+      readonly backlog?: number | undefined
+      readonly noDelay?: boolean | undefined
+      readonly keepAlive?: boolean | undefined
+    }
   | { readonly path: string; readonly backlog?: number | undefined }
 
 /** Where to connect: TCP (host omitted: `localhost`, as node:net) or a Unix socket path. */
@@ -124,7 +133,13 @@ export const make = (io: IoUring["Service"]): NetOps => ({
       io.listen(
         "path" in options
           ? { path: options.path, backlog: options.backlog }
-          : { host: options.host, port: options.port ?? 0, backlog: options.backlog },
+          : {
+              host: options.host,
+              port: options.port ?? 0,
+              backlog: options.backlog,
+              noDelay: options.noDelay,
+              keepAlive: options.keepAlive,
+            },
       ),
       (listener): Listener => ({ fd: listener.fd, address: boundAddress(listener.localAddress, options) }),
     ),
