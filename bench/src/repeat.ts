@@ -35,7 +35,7 @@ const wantedRatio = (wanted: string): number | undefined => {
 }
 
 /** One target over the runs: the median of its values, and met as the header says. */
-export const summarise = (name: string, runs: ReadonlyArray<TargetResult | undefined>): TargetResult => {
+const summarise = (name: string, runs: ReadonlyArray<TargetResult | undefined>): TargetResult => {
   const seen = runs.filter((t): t is TargetResult => t !== undefined)
   const first = seen[0]
   const values = seen.map((t) => valueOf(t.measured)).filter((x): x is number => x !== undefined)
