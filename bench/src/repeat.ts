@@ -3,14 +3,18 @@
  * settings) N times, one fresh process after the other, then prints each target's median over the
  * runs beside every run's value. On a shared 2-CPU machine one run's ratio can swing by a third, so
  * a target is judged on the median of several runs: a `>= Nx` target is met when the median ratio
- * is; any other target when at least half of the runs met it. Writes results/repeat-<timestamp>.json
- * (each run's targets and the summary); each run also writes its own results file, as a single run does.
+ * is; any other target when at least half of the runs met it. With the `baseline` engine among
+ * BENCH_ENGINES (two builds compared, README "Comparing two builds"), it also prints, for each row
+ * and each other engine, the median over the runs of that run's ratio (the row's median rate over
+ * the baseline's in the same run). Writes results/repeat-<timestamp>.json (each run's targets, the
+ * summaries); each run also writes its own results file, as a single run does.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { formatTargets } from "./report.ts"
+import type { ComparisonResult } from "./harness.ts"
 import type { TargetResult } from "./targets.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -26,6 +30,42 @@ const median = (xs: ReadonlyArray<number>): number => {
 const valueOf = (measured: string): number | undefined => {
   const x = Number.parseFloat(measured)
   return Number.isFinite(x) ? x : undefined
+}
+
+/** One row of two builds compared: a variant of an engine against the same variant of `baseline`. */
+interface BuildRow {
+  readonly row: string
+  readonly engine: string
+  readonly median: number
+  readonly runs: ReadonlyArray<number | undefined>
+}
+
+const ENGINE_SUFFIX = / \(([a-z-]+)\)$/
+
+/** Each engine's rows against the baseline engine's, per run (rate medians divided in each run). */
+const againstBaseline = (runs: ReadonlyArray<ReadonlyArray<ComparisonResult>>): Array<BuildRow> => {
+  const ratios = new Map<string, { row: string; engine: string; runs: Array<number | undefined> }>()
+  runs.forEach((comparisons, i) => {
+    for (const c of comparisons) {
+      for (const v of c.variants) {
+        const engine = ENGINE_SUFFIX.exec(v.name)?.[1]
+        if (engine === undefined || engine === "baseline" || v.error !== undefined || v.rounds.length === 0) continue
+        const base = c.variants.find((b) => b.name === v.name.replace(ENGINE_SUFFIX, " (baseline)"))
+        if (base === undefined || base.error !== undefined || base.rounds.length === 0) continue
+        const row = `${c.id}: ${v.name.replace(ENGINE_SUFFIX, "")}`
+        const key = `${row}|${engine}`
+        let entry = ratios.get(key)
+        if (entry === undefined) ratios.set(key, (entry = { row, engine, runs: runs.map(() => undefined) }))
+        entry.runs[i] = v.rate.median / base.rate.median
+      }
+    }
+  })
+  return [...ratios.values()].map(({ row, engine, runs: each }) => ({
+    row,
+    engine,
+    runs: each,
+    median: median(each.filter((x): x is number => x !== undefined)),
+  }))
 }
 
 /** The ratio a `>= Nx` target wants, or undefined for the other kinds. */
@@ -75,6 +115,7 @@ const main = () => {
   }
   const suites = args.slice(1)
   const runs: Array<ReadonlyArray<TargetResult>> = []
+  const comparisons: Array<ReadonlyArray<ComparisonResult>> = []
   for (let i = 1; i <= n; i++) {
     console.log(`== run ${i} of ${n}: ${suites.length ? suites.join(" ") : "every suite"}`)
     const started = Date.now()
@@ -88,8 +129,12 @@ const main = () => {
     }
     const file = /^results: (\S+\.json)/m.exec(r.stdout)?.[1]
     if (!file) throw new Error(`run ${i} named no results file`)
-    const json = JSON.parse(fs.readFileSync(path.resolve(file), "utf8")) as { targets: ReadonlyArray<TargetResult> }
+    const json = JSON.parse(fs.readFileSync(path.resolve(file), "utf8")) as {
+      targets: ReadonlyArray<TargetResult>
+      comparisons: ReadonlyArray<ComparisonResult>
+    }
     runs.push(json.targets)
+    comparisons.push(json.comparisons)
     console.log(`   ${file} (${Math.round((Date.now() - started) / 1000)} s)`)
   }
   const names = [...new Set(runs.flatMap((targets) => targets.map((t) => t.name)))]
@@ -102,12 +147,27 @@ const main = () => {
   console.log("")
   console.log(`Targets over ${n} runs (measured: the median; note: each run's value, in order)`)
   console.log(formatTargets(summary))
+  const builds = againstBaseline(comparisons)
+  if (builds.length > 0) {
+    console.log("")
+    console.log(`Against the baseline build over ${n} runs (each run's ratio of medians; the median of those)`)
+    console.log("| row | engine | median | runs |")
+    console.log("| --- | --- | ---: | --- |")
+    for (const b of builds) {
+      const each = b.runs.map((x) => (x === undefined ? "–" : x.toFixed(2))).join(" ")
+      console.log(`| ${b.row} | ${b.engine} | ${b.median.toFixed(2)} | ${each} |`)
+    }
+    for (const engine of [...new Set(builds.map((b) => b.engine))]) {
+      const rows = builds.filter((b) => b.engine === engine)
+      console.log(`  ${engine}: ${rows.filter((b) => b.median >= 0.95).length} of ${rows.length} rows at or above 0.95`)
+    }
+  }
   fs.mkdirSync(resultsDir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, "-")
   const out = path.join(resultsDir, `repeat-${stamp}.json`)
   fs.writeFileSync(
     out,
-    JSON.stringify({ runs: n, suites, settingsFromEnv: benchEnv(), perRun: runs, summary }, null, 2),
+    JSON.stringify({ runs: n, suites, settingsFromEnv: benchEnv(), perRun: runs, summary, builds }, null, 2),
   )
   console.log("")
   console.log(`results: ${path.relative(process.cwd(), out)}`)
