@@ -90,10 +90,14 @@ export class Requests implements Multishot {
   private credentialsChanged = false
   /** When to compare the process's credentials again. */
   private readonly credentials = new CredentialsWatch()
-  /** Completion batches delivered so far (each ends a stretch of requests made in one JS turn). */
-  private batches = 0
-  /** `batches` when a request that waited for room last counted as its turn's first (see refusal). */
-  private queuedTurnAt = -1
+  /**
+   * A request made while others wait for room counted as its JS turn's first (see turnStart); a
+   * microtask at the end of that turn clears it.
+   */
+  private waitingTurnSeen = false
+  private readonly endWaitingTurn = (): void => {
+    this.waitingTurnSeen = false
+  }
   /** Operations whose opcode this kernel lacks (mkdir, symlink, link before Linux 5.15): refused with ENOSYS. */
   private readonly unsupported: ReadonlySet<number> = new Set(
     (
@@ -306,8 +310,8 @@ export class Requests implements Multishot {
    * says so: after any of Node's credential setters ran, and at the first request of a JS turn once
    * CHECK_INTERVAL_MS has passed (a change made by native code); once changed, every later request
    * is refused. A request that waits for room in the loop (the backpressure queue) starts no publish,
-   * so the turn goes on looking unstarted: while requests wait, the first of each completion batch
-   * counts as the turn's first, so that the clock is read once per batch, not once per request.
+   * which is what marks a turn as started (Submission.inTurn); while requests wait, a microtask
+   * marks the turn instead, so that the clock is read once per turn there too, not once per request.
    */
   private refusal(slot: number): Errors.IoUringError | undefined {
     if (!this.credentialsChanged && this.credentials.due(this.turnStart()) && this.native.credentialsChanged()) {
@@ -328,12 +332,17 @@ export class Requests implements Multishot {
     return this.refusalError(slot)
   }
 
-  /** Whether the request being made is its JS turn's first (see refusal). */
+  /**
+   * Whether the request being made is its JS turn's first (see refusal): no publish is pending yet
+   * and, while requests wait for room, none made in this turn has waited. (A turn whose first
+   * request found no one waiting but the inbound queue full may count twice; never more.)
+   */
   private turnStart(): boolean {
     if (this.submission.inTurn) return false
     if (this.queue.length === 0) return true
-    if (this.queuedTurnAt === this.batches) return false
-    this.queuedTurnAt = this.batches
+    if (this.waitingTurnSeen) return false
+    this.waitingTurnSeen = true
+    queueMicrotask(this.endWaitingTurn)
     return true
   }
 
@@ -511,7 +520,6 @@ export class Requests implements Multishot {
 
   /** Called by the binding once per chunk of completions; `final` after the loop exited. */
   private deliver(count: number, final: boolean): void {
-    this.batches++
     this.delivery.fromLoop(this.wire, count)
     if (this.queue.length > 0) this.submission.refill()
     if (final) this.shutdown.exited()
