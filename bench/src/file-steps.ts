@@ -3,7 +3,8 @@
  * time through the Driver's Promise API (the `files` suite's ring Promise variant): the wall time of
  * each awaited step (open, stat, the buffer's allocation, readAt, closeFd), averaged over 3 s of
  * files, for 4 KiB and 64 KiB files and each engine (BENCH_ENGINES, default inline,thread). Node's
- * fs.promises.readFile of the same files is timed whole beside them.
+ * fs.promises.readFile of the same files is timed whole beside them. It runs the built packages:
+ * `npm run build` first.
  */
 import * as fs from "node:fs"
 import { Driver } from "@iou/native"

@@ -7,7 +7,8 @@
  * BENCH_ENGINES (two builds compared, README "Comparing two builds"), it also prints, for each row
  * and each other engine, the median over the runs of that run's ratio (the row's median rate over
  * the baseline's in the same run). Writes results/repeat-<timestamp>.json (each run's targets, the
- * summaries); each run also writes its own results file, as a single run does.
+ * summaries); each run also writes its own results file, as a single run does. It runs the built
+ * packages: `npm run build` first.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -24,12 +25,6 @@ const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   const mid = s.length >> 1
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-
-/** The number a target's `measured` starts with ("1.23x", "4.5 ms"), or undefined ("not measured"). */
-const valueOf = (measured: string): number | undefined => {
-  const x = Number.parseFloat(measured)
-  return Number.isFinite(x) ? x : undefined
 }
 
 /** One row of two builds compared: a variant of an engine against the same variant of `baseline`. */
@@ -68,40 +63,39 @@ const againstBaseline = (runs: ReadonlyArray<ReadonlyArray<ComparisonResult>>): 
   }))
 }
 
-/** The ratio a `>= Nx` target wants, or undefined for the other kinds. */
-const wantedRatio = (wanted: string): number | undefined => {
-  const m = /^>= ([0-9.]+)x$/.exec(wanted)
-  return m ? Number(m[1]) : undefined
-}
-
-/** One target over the runs: the median of its values, and met as the header says. */
+/**
+ * One target over the runs. A `>= Nx` target: the median of its runs' ratios (unrounded), met when
+ * that median is at least N. Any other target (its figures may have different units or thresholds
+ * from run to run): how many runs met it, met when at least half did; each run's figure in the note.
+ */
 const summarise = (name: string, runs: ReadonlyArray<TargetResult | undefined>): TargetResult => {
   const seen = runs.filter((t): t is TargetResult => t !== undefined)
   const first = seen[0]
-  const values = seen.map((t) => valueOf(t.measured)).filter((x): x is number => x !== undefined)
-  const each = runs.map((t) => (t === undefined ? "–" : (valueOf(t.measured)?.toFixed(2) ?? "–"))).join(" ")
-  if (first === undefined || values.length === 0) {
-    return { name, measured: "not measured", wanted: first?.wanted ?? "", met: undefined, note: `runs: ${each}` }
+  if (first === undefined) return { name, measured: "not measured", wanted: "", met: undefined }
+  const ratios = seen.map((t) => t.ratio).filter((x): x is number => x !== undefined)
+  if (first.wantedRatio !== undefined) {
+    const each = runs.map((t) => (t?.ratio === undefined ? "–" : t.ratio.toFixed(2))).join(" ")
+    if (ratios.length === 0) return { name, measured: "not measured", wanted: first.wanted, met: undefined }
+    const m = median(ratios)
+    return {
+      name,
+      measured: `${m.toFixed(3)}x`,
+      wanted: first.wanted,
+      met: first.reported ? undefined : m >= first.wantedRatio,
+      reported: first.reported,
+      note: `runs: ${each}`,
+    }
   }
-  const unit = first.measured.replace(/^[0-9.\-+e]+/, "")
-  const m = median(values)
-  const ratio = wantedRatio(first.wanted)
-  const metRuns = seen.filter((t) => t.met === true).length
-  const decided = seen.filter((t) => t.met !== undefined).length
-  const met = first.reported
-    ? undefined
-    : ratio !== undefined
-      ? m >= ratio
-      : decided === 0
-        ? undefined
-        : metRuns * 2 >= decided
+  const decided = seen.filter((t) => t.met !== undefined)
+  const metRuns = decided.filter((t) => t.met === true).length
+  const each = runs.map((t) => (t === undefined ? "–" : `${t.measured} (${t.wanted})`)).join("; ")
   return {
     name,
-    measured: `${m.toFixed(2)}${unit}`,
+    measured: decided.length === 0 ? "not measured" : `met in ${metRuns} of ${decided.length}`,
     wanted: first.wanted,
-    met,
+    met: first.reported || decided.length === 0 ? undefined : metRuns * 2 >= decided.length,
     reported: first.reported,
-    note: `runs: ${each}${ratio === undefined && decided > 0 ? ` (met in ${metRuns} of ${decided})` : ""}`,
+    note: `runs: ${each}`,
   }
 }
 
@@ -155,7 +149,7 @@ const main = () => {
     console.log("| --- | --- | ---: | --- |")
     for (const b of builds) {
       const each = b.runs.map((x) => (x === undefined ? "–" : x.toFixed(2))).join(" ")
-      console.log(`| ${b.row} | ${b.engine} | ${b.median.toFixed(2)} | ${each} |`)
+      console.log(`| ${b.row} | ${b.engine} | ${b.median.toFixed(3)} | ${each} |`)
     }
     for (const engine of [...new Set(builds.map((b) => b.engine))]) {
       const rows = builds.filter((b) => b.engine === engine)

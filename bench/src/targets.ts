@@ -30,6 +30,10 @@ export interface TargetResult {
   /** Shown next to a target, not one itself. */
   readonly reported?: boolean | undefined
   readonly note?: string | undefined
+  /** A `>= Nx` target's ratio, unrounded (what `met` was decided on). */
+  readonly ratio?: number | undefined
+  /** A `>= Nx` target's N. */
+  readonly wantedRatio?: number | undefined
 }
 
 const rateOf = (results: ReadonlyArray<ComparisonResult>, id: string, variant: string): number | undefined => {
@@ -62,7 +66,14 @@ const ratioTarget = (
     return { name, measured: "not measured", wanted: `>= ${wanted}x`, met: undefined, note: `${a} or ${b} missing` }
   }
   const ratio = x / y
-  return { name, measured: `${ratio.toFixed(2)}x`, wanted: `>= ${wanted}x`, met: ratio >= wanted }
+  return {
+    name,
+    measured: `${ratio.toFixed(2)}x`,
+    wanted: `>= ${wanted}x`,
+    met: ratio >= wanted,
+    ratio,
+    wantedRatio: wanted,
+  }
 }
 
 /** `a`'s figure (p99 µs, CPU µs per unit) at most `b`'s: lower is better. */
