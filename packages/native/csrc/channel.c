@@ -19,6 +19,8 @@ int iou__inbound_init(struct iou__inbound *q, uint32_t capacity) {
   q->mask = capacity - 1;
   atomic_init(&q->head, 0);
   atomic_init(&q->tail, 0);
+  q->head_seen = 0;
+  q->tail_seen = 0;
   atomic_init(&q->want_room, false);
   atomic_init(&q->room_freed, false);
   return 0;
@@ -33,10 +35,13 @@ void iou__inbound_free(struct iou__inbound *q) {
 /* Owner: copies up to n requests into the room there is; returns how many. */
 static uint32_t push_some(struct iou__inbound *q, const struct iou_request *requests, uint32_t n) {
   uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed); /* only we store it */
-  /* Acquire pairs with the loop's release of head: the slots it handed back are no longer read. */
-  uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
-  uint32_t room = q->capacity - (tail - head);
-  if (n > room) n = room;
+  uint32_t room = q->capacity - (tail - q->head_seen);
+  if (n > room) {
+    /* Acquire pairs with the loop's release of head: the slots it handed back are no longer read. */
+    q->head_seen = atomic_load_explicit(&q->head, memory_order_acquire);
+    room = q->capacity - (tail - q->head_seen);
+    if (n > room) n = room;
+  }
   for (uint32_t i = 0; i < n; i++) {
     struct iou__inbound_entry *e = &q->entries[(tail + i) & q->mask];
     e->request = requests[i];
@@ -71,8 +76,11 @@ bool iou__inbound_took(struct iou__inbound *q) {
 /* Loop. */
 struct iou__inbound_entry *iou__inbound_peek(struct iou__inbound *q) {
   uint32_t head = atomic_load_explicit(&q->head, memory_order_relaxed); /* only we store it */
-  uint32_t tail = atomic_load_explicit(&q->tail, memory_order_acquire); /* pairs with push */
-  return head == tail ? NULL : &q->entries[head & q->mask];
+  if (head == q->tail_seen) {
+    q->tail_seen = atomic_load_explicit(&q->tail, memory_order_acquire); /* pairs with push */
+    if (head == q->tail_seen) return NULL;
+  }
+  return &q->entries[head & q->mask];
 }
 
 /* Loop. */
@@ -164,7 +172,7 @@ int iou__completions_init(struct iou__completions *c, uint32_t capacity) {
   atomic_init(&c->head, 0);
   atomic_init(&c->tail, 0);
   atomic_init(&c->want_room, false);
-  return 0;
+  return 0; /* tail_local and head_seen: 0 (memset) */
 }
 
 /* Owner, after the loop exited. */
@@ -175,14 +183,21 @@ void iou__completions_free(struct iou__completions *c) {
   c->overflow = NULL;
 }
 
+/* The room the owner left, as last seen (head only grows: the room is at least this). */
+static uint32_t room_seen(const struct iou__completions *c) {
+  return c->capacity - (c->tail_local - c->head_seen);
+}
+
+/* The room the owner left now. */
 static uint32_t room(struct iou__completions *c) {
   /* seq_cst load: the loop's half of the want_room handshake (pairs with poll's head store). */
-  return c->capacity - (c->tail_local - atomic_load(&c->head));
+  c->head_seen = atomic_load(&c->head);
+  return room_seen(c);
 }
 
 /* Loop. */
 int iou__completions_add(struct iou__completions *c, const struct iou_completion *completion) {
-  if (c->overflow_len == 0 && room(c) > 0) {
+  if (c->overflow_len == 0 && (room_seen(c) > 0 || room(c) > 0)) {
     c->entries[c->tail_local++ & c->mask] = *completion;
     return 0;
   }
@@ -206,14 +221,16 @@ int iou__completions_add(struct iou__completions *c, const struct iou_completion
 /* Loop. */
 uint32_t iou__completions_flush(struct iou__completions *c) {
   uint32_t before = atomic_load_explicit(&c->tail, memory_order_relaxed); /* only we store it */
-  for (;;) {
+  while (c->overflow_len > 0) {
     uint32_t n = room(c);
     if (n > c->overflow_len) n = c->overflow_len;
     for (uint32_t i = 0; i < n; i++) c->entries[c->tail_local++ & c->mask] = c->overflow[c->overflow_head++];
     c->overflow_len -= n;
     if (c->overflow_len == 0) {
       c->overflow_head = 0;
-      atomic_store(&c->want_room, false);
+      /* Only the loop sets it: a relaxed load that finds it clear needs no store (and leaves the
+       * owner's copy of the line alone). */
+      if (atomic_load_explicit(&c->want_room, memory_order_relaxed)) atomic_store(&c->want_room, false);
       break;
     }
     /* Still overflowing: ask the owner to wake us when it frees room, then look again, so a poll
@@ -221,8 +238,9 @@ uint32_t iou__completions_flush(struct iou__completions *c) {
     atomic_store(&c->want_room, true);
     if (room(c) == 0) break;
   }
-  /* Release pairs with poll's acquire of tail: the entries are written. */
-  atomic_store_explicit(&c->tail, c->tail_local, memory_order_release);
+  /* Release pairs with poll's acquire of tail: the entries are written. A flush that adds nothing
+   * stores nothing (the owner's copy of the line stays). */
+  if (c->tail_local != before) atomic_store_explicit(&c->tail, c->tail_local, memory_order_release);
   return c->tail_local - before;
 }
 
@@ -237,7 +255,8 @@ uint32_t iou__completions_poll(struct iou__completions *c, struct iou_completion
   for (uint32_t i = 0; i < n; i++) out[i] = c->entries[(head + i) & c->mask];
   if (n > 0) {
     atomic_store(&c->head, head + n); /* seq_cst: the owner's half of the want_room handshake */
-    if (atomic_exchange(&c->want_room, false)) *wake_loop = true;
+    /* seq_cst load first: the exchange (a write) only when the loop asked. */
+    if (atomic_load(&c->want_room) && atomic_exchange(&c->want_room, false)) *wake_loop = true;
   }
   if (loop_exited) {
     /* The loop has exited (its thread is gone, or the inline owner finished it): its overflow

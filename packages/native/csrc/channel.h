@@ -17,6 +17,10 @@
 
 #include "iou.h"
 
+/* The cache line size the layouts here and in loop.h assume (x86-64 and most arm64 cores).
+ * iou_loop_open allocates the loop, which holds these queues, aligned to it. */
+#define IOU_CACHE_LINE 64
+
 struct iou__inbound_entry {
   struct iou_request request; /* written by the owner before it publishes the tail */
   /* The loop already completed this request while it was queued (a cancel, or its deadline
@@ -30,12 +34,18 @@ struct iou__inbound {
   struct iou__inbound_entry *entries;
   uint32_t capacity; /* power of two */
   uint32_t mask;
-  _Atomic uint32_t head; /* loop release-stores after taking an entry; owner acquire-loads for room */
-  _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
+  /* The owner's line: the loop reads tail only when it has taken every request up to the tail it
+   * saw last, so the owner's per-request store does not take a line away from the loop on every
+   * request (and the loop's per-request head store, on its own line, not from the owner). */
+  _Alignas(IOU_CACHE_LINE) _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
+  uint32_t head_seen; /* owner only: the head it last acquire-loaded (the room it knows of) */
+  /* The loop's line. */
+  _Alignas(IOU_CACHE_LINE) _Atomic uint32_t head; /* loop release-stores after taking an entry; owner acquire-loads */
+  uint32_t tail_seen; /* loop only: the tail it last acquire-loaded (the entries it knows of) */
   /* The owner found the queue full and keeps requests back. Owner stores true, then a seq_cst fence,
    * then rereads head; the loop stores head, then a seq_cst fence, then reads this (the fences pair:
    * either the owner sees the room or the loop sees the flag) and clears it. */
-  _Atomic bool want_room;
+  _Alignas(IOU_CACHE_LINE) _Atomic bool want_room;
   /* The loop took requests after want_room was set. Loop release-stores true; owner exchanges it
    * (acquire) in iou_loop_inbound_room. */
   _Atomic bool room_freed;
@@ -85,19 +95,22 @@ struct iou__completions {
   struct iou_completion *entries;
   uint32_t capacity; /* power of two */
   uint32_t mask;
-  _Atomic uint32_t head; /* owner stores after reading (seq_cst: see want_room); loop acquire-loads */
-  _Atomic uint32_t tail; /* loop release-stores after writing; owner acquire-loads */
-  uint32_t tail_local;   /* loop: written but not yet published */
+  /* The owner's line: the loop reads head only when the room it knows of is used up. */
+  _Alignas(IOU_CACHE_LINE) _Atomic uint32_t head; /* owner stores after reading (seq_cst: see want_room); loop loads */
+  /* The loop's line. */
+  _Alignas(IOU_CACHE_LINE) _Atomic uint32_t tail; /* loop release-stores after writing; owner acquire-loads */
+  uint32_t tail_local;                            /* loop: written but not yet published */
+  uint32_t head_seen;                             /* loop: the head it last loaded (the room it knows of) */
   /* Overflow list: loop-owned FIFO of completions that did not fit; owner-owned once the loop
    * thread has exited (the owner observed that with an acquire load). */
   struct iou_completion *overflow;
   uint32_t overflow_head;
   uint32_t overflow_len;
   uint32_t overflow_cap;
-  /* Set (seq_cst) by the loop while its overflow list is not empty; the owner exchanges it (seq_cst)
-   * after freeing room and wakes the loop. The seq_cst pair on head and want_room is a Dekker
-   * handshake: either the loop sees the room or the owner sees the flag. */
-  _Atomic bool want_room;
+  /* Set (seq_cst) by the loop while its overflow list is not empty; the owner, after freeing room,
+   * loads it (seq_cst) and, when set, exchanges it and wakes the loop. The seq_cst pair on head and
+   * want_room is a Dekker handshake: either the loop sees the room or the owner sees the flag. */
+  _Alignas(IOU_CACHE_LINE) _Atomic bool want_room;
 };
 
 /* Owner, before the loop starts. */

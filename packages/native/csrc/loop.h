@@ -61,10 +61,6 @@ struct iou__id_queue {
   uint32_t len;
 };
 
-/* The cache line size the loop's layout assumes (x86-64 and most arm64 cores). iou_loop_open
- * allocates the loop aligned to it. */
-#define IOU_CACHE_LINE 64
-
 struct iou_loop {
   /* Fixed at open. */
   uint32_t size;          /* SQ entries and inbound queue capacity */

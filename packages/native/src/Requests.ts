@@ -151,15 +151,7 @@ export class Requests implements Multishot {
       (fd) => this.sockets.closeFd(fd),
     )
     this.delivery.multishot = this
-    this.submission = new Submission(
-      this.native,
-      table,
-      this.wire,
-      this.queue,
-      this.delivery,
-      this.shutdown,
-      resolved.engine === "inline",
-    )
+    this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
     this.config = {
       ...resolved,
       singleIssuerAccepted: opened.singleIssuer,
