@@ -151,7 +151,15 @@ export class Requests implements Multishot {
       (fd) => this.sockets.closeFd(fd),
     )
     this.delivery.multishot = this
-    this.submission = new Submission(this.native, table, this.wire, this.queue, this.delivery, this.shutdown)
+    this.submission = new Submission(
+      this.native,
+      table,
+      this.wire,
+      this.queue,
+      this.delivery,
+      this.shutdown,
+      resolved.engine === "inline",
+    )
     this.config = {
       ...resolved,
       singleIssuerAccepted: opened.singleIssuer,

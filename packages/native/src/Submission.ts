@@ -1,14 +1,14 @@
 /**
  * Submission: the path of an admitted request to the loop. A request whose slot is filled is
  * written into a staging record of the wire and handed to the binding, into the loop's inbound
- * queue: the first request of a JS turn at once (Loop.submit), the rest of the turn in batches of
- * up to STAGE_RECORDS (Loop.submitStaged: one binding call per batch instead of one per request),
- * handed over when the staging area is full, at the turn's end, and before anything that needs the
- * loop to know them (a cancel, a refill, close). Both engines: the inline engine runs the batch at
- * the turn's end anyway, and the thread engine's loop, which starts on the turn's first request,
- * takes each batch as it comes. While the inbound queue is full, or requests are already waiting,
- * a request waits in the backpressure queue and is pushed as completions free room (refill). A
- * staged request counts as submitted (SUBMITTED) from the start.
+ * queue: the first request of a JS turn at once (Loop.submit); with the inline engine, the rest of
+ * the turn in batches of up to STAGE_RECORDS (Loop.submitStaged: one binding call per batch instead
+ * of one per request), handed over when the staging area is full, at the turn's end, and before
+ * anything that needs the loop to know them (a cancel, a refill, close). The thread engine's loop
+ * takes each request as it is pushed, while the turn goes on, so there every request is pushed at
+ * once. While the inbound queue is full, or requests are already waiting, a request waits in the
+ * backpressure queue and is pushed as completions free room (refill). A staged request counts as
+ * submitted (SUBMITTED) from the start.
  *
  * Publishing: the first request of a JS turn is published at once (iou_loop_publish_early), so that
  * the loop starts on it while JavaScript goes on submitting, and one microtask per turn hands over
@@ -31,6 +31,8 @@ export class Submission {
   private readonly queue: BackpressureQueue
   private readonly delivery: Delivery
   private readonly shutdown: Shutdown
+  /** Requests after the turn's first are staged and handed over in batches (the inline engine). */
+  private readonly batching: boolean
   /** A publish is due at the end of this JS turn (a request was submitted in it). */
   private flushScheduled = false
   private readonly flushFn = (): void => this.flush()
@@ -47,6 +49,7 @@ export class Submission {
     queue: BackpressureQueue,
     delivery: Delivery,
     shutdown: Shutdown,
+    batching: boolean,
   ) {
     this.native = native
     this.table = table
@@ -54,11 +57,12 @@ export class Submission {
     this.queue = queue
     this.delivery = delivery
     this.shutdown = shutdown
+    this.batching = batching
   }
 
   /**
-   * Hands the request in `slot` to the loop: at once as the turn's first, else staged for the
-   * turn's batch; or queues it behind those already waiting for room.
+   * Hands the request in `slot` to the loop: at once as the turn's first (or with the thread
+   * engine), else staged for the turn's batch; or queues it behind those already waiting for room.
    * (Staged requests only exist while the backpressure queue is empty: handOver moves those the
    * loop has no room for into it.)
    */
@@ -66,7 +70,7 @@ export class Submission {
     if (this.queue.length !== 0) {
       this.table.state[slot] = Pending.QUEUED
       this.queue.push(slot)
-    } else if (this.flushScheduled) {
+    } else if (this.flushScheduled && this.batching) {
       this.stage(slot)
     } else if (!this.push(slot)) {
       this.table.state[slot] = Pending.QUEUED

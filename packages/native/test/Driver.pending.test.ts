@@ -174,10 +174,9 @@ class SimulatedLoop implements NativeLoop {
   }
 }
 
-const open = (size: number, engine?: "inline" | "thread"): { driver: Driver; loop: SimulatedLoop } => {
+const open = (size: number): { driver: Driver; loop: SimulatedLoop } => {
   let loop: SimulatedLoop | undefined
-  const config = Config.resolve(engine === undefined ? { size } : { size, engine })
-  const driver = new Driver(config, (dispatch, staging, completions) => {
+  const driver = new Driver(Config.resolve({ size }), (dispatch, staging, completions) => {
     loop = new SimulatedLoop(size, dispatch, staging, completions)
     return loop
   })
@@ -307,23 +306,20 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect(taken.data).toBe(buffer)
   })
 
-  it.each(["inline", "thread"] as const)(
-    "%s engine: a turn's requests after the first reach the loop in batches (one call per staging area, and at the turn's end), in order",
-    async (engine) => {
-      const { driver, loop } = open(256, engine)
-      const order: Array<number> = []
-      for (let i = 0; i < 70; i++) driver.submitNop(0, () => order.push(i))
-      // the first at once; then a full staging area (32) twice
-      expect(loop.inbound.length).toBe(1 + 2 * WIRE.STAGE_RECORDS)
-      expect(loop.stagedCalls).toBe(2)
-      await Promise.resolve() // the turn's end hands over the rest
-      expect(loop.inbound.length).toBe(70)
-      expect(loop.stagedCalls).toBe(3)
-      expect(loop.inbound.map((r) => r.slot)).toEqual([...new Set(loop.inbound.map((r) => r.slot))])
-      loop.completeOldest(70)
-      expect(order).toEqual(Array.from({ length: 70 }, (_, i) => i))
-    },
-  )
+  it("inline engine: a turn's requests after the first reach the loop in batches (one call per staging area, and at the turn's end), in order", async () => {
+    const { driver, loop } = open(256)
+    const order: Array<number> = []
+    for (let i = 0; i < 70; i++) driver.submitNop(0, () => order.push(i))
+    // the first at once; then a full staging area (32) twice
+    expect(loop.inbound.length).toBe(1 + 2 * WIRE.STAGE_RECORDS)
+    expect(loop.stagedCalls).toBe(2)
+    await Promise.resolve() // the turn's end hands over the rest
+    expect(loop.inbound.length).toBe(70)
+    expect(loop.stagedCalls).toBe(3)
+    expect(loop.inbound.map((r) => r.slot)).toEqual([...new Set(loop.inbound.map((r) => r.slot))])
+    loop.completeOldest(70)
+    expect(order).toEqual(Array.from({ length: 70 }, (_, i) => i))
+  })
 
   it("inline engine: a staged request is handed to the loop before its cancel, and one the binding refuses ends with its error", async () => {
     const { driver, loop } = open(16)
@@ -343,6 +339,18 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     await tick()
     expect(results.map((e) => (e as { code?: string } | null)?.code)).toEqual([undefined, "EINVAL"])
     loop.completeOldest(1)
+  })
+
+  it("thread engine: every request reaches the loop as it is submitted", () => {
+    let loop: SimulatedLoop | undefined
+    const driver = new Driver(Config.resolve({ size: 64, engine: "thread" }), (dispatch, staging, completions) => {
+      loop = new SimulatedLoop(64, dispatch, staging, completions)
+      return loop
+    })
+    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
+    expect(loop!.inbound.length).toBe(10)
+    expect(loop!.stagedCalls).toBe(0)
+    loop!.completeOldest(10)
   })
 
   it("cancels a request still in the FIFO locally with an AbortError, without asking the loop", async () => {
