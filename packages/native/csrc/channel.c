@@ -47,7 +47,7 @@ static uint32_t push_some(struct iou__inbound *q, const struct iou_request *requ
     e->request = requests[i];
     e->ended = false;
   }
-  /* Release pairs with the loop's acquire of tail in peek and mark_ended. */
+  /* Release pairs with the loop's acquire of tail in peek, mark_ended and deadlines. */
   atomic_store_explicit(&q->tail, tail + n, memory_order_release);
   return n;
 }
@@ -190,7 +190,8 @@ static uint32_t room_seen(const struct iou__completions *c) {
 
 /* The room the owner left now. */
 static uint32_t room(struct iou__completions *c) {
-  /* seq_cst load: the loop's half of the want_room handshake (pairs with poll's head store). */
+  /* seq_cst load: after flush's store of want_room, the loop's half of the want_room handshake
+   * (pairs with poll's head store); elsewhere a plain look at the room. */
   c->head_seen = atomic_load(&c->head);
   return room_seen(c);
 }

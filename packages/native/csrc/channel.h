@@ -34,9 +34,10 @@ struct iou__inbound {
   struct iou__inbound_entry *entries;
   uint32_t capacity; /* power of two */
   uint32_t mask;
-  /* The owner's line: the loop reads tail only when it has taken every request up to the tail it
-   * saw last, so the owner's per-request store does not take a line away from the loop on every
-   * request (and the loop's per-request head store, on its own line, not from the owner). */
+  /* The owner's line. Taking requests, the loop reads tail only when it has taken every request up
+   * to the tail it saw last (mark_ended and deadlines read it each time, per cancel and per
+   * iteration at waiter capacity), so the owner's per-request store does not take a line away from
+   * the loop on every request (nor the loop's per-request head store, on its own line, the owner's). */
   _Alignas(IOU_CACHE_LINE) _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
   uint32_t head_seen; /* owner only: the head it last acquire-loaded (the room it knows of) */
   /* The loop's line. */
