@@ -277,6 +277,29 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
       }),
     )
 
+    it.effect("a stream stopped early leaves no read ahead in flight and closes its fd before it ends", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        const data = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff)
+        fs.writeFileSync(name, data)
+        const before = yield* io.stats
+        const first = yield* Stream.runCollect(Stream.take(fsys.stream(name, { chunkSize: 4096 }), 3))
+        assert.deepStrictEqual(
+          first.map((c) => c.byteLength),
+          [4096, 4096, 4096],
+        )
+        assert.deepStrictEqual(new Uint8Array(Buffer.concat(first)), data.subarray(0, 3 * 4096))
+        const after = yield* io.stats
+        // Reads ahead were in flight when take stopped the stream: they came back before it ended.
+        assert.isAbove(after.submitted - before.submitted, 3 + 2) // open, 3 reads, close, reads ahead
+        assert.strictEqual(after.outstanding, 0)
+        assert.strictEqual(fdsOn(name), 0)
+      }),
+    )
+
     it.effect("interrupting a File.read blocked in the kernel cancels it there and leaves nothing pending", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem

@@ -3,7 +3,7 @@
  * position; see IoUringFileSystem.ts's header for the semantics), and a statx result as a
  * `File.Info`.
  */
-import { BigInt as BI, ByteSize, Effect, FileSystem, Option, PlatformError } from "effect"
+import { BigInt as BI, ByteSize, Effect, Exit, FileSystem, Option, PlatformError } from "effect"
 import * as Errors from "./fsErrors.ts"
 import type { Fused } from "./fsFused.ts"
 import * as Ops from "./fsOps.ts"
@@ -134,6 +134,20 @@ export class RingFile implements FileSystem.File {
     if (this.fused !== undefined) return this.fused.readAt(method, this.fd, buffer, position, after)
     const read = Errors.mapTo(method, this.fd)(this.ops.readAt(this.fd, buffer, position))
     return after === undefined ? read : Effect.tap(read, (n) => Effect.sync(() => after(n)))
+  }
+
+  /**
+   * readChunk("readAlloc", …) started without waiting for it: `done` runs exactly once with its
+   * outcome, and the function returned cancels the read (in the kernel; `done` still runs). The
+   * read-ahead stream's reads: on the ring's Driver directly when it is reachable, else as a fiber.
+   */
+  startRead(buffer: Uint8Array, position: bigint, done: (exit: Exit.Exit<number, Error>) => void): () => void {
+    if (this.fused !== undefined && buffer.byteLength > 0 && position <= SAFE_POSITION) {
+      return this.fused.startReadAt("readAlloc", this.fd, buffer, position, done)
+    }
+    const fiber = Effect.runFork(this.readChunk("readAlloc", buffer, position))
+    fiber.addObserver(done)
+    return () => fiber.interruptUnsafe()
   }
 
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {

@@ -301,7 +301,20 @@ export interface Fused {
     position: bigint,
     after?: (n: number) => void,
   ) => Effect.Effect<number, Error>
+  /**
+   * The same read without a fiber: `done` runs exactly once with its outcome (after a cancel too).
+   * Returns the cancel, which cancels the read in the kernel if it is still there.
+   */
+  readonly startReadAt: (
+    method: string,
+    fd: number,
+    buffer: Uint8Array,
+    position: bigint,
+    done: (exit: Exit.Exit<number, Error>) => void,
+  ) => () => void
 }
+
+const nothingToCancel = (): void => {}
 
 /** The fused operations over the ring's Driver. */
 export const make = (raw: Raw, defaultMode: number): Fused => ({
@@ -359,4 +372,26 @@ export const make = (raw: Raw, defaultMode: number): Fused => ({
         }
       })
     }),
+  startReadAt: (method, fd, buffer, position, done) => {
+    let settled = false
+    let handle: RequestHandle
+    try {
+      const at = position <= MAX_SAFE_POSITION ? Number(position) : position
+      handle = raw.driver.submitReadAt(fd, buffer, at, buffer.byteLength, false, NO_DEADLINE, (error, n) => {
+        settled = true
+        done(error !== null ? Exit.failCause(stepCause(error, "readAt", fd, method, fd)) : Exit.succeed(n))
+      })
+    } catch (error) {
+      done(Exit.failCause(stepCause(error, "readAt", fd, method, fd)))
+      return nothingToCancel
+    }
+    return () => {
+      if (settled) return
+      try {
+        raw.driver.cancel(handle)
+      } catch {
+        // The request is ending on its own: its callback still runs once.
+      }
+    }
+  },
 })

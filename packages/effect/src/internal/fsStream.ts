@@ -4,7 +4,7 @@
  */
 import * as NFS from "node:fs"
 import * as Path from "node:path"
-import { ByteSize, Cause, Effect, Fiber, FileSystem, Option, PlatformError, Queue, Scope, Stream } from "effect"
+import { ByteSize, Cause, Effect, Exit, FileSystem, Option, PlatformError, Queue, Scope, Stream } from "effect"
 
 type Error = PlatformError.PlatformError
 
@@ -79,14 +79,29 @@ export const watch = (
 /** Reads the read-ahead stream keeps in flight beyond the chunk being handed on. */
 const READ_AHEAD = 4
 
+/** What one pull hands on: one chunk or more. */
+type Chunks = readonly [Uint8Array, ...Array<Uint8Array>]
+
+/** One read of the stream: `size` bytes at `position` into `buffer`, and its outcome once it came back. */
+interface Read {
+  readonly position: bigint
+  readonly size: number
+  readonly buffer: Buffer
+  cancel: () => void
+  exit: Exit.Exit<number, Error> | undefined
+}
+
 /**
  * The derived stream reads `chunkSize` bytes at a time at the cursor, waiting for each read before
  * asking for the next. This one keeps the reads of the next READ_AHEAD chunks in flight (at the
  * positions the chunks before them end, if those come back full) while the consumer works, so the
  * ring reads while the consumer does and one submission carries several reads. The chunks are the
  * same: same positions, same sizes, a short read emitted as it is; reads ahead that turn out to be
- * at the wrong position (a chunk before them came back short) are interrupted, which cancels them
- * in the kernel, and the right one issued.
+ * at the wrong position (a chunk before them came back short) are cancelled in the kernel and the
+ * right one issued. A pull hands on every chunk whose read has come back, in order.
+ *
+ * The reads are the File's `startRead` (no fiber each); the stream's scope, as it closes, cancels
+ * those still in flight and waits for each to come back before the file is closed.
  *
  * Options the derived stream would refuse or treat specially (a chunk size that is not a positive
  * safe integer) go to the derived stream, so they fail the same way.
@@ -101,23 +116,28 @@ export const readAheadStream =
     if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) return derived(path, options)
     return Stream.unwrap(
       Effect.gen(function* () {
-        const scope = yield* Scope.Scope
         const file = yield* openForRead(path)
         const offset = options?.offset === undefined ? 0n : ByteSize.fromInputUnsafe(options.offset)
         if (offset !== 0n) yield* file.seek(offset, "start")
         const bytesToRead =
           options?.bytesToRead === undefined ? undefined : ByteSize.fromInputUnsafe(options.bytesToRead)
+        /** Where the next chunk starts, and the stream's bytes before it. */
         let position: bigint = offset
         let total = 0n
-        /** Reads in flight, in file order: each at the position the one before it ends if full. */
-        let ahead: Array<{
-          readonly position: bigint
-          readonly size: number
-          readonly fiber: Fiber.Fiber<Uint8Array, Error>
-        }> = []
+        /** The reads of the next chunks, in file order: each at the position the one before it ends if full. */
+        let ahead: Array<Read> = []
         /** Where the next read ahead goes, and the stream's bytes up to there. */
         let nextPosition: bigint = offset
         let nextTotal = 0n
+        /** Every read not come back yet, the dropped ones included. */
+        const inFlight = new Set<Read>()
+        /** The pull waiting for this read to come back, and how to wake it. */
+        let waitingFor: Read | undefined
+        let wake: ((effect: Effect.Effect<void>) => void) | undefined
+        /** A read came back empty: the end of the file. */
+        let ended = false
+        /** The scope's finalizer waiting for the last read in flight. */
+        let drained: ((effect: Effect.Effect<void>) => void) | undefined
 
         const sizeAt = (read: bigint): number =>
           bytesToRead === undefined
@@ -125,52 +145,116 @@ export const readAheadStream =
             : bytesToRead - read < BigInt(chunkSize)
               ? Number(bytesToRead - read)
               : chunkSize
-        const readChunk = (at: bigint, size: number): Effect.Effect<Uint8Array, Error> =>
-          Effect.suspend(() => {
-            const buffer = Buffer.allocUnsafeSlow(size)
-            return Effect.map(file.readChunk("readAlloc", buffer, at), (n) =>
-              n === size ? buffer : Buffer.from(buffer.subarray(0, n)),
-            )
-          })
-        /** Interrupts every read ahead (cancelled in the kernel). */
-        const dropAhead = Effect.suspend(() => {
-          const fibers = ahead.map((read) => read.fiber)
-          ahead = []
-          return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
-        })
-
-        const pull = Effect.gen(function* () {
-          if (bytesToRead !== undefined && bytesToRead <= total) return yield* Cause.done()
-          const size = sizeAt(total)
-          let chunk: Uint8Array
-          const first = ahead[0]
-          if (first !== undefined && first.position === position && first.size === size) {
-            ahead.shift()
-            chunk = yield* Fiber.join(first.fiber)
-          } else {
-            yield* dropAhead
-            chunk = yield* readChunk(position, size)
-            nextPosition = position + BigInt(chunk.byteLength)
-            nextTotal = total + BigInt(chunk.byteLength)
+        /** Starts the read of the chunk at nextPosition and moves nextPosition past it. */
+        const startNext = (size: number): void => {
+          const read: Read = {
+            position: nextPosition,
+            size,
+            buffer: Buffer.allocUnsafeSlow(size),
+            cancel: () => {},
+            exit: undefined,
           }
-          if (chunk.byteLength === 0) return yield* Cause.done()
-          position += BigInt(chunk.byteLength)
-          total += BigInt(chunk.byteLength)
-          if (chunk.byteLength === size) {
-            // Keep READ_AHEAD reads in flight past this chunk, each assuming the ones before come back full.
-            while (ahead.length < READ_AHEAD) {
-              const nextSize = sizeAt(nextTotal)
-              if (nextSize <= 0 || (bytesToRead !== undefined && nextTotal >= bytesToRead)) break
-              const fiber = yield* Effect.forkIn(readChunk(nextPosition, nextSize), scope)
-              ahead.push({ position: nextPosition, size: nextSize, fiber })
-              nextPosition += BigInt(nextSize)
-              nextTotal += BigInt(nextSize)
+          nextPosition += BigInt(size)
+          nextTotal += BigInt(size)
+          ahead.push(read)
+          inFlight.add(read)
+          read.cancel = file.startRead(read.buffer, read.position, (exit) => {
+            read.exit = exit
+            inFlight.delete(read)
+            if (read === waitingFor && wake !== undefined) {
+              const resume = wake
+              waitingFor = undefined
+              wake = undefined
+              resume(Effect.void)
             }
-          } else {
-            // Short: the reads ahead assumed a full chunk; the next pull reads at the right place.
-            yield* dropAhead
+            if (inFlight.size === 0 && drained !== undefined) drained(Effect.void)
+          })
+        }
+        /** Cancels every read ahead (in the kernel); they are no longer waited for but by the finalizer. */
+        const dropAhead = (): void => {
+          const dropped = ahead
+          ahead = []
+          for (const read of dropped) read.cancel()
+        }
+        /** Keeps READ_AHEAD reads in flight past the chunks handed on, each assuming the ones before come back full. */
+        const fill = (): void => {
+          while (ahead.length < READ_AHEAD) {
+            const size = sizeAt(nextTotal)
+            if (size <= 0) break
+            startNext(size)
           }
-          return [chunk] as const
+        }
+        /**
+         * The chunks of the reads at the front that have come back, in order, up to the first short
+         * one, and the reads ahead refilled when the last was full. A failed read fails the pull
+         * that reaches it; those before it are handed on first.
+         */
+        const take = (): Effect.Effect<Chunks, Error | Cause.Done> => {
+          const chunks: Array<Uint8Array> = []
+          let full = false
+          for (;;) {
+            const read = ahead[0]
+            if (read === undefined || read.exit === undefined) break
+            if (read.position !== position || read.size !== sizeAt(total)) break
+            if (Exit.isFailure(read.exit)) {
+              if (chunks.length > 0) break
+              ahead.shift()
+              dropAhead()
+              return Effect.failCause(read.exit.cause)
+            }
+            ahead.shift()
+            full = false
+            const n = read.exit.value
+            if (n === 0) {
+              ended = true
+              dropAhead()
+              break
+            }
+            chunks.push(n === read.size ? read.buffer : Buffer.from(read.buffer.subarray(0, n)))
+            position += BigInt(n)
+            total += BigInt(n)
+            if (n < read.size) {
+              // Short: the reads ahead assumed a full chunk; the next pull reads at the right place.
+              dropAhead()
+              break
+            }
+            full = true
+          }
+          if (full) fill()
+          return chunks.length > 0 ? Effect.succeed(chunks as unknown as Chunks) : Cause.done()
+        }
+
+        yield* Effect.addFinalizer(() =>
+          Effect.callback<void>((resume) => {
+            dropAhead()
+            for (const read of inFlight) read.cancel()
+            if (inFlight.size === 0) return resume(Effect.void)
+            drained = resume
+          }),
+        )
+
+        const pull = Effect.suspend((): Effect.Effect<Chunks, Error | Cause.Done> => {
+          if (ended || (bytesToRead !== undefined && bytesToRead <= total)) return Cause.done()
+          const head = ahead[0]
+          if (head === undefined || head.position !== position || head.size !== sizeAt(total)) {
+            dropAhead()
+            nextPosition = position
+            nextTotal = total
+            startNext(sizeAt(total))
+          }
+          const first = ahead[0]!
+          if (first.exit !== undefined) return take()
+          return Effect.flatMap(
+            Effect.callback<void>((resume) => {
+              waitingFor = first
+              wake = resume
+              return Effect.sync(() => {
+                waitingFor = undefined
+                wake = undefined
+              })
+            }),
+            take,
+          )
         })
         return Stream.fromPull(Effect.succeed(pull))
       }),
