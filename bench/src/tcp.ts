@@ -661,7 +661,7 @@ export const connsSuite: Suite = {
         unit: "msg/s",
         baseline: NODE,
         variants,
-        notes: [note, ...(n === 1000 ? ["target: ≥ 1.5× node:net"] : []), ...skipped],
+        notes: [note, ...(n === 1000 ? ["target: recvMany/send (callback) ≥ 1.5× node:net"] : []), ...skipped],
       })
     }
     const acceptVariants: Array<Variant> = [await nodeAcceptVariant(command, peers)]
