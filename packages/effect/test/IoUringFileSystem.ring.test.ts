@@ -3,7 +3,8 @@
  * `internal/fsOps.ts` marks as on the ring (and for no other), and for each FileSystem method the
  * README lists as on the ring; interrupting a File.read or an open blocked in the kernel cancels it
  * there, and interrupting a readFile or writeFile blocked in its read or write cancels it and
- * closes the fd the method opened before the fiber goes on.
+ * closes the fd the method opened before the fiber goes on; a stream stopped early leaves no read
+ * ahead outstanding and no fd open.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"

@@ -2,9 +2,11 @@
  * IoUringFileSystem's fused operations: `readFile` and `writeFile` as one Effect each, whose steps
  * (open, fstat, read or write, close) are chained in plain JS over the Driver's callback API, and
  * a File's read (at a position, or at its cursor, which `after` then moves) as one
- * `Effect.callback` whose failures are PlatformErrors from the start. Where the IoUring service is the ring's own (`Ring.rawOf`), IoUringFileSystem uses these;
- * otherwise (a wrapped service, such as the latency histograms') it builds the same methods from
- * `fsOps.ts`'s operations one by one. A fiber suspends once per method instead of once per step.
+ * `Effect.callback` whose failures are PlatformErrors from the start, or started with no fiber at
+ * all (`startReadAt`: the read-ahead stream's reads). Where the IoUring service is the ring's own
+ * (`Ring.rawOf`), IoUringFileSystem uses these; otherwise (a wrapped service, such as the latency
+ * histograms') it builds the same methods from `fsOps.ts`'s operations one by one. A fiber suspends
+ * once per method instead of once per step.
  *
  * Outcomes are those of the composed methods, step by step: each step's failure is the ring's
  * IoUringError (the fstat's named "fstat", as `fsOps.stat` names it) as a PlatformError for the
