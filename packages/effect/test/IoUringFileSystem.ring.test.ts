@@ -4,14 +4,14 @@
  * README lists as on the ring; interrupting a File.read or an open blocked in the kernel cancels it
  * there, and interrupting a readFile or writeFile blocked in its read or write cancels it and
  * closes the fd the method opened before the fiber goes on; a stream stopped early leaves no read
- * ahead outstanding and no fd open.
+ * ahead outstanding and no fd open, and a stream of a FIFO hands on its bytes in order.
  */
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
-import { Cause, Effect, Exit, Fiber, FileSystem, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, FileSystem, Scheduler, Scope, Stream } from "effect"
 import { IoUring } from "@iou/effect"
 import * as Ops from "../src/internal/fsOps.ts"
 import { decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
@@ -298,6 +298,61 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         assert.isAbove(after.submitted - before.submitted, 3 + 2) // open, 3 reads, close, reads ahead
         assert.strictEqual(after.outstanding, 0)
         assert.strictEqual(fdsOn(name), 0)
+      }),
+    )
+
+    it.effect("a stream of a FIFO reads one chunk at a time: every byte the writer wrote, in order", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const source = path.join(dir, "source")
+        const data = new Uint8Array(300_000).map((_, i) => (i * 31 + (i >> 12)) & 0xff)
+        fs.writeFileSync(source, data)
+        const fifo = path.join(dir, "fifo")
+        childProcess.execFileSync("mkfifo", [fifo])
+        // A writer in another process, 1000 bytes a write, while the stream reads 64 KiB chunks.
+        const writer = childProcess.spawn("dd", [`if=${source}`, `of=${fifo}`, "bs=1000"], { stdio: "ignore" })
+        const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve))
+        const chunks = yield* Stream.runCollect(fsys.stream(fifo))
+        assert.strictEqual(yield* Effect.promise(() => exited), 0)
+        assert.deepStrictEqual(new Uint8Array(Buffer.concat(chunks)), data)
+      }),
+    )
+
+    it.effect("a stream whose fiber yields often between its pulls still sees every read come back", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        const data = new Uint8Array(1 << 20).map((_, i) => (i * 11) & 0xff)
+        fs.writeFileSync(name, data)
+        // A read may come back while the pulling fiber has yielded, before it waits for that read.
+        for (const ops of [3, 5]) {
+          const chunks = yield* Stream.runCollect(fsys.stream(name, { chunkSize: 4096 })).pipe(
+            Effect.provideService(Scheduler.MaxOpsBeforeYield, ops),
+            Effect.timeout("3 seconds"),
+          )
+          assert.deepStrictEqual(new Uint8Array(Buffer.concat(chunks)), data)
+        }
+      }),
+    )
+
+    it.effect("a pull waiting when the stream's scope closes fails as a read of the closed fd, not as its end", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const io = yield* IoUring
+        const { fifo } = yield* fifoWithWriter
+        const scope = yield* Scope.make()
+        const pull = yield* Stream.toPull(fsys.stream(fifo, { chunkSize: 16 })).pipe(Scope.provide(scope))
+        const fiber = yield* Effect.forkChild(pull)
+        while ((yield* io.stats).outstanding === 0) yield* Effect.sleep(1)
+        yield* Scope.close(scope, Exit.void)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+        assert.strictEqual(error?._tag, "Some")
+        assert.include(String((error as { value: unknown }).value), "EBADF")
+        assert.strictEqual(fdsOn(fifo), 1) // the writer's
       }),
     )
 

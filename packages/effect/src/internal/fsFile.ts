@@ -150,6 +150,11 @@ export class RingFile implements FileSystem.File {
     return () => fiber.interruptUnsafe()
   }
 
+  /** `stat` started without waiting for it: `done` runs exactly once with its outcome. */
+  startStat(done: (exit: Exit.Exit<FileSystem.File.Info, Error>) => void): void {
+    Effect.runFork(this.stat).addObserver(done)
+  }
+
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {
     const explicit = options?.position
     // At an explicit position the cursor stays where it is: the read alone.

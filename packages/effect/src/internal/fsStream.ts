@@ -79,6 +79,17 @@ export const watch = (
 /** Reads the read-ahead stream keeps in flight beyond the chunk being handed on. */
 const READ_AHEAD = 4
 
+/** A pull after the stream's scope closed: as the derived stream's read of the closed fd fails. */
+const closedError = (fd: number): Error =>
+  PlatformError.systemError({
+    _tag: "Unknown",
+    module: "FileSystem",
+    method: "readAlloc",
+    pathOrDescriptor: fd,
+    syscall: "read",
+    description: "EBADF: bad file descriptor",
+  })
+
 /** What one pull hands on: one chunk or more. */
 type Chunks = readonly [Uint8Array, ...Array<Uint8Array>]
 
@@ -100,8 +111,13 @@ interface Read {
  * at the wrong position (a chunk before them came back short) are cancelled in the kernel and the
  * right one issued. A pull hands on every chunk whose read has come back, in order.
  *
+ * Reads ahead only on a seekable file (a regular file or a block device, as a stat started beside
+ * the first read says): on a pipe, FIFO, socket or character device the position is ignored, so
+ * the stream reads one chunk at a time, in order.
+ *
  * The reads are the File's `startRead` (no fiber each); the stream's scope, as it closes, cancels
- * those still in flight and waits for each to come back before the file is closed.
+ * those still in flight and waits for each to come back before the file is closed; a pull still
+ * waiting then fails as a read of the closed fd would (EBADF), not as the stream's end.
  *
  * Options the derived stream would refuse or treat specially (a chunk size that is not a positive
  * safe integer) go to the derived stream, so they fail the same way.
@@ -138,6 +154,15 @@ export const readAheadStream =
         let ended = false
         /** The scope's finalizer waiting for the last read in flight. */
         let drained: ((effect: Effect.Effect<void>) => void) | undefined
+        /** The stream's scope closed: a pull fails as a read of the closed fd would. */
+        let closed = false
+        /**
+         * Reads ahead only once the file is known to be seekable (a regular file or a block
+         * device): reads of a pipe, FIFO, socket or character device ignore their position, so
+         * several in flight would share its bytes in whatever order they complete. The stat runs
+         * beside the first read; until it answers, one read at a time.
+         */
+        let seekable = false
 
         const sizeAt = (read: bigint): number =>
           bytesToRead === undefined
@@ -178,7 +203,7 @@ export const readAheadStream =
         }
         /** Keeps READ_AHEAD reads in flight past the chunks handed on, each assuming the ones before come back full. */
         const fill = (): void => {
-          while (ahead.length < READ_AHEAD) {
+          while (ahead.length < (seekable ? READ_AHEAD : 0)) {
             const size = sizeAt(nextTotal)
             if (size <= 0) break
             startNext(size)
@@ -190,6 +215,7 @@ export const readAheadStream =
          * that reaches it; those before it are handed on first.
          */
         const take = (): Effect.Effect<Chunks, Error | Cause.Done> => {
+          if (closed) return Effect.fail(closedError(file.fd))
           const chunks: Array<Uint8Array> = []
           let full = false
           for (;;) {
@@ -197,6 +223,7 @@ export const readAheadStream =
             if (read === undefined || read.exit === undefined) break
             if (read.position !== position || read.size !== sizeAt(total)) break
             if (Exit.isFailure(read.exit)) {
+              full = false
               if (chunks.length > 0) break
               ahead.shift()
               dropAhead()
@@ -224,8 +251,12 @@ export const readAheadStream =
           return chunks.length > 0 ? Effect.succeed(chunks as unknown as Chunks) : Cause.done()
         }
 
+        file.startStat((exit) => {
+          seekable = Exit.isSuccess(exit) && (exit.value.type === "File" || exit.value.type === "BlockDevice")
+        })
         yield* Effect.addFinalizer(() =>
           Effect.callback<void>((resume) => {
+            closed = true
             dropAhead()
             for (const read of inFlight) read.cancel()
             if (inFlight.size === 0) return resume(Effect.void)
@@ -234,6 +265,7 @@ export const readAheadStream =
         )
 
         const pull = Effect.suspend((): Effect.Effect<Chunks, Error | Cause.Done> => {
+          if (closed) return Effect.fail(closedError(file.fd))
           if (ended || (bytesToRead !== undefined && bytesToRead <= total)) return Cause.done()
           const head = ahead[0]
           if (head === undefined || head.position !== position || head.size !== sizeAt(total)) {
@@ -246,6 +278,8 @@ export const readAheadStream =
           if (first.exit !== undefined) return take()
           return Effect.flatMap(
             Effect.callback<void>((resume) => {
+              // The fiber may have yielded between the check above and this registration.
+              if (first.exit !== undefined) return resume(Effect.void)
               waitingFor = first
               wake = resume
               return Effect.sync(() => {
