@@ -3,7 +3,7 @@
  * position; see IoUringFileSystem.ts's header for the semantics), and a statx result as a
  * `File.Info`.
  */
-import { BigInt as BI, ByteSize, Effect, Exit, FileSystem, Option, PlatformError } from "effect"
+import { BigInt as BI, ByteSize, Effect, Exit, type Fiber, FileSystem, Option, PlatformError } from "effect"
 import * as Errors from "./fsErrors.ts"
 import type { Fused } from "./fsFused.ts"
 import * as Ops from "./fsOps.ts"
@@ -65,6 +65,9 @@ export const infoOf = (stats: Ops.Stats, method: string): Effect.Effect<FileSyst
 }
 
 // == the File handle
+
+/** Starts an Effect as a fiber of its own (`Effect.runForkWith` of the caller's services). */
+export type Fork = <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
 
 /**
  * An open file: its fd, whether it was opened for appending, and its cursor. Reads go through
@@ -139,20 +142,26 @@ export class RingFile implements FileSystem.File {
   /**
    * readChunk("readAlloc", …) started without waiting for it: `done` runs exactly once with its
    * outcome, and the function returned cancels the read (in the kernel; `done` still runs). The
-   * read-ahead stream's reads: on the ring's Driver directly when it is reachable, else as a fiber.
+   * read-ahead stream's reads: on the ring's Driver directly when it is reachable, else as a fiber
+   * that `fork` starts (with the caller's services).
    */
-  startRead(buffer: Uint8Array, position: bigint, done: (exit: Exit.Exit<number, Error>) => void): () => void {
+  startRead(
+    buffer: Uint8Array,
+    position: bigint,
+    done: (exit: Exit.Exit<number, Error>) => void,
+    fork: Fork,
+  ): () => void {
     if (this.fused !== undefined && buffer.byteLength > 0 && position <= SAFE_POSITION) {
       return this.fused.startReadAt("readAlloc", this.fd, buffer, position, done)
     }
-    const fiber = Effect.runFork(this.readChunk("readAlloc", buffer, position))
+    const fiber = fork(this.readChunk("readAlloc", buffer, position))
     fiber.addObserver(done)
     return () => fiber.interruptUnsafe()
   }
 
-  /** `stat` started without waiting for it: `done` runs exactly once with its outcome. */
-  startStat(done: (exit: Exit.Exit<FileSystem.File.Info, Error>) => void): void {
-    Effect.runFork(this.stat).addObserver(done)
+  /** `stat` started as a fiber of `fork`, without waiting for it: `done` runs exactly once with its outcome. */
+  startStat(done: (exit: Exit.Exit<FileSystem.File.Info, Error>) => void, fork: Fork): void {
+    fork(this.stat).addObserver(done)
   }
 
   read(buffer: Uint8Array, options?: FileSystem.File.ReadOptions): Effect.Effect<number, Error> {

@@ -8,7 +8,7 @@ import { ByteSize, Cause, Effect, Exit, FileSystem, Option, PlatformError, Queue
 
 type Error = PlatformError.PlatformError
 
-import type { RingFile } from "./fsFile.ts"
+import type { Fork, RingFile } from "./fsFile.ts"
 
 // == watch: node:fs for good (inotify has no io_uring opcode)
 
@@ -133,6 +133,8 @@ export const readAheadStream =
     return Stream.unwrap(
       Effect.gen(function* () {
         const file = yield* openForRead(path)
+        // Reads that run as fibers (over a wrapped IoUring service) run with this fiber's services.
+        const fork: Fork = Effect.runForkWith(yield* Effect.context<never>())
         const offset = options?.offset === undefined ? 0n : ByteSize.fromInputUnsafe(options.offset)
         if (offset !== 0n) yield* file.seek(offset, "start")
         const bytesToRead =
@@ -183,17 +185,22 @@ export const readAheadStream =
           nextTotal += BigInt(size)
           ahead.push(read)
           inFlight.add(read)
-          read.cancel = file.startRead(read.buffer, read.position, (exit) => {
-            read.exit = exit
-            inFlight.delete(read)
-            if (read === waitingFor && wake !== undefined) {
-              const resume = wake
-              waitingFor = undefined
-              wake = undefined
-              resume(Effect.void)
-            }
-            if (inFlight.size === 0 && drained !== undefined) drained(Effect.void)
-          })
+          read.cancel = file.startRead(
+            read.buffer,
+            read.position,
+            (exit) => {
+              read.exit = exit
+              inFlight.delete(read)
+              if (read === waitingFor && wake !== undefined) {
+                const resume = wake
+                waitingFor = undefined
+                wake = undefined
+                resume(Effect.void)
+              }
+              if (inFlight.size === 0 && drained !== undefined) drained(Effect.void)
+            },
+            fork,
+          )
         }
         /** Cancels every read ahead (in the kernel); they are no longer waited for but by the finalizer. */
         const dropAhead = (): void => {
@@ -253,7 +260,7 @@ export const readAheadStream =
 
         file.startStat((exit) => {
           seekable = Exit.isSuccess(exit) && (exit.value.type === "File" || exit.value.type === "BlockDevice")
-        })
+        }, fork)
         yield* Effect.addFinalizer(() =>
           Effect.callback<void>((resume) => {
             closed = true
