@@ -229,15 +229,14 @@ export const readAheadStream =
             const read = ahead[0]
             if (read === undefined || read.exit === undefined) break
             if (read.position !== position || read.size !== sizeAt(total)) break
+            full = false
             if (Exit.isFailure(read.exit)) {
-              full = false
               if (chunks.length > 0) break
               ahead.shift()
               dropAhead()
               return Effect.failCause(read.exit.cause)
             }
             ahead.shift()
-            full = false
             const n = read.exit.value
             if (n === 0) {
               ended = true
