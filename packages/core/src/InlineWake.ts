@@ -251,3 +251,53 @@ export const lostWakeRingFd = (w: RingFd): boolean => {
   const pending = w.cqes > 0 || w.own > 0
   return pending && !(w.cqes > 0 || w.due)
 }
+
+// ---- The publish budget (engine_inline.c's iou__inline_publish) ---------------------------------
+//
+// Each of the owner's JS turns ends with a publish that runs a pass, and the pass delivers what
+// completed at once (a nop, a page-cache read); a completion's callback may submit the next request
+// and end its turn again before the host loop gets control back, so a chain of such requests would
+// run for ever inside one host-loop callback. Publishes run at most PUBLISH_PASSES passes between
+// two host-loop callbacks; past it a publish runs no pass and announces its requests (either wake:
+// the eventfd written, or a pass due at once), so the host loop runs its timers and other I/O, then
+// the callback whose pass takes them.
+
+/** Passes publishes may run between two host-loop callbacks (the C IOU_INLINE_PUBLISH_PASSES). */
+export const PUBLISH_PASSES = 64
+
+export interface Turns {
+  /** Passes run by publishes since the host loop's last callback (the C publish_passes). */
+  passes: number
+  /** Requests submitted and not taken by a pass yet (the inbound queue). */
+  queued: number
+  /** The host loop was asked to call back (iou__inline_wake). */
+  announced: boolean
+}
+
+export const makeTurns = (): Turns => ({ passes: 0, queued: 0, announced: false })
+
+/** The owner submits a request (it waits in the inbound queue for a pass). */
+export const submit = (t: Turns): void => {
+  t.queued++
+}
+
+/** The owner's turn ends: a pass (which takes every queued request), or past the budget the wake. Whether a pass ran. */
+export const publish = (t: Turns): boolean => {
+  if (t.passes >= PUBLISH_PASSES) {
+    t.announced = true
+    return false
+  }
+  t.passes++
+  t.queued = 0
+  return true
+}
+
+/** The host loop's callback (the fd readable, or the timer): a new host-loop turn and its pass. */
+export const hostCallback = (t: Turns): void => {
+  t.passes = 0
+  t.queued = 0
+  t.announced = false
+}
+
+/** A request is lost when it waits and nothing will make the host loop call the owner. */
+export const lostRequest = (t: Turns): boolean => t.queued > 0 && !t.announced

@@ -1,3 +1,4 @@
+import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import * as InlineWake from "../src/InlineWake.ts"
 
@@ -189,4 +190,42 @@ describe("InlineWake, the ring fd under the host loop's poll", () => {
     expect(InlineWake.lostWakeRingFd(w)).toBe(false)
     expect(w.cqes).toBe(1) /* the host loop's poll ran the task work: the ring fd is readable */
   })
+})
+
+describe("the publish budget: a chain of requests that complete at once gives the host loop its turn", () => {
+  it("a chain whose every completion submits and publishes again yields after PUBLISH_PASSES passes", () => {
+    const t = InlineWake.makeTurns()
+    let passes = 0
+    // each pass delivers the request it took, whose callback submits the next and ends its turn
+    for (;;) {
+      InlineWake.submit(t)
+      if (!InlineWake.publish(t)) break
+      passes++
+    }
+    expect(passes).toBe(InlineWake.PUBLISH_PASSES)
+    expect(InlineWake.lostRequest(t)).toBe(false) /* announced: the host loop calls after its timers */
+    InlineWake.hostCallback(t)
+    expect(t.queued).toBe(0)
+    InlineWake.submit(t)
+    expect(InlineWake.publish(t)).toBe(true) /* a new host-loop turn: publishes run passes again */
+  })
+
+  test.prop([fc.array(fc.constantFrom("submit", "publish", "host"), { maxLength: 400 })])(
+    "whatever the owner and the host loop do, no request waits unannounced after a publish and no more than PUBLISH_PASSES publish passes run between host-loop callbacks",
+    (steps) => {
+      const t = InlineWake.makeTurns()
+      let run = 0
+      for (const step of steps) {
+        if (step === "submit") InlineWake.submit(t)
+        else if (step === "host") {
+          InlineWake.hostCallback(t)
+          run = 0
+        } else {
+          if (InlineWake.publish(t)) run++
+          expect(InlineWake.lostRequest(t)).toBe(false)
+        }
+        expect(run).toBeLessThanOrEqual(InlineWake.PUBLISH_PASSES)
+      }
+    },
+  )
 })

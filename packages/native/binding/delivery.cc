@@ -102,10 +102,11 @@ void Loop::Drain(bool from_js) {
   draining_ = true;
   // Read before polling: once the thread has exited, this drain sees every completion.
   const bool exited = iou_loop_exited(loop_);
-  // The inbound queue was full and the loop has taken requests since: dispatch even without
-  // completions, so that the Driver submits what it kept back (its backpressure queue).
-  bool room = iou_loop_inbound_room(loop_);
   for (;;) {
+    // The inbound queue was full and the loop has taken requests since: dispatch even without
+    // completions, so that the Driver submits what it kept back (its backpressure queue). Read on
+    // every round: a pass run from inside dispatch (drain_again_) may have freed room again.
+    const bool room = iou_loop_inbound_room(loop_);
     const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
     inflight_ -= ReleaseBuffers(n);
     const bool last = n < capacity_;
@@ -113,7 +114,6 @@ void Loop::Drain(bool from_js) {
     Napi::Value fn = dispatch_.Value();
     if (inflight_ == 0) Release();
     if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction()) {
-      room = false;
       napi_value argv[2];
       napi_create_uint32(env_, n, &argv[0]);
       napi_get_boolean(env_, final, &argv[1]);

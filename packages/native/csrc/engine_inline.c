@@ -9,7 +9,12 @@
  *   run      iou_loop_publish (the end of the owner's turn), the host loop's readiness callback and
  *            its timer call iou__inline_run: one bounded pass of the phases that enters the ring only
  *            when there is something to submit or task work to run, handles CQEs, takes cancels,
- *            advances timeouts, fills the SQ and delivers completions.
+ *            advances timeouts, fills the SQ and delivers completions. Publishes run at most
+ *            IOU_INLINE_PUBLISH_PASSES passes between two host-loop callbacks: a completion's
+ *            callback may publish again before the host loop gets control back, and a chain of
+ *            requests that complete at once would otherwise never give it back; past the budget a
+ *            publish only wakes the host loop (iou__inline_publish; @iou/core's InlineWake, "the
+ *            publish budget").
  *   wake     how the host loop learns of work, one of two modes (iou_loop_config.inline_wake):
  *            eventfd  a SINGLE_ISSUER | DEFER_TASKRUN ring and its registered eventfd (the waker's):
  *                     work is queued, CQEs or task work that only entering the ring runs (with
@@ -189,8 +194,23 @@ int64_t iou_loop_timeout_ns(struct iou_loop *loop) {
   return iou__wait_timeout(loop);
 }
 
+/* The host loop's callback (readiness, timer): a new host-loop turn, so publishes run passes again. */
 void iou_loop_run(struct iou_loop *loop) {
-  if (loop->engine == IOU_ENGINE_INLINE) iou__inline_run(loop);
+  if (loop->engine != IOU_ENGINE_INLINE) return;
+  loop->publish_passes = 0;
+  iou__inline_run(loop);
+}
+
+/* The owner's turn ended: a pass, unless IOU_INLINE_PUBLISH_PASSES publishes already ran one since
+ * the host loop last called; then the requests wait for the host loop's next callback, which the
+ * wake asks for and which runs after the host loop's other callbacks (its timers and I/O). */
+void iou__inline_publish(struct iou_loop *loop) {
+  if (loop->publish_passes >= IOU_INLINE_PUBLISH_PASSES) {
+    iou__inline_wake(loop);
+    return;
+  }
+  loop->publish_passes++;
+  iou__inline_run(loop);
 }
 
 /* destroy: iou_loop_close(0) came first, so the first pass is past the cutoff and abandons what is

@@ -150,6 +150,11 @@ struct iou_loop {
    * the ring's task work, so the pass that follows must enter even if the SQ is empty and no
    * TASKRUN flag is seen (the eventfd that announced the work was already read). Owner only. */
   bool enter_again;
+  /* Inline engine: passes iou_loop_publish ran since the host loop last called iou_loop_run. At
+   * IOU_INLINE_PUBLISH_PASSES a publish runs no pass and leaves its requests to the host loop's next
+   * callback (iou__inline_wake), so that requests whose completions make more requests at once (a
+   * chain of page-cache reads awaited one after the other) give the host loop a turn. Owner only. */
+  uint32_t publish_passes;
   /* Inline engine: file transfers of at least IOU_INLINE_SPREAD_BYTES staged in the current fill
    * pass (iou__fill_submission_queue resets it). Driving thread only. */
   uint32_t spread_staged;
@@ -166,6 +171,10 @@ struct iou_loop {
  * after the first goes with IOSQE_ASYNC too, so that io-wq workers copy them on the other CPUs while
  * the owner's enter copies the first. A lone transfer of this size stays inline. */
 #define IOU_INLINE_SPREAD_BYTES (32u * 1024u)
+/* Inline engine: passes iou_loop_publish may run between two host-loop callbacks (publish_passes).
+ * Each delivers what completed at once, whose callbacks may publish again before the host loop gets
+ * control back; past this many, the host loop's timers and other I/O run before the next pass. */
+#define IOU_INLINE_PUBLISH_PASSES 64u
 
 /* ---- phases (the driving thread) ------------------------------------------------------------ */
 
@@ -247,6 +256,7 @@ bool iou__thread_try_join(struct iou_loop *loop);
 int iou__inline_start(struct iou_loop *loop);
 int iou__inline_submit(struct iou_loop *loop, const struct iou_request *requests, uint32_t n);
 void iou__inline_run(struct iou_loop *loop);
+void iou__inline_publish(struct iou_loop *loop);
 int iou__inline_cancel(struct iou_loop *loop, uint64_t tag);
 void iou__inline_wake(struct iou_loop *loop);
 void iou__inline_stop(struct iou_loop *loop);

@@ -127,7 +127,7 @@ void iou_loop_publish_early(struct iou_loop *loop) {
 
 void iou_loop_publish(struct iou_loop *loop) {
   if (loop->engine == IOU_ENGINE_INLINE)
-    iou__inline_run(loop);
+    iou__inline_publish(loop);
   else
     iou__thread_publish(loop, false);
 }

@@ -398,7 +398,9 @@ bool iou_loop_credentials_changed(struct iou_loop *loop);
 
 /* ---- The inline engine (owner only) ----------------------------------------------------------
  * With IOU_ENGINE_INLINE, nothing runs unless the owner calls in: iou_loop_publish and iou_loop_run
- * run one bounded pass of the phases (never blocking); the owner's event loop polls iou_loop_fd
+ * run one bounded pass of the phases (never blocking; publishes run a bounded number of passes
+ * between two calls of iou_loop_run, then leave their requests to the next one, which they announce
+ * as below, so that the owner's event loop gets control back); the owner's event loop polls iou_loop_fd
  * for readability (then, with IOU_INLINE_WAKE_EVENTFD, reads its 8-byte counter, and calls
  * iou_loop_run) and arms a timer for iou_loop_timeout_ns after every call into the loop, a cancel
  * and a poll of completions included (then calls iou_loop_run). Completions are delivered by the
