@@ -263,7 +263,7 @@ export const lostWakeRingFd = (w: RingFd): boolean => {
 // the callback whose pass takes them.
 
 /** Passes publishes may run between two host-loop callbacks (the C IOU_INLINE_PUBLISH_PASSES). */
-export const PUBLISH_PASSES = 64
+export const PUBLISH_PASSES = 256
 
 export interface Turns {
   /** Passes run by publishes since the host loop's last callback (the C publish_passes). */

@@ -88,18 +88,23 @@ void Loop::OnAsync(uv_async_t* handle) {
 }
 
 // from_js: called from inside a JavaScript call (the Driver's publish or poll), where dispatch is
-// a plain call; otherwise from a libuv callback, where it is a make-callback (async context,
-// microtasks after it). JS thread.
+// a plain call; otherwise from a libuv callback, where dispatch runs in a callback scope (async
+// context; microtasks and process.nextTick callbacks run when the scope closes). JS thread.
+//
+// Reentry: the microtasks that close a callback scope may publish, and an inline publish runs a
+// pass and drains its completions here, inside the outer Drain. The dispatch that filled the
+// completion area has returned by then (dispatching_ is false), so the inner Drain polls and
+// dispatches its own completions at once, as a plain call. A Drain asked for while dispatch itself
+// is running (poll() from inside a callback) would overwrite the completions it is reading: it
+// only leaves drain_again_, and the running Drain polls once more before it returns.
 void Loop::Drain(bool from_js) {
   if (loop_ == nullptr) return;
-  if (draining_) {
-    // Called from inside dispatch (an inline pass run by a publish in a microtask that the
-    // make-callback below runs): the outer Drain polls again before it returns.
+  if (dispatching_) {
     drain_again_ = true;
     return;
   }
   Napi::HandleScope scope(env_);
-  draining_ = true;
+  drain_depth_++;
   // Read before polling: once the thread has exited, this drain sees every completion.
   const bool exited = iou_loop_exited(loop_);
   for (;;) {
@@ -113,25 +118,7 @@ void Loop::Drain(bool from_js) {
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
     if (inflight_ == 0) Release();
-    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction()) {
-      napi_value argv[2];
-      napi_create_uint32(env_, n, &argv[0]);
-      napi_get_boolean(env_, final, &argv[1]);
-      napi_value recv;  // napi_make_callback wants an object as `this`
-      napi_get_global(env_, &recv);
-      napi_value result;
-      const napi_status status = from_js ? napi_call_function(env_, recv, fn, 2, argv, &result)
-                                         : napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
-      // A throw from dispatch is an uncaught exception. The same status without an exception
-      // pending means the environment is terminating and JavaScript could not run: nothing to do.
-      bool pending = false;
-      if (!from_js && status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok &&
-          pending) {
-        napi_value error;
-        napi_get_and_clear_last_exception(env_, &error);
-        napi_fatal_exception(env_, error);
-      }
-    }
+    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction()) Dispatch(fn, n, final, from_js);
     // dispatch may have destroyed the loop (after the final chunk).
     if (loop_ == nullptr) break;
     if (last) {
@@ -139,12 +126,40 @@ void Loop::Drain(bool from_js) {
       drain_again_ = false;
     }
   }
-  draining_ = false;
-  // A destroy() from inside dispatch left the async context alive while it was in use.
-  if (loop_ == nullptr && async_context_ != nullptr) {
+  drain_depth_--;
+  // A destroy() from inside dispatch left the async context alive while a scope used it.
+  if (drain_depth_ == 0 && loop_ == nullptr && async_context_ != nullptr) {
     napi_async_destroy(env_, async_context_);
     async_context_ = nullptr;
   }
+}
+
+// Calls the Driver's dispatch(n, final) for the chunk in the completion area: a plain call from
+// JavaScript; from a libuv callback inside a callback scope, closed (running microtasks) after
+// dispatching_ is cleared. A throw from dispatch is an uncaught exception there. JS thread.
+void Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
+  napi_value argv[2];
+  napi_create_uint32(env_, n, &argv[0]);
+  napi_get_boolean(env_, final, &argv[1]);
+  napi_value recv;  // a callback scope wants an object as its resource and `this`
+  napi_get_global(env_, &recv);
+  napi_value result;
+  napi_callback_scope callback_scope = nullptr;
+  if (!from_js && napi_open_callback_scope(env_, recv, async_context_, &callback_scope) != napi_ok)
+    callback_scope = nullptr;  // the environment is going away: a plain call, as from JavaScript
+  dispatching_ = true;
+  const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
+  dispatching_ = false;
+  if (callback_scope == nullptr) return;  // from JavaScript, the exception goes to the caller
+  // The same status without an exception pending means the environment is terminating and
+  // JavaScript could not run: nothing to do.
+  bool pending = false;
+  if (status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok && pending) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env_, &error);
+    napi_fatal_exception(env_, error);
+  }
+  napi_close_callback_scope(env_, callback_scope);
 }
 
 // The first n completions were polled: their requests' memory is the kernel's no longer, except

@@ -286,10 +286,10 @@ void Loop::Teardown(bool from_js) {
     buffers_.QuarantineAll(pending);
     // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
     // and not from the cleanup hook or a finalizer, where the environment is going away.
-    if (from_js && !draining_) {
+    if (from_js && drain_depth_ == 0) {
       napi_async_destroy(env_, async_context_);
       async_context_ = nullptr;
-    } else if (!draining_) {
+    } else if (drain_depth_ == 0) {
       async_context_ = nullptr;
     }
   }

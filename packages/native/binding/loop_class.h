@@ -103,6 +103,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   static void Notify(void* ctx);
   static void OnAsync(uv_async_t* handle);
   void Drain(bool from_js);
+  void Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
   uint32_t ReleaseBuffers(uint32_t n);
 
   // trace.cc
@@ -141,8 +142,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool closing_ = false;
   bool torn_down_ = false;
   // delivery.cc (read by Teardown)
-  bool draining_ = false;     // inside Drain: dispatch is running
-  bool drain_again_ = false;  // a nested Drain was asked for: poll once more before returning
+  uint32_t drain_depth_ = 0;  // Drains running (an inner one inside an outer's callback scope)
+  bool dispatching_ = false;  // the Driver's dispatch is running: a Drain now only asks for another round
+  bool drain_again_ = false;  // a Drain was asked for while dispatching: poll once more before returning
   // trace.cc (enableTrace() was called: open() passes Trace::Hook to the loop; tests only)
   Trace trace_;
 };

@@ -174,7 +174,7 @@ struct iou_loop {
 /* Inline engine: passes iou_loop_publish may run between two host-loop callbacks (publish_passes).
  * Each delivers what completed at once, whose callbacks may publish again before the host loop gets
  * control back; past this many, the host loop's timers and other I/O run before the next pass. */
-#define IOU_INLINE_PUBLISH_PASSES 64u
+#define IOU_INLINE_PUBLISH_PASSES 256u
 
 /* ---- phases (the driving thread) ------------------------------------------------------------ */
 
