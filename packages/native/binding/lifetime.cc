@@ -284,7 +284,7 @@ void Loop::Teardown(bool from_js) {
     loop_ = nullptr;
     // Requests nobody will dispatch now: the kernel may still hold their memory.
     buffers_.QuarantineAll(pending);
-    // Not while Drain is inside napi_make_callback with it (Drain destroys it on the way out),
+    // Not while a Drain is inside a callback scope with it (Drain destroys it on the way out),
     // and not from the cleanup hook or a finalizer, where the environment is going away.
     if (from_js && drain_depth_ == 0) {
       napi_async_destroy(env_, async_context_);

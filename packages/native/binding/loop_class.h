@@ -114,7 +114,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   napi_env env_;
   struct iou_loop* loop_ = nullptr;
   AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
-  // The async context dispatch runs in (make-callback); created by open(), destroyed by
+  // The async context dispatch runs in (its callback scope); created by open(), destroyed by
   // Teardown, or by Drain when a destroy() from inside dispatch left it in use.
   napi_async_context async_context_ = nullptr;
   Napi::FunctionReference dispatch_;  // strong while held_, weak otherwise; called by Drain
