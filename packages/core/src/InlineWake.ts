@@ -258,11 +258,12 @@ export const lostWakeRingFd = (w: RingFd): boolean => {
 // completed at once (a nop, a page-cache read); a completion's callback may submit the next request
 // and end its turn again before the host loop gets control back, so a chain of such requests would
 // run for ever inside one host-loop callback. Publishes run at most PUBLISH_PASSES passes between
-// two host-loop callbacks; past it a publish runs no pass and announces its requests (either wake:
+// two calls of the loop's own host-loop callbacks (readiness or timer; publishes made from other
+// callbacks count too); past it a publish runs no pass and announces its requests (either wake:
 // the eventfd written, or a pass due at once), so the host loop runs its timers and other I/O, then
 // the callback whose pass takes them.
 
-/** Passes publishes may run between two host-loop callbacks (the C IOU_INLINE_PUBLISH_PASSES). */
+/** Passes publishes may run between two of the loop's host-loop callbacks (the C IOU_INLINE_PUBLISH_PASSES). */
 export const PUBLISH_PASSES = 256
 
 export interface Turns {

@@ -87,9 +87,10 @@ void Loop::OnAsync(uv_async_t* handle) {
   if (slot->owner != nullptr) slot->owner->Drain(false);
 }
 
-// from_js: called from inside a JavaScript call (the Driver's publish or poll), where dispatch is
-// a plain call; otherwise from a libuv callback, where dispatch runs in a callback scope (async
-// context; microtasks and process.nextTick callbacks run when the scope closes). JS thread.
+// from_js: called from inside a JavaScript call (the Driver's publish, or poll() with the inline
+// engine), where dispatch is a plain call; otherwise from a libuv callback (or the thread engine's
+// poll()), where dispatch runs in a callback scope (async context; microtasks and process.nextTick
+// callbacks run when the scope closes). JS thread.
 //
 // Reentry: the microtasks that close a callback scope may publish, and an inline publish runs a
 // pass and drains its completions here, inside the outer Drain. The dispatch that filled the
@@ -118,7 +119,9 @@ void Loop::Drain(bool from_js) {
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
     if (inflight_ == 0) Release();
-    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction()) Dispatch(fn, n, final, from_js);
+    // A plain call that threw leaves its exception for the JavaScript caller, and every later
+    // call would fail at once: stop, and leave what is left for the next Drain.
+    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction() && !Dispatch(fn, n, final, from_js)) break;
     // dispatch may have destroyed the loop (after the final chunk).
     if (loop_ == nullptr) break;
     if (last) {
@@ -134,23 +137,38 @@ void Loop::Drain(bool from_js) {
   }
 }
 
-// Calls the Driver's dispatch(n, final) for the chunk in the completion area: a plain call from
-// JavaScript; from a libuv callback inside a callback scope, closed (running microtasks) after
-// dispatching_ is cleared. A throw from dispatch is an uncaught exception there. JS thread.
-void Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
+// Calls the Driver's dispatch(n, final) for the chunk in the completion area. From JavaScript, a
+// plain call: false if it threw (the exception is pending for the caller). From a libuv callback,
+// inside a callback scope that is closed (running microtasks and ticks) after dispatching_ is
+// cleared; a throw there is reported as an uncaught exception before the scope closes, so unlike
+// napi_make_callback the scope's microtasks still run after a handled one. Returns true then. JS
+// thread.
+bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   napi_value argv[2];
   napi_create_uint32(env_, n, &argv[0]);
   napi_get_boolean(env_, final, &argv[1]);
-  napi_value recv;  // a callback scope wants an object as its resource and `this`
+  napi_value recv;  // dispatch's `this` (the scope's resource argument must be an object too)
   napi_get_global(env_, &recv);
   napi_value result;
+  if (from_js) {
+    dispatching_ = true;
+    const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
+    dispatching_ = false;
+    return status != napi_pending_exception;
+  }
   napi_callback_scope callback_scope = nullptr;
-  if (!from_js && napi_open_callback_scope(env_, recv, async_context_, &callback_scope) != napi_ok)
-    callback_scope = nullptr;  // the environment is going away: a plain call, as from JavaScript
+  napi_status status;
   dispatching_ = true;
-  const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
-  dispatching_ = false;
-  if (callback_scope == nullptr) return;  // from JavaScript, the exception goes to the caller
+  if (napi_open_callback_scope(env_, recv, async_context_, &callback_scope) == napi_ok) {
+    status = napi_call_function(env_, recv, fn, 2, argv, &result);
+    dispatching_ = false;
+  } else {
+    // Not expected (the arguments are valid while the loop is open): the make-callback it replaces,
+    // whose microtasks run while dispatching_ is still set, so a Drain from them waits its turn.
+    callback_scope = nullptr;
+    status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
+    dispatching_ = false;
+  }
   // The same status without an exception pending means the environment is terminating and
   // JavaScript could not run: nothing to do.
   bool pending = false;
@@ -159,7 +177,8 @@ void Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
     napi_get_and_clear_last_exception(env_, &error);
     napi_fatal_exception(env_, error);
   }
-  napi_close_callback_scope(env_, callback_scope);
+  if (callback_scope != nullptr) napi_close_callback_scope(env_, callback_scope);
+  return true;
 }
 
 // The first n completions were polled: their requests' memory is the kernel's no longer, except

@@ -103,7 +103,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   static void Notify(void* ctx);
   static void OnAsync(uv_async_t* handle);
   void Drain(bool from_js);
-  void Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
+  bool Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
   uint32_t ReleaseBuffers(uint32_t n);
 
   // trace.cc

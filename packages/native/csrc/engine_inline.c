@@ -10,7 +10,8 @@
  *            its timer call iou__inline_run: one bounded pass of the phases that enters the ring only
  *            when there is something to submit or task work to run, handles CQEs, takes cancels,
  *            advances timeouts, fills the SQ and delivers completions. Publishes run at most
- *            IOU_INLINE_PUBLISH_PASSES passes between two host-loop callbacks: a completion's
+ *            IOU_INLINE_PUBLISH_PASSES passes between two calls of the loop's own host-loop
+ *            callbacks (iou_loop_run; publishes from other callbacks count too): a completion's
  *            callback may publish again before the host loop gets control back, and a chain of
  *            requests that complete at once would otherwise never give it back; past the budget a
  *            publish only wakes the host loop (iou__inline_publish; @iou/core's InlineWake, "the

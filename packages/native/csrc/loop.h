@@ -171,8 +171,10 @@ struct iou_loop {
  * after the first goes with IOSQE_ASYNC too, so that io-wq workers copy them on the other CPUs while
  * the owner's enter copies the first. A lone transfer of this size stays inline. */
 #define IOU_INLINE_SPREAD_BYTES (32u * 1024u)
-/* Inline engine: passes iou_loop_publish may run between two host-loop callbacks (publish_passes).
- * Each delivers what completed at once, whose callbacks may publish again before the host loop gets
+/* Inline engine: passes iou_loop_publish may run between two calls of iou_loop_run, the host loop's
+ * readiness and timer callbacks (publish_passes; publishes from the host's other callbacks count
+ * too, so one in this many waits for a host-loop iteration it might not have needed). Each pass
+ * delivers what completed at once, whose callbacks may publish again before the host loop gets
  * control back; past this many, the host loop's timers and other I/O run before the next pass. */
 #define IOU_INLINE_PUBLISH_PASSES 256u
 

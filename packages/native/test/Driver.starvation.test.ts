@@ -35,7 +35,11 @@ const chainUntilTimer = (step: (next: () => void) => void, waitFor: "timer" | "i
   })
 
 describe.skipIf(!probe().supported)("a chain of requests that complete at once starves no one", () => {
-  for (const { name, config } of ENGINES) {
+  const engines: typeof ENGINES = [
+    ...ENGINES,
+    { name: "inline, ring-fd wake", config: { engine: "inline", inlineWake: "ringfd" } },
+  ]
+  for (const { name, config } of engines) {
     describe(name, () => {
       const open = async () => {
         const ring = await Driver.open(config)
