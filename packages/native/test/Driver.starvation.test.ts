@@ -16,7 +16,7 @@ import { runStarvation } from "./starvation.ts"
 import { UNDER_TEST } from "./helpers.ts"
 import { ENGINES, cleanups, file } from "./fixtures.ts"
 
-/** More requests than a chain makes, on this machine, before a 1 ms timer fires when nothing starves it. */
+/** Far more steps than a chain takes before a 1 ms timer fires when the event loop gets its turns (hundreds). */
 const GUARD = 200_000
 
 /** Runs `step` as a chain until a timer set at the start fires (or GUARD steps); returns what stopped it. */
