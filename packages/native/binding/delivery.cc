@@ -156,19 +156,13 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
     dispatching_ = false;
     return status != napi_pending_exception;
   }
+  // Fails only on invalid arguments: the resource is an object, and async_context_ lives as long
+  // as loop_ (both go in Teardown), which Drain checked.
   napi_callback_scope callback_scope = nullptr;
-  napi_status status;
+  napi_open_callback_scope(env_, recv, async_context_, &callback_scope);
   dispatching_ = true;
-  if (napi_open_callback_scope(env_, recv, async_context_, &callback_scope) == napi_ok) {
-    status = napi_call_function(env_, recv, fn, 2, argv, &result);
-    dispatching_ = false;
-  } else {
-    // Not expected (the arguments are valid while the loop is open): the make-callback it replaces,
-    // whose microtasks run while dispatching_ is still set, so a Drain from them waits its turn.
-    callback_scope = nullptr;
-    status = napi_make_callback(env_, async_context_, recv, fn, 2, argv, &result);
-    dispatching_ = false;
-  }
+  const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
+  dispatching_ = false;
   // The same status without an exception pending means the environment is terminating and
   // JavaScript could not run: nothing to do.
   bool pending = false;
