@@ -10,6 +10,7 @@ const ENGINE_SUITE = [
   "test/Driver.test.ts",
   "test/Driver.sockets.test.ts",
   "test/Driver.files.test.ts",
+  "test/Driver.readFile.test.ts",
   "test/Driver.recvMany.test.ts",
   "test/Driver.acceptMany.test.ts",
   "test/Driver.starvation.test.ts",

@@ -1,8 +1,8 @@
 /**
  * The Driver: one io_uring loop (engine "inline": on this thread's own event loop; "thread": a C
  * thread that owns the ring), with a Promise API (data: `readAt`, `writeAt`, `send`, `recv`,
- * `sync`, `nop`, `recvMany`; files: `open`, `closeFd`, `stat`, `truncate`, `allocate`, `unlink`,
- * `rename`, `mkdir`, `symlink`, `link`; sockets: `listen`, `accept`, `acceptMany`, `connect`,
+ * `sync`, `nop`, `recvMany`; files: `open`, `closeFd`, `stat`, `readFile`, `truncate`, `allocate`,
+ * `unlink`, `rename`, `mkdir`, `symlink`, `link`; sockets: `listen`, `accept`, `acceptMany`, `connect`,
  * `shutdownSocket`) and a low-level callback API (`submit*`, no Promise per request) that
  * `@iou/effect` and the benchmarks use.
  *
@@ -33,6 +33,7 @@ import type { Many } from "./Many.ts"
 import { OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import { preflight } from "./probe.ts"
+import * as WholeFile from "./ReadFile.ts"
 import { type NativeFactory, Requests } from "./Requests.ts"
 import * as SocketOps from "./SocketOps.ts"
 import type * as T from "./types.ts"
@@ -237,6 +238,15 @@ export class Driver {
    */
   mkdir(path: T.PathLike, options?: T.MkdirOptions): Promise<string | undefined> {
     return Files.mkdir(this.r, path, options)
+  }
+
+  /**
+   * The whole file at `path` in a new Buffer, as fs.promises.readFile reads it: open, stat of the
+   * fd, reads, closeFd, each on the ring, in one Promise (ReadFile.ts). `timeout` covers all of it;
+   * an abort cancels the step in flight and rejects once the fd is closed.
+   */
+  readFile(path: T.PathLike, options?: T.WriteOptions): Promise<Buffer> {
+    return WholeFile.readFile(this.r, path, options)
   }
 
   /** symlinkat: a symbolic link at `path` whose content is `target` (stored as given). */

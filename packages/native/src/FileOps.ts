@@ -315,7 +315,8 @@ const fillPaths = (
   return slot
 }
 
-const fillOpen = (r: Requests, p: Validate.Path, flags: number, mode: number, deadline: number): number =>
+/** An open request (readFile's first step too). */
+export const fillOpen = (r: Requests, p: Validate.Path, flags: number, mode: number, deadline: number): number =>
   fillPaths(r, OPERATIONS.open.op, p.bytes, flags, mode, { path: p.text }, deadline)
 
 /** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
@@ -334,6 +335,13 @@ const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: num
     t.site[slot] = { path: p.text }
   }
   t.map[slot] = () => Stats.fromStatx(statx)
+  return slot
+}
+
+/** A stat of `fd` for its type and size only (readFile's), read into `statx` (Stats.regularFileSize). */
+export const fillTypeAndSize = (r: Requests, fd: number, statx: Uint8Array, deadline: number): number => {
+  const slot = r.fill(OPERATIONS.stat.op, 0, fd, [EMPTY_PATH, statx], 0, 0, 0, deadline)
+  r.table.setArgs(slot, AT_EMPTY_PATH, Stats.STATX_TYPE_AND_SIZE, 0)
   return slot
 }
 

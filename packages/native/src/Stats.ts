@@ -19,6 +19,8 @@ export const STATX_SIZE = 256
 
 /** STATX_BASIC_STATS | STATX_BTIME: what node:fs asks for. */
 export const STATX_MASK = 0x7ff | 0x800
+/** STATX_TYPE | STATX_SIZE: what readFile asks for. */
+export const STATX_TYPE_AND_SIZE = 0x1 | 0x200
 
 // struct statx offsets (linux/stat.h).
 const BLKSIZE = 4
@@ -37,6 +39,7 @@ const RDEV_MAJOR = 128
 const DEV_MAJOR = 136
 
 const S_IFMT = 0o170000
+const S_IFREG = 0o100000
 
 const TWO_32 = 2 ** 32
 
@@ -238,3 +241,14 @@ export const fromStatx = (statx: Uint8Array): FileStats => {
   }
   return new Stats(slabView, statx.byteOffset)
 }
+
+/** The size in a statx record (STATX_TYPE_AND_SIZE asked) of a regular file, or -1 for any other type. */
+export const regularFileSize = (statx: Uint8Array): number => {
+  if (statx.byteLength < STATX_SIZE) throw new RangeError(`a statx record has ${STATX_SIZE} bytes`)
+  if (((statx[MODE]! | (statx[MODE + 1]! << 8)) & S_IFMT) !== S_IFREG) return -1
+  return uint32At(statx, SIZE + 4) * TWO_32 + uint32At(statx, SIZE)
+}
+
+/** The little-endian uint32 at `at`. */
+const uint32At = (bytes: Uint8Array, at: number): number =>
+  (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0

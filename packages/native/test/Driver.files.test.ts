@@ -12,54 +12,30 @@ import {
   fstatSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
-import { constants, tmpdir } from "node:os"
+import { constants } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
+import * as Fixtures from "./fixtures.ts"
+import { failure, openFds, ring as open } from "./fixtures.ts"
 import { isOpen, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
 const ROOT = process.getuid?.() === 0
 
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!()
-})
-
-const open = (config: Parameters<typeof Driver.open>[0] = {}): Driver => {
-  const ring = Driver.open({ ...UNDER_TEST, ...config })
-  cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
-  return ring
-}
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), "iou-files-"))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-const openFds = (): Array<string> => readdirSync("/proc/self/fd").sort()
-const failure = async (p: Promise<unknown>): Promise<IoUringError> => {
-  try {
-    await p
-  } catch (error) {
-    expect(error).toBeInstanceOf(IoUringError)
-    return error as IoUringError
-  }
-  throw new Error("expected a rejection")
-}
+const tempDir = (): string => Fixtures.tempDir("iou-files-")
 const errnoOf = (code: string): number => -(constants.errno as Record<string, number>)[code]!
 
 describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: ${reason})`}`, () => {

@@ -1,0 +1,213 @@
+/**
+ * readFile: a whole file into a new Buffer, as fs.promises.readFile reads it, in one Promise whose
+ * steps are the Driver's own requests, each submitted from the callback of the one before: open
+ * (O_RDONLY | O_CLOEXEC), stat of the fd (its type and size only), reads at increasing positions
+ * into a Buffer of that size, and closeFd. A file stat reports empty or not regular (procfs, a
+ * FIFO, a character device) is read in 64 KiB chunks until end of file, which are then joined. As
+ * Node's: a file that shrank meanwhile ends where its reads end; one that grew is read up to the
+ * size stat reported; a file over 2 GiB - 1 is refused (RangeError, code ERR_FS_FILE_TOO_LARGE).
+ *
+ * Deadline: `timeout` is one absolute deadline for every step but the close (closeFd has none).
+ * Abort: the step in flight is cancelled in the kernel; once it ended, the fd (if it was made) is
+ * closed, then the Promise rejects with an AbortError whose cause is the signal's reason. An abort
+ * once the close has started changes nothing: the bytes are read and the fd is being closed.
+ *
+ * Outcomes: each step's own error (syscall open, stat, read or close; with the path, and the fd
+ * from the stat on); a step's failure is reported after the close, whose own failure then is
+ * dropped; a close that fails after every read succeeded rejects with the close's error.
+ *
+ * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
+ * it is closed on every path (close(2) here if the Driver began closing meanwhile, since closeFd is
+ * refused then). An open the cancel came too late for has its fd closed by Delivery.
+ *
+ * Invariants: at most one step is in flight, and the next is submitted only from the callback of
+ * the one before; the Promise settles exactly once, after the fd is closed.
+ */
+import * as Errors from "./IoUringError.ts"
+import { fillOpen, fillTypeAndSize } from "./FileOps.ts"
+import { OPERATIONS } from "./Operations.ts"
+import type { Requests } from "./Requests.ts"
+import * as Arena from "./Arena.ts"
+import * as Stats from "./Stats.ts"
+import type * as T from "./types.ts"
+import * as Validate from "./Validate.ts"
+
+/** Node's chunk for a file whose size stat does not tell (its kReadFileUnknownBufferLength). */
+export const UNKNOWN_SIZE_CHUNK = 64 * 1024
+/** Node's largest whole-file read (its kIoMaxLength). */
+export const MAX_READ_FILE = 2 ** 31 - 1
+
+/** open's flags: O_RDONLY | O_CLOEXEC. */
+const READ_ONLY = Validate.openFlags(undefined)
+
+const tooLarge = (size: number): RangeError =>
+  Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), { code: "ERR_FS_FILE_TOO_LARGE" })
+
+export const readFile = (r: Requests, path: T.PathLike, options: T.WriteOptions | undefined): Promise<Buffer> => {
+  const p = Validate.path(path, "path")
+  const o = Validate.options(options)
+  const deadline = Validate.deadlineOf(o.timeout)
+  const signal = Validate.signal(o.signal)
+  if (signal?.aborted === true)
+    return Promise.reject(Errors.abortError("open", undefined, signal.reason, { path: p.text }))
+  return new Promise((resolve, reject) => {
+    new WholeFile(r, p, deadline, signal, resolve, reject).start()
+  })
+}
+
+/** One readFile request: see the module comment. */
+class WholeFile {
+  /** The ring step in flight (its handle), 0 for none. */
+  private step: T.RequestHandle = 0
+  private fd = -1
+  /** The size stat reported for a regular file; -1 for a file read in chunks. */
+  private size = -1
+  /** Bytes read so far: the next read's position. */
+  private filled = 0
+  /** A sized file's buffer, or the chunk being filled. */
+  private buffer: Buffer | undefined
+  /** Bytes in `buffer` (a chunk's; a sized file's are `filled`). */
+  private used = 0
+  /** A file read in chunks: the chunks so far, the last one being filled. */
+  private readonly chunks: Array<Buffer> = []
+  private readonly site: Errors.Site
+  private readonly statx = Arena.zeroed(Stats.STATX_SIZE)
+  private readonly onAbort = (): void => {
+    if (this.step !== 0) this.r.cancel(this.step)
+  }
+  private readonly onOpen = (error: Error | null, fd: number): void => this.opened(error, fd)
+  private readonly onStat = (error: Error | null): void => this.statted(error)
+  private readonly onRead = (error: Error | null, n: number): void => this.read(error, n)
+
+  private readonly r: Requests
+  private readonly path: Validate.Path
+  private readonly deadline: number
+  private readonly signal: AbortSignal | undefined
+  private readonly resolve: (buffer: Buffer) => void
+  private readonly reject: (error: unknown) => void
+
+  constructor(
+    r: Requests,
+    path: Validate.Path,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    resolve: (buffer: Buffer) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.r = r
+    this.path = path
+    this.deadline = deadline
+    this.signal = signal
+    this.resolve = resolve
+    this.reject = reject
+    this.site = { path: path.text }
+  }
+
+  start(): void {
+    this.signal?.addEventListener("abort", this.onAbort, { once: true })
+    this.submit(fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline), this.onOpen)
+  }
+
+  /**
+   * Sends a step on. Its handle is what an abort cancels until its callback runs (a callback that
+   * ran before this returns leaves a handle that names no request any more: cancel ignores it).
+   */
+  private submit(slot: number, callback: T.Callback): void {
+    this.step = this.r.callback(slot, callback)
+  }
+
+  private opened(error: Error | null, fd: number): void {
+    this.step = 0
+    if (error !== null) return this.end(this.stepError(error, "open"))
+    this.fd = fd
+    if (this.aborted()) return this.close(this.abortError("open"))
+    const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
+    this.r.table.site[slot] = this.site
+    this.submit(slot, this.onStat)
+  }
+
+  private statted(error: Error | null): void {
+    this.step = 0
+    if (error !== null) return this.close(this.stepError(error, "stat"))
+    if (this.aborted()) return this.close(this.abortError("stat"))
+    const size = Stats.regularFileSize(this.statx)
+    if (size > MAX_READ_FILE) return this.close(tooLarge(size))
+    if (size > 0) {
+      this.size = size
+      this.buffer = Buffer.allocUnsafeSlow(size)
+    }
+    this.next()
+  }
+
+  /** The next read: the rest of a sized file, or into the chunk being filled (a new one when full). */
+  private next(): void {
+    if (this.size < 0 && (this.buffer === undefined || this.used === UNKNOWN_SIZE_CHUNK)) {
+      this.buffer = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
+      this.chunks.push(this.buffer)
+      this.used = 0
+    }
+    const into = this.buffer!
+    const offset = this.size < 0 ? this.used : this.filled
+    const slot = this.r.fill(
+      OPERATIONS.readAt.op,
+      0,
+      this.fd,
+      into,
+      this.filled,
+      offset,
+      into.length - offset,
+      this.deadline,
+    )
+    this.r.table.site[slot] = this.site
+    this.submit(slot, this.onRead)
+  }
+
+  private read(error: Error | null, n: number): void {
+    this.step = 0
+    if (error !== null) return this.close(this.stepError(error, "read"))
+    if (this.aborted()) return this.close(this.abortError("read"))
+    this.filled += n
+    this.used += n
+    if (n === 0 || this.filled === this.size) return this.close(null)
+    if (this.filled > MAX_READ_FILE) return this.close(tooLarge(this.filled))
+    this.next()
+  }
+
+  /** Closes the fd, then ends with `failure` (null: the bytes read). */
+  private close(failure: Error | null): void {
+    const fd = this.fd
+    this.r.startCloseFd(fd, (error) => {
+      if (error !== null && (error as { code?: unknown }).code === "ERR_IOU_CLOSED") {
+        // The Driver began closing, so closeFd was refused; nothing of this request is in flight.
+        this.r.sockets.closeFd(fd)
+        error = null
+      }
+      this.end(failure ?? error)
+    })
+  }
+
+  private end(error: Error | null): void {
+    this.signal?.removeEventListener("abort", this.onAbort)
+    if (error !== null) return this.reject(error)
+    if (this.size >= 0) {
+      const buffer = this.buffer!
+      return this.resolve(this.filled === this.size ? buffer : buffer.subarray(0, this.filled))
+    }
+    const last = this.chunks.length - 1
+    this.chunks[last] = this.chunks[last]!.subarray(0, this.used)
+    this.resolve(Buffer.concat(this.chunks, this.filled))
+  }
+
+  private aborted(): boolean {
+    return this.signal?.aborted === true
+  }
+
+  /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */
+  private stepError(error: Error, syscall: "open" | "stat" | "read"): Error {
+    return (error as { code?: unknown }).code === "ABORT_ERR" && this.aborted() ? this.abortError(syscall) : error
+  }
+
+  private abortError(syscall: "open" | "stat" | "read"): Error {
+    return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, this.signal!.reason, this.site)
+  }
+}

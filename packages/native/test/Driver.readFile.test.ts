@@ -1,0 +1,198 @@
+/**
+ * The Driver's readFile on the real kernel: whole files of several sizes as fs.readFileSync reads
+ * them, files whose size stat does not tell (procfs, a FIFO fed in pieces), its errors (ENOENT from
+ * the open, EISDIR from the read, EACCES unless root, bad arguments thrown before the kernel), and
+ * its fd on every path (aborted at each step, aborted while a read waits in the kernel, timed out,
+ * the Driver closed under it): closed before the Promise settles, checked in /proc/self/fd. Run on both
+ * engines (the native-thread project runs it with IOU_TEST_ENGINE=thread).
+ */
+import { chmodSync, closeSync, openSync, readFileSync, truncateSync, write, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { Driver, IoUringError, probe } from "../src/index.ts"
+import * as Fixtures from "./fixtures.ts"
+import { cleanups, failure, openFds, ring as open } from "./fixtures.ts"
+import { isOpen, UNDER_TEST } from "./helpers.ts"
+
+const supported = probe().supported
+const reason = probe().reason ?? ""
+const ROOT = process.getuid?.() === 0
+
+const tempDir = (): string => Fixtures.tempDir("iou-readfile-")
+const fifoIn = (dir: string, name = "fifo"): string => {
+  const fifo = join(dir, name)
+  execFileSync("mkfifo", [fifo])
+  return fifo
+}
+const until = async (done: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 5))
+  expect(done()).toBe(true)
+}
+
+describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}`, () => {
+  it("reads whole files of every size as fs.readFileSync does, into a Buffer of their own", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const before = openFds()
+    for (const size of [0, 1, 4095, 4096, 65536, 65537, 1 << 20]) {
+      const path = join(dir, `f${size}`)
+      const data = Buffer.alloc(size)
+      for (let i = 0; i < size; i++) data[i] = (i * 31 + size) & 0xff
+      writeFileSync(path, data)
+      const got = await ring.readFile(path)
+      expect(Buffer.isBuffer(got)).toBe(true)
+      expect(got.equals(data)).toBe(true)
+      // Never the pool's shared memory: the caller may keep or transfer it.
+      expect(got.buffer.byteLength).toBe(size === 0 ? got.buffer.byteLength : size)
+    }
+    const many = await Promise.all(Array.from({ length: 100 }, () => ring.readFile(join(dir, "f4096"))))
+    for (const b of many) expect(b.equals(readFileSync(join(dir, "f4096")))).toBe(true)
+    expect(openFds()).toEqual(before)
+    expect(ring.stats().outstanding).toBe(0)
+  })
+
+  it("reads files whose size stat does not tell until end of file: procfs, and a FIFO written in pieces", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const status = (await ring.readFile("/proc/self/status")).toString()
+    expect(status).toMatch(/^Name:/)
+    expect(status).toContain(`\nPid:\t${process.pid}\n`)
+    const fifo = fifoIn(dir)
+    // Both ends open here, so that the ring's read waits for data (a FIFO nobody writes to would be
+    // at its end at once); 200,000 bytes then come in pieces across chunks, and closing is the end.
+    const keeper = openSync(fifo, "r+")
+    const reading = ring.readFile(fifo)
+    const data = Buffer.alloc(200_000)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff
+    for (let at = 0; at < data.length; at += 30_000) {
+      // On libuv's threadpool: a write into a full pipe waits there, not on this thread.
+      await new Promise((done) => write(keeper, data, at, Math.min(30_000, data.length - at), done))
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    closeSync(keeper)
+    expect((await reading).equals(data)).toBe(true)
+  })
+
+  it("fails with the failing step's error: ENOENT from the open, EISDIR from the read, EACCES unless root", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const before = openFds()
+    const missing = join(dir, "missing")
+    const e = await failure(ring.readFile(missing))
+    expect([e.code, e.syscall, e.path]).toEqual(["ENOENT", "open", missing])
+    const d = await failure(ring.readFile(dir))
+    expect([d.code, d.syscall, d.path]).toEqual(["EISDIR", "read", dir])
+    expect(typeof d.fd).toBe("number")
+    if (!ROOT) {
+      const locked = join(dir, "locked")
+      writeFileSync(locked, "x")
+      chmodSync(locked, 0)
+      const a = await failure(ring.readFile(locked))
+      expect([a.code, a.syscall, a.path]).toEqual(["EACCES", "open", locked])
+    }
+    expect(openFds()).toEqual(before)
+  })
+
+  it("refuses a file over 2 GiB - 1 as Node does (RangeError ERR_FS_FILE_TOO_LARGE), after closing it", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const before = openFds()
+    for (const size of [2 ** 31, 5 * 2 ** 30]) {
+      const sparse = join(dir, `sparse-${size}`)
+      writeFileSync(sparse, "")
+      truncateSync(sparse, size) // a hole: no disk space
+      const e = await ring.readFile(sparse).catch((error: unknown) => error)
+      expect(e).toBeInstanceOf(RangeError)
+      expect(e).toMatchObject({ code: "ERR_FS_FILE_TOO_LARGE", message: `File size (${size}) is greater than 2 GiB` })
+    }
+    expect(openFds()).toEqual(before)
+  })
+
+  it("throws on bad arguments before the kernel", () => {
+    const ring = open()
+    expect(() => ring.readFile(42 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
+    expect(() => ring.readFile("a\0b")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+    expect(() => ring.readFile("x", 1 as never)).toThrow(TypeError)
+    expect(() => ring.readFile("x", { timeout: -1 })).toThrow(RangeError)
+    expect(() => ring.readFile("x", { signal: {} as never })).toThrow(TypeError)
+    expect(ring.stats().outstanding).toBe(0)
+  })
+
+  it("aborted at any step: AbortError with the signal's reason and the step's syscall, no fd left", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const fifo = fifoIn(dir)
+    const keeper = openSync(fifo, "r+") // the read waits for data that never comes
+    cleanups.push(() => closeSync(keeper))
+    const before = openFds()
+    const steps = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      const controller = new AbortController()
+      const reading = ring.readFile(fifo, { signal: controller.signal })
+      // Abort after 0 to 3 host-loop turns: while the open, the stat or the read is in flight.
+      for (let turn = 0; turn < i % 4; turn++) await new Promise((r) => setImmediate(r))
+      const why = new Error(`stop ${i}`)
+      controller.abort(why)
+      const e = await failure(reading)
+      expect([e.name, e.code, e.path, e.cause]).toEqual(["AbortError", "ABORT_ERR", fifo, why])
+      expect(["open", "stat", "read"]).toContain(e.syscall)
+      steps.add(e.syscall!)
+      expect(openFds()).toEqual(before)
+    }
+    expect(steps.has("read")).toBe(true)
+    expect(ring.stats().outstanding).toBe(0)
+    const pre = await failure(ring.readFile(fifo, { signal: AbortSignal.abort() }))
+    expect([pre.code, pre.syscall]).toEqual(["ABORT_ERR", "open"])
+  })
+
+  it("aborted while a read waits in the kernel (a FIFO whose writer sends nothing): the fd is closed before it rejects", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const fifo = fifoIn(dir)
+    const writer = openSync(fifo, "r+") // a writer (and reader) so that the open completes at once
+    cleanups.push(() => closeSync(writer))
+    const before = openFds()
+    const controller = new AbortController()
+    const reading = ring.readFile(fifo, { signal: controller.signal })
+    // The open and the stat complete; the read waits for data.
+    await until(() => ring.stats().completed >= 2 && ring.stats().outstanding === 1)
+    expect(openFds().length).toBe(before.length + 1)
+    controller.abort()
+    const e = await failure(reading)
+    expect([e.name, e.syscall, e.path]).toEqual(["AbortError", "read", fifo])
+    expect(typeof e.fd).toBe("number")
+    expect(openFds()).toEqual(before)
+    expect(ring.stats().outstanding).toBe(0)
+  })
+
+  it("times out as one request: ETIMEDOUT from the step the deadline found (the read of a FIFO with no data), the fd closed", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const fifo = fifoIn(dir)
+    const writer = openSync(fifo, "r+")
+    cleanups.push(() => closeSync(writer))
+    const before = openFds()
+    const e = await failure(ring.readFile(fifo, { timeout: 30 }))
+    expect([e.code, e.syscall, e.path]).toEqual(["ETIMEDOUT", "read", fifo])
+    expect(openFds()).toEqual(before)
+    expect(ring.stats().outstanding).toBe(0)
+  })
+
+  it("the Driver closed while a read waits: it rejects and its fd is closed all the same", async () => {
+    const ring = Driver.open({ ...UNDER_TEST })
+    const dir = tempDir()
+    const fifo = fifoIn(dir)
+    const writer = openSync(fifo, "r+")
+    cleanups.push(() => closeSync(writer))
+    const reading = ring.readFile(fifo).catch((error: unknown) => error)
+    await until(() => ring.stats().completed >= 2 && ring.stats().outstanding === 1)
+    await ring.close({ shutdownTimeout: 100 })
+    const e = (await reading) as IoUringError
+    expect(e).toBeInstanceOf(IoUringError)
+    expect([e.code, e.syscall]).toEqual(["ERR_IOU_ABANDONED", "read"])
+    expect(isOpen(e.fd!)).toBe(false)
+    const after = await failure(ring.readFile(fifo))
+    expect(after.code).toBe("ERR_IOU_CLOSED")
+  })
+})
