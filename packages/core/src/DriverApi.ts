@@ -72,6 +72,12 @@ export interface WriteOptions {
   readonly timeout?: number | undefined
   readonly signal?: AbortSignal | undefined
 }
+/** readFile's options: with `encoding`, the bytes decoded into a string, as fs.promises.readFile's. */
+export interface ReadFileOptions {
+  readonly timeout?: number | undefined
+  readonly signal?: AbortSignal | undefined
+  readonly encoding?: BufferEncoding | undefined
+}
 export interface RecvOptions {
   readonly offset?: number | undefined
   readonly length?: number | undefined

@@ -20,6 +20,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  ReadFileOptions,
   RecvManyOptions,
   RecvOptions,
   RequestHandle,

@@ -241,11 +241,14 @@ export class Driver {
   }
 
   /**
-   * The whole file at `path` in a new Buffer, as fs.promises.readFile reads it: open, stat of the
-   * fd, reads, closeFd, each on the ring, in one Promise (ReadFile.ts). `timeout` covers all of it;
-   * an abort cancels the step in flight and rejects once the fd is closed.
+   * The whole file at `path` in a new Buffer (with `encoding`, decoded into a string), as
+   * fs.promises.readFile reads it: open, stat of the fd, reads, closeFd, each on the ring, in one
+   * Promise (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in flight and
+   * rejects once the fd is closed.
    */
-  readFile(path: T.PathLike, options?: T.WriteOptions): Promise<Buffer> {
+  readFile(path: T.PathLike, options: T.ReadFileOptions & { readonly encoding: BufferEncoding }): Promise<string>
+  readFile(path: T.PathLike, options?: T.ReadFileOptions): Promise<Buffer>
+  readFile(path: T.PathLike, options?: T.ReadFileOptions): Promise<Buffer | string> {
     return WholeFile.readFile(this.r, path, options)
   }
 

@@ -1,9 +1,10 @@
 /**
- * readFile: a whole file into a new Buffer, as fs.promises.readFile reads it, in one Promise whose
- * steps are the Driver's own requests, each submitted from the callback of the one before: open
- * (O_RDONLY | O_CLOEXEC), stat of the fd (its type and size only), reads at increasing positions
- * into a Buffer of that size, and closeFd. A file stat reports empty or not regular (procfs, a
- * FIFO, a character device) is read in 64 KiB chunks until end of file, which are then joined. As
+ * readFile: a whole file into a new Buffer (with `encoding`, decoded into a string), as
+ * fs.promises.readFile reads it, in one Promise whose steps are the Driver's own requests, each
+ * submitted from the callback of the one before: open (O_RDONLY | O_CLOEXEC), stat of the fd (its
+ * type and size only), reads at increasing positions into a Buffer of that size, and closeFd. A
+ * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
+ * chunks until end of file, which are then joined. As
  * Node's: a file that shrank meanwhile ends where its reads end; one that grew is read up to the
  * size stat reported; a file over 2 GiB - 1 is refused (RangeError, code ERR_FS_FILE_TOO_LARGE).
  *
@@ -17,8 +18,10 @@
  * dropped; a close that fails after every read succeeded rejects with the close's error.
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
- * it is closed on every path (close(2) here if the Driver began closing meanwhile, since closeFd is
- * refused then). An open the cancel came too late for has its fd closed by Delivery.
+ * it is closed on every path, with close(2) here where closeFd is refused (the Driver began closing,
+ * or the process changed its credentials). An open the cancel came too late for has its fd closed
+ * by Delivery. An exception in a step's callback (the Buffer's allocation failing) closes the fd and
+ * rejects with it.
  *
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of
  * the one before; the Promise settles exactly once, after the fd is closed.
@@ -43,16 +46,30 @@ const READ_ONLY = Validate.openFlags(undefined)
 const tooLarge = (size: number): RangeError =>
   Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), { code: "ERR_FS_FILE_TOO_LARGE" })
 
-export const readFile = (r: Requests, path: T.PathLike, options: T.WriteOptions | undefined): Promise<Buffer> => {
+/** readFile's `encoding`: undefined (a Buffer) or one Buffer.toString knows. */
+const encodingOf = (value: unknown): BufferEncoding | undefined => {
+  if (value === undefined) return undefined
+  if (typeof value === "string" && Buffer.isEncoding(value)) return value
+  const error = new TypeError(`encoding must be a Buffer encoding ("utf8", "latin1", "base64"…), got ${String(value)}`)
+  throw Object.assign(error, { code: "ERR_INVALID_ARG_VALUE" })
+}
+
+export const readFile = (
+  r: Requests,
+  path: T.PathLike,
+  options: T.ReadFileOptions | undefined,
+): Promise<Buffer | string> => {
   const p = Validate.path(path, "path")
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
+  const encoding = encodingOf(o.encoding)
   if (signal?.aborted === true)
     return Promise.reject(Errors.abortError("open", undefined, signal.reason, { path: p.text }))
-  return new Promise((resolve, reject) => {
+  const read = new Promise<Buffer>((resolve, reject) => {
     new WholeFile(r, p, deadline, signal, resolve, reject).start()
   })
+  return encoding === undefined ? read : read.then((bytes) => bytes.toString(encoding))
 }
 
 /** One readFile request: see the module comment. */
@@ -75,9 +92,9 @@ class WholeFile {
   private readonly onAbort = (): void => {
     if (this.step !== 0) this.r.cancel(this.step)
   }
-  private readonly onOpen = (error: Error | null, fd: number): void => this.opened(error, fd)
-  private readonly onStat = (error: Error | null): void => this.statted(error)
-  private readonly onRead = (error: Error | null, n: number): void => this.read(error, n)
+  private readonly onOpen = (error: Error | null, fd: number): void => this.guarded(() => this.opened(error, fd))
+  private readonly onStat = (error: Error | null): void => this.guarded(() => this.statted(error))
+  private readonly onRead = (error: Error | null, n: number): void => this.guarded(() => this.read(error, n))
 
   private readonly r: Requests
   private readonly path: Validate.Path
@@ -106,6 +123,21 @@ class WholeFile {
   start(): void {
     this.signal?.addEventListener("abort", this.onAbort, { once: true })
     this.submit(fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline), this.onOpen)
+  }
+
+  /**
+   * Runs a step's callback. What may throw there (the Buffer's allocation, a pending table that
+   * cannot grow) throws before the next step is sent, so nothing of this request is in flight: the
+   * fd, if made, is closed and the Promise rejects with the exception, as fs.promises.readFile's.
+   */
+  private guarded(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.step = 0
+      if (this.fd >= 0) this.close(error as Error)
+      else this.end(error as Error)
+    }
   }
 
   /**
@@ -173,12 +205,14 @@ class WholeFile {
     this.next()
   }
 
-  /** Closes the fd, then ends with `failure` (null: the bytes read). */
+  /** Closes the fd (close(2) here if closeFd is refused), then ends with `failure` (null: the bytes read). */
   private close(failure: Error | null): void {
     const fd = this.fd
     this.r.startCloseFd(fd, (error) => {
-      if (error !== null && (error as { code?: unknown }).code === "ERR_IOU_CLOSED") {
-        // The Driver began closing, so closeFd was refused; nothing of this request is in flight.
+      const code = (error as { code?: unknown } | null)?.code
+      if (code === "ERR_IOU_CLOSED" || code === "ERR_IOU_CREDENTIALS_CHANGED") {
+        // closeFd was refused before the loop (the Driver began closing, or the process changed its
+        // credentials, after which the ring takes nothing): nothing of this request is in flight.
         this.r.sockets.closeFd(fd)
         error = null
       }

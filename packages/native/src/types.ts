@@ -23,6 +23,7 @@ export type {
   DriverStats,
   EffectiveConfig,
   ReadAtOptions,
+  ReadFileOptions,
   RecvManyOptions,
   RecvOptions,
   RequestHandle,

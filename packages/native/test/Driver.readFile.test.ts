@@ -6,14 +6,14 @@
  * the Driver closed under it): closed before the Promise settles, checked in /proc/self/fd. Run on both
  * engines (the native-thread project runs it with IOU_TEST_ENGINE=thread).
  */
-import { chmodSync, closeSync, openSync, readFileSync, truncateSync, write, writeFileSync } from "node:fs"
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, truncateSync, write, writeFileSync } from "node:fs"
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import * as Fixtures from "./fixtures.ts"
 import { cleanups, failure, openFds, ring as open } from "./fixtures.ts"
-import { isOpen, UNDER_TEST } from "./helpers.ts"
+import { isOpen, runChild, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -46,15 +46,25 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
       // Never the pool's shared memory: the caller may keep or transfer it.
       expect(got.buffer.byteLength).toBe(size === 0 ? got.buffer.byteLength : size)
     }
+    // With `encoding`, decoded as Buffer.toString decodes it.
+    writeFileSync(join(dir, "text"), "héllo wörld")
+    const text: string = await ring.readFile(join(dir, "text"), { encoding: "utf8" })
+    expect(text).toBe("héllo wörld")
+    expect(await ring.readFile(join(dir, "text"), { encoding: "base64" })).toBe(
+      readFileSync(join(dir, "text"), "base64"),
+    )
     const many = await Promise.all(Array.from({ length: 100 }, () => ring.readFile(join(dir, "f4096"))))
     for (const b of many) expect(b.equals(readFileSync(join(dir, "f4096")))).toBe(true)
     expect(openFds()).toEqual(before)
     expect(ring.stats().outstanding).toBe(0)
   })
 
-  it("reads files whose size stat does not tell until end of file: procfs, and a FIFO written in pieces", async () => {
+  it("reads files whose size stat does not tell until end of file (procfs, a FIFO written in pieces), and one shorter than its stat says (sysfs)", async () => {
     const ring = open()
     const dir = tempDir()
+    // sysfs reports 4096 bytes for a file of a few: the reads end before the size statx gave.
+    const sysfs = "/sys/devices/system/cpu/online"
+    if (existsSync(sysfs)) expect((await ring.readFile(sysfs)).equals(readFileSync(sysfs))).toBe(true)
     const status = (await ring.readFile("/proc/self/status")).toString()
     expect(status).toMatch(/^Name:/)
     expect(status).toContain(`\nPid:\t${process.pid}\n`)
@@ -109,6 +119,52 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     expect(openFds()).toEqual(before)
   })
 
+  it("a step that throws in its callback (the Buffer's allocation) rejects with it after closing the fd", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const path = join(dir, "f")
+    writeFileSync(path, "abc")
+    const before = openFds()
+    const allocate = Buffer.allocUnsafeSlow
+    const failed = new RangeError("Array buffer allocation failed")
+    Buffer.allocUnsafeSlow = () => {
+      throw failed
+    }
+    let e: unknown
+    try {
+      // Bounded, so that a Promise that never settles fails this test only, not the ones after it.
+      const late = new Promise((done) => setTimeout(() => done("still pending after 2 s"), 2000))
+      e = await Promise.race([ring.readFile(path).catch((error: unknown) => error), late])
+    } finally {
+      Buffer.allocUnsafeSlow = allocate
+    }
+    expect(e).toBe(failed)
+    expect(openFds()).toEqual(before)
+    expect((await ring.readFile(path)).toString()).toBe("abc")
+  })
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "the process changing its credentials mid-way (every later request refused): the fd is closed all the same",
+    async () => {
+      // In a child, since it changes the process's credentials.
+      const result = await runChild(
+        `const { readdirSync, writeFileSync } = await import("node:fs")
+        const ring = Driver.open(${JSON.stringify(UNDER_TEST)})
+        const path = ${JSON.stringify(join(tempDir(), "f"))}
+        writeFileSync(path, "abc")
+        const fds = () => readdirSync("/proc/self/fd").length
+        const before = fds()
+        const reading = ring.readFile(path).then(() => "ok", (e) => e.code + "/" + e.syscall)
+        process.setgroups([54321]) // the open is sent; every later step is refused
+        const outcome = await reading
+        console.log(JSON.stringify({ outcome, leaked: fds() - before }))
+        await ring.close()`,
+      )
+      expect(result.stderr).toBe("")
+      expect(JSON.parse(result.stdout)).toEqual({ outcome: "ERR_IOU_CREDENTIALS_CHANGED/stat", leaked: 0 })
+    },
+  )
+
   it("throws on bad arguments before the kernel", () => {
     const ring = open()
     expect(() => ring.readFile(42 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
@@ -116,6 +172,10 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     expect(() => ring.readFile("x", 1 as never)).toThrow(TypeError)
     expect(() => ring.readFile("x", { timeout: -1 })).toThrow(RangeError)
     expect(() => ring.readFile("x", { signal: {} as never })).toThrow(TypeError)
+    expect(() => ring.readFile("x", { encoding: "utf9" as never })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }),
+    )
+    expect(() => ring.readFile("x", "utf8" as never)).toThrow(TypeError)
     expect(ring.stats().outstanding).toBe(0)
   })
 

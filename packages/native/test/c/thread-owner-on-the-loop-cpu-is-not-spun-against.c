@@ -4,9 +4,10 @@
  * only delays the owner, by its whole budget whenever the scheduler lets the poller run first.
  * So a loop confined to one CPU sleeps at once when the owner last published from it. Checked with
  * a 1 ms idle spin over 4000 one-at-a-time nops: the loop parks every time, so many publishes need
- * a wake (more than a quarter; a spinning loop needs almost none), and at most one round trip in 50
+ * a wake (more than a quarter; a spinning loop needs almost none), and at most one round trip in 20
  * takes 500 µs or more (a loop that spins against its owner makes many wait out the spin; the bound
- * is loose because a loaded machine adds its own delays). With the loop on one CPU and the owner
+ * is loose because a loaded machine adds its own delays: under TSan, with other processes busy on
+ * both CPUs, 101 of 4000 once took that long). With the loop on one CPU and the owner
  * on another the spin still runs and catches most requests (fewer wakes than half the nops). */
 #include <stdio.h>
 
@@ -48,7 +49,7 @@ int main(void) {
   if (wakes_shared <= NOPS / 4)
     fprintf(stderr, "owner on the loop's CPU: only %llu wakes for %d nops\n", (unsigned long long)wakes_shared, NOPS);
   CHECK(wakes_shared > NOPS / 4); /* the loop parked instead of spinning */
-  CHECK(slow <= NOPS / 50);       /* and nobody waited out a spin */
+  CHECK(slow <= NOPS / 20);       /* and nobody waited out a spin */
   t_close(shared, -1);
 
   if (cpu_b < 0) return T_EXIT_PASS;               /* one CPU: the other half needs two */
