@@ -4,9 +4,9 @@
  * submitted from the callback of the one before: open (O_RDONLY | O_CLOEXEC), stat of the fd (its
  * type and size only), reads at increasing positions into a Buffer of that size, and closeFd. A
  * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
- * chunks until end of file, which are then joined. As
- * Node's: a file that shrank meanwhile ends where its reads end; one that grew is read up to the
- * size stat reported; a file over 2 GiB - 1 is refused (RangeError, code ERR_FS_FILE_TOO_LARGE).
+ * chunks until end of file, which are then joined. As Node's: a file that shrank meanwhile ends
+ * where its reads end; one that grew is read up to the size stat reported; a file over 2 GiB - 1 is
+ * refused (RangeError, code ERR_FS_FILE_TOO_LARGE).
  *
  * Deadline: `timeout` is one absolute deadline for every step but the close (closeFd has none).
  * Abort: the step in flight is cancelled in the kernel; once it ended, the fd (if it was made) is
@@ -18,10 +18,10 @@
  * dropped; a close that fails after every read succeeded rejects with the close's error.
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
- * it is closed on every path, with close(2) here where closeFd is refused (the Driver began closing,
- * or the process changed its credentials). An open the cancel came too late for has its fd closed
- * by Delivery. An exception in a step's callback (the Buffer's allocation failing) closes the fd and
- * rejects with it.
+ * it is closed on every path, with close(2) here where closeFd is refused (the Driver began
+ * closing, or the process changed its credentials). An open the cancel came too late for has its
+ * fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
+ * closes the fd and rejects with it.
  *
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of
  * the one before; the Promise settles exactly once, after the fd is closed.
