@@ -72,6 +72,11 @@ export interface WriteOptions {
   readonly timeout?: number | undefined
   readonly signal?: AbortSignal | undefined
 }
+/** readFile's chunk for a file whose size stat does not tell (Node's kReadFileUnknownBufferLength). */
+export const UNKNOWN_SIZE_CHUNK = 64 * 1024
+/** The largest whole-file read (Node's kIoMaxLength): readFile refuses a larger file. */
+export const MAX_READ_FILE = 2 ** 31 - 1
+
 /** readFile's options: with `encoding`, the bytes decoded into a string, as fs.promises.readFile's. */
 export interface ReadFileOptions {
   readonly timeout?: number | undefined

@@ -38,6 +38,7 @@ export type {
   StatOptions,
   UnlinkOptions,
 } from "./DriverApi.ts"
+export { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "./DriverApi.ts"
 export * as Errno from "./Errno.ts"
 export * as Fifo from "./Fifo.ts"
 export * as Invariant from "./Invariant.ts"

@@ -27,6 +27,7 @@ import * as Crypto from "node:crypto"
 import * as NFS from "node:fs"
 import * as OS from "node:os"
 import * as Path from "node:path"
+import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
 import { Effect, FileSystem, Layer, Option, PlatformError, Scope } from "effect"
 import { IoUring } from "./IoUring.ts"
 import * as Errors from "./internal/fsErrors.ts"
@@ -38,7 +39,6 @@ import { readAheadStream, watch } from "./internal/fsStream.ts"
 
 type Error = PlatformError.PlatformError
 
-const { UNKNOWN_SIZE_CHUNK, MAX_READ_FILE } = Fused
 const DEFAULT_MODE = 0o666
 /** The permission and special bits of a mode: what open(2) keeps of the mode it is given. */
 const S_IALLUGO = 0o7777

@@ -2,8 +2,8 @@
  * The Driver: one io_uring loop (engine "inline": on this thread's own event loop; "thread": a C
  * thread that owns the ring), with a Promise API (data: `readAt`, `writeAt`, `send`, `recv`,
  * `sync`, `nop`, `recvMany`; files: `open`, `closeFd`, `stat`, `readFile`, `truncate`, `allocate`,
- * `unlink`, `rename`, `mkdir`, `symlink`, `link`; sockets: `listen`, `accept`, `acceptMany`, `connect`,
- * `shutdownSocket`) and a low-level callback API (`submit*`, no Promise per request) that
+ * `unlink`, `rename`, `mkdir`, `symlink`, `link`; sockets: `listen`, `accept`, `acceptMany`,
+ * `connect`, `shutdownSocket`) and a low-level callback API (`submit*`, no Promise per request) that
  * `@iou/effect` and the benchmarks use.
  *
  * This file is the public surface; each method is one call into the module of its kind (DataOps.ts,

@@ -26,6 +26,7 @@
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of
  * the one before; the Promise settles exactly once, after the fd is closed.
  */
+import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
 import * as Errors from "./IoUringError.ts"
 import { fillOpen, fillTypeAndSize } from "./FileOps.ts"
 import { OPERATIONS } from "./Operations.ts"
@@ -34,11 +35,6 @@ import * as Arena from "./Arena.ts"
 import * as Stats from "./Stats.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
-
-/** Node's chunk for a file whose size stat does not tell (its kReadFileUnknownBufferLength). */
-export const UNKNOWN_SIZE_CHUNK = 64 * 1024
-/** Node's largest whole-file read (its kIoMaxLength). */
-export const MAX_READ_FILE = 2 ** 31 - 1
 
 /** open's flags: O_RDONLY | O_CLOEXEC. */
 const READ_ONLY = Validate.openFlags(undefined)
@@ -92,9 +88,27 @@ class WholeFile {
   private readonly onAbort = (): void => {
     if (this.step !== 0) this.r.cancel(this.step)
   }
-  private readonly onOpen = (error: Error | null, fd: number): void => this.guarded(() => this.opened(error, fd))
-  private readonly onStat = (error: Error | null): void => this.guarded(() => this.statted(error))
-  private readonly onRead = (error: Error | null, n: number): void => this.guarded(() => this.read(error, n))
+  private readonly onOpen = (error: Error | null, fd: number): void => {
+    try {
+      this.opened(error, fd)
+    } catch (thrown) {
+      this.threw(thrown)
+    }
+  }
+  private readonly onStat = (error: Error | null): void => {
+    try {
+      this.statted(error)
+    } catch (thrown) {
+      this.threw(thrown)
+    }
+  }
+  private readonly onRead = (error: Error | null, n: number): void => {
+    try {
+      this.read(error, n)
+    } catch (thrown) {
+      this.threw(thrown)
+    }
+  }
 
   private readonly r: Requests
   private readonly path: Validate.Path
@@ -126,18 +140,14 @@ class WholeFile {
   }
 
   /**
-   * Runs a step's callback. What may throw there (the Buffer's allocation, a pending table that
+   * A step's callback threw. What may throw there (the Buffer's allocation, a pending table that
    * cannot grow) throws before the next step is sent, so nothing of this request is in flight: the
    * fd, if made, is closed and the Promise rejects with the exception, as fs.promises.readFile's.
    */
-  private guarded(step: () => void): void {
-    try {
-      step()
-    } catch (error) {
-      this.step = 0
-      if (this.fd >= 0) this.close(error as Error)
-      else this.end(error as Error)
-    }
+  private threw(error: unknown): void {
+    this.step = 0
+    if (this.fd >= 0) this.close(error as Error)
+    else this.end(error as Error)
   }
 
   /**

@@ -24,7 +24,7 @@
  * close.
  */
 import * as NFS from "node:fs"
-import { Operations, type FileStats, type RequestHandle } from "@iou/core"
+import { MAX_READ_FILE, Operations, UNKNOWN_SIZE_CHUNK, type FileStats, type RequestHandle } from "@iou/core"
 import { Cause, Effect, Exit, PlatformError } from "effect"
 import { IoUringError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
@@ -33,11 +33,6 @@ import { renamed } from "./fsOps.ts"
 import type { Raw } from "./ring.ts"
 
 type Error = PlatformError.PlatformError
-
-/** Node's chunk for files whose size fstat does not tell (procfs, pipes). */
-export const UNKNOWN_SIZE_CHUNK = 64 * 1024
-/** Node's largest readFile (its kIoMaxLength). */
-export const MAX_READ_FILE = 2 ** 31 - 1
 
 const NO_DEADLINE = 0
 const MAX_SAFE_POSITION = BigInt(Number.MAX_SAFE_INTEGER)
