@@ -299,9 +299,7 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         let pulled = 0
         const first = yield* Stream.runCollect(
           Stream.take(
-            Stream.tap(fsys.stream(name, { chunkSize: 4096 }), () =>
-              pulled++ === 0 ? untilIdle : Effect.void,
-            ),
+            Stream.tap(fsys.stream(name, { chunkSize: 4096 }), () => (pulled++ === 0 ? untilIdle : Effect.void)),
             64,
           ),
         )
