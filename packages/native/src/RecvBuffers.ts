@@ -28,10 +28,17 @@ export class RecvBuffers {
     this.flush(native)
   }
 
-  /** A copy of the `length` bytes in buffer `id`, whose id is queued to go back to the kernel. */
+  /**
+   * A copy of the `length` bytes in buffer `id`, whose id is queued to go back to the kernel. The
+   * copy is a Buffer from Buffer.allocUnsafe, so a small chunk is a slice of Node's shared pool (as
+   * Buffer.allocUnsafe's are): a chunk sent back on the ring then already has memory outside the JS
+   * heap, where a small Uint8Array of its own (kept inside the heap by V8) would be moved out of it
+   * (an allocation) when its request holds its memory.
+   */
   take(id: number, length: number): Uint8Array {
     const start = id * this.size
-    const chunk = this.pool.slice(start, start + length)
+    const chunk = Buffer.allocUnsafe(length)
+    chunk.set(this.pool.subarray(start, start + length))
     this.returning[this.pending++] = id
     return chunk
   }
