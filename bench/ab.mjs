@@ -10,16 +10,19 @@
  * process's CPU time per operation over all windows (process.cpuUsage(): user + sys, all threads).
  * The table gives, per pair, B's median rate / A's, and the median of those ratios over the pairs.
  *
- *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] [--depth 256] [--pairs 7]
+ *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|echo] [--depth 256] [--pairs 7]
  *                     [--windows 5] [--ms 400] [--engine thread] [--json file]
  *
  * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
  * temporary directory, callback API; `--op write`: 4 KiB writes at the same offsets into a copy of
- * that file made for the run (page cache, no sync). `--op nop`: submitNop, callback API. `--engine` is passed only
+ * that file made for the run (page cache, no sync). `--op nop`: submitNop, callback API. `--op echo`:
+ * `depth` TCP connections accepted on the ring from the C peer (tools/tcp-peer.c, built by the TCP
+ * bench), each a 64-byte ping-pong whose server side receives with submitRecvMany and sends each
+ * chunk it received back with submitSend (an op is one message). `--engine` is passed only
  * to a side whose Driver has the option (a build from before the inline engine has one engine).
  * Not a test; nothing here runs under `npm test`.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -83,8 +86,19 @@ const child = async (o) => {
     seed ^= seed << 5
     return ((seed >>> 0) % (FILE_BYTES / BLOCK)) * BLOCK
   }
-  const slots = []
-  for (let s = 0; s < o.depth; s++) {
+  const slots =
+    o.op === "echo"
+      ? await echoSlots(
+          ring,
+          o.depth,
+          () => ops++,
+          () => stop,
+          () => {
+            if (--live === 0) onIdle()
+          },
+        )
+      : []
+  for (let s = 0; s < (o.op === "echo" ? 0 : o.depth); s++) {
     const buffer = new Uint8Array(BLOCK)
     const issue =
       o.op === "read"
@@ -128,6 +142,7 @@ const child = async (o) => {
   }
   const cpu = process.cpuUsage(cpu0)
   const stats = ring.stats()
+  if (o.op === "echo") await slots.close()
   await ring.close()
   if (fd >= 0) fs.closeSync(fd)
   if (o.op === "write") fs.rmSync(writeFile)
@@ -141,6 +156,55 @@ const child = async (o) => {
       wakesPerOp: stats.wakes / stats.submitted,
     }) + "\n",
   )
+}
+
+/**
+ * The echo op's connections: one `issue` per connection that sends its first message; every full
+ * message received counts (`count`) and is sent back unless `stopping()`, else the connection
+ * goes quiet (`quiet`). `close()` cancels the receives and closes the fds, the listener, the peer.
+ */
+const echoSlots = async (ring, n, count, stopping, quiet) => {
+  const MSG = 64
+  const peerPath = path.join(path.dirname(process.argv[1]), ".build", "tcp-peer")
+  if (!fs.existsSync(peerPath)) throw new Error(`${peerPath} is missing: run the tcp bench once (it builds it)`)
+  const listener = await ring.listen({ port: 0, host: "127.0.0.1", noDelay: true })
+  const peer = spawn(peerPath, ["echo", String(listener.localAddress.port), String(n)], { stdio: "ignore" })
+  const slots = []
+  const handles = []
+  const ended = []
+  for (let i = 0; i < n; i++) {
+    const { fd } = await ring.accept(listener)
+    let got = 0
+    handles.push(
+      ring.submitRecvMany(
+        fd,
+        0,
+        (chunk) => {
+          got += chunk.length
+          for (; got >= MSG; got -= MSG) {
+            count()
+            if (stopping()) quiet()
+            else ring.submitSend(fd, chunk, 0, sent)
+          }
+        },
+        () => ended.push(fd),
+      ),
+    )
+    const first = new Uint8Array(MSG).fill(0x62)
+    slots.push(() => ring.submitSend(fd, first, 0, sent))
+  }
+  slots.close = async () => {
+    for (const h of handles) ring.cancel(h)
+    while (ended.length < n) await new Promise((resolve) => setTimeout(resolve, 1))
+    for (const fd of ended) await ring.closeFd(fd)
+    await ring.closeFd(listener.fd)
+    peer.kill()
+  }
+  return slots
+}
+
+function sent(error) {
+  if (error) throw error
 }
 
 // ---- parent: interleaved pairs -------------------------------------------------------------------
