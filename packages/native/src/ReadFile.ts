@@ -42,14 +42,6 @@ const READ_ONLY = Validate.openFlags(undefined)
 const tooLarge = (size: number): RangeError =>
   Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), { code: "ERR_FS_FILE_TOO_LARGE" })
 
-/** readFile's `encoding`: undefined (a Buffer) or one Buffer.toString knows. */
-const encodingOf = (value: unknown): BufferEncoding | undefined => {
-  if (value === undefined) return undefined
-  if (typeof value === "string" && Buffer.isEncoding(value)) return value
-  const error = new TypeError(`encoding must be a Buffer encoding ("utf8", "latin1", "base64"…), got ${String(value)}`)
-  throw Object.assign(error, { code: "ERR_INVALID_ARG_VALUE" })
-}
-
 export const readFile = (
   r: Requests,
   path: T.PathLike,
@@ -59,7 +51,7 @@ export const readFile = (
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  const encoding = encodingOf(o.encoding)
+  const encoding = Validate.encoding(o.encoding)
   if (signal?.aborted === true)
     return Promise.reject(Errors.abortError("open", undefined, signal.reason, { path: p.text }))
   const read = new Promise<Buffer>((resolve, reject) => {

@@ -185,6 +185,16 @@ export const bytesOf = (value: Data | undefined): number => {
 /** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
 const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
 
+/** readFile's `encoding`: undefined (a Buffer) or one Buffer.toString knows (ERR_INVALID_ARG_VALUE). */
+export const encoding = (value: unknown): BufferEncoding | undefined => {
+  if (value === undefined) return undefined
+  if (typeof value === "string" && Buffer.isEncoding(value)) return value
+  throw coded(
+    new TypeError(`encoding must be a Buffer encoding ("utf8", "latin1", "base64"…), got ${String(value)}`),
+    "ERR_INVALID_ARG_VALUE",
+  )
+}
+
 /** A validated path: the NUL-terminated bytes the kernel reads, and the text its errors carry. */
 export interface Path {
   readonly bytes: Uint8Array
