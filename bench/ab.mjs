@@ -2,25 +2,31 @@
 /**
  * A/B of two builds of @iou/native on one workload, for "is the new build slower than the old one".
  *
- * Each side is a built checkout (its packages/native/dist/index.js and addon); each run loads one
- * side in a child process of its own (a fresh heap and addon, nothing shared with the other side),
- * and the runs alternate A B, B A, A B, … so that whatever else the machine does hits both sides
- * alike. A run opens one thread-engine Driver (the engine both builds have), warms up, then
- * measures W windows of M ms at a constant queue depth; it reports the median window's rate and the
- * process's CPU time per operation over all windows (process.cpuUsage(): user + sys, all threads).
- * The table gives, per pair, B's median rate / A's, and the median of those ratios over the pairs.
+ * Each side is a built checkout (its packages/native/dist/index.js and addon, and for `--api
+ * effect` its packages/effect/dist and node_modules/effect); each run loads one side in a child
+ * process of its own (a fresh heap and addon, nothing shared with the other side), and the runs
+ * alternate A B, B A, A B, … so that whatever else the machine does hits both sides alike. A run
+ * opens one Driver, warms up, then measures W windows of M ms at a constant queue depth; it reports
+ * the median window's rate and the process's CPU time per operation over all windows
+ * (process.cpuUsage(): user + sys, all threads). The table gives, per pair, B's median rate / A's,
+ * and the median of those ratios over the pairs.
  *
- *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|echo] [--depth 256] [--pairs 7]
- *                     [--windows 5] [--ms 400] [--engine thread] [--json file]
+ *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo] [--depth 256]
+ *                     [--api callback|promise|effect] [--pairs 7] [--windows 5] [--ms 400]
+ *                     [--engine thread] [--json file]
  *
  * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
- * temporary directory, callback API; `--op write`: 4 KiB writes at the same offsets into a copy of
- * that file made for the run (page cache, no sync). `--op nop`: submitNop, callback API. `--op echo`:
- * `depth` TCP connections accepted on the ring from the C peer (tools/tcp-peer.c, built by the TCP
- * bench), each a 64-byte ping-pong whose server side receives with submitRecvMany and sends each
- * chunk it received back with submitSend (an op is one message). `--engine` is passed only
- * to a side whose Driver has the option (a build from before the inline engine has one engine).
- * Not a test; nothing here runs under `npm test`.
+ * temporary directory; `--op write`: 4 KiB writes at the same offsets into a copy of that file made
+ * for the run (page cache, no sync). `--op nop`: nops. `--op tcp`: `depth` TCP connections from the
+ * C peer (tools/tcp-peer.c, built by the TCP bench) in echo mode, each a 64-byte ping-pong whose ring
+ * side sends a message and receives its echo (one recv with `exact`; an op is one round trip), the
+ * operations every build has; the connections are accepted by a Driver of the checkout this script
+ * is in, closed before the run's own Driver opens. `--op echo` (callback API only): `depth` such
+ * connections whose ring side receives with submitRecvMany and sends each chunk it received back with
+ * submitSend (an op is one message). `--api` picks the Driver's callback API (submit*, the default),
+ * its Promise API, or the Effect service (`NodeIoUring.layer`, one fiber per slot). `--engine` is
+ * passed only to a side whose Driver has the option (a build from before the inline engine has one
+ * engine, the loop thread). Not a test; nothing here runs under `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -32,7 +38,7 @@ const FILE_BYTES = 64 * 1024 * 1024
 const BLOCK = 4096
 
 const parse = (argv) => {
-  const o = { op: "nop", depth: 256, pairs: 7, windows: 5, ms: 400, engine: "thread" }
+  const o = { op: "nop", depth: 256, pairs: 7, windows: 5, ms: 400, engine: "thread", api: "callback" }
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, "")
     o[k] = ["depth", "pairs", "windows", "ms"].includes(k) ? Number(argv[i + 1]) : argv[i + 1]
@@ -62,20 +68,19 @@ const ensureFile = () => {
 
 // ---- child: one side, one run ------------------------------------------------------------------
 
+const sideUrl = (side, file) => pathToFileURL(path.join(side, file)).href
+
 const child = async (o) => {
-  const { Driver } = await import(pathToFileURL(path.join(o.side, "packages/native/dist/index.js")).href)
+  if (o.op === "echo" && o.api !== "callback") throw new Error("--op echo has the callback API only")
+  const { Driver } = await import(sideUrl(o.side, "packages/native/dist/index.js"))
   const config = { size: 512 }
   // A build with engines accepts (and reports) config.engine; an older one has only the thread.
   const probe = Driver.open({ size: 8 })
   const hasEngines = "engine" in probe.config
   await probe.close()
   if (hasEngines) config.engine = o.engine
-  const ring = Driver.open(config)
 
-  let ops = 0
-  let stop = true
-  let live = 0
-  let onIdle = () => {}
+  const conns = o.op === "tcp" ? await tcpConnections(o.depth) : undefined
   const writeFile = `${dataFile()}.${process.pid}.w`
   if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
   const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
@@ -86,48 +91,134 @@ const child = async (o) => {
     seed ^= seed << 5
     return ((seed >>> 0) % (FILE_BYTES / BLOCK)) * BLOCK
   }
-  const slots =
-    o.op === "echo"
-      ? await echoSlots(
-          ring,
-          o.depth,
-          () => ops++,
-          () => stop,
-          () => {
-            if (--live === 0) onIdle()
-          },
-        )
-      : []
-  for (let s = 0; s < (o.op === "echo" ? 0 : o.depth); s++) {
-    const buffer = new Uint8Array(BLOCK)
-    const issue =
+  const buffers = Array.from({ length: o.depth }, () => new Uint8Array(o.op === "tcp" ? MSG : BLOCK).fill(0x62))
+  const replies = Array.from({ length: o.op === "tcp" ? o.depth : 0 }, () => new Uint8Array(MSG))
+
+  // window(ms): every slot runs its op back to back until ms passed; resolves with the ops done.
+  let window
+  let stats
+  let close
+  if (o.api === "effect") {
+    const { Effect, ManagedRuntime } = await import(sideUrl(o.side, "node_modules/effect/dist/index.js"))
+    const { IoUring, NodeIoUring } = await import(sideUrl(o.side, "packages/effect/dist/index.js"))
+    const runtime = ManagedRuntime.make(NodeIoUring.layer(config))
+    const io = await runtime.runPromise(Effect.service(IoUring))
+    const step = (slot) =>
       o.op === "read"
-        ? () => ring.submitReadAt(fd, buffer, nextOffset(), BLOCK, false, 0, done)
+        ? io.readAt(fd, buffers[slot], nextOffset())
         : o.op === "write"
-          ? () => ring.submitWriteAt(fd, buffer, nextOffset(), 0, done)
-          : () => ring.submitNop(0, done)
-    function done(error) {
-      if (error) throw error
-      ops++
-      if (stop) {
-        if (--live === 0) onIdle()
-        return
-      }
-      issue()
-    }
-    slots.push(issue)
-  }
-  const window = (ms) =>
-    new Promise((resolve) => {
-      stop = false
-      ops = 0
-      live = slots.length
-      onIdle = () => resolve(ops)
-      for (const issue of slots) issue()
+          ? io.writeAt(fd, buffers[slot], nextOffset())
+          : o.op === "tcp"
+            ? Effect.andThen(
+                io.send(conns.fds[slot], buffers[slot]),
+                io.recv(conns.fds[slot], replies[slot], { exact: true }),
+              )
+            : io.nop
+    window = (ms) => {
+      let stop = false
+      let n = 0
       setTimeout(() => {
         stop = true
       }, ms)
-    })
+      const worker = (slot) =>
+        Effect.whileLoop({
+          while: () => !stop,
+          body: () => step(slot),
+          step: () => {
+            n++
+          },
+        })
+      const workers = Array.from({ length: o.depth }, (_, slot) => worker(slot))
+      return runtime.runPromise(Effect.all(workers, { concurrency: "unbounded", discard: true })).then(() => n)
+    }
+    stats = () => runtime.runPromise(io.stats)
+    close = () => runtime.dispose()
+  } else {
+    const ring = Driver.open(config)
+    stats = async () => ring.stats()
+    close = () => ring.close()
+    if (o.api === "promise") {
+      const step = (slot) =>
+        o.op === "read"
+          ? ring.readAt(fd, buffers[slot], nextOffset())
+          : o.op === "write"
+            ? ring.writeAt(fd, buffers[slot], nextOffset())
+            : o.op === "tcp"
+              ? ring
+                  .send(conns.fds[slot], buffers[slot])
+                  .then(() => ring.recv(conns.fds[slot], replies[slot], { exact: true }))
+              : ring.nop()
+      window = async (ms) => {
+        let stop = false
+        let n = 0
+        setTimeout(() => {
+          stop = true
+        }, ms)
+        const worker = async (slot) => {
+          while (!stop) {
+            await step(slot)
+            n++
+          }
+        }
+        await Promise.all(Array.from({ length: o.depth }, (_, slot) => worker(slot)))
+        return n
+      }
+    } else {
+      let ops = 0
+      let stop = true
+      let live = 0
+      let onIdle = () => {}
+      const slots =
+        o.op === "echo"
+          ? await echoSlots(
+              ring,
+              o.depth,
+              () => ops++,
+              () => stop,
+              () => {
+                if (--live === 0) onIdle()
+              },
+            )
+          : []
+      for (let s = 0; s < (o.op === "echo" ? 0 : o.depth); s++) {
+        const buffer = buffers[s]
+        const issue =
+          o.op === "read"
+            ? () => ring.submitReadAt(fd, buffer, nextOffset(), BLOCK, false, 0, done)
+            : o.op === "write"
+              ? () => ring.submitWriteAt(fd, buffer, nextOffset(), 0, done)
+              : o.op === "tcp"
+                ? () =>
+                    ring.submitSend(conns.fds[s], buffer, 0, (error) => {
+                      if (error) throw error
+                      ring.submitRecv(conns.fds[s], replies[s], 0, MSG, true, 0, done)
+                    })
+                : () => ring.submitNop(0, done)
+        function done(error) {
+          if (error) throw error
+          ops++
+          if (stop) {
+            if (--live === 0) onIdle()
+            return
+          }
+          issue()
+        }
+        slots.push(issue)
+      }
+      if (o.op === "echo") close = () => slots.close().then(() => ring.close())
+      window = (ms) =>
+        new Promise((resolve) => {
+          stop = false
+          ops = 0
+          live = slots.length
+          onIdle = () => resolve(ops)
+          for (const issue of slots) issue()
+          setTimeout(() => {
+            stop = true
+          }, ms)
+        })
+    }
+  }
 
   const warmOps = await window(o.ms) // warm-up
   const rates = []
@@ -141,9 +232,9 @@ const child = async (o) => {
     totalOps += n
   }
   const cpu = process.cpuUsage(cpu0)
-  const stats = ring.stats()
-  if (o.op === "echo") await slots.close()
-  await ring.close()
+  const s = await stats()
+  await close()
+  conns?.close()
   if (fd >= 0) fs.closeSync(fd)
   if (o.op === "write") fs.rmSync(writeFile)
   process.stdout.write(
@@ -152,10 +243,40 @@ const child = async (o) => {
       ops: warmOps + totalOps,
       rates,
       cpuUsPerOp: (cpu.user + cpu.system) / totalOps,
-      entersPerOp: stats.enters / stats.submitted,
-      wakesPerOp: stats.wakes / stats.submitted,
+      entersPerOp: s.enters / s.submitted,
+      wakesPerOp: s.wakes / s.submitted,
     }) + "\n",
   )
+}
+
+const MSG = 64
+const peerPath = () => {
+  const p = path.join(path.dirname(process.argv[1]), ".build", "tcp-peer")
+  if (!fs.existsSync(p)) throw new Error(`${p} is missing: run the tcp bench once (it builds it)`)
+  return p
+}
+
+/**
+ * The tcp op's connections: `n` connections from the C peer in echo mode, accepted on the ring by a
+ * Driver of this script's own checkout (a build from before the socket operations has no listen),
+ * which is closed again before the run opens its own. `close()` closes the fds and stops the peer.
+ */
+const tcpConnections = async (n) => {
+  const { Driver } = await import(sideUrl(path.dirname(process.argv[1]), "../packages/native/dist/index.js"))
+  const acceptor = Driver.open({ size: 8 })
+  const listener = await acceptor.listen({ port: 0, host: "127.0.0.1", noDelay: true })
+  const peer = spawn(peerPath(), ["echo", String(listener.localAddress.port), String(n)], { stdio: "ignore" })
+  const fds = []
+  for (let i = 0; i < n; i++) fds.push((await acceptor.accept(listener)).fd)
+  await acceptor.closeFd(listener.fd)
+  await acceptor.close()
+  return {
+    fds,
+    close: () => {
+      for (const fd of fds) fs.closeSync(fd)
+      peer.kill()
+    },
+  }
 }
 
 /**
@@ -164,11 +285,8 @@ const child = async (o) => {
  * goes quiet (`quiet`). `close()` cancels the receives and closes the fds, the listener, the peer.
  */
 const echoSlots = async (ring, n, count, stopping, quiet) => {
-  const MSG = 64
-  const peerPath = path.join(path.dirname(process.argv[1]), ".build", "tcp-peer")
-  if (!fs.existsSync(peerPath)) throw new Error(`${peerPath} is missing: run the tcp bench once (it builds it)`)
   const listener = await ring.listen({ port: 0, host: "127.0.0.1", noDelay: true })
-  const peer = spawn(peerPath, ["echo", String(listener.localAddress.port), String(n)], { stdio: "ignore" })
+  const peer = spawn(peerPath(), ["echo", String(listener.localAddress.port), String(n)], { stdio: "ignore" })
   const slots = []
   const handles = []
   const ended = []
@@ -211,7 +329,7 @@ function sent(error) {
 
 const runSide = (o, side) => {
   const args = [process.argv[1], "--child", "1", "--side", side]
-  for (const k of ["op", "depth", "windows", "ms", "engine"]) args.push(`--${k}`, String(o[k]))
+  for (const k of ["op", "depth", "windows", "ms", "engine", "api"]) args.push(`--${k}`, String(o[k]))
   const r = spawnSync(process.execPath, [...process.execArgv, ...args], { encoding: "utf8" })
   if (r.status !== 0) throw new Error(`side ${side} failed (${r.status}): ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split("\n").pop())
@@ -220,6 +338,7 @@ const runSide = (o, side) => {
 const parent = (o) => {
   if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] …")
   if (o.op === "read" || o.op === "write") ensureFile()
+  if (o.op === "tcp" || o.op === "echo") peerPath()
   const a = path.resolve(o.a)
   const b = path.resolve(o.b)
   const load = () =>
@@ -229,7 +348,7 @@ const parent = (o) => {
       .join(" ")
   console.log(`A = ${a}\nB = ${b}`)
   console.log(
-    `op ${o.op}, depth ${o.depth}, engine ${o.engine}, ${o.pairs} pairs × ${o.windows} windows × ${o.ms} ms; load ${load()}`,
+    `op ${o.op}, api ${o.api}, depth ${o.depth}, engine ${o.engine}, ${o.pairs} pairs × ${o.windows} windows × ${o.ms} ms; load ${load()}`,
   )
   console.log("| pair | order | A ops/s | B ops/s | B/A | A CPU µs/op | B CPU µs/op |")
   console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
