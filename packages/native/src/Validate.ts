@@ -126,7 +126,15 @@ const NO_OPTIONS: Record<string, undefined> = Object.freeze({}) as Record<string
 export const options = <T extends object>(value: T | undefined): T | Record<string, undefined> => {
   if (value === undefined) return NO_OPTIONS
   if (typeof value !== "object" || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    throw new TypeError("options must be a plain object")
+    const got =
+      value === null
+        ? "null"
+        : Array.isArray(value)
+          ? "an array"
+          : ArrayBuffer.isView(value)
+            ? "a typed array"
+            : `a ${typeof value}`
+    throw new TypeError(`options must be a plain object, got ${got}`)
   }
   return value
 }

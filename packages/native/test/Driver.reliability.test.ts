@@ -264,6 +264,9 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
         expect(() => ring.close(options as never)).toThrow(TypeError)
       }
       expect(() => Driver.open([] as never)).toThrow(TypeError)
+      // The error names what it got, e.g. a node:fs-style flags string where open takes { flags }.
+      expect(() => ring.open(f.path, "r" as never)).toThrow("options must be a plain object, got a string")
+      expect(() => ring.readAt(f.fd, buffer, 0, [] as never)).toThrow("got an array")
       expect(await ring.readAt(f.fd, buffer, 0)).toBe(5)
     })
 
