@@ -1,6 +1,6 @@
 /**
  * IoUringError: the class of every failure @iou/native's Driver reports for a request, with Node's
- * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`) and the `reason` its maker decided. It lives here, with
+ * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`, or a socket's `address` and `port`) and the `reason` its maker decided. It lives here, with
  * no native code, so that @iou/effect can recognise the Driver's errors by class (and make the
  * Unavailable one itself when @iou/native is not installed) without loading @iou/native, which
  * re-exports it and owns every constructor that maps the loop's outcomes to one (src/IoUringError.ts).
@@ -41,6 +41,10 @@ export interface IoUringErrorFields {
   readonly path?: string | undefined
   /** The second path of rename, link and symlink (Node's `dest`). */
   readonly dest?: string | undefined
+  /** The address a connect or bind was for: an IP address, or a Unix socket's path (Node's `address`). */
+  readonly address?: string | undefined
+  /** The port a connect or bind was for (Node's `port`). */
+  readonly port?: number | undefined
   /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. */
   readonly bytes?: number | undefined
   readonly cause?: unknown
@@ -59,6 +63,10 @@ export class IoUringError extends Error {
   readonly path: string | undefined
   /** rename's target, link's and symlink's new name, as Node's errors carry it. */
   readonly dest: string | undefined
+  /** The address a connect or bind was for (an IP address, or a Unix socket's path), as node:net's errors carry it. */
+  readonly address: string | undefined
+  /** The port a connect or bind was for, as node:net's errors carry it. */
+  readonly port: number | undefined
   /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. */
   readonly bytes: number | undefined
 
@@ -72,6 +80,8 @@ export class IoUringError extends Error {
     this.fd = fields.fd
     this.path = fields.path
     this.dest = fields.dest
+    this.address = fields.address
+    this.port = fields.port
     this.bytes = fields.bytes
   }
 }

@@ -3,7 +3,7 @@
  *
  * One class whose `reason` is a tagged class per kind of failure (Effect 4's convention, so that
  * `Effect.catchReason("IoUringError", "Timeout", …)` and `catchReasons` work), and which keeps Node's
- * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`) for logs and for the rare case that needs them:
+ * fields (`code`, `errno`, `syscall`, `fd` or `path` and `dest`, or `address` and `port`) for logs and for the rare case that needs them:
  *
  * | reason `_tag`   | code                        | what happened                                             |
  * | --------------- | --------------------------- | --------------------------------------------------------- |
@@ -189,6 +189,10 @@ export class IoUringError extends Data.TaggedError("IoUringError")<{
   readonly path?: string | undefined
   /** rename's target, link's and symlink's new name (Node's `dest`). */
   readonly dest?: string | undefined
+  /** The address a connect or bind was for: an IP address, or a Unix socket's path (node:net's `address`). */
+  readonly address?: string | undefined
+  /** The port a connect or bind was for (node:net's `port`). */
+  readonly port?: number | undefined
   /** A sentence a person can act on. */
   readonly message: string
   /** The Driver's own error, kept for its stack. */

@@ -227,6 +227,13 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
             )
             assert.strictEqual(refused.code, "ECONNREFUSED")
             assert.strictEqual(refused.syscall, "connect")
+            // node:net's fields: the endpoint, not the (closed) socket's fd.
+            assert.strictEqual(inUse.address, "127.0.0.1")
+            assert.strictEqual(inUse.port, port)
+            assert.strictEqual(refused.address, "127.0.0.1")
+            assert.strictEqual(refused.port, (gone.localAddress as { port: number }).port)
+            assert.strictEqual(refused.fd, undefined)
+            assert.include(refused.message, `connect to 127.0.0.1:${refused.port}`)
           }),
       )
 

@@ -1,6 +1,7 @@
 /**
  * IoUringError: every failure the Driver reports for a request, with Node's fields (`code`,
- * `errno`, `syscall`, and `fd` or `path` with `dest` for rename, link and symlink). `fromCompletion` is the one place where the loop's (result, outcome)
+ * `errno`, `syscall`, and `fd`, or `path` with `dest` for rename, link and symlink, or `address` and
+ * `port` for connect and bind). `fromCompletion` is the one place where the loop's (result, outcome)
  * becomes an error:
  *
  * | outcome                    | code                     | errno            |
@@ -45,30 +46,48 @@ export { IoUringError, type IoUringErrorFields, type Reason } from "@iou/core"
 const ETIMEDOUT = -constants.errno.ETIMEDOUT
 const EPIPE = -constants.errno.EPIPE
 
-/** The paths of a path operation, as its errors carry them (Node's `path` and `dest`). */
-export interface Paths {
+/**
+ * What a request acted on, as its errors carry it: the paths of a path operation (Node's `path` and
+ * `dest`), or the endpoint of a connect or bind (node:net's `address` and `port`; a Unix socket's
+ * path is its `address`).
+ */
+export interface Place {
   readonly path?: string | undefined
   readonly dest?: string | undefined
+  readonly address?: string | undefined
+  readonly port?: number | undefined
 }
 
-const NO_PATHS: Paths = {}
+const NO_PLACE: Place = {}
 
-const where = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): string => {
-  if (paths.path !== undefined) {
-    return paths.dest === undefined ? `${syscall} '${paths.path}'` : `${syscall} '${paths.path}' -> '${paths.dest}'`
+const where = (syscall: Syscall, fd: number | undefined, place: Place = NO_PLACE): string => {
+  if (place.path !== undefined) {
+    return place.dest === undefined ? `${syscall} '${place.path}'` : `${syscall} '${place.path}' -> '${place.dest}'`
+  }
+  if (place.address !== undefined) {
+    return place.port === undefined ? `${syscall} ${place.address}` : `${syscall} ${place.address}:${place.port}`
   }
   return fd === undefined || syscall === "nop" ? syscall : `${syscall} fd ${fd}`
 }
 
+/** The error fields of `place`. */
+const fieldsOf = (place: Place): Place => ({
+  path: place.path,
+  dest: place.dest,
+  address: place.address,
+  port: place.port,
+})
+
 /**
  * An error from a negative errno, like Node's own: "EBADF: bad file descriptor, read fd 99",
- * "ENOENT: no such file or directory, open '/x'".
+ * "ENOENT: no such file or directory, open '/x'", "ECONNREFUSED: connection refused, connect
+ * 127.0.0.1:1".
  */
 export const errnoError = (
   errno: number,
   syscall: Syscall,
   fd: number | undefined,
-  paths: Paths = NO_PATHS,
+  place: Place = NO_PLACE,
 ): IoUringError => {
   let code: string
   let text: string
@@ -79,14 +98,13 @@ export const errnoError = (
     code = `E${-errno}`
     text = `errno ${-errno}`
   }
-  return new IoUringError(`${code}: ${text}, ${where(syscall, fd, paths)}`, {
+  return new IoUringError(`${code}: ${text}, ${where(syscall, fd, place)}`, {
     code,
     reason: code === "ETIMEDOUT" ? "Timeout" : "SystemError",
     errno,
     syscall,
     fd,
-    path: paths.path,
-    dest: paths.dest,
+    ...fieldsOf(place),
   })
 }
 
@@ -122,27 +140,25 @@ export const abortError = (
   syscall: Syscall,
   fd: number | undefined,
   cause?: unknown,
-  paths: Paths = NO_PATHS,
+  place: Place = NO_PLACE,
 ): IoUringError =>
-  new IoUringError(`The operation was aborted, ${where(syscall, fd, paths)}`, {
+  new IoUringError(`The operation was aborted, ${where(syscall, fd, place)}`, {
     code: "ABORT_ERR",
     reason: "Cancelled",
     syscall,
     fd,
-    path: paths.path,
-    dest: paths.dest,
+    ...fieldsOf(place),
     cause,
   })
 
 /** A call on a closing or closed Driver. */
-export const closedError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
-  new IoUringError(`ERR_IOU_CLOSED: the Driver is closing or closed, ${where(syscall, fd, paths)}`, {
+export const closedError = (syscall: Syscall, fd: number | undefined, place: Place = NO_PLACE): IoUringError =>
+  new IoUringError(`ERR_IOU_CLOSED: the Driver is closing or closed, ${where(syscall, fd, place)}`, {
     code: "ERR_IOU_CLOSED",
     reason: "Closed",
     syscall,
     fd,
-    path: paths.path,
-    dest: paths.dest,
+    ...fieldsOf(place),
   })
 
 /** A call of an operation outside the Driver's `operations` (config): refused before the loop. */
@@ -163,22 +179,21 @@ export const credentialsChangedError = (syscall: Syscall, fd: number | undefined
   )
 
 /** A request still outstanding when the shutdown timeout expired. */
-export const abandonedError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
+export const abandonedError = (syscall: Syscall, fd: number | undefined, place: Place = NO_PLACE): IoUringError =>
   new IoUringError(
-    `ERR_IOU_ABANDONED: the request was still in flight when the Driver's shutdown timeout expired, ${where(syscall, fd, paths)}`,
-    { code: "ERR_IOU_ABANDONED", reason: "Abandoned", syscall, fd, path: paths.path, dest: paths.dest },
+    `ERR_IOU_ABANDONED: the request was still in flight when the Driver's shutdown timeout expired, ${where(syscall, fd, place)}`,
+    { code: "ERR_IOU_ABANDONED", reason: "Abandoned", syscall, fd, ...fieldsOf(place) },
   )
 
 /** A request whose deadline passed (in the kernel, the loop or the backpressure queue). */
-export const timeoutError = (syscall: Syscall, fd: number | undefined, paths: Paths = NO_PATHS): IoUringError =>
-  new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd, paths)}`, {
+export const timeoutError = (syscall: Syscall, fd: number | undefined, place: Place = NO_PLACE): IoUringError =>
+  new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd, place)}`, {
     code: "ETIMEDOUT",
     reason: "Timeout",
     errno: ETIMEDOUT,
     syscall,
     fd,
-    path: paths.path,
-    dest: paths.dest,
+    ...fieldsOf(place),
   })
 
 /** io_uring refused here; `explanation` is probe()'s reason. */
@@ -190,8 +205,8 @@ export const unavailableError = (explanation: string, errno: number | undefined)
     syscall: "open",
   })
 
-/** Where a request's errors say it happened: its syscall (an unlink of a directory is "rmdir"), fd or paths. */
-export interface Site extends Paths {
+/** Where a request's errors say it happened: its syscall (an unlink of a directory is "rmdir"), fd, paths or endpoint. */
+export interface Site extends Place {
   readonly syscall?: Syscall | undefined
 }
 
@@ -206,7 +221,7 @@ export const fromCompletion = (
   result: number,
   outcome: number,
   abortCause?: unknown,
-  site: Site = NO_PATHS,
+  site: Site = NO_PLACE,
 ): IoUringError | null => {
   const syscall = site.syscall ?? SYSCALLS[op] ?? "nop"
   const onFd = fdOf(op, fd)

@@ -65,6 +65,22 @@ const unixEndpoint = (path: unknown, name: string): Endpoint => {
   return { domain: Sockaddr.AF_UNIX, sockaddr, dualStack: false }
 }
 
+/**
+ * A connect's, bind's or listen's failure as node:net reports it: at the endpoint it was for
+ * (`address` and `port`; a Unix socket's path as `address`), not at the socket's fd, which is closed
+ * by the time the caller sees the error. An AbortError or a closed Driver's error is left as it is.
+ */
+const atEndpoint = (error: Error, e: Endpoint): Error => {
+  if (!(error instanceof Errors.IoUringError) || error.syscall === undefined) return error
+  const a = Sockaddr.decode(e.sockaddr)
+  const place = "path" in a ? { address: a.path } : { address: a.address, port: a.port }
+  if (error.reason === "Timeout") return Errors.timeoutError(error.syscall, undefined, place)
+  if (error.reason === "SystemError" && error.errno !== undefined) {
+    return Errors.errnoError(error.errno, error.syscall, undefined, place)
+  }
+  return error
+}
+
 const invalidValue = (name: string, why: string): TypeError => {
   const error = new TypeError(`The argument '${name}' is invalid: ${why}`)
   ;(error as TypeError & { code: string }).code = "ERR_INVALID_ARG_VALUE"
@@ -253,13 +269,13 @@ export class Sockets {
                   this.release(c, fd)
                   return attempt()
                 }
-                if (error !== null) return c.end(error)
+                if (error !== null) return c.end(atEndpoint(error, e))
                 this.step(
                   c,
                   false,
                   (cb) => this.ring.submitListen(fd, plan.backlog, deadline, cb),
                   (error) => {
-                    if (error !== null) return c.end(error)
+                    if (error !== null) return c.end(atEndpoint(error, e))
                     const local = name(fd, this.native().getsockname)
                     if (typeof local === "number") return c.end(Errors.errnoError(local, "getsockname", fd))
                     c.owned.length = 0
@@ -312,8 +328,10 @@ export class Sockets {
                 if (error !== null) {
                   const reason = error instanceof Errors.IoUringError ? error.reason : undefined
                   // A deadline or a cancel ends the request; a refusal tries the next address.
-                  if (reason === "Timeout" || reason === "Cancelled" || reason === "Closed") return c.end(error)
-                  last = error
+                  if (reason === "Timeout" || reason === "Cancelled" || reason === "Closed") {
+                    return c.end(atEndpoint(error, e))
+                  }
+                  last = atEndpoint(error, e)
                   this.release(c, fd)
                   return attempt()
                 }

@@ -156,19 +156,40 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(!missing.ok && missing.error).toMatchObject({ code: "ENOENT", syscall: "connect" })
   })
 
-  it("errors carry Node's code, errno and syscall: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
+  it("errors carry Node's code, errno, syscall, address and port: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
     const ring = open()
     const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
     const port = (listener.localAddress as { port: number }).port
     const before = socketCount()
     const inUse = await settle(ring.listen({ host: "127.0.0.1", port }))
-    expect(!inUse.ok && inUse.error).toMatchObject({ code: "EADDRINUSE", errno: -98, syscall: "bind" })
+    expect(!inUse.ok && inUse.error).toMatchObject({
+      code: "EADDRINUSE",
+      errno: -98,
+      syscall: "bind",
+      address: "127.0.0.1",
+      port,
+      fd: undefined,
+      message: `EADDRINUSE: address already in use, bind 127.0.0.1:${port}`,
+    })
     // A port that was just bound and closed again: nobody listens there.
     const gone = await ring.listen({ host: "127.0.0.1", port: 0 })
     const free = (gone.localAddress as { port: number }).port
     closeQuietly(gone.fd)
     const refused = await settle(ring.connect({ host: "127.0.0.1", port: free }))
-    expect(!refused.ok && refused.error).toMatchObject({ code: "ECONNREFUSED", errno: -111, syscall: "connect" })
+    expect(!refused.ok && refused.error).toMatchObject({
+      code: "ECONNREFUSED",
+      errno: -111,
+      syscall: "connect",
+      address: "127.0.0.1",
+      port: free,
+      fd: undefined,
+      message: `ECONNREFUSED: connection refused, connect 127.0.0.1:${free}`,
+    })
+    // A Unix socket's path is the address (as node:net's errors say it).
+    const dir = mkdtempSync(join(tmpdir(), "iou-addr-"))
+    const missing = await settle(ring.connect({ path: join(dir, "none") }))
+    rmSync(dir, { recursive: true })
+    expect(!missing.ok && missing.error).toMatchObject({ code: "ENOENT", address: join(dir, "none"), port: undefined })
     expect(socketCount()).toBe(before)
   })
 

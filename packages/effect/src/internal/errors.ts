@@ -3,7 +3,7 @@
  *
  * - the Driver's own `IoUringError` (@iou/native's, whose class is @iou/core's so that it is known
  *   here without loading @iou/native) has already decided its `reason` and carries
- *   Node's fields (`code`, `errno`, `syscall`, `fd`): they are copied, and only the message is
+ *   Node's fields (`code`, `errno`, `syscall`, `fd`, `path`, `dest`, `address`, `port`): they are copied, and only the message is
  *   written here. Its `Cancelled` reason (an AbortError) is an interruption;
  * - argument errors (`TypeError`/`RangeError`, thrown synchronously by the Driver before anything
  *   reaches the loop, or by the config's validation: syscall "open" without an operation's
@@ -32,22 +32,24 @@ const HINTS: Readonly<Record<string, string>> = {
   EFBIG: "the write would exceed the file size limit",
 }
 
-const describeTarget = (syscall: Syscall | undefined, fd: number | undefined, path: string | undefined): string =>
-  path !== undefined
-    ? `${syscall ?? "io_uring"} of '${path}'`
-    : fd === undefined
-      ? (syscall ?? "io_uring")
-      : `${syscall ?? "io_uring"} on fd ${fd}`
+const describeTarget = (syscall: Syscall | undefined, fd: number | undefined, error: NativeError): string =>
+  error.path !== undefined
+    ? `${syscall ?? "io_uring"} of '${error.path}'`
+    : error.address !== undefined
+      ? `${syscall ?? "io_uring"} to ${error.address}${error.port === undefined ? "" : `:${error.port}`}`
+      : fd === undefined
+        ? (syscall ?? "io_uring")
+        : `${syscall ?? "io_uring"} on fd ${fd}`
 
 const messageFor = (
   reason: ReasonTag,
   code: string,
   syscall: Syscall | undefined,
   fd: number | undefined,
-  path: string | undefined,
-  native: string,
+  error: NativeError,
 ): string => {
-  const target = describeTarget(syscall, fd, path)
+  const native = error.message
+  const target = describeTarget(syscall, fd, error)
   switch (reason) {
     case "Timeout":
       return `${target} timed out: its deadline passed before the kernel completed it and the request was cancelled (ETIMEDOUT); raise the timeout option if the peer or device is just slow`
@@ -83,7 +85,9 @@ const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined
     fd: reason === "Unavailable" ? undefined : finalFd,
     path: error.path,
     dest: error.dest,
-    message: messageFor(reason, error.code, finalSyscall, finalFd, error.path, error.message),
+    address: error.address,
+    port: error.port,
+    message: messageFor(reason, error.code, finalSyscall, finalFd, error),
     cause: error,
   })
 }

@@ -142,6 +142,8 @@ export const renamed = (error: IoUringError, syscall: string, code?: "EEXIST" | 
     fd: error.fd,
     path: error.path,
     dest: error.dest,
+    address: error.address,
+    port: error.port,
     message: error.message,
     cause: error.cause,
   })
