@@ -6,7 +6,8 @@
  * | name                       | type    | stats field         |
  * | -------------------------- | ------- | ------------------- |
  * | `iou_pending_operations`   | gauge   | `pendingOperations` (the seed's gauge: waiter slots in use) |
- * | `iou_in_flight`            | gauge   | `outstanding` (held by the Driver: backpressure queue, inbound queue or loop) |
+ * | `iou_outstanding`          | gauge   | `outstanding` (held by the Driver: backpressure queue, inbound queue or loop) |
+ * | `iou_in_flight`            | gauge   | `outstanding`: the same gauge under its old name, deprecated, kept for one release as `stats().inFlight` is |
  * | `iou_quarantined_bytes`    | gauge   | `quarantinedBytes`  |
  * | `iou_submitted_total`      | counter | `submitted`         |
  * | `iou_completed_total`      | counter | `completed`         |
@@ -64,9 +65,15 @@ export const figures: ReadonlyArray<Figure> = [
     read: (s) => s.pendingOperations,
   },
   {
-    name: "iou_in_flight",
+    name: "iou_outstanding",
     kind: "gauge",
     help: "Requests the Driver holds that have not completed (backpressure queue, inbound queue or loop)",
+    read: (s) => s.outstanding,
+  },
+  {
+    name: "iou_in_flight",
+    kind: "gauge",
+    help: "Deprecated: iou_outstanding under its old name",
     read: (s) => s.outstanding,
   },
   {

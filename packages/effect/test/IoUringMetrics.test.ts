@@ -46,6 +46,11 @@ describe.skipIf(!supported)("IoUringMetrics (real kernel)", () => {
           assert.isDefined(sample(text, name), name)
         }
         assert.strictEqual(sample(text, "iou_pending_operations"), 0)
+        // `outstanding`'s gauge, and its deprecated old name beside it.
+        assert.include(text, "# TYPE iou_outstanding gauge")
+        assert.include(text, "# TYPE iou_in_flight gauge")
+        assert.strictEqual(sample(text, "iou_outstanding"), stats.outstanding)
+        assert.strictEqual(sample(text, "iou_in_flight"), stats.outstanding)
         assert.strictEqual(sample(text, "iou_submitted_total"), stats.submitted)
         assert.isAtLeast(stats.submitted, 2)
         // A later scrape reads the stats again.
