@@ -243,7 +243,14 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     owned(await ring.connect({ host: "127.0.0.1", port }))
     const before = socketCount()
     const r = await settle(ring.connect({ host: "127.0.0.1", port }, { timeout: 200 }))
-    expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", reason: "Timeout", syscall: "connect" })
+    expect(!r.ok && r.error).toMatchObject({
+      code: "ETIMEDOUT",
+      reason: "Timeout",
+      syscall: "connect",
+      address: "127.0.0.1",
+      port,
+      fd: undefined,
+    })
     expect(socketCount()).toBe(before)
     const controller = new AbortController()
     const pending = settle(ring.connect({ host: "127.0.0.1", port }, { signal: controller.signal }))
