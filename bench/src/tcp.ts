@@ -35,6 +35,7 @@ const NODE = "node:net"
 export const RING_CB = "ring recv/send, callback"
 export const RING_PROMISE = "ring recv/send, Promise"
 export const ACCEPT_CB = "ring accept + closeFd, callback"
+export const ACCEPT_MANY = "ring acceptMany + closeFd, callback"
 export const RING_MANY = "ring recvMany/send, callback"
 
 interface Peer {
@@ -551,6 +552,45 @@ const nodeAcceptVariant = async (command: PeerCommand, peers: Array<Peer>): Prom
   }
 }
 
+/**
+ * Accepts per second on one multishot accept (what a server runs): each connection's fd closed by
+ * the ring as it arrives; at the budget's end the accept is cancelled and the closes awaited.
+ */
+const acceptManyLoop = (ring: Ring, listener: number, budgetMs: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    let accepted = 0
+    let closing = 0
+    let ended = false
+    let failure: Error | null = null
+    const t0 = performance.now()
+    let seconds = 0
+    const finish = () => {
+      if (!ended || closing > 0) return
+      if (failure) reject(failure)
+      else resolve({ ops: accepted, seconds })
+    }
+    const handle = ring.submitAcceptMany(
+      listener,
+      0,
+      (connection) => {
+        accepted++
+        closing++
+        ring.submitCloseFd(connection.fd, (error) => {
+          closing--
+          if (error) failure ??= error
+          finish()
+        })
+      },
+      (error) => {
+        seconds = (performance.now() - t0) / 1000
+        ended = true
+        if (error && error.name !== "AbortError") failure ??= error
+        finish()
+      },
+    )
+    setTimeout(() => ring.cancel(handle), budgetMs)
+  })
+
 /** Accepts per second on the ring: CHURN accepts in flight, each accepted fd closed by the ring. */
 const ringAcceptVariants = async (
   command: PeerCommand,
@@ -559,7 +599,7 @@ const ringAcceptVariants = async (
   peers: Array<Peer>,
 ): Promise<Array<Variant>> => {
   const out: Array<Variant> = []
-  for (const api of ["callback", "Promise"] as const) {
+  for (const api of ["callback", "Promise", "many"] as const) {
     const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
     const { failed, early, stop } = spawnPeer(command, "churn", (listener.localAddress as { port: number }).port, CHURN)
     failed.catch(() => undefined)
@@ -572,6 +612,10 @@ const ringAcceptVariants = async (
         await stop()
       },
     })
+    if (api === "many") {
+      out.push({ name: withEngine(ACCEPT_MANY, engine), run: (budget) => acceptManyLoop(ring, listener.fd, budget) })
+      continue
+    }
     out.push(
       api === "callback"
         ? {
@@ -674,7 +718,7 @@ export const connsSuite: Suite = {
       baseline: NODE,
       variants: acceptVariants,
       notes: [
-        `the C peer (churn mode) keeps ${CHURN} connections per listener, resets each the server closed and connects again; node:net destroys each connection in its "connection" handler, the ring closes each accepted fd with closeFd`,
+        `the C peer (churn mode) keeps ${CHURN} connections per listener, resets each the server closed and connects again; node:net destroys each connection in its "connection" handler, the ring closes each accepted fd with closeFd (acceptMany: one multishot accept for the whole run, what a server runs)`,
         "target: ≥ 1× node:net",
         ...skipped,
       ],
