@@ -61,6 +61,8 @@ const COLUMNS = {
   deadline: Float64Array,
   /** 1: closeFd cancelled it (its fd is being closed): it ends with EBADF, not an AbortError. */
   fdClosed: Uint8Array,
+  /** 1: the request acts on its fd (counted in the table's per-fd counts until it is released). */
+  onFdCounted: Uint8Array,
 }
 
 /** The reference columns: each a plain array of this type, emptied when the slot is released. */
@@ -117,6 +119,11 @@ export class PendingTable {
    * instead of at the whole capacity.
    */
   reached = 0
+  /**
+   * Per fd number, how many slots in use hold a request that acts on that fd (countOnFd): closeFd
+   * scans the table only for an fd with some, and stops once it found them all.
+   */
+  private onFdCounts = new Uint32Array(1024)
   private freeSlots: Int32Array
   private freeTop = 0
 
@@ -157,8 +164,30 @@ export class PendingTable {
     this.extentHi[slot] = high32(extent)
   }
 
+  /** Counts the request in `slot` as one acting on its fd (column `fd`, set), until it is released. */
+  countOnFd(slot: number): void {
+    const fd = this.fd[slot]!
+    if (fd >= this.onFdCounts.length) {
+      const n = Math.max(fd + 1, this.onFdCounts.length * 2)
+      const counts = new Uint32Array(n)
+      counts.set(this.onFdCounts)
+      this.onFdCounts = counts
+    }
+    this.onFdCounts[fd]!++
+    this.onFdCounted[slot] = 1
+  }
+
+  /** How many slots in use hold a request that acts on `fd` (countOnFd). */
+  onFdCount(fd: number): number {
+    return fd < this.onFdCounts.length ? this.onFdCounts[fd]! : 0
+  }
+
   /** Frees the slot: its references are dropped (the kernel is done with them) and it is FREE. */
   release(slot: number): void {
+    if (this.onFdCounted[slot] === 1) {
+      this.onFdCounts[this.fd[slot]!]!--
+      this.onFdCounted[slot] = 0
+    }
     this.data[slot] = undefined
     this.resolve[slot] = undefined
     this.reject[slot] = undefined

@@ -196,6 +196,7 @@ export class Requests implements Multishot {
     t.deadline[slot] = deadline
     t.fdClosed[slot] = 0
     t.data[slot] = data
+    if (fd >= 0 && BY_OP[op]!.onFd) t.countOnFd(slot)
     return slot
   }
 
@@ -373,7 +374,8 @@ export class Requests implements Multishot {
   /**
    * closeFd: marks fd as closing (new requests on it are refused), cancels every request still
    * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
-   * to the ring. A linear pass over the pending table's slots ever taken (`reached`), once per closeFd.
+   * to the ring. The table counts the requests on each fd: with none, the close goes at once; else
+   * a pass over the slots ever taken (`reached`) finds them, stopping at the last.
    */
   startCloseFd(fd: number, callback: T.Callback): void {
     if (this.shutdown.closing) {
@@ -389,9 +391,10 @@ export class Requests implements Multishot {
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
-    for (let slot = 0; slot < t.reached; slot++) {
+    const onFd = t.onFdCount(fd)
+    for (let slot = 0; entry.waiting < onFd && slot < t.reached; slot++) {
       const state = t.state[slot]
-      if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
+      if (state === Pending.FREE || t.fd[slot] !== fd || t.onFdCounted[slot] === 0) continue
       entry.waiting++
       if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(slot)
     }

@@ -68,6 +68,32 @@ describe("PendingTable", () => {
     expect([t.positionLo[slot], t.positionHi[slot]]).toEqual([0xffffffff, 0x7fffffff])
   })
 
+  it("counts the requests on each fd from countOnFd until release, across growth of the table and of the counts", () => {
+    const t = new PendingTable(2)
+    const on = (fd: number, counted: boolean) => {
+      const slot = t.take()
+      t.fd[slot] = fd
+      if (counted) t.countOnFd(slot)
+      return slot
+    }
+    const a = on(3, true)
+    const b = on(3, true)
+    const c = on(3, false) // grows the table; an operation that does not act on its fd
+    const d = on(5000, true) // grows the counts past their first 1,024 fds
+    expect([t.onFdCount(3), t.onFdCount(5000), t.onFdCount(4), t.onFdCount(2 ** 30)]).toEqual([2, 1, 0, 0])
+    t.release(c)
+    expect(t.onFdCount(3)).toBe(2)
+    t.release(a)
+    expect(t.onFdCount(3)).toBe(1)
+    // The slot is reused for a request on another fd: the count it left stays with fd 3's other request.
+    const e = on(7, true)
+    expect(e).toBe(a)
+    expect([t.onFdCount(3), t.onFdCount(7)]).toEqual([1, 1])
+    for (const slot of [b, d, e]) t.release(slot)
+    expect([t.onFdCount(3), t.onFdCount(5000), t.onFdCount(7)]).toEqual([0, 0, 0])
+    expect(t.outstanding).toBe(0)
+  })
+
   it("release drops every reference of the slot and frees it", () => {
     const t = new PendingTable(1)
     const slot = t.take()
