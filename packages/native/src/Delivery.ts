@@ -257,7 +257,10 @@ export class Delivery {
     }
   }
 
-  /** Frees the slot, then calls back (a callback may submit again and reuse the slot). */
+  /**
+   * Frees the slot, counts down a closeFd waiting for the request, then calls back (a callback may
+   * submit again and reuse the slot).
+   */
   finish(slot: number, error: IoUringError | null, result: number): void {
     const t = this.table
     const kind = t.kind[slot]
@@ -270,6 +273,9 @@ export class Delivery {
     if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
     t.release(slot)
     if (this.shutdown.closing) this.shutdown.ended(error?.reason)
+    // Before the callback: a closeFd of this fd that the callback starts does not count this
+    // request (its slot is free), so it must not count down for it.
+    if (this.closingFds.size > 0) this.endedOnFd(op, fd)
     const value = error !== null ? 0 : map === undefined ? result : map(result)
     if (kind === Pending.KIND_CALLBACK) {
       try {
@@ -286,7 +292,6 @@ export class Delivery {
     } else {
       ;(resolve as (value: unknown) => void)(kind === Pending.KIND_PROMISE_VOID ? undefined : value)
     }
-    if (this.closingFds.size > 0) this.endedOnFd(op, fd)
   }
 
   /** A request on `fd` ended: if closeFd waits for fd's requests, one fewer (the close itself does not count). */

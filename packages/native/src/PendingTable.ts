@@ -21,6 +21,8 @@ import type { Data } from "./types.ts"
 /** A handle is generation * SLOT_LIMIT + slot; the native tag is (generation << 32) | slot. */
 export const SLOT_LIMIT = 2 ** 24
 const GENERATION_LIMIT = 2 ** 28
+/** fds below this are counted per fd (countOnFd): Linux's default limit of open files per process (nr_open). */
+export const COUNTED_FDS = 2 ** 20
 
 // Slot states.
 export const FREE = 0
@@ -120,8 +122,8 @@ export class PendingTable {
    */
   reached = 0
   /**
-   * Per fd number, how many slots in use hold a request that acts on that fd (countOnFd): closeFd
-   * scans the table only for an fd with some, and stops once it found them all.
+   * Per fd number below COUNTED_FDS, how many slots in use hold a request that acts on that fd
+   * (countOnFd): closeFd scans the table only for an fd with some, and stops once it found them all.
    */
   private onFdCounts = new Uint32Array(1024)
   private freeSlots: Int32Array
@@ -164,9 +166,14 @@ export class PendingTable {
     this.extentHi[slot] = high32(extent)
   }
 
-  /** Counts the request in `slot` as one acting on its fd (column `fd`, set), until it is released. */
+  /**
+   * Counts the request in `slot` as one acting on its fd (column `fd`, set), until it is released.
+   * An fd from COUNTED_FDS on is not counted (no real fd is that high by default; a caller's bad
+   * number must not grow the counts to gigabytes): closeFd scans the whole table for it.
+   */
   countOnFd(slot: number): void {
     const fd = this.fd[slot]!
+    if (fd >= COUNTED_FDS) return
     if (fd >= this.onFdCounts.length) {
       const n = Math.max(fd + 1, this.onFdCounts.length * 2)
       const counts = new Uint32Array(n)
@@ -177,8 +184,9 @@ export class PendingTable {
     this.onFdCounted[slot] = 1
   }
 
-  /** How many slots in use hold a request that acts on `fd` (countOnFd). */
+  /** How many slots in use hold a request that acts on `fd` (countOnFd); -1 for an fd not counted. */
   onFdCount(fd: number): number {
+    if (fd >= COUNTED_FDS) return -1
     return fd < this.onFdCounts.length ? this.onFdCounts[fd]! : 0
   }
 

@@ -375,7 +375,8 @@ export class Requests implements Multishot {
    * closeFd: marks fd as closing (new requests on it are refused), cancels every request still
    * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
    * to the ring. The table counts the requests on each fd: with none, the close goes at once; else
-   * a pass over the slots ever taken (`reached`) finds them, stopping at the last.
+   * a pass over the slots ever taken (`reached`) finds them, stopping at the last (an fd too high
+   * to be counted: the whole pass).
    */
   startCloseFd(fd: number, callback: T.Callback): void {
     if (this.shutdown.closing) {
@@ -391,10 +392,10 @@ export class Requests implements Multishot {
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
-    const onFd = t.onFdCount(fd)
-    for (let slot = 0; entry.waiting < onFd && slot < t.reached; slot++) {
+    const counted = t.onFdCount(fd) // -1: not counted, every slot is looked at
+    for (let slot = 0; (counted < 0 || entry.waiting < counted) && slot < t.reached; slot++) {
       const state = t.state[slot]
-      if (state === Pending.FREE || t.fd[slot] !== fd || t.onFdCounted[slot] === 0) continue
+      if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
       entry.waiting++
       if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(slot)
     }

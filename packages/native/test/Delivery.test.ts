@@ -101,3 +101,36 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
     }
   }
 })
+
+describe("Delivery: a closeFd waits for the requests it counted", () => {
+  it("a closeFd that a request's callback starts is not counted down by that request, which had ended", () => {
+    const table = new Pending.PendingTable(4)
+    const delivery = new Delivery(
+      table,
+      { closing: false } as Shutdown,
+      () => {},
+      () => {},
+    )
+    const fd = 5
+    const read = (): number => {
+      const slot = table.take()
+      table.op[slot] = OPERATIONS.readAt.op
+      table.fd[slot] = fd
+      table.kind[slot] = Pending.KIND_CALLBACK
+      table.state[slot] = Pending.SUBMITTED
+      return slot
+    }
+    const a = read()
+    const b = read()
+    const idle: Array<string> = []
+    // A's callback starts a closeFd of the fd, which counts the one request still on it: B.
+    table.resolve[a] = () => {
+      delivery.closingFds.set(fd, { waiting: 1, onIdle: () => idle.push("idle") })
+    }
+    table.resolve[b] = () => {}
+    delivery.finish(a, null, 1)
+    expect([delivery.closingFds.get(fd)?.waiting, idle]).toEqual([1, []])
+    delivery.finish(b, null, 1)
+    expect([delivery.closingFds.get(fd)?.waiting, idle]).toEqual([0, ["idle"]])
+  })
+})

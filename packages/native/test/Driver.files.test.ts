@@ -20,6 +20,7 @@ import {
   symlinkSync,
   utimesSync,
   writeFileSync,
+  writeSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
 import { constants } from "node:os"
@@ -243,6 +244,36 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(ring.stats().outstanding).toBe(0)
     })
 
+    it("closeFd cancels the requests on its own fd only, whichever slots they and the others hold (slots reused across fds)", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const [a, b, c] = await Promise.all(
+        ["a", "b", "c"].map(async (name) => {
+          execFileSync("mkfifo", [join(dir, name)])
+          return ring.open(join(dir, name), { flags: "r+" })
+        }),
+      )
+      const read = (fd: number) => ring.readAt(fd, Buffer.alloc(4), 0).catch((e: IoUringError) => e)
+      const a1 = read(a!)
+      const b1 = read(b!)
+      const a2 = read(a!)
+      const c1 = read(c!)
+      await new Promise((done) => setTimeout(done, 20))
+      writeSync(b!, "bbbb") // b1 ends; its slot is free for the next request, on another fd
+      expect(await b1).toBe(4)
+      const c2 = read(c!)
+      await new Promise((done) => setTimeout(done, 20))
+      expect(ring.stats().outstanding).toBe(4)
+      await ring.closeFd(a!)
+      for (const r of [a1, a2]) expect(((await r) as IoUringError).code).toBe("EBADF")
+      expect(ring.stats().outstanding).toBe(2) // c's two are untouched
+      await ring.closeFd(b!) // nothing outstanding on b: closed at once
+      expect(ring.stats().outstanding).toBe(2)
+      await ring.closeFd(c!)
+      for (const r of [c1, c2]) expect(((await r) as IoUringError).code).toBe("EBADF")
+      expect([isOpen(a!), isOpen(b!), isOpen(c!), ring.stats().outstanding]).toEqual([false, false, false, 0])
+    })
+
     it("closeFd ends requests still in the backpressure queue at once (EBADF), and refuses new ones on the fd with EBADF while closing", async () => {
       const ring = open({ size: 1 })
       const dir = tempDir()
@@ -275,6 +306,11 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const dir = tempDir()
       const e = await failure(ring.closeFd(1_000_000))
       expect([e.code, e.syscall, e.fd]).toEqual(["EBADF", "close", 1_000_000])
+      // The highest fd numbers the Driver accepts: the kernel answers EBADF for each.
+      for (const fd of [2 ** 21, 2 ** 31 - 1]) {
+        expect((await failure(ring.readAt(fd, Buffer.alloc(1), 0))).code).toBe("EBADF")
+        expect((await failure(ring.closeFd(fd))).code).toBe("EBADF")
+      }
       writeFileSync(join(dir, "kept"), "k")
       const fd = await ring.open(join(dir, "kept"))
       await ring.close()

@@ -1,6 +1,6 @@
 /** The pending table alone: slots, generations, the handle ⇄ tag codec, growth and release. */
 import { describe, expect, it } from "vitest"
-import { FREE, PendingTable, REFERENCE_NAMES, SLOT_LIMIT } from "../src/PendingTable.ts"
+import { COUNTED_FDS, FREE, PendingTable, REFERENCE_NAMES, SLOT_LIMIT } from "../src/PendingTable.ts"
 
 describe("PendingTable", () => {
   it("a handle names its slot and generation; a stale handle names nothing once the slot is reused", () => {
@@ -80,7 +80,7 @@ describe("PendingTable", () => {
     const b = on(3, true)
     const c = on(3, false) // grows the table; an operation that does not act on its fd
     const d = on(5000, true) // grows the counts past their first 1,024 fds
-    expect([t.onFdCount(3), t.onFdCount(5000), t.onFdCount(4), t.onFdCount(2 ** 30)]).toEqual([2, 1, 0, 0])
+    expect([t.onFdCount(3), t.onFdCount(5000), t.onFdCount(4), t.onFdCount(COUNTED_FDS - 1)]).toEqual([2, 1, 0, 0])
     t.release(c)
     expect(t.onFdCount(3)).toBe(2)
     t.release(a)
@@ -92,6 +92,18 @@ describe("PendingTable", () => {
     for (const slot of [b, d, e]) t.release(slot)
     expect([t.onFdCount(3), t.onFdCount(5000), t.onFdCount(7)]).toEqual([0, 0, 0])
     expect(t.outstanding).toBe(0)
+  })
+
+  it("does not count an fd from COUNTED_FDS on (a caller's bad number grows nothing): its count is -1, unknown", () => {
+    const t = new PendingTable(2)
+    for (const fd of [COUNTED_FDS, 2 ** 31 - 1]) {
+      const slot = t.take()
+      t.fd[slot] = fd
+      t.countOnFd(slot)
+      expect([t.onFdCounted[slot], t.onFdCount(fd)]).toEqual([0, -1])
+      t.release(slot)
+    }
+    expect([t.onFdCount(COUNTED_FDS - 1), t.outstanding]).toEqual([0, 0])
   })
 
   it("release drops every reference of the slot and frees it", () => {
