@@ -126,12 +126,15 @@ export const closingFdError = (syscall: Syscall, fd: number): IoUringError =>
 export const lookupError = (
   error: Error & { code?: string | undefined; errno?: number | undefined },
   host: string,
+  port: number,
 ): IoUringError =>
   new IoUringError(`${error.code ?? "ENOTFOUND"}: ${host} could not be resolved, getaddrinfo`, {
     code: error.code ?? "ENOTFOUND",
     reason: "SystemError",
     errno: typeof error.errno === "number" ? error.errno : undefined,
     syscall: "getaddrinfo",
+    address: host,
+    port,
     cause: error,
   })
 

@@ -292,7 +292,8 @@ const composite = <A>(
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort)
       if (error === null) return resolve(result!)
       if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && signal?.aborted === true) {
-        return reject(Errors.abortError(error.syscall ?? syscall, error.fd, signal.reason))
+        const place = { address: error.address, port: error.port }
+        return reject(Errors.abortError(error.syscall ?? syscall, error.fd, signal.reason, place))
       }
       reject(error)
     })

@@ -65,16 +65,22 @@ const unixEndpoint = (path: unknown, name: string): Endpoint => {
   return { domain: Sockaddr.AF_UNIX, sockaddr, dualStack: false }
 }
 
+/** An endpoint as an error's place: `address` and `port`, or a Unix socket's path as `address` (as node:net). */
+const placeOf = (e: Endpoint): Errors.Place => {
+  const a = Sockaddr.decode(e.sockaddr)
+  return "path" in a ? { address: a.path } : { address: a.address, port: a.port }
+}
+
 /**
  * A connect's, bind's or listen's failure as node:net reports it: at the endpoint it was for
  * (`address` and `port`; a Unix socket's path as `address`), not at the socket's fd, which is closed
- * by the time the caller sees the error. An AbortError or a closed Driver's error is left as it is.
+ * by the time the caller sees the error. A closed Driver's error is left as it is.
  */
 const atEndpoint = (error: Error, e: Endpoint): Error => {
   if (!(error instanceof Errors.IoUringError) || error.syscall === undefined) return error
-  const a = Sockaddr.decode(e.sockaddr)
-  const place = "path" in a ? { address: a.path } : { address: a.address, port: a.port }
+  const place = placeOf(e)
   if (error.reason === "Timeout") return Errors.timeoutError(error.syscall, undefined, place)
+  if (error.reason === "Cancelled") return Errors.abortError(error.syscall, undefined, error.cause, place)
   if (error.reason === "SystemError" && error.errno !== undefined) {
     return Errors.errnoError(error.errno, error.syscall, undefined, place)
   }
@@ -167,6 +173,9 @@ class Composite<A> {
   readonly owned: Array<number> = []
   /** The name its AbortError carries: "listen", "connect" or "accept". */
   readonly syscall: "listen" | "connect" | "accept"
+  /** The endpoint being tried (listen, connect), which its errors carry; accept: the listener's fd. */
+  place: Errors.Place = {}
+  fd: number | undefined = undefined
   private readonly callback: T.ResultCallback<A>
   private readonly registry: Map<number, Composite<unknown>>
   private readonly closeFd: (fd: number) => void
@@ -191,6 +200,11 @@ class Composite<A> {
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (error !== null) for (const fd of this.owned.splice(0)) this.closeFd(fd)
     this.callback(error, error === null ? result : undefined)
+  }
+
+  /** Ends it as cancelled (cancel() was asked), with the endpoint being tried. */
+  endCancelled(): void {
+    this.end(Errors.abortError(this.syscall, this.fd, undefined, this.place))
   }
 }
 
@@ -228,9 +242,11 @@ export class Sockets {
     const c = this.composites.get(handle)
     if (c === undefined || c.ended || c.cancelled) return false
     c.cancelled = true
-    // A ring step in flight ends with its own AbortError once the kernel let go; otherwise (a
-    // lookup, or a step whose answer is already on its way) the request ends now.
-    if (c.step === 0 || !this.ring.cancel(c.step)) c.end(Errors.abortError(c.syscall, undefined))
+    // A ring step in flight is cancelled in the kernel, and its callback ends the request once the
+    // kernel let go (whatever the step's outcome: see step()); with none (a lookup, or between
+    // steps) the request ends in a microtask, as any cancelled request: never inside cancel().
+    if (c.step !== 0) this.ring.cancel(c.step)
+    else queueMicrotask(() => c.endCancelled())
     return true
   }
 
@@ -240,13 +256,14 @@ export class Sockets {
       let i = 0
       const attempt = (): void => {
         const e = endpoints[i++]!
+        c.place = placeOf(e)
         this.socket(
           c,
           e.domain,
           deadline,
           (fd) => {
             const k = this.native().constants
-            const fail = this.options(fd, [
+            const fail = this.options(fd, c.place, [
               [e.domain !== Sockaddr.AF_UNIX, k["SOL_SOCKET"]!, k["SO_REUSEADDR"]!, 1],
               [plan.reusePort, k["SOL_SOCKET"]!, k["SO_REUSEPORT"]!, 1],
               [plan.noDelay, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!, 1],
@@ -277,7 +294,9 @@ export class Sockets {
                   (error) => {
                     if (error !== null) return c.end(atEndpoint(error, e))
                     const local = name(fd, this.native().getsockname)
-                    if (typeof local === "number") return c.end(Errors.errnoError(local, "getsockname", fd))
+                    if (typeof local === "number") {
+                      return c.end(Errors.errnoError(local, "getsockname", undefined, c.place))
+                    }
                     c.owned.length = 0
                     c.end(null, { fd, localAddress: local })
                   },
@@ -315,6 +334,7 @@ export class Sockets {
       const attempt = (): void => {
         if (i === endpoints.length) return c.end(last)
         const e = endpoints[i++]!
+        c.place = placeOf(e)
         this.socket(
           c,
           e.domain,
@@ -327,22 +347,21 @@ export class Sockets {
               (error) => {
                 if (error !== null) {
                   const reason = error instanceof Errors.IoUringError ? error.reason : undefined
-                  // A deadline or a cancel ends the request; a refusal tries the next address.
-                  if (reason === "Timeout" || reason === "Cancelled" || reason === "Closed") {
-                    return c.end(atEndpoint(error, e))
-                  }
+                  // The kernel's refusal (an errno) tries the next address; anything else (a
+                  // deadline, a cancel, the Driver closing or abandoning it) ends the request.
+                  if (reason !== "SystemError") return c.end(atEndpoint(error, e))
                   last = atEndpoint(error, e)
                   this.release(c, fd)
                   return attempt()
                 }
                 const k = this.native().constants
                 const tcp = e.domain !== Sockaddr.AF_UNIX
-                const fail = this.options(fd, [
+                const fail = this.options(fd, c.place, [
                   [tcp && options.noDelay, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!, 1],
                   [tcp && options.keepAlive, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!, 1],
                 ])
                 if (fail !== null) return c.end(fail)
-                const connection = this.connection(fd)
+                const connection = this.connection(fd, c.place)
                 if (connection instanceof Error) return c.end(connection)
                 c.owned.length = 0
                 c.end(null, connection)
@@ -364,6 +383,7 @@ export class Sockets {
 
   accept(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): number {
     const c = new Composite("accept", callback, this.composites, this.closeFdFn)
+    c.fd = listenerFd
     const attempt = (): void => {
       this.step(
         c,
@@ -431,6 +451,11 @@ export class Sockets {
           if (error === null && producesFd) this.closeFdFn(result)
           return
         }
+        if (c.cancelled) {
+          // The cancel came after the kernel had completed the step: the request goes no further.
+          if (error === null && producesFd) c.owned.push(result)
+          return c.endCancelled()
+        }
         next(error, result)
       })
     } catch (error) {
@@ -439,22 +464,34 @@ export class Sockets {
     if (!done) c.step = handle
   }
 
-  /** Sets each option whose condition holds; the first failure as an error (syscall setsockopt), or null. */
-  private options(fd: number, list: ReadonlyArray<readonly [boolean, number, number, number]>): Error | null {
+  /**
+   * Sets each option whose condition holds on the request's own socket `fd`; the first failure as
+   * an error (syscall setsockopt) at `place`, the endpoint (the socket is closed when the caller
+   * sees it), or null.
+   */
+  private options(
+    fd: number,
+    place: Errors.Place,
+    list: ReadonlyArray<readonly [boolean, number, number, number]>,
+  ): Error | null {
     for (const [on, level, option, value] of list) {
       if (!on) continue
       const rc = this.native().setsockopt(fd, level, option, value)
-      if (rc < 0) return Errors.errnoError(rc, "setsockopt", fd)
+      if (rc < 0) return Errors.errnoError(rc, "setsockopt", undefined, place)
     }
     return null
   }
 
-  /** The fd and both its addresses, or the error of getsockname / getpeername. */
-  private connection(fd: number): T.Connection | Error {
+  /**
+   * The fd and both its addresses, or the error of getsockname / getpeername: at `place` for a
+   * socket the request made (closed when the caller sees the error), else at the fd.
+   */
+  private connection(fd: number, place?: Errors.Place): T.Connection | Error {
+    const at = place === undefined ? fd : undefined
     const local = name(fd, this.native().getsockname)
-    if (typeof local === "number") return Errors.errnoError(local, "getsockname", fd)
+    if (typeof local === "number") return Errors.errnoError(local, "getsockname", at, place)
     const remote = name(fd, this.native().getpeername)
-    if (typeof remote === "number") return Errors.errnoError(remote, "getpeername", fd)
+    if (typeof remote === "number") return Errors.errnoError(remote, "getpeername", at, place)
     return { fd, localAddress: local, remoteAddress: remote }
   }
 
@@ -476,22 +513,29 @@ export class Sockets {
     deadline: number,
     next: (endpoints: ReadonlyArray<Endpoint>) => void,
   ): void {
+    c.place = { address: host, port }
     if (deadline !== 0) {
-      const ms = Math.max(0, deadline - Clock.now())
-      c.timer = setTimeout(() => c.end(Errors.timeoutError("getaddrinfo", undefined)), ms)
+      // setTimeout's range is about 24.8 days: a later deadline waits that long, then again.
+      const arm = (): void => {
+        c.timer = setTimeout(() => {
+          if (Clock.now() < deadline) return arm()
+          c.end(Errors.timeoutError("getaddrinfo", undefined, { address: host, port }))
+        }, Clock.delayUntil(deadline))
+      }
+      arm()
     }
     lookup(host, { all: true }, (error, addresses) => {
       if (c.ended) return
       if (c.timer !== undefined) clearTimeout(c.timer)
       c.timer = undefined
-      if (error !== null) return c.end(Errors.lookupError(error, host))
+      if (error !== null) return c.end(Errors.lookupError(error, host, port))
       const endpoints: Array<Endpoint> = []
       for (const a of addresses) {
         const ip = Sockaddr.parseIp(a.address)
         if (ip !== undefined) endpoints.push(endpointOf(ip, port))
       }
       if (endpoints.length === 0)
-        return c.end(Errors.lookupError(Object.assign(new Error("no address"), { code: "ENOTFOUND" }), host))
+        return c.end(Errors.lookupError(Object.assign(new Error("no address"), { code: "ENOTFOUND" }), host, port))
       next(endpoints)
     })
   }

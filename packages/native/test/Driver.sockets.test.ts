@@ -350,4 +350,88 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     owned({ fd })
     expect(cloexec(fd)).toBe(true)
   })
+
+  it("a cancel that comes after the kernel completed a step ends the request there: listen goes no further than its bind, connect tries no other address; no socket is left", async () => {
+    const ring = open()
+    const before = socketCount()
+    // A nop submitted just before the step completes in the same batch; its callback cancels the
+    // request, whose step the kernel has completed by then (its completion is on its way).
+    let handle = 0
+    const cancels: Array<boolean> = []
+    const cancelNext = (): void => {
+      ring.submitNop(0, () => cancels.push(ring.cancel(handle)))
+    }
+    const bind = ring.submitBind.bind(ring)
+    ring.submitBind = (fd, address, deadline, callback) => {
+      cancelNext()
+      return bind(fd, address, deadline, callback)
+    }
+    const listened = await new Promise<Error | null>((done) => {
+      handle = ring.openListener({ host: "127.0.0.1", port: 0 }, 0, (error, listener) => {
+        if (listener !== undefined) owned(listener)
+        done(error)
+      })
+    })
+    expect([(listened as IoUringError).code, (listened as IoUringError).syscall, cancels]).toEqual([
+      "ABORT_ERR",
+      "listen",
+      [true],
+    ])
+    expect(ring.cancel(handle)).toBe(false)
+    // connect to a port nobody listens on: the kernel refuses (ECONNREFUSED) before the cancel is
+    // seen; the request ends cancelled, not refused.
+    const connect = ring.submitConnect.bind(ring)
+    ring.submitConnect = (fd, address, deadline, callback) => {
+      cancelNext()
+      return connect(fd, address, deadline, callback)
+    }
+    const connected = await new Promise<Error | null>((done) => {
+      handle = ring.openConnection({ host: "127.0.0.1", port: 1 }, {}, 0, (error, connection) => {
+        if (connection !== undefined) owned(connection)
+        done(error)
+      })
+    })
+    const e = connected as IoUringError
+    expect([e.code, e.syscall, e.address, e.port, e.fd, cancels]).toEqual([
+      "ABORT_ERR",
+      "connect",
+      "127.0.0.1",
+      1,
+      undefined,
+      [true, true],
+    ])
+    expect(socketCount()).toBe(before)
+  })
+
+  it("cancel never calls back from inside itself: a cancelled host name lookup ends in a microtask, with the host and port", async () => {
+    const ring = open()
+    let inside = true
+    const ended = new Promise<[IoUringError, boolean]>((done) => {
+      const handle = ring.openConnection({ host: "localhost", port: 1 }, {}, 0, (error) =>
+        done([error as IoUringError, inside]),
+      )
+      expect(ring.cancel(handle)).toBe(true)
+      inside = false
+    })
+    const [e, calledInside] = await ended
+    expect([calledInside, e.code, e.syscall, e.address, e.port]).toEqual([
+      false,
+      "ABORT_ERR",
+      "connect",
+      "localhost",
+      1,
+    ])
+  })
+
+  it("a host name's deadline beyond setTimeout's range (about 24.8 days) does not fire early; a failed lookup says which host and port", async () => {
+    const ring = open()
+    const refused = await settle(ring.connect({ host: "localhost", port: 1 }, { timeout: 2 ** 31 + 1000 }))
+    expect(refused.ok ? "connected" : refused.error.code).toBe("ECONNREFUSED")
+    const unknown = await settle(ring.connect({ host: "nonexistent.invalid", port: 80 }))
+    expect(unknown.ok ? "connected" : [unknown.error.syscall, unknown.error.address, unknown.error.port]).toEqual([
+      "getaddrinfo",
+      "nonexistent.invalid",
+      80,
+    ])
+  })
 })
