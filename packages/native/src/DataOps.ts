@@ -31,13 +31,18 @@ export const readAt = (
   options: T.ReadAtOptions | undefined,
 ): Promise<number> => {
   Validate.fd(fd)
-  const buffers = Validate.readBuffers(buffer)
+  // Every option is read (once) before the buffers are looked at: a getter among them runs before
+  // the buffers' sizes are taken, so it cannot detach or shrink one after.
   const o = Validate.options(options)
-  const size = Validate.bytesOf(buffers)
-  const length = Validate.requestLength(o.length === undefined ? size : Validate.integer(o.length, "length", 0, size))
+  const lengthOption: unknown = o.length
   const flags = Validate.optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
+  const buffers = Validate.readBuffers(buffer)
+  const size = Validate.bytesOf(buffers)
+  const length = Validate.requestLength(
+    lengthOption === undefined ? size : Validate.integer(lengthOption, "length", 0, size),
+  )
   const at = Validate.position(position)
   const slot = r.fill(OPERATIONS.readAt.op, flags, fd, readData(buffers, length), at, 0, length, deadline)
   return r.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
@@ -77,15 +82,20 @@ export const recv = (
   options: T.RecvOptions | undefined,
 ): Promise<number> => {
   Validate.fd(fd)
-  Validate.buffer(buffer, "buffer")
+  // Every option is read (once) before the buffer is looked at (see readAt).
   const o = Validate.options(options)
-  const size = Validate.lengthOf(buffer)
-  const offset = o.offset === undefined ? 0 : Validate.integer(o.offset, "offset", 0, size)
-  const rest = size - offset
-  const length = Validate.requestLength(o.length === undefined ? rest : Validate.integer(o.length, "length", 0, rest))
+  const offsetOption: unknown = o.offset
+  const lengthOption: unknown = o.length
   const flags = Validate.optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
+  Validate.buffer(buffer, "buffer")
+  const size = Validate.lengthOf(buffer)
+  const offset = offsetOption === undefined ? 0 : Validate.integer(offsetOption, "offset", 0, size)
+  const rest = size - offset
+  const length = Validate.requestLength(
+    lengthOption === undefined ? rest : Validate.integer(lengthOption, "length", 0, rest),
+  )
   const slot = r.fill(OPERATIONS.recv.op, flags, fd, buffer, 0, offset, length, deadline)
   return r.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
 }

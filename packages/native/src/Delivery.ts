@@ -110,6 +110,11 @@ export class Delivery {
   private quarantinedBytes = 0
   /** fds that closeFd is closing (see Requests.startCloseFd); each request on one that ends counts down. */
   readonly closingFds = new Map<number, FdClosing>()
+  /**
+   * Per fd, the calls running on it off the ring (truncate's ftruncate(2) on libuv's threadpool
+   * before Linux 6.9): not in the pending table, and not cancellable; a closeFd waits for them too.
+   */
+  readonly offRing = new Map<number, number>()
   /** fds an fd-producing request made after its caller stopped waiting, closed here. */
   unwantedFds = 0
 
@@ -297,8 +302,25 @@ export class Delivery {
   /** A request on `fd` ended: if closeFd waits for fd's requests, one fewer (the close itself does not count). */
   private endedOnFd(op: number, fd: number): void {
     if (op === OPERATIONS.closeFd.op || !BY_OP[op]!.onFd) return
+    this.countDown(fd)
+  }
+
+  private countDown(fd: number): void {
     const closing = this.closingFds.get(fd)
     if (closing !== undefined && --closing.waiting === 0) closing.onIdle()
+  }
+
+  /** A call on `fd` off the ring started (offRing). */
+  startedOffRing(fd: number): void {
+    this.offRing.set(fd, (this.offRing.get(fd) ?? 0) + 1)
+  }
+
+  /** A call on `fd` off the ring ended: a closeFd waiting for it counts down (before the caller hears). */
+  endedOffRing(fd: number): void {
+    const left = this.offRing.get(fd)! - 1
+    if (left === 0) this.offRing.delete(fd)
+    else this.offRing.set(fd, left)
+    this.countDown(fd)
   }
 
   private deliverLocal(): void {

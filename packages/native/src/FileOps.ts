@@ -134,7 +134,7 @@ export const mkdir = (
   if (!recursive) return r.promise(fillMkdir(r, p, mode, deadline), signal, Pending.KIND_PROMISE_VOID)
   return mkdirRecursive(
     (dir) => r.promise(fillMkdir(r, dir, mode, deadline), signal, Pending.KIND_PROMISE_VOID),
-    (dir) => r.promise(fillStat(r, dir.text, true, deadline), signal, Pending.KIND_PROMISE_NUMBER),
+    (dir) => r.promise(fillStat(r, dir.bytes.subarray(0, -1), true, deadline), signal, Pending.KIND_PROMISE_NUMBER),
     p,
   )
 }
@@ -376,7 +376,12 @@ const fillTwoPaths = (
   deadline: number,
 ): number => fillPaths(r, op, [a.bytes, b.bytes], arg, 0, { path: a.text, dest: b.text }, deadline)
 
-/** truncate before Linux 6.9: ftruncate(2) on libuv's threadpool, with the ring's errors. */
+/**
+ * truncate before Linux 6.9: ftruncate(2) on libuv's threadpool, with the ring's errors. Once
+ * started it cannot be cancelled: its deadline and signal are looked at only before. It counts as
+ * a request on its fd (Delivery.offRing), so a closeFd of the fd waits for it to end: the fd number
+ * is not reused while the call may still run.
+ */
 const truncateOffRing = (
   r: Requests,
   fd: number,
@@ -386,8 +391,13 @@ const truncateOffRing = (
   if (r.shutdown.closing) return Promise.reject(Errors.closedError("ftruncate", fd))
   if (signal?.aborted === true) return Promise.reject(Errors.abortError("ftruncate", fd, signal.reason))
   if (r.delivery.closingFds.has(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
+  // fs.ftruncate takes a safe integer; no file system holds a file this large (the kernel's EFBIG).
+  if (length > Number.MAX_SAFE_INTEGER)
+    return Promise.reject(Errors.errnoError(-constants.errno.EFBIG, "ftruncate", fd))
+  r.delivery.startedOffRing(fd)
   return new Promise((resolve, reject) => {
     ftruncate(fd, Number(length), (error) => {
+      r.delivery.endedOffRing(fd)
       if (error === null) resolve()
       else reject(Errors.errnoError(error.errno ?? -constants.errno.EIO, "ftruncate", fd))
     })
@@ -412,27 +422,29 @@ const mkdirRecursive = async (
   statOne: (dir: Validate.Path) => Promise<T.FileStats>,
   target: Validate.Path,
 ): Promise<string | undefined> => {
-  const make = async (text: string): Promise<string | undefined> => {
-    const dir = Validate.path(text, "path")
+  // Parents are found on the path's bytes (a Buffer path need not be UTF-8): as latin1, one
+  // character per byte, so dirname's result encodes back to exactly the parent's bytes.
+  const make = async (dir: Validate.Path): Promise<string | undefined> => {
     try {
       await mkdirOne(dir)
-      return text
+      return dir.text
     } catch (error) {
       const code = (error as { code?: string }).code
       if (code === "EEXIST") {
         if ((await statOne(dir)).isDirectory()) return undefined
         throw error
       }
-      const parent = dirname(text)
-      if (code !== "ENOENT" || parent === text) throw error
-      const first = await make(parent)
+      const own = Buffer.from(dir.bytes.buffer, dir.bytes.byteOffset, dir.bytes.length - 1).toString("latin1")
+      const parent = dirname(own)
+      if (code !== "ENOENT" || parent === own) throw error
+      const first = await make(Validate.path(Buffer.from(parent, "latin1"), "path"))
       try {
         await mkdirOne(dir)
       } catch (again) {
         if ((again as { code?: string }).code !== "EEXIST" || !(await statOne(dir)).isDirectory()) throw again
       }
-      return first ?? text
+      return first ?? dir.text
     }
   }
-  return make(target.text)
+  return make(target)
 }

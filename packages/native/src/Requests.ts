@@ -388,14 +388,17 @@ export class Requests implements Multishot {
       process.nextTick(callback, Errors.closingFdError("close", fd), 0)
       return
     }
-    const entry: FdClosing = { waiting: 0, onIdle: () => this.closeNow(fd, callback) }
+    // Calls off the ring on the fd cannot be cancelled: the close waits for them to end.
+    const entry: FdClosing = { waiting: this.delivery.offRing.get(fd) ?? 0, onIdle: () => this.closeNow(fd, callback) }
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
     const counted = t.onFdCount(fd) // -1: not counted, every slot is looked at
-    for (let slot = 0; (counted < 0 || entry.waiting < counted) && slot < t.reached; slot++) {
+    let found = 0
+    for (let slot = 0; (counted < 0 || found < counted) && slot < t.reached; slot++) {
       const state = t.state[slot]
       if (state === Pending.FREE || t.fd[slot] !== fd || !BY_OP[t.op[slot]!]!.onFd) continue
+      found++
       entry.waiting++
       if (state === Pending.QUEUED || state === Pending.SUBMITTED) live.push(slot)
     }

@@ -98,7 +98,10 @@ const blksizes = new Small()
 const devs = new Device()
 const rdevs = new Device()
 
-/** A statx_timestamp (tv_sec int64, tv_nsec uint32) as ns and ms, the ms rounded down as BigIntStats' are. */
+/**
+ * A statx_timestamp (tv_sec int64, tv_nsec uint32) as ns and ms, the ms as BigIntStats' are:
+ * ns / 1,000,000n (bigint division: toward zero, so -0.5 ms is 0n).
+ */
 interface Time {
   ns: bigint
   ms: bigint
@@ -111,7 +114,7 @@ const timeOf = (view: DataView, at: number, out: Time): void => {
   const nsec = view.getUint32(at + 8, true)
   const seconds = secHi * TWO_32 + secLo
   if (secHi >= 0 && seconds < FAST_SECONDS) {
-    // ms = floor(ns / 1e6) = seconds * 1000 + floor(nsec / 1e6), below 2^53; ns = ms * 1e6 + the
+    // ns >= 0 here: ms = floor(ns / 1e6) = seconds * 1000 + floor(nsec / 1e6), below 2^53; ns = ms * 1e6 + the
     // rest, made in 32-bit halves (each product below 2^53, so exact).
     const ms = seconds * 1000 + Math.floor(nsec / 1_000_000)
     const msHi = Math.floor(ms / TWO_32)
@@ -124,7 +127,7 @@ const timeOf = (view: DataView, at: number, out: Time): void => {
   // Before 1970 or after 2262: the same values in bigint arithmetic.
   const ns = view.getBigInt64(at, true) * 1_000_000_000n + BigInt(nsec)
   out.ns = ns
-  out.ms = ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n
+  out.ms = ns / 1_000_000n
 }
 
 const time: Time = { ns: 0n, ms: 0n }

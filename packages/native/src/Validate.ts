@@ -193,9 +193,9 @@ export const bytesOf = (value: Data | undefined): number => {
 /** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
 const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
 
-/** readFile's `encoding`: undefined (a Buffer) or one Buffer.toString knows (ERR_INVALID_ARG_VALUE). */
+/** readFile's `encoding`: undefined or null (a Buffer) or one Buffer.toString knows (ERR_INVALID_ARG_VALUE). */
 export const encoding = (value: unknown): BufferEncoding | undefined => {
-  if (value === undefined) return undefined
+  if (value === undefined || value === null) return undefined
   if (typeof value === "string" && Buffer.isEncoding(value)) return value
   throw coded(
     new TypeError(`encoding must be a Buffer encoding ("utf8", "latin1", "base64"…), got ${String(value)}`),
@@ -287,9 +287,12 @@ const FLAG_STRINGS: ReadonlyMap<string, number> = new Map([
   ["sa+", O_APPEND | O_CREAT | O_RDWR | O_SYNC],
 ])
 
-/** open's flags (a node:fs string or O_* bits) as the O_* bits the kernel gets, O_CLOEXEC included. */
+/**
+ * open's flags (a node:fs string or O_* bits; undefined or null: "r", as node:fs) as the O_* bits
+ * the kernel gets, O_CLOEXEC included.
+ */
 export const openFlags = (value: unknown): number => {
-  if (value === undefined) return O_RDONLY | O_CLOEXEC
+  if (value === undefined || value === null) return O_RDONLY | O_CLOEXEC
   if (typeof value === "string") {
     const bits = FLAG_STRINGS.get(value)
     if (bits === undefined) {

@@ -23,6 +23,7 @@ import {
   writeSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
+import { pbkdf2 } from "node:crypto"
 import { constants } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -74,6 +75,14 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
         await ring.closeFd(fd)
         expect(isOpen(fd)).toBe(false)
       }
+      // No flags, or null (as node:fs): "r".
+      const path = join(dir, "f-r")
+      for (const flags of [undefined, null]) {
+        const fd = await ring.open(path, { flags: flags as never })
+        const bits = parseInt(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8").match(/flags:\s+(\d+)/)![1]!, 8)
+        expect([bits & 0o2000000, bits & 0o3]).toEqual([0o2000000, 0]) // O_CLOEXEC, O_RDONLY
+        await ring.closeFd(fd)
+      }
     })
 
     it("wx, wx+, ax and ax+ create and then fail with EEXIST; a created file gets the mode under the umask", async () => {
@@ -94,6 +103,36 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
         ])
         expect(error.message).toBe(`EEXIST: file already exists, open '${path}'`)
       }
+    })
+
+    it("reads every option before the buffers: a getter that detaches or shrinks a buffer gets the buffer's TypeError, nothing reaches the kernel", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const path = join(dir, "f")
+      writeFileSync(path, "0123456789")
+      const fd = await ring.open(path)
+      const submitted = ring.stats().submitted
+      const detaching = (buffer: Uint8Array) => ({
+        get length() {
+          ;(buffer.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+          return undefined
+        },
+      })
+      const one = new Uint8Array(8)
+      expect(() => ring.readAt(fd, one, 0, detaching(one))).toThrow(TypeError)
+      const two = [new Uint8Array(4), new Uint8Array(4)]
+      expect(() =>
+        ring.readAt(fd, two, 0, {
+          get signal() {
+            for (const b of two) (b.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+            return undefined
+          },
+        }),
+      ).toThrow(TypeError)
+      const received = new Uint8Array(8)
+      expect(() => ring.recv(fd, received, detaching(received))).toThrow(TypeError)
+      expect(ring.stats().submitted).toBe(submitted)
+      await ring.closeFd(fd)
     })
 
     it("takes O_* bits, a Uint8Array path and a file: URL", async () => {
@@ -378,6 +417,11 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       closeSync(fd)
       const st = await ring.stat(path)
       expect([st.isFile(), st.size]).toEqual([true, 10n])
+      // Before 1970, within a millisecond: ms as BigIntStats' (ns / 1e6n, toward zero).
+      execFileSync("touch", ["-a", "-d", "@-0.0005", path])
+      execFileSync("touch", ["-m", "-d", "@-1.5", path])
+      same(await ring.stat(path), statSync(path, { bigint: true }))
+      expect([(await ring.stat(path)).atimeMs, (await ring.stat(path)).mtimeMs]).toEqual([0n, -1500n])
     })
 
     it("fails with ENOENT and ENOTDIR carrying the path, EBADF carrying the fd; aborted and timed out before the kernel", async () => {
@@ -563,6 +607,12 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect((await failure(ring.mkdir(join(dir, "n"), { signal: AbortSignal.abort() }))).name).toBe("AbortError")
       expect((await failure(ring.mkdir(join(dir, "n", "m"), { recursive: true, timeout: 0 }))).code).toBe("ETIMEDOUT")
       expect(() => statSync(join(dir, "n"))).toThrow()
+      // A Buffer path need not be UTF-8: recursive walks up its bytes, as fs.mkdir does.
+      const bytes = Buffer.concat([Buffer.from(join(dir, "a")), Buffer.from([0xff]), Buffer.from("/b")])
+      await ring.mkdir(bytes, { recursive: true })
+      const names = readdirSync(dir, { encoding: "buffer" }).map((n) => n.toString("hex"))
+      expect(names).toContain("61ff")
+      expect(readdirSync(Buffer.concat([Buffer.from(join(dir, "a")), Buffer.from([0xff])]), "utf8")).toEqual(["b"])
     })
 
     it("symlink stores its target as given; link makes a second name; EEXIST carries path and dest", async () => {
@@ -653,7 +703,28 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect([e.code, e.syscall, e.fd]).toEqual(["EBADF", "ftruncate", 1_000_000])
       const m = await failure(ring.mkdir(join(dir, "d")))
       expect([m.code, m.syscall, m.path]).toEqual(["ENOSYS", "mkdir", join(dir, "d")])
+      const big = await failure(ring.truncate(fd, 2n ** 60n))
+      expect([big.code, big.syscall, big.fd]).toEqual(["EFBIG", "ftruncate", fd])
+      // The off-ring call counts as a request on its fd: a closeFd waits for it, so the fd number
+      // cannot be reused (here by the victim's open) while it may still run. libuv's threadpool is
+      // kept busy so that the ftruncate(2) waits in its queue.
+      writeFileSync(path, "0123456789")
+      const busy = Array.from({ length: 8 }, () => new Promise((done) => pbkdf2("p", "s", 100_000, 64, "sha512", done)))
+      const order: Array<string> = []
+      const truncating = ring.truncate(fd, 0).then(() => order.push("truncate"))
       await ring.closeFd(fd)
+      order.push("close")
+      const victimPath = join(dir, "victim")
+      writeFileSync(victimPath, "victim")
+      const victim = openSync(victimPath, "r+")
+      await truncating
+      await Promise.all(busy)
+      closeSync(victim)
+      expect([order, readFileSync(victimPath, "utf8"), readFileSync(path, "utf8")]).toEqual([
+        ["truncate", "close"],
+        "victim",
+        "",
+      ])
     })
   })
 })

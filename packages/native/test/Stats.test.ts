@@ -1,7 +1,7 @@
 /**
  * Stats.fromStatx on statx records written here field by field: every field against the formula
- * node:fs's BigIntStats follows (makedev for dev and rdev; ns = sec * 1e9 + nsec; ms = ns / 1e6
- * rounded down), at the edges of the fast path (before 1970, past 2262, the largest nsec), for
+ * node:fs's BigIntStats follows (makedev for dev and rdev; ns = sec * 1e9 + nsec; ms = ns / 1e6n,
+ * bigint division, toward zero), at the edges of the fast path (before 1970, past 2262, the largest nsec), for
  * records read one after another from the same and from different buffers (the small fields repeat
  * the last value's bigint; a record from another buffer reads its own bytes). The kernel filling
  * records is in Driver.files.test.ts (stat against fs.statSync).
@@ -63,7 +63,7 @@ const expectFields = (record: Uint8Array, f: Fields): void => {
   ;(["atime", "birthtime", "ctime", "mtime"] as const).forEach((name, i) => {
     const [sec, nsec] = f.times[i]!
     const ns = sec * 1_000_000_000n + BigInt(nsec)
-    const ms = ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n
+    const ms = ns / 1_000_000n
     expect([name, st[`${name}Ns`], st[`${name}Ms`], st[name].getTime()]).toEqual([
       name,
       ns,
