@@ -18,7 +18,9 @@
  *   with SocketCloseError 1000, after a reset with SocketReadError (cause: the IoUringError, code
  *   `ECONNRESET`), each after the chunks received before it.
  * - `write`/`writeAll` send on the ring and complete when the kernel has taken every byte
- *   (`writeAll` is one vectored send); a `CloseEvent` half-closes, as does releasing the writer.
+ *   (`writeAll` is one vectored send). Releasing the writer half-closes once the sends in flight
+ *   ended (the peer reads every byte, then end of stream); a `CloseEvent` closes the connection,
+ *   cancelling the sends in flight (their writes fail with SocketWriteError), as NodeSocket's.
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
  * Every step (connect, receive, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,

@@ -9,6 +9,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { once } from "node:events"
+import { spawn } from "node:child_process"
 import { randomBytes, createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
@@ -246,6 +247,118 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
           assert.strictEqual(error.reason._tag, "SocketReadError")
           const cause = (error.reason as Socket.SocketReadError).cause as { code?: string }
           assert.strictEqual(cause.code, "ECONNRESET")
+        }),
+      )("TCP"),
+    )
+
+    it.live(
+      "a reset that comes with data nobody pulled yet (the JS thread busy meanwhile): the data, then SocketReadError (ECONNRESET), not a clean close",
+      () =>
+        run(() =>
+          Effect.gen(function* () {
+            // The peer is another process, so that it sends while this thread is blocked: 100,000
+            // bytes (past the 64 KiB high-water mark, which stops the receive), then a reset.
+            const peer = spawn(
+              process.execPath,
+              [
+                "-e",
+                `const s = require("node:net").createServer((c) => { c.write("hello"); setTimeout(() => c.write(Buffer.alloc(100000, 7), () => setTimeout(() => c.resetAndDestroy(), 20)), 200) });
+               s.listen(0, "127.0.0.1", () => process.stdout.write(s.address().port + "\\n"))`,
+              ],
+              { stdio: ["ignore", "pipe", "inherit"] },
+            )
+            yield* Effect.addFinalizer(() => Effect.sync(() => peer.kill()))
+            const port = yield* Effect.promise(
+              () => new Promise<number>((resolve) => peer.stdout!.once("data", (d) => resolve(Number(String(d))))),
+            )
+            const socket = yield* implementation.makeNet({ host: "127.0.0.1", port })
+            const { pull } = yield* socket.reader
+            assert.strictEqual(decode(concat((yield* pull) as ReadonlyArray<Uint8Array>)), "hello")
+            yield* Effect.sleep("20 millis")
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600) // the data and the reset arrive now
+            // …and are handled with no pull waiting: the bytes pass the high-water mark, which stops the
+            // receive at the moment the reset ends it.
+            yield* Effect.sleep("300 millis")
+            let bytes = 0
+            while (true) {
+              const result = yield* Effect.result(pull)
+              if (result._tag === "Success") {
+                for (const c of result.success) bytes += typeof c === "string" ? c.length : c.byteLength
+                continue
+              }
+              assert.isAtMost(bytes, 100000)
+              assert.strictEqual(result.failure.reason._tag, "SocketReadError")
+              assert.strictEqual(
+                ((result.failure.reason as Socket.SocketReadError).cause as { code?: string }).code,
+                "ECONNRESET",
+              )
+              return
+            }
+          }),
+        )("TCP"),
+    )
+
+    it.live(
+      "a CloseEvent while a write is blocked (the peer does not read): the write ends and the connection closes",
+      () =>
+        run(() =>
+          Effect.gen(function* () {
+            const accepted = yield* Deferred.make<net.Socket>()
+            const server = net.createServer((c) => {
+              c.on("error", () => {})
+              c.pause() // reads nothing: the write below blocks
+              Deferred.doneUnsafe(accepted, Exit.succeed(c))
+            })
+            yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
+            yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
+            const socket = yield* implementation.makeNet({
+              host: "127.0.0.1",
+              port: (server.address() as net.AddressInfo).port,
+            })
+            yield* socket.reader
+            const { write } = yield* socket.writer
+            const blocked = yield* Effect.forkDetach(write(new Uint8Array(32 << 20)))
+            const peer = yield* Deferred.await(accepted)
+            yield* Effect.sleep("200 millis")
+            assert.isUndefined(blocked.pollUnsafe())
+            yield* write(new Socket.CloseEvent(1000))
+            const exit = yield* Fiber.await(blocked).pipe(Effect.timeout("2 seconds"))
+            const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+            assert.strictEqual(error?._tag === "Some" ? error.value.reason._tag : "no error", "SocketWriteError")
+            // The peer, reading again, reaches the end of the connection.
+            const ended = new Promise<void>((resolve) => peer.once("close", () => resolve()))
+            peer.resume()
+            yield* Effect.promise(() => ended).pipe(Effect.timeout("5 seconds"))
+          }),
+        )("TCP"),
+    )
+
+    it.live("releasing the writer while a write is in flight: the peer gets every byte, then end of stream", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const size = 32 << 20
+          const received = yield* Deferred.make<number>()
+          const server = net.createServer((c) => {
+            let bytes = 0
+            c.on("error", () => {})
+            c.on("data", (d: Buffer) => (bytes += d.length))
+            c.on("end", () => Deferred.doneUnsafe(received, Exit.succeed(bytes)))
+          })
+          yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
+          yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
+          const socket = yield* implementation.makeNet({
+            host: "127.0.0.1",
+            port: (server.address() as net.AddressInfo).port,
+          })
+          yield* socket.reader
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const { write } = yield* socket.writer
+              yield* Effect.forkDetach(write(new Uint8Array(size)))
+              yield* Effect.sleep("1 millis")
+            }),
+          )
+          assert.strictEqual(yield* Deferred.await(received).pipe(Effect.timeout("5 seconds")), size)
         }),
       )("TCP"),
     )

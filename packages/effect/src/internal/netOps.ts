@@ -82,7 +82,7 @@ const boundAddress = (address: SocketAddress, options: ListenOptions): BoundAddr
     : { _tag: "Inet", host: address.address, port: address.port }
 
 /** Errors with which a kernel without multishot receive (Linux 6.0) or provided-buffer rings (5.19) refuses recvMany. */
-const MULTISHOT_REFUSED = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP"])
+export const MULTISHOT_REFUSED: ReadonlySet<string> = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP"])
 
 /** Bytes one receive of the fallback takes at most. */
 const FALLBACK_CHUNK = 65536

@@ -4,21 +4,28 @@
  * (sends on the ring, which complete only when the kernel took every byte: that is the
  * backpressure), and the connection's lifetime.
  *
- * Receiving: the first pull arms one multishot receive (NetOps.recvMany, on the Driver's provided
- * buffers) in a fiber of its own; each chunk it delivers (already copied out of the provided
- * buffer by the Driver) is queued here, and a pull takes every queued chunk at once (at most
- * `chunkSize` chunks), or waits for the next. The multishot has no flow control of its own, so the
- * queue is bounded here: when the bytes nobody has pulled reach `highWaterMark`, the receive is
- * cancelled in the kernel (the socket's receive buffer then fills and TCP pushes back on the peer),
- * and the next pull re-arms it once it took the queue. A blocked pull that is interrupted cancels
- * the receive in the kernel too (and waits for it to end); chunks delivered meanwhile stay queued
- * for the next pull, so nothing is lost.
+ * Receiving: the first pull arms one multishot receive on the Driver's provided buffers: over the
+ * ring's own service, straight on its Driver (its handle is what stops it); over another service,
+ * NetOps.recvMany in a fiber of its own (stopped by interrupting the fiber). Each chunk it delivers
+ * (already copied out of the provided buffer by the Driver) is queued here, and a pull takes every
+ * queued chunk at once (at most `chunkSize` chunks), or waits for the next. The multishot has no
+ * flow control of its own, so the queue is bounded here: when the bytes nobody has pulled reach
+ * `highWaterMark`, the receive is cancelled in the kernel (the socket's receive buffer then fills
+ * and TCP pushes back on the peer), and the next pull re-arms it once it took the queue. A blocked
+ * pull that is interrupted cancels the receive in the kernel too (and waits for it to end); chunks
+ * delivered meanwhile stay queued for the next pull, so nothing is lost. Over the Driver, a receive
+ * that ended on its own while its stop was on the way (a reset, end of stream: reported once by the
+ * kernel) keeps that ending for the pulls.
+ *
+ * Sending: sends in flight are counted; releasing the writer (shutdown of the write side) waits for
+ * them, so the peer gets every byte written before its end of stream; a CloseEvent cancels those
+ * over the Driver in the kernel and closes the connection.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
- * for a client, the handler's end for a server connection) and no receive, send or shutdown on it
- * is pending, so the fd is never closed under an operation in the kernel (and never reused while
- * one is). Closing the reader or the connection from this side cancels the armed receive and fails
- * the pulls waiting for it at once.
+ * for a client, the handler's end for a server connection, a CloseEvent) and no receive, send or
+ * shutdown on it is pending, so the fd is never closed under an operation in the kernel (and never
+ * reused while one is). Closing the reader or the connection from this side cancels the armed
+ * receive and fails the pulls waiting for it at once.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
  * of stream, with SocketReadError on a read error (ECONNRESET), both after the chunks received
@@ -34,7 +41,7 @@ import * as Socket from "effect/socket/Socket"
 import type { Data } from "../IoUring.ts"
 import { IoUringError, toSocketError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
-import type { Connection, NetOps } from "./netOps.ts"
+import { type Connection, MULTISHOT_REFUSED, type NetOps } from "./netOps.ts"
 import type { Raw } from "./ring.ts"
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
@@ -52,8 +59,19 @@ export class Live {
   private queue: Array<Uint8Array> = []
   private head = 0
   private queued = 0
-  /** The fiber of the armed multishot receive; undefined when none is armed. */
+  /** The armed multishot receive: its fiber (over a service), or its Driver handle (raw); neither when none is armed. */
   private receiver: Fiber.Fiber<void, IoUringError> | undefined
+  private rawReceive: RequestHandle | undefined
+  /** stopReceiving's waits for the raw receive's end (each resumed with what the end runs). */
+  private rawStops: Array<(effect: Effect.Effect<void>) => void> = []
+  /** The kernel refused the multishot receive on this connection: the service's fallback (one-shot receives) from now on. */
+  private multishotRefused = false
+  /** Sends submitted and not ended; their Driver handles (raw sends) or fibers, for a CloseEvent to cancel. */
+  private sending = 0
+  private readonly sendHandles = new Set<RequestHandle>()
+  private readonly sendFibers = new Set<Fiber.Fiber<void, IoUringError>>()
+  /** Waits for `sending` to reach 0 (endWrite). */
+  private sendsIdle: Array<() => void> = []
   /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
   private received: Socket.SocketError | undefined
   /** Pulls waiting for a chunk, first come first served. */
@@ -93,10 +111,27 @@ export class Live {
    */
   send(data: Data): Effect.Effect<void, Socket.SocketError> {
     if (this.raw !== undefined) return this.sendRaw(this.raw, data)
-    return Effect.suspend(
-      (): Effect.Effect<void, IoUringError | "closed"> =>
-        this.closeAsked ? Effect.fail("closed" as const) : this.track(this.ops.send(this.connection, data)),
-    ).pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
+    return Effect.suspend((): Effect.Effect<void, IoUringError | "closed"> => {
+      if (this.closeAsked) return Effect.fail("closed" as const)
+      // In a fiber of its own, which a CloseEvent interrupts (cancelling the send in the kernel);
+      // interrupting the caller interrupts it too.
+      this.sending++
+      const fiber = Effect.runFork(this.track(this.ops.send(this.connection, data)))
+      this.sendFibers.add(fiber)
+      const done = Effect.sync(() => {
+        this.sendFibers.delete(fiber)
+        this.sendEnded()
+      })
+      return Effect.onInterrupt(Fiber.await(fiber), () => Fiber.interrupt(fiber)).pipe(
+        Effect.ensuring(done),
+        Effect.flatMap(
+          (exit): Effect.Effect<void, IoUringError | "closed"> =>
+            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && this.closeAsked
+              ? Effect.fail("closed" as const)
+              : exit,
+        ),
+      )
+    }).pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
   }
 
   /**
@@ -115,19 +150,33 @@ export class Live {
       let handle: RequestHandle
       const ended = (outcome: Exit.Exit<void, Socket.SocketError>): void => {
         settled = true
+        this.sendHandles.delete(handle)
         this.pending--
+        this.sendEnded()
         const close = this.closeIfIdle()
         if (release !== undefined) return release(close)
         resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
       }
       this.pending++
+      this.sending++
       try {
-        handle = driver.submitSend(fd, data, 0, (error) => ended(error === null ? Exit.void : sendFailure(error, fd)))
+        handle = driver.submitSend(fd, data, 0, (error) =>
+          // A send a CloseEvent cancelled fails as a write on a closed socket (as NodeSocket's).
+          ended(
+            error === null
+              ? Exit.void
+              : this.closeAsked && (error as { reason?: unknown }).reason === "Cancelled"
+                ? Exit.fail(writeClosed())
+                : sendFailure(error, fd),
+          ),
+        )
       } catch (error) {
         // Refused before the loop (a closed Driver, an argument the Driver refuses).
+        handle = 0
         return ended(sendFailure(error, fd))
       }
       if (settled) return
+      this.sendHandles.add(handle)
       return Effect.callback<void>((resumeCleanup) => {
         if (settled) return resumeCleanup(Effect.void)
         release = resumeCleanup
@@ -194,16 +243,43 @@ export class Live {
     const resume = this.waiters.shift()
     if (resume !== undefined) return resume(Effect.succeed(this.take()))
     // Nobody pulls: past the high-water mark, stop taking bytes from the kernel.
-    if (this.queued >= this.highWaterMark) this.receiver?.interruptUnsafe()
+    if (this.queued >= this.highWaterMark) {
+      if (this.rawReceive !== undefined) this.cancelRaw(this.rawReceive)
+      else this.receiver?.interruptUnsafe()
+    }
+  }
+
+  /** A send ended: once none is in flight, endWrite's waits go on. */
+  private sendEnded(): void {
+    if (--this.sending > 0 || this.sendsIdle.length === 0) return
+    const idle = this.sendsIdle
+    this.sendsIdle = []
+    for (const go of idle) go()
+  }
+
+  /** Cancels a request of this connection on the Driver (its callback still runs once). */
+  private cancelRaw(handle: RequestHandle): void {
+    try {
+      this.raw!.driver.cancel(handle)
+    } catch {
+      // The request is ending on its own: its callback still runs once.
+    }
   }
 
   /** Arms the multishot receive unless one is armed, it ended for good or this side closed. */
   private arm(): void {
-    if (this.receiver !== undefined || this.received !== undefined || this.closeAsked || this.readEnd !== undefined) {
+    if (
+      this.receiver !== undefined ||
+      this.rawReceive !== undefined ||
+      this.received !== undefined ||
+      this.closeAsked ||
+      this.readEnd !== undefined
+    ) {
       return
     }
     if (this.queued >= this.highWaterMark) return
     this.pending++
+    if (this.raw !== undefined && !this.multishotRefused) return this.armRaw(this.raw)
     const fiber = Effect.runFork(
       this.ops
         .recvMany(this.connection, this.onChunk)
@@ -213,7 +289,57 @@ export class Live {
     if (fiber.pollUnsafe() === undefined) this.receiver = fiber
   }
 
-  /** The multishot receive ended: for good (end of stream, an error) or stopped (interrupted). */
+  /**
+   * The multishot receive straight on the Driver: stopped by cancelling its handle, so that an
+   * ending of its own that crossed the stop (a reset, end of stream) still reaches the pulls. The
+   * kernel's refusal of the multishot before any chunk (before Linux 6.0) turns this connection
+   * over to the service's fallback (NetOps.recvMany in a fiber).
+   */
+  private armRaw({ driver }: Raw): void {
+    const fd = this.connection.fd
+    let delivered = false
+    const onChunk = (chunk: Uint8Array): void => {
+      delivered = true
+      this.chunk(chunk)
+    }
+    let handle: RequestHandle | undefined
+    let ended = false
+    const end = (error: unknown): void => {
+      ended = true
+      this.rawReceive = undefined
+      const code = (error as { code?: unknown } | null)?.code
+      if (!delivered && typeof code === "string" && MULTISHOT_REFUSED.has(code) && !this.closeAsked) {
+        this.multishotRefused = true
+        this.pending--
+        // Nothing was received: the fallback takes over where a pull or a stop still waits for it.
+        for (const go of this.rawStops.splice(0)) go(Effect.void)
+        if (this.waiters.length > 0) this.arm()
+        return
+      }
+      const classified = error === null ? null : Errors.classify(error, "recv", fd, "recvMany")
+      const exit: Exit.Exit<void, IoUringError> =
+        classified === null
+          ? Exit.void
+          : classified instanceof IoUringError
+            ? Exit.fail(classified)
+            : Exit.failCause(classified)
+      const close = this.receiveEnded(exit)
+      // The close (if this was the last operation of a connection asked to close) runs whether or
+      // not anyone waits; a stop that waits for the end waits for it too.
+      const closing = close === Effect.void ? undefined : Effect.runFork(close)
+      const waited = closing === undefined ? Effect.void : Effect.asVoid(Fiber.await(closing))
+      for (const go of this.rawStops.splice(0)) go(waited)
+    }
+    try {
+      handle = driver.submitRecvMany(fd, 0, onChunk, end)
+    } catch (error) {
+      // Refused before the loop (a closed Driver): ended.
+      return end(error)
+    }
+    if (!ended) this.rawReceive = handle
+  }
+
+  /** The multishot receive ended: for good (end of stream, an error) or stopped (interrupted, cancelled). */
   private receiveEnded(exit: Exit.Exit<void, IoUringError>): Effect.Effect<void> {
     this.receiver = undefined
     this.pending--
@@ -237,7 +363,15 @@ export class Live {
 
   /** Cancels the armed receive in the kernel and waits until it ended. */
   private stopReceiving(): Effect.Effect<void> {
-    return Effect.suspend(() => (this.receiver === undefined ? Effect.void : Fiber.interrupt(this.receiver)))
+    return Effect.suspend(() => {
+      if (this.receiver !== undefined) return Fiber.interrupt(this.receiver)
+      const handle = this.rawReceive
+      if (handle === undefined) return Effect.void
+      return Effect.callback<void>((resume) => {
+        this.rawStops.push(resume)
+        this.cancelRaw(handle)
+      })
+    })
   }
 
   /** Fails every waiting pull with what `ready` says now (an error from this side). */
@@ -277,20 +411,35 @@ export class Live {
     })
   }
 
-  /** Closes the connection from this side: pending and later pulls fail with `reason`. */
+  /**
+   * Closes the connection from this side (a CloseEvent): pending and later pulls fail with
+   * `reason`; sends in flight are cancelled in the kernel (their writes fail with SocketWriteError).
+   */
   closeWith(reason: Socket.SocketError): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readEnd ??= reason
+      for (const handle of this.sendHandles) this.cancelRaw(handle)
+      for (const fiber of this.sendFibers) fiber.interruptUnsafe()
       return this.requestClose()
     })
   }
 
-  /** shutdown(2) of the write side, once. */
+  /** shutdown(2) of the write side, once, after the sends in flight ended (the peer gets their bytes first). */
   endWrite(): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.writeEnded || this.closeAsked) return Effect.void
       this.writeEnded = true
-      return this.track(this.ops.shutdownWrite(this.connection))
+      const shutdown = Effect.suspend(() =>
+        this.closeAsked ? Effect.void : this.track(this.ops.shutdownWrite(this.connection)),
+      )
+      if (this.sending === 0) return shutdown
+      return Effect.andThen(
+        Effect.callback<void>((resume) => {
+          if (this.sending === 0) return resume(Effect.void)
+          this.sendsIdle.push(() => resume(Effect.void))
+        }),
+        shutdown,
+      )
     })
   }
 
