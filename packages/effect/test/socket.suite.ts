@@ -87,6 +87,18 @@ const readAtLeast = (pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Soc
     return concat(chunks)
   })
 
+/** A node:net server on 127.0.0.1 for the scope, each connection handed to `onConnection`; where a client connects. */
+const rawPeer = (onConnection: (c: net.Socket) => void) =>
+  Effect.gen(function* () {
+    const server = net.createServer((c) => {
+      c.on("error", () => {})
+      onConnection(c)
+    })
+    yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
+    yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
+    return { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }
+  })
+
 /** Echoes until end of stream, then half-closes (releasing the writer). */
 const echo = (socket: Socket.Socket) =>
   Effect.scoped(
@@ -304,17 +316,12 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         run(() =>
           Effect.gen(function* () {
             const accepted = yield* Deferred.make<net.Socket>()
-            const server = net.createServer((c) => {
-              c.on("error", () => {})
-              c.pause() // reads nothing: the write below blocks
-              Deferred.doneUnsafe(accepted, Exit.succeed(c))
-            })
-            yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
-            yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
-            const socket = yield* implementation.makeNet({
-              host: "127.0.0.1",
-              port: (server.address() as net.AddressInfo).port,
-            })
+            const socket = yield* implementation.makeNet(
+              yield* rawPeer((c) => {
+                c.pause() // reads nothing: the write below blocks
+                Deferred.doneUnsafe(accepted, Exit.succeed(c))
+              }),
+            )
             yield* socket.reader
             const { write } = yield* socket.writer
             const blocked = yield* Effect.forkDetach(write(new Uint8Array(32 << 20)))
@@ -338,18 +345,13 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         Effect.gen(function* () {
           const size = 32 << 20
           const received = yield* Deferred.make<number>()
-          const server = net.createServer((c) => {
-            let bytes = 0
-            c.on("error", () => {})
-            c.on("data", (d: Buffer) => (bytes += d.length))
-            c.on("end", () => Deferred.doneUnsafe(received, Exit.succeed(bytes)))
-          })
-          yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
-          yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
-          const socket = yield* implementation.makeNet({
-            host: "127.0.0.1",
-            port: (server.address() as net.AddressInfo).port,
-          })
+          const socket = yield* implementation.makeNet(
+            yield* rawPeer((c) => {
+              let bytes = 0
+              c.on("data", (d: Buffer) => (bytes += d.length))
+              c.on("end", () => Deferred.doneUnsafe(received, Exit.succeed(bytes)))
+            }),
+          )
           yield* socket.reader
           yield* Effect.scoped(
             Effect.gen(function* () {
