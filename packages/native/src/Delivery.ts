@@ -71,10 +71,15 @@ export const closeHere = (fd: number): IoUringError | null => {
   }
 }
 
-/** An fd `closeFd` is closing: how many requests on it are still to end, and what runs when none is. */
+/**
+ * An fd `closeFd` is closing: how many requests on it are still to end, what runs when none is,
+ * and whether the close itself has gone to the kernel (from then on the kernel may hand the number
+ * out again: see `fdMade`).
+ */
 export interface FdClosing {
   waiting: number
   readonly onIdle: () => void
+  inKernel: boolean
 }
 
 /**
@@ -276,6 +281,7 @@ export class Delivery {
     const op = t.op[slot]!
     const fd = t.fd[slot]!
     if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
+    if (error === null && this.closingFds.size > 0 && BY_OP[op]!.producesFd) this.fdMade(result)
     t.release(slot)
     if (this.shutdown.closing) this.shutdown.ended(error?.reason)
     // Before the callback: a closeFd of this fd that the callback starts does not count this
@@ -308,6 +314,17 @@ export class Delivery {
   private countDown(fd: number): void {
     const closing = this.closingFds.get(fd)
     if (closing !== undefined && --closing.waiting === 0) closing.onIdle()
+  }
+
+  /**
+   * The kernel made `fd` (an open, accept, socket): if a closeFd of that number had its close in
+   * the kernel still to complete (a close handed to a kernel worker may complete after the number
+   * is taken again), that close has happened, and the number is a new file's: it is no longer
+   * closing, so that requests on it, and its own closeFd, are not refused.
+   */
+  fdMade(fd: number): void {
+    const closing = this.closingFds.get(fd)
+    if (closing !== undefined && closing.inKernel) this.closingFds.delete(fd)
   }
 
   /** A call on `fd` off the ring started (offRing). */

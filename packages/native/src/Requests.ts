@@ -275,6 +275,7 @@ export class Requests implements Multishot {
       return 0
     }
     const rc = call()
+    if (rc >= 0 && BY_OP[op]!.producesFd) this.delivery.fdMade(rc)
     process.nextTick(callback, rc < 0 ? Errors.errnoError(rc, syscallOf(op), fdOf(op, fd)) : null, rc < 0 ? 0 : rc)
     return 0
   }
@@ -389,7 +390,11 @@ export class Requests implements Multishot {
       return
     }
     // Calls off the ring on the fd cannot be cancelled: the close waits for them to end.
-    const entry: FdClosing = { waiting: this.delivery.offRing.get(fd) ?? 0, onIdle: () => this.closeNow(fd, callback) }
+    const entry: FdClosing = {
+      waiting: this.delivery.offRing.get(fd) ?? 0,
+      onIdle: () => this.closeNow(fd, entry, callback),
+      inKernel: false,
+    }
     closing.set(fd, entry)
     const t = this.table
     const live: Array<number> = []
@@ -412,15 +417,17 @@ export class Requests implements Multishot {
         this.cancel(t.handleOf(slot))
       }
     }
-    if (entry.waiting === 0) this.closeNow(fd, callback)
+    if (entry.waiting === 0) this.closeNow(fd, entry, callback)
   }
 
   /** Nothing is outstanding on fd any more: the close itself, through the ring (close(2) here once the Driver closes). */
-  private closeNow(fd: number, callback: T.Callback): void {
+  private closeNow(fd: number, entry: FdClosing, callback: T.Callback): void {
     const done = (error: Error | null): void => {
-      this.delivery.closingFds.delete(fd)
+      // Unless the number was handed out again meanwhile (Delivery.fdMade) and is closing anew.
+      if (this.delivery.closingFds.get(fd) === entry) this.delivery.closingFds.delete(fd)
       callback(error, 0)
     }
+    entry.inKernel = true
     if (this.shutdown.closing) {
       process.nextTick(done, closeHere(fd))
       return
@@ -441,6 +448,7 @@ export class Requests implements Multishot {
     if (outcome !== IOU_OUTCOME_OK || this.table.op[slot] !== OPERATIONS.acceptMany.op) return
     // Asked to stop (its signal, cancel or deadline): the caller does not want it any more.
     if (this.table.state[slot] === Pending.CANCELLING) return this.refuseConnection(result)
+    if (this.delivery.closingFds.size > 0) this.delivery.fdMade(result)
     const onFd = this.table.onFd[slot]
     if (onFd === undefined) return this.refuseConnection(result)
     try {

@@ -125,12 +125,42 @@ describe("Delivery: a closeFd waits for the requests it counted", () => {
     const idle: Array<string> = []
     // A's callback starts a closeFd of the fd, which counts the one request still on it: B.
     table.resolve[a] = () => {
-      delivery.closingFds.set(fd, { waiting: 1, onIdle: () => idle.push("idle") })
+      delivery.closingFds.set(fd, { waiting: 1, onIdle: () => idle.push("idle"), inKernel: false })
     }
     table.resolve[b] = () => {}
     delivery.finish(a, null, 1)
     expect([delivery.closingFds.get(fd)?.waiting, idle]).toEqual([1, []])
     delivery.finish(b, null, 1)
     expect([delivery.closingFds.get(fd)?.waiting, idle]).toEqual([0, ["idle"]])
+  })
+})
+
+describe("Delivery: an fd number the kernel hands out again", () => {
+  it("ends a closing whose close is in the kernel (the close has happened), and only such a closing", () => {
+    const table = new Pending.PendingTable(4)
+    const delivery = new Delivery(
+      table,
+      { closing: false } as Shutdown,
+      () => {},
+      () => {},
+    )
+    const opened = (fd: number): void => {
+      const slot = table.take()
+      table.op[slot] = OPERATIONS.open.op
+      table.fd[slot] = -100
+      table.kind[slot] = Pending.KIND_CALLBACK
+      table.state[slot] = Pending.SUBMITTED
+      table.resolve[slot] = () => {}
+      delivery.finish(slot, null, fd)
+    }
+    const waiting = { waiting: 1, onIdle: () => {}, inKernel: false }
+    const closing = { waiting: 0, onIdle: () => {}, inKernel: true }
+    delivery.closingFds.set(7, waiting)
+    delivery.closingFds.set(8, closing)
+    // 7's close has not gone to the kernel: the number cannot have been handed out again (a
+    // completion naming it would be a stale one), and the closing stays.
+    opened(7)
+    opened(8)
+    expect([delivery.closingFds.get(7), delivery.closingFds.has(8)]).toEqual([waiting, false])
   })
 })
