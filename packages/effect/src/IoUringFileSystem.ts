@@ -191,7 +191,11 @@ const makeWith = (
       const mode = yield* checkMode("writeFile", options?.mode)
       if (fused !== undefined) return yield* fused.writeFile(path, data, flags, mode & S_IALLUGO)
       yield* withFd("writeFile", path, flags, mode, (fd) =>
-        data.byteLength === 0 ? Effect.void : Errors.mapTo("writeFile", path)(ops.writeAt(fd, data, 0)),
+        data.byteLength > 0
+          ? Errors.mapTo("writeFile", path)(ops.writeAt(fd, data, 0))
+          : Ops.readOnly(flags)
+            ? Effect.fail(Errors.emptyWriteNotWritable("writeFile", path)) // as write(2) of nothing
+            : Effect.void,
       )
     })
 

@@ -599,6 +599,51 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
 
+    it.effect(
+      "a stream reads on a file that grows while it is read: its end is where the file ends when the consumer gets there",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const name = path.join(dir, "growing")
+          fs.writeFileSync(name, new Uint8Array(5000))
+          let chunks = 0
+          let bytes = 0
+          yield* Stream.runForEach(fsys.stream(name, { chunkSize: 1000 }), (chunk) =>
+            Effect.sync(() => {
+              // While the third chunk is handled (the reads ahead have found the end by then), 3,000
+              // bytes more.
+              if (++chunks === 3) fs.appendFileSync(name, new Uint8Array(3000))
+              bytes += chunk.byteLength
+            }),
+          )
+          assert.strictEqual(bytes, 8000)
+        }),
+    )
+
+    it.effect(
+      "a read or write of more than 2^31 - 1 bytes is a BadArgument, and a writeFile of nothing with flag r fails as write(2) (EBADF)",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const name = path.join(dir, "f")
+          yield* fsys.writeFileString(name, "x")
+          const huge = Buffer.allocUnsafeSlow(2 ** 31) // never touched: no memory behind it
+          const file = yield* fsys.open(name, { flag: "r+" })
+          for (const attempt of [file.read(huge), file.write(huge)]) {
+            assert.strictEqual(shapeOf(yield* Effect.flip(attempt), dir).tag, "BadArgument")
+          }
+          const empty = yield* Effect.flip(fsys.writeFile(name, new Uint8Array(0), { flag: "r" }))
+          assert.deepStrictEqual(shapeOf(empty, dir), {
+            tag: "Unknown",
+            method: "writeFile",
+            syscall: "write",
+            target: "f",
+          })
+        }),
+    )
+
     it.effect("the methods that stay on Node: access, exists, chmod, utimes, copy, copyFile, readDirectory", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem
@@ -664,6 +709,42 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
   })
+
+describe.skipIf(!supported)(
+  "IoUringFileSystem on a kernel without MKDIRAT, SYMLINKAT and LINKAT (before Linux 5.15)",
+  () => {
+    // The Driver learns which opcodes the kernel lacks when it opens, which the layer below does
+    // before its test runs; the test puts the variable back first thing.
+    const saved = process.env["IOU_SIMULATE_MISSING"]
+    process.env["IOU_SIMULATE_MISSING"] = "OP_MKDIRAT,OP_SYMLINKAT,OP_LINKAT"
+    layer(ringLayer, { timeout: 30_000, excludeTestServices: true })("mkdir, symlink and link", (it) => {
+      it.effect("go through node:fs, as NodeFileSystem's do", () =>
+        Effect.gen(function* () {
+          if (saved === undefined) delete process.env["IOU_SIMULATE_MISSING"]
+          else process.env["IOU_SIMULATE_MISSING"] = saved
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          yield* fsys.makeDirectory(path.join(dir, "d"))
+          yield* fsys.makeDirectory(path.join(dir, "a", "b", "c"), { recursive: true })
+          yield* fsys.writeFileString(path.join(dir, "f"), "x")
+          yield* fsys.symlink("f", path.join(dir, "s"))
+          yield* fsys.link(path.join(dir, "f"), path.join(dir, "l"))
+          assert.isTrue(fs.statSync(path.join(dir, "d")).isDirectory())
+          assert.isTrue(fs.statSync(path.join(dir, "a", "b", "c")).isDirectory())
+          assert.strictEqual(fs.readlinkSync(path.join(dir, "s")), "f")
+          assert.strictEqual(fs.statSync(path.join(dir, "l")).nlink, 2)
+          const exists = yield* Effect.flip(fsys.makeDirectory(path.join(dir, "d")))
+          assert.deepStrictEqual(shapeOf(exists, dir), {
+            tag: "AlreadyExists",
+            method: "makeDirectory",
+            syscall: "mkdir",
+            target: "d",
+          })
+        }),
+      )
+    })
+  },
+)
 
 describe("FileSystem behaviour", () => {
   suite("NodeFileSystem", nodeLayer)

@@ -20,6 +20,20 @@ const MODULE = "FileSystem"
 export const badArgument = (method: string, description: string, cause?: unknown): PlatformError.PlatformError =>
   PlatformError.badArgument({ module: MODULE, method, description, cause })
 
+/**
+ * write(2) of 0 bytes on an fd not open for writing fails with EBADF, and Node's write says so; the
+ * ring completes an empty write without the kernel, so this is made here, as Node's would read.
+ */
+export const emptyWriteNotWritable = (method: string, pathOrDescriptor: string | number): PlatformError.PlatformError =>
+  PlatformError.systemError({
+    _tag: "Unknown",
+    module: MODULE,
+    method,
+    pathOrDescriptor,
+    syscall: "write",
+    description: "EBADF: bad file descriptor",
+  })
+
 /** `error`, raised by an operation of `method` on `pathOrDescriptor`, as a PlatformError. */
 export const toPlatformError = (
   error: OpError,

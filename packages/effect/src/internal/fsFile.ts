@@ -14,6 +14,11 @@ type Error = PlatformError.PlatformError
 export const MAX_POSITION = (1n << 63n) - 1n
 /** A position no read can pass MAX_POSITION from: a buffer is shorter than 2^53 bytes. */
 const SAFE_POSITION = MAX_POSITION - (1n << 53n)
+/** The most bytes one read or write moves (node:fs's kIoMaxLength; the ring's as well): beyond, a BadArgument as Node's. */
+const MAX_IO = 2 ** 31 - 1
+
+const tooLong = (method: string, length: number) =>
+  Errors.badArgument(method, `length must be at most ${MAX_IO} bytes, got ${length}`)
 
 export const negativePosition = (method: string) =>
   Errors.badArgument(method, "Cannot read before the start of the file")
@@ -125,6 +130,7 @@ export class RingFile implements FileSystem.File {
     after?: (n: number) => void,
   ): Effect.Effect<number, Error> {
     if (buffer.byteLength === 0) return Effect.succeed(0)
+    if (buffer.byteLength > MAX_IO) return Effect.fail(tooLong(method, buffer.byteLength))
     // The common case is decided without a bigint computed per call.
     if (position > SAFE_POSITION && position > MAX_POSITION - BigInt(buffer.byteLength)) {
       return Effect.fail(
@@ -151,7 +157,7 @@ export class RingFile implements FileSystem.File {
     done: (exit: Exit.Exit<number, Error>) => void,
     fork: Fork,
   ): () => void {
-    if (this.fused !== undefined && buffer.byteLength > 0 && position <= SAFE_POSITION) {
+    if (this.fused !== undefined && buffer.byteLength > 0 && buffer.byteLength <= MAX_IO && position <= SAFE_POSITION) {
       return this.fused.startReadAt("readAlloc", this.fd, buffer, position, done)
     }
     const fiber = fork(this.readChunk("readAlloc", buffer, position))
@@ -221,21 +227,9 @@ export class RingFile implements FileSystem.File {
       if (!this.append && position > BigInt(Number.MAX_SAFE_INTEGER)) {
         return Effect.fail(Errors.badArgument(method, `position exceeds the safe integer range: ${position}`))
       }
-      // The ring completes an empty write without the kernel; write(2) of 0 bytes on an fd not
-      // open for writing fails with EBADF, and Node's write says so: so do we.
+      if (buffer.byteLength > MAX_IO) return Effect.fail(tooLong(method, buffer.byteLength))
       if (buffer.byteLength === 0) {
-        return this.writable
-          ? Effect.succeed(0)
-          : Effect.fail(
-              PlatformError.systemError({
-                _tag: "Unknown",
-                module: "FileSystem",
-                method,
-                pathOrDescriptor: this.fd,
-                syscall: "write",
-                description: "EBADF: bad file descriptor",
-              }),
-            )
+        return this.writable ? Effect.succeed(0) : Effect.fail(Errors.emptyWriteNotWritable(method, this.fd))
       }
       // With O_APPEND the kernel writes at the end whatever the offset given.
       return Effect.map(

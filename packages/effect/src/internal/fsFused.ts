@@ -29,7 +29,7 @@ import { Cause, Effect, Exit, PlatformError } from "effect"
 import { IoUringError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
 import * as FsErrors from "./fsErrors.ts"
-import { renamed } from "./fsOps.ts"
+import { readOnly, renamed } from "./fsOps.ts"
 import type { Raw } from "./ring.ts"
 
 type Error = PlatformError.PlatformError
@@ -239,7 +239,12 @@ class Chain {
 
   private write(): void {
     const data = this.data!
-    if (data.byteLength === 0) return this.end(Exit.void)
+    if (data.byteLength === 0) {
+      // As write(2) of nothing: EBADF on an fd not open for writing (the ring would not ask the kernel).
+      return this.end(
+        readOnly(this.flags) ? Exit.fail(FsErrors.emptyWriteNotWritable("writeFile", this.path)) : Exit.void,
+      )
+    }
     this.state = WRITE
     const fd = this.fd
     this.submit("writeAt", fd, () => this.raw.driver.submitWriteAt(fd, data, 0, NO_DEADLINE, this.callback))

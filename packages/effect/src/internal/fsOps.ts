@@ -4,7 +4,8 @@
  *
  * Every FileSystem method in `IoUringFileSystem.ts` calls these functions and nothing below them, so
  * where an operation runs is decided by its one function here (and its row in `ON_RING`), not by
- * the methods. All of them run on the ring. Where the ring's operation and node:fs differ in a way
+ * the methods. All of them run on the ring (mkdir, symlink and link through node:fs where the kernel
+ * lacks their opcodes, before Linux 5.15). Where the ring's operation and node:fs differ in a way
  * a program could see, the function here makes it look as node:fs does: errors carry the syscall
  * Node names (fstat/lstat for a stat, mkdir for every step of mkdir -p), mkdir -p follows Node's
  * algorithm step by step, and an argument the ring would refuse as a bug but Node takes (a mode
@@ -118,6 +119,9 @@ export const node = <A>(
 
 const ignore = (): void => {}
 
+/** Open flags with neither O_WRONLY nor O_RDWR: an fd not open for writing. */
+export const readOnly = (flags: number): boolean => (flags & (NFS.constants.O_WRONLY | NFS.constants.O_RDWR)) === 0
+
 /** The permission and special bits of a mode: what open(2) and mkdir(2) keep of the mode they are given. */
 const S_IALLUGO = 0o7777
 
@@ -192,6 +196,8 @@ const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Eff
       onSuccess: () => (stack.length === 0 ? Effect.void : next()),
       onFailure: (error) => {
         switch (error.code) {
+          case "ENOSYS": // no MKDIRAT on the ring: `make` takes mkdir -p to node:fs
+            return Effect.fail(error)
           case "EACCES":
           case "ENOTDIR":
           case "EPERM":
@@ -214,7 +220,14 @@ const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Eff
   return Effect.suspend(next)
 }
 
-/** The operations over `io`: all of them on the ring. */
+/**
+ * `ring`, or, where this kernel lacks the operation's opcode (the ring refuses it with ENOSYS:
+ * MKDIRAT, SYMLINKAT and LINKAT before Linux 5.15), `viaNode`: node:fs's call, as NodeFileSystem.
+ */
+const orNode = <A>(ring: Effect.Effect<A, IoUringError>, viaNode: () => Effect.Effect<A, OpError>) =>
+  Effect.catch(ring, (error): Effect.Effect<A, OpError> => (error.code === "ENOSYS" ? viaNode() : Effect.fail(error)))
+
+/** The operations over `io`: on the ring (node:fs for an opcode the kernel lacks: `orNode`). */
 export const make = (io: IoUring.IoUring["Service"]): FsOps => ({
   // An interrupted open is cancelled in the kernel; an fd the kernel made anyway is closed by the Driver.
   open: (path, flags, mode) =>
@@ -244,10 +257,19 @@ export const make = (io: IoUring.IoUring["Service"]): FsOps => ({
     if (!validMode(m)) {
       return node<void>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error) => cb(error, undefined)))
     }
-    return recursive ? mkdirp(io, path, m & S_IALLUGO) : Effect.asVoid(io.mkdir(path, { mode: m & S_IALLUGO }))
+    return orNode(
+      recursive ? mkdirp(io, path, m & S_IALLUGO) : Effect.asVoid(io.mkdir(path, { mode: m & S_IALLUGO })),
+      () => node<void>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error) => cb(error, undefined))),
+    )
   },
-  symlink: (target, path) => io.symlink(target, path),
-  link: (existing, path) => io.link(existing, path),
+  symlink: (target, path) =>
+    orNode(io.symlink(target, path), () =>
+      node<void>((cb) => NFS.symlink(target, path, (error) => cb(error, undefined))),
+    ),
+  link: (existing, path) =>
+    orNode(io.link(existing, path), () =>
+      node<void>((cb) => NFS.link(existing, path, (error) => cb(error, undefined))),
+    ),
   readAt: (fd, buffer, position) => io.readAt(fd, buffer, position),
   writeAt: (fd, data, position) => io.writeAt(fd, data, position),
   sync: (fd) => io.sync(fd),

@@ -97,6 +97,8 @@ type Chunks = readonly [Uint8Array, ...Array<Uint8Array>]
 interface Read {
   readonly position: bigint
   readonly size: number
+  /** Started before the consumer asked for its chunk (fill), not by a pull. */
+  readonly ahead: boolean
   readonly buffer: Buffer
   cancel: () => void
   exit: Exit.Exit<number, Error> | undefined
@@ -109,7 +111,10 @@ interface Read {
  * ring reads while the consumer does and one submission carries several reads. The chunks are the
  * same: same positions, same sizes, a short read emitted as it is; reads ahead that turn out to be
  * at the wrong position (a chunk before them came back short) are cancelled in the kernel and the
- * right one issued. A pull hands on every chunk whose read has come back, in order.
+ * right one issued. A pull hands on every chunk whose read has come back, in order. The end of the
+ * file is decided by a read made when the consumer asks (a read ahead that found it is made again
+ * then), so a file that grows while it is read is read on, as the derived stream reads it; a chunk
+ * read ahead holds the file's bytes as they were when it was read.
  *
  * Reads ahead only on a seekable file (a regular file or a block device, as a stat started beside
  * the first read says): on a pipe, FIFO, socket or character device the position is ignored, so
@@ -173,10 +178,11 @@ export const readAheadStream =
               ? Number(bytesToRead - read)
               : chunkSize
         /** Starts the read of the chunk at nextPosition and moves nextPosition past it. */
-        const startNext = (size: number): void => {
+        const startNext = (size: number, readAhead: boolean): void => {
           const read: Read = {
             position: nextPosition,
             size,
+            ahead: readAhead,
             buffer: Buffer.allocUnsafeSlow(size),
             cancel: () => {},
             exit: undefined,
@@ -213,7 +219,7 @@ export const readAheadStream =
           while (ahead.length < (seekable ? READ_AHEAD : 0)) {
             const size = sizeAt(nextTotal)
             if (size <= 0) break
-            startNext(size)
+            startNext(size, true)
           }
         }
         /**
@@ -239,8 +245,12 @@ export const readAheadStream =
             ahead.shift()
             const n = read.exit.value
             if (n === 0) {
-              ended = true
               dropAhead()
+              // A read ahead found the end of the file before the consumer asked for that chunk:
+              // the file may have grown since, so the end is decided by a read made now (as the
+              // derived stream, which reads only when asked).
+              if (read.ahead) return chunks.length > 0 ? Effect.succeed(chunks as unknown as Chunks) : pull
+              ended = true
               break
             }
             chunks.push(n === read.size ? read.buffer : Buffer.from(read.buffer.subarray(0, n)))
@@ -278,7 +288,7 @@ export const readAheadStream =
             dropAhead()
             nextPosition = position
             nextTotal = total
-            startNext(sizeAt(total))
+            startNext(sizeAt(total), false)
           }
           const first = ahead[0]!
           if (first.exit !== undefined) return take()
