@@ -7,6 +7,8 @@
  * `return()` (a `break` out of `for await`), cancels the request in the kernel; items nobody will
  * take (queued, or arriving after) go to `discard` (acceptMany closes their fds; where there is a
  * discard, an abort drops the queued items too, where recvMany's chunks before it are still read).
+ * `return()` resolves once the request has ended (the kernel let go of it), so that a receive
+ * started after it on the same fd is the only one taking its bytes.
  */
 import type { IoUringError } from "./IoUringError.ts"
 
@@ -37,6 +39,9 @@ export class Many<A> implements AsyncIterableIterator<A> {
   /** undefined: still going; null: ended at end of stream (or by return()); else its error. */
   private end: Error | null | undefined
   private handle = 0
+  /** The request's one completion has come (or it never started); return()s waiting for it. */
+  private finished = false
+  private whenFinished: Array<() => void> = []
   private readonly onAbort = (): void => {
     this.source.cancel(this.handle)
     // Items with a discard (acceptMany's fds) are not handed out after a stop: nobody would close them.
@@ -48,6 +53,7 @@ export class Many<A> implements AsyncIterableIterator<A> {
     this.signal = signal
     if (signal?.aborted === true) {
       this.end = source.aborted(signal.reason) // refused before the kernel, as every operation
+      this.finished = true
       return
     }
     this.handle = source.start(
@@ -70,13 +76,17 @@ export class Many<A> implements AsyncIterableIterator<A> {
     })
   }
 
-  /** Stops (cancels the request) and ends the iteration; queued items are discarded. */
+  /** Stops (cancels the request) and ends the iteration; queued items are discarded. Resolves once the request ended. */
   return(): Promise<IteratorResult<A>> {
     if (this.end === undefined) this.source.cancel(this.handle)
     this.end = null
-    while (this.head < this.items.length) this.source.discard?.(this.take())
+    while (this.head < this.items.length) {
+      const value = this.take()
+      this.source.discard?.(value)
+    }
     this.settle(DONE)
-    return Promise.resolve(DONE)
+    if (this.finished) return Promise.resolve(DONE)
+    return new Promise((resolve) => this.whenFinished.push(() => resolve(DONE)))
   }
 
   private take(): A {
@@ -103,6 +113,8 @@ export class Many<A> implements AsyncIterableIterator<A> {
 
   private finish(error: Error | null): void {
     this.signal?.removeEventListener("abort", this.onAbort)
+    this.finished = true
+    for (const go of this.whenFinished.splice(0)) go()
     if (this.end !== undefined) return // ended by return()
     this.end = error
     if (error === null) this.settle(DONE)

@@ -94,6 +94,24 @@ describe.skipIf(!supported)(`recvMany${supported ? "" : ` (skipped: ${reason})`}
     expect(await aborted.next().catch((e: Error) => e.name)).toBe("AbortError")
   })
 
+  it("return() with chunks still queued discards them and resolves once the request ended: the next receive on the fd gets every later byte", async () => {
+    const ring = open({ recvBuffers: { count: 4, size: 16 } })
+    const p = await pair()
+    const stream = ring.recvMany(p.b)
+    await write(ring, p, "0123456789abcdef0123456789ABCDEF") // two chunks of 16
+    const first = await stream.next()
+    expect(Buffer.from(first.value!).toString()).toBe("0123456789abcdef")
+    await sleep(20) // the second chunk is queued, nobody takes it
+    expect(await stream.return!()).toEqual({ done: true, value: undefined })
+    // The multishot has ended in the kernel: nothing is outstanding, and the next receive is alone.
+    expect(ring.stats().outstanding).toBe(0)
+    await write(ring, p, "later")
+    const again = ring.recvMany(p.b)
+    const next = await again.next()
+    expect(Buffer.from(next.value!).toString()).toBe("later")
+    await again.return!()
+  })
+
   it("ends with ETIMEDOUT at its timeout, chunks or not, and with ERR_IOU_ABANDONED at a close's cutoff", async () => {
     const ring = open()
     const p = await pair()
