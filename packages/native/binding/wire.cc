@@ -119,6 +119,7 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
     if (slot >= iovs_.size()) iovs_.resize(static_cast<size_t>(slot) + 1);
     std::vector<struct iovec>& iov = iovs_[slot];
     iov.resize(n);
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
       napi_value element;
       uint8_t* bytes = nullptr;
@@ -128,7 +129,12 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
       }
       iov[i].iov_base = bytes;
       iov[i].iov_len = length;
+      total += length;
     }
+    // The Driver staged the buffers' total when it validated them; less now means a buffer was
+    // detached or shrunk while the request waited (backpressure queue, staging): refused, as the
+    // single buffer's range check below refuses it, instead of moving fewer bytes than asked.
+    if (total != stage.length) return -EINVAL;
     request->iov = iov.data();
     request->iov_count = n;
     if (slot >= kept_.size()) kept_.resize(static_cast<size_t>(slot) + 1);

@@ -240,7 +240,7 @@ export class Delivery {
   /** The AbortSignal's reason, when a signal cancelled the request in `slot`. */
   abortCause(slot: number): unknown {
     const signal = this.table.signal[slot]
-    return signal !== undefined && signal.aborted ? signal.reason : undefined
+    return Validate.abortReason(signal)
   }
 
   /** The loop's counters `n` plus the Driver's own. */
@@ -280,7 +280,7 @@ export class Delivery {
     const map = t.map[slot]
     const op = t.op[slot]!
     const fd = t.fd[slot]!
-    if (signal !== undefined) signal.removeEventListener("abort", t.onAbort[slot]!)
+    if (signal !== undefined) Validate.removeAbortListener(signal, t.onAbort[slot]!)
     if (error === null && this.closingFds.size > 0 && BY_OP[op]!.producesFd) this.fdMade(result)
     t.release(slot)
     if (this.shutdown.closing) this.shutdown.ended(error?.reason)

@@ -11,6 +11,7 @@
  * started after it on the same fd is the only one taking its bytes.
  */
 import type { IoUringError } from "./IoUringError.ts"
+import { removeAbortListener } from "./Validate.ts"
 
 interface Waiting<A> {
   readonly resolve: (result: IteratorResult<A>) => void
@@ -112,7 +113,7 @@ export class Many<A> implements AsyncIterableIterator<A> {
   }
 
   private finish(error: Error | null): void {
-    this.signal?.removeEventListener("abort", this.onAbort)
+    if (this.signal !== undefined) removeAbortListener(this.signal, this.onAbort)
     this.finished = true
     for (const go of this.whenFinished.splice(0)) go()
     if (this.end !== undefined) return // ended by return()

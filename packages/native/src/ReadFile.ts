@@ -223,7 +223,7 @@ class WholeFile {
   }
 
   private end(error: Error | null): void {
-    this.signal?.removeEventListener("abort", this.onAbort)
+    if (this.signal !== undefined) Validate.removeAbortListener(this.signal, this.onAbort)
     if (error !== null) return this.reject(error)
     if (this.size >= 0) {
       const buffer = this.buffer!
@@ -244,6 +244,6 @@ class WholeFile {
   }
 
   private abortError(syscall: "open" | "stat" | "read"): Error {
-    return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, this.signal!.reason, this.site)
+    return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, Validate.abortReason(this.signal), this.site)
   }
 }

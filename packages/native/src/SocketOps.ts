@@ -289,11 +289,12 @@ const composite = <A>(
   return new Promise<A>((resolve, reject) => {
     let onAbort: (() => void) | undefined
     const handle = start((error, result) => {
-      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort)
+      if (onAbort !== undefined) Validate.removeAbortListener(signal!, onAbort)
       if (error === null) return resolve(result!)
-      if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && signal?.aborted === true) {
+      const reason = Validate.abortReason(signal)
+      if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && reason !== undefined) {
         const place = { address: error.address, port: error.port }
-        return reject(Errors.abortError(error.syscall ?? syscall, error.fd, signal.reason, place))
+        return reject(Errors.abortError(error.syscall ?? syscall, error.fd, reason, place))
       }
       reject(error)
     })

@@ -145,6 +145,32 @@ export const signal = (value: unknown): AbortSignal | undefined => {
   return value
 }
 
+// A signal's own methods and getters (a subclass's overrides, a throwing getter) must not run while
+// completions are delivered: a throw there would stop the batch. EventTarget's and AbortSignal's own
+// are used instead, and a signal they refuse reads as not aborted.
+const removeListener = EventTarget.prototype.removeEventListener
+const isAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")!.get!
+const reasonOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "reason")!.get!
+
+/** Removes a request's abort listener from `signal` (see above: no code of the signal's runs). */
+export const removeAbortListener = (signal: AbortSignal, listener: () => void): void => {
+  try {
+    removeListener.call(signal, "abort", listener)
+  } catch {
+    // Not a real EventTarget: no listener could have been added to it.
+  }
+}
+
+/** The reason of `signal` if it aborted, else undefined (see above: no code of the signal's runs). */
+export const abortReason = (signal: AbortSignal | undefined): unknown => {
+  if (signal === undefined) return undefined
+  try {
+    return isAborted.call(signal) === true ? reasonOf.call(signal) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Write/send data: one buffer as given, or a vectored list copied without its empty buffers (so
  * that later changes to the caller's array do not matter; one buffer left is passed alone).

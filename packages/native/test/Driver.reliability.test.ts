@@ -4,7 +4,10 @@
  * config reported as "io_uring unavailable", options that were arrays or buffers, and buffers whose
  * `length` lies. Each runs for every engine the Driver has.
  */
-import { openSync, readlinkSync, writeSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { closeSync, fstatSync, mkdtempSync, openSync, readlinkSync, rmSync, writeSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import { HELPERS, runChild, tcpPair } from "./helpers.ts"
@@ -85,6 +88,64 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
         expect(result.stdout.trim()).toBe("corrupted 0 sent true 64")
       }
     }, 60_000)
+
+    it("a request whose buffer is detached or shrunk while it waits for room fails with EINVAL, vectored or not, and moves nothing", async () => {
+      const ring = open({ size: 4 })
+      const dir = mkdtempSync(join(tmpdir(), "iou-wait-"))
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      execFileSync("mkfifo", [join(dir, "fifo")])
+      const fifo = await ring.open(join(dir, "fifo"), { flags: "r+" })
+      // Reads of a FIFO nobody writes fill the loop; what comes after waits in the backpressure queue.
+      const blockers = Array.from({ length: 64 }, () => ring.readAt(fifo, new Uint8Array(1), 0))
+      const target = openSync(join(dir, "target"), "w+")
+      const source = openSync(join(dir, "source"), "w+")
+      writeSync(source, Buffer.alloc(8192, 0x63))
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          (v) => `resolved ${String(v)}`,
+          (e: IoUringError) => e.code,
+        )
+      const b = new Uint8Array(4096)
+      const resizable = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(
+        4096,
+        { maxByteLength: 8192 },
+      )
+      const one = new Uint8Array(4096)
+      const results = [
+        outcome(ring.writeAt(target, [new Uint8Array(4096), b], 0)),
+        outcome(ring.readAt(source, [new Uint8Array(4096), new Uint8Array(resizable, 0, 4096)], 0, { exact: true })),
+        outcome(ring.writeAt(target, one, 8192)),
+      ]
+      expect(ring.stats().outstanding).toBeGreaterThan(64)
+      ;(b.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+      ;(resizable as ArrayBuffer & { resize(n: number): void }).resize(0)
+      ;(one.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+      await ring.closeFd(fifo) // the blockers end (EBADF); the waiting requests reach the binding
+      await Promise.allSettled(blockers)
+      expect(await Promise.all(results)).toEqual(["EINVAL", "EINVAL", "EINVAL"])
+      expect(fstatSync(target).size).toBe(0)
+      closeSync(target)
+      closeSync(source)
+    })
+
+    it("a signal whose own removeEventListener and reason throw stops no delivery: every request of the batch settles", async () => {
+      const ring = open()
+      const controller = new AbortController()
+      const signal = controller.signal
+      Object.defineProperty(signal, "removeEventListener", {
+        value: () => {
+          throw new Error("removeEventListener")
+        },
+      })
+      Object.defineProperty(signal, "reason", {
+        get: () => {
+          throw new Error("reason")
+        },
+      })
+      const settled = await Promise.allSettled(Array.from({ length: 21 }, () => ring.nop({ signal })))
+      expect(settled.map((s) => s.status)).toEqual(Array.from({ length: 21 }, () => "fulfilled"))
+      expect(ring.stats().outstanding).toBe(0)
+    })
 
     it("a request made in the continuation of a completion is delivered (a publish inside delivery)", async () => {
       // The continuation of an awaited timeout runs in the microtasks of the delivery that ended it;
