@@ -275,7 +275,6 @@ export const metrics: Readonly<Record<string, Metric.Metric<number, unknown>>> =
 export const track = (options?: RegisterOptions): Effect.Effect<void, never, IoUring | Scope.Scope> =>
   Effect.gen(function* () {
     const io = yield* IoUring
-    const prom = yield* loadPromClient
     const ring = options?.ring ?? "default"
     const base = yield* Effect.context<never>()
     const context = Context.add(base, Metric.CurrentMetricAttributes, {

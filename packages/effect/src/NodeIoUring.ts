@@ -6,7 +6,10 @@
  * outstanding, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
  * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back),
  * ends the loop (joining its thread, with the thread engine) and only then lets the scope finish
- * closing. Without a `shutdownTimeout` the drain waits for every request.
+ * closing. The drain is bounded: without a `shutdownTimeout` in the config it lasts at most
+ * DEFAULT_SHUTDOWN_TIMEOUT (10 s; a request nothing will complete, such as a read of a FIFO nobody
+ * writes by a fiber the scope did not interrupt, would otherwise hold the scope open for ever);
+ * `shutdownTimeout: Infinity` waits for every request, as the Driver's own close() does.
  *
  * ```ts
  * import { Effect } from "effect"
@@ -105,8 +108,17 @@ const loadNative: Effect.Effect<Native, IoUringError> = Effect.suspend(() =>
 )
 
 /**
+ * The layer's shutdown drain, in ms, where the config gives no `shutdownTimeout` (see the module
+ * comment: the finalizer's drain is bounded).
+ *
+ * @since 0.0.0
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000
+
+/**
  * Opens a ring with `options.open(config)` in the current scope and returns the IoUring service
- * over it; closing the scope closes the ring with its bounded shutdown drain and waits for it.
+ * over it; closing the scope closes the ring with its bounded shutdown drain (DEFAULT_SHUTDOWN_TIMEOUT
+ * unless the config says) and waits for it.
  *
  * @since 0.0.0
  */
@@ -118,7 +130,9 @@ export const makeWith = (
   Effect.acquireRelease(
     Effect.suspend(() => {
       try {
-        return Effect.succeed(options.open(config))
+        const bounded =
+          config.shutdownTimeout === undefined ? { ...config, shutdownTimeout: DEFAULT_SHUTDOWN_TIMEOUT } : config
+        return Effect.succeed(options.open(bounded))
       } catch (error) {
         return Errors.failure(error, "open", undefined)
       }
@@ -277,8 +291,9 @@ const maxInFlightField = (value: number | undefined): Parsed<{ readonly maxInFli
  * | `IOU_OPERATIONS`          | operations        | `files`       |
  * | `IOU_INLINE_WAKE`         | inlineWake        | `ringfd`      |
  *
- * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request,
- * as does leaving it unset. Absent variables take the Driver's defaults. A malformed value, or one
+ * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request;
+ * left unset, the layer's drain lasts at most DEFAULT_SHUTDOWN_TIMEOUT. Other absent variables take
+ * the Driver's defaults. A malformed value, or one
  * the Driver would reject (a size above 32768, a tick of 0), fails with a `ConfigError` whose message
  * starts with `VARIABLE=value:`; nothing falls back silently. `IOU_MAX_IN_FLIGHT` is passed to the
  * Driver only where its config has `maxInFlight`; elsewhere setting it is a ConfigError.
@@ -318,7 +333,7 @@ export const config: Config.Config<DriverConfig> = Config.all({
       ioPoll: read("ioPoll", parseBoolean),
       maxRequestTimeout: read("maxRequestTimeout", parseMillis),
       timeoutWheelTick: read("timeoutWheelTick", parseMillis),
-      shutdownTimeout: shutdownTimeout === Number.POSITIVE_INFINITY ? undefined : shutdownTimeout,
+      shutdownTimeout,
       idleSpin: read("idleSpin", parseInt),
       operations: read("operations", parseString) as DriverConfig["operations"],
       engine: read("engine", parseString) as DriverConfig["engine"],

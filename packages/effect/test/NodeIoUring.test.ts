@@ -121,7 +121,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
-      assert.strictEqual(defaults.shutdownTimeout, undefined)
+      assert.strictEqual(defaults.shutdownTimeout, Number.POSITIVE_INFINITY)
     }),
   )
 
@@ -170,6 +170,35 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         }
       }
     }),
+  )
+})
+
+describe("NodeIoUring's shutdown drain", () => {
+  it.effect(
+    "is bounded without a shutdownTimeout (DEFAULT_SHUTDOWN_TIMEOUT); Infinity, or a value, is passed on as given",
+    () =>
+      Effect.gen(function* () {
+        const opened: Array<number | undefined> = []
+        const open = (config: { shutdownTimeout?: number | undefined }): never => {
+          opened.push(config.shutdownTimeout)
+          throw new NativeIoUringError("not opened here", { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable" })
+        }
+        for (const config of [
+          {},
+          { shutdownTimeout: undefined },
+          { shutdownTimeout: Infinity },
+          { shutdownTimeout: 5 },
+        ]) {
+          yield* Effect.ignore(Layer.build(NodeIoUring.layerWith({ open }, config)))
+        }
+        assert.deepStrictEqual(opened, [
+          NodeIoUring.DEFAULT_SHUTDOWN_TIMEOUT,
+          NodeIoUring.DEFAULT_SHUTDOWN_TIMEOUT,
+          Infinity,
+          5,
+        ])
+        assert.strictEqual(NodeIoUring.DEFAULT_SHUTDOWN_TIMEOUT, 10_000)
+      }),
   )
 })
 
