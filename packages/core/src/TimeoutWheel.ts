@@ -290,14 +290,17 @@ export const advance = (w: TimeoutWheel, now: number): number => {
   const nowTick = tickAt(w, now)
   if (nowTick <= w.currentTick) return 0
   // Before the clock moves: the recomputation scans forward from the current tick.
-  const min = minScheduledTick(w)
+  minScheduledTick(w)
   const previous = w.currentTick
   w.currentTick = nowTick
   if (w.activeDeadlines === 0) {
     if (w.occupiedSlots > 0) purge(w)
     return 0
   }
-  if (nowTick >= min && w.occupiedSlots > 0) {
+  // The buckets the clock passed are drained whether or not a live deadline is due: the stale
+  // entries of requests that ended early go too (else they would pile up while one deadline stays
+  // pending and none comes due); the caller skips the stale ones.
+  if (w.occupiedSlots > 0) {
     if (nowTick - previous >= w.slots) {
       drainRange(w, 0, w.slots - 1)
     } else {

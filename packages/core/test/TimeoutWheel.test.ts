@@ -238,6 +238,22 @@ describe("TimeoutWheel", () => {
     expect(TimeoutWheel.nextExpiry(w)).toBeUndefined()
   })
 
+  it("sweeps the stale entries of the buckets the clock passed while a live deadline stays pending and none comes due", () => {
+    const w = TimeoutWheel.make(1, 100) // 128 slots
+    let live = { id: 0, tick: 0 }
+    for (let i = 0; i < 10_000; i++) {
+      expect(TimeoutWheel.advance(w, i)).toBeGreaterThanOrEqual(0)
+      for (let k = 0; k < w.expired.length / 2; k++) expect(TimeoutWheel.expiredId(w, k)).not.toBe(live.id)
+      const next = { id: 1000 + i, tick: i + 50 } // a 50-tick deadline
+      TimeoutWheel.schedule(w, next.id, next.tick)
+      if (i > 0) TimeoutWheel.remove(w, live.id, live.tick) // the one before ended early
+      live = next
+    }
+    // Only entries whose tick the clock has not reached are left: at most the deadlines' span.
+    const left = w.buckets.reduce((n, bucket) => n + bucket.length / 2, 0)
+    expect(left).toBeLessThanOrEqual(51)
+  })
+
   it("rejects a zero, negative or fractional tick or horizon", () => {
     expect(() => TimeoutWheel.make(0, MS)).toThrow(RangeError)
     expect(() => TimeoutWheel.make(MS, 0)).toThrow(RangeError)

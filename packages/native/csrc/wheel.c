@@ -239,8 +239,10 @@ int iou__wheel_advance(struct iou__wheel *w, uint64_t now_ns) {
     heap_remove_at(w, 0);
     if (place(w, e.id, e.tick) != 0) return -ENOMEM;
   }
-  /* 2. Drain the buckets of (previous, now]. */
-  if (w->min_tick <= now_tick) {
+  /* 2. Drain the buckets of (previous, now]: the live entries that came due and the stale ones of
+   *    requests that ended early, swept even when no live deadline is due (else they would pile up
+   *    while one deadline stays pending and none comes due); the caller skips the stale ones. */
+  {
     if (now_tick - previous >= w->slots) {
       for (uint32_t i = 0; i < (w->slots + 63) / 64; i++)
         for (uint64_t word = w->occupied[i]; word != 0; word &= word - 1)

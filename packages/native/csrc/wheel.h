@@ -7,9 +7,10 @@
  * never early, late by at most about one tick plus loop latency. Plain data, used only by the thread
  * that runs the loop's phases.
  *
- * Entries stay in their bucket after remove (stale); advance returns stale and live entries alike
- * and the caller filters them with the waiter's generation and tick, then calls remove for each
- * live one it acts on (advance does not touch the active counts).
+ * Entries stay in their bucket after remove (stale); advance empties every bucket the clock passed
+ * (a live deadline due or not, so stale entries never pile up) and returns their stale and live
+ * entries alike; the caller filters them with the waiter's generation and tick, then calls remove
+ * for each live one it acts on (advance does not touch the active counts).
  */
 #ifndef IOU_WHEEL_H
 #define IOU_WHEEL_H
