@@ -340,6 +340,22 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         )("TCP"),
     )
 
+    it.live("releasing the writer while a write is blocked (the peer does not read) does not wait for it", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const socket = yield* implementation.makeNet(yield* rawPeer((c) => c.pause()))
+          yield* socket.reader
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const { write } = yield* socket.writer
+              yield* Effect.forkDetach(write(new Uint8Array(32 << 20)))
+              yield* Effect.sleep("100 millis")
+            }),
+          ).pipe(Effect.timeout("2 seconds"))
+        }),
+      )("TCP"),
+    )
+
     it.live("releasing the writer while a write is in flight: the peer gets every byte, then end of stream", () =>
       run(() =>
         Effect.gen(function* () {

@@ -17,9 +17,9 @@
  * that ended on its own while its stop was on the way (a reset, end of stream: reported once by the
  * kernel) keeps that ending for the pulls.
  *
- * Sending: sends in flight are counted; releasing the writer (shutdown of the write side) waits for
- * them, so the peer gets every byte written before its end of stream; a CloseEvent cancels those
- * over the Driver in the kernel and closes the connection.
+ * Sending: sends in flight are counted; the shutdown of the write side that releasing the writer
+ * makes goes once they ended, so the peer gets every byte written before its end of stream (the
+ * release itself does not wait); a CloseEvent cancels them in the kernel and closes the connection.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
  * for a client, the handler's end for a server connection, a CloseEvent) and no receive, send or
@@ -424,22 +424,20 @@ export class Live {
     })
   }
 
-  /** shutdown(2) of the write side, once, after the sends in flight ended (the peer gets their bytes first). */
+  /**
+   * shutdown(2) of the write side, once. With sends in flight it goes once they ended (the peer
+   * gets their bytes first), and this returns at once: as NodeSocket's end(), releasing the writer
+   * never waits for a peer that does not read.
+   */
   endWrite(): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.writeEnded || this.closeAsked) return Effect.void
       this.writeEnded = true
-      const shutdown = Effect.suspend(() =>
-        this.closeAsked ? Effect.void : this.track(this.ops.shutdownWrite(this.connection)),
-      )
-      if (this.sending === 0) return shutdown
-      return Effect.andThen(
-        Effect.callback<void>((resume) => {
-          if (this.sending === 0) return resume(Effect.void)
-          this.sendsIdle.push(() => resume(Effect.void))
-        }),
-        shutdown,
-      )
+      if (this.sending === 0) return this.track(this.ops.shutdownWrite(this.connection))
+      this.sendsIdle.push(() => {
+        if (!this.closeAsked) Effect.runFork(this.track(this.ops.shutdownWrite(this.connection)))
+      })
+      return Effect.void
     })
   }
 
