@@ -440,7 +440,8 @@ export class Sockets {
     submit: (callback: T.Callback) => number,
     next: (error: Error | null, result: number) => void,
   ): void {
-    if (c.ended) return
+    // Cancelled between steps: its end is on the way (cancel()'s microtask); nothing more starts.
+    if (c.ended || c.cancelled) return
     let done = false
     let handle = 0
     try {
@@ -525,7 +526,7 @@ export class Sockets {
       arm()
     }
     lookup(host, { all: true }, (error, addresses) => {
-      if (c.ended) return
+      if (c.ended || c.cancelled) return
       if (c.timer !== undefined) clearTimeout(c.timer)
       c.timer = undefined
       if (error !== null) return c.end(Errors.lookupError(error, host, port))
