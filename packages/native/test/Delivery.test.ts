@@ -33,6 +33,15 @@ const OUTCOME_OF_REASON: Record<string, number> = {
   SystemError: Request.OUTCOME_ERROR,
 }
 
+/** A Delivery over `table` for an open Driver, with nothing after local completions and no fd to close. */
+const deliveryOver = (table: Pending.PendingTable): Delivery =>
+  new Delivery(
+    table,
+    { closing: false } as Shutdown,
+    () => {},
+    () => {},
+  )
+
 /** One completion record, written where the binding writes it. */
 const wireOf = (slot: number, generation: number, result: number, flags: number): Wire => {
   const wire = new Wire(1)
@@ -62,12 +71,7 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
         it(`${Request.OP_NAMES[op]}, a lost ${Request.OUTCOME_NAMES[lost]} cancel${callerCancelled ? (fdClosing ? ", closeFd's cancel in the Driver" : ", the caller's cancel in the Driver") : ""}: the fd is closed, the request ends as the model says`, () => {
           const table = new Pending.PendingTable(4)
           const ended: Array<[Error | null, number]> = []
-          const delivery = new Delivery(
-            table,
-            { closing: false } as Shutdown,
-            () => {},
-            () => {},
-          )
+          const delivery = deliveryOver(table)
           const slot = table.take()
           table.op[slot] = op
           table.fd[slot] = op === OPERATIONS.accept.op ? 3 : -100
@@ -105,12 +109,7 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
 describe("Delivery: a closeFd waits for the requests it counted", () => {
   it("a closeFd that a request's callback starts is not counted down by that request, which had ended", () => {
     const table = new Pending.PendingTable(4)
-    const delivery = new Delivery(
-      table,
-      { closing: false } as Shutdown,
-      () => {},
-      () => {},
-    )
+    const delivery = deliveryOver(table)
     const fd = 5
     const read = (): number => {
       const slot = table.take()
@@ -138,12 +137,7 @@ describe("Delivery: a closeFd waits for the requests it counted", () => {
 describe("Delivery: an fd number the kernel hands out again", () => {
   it("ends a closing whose close is in the kernel (the close has happened), and only such a closing", () => {
     const table = new Pending.PendingTable(4)
-    const delivery = new Delivery(
-      table,
-      { closing: false } as Shutdown,
-      () => {},
-      () => {},
-    )
+    const delivery = deliveryOver(table)
     const opened = (fd: number): void => {
       const slot = table.take()
       table.op[slot] = OPERATIONS.open.op

@@ -66,11 +66,10 @@ export class Live {
   private rawStops: Array<(effect: Effect.Effect<void>) => void> = []
   /** The kernel refused the multishot receive on this connection: the service's fallback (one-shot receives) from now on. */
   private multishotRefused = false
-  /** Sends submitted and not ended; their Driver handles (raw sends) or fibers, for a CloseEvent to cancel. */
-  private sending = 0
+  /** The sends submitted and not ended: their Driver handles (raw sends) or fibers, for a CloseEvent to cancel. */
   private readonly sendHandles = new Set<RequestHandle>()
   private readonly sendFibers = new Set<Fiber.Fiber<void, IoUringError>>()
-  /** Waits for `sending` to reach 0 (endWrite). */
+  /** Waits for the last send in flight to end (endWrite). */
   private sendsIdle: Array<() => void> = []
   /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
   private received: Socket.SocketError | undefined
@@ -115,7 +114,6 @@ export class Live {
       if (this.closeAsked) return Effect.fail("closed" as const)
       // In a fiber of its own, which a CloseEvent interrupts (cancelling the send in the kernel);
       // interrupting the caller interrupts it too.
-      this.sending++
       const fiber = Effect.runFork(this.track(this.ops.send(this.connection, data)))
       this.sendFibers.add(fiber)
       const done = Effect.sync(() => {
@@ -158,7 +156,6 @@ export class Live {
         resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
       }
       this.pending++
-      this.sending++
       try {
         handle = driver.submitSend(fd, data, 0, (error) =>
           // A send a CloseEvent cancelled fails as a write on a closed socket (as NodeSocket's).
@@ -249,9 +246,14 @@ export class Live {
     }
   }
 
-  /** A send ended: once none is in flight, endWrite's waits go on. */
+  /** Whether a send is in flight. */
+  private sending(): boolean {
+    return this.sendHandles.size > 0 || this.sendFibers.size > 0
+  }
+
+  /** A send ended (its handle or fiber already dropped): once none is in flight, endWrite's waits go on. */
   private sendEnded(): void {
-    if (--this.sending > 0 || this.sendsIdle.length === 0) return
+    if (this.sending() || this.sendsIdle.length === 0) return
     const idle = this.sendsIdle
     this.sendsIdle = []
     for (const go of idle) go()
@@ -433,7 +435,7 @@ export class Live {
     return Effect.suspend(() => {
       if (this.writeEnded || this.closeAsked) return Effect.void
       this.writeEnded = true
-      if (this.sending === 0) return this.track(this.ops.shutdownWrite(this.connection))
+      if (!this.sending()) return this.track(this.ops.shutdownWrite(this.connection))
       this.sendsIdle.push(() => {
         if (!this.closeAsked) Effect.runFork(this.track(this.ops.shutdownWrite(this.connection)))
       })
