@@ -319,6 +319,7 @@ describe.skipIf(!supported)(
       const q = await tcpPair()
       const f = tempFile(pattern(16))
       try {
+        const before = driver.stats().submitted
         const timedOut = ended((cb) => driver.submitRecv(p.b, new Uint8Array(8), 0, 8, false, Driver.now() + 20, cb))
         const timedOutExact = ended((cb) =>
           driver.submitReadAt(q.b, new Uint8Array(8), 0, 8, true, Driver.now() + 30, cb),
@@ -330,6 +331,9 @@ describe.skipIf(!supported)(
         const badFd = ended((cb) => driver.submitReadAt(1_000_000, new Uint8Array(8), 0, 8, false, 0, cb))
         const nop = ended((cb) => driver.submitNop(0, cb))
         const sync = ended((cb) => driver.submitSync(f.fd, false, 0, cb))
+        // The caller's cancel is to reach the recv in the loop (a cancel in the kernel), not in the
+        // inbound queue: wait until the loop took all six (a loaded machine may take a while).
+        while (driver.stats().submitted < before + 6) await sleep(1)
         await sleep(10)
         driver.cancel(handle!)
         expect(await timedOut).toEqual(["TIMEOUT", 0])
