@@ -7,6 +7,7 @@
 
 #include "iou.h"
 #include "loop.h"
+#include "wire.h"
 
 namespace {
 
@@ -133,8 +134,15 @@ Napi::Array OpClasses(Napi::Env env) {
   return out;
 }
 
+// quarantinedBytes(): the bytes of request memory this process keeps because the kernel may still
+// use it (every Loop's, on every thread: wire.cc's quarantine).
+Napi::Value JS_quarantinedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), iou_binding::QuarantinedBytes());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, JS_probe, "probe"));
+  exports.Set("quarantinedBytes", Napi::Function::New(env, JS_quarantinedBytes, "quarantinedBytes"));
   exports.Set("constants", Constants(env));
   exports.Set("opClasses", OpClasses(env));
   exports.Set("wire", WireLayout(env));

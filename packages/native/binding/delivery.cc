@@ -114,7 +114,7 @@ void Loop::Drain(bool from_js) {
     // every round: a pass run from inside dispatch (drain_again_) may have freed room again.
     const bool room = iou_loop_inbound_room(loop_);
     const uint32_t n = iou_loop_poll_completions(loop_, completions_, capacity_);
-    inflight_ -= ReleaseBuffers(n);
+    inflight_ -= ReleaseBuffers(completions_, n);
     const bool last = n < capacity_;
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
@@ -175,17 +175,18 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   return true;
 }
 
-// The first n completions were polled: their requests' memory is the kernel's no longer, except
-// where the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that
-// memory is quarantined for the life of the process. A multishot result (IOU_COMPLETION_MORE) ends
-// nothing. Returns how many requests ended. JS thread, before dispatch (which may reuse the slots).
-uint32_t Loop::ReleaseBuffers(uint32_t n) {
+// The n completions were polled: their requests' memory is the kernel's no longer, except where
+// the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that memory
+// is quarantined for the life of the process. A multishot result (IOU_COMPLETION_MORE) ends
+// nothing. Returns how many requests ended. JS thread, before dispatch (which may reuse the slots),
+// or in Teardown.
+uint32_t Loop::ReleaseBuffers(const struct iou_completion* completions, uint32_t n) {
   uint32_t ended = 0;
   for (uint32_t i = 0; i < n; i++) {
-    if (completions_[i].flags & IOU_COMPLETION_MORE) continue;
+    if (completions[i].flags & IOU_COMPLETION_MORE) continue;
     ended++;
-    const uint32_t slot = static_cast<uint32_t>(completions_[i].tag);
-    if (completions_[i].outcome == IOU_OUTCOME_ABANDONED && (completions_[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
+    const uint32_t slot = static_cast<uint32_t>(completions[i].tag);
+    if (completions[i].outcome == IOU_OUTCOME_ABANDONED && (completions[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
       buffers_.Quarantine(slot);
     } else {
       buffers_.Release(slot);

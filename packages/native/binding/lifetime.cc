@@ -267,22 +267,33 @@ void Loop::CloseAsync() {
 void Loop::Teardown(bool from_js) {
   Exiting* exiting = from_js ? Exiting::Of(env_) : nullptr;
   if (loop_ != nullptr) {
-    // iou_loop_destroy closes with timeout 0 (shortening a longer close, so that joining never
-    // waits on I/O that may not complete), joins the thread and frees what nobody will dispatch.
-    // The kernel never sees this binding's iovec arrays (the loop copies them at admission).
-    // From JavaScript, once the thread has exited (the Driver's close), it is not joined while
-    // it is still in the kernel (Exiting); iou_loop_try_destroy returns after its last notify,
-    // so the async handle can close below either way.
-    const bool pending = inflight_ > 0;
-    inflight_ = 0;
-    if (inline_) CloseAsync(); /* stop polling the loop's fd before destroy closes it */
+    // From JavaScript, once the thread has exited (the Driver's close, whose final dispatch
+    // polled every completion), it is not joined while it is still in the kernel (Exiting);
+    // iou_loop_try_destroy returns after its last notify, so the async handle can close below
+    // either way. Otherwise (a worker or the process ending, requests perhaps in flight)
+    // iou_loop_stop closes with timeout 0 (shortening a longer close, so that joining never waits
+    // on I/O that may not complete) and joins the thread: every request then has its completion,
+    // so the memory of those that ended (all but the kernel-held ones) is released here rather
+    // than quarantined, and iou_loop_destroy frees the loop. The kernel never sees this binding's
+    // iovec arrays (the loop copies them at admission).
+    if (inline_) CloseAsync(); /* stop polling the loop's fd before the stop closes it */
     if (exiting != nullptr && iou_loop_exited(loop_)) {
       if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
     } else {
+      iou_loop_stop(loop_);
+      struct iou_completion ended[64];
+      uint32_t n = 0;
+      do {
+        n = iou_loop_poll_completions(loop_, ended, 64);
+        inflight_ -= ReleaseBuffers(ended, n);
+      } while (n == 64);
       iou_loop_destroy(loop_);
     }
+    const bool pending = inflight_ > 0;
+    inflight_ = 0;
     loop_ = nullptr;
-    // Requests nobody will dispatch now: the kernel may still hold their memory.
+    // Whatever is still held belongs to requests whose end nobody saw: the kernel may still hold
+    // their memory.
     buffers_.QuarantineAll(pending);
     // Not while a Drain is inside a callback scope with it (Drain destroys it on the way out),
     // and not from the cleanup hook or a finalizer, where the environment is going away.

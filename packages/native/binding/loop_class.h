@@ -104,7 +104,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   static void OnAsync(uv_async_t* handle);
   void Drain(bool from_js);
   bool Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
-  uint32_t ReleaseBuffers(uint32_t n);
+  uint32_t ReleaseBuffers(const struct iou_completion* completions, uint32_t n);
 
   // trace.cc
   Napi::Value JS_enableTrace(const Napi::CallbackInfo& info);

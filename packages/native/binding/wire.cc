@@ -55,8 +55,8 @@ bool HeldBytesOf(napi_value value, uint8_t** data, size_t* length, std::shared_p
   return true;
 }
 
-// Backing stores of requests abandoned while the kernel kept their memory, and of requests still
-// outstanding when a Loop is torn down: never released, because the kernel may still write into
+// Backing stores of requests abandoned while the kernel kept their memory, and of requests whose
+// end nobody saw when a Loop was torn down: never released, because the kernel may still write into
 // them after the ring is gone. Process-wide; touched only on JS threads, under its mutex.
 std::mutex quarantine_mutex;
 std::vector<std::shared_ptr<v8::BackingStore>>* quarantine = new std::vector<std::shared_ptr<v8::BackingStore>>();
@@ -68,6 +68,17 @@ void QuarantineStores(std::vector<std::shared_ptr<v8::BackingStore>>& stores) {
   }
   stores.clear();
 }
+
+}  // namespace
+
+double QuarantinedBytes() {
+  std::lock_guard<std::mutex> lock(quarantine_mutex);
+  double bytes = 0;
+  for (const auto& store : *quarantine) bytes += static_cast<double>(store->ByteLength());
+  return bytes;
+}
+
+namespace {
 
 // Requests that point at no memory (the operation table's `memory` column): submit's data is not
 // read for them.

@@ -51,9 +51,10 @@ class Buffers {
   // the life of the process. JS thread.
   void Quarantine(uint32_t slot);
 
-  // Teardown: nobody will poll the completions of the requests still held, and the kernel may
-  // still write into their memory after the ring is gone: all quarantined. JS thread.
-  // With `pending` (requests were still outstanding) also the provided-buffer pool. JS thread.
+  // Teardown, after the completions of the ended requests were released: the stores still held
+  // belong to requests whose end nobody saw, and the kernel may still write into their memory
+  // after the ring is gone: all quarantined. With `pending` (requests still outstanding) or after
+  // a kernel-held request, also the provided-buffer pool. JS thread.
   void QuarantineAll(bool pending);
 
   // Holds the provided-buffer pool (IOU_OP_RECV_MANY's, the kernel writes into it) for the life of
@@ -79,6 +80,9 @@ class Buffers {
   std::shared_ptr<v8::BackingStore> pool_;
   bool pool_at_risk_ = false;
 };
+
+// The bytes this process holds in quarantine (every Loop's, on every thread). Any JS thread.
+double QuarantinedBytes();
 
 }  // namespace iou_binding
 

@@ -92,6 +92,7 @@ struct iou_loop {
    * iou_loop_try_destroy before it frees anything. The thread may still take a while to end after
    * it (see there). */
   _Atomic bool finished;
+  bool stopped; /* iou_loop_stop ran: the loop exited and its thread was joined. Owner only. */
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
    * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
    * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little

@@ -1,5 +1,5 @@
 /*
- * shutdown.c: how a loop ends. The owner's side (iou_loop_close, iou_loop_destroy,
+ * shutdown.c: how a loop ends. The owner's side (iou_loop_close, iou_loop_stop, iou_loop_destroy,
  * iou_loop_try_destroy), the shutdown drain one step at a time (iou__drain_step: in-flight work
  * finishes while deadlines, retries and cancels keep running), the cutoff's abandonment
  * (iou__abandon_all: one ASYNC_CANCEL per request in the kernel, a short grace, then KERNEL_HELD for
@@ -113,13 +113,19 @@ bool iou_loop_exited(struct iou_loop *loop) {
   return atomic_load_explicit(&loop->exited, memory_order_acquire);
 }
 
-void iou_loop_destroy(struct iou_loop *loop) {
-  if (loop == NULL) return;
+void iou_loop_stop(struct iou_loop *loop) {
+  if (loop->stopped) return;
   iou_loop_close(loop, 0); /* idempotent; only ever shortens a cutoff, so this never hangs */
   if (loop->engine == IOU_ENGINE_INLINE)
     iou__inline_stop(loop);
   else
     iou__thread_join(loop);
+  loop->stopped = true;
+}
+
+void iou_loop_destroy(struct iou_loop *loop) {
+  if (loop == NULL) return;
+  iou_loop_stop(loop);
   iou__free_loop(loop);
 }
 
@@ -130,7 +136,7 @@ void iou_loop_destroy(struct iou_loop *loop) {
  * the owner wait for it. Here the owner only looks. An inline loop has no thread: exited is enough. */
 bool iou_loop_try_destroy(struct iou_loop *loop) {
   if (!iou_loop_exited(loop)) return false;
-  if (loop->engine == IOU_ENGINE_THREAD && !iou__thread_try_join(loop)) return false;
+  if (loop->engine == IOU_ENGINE_THREAD && !loop->stopped && !iou__thread_try_join(loop)) return false;
   iou__free_loop(loop);
   return true;
 }

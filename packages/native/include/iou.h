@@ -40,9 +40,9 @@ void iou_probe(struct iou_probe *out);
  *
  * Threads: the "owner" is the one JS thread that opened the loop (the Driver's thread). Only the
  * owner calls iou_loop_submit, iou_loop_cancel, iou_loop_publish, iou_loop_publish_early,
- * iou_loop_poll_completions, iou_loop_close, iou_loop_destroy (which joins the loop thread) and
- * iou_loop_try_destroy; iou_loop_stats may be called from any thread. The loop thread (named
- * "iou-loop") calls `notify` and, when tracing, `trace`, and nothing else outside itself.
+ * iou_loop_poll_completions, iou_loop_close, iou_loop_stop and iou_loop_destroy (which join the
+ * loop thread) and iou_loop_try_destroy; iou_loop_stats may be called from any thread. The loop
+ * thread (named "iou-loop") calls `notify` and, when tracing, `trace`, and nothing else outside itself.
  */
 
 struct iou_loop; /* opaque */
@@ -131,8 +131,8 @@ struct iou_loop_config {
   /* Provided buffers for IOU_OP_RECV_MANY (a buffer ring, IORING_REGISTER_PBUF_RING, Linux 5.19):
    * recv_buffer_count buffers (a power of two in [1, 32768]; 0: none, and RECV_MANY ends ERROR
    * -ENOBUFS) of recv_buffer_size bytes each, buffer i at recv_buffers + i * recv_buffer_size. The
-   * memory is the caller's and the kernel writes into it: keep it alive until iou_loop_destroy
-   * returns (forever if a RECV_MANY ended with IOU_COMPLETION_KERNEL_HELD). The ring starts empty:
+   * memory is the caller's and the kernel writes into it: keep it alive until iou_loop_stop or
+   * iou_loop_destroy returns (forever if a RECV_MANY ended with IOU_COMPLETION_KERNEL_HELD). The ring starts empty:
    * the owner hands the buffers to the kernel with iou_loop_recv_buffers_return. */
   uint8_t *recv_buffers;
   uint32_t recv_buffer_count;
@@ -375,10 +375,16 @@ int iou_loop_close(struct iou_loop *loop, int64_t shutdown_timeout_ns);
 /* True once the loop thread has exited (all completions, including abandoned ones, published). */
 bool iou_loop_exited(struct iou_loop *loop);
 
-/* Closes with timeout 0 (shortening any longer cutoff of an earlier iou_loop_close), joins the
- * loop thread and frees the loop: at most the abandonment grace once the in-flight requests'
- * cancels land, never a wait on I/O. Memory of requests abandoned with IOU_COMPLETION_KERNEL_HELD stays the
- * caller's to quarantine. Owner. */
+/* Closes with timeout 0 (shortening any longer cutoff of an earlier iou_loop_close) and waits until
+ * the loop exited: the thread engine's thread is joined, the inline engine's last passes run here.
+ * At most the abandonment grace once the in-flight requests' cancels land, never a wait on I/O.
+ * Every request then has its completion published, for iou_loop_poll_completions: the memory of
+ * those that ended is the caller's again, except where IOU_COMPLETION_KERNEL_HELD says the kernel
+ * may keep it (the caller quarantines that). Frees nothing; iou_loop_destroy frees. Idempotent.
+ * Owner. */
+void iou_loop_stop(struct iou_loop *loop);
+
+/* iou_loop_stop unless it ran, then frees the loop (and every completion not polled). Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
 
 /* iou_loop_destroy for a loop whose thread has exited (iou_loop_exited), without waiting for the

@@ -175,6 +175,8 @@ export interface NativeSockets {
 
 export interface NativeBinding {
   probe(): NativeProbe
+  /** The bytes of request memory this process keeps because the kernel may still use it (every Driver's, every thread). */
+  quarantinedBytes(): number
   readonly sockets: NativeSockets
   /** The #define values of include/iou.h that TypeScript uses (checked against its mirrors by a test). */
   readonly constants: Readonly<Record<string, number>>
@@ -231,6 +233,7 @@ const required = (): NativeBinding => {
  */
 export const binding: NativeBinding = {
   probe: () => required().probe(),
+  quarantinedBytes: () => required().quarantinedBytes(),
   get constants() {
     return required().constants
   },

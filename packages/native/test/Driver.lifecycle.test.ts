@@ -15,6 +15,7 @@ import { runChild, SRC_INDEX } from "./helpers.ts"
 const supported = probe().supported
 const reason = probe().reason ?? ""
 const SRC_URL = pathToFileURL(SRC_INDEX).href
+const BINDING_URL = new URL("./binding.ts", SRC_URL).href
 
 interface Exit {
   readonly code: number | null
@@ -32,7 +33,7 @@ const runBare = (body: string, timeoutMs = 30_000) =>
     const child = spawn(
       process.execPath,
       ["--conditions=@iou/source", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", body],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SRC_URL } },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SRC_URL, BINDING_URL } },
     )
     let stdout = ""
     let stderr = ""
@@ -134,6 +135,46 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
       }
     }, 60_000)
   })
+
+  it("a worker that ends with receives in the kernel gives their memory back: nothing is quarantined", async () => {
+    // Their cancels land at the teardown, so the kernel let go of the 16 MiB recv buffer and of the
+    // provided buffers of the recvMany: released, not kept for the life of the process. The main
+    // thread loads the addon too, so that the process-wide quarantine outlives the workers.
+    const r = await runBare(
+      `const { binding } = await import(process.env.BINDING_URL)
+       const { Worker } = await import("node:worker_threads")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open()
+         const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+         const [peer] = await Promise.all([
+           ring.accept(listener),
+           ring.connect({ host: "127.0.0.1", port: listener.localAddress.port }),
+         ])
+         ring.recv(peer.fd, Buffer.alloc(16 << 20)).catch(() => {})
+         const chunks = ring.recvMany(peer.fd)[Symbol.asyncIterator]()
+         chunks.next().catch(() => {})
+         await new Promise((d) => setTimeout(d, 20))
+         parentPort.postMessage(ring.stats().outstanding)
+         if (workerData.end === "exit") process.exit(0)
+       \`
+       const before = binding.quarantinedBytes()
+       const outstanding = []
+       for (const end of ["exit", "terminate", "exit", "terminate"]) {
+         const worker = new Worker(body, { eval: true, workerData: { end } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         const exited = new Promise((d) => worker.on("exit", d))
+         outstanding.push(await new Promise((d) => worker.once("message", d)))
+         if (end === "terminate") await worker.terminate()
+         await exited
+       }
+       console.log(JSON.stringify({ outstanding, quarantined: binding.quarantinedBytes() - before }))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual({ outstanding: [2, 2, 2, 2], quarantined: 0 })
+  }, 90_000)
 
   it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {
     // A 1 GiB write to a regular file runs in an io-wq worker, which a cancel cannot stop. The
