@@ -195,27 +195,42 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
   if (typeof config !== "object" || config === null || Array.isArray(config) || ArrayBuffer.isView(config)) {
     throw new TypeError("config must be a plain object")
   }
+  // Every field is read once (a getter runs once): what is checked is what is used.
+  const c: Config = {
+    size: config.size,
+    maxInFlight: config.maxInFlight,
+    recvBuffers: config.recvBuffers,
+    singleIssuer: config.singleIssuer,
+    ioPoll: config.ioPoll,
+    maxRequestTimeout: config.maxRequestTimeout,
+    timeoutWheelTick: config.timeoutWheelTick,
+    shutdownTimeout: config.shutdownTimeout,
+    idleSpin: config.idleSpin,
+    engine: config.engine,
+    operations: config.operations,
+    inlineWake: config.inlineWake,
+  }
   let size: number = DEFAULTS.size
-  if (config.size !== undefined) {
-    if (typeof config.size !== "number") throw typeError("size", `must be a number, got ${typeof config.size}`)
-    if (!Number.isInteger(config.size) || config.size < 1 || config.size > MAX_RING_SIZE) {
-      throw rangeError("size", `must be an integer in [1, ${MAX_RING_SIZE}], got ${config.size}`)
+  if (c.size !== undefined) {
+    if (typeof c.size !== "number") throw typeError("size", `must be a number, got ${typeof c.size}`)
+    if (!Number.isInteger(c.size) || c.size < 1 || c.size > MAX_RING_SIZE) {
+      throw rangeError("size", `must be an integer in [1, ${MAX_RING_SIZE}], got ${c.size}`)
     }
-    size = nextPowerOfTwo(config.size)
+    size = nextPowerOfTwo(c.size)
   }
   let maxInFlight: number = DEFAULTS.maxInFlight
-  if (config.maxInFlight !== undefined) {
-    if (typeof config.maxInFlight !== "number") {
-      throw typeError("maxInFlight", `must be a number, got ${typeof config.maxInFlight}`)
+  if (c.maxInFlight !== undefined) {
+    if (typeof c.maxInFlight !== "number") {
+      throw typeError("maxInFlight", `must be a number, got ${typeof c.maxInFlight}`)
     }
-    if (!Number.isInteger(config.maxInFlight) || config.maxInFlight < 1 || config.maxInFlight > MAX_IN_FLIGHT) {
-      throw rangeError("maxInFlight", `must be an integer in [1, ${MAX_IN_FLIGHT}], got ${config.maxInFlight}`)
+    if (!Number.isInteger(c.maxInFlight) || c.maxInFlight < 1 || c.maxInFlight > MAX_IN_FLIGHT) {
+      throw rangeError("maxInFlight", `must be an integer in [1, ${MAX_IN_FLIGHT}], got ${c.maxInFlight}`)
     }
-    maxInFlight = config.maxInFlight
+    maxInFlight = c.maxInFlight
   }
   let recvBuffers: { count: number; size: number } = DEFAULTS.recvBuffers
-  if (config.recvBuffers !== undefined) {
-    const r = config.recvBuffers as unknown
+  if (c.recvBuffers !== undefined) {
+    const r = c.recvBuffers as unknown
     if (typeof r !== "object" || r === null || Array.isArray(r)) {
       throw typeError("recvBuffers", `must be an object { count, size }, got ${r === null ? "null" : typeof r}`)
     }
@@ -233,60 +248,59 @@ export const resolve = (config: Config = {}): ResolvedConfig => {
       size: integer("size", bytes, DEFAULTS.recvBuffers.size, MAX_RECV_BUFFER_SIZE),
     }
   }
-  const timeoutWheelTick = millis("timeoutWheelTick", config.timeoutWheelTick, DEFAULTS.timeoutWheelTick, 1, MAX_TICK)
+  const timeoutWheelTick = millis("timeoutWheelTick", c.timeoutWheelTick, DEFAULTS.timeoutWheelTick, 1, MAX_TICK)
   const maxRequestTimeout = millis(
     "maxRequestTimeout",
-    config.maxRequestTimeout,
+    c.maxRequestTimeout,
     Math.max(DEFAULTS.maxRequestTimeout, timeoutWheelTick),
     timeoutWheelTick,
     MAX_REQUEST_TIMEOUT,
   )
-  const shutdown = shutdownTimeout(config.shutdownTimeout, undefined)
+  const shutdown = shutdownTimeout(c.shutdownTimeout, undefined)
   let idleSpin: number = DEFAULTS.idleSpin
-  if (config.idleSpin !== undefined) {
-    if (typeof config.idleSpin !== "number") {
-      throw typeError("idleSpin", `must be a number of microseconds, got ${typeof config.idleSpin}`)
+  if (c.idleSpin !== undefined) {
+    if (typeof c.idleSpin !== "number") {
+      throw typeError("idleSpin", `must be a number of microseconds, got ${typeof c.idleSpin}`)
     }
-    if (!Number.isInteger(config.idleSpin) || config.idleSpin < 0 || config.idleSpin > MAX_IDLE_SPIN) {
-      throw rangeError("idleSpin", `must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${config.idleSpin}`)
+    if (!Number.isInteger(c.idleSpin) || c.idleSpin < 0 || c.idleSpin > MAX_IDLE_SPIN) {
+      throw rangeError("idleSpin", `must be an integer in [0, ${MAX_IDLE_SPIN}] (microseconds), got ${c.idleSpin}`)
     }
-    idleSpin = config.idleSpin
+    idleSpin = c.idleSpin
   }
   let engine: Engine = DEFAULTS.engine
-  if (config.engine !== undefined) {
-    if (typeof config.engine !== "string")
-      throw typeError("engine", `must be "inline" or "thread", got ${typeof config.engine}`)
-    if (!ENGINES.includes(config.engine as Engine)) {
-      throw rangeError("engine", `must be "inline" or "thread", got ${JSON.stringify(config.engine)}`)
+  if (c.engine !== undefined) {
+    if (typeof c.engine !== "string") throw typeError("engine", `must be "inline" or "thread", got ${typeof c.engine}`)
+    if (!ENGINES.includes(c.engine as Engine)) {
+      throw rangeError("engine", `must be "inline" or "thread", got ${JSON.stringify(c.engine)}`)
     }
-    engine = config.engine as Engine
+    engine = c.engine as Engine
   }
   let operations: Classes = DEFAULTS.operations
-  if (config.operations !== undefined) {
-    if (typeof config.operations !== "string") {
-      throw typeError("operations", `must be "all", "files" or "sockets", got ${typeof config.operations}`)
+  if (c.operations !== undefined) {
+    if (typeof c.operations !== "string") {
+      throw typeError("operations", `must be "all", "files" or "sockets", got ${typeof c.operations}`)
     }
-    if (!CLASSES.includes(config.operations)) {
-      throw rangeError("operations", `must be "all", "files" or "sockets", got ${JSON.stringify(config.operations)}`)
+    if (!CLASSES.includes(c.operations)) {
+      throw rangeError("operations", `must be "all", "files" or "sockets", got ${JSON.stringify(c.operations)}`)
     }
-    operations = config.operations
+    operations = c.operations
   }
   let inlineWake: InlineWake = DEFAULTS.inlineWake
-  if (config.inlineWake !== undefined) {
-    if (typeof config.inlineWake !== "string") {
-      throw typeError("inlineWake", `must be "eventfd" or "ringfd", got ${typeof config.inlineWake}`)
+  if (c.inlineWake !== undefined) {
+    if (typeof c.inlineWake !== "string") {
+      throw typeError("inlineWake", `must be "eventfd" or "ringfd", got ${typeof c.inlineWake}`)
     }
-    if (!INLINE_WAKES.includes(config.inlineWake)) {
-      throw rangeError("inlineWake", `must be "eventfd" or "ringfd", got ${JSON.stringify(config.inlineWake)}`)
+    if (!INLINE_WAKES.includes(c.inlineWake)) {
+      throw rangeError("inlineWake", `must be "eventfd" or "ringfd", got ${JSON.stringify(c.inlineWake)}`)
     }
-    inlineWake = config.inlineWake
+    inlineWake = c.inlineWake
   }
   return {
     size,
     maxInFlight,
     recvBuffers,
-    singleIssuer: flag("singleIssuer", config.singleIssuer, DEFAULTS.singleIssuer),
-    ioPoll: flag("ioPoll", config.ioPoll, DEFAULTS.ioPoll),
+    singleIssuer: flag("singleIssuer", c.singleIssuer, DEFAULTS.singleIssuer),
+    ioPoll: flag("ioPoll", c.ioPoll, DEFAULTS.ioPoll),
     maxRequestTimeout,
     timeoutWheelTick,
     shutdownTimeout: shutdown,

@@ -101,6 +101,38 @@ describe("Config", () => {
     expect(() => Config.resolve({ maxRequestTimeout: Number.NaN })).toThrow(RangeError)
   })
 
+  it("reads each field once: what it checked is what it returns", () => {
+    const reads = new Map<string, number>()
+    const values: Record<string, Array<unknown>> = {
+      size: [8, 65536],
+      maxInFlight: [16, -1],
+      engine: ["thread", "bogus"],
+      operations: ["files", "bogus"],
+      inlineWake: ["ringfd", 3],
+      idleSpin: [0, -5],
+    }
+    const config = {}
+    for (const [name, [first, later]] of Object.entries(values)) {
+      Object.defineProperty(config, name, {
+        enumerable: true,
+        get: () => {
+          const n = (reads.get(name) ?? 0) + 1
+          reads.set(name, n)
+          return n === 1 ? first : later
+        },
+      })
+    }
+    expect(Config.resolve(config)).toMatchObject({
+      size: 8,
+      maxInFlight: 16,
+      engine: "thread",
+      operations: "files",
+      inlineWake: "ringfd",
+      idleSpin: 0,
+    })
+    expect([...reads.values()]).toEqual(Object.keys(values).map(() => 1))
+  })
+
   it("rounds 1000 up to 1024 and keeps 1024", () => {
     expect(Config.resolve({ size: 1000 }).size).toBe(1024)
     expect(Config.resolve({ size: 1024 }).size).toBe(1024)

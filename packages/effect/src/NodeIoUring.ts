@@ -130,8 +130,13 @@ export const makeWith = (
   Effect.acquireRelease(
     Effect.suspend(() => {
       try {
+        // Only a plain object gets the default: anything else goes to open as it is, to be refused there.
+        const plain =
+          typeof config === "object" && config !== null && !Array.isArray(config) && !ArrayBuffer.isView(config)
         const bounded =
-          config.shutdownTimeout === undefined ? { ...config, shutdownTimeout: DEFAULT_SHUTDOWN_TIMEOUT } : config
+          plain && config.shutdownTimeout === undefined
+            ? { ...config, shutdownTimeout: DEFAULT_SHUTDOWN_TIMEOUT }
+            : config
         return Effect.succeed(options.open(bounded))
       } catch (error) {
         return Errors.failure(error, "open", undefined)

@@ -300,6 +300,34 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           for (const exit of exits) {
             assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause) && !Cause.hasFails(exit.cause))
           }
+          // Also where reading the argument throws: built lazily, the Effect dies when run.
+          const accept = io.accept(null as unknown as number)
+          const exit = yield* Effect.exit(accept)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause) && !Cause.hasFails(exit.cause))
+        }),
+      )
+
+      it.effect("a recvMany whose onChunk throws dies with that error once its receive ended in the kernel", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a, b } = yield* tcpPair
+          const bug = new Error("bug in onChunk")
+          let calls = 0
+          const receiving = yield* Effect.forkChild(
+            Effect.exit(
+              io.recvMany(b, () => {
+                calls++
+                throw bug
+              }),
+            ),
+          )
+          yield* inFlight(1)
+          yield* io.send(a, text("one"))
+          const exit = yield* Fiber.join(receiving)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+          assert.strictEqual(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause), bug)
+          assert.strictEqual(calls, 1)
+          assert.strictEqual((yield* io.stats).outstanding, 0)
         }),
       )
     },

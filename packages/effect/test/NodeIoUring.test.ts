@@ -26,6 +26,19 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
     }),
   )
 
+  it.effect("a config that is not a plain object fails the layer as Driver.open refuses it", () =>
+    Effect.gen(function* () {
+      for (const config of ["abc", [1, 2], 42, new Uint8Array(4), null]) {
+        const exit = yield* Effect.exit(
+          Effect.scoped(Layer.build(NodeIoUring.layer(config as unknown as NodeIoUring.DriverConfig))),
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+        assert.include(String((error as { message?: unknown }).message), "config must be a plain object")
+      }
+    }),
+  )
+
   it.effect("a ring opened for files fails a send with NotAllowed, before the kernel", () =>
     Effect.gen(function* () {
       const io = yield* IoUring

@@ -389,7 +389,7 @@ const truncateOffRing = (
   signal: AbortSignal | undefined,
 ): Promise<void> => {
   if (r.shutdown.closing) return Promise.reject(Errors.closedError("ftruncate", fd))
-  if (signal?.aborted === true) return Promise.reject(Errors.abortError("ftruncate", fd, signal.reason))
+  if (Validate.aborted(signal)) return Promise.reject(Errors.abortError("ftruncate", fd, Validate.abortReason(signal)))
   if (r.delivery.closingFds.has(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
   // fs.ftruncate takes a safe integer; no file system holds a file this large (the kernel's EFBIG).
   if (length > Number.MAX_SAFE_INTEGER)

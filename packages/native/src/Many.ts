@@ -11,7 +11,7 @@
  * started after it on the same fd is the only one taking its bytes.
  */
 import type { IoUringError } from "./IoUringError.ts"
-import { removeAbortListener } from "./Validate.ts"
+import { abortReason, aborted, addAbortListener, removeAbortListener } from "./Validate.ts"
 
 interface Waiting<A> {
   readonly resolve: (result: IteratorResult<A>) => void
@@ -52,8 +52,8 @@ export class Many<A> implements AsyncIterableIterator<A> {
   constructor(source: Source<A>, signal: AbortSignal | undefined) {
     this.source = source
     this.signal = signal
-    if (signal?.aborted === true) {
-      this.end = source.aborted(signal.reason) // refused before the kernel, as every operation
+    if (aborted(signal)) {
+      this.end = source.aborted(abortReason(signal)) // refused before the kernel, as every operation
       this.finished = true
       return
     }
@@ -61,7 +61,7 @@ export class Many<A> implements AsyncIterableIterator<A> {
       (value) => this.push(value),
       (error) => this.finish(error),
     )
-    if (signal !== undefined && this.handle !== 0) signal.addEventListener("abort", this.onAbort, { once: true })
+    if (signal !== undefined && this.handle !== 0) addAbortListener(signal, this.onAbort)
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<A> {
@@ -101,7 +101,7 @@ export class Many<A> implements AsyncIterableIterator<A> {
   }
 
   private push(value: A): void {
-    const stopped = this.end !== undefined || (this.signal?.aborted === true && this.source.discard !== undefined)
+    const stopped = this.end !== undefined || (this.source.discard !== undefined && aborted(this.signal))
     if (stopped) return this.source.discard?.(value) // nobody takes it
     const waiting = this.waiting
     if (waiting !== undefined) {

@@ -52,8 +52,8 @@ export const readFile = (
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const encoding = Validate.encoding(o.encoding)
-  if (signal?.aborted === true)
-    return Promise.reject(Errors.abortError("open", undefined, signal.reason, { path: p.text }))
+  if (Validate.aborted(signal))
+    return Promise.reject(Errors.abortError("open", undefined, Validate.abortReason(signal), { path: p.text }))
   const read = new Promise<Buffer>((resolve, reject) => {
     new WholeFile(r, p, deadline, signal, resolve, reject).start()
   })
@@ -127,7 +127,7 @@ class WholeFile {
   }
 
   start(): void {
-    this.signal?.addEventListener("abort", this.onAbort, { once: true })
+    if (this.signal !== undefined) Validate.addAbortListener(this.signal, this.onAbort)
     this.submit(fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline), this.onOpen)
   }
 
@@ -235,7 +235,7 @@ class WholeFile {
   }
 
   private aborted(): boolean {
-    return this.signal?.aborted === true
+    return Validate.aborted(this.signal)
   }
 
   /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */

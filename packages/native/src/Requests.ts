@@ -44,6 +44,7 @@ import { Shutdown } from "./Shutdown.ts"
 import * as Sockets from "./Sockets.ts"
 import { Submission } from "./Submission.ts"
 import type * as T from "./types.ts"
+import { abortReason, addAbortListener } from "./Validate.ts"
 import { Wire } from "./Wire.ts"
 
 // A Promise executor that allocates nothing: new Promise(capture) leaves its functions here.
@@ -209,13 +210,14 @@ export class Requests implements Multishot {
     const t = this.table
     const op = t.op[slot]!
     const refusal = this.refusal(slot)
-    const aborted = signal?.aborted === true
+    const reason = abortReason(signal)
+    const aborted = reason !== undefined
     if (refusal !== undefined || aborted || (t.length[slot] === 0 && BY_OP[op]!.movesData)) {
       const site = t.site[slot]
       const fd = this.fdOf(slot)
       t.release(slot)
       if (refusal !== undefined) return Promise.reject(refusal)
-      if (aborted) return Promise.reject(Errors.abortError(site?.syscall ?? syscallOf(op), fd, signal.reason, site))
+      if (aborted) return Promise.reject(Errors.abortError(site?.syscall ?? syscallOf(op), fd, reason, site))
       return Promise.resolve((kind === Pending.KIND_PROMISE_NUMBER ? 0 : undefined) as never)
     }
     const promise = new Promise<never>(capture)
@@ -227,7 +229,7 @@ export class Requests implements Multishot {
       const onAbort = (): void => {
         this.cancel(handle)
       }
-      signal.addEventListener("abort", onAbort, { once: true })
+      addAbortListener(signal, onAbort)
       t.signal[slot] = signal
       t.onAbort[slot] = onAbort
     }

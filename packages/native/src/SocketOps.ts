@@ -285,7 +285,8 @@ const composite = <A>(
   start: (callback: T.ResultCallback<A>) => T.RequestHandle,
 ): Promise<A> => {
   if (r.shutdown.closing) return Promise.reject(Errors.closedError(syscall, undefined))
-  if (signal?.aborted === true) return Promise.reject(Errors.abortError(syscall, undefined, signal.reason))
+  if (Validate.aborted(signal))
+    return Promise.reject(Errors.abortError(syscall, undefined, Validate.abortReason(signal)))
   return new Promise<A>((resolve, reject) => {
     let onAbort: (() => void) | undefined
     const handle = start((error, result) => {
@@ -302,7 +303,7 @@ const composite = <A>(
       onAbort = () => {
         r.cancel(handle)
       }
-      signal.addEventListener("abort", onAbort, { once: true })
+      Validate.addAbortListener(signal, onAbort)
     }
   })
 }

@@ -139,18 +139,36 @@ export const options = <T extends object>(value: T | undefined): T | Record<stri
   return value
 }
 
-export const signal = (value: unknown): AbortSignal | undefined => {
-  if (value === undefined) return undefined
-  if (!(value instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal")
-  return value
-}
-
-// A signal's own methods and getters (a subclass's overrides, a throwing getter) must not run while
-// completions are delivered: a throw there would stop the batch. EventTarget's and AbortSignal's own
-// are used instead, and a signal they refuse reads as not aborted.
+// A signal's own methods and getters (a subclass's overrides, a throwing getter) never run: a throw
+// there would leave a request half made, or stop a batch of completions. EventTarget's and
+// AbortSignal's own are used instead, on signals that `signal` checked they accept.
+const addListener = EventTarget.prototype.addEventListener
 const removeListener = EventTarget.prototype.removeEventListener
 const isAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")!.get!
 const reasonOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "reason")!.get!
+
+/** A real AbortSignal (one AbortSignal's own getter accepts: not an object made from its prototype), or undefined. */
+export const signal = (value: unknown): AbortSignal | undefined => {
+  if (value === undefined) return undefined
+  let real = value instanceof AbortSignal
+  if (real) {
+    try {
+      isAborted.call(value)
+    } catch {
+      real = false
+    }
+  }
+  if (!real) throw new TypeError("signal must be an AbortSignal")
+  return value as AbortSignal
+}
+
+/** Whether `signal` (checked by `signal` above) has aborted (see above: no code of the signal's runs). */
+export const aborted = (signal: AbortSignal | undefined): boolean => abortReason(signal) !== undefined
+
+/** Adds a request's one-shot abort listener to `signal` (checked by `signal` above; no code of the signal's runs). */
+export const addAbortListener = (signal: AbortSignal, listener: () => void): void => {
+  addListener.call(signal, "abort", listener, { once: true })
+}
 
 /** Removes a request's abort listener from `signal` (see above: no code of the signal's runs). */
 export const removeAbortListener = (signal: AbortSignal, listener: () => void): void => {
@@ -192,10 +210,13 @@ export const data = (value: unknown): Data => {
  */
 const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
   if (!Array.isArray(value)) throw new TypeError(`${name} must be a Uint8Array or an array of them`)
-  if (value.length > maxIov()) throw new RangeError(`${name} may hold at most ${maxIov()} buffers, got ${value.length}`)
+  // Its length is read once: an element's getter (or a Proxy) that grows the array does not make
+  // the copy longer than what was checked.
+  const n = value.length
+  if (n > maxIov()) throw new RangeError(`${name} may hold at most ${maxIov()} buffers, got ${n}`)
   let bytes = 0
   const copy: Array<Uint8Array> = []
-  for (let i = 0; i < value.length; i++) {
+  for (let i = 0; i < n; i++) {
     const element = buffer(value[i], `${name}[${i}]`)
     const length = lengthOf(element)
     bytes += length

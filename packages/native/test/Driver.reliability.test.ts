@@ -149,6 +149,44 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       expect(ring.stats().outstanding).toBe(0)
     })
 
+    it("a signal whose own aborted getter and addEventListener throw changes nothing: every request runs and ends, a fake signal is refused", async () => {
+      const ring = open()
+      const controller = new AbortController()
+      const signal = controller.signal
+      Object.defineProperty(signal, "aborted", {
+        get: () => {
+          throw new Error("aborted")
+        },
+      })
+      Object.defineProperty(signal, "addEventListener", {
+        value: () => {
+          throw new Error("addEventListener")
+        },
+      })
+      // The Promise API, a request of several steps (listen) and both multishot iterators: each
+      // runs and ends as with a plain signal, and nothing of it is left behind.
+      await ring.nop({ signal })
+      const listener = await ring.listen({ host: "127.0.0.1", port: 0 }, { signal })
+      const port = (listener.localAddress as { port: number }).port
+      const connected = ring.connect({ host: "127.0.0.1", port }, { signal })
+      const accepted = ring.acceptMany(listener, { signal })[Symbol.asyncIterator]()
+      const server = (await accepted.next()).value as { fd: number }
+      const client = await connected
+      const chunks = ring.recvMany(server.fd, { signal })[Symbol.asyncIterator]()
+      await ring.send(client.fd, Buffer.from("ping"))
+      expect(Buffer.from((await chunks.next()).value as Uint8Array).toString()).toBe("ping")
+      controller.abort()
+      await expect(chunks.next()).rejects.toMatchObject({ code: "ABORT_ERR" })
+      await expect(accepted.next()).rejects.toMatchObject({ code: "ABORT_ERR" })
+      for (const fd of [server.fd, client.fd, listener.fd]) await ring.closeFd(fd)
+      expect(ring.stats().outstanding).toBe(0)
+      // An object made from AbortSignal's prototype is no signal: refused before anything is made.
+      const fake = Object.create(AbortSignal.prototype) as AbortSignal
+      expect(() => ring.nop({ signal: fake })).toThrow(TypeError)
+      expect(() => ring.recvMany(server.fd, { signal: fake })).toThrow(TypeError)
+      expect(ring.stats().outstanding).toBe(0)
+    })
+
     it("a request made in the continuation of a completion is delivered (a publish inside delivery)", async () => {
       // The continuation of an awaited timeout runs in the microtasks of the delivery that ended it;
       // its nop is published from there. The inline engine once left that nop's completion undelivered.

@@ -814,6 +814,24 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       await expect(ring.nop()).resolves.toBeUndefined()
     })
 
+    it("use the buffers of a list as many as were counted: an element getter that grows the list adds none", async () => {
+      const ring = open()
+      const f = file(pattern(2048))
+      const one = Buffer.from([7])
+      const list: Array<Uint8Array> = Array.from({ length: 1024 }, () => one)
+      Object.defineProperty(list, 0, {
+        get: () => {
+          for (let i = 0; i < 8; i++) list.push(one)
+          return one
+        },
+      })
+      await ring.writeAt(f.fd, list, 0)
+      const back = Buffer.alloc(1032)
+      expect(await ring.readAt(f.fd, back, 0)).toBe(1032)
+      expect(back.subarray(0, 1024).every((b) => b === 7)).toBe(true)
+      expect(back.subarray(1024)).toEqual(Buffer.from(pattern(2048)).subarray(1024, 1032))
+    })
+
     it("refuse a detached buffer with the same TypeError whatever its size and offset, and take small and empty views as before", async () => {
       const ring = open()
       const f = file(pattern(100))

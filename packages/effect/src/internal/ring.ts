@@ -202,13 +202,32 @@ const service = (
       identity,
     ),
   recvMany: (fd, onChunk, options) =>
-    request(
-      driver,
-      "recvMany",
-      fd,
-      (cb) => driver.submitRecvMany(fd, deadlineOf(options?.timeout, now), onChunk, cb),
-      toVoid,
-    ),
+    Effect.suspend(() => {
+      // A throw in onChunk is the caller's defect: the receive is cancelled in the kernel, later
+      // chunks are dropped, and the Effect dies with it once the request ended. (Left to the
+      // Driver, it would be rethrown as an uncaught exception.)
+      let thrown: { readonly error: unknown } | undefined
+      let handle: RequestHandle = 0
+      const guarded = (chunk: Uint8Array): void => {
+        if (thrown !== undefined) return
+        try {
+          onChunk(chunk)
+        } catch (error) {
+          thrown = { error }
+          driver.cancel(handle)
+        }
+      }
+      // Not a function: passed as it is, for the Driver to refuse.
+      const listener = typeof onChunk === "function" ? guarded : onChunk
+      const receive = request(
+        driver,
+        "recvMany",
+        fd,
+        (cb) => (handle = driver.submitRecvMany(fd, deadlineOf(options?.timeout, now), listener, cb)),
+        toVoid,
+      )
+      return Effect.flatMap(Effect.exit(receive), (exit) => (thrown === undefined ? exit : Effect.die(thrown.error)))
+    }),
   sync: (fd, options) =>
     request(
       driver,
@@ -229,7 +248,7 @@ const service = (
       )
     }),
   accept: (listener, options) =>
-    guard("accept", typeof listener === "number" ? listener : listener.fd, () => {
+    guard("accept", typeof listener === "number" ? listener : undefined, () => {
       const fd = typeof listener === "number" ? listener : listener.fd
       const deadline = deadlineOf(options?.timeout, now)
       return request<Connection, Connection | undefined>(
