@@ -65,8 +65,8 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
     const ops = NetOps.make(io)
     const raw = Ring.rawOf(io)
     const connect = ops.connect(options).pipe(Effect.mapError((error) => toSocketError(error, "Open")))
-    const open = Effect.acquireRelease(
-      (options.openTimeout === undefined
+    const connecting =
+      options.openTimeout === undefined
         ? connect
         : connect.pipe(
             Effect.timeoutOrElse({
@@ -79,8 +79,17 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
                 ),
             }),
           )
-      ).pipe(Effect.map((connection) => new Live.Live(ops, connection, options, raw))),
-      (live) => live.requestClose(),
+    // The connect itself can be interrupted (a timeout, the reader's scope): it is cancelled in the
+    // kernel, and an fd it made meanwhile is closed by the ring. Once it connected, the close is
+    // registered before anything can interrupt.
+    const open = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(connecting), (connection) => {
+        const live = new Live.Live(ops, connection, options, raw)
+        return Effect.as(
+          Effect.addFinalizer(() => live.requestClose()),
+          live,
+        )
+      }),
     )
     return Live.fromLive(open)
   })

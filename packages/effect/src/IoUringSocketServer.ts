@@ -17,7 +17,12 @@
  *   with `run`'s services; a handler's failure is logged, not propagated. Interrupting `run`
  *   interrupts every handler fiber it started. Each connection is closed after its handler ends (once
  *   no receive or send on it is pending); connections that arrive before `run` wait for it.
- *   `run` fails with SocketServerUnknownError if accepting fails (the listener closed under it).
+ *   An accept error about one connection (ECONNABORTED, …) or about fds or memory running out for
+ *   now (EMFILE, ENFILE, ENOBUFS, ENOMEM: after a 20 ms pause) does not stop `run`, as libuv's
+ *   server goes on; `run` fails with SocketServerUnknownError for other errors, and at once (cause:
+ *   EBADF, "the listener is closed") when the server's scope has closed.
+ * - Two `run`s at once each accept, so connections alternate between them (NodeSocketServer hands
+ *   every connection to the latest `run`).
  * - Each Socket behaves as IoUringSocket's (pull, write, half-close, no TLS upgrade).
  *
  * @since 0.0.0
@@ -49,6 +54,27 @@ export type ServerOptions = NetOps.ListenOptions & {
    */
   readonly highWaterMark?: number | undefined
 }
+
+/**
+ * accept(2) errors after which `run` accepts again: those Linux reports for one connection that
+ * failed before it was accepted (accept(2): treat them as EAGAIN), and, after a pause of BACK_OFF,
+ * the process or system running out of fds or memory, which the connections ending free again.
+ */
+const ACCEPT_BACK_OFF: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"])
+const ACCEPT_RETRY: ReadonlySet<string> = new Set([
+  ...ACCEPT_BACK_OFF,
+  "ECONNABORTED",
+  "EPROTO",
+  "EPERM",
+  "ENETDOWN",
+  "ENOPROTOOPT",
+  "EHOSTDOWN",
+  "ENONET",
+  "EHOSTUNREACH",
+  "EOPNOTSUPP",
+  "ENETUNREACH",
+])
+const BACK_OFF = "20 millis"
 
 const openError = (cause: unknown) =>
   new SocketServer.SocketServerError({ reason: new SocketServer.SocketServerOpenError({ cause }) })
@@ -98,6 +124,12 @@ export const make = (
         }
         return yield* ops.accept(listener).pipe(
           Effect.flatMap((connection) => Effect.sync(() => serve(connection))),
+          // As libuv's server: an error about one connection, or about the process's resources
+          // for now, is no reason to stop serving.
+          Effect.catchIf(
+            (error) => ACCEPT_RETRY.has(error.code),
+            (error) => (ACCEPT_BACK_OFF.has(error.code) ? Effect.sleep(BACK_OFF) : Effect.void),
+          ),
           Effect.forever,
           Effect.mapError(
             (cause) =>

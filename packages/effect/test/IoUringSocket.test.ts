@@ -12,7 +12,8 @@ import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import * as Socket from "effect/socket/Socket"
 import { probe } from "@iou/native"
 import { IoUring, IoUringSocket, IoUringSocketServer, NodeIoUring } from "@iou/effect"
 import * as NetOps from "../src/internal/netOps.ts"
@@ -198,7 +199,58 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
         }).pipe(Effect.scoped),
       )
       it.effect(
-        "interrupting a write blocked in the kernel (the peer does not read) cancels the send, and the connection still closes",
+        "an interrupted write leaves its send to finish: the peer gets every byte, in order, the next write after it",
+        () =>
+          Effect.gen(function* () {
+            const io = yield* IoUring
+            let accepted: (connection: net.Socket) => void = () => {}
+            const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
+            const server = yield* Effect.acquireRelease(
+              Effect.callback<net.Server>((resume) => {
+                // Paused: the peer reads nothing until told, so the kernel's buffers fill and the send blocks.
+                const server = net.createServer({ pauseOnConnect: true }, (connection) => {
+                  connection.on("error", () => {})
+                  accepted(connection)
+                })
+                server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+              }),
+              (server) => Effect.sync(() => server.close()),
+            )
+            const port = (server.address() as net.AddressInfo).port
+            const big = randomBytes(16 * 1024 * 1024)
+            const tail = new TextEncoder().encode("|tail")
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+                yield* socket.reader
+                const { write } = yield* socket.writer
+                const cancelled = (yield* io.stats).cancelled
+                const blocked = yield* Effect.forkChild(write(big))
+                while ((yield* io.stats).outstanding === 0) yield* Effect.sleep("1 millis")
+                yield* Effect.sleep("20 millis")
+                yield* Fiber.interrupt(blocked)
+                // The send is still in the kernel, not cancelled; the next write waits for it.
+                assert.strictEqual((yield* io.stats).cancelled, cancelled, "the send was not cancelled")
+                const next = yield* Effect.forkChild(write(tail))
+                const connection = yield* Effect.promise(() => peer)
+                const received: Array<Buffer> = []
+                const all = new Promise<void>((resolve) =>
+                  connection.on("data", (chunk: Buffer) => {
+                    received.push(chunk)
+                    if (Buffer.concat(received).length === big.length + tail.length) resolve()
+                  }),
+                )
+                connection.resume()
+                yield* Fiber.join(next)
+                yield* Effect.promise(() => all)
+                assert.isTrue(Buffer.concat(received).equals(Buffer.concat([big, tail])), "every byte, in order")
+              }),
+            )
+          }),
+      )
+
+      it.effect(
+        "closing the connection cancels a send blocked in the kernel (the peer does not read); no fd is left",
         () =>
           Effect.gen(function* () {
             const io = yield* IoUring
@@ -208,7 +260,6 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
             const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
             const server = yield* Effect.acquireRelease(
               Effect.callback<net.Server>((resume) => {
-                // Paused: the peer never reads, so the kernel's buffers fill and the send blocks.
                 const server = net.createServer({ pauseOnConnect: true }, (connection) => {
                   connection.on("error", () => {})
                   connection.on("close", () => closed())
@@ -221,28 +272,135 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
             const port = (server.address() as net.AddressInfo).port
             const fds = () => fs.readdirSync("/proc/self/fd").length
             const fdsBefore = fds()
-            yield* Effect.scoped(
+            const cancelled = (yield* io.stats).cancelled
+            const exit = yield* Effect.scoped(
               Effect.gen(function* () {
                 const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
                 yield* socket.reader
                 const { write } = yield* socket.writer
-                const cancelled = (yield* io.stats).cancelled
-                const blocked = yield* Effect.forkChild(write(new Uint8Array(64 * 1024 * 1024)))
+                const blocked = yield* Effect.forkChild(Effect.exit(write(new Uint8Array(64 * 1024 * 1024))))
                 while ((yield* io.stats).outstanding === 0) yield* Effect.sleep("1 millis")
-                yield* Fiber.interrupt(blocked)
-                const after = yield* io.stats
-                assert.strictEqual(after.outstanding, 0, "no send is left in the kernel")
-                assert.strictEqual(after.cancelled, cancelled + 1, "the send was cancelled")
+                const queued = yield* Effect.forkChild(Effect.exit(write(new Uint8Array(8))))
+                yield* Effect.sleep("20 millis")
+                yield* write(new Socket.CloseEvent(1000))
+                return [yield* Fiber.join(blocked), yield* Fiber.join(queued)]
               }),
             )
-            // The scope closed the connection (the writer's release shut its write side down, and
-            // nothing pending held its fd open): the peer, reading again, gets what the kernel had
-            // taken, then end of stream.
+            // Both writes fail as writes on a closed socket; the send left the kernel.
+            for (const e of exit) {
+              assert.isTrue(Exit.isFailure(e))
+              const error = Cause.squash((e as Exit.Failure<unknown, Socket.SocketError>).cause) as Socket.SocketError
+              assert.strictEqual(error.reason._tag, "SocketWriteError")
+            }
+            const after = yield* io.stats
+            assert.strictEqual(after.outstanding, 0, "no send is left in the kernel")
+            assert.strictEqual(after.cancelled, cancelled + 1, "the send was cancelled")
             ;(yield* Effect.promise(() => peer)).resume()
             yield* Effect.promise(() => peerClosed)
-            // Node closed its end too: no fd of the connection is left, ours included.
-            assert.strictEqual(fds(), fdsBefore)
+            assert.isAtMost(fds(), fdsBefore, "no fd of the connection is left")
           }),
+      )
+
+      it.effect("a connect that hangs (the listener's backlog is full) is cancelled by a timeout at once", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const listener = yield* Effect.acquireRelease(io.listen({ host: "127.0.0.1", port: 0, backlog: 1 }), (l) =>
+            Effect.ignore(io.closeFd(l.fd)),
+          )
+          const port = (listener.localAddress as { port: number }).port
+          // Connections nobody accepts fill the backlog: the kernel then drops the next SYNs.
+          const fill = Array.from({ length: 8 }, () => net.connect(port, "127.0.0.1").on("error", () => {}))
+          yield* Effect.addFinalizer(() => Effect.sync(() => fill.forEach((c) => c.destroy())))
+          yield* Effect.sleep("200 millis")
+          const started = Date.now()
+          const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+          const exit = yield* Effect.exit(Effect.scoped(socket.reader).pipe(Effect.timeout("200 millis")))
+          assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
+          assert.isBelow(Date.now() - started, 5_000)
+          // Nothing is left in the kernel (the connect was cancelled; its socket closed by the ring).
+          while ((yield* io.stats).outstanding > 0) yield* Effect.sleep("5 millis")
+        }).pipe(Effect.scoped),
+      )
+
+      it.effect(
+        "a Unix path too long is a typed open error; an abstract name listens and its server closes cleanly",
+        () =>
+          Effect.gen(function* () {
+            const long = `/tmp/${"x".repeat(120)}`
+            const listen = yield* Effect.exit(Effect.scoped(IoUringSocketServer.make({ path: long })))
+            assert.isTrue(Exit.isFailure(listen) && !Cause.hasDies(listen.cause))
+            const open = Cause.squash((listen as Exit.Failure<unknown, unknown>).cause) as {
+              reason: { _tag: string; cause: { code: string } }
+            }
+            assert.deepStrictEqual([open.reason._tag, open.reason.cause.code], ["SocketServerOpenError", "EINVAL"])
+            const socket = yield* IoUringSocket.makeNet({ path: long })
+            const connect = yield* Effect.exit(Effect.scoped(socket.reader))
+            assert.isTrue(Exit.isFailure(connect) && !Cause.hasDies(connect.cause))
+            const abstract = `\0iou-test-${process.pid}`
+            const closed = yield* Effect.exit(
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const server = yield* IoUringSocketServer.make({ path: abstract })
+                  assert.strictEqual((server.address as { path: string }).path, abstract)
+                }),
+              ),
+            )
+            assert.isTrue(Exit.isSuccess(closed))
+          }),
+      )
+
+      it.effect("run on a server whose scope closed fails at once and takes none of a later server's connections", () =>
+        Effect.gen(function* () {
+          const stale = yield* Effect.scoped(IoUringSocketServer.make({ host: "127.0.0.1", port: 0 }))
+          // The next server most likely gets the closed listener's fd number.
+          const fresh = yield* IoUringSocketServer.make({ host: "127.0.0.1", port: 0 })
+          const handled: Array<string> = []
+          const served = (name: string) => () => Effect.sync(() => handled.push(name))
+          yield* Effect.forkScoped(fresh.run(served("fresh")))
+          const exit = yield* Effect.exit(stale.run(served("stale")).pipe(Effect.timeout("2 seconds")))
+          assert.isTrue(Exit.isFailure(exit))
+          const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as {
+            reason: { _tag: string; cause: { code?: string } }
+          }
+          assert.deepStrictEqual([error.reason._tag, error.reason.cause.code], ["SocketServerUnknownError", "EBADF"])
+          const port = (fresh.address as { port: number }).port
+          const clients = Array.from({ length: 4 }, () => net.connect(port, "127.0.0.1").on("error", () => {}))
+          yield* Effect.addFinalizer(() => Effect.sync(() => clients.forEach((c) => c.destroy())))
+          while (handled.length < 4) yield* Effect.sleep("5 millis")
+          assert.deepStrictEqual(handled, ["fresh", "fresh", "fresh", "fresh"])
+        }).pipe(Effect.scoped),
+      )
+
+      it.effect("an accept that fails for want of fds (EMFILE) does not stop run: the connection is served after", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          let failures = 2
+          // The ring's accept fails as the kernel does when the process is out of fds, twice.
+          const flaky = IoUring.of({
+            ...io,
+            accept: (listener, options) =>
+              Effect.suspend(() =>
+                failures-- > 0
+                  ? Errors.failure(
+                      nativeError("EMFILE", { errno: -24, syscall: "accept" }),
+                      "accept",
+                      undefined,
+                      "accept",
+                    )
+                  : io.accept(listener, options),
+              ),
+          })
+          const server = yield* IoUringSocketServer.make({ host: "127.0.0.1", port: 0 }).pipe(
+            Effect.provideService(IoUring, flaky),
+          )
+          const served = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(server.run(() => Deferred.succeed(served, undefined)))
+          const port = (server.address as { port: number }).port
+          const client = net.connect(port, "127.0.0.1").on("error", () => {})
+          yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+          yield* Deferred.await(served)
+          assert.strictEqual(failures, -1)
+        }).pipe(Effect.scoped),
       )
     },
   )

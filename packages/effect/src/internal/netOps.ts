@@ -11,9 +11,10 @@
  * modules still close a connection only once none of their operations on it is pending, so an fd
  * is never closed, and then reused, under an operation about to be submitted.
  */
+import { Sockaddr } from "@iou/core"
 import { Effect } from "effect"
 import type { Data, IoUring, SocketAddress } from "../IoUring.ts"
-import type { IoUringError } from "../IoUringError.ts"
+import { IoUringError, SystemError } from "../IoUringError.ts"
 
 /**
  * Where to listen: TCP (host omitted: every interface, as node:net; `noDelay` and `keepAlive` are
@@ -48,6 +49,11 @@ export type BoundAddress =
 export interface Listener {
   readonly fd: number
   readonly address: BoundAddress
+  /**
+   * Set (synchronously) when closeListener starts: no accept is submitted after it, so that an
+   * accept never reaches another socket that got the fd number once it was closed.
+   */
+  closed: boolean
 }
 
 /** A connected socket. */
@@ -57,7 +63,10 @@ export interface Connection {
 
 export interface NetOps {
   readonly listen: (options: ListenOptions) => Effect.Effect<Listener, IoUringError>
-  /** The next connection; interruption cancels the accept in the kernel (no connection is lost). */
+  /**
+   * The next connection; interruption cancels the accept in the kernel (no connection is lost).
+   * Fails with EBADF (syscall accept) once the listener was closed.
+   */
   readonly accept: (listener: Listener) => Effect.Effect<Connection, IoUringError>
   readonly connect: (options: ConnectOptions) => Effect.Effect<Connection, IoUringError>
   /**
@@ -72,7 +81,10 @@ export interface NetOps {
   readonly shutdownWrite: (connection: Connection) => Effect.Effect<void>
   /** Closes the fd (closeFd: what is pending on it is cancelled first). */
   readonly close: (connection: Connection) => Effect.Effect<void>
-  /** Stops listening: closes the fd (connections not yet accepted go with it) and, as node:net, unlinks a Unix socket's path. */
+  /**
+   * Stops listening: closes the fd (connections not yet accepted go with it) and, as node:net,
+   * unlinks a Unix socket's path (not an abstract name's: it has no file). Never fails.
+   */
   readonly closeListener: (listener: Listener) => Effect.Effect<void>
 }
 
@@ -126,9 +138,40 @@ const receiver = (io: IoUring["Service"]): NetOps["recvMany"] => {
     })
 }
 
+/**
+ * A Unix socket path longer than sun_path holds fails as node:net's does (EINVAL, a typed error),
+ * not as a bad argument: a path is configuration, which a caller handles.
+ */
+const pathTooLong = (path: string, syscall: "bind" | "connect"): Effect.Effect<never, IoUringError> | undefined => {
+  const bytes = Buffer.byteLength(path)
+  if ((path.startsWith("\0") ? bytes : bytes + 1) <= Sockaddr.UNIX_PATH_MAX) return undefined
+  return Effect.fail(
+    new IoUringError({
+      reason: new SystemError(),
+      code: "EINVAL",
+      errno: -22,
+      syscall,
+      address: path,
+      message: `${syscall} ${path} failed with EINVAL: a Unix socket path is at most ${Sockaddr.UNIX_PATH_MAX - 1} bytes`,
+    }),
+  )
+}
+
+/** The error of an accept on a listener already closed (what the kernel says of a closed fd). */
+const listenerClosed = (listener: Listener): IoUringError =>
+  new IoUringError({
+    reason: new SystemError(),
+    code: "EBADF",
+    errno: -9,
+    syscall: "accept",
+    fd: listener.fd,
+    message: `accept on fd ${listener.fd} failed with EBADF: the listener is closed`,
+  })
+
 /** The NetOps over the ring `io`. */
 export const make = (io: IoUring["Service"]): NetOps => ({
   listen: (options) =>
+    ("path" in options ? pathTooLong(options.path, "bind") : undefined) ??
     Effect.map(
       io.listen(
         "path" in options
@@ -141,10 +184,20 @@ export const make = (io: IoUring["Service"]): NetOps => ({
               keepAlive: options.keepAlive,
             },
       ),
-      (listener): Listener => ({ fd: listener.fd, address: boundAddress(listener.localAddress, options) }),
+      (listener): Listener => ({
+        fd: listener.fd,
+        address: boundAddress(listener.localAddress, options),
+        closed: false,
+      }),
     ),
-  accept: (listener) => Effect.map(io.accept(listener.fd), ({ fd }): Connection => ({ fd })),
+  accept: (listener) =>
+    Effect.suspend(() =>
+      listener.closed
+        ? Effect.fail(listenerClosed(listener))
+        : Effect.map(io.accept(listener.fd), ({ fd }): Connection => ({ fd })),
+    ),
   connect: (options) =>
+    ("path" in options ? pathTooLong(options.path, "connect") : undefined) ??
     Effect.map(
       "path" in options
         ? io.connect({ path: options.path })
@@ -159,8 +212,14 @@ export const make = (io: IoUring["Service"]): NetOps => ({
   shutdownWrite: (connection) => Effect.ignore(io.shutdownSocket(connection.fd, "write")),
   close: (connection) => Effect.ignore(io.closeFd(connection.fd)),
   closeListener: (listener) =>
-    Effect.andThen(
-      Effect.ignore(io.closeFd(listener.fd)),
-      listener.address._tag === "Unix" ? Effect.ignore(io.unlink(listener.address.path)) : Effect.void,
-    ),
+    Effect.suspend(() => {
+      listener.closed = true
+      const { address } = listener
+      return Effect.andThen(
+        Effect.ignoreCause(io.closeFd(listener.fd)),
+        address._tag === "Unix" && !address.path.startsWith("\0")
+          ? Effect.ignoreCause(io.unlink(address.path))
+          : Effect.void,
+      )
+    }),
 })

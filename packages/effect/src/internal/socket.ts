@@ -17,14 +17,19 @@
  * that ended on its own while its stop was on the way (a reset, end of stream: reported once by the
  * kernel) keeps that ending for the pulls.
  *
- * Sending: sends in flight are counted; the shutdown of the write side that releasing the writer
- * makes goes once they ended, so the peer gets every byte written before its end of stream (the
- * release itself does not wait); a CloseEvent cancels them in the kernel and closes the connection.
+ * Sending: one send is in the kernel at a time, in the order the writes came (two sends in
+ * flight on one socket could interleave their bytes); later writes queue here. The shutdown of the
+ * write side that releasing the writer makes goes once the sends ended, so the peer gets every
+ * byte written before its end of stream (the release itself does not wait). A write that is
+ * interrupted (a timeout, say) stops waiting at once: queued, it is dropped (nothing was sent); in
+ * the kernel, its send goes on, as node:net keeps what was written, since cancelling a send half
+ * done would cut bytes out of the middle of the stream with the next write following the cut.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
- * for a client, the handler's end for a server connection, a CloseEvent) and no receive, send or
- * shutdown on it is pending, so the fd is never closed under an operation in the kernel (and never
- * reused while one is). Closing the reader or the connection from this side cancels the armed
+ * for a client, the handler's end for a server connection, a CloseEvent: each cancels the receive
+ * and the send in flight, whose write fails with SocketWriteError, as do the queued ones) and no
+ * receive, send or shutdown on it is pending, so the fd is never closed under an operation in the
+ * kernel (and never reused while one is). Closing the reader or the connection from this side cancels the armed
  * receive and fails the pulls waiting for it at once.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
@@ -69,6 +74,8 @@ export class Live {
   /** The sends submitted and not ended: their Driver handles (raw sends) or fibers, for a CloseEvent to cancel. */
   private readonly sendHandles = new Set<RequestHandle>()
   private readonly sendFibers = new Set<Fiber.Fiber<void, IoUringError>>()
+  /** Writes waiting for the send in flight to end, in order: each starts its own send. */
+  private readonly sendQueue: Array<() => void> = []
   /** Waits for the last send in flight to end (endWrite). */
   private sendsIdle: Array<() => void> = []
   /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
@@ -106,84 +113,104 @@ export class Live {
 
   /**
    * A send of all of `data` on the fd, as the writer reports it: SocketWriteError once the
-   * connection was asked to close, the send's failure as `toSocketError` maps it.
+   * connection was asked to close, the send's failure as `toSocketError` maps it. Sends go to the
+   * kernel one at a time, in the order written (see Sending, above).
    */
   send(data: Data): Effect.Effect<void, Socket.SocketError> {
-    if (this.raw !== undefined) return this.sendRaw(this.raw, data)
-    return Effect.suspend((): Effect.Effect<void, IoUringError | "closed"> => {
-      if (this.closeAsked) return Effect.fail("closed" as const)
-      // In a fiber of its own, which a CloseEvent interrupts (cancelling the send in the kernel);
-      // interrupting the caller interrupts it too.
-      const fiber = Effect.runFork(this.track(this.ops.send(this.connection, data)))
-      this.sendFibers.add(fiber)
-      const done = Effect.sync(() => {
-        this.sendFibers.delete(fiber)
-        this.sendEnded()
+    return Effect.callback<void, Socket.SocketError>((resume) => {
+      if (this.closeAsked) return resume(Exit.fail(writeClosed()))
+      // queued: waiting for the sends before it; sending: in the kernel, the caller waiting;
+      // detached: in the kernel, the caller interrupted and gone on; ended: its outcome is known.
+      let state: "queued" | "sending" | "detached" | "ended" = "queued"
+      const ended = (outcome: Exit.Exit<void, Socket.SocketError>, close: Effect.Effect<void>): void => {
+        const detached = state === "detached"
+        state = "ended"
+        if (!detached) return resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
+        if (close !== Effect.void) Effect.runFork(close)
+      }
+      const start = (): void => {
+        if (this.closeAsked) {
+          state = "ended"
+          resume(Exit.fail(writeClosed()))
+          return this.sendEnded()
+        }
+        state = "sending"
+        if (this.raw !== undefined) this.sendRaw(this.raw, data, ended)
+        else this.sendFiber(data, ended)
+      }
+      if (this.sending() || this.sendQueue.length > 0) this.sendQueue.push(start)
+      else start()
+      return Effect.sync(() => {
+        if (state === "queued")
+          this.sendQueue.splice(this.sendQueue.indexOf(start), 1) // nothing was sent
+        else if (state === "sending") state = "detached"
       })
-      return Effect.onInterrupt(Fiber.await(fiber), () => Fiber.interrupt(fiber)).pipe(
-        Effect.ensuring(done),
-        Effect.flatMap(
-          (exit): Effect.Effect<void, IoUringError | "closed"> =>
-            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && this.closeAsked
-              ? Effect.fail("closed" as const)
-              : exit,
-        ),
-      )
-    }).pipe(Effect.mapError((error) => (error === "closed" ? writeClosed() : toSocketError(error, "Write"))))
+    })
   }
 
   /**
-   * `send` as one Effect.callback over the Driver: what `track` and the service's send do, in plain
-   * JS. The send counts as pending from its submission to its callback; interruption cancels it in
-   * the kernel and goes on once its callback ran. Either way the fd is then closed if it was asked
-   * to close meanwhile and nothing else is pending (the fiber, or the interruption, runs that close).
+   * A send over the service, in a fiber of its own (which a CloseEvent interrupts, cancelling it in
+   * the kernel); `ended` gets its outcome and the close due once it ended (if any).
    */
-  private sendRaw({ driver }: Raw, data: Data): Effect.Effect<void, Socket.SocketError> {
-    return Effect.callback<void, Socket.SocketError>((resume) => {
-      if (this.closeAsked) return resume(Exit.fail(writeClosed()))
-      const fd = this.connection.fd
-      // settled: the send's callback has run. release: set by the cleanup when interrupted.
-      let settled = false
-      let release: ((effect: Effect.Effect<void>) => void) | undefined
-      let handle: RequestHandle
-      const ended = (outcome: Exit.Exit<void, Socket.SocketError>): void => {
-        settled = true
-        this.sendHandles.delete(handle)
-        this.pending--
-        this.sendEnded()
-        const close = this.closeIfIdle()
-        if (release !== undefined) return release(close)
-        resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
-      }
-      this.pending++
-      try {
-        handle = driver.submitSend(fd, data, 0, (error) =>
-          // A send a CloseEvent cancelled fails as a write on a closed socket (as NodeSocket's).
-          ended(
-            error === null
-              ? Exit.void
-              : this.closeAsked && (error as { reason?: unknown }).reason === "Cancelled"
-                ? Exit.fail(writeClosed())
-                : sendFailure(error, fd),
-          ),
-        )
-      } catch (error) {
-        // Refused before the loop (a closed Driver, an argument the Driver refuses).
-        handle = 0
-        return ended(sendFailure(error, fd))
-      }
-      if (settled) return
-      this.sendHandles.add(handle)
-      return Effect.callback<void>((resumeCleanup) => {
-        if (settled) return resumeCleanup(Effect.void)
-        release = resumeCleanup
-        try {
-          driver.cancel(handle)
-        } catch {
-          // The send is ending on its own: its callback still runs once and releases this cleanup.
-        }
-      })
+  private sendFiber(
+    data: Data,
+    ended: (outcome: Exit.Exit<void, Socket.SocketError>, close: Effect.Effect<void>) => void,
+  ): void {
+    const fiber = Effect.runFork(this.ops.send(this.connection, data))
+    this.pending++
+    this.sendFibers.add(fiber)
+    fiber.addObserver((exit) => {
+      this.sendFibers.delete(fiber)
+      this.pending--
+      this.sendEnded()
+      ended(
+        Exit.isSuccess(exit)
+          ? Exit.void
+          : Cause.hasInterruptsOnly(exit.cause) && this.closeAsked
+            ? Exit.fail(writeClosed())
+            : Exit.mapError(exit, (error) => toSocketError(error, "Write")),
+        this.closeIfIdle(),
+      )
     })
+  }
+
+  /**
+   * A send straight on the Driver (the ring's own service): what the service's send does, in plain
+   * JS. It counts as pending from its submission to its callback; `ended` gets its outcome and the
+   * close due once it ended (if any).
+   */
+  private sendRaw(
+    { driver }: Raw,
+    data: Data,
+    ended: (outcome: Exit.Exit<void, Socket.SocketError>, close: Effect.Effect<void>) => void,
+  ): void {
+    const fd = this.connection.fd
+    let handle: RequestHandle = 0
+    let settled = false
+    const end = (outcome: Exit.Exit<void, Socket.SocketError>): void => {
+      settled = true
+      this.sendHandles.delete(handle)
+      this.pending--
+      this.sendEnded()
+      ended(outcome, this.closeIfIdle())
+    }
+    this.pending++
+    try {
+      handle = driver.submitSend(fd, data, 0, (error) =>
+        // A send a CloseEvent cancelled fails as a write on a closed socket (as NodeSocket's).
+        end(
+          error === null
+            ? Exit.void
+            : this.closeAsked && (error as { reason?: unknown }).reason === "Cancelled"
+              ? Exit.fail(writeClosed())
+              : sendFailure(error, fd),
+        ),
+      )
+    } catch (error) {
+      // Refused before the loop (a closed Driver, an argument the Driver refuses).
+      return end(sendFailure(error, fd))
+    }
+    if (!settled) this.sendHandles.add(handle)
   }
 
   /** The reader's pull: the queued chunks, or the next ones to arrive. */
@@ -251,9 +278,15 @@ export class Live {
     return this.sendHandles.size > 0 || this.sendFibers.size > 0
   }
 
-  /** A send ended (its handle or fiber already dropped): once none is in flight, endWrite's waits go on. */
+  /**
+   * A send ended (its handle or fiber already dropped): the next queued one starts; once none is in
+   * flight or queued, endWrite's waits go on.
+   */
   private sendEnded(): void {
-    if (this.sending() || this.sendsIdle.length === 0) return
+    if (this.sending()) return
+    const next = this.sendQueue.shift()
+    if (next !== undefined) return next()
+    if (this.sendsIdle.length === 0) return
     const idle = this.sendsIdle
     this.sendsIdle = []
     for (const go of idle) go()
@@ -389,11 +422,17 @@ export class Live {
     return this.ops.close(this.connection)
   }
 
-  /** Closes the fd now or, once the armed receive was cancelled and every pending operation ended, then. */
+  /**
+   * Closes the fd now or, once the armed receive and the sends in flight were cancelled (a write
+   * still waiting for one fails with SocketWriteError, queued ones too) and every pending operation
+   * ended, then.
+   */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.closeAsked = true
       this.failWaiters()
+      for (const handle of this.sendHandles) this.cancelRaw(handle)
+      for (const fiber of this.sendFibers) fiber.interruptUnsafe()
       return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
     })
   }
@@ -420,8 +459,6 @@ export class Live {
   closeWith(reason: Socket.SocketError): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readEnd ??= reason
-      for (const handle of this.sendHandles) this.cancelRaw(handle)
-      for (const fiber of this.sendFibers) fiber.interruptUnsafe()
       return this.requestClose()
     })
   }
