@@ -204,11 +204,16 @@ export const progressBar = (width = 30) => {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [source, destination] = process.argv.slice(2)
-  if (source === undefined || destination === undefined) {
+  const [sourceArg, destinationArg] = process.argv.slice(2)
+  if (sourceArg === undefined || destinationArg === undefined) {
     console.error("usage: node src/file-copy.ts <source> <destination>")
     process.exit(2)
   }
+  // `npm run -w examples copy` runs this in examples/; INIT_CWD is where npm was started, the
+  // directory the user's relative paths are relative to.
+  const base = process.env["INIT_CWD"] ?? process.cwd()
+  const source = path.resolve(base, sourceArg)
+  const destination = path.resolve(base, destinationArg)
   const main = Effect.gen(function* () {
     const started = Date.now()
     const bytes = yield* copyFile(source, destination, { onProgress: progressBar() })

@@ -1,25 +1,31 @@
-// Gets the addon in place, offline: node-gyp is always pointed at headers already on disk
-// (--nodedir), so it never downloads a headers tarball.
+// Gets the addon in place, offline where it can: node-gyp is pointed at headers already on disk
+// (--nodedir) when some are the running Node's own version; only when none are does node-gyp fetch
+// that version's headers itself.
 //
 //   node build-native.mjs                   the install script: in an installed package, use the
-//                                           prebuilt addon when one loads here, else compile; in a
-//                                           checkout (test/ exists), always compile
+//                                           addon in place when it loads here and is for this
+//                                           Node's ABI, else compile; in a checkout (test/
+//                                           exists), always compile
 //   node build-native.mjs --prebuild        prepack: prebuildify for the running Node's ABI into
 //                                           prebuilds/linux-x64/node.abi<N>.glibc.node
 //   node build-native.mjs --clean-prebuilds postpack: removes prebuilds/ again, so that a stale
 //                                           prebuild never hides a change to the C sources
 //
 // The addon uses V8's API besides Node-API (binding/wire.cc holds each request's BackingStore), so a
-// compiled addon loads in one Node ABI only: prebuilds are tagged with it and node-gyp-build picks
-// the one matching the running Node, or compiles. A failed compile in an installed package prints
-// the reason and exits 0, so that `npm install` succeeds without a compiler and probe() explains what
-// is missing; in a checkout it fails the install.
+// compiled addon works in one Node ABI only, though any Node loads it: it exports the ABI it was
+// compiled for (moduleVersion), prebuilds are tagged with it, and an addon already in place is kept
+// only when it loads and its moduleVersion is the running Node's; otherwise this compiles. A failed
+// compile in an installed package prints the reason and exits 0, so that `npm install` succeeds
+// without a compiler and probe() explains what is missing; in a checkout it fails the install.
 //
-// Header search order: the running node's own prefix (the pinned Node 24 when npm runs this through
-// node_modules/.bin), the registry `node` package's platform binary, then /usr. Those headers must
-// be those of the Node that will load the addon: npm runs install scripts with that Node.
+// Header search order: the running node's own prefix, the platform package beside the registry
+// `node` package's bin/node (node_modules/node/bin/node is a hard link to the binary of
+// node_modules/node/node_modules/node-linux-<arch>, which holds include/node), the same package in
+// this checkout's node_modules, then /usr and /usr/local. A directory counts only when its
+// include/node/node_version.h is the running Node's version: the headers must be those of the Node
+// that will load the addon, and npm runs install scripts with that Node.
 import { spawnSync } from "node:child_process"
-import { copyFileSync, existsSync, readdirSync, realpathSync, rmSync } from "node:fs"
+import { copyFileSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -34,29 +40,44 @@ if (mode === "--clean-prebuilds") {
   process.exit(0)
 }
 
+/** The Node version whose headers are in `dir` (include/node/node_version.h), or undefined. */
+const headersVersion = (dir) => {
+  let text
+  try {
+    text = readFileSync(join(dir, "include", "node", "node_version.h"), "utf8")
+  } catch {
+    return undefined
+  }
+  const part = (name) => new RegExp(`^#define NODE_${name}_VERSION (\\d+)`, "m").exec(text)?.[1]
+  const [major, minor, patch] = [part("MAJOR"), part("MINOR"), part("PATCH")]
+  return major && minor && patch ? `${major}.${minor}.${patch}` : undefined
+}
+
 const nodedir = (() => {
   const root = resolve(here, "..", "..")
   const candidates = [
     dirname(dirname(realpathSync(process.execPath))),
+    join(dirname(process.execPath), "..", "node_modules", `node-linux-${process.arch}`),
     join(root, "node_modules", "node", "node_modules", `node-linux-${process.arch}`),
     "/usr",
     "/usr/local",
   ]
-  return candidates.find((dir) => existsSync(join(dir, "include", "node", "node_api.h")))
+  return candidates.find(
+    (dir) => existsSync(join(dir, "include", "node", "node_api.h")) && headersVersion(dir) === process.versions.node,
+  )
 })()
+if (!nodedir) {
+  console.log(`build-native: no headers of node ${process.versions.node} on disk; node-gyp fetches them`)
+}
 // node-gyp lets an inherited npm_config_nodedir (a user's npm config) win over --nodedir, so set both.
 const env = nodedir ? { ...process.env, npm_config_nodedir: nodedir } : process.env
 
 if (mode === "--prebuild") {
-  if (!nodedir) {
-    console.error("build-native: no Node headers found on disk; refusing to let node-gyp download them")
-    process.exit(1)
-  }
   const prebuildify = require("prebuildify")
   console.log(
-    `build-native: prebuildify for node ${process.versions.node} (ABI ${process.versions.modules}), headers in ${nodedir}`,
+    `build-native: prebuildify for node ${process.versions.node} (ABI ${process.versions.modules}), headers in ${nodedir ?? "node-gyp's download"}`,
   )
-  process.env.npm_config_nodedir = nodedir
+  if (nodedir) process.env.npm_config_nodedir = nodedir
   prebuildify(
     {
       cwd: here,
@@ -81,9 +102,14 @@ if (mode === "--prebuild") {
   if (!checkout && process.env.npm_config_build_from_source !== "true") {
     try {
       const path = require("node-gyp-build").path(here)
-      require(path)
-      console.log(`build-native: using ${path}`)
-      process.exit(0)
+      const built = require(path).moduleVersion
+      if (built === Number(process.versions.modules)) {
+        console.log(`build-native: using ${path}`)
+        process.exit(0)
+      }
+      console.log(
+        `build-native: ${path} is for Node ABI ${built ?? "unknown"}, not ${process.versions.modules}: compiling`,
+      )
     } catch {
       // No prebuild for this platform, Node ABI or libc (or it does not load): compile.
     }

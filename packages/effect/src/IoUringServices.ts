@@ -24,7 +24,8 @@
  * the active backend (attribute `backend`: `io_uring` or `node`) and 0 for the other.
  * `IOU_SIMULATE_MISSING` (see @iou/native) makes the probe report a refusal, to try the fallback.
  *
- * @effect/platform-node is an optional peer dependency: it is imported when this layer is built.
+ * @effect/platform-node is an optional peer dependency: it is imported when this layer is built, and
+ * where it is not installed the layer dies with an error that says to install it.
  *
  * @since 0.0.0
  */
@@ -151,14 +152,40 @@ const refusal = (config: DriverConfig): Effect.Effect<string | undefined> =>
         return probe.supported ? undefined : (probe.reason ?? "the probe gave no reason")
       },
       (error: unknown) =>
-        `@iou/native could not be loaded (${error instanceof Error ? error.message : String(error)}); it is an optional dependency of @iou/effect that installs on Linux only`,
+        `@iou/native could not be loaded (${error instanceof Error ? error.message : String(error)})` +
+        // On Linux the package should be there: the detail says what went wrong, not the platform.
+        (process.platform === "linux"
+          ? ""
+          : "; it is an optional dependency of @iou/effect that installs on Linux only"),
     ),
+  )
+
+/**
+ * What the layer dies with when @effect/platform-node cannot be imported: it is an optional peer
+ * dependency, so a program that uses this layer without installing it is told to install it. The
+ * import's own error follows, for the case where the package is there but broken.
+ */
+const platformNodeError = (error: unknown): Error =>
+  new Error(
+    "IoUringServices.layer needs @effect/platform-node, an optional peer dependency of @iou/effect: install it " +
+      `(\`npm install @effect/platform-node\`) to use IoUringServices.layer (importing it failed: ${
+        error instanceof Error ? error.message : String(error)
+      })`,
+    { cause: error },
+  )
+
+/** Imports a module of @effect/platform-node, dying with platformNodeError where that fails. */
+const platformNode = <A>(load: () => Promise<A>): Effect.Effect<A> =>
+  Effect.promise(() =>
+    load().catch((error: unknown) => {
+      throw platformNodeError(error)
+    }),
   )
 
 const fallback = (reason: string): Layer.Layer<IoUringServices> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const [NodeServices, NodeSocket, NodeSocketServer] = yield* Effect.promise(() =>
+      const [NodeServices, NodeSocket, NodeSocketServer] = yield* platformNode(() =>
         Promise.all([
           import("@effect/platform-node/NodeServices"),
           import("@effect/platform-node/NodeSocket"),
@@ -184,7 +211,7 @@ const fallback = (reason: string): Layer.Layer<IoUringServices> =>
 const onRing = (io: IoUring["Service"], options: Options): Layer.Layer<IoUringServices> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const NodeServices = yield* Effect.promise(() => import("@effect/platform-node/NodeServices"))
+      const NodeServices = yield* platformNode(() => import("@effect/platform-node/NodeServices"))
       const ring = Layer.succeed(IoUring, io)
       const net = Layer.succeed(
         Net,

@@ -87,10 +87,15 @@ let native: Promise<Native | { readonly missing: unknown }> | undefined
  */
 const notInstalled = (error: unknown): Error => {
   const detail = error instanceof Error ? error.message : String(error)
-  return new DriverError(
-    `@iou/native could not be loaded (${detail}); it is an optional dependency of @iou/effect that installs on Linux only`,
-    { code: "ERR_IOU_UNAVAILABLE", reason: "Unavailable", syscall: "open", cause: error },
-  )
+  // On Linux the package should be there: the detail says what went wrong, not the platform.
+  const why =
+    process.platform === "linux" ? "" : "; it is an optional dependency of @iou/effect that installs on Linux only"
+  return new DriverError(`@iou/native could not be loaded (${detail})${why}`, {
+    code: "ERR_IOU_UNAVAILABLE",
+    reason: "Unavailable",
+    syscall: "open",
+    cause: error,
+  })
 }
 
 /**

@@ -7,7 +7,8 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Metric } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Metric } from "effect"
+import { afterEach, vi } from "vitest"
 import * as FileSystem from "effect/FileSystem"
 import { probe } from "@iou/native"
 import { IoUring, IoUringServices } from "@iou/effect"
@@ -144,4 +145,40 @@ describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (
       ),
     ),
   )
+})
+
+describe("IoUringServices without @effect/platform-node (an optional peer dependency)", () => {
+  const MODULES = [
+    "@effect/platform-node/NodeServices",
+    "@effect/platform-node/NodeSocket",
+    "@effect/platform-node/NodeSocketServer",
+  ]
+  afterEach(() => {
+    for (const name of MODULES) vi.doUnmock(name)
+    vi.resetModules()
+    delete process.env["IOU_SIMULATE_MISSING"]
+  })
+
+  // Each module of the package fails to import as Node's loader fails for a package that is absent;
+  // the layer is imported afresh so that its dynamic imports see the mocks.
+  it.each([
+    ["on the ring", undefined],
+    ["on the fallback", "ADDON"],
+  ])("%s, the layer dies with an error that says to install it", async (_, missing) => {
+    if (missing !== undefined) process.env["IOU_SIMULATE_MISSING"] = missing
+    for (const name of MODULES) {
+      vi.doMock(name, () => {
+        throw Object.assign(new Error(`Cannot find package '@effect/platform-node' imported from ${name}`), {
+          code: "ERR_MODULE_NOT_FOUND",
+        })
+      })
+    }
+    vi.resetModules()
+    const fresh = (await import("@iou/effect")).IoUringServices
+    const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(fresh.layer({ config: { size: 8 } }))))
+    assert.isTrue(Exit.isFailure(exit))
+    const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    assert.instanceOf(defect, Error)
+    assert.include((defect as Error).message, "install it (`npm install @effect/platform-node`)")
+  })
 })

@@ -2,6 +2,7 @@
 // call reaches here; this file converts values and calls the C API in include/iou.h.
 // Every function here runs on the JS thread that loaded the addon.
 #include <napi.h>
+#include <node_version.h>
 
 #include <cstddef>
 
@@ -146,6 +147,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", Constants(env));
   exports.Set("opClasses", OpClasses(env));
   exports.Set("wire", WireLayout(env));
+  // The Node ABI these headers are of. The addon uses V8's API besides Node-API, so it works only in
+  // that ABI, yet Node loads a Node-API module anywhere: binding.ts compares this with the running
+  // Node's before it uses the addon.
+  exports.Set("moduleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));
   iou_binding::InitLoop(env, exports);
   iou_binding::InitSockets(env, exports);
   return exports;

@@ -36,12 +36,22 @@
  */
 import { IoUringError } from "@iou/core"
 import { constants } from "node:os"
-import { getSystemErrorMessage, getSystemErrorName } from "node:util"
+import * as util from "node:util"
 import * as Binding from "./binding.ts"
 import { fdOf, OPERATIONS, SYSCALLS, type Syscall } from "./Operations.ts"
 
 // The class (and its Reason) live in @iou/core, so that @iou/effect knows it without this package.
 export { IoUringError, type IoUringErrorFields, type Reason } from "@iou/core"
+
+/**
+ * The system's message for `errno`. util.getSystemErrorMessage is newer than some Node this package
+ * can be imported by (it came in Node 22.12), so a named import of it would fail when the module
+ * links; before it, util.getSystemErrorMap has the same message.
+ */
+const systemErrorMessage = (errno: number): string =>
+  typeof util.getSystemErrorMessage === "function"
+    ? util.getSystemErrorMessage(errno)
+    : (util.getSystemErrorMap().get(errno)?.[1] ?? `errno ${-errno}`)
 
 const ETIMEDOUT = -constants.errno.ETIMEDOUT
 const EPIPE = -constants.errno.EPIPE
@@ -92,8 +102,8 @@ export const errnoError = (
   let code: string
   let text: string
   try {
-    code = getSystemErrorName(errno)
-    text = getSystemErrorMessage(errno)
+    code = util.getSystemErrorName(errno)
+    text = systemErrorMessage(errno)
   } catch {
     code = `E${-errno}`
     text = `errno ${-errno}`

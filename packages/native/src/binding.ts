@@ -5,7 +5,13 @@
  * platform, CPU, Node ABI and libc from prebuilds/ (made by prebuildify when the package is packed).
  * Both paths are relative to the package root, one level above src/ (tests) and dist/ (built).
  *
- * When neither loads, `loadBinding()` returns the reason in words a user can act on, probe() reports
+ * The addon uses V8's API besides Node-API, so it works only in the Node ABI it was compiled for,
+ * yet Node loads any Node-API module, and node-gyp-build takes build/Release before looking at the
+ * ABI. So the addon exports the ABI it was compiled for (`moduleVersion`) and `loadBinding()`
+ * checks it: when it is another Node's, the prebuilt addon for this Node's ABI is taken instead if
+ * there is one (`chooseAddon`).
+ *
+ * When nothing fits, `loadBinding()` returns the reason in words a user can act on, probe() reports
  * it and Driver.open throws ERR_IOU_UNAVAILABLE with it; nothing throws at import time.
  *
  * The constants mirror include/iou.h and keep their C spelling (the operations' numbers are in
@@ -13,7 +19,9 @@
  * here: the addon exports them and this file reads them when they are first asked for, since
  * importing must not load the addon.
  */
+import { readdirSync } from "node:fs"
 import { createRequire } from "node:module"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { DriverStats } from "./types.ts"
 
@@ -174,6 +182,8 @@ export interface NativeSockets {
 }
 
 export interface NativeBinding {
+  /** NODE_MODULE_VERSION of the headers the addon was compiled with: the only Node ABI it works in. */
+  readonly moduleVersion: number
   probe(): NativeProbe
   /** The bytes of request memory this process keeps because the kernel may still use it (every Driver's, every thread). */
   quarantinedBytes(): number
@@ -199,7 +209,42 @@ export const ADDON_FIX =
   "with glibc on the Node versions listed in the README; anywhere else the install script compiles " +
   "it, which needs python3, make and a C/C++ compiler with C++20 (gcc 10 or clang 10)."
 
+/**
+ * What to do with an addon that loaded and says it was compiled for Node ABI `builtFor` (undefined:
+ * an addon from before it said so) in a Node of ABI `running`, given the file names in
+ * prebuilds/<platform>-<arch>/: use it, load the prebuilt addon `file` of this ABI instead, or fail
+ * with the returned reason.
+ */
+export const chooseAddon = (
+  builtFor: number | undefined,
+  running: number,
+  prebuilds: ReadonlyArray<string>,
+  nodeVersion: string,
+): { readonly use: "loaded" } | { readonly use: "prebuild"; readonly file: string } | { readonly failure: string } => {
+  if (builtFor === running) return { use: "loaded" }
+  const tag = `.abi${running}.`
+  const file = prebuilds.find((name) => name.endsWith(".node") && name.includes(tag))
+  if (file !== undefined) return { use: "prebuild", file }
+  const built =
+    builtFor === undefined
+      ? "the native addon does not say which Node it was built for (it predates this @iou/native)"
+      : `the native addon was built for another Node (ABI ${builtFor})`
+  return { failure: `${built}; this is Node ${nodeVersion} (ABI ${running}): run \`npm rebuild @iou/native\`` }
+}
+
 let loaded: NativeBinding | undefined
+
+/** The names in `dir`; none when it does not exist (no prebuilds for this platform and CPU). */
+const filesIn = (dir: string): Array<string> => {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+const readable = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).trim().replace(/\s+/g, " ")
 
 /**
  * The addon, or why it cannot be loaded (the loader's error and how to fix it). A success is kept;
@@ -207,13 +252,25 @@ let loaded: NativeBinding | undefined
  */
 export const loadBinding = (): NativeBinding | string => {
   if (loaded !== undefined) return loaded
+  let first: NativeBinding
   try {
     const nodeGypBuild = require("node-gyp-build") as (dir: string) => NativeBinding
-    loaded = nodeGypBuild(PACKAGE_ROOT)
-    return loaded
+    first = nodeGypBuild(PACKAGE_ROOT)
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).trim().replace(/\s+/g, " ")
-    return `the native addon is not built (${message}). ${ADDON_FIX}`
+    return `the native addon is not built (${readable(error)}). ${ADDON_FIX}`
+  }
+  const running = Number(process.versions.modules)
+  const builtFor = typeof first.moduleVersion === "number" ? first.moduleVersion : undefined
+  const dir = join(PACKAGE_ROOT, "prebuilds", `${process.platform}-${process.arch}`)
+  const choice = chooseAddon(builtFor, running, builtFor === running ? [] : filesIn(dir), process.versions.node)
+  if ("failure" in choice) return choice.failure
+  if (choice.use === "loaded") return (loaded = first)
+  try {
+    const prebuilt = require(join(dir, choice.file)) as NativeBinding
+    const again = chooseAddon(prebuilt.moduleVersion, running, [], process.versions.node)
+    return "failure" in again ? again.failure : (loaded = prebuilt)
+  } catch (error) {
+    return `the native addon was built for another Node and the prebuilt one for this Node does not load (${readable(error)}). ${ADDON_FIX}`
   }
 }
 
@@ -232,6 +289,9 @@ const required = (): NativeBinding => {
  * loaded (Driver.open checks loadBinding() first and throws ERR_IOU_UNAVAILABLE instead).
  */
 export const binding: NativeBinding = {
+  get moduleVersion() {
+    return required().moduleVersion
+  },
   probe: () => required().probe(),
   quarantinedBytes: () => required().quarantinedBytes(),
   get constants() {

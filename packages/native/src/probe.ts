@@ -1,6 +1,7 @@
 /**
  * probe(config?): whether a Driver with `config` can open on this machine and, when not, why.
- * Never throws. It checks, in this order: that the addon loads (binding.ts), that io_uring_setup
+ * Never throws. It checks, in this order: that this Node is one the package supports (MINIMUM_NODE),
+ * that the addon loads (binding.ts), that io_uring_setup
  * succeeds (ENOSYS, EPERM from a seccomp profile or the io_uring_disabled sysctl, ENOMEM from the
  * memlock limit), then each kernel feature in KERNEL_REQUIREMENTS that the config needs. The same
  * table is the README's kernel support table (a test compares them).
@@ -278,6 +279,24 @@ export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
 /** The oldest Linux release with everything every config needs. */
 export const MINIMUM_KERNEL = "5.13"
 
+/** The oldest Node the package supports: its package.json's `engines.node` (a test compares them). */
+export const MINIMUM_NODE = "22.19.0"
+
+/**
+ * Why Node `version` is too old for this package, or undefined. Importing still works on an older
+ * Node, so that a program can ask probe() and fall back; the package is not tested there.
+ */
+export const nodeTooOld = (version: string = process.versions.node): string | undefined => {
+  const have = version.split(".").map((part) => Number.parseInt(part, 10))
+  const need = MINIMUM_NODE.split(".").map(Number)
+  for (let i = 0; i < need.length; i++) {
+    const a = have[i] ?? 0
+    const b = need[i] ?? 0
+    if (a !== b) return a > b ? undefined : `@iou/native needs Node >= ${MINIMUM_NODE} (this is ${version})`
+  }
+  return undefined
+}
+
 export interface Probe {
   readonly supported: boolean
   readonly reason?: string
@@ -401,6 +420,8 @@ const unsupported = (reason: string, config: Config.Config): Probe => ({
 
 /** The addon's raw probe with the simulation applied, or why there is none. */
 const rawProbe = (sim: Simulation, cached: boolean): NativeProbe | string => {
+  const old = nodeTooOld()
+  if (old !== undefined) return old
   const b = loadBinding()
   if (sim.addon) return `the native addon is not built (simulated by IOU_SIMULATE_MISSING=ADDON)`
   if (typeof b === "string") return b

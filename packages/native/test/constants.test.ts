@@ -99,3 +99,44 @@ describe("the wire", () => {
     expect(() => checkWireLayout()).not.toThrow()
   })
 })
+
+// The addon uses V8's API besides Node-API, so it works only in the Node ABI it was compiled for;
+// binding.ts compares the ABI it says with the running Node's before using it.
+describe("the addon's Node ABI", () => {
+  const running = Number(process.versions.modules)
+
+  it("the loaded addon was compiled for this Node's ABI", () => {
+    expect(Binding.binding.moduleVersion).toBe(running)
+  })
+
+  it("an addon of this ABI is used as it is", () => {
+    expect(Binding.chooseAddon(running, running, [`node.abi${running + 1}.glibc.node`], "24.0.0")).toEqual({
+      use: "loaded",
+    })
+  })
+
+  it("an addon of another ABI gives way to the prebuilt addon of this one", () => {
+    const prebuilds = [
+      `node.abi${running}0.glibc.node`,
+      `node.abi${running - 10}.glibc.node`,
+      `node.abi${running}.glibc.node`,
+    ]
+    expect(Binding.chooseAddon(running - 10, running, prebuilds, "24.0.0")).toEqual({
+      use: "prebuild",
+      file: `node.abi${running}.glibc.node`,
+    })
+  })
+
+  it("an addon of another ABI with no prebuilt addon of this one is refused with how to rebuild it", () => {
+    const choice = Binding.chooseAddon(115, 137, ["node.abi127.glibc.node", "node.abi137.glibc.txt"], "24.21.0")
+    expect(choice).toEqual({
+      failure:
+        "the native addon was built for another Node (ABI 115); this is Node 24.21.0 (ABI 137): run `npm rebuild @iou/native`",
+    })
+  })
+
+  it("an addon that does not say its ABI is refused too", () => {
+    const choice = Binding.chooseAddon(undefined, 137, [], "24.21.0")
+    expect("failure" in choice && choice.failure).toMatch(/does not say which Node it was built for.*npm rebuild/)
+  })
+})

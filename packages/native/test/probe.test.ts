@@ -12,7 +12,7 @@ import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "@iou/native"
-import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL } from "../src/probe.ts"
+import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL, MINIMUM_NODE, nodeTooOld } from "../src/probe.ts"
 import { SRC_INDEX } from "./helpers.ts"
 
 const real = probe()
@@ -155,6 +155,28 @@ describe("probe", () => {
       expect(open.message).toContain(p.reason)
     } finally {
       rmSync(empty, { recursive: true, force: true })
+    }
+  })
+
+  it("a Node older than the package's engines is reported as unsupported, with both versions", () => {
+    const engines = (
+      JSON.parse(readFileSync(join(ROOT, "packages/native/package.json"), "utf8")) as {
+        engines: { node: string }
+      }
+    ).engines.node
+    expect(engines).toBe(`>=${MINIMUM_NODE}`)
+    expect(nodeTooOld()).toBeUndefined()
+    for (const newer of [MINIMUM_NODE, "22.19.1", "22.20.0", "24.0.0", "100.0.0"])
+      expect(nodeTooOld(newer)).toBeUndefined()
+    for (const older of ["20.20.2", "22.18.9", "22.12.0", "18.0.0"])
+      expect(nodeTooOld(older)).toBe(`@iou/native needs Node >= ${MINIMUM_NODE} (this is ${older})`)
+  })
+
+  it("the README's lists of what a files ring and a sockets ring accept are the probe's", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8")
+    for (const operations of ["files", "sockets"] as const) {
+      const listed = new RegExp(`\`"${operations}"\`: ([^;)]+)[;)]`).exec(readme)?.[1]
+      expect([operations, listed?.split(", ")]).toEqual([operations, probe({ operations }).accepts])
     }
   })
 

@@ -1,8 +1,9 @@
-/* Capacity apart from the SQ (ARCHITECTURE decision 15): 1,000 receives that block, on a loop
- * whose SQ (and inbound queue) has 128 entries and whose waiter capacity is 2,048, are all in the
- * kernel at once; the owner submits past the full inbound queue as iou_loop_inbound_room says it
- * may, and every receive completes once its peer writes. A waiter capacity above IOU_MAX_IN_FLIGHT
- * is refused. */
+/* Capacity apart from the SQ (packages/native/README.md, The loop: the waiter capacity,
+ * max_in_flight, is a setting of its own, since a request that waits in the kernel holds a waiter,
+ * not an SQ entry): 1,000 receives that block, on a loop whose SQ (and inbound queue) has 128
+ * entries and whose waiter capacity is 2,048, are all in the kernel at once; the owner submits
+ * past the full inbound queue as iou_loop_inbound_room says it may, and every receive completes
+ * once its peer writes. A waiter capacity above IOU_MAX_IN_FLIGHT is refused. */
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
