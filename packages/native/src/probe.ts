@@ -1,10 +1,10 @@
 /**
  * probe(config?): whether a Driver with `config` can open on this machine and, when not, why.
- * Never throws. It checks, in this order: that this Node is one the package supports (MINIMUM_NODE),
- * that the addon loads (binding.ts), that io_uring_setup
- * succeeds (ENOSYS, EPERM from a seccomp profile or the io_uring_disabled sysctl, ENOMEM from the
- * memlock limit), then each kernel feature in KERNEL_REQUIREMENTS that the config needs. The same
- * table is the README's kernel support table (a test compares them).
+ * Never throws. It checks, in this order: that this Node is one the package supports
+ * (MINIMUM_NODE), that the addon loads (binding.ts), that io_uring_setup succeeds (ENOSYS, EPERM
+ * from a seccomp profile or the io_uring_disabled sysctl, ENOMEM from the memlock limit), then each
+ * kernel feature in KERNEL_REQUIREMENTS that the config needs. The same table is the README's
+ * kernel support table (a test compares them).
  *
  * Simulating a missing feature (for tests, and for users testing their fallback) is read here and
  * nowhere else: IOU_SIMULATE_MISSING (see `simulation`).

@@ -29,8 +29,8 @@
  * for a client, the handler's end for a server connection, a CloseEvent: each cancels the receive
  * and the send in flight, whose write fails with SocketWriteError, as do the queued ones) and no
  * receive, send or shutdown on it is pending, so the fd is never closed under an operation in the
- * kernel (and never reused while one is). Closing the reader or the connection from this side cancels the armed
- * receive and fails the pulls waiting for it at once.
+ * kernel (and never reused while one is). Closing the reader or the connection from this side
+ * cancels the armed receive and fails the pulls waiting for it at once.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
  * of stream, with SocketReadError on a read error (ECONNRESET), both after the chunks received
