@@ -57,21 +57,21 @@ export type ServerOptions = NetOps.ListenOptions & {
 
 /**
  * accept(2) errors after which `run` accepts again: those Linux reports for one connection that
- * failed before it was accepted (accept(2): treat them as EAGAIN), and, after a pause of BACK_OFF,
- * the process or system running out of fds or memory, which the connections ending free again.
+ * failed before it was accepted (accept(2): treat them as EAGAIN) at once, since each used up its
+ * connection; after a pause of BACK_OFF, the process or system running out of fds or memory (the
+ * connections ending free them again), and EPERM (a firewall rule) and EOPNOTSUPP, which could
+ * come back on every call and must not spin.
  */
-const ACCEPT_BACK_OFF: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"])
+const ACCEPT_BACK_OFF: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "EPERM", "EOPNOTSUPP"])
 const ACCEPT_RETRY: ReadonlySet<string> = new Set([
   ...ACCEPT_BACK_OFF,
   "ECONNABORTED",
   "EPROTO",
-  "EPERM",
   "ENETDOWN",
   "ENOPROTOOPT",
   "EHOSTDOWN",
   "ENONET",
   "EHOSTUNREACH",
-  "EOPNOTSUPP",
   "ENETUNREACH",
 ])
 const BACK_OFF = "20 millis"

@@ -301,6 +301,31 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
           }),
       )
 
+      it.effect("thousands of writes queued behind a blocked send all fail when the connection closes", () =>
+        Effect.gen(function* () {
+          const server = yield* Effect.acquireRelease(
+            Effect.callback<net.Server>((resume) => {
+              const server = net.createServer({ pauseOnConnect: true }, (c) => c.on("error", () => {}))
+              server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+            }),
+            (server) => Effect.sync(() => server.close()),
+          )
+          const port = (server.address() as net.AddressInfo).port
+          const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+          yield* socket.reader
+          const { write } = yield* socket.writer
+          const blocked = yield* Effect.forkChild(Effect.exit(write(new Uint8Array(32 * 1024 * 1024))))
+          yield* Effect.sleep("50 millis")
+          const queued: Array<Fiber.Fiber<Exit.Exit<void, Socket.SocketError>>> = []
+          for (let i = 0; i < 20_000; i++) queued.push(yield* Effect.forkChild(Effect.exit(write(new Uint8Array(8)))))
+          yield* Effect.sleep("50 millis")
+          yield* write(new Socket.CloseEvent(1000))
+          let failed = 0
+          for (const fiber of [blocked, ...queued]) if (Exit.isFailure(yield* Fiber.join(fiber))) failed++
+          assert.strictEqual(failed, 20_001)
+        }).pipe(Effect.scoped),
+      )
+
       it.effect("a connect that hangs (the listener's backlog is full) is cancelled by a timeout at once", () =>
         Effect.gen(function* () {
           const io = yield* IoUring

@@ -57,11 +57,13 @@ export class Many<A> implements AsyncIterableIterator<A> {
       this.finished = true
       return
     }
+    // Added first: a signal that refuses it refuses the call before anything starts (nothing can
+    // abort it before start returns the handle onAbort cancels).
+    if (signal !== undefined) addAbortListener(signal, this.onAbort)
     this.handle = source.start(
       (value) => this.push(value),
       (error) => this.finish(error),
     )
-    if (signal !== undefined && this.handle !== 0) addAbortListener(signal, this.onAbort)
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<A> {

@@ -229,7 +229,12 @@ export class Requests implements Multishot {
       const onAbort = (): void => {
         this.cancel(handle)
       }
-      addAbortListener(signal, onAbort)
+      try {
+        addAbortListener(signal, onAbort)
+      } catch (error) {
+        t.release(slot) // a signal that refuses the listener refuses the call: nothing was made
+        throw error
+      }
       t.signal[slot] = signal
       t.onAbort[slot] = onAbort
     }

@@ -289,7 +289,15 @@ const composite = <A>(
     return Promise.reject(Errors.abortError(syscall, undefined, Validate.abortReason(signal)))
   return new Promise<A>((resolve, reject) => {
     let onAbort: (() => void) | undefined
-    const handle = start((error, result) => {
+    let handle: T.RequestHandle = 0
+    // Added first: a signal that refuses it rejects the call before anything starts.
+    if (signal !== undefined) {
+      onAbort = () => {
+        r.cancel(handle)
+      }
+      Validate.addAbortListener(signal, onAbort)
+    }
+    handle = start((error, result) => {
       if (onAbort !== undefined) Validate.removeAbortListener(signal!, onAbort)
       if (error === null) return resolve(result!)
       const reason = Validate.abortReason(signal)
@@ -299,11 +307,5 @@ const composite = <A>(
       }
       reject(error)
     })
-    if (signal !== undefined) {
-      onAbort = () => {
-        r.cancel(handle)
-      }
-      Validate.addAbortListener(signal, onAbort)
-    }
   })
 }

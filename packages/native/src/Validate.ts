@@ -165,9 +165,17 @@ export const signal = (value: unknown): AbortSignal | undefined => {
 /** Whether `signal` (checked by `signal` above) has aborted (see above: no code of the signal's runs). */
 export const aborted = (signal: AbortSignal | undefined): boolean => abortReason(signal) !== undefined
 
-/** Adds a request's one-shot abort listener to `signal` (checked by `signal` above; no code of the signal's runs). */
+/**
+ * Adds a request's one-shot abort listener to `signal` (checked by `signal` above). EventTarget's
+ * own method still reads the signal's `constructor`, which a signal can make throw: then this
+ * throws the TypeError of a bad signal, and callers add the listener before they make anything.
+ */
 export const addAbortListener = (signal: AbortSignal, listener: () => void): void => {
-  addListener.call(signal, "abort", listener, { once: true })
+  try {
+    addListener.call(signal, "abort", listener, { once: true })
+  } catch {
+    throw new TypeError("signal must be an AbortSignal")
+  }
 }
 
 /** Removes a request's abort listener from `signal` (see above: no code of the signal's runs). */

@@ -5,7 +5,7 @@
  * `length` lies. Each runs for every engine the Driver has.
  */
 import { execFileSync } from "node:child_process"
-import { closeSync, fstatSync, mkdtempSync, openSync, readlinkSync, rmSync, writeSync } from "node:fs"
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -185,6 +185,29 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
       expect(() => ring.nop({ signal: fake })).toThrow(TypeError)
       expect(() => ring.recvMany(server.fd, { signal: fake })).toThrow(TypeError)
       expect(ring.stats().outstanding).toBe(0)
+    })
+
+    it("a signal whose constructor getter throws (EventTarget's own method reads it) is refused before anything is made", async () => {
+      const ring = open()
+      const signal = new AbortController().signal
+      Object.defineProperty(signal, "constructor", {
+        get: () => {
+          throw new Error("constructor")
+        },
+      })
+      const fds = () => readdirSync("/proc/self/fd").length
+      const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+      const port = (listener.localAddress as { port: number }).port
+      const before = fds()
+      expect(() => ring.nop({ signal })).toThrow(TypeError)
+      expect(() => ring.recvMany(listener.fd, { signal })).toThrow(TypeError)
+      expect(() => ring.acceptMany(listener, { signal })).toThrow(TypeError)
+      await expect(ring.connect({ host: "127.0.0.1", port }, { signal })).rejects.toThrow(TypeError)
+      await expect(ring.readFile("/proc/self/stat", { signal })).rejects.toThrow(TypeError)
+      expect(ring.stats().outstanding).toBe(0)
+      expect(fds()).toBe(before)
+      await ring.closeFd(listener.fd)
+      expect(await ring.close()).toEqual({ completed: 0, abandoned: 0 })
     })
 
     it("a request made in the continuation of a completion is delivered (a publish inside delivery)", async () => {

@@ -76,6 +76,8 @@ export class Live {
   private readonly sendFibers = new Set<Fiber.Fiber<void, IoUringError>>()
   /** Writes waiting for the send in flight to end, in order: each starts its own send. */
   private readonly sendQueue: Array<() => void> = []
+  /** sendEnded is starting queued writes (see there). */
+  private draining = false
   /** Waits for the last send in flight to end (endWrite). */
   private sendsIdle: Array<() => void> = []
   /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
@@ -131,8 +133,7 @@ export class Live {
       const start = (): void => {
         if (this.closeAsked) {
           state = "ended"
-          resume(Exit.fail(writeClosed()))
-          return this.sendEnded()
+          return resume(Exit.fail(writeClosed())) // the drain that started it goes on to the next
         }
         state = "sending"
         if (this.raw !== undefined) this.sendRaw(this.raw, data, ended)
@@ -283,10 +284,21 @@ export class Live {
    * flight or queued, endWrite's waits go on.
    */
   private sendEnded(): void {
-    if (this.sending()) return
-    const next = this.sendQueue.shift()
-    if (next !== undefined) return next()
-    if (this.sendsIdle.length === 0) return
+    // A loop, not a recursion: queued writes that end at once (the connection is closing, the
+    // Driver refuses them) would otherwise nest one stack frame each. A call from inside the loop
+    // (a send ending synchronously) leaves the work to it.
+    if (this.draining) return
+    this.draining = true
+    try {
+      while (!this.sending()) {
+        const next = this.sendQueue.shift()
+        if (next === undefined) break
+        next()
+      }
+    } finally {
+      this.draining = false
+    }
+    if (this.sending() || this.sendsIdle.length === 0) return
     const idle = this.sendsIdle
     this.sendsIdle = []
     for (const go of idle) go()
