@@ -24,6 +24,29 @@ import { socketSuite } from "./socket.suite.ts"
 
 const supported = probe().supported
 
+/**
+ * A node:net server in the scope whose one connection is paused: it reads nothing until resumed, so
+ * the kernel's buffers fill and a large send blocks. `peer` is that connection, `peerClosed` its end.
+ */
+const pausedPeer = Effect.gen(function* () {
+  let accepted: (connection: net.Socket) => void = () => {}
+  const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
+  let closed: () => void = () => {}
+  const peerClosed = new Promise<void>((resolve) => (closed = resolve))
+  const server = yield* Effect.acquireRelease(
+    Effect.callback<net.Server>((resume) => {
+      const server = net.createServer({ pauseOnConnect: true }, (connection) => {
+        connection.on("error", () => {})
+        connection.on("close", () => closed())
+        accepted(connection)
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.sync(() => server.close()),
+  )
+  return { port: (server.address() as net.AddressInfo).port, peer, peerClosed }
+})
+
 socketSuite("NodeSocket / NodeSocketServer (the reference)", {
   layer: Layer.empty,
   makeNet: (options) => NodeSocket.makeNet(options),
@@ -203,20 +226,7 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
         () =>
           Effect.gen(function* () {
             const io = yield* IoUring
-            let accepted: (connection: net.Socket) => void = () => {}
-            const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
-            const server = yield* Effect.acquireRelease(
-              Effect.callback<net.Server>((resume) => {
-                // Paused: the peer reads nothing until told, so the kernel's buffers fill and the send blocks.
-                const server = net.createServer({ pauseOnConnect: true }, (connection) => {
-                  connection.on("error", () => {})
-                  accepted(connection)
-                })
-                server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-              }),
-              (server) => Effect.sync(() => server.close()),
-            )
-            const port = (server.address() as net.AddressInfo).port
+            const { port, peer } = yield* pausedPeer
             const big = randomBytes(16 * 1024 * 1024)
             const tail = new TextEncoder().encode("|tail")
             yield* Effect.scoped(
@@ -254,22 +264,7 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
         () =>
           Effect.gen(function* () {
             const io = yield* IoUring
-            let closed: () => void = () => {}
-            const peerClosed = new Promise<void>((resolve) => (closed = resolve))
-            let accepted: (connection: net.Socket) => void = () => {}
-            const peer = new Promise<net.Socket>((resolve) => (accepted = resolve))
-            const server = yield* Effect.acquireRelease(
-              Effect.callback<net.Server>((resume) => {
-                const server = net.createServer({ pauseOnConnect: true }, (connection) => {
-                  connection.on("error", () => {})
-                  connection.on("close", () => closed())
-                  accepted(connection)
-                })
-                server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-              }),
-              (server) => Effect.sync(() => server.close()),
-            )
-            const port = (server.address() as net.AddressInfo).port
+            const { port, peer, peerClosed } = yield* pausedPeer
             const fds = () => fs.readdirSync("/proc/self/fd").length
             const fdsBefore = fds()
             const cancelled = (yield* io.stats).cancelled
@@ -303,14 +298,7 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
 
       it.effect("thousands of writes queued behind a blocked send all fail when the connection closes", () =>
         Effect.gen(function* () {
-          const server = yield* Effect.acquireRelease(
-            Effect.callback<net.Server>((resume) => {
-              const server = net.createServer({ pauseOnConnect: true }, (c) => c.on("error", () => {}))
-              server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-            }),
-            (server) => Effect.sync(() => server.close()),
-          )
-          const port = (server.address() as net.AddressInfo).port
+          const { port } = yield* pausedPeer
           const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
           yield* socket.reader
           const { write } = yield* socket.writer
