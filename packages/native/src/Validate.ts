@@ -139,9 +139,10 @@ export const options = <T extends object>(value: T | undefined): T | Record<stri
   return value
 }
 
-// A signal's own methods and getters (a subclass's overrides, a throwing getter) never run: a throw
-// there would leave a request half made, or stop a batch of completions. EventTarget's and
-// AbortSignal's own are used instead, on signals that `signal` checked they accept.
+// A signal's own methods and getters (a subclass's overrides, a throwing getter) are not called: a
+// throw there would leave a request half made, or stop a batch of completions. EventTarget's and
+// AbortSignal's own are used instead, on signals that `signal` checked they accept (EventTarget's
+// methods still read the signal's `constructor`: see addAbortListener and removeAbortListener).
 const addListener = EventTarget.prototype.addEventListener
 const removeListener = EventTarget.prototype.removeEventListener
 const isAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")!.get!
