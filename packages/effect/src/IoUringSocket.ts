@@ -85,6 +85,7 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
     const open = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(connecting), (connection) => {
         const live = new Live.Live(ops, connection, options, raw)
+        live.startReceiving()
         return Effect.as(
           Effect.addFinalizer(() => live.requestClose()),
           live,

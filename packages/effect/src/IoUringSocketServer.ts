@@ -113,6 +113,7 @@ export const make = (
         const track = Fiber.runIn(scope)
         const serve = (connection: NetOps.Connection) => {
           const live = new Live.Live(ops, connection, options, raw)
+          live.startReceiving()
           pipe(
             Live.fromLive(Effect.succeed(live)),
             Effect.flatMap(handler),

@@ -210,7 +210,9 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
           const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
           const { pull } = yield* socket.reader
           const blocked = yield* Effect.forkChild(pull)
-          while ((yield* io.stats).outstanding === 0) yield* Effect.sleep("1 millis")
+          // The receive is armed since the connection opened; the pull waits on it.
+          yield* Effect.sleep("10 millis")
+          assert.strictEqual((yield* io.stats).outstanding, 1)
           const cancelled = (yield* io.stats).cancelled
           yield* Fiber.interrupt(blocked)
           const after = yield* io.stats
@@ -274,7 +276,8 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
                 yield* socket.reader
                 const { write } = yield* socket.writer
                 const blocked = yield* Effect.forkChild(Effect.exit(write(new Uint8Array(64 * 1024 * 1024))))
-                while ((yield* io.stats).outstanding === 0) yield* Effect.sleep("1 millis")
+                // The receive (armed since the connection opened) and the send.
+                while ((yield* io.stats).outstanding < 2) yield* Effect.sleep("1 millis")
                 const queued = yield* Effect.forkChild(Effect.exit(write(new Uint8Array(8))))
                 yield* Effect.sleep("20 millis")
                 yield* write(new Socket.CloseEvent(1000))
@@ -289,10 +292,82 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
             }
             const after = yield* io.stats
             assert.strictEqual(after.outstanding, 0, "no send is left in the kernel")
-            assert.strictEqual(after.cancelled, cancelled + 1, "the send was cancelled")
+            assert.strictEqual(after.cancelled, cancelled + 2, "the send and the receive were cancelled")
             ;(yield* Effect.promise(() => peer)).resume()
             yield* Effect.promise(() => peerClosed)
             assert.isAtMost(fds(), fdsBefore, "no fd of the connection is left")
+          }),
+      )
+
+      it.effect(
+        "closing the socket's scope lets a send in flight finish, with bytes received and never pulled: the peer gets every byte, then end of stream (as NodeSocket)",
+        () =>
+          Effect.gen(function* () {
+            const size = 32 * 1024 * 1024
+            // A peer that greets (bytes this side never pulls) and reads slowly: the write outlives
+            // its caller's timeout and the scope.
+            const run = (makeNet: typeof IoUringSocket.makeNet) =>
+              Effect.gen(function* () {
+                let state = { bytes: 0, peer: undefined as net.Socket | undefined }
+                let ended: (how: string) => void = () => {}
+                const end = new Promise<string>((resolve) => (ended = resolve))
+                const server = yield* Effect.acquireRelease(
+                  Effect.callback<net.Server>((resume) => {
+                    const server = net.createServer((connection) => {
+                      connection.write("hello\n")
+                      connection.pause()
+                      state.peer = connection
+                      connection.on("data", (chunk) => (state.bytes += chunk.length))
+                      connection.on("end", () => ended("end"))
+                      connection.on("error", (error: NodeJS.ErrnoException) => ended(error.code ?? "error"))
+                    })
+                    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+                  }),
+                  (server) => Effect.sync(() => server.close()),
+                )
+                const port = (server.address() as net.AddressInfo).port
+                yield* Effect.scoped(
+                  Effect.gen(function* () {
+                    const socket = yield* makeNet({ host: "127.0.0.1", port })
+                    yield* socket.reader
+                    const { write } = yield* socket.writer
+                    yield* Effect.ignore(write(new Uint8Array(size)).pipe(Effect.timeout("50 millis")))
+                  }),
+                )
+                state.peer!.resume()
+                return [yield* Effect.promise(() => end), state.bytes] as const
+              })
+            assert.deepStrictEqual(yield* run(NodeSocket.makeNet), ["end", size], "NodeSocket")
+            assert.deepStrictEqual(yield* run(IoUringSocket.makeNet), ["end", size], "IoUringSocket")
+          }),
+      )
+
+      it.effect(
+        "a connection whose send outlives the socket's scope and the ring's own close is closed by the shutdown: no fd is left",
+        () =>
+          Effect.gen(function* () {
+            const { port, peer, peerClosed } = yield* pausedPeer
+            const sockets = () =>
+              fs.readdirSync("/proc/self/fd").filter((fd) => {
+                try {
+                  return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:")
+                } catch {
+                  return false
+                }
+              }).length
+            const before = sockets()
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+                yield* socket.reader
+                const { write } = yield* socket.writer
+                yield* Effect.ignore(write(new Uint8Array(32 * 1024 * 1024)).pipe(Effect.timeout("50 millis")))
+              }),
+            ).pipe(Effect.provide(NodeIoUring.layer({ size: 16, shutdownTimeout: 100 })))
+            // The ring's shutdown cut the send off; the connection's close then went to close(2).
+            ;(yield* Effect.promise(() => peer)).resume()
+            yield* Effect.promise(() => peerClosed)
+            assert.isAtMost(sockets(), before, "the connection's fd is closed")
           }),
       )
 

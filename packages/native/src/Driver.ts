@@ -196,8 +196,9 @@ export class Driver extends CallbackApi {
    * number is never reused under a pending request. Meanwhile new requests on `fd` are refused with
    * EBADF. Not cancellable and without a deadline: a close that could be undone would leave the fd
    * in an unknown state. A close that the Driver's shutdown cutoff abandons before the kernel ran
-   * it is done here with close(2) and resolves (Delivery.closeAbandoned). (`close()` is the
-   * Driver's own shutdown.)
+   * it is done here with close(2) and resolves (Delivery.closeAbandoned); so is a closeFd on a
+   * closing or closed Driver, once the requests on the fd ended. (`close()` is the Driver's own
+   * shutdown.)
    */
   closeFd(fd: number): Promise<void> {
     return Files.closeFd(this.r, fd)

@@ -18,8 +18,8 @@
  * dropped; a close that fails after every read succeeded rejects with the close's error.
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
- * it is closed on every path, with close(2) here where closeFd is refused (the Driver began
- * closing, or the process changed its credentials). An open the cancel came too late for has its
+ * it is closed on every path (closeFd closes it with close(2) where the ring would refuse the
+ * close: the Driver began closing, or the process changed its credentials). An open the cancel came too late for has its
  * fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
  * closes the fd and rejects with it.
  *
@@ -207,19 +207,9 @@ class WholeFile {
     this.next()
   }
 
-  /** Closes the fd (close(2) here if closeFd is refused), then ends with `failure` (null: the bytes read). */
+  /** Closes the fd (closeFd: close(2) where the ring would refuse it), then ends with `failure` (null: the bytes read). */
   private close(failure: Error | null): void {
-    const fd = this.fd
-    this.r.startCloseFd(fd, (error) => {
-      const code = (error as { code?: unknown } | null)?.code
-      if (code === "ERR_IOU_CLOSED" || code === "ERR_IOU_CREDENTIALS_CHANGED") {
-        // closeFd was refused before the loop (the Driver began closing, or the process changed its
-        // credentials, after which the ring takes nothing): nothing of this request is in flight.
-        this.r.sockets.closeFd(fd)
-        error = null
-      }
-      this.end(failure ?? error)
-    })
+    this.r.startCloseFd(this.fd, (error) => this.end(failure ?? error))
   }
 
   private end(error: Error | null): void {

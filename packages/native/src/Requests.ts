@@ -384,13 +384,12 @@ export class Requests implements Multishot {
    * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
    * to the ring. The table counts the requests on each fd: with none, the close goes at once; else
    * a pass over the slots ever taken (`reached`) finds them, stopping at the last (an fd too high
-   * to be counted: the whole pass).
+   * to be counted: the whole pass). Also on a closing or closed Driver, where the shutdown drain
+   * ends the fd's requests and closeNow closes it with close(2): a refusal would leave the fd open
+   * with nobody knowing (a caller closing it on the way out, an Effect finalizer that ignores the
+   * failure).
    */
   startCloseFd(fd: number, callback: T.Callback): void {
-    if (this.shutdown.closing) {
-      process.nextTick(callback, Errors.closedError("close", fd), 0)
-      return
-    }
     const closing = this.delivery.closingFds
     if (closing.has(fd)) {
       process.nextTick(callback, Errors.closingFdError("close", fd), 0)
@@ -427,7 +426,10 @@ export class Requests implements Multishot {
     if (entry.waiting === 0) this.closeNow(fd, entry, callback)
   }
 
-  /** Nothing is outstanding on fd any more: the close itself, through the ring (close(2) here once the Driver closes). */
+  /**
+   * Nothing is outstanding on fd any more: the close itself, through the ring; with close(2) here
+   * where the ring would refuse it (the Driver closing, the process's credentials changed).
+   */
   private closeNow(fd: number, entry: FdClosing, callback: T.Callback): void {
     const done = (error: Error | null): void => {
       // Unless the number was handed out again meanwhile (Delivery.fdMade) and is closing anew.
@@ -439,7 +441,12 @@ export class Requests implements Multishot {
       process.nextTick(done, closeHere(fd))
       return
     }
-    this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), done)
+    this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), (error) =>
+      // Refused because the process's credentials changed (see refusal): nothing is outstanding.
+      done(
+        error !== null && (error as Errors.IoUringError).code === "ERR_IOU_CREDENTIALS_CHANGED" ? closeHere(fd) : error,
+      ),
+    )
   }
 
   // ---- Completion --------------------------------------------------------------------------------

@@ -359,6 +359,27 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(closed.code).toBe("ERR_IOU_CLOSED")
     })
 
+    it("closeFd on a closing Driver still closes the fd, once the requests on it ended (cancelled, EBADF); on a closed one at once", async () => {
+      const ring = open()
+      const dir = tempDir()
+      const fifo = join(dir, "fifo")
+      execFileSync("mkfifo", [fifo])
+      const fd = await ring.open(fifo, { flags: "r+" })
+      const read = ring.readAt(fd, Buffer.alloc(4), 0).catch((e: IoUringError) => e)
+      await new Promise((done) => setTimeout(done, 20))
+      const closingDriver = ring.close({ shutdownTimeout: 60_000 }) // the drain waits for the read
+      await ring.closeFd(fd)
+      expect(((await read) as IoUringError).code).toBe("EBADF")
+      expect(isOpen(fd)).toBe(false)
+      expect(await closingDriver).toEqual({ completed: 1, abandoned: 0 })
+      writeFileSync(join(dir, "after"), "a")
+      const after = openSync(join(dir, "after"), "r")
+      await ring.closeFd(after)
+      expect(isOpen(after)).toBe(false)
+      const twice = await failure(ring.closeFd(after))
+      expect([twice.code, twice.syscall, twice.fd]).toEqual(["EBADF", "close", after])
+    })
+
     it("the low-level submitOpen and submitCloseFd call back once with the fd, then with 0", async () => {
       const ring = open()
       const dir = tempDir()

@@ -19,8 +19,7 @@
  * warm-up: with the samples split in quarters by request count, the last quarter's median RSS is
  * within max(10%, 16 MiB) of the second quarter's, and its median fd count within 8 of it.
  *
- * A closeFd that fails (other than refused with ERR_IOU_CLOSED, when the fd is still the
- * caller's) must not leave its fd open: such fds are watched (`abandonedOpen` in the samples) and
+ * A closeFd that fails must not leave its fd open: such fds are watched (`abandonedOpen` in the samples) and
  * any still open at the end fails the run. (The soak found closeFds abandoned by the shutdown
  * cut-off before they ran leaving their fds open; the Driver now closes those itself.)
  */
@@ -271,10 +270,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   const bytes = Buffer.alloc(512, 7)
 
   /**
-   * closeFd, counted. Refused because the Driver closed first (ERR_IOU_CLOSED), the fd is still
-   * ours. Failed otherwise (ERR_IOU_ABANDONED: the shutdown cut-off came while the close was in the
-   * loop), the caller cannot know whether the kernel closed it: such fds are looked at once
-   * everything ended (an fd still open then was left open by that close) and counted.
+   * closeFd, counted (on a closing Driver too: it closes the fd with close(2) there). Failed
+   * (ERR_IOU_ABANDONED: the shutdown cut-off came while the close was in the loop), the caller
+   * cannot know whether the kernel closed it: such fds are looked at once everything ended (an fd
+   * still open then was left open by that close) and counted.
    */
 
   const closeFd = async (r: Driver, fd: number): Promise<void> => {
@@ -284,8 +283,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       done(null)
     } catch (error) {
       done(error)
-      if ((error as { code?: unknown }).code === "ERR_IOU_CLOSED") closeSync(fd)
-      else uncertain.set(fd, String((error as { code?: unknown }).code))
+      uncertain.set(fd, String((error as { code?: unknown }).code))
     }
   }
 

@@ -4,9 +4,10 @@
  * (sends on the ring, which complete only when the kernel took every byte: that is the
  * backpressure), and the connection's lifetime.
  *
- * Receiving: the first pull arms one multishot receive on the Driver's provided buffers: over the
- * ring's own service, straight on its Driver (its handle is what stops it); over another service,
- * NetOps.recvMany in a fiber of its own (stopped by interrupting the fiber). Each chunk it delivers
+ * Receiving: one multishot receive on the Driver's provided buffers, armed as soon as the connection
+ * is open (startReceiving: as node:net reads before anyone asks): over the ring's own service,
+ * straight on its Driver (its handle is what stops it); over another service, NetOps.recvMany in a
+ * fiber of its own (stopped by interrupting the fiber). Each chunk it delivers
  * (already copied out of the provided buffer by the Driver) is queued here, and a pull takes every
  * queued chunk at once (at most `chunkSize` chunks), or waits for the next. The multishot has no
  * flow control of its own, so the queue is bounded here: when the bytes nobody has pulled reach
@@ -25,12 +26,13 @@
  * the kernel, its send goes on, as node:net keeps what was written, since cancelling a send half
  * done would cut bytes out of the middle of the stream with the next write following the cut.
  *
- * Lifetime: a connection's fd is closed (closeFd) once it was asked to close (the reader's scope
- * for a client, the handler's end for a server connection, a CloseEvent: each cancels the receive
- * and the send in flight, whose write fails with SocketWriteError, as do the queued ones) and no
- * receive, send or shutdown on it is pending, so the fd is never closed under an operation in the
- * kernel (and never reused while one is). Closing the reader or the connection from this side
- * cancels the armed receive and fails the pulls waiting for it at once.
+ * Lifetime: a connection's fd is closed (closeFd) once it was asked to close and no receive, send
+ * or shutdown on it is pending, so the fd is never closed under an operation in the kernel (and
+ * never reused while one is). Asked by the reader's scope (a client) or the handler's end (a
+ * server connection), as node:net's destroySoon: the sends go on and the receive drains the socket
+ * until they ended (requestClose); by a CloseEvent, as node:net's destroy: the receive and the
+ * send in flight are cancelled, whose write fails with SocketWriteError, as do the queued ones.
+ * Either way the pulls waiting fail at once.
  *
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
  * of stream, with SocketReadError on a read error (ECONNRESET), both after the chunks received
@@ -57,6 +59,13 @@ export class Live {
   /** Operations on the fd not yet ended: sends, shutdowns and the armed receive. */
   private pending = 0
   private closeAsked = false
+  /** A CloseEvent closed the connection: sends in flight were cancelled, queued writes fail. */
+  private cutOff = false
+  /**
+   * Asked to close while sends were still to go: the receive goes on until they ended, its chunks
+   * dropped, so that close(2) finds no unread bytes (see closeAfterSends).
+   */
+  private discarding = false
   private closed = false
   private writeEnded = false
 
@@ -131,7 +140,7 @@ export class Live {
         if (close !== Effect.void) Effect.runFork(close)
       }
       const start = (): void => {
-        if (this.closeAsked) {
+        if (this.cutOff) {
           state = "ended"
           return resume(Exit.fail(writeClosed())) // the drain that started it goes on to the next
         }
@@ -263,6 +272,7 @@ export class Live {
 
   /** A chunk from the multishot receive. */
   private chunk(chunk: Uint8Array): void {
+    if (this.discarding) return // closing: nobody will pull it
     this.queue.push(chunk)
     this.queued += chunk.byteLength
     const resume = this.waiters.shift()
@@ -298,7 +308,14 @@ export class Live {
     } finally {
       this.draining = false
     }
-    if (this.sending() || this.sendsIdle.length === 0) return
+    if (this.sending()) return
+    if (this.discarding && this.sendQueue.length === 0) {
+      // Closing, and the last send ended: the draining receive stops; its end closes the fd.
+      this.discarding = false
+      if (this.rawReceive !== undefined) this.cancelRaw(this.rawReceive)
+      else this.receiver?.interruptUnsafe()
+    }
+    if (this.sendsIdle.length === 0) return
     const idle = this.sendsIdle
     this.sendsIdle = []
     for (const go of idle) go()
@@ -313,18 +330,22 @@ export class Live {
     }
   }
 
-  /** Arms the multishot receive unless one is armed, it ended for good or this side closed. */
+  /**
+   * The connection is ready for I/O: the receive starts now, as node:net reads before anyone asks,
+   * so that what the peer sends is taken from the kernel (up to the high-water mark) whether or not
+   * a reader pulls it.
+   */
+  startReceiving(): void {
+    this.arm()
+  }
+
+  /**
+   * Arms the multishot receive unless one is armed or it ended for good; unless draining for a
+   * close, also not once this side closed or past the high-water mark.
+   */
   private arm(): void {
-    if (
-      this.receiver !== undefined ||
-      this.rawReceive !== undefined ||
-      this.received !== undefined ||
-      this.closeAsked ||
-      this.readEnd !== undefined
-    ) {
-      return
-    }
-    if (this.queued >= this.highWaterMark) return
+    if (this.receiver !== undefined || this.rawReceive !== undefined || this.received !== undefined) return
+    if (!this.discarding && (this.closeAsked || this.readEnd !== undefined || this.queued >= this.highWaterMark)) return
     this.pending++
     if (this.raw !== undefined && !this.multishotRefused) return this.armRaw(this.raw)
     const fiber = Effect.runFork(
@@ -358,9 +379,10 @@ export class Live {
       if (!delivered && typeof code === "string" && MULTISHOT_REFUSED.has(code) && !this.closeAsked) {
         this.multishotRefused = true
         this.pending--
-        // Nothing was received: the fallback takes over where a pull or a stop still waits for it.
+        // Nothing was received: the fallback takes over where a pull, a stop or a close's drain
+        // still waits for it.
         for (const go of this.rawStops.splice(0)) go(Effect.void)
-        if (this.waiters.length > 0) this.arm()
+        if (this.waiters.length > 0 || this.discarding) this.arm()
         return
       }
       const classified = error === null ? null : Errors.classify(error, "recv", fd, "recvMany")
@@ -435,17 +457,31 @@ export class Live {
   }
 
   /**
-   * Closes the fd now or, once the armed receive and the sends in flight were cancelled (a write
-   * still waiting for one fails with SocketWriteError, queued ones too) and every pending operation
-   * ended, then.
+   * Closes the connection (the reader's scope for a client, the handler's end for a server
+   * connection), as node:net's destroySoon: pulls waiting fail at once; the sends in flight and
+   * the writes queued behind them go on, in order (later writes fail with SocketWriteError); the
+   * receive goes on meanwhile with its chunks dropped (closeAfterSends); once the last send ended
+   * the receive is stopped and the fd closed. Without sends to go, at once. Returns without waiting
+   * for the sends (a peer that never reads would hold the close for ever).
    */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.closeAsked = true
       this.failWaiters()
-      for (const handle of this.sendHandles) this.cancelRaw(handle)
-      for (const fiber of this.sendFibers) fiber.interruptUnsafe()
-      return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
+      if (this.cutOff || (!this.sending() && this.sendQueue.length === 0)) {
+        this.discarding = false
+        return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
+      }
+      if (!this.discarding) {
+        // closeAfterSends: close(2) with bytes received and never read makes the kernel reset the
+        // connection and drop what it still had to send.
+        this.discarding = true
+        this.queue = []
+        this.head = 0
+        this.queued = 0
+        this.arm()
+      }
+      return Effect.void
     })
   }
 
@@ -471,7 +507,13 @@ export class Live {
   closeWith(reason: Socket.SocketError): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readEnd ??= reason
-      return this.requestClose()
+      this.cutOff = true
+      this.closeAsked = true
+      this.discarding = false
+      this.failWaiters()
+      for (const handle of this.sendHandles) this.cancelRaw(handle)
+      for (const fiber of this.sendFibers) fiber.interruptUnsafe()
+      return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
     })
   }
 
