@@ -34,7 +34,7 @@ import * as Errors from "./internal/fsErrors.ts"
 import * as Fused from "./internal/fsFused.ts"
 import * as Ops from "./internal/fsOps.ts"
 import * as Ring from "./internal/ring.ts"
-import { infoOf, RingFile, typeOf } from "./internal/fsFile.ts"
+import { infoOf, MAX_IO, RingFile, typeOf } from "./internal/fsFile.ts"
 import { readAheadStream, watch } from "./internal/fsStream.ts"
 
 type Error = PlatformError.PlatformError
@@ -107,12 +107,17 @@ const makeWith = (
       callback(error, undefined)
 
   /**
-   * The open of an acquire, interruptible there (an acquire is not, and NodeFileSystem's open
-   * cannot be stopped): the ring cancels it in the kernel, and an fd the kernel made all the same
-   * is closed by the Driver, so an interrupted open leaves nothing to release.
+   * An open, run by withFd and open below with the caller's own interruptibility (`restore`, where
+   * an acquire would make it uninterruptible, and NodeFileSystem's open cannot be stopped at all):
+   * where the caller can be interrupted, the ring cancels the open in the kernel, and an fd the
+   * kernel made all the same is closed by the Driver, so an interrupted open leaves nothing to
+   * release; inside the caller's uninterruptible region it runs to its end.
    */
   const openFd = (method: string, path: string, flags: number, mode: number): Effect.Effect<number, Error> =>
-    Effect.interruptible(Errors.mapTo(method, path)(ops.open(path, flags, mode)))
+    Errors.mapTo(method, path)(ops.open(path, flags, mode))
+
+  const closeFd = (method: string, fd: number): Effect.Effect<void> =>
+    Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd)))
 
   /** Opens `path` for `method`; the fd is closed when `use` ends, however it ends. */
   const withFd = <A, R>(
@@ -122,8 +127,10 @@ const makeWith = (
     mode: number,
     use: (fd: number) => Effect.Effect<A, Error, R>,
   ): Effect.Effect<A, Error, R> =>
-    Effect.acquireUseRelease(openFd(method, path, flags, mode), use, (fd) =>
-      Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(openFd(method, path, flags, mode)), (fd) =>
+        Effect.onExit(restore(use(fd)), () => closeFd(method, fd)),
+      ),
     )
 
   const open = (
@@ -140,8 +147,8 @@ const makeWith = (
       const flag = options?.flag ?? "r"
       const flags = yield* flagBits(method, flag, options?.noFollow === true)
       const mode = yield* checkMode(method, options?.mode)
-      const fd = yield* Effect.acquireRelease(openFd(method, path, flags, mode), (fd) =>
-        Effect.orDie(Errors.mapTo(method, fd)(ops.close(fd))),
+      const fd = yield* Effect.uninterruptibleMask((restore) =>
+        Effect.tap(restore(openFd(method, path, flags, mode)), (fd) => Effect.addFinalizer(() => closeFd(method, fd))),
       )
       return new RingFile(ops, fd, flag.startsWith("a"), flag !== "r", fused)
     })
@@ -189,6 +196,11 @@ const makeWith = (
       yield* checkPath("writeFile", path)
       const flags = yield* flagBits("writeFile", options?.flag ?? "w", false)
       const mode = yield* checkMode("writeFile", options?.mode)
+      // One write moves at most MAX_IO bytes: refused before the file is opened (and created or
+      // truncated), where node:fs would throw out of its own callback.
+      if (data.byteLength > MAX_IO) {
+        return yield* Errors.badArgument("writeFile", `data must be at most ${MAX_IO} bytes, got ${data.byteLength}`)
+      }
       if (fused !== undefined) return yield* fused.writeFile(path, data, flags, mode & S_IALLUGO)
       yield* withFd("writeFile", path, flags, mode, (fd) =>
         data.byteLength > 0
@@ -368,8 +380,9 @@ const makeWith = (
       Effect.gen(function* () {
         yield* checkPath("truncate", path)
         const requested = length ?? 0
-        if (!Number.isInteger(requested)) {
-          return yield* Errors.badArgument("truncate", `length must be an integer, got ${String(length)}`)
+        // Checked before the file is opened, as node:fs validates it first.
+        if (!Number.isSafeInteger(requested)) {
+          return yield* Errors.badArgument("truncate", `length must be a safe integer, got ${String(length)}`)
         }
         yield* withFd("truncate", path, O_RDWR, DEFAULT_MODE, (fd) =>
           Errors.mapTo("truncate", path)(ops.truncate(fd, Math.max(0, requested))),

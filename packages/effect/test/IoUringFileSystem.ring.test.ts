@@ -183,6 +183,18 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
       while ((yield* io.stats).outstanding !== 0) yield* Effect.sleep(1)
     })
 
+    it.effect("writeFile of more than 2^31 - 1 bytes is a BadArgument before the file is created", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const name = path.join(dir, "big")
+        // Never touched: the pages stay unallocated. (node:fs throws out of its own callback here.)
+        const e = yield* Effect.flip(fsys.writeFile(name, Buffer.allocUnsafeSlow(2 ** 31), { flag: "wx" }))
+        assert.deepStrictEqual([e.reason._tag, (e.reason as { method?: string }).method], ["BadArgument", "writeFile"])
+        assert.isFalse(fs.existsSync(name))
+      }),
+    )
+
     it.effect("interrupting a readFile blocked in its read cancels the read and closes the fd it opened", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem

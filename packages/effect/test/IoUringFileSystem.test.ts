@@ -523,6 +523,55 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
       }),
     )
 
+    it.effect("truncate(path) with a length beyond a safe integer is a BadArgument before anything is opened", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const e = yield* Effect.flip(fsys.truncate(path.join(dir, "none"), 2 ** 54))
+        assert.strictEqual(e.reason._tag, "BadArgument")
+        assert.isFalse(fs.existsSync(path.join(dir, "none")))
+      }),
+    )
+
+    it.effect(
+      "opens inside an uninterruptible region run to their end when the fiber is interrupted (truncate, open wx, writeFile)",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const n = 20
+          for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, `t${i}`), "0123456789")
+          for (let i = 0; i < n; i++) {
+            const programs = [
+              fsys.truncate(path.join(dir, `t${i}`), 2),
+              Effect.scoped(fsys.open(path.join(dir, `o${i}`), { flag: "wx" })),
+              fsys.writeFileString(path.join(dir, `w${i}`), "written"),
+            ]
+            for (const program of programs) {
+              const fiber = yield* Effect.forkChild(Effect.uninterruptible(program))
+              yield* Effect.yieldNow
+              yield* Fiber.interrupt(fiber)
+            }
+          }
+          for (let i = 0; i < n; i++) {
+            assert.strictEqual(fs.readFileSync(path.join(dir, `t${i}`), "latin1"), "01")
+            assert.isTrue(fs.existsSync(path.join(dir, `o${i}`)))
+            assert.strictEqual(fs.readFileSync(path.join(dir, `w${i}`), "latin1"), "written")
+          }
+        }),
+    )
+
+    it.effect("stream with a chunkSize too large to allocate fails with BadArgument (readAlloc)", () =>
+      Effect.gen(function* () {
+        const fsys = yield* FileSystem.FileSystem
+        const dir = yield* scratchDir
+        const name = path.join(dir, "f")
+        fs.writeFileSync(name, "0123456789")
+        const e = yield* Effect.flip(Stream.runCollect(fsys.stream(name, { chunkSize: 2 ** 40 })))
+        assert.deepStrictEqual([e.reason._tag, (e.reason as { method?: string }).method], ["BadArgument", "readAlloc"])
+      }),
+    )
+
     it.effect("scoped temporary files and directories are gone when their scope closes", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem

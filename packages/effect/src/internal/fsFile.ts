@@ -15,7 +15,7 @@ export const MAX_POSITION = (1n << 63n) - 1n
 /** A position no read can pass MAX_POSITION from: a buffer is shorter than 2^53 bytes. */
 const SAFE_POSITION = MAX_POSITION - (1n << 53n)
 /** The most bytes one read or write moves (node:fs's kIoMaxLength; the ring's as well): beyond, a BadArgument as Node's. */
-const MAX_IO = 2 ** 31 - 1
+export const MAX_IO = 2 ** 31 - 1
 
 const tooLong = (method: string, length: number) =>
   Errors.badArgument(method, `length must be at most ${MAX_IO} bytes, got ${length}`)

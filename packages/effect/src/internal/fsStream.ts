@@ -78,6 +78,8 @@ export const watch = (
 
 /** Reads the read-ahead stream keeps in flight beyond the chunk being handed on. */
 const READ_AHEAD = 4
+/** The largest chunk read ahead (its READ_AHEAD + 1 buffers are allocated at once): 16 MiB. */
+const MAX_READ_AHEAD_CHUNK = 16 * 1024 * 1024
 
 /** A pull after the stream's scope closed: as the derived stream's read of the closed fd fails. */
 const closedError = (fd: number): Error =>
@@ -134,7 +136,11 @@ export const readAheadStream =
   ): FileSystem.FileSystem["stream"] =>
   (path, options) => {
     const chunkSize = options?.chunkSize ?? 64 * 1024
-    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) return derived(path, options)
+    // Chunks too large to read ahead (READ_AHEAD of them at once): the derived stream, one chunk at a
+    // time, whose readAlloc refuses a size it cannot read (BadArgument, as NodeFileSystem's).
+    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0 || chunkSize > MAX_READ_AHEAD_CHUNK) {
+      return derived(path, options)
+    }
     return Stream.unwrap(
       Effect.gen(function* () {
         const file = yield* openForRead(path)
