@@ -84,7 +84,7 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
     // registered before anything can interrupt.
     const open = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(connecting), (connection) => {
-        const live = new Live.Live(ops, connection, options, raw)
+        const live = new Live.Live(ops, connection, options, raw, Ring.lingeringOf(io))
         live.startReceiving()
         return Effect.as(
           Effect.addFinalizer(() => live.requestClose()),

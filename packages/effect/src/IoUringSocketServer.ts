@@ -112,7 +112,7 @@ export const make = (
         const services = Context.omit(Scope.Scope)(yield* Effect.context<R>()) as Context.Context<R>
         const track = Fiber.runIn(scope)
         const serve = (connection: NetOps.Connection) => {
-          const live = new Live.Live(ops, connection, options, raw)
+          const live = new Live.Live(ops, connection, options, raw, Ring.lingeringOf(io))
           live.startReceiving()
           pipe(
             Live.fromLive(Effect.succeed(live)),

@@ -1,8 +1,9 @@
 /**
  * NodeIoUring: the IoUring service backed by @iou/native's Driver, as a scoped Layer.
  *
- * The layer opens one Driver (one ring and its loop) in the layer's scope. Its finalizer calls
- * `driver.close()` and waits for it: the ring stops admitting requests, drains what is
+ * The layer opens one Driver (one ring and its loop) in the layer's scope. Its finalizer first
+ * cuts off the socket connections still finishing their sends after their close (the ring's
+ * lingering registry, internal/ring.ts), then calls `driver.close()` and waits for it: the ring stops admitting requests, drains what is
  * outstanding, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
  * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back),
  * ends the loop (joining its thread, with the thread engine) and only then lets the scope finish
@@ -131,8 +132,10 @@ export const makeWith = (
   options: OpenOptions,
   config: DriverConfig = {},
   layerOptions?: LayerOptions,
-): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
-  Effect.acquireRelease(
+): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> => {
+  // Connections still finishing their sends after their close: cut off before the Driver closes.
+  const lingering: Ring.Lingering = new Set()
+  return Effect.acquireRelease(
     Effect.suspend(() => {
       try {
         // Only a plain object gets the default: anything else goes to open as it is, to be refused there.
@@ -148,7 +151,10 @@ export const makeWith = (
       }
     }),
     (driver) =>
-      Effect.tryPromise(() => driver.close()).pipe(
+      Effect.tryPromise(() => {
+        for (const cutOff of [...lingering]) cutOff()
+        return driver.close()
+      }).pipe(
         Effect.flatMap((result) =>
           result.abandoned > 0
             ? Effect.logWarning(
@@ -161,11 +167,12 @@ export const makeWith = (
   ).pipe(
     Effect.flatMap((driver) =>
       options.now !== undefined
-        ? Effect.succeed(Ring.make(driver, options.now))
-        : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now)),
+        ? Effect.succeed(Ring.make(driver, options.now, lingering))
+        : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now, lingering)),
     ),
     Effect.map((service) => applyOptions(service, layerOptions)),
   )
+}
 
 /**
  * Opens an @iou/native Driver with `config` in the current scope (see `makeWith`).

@@ -8,6 +8,7 @@
  */
 import { Effect, Exit, Metric } from "effect"
 import type * as IoUring from "../IoUring.ts"
+import * as Ring from "./ring.ts"
 
 /** The histogram's name; one series per operation (`op`) and ring (`ring`). */
 export const LATENCY_METRIC = "iou_operation_latency_ms"
@@ -46,5 +47,5 @@ export const withLatency = (service: IoUring.IoUring["Service"], ring: string): 
             timed(metric, (member as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>)(...args))
         : timed(metric, member as Effect.Effect<unknown, unknown>)
   }
-  return timedService as IoUring.IoUring["Service"]
+  return Ring.withLingering(timedService as IoUring.IoUring["Service"], Ring.lingeringOf(service))
 }

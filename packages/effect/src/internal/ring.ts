@@ -127,8 +127,35 @@ const RAW: unique symbol = Symbol("@iou/effect/ring/raw")
 export const rawOf = (service: IoUring.IoUring["Service"]): Raw | undefined =>
   (service as { readonly [RAW]?: Raw })[RAW]
 
-/** The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms. */
-export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Service"] => {
+/**
+ * The connections of a ring that were asked to close and are still finishing their sends (a
+ * socket's `requestClose`): each entry cuts its connection off (as a CloseEvent). The layer that
+ * opened the ring runs them before it closes the Driver, so that its shutdown drain never waits
+ * for a peer that does not read. Carried by the service `make` built and by the latency wrapper
+ * (`withLingering`), as a non-enumerable symbol property.
+ */
+export type Lingering = Set<() => void>
+
+const LINGERING: unique symbol = Symbol("@iou/effect/ring/lingering")
+
+/** The lingering connections of the ring under `service`, when it has a registry. */
+export const lingeringOf = (service: IoUring.IoUring["Service"]): Lingering | undefined =>
+  (service as { readonly [LINGERING]?: Lingering })[LINGERING]
+
+/** `service` carrying `lingering` (make, and a wrapper of a service that had one). */
+export const withLingering = <S extends IoUring.IoUring["Service"]>(
+  service: S,
+  lingering: Lingering | undefined,
+): S => {
+  if (lingering !== undefined) Object.defineProperty(service, LINGERING, { value: lingering })
+  return service
+}
+
+/**
+ * The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms; `lingering`, the
+ * registry the layer cuts off before it closes the Driver.
+ */
+export const make = (driver: DriverLike, now: () => number, lingering?: Lingering): IoUring.IoUring["Service"] => {
   const stat = (pathOrFd: IoUring.PathLike | number, options: IoUring.StatOptions | undefined) =>
     request<FileStats, FileStats | undefined>(
       driver,
@@ -139,7 +166,7 @@ export const make = (driver: DriverLike, now: () => number): IoUring.IoUring["Se
     )
   const made = service(driver, now, stat)
   Object.defineProperty(made, RAW, { value: { driver } satisfies Raw })
-  return made
+  return withLingering(made, lingering)
 }
 
 const service = (

@@ -49,7 +49,7 @@ import type { Data } from "../IoUring.ts"
 import { IoUringError, toSocketError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
 import { type Connection, MULTISHOT_REFUSED, type NetOps } from "./netOps.ts"
-import type { Raw } from "./ring.ts"
+import type { Lingering, Raw } from "./ring.ts"
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
 type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
@@ -101,11 +101,18 @@ export class Live {
   private readonly highWaterMark: number
   private readonly maxChunks: number
   private readonly onChunk = (chunk: Uint8Array): void => this.chunk(chunk)
+  /** The ring's connections finishing their sends after their close (see requestClose). */
+  private readonly lingering: Lingering | undefined
+  /** This connection's entry there: cuts it off as a CloseEvent would. */
+  private readonly cutOffFn = (): void => {
+    Effect.runFork(this.closeWith(closeError(1000)))
+  }
 
-  constructor(ops: NetOps, connection: Connection, options?: Options, raw?: Raw) {
+  constructor(ops: NetOps, connection: Connection, options?: Options, raw?: Raw, lingering?: Lingering) {
     this.ops = ops
     this.connection = connection
     this.raw = raw
+    this.lingering = lingering
     this.highWaterMark = positive(options?.highWaterMark, DEFAULT_HIGH_WATER_MARK)
     this.maxChunks = positive(options?.chunkSize, DEFAULT_CHUNKS)
   }
@@ -312,6 +319,7 @@ export class Live {
     if (this.discarding && this.sendQueue.length === 0) {
       // Closing, and the last send ended: the draining receive stops; its end closes the fd.
       this.discarding = false
+      this.lingering?.delete(this.cutOffFn)
       if (this.rawReceive !== undefined) this.cancelRaw(this.rawReceive)
       else this.receiver?.interruptUnsafe()
     }
@@ -376,7 +384,12 @@ export class Live {
       ended = true
       this.rawReceive = undefined
       const code = (error as { code?: unknown } | null)?.code
-      if (!delivered && typeof code === "string" && MULTISHOT_REFUSED.has(code) && !this.closeAsked) {
+      if (
+        !delivered &&
+        typeof code === "string" &&
+        MULTISHOT_REFUSED.has(code) &&
+        (!this.closeAsked || this.discarding)
+      ) {
         this.multishotRefused = true
         this.pending--
         // Nothing was received: the fallback takes over where a pull, a stop or a close's drain
@@ -462,7 +475,9 @@ export class Live {
    * the writes queued behind them go on, in order (later writes fail with SocketWriteError); the
    * receive goes on meanwhile with its chunks dropped (closeAfterSends); once the last send ended
    * the receive is stopped and the fd closed. Without sends to go, at once. Returns without waiting
-   * for the sends (a peer that never reads would hold the close for ever).
+   * for the sends (a peer that never reads would hold the close for ever). While it lingers so, the
+   * connection is in the ring's `lingering` registry, whose layer cuts it off (closeWith) before
+   * it closes the ring: a ring's close never waits for a peer that does not read.
    */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
@@ -479,6 +494,7 @@ export class Live {
         this.queue = []
         this.head = 0
         this.queued = 0
+        this.lingering?.add(this.cutOffFn)
         this.arm()
       }
       return Effect.void
@@ -510,6 +526,7 @@ export class Live {
       this.cutOff = true
       this.closeAsked = true
       this.discarding = false
+      this.lingering?.delete(this.cutOffFn)
       this.failWaiters()
       for (const handle of this.sendHandles) this.cancelRaw(handle)
       for (const fiber of this.sendFibers) fiber.interruptUnsafe()
