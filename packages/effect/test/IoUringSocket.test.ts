@@ -224,12 +224,13 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
         }).pipe(Effect.scoped),
       )
       it.effect(
-        "an interrupted write leaves its send to finish: the peer gets every byte, in order, the next write after it",
+        "an interrupted write is still sent, in the kernel or queued behind a send: the peer gets every byte, in order, the next write after it",
         () =>
           Effect.gen(function* () {
             const io = yield* IoUring
             const { port, peer } = yield* pausedPeer
             const big = randomBytes(16 * 1024 * 1024)
+            const middle = new TextEncoder().encode("|middle")
             const tail = new TextEncoder().encode("|tail")
             yield* Effect.scoped(
               Effect.gen(function* () {
@@ -243,19 +244,26 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
                 yield* Fiber.interrupt(blocked)
                 // The send is still in the kernel, not cancelled; the next write waits for it.
                 assert.strictEqual((yield* io.stats).cancelled, cancelled, "the send was not cancelled")
+                // A write queued behind it, interrupted before its turn, keeps its place.
+                const queued = yield* Effect.forkChild(write(middle))
+                yield* Effect.sleep("5 millis")
+                yield* Fiber.interrupt(queued)
                 const next = yield* Effect.forkChild(write(tail))
                 const connection = yield* Effect.promise(() => peer)
                 const received: Array<Buffer> = []
                 const all = new Promise<void>((resolve) =>
                   connection.on("data", (chunk: Buffer) => {
                     received.push(chunk)
-                    if (Buffer.concat(received).length === big.length + tail.length) resolve()
+                    if (Buffer.concat(received).length === big.length + middle.length + tail.length) resolve()
                   }),
                 )
                 connection.resume()
                 yield* Fiber.join(next)
                 yield* Effect.promise(() => all)
-                assert.isTrue(Buffer.concat(received).equals(Buffer.concat([big, tail])), "every byte, in order")
+                assert.isTrue(
+                  Buffer.concat(received).equals(Buffer.concat([big, middle, tail])),
+                  "every byte, in order",
+                )
               }),
             )
           }),

@@ -22,9 +22,10 @@
  * flight on one socket could interleave their bytes); later writes queue here. The shutdown of the
  * write side that releasing the writer makes goes once the sends ended, so the peer gets every
  * byte written before its end of stream (the release itself does not wait). A write that is
- * interrupted (a timeout, say) stops waiting at once: queued, it is dropped (nothing was sent); in
- * the kernel, its send goes on, as node:net keeps what was written, since cancelling a send half
- * done would cut bytes out of the middle of the stream with the next write following the cut.
+ * interrupted (a timeout, say) stops waiting at once, and its bytes are still sent in their place
+ * (queued or in the kernel), as node:net keeps what was written: cancelling a send half done, or
+ * dropping a queued one, would cut bytes out of the middle of the stream with the next write
+ * following the cut.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close and no receive, send
  * or shutdown on it is pending, so the fd is never closed under an operation in the kernel (and
@@ -137,19 +138,20 @@ export class Live {
   send(data: Data): Effect.Effect<void, Socket.SocketError> {
     return Effect.callback<void, Socket.SocketError>((resume) => {
       if (this.closeAsked) return resume(Exit.fail(writeClosed()))
-      // queued: waiting for the sends before it; sending: in the kernel, the caller waiting;
-      // detached: in the kernel, the caller interrupted and gone on; ended: its outcome is known.
-      let state: "queued" | "sending" | "detached" | "ended" = "queued"
+      // queued: waiting for the sends before it; sending: in the kernel; ended: its outcome is
+      // known. detached: the caller was interrupted and went on; the write is still sent, in its
+      // place (as node:net keeps what was written), and its outcome goes nowhere.
+      let state: "queued" | "sending" | "ended" = "queued"
+      let detached = false
       const ended = (outcome: Exit.Exit<void, Socket.SocketError>, close: Effect.Effect<void>): void => {
-        const detached = state === "detached"
         state = "ended"
         if (!detached) return resume(close === Effect.void ? outcome : Effect.andThen(close, outcome))
         if (close !== Effect.void) Effect.runFork(close)
       }
       const start = (): void => {
         if (this.cutOff) {
-          state = "ended"
-          return resume(Exit.fail(writeClosed())) // the drain that started it goes on to the next
+          // the drain that started it goes on to the next
+          return ended(Exit.fail(writeClosed()), Effect.void)
         }
         state = "sending"
         if (this.raw !== undefined) this.sendRaw(this.raw, data, ended)
@@ -158,9 +160,7 @@ export class Live {
       if (this.sending() || this.sendQueue.length > 0) this.sendQueue.push(start)
       else start()
       return Effect.sync(() => {
-        if (state === "queued")
-          this.sendQueue.splice(this.sendQueue.indexOf(start), 1) // nothing was sent
-        else if (state === "sending") state = "detached"
+        if (state !== "ended") detached = true
       })
     })
   }
