@@ -132,47 +132,49 @@ export const makeWith = (
   options: OpenOptions,
   config: DriverConfig = {},
   layerOptions?: LayerOptions,
-): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> => {
-  // Connections still finishing their sends after their close: cut off before the Driver closes.
-  const lingering: Ring.Lingering = new Set()
-  return Effect.acquireRelease(
-    Effect.suspend(() => {
-      try {
-        // Only a plain object gets the default: anything else goes to open as it is, to be refused there.
-        const plain =
-          typeof config === "object" && config !== null && !Array.isArray(config) && !ArrayBuffer.isView(config)
-        const bounded =
-          plain && config.shutdownTimeout === undefined
-            ? { ...config, shutdownTimeout: DEFAULT_SHUTDOWN_TIMEOUT }
-            : config
-        return Effect.succeed(options.open(bounded))
-      } catch (error) {
-        return Errors.failure(error, "open", undefined)
-      }
-    }),
-    (driver) =>
-      Effect.tryPromise(() => {
-        for (const cutOff of [...lingering]) cutOff()
-        return driver.close()
-      }).pipe(
-        Effect.flatMap((result) =>
-          result.abandoned > 0
-            ? Effect.logWarning(
-                `io_uring shutdown: ${result.abandoned} request(s) still in flight when shutdownTimeout expired were abandoned (buffers the kernel did not give back stay quarantined); ${result.completed} completed during the drain`,
-              )
-            : Effect.void,
+): Effect.Effect<IoUring["Service"], IoUringError, Scope.Scope> =>
+  Effect.suspend(() => {
+    // This ring's connections still finishing their sends after their close: cut off before its
+    // Driver closes. One per run: each build of a layer is a ring of its own.
+    const lingering: Ring.Lingering = new Set()
+    return Effect.acquireRelease(
+      Effect.suspend(() => {
+        try {
+          // Only a plain object gets the default: anything else goes to open as it is, to be refused there.
+          const plain =
+            typeof config === "object" && config !== null && !Array.isArray(config) && !ArrayBuffer.isView(config)
+          const bounded =
+            plain && config.shutdownTimeout === undefined
+              ? { ...config, shutdownTimeout: DEFAULT_SHUTDOWN_TIMEOUT }
+              : config
+          return Effect.succeed(options.open(bounded))
+        } catch (error) {
+          return Errors.failure(error, "open", undefined)
+        }
+      }),
+      (driver) =>
+        Effect.tryPromise(() => {
+          for (const cutOff of [...lingering]) cutOff()
+          return driver.close()
+        }).pipe(
+          Effect.flatMap((result) =>
+            result.abandoned > 0
+              ? Effect.logWarning(
+                  `io_uring shutdown: ${result.abandoned} request(s) still in flight when shutdownTimeout expired were abandoned (buffers the kernel did not give back stay quarantined); ${result.completed} completed during the drain`,
+                )
+              : Effect.void,
+          ),
+          Effect.catchCause((cause) => Effect.logError("io_uring shutdown: closing the Driver failed", cause)),
         ),
-        Effect.catchCause((cause) => Effect.logError("io_uring shutdown: closing the Driver failed", cause)),
+    ).pipe(
+      Effect.flatMap((driver) =>
+        options.now !== undefined
+          ? Effect.succeed(Ring.make(driver, options.now, lingering))
+          : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now, lingering)),
       ),
-  ).pipe(
-    Effect.flatMap((driver) =>
-      options.now !== undefined
-        ? Effect.succeed(Ring.make(driver, options.now, lingering))
-        : Effect.map(loadNative, (n) => Ring.make(driver, n.Driver.now, lingering)),
-    ),
-    Effect.map((service) => applyOptions(service, layerOptions)),
-  )
-}
+      Effect.map((service) => applyOptions(service, layerOptions)),
+    )
+  })
 
 /**
  * Opens an @iou/native Driver with `config` in the current scope (see `makeWith`).

@@ -14,7 +14,7 @@ import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import * as Socket from "effect/socket/Socket"
-import { probe } from "@iou/native"
+import { Driver, probe } from "@iou/native"
 import { IoUring, IoUringSocket, IoUringSocketServer, NodeIoUring } from "@iou/effect"
 import * as NetOps from "../src/internal/netOps.ts"
 import * as Errors from "../src/internal/errors.ts"
@@ -381,6 +381,48 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
               yield* Effect.promise(() => peerClosed)
               assert.isAtMost(sockets(), before, "the connection's fd is closed")
             }
+          }),
+      )
+
+      it.effect(
+        "each build of one layer is a ring of its own: closing one ring does not cut off another ring's lingering connection",
+        () =>
+          Effect.gen(function* () {
+            const { port, peer } = yield* pausedPeer
+            const ring = NodeIoUring.layerWith(
+              { open: (config) => Driver.open(config), now: () => Driver.now() },
+              { size: 16, shutdownTimeout: 60_000 },
+            )
+            const size = 8 * 1024 * 1024
+            const lingered = yield* Deferred.make<void>()
+            const done = yield* Deferred.make<void>()
+            const b = yield* Effect.forkChild(
+              Effect.gen(function* () {
+                yield* Effect.scoped(
+                  Effect.gen(function* () {
+                    const socket = yield* IoUringSocket.makeNet({ host: "127.0.0.1", port })
+                    yield* socket.reader
+                    const { write } = yield* socket.writer
+                    yield* Effect.ignore(write(new Uint8Array(size)).pipe(Effect.timeout("50 millis")))
+                  }),
+                )
+                yield* Deferred.succeed(lingered, undefined)
+                yield* Deferred.await(done) // this ring stays open meanwhile
+              }).pipe(Effect.provide(ring)),
+            )
+            yield* Deferred.await(lingered)
+            yield* Effect.void.pipe(Effect.provide(ring)) // another ring of the same layer opens and closes
+            const connection = yield* Effect.promise(() => peer)
+            let bytes = 0
+            const ended = new Promise<string>((resolve) => {
+              connection.on("data", (chunk: Buffer) => (bytes += chunk.length))
+              connection.on("end", () => resolve("end"))
+              connection.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"))
+            })
+            connection.resume()
+            assert.deepStrictEqual([yield* Effect.promise(() => ended), bytes], ["end", size])
+            yield* Deferred.succeed(done, undefined)
+            yield* Fiber.join(b)
           }),
       )
 
