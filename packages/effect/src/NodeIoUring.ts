@@ -3,9 +3,10 @@
  *
  * The layer opens one Driver (one ring and its loop) in the layer's scope. Its finalizer first
  * cuts off the socket connections still finishing their sends after their close (the ring's
- * lingering registry, internal/ring.ts), then calls `driver.close()` and waits for it: the ring stops admitting requests, drains what is
- * outstanding, abandons whatever is left when `shutdownTimeout` expires (those requests fail with
- * `reason: "Abandoned"`; their buffers stay quarantined if the kernel did not give them back),
+ * lingering registry, internal/ring.ts), then calls `driver.close()` and waits for it: the ring
+ * stops admitting requests, drains what is outstanding, abandons whatever is left when
+ * `shutdownTimeout` expires (those requests fail with `reason: "Abandoned"`; their buffers stay
+ * quarantined if the kernel did not give them back),
  * ends the loop (joining its thread, with the thread engine) and only then lets the scope finish
  * closing. The drain is bounded: without a `shutdownTimeout` in the config it lasts at most
  * DEFAULT_SHUTDOWN_TIMEOUT (10 s; a request nothing will complete, such as a read of a FIFO nobody

@@ -64,7 +64,7 @@ export class Live {
   private cutOff = false
   /**
    * Asked to close while sends were still to go: the receive goes on until they ended, its chunks
-   * dropped, so that close(2) finds no unread bytes (see closeAfterSends).
+   * dropped, so that close(2) finds no unread bytes (see requestClose).
    */
   private discarding = false
   private closed = false
@@ -473,11 +473,11 @@ export class Live {
    * Closes the connection (the reader's scope for a client, the handler's end for a server
    * connection), as node:net's destroySoon: pulls waiting fail at once; the sends in flight and
    * the writes queued behind them go on, in order (later writes fail with SocketWriteError); the
-   * receive goes on meanwhile with its chunks dropped (closeAfterSends); once the last send ended
+   * receive goes on meanwhile with its chunks dropped (`discarding`); once the last send ended
    * the receive is stopped and the fd closed. Without sends to go, at once. Returns without waiting
    * for the sends (a peer that never reads would hold the close for ever). While it lingers so, the
    * connection is in the ring's `lingering` registry, whose layer cuts it off (closeWith) before
-   * it closes the ring: a ring's close never waits for a peer that does not read.
+   * it closes the ring, so the ring's close does not wait on it for a peer that does not read.
    */
   requestClose(): Effect.Effect<void> {
     return Effect.suspend(() => {
@@ -488,8 +488,8 @@ export class Live {
         return Effect.andThen(this.stopReceiving(), this.closeIfIdle())
       }
       if (!this.discarding) {
-        // closeAfterSends: close(2) with bytes received and never read makes the kernel reset the
-        // connection and drop what it still had to send.
+        // close(2) with bytes received and never read would make the kernel reset the connection
+        // and drop what it still had to send.
         this.discarding = true
         this.queue = []
         this.head = 0
