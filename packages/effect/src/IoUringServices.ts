@@ -98,14 +98,18 @@ const backendGauge = (backend: "io_uring" | "node") =>
     attributes: { backend },
   })
 
+/** The Backend service, and the gauge set while the layer lives (both series back to 0 after it). */
 const announce = (kind: "io_uring" | "node", reason: string | undefined): Layer.Layer<Backend> =>
   Layer.effect(
     Backend,
-    Effect.gen(function* () {
-      yield* Metric.update(backendGauge("io_uring"), kind === "io_uring" ? 1 : 0)
-      yield* Metric.update(backendGauge("node"), kind === "node" ? 1 : 0)
-      return Backend.of({ kind, reason })
-    }),
+    Effect.acquireRelease(
+      Effect.gen(function* () {
+        yield* Metric.update(backendGauge("io_uring"), kind === "io_uring" ? 1 : 0)
+        yield* Metric.update(backendGauge("node"), kind === "node" ? 1 : 0)
+        return Backend.of({ kind, reason })
+      }),
+      () => Effect.andThen(Metric.update(backendGauge("io_uring"), 0), Metric.update(backendGauge("node"), 0)),
+    ),
   )
 
 const ZERO_STATS: DriverStats = {
@@ -149,7 +153,10 @@ const refusal = (config: DriverConfig): Effect.Effect<string | undefined> =>
     import("@iou/native").then(
       (native) => {
         const probe = native.probe(config)
-        return probe.supported ? undefined : (probe.reason ?? "the probe gave no reason")
+        // Out of fds for now is not io_uring refused: the ring's own open then fails with it
+        // (as NodeIoUring.layer does), where falling back would switch backends for good.
+        if (probe.supported || probe.setupError === "EMFILE" || probe.setupError === "ENFILE") return undefined
+        return probe.reason ?? "the probe gave no reason"
       },
       (error: unknown) =>
         `@iou/native could not be loaded (${error instanceof Error ? error.message : String(error)})` +
@@ -165,14 +172,24 @@ const refusal = (config: DriverConfig): Effect.Effect<string | undefined> =>
  * dependency, so a program that uses this layer without installing it is told to install it. The
  * import's own error follows, for the case where the package is there but broken.
  */
-const platformNodeError = (error: unknown): Error =>
-  new Error(
-    "IoUringServices.layer needs @effect/platform-node, an optional peer dependency of @iou/effect: install it " +
-      `(\`npm install @effect/platform-node\`) to use IoUringServices.layer (importing it failed: ${
-        error instanceof Error ? error.message : String(error)
-      })`,
-    { cause: error },
-  )
+/** Whether `error` (or an error it wraps, as a loader or a test's mock does) is a missing module. */
+const moduleNotFound = (error: unknown): boolean => {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND") return true
+  }
+  return false
+}
+
+const platformNodeError = (error: unknown): Error => {
+  const detail = error instanceof Error ? error.message : String(error)
+  return moduleNotFound(error)
+    ? new Error(
+        "IoUringServices.layer needs @effect/platform-node, an optional peer dependency of @iou/effect: install it " +
+          `(\`npm install @effect/platform-node\`) to use IoUringServices.layer (importing it failed: ${detail})`,
+        { cause: error },
+      )
+    : new Error(`IoUringServices.layer could not import @effect/platform-node: ${detail}`, { cause: error })
+}
 
 /** Imports a module of @effect/platform-node, dying with platformNodeError where that fails. */
 const platformNode = <A>(load: () => Promise<A>): Effect.Effect<A> =>
@@ -182,52 +199,72 @@ const platformNode = <A>(load: () => Promise<A>): Effect.Effect<A> =>
     }),
   )
 
+/** Why the Driver refused io_uring: its explanation without the code it starts with. */
+const unavailableReason = (error: IoUringError): string => {
+  const message = error.cause instanceof Error ? error.cause.message : error.message
+  return message.replace(/^ERR_IOU_UNAVAILABLE: /, "")
+}
+
 const fallback = (reason: string): Layer.Layer<IoUringServices> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const [NodeServices, NodeSocket, NodeSocketServer] = yield* platformNode(() =>
-        Promise.all([
-          import("@effect/platform-node/NodeServices"),
-          import("@effect/platform-node/NodeSocket"),
-          import("@effect/platform-node/NodeSocketServer"),
-        ]),
-      )
+      const NodeServices = yield* platformNode(() => import("@effect/platform-node/NodeServices"))
+      const net = yield* nodeNet()
       yield* Effect.logWarning(`io_uring is not used: ${reason}; the program runs on @effect/platform-node's services`)
       return Layer.mergeAll(
         NodeServices.layer,
         Layer.succeed(IoUring, unavailable(reason)),
-        Layer.succeed(
-          Net,
-          Net.of({
-            makeNet: (options) => NodeSocket.makeNet(options),
-            makeServer: (options) => NodeSocketServer.make(options),
-          }),
-        ),
+        net,
         announce("node", reason),
       )
     }),
   )
 
+/** Net over @effect/platform-node's sockets. */
+const nodeNet = (): Effect.Effect<Layer.Layer<Net>> =>
+  Effect.map(
+    platformNode(() =>
+      Promise.all([import("@effect/platform-node/NodeSocket"), import("@effect/platform-node/NodeSocketServer")]),
+    ),
+    ([NodeSocket, NodeSocketServer]) =>
+      Layer.succeed(
+        Net,
+        Net.of({
+          makeNet: (options) => NodeSocket.makeNet(options),
+          makeServer: (options) => NodeSocketServer.make(options),
+        }),
+      ),
+  )
+
+/**
+ * The services over the ring `io`. A ring restricted to one class of operations (the config's
+ * `operations`) carries only that class's service: the other stays @effect/platform-node's.
+ */
 const onRing = (io: IoUring["Service"], options: Options): Layer.Layer<IoUringServices> =>
   Layer.unwrap(
     Effect.gen(function* () {
       const NodeServices = yield* platformNode(() => import("@effect/platform-node/NodeServices"))
+      const operations = options.config?.operations ?? "all"
       const ring = Layer.succeed(IoUring, io)
-      const net = Layer.succeed(
-        Net,
-        Net.of({
-          makeNet: (netOptions) => Effect.provideService(IoUringSocket.makeNet(netOptions), IoUring, io),
-          makeServer: (serverOptions) => Effect.provideService(IoUringSocketServer.make(serverOptions), IoUring, io),
-        }),
-      )
-      // The ring-side FileSystem comes after NodeServices so that it is the one provided.
-      return Layer.mergeAll(
-        NodeServices.layer,
-        Layer.provide(options.fileSystem ?? RingLayers.fileSystem, ring),
-        ring,
-        net,
-        announce("io_uring", undefined),
-      )
+      const net =
+        operations === "files"
+          ? yield* nodeNet()
+          : Layer.succeed(
+              Net,
+              Net.of({
+                makeNet: (netOptions) => Effect.provideService(IoUringSocket.makeNet(netOptions), IoUring, io),
+                makeServer: (serverOptions) =>
+                  Effect.provideService(IoUringSocketServer.make(serverOptions), IoUring, io),
+              }),
+            )
+      // The ring-side FileSystem comes after NodeServices so that it is the one provided. Fresh: a
+      // layer value is memoized by reference, and a nested build must not get the FileSystem built
+      // over an outer ring.
+      const files =
+        operations === "sockets"
+          ? Layer.empty
+          : Layer.provide(Layer.fresh(options.fileSystem ?? RingLayers.fileSystem), ring)
+      return Layer.mergeAll(NodeServices.layer, files, ring, net, announce("io_uring", undefined))
     }),
   )
 
@@ -248,7 +285,8 @@ export const layer = (options: Options = {}): Layer.Layer<IoUringServices, IoUri
       const opened = yield* Effect.result(NodeIoUring.make(config, options))
       if (opened._tag === "Failure") {
         const error = opened.failure
-        if (error.reason._tag === "Unavailable") return fallback(error.message)
+        // The Driver's own explanation (the error's cause), as on the probe's path.
+        if (error.reason._tag === "Unavailable") return fallback(unavailableReason(error))
         return yield* Effect.fail(error)
       }
       return onRing(opened.success, options)

@@ -4,6 +4,7 @@
  * it provides @effect/platform-node's, logs the reason once, and says which backend is active
  * through the Backend service and the iou_backend_active gauge.
  */
+import { execFileSync } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -129,6 +130,63 @@ describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (
         logs.filter((m) => m.includes("io_uring is not used")),
         [],
       )
+    }).pipe(freshRegistry),
+  )
+
+  it("a process out of fds gets the ring's EMFILE, not Node's services for good", () => {
+    // In a process of its own: the test runner's fds are not ours to exhaust.
+    const out = execFileSync(process.execPath, [path.join(import.meta.dirname, "emfile-child.mjs")], {
+      encoding: "utf8",
+    })
+    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), { failed: true, code: "EMFILE" })
+  })
+
+  it.live("a nested build's FileSystem runs on its own ring, not the outer one's", () =>
+    Effect.gen(function* () {
+      const outer = yield* IoUring
+      const moved = (io: IoUring["Service"]) => Effect.map(io.stats, (s) => s.submitted)
+      const [outerBefore, innerMoved] = [
+        yield* moved(outer),
+        yield* Effect.gen(function* () {
+          const inner = yield* IoUring
+          const fs = yield* FileSystem.FileSystem
+          const before = yield* moved(inner)
+          yield* fs.readFileString("/proc/self/status")
+          return (yield* moved(inner)) - before
+        }).pipe(Effect.provide(IoUringServices.layer({ config: { size: 16 } }))),
+      ]
+      assert.isAtLeast(innerMoved, 3, "open, read and close on the inner ring")
+      assert.strictEqual((yield* moved(outer)) - outerBefore, 0, "nothing on the outer ring")
+    }).pipe(Effect.provide(IoUringServices.layer({ config: { size: 8 } }))),
+  )
+
+  it.live("a ring restricted to one class of operations carries only that class's service", () =>
+    Effect.gen(function* () {
+      const moved = Effect.flatMap(Effect.service(IoUring), (io) => Effect.map(io.stats, (s) => s.submitted))
+      const socketsOnly = yield* Effect.gen(function* () {
+        const before = yield* moved
+        const fs = yield* FileSystem.FileSystem
+        const text = yield* fs.readFileString("/proc/self/status") // on Node's FileSystem
+        return { text, moved: (yield* moved) - before }
+      }).pipe(Effect.scoped, Effect.provide(IoUringServices.layer({ config: { size: 8, operations: "sockets" } })))
+      assert.match(socketsOnly.text, /^Name:/)
+      assert.strictEqual(socketsOnly.moved, 0)
+      const filesOnly = yield* useServices.pipe(
+        Effect.scoped,
+        Effect.provide(IoUringServices.layer({ config: { size: 8, operations: "files" } })),
+      )
+      assert.strictEqual(filesOnly.echoed, "ping") // on Node's sockets
+      assert.strictEqual(filesOnly.read, "on the platform")
+    }),
+  )
+
+  it.live("the gauge goes back to 0 for both backends once the layer's scope closed", () =>
+    Effect.gen(function* () {
+      const inside = yield* Effect.gen(function* () {
+        return [yield* gauge("io_uring"), yield* gauge("node")]
+      }).pipe(Effect.provide(IoUringServices.layer({ config: { size: 8 } })))
+      assert.deepStrictEqual(inside, [1, 0])
+      assert.deepStrictEqual([yield* gauge("io_uring"), yield* gauge("node")], [0, 0])
     }).pipe(freshRegistry),
   )
 
