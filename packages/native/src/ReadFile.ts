@@ -54,9 +54,15 @@ export const readFile = (
   const encoding = Validate.encoding(o.encoding)
   if (Validate.aborted(signal))
     return Promise.reject(Errors.abortError("open", undefined, Validate.abortReason(signal), { path: p.text }))
-  const read = new Promise<Buffer>((resolve, reject) => {
-    new WholeFile(r, p, deadline, signal, resolve, reject).start()
+  let resolve!: (buffer: Buffer) => void
+  let reject!: (error: unknown) => void
+  const read = new Promise<Buffer>((resolveRead, rejectRead) => {
+    resolve = resolveRead
+    reject = rejectRead
   })
+  // Outside the executor: a signal that refuses the abort listener (start adds it first, before
+  // anything is sent) throws here, as every bad argument does, instead of rejecting.
+  new WholeFile(r, p, deadline, signal, resolve, reject).start()
   return encoding === undefined ? read : read.then((bytes) => bytes.toString(encoding))
 }
 

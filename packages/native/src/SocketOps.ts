@@ -287,25 +287,31 @@ const composite = <A>(
   if (r.shutdown.closing) return Promise.reject(Errors.closedError(syscall, undefined))
   if (Validate.aborted(signal))
     return Promise.reject(Errors.abortError(syscall, undefined, Validate.abortReason(signal)))
-  return new Promise<A>((resolve, reject) => {
-    let onAbort: (() => void) | undefined
-    let handle: T.RequestHandle = 0
-    // Added first: a signal that refuses it rejects the call before anything starts.
-    if (signal !== undefined) {
-      onAbort = () => {
-        r.cancel(handle)
-      }
-      Validate.addAbortListener(signal, onAbort)
+  let onAbort: (() => void) | undefined
+  let handle: T.RequestHandle = 0
+  // Added first, outside the Promise: a signal that refuses it throws, as every bad argument does,
+  // before anything starts.
+  if (signal !== undefined) {
+    onAbort = () => {
+      r.cancel(handle)
     }
-    handle = start((error, result) => {
+    Validate.addAbortListener(signal, onAbort)
+  }
+  return new Promise<A>((resolve, reject) => {
+    try {
+      handle = start((error, result) => {
+        if (onAbort !== undefined) Validate.removeAbortListener(signal!, onAbort)
+        if (error === null) return resolve(result!)
+        const reason = Validate.abortReason(signal)
+        if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && reason !== undefined) {
+          const place = { address: error.address, port: error.port }
+          return reject(Errors.abortError(error.syscall ?? syscall, error.fd, reason, place))
+        }
+        reject(error)
+      })
+    } catch (error) {
       if (onAbort !== undefined) Validate.removeAbortListener(signal!, onAbort)
-      if (error === null) return resolve(result!)
-      const reason = Validate.abortReason(signal)
-      if (error instanceof Errors.IoUringError && error.reason === "Cancelled" && reason !== undefined) {
-        const place = { address: error.address, port: error.port }
-        return reject(Errors.abortError(error.syscall ?? syscall, error.fd, reason, place))
-      }
       reject(error)
-    })
+    }
   })
 }
