@@ -19,8 +19,8 @@
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
  * it is closed on every path (closeFd closes it with close(2) where the ring would refuse the
- * close: the Driver began closing, or the process changed its credentials). An open the cancel came too late for has its
- * fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
+ * close: the Driver began closing, or the process changed its credentials). An open the cancel
+ * came too late for has its fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
  * closes the fd and rejects with it.
  *
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of

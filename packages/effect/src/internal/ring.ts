@@ -131,8 +131,8 @@ export const rawOf = (service: IoUring.IoUring["Service"]): Raw | undefined =>
  * The connections of a ring that were asked to close and are still finishing their sends (a
  * socket's `requestClose`): each entry cuts its connection off (as a CloseEvent). The layer that
  * opened the ring runs them before it closes the Driver, so that its shutdown drain does not wait
- * on them for a peer that does not read. Carried by the service `make` built and by the latency wrapper
- * (`withLingering`), as a non-enumerable symbol property.
+ * on them for a peer that does not read. Carried by the service `make` built and by the latency
+ * wrapper (`withLingering`), as a non-enumerable symbol property.
  */
 export type Lingering = Set<() => void>
 
