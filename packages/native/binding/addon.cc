@@ -88,6 +88,7 @@ Napi::Object Constants(Napi::Env env) {
   out.Set("IOU_COMPLETION_CANCEL_OUTCOME_MASK", Napi::Number::New(env, IOU_COMPLETION_CANCEL_OUTCOME_MASK));
   out.Set("IOU_COMPLETION_MORE", Napi::Number::New(env, IOU_COMPLETION_MORE));
   out.Set("IOU_COMPLETION_BUFFER", Napi::Number::New(env, IOU_COMPLETION_BUFFER));
+  out.Set("IOU_COMPLETION_FD", Napi::Number::New(env, IOU_COMPLETION_FD));
   out.Set("IOU_MAX_IOV", Napi::Number::New(env, IOU_MAX_IOV));
   return out;
 }
@@ -127,11 +128,17 @@ Napi::Object WireLayout(Napi::Env env) {
   return out;
 }
 
-// opClasses: the class column of csrc/request.c's table (IOU_CLASS_* bits), indexed by IOU_OP_*, so
-// that a test can check it against @iou/core's Operations table.
+// opClasses and opProducesFd: the class column of csrc/request.c's table (IOU_CLASS_* bits) and its
+// produces_fd column, indexed by IOU_OP_*, so that a test can check them against @iou/core's
+// Operations table.
 Napi::Array OpClasses(Napi::Env env) {
   Napi::Array out = Napi::Array::New(env, IOU_OP_COUNT);
   for (uint32_t op = 0; op < IOU_OP_COUNT; op++) out.Set(op, Napi::Number::New(env, iou_op_class(op)));
+  return out;
+}
+Napi::Array OpProducesFd(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, IOU_OP_COUNT);
+  for (uint32_t op = 0; op < IOU_OP_COUNT; op++) out.Set(op, Napi::Boolean::New(env, iou_op_produces_fd(op)));
   return out;
 }
 
@@ -146,6 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("quarantinedBytes", Napi::Function::New(env, JS_quarantinedBytes, "quarantinedBytes"));
   exports.Set("constants", Constants(env));
   exports.Set("opClasses", OpClasses(env));
+  exports.Set("opProducesFd", OpProducesFd(env));
   exports.Set("wire", WireLayout(env));
   // The Node ABI these headers are of. The addon uses V8's API besides Node-API, so it works only in
   // that ABI, yet Node loads a Node-API module anywhere: binding.ts compares this with the running

@@ -119,9 +119,16 @@ void Loop::Drain(bool from_js) {
     const bool final = exited && last;
     Napi::Value fn = dispatch_.Value();
     if (inflight_ == 0) Release();
-    // A plain call that threw leaves its exception for the JavaScript caller, and every later
-    // call would fail at once: stop, and leave what is left for the next Drain.
-    if ((n > 0 || final || room) && !fn.IsEmpty() && fn.IsFunction() && !Dispatch(fn, n, final, from_js)) break;
+    if (n > 0 || final || room) {
+      // No Driver to hand the chunk to: nobody will take its fds.
+      if (fn.IsEmpty() || !fn.IsFunction()) {
+        CloseUntakenFds(completions_, n);
+      } else if (!Dispatch(fn, n, final, from_js)) {
+        // A plain call that threw leaves its exception for the JavaScript caller, and every later
+        // call would fail at once: stop, and leave what is left for the next Drain.
+        break;
+      }
+    }
     // dispatch may have destroyed the loop (after the final chunk).
     if (loop_ == nullptr) break;
     if (last) {
@@ -154,6 +161,7 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
     dispatching_ = true;
     const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
     dispatching_ = false;
+    if (status != napi_ok) CloseUntakenFds(completions_, n);
     return status != napi_pending_exception;
   }
   // Fails only on invalid arguments: the resource is an object, and async_context_ lives as long
@@ -163,8 +171,9 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   dispatching_ = true;
   const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
   dispatching_ = false;
+  if (status != napi_ok) CloseUntakenFds(completions_, n);
   // The same status without an exception pending means the environment is terminating and
-  // JavaScript could not run: nothing to do.
+  // JavaScript could not run: nothing else to do.
   bool pending = false;
   if (status == napi_pending_exception && napi_is_exception_pending(env_, &pending) == napi_ok && pending) {
     napi_value error;
@@ -173,6 +182,16 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   }
   if (callback_scope != nullptr) napi_close_callback_scope(env_, callback_scope);
   return true;
+}
+
+// The fds of the n completions that nobody took: the Driver clears a completion's IOU_COMPLETION_FD
+// (Wire.takeFd) before its fd goes anywhere, so those still flagged after a dispatch that did not
+// finish (it threw, or the worker was terminated: JavaScript could not run), or that no dispatch
+// will see (no Driver; Teardown), never reached anyone and are closed here. JS thread.
+void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if ((completions[i].flags & IOU_COMPLETION_FD) != 0) close(completions[i].result);
+  }
 }
 
 // The n completions were polled: their requests' memory is the kernel's no longer, except where

@@ -274,7 +274,8 @@ void Loop::Teardown(bool from_js) {
     // iou_loop_stop closes with timeout 0 (shortening a longer close, so that joining never waits
     // on I/O that may not complete) and joins the thread: every request then has its completion,
     // so the memory of those that ended (all but the kernel-held ones) is released here rather
-    // than quarantined, and iou_loop_destroy frees the loop. The kernel never sees this binding's
+    // than quarantined, the fds the completions made are closed (nobody will see them), and
+    // iou_loop_destroy frees the loop. The kernel never sees this binding's
     // iovec arrays (the loop copies them at admission).
     if (inline_) CloseAsync(); /* stop polling the loop's fd before the stop closes it */
     if (exiting != nullptr && iou_loop_exited(loop_)) {
@@ -286,6 +287,7 @@ void Loop::Teardown(bool from_js) {
       do {
         n = iou_loop_poll_completions(loop_, ended, 64);
         inflight_ -= ReleaseBuffers(ended, n);
+        CloseUntakenFds(ended, n);
       } while (n == 64);
       iou_loop_destroy(loop_);
     }

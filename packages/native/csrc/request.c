@@ -50,6 +50,7 @@ struct iou__operation {
   uint8_t opcodes[2];   /* every IORING_OP_* its prep may stage, for the ring's restrictions; an unused
                            entry is 0 (IORING_OP_NOP, which only the nop row stages, first) */
   bool multishot; /* one SQE yields CQEs with IORING_CQE_F_MORE (published as IOU_COMPLETION_MORE), then its last */
+  bool produces_fd; /* its OK result is a new fd (published with IOU_COMPLETION_FD) */
 };
 
 static uint64_t offset_of(const struct iou__request *r) {
@@ -252,31 +253,31 @@ static void prep_link(struct iou__request *r, struct io_uring_sqe *sqe) {
  * packages/native/README.md "Adding an operation" lists the rest. */
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot */
-  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false},
-  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false},
-  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false},
-  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false},
-  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false},
-  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false},
-  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false},
-  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false},
-  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false},
-  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false},
-  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false},
-  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false},
-  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false},
-  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false},
-  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false},
-  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false},
-  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false},
-  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false},
-  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false},
-  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false},
-  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false},
-  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false},
-  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true},
-  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true},
+  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot produces_fd */
+  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false, false},
+  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false, false},
+  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false, false},
+  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false, false},
+  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false, false},
+  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false, false},
+  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false, true},
+  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false, false},
+  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false, true},
+  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false, false},
+  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false, false},
+  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false, false},
+  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false, true},
+  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false, false},
+  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false, false},
+  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false, false},
+  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false, false},
+  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false, false},
+  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false, false},
+  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false, false},
+  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false, false},
+  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false, false},
+  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true, false},
+  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true, true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -306,6 +307,10 @@ bool iou__request_multishot(const struct iou__request *r) {
 
 uint8_t iou_op_class(uint32_t op) {
   return op < IOU_OP_COUNT ? operations[op].op_class : 0;
+}
+
+bool iou_op_produces_fd(uint32_t op) {
+  return op < IOU_OP_COUNT && operations[op].produces_fd;
 }
 
 static unsigned add_opcode(uint8_t *out, unsigned n, uint8_t opcode) {

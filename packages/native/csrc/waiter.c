@@ -211,6 +211,7 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
     out->result = res;
     out->outcome = res < 0 ? IOU_OUTCOME_ERROR : IOU_OUTCOME_OK;
     out->flags = IOU_COMPLETION_MORE;
+    if (res >= 0 && iou_op_produces_fd(e->request.req.op)) out->flags |= IOU_COMPLETION_FD;
     buffer_of(cqe_flags, out);
     return IOU_CQE_OUTCOME_MORE;
   }
@@ -219,10 +220,12 @@ enum iou__completion_outcome iou__waiters_on_completion(struct iou__waiters *w, 
   if (!iou__request_on_cqe(&e->request, cancel_requested, e->cancel_outcome, res)) return IOU_CQE_OUTCOME_REQUEUE;
   *had_tick = e->has_tick;
   *tick = e->tick;
+  const bool produces_fd = iou_op_produces_fd(e->request.req.op);
   iou__request_release(&e->request);
   retire(w, e, out);
   if (cancel_requested && out->outcome == IOU_OUTCOME_OK)
     out->flags = (uint8_t)(IOU_COMPLETION_CANCEL_LOST | (e->cancel_outcome << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT));
+  if (produces_fd && out->outcome == IOU_OUTCOME_OK) out->flags |= IOU_COMPLETION_FD;
   buffer_of(cqe_flags, out); /* a multishot's last CQE may still carry a chunk */
   return IOU_CQE_OUTCOME_COMPLETE;
 }

@@ -225,6 +225,9 @@ const char *iou_op_syscall(uint32_t op);
 
 /* From the table: the IOU_CLASS_* bits of op (0 for an op >= IOU_OP_COUNT). Any thread. */
 uint8_t iou_op_class(uint32_t op);
+/* From the table: whether op's OK result is a new fd (SOCKET, ACCEPT, OPEN, ACCEPT_MANY; false for
+ * an op >= IOU_OP_COUNT), which its completion flags with IOU_COMPLETION_FD. Any thread. */
+bool iou_op_produces_fd(uint32_t op);
 
 /* iou_request.position for READ_AT / WRITE_AT meaning "the file's current position" (pipes,
  * sockets, O_APPEND files); passed to the kernel unchanged on every continuation. */
@@ -285,6 +288,9 @@ struct iou_request {
 #define IOU_COMPLETION_MORE 4u
 /* BUFFER: `buffer` names the provided buffer the result's bytes are in (IOU_OP_RECV_MANY). */
 #define IOU_COMPLETION_BUFFER 8u
+/* FD: with IOU_OUTCOME_OK, the result is an fd the request made (iou_op_produces_fd), open in this
+ * process: whoever polls the completion owns it and must close it if nobody else takes it. */
+#define IOU_COMPLETION_FD 128u
 
 struct iou_completion {
   uint64_t tag;

@@ -20,6 +20,7 @@ import {
   IOU_COMPLETION_CANCEL_LOST,
   IOU_COMPLETION_CANCEL_OUTCOME_MASK,
   IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
+  IOU_COMPLETION_FD,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_COMPLETION_MORE,
   IOU_OUTCOME_ABANDONED,
@@ -156,6 +157,8 @@ export class Delivery {
       const result = wire.result
       const outcome = wire.outcome
       const flags = wire.flags
+      // Before anything can run: from here the fd is the Driver's to hand over or close.
+      if ((flags & IOU_COMPLETION_FD) !== 0) wire.takeFd(i)
       if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer, result > 0 ? result : 0)
       if ((flags & IOU_COMPLETION_MORE) !== 0) {
         if ((flags & IOU_COMPLETION_BUFFER) === 0) this.multishot!.more(slot, outcome, result)

@@ -5,14 +5,14 @@
  *   just before Loop.submit(data) (record 0) or Loop.submitStaged(count, datas) (records 0 to
  *   count - 1) reads it and writes its verdict back (the binding copies it into the inbound queue).
  * - The completion area: an array of completion records that the binding fills before each
- *   dispatch(count, final); the Driver reads record `i` with load(i).
+ *   dispatch(count, final); the Driver reads record `i` with load(i), and takes its fd with takeFd(i).
  *
  * The byte offsets are binding/loop.h's (static_assert'ed there), written here once as constants so
  * that each access is a constant index; the first Wire compares them with the layout the addon
  * exports (binding.ts `wireLayout()`) and refuses to be made if any differs (constants.test.ts
  * checks the same).
  */
-import { type WireLayout, wireLayout } from "./binding.ts"
+import { IOU_COMPLETION_FD, type WireLayout, wireLayout } from "./binding.ts"
 import type { PendingTable } from "./PendingTable.ts"
 
 // binding/loop.h's record sizes in bytes, and each field as an index into the typed array that
@@ -170,5 +170,14 @@ export class Wire {
     this.outcome = this.doneU8[b + COMPLETION_OUTCOME]!
     this.flags = this.doneU8[b + COMPLETION_FLAGS]!
     this.buffer = this.doneU16[i * COMPLETION_HALVES + COMPLETION_BUFFER]!
+  }
+
+  /**
+   * Completion record `i`'s fd is the Driver's from now on: clears its IOU_COMPLETION_FD, which
+   * tells the binding that the fd reached the Driver (it closes the fds of a chunk the Driver could
+   * not finish: the worker was terminated).
+   */
+  takeFd(i: number): void {
+    this.doneU8[i * COMPLETION_BYTES + COMPLETION_FLAGS] = this.flags & ~IOU_COMPLETION_FD
   }
 }

@@ -194,6 +194,8 @@ export interface NativeBinding {
   readonly wire: WireLayout
   /** The class column of csrc/request.c's table (IOU_CLASS_* bits), indexed by IOU_OP_*. */
   readonly opClasses: ReadonlyArray<number>
+  /** The produces_fd column of csrc/request.c's table, indexed by IOU_OP_*. */
+  readonly opProducesFd: ReadonlyArray<boolean>
   readonly Loop: NativeLoopConstructor
 }
 
@@ -303,6 +305,9 @@ export const binding: NativeBinding = {
   get opClasses() {
     return required().opClasses
   },
+  get opProducesFd() {
+    return required().opProducesFd
+  },
   get Loop() {
     return required().Loop
   },
@@ -357,6 +362,12 @@ export const IOU_COMPLETION_CANCEL_OUTCOME_MASK = 7 << IOU_COMPLETION_CANCEL_OUT
 export const IOU_COMPLETION_MORE = 4
 /** iou_completion.flags: `buffer` names the provided buffer holding the result's bytes. */
 export const IOU_COMPLETION_BUFFER = 8
+/**
+ * iou_completion.flags: with IOU_OUTCOME_OK, the result is an fd the request made. The Driver clears
+ * it in the completion area (Wire.takeFd) before the fd goes anywhere; the binding closes the fds
+ * of a chunk whose flag is still set when the Driver's dispatch could not finish it.
+ */
+export const IOU_COMPLETION_FD = 128
 
 let maxIovValue: number | undefined
 

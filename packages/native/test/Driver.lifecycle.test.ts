@@ -6,7 +6,10 @@
  * terminated while they submit in a tight loop; and a close({ shutdownTimeout: 0 }) that abandons
  * a write the kernel is still carrying out, which must not hold up the JS thread.
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
 import { probe } from "../src/index.ts"
@@ -174,6 +177,76 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
     expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
     expect(JSON.parse(r.stdout)).toEqual({ outstanding: [2, 2, 2, 2], quarantined: 0 })
+  }, 90_000)
+
+  it("a worker terminated after the kernel made an fd for it, before its JavaScript saw it, leaks no fd", async () => {
+    // The worker's request completes in the kernel while its JavaScript spins: the fd reaches the
+    // binding (the thread engine's loop published it; the inline engine's teardown polls it) but
+    // never the worker's JavaScript. The binding closes it: the main thread then reads end of
+    // stream from the other end (a leaked fd would hold the FIFO's write end or the accepted
+    // connection open: EAGAIN, or the receive's deadline).
+    const fifo = join(mkdtempSync(join(tmpdir(), "iou-fifo-")), "fifo")
+    execFileSync("mkfifo", [fifo])
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { openSync, readSync, closeSync, constants } = await import("node:fs")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         if (workerData.op === "open") {
+           ring.open(workerData.fifo, { flags: "w" }).catch(() => {})
+         } else {
+           const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+           if (workerData.op === "accept") ring.accept(listener).catch(() => {})
+           else ring.acceptMany(listener)[Symbol.asyncIterator]().next().catch(() => {})
+           parentPort.postMessage(listener.localAddress.port)
+         }
+         setTimeout(() => { parentPort.postMessage("busy"); for (;;) {} }, 20)
+       \`
+       const ring = Driver.open()
+       const ends = []
+       for (const engine of ["inline", "thread"]) {
+         for (const op of ["open", "accept", "acceptMany"]) {
+           const worker = new Worker(body, { eval: true, workerData: { engine, op, fifo: ${JSON.stringify(fifo)} } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           const messages = []
+           worker.on("message", (m) => messages.push(m))
+           while (!messages.includes("busy")) await new Promise((d) => setTimeout(d, 5))
+           let end
+           if (op === "open") {
+             const reader = openSync(${JSON.stringify(fifo)}, constants.O_RDONLY | constants.O_NONBLOCK)
+             await new Promise((d) => setTimeout(d, 100))
+             await worker.terminate()
+             try {
+               end = readSync(reader, Buffer.alloc(1)) === 0 ? "eof" : "data"
+             } catch (e) {
+               end = e.code
+             }
+             closeSync(reader)
+           } else {
+             const client = await ring.connect({ host: "127.0.0.1", port: messages[0] })
+             await new Promise((d) => setTimeout(d, 100))
+             await worker.terminate()
+             end = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 2000 }).then(
+               (n) => (n === 0 ? "eof" : "data"),
+               (e) => e.code,
+             )
+             await ring.closeFd(client.fd)
+           }
+           ends.push(engine + " " + op + " " + end)
+         }
+       }
+       await ring.close()
+       console.log(JSON.stringify(ends))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    const engines = ["inline", "thread"]
+    expect(JSON.parse(r.stdout)).toEqual(
+      engines.flatMap((engine) => ["open", "accept", "acceptMany"].map((op) => `${engine} ${op} eof`)),
+    )
   }, 90_000)
 
   it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {

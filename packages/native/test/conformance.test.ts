@@ -43,6 +43,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import {
   binding,
   IOU_COMPLETION_CANCEL_LOST,
+  IOU_COMPLETION_CANCEL_OUTCOME_MASK,
   IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
   IOU_TRACE_CANCEL_CALLER,
   IOU_TRACE_CANCEL_DEADLINE,
@@ -134,7 +135,11 @@ const replay = (events: ReadonlyArray<TraceEvent>): number => {
       // IOU_COMPLETION_CANCEL_LOST, with the outcome the lost cancel asked for, exactly where the model says.
       const lost = Request.cancelLost(r, cancelOutcome!)
       expect((e.completionFlags & IOU_COMPLETION_CANCEL_LOST) !== 0, `${where}: cancel lost`).toBe(lost)
-      if (lost) expect(e.completionFlags >> IOU_COMPLETION_CANCEL_OUTCOME_SHIFT, where).toBe(cancelOutcome)
+      if (lost)
+        expect(
+          (e.completionFlags & IOU_COMPLETION_CANCEL_OUTCOME_MASK) >> IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
+          where,
+        ).toBe(cancelOutcome)
       expectedDone.delete(key)
       bump(tally.outcomes, Request.OUTCOME_NAMES[e.outcome]!)
     } else {

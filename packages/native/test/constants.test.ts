@@ -33,6 +33,12 @@ describe("constants", () => {
     for (const row of rows) expect([row.c, classBits(row.class)]).toEqual([row.c, Binding.binding.opClasses[row.op]])
   })
 
+  it("every operation's producesFd is its C row's (produces_fd: its completion carries IOU_COMPLETION_FD)", () => {
+    const rows = Object.values(OPERATIONS)
+    expect(Binding.binding.opProducesFd.length).toBe(rows.length)
+    for (const row of rows) expect([row.c, row.producesFd]).toEqual([row.c, Binding.binding.opProducesFd[row.op]])
+  })
+
   it("@iou/core's Sockaddr families are the build's AF_UNIX, AF_INET and AF_INET6", () => {
     const k = Binding.binding.sockets.constants
     expect([Sockaddr.AF_UNIX, Sockaddr.AF_INET, Sockaddr.AF_INET6]).toEqual([k["AF_UNIX"], k["AF_INET"], k["AF_INET6"]])

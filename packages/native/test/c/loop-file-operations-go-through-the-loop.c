@@ -1,7 +1,8 @@
 /* The file operations through the loop on a real directory: mkdir, open (O_CREAT, and ENOENT),
  * statx by path and by fd (AT_EMPTY_PATH) against stat(2), a vectored read, fallocate, ftruncate
  * (where the kernel has it: Linux 6.9), symlink, link, rename with RENAME_NOREPLACE (EEXIST) and
- * without, unlink of files and of the directory (AT_REMOVEDIR), close, and close again (EBADF). */
+ * without, unlink of files and of the directory (AT_REMOVEDIR), close, and close again (EBADF). Only
+ * open's successful completion carries IOU_COMPLETION_FD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/stat.h>
@@ -21,6 +22,8 @@ static int32_t run(struct t_loop *t, struct iou_request *req) {
   struct iou_completion c = t_expect(t, req->tag, 5000);
   CHECK(c.outcome == IOU_OUTCOME_OK || c.outcome == IOU_OUTCOME_ERROR);
   CHECK((c.outcome == IOU_OUTCOME_ERROR) == (c.result < 0));
+  /* An fd made (open's) is flagged as one; no other result is. */
+  CHECK(((c.flags & IOU_COMPLETION_FD) != 0) == (c.outcome == IOU_OUTCOME_OK && req->op == IOU_OP_OPEN));
   return c.result;
 }
 

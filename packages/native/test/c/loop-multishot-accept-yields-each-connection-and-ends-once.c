@@ -1,7 +1,7 @@
 /* IOU_OP_ACCEPT_MANY on a loopback listener: one SQE, one completion with IOU_COMPLETION_MORE per
- * connection (its result the accepted fd, a connected socket), and exactly one completion without
- * MORE: CANCELLED after a cancel, TIMEOUT at the deadline of the whole request. Nothing of a request
- * comes after its last completion. */
+ * connection (its result the accepted fd, a connected socket, flagged IOU_COMPLETION_FD), and
+ * exactly one completion without MORE: CANCELLED after a cancel, TIMEOUT at the deadline of the
+ * whole request. Nothing of a request comes after its last completion. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -38,6 +38,7 @@ static uint32_t accepted(struct t_loop *t, uint64_t tag, struct iou_completion *
     CHECK(!*ended); /* nothing after the end */
     if (t->got[i].flags & IOU_COMPLETION_MORE) {
       CHECK(t->got[i].outcome == IOU_OUTCOME_OK && t->got[i].result >= 0);
+      CHECK(t->got[i].flags & IOU_COMPLETION_FD); /* the fd is the owner's to close */
       struct sockaddr_in peer;
       socklen_t len = sizeof(peer);
       CHECK(getpeername(t->got[i].result, (struct sockaddr *)&peer, &len) == 0); /* a connected socket */
