@@ -381,4 +381,10 @@ export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMet
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats
   close(options?: CloseOptions): Promise<CloseResult>
+  /**
+   * The binding closes `fd` if the Driver's thread ends (a worker terminated) before its closeFd:
+   * the platform services mark their listeners and connections. Optional: a Driver-shaped value
+   * without it leaves them to the program.
+   */
+  closeOnExit?(fd: number, enabled?: boolean): void
 }

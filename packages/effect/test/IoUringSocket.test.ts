@@ -6,7 +6,9 @@
  * `submitted` counter. A TCP server's `noDelay` and `keepAlive` reach the Driver's listen and the
  * connections it accepts.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import * as net from "node:net"
 import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
@@ -547,6 +549,22 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
       )
     },
   )
+
+  it("a worker terminated while it serves leaves neither its listener nor its connections open", () => {
+    // In a process of its own (worker-exit-child.mjs), each engine, with and without the latency
+    // histograms' wrapper: the worker's SocketServer holds a connection when the worker is
+    // terminated; the peer then reads end of stream and the port can be listened on again (as
+    // with NodeSocketServer, whose handles Node closes).
+    const out = execFileSync(process.execPath, [path.join(import.meta.dirname, "worker-exit-child.mjs")], {
+      encoding: "utf8",
+    })
+    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+      "inline eof port free",
+      "inline histograms eof port free",
+      "thread eof port free",
+      "thread histograms eof port free",
+    ])
+  })
 })
 
 describe("IoUringSocketServer's noDelay and keepAlive", () => {

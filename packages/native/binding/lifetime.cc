@@ -1,5 +1,6 @@
 // lifetime.cc: the Loop's lifetime: open() (the iou_loop and the libuv handles of its engine),
-// close(), destroy() and Teardown (also run by the finalizer and the environment's cleanup hook);
+// close(), destroy() and Teardown (also run by the finalizer and the environment's cleanup hook,
+// where it closes the fds the Driver gave it with closeOnExit);
 // the AsyncSlot those handles live in and its async cleanup hook; the Exiting list of loops whose
 // thread has not ended; and Hold/Release/Ref/Unref, which keep the process and the Driver alive
 // exactly while requests are in flight or a close is under way. Every function here runs on the
@@ -12,6 +13,8 @@
 // callback: Node keeps running the worker's event loop, and keeps the addon loaded, until that
 // callback has run. A plain cleanup hook would return with the close callback still queued, to be
 // run by libuv after the unload.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -186,6 +189,21 @@ Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
+// closeOnExit(fd, on) -> 0 | -EINVAL: adds fd to (on) or takes it out of the fds that Teardown
+// closes from the cleanup hook or the finalizer. JS thread.
+Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return Napi::Number::New(env_, -EINVAL);
+  const int32_t fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd < 0) return Napi::Number::New(env_, -EINVAL);
+  if (info[1].As<Napi::Boolean>().Value()) {
+    if (!torn_down_) exit_fds_.insert(fd);
+  } else {
+    exit_fds_.erase(fd);
+  }
+  return Napi::Number::New(env_, 0);
+}
+
 // Requests are in flight (or a close is under way): keep the process and the Driver alive.
 // JS thread.
 void Loop::Hold() {
@@ -306,6 +324,12 @@ void Loop::Teardown(bool from_js) {
       async_context_ = nullptr;
     }
   }
+  // The loop is gone (no request of it can use them): the fds the Driver left to close on exit.
+  // From JavaScript (destroy(), after the Driver's close) they stay the program's.
+  if (!from_js) {
+    for (const int32_t fd : exit_fds_) close(fd);
+  }
+  exit_fds_.clear();
   closing_ = false;
   if (held_ && from_js) Release();
   CloseAsync();

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <unordered_set>
 
 #include "iou.h"
 #include "loop.h"
@@ -85,6 +86,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_open(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_destroy(const Napi::CallbackInfo& info);
+  Napi::Value JS_closeOnExit(const Napi::CallbackInfo& info);
   void Hold();
   void Release();
   void Ref();
@@ -142,6 +144,10 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool held_ = false;
   bool closing_ = false;
   bool torn_down_ = false;
+  // The fds the Driver asked to have closed if this Loop is finalized or its environment ends
+  // before the Driver closes them (closeOnExit); the Driver takes each out before its close. Teardown
+  // closes them from the cleanup hook or the finalizer, after the loop is gone.
+  std::unordered_set<int32_t> exit_fds_;
   // delivery.cc (read by Teardown)
   uint32_t drain_depth_ = 0;  // Drains running (an inner one inside an outer's callback scope)
   bool dispatching_ = false;  // the Driver's dispatch is running: a Drain now only asks for another round

@@ -205,6 +205,17 @@ export class Driver extends CallbackApi {
   }
 
   /**
+   * Has the binding close `fd` with close(2) if this Driver is garbage-collected unclosed or its
+   * thread's environment ends (a worker terminated, the process exiting) before `closeFd(fd)`, as
+   * Node closes its own sockets then (`enabled` false: no longer). For an fd closed only with this
+   * Driver's closeFd: one closed another way may be a different file by then.
+   */
+  closeOnExit(fd: number, enabled = true): void {
+    Validate.fd(fd)
+    this.r.closeOnExit(fd, Validate.boolean(enabled, "enabled"))
+  }
+
+  /**
    * statx of a path (`followSymlinks` false: the link itself) or of an open fd, shaped like
    * `fs.statSync(path, { bigint: true })`.
    */

@@ -379,6 +379,17 @@ export class Requests implements Multishot {
 
   // ---- closeFd -----------------------------------------------------------------------------------
 
+  /** The fds given to closeOnExit and not closed through closeFd since (the binding keeps the same set). */
+  private readonly exitFds = new Set<number>()
+
+  /** Driver.closeOnExit: one call into the binding when the set changes. */
+  closeOnExit(fd: number, enabled: boolean): void {
+    if (enabled ? this.exitFds.has(fd) : !this.exitFds.has(fd)) return
+    if (enabled) this.exitFds.add(fd)
+    else this.exitFds.delete(fd)
+    this.native.closeOnExit(fd, enabled)
+  }
+
   /**
    * closeFd: marks fd as closing (new requests on it are refused), cancels every request still
    * outstanding on it and counts them; when the last has ended (Delivery counts down) the close goes
@@ -437,6 +448,8 @@ export class Requests implements Multishot {
       callback(error, 0)
     }
     entry.inKernel = true
+    // From here the number may be handed out again: the binding must not close it on exit.
+    this.closeOnExit(fd, false)
     if (this.shutdown.closing) {
       process.nextTick(done, closeHere(fd))
       return

@@ -88,6 +88,11 @@ export interface NativeLoop {
   close(shutdownTimeoutMs: number): number
   destroy(): void
   stats(): NativeStats | undefined
+  /**
+   * Adds fd to (on) or takes it out of the fds the binding closes if the Loop is finalized or its
+   * environment ends (a worker terminated, the process exiting) before destroy(): 0 or -EINVAL.
+   */
+  closeOnExit(fd: number, on: boolean): number
   /** Whether the process's uid, gid or groups differ from those it had at open (three syscalls). */
   credentialsChanged(): boolean
   /** Delivers completions now, as a notification would. */

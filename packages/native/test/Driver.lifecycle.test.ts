@@ -249,6 +249,66 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
   }, 90_000)
 
+  it("closeOnExit: a terminated worker's listener and connection are closed (the port is free, the peer reads end of stream); an fd closed with closeFd is not", async () => {
+    // The worker marks its listener and its accepted connection, and marks a third socket that it
+    // then closes with closeFd; the main thread opens a file, which takes that number. Terminating
+    // the worker must close the first two and leave the main thread's file alone.
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { openSync, fstatSync, closeSync } = await import("node:fs")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         const listener = await ring.listen({ host: "127.0.0.1", port: 0 })
+         ring.closeOnExit(listener.fd)
+         const other = await ring.listen({ host: "127.0.0.1", port: 0 })
+         ring.closeOnExit(other.fd)
+         await ring.closeFd(other.fd)
+         parentPort.postMessage({ port: listener.localAddress.port, closed: other.fd })
+         const { fd } = await ring.accept(listener)
+         ring.closeOnExit(fd)
+         parentPort.postMessage("accepted")
+         setInterval(() => {}, 1000)
+       \`
+       const ring = Driver.open()
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         const worker = new Worker(body, { eval: true, workerData: { engine } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         const first = await new Promise((d) => worker.once("message", d))
+         const file = openSync(process.execPath, "r")
+         const accepted = new Promise((d) => worker.once("message", d))
+         const client = await ring.connect({ host: "127.0.0.1", port: first.port })
+         await accepted
+         await worker.terminate()
+         const end = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 2000 }).then(
+           (n) => (n === 0 ? "eof" : "data"),
+           (e) => e.code,
+         )
+         await ring.closeFd(client.fd)
+         const again = await ring.listen({ host: "127.0.0.1", port: first.port }).then(
+           (l) => ring.closeFd(l.fd).then(() => "port free"),
+           (e) => e.code,
+         )
+         let kept = "file open"
+         try {
+           fstatSync(file)
+         } catch (e) {
+           kept = e.code
+         }
+         closeSync(file)
+         results.push([engine, end, again, file === first.closed ? kept : "fd " + first.closed + " not reused"].join(" "))
+       }
+       await ring.close()
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(["inline eof port free file open", "thread eof port free file open"])
+  }, 90_000)
+
   it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {
     // A 1 GiB write to a regular file runs in an io-wq worker, which a cancel cannot stop. The
     // cutoff abandons it (its buffer quarantined); the loop thread then exits, and the kernel holds

@@ -113,6 +113,9 @@ class SimulatedLoop implements NativeLoop {
   /** Checks of the process's credentials, and what they answer. */
   credentialsChecks = 0
   credentialsDiffer = false
+  closeOnExit(): number {
+    return 0
+  }
   credentialsChanged(): boolean {
     this.credentialsChecks++
     return this.credentialsDiffer

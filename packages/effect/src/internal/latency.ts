@@ -47,5 +47,8 @@ export const withLatency = (service: IoUring.IoUring["Service"], ring: string): 
             timed(metric, (member as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>)(...args))
         : timed(metric, member as Effect.Effect<unknown, unknown>)
   }
-  return Ring.withLingering(timedService as IoUring.IoUring["Service"], Ring.lingeringOf(service))
+  return Ring.withExitFds(
+    Ring.withLingering(timedService as IoUring.IoUring["Service"], Ring.lingeringOf(service)),
+    Ring.exitFdsOf(service),
+  )
 }

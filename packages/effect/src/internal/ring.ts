@@ -152,6 +152,26 @@ export const withLingering = <S extends IoUring.IoUring["Service"]>(
 }
 
 /**
+ * Marks (or unmarks) an fd the platform services own, a listener or a connection, to be closed by
+ * the binding if the worker or process ends before they close it (the Driver's closeOnExit; closeFd
+ * unmarks). Carried like `Lingering`: by the service `make` built and by the latency wrapper
+ * (`withExitFds`).
+ */
+export type ExitFds = (fd: number) => void
+
+const EXIT_FDS: unique symbol = Symbol("@iou/effect/ring/exitFds")
+
+/** How to mark an fd of the ring under `service` to be closed on exit, when its Driver can. */
+export const exitFdsOf = (service: IoUring.IoUring["Service"]): ExitFds | undefined =>
+  (service as { readonly [EXIT_FDS]?: ExitFds })[EXIT_FDS]
+
+/** `service` carrying `exitFds` (make, and a wrapper of a service that had it). */
+export const withExitFds = <S extends IoUring.IoUring["Service"]>(service: S, exitFds: ExitFds | undefined): S => {
+  if (exitFds !== undefined) Object.defineProperty(service, EXIT_FDS, { value: exitFds })
+  return service
+}
+
+/**
  * The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms; `lingering`, the
  * registry the layer cuts off before it closes the Driver.
  */
@@ -166,7 +186,8 @@ export const make = (driver: DriverLike, now: () => number, lingering?: Lingerin
     )
   const made = service(driver, now, stat)
   Object.defineProperty(made, RAW, { value: { driver } satisfies Raw })
-  return withLingering(made, lingering)
+  const closeOnExit = driver.closeOnExit?.bind(driver)
+  return withExitFds(withLingering(made, lingering), closeOnExit && ((fd) => closeOnExit(fd)))
 }
 
 const service = (

@@ -1,0 +1,48 @@
+// Run by IoUringSocket.test.ts in a process of its own: a worker serves with IoUringSocketServer
+// (NodeIoUring.layer) and holds one connection; the worker is terminated. Prints, per engine (with
+// and without the latency histograms), whether the connection's other end read end of stream and
+// whether the port can be listened on again (the binding closed the listener and the connection:
+// the Driver's closeOnExit).
+import { Worker } from "node:worker_threads"
+import { Driver } from "@iou/native"
+
+const body = `
+const { Effect } = await import("effect")
+const { IoUringSocketServer, NodeIoUring } = await import("@iou/effect")
+const { parentPort, workerData } = await import("node:worker_threads")
+const program = Effect.gen(function* () {
+  const server = yield* IoUringSocketServer.make({ host: "127.0.0.1", port: 0 })
+  parentPort.postMessage(server.address.port)
+  return yield* server.run(() => Effect.andThen(Effect.sync(() => parentPort.postMessage("connected")), Effect.never))
+})
+const layer = NodeIoUring.layer({ engine: workerData.engine }, { latencyHistograms: workerData.histograms })
+Effect.runFork(Effect.scoped(program).pipe(Effect.provide(layer)))
+`
+const ring = Driver.open()
+const results = []
+for (const [engine, histograms] of [
+  ["inline", false],
+  ["inline", true],
+  ["thread", false],
+  ["thread", true],
+]) {
+  const worker = new Worker(body, { eval: true, workerData: { engine, histograms } })
+  worker.on("error", (e) => console.log("worker error", e.message))
+  const port = await new Promise((d) => worker.once("message", d))
+  const connected = new Promise((d) => worker.once("message", d))
+  const client = await ring.connect({ host: "127.0.0.1", port })
+  await connected
+  await worker.terminate()
+  const end = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 2000 }).then(
+    (n) => (n === 0 ? "eof" : "data"),
+    (e) => e.code,
+  )
+  await ring.closeFd(client.fd)
+  const again = await ring.listen({ host: "127.0.0.1", port }).then(
+    (l) => ring.closeFd(l.fd).then(() => "port free"),
+    (e) => e.code,
+  )
+  results.push(`${engine}${histograms ? " histograms" : ""} ${end} ${again}`)
+}
+await ring.close()
+console.log(JSON.stringify(results))
