@@ -390,7 +390,8 @@ bool iou_loop_exited(struct iou_loop *loop);
  * Owner. */
 void iou_loop_stop(struct iou_loop *loop);
 
-/* iou_loop_stop unless it ran, then frees the loop (and every completion not polled). Owner. */
+/* iou_loop_stop unless it ran, then frees the loop (and every completion not polled: the fds such
+ * completions made, IOU_COMPLETION_FD, stay open; poll them first to close them). Owner. */
 void iou_loop_destroy(struct iou_loop *loop);
 
 /* iou_loop_destroy for a loop whose thread has exited (iou_loop_exited), without waiting for the

@@ -179,12 +179,14 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual({ outstanding: [2, 2, 2, 2], quarantined: 0 })
   }, 90_000)
 
-  it("a worker terminated after the kernel made an fd for it, before its JavaScript saw it, leaks no fd", async () => {
-    // The worker's request completes in the kernel while its JavaScript spins: the fd reaches the
-    // binding (the thread engine's loop published it; the inline engine's teardown polls it) but
-    // never the worker's JavaScript. The binding closes it: the main thread then reads end of
-    // stream from the other end (a leaked fd would hold the FIFO's write end or the accepted
-    // connection open: EAGAIN, or the receive's deadline).
+  it("a worker that ends after the kernel made an fd for it, before its Driver took it, leaks no fd", async () => {
+    // The worker's request completes in the kernel while its JavaScript cannot take it: it spins
+    // until it is terminated, or it blocks in Atomics.wait and then calls process.exit(). Either
+    // way the completion is delivered as the environment ends, and the Driver's dispatch fails
+    // before it took anything. (A completion that comes in while the teardown stops the loop is
+    // closed by the teardown itself; no test can time that.) The binding closes the fd: the main
+    // thread then reads end of stream from the other end (a leaked fd would hold the FIFO's write
+    // end or the accepted connection open: EAGAIN, or the receive's deadline).
     const fifo = join(mkdtempSync(join(tmpdir(), "iou-fifo-")), "fifo")
     execFileSync("mkfifo", [fifo])
     const r = await runBare(
@@ -203,51 +205,69 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
            else ring.acceptMany(listener)[Symbol.asyncIterator]().next().catch(() => {})
            parentPort.postMessage(listener.localAddress.port)
          }
-         setTimeout(() => { parentPort.postMessage("busy"); for (;;) {} }, 20)
+         setTimeout(() => {
+           parentPort.postMessage("busy")
+           if (workerData.end === "terminate") for (;;) {}
+           Atomics.wait(new Int32Array(workerData.go), 0, 0)
+           process.exit(0)
+         }, 20)
        \`
        const ring = Driver.open()
        const ends = []
        for (const engine of ["inline", "thread"]) {
-         for (const op of ["open", "accept", "acceptMany"]) {
-           const worker = new Worker(body, { eval: true, workerData: { engine, op, fifo: ${JSON.stringify(fifo)} } })
-           worker.on("error", (e) => console.log("worker error", e.message))
-           const messages = []
-           worker.on("message", (m) => messages.push(m))
-           while (!messages.includes("busy")) await new Promise((d) => setTimeout(d, 5))
-           let end
-           if (op === "open") {
-             const reader = openSync(${JSON.stringify(fifo)}, constants.O_RDONLY | constants.O_NONBLOCK)
-             await new Promise((d) => setTimeout(d, 100))
-             await worker.terminate()
-             try {
-               end = readSync(reader, Buffer.alloc(1)) === 0 ? "eof" : "data"
-             } catch (e) {
-               end = e.code
+         for (const end of ["terminate", "exit"]) {
+           for (const op of ["open", "accept", "acceptMany"]) {
+             const go = new SharedArrayBuffer(4)
+             const workerData = { engine, op, end, go, fifo: ${JSON.stringify(fifo)} }
+             const worker = new Worker(body, { eval: true, workerData })
+             worker.on("error", (e) => console.log("worker error", e.message))
+             const exited = new Promise((d) => worker.on("exit", d))
+             const messages = []
+             worker.on("message", (m) => messages.push(m))
+             while (!messages.includes("busy")) await new Promise((d) => setTimeout(d, 5))
+             const stop = async () => {
+               await new Promise((d) => setTimeout(d, 100))
+               if (end === "terminate") {
+                 await worker.terminate()
+               } else {
+                 Atomics.store(new Int32Array(go), 0, 1)
+                 Atomics.notify(new Int32Array(go), 0)
+               }
+               await exited
              }
-             closeSync(reader)
-           } else {
-             const client = await ring.connect({ host: "127.0.0.1", port: messages[0] })
-             await new Promise((d) => setTimeout(d, 100))
-             await worker.terminate()
-             end = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 2000 }).then(
-               (n) => (n === 0 ? "eof" : "data"),
-               (e) => e.code,
-             )
-             await ring.closeFd(client.fd)
+             let seen
+             if (op === "open") {
+               const reader = openSync(${JSON.stringify(fifo)}, constants.O_RDONLY | constants.O_NONBLOCK)
+               await stop()
+               try {
+                 seen = readSync(reader, Buffer.alloc(1)) === 0 ? "eof" : "data"
+               } catch (e) {
+                 seen = e.code
+               }
+               closeSync(reader)
+             } else {
+               const client = await ring.connect({ host: "127.0.0.1", port: messages[0] })
+               await stop()
+               seen = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 2000 }).then(
+                 (n) => (n === 0 ? "eof" : "data"),
+                 (e) => e.code,
+               )
+               await ring.closeFd(client.fd)
+             }
+             ends.push([engine, end, op, seen].join(" "))
            }
-           ends.push(engine + " " + op + " " + end)
          }
        }
        await ring.close()
        console.log(JSON.stringify(ends))`,
-      60_000,
+      90_000,
     )
     expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
-    const engines = ["inline", "thread"]
-    expect(JSON.parse(r.stdout)).toEqual(
-      engines.flatMap((engine) => ["open", "accept", "acceptMany"].map((op) => `${engine} ${op} eof`)),
+    const cases = ["inline", "thread"].flatMap((engine) =>
+      ["terminate", "exit"].flatMap((end) => ["open", "accept", "acceptMany"].map((op) => [engine, end, op])),
     )
-  }, 90_000)
+    expect(JSON.parse(r.stdout)).toEqual(cases.map((c) => [...c, "eof"].join(" ")))
+  }, 120_000)
 
   it("closeOnExit: a terminated worker's listener and connection are closed (the port is free, the peer reads end of stream); an fd closed with closeFd is not", async () => {
     // The worker marks its listener and its accepted connection, and marks a third socket that it
