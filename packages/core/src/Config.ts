@@ -193,7 +193,7 @@ const flag = (name: string, value: unknown, fallback: boolean): boolean => {
 /** Validates a user config and fills in defaults. Throws TypeError/RangeError on bad input. */
 export const resolve = (config: Config = {}): ResolvedConfig => {
   if (typeof config !== "object" || config === null || Array.isArray(config) || ArrayBuffer.isView(config)) {
-    throw new TypeError("config must be a plain object")
+    throw typeError("config", "must be a plain object")
   }
   // Every field is read once (a getter runs once): what is checked is what is used.
   const c: Config = {

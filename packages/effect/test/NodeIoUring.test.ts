@@ -34,8 +34,29 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         )
         assert.isTrue(Exit.isFailure(exit))
         const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+        assert.include(String((error as { message?: unknown }).message), "invalid Driver config")
         assert.include(String((error as { message?: unknown }).message), "config must be a plain object")
       }
+    }),
+  )
+
+  it.effect("a config error names the config; another RangeError at open (an allocation failing) does not", () =>
+    Effect.gen(function* () {
+      const defect = (layer: Layer.Layer<IoUring, unknown>) =>
+        Effect.map(Effect.exit(Effect.scoped(Layer.build(layer))), (exit) =>
+          String((Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Error).message),
+        )
+      const config = yield* defect(NodeIoUring.layer({ size: -1 }))
+      assert.include(config, "NodeIoUring: invalid Driver config")
+      assert.include(config, "size")
+      const allocation = yield* defect(
+        NodeIoUring.layerWith({
+          open: () => {
+            throw new RangeError("Array buffer allocation failed")
+          },
+        }),
+      )
+      assert.strictEqual(allocation, "NodeIoUring: opening the Driver failed: Array buffer allocation failed")
     }),
   )
 

@@ -110,12 +110,15 @@ export const classify = (
   }
   if (error instanceof TypeError || error instanceof RangeError) {
     const name = error.name
-    const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(
-      syscall === "open" && method === undefined
+    // Opening the Driver: a config error names its field (Config.rangeError/typeError); any other
+    // (an allocation the config asked for failing) is no bug in the config.
+    const opening = syscall === "open" && method === undefined
+    const message = !opening
+      ? `IoUring.${method ?? Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`
+      : "field" in error
         ? `NodeIoUring: invalid Driver config (a bug in the caller, reported as a defect): ${error.message}`
-        : `IoUring.${method ?? Operations.methodOf(syscall) ?? syscall}: invalid argument (a bug in the caller, reported as a defect): ${error.message}`,
-      { cause: error },
-    )
+        : `NodeIoUring: opening the Driver failed: ${error.message}`
+    const wrapped = new (error instanceof TypeError ? TypeError : RangeError)(message, { cause: error })
     wrapped.name = name
     return Cause.die(wrapped)
   }
