@@ -324,11 +324,22 @@ export type ListenTarget =
 /** Where to connect: a host (a name, resolved with dns.lookup, or an IP literal) and port, or a Unix socket path. */
 export type ConnectTarget = { readonly host: string; readonly port: number } | { readonly path: string }
 
+/**
+ * listen's and accept's options: a deadline, a signal, and closeOnExit: the socket is closed (a Unix
+ * listener's path unlinked) if the Driver's thread ends before its closeFd (a worker terminated,
+ * the process exiting), from the moment the kernel made it, as Driver.closeOnExit marks an fd.
+ */
+export interface SocketOptions extends WriteOptions {
+  readonly closeOnExit?: boolean | undefined
+}
+
 export interface ConnectOptions {
   /** TCP_NODELAY. */
   readonly noDelay?: boolean | undefined
   /** SO_KEEPALIVE. */
   readonly keepAlive?: boolean | undefined
+  /** As SocketOptions' closeOnExit. */
+  readonly closeOnExit?: boolean | undefined
   /** ms from now, for the whole request (the lookup and every address tried). */
   readonly timeout?: number | undefined
   readonly signal?: AbortSignal | undefined
@@ -356,17 +367,30 @@ export type ResultCallback<A> = (error: Error | null, result: A | undefined) => 
  * absolute ms on `Driver.now()`, 0 meaning none.
  */
 export interface SocketMethods {
-  /** socket, SO_REUSEADDR (and SO_REUSEPORT, IPV6_V6ONLY = 0), bind, listen; then getsockname. */
-  openListener(target: ListenTarget, deadline: number, callback: ResultCallback<Listener>): RequestHandle
+  /**
+   * socket, SO_REUSEADDR (and SO_REUSEPORT, IPV6_V6ONLY = 0), bind, listen; then getsockname.
+   * closeOnExit: as SocketOptions'.
+   */
+  openListener(
+    target: ListenTarget,
+    deadline: number,
+    callback: ResultCallback<Listener>,
+    closeOnExit?: boolean,
+  ): RequestHandle
   /** dns.lookup for a host name, then for each address: socket, connect (the first that connects wins). */
   openConnection(
     target: ConnectTarget,
-    options: Pick<ConnectOptions, "noDelay" | "keepAlive">,
+    options: Pick<ConnectOptions, "noDelay" | "keepAlive" | "closeOnExit">,
     deadline: number,
     callback: ResultCallback<Connection>,
   ): RequestHandle
-  /** accept, then getsockname and getpeername. */
-  acceptConnection(listenerFd: number, deadline: number, callback: ResultCallback<Connection>): RequestHandle
+  /** accept, then getsockname and getpeername. closeOnExit: as SocketOptions'. */
+  acceptConnection(
+    listenerFd: number,
+    deadline: number,
+    callback: ResultCallback<Connection>,
+    closeOnExit?: boolean,
+  ): RequestHandle
 }
 
 /**
@@ -381,10 +405,4 @@ export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMet
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats
   close(options?: CloseOptions): Promise<CloseResult>
-  /**
-   * The binding closes `fd` if the Driver's thread ends (a worker terminated) before its closeFd:
-   * the platform services mark their listeners and connections. Optional: a Driver-shaped value
-   * without it leaves them to the program.
-   */
-  closeOnExit?(fd: number, enabled?: boolean): void
 }

@@ -26,6 +26,7 @@ export type {
   RequestHandle,
   SyncOptions,
   WriteOptions,
+  SocketOptions,
   AllocateOptions,
   FileStats,
   MkdirOptions,

@@ -22,7 +22,10 @@
  *   buffer, a negative position) are defects, because they are bugs in the caller.
  * - File descriptors: one you pass stays yours (close it with `closeFd`, which cancels what is
  *   pending on it first); one `open` succeeds with is yours; one the kernel made for an interrupted
- *   or timed-out `open` is closed by the Driver.
+ *   or timed-out `open` is closed by the Driver. A socket `listen`, `accept` or `connect` makes is
+ *   also closed by the Driver's binding (a Unix listener's path unlinked) if the thread ends (a
+ *   worker terminated) before its `closeFd`, as Node closes its own sockets: close it with
+ *   `closeFd`, never another way, since by then its number may name another file.
  *
  * Provide the service with `NodeIoUring.layer` or `NodeIoUring.layerConfig`.
  *

@@ -555,9 +555,9 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
     // histograms' wrapper: the worker's SocketServer holds a connection when the worker is
     // terminated; the peer then reads end of stream and the port can be listened on again (as
     // with NodeSocketServer, whose handles Node closes).
-    const out = execFileSync(process.execPath, [path.join(import.meta.dirname, "worker-exit-child.mjs")], {
-      encoding: "utf8",
-    })
+    // On the TypeScript sources, as every other test (the worker inherits the condition).
+    const child = path.join(import.meta.dirname, "worker-exit-child.mjs")
+    const out = execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
     assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
       "inline eof port free",
       "inline histograms eof port free",

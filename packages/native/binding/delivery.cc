@@ -194,6 +194,20 @@ void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n)
   }
 }
 
+// Teardown's completions, before ReleaseBuffers: a close of a marked fd that the loop's stop
+// abandoned before the kernel ran it (not KERNEL_HELD) left the fd open: closed here, since no
+// JavaScript will (Delivery.closeAbandoned does it otherwise). JS thread.
+void Loop::CloseAbandonedCloses(const struct iou_completion* completions, uint32_t n) {
+  if (exit_closes_.empty()) return;
+  for (uint32_t i = 0; i < n; i++) {
+    const auto entry = exit_closes_.find(static_cast<uint32_t>(completions[i].tag));
+    if (entry == exit_closes_.end()) continue;
+    if (completions[i].outcome == IOU_OUTCOME_ABANDONED && (completions[i].flags & IOU_COMPLETION_KERNEL_HELD) == 0) {
+      close(entry->second);
+    }
+  }
+}
+
 // The n completions were polled: their requests' memory is the kernel's no longer, except where
 // the loop abandoned a request whose cancel did not land (IOU_COMPLETION_KERNEL_HELD): that memory
 // is quarantined for the life of the process. A multishot result (IOU_COMPLETION_MORE) ends
@@ -205,6 +219,7 @@ uint32_t Loop::ReleaseBuffers(const struct iou_completion* completions, uint32_t
     if (completions[i].flags & IOU_COMPLETION_MORE) continue;
     ended++;
     const uint32_t slot = static_cast<uint32_t>(completions[i].tag);
+    if (!exit_closes_.empty()) exit_closes_.erase(slot);
     if (completions[i].outcome == IOU_OUTCOME_ABANDONED && (completions[i].flags & IOU_COMPLETION_KERNEL_HELD) != 0) {
       buffers_.Quarantine(slot);
     } else {

@@ -189,15 +189,17 @@ Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
-// closeOnExit(fd, on) -> 0 | -EINVAL: adds fd to (on) or takes it out of the fds that Teardown
-// closes from the cleanup hook or the finalizer. JS thread.
+// closeOnExit(fd, on, path?) -> 0 | -EINVAL: adds fd (with the Unix socket path to unlink after
+// it) to (on) or takes it out of the fds that Teardown closes from the cleanup hook or the
+// finalizer. JS thread.
 Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return Napi::Number::New(env_, -EINVAL);
   const int32_t fd = info[0].As<Napi::Number>().Int32Value();
   if (fd < 0) return Napi::Number::New(env_, -EINVAL);
   if (info[1].As<Napi::Boolean>().Value()) {
-    if (!torn_down_) exit_fds_.insert(fd);
+    std::string path = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    if (!torn_down_) exit_fds_[fd] = std::move(path);
   } else {
     exit_fds_.erase(fd);
   }
@@ -304,6 +306,7 @@ void Loop::Teardown(bool from_js) {
       uint32_t n = 0;
       do {
         n = iou_loop_poll_completions(loop_, ended, 64);
+        CloseAbandonedCloses(ended, n);
         inflight_ -= ReleaseBuffers(ended, n);
         CloseUntakenFds(ended, n);
       } while (n == 64);
@@ -324,12 +327,17 @@ void Loop::Teardown(bool from_js) {
       async_context_ = nullptr;
     }
   }
-  // The loop is gone (no request of it can use them): the fds the Driver left to close on exit.
-  // From JavaScript (destroy(), after the Driver's close) they stay the program's.
+  // The loop is gone (no request of it can use them): the fds the Driver left to close on exit,
+  // and their Unix socket paths unlinked, as Node's server does when it closes. From JavaScript
+  // (destroy(), after the Driver's close) they stay the program's.
   if (!from_js) {
-    for (const int32_t fd : exit_fds_) close(fd);
+    for (const auto& [fd, path] : exit_fds_) {
+      close(fd);
+      if (!path.empty()) unlink(path.c_str());
+    }
   }
   exit_fds_.clear();
+  exit_closes_.clear();
   closing_ = false;
   if (held_ && from_js) Release();
   CloseAsync();

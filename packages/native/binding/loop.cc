@@ -115,6 +115,11 @@ int Loop::SubmitOne(const struct iou_binding_stage& stage, napi_value data) {
   const int rc = iou_loop_submit(loop_, &request, 1);
   if (points_at_memory) buffers_.Submitted(request, rc == 1);
   if (rc == 1 && inflight_++ == 0) Hold();
+  // From here the kernel may close the fd and hand its number out again: not closed on exit,
+  // unless the loop's stop abandons this close before the kernel ran it (exit_closes_).
+  if (rc == 1 && request.op == IOU_OP_CLOSE && exit_fds_.erase(request.fd) > 0) {
+    exit_closes_[static_cast<uint32_t>(request.tag)] = request.fd;
+  }
   return rc;
 }
 

@@ -23,7 +23,8 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <unordered_set>
+#include <string>
+#include <unordered_map>
 
 #include "iou.h"
 #include "loop.h"
@@ -108,6 +109,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
   uint32_t ReleaseBuffers(const struct iou_completion* completions, uint32_t n);
   static void CloseUntakenFds(const struct iou_completion* completions, uint32_t n);
+  void CloseAbandonedCloses(const struct iou_completion* completions, uint32_t n);
 
   // trace.cc
   Napi::Value JS_enableTrace(const Napi::CallbackInfo& info);
@@ -145,9 +147,15 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool closing_ = false;
   bool torn_down_ = false;
   // The fds the Driver asked to have closed if this Loop is finalized or its environment ends
-  // before the Driver closes them (closeOnExit); the Driver takes each out before its close. Teardown
-  // closes them from the cleanup hook or the finalizer, after the loop is gone.
-  std::unordered_set<int32_t> exit_fds_;
+  // before the Driver closes them (closeOnExit), each with the Unix socket path to unlink after it
+  // (empty: none). Taken out when a close of the fd is handed to the loop (SubmitOne), or by the
+  // Driver before it closes the fd itself. Teardown closes them from the cleanup hook or the
+  // finalizer, after the loop is gone.
+  std::unordered_map<int32_t, std::string> exit_fds_;
+  // The closes of marked fds handed to the loop and not yet polled, by slot: one the loop's stop
+  // abandoned before the kernel ran it is done by Teardown (close(2)), as Delivery.closeAbandoned
+  // does for the Driver. Entries go when the completion is polled (ReleaseBuffers).
+  std::unordered_map<uint32_t, int32_t> exit_closes_;
   // delivery.cc (read by Teardown)
   uint32_t drain_depth_ = 0;  // Drains running (an inner one inside an outer's callback scope)
   bool dispatching_ = false;  // the Driver's dispatch is running: a Drain now only asks for another round

@@ -135,14 +135,19 @@ export class CallbackApi {
   }
 
   /** listen's low-level form: one callback with the listener, a handle `cancel` accepts. */
-  openListener(target: T.ListenTarget, deadline: number, callback: T.ResultCallback<T.Listener>): T.RequestHandle {
-    return SocketOps.openListener(this.r, target, deadline, callback)
+  openListener(
+    target: T.ListenTarget,
+    deadline: number,
+    callback: T.ResultCallback<T.Listener>,
+    closeOnExit?: boolean,
+  ): T.RequestHandle {
+    return SocketOps.openListener(this.r, target, deadline, callback, closeOnExit)
   }
 
   /** connect's low-level form: one callback with the connection, a handle `cancel` accepts. */
   openConnection(
     target: T.ConnectTarget,
-    options: Pick<T.ConnectOptions, "noDelay" | "keepAlive">,
+    options: Pick<T.ConnectOptions, "noDelay" | "keepAlive" | "closeOnExit">,
     deadline: number,
     callback: T.ResultCallback<T.Connection>,
   ): T.RequestHandle {
@@ -150,8 +155,13 @@ export class CallbackApi {
   }
 
   /** accept's low-level form: one callback with the connection, a handle `cancel` accepts. */
-  acceptConnection(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): T.RequestHandle {
-    return SocketOps.acceptConnection(this.r, listenerFd, deadline, callback)
+  acceptConnection(
+    listenerFd: number,
+    deadline: number,
+    callback: T.ResultCallback<T.Connection>,
+    closeOnExit?: boolean,
+  ): T.RequestHandle {
+    return SocketOps.acceptConnection(this.r, listenerFd, deadline, callback, closeOnExit)
   }
 
   /** open; the callback gets the new fd (then yours to close). */

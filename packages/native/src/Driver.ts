@@ -149,16 +149,18 @@ export class Driver extends CallbackApi {
    * `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable; SO_REUSEADDR on; backlog 511, as node:net;
    * `noDelay`/`keepAlive` set on the listener, so every accepted connection has them) or `{ path }` (a
    * Unix socket). Resolves with its fd (the caller's: close it when done) and the bound address.
+   * `closeOnExit`: see closeOnExit (a Unix socket's path is unlinked too).
    */
-  listen(target: T.ListenTarget, options?: T.WriteOptions): Promise<T.Listener> {
+  listen(target: T.ListenTarget, options?: T.SocketOptions): Promise<T.Listener> {
     return SocketOps.listen(this.r, target, options)
   }
 
   /**
    * The next connection on a listening socket (`listener`: its fd, or the object listen resolved
-   * with). Resolves with the connection's fd (the caller's) and both its addresses.
+   * with). Resolves with the connection's fd (the caller's) and both its addresses. `closeOnExit`:
+   * see closeOnExit.
    */
-  accept(listener: number | { readonly fd: number }, options?: T.WriteOptions): Promise<T.Connection> {
+  accept(listener: number | { readonly fd: number }, options?: T.SocketOptions): Promise<T.Connection> {
     return SocketOps.accept(this.r, listener, options)
   }
 
@@ -167,7 +169,7 @@ export class Driver extends CallbackApi {
    * request's timeout and signal, and each address is tried in order; an IP literal is used as it
    * is) or `{ path }` (a Unix socket). The timeout covers the whole request. Resolves with the fd
    * (the caller's) and both its addresses; a socket made for a connect that failed, timed out or
-   * was aborted is closed.
+   * was aborted is closed. `closeOnExit`: see closeOnExit.
    */
   connect(target: T.ConnectTarget, options?: T.ConnectOptions): Promise<T.Connection> {
     return SocketOps.connect(this.r, target, options)
@@ -208,7 +210,8 @@ export class Driver extends CallbackApi {
    * Has the binding close `fd` with close(2) if this Driver is garbage-collected unclosed or its
    * thread's environment ends (a worker terminated, the process exiting) before `closeFd(fd)`, as
    * Node closes its own sockets then (`enabled` false: no longer). For an fd closed only with this
-   * Driver's closeFd: one closed another way may be a different file by then.
+   * Driver's closeFd: one closed another way may be a different file by then. listen, accept and
+   * connect take `closeOnExit: true` to mark their socket from the moment the kernel made it.
    */
   closeOnExit(fd: number, enabled = true): void {
     Validate.fd(fd)

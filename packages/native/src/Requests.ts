@@ -135,13 +135,19 @@ export class Requests implements Multishot {
           // Counted abandoned, as the loop counts those it abandons; a closeFd among them still
           // closes its fd, here (Delivery.closeAbandoned).
           this.delivery.abandoned++
-          if (table.op[slot] === OPERATIONS.closeFd.op)
+          if (table.op[slot] === OPERATIONS.closeFd.op) {
+            this.native.closeOnExit(table.fd[slot]!, false) // its close(2) is here, not the loop's
             return this.delivery.local(slot, this.delivery.closeAbandoned(slot))
+          }
           this.delivery.local(slot, Errors.abandonedError(syscallOf(table.op[slot]!), this.fdOf(slot)))
         }),
       exited: () => this.queue.dispose(),
     })
-    this.sockets = new Sockets.Sockets(ring, () => binding.sockets)
+    this.sockets = new Sockets.Sockets(
+      ring,
+      () => binding.sockets,
+      (fd, enabled, path) => this.closeOnExit(fd, enabled, path),
+    )
     this.fallbacks = fallbackOps()
     this.delivery = new Delivery(
       table,
@@ -379,15 +385,31 @@ export class Requests implements Multishot {
 
   // ---- closeFd -----------------------------------------------------------------------------------
 
-  /** The fds given to closeOnExit and not closed through closeFd since (the binding keeps the same set). */
+  /**
+   * The fds marked to be closed on exit and not closed through closeFd since: the binding's set as
+   * far as JavaScript changes it (the binding also drops an fd when a close of it reaches the loop).
+   */
   private readonly exitFds = new Set<number>()
 
-  /** Driver.closeOnExit: one call into the binding when the set changes. */
-  closeOnExit(fd: number, enabled: boolean): void {
-    if (enabled ? this.exitFds.has(fd) : !this.exitFds.has(fd)) return
-    if (enabled) this.exitFds.add(fd)
-    else this.exitFds.delete(fd)
-    this.native.closeOnExit(fd, enabled)
+  /**
+   * Driver.closeOnExit, and the socket requests' marks (a Unix listener's `path` is unlinked too): a
+   * call into the binding only when the set changes. An fd closeFd is closing is not marked: its
+   * number may be handed out again at any moment.
+   */
+  closeOnExit(fd: number, enabled: boolean, path?: string): void {
+    if (enabled) {
+      if (this.delivery.closingFds.has(fd) || (this.exitFds.has(fd) && path === undefined)) return
+      this.exitFds.add(fd)
+      this.native.closeOnExit(fd, true, path)
+    } else if (this.exitFds.delete(fd)) {
+      this.native.closeOnExit(fd, false)
+    }
+  }
+
+  /** close(2) of fd on this thread, unmarked first (see closeOnExit). */
+  private closeHere(fd: number): Errors.IoUringError | null {
+    this.native.closeOnExit(fd, false)
+    return closeHere(fd)
   }
 
   /**
@@ -448,16 +470,19 @@ export class Requests implements Multishot {
       callback(error, 0)
     }
     entry.inKernel = true
-    // From here the number may be handed out again: the binding must not close it on exit.
-    this.closeOnExit(fd, false)
+    // The binding keeps the mark until the close reaches the loop (a close waiting for room stays
+    // covered), or until the close(2) here.
+    this.exitFds.delete(fd)
     if (this.shutdown.closing) {
-      process.nextTick(done, closeHere(fd))
+      process.nextTick(done, this.closeHere(fd))
       return
     }
     this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), (error) =>
       // Refused because the process's credentials changed (see refusal): nothing is outstanding.
       done(
-        error !== null && (error as Errors.IoUringError).code === "ERR_IOU_CREDENTIALS_CHANGED" ? closeHere(fd) : error,
+        error !== null && (error as Errors.IoUringError).code === "ERR_IOU_CREDENTIALS_CHANGED"
+          ? this.closeHere(fd)
+          : error,
       ),
     )
   }

@@ -45,25 +45,27 @@ export const acceptMany = (
 export const listen = (
   r: Requests,
   target: T.ListenTarget,
-  options: T.WriteOptions | undefined,
+  options: T.SocketOptions | undefined,
 ): Promise<T.Listener> => {
   const plan = Sockets.listenPlan(target)
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return composite(r, "listen", signal, (cb) => r.sockets.listen(plan, deadline, cb))
+  const exit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  return composite(r, "listen", signal, (cb) => r.sockets.listen(plan, deadline, cb, exit))
 }
 
 export const accept = (
   r: Requests,
   listener: number | { readonly fd: number },
-  options: T.WriteOptions | undefined,
+  options: T.SocketOptions | undefined,
 ): Promise<T.Connection> => {
   const fd = listenerFd(listener)
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return composite(r, "accept", signal, (cb) => r.sockets.accept(fd, deadline, cb))
+  const exit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  return composite(r, "accept", signal, (cb) => r.sockets.accept(fd, deadline, cb, exit))
 }
 
 export const connect = (
@@ -75,9 +77,12 @@ export const connect = (
   const o = Validate.options(options)
   const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
   const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return composite(r, "connect", signal, (cb) => r.sockets.connect(plan, { noDelay, keepAlive }, deadline, cb))
+  return composite(r, "connect", signal, (cb) =>
+    r.sockets.connect(plan, { noDelay, keepAlive, closeOnExit }, deadline, cb),
+  )
 }
 
 export const shutdownSocket = (
@@ -229,17 +234,19 @@ export const openListener = (
   target: T.ListenTarget,
   deadline: number,
   callback: T.ResultCallback<T.Listener>,
+  closeOnExit: boolean | undefined,
 ): T.RequestHandle => {
   const plan = Sockets.listenPlan(target)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  return r.sockets.listen(plan, d, callback)
+  const exit = Validate.optionalBoolean(closeOnExit, "closeOnExit")
+  return r.sockets.listen(plan, d, callback, exit)
 }
 
 export const openConnection = (
   r: Requests,
   target: T.ConnectTarget,
-  options: Pick<T.ConnectOptions, "noDelay" | "keepAlive">,
+  options: Pick<T.ConnectOptions, "noDelay" | "keepAlive" | "closeOnExit">,
   deadline: number,
   callback: T.ResultCallback<T.Connection>,
 ): T.RequestHandle => {
@@ -247,9 +254,10 @@ export const openConnection = (
   const o = Validate.options(options)
   const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
   const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  return r.sockets.connect(plan, { noDelay, keepAlive }, d, callback)
+  return r.sockets.connect(plan, { noDelay, keepAlive, closeOnExit }, d, callback)
 }
 
 export const acceptConnection = (
@@ -257,11 +265,13 @@ export const acceptConnection = (
   listener: number,
   deadline: number,
   callback: T.ResultCallback<T.Connection>,
+  closeOnExit: boolean | undefined,
 ): T.RequestHandle => {
   Validate.fd(listener)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  return r.sockets.accept(listener, d, callback)
+  const exit = Validate.optionalBoolean(closeOnExit, "closeOnExit")
+  return r.sockets.accept(listener, d, callback, exit)
 }
 
 const shutdownHow = (how: unknown): number => {

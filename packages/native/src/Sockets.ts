@@ -14,7 +14,9 @@
  * fd ownership: an fd made on the way (the socket of listen and connect) is the request's until it
  * is handed over in the result; if any later step fails, times out or is cancelled, it is closed
  * here. An fd handed to the callback is the caller's. (A ring step that makes an fd after its
- * cancel was requested closes it itself: Delivery.ts.)
+ * cancel was requested closes it itself: Delivery.ts.) With `closeOnExit`, each socket is marked to
+ * be closed if the thread ends (Requests.closeOnExit) from the moment the kernel made it, a Unix
+ * listener's path once it is bound; a socket closed here is unmarked first.
  */
 import { Sockaddr } from "@iou/core"
 import { lookup } from "node:dns"
@@ -175,6 +177,8 @@ class Composite<A> {
   readonly syscall: "listen" | "connect" | "accept"
   /** The endpoint being tried (listen, connect), which its errors carry; accept: the listener's fd. */
   place: Errors.Place = {}
+  /** Its sockets are marked to be closed on exit from the moment they exist (closeOnExit). */
+  exit = false
   fd: number | undefined = undefined
   private readonly callback: T.ResultCallback<A>
   private readonly registry: Map<number, Composite<unknown>>
@@ -218,13 +222,17 @@ export class Sockets {
   private readonly ring: Ring
   private readonly native: () => NativeSockets
   private readonly composites = new Map<number, Composite<unknown>>()
+  /** Requests.closeOnExit: marks or unmarks an fd to be closed if the thread ends first. */
+  private readonly mark: (fd: number, enabled: boolean, path?: string) => void
   private readonly closeFdFn = (fd: number): void => {
+    this.mark(fd, false)
     this.native().close(fd)
   }
 
-  constructor(ring: Ring, native: () => NativeSockets) {
+  constructor(ring: Ring, native: () => NativeSockets, mark: (fd: number, enabled: boolean, path?: string) => void) {
     this.ring = ring
     this.native = native
+    this.mark = mark
   }
 
   /** Closes an fd the Driver made and nobody wants (close(2); errors are of no use to anyone here). */
@@ -250,8 +258,9 @@ export class Sockets {
     return true
   }
 
-  listen(plan: ListenPlan, deadline: number, callback: T.ResultCallback<T.Listener>): number {
+  listen(plan: ListenPlan, deadline: number, callback: T.ResultCallback<T.Listener>, closeOnExit: boolean): number {
     const c = new Composite("listen", callback, this.composites, this.closeFdFn)
+    c.exit = closeOnExit
     const start = (endpoints: ReadonlyArray<Endpoint>): void => {
       let i = 0
       const attempt = (): void => {
@@ -287,6 +296,9 @@ export class Sockets {
                   return attempt()
                 }
                 if (error !== null) return c.end(atEndpoint(error, e))
+                // A Unix socket's file now exists: unlinked on exit too (not an abstract name's).
+                const bound = Sockaddr.decode(e.sockaddr)
+                if (c.exit && "path" in bound && !bound.path.startsWith("\0")) this.mark(fd, true, bound.path)
                 this.step(
                   c,
                   false,
@@ -323,11 +335,12 @@ export class Sockets {
 
   connect(
     plan: ReturnType<typeof connectPlan>,
-    options: { noDelay: boolean; keepAlive: boolean },
+    options: { noDelay: boolean; keepAlive: boolean; closeOnExit: boolean },
     deadline: number,
     callback: T.ResultCallback<T.Connection>,
   ): number {
     const c = new Composite("connect", callback, this.composites, this.closeFdFn)
+    c.exit = options.closeOnExit
     const start = (endpoints: ReadonlyArray<Endpoint>): void => {
       let i = 0
       let last: Error | null = null
@@ -381,9 +394,10 @@ export class Sockets {
     return c.handle
   }
 
-  accept(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>): number {
+  accept(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>, closeOnExit: boolean): number {
     const c = new Composite("accept", callback, this.composites, this.closeFdFn)
     c.fd = listenerFd
+    c.exit = closeOnExit
     const attempt = (): void => {
       this.step(
         c,
@@ -391,7 +405,7 @@ export class Sockets {
         (cb) => this.ring.submitAccept(listenerFd, deadline, cb),
         (error, fd) => {
           if (error !== null) return c.end(error)
-          c.owned.push(fd)
+          this.own(c, fd)
           const connection = this.connection(fd)
           if (connection instanceof Error) {
             // The peer went away between the kernel's accept and getpeername (ENOTCONN): nobody can
@@ -423,7 +437,7 @@ export class Sockets {
       (cb) => this.ring.submitSocket(domain, type, 0, deadline, cb),
       (error, fd) => {
         if (error !== null) return onError(error)
-        c.owned.push(fd)
+        this.own(c, fd)
         next(fd)
       },
     )
@@ -494,6 +508,12 @@ export class Sockets {
     const remote = name(fd, this.native().getpeername)
     if (typeof remote === "number") return Errors.errnoError(remote, "getpeername", at, place)
     return { fd, localAddress: local, remoteAddress: remote }
+  }
+
+  /** `fd`, just made by the kernel, is `c`'s (and marked at once when `c` asks for closeOnExit). */
+  private own<A>(c: Composite<A>, fd: number): void {
+    c.owned.push(fd)
+    if (c.exit) this.mark(fd, true)
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */

@@ -90,9 +90,10 @@ export interface NativeLoop {
   stats(): NativeStats | undefined
   /**
    * Adds fd to (on) or takes it out of the fds the binding closes if the Loop is finalized or its
-   * environment ends (a worker terminated, the process exiting) before destroy(): 0 or -EINVAL.
+   * environment ends (a worker terminated, the process exiting) before destroy(), with `path` (a
+   * Unix socket's) unlinked after it: 0 or -EINVAL. A close of fd handed to the loop takes it out.
    */
-  closeOnExit(fd: number, on: boolean): number
+  closeOnExit(fd: number, on: boolean, path?: string): number
   /** Whether the process's uid, gid or groups differ from those it had at open (three syscalls). */
   credentialsChanged(): boolean
   /** Delivers completions now, as a notification would. */

@@ -29,6 +29,7 @@ export type {
   RequestHandle,
   SyncOptions,
   WriteOptions,
+  SocketOptions,
   AllocateOptions,
   FileStats,
   MkdirOptions,

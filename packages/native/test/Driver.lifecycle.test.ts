@@ -329,6 +329,113 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual(["inline eof port free file open", "thread eof port free file open"])
   }, 90_000)
 
+  it("closeOnExit on listen, accept and connect marks each socket from its start: one still connecting, a Unix listener's path", async () => {
+    // A connect to a listener whose backlog is full waits for ever (the kernel drops the SYNs):
+    // the worker terminated meanwhile leaves no socket behind with closeOnExit, one without it
+    // (the socket exists from the connect's first step, before anything is handed over). A Unix
+    // listener's socket file is removed, as Node's server removes it.
+    const dir = mkdtempSync(join(tmpdir(), "iou-exit-"))
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { readdirSync, readlinkSync, existsSync } = await import("node:fs")
+       const sockets = () =>
+         readdirSync("/proc/self/fd").filter((f) => {
+           try {
+             return readlinkSync("/proc/self/fd/" + f).startsWith("socket:")
+           } catch {
+             return false
+           }
+         }).length
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         const closeOnExit = workerData.closeOnExit
+         if (workerData.path !== undefined) {
+           const l = await ring.listen({ path: workerData.path }, { closeOnExit })
+           ring.accept(l, { closeOnExit }).catch(() => {})
+         } else {
+           ring.connect({ host: "127.0.0.1", port: workerData.port }, { closeOnExit }).catch(() => {})
+         }
+         setTimeout(() => { parentPort.postMessage("busy"); for (;;) {} }, 50)
+       \`
+       const ring = Driver.open()
+       const listener = await ring.listen({ host: "127.0.0.1", port: 0, backlog: 0 })
+       const port = listener.localAddress.port
+       const fill = new AbortController()
+       for (let i = 0; i < 4; i++) ring.connect({ host: "127.0.0.1", port }, { signal: fill.signal }).catch(() => {})
+       await new Promise((d) => setTimeout(d, 200))
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         for (const closeOnExit of [true, false]) {
+           for (const kind of ["connect", "unix"]) {
+             const path = kind === "unix" ? ${JSON.stringify(dir)} + "/" + engine + closeOnExit + ".sock" : undefined
+             const before = sockets()
+             const worker = new Worker(body, { eval: true, workerData: { engine, closeOnExit, port, path } })
+             worker.on("error", (e) => console.log("worker error", e.message))
+             await new Promise((d) => worker.once("message", d))
+             await worker.terminate()
+             const left = sockets() - before
+             const file = path === undefined ? "" : existsSync(path) ? " file left" : " file removed"
+             results.push([engine, closeOnExit ? "closeOnExit" : "unmarked", kind, left].join(" ") + file)
+           }
+         }
+       }
+       fill.abort()
+       await ring.close()
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(
+      ["inline", "thread"].flatMap((engine) => [
+        `${engine} closeOnExit connect 0`,
+        `${engine} closeOnExit unix 0 file removed`,
+        `${engine} unmarked connect 1`,
+        `${engine} unmarked unix 1 file left`,
+      ]),
+    )
+  }, 90_000)
+
+  it("closeOnExit: a closeFd still waiting for room when the worker is terminated keeps the mark: the fd is closed", async () => {
+    // maxInFlight 1, held by a pending accept: the marked listener's close waits in the Driver's
+    // queue, so the kernel has not closed it; the binding still must.
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine, maxInFlight: 1 })
+         const marked = await ring.listen({ host: "127.0.0.1", port: 0 }, { closeOnExit: true })
+         const other = await ring.listen({ host: "127.0.0.1", port: 0 })
+         ring.accept(other).catch(() => {})
+         ring.closeFd(marked.fd).catch(() => {})
+         parentPort.postMessage({ port: marked.localAddress.port, queued: ring.stats().outstanding })
+         setInterval(() => {}, 1000)
+       \`
+       const ring = Driver.open()
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         const worker = new Worker(body, { eval: true, workerData: { engine } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         const { port, queued } = await new Promise((d) => worker.once("message", d))
+         await worker.terminate()
+         const again = await ring.listen({ host: "127.0.0.1", port }).then(
+           (l) => ring.closeFd(l.fd).then(() => "port free"),
+           (e) => e.code,
+         )
+         results.push([engine, queued, again].join(" "))
+       }
+       await ring.close()
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(["inline 2 port free", "thread 2 port free"])
+  }, 90_000)
+
   it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {
     // A 1 GiB write to a regular file runs in an io-wq worker, which a cancel cannot stop. The
     // cutoff abandons it (its buffer quarantined); the loop thread then exits, and the kernel holds

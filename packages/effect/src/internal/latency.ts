@@ -47,8 +47,5 @@ export const withLatency = (service: IoUring.IoUring["Service"], ring: string): 
             timed(metric, (member as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>)(...args))
         : timed(metric, member as Effect.Effect<unknown, unknown>)
   }
-  return Ring.withExitFds(
-    Ring.withLingering(timedService as IoUring.IoUring["Service"], Ring.lingeringOf(service)),
-    Ring.exitFdsOf(service),
-  )
+  return Ring.withLingering(timedService as IoUring.IoUring["Service"], Ring.lingeringOf(service))
 }

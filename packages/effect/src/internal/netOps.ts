@@ -15,7 +15,6 @@ import { Sockaddr } from "@iou/core"
 import { Effect } from "effect"
 import type { Data, IoUring, SocketAddress } from "../IoUring.ts"
 import { IoUringError, SystemError } from "../IoUringError.ts"
-import * as Ring from "./ring.ts"
 
 /**
  * Where to listen: TCP (host omitted: every interface, as node:net; `noDelay` and `keepAlive` are
@@ -170,72 +169,57 @@ const listenerClosed = (listener: Listener): IoUringError =>
   })
 
 /** The NetOps over the ring `io`. */
-export const make = (io: IoUring["Service"]): NetOps => {
-  // Each listener and connection is closed by the binding if the worker ends before its close.
-  const exitFds = Ring.exitFdsOf(io)
-  const owned = <A extends { readonly fd: number }>(effect: Effect.Effect<A, IoUringError>) =>
-    exitFds === undefined
-      ? effect
-      : Effect.map(effect, (made) => {
-          exitFds(made.fd)
-          return made
-        })
-  return {
-    listen: (options) =>
-      ("path" in options ? pathTooLong(options.path, "bind") : undefined) ??
-      owned(
-        Effect.map(
-          io.listen(
-            "path" in options
-              ? { path: options.path, backlog: options.backlog }
-              : {
-                  host: options.host,
-                  port: options.port ?? 0,
-                  backlog: options.backlog,
-                  noDelay: options.noDelay,
-                  keepAlive: options.keepAlive,
-                },
-          ),
-          (listener): Listener => ({
-            fd: listener.fd,
-            address: boundAddress(listener.localAddress, options),
-            closed: false,
-          }),
-        ),
+export const make = (io: IoUring["Service"]): NetOps => ({
+  listen: (options) =>
+    ("path" in options ? pathTooLong(options.path, "bind") : undefined) ??
+    Effect.map(
+      io.listen(
+        "path" in options
+          ? { path: options.path, backlog: options.backlog }
+          : {
+              host: options.host,
+              port: options.port ?? 0,
+              backlog: options.backlog,
+              noDelay: options.noDelay,
+              keepAlive: options.keepAlive,
+            },
       ),
-    accept: (listener) =>
-      Effect.suspend(() =>
-        listener.closed
-          ? Effect.fail(listenerClosed(listener))
-          : owned(Effect.map(io.accept(listener.fd), ({ fd }): Connection => ({ fd }))),
-      ),
-    connect: (options) =>
-      ("path" in options ? pathTooLong(options.path, "connect") : undefined) ??
-      owned(
-        Effect.map(
-          "path" in options
-            ? io.connect({ path: options.path })
-            : io.connect(
-                { host: options.host ?? "localhost", port: options.port },
-                { noDelay: options.noDelay, keepAlive: options.keepAlive },
-              ),
-          ({ fd }): Connection => ({ fd }),
-        ),
-      ),
-    recvMany: receiver(io),
-    send: (connection, data) => io.send(connection.fd, data),
-    shutdownWrite: (connection) => Effect.ignore(io.shutdownSocket(connection.fd, "write")),
-    close: (connection) => Effect.ignore(io.closeFd(connection.fd)),
-    closeListener: (listener) =>
-      Effect.suspend(() => {
-        listener.closed = true
-        const { address } = listener
-        return Effect.andThen(
-          Effect.ignoreCause(io.closeFd(listener.fd)),
-          address._tag === "Unix" && !address.path.startsWith("\0")
-            ? Effect.ignoreCause(io.unlink(address.path))
-            : Effect.void,
-        )
+      (listener): Listener => ({
+        fd: listener.fd,
+        address: boundAddress(listener.localAddress, options),
+        closed: false,
       }),
-  }
-}
+    ),
+  accept: (listener) =>
+    Effect.suspend(() =>
+      listener.closed
+        ? Effect.fail(listenerClosed(listener))
+        : Effect.map(io.accept(listener.fd), ({ fd }): Connection => ({ fd })),
+    ),
+  connect: (options) =>
+    ("path" in options ? pathTooLong(options.path, "connect") : undefined) ??
+    Effect.map(
+      "path" in options
+        ? io.connect({ path: options.path })
+        : io.connect(
+            { host: options.host ?? "localhost", port: options.port },
+            { noDelay: options.noDelay, keepAlive: options.keepAlive },
+          ),
+      ({ fd }): Connection => ({ fd }),
+    ),
+  recvMany: receiver(io),
+  send: (connection, data) => io.send(connection.fd, data),
+  shutdownWrite: (connection) => Effect.ignore(io.shutdownSocket(connection.fd, "write")),
+  close: (connection) => Effect.ignore(io.closeFd(connection.fd)),
+  closeListener: (listener) =>
+    Effect.suspend(() => {
+      listener.closed = true
+      const { address } = listener
+      return Effect.andThen(
+        Effect.ignoreCause(io.closeFd(listener.fd)),
+        address._tag === "Unix" && !address.path.startsWith("\0")
+          ? Effect.ignoreCause(io.unlink(address.path))
+          : Effect.void,
+      )
+    }),
+})

@@ -152,26 +152,6 @@ export const withLingering = <S extends IoUring.IoUring["Service"]>(
 }
 
 /**
- * Marks (or unmarks) an fd the platform services own, a listener or a connection, to be closed by
- * the binding if the worker or process ends before they close it (the Driver's closeOnExit; closeFd
- * unmarks). Carried like `Lingering`: by the service `make` built and by the latency wrapper
- * (`withExitFds`).
- */
-export type ExitFds = (fd: number) => void
-
-const EXIT_FDS: unique symbol = Symbol("@iou/effect/ring/exitFds")
-
-/** How to mark an fd of the ring under `service` to be closed on exit, when its Driver can. */
-export const exitFdsOf = (service: IoUring.IoUring["Service"]): ExitFds | undefined =>
-  (service as { readonly [EXIT_FDS]?: ExitFds })[EXIT_FDS]
-
-/** `service` carrying `exitFds` (make, and a wrapper of a service that had it). */
-export const withExitFds = <S extends IoUring.IoUring["Service"]>(service: S, exitFds: ExitFds | undefined): S => {
-  if (exitFds !== undefined) Object.defineProperty(service, EXIT_FDS, { value: exitFds })
-  return service
-}
-
-/**
  * The IoUring service over `driver`; `now` is the Driver's monotonic clock in ms; `lingering`, the
  * registry the layer cuts off before it closes the Driver.
  */
@@ -186,8 +166,7 @@ export const make = (driver: DriverLike, now: () => number, lingering?: Lingerin
     )
   const made = service(driver, now, stat)
   Object.defineProperty(made, RAW, { value: { driver } satisfies Raw })
-  const closeOnExit = driver.closeOnExit?.bind(driver)
-  return withExitFds(withLingering(made, lingering), closeOnExit && ((fd) => closeOnExit(fd)))
+  return withLingering(made, lingering)
 }
 
 const service = (
@@ -284,6 +263,8 @@ const service = (
       (cb) => driver.submitSync(fd, options?.dataOnly ?? false, deadlineOf(options?.timeout, now), cb),
       toVoid,
     ),
+  // The sockets the service makes are closed (a Unix listener's path unlinked) if the worker or
+  // process ends before their closeFd, from the moment the kernel made them: as Node closes its own.
   listen: (target, options) =>
     guard("listen", undefined, () => {
       const deadline = deadlineOf(options?.timeout, now)
@@ -291,7 +272,7 @@ const service = (
         driver,
         "listen",
         undefined,
-        (cb) => driver.openListener(target, deadline, cb),
+        (cb) => driver.openListener(target, deadline, cb, true),
         (listener) => listener!,
       )
     }),
@@ -303,14 +284,18 @@ const service = (
         driver,
         "accept",
         fd,
-        (cb) => driver.acceptConnection(fd, deadline, cb),
+        (cb) => driver.acceptConnection(fd, deadline, cb, true),
         (connection) => connection!,
       )
     }),
   connect: (target, options) =>
     guard("connect", undefined, () => {
       const deadline = deadlineOf(options?.timeout, now)
-      const socketOptions = { noDelay: options?.noDelay ?? false, keepAlive: options?.keepAlive ?? false }
+      const socketOptions = {
+        noDelay: options?.noDelay ?? false,
+        keepAlive: options?.keepAlive ?? false,
+        closeOnExit: true,
+      }
       return request<Connection, Connection | undefined>(
         driver,
         "connect",
