@@ -2,7 +2,10 @@
 // (NodeIoUring.layer) and holds one connection; the worker is terminated. Prints, per engine (with
 // and without the latency histograms), whether the connection's other end read end of stream and
 // whether the port can be listened on again (the binding closed the listener and the connection:
-// the Driver's closeOnExit).
+// the Driver's closeOnExit). Then, per engine, a worker whose IoUring connect is still in flight (to
+// a listener whose backlog is full) when it is terminated: how many sockets the process has more
+// afterwards (0: the socket was marked from its start).
+import { readdirSync, readlinkSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import { Driver } from "@iou/native"
 
@@ -44,5 +47,36 @@ for (const [engine, histograms] of [
   )
   results.push(`${engine}${histograms ? " histograms" : ""} ${end} ${again}`)
 }
+
+const connecting = `
+const { Effect } = await import("effect")
+const { IoUring, NodeIoUring } = await import("@iou/effect")
+const { parentPort, workerData } = await import("node:worker_threads")
+const program = Effect.flatMap(Effect.service(IoUring), (io) => io.connect({ host: "127.0.0.1", port: workerData.port }))
+Effect.runFork(program.pipe(Effect.provide(NodeIoUring.layer({ engine: workerData.engine }))))
+setTimeout(() => parentPort.postMessage("connecting"), 200)
+`
+const sockets = () =>
+  readdirSync("/proc/self/fd").filter((f) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${f}`).startsWith("socket:")
+    } catch {
+      return false
+    }
+  }).length
+const full = await ring.listen({ host: "127.0.0.1", port: 0, backlog: 0 })
+const fill = new AbortController()
+const port = full.localAddress.port
+for (let i = 0; i < 4; i++) ring.connect({ host: "127.0.0.1", port }, { signal: fill.signal }).catch(() => {})
+await new Promise((d) => setTimeout(d, 200))
+for (const engine of ["inline", "thread"]) {
+  const before = sockets()
+  const worker = new Worker(connecting, { eval: true, workerData: { engine, port } })
+  worker.on("error", (e) => console.log("worker error", e.message))
+  await new Promise((d) => worker.once("message", d))
+  await worker.terminate()
+  results.push(`${engine} connecting ${sockets() - before}`)
+}
+fill.abort()
 await ring.close()
 console.log(JSON.stringify(results))

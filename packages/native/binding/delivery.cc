@@ -195,15 +195,17 @@ void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n)
 }
 
 // Teardown's completions, before ReleaseBuffers: a close of a marked fd that the loop's stop
-// abandoned before the kernel ran it (not KERNEL_HELD) left the fd open: closed here, since no
-// JavaScript will (Delivery.closeAbandoned does it otherwise). JS thread.
+// abandoned before the kernel ran it (not KERNEL_HELD) left the fd open: closed here (and its Unix
+// socket path unlinked), since no JavaScript will (Delivery.closeAbandoned does it otherwise). JS
+// thread.
 void Loop::CloseAbandonedCloses(const struct iou_completion* completions, uint32_t n) {
   if (exit_closes_.empty()) return;
   for (uint32_t i = 0; i < n; i++) {
     const auto entry = exit_closes_.find(static_cast<uint32_t>(completions[i].tag));
     if (entry == exit_closes_.end()) continue;
     if (completions[i].outcome == IOU_OUTCOME_ABANDONED && (completions[i].flags & IOU_COMPLETION_KERNEL_HELD) == 0) {
-      close(entry->second);
+      close(entry->second.first);
+      if (!entry->second.second.empty()) unlink(entry->second.second.c_str());
     }
   }
 }

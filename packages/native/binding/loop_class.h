@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "iou.h"
 #include "loop.h"
@@ -152,10 +153,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // Driver before it closes the fd itself. Teardown closes them from the cleanup hook or the
   // finalizer, after the loop is gone.
   std::unordered_map<int32_t, std::string> exit_fds_;
-  // The closes of marked fds handed to the loop and not yet polled, by slot: one the loop's stop
-  // abandoned before the kernel ran it is done by Teardown (close(2)), as Delivery.closeAbandoned
-  // does for the Driver. Entries go when the completion is polled (ReleaseBuffers).
-  std::unordered_map<uint32_t, int32_t> exit_closes_;
+  // The closes of marked fds handed to the loop and not yet polled, by slot, with their paths:
+  // one the loop's stop abandoned before the kernel ran it is done by Teardown (close(2), unlink),
+  // as Delivery.closeAbandoned does for the Driver. Entries go when the completion is polled
+  // (ReleaseBuffers).
+  std::unordered_map<uint32_t, std::pair<int32_t, std::string>> exit_closes_;
   // delivery.cc (read by Teardown)
   uint32_t drain_depth_ = 0;  // Drains running (an inner one inside an outer's callback scope)
   bool dispatching_ = false;  // the Driver's dispatch is running: a Drain now only asks for another round

@@ -210,8 +210,9 @@ export class Driver extends CallbackApi {
    * Has the binding close `fd` with close(2) if this Driver is garbage-collected unclosed or its
    * thread's environment ends (a worker terminated, the process exiting) before `closeFd(fd)`, as
    * Node closes its own sockets then (`enabled` false: no longer). For an fd closed only with this
-   * Driver's closeFd: one closed another way may be a different file by then. listen, accept and
-   * connect take `closeOnExit: true` to mark their socket from the moment the kernel made it.
+   * Driver's closeFd (and never after asking for its close): one closed another way may be a
+   * different file by then. listen, accept and connect take `closeOnExit: true` to mark their
+   * socket from the moment the kernel made it.
    */
   closeOnExit(fd: number, enabled = true): void {
     Validate.fd(fd)

@@ -21,6 +21,7 @@
 import { Sockaddr } from "@iou/core"
 import { lookup } from "node:dns"
 import { constants as os } from "node:os"
+import { resolve } from "node:path"
 import type { NativeSockets } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import * as Errors from "./IoUringError.ts"
@@ -296,9 +297,10 @@ export class Sockets {
                   return attempt()
                 }
                 if (error !== null) return c.end(atEndpoint(error, e))
-                // A Unix socket's file now exists: unlinked on exit too (not an abstract name's).
+                // A Unix socket's file now exists: unlinked on exit too (not an abstract name's), by
+                // its absolute path (the process's working directory may change meanwhile).
                 const bound = Sockaddr.decode(e.sockaddr)
-                if (c.exit && "path" in bound && !bound.path.startsWith("\0")) this.mark(fd, true, bound.path)
+                if (c.exit && "path" in bound && !bound.path.startsWith("\0")) this.mark(fd, true, resolve(bound.path))
                 this.step(
                   c,
                   false,

@@ -398,42 +398,61 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
   }, 90_000)
 
-  it("closeOnExit: a closeFd still waiting for room when the worker is terminated keeps the mark: the fd is closed", async () => {
-    // maxInFlight 1, held by a pending accept: the marked listener's close waits in the Driver's
-    // queue, so the kernel has not closed it; the binding still must.
+  it("closeOnExit: a closeFd still waiting for room when the worker is terminated keeps the mark: the fd is closed, a Unix path removed", async () => {
+    // maxInFlight 1, held by a pending accept: the marked listener's close waits in the loop (taken,
+    // the kernel has not run it: the loop's stop abandons it), or with 40 accepts queued before it
+    // in the Driver's own queue. Either way the kernel has not closed the fd; the binding must.
+    const dir = mkdtempSync(join(tmpdir(), "iou-room-"))
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
+       const { existsSync } = await import("node:fs")
        const body = \`
          const { Driver } = await import(process.env.SRC_URL)
          const { parentPort, workerData } = await import("node:worker_threads")
-         const ring = Driver.open({ engine: workerData.engine, maxInFlight: 1 })
-         const marked = await ring.listen({ host: "127.0.0.1", port: 0 }, { closeOnExit: true })
+         const ring = Driver.open({ engine: workerData.engine, size: 8, maxInFlight: 1 })
+         const target = workerData.path === undefined ? { host: "127.0.0.1", port: 0 } : { path: workerData.path }
+         // A TCP listener marked by hand; a Unix one by listen's option, which also marks its path.
+         const marked = await ring.listen(target, { closeOnExit: workerData.path !== undefined })
+         if (workerData.path === undefined) ring.closeOnExit(marked.fd, true)
          const other = await ring.listen({ host: "127.0.0.1", port: 0 })
-         ring.accept(other).catch(() => {})
+         for (let i = 0; i < (workerData.where === "loop" ? 1 : 40); i++) ring.accept(other).catch(() => {})
          ring.closeFd(marked.fd).catch(() => {})
-         parentPort.postMessage({ port: marked.localAddress.port, queued: ring.stats().outstanding })
+         parentPort.postMessage(marked.localAddress.port ?? 0)
          setInterval(() => {}, 1000)
        \`
        const ring = Driver.open()
        const results = []
        for (const engine of ["inline", "thread"]) {
-         const worker = new Worker(body, { eval: true, workerData: { engine } })
-         worker.on("error", (e) => console.log("worker error", e.message))
-         const { port, queued } = await new Promise((d) => worker.once("message", d))
-         await worker.terminate()
-         const again = await ring.listen({ host: "127.0.0.1", port }).then(
-           (l) => ring.closeFd(l.fd).then(() => "port free"),
-           (e) => e.code,
-         )
-         results.push([engine, queued, again].join(" "))
+         for (const where of ["loop", "driver"]) {
+           for (const kind of ["tcp", "unix"]) {
+             const path = kind === "unix" ? ${JSON.stringify(dir)} + "/" + engine + where + ".sock" : undefined
+             const worker = new Worker(body, { eval: true, workerData: { engine, where, path } })
+             worker.on("error", (e) => console.log("worker error", e.message))
+             const port = await new Promise((d) => worker.once("message", d))
+             await worker.terminate()
+             const file = path === undefined ? "" : existsSync(path) ? " file left" : " file removed"
+             const again = await ring.listen(path === undefined ? { host: "127.0.0.1", port } : { path }).then(
+               (l) => ring.closeFd(l.fd).then(() => "free"),
+               (e) => e.code,
+             )
+             results.push([engine, where, kind, again].join(" ") + file)
+           }
+         }
        }
        await ring.close()
        console.log(JSON.stringify(results))`,
       60_000,
     )
     expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
-    expect(JSON.parse(r.stdout)).toEqual(["inline 2 port free", "thread 2 port free"])
+    expect(JSON.parse(r.stdout)).toEqual(
+      ["inline", "thread"].flatMap((engine) =>
+        ["loop", "driver"].flatMap((where) => [
+          `${engine} ${where} tcp free`,
+          `${engine} ${where} unix free file removed`,
+        ]),
+      ),
+    )
   }, 90_000)
 
   it("close({ shutdownTimeout: 0 }) resolves while an abandoned write is still in the kernel, and never blocks the JS thread", async (ctx) => {

@@ -251,7 +251,9 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     const writer = openSync(fifo, "r+")
     cleanups.push(() => closeSync(writer))
     const reading = ring.readFile(fifo).catch((error: unknown) => error)
-    await until(() => ring.stats().completed >= 2 && ring.stats().outstanding === 1)
+    // The read is in the loop (open and stat completed, the read taken): the loop's counters, which
+    // the thread engine's loop moves before the Driver has seen the stat's completion.
+    await until(() => ring.stats().completed >= 2 && ring.stats().submitted >= 3 && ring.stats().outstanding === 1)
     await ring.close({ shutdownTimeout: 100 })
     const e = (await reading) as IoUringError
     expect(e).toBeInstanceOf(IoUringError)
