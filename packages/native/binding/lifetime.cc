@@ -1,8 +1,8 @@
 // lifetime.cc: the Loop's lifetime: open() (the iou_loop and the libuv handles of its engine),
-// close(), destroy() and Teardown (also run by the finalizer and the environment's cleanup hook,
-// where it closes the fds the Driver gave it with closeOnExit);
-// the AsyncSlot those handles live in and its async cleanup hook; the Exiting list of loops whose
-// thread has not ended; and Hold/Release/Ref/Unref, which keep the process and the Driver alive
+// close(), destroy(), closeOnExit() and Teardown (also run by the finalizer and the environment's
+// cleanup hook, where it closes the fds marked with closeOnExit); the AsyncSlot those handles live
+// in and its async cleanup hook; the Exiting list of loops whose thread has not ended; and
+// Hold/Release/Ref/Unref, which keep the process and the Driver alive
 // exactly while requests are in flight or a close is under way. Every function here runs on the
 // JS thread that created the Loop.
 //
@@ -295,8 +295,8 @@ void Loop::Teardown(bool from_js) {
     // on I/O that may not complete) and joins the thread: every request then has its completion,
     // so the memory of those that ended (all but the kernel-held ones) is released here rather
     // than quarantined, the fds the completions made are closed (nobody will see them), and
-    // iou_loop_destroy frees the loop. The kernel never sees this binding's
-    // iovec arrays (the loop copies them at admission).
+    // iou_loop_destroy frees the loop. The kernel never sees this binding's iovec arrays (the loop
+    // copies them at admission).
     if (inline_) CloseAsync(); /* stop polling the loop's fd before the stop closes it */
     if (exiting != nullptr && iou_loop_exited(loop_)) {
       if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);

@@ -51,8 +51,8 @@ export const listen = (
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  const exit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  return composite(r, "listen", signal, (cb) => r.sockets.listen(plan, deadline, cb, exit))
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  return composite(r, "listen", signal, (cb) => r.sockets.listen(plan, deadline, cb, closeOnExit))
 }
 
 export const accept = (
@@ -64,8 +64,8 @@ export const accept = (
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  const exit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  return composite(r, "accept", signal, (cb) => r.sockets.accept(fd, deadline, cb, exit))
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  return composite(r, "accept", signal, (cb) => r.sockets.accept(fd, deadline, cb, closeOnExit))
 }
 
 export const connect = (
@@ -239,8 +239,7 @@ export const openListener = (
   const plan = Sockets.listenPlan(target)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  const exit = Validate.optionalBoolean(closeOnExit, "closeOnExit")
-  return r.sockets.listen(plan, d, callback, exit)
+  return r.sockets.listen(plan, d, callback, Validate.optionalBoolean(closeOnExit, "closeOnExit"))
 }
 
 export const openConnection = (
@@ -270,8 +269,7 @@ export const acceptConnection = (
   Validate.fd(listener)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  const exit = Validate.optionalBoolean(closeOnExit, "closeOnExit")
-  return r.sockets.accept(listener, d, callback, exit)
+  return r.sockets.accept(listener, d, callback, Validate.optionalBoolean(closeOnExit, "closeOnExit"))
 }
 
 const shutdownHow = (how: unknown): number => {

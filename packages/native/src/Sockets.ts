@@ -178,8 +178,8 @@ class Composite<A> {
   readonly syscall: "listen" | "connect" | "accept"
   /** The endpoint being tried (listen, connect), which its errors carry; accept: the listener's fd. */
   place: Errors.Place = {}
-  /** Its sockets are marked to be closed on exit from the moment they exist (closeOnExit). */
-  exit = false
+  /** Its sockets are marked to be closed on exit from the moment they exist. */
+  closeOnExit = false
   fd: number | undefined = undefined
   private readonly callback: T.ResultCallback<A>
   private readonly registry: Map<number, Composite<unknown>>
@@ -261,7 +261,7 @@ export class Sockets {
 
   listen(plan: ListenPlan, deadline: number, callback: T.ResultCallback<T.Listener>, closeOnExit: boolean): number {
     const c = new Composite("listen", callback, this.composites, this.closeFdFn)
-    c.exit = closeOnExit
+    c.closeOnExit = closeOnExit
     const start = (endpoints: ReadonlyArray<Endpoint>): void => {
       let i = 0
       const attempt = (): void => {
@@ -300,7 +300,8 @@ export class Sockets {
                 // A Unix socket's file now exists: unlinked on exit too (not an abstract name's), by
                 // its absolute path (the process's working directory may change meanwhile).
                 const bound = Sockaddr.decode(e.sockaddr)
-                if (c.exit && "path" in bound && !bound.path.startsWith("\0")) this.mark(fd, true, resolve(bound.path))
+                if (c.closeOnExit && "path" in bound && !bound.path.startsWith("\0"))
+                  this.mark(fd, true, resolve(bound.path))
                 this.step(
                   c,
                   false,
@@ -342,7 +343,7 @@ export class Sockets {
     callback: T.ResultCallback<T.Connection>,
   ): number {
     const c = new Composite("connect", callback, this.composites, this.closeFdFn)
-    c.exit = options.closeOnExit
+    c.closeOnExit = options.closeOnExit
     const start = (endpoints: ReadonlyArray<Endpoint>): void => {
       let i = 0
       let last: Error | null = null
@@ -399,7 +400,7 @@ export class Sockets {
   accept(listenerFd: number, deadline: number, callback: T.ResultCallback<T.Connection>, closeOnExit: boolean): number {
     const c = new Composite("accept", callback, this.composites, this.closeFdFn)
     c.fd = listenerFd
-    c.exit = closeOnExit
+    c.closeOnExit = closeOnExit
     const attempt = (): void => {
       this.step(
         c,
@@ -515,7 +516,7 @@ export class Sockets {
   /** `fd`, just made by the kernel, is `c`'s (and marked at once when `c` asks for closeOnExit). */
   private own<A>(c: Composite<A>, fd: number): void {
     c.owned.push(fd)
-    if (c.exit) this.mark(fd, true)
+    if (c.closeOnExit) this.mark(fd, true)
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */
