@@ -297,6 +297,11 @@ export interface RecvManyOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+/** acceptMany's options: recvMany's, and closeOnExit for each connection (as SocketOptions'). */
+export interface AcceptManyOptions extends RecvManyOptions {
+  readonly closeOnExit?: boolean | undefined
+}
+
 /** Which direction shutdownSocket ends: SHUT_RD, SHUT_WR or SHUT_RDWR. */
 export type ShutdownHow = "read" | "write" | "both"
 

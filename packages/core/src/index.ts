@@ -27,6 +27,7 @@ export type {
   SyncOptions,
   WriteOptions,
   SocketOptions,
+  AcceptManyOptions,
   AllocateOptions,
   FileStats,
   MkdirOptions,

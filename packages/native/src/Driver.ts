@@ -139,8 +139,9 @@ export class Driver extends CallbackApi {
    * its addresses. Iterate with `for await`; breaking out (or `return()`) or aborting `signal` stops
    * it, and a connection that arrives after that, or was accepted but not taken yet, is closed: an
    * fd only reaches a caller who still wants it. `timeout` (ms) bounds the whole stream.
+   * `closeOnExit`: each connection is marked as it arrives (see closeOnExit).
    */
-  acceptMany(listener: number | { readonly fd: number }, options?: T.RecvManyOptions): Many<T.Connection> {
+  acceptMany(listener: number | { readonly fd: number }, options?: T.AcceptManyOptions): Many<T.Connection> {
     return SocketOps.acceptMany(this.r, listener, options)
   }
 

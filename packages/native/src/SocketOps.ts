@@ -25,15 +25,21 @@ const listenerFd = (listener: number | { readonly fd: number }): number =>
 export const acceptMany = (
   r: Requests,
   listener: number | { readonly fd: number },
-  options: T.RecvManyOptions | undefined,
+  options: T.AcceptManyOptions | undefined,
 ): Many<T.Connection> => {
   const fd = listenerFd(listener)
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  // Marked as it arrives, before it waits for the iterator (a discarded one is unmarked and closed).
+  const marked = (connection: (c: T.Connection) => void) => (c: T.Connection) => {
+    r.closeOnExit(c.fd, true)
+    connection(c)
+  }
   return new Many<T.Connection>(
     {
-      start: (connection, end) => submitAcceptMany(r, fd, deadline, connection, end),
+      start: (connection, end) => submitAcceptMany(r, fd, deadline, closeOnExit ? marked(connection) : connection, end),
       cancel: (handle) => r.cancel(handle),
       aborted: (reason) => Errors.abortError("accept", fd, reason),
       discard: (connection) => r.refuseConnection(connection.fd),

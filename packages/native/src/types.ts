@@ -30,6 +30,7 @@ export type {
   SyncOptions,
   WriteOptions,
   SocketOptions,
+  AcceptManyOptions,
   AllocateOptions,
   FileStats,
   MkdirOptions,

@@ -398,6 +398,54 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
   }, 90_000)
 
+  it("closeOnExit on acceptMany marks each connection as it arrives", async () => {
+    // The worker takes one connection from acceptMany and is terminated holding it: the peer reads
+    // end of stream with closeOnExit, and nothing (the receive's deadline) without.
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         const listener = await ring.listen({ host: "127.0.0.1", port: 0 }, { closeOnExit: true })
+         const connections = ring.acceptMany(listener, { closeOnExit: workerData.closeOnExit })[Symbol.asyncIterator]()
+         connections.next().then(() => parentPort.postMessage("accepted"))
+         parentPort.postMessage(listener.localAddress.port)
+         setInterval(() => {}, 1000)
+       \`
+       const ring = Driver.open()
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         for (const closeOnExit of [true, false]) {
+           const worker = new Worker(body, { eval: true, workerData: { engine, closeOnExit } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           const port = await new Promise((d) => worker.once("message", d))
+           const accepted = new Promise((d) => worker.once("message", d))
+           const client = await ring.connect({ host: "127.0.0.1", port })
+           await accepted
+           await worker.terminate()
+           const end = await ring.recv(client.fd, Buffer.alloc(1), { timeout: 1000 }).then(
+             (n) => (n === 0 ? "eof" : "data"),
+             (e) => e.code,
+           )
+           await ring.closeFd(client.fd)
+           results.push([engine, closeOnExit, end].join(" "))
+         }
+       }
+       await ring.close()
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual([
+      "inline true eof",
+      "inline false ETIMEDOUT",
+      "thread true eof",
+      "thread false ETIMEDOUT",
+    ])
+  }, 90_000)
+
   it("closeOnExit: a closeFd still waiting for room when the worker is terminated keeps the mark: the fd is closed, a Unix path removed", async () => {
     // maxInFlight 1, held by a pending accept: the marked listener's close waits in the loop (taken,
     // the kernel has not run it: the loop's stop abandons it), or with 40 accepts queued before it
