@@ -6,6 +6,7 @@
         "<!@(ls -1 csrc/*.c)",
         "binding/addon.cc",
         "binding/delivery.cc",
+        "binding/file.cc",
         "binding/lifetime.cc",
         "binding/loop.cc",
         "binding/socket.cc",

@@ -399,13 +399,22 @@ export interface SocketMethods {
 }
 
 /**
+ * readFile's low-level form, a request of several steps as SocketMethods' are: open, a stat of the
+ * fd, reads into a buffer of its size and closeFd; the callback gets the bytes or the error once,
+ * after the fd is closed, and the handle is one `cancel` takes (as an abort: AbortError).
+ */
+export interface FileMethods {
+  submitReadFile(path: PathLike, deadline: number, callback: ResultCallback<Uint8Array>): RequestHandle
+}
+
+/**
  * The slice of the Driver that a service built over it needs: the low-level method of every
  * operation of the table (one callback per request, no Promise and no AbortSignal per operation),
  * `cancel`, `stats` and `close`. The Driver class has this shape; `NodeIoUring.layerWith` accepts
  * any value that does. Every callback is called exactly once, on the JS thread; deadlines are
  * absolute milliseconds on the clock of `Driver.now()`, 0 meaning none.
  */
-export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMethods {
+export interface DriverLike extends Pick<SubmitMethods, SubmitMethod>, SocketMethods, FileMethods {
   readonly config: EffectiveConfig
   cancel(handle: RequestHandle): boolean
   stats(): DriverStats

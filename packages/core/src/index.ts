@@ -13,6 +13,7 @@ export type {
   ShutdownHow,
   SocketAddress,
   SocketMethods,
+  FileMethods,
   CloseResult,
   Data,
   DriverConfig,

@@ -408,7 +408,7 @@ export const make: Effect.Effect<FileSystem.FileSystem, never, IoUring> = Effect
   const io = yield* IoUring
   const backend = yield* Effect.serviceOption(FileSystem.WatchBackend)
   const raw = Ring.rawOf(io)
-  return makeWith(Ops.make(io), raw === undefined ? undefined : Fused.make(raw, DEFAULT_MODE), backend)
+  return makeWith(Ops.make(io), raw === undefined ? undefined : Fused.make(raw), backend)
 })
 
 /**

@@ -143,6 +143,9 @@ export class FakeDriver {
   submitOpen(...args: [PathLike, OpenFlags, number, number, Callback]) {
     return this.submit("open", args.slice(0, 4), args[4])
   }
+  submitReadFile(path: PathLike, deadline: number, cb: ResultCallback<Uint8Array>) {
+    return this.submit("open", [path, deadline], cb as unknown as Callback) // its first step
+  }
   submitCloseFd(fd: number, cb: Callback): void {
     this.submit("close", [fd], cb)
   }

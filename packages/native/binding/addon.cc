@@ -161,6 +161,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("moduleVersion", Napi::Number::New(env, NODE_MODULE_VERSION));
   iou_binding::InitLoop(env, exports);
   iou_binding::InitSockets(env, exports);
+  iou_binding::InitFiles(env, exports);
   return exports;
 }
 

@@ -75,6 +75,8 @@ static_assert(sizeof(struct iou_completion) == 16, "completion: size");
 void InitLoop(Napi::Env env, Napi::Object exports);
 // socket.cc: exports.sockets, the synchronous socket calls (and their constants).
 void InitSockets(Napi::Env env, Napi::Object exports);
+// file.cc: exports.files, readFile's synchronous stat of its fd.
+void InitFiles(Napi::Env env, Napi::Object exports);
 
 }  // namespace iou_binding
 

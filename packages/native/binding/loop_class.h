@@ -11,7 +11,8 @@
 //   delivery.cc  completions polled into the completion area and handed to the Driver's dispatch
 //                (Drain), from the thread engine's notify or the inline engine's passes; poll()
 //   trace.cc     the test-only trace (Trace, trace.h)
-//   (socket.cc is no part of the class: the synchronous socket calls, exports.sockets)
+//   (socket.cc and file.cc are no part of the class: the synchronous socket calls,
+//   exports.sockets, and readFile's synchronous stat, exports.files)
 //
 // Threads: every member function runs on the JS thread that created the Loop (the loop's owner in
 // iou.h's terms) except Notify, which runs on the loop thread (as does the thread engine's

@@ -8,6 +8,7 @@
 import type { Config } from "@iou/core"
 import * as Data from "./DataOps.ts"
 import * as Files from "./FileOps.ts"
+import * as WholeFile from "./ReadFile.ts"
 import { OPERATIONS } from "./Operations.ts"
 import { type NativeFactory, Requests } from "./Requests.ts"
 import * as SocketOps from "./SocketOps.ts"
@@ -173,6 +174,15 @@ export class CallbackApi {
     callback: T.Callback,
   ): T.RequestHandle {
     return Files.submitOpen(this.r, path, flags, mode, deadline, callback)
+  }
+
+  /**
+   * readFile's callback form (ReadFile.ts): open, stat, reads into a Buffer of the file's size and
+   * closeFd as one request; the callback gets the Buffer (yours) or the error, once, after the fd
+   * is closed. The handle is what `cancel` takes.
+   */
+  submitReadFile(path: T.PathLike, deadline: number, callback: T.ResultCallback<Buffer>): T.RequestHandle {
+    return WholeFile.submitReadFile(this.r, path, deadline, callback)
   }
 
   /** closeFd: cancels what is outstanding on fd, waits for it, then closes fd; the callback gets 0. */

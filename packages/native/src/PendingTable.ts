@@ -7,7 +7,7 @@
  * named by the pair: to the caller by its RequestHandle (generation * SLOT_LIMIT + slot), to the
  * loop by its tag (the slot and the generation, the two halves of the staging record's tag), so a
  * stale handle or tag can never match the slot's next occupant. This file is the only place that
- * codec is spelled.
+ * codec is spelled, and where the handles of requests of several steps are made (compositeHandle).
  *
  * The columns are declared once, in COLUMNS (numbers, one typed array each) and REFERENCES (objects,
  * one plain array each); allocating and growing walk those lists. Releasing a slot, once per
@@ -21,6 +21,16 @@ import type { Data } from "./types.ts"
 /** A handle is generation * SLOT_LIMIT + slot; the native tag is (generation << 32) | slot. */
 export const SLOT_LIMIT = 2 ** 24
 const GENERATION_LIMIT = 2 ** 28
+let nextCompositeHandle = -1
+
+/**
+ * The handle of a request of several steps (Sockets.ts's listen, connect and accept, ReadFile.ts's
+ * callback form), each step a request of this table: negative, so it never names a slot; one
+ * counter for all of them, so that cancel finds each in one registry or the other.
+ */
+export const compositeHandle = (): number =>
+  nextCompositeHandle === -Number.MAX_SAFE_INTEGER ? (nextCompositeHandle = -1) : nextCompositeHandle--
+
 /** fds below this are counted per fd (countOnFd): Linux's default limit of open files per process (nr_open). */
 export const COUNTED_FDS = 2 ** 20
 

@@ -1,8 +1,11 @@
 /**
  * readFile: a whole file into a new Buffer (with `encoding`, decoded into a string), as
  * fs.promises.readFile reads it, in one Promise whose steps are the Driver's own requests, each
- * submitted from the callback of the one before: open (O_RDONLY | O_CLOEXEC), stat of the fd (its
- * type and size only), reads at increasing positions into a Buffer of that size, and closeFd. A
+ * submitted from the callback of the one before: open (O_RDONLY | O_CLOEXEC), reads at increasing
+ * positions into a Buffer of the size a stat of the fd reported, and closeFd. The stat (type and
+ * size only) is the one step not on the ring: a synchronous statx from the fd's cached attributes
+ * (binding/file.cc), made in the open's callback, since the kernel sends every ring statx to an
+ * io-wq worker, whose wake-ups would cost more than the rest of a small file's steps. A
  * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
  * chunks until end of file, which are then joined. As Node's: a file that shrank meanwhile ends
  * where its reads end; one that grew is read up to the size stat reported; a file over 2 GiB - 1 is
@@ -28,13 +31,20 @@
  */
 import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
 import * as Errors from "./IoUringError.ts"
-import { fillOpen, fillTypeAndSize } from "./FileOps.ts"
+import { binding } from "./binding.ts"
+import { fillOpen } from "./FileOps.ts"
 import { OPERATIONS } from "./Operations.ts"
+import { compositeHandle } from "./PendingTable.ts"
 import type { Requests } from "./Requests.ts"
-import * as Arena from "./Arena.ts"
 import * as Stats from "./Stats.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
+
+/**
+ * The stat's record: the synchronous statx writes it and the open's callback reads the type and
+ * size at once, so one serves every readFile of this thread.
+ */
+const STATX = new Uint8Array(Stats.STATX_SIZE)
 
 /** open's flags: O_RDONLY | O_CLOEXEC. */
 const READ_ONLY = Validate.openFlags(undefined)
@@ -66,10 +76,42 @@ export const readFile = (
   return encoding === undefined ? read : read.then((bytes) => bytes.toString(encoding))
 }
 
+/**
+ * readFile's callback form: `callback` gets the Buffer or the error, once; the handle is what
+ * cancel() takes (negative: a request of several steps), and cancelling is as an abort (AbortError,
+ * no reason). `deadline`: absolute ms on Driver.now(), 0 = none.
+ */
+export const submitReadFile = (
+  r: Requests,
+  path: T.PathLike,
+  deadline: number,
+  callback: T.ResultCallback<Buffer>,
+): T.RequestHandle => {
+  const p = Validate.path(path, "path")
+  const d = Validate.deadline(deadline)
+  Validate.callback(callback)
+  const request = new WholeFile(
+    r,
+    p,
+    d,
+    undefined,
+    (bytes) => callback(null, bytes),
+    (error) => callback(error as Error, undefined),
+  )
+  request.handle = compositeHandle()
+  r.readFiles.set(request.handle, request)
+  request.start()
+  return request.handle
+}
+
 /** One readFile request: see the module comment. */
 class WholeFile {
+  /** The callback form's handle (registered in Requests.readFiles until it ends), 0 for the Promise's. */
+  handle = 0
   /** The ring step in flight (its handle), 0 for none. */
   private step: T.RequestHandle = 0
+  /** cancel(handle) was asked (the callback form's abort). */
+  private cancelled = false
   private fd = -1
   /** The size stat reported for a regular file; -1 for a file read in chunks. */
   private size = -1
@@ -82,20 +124,12 @@ class WholeFile {
   /** A file read in chunks: the chunks so far, the last one being filled. */
   private readonly chunks: Array<Buffer> = []
   private readonly site: Errors.Site
-  private readonly statx = Arena.zeroed(Stats.STATX_SIZE)
   private readonly onAbort = (): void => {
     if (this.step !== 0) this.r.cancel(this.step)
   }
   private readonly onOpen = (error: Error | null, fd: number): void => {
     try {
       this.opened(error, fd)
-    } catch (thrown) {
-      this.threw(thrown)
-    }
-  }
-  private readonly onStat = (error: Error | null): void => {
-    try {
-      this.statted(error)
     } catch (thrown) {
       this.threw(thrown)
     }
@@ -132,6 +166,17 @@ class WholeFile {
     this.site = { path: path.text }
   }
 
+  /**
+   * The callback form's cancel: as an abort of the signal (the step in flight is cancelled in the
+   * kernel). False once the close has started (the bytes are read) or the request ended.
+   */
+  cancel(): boolean {
+    if (this.cancelled || this.step === 0) return false
+    this.cancelled = true
+    this.r.cancel(this.step)
+    return true
+  }
+
   start(): void {
     if (this.signal !== undefined) Validate.addAbortListener(this.signal, this.onAbort)
     this.submit(fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline), this.onOpen)
@@ -161,16 +206,9 @@ class WholeFile {
     if (error !== null) return this.end(this.stepError(error, "open"))
     this.fd = fd
     if (this.aborted()) return this.close(this.abortError("open"))
-    const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
-    this.r.table.site[slot] = this.site
-    this.submit(slot, this.onStat)
-  }
-
-  private statted(error: Error | null): void {
-    this.step = 0
-    if (error !== null) return this.close(this.stepError(error, "stat"))
-    if (this.aborted()) return this.close(this.abortError("stat"))
-    const size = Stats.regularFileSize(this.statx)
+    const result = binding.files.statTypeAndSize(fd, STATX)
+    if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
+    const size = Stats.regularFileSize(STATX)
     if (size > MAX_READ_FILE) return this.close(tooLarge(size))
     if (size > 0) {
       this.size = size
@@ -220,6 +258,7 @@ class WholeFile {
 
   private end(error: Error | null): void {
     if (this.signal !== undefined) Validate.removeAbortListener(this.signal, this.onAbort)
+    if (this.handle !== 0) this.r.readFiles.delete(this.handle)
     if (error !== null) return this.reject(error)
     if (this.size >= 0) {
       const buffer = this.buffer!
@@ -231,15 +270,15 @@ class WholeFile {
   }
 
   private aborted(): boolean {
-    return Validate.aborted(this.signal)
+    return this.cancelled || Validate.aborted(this.signal)
   }
 
   /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */
-  private stepError(error: Error, syscall: "open" | "stat" | "read"): Error {
+  private stepError(error: Error, syscall: "open" | "read"): Error {
     return (error as { code?: unknown }).code === "ABORT_ERR" && this.aborted() ? this.abortError(syscall) : error
   }
 
-  private abortError(syscall: "open" | "stat" | "read"): Error {
+  private abortError(syscall: "open" | "read"): Error {
     return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, Validate.abortReason(this.signal), this.site)
   }
 }

@@ -79,6 +79,8 @@ export class Requests implements Multishot {
   readonly submission: Submission
   readonly recvBuffers: RecvBuffers
   readonly sockets: Sockets.Sockets
+  /** readFile's callback form in progress, by handle (ReadFile.ts), for cancel. */
+  readonly readFiles = new Map<number, { cancel(): boolean }>()
   /** OP_SOCKET, OP_BIND, OP_LISTEN where the kernel lacks them: the Driver makes those calls itself. */
   readonly fallbacks: ReadonlySet<string>
   /** This kernel has no IORING_OP_FTRUNCATE (before Linux 6.9): truncate uses ftruncate(2) on libuv's threadpool. */
@@ -295,7 +297,9 @@ export class Requests implements Multishot {
 
   /** See Driver.cancel. */
   cancel(handle: T.RequestHandle): boolean {
-    if (typeof handle === "number" && handle < 0) return this.sockets.cancel(handle)
+    if (typeof handle === "number" && handle < 0) {
+      return this.readFiles.get(handle)?.cancel() ?? this.sockets.cancel(handle)
+    }
     const t = this.table
     const slot = t.slotOf(handle)
     if (slot < 0) return false

@@ -25,6 +25,7 @@ import { resolve } from "node:path"
 import type { NativeSockets } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import * as Errors from "./IoUringError.ts"
+import { compositeHandle } from "./PendingTable.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
 
@@ -162,11 +163,9 @@ export const connectPlan = (
   return ip === undefined ? { host, port: p } : [endpointOf(ip, p)]
 }
 
-let nextHandle = -1
-
 /** One request of several steps: see the module comment. */
 class Composite<A> {
-  readonly handle = nextHandle === -0x20000000000000 ? (nextHandle = -1) : nextHandle--
+  readonly handle = compositeHandle()
   /** The ring step in flight (its handle), 0 for none. */
   step = 0
   cancelled = false

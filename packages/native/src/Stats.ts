@@ -19,8 +19,6 @@ export const STATX_SIZE = 256
 
 /** STATX_BASIC_STATS | STATX_BTIME: what node:fs asks for. */
 export const STATX_MASK = 0x7ff | 0x800
-/** STATX_TYPE | STATX_SIZE: what readFile asks for. */
-export const STATX_TYPE_AND_SIZE = 0x1 | 0x200
 
 // struct statx offsets (linux/stat.h).
 const BLKSIZE = 4
@@ -245,7 +243,7 @@ export const fromStatx = (statx: Uint8Array): FileStats => {
   return new Stats(slabView, statx.byteOffset)
 }
 
-/** The size in a statx record (STATX_TYPE_AND_SIZE asked) of a regular file, or -1 for any other type. */
+/** The size in a statx record (STATX_TYPE and STATX_SIZE asked) of a regular file, or -1 for any other type. */
 export const regularFileSize = (statx: Uint8Array): number => {
   if (statx.byteLength < STATX_SIZE) throw new RangeError(`a statx record has ${STATX_SIZE} bytes`)
   if (((statx[MODE]! | (statx[MODE + 1]! << 8)) & S_IFMT) !== S_IFREG) return -1

@@ -187,6 +187,16 @@ export interface NativeSockets {
   readonly constants: Readonly<Record<string, number>>
 }
 
+/**
+ * binding/file.cc: readFile's stat of the fd it opened (type and size), made synchronously because
+ * the kernel runs every ring statx on an io-wq worker; from cached attributes (AT_STATX_DONT_SYNC),
+ * so it never waits for a network file system's server. Returns 0 or -errno and never throws.
+ */
+export interface NativeFiles {
+  /** statx of `fd` for STATX_TYPE | STATX_SIZE into `into` (a struct statx: at least 256 bytes, else -EINVAL). */
+  statTypeAndSize(fd: number, into: Uint8Array): number
+}
+
 export interface NativeBinding {
   /** NODE_MODULE_VERSION of the headers the addon was compiled with: the only Node ABI it works in. */
   readonly moduleVersion: number
@@ -194,6 +204,7 @@ export interface NativeBinding {
   /** The bytes of request memory this process keeps because the kernel may still use it (every Driver's, every thread). */
   quarantinedBytes(): number
   readonly sockets: NativeSockets
+  readonly files: NativeFiles
   /** The #define values of include/iou.h that TypeScript uses (checked against its mirrors by a test). */
   readonly constants: Readonly<Record<string, number>>
   /** binding/loop.h's record layouts. */
@@ -319,6 +330,9 @@ export const binding: NativeBinding = {
   },
   get sockets() {
     return required().sockets
+  },
+  get files() {
+    return required().files
   },
 }
 

@@ -16,6 +16,7 @@ export type {
   ShutdownHow,
   SocketAddress,
   SocketMethods,
+  FileMethods,
   CloseResult,
   Data,
   DriverConfig,

@@ -1,6 +1,7 @@
 /**
- * IoUringFileSystem's fused operations: `readFile` and `writeFile` as one Effect each, whose steps
- * (open, fstat, read or write, close) are chained in plain JS over the Driver's callback API, and
+ * IoUringFileSystem's fused operations: `readFile` as one Effect over the Driver's `submitReadFile`
+ * (open, a synchronous fstat, reads and close, chained in the Driver), `writeFile` as one Effect
+ * whose steps (open, write, close) are chained here over the Driver's callback API, and
  * a File's read (at a position, or at its cursor, which `after` then moves) as one
  * `Effect.callback` whose failures are PlatformErrors from the start, or started with no fiber at
  * all (`startReadAt`: the read-ahead stream's reads). Where the IoUring service is the ring's own
@@ -11,10 +12,11 @@
  * Outcomes are those of the composed methods, step by step: each step's failure is the ring's
  * IoUringError (the fstat's named "fstat", as `fsOps.stat` names it) as a PlatformError for the
  * method and its path; a failing close is a defect (as the composed release's `orDie`), elected
- * over a step's failure as acquireUseRelease elects it.
+ * over a step's failure as acquireUseRelease elects it (readFile: the Driver reports the step's
+ * failure and drops a close's failure after it).
  *
- * Interruption: the step in flight is cancelled in the kernel (`driver.cancel`). Once its callback
- * ran, the fd the chain opened (or an fd the open produced after all, when the cancel came too
+ * Interruption: the step in flight is cancelled in the kernel (`driver.cancel`; readFile's handle
+ * cancels its step in flight). Once its callback ran, the fd the chain opened (or an fd the open produced after all, when the cancel came too
  * late) is closed with closeFd, and only then does the interrupted fiber go on, as it would after
  * acquireUseRelease's release. A close is never cancelled.
  *
@@ -23,8 +25,7 @@
  * the one before, and the fiber is resumed, or the interruption released, exactly once, after the
  * close.
  */
-import * as NFS from "node:fs"
-import { MAX_READ_FILE, Operations, UNKNOWN_SIZE_CHUNK, type FileStats, type RequestHandle } from "@iou/core"
+import { Operations, type RequestHandle } from "@iou/core"
 import { Cause, Effect, Exit, PlatformError } from "effect"
 import { IoUringError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
@@ -36,7 +37,6 @@ type Error = PlatformError.PlatformError
 
 const NO_DEADLINE = 0
 const MAX_SAFE_POSITION = BigInt(Number.MAX_SAFE_INTEGER)
-const { O_RDONLY } = NFS.constants
 
 /** readFile's failure for a file larger than Node reads. */
 export const tooLarge = (path: string, size: number): Error =>
@@ -66,6 +66,32 @@ const stepCause = (
   return Cause.fail(FsErrors.toPlatformError(named, method, pathOrFd))
 }
 
+/**
+ * submitReadFile's failure as readFile's Cause, named as the composed method's steps are: the open,
+ * the stat ("fstat") and the reads ("readAt") as PlatformErrors of readFile on its path, a failing
+ * close as a defect, a file over 2 GiB - 1 as `tooLarge`.
+ */
+const readFileCause = (error: globalThis.Error, path: string): Cause.Cause<Error> => {
+  if ((error as { code?: unknown }).code === "ERR_FS_FILE_TOO_LARGE") {
+    return Cause.fail(tooLarge(path, Number(/\((\d+)\)/.exec(error.message)?.[1])))
+  }
+  const { syscall, fd } = error as { syscall?: unknown; fd?: number }
+  switch (syscall) {
+    case "close": {
+      const classified = Errors.classify(error, "close", fd, "closeFd")
+      return classified instanceof IoUringError
+        ? Cause.die(FsErrors.toPlatformError(classified, "readFile", fd ?? path))
+        : classified
+    }
+    case "stat":
+      return stepCause(error, "stat", fd, "readFile", path, "fstat")
+    case "read":
+      return stepCause(error, "readAt", fd, "readFile", path)
+    default:
+      return stepCause(error, "open", undefined, "readFile", path)
+  }
+}
+
 /** The outcome once the close failed with `closeCause`: a defect, after the step's failure elected to one too. */
 const withCloseFailure = <A>(outcome: Exit.Exit<A, Error>, closeCause: Cause.Cause<never>): Exit.Exit<A, Error> => {
   if (Exit.isSuccess(outcome)) return Exit.failCause(closeCause)
@@ -74,17 +100,15 @@ const withCloseFailure = <A>(outcome: Exit.Exit<A, Error>, closeCause: Cause.Cau
 }
 
 const OPEN = 0
-const STAT = 1
-const READ = 2
-const WRITE = 3
-const CLOSE = 4
-type State = typeof OPEN | typeof STAT | typeof READ | typeof WRITE | typeof CLOSE
+const WRITE = 1
+const CLOSE = 2
+type State = typeof OPEN | typeof WRITE | typeof CLOSE
 
 /**
- * One readFile or writeFile: its state (which request is in flight), the fd it opened, and its
- * single completion callback, which moves it on.
+ * One writeFile: its state (which request is in flight), the fd it opened, and its single
+ * completion callback, which moves it on.
  */
-class Chain {
+class WriteChain {
   private state: State = OPEN
   /** The request in flight as `cancel` takes it; 0 while none can be cancelled (a close, a request ended without the loop). */
   private handle: RequestHandle = 0
@@ -95,39 +119,30 @@ class Chain {
   /** The fd being closed (for the close's error). */
   private closing = -1
   /** What the fiber gets once the fd is closed. */
-  private outcome: Exit.Exit<Uint8Array | void, Error> = Exit.void
+  private outcome: Exit.Exit<void, Error> = Exit.void
   private delivered = false
   private interrupted = false
   private release: ((effect: Effect.Effect<void>) => void) | undefined
 
-  /** readFile: the buffer of the file's size, or the chunks of a file read to its end. */
-  private buffer: Buffer | undefined
-  private chunks: Array<Buffer> | undefined
-  private total = 0
-
-  private readonly callback = (error: globalThis.Error | null, value: number | FileStats | undefined): void =>
-    this.completed(error, value)
+  private readonly callback = (error: globalThis.Error | null, value: number): void => this.completed(error, value)
 
   private readonly raw: Raw
-  private readonly method: "readFile" | "writeFile"
+  private readonly method = "writeFile"
   private readonly path: string
-  private readonly resume: (effect: Effect.Effect<Uint8Array | void, Error>) => void
-  /** writeFile: the bytes; undefined for readFile. */
-  private readonly data: Uint8Array | undefined
+  private readonly resume: (effect: Effect.Effect<void, Error>) => void
+  private readonly data: Uint8Array
   private readonly flags: number
   private readonly mode: number
 
   constructor(
     raw: Raw,
-    method: "readFile" | "writeFile",
     path: string,
-    resume: (effect: Effect.Effect<Uint8Array | void, Error>) => void,
-    data: Uint8Array | undefined,
+    resume: (effect: Effect.Effect<void, Error>) => void,
+    data: Uint8Array,
     flags: number,
     mode: number,
   ) {
     this.raw = raw
-    this.method = method
     this.path = path
     this.resume = resume
     this.data = data
@@ -168,25 +183,15 @@ class Chain {
     if (this.calls === calls) this.handle = handle
   }
 
-  private completed(error: globalThis.Error | null, value: number | FileStats | undefined): void {
+  private completed(error: globalThis.Error | null, value: number): void {
     this.calls++
     this.handle = 0
     switch (this.state) {
       case OPEN:
-        if (error === null) this.fd = value as number
+        if (error === null) this.fd = value
         if (this.interrupted) return this.close()
         if (error !== null) return this.end(Exit.failCause(stepCause(error, "open", undefined, this.method, this.path)))
-        return this.data === undefined ? this.stat() : this.write()
-      case STAT:
-        if (this.interrupted) return this.close()
-        if (error !== null) {
-          return this.end(Exit.failCause(stepCause(error, "stat", this.fd, this.method, this.path, "fstat")))
-        }
-        return this.sized(value as FileStats)
-      case READ:
-        if (this.interrupted) return this.close()
-        if (error !== null) return this.end(Exit.failCause(stepCause(error, "readAt", this.fd, this.method, this.path)))
-        return this.read(value as number)
+        return this.write()
       case WRITE:
         if (this.interrupted) return this.close()
         return this.end(
@@ -197,48 +202,8 @@ class Chain {
     }
   }
 
-  private stat(): void {
-    this.state = STAT
-    const fd = this.fd
-    this.submit("stat", fd, () => this.raw.driver.submitStat(fd, true, NO_DEADLINE, this.callback))
-  }
-
-  /** As Node: the size fstat gives is read for regular files; other files are read to their end. */
-  private sized(stats: FileStats): void {
-    const size = stats.isFile() ? Number(stats.size) : 0
-    if (size > MAX_READ_FILE) return this.end(Exit.fail(tooLarge(this.path, size)))
-    if (size > 0) {
-      this.buffer = Buffer.allocUnsafeSlow(size)
-    } else {
-      this.chunks = []
-    }
-    this.readNext()
-  }
-
-  private readNext(): void {
-    this.state = READ
-    const fd = this.fd
-    const buffer = this.chunks === undefined ? this.buffer! : Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
-    if (this.chunks !== undefined) this.buffer = buffer
-    const position = this.chunks === undefined ? 0 : this.total
-    this.submit("readAt", fd, () =>
-      this.raw.driver.submitReadAt(fd, buffer, position, buffer.byteLength, false, NO_DEADLINE, this.callback),
-    )
-  }
-
-  private read(n: number): void {
-    const buffer = this.buffer!
-    if (this.chunks === undefined) {
-      return this.end(Exit.succeed(n === buffer.byteLength ? buffer : Buffer.from(buffer.subarray(0, n))))
-    }
-    if (n === 0) return this.end(Exit.succeed(Buffer.concat(this.chunks, this.total)))
-    this.chunks.push(buffer.subarray(0, n))
-    this.total += n
-    this.readNext()
-  }
-
   private write(): void {
-    const data = this.data!
+    const data = this.data
     if (data.byteLength === 0) {
       // As write(2) of nothing: EBADF on an fd not open for writing (the ring would not ask the kernel).
       return this.end(
@@ -251,7 +216,7 @@ class Chain {
   }
 
   /** The method's outcome is decided: close the fd, then hand it over. */
-  private end(outcome: Exit.Exit<Uint8Array | void, Error>): void {
+  private end(outcome: Exit.Exit<void, Error>): void {
     this.outcome = outcome
     this.close()
   }
@@ -288,7 +253,7 @@ class Chain {
 }
 
 export interface Fused {
-  /** open O_RDONLY, fstat, read (the size fstat gives, or to the end), close: as readFile. */
+  /** open O_RDONLY, fstat, read (the size fstat gives, or to the end), close: as readFile (the Driver's submitReadFile). */
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, Error>
   /** open with `flags` and `mode`, write all of `data` at 0, close: as writeFile. */
   readonly writeFile: (path: string, data: Uint8Array, flags: number, mode: number) => Effect.Effect<void, Error>
@@ -319,31 +284,36 @@ export interface Fused {
 const nothingToCancel = (): void => {}
 
 /** The fused operations over the ring's Driver. */
-export const make = (raw: Raw, defaultMode: number): Fused => ({
+export const make = (raw: Raw): Fused => ({
   readFile: (path) =>
-    Effect.callback<Uint8Array, Error>((resume) =>
-      new Chain(
-        raw,
-        "readFile",
-        path,
-        resume as (effect: Effect.Effect<Uint8Array | void, Error>) => void,
-        undefined,
-        O_RDONLY,
-        defaultMode,
-      ).start(),
-    ),
+    Effect.callback<Uint8Array, Error>((resume) => {
+      // settled: the request's callback has run (its fd is closed). release: set when interrupted.
+      let settled = false
+      let release: ((effect: Effect.Effect<void>) => void) | undefined
+      let handle: RequestHandle
+      try {
+        handle = raw.driver.submitReadFile(path, NO_DEADLINE, (error, bytes) => {
+          settled = true
+          if (release !== undefined) return release(Effect.void)
+          resume(error === null ? Effect.succeed(bytes!) : Effect.failCause(readFileCause(error, path)))
+        })
+      } catch (error) {
+        // Refused before the loop (a closed Driver).
+        return resume(Effect.failCause(stepCause(error, "open", undefined, "readFile", path)))
+      }
+      if (settled) return undefined
+      return Effect.callback<void>((resumeRelease) => {
+        if (settled) return resumeRelease(Effect.void)
+        release = resumeRelease
+        try {
+          raw.driver.cancel(handle) // false once its close started: the callback still runs once
+        } catch {
+          // Ending on its own: its callback still runs once.
+        }
+      })
+    }),
   writeFile: (path, data, flags, mode) =>
-    Effect.callback<void, Error>((resume) =>
-      new Chain(
-        raw,
-        "writeFile",
-        path,
-        resume as (effect: Effect.Effect<Uint8Array | void, Error>) => void,
-        data,
-        flags,
-        mode,
-      ).start(),
-    ),
+    Effect.callback<void, Error>((resume) => new WriteChain(raw, path, resume, data, flags, mode).start()),
   readAt: (method, fd, buffer, position, after) =>
     Effect.callback<number, Error>((resume) => {
       // settled: the request's callback has run. release: set by the cleanup when interrupted.
