@@ -166,7 +166,7 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
           return false // the directory's own fd, gone once read
         }
       }).length
-    /** Waits until readFile's open ended (its fstat is synchronous) and its read is pending in the kernel. */
+    /** Waits until readFile's open ended (its fstat is synchronous on a local file system) and its read is pending in the kernel. */
     const untilReadPending = (submittedBefore: number) =>
       Effect.gen(function* () {
         const io = yield* IoUring
@@ -212,7 +212,7 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         const after = yield* io.stats
         assert.strictEqual(after.outstanding, 0)
         assert.isAbove(after.cancelled, before.cancelled)
-        assert.strictEqual(after.submitted - before.submitted, 3) // open, read, close (the fstat is synchronous)
+        assert.strictEqual(after.submitted - before.submitted, 3) // open, read, close (the fstat: synchronous, a local file system)
         assert.strictEqual(fdsOn(fifo), 1)
       }),
     )

@@ -1,20 +1,23 @@
 /**
  * readFile: a whole file into a new Buffer (with `encoding`, decoded into a string), as
- * fs.promises.readFile reads it, in one Promise whose steps are the Driver's own requests, each
- * submitted from the callback of the one before: open (O_RDONLY | O_CLOEXEC), reads at increasing
- * positions into a Buffer of the size a stat of the fd reported, and closeFd. The stat (type and
- * size only) is the one step not on the ring: a synchronous statx from the fd's cached attributes
- * (binding/file.cc), made in the open's callback, since the kernel sends every ring statx to an
- * io-wq worker, whose wake-ups would cost more than the rest of a small file's steps. A
+ * fs.promises.readFile reads it, in one request (a Promise; submitReadFile: one callback and a
+ * handle cancel takes) whose steps are the Driver's own requests, each submitted from the callback
+ * of the one before: open (O_RDONLY | O_CLOEXEC), a stat of the fd (its type and size), reads at
+ * increasing positions into a Buffer of that size, and closeFd. The stat is a synchronous statx
+ * of the fd (binding/file.cc) made in the open's callback when the file is on a local file system
+ * (Mounts.ts), whose attributes it reads as they are: the kernel runs every ring statx on an io-wq
+ * worker, whose wake-ups cost more than the rest of a small file's steps. On any other file system
+ * (NFS, FUSE…) it is a ring statx, which asks the file system. A
  * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
  * chunks until end of file, which are then joined. As Node's: a file that shrank meanwhile ends
  * where its reads end; one that grew is read up to the size stat reported; a file over 2 GiB - 1 is
  * refused (RangeError, code ERR_FS_FILE_TOO_LARGE).
  *
  * Deadline: `timeout` is one absolute deadline for every step but the close (closeFd has none).
- * Abort: the step in flight is cancelled in the kernel; once it ended, the fd (if it was made) is
- * closed, then the Promise rejects with an AbortError whose cause is the signal's reason. An abort
- * once the close has started changes nothing: the bytes are read and the fd is being closed.
+ * Abort (or cancel(handle)): the step in flight is cancelled in the kernel; once it ended, the fd
+ * (if it was made) is closed, then the request fails with an AbortError whose cause is the
+ * signal's reason. An abort once the close has started changes nothing: the bytes are read and the
+ * fd is being closed.
  *
  * Outcomes: each step's own error (syscall open, stat, read or close; with the path, and the fd
  * from the stat on); a step's failure is reported after the close, whose own failure then is
@@ -27,12 +30,15 @@
  * closes the fd and rejects with it.
  *
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of
- * the one before; the Promise settles exactly once, after the fd is closed.
+ * the one before; the request ends exactly once (the Promise settles, the callback runs), after the
+ * fd is closed; an exception the callback throws goes to the Driver's delivery, as any callback's.
  */
 import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
 import * as Errors from "./IoUringError.ts"
 import { binding } from "./binding.ts"
-import { fillOpen } from "./FileOps.ts"
+import * as Arena from "./Arena.ts"
+import { fillOpen, fillTypeAndSize } from "./FileOps.ts"
+import * as Mounts from "./Mounts.ts"
 import { OPERATIONS } from "./Operations.ts"
 import { compositeHandle } from "./PendingTable.ts"
 import type { Requests } from "./Requests.ts"
@@ -112,6 +118,12 @@ class WholeFile {
   private step: T.RequestHandle = 0
   /** cancel(handle) was asked (the callback form's abort). */
   private cancelled = false
+  /** The close has started: nothing cancels it. */
+  private closing = false
+  /** The caller has its outcome: an exception from here on is the caller's callback's. */
+  private ended = false
+  /** The ring stat's record (a file on a mount that is not local), kept until its completion. */
+  private statx: Uint8Array | undefined
   private fd = -1
   /** The size stat reported for a regular file; -1 for a file read in chunks. */
   private size = -1
@@ -130,6 +142,13 @@ class WholeFile {
   private readonly onOpen = (error: Error | null, fd: number): void => {
     try {
       this.opened(error, fd)
+    } catch (thrown) {
+      this.threw(thrown)
+    }
+  }
+  private readonly onStat = (error: Error | null): void => {
+    try {
+      this.statted(error)
     } catch (thrown) {
       this.threw(thrown)
     }
@@ -171,9 +190,9 @@ class WholeFile {
    * kernel). False once the close has started (the bytes are read) or the request ended.
    */
   cancel(): boolean {
-    if (this.cancelled || this.step === 0) return false
+    if (this.cancelled || this.closing || this.ended) return false
     this.cancelled = true
-    this.r.cancel(this.step)
+    if (this.step !== 0) this.r.cancel(this.step)
     return true
   }
 
@@ -188,6 +207,7 @@ class WholeFile {
    * fd, if made, is closed and the Promise rejects with the exception, as fs.promises.readFile's.
    */
   private threw(error: unknown): void {
+    if (this.ended) throw error // the callback form's callback threw: the Driver reports it
     this.step = 0
     if (this.fd >= 0) this.close(error as Error)
     else this.end(error as Error)
@@ -208,7 +228,23 @@ class WholeFile {
     if (this.aborted()) return this.close(this.abortError("open"))
     const result = binding.files.statTypeAndSize(fd, STATX)
     if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
-    const size = Stats.regularFileSize(STATX)
+    if (Mounts.isLocal(Stats.mountId(STATX))) return this.sized(Stats.regularFileSize(STATX))
+    // Another kind of file system: its cached attributes may be stale, so the ring's statx asks it.
+    this.statx = Arena.zeroed(Stats.STATX_SIZE)
+    const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
+    this.r.table.site[slot] = this.site
+    this.submit(slot, this.onStat)
+  }
+
+  private statted(error: Error | null): void {
+    this.step = 0
+    if (error !== null) return this.close(this.stepError(error, "stat"))
+    if (this.aborted()) return this.close(this.abortError("stat"))
+    this.sized(Stats.regularFileSize(this.statx!))
+  }
+
+  /** The stat reported `size` (-1: not a regular file): a Buffer of that size, or chunks, then the reads. */
+  private sized(size: number): void {
     if (size > MAX_READ_FILE) return this.close(tooLarge(size))
     if (size > 0) {
       this.size = size
@@ -253,10 +289,12 @@ class WholeFile {
 
   /** Closes the fd (closeFd: close(2) where the ring would refuse it), then ends with `failure` (null: the bytes read). */
   private close(failure: Error | null): void {
+    this.closing = true
     this.r.startCloseFd(this.fd, (error) => this.end(failure ?? error))
   }
 
   private end(error: Error | null): void {
+    this.ended = true
     if (this.signal !== undefined) Validate.removeAbortListener(this.signal, this.onAbort)
     if (this.handle !== 0) this.r.readFiles.delete(this.handle)
     if (error !== null) return this.reject(error)
@@ -274,11 +312,11 @@ class WholeFile {
   }
 
   /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */
-  private stepError(error: Error, syscall: "open" | "read"): Error {
+  private stepError(error: Error, syscall: "open" | "stat" | "read"): Error {
     return (error as { code?: unknown }).code === "ABORT_ERR" && this.aborted() ? this.abortError(syscall) : error
   }
 
-  private abortError(syscall: "open" | "read"): Error {
+  private abortError(syscall: "open" | "stat" | "read"): Error {
     return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, Validate.abortReason(this.signal), this.site)
   }
 }

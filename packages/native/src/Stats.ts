@@ -19,6 +19,8 @@ export const STATX_SIZE = 256
 
 /** STATX_BASIC_STATS | STATX_BTIME: what node:fs asks for. */
 export const STATX_MASK = 0x7ff | 0x800
+/** STATX_TYPE | STATX_SIZE: what readFile asks for. */
+export const STATX_TYPE_AND_SIZE = 0x1 | 0x200
 
 // struct statx offsets (linux/stat.h).
 const BLKSIZE = 4
@@ -243,7 +245,16 @@ export const fromStatx = (statx: Uint8Array): FileStats => {
   return new Stats(slabView, statx.byteOffset)
 }
 
-/** The size in a statx record (STATX_TYPE and STATX_SIZE asked) of a regular file, or -1 for any other type. */
+/** STATX_MNT_ID: the mount id was asked for (binding/file.cc asks) and the kernel filled it in (Linux 5.8). */
+const STATX_MNT_ID = 0x1000
+const MASK = 0
+const MNT_ID = 144
+
+/** The mount id in a statx record (the first field of /proc/self/mountinfo), or -1 when the kernel gave none. */
+export const mountId = (statx: Uint8Array): number =>
+  (uint32At(statx, MASK) & STATX_MNT_ID) === 0 ? -1 : uint32At(statx, MNT_ID + 4) * TWO_32 + uint32At(statx, MNT_ID)
+
+/** The size in a statx record (STATX_TYPE_AND_SIZE asked) of a regular file, or -1 for any other type. */
 export const regularFileSize = (statx: Uint8Array): number => {
   if (statx.byteLength < STATX_SIZE) throw new RangeError(`a statx record has ${STATX_SIZE} bytes`)
   if (((statx[MODE]! | (statx[MODE + 1]! << 8)) & S_IFMT) !== S_IFREG) return -1

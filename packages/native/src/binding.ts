@@ -188,12 +188,13 @@ export interface NativeSockets {
 }
 
 /**
- * binding/file.cc: readFile's stat of the fd it opened (type and size), made synchronously because
- * the kernel runs every ring statx on an io-wq worker; from cached attributes (AT_STATX_DONT_SYNC),
- * so it never waits for a network file system's server. Returns 0 or -errno and never throws.
+ * binding/file.cc: readFile's stat of the fd it opened (type, size and mount), made synchronously
+ * because the kernel runs every ring statx on an io-wq worker; with AT_STATX_DONT_SYNC, and used as
+ * it is only for a file on a local file system (Mounts.ts). Returns 0 or -errno (throws only on
+ * arguments that are not a number and a Uint8Array).
  */
 export interface NativeFiles {
-  /** statx of `fd` for STATX_TYPE | STATX_SIZE into `into` (a struct statx: at least 256 bytes, else -EINVAL). */
+  /** statx of `fd` for STATX_TYPE | STATX_SIZE | STATX_MNT_ID into `into` (a struct statx: at least 256 bytes, else -EINVAL; fd < 0: -EBADF). */
   statTypeAndSize(fd: number, into: Uint8Array): number
 }
 

@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import { binding } from "../src/binding.ts"
+import * as Mounts from "../src/Mounts.ts"
 import * as Stats from "../src/Stats.ts"
 import * as Fixtures from "./fixtures.ts"
 import { cleanups, failure, openFds, ring as open } from "./fixtures.ts"
@@ -179,6 +180,70 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     expect(ring.stats().outstanding).toBe(0)
   })
 
+  it("a file on a mount that is not a local file system (procfs here; NFS, FUSE…) is stat'ed on the ring, which asks the file system", async () => {
+    const ring = open()
+    const submitted = ring.stats().submitted
+    const status = (await ring.readFile("/proc/self/status")).toString()
+    expect(status).toContain(`\nPid:\t${process.pid}\n`)
+    // open, stat, a read of the text, a read at its end, close.
+    expect(ring.stats().submitted - submitted).toBe(5)
+  })
+
+  it("Mounts: the local file systems of a mountinfo table, by mount id; an unknown id is not local", () => {
+    const table = [
+      "22 27 0:21 / /proc rw,relatime - proc proc rw",
+      "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw",
+      "30 27 0:40 / /srv\\040data rw shared:5 - nfs4 host:/x rw,vers=4.2",
+      "31 27 0:41 / /tmp rw - tmpfs tmpfs rw",
+      "32 27 0:42 / /c rw - fuse.sshfs host: rw",
+      "33 27 0:43 / /d rw master:1 shared:2 - overlay overlay rw,lowerdir=/l",
+      "",
+    ].join("\n")
+    expect([...Mounts.parseMountInfo(table)]).toEqual([
+      [22, false],
+      [27, true],
+      [30, false],
+      [31, true],
+      [32, false],
+      [33, true],
+    ])
+    expect(Mounts.isLocal(-1)).toBe(false)
+    const fd = openSync(join(tempDir(), "f"), "w")
+    try {
+      const record = new Uint8Array(Stats.STATX_SIZE)
+      expect(binding.files.statTypeAndSize(fd, record)).toBe(0)
+      expect(Stats.mountId(record)).toBeGreaterThan(0)
+      const procFd = openSync("/proc/self/status", "r")
+      try {
+        expect(binding.files.statTypeAndSize(procFd, record)).toBe(0)
+        expect(Mounts.isLocal(Stats.mountId(record))).toBe(false)
+      } finally {
+        closeSync(procFd)
+      }
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  it("submitReadFile: a callback that throws is called once, and its exception is reported as uncaught", async () => {
+    const ring = open()
+    const dir = tempDir()
+    const before = openFds()
+    for (const path of [join(dir, "missing"), dir]) {
+      let calls = 0
+      const uncaught = new Promise<unknown>((resolve) => process.once("uncaughtException", resolve))
+      ring.submitReadFile(path, 0, () => {
+        calls++
+        throw new Error(`user bug ${calls}`)
+      })
+      expect(((await uncaught) as Error).message).toBe("user bug 1")
+      await new Promise((r) => setTimeout(r, 20))
+      expect(calls).toBe(1)
+    }
+    expect(openFds()).toEqual(before)
+    expect(ring.stats().outstanding).toBe(0)
+  })
+
   it("binding.files.statTypeAndSize: a regular file's size, any other type as -1, -EBADF for a closed fd, -EINVAL for a record under 256 bytes", () => {
     const dir = tempDir()
     const path = join(dir, "f")
@@ -193,6 +258,7 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
       closeSync(fd)
     }
     expect(binding.files.statTypeAndSize(fd, record)).toBe(-EBADF)
+    expect(binding.files.statTypeAndSize(-100, record)).toBe(-EBADF) // not AT_FDCWD
     const directory = openSync(dir, "r")
     try {
       expect(binding.files.statTypeAndSize(directory, record)).toBe(0)

@@ -1,6 +1,6 @@
 /**
  * IoUringFileSystem's fused operations: `readFile` as one Effect over the Driver's `submitReadFile`
- * (open, a synchronous fstat, reads and close, chained in the Driver), `writeFile` as one Effect
+ * (open, fstat, reads and close, chained in the Driver), `writeFile` as one Effect
  * whose steps (open, write, close) are chained here over the Driver's callback API, and
  * a File's read (at a position, or at its cursor, which `after` then moves) as one
  * `Effect.callback` whose failures are PlatformErrors from the start, or started with no fiber at
@@ -87,8 +87,10 @@ const readFileCause = (error: globalThis.Error, path: string): Cause.Cause<Error
       return stepCause(error, "stat", fd, "readFile", path, "fstat")
     case "read":
       return stepCause(error, "readAt", fd, "readFile", path)
-    default:
+    case "open":
       return stepCause(error, "open", undefined, "readFile", path)
+    default:
+      return Cause.die(error) // not the ring's (a Buffer's allocation failing)
   }
 }
 
