@@ -17,8 +17,15 @@
 
 #include "loop.h"
 
+// Kernel headers older than the calls (the values are the kernel's ABI).
 #ifndef AT_STATX_DONT_SYNC
 #define AT_STATX_DONT_SYNC 0x4000
+#endif
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000U
+#endif
+#ifndef SYS_statx
+#define SYS_statx __NR_statx
 #endif
 
 namespace iou_binding {

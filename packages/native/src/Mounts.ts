@@ -5,10 +5,13 @@
  * and whose stat may wait for a server: readFile stats those on the ring, as before.
  *
  * Decided by the file system type of the mount in /proc/self/mountinfo, read synchronously (procfs
- * answers from memory) the first time a mount id is asked about. The kernel hands an id out again
- * after an unmount, so what was read is forgotten after REREAD_MS: an id reused within that time
- * by a remote file system would be taken for the local one it replaced. A mount not in the table,
- * or an unknown id (-1: a kernel before 5.8), is not local. Module state: this thread's alone.
+ * answers from memory) when a mount is asked about for the first time. A mount is named by its id
+ * and the device of the file asked about: the kernel hands an id out again after an unmount, and
+ * the file system mounted under it then has a device of its own, so it is looked up afresh. (A
+ * file's device may differ from its mount's, on btrfs subvolumes or overlay layers: each such pair
+ * is looked up once.) A mount not in the table is not local. A kernel that gives no mount id
+ * (before Linux 5.8) has no local mount: readFile then skips the synchronous statx (`useful`).
+ * Module state: this thread's alone.
  */
 import { readFileSync } from "node:fs"
 
@@ -34,11 +37,11 @@ const LOCAL_TYPES: ReadonlySet<string> = new Set([
   "iso9660",
 ])
 
-const REREAD_MS = 1000
+/** "id:major:minor" (mount id, the file's device) -> local. */
+const known = new Map<string, boolean>()
 
-/** Mount id -> local, as of `readAt`. */
-let local = new Map<number, boolean>()
-let readAt = -Infinity
+/** False once the kernel gave a statx without a mount id: no file is known to be local. */
+export let useful = true
 
 /** The local mounts of a /proc/self/mountinfo text: "id parent major:minor root point options [tags] - type source options". */
 export const parseMountInfo = (text: string): Map<number, boolean> => {
@@ -52,21 +55,23 @@ export const parseMountInfo = (text: string): Map<number, boolean> => {
   return out
 }
 
-/** Whether mount `id` (Stats.mountId) holds a local file system. */
-export const isLocal = (id: number): boolean => {
-  if (id < 0) return false
-  const now = performance.now()
-  if (now - readAt > REREAD_MS) local.clear()
-  let answer = local.get(id)
+/** Whether mount `id` (Stats.mountId; -1: none given) holds a local file system, for a file on `device` (Stats.deviceOf). */
+export const isLocal = (id: number, device: string): boolean => {
+  if (id < 0) {
+    useful = false
+    return false
+  }
+  const key = `${id}:${device}`
+  let answer = known.get(key)
   if (answer === undefined) {
+    let table: Map<number, boolean>
     try {
-      local = parseMountInfo(readFileSync("/proc/self/mountinfo", "latin1"))
+      table = parseMountInfo(readFileSync("/proc/self/mountinfo", "latin1"))
     } catch {
-      local = new Map() // no procfs: nothing is known to be local
+      table = new Map() // no procfs: nothing is known to be local
     }
-    readAt = now
-    answer = local.get(id) ?? false
-    local.set(id, answer)
+    answer = table.get(id) ?? false
+    known.set(key, answer)
   }
   return answer
 }

@@ -187,10 +187,12 @@ class WholeFile {
 
   /**
    * The callback form's cancel: as an abort of the signal (the step in flight is cancelled in the
-   * kernel). False once the close has started (the bytes are read) or the request ended.
+   * kernel). False once the close has started (the bytes are read), the request ended, or its step
+   * was refused before the loop (it ends with that refusal).
    */
   cancel(): boolean {
-    if (this.cancelled || this.closing || this.ended) return false
+    // step 0 outside the close: the step was refused before the loop and ends on its own.
+    if (this.cancelled || this.closing || this.ended || this.step === 0) return false
     this.cancelled = true
     if (this.step !== 0) this.r.cancel(this.step)
     return true
@@ -226,9 +228,11 @@ class WholeFile {
     if (error !== null) return this.end(this.stepError(error, "open"))
     this.fd = fd
     if (this.aborted()) return this.close(this.abortError("open"))
-    const result = binding.files.statTypeAndSize(fd, STATX)
-    if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
-    if (Mounts.isLocal(Stats.mountId(STATX))) return this.sized(Stats.regularFileSize(STATX))
+    if (Mounts.useful) {
+      const result = binding.files.statTypeAndSize(fd, STATX)
+      if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
+      if (Mounts.isLocal(Stats.mountId(STATX), Stats.deviceOf(STATX))) return this.sized(Stats.regularFileSize(STATX))
+    }
     // Another kind of file system: its cached attributes may be stale, so the ring's statx asks it.
     this.statx = Arena.zeroed(Stats.STATX_SIZE)
     const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
@@ -294,17 +298,30 @@ class WholeFile {
   }
 
   private end(error: Error | null): void {
+    let bytes: Buffer | undefined
+    if (error === null) {
+      try {
+        bytes = this.bytes()
+      } catch (thrown) {
+        error = thrown as Error // joining the chunks failed (the allocation): the fd is closed already
+      }
+    }
     this.ended = true
     if (this.signal !== undefined) Validate.removeAbortListener(this.signal, this.onAbort)
     if (this.handle !== 0) this.r.readFiles.delete(this.handle)
-    if (error !== null) return this.reject(error)
+    if (error !== null) this.reject(error)
+    else this.resolve(bytes!)
+  }
+
+  /** The bytes read: the sized Buffer (cut to what was read), or the chunks joined. */
+  private bytes(): Buffer {
     if (this.size >= 0) {
       const buffer = this.buffer!
-      return this.resolve(this.filled === this.size ? buffer : buffer.subarray(0, this.filled))
+      return this.filled === this.size ? buffer : buffer.subarray(0, this.filled)
     }
     const last = this.chunks.length - 1
     this.chunks[last] = this.chunks[last]!.subarray(0, this.used)
-    this.resolve(Buffer.concat(this.chunks, this.filled))
+    return Buffer.concat(this.chunks, this.filled)
   }
 
   private aborted(): boolean {

@@ -189,7 +189,7 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     expect(ring.stats().submitted - submitted).toBe(5)
   })
 
-  it("Mounts: the local file systems of a mountinfo table, by mount id; an unknown id is not local", () => {
+  it("Mounts: the local file systems of a mountinfo table, by mount id; this machine's temporary directory and procfs", () => {
     const table = [
       "22 27 0:21 / /proc rw,relatime - proc proc rw",
       "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw",
@@ -207,16 +207,20 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
       [32, false],
       [33, true],
     ])
-    expect(Mounts.isLocal(-1)).toBe(false)
     const fd = openSync(join(tempDir(), "f"), "w")
     try {
       const record = new Uint8Array(Stats.STATX_SIZE)
       expect(binding.files.statTypeAndSize(fd, record)).toBe(0)
-      expect(Stats.mountId(record)).toBeGreaterThan(0)
+      const id = Stats.mountId(record)
+      expect(id).toBeGreaterThan(0)
+      // The temporary directory is on a local file system here (the three-request test needs it).
+      expect(Mounts.isLocal(id, Stats.deviceOf(record))).toBe(true)
+      // The same id with another device: a mount that reused the id, looked up afresh (same table).
+      expect(Mounts.isLocal(id, "4095:1048575")).toBe(true)
       const procFd = openSync("/proc/self/status", "r")
       try {
         expect(binding.files.statTypeAndSize(procFd, record)).toBe(0)
-        expect(Mounts.isLocal(Stats.mountId(record))).toBe(false)
+        expect(Mounts.isLocal(Stats.mountId(record), Stats.deviceOf(record))).toBe(false)
       } finally {
         closeSync(procFd)
       }
