@@ -25,7 +25,8 @@
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
  * it is closed on every path (closeFd closes it with close(2) where the ring would refuse the
- * close: the Driver began closing, or the process changed its credentials). An open the cancel
+ * close: the Driver began closing, or the process changed its credentials), and marked to be
+ * closed on exit meanwhile (Requests.closeOnExit: a worker terminated while a read waits). An open the cancel
  * came too late for has its fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
  * closes the fd and rejects with it.
  *
@@ -227,6 +228,7 @@ class WholeFile {
     this.step = 0
     if (error !== null) return this.end(this.stepError(error, "open"))
     this.fd = fd
+    this.r.closeOnExit(fd, true) // a thread that ends before the close below closes it (closeFd unmarks)
     if (this.aborted()) return this.close(this.abortError("open"))
     if (Mounts.useful) {
       const result = binding.files.statTypeAndSize(fd, STATX)

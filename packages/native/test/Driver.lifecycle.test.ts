@@ -269,6 +269,65 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual(cases.map((c) => [...c, "eof"].join(" ")))
   }, 120_000)
 
+  it("a worker terminated while its readFile waits in a read leaves no fd (readFile's fd is marked to be closed on exit)", async () => {
+    // The main thread holds the FIFO open for reading and writing, so that the worker's open
+    // completes at once and its read waits for data. Once the worker is gone and the main thread's
+    // own fd is closed, a non-blocking open for writing finds a reader only if the worker's fd leaked
+    // (ENXIO otherwise).
+    const fifo = join(mkdtempSync(join(tmpdir(), "iou-fifo-")), "fifo")
+    execFileSync("mkfifo", [fifo])
+    const r = await runBare(
+      `const { Worker } = await import("node:worker_threads")
+       const { openSync, closeSync, readdirSync, constants } = await import("node:fs")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         ring.readFile(workerData.fifo).catch(() => {})
+         const waiting = () => ring.stats().outstanding === 1 && ring.stats().completed >= 1
+         const poll = setInterval(() => {
+           if (!waiting()) return
+           clearInterval(poll)
+           parentPort.postMessage("reading")
+         }, 5)
+       \`
+       const ends = []
+       for (const engine of ["inline", "thread"]) {
+         for (const end of ["terminate", "exit"]) {
+           const keeper = openSync(${JSON.stringify(fifo)}, constants.O_RDWR)
+           const worker = new Worker(end === "terminate" ? body : body + "\\nparentPort.on('message', () => process.exit(0))", {
+             eval: true,
+             workerData: { engine, fifo: ${JSON.stringify(fifo)} },
+           })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           const exited = new Promise((d) => worker.on("exit", d))
+           await new Promise((d) => worker.once("message", d))
+           if (end === "terminate") await worker.terminate()
+           else worker.postMessage("exit")
+           await exited
+           closeSync(keeper)
+           let seen
+           try {
+             closeSync(openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK))
+             seen = "a reader is left"
+           } catch (e) {
+             seen = e.code
+           }
+           ends.push([engine, end, seen].join(" "))
+         }
+       }
+       console.log(JSON.stringify(ends))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual([
+      "inline terminate ENXIO",
+      "inline exit ENXIO",
+      "thread terminate ENXIO",
+      "thread exit ENXIO",
+    ])
+  }, 90_000)
+
   it("closeOnExit: a terminated worker's listener and connection are closed (the port is free, the peer reads end of stream); an fd closed with closeFd is not", async () => {
     // The worker marks its listener and its accepted connection, and marks a third socket that it
     // then closes with closeFd; the main thread opens a file, which takes that number. Terminating
