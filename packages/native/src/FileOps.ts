@@ -338,7 +338,10 @@ const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: num
   return slot
 }
 
-/** A stat of `fd` for its type and size only (readFile's on a mount that is not local), read into `statx` (Stats.regularFileSize). */
+/**
+ * A stat of `fd` for its type and size only (readFile's, on a mount that is not local), read into
+ * `statx` (Stats.regularFileSize).
+ */
 export const fillTypeAndSize = (r: Requests, fd: number, statx: Uint8Array, deadline: number): number => {
   const slot = r.fill(OPERATIONS.stat.op, 0, fd, [EMPTY_PATH, statx], 0, 0, 0, deadline)
   r.table.setArgs(slot, AT_EMPTY_PATH, Stats.STATX_TYPE_AND_SIZE, 0)

@@ -43,7 +43,10 @@ const known = new Map<string, boolean>()
 /** False once the kernel gave a statx without a mount id: no file is known to be local. */
 export let useful = true
 
-/** The local mounts of a /proc/self/mountinfo text: "id parent major:minor root point options [tags] - type source options". */
+/**
+ * Mount id -> local, from a /proc/self/mountinfo text, whose lines are "id parent major:minor root
+ * point options [tags] - type source options".
+ */
 export const parseMountInfo = (text: string): Map<number, boolean> => {
   const out = new Map<number, boolean>()
   for (const line of text.split("\n")) {
@@ -55,7 +58,10 @@ export const parseMountInfo = (text: string): Map<number, boolean> => {
   return out
 }
 
-/** Whether mount `id` (Stats.mountId; -1: none given) holds a local file system, for a file on `device` (Stats.deviceOf). */
+/**
+ * Whether mount `id` (Stats.mountId; -1: none given) holds a local file system, for a file on
+ * `device` (Stats.deviceOf).
+ */
 export const isLocal = (id: number, device: string): boolean => {
   if (id < 0) {
     useful = false

@@ -194,7 +194,10 @@ export interface NativeSockets {
  * arguments that are not a number and a Uint8Array).
  */
 export interface NativeFiles {
-  /** statx of `fd` for STATX_TYPE | STATX_SIZE | STATX_MNT_ID into `into` (a struct statx: at least 256 bytes, else -EINVAL; fd < 0: -EBADF). */
+  /**
+   * statx of `fd` for STATX_TYPE | STATX_SIZE | STATX_MNT_ID into `into` (a struct statx: at least
+   * 256 bytes, else -EINVAL; fd < 0: -EBADF).
+   */
   statTypeAndSize(fd: number, into: Uint8Array): number
 }
 

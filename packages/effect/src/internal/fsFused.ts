@@ -16,9 +16,10 @@
  * failure and drops a close's failure after it).
  *
  * Interruption: the step in flight is cancelled in the kernel (`driver.cancel`; readFile's handle
- * cancels its step in flight). Once its callback ran, the fd the chain opened (or an fd the open produced after all, when the cancel came too
- * late) is closed with closeFd, and only then does the interrupted fiber go on, as it would after
- * acquireUseRelease's release. A close is never cancelled.
+ * cancels its step in flight). Once its callback ran, the fd the chain opened (or an fd the open
+ * produced after all, when the cancel came too late) is closed with closeFd, and only then does
+ * the interrupted fiber go on, as it would after acquireUseRelease's release. A close is never
+ * cancelled.
  *
  * Invariants: the Driver calls each request's callback exactly once; the chain has at most one
  * request in flight, so it submits its next step (or resumes the fiber) only from the callback of
