@@ -693,6 +693,27 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
         }),
     )
 
+    it.effect(
+      "readFile of a file over 2 GiB - 1 fails as Node's does (Unknown, readFile, its path) and leaves no fd",
+      () =>
+        Effect.gen(function* () {
+          const fsys = yield* FileSystem.FileSystem
+          const dir = yield* scratchDir
+          const name = path.join(dir, "big")
+          fs.writeFileSync(name, "")
+          fs.truncateSync(name, 2 ** 31) // a hole: no disk space
+          const fds = fs.readdirSync("/proc/self/fd").length
+          const e = yield* Effect.flip(fsys.readFile(name))
+          assert.deepStrictEqual(shapeOf(e, dir), {
+            tag: "Unknown",
+            method: "readFile",
+            syscall: undefined,
+            target: "big",
+          })
+          assert.strictEqual(fs.readdirSync("/proc/self/fd").length, fds)
+        }),
+    )
+
     it.effect("the methods that stay on Node: access, exists, chmod, utimes, copy, copyFile, readDirectory", () =>
       Effect.gen(function* () {
         const fsys = yield* FileSystem.FileSystem

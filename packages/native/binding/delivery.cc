@@ -204,8 +204,7 @@ void Loop::CloseAbandonedCloses(const struct iou_completion* completions, uint32
     const auto entry = exit_closes_.find(static_cast<uint32_t>(completions[i].tag));
     if (entry == exit_closes_.end()) continue;
     if (completions[i].outcome == IOU_OUTCOME_ABANDONED && (completions[i].flags & IOU_COMPLETION_KERNEL_HELD) == 0) {
-      close(entry->second.first);
-      if (!entry->second.second.empty()) unlink(entry->second.second.c_str());
+      CloseMarked(entry->second.first, entry->second.second);
     }
   }
 }

@@ -206,6 +206,11 @@ Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env_, 0);
 }
 
+void CloseMarked(int32_t fd, const std::string& path) {
+  close(fd);
+  if (!path.empty()) unlink(path.c_str());
+}
+
 // Requests are in flight (or a close is under way): keep the process and the Driver alive.
 // JS thread.
 void Loop::Hold() {
@@ -331,10 +336,7 @@ void Loop::Teardown(bool from_js) {
   // and their Unix socket paths unlinked, as Node's server does when it closes. From JavaScript
   // (destroy(), after the Driver's close) they stay the program's.
   if (!from_js) {
-    for (const auto& [fd, path] : exit_fds_) {
-      close(fd);
-      if (!path.empty()) unlink(path.c_str());
-    }
+    for (const auto& [fd, path] : exit_fds_) CloseMarked(fd, path);
   }
   exit_fds_.clear();
   exit_closes_.clear();

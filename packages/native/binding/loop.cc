@@ -117,7 +117,7 @@ int Loop::SubmitOne(const struct iou_binding_stage& stage, napi_value data) {
   if (rc == 1 && inflight_++ == 0) Hold();
   // From here the kernel may close the fd and hand its number out again: not closed on exit,
   // unless the loop's stop abandons this close before the kernel ran it (exit_closes_).
-  if (rc == 1 && request.op == IOU_OP_CLOSE) {
+  if (rc == 1 && request.op == IOU_OP_CLOSE && !exit_fds_.empty()) {
     const auto marked = exit_fds_.find(request.fd);
     if (marked != exit_fds_.end()) {
       exit_closes_[static_cast<uint32_t>(request.tag)] = {request.fd, std::move(marked->second)};

@@ -37,8 +37,8 @@ const LOCAL_TYPES: ReadonlySet<string> = new Set([
   "iso9660",
 ])
 
-/** "id:major:minor" (mount id, the file's device) -> local. */
-const known = new Map<string, boolean>()
+/** Mount id -> the file's device (Stats.deviceOf) -> local. */
+const known = new Map<number, Map<number, boolean>>()
 
 /** False once the kernel gave a statx without a mount id: no file is known to be local. */
 export let useful = true
@@ -62,13 +62,14 @@ export const parseMountInfo = (text: string): Map<number, boolean> => {
  * Whether mount `id` (Stats.mountId; -1: none given) holds a local file system, for a file on
  * `device` (Stats.deviceOf).
  */
-export const isLocal = (id: number, device: string): boolean => {
+export const isLocal = (id: number, device: number): boolean => {
   if (id < 0) {
     useful = false
     return false
   }
-  const key = `${id}:${device}`
-  let answer = known.get(key)
+  let devices = known.get(id)
+  if (devices === undefined) known.set(id, (devices = new Map()))
+  let answer = devices.get(device)
   if (answer === undefined) {
     let table: Map<number, boolean>
     try {
@@ -77,7 +78,7 @@ export const isLocal = (id: number, device: string): boolean => {
       table = new Map() // no procfs: nothing is known to be local
     }
     answer = table.get(id) ?? false
-    known.set(key, answer)
+    devices.set(device, answer)
   }
   return answer
 }

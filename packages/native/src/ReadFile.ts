@@ -147,13 +147,6 @@ class WholeFile {
       this.threw(thrown)
     }
   }
-  private readonly onStat = (error: Error | null): void => {
-    try {
-      this.statted(error)
-    } catch (thrown) {
-      this.threw(thrown)
-    }
-  }
   private readonly onRead = (error: Error | null, n: number): void => {
     try {
       this.read(error, n)
@@ -239,7 +232,14 @@ class WholeFile {
     this.statx = Arena.zeroed(Stats.STATX_SIZE)
     const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
     this.r.table.site[slot] = this.site
-    this.submit(slot, this.onStat)
+    // Made here, not per request: only a file on a mount that is not local takes this step.
+    this.submit(slot, (error) => {
+      try {
+        this.statted(error)
+      } catch (thrown) {
+        this.threw(thrown)
+      }
+    })
   }
 
   private statted(error: Error | null): void {

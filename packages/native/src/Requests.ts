@@ -135,12 +135,10 @@ export class Requests implements Multishot {
       abandonQueued: () =>
         this.queue.endAll((slot) => {
           // Counted abandoned, as the loop counts those it abandons; a closeFd among them still
-          // closes its fd, here (Delivery.closeAbandoned).
+          // closes its fd, here with close(2) (closeUnmarked), not in the loop.
           this.delivery.abandoned++
-          if (table.op[slot] === OPERATIONS.closeFd.op) {
-            this.native.closeOnExit(table.fd[slot]!, false) // its close(2) is here, not the loop's
-            return this.delivery.local(slot, this.delivery.closeAbandoned(slot))
-          }
+          if (table.op[slot] === OPERATIONS.closeFd.op)
+            return this.delivery.local(slot, this.closeUnmarked(table.fd[slot]!))
           this.delivery.local(slot, Errors.abandonedError(syscallOf(table.op[slot]!), this.fdOf(slot)))
         }),
       exited: () => this.queue.dispose(),
@@ -411,7 +409,7 @@ export class Requests implements Multishot {
   }
 
   /** close(2) of fd on this thread, unmarked first (see closeOnExit). */
-  private closeHere(fd: number): Errors.IoUringError | null {
+  private closeUnmarked(fd: number): Errors.IoUringError | null {
     this.native.closeOnExit(fd, false)
     return closeHere(fd)
   }
@@ -478,14 +476,14 @@ export class Requests implements Multishot {
     // covered), or until the close(2) here.
     this.exitFds.delete(fd)
     if (this.shutdown.closing) {
-      process.nextTick(done, this.closeHere(fd))
+      process.nextTick(done, this.closeUnmarked(fd))
       return
     }
     this.callback(this.fill(OPERATIONS.closeFd.op, 0, fd, undefined, 0, 0, 0, 0), (error) =>
       // Refused because the process's credentials changed (see refusal): nothing is outstanding.
       done(
         error !== null && (error as Errors.IoUringError).code === "ERR_IOU_CREDENTIALS_CHANGED"
-          ? this.closeHere(fd)
+          ? this.closeUnmarked(fd)
           : error,
       ),
     )

@@ -254,8 +254,9 @@ const MNT_ID = 144
 export const mountId = (statx: Uint8Array): number =>
   (uint32At(statx, MASK) & STATX_MNT_ID) === 0 ? -1 : uint32At(statx, MNT_ID + 4) * TWO_32 + uint32At(statx, MNT_ID)
 
-/** The device of the file system holding the file, as "major:minor" (mountinfo's third field). */
-export const deviceOf = (statx: Uint8Array): string => `${uint32At(statx, DEV_MAJOR)}:${uint32At(statx, DEV_MAJOR + 4)}`
+/** The device of the file system holding the file: major * 2^32 + minor. */
+export const deviceOf = (statx: Uint8Array): number =>
+  uint32At(statx, DEV_MAJOR) * TWO_32 + uint32At(statx, DEV_MAJOR + 4)
 
 /** The size in a statx record (STATX_TYPE_AND_SIZE asked) of a regular file, or -1 for any other type. */
 export const regularFileSize = (statx: Uint8Array): number => {

@@ -178,6 +178,6 @@ export class Wire {
    * not finish: the worker was terminated).
    */
   takeFd(i: number): void {
-    this.doneU8[i * COMPLETION_BYTES + COMPLETION_FLAGS] = this.flags & ~IOU_COMPLETION_FD
+    this.doneU8[i * COMPLETION_BYTES + COMPLETION_FLAGS]! &= ~IOU_COMPLETION_FD
   }
 }

@@ -388,6 +388,63 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual(["inline eof port free file open", "thread eof port free file open"])
   }, 90_000)
 
+  it("closeOnExit: a Driver closed from JavaScript leaves its marked fds open (they stay the program's); closeOnExit(fd, false) unmarks one, which a terminated worker then leaves open", async () => {
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { openSync, fstatSync, closeSync } = await import("node:fs")
+       const state = (fd) => {
+         try {
+           fstatSync(fd)
+           return "open"
+         } catch (e) {
+           return e.code
+         }
+       }
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         const ring = Driver.open({ engine })
+         const listener = await ring.listen({ host: "127.0.0.1", port: 0, closeOnExit: true })
+         const file = openSync(process.execPath, "r")
+         ring.closeOnExit(file)
+         await ring.close()
+         results.push([engine, "closed", state(listener.fd), state(file)].join(" "))
+         closeSync(listener.fd)
+         closeSync(file)
+         const body = \`
+           const { Driver } = await import(process.env.SRC_URL)
+           const { parentPort, workerData } = await import("node:worker_threads")
+           const ring = Driver.open({ engine: workerData.engine })
+           const listener = await ring.listen({ host: "127.0.0.1", port: 0, closeOnExit: true })
+           ring.closeOnExit(listener.fd, false)
+           parentPort.postMessage({ fd: listener.fd, port: listener.localAddress.port })
+           setInterval(() => {}, 1000)
+         \`
+         const worker = new Worker(body, { eval: true, workerData: { engine } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         const unmarked = await new Promise((d) => worker.once("message", d))
+         await worker.terminate()
+         const main = Driver.open()
+         const again = await main.listen({ host: "127.0.0.1", port: unmarked.port }).then(
+           (l) => main.closeFd(l.fd).then(() => "port free"),
+           (e) => e.code,
+         )
+         await main.close()
+         results.push([engine, "unmarked", state(unmarked.fd), again].join(" "))
+         closeSync(unmarked.fd)
+       }
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual([
+      "inline closed open open",
+      "inline unmarked open EADDRINUSE",
+      "thread closed open open",
+      "thread unmarked open EADDRINUSE",
+    ])
+  }, 90_000)
+
   it("closeOnExit on listen, accept and connect marks each socket from its start: one still connecting, a Unix listener's path", async () => {
     // A connect to a listener whose backlog is full waits for ever (the kernel drops the SYNs):
     // the worker terminated meanwhile leaves no socket behind with closeOnExit, one without it

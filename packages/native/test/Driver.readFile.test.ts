@@ -216,7 +216,7 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
       // The temporary directory is on a local file system here (the three-request test needs it).
       expect(Mounts.isLocal(id, Stats.deviceOf(record))).toBe(true)
       // The same id with another device: a mount that reused the id, looked up afresh (same table).
-      expect(Mounts.isLocal(id, "4095:1048575")).toBe(true)
+      expect(Mounts.isLocal(id, 4095 * 2 ** 32 + 1048575)).toBe(true)
       const procFd = openSync("/proc/self/status", "r")
       try {
         expect(binding.files.statTypeAndSize(procFd, record)).toBe(0)
