@@ -68,8 +68,10 @@ static bool wait_for_owner_turn(struct iou_loop *loop) {
   uint64_t end = iou__now_ns() + (uint64_t)loop->idle_spin_us * 1000;
   for (uint32_t i = 1;; i++) {
     /* Looks only: the next iteration takes each of these properly (the cancel stack's relaxed
-     * load here is a hint; take_cancels exchanges it with acquire). */
-    if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_relaxed) ||
+     * load here is a hint; take_cancels exchanges it with acquire). The turn's end is loaded with
+     * acquire, pairing with iou__thread_publish's release: the requests published with it are
+     * visible to the next iteration. */
+    if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_acquire) ||
         iou__waker_pending(&loop->waker, loop->processed_seq) || iou__ring_cq_ready(&loop->ring) ||
         atomic_load_explicit(&loop->cancels.top, memory_order_relaxed) != NULL || iou__closing(loop))
       return true;
@@ -223,12 +225,16 @@ int iou__thread_start(struct iou_loop *loop) {
 }
 
 void iou__thread_publish(struct iou_loop *loop, bool early) {
-  /* Relaxed: a hint (see owner_in_turn); the publish below orders it before the requests anyway. */
-  atomic_store_explicit(&loop->owner_in_turn, early, memory_order_relaxed);
+  /* A turn starts before its requests are published (relaxed: the publish's release orders it
+   * before them) and ends after (release, pairing with the turn wait's acquire load): a loop that
+   * sees the turn over sees the requests that ended it too, so it never arms its sleep over them
+   * and the closing publish needs no eventfd write. */
+  if (early) atomic_store_explicit(&loop->owner_in_turn, true, memory_order_relaxed);
   if (loop->one_cpu) atomic_store_explicit(&loop->owner_cpu, sched_getcpu(), memory_order_relaxed); /* a hint */
   uint32_t n = loop->unpublished;
   loop->unpublished = 0;
   iou__waker_publish(&loop->waker, n);
+  if (!early) atomic_store_explicit(&loop->owner_in_turn, false, memory_order_release);
 }
 
 int iou__thread_cancel(struct iou_loop *loop, uint64_t tag) {

@@ -94,9 +94,11 @@ struct iou_loop {
   _Atomic bool finished;
   bool stopped; /* iou_loop_stop ran: the loop exited and its thread was joined. Owner only. */
   /* True between iou_loop_publish_early and the iou_loop_publish that ends the owner's turn. Owner
-   * relaxed-stores; the loop relaxed-loads it as a hint for the turn wait only: whether the
-   * loop sleeps is still decided by the waker's arm-and-recheck, so a stale value costs a little
-   * spinning or one eventfd wake-up, never a lost request. */
+   * stores it: true before the turn's first publish (relaxed), false after its last (release,
+   * pairing with the acquire load of the turn wait, engine_thread.c); the loop's wait decision
+   * reads it relaxed, as a hint: whether the loop sleeps is still decided by the waker's
+   * arm-and-recheck, so a stale value costs a little spinning or one eventfd wake-up, never a lost
+   * request. */
   _Atomic bool owner_in_turn;
   /* Only for a one_cpu loop: the CPU the owner ran on when it last published (sched_getcpu; -1
    * unknown). Owner relaxed-stores it before the publish's release; the loop relaxed-loads it in
