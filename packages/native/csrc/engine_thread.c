@@ -19,12 +19,15 @@
 #include "loop.h"
 #include "thread_wait.h"
 
-/* The spinner's probe: has the owner published requests the loop has not taken yet? Loop thread.
- * A latched out-of-band wake (close, cancel) is deliberately not a hit: nothing clears the latch
- * before the next park, so it would make every later spin hit at once; park_idle consumes it. */
-static bool work_published(void *ctx) {
+/* Has the owner pushed or published requests the loop has not taken yet? Loop thread. The
+ * spinner's probe, and one of the turn wait's: a pushed request counts before its publish, so the
+ * requests of a long turn are under way while the owner goes on (the peek reads the owner's tail,
+ * acquire, only once the loop has taken every request it saw). A latched out-of-band wake (close,
+ * cancel) is deliberately not a hit: nothing clears the latch before the next park, so it would
+ * make every later spin hit at once; park_idle consumes it. */
+static bool work_waiting(void *ctx) {
   struct iou_loop *loop = ctx;
-  return iou__waker_pending(&loop->waker, loop->processed_seq);
+  return iou__waker_pending(&loop->waker, loop->processed_seq) || iou__inbound_peek(&loop->inbound) != NULL;
 }
 
 /* Nothing in flight and the spin missed: park on the futex word, and tell the spinner how long a
@@ -52,13 +55,13 @@ static bool owner_on_this_cpu(struct iou_loop *loop) {
  * loop has waiters in flight and nothing left to stage. Sleeping now would make the owner's closing
  * publish pay an eventfd write and a cross-CPU wake-up, about as long as the turn itself on a small
  * machine, so: submit what is staged, then poll for up to idle_spin_us for the end of the turn, new
- * requests, a cancel, closing or a CQE. With DEFER_TASKRUN (the default) or COOP_TASKRUN (the
- * fallback) CQEs are posted only inside io_uring_enter, so completions that arrive meanwhile, and a
- * wake for completion-queue room (a latched wake is not polled: nothing clears the latch before the
- * next arm), wait at most the budget. Returns true when the caller should go round again, false
- * when it should block as usual (the turn outlasted the budget: the wait decision does not choose
- * the turn wait again until the loop takes another request, so a turn that never ends costs one
- * budget, not one per iteration). */
+ * requests (pushed or published), a cancel, closing or a CQE. With DEFER_TASKRUN (the default) or
+ * COOP_TASKRUN (the fallback) CQEs are posted only inside io_uring_enter, so completions that
+ * arrive meanwhile, and a wake for completion-queue room (a latched wake is not polled: nothing
+ * clears the latch before the next arm), wait at most the budget. Returns true when the caller
+ * should go round again, false when it should block as usual (the turn outlasted the budget: the
+ * wait decision does not choose the turn wait again until the loop takes another request, so a
+ * turn that never ends costs one budget, not one per iteration). */
 static bool wait_for_owner_turn(struct iou_loop *loop) {
   loop->turn_wait_ran_out = false;
   if (iou__ring_sq_pending(&loop->ring) > 0) {
@@ -72,7 +75,7 @@ static bool wait_for_owner_turn(struct iou_loop *loop) {
      * acquire, pairing with iou__thread_publish's release: the requests published with it are
      * visible to the next iteration. */
     if (!atomic_load_explicit(&loop->owner_in_turn, memory_order_acquire) ||
-        iou__waker_pending(&loop->waker, loop->processed_seq) || iou__ring_cq_ready(&loop->ring) ||
+        work_waiting(loop) || iou__ring_cq_ready(&loop->ring) ||
         atomic_load_explicit(&loop->cancels.top, memory_order_relaxed) != NULL || iou__closing(loop))
       return true;
     iou__spin_hint();
@@ -142,7 +145,7 @@ static bool thread_wait(struct iou_loop *loop, enum iou__fill_result fill) {
       (void)iou__waker_park_idle(&loop->waker, loop->processed_seq);
       return true;
     case IOU_WAIT_SPIN_THEN_PARK:
-      if (!iou__spinner_spin(&loop->idle_spinner, work_published, loop)) park_idle(loop);
+      if (!iou__spinner_spin(&loop->idle_spinner, work_waiting, loop)) park_idle(loop);
       return true;
     case IOU_WAIT_OWNER_TURN:
       if (!wait_for_owner_turn(loop)) block(loop, false); /* the turn outlasted the budget */
@@ -167,7 +170,7 @@ static void *run(void *arg) {
 
   if (loop->idle_spin_us > 0) {
     /* Calibrated here, on the thread and CPU that spins, with the probe it will poll (~1 ms). */
-    uint64_t per_ms = iou__spinner_calibrate(work_published, loop, 20000);
+    uint64_t per_ms = iou__spinner_calibrate(work_waiting, loop, 20000);
     (void)iou__spinner_init(&loop->idle_spinner, loop->idle_spin_us, loop->idle_spin_max_us,
                             loop->idle_spin_quick_wake_us, per_ms); /* checked in iou_loop_open */
   }
