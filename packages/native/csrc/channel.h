@@ -36,8 +36,10 @@ struct iou__inbound {
   uint32_t mask;
   /* The owner's line. Taking requests, the loop reads tail only when it has taken every request up
    * to the tail it saw last (mark_ended and deadlines read it each time, per cancel and per
-   * iteration at waiter capacity), so the owner's per-request store does not take a line away from
-   * the loop on every request (nor the loop's per-request head store, on its own line, the owner's). */
+   * iteration at waiter capacity), so while requests are queued the owner's per-request store does
+   * not take a line away from the loop on every request (nor the loop's per-request head store, on
+   * its own line, the owner's). A thread-engine loop that polls for work with everything taken
+   * (engine_thread.c's work_waiting) reads it on every probe: then each push moves the line. */
   _Alignas(IOU_CACHE_LINE) _Atomic uint32_t tail; /* owner release-stores after writing entries; loop acquire-loads */
   uint32_t head_seen; /* owner only: the head it last acquire-loaded (the room it knows of) */
   /* The loop's line. */
