@@ -188,7 +188,7 @@ class WholeFile {
     // step 0 outside the close: the step was refused before the loop and ends on its own.
     if (this.cancelled || this.closing || this.ended || this.step === 0) return false
     this.cancelled = true
-    if (this.step !== 0) this.r.cancel(this.step)
+    this.r.cancel(this.step)
     return true
   }
 
