@@ -35,6 +35,7 @@ import { IoUring } from "./IoUring.ts"
 import { toSocketError } from "./IoUringError.ts"
 import * as NetOps from "./internal/netOps.ts"
 import * as Ring from "./internal/ring.ts"
+import { fromLive } from "./internal/liveSocket.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
@@ -92,7 +93,7 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket, never
         )
       }),
     )
-    return Live.fromLive(open)
+    return fromLive(open)
   })
 
 /**

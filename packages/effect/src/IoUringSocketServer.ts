@@ -34,6 +34,7 @@ import * as SocketServer from "effect/socket/SocketServer"
 import { IoUring } from "./IoUring.ts"
 import * as NetOps from "./internal/netOps.ts"
 import * as Ring from "./internal/ring.ts"
+import { fromLive } from "./internal/liveSocket.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
@@ -115,7 +116,7 @@ export const make = (
           const live = new Live.Live(ops, connection, options, raw, Ring.lingeringOf(io))
           live.startReceiving()
           pipe(
-            Live.fromLive(Effect.succeed(live)),
+            fromLive(Effect.succeed(live)),
             Effect.flatMap(handler),
             Effect.ignoreCause({ log: "Unhandled", message: "Unhandled error in SocketServer" }),
             Effect.ensuring(live.requestClose()),

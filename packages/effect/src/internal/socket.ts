@@ -1,8 +1,8 @@
 /**
- * effect/socket's `Socket` over one connection of NetOps: the scoped reader (acquiring it opens the
- * connection; `pull` takes what the connection's multishot receive has buffered), the scoped writer
- * (sends on the ring, which complete only when the kernel took every byte: that is the
- * backpressure), and the connection's lifetime.
+ * One connection of NetOps as effect/socket's `Socket` needs it (`Live`; liveSocket.ts makes the
+ * Socket over it): what its reader's `pull` takes (what the connection's multishot receive has
+ * buffered), its writes (sends on the ring, which complete only when the kernel took every byte:
+ * that is the backpressure), and the connection's lifetime.
  *
  * Receiving: one multishot receive on the Driver's provided buffers, armed as soon as the connection
  * is open (startReceiving: as node:net reads before anyone asks): over the ring's own service,
@@ -40,10 +40,10 @@
  * before it, and with SocketCloseError 1006 once the reader's scope closed (a pull blocked in
  * another fiber included); writes wait until the reader opened the connection; a CloseEvent closes
  * the connection; releasing the writer half-closes; upgrade fails with SocketUpgradeError, since
- * there is no TLS on the ring.
+ * there is no TLS on the ring (the writer's side and upgrade are liveSocket.ts's).
  */
 import type { RequestHandle } from "@iou/core"
-import { Cause, Effect, Exit, Fiber, Latch, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Socket from "effect/socket/Socket"
 import type { Data } from "../IoUring.ts"
@@ -566,9 +566,11 @@ const positive = (value: number | undefined, fallback: number): number =>
     ? value
     : fallback
 
-const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
+/** A SocketCloseError with `code` (1000: the peer's end of stream or a CloseEvent; 1006: this side closed). */
+export const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
-const writeClosed = () =>
+/** A write on a connection that was asked to close, as NodeSocket fails it. */
+export const writeClosed = () =>
   new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
 
 /** A send's failure reported by the Driver as the writer reports it (the service's send, then `toSocketError`). */
@@ -579,15 +581,6 @@ const sendFailure = (error: unknown, fd: number): Exit.Exit<never, Socket.Socket
   )
 }
 
-const noUpgrade: Socket.Reader["upgrade"] = () =>
-  Effect.fail(
-    new Socket.SocketError({
-      reason: new Socket.SocketUpgradeError({
-        cause: new Error("TLS upgrade is not available on io_uring sockets; use @effect/platform-node's NodeSocket"),
-      }),
-    }),
-  )
-
 export interface Options {
   /** Chunks one pull returns at most (as NodeSocket); default 4096. */
   readonly chunkSize?: number | undefined
@@ -597,68 +590,3 @@ export interface Options {
    */
   readonly highWaterMark?: number | undefined
 }
-
-const encoder = new TextEncoder()
-const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
-
-/**
- * A Socket whose reader runs `open` in its scope. `open` yields the connection, already ready for
- * I/O; its release (if any) should `requestClose`.
- */
-export const fromLive = (open: Effect.Effect<Live, Socket.SocketError, Scope.Scope>): Effect.Effect<Socket.Socket> =>
-  Effect.sync(() => {
-    let current: Live | undefined
-    const opened = Latch.makeUnsafe(false)
-
-    const reader = Effect.gen(function* () {
-      const scope = yield* Effect.scope
-      const live = yield* Scope.provide(open, scope)
-      yield* Scope.addFinalizer(
-        scope,
-        Effect.andThen(
-          Effect.sync(() => {
-            opened.closeUnsafe()
-            current = undefined
-          }),
-          live.closeReader(),
-        ),
-      )
-      current = live
-      opened.openUnsafe()
-      return { pull: live.pull, upgrade: noUpgrade } satisfies Socket.Reader<Uint8Array>
-    })
-
-    const send = (data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, Socket.SocketError> =>
-      Effect.suspend(() => {
-        const live = current
-        if (live === undefined) return opened.whenOpen(send(data))
-        if (!live.writable) return Effect.fail(writeClosed())
-        return live.send(data)
-      })
-
-    const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
-      Socket.isCloseEvent(chunk)
-        ? Effect.suspend(() => {
-            const live = current
-            if (live === undefined) return opened.whenOpen(write(chunk))
-            // As NodeSocket: the connection is closed (the peer reads end of stream); a code above
-            // 1000 is an abnormal close, which our own reader reports as a read error.
-            return live.closeWith(
-              chunk.code > 1000
-                ? new Socket.SocketError({
-                    reason: new Socket.SocketReadError({ cause: new Error(`closed with code ${chunk.code}`) }),
-                  })
-                : closeError(1000),
-            )
-          })
-        : send(bytesOf(chunk))
-
-    const writeAll = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> =>
-      send(chunks.length === 1 ? bytesOf(chunks[0]!) : chunks.map(bytesOf))
-
-    const writer = Effect.acquireRelease(Effect.succeed({ write, writeAll } satisfies Socket.Writer), () =>
-      Effect.suspend(() => (current === undefined ? Effect.void : current.endWrite())),
-    )
-
-    return Socket.make({ reader, writer })
-  })
