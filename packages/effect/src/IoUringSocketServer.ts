@@ -15,8 +15,9 @@
  *   TCP_NODELAY and SO_KEEPALIVE from it, as with node:net's `createServer({ noDelay, keepAlive })`.
  * - `run(handler)` accepts connections and runs `handler` on a Socket for each in its own fiber,
  *   with `run`'s services; a handler's failure is logged, not propagated. Interrupting `run`
- *   interrupts every handler fiber it started. Each connection is closed after its handler ends (once
- *   no receive or send on it is pending); connections that arrive before `run` wait for it.
+ *   interrupts every handler fiber it started. Each connection is closed when the handler releases
+ *   its reader, as NodeSocketServer's, or else when the handler ends (once no receive or send on it
+ *   is pending); connections that arrive before `run` wait for it.
  *   An accept error about one connection (ECONNABORTED, …) or about fds or memory running out for
  *   now (EMFILE, ENFILE, ENOBUFS, ENOMEM: after a 20 ms pause) does not stop `run`, as libuv's
  *   server goes on; `run` fails with SocketServerUnknownError for other errors, and at once (cause:
@@ -116,7 +117,9 @@ export const make = (
           const live = new Live.Live(ops, connection, options, raw, Ring.lingeringOf(io))
           live.startReceiving()
           pipe(
-            fromLive(Effect.succeed(live)),
+            // As NodeSocketServer's: the reader's release closes the connection (node:net's
+            // destroySoon), and so does the handler's end, for a handler that never took the reader.
+            fromLive(Effect.as(Effect.addFinalizer(() => live.requestClose()), live)),
             Effect.flatMap(handler),
             Effect.ignoreCause({ log: "Unhandled", message: "Unhandled error in SocketServer" }),
             Effect.ensuring(live.requestClose()),

@@ -200,6 +200,39 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         )(transport),
     )
 
+    it.live.each(transports)(
+      "a server handler that releases its reader closes the connection while it goes on: the peer reads to the end (%s)",
+      (transport) =>
+        run((transport) =>
+          Effect.gen(function* () {
+            const server = yield* implementation.makeServer(yield* listenOptions(transport))
+            const handlerDone = yield* Deferred.make<void>()
+            yield* Effect.forkScoped(
+              server.run((socket) =>
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    // The writer is held until the handler ends: only the reader's release closes.
+                    const { write } = yield* socket.writer
+                    yield* Effect.scoped(
+                      Effect.gen(function* () {
+                        yield* socket.reader
+                        yield* write(text("hello"))
+                      }),
+                    )
+                    yield* Deferred.await(handlerDone)
+                  }),
+                ),
+              ),
+            )
+            const socket = yield* implementation.makeNet(target(server))
+            const { pull } = yield* socket.reader
+            const received = yield* readToEnd(pull).pipe(Effect.timeout("5 seconds"))
+            yield* Deferred.succeed(handlerDone, undefined)
+            assert.strictEqual(decode(received), "hello")
+          }),
+        )(transport),
+    )
+
     it.live.each(transports)("large transfers: 8 MiB echoed byte for byte (%s)", (transport) =>
       run((transport) =>
         Effect.gen(function* () {
