@@ -119,7 +119,12 @@ export const make = (
           pipe(
             // As NodeSocketServer's: the reader's release closes the connection (node:net's
             // destroySoon), and so does the handler's end, for a handler that never took the reader.
-            fromLive(Effect.as(Effect.addFinalizer(() => live.requestClose()), live)),
+            fromLive(
+              Effect.as(
+                Effect.addFinalizer(() => live.requestClose()),
+                live,
+              ),
+            ),
             Effect.flatMap(handler),
             Effect.ignoreCause({ log: "Unhandled", message: "Unhandled error in SocketServer" }),
             Effect.ensuring(live.requestClose()),
