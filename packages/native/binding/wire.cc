@@ -143,8 +143,9 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
       total += length;
     }
     // The Driver staged the buffers' total when it validated them; less now means a buffer was
-    // detached or shrunk while the request waited (backpressure queue, staging): refused, as the
-    // single buffer's range check below refuses it, instead of moving fewer bytes than asked.
+    // detached while the request waited (backpressure queue, staging; the Driver refuses resizable
+    // buffers): refused, as the single buffer's range check below refuses it, instead of moving
+    // fewer bytes than asked.
     if (total != stage.length) return -EINVAL;
     request->iov = iov.data();
     request->iov_count = n;

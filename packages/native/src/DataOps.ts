@@ -89,7 +89,7 @@ export const recv = (
   const flags = Validate.optionalBoolean(o.exact, "exact") ? IOU_FLAG_EXACT : 0
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  Validate.buffer(buffer, "buffer")
+  Validate.ioBuffer(buffer, "buffer")
   const size = Validate.lengthOf(buffer)
   const offset = offsetOption === undefined ? 0 : Validate.integer(offsetOption, "offset", 0, size)
   const rest = size - offset
@@ -249,7 +249,7 @@ const submitInto = (
   callback: T.Callback,
 ): T.RequestHandle => {
   Validate.fd(fd)
-  Validate.buffer(buffer, "buffer")
+  Validate.ioBuffer(buffer, "buffer")
   const at = op === OPERATIONS.readAt.op ? Validate.position(position) : 0
   const size = Validate.lengthOf(buffer)
   if (op === OPERATIONS.recv.op) Validate.integer(offset, "offset", 0, size)

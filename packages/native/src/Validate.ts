@@ -47,10 +47,38 @@ const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U
 const isDetached = (buffer: Uint8Array): boolean =>
   typedArrayLength.call(buffer) === 0 && (typedArrayBuffer.call(buffer) as { detached?: boolean }).detached === true
 
+// The intrinsic `resizable` getter of ArrayBuffer (it throws for a SharedArrayBuffer).
+const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "resizable")!.get as (
+  this: ArrayBufferLike,
+) => boolean
+
+/**
+ * Whether the view's buffer is a resizable ArrayBuffer, whose `resize()` may shrink it in place
+ * while the kernel reads or writes the bytes a request named (no reference the binding holds can
+ * prevent that). A growable SharedArrayBuffer only grows: not this.
+ */
+const isResizable = (buffer: Uint8Array): boolean => {
+  try {
+    return arrayBufferResizable.call(typedArrayBuffer.call(buffer)) === true
+  } catch {
+    return false
+  }
+}
+
+/** A Uint8Array that is not detached (a path or an address, which the Driver copies or the kernel reads at submit). */
 export const buffer = (value: unknown, name: string): Uint8Array => {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
   if (isDetached(value)) throw new TypeError(`${name} is detached (its ArrayBuffer was transferred)`)
   return value
+}
+
+/** A buffer the kernel reads or writes while its request is in flight: `buffer`, and not resizable. */
+export const ioBuffer = (value: unknown, name: string): Uint8Array => {
+  buffer(value, name)
+  if (isResizable(value as Uint8Array)) {
+    throw new TypeError(`${name} is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it`)
+  }
+  return value as Uint8Array
 }
 
 export const integer = (value: unknown, name: string, min: number, max: number): number => {
@@ -205,7 +233,7 @@ export const abortReason = (signal: AbortSignal | undefined): unknown => {
  */
 export const data = (value: unknown): Data => {
   if (value instanceof Uint8Array) {
-    buffer(value, "data")
+    ioBuffer(value, "data")
     if (lengthOf(value) > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
     return value
   }
@@ -226,7 +254,7 @@ const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
   let bytes = 0
   const copy: Array<Uint8Array> = []
   for (let i = 0; i < n; i++) {
-    const element = buffer(value[i], `${name}[${i}]`)
+    const element = ioBuffer(value[i], `${name}[${i}]`)
     const length = lengthOf(element)
     bytes += length
     if (length > 0) copy.push(element)
@@ -401,7 +429,7 @@ export const fileSize = (value: unknown, name: string): number | bigint => {
  * ones; their total is at most MAX_REQUEST_BYTES.
  */
 export const readBuffers = (value: unknown): Uint8Array | Array<Uint8Array> => {
-  if (value instanceof Uint8Array) return buffer(value, "buffer")
+  if (value instanceof Uint8Array) return ioBuffer(value, "buffer")
   return bufferList(value, "buffer")
 }
 

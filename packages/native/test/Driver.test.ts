@@ -832,6 +832,37 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(back.subarray(1024)).toEqual(Buffer.from(pattern(2048)).subarray(1024, 1032))
     })
 
+    it("refuse a view of a resizable ArrayBuffer as a request's data or target (it may shrink under the kernel), and take a growable SharedArrayBuffer's", async () => {
+      const ring = open()
+      const f = file(pattern(100))
+      type Resizable = new (n: number, o: { maxByteLength: number }) => ArrayBuffer
+      const resizable = new (ArrayBuffer as unknown as Resizable)(64, { maxByteLength: 4096 })
+      const views = [new Uint8Array(resizable), new Uint8Array(resizable, 8, 16)]
+      const cb = () => {}
+      await ring.nop()
+      const counts = () => [ring.stats().submitted, ring.stats().pendingOperations, ring.stats().outstanding]
+      const before = counts()
+      for (const v of views) {
+        const refused = (call: () => unknown, name: string) =>
+          expect(call).toThrow(
+            new TypeError(`${name} is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it`),
+          )
+        refused(() => ring.send(f.fd, v), "data")
+        refused(() => ring.writeAt(f.fd, [Buffer.from("x"), v], 0), "data[1]")
+        refused(() => ring.readAt(f.fd, v, 0), "buffer")
+        refused(() => ring.readAt(f.fd, [new Uint8Array(4), v], 0), "buffer[1]")
+        refused(() => ring.recv(f.fd, v), "buffer")
+        refused(() => ring.submitReadAt(f.fd, v, 0, 4, false, 0, cb), "buffer")
+        refused(() => ring.submitSend(f.fd, v, 0, cb), "data")
+      }
+      expect(counts()).toEqual(before)
+      // A growable SharedArrayBuffer only grows: its views are taken.
+      type Growable = new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer
+      const shared = new Uint8Array(new (SharedArrayBuffer as unknown as Growable)(16, { maxByteLength: 4096 }))
+      expect(await ring.readAt(f.fd, shared, 0)).toBe(16)
+      expect(Buffer.from(shared)).toEqual(Buffer.from(pattern(100)).subarray(0, 16))
+    })
+
     it("refuse a detached buffer with the same TypeError whatever its size and offset, and take small and empty views as before", async () => {
       const ring = open()
       const f = file(pattern(100))
