@@ -196,6 +196,11 @@ const makeWith = (
       yield* checkPath("writeFile", path)
       const flags = yield* flagBits("writeFile", options?.flag ?? "w", false)
       const mode = yield* checkMode("writeFile", options?.mode)
+      // A plain-JS caller's string (or other value) is a defect, as every invalid argument: without
+      // this, a byteLength that is undefined would write nothing over the operations one by one.
+      if (!(data instanceof Uint8Array)) {
+        return yield* Effect.die(new TypeError(`FileSystem.writeFile: data must be a Uint8Array, got ${typeof data}`))
+      }
       // One write moves at most MAX_IO bytes: refused before the file is opened (and created or
       // truncated), where node:fs would throw out of its own callback.
       if (data.byteLength > MAX_IO) {
@@ -244,16 +249,7 @@ const makeWith = (
       return Effect.gen(function* () {
         yield* checkPath(method, path)
         const stats = yield* Errors.mapTo(method, path)(ops.stat(path, { followSymlinks: false }))
-        if (stats.isDirectory()) {
-          return yield* PlatformError.systemError({
-            _tag: "Unknown",
-            module: "FileSystem",
-            method,
-            pathOrDescriptor: path,
-            syscall: "rm",
-            description: "Path is a directory",
-          })
-        }
+        if (stats.isDirectory()) return yield* Errors.removeDirectory(method, path)
         yield* Errors.mapTo(method, path)(ops.unlink(path, { directory: false }))
       }).pipe(ignoreMissing, Effect.asVoid)
     }

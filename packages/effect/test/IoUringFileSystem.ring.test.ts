@@ -14,7 +14,7 @@ import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Scheduler, Scope, Stream } from "effect"
 import { IoUring } from "@iou/effect"
 import * as Ops from "../src/internal/fsOps.ts"
-import { decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
+import { composedRingLayer, decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
@@ -193,6 +193,27 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         assert.deepStrictEqual([e.reason._tag, (e.reason as { method?: string }).method], ["BadArgument", "writeFile"])
         assert.isFalse(fs.existsSync(name))
       }),
+    )
+
+    it.effect(
+      "writeFile of data that is not a Uint8Array (a plain-JS caller's string) dies with a TypeError and leaves the file as it was, fused or one by one",
+      () =>
+        Effect.gen(function* () {
+          const dir = yield* scratchDir
+          const name = path.join(dir, "kept")
+          fs.writeFileSync(name, "before")
+          for (const fsLayer of [ringLayer, composedRingLayer]) {
+            const exit = yield* Effect.exit(
+              Effect.gen(function* () {
+                const fsys = yield* FileSystem.FileSystem
+                yield* fsys.writeFile(name, "after" as unknown as Uint8Array)
+              }).pipe(Effect.provide(fsLayer)),
+            )
+            assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+            assert.instanceOf(Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined, TypeError)
+            assert.strictEqual(fs.readFileSync(name, "utf8"), "before")
+          }
+        }),
     )
 
     it.effect("interrupting a readFile blocked in its read cancels the read and closes the fd it opened", () =>

@@ -7,12 +7,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
-import { Effect, Fiber, FileSystem, Latch, type Layer, Option, Stream } from "effect"
+import { Effect, Fiber, FileSystem, Latch, type Layer, Option, type PlatformError, Stream } from "effect"
 import { composedRingLayer, decode, nodeLayer, ringLayer, scratchDir, shapeOf, text } from "./fileSystems.ts"
 
 const supported = probe().supported
 
 const fdOf = (file: FileSystem.File): number => (file as unknown as { readonly fd: number }).fd
+
+/** The `code` of the error under a PlatformError (node:fs's, the ring's, or one made as Node's). */
+const causeCode = (error: PlatformError.PlatformError): unknown =>
+  (error.reason.cause as { code?: unknown } | undefined)?.code
 
 const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown>) =>
   layer(fsLayer, { timeout: 30_000, excludeTestServices: true })(name, (it) => {
@@ -279,6 +283,7 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           assert.strictEqual(write.reason._tag !== "BadArgument" && write.reason.pathOrDescriptor, fdOf(reader))
           const empty = yield* Effect.flip(reader.write(new Uint8Array(0)))
           assert.deepStrictEqual(shapeOf(empty), { tag: "Unknown", method: "write", syscall: "write", target: "fd" })
+          assert.strictEqual(causeCode(empty), "EBADF")
           const writeAll = yield* Effect.flip(reader.writeAll(text("x")))
           assert.deepStrictEqual(shapeOf(writeAll), {
             tag: "Unknown",
@@ -389,12 +394,14 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           target: "g",
         })
         yield* fsys.remove(path.join(dir, "g"), { force: true })
-        assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.remove(sub)), dir), {
+        const removeDir = yield* Effect.flip(fsys.remove(sub))
+        assert.deepStrictEqual(shapeOf(removeDir, dir), {
           tag: "Unknown",
           method: "remove",
           syscall: "rm",
           target: "sub",
         })
+        assert.strictEqual(causeCode(removeDir), "ERR_FS_EISDIR")
         yield* fsys.remove(path.join(dir, "a"), { recursive: true })
         assert.isFalse(yield* fsys.exists(path.join(dir, "a")))
       }),

@@ -20,6 +20,12 @@ const MODULE = "FileSystem"
 export const badArgument = (method: string, description: string, cause?: unknown): PlatformError.PlatformError =>
   PlatformError.badArgument({ module: MODULE, method, description, cause })
 
+/** An error with the fields node:fs gives its own (`code`, `errno`, `syscall`, `path`): a made-up error's cause. */
+const nodeStyle = (
+  message: string,
+  fields: { readonly code: string; readonly errno: number; readonly syscall: string; readonly path?: string },
+): Error => Object.assign(new Error(message), fields)
+
 /**
  * write(2) of 0 bytes on an fd not open for writing fails with EBADF, and Node's write says so; the
  * ring completes an empty write without the kernel, so this is made here, as Node's would read.
@@ -32,6 +38,24 @@ export const emptyWriteNotWritable = (method: string, pathOrDescriptor: string |
     pathOrDescriptor,
     syscall: "write",
     description: "EBADF: bad file descriptor",
+    cause: nodeStyle("EBADF: bad file descriptor, write", { code: "EBADF", errno: -9, syscall: "write" }),
+  })
+
+/** remove of a directory without `recursive`: refused as node:fs's rm refuses it (ERR_FS_EISDIR). */
+export const removeDirectory = (method: string, path: string): PlatformError.PlatformError =>
+  PlatformError.systemError({
+    _tag: "Unknown",
+    module: MODULE,
+    method,
+    pathOrDescriptor: path,
+    syscall: "rm",
+    description: "Path is a directory",
+    cause: nodeStyle(`Path is a directory: rm returned EISDIR (is a directory) ${path}`, {
+      code: "ERR_FS_EISDIR",
+      errno: 21,
+      syscall: "rm",
+      path,
+    }),
   })
 
 /** `error`, raised by an operation of `method` on `pathOrDescriptor`, as a PlatformError. */
