@@ -265,8 +265,8 @@ export const platformErrorTag = (error: IoUringError): PlatformError.SystemError
 
 /**
  * The IoUringError as the `PlatformError` a FileSystem method reports (`effect/PlatformError`):
- * the tag from `platformErrorTag`, the IoUringError's `syscall`, its `fd` unless a path is given,
- * and the IoUringError itself as `cause`.
+ * the tag from `platformErrorTag`, the IoUringError's `syscall`, the path or fd given, else the
+ * IoUringError's own `path`, else its `fd`, and the IoUringError itself as `cause`.
  *
  * @since 0.0.0
  */
@@ -284,7 +284,7 @@ export const toPlatformError = (
     method: options.method,
     description: error.message,
     syscall: error.syscall,
-    pathOrDescriptor: options.pathOrDescriptor ?? error.fd,
+    pathOrDescriptor: options.pathOrDescriptor ?? error.path ?? error.fd,
     cause: error,
   })
 

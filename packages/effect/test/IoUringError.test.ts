@@ -23,7 +23,7 @@ import { tcpPair } from "./sockets.ts"
 
 const withFake = (driver: FakeDriver) => Layer.fresh(NodeIoUring.layerWith(openFake(driver)))
 
-const errorWith = (tag: ReasonTag, code: string, fields: { syscall?: string; fd?: number } = {}) =>
+const errorWith = (tag: ReasonTag, code: string, fields: { syscall?: string; fd?: number; path?: string } = {}) =>
   new IoUringError({ reason: reasonOf(tag, 3), code, message: `${code}: test`, ...fields })
 
 describe("IoUringError reasons", () => {
@@ -109,6 +109,12 @@ describe("IoUringError conversions", () => {
       pathOrDescriptor: "/nowhere",
     })
     assert.strictEqual(withPath.reason._tag !== "BadArgument" && withPath.reason.pathOrDescriptor, "/nowhere")
+    // Without one given, the error's own path (an open's, a stat's) before its fd.
+    const ownPath = toPlatformError(errorWith("SystemError", "ENOENT", { syscall: "open", path: "/gone" }), {
+      module: "FileSystem",
+      method: "open",
+    })
+    assert.strictEqual(ownPath.reason._tag !== "BadArgument" && ownPath.reason.pathOrDescriptor, "/gone")
   })
 
   it("toSocketError maps each reason per side as NodeSocket reports the same events", () => {
