@@ -7,6 +7,8 @@ import { Config } from "@iou/core"
 import { describe, expect, it, vi } from "vitest"
 import {
   IOU_COMPLETION_KERNEL_HELD,
+  IOU_FLAG_DATA_ONLY,
+  IOU_FLAG_EXACT,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
@@ -27,6 +29,7 @@ interface Taken {
   readonly slot: number
   readonly generation: number
   readonly op: number
+  readonly flags: number
   readonly fd: number
   readonly length: number
   readonly position: number
@@ -103,6 +106,7 @@ class SimulatedLoop implements NativeLoop {
       length: s.getUint32(at + WIRE.STAGE_LENGTH, true),
       fd: s.getInt32(at + WIRE.STAGE_FD, true),
       op: s.getUint32(at + WIRE.STAGE_OP, true),
+      flags: s.getUint32(at + WIRE.STAGE_FLAGS, true),
       deadline: s.getFloat64(at + WIRE.STAGE_DEADLINE_MS, true),
       data,
     })
@@ -503,9 +507,28 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect(await closed).toEqual({ completed: 0, abandoned: 0 })
   })
 
-  it("gives each op the right number in the staging area", () => {
-    const { driver, loop } = open(4)
-    driver.submitNop(0, () => {})
-    expect(loop.inbound[0]!.op).toBe(IOU_OP_NOP)
+  it("gives each op its number and flags in the staging area", async () => {
+    const { driver, loop } = open(16)
+    const buffer = Buffer.alloc(8)
+    const cb = () => {}
+    driver.submitNop(0, cb)
+    driver.submitReadAt(3, buffer, 0, 8, true, 0, cb)
+    driver.submitWriteAt(3, buffer, 0, 0, cb)
+    driver.submitSend(4, buffer, 0, cb)
+    driver.submitRecv(4, buffer, 0, 8, false, 0, cb)
+    driver.submitSync(3, true, 0, cb)
+    driver.submitSync(3, false, 0, cb)
+    await Promise.resolve() // the turn's end hands over what is staged after the first
+    expect(loop.inbound.map((r) => [r.op, r.flags])).toEqual([
+      [IOU_OP_NOP, 0],
+      [IOU_OP_READ_AT, IOU_FLAG_EXACT],
+      [OPERATIONS.writeAt.op, 0],
+      [OPERATIONS.send.op, 0],
+      [OPERATIONS.recv.op, 0],
+      [OPERATIONS.sync.op, IOU_FLAG_DATA_ONLY],
+      [OPERATIONS.sync.op, 0],
+    ])
+    // Seven operations, seven numbers: none of them stages as another.
+    expect(new Set(loop.inbound.slice(0, 6).map((r) => r.op)).size).toBe(6)
   })
 })
