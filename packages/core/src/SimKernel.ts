@@ -8,8 +8,8 @@
  *   closed). A `behaviour` hook can decide instead (e.g. block a recv until a send releases it).
  * - An ASYNC_CANCEL resolves within `cancelLatency`: the op is cancelled (op CQE -ECANCELED, cancel
  *   CQE 0, in either order), or it was already running (-EALREADY: the op completes with its own
- *   result), or it had already completed (-ENOENT). The op's CQE always arrives within
- *   `cancelLatency` of the cancel.
+ *   result), or it had already completed or been cancelled by an earlier cancel (-ENOENT). The op's
+ *   CQE always arrives within `cancelLatency` of the cancel.
  * - A multishot op (recvMany) posts up to three results with IORING_CQE_F_MORE (each a positive
  *   count) at random times before its last CQE, and none after it: a cancel that lands first ends it
  *   with -ECANCELED as any op. Its last CQE is as an op's (0 at end of stream, an error, a retry),
@@ -75,6 +75,8 @@ interface Running {
   result: number
   /** Bumped when the completion is rescheduled; stale timer events are ignored. */
   version: number
+  /** A cancel ended it: another cancel finds nothing left to cancel (-ENOENT), as the kernel's. */
+  cancelled: boolean
 }
 
 interface Timer {
@@ -269,7 +271,13 @@ const submitStaged = (kernel: SimKernel): void => {
       }
       kernel.ops.push(sqe)
       const decision = decide(kernel, sqe)
-      const running: Running = { sqe, completeAt: kernel.time + decision.delay, result: decision.result, version: 0 }
+      const running: Running = {
+        sqe,
+        completeAt: kernel.time + decision.delay,
+        result: decision.result,
+        version: 0,
+        cancelled: false,
+      }
       kernel.running.set(s.userData, running)
       kernel.maxRunning = Math.max(kernel.maxRunning, kernel.running.size)
       if (Request.isMultishot(s.request)) scheduleMore(kernel, running)
@@ -295,7 +303,7 @@ const cancelOp = (kernel: SimKernel, target: bigint): void => {
     at(kernel, kernel.time + randomInt(kernel, 0, latency), () =>
       post(kernel, { userData: cancelUserData, result, more: false }),
     )
-  if (running === undefined) return postCancel(-ENOENT)
+  if (running === undefined || running.cancelled) return postCancel(-ENOENT)
   const soon = kernel.time + randomInt(kernel, 0, latency)
   if (kernel.random() < 0.3 && running.completeAt !== Infinity) {
     // Already running: it finishes with its own result, soon.
@@ -309,6 +317,7 @@ const cancelOp = (kernel: SimKernel, target: bigint): void => {
   }
   running.completeAt = soon
   running.result = -ECANCELED
+  running.cancelled = true
   scheduleCompletion(kernel, running)
   postCancel(0)
 }

@@ -167,16 +167,28 @@ describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (
         const before = yield* moved
         const fs = yield* FileSystem.FileSystem
         const text = yield* fs.readFileString("/proc/self/status") // on Node's FileSystem
-        return { text, moved: (yield* moved) - before }
+        const afterFiles = yield* moved
+        const used = yield* useServices // its files on Node's, its sockets on the ring
+        return { text, filesMoved: afterFiles - before, used, socketsMoved: (yield* moved) - afterFiles }
       }).pipe(Effect.scoped, Effect.provide(IoUringServices.layer({ config: { size: 8, operations: "sockets" } })))
       assert.match(socketsOnly.text, /^Name:/)
-      assert.strictEqual(socketsOnly.moved, 0)
-      const filesOnly = yield* useServices.pipe(
-        Effect.scoped,
-        Effect.provide(IoUringServices.layer({ config: { size: 8, operations: "files" } })),
-      )
-      assert.strictEqual(filesOnly.echoed, "ping") // on Node's sockets
-      assert.strictEqual(filesOnly.read, "on the platform")
+      assert.strictEqual(socketsOnly.filesMoved, 0)
+      assert.strictEqual(socketsOnly.used.echoed, "ping")
+      assert.isAtLeast(socketsOnly.socketsMoved, 3, "listen, accept, connect, send and receive on the ring")
+      const filesOnly = yield* Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+        const before = yield* moved
+        yield* fs.writeFileString(path.join(dir, "f"), "on the ring")
+        const read = yield* fs.readFileString(path.join(dir, "f"))
+        const afterFiles = yield* moved
+        const used = yield* useServices
+        return { read, filesMoved: afterFiles - before, used }
+      }).pipe(Effect.scoped, Effect.provide(IoUringServices.layer({ config: { size: 8, operations: "files" } })))
+      assert.strictEqual(filesOnly.read, "on the ring")
+      assert.isAtLeast(filesOnly.filesMoved, 4, "a writeFile and a readFile on the ring")
+      assert.strictEqual(filesOnly.used.echoed, "ping") // on Node's sockets
+      assert.strictEqual(filesOnly.used.read, "on the platform")
     }),
   )
 
