@@ -83,10 +83,13 @@ describe.skipIf(!supported)(`recvMany${supported ? "" : ` (skipped: ${reason})`}
 
     const again = ring.recvMany(p.b)
     await write(ring, p, "second")
+    let chunks = 0
     for await (const chunk of again) {
+      chunks++
       expect(Buffer.from(chunk).toString()).toBe("second")
       break // return(): cancels the multishot in the kernel
     }
+    expect(chunks).toBe(1)
     while (ring.stats().outstanding > 0) await sleep(1)
     expect(ring.stats().pendingOperations).toBe(0)
     expect(() => ring.recvMany(-1)).toThrow(RangeError)

@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
 import { binding } from "../src/binding.ts"
-import { UNDER_TEST } from "./helpers.ts"
+import { runChild, UNDER_TEST } from "./helpers.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -87,7 +87,8 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(await ring.recv(client.fd, buf, { exact: true })).toBe(4)
   })
 
-  it("listen with no host binds :: dual-stack (IPv4 and IPv6 clients both connect), backlog and reusePort as asked", async () => {
+  it("listen with no host binds :: dual-stack (IPv4 and IPv6 clients both connect), reusePort as asked", async () => {
+    // That `backlog` reaches listen(2): the full-backlog connect test below (backlog 0).
     const ring = open()
     const listener = owned(await ring.listen({ port: 0, backlog: 16, reusePort: true }))
     expect(listener.localAddress).toMatchObject({ address: "::", family: "IPv6" })
@@ -135,6 +136,33 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(c.remoteAddress).toMatchObject({ port })
     const r = await settle(ring.connect({ host: "no-such-host.invalid", port }))
     expect(!r.ok && r.error).toMatchObject({ syscall: "getaddrinfo" })
+    // The order, and the move to the next address on a refusal: in a child whose dns.lookup answers
+    // two names with two loopback addresses each (listeners on 127.0.0.1 and 127.0.0.2, none on .3).
+    const lookup = `import dns from "node:dns"; import { syncBuiltinESMExports } from "node:module";
+      const real = dns.lookup;
+      const fake = { "both.test": ["127.0.0.2", "127.0.0.1"], "refused-first.test": ["127.0.0.3", "127.0.0.1"] };
+      dns.lookup = (host, options, cb) => fake[host] === undefined ? real(host, options, cb)
+        : cb(null, fake[host].map((address) => ({ address, family: 4 })));
+      syncBuiltinESMExports();`
+    const child = await runChild(
+      `const ring = Driver.open(${JSON.stringify(UNDER_TEST)})
+       const one = await ring.listen({ host: "127.0.0.1", port: 0 })
+       const port = one.localAddress.port
+       const two = await ring.listen({ host: "127.0.0.2", port })
+       const tried = []
+       for (const host of ["both.test", "refused-first.test"]) {
+         const c = await ring.connect({ host, port }, { timeout: 5000 })
+         tried.push(c.remoteAddress.address)
+         await ring.closeFd(c.fd)
+       }
+       await ring.closeFd(one.fd)
+       await ring.closeFd(two.fd)
+       await ring.close()
+       console.log(JSON.stringify(tried))`,
+      { args: ["--import", `data:text/javascript,${encodeURIComponent(lookup)}`] },
+    )
+    expect({ code: child.code, stderr: child.stderr }).toEqual({ code: 0, stderr: "" })
+    expect(JSON.parse(child.stdout)).toEqual(["127.0.0.2", "127.0.0.1"])
   })
 
   it("Unix sockets: listen on a path, connect and accept, addresses as { path }", async () => {

@@ -305,6 +305,10 @@ struct iou_completion t_expect(struct t_loop *t, uint64_t tag, int timeout_ms) {
 }
 
 void t_close(struct t_loop *t, int64_t timeout_ns) {
+  t_close_stats(t, timeout_ns, NULL);
+}
+
+void t_close_stats(struct t_loop *t, int64_t timeout_ns, struct iou_stats *stats) {
   CHECK(iou_loop_close(t->loop, timeout_ns) == 0);
   uint64_t end = t_now_ns() + 30000 * T_MS;
   while (!iou_loop_exited(t->loop)) {
@@ -313,6 +317,7 @@ void t_close(struct t_loop *t, int64_t timeout_ns) {
     t_poll(t);
   }
   t_poll(t);
+  if (stats != NULL) iou_loop_stats(t->loop, stats);
   iou_loop_destroy(t->loop);
   t->loop = NULL;
   close(t->notify_fd);

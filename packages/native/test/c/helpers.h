@@ -95,6 +95,8 @@ bool t_has(struct t_loop *t, uint64_t tag);
 
 /* Closes with timeout_ns, waits for the thread to exit, collects the rest, destroys. */
 void t_close(struct t_loop *t, int64_t timeout_ns);
+/* t_close, with the loop's counters as they stand once it exited (before it is destroyed). */
+void t_close_stats(struct t_loop *t, int64_t timeout_ns, struct iou_stats *stats);
 
 /* A temporary regular file (unlinked) of `size` bytes filled with pattern(i) = i * 7 + 3. */
 int t_temp_file(uint32_t size);

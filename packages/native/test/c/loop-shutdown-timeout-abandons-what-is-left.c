@@ -1,8 +1,7 @@
 /* close(50 ms) with a never-completing recv (plain and vectored send into a full socket) ends them
- * ABANDONED at the cutoff; the thread publishes, notifies and exits; the counters say so; the
- * loop-owned iovec copy is quarantined, not freed (ASan would catch a free while in use). Also a
- * size-1 loop whose only slot is occupied still shuts down. (seed: test_shutdown_timeout,
- * test_shutdown_timeout_when_waiters_full_and_channel_empty) */
+ * ABANDONED at the cutoff (their cancels landed: not kernel-held); the loop publishes, notifies and
+ * exits; the counters say so. Also a size-1 loop whose only slot is occupied still shuts down.
+ * (seed: test_shutdown_timeout, test_shutdown_timeout_when_waiters_full_and_channel_empty) */
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,11 +25,13 @@ int main(void) {
   t_submit(t, &s);
   t_sleep_ms(30);
   uint64_t start = t_now_ns();
-  t_close(t, 50 * (int64_t)T_MS);
+  struct iou_stats st;
+  t_close_stats(t, 50 * (int64_t)T_MS, &st);
   uint64_t took = t_now_ns() - start;
   CHECK(took >= 45 * T_MS && took < 3000 * T_MS);
   CHECK(t->ngot == 2);
   for (int i = 0; i < 2; i++) CHECK(t->got[i].outcome == IOU_OUTCOME_ABANDONED && t->got[i].flags == 0);
+  CHECK(st.abandoned == 2 && st.pending_operations == 0);
   CHECK(atomic_load(&t->notifies) >= 1);
   close(sv[0]);
   close(sv[1]);

@@ -40,7 +40,7 @@ int main(void) {
   }
   t_sleep_ms(20); /* let the last spin end */
   int tid = 0;
-  t_threads_named("iou-loop", &tid);
+  CHECK(t_threads_named("iou-loop", &tid) == 1 && tid > 0); /* else the clock below would be another thread's */
   uint64_t before = thread_cpu_ns(tid);
   t_sleep_ms(300);
   uint64_t used = thread_cpu_ns(tid) - before;

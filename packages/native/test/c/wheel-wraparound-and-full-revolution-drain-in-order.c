@@ -1,6 +1,6 @@
 /* Deadlines across the wheel's wrap point and across bitset words come out in tick order of the
- * walked range; a jump of a whole revolution drains every due bucket but keeps entries that are
- * not yet due; removing the minimum recomputes it across the wrap. */
+ * walked range; a jump of more than a whole revolution drains every bucket and keeps an entry parked
+ * beyond the revolution for its own tick; removing the minimum recomputes it across the wrap. */
 #include "helpers.h"
 #include "wheel.h"
 
@@ -25,22 +25,28 @@ int main(void) {
   iou__wheel_remove(&w, 2, 130);
   iou__wheel_remove(&w, 3, 163);
   CHECK(iou__wheel_next_tick(&w) == 192);
-  /* Full revolution: 192 is due, 300 (scheduled after) is not. */
+  /* More than a revolution (170 -> 300, 130 ticks): every bucket is walked (in slot order, not tick
+   * order: each is due); 192 and 290 are due; 450, parked when scheduled (beyond 170 + 127), is not,
+   * and comes at its tick. */
   CHECK(iou__wheel_schedule(&w, 5, 290) == 0);
-  n = iou__wheel_advance(&w, 289);
-  CHECK(n == 1 && w.due[0].id == 4);
+  CHECK(iou__wheel_schedule(&w, 8, 450) == 0);
+  CHECK(w.parked_len == 1);
+  n = iou__wheel_advance(&w, 300);
+  CHECK(n == 2 && w.due[0].id + w.due[1].id == 4 + 5 && w.due[0].id != w.due[1].id);
   iou__wheel_remove(&w, 4, 192);
-  CHECK(iou__wheel_next_tick(&w) == 290);
-  CHECK(iou__wheel_advance(&w, 290) == 1 && w.due[0].id == 5);
   iou__wheel_remove(&w, 5, 290);
-  /* A jump far beyond one revolution with an entry still in the future of the jump. */
-  CHECK(iou__wheel_schedule(&w, 6, 300) == 0);
-  CHECK(iou__wheel_schedule(&w, 7, 400) == 0);
+  CHECK(iou__wheel_next_tick(&w) == 450);
+  CHECK(iou__wheel_advance(&w, 449) == 0);
+  CHECK(iou__wheel_advance(&w, 450) == 1 && w.due[0].id == 8);
+  iou__wheel_remove(&w, 8, 450);
+  /* A jump far beyond one revolution drains what is left. */
+  CHECK(iou__wheel_schedule(&w, 6, 460) == 0);
+  CHECK(iou__wheel_schedule(&w, 7, 560) == 0);
   CHECK(w.parked_len == 0);
   n = iou__wheel_advance(&w, 10000);
   CHECK(n == 2);
-  iou__wheel_remove(&w, 6, 300);
-  iou__wheel_remove(&w, 7, 400);
+  iou__wheel_remove(&w, 6, 460);
+  iou__wheel_remove(&w, 7, 560);
   CHECK(!iou__wheel_has_deadlines(&w));
   iou__wheel_free(&w);
   return T_EXIT_PASS;
