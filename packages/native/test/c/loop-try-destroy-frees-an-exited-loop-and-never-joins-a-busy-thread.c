@@ -19,8 +19,9 @@ static void close_and_wait_exited(struct t_loop *t) {
   t_poll(t);
 }
 
-/* Tries until the thread has ended; returns how many tries refused. No try waits for the thread:
- * each returns at once (a join of a thread still in the kernel would wait as long as its write). */
+/* Tries until the thread has ended; returns how many tries refused. No try waits for the thread: a
+ * join of a thread still in the kernel would make the first try succeed late, after waiting as long
+ * as its write (a try that refuses, or one after refusals, may be slow only by being preempted). */
 static unsigned try_until_destroyed(struct t_loop *t) {
   unsigned refused = 0;
   uint64_t end = t_now_ns() + 60000 * T_MS;
@@ -28,8 +29,9 @@ static unsigned try_until_destroyed(struct t_loop *t) {
     uint64_t start = t_now_ns();
     bool destroyed = iou_loop_try_destroy(t->loop);
     uint64_t took = t_now_ns() - start;
-    if (took >= 25 * T_MS) fprintf(stderr, "a try took %llu ms\n", (unsigned long long)(took / T_MS));
-    CHECK(took < 25 * T_MS);
+    if (destroyed && refused == 0 && took >= 25 * T_MS)
+      fprintf(stderr, "the first try took %llu ms and destroyed the loop\n", (unsigned long long)(took / T_MS));
+    CHECK(!(destroyed && refused == 0 && took >= 25 * T_MS));
     if (destroyed) break;
     CHECK(t_now_ns() < end);
     refused++;

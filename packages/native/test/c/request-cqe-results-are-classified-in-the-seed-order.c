@@ -6,8 +6,11 @@
 #include "request.h"
 
 int main(void) {
+  /* Both states for each (EWOULDBLOCK is EAGAIN on Linux). */
   CHECK(iou__cqe_classify(-EAGAIN, false) == IOU_CQE_RETRY);
+  CHECK(iou__cqe_classify(-EAGAIN, true) == IOU_CQE_RETRY);
   CHECK(iou__cqe_classify(-EWOULDBLOCK, true) == IOU_CQE_RETRY);
+  CHECK(iou__cqe_classify(-EINTR, false) == IOU_CQE_RETRY);
   CHECK(iou__cqe_classify(-EINTR, true) == IOU_CQE_RETRY);
   CHECK(iou__cqe_classify(-ECANCELED, true) == IOU_CQE_CANCELLED);
   CHECK(iou__cqe_classify(-ECANCELED, false) == IOU_CQE_ERROR);

@@ -109,6 +109,9 @@ int main(void) {
   CHECK(build(&op).poll32_events == POLLOUT);
   CHECK(!iou__request_on_cqe(&op, false, 0, POLLOUT));
   CHECK(!iou__request_on_cqe(&op, false, 0, 4));
+  sqe = build(&op); /* the rest: after the 4 bytes written, at the position 4 bytes on */
+  CHECK(sqe.opcode == IORING_OP_WRITE && sqe.addr == (uintptr_t)(buf + 4) && sqe.len == 6 &&
+        sqe.off == w1.position + 4);
   CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO && op.result == 4);
   /* Position UINT64_MAX (the current file position) is passed through unchanged. */
   w1.position = UINT64_MAX;
@@ -121,7 +124,10 @@ int main(void) {
   CHECK(!iou__request_init(&op, &s, IOU_CLASS_ALL));
   sqe = build(&op);
   CHECK(sqe.opcode == IORING_OP_SEND && (sqe.msg_flags & MSG_NOSIGNAL));
-  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO);
+  CHECK(!iou__request_on_cqe(&op, false, 0, 3));
+  sqe = build(&op); /* the rest of a short send: the 5 bytes after the first 3 */
+  CHECK(sqe.opcode == IORING_OP_SEND && sqe.addr == (uintptr_t)(buf + 3) && sqe.len == 5);
+  CHECK(iou__request_on_cqe(&op, false, 0, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO && op.result == 3);
   s.iov = iov;
   s.iov_count = 3;
   CHECK(!iou__request_init(&op, &s, IOU_CLASS_ALL));
@@ -132,8 +138,13 @@ int main(void) {
   sqe = build(&op);
   m = (const struct msghdr *)(uintptr_t)sqe.addr;
   CHECK(m->msg_iovlen == 1 && m->msg_iov[0].iov_base == b);
-  /* Partial progress after a cancel ends with the cancel's outcome and the count. */
+  /* A zero after partial progress is WRITE_ZERO, a cancel requested or not (the zero rule first). */
   CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, 0) && op.outcome == IOU_OUTCOME_WRITE_ZERO);
+  iou__request_release(&op);
+  /* Partial progress with a cancel requested ends with the cancel's outcome and the count. */
+  CHECK(!iou__request_init(&op, &s, IOU_CLASS_ALL));
+  CHECK(!iou__request_on_cqe(&op, false, 0, 2));
+  CHECK(iou__request_on_cqe(&op, true, IOU_OUTCOME_TIMEOUT, 1) && op.outcome == IOU_OUTCOME_TIMEOUT && op.result == 3);
   iou__request_release(&op);
 
   /* sync: FSYNC, DATASYNC with DATA_ONLY; nop. */

@@ -75,6 +75,9 @@ int main(void) {
   memset(&sqe, 0xab, sizeof(sqe));
   CHECK(iou__waiters_stage(&w, d, &sqe, &c) == IOU_STAGE_TIMEOUT);
   CHECK(c.tag == 3 && c.outcome == IOU_OUTCOME_TIMEOUT && c.result == 4);
+  uint8_t untouched[sizeof(sqe)];
+  memset(untouched, 0xab, sizeof(untouched));
+  CHECK(memcmp(&sqe, untouched, sizeof(sqe)) == 0); /* no SQE was built */
   CHECK(iou__waiters_get(&w, d) == NULL);
 
   /* Exact recv in flight: partial progress after the cancel ends with the cancel's outcome. */
