@@ -10,7 +10,7 @@
  * | stale / empty / out of range   | false      | false        | invariant error    | invariant error   | Cancel     |
  * | Active, not in flight          | false      | true         | Submit or Orphaned | invariant error   | Cancel     |
  * | Active, in flight              | true       | true         | invariant error    | Complete/Requeue  | Cancel     |
- * | CancelRequested, in flight     | true       | false        | Timeout            | Complete/Requeue  | Cancel     |
+ * | CancelRequested, in flight     | true       | false        | invariant error    | Complete/Requeue  | Cancel     |
  * | CancelRequested, not in flight | false      | false        | Timeout            | invariant error   | Cancel     |
  *
  * A cancel CQE never changes a waiter. Its result is checked only for a live waiter: 0, -EALREADY
@@ -197,6 +197,8 @@ export const cancel = (w: Waiters, id: WaiterId.WaiterId, outcome: number): bool
 export const stage = (w: Waiters, id: WaiterId.WaiterId): StageOutcome => {
   const slot = slotOf(w, id)
   if (slot < 0) return fail(`stage of a stale waiter id ${id}`)
+  // First: ending a waiter the kernel still holds would release its memory under the kernel.
+  if (w.inFlight[slot] === 1) return fail(`stage of waiter ${id} already in flight`)
   if (w.states[slot] === STATE_CANCEL_REQUESTED) {
     const outcome = w.cancelOutcomes[slot]!
     Request.end(release(w, slot), outcome)
@@ -209,7 +211,6 @@ export const stage = (w: Waiters, id: WaiterId.WaiterId): StageOutcome => {
     Request.end(release(w, slot), Request.OUTCOME_CANCELLED)
     return Orphaned
   }
-  if (w.inFlight[slot] === 1) return fail(`stage of waiter ${id} already in flight`)
   w.inFlight[slot] = 1
   return Submit
 }

@@ -83,6 +83,19 @@ describe("Waiters", () => {
     expect(Waiters.cancel(w, WaiterId.make(3, 0), CANCELLED)).toBe(false)
   })
 
+  it("staging a waiter in flight is an invariant violation, cancel requested or not (the kernel holds its memory)", () => {
+    const w = Waiters.make(2)
+    const active = Waiters.insert(w, recv(), Waiters.NO_TICK)
+    const cancelled = Waiters.insert(w, recv(), Waiters.NO_TICK)
+    Waiters.stage(w, active)
+    Waiters.stage(w, cancelled)
+    expect(Waiters.cancel(w, cancelled, TIMEOUT)).toBe(true)
+    expect(() => Waiters.stage(w, active)).toThrow(InvariantError)
+    expect(() => Waiters.stage(w, cancelled)).toThrow(InvariantError)
+    // Nothing ended: both are still the kernel's, and their op CQEs end them.
+    expect([Waiters.isInFlight(w, active), Waiters.isInFlight(w, cancelled)]).toEqual([true, true])
+  })
+
   it("a cancel-requested waiter reports in flight only if it was staged", () => {
     const w = Waiters.make(2)
     const staged = Waiters.insert(w, recv(), Waiters.NO_TICK)
@@ -232,7 +245,8 @@ describe("Waiters", () => {
         if (c.kind === "stage") {
           if (!isLive) {
             expect(() => Waiters.stage(w, id)).toThrow(InvariantError)
-          } else if (Waiters.isInFlight(w, id) && w.states[WaiterId.index(id)] === Waiters.STATE_ACTIVE) {
+          } else if (Waiters.isInFlight(w, id)) {
+            // In flight, cancel requested or not: the kernel holds it, so staging it is a violation.
             expect(() => Waiters.stage(w, id)).toThrow(InvariantError)
             continue
           } else if (Waiters.stage(w, id) !== Waiters.Submit) {

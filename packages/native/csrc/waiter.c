@@ -169,13 +169,15 @@ enum iou__stage_outcome iou__waiters_stage(struct iou__waiters *w, uint64_t id, 
                                            struct iou_completion *out) {
   struct iou__waiter *e = iou__waiters_get(w, id);
   IOU_ASSERT(e != NULL, "waiters: stage of a stale waiter id");
+  /* Before the cancel-requested branch: ending a waiter the kernel still holds would release its
+   * memory under the kernel (the loop stages only waiters taken from admission or the ready queue). */
+  IOU_ASSERT(!e->in_flight, "waiters: stage of a waiter already in flight");
   if (e->state == IOU_WAITER_CANCEL_REQUESTED) {
     iou__request_end(&e->request, e->cancel_outcome);
     iou__request_release(&e->request); /* never reached the kernel since its last CQE */
     retire(w, e, out);
     return IOU_STAGE_TIMEOUT;
   }
-  IOU_ASSERT(!e->in_flight, "waiters: stage of a waiter already in flight");
   e->in_flight = true;
   iou__request_build_sqe(&e->request, sqe, id);
   return IOU_STAGE_SUBMIT;

@@ -15,7 +15,7 @@
  * | stale / empty / out of range   | false        | false  | abort          | abort            | CANCEL     |
  * | Active, not in flight          | false        | true   | SUBMIT         | abort            | CANCEL     |
  * | Active, in flight              | true         | true   | abort          | COMPLETE/REQUEUE | CANCEL     |
- * | CancelRequested, in flight     | true         | false  | TIMEOUT        | COMPLETE/REQUEUE | CANCEL     |
+ * | CancelRequested, in flight     | true         | false  | abort          | COMPLETE/REQUEUE | CANCEL     |
  * | CancelRequested, not in flight | false        | false  | TIMEOUT        | abort            | CANCEL     |
  */
 #ifndef IOU_WAITER_H

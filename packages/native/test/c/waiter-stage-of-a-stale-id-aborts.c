@@ -1,6 +1,7 @@
-/* Staging a stale id (its slot reused by a newer waiter, one generation on) and an op CQE for an
- * empty slot are invariant violations: the process aborts with a message that says which, rather
- * than acting on the wrong request. */
+/* Staging a stale id (its slot reused by a newer waiter, one generation on), an op CQE for an empty
+ * slot, and staging a waiter in flight whose cancel was requested (ending it would release memory
+ * the kernel holds) are invariant violations: the process aborts with a message that says which,
+ * rather than acting on the wrong request. */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -40,8 +41,14 @@ static bool aborts_with(int which, const char *message) {
       uint64_t now = iou__waiters_insert(&w, &b, false, 0);
       CHECK(iou__waiter_index(now) == iou__waiter_index(old) && now != old);
       iou__waiters_stage(&w, old, &sqe, &c);
-    } else {
+    } else if (which == 1) {
       iou__waiters_on_completion(&w, iou__waiter_id(0, 0), 0, 0, &c, &had, &tick);
+    } else {
+      struct iou__request a = nop(3);
+      uint64_t id = iou__waiters_insert(&w, &a, false, 0);
+      CHECK(iou__waiters_stage(&w, id, &sqe, &c) == IOU_STAGE_SUBMIT);
+      CHECK(iou__waiters_cancel(&w, id, IOU_OUTCOME_TIMEOUT, &had, &tick));
+      iou__waiters_stage(&w, id, &sqe, &c);
     }
     _exit(0);
   }
@@ -62,5 +69,6 @@ static bool aborts_with(int which, const char *message) {
 int main(void) {
   CHECK(aborts_with(0, "waiters: stage of a stale waiter id"));
   CHECK(aborts_with(1, "waiters: op CQE for a stale or empty waiter"));
+  CHECK(aborts_with(2, "waiters: stage of a waiter already in flight"));
   return T_EXIT_PASS;
 }
