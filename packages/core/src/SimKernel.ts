@@ -8,8 +8,9 @@
  *   closed). A `behaviour` hook can decide instead (e.g. block a recv until a send releases it).
  * - An ASYNC_CANCEL resolves within `cancelLatency`: the op is cancelled (op CQE -ECANCELED, cancel
  *   CQE 0, in either order), or it was already running (-EALREADY: the op completes with its own
- *   result), or it had already completed or been cancelled by an earlier cancel (-ENOENT). The op's
- *   CQE always arrives within `cancelLatency` of the cancel.
+ *   result), or it had already completed or been cancelled by an earlier cancel (-ENOENT); a cancel
+ *   after one that found it running finds it running still (-EALREADY). The op's CQE always arrives
+ *   within `cancelLatency` of the cancel.
  * - A multishot op (recvMany) posts up to three results with IORING_CQE_F_MORE (each a positive
  *   count) at random times before its last CQE, and none after it: a cancel that lands first ends it
  *   with -ECANCELED as any op. Its last CQE is as an op's (0 at end of stream, an error, a retry),
@@ -75,7 +76,10 @@ interface Running {
   result: number
   /** Bumped when the completion is rescheduled; stale timer events are ignored. */
   version: number
-  /** A cancel ended it: another cancel finds nothing left to cancel (-ENOENT), as the kernel's. */
+  /**
+   * A cancel decided it (cancelled, or found it already running): another cancel changes nothing
+   * (-ENOENT, or -EALREADY while it runs on), as the kernel's.
+   */
   cancelled: boolean
 }
 
@@ -303,11 +307,14 @@ const cancelOp = (kernel: SimKernel, target: bigint): void => {
     at(kernel, kernel.time + randomInt(kernel, 0, latency), () =>
       post(kernel, { userData: cancelUserData, result, more: false }),
     )
-  if (running === undefined || running.cancelled) return postCancel(-ENOENT)
+  if (running === undefined) return postCancel(-ENOENT)
+  // An earlier cancel decided it: cancelled (nothing left to cancel) or already running (still is).
+  if (running.cancelled) return postCancel(running.result === -ECANCELED ? -ENOENT : -EALREADY)
   const soon = kernel.time + randomInt(kernel, 0, latency)
   if (kernel.random() < 0.3 && running.completeAt !== Infinity) {
     // Already running: it finishes with its own result, soon.
     running.completeAt = Math.min(running.completeAt, soon)
+    running.cancelled = true
     scheduleCompletion(kernel, running)
     return postCancel(-EALREADY)
   }

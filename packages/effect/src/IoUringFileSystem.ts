@@ -39,6 +39,22 @@ import { readAheadStream, watch } from "./internal/fsStream.ts"
 
 type Error = PlatformError.PlatformError
 
+// The intrinsic getters (a subclass or an own property may lie about `buffer` or `resizable`).
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
+  .get as (this: Uint8Array) => ArrayBufferLike
+const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "resizable")!.get as (
+  this: ArrayBufferLike,
+) => boolean
+
+/** Whether `view` is over a resizable ArrayBuffer (as @iou/native's Driver checks its data). */
+const isResizable = (view: Uint8Array): boolean => {
+  try {
+    return arrayBufferResizable.call(typedArrayBuffer.call(view)) === true
+  } catch {
+    return false // a SharedArrayBuffer: growable ones only grow
+  }
+}
+
 const DEFAULT_MODE = 0o666
 /** The permission and special bits of a mode: what open(2) keeps of the mode it is given. */
 const S_IALLUGO = 0o7777
@@ -197,9 +213,18 @@ const makeWith = (
       const flags = yield* flagBits("writeFile", options?.flag ?? "w", false)
       const mode = yield* checkMode("writeFile", options?.mode)
       // A plain-JS caller's string (or other value) is a defect, as every invalid argument: without
-      // this, a byteLength that is undefined would write nothing over the operations one by one.
+      // this, a byteLength that is undefined would write nothing over the operations one by one. So
+      // is a view of a resizable ArrayBuffer, which the ring's write refuses: both before the file is
+      // opened (and truncated).
       if (!(data instanceof Uint8Array)) {
         return yield* Effect.die(new TypeError(`FileSystem.writeFile: data must be a Uint8Array, got ${typeof data}`))
+      }
+      if (isResizable(data)) {
+        return yield* Effect.die(
+          new TypeError(
+            "FileSystem.writeFile: data is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it",
+          ),
+        )
       }
       // One write moves at most MAX_IO bytes: refused before the file is opened (and created or
       // truncated), where node:fs would throw out of its own callback.

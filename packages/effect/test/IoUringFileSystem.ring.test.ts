@@ -196,22 +196,27 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
     )
 
     it.effect(
-      "writeFile of data that is not a Uint8Array (a plain-JS caller's string) dies with a TypeError and leaves the file as it was, fused or one by one",
+      "writeFile of data that is not a Uint8Array (a plain-JS caller's string) or is over a resizable ArrayBuffer dies with a TypeError and leaves the file as it was, fused or one by one",
       () =>
         Effect.gen(function* () {
           const dir = yield* scratchDir
           const name = path.join(dir, "kept")
           fs.writeFileSync(name, "before")
+          // A view of a resizable ArrayBuffer, which the ring's write refuses, is refused before too.
+          type Resizable = new (n: number, o: { maxByteLength: number }) => ArrayBuffer
+          const resizable = new Uint8Array(new (ArrayBuffer as unknown as Resizable)(4, { maxByteLength: 8 }))
           for (const fsLayer of [ringLayer, composedRingLayer]) {
-            const exit = yield* Effect.exit(
-              Effect.gen(function* () {
-                const fsys = yield* FileSystem.FileSystem
-                yield* fsys.writeFile(name, "after" as unknown as Uint8Array)
-              }).pipe(Effect.provide(fsLayer)),
-            )
-            assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
-            assert.instanceOf(Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined, TypeError)
-            assert.strictEqual(fs.readFileSync(name, "utf8"), "before")
+            for (const data of ["after" as unknown as Uint8Array, resizable]) {
+              const exit = yield* Effect.exit(
+                Effect.gen(function* () {
+                  const fsys = yield* FileSystem.FileSystem
+                  yield* fsys.writeFile(name, data)
+                }).pipe(Effect.provide(fsLayer)),
+              )
+              assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+              assert.instanceOf(Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined, TypeError)
+              assert.strictEqual(fs.readFileSync(name, "utf8"), "before")
+            }
           }
         }),
     )

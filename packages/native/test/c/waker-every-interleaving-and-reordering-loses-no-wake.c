@@ -6,8 +6,7 @@
  * with every value each load may return under release/acquire, loses no wake-up and no request.
  * Scenario by scenario (main, at the end): every one of up to two of those threads with the loop,
  * and a request with a cancel against a blocking loop; the request and cancel against a parking loop
- * (over half a million executions) only with IOU_WAKER_CHECK_ALL=1, and the sanitizer builds run the
- * smaller ones.
+ * (the largest) only with IOU_WAKER_CHECK_ALL=1, and the sanitizer builds run the smaller ones.
  *
  * The memory model: each location keeps its stores in modification order, each with the view its
  * writer released (a release store or RMW carries its thread's view; a relaxed one only itself; an
