@@ -27,7 +27,7 @@ import * as Crypto from "node:crypto"
 import * as NFS from "node:fs"
 import * as OS from "node:os"
 import * as Path from "node:path"
-import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
+import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK, Views } from "@iou/core"
 import { Effect, FileSystem, Layer, Option, PlatformError, Scope } from "effect"
 import { IoUring } from "./IoUring.ts"
 import * as Errors from "./internal/fsErrors.ts"
@@ -38,22 +38,6 @@ import { infoOf, MAX_IO, RingFile, typeOf } from "./internal/fsFile.ts"
 import { readAheadStream, watch } from "./internal/fsStream.ts"
 
 type Error = PlatformError.PlatformError
-
-// The intrinsic getters (a subclass or an own property may lie about `buffer` or `resizable`).
-const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
-  .get as (this: Uint8Array) => ArrayBufferLike
-const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "resizable")!.get as (
-  this: ArrayBufferLike,
-) => boolean
-
-/** Whether `view` is over a resizable ArrayBuffer (as @iou/native's Driver checks its data). */
-const isResizable = (view: Uint8Array): boolean => {
-  try {
-    return arrayBufferResizable.call(typedArrayBuffer.call(view)) === true
-  } catch {
-    return false // a SharedArrayBuffer: growable ones only grow
-  }
-}
 
 const DEFAULT_MODE = 0o666
 /** The permission and special bits of a mode: what open(2) keeps of the mode it is given. */
@@ -219,7 +203,7 @@ const makeWith = (
       if (!(data instanceof Uint8Array)) {
         return yield* Effect.die(new TypeError(`FileSystem.writeFile: data must be a Uint8Array, got ${typeof data}`))
       }
-      if (isResizable(data)) {
+      if (Views.isResizable(data)) {
         return yield* Effect.die(
           new TypeError(
             "FileSystem.writeFile: data is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it",

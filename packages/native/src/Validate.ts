@@ -5,6 +5,7 @@
  * from Arena.ts's slabs, each range the path's alone).
  */
 import { fileURLToPath } from "node:url"
+import { Views } from "@iou/core"
 import * as Arena from "./Arena.ts"
 import { maxIov } from "./binding.ts"
 import * as Clock from "./Clock.ts"
@@ -47,24 +48,6 @@ const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U
 const isDetached = (buffer: Uint8Array): boolean =>
   typedArrayLength.call(buffer) === 0 && (typedArrayBuffer.call(buffer) as { detached?: boolean }).detached === true
 
-// The intrinsic `resizable` getter of ArrayBuffer (it throws for a SharedArrayBuffer).
-const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "resizable")!.get as (
-  this: ArrayBufferLike,
-) => boolean
-
-/**
- * Whether the view's buffer is a resizable ArrayBuffer, whose `resize()` may shrink it in place
- * while the kernel reads or writes the bytes a request named (no reference the binding holds can
- * prevent that). A growable SharedArrayBuffer only grows: not this.
- */
-const isResizable = (buffer: Uint8Array): boolean => {
-  try {
-    return arrayBufferResizable.call(typedArrayBuffer.call(buffer)) === true
-  } catch {
-    return false
-  }
-}
-
 /** A Uint8Array that is not detached (a path or an address, which the Driver copies or the kernel reads at submit). */
 export const buffer = (value: unknown, name: string): Uint8Array => {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
@@ -75,7 +58,7 @@ export const buffer = (value: unknown, name: string): Uint8Array => {
 /** A buffer the kernel reads or writes while its request is in flight: `buffer`, and not resizable. */
 export const ioBuffer = (value: unknown, name: string): Uint8Array => {
   buffer(value, name)
-  if (isResizable(value as Uint8Array)) {
+  if (Views.isResizable(value as Uint8Array)) {
     throw new TypeError(`${name} is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it`)
   }
   return value as Uint8Array
