@@ -162,6 +162,10 @@ const main = async () => {
             ? { ...full, variants: full.variants.filter((v) => only.some((o) => v.name.includes(o))) }
             : full
           if (c.variants.length === 0) continue
+          // A baseline left out by BENCH_ONLY leaves every ratio and target of this comparison blank: say so.
+          if (c.baseline !== undefined && !c.variants.some((v) => v.name === c.baseline)) {
+            log(`  ${c.id}: BENCH_ONLY left out the baseline (${c.baseline}): no ratios or targets for it`)
+          }
           log("")
           await profiler.start()
           const before = await ringStats()

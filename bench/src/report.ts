@@ -6,8 +6,9 @@ import type { TargetResult } from "./targets.ts"
 export const si = (x: number | undefined): string => {
   if (x === undefined || !Number.isFinite(x)) return "–"
   const a = Math.abs(x)
-  if (a >= 1e9) return `${(x / 1e9).toPrecision(3)}G`
-  if (a >= 1e6) return `${(x / 1e6).toPrecision(3)}M`
+  // Thresholds where three digits of the smaller unit would round up to 1000 (999,999 is "1.00M").
+  if (a >= 999.5e6) return `${(x / 1e9).toPrecision(3)}G`
+  if (a >= 999.5e3) return `${(x / 1e6).toPrecision(3)}M`
   if (a >= 1e4) return `${(x / 1e3).toPrecision(3)}k`
   if (a >= 100) return x.toFixed(0)
   if (a >= 10) return x.toFixed(1)
@@ -88,6 +89,6 @@ export const formatTargets = (targets: ReadonlyArray<TargetResult>): string =>
     ),
     ...targets.filter((t) => t.note).map((t) => `  note: ${t.name}: ${t.note}`),
     ...(targets.some((t) => t.reported)
-      ? ["  note: reported rows are figures shown beside the targets (the thread engine's), not targets"]
+      ? ["  note: reported rows are figures shown beside the targets (engines other than inline), not targets"]
       : []),
   ].join("\n")
