@@ -4,6 +4,8 @@
 // JS thread (the one that owns the Loop; the quarantine is shared by all of them, under its mutex).
 #include "wire.h"
 
+#include <linux/stat.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -172,6 +174,22 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
   return 0;
 }
 
+// Whether `length` bytes at `bytes` are an argument of `kind` (IOU_ARG_*): a path ends with its NUL
+// inside the view (the kernel reads up to it), a struct statx fits whole (the kernel writes all of
+// it), a socket address is not empty (the kernel reads its length from the request).
+static bool ArgFits(uint8_t kind, const uint8_t* bytes, size_t length) {
+  switch (kind) {
+    case IOU_ARG_PATH:
+      return length > 0 && bytes[length - 1] == 0;
+    case IOU_ARG_STATX:
+      return length >= sizeof(struct statx);
+    case IOU_ARG_SOCKADDR:
+      return length > 0;
+    default:
+      return false;
+  }
+}
+
 int Buffers::AttachArgs(napi_env env, uint32_t slot, napi_value data, struct iou_request* request) {
   napi_value views[2] = {data, nullptr};
   uint32_t n = 1;
@@ -184,10 +202,14 @@ int Buffers::AttachArgs(napi_env env, uint32_t slot, napi_value data, struct iou
       if (napi_get_element(env, data, i, &views[i]) != napi_ok) return -EINVAL;
     }
   }
+  // One view per argument the table names, each of what the kernel will read or write through it
+  // (a detached view has no bytes, and fails the same checks).
+  if (n != (iou_op_arg(request->op, 1) != IOU_ARG_NONE ? 2u : 1u)) return -EINVAL;
   uint8_t* bytes[2] = {nullptr, nullptr};
   size_t lengths[2] = {0, 0};
   for (uint32_t i = 0; i < n; i++) {
     if (!BytesOf(env, views[i], &bytes[i], &lengths[i]) || lengths[i] > UINT32_MAX) return -EINVAL;
+    if (!ArgFits(iou_op_arg(request->op, i), bytes[i], lengths[i])) return -EINVAL;
   }
   request->buf = bytes[0];
   request->len = static_cast<uint32_t>(lengths[0]);

@@ -153,7 +153,7 @@ uint32_t iou_loop_poll_completions(struct iou_loop *loop, struct iou_completion 
   bool wake = false;
   uint32_t n = iou__completions_poll(&loop->completions, out, max, exited, &wake);
   for (uint32_t i = 0; i < n; i++) /* the kernel took these buffers out of the ring: the owner's now */
-    if (out[i].flags & IOU_COMPLETION_BUFFER) loop->recv_buffers.in_ring--;
+    if (out[i].flags & IOU_COMPLETION_BUFFER) iou__buf_ring_taken(&loop->recv_buffers, out[i].buffer);
   if (wake && !exited) { /* the loop waits for room */
     if (loop->engine == IOU_ENGINE_INLINE)
       iou__inline_wake(loop);

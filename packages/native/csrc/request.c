@@ -43,6 +43,7 @@ struct iou__operation {
   void (*prep)(struct iou__request *r, struct io_uring_sqe *sqe);
   enum iou__zero zero;
   uint8_t memory;       /* IOU_MEMORY_*; DATA: bytes are transferred, progress is counted, 0 bytes end at admission */
+  uint8_t args[2];      /* IOU_MEMORY_ARGS: what buf and buf2 are (IOU_ARG_*); IOU_ARG_NONE otherwise */
   bool vectored;        /* accepts iov_count > 0 */
   bool first_data_ends; /* without IOU_FLAG_EXACT, the first non-empty result ends it */
   uint32_t eagain_poll; /* -EAGAIN: the POLL_ADD mask to wait for before the op again; 0: again at once */
@@ -251,33 +252,37 @@ static void prep_link(struct iou__request *r, struct io_uring_sqe *sqe) {
  * its IOU_OP_* (and IOU_OP_COUNT) in include/iou.h, its prep function and its line here (its class
  * decides which loops accept it, its opcodes what their rings allow);
  * packages/native/README.md "Adding an operation" lists the rest. */
+/* The args column. */
+#define NO_ARGS {IOU_ARG_NONE, IOU_ARG_NONE}
+#define ARG1(a) {IOU_ARG_##a, IOU_ARG_NONE}
+#define ARG2(a, b) {IOU_ARG_##a, IOU_ARG_##b}
 /* clang-format off */
 static const struct iou__operation operations[] = {
-  /*                   syscall      prep           zero                 memory           vectored first_data_ends eagain_poll op_class                             opcodes                              multishot produces_fd */
-  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false, false},
-  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false, false},
-  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false, false},
-  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false, false},
-  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false, false},
-  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false, false},
-  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false, true},
-  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false, false},
-  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false, true},
-  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false, false},
-  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false, false},
-  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false, false},
-  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false, true},
-  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false, false},
-  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false, false},
-  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false, false},
-  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false, false},
-  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false, false},
-  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false, false},
-  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false, false},
-  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false, false},
-  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false, false},
-  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true, false},
-  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true, true},
+  /*                   syscall      prep           zero                 memory           args                vectored first_data_ends eagain_poll op_class                             opcodes                              multishot produces_fd */
+  [IOU_OP_NOP]      = {"nop",       prep_nop,      IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_NOP}, false, false},
+  [IOU_OP_READ_AT]  = {"read",      prep_read_at,  IOU_ZERO_EOF,        IOU_MEMORY_DATA, NO_ARGS,            true,    false,          POLLIN,     IOU_CLASS_FILES,                     {IORING_OP_READ, IORING_OP_READV}, false, false},
+  [IOU_OP_WRITE_AT] = {"write",     prep_write_at, IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, NO_ARGS,            true,    false,          POLLOUT,    IOU_CLASS_FILES,                     {IORING_OP_WRITE, IORING_OP_WRITEV}, false, false},
+  [IOU_OP_SEND]     = {"send",      prep_send,     IOU_ZERO_WRITE_ZERO, IOU_MEMORY_DATA, NO_ARGS,            true,    false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_SEND, IORING_OP_SENDMSG}, false, false},
+  [IOU_OP_RECV]     = {"recv",      prep_recv,     IOU_ZERO_EOF,        IOU_MEMORY_DATA, NO_ARGS,            false,   true,           POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, false, false},
+  [IOU_OP_SYNC]     = {"fsync",     prep_sync,     IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FSYNC}, false, false},
+  [IOU_OP_SOCKET]   = {"socket",    prep_socket,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SOCKET}, false, true},
+  [IOU_OP_CONNECT]  = {"connect",   prep_connect,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG1(SOCKADDR),     false,   false,          POLLOUT,    IOU_CLASS_SOCKETS,                   {IORING_OP_CONNECT}, false, false},
+  [IOU_OP_ACCEPT]   = {"accept",    prep_accept,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, false, true},
+  [IOU_OP_SHUTDOWN] = {"shutdown",  prep_shutdown, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_SOCKETS,                   {IORING_OP_SHUTDOWN}, false, false},
+  [IOU_OP_BIND]     = {"bind",      prep_bind,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG1(SOCKADDR),     false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_BIND}, false, false},
+  [IOU_OP_LISTEN]   = {"listen",    prep_listen,   IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_SOCKETS,                   {IOU_IORING_OP_LISTEN}, false, false},
+  [IOU_OP_OPEN]     = {"open",      prep_open,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG1(PATH),         false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_OPENAT}, false, true},
+  [IOU_OP_CLOSE]    = {"close",     prep_close,    IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_FILES | IOU_CLASS_SOCKETS, {IORING_OP_CLOSE}, false, false},
+  [IOU_OP_STAT]     = {"stat",      prep_stat,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG2(PATH, STATX),  false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_STATX}, false, false},
+  [IOU_OP_TRUNCATE] = {"ftruncate", prep_truncate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_FILES,                     {IOU_IORING_OP_FTRUNCATE}, false, false},
+  [IOU_OP_ALLOCATE] = {"fallocate", prep_allocate, IOU_ZERO_SUCCESS,    IOU_MEMORY_NONE, NO_ARGS,            false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_FALLOCATE}, false, false},
+  [IOU_OP_UNLINK]   = {"unlink",    prep_unlink,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG1(PATH),         false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_UNLINKAT}, false, false},
+  [IOU_OP_RENAME]   = {"rename",    prep_rename,   IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG2(PATH, PATH),   false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_RENAMEAT}, false, false},
+  [IOU_OP_MKDIR]    = {"mkdir",     prep_mkdir,    IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG1(PATH),         false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_MKDIRAT}, false, false},
+  [IOU_OP_SYMLINK]  = {"symlink",   prep_symlink,  IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG2(PATH, PATH),   false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_SYMLINKAT}, false, false},
+  [IOU_OP_LINK]     = {"link",      prep_link,     IOU_ZERO_SUCCESS,    IOU_MEMORY_ARGS, ARG2(PATH, PATH),   false,   false,          0,          IOU_CLASS_FILES,                     {IORING_OP_LINKAT}, false, false},
+  [IOU_OP_RECV_MANY] = {"recv",    prep_recv_many, IOU_ZERO_SUCCESS,   IOU_MEMORY_NONE, NO_ARGS,            false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_RECV}, true, false},
+  [IOU_OP_ACCEPT_MANY] = {"accept", prep_accept_many, IOU_ZERO_SUCCESS, IOU_MEMORY_NONE, NO_ARGS,            false,   false,          POLLIN,     IOU_CLASS_SOCKETS,                   {IORING_OP_ACCEPT}, true, true},
 };
 /* clang-format on */
 _Static_assert(sizeof(operations) / sizeof(operations[0]) == IOU_OP_COUNT, "one row per IOU_OP_* (iou.h)");
@@ -287,6 +292,10 @@ static const struct iou__operation *row_of(const struct iou__request *r) {
   const struct iou__operation *row = &operations[r->req.op];
   IOU_ASSERT(row->prep != NULL, "an IOU_OP_* below IOU_OP_COUNT without its row in request.c");
   return row;
+}
+
+uint8_t iou_op_arg(uint32_t op, unsigned i) {
+  return op < IOU_OP_COUNT && i < 2 ? operations[op].args[i] : IOU_ARG_NONE;
 }
 
 uint8_t iou_op_memory(uint32_t op) {

@@ -355,8 +355,15 @@ int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries,
   if (entries == 0) return 0;
   if ((entries & (entries - 1)) != 0 || entries > 32768 || size == 0 || base == NULL) return -EINVAL;
   b->map_len = (size_t)entries * sizeof(struct io_uring_buf);
+  b->held = calloc((entries + 7) / 8, 1);
+  if (b->held == NULL) return -ENOMEM;
   void *p = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* page-aligned */
-  if (p == MAP_FAILED) return -errno;
+  if (p == MAP_FAILED) {
+    int err = -errno;
+    free(b->held);
+    b->held = NULL;
+    return err;
+  }
   b->kring = p;
   b->entries = entries;
   b->base = base;
@@ -366,13 +373,34 @@ int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries,
 
 void iou__buf_ring_free(struct iou__buf_ring *b) {
   if (b->kring != NULL) munmap(b->kring, b->map_len);
+  free(b->held);
   memset(b, 0, sizeof(*b));
 }
 
+static bool buf_held(const struct iou__buf_ring *b, uint16_t id) {
+  return (b->held[id >> 3] >> (id & 7)) & 1;
+}
+
+static void buf_mark(struct iou__buf_ring *b, uint16_t id, bool held) {
+  if (held)
+    b->held[id >> 3] |= (uint8_t)(1u << (id & 7));
+  else
+    b->held[id >> 3] &= (uint8_t)~(1u << (id & 7));
+}
+
 int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n) {
-  if (b->entries == 0 || n > b->entries - b->in_ring) return -EINVAL;
-  for (uint32_t i = 0; i < n; i++)
-    if (ids[i] >= b->entries) return -EINVAL;
+  if (n == 0) return 0;
+  if (b->entries == 0) return -EINVAL;
+  /* Every id is marked before any entry is written; the first bad one unmarks those marked so far
+   * (they were clear: the walk stops at the first id already marked). So at most `entries` ids are
+   * ever in the ring, and the kernel's ring (as many slots) never overflows. */
+  for (uint32_t i = 0; i < n; i++) {
+    if (ids[i] >= b->entries || buf_held(b, ids[i])) {
+      while (i-- > 0) buf_mark(b, ids[i], false);
+      return -EINVAL;
+    }
+    buf_mark(b, ids[i], true);
+  }
   for (uint32_t i = 0; i < n; i++) {
     struct io_uring_buf *e = &b->kring->bufs[(uint16_t)(b->tail + i) & (b->entries - 1)];
     e->addr = (uint64_t)(uintptr_t)(b->base + (size_t)ids[i] * b->size); /* the caller's memory (iou.h) */
@@ -380,8 +408,11 @@ int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n)
     e->bid = ids[i];
   }
   b->tail = (uint16_t)(b->tail + n);
-  b->in_ring += n;
   /* Release pairs with the kernel's acquire of the tail: the entries are written first. */
   __atomic_store_n(&b->kring->tail, b->tail, __ATOMIC_RELEASE);
   return 0;
+}
+
+void iou__buf_ring_taken(struct iou__buf_ring *b, uint16_t id) {
+  if (id < b->entries) buf_mark(b, id, false);
 }

@@ -115,14 +115,18 @@ struct iou__buf_ring {
   uint16_t tail;    /* producer's private tail, published by iou__buf_ring_give */
   uint8_t *base;    /* the caller's buffers */
   uint32_t size;    /* bytes per buffer */
-  uint32_t in_ring; /* given to the kernel and not yet named by a completion (producer's count) */
+  uint8_t *held;    /* one bit per id: given to the kernel and not yet named by a completion (owner's) */
 };
 
 /* Maps an empty ring for `entries` buffers of `size` bytes at base. 0 or -errno. */
 int iou__buf_ring_init(struct iou__buf_ring *b, uint8_t *base, uint32_t entries, uint32_t size);
 void iou__buf_ring_free(struct iou__buf_ring *b);
-/* Appends buffers and publishes them to the kernel (one release store of the tail). 0 or -EINVAL. */
+/* Appends buffers and publishes them to the kernel (one release store of the tail). 0, or -EINVAL
+ * with nothing given when an id is out of range, named twice, or in the ring already (given and
+ * not yet named by a completion: the kernel could write two chunks into it). */
 int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n);
+/* A completion named buffer `id`: the kernel took it out of the ring, it is the owner's again. */
+void iou__buf_ring_taken(struct iou__buf_ring *b, uint16_t id);
 
 /* Restricts a ring created with IORING_SETUP_R_DISABLED (Linux 5.10) to these SQE opcodes, these
  * io_uring_register operations and these SQE flags (IORING_REGISTER_RESTRICTIONS), then enables it

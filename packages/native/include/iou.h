@@ -216,9 +216,18 @@ typedef void (*iou_notify_fn)(void *ctx);
 #define IOU_MEMORY_NONE 0 /* none: buf, buf2 and iov are not read */
 #define IOU_MEMORY_DATA 1 /* the bytes it transfers: [buf, buf + len) or the iovecs */
 #define IOU_MEMORY_ARGS 2 /* its arguments: buf (a path, a socket address…) and buf2 where it names one */
-/* From the table: the operation's IOU_MEMORY_*, whether it transfers bytes (IOU_MEMORY_DATA), and
- * the name its errors carry ("read", "fsync"…, as @iou/core's Operations spells it).
- * IOU_MEMORY_NONE, false and NULL for an op >= IOU_OP_COUNT. Any thread. */
+/* What each argument of an IOU_MEMORY_ARGS operation is (the table's `args` column), for the
+ * caller to check its memory against before it submits: the kernel reads a path up to its NUL and
+ * writes a whole struct statx, whatever the caller's buffer holds. */
+#define IOU_ARG_NONE 0     /* not read */
+#define IOU_ARG_SOCKADDR 1 /* a socket address of len bytes (buf) */
+#define IOU_ARG_PATH 2     /* a NUL-terminated path */
+#define IOU_ARG_STATX 3    /* a struct statx the kernel fills (buf2) */
+/* From the table: the operation's IOU_MEMORY_*, whether it transfers bytes (IOU_MEMORY_DATA), the
+ * name its errors carry ("read", "fsync"…, as @iou/core's Operations spells it), and its argument
+ * `i` (0: buf, 1: buf2) as an IOU_ARG_*. IOU_MEMORY_NONE, false, NULL and IOU_ARG_NONE for an op
+ * >= IOU_OP_COUNT. Any thread. */
+uint8_t iou_op_arg(uint32_t op, unsigned i);
 uint8_t iou_op_memory(uint32_t op);
 bool iou_op_moves_data(uint32_t op);
 const char *iou_op_syscall(uint32_t op);
@@ -362,8 +371,9 @@ bool iou_loop_inbound_room(struct iou_loop *loop);
 
 /* Hands provided buffers (ids below recv_buffer_count) back to the kernel for IOU_OP_RECV_MANY:
  * each once per completion that named it, or once at the start. The owner is the only producer of
- * the buffer ring's tail (one release store per call); the kernel consumes. 0, or -EINVAL (no
- * buffers configured, an id out of range, or more than the ring holds). Owner thread. */
+ * the buffer ring's tail (one release store per call); the kernel consumes. 0, or -EINVAL with none
+ * of them given (no buffers configured, an id out of range or named twice, or one in the ring
+ * already: given and not yet named by a polled completion). Owner thread. */
 int iou_loop_recv_buffers_return(struct iou_loop *loop, const uint16_t *ids, uint32_t n);
 
 /* Moves up to max completions into out; returns the count. Owner thread. */

@@ -76,8 +76,13 @@ int main(void) {
   struct t_loop *t = t_open_config(&cfg);
   uint16_t all[COUNT];
   for (uint16_t i = 0; i < COUNT; i++) all[i] = i;
+  uint16_t twice[2] = {0, 0};
+  CHECK(iou_loop_recv_buffers_return(t->loop, twice, 2) == -EINVAL); /* one id named twice: none given */
+  uint16_t range[2] = {1, COUNT};
+  CHECK(iou_loop_recv_buffers_return(t->loop, range, 2) == -EINVAL); /* one id out of range: none given */
   CHECK(iou_loop_recv_buffers_return(t->loop, all, COUNT) == 0);
   CHECK(iou_loop_recv_buffers_return(t->loop, all, 1) == -EINVAL); /* the ring holds them all */
+  CHECK(iou_loop_recv_buffers_return(t->loop, &all[COUNT - 1], 1) == -EINVAL);
   uint16_t bad = COUNT;
   CHECK(iou_loop_recv_buffers_return(t->loop, &bad, 0) == 0);
 
@@ -93,6 +98,7 @@ int main(void) {
     struct iou_completion c = next_chunk(t, 1, &seen);
     CHECK(c.result == len && c.buffer < COUNT && memcmp(pool + c.buffer * SIZE, msg, (size_t)len) == 0);
     give(t, c.buffer);
+    CHECK(iou_loop_recv_buffers_return(t->loop, &c.buffer, 1) == -EINVAL); /* in the ring again */
   }
   for (int i = 0; i < COUNT + 2; i++) { /* never given back: the ring empties */
     CHECK(write(sv[1], "x", 1) == 1);

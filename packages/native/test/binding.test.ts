@@ -1,0 +1,120 @@
+/**
+ * The binding's own checks of what a caller hands it, below the Driver (which never sends it such
+ * arguments): each argument of a path or stat request against what the kernel reads or writes
+ * through it (csrc/request.c's args column), and provided buffers given back at most once.
+ */
+import { constants } from "node:os"
+import { describe, expect, it } from "vitest"
+import { binding, IOU_CLASS_ALL, IOU_ENGINE_INLINE, IOU_INLINE_WAKE_EVENTFD, type NativeLoop } from "../src/binding.ts"
+import { OPERATIONS } from "../src/Operations.ts"
+import { PendingTable } from "../src/PendingTable.ts"
+import { probe } from "../src/probe.ts"
+import { Wire } from "../src/Wire.ts"
+
+const EINVAL = -constants.errno.EINVAL
+const AT_FDCWD = -100
+const STATX_BYTES = 256
+
+/** An open inline Loop whose completions nobody reads, and its staging; closed by `end`. */
+const openLoop = (pool?: Uint8Array, bufferSize = 0): { native: NativeLoop; wire: Wire; end: () => void } => {
+  const wire = new Wire(16)
+  const native = new binding.Loop(() => undefined, wire.staging, wire.completions)
+  const rc = native.open(
+    8,
+    true,
+    false,
+    60e9,
+    1e6,
+    0,
+    IOU_ENGINE_INLINE,
+    IOU_CLASS_ALL,
+    8,
+    pool,
+    bufferSize,
+    IOU_INLINE_WAKE_EVENTFD,
+  )
+  expect(rc).toBe(0)
+  return {
+    native,
+    wire,
+    end: () => {
+      expect(native.close(0)).toBe(0)
+      native.destroy()
+    },
+  }
+}
+
+/** Stages a request of `op` on AT_FDCWD in record 0 (the one submit reads). */
+const stage = (wire: Wire, op: number): void => {
+  const t = new PendingTable(4)
+  const slot = t.take()
+  t.op[slot] = op
+  t.fd[slot] = AT_FDCWD
+  wire.stage(t, slot, 0)
+}
+
+const path = (s: string, nul = true): Uint8Array => Buffer.from(nul ? `${s}\0` : s)
+
+describe.skipIf(!probe().supported)("the binding", () => {
+  it("refuses a stat whose struct statx view is shorter than the kernel writes, and touches none of it", () => {
+    const { native, wire, end } = openLoop()
+    try {
+      const stat = OPERATIONS.stat.op
+      const memory = new Uint8Array(512).fill(0xaa)
+      stage(wire, stat)
+      expect(native.submit([path("/"), memory.subarray(0, 16)])).toBe(EINVAL)
+      stage(wire, stat)
+      expect(native.submit([path("/"), memory.subarray(0, STATX_BYTES - 1)])).toBe(EINVAL)
+      stage(wire, stat)
+      expect(native.submit([path("/")])).toBe(EINVAL) // no struct statx at all
+      native.publish()
+      expect(memory.every((b) => b === 0xaa)).toBe(true)
+      expect(native.stats()?.submitted).toBe(0)
+    } finally {
+      end()
+    }
+  })
+
+  it("refuses a path whose NUL is not inside its view, and a request with the wrong number of arguments", () => {
+    const { native, wire, end } = openLoop()
+    try {
+      const statx = new Uint8Array(STATX_BYTES)
+      const cases: Array<[keyof typeof OPERATIONS, Uint8Array | Array<Uint8Array>]> = [
+        ["open", path("/tmp", false)],
+        ["open", new Uint8Array(0)],
+        ["unlink", path("/tmp/x", false)],
+        ["mkdir", path("/tmp/x", false)],
+        ["stat", [path("/", false), statx]],
+        ["rename", [path("/tmp/a"), path("/tmp/b", false)]],
+        ["rename", [path("/tmp/a", false), path("/tmp/b")]],
+        ["rename", path("/tmp/a")], // one path of two
+        ["link", [path("/tmp/a")]],
+        ["symlink", [path("/tmp/a"), path("/tmp/b", false)]],
+        ["open", [path("/tmp"), path("/tmp")]], // two of one
+        ["connect", new Uint8Array(0)], // an empty socket address
+      ]
+      for (const [name, data] of cases) {
+        stage(wire, OPERATIONS[name].op)
+        expect(native.submit(data), `${name} ${JSON.stringify(data)}`).toBe(EINVAL)
+      }
+      native.publish()
+      expect(native.stats()?.submitted).toBe(0)
+    } finally {
+      end()
+    }
+  })
+
+  it("takes a provided buffer back only while it is out of the ring: never twice, none of a call that names one twice", () => {
+    const { native, end } = openLoop(new Uint8Array(4 * 16), 16)
+    try {
+      expect(native.returnBuffers(Uint16Array.of(0, 0), 2)).toBe(EINVAL)
+      expect(native.returnBuffers(Uint16Array.of(1, 4), 2)).toBe(EINVAL) // 4 is out of range
+      expect(native.returnBuffers(Uint16Array.of(1, 2), 2)).toBe(0) // neither call gave 1
+      expect(native.returnBuffers(Uint16Array.of(2), 1)).toBe(EINVAL)
+      expect(native.returnBuffers(Uint16Array.of(0, 3, 1), 3)).toBe(EINVAL) // 1 is in the ring
+      expect(native.returnBuffers(Uint16Array.of(0, 3), 2)).toBe(0) // so 0 and 3 were not given
+    } finally {
+      end()
+    }
+  })
+})
