@@ -187,10 +187,14 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
 // The fds of the n completions that nobody took: the Driver clears a completion's IOU_COMPLETION_FD
 // (Wire.takeFd) before its fd goes anywhere, so those still flagged after a dispatch that did not
 // finish (it threw, or the worker was terminated: JavaScript could not run), or that no dispatch
-// will see (no Driver; Teardown), never reached anyone and are closed here. JS thread.
+// will see (no Driver; Teardown), never reached anyone and are closed here. The Driver may have
+// marked one (closeOnExit) just before it would have taken it: the mark goes with the close, so
+// Teardown never closes that number a second time (by then it may be another thread's). JS thread.
 void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
-    if ((completions[i].flags & IOU_COMPLETION_FD) != 0) close(completions[i].result);
+    if ((completions[i].flags & IOU_COMPLETION_FD) == 0) continue;
+    exit_fds_.erase(completions[i].result);
+    close(completions[i].result);
   }
 }
 

@@ -196,6 +196,7 @@ Napi::Value Loop::JS_returnBuffers(const Napi::CallbackInfo& info) {
   const uint32_t n = info[1].As<Napi::Number>().Uint32Value();
   if (n > array.ElementLength()) return Napi::Number::New(env_, -EINVAL);
   const uint16_t* ids = array.As<Napi::Uint16Array>().Data();
+  if (ids == nullptr && n > 0) return Napi::Number::New(env_, -EINVAL);  // the environment is terminating
   return Napi::Number::New(env_, iou_loop_recv_buffers_return(loop_, ids, n));
 }
 

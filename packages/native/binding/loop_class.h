@@ -114,7 +114,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Drain(bool from_js);
   bool Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js);
   uint32_t ReleaseBuffers(const struct iou_completion* completions, uint32_t n);
-  static void CloseUntakenFds(const struct iou_completion* completions, uint32_t n);
+  void CloseUntakenFds(const struct iou_completion* completions, uint32_t n);
   void CloseAbandonedCloses(const struct iou_completion* completions, uint32_t n);
 
   // trace.cc

@@ -69,6 +69,9 @@ Napi::Value JS_name(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, -errno);
   if (length > sizeof(storage)) length = sizeof(storage);
   Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
+  // Empty when the environment is terminating (a worker's terminate()) or out of memory: nothing
+  // to copy into.
+  if (out.IsEmpty() || (length > 0 && out.Data() == nullptr)) return Napi::Number::New(env, -ENOMEM);
   std::memcpy(out.Data(), &storage, length);
   return out;
 }

@@ -47,19 +47,6 @@ const CLOSE_OP = OPERATIONS.closeFd.op
 const EIO = constants.errno.EIO
 
 /**
- * Closes an fd nobody will receive, with close(2) on this thread: it is fresh (no request ever used
- * it), so the close has nothing to flush and does not block. The Driver may be closing, so not
- * through the ring.
- */
-const closeUnwanted = (fd: number): void => {
-  try {
-    closeSync(fd)
-  } catch {
-    // Nothing else holds it: an error here (EBADF) cannot be acted on.
-  }
-}
-
-/**
  * closeFd's close(2) on this thread, where the ring will not run it (the Driver is closing, or the
  * shutdown cutoff abandoned the close): null once closed, else the close's error.
  */
@@ -130,18 +117,28 @@ export class Delivery {
   private localScheduled = false
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
-  /** Closes an fd the Driver made for a caller who no longer wants it (close(2) through the binding). */
+  /** Closes an fd the Driver made for a caller who no longer wants it, unmarked first (close(2) through the binding). */
   private readonly closeFd: (fd: number) => void
+  /** Marks an fd to be closed if the thread ends before it is closed (Requests.closeOnExit). */
+  private readonly markFd: (fd: number) => void
 
   /**
    * `afterLocal`: runs after each microtask's local completions (a closing Driver refills).
    * `closeFd`: closes an fd that a cancelled or timed-out fd-producing request made anyway.
+   * `markFd`: marks the fd of a request whose `markFd` column is set.
    */
-  constructor(table: Pending.PendingTable, shutdown: Shutdown, afterLocal: () => void, closeFd: (fd: number) => void) {
+  constructor(
+    table: Pending.PendingTable,
+    shutdown: Shutdown,
+    afterLocal: () => void,
+    closeFd: (fd: number) => void,
+    markFd: (fd: number) => void,
+  ) {
     this.table = table
     this.shutdown = shutdown
     this.afterLocal = afterLocal
     this.closeFd = closeFd
+    this.markFd = markFd
   }
 
   /** Ends the first `count` completions of the wire's completion area. */
@@ -157,8 +154,13 @@ export class Delivery {
       const result = wire.result
       const outcome = wire.outcome
       const flags = wire.flags
-      // Before anything can run: from here the fd is the Driver's to hand over or close.
-      if ((flags & IOU_COMPLETION_FD) !== 0) wire.takeFd(i)
+      // Before anything can run: from here the fd is the Driver's to hand over or close. Marked
+      // first where the request asked (a thread that ends between the two closes it once: the
+      // binding closes an fd still flagged and drops its mark).
+      if ((flags & IOU_COMPLETION_FD) !== 0) {
+        if (t.markFd[slot] === 1) this.markFd(result)
+        wire.takeFd(i)
+      }
       if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer, result > 0 ? result : 0)
       if ((flags & IOU_COMPLETION_MORE) !== 0) {
         if ((flags & IOU_COMPLETION_BUFFER) === 0) this.multishot!.more(slot, outcome, result)
@@ -186,7 +188,7 @@ export class Delivery {
    */
   private refuseFd(slot: number, flags: number, fd: number): void {
     const t = this.table
-    closeUnwanted(fd)
+    this.closeFd(fd)
     this.unwantedFds++
     const as =
       (flags & IOU_COMPLETION_CANCEL_LOST) !== 0

@@ -75,6 +75,12 @@ const COLUMNS = {
   fdClosed: Uint8Array,
   /** 1: the request acts on its fd (counted in the table's per-fd counts until it is released). */
   onFdCounted: Uint8Array,
+  /**
+   * 1: an fd the request makes is marked to be closed on exit (Requests.closeOnExit) before the
+   * Driver takes it from its completion (Delivery.fromLoop), with nothing in between for a thread's
+   * end to interrupt (a caller's closeOnExit, readFile's open).
+   */
+  markFd: Uint8Array,
 }
 
 /** The reference columns: each a plain array of this type, emptied when the slot is released. */

@@ -194,7 +194,11 @@ class WholeFile {
 
   start(): void {
     if (this.signal !== undefined) Validate.addAbortListener(this.signal, this.onAbort)
-    this.submit(fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline), this.onOpen)
+    const slot = fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline)
+    // A thread that ends before the close below closes the fd: marked as the Driver takes it from
+    // the open's completion (closeFd unmarks).
+    this.r.table.markFd[slot] = 1
+    this.submit(slot, this.onOpen)
   }
 
   /**
@@ -221,7 +225,6 @@ class WholeFile {
     this.step = 0
     if (error !== null) return this.end(this.stepError(error, "open"))
     this.fd = fd
-    this.r.closeOnExit(fd, true) // a thread that ends before the close below closes it (closeFd unmarks)
     if (this.aborted()) return this.close(this.abortError("open"))
     if (Mounts.useful) {
       const result = binding.files.statTypeAndSize(fd, STATX)

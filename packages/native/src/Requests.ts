@@ -147,6 +147,7 @@ export class Requests implements Multishot {
       ring,
       () => binding.sockets,
       (fd, enabled, path) => this.closeOnExit(fd, enabled, path),
+      (handle) => this.markFdOf(handle),
     )
     this.fallbacks = fallbackOps()
     this.delivery = new Delivery(
@@ -156,6 +157,7 @@ export class Requests implements Multishot {
         if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
       },
       (fd) => this.sockets.closeFd(fd),
+      (fd) => this.closeOnExit(fd, true),
     )
     this.delivery.multishot = this
     this.submission = new Submission(
@@ -202,6 +204,7 @@ export class Requests implements Multishot {
     t.length[slot] = length
     t.deadline[slot] = deadline
     t.fdClosed[slot] = 0
+    t.markFd[slot] = 0
     t.data[slot] = data
     if (fd >= 0 && BY_OP[op]!.onFd) t.countOnFd(slot)
     return slot
@@ -406,6 +409,15 @@ export class Requests implements Multishot {
     } else if (this.exitFds.delete(fd)) {
       this.native.closeOnExit(fd, false)
     }
+  }
+
+  /**
+   * The fd the live request `handle` makes is marked (closeOnExit) as the Driver takes it from its
+   * completion, before anything else runs (PendingTable's markFd).
+   */
+  markFdOf(handle: T.RequestHandle): void {
+    const slot = this.table.slotOf(handle)
+    if (slot >= 0) this.table.markFd[slot] = 1
   }
 
   /** close(2) of fd on this thread, unmarked first (see closeOnExit). */

@@ -32,14 +32,15 @@ export const acceptMany = (
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  // Marked as it arrives, before it waits for the iterator (a discarded one is unmarked and closed).
-  const marked = (connection: (c: T.Connection) => void) => (c: T.Connection) => {
-    r.closeOnExit(c.fd, true)
-    connection(c)
-  }
   return new Many<T.Connection>(
     {
-      start: (connection, end) => submitAcceptMany(r, fd, deadline, closeOnExit ? marked(connection) : connection, end),
+      start: (connection, end) => {
+        const handle = submitAcceptMany(r, fd, deadline, connection, end)
+        // Each connection marked as the Driver takes it from its completion, before it waits for
+        // the iterator (a discarded one is unmarked and closed).
+        if (closeOnExit === true) r.markFdOf(handle)
+        return handle
+      },
       cancel: (handle) => r.cancel(handle),
       aborted: (reason) => Errors.abortError("accept", fd, reason),
       discard: (connection) => r.refuseConnection(connection.fd),

@@ -229,10 +229,19 @@ export class Sockets {
     this.native().close(fd)
   }
 
-  constructor(ring: Ring, native: () => NativeSockets, mark: (fd: number, enabled: boolean, path?: string) => void) {
+  /** Requests.markFdOf: the fd the request `handle` makes is marked as the Driver takes it from its completion. */
+  private readonly markFdOf: (handle: number) => void
+
+  constructor(
+    ring: Ring,
+    native: () => NativeSockets,
+    mark: (fd: number, enabled: boolean, path?: string) => void,
+    markFdOf: (handle: number) => void,
+  ) {
     this.ring = ring
     this.native = native
     this.mark = mark
+    this.markFdOf = markFdOf
   }
 
   /** Closes an fd the Driver made and nobody wants (close(2); errors are of no use to anyone here). */
@@ -478,7 +487,11 @@ export class Sockets {
     } catch (error) {
       return c.end(error as Error)
     }
-    if (!done) c.step = handle
+    if (done) return
+    c.step = handle
+    // closeOnExit: the fd is marked as the Driver takes it from the completion, with no JavaScript
+    // in between that a thread's end could stop (own() below marks it again, a no-op).
+    if (producesFd && c.closeOnExit) this.markFdOf(handle)
   }
 
   /**

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest"
 import {
   IOU_COMPLETION_CANCEL_LOST,
   IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
+  IOU_COMPLETION_FD,
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
@@ -33,12 +34,16 @@ const OUTCOME_OF_REASON: Record<string, number> = {
   SystemError: Request.OUTCOME_ERROR,
 }
 
-/** A Delivery over `table` for an open Driver, with nothing after local completions and no fd to close. */
+/**
+ * A Delivery over `table` for an open Driver, with nothing after local completions: an fd nobody
+ * wants is closed with close(2), as the Driver's Sockets.closeFd does (no fd is marked here).
+ */
 const deliveryOver = (table: Pending.PendingTable): Delivery =>
   new Delivery(
     table,
     { closing: false } as Shutdown,
     () => {},
+    (fd) => closeSync(fd),
     () => {},
   )
 
@@ -104,6 +109,40 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
       }
     }
   }
+})
+
+describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
+  it("is marked while its completion still flags it (a thread that ends in between leaves it to the binding), then taken; others are not marked", () => {
+    const layout = wireLayout()
+    for (const mark of [1, 0]) {
+      const table = new Pending.PendingTable(4)
+      let wire: Wire | undefined
+      const marks: Array<[number, number]> = []
+      const flagsNow = (): number => new DataView(wire!.completions).getUint8(layout.COMPLETION_FLAGS)
+      const delivery = new Delivery(
+        table,
+        { closing: false } as Shutdown,
+        () => {},
+        (fd) => closeSync(fd),
+        (fd) => marks.push([fd, flagsNow() & IOU_COMPLETION_FD]),
+      )
+      const slot = table.take()
+      table.op[slot] = OPERATIONS.open.op
+      table.fd[slot] = -100
+      table.kind[slot] = Pending.KIND_CALLBACK
+      table.state[slot] = Pending.SUBMITTED
+      table.markFd[slot] = mark
+      const ended: Array<number> = []
+      table.resolve[slot] = (_: Error | null, fd: number) => ended.push(fd)
+      wire = wireOf(slot, table.generation[slot]!, 7, IOU_COMPLETION_FD)
+      delivery.fromLoop(wire, 1)
+      expect([marks, flagsNow() & IOU_COMPLETION_FD, ended]).toEqual([
+        mark === 1 ? [[7, IOU_COMPLETION_FD]] : [],
+        0,
+        [7],
+      ])
+    }
+  })
 })
 
 describe("Delivery: a closeFd waits for the requests it counted", () => {

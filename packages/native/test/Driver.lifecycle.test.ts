@@ -665,6 +665,50 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     })
   }, 90_000)
 
+  it("a worker terminated while it loops listen({ closeOnExit }) and closeFd neither crashes the process nor leaves a socket open", async () => {
+    // terminate() lands anywhere: in the binding's getsockname (whose new Uint8Array comes back
+    // empty as the environment ends: it crashed the process), or between the socket's completion
+    // and its mark (its fd left open for good before the mark came first).
+    const r = await runBare(
+      `await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { readdirSync, readlinkSync } = await import("node:fs")
+       const sockets = () => readdirSync("/proc/self/fd").filter((fd) => {
+         try {
+           return readlinkSync("/proc/self/fd/" + fd).startsWith("socket:")
+         } catch {
+           return false
+         }
+       }).length
+       const before = sockets()
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         parentPort.postMessage("ready")
+         for (;;) {
+           const listener = await ring.listen({ host: "127.0.0.1", port: 0 }, { closeOnExit: true })
+           await ring.closeFd(listener.fd)
+         }
+       \`
+       const left = []
+       for (const engine of ["inline", "thread"]) {
+         for (let i = 0; i < 100; i++) {
+           const worker = new Worker(body, { eval: true, workerData: { engine } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           await new Promise((d) => worker.once("message", d))
+           await new Promise((d) => setTimeout(d, i % 6))
+           await worker.terminate()
+         }
+         left.push(engine + " " + (sockets() - before))
+       }
+       console.log(JSON.stringify(left))`,
+      120_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(["inline 0", "thread 0"])
+  }, 150_000)
+
   it("a worker terminated while it submits in a tight loop never aborts the process", async () => {
     // The main thread loads the addon too, so only the terminating environment is under test.
     const r = await runBare(
