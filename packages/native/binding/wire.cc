@@ -114,8 +114,11 @@ struct iou_request RequestOf(const struct iou_binding_stage& stage) {
   request.arg = stage.arg;
   request.arg2 = stage.arg2;
   request.fd = stage.fd;
-  request.op = static_cast<uint8_t>(stage.op);
-  request.flags = static_cast<uint8_t>(stage.flags);
+  // An op or flags beyond their byte would name another op once narrowed: IOU_OP_COUNT instead,
+  // which the loop refuses (EINVAL).
+  const bool fits = stage.op < IOU_OP_COUNT && stage.flags <= UINT8_MAX;
+  request.op = static_cast<uint8_t>(fits ? stage.op : IOU_OP_COUNT);
+  request.flags = static_cast<uint8_t>(fits ? stage.flags : 0);
   return request;
 }
 

@@ -210,7 +210,7 @@ int iou__completions_add(struct iou__completions *c, const struct iou_completion
     if (c->overflow_len == c->overflow_cap) {
       uint32_t cap = c->overflow_cap ? c->overflow_cap * 2 : 64;
       struct iou_completion *p = realloc(c->overflow, cap * sizeof(*p));
-      IOU_ASSERT(p != NULL, "completions: out of memory for the overflow list (a completion would be lost)");
+      IOU_ASSERT_ERRNO(p != NULL, errno, "completions: out of memory for the overflow list (a completion would be lost)");
       c->overflow = p;
       c->overflow_cap = cap;
     }

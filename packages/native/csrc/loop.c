@@ -33,7 +33,7 @@ static bool id_queue_grow(struct iou__id_queue *q) {
   if (q->capacity >= q->bound) return false;
   uint32_t capacity = q->capacity * 2 < q->bound ? q->capacity * 2 : q->bound;
   uint64_t *ids = malloc((size_t)capacity * sizeof(*ids));
-  IOU_ASSERT(ids != NULL, "id queue: out of memory growing it (an id would be lost)");
+  IOU_ASSERT_ERRNO(ids != NULL, errno, "id queue: out of memory growing it (an id would be lost)");
   for (uint32_t i = 0; i < q->len; i++) ids[i] = q->ids[(q->head + i) % q->capacity];
   free(q->ids);
   q->ids = ids;
@@ -61,8 +61,8 @@ static void id_queue_pop(struct iou__id_queue *q) {
  * when a waiter goes Active -> CancelRequested while in flight, which happens at most once per
  * waiter occupancy, so at most max_in_flight entries are live (their waiter still in flight) at any time.
  * The others are stale (their op CQE came first) and staging drops them; when the queue is full
- * they are compacted away in place here, which leaves at most size - 1 live entries plus the new
- * one. No allocation. */
+ * they are compacted away in place here, which leaves at most max_in_flight - 1 live entries plus
+ * the new one. No allocation. */
 static void push_pending_cancel(struct iou_loop *loop, uint64_t id) {
   struct iou__id_queue *q = &loop->pending_cancels;
   if (q->len == q->capacity && !id_queue_grow(q)) {

@@ -18,8 +18,10 @@
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
   bool single_issuer = false;
   uint32_t flags = (loop->io_poll ? IORING_SETUP_IOPOLL : 0) | extra_flags;
-  /* Each waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters (and never
-   * fewer than the kernel's own default, twice the SQ) keeps the CQ from overflowing. */
+  /* A single-shot waiter has at most one op CQE and one cancel CQE outstanding: twice the waiters
+   * (and never fewer than the kernel's own default, twice the SQ). A multishot one (RECV_MANY,
+   * ACCEPT_MANY) may post more than that between two reaps; the kernel then keeps the extra CQEs
+   * (NODROP) and the next enter hands them over (counted in cq_kernel_overflow): nothing is lost. */
   uint32_t cq_entries = 2 * (loop->max_in_flight > loop->size ? loop->max_in_flight : loop->size);
   uint8_t opcodes[IOU__MAX_RING_OPCODES];
   unsigned n = iou__request_opcodes(loop->operations, opcodes);

@@ -377,8 +377,12 @@ bool iou__request_init(struct iou__request *r, const struct iou_request *req, ui
   if (req->iov_count > 0) {
     if (!row->vectored || req->iov_count > IOU_MAX_IOV || req->iov == NULL)
       return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
+    /* Each length bounded first: at most IOU_MAX_IOV of them, so the sum cannot wrap. */
     uint64_t total = 0;
-    for (uint32_t i = 0; i < req->iov_count; i++) total += req->iov[i].iov_len;
+    for (uint32_t i = 0; i < req->iov_count; i++) {
+      if (req->iov[i].iov_len > INT32_MAX) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
+      total += req->iov[i].iov_len;
+    }
     if (total > INT32_MAX) return finish(r, IOU_OUTCOME_ERROR, -EINVAL);
     r->total = (uint32_t)total;
     if (r->total == 0) return finish(r, IOU_OUTCOME_OK, 0);

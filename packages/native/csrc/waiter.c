@@ -68,7 +68,7 @@ static void tag_insert(struct iou__waiters *w, uint64_t tag, uint32_t index) {
     struct iou__tag_slot *old = w->tags;
     uint32_t old_slots = w->tag_mask + 1;
     w->tags = calloc(2 * (size_t)old_slots, sizeof(*w->tags));
-    IOU_ASSERT(w->tags != NULL, "waiters: out of memory growing the tag index");
+    IOU_ASSERT_ERRNO(w->tags != NULL, errno, "waiters: out of memory growing the tag index");
     w->tag_mask = 2 * old_slots - 1;
     for (uint32_t i = 0; i < old_slots; i++)
       if (old[i].index_plus_one != 0) tag_place(w, old[i].tag, old[i].index_plus_one - 1);

@@ -5,7 +5,14 @@
  */
 import { constants } from "node:os"
 import { describe, expect, it } from "vitest"
-import { binding, IOU_CLASS_ALL, IOU_ENGINE_INLINE, IOU_INLINE_WAKE_EVENTFD, type NativeLoop } from "../src/binding.ts"
+import {
+  binding,
+  IOU_CLASS_ALL,
+  IOU_ENGINE_INLINE,
+  IOU_INLINE_WAKE_EVENTFD,
+  type NativeLoop,
+  wireLayout,
+} from "../src/binding.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 import { PendingTable } from "../src/PendingTable.ts"
 import { probe } from "../src/probe.ts"
@@ -15,10 +22,14 @@ const EINVAL = -constants.errno.EINVAL
 const AT_FDCWD = -100
 const STATX_BYTES = 256
 
-/** An open inline Loop whose completions nobody reads, and its staging; closed by `end`. */
-const openLoop = (pool?: Uint8Array, bufferSize = 0): { native: NativeLoop; wire: Wire; end: () => void } => {
+/** An open inline Loop that counts its completions, and its staging; closed by `end`. */
+const openLoop = (
+  pool?: Uint8Array,
+  bufferSize = 0,
+): { native: NativeLoop; wire: Wire; completed: () => number; end: () => void } => {
   const wire = new Wire(16)
-  const native = new binding.Loop(() => undefined, wire.staging, wire.completions)
+  let completed = 0
+  const native = new binding.Loop((n: number) => void (completed += n), wire.staging, wire.completions)
   const rc = native.open(
     8,
     true,
@@ -37,6 +48,7 @@ const openLoop = (pool?: Uint8Array, bufferSize = 0): { native: NativeLoop; wire
   return {
     native,
     wire,
+    completed: () => completed,
     end: () => {
       expect(native.close(0)).toBe(0)
       native.destroy()
@@ -99,6 +111,30 @@ describe.skipIf(!probe().supported)("the binding", () => {
       }
       native.publish()
       expect(native.stats()?.submitted).toBe(0)
+    } finally {
+      end()
+    }
+  })
+
+  it("refuses an op number past its byte rather than narrowing it to another op", async () => {
+    const { native, wire, completed, end } = openLoop()
+    try {
+      const statx = new Uint8Array(STATX_BYTES).fill(0xaa)
+      const t = new PendingTable(4)
+      const slot = t.take()
+      t.op[slot] = OPERATIONS.stat.op // narrowed from 256 + stat below, the kernel would fill statx
+      t.fd[slot] = AT_FDCWD
+      wire.stage(t, slot, 0)
+      new DataView(wire.staging).setUint32(wireLayout().STAGE_OP, 256 + OPERATIONS.stat.op, true)
+      expect(native.submit([path("/"), statx])).toBe(1)
+      native.publish()
+      for (let i = 0; i < 200 && completed() === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        native.poll()
+      }
+      expect(completed()).toBe(1)
+      expect(new DataView(wire.completions).getInt32(wireLayout().COMPLETION_RESULT, true)).toBe(EINVAL)
+      expect(statx.every((b) => b === 0xaa)).toBe(true)
     } finally {
       end()
     }

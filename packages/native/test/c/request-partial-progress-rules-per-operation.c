@@ -102,6 +102,12 @@ int main(void) {
   CHECK(sqe.len == 1 && k[0].iov_base == b && sqe.off == 14);
   CHECK(iou__request_on_cqe(&op, false, 0, 1) && op.outcome == IOU_OUTCOME_OK && op.result == 5);
   iou__request_release(&op);
+  /* iovec lengths whose sum wraps a 64-bit total below INT32_MAX: refused, not a 4-byte write. */
+  struct iovec wrap[2] = {{a, (size_t)UINT64_MAX - 1}, {b, 6}};
+  w.iov = wrap;
+  w.iov_count = 2;
+  CHECK(iou__request_init(&op, &w, IOU_CLASS_ALL) && op.outcome == IOU_OUTCOME_ERROR && op.result == -EINVAL);
+  iou__request_release(&op);
   /* write 0 -> WRITE_ZERO with the count; EAGAIN -> POLLOUT. */
   struct iou_request w1 = t_req_buf(IOU_OP_WRITE_AT, 5, 4, buf, 10);
   CHECK(!iou__request_init(&op, &w1, IOU_CLASS_ALL));
