@@ -364,8 +364,17 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           syscall: "mkdir",
           target: "sub",
         })
-        yield* fsys.makeDirectory(sub, { recursive: true })
-        yield* fsys.makeDirectory(path.join(dir, "a/b/c"), { recursive: true })
+        // Typed void; at run time, as Node's mkdir -p, the first directory made (none: undefined).
+        const made = (effect: Effect.Effect<void, unknown>) => effect as Effect.Effect<unknown, unknown>
+        assert.strictEqual(yield* made(fsys.makeDirectory(sub, { recursive: true })), undefined)
+        assert.strictEqual(
+          yield* made(fsys.makeDirectory(path.join(dir, "a/b/c"), { recursive: true })),
+          path.join(dir, "a"),
+        )
+        assert.strictEqual(
+          yield* made(fsys.makeDirectory(path.join(dir, "a/b/d"), { recursive: true })),
+          path.join(dir, "a/b/d"),
+        )
         assert.strictEqual((yield* fsys.stat(path.join(dir, "a/b/c"))).type, "Directory")
         assert.deepStrictEqual(shapeOf(yield* Effect.flip(fsys.makeDirectory(path.join(dir, "x/y"))), dir), {
           tag: "NotFound",

@@ -297,6 +297,28 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
     )
 
     it.live(
+      "a reset that a write meets first fails the write and then the pulls, with ECONNRESET, not a clean close",
+      () =>
+        run(() =>
+          Effect.gen(function* () {
+            // The peer resets while the client writes more than the socket buffers hold: the kernel
+            // reports the reset once, to the write; node:net destroys the socket on it, so the
+            // reads end with the same error.
+            const { port } = yield* rawPeer((c) => setTimeout(() => c.resetAndDestroy(), 50))
+            const socket = yield* implementation.makeNet({ host: "127.0.0.1", port })
+            const { pull } = yield* socket.reader
+            const { write } = yield* socket.writer
+            const written = yield* Effect.flip(write(new Uint8Array(32 * 1024 * 1024)))
+            assert.strictEqual(written.reason._tag, "SocketWriteError")
+            const read = yield* Effect.flip(Effect.forever(pull))
+            assert.strictEqual(read.reason._tag, "SocketReadError")
+            const cause = (read.reason as Socket.SocketReadError).cause as { code?: string }
+            assert.strictEqual(cause.code, "ECONNRESET")
+          }),
+        )("TCP"),
+    )
+
+    it.live(
       "a reset that comes with data nobody pulled yet (the JS thread busy meanwhile): the data, then SocketReadError (ECONNRESET), not a clean close",
       () =>
         run(() =>

@@ -231,6 +231,12 @@ export class PendingTable {
     return this.generation[slot]! * SLOT_LIMIT + slot
   }
 
+  /** Sets `markFd` of the live request `handle` (nothing when it names none). */
+  markFdOf(handle: unknown): void {
+    const slot = this.slotOf(handle)
+    if (slot >= 0) this.markFd[slot] = 1
+  }
+
   /** The slot a handle names, or -1 when it names no live request (stale, malformed, unknown). */
   slotOf(handle: unknown): number {
     if (typeof handle !== "number" || !Number.isSafeInteger(handle) || handle <= 0) return -1

@@ -147,7 +147,7 @@ export class Requests implements Multishot {
       ring,
       () => binding.sockets,
       (fd, enabled, path) => this.closeOnExit(fd, enabled, path),
-      (handle) => this.markFdOf(handle),
+      (handle) => table.markFdOf(handle),
     )
     this.fallbacks = fallbackOps()
     this.delivery = new Delivery(
@@ -409,15 +409,6 @@ export class Requests implements Multishot {
     } else if (this.exitFds.delete(fd)) {
       this.native.closeOnExit(fd, false)
     }
-  }
-
-  /**
-   * The fd the live request `handle` makes is marked (closeOnExit) as the Driver takes it from its
-   * completion, before anything else runs (PendingTable's markFd).
-   */
-  markFdOf(handle: T.RequestHandle): void {
-    const slot = this.table.slotOf(handle)
-    if (slot >= 0) this.table.markFd[slot] = 1
   }
 
   /** close(2) of fd on this thread, unmarked first (see closeOnExit). */

@@ -38,7 +38,7 @@ export const acceptMany = (
         const handle = submitAcceptMany(r, fd, deadline, connection, end)
         // Each connection marked as the Driver takes it from its completion, before it waits for
         // the iterator (a discarded one is unmarked and closed).
-        if (closeOnExit === true) r.markFdOf(handle)
+        if (closeOnExit === true) r.table.markFdOf(handle)
         return handle
       },
       cancel: (handle) => r.cancel(handle),

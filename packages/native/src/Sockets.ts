@@ -229,7 +229,7 @@ export class Sockets {
     this.native().close(fd)
   }
 
-  /** Requests.markFdOf: the fd the request `handle` makes is marked as the Driver takes it from its completion. */
+  /** PendingTable.markFdOf: the fd the request `handle` makes is marked as the Driver takes it from its completion. */
   private readonly markFdOf: (handle: number) => void
 
   constructor(

@@ -59,11 +59,14 @@ export interface FsOps {
   /** unlink(2), or rmdir(2) with `directory`. */
   readonly unlink: (path: string, options: { readonly directory: boolean }) => Effect.Effect<void, OpError>
   readonly rename: (from: string, to: string) => Effect.Effect<void, OpError>
-  /** mkdir(2); with `recursive`, the missing parents too and no error when it exists (mkdir -p). */
+  /**
+   * mkdir(2); with `recursive`, the missing parents too and no error when it exists (mkdir -p),
+   * succeeding, as Node's, with the first directory it made (undefined when it made none).
+   */
   readonly mkdir: (
     path: string,
     options: { readonly mode: number | undefined; readonly recursive: boolean },
-  ) => Effect.Effect<void, OpError>
+  ) => Effect.Effect<string | undefined, OpError>
   readonly symlink: (target: string, path: string) => Effect.Effect<void, OpError>
   readonly link: (existing: string, path: string) => Effect.Effect<void, OpError>
   /** pread until `buffer` is full or end of file; the bytes read. */
@@ -173,10 +176,16 @@ const renaming =
  *
  * Every error is named "mkdir", as Node names them.
  */
-const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Effect.Effect<void, IoUringError> => {
+const mkdirp = (
+  io: IoUring.IoUring["Service"],
+  path: string,
+  mode: number,
+): Effect.Effect<string | undefined, IoUringError> => {
   const stack = [path]
+  /** The first directory made (the topmost: parents are made before their children), Node's result. */
+  let first: string | undefined
   const fail = (error: IoUringError, code?: "EEXIST" | "ENOTDIR") => Effect.fail(renamed(error, "mkdir", code))
-  const settle = (dir: string, error: IoUringError): Effect.Effect<void, IoUringError> => {
+  const settle = (dir: string, error: IoUringError): Effect.Effect<string | undefined, IoUringError> => {
     const parent = error.code === "EEXIST" && stack.length > 0
     return Effect.matchEffect(io.stat(dir, { followSymlinks: true }), {
       onSuccess: (stats) =>
@@ -185,15 +194,18 @@ const mkdirp = (io: IoUring.IoUring["Service"], path: string, mode: number): Eff
             ? next()
             : fail(error, "ENOTDIR")
           : stats.isDirectory()
-            ? Effect.void
+            ? Effect.succeed(first)
             : fail(error, "EEXIST"),
       onFailure: (statError) => (parent ? fail(error, "ENOTDIR") : fail(statError)),
     })
   }
-  const next = (): Effect.Effect<void, IoUringError> => {
+  const next = (): Effect.Effect<string | undefined, IoUringError> => {
     const dir = stack.pop()!
     return Effect.matchEffect(io.mkdir(dir, { mode }), {
-      onSuccess: () => (stack.length === 0 ? Effect.void : next()),
+      onSuccess: () => {
+        first ??= dir
+        return stack.length === 0 ? Effect.succeed(first) : next()
+      },
       onFailure: (error) => {
         switch (error.code) {
           case "ENOSYS": // no MKDIRAT on the ring: `make` takes mkdir -p to node:fs
@@ -254,12 +266,12 @@ export const make = (io: IoUring.IoUring["Service"]): FsOps => ({
   rename: (from, to) => io.rename(from, to),
   mkdir: (path, { mode, recursive }) => {
     const m = mode ?? 0o777
-    if (!validMode(m)) {
-      return node<void>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error) => cb(error, undefined)))
-    }
+    const onNode = () =>
+      node<string | undefined>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error, made) => cb(error, made)))
+    if (!validMode(m)) return onNode()
     return orNode(
-      recursive ? mkdirp(io, path, m & S_IALLUGO) : Effect.asVoid(io.mkdir(path, { mode: m & S_IALLUGO })),
-      () => node<void>((cb) => NFS.mkdir(path, { recursive, mode: m }, (error) => cb(error, undefined))),
+      recursive ? mkdirp(io, path, m & S_IALLUGO) : Effect.as(io.mkdir(path, { mode: m & S_IALLUGO }), undefined),
+      onNode,
     )
   },
   symlink: (target, path) =>

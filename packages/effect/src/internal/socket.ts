@@ -7,25 +7,22 @@
  * Receiving: one multishot receive on the Driver's provided buffers, armed as soon as the connection
  * is open (startReceiving: as node:net reads before anyone asks): over the ring's own service,
  * straight on its Driver (its handle is what stops it); over another service, NetOps.recvMany in a
- * fiber of its own (stopped by interrupting the fiber). Each chunk it delivers
- * (already copied out of the provided buffer by the Driver) is queued here, and a pull takes every
- * queued chunk at once (at most `chunkSize` chunks), or waits for the next. The multishot has no
- * flow control of its own, so the queue is bounded here: when the bytes nobody has pulled reach
- * `highWaterMark`, the receive is cancelled in the kernel (the socket's receive buffer then fills
- * and TCP pushes back on the peer), and the next pull re-arms it once it took the queue. A blocked
- * pull that is interrupted cancels the receive in the kernel too (and waits for it to end); chunks
- * delivered meanwhile stay queued for the next pull, so nothing is lost. Over the Driver, a receive
- * that ended on its own while its stop was on the way (a reset, end of stream: reported once by the
- * kernel) keeps that ending for the pulls.
+ * fiber of its own (stopped by interrupting the fiber). Each chunk it delivers (a copy) is queued
+ * here; a pull takes every queued chunk at once (at most `chunkSize`), or waits. The multishot has
+ * no flow control of its own, so the queue is bounded here: at `highWaterMark` bytes not pulled,
+ * the receive is cancelled in the kernel (the socket's buffer fills, TCP holds the peer back), and
+ * the next pull re-arms it once it took the queue. A blocked pull that is interrupted cancels the
+ * receive in the kernel too (and waits for it to end); chunks delivered meanwhile stay queued for
+ * the next pull, so nothing is lost. Over the Driver, a receive that ended on its own while its
+ * stop was on the way (a reset, end of stream: reported once by the kernel) keeps that ending.
  *
  * Sending: one send is in the kernel at a time, in the order the writes came (two sends in
  * flight on one socket could interleave their bytes); later writes queue here. The shutdown of the
  * write side that releasing the writer makes goes once the sends ended, so the peer gets every
- * byte written before its end of stream (the release itself does not wait). A write that is
- * interrupted (a timeout, say) stops waiting at once, and its bytes are still sent in their place
- * (queued or in the kernel), as node:net keeps what was written: cancelling a send half done, or
- * dropping a queued one, would cut bytes out of the middle of the stream with the next write
- * following the cut.
+ * byte written before its end of stream (the release itself does not wait). An interrupted write
+ * stops waiting at once; its bytes are still sent in their place, as node:net keeps what was
+ * written (dropping them would cut bytes out of the middle of the stream). A send's kernel error
+ * fails the pulls too, as node:net destroys the socket on it.
  *
  * Lifetime: a connection's fd is closed (closeFd) once it was asked to close and no receive, send
  * or shutdown on it is pending, so the fd is never closed under an operation in the kernel (and
@@ -185,10 +182,23 @@ export class Live {
           ? Exit.void
           : Cause.hasInterruptsOnly(exit.cause) && this.closeAsked
             ? Exit.fail(writeClosed())
-            : Exit.mapError(exit, (error) => toSocketError(error, "Write")),
+            : Exit.mapError(exit, (error) => this.writeFailure(error)),
         this.closeIfIdle(),
       )
     })
+  }
+
+  /**
+   * A send's kernel error as the writer reports it. node:net destroys the socket on a write error,
+   * so it fails the pulls too (SocketReadError), not the end of stream the receive sees next (the
+   * kernel reports a reset once, to whichever call meets it first); a refusal (a closed ring) not.
+   */
+  private writeFailure(error: IoUringError): Socket.SocketError {
+    if (error.reason._tag === "SystemError" && this.received === undefined) {
+      this.received = toSocketError(error, "Read")
+      this.failWaiters() // the queue is empty while pulls wait: each gets the error
+    }
+    return toSocketError(error, "Write")
   }
 
   /**
@@ -220,14 +230,20 @@ export class Live {
             ? Exit.void
             : this.closeAsked && (error as { reason?: unknown }).reason === "Cancelled"
               ? Exit.fail(writeClosed())
-              : sendFailure(error, fd),
+              : this.sendFailure(error),
         ),
       )
     } catch (error) {
       // Refused before the loop (a closed Driver, an argument the Driver refuses).
-      return end(sendFailure(error, fd))
+      return end(this.sendFailure(error))
     }
     if (!settled) this.sendHandles.add(handle)
+  }
+
+  /** A send's failure reported by the Driver (the service's send, classified), as writeFailure reports it. */
+  private sendFailure(error: unknown): Exit.Exit<never, Socket.SocketError> {
+    const classified = Errors.classify(error, "send", this.connection.fd, "send")
+    return classified instanceof IoUringError ? Exit.fail(this.writeFailure(classified)) : Exit.failCause(classified)
   }
 
   /** The reader's pull: the queued chunks, or the next ones to arrive. */
@@ -572,14 +588,6 @@ export const closeError = (code: number) => new Socket.SocketError({ reason: new
 /** A write on a connection that was asked to close, as NodeSocket fails it. */
 export const writeClosed = () =>
   new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
-
-/** A send's failure reported by the Driver as the writer reports it (the service's send, then `toSocketError`). */
-const sendFailure = (error: unknown, fd: number): Exit.Exit<never, Socket.SocketError> => {
-  const classified = Errors.classify(error, "send", fd, "send")
-  return Exit.failCause(
-    classified instanceof IoUringError ? Cause.fail(toSocketError(classified, "Write")) : classified,
-  )
-}
 
 export interface Options {
   /** Chunks one pull returns at most (as NodeSocket); default 4096. */
