@@ -150,7 +150,7 @@ Napi::Value Loop::JS_submitStaged(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < count; i++) {
     struct iou_binding_stage& stage = stage_[i];
     napi_value data = nullptr;
-    if (iou_op_memory(static_cast<uint8_t>(stage.op)) != IOU_MEMORY_NONE) data = datas.Get(i);
+    if (iou_op_memory(stage.op) != IOU_MEMORY_NONE) data = datas.Get(i);
     const int rc = SubmitOne(stage, data);
     stage.verdict = rc;
     if (rc == 0) return Napi::Number::New(env_, i);

@@ -177,9 +177,10 @@ int Buffers::Attach(napi_env env, const struct iou_binding_stage& stage, napi_va
   return 0;
 }
 
-// Whether `length` bytes at `bytes` are an argument of `kind` (IOU_ARG_*): a path ends with its NUL
-// inside the view (the kernel reads up to it), a struct statx fits whole (the kernel writes all of
-// it), a socket address is not empty (the kernel reads its length from the request).
+// Whether `length` bytes at `bytes` are an argument of `kind` (IOU_ARG_*): a path's view ends with
+// its NUL (the kernel reads up to the first NUL, so it never reads past the view), a struct statx
+// fits whole (the kernel writes all of it), a socket address is not empty (the kernel reads its
+// length from the request).
 static bool ArgFits(uint8_t kind, const uint8_t* bytes, size_t length) {
   switch (kind) {
     case IOU_ARG_PATH:

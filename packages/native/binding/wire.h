@@ -35,9 +35,9 @@ class Buffers {
   // stage.length of it) or an array of 1..IOU_MAX_IOV of them (vectored: the iovecs live in the
   // slot's array here). IOU_MEMORY_ARGS: a Uint8Array (buf, len) or an array of one or two (buf,
   // then buf2), whole, one per argument the op's table row names (iou_op_arg), each checked against
-  // it: a path's NUL inside its view, a whole struct statx. IOU_MEMORY_NONE: nothing (data is not
-  // read). Returns 0, or -EINVAL for data the request cannot use. The backing stores are taken here
-  // and kept by Submitted. JS thread, inside a handle scope.
+  // it: a path's view ends with its NUL, a struct statx's holds it whole. IOU_MEMORY_NONE: nothing
+  // (data is not read). Returns 0, or -EINVAL for data the request cannot use. The backing stores
+  // are taken here and kept by Submitted. JS thread, inside a handle scope.
   int Attach(napi_env env, const struct iou_binding_stage& stage, napi_value data, struct iou_request* request);
 
   // After iou_loop_submit of a request prepared by Attach: taken, its backing stores are held from

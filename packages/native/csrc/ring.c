@@ -389,8 +389,8 @@ static void buf_mark(struct iou__buf_ring *b, uint16_t id, bool held) {
 }
 
 int iou__buf_ring_give(struct iou__buf_ring *b, const uint16_t *ids, uint32_t n) {
-  if (n == 0) return 0;
   if (b->entries == 0) return -EINVAL;
+  if (n == 0) return 0;
   /* Every id is marked before any entry is written; the first bad one unmarks those marked so far
    * (they were clear: the walk stops at the first id already marked). So at most `entries` ids are
    * ever in the ring, and the kernel's ring (as many slots) never overflows. */

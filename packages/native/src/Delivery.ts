@@ -158,7 +158,10 @@ export class Delivery {
       // first where the request asked (a thread that ends between the two closes it once: the
       // binding closes an fd still flagged and drops its mark).
       if ((flags & IOU_COMPLETION_FD) !== 0) {
-        if (t.markFd[slot] === 1) this.markFd(result)
+        if (t.markFd[slot] === 1) {
+          if (this.closingFds.size > 0) this.fdMade(result) // a closeFd of the old number no longer holds it
+          this.markFd(result)
+        }
         wire.takeFd(i)
       }
       if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer, result > 0 ? result : 0)

@@ -143,6 +143,28 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
       ])
     }
   })
+
+  it("is marked after a closeFd of the same number whose close the kernel ran lets go of it (a mark skips a closing fd)", () => {
+    const table = new Pending.PendingTable(4)
+    const closingAtMark: Array<boolean> = []
+    const delivery: Delivery = new Delivery(
+      table,
+      { closing: false } as Shutdown,
+      () => {},
+      (fd) => closeSync(fd),
+      (fd) => closingAtMark.push(delivery.closingFds.has(fd)),
+    )
+    delivery.closingFds.set(7, { waiting: 0, onIdle: () => {}, inKernel: true })
+    const slot = table.take()
+    table.op[slot] = OPERATIONS.open.op
+    table.fd[slot] = -100
+    table.kind[slot] = Pending.KIND_CALLBACK
+    table.state[slot] = Pending.SUBMITTED
+    table.markFd[slot] = 1
+    table.resolve[slot] = () => {}
+    delivery.fromLoop(wireOf(slot, table.generation[slot]!, 7, IOU_COMPLETION_FD), 1)
+    expect(closingAtMark).toEqual([false])
+  })
 })
 
 describe("Delivery: a closeFd waits for the requests it counted", () => {

@@ -87,7 +87,7 @@ describe.skipIf(!probe().supported)("the binding", () => {
     }
   })
 
-  it("refuses a path whose NUL is not inside its view, and a request with the wrong number of arguments", () => {
+  it("refuses a path whose view does not end with its NUL, and a request with the wrong number of arguments", () => {
     const { native, wire, end } = openLoop()
     try {
       const statx = new Uint8Array(STATX_BYTES)

@@ -6,7 +6,8 @@
  */
 import { Effect, Latch, Scope } from "effect"
 import * as Socket from "effect/socket/Socket"
-import { closeError, type Live, writeClosed } from "./socket.ts"
+import type { Live } from "./socket.ts"
+import { closeError, writeClosed } from "./socketErrors.ts"
 
 const noUpgrade: Socket.Reader["upgrade"] = () =>
   Effect.fail(

@@ -46,6 +46,7 @@ import * as Socket from "effect/socket/Socket"
 import type { Data } from "../IoUring.ts"
 import { IoUringError, toSocketError } from "../IoUringError.ts"
 import * as Errors from "./errors.ts"
+import { closeError, writeClosed } from "./socketErrors.ts"
 import { type Connection, MULTISHOT_REFUSED, type NetOps } from "./netOps.ts"
 import type { Lingering, Raw } from "./ring.ts"
 
@@ -190,14 +191,12 @@ export class Live {
 
   /**
    * A send's kernel error as the writer reports it. node:net destroys the socket on a write error,
-   * so it fails the pulls too (SocketReadError), not the end of stream the receive sees next (the
-   * kernel reports a reset once, to whichever call meets it first); a refusal (a closed ring) not.
+   * so it ends the reads too, at once and dropping what was not pulled (SocketReadError), not with
+   * the end of stream the receive sees next (the kernel reports a reset once, to whichever call
+   * meets it first); unless the receive ended first. A refusal (a closed ring) does not.
    */
   private writeFailure(error: IoUringError): Socket.SocketError {
-    if (error.reason._tag === "SystemError" && this.received === undefined) {
-      this.received = toSocketError(error, "Read")
-      this.failWaiters() // the queue is empty while pulls wait: each gets the error
-    }
+    if (error.reason._tag === "SystemError" && this.received === undefined) this.endReads(toSocketError(error, "Read"))
     return toSocketError(error, "Write")
   }
 
@@ -517,19 +516,24 @@ export class Live {
     })
   }
 
-  /** Why the reader ends, once the connection was closed from this side (CloseEvent, the reader's scope). */
+  /** Why the reader ends: the connection closed from this side (CloseEvent, reader's scope) or a send failed. */
   readEnd: Socket.SocketError | undefined
 
   /** The reader's scope closed: pending and later pulls fail with `readEnd` (1006 unless already set). */
   closeReader(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.readEnd ??= closeError(1006)
-      this.queue = []
-      this.head = 0
-      this.queued = 0
-      this.failWaiters()
+      this.endReads(closeError(1006))
       return this.stopReceiving()
     })
+  }
+
+  /** Pending and later pulls fail with `readEnd` (`reason` unless already set); what was not pulled is dropped. */
+  private endReads(reason: Socket.SocketError): void {
+    this.readEnd ??= reason
+    this.queue = []
+    this.head = 0
+    this.queued = 0
+    this.failWaiters()
   }
 
   /**
@@ -581,13 +585,6 @@ const positive = (value: number | undefined, fallback: number): number =>
   value !== undefined && (value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && value > 0))
     ? value
     : fallback
-
-/** A SocketCloseError with `code` (1000: the peer's end of stream or a CloseEvent; 1006: this side closed). */
-export const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
-
-/** A write on a connection that was asked to close, as NodeSocket fails it. */
-export const writeClosed = () =>
-  new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })
 
 export interface Options {
   /** Chunks one pull returns at most (as NodeSocket); default 4096. */
