@@ -13,7 +13,8 @@
 //       files per second and µs of CPU per file for each kind of thread (JS, libuv's pool,
 //       io-wq's iou-wrk workers, V8's helper threads, the ring's loop thread).
 //
-// Run it from the repository after `npm run build`; nothing else should be running.
+// Run it from the repository after `npm run build`; nothing else should be running. A thread that
+// ends within the window (an io-wq worker that retires after idling) is not counted.
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"

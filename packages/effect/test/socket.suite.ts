@@ -320,6 +320,31 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
     )
 
     it.live(
+      "a write that fails after the peer's end of stream, with its data not pulled yet, drops the data and fails the pulls (as node:net's destroy)",
+      () =>
+        run(() =>
+          Effect.gen(function* () {
+            // The peer sends, ends and goes away; this side writes without pulling: the first write
+            // makes the peer's kernel reset, the second fails (EPIPE).
+            const { port } = yield* rawPeer((c) => {
+              c.end("data")
+              setTimeout(() => c.destroy(), 30)
+            })
+            const socket = yield* implementation.makeNet({ host: "127.0.0.1", port })
+            const { pull } = yield* socket.reader
+            const { write } = yield* socket.writer
+            yield* Effect.sleep("200 millis")
+            yield* write(text("a"))
+            yield* Effect.sleep("100 millis")
+            const written = yield* Effect.flip(write(text("b")))
+            assert.strictEqual(written.reason._tag, "SocketWriteError")
+            const read = yield* Effect.flip(pull)
+            assert.strictEqual(read.reason._tag, "SocketReadError")
+          }),
+        )("TCP"),
+    )
+
+    it.live(
       "a reset that comes with data nobody pulled yet (the JS thread busy meanwhile): the data, then SocketReadError (ECONNRESET), not a clean close",
       () =>
         run(() =>

@@ -190,13 +190,16 @@ export class Live {
   }
 
   /**
-   * A send's kernel error as the writer reports it. node:net destroys the socket on a write error,
-   * so it ends the reads too, at once and dropping what was not pulled (SocketReadError), not with
-   * the end of stream the receive sees next (the kernel reports a reset once, to whichever call
-   * meets it first); unless the receive ended first. A refusal (a closed ring) does not.
+   * A send's kernel error as the writer reports it. As node:net destroys the socket on a write
+   * error, it ends the reads at once too (SocketReadError), dropping what was not pulled, unless the
+   * receive failed first or ended with all pulled (node:net's end came first): the kernel reports a
+   * reset once, to whichever call meets it first. Not a refusal (a closed ring, EINVAL).
    */
   private writeFailure(error: IoUringError): Socket.SocketError {
-    if (error.reason._tag === "SystemError" && this.received === undefined) this.endReads(toSocketError(error, "Read"))
+    const r = this.received
+    const over = r !== undefined && (r.reason._tag !== "SocketCloseError" || this.head === this.queue.length)
+    if (error.reason._tag === "SystemError" && error.code !== "EINVAL" && !over)
+      this.endReads(toSocketError(error, "Read"))
     return toSocketError(error, "Write")
   }
 
