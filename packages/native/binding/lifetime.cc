@@ -206,6 +206,18 @@ Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env_, 0);
 }
 
+// closeMarked(fd) -> 0 | -errno: takes fd out of the closeOnExit marks and closes it (close(2)), in
+// one call: between two calls a terminating thread could stop after the unmark, leaving the fd
+// unmarked and open. JS thread.
+Napi::Value Loop::JS_closeMarked(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Number::New(env_, -EINVAL);
+  const int32_t fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd < 0) return Napi::Number::New(env_, -EBADF);
+  exit_fds_.erase(fd);
+  return Napi::Number::New(env_, close(fd) < 0 ? -errno : 0);
+}
+
 void CloseMarked(int32_t fd, const std::string& path) {
   close(fd);
   if (!path.empty()) unlink(path.c_str());

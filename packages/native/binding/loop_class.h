@@ -94,6 +94,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_destroy(const Napi::CallbackInfo& info);
   Napi::Value JS_closeOnExit(const Napi::CallbackInfo& info);
+  Napi::Value JS_closeMarked(const Napi::CallbackInfo& info);
   void Hold();
   void Release();
   void Ref();

@@ -34,7 +34,7 @@ import {
 } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import { CredentialsWatch } from "./Credentials.ts"
-import { closeHere, Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
+import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
@@ -148,6 +148,7 @@ export class Requests implements Multishot {
       () => binding.sockets,
       (fd, enabled, path) => this.closeOnExit(fd, enabled, path),
       (handle) => table.markFdOf(handle),
+      (fd) => void this.closeUnmarked(fd),
     )
     this.fallbacks = fallbackOps()
     this.delivery = new Delivery(
@@ -397,9 +398,8 @@ export class Requests implements Multishot {
   private readonly exitFds = new Set<number>()
 
   /**
-   * Driver.closeOnExit, and the socket requests' marks (a Unix listener's `path` is unlinked too): a
-   * call into the binding only when the set changes. An fd closeFd is closing is not marked: its
-   * number may be handed out again at any moment.
+   * Driver.closeOnExit and the requests' marks (a Unix listener's `path` is unlinked too), into the binding
+   * only when the set changes. A closing fd (closeFd) is not marked: its number may be handed out again.
    */
   closeOnExit(fd: number, enabled: boolean, path?: string): void {
     if (enabled) {
@@ -411,10 +411,11 @@ export class Requests implements Multishot {
     }
   }
 
-  /** close(2) of fd on this thread, unmarked first (see closeOnExit). */
-  private closeUnmarked(fd: number): Errors.IoUringError | null {
-    this.native.closeOnExit(fd, false)
-    return closeHere(fd)
+  /** close(2) of fd here, unmarked in the same native call (no thread's end between the two). */
+  closeUnmarked(fd: number): Errors.IoUringError | null {
+    this.exitFds.delete(fd)
+    const rc = this.native.closeMarked(fd)
+    return rc < 0 ? Errors.errnoError(rc, "close", fd) : null
   }
 
   /**

@@ -224,10 +224,8 @@ export class Sockets {
   private readonly composites = new Map<number, Composite<unknown>>()
   /** Requests.closeOnExit: marks or unmarks an fd to be closed if the thread ends first. */
   private readonly mark: (fd: number, enabled: boolean, path?: string) => void
-  private readonly closeFdFn = (fd: number): void => {
-    this.mark(fd, false)
-    this.native().close(fd)
-  }
+  /** Requests.closeUnmarked: close(2) of an fd, unmarked in the same native call. */
+  private readonly closeFdFn: (fd: number) => void
 
   /** PendingTable.markFdOf: the fd the request `handle` makes is marked as the Driver takes it from its completion. */
   private readonly markFdOf: (handle: number) => void
@@ -237,11 +235,13 @@ export class Sockets {
     native: () => NativeSockets,
     mark: (fd: number, enabled: boolean, path?: string) => void,
     markFdOf: (handle: number) => void,
+    closeFd: (fd: number) => void,
   ) {
     this.ring = ring
     this.native = native
     this.mark = mark
     this.markFdOf = markFdOf
+    this.closeFdFn = closeFd
   }
 
   /** Closes an fd the Driver made and nobody wants (close(2); errors are of no use to anyone here). */

@@ -94,6 +94,8 @@ export interface NativeLoop {
    * Unix socket's) unlinked after it: 0 or -EINVAL. A close of fd handed to the loop takes it out.
    */
   closeOnExit(fd: number, on: boolean, path?: string): number
+  /** Takes fd out of the closeOnExit marks and closes it (close(2)) in one call: 0 or -errno. */
+  closeMarked(fd: number): number
   /** Whether the process's uid, gid or groups differ from those it had at open (three syscalls). */
   credentialsChanged(): boolean
   /** Delivers completions now, as a notification would. */

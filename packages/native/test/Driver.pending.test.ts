@@ -3,6 +3,8 @@
  * cancellation, shutdown of the backpressure queue) against a simulated native loop whose inbound queue and completions the
  * test drives by hand. No kernel involved.
  */
+import { closeSync } from "node:fs"
+import { constants } from "node:os"
 import { Config } from "@iou/core"
 import { describe, expect, it, vi } from "vitest"
 import {
@@ -119,6 +121,15 @@ class SimulatedLoop implements NativeLoop {
   credentialsDiffer = false
   closeOnExit(): number {
     return 0
+  }
+  /** As the binding's: close(2) (the marks are not simulated). */
+  closeMarked(fd: number): number {
+    try {
+      closeSync(fd)
+      return 0
+    } catch (error) {
+      return (error as { errno?: number }).errno ?? -constants.errno.EBADF
+    }
   }
   credentialsChanged(): boolean {
     this.credentialsChecks++

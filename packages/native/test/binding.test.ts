@@ -3,7 +3,9 @@
  * arguments): each argument of a path or stat request against what the kernel reads or writes
  * through it (csrc/request.c's args column), and provided buffers given back at most once.
  */
+import { openSync } from "node:fs"
 import { constants } from "node:os"
+import { Config } from "@iou/core"
 import { describe, expect, it } from "vitest"
 import {
   binding,
@@ -13,12 +15,15 @@ import {
   type NativeLoop,
   wireLayout,
 } from "../src/binding.ts"
+import { Driver } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 import { PendingTable } from "../src/PendingTable.ts"
 import { probe } from "../src/probe.ts"
 import { Wire } from "../src/Wire.ts"
+import { isOpen, UNDER_TEST } from "./helpers.ts"
 
 const EINVAL = -constants.errno.EINVAL
+const EBADF = -constants.errno.EBADF
 const AT_FDCWD = -100
 const STATX_BYTES = 256
 
@@ -137,6 +142,53 @@ describe.skipIf(!probe().supported)("the binding", () => {
       expect(statx.every((b) => b === 0xaa)).toBe(true)
     } finally {
       end()
+    }
+  })
+
+  it("closeMarked closes an fd and takes it out of the marks in one call; a closed or negative fd is EBADF", () => {
+    const { native, end } = openLoop()
+    try {
+      const fd = openSync("/dev/null", "r")
+      expect(native.closeOnExit(fd, true)).toBe(0)
+      expect(native.closeMarked(fd)).toBe(0)
+      expect(isOpen(fd)).toBe(false)
+      expect([native.closeMarked(fd), native.closeMarked(-1)]).toEqual([EBADF, EBADF])
+    } finally {
+      end()
+    }
+  })
+
+  it("a socket the Driver made and does not hand over is closed through closeMarked, never unmarked first (a thread's end in between left it open)", async () => {
+    const calls: Array<string> = []
+    const driver = new Driver(Config.resolve({ size: 8, ...UNDER_TEST }), (dispatch, staging, completions) => {
+      const native = new binding.Loop(dispatch, staging, completions)
+      // The binding's methods are read-only and check their receiver: a proxy that calls them on it.
+      return new Proxy(native, {
+        get: (target, key) => {
+          if (key === "closeOnExit")
+            return (fd: number, on: boolean, path?: string) => (
+              calls.push(`${on ? "mark" : "unmark"} ${fd}`),
+              target.closeOnExit(fd, on, path)
+            )
+          if (key === "closeMarked") return (fd: number) => (calls.push(`closeMarked ${fd}`), target.closeMarked(fd))
+          const value = Reflect.get(target, key) as unknown
+          return typeof value === "function" ? (value as (...a: Array<unknown>) => unknown).bind(target) : value
+        },
+      })
+    })
+    try {
+      const taken = await driver.listen({ host: "127.0.0.1", port: 0 })
+      // The second listen's socket is made (and marked), then its bind fails: the Driver closes it.
+      const error = await driver
+        .listen({ host: "127.0.0.1", port: (taken.localAddress as { port: number }).port }, { closeOnExit: true })
+        .catch((e: unknown) => e)
+      expect((error as { code?: string }).code).toBe("EADDRINUSE")
+      const made = calls.filter((c) => c.startsWith("mark ")).map((c) => c.slice(5))
+      expect(made).toHaveLength(1)
+      expect(calls.filter((c) => c.endsWith(` ${made[0]}`))).toEqual([`mark ${made[0]}`, `closeMarked ${made[0]}`])
+      await driver.closeFd(taken.fd)
+    } finally {
+      await driver.close()
     }
   })
 
