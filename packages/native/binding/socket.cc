@@ -1,15 +1,14 @@
 // socket.cc: the socket calls that never block, made synchronously on the JS thread: socket(2),
 // bind(2) and listen(2) where the kernel's io_uring lacks IORING_OP_SOCKET (Linux 5.19) or
 // IORING_OP_BIND / IORING_OP_LISTEN (Linux 6.11), setsockopt of an int option, getsockname /
-// getpeername, and close(2) of an fd the Driver made for a caller who no longer wants it. Arguments
-// are validated in TypeScript (src/Sockets.ts); this file converts them and returns the call's
+// getpeername (the close(2) of an fd the Driver made and does not hand over is the Loop's
+// closeMarked, which unmarks it in the same call). Arguments are validated in TypeScript (src/Sockets.ts); this file converts them and returns the call's
 // result, or -errno, never throwing. The socket constants the Driver passes are exported from here,
 // so none of them is spelled in TypeScript. Every function runs on the JS thread.
 #include <napi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -76,11 +75,6 @@ Napi::Value JS_name(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// close(fd) -> 0 | -errno
-Napi::Value JS_close(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), close(Int(info, 0)));
-}
-
 Napi::Object SocketConstants(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   const auto set = [&](const char* name, int value) { out.Set(name, Napi::Number::New(env, value)); };
@@ -114,7 +108,6 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   sockets.Set("getsockopt", Napi::Function::New(env, JS_getsockopt, "getsockopt"));
   sockets.Set("getsockname", Napi::Function::New(env, JS_name<getsockname>, "getsockname"));
   sockets.Set("getpeername", Napi::Function::New(env, JS_name<getpeername>, "getpeername"));
-  sockets.Set("close", Napi::Function::New(env, JS_close, "close"));
   sockets.Set("constants", SocketConstants(env));
   exports.Set("sockets", sockets);
 }
