@@ -400,7 +400,7 @@ export interface SocketMethods {
 
 /**
  * readFile's low-level form, a request of several steps as SocketMethods' are: open, a stat of the
- * fd, reads into a buffer of its size and closeFd; the callback gets the bytes or the error once,
+ * fd, reads into a buffer of its size and the close; the callback gets the bytes or the error once,
  * after the fd is closed, and the handle is one `cancel` takes (as an abort: AbortError).
  */
 export interface FileMethods {

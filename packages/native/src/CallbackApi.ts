@@ -178,7 +178,7 @@ export class CallbackApi {
 
   /**
    * readFile's callback form (ReadFile.ts): open, stat, reads into a Buffer of the file's size and
-   * closeFd as one request; the callback gets the Buffer (yours) or the error, once, after the fd
+   * the close as one request; the callback gets the Buffer (yours) or the error, once, after the fd
    * is closed. The handle is what `cancel` takes.
    */
   submitReadFile(path: T.PathLike, deadline: number, callback: T.ResultCallback<Buffer>): T.RequestHandle {

@@ -259,8 +259,8 @@ export class Driver extends CallbackApi {
 
   /**
    * The whole file at `path` in a new Buffer (with `encoding`, decoded into a string), as
-   * fs.promises.readFile reads it: open, stat of the fd (synchronous on a local file system), reads,
-   * closeFd, in one Promise (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in
+   * fs.promises.readFile reads it: open, stat of the fd, reads, close (the stat and the close
+   * synchronous on a local file system), in one Promise (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in
    * flight and rejects once the fd is closed.
    */
   readFile(path: T.PathLike, options: T.ReadFileOptions & { readonly encoding: BufferEncoding }): Promise<string>

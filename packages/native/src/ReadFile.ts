@@ -3,11 +3,14 @@
  * fs.promises.readFile reads it, in one request (a Promise; submitReadFile: one callback and a
  * handle cancel takes) whose steps are the Driver's own requests, each submitted from the callback
  * of the one before: open (O_RDONLY | O_CLOEXEC), a stat of the fd (its type and size), reads at
- * increasing positions into a Buffer of that size, and closeFd. The stat is a synchronous statx
- * of the fd (binding/file.cc) made in the open's callback when the file is on a local file system
- * (Mounts.ts), whose attributes it reads as they are: the kernel runs every ring statx on an io-wq
- * worker, whose wake-ups cost more than the rest of a small file's steps. On any other file system
- * (NFS, FUSE…) it is a ring statx, which asks the file system. A
+ * increasing positions into a Buffer of that size, and the close. On a local file system
+ * (Mounts.ts) the stat and the close are synchronous calls on this thread: a statx of the fd
+ * (binding/file.cc) made in the open's callback, which reads the attributes as they are (the kernel
+ * runs every ring statx on an io-wq worker, whose wake-ups cost more than the rest of a small
+ * file's steps), and close(2) of the fd (Requests.closeUnmarked), which for a file opened for
+ * reading there releases it and nothing more: the ring's close would run the same call inline, in
+ * this thread's io_uring_enter, one round trip later. On any other file system (NFS, FUSE…), which
+ * may have to ask the server, both are ring requests (a ring statx, closeFd). A
  * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
  * chunks until end of file, which are then joined. As Node's: a file that shrank meanwhile ends
  * where its reads end; one that grew is read up to the size stat reported; a file over 2 GiB - 1 is
@@ -126,6 +129,8 @@ class WholeFile {
   /** The ring stat's record (a file on a mount that is not local), kept until its completion. */
   private statx: Uint8Array | undefined
   private fd = -1
+  /** The fd is on a local file system: its close is close(2) here, not a ring request. */
+  private local = false
   /** The size stat reported for a regular file; -1 for a file read in chunks. */
   private size = -1
   /** Bytes read so far: the next read's position. */
@@ -229,7 +234,10 @@ class WholeFile {
     if (Mounts.useful) {
       const result = binding.files.statTypeAndSize(fd, STATX)
       if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
-      if (Mounts.isLocal(Stats.mountId(STATX), Stats.deviceOf(STATX))) return this.sized(Stats.regularFileSize(STATX))
+      if (Mounts.isLocal(Stats.mountId(STATX), Stats.deviceOf(STATX))) {
+        this.local = true
+        return this.sized(Stats.regularFileSize(STATX))
+      }
     }
     // Another kind of file system: its cached attributes may be stale, so the ring's statx asks it.
     this.statx = Arena.zeroed(Stats.STATX_SIZE)
@@ -296,9 +304,17 @@ class WholeFile {
     this.next()
   }
 
-  /** Closes the fd (closeFd: close(2) where the ring would refuse it), then ends with `failure` (null: the bytes read). */
+  /**
+   * Closes the fd (a local file system's: close(2) at once; any other: closeFd, itself close(2)
+   * where the ring would refuse it), then ends with `failure` (null: the bytes read). Nothing else
+   * is outstanding on the fd: its one step in flight has ended.
+   */
   private close(failure: Error | null): void {
     this.closing = true
+    if (this.local) {
+      const error = this.r.closeUnmarked(this.fd)
+      return this.end(failure ?? error)
+    }
     this.r.startCloseFd(this.fd, (error) => this.end(failure ?? error))
   }
 
