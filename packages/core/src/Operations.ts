@@ -23,9 +23,8 @@
  * The socket rows are the ring's single operations; the Driver's `listen`, `connect` and `accept`
  * compose them (socket, setsockopt, bind, listen; socket, connect; accept, getsockname) and their
  * errors carry the syscall of the step that failed.
- * Adding an operation in TypeScript is one row here, its low-level method's signature in
- * DriverApi.ts and its public method(s) in @iou/native's Driver.ts (that package's README, "Adding
- * an operation").
+ * Adding an operation starts with one row here and its low-level method's signature in
+ * DriverApi.ts; @iou/native's README, "Adding an operation", lists every other place.
  */
 
 export interface Operation {

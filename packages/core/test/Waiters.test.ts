@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { EALREADY, ECANCELED, EINVAL, ENOENT, EPERM } from "../src/Errno.ts"
+import { EALREADY, ECANCELED, EINTR, EINVAL, ENOENT, EPERM } from "../src/Errno.ts"
 import { InvariantError } from "../src/Invariant.ts"
 import * as Request from "../src/Request.ts"
 import * as WaiterId from "../src/WaiterId.ts"
@@ -147,6 +147,14 @@ describe("Waiters", () => {
     expect(Waiters.stage(w, id)).toBe(Waiters.Submit)
     expect(Waiters.onCompletion(w, op(id), 2)).toBe(Waiters.Complete)
     expect(r.outcome).toBe(Request.OUTCOME_OK)
+    const sync = Request.make({ op: Request.OP_SYNC, length: 0 })
+    sync.orphaned = true
+    const syncId = Waiters.insert(w, sync, Waiters.NO_TICK)
+    expect(Waiters.stage(w, syncId)).toBe(Waiters.Submit)
+    expect(Waiters.onCompletion(w, op(syncId), -EINTR)).toBe(Waiters.Requeue)
+    expect(Waiters.stage(w, syncId)).toBe(Waiters.Submit)
+    expect(Waiters.onCompletion(w, op(syncId), 0)).toBe(Waiters.Complete)
+    expect(sync.outcome).toBe(Request.OUTCOME_OK)
   })
 
   it("accepts 0, EALREADY and ENOENT cancel results and leaves the waiter cancel-requested", () => {

@@ -44,7 +44,7 @@ static void park_idle(struct iou_loop *loop) {
  * lets a poller run out its budget. The loop then sleeps instead of polling (the idle spin and the
  * turn wait). Not when the loop may run elsewhere: there the same CPU at one instant says little
  * (either thread may move at once), and acting on it measured worse (TCP echo, A/B in
- * packages/native/README.md). A hint: a wrong guess costs one park or one budget. Loop thread. */
+ * bench/README.md, "Pinned to one CPU"). A hint: a wrong guess costs one park or one budget. Loop thread. */
 static bool owner_on_this_cpu(struct iou_loop *loop) {
   if (!loop->one_cpu) return false;
   int cpu = sched_getcpu();

@@ -1,8 +1,8 @@
 /*
  * spinner.h: the adaptive idle spin (the seed's spinner.rs). Before the loop thread parks on the
  * futex word with nothing in flight, it busy-polls "is work published?" for a budget of
- * iterations, because a futex park and the owner's FUTEX_WAKE cost a cross-CPU wake-up (about
- * 20 µs on a small VM) when the next request was only a few µs away.
+ * iterations, because a futex park and the owner's FUTEX_WAKE cost a cross-CPU wake-up (bench/README.md
+ * has its cost) when the next request was only a few µs away.
  *
  * Plain data, no syscalls and no clock: the caller measures time. The budget is kept in
  * iterations of {probe, CPU pause hint}; iou__spinner_calibrate converts µs to iterations once.
