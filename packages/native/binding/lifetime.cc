@@ -29,20 +29,38 @@ namespace {
 // down from JavaScript (destroy(), after the final dispatch) never waits for its thread to end: the
 // thread can be held in the kernel's exit path for as long as io-wq takes to finish a request the
 // shutdown abandoned (iou_loop_try_destroy), and the JS thread must not wait for kernel work. Such a
-// loop is kept here and freed by the first later open() or destroy() in this environment that finds
-// its thread ended, or at the latest when the environment ends: there the destructor waits, before
-// Node may unload the addon the thread last ran in. JS thread.
+// loop is kept here and freed by its own Loop's released() (the Driver's close() asks for a while),
+// or by the first later open() or destroy() in this environment that finds its thread ended, or at
+// the latest when the environment ends: there the destructor waits, before Node may unload the addon
+// the thread last ran in. JS thread.
 struct Exiting {
-  std::vector<struct iou_loop*> loops;
+  // Each kept loop with its number (Keep), by which its Loop asks whether it is freed (Has).
+  struct Kept {
+    struct iou_loop* loop;
+    uint64_t id;
+  };
+  std::vector<Kept> loops;
+  uint64_t next_id = 1;
 
   ~Exiting() {
-    for (struct iou_loop* loop : loops) iou_loop_destroy(loop);
+    for (const Kept& kept : loops) iou_loop_destroy(kept.loop);
+  }
+
+  uint64_t Keep(struct iou_loop* loop) {
+    loops.push_back({loop, next_id});
+    return next_id++;
+  }
+
+  bool Has(uint64_t id) const {
+    for (const Kept& kept : loops)
+      if (kept.id == id) return true;
+    return false;
   }
 
   void Sweep() {
     size_t kept = 0;
-    for (struct iou_loop* loop : loops)
-      if (!iou_loop_try_destroy(loop)) loops[kept++] = loop;
+    for (const Kept& entry : loops)
+      if (!iou_loop_try_destroy(entry.loop)) loops[kept++] = entry;
     loops.resize(kept);
   }
 
@@ -183,10 +201,24 @@ Napi::Value Loop::JS_close(const Napi::CallbackInfo& info) {
 }
 
 // destroy(): joins the loop thread and releases everything; idempotent. JS thread.
+// destroy() -> 0 | 1: 1 when the loop's thread had exited but not ended (still leaving the kernel),
+// so the loop was kept on the Exiting list; released() says when it is freed. JS thread.
 Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   Teardown(true);
-  return Napi::Value();
+  return Napi::Number::New(env_, kept_id_ != 0 ? 1 : 0);
+}
+
+// released() -> whether the loop this Loop's destroy() kept is freed (true when it kept none):
+// frees every kept loop whose thread has ended, as an open does. JS thread.
+Napi::Value Loop::JS_released(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  Exiting* exiting = Exiting::Of(env_);
+  if (kept_id_ != 0 && exiting != nullptr) {
+    exiting->Sweep();
+    if (!exiting->Has(kept_id_)) kept_id_ = 0;
+  }
+  return Napi::Boolean::New(env_, kept_id_ == 0);
 }
 
 // closeOnExit(fd, on, path?) -> 0 | -EINVAL: adds fd (with the Unix socket path to unlink after
@@ -316,7 +348,7 @@ void Loop::Teardown(bool from_js) {
     // copies them at admission).
     if (inline_) CloseAsync(); /* stop polling the loop's fd before the stop closes it */
     if (exiting != nullptr && iou_loop_exited(loop_)) {
-      if (!iou_loop_try_destroy(loop_)) exiting->loops.push_back(loop_);
+      if (!iou_loop_try_destroy(loop_)) kept_id_ = exiting->Keep(loop_);
     } else {
       iou_loop_stop(loop_);
       struct iou_completion ended[64];

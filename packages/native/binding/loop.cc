@@ -60,6 +60,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::JS_returnBuffers>("returnBuffers"),
                          InstanceMethod<&Loop::JS_close>("close"),
                          InstanceMethod<&Loop::JS_destroy>("destroy"),
+                         InstanceMethod<&Loop::JS_released>("released"),
                          InstanceMethod<&Loop::JS_closeOnExit>("closeOnExit"),
                          InstanceMethod<&Loop::JS_closeMarked>("closeMarked"),
                          InstanceMethod<&Loop::JS_stats>("stats"),

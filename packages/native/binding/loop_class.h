@@ -93,6 +93,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_open(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_destroy(const Napi::CallbackInfo& info);
+  Napi::Value JS_released(const Napi::CallbackInfo& info);
   Napi::Value JS_closeOnExit(const Napi::CallbackInfo& info);
   Napi::Value JS_closeMarked(const Napi::CallbackInfo& info);
   void Hold();
@@ -125,6 +126,9 @@ class Loop : public Napi::ObjectWrap<Loop> {
   // lifetime.cc (set by the constructor, loop.cc)
   napi_env env_;
   struct iou_loop* loop_ = nullptr;
+  // The number the environment's Exiting list gave this Loop's loop when destroy() kept it there
+  // (its thread still leaving the kernel); 0: none, or freed since (released()).
+  uint64_t kept_id_ = 0;
   AsyncSlot* async_ = nullptr;  // while open; then freed by the handle's close callback
   // The async context dispatch runs in (its callback scope); created by open(), destroyed by
   // Teardown, or by Drain when a destroy() from inside dispatch left it in use.

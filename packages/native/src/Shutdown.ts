@@ -5,6 +5,11 @@
  * The loop is closed once the backpressure queue is empty, with what is left of the budget; when
  * its thread has exited and every completion was delivered, the loop is destroyed (its thread
  * joined) and close() resolves with how many requests live at close() completed or were abandoned.
+ * A thread engine's thread that is still leaving the kernel then (the kernel waits for its io-wq
+ * workers as a thread ends) keeps the loop's eventfd a little longer: close() resolves once the loop
+ * is freed, looking every ms for at most RELEASE_WAIT_MS; past that (a request the shutdown
+ * abandoned holds the thread for as long as the kernel takes) the next open or the environment's
+ * end frees it.
  *
  * This is the shutdown drain: the only thing in the Driver called a drain.
  */
@@ -12,6 +17,9 @@ import type { NativeLoop, NativeStats } from "./binding.ts"
 import * as Clock from "./Clock.ts"
 import type { Reason } from "./IoUringError.ts"
 import type { CloseResult } from "./types.ts"
+
+/** How long close() waits for a loop whose thread is still leaving the kernel to be freed, in ms. */
+export const RELEASE_WAIT_MS = 100
 
 /** What the shutdown asks of the Driver. */
 export interface ShutdownHooks {
@@ -106,11 +114,18 @@ export class Shutdown {
     if (this.destroyed) return
     this.hooks.exited()
     this.lastStats = this.native.stats() ?? this.lastStats
-    this.native.destroy()
+    const kept = this.native.destroy() === 1
     this.destroyed = true
     if (this.watch !== undefined) clearInterval(this.watch)
+    const settle = (): void => this.resolve?.({ completed: this.completed, abandoned: this.abandoned })
     // Local completions (abandoned queued requests) are delivered first: they were queued earlier.
-    queueMicrotask(() => this.resolve?.({ completed: this.completed, abandoned: this.abandoned }))
+    if (!kept) return queueMicrotask(settle)
+    const until = Clock.now() + RELEASE_WAIT_MS
+    const look = (): void => {
+      if (this.native.released() || Clock.now() >= until) settle()
+      else setTimeout(look, 1)
+    }
+    setTimeout(look, 1)
   }
 
   /** Arms the shutdown timer for `end`; a delay beyond setTimeout's range waits that long and re-arms. */

@@ -86,7 +86,13 @@ export interface NativeLoop {
   cancel(slot: number, generation: number): number
   /** shutdownTimeoutMs < 0: no limit. 0 or -errno. */
   close(shutdownTimeoutMs: number): number
-  destroy(): void
+  /**
+   * Releases the loop: 0, or 1 when its thread had exited but was still leaving the kernel, so
+   * that the loop (its eventfd, its memory) is freed later (`released`).
+   */
+  destroy(): number
+  /** Whether the loop destroy() kept is freed by now (true when it kept none). */
+  released(): boolean
   stats(): NativeStats | undefined
   /**
    * Adds fd to (on) or takes it out of the fds the binding closes if the Loop is finalized or its

@@ -665,6 +665,31 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     })
   }, 90_000)
 
+  it("close() resolves once the loop is freed: the thread engine's eventfd is closed by then", async () => {
+    // The kernel holds a thread that ends in its exit path until the io-wq workers of its rings
+    // exit; a stat runs on one. A loop whose thread was still there at destroy() was freed only by
+    // a later open (12 of 100 closes left its eventfd open without the wait).
+    const r = await runChild(
+      `const { readdirSync } = await import("node:fs")
+       const fds = () => readdirSync("/proc/self/fd").length
+       const warm = Driver.open({ engine: "inline" })
+       await warm.nop()
+       await warm.close()
+       const left = []
+       for (let i = 0; i < 100; i++) {
+         const before = fds()
+         const ring = Driver.open({ engine: "thread" })
+         await ring.stat("/")
+         await ring.close()
+         if (fds() !== before) left.push(fds() - before)
+       }
+       console.log(JSON.stringify({ left }))`,
+      { timeoutMs: 60_000 },
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual({ left: [] })
+  })
+
   it("a worker terminated while it loops listen({ closeOnExit }) and closeFd neither crashes the process nor leaves a socket open", async () => {
     // terminate() lands anywhere: in the binding's getsockname (whose new Uint8Array comes back
     // empty as the environment ends: it crashed the process), or between the socket's completion

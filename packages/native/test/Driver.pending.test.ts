@@ -143,8 +143,12 @@ class SimulatedLoop implements NativeLoop {
     this.closedWith = ms
     return 0
   }
-  destroy(): void {
+  destroy(): number {
     this.destroyed = true
+    return 0
+  }
+  released(): boolean {
+    return true
   }
   stats(): NativeStats {
     return {
