@@ -1,8 +1,9 @@
 /**
  * Small-file reads, whole files the way `fs.readFile` reads them: open, stat the fd for the size,
  * read it into a new buffer of that size, close. The ring: `readFile` and its callback form
- * `submitReadFile` (open and reads on the ring, the stat a synchronous statx of the fd and the
- * close close(2) on a local file system, the steps chained in their callbacks), and, every step
+ * `submitReadFile` (open and reads on the ring, the stat a synchronous statx of the fd on a local
+ * file system and there, with the inline engine, the close close(2); the steps chained in their
+ * callbacks), and, every step
  * a ring request, the same steps awaited one by one (`open`, `stat`, `readAt`, `closeFd`) and the
  * callback API's `submitOpen`, `submitStat`, `submitReadAt`, `submitCloseFd`; node:fs runs its steps on libuv's threadpool. 4 KiB and
  * 64 KiB files, one file at a time and 64 at a time (each slot reads the next file of a fixed set

@@ -52,7 +52,11 @@ export interface DriverStats {
 }
 
 export interface CloseOptions {
-  /** ms; absent: the Driver's config value; absent there too: wait for every outstanding request. */
+  /**
+   * ms; absent: the Driver's config value; absent there too: wait for every outstanding request.
+   * close() resolves after it and at most the loop's abandonment grace, plus (thread engine) at
+   * most 100 ms for a loop thread still leaving the kernel.
+   */
   readonly shutdownTimeout?: number | undefined
 }
 

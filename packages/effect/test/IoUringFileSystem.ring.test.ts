@@ -238,7 +238,7 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         const after = yield* io.stats
         assert.strictEqual(after.outstanding, 0)
         assert.isAbove(after.cancelled, before.cancelled)
-        // open and read; the fstat and the close are synchronous on a local file system.
+        // open and read; the fstat and (the inline engine's) close are synchronous on a local file system.
         assert.strictEqual(after.submitted - before.submitted, 2)
         assert.strictEqual(fdsOn(fifo), 1)
       }),

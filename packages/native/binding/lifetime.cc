@@ -206,6 +206,9 @@ Napi::Value Loop::JS_close(const Napi::CallbackInfo& info) {
 Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   Teardown(true);
+  // Teardown's last sweep may have freed it already.
+  Exiting* exiting = Exiting::Of(env_);
+  if (kept_id_ != 0 && (exiting == nullptr || !exiting->Has(kept_id_))) kept_id_ = 0;
   return Napi::Number::New(env_, kept_id_ != 0 ? 1 : 0);
 }
 

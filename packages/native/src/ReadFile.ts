@@ -4,13 +4,15 @@
  * handle cancel takes) whose steps are the Driver's own requests, each submitted from the callback
  * of the one before: open (O_RDONLY | O_CLOEXEC), a stat of the fd (its type and size), reads at
  * increasing positions into a Buffer of that size, and the close. On a local file system
- * (Mounts.ts) the stat and the close are synchronous calls on this thread: a statx of the fd
- * (binding/file.cc) made in the open's callback, which reads the attributes as they are (the kernel
- * runs every ring statx on an io-wq worker, whose wake-ups cost more than the rest of a small
- * file's steps), and close(2) of the fd (Requests.closeUnmarked), which for a file opened for
- * reading there releases it and nothing more: the ring's close would run the same call inline, in
- * this thread's io_uring_enter, one round trip later. On any other file system (NFS, FUSE…), which
- * may have to ask the server, both are ring requests (a ring statx, closeFd). A
+ * (Mounts.ts) the stat is a synchronous statx of the fd (binding/file.cc) made in the open's
+ * callback, which reads the attributes as they are (the kernel runs every ring statx on an io-wq
+ * worker, whose wake-ups cost more than the rest of a small file's steps). There, with the inline
+ * engine, the close is close(2) on this thread (Requests.closeUnmarked) in the last step's
+ * callback: the ring's close would run on this thread too, inline in its next io_uring_enter,
+ * with the file's last release after it (the blocks of a file deleted while it was read are
+ * freed there), one round trip later. The thread engine's close stays a ring request, so that
+ * release runs on the loop thread. On any other file system (NFS, FUSE…), which may have to ask
+ * the server, both are ring requests (a ring statx, closeFd). A
  * file stat reports empty or not regular (procfs, a FIFO, a character device) is read in 64 KiB
  * chunks until end of file, which are then joined. As Node's: a file that shrank meanwhile ends
  * where its reads end; one that grew is read up to the size stat reported; a file over 2 GiB - 1 is
@@ -129,8 +131,8 @@ class WholeFile {
   /** The ring stat's record (a file on a mount that is not local), kept until its completion. */
   private statx: Uint8Array | undefined
   private fd = -1
-  /** The fd is on a local file system: its close is close(2) here, not a ring request. */
-  private local = false
+  /** The fd is on a local file system and the engine is inline: its close is close(2) here, not a ring request. */
+  private closeHere = false
   /** The size stat reported for a regular file; -1 for a file read in chunks. */
   private size = -1
   /** Bytes read so far: the next read's position. */
@@ -235,7 +237,7 @@ class WholeFile {
       const result = binding.files.statTypeAndSize(fd, STATX)
       if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
       if (Mounts.isLocal(Stats.mountId(STATX), Stats.deviceOf(STATX))) {
-        this.local = true
+        this.closeHere = this.r.config.engine === "inline"
         return this.sized(Stats.regularFileSize(STATX))
       }
     }
@@ -305,13 +307,14 @@ class WholeFile {
   }
 
   /**
-   * Closes the fd (a local file system's: close(2) at once; any other: closeFd, itself close(2)
-   * where the ring would refuse it), then ends with `failure` (null: the bytes read). Nothing else
-   * is outstanding on the fd: its one step in flight has ended.
+   * Closes the fd (closeHere: close(2) at once; else closeFd, itself close(2) where the ring would
+   * refuse it), then ends with `failure` (null: the bytes read). Its one step in flight has ended,
+   * so nothing is outstanding on the fd; should a request on it still be counted, closeFd waits
+   * for it instead, so that the number is not reused under it.
    */
   private close(failure: Error | null): void {
     this.closing = true
-    if (this.local) {
+    if (this.closeHere && this.r.table.onFdCount(this.fd) === 0) {
       const error = this.r.closeUnmarked(this.fd)
       return this.end(failure ?? error)
     }

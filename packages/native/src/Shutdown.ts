@@ -7,9 +7,9 @@
  * joined) and close() resolves with how many requests live at close() completed or were abandoned.
  * A thread engine's thread that is still leaving the kernel then (the kernel waits for its io-wq
  * workers as a thread ends) keeps the loop's eventfd a little longer: close() resolves once the loop
- * is freed, looking every ms for at most RELEASE_WAIT_MS; past that (a request the shutdown
- * abandoned holds the thread for as long as the kernel takes) the next open or the environment's
- * end frees it.
+ * is freed, looking every ms for at most RELEASE_WAIT_MS; past that, the next open or the
+ * environment's end frees it. Not when the shutdown abandoned requests: one the kernel still runs
+ * holds the thread for as long as it takes, so close() resolves at once.
  *
  * This is the shutdown drain: the only thing in the Driver called a drain.
  */
@@ -119,7 +119,7 @@ export class Shutdown {
     if (this.watch !== undefined) clearInterval(this.watch)
     const settle = (): void => this.resolve?.({ completed: this.completed, abandoned: this.abandoned })
     // Local completions (abandoned queued requests) are delivered first: they were queued earlier.
-    if (!kept) return queueMicrotask(settle)
+    if (!kept || this.abandoned > 0) return queueMicrotask(settle)
     const until = Clock.now() + RELEASE_WAIT_MS
     const look = (): void => {
       if (this.native.released() || Clock.now() >= until) settle()

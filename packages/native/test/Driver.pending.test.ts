@@ -22,6 +22,7 @@ import {
 import { CHECK_INTERVAL_MS } from "../src/Credentials.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
+import { RELEASE_WAIT_MS } from "../src/Shutdown.ts"
 
 const WIRE = wireLayout()
 const IOU_OP_NOP = OPERATIONS.nop.op
@@ -48,6 +49,10 @@ class SimulatedLoop implements NativeLoop {
   earlyPublishes = 0
   closedWith: number | undefined
   destroyed = false
+  /** destroy() keeps the loop (its thread still leaving the kernel); released() says true from look `releasedAt` on (0: never). */
+  keeps = false
+  releasedAt = 1
+  looks = 0
   private readonly stage: DataView
   private readonly done: DataView
 
@@ -145,10 +150,11 @@ class SimulatedLoop implements NativeLoop {
   }
   destroy(): number {
     this.destroyed = true
-    return 0
+    return this.keeps ? 1 : 0
   }
   released(): boolean {
-    return true
+    this.looks++
+    return this.releasedAt !== 0 && this.looks >= this.releasedAt
   }
   stats(): NativeStats {
     return {
@@ -496,6 +502,40 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect(await closed).toEqual({ completed: 0, abandoned: 2 })
     expect(errors).toEqual(["ERR_IOU_ABANDONED", "ERR_IOU_ABANDONED"])
     expect(driver.stats().quarantinedBytes).toBe(7)
+  })
+
+  it("close() waits for a loop destroy() kept (its thread still leaving the kernel) until released() says it is freed, at most RELEASE_WAIT_MS, and not at all after an abandonment", async () => {
+    const settle = async (setup: (loop: SimulatedLoop) => void, abandon = false) => {
+      const { driver, loop } = open(2)
+      setup(loop)
+      let abandoned: Error | null = null
+      if (abandon) driver.submitNop(0, (e) => (abandoned = e))
+      await tick()
+      const t0 = performance.now()
+      const closed = driver.close({ shutdownTimeout: abandon ? 0 : 1000 })
+      if (abandon) loop.complete([{ taken: loop.inbound[0]!, result: 0, outcome: IOU_OUTCOME_ABANDONED }], true)
+      else loop.complete([], true)
+      const result = await closed
+      return { result, ms: performance.now() - t0, looks: loop.looks, abandoned: (abandoned as Error | null) !== null }
+    }
+    // Freed on the third look: close() resolves then.
+    const third = await settle((loop) => ((loop.keeps = true), (loop.releasedAt = 3)))
+    expect([third.result, third.looks]).toEqual([{ completed: 0, abandoned: 0 }, 3])
+    // Never freed: close() gives up after RELEASE_WAIT_MS.
+    const never = await settle((loop) => ((loop.keeps = true), (loop.releasedAt = 0)))
+    expect(never.result).toEqual({ completed: 0, abandoned: 0 })
+    expect(never.ms).toBeGreaterThanOrEqual(RELEASE_WAIT_MS)
+    expect(never.looks).toBeGreaterThan(3)
+    // Kept, but the shutdown abandoned a request (the kernel may hold the thread for long): no look.
+    const abandonedRun = await settle((loop) => ((loop.keeps = true), (loop.releasedAt = 0)), true)
+    expect([abandonedRun.result, abandonedRun.looks, abandonedRun.abandoned]).toEqual([
+      { completed: 0, abandoned: 1 },
+      0,
+      true,
+    ])
+    // Not kept: no look either.
+    const notKept = await settle(() => undefined)
+    expect(notKept.looks).toBe(0)
   })
 
   it("closes the loop as soon as the FIFO holds only requests cancelled while queued", async () => {
