@@ -200,9 +200,9 @@ Napi::Value Loop::JS_close(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env_, rc);
 }
 
-// destroy(): joins the loop thread and releases everything; idempotent. JS thread.
-// destroy() -> 0 | 1: 1 when the loop's thread had exited but not ended (still leaving the kernel),
-// so the loop was kept on the Exiting list; released() says when it is freed. JS thread.
+// destroy() -> 0 | 1: joins the loop thread and releases everything; idempotent. 1 when the loop's
+// thread had exited but not ended (still leaving the kernel), so the loop was kept on the Exiting
+// list; released() says when it is freed. JS thread.
 Napi::Value Loop::JS_destroy(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   Teardown(true);

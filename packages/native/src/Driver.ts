@@ -260,8 +260,9 @@ export class Driver extends CallbackApi {
   /**
    * The whole file at `path` in a new Buffer (with `encoding`, decoded into a string), as
    * fs.promises.readFile reads it: open, stat of the fd, reads, close (the stat synchronous on a
-   * local file system, and there with the inline engine the close too), in one Promise (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in
-   * flight and rejects once the fd is closed.
+   * local file system, and there with the inline engine the close too), in one Promise
+   * (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in flight and rejects once
+   * the fd is closed.
    */
   readFile(path: T.PathLike, options: T.ReadFileOptions & { readonly encoding: BufferEncoding }): Promise<string>
   readFile(path: T.PathLike, options?: T.ReadFileOptions): Promise<Buffer>
@@ -295,7 +296,8 @@ export class Driver extends CallbackApi {
    * expires abandons what is left (ERR_IOU_ABANDONED; buffers quarantined only if the kernel kept
    * them). Resolves once the loop has exited and is freed (the thread engine's thread joined; one
    * still leaving the kernel is waited for at most RELEASE_WAIT_MS, 100 ms, and not at all after an
-   * abandonment), with how many requests live at close() completed and how many were abandoned. Calling it again returns the same promise (see Shutdown).
+   * abandonment), with how many requests live at close() completed and how many were abandoned.
+   * Calling it again returns the same promise (see Shutdown).
    */
   close(options?: T.CloseOptions): Promise<T.CloseResult> {
     const o = Validate.options(options)

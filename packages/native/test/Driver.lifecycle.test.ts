@@ -668,7 +668,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
   it("close() resolves once the loop is freed: the thread engine's eventfd is closed by then", async () => {
     // The kernel holds a thread that ends in its exit path until the io-wq workers of its rings
     // exit; a stat runs on one. A loop whose thread was still there at destroy() was freed only by
-    // a later open (12 of 100 closes left its eventfd open without the wait).
+    // a later open, so without close()'s wait some of these closes left its eventfd open.
     const r = await runChild(
       `const { readdirSync } = await import("node:fs")
        const fds = () => readdirSync("/proc/self/fd").length
