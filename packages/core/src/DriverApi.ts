@@ -116,6 +116,11 @@ export interface OpenOptions {
   readonly mode?: number | undefined
   readonly timeout?: number | undefined
   readonly signal?: AbortSignal | undefined
+  /**
+   * The fd is closed if this thread's environment ends (a worker terminated, the process exiting)
+   * before closeFd closes it, from the moment the kernel made it (as SocketOptions' closeOnExit).
+   */
+  readonly closeOnExit?: boolean | undefined
 }
 export interface StatOptions {
   /** Default true (stat); false: the link itself (lstat). Ignored for an fd. */
@@ -249,8 +254,15 @@ export interface SubmitMethods {
   submitBind(fd: number, address: Uint8Array, deadline: number, callback: Callback): RequestHandle
   /** listen(fd, backlog). */
   submitListen(fd: number, backlog: number, deadline: number, callback: Callback): RequestHandle
-  /** The callback gets the new fd, which is then the caller's to close. */
-  submitOpen(path: PathLike, flags: OpenFlags, mode: number, deadline: number, callback: Callback): RequestHandle
+  /** The callback gets the new fd, which is then the caller's to close. closeOnExit: as OpenOptions'. */
+  submitOpen(
+    path: PathLike,
+    flags: OpenFlags,
+    mode: number,
+    deadline: number,
+    callback: Callback,
+    closeOnExit?: boolean,
+  ): RequestHandle
   /** Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle). */
   submitCloseFd(fd: number, callback: Callback): void
   submitStat(

@@ -140,7 +140,7 @@ export class FakeDriver {
   acceptConnection(fd: number, deadline: number, cb: ResultCallback<Connection>) {
     return this.submit("accept", [fd, deadline], cb as unknown as Callback)
   }
-  submitOpen(...args: [PathLike, OpenFlags, number, number, Callback]) {
+  submitOpen(...args: [PathLike, OpenFlags, number, number, Callback, boolean?]) {
     return this.submit("open", args.slice(0, 4), args[4])
   }
   submitReadFile(path: PathLike, deadline: number, cb: ResultCallback<Uint8Array>) {

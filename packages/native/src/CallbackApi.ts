@@ -165,15 +165,19 @@ export class CallbackApi {
     return SocketOps.acceptConnection(this.r, listenerFd, deadline, callback, closeOnExit)
   }
 
-  /** open; the callback gets the new fd (then yours to close). */
+  /**
+   * open; the callback gets the new fd (then yours to close). closeOnExit: the fd is closed if this
+   * thread ends before closeFd closes it, from the moment the kernel made it.
+   */
   submitOpen(
     path: T.PathLike,
     flags: T.OpenFlags,
     mode: number,
     deadline: number,
     callback: T.Callback,
+    closeOnExit?: boolean,
   ): T.RequestHandle {
-    return Files.submitOpen(this.r, path, flags, mode, deadline, callback)
+    return Files.submitOpen(this.r, path, flags, mode, deadline, callback, closeOnExit)
   }
 
   /**

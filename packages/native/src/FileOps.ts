@@ -39,7 +39,8 @@ export const open = (r: Requests, path: T.PathLike, options: T.OpenOptions | und
   const mode = Validate.mode(o.mode, 0o666)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return r.promise(fillOpen(r, p, flags, mode, deadline), signal, Pending.KIND_PROMISE_NUMBER)
+  const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
+  return r.promise(fillOpen(r, p, flags, mode, deadline, closeOnExit), signal, Pending.KIND_PROMISE_NUMBER)
 }
 
 export const closeFd = (r: Requests, fd: number): Promise<void> => {
@@ -164,13 +165,15 @@ export const submitOpen = (
   mode: number,
   deadline: number,
   callback: T.Callback,
+  closeOnExit: boolean | undefined,
 ): T.RequestHandle => {
   const p = Validate.path(path, "path")
   const f = Validate.openFlags(flags)
   const m = Validate.mode(mode, 0o666)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  return r.callback(fillOpen(r, p, f, m, d), callback)
+  const marked = Validate.optionalBoolean(closeOnExit, "closeOnExit")
+  return r.callback(fillOpen(r, p, f, m, d, marked), callback)
 }
 
 export const submitCloseFd = (r: Requests, fd: number, callback: T.Callback): void => {
@@ -316,8 +319,22 @@ const fillPaths = (
 }
 
 /** An open request (readFile's first step too). */
-export const fillOpen = (r: Requests, p: Validate.Path, flags: number, mode: number, deadline: number): number =>
-  fillPaths(r, OPERATIONS.open.op, p.bytes, flags, mode, { path: p.text }, deadline)
+/**
+ * An open request. closeOnExit: its fd is marked to be closed if the thread ends, as the Driver
+ * takes it from the completion (Delivery.fromLoop), before it reaches anyone.
+ */
+export const fillOpen = (
+  r: Requests,
+  p: Validate.Path,
+  flags: number,
+  mode: number,
+  deadline: number,
+  closeOnExit: boolean,
+): number => {
+  const slot = fillPaths(r, OPERATIONS.open.op, p.bytes, flags, mode, { path: p.text }, deadline)
+  if (closeOnExit) r.table.markFd[slot] = 1
+  return slot
+}
 
 /** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
 const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: number): number => {

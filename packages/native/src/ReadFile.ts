@@ -201,10 +201,9 @@ class WholeFile {
 
   start(): void {
     if (this.signal !== undefined) Validate.addAbortListener(this.signal, this.onAbort)
-    const slot = fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline)
     // A thread that ends before the close below closes the fd: marked as the Driver takes it from
-    // the open's completion (closeFd unmarks).
-    this.r.table.markFd[slot] = 1
+    // the open's completion (the close unmarks).
+    const slot = fillOpen(this.r, this.path, READ_ONLY, 0, this.deadline, true)
     this.submit(slot, this.onOpen)
   }
 

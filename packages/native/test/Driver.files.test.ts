@@ -211,6 +211,8 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
         expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }),
       )
       expect(() => ring.closeFd(-1)).toThrow(RangeError)
+      expect(() => ring.open("x", { closeOnExit: "yes" as never })).toThrow(TypeError)
+      expect(() => ring.submitOpen("x", "r", 0o666, 0, () => {}, 1 as never)).toThrow(TypeError)
       expect(ring.stats().outstanding).toBe(0)
     })
 

@@ -388,6 +388,44 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual(["inline eof port free file open", "thread eof port free file open"])
   }, 90_000)
 
+  it("closeOnExit on open: a terminated worker's files opened with it are closed (Promise and callback forms); one opened without it stays open", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iou-open-exit-"))
+    const r = await runBare(
+      `const { Worker } = await import("node:worker_threads")
+       const { readlinkSync, writeFileSync, closeSync } = await import("node:fs")
+       const file = ${JSON.stringify(join(dir, "f"))}
+       writeFileSync(file, "x")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         const marked = await ring.open(workerData.file, { closeOnExit: true })
+         const submitted = await new Promise((done, fail) =>
+           ring.submitOpen(workerData.file, "r", 0o666, 0, (e, fd) => (e ? fail(e) : done(fd)), true))
+         const unmarked = await ring.open(workerData.file)
+         parentPort.postMessage({ marked, submitted, unmarked })
+       \`
+       const on = (fd) => { try { return readlinkSync("/proc/self/fd/" + fd) === file } catch { return false } }
+       const out = []
+       for (const engine of ["inline", "thread"]) {
+         const worker = new Worker(body, { eval: true, workerData: { engine, file } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         const fds = await new Promise((d) => worker.once("message", d))
+         const before = [on(fds.marked), on(fds.submitted), on(fds.unmarked)]
+         await worker.terminate()
+         out.push({ engine, before, after: [on(fds.marked), on(fds.submitted), on(fds.unmarked)] })
+         closeSync(fds.unmarked)
+       }
+       console.log(JSON.stringify(out))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual([
+      { engine: "inline", before: [true, true, true], after: [false, false, true] },
+      { engine: "thread", before: [true, true, true], after: [false, false, true] },
+    ])
+  }, 90_000)
+
   it("closeOnExit: a Driver closed from JavaScript leaves its marked fds open (they stay the program's); closeOnExit(fd, false) unmarks one, which a terminated worker then leaves open", async () => {
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)

@@ -156,7 +156,7 @@ class WriteChain {
   /** Submits the open; the cleanup to return from `Effect.callback`'s register, unless already resumed. */
   start(): Effect.Effect<void> | undefined {
     this.submit("open", undefined, () =>
-      this.raw.driver.submitOpen(this.path, this.flags, this.mode, NO_DEADLINE, this.callback),
+      this.raw.driver.submitOpen(this.path, this.flags, this.mode, NO_DEADLINE, this.callback, true),
     )
     return this.delivered ? undefined : Effect.callback<void>((resume) => this.interrupt(resume))
   }

@@ -315,7 +315,14 @@ const service = (
       "open",
       undefined,
       (cb) =>
-        driver.submitOpen(path, options?.flags ?? "r", options?.mode ?? 0o666, deadlineOf(options?.timeout, now), cb),
+        driver.submitOpen(
+          path,
+          options?.flags ?? "r",
+          options?.mode ?? 0o666,
+          deadlineOf(options?.timeout, now),
+          cb,
+          true,
+        ),
       identity,
     ),
   closeFd: (fd) =>
