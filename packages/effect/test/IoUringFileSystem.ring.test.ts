@@ -9,7 +9,7 @@
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Scheduler, Scope, Stream } from "effect"
 import { IoUring } from "@iou/effect"
@@ -431,5 +431,20 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
         assert.isAbove(after.cancelled, before.cancelled)
       }),
     )
+  })
+})
+
+describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
+  it("a worker terminated while it holds files open (an open File, a stream between chunks) leaves none of them open", () => {
+    // In a process of its own (worker-files-exit-child.mjs), each engine, with and without the
+    // latency histograms' wrapper; on the TypeScript sources (the worker inherits the condition).
+    const child = path.join(import.meta.dirname, "worker-files-exit-child.mjs")
+    const out = childProcess.execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
+    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+      "inline 2 0",
+      "inline histograms 2 0",
+      "thread 2 0",
+      "thread histograms 2 0",
+    ])
   })
 })
