@@ -318,10 +318,10 @@ const fillPaths = (
   return slot
 }
 
-/** An open request (readFile's first step too). */
 /**
- * An open request. closeOnExit: its fd is marked to be closed if the thread ends, as the Driver
- * takes it from the completion (Delivery.fromLoop), before it reaches anyone.
+ * An open request (readFile's first step too). closeOnExit: its fd is marked to be closed if the
+ * thread ends, as the Driver takes it from the completion (Delivery.fromLoop), before it reaches
+ * anyone.
  */
 export const fillOpen = (
   r: Requests,
