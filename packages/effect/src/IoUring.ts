@@ -25,7 +25,8 @@
  *   or timed-out `open` is closed by the Driver. A socket `listen`, `accept` or `connect` makes is
  *   also closed by the Driver's binding (a Unix listener's path unlinked) if the thread ends (a
  *   worker terminated) before its `closeFd`, as Node closes its own sockets: close it with
- *   `closeFd`, never another way, since by then its number may name another file.
+ *   `closeFd`, never another way, since by then its number may name another file. An `open` with
+ *   `closeOnExit` is marked so too (IoUringFileSystem's files are).
  *
  * Provide the service with `NodeIoUring.layer` or `NodeIoUring.layerConfig`.
  *
@@ -128,6 +129,13 @@ export interface OpenOptions {
   /** The mode of a created file, before the umask; default 0o666. */
   readonly mode?: number | undefined
   readonly timeout?: Duration.Input | undefined
+  /**
+   * The Driver's closeOnExit: the fd is closed if the thread ends (a worker terminated) before its
+   * `closeFd`, from the moment the kernel made it. Close such an fd only with `closeFd`: closed
+   * another way, its number may name another thread's file when the thread ends. Default false;
+   * IoUringFileSystem opens every file with it.
+   */
+  readonly closeOnExit?: boolean | undefined
 }
 
 /**

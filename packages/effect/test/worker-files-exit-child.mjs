@@ -20,6 +20,9 @@ const program = Effect.gen(function* () {
     Effect.andThen(Effect.sync(() => parentPort.postMessage("holding")), Effect.never),
   )
 })
+// Alive until terminated (Effect.never holds no handle): a worker whose event loop empties ends on
+// its own, closing the marked fds before the main thread looks.
+setInterval(() => {}, 1 << 30)
 const ring = NodeIoUring.layer({ engine: workerData.engine }, { latencyHistograms: workerData.histograms })
 Effect.runFork(Effect.scoped(program).pipe(Effect.provide(IoUringFileSystem.layer.pipe(Layer.provideMerge(ring)))))
 `

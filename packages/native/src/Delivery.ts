@@ -13,8 +13,6 @@
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
  * without the loop, which stats() adds to the loop's own.
  */
-import { closeSync } from "node:fs"
-import { constants } from "node:os"
 import {
   IOU_COMPLETION_BUFFER,
   IOU_COMPLETION_CANCEL_LOST,
@@ -29,7 +27,7 @@ import {
   type NativeStats,
 } from "./binding.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
-import { closingFdError, errnoError, fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import type { Data, DriverStats } from "./types.ts"
@@ -44,20 +42,6 @@ const rethrow = (error: unknown): never => {
 }
 
 const CLOSE_OP = OPERATIONS.closeFd.op
-const EIO = constants.errno.EIO
-
-/**
- * closeFd's close(2) on this thread, where the ring will not run it (the Driver is closing, or the
- * shutdown cutoff abandoned the close): null once closed, else the close's error.
- */
-export const closeHere = (fd: number): IoUringError | null => {
-  try {
-    closeSync(fd)
-    return null
-  } catch (thrown) {
-    return errnoError((thrown as { errno?: number }).errno ?? -EIO, "close", fd)
-  }
-}
 
 /**
  * An fd `closeFd` is closing: how many requests on it are still to end, what runs when none is,
@@ -118,20 +102,21 @@ export class Delivery {
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
   /** Closes an fd the Driver made for a caller who no longer wants it, unmarked first (close(2) through the binding). */
-  private readonly closeFd: (fd: number) => void
+  private readonly closeFd: (fd: number) => IoUringError | null
   /** Marks an fd to be closed if the thread ends before it is closed (Requests.closeOnExit). */
   private readonly markFd: (fd: number) => void
 
   /**
    * `afterLocal`: runs after each microtask's local completions (a closing Driver refills).
-   * `closeFd`: closes an fd that a cancelled or timed-out fd-producing request made anyway.
+   * `closeFd`: unmarks and closes (close(2), on this thread) an fd that a cancelled or timed-out
+   * fd-producing request made anyway, or whose closeFd the ring will not run: null, or its error.
    * `markFd`: marks the fd of a request whose `markFd` column is set.
    */
   constructor(
     table: Pending.PendingTable,
     shutdown: Shutdown,
     afterLocal: () => void,
-    closeFd: (fd: number) => void,
+    closeFd: (fd: number) => IoUringError | null,
     markFd: (fd: number) => void,
   ) {
     this.table = table
@@ -242,7 +227,7 @@ export class Delivery {
    * stays open without its caller knowing.
    */
   closeAbandoned(slot: number): IoUringError | null {
-    return closeHere(this.table.fd[slot]!)
+    return this.closeFd(this.table.fd[slot]!)
   }
 
   /** The AbortSignal's reason, when a signal cancelled the request in `slot`. */

@@ -157,7 +157,7 @@ export class Requests implements Multishot {
       () => {
         if (this.shutdown.closing && !this.shutdown.destroyed) this.submission.refill()
       },
-      (fd) => this.sockets.closeFd(fd),
+      (fd) => this.closeUnmarked(fd),
       (fd) => this.closeOnExit(fd, true),
     )
     this.delivery.multishot = this

@@ -43,7 +43,7 @@ const deliveryOver = (table: Pending.PendingTable): Delivery =>
     table,
     { closing: false } as Shutdown,
     () => {},
-    (fd) => closeSync(fd),
+    (fd) => (closeSync(fd), null),
     () => {},
   )
 
@@ -123,7 +123,7 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
         table,
         { closing: false } as Shutdown,
         () => {},
-        (fd) => closeSync(fd),
+        (fd) => (closeSync(fd), null),
         (fd) => marks.push([fd, flagsNow() & IOU_COMPLETION_FD]),
       )
       const slot = table.take()
@@ -151,7 +151,7 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
       table,
       { closing: false } as Shutdown,
       () => {},
-      (fd) => closeSync(fd),
+      (fd) => (closeSync(fd), null),
       (fd) => closingAtMark.push(delivery.closingFds.has(fd)),
     )
     delivery.closingFds.set(7, { waiting: 0, onIdle: () => {}, inKernel: true })

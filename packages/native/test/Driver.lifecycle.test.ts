@@ -403,6 +403,9 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
          const submitted = await new Promise((done, fail) =>
            ring.submitOpen(workerData.file, "r", 0o666, 0, (e, fd) => (e ? fail(e) : done(fd)), true))
          const unmarked = await ring.open(workerData.file)
+         // Alive until terminated: a worker whose event loop empties ends on its own, and its
+         // environment's end would close the marked fds before the main thread looks.
+         setInterval(() => {}, 1 << 30)
          parentPort.postMessage({ marked, submitted, unmarked })
        \`
        const on = (fd) => { try { return readlinkSync("/proc/self/fd/" + fd) === file } catch { return false } }

@@ -241,10 +241,12 @@ const orNode = <A>(ring: Effect.Effect<A, IoUringError>, viaNode: () => Effect.E
 
 /** The operations over `io`: on the ring (node:fs for an opcode the kernel lacks: `orNode`). */
 export const make = (io: IoUring.IoUring["Service"]): FsOps => ({
-  // An interrupted open is cancelled in the kernel; an fd the kernel made anyway is closed by the Driver.
+  // An interrupted open is cancelled in the kernel; an fd the kernel made anyway is closed by the
+  // Driver. Every fd is closed if the thread ends first (closeOnExit), as Node's worker closes the
+  // fds its fs.open made; this layer closes each with closeFd, which unmarks it.
   open: (path, flags, mode) =>
     validMode(mode)
-      ? io.open(path, { flags, mode: mode & S_IALLUGO })
+      ? io.open(path, { flags, mode: mode & S_IALLUGO, closeOnExit: true })
       : node<number>(
           (cb) => NFS.open(path, flags, mode, cb),
           (fd) => NFS.close(fd, ignore),

@@ -321,7 +321,7 @@ const service = (
           options?.mode ?? 0o666,
           deadlineOf(options?.timeout, now),
           cb,
-          true,
+          options?.closeOnExit === true,
         ),
       identity,
     ),
