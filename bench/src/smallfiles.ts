@@ -3,9 +3,9 @@
  * read it into a new buffer of that size, close. The ring: `readFile` and its callback form
  * `submitReadFile` (open and reads on the ring, the stat a synchronous statx of the fd on a local
  * file system and there, with the inline engine, the close close(2); the steps chained in their
- * callbacks), and, every step
- * a ring request, the same steps awaited one by one (`open`, `stat`, `readAt`, `closeFd`) and the
- * callback API's `submitOpen`, `submitStat`, `submitReadAt`, `submitCloseFd`; node:fs runs its steps on libuv's threadpool. 4 KiB and
+ * callbacks), and, every step a ring request, the same steps awaited one by one (`open`, `stat`,
+ * `readAt`, `closeFd`) and the callback API's `submitOpen`, `submitStat`, `submitReadAt`,
+ * `submitCloseFd`; node:fs runs its steps on libuv's threadpool. 4 KiB and
  * 64 KiB files, one file at a time and 64 at a time (each slot reads the next file of a fixed set
  * when its previous one is done). The files are created once and read through before the first
  * round, so the page cache serves them.
