@@ -5,9 +5,8 @@
 // the Driver's closeOnExit). Then, per engine, a worker whose IoUring connect is still in flight (to
 // a listener whose backlog is full) when it is terminated: how many sockets the process has more
 // afterwards (0: the socket was marked from its start).
-import { readdirSync, readlinkSync } from "node:fs"
-import { Worker } from "node:worker_threads"
 import { Driver } from "@iou/native"
+import { fdsNaming, LAYERS, startWorker } from "./workerChildren.mjs"
 
 const body = `
 const { Effect } = await import("effect")
@@ -23,14 +22,8 @@ Effect.runFork(Effect.scoped(program).pipe(Effect.provide(layer)))
 `
 const ring = Driver.open()
 const results = []
-for (const [engine, histograms] of [
-  ["inline", false],
-  ["inline", true],
-  ["thread", false],
-  ["thread", true],
-]) {
-  const worker = new Worker(body, { eval: true, workerData: { engine, histograms } })
-  worker.on("error", (e) => console.log("worker error", e.message))
+for (const [engine, histograms] of LAYERS) {
+  const worker = startWorker(body, { engine, histograms })
   const port = await new Promise((d) => worker.once("message", d))
   const connected = new Promise((d) => worker.once("message", d))
   const client = await ring.connect({ host: "127.0.0.1", port })
@@ -56,14 +49,7 @@ const program = Effect.flatMap(Effect.service(IoUring), (io) => io.connect({ hos
 Effect.runFork(program.pipe(Effect.provide(NodeIoUring.layer({ engine: workerData.engine }))))
 setTimeout(() => parentPort.postMessage("connecting"), 200)
 `
-const sockets = () =>
-  readdirSync("/proc/self/fd").filter((f) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${f}`).startsWith("socket:")
-    } catch {
-      return false
-    }
-  }).length
+const sockets = () => fdsNaming((target) => target.startsWith("socket:"))
 const full = await ring.listen({ host: "127.0.0.1", port: 0, backlog: 0 })
 const fill = new AbortController()
 const port = full.localAddress.port
@@ -71,8 +57,7 @@ for (let i = 0; i < 4; i++) ring.connect({ host: "127.0.0.1", port }, { signal: 
 await new Promise((d) => setTimeout(d, 200))
 for (const engine of ["inline", "thread"]) {
   const before = sockets()
-  const worker = new Worker(connecting, { eval: true, workerData: { engine, port } })
-  worker.on("error", (e) => console.log("worker error", e.message))
+  const worker = startWorker(connecting, { engine, port })
   await new Promise((d) => worker.once("message", d))
   await worker.terminate()
   results.push(`${engine} connecting ${sockets() - before}`)

@@ -3,10 +3,10 @@
 // terminated. Prints, per engine (with and without the latency histograms), how many fds on that
 // file the process has before and after the termination (after: 0, the binding closed them: the
 // IoUring service opens every file with the Driver's closeOnExit).
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Worker } from "node:worker_threads"
+import { fdsNaming, LAYERS, startWorker } from "./workerChildren.mjs"
 
 const body = `
 const { Effect, Layer, Stream } = await import("effect")
@@ -29,23 +29,10 @@ Effect.runFork(Effect.scoped(program).pipe(Effect.provide(IoUringFileSystem.laye
 const dir = mkdtempSync(join(tmpdir(), "iou-worker-files-"))
 const file = join(dir, "f")
 writeFileSync(file, "x".repeat(1024))
-const onFile = () =>
-  readdirSync("/proc/self/fd").filter((f) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${f}`) === file
-    } catch {
-      return false
-    }
-  }).length
+const onFile = () => fdsNaming((target) => target === file)
 const results = []
-for (const [engine, histograms] of [
-  ["inline", false],
-  ["inline", true],
-  ["thread", false],
-  ["thread", true],
-]) {
-  const worker = new Worker(body, { eval: true, workerData: { engine, histograms, file } })
-  worker.on("error", (e) => console.log("worker error", e.message))
+for (const [engine, histograms] of LAYERS) {
+  const worker = startWorker(body, { engine, histograms, file })
   await new Promise((d) => worker.once("message", d))
   const before = onFile()
   await worker.terminate()
