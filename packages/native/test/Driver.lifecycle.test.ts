@@ -429,6 +429,44 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     ])
   }, 90_000)
 
+  it("readFile: a worker that ends right after its Driver's close() resolved, with a readFile still between two steps, leaves no fd on the file (both engines)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iou-readfile-exit-"))
+    const r = await runBare(
+      `const { Worker } = await import("node:worker_threads")
+       const { readdirSync, readlinkSync, writeFileSync } = await import("node:fs")
+       const file = ${JSON.stringify(join(dir, "f"))}
+       writeFileSync(file, Buffer.alloc(1 << 20, 0x61))
+       const onFile = () =>
+         readdirSync("/proc/self/fd").filter((fd) => {
+           try { return readlinkSync("/proc/self/fd/" + fd) === file } catch { return false }
+         }).length
+       // The readFile's open is admitted by close()'s own pass; its callback sends the read, which
+       // the closing Driver refuses. process.exit() ends the worker's environment at once, before
+       // any later tick of its event loop.
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         ring.readFile(workerData.file).catch(() => undefined)
+         await ring.close()
+         process.exit(0)
+       \`
+       const out = []
+       for (const engine of ["inline", "thread"]) {
+         for (let i = 0; i < 5; i++) {
+           const worker = new Worker(body, { eval: true, workerData: { engine, file } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           await new Promise((d) => worker.once("exit", d))
+         }
+         out.push(engine + " " + onFile())
+       }
+       console.log(JSON.stringify(out))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(["inline 0", "thread 0"])
+  }, 90_000)
+
   it("closeOnExit: a Driver closed from JavaScript leaves its marked fds open (they stay the program's); closeOnExit(fd, false) unmarks one, which a terminated worker then leaves open", async () => {
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
