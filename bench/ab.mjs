@@ -11,7 +11,7 @@
  * (process.cpuUsage(): user + sys, all threads). The table gives, per pair, B's median rate / A's,
  * and the median of those ratios over the pairs.
  *
- *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo] [--depth 256]
+ *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo|sink|stream] [--depth 256]
  *                     [--api callback|promise|effect] [--pairs 7] [--windows 5] [--ms 400]
  *                     [--engine thread] [--json file]
  *
@@ -23,9 +23,13 @@
  * operations every build has; the connections are accepted by a Driver of the checkout this script
  * is in, closed before the run's own Driver opens. `--op echo` (callback API only): `depth` such
  * connections whose ring side receives with submitRecvMany and sends each chunk it received back with
- * submitSend (an op is one message). `--api` picks the Driver's callback API (submit*, the default),
- * its Promise API, or the Effect service (`NodeIoUring.layer`, one fiber per slot). `--engine` is
- * passed only to a side whose Driver has the option (a build from before the inline engine has one
+ * submitSend (an op is one message). `--op sink`: `depth` connections from the C peer in sink
+ * mode, each sending 64 KiB at a time, one send in flight (an op is one send); `--op stream`: the
+ * peer streams and each connection receives into 64 KiB, one receive in flight (an op is 64 KiB
+ * received): the tcp suite's one-way stream rows, one process per side. `--api` picks the
+ * Driver's callback API (submit*, the default), its Promise API, or the Effect service
+ * (`NodeIoUring.layer`, one fiber per slot; not for sink and stream). `--engine` is passed only
+ * to a side whose Driver has the option (a build from before the inline engine has one
  * engine, the loop thread). Not a test; nothing here runs under `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process"
@@ -72,6 +76,7 @@ const sideUrl = (side, file) => pathToFileURL(path.join(side, file)).href
 
 const child = async (o) => {
   if (o.op === "echo" && o.api !== "callback") throw new Error("--op echo has the callback API only")
+  if ((o.op === "sink" || o.op === "stream") && o.api === "effect") throw new Error(`--op ${o.op} has no Effect form`)
   const { Driver } = await import(sideUrl(o.side, "packages/native/dist/index.js"))
   const config = { size: 512 }
   // A build with engines accepts (and reports) config.engine; an older one has only the thread.
@@ -80,7 +85,10 @@ const child = async (o) => {
   await probe.close()
   if (hasEngines) config.engine = o.engine
 
-  const conns = o.op === "tcp" ? await tcpConnections(o.depth) : undefined
+  const conns =
+    o.op === "tcp" || o.op === "sink" || o.op === "stream"
+      ? await tcpConnections(o.depth, o.op === "tcp" ? "echo" : o.op)
+      : undefined
   const writeFile = `${dataFile()}.${process.pid}.w`
   if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
   const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
@@ -91,7 +99,9 @@ const child = async (o) => {
     seed ^= seed << 5
     return ((seed >>> 0) % (FILE_BYTES / BLOCK)) * BLOCK
   }
-  const buffers = Array.from({ length: o.depth }, () => new Uint8Array(o.op === "tcp" ? MSG : BLOCK).fill(0x62))
+  const buffers = Array.from({ length: o.depth }, () =>
+    new Uint8Array(o.op === "tcp" ? MSG : o.op === "sink" || o.op === "stream" ? CHUNK : BLOCK).fill(0x62),
+  )
   const replies = Array.from({ length: o.op === "tcp" ? o.depth : 0 }, () => new Uint8Array(MSG))
 
   // window(ms): every slot runs its op back to back until ms passed; resolves with the ops done.
@@ -147,7 +157,11 @@ const child = async (o) => {
               ? ring
                   .send(conns.fds[slot], buffers[slot])
                   .then(() => ring.recv(conns.fds[slot], replies[slot], { exact: true }))
-              : ring.nop()
+              : o.op === "sink"
+                ? ring.send(conns.fds[slot], buffers[slot]).then(() => 1)
+                : o.op === "stream"
+                  ? ring.recv(conns.fds[slot], buffers[slot]).then((n) => n / CHUNK)
+                  : ring.nop()
       window = async (ms) => {
         let stop = false
         let n = 0
@@ -156,8 +170,8 @@ const child = async (o) => {
         }, ms)
         const worker = async (slot) => {
           while (!stop) {
-            await step(slot)
-            n++
+            const r = await step(slot)
+            n += o.op === "stream" ? r : 1
           }
         }
         await Promise.all(Array.from({ length: o.depth }, (_, slot) => worker(slot)))
@@ -193,10 +207,14 @@ const child = async (o) => {
                       if (error) throw error
                       ring.submitRecv(conns.fds[s], replies[s], 0, MSG, true, 0, done)
                     })
-                : () => ring.submitNop(0, done)
-        function done(error) {
+                : o.op === "sink"
+                  ? () => ring.submitSend(conns.fds[s], buffer, 0, done)
+                  : o.op === "stream"
+                    ? () => ring.submitRecv(conns.fds[s], buffer, 0, CHUNK, false, 0, done)
+                    : () => ring.submitNop(0, done)
+        function done(error, n) {
           if (error) throw error
-          ops++
+          ops += o.op === "stream" ? n / CHUNK : 1
           if (stop) {
             if (--live === 0) onIdle()
             return
@@ -250,6 +268,7 @@ const child = async (o) => {
 }
 
 const MSG = 64
+const CHUNK = 64 * 1024
 const peerPath = () => {
   const p = path.join(path.dirname(process.argv[1]), ".build", "tcp-peer")
   if (!fs.existsSync(p)) throw new Error(`${p} is missing: run the tcp bench once (it builds it)`)
@@ -261,11 +280,11 @@ const peerPath = () => {
  * Driver of this script's own checkout (a build from before the socket operations has no listen),
  * which is closed again before the run opens its own. `close()` closes the fds and stops the peer.
  */
-const tcpConnections = async (n) => {
+const tcpConnections = async (n, mode) => {
   const { Driver } = await import(sideUrl(path.dirname(process.argv[1]), "../packages/native/dist/index.js"))
   const acceptor = Driver.open({ size: 8 })
   const listener = await acceptor.listen({ port: 0, host: "127.0.0.1", noDelay: true })
-  const peer = spawn(peerPath(), ["echo", String(listener.localAddress.port), String(n)], { stdio: "ignore" })
+  const peer = spawn(peerPath(), [mode, String(listener.localAddress.port), String(n)], { stdio: "ignore" })
   const fds = []
   for (let i = 0; i < n; i++) fds.push((await acceptor.accept(listener)).fd)
   await acceptor.closeFd(listener.fd)
@@ -338,7 +357,7 @@ const runSide = (o, side) => {
 const parent = (o) => {
   if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] …")
   if (o.op === "read" || o.op === "write") ensureFile()
-  if (o.op === "tcp" || o.op === "echo") peerPath()
+  if (o.op === "tcp" || o.op === "echo" || o.op === "sink" || o.op === "stream") peerPath()
   const a = path.resolve(o.a)
   const b = path.resolve(o.b)
   const load = () =>

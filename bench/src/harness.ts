@@ -1,7 +1,8 @@
 /**
  * The benchmark harness: a comparison is a set of variants run in the same process, in rounds, each
  * round running every variant once in interleaved order (A B C, then B C A, …) so that drift of the
- * machine (other processes, thermal state, page cache) hits every variant alike. A variant reports
+ * machine (other processes, thermal state, page cache) hits every variant alike, each measured run
+ * after a settle (HarnessOptions.settleMs). A variant reports
  * how many operations it completed and how long it took; the harness turns rounds into a median and
  * a min–max, and each median into a ratio against the comparison's baseline.
  */
@@ -97,6 +98,13 @@ export interface HarnessOptions {
   readonly rounds: number
   readonly budgetMs: number
   readonly warmupMs: number
+  /**
+   * Before each measured run of a variant: a full garbage collection (when the process runs with
+   * --expose-gc) and this many ms idle, so that no variant's run pays for the garbage, or the
+   * peer's and the kernel's leftover work, of the variant before it (the rotation keeps the same
+   * predecessor for a variant in every round). 0: none.
+   */
+  readonly settleMs?: number | undefined
   readonly log?: ((line: string) => void) | undefined
 }
 
@@ -138,9 +146,14 @@ export const runComparison = async (c: Comparison, options: HarnessOptions): Pro
   const units: Array<number> = c.variants.map(() => 0)
   const externalCpu: Array<boolean> = c.variants.map(() => true)
 
+  const settleMs = options.settleMs ?? 0
   const once = async (i: number, budgetMs: number, record: boolean) => {
     if (errors[i] !== undefined) return
     const v = c.variants[i]!
+    if (record && settleMs > 0) {
+      ;(globalThis as { gc?: () => void }).gc?.()
+      await new Promise((resolve) => setTimeout(resolve, settleMs))
+    }
     try {
       const c0 = record ? cpuNow() : undefined
       const u0 = record ? process.cpuUsage() : undefined

@@ -6,6 +6,7 @@
  *   BENCH_QUICK=1       short rounds, fewer depths (a smoke run of a few seconds per suite)
  *   BENCH_ROUNDS=n      rounds per comparison (default 7, quick 3)
  *   BENCH_MS=n          ms per variant per round (default 350, quick 150)
+ *   BENCH_SETTLE_MS=n   before each measured run of a variant: a full GC and n ms idle (default 20; 0: none)
  *   BENCH_ONLY=a,b      run only the variants whose name contains one of these (e.g. for profiling)
  *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
  *   BENCH_ENGINES=a,b   the Driver engines whose ring variants run side by side (default inline,thread)
@@ -96,6 +97,8 @@ const main = async () => {
   const rounds = Number(process.env["BENCH_ROUNDS"] ?? (quick ? 3 : 7))
   const budgetMs = Number(process.env["BENCH_MS"] ?? (quick ? 150 : 350))
   const warmupMs = Math.max(50, Math.round(budgetMs / 2))
+  const settleMs = Number(process.env["BENCH_SETTLE_MS"] ?? 20)
+  if (!Number.isFinite(settleMs) || settleMs < 0) throw new Error(`BENCH_SETTLE_MS must be a number >= 0`)
   const log = (line: string) => console.log(line)
   const only = (process.env["BENCH_ONLY"] ?? "").split(",").filter((x) => x !== "")
   const onlyComparisons = (process.env["BENCH_COMPARISONS"] ?? "").split(",").filter((x) => x !== "")
@@ -128,7 +131,7 @@ const main = async () => {
     loadavg: os.loadavg(),
   }
   log(
-    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant${quick ? " (quick)" : ""}`,
+    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant, each after a ${settleMs} ms settle${quick ? " (quick)" : ""}`,
   )
   log(`revision: ${revision.commit ?? "unknown"}${revision.dirty ? " (with uncommitted changes)" : ""}`)
   log(`engines: ${engines.join(", ")} (BENCH_ENGINES)`)
@@ -169,7 +172,7 @@ const main = async () => {
           log("")
           await profiler.start()
           const before = await ringStats()
-          const result = await runComparison(c, { rounds, budgetMs, warmupMs, log })
+          const result = await runComparison(c, { rounds, budgetMs, warmupMs, settleMs, log })
           const after = await ringStats()
           for (const [engine, a] of after) {
             const b = before.get(engine)
@@ -218,7 +221,7 @@ const main = async () => {
       finishedAt: new Date().toISOString(),
       revision,
       machine: { ...machine, loadavgAtEnd: os.loadavg() },
-      settings: { quick, rounds, budgetMs, warmupMs, engines, suites: selected.map((s) => s.id) },
+      settings: { quick, rounds, budgetMs, warmupMs, settleMs, engines, suites: selected.map((s) => s.id) },
       comparisons: results,
       targets,
     },
