@@ -160,7 +160,7 @@ const child = async (o) => {
               : o.op === "sink"
                 ? ring.send(conns.fds[slot], buffers[slot]).then(() => 1)
                 : o.op === "stream"
-                  ? ring.recv(conns.fds[slot], buffers[slot]).then((n) => n / CHUNK)
+                  ? ring.recv(conns.fds[slot], buffers[slot]).then(streamed)
                   : ring.nop()
       window = async (ms) => {
         let stop = false
@@ -214,7 +214,7 @@ const child = async (o) => {
                     : () => ring.submitNop(0, done)
         function done(error, n) {
           if (error) throw error
-          ops += o.op === "stream" ? n / CHUNK : 1
+          ops += o.op === "stream" ? streamed(n) : 1
           if (stop) {
             if (--live === 0) onIdle()
             return
@@ -269,6 +269,12 @@ const child = async (o) => {
 
 const MSG = 64
 const CHUNK = 64 * 1024
+
+/** A stream op's count: the bytes received in chunks of 64 KiB (0: the peer ended the stream). */
+const streamed = (n) => {
+  if (n === 0) throw new Error("the peer closed the stream")
+  return n / CHUNK
+}
 const peerPath = () => {
   const p = path.join(path.dirname(process.argv[1]), ".build", "tcp-peer")
   if (!fs.existsSync(p)) throw new Error(`${p} is missing: run the tcp bench once (it builds it)`)
@@ -355,7 +361,10 @@ const runSide = (o, side) => {
 }
 
 const parent = (o) => {
-  if (!o.a || !o.b) throw new Error("usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write] …")
+  if (!o.a || !o.b)
+    throw new Error(
+      "usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo|sink|stream] …",
+    )
   if (o.op === "read" || o.op === "write") ensureFile()
   if (o.op === "tcp" || o.op === "echo" || o.op === "sink" || o.op === "stream") peerPath()
   const a = path.resolve(o.a)

@@ -101,8 +101,8 @@ export interface HarnessOptions {
   /**
    * Before each measured run of a variant: a full garbage collection (when the process runs with
    * --expose-gc) and this many ms idle, so that no variant's run pays for the garbage, or the
-   * peer's and the kernel's leftover work, of the variant before it (the rotation keeps the same
-   * predecessor for a variant in every round). 0: none.
+   * peer's and the kernel's leftover work, of the variant before it (the rotation gives a variant
+   * the same predecessor in all rounds but the one it opens). 0: none.
    */
   readonly settleMs?: number | undefined
   readonly log?: ((line: string) => void) | undefined

@@ -131,7 +131,7 @@ const main = async () => {
     loadavg: os.loadavg(),
   }
   log(
-    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant, each after a ${settleMs} ms settle${quick ? " (quick)" : ""}`,
+    `@iou bench: ${selected.map((s) => s.id).join(", ")}; ${rounds} rounds × ${budgetMs} ms per variant, each after a ${settleMs} ms settle${"gc" in globalThis ? "" : " (no GC in it: run with --expose-gc)"}${quick ? " (quick)" : ""}`,
   )
   log(`revision: ${revision.commit ?? "unknown"}${revision.dirty ? " (with uncommitted changes)" : ""}`)
   log(`engines: ${engines.join(", ")} (BENCH_ENGINES)`)
