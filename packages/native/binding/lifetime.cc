@@ -164,6 +164,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
     if (rc == 0) {
       slot->open_handles++;
+      slot->poll_open = true;
       rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
     }
     if (rc < 0) {
@@ -280,7 +281,7 @@ void Loop::Release() {
 void Loop::Ref() {
   if (async_ == nullptr) return;
   if (inline_) {
-    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    if (async_->poll_open) uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
@@ -289,7 +290,7 @@ void Loop::Ref() {
 void Loop::Unref() {
   if (async_ == nullptr) return;
   if (inline_) {
-    if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    if (async_->poll_open) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
@@ -325,7 +326,8 @@ void Loop::CloseAsync() {
     return;
   }
   if (inline_) {
-    if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+    if (slot->poll_open) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+    slot->poll_open = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);
