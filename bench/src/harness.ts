@@ -2,9 +2,9 @@
  * The benchmark harness: a comparison is a set of variants run in the same process, in rounds, each
  * round running every variant once in interleaved order (A B C, then B C A, …) so that drift of the
  * machine (other processes, thermal state, page cache) hits every variant alike, each measured run
- * after a settle (HarnessOptions.settleMs). A variant reports
- * how many operations it completed and how long it took; the harness turns rounds into a median and
- * a min–max, and each median into a ratio against the comparison's baseline.
+ * after a settle (HarnessOptions.settleMs). A variant reports how many operations it completed and
+ * how long it took; the harness turns rounds into a median and a min–max, and each median into a
+ * ratio against the comparison's baseline.
  */
 
 import { addCpu, cpuNow, zeroCpu } from "./cpu.ts"
