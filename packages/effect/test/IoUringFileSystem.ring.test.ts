@@ -458,5 +458,5 @@ describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
       "thread 0",
       "thread histograms 0",
     ])
-  }, 60_000)
+  })
 })

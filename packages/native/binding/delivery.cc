@@ -109,13 +109,9 @@ void Loop::Drain(bool from_js) {
   // Read before polling: once the thread has exited, this drain sees every completion.
   const bool exited = iou_loop_exited(loop_);
   // Inline: the loop's exit closed the ring fd this engine may poll, and the Driver destroys the
-  // loop only on a later turn of the event loop. The poll handle is closed now, while the number is
-  // still nobody's: libuv's close removes that number from its epoll set, which later would drop a
-  // new fd that took the number (another Driver's ring, a socket). Nothing is left to wake for.
-  if (exited && inline_ && async_ != nullptr && async_->poll_open) {
-    async_->poll_open = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_->poll), OnClosed);
-  }
+  // loop only on a later turn of the event loop: libuv must not watch that number meanwhile (a new
+  // fd may take it). Nothing is left to wake for.
+  if (exited && inline_ && async_ != nullptr && async_->open_handles > 1) uv_poll_stop(&async_->poll);
   for (;;) {
     // The inbound queue was full and the loop has taken requests since: dispatch even without
     // completions, so that the Driver submits what it kept back (its backpressure queue). Read on

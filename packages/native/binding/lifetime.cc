@@ -164,7 +164,6 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
     if (rc == 0) {
       slot->open_handles++;
-      slot->poll_open = true;
       rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
     }
     if (rc < 0) {
@@ -281,7 +280,7 @@ void Loop::Release() {
 void Loop::Ref() {
   if (async_ == nullptr) return;
   if (inline_) {
-    if (async_->poll_open) uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
@@ -290,7 +289,7 @@ void Loop::Ref() {
 void Loop::Unref() {
   if (async_ == nullptr) return;
   if (inline_) {
-    if (async_->poll_open) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
@@ -326,8 +325,7 @@ void Loop::CloseAsync() {
     return;
   }
   if (inline_) {
-    if (slot->poll_open) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
-    slot->poll_open = false;
+    if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);

@@ -52,9 +52,6 @@ struct AsyncSlot {
   uv_poll_t poll;     // inline engine: iou_loop_fd readable
   uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
   int open_handles = 0;
-  // Inline: `poll` is initialised and not closing. Drain closes it as the loop exits (the exit
-  // closes the fd it watches), CloseAsync otherwise.
-  bool poll_open = false;
   Loop* owner = nullptr;  // the Loop while it uses the handles; null once it closed them (Teardown)
   napi_async_cleanup_hook_handle hook = nullptr;
 };

@@ -769,48 +769,6 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     expect(JSON.parse(r.stdout)).toEqual({ left: [] })
   })
 
-  it("an inline Driver whose loop exited keeps libuv off its ring fd's number until it is freed: a Driver opened meanwhile still hears of its completions (both wake modes)", async () => {
-    // A's recv is abandoned by close({ shutdownTimeout: 0 }); its rejection runs after A's loop
-    // exited (closing its ring fd) and before close() frees it, and opens Driver B (the spare's
-    // close steers B's ring onto the number A's exit freed). Freeing A must not take that number
-    // out of libuv's epoll set: B's recv, answered 100 ms later by the peer, must complete.
-    const r = await runChild(
-      `const { closeSync, openSync } = await import("node:fs")
-       const net = await import("node:net")
-       const server = net.createServer((c) => {
-         c.on("error", () => undefined)
-         setTimeout(() => c.write("x"), 100)
-       })
-       await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))
-       const port = server.address().port
-       const out = []
-       for (const inlineWake of ["ringfd", "eventfd"]) {
-         const spare = openSync("/dev/null", "r")
-         const a = Driver.open({ engine: "inline", inlineWake })
-         const ca = await a.connect({ host: "127.0.0.1", port })
-         let opened
-         const bOpened = new Promise((resolve) => (opened = resolve))
-         a.recv(ca.fd, new Uint8Array(1)).catch(() => {
-           closeSync(spare)
-           opened(Driver.open({ engine: "inline", inlineWake }))
-         })
-         await a.close({ shutdownTimeout: 0 })
-         const b = await bOpened
-         const cb = await b.connect({ host: "127.0.0.1", port })
-         const none = new Promise((resolve) => setTimeout(() => resolve("none"), 5_000).unref())
-         out.push(inlineWake + " " + (await Promise.race([b.recv(cb.fd, new Uint8Array(1)), none])))
-         closeSync(ca.fd)
-         await b.closeFd(cb.fd)
-         await b.close()
-       }
-       server.close()
-       console.log(JSON.stringify(out))`,
-      { timeoutMs: 60_000 },
-    )
-    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
-    expect(JSON.parse(r.stdout)).toEqual(["ringfd 1", "eventfd 1"])
-  })
-
   it("a worker terminated while it loops listen({ closeOnExit }) and closeFd neither crashes the process nor leaves a socket open", async () => {
     // terminate() lands anywhere: in the binding's getsockname (whose new Uint8Array comes back
     // empty as the environment ends: it crashed the process), or between the socket's completion
