@@ -108,10 +108,6 @@ void Loop::Drain(bool from_js) {
   drain_depth_++;
   // Read before polling: once the thread has exited, this drain sees every completion.
   const bool exited = iou_loop_exited(loop_);
-  // Inline: the loop's exit closed the ring fd this engine may poll, and the Driver destroys the
-  // loop only on a later turn of the event loop: libuv must not watch that number meanwhile (a new
-  // fd may take it). Nothing is left to wake for.
-  if (exited && inline_ && async_ != nullptr && async_->open_handles > 1) uv_poll_stop(&async_->poll);
   for (;;) {
     // The inbound queue was full and the loop has taken requests since: dispatch even without
     // completions, so that the Driver submits what it kept back (its backpressure queue). Read on

@@ -31,9 +31,13 @@
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
  * it is closed on every path (closeFd closes it with close(2) where the ring would refuse the
  * close: the Driver began closing, or the process changed its credentials), and marked to be
- * closed on exit meanwhile (Requests.closeOnExit: a worker terminated while a read waits). An open the cancel
- * came too late for has its fd closed by Delivery. An exception in a step's callback (the Buffer's allocation failing)
- * closes the fd and rejects with it.
+ * closed on exit meanwhile (Requests.closeOnExit: a worker terminated while a read waits). A step
+ * due on a closing Driver is not sent: the ring would refuse it a tick later, when close() may
+ * have resolved and its destroy() dropped the mark (a worker that ended right after would leave
+ * the fd open), so the fd is closed at once and the request fails with that refusal
+ * (ERR_IOU_CLOSED). An open the cancel came too late for has its fd closed by Delivery. An
+ * exception in a step's callback (the Buffer's allocation failing) closes the fd and rejects with
+ * it.
  *
  * Invariants: at most one step is in flight, and the next is submitted only from the callback of
  * the one before; the request ends exactly once (the Promise settles, the callback runs), after the
@@ -240,6 +244,7 @@ class WholeFile {
         return this.sized(Stats.regularFileSize(STATX))
       }
     }
+    if (this.r.shutdown.closing) return this.close(Errors.closedError("stat", this.fd, this.site))
     // Another kind of file system: its cached attributes may be stale, so the ring's statx asks it.
     this.statx = Arena.zeroed(Stats.STATX_SIZE)
     const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
@@ -273,6 +278,7 @@ class WholeFile {
 
   /** The next read: the rest of a sized file, or into the chunk being filled (a new one when full). */
   private next(): void {
+    if (this.r.shutdown.closing) return this.close(Errors.closedError("read", this.fd, this.site))
     if (this.size < 0 && (this.buffer === undefined || this.used === UNKNOWN_SIZE_CHUNK)) {
       this.buffer = Buffer.allocUnsafeSlow(UNKNOWN_SIZE_CHUNK)
       this.chunks.push(this.buffer)

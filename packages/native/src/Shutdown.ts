@@ -4,8 +4,7 @@
  * timeout abandons what is left: the backpressure queue's requests here, the loop's in the loop.
  * The loop is closed once the backpressure queue is empty, with what is left of the budget; when
  * its thread has exited and every completion was delivered, the loop is destroyed (its thread
- * joined) on the event loop's next turn (see exited) and close() resolves with how many requests
- * live at close() completed or were abandoned.
+ * joined) and close() resolves with how many requests live at close() completed or were abandoned.
  * A thread engine's thread that is still leaving the kernel then (the kernel waits for its io-wq
  * workers as a thread ends) keeps the loop's eventfd a little longer: close() resolves once the loop
  * is freed, looking every ms for at most RELEASE_WAIT_MS; past that, the next open or the
@@ -40,8 +39,6 @@ export class Shutdown {
   closing = false
   /** The loop was told to close (the backpressure queue had emptied). */
   private nativeClosed = false
-  /** The loop's thread has exited and every completion was delivered (destroyed next). */
-  private exiting = false
   /** The loop's thread was joined and the loop destroyed. */
   destroyed = false
   /** When the drain ends (ms on Clock.now()); -1: no limit. */
@@ -112,27 +109,14 @@ export class Shutdown {
     this.watch.unref()
   }
 
-  /**
-   * The loop has exited and every completion was delivered: release it on the event loop's next
-   * turn, then resolve close(). The binding's destroy() drops the close-on-exit marks left (after
-   * a close from JavaScript those fds are the program's), so it waits for what the final delivery
-   * set off: a request that a callback sent from it is refused a tick later, and the chain it
-   * belongs to (readFile's steps, an Effect writeFile) closes its fd from that refusal while the
-   * mark still holds (a worker that ends meanwhile has the binding close it).
-   */
+  /** The loop has exited and every completion was delivered: release it and resolve close(). */
   exited(): void {
-    if (this.exiting) return
-    this.exiting = true
+    if (this.destroyed) return
     this.hooks.exited()
-    if (this.watch !== undefined) clearInterval(this.watch)
-    setImmediate(() => this.destroy())
-  }
-
-  /** Frees the loop (its thread joined) and resolves close(), once it is freed. */
-  private destroy(): void {
     this.lastStats = this.native.stats() ?? this.lastStats
     const kept = this.native.destroy() === 1
     this.destroyed = true
+    if (this.watch !== undefined) clearInterval(this.watch)
     const settle = (): void => this.resolve?.({ completed: this.completed, abandoned: this.abandoned })
     // Local completions (abandoned queued requests) are delivered first: they were queued earlier.
     if (!kept || this.abandoned > 0) return queueMicrotask(settle)
