@@ -447,4 +447,16 @@ describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
       "thread histograms 2 0",
     ])
   })
+
+  it("a worker that ends right after closing its layer, while its fibers write and read files, leaves no fd on them", () => {
+    // worker-close-exit-child.mjs: three workers per engine, with and without the histograms.
+    const child = path.join(import.meta.dirname, "worker-close-exit-child.mjs")
+    const out = childProcess.execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
+    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+      "inline 0",
+      "inline histograms 0",
+      "thread 0",
+      "thread histograms 0",
+    ])
+  }, 60_000)
 })

@@ -4,12 +4,13 @@
  * timeout abandons what is left: the backpressure queue's requests here, the loop's in the loop.
  * The loop is closed once the backpressure queue is empty, with what is left of the budget; when
  * its thread has exited and every completion was delivered, the loop is destroyed (its thread
- * joined) and close() resolves with how many requests live at close() completed or were abandoned.
+ * joined) and close() resolves on the event loop's next turn (see exited) with how many requests
+ * live at close() completed or were abandoned.
  * A thread engine's thread that is still leaving the kernel then (the kernel waits for its io-wq
  * workers as a thread ends) keeps the loop's eventfd a little longer: close() resolves once the loop
  * is freed, looking every ms for at most RELEASE_WAIT_MS; past that, the next open or the
  * environment's end frees it. Not when the shutdown abandoned requests: one the kernel still runs
- * holds the thread for as long as it takes, so close() resolves at once.
+ * holds the thread for as long as it takes, so close() resolves on the next turn regardless.
  *
  * This is the shutdown drain: the only thing in the Driver called a drain.
  */
@@ -109,7 +110,14 @@ export class Shutdown {
     this.watch.unref()
   }
 
-  /** The loop has exited and every completion was delivered: release it and resolve close(). */
+  /**
+   * The loop has exited and every completion was delivered: release it, and resolve close() on the
+   * event loop's next turn (or once the loop is freed, below). A callback of the final delivery may
+   * have sent a request (readFile's next step, an Effect writeFile's write after its open): it is
+   * refused on the next tick, and the chain it belongs to closes its fd from that refusal with
+   * close(2). Resolving after that turn means a program (a worker) that ends as soon as close()
+   * resolved finds no such fd still open: destroy() below has dropped their close-on-exit marks.
+   */
   exited(): void {
     if (this.destroyed) return
     this.hooks.exited()
@@ -118,8 +126,9 @@ export class Shutdown {
     this.destroyed = true
     if (this.watch !== undefined) clearInterval(this.watch)
     const settle = (): void => this.resolve?.({ completed: this.completed, abandoned: this.abandoned })
-    // Local completions (abandoned queued requests) are delivered first: they were queued earlier.
-    if (!kept || this.abandoned > 0) return queueMicrotask(settle)
+    // After the ticks and microtasks the final delivery queued: local completions (abandoned
+    // queued requests) and the refusals above.
+    if (!kept || this.abandoned > 0) return void setImmediate(settle)
     const until = Clock.now() + RELEASE_WAIT_MS
     const look = (): void => {
       if (this.native.released() || Clock.now() >= until) settle()
