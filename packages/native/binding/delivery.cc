@@ -7,6 +7,9 @@
 //            the JS thread, and AfterPass delivers and re-arms the timer; publish() and poll() run
 //            a pass from inside a JavaScript call
 //
+// Also closeUntaken(), the Driver's close of a completion's fd that nobody wants, and the close of
+// every fd a chunk still flags once its dispatch returned (CloseUntakenFds).
+//
 // Notify runs on the loop thread and never blocks; every other function here runs on the JS thread
 // that created the Loop, either from a libuv callback or from inside a JavaScript call (`from_js`).
 #include <unistd.h>
@@ -148,7 +151,8 @@ void Loop::Drain(bool from_js) {
 // plain call: false if it threw (the exception is pending for the caller). From a libuv callback,
 // inside a callback scope that is closed (running microtasks and ticks) after dispatching_ is
 // cleared; a throw there is reported as an uncaught exception before the scope closes, so unlike
-// napi_make_callback the scope's microtasks still run after a handled one. Returns true then. JS
+// napi_make_callback the scope's microtasks still run after a handled one. Returns true then.
+// Either way, what the chunk still flags once dispatch returned is closed (CloseUntakenFds). JS
 // thread.
 bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   napi_value argv[2];
@@ -161,7 +165,7 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
     dispatching_ = true;
     const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
     dispatching_ = false;
-    if (status != napi_ok) CloseUntakenFds(completions_, n);
+    CloseUntakenFds(completions_, n);
     return status != napi_pending_exception;
   }
   // Fails only on invalid arguments: the resource is an object, and async_context_ lives as long
@@ -171,7 +175,7 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
   dispatching_ = true;
   const napi_status status = napi_call_function(env_, recv, fn, 2, argv, &result);
   dispatching_ = false;
-  if (status != napi_ok) CloseUntakenFds(completions_, n);
+  CloseUntakenFds(completions_, n);
   // The same status without an exception pending means the environment is terminating and
   // JavaScript could not run: nothing else to do.
   bool pending = false;
@@ -185,8 +189,10 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
 }
 
 // The fds of the n completions that nobody took: the Driver clears a completion's IOU_COMPLETION_FD
-// (Wire.takeFd) before its fd goes anywhere, so those still flagged after a dispatch that did not
-// finish (it threw, or the worker was terminated: JavaScript could not run), or that no dispatch
+// (Wire.takeFd, or closeUntaken) before its fd goes anywhere, so those still flagged after any
+// dispatch (one that did not finish: it threw, or the worker was terminated and JavaScript could
+// not run; one that did while its environment was ending: the Driver leaves flagged an fd whose
+// mark or closeUntaken the binding refused then, with JavaScript still running a little), and those no dispatch
 // will see (no Driver; Teardown), never reached anyone and are closed here. The Driver may have
 // marked one (closeOnExit) just before it would have taken it: the mark goes with the close, so
 // Teardown never closes that number a second time (by then it may be another thread's). JS thread.
@@ -196,6 +202,25 @@ void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n)
     exit_fds_.erase(completions[i].result);
     close(completions[i].result);
   }
+}
+
+// closeUntaken(i) -> 0 | -errno: closes the fd of completion i of the completion area (close(2),
+// its closeOnExit mark dropped) and clears its IOU_COMPLETION_FD, in one call: the fd is closed
+// once, here, or (when the binding cannot run this call: its environment is ending) by
+// CloseUntakenFds after the dispatch. -EBADF for a completion that flags no fd. JS thread, inside
+// dispatch (the Driver's fd of a request whose caller stopped waiting: Delivery.fromLoop).
+Napi::Value Loop::JS_closeUntaken(const Napi::CallbackInfo& info) {
+  if (!Tagged(info)) return Napi::Value();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Number::New(env_, -EINVAL);
+  const int64_t i = info[0].As<Napi::Number>().Int64Value();
+  if (completions_ == nullptr || i < 0 || i >= static_cast<int64_t>(capacity_) ||
+      (completions_[i].flags & IOU_COMPLETION_FD) == 0) {
+    return Napi::Number::New(env_, -EBADF);
+  }
+  completions_[i].flags = static_cast<uint8_t>(completions_[i].flags & ~IOU_COMPLETION_FD);
+  const int32_t fd = completions_[i].result;
+  exit_fds_.erase(fd);
+  return Napi::Number::New(env_, close(fd) < 0 ? -errno : 0);
 }
 
 // Teardown's completions, before ReleaseBuffers: a close of a marked fd that the loop's stop

@@ -63,6 +63,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::JS_released>("released"),
                          InstanceMethod<&Loop::JS_closeOnExit>("closeOnExit"),
                          InstanceMethod<&Loop::JS_closeMarked>("closeMarked"),
+                         InstanceMethod<&Loop::JS_closeUntaken>("closeUntaken"),
                          InstanceMethod<&Loop::JS_stats>("stats"),
                          InstanceMethod<&Loop::JS_credentialsChanged>("credentialsChanged"),
                          InstanceMethod<&Loop::JS_poll>("poll"),

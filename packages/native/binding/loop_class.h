@@ -96,6 +96,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value JS_released(const Napi::CallbackInfo& info);
   Napi::Value JS_closeOnExit(const Napi::CallbackInfo& info);
   Napi::Value JS_closeMarked(const Napi::CallbackInfo& info);
+  Napi::Value JS_closeUntaken(const Napi::CallbackInfo& info);
   void Hold();
   void Release();
   void Ref();

@@ -7,7 +7,7 @@
  * An fd-producing request (Operations' `producesFd`: socket, accept, open) that the kernel completed
  * after its cancel was asked for (its caller's abort, closeFd of its fd, its deadline, the shutdown
  * cutoff) ends as that cancel asked (AbortError, EBADF, ETIMEDOUT, ERR_IOU_ABANDONED: @iou/core's
- * Request.delivered), and the fd it made is closed here: nothing leaks.
+ * Request.delivered), and the fd it made is closed here, before the request ends: nothing leaks.
  *
  * Also owns what outlives requests: the quarantine of buffers the kernel may still write (requests
  * abandoned with IOU_COMPLETION_KERNEL_HELD), never released, and the counters of requests ended
@@ -101,29 +101,41 @@ export class Delivery {
   private localScheduled = false
   private readonly deliverLocalFn = (): void => this.deliverLocal()
 
-  /** Closes an fd the Driver made for a caller who no longer wants it, unmarked first (close(2) through the binding). */
+  /** Closes an fd whose closeFd the ring will not run, unmarked first (close(2) through the binding). */
   private readonly closeFd: (fd: number) => IoUringError | null
-  /** Marks an fd to be closed if the thread ends before it is closed (Requests.closeOnExit). */
-  private readonly markFd: (fd: number) => void
+  /**
+   * Marks an fd to be closed if the thread ends before it is closed (Requests.closeOnExit): false
+   * when the binding refused (its thread's environment is ending).
+   */
+  private readonly markFd: (fd: number) => boolean
+  /**
+   * Closes the fd of completion `i` of the completion area and clears its flag, in one binding
+   * call (Loop.closeUntaken): closed once, here or, if the binding cannot run any more, by the
+   * binding after the dispatch.
+   */
+  private readonly closeUntaken: (i: number) => void
 
   /**
    * `afterLocal`: runs after each microtask's local completions (a closing Driver refills).
-   * `closeFd`: unmarks and closes (close(2), on this thread) an fd that a cancelled or timed-out
-   * fd-producing request made anyway, or whose closeFd the ring will not run: null, or its error.
+   * `closeFd`: unmarks and closes (close(2), on this thread) an fd whose closeFd the ring will not
+   * run: null, or its error.
    * `markFd`: marks the fd of a request whose `markFd` column is set.
+   * `closeUntaken`: closes the fd of a completion whose caller stopped waiting.
    */
   constructor(
     table: Pending.PendingTable,
     shutdown: Shutdown,
     afterLocal: () => void,
     closeFd: (fd: number) => IoUringError | null,
-    markFd: (fd: number) => void,
+    markFd: (fd: number) => boolean,
+    closeUntaken: (i: number) => void,
   ) {
     this.table = table
     this.shutdown = shutdown
     this.afterLocal = afterLocal
     this.closeFd = closeFd
     this.markFd = markFd
+    this.closeUntaken = closeUntaken
   }
 
   /** Ends the first `count` completions of the wire's completion area. */
@@ -139,15 +151,23 @@ export class Delivery {
       const result = wire.result
       const outcome = wire.outcome
       const flags = wire.flags
-      // Before anything can run: from here the fd is the Driver's to hand over or close. Marked
-      // first where the request asked (a thread that ends between the two closes it once: the
-      // binding closes an fd still flagged and drops its mark).
+      // An fd the kernel made is taken (its flag cleared) before anything can run: from then on
+      // it is the Driver's to hand over or close. Where the request asked, it is marked first (a
+      // thread that ends between the two closes it once: the binding closes an fd still flagged
+      // and drops its mark); a mark the binding refused (it cannot run: its thread's environment
+      // is ending, and JavaScript runs on a little) leaves the fd flagged and the completion
+      // undelivered. One whose caller stopped waiting is closed at once (refuseFd, more).
       if ((flags & IOU_COMPLETION_FD) !== 0) {
-        if (t.markFd[slot] === 1) {
-          if (this.closingFds.size > 0) this.fdMade(result) // a closeFd of the old number no longer holds it
-          this.markFd(result)
+        if (state === Pending.CANCELLING || (flags & IOU_COMPLETION_CANCEL_LOST) !== 0) {
+          this.closeUntaken(i)
+          this.unwantedFds++
+        } else {
+          if (t.markFd[slot] === 1) {
+            if (this.closingFds.size > 0) this.fdMade(result) // a closeFd of the old number no longer holds it
+            if (!this.markFd(result)) continue
+          }
+          wire.takeFd(i)
         }
-        wire.takeFd(i)
       }
       if ((flags & IOU_COMPLETION_BUFFER) !== 0) this.multishot!.chunk(slot, wire.buffer, result > 0 ? result : 0)
       if ((flags & IOU_COMPLETION_MORE) !== 0) {
@@ -157,7 +177,7 @@ export class Delivery {
       if (isMultishot(t.op[slot]!) && this.multishot!.ended(slot, outcome, result)) continue
       if (outcome === IOU_OUTCOME_OK) {
         const unwanted = state === Pending.CANCELLING || (flags & IOU_COMPLETION_CANCEL_LOST) !== 0
-        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, flags, result)
+        if (unwanted && BY_OP[t.op[slot]!]!.producesFd) this.refuseFd(slot, flags)
         else this.finish(slot, null, result)
         continue
       }
@@ -169,15 +189,13 @@ export class Delivery {
   /**
    * The fd-producing rule: the kernel made `fd` after the caller stopped waiting (its cancel was
    * requested: the caller's abort, closeFd of the fd it acts on, its deadline, the shutdown cutoff;
-   * success won the race). The fd is closed here and the request ends as its cancel asked, as it
+   * success won the race). The fd was closed (fromLoop) and the request ends as its cancel asked, as it
    * would have had the cancel won: with the outcome of the loop's lost cancel (`flags`), else
    * (the caller cancelled after the loop had completed it) as cancelled; a cancel of closeFd's ends
    * with EBADF, as in failed(). An fd only ever reaches a caller who still wants it.
    */
-  private refuseFd(slot: number, flags: number, fd: number): void {
+  private refuseFd(slot: number, flags: number): void {
     const t = this.table
-    this.closeFd(fd)
-    this.unwantedFds++
     const as =
       (flags & IOU_COMPLETION_CANCEL_LOST) !== 0
         ? (flags & IOU_COMPLETION_CANCEL_OUTCOME_MASK) >> IOU_COMPLETION_CANCEL_OUTCOME_SHIFT

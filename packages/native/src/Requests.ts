@@ -159,6 +159,7 @@ export class Requests implements Multishot {
       },
       (fd) => this.closeUnmarked(fd),
       (fd) => this.closeOnExit(fd, true),
+      (i) => void this.native.closeUntaken(i),
     )
     this.delivery.multishot = this
     this.submission = new Submission(
@@ -401,14 +402,17 @@ export class Requests implements Multishot {
    * Driver.closeOnExit and the requests' marks (a Unix listener's `path` is unlinked too), into the binding
    * only when the set changes. A closing fd (closeFd) is not marked: its number may be handed out again.
    */
-  closeOnExit(fd: number, enabled: boolean, path?: string): void {
+  closeOnExit(fd: number, enabled: boolean, path?: string): boolean {
     if (enabled) {
-      if (this.delivery.closingFds.has(fd) || (this.exitFds.has(fd) && path === undefined)) return
+      if (this.delivery.closingFds.has(fd) || (this.exitFds.has(fd) && path === undefined)) return true
+      // 0, or undefined where the binding cannot run (its thread's environment is ending): then
+      // the fd is not marked (see Delivery.fromLoop).
+      if (this.native.closeOnExit(fd, true, path) !== 0) return false
       this.exitFds.add(fd)
-      this.native.closeOnExit(fd, true, path)
     } else if (this.exitFds.delete(fd)) {
       this.native.closeOnExit(fd, false)
     }
+    return true
   }
 
   /** close(2) of fd here, unmarked in the same native call (no thread's end between the two). */
@@ -504,8 +508,9 @@ export class Requests implements Multishot {
   /** @internal Multishot: a result that names no buffer: acceptMany's connection fd. */
   more(slot: number, outcome: number, result: number): void {
     if (outcome !== IOU_OUTCOME_OK || this.table.op[slot] !== OPERATIONS.acceptMany.op) return
-    // Asked to stop (its signal, cancel or deadline): the caller does not want it any more.
-    if (this.table.state[slot] === Pending.CANCELLING) return this.refuseConnection(result)
+    // Asked to stop (its signal, cancel or deadline): the caller does not want it any more, and
+    // Delivery.fromLoop closed it.
+    if (this.table.state[slot] === Pending.CANCELLING) return
     if (this.delivery.closingFds.size > 0) this.delivery.fdMade(result)
     const onFd = this.table.onFd[slot]
     if (onFd === undefined) return this.refuseConnection(result)

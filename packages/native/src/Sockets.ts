@@ -13,8 +13,8 @@
  *
  * fd ownership: an fd made on the way (the socket of listen and connect) is the request's until it
  * is handed over in the result; if any later step fails, times out or is cancelled, it is closed
- * here. An fd handed to the callback is the caller's. (A ring step that makes an fd after its
- * cancel was requested closes it itself: Delivery.ts.) With `closeOnExit`, each socket is marked to
+ * here. An fd handed to the callback is the caller's. (An fd a ring step makes after its cancel
+ * was requested never reaches this file: Delivery.ts.) With `closeOnExit`, each socket is marked to
  * be closed if the thread ends (Requests.closeOnExit) from the moment the kernel made it, a Unix
  * listener's path once it is bound; a socket closed here is unmarked first.
  */

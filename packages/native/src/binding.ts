@@ -97,11 +97,17 @@ export interface NativeLoop {
   /**
    * Adds fd to (on) or takes it out of the fds the binding closes if the Loop is finalized or its
    * environment ends (a worker terminated, the process exiting) before destroy(), with `path` (a
-   * Unix socket's) unlinked after it: 0 or -EINVAL. A close of fd handed to the loop takes it out.
+   * Unix socket's) unlinked after it: 0 or -EINVAL (undefined where the binding cannot run: its
+   * thread's environment is ending). A close of fd handed to the loop takes it out.
    */
   closeOnExit(fd: number, on: boolean, path?: string): number
   /** Takes fd out of the closeOnExit marks and closes it (close(2)) in one call: 0 or -errno. */
   closeMarked(fd: number): number
+  /**
+   * Closes the fd of completion `i` of the completion area (close(2), its mark dropped) and clears
+   * its IOU_COMPLETION_FD, in one call: 0, -errno, or -EBADF when it is not flagged.
+   */
+  closeUntaken(i: number): number
   /** Whether the process's uid, gid or groups differ from those it had at open (three syscalls). */
   credentialsChanged(): boolean
   /** Delivers completions now, as a notification would. */

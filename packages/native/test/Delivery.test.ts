@@ -4,7 +4,8 @@
  * shutdown cutoff) that lost to the operation's success, IOU_COMPLETION_CANCEL_LOST with the
  * outcome the cancel asked for. The conformance replay (conformance.test.ts) follows the same rule
  * on the real kernel where the Driver's own cancel state decides it; here the loop's completion is
- * written by hand, and the fd it names is a real one, which must be closed.
+ * written by hand, and the fd it names is a real one, which must be closed (as the binding's
+ * closeUntaken does: its flag cleared in the same call) before the request ends.
  */
 import { closeSync, openSync } from "node:fs"
 import { Request } from "@iou/core"
@@ -34,17 +35,33 @@ const OUTCOME_OF_REASON: Record<string, number> = {
   SystemError: Request.OUTCOME_ERROR,
 }
 
+/** Completion 0's IOU_COMPLETION_FD flag as the binding reads it after the dispatch. */
+const fdFlagOf = (wire: Wire): number =>
+  new DataView(wire.completions).getUint8(wireLayout().COMPLETION_FLAGS) & IOU_COMPLETION_FD
+
+/** As the binding's closeUntaken for the one completion of `wire`: close(2) and the flag cleared. */
+const closeUntakenOf =
+  (wire: () => Wire) =>
+  (i: number): void => {
+    const v = new DataView(wire().completions)
+    const at = i * wireLayout().COMPLETION_BYTES
+    v.setUint8(at + wireLayout().COMPLETION_FLAGS, v.getUint8(at + wireLayout().COMPLETION_FLAGS) & ~IOU_COMPLETION_FD)
+    closeSync(v.getInt32(at + wireLayout().COMPLETION_RESULT, true))
+  }
+
 /**
- * A Delivery over `table` for an open Driver, with nothing after local completions: an fd nobody
- * wants is closed with close(2), as the Driver's Sockets.closeFd does (no fd is marked here).
+ * A Delivery over `table` for an open Driver, with nothing after local completions: a closeFd the
+ * ring will not run is done with close(2), as the Driver's closeUnmarked does; every mark is taken;
+ * an unwanted fd is closed as the binding's closeUntaken closes it, in the completion of `wire`.
  */
-const deliveryOver = (table: Pending.PendingTable): Delivery =>
+const deliveryOver = (table: Pending.PendingTable, wire: () => Wire = () => new Wire(1)): Delivery =>
   new Delivery(
     table,
     { closing: false } as Shutdown,
     () => {},
     (fd) => (closeSync(fd), null),
-    () => {},
+    () => true,
+    closeUntakenOf(wire),
   )
 
 /** One completion record, written where the binding writes it. */
@@ -76,7 +93,8 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
         it(`${Request.OP_NAMES[op]}, a lost ${Request.OUTCOME_NAMES[lost]} cancel${callerCancelled ? (fdClosing ? ", closeFd's cancel in the Driver" : ", the caller's cancel in the Driver") : ""}: the fd is closed, the request ends as the model says`, () => {
           const table = new Pending.PendingTable(4)
           const ended: Array<[Error | null, number]> = []
-          const delivery = deliveryOver(table)
+          let wire: Wire | undefined
+          const delivery = deliveryOver(table, () => wire!)
           const slot = table.take()
           table.op[slot] = op
           table.fd[slot] = op === OPERATIONS.accept.op ? 3 : -100
@@ -88,9 +106,11 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
           table.fdClosed[slot] = fdClosing ? 1 : 0
           const fd = openSync("/dev/null", "r")
           try {
-            const flags = IOU_COMPLETION_CANCEL_LOST | (lost << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT)
-            delivery.fromLoop(wireOf(slot, table.generation[slot]!, fd, flags), 1)
-            expect(isOpen(fd)).toBe(false)
+            const flags = IOU_COMPLETION_FD | IOU_COMPLETION_CANCEL_LOST | (lost << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT)
+            wire = wireOf(slot, table.generation[slot]!, fd, flags)
+            delivery.fromLoop(wire, 1)
+            // Closed, and its flag cleared with it: the binding will not close the number again.
+            expect([fdFlagOf(wire), isOpen(fd)]).toEqual([0, false])
           } finally {
             if (isOpen(fd)) closeSync(fd)
           }
@@ -124,7 +144,8 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
         { closing: false } as Shutdown,
         () => {},
         (fd) => (closeSync(fd), null),
-        (fd) => marks.push([fd, flagsNow() & IOU_COMPLETION_FD]),
+        (fd) => (marks.push([fd, flagsNow() & IOU_COMPLETION_FD]), true),
+        closeUntakenOf(() => wire!),
       )
       const slot = table.take()
       table.op[slot] = OPERATIONS.open.op
@@ -144,6 +165,34 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
     }
   })
 
+  it("whose mark the binding refused (its thread's environment is ending) stays flagged for the binding to close, and its request does not end", () => {
+    const table = new Pending.PendingTable(4)
+    const delivery = new Delivery(
+      table,
+      { closing: false } as Shutdown,
+      () => {},
+      (fd) => (closeSync(fd), null),
+      () => false,
+      () => {},
+    )
+    const ended: Array<number> = []
+    const wires: Array<Wire> = []
+    for (const mark of [1, 0]) {
+      const slot = table.take()
+      table.op[slot] = OPERATIONS.open.op
+      table.fd[slot] = -100
+      table.kind[slot] = Pending.KIND_CALLBACK
+      table.state[slot] = Pending.SUBMITTED
+      table.markFd[slot] = mark
+      table.resolve[slot] = (_: Error | null, fd: number) => ended.push(fd)
+      const wire = wireOf(slot, table.generation[slot]!, 7 + mark, IOU_COMPLETION_FD)
+      delivery.fromLoop(wire, 1)
+      wires.push(wire)
+    }
+    // The one that asked for no mark is taken and delivered as usual.
+    expect([wires.map(fdFlagOf), ended]).toEqual([[IOU_COMPLETION_FD, 0], [7]])
+  })
+
   it("is marked after a closeFd of the same number whose close the kernel ran lets go of it (a mark skips a closing fd)", () => {
     const table = new Pending.PendingTable(4)
     const closingAtMark: Array<boolean> = []
@@ -152,7 +201,8 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
       { closing: false } as Shutdown,
       () => {},
       (fd) => (closeSync(fd), null),
-      (fd) => closingAtMark.push(delivery.closingFds.has(fd)),
+      (fd) => (closingAtMark.push(delivery.closingFds.has(fd)), true),
+      () => {},
     )
     delivery.closingFds.set(7, { waiting: 0, onIdle: () => {}, inKernel: true })
     const slot = table.take()

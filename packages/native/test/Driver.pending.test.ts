@@ -8,6 +8,7 @@ import { constants } from "node:os"
 import { Config } from "@iou/core"
 import { describe, expect, it, vi } from "vitest"
 import {
+  IOU_COMPLETION_FD,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_FLAG_DATA_ONLY,
   IOU_FLAG_EXACT,
@@ -135,6 +136,14 @@ class SimulatedLoop implements NativeLoop {
     } catch (error) {
       return (error as { errno?: number }).errno ?? -constants.errno.EBADF
     }
+  }
+  /** As the binding's: close(2) of completion i's fd, its flag cleared (the marks are not simulated). */
+  closeUntaken(i: number): number {
+    const at = i * WIRE.COMPLETION_BYTES
+    const flags = this.done.getUint8(at + WIRE.COMPLETION_FLAGS)
+    if ((flags & IOU_COMPLETION_FD) === 0) return -constants.errno.EBADF
+    this.done.setUint8(at + WIRE.COMPLETION_FLAGS, flags & ~IOU_COMPLETION_FD)
+    return this.closeMarked(this.done.getInt32(at + WIRE.COMPLETION_RESULT, true))
   }
   credentialsChanged(): boolean {
     this.credentialsChecks++
