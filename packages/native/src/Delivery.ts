@@ -156,9 +156,12 @@ export class Delivery {
       // thread that ends between the two closes it once: the binding closes an fd still flagged
       // and drops its mark); a mark the binding refused (it cannot run: its thread's environment
       // is ending, and JavaScript runs on a little) leaves the fd flagged and the completion
-      // undelivered. One whose caller stopped waiting is closed at once (refuseFd, more).
+      // undelivered. One whose caller stopped waiting is closed at once (refuseFd, more): a
+      // single-shot request whose cancel was asked for (by the caller or by the loop, which lost
+      // it), a multishot one the caller stopped (acceptMany hands over the connection that ended
+      // it when its deadline or the shutdown cutoff lost to it: Requests.ended).
       if ((flags & IOU_COMPLETION_FD) !== 0) {
-        if (state === Pending.CANCELLING || (flags & IOU_COMPLETION_CANCEL_LOST) !== 0) {
+        if (state === Pending.CANCELLING || ((flags & IOU_COMPLETION_CANCEL_LOST) !== 0 && !isMultishot(t.op[slot]!))) {
           this.closeUntaken(i)
           this.unwantedFds++
         } else {

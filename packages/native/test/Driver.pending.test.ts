@@ -3,11 +3,13 @@
  * cancellation, shutdown of the backpressure queue) against a simulated native loop whose inbound queue and completions the
  * test drives by hand. No kernel involved.
  */
-import { closeSync } from "node:fs"
+import { closeSync, openSync } from "node:fs"
 import { constants } from "node:os"
 import { Config } from "@iou/core"
 import { describe, expect, it, vi } from "vitest"
 import {
+  IOU_COMPLETION_CANCEL_LOST,
+  IOU_COMPLETION_CANCEL_OUTCOME_SHIFT,
   IOU_COMPLETION_FD,
   IOU_COMPLETION_KERNEL_HELD,
   IOU_FLAG_DATA_ONLY,
@@ -15,6 +17,7 @@ import {
   IOU_OUTCOME_ABANDONED,
   IOU_OUTCOME_CANCELLED,
   IOU_OUTCOME_OK,
+  IOU_OUTCOME_TIMEOUT,
   type NativeLoop,
   type NativeStats,
   type TraceEvent,
@@ -24,6 +27,7 @@ import { CHECK_INTERVAL_MS } from "../src/Credentials.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 import { RELEASE_WAIT_MS } from "../src/Shutdown.ts"
+import { isOpen } from "./helpers.ts"
 
 const WIRE = wireLayout()
 const IOU_OP_NOP = OPERATIONS.nop.op
@@ -137,13 +141,17 @@ class SimulatedLoop implements NativeLoop {
       return (error as { errno?: number }).errno ?? -constants.errno.EBADF
     }
   }
+  /** The fds closeUntaken closed, in order. */
+  readonly untaken: Array<number> = []
   /** As the binding's: close(2) of completion i's fd, its flag cleared (the marks are not simulated). */
   closeUntaken(i: number): number {
     const at = i * WIRE.COMPLETION_BYTES
     const flags = this.done.getUint8(at + WIRE.COMPLETION_FLAGS)
     if ((flags & IOU_COMPLETION_FD) === 0) return -constants.errno.EBADF
     this.done.setUint8(at + WIRE.COMPLETION_FLAGS, flags & ~IOU_COMPLETION_FD)
-    return this.closeMarked(this.done.getInt32(at + WIRE.COMPLETION_RESULT, true))
+    const fd = this.done.getInt32(at + WIRE.COMPLETION_RESULT, true)
+    this.untaken.push(fd)
+    return this.closeMarked(fd)
   }
   credentialsChanged(): boolean {
     this.credentialsChecks++
@@ -569,6 +577,24 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     expect((error as { code?: string }).code).toBe("ERR_IOU_CLOSED")
     loop.complete([], true)
     expect(await closed).toEqual({ completed: 0, abandoned: 0 })
+  })
+
+  it("acceptMany: the connection that ended it as its deadline's cancel lost is handed over, not closed as unwanted", async () => {
+    // The kernel ends a multishot accept with one last connection (its CQ full, say); the loop's
+    // cancel for the deadline lost to it (IOU_COMPLETION_CANCEL_LOST). The caller still takes
+    // connections: this one goes to it (Requests.ended), so the Driver must not close its fd.
+    const { driver, loop } = open(8)
+    const next = driver.acceptMany(3, { timeout: 1 })[Symbol.asyncIterator]().next()
+    next.catch(() => undefined)
+    await Promise.resolve()
+    const taken = loop.inbound[0]!
+    expect(taken.op).toBe(OPERATIONS.acceptMany.op)
+    const fd = openSync("/dev/null", "r") // not a socket: the Driver refuses it as a connection, closing it once
+    const lost =
+      IOU_COMPLETION_FD | IOU_COMPLETION_CANCEL_LOST | (IOU_OUTCOME_TIMEOUT << IOU_COMPLETION_CANCEL_OUTCOME_SHIFT)
+    loop.complete([{ taken, result: fd, outcome: IOU_OUTCOME_OK, flags: lost }])
+    expect(loop.untaken).toEqual([])
+    expect(isOpen(fd)).toBe(false)
   })
 
   it("gives each op its number and flags in the staging area", async () => {
