@@ -192,10 +192,11 @@ bool Loop::Dispatch(Napi::Value fn, uint32_t n, bool final, bool from_js) {
 // (Wire.takeFd, or closeUntaken) before its fd goes anywhere, so those still flagged after any
 // dispatch (one that did not finish: it threw, or the worker was terminated and JavaScript could
 // not run; one that did while its environment was ending: the Driver leaves flagged an fd whose
-// mark or closeUntaken the binding refused then, with JavaScript still running a little), and those no dispatch
-// will see (no Driver; Teardown), never reached anyone and are closed here. The Driver may have
-// marked one (closeOnExit) just before it would have taken it: the mark goes with the close, so
-// Teardown never closes that number a second time (by then it may be another thread's). JS thread.
+// mark or closeUntaken the binding refused then, with JavaScript still running a little), and
+// those no dispatch will see (no Driver; Teardown), never reached anyone and are closed here. The
+// Driver may have marked one (closeOnExit) just before it would have taken it: the mark goes with
+// the close, so Teardown never closes that number a second time (by then it may be another
+// thread's). JS thread.
 void Loop::CloseUntakenFds(const struct iou_completion* completions, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
     if ((completions[i].flags & IOU_COMPLETION_FD) == 0) continue;

@@ -131,6 +131,17 @@ describe("Delivery: an fd made after its cancel was asked for", () => {
   }
 })
 
+/** A callback open in `table` that the loop took, asking (`mark` 1) or not to have its fd marked. */
+const submittedOpen = (table: Pending.PendingTable, mark: number): number => {
+  const slot = table.take()
+  table.op[slot] = OPERATIONS.open.op
+  table.fd[slot] = -100
+  table.kind[slot] = Pending.KIND_CALLBACK
+  table.state[slot] = Pending.SUBMITTED
+  table.markFd[slot] = mark
+  return slot
+}
+
 describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
   it("is marked while its completion still flags it (a thread that ends in between leaves it to the binding), then taken; others are not marked", () => {
     const layout = wireLayout()
@@ -147,12 +158,7 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
         (fd) => (marks.push([fd, flagsNow() & IOU_COMPLETION_FD]), true),
         closeUntakenOf(() => wire!),
       )
-      const slot = table.take()
-      table.op[slot] = OPERATIONS.open.op
-      table.fd[slot] = -100
-      table.kind[slot] = Pending.KIND_CALLBACK
-      table.state[slot] = Pending.SUBMITTED
-      table.markFd[slot] = mark
+      const slot = submittedOpen(table, mark)
       const ended: Array<number> = []
       table.resolve[slot] = (_: Error | null, fd: number) => ended.push(fd)
       wire = wireOf(slot, table.generation[slot]!, 7, IOU_COMPLETION_FD)
@@ -178,12 +184,7 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
     const ended: Array<number> = []
     const wires: Array<Wire> = []
     for (const mark of [1, 0]) {
-      const slot = table.take()
-      table.op[slot] = OPERATIONS.open.op
-      table.fd[slot] = -100
-      table.kind[slot] = Pending.KIND_CALLBACK
-      table.state[slot] = Pending.SUBMITTED
-      table.markFd[slot] = mark
+      const slot = submittedOpen(table, mark)
       table.resolve[slot] = (_: Error | null, fd: number) => ended.push(fd)
       const wire = wireOf(slot, table.generation[slot]!, 7 + mark, IOU_COMPLETION_FD)
       delivery.fromLoop(wire, 1)
@@ -205,12 +206,7 @@ describe("Delivery: an fd a request asked to have marked (closeOnExit)", () => {
       () => {},
     )
     delivery.closingFds.set(7, { waiting: 0, onIdle: () => {}, inKernel: true })
-    const slot = table.take()
-    table.op[slot] = OPERATIONS.open.op
-    table.fd[slot] = -100
-    table.kind[slot] = Pending.KIND_CALLBACK
-    table.state[slot] = Pending.SUBMITTED
-    table.markFd[slot] = 1
+    const slot = submittedOpen(table, 1)
     table.resolve[slot] = () => {}
     delivery.fromLoop(wireOf(slot, table.generation[slot]!, 7, IOU_COMPLETION_FD), 1)
     expect(closingAtMark).toEqual([false])
