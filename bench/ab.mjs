@@ -76,7 +76,9 @@ const sideUrl = (side, file) => pathToFileURL(path.join(side, file)).href
 
 const child = async (o) => {
   if (o.op === "echo" && o.api !== "callback") throw new Error("--op echo has the callback API only")
-  if ((o.op === "sink" || o.op === "stream") && o.api === "effect") throw new Error(`--op ${o.op} has no Effect form`)
+  // The tcp suite's one-way stream rows: 64 KiB sends to the peer, or 64 KiB receives from it.
+  const oneWay = o.op === "sink" || o.op === "stream"
+  if (oneWay && o.api === "effect") throw new Error(`--op ${o.op} has no Effect form`)
   const { Driver } = await import(sideUrl(o.side, "packages/native/dist/index.js"))
   const config = { size: 512 }
   // A build with engines accepts (and reports) config.engine; an older one has only the thread.
@@ -85,10 +87,7 @@ const child = async (o) => {
   await probe.close()
   if (hasEngines) config.engine = o.engine
 
-  const conns =
-    o.op === "tcp" || o.op === "sink" || o.op === "stream"
-      ? await tcpConnections(o.depth, o.op === "tcp" ? "echo" : o.op)
-      : undefined
+  const conns = o.op === "tcp" || oneWay ? await tcpConnections(o.depth, o.op === "tcp" ? "echo" : o.op) : undefined
   const writeFile = `${dataFile()}.${process.pid}.w`
   if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
   const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
@@ -100,7 +99,7 @@ const child = async (o) => {
     return ((seed >>> 0) % (FILE_BYTES / BLOCK)) * BLOCK
   }
   const buffers = Array.from({ length: o.depth }, () =>
-    new Uint8Array(o.op === "tcp" ? MSG : o.op === "sink" || o.op === "stream" ? CHUNK : BLOCK).fill(0x62),
+    new Uint8Array(o.op === "tcp" ? MSG : oneWay ? CHUNK : BLOCK).fill(0x62),
   )
   const replies = Array.from({ length: o.op === "tcp" ? o.depth : 0 }, () => new Uint8Array(MSG))
 
@@ -366,7 +365,7 @@ const parent = (o) => {
       "usage: node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo|sink|stream] …",
     )
   if (o.op === "read" || o.op === "write") ensureFile()
-  if (o.op === "tcp" || o.op === "echo" || o.op === "sink" || o.op === "stream") peerPath()
+  if (["tcp", "echo", "sink", "stream"].includes(o.op)) peerPath()
   const a = path.resolve(o.a)
   const b = path.resolve(o.b)
   const load = () =>

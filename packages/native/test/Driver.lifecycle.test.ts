@@ -56,6 +56,22 @@ const runBare = (body: string, timeoutMs = 30_000) =>
  * when its loop is empty), "exit" (process.exit(0) in the worker), or "busy" (submits nops in a
  * tight loop until it is stopped from outside).
  */
+/**
+ * For a runBare script: `fdsNaming(accept)`, how many of the process's fds name a target that
+ * `accept` takes (readlink of /proc/self/fd; an fd closed meanwhile counts as none).
+ */
+const FDS_NAMING = `const fdsNaming = await (async () => {
+  const { readdirSync, readlinkSync } = await import("node:fs")
+  return (accept) =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return accept(readlinkSync("/proc/self/fd/" + fd))
+      } catch {
+        return false
+      }
+    }).length
+})()`
+
 const WORKER = `
 const { Driver } = await import(process.env.SRC_URL)
 const { parentPort, workerData } = await import("node:worker_threads")
@@ -433,13 +449,11 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     const dir = mkdtempSync(join(tmpdir(), "iou-readfile-exit-"))
     const r = await runBare(
       `const { Worker } = await import("node:worker_threads")
-       const { readdirSync, readlinkSync, writeFileSync } = await import("node:fs")
+       const { writeFileSync } = await import("node:fs")
        const file = ${JSON.stringify(join(dir, "f"))}
        writeFileSync(file, Buffer.alloc(1 << 20, 0x61))
-       const onFile = () =>
-         readdirSync("/proc/self/fd").filter((fd) => {
-           try { return readlinkSync("/proc/self/fd/" + fd) === file } catch { return false }
-         }).length
+       ${FDS_NAMING}
+       const onFile = () => fdsNaming((target) => target === file)
        // The readFile's open is admitted by close()'s own pass; its callback sends the read, which
        // the closing Driver refuses. process.exit() ends the worker's environment at once, before
        // any later tick of its event loop.
@@ -533,15 +547,9 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
-       const { readdirSync, readlinkSync, existsSync } = await import("node:fs")
-       const sockets = () =>
-         readdirSync("/proc/self/fd").filter((f) => {
-           try {
-             return readlinkSync("/proc/self/fd/" + f).startsWith("socket:")
-           } catch {
-             return false
-           }
-         }).length
+       const { existsSync } = await import("node:fs")
+       ${FDS_NAMING}
+       const sockets = () => fdsNaming((target) => target.startsWith("socket:"))
        const body = \`
          const { Driver } = await import(process.env.SRC_URL)
          const { parentPort, workerData } = await import("node:worker_threads")
@@ -776,14 +784,8 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     const r = await runBare(
       `await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
-       const { readdirSync, readlinkSync } = await import("node:fs")
-       const sockets = () => readdirSync("/proc/self/fd").filter((fd) => {
-         try {
-           return readlinkSync("/proc/self/fd/" + fd).startsWith("socket:")
-         } catch {
-           return false
-         }
-       }).length
+       ${FDS_NAMING}
+       const sockets = () => fdsNaming((target) => target.startsWith("socket:"))
        const before = sockets()
        const body = \`
          const { Driver } = await import(process.env.SRC_URL)
@@ -826,13 +828,8 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iou-readfile-terminate-"))
        const file = path.join(dir, "f")
        fs.writeFileSync(file, "hello world\\n")
-       const onFile = () => fs.readdirSync("/proc/self/fd").filter((fd) => {
-         try {
-           return fs.readlinkSync("/proc/self/fd/" + fd) === file
-         } catch {
-           return false
-         }
-       }).length
+       ${FDS_NAMING}
+       const onFile = () => fdsNaming((target) => target === file)
        const body = \`
          const { Driver } = await import(process.env.SRC_URL)
          const { parentPort, workerData } = await import("node:worker_threads")
