@@ -213,11 +213,15 @@ export class Driver extends CallbackApi {
    * Node closes its own sockets then (`enabled` false: no longer). For an fd closed only with this
    * Driver's closeFd (and never after asking for its close): one closed another way may be a
    * different file by then. listen, accept and connect take `closeOnExit: true` to mark their
-   * socket from the moment the kernel made it.
+   * socket from the moment the kernel made it. `close()` drops every mark (the fds stay the
+   * program's, which can no longer close them with closeFd), so marking on a closing or closed
+   * Driver throws ERR_IOU_CLOSED and marks nothing; removing a mark is always allowed.
    */
   closeOnExit(fd: number, enabled = true): void {
     Validate.fd(fd)
-    this.r.closeOnExit(fd, Validate.boolean(enabled, "enabled"))
+    const on = Validate.boolean(enabled, "enabled")
+    if (on && this.r.shutdown.closing) throw Errors.closedError("close", fd)
+    this.r.closeOnExit(fd, on)
   }
 
   /**

@@ -445,6 +445,9 @@ export class Requests implements Multishot {
       inKernel: false,
     }
     closing.set(fd, entry)
+    // Staged requests first go to the loop or, where it has no room, to the backpressure queue:
+    // each slot's state below is then the one it ends from (a staged one reads as SUBMITTED).
+    this.submission.handOver()
     const t = this.table
     const live: Array<number> = []
     const counted = t.onFdCount(fd) // -1: not counted, every slot is looked at

@@ -342,6 +342,29 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(ring.stats().outstanding).toBe(0)
     })
 
+    it("closeFd in the turn of the requests it cancels: each ends with EBADF, those the loop has no room for too (none with AbortError)", async () => {
+      // Size 2: of the three reads sent in one turn, the inline engine stages all three for the
+      // turn's batch and the loop takes two; the third goes to the backpressure queue when closeFd
+      // hands the batch over. Six rounds: the loop's room differs from one round to the next.
+      const ring = open({ size: 2 })
+      const dir = tempDir()
+      const fifo = join(dir, "fifo")
+      execFileSync("mkfifo", [fifo])
+      for (let round = 0; round < 6; round++) {
+        const fd = await ring.open(fifo, { flags: "r+" })
+        const reads = [0, 1, 2].map(() =>
+          ring.readAt(fd, Buffer.alloc(4), 0).then(
+            () => "read",
+            (e: IoUringError) => `${e.name} ${e.code}`,
+          ),
+        )
+        await ring.closeFd(fd)
+        expect([round, ...(await Promise.all(reads))]).toEqual([round, ...Array(3).fill("IoUringError EBADF")])
+        expect(isOpen(fd)).toBe(false)
+      }
+      expect(ring.stats().outstanding).toBe(0)
+    })
+
     it("closeFd of an fd that is not open fails with EBADF; Driver.close() leaves the caller's fds open", async () => {
       const ring = Driver.open(UNDER_TEST)
       const dir = tempDir()

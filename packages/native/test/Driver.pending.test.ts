@@ -129,7 +129,10 @@ class SimulatedLoop implements NativeLoop {
   /** Checks of the process's credentials, and what they answer. */
   credentialsChecks = 0
   credentialsDiffer = false
-  closeOnExit(): number {
+  /** The closeOnExit calls, in order: [fd, on]. */
+  readonly markCalls: Array<[number, boolean]> = []
+  closeOnExit(fd: number, on: boolean): number {
+    this.markCalls.push([fd, on])
     return 0
   }
   /** As the binding's: close(2) (the marks are not simulated). */
@@ -570,11 +573,20 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
 
   it("rejects calls on a closing Driver with ERR_IOU_CLOSED", async () => {
     const { driver, loop } = open(4)
+    driver.closeOnExit(8)
     const closed = driver.close()
     expect(loop.closedWith).toBe(-1)
     await expect(driver.nop()).rejects.toMatchObject({ code: "ERR_IOU_CLOSED", syscall: "nop" })
     const error = await new Promise<Error | null>((resolve) => driver.submitNop(0, (e) => resolve(e)))
     expect((error as { code?: string }).code).toBe("ERR_IOU_CLOSED")
+    // close() drops the marks: marking on a closing Driver is refused, unmarking is not.
+    expect(() => driver.closeOnExit(7)).toThrow(expect.objectContaining({ code: "ERR_IOU_CLOSED", fd: 7 }))
+    expect(loop.markCalls).toEqual([[8, true]])
+    driver.closeOnExit(8, false)
+    expect(loop.markCalls).toEqual([
+      [8, true],
+      [8, false],
+    ])
     loop.complete([], true)
     expect(await closed).toEqual({ completed: 0, abandoned: 0 })
   })
