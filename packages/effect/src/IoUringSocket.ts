@@ -20,7 +20,8 @@
  * - `write`/`writeAll` send on the ring and complete when the kernel has taken every byte
  *   (`writeAll` is one vectored send). Releasing the writer half-closes once the sends in flight
  *   ended (the peer reads every byte, then end of stream); a `CloseEvent` closes the connection,
- *   cancelling the sends in flight (their writes fail with SocketWriteError), as NodeSocket's.
+ *   cancelling the sends in flight (their writes fail with SocketWriteError), as NodeSocket's
+ *   (with code 1000 the pulls still take what was received, then fail with SocketCloseError 1000).
  * - `upgrade` fails with SocketUpgradeError: there is no TLS on the ring.
  *
  * Every step (connect, receive, send, shutdown, close) is a request on the ring: `internal/netOps.ts`,

@@ -35,9 +35,12 @@
  * Behaviour as NodeSocket (effect 4.1): pull fails with SocketCloseError 1000 after the peer's end
  * of stream, with SocketReadError on a read error (ECONNRESET), both after the chunks received
  * before it, and with SocketCloseError 1006 once the reader's scope closed (a pull blocked in
- * another fiber included); writes wait until the reader opened the connection; a CloseEvent closes
- * the connection; releasing the writer half-closes; upgrade fails with SocketUpgradeError, since
- * there is no TLS on the ring (the writer's side and upgrade are liveSocket.ts's).
+ * another fiber included); after the peer's end of stream the connection stays half-open until this
+ * side ends its writes (see the README's differences); writes wait until the reader opened
+ * the connection; a CloseEvent closes the connection (with code 1000 the pulls still take what was
+ * received, then fail with SocketCloseError 1000, as after node:net's destroy() without an error);
+ * releasing the writer half-closes; upgrade fails with SocketUpgradeError, since there is no TLS
+ * on the ring (the writer's side and upgrade are liveSocket.ts's).
  */
 import type { RequestHandle } from "@iou/core"
 import { Cause, Effect, Exit, Fiber } from "effect"
@@ -88,7 +91,10 @@ export class Live {
   private draining = false
   /** Waits for the last send in flight to end (endWrite). */
   private sendsIdle: Array<() => void> = []
-  /** How the receive ended for good (end of stream or an error): pulls fail so once the queue is empty. */
+  /**
+   * How the receive ended for good (end of stream, an error, or a CloseEvent without one): pulls
+   * fail so once the queue is empty.
+   */
   private received: Socket.SocketError | undefined
   /** Pulls waiting for a chunk, first come first served. */
   private waiters: Array<Resume> = []
@@ -297,7 +303,7 @@ export class Live {
 
   /** A chunk from the multishot receive. */
   private chunk(chunk: Uint8Array): void {
-    if (this.discarding) return // closing: nobody will pull it
+    if (this.discarding || this.cutOff) return // closing: nobody will pull it
     this.queue.push(chunk)
     this.queued += chunk.byteLength
     const resume = this.waiters.shift()
@@ -509,9 +515,7 @@ export class Live {
         // close(2) with bytes received and never read would make the kernel reset the connection
         // and drop what it still had to send.
         this.discarding = true
-        this.queue = []
-        this.head = 0
-        this.queued = 0
+        this.dropQueue()
         this.lingering?.add(this.cutOffFn)
         this.arm()
       }
@@ -533,19 +537,28 @@ export class Live {
   /** Pending and later pulls fail with `readEnd` (`reason` unless already set); what was not pulled is dropped. */
   private endReads(reason: Socket.SocketError): void {
     this.readEnd ??= reason
-    this.queue = []
-    this.head = 0
-    this.queued = 0
+    this.dropQueue()
     this.failWaiters()
   }
 
+  /** Drops the chunks received and not pulled. */
+  private dropQueue(): void {
+    this.queue = []
+    this.head = 0
+    this.queued = 0
+  }
+
   /**
-   * Closes the connection from this side (a CloseEvent): pending and later pulls fail with
-   * `reason`; sends in flight are cancelled in the kernel (their writes fail with SocketWriteError).
+   * Closes the connection from this side (a CloseEvent), as node:net's destroy(): with a
+   * SocketCloseError (code 1000, no error) the pulls still take what was received, then fail with
+   * it; with another `reason` (a code above 1000) pending and later pulls fail with it at once.
+   * Nothing is received after it. Sends in flight are cancelled in the kernel (their writes fail
+   * with SocketWriteError).
    */
   closeWith(reason: Socket.SocketError): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.readEnd ??= reason
+      if (reason.reason._tag === "SocketCloseError") this.received ??= reason
+      else this.readEnd ??= reason
       this.cutOff = true
       this.closeAsked = true
       this.discarding = false
