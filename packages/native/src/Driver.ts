@@ -213,9 +213,9 @@ export class Driver extends CallbackApi {
    * Node closes its own sockets then (`enabled` false: no longer). For an fd closed only with this
    * Driver's closeFd (and never after asking for its close): one closed another way may be a
    * different file by then. listen, accept and connect take `closeOnExit: true` to mark their
-   * socket from the moment the kernel made it. `close()` drops every mark (the fds stay the
-   * program's, which can no longer close them with closeFd), so marking on a closing or closed
-   * Driver throws ERR_IOU_CLOSED and marks nothing; removing a mark is always allowed.
+   * socket from the moment the kernel made it. `close()` drops every mark as it ends (the fds stay
+   * the program's; closeFd still closes one, with close(2)), so a mark made on a closing or closed
+   * Driver would protect nothing: marking then throws ERR_IOU_CLOSED; removing a mark is allowed.
    */
   closeOnExit(fd: number, enabled = true): void {
     Validate.fd(fd)

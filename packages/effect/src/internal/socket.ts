@@ -198,13 +198,14 @@ export class Live {
   /**
    * A send's kernel error as the writer reports it. As node:net destroys the socket on a write
    * error, it ends the reads at once too (SocketReadError), dropping what was not pulled, unless the
-   * receive failed first or ended with all pulled (node:net's end came first): the kernel reports a
-   * reset once, to whichever call meets it first. Not a refusal (a closed ring, EINVAL).
+   * receive failed first or ended with all pulled (node:net's end came first), or a CloseEvent
+   * closed the connection first (its pulls end as it says): the kernel reports a reset once, to
+   * whichever call meets it first. Not a refusal (a closed ring, EINVAL).
    */
   private writeFailure(error: IoUringError): Socket.SocketError {
     const r = this.received
     const over = r !== undefined && (r.reason._tag !== "SocketCloseError" || this.head === this.queue.length)
-    if (error.reason._tag === "SystemError" && error.code !== "EINVAL" && !over)
+    if (error.reason._tag === "SystemError" && error.code !== "EINVAL" && !over && !this.cutOff)
       this.endReads(toSocketError(error, "Read"))
     return toSocketError(error, "Write")
   }
