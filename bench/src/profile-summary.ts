@@ -1,6 +1,9 @@
 /**
  * `node src/profile-summary.ts <file.cpuprofile> [top]`: the functions with the most self time in a
- * V8 CPU profile (from `node --cpu-prof`), with their share of the samples.
+ * V8 CPU profile (from `node --cpu-prof`), with their share of the samples. A function without a
+ * script (not a V8 pseudo-entry in parentheses) is native code, marked `[native]`: V8 names every
+ * Node-API function (all of @iou/native's binding calls) after one of them, so that row is the
+ * binding's whole native time, whatever its name; `perf record` splits it.
  */
 import * as fs from "node:fs"
 
@@ -30,7 +33,8 @@ profile.samples.forEach((id, i) => {
   if (!n) return
   const f = n.callFrame
   const where = f.url ? `${f.url.replace(/^.*\/(node_modules|packages|bench)\//, "$1/")}:${f.lineNumber + 1}` : ""
-  const key = `${f.functionName || "(anonymous)"} ${where}`.trim()
+  const native = !f.url && !f.functionName.startsWith("(")
+  const key = `${f.functionName || "(anonymous)"} ${native ? "[native]" : where}`.trim()
   self.set(key, (self.get(key) ?? 0) + dt)
   total += dt
 })
