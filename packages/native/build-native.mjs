@@ -5,7 +5,8 @@
 //   node build-native.mjs                   the install script: in an installed package, use the
 //                                           addon in place when it loads here and is for this
 //                                           Node's ABI, else compile; in a checkout (test/
-//                                           exists), always compile
+//                                           exists), or with IOU_BUILD_FROM_SOURCE=1 (or npm's
+//                                           npm_config_build_from_source=true), always compile
 //   node build-native.mjs --prebuild        prepack: prebuildify for the running Node's ABI into
 //                                           prebuilds/linux-x64/node.abi<N>.glibc.node
 //   node build-native.mjs --clean-prebuilds postpack: removes prebuilds/ again, so that a stale
@@ -99,7 +100,7 @@ if (mode === "--prebuild") {
     },
   )
 } else {
-  if (!checkout && process.env.npm_config_build_from_source !== "true") {
+  if (!checkout && process.env.npm_config_build_from_source !== "true" && process.env.IOU_BUILD_FROM_SOURCE !== "1") {
     try {
       const path = require("node-gyp-build").path(here)
       const built = require(path).moduleVersion

@@ -56,3 +56,5 @@ export * as IoUringServices from "./IoUringServices.ts"
 export * as IoUringSocket from "./IoUringSocket.ts"
 export * as IoUringSocketServer from "./IoUringSocketServer.ts"
 export * as NodeIoUring from "./NodeIoUring.ts"
+/** The Driver's config, which `NodeIoUring.layer` and `IoUringServices.layer({ config })` take. */
+export type { DriverConfig } from "./NodeIoUring.ts"

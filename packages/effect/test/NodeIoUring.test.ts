@@ -270,6 +270,9 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
         assert.strictEqual(error.code, "ERR_IOU_UNAVAILABLE")
         assert.strictEqual(error.syscall, "open")
         assert.match(error.message, /io_uring is unavailable on this machine.*EPERM/)
+        // The code once, and the probe's words: it says the refusal is simulated.
+        assert.strictEqual(error.message.split("ERR_IOU_UNAVAILABLE").length, 2)
+        assert.match(error.message, /\(simulated by IOU_SIMULATE_MISSING\)$/)
       }),
   )
   const simulating = (missing: string) =>

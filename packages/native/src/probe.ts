@@ -432,7 +432,17 @@ const rawProbe = (sim: Simulation, cached: boolean): NativeProbe | string => {
     return `the native addon failed: ${String(error)}`
   }
   if (cached && raw.setupErrno !== 0) cachedProbe = undefined // a failed setup may be transient (EMFILE)
-  return sim.setupErrno !== 0 ? { ...raw, setupErrno: sim.setupErrno } : raw
+  // As the addon reports a refused io_uring_setup: nothing it could only learn from a ring.
+  return sim.setupErrno !== 0
+    ? {
+        ...raw,
+        setupErrno: sim.setupErrno,
+        singleIssuer: false,
+        coopTaskrun: false,
+        features: 0,
+        opcodes: raw.opcodes.map(() => false),
+      }
+    : raw
 }
 let cachedProbe: NativeProbe | undefined
 
@@ -480,7 +490,9 @@ const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe 
       supported: false,
       missing: [],
       setupError: errnoName(raw.setupErrno),
-      reason: explainSetupError(raw.setupErrno, disabled ?? 0),
+      reason:
+        explainSetupError(raw.setupErrno, disabled ?? 0) +
+        (sim.setupErrno !== 0 ? " (simulated by IOU_SIMULATE_MISSING)" : ""),
     }
   }
   const { missing, reason } = lacking(raw, config, sim)

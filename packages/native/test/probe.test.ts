@@ -110,10 +110,10 @@ describe("probe", () => {
       expect(p.opcodes).not.toContain("SEND")
     })
 
-    it("io_uring refused by the kernel: IO_URING:<errno> reports that errno's explanation", () => {
+    it("io_uring refused by the kernel: IO_URING:<errno> reports that errno's explanation, says it is simulated, and nothing only a ring tells", () => {
       simulate("IO_URING")
-      expect(probe()).toMatchObject({ supported: false, setupError: "ENOSYS" })
-      expect(probe().reason).toMatch(/CONFIG_IO_URING/)
+      expect(probe()).toMatchObject({ supported: false, setupError: "ENOSYS", opcodes: [], singleIssuer: false })
+      expect(probe().reason).toMatch(/CONFIG_IO_URING.*\(simulated by IOU_SIMULATE_MISSING\)$/)
       simulate("IO_URING:ENOMEM")
       expect(probe().reason).toMatch(/RLIMIT_MEMLOCK/)
       expect(openError()).toMatchObject({ code: "ERR_IOU_UNAVAILABLE" })

@@ -60,7 +60,8 @@ const messageFor = (
     case "UnexpectedEof":
       return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
-      return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native}`
+      // The Driver's message leads with the code too: said once.
+      return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native.replace(/^ERR_IOU_UNAVAILABLE: /, "")}`
     case "NotAllowed":
       return `${target} was refused because the ring was opened for other operations (ERR_IOU_OPERATION_NOT_ALLOWED); widen the layer's operations setting (IOU_OPERATIONS) or use a ring opened for this one`
     case "CredentialsChanged":
