@@ -74,13 +74,16 @@ export class UnexpectedEof extends Data.TaggedError("UnexpectedEof")<{ readonly 
 }
 
 /**
- * The kernel refuses io_uring, lacks a feature the loop needs, or the addon is missing.
+ * The kernel refuses io_uring, lacks a feature the loop needs, or the addon is missing;
+ * `explanation` is the probe's (what is missing, how to fix it).
  *
  * @since 0.0.0
  */
-export class Unavailable extends Data.TaggedError("Unavailable")<{}> {
+export class Unavailable extends Data.TaggedError("Unavailable")<{ readonly explanation?: string | undefined }> {
   override get message(): string {
-    return "io_uring is unavailable here"
+    return this.explanation === undefined
+      ? "io_uring is unavailable here"
+      : `io_uring is unavailable here: ${this.explanation}`
   }
 }
 
@@ -142,11 +145,12 @@ export type Reason =
 export type ReasonTag = Exclude<NativeReason, "Cancelled">
 
 /**
- * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof`).
+ * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof`,
+ * `explanation` for `Unavailable`).
  *
  * @since 0.0.0
  */
-export const reasonOf = (tag: ReasonTag, bytes?: number | undefined): Reason => {
+export const reasonOf = (tag: ReasonTag, bytes?: number | undefined, explanation?: string | undefined): Reason => {
   switch (tag) {
     case "Timeout":
       return new Timeout()
@@ -157,7 +161,7 @@ export const reasonOf = (tag: ReasonTag, bytes?: number | undefined): Reason => 
     case "UnexpectedEof":
       return new UnexpectedEof({ bytes: bytes ?? 0 })
     case "Unavailable":
-      return new Unavailable()
+      return new Unavailable({ explanation })
     case "SystemError":
       return new SystemError()
     case "NotAllowed":

@@ -136,7 +136,7 @@ const ZERO_STATS: DriverStats = {
 const unavailable = (reason: string): IoUring["Service"] => {
   const fail = Effect.fail(
     new IoUringError({
-      reason: reasonOf("Unavailable"),
+      reason: reasonOf("Unavailable", undefined, reason),
       code: "ERR_IOU_UNAVAILABLE",
       message: `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${reason}`,
     }),

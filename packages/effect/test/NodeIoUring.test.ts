@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { Config as CoreConfig } from "@iou/core"
 import { IoUringError as NativeIoUringError, probe } from "@iou/native"
-import { IoUring, NodeIoUring } from "@iou/effect"
+import { IoUring, NodeIoUring, type Unavailable } from "@iou/effect"
 import { tcpPair } from "./sockets.ts"
 
 const supported = probe().supported
@@ -273,6 +273,13 @@ describe("NodeIoUring where the kernel refuses io_uring", () => {
         // The code once, and the probe's words: it says the refusal is simulated.
         assert.strictEqual(error.message.split("ERR_IOU_UNAVAILABLE").length, 2)
         assert.match(error.message, /\(simulated by IOU_SIMULATE_MISSING\)$/)
+        // The reason carries them too, for a catchReason handler.
+        const reason = error.reason as Unavailable
+        assert.match(
+          reason.explanation ?? "",
+          /^io_uring_setup failed with EPERM: .*\(simulated by IOU_SIMULATE_MISSING\)$/,
+        )
+        assert.strictEqual(reason.message, `io_uring is unavailable here: ${reason.explanation}`)
       }),
   )
   const simulating = (missing: string) =>

@@ -41,6 +41,9 @@ const describeTarget = (syscall: Syscall | undefined, fd: number | undefined, er
         ? (syscall ?? "io_uring")
         : `${syscall ?? "io_uring"} on fd ${fd}`
 
+/** An ERR_IOU_UNAVAILABLE's explanation: the Driver's message without the code it leads with. */
+const explanationOf = (error: NativeError): string => error.message.replace(/^ERR_IOU_UNAVAILABLE: /, "")
+
 const messageFor = (
   reason: ReasonTag,
   code: string,
@@ -60,8 +63,7 @@ const messageFor = (
     case "UnexpectedEof":
       return `${target} met end of file or a closed peer before the requested range was full (ERR_IOU_UNEXPECTED_EOF); without exact, a short read is returned instead`
     case "Unavailable":
-      // The Driver's message leads with the code too: said once.
-      return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${native.replace(/^ERR_IOU_UNAVAILABLE: /, "")}`
+      return `io_uring is unavailable on this machine (ERR_IOU_UNAVAILABLE): ${explanationOf(error)}`
     case "NotAllowed":
       return `${target} was refused because the ring was opened for other operations (ERR_IOU_OPERATION_NOT_ALLOWED); widen the layer's operations setting (IOU_OPERATIONS) or use a ring opened for this one`
     case "CredentialsChanged":
@@ -79,7 +81,7 @@ const fromNative = (error: NativeError, syscall: Syscall, fd: number | undefined
   const finalSyscall = error.syscall ?? syscall
   const finalFd = error.fd !== undefined && error.fd >= 0 ? error.fd : fd
   return new IoUringError({
-    reason: reasonOf(reason, error.bytes),
+    reason: reasonOf(reason, error.bytes, reason === "Unavailable" ? explanationOf(error) : undefined),
     code: error.code,
     errno: error.errno,
     syscall: finalSyscall,
