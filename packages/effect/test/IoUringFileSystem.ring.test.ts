@@ -14,6 +14,7 @@ import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Scheduler, Scope, Stream } from "effect"
 import { IoUring } from "@iou/effect"
 import * as Ops from "../src/internal/fsOps.ts"
+import { childResult } from "./children.ts"
 import { composedRingLayer, decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
 
 const supported = probe().supported
@@ -436,11 +437,8 @@ describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
 
 describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
   it("a worker terminated while it holds files open (an open File, a stream between chunks) leaves none of them open", () => {
-    // In a process of its own (worker-files-exit-child.mjs), each engine, with and without the
-    // latency histograms' wrapper; on the TypeScript sources (the worker inherits the condition).
-    const child = path.join(import.meta.dirname, "worker-files-exit-child.mjs")
-    const out = childProcess.execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
-    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+    // In a process of its own, each engine, with and without the latency histograms' wrapper.
+    assert.deepStrictEqual(childResult("worker-files-exit-child.mjs"), [
       "inline 2 0",
       "inline histograms 2 0",
       "thread 2 0",
@@ -449,10 +447,8 @@ describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
   })
 
   it("a worker that ends right after closing its layer, while its fibers write and read files, leaves no fd on them", () => {
-    // worker-close-exit-child.mjs: three workers per engine, with and without the histograms.
-    const child = path.join(import.meta.dirname, "worker-close-exit-child.mjs")
-    const out = childProcess.execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
-    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+    // Three workers per engine, with and without the histograms.
+    assert.deepStrictEqual(childResult("worker-close-exit-child.mjs"), [
       "inline 0",
       "inline histograms 0",
       "thread 0",

@@ -4,7 +4,6 @@
  * it provides @effect/platform-node's, logs the reason once, and says which backend is active
  * through the Backend service and the iou_backend_active gauge.
  */
-import { execFileSync } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,6 +12,7 @@ import { afterEach, vi } from "vitest"
 import * as FileSystem from "effect/FileSystem"
 import { probe } from "@iou/native"
 import { IoUring, IoUringServices } from "@iou/effect"
+import { childResult } from "./children.ts"
 
 const simulating = (missing: string) =>
   Effect.acquireRelease(
@@ -135,10 +135,7 @@ describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (
 
   it("a process out of fds gets the ring's EMFILE, not Node's services for good", () => {
     // In a process of its own: the test runner's fds are not ours to exhaust.
-    const out = execFileSync(process.execPath, [path.join(import.meta.dirname, "emfile-child.mjs")], {
-      encoding: "utf8",
-    })
-    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), { failed: true, code: "EMFILE" })
+    assert.deepStrictEqual(childResult("emfile-child.mjs"), { failed: true, code: "EMFILE" })
   })
 
   it.live("a nested build's FileSystem runs on its own ring, not the outer one's", () =>

@@ -6,9 +6,7 @@
  * `submitted` counter. A TCP server's `noDelay` and `keepAlive` reach the Driver's listen and the
  * connections it accepts.
  */
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import * as net from "node:net"
 import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
@@ -22,6 +20,7 @@ import * as NetOps from "../src/internal/netOps.ts"
 import * as Errors from "../src/internal/errors.ts"
 import { binding } from "../../native/src/binding.ts"
 import { FakeDriver, nativeError, openFake } from "./FakeDriver.ts"
+import { childResult } from "./children.ts"
 import { socketSuite } from "./socket.suite.ts"
 
 const supported = probe().supported
@@ -551,14 +550,11 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
   )
 
   it("a worker terminated while it serves or connects leaves neither its listener nor its connections open", () => {
-    // In a process of its own (worker-exit-child.mjs), each engine, with and without the latency
-    // histograms' wrapper: the worker's SocketServer holds a connection when the worker is
-    // terminated; the peer then reads end of stream and the port can be listened on again (as
-    // with NodeSocketServer, whose handles Node closes).
-    // On the TypeScript sources, as every other test (the worker inherits the condition).
-    const child = path.join(import.meta.dirname, "worker-exit-child.mjs")
-    const out = execFileSync(process.execPath, ["--conditions=@iou/source", child], { encoding: "utf8" })
-    assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), [
+    // In a process of its own, each engine, with and without the latency histograms' wrapper: the
+    // worker's SocketServer holds a connection when the worker is terminated; the peer then reads
+    // end of stream and the port can be listened on again (as with NodeSocketServer, whose handles
+    // Node closes).
+    assert.deepStrictEqual(childResult("worker-exit-child.mjs"), [
       "inline eof port free",
       "inline histograms eof port free",
       "thread eof port free",

@@ -156,10 +156,11 @@ export class Delivery {
       // thread that ends between the two closes it once: the binding closes an fd still flagged
       // and drops its mark); a mark the binding refused (it cannot run: its thread's environment
       // is ending, and JavaScript runs on a little) leaves the fd flagged and the completion
-      // undelivered. One whose caller stopped waiting is closed at once (refuseFd, more): a
-      // single-shot request whose cancel was asked for (by the caller or by the loop, which lost
-      // it), a multishot one the caller stopped (acceptMany hands over the connection that ended
-      // it when its deadline or the shutdown cutoff lost to it: Requests.ended).
+      // undelivered. One whose caller stopped waiting is closed at once (the request then ends in
+      // refuseFd, or goes on in more): a single-shot request whose cancel was asked for (by the
+      // caller or by the loop, which lost it), a multishot one the caller stopped (acceptMany
+      // hands over the connection that ended it when its deadline or the shutdown cutoff lost to
+      // it: Requests.ended).
       if ((flags & IOU_COMPLETION_FD) !== 0) {
         if (state === Pending.CANCELLING || ((flags & IOU_COMPLETION_CANCEL_LOST) !== 0 && !isMultishot(t.op[slot]!))) {
           this.closeUntaken(i)
@@ -192,10 +193,10 @@ export class Delivery {
   /**
    * The fd-producing rule: the kernel made `fd` after the caller stopped waiting (its cancel was
    * requested: the caller's abort, closeFd of the fd it acts on, its deadline, the shutdown cutoff;
-   * success won the race). The fd was closed (fromLoop) and the request ends as its cancel asked, as it
-   * would have had the cancel won: with the outcome of the loop's lost cancel (`flags`), else
-   * (the caller cancelled after the loop had completed it) as cancelled; a cancel of closeFd's ends
-   * with EBADF, as in failed(). An fd only ever reaches a caller who still wants it.
+   * success won the race). fromLoop closed the fd; the request ends as its cancel asked, as it
+   * would have had the cancel won: with the outcome of the loop's lost cancel (`flags`), else (the
+   * caller cancelled after the loop had completed it) as cancelled; a cancel of closeFd's ends with
+   * EBADF, as in failed(). An fd only ever reaches a caller who still wants it.
    */
   private refuseFd(slot: number, flags: number): void {
     const t = this.table
