@@ -13,15 +13,16 @@
  *
  *   node bench/ab.mjs --a <checkout> --b <checkout> [--op nop|read|write|tcp|echo|sink|stream] [--depth 256]
  *                     [--api callback|promise|effect] [--pairs 7] [--windows 5] [--ms 400]
- *                     [--engine thread] [--json file]
+ *                     [--engine thread] [--peer c|node] [--cpus LIST] [--json file]
  *
  * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
  * temporary directory; `--op write`: 4 KiB writes at the same offsets into a copy of that file made
  * for the run (page cache, no sync). `--op nop`: nops. `--op tcp`: `depth` TCP connections from the
- * C peer (tools/tcp-peer.c, built by the TCP bench) in echo mode, each a 64-byte ping-pong whose ring
- * side sends a message and receives its echo (one recv with `exact`; an op is one round trip), the
- * operations every build has; the connections are accepted by a Driver of the checkout this script
- * is in, closed before the run's own Driver opens. `--op echo` (callback API only): `depth` such
+ * C peer (tools/tcp-peer.c, built by the TCP bench; `--peer node`: the tcp suite's node:net peer,
+ * src/tcp-peer.ts) in echo mode, each a 64-byte ping-pong whose ring side sends a message and
+ * receives its echo (one recv with `exact`; an op is one round trip), the operations every build
+ * has; the connections are accepted by a Driver of the checkout this script is in, closed before
+ * the run's own Driver opens. `--op echo` (callback API only): `depth` such
  * connections whose ring side receives with submitRecvMany and sends each chunk it received back with
  * submitSend (an op is one message). `--op sink`: `depth` connections from the C peer in sink
  * mode, each sending 64 KiB at a time, one send in flight (an op is one send); `--op stream`: the
@@ -30,7 +31,11 @@
  * Driver's callback API (submit*, the default), its Promise API, or the Effect service
  * (`NodeIoUring.layer`, one fiber per slot; not for sink and stream). `--engine` is passed only
  * to a side whose Driver has the option (a build from before the inline engine has one
- * engine, the loop thread). Not a test; nothing here runs under `npm test`.
+ * engine, the loop thread). `--cpus LIST` runs each side under `taskset -c LIST`, with everything
+ * it starts (its peer, io-wq's workers): `--cpus 0` puts a side's threads and its peer on one CPU,
+ * where which thread runs where no longer decides a run's rate (on two CPUs the thread engine's
+ * TCP rows swing by a third between runs of one build). Not a test; nothing here runs under
+ * `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -42,7 +47,7 @@ const FILE_BYTES = 64 * 1024 * 1024
 const BLOCK = 4096
 
 const parse = (argv) => {
-  const o = { op: "nop", depth: 256, pairs: 7, windows: 5, ms: 400, engine: "thread", api: "callback" }
+  const o = { op: "nop", depth: 256, pairs: 7, windows: 5, ms: 400, engine: "thread", api: "callback", peer: "c" }
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, "")
     o[k] = ["depth", "pairs", "windows", "ms"].includes(k) ? Number(argv[i + 1]) : argv[i + 1]
@@ -87,7 +92,8 @@ const child = async (o) => {
   await probe.close()
   if (hasEngines) config.engine = o.engine
 
-  const conns = o.op === "tcp" || oneWay ? await tcpConnections(o.depth, o.op === "tcp" ? "echo" : o.op) : undefined
+  const conns =
+    o.op === "tcp" || oneWay ? await tcpConnections(o.depth, o.op === "tcp" ? "echo" : o.op, o.peer) : undefined
   const writeFile = `${dataFile()}.${process.pid}.w`
   if (o.op === "write") fs.copyFileSync(dataFile(), writeFile)
   const fd = o.op === "read" ? fs.openSync(dataFile(), "r") : o.op === "write" ? fs.openSync(writeFile, "r+") : -1
@@ -280,16 +286,23 @@ const peerPath = () => {
   return p
 }
 
+/** The node:net peer (src/tcp-peer.ts), for `--peer node`: the tcp suite's other echo row. */
+const nodePeerPath = () => path.join(path.dirname(process.argv[1]), "src", "tcp-peer.ts")
+
 /**
- * The tcp op's connections: `n` connections from the C peer in echo mode, accepted on the ring by a
+ * The tcp op's connections: `n` connections from the peer (`peerKind`: "node" for the node:net
+ * one, else the C one) in `mode`, accepted on the ring by a
  * Driver of this script's own checkout (a build from before the socket operations has no listen),
  * which is closed again before the run opens its own. `close()` closes the fds and stops the peer.
  */
-const tcpConnections = async (n, mode) => {
+const tcpConnections = async (n, mode, peerKind) => {
   const { Driver } = await import(sideUrl(path.dirname(process.argv[1]), "../packages/native/dist/index.js"))
   const acceptor = Driver.open({ size: 8 })
   const listener = await acceptor.listen({ port: 0, host: "127.0.0.1", noDelay: true })
-  const peer = spawn(peerPath(), [mode, String(listener.localAddress.port), String(n)], { stdio: "ignore" })
+  const command = peerKind === "node" ? [process.execPath, nodePeerPath()] : [peerPath()]
+  const peer = spawn(command[0], [...command.slice(1), mode, String(listener.localAddress.port), String(n)], {
+    stdio: "ignore",
+  })
   const fds = []
   for (let i = 0; i < n; i++) fds.push((await acceptor.accept(listener)).fd)
   await acceptor.closeFd(listener.fd)
@@ -353,8 +366,11 @@ function sent(error) {
 
 const runSide = (o, side) => {
   const args = [process.argv[1], "--child", "1", "--side", side]
-  for (const k of ["op", "depth", "windows", "ms", "engine", "api"]) args.push(`--${k}`, String(o[k]))
-  const r = spawnSync(process.execPath, [...process.execArgv, ...args], { encoding: "utf8" })
+  for (const k of ["op", "depth", "windows", "ms", "engine", "api", "peer"]) args.push(`--${k}`, String(o[k]))
+  const argv = [process.execPath, ...process.execArgv, ...args]
+  // --cpus: the side and what it starts (its peer, io-wq's workers) confined to those CPUs.
+  if (o.cpus !== undefined) argv.unshift("taskset", "-c", o.cpus)
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" })
   if (r.status !== 0) throw new Error(`side ${side} failed (${r.status}): ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split("\n").pop())
 }
@@ -375,7 +391,7 @@ const parent = (o) => {
       .join(" ")
   console.log(`A = ${a}\nB = ${b}`)
   console.log(
-    `op ${o.op}, api ${o.api}, depth ${o.depth}, engine ${o.engine}, ${o.pairs} pairs × ${o.windows} windows × ${o.ms} ms; load ${load()}`,
+    `op ${o.op}, api ${o.api}, depth ${o.depth}, engine ${o.engine}, peer ${o.peer}, cpus ${o.cpus ?? "all"}, ${o.pairs} pairs × ${o.windows} windows × ${o.ms} ms; load ${load()}`,
   )
   console.log("| pair | order | A ops/s | B ops/s | B/A | A CPU µs/op | B CPU µs/op |")
   console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")

@@ -1,6 +1,8 @@
 // thread-cpu.mjs: where one variant of a bench row spends its CPU, by thread and, for the JS
 // thread, user against kernel time, from /proc/self/task (the bench's CPU column gives only each
 // kind of thread's share). One variant per run, measured over a window after a warm-up:
+// `jsWait` is the JS thread's time runnable but waiting for a CPU (its schedstat) per operation,
+// the time it lost to the process's other threads and to the peer.
 //
 //   node bench/tools/thread-cpu.mjs echo node|inline|thread [connections] [seconds]
 //       Effect SocketServer echo, as the platform suite's row: NodeSocketServer or
@@ -27,7 +29,7 @@ const TICK_US = 10_000 // USER_HZ = 100
 
 /** CPU µs so far per thread kind; the JS thread's user and kernel parts apart. */
 const threads = () => {
-  const out = { jsUser: 0, jsSys: 0 }
+  const out = { jsUser: 0, jsSys: 0, jsWait: 0 }
   for (const tid of fs.readdirSync("/proc/self/task")) {
     let stat
     try {
@@ -42,6 +44,8 @@ const threads = () => {
     if (tid === String(process.pid)) {
       out.jsUser += user
       out.jsSys += sys
+      // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
+      out.jsWait = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[1]) / 1000
     } else out[comm] = (out[comm] ?? 0) + user + sys
   }
   return out

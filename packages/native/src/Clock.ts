@@ -5,7 +5,10 @@
  * is cheap and counts from a fixed origin, so one offset turns it into CLOCK_MONOTONIC milliseconds.
  * The offset is off by at most half the bracketing window; the first reads are slow (lazy
  * initialisation) and the thread can be descheduled in between, so the tightest of 8 brackets wins.
+ * `performance` comes from node:perf_hooks, not the global of that name, which Node defines as an
+ * accessor: every read of the global would call it, where this reads a module binding.
  */
+import { performance } from "node:perf_hooks"
 
 const CLOCK_OFFSET = (() => {
   let best = { window: Infinity, offset: 0 }

@@ -168,6 +168,36 @@ export class PendingTable {
     return slot
   }
 
+  /**
+   * Takes a slot (take()) and fills the columns every request has; `onFd`: the operation acts on
+   * `fd` (Operations.ts), so the request is counted on it (countOnFd) when `fd` is one.
+   */
+  fill(
+    op: number,
+    flags: number,
+    fd: number,
+    data: Data | undefined,
+    position: number | bigint,
+    offset: number,
+    length: number,
+    deadline: number,
+    onFd: boolean,
+  ): number {
+    const slot = this.take()
+    this.op[slot] = op
+    this.flags[slot] = flags
+    this.fd[slot] = fd
+    this.setPosition(slot, position)
+    this.offset[slot] = offset
+    this.length[slot] = length
+    this.deadline[slot] = deadline
+    this.fdClosed[slot] = 0
+    this.markFd[slot] = 0
+    this.data[slot] = data
+    if (fd >= 0 && onFd) this.countOnFd(slot)
+    return slot
+  }
+
   /** Sets the slot's position columns from a validated position (number or bigint). */
   setPosition(slot: number, position: number | bigint): void {
     this.positionLo[slot] = low32(position)

@@ -196,20 +196,7 @@ export class Requests implements Multishot {
     length: number,
     deadline: number,
   ): number {
-    const t = this.table
-    const slot = t.take()
-    t.op[slot] = op
-    t.flags[slot] = flags
-    t.fd[slot] = fd
-    t.setPosition(slot, position)
-    t.offset[slot] = offset
-    t.length[slot] = length
-    t.deadline[slot] = deadline
-    t.fdClosed[slot] = 0
-    t.markFd[slot] = 0
-    t.data[slot] = data
-    if (fd >= 0 && BY_OP[op]!.onFd) t.countOnFd(slot)
-    return slot
+    return this.table.fill(op, flags, fd, data, position, offset, length, deadline, BY_OP[op]!.onFd)
   }
 
   /**

@@ -94,6 +94,24 @@ describe("PendingTable", () => {
     expect(t.outstanding).toBe(0)
   })
 
+  it("fill sets every column a request has, resets the fd marks a reused slot held, and counts only onFd operations", () => {
+    const t = new PendingTable(1)
+    const data = new Uint8Array(8)
+    const first = t.fill(7, 1, 3, data, 2n ** 40n, 2, 6, 1234.5, true)
+    t.fdClosed[first] = 1
+    t.markFd[first] = 1
+    expect([t.op[first], t.flags[first], t.fd[first], t.offset[first], t.length[first], t.deadline[first]]).toEqual([
+      7, 1, 3, 2, 6, 1234.5,
+    ])
+    expect([t.positionLo[first], t.positionHi[first], t.data[first], t.onFdCount(3)]).toEqual([0, 2 ** 8, data, 1])
+    t.release(first)
+    const second = t.fill(8, 0, 3, undefined, 0, 0, 0, 0, false)
+    expect(second).toBe(first)
+    expect([t.fdClosed[second], t.markFd[second], t.data[second], t.onFdCount(3)]).toEqual([0, 0, undefined, 0])
+    const none = t.fill(8, 0, -1, undefined, 0, 0, 0, 0, true) // no fd: nothing to count
+    expect([t.onFdCounted[none], t.outstanding]).toEqual([0, 2])
+  })
+
   it("does not count an fd from COUNTED_FDS on (a caller's bad number grows nothing): its count is -1, unknown", () => {
     const t = new PendingTable(2)
     for (const fd of [COUNTED_FDS, 2 ** 31 - 1]) {
