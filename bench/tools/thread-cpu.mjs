@@ -1,8 +1,8 @@
 // thread-cpu.mjs: where one variant of a bench row spends its CPU, by thread and, for the JS
 // thread, user against kernel time, from /proc/self/task (the bench's CPU column gives only each
-// kind of thread's share). One variant per run, measured over a window after a warm-up:
-// `jsWait` is the JS thread's time runnable but waiting for a CPU (its schedstat) per operation,
-// the time it lost to the process's other threads and to the peer.
+// kind of thread's share); `jsWait` is the JS thread's time runnable but waiting for a CPU (its
+// schedstat), what it lost to the process's other threads and to the peer. One variant per run,
+// measured over a window after a warm-up:
 //
 //   node bench/tools/thread-cpu.mjs echo node|inline|thread [connections] [seconds]
 //       Effect SocketServer echo, as the platform suite's row: NodeSocketServer or
