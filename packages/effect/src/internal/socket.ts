@@ -52,6 +52,7 @@ import * as Errors from "./errors.ts"
 import { closeError, writeClosed } from "./socketErrors.ts"
 import { type Connection, MULTISHOT_REFUSED, type NetOps } from "./netOps.ts"
 import type { Lingering, Raw } from "./ring.ts"
+import { limitsOf, type Options } from "./socketOptions.ts"
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
 type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
@@ -118,8 +119,9 @@ export class Live {
     this.connection = connection
     this.raw = raw
     this.lingering = lingering
-    this.highWaterMark = positive(options?.highWaterMark, DEFAULT_HIGH_WATER_MARK)
-    this.maxChunks = positive(options?.chunkSize, DEFAULT_CHUNKS)
+    const limits = limitsOf(options)
+    this.highWaterMark = limits.highWaterMark
+    this.maxChunks = limits.maxChunks
   }
 
   /** Counts `effect` (an operation on the fd) as pending: the fd stays open until it ends. */
@@ -591,24 +593,4 @@ export class Live {
   get writable(): boolean {
     return !this.writeEnded && !this.closeAsked
   }
-}
-
-/** node:net's readable high-water mark: the bytes a connection buffers before it stops receiving. */
-const DEFAULT_HIGH_WATER_MARK = 65536
-/** NodeSocket's default: chunks one pull returns at most. */
-const DEFAULT_CHUNKS = 4096
-
-const positive = (value: number | undefined, fallback: number): number =>
-  value !== undefined && (value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && value > 0))
-    ? value
-    : fallback
-
-export interface Options {
-  /** Chunks one pull returns at most (as NodeSocket); default 4096. */
-  readonly chunkSize?: number | undefined
-  /**
-   * Bytes received and not yet pulled at which the connection stops receiving until the next pull
-   * (the peer is then held back by TCP); default 64 KiB.
-   */
-  readonly highWaterMark?: number | undefined
 }
