@@ -202,6 +202,14 @@ const USER_TSCONFIG = {
 const tarballs = packages.map((p) => packed[p]?.file).filter(Boolean)
 const userDeps = ["effect@^4.1.0", "@effect/platform-node@^4.1.0", "prom-client@^15.1.3", "@types/node@^22"]
 
+/** The addon file node-gyp-build loads for the installed @iou/native in `nativeDir`. */
+const addonPath = (nativeDir) =>
+  execFileSync("node", ["-e", `console.log(require("node-gyp-build").path(${JSON.stringify(nativeDir)}))`], {
+    cwd: nativeDir,
+    env,
+    encoding: "utf8",
+  }).trim()
+
 const project = (label, installArgs) => {
   const dir = join(work, label)
   mkdirSync(dir)
@@ -230,15 +238,7 @@ const project = (label, installArgs) => {
   )
   check(`${label}: the addon that loads is the prebuilt one (no compiler was needed)`, () => {
     const nativeDir = join(dir, "node_modules", "@iou", "native")
-    const path = execFileSync(
-      "node",
-      ["-e", `console.log(require("node-gyp-build").path(${JSON.stringify(nativeDir)}))`],
-      {
-        cwd: nativeDir,
-        env,
-        encoding: "utf8",
-      },
-    ).trim()
+    const path = addonPath(nativeDir)
     assert(path.includes(`${join("prebuilds", "linux-x64")}`), `loaded ${path}`)
     assert(!existsSync(join(nativeDir, "build")), "a build/ directory was made on install")
     return path.slice(nativeDir.length + 1)
@@ -249,8 +249,23 @@ const project = (label, installArgs) => {
   return dir
 }
 
-project("scripts", [])
+const withScripts = project("scripts", [])
 const noScripts = project("ignore-scripts", ["--ignore-scripts"])
+
+// The package's own switch for a compile where a prebuilt addon would load (build-native.mjs):
+// npm rebuild runs the install script, which compiles into build/Release, the directory
+// node-gyp-build looks in before prebuilds/.
+check("scripts: IOU_BUILD_FROM_SOURCE=1 npm rebuild compiles the addon, and a Driver program loads it", () => {
+  const out = run("npm", ["rebuild", "@iou/native", "--foreground-scripts"], withScripts, {
+    IOU_BUILD_FROM_SOURCE: "1",
+  })
+  assert(/build-native: node-gyp rebuild/.test(out), `the install script did not compile:\n${out}`)
+  const nativeDir = join(withScripts, "node_modules", "@iou", "native")
+  assert(existsSync(join(nativeDir, "build", "Release", "iou.node")), "no build/Release/iou.node")
+  const path = addonPath(nativeDir)
+  assert(path.includes(join("build", "Release")), `loaded ${path}`)
+  return `${path.slice(nativeDir.length + 1)}: ${run("node", ["driver.mjs"], withScripts).trim()}`
+})
 
 check("without @iou/native installed, @iou/effect imports and its layer fails with Unavailable", () => {
   rmSync(join(noScripts, "node_modules", "@iou", "native"), { recursive: true, force: true })
