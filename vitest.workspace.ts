@@ -1,11 +1,11 @@
 // The list of vitest projects: one per package, and the examples (their demo runs as a test). The
 // Driver's own suite and the conformance replay run a second time on the thread engine
-// (native-thread) and on the inline engine's other wake mode (native-ringfd); the native project
+// (native-thread) and on the inline engine's other wake mode (native-eventfd); the native project
 // runs them on the default engine, inline, with its default wake. vitest 5 ignores
 // this file on its own; the root vitest.config.ts imports it as `test.projects`.
 import { defaultServerConditions } from "vite"
 
-/** The native files that run again on the thread engine and on the ring-fd wake. */
+/** The native files that run again on the thread engine and on the eventfd wake. */
 const ENGINE_SUITE = [
   "test/Driver.test.ts",
   "test/Driver.sockets.test.ts",
@@ -30,13 +30,13 @@ export default [
     },
   },
   {
-    // The same suite on the inline engine's other wake mode (the ring fd under libuv's poll).
+    // The same suite on the inline engine's other wake mode (an eventfd registered with the ring).
     root: "./packages/native",
     ssr: { resolve: { conditions: ["@iou/source", ...defaultServerConditions] } },
     test: {
-      name: "native-ringfd",
+      name: "native-eventfd",
       include: ENGINE_SUITE,
-      env: { IOU_TEST_INLINE_WAKE: "ringfd" },
+      env: { IOU_TEST_INLINE_WAKE: "eventfd" },
     },
   },
   "packages/effect",

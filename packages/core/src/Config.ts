@@ -73,11 +73,11 @@ export interface Config {
    */
   readonly operations?: Classes | undefined
   /**
-   * How the inline engine learns of completions (ignored by "thread"): "eventfd" (the default) polls
-   * an eventfd registered with a SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1); "ringfd" polls the
-   * ring's own fd, on a COOP_TASKRUN | TASKRUN_FLAG ring (Linux 5.19). Where the kernel refuses
-   * "eventfd"'s ring (or singleIssuer is false), the Driver opens with "ringfd": the fallback,
-   * which `probe()` reports. @iou/native's README says when to pick which.
+   * How the inline engine learns of completions (ignored by "thread"): "ringfd" (the default) polls
+   * the ring's own fd, on a COOP_TASKRUN | TASKRUN_FLAG ring (Linux 5.19); "eventfd" polls an
+   * eventfd registered with a SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1). Where the kernel
+   * refuses "eventfd"'s ring (or singleIssuer is false), the Driver opens with "ringfd": the
+   * fallback, which `probe()` reports. @iou/native's README says when to pick which.
    */
   readonly inlineWake?: InlineWake | undefined
 }
@@ -119,7 +119,7 @@ export const DEFAULTS = {
   idleSpin: 50,
   engine: "inline",
   operations: "all",
-  inlineWake: "eventfd",
+  inlineWake: "ringfd",
 } as const
 
 /** Largest idleSpin in µs (10 ms): beyond that, parking is cheaper than the CPU burnt. */

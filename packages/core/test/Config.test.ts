@@ -16,10 +16,10 @@ describe("Config", () => {
       idleSpin: 50,
       engine: "inline",
       operations: "all",
-      inlineWake: "eventfd",
+      inlineWake: "ringfd",
     })
   })
-  it("takes the inline wake mode, eventfd by default, and refuses anything else with a RangeError or TypeError naming it", () => {
+  it("takes the inline wake mode, ringfd by default, and refuses anything else with a RangeError or TypeError naming it", () => {
     expect(Config.resolve({ inlineWake: "ringfd" }).inlineWake).toBe("ringfd")
     expect(Config.resolve({ inlineWake: "eventfd" }).inlineWake).toBe("eventfd")
     expect(() => Config.resolve({ inlineWake: "epoll" as never })).toThrow(

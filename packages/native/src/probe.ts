@@ -11,7 +11,7 @@
  *
  * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains.
  */
-import { type Config, Operations } from "@iou/core"
+import { Config, Operations } from "@iou/core"
 import { constants } from "node:os"
 import {
   IOU_ENGINE_INLINE,
@@ -247,7 +247,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   {
     name: "SINGLE_ISSUER",
     kernel: "6.1",
-    use: 'SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by default; without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one, and the inline engine polls the ring fd (inlineWake "ringfd")',
+    use: 'SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by the thread engine and the inline engine\'s eventfd wake (inlineWake "eventfd"); without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one, and the inline engine polls the ring fd (inlineWake "ringfd", the default)',
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
   },
@@ -330,7 +330,7 @@ export interface InlineWakeProbe {
 
 /** What probe() says of the inline wake modes, from the kernel's answers (raw) and `config`. */
 const inlineWakeOf = (config: Config.Config, deferTaskrun: boolean, coopTaskrun: boolean): InlineWakeProbe => {
-  const asked: Config.InlineWake = config.inlineWake === "ringfd" ? "ringfd" : "eventfd"
+  const asked: Config.InlineWake = config.inlineWake ?? Config.DEFAULTS.inlineWake
   const other: Config.InlineWake = asked === "ringfd" ? "eventfd" : "ringfd"
   const available: Array<Config.InlineWake> = deferTaskrun && config.singleIssuer !== false ? ["eventfd"] : []
   available.push("ringfd")

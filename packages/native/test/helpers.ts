@@ -153,7 +153,7 @@ export const runChild = (body: string, options: { args?: Array<string>; timeoutM
 
 /**
  * The engine and inline wake mode under test, for Driver.open: IOU_TEST_ENGINE (the native-thread
- * project) and IOU_TEST_INLINE_WAKE (the native-ringfd project); empty under the defaults.
+ * project) and IOU_TEST_INLINE_WAKE (the native-eventfd project); empty under the defaults.
  */
 export const UNDER_TEST: { readonly engine?: "inline" | "thread"; readonly inlineWake?: "eventfd" | "ringfd" } = {
   ...(process.env["IOU_TEST_ENGINE"] === undefined
