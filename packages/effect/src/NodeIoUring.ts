@@ -309,7 +309,7 @@ const maxInFlightField = (value: number | undefined): Parsed<{ readonly maxInFli
  * | `IOU_ENGINE`              | engine            | `thread`      |
  * | `IOU_MAX_IN_FLIGHT`       | maxInFlight       | `16384`       |
  * | `IOU_OPERATIONS`          | operations        | `files`       |
- * | `IOU_INLINE_WAKE`         | inlineWake        | `ringfd`      |
+ * | `IOU_INLINE_WAKE`         | inlineWake        | `eventfd`     |
  *
  * Durations are `Duration.Input` strings; `IOU_SHUTDOWN_TIMEOUT=Infinity` waits for every request;
  * left unset, the layer's drain lasts at most DEFAULT_SHUTDOWN_TIMEOUT. Other absent variables take

@@ -137,7 +137,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
           IOU_IDLE_SPIN: "0",
           IOU_ENGINE: "thread",
           IOU_OPERATIONS: "files",
-          IOU_INLINE_WAKE: "ringfd",
+          IOU_INLINE_WAKE: "eventfd",
         }),
       )
       assert.deepStrictEqual(config, {
@@ -151,7 +151,7 @@ describe.skipIf(!supported)("NodeIoUring (real kernel)", () => {
         idleSpin: 0,
         engine: "thread",
         operations: "files",
-        inlineWake: "ringfd",
+        inlineWake: "eventfd",
       })
       const defaults = yield* NodeIoUring.config.pipe(withEnv({ IOU_SHUTDOWN_TIMEOUT: "Infinity" }))
       assert.strictEqual(defaults.size, undefined)
