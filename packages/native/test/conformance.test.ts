@@ -235,9 +235,8 @@ describe.skipIf(!supported)(
       try {
         const exact = ended((cb) => driver.submitRecv(p.b, new Uint8Array(12), 0, 12, true, 0, cb))
         // Far enough apart that each piece's completion is handled before the next is sent. The
-        // eventfd wake hears of a socket's readiness late where the kernel defers the eventfd's
-        // signal from softirq context to an RCU callback (one grace period, 12-16 ms on Linux 6.18
-        // here: packages/native/README.md, "Inline wake modes").
+        // eventfd wake hears of a socket's readiness late where the kernel signals the eventfd late
+        // (12-16 ms on Linux 6.18 with lazy RCU: packages/native/README.md, "Inline wake modes").
         const apart = engine.inlineWake === "eventfd" ? 100 : 10
         for (const piece of ["abcd", "efgh", "ijkl"]) {
           await sleep(apart)
