@@ -234,17 +234,20 @@ describe.skipIf(!supported)(
       const p = await tcpPair()
       try {
         const exact = ended((cb) => driver.submitRecv(p.b, new Uint8Array(12), 0, 12, true, 0, cb))
-        // Far enough apart that each piece's completion is handled before the next is sent. The
-        // eventfd wake hears of a socket's readiness late where the kernel signals the eventfd late
-        // (12-16 ms on Linux 6.18 with lazy RCU: packages/native/README.md, "Inline wake modes").
-        const apart = engine.inlineWake === "eventfd" ? 100 : 10
-        for (const piece of ["abcd", "efgh", "ijkl"]) {
-          await sleep(apart)
+        // Each piece is taken and the rest requeued before the next is sent: waited for, not timed
+        // (the eventfd wake may announce a socket's readiness late, by 12-16 ms on Linux 6.18 with
+        // lazy RCU: packages/native/README.md, "Inline wake modes").
+        const pieces = ["abcd", "efgh", "ijkl"]
+        for (const [i, piece] of pieces.entries()) {
+          const requeued = driver.stats().requeued
           await sender.send(p.a, Buffer.from(piece))
+          for (let wait = 0; i < pieces.length - 1 && wait < 500 && driver.stats().requeued === requeued; wait++) {
+            await sleep(10)
+          }
         }
         expect(await exact).toEqual(["OK", 12])
         const plain = ended((cb) => driver.submitRecv(p.b, new Uint8Array(12), 0, 12, false, 0, cb))
-        await sleep(apart)
+        await sleep(10)
         await sender.send(p.a, Buffer.from("xyz"))
         expect(await plain).toEqual(["OK", 3])
         const events = take()
