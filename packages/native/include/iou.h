@@ -138,9 +138,10 @@ struct iou_loop_config {
   uint32_t recv_buffer_count;
   uint32_t recv_buffer_size;
   bool wake_poll_oneshot; /* tests only: arm the wake poll one-shot, so every wake needs a re-arm */
-  /* Inline engine: IOU_INLINE_WAKE_* asked for. EVENTFD needs DEFER_TASKRUN: where the kernel refuses
-   * it (before Linux 6.1), or single_issuer is false, the loop opens with RINGFD instead (the
-   * fallback; iou_stats.inline_wake says which). Other values: EINVAL. */
+  /* Inline engine: IOU_INLINE_WAKE_* asked for (the Driver asks for RINGFD unless configured
+   * otherwise: some kernels signal EVENTFD's eventfd late). EVENTFD needs DEFER_TASKRUN: where the
+   * kernel refuses it (before Linux 6.1), or single_issuer is false, the loop opens with RINGFD
+   * instead (the fallback; iou_stats.inline_wake says which). Other values: EINVAL. */
   uint8_t inline_wake;
   iou_trace_fn trace; /* tests only: one event per op CQE; NULL (the default) traces nothing */
   void *trace_ctx;    /* passed to trace */
