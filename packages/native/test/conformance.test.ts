@@ -235,8 +235,8 @@ describe.skipIf(!supported)(
       try {
         const exact = ended((cb) => driver.submitRecv(p.b, new Uint8Array(12), 0, 12, true, 0, cb))
         // Each piece is taken and the rest requeued before the next is sent: waited for, not timed
-        // (the eventfd wake may announce a socket's readiness late, by 12-16 ms on Linux 6.18 with
-        // lazy RCU: packages/native/README.md, "Inline wake modes").
+        // (some kernels announce a socket's readiness to the eventfd wake late:
+        // packages/native/README.md, "Inline wake modes").
         const pieces = ["abcd", "efgh", "ijkl"]
         for (const [i, piece] of pieces.entries()) {
           const requeued = driver.stats().requeued

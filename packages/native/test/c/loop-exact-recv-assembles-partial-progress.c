@@ -20,7 +20,8 @@ int main(void) {
   t_submit(t, &r);
   CHECK(write(sv[1], want, 40) == 40);
   /* The loop takes the 40 bytes and requeues the rest before the 60 are sent: waited for, not
-   * timed (the eventfd wake may announce the 40 bytes late, by 12-16 ms on some kernels). */
+   * timed (some kernels announce them to the eventfd wake late: the native README, "Inline wake
+   * modes"). */
   struct iou_stats st;
   uint64_t give_up = t_now_ns() + 5000 * T_MS;
   do {
