@@ -42,7 +42,7 @@ import { fallbackOps, lacksOpcode, openLoop } from "./probe.ts"
 import { RecvBuffers } from "./RecvBuffers.ts"
 import { Shutdown } from "./Shutdown.ts"
 import * as Sockets from "./Sockets.ts"
-import { Submission } from "./Submission.ts"
+import { Submission, THREAD_PUSHES_BEFORE_BATCHES } from "./Submission.ts"
 import type * as T from "./types.ts"
 import { abortReason, addAbortListener } from "./Validate.ts"
 import { Wire } from "./Wire.ts"
@@ -169,7 +169,7 @@ export class Requests implements Multishot {
       this.queue,
       this.delivery,
       this.shutdown,
-      resolved.engine === "inline",
+      resolved.engine === "inline" ? 1 : THREAD_PUSHES_BEFORE_BATCHES,
     )
     this.config = {
       ...resolved,

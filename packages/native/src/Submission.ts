@@ -1,14 +1,17 @@
 /**
  * Submission: the path of an admitted request to the loop. A request whose slot is filled is
  * written into a staging record of the wire and handed to the binding, into the loop's inbound
- * queue: the first request of a JS turn at once (Loop.submit); with the inline engine, the rest of
- * the turn in batches of up to STAGE_RECORDS (Loop.submitStaged: one binding call per batch instead
- * of one per request), handed over when the staging area is full, at the turn's end, and before
- * anything that needs the loop to know them (a cancel, a refill, close). The thread engine's loop
- * takes each request as it is pushed, while the turn goes on, so there every request is pushed at
- * once. While the inbound queue is full, or requests are already waiting, a request waits in the
- * backpressure queue and is pushed as completions free room (refill). A staged request counts as
- * submitted (SUBMITTED) from the start.
+ * queue: the first requests of a JS turn one by one (Loop.submit), the rest of the turn in batches
+ * of up to STAGE_RECORDS (Loop.submitStaged: one binding call per batch instead of one per
+ * request), handed over when the staging area is full, at the turn's end, and before anything that
+ * needs the loop to know them (a cancel, a refill, close). How many go one by one is the engine's
+ * (the constructor's `pushesBeforeBatches`): the inline engine runs a turn's requests only at its
+ * end, so only the first goes alone; the thread engine's loop takes each request as it is pushed,
+ * while the turn goes on, so there the first THREAD_PUSHES_BEFORE_BATCHES go alone (the loop starts
+ * on them at once) and only a turn that makes more than that is batched. While the inbound queue
+ * is full, or requests are already waiting, a request waits in the backpressure queue and is
+ * pushed as completions free room (refill). A staged request counts as submitted (SUBMITTED) from
+ * the start.
  *
  * Publishing: the first request of a JS turn is published at once (iou_loop_publish_early), so that
  * the loop starts on it while JavaScript goes on submitting, and one microtask per turn hands over
@@ -24,6 +27,9 @@ import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import { STAGE_RECORDS, type Wire } from "./Wire.ts"
 
+/** The thread engine: requests of a JS turn pushed one by one before the rest go in batches. */
+export const THREAD_PUSHES_BEFORE_BATCHES = 16
+
 export class Submission {
   private readonly native: NativeLoop
   private readonly table: Pending.PendingTable
@@ -31,10 +37,12 @@ export class Submission {
   private readonly queue: BackpressureQueue
   private readonly delivery: Delivery
   private readonly shutdown: Shutdown
-  /** Requests after the turn's first are staged and handed over in batches (the inline engine). */
-  private readonly batching: boolean
+  /** Requests of a JS turn pushed one by one; those after them are staged and handed over in batches. */
+  private readonly pushesBeforeBatches: number
   /** A publish is due at the end of this JS turn (a request was submitted in it). */
   private flushScheduled = false
+  /** Requests pushed one by one in this JS turn (flush starts the count again). */
+  private pushedInTurn = 0
   private readonly flushFn = (): void => this.flush()
   private readonly pushFn = (slot: number): boolean => this.push(slot)
   /** Staging records 0 to staged - 1: this turn's requests not handed over yet, their slots and data. */
@@ -49,7 +57,7 @@ export class Submission {
     queue: BackpressureQueue,
     delivery: Delivery,
     shutdown: Shutdown,
-    batching: boolean,
+    pushesBeforeBatches: number,
   ) {
     this.native = native
     this.table = table
@@ -57,20 +65,20 @@ export class Submission {
     this.queue = queue
     this.delivery = delivery
     this.shutdown = shutdown
-    this.batching = batching
+    this.pushesBeforeBatches = pushesBeforeBatches
   }
 
   /**
-   * Hands the request in `slot` to the loop: at once as the turn's first (or with the thread
-   * engine), else staged for the turn's batch; or queues it behind those already waiting for room.
-   * (Staged requests only exist while the backpressure queue is empty: handOver moves those the
-   * loop has no room for into it.)
+   * Hands the request in `slot` to the loop: at once while the turn has pushed fewer than
+   * `pushesBeforeBatches`, else staged for the turn's next batch; or queues it behind those already
+   * waiting for room. (Staged requests only exist while the backpressure queue is empty: handOver
+   * moves those the loop has no room for into it.)
    */
   admit(slot: number): void {
     if (this.queue.length !== 0) {
       this.table.state[slot] = Pending.QUEUED
       this.queue.push(slot)
-    } else if (this.flushScheduled && this.batching) {
+    } else if (this.pushedInTurn >= this.pushesBeforeBatches) {
       this.stage(slot)
     } else if (!this.push(slot)) {
       this.table.state[slot] = Pending.QUEUED
@@ -143,6 +151,7 @@ export class Submission {
     const rc = this.flushScheduled ? this.native.submit(data) : this.native.submit(data, true)
     if (rc === 1) {
       t.state[slot] = Pending.SUBMITTED
+      this.pushedInTurn++
       if (!this.flushScheduled) {
         this.flushScheduled = true
         queueMicrotask(this.flushFn)
@@ -165,6 +174,7 @@ export class Submission {
 
   private flush(): void {
     this.flushScheduled = false
+    this.pushedInTurn = 0
     this.handOver()
     if (!this.shutdown.destroyed) this.native.publish()
   }

@@ -27,6 +27,7 @@ import { CHECK_INTERVAL_MS } from "../src/Credentials.ts"
 import { Driver, SLOT_LIMIT } from "../src/Driver.ts"
 import { OPERATIONS } from "../src/Operations.ts"
 import { RELEASE_WAIT_MS } from "../src/Shutdown.ts"
+import { THREAD_PUSHES_BEFORE_BATCHES } from "../src/Submission.ts"
 import { isOpen } from "./helpers.ts"
 
 const WIRE = wireLayout()
@@ -389,16 +390,31 @@ describe("the Driver's pending table and backpressure queue (simulated loop)", (
     loop.completeOldest(1)
   })
 
-  it("thread engine: every request reaches the loop as it is submitted", () => {
+  it("thread engine: a turn's first requests reach the loop as they are submitted, those past THREAD_PUSHES_BEFORE_BATCHES in batches, in order", async () => {
     let loop: SimulatedLoop | undefined
-    const driver = new Driver(Config.resolve({ size: 64, engine: "thread" }), (dispatch, staging, completions) => {
-      loop = new SimulatedLoop(64, dispatch, staging, completions)
+    const driver = new Driver(Config.resolve({ size: 128, engine: "thread" }), (dispatch, staging, completions) => {
+      loop = new SimulatedLoop(128, dispatch, staging, completions)
       return loop
     })
-    for (let i = 0; i < 10; i++) driver.submitNop(0, () => {})
-    expect(loop!.inbound.length).toBe(10)
+    const order: Array<number> = []
+    const pushes = THREAD_PUSHES_BEFORE_BATCHES
+    for (let i = 0; i < pushes; i++) driver.submitNop(0, () => order.push(i))
+    expect(loop!.inbound.length).toBe(pushes) // each as it was submitted
     expect(loop!.stagedCalls).toBe(0)
-    loop!.completeOldest(10)
+    for (let i = pushes; i < pushes + WIRE.STAGE_RECORDS + 5; i++) driver.submitNop(0, () => order.push(i))
+    expect(loop!.inbound.length).toBe(pushes + WIRE.STAGE_RECORDS) // one full staging area
+    expect(loop!.stagedCalls).toBe(1)
+    await Promise.resolve() // the turn's end hands over the rest
+    const total = pushes + WIRE.STAGE_RECORDS + 5
+    expect(loop!.inbound.length).toBe(total)
+    expect(loop!.stagedCalls).toBe(2)
+    loop!.completeOldest(total)
+    expect(order).toEqual(Array.from({ length: total }, (_, i) => i))
+    // The next turn starts again one by one.
+    driver.submitNop(0, () => {})
+    expect(loop!.inbound.length).toBe(1)
+    expect(loop!.stagedCalls).toBe(2)
+    loop!.completeOldest(1)
   })
 
   it("cancels a request still in the FIFO locally with an AbortError, without asking the loop", async () => {
