@@ -4,8 +4,9 @@
 // that thread and the loop without a per-request allocation:
 //
 //   submit   the Driver writes a request's scalars into a staging record (loop.h) and calls
-//            submit(buffer | buffers | undefined) for record 0, or, for the rest of a JS turn's
-//            requests, submitStaged(count, datas) for up to IOU_BINDING_STAGE_RECORDS at once; the
+//            submit(buffer | buffers | undefined) for record 0, or, for a JS turn's requests after
+//            its first (inline) or its first 16 (thread engine: src/Submission.ts),
+//            submitStaged(count, datas) for up to IOU_BINDING_STAGE_RECORDS at once; the
 //            buffer pointer comes from the typed array's info, vectored requests get their iovec
 //            array from a per-slot vector reused for the life of the Loop (wire.cc). One
 //            iou_loop_submit per request copies it into the inbound queue; the turn's first request
