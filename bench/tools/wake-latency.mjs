@@ -31,6 +31,7 @@ const sender = `
     }, 20)
   })`
 const child = spawn(process.execPath, ["-e", sender], { stdio: "inherit" })
+const exited = new Promise((done) => child.on("exit", done))
 const connection = await ring.accept(listener)
 const latencies = []
 for (let i = 0; i < messages; i++) {
@@ -38,7 +39,6 @@ for (let i = 0; i < messages; i++) {
   await ring.recv(connection.fd, b, { exact: true })
   latencies.push(Number(process.hrtime.bigint() - b.readBigInt64LE(0)) / 1e6)
 }
-const exited = new Promise((done) => child.on("exit", done))
 await ring.closeFd(connection.fd)
 await ring.closeFd(listener.fd)
 await exited

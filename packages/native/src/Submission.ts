@@ -39,9 +39,10 @@ export class Submission {
   private readonly shutdown: Shutdown
   /** Requests of a JS turn pushed one by one; those after them are staged and handed over in batches. */
   private readonly pushesBeforeBatches: number
-  /** A publish is due at the end of this JS turn (a request was submitted in it). */
-  private flushScheduled = false
-  /** Requests pushed one by one in this JS turn (flush starts the count again). */
+  /**
+   * Requests pushed one by one in this JS turn; from the first, a publish is due at the turn's end
+   * (flush, which starts the count again).
+   */
   private pushedInTurn = 0
   private readonly flushFn = (): void => this.flush()
   private readonly pushFn = (slot: number): boolean => this.push(slot)
@@ -124,12 +125,12 @@ export class Submission {
 
   /** A request was pushed to the loop in this JS turn, which a publish at its end will end. */
   get inTurn(): boolean {
-    return this.flushScheduled
+    return this.pushedInTurn > 0
   }
 
   /** Publishes now what this turn submitted, if anything (the loop is about to be closed). */
   flushNow(): void {
-    if (this.flushScheduled) this.flush()
+    if (this.pushedInTurn > 0) this.flush()
   }
 
   /** Writes the slot's request into the next staging record; a full staging area is handed over. */
@@ -148,14 +149,10 @@ export class Submission {
     const t = this.table
     this.wire.stage(t, slot, 0)
     const data = t.data[slot]
-    const rc = this.flushScheduled ? this.native.submit(data) : this.native.submit(data, true)
+    const rc = this.pushedInTurn > 0 ? this.native.submit(data) : this.native.submit(data, true)
     if (rc === 1) {
       t.state[slot] = Pending.SUBMITTED
-      this.pushedInTurn++
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        queueMicrotask(this.flushFn)
-      }
+      if (this.pushedInTurn++ === 0) queueMicrotask(this.flushFn)
       return true
     }
     return rc === 0 ? false : this.refused(slot, rc)
@@ -173,7 +170,6 @@ export class Submission {
   }
 
   private flush(): void {
-    this.flushScheduled = false
     this.pushedInTurn = 0
     this.handOver()
     if (!this.shutdown.destroyed) this.native.publish()
