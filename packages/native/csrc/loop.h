@@ -237,7 +237,8 @@ enum iou__drain_step {
   IOU_DRAIN_WAIT,   /* submit and wait for a CQE, a wake or iou__wait_timeout, then step again */
 };
 enum iou__drain_step iou__drain_step(struct iou_loop *loop);
-/* The loop's last act: final gauge and completions, the ring closed, `exited` release-stored. */
+/* The loop's last act: final gauge and completions, the ring closed (the thread engine's; the inline
+ * engine's stays open until iou__free_loop), `exited` release-stored. */
 void iou__finish(struct iou_loop *loop);
 
 /* ---- the ring and the loop's memory --------------------------------------------------------- */
@@ -245,7 +246,8 @@ void iou__finish(struct iou_loop *loop);
 /* Creates the ring on the calling thread (the thread that will submit: SINGLE_ISSUER's issuer)
  * with the config's flags plus `extra_flags`, falling back as iou.h says. 0 or -errno. */
 int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags);
-/* Frees the loop and what iou_loop_open allocated (the ring is iou__finish's to close). Owner. */
+/* Frees the loop and what iou_loop_open allocated, closing the ring first if it is still open (the
+ * inline engine's, or one that never started). Owner. */
 void iou__free_loop(struct iou_loop *loop);
 /* An id queue (the ready queue, the pending cancels) of `capacity` ids, growing up to `bound`. */
 int iou__id_queue_init(struct iou__id_queue *q, uint32_t capacity, uint32_t bound);

@@ -34,6 +34,7 @@ int iou__new_ring(struct iou_loop *loop, uint32_t extra_flags) {
 /* ---- the API (owner thread unless said otherwise) ------------------------------------------- */
 
 void iou__free_loop(struct iou_loop *loop) {
+  iou__ring_exit(&loop->ring); /* the inline engine's (iou__finish left it open); idempotent */
   iou__credentials_free(&loop->credentials);
   iou__waker_destroy(&loop->waker);
   iou__inbound_free(&loop->inbound);
@@ -82,6 +83,7 @@ int iou_loop_open(const struct iou_loop_config *config, iou_notify_fn notify, vo
   loop->notify = notify;
   loop->notify_ctx = notify_ctx;
   loop->waker.eventfd = -1;
+  loop->ring.fd = -1; /* no ring yet: iou__free_loop's ring exit closes nothing */
   atomic_init(&loop->closing, false);
   atomic_init(&loop->exited, false);
   atomic_init(&loop->finished, false);

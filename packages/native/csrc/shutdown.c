@@ -82,7 +82,11 @@ enum iou__drain_step iou__drain_step(struct iou_loop *loop) {
 
 void iou__finish(struct iou_loop *loop) {
   iou__deliver_completions(loop);
-  iou__ring_exit(&loop->ring); /* KERNEL_HELD requests' memory stays with its owners (quarantine) */
+  /* KERNEL_HELD requests' memory stays with its owners (quarantine). The inline engine's ring fd
+   * (or eventfd) is what the owner's host loop polls: it stays open until the owner, having stopped
+   * that poll, frees the loop (iou__free_loop), so that a poll never watches a closed fd, nor its
+   * number reused by another file. */
+  if (loop->engine == IOU_ENGINE_THREAD) iou__ring_exit(&loop->ring);
   /* Release pairs with the owner's acquire in iou_loop_exited / poll: the overflow list and every
    * completion are the owner's from now on. */
   atomic_store_explicit(&loop->exited, true, memory_order_release);

@@ -59,7 +59,9 @@ export const listen = (
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  return composite(r, "listen", signal, (cb) => r.sockets.listen(plan, deadline, cb, closeOnExit))
+  return composite(r, "listen", signal, Sockets.firstPlace(plan.endpoints), (cb) =>
+    r.sockets.listen(plan, deadline, cb, closeOnExit),
+  )
 }
 
 export const accept = (
@@ -72,7 +74,7 @@ export const accept = (
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  return composite(r, "accept", signal, (cb) => r.sockets.accept(fd, deadline, cb, closeOnExit))
+  return composite(r, "accept", signal, undefined, (cb) => r.sockets.accept(fd, deadline, cb, closeOnExit))
 }
 
 export const connect = (
@@ -87,7 +89,7 @@ export const connect = (
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return composite(r, "connect", signal, (cb) =>
+  return composite(r, "connect", signal, Sockets.firstPlace(plan), (cb) =>
     r.sockets.connect(plan, { noDelay, keepAlive, closeOnExit }, deadline, cb),
   )
 }
@@ -297,11 +299,12 @@ const composite = <A>(
   r: Requests,
   syscall: "listen" | "connect" | "accept",
   signal: AbortSignal | undefined,
+  place: Errors.Place | undefined,
   start: (callback: T.ResultCallback<A>) => T.RequestHandle,
 ): Promise<A> => {
   if (r.shutdown.closing) return Promise.reject(Errors.closedError(syscall, undefined))
   if (Validate.aborted(signal))
-    return Promise.reject(Errors.abortError(syscall, undefined, Validate.abortReason(signal)))
+    return Promise.reject(Errors.abortError(syscall, undefined, Validate.abortReason(signal), place))
   let onAbort: (() => void) | undefined
   let handle: T.RequestHandle = 0
   // Added first, outside the Promise: a signal that refuses it throws, as every bad argument does,

@@ -76,6 +76,18 @@ const placeOf = (e: Endpoint): Errors.Place => {
 }
 
 /**
+ * Where a listen or connect starts, as an error's place: its first endpoint, or the host name and
+ * port it would look up (an AbortError for a signal aborted before the call).
+ */
+export const firstPlace = (
+  endpoints: ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number },
+): Errors.Place => {
+  if (Array.isArray(endpoints)) return placeOf(endpoints[0]!)
+  const named = endpoints as { readonly host: string; readonly port: number }
+  return { address: named.host, port: named.port }
+}
+
+/**
  * A connect's, bind's or listen's failure as node:net reports it: at the endpoint it was for
  * (`address` and `port`; a Unix socket's path as `address`), not at the socket's fd, which is closed
  * by the time the caller sees the error. A closed Driver's error is left as it is.
@@ -330,7 +342,7 @@ export class Sockets {
           (error) => {
             const errno = (error as { errno?: number }).errno
             if (i < endpoints.length && errno === -os.errno.EAFNOSUPPORT) return attempt()
-            c.end(error)
+            c.end(atEndpoint(error, e))
           },
         )
       }
@@ -392,7 +404,7 @@ export class Sockets {
               },
             )
           },
-          (error) => c.end(error),
+          (error) => c.end(atEndpoint(error, e)),
         )
       }
       attempt()

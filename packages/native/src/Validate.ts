@@ -40,6 +40,10 @@ export const lengthOf = (buffer: Uint8Array): number => typedArrayLength.call(bu
 const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
   .get as (this: Uint8Array) => ArrayBufferLike
 
+// The intrinsic byteOffset getter: firstBytes cuts a view with the intrinsics alone.
+const typedArrayByteOffset = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteOffset")!
+  .get as (this: Uint8Array) => number
+
 /**
  * Whether the view's ArrayBuffer was detached. A detached view has length 0, so a longer one is not
  * and its `buffer` is not read: for a small view V8 keeps on its heap (64 bytes or fewer), reading
@@ -416,14 +420,18 @@ export const readBuffers = (value: unknown): Uint8Array | Array<Uint8Array> => {
   return bufferList(value, "buffer")
 }
 
-/** The first `length` bytes of vectored buffers (the last one cut short: a view, same memory). */
+/**
+ * The first `length` bytes of vectored buffers (the last one cut short: a plain Uint8Array over the
+ * same memory, made from the intrinsics: a subclass's `subarray` could return a view of another
+ * buffer, one validation never saw).
+ */
 export const firstBytes = (buffers: ReadonlyArray<Uint8Array>, length: number): Array<Uint8Array> => {
   const out: Array<Uint8Array> = []
   let left = length
   for (let i = 0; i < buffers.length && left > 0; i++) {
     const b = buffers[i]!
     const n = lengthOf(b)
-    out.push(n <= left ? b : b.subarray(0, left))
+    out.push(n <= left ? b : new Uint8Array(typedArrayBuffer.call(b), typedArrayByteOffset.call(b), left))
     left -= Math.min(n, left)
   }
   return out

@@ -7,7 +7,7 @@
  * a write the kernel is still carrying out, which must not hold up the JS thread.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -154,6 +154,43 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
       }
     }, 60_000)
   })
+
+  it("a worker that calls process.exit() just after close(), its requests done inside their publishes, ends cleanly", async () => {
+    // The readFile's steps complete inside the enters of their own publishes, so the host loop never
+    // polled before close(): the inline engine's ring fd is still waiting to be added to its epoll
+    // set when the environment's teardown runs the close's pass. That pass must not close the fd
+    // under the host loop's poll (libuv aborts the process on the add of a closed fd): the loop
+    // keeps it open until the binding, having stopped the poll, frees the loop.
+    const file = join(mkdtempSync(join(tmpdir(), "iou-exit-")), "small")
+    writeFileSync(file, "a small file")
+    const r = await runBare(
+      `const { Worker } = await import("node:worker_threads")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         await ring.readFile(workerData.file)
+         ring.close()
+         process.exit(0)
+       \`
+       const codes = []
+       for (const engine of ["inline", "thread"]) {
+         for (let i = 0; i < 5; i++) {
+           const worker = new Worker(body, { eval: true, workerData: { engine, file: ${JSON.stringify(file)} } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           codes.push(await new Promise((d) => worker.on("exit", d)))
+         }
+       }
+       console.log(JSON.stringify(codes))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 0,
+      signal: null,
+      stdout: JSON.stringify([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) + "\n",
+      stderr: "",
+    })
+  }, 90_000)
 
   it("a worker that ends with receives in the kernel gives their memory back: nothing is quarantined", async () => {
     // Their cancels land at the teardown, so the kernel let go of the 16 MiB recv buffer and of the

@@ -291,6 +291,42 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(ring.stats().pendingOperations).toBe(0)
   })
 
+  it("a listen or connect that ends before or in its socket step still says which endpoint it was for", async () => {
+    // Timed out in the socket step (timeout 0), or refused for a signal aborted before the call:
+    // the error carries the endpoint (a host name and its port before a lookup), as every later
+    // step's does.
+    const ring = open()
+    const before = socketCount()
+    const aborted = AbortSignal.abort()
+    const cases: Array<[Promise<unknown>, object]> = [
+      [
+        ring.connect({ host: "127.0.0.1", port: 9 }, { timeout: 0 }),
+        { code: "ETIMEDOUT", syscall: "socket", address: "127.0.0.1", port: 9 },
+      ],
+      [
+        ring.listen({ host: "127.0.0.1", port: 0 }, { timeout: 0 }),
+        { code: "ETIMEDOUT", syscall: "socket", address: "127.0.0.1", port: 0 },
+      ],
+      [
+        ring.connect({ host: "127.0.0.1", port: 9 }, { signal: aborted }),
+        { name: "AbortError", syscall: "connect", address: "127.0.0.1", port: 9 },
+      ],
+      [
+        ring.connect({ host: "localhost", port: 9 }, { signal: aborted }),
+        { name: "AbortError", syscall: "connect", address: "localhost", port: 9 },
+      ],
+      [
+        ring.listen({ port: 0 }, { signal: aborted }),
+        { name: "AbortError", syscall: "listen", address: "::", port: 0 },
+      ],
+    ]
+    for (const [request, expected] of cases) {
+      const r = await settle(request)
+      expect(!r.ok && r.error).toMatchObject({ ...expected, fd: undefined })
+    }
+    expect(socketCount()).toBe(before)
+  })
+
   it("an accept whose caller aborted after the kernel made the connection's fd closes that fd (AbortError, nothing leaks)", async () => {
     const ring = open()
     const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))

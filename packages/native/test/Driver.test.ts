@@ -879,6 +879,36 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(Buffer.from(shared)).toEqual(Buffer.from(pattern(100)).subarray(0, 16))
     })
 
+    it("cut a vectored read's last buffer to `length` from the validated memory, not with a subclass's subarray", async () => {
+      // The subclass's species hands subarray() a view of a resizable ArrayBuffer, which validation
+      // never saw: the read must land in the caller's own buffer, and the resizable one stay untouched.
+      const ring = open()
+      const f = file(pattern(100))
+      type Resizable = new (n: number, o: { maxByteLength: number }) => ArrayBuffer
+      const resizable = new (ArrayBuffer as unknown as Resizable)(64, { maxByteLength: 4096 })
+      class Sneaky extends Uint8Array {
+        static get [Symbol.species](): unknown {
+          return function (_buffer: unknown, _offset: number, length: number) {
+            return new Uint8Array(resizable, 0, length)
+          }
+        }
+      }
+      const first = new Uint8Array(4)
+      const last = new Sneaky(32)
+      expect(await ring.readAt(f.fd, [first, last], 0, { length: 20 })).toBe(20)
+      expect(Buffer.from(first)).toEqual(Buffer.from(pattern(100)).subarray(0, 4))
+      expect(Buffer.from(new Uint8Array(last.buffer, 0, 16))).toEqual(Buffer.from(pattern(100)).subarray(4, 20))
+      expect(new Uint8Array(resizable).every((b) => b === 0)).toBe(true)
+      const cut = new Sneaky(32)
+      await new Promise<void>((done, fail) =>
+        ring.submitReadAt(f.fd, [new Uint8Array(4), cut], 0, 20, false, 0, (error, n) =>
+          error !== null ? fail(error) : (expect(n).toBe(20), done()),
+        ),
+      )
+      expect(Buffer.from(new Uint8Array(cut.buffer, 0, 16))).toEqual(Buffer.from(pattern(100)).subarray(4, 20))
+      expect(new Uint8Array(resizable).every((b) => b === 0)).toBe(true)
+    })
+
     it("refuse a detached buffer with the same TypeError whatever its size and offset, and take small and empty views as before", async () => {
       const ring = open()
       const f = file(pattern(100))
