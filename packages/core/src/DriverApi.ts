@@ -339,6 +339,8 @@ export type ListenTarget =
       readonly noDelay?: boolean | undefined
       /** SO_KEEPALIVE on every accepted connection (inherited from the listener), as node:net's server `keepAlive`. */
       readonly keepAlive?: boolean | undefined
+      /** IPV6_V6ONLY on an IPv6 listener: IPv4 clients are refused, as node:net's `ipv6Only` (no host: `::` only). */
+      readonly ipv6Only?: boolean | undefined
     }
   | { readonly path: string; readonly backlog?: number | undefined }
 

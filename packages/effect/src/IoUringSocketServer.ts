@@ -39,10 +39,11 @@ import { fromLive } from "./internal/liveSocket.ts"
 import * as Live from "./internal/socket.ts"
 
 /**
- * Where to listen: `{ host?, port?, backlog?, noDelay?, keepAlive? }` (TCP; port 0 or omitted: any
- * free port; `noDelay`/`keepAlive`: TCP_NODELAY/SO_KEEPALIVE on every accepted connection, as
- * node:net's server options) or `{ path, backlog? }` (a Unix socket), and the connections'
- * `chunkSize` and `highWaterMark` (IoUringSocket's).
+ * Where to listen: `{ host?, port?, backlog?, noDelay?, keepAlive?, ipv6Only? }` (TCP; port 0 or
+ * omitted: any free port; `noDelay`/`keepAlive`: TCP_NODELAY/SO_KEEPALIVE on every accepted
+ * connection, as node:net's server options; `ipv6Only`: IPv4 clients refused, as node:net's) or
+ * `{ path, backlog? }` (a Unix socket), and the connections' `chunkSize` and `highWaterMark`
+ * (IoUringSocket's).
  *
  * @since 0.0.0
  */

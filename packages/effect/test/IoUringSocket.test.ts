@@ -565,12 +565,14 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
   })
 })
 
-describe("IoUringSocketServer's noDelay and keepAlive", () => {
+describe("IoUringSocketServer's noDelay, keepAlive and ipv6Only", () => {
   it.live("are passed to the Driver's listen", () => {
     const driver = new FakeDriver()
     return Effect.gen(function* () {
       const opening = yield* Effect.forkChild(
-        Effect.scoped(IoUringSocketServer.make({ port: 0, host: "127.0.0.1", noDelay: true, keepAlive: true })),
+        Effect.scoped(
+          IoUringSocketServer.make({ port: 0, host: "127.0.0.1", noDelay: true, keepAlive: true, ipv6Only: true }),
+        ),
       )
       while (driver.requests.length === 0) yield* Effect.sleep("1 millis")
       const [request] = driver.requests
@@ -580,10 +582,22 @@ describe("IoUringSocketServer's noDelay and keepAlive", () => {
       const exit = yield* Fiber.await(opening)
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(request!.op, "listen")
-      const target = request!.args[0] as { host?: string; port?: number; noDelay?: boolean; keepAlive?: boolean }
+      const target = request!.args[0] as {
+        host?: string
+        port?: number
+        noDelay?: boolean
+        keepAlive?: boolean
+        ipv6Only?: boolean
+      }
       assert.deepStrictEqual(
-        { host: target.host, port: target.port, noDelay: target.noDelay, keepAlive: target.keepAlive },
-        { host: "127.0.0.1", port: 0, noDelay: true, keepAlive: true },
+        {
+          host: target.host,
+          port: target.port,
+          noDelay: target.noDelay,
+          keepAlive: target.keepAlive,
+          ipv6Only: target.ipv6Only,
+        },
+        { host: "127.0.0.1", port: 0, noDelay: true, keepAlive: true, ipv6Only: true },
       )
     }).pipe(Effect.provide(Layer.fresh(NodeIoUring.layerWith(openFake(driver)))))
   })
@@ -631,4 +645,22 @@ describe("IoUringSocketServer's noDelay and keepAlive", () => {
       }).pipe(Effect.provide(recording))
     },
   )
+
+  it.live.skipIf(!supported)("a server with ipv6Only on `::` refuses IPv4 clients and serves IPv6 ones", () => {
+    /** How a node:net client to `host` fares: "connected", or its error's code. */
+    const client = (host: string, port: number) =>
+      Effect.callback<string>((resume) => {
+        const socket = net.connect(port, host)
+        socket.once("connect", () => resume(Effect.succeed("connected")))
+        socket.once("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? "error")))
+        return Effect.sync(() => socket.destroy())
+      })
+    return Effect.gen(function* () {
+      const server = yield* IoUringSocketServer.make({ host: "::", port: 0, ipv6Only: true })
+      yield* server.run(() => Effect.never).pipe(Effect.forkScoped)
+      const port = (server.address as { port: number }).port
+      assert.strictEqual(yield* client("127.0.0.1", port), "ECONNREFUSED")
+      assert.strictEqual(yield* client("::1", port), "connected")
+    }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 })))
+  })
 })

@@ -128,6 +128,8 @@ export interface ListenPlan {
   readonly reusePort: boolean
   readonly noDelay: boolean
   readonly keepAlive: boolean
+  /** IPV6_V6ONLY on an IPv6 listener (node:net's `ipv6Only`). */
+  readonly ipv6Only: boolean
 }
 
 export const listenPlan = (value: unknown): ListenPlan => {
@@ -141,6 +143,7 @@ export const listenPlan = (value: unknown): ListenPlan => {
       reusePort: false,
       noDelay: false,
       keepAlive: false,
+      ipv6Only: false,
     }
   }
   const p = port(t["port"], "port")
@@ -149,10 +152,13 @@ export const listenPlan = (value: unknown): ListenPlan => {
     reusePort: Validate.optionalBoolean(t["reusePort"], "reusePort"),
     noDelay: Validate.optionalBoolean(t["noDelay"], "noDelay"),
     keepAlive: Validate.optionalBoolean(t["keepAlive"], "keepAlive"),
+    ipv6Only: Validate.optionalBoolean(t["ipv6Only"], "ipv6Only"),
   }
   const host = t["host"]
   if (host === undefined) {
-    // node:net: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable (tried in that order).
+    // node:net: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable (tried in that order);
+    // with ipv6Only, `::` alone.
+    if (options.ipv6Only) return { endpoints: [endpointOf(ANY_V6, p)], ...options }
     return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], ...options }
   }
   if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
@@ -299,6 +305,7 @@ export class Sockets {
               [plan.noDelay, k["IPPROTO_TCP"]!, k["TCP_NODELAY"]!, 1],
               [plan.keepAlive, k["SOL_SOCKET"]!, k["SO_KEEPALIVE"]!, 1],
               [e.dualStack, k["IPPROTO_IPV6"]!, k["IPV6_V6ONLY"]!, 0],
+              [plan.ipv6Only && e.domain === Sockaddr.AF_INET6, k["IPPROTO_IPV6"]!, k["IPV6_V6ONLY"]!, 1],
             ])
             if (fail !== null) return c.end(fail)
             this.step(

@@ -105,6 +105,25 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     owned(await ring.accept(listener))
   })
 
+  it("listen with ipv6Only refuses IPv4 clients and takes IPv6 ones, with no host (`::` alone) or host `::`", async () => {
+    const ring = open()
+    for (const target of [
+      { port: 0, ipv6Only: true },
+      { host: "::", port: 0, ipv6Only: true },
+    ]) {
+      const listener = owned(await ring.listen(target))
+      expect(listener.localAddress).toMatchObject({ address: "::", family: "IPv6" })
+      const port = (listener.localAddress as { port: number }).port
+      const v4 = await settle(ring.connect({ host: "127.0.0.1", port }))
+      expect(!v4.ok && v4.error).toMatchObject({ code: "ECONNREFUSED", address: "127.0.0.1", port })
+      owned(await ring.connect({ host: "::1", port }))
+      expect(owned(await ring.accept(listener)).remoteAddress).toMatchObject({ address: "::1", family: "IPv6" })
+    }
+    expect(() => ring.listen({ port: 0, ipv6Only: 1 as unknown as boolean })).toThrow(
+      new TypeError("ipv6Only must be a boolean, got number"),
+    )
+  })
+
   it("listen's noDelay and keepAlive reach every accepted connection; without them neither is set", async () => {
     const ring = open()
     const k = binding.sockets.constants

@@ -27,6 +27,8 @@ export type ListenOptions =
       readonly backlog?: number | undefined
       readonly noDelay?: boolean | undefined
       readonly keepAlive?: boolean | undefined
+      /** IPv6 only: IPv4 clients are refused (node:net's `ipv6Only`). */
+      readonly ipv6Only?: boolean | undefined
     }
   | { readonly path: string; readonly backlog?: number | undefined }
 
@@ -182,6 +184,7 @@ export const make = (io: IoUring["Service"]): NetOps => ({
               backlog: options.backlog,
               noDelay: options.noDelay,
               keepAlive: options.keepAlive,
+              ipv6Only: options.ipv6Only,
             },
       ),
       (listener): Listener => ({
