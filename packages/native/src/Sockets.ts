@@ -16,10 +16,13 @@
  * here. An fd handed to the callback is the caller's. (An fd a ring step makes after its cancel
  * was requested never reaches this file: Delivery.ts.) With `closeOnExit`, each socket is marked to
  * be closed if the thread ends (Requests.closeOnExit) from the moment the kernel made it, a Unix
- * listener's path once it is bound; a socket closed here is unmarked first.
+ * listener's path once it is bound; a socket closed here is unmarked first. A Unix socket file a
+ * listen's bind made is the request's too: a listen that fails, times out or is cancelled after its
+ * bind unlinks it (as node:net's server does when its listen fails), so a retry can bind the path.
  */
 import { Sockaddr } from "@iou/core"
 import { lookup } from "node:dns"
+import { unlinkSync } from "node:fs"
 import { constants as os } from "node:os"
 import { resolve } from "node:path"
 import type { NativeSockets } from "./binding.ts"
@@ -191,6 +194,8 @@ class Composite<A> {
   timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** fds made on the way, closed if the request does not end with them handed over. */
   readonly owned: Array<number> = []
+  /** The socket file a listen's bind made (absolute), unlinked if the request does not end with it. */
+  boundPath: string | undefined = undefined
   /** The name its AbortError carries: "listen", "connect" or "accept". */
   readonly syscall: "listen" | "connect" | "accept"
   /** The endpoint being tried (listen, connect), which its errors carry; accept: the listener's fd. */
@@ -220,13 +225,32 @@ class Composite<A> {
     this.ended = true
     this.registry.delete(this.handle)
     if (this.timer !== undefined) clearTimeout(this.timer)
-    if (error !== null) for (const fd of this.owned.splice(0)) this.closeFd(fd)
+    if (error !== null) {
+      for (const fd of this.owned.splice(0)) this.closeFd(fd)
+      this.unlinkBound()
+    }
     this.callback(error, error === null ? result : undefined)
+  }
+
+  /** Unlinks the socket file its bind made, once: the request did not end with its listener. */
+  unlinkBound(): void {
+    if (this.boundPath === undefined) return
+    unlinkQuietly(this.boundPath)
+    this.boundPath = undefined
   }
 
   /** Ends it as cancelled (cancel() was asked), with the endpoint being tried. */
   endCancelled(): void {
     this.end(Errors.abortError(this.syscall, this.fd, undefined, this.place))
+  }
+}
+
+/** Removes a socket file the request made (already gone, or not ours to remove any more: nothing to do). */
+const unlinkQuietly = (path: string): void => {
+  try {
+    unlinkSync(path)
+  } catch {
+    // gone already
   }
 }
 
@@ -308,6 +332,11 @@ export class Sockets {
               [plan.ipv6Only && e.domain === Sockaddr.AF_INET6, k["IPPROTO_IPV6"]!, k["IPV6_V6ONLY"]!, 1],
             ])
             if (fail !== null) return c.end(fail)
+            // A Unix socket's file (not an abstract name's), by its absolute path (the process's
+            // working directory may change meanwhile): once the bind made it, the request's until
+            // it ends with the listener, and unlinked on exit too (closeOnExit).
+            const bound = Sockaddr.decode(e.sockaddr)
+            const file = "path" in bound && !bound.path.startsWith("\0") ? resolve(bound.path) : undefined
             this.step(
               c,
               false,
@@ -324,11 +353,7 @@ export class Sockets {
                   return attempt()
                 }
                 if (error !== null) return c.end(atEndpoint(error, e))
-                // A Unix socket's file now exists: unlinked on exit too (not an abstract name's), by
-                // its absolute path (the process's working directory may change meanwhile).
-                const bound = Sockaddr.decode(e.sockaddr)
-                if (c.closeOnExit && "path" in bound && !bound.path.startsWith("\0"))
-                  this.mark(fd, true, resolve(bound.path))
+                if (c.closeOnExit && c.boundPath !== undefined) this.mark(fd, true, c.boundPath)
                 this.step(
                   c,
                   false,
@@ -344,6 +369,11 @@ export class Sockets {
                   },
                 )
               },
+              file === undefined
+                ? undefined
+                : () => {
+                    c.boundPath = file
+                  },
             )
           },
           (error) => {
@@ -476,13 +506,15 @@ export class Sockets {
   /**
    * One ring step of `c`: its handle is what a cancel of `c` cancels until it completes. A step
    * whose answer arrives after `c` ended (cancelled meanwhile) goes no further; an fd it made
-   * (`producesFd`) is closed.
+   * (`producesFd`) is closed, and a file its success made is unlinked (`made` records a bind's
+   * socket file in `c` first, whether or not the request goes on).
    */
   private step<A>(
     c: Composite<A>,
     producesFd: boolean,
     submit: (callback: T.Callback) => number,
     next: (error: Error | null, result: number) => void,
+    made?: () => void,
   ): void {
     // Cancelled between steps: its end is on the way (cancel()'s microtask); nothing more starts.
     if (c.ended || c.cancelled) return
@@ -492,8 +524,10 @@ export class Sockets {
       handle = submit((error, result) => {
         done = true
         c.step = 0
+        if (error === null && made !== undefined) made()
         if (c.ended) {
           if (error === null && producesFd) this.closeFdFn(result)
+          c.unlinkBound()
           return
         }
         if (c.cancelled) {

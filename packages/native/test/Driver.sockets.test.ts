@@ -4,7 +4,7 @@
  * deadlines and the rule that an fd nobody wants any more is closed by the Driver.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
+import { closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -484,6 +484,42 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       [true, true],
     ])
     expect(socketCount()).toBe(before)
+  })
+
+  it("a Unix listen cancelled after its bind unlinks the socket file it made, so the path can be listened on again; one refused with EADDRINUSE leaves the other's file", async () => {
+    const ring = open()
+    const dir = mkdtempSync(join(tmpdir(), "iou-unix-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, "s.sock")
+    let handle = 0
+    let bindResult = ""
+    const bind = ring.submitBind.bind(ring)
+    ring.submitBind = (fd, address, deadline, callback) => {
+      // The cancel comes in a nop's callback of the bind's batch: usually after the kernel bound
+      // the path (the case this test is for; the attempts go on until one was).
+      ring.submitNop(0, () => ring.cancel(handle))
+      return bind(fd, address, deadline, (error, result) => {
+        bindResult = error === null ? "bound" : String((error as IoUringError).code)
+        callback(error, result)
+      })
+    }
+    for (let attempt = 0; attempt < 20 && bindResult !== "bound"; attempt++) {
+      const cancelled = await new Promise<Error | null>((done) => {
+        handle = ring.openListener({ path }, 0, (error, listener) => {
+          if (listener !== undefined) owned(listener)
+          done(error)
+        })
+      })
+      expect([(cancelled as IoUringError).code, (cancelled as IoUringError).syscall]).toEqual(["ABORT_ERR", "listen"])
+      expect(existsSync(path)).toBe(false)
+    }
+    expect(bindResult).toBe("bound")
+    ring.submitBind = bind
+    const listener = owned(await ring.listen({ path }))
+    expect(listener.localAddress).toEqual({ path })
+    const refused = await settle(ring.listen({ path }))
+    expect(!refused.ok && refused.error).toMatchObject({ code: "EADDRINUSE", syscall: "bind", address: path })
+    expect(existsSync(path)).toBe(true)
   })
 
   it("cancel never calls back from inside itself: a cancelled host name lookup ends in a microtask, with the host and port", async () => {
