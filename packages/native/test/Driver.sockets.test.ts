@@ -317,30 +317,31 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const ring = open()
     const before = socketCount()
     const aborted = AbortSignal.abort()
+    // Each settled at once: a pre-aborted one rejects before the loop below awaits it.
     const cases: Array<[Promise<unknown>, object]> = [
       [
-        ring.connect({ host: "127.0.0.1", port: 9 }, { timeout: 0 }),
+        settle(ring.connect({ host: "127.0.0.1", port: 9 }, { timeout: 0 })),
         { code: "ETIMEDOUT", syscall: "socket", address: "127.0.0.1", port: 9 },
       ],
       [
-        ring.listen({ host: "127.0.0.1", port: 0 }, { timeout: 0 }),
+        settle(ring.listen({ host: "127.0.0.1", port: 0 }, { timeout: 0 })),
         { code: "ETIMEDOUT", syscall: "socket", address: "127.0.0.1", port: 0 },
       ],
       [
-        ring.connect({ host: "127.0.0.1", port: 9 }, { signal: aborted }),
+        settle(ring.connect({ host: "127.0.0.1", port: 9 }, { signal: aborted })),
         { name: "AbortError", syscall: "connect", address: "127.0.0.1", port: 9 },
       ],
       [
-        ring.connect({ host: "localhost", port: 9 }, { signal: aborted }),
+        settle(ring.connect({ host: "localhost", port: 9 }, { signal: aborted })),
         { name: "AbortError", syscall: "connect", address: "localhost", port: 9 },
       ],
       [
-        ring.listen({ port: 0 }, { signal: aborted }),
+        settle(ring.listen({ port: 0 }, { signal: aborted })),
         { name: "AbortError", syscall: "listen", address: "::", port: 0 },
       ],
     ]
     for (const [request, expected] of cases) {
-      const r = await settle(request)
+      const r = (await request) as Awaited<ReturnType<typeof settle>>
       expect(!r.ok && r.error).toMatchObject({ ...expected, fd: undefined })
     }
     expect(socketCount()).toBe(before)
