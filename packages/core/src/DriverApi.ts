@@ -44,7 +44,7 @@ export interface DriverStats {
    * (the kernel keeps them, NODROP, and hands them over at the next enter: none is lost).
    */
   readonly cqKernelOverflow: number
-  /** Times a recvMany found the provided buffers all taken (ENOBUFS) and was re-armed once they came back. */
+  /** Times a recvMany found the provided buffers all taken (ENOBUFS): re-armed once they came back, or ended if it was cancelled, closing or past its deadline. */
   readonly recvBuffersEmpty: number
   readonly abandoned: number
   /** Bytes of buffers of abandoned requests, kept for the life of the process (the kernel may still write them). */
