@@ -167,9 +167,9 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
       rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
     }
     if (rc < 0) {
+      CloseAsync(); /* the poll handle first, as Teardown: the destroy closes the fd it was given */
       iou_loop_destroy(loop_);
       loop_ = nullptr;
-      CloseAsync();
       return Napi::Number::New(env_, rc);
     }
     Unref();

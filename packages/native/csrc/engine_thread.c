@@ -89,10 +89,18 @@ static bool wait_for_owner_turn(struct iou_loop *loop) {
 /* IOU_WAIT_BLOCK and IOU_WAIT_BLOCK_AT_CAPACITY: waiters in flight (or no capacity for more):
  * block in io_uring_enter until a CQE, the next deadline or a wake. With no waiter capacity, work
  * published ahead is no reason to stay awake (it cannot be admitted); a latched wake (cancel,
- * close, completion room) is. */
+ * close, completion room) is, and so is a request pushed since this iteration folded the queued
+ * deadlines (expire_queued): the wait's bound does not know its deadline yet, so the loop goes
+ * round to fold it first. One pushed after the tail is read here is published after the arm, and
+ * that publish sees the wait bit and wakes the loop. */
 static void block(struct iou_loop *loop, bool at_capacity) {
   struct iou__waker_arm a = iou__waker_arm(&loop->waker, loop->processed_seq);
-  bool sleep = at_capacity ? !a.wake_latched : a.still_idle;
+  bool sleep = a.still_idle;
+  if (at_capacity) {
+    /* Acquire pairs with the owner's release store of the tail in iou__inbound_push. */
+    uint32_t tail = atomic_load_explicit(&loop->inbound.tail, memory_order_acquire);
+    sleep = !a.wake_latched && tail == loop->queued_scanned;
+  }
   if (sleep) iou__submit_and_wait(loop, 1, iou__wait_timeout(loop));
   iou__waker_disarm(&loop->waker);
 }
