@@ -326,7 +326,7 @@ export type SocketAddress =
   | { readonly address: string; readonly family: "IPv4" | "IPv6"; readonly port: number }
   | { readonly path: string }
 
-/** What to listen on: a TCP port (host omitted: `::` dual-stack, else `0.0.0.0`) or a Unix socket path. */
+/** What to listen on: a TCP port (host omitted: `::` dual-stack, else `0.0.0.0`; `::` alone with `ipv6Only`) or a Unix socket path. */
 export type ListenTarget =
   | {
       readonly host?: string | undefined

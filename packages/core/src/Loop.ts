@@ -23,7 +23,9 @@
  * 6. Disconnected -> drain phase. AtSubmissionQueueCapacity, or cancels / restages left queued
  *    because the SQ filled (unlike the seed, which then waits for a CQE that may never come) ->
  *    submit without waiting. Drained with no waiter -> armIdle and FUTEX_WAIT only if still idle
- *    (the ring is not entered). AtWaiterCapacity -> arm; block unless a wake is latched. Drained
+ *    (the ring is not entered). AtWaiterCapacity -> arm; block unless a wake is latched (the C
+ *    loop also goes round when a request was pushed after its fold of the queued deadlines and
+ *    before its arm; here an iteration is one step, which no push interleaves). Drained
  *    -> arm; block only if still idle. Blocking is submitAndWait(1, time to the next deadline
  *    tick, bounded by the shutdown cutoff); then disarm.
  *

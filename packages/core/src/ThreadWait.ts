@@ -40,7 +40,11 @@ export type Wait =
   | { readonly _tag: "OwnerTurn" }
   /** Arm the waker; wait in io_uring_enter for one CQE (until the next deadline) unless work was published or a wake latched. */
   | { readonly _tag: "Block" }
-  /** As `Block`, but published work is no reason to stay awake (it cannot be admitted): only a latched wake is. */
+  /**
+   * As `Block`, but published work is no reason to stay awake (it cannot be admitted): only a latched wake is, or a
+   * request pushed since the queued deadlines were folded (the C loop's engine_thread.c; the wait's bound must know its
+   * deadline).
+   */
   | { readonly _tag: "BlockAtCapacity" }
 
 export const Drain: Wait = { _tag: "Drain" }

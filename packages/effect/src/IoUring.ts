@@ -230,7 +230,7 @@ export class IoUring extends Context.Service<
     readonly sync: (fd: number, options?: SyncOptions) => Effect.Effect<void, IoUringError>
     /**
      * A listening socket (`{ port, host?, backlog?, reusePort?, noDelay?, keepAlive?, ipv6Only? }`: no host is `::` dual-stack, else
-     * `0.0.0.0`; SO_REUSEADDR; backlog 511. Or `{ path }`: a Unix socket). Its fd is the caller's.
+     * `0.0.0.0`, or `::` alone with `ipv6Only`; SO_REUSEADDR; backlog 511. Or `{ path }`: a Unix socket). Its fd is the caller's.
      */
     readonly listen: (target: ListenTarget, options?: WriteOptions) => Effect.Effect<Listener, IoUringError>
     /** The next connection on a listener; its fd is the caller's. Interruption cancels it in the kernel. */

@@ -12,7 +12,8 @@
  *   and fails with SocketServerOpenError (cause: the IoUringError, `EADDRINUSE`, …). Closing the
  *   scope stops listening and closes the connections not yet handed to a handler.
  * - `noDelay` and `keepAlive` (TCP) are set on the listener, and every accepted connection inherits
- *   TCP_NODELAY and SO_KEEPALIVE from it, as with node:net's `createServer({ noDelay, keepAlive })`.
+ *   TCP_NODELAY and SO_KEEPALIVE from it, as with node:net's `createServer({ noDelay, keepAlive })`;
+ *   `ipv6Only` refuses IPv4 clients, as node:net's.
  * - `run(handler)` accepts connections and runs `handler` on a Socket for each in its own fiber,
  *   with `run`'s services; a handler's failure is logged, not propagated. Interrupting `run`
  *   interrupts every handler fiber it started. Each connection is closed when the handler releases

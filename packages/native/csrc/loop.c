@@ -326,6 +326,7 @@ static void expire_queued(struct iou_loop *loop, enum iou__fill_result fill) {
   /* The whole queue, from the head (we are head's only writer: a relaxed load of our own). */
   uint32_t from = atomic_load_explicit(&loop->inbound.head, memory_order_relaxed);
   loop->queued_deadline_ns = iou__inbound_deadlines(&loop->inbound, &from, now, end_queued_by_deadline, loop);
+  loop->queued_scanned = from; /* folded up to the tail this pass read */
 }
 
 /* ---- staging -------------------------------------------------------------------------------- */

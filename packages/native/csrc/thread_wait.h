@@ -48,7 +48,8 @@ enum iou__wait {
    * published or a wake latched. */
   IOU_WAIT_BLOCK,
   /* As BLOCK, but published work is no reason to stay awake (it cannot be admitted): only a
-   * latched wake (cancel, close, completion-queue room) is. */
+   * latched wake (cancel, close, completion-queue room) is, or a request pushed since the queued
+   * deadlines were folded (the wait's bound must know its deadline). */
   IOU_WAIT_BLOCK_AT_CAPACITY,
 };
 

@@ -431,7 +431,8 @@ bool iou_loop_credentials_changed(struct iou_loop *loop);
  * pass itself (iou_loop_poll_completions after it); `notify` is not called. */
 
 /* The fd to poll for readability (the ring's registered eventfd, or the ring fd with
- * IOU_INLINE_WAKE_RINGFD); -EINVAL for the thread engine. */
+ * IOU_INLINE_WAKE_RINGFD); -EINVAL for the thread engine. It stays open until iou_loop_destroy
+ * (also once the loop exited): stop polling it before that call. */
 int iou_loop_fd(struct iou_loop *loop);
 
 /* IOU_INLINE_WAKE_* the inline loop opened with (the asked mode or its fallback); -EINVAL for the

@@ -56,6 +56,9 @@ interface Endpoint {
   readonly dualStack: boolean
 }
 
+/** The endpoints a listen or connect tries in order, or a host name and port to look up first. */
+type Endpoints = ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number }
+
 const ANY_V6: Ip = { family: "IPv6", bytes: new Uint8Array(16) }
 const ANY_V4: Ip = { family: "IPv4", bytes: new Uint8Array(4) }
 
@@ -82,13 +85,8 @@ const placeOf = (e: Endpoint): Errors.Place => {
  * Where a listen or connect starts, as an error's place: its first endpoint, or the host name and
  * port it would look up (an AbortError for a signal aborted before the call).
  */
-export const firstPlace = (
-  endpoints: ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number },
-): Errors.Place => {
-  if (Array.isArray(endpoints)) return placeOf(endpoints[0]!)
-  const named = endpoints as { readonly host: string; readonly port: number }
-  return { address: named.host, port: named.port }
-}
+export const firstPlace = (endpoints: Endpoints): Errors.Place =>
+  "host" in endpoints ? { address: endpoints.host, port: endpoints.port } : placeOf(endpoints[0]!)
 
 /**
  * A connect's, bind's or listen's failure as node:net reports it: at the endpoint it was for
@@ -126,7 +124,7 @@ const target = (value: unknown, name: string): Record<string, unknown> => {
  * set on the listener (SO_REUSEPORT; TCP_NODELAY and SO_KEEPALIVE, which accepted connections inherit).
  */
 export interface ListenPlan {
-  readonly endpoints: ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number }
+  readonly endpoints: Endpoints
   readonly backlog: number
   readonly reusePort: boolean
   readonly noDelay: boolean
@@ -170,9 +168,7 @@ export const listenPlan = (value: unknown): ListenPlan => {
 }
 
 /** What connect was asked for: the endpoint, or a host name to look up first. */
-export const connectPlan = (
-  value: unknown,
-): ReadonlyArray<Endpoint> | { readonly host: string; readonly port: number } => {
+export const connectPlan = (value: unknown): Endpoints => {
   const t = target(value, "connect target")
   if (t["path"] !== undefined) return [unixEndpoint(t["path"], "target")]
   const host = t["host"]

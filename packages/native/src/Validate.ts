@@ -40,7 +40,8 @@ export const lengthOf = (buffer: Uint8Array): number => typedArrayLength.call(bu
 const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "buffer")!
   .get as (this: Uint8Array) => ArrayBufferLike
 
-// The intrinsic byteOffset getter: firstBytes cuts a view with the intrinsics alone.
+// The intrinsic byteOffset getter and constructor: firstBytes cuts a view with the intrinsics alone.
+const Uint8ArrayIntrinsic = Uint8Array
 const typedArrayByteOffset = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteOffset")!
   .get as (this: Uint8Array) => number
 
@@ -431,7 +432,7 @@ export const firstBytes = (buffers: ReadonlyArray<Uint8Array>, length: number): 
   for (let i = 0; i < buffers.length && left > 0; i++) {
     const b = buffers[i]!
     const n = lengthOf(b)
-    out.push(n <= left ? b : new Uint8Array(typedArrayBuffer.call(b), typedArrayByteOffset.call(b), left))
+    out.push(n <= left ? b : new Uint8ArrayIntrinsic(typedArrayBuffer.call(b), typedArrayByteOffset.call(b), left))
     left -= Math.min(n, left)
   }
   return out

@@ -191,6 +191,8 @@ export class RingFile implements FileSystem.File {
       }
       const explicit = options?.position
       if (explicit !== undefined && explicit < 0n) return Effect.fail(negativePosition("readAlloc"))
+      // Refused before the allocation: a size one read cannot fill would allocate it for nothing.
+      if (size > MAX_IO) return Effect.fail(tooLong("readAlloc", size))
       let buffer: Buffer
       try {
         buffer = Buffer.allocUnsafeSlow(size)
