@@ -280,6 +280,26 @@ export const callbackLoop = (
     if (inFlight === 0) finish()
   })
 
+/**
+ * One synchronous operation after another on this thread (node:fs's `*Sync` forms, which block the
+ * event loop), until `budgetMs` has passed; the clock is read every `checkEvery` operations.
+ */
+export const syncLoop = (budgetMs: number, op: () => void, checkEvery = 64): Promise<Sample> => {
+  const mask = checkEvery - 1
+  let ops = 0
+  const t0 = performance.now()
+  const end = t0 + budgetMs
+  try {
+    for (;;) {
+      op()
+      if ((++ops & mask) === 0 && performance.now() >= end) break
+    }
+  } catch (e) {
+    return Promise.reject(e as Error)
+  }
+  return Promise.resolve({ ops, seconds: (performance.now() - t0) / 1000 })
+}
+
 /** Keeps `depth` async workers going, each awaiting one operation at a time, until `budgetMs` has passed. */
 export const promiseLoop = async (
   depth: number,

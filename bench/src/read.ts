@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import { Effect } from "effect"
 import type { Context, Suite } from "./context.ts"
-import { callbackLatencyLoop, callbackLoop, Latencies, latencyLoop, promiseLoop } from "./harness.ts"
+import { callbackLatencyLoop, callbackLoop, Latencies, latencyLoop, promiseLoop, syncLoop } from "./harness.ts"
 import type { Comparison, Done, Sample, Variant } from "./harness.ts"
 import { effectLoop } from "./effect.ts"
 import { BLOCK, Offsets } from "./files.ts"
@@ -41,6 +41,8 @@ export const openReadFiles = async (file: string): Promise<ReadFiles> => {
 
 export const BASELINE = "FileHandle.read"
 export const FS_READ = "fs.read (callback)"
+/** At depth 1 only: the read on this thread, as the inline engine copies page-cached bytes on it too. */
+export const FS_READ_SYNC = "fs.readSync (blocks the event loop)"
 export const RING_CB = "Driver callback"
 export const RING_PROMISE = "Driver Promise"
 export const EFFECT = "Effect service"
@@ -77,6 +79,16 @@ export const readVariants = async (
         }),
     },
   ]
+  if (depth === 1) {
+    variants.push({
+      name: FS_READ_SYNC,
+      run: (budget) =>
+        syncLoop(budget, () => {
+          const n = fs.readSync(files.fd, bufs[0]!, 0, BLOCK, offsets.next())
+          if (n !== BLOCK) throw short(n)
+        }),
+    })
+  }
   if (rawC) {
     const raw = rawReadVariant(ctx.dataFile(), depth, notes)
     if ("variant" in raw) variants.push(raw.variant)

@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { loadRings, type Suite } from "./context.ts"
 import { benchDir } from "./files.ts"
-import { callbackLoop, promiseLoop } from "./harness.ts"
+import { callbackLoop, promiseLoop, syncLoop } from "./harness.ts"
 import type { Comparison, Done, Variant } from "./harness.ts"
 import { withEngine } from "./ring.ts"
 import type { Ring } from "./ring.ts"
@@ -25,6 +25,8 @@ import type { Ring } from "./ring.ts"
 const FILES = 256
 export const NODE_PROMISE = "fs.promises.readFile"
 export const NODE_CALLBACK = "fs.readFile (callback)"
+/** One file after another on this thread whatever the depth: the reference for what the page cache allows without a hand-off. */
+export const NODE_SYNC = "fs.readFileSync (blocks the event loop)"
 export const RING_READ_FILE = "Driver Promise: readFile"
 export const RING_PROMISE = "Driver Promise: open+stat+readAt+closeFd"
 export const RING_CALLBACK_READ_FILE = "Driver callback: submitReadFile"
@@ -124,6 +126,13 @@ export const smallFilesSuite: Suite = {
               return callbackLoop(depth, budget, (s, done) =>
                 fs.readFile(next(s), (e, b) => done(e ?? (b.length === size ? null : new Error("short read")))),
               )
+            },
+          },
+          {
+            name: NODE_SYNC,
+            run: (budget) => {
+              const next = cursor(files, 1)
+              return syncLoop(budget, () => check(fs.readFileSync(next(0)).length, size))
             },
           },
         ]
