@@ -434,8 +434,10 @@ const allocateMode = (keepSize: unknown, punchHole: unknown): number => {
 /**
  * mkdir with `recursive`, as fs.mkdir's: mkdir(path); where a parent is missing (ENOENT), the
  * parents first (walking up), then path. An existing directory is no error; an existing
- * non-directory is EEXIST (ENOTDIR for a parent). Resolves with the first directory created (as
- * the path was given: "a" for "a/b/c" where "a" did not exist) or undefined.
+ * non-directory is EEXIST (ENOTDIR for a parent). A name that exists but cannot be stat'ed (a
+ * dangling symlink, a symlink loop) fails as node:fs's does: the stat's error as mkdir's, at that
+ * name, and ENOTDIR where a missing target makes a parent unusable. Resolves with the first
+ * directory created (as the path was given: "a" for "a/b/c" where "a" did not exist) or undefined.
  */
 const mkdirRecursive = async (
   mkdirOne: (dir: Validate.Path) => Promise<unknown>,
@@ -444,6 +446,18 @@ const mkdirRecursive = async (
 ): Promise<string | undefined> => {
   // Parents are found on the path's bytes (a Buffer path need not be UTF-8): as latin1, one
   // character per byte, so dirname's result encodes back to exactly the parent's bytes.
+  /** Whether the existing `dir` is a directory; a stat that fails is mkdir's failure at `dir`. */
+  const isDirectory = async (dir: Validate.Path): Promise<boolean> => {
+    try {
+      return (await statOne(dir)).isDirectory()
+    } catch (error) {
+      const e = error as Errors.IoUringError
+      if (!(e instanceof Errors.IoUringError) || e.reason !== "SystemError" || e.errno === undefined) throw error
+      const parent = dir !== target
+      const errno = parent && e.errno === -constants.errno.ENOENT ? -constants.errno.ENOTDIR : e.errno
+      throw Errors.errnoError(errno, "mkdir", undefined, { path: dir.text })
+    }
+  }
   const make = async (dir: Validate.Path): Promise<string | undefined> => {
     try {
       await mkdirOne(dir)
@@ -451,7 +465,7 @@ const mkdirRecursive = async (
     } catch (error) {
       const code = (error as { code?: string }).code
       if (code === "EEXIST") {
-        if ((await statOne(dir)).isDirectory()) return undefined
+        if (await isDirectory(dir)) return undefined
         throw error
       }
       const own = Buffer.from(dir.bytes.buffer, dir.bytes.byteOffset, dir.bytes.length - 1).toString("latin1")
@@ -461,7 +475,7 @@ const mkdirRecursive = async (
       try {
         await mkdirOne(dir)
       } catch (again) {
-        if ((again as { code?: string }).code !== "EEXIST" || !(await statOne(dir)).isDirectory()) throw again
+        if ((again as { code?: string }).code !== "EEXIST" || !(await isDirectory(dir))) throw again
       }
       return first ?? dir.text
     }

@@ -23,6 +23,7 @@ import {
   writeSync,
 } from "node:fs"
 import { execFileSync } from "node:child_process"
+import * as fsPromises from "node:fs/promises"
 import { pbkdf2 } from "node:crypto"
 import { constants } from "node:os"
 import { join } from "node:path"
@@ -659,6 +660,26 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const names = readdirSync(dir, { encoding: "buffer" }).map((n) => n.toString("hex"))
       expect(names).toContain("61ff")
       expect(readdirSync(Buffer.concat([Buffer.from(join(dir, "a")), Buffer.from([0xff])]), "utf8")).toEqual(["b"])
+    })
+
+    it("recursive mkdir of a name that exists but cannot be stat'ed fails as fs.promises.mkdir does", async () => {
+      // A dangling symlink, a symlink loop, a regular file named with a trailing slash, and a
+      // dangling symlink as a parent: the same code, syscall and path as node:fs's mkdir.
+      const ring = open()
+      const dir = tempDir()
+      writeFileSync(join(dir, "f"), "")
+      symlinkSync("nowhere", join(dir, "dangle"))
+      symlinkSync("l2", join(dir, "l1"))
+      symlinkSync("l1", join(dir, "l2"))
+      for (const name of ["f/", "dangle", join("dangle", "a", "b"), "l1"]) {
+        const path = name === "f/" ? `${join(dir, "f")}/` : join(dir, name)
+        const node = await fsPromises.mkdir(path, { recursive: true }).then(
+          () => undefined,
+          (error: NodeJS.ErrnoException) => [error.code, error.syscall, error.path],
+        )
+        const e = await failure(ring.mkdir(path, { recursive: true }))
+        expect([e.code, e.syscall, e.path]).toEqual(node)
+      }
     })
 
     it("symlink stores its target as given; link makes a second name; EEXIST carries path and dest", async () => {
