@@ -15,12 +15,15 @@ export const si = (x: number | undefined): string => {
   return x.toFixed(2)
 }
 
-/** "js/loop/pool" CPU as % of one core, e.g. "35/98/0". */
+/** "js/loop/pool/other" CPU as % of one core, e.g. "35/98/0/4". */
 const cpuCell = (c: CpuShare | undefined) =>
-  c ? [c.js, c.loop, c.pool].map((x) => Math.round(x * 100)).join("/") : "–"
+  c ? [c.js, c.loop, c.pool, c.other].map((x) => Math.round(x * 100)).join("/") : "–"
 
-/** The CPU column: % of one core used by the JS thread / the ring's loop threads / libuv's threadpool. */
-export const CPU_HEADER = "CPU % js/loop/pool"
+/**
+ * The CPU column: % of one core used by the JS thread / the ring's loop threads / libuv's threadpool
+ * / every other thread (io-wq's workers, which copy the inline engine's large reads, and V8's).
+ */
+export const CPU_HEADER = "CPU % js/loop/pool/other"
 
 /** The CPU-per-unit column's header for a rate unit: "ops/s" -> "CPU µs/op", "MiB/s" -> "CPU µs/MiB". */
 export const cpuPerHeader = (unit: string): string => `CPU µs/${unit.replace(/\/s$/, "").replace(/^ops$/, "op")}`
