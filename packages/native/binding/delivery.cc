@@ -58,11 +58,11 @@ void Loop::OnTimer(uv_timer_t* handle) {
 // (dispatch may have torn the loop down: rechecked after every call into JavaScript). A loop that
 // exited and is not destroyed yet (its final dispatch threw, or JavaScript cannot run any more) is
 // no longer polled: its fd, open until the destroy, may stay readable with completions nobody
-// reaps, and the Driver's watch (poll()) retries the delivery. JS thread.
+// reaps, and the Driver's watch (poll()) retries the delivery. An inline Loop with a loop_ has its
+// poll started (JS_open). JS thread.
 void Loop::AfterPass(bool from_js) {
   Drain(from_js);
-  if (loop_ != nullptr && async_ != nullptr && async_->open_handles > 1 && iou_loop_exited(loop_))
-    uv_poll_stop(&async_->poll);
+  if (loop_ != nullptr && async_ != nullptr && iou_loop_exited(loop_)) uv_poll_stop(&async_->poll);
   ArmTimer();
 }
 

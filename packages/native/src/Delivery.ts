@@ -82,7 +82,10 @@ export class Delivery {
   cancelled = 0
   abandoned = 0
   timedOut = 0
-  /** recvMany found the provided buffers all taken (ENOBUFS): re-armed, or ended if it was cancelled, closing or past its deadline. */
+  /**
+   * recvMany found the provided buffers all taken (ENOBUFS): re-armed, or ended if it was cancelled,
+   * closing or past its deadline.
+   */
   recvBuffersEmpty = 0
   private quarantinedBytes = 0
   /** fds that closeFd is closing (see Requests.startCloseFd); each request on one that ends counts down. */

@@ -149,7 +149,8 @@ export class Driver extends CallbackApi {
    * A listening socket: `{ port, host?, backlog?, reusePort?, noDelay?, keepAlive?, ipv6Only? }` (TCP;
    * no host: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable; `ipv6Only`: IPV6_V6ONLY, no host
    * then `::` alone; SO_REUSEADDR on; backlog 511, as node:net; `noDelay`/`keepAlive` set on the
-   * listener, so every accepted connection has them) or `{ path }` (a Unix socket). Resolves with its fd (the caller's: close it when done) and the bound address.
+   * listener, so every accepted connection has them) or `{ path }` (a Unix socket). Resolves with its
+   * fd (the caller's: close it when done) and the bound address.
    * `closeOnExit`: see closeOnExit (a Unix socket's path is unlinked too).
    */
   listen(target: T.ListenTarget, options?: T.SocketOptions): Promise<T.Listener> {
