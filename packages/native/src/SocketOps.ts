@@ -1,7 +1,7 @@
 /**
  * The socket operations: the ring's single steps (socket, bind, listen, accept, connect, shutdown,
  * and the multishot acceptMany) and the requests made of several steps (listen, connect and accept
- * with addresses: Sockets.ts plans them), in their Promise and callback forms. A step the kernel
+ * with addresses: SocketTargets.ts plans them, Sockets.ts runs them), in their Promise and callback forms. A step the kernel
  * lacks an opcode for (socket, bind, listen before Linux 6.11) is the syscall itself, which does
  * not block. Each validates its arguments in the public method's parameter order and fills a slot
  * through Requests; Driver.ts documents them.
@@ -12,7 +12,7 @@ import { Many } from "./Many.ts"
 import { OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Requests } from "./Requests.ts"
-import * as Sockets from "./Sockets.ts"
+import * as SocketTargets from "./SocketTargets.ts"
 import type * as T from "./types.ts"
 import * as Validate from "./Validate.ts"
 
@@ -54,12 +54,12 @@ export const listen = (
   target: T.ListenTarget,
   options: T.SocketOptions | undefined,
 ): Promise<T.Listener> => {
-  const plan = Sockets.listenPlan(target)
+  const plan = SocketTargets.listenPlan(target)
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
-  return composite(r, "listen", signal, Sockets.firstPlace(plan.endpoints), (cb) =>
+  return composite(r, "listen", signal, SocketTargets.firstPlace(plan.endpoints), (cb) =>
     r.sockets.listen(plan, deadline, cb, closeOnExit),
   )
 }
@@ -82,14 +82,14 @@ export const connect = (
   target: T.ConnectTarget,
   options: T.ConnectOptions | undefined,
 ): Promise<T.Connection> => {
-  const plan = Sockets.connectPlan(target)
+  const plan = SocketTargets.connectPlan(target)
   const o = Validate.options(options)
   const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
   const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
   const closeOnExit = Validate.optionalBoolean(o.closeOnExit, "closeOnExit")
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  return composite(r, "connect", signal, Sockets.firstPlace(plan), (cb) =>
+  return composite(r, "connect", signal, SocketTargets.firstPlace(plan), (cb) =>
     r.sockets.connect(plan, { noDelay, keepAlive, closeOnExit }, deadline, cb),
   )
 }
@@ -245,7 +245,7 @@ export const openListener = (
   callback: T.ResultCallback<T.Listener>,
   closeOnExit: boolean | undefined,
 ): T.RequestHandle => {
-  const plan = Sockets.listenPlan(target)
+  const plan = SocketTargets.listenPlan(target)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
   return r.sockets.listen(plan, d, callback, Validate.optionalBoolean(closeOnExit, "closeOnExit"))
@@ -258,7 +258,7 @@ export const openConnection = (
   deadline: number,
   callback: T.ResultCallback<T.Connection>,
 ): T.RequestHandle => {
-  const plan = Sockets.connectPlan(target)
+  const plan = SocketTargets.connectPlan(target)
   const o = Validate.options(options)
   const noDelay = Validate.optionalBoolean(o.noDelay, "noDelay")
   const keepAlive = Validate.optionalBoolean(o.keepAlive, "keepAlive")
