@@ -112,8 +112,8 @@ export type OpenFlags = string | number
 export interface OpenOptions {
   /** Default "r". O_CLOEXEC is always added. */
   readonly flags?: OpenFlags | undefined
-  /** The mode of a created file, before the umask; default 0o666. */
-  readonly mode?: number | undefined
+  /** The mode of a created file, before the umask; default 0o666. A string is octal digits ("644"), as node:fs's. */
+  readonly mode?: number | string | undefined
   readonly timeout?: number | undefined
   readonly signal?: AbortSignal | undefined
   /**
@@ -149,8 +149,8 @@ export interface RenameOptions {
   readonly signal?: AbortSignal | undefined
 }
 export interface MkdirOptions {
-  /** Default 0o777, before the umask. */
-  readonly mode?: number | undefined
+  /** Default 0o777, before the umask. A string is octal digits ("755"), as node:fs's. */
+  readonly mode?: number | string | undefined
   /** Create the missing parents too, as fs.mkdir's `recursive`; an existing directory is no error. */
   readonly recursive?: boolean | undefined
   readonly timeout?: number | undefined

@@ -267,11 +267,14 @@ export class Driver extends CallbackApi {
    * fs.promises.readFile reads it: open, stat of the fd, reads, close (the stat synchronous on a
    * local file system, and there with the inline engine the close too), in one Promise
    * (ReadFile.ts). `timeout` covers all of it; an abort cancels the step in flight and rejects once
-   * the fd is closed.
+   * the fd is closed. `options` may be the encoding alone, as fs.promises.readFile's.
    */
-  readFile(path: T.PathLike, options: T.ReadFileOptions & { readonly encoding: BufferEncoding }): Promise<string>
+  readFile(
+    path: T.PathLike,
+    options: BufferEncoding | (T.ReadFileOptions & { readonly encoding: BufferEncoding }),
+  ): Promise<string>
   readFile(path: T.PathLike, options?: T.ReadFileOptions): Promise<Buffer>
-  readFile(path: T.PathLike, options?: T.ReadFileOptions): Promise<Buffer | string> {
+  readFile(path: T.PathLike, options?: T.ReadFileOptions | BufferEncoding): Promise<Buffer | string> {
     return WholeFile.readFile(this.r, path, options)
   }
 

@@ -71,10 +71,11 @@ const tooLarge = (size: number): RangeError =>
 export const readFile = (
   r: Requests,
   path: T.PathLike,
-  options: T.ReadFileOptions | undefined,
+  options: T.ReadFileOptions | BufferEncoding | undefined,
 ): Promise<Buffer | string> => {
   const p = Validate.path(path, "path")
-  const o = Validate.options(options)
+  // A string is the encoding, as fs.promises.readFile takes it.
+  const o = typeof options === "string" ? { encoding: options } : Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
   const encoding = Validate.encoding(o.encoding)

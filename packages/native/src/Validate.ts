@@ -387,9 +387,21 @@ export const openFlags = (value: unknown): number => {
   return (value | O_CLOEXEC) >>> 0
 }
 
-/** A file mode (permission and special bits) in [0, 0o7777]; `fallback` when absent. */
+/**
+ * A file mode (permission and special bits) in [0, 0o7777]: a number, or a string of octal digits
+ * as node:fs takes it ("644"); `fallback` when absent.
+ */
 export const mode = (value: unknown, fallback: number): number => {
   if (value === undefined) return fallback
+  if (typeof value === "string") {
+    if (!/^[0-7]+$/.test(value)) {
+      throw coded(
+        new TypeError(`mode must be a number or a string of octal digits, got "${value}"`),
+        "ERR_INVALID_ARG_VALUE",
+      )
+    }
+    value = parseInt(value, 8)
+  }
   if (typeof value !== "number")
     throw coded(new TypeError(`mode must be a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
   if (!Number.isInteger(value) || value < 0 || value > 0o7777) {

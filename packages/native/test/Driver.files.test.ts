@@ -91,7 +91,8 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const dir = tempDir()
       for (const flags of ["wx", "wx+", "ax", "ax+"]) {
         const path = join(dir, flags)
-        const fd = await ring.open(path, { flags, mode: 0o640 })
+        // The mode as a number, or as node:fs also takes it, a string of octal digits.
+        const fd = await ring.open(path, { flags, mode: flags === "wx" ? "640" : 0o640 })
         expect(statSync(path).mode & 0o777).toBe(0o640 & ~process.umask())
         await ring.closeFd(fd)
         const error = await failure(ring.open(path, { flags }))
@@ -208,6 +209,12 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(() => ring.open("x", { flags: "rw" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
       expect(() => ring.open("x", { flags: -1 })).toThrow(RangeError)
       expect(() => ring.open("x", { mode: 0o10000 })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
+      expect(() => ring.open("x", { mode: "10000" })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
+      for (const bad of ["0o644", "", "8", " 644", "644 "]) {
+        expect(() => ring.open("x", { flags: "w", mode: bad })).toThrow(
+          expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }),
+        )
+      }
       expect(() => ring.open(new URL("http://x/y"))).toThrow(
         expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }),
       )
@@ -638,6 +645,9 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const d = join(dir, "d")
       expect(await ring.mkdir(d, { mode: 0o700 })).toBeUndefined()
       expect(statSync(d).mode & 0o777).toBe(0o700 & ~process.umask())
+      // A mode as a string of octal digits, as node:fs takes it.
+      expect(await ring.mkdir(join(dir, "octal"), { mode: "750" })).toBeUndefined()
+      expect(statSync(join(dir, "octal")).mode & 0o777).toBe(0o750 & ~process.umask())
       let e = await failure(ring.mkdir(d))
       expect([e.code, e.syscall, e.path]).toEqual(["EEXIST", "mkdir", d])
       e = await failure(ring.mkdir(join(dir, "x", "y")))
