@@ -11,6 +11,7 @@ import * as net from "node:net"
 import { randomBytes } from "node:crypto"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import { afterAll, beforeAll } from "vitest"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import * as Socket from "effect/socket/Socket"
@@ -85,6 +86,27 @@ socketSuite(
   },
   !supported,
 )
+
+// A Driver that knows the kernel lacks the multishot receive refuses recvMany with ENOSYS (here
+// simulated through IOU_SIMULATE_MISSING, which the Driver reads when it opens, per test): the
+// sockets take the one-shot receives straight away and behave the same.
+describe("where the Driver refuses the multishot receive (IOU_SIMULATE_MISSING=RECV_MULTISHOT)", () => {
+  beforeAll(() => {
+    process.env["IOU_SIMULATE_MISSING"] = "RECV_MULTISHOT"
+  })
+  afterAll(() => {
+    delete process.env["IOU_SIMULATE_MISSING"]
+  })
+  socketSuite(
+    "IoUringSocket / IoUringSocketServer on a Driver without recvMany",
+    {
+      layer: NodeIoUring.layer({ size: 256, shutdownTimeout: 2000 }),
+      makeNet: (options) => IoUringSocket.makeNet(options),
+      makeServer: (options) => IoUringSocketServer.make(options),
+    },
+    !supported,
+  )
+})
 
 describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring", () => {
   layer(NodeIoUring.layer({ size: 64, shutdownTimeout: 2000 }), { timeout: 30_000, excludeTestServices: true })(

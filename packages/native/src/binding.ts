@@ -238,9 +238,10 @@ const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url))
 
 /** How to get the addon built, appended to every load failure. */
 export const ADDON_FIX =
-  "The install script of @iou/native did not run or failed. With npm, allow it (add " +
-  '"allowScripts": { "@iou/native": true } to your package.json where npm asks for it, and do not ' +
-  "install with --ignore-scripts), then run `npm rebuild @iou/native`; with pnpm, run " +
+  "The install script of @iou/native did not run or failed. With npm, run `npm rebuild " +
+  "@iou/native` (where npm holds install scripts back until approved, `npm install-scripts approve " +
+  "@iou/native` first, which writes the right allowScripts key; do not install with " +
+  "--ignore-scripts); with pnpm, run " +
   "`pnpm approve-builds` and then `pnpm rebuild @iou/native`. A prebuilt addon ships for linux-x64 " +
   "with glibc on the Node versions listed in the README; anywhere else the install script compiles " +
   "it, which needs python3, make and a C/C++ compiler with C++20 (gcc 10 or clang 10)."

@@ -231,7 +231,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   {
     name: "ACCEPT_MULTISHOT",
     kernel: "5.19",
-    use: "optional: acceptMany (IORING_ACCEPT_MULTISHOT); without it acceptMany fails",
+    use: "optional: acceptMany (IORING_ACCEPT_MULTISHOT); without it acceptMany is refused with ENOSYS",
     // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
@@ -239,7 +239,7 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   {
     name: "RECV_MULTISHOT",
     kernel: "6.0",
-    use: "optional: recvMany (IORING_RECV_MULTISHOT on a provided-buffer ring, IORING_REGISTER_PBUF_RING 5.19); without it recvMany fails",
+    use: "optional: recvMany (IORING_RECV_MULTISHOT on a provided-buffer ring, IORING_REGISTER_PBUF_RING 5.19); without it recvMany is refused with ENOSYS",
     // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
     present: (raw) => raw.singleIssuer,
     neededBy: () => false,
@@ -269,6 +269,17 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
 export const lacksOpcode = (name: (typeof OPCODE_NAMES)[number]): boolean => {
   if (simulation().features.has(`OP_${name}`)) return true
   return cachedProbe !== undefined && cachedProbe.setupErrno === 0 && !opcode(name)(cachedProbe)
+}
+
+/**
+ * Whether this kernel lacks the optional feature `name` of KERNEL_REQUIREMENTS (or
+ * IOU_SIMULATE_MISSING says so): ACCEPT_MULTISHOT and RECV_MULTISHOT, whose operations the Driver
+ * then refuses with ENOSYS. As lacksOpcode, from the answer preflight cached; false when there is none.
+ */
+export const lacksFeature = (name: "ACCEPT_MULTISHOT" | "RECV_MULTISHOT"): boolean => {
+  if (simulation().features.has(name)) return true
+  const row = KERNEL_REQUIREMENTS.find((r) => r.name === name)!
+  return cachedProbe !== undefined && cachedProbe.setupErrno === 0 && !row.present(cachedProbe)
 }
 
 /** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
@@ -394,9 +405,6 @@ export const simulation = (): Simulation => {
   }
   return { addon, setupErrno, features }
 }
-
-/** The errno IOU_SIMULATE_MISSING makes io_uring_setup fail with (0: none). openLoop uses it. */
-export const simulatedSetupErrno = (): number => simulation().setupErrno
 
 /** What a ring opened with `config` accepts (an invalid `operations` is Driver.open's to refuse). */
 const accepting = (config: Config.Config): Pick<Probe, "operations" | "accepts"> => {
@@ -541,16 +549,18 @@ export const fallbackOps = (): ReadonlySet<string> => {
  * Opens `native` with `config`, or throws what the Driver reports for a refusal: Node's EMFILE or
  * ENFILE error when out of file descriptors (that is not "io_uring unavailable"), otherwise
  * ERR_IOU_UNAVAILABLE with probe(config)'s explanation. IOU_SIMULATE_MISSING's setup errno stands
- * in for the kernel's answer here as in probe().
+ * in for the kernel's answer here as in probe(), and its SINGLE_ISSUER opens the fallback ring (as
+ * a kernel that refuses SINGLE_ISSUER | DEFER_TASKRUN does: the inline engine's eventfd wake falls
+ * back to the ring fd).
  */
 export const openLoop = (native: NativeLoop, config: Config.ResolvedConfig, pool?: Uint8Array): void => {
-  const simulated = simulatedSetupErrno()
+  const sim = simulation()
   const rc =
-    simulated !== 0
-      ? -simulated
+    sim.setupErrno !== 0
+      ? -sim.setupErrno
       : native.open(
           config.size,
-          config.singleIssuer,
+          config.singleIssuer && !sim.features.has("SINGLE_ISSUER"),
           config.ioPoll,
           config.maxRequestTimeout * 1e6,
           config.timeoutWheelTick * 1e6,

@@ -80,13 +80,54 @@ describe("probe", () => {
       expect(p.supported).toBe(true)
       expect(p.singleIssuer).toBe(false)
       expect(p.missing).toContain("SINGLE_ISSUER")
-      // The simulation stops at the probe: the native open is not refused here, so the fallback ring
-      // is asked for (it is what the loop opens where the kernel says EINVAL to SINGLE_ISSUER, which
-      // the C test loop-single-issuer-and-fallback-rings-round-trip covers).
-      const driver = Driver.open({ size: 4, singleIssuer: false })
-      expect(driver.config.singleIssuerAccepted).toBe(false)
-      await driver.nop()
-      await driver.close()
+      // Driver.open opens the fallback ring, as where the kernel says EINVAL to SINGLE_ISSUER (the C
+      // test loop-single-issuer-and-fallback-rings-round-trip covers that answer): the inline
+      // engine's eventfd wake falls back to the ring fd, as probe() says.
+      for (const config of [
+        { size: 4 },
+        { size: 4, engine: "thread" as const },
+        { size: 4, inlineWake: "eventfd" as const },
+      ]) {
+        const driver = Driver.open(config)
+        expect(driver.config.singleIssuerAccepted).toBe(false)
+        if (config.engine === undefined) {
+          expect(driver.config.inlineWakeUsed).toBe(probe(config).inlineWake.chosen)
+          expect(driver.config.inlineWakeUsed).toBe("ringfd")
+        }
+        await driver.nop()
+        await driver.close()
+      }
+    })
+
+    it("without ACCEPT_MULTISHOT or RECV_MULTISHOT, acceptMany and recvMany are refused with ENOSYS and nothing else", async () => {
+      simulate("ACCEPT_MULTISHOT,RECV_MULTISHOT")
+      expect(probe().missing).toEqual(expect.arrayContaining(["ACCEPT_MULTISHOT", "RECV_MULTISHOT"]))
+      const driver = Driver.open({ size: 8 })
+      try {
+        const listener = await driver.listen({ host: "127.0.0.1", port: 0 })
+        const accepted = driver.accept(listener.fd)
+        const { port } = listener.localAddress as { port: number }
+        const client = await driver.connect({ host: "127.0.0.1", port })
+        const server = await accepted
+        for (const many of [driver.acceptMany(listener.fd), driver.recvMany(server.fd)]) {
+          const error = await many.next().then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+          expect(error).toMatchObject({ code: "ENOSYS", errno: -38 })
+        }
+        // The one-shot forms still work.
+        await driver.send(client.fd, Buffer.from("hi"))
+        const into = Buffer.alloc(2)
+        expect(await driver.recv(server.fd, into)).toBe(2)
+        for (const fd of [client.fd, server.fd, listener.fd]) await driver.closeFd(fd)
+      } finally {
+        await driver.close()
+      }
+      delete process.env["IOU_SIMULATE_MISSING"]
+      const plain = Driver.open({ size: 4 })
+      expect(plain.config.singleIssuerAccepted).toBe(real.singleIssuer)
+      await plain.close()
     })
 
     it("reports the inline wake modes: the one asked for where the kernel has it, else the other, and the fallback", () => {
@@ -153,7 +194,7 @@ describe("probe", () => {
       }
       expect(p.supported).toBe(false)
       expect(p.reason).toMatch(/^the native addon is not built \(No native build was found/)
-      for (const fix of ["allowScripts", "pnpm approve-builds", "npm rebuild @iou/native"])
+      for (const fix of ["npm install-scripts approve @iou/native", "pnpm approve-builds", "npm rebuild @iou/native"])
         expect(p.reason).toContain(fix)
       expect(open.code).toBe("ERR_IOU_UNAVAILABLE")
       expect(open.message).toContain(p.reason)

@@ -95,8 +95,11 @@ const boundAddress = (address: SocketAddress, options: ListenOptions): BoundAddr
     ? { _tag: "Unix", path: "path" in options ? options.path : address.path }
     : { _tag: "Inet", host: address.address, port: address.port }
 
-/** Errors with which a kernel without multishot receive (Linux 6.0) or provided-buffer rings (5.19) refuses recvMany. */
-export const MULTISHOT_REFUSED: ReadonlySet<string> = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP"])
+/**
+ * Errors with which a kernel without multishot receive (Linux 6.0) or provided-buffer rings (5.19)
+ * refuses recvMany, and the Driver's own refusal where it knows the kernel lacks it (ENOSYS).
+ */
+export const MULTISHOT_REFUSED: ReadonlySet<string> = new Set(["EINVAL", "ENOBUFS", "EOPNOTSUPP", "ENOSYS"])
 
 /** Bytes one receive of the fallback takes at most. */
 const FALLBACK_CHUNK = 65536

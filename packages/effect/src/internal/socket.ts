@@ -419,10 +419,12 @@ export class Live {
       ) {
         this.multishotRefused = true
         this.pending--
-        // Nothing was received: the fallback takes over where a pull, a stop or a close's drain
-        // still waits for it.
+        // Nothing was received: the fallback takes over, armed at once as the multishot was (the
+        // peer's bytes are taken whether or not anyone pulls), unless a stop was asked meanwhile
+        // (an interrupted pull: then where a pull or a close's drain waits for it).
+        const stopped = this.rawStops.length > 0
         for (const go of this.rawStops.splice(0)) go(Effect.void)
-        if (this.waiters.length > 0 || this.discarding) this.arm()
+        if (!stopped || this.waiters.length > 0 || this.discarding) this.arm()
         return
       }
       const classified = error === null ? null : Errors.classify(error, "recv", fd, "recvMany")
