@@ -102,7 +102,16 @@ export type SubmitMethod = Table[Method]["submit"]
  * directory); "open" is also the ring's setup, "getaddrinfo" the host name lookup before a connect,
  * "setsockopt"/"getsockname"/"getpeername" the synchronous steps of listen, connect and accept.
  */
-export type Syscall = Table[Method]["syscall"] | "rmdir" | "getaddrinfo" | "setsockopt" | "getsockname" | "getpeername"
+export type Syscall =
+  | Table[Method]["syscall"]
+  | "rmdir"
+  | "fstat"
+  | "lstat"
+  | "fdatasync"
+  | "getaddrinfo"
+  | "setsockopt"
+  | "getsockname"
+  | "getpeername"
 
 /** The row of each op number (IOU_OP_*), indexed by it. */
 export const BY_OP: ReadonlyArray<Table[Method]> = (() => {

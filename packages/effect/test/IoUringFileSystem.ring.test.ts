@@ -444,7 +444,7 @@ describe.skipIf(!supported)("IoUringFileSystem in a worker", () => {
       "thread 2 0",
       "thread histograms 2 0",
     ])
-  })
+  }, 60_000)
 
   it("a worker that ends right after closing its layer, while its fibers write and read files, leaves no fd on them", () => {
     // Three workers per engine, with and without the histograms.

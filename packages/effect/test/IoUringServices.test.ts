@@ -136,7 +136,7 @@ describe.skipIf(!probe().supported)("IoUringServices where io_uring is allowed (
   it("a process out of fds gets the ring's EMFILE, not Node's services for good", () => {
     // In a process of its own: the test runner's fds are not ours to exhaust.
     assert.deepStrictEqual(childResult("emfile-child.mjs"), { failed: true, code: "EMFILE" })
-  })
+  }, 60_000)
 
   it.live("a nested build's FileSystem runs on its own ring, not the outer one's", () =>
     Effect.gen(function* () {

@@ -584,7 +584,7 @@ describe.skipIf(!supported)("IoUringSocket and IoUringSocketServer on the ring",
       "inline connecting 0",
       "thread connecting 0",
     ])
-  })
+  }, 60_000)
 })
 
 describe("IoUringSocketServer's noDelay, keepAlive and ipv6Only", () => {

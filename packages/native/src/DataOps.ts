@@ -100,14 +100,23 @@ export const recv = (
   return r.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
 }
 
+/** The site of a sync of the data only (shared: a site is never changed). */
+const FDATASYNC: Errors.Site = { syscall: "fdatasync" }
+
+/** A sync; with IOU_FLAG_DATA_ONLY its errors name fdatasync, as node:fs's. */
+const fillSync = (r: Requests, fd: number, flags: number, deadline: number): number => {
+  const slot = r.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, deadline)
+  if (flags !== 0) r.table.site[slot] = FDATASYNC
+  return slot
+}
+
 export const sync = (r: Requests, fd: number, options: T.SyncOptions | undefined): Promise<void> => {
   Validate.fd(fd)
   const o = Validate.options(options)
   const flags = Validate.optionalBoolean(o.dataOnly, "dataOnly") ? IOU_FLAG_DATA_ONLY : 0
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
-  const slot = r.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, deadline)
-  return r.promise(slot, signal, Pending.KIND_PROMISE_VOID)
+  return r.promise(fillSync(r, fd, flags, deadline), signal, Pending.KIND_PROMISE_VOID)
 }
 
 export const recvMany = (r: Requests, fd: number, options: T.RecvManyOptions | undefined): Many<Uint8Array> => {
@@ -228,7 +237,7 @@ export const submitSync = (
   const flags = Validate.boolean(dataOnly, "dataOnly") ? IOU_FLAG_DATA_ONLY : 0
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  return r.callback(r.fill(OPERATIONS.sync.op, flags, fd, undefined, 0, 0, 0, d), callback)
+  return r.callback(fillSync(r, fd, flags, d), callback)
 }
 
 /**

@@ -337,19 +337,24 @@ export const fillOpen = (
 }
 
 /** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
+/** The site of a stat of an fd (shared: a site is never changed). */
+const FSTAT: Errors.Site = { syscall: "fstat" }
+
 const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: number): number => {
   const statx = Arena.zeroed(Stats.STATX_SIZE)
   const t = r.table
   let slot: number
+  // Its errors name the call node:fs makes: fstat, stat or lstat.
   if (typeof pathOrFd === "number") {
     Validate.fd(pathOrFd)
     slot = r.fill(OPERATIONS.stat.op, 0, pathOrFd, [EMPTY_PATH, statx], 0, 0, 0, deadline)
     t.setArgs(slot, AT_EMPTY_PATH, Stats.STATX_MASK, 0)
+    t.site[slot] = FSTAT
   } else {
     const p = Validate.path(pathOrFd, "path")
     slot = r.fill(OPERATIONS.stat.op, 0, AT_FDCWD, [p.bytes, statx], 0, 0, 0, deadline)
     t.setArgs(slot, follow ? 0 : AT_SYMLINK_NOFOLLOW, Stats.STATX_MASK, 0)
-    t.site[slot] = { path: p.text }
+    t.site[slot] = follow ? { path: p.text } : { path: p.text, syscall: "lstat" }
   }
   t.map[slot] = () => Stats.fromStatx(statx)
   return slot
@@ -446,17 +451,24 @@ const mkdirRecursive = async (
 ): Promise<string | undefined> => {
   // Parents are found on the path's bytes (a Buffer path need not be UTF-8): as latin1, one
   // character per byte, so dirname's result encodes back to exactly the parent's bytes.
-  /** Whether the existing `dir` is a directory; a stat that fails is mkdir's failure at `dir`. */
-  const isDirectory = async (dir: Validate.Path): Promise<boolean> => {
+  /**
+   * `dir`'s mkdir failed with `exists` (EEXIST): returns if it is a directory, else throws as
+   * fs.promises.mkdir does. For the target, a stat that fails is mkdir's failure at it and a file is
+   * `exists`; for a parent, either is ENOTDIR at it.
+   */
+  const existing = async (dir: Validate.Path, exists: unknown): Promise<void> => {
+    const parent = dir !== target
+    let directory: boolean
     try {
-      return (await statOne(dir)).isDirectory()
+      directory = (await statOne(dir)).isDirectory()
     } catch (error) {
       const e = error as Errors.IoUringError
       if (!(e instanceof Errors.IoUringError) || e.reason !== "SystemError" || e.errno === undefined) throw error
-      const parent = dir !== target
-      const errno = parent && e.errno === -constants.errno.ENOENT ? -constants.errno.ENOTDIR : e.errno
-      throw Errors.errnoError(errno, "mkdir", undefined, { path: dir.text })
+      throw Errors.errnoError(parent ? -constants.errno.ENOTDIR : e.errno, "mkdir", undefined, { path: dir.text })
     }
+    if (directory) return
+    if (parent) throw Errors.errnoError(-constants.errno.ENOTDIR, "mkdir", undefined, { path: dir.text })
+    throw exists
   }
   const make = async (dir: Validate.Path): Promise<string | undefined> => {
     try {
@@ -465,8 +477,8 @@ const mkdirRecursive = async (
     } catch (error) {
       const code = (error as { code?: string }).code
       if (code === "EEXIST") {
-        if (await isDirectory(dir)) return undefined
-        throw error
+        await existing(dir, error)
+        return undefined
       }
       const own = Buffer.from(dir.bytes.buffer, dir.bytes.byteOffset, dir.bytes.length - 1).toString("latin1")
       const parent = dirname(own)
@@ -475,7 +487,8 @@ const mkdirRecursive = async (
       try {
         await mkdirOne(dir)
       } catch (again) {
-        if ((again as { code?: string }).code !== "EEXIST" || !(await isDirectory(dir))) throw again
+        if ((again as { code?: string }).code !== "EEXIST") throw again
+        await existing(dir, again)
       }
       return first ?? dir.text
     }

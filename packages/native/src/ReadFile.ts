@@ -24,9 +24,10 @@
  * signal's reason. An abort once the close has started changes nothing: the bytes are read and the
  * fd is being closed.
  *
- * Outcomes: each step's own error (syscall open, stat, read or close; with the path, and the fd
- * from the stat on); a step's failure is reported after the close, whose own failure then is
- * dropped; a close that fails after every read succeeded rejects with the close's error.
+ * Outcomes: each step's own error (syscall open, fstat, read or close, as node:fs names them;
+ * with the path, and the fd from the stat on); a step's failure is reported after the close, whose
+ * own failure then is dropped; a close that fails after every read succeeded rejects with the
+ * close's error.
  *
  * fd ownership: the fd is this request's from its open to its close and never reaches the caller;
  * it is closed on every path (closeFd closes it with close(2) where the ring would refuse the
@@ -239,17 +240,17 @@ class WholeFile {
     if (this.aborted()) return this.close(this.abortError("open"))
     if (Mounts.useful) {
       const result = binding.files.statTypeAndSize(fd, STATX)
-      if (result < 0) return this.close(Errors.errnoError(result, "stat", fd, this.site))
+      if (result < 0) return this.close(Errors.errnoError(result, "fstat", fd, this.site))
       if (Mounts.isLocal(Stats.mountId(STATX), Stats.deviceOf(STATX))) {
         this.closeHere = this.r.config.engine === "inline"
         return this.sized(Stats.regularFileSize(STATX))
       }
     }
-    if (this.r.shutdown.closing) return this.close(Errors.closedError("stat", this.fd, this.site))
+    if (this.r.shutdown.closing) return this.close(Errors.closedError("fstat", this.fd, this.site))
     // Another kind of file system: its cached attributes may be stale, so the ring's statx asks it.
     this.statx = Arena.zeroed(Stats.STATX_SIZE)
     const slot = fillTypeAndSize(this.r, fd, this.statx, this.deadline)
-    this.r.table.site[slot] = this.site
+    this.r.table.site[slot] = { ...this.site, syscall: "fstat" }
     // Made here, not per request: only a file on a mount that is not local takes this step.
     this.submit(slot, (error) => {
       try {
@@ -262,8 +263,8 @@ class WholeFile {
 
   private statted(error: Error | null): void {
     this.step = 0
-    if (error !== null) return this.close(this.stepError(error, "stat"))
-    if (this.aborted()) return this.close(this.abortError("stat"))
+    if (error !== null) return this.close(this.stepError(error, "fstat"))
+    if (this.aborted()) return this.close(this.abortError("fstat"))
     this.sized(Stats.regularFileSize(this.statx!))
   }
 
@@ -359,11 +360,11 @@ class WholeFile {
   }
 
   /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */
-  private stepError(error: Error, syscall: "open" | "stat" | "read"): Error {
+  private stepError(error: Error, syscall: "open" | "fstat" | "read"): Error {
     return (error as { code?: unknown }).code === "ABORT_ERR" && this.aborted() ? this.abortError(syscall) : error
   }
 
-  private abortError(syscall: "open" | "stat" | "read"): Error {
+  private abortError(syscall: "open" | "fstat" | "read"): Error {
     return Errors.abortError(syscall, this.fd >= 0 ? this.fd : undefined, Validate.abortReason(this.signal), this.site)
   }
 }

@@ -16,6 +16,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -487,8 +488,13 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       writeFileSync(join(dir, "f"), "")
       e = await failure(ring.stat(join(dir, "f", "x")))
       expect(e.code).toBe("ENOTDIR")
+      // Named as node:fs names its calls: lstat without following links, fstat of an fd.
+      e = await failure(ring.stat(missing, { followSymlinks: false }))
+      expect([e.code, e.syscall, e.path]).toEqual(["ENOENT", "lstat", missing])
       e = await failure(ring.stat(1_000_000))
-      expect([e.code, e.syscall, e.fd, e.path]).toEqual(["EBADF", "stat", 1_000_000, undefined])
+      expect([e.code, e.syscall, e.fd, e.path]).toEqual(["EBADF", "fstat", 1_000_000, undefined])
+      const viaCallback = await new Promise<Error | null>((done) => ring.submitStat(1_000_000, true, 0, done))
+      expect(viaCallback).toMatchObject({ code: "EBADF", syscall: "fstat" })
       e = await failure(ring.stat(dir, { signal: AbortSignal.abort() }))
       expect([e.name, e.path]).toEqual(["AbortError", dir])
       e = await failure(ring.stat(dir, { timeout: 0 }))
@@ -673,20 +679,25 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
     })
 
     it("recursive mkdir of a name that exists but cannot be stat'ed fails as fs.promises.mkdir does", async () => {
-      // A dangling symlink, a symlink loop, a regular file named with a trailing slash, and a
-      // dangling symlink as a parent: the same code, syscall and path as node:fs's mkdir.
+      // A dangling symlink, a symlink loop, a regular file named with a trailing slash, a dangling
+      // symlink as a parent, and as parents found once a missing directory was made (through
+      // `nope/..`, which node:fs walks the same way) a file, a symlink loop and a dangling symlink:
+      // the same code, syscall and path as node:fs's mkdir.
       const ring = open()
       const dir = tempDir()
       writeFileSync(join(dir, "f"), "")
       symlinkSync("nowhere", join(dir, "dangle"))
       symlinkSync("l2", join(dir, "l1"))
       symlinkSync("l1", join(dir, "l2"))
-      for (const name of ["f/", "dangle", join("dangle", "a", "b"), "l1"]) {
-        const path = name === "f/" ? `${join(dir, "f")}/` : join(dir, name)
+      const names = ["f/", "dangle", join("dangle", "a", "b"), "l1", "nope/../f/z", "nope/../l1/z", "nope/../dangle/z"]
+      for (const name of names) {
+        const path = name === "f/" ? `${join(dir, "f")}/` : `${dir}/${name}`
+        rmSync(join(dir, "nope"), { recursive: true, force: true })
         const node = await fsPromises.mkdir(path, { recursive: true }).then(
           () => undefined,
           (error: NodeJS.ErrnoException) => [error.code, error.syscall, error.path],
         )
+        rmSync(join(dir, "nope"), { recursive: true, force: true })
         const e = await failure(ring.mkdir(path, { recursive: true }))
         expect([e.code, e.syscall, e.path]).toEqual(node)
       }

@@ -231,6 +231,11 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
         fd: closedFd,
       })
       await expect(ring.sync(closedFd)).rejects.toMatchObject({ code: "EBADF", syscall: "fsync" })
+      // As node:fs names it: fdatasync.
+      await expect(ring.sync(closedFd, { dataOnly: true })).rejects.toMatchObject({
+        code: "EBADF",
+        syscall: "fdatasync",
+      })
       await expect(ring.writeAt(closedFd, Buffer.from("x"), 0)).rejects.toMatchObject({
         code: "EBADF",
         syscall: "write",

@@ -84,7 +84,7 @@ const readFileCause = (error: globalThis.Error, path: string): Cause.Cause<Error
         ? Cause.die(FsErrors.toPlatformError(classified, "readFile", fd ?? path))
         : classified
     }
-    case "stat":
+    case "fstat":
       return stepCause(error, "stat", fd, "readFile", path, "fstat")
     case "read":
       return stepCause(error, "readAt", fd, "readFile", path)
