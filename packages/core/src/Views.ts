@@ -16,6 +16,23 @@ const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototy
   this: ArrayBufferLike,
 ) => boolean
 
+const sharedGrowable = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "growable")?.get as
+  | ((this: ArrayBufferLike) => boolean)
+  | undefined
+
+/**
+ * Whether `view` is over a growable SharedArrayBuffer: taken, but a view that tracks its length
+ * grows with it, so a list of buffers whose total was checked fixes each such view's length.
+ */
+export const isGrowableShared = (view: Uint8Array): boolean => {
+  if (sharedGrowable === undefined) return false
+  try {
+    return sharedGrowable.call(typedArrayBuffer.call(view)) === true
+  } catch {
+    return false // the getter throws for an ArrayBuffer
+  }
+}
+
 /** Whether `view` is over a resizable ArrayBuffer (false for a SharedArrayBuffer's, growable or not). */
 export const isResizable = (view: Uint8Array): boolean => {
   try {

@@ -53,9 +53,16 @@ const typedArrayByteOffset = Object.getOwnPropertyDescriptor(Object.getPrototype
 const isDetached = (buffer: Uint8Array): boolean =>
   typedArrayLength.call(buffer) === 0 && (typedArrayBuffer.call(buffer) as { detached?: boolean }).detached === true
 
+// The intrinsic Symbol.toStringTag getter: a typed array's own kind, whatever its prototype says (a
+// typed array of wider elements whose prototype was set to Uint8Array.prototype passes
+// `instanceof`, and the binding refuses it), undefined for anything else.
+const typedArrayKind = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
+  .get as (this: unknown) => string | undefined
+const isUint8Array = (value: unknown): value is Uint8Array => typedArrayKind.call(value) === "Uint8Array"
+
 /** A Uint8Array that is not detached (a path or an address, which the Driver copies or the kernel reads at submit). */
 export const buffer = (value: unknown, name: string): Uint8Array => {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
+  if (!isUint8Array(value)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
   if (isDetached(value)) throw new TypeError(`${name} is detached (its ArrayBuffer was transferred)`)
   return value
 }
@@ -245,7 +252,14 @@ const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
     const element = ioBuffer(value[i], `${name}[${i}]`)
     const length = lengthOf(element)
     bytes += length
-    if (length > 0) copy.push(element)
+    if (length === 0) continue
+    // A view that tracks a growable SharedArrayBuffer's length would grow with it before the wire
+    // records the list (the inline engine stages at the turn's end): fixed at the length checked.
+    copy.push(
+      Views.isGrowableShared(element)
+        ? new Uint8ArrayIntrinsic(typedArrayBuffer.call(element), typedArrayByteOffset.call(element), length)
+        : element,
+    )
   }
   if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`${name} is larger than ${MAX_REQUEST_BYTES} bytes`)
   return copy

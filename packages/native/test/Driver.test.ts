@@ -882,6 +882,35 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       const shared = new Uint8Array(new (SharedArrayBuffer as unknown as Growable)(16, { maxByteLength: 4096 }))
       expect(await ring.readAt(f.fd, shared, 0)).toBe(16)
       expect(Buffer.from(shared)).toEqual(Buffer.from(pattern(100)).subarray(0, 16))
+      // One that grows in the same turn, in a list: the lengths checked at the call are the ones
+      // moved (the inline engine stages the list at the turn's end; it failed with EINVAL).
+      const growing = new (SharedArrayBuffer as unknown as Growable)(16, { maxByteLength: 4096 })
+      const tracking = new Uint8Array(growing)
+      tracking.fill(9)
+      const written = ring.writeAt(f.fd, [tracking, Buffer.from("tail")], 0)
+      const into = new Uint8Array(growing)
+      const read = ring.readAt(f.fd, [into, new Uint8Array(4)], 0)
+      ;(growing as unknown as { grow(n: number): void }).grow(64)
+      await written
+      expect(await read).toBe(20)
+      expect(tracking.length).toBe(64)
+    })
+
+    it("refuse a typed array of wider elements dressed as a Uint8Array (its prototype set to Uint8Array.prototype) before the kernel", () => {
+      const ring = open()
+      const f = file(pattern(100))
+      const fake = Object.setPrototypeOf(new Int32Array(4), Uint8Array.prototype) as Uint8Array
+      expect(fake instanceof Uint8Array).toBe(true)
+      const cb = () => {}
+      const before = ring.stats().submitted
+      expect(() => ring.readAt(f.fd, fake, 0)).toThrow(new TypeError("buffer must be a Uint8Array or a Buffer"))
+      expect(() => ring.readAt(f.fd, [new Uint8Array(2), fake], 0)).toThrow(TypeError)
+      expect(() => ring.writeAt(f.fd, fake, 0)).toThrow(TypeError)
+      expect(() => ring.send(f.fd, [fake])).toThrow(TypeError)
+      expect(() => ring.submitReadAt(f.fd, fake, 0, 4, false, 0, cb)).toThrow(TypeError)
+      expect(() => ring.open(fake)).toThrow(TypeError)
+      expect(ring.stats().submitted).toBe(before)
+      expect(ring.stats().outstanding).toBe(0)
     })
 
     it("cut a vectored read's last buffer to `length` from the validated memory, not with a subclass's subarray", async () => {
