@@ -13,10 +13,13 @@
 // callback: Node keeps running the worker's event loop, and keeps the addon loaded, until that
 // callback has run. A plain cleanup hook would return with the close callback still queued, to be
 // run by libuv after the unload.
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cmath>
 #include <vector>
 
@@ -225,8 +228,8 @@ Napi::Value Loop::JS_released(const Napi::CallbackInfo& info) {
 }
 
 // closeOnExit(fd, on, path?) -> 0 | -EINVAL: adds fd (with the Unix socket path to unlink after
-// it) to (on) or takes it out of the fds that Teardown closes from the cleanup hook or the
-// finalizer. JS thread.
+// it, if the socket is bound then: CloseMarked) to (on) or takes it out of the fds that Teardown
+// closes from the cleanup hook or the finalizer. JS thread.
 Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return Napi::Number::New(env_, -EINVAL);
@@ -254,8 +257,19 @@ Napi::Value Loop::JS_closeMarked(const Napi::CallbackInfo& info) {
 }
 
 void CloseMarked(int32_t fd, const std::string& path) {
+  // The path is unlinked only if this socket is bound to a path, which can only be its own: a
+  // listener's socket is marked with its path before its bind is sent, so one whose bind failed
+  // (another server's file: EADDRINUSE) or never ran leaves the file alone.
+  bool bound = false;
+  if (!path.empty()) {
+    struct sockaddr_un address {};
+    socklen_t length = sizeof address;
+    bound = getsockname(fd, reinterpret_cast<struct sockaddr*>(&address), &length) == 0 &&
+            address.sun_family == AF_UNIX && length > offsetof(struct sockaddr_un, sun_path) &&
+            address.sun_path[0] != '\0';
+  }
   close(fd);
-  if (!path.empty()) unlink(path.c_str());
+  if (bound) unlink(path.c_str());
 }
 
 // Requests are in flight (or a close is under way): keep the process and the Driver alive.

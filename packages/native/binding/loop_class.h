@@ -38,7 +38,8 @@ namespace iou_binding {
 class Loop;
 
 // close(2) of an fd marked to be closed on exit, and unlink(2) of its Unix socket path if it has
-// one (delivery.cc's CloseAbandonedCloses, lifetime.cc's Teardown). JS thread.
+// one and the socket is bound to a path (delivery.cc's CloseAbandonedCloses, lifetime.cc's
+// Teardown). JS thread.
 void CloseMarked(int32_t fd, const std::string& path);
 
 // The libuv handles of one Loop and what must outlive the Loop until libuv is done with them:

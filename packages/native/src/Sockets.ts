@@ -16,7 +16,8 @@
  * here. An fd handed to the callback is the caller's. (An fd a ring step makes after its cancel
  * was requested never reaches this file: Delivery.ts.) With `closeOnExit`, each socket is marked to
  * be closed if the thread ends (Requests.closeOnExit) from the moment the kernel made it, a Unix
- * listener's path once it is bound; a socket closed here is unmarked first. A Unix socket file a
+ * listener's path from before its bind is sent (unlinked then only if the socket is bound); a
+ * socket closed here is unmarked first. A Unix socket file a
  * listen's bind made is the request's too: a listen that fails, times out or is cancelled after its
  * bind unlinks it (as node:net's server does when its listen fails), so a retry can bind the path.
  */
@@ -195,6 +196,10 @@ export class Sockets {
             // it ends with the listener, and unlinked on exit too (closeOnExit).
             const bound = Sockaddr.decode(e.sockaddr)
             const file = "path" in bound && !bound.path.startsWith("\0") ? resolve(bound.path) : undefined
+            // Marked with the file before the bind is sent: a thread that ends once the kernel
+            // made it, before its completion reached JavaScript, unlinks it too. The binding
+            // unlinks it only if the socket is bound then, so a failed bind leaves another's file.
+            if (c.closeOnExit && file !== undefined) this.mark(fd, true, file)
             this.step(
               c,
               false,
@@ -211,7 +216,6 @@ export class Sockets {
                   return attempt()
                 }
                 if (error !== null) return c.end(atEndpoint(error, e))
-                if (c.closeOnExit && c.boundPath !== undefined) this.mark(fd, true, c.boundPath)
                 this.step(
                   c,
                   false,

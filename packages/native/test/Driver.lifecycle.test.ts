@@ -638,6 +638,71 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
   }, 90_000)
 
+  it("closeOnExit on a Unix listen: a worker terminated once the bind made the file, before JavaScript saw it, removes it; a socket not bound leaves the file of its path", async () => {
+    // The worker spins from the moment the file exists (its bind completed in the kernel) without
+    // returning to its event loop, so the bind's completion never reaches JavaScript: the path was
+    // marked before the bind was sent. Then a socket marked with a path it is not bound to (as a
+    // listen whose bind failed on another server's file): terminated, it leaves that file.
+    const dir = mkdtempSync(join(tmpdir(), "iou-bound-"))
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { existsSync, writeFileSync } = await import("node:fs")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const { existsSync } = await import("node:fs")
+         const ring = Driver.open({ engine: workerData.engine })
+         if (workerData.unbound) {
+           const fd = await new Promise((d) => ring.submitSocket(1, 1, 0, 0, (e, fd) => d(fd)))
+           ring.r.native.closeOnExit(fd, true, workerData.path)
+           parentPort.postMessage("marked")
+           setInterval(() => {}, 1000)
+         } else {
+           ring.listen({ path: workerData.path }, { closeOnExit: true })
+           const poll = () => {
+             const t = performance.now()
+             while (performance.now() - t < 5) {
+               if (existsSync(workerData.path)) {
+                 parentPort.postMessage("bound")
+                 for (;;) {}
+               }
+             }
+             setImmediate(poll)
+           }
+           poll()
+         }
+       \`
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         for (let round = 0; round < 4; round++) {
+           const path = ${JSON.stringify(dir)} + "/" + engine + round + ".sock"
+           const worker = new Worker(body, { eval: true, workerData: { engine, path } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           await new Promise((d) => worker.once("message", d))
+           await worker.terminate()
+           results.push(engine + (existsSync(path) ? " file left" : " file removed"))
+         }
+         const other = ${JSON.stringify(dir)} + "/" + engine + ".other"
+         writeFileSync(other, "another server's")
+         const worker = new Worker(body, { eval: true, workerData: { engine, path: other, unbound: true } })
+         worker.on("error", (e) => console.log("worker error", e.message))
+         await new Promise((d) => worker.once("message", d))
+         await worker.terminate()
+         results.push(engine + (existsSync(other) ? " other's file kept" : " other's file removed"))
+       }
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(
+      ["inline", "thread"].flatMap((engine) => [
+        ...Array.from({ length: 4 }, () => `${engine} file removed`),
+        `${engine} other's file kept`,
+      ]),
+    )
+  }, 90_000)
+
   it("closeOnExit on acceptMany marks each connection as it arrives", async () => {
     // The worker takes one connection from acceptMany and is terminated holding it: the peer reads
     // end of stream with closeOnExit, and nothing (the receive's deadline) without.
