@@ -44,6 +44,7 @@ export const readAt = (
     lengthOption === undefined ? size : Validate.integer(lengthOption, "length", 0, size),
   )
   const at = Validate.position(position)
+  Validate.endWithin(at, length)
   const slot = r.fill(OPERATIONS.readAt.op, flags, fd, readData(buffers, length), at, 0, length, deadline)
   return r.promise(slot, signal, Pending.KIND_PROMISE_NUMBER)
 }
@@ -61,7 +62,9 @@ export const writeAt = (
   const signal = Validate.signal(o.signal)
   const valid = Validate.data(data)
   const at = Validate.position(position)
-  const slot = r.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, Validate.bytesOf(valid), deadline)
+  const bytes = Validate.bytesOf(valid)
+  Validate.endWithin(at, bytes)
+  const slot = r.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, bytes, deadline)
   return r.promise(slot, signal, Pending.KIND_PROMISE_VOID)
 }
 
@@ -175,6 +178,7 @@ export const submitReadAt = (
   const buffers = Validate.readBuffers(buffer)
   const at = Validate.position(position)
   Validate.integer(length, "length", 0, Validate.bytesOf(buffers))
+  Validate.endWithin(at, length)
   const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
@@ -193,9 +197,10 @@ export const submitWriteAt = (
   Validate.fd(fd)
   const valid = Validate.data(data)
   const at = Validate.position(position)
+  const bytes = Validate.bytesOf(valid)
+  Validate.endWithin(at, bytes)
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
-  const bytes = Validate.bytesOf(valid)
   return r.callback(r.fill(OPERATIONS.writeAt.op, 0, fd, valid, at, 0, bytes, d), callback)
 }
 
@@ -263,6 +268,7 @@ const submitInto = (
   const size = Validate.lengthOf(buffer)
   if (op === OPERATIONS.recv.op) Validate.integer(offset, "offset", 0, size)
   Validate.integer(length, "length", 0, Math.min(size - offset, Validate.MAX_REQUEST_BYTES))
+  Validate.endWithin(at, length)
   const flags = Validate.boolean(exact, "exact") ? IOU_FLAG_EXACT : 0
   const d = Validate.deadline(deadline)
   Validate.callback(callback)

@@ -233,8 +233,11 @@ export class Driver extends CallbackApi {
     return Files.stat(this.r, pathOrFd, options)
   }
 
-  /** ftruncate: the file's size becomes `length` (Linux 6.9+ on the ring; before, ftruncate(2) on libuv's threadpool). */
-  truncate(fd: number, length: number | bigint, options?: T.WriteOptions): Promise<void> {
+  /**
+   * ftruncate: the file's size becomes `length` (default 0, as node:fs's) (Linux 6.9+ on the ring;
+   * before, ftruncate(2) on libuv's threadpool).
+   */
+  truncate(fd: number, length?: number | bigint, options?: T.WriteOptions): Promise<void> {
     return Files.truncate(this.r, fd, length, options)
   }
 
@@ -256,9 +259,10 @@ export class Driver extends CallbackApi {
   /**
    * mkdirat with `mode` (default 0o777). With `recursive`, as fs.mkdir's: the missing parents too,
    * an existing directory is no error, and it resolves with the first directory it created (its
-   * path as given, as fs.mkdir's) or undefined; without, with undefined.
+   * path as given, as fs.mkdir's) or undefined; without, with undefined. `options` may be the
+   * mode alone, as fs.promises.mkdir's.
    */
-  mkdir(path: T.PathLike, options?: T.MkdirOptions): Promise<string | undefined> {
+  mkdir(path: T.PathLike, options?: T.MkdirOptions | number | string): Promise<string | undefined> {
     return Files.mkdir(this.r, path, options)
   }
 

@@ -65,11 +65,12 @@ export const stat = (
 export const truncate = (
   r: Requests,
   fd: number,
-  length: number | bigint,
+  length: number | bigint | undefined,
   options: T.WriteOptions | undefined,
 ): Promise<void> => {
   Validate.fd(fd)
-  const size = Validate.fileSize(length, "length")
+  // No length: 0, as fs.promises' ftruncate.
+  const size = length === undefined ? 0 : Validate.fileSize(length, "length")
   const o = Validate.options(options)
   const deadline = Validate.deadlineOf(o.timeout)
   const signal = Validate.signal(o.signal)
@@ -88,7 +89,8 @@ export const allocate = (
 ): Promise<void> => {
   Validate.fd(fd)
   const at = Validate.fileSize(offset, "offset")
-  const size = Validate.fileSize(length, "length")
+  const size = Validate.allocateLength(length)
+  Validate.endWithin(at, size)
   const o = Validate.options(options)
   const mode = allocateMode(o.keepSize, o.punchHole)
   const deadline = Validate.deadlineOf(o.timeout)
@@ -124,10 +126,11 @@ export const rename = (
 export const mkdir = (
   r: Requests,
   path: T.PathLike,
-  options: T.MkdirOptions | undefined,
+  options: T.MkdirOptions | number | string | undefined,
 ): Promise<string | undefined> => {
   const p = Validate.path(path, "path")
-  const o = Validate.options(options)
+  // A number or a string is the mode, as fs.promises.mkdir takes it.
+  const o = typeof options === "number" || typeof options === "string" ? { mode: options } : Validate.options(options)
   const mode = Validate.mode(o.mode, 0o777)
   const recursive = Validate.optionalBoolean(o.recursive, "recursive")
   const deadline = Validate.deadlineOf(o.timeout)
@@ -230,7 +233,8 @@ export const submitAllocate = (
 ): T.RequestHandle => {
   Validate.fd(fd)
   const at = Validate.fileSize(offset, "offset")
-  const size = Validate.fileSize(length, "length")
+  const size = Validate.allocateLength(length)
+  Validate.endWithin(at, size)
   const mode = allocateMode(Validate.boolean(keepSize, "keepSize"), Validate.boolean(punchHole, "punchHole"))
   const d = Validate.deadline(deadline)
   Validate.callback(callback)

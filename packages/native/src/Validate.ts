@@ -20,10 +20,19 @@ const MAX_POSITION = (1n << 63n) - 1n
 const describe = (value: unknown): string =>
   typeof value === "bigint" ? `${value}n` : typeof value === "string" ? JSON.stringify(value) : String(value)
 
+/** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
+const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
+
+/** An argument of the wrong type, as Node reports it (ERR_INVALID_ARG_TYPE). */
+const typeError = (message: string): TypeError => coded(new TypeError(message), "ERR_INVALID_ARG_TYPE")
+
+/** An argument out of its range, as Node reports it (ERR_OUT_OF_RANGE). */
+const rangeError = (message: string): RangeError => coded(new RangeError(message), "ERR_OUT_OF_RANGE")
+
 export const fd = (value: unknown): number => {
-  if (typeof value !== "number") throw new TypeError(`fd must be a number, got ${typeof value}`)
+  if (typeof value !== "number") throw typeError(`fd must be a number, got ${typeof value}`)
   if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw new RangeError(`fd must be a non-negative integer, got ${describe(value)}`)
+    throw rangeError(`fd must be a non-negative integer, got ${describe(value)}`)
   }
   return value
 }
@@ -62,8 +71,9 @@ const isUint8Array = (value: unknown): value is Uint8Array => typedArrayKind.cal
 
 /** A Uint8Array that is not detached (a path or an address, which the Driver copies or the kernel reads at submit). */
 export const buffer = (value: unknown, name: string): Uint8Array => {
-  if (!isUint8Array(value)) throw new TypeError(`${name} must be a Uint8Array or a Buffer`)
-  if (isDetached(value)) throw new TypeError(`${name} is detached (its ArrayBuffer was transferred)`)
+  if (!isUint8Array(value)) throw typeError(`${name} must be a Uint8Array or a Buffer`)
+  if (isDetached(value))
+    throw coded(new TypeError(`${name} is detached (its ArrayBuffer was transferred)`), "ERR_INVALID_ARG_VALUE")
   return value
 }
 
@@ -71,22 +81,25 @@ export const buffer = (value: unknown, name: string): Uint8Array => {
 export const ioBuffer = (value: unknown, name: string): Uint8Array => {
   buffer(value, name)
   if (Views.isResizable(value as Uint8Array)) {
-    throw new TypeError(`${name} is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it`)
+    throw coded(
+      new TypeError(`${name} is a view of a resizable ArrayBuffer, which may shrink while the kernel uses it`),
+      "ERR_INVALID_ARG_VALUE",
+    )
   }
   return value as Uint8Array
 }
 
 export const integer = (value: unknown, name: string, min: number, max: number): number => {
-  if (typeof value !== "number") throw new TypeError(`${name} must be a number, got ${typeof value}`)
+  if (typeof value !== "number") throw typeError(`${name} must be a number, got ${typeof value}`)
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${describe(value)}`)
+    throw rangeError(`${name} must be an integer in [${min}, ${max}], got ${describe(value)}`)
   }
   return value
 }
 
 /** A byte count of one request (a Promise option's `length`, already within its buffer). */
 export const requestLength = (length: number): number => {
-  if (length > MAX_REQUEST_BYTES) throw new RangeError(`length must be at most ${MAX_REQUEST_BYTES}`)
+  if (length > MAX_REQUEST_BYTES) throw rangeError(`length must be at most ${MAX_REQUEST_BYTES}`)
   return length
 }
 
@@ -94,19 +107,19 @@ export const requestLength = (length: number): number => {
 export const position = (value: unknown): number | bigint => {
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(`position must be a non-negative safe integer or a bigint, got ${describe(value)}`)
+      throw rangeError(`position must be a non-negative safe integer or a bigint, got ${describe(value)}`)
     }
     return value
   }
   if (typeof value === "bigint") {
-    if (value < 0n || value > MAX_POSITION) throw new RangeError(`position must be in [0, 2^63 - 1], got ${value}n`)
+    if (value < 0n || value > MAX_POSITION) throw rangeError(`position must be in [0, 2^63 - 1], got ${value}n`)
     return value
   }
-  throw new TypeError(`position must be a number or a bigint, got ${typeof value}`)
+  throw typeError(`position must be a number or a bigint, got ${typeof value}`)
 }
 
 export const boolean = (value: unknown, name: string): boolean => {
-  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${typeof value}`)
+  if (typeof value !== "boolean") throw typeError(`${name} must be a boolean, got ${typeof value}`)
   return value
 }
 
@@ -116,21 +129,20 @@ export const optionalBoolean = (value: unknown, name: string): boolean =>
 /** A relative timeout in ms (a Promise option) to an absolute deadline on Clock.now() (0 = none). */
 export const deadlineOf = (timeout: unknown): number => {
   if (timeout === undefined) return 0
-  if (typeof timeout !== "number")
-    throw new TypeError(`timeout must be a number of milliseconds, got ${typeof timeout}`)
-  if (!(timeout >= 0)) throw new RangeError(`timeout must be a number >= 0, got ${describe(timeout)}`)
+  if (typeof timeout !== "number") throw typeError(`timeout must be a number of milliseconds, got ${typeof timeout}`)
+  if (!(timeout >= 0)) throw rangeError(`timeout must be a number >= 0, got ${describe(timeout)}`)
   return timeout === Infinity ? 0 : Clock.now() + timeout
 }
 
 /** An absolute deadline of the low-level API (ms on Driver.now(), 0 or Infinity = none). */
 export const deadline = (value: unknown): number => {
-  if (typeof value !== "number") throw new TypeError(`deadline must be a number, got ${typeof value}`)
-  if (!(value >= 0)) throw new RangeError(`deadline must be a number >= 0, got ${describe(value)}`)
+  if (typeof value !== "number") throw typeError(`deadline must be a number, got ${typeof value}`)
+  if (!(value >= 0)) throw rangeError(`deadline must be a number >= 0, got ${describe(value)}`)
   return value === Infinity ? 0 : value
 }
 
 export const callback = (value: unknown): Callback => {
-  if (typeof value !== "function") throw new TypeError(`callback must be a function, got ${typeof value}`)
+  if (typeof value !== "function") throw typeError(`callback must be a function, got ${typeof value}`)
   return value as Callback
 }
 
@@ -157,7 +169,7 @@ export const options = <T extends object>(value: T | undefined): T | Record<stri
           : ArrayBuffer.isView(value)
             ? "a typed array"
             : `a ${typeof value}`
-    throw new TypeError(`options must be a plain object, got ${got}`)
+    throw typeError(`options must be a plain object, got ${got}`)
   }
   return value
 }
@@ -182,7 +194,7 @@ export const signal = (value: unknown): AbortSignal | undefined => {
       real = false
     }
   }
-  if (!real) throw new TypeError("signal must be an AbortSignal")
+  if (!real) throw typeError("signal must be an AbortSignal")
   return value as AbortSignal
 }
 
@@ -198,7 +210,7 @@ export const addAbortListener = (signal: AbortSignal, listener: () => void): voi
   try {
     addListener.call(signal, "abort", listener, { once: true })
   } catch {
-    throw new TypeError("signal must be an AbortSignal")
+    throw typeError("signal must be an AbortSignal")
   }
 }
 
@@ -229,7 +241,7 @@ export const abortReason = (signal: AbortSignal | undefined): unknown => {
 export const data = (value: unknown): Data => {
   if (value instanceof Uint8Array) {
     ioBuffer(value, "data")
-    if (lengthOf(value) > MAX_REQUEST_BYTES) throw new RangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
+    if (lengthOf(value) > MAX_REQUEST_BYTES) throw rangeError(`data is larger than ${MAX_REQUEST_BYTES} bytes`)
     return value
   }
   const list = bufferList(value, "data")
@@ -241,11 +253,11 @@ export const data = (value: unknown): Data => {
  * most maxIov() of them and MAX_REQUEST_BYTES in all.
  */
 const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
-  if (!Array.isArray(value)) throw new TypeError(`${name} must be a Uint8Array or an array of them`)
+  if (!Array.isArray(value)) throw typeError(`${name} must be a Uint8Array or an array of them`)
   // Its length is read once: an element's getter (or a Proxy) that grows the array does not make
   // the copy longer than what was checked.
   const n = value.length
-  if (n > maxIov()) throw new RangeError(`${name} may hold at most ${maxIov()} buffers, got ${n}`)
+  if (n > maxIov()) throw rangeError(`${name} may hold at most ${maxIov()} buffers, got ${n}`)
   let bytes = 0
   const copy: Array<Uint8Array> = []
   for (let i = 0; i < n; i++) {
@@ -261,7 +273,7 @@ const bufferList = (value: unknown, name: string): Array<Uint8Array> => {
         : element,
     )
   }
-  if (bytes > MAX_REQUEST_BYTES) throw new RangeError(`${name} is larger than ${MAX_REQUEST_BYTES} bytes`)
+  if (bytes > MAX_REQUEST_BYTES) throw rangeError(`${name} is larger than ${MAX_REQUEST_BYTES} bytes`)
   return copy
 }
 
@@ -276,12 +288,12 @@ export const bytesOf = (value: Data | undefined): number => {
 
 // ---- Paths and the file operations' arguments ----------------------------------------------------
 
-/** A TypeError or RangeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE). */
-const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
-
-/** readFile's `encoding`: undefined or null (a Buffer) or one Buffer.toString knows (ERR_INVALID_ARG_VALUE). */
+/**
+ * readFile's `encoding`: none (undefined, null or any other falsy value, as node:fs: a Buffer) or
+ * one Buffer.toString knows (else ERR_INVALID_ARG_VALUE).
+ */
 export const encoding = (value: unknown): BufferEncoding | undefined => {
-  if (value === undefined || value === null) return undefined
+  if (!value) return undefined
   if (typeof value === "string" && Buffer.isEncoding(value)) return value
   throw coded(
     new TypeError(`encoding must be a Buffer encoding ("utf8", "latin1", "base64"…), got ${String(value)}`),
@@ -390,7 +402,8 @@ export const openFlags = (value: unknown): number => {
     return (bits | O_CLOEXEC) >>> 0
   }
   if (typeof value !== "number") {
-    throw coded(new TypeError(`flags must be a string or a number, got ${typeof value}`), "ERR_INVALID_ARG_TYPE")
+    // As node:fs: any other value is an invalid value of flags.
+    throw coded(new TypeError(`flags must be a string or a number, got ${typeof value}`), "ERR_INVALID_ARG_VALUE")
   }
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
     throw coded(
@@ -422,6 +435,25 @@ export const mode = (value: unknown, fallback: number): number => {
     throw coded(new RangeError(`mode must be an integer in [0, 0o7777], got ${describe(value)}`), "ERR_OUT_OF_RANGE")
   }
   return value
+}
+
+/**
+ * A transfer or range from `at` of `length` bytes ends at 2^63 - 1 (the largest off_t) or before,
+ * else a RangeError, as node:fs refuses it (the kernel would answer EINVAL or EFBIG). Numbers (safe
+ * integers) always do.
+ */
+export const endWithin = (at: number | bigint, length: number | bigint): void => {
+  if (typeof at === "number" && typeof length === "number") return
+  if (BigInt(at) + BigInt(length) > MAX_POSITION) {
+    throw rangeError(`position + length must be at most 2^63 - 1, got ${describe(at)} + ${describe(length)}`)
+  }
+}
+
+/** allocate's length: at least 1 byte (fallocate(2) refuses 0). */
+export const allocateLength = (value: unknown): number | bigint => {
+  const length = fileSize(value, "length")
+  if (length === 0 || length === 0n) throw rangeError("length must be at least 1 (fallocate(2) refuses 0), got 0")
+  return length
 }
 
 /** A byte count or offset of a file (truncate's length, allocate's range): as a position. */

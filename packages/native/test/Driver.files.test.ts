@@ -219,7 +219,15 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(() => ring.open(new URL("http://x/y"))).toThrow(
         expect.objectContaining({ code: "ERR_INVALID_URL_SCHEME" }),
       )
-      expect(() => ring.closeFd(-1)).toThrow(RangeError)
+      expect(() => ring.closeFd(-1)).toThrow(expect.objectContaining({ name: "RangeError", code: "ERR_OUT_OF_RANGE" }))
+      expect(() => ring.stat(1.5)).toThrow(expect.objectContaining({ name: "RangeError", code: "ERR_OUT_OF_RANGE" }))
+      expect(() => ring.closeFd("3" as never)).toThrow(
+        expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_ARG_TYPE" }),
+      )
+      // Any flags but a string or a number is an invalid value, as node:fs says.
+      expect(() => ring.open("x", { flags: {} as never })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }),
+      )
       expect(() => ring.open("x", { closeOnExit: "yes" as never })).toThrow(TypeError)
       expect(() => ring.submitOpen("x", "r", 0o666, 0, () => {}, 1 as never)).toThrow(TypeError)
       expect(ring.stats().outstanding).toBe(0)
@@ -547,6 +555,9 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(readFileSync(path, "utf8")).toBe("0123")
       await ring.truncate(fd, 1n << 20n)
       expect(statSync(path).size).toBe(1 << 20)
+      // No length: 0, as node:fs's ftruncate.
+      await ring.truncate(fd)
+      expect(statSync(path).size).toBe(0)
       await ring.closeFd(fd)
       const ro = await ring.open(path)
       const e = await failure(ring.truncate(ro, 0))
@@ -591,6 +602,13 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect((await failure(ring.allocate(pipe, 0, 1, { signal: AbortSignal.abort() }))).name).toBe("AbortError")
       expect((await failure(ring.allocate(pipe, 0, 1, { timeout: 0 }))).code).toBe("ETIMEDOUT")
       expect(() => ring.allocate(0, 0, 1, { keepSize: "yes" as never })).toThrow(TypeError)
+      // Ranges the kernel would refuse (fallocate(2): EINVAL for length 0, EFBIG past 2^63 - 1),
+      // refused at the call.
+      const outOfRange = expect.objectContaining({ name: "RangeError", code: "ERR_OUT_OF_RANGE" })
+      expect(() => ring.allocate(0, 0, 0)).toThrow(outOfRange)
+      expect(() => ring.allocate(0, 0n, 0n)).toThrow(outOfRange)
+      expect(() => ring.allocate(0, 2n ** 63n - 1n, 1)).toThrow(outOfRange)
+      expect(() => ring.submitAllocate(0, 2n ** 62n, 2n ** 62n, false, false, 0, () => {})).toThrow(outOfRange)
     })
   })
 
@@ -651,9 +669,13 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       const d = join(dir, "d")
       expect(await ring.mkdir(d, { mode: 0o700 })).toBeUndefined()
       expect(statSync(d).mode & 0o777).toBe(0o700 & ~process.umask())
-      // A mode as a string of octal digits, as node:fs takes it.
+      // A mode as a string of octal digits, as node:fs takes it, and the mode alone as options.
       expect(await ring.mkdir(join(dir, "octal"), { mode: "750" })).toBeUndefined()
       expect(statSync(join(dir, "octal")).mode & 0o777).toBe(0o750 & ~process.umask())
+      await ring.mkdir(join(dir, "bare"), 0o710)
+      await ring.mkdir(join(dir, "bareOctal"), "705")
+      expect(statSync(join(dir, "bare")).mode & 0o777).toBe(0o710 & ~process.umask())
+      expect(statSync(join(dir, "bareOctal")).mode & 0o777).toBe(0o705 & ~process.umask())
       let e = await failure(ring.mkdir(d))
       expect([e.code, e.syscall, e.path]).toEqual(["EEXIST", "mkdir", d])
       e = await failure(ring.mkdir(join(dir, "x", "y")))

@@ -49,8 +49,12 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
       const got = await ring.readFile(path)
       expect(Buffer.isBuffer(got)).toBe(true)
       expect(got.equals(data)).toBe(true)
-      // encoding null is a Buffer too, as fs.promises.readFile's.
-      if (size === 4096) expect(Buffer.isBuffer(await ring.readFile(path, { encoding: null as never }))).toBe(true)
+      // encoding null (and any falsy value) is a Buffer too, as fs.promises.readFile's.
+      if (size === 4096) {
+        for (const none of [null, "", false, 0]) {
+          expect(Buffer.isBuffer(await ring.readFile(path, { encoding: none as never }))).toBe(true)
+        }
+      }
       // Never the pool's shared memory: the caller may keep or transfer it.
       if (size > 0) expect(got.buffer.byteLength).toBe(size)
     }

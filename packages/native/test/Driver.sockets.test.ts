@@ -120,7 +120,7 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       expect(owned(await ring.accept(listener)).remoteAddress).toMatchObject({ address: "::1", family: "IPv6" })
     }
     expect(() => ring.listen({ port: 0, ipv6Only: 1 as unknown as boolean })).toThrow(
-      new TypeError("ipv6Only must be a boolean, got number"),
+      Object.assign(new TypeError("ipv6Only must be a boolean, got number"), { code: "ERR_INVALID_ARG_TYPE" }),
     )
   })
 
