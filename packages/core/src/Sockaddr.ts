@@ -24,12 +24,28 @@ export const UNIX_PATH_MAX = 108
 const SOCKADDR_IN = 16
 const SOCKADDR_IN6 = 28
 
-/** An IP literal's family and its 4 or 16 bytes, or undefined when `host` is not one. */
-export const parseIp = (host: string): { family: "IPv4" | "IPv6"; bytes: Uint8Array } | undefined => {
+/** An IP address: its family, its 4 or 16 bytes, and an IPv6 address's zone (the interface after `%`). */
+export interface Ip {
+  readonly family: "IPv4" | "IPv6"
+  readonly bytes: Uint8Array
+  /** `eth0` of `fe80::1%eth0`: the interface whose index is the sockaddr's scope id. */
+  readonly zone?: string | undefined
+}
+
+/**
+ * An IP literal (an IPv6 one with a zone too: `fe80::1%eth0`, as node:net and dns.lookup give
+ * it), or undefined when `host` is not one.
+ */
+export const parseIp = (host: string): Ip | undefined => {
   const v4 = parseIPv4(host)
   if (v4 !== undefined) return { family: "IPv4", bytes: v4 }
-  const v6 = parseIPv6(host)
-  return v6 === undefined ? undefined : { family: "IPv6", bytes: v6 }
+  const mark = host.indexOf("%")
+  const zone = mark < 0 ? undefined : host.slice(mark + 1)
+  // The characters node:net's isIPv6 takes in a zone.
+  if (zone !== undefined && !/^[0-9a-zA-Z.:-]+$/.test(zone)) return undefined
+  const v6 = parseIPv6(mark < 0 ? host : host.slice(0, mark))
+  if (v6 === undefined) return undefined
+  return zone === undefined ? { family: "IPv6", bytes: v6 } : { family: "IPv6", bytes: v6, zone }
 }
 
 const parseIPv4 = (s: string): Uint8Array | undefined => {
@@ -47,7 +63,7 @@ const parseIPv4 = (s: string): Uint8Array | undefined => {
 }
 
 const parseIPv6 = (s: string): Uint8Array | undefined => {
-  if (s.includes("%")) return undefined // zone ids are not supported
+  if (s.includes("%")) return undefined // a second zone
   const halves = s.split("::")
   if (halves.length > 2) return undefined
   const groups = (part: string): Array<number> | undefined => {
@@ -110,12 +126,14 @@ const formatIPv6 = (b: Uint8Array): string => {
 }
 
 /** The sockaddr of an IP literal and a port (0 to 65535; the caller validated both). */
-export const encodeIp = (ip: { family: "IPv4" | "IPv6"; bytes: Uint8Array }, port: number): Uint8Array => {
+/** The sockaddr of `ip` and `port`; `scopeId` is an IPv6 address's interface index (its zone's). */
+export const encodeIp = (ip: Ip, port: number, scopeId = 0): Uint8Array => {
   const out = new Uint8Array(ip.family === "IPv4" ? SOCKADDR_IN : SOCKADDR_IN6)
   const view = new DataView(out.buffer)
   view.setUint16(0, ip.family === "IPv4" ? AF_INET : AF_INET6, true)
   view.setUint16(2, port, false)
   out.set(ip.bytes, ip.family === "IPv4" ? 4 : 8)
+  if (ip.family === "IPv6") view.setUint32(24, scopeId, true)
   return out
 }
 

@@ -9,6 +9,10 @@ describe("Sockaddr", () => {
     expect(Array.from(Sockaddr.parseIp("fe80::1:2")!.bytes.subarray(0, 2))).toEqual([0xfe, 0x80])
     expect(Array.from(Sockaddr.parseIp("::ffff:10.1.2.3")!.bytes.subarray(10))).toEqual([0xff, 0xff, 10, 1, 2, 3])
     expect(Sockaddr.parseIp("1:2:3:4:5:6:7:8")!.bytes[15]).toBe(8)
+    // A zone, as dns.lookup gives a link-local address: the interface whose index is the scope id.
+    expect(Sockaddr.parseIp("fe80::1%eth0")).toEqual({ ...Sockaddr.parseIp("fe80::1"), zone: "eth0" })
+    const scoped = Sockaddr.encodeIp(Sockaddr.parseIp("fe80::1%eth0")!, 80, 7)
+    expect(new DataView(scoped.buffer).getUint32(24, true)).toBe(7)
     for (const bad of [
       "localhost",
       "1.2.3",
@@ -18,7 +22,9 @@ describe("Sockaddr", () => {
       "1:2:3:4:5:6:7:8:9",
       "1:2:3:4:5:6:7",
       "::g",
-      "fe80::1%eth0",
+      "fe80::1%",
+      "1.2.3.4%eth0",
+      "::1%a%b",
       "",
     ]) {
       expect([bad, Sockaddr.parseIp(bad)]).toEqual([bad, undefined])

@@ -5,6 +5,7 @@
  * Sockets.ts runs the plans.
  */
 import { Sockaddr } from "@iou/core"
+import { readFileSync } from "node:fs"
 import * as Errors from "./IoUringError.ts"
 import * as Validate from "./Validate.ts"
 
@@ -12,7 +13,7 @@ import * as Validate from "./Validate.ts"
 export const DEFAULT_BACKLOG = 511
 const MAX_BACKLOG = 0x7fffffff
 
-export type Ip = { family: "IPv4" | "IPv6"; bytes: Uint8Array }
+export type Ip = Sockaddr.Ip
 
 /** Where a socket goes: its domain and the sockaddr's bytes. */
 export interface Endpoint {
@@ -28,9 +29,22 @@ export type Endpoints = ReadonlyArray<Endpoint> | { readonly host: string; reado
 const ANY_V6: Ip = { family: "IPv6", bytes: new Uint8Array(16) }
 const ANY_V4: Ip = { family: "IPv4", bytes: new Uint8Array(4) }
 
+/**
+ * The index of the interface a zone names (`lo` of `::1%lo`), as libuv's uv_ip6_addr finds it for
+ * node:net (if_nametoindex): from /sys/class/net; 0 for a name no interface has.
+ */
+const scopeIdOf = (zone: string): number => {
+  if (zone.length > 15 || zone === "." || zone === ".." || /[/\0]/.test(zone)) return 0
+  try {
+    return Number.parseInt(readFileSync(`/sys/class/net/${zone}/ifindex`, "latin1"), 10) || 0
+  } catch {
+    return 0
+  }
+}
+
 export const endpointOf = (ip: Ip, port: number, dualStack = false): Endpoint => ({
   domain: ip.family === "IPv4" ? Sockaddr.AF_INET : Sockaddr.AF_INET6,
-  sockaddr: Sockaddr.encodeIp(ip, port),
+  sockaddr: Sockaddr.encodeIp(ip, port, ip.zone === undefined ? 0 : scopeIdOf(ip.zone)),
   dualStack,
 })
 

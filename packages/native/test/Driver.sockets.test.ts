@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
+import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -122,6 +123,25 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(() => ring.listen({ port: 0, ipv6Only: 1 as unknown as boolean })).toThrow(
       Object.assign(new TypeError("ipv6Only must be a boolean, got number"), { code: "ERR_INVALID_ARG_TYPE" }),
     )
+  })
+
+  it("an IPv6 address with a zone (`::1%lo`, as dns.lookup gives a link-local one) listens and connects, as node:net", async () => {
+    const ring = open()
+    const listener = owned(await ring.listen({ host: "::1%lo", port: 0 }))
+    expect(listener.localAddress).toMatchObject({ address: "::1", family: "IPv6" })
+    const port = (listener.localAddress as { port: number }).port
+    const client = owned(await ring.connect({ host: "::1%lo", port }))
+    expect(client.remoteAddress).toEqual({ address: "::1", family: "IPv6", port })
+    owned(await ring.accept(listener))
+    const viaNode = await new Promise<string>((done) => {
+      const socket = netConnect({ host: "::1%lo", port }, () => {
+        done(socket.remoteAddress ?? "")
+        socket.destroy()
+      })
+      socket.on("error", (e) => done(String(e)))
+    })
+    expect(viaNode).toBe("::1")
+    owned(await ring.accept(listener))
   })
 
   it("listen's noDelay and keepAlive reach every accepted connection; without them neither is set", async () => {
