@@ -136,9 +136,9 @@ export const listenPlan = (value: unknown): ListenPlan => {
     ipv6Only: Validate.optionalBoolean(t["ipv6Only"], "ipv6Only"),
   }
   const host = t["host"]
-  if (host === undefined) {
-    // node:net: `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable (tried in that order);
-    // with ipv6Only, `::` alone.
+  if (host === undefined || host === "") {
+    // node:net (an empty host is none): `::` dual-stack, or 0.0.0.0 where IPv6 is unavailable
+    // (tried in that order); with ipv6Only, `::` alone.
     if (options.ipv6Only) return { endpoints: [endpointOf(ANY_V6, p)], ...options }
     return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], ...options }
   }

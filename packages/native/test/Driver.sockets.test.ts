@@ -104,6 +104,11 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const v6 = owned(await ring.connect({ host: "::1", port }))
     expect(v6.remoteAddress).toEqual({ address: "::1", family: "IPv6", port })
     owned(await ring.accept(listener))
+    // An empty host is none, as node:net's.
+    expect(owned(await ring.listen({ host: "", port: 0 })).localAddress).toMatchObject({
+      address: "::",
+      family: "IPv6",
+    })
   })
 
   it("listen with ipv6Only refuses IPv4 clients and takes IPv6 ones, with no host (`::` alone) or host `::`", async () => {
