@@ -12,7 +12,9 @@ import * as path from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { probe } from "@iou/native"
 import { Cause, Effect, Exit, Fiber, FileSystem, Scheduler, Scope, Stream } from "effect"
-import { IoUring } from "@iou/effect"
+import { IoUring, IoUringFileSystem } from "@iou/effect"
+import * as Errors from "../src/internal/errors.ts"
+import { nativeError } from "./FakeDriver.ts"
 import * as Ops from "../src/internal/fsOps.ts"
 import { childResult } from "./children.ts"
 import { composedRingLayer, decode, ringLayer, scratchDir, text } from "./fileSystems.ts"
@@ -30,6 +32,30 @@ const submittedBy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 describe.skipIf(!supported)("IoUringFileSystem on the ring", () => {
   layer(ringLayer, { timeout: 30_000, excludeTestServices: true })((it) => {
+    it.effect(
+      "makeDirectory recursive stops at ENOSPC with that error, as Node's mkdir -p (it reported the stat's ENOENT)",
+      () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const dir = yield* scratchDir
+          // A full file system, as the kernel reports it: every mkdir fails with ENOSPC.
+          const full = IoUring.of({
+            ...io,
+            mkdir: () =>
+              Errors.failure(nativeError("ENOSPC", { errno: -28, syscall: "mkdir" }), "mkdir", undefined, "mkdir"),
+          })
+          const fsys = yield* IoUringFileSystem.make.pipe(Effect.provideService(IoUring, full))
+          for (const target of [path.join(dir, "x"), path.join(dir, "new", "x")]) {
+            const error = yield* Effect.flip(fsys.makeDirectory(target, { recursive: true }))
+            assert.deepStrictEqual(
+              [error.reason._tag, error.reason.method, (error.reason as { syscall?: string }).syscall],
+              ["Unknown", "makeDirectory", "mkdir"],
+            )
+            assert.strictEqual((error.reason.cause as { code?: string }).code, "ENOSPC")
+          }
+        }),
+    )
+
     it.effect("each operation marked ON_RING submits to the ring, and the others do not", () =>
       Effect.gen(function* () {
         const ops = Ops.make(yield* IoUring)

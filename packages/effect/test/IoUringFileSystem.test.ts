@@ -53,6 +53,18 @@ const suite = (name: string, fsLayer: Layer.Layer<FileSystem.FileSystem, unknown
           syscall: "read",
           target: "",
         })
+        // Over 2 GiB - 1 (a sparse file): Unknown, its cause node:fs's ERR_FS_FILE_TOO_LARGE.
+        const big = path.join(dir, "big")
+        fs.writeFileSync(big, "")
+        fs.truncateSync(big, 3 * 2 ** 30)
+        const tooLarge = yield* Effect.flip(fsys.readFile(big))
+        assert.deepStrictEqual(shapeOf(tooLarge, dir), {
+          tag: "Unknown",
+          method: "readFile",
+          syscall: undefined,
+          target: "big",
+        })
+        assert.strictEqual(causeCode(tooLarge), "ERR_FS_FILE_TOO_LARGE")
       }),
     )
 

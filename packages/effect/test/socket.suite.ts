@@ -616,6 +616,18 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         )(transport),
     )
 
+    it.live("a connect to port 0 fails with SocketOpenError (the kernel's refusal), not a defect", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const socket = yield* implementation.makeNet({ host: "127.0.0.1", port: 0 })
+          const exit = yield* Effect.exit(Effect.scoped(socket.reader))
+          assert.isTrue(Exit.isFailure(exit) && !Cause.hasDies(exit.cause))
+          const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+          assert.strictEqual((error as Socket.SocketError).reason._tag, "SocketOpenError")
+        }),
+      )("TCP"),
+    )
+
     it.live("upgrade on a server connection without credentials fails with SocketUpgradeError", () =>
       run(() =>
         Effect.gen(function* () {

@@ -154,8 +154,8 @@ export const connectPlan = (value: unknown): Endpoints => {
   const host = t["host"]
   if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
   if (host === "") throw invalidValue("host", "must not be empty")
+  // Port 0 goes to the kernel, which refuses it (ECONNREFUSED), as node:net's connect.
   const p = port(t["port"], "port")
-  if (p === 0) throw new RangeError("port must be in [1, 65535] to connect, got 0")
   const ip = Sockaddr.parseIp(host)
   return ip === undefined ? { host, port: p } : [endpointOf(ip, p)]
 }

@@ -47,6 +47,10 @@ export const tooLarge = (path: string, size: number): Error =>
     method: "readFile",
     pathOrDescriptor: path,
     description: `File size (${size}) is greater than 2 GiB`,
+    // As node:fs's, which NodeFileSystem's error carries.
+    cause: Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), {
+      code: "ERR_FS_FILE_TOO_LARGE",
+    }),
   })
 
 /**

@@ -166,7 +166,7 @@ const renaming =
  * a stack of directories to make, starting with `path`; for the one on top, mkdir and then
  *
  * - success: the next one, if any;
- * - EACCES, ENOTDIR, EPERM: that error;
+ * - EACCES, ENOSPC, ENOTDIR, EPERM: that error;
  * - ENOENT: its parent (cut at the last "/", as Node cuts) goes on the stack above it; with nothing
  *   to cut, the next one, or, when there is none, as EEXIST below;
  * - anything else: a stat (following links) decides. For a parent that failed with EEXIST, a
@@ -211,6 +211,7 @@ const mkdirp = (
           case "ENOSYS": // no MKDIRAT on the ring: `make` takes mkdir -p to node:fs
             return Effect.fail(error)
           case "EACCES":
+          case "ENOSPC":
           case "ENOTDIR":
           case "EPERM":
             return fail(error)
