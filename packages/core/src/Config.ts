@@ -151,13 +151,13 @@ export interface ConfigRangeError extends RangeError {
   readonly field: string
 }
 
-/** A RangeError naming `field`; the message starts with the field's name. */
+/** A RangeError naming `field`; the message starts with the field's name. Node's code: ERR_OUT_OF_RANGE. */
 export const rangeError = (field: string, message: string): ConfigRangeError =>
-  Object.assign(new RangeError(`${field} ${message}`), { field })
+  Object.assign(new RangeError(`${field} ${message}`), { field, code: "ERR_OUT_OF_RANGE" })
 
-/** A TypeError naming `field`, as rangeError. */
+/** A TypeError naming `field`, as rangeError. Node's code: ERR_INVALID_ARG_TYPE. */
 export const typeError = (field: string, message: string): TypeError & { readonly field: string } =>
-  Object.assign(new TypeError(`${field} ${message}`), { field })
+  Object.assign(new TypeError(`${field} ${message}`), { field, code: "ERR_INVALID_ARG_TYPE" })
 
 const millis = (name: string, value: unknown, fallback: number, min: number, max: number): number => {
   if (value === undefined) return fallback

@@ -254,10 +254,11 @@ export class CallbackApi {
   }
 
   /**
-   * Cancels a request. Returns true when the request was live and this call started its
+   * Cancels a request. Returns true when its callback had not run yet and this call started its
    * cancellation; its callback still runs exactly once, after the kernel has let go of its buffers:
-   * with an AbortError, or with success if the operation finished first. False for a request that
-   * already ended, is already being cancelled, or an unknown handle.
+   * with an AbortError, or with the request's own outcome if it ended first (success, or its error:
+   * its completion was already on its way). False for a request that already ended, is already
+   * being cancelled, or an unknown handle.
    */
   cancel(handle: T.RequestHandle): boolean {
     return this.r.cancel(handle)

@@ -83,6 +83,11 @@ export class Delivery {
   abandoned = 0
   timedOut = 0
   /**
+   * Of `cancelled` and `timedOut`: multishot requests that ended between the loop's end of an arm
+   * (ENOBUFS) and their re-arm. The loop counted that arm as completed: not counted again there.
+   */
+  endedBetweenArms = 0
+  /**
    * recvMany found the provided buffers all taken (ENOBUFS): re-armed, or ended if it was cancelled,
    * closing or past its deadline.
    */
@@ -269,7 +274,7 @@ export class Delivery {
       outstanding,
       inFlight: outstanding,
       submitted: n.submitted,
-      completed: n.completed + this.cancelled + this.abandoned + this.timedOut,
+      completed: n.completed + this.cancelled + this.abandoned + this.timedOut - this.endedBetweenArms,
       failed: n.failed,
       timedOut: n.timedOut + this.timedOut,
       cancelled: n.cancelled + this.cancelled,

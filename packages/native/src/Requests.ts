@@ -557,11 +557,13 @@ export class Requests implements Multishot {
     const op = t.op[slot]!
     if (t.state[slot] === Pending.CANCELLING) {
       this.delivery.cancelled++
+      this.delivery.endedBetweenArms++
       this.delivery.finish(slot, this.cancelledError(slot), 0)
     } else if (this.shutdown.closing) {
       this.delivery.finish(slot, Errors.closedError(syscallOf(op), this.fdOf(slot)), 0)
     } else if (t.deadline[slot]! > 0 && Clock.now() >= t.deadline[slot]!) {
       this.delivery.timedOut++
+      this.delivery.endedBetweenArms++
       this.delivery.finish(slot, Errors.fromCompletion(op, t.fd[slot]!, 0, IOU_OUTCOME_TIMEOUT)!, 0)
     } else {
       this.rearming.push(slot)
@@ -588,6 +590,7 @@ export class Requests implements Multishot {
       if (t.state[slot] === Pending.CANCELLING) {
         // cancel(handle) came between the loop's end and now: the loop never heard of it.
         this.delivery.cancelled++
+        this.delivery.endedBetweenArms++
         this.delivery.finish(slot, this.cancelledError(slot), 0)
       } else {
         this.submission.admit(slot)

@@ -65,6 +65,41 @@ describe.skipIf(!supported)(`recvMany${supported ? "" : ` (skipped: ${reason})`}
     expect(ring.stats().outstanding).toBe(0)
   })
 
+  it("one cancelled or timed out between an arm's end (ENOBUFS) and its re-arm is counted completed once", async () => {
+    // One provided buffer of 16 bytes: every arm ends with ENOBUFS after a chunk, and the Driver
+    // re-arms it; the cancel comes from the chunk's callback (between the end and the re-arm), the
+    // deadline passes while the arms go on. The loop counted each arm; the end adds no completion.
+    for (const how of ["cancel", "deadline"] as const) {
+      const ring = open({ recvBuffers: { count: 1, size: 16 } })
+      const helper = open()
+      const p = await pair()
+      const before = ring.stats()
+      let handle = 0
+      const ended = new Promise<string | undefined>((done) => {
+        handle = ring.submitRecvMany(
+          p.b,
+          how === "deadline" ? Driver.now() + 30 : 0,
+          () => {
+            if (how === "cancel") ring.cancel(handle)
+          },
+          (error) => done((error as IoUringError | null)?.code),
+        )
+      })
+      let outcome: string | undefined | null = null
+      void ended.then((code) => (outcome = code))
+      while (outcome === null) {
+        await helper.send(p.a, Buffer.alloc(64, 1))
+        await sleep(1)
+      }
+      expect(outcome).toBe(how === "cancel" ? "ABORT_ERR" : "ETIMEDOUT")
+      const s = ring.stats()
+      const arms = s.submitted - before.submitted
+      expect(s.outstanding).toBe(0)
+      expect(s.completed - before.completed).toBe(arms)
+      expect(s.cancelled - before.cancelled + s.timedOut - before.timedOut).toBe(1)
+    }
+  })
+
   it("ends once when its signal aborts (AbortError after the chunks before it) and when the loop breaks out", async () => {
     const ring = open()
     const p = await pair()

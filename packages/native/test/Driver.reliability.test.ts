@@ -350,6 +350,7 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
         }
         expect(thrown, JSON.stringify(config)).toBeInstanceOf(RangeError)
         expect((thrown as { field?: string }).field).toBe(field)
+        expect((thrown as { code?: string }).code).toBe("ERR_OUT_OF_RANGE")
         expect((thrown as Error).message.startsWith(field)).toBe(true)
       }
       // The edges of each range open.
@@ -359,9 +360,13 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
 
     it("close() validates its shutdownTimeout as the config does", async () => {
       const ring = open()
-      expect(() => ring.close({ shutdownTimeout: -1 })).toThrow(RangeError)
-      expect(() => ring.close({ shutdownTimeout: Number.NaN })).toThrow(RangeError)
-      expect(() => ring.close({ shutdownTimeout: "1" as unknown as number })).toThrow(TypeError)
+      // With Node's codes, as every bad argument.
+      const outOfRange = expect.objectContaining({ name: "RangeError", code: "ERR_OUT_OF_RANGE" })
+      expect(() => ring.close({ shutdownTimeout: -1 })).toThrow(outOfRange)
+      expect(() => ring.close({ shutdownTimeout: Number.NaN })).toThrow(outOfRange)
+      expect(() => ring.close({ shutdownTimeout: "1" as unknown as number })).toThrow(
+        expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_ARG_TYPE" }),
+      )
       // Nothing changed: the Driver still works.
       await ring.nop()
       expect(await ring.close({ shutdownTimeout: Infinity })).toEqual({ completed: 0, abandoned: 0 })
