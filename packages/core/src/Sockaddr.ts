@@ -125,8 +125,10 @@ const formatIPv6 = (b: Uint8Array): string => {
   return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLength).join(":")}`
 }
 
-/** The sockaddr of an IP literal and a port (0 to 65535; the caller validated both). */
-/** The sockaddr of `ip` and `port`; `scopeId` is an IPv6 address's interface index (its zone's). */
+/**
+ * The sockaddr of an IP address and a port (0 to 65535; the caller validated both); `scopeId` is an
+ * IPv6 address's interface index (its zone's).
+ */
 export const encodeIp = (ip: Ip, port: number, scopeId = 0): Uint8Array => {
   const out = new Uint8Array(ip.family === "IPv4" ? SOCKADDR_IN : SOCKADDR_IN6)
   const view = new DataView(out.buffer)

@@ -19,8 +19,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <vector>
 
 #include "loop_class.h"

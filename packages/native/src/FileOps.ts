@@ -340,10 +340,10 @@ export const fillOpen = (
   return slot
 }
 
-/** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
 /** The site of a stat of an fd (shared: a site is never changed). */
 const FSTAT: Errors.Site = { syscall: "fstat" }
 
+/** A stat request; validates pathOrFd. Its value is the stats read from its own statx buffer. */
 const fillStat = (r: Requests, pathOrFd: unknown, follow: boolean, deadline: number): number => {
   const statx = Arena.zeroed(Stats.STATX_SIZE)
   const t = r.table

@@ -208,7 +208,8 @@ export const submitAddress = (
 ): T.RequestHandle => {
   Validate.fd(fd)
   Validate.buffer(address, "address")
-  if (Validate.lengthOf(address) < 2) throw new RangeError("address must hold a sockaddr (at least its 2-byte family)")
+  if (Validate.lengthOf(address) < 2)
+    throw Validate.rangeError("address must hold a sockaddr (at least its 2-byte family)")
   const d = Validate.deadline(deadline)
   Validate.callback(callback)
   return r.callback(r.fill(op, 0, fd, address, 0, 0, 0, d), callback)

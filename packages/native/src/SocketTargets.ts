@@ -49,7 +49,7 @@ export const endpointOf = (ip: Ip, port: number, dualStack = false): Endpoint =>
 })
 
 const unixEndpoint = (path: unknown, name: string): Endpoint => {
-  if (typeof path !== "string") throw new TypeError(`${name}.path must be a string, got ${typeof path}`)
+  if (typeof path !== "string") throw Validate.typeError(`${name}.path must be a string, got ${typeof path}`)
   const sockaddr = Sockaddr.encodeUnix(path)
   if (typeof sockaddr === "string") throw invalidValue(`${name}.path`, `${sockaddr}`)
   return { domain: Sockaddr.AF_UNIX, sockaddr, dualStack: false }
@@ -94,7 +94,7 @@ const port = (value: unknown, name: string): number => Validate.integer(value, n
 
 const target = (value: unknown, name: string): Record<string, unknown> => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object ({ host, port } or { path })`)
+    throw Validate.typeError(`${name} must be an object ({ host, port } or { path })`)
   }
   return value as Record<string, unknown>
 }
@@ -142,7 +142,7 @@ export const listenPlan = (value: unknown): ListenPlan => {
     if (options.ipv6Only) return { endpoints: [endpointOf(ANY_V6, p)], ...options }
     return { endpoints: [endpointOf(ANY_V6, p, true), endpointOf(ANY_V4, p)], ...options }
   }
-  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
+  if (typeof host !== "string") throw Validate.typeError(`host must be a string, got ${typeof host}`)
   const ip = Sockaddr.parseIp(host)
   return { endpoints: ip === undefined ? { host, port: p } : [endpointOf(ip, p)], ...options }
 }
@@ -152,7 +152,7 @@ export const connectPlan = (value: unknown): Endpoints => {
   const t = target(value, "connect target")
   if (t["path"] !== undefined) return [unixEndpoint(t["path"], "target")]
   const host = t["host"]
-  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`)
+  if (typeof host !== "string") throw Validate.typeError(`host must be a string, got ${typeof host}`)
   if (host === "") throw invalidValue("host", "must not be empty")
   // Port 0 goes to the kernel, which refuses it (ECONNREFUSED), as node:net's connect.
   const p = port(t["port"], "port")

@@ -24,10 +24,10 @@ const describe = (value: unknown): string =>
 const coded = <E extends Error>(error: E, code: string): E => Object.assign(error, { code })
 
 /** An argument of the wrong type, as Node reports it (ERR_INVALID_ARG_TYPE). */
-const typeError = (message: string): TypeError => coded(new TypeError(message), "ERR_INVALID_ARG_TYPE")
+export const typeError = (message: string): TypeError => coded(new TypeError(message), "ERR_INVALID_ARG_TYPE")
 
 /** An argument out of its range, as Node reports it (ERR_OUT_OF_RANGE). */
-const rangeError = (message: string): RangeError => coded(new RangeError(message), "ERR_OUT_OF_RANGE")
+export const rangeError = (message: string): RangeError => coded(new RangeError(message), "ERR_OUT_OF_RANGE")
 
 export const fd = (value: unknown): number => {
   if (typeof value !== "number") throw typeError(`fd must be a number, got ${typeof value}`)

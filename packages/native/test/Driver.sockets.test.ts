@@ -282,7 +282,12 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(() => ring.listen({ port: -1 })).toThrow(RangeError)
     expect(() => ring.listen({ path: "a\0b" })).toThrow(TypeError)
     expect(() => ring.listen({ path: "x".repeat(200) })).toThrow(TypeError)
-    expect(() => ring.listen(null as never)).toThrow(TypeError)
+    expect(() => ring.listen(null as never)).toThrow(
+      expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_ARG_TYPE" }),
+    )
+    expect(() => ring.connect({ host: 1 as never, port: 80 })).toThrow(
+      expect.objectContaining({ name: "TypeError", code: "ERR_INVALID_ARG_TYPE" }),
+    )
     expect(() => ring.connect({ host: 1 as never, port: 80 })).toThrow(TypeError)
     expect(() => ring.connect({ host: "127.0.0.1", port: 80 }, { noDelay: "yes" as never })).toThrow(TypeError)
     expect(() => ring.accept(-1)).toThrow(RangeError)
