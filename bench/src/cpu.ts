@@ -5,6 +5,9 @@
  * thread, the ring's loop threads ("iou-loop"; "MainThread" before the loop named itself), libuv's
  * threadpool ("libuv-worker") and the rest (V8's GC and compiler threads). Lets each variant's row
  * say which thread did the work, e.g. fs.read keeping the threadpool busy while the JS thread waits.
+ * A window's share is taken thread by thread (cpuNow's snapshot, addCpu): a thread that started
+ * within it counts from 0, one that exited within it is not counted (its time before the window
+ * must not be subtracted from the others').
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -20,9 +23,12 @@ const TICK = 1 / 100 // USER_HZ
 
 export const zeroCpu = (): Cpu => ({ js: 0, loop: 0, pool: 0, other: 0 })
 
-/** Seconds of CPU each kind of thread has used so far (zeros where /proc is not there). */
-export const cpuNow = (): Cpu => {
-  const out = zeroCpu()
+/** Seconds of CPU each thread has used so far, by thread id, with its kind. */
+export type CpuSnapshot = Map<string, { readonly kind: keyof Cpu; readonly seconds: number }>
+
+/** Every thread's CPU so far (empty where /proc is not there). */
+export const cpuNow = (): CpuSnapshot => {
+  const out: CpuSnapshot = new Map()
   if (os.platform() !== "linux") return out
   let tids: Array<string>
   try {
@@ -51,17 +57,20 @@ export const cpuNow = (): Cpu => {
     } catch {
       // no schedstat (an older kernel or it exited meanwhile): the ticks
     }
-    if (tid === pid) out.js += seconds
-    else if (comm === "libuv-worker") out.pool += seconds
-    else if (comm === "iou-loop" || comm === "MainThread") out.loop += seconds
-    else out.other += seconds
+    const kind: keyof Cpu =
+      tid === pid
+        ? "js"
+        : comm === "libuv-worker"
+          ? "pool"
+          : comm === "iou-loop" || comm === "MainThread"
+            ? "loop"
+            : "other"
+    out.set(tid, { kind, seconds })
   }
   return out
 }
 
-export const addCpu = (into: Cpu, a: Cpu, b: Cpu): void => {
-  into.js += b.js - a.js
-  into.loop += b.loop - a.loop
-  into.pool += b.pool - a.pool
-  into.other += b.other - a.other
+/** Adds to `into` what each thread alive at `b` used since `a` (from 0 for one started since). */
+export const addCpu = (into: Cpu, a: CpuSnapshot, b: CpuSnapshot): void => {
+  for (const [tid, now] of b) into[now.kind] += now.seconds - (a.get(tid)?.seconds ?? 0)
 }

@@ -11,7 +11,10 @@
  *   BENCH_READ_DEPTHS   the read suite's depths (default 1,16,64,256; quick 1,64)
  *   BENCH_ENGINES=a,b   the Driver engines whose ring variants run side by side (default inline,thread)
  *   BENCH_CPU_PROFILE=f write a V8 CPU profile of the measured comparisons only (not start-up) to f
- *   IOU_BENCH_DIR=dir   where the data file and the write benchmark's files go (default: os.tmpdir())
+ *   IOU_BENCH_DIR=dir   where the data file, the write benchmark's files and the small files go (default: os.tmpdir())
+ *
+ * and BENCH_COMPARISONS, BENCH_WRITE_MIB, BENCH_MEMORY_OPS, BENCH_SOAK_REQUESTS, BENCH_SOAK_SEED,
+ * BENCH_PEER, BENCH_PEER_CPUS, BENCH_IDLE_SPIN, BENCH_BASELINE (bench/README.md, Settings).
  */
 import type { DriverStats } from "@iou/native"
 import { spawnSync } from "node:child_process"

@@ -17,9 +17,12 @@ for (const variant of ["Driver callback", "Driver Promise", "Effect service"]) {
   fs.mkdirSync(root, { recursive: true })
   const file = path.join(root, `${variant.replace(/\W+/g, "-").toLowerCase()}-qd${depth}.cpuprofile`)
   console.log(`\n## ${variant}, QD ${depth}`)
-  const run = spawnSync(process.execPath, [...process.execArgv, path.join(here, "main.ts"), "read"], {
+  // One engine (BENCH_ENGINES, default inline), so that each profile is of one variant alone; with
+  // --expose-gc, as `npm run bench`, for the settle's collection before each round.
+  const run = spawnSync(process.execPath, [...process.execArgv, "--expose-gc", path.join(here, "main.ts"), "read"], {
     env: {
       ...process.env,
+      BENCH_ENGINES: process.env["BENCH_ENGINES"]?.split(",")[0] ?? "inline",
       BENCH_READ_DEPTHS: depth,
       BENCH_CPU_PROFILE: file,
       BENCH_ONLY: variant,

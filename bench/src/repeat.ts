@@ -94,9 +94,18 @@ const summarise = (name: string, runs: ReadonlyArray<TargetResult | undefined>):
   const decided = seen.filter((t) => t.met !== undefined)
   const metRuns = decided.filter((t) => t.met === true).length
   const each = runs.map((t) => (t === undefined ? "–" : `${t.measured} (${t.wanted})`)).join("; ")
+  // A reported row (another engine's) is not judged: its figures, not a count of runs that met it.
+  const measured =
+    first.reported === true
+      ? seen.length === 1
+        ? first.measured
+        : `${seen.length} runs (in the note)`
+      : decided.length === 0
+        ? "not measured"
+        : `met in ${metRuns} of ${decided.length}`
   return {
     name,
-    measured: decided.length === 0 ? "not measured" : `met in ${metRuns} of ${decided.length}`,
+    measured,
     wanted: first.wanted,
     met: first.reported || decided.length === 0 ? undefined : metRuns * 2 >= decided.length,
     reported: first.reported,

@@ -199,11 +199,13 @@ export const evaluateTargets = (
       })
     }
   }
-  // Earlier targets (the thread engine's first benchmarks), now checked on the first engine of the run.
+  // Earlier targets (the thread engine's first benchmarks), on the first engine of the run: judged
+  // when it is the default (inline) engine, as every target, else reported beside the others.
   const first = engines[0]
   if (first !== undefined) {
     const e = (name: string) => withEngine(name, first)
-    out.push(
+    const judged = (t: TargetResult | undefined) => (first === "inline" ? t : reported(t))
+    const earlier: Array<TargetResult | undefined> = [
       ratioTarget(
         results,
         `[${first}] QD64 Driver Promise vs FileHandle.read`,
@@ -215,16 +217,17 @@ export const evaluateTargets = (
       ratioTarget(results, `[${first}] QD64 Driver callback vs fs.read`, "read-qd64", e(RING_CB), FS_READ, 1.2),
       ratioTarget(results, `[${first}] QD64 Effect service vs FileHandle.read`, "read-qd64", e(EFFECT), BASELINE, 1.5),
       ratioTarget(results, `[${first}] QD64 Driver callback vs fio io_uring`, "fio", e(RING_CB), FIO, 0.5),
-    )
+    ]
     if (results.some((r) => r.id === "nop")) {
       const nop = rateOf(results, "nop", e(NOP_CB_BATCHED))
-      out.push({
+      earlier.push({
         name: `[${first}] nop, callback API, batched`,
         measured: nop === undefined ? "not measured" : `${si(nop)} ops/s`,
         wanted: ">= 1M ops/s",
         met: nop === undefined ? undefined : nop >= 1e6,
       })
     }
+    out.push(...earlier.map(judged))
   }
   if (results.some((r) => r.id === "memory")) {
     const growth = extraOf(results, "memory", "rssGrowth")

@@ -18,27 +18,49 @@ import { runMain } from "@effect/platform-node/NodeRuntime"
 import { Config, Effect, Schedule, Schema, type Scope } from "effect"
 import * as Prom from "prom-client"
 import { IoUring, IoUringMetrics, NodeIoUring } from "@iou/effect"
+import * as util from "node:util"
+import { fail } from "./cli.ts"
+import { formatAddress, ListenError } from "./sockets.ts"
 
-/** Serves `registry` at GET /metrics on 127.0.0.1:`port` (0: any free port) until the scope closes. */
+/**
+ * Serves `registry` at GET /metrics on 127.0.0.1:`port` (0: any free port) until the scope closes;
+ * a port node:http cannot listen on (in use, not allowed) is a ListenError.
+ */
 export const serveMetrics = (
   registry: Prom.Registry,
   port: number,
-): Effect.Effect<{ readonly port: number }, never, Scope.Scope> =>
+): Effect.Effect<{ readonly port: number }, ListenError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.promise(async () => {
-      const server = http.createServer((request, response) => {
-        if (request.method !== "GET" || request.url !== "/metrics") {
-          response.writeHead(404).end("try GET /metrics\n")
-          return
-        }
-        registry.metrics().then(
-          (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
-          (error: unknown) => response.writeHead(500).end(String(error)),
-        )
-      })
-      server.listen(port, "127.0.0.1")
-      await once(server, "listening")
-      return server
+    Effect.tryPromise({
+      catch: (error) => {
+        const code = (error as NodeJS.ErrnoException).code
+        const what =
+          typeof (error as NodeJS.ErrnoException).errno === "number"
+            ? `${util.getSystemErrorMessage((error as NodeJS.ErrnoException).errno!)} (${code})`
+            : String(code ?? error)
+        return new ListenError({
+          host: "127.0.0.1",
+          port,
+          code,
+          message: `cannot listen on ${formatAddress("127.0.0.1", port)}: ${what}`,
+          cause: error,
+        })
+      },
+      try: async () => {
+        const server = http.createServer((request, response) => {
+          if (request.method !== "GET" || request.url !== "/metrics") {
+            response.writeHead(404).end("try GET /metrics\n")
+            return
+          }
+          registry.metrics().then(
+            (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
+            (error: unknown) => response.writeHead(500).end(String(error)),
+          )
+        })
+        server.listen(port, "127.0.0.1")
+        await once(server, "listening")
+        return server
+      },
     }),
     (server) =>
       Effect.promise(
@@ -96,6 +118,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const server = yield* serveMetrics(registry, port)
     yield* Effect.logInfo(`metrics on http://127.0.0.1:${server.port}/metrics`)
     yield* work
-  }).pipe(Effect.scoped, Effect.provide(NodeIoUring.layerConfig))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(NodeIoUring.layerConfig),
+    Effect.catchTags({
+      ListenError: (error) => fail("metrics", error.message),
+      ConfigError: (error) => fail("metrics", error.message),
+      IoUringError: (error) => fail("metrics", error.message),
+    }),
+  )
   runMain(main)
 }

@@ -7,13 +7,24 @@
  * a write the kernel is still carrying out, which must not hold up the JS thread.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync as makeTempDir, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { probe } from "../src/index.ts"
 import { runChild, SRC_INDEX } from "./helpers.ts"
+
+/** The temporary directories this file's tests made here, removed after each test. */
+const made: Array<string> = []
+const tempDir = (prefix: string): string => {
+  const dir = makeTempDir(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -161,7 +172,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // set when the environment's teardown runs the close's pass. That pass must not close the fd
     // under the host loop's poll (libuv aborts the process on the add of a closed fd): the loop
     // keeps it open until the binding, having stopped the poll, frees the loop.
-    const file = join(mkdtempSync(join(tmpdir(), "iou-exit-")), "small")
+    const file = join(tempDir("iou-exit-"), "small")
     writeFileSync(file, "a small file")
     const r = await runBare(
       `const { Worker } = await import("node:worker_threads")
@@ -240,7 +251,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // closed by the teardown itself; no test can time that.) The binding closes the fd: the main
     // thread then reads end of stream from the other end (a leaked fd would hold the FIFO's write
     // end or the accepted connection open: EAGAIN, or the receive's deadline).
-    const fifo = join(mkdtempSync(join(tmpdir(), "iou-fifo-")), "fifo")
+    const fifo = join(tempDir("iou-fifo-"), "fifo")
     execFileSync("mkfifo", [fifo])
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
@@ -327,7 +338,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // completes at once and its read waits for data. Once the worker is gone and the main thread's
     // own fd is closed, a non-blocking open for writing finds a reader only if the worker's fd leaked
     // (ENXIO otherwise).
-    const fifo = join(mkdtempSync(join(tmpdir(), "iou-fifo-")), "fifo")
+    const fifo = join(tempDir("iou-fifo-"), "fifo")
     execFileSync("mkfifo", [fifo])
     const r = await runBare(
       `const { Worker } = await import("node:worker_threads")
@@ -442,7 +453,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
   }, 90_000)
 
   it("closeOnExit on open: a terminated worker's files opened with it are closed (Promise and callback forms); one opened without it stays open", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "iou-open-exit-"))
+    const dir = tempDir("iou-open-exit-")
     const r = await runBare(
       `const { Worker } = await import("node:worker_threads")
        const { readlinkSync, writeFileSync, closeSync } = await import("node:fs")
@@ -483,7 +494,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
   }, 90_000)
 
   it("readFile: a worker that ends right after its Driver's close() resolved, with a readFile still between two steps, leaves no fd on the file (both engines)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "iou-readfile-exit-"))
+    const dir = tempDir("iou-readfile-exit-")
     const r = await runBare(
       `const { Worker } = await import("node:worker_threads")
        const { writeFileSync } = await import("node:fs")
@@ -580,7 +591,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // the worker terminated meanwhile leaves no socket behind with closeOnExit, one without it
     // (the socket exists from the connect's first step, before anything is handed over). A Unix
     // listener's socket file is removed, as Node's server removes it.
-    const dir = mkdtempSync(join(tmpdir(), "iou-exit-"))
+    const dir = tempDir("iou-exit-")
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
@@ -643,7 +654,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // returning to its event loop, so the bind's completion never reaches JavaScript: the path was
     // marked before the bind was sent. Then a socket marked with a path it is not bound to (as a
     // listen whose bind failed on another server's file): terminated, it leaves that file.
-    const dir = mkdtempSync(join(tmpdir(), "iou-bound-"))
+    const dir = tempDir("iou-bound-")
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
@@ -755,7 +766,7 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     // maxInFlight 1, held by a pending accept: the marked listener's close waits in the loop (taken,
     // the kernel has not run it: the loop's stop abandons it), or with 40 accepts queued before it
     // in the Driver's own queue. Either way the kernel has not closed the fd; the binding must.
-    const dir = mkdtempSync(join(tmpdir(), "iou-room-"))
+    const dir = tempDir("iou-room-")
     const r = await runBare(
       `const { Driver } = await import(process.env.SRC_URL)
        const { Worker } = await import("node:worker_threads")
