@@ -350,6 +350,18 @@ export class Delivery {
     if (closing !== undefined && closing.inKernel) this.closingFds.delete(fd)
   }
 
+  /**
+   * Whether requests on `fd` are refused (EBADF): while its closeFd waits for the requests it
+   * cancelled, the number still names the file being closed. Once the close has been sent the
+   * number is free: anyone (node:fs, another Driver or thread) may be given it for a new file before
+   * the close's completion reaches JavaScript, and that file's requests are not refused. (A second
+   * closeFd of the number is, until the close completed: Requests.startCloseFd.)
+   */
+  refusesFd(fd: number): boolean {
+    const closing = this.closingFds.get(fd)
+    return closing !== undefined && !closing.inKernel
+  }
+
   /** A call on `fd` off the ring started (offRing). */
   startedOffRing(fd: number): void {
     this.offRing.set(fd, (this.offRing.get(fd) ?? 0) + 1)

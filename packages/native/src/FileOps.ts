@@ -419,7 +419,7 @@ const truncateOffRing = (
 ): Promise<void> => {
   if (r.shutdown.closing) return Promise.reject(Errors.closedError("ftruncate", fd))
   if (Validate.aborted(signal)) return Promise.reject(Errors.abortError("ftruncate", fd, Validate.abortReason(signal)))
-  if (r.delivery.closingFds.has(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
+  if (r.delivery.refusesFd(fd)) return Promise.reject(Errors.closingFdError("ftruncate", fd))
   // fs.ftruncate takes a safe integer; no file system holds a file this large (the kernel's EFBIG).
   if (length > Number.MAX_SAFE_INTEGER)
     return Promise.reject(Errors.errnoError(-constants.errno.EFBIG, "ftruncate", fd))

@@ -364,11 +364,14 @@ export class Requests implements Multishot {
     return true
   }
 
-  /** Whether the request in `slot` acts on an fd that closeFd is closing (the close itself excepted). */
+  /**
+   * Whether the request in `slot` acts on an fd that closeFd is closing and has not sent its close
+   * yet (the close itself excepted; Delivery.refusesFd).
+   */
   private onClosingFd(slot: number): boolean {
     const t = this.table
     const op = t.op[slot]!
-    return op !== OPERATIONS.closeFd.op && BY_OP[op]!.onFd && this.delivery.closingFds.has(t.fd[slot]!)
+    return op !== OPERATIONS.closeFd.op && BY_OP[op]!.onFd && this.delivery.refusesFd(t.fd[slot]!)
   }
 
   /** refusal()'s error for a request it refuses, the first reason in refusal()'s order. */
@@ -430,6 +433,8 @@ export class Requests implements Multishot {
    */
   startCloseFd(fd: number, callback: T.Callback): void {
     const closing = this.delivery.closingFds
+    // A second close of a number whose close has not completed is refused, sent or not: the
+    // number may already name a file this Driver's open is making, which it must not close.
     if (closing.has(fd)) {
       process.nextTick(callback, Errors.closingFdError("close", fd), 0)
       return

@@ -359,6 +359,35 @@ describe.skipIf(!supported)(`the file operations${supported ? "" : ` (skipped: $
       expect(ring.stats().outstanding).toBe(0)
     })
 
+    it("once its close is sent, closeFd's number is free: a file opened elsewhere with it meanwhile is read, not refused", async () => {
+      // node:fs opens a file while the ring's close of the same number is done in the kernel and
+      // its completion has not reached JavaScript (the thread engine's loop runs it at once): the
+      // new file gets the number, and its requests go through (its closeFd once the first resolved).
+      const ring = open()
+      const dir = tempDir()
+      writeFileSync(join(dir, "a"), "a")
+      writeFileSync(join(dir, "b"), "b")
+      let reused = 0
+      for (let i = 0; i < 20; i++) {
+        const first = openSync(join(dir, "a"), "r")
+        const closing = ring.closeFd(first)
+        await null
+        const until = performance.now() + 5
+        while (performance.now() < until) {
+          // the loop thread (thread engine) closes the fd meanwhile
+        }
+        const second = openSync(join(dir, "b"), "r")
+        if (second === first) reused++
+        const into = Buffer.alloc(1)
+        expect(await ring.readAt(second, into, 0)).toBe(1)
+        expect(into.toString()).toBe("b")
+        await closing
+        await ring.closeFd(second)
+        expect(isOpen(second)).toBe(false)
+      }
+      if (ring.config.engine === "thread") expect(reused).toBeGreaterThan(0)
+    })
+
     it("closeFd in the turn of the requests it cancels: each ends with EBADF, those the loop has no room for too (none with AbortError)", async () => {
       // Size 2: of the three reads sent in one turn, the inline engine stages all three for the
       // turn's batch and the loop takes two; the third goes to the backpressure queue when closeFd
