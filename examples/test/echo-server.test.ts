@@ -7,20 +7,12 @@ import * as net from "node:net"
 import { once } from "node:events"
 import { describe, expect, it } from "vitest"
 import { probe } from "@iou/native"
-import { run, start } from "./programs.ts"
+import { expectOneLine, run, start } from "./programs.ts"
 
 const connect = async (host: string, port: number): Promise<net.Socket> => {
   const socket = net.connect({ host, port })
   await once(socket, "connect")
   return socket
-}
-
-/** One line on stderr, nothing that looks like a stack frame, exit code 1. */
-const expectOneLine = (r: ReturnType<typeof run>, line: string | RegExp) => {
-  expect(r.status, r.output).toBe(1)
-  expect(r.stderr.trimEnd().split("\n"), r.output).toHaveLength(1)
-  expect(r.stderr.trimEnd()).toMatch(line)
-  expect(r.output).not.toMatch(/^\s+at /m)
 }
 
 describe.skipIf(!probe().supported)("echo (skipped where the kernel refuses io_uring)", () => {

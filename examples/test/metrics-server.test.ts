@@ -7,7 +7,7 @@ import * as net from "node:net"
 import { once } from "node:events"
 import { describe, expect, it } from "vitest"
 import { probe } from "@iou/native"
-import { run, start } from "./programs.ts"
+import { expectOneLine, run, start } from "./programs.ts"
 
 const value = (text: string, name: string): number => {
   const line = text.split("\n").find((line) => line.startsWith(`${name}{ring="default"} `))
@@ -36,25 +36,19 @@ describe.skipIf(!probe().supported)("metrics (skipped where the kernel refuses i
   })
 
   it("a port in use or a bad setting is one line on stderr and exit code 1, as the other examples", async () => {
-    const oneLine = (r: ReturnType<typeof run>, line: string | RegExp) => {
-      expect(r.status, r.output).toBe(1)
-      expect(r.stderr.trimEnd().split("\n"), r.output).toHaveLength(1)
-      expect(r.stderr.trimEnd()).toMatch(line)
-      expect(r.output).not.toMatch(/^\s+at /m)
-    }
     const taken = net.createServer()
     taken.listen(0, "127.0.0.1")
     await once(taken, "listening")
     const port = (taken.address() as net.AddressInfo).port
     try {
-      oneLine(
+      expectOneLine(
         run("metrics-server.ts", [], { env: { PORT: String(port) } }),
         `metrics: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`,
       )
     } finally {
       taken.close()
     }
-    oneLine(run("metrics-server.ts", [], { env: { PORT: "abc" } }), /^metrics: .*PORT/)
-    oneLine(run("metrics-server.ts", [], { env: { PORT: "0", IOU_SIZE: "bogus" } }), /^metrics: .*IOU_SIZE/)
+    expectOneLine(run("metrics-server.ts", [], { env: { PORT: "abc" } }), /^metrics: .*PORT/)
+    expectOneLine(run("metrics-server.ts", [], { env: { PORT: "0", IOU_SIZE: "bogus" } }), /^metrics: .*IOU_SIZE/)
   }, 30_000)
 })

@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { expect } from "vitest"
 
 export const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -91,4 +92,12 @@ export const start = (program: string, env: Record<string, string> = {}): Starte
     return closed
   }
   return { child, output: () => output, waitFor, stop }
+}
+
+/** One line on stderr, nothing that looks like a stack frame, exit code 1. */
+export const expectOneLine = (r: ReturnType<typeof run>, line: string | RegExp) => {
+  expect(r.status, r.output).toBe(1)
+  expect(r.stderr.trimEnd().split("\n"), r.output).toHaveLength(1)
+  expect(r.stderr.trimEnd()).toMatch(line)
+  expect(r.output).not.toMatch(/^\s+at /m)
 }

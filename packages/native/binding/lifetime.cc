@@ -134,10 +134,10 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
   int rc = 0;
   if (inline_) {
     rc = uv_timer_init(uv_loop, &slot->timer);
-    if (rc == 0) slot->open_handles = 1;
+    if (rc == 0) slot->uv_open_count = 1;
   } else {
     rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
-    if (rc == 0) slot->open_handles = 1;
+    if (rc == 0) slot->uv_open_count = 1;
   }
   if (rc < 0) {
     delete slot;
@@ -166,7 +166,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     counter_fd_ = iou_loop_inline_wake(loop_) == IOU_INLINE_WAKE_EVENTFD;
     rc = uv_poll_init(uv_loop, &slot->poll, iou_loop_fd(loop_));
     if (rc == 0) {
-      slot->open_handles++;
+      slot->uv_open_count++;
       rc = uv_poll_start(&slot->poll, UV_READABLE, OnReady);
     }
     if (rc < 0) {
@@ -303,7 +303,7 @@ void Loop::Ref() {
 void Loop::Unref() {
   if (async_ == nullptr) return;
   if (inline_) {
-    if (async_->open_handles > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
+    if (async_->uv_open_count > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
@@ -321,7 +321,7 @@ void Loop::AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
 // A handle's close callback; the last one is the last code of ours the handles run. JS thread.
 void Loop::OnClosed(uv_handle_t* handle) {
   AsyncSlot* slot = static_cast<AsyncSlot*>(handle->data);
-  if (--slot->open_handles > 0) return;
+  if (--slot->uv_open_count > 0) return;
   if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
   delete slot;
 }
@@ -333,13 +333,13 @@ void Loop::CloseAsync() {
   AsyncSlot* slot = async_;
   async_ = nullptr;
   slot->owner = nullptr;
-  if (slot->open_handles == 0) {
+  if (slot->uv_open_count == 0) {
     if (slot->hook != nullptr) napi_remove_async_cleanup_hook(slot->hook);
     delete slot;
     return;
   }
   if (inline_) {
-    if (slot->open_handles > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
+    if (slot->uv_open_count > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);

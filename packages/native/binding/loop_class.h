@@ -52,7 +52,7 @@ struct AsyncSlot {
   uv_async_t handle;  // thread engine
   uv_poll_t poll;     // inline engine: iou_loop_fd readable
   uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
-  int open_handles = 0;
+  int uv_open_count = 0;
   Loop* owner = nullptr;  // the Loop while it uses the handles; null once it closed them (Teardown)
   napi_async_cleanup_hook_handle hook = nullptr;
 };
