@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { probe } from "../src/index.ts"
-import { runChild, SRC_INDEX } from "./helpers.ts"
+import { runChild, SRC_INDEX, WORKER_SAFE_V8_FLAGS } from "./helpers.ts"
 
 /** The temporary directories this file's tests made here, removed after each test. */
 const made: Array<string> = []
@@ -46,7 +46,14 @@ const runBare = (body: string, timeoutMs = 30_000) =>
   new Promise<Exit>((done, fail) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=@iou/source", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", body],
+      [
+        ...WORKER_SAFE_V8_FLAGS,
+        "--conditions=@iou/source",
+        "--disable-warning=ExperimentalWarning",
+        "--input-type=module",
+        "-e",
+        body,
+      ],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SRC_URL, BINDING_URL } },
     )
     let stdout = ""
