@@ -1,19 +1,6 @@
 /**
- * Requests: one Driver's requests from the call that makes one to its end, built from the parts
- * that own the data:
- *
- * | part            | owns                                                                       |
- * | --------------- | -------------------------------------------------------------------------- |
- * | Validate.ts     | argument checks: TypeError/RangeError before anything changes              |
- * | Operations.ts   | one row per operation: op number, syscall name, methods                    |
- * | PendingTable.ts | every request from its call to its completion; the handle ⇄ tag codec      |
- * | Backpressure.ts | requests waiting for room in the loop's inbound queue, and their deadlines |
- * | Wire.ts         | the staging record and the completion records shared with the binding      |
- * | Delivery.ts     | the end of every request (from the loop or not), the quarantine, counters  |
- * | Submission.ts   | the path to the loop: staging, Loop.submit, publishing, refill             |
- * | Shutdown.ts     | close(): the shutdown drain, its timer, abandonment and the join           |
- * | Clock.ts        | the monotonic clock of every deadline                                      |
- * | Credentials.ts  | when to compare the process's credentials with the ring's                  |
+ * Requests: one Driver's requests from the call that makes one to its end, composed from the
+ * parts that own the data (the table of them: packages/native/README.md, "The Driver's parts").
  *
  * It fills a slot of the pending table, refuses the request before the loop or admits it, settles
  * it by Promise or by callback, cancels it, closes an fd once nothing is outstanding on it
