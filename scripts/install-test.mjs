@@ -9,10 +9,12 @@
 // 3. Runs a small Driver program and a small Effect program in each, type-checks a user's
 //    TypeScript file against the packed types, and checks that @iou/effect still imports and fails
 //    its layer with "Unavailable" when @iou/native is absent (as on a non-Linux machine).
+// 4. Runs the Driver program and Effect's FileSystem on the oldest Node release the engines field
+//    allows (when that is another line than this Node's), on its own prebuilt addon.
 //
 // Prints "ok - <check>" / "not ok - <check>" lines and, last, "install: N passed, N failed".
 import { execFileSync, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -251,6 +253,53 @@ const project = (label, installArgs) => {
 
 const withScripts = project("scripts", [])
 const noScripts = project("ignore-scripts", ["--ignore-scripts"])
+
+// ---- 4. the oldest Node line the package supports -------------------------------------------------
+
+// package.json's engines (">=22.19.0"): that release itself, from the registry's node-linux-<arch>
+// package (npm's cache keeps it; prepack fetched the same package for its headers), loads the
+// prebuilt addon made for its ABI, with no compiler, and runs the programs.
+const oldest = /^>=\s*(\d+\.\d+\.\d+)$/.exec(
+  JSON.parse(readFileSync(join(root, "packages", "native", "package.json"), "utf8")).engines.node,
+)?.[1]
+if (oldest !== undefined && oldest.split(".")[0] !== process.versions.node.split(".")[0]) {
+  const label = `node ${oldest}`
+  let oldNode
+  let abi
+  check(`${label}: the registry's node binary of that release`, () => {
+    const dir = join(work, `node-${oldest}`)
+    mkdirSync(dir)
+    const out = run("npm", ["pack", `node-linux-${process.arch}@${oldest}`, "--json", "--pack-destination", dir], dir)
+    const tarball = JSON.parse(out)[0].filename
+    run("tar", ["xzf", join(dir, tarball), "-C", dir, "--strip-components=1", "package/bin/node"], dir)
+    const node = join(dir, "bin", "node")
+    abi = run(node, ["-p", "process.versions.modules"], dir).trim()
+    oldNode = node
+    return `${run(node, ["--version"], dir).trim()}, ABI ${abi}`
+  })
+  if (oldNode !== undefined) {
+    check(`${label}: the native tarball holds a prebuilt addon for its ABI (${abi})`, () =>
+      assert(
+        (packed["@iou/native"]?.paths ?? []).some((p) => p.endsWith(`.abi${abi}.glibc.node`)),
+        `no prebuilds/linux-x64/*.abi${abi}.glibc.node`,
+      ),
+    )
+    check(`${label}: in the ignore-scripts project, the addon that loads is that prebuilt one`, () => {
+      const nativeDir = join(noScripts, "node_modules", "@iou", "native")
+      const path = run(
+        oldNode,
+        ["-e", `console.log(require("node-gyp-build").path(${JSON.stringify(nativeDir)}))`],
+        nativeDir,
+      ).trim()
+      assert(path.endsWith(`.abi${abi}.glibc.node`), `loaded ${path}`)
+      return path.slice(nativeDir.length + 1)
+    })
+    check(`${label}: a Driver program writes and reads a file`, () => run(oldNode, ["driver.mjs"], noScripts).trim())
+    check(`${label}: IoUringServices.layer gives Effect's FileSystem on the ring`, () =>
+      run(oldNode, ["services.mjs", "io_uring"], noScripts).trim(),
+    )
+  }
+}
 
 // The package's own switch for a compile where a prebuilt addon would load (build-native.mjs):
 // npm rebuild runs the install script, which compiles into build/Release, the directory
