@@ -7,10 +7,8 @@
 //                                           Node's ABI, else compile; in a checkout (test/
 //                                           exists), or with IOU_BUILD_FROM_SOURCE=1 (or npm's
 //                                           npm_config_build_from_source=true), always compile
-//   node build-native.mjs --prebuild        prepack: prebuildify for the running Node's ABI, and for
-//                                           the oldest Node line package.json's engines allows when
-//                                           that is another line (below), into
-//                                           prebuilds/linux-x64/@iou+native.abi<N>.glibc.node
+//   node build-native.mjs --prebuild        prepack: prebuildify for the running Node's ABI into
+//                                           prebuilds/linux-x64/node.abi<N>.glibc.node
 //   node build-native.mjs --clean-prebuilds postpack: removes prebuilds/ again, so that a stale
 //                                           prebuild never hides a change to the C sources
 //
@@ -27,25 +25,9 @@
 // this checkout's node_modules, then /usr and /usr/local. A directory counts only when its
 // include/node/node_version.h is the running Node's version: the headers must be those of the Node
 // that will load the addon, and npm runs install scripts with that Node.
-//
-// The other line's prebuild (Node 22 while the project runs Node 24) is compiled against the
-// headers of the oldest release engines allows (">=22.19.0": 22.19.0), so that it loads on that
-// release and every later one of the line (one ABI; a later release's headers may declare functions
-// an earlier one lacks). Those headers come from the registry's node-linux-<arch> package of that
-// version (`npm pack`, which npm's cache keeps), unpacked once into the temporary directory.
 import { spawnSync } from "node:child_process"
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-} from "node:fs"
+import { copyFileSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -91,99 +73,32 @@ if (!nodedir) {
 // node-gyp lets an inherited npm_config_nodedir (a user's npm config) win over --nodedir, so set both.
 const env = nodedir ? { ...process.env, npm_config_nodedir: nodedir } : process.env
 
-/** The oldest release package.json's engines allows (">=22.19.0" -> "22.19.0"). */
-const oldestSupported = () => {
-  const range = JSON.parse(readFileSync(join(here, "package.json"), "utf8")).engines.node
-  const version = /^>=\s*(\d+\.\d+\.\d+)$/.exec(range)?.[1]
-  if (!version) throw new Error(`build-native: engines.node is ${range}, not ">=X.Y.Z"`)
-  return version
-}
-
-/**
- * The environment for an npm command of this script's own: npm runs prepack with the packing
- * command's settings in npm_config_* (--json, the workspaces, the pack destination), which would
- * apply to it too; only those that say where and how to reach the registry are kept.
- */
-const registryEnv = () => {
-  const keep =
-    /^npm_config_(cache|registry|userconfig|globalconfig|offline|prefer_offline|prefer_online|proxy|https_proxy|noproxy|strict_ssl|cafile|ca|@.*:registry|\/\/.*)$/i
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || keep.test(k)))
-}
-
-/** A directory whose include/node holds the headers of node `version`, from the registry's package. */
-const registryHeaders = (version) => {
-  const dir = join(tmpdir(), `iou-node-headers-${version}`)
-  if (headersVersion(dir) === version) return dir
-  const scratch = mkdtempSync(join(tmpdir(), "iou-node-headers-"))
-  try {
-    const pkg = `node-linux-${process.arch}@${version}`
-    const packed = spawnSync("npm", ["pack", pkg, "--json", "--pack-destination", scratch], {
-      encoding: "utf8",
-      env: registryEnv(),
-    })
-    let tarball
-    try {
-      tarball = JSON.parse(packed.stdout)[0].filename
-    } catch {
-      throw new Error(`npm pack ${pkg} failed: ${packed.stderr || packed.error || packed.stdout}`)
-    }
-    const unpacked = spawnSync("tar", [
-      "xzf",
-      join(scratch, tarball),
-      "-C",
-      scratch,
-      "--strip-components=1",
-      "package/include",
-    ])
-    if (unpacked.status !== 0) throw new Error(`unpacking ${tarball} failed: ${unpacked.stderr}`)
-    rmSync(join(scratch, tarball))
-    if (headersVersion(scratch) !== version) throw new Error(`${tarball} holds no headers of node ${version}`)
-    rmSync(dir, { recursive: true, force: true })
-    renameSync(scratch, dir)
-    return dir
-  } finally {
-    rmSync(scratch, { recursive: true, force: true })
-  }
-}
-
-/** prebuildify for node `version` with the headers in `headers` (undefined: node-gyp fetches them). */
-const prebuild = (version, headers) =>
-  new Promise((done) => {
-    const prebuildify = require("prebuildify")
-    console.log(`build-native: prebuildify for node ${version}, headers in ${headers ?? "node-gyp's download"}`)
-    if (headers) process.env.npm_config_nodedir = headers
-    else delete process.env.npm_config_nodedir
-    prebuildify(
-      { cwd: here, targets: [{ runtime: "node", target: version }], napi: false, tagLibc: true, strip: true },
-      (error) => {
-        if (error) {
-          console.error(`build-native: prebuildify for node ${version} failed: ${error.message ?? error}`)
-          process.exit(1)
-        }
-        done()
-      },
-    )
-  })
-
 if (mode === "--prebuild") {
-  const oldest = oldestSupported()
-  // The other line first: the running Node's build is the one left in build/ for the checkout.
-  if (oldest.split(".")[0] !== process.versions.node.split(".")[0]) {
-    let headers
-    try {
-      headers = registryHeaders(oldest)
-    } catch (error) {
-      console.error(`build-native: no headers of node ${oldest}: ${error.message}`)
-      process.exit(1)
-    }
-    await prebuild(oldest, headers)
-  }
-  await prebuild(process.versions.node, nodedir)
-  // prebuildify moves build/Release/iou.node into prebuilds/; copy the running Node's back so that
-  // the checkout still loads its own build once postpack has removed prebuilds/.
-  const dir = join(here, "prebuilds", `${process.platform}-${process.arch}`)
-  const built = readdirSync(dir).find((f) => f.includes(`.abi${process.versions.modules}.`))
-  if (built) copyFileSync(join(dir, built), join(here, "build", "Release", "iou.node"))
+  const prebuildify = require("prebuildify")
+  console.log(
+    `build-native: prebuildify for node ${process.versions.node} (ABI ${process.versions.modules}), headers in ${nodedir ?? "node-gyp's download"}`,
+  )
+  if (nodedir) process.env.npm_config_nodedir = nodedir
+  prebuildify(
+    {
+      cwd: here,
+      targets: [{ runtime: "node", target: process.versions.node }],
+      napi: false,
+      tagLibc: true,
+      strip: true,
+    },
+    (error) => {
+      if (error) {
+        console.error(`build-native: prebuildify failed: ${error.message ?? error}`)
+        process.exit(1)
+      }
+      // prebuildify moves build/Release/iou.node into prebuilds/; copy it back so that the checkout
+      // still loads its own build once postpack has removed prebuilds/.
+      const dir = join(here, "prebuilds", `${process.platform}-${process.arch}`)
+      const built = readdirSync(dir).find((f) => f.includes(`.abi${process.versions.modules}.`))
+      if (built) copyFileSync(join(dir, built), join(here, "build", "Release", "iou.node"))
+    },
+  )
 } else {
   if (!checkout && process.env.npm_config_build_from_source !== "true" && process.env.IOU_BUILD_FROM_SOURCE !== "1") {
     try {

@@ -290,8 +290,14 @@ export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
 /** The oldest Linux release with everything every config needs. */
 export const MINIMUM_KERNEL = "5.13"
 
-/** The oldest Node the package supports: its package.json's `engines.node` (a test compares them). */
-export const MINIMUM_NODE = "22.19.0"
+/**
+ * The oldest Node the package supports: its package.json's `engines.node` (a test compares them).
+ * Not Node 22: its V8 (12.4) moves an ArrayBuffer's memory with realloc() when `transfer(length)`
+ * changes its length, even while a request holds that memory (binding/wire.cc keeps the
+ * BackingStore, which does not stop it): the kernel would then read or write freed memory. Node
+ * 24's V8 copies into new memory instead.
+ */
+export const MINIMUM_NODE = "24.0.0"
 
 /**
  * Why Node `version` is too old for this package, or undefined. Importing still works on an older

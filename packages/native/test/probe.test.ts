@@ -211,9 +211,9 @@ describe("probe", () => {
     ).engines.node
     expect(engines).toBe(`>=${MINIMUM_NODE}`)
     expect(nodeTooOld()).toBeUndefined()
-    for (const newer of [MINIMUM_NODE, "22.19.1", "22.20.0", "24.0.0", "100.0.0"])
+    for (const newer of [MINIMUM_NODE, "24.0.1", "24.21.0", "25.0.0", "100.0.0"])
       expect(nodeTooOld(newer)).toBeUndefined()
-    for (const older of ["20.20.2", "22.18.9", "22.12.0", "18.0.0"])
+    for (const older of ["20.20.2", "22.19.0", "22.23.5", "23.11.1", "18.0.0"])
       expect(nodeTooOld(older)).toBe(`@iou/native needs Node >= ${MINIMUM_NODE} (this is ${older})`)
   })
 
