@@ -7,7 +7,7 @@ import * as net from "node:net"
 import { once } from "node:events"
 import { describe, expect, it } from "vitest"
 import { probe } from "@iou/native"
-import { expectOneLine, run, start } from "./programs.ts"
+import { expectOneLine, run, start, withPortInUse } from "./programs.ts"
 
 const connect = async (host: string, port: number): Promise<net.Socket> => {
   const socket = net.connect({ host, port })
@@ -60,18 +60,12 @@ describe.skipIf(!probe().supported)("echo (skipped where the kernel refuses io_u
   }, 30_000)
 
   it("a port in use, an address this machine does not have, or a bad setting is one line on stderr and exit code 1", async () => {
-    const taken = net.createServer()
-    taken.listen(0, "127.0.0.1")
-    await once(taken, "listening")
-    const port = (taken.address() as net.AddressInfo).port
-    try {
+    await withPortInUse((port) =>
       expectOneLine(
         run("echo-server.ts", [], { env: { PORT: String(port) } }),
         `echo: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`,
-      )
-    } finally {
-      taken.close()
-    }
+      ),
+    )
     // 192.0.2.0/24 is reserved for documentation (RFC 5737): no machine has it.
     expectOneLine(
       run("echo-server.ts", [], { env: { HOST: "192.0.2.1", PORT: "0" } }),

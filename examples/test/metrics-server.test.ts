@@ -3,11 +3,9 @@
  * say what they count, and the counts agree with them (the program's work includes one request per
  * round whose deadline has passed: a timeout, which is not a failure).
  */
-import * as net from "node:net"
-import { once } from "node:events"
 import { describe, expect, it } from "vitest"
 import { probe } from "@iou/native"
-import { expectOneLine, run, start } from "./programs.ts"
+import { expectOneLine, run, start, withPortInUse } from "./programs.ts"
 
 const value = (text: string, name: string): number => {
   const line = text.split("\n").find((line) => line.startsWith(`${name}{ring="default"} `))
@@ -36,18 +34,12 @@ describe.skipIf(!probe().supported)("metrics (skipped where the kernel refuses i
   })
 
   it("a port in use or a bad setting is one line on stderr and exit code 1, as the other examples", async () => {
-    const taken = net.createServer()
-    taken.listen(0, "127.0.0.1")
-    await once(taken, "listening")
-    const port = (taken.address() as net.AddressInfo).port
-    try {
+    await withPortInUse((port) =>
       expectOneLine(
         run("metrics-server.ts", [], { env: { PORT: String(port) } }),
         `metrics: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`,
-      )
-    } finally {
-      taken.close()
-    }
+      ),
+    )
     expectOneLine(run("metrics-server.ts", [], { env: { PORT: "abc" } }), /^metrics: .*PORT/)
     expectOneLine(run("metrics-server.ts", [], { env: { PORT: "0", IOU_SIZE: "bogus" } }), /^metrics: .*IOU_SIZE/)
   }, 30_000)

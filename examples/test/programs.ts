@@ -5,6 +5,8 @@
  * line of its output, then stop it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { once } from "node:events"
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
@@ -100,4 +102,19 @@ export const expectOneLine = (r: ReturnType<typeof run>, line: string | RegExp) 
   expect(r.stderr.trimEnd().split("\n"), r.output).toHaveLength(1)
   expect(r.stderr.trimEnd()).toMatch(line)
   expect(r.output).not.toMatch(/^\s+at /m)
+}
+
+/**
+ * Runs `use` with a port of 127.0.0.1 that a node:net server holds (the examples' "address already
+ * in use" case), then frees it.
+ */
+export const withPortInUse = async (use: (port: number) => void): Promise<void> => {
+  const taken = net.createServer()
+  taken.listen(0, "127.0.0.1")
+  await once(taken, "listening")
+  try {
+    use((taken.address() as net.AddressInfo).port)
+  } finally {
+    taken.close()
+  }
 }

@@ -84,7 +84,7 @@ void Loop::ArmTimer() {
 // returns after its last notify, before the handle is closed.
 void Loop::Notify(void* ctx) {
   Loop* self = static_cast<Loop*>(ctx);
-  uv_async_send(&self->async_->handle);
+  uv_async_send(&self->async_->notify);
 }
 
 // Thread engine: drains every published completion into the completion area and hands each chunk

@@ -136,7 +136,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     rc = uv_timer_init(uv_loop, &slot->timer);
     if (rc == 0) slot->uv_open_count = 1;
   } else {
-    rc = uv_async_init(uv_loop, &slot->handle, OnAsync);
+    rc = uv_async_init(uv_loop, &slot->notify, OnAsync);
     if (rc == 0) slot->uv_open_count = 1;
   }
   if (rc < 0) {
@@ -144,7 +144,7 @@ Napi::Value Loop::JS_open(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env_, rc);
   }
   async_ = slot;
-  slot->handle.data = slot;
+  slot->notify.data = slot;
   slot->timer.data = slot;
   slot->poll.data = slot;
   Unref();
@@ -297,7 +297,7 @@ void Loop::Ref() {
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
-    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_->notify));
   }
 }
 void Loop::Unref() {
@@ -306,7 +306,7 @@ void Loop::Unref() {
     if (async_->uv_open_count > 1) uv_unref(reinterpret_cast<uv_handle_t*>(&async_->poll));
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_->timer));
   } else {
-    uv_unref(reinterpret_cast<uv_handle_t*>(&async_->handle));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&async_->notify));
   }
 }
 
@@ -342,7 +342,7 @@ void Loop::CloseAsync() {
     if (slot->uv_open_count > 1) uv_close(reinterpret_cast<uv_handle_t*>(&slot->poll), OnClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&slot->timer), OnClosed);
   } else {
-    uv_close(reinterpret_cast<uv_handle_t*>(&slot->handle), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&slot->notify), OnClosed);
   }
 }
 

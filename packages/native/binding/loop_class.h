@@ -49,7 +49,7 @@ void CloseMarked(int32_t fd, const std::string& path);
 // the slot. Owned by lifetime.cc; delivery.cc starts the timer and sends on the async handle. JS
 // thread (uv_async_send: the loop thread).
 struct AsyncSlot {
-  uv_async_t handle;  // thread engine
+  uv_async_t notify;  // thread engine: the loop thread's signal that completions wait
   uv_poll_t poll;     // inline engine: iou_loop_fd readable
   uv_timer_t timer;   // inline engine: iou_loop_timeout_ns
   int uv_open_count = 0;
