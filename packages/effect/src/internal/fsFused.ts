@@ -40,18 +40,18 @@ const NO_DEADLINE = 0
 const MAX_SAFE_POSITION = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** readFile's failure for a file larger than Node reads. */
-export const tooLarge = (path: string, size: number): Error =>
-  PlatformError.systemError({
+export const tooLarge = (path: string, size: number): Error => {
+  const description = `File size (${size}) is greater than 2 GiB`
+  return PlatformError.systemError({
     _tag: "Unknown",
     module: "FileSystem",
     method: "readFile",
     pathOrDescriptor: path,
-    description: `File size (${size}) is greater than 2 GiB`,
+    description,
     // As node:fs's, which NodeFileSystem's error carries.
-    cause: Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), {
-      code: "ERR_FS_FILE_TOO_LARGE",
-    }),
+    cause: Object.assign(new RangeError(description), { code: "ERR_FS_FILE_TOO_LARGE" }),
   })
+}
 
 /**
  * A Driver failure of operation `op` as the Cause the composed method fails with: the IoUringError
