@@ -15,6 +15,9 @@
  *                     [--api callback|promise|effect] [--pairs 7] [--windows 5] [--ms 400]
  *                     [--engine thread] [--peer c|node] [--cpus LIST] [--json file]
  *
+ * The same checkout on both sides (`--a . --b .`) is the control: its medians show how far this
+ * machine moves a row with nothing changed.
+ *
  * `--op read`: 4 KiB random reads (fixed-seed offsets) from a 64 MiB page-cached file in the
  * temporary directory; `--op write`: 4 KiB writes at the same offsets into a copy of that file made
  * for the run (page cache, no sync). `--op nop`: nops. `--op tcp`: `depth` TCP connections from the
