@@ -15,10 +15,11 @@
 //
 // Prints "ok - <check>" / "not ok - <check>" lines and, last, "install: N passed, N failed".
 import { execFileSync, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { downloadNode, oldestVersion } from "./oldest-node.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const bin = join(root, "node_modules", ".bin")
@@ -301,20 +302,14 @@ const noScripts = project("ignore-scripts", ["--ignore-scripts"])
 // package.json's engines (">=24.0.0"): that release itself, from the registry's node-linux-<arch>
 // package, loads the prebuilt addon of its ABI (compiled on the packing Node's newer headers), with
 // no compiler, and runs the programs.
-const oldest = /^>=\s*(\d+\.\d+\.\d+)$/.exec(
-  JSON.parse(readFileSync(join(root, "packages", "native", "package.json"), "utf8")).engines.node,
-)?.[1]
+const oldest = oldestVersion(root)
 if (oldest !== undefined && oldest !== process.versions.node) {
   const label = `node ${oldest}`
   let oldNode
   let abi
   check(`${label}: the registry's node binary of that release`, () => {
     const dir = join(work, `node-${oldest}`)
-    mkdirSync(dir)
-    const out = run("npm", ["pack", `node-linux-${process.arch}@${oldest}`, "--json", "--pack-destination", dir], dir)
-    const tarball = JSON.parse(out)[0].filename
-    run("tar", ["xzf", join(dir, tarball), "-C", dir, "--strip-components=1", "package/bin/node"], dir)
-    const node = join(dir, "bin", "node")
+    const node = downloadNode(oldest, dir, env)
     abi = run(node, ["-p", "process.versions.modules"], dir).trim()
     oldNode = node
     return `${run(node, ["--version"], dir).trim()}, ABI ${abi}`
