@@ -52,7 +52,7 @@ describe.skipIf(!supported)(`reliability${supported ? "" : ` (skipped: ${reason}
              let buf = new Uint8Array(4096)
              const r = ring.recv(p.b, buf, { exact: true })
              if (${JSON.stringify(mode)} === "transfer") buf.buffer.transfer()
-             else if (${JSON.stringify(mode)} === "resize") buf.buffer.transfer(8192)
+             else if (${JSON.stringify(mode)} === "resize") buf.buffer.transfer(round % 2 === 0 ? 8192 : 1)
              else if (${JSON.stringify(mode)} === "clone") structuredClone(buf.buffer, { transfer: [buf.buffer] })
              else if (round % 20 === 0) {
                const w = new Worker("import('node:worker_threads').then((w) => w.parentPort.once('message', () => process.exit(0)))", { eval: true })

@@ -124,8 +124,8 @@ export interface ChildResult {
  * protection keys (PKU), the V8 of Node 24 protects JIT code pages with them and may abort
  * the whole process with "Check failed: jit_page.has_value()" as workers start and end (public
  * reports show it under worker and WebAssembly churn); that check is in V8's bookkeeping of JIT
- * pages, which this package never touches. The CI host has PKU (its one abort was in a child whose workers exit while their
- * fibers run hot loops); a host without PKU never takes that path.
+ * pages, which this package never touches. The CI host has PKU (its one abort was in a child whose
+ * workers exit while their fibers run hot loops); a host without PKU never takes that path.
  */
 export const WORKER_SAFE_V8_FLAGS = ["--no-memory-protection-keys"]
 
