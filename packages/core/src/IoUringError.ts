@@ -45,7 +45,11 @@ export interface IoUringErrorFields {
   readonly address?: string | undefined
   /** The port a connect or bind was for (Node's `port`). */
   readonly port?: number | undefined
-  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. */
+  /**
+   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. For a readAt, writeAt, send or
+   * recv stopped by its deadline, a cancel or closeFd (ETIMEDOUT, ABORT_ERR, EBADF): the bytes it
+   * moved before it stopped.
+   */
   readonly bytes?: number | undefined
   readonly cause?: unknown
 }
@@ -67,7 +71,12 @@ export class IoUringError extends Error {
   readonly address: string | undefined
   /** The port a connect or bind was for, as node:net's errors carry it. */
   readonly port: number | undefined
-  /** For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. */
+  /**
+   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. For a
+   * readAt, writeAt, send or recv stopped by its deadline, a cancel or closeFd (ETIMEDOUT,
+   * ABORT_ERR, closeFd's EBADF): the bytes it moved before it stopped (in its buffer from its start,
+   * or the first of its data sent), 0 when none.
+   */
   readonly bytes: number | undefined
 
   constructor(message: string, fields: IoUringErrorFields) {

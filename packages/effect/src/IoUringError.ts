@@ -7,7 +7,7 @@
  *
  * | reason `_tag`   | code                        | what happened                                             |
  * | --------------- | --------------------------- | --------------------------------------------------------- |
- * | `Timeout`       | `ETIMEDOUT`                 | the request's `timeout` (its deadline in the loop) passed  |
+ * | `Timeout`       | `ETIMEDOUT`                 | the request's `timeout` (its deadline in the loop) passed (`bytes`: what a data request moved first) |
  * | `Closed`        | `ERR_IOU_CLOSED`            | the ring was closing or closed (its scope ended)          |
  * | `Abandoned`     | `ERR_IOU_ABANDONED`         | still outstanding when the shutdown timeout expired       |
  * | `UnexpectedEof` | `ERR_IOU_UNEXPECTED_EOF`    | `exact` read/recv met end of file or a closed peer first (`bytes`: what was filled) |
@@ -30,13 +30,17 @@ import * as PlatformError from "effect/PlatformError"
 import * as Socket from "effect/socket/Socket"
 
 /**
- * The request's deadline in the loop passed; the loop cancelled it in the kernel.
+ * The request's deadline in the loop passed; the loop cancelled it in the kernel. `bytes`, for
+ * readAt, writeAt, send and recv: what the request moved before that (in the buffer from its start,
+ * recv's from `offset`; or the first bytes of the data sent), 0 when none.
  *
  * @since 0.0.0
  */
-export class Timeout extends Data.TaggedError("Timeout")<{}> {
+export class Timeout extends Data.TaggedError("Timeout")<{ readonly bytes?: number | undefined }> {
   override get message(): string {
-    return "the request's deadline passed and it was cancelled in the kernel"
+    return this.bytes === undefined || this.bytes === 0
+      ? "the request's deadline passed and it was cancelled in the kernel"
+      : `the request's deadline passed after ${this.bytes} byte(s) and it was cancelled in the kernel`
   }
 }
 
@@ -145,15 +149,15 @@ export type Reason =
 export type ReasonTag = Exclude<NativeReason, "Cancelled">
 
 /**
- * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof`,
- * `explanation` for `Unavailable`).
+ * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof` and
+ * `Timeout`, `explanation` for `Unavailable`).
  *
  * @since 0.0.0
  */
 export const reasonOf = (tag: ReasonTag, bytes?: number | undefined, explanation?: string | undefined): Reason => {
   switch (tag) {
     case "Timeout":
-      return new Timeout()
+      return new Timeout({ bytes })
     case "Closed":
       return new Closed()
     case "Abandoned":

@@ -158,6 +158,22 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
         }),
       )
 
+      it.effect("an exact recv past its timeout: Timeout with the bytes it received, which are in the buffer", () =>
+        Effect.gen(function* () {
+          const io = yield* IoUring
+          const { a, b } = yield* tcpPair
+          const buffer = new Uint8Array(16)
+          const fiber = yield* Effect.forkChild(io.recv(a, buffer, { exact: true, timeout: "300 millis" }))
+          yield* io.send(b, text("partial"))
+          const error = yield* Effect.flip(Fiber.join(fiber))
+          assert.strictEqual(error.reason._tag, "Timeout")
+          assert.strictEqual(error.reason._tag === "Timeout" && error.reason.bytes, 7)
+          assert.strictEqual(decode(buffer.subarray(0, 7)), "partial")
+          const silent = yield* Effect.flip(io.recv(a, new Uint8Array(4), { timeout: "10 millis" }))
+          assert.strictEqual(silent.reason._tag === "Timeout" && silent.reason.bytes, 0)
+        }),
+      )
+
       it.effect("Effect.timeout around recv cancels the request in the kernel", () =>
         Effect.gen(function* () {
           const io = yield* IoUring

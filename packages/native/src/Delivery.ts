@@ -27,7 +27,7 @@ import {
   type NativeStats,
 } from "./binding.ts"
 import { BY_OP, isMultishot, OPERATIONS } from "./Operations.ts"
-import { closingFdError, fromCompletion, type IoUringError } from "./IoUringError.ts"
+import { closingFdError, fromCompletion, type IoUringError, movedBytes } from "./IoUringError.ts"
 import * as Pending from "./PendingTable.ts"
 import type { Shutdown } from "./Shutdown.ts"
 import type { Data, DriverStats } from "./types.ts"
@@ -232,7 +232,8 @@ export class Delivery {
       return
     }
     if (outcome === IOU_OUTCOME_CANCELLED && t.fdClosed[slot] === 1) {
-      this.finish(slot, closingFdError(BY_OP[t.op[slot]!]!.syscall, t.fd[slot]!), result)
+      const op = t.op[slot]!
+      this.finish(slot, closingFdError(BY_OP[op]!.syscall, t.fd[slot]!, movedBytes(op, result)), result)
       return
     }
     const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined

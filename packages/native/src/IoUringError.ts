@@ -13,6 +13,10 @@
  * | IOU_OUTCOME_ABANDONED      | `ERR_IOU_ABANDONED`      | —                |
  * | IOU_OUTCOME_WRITE_ZERO     | `EPIPE` (a write or send made no progress: the kernel returned 0) | -EPIPE |
  *
+ * A readAt, writeAt, send or recv stopped by its deadline, a cancel or closeFd (`ETIMEDOUT`,
+ * `ABORT_ERR`, closeFd's `EBADF`) carries `bytes` too: what it moved before it stopped
+ * (movedBytes), so that a caller of a stream (a socket, a pipe) knows what it received or sent.
+ *
  * The Driver adds `ERR_IOU_CLOSED` (a call on a closing or closed Driver), `ERR_IOU_UNAVAILABLE`
  * (the kernel refuses io_uring; the message is probe()'s reason), `ERR_IOU_OPERATION_NOT_ALLOWED`
  * (an operation outside the config's `operations`) and `ERR_IOU_CREDENTIALS_CHANGED` (a call after
@@ -38,7 +42,7 @@ import { IoUringError } from "@iou/core"
 import { constants } from "node:os"
 import * as util from "node:util"
 import * as Binding from "./binding.ts"
-import { fdOf, OPERATIONS, SYSCALLS, type Syscall } from "./Operations.ts"
+import { BY_OP, fdOf, OPERATIONS, SYSCALLS, type Syscall } from "./Operations.ts"
 
 // The class (and its Reason) live in @iou/core, so that @iou/effect knows it without this package.
 export { IoUringError, type IoUringErrorFields, type Reason } from "@iou/core"
@@ -121,16 +125,26 @@ export const errnoError = (
 /**
  * A request on an fd that `closeFd` closes: one made meanwhile is refused before the kernel, one
  * still outstanding is cancelled; both end with EBADF (the fd is as good as closed), so that no
- * request can land on the fd number once it is reused.
+ * request can land on the fd number once it is reused. `bytes`: see movedBytes.
  */
-export const closingFdError = (syscall: Syscall, fd: number): IoUringError =>
+export const closingFdError = (syscall: Syscall, fd: number, bytes?: number): IoUringError =>
   new IoUringError(`EBADF: the file descriptor is closed by closeFd, ${where(syscall, fd)}`, {
     code: "EBADF",
     reason: "SystemError",
     errno: -constants.errno.EBADF,
     syscall,
     fd,
+    bytes,
   })
+
+/**
+ * What a stopped request's error carries as `bytes`: for an operation that moves data (readAt,
+ * writeAt, send, recv), the bytes it moved before its deadline, its cancel or closeFd stopped it
+ * (`result`, the loop's count; 0 for one that never reached the kernel), which are in its buffer
+ * or were sent; undefined for any other operation.
+ */
+export const movedBytes = (op: number, result: number): number | undefined =>
+  BY_OP[op]?.movesData === true ? Math.max(result, 0) : undefined
 
 /** dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code; syscall "getaddrinfo". */
 export const lookupError = (
@@ -148,12 +162,16 @@ export const lookupError = (
     cause: error,
   })
 
-/** A cancelled request (ring.cancel or an AbortSignal): name "AbortError", code "ABORT_ERR". */
+/**
+ * A cancelled request (ring.cancel or an AbortSignal): name "AbortError", code "ABORT_ERR".
+ * `bytes`: see movedBytes.
+ */
 export const abortError = (
   syscall: Syscall,
   fd: number | undefined,
   cause?: unknown,
   place: Place = NO_PLACE,
+  bytes?: number,
 ): IoUringError =>
   new IoUringError(`The operation was aborted, ${where(syscall, fd, place)}`, {
     code: "ABORT_ERR",
@@ -161,6 +179,7 @@ export const abortError = (
     syscall,
     fd,
     ...fieldsOf(place),
+    bytes,
     cause,
   })
 
@@ -198,8 +217,16 @@ export const abandonedError = (syscall: Syscall, fd: number | undefined, place: 
     { code: "ERR_IOU_ABANDONED", reason: "Abandoned", syscall, fd, ...fieldsOf(place) },
   )
 
-/** A request whose deadline passed (in the kernel, the loop or the backpressure queue). */
-export const timeoutError = (syscall: Syscall, fd: number | undefined, place: Place = NO_PLACE): IoUringError =>
+/**
+ * A request whose deadline passed (in the kernel, the loop or the backpressure queue). `bytes`: see
+ * movedBytes.
+ */
+export const timeoutError = (
+  syscall: Syscall,
+  fd: number | undefined,
+  place: Place = NO_PLACE,
+  bytes?: number,
+): IoUringError =>
   new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd, place)}`, {
     code: "ETIMEDOUT",
     reason: "Timeout",
@@ -207,6 +234,7 @@ export const timeoutError = (syscall: Syscall, fd: number | undefined, place: Pl
     syscall,
     fd,
     ...fieldsOf(place),
+    bytes,
   })
 
 /** io_uring refused here; `explanation` is probe()'s reason. */
@@ -244,9 +272,9 @@ export const fromCompletion = (
     case Binding.IOU_OUTCOME_ERROR:
       return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd, site)
     case Binding.IOU_OUTCOME_TIMEOUT:
-      return timeoutError(syscall, onFd, site)
+      return timeoutError(syscall, onFd, site, movedBytes(op, result))
     case Binding.IOU_OUTCOME_CANCELLED:
-      return abortError(syscall, onFd, abortCause, site)
+      return abortError(syscall, onFd, abortCause, site, movedBytes(op, result))
     case Binding.IOU_OUTCOME_UNEXPECTED_EOF:
       return new IoUringError(
         `ERR_IOU_UNEXPECTED_EOF: ${op === OPERATIONS.recv.op ? "the peer closed the connection" : "end of file"} after ${result} bytes, before the range was filled, ${where(syscall, onFd)}`,

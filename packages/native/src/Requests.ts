@@ -211,7 +211,11 @@ export class Requests implements Multishot {
       const fd = this.fdOf(slot)
       t.release(slot)
       if (refusal !== undefined) return Promise.reject(refusal)
-      if (aborted) return Promise.reject(Errors.abortError(site?.syscall ?? syscallOf(op), fd, reason, site))
+      if (aborted) {
+        return Promise.reject(
+          Errors.abortError(site?.syscall ?? syscallOf(op), fd, reason, site, Errors.movedBytes(op, 0)),
+        )
+      }
       return Promise.resolve((kind === Pending.KIND_PROMISE_NUMBER ? 0 : undefined) as never)
     }
     const promise = new Promise<never>(capture)
@@ -294,7 +298,11 @@ export class Requests implements Multishot {
     if (state === Pending.QUEUED) {
       this.delivery.cancelled++
       const cause = this.delivery.abortCause(slot)
-      this.delivery.local(slot, Errors.abortError(syscallOf(t.op[slot]!), this.fdOf(slot), cause))
+      const op = t.op[slot]!
+      this.delivery.local(
+        slot,
+        Errors.abortError(syscallOf(op), this.fdOf(slot), cause, undefined, Errors.movedBytes(op, 0)),
+      )
       return true
     }
     if (state !== Pending.SUBMITTED) return false
@@ -372,7 +380,7 @@ export class Requests implements Multishot {
       return Errors.notAllowedError(syscall, this.fdOf(slot), this.config.operations)
     }
     if (this.credentialsChanged) return Errors.credentialsChangedError(syscall, this.fdOf(slot))
-    if (this.onClosingFd(slot)) return Errors.closingFdError(syscall, t.fd[slot]!)
+    if (this.onClosingFd(slot)) return Errors.closingFdError(syscall, t.fd[slot]!, Errors.movedBytes(op, 0))
     return Errors.errnoError(-constants.errno.ENOSYS, syscall, this.fdOf(slot), site)
   }
 
@@ -452,7 +460,11 @@ export class Requests implements Multishot {
       t.fdClosed[slot] = 1
       if (t.state[slot] === Pending.QUEUED) {
         this.delivery.cancelled++
-        this.delivery.local(slot, Errors.closingFdError(t.site[slot]?.syscall ?? syscallOf(t.op[slot]!), fd))
+        const op = t.op[slot]!
+        this.delivery.local(
+          slot,
+          Errors.closingFdError(t.site[slot]?.syscall ?? syscallOf(op), fd, Errors.movedBytes(op, 0)),
+        )
       } else {
         this.cancel(t.handleOf(slot))
       }

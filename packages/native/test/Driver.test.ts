@@ -6,14 +6,14 @@
  */
 import { execFileSync } from "node:child_process"
 import { getEventListeners } from "node:events"
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { constants, tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "../src/index.ts"
 import { CHILD_PAIR, pattern, runChild, SRC_INDEX, type TcpPair, UNDER_TEST } from "./helpers.ts"
-import { cleanups, pair, file } from "./fixtures.ts"
+import { cleanups, failure, file, pair } from "./fixtures.ts"
 
 const supported = probe().supported
 const reason = probe().reason ?? ""
@@ -636,6 +636,121 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       await ring.send(a, Buffer.from("hi"))
       expect(await ok).toBe(2)
       expect(getEventListeners(keep.signal, "abort")).toHaveLength(0)
+    })
+  })
+
+  describe("a request stopped part way says how many bytes it moved", () => {
+    /** Resolves once the loop has taken `n` more partial completions (stats().requeued). */
+    const requeued = async (ring: Driver, before: number, n = 1) => {
+      const until = Date.now() + 5000
+      while (ring.stats().requeued < before + n && Date.now() < until) await sleep(2)
+      expect(ring.stats().requeued).toBeGreaterThanOrEqual(before + n)
+    }
+
+    it("an exact recv past its deadline: ETIMEDOUT with the bytes received, which are in the buffer; the stream goes on after them", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const buffer = Buffer.alloc(100)
+      const received = settle(ring.recv(b, buffer, { exact: true, timeout: 300 }))
+      await ring.send(a, Buffer.from("0123456789"))
+      const r = await received
+      expect(!r.ok && r.error).toMatchObject({ code: "ETIMEDOUT", syscall: "recv", bytes: 10 })
+      expect(buffer.subarray(0, 10).toString()).toBe("0123456789")
+      await ring.send(a, Buffer.from("next"))
+      const next = Buffer.alloc(10)
+      expect(await ring.recv(b, next)).toBe(4)
+      expect(next.subarray(0, 4).toString()).toBe("next")
+    })
+
+    it("a recv aborted after part of the range arrived: AbortError with those bytes (from offset); the Promise and the callback forms", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const controller = new AbortController()
+      const buffer = Buffer.alloc(20)
+      let before = ring.stats().requeued
+      const received = settle(ring.recv(b, buffer, { offset: 4, exact: true, signal: controller.signal }))
+      await ring.send(a, Buffer.from("abcdefg"))
+      await requeued(ring, before)
+      controller.abort()
+      const r = await received
+      expect(!r.ok && r.error).toMatchObject({ name: "AbortError", syscall: "recv", bytes: 7 })
+      expect(buffer.subarray(4, 11).toString()).toBe("abcdefg")
+
+      before = ring.stats().requeued
+      const viaCallback = new Promise<Error | null>((done) => {
+        const handle = ring.submitRecv(b, buffer, 0, 20, true, 0, (error) => done(error))
+        void ring
+          .send(a, Buffer.from("xyz"))
+          .then(() => requeued(ring, before))
+          .then(() => expect(ring.cancel(handle)).toBe(true))
+      })
+      expect(await viaCallback).toMatchObject({ code: "ABORT_ERR", bytes: 3 })
+      expect(buffer.subarray(0, 3).toString()).toBe("xyz")
+    })
+
+    it("a send into a full socket buffer past its deadline: ETIMEDOUT with the bytes sent, exactly what the peer then reads", async () => {
+      const ring = open()
+      const { a, b } = await pair()
+      const data = Buffer.allocUnsafe(64 * 1024 * 1024)
+      for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i)
+      const r = await settle(ring.send(a, data, { timeout: 300 }))
+      const error = !r.ok ? r.error : undefined
+      expect(error).toMatchObject({ code: "ETIMEDOUT", syscall: "send" })
+      const sent = error!.bytes!
+      expect(sent).toBeGreaterThan(0)
+      expect(sent).toBeLessThan(data.length)
+      await ring.shutdownSocket(a, "write")
+      const chunk = Buffer.alloc(1024 * 1024)
+      let got = 0
+      for (;;) {
+        const n = await ring.recv(b, chunk)
+        if (n === 0) break
+        expect(chunk.subarray(0, n).equals(data.subarray(got, got + n))).toBe(true)
+        got += n
+      }
+      expect(got).toBe(sent)
+    })
+
+    it("a read of a FIFO past its deadline: ETIMEDOUT with the bytes read; closeFd under a read that got some: EBADF with them", async () => {
+      const ring = open()
+      const dir = mkdtempSync(join(tmpdir(), "iou-fifo-"))
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      const path = join(dir, "fifo")
+      execFileSync("mkfifo", [path])
+      const r = openSync(path, "r+") // closed below by closeFd
+      const w = openSync(path, "w")
+      cleanups.push(() => closeSync(w))
+      const buffer = Buffer.alloc(100)
+      const read = settle(ring.readAt(r, buffer, 0, { timeout: 300 }))
+      writeSync(w, "fifo bytes")
+      const timedOut = await read
+      expect(!timedOut.ok && timedOut.error).toMatchObject({ code: "ETIMEDOUT", syscall: "read", bytes: 10 })
+      expect(buffer.subarray(0, 10).toString()).toBe("fifo bytes")
+
+      const before = ring.stats().requeued
+      const closedUnder = settle(ring.readAt(r, buffer, 0))
+      writeSync(w, "six b.")
+      await requeued(ring, before)
+      await ring.closeFd(r)
+      const closed = await closedUnder
+      expect(!closed.ok && closed.error).toMatchObject({ code: "EBADF", syscall: "read", bytes: 6 })
+      expect(buffer.subarray(0, 6).toString()).toBe("six b.")
+    })
+
+    it("bytes is 0 for a data request stopped before it moved any, and absent for other operations", async () => {
+      const ring = open()
+      const { b } = await pair()
+      expect(await failure(ring.recv(b, Buffer.alloc(10), { timeout: 30 }))).toMatchObject({
+        code: "ETIMEDOUT",
+        bytes: 0,
+      })
+      expect(await failure(ring.recv(b, Buffer.alloc(10), { signal: AbortSignal.abort() }))).toMatchObject({
+        name: "AbortError",
+        bytes: 0,
+      })
+      const nop = await failure(ring.nop({ timeout: 0 }))
+      expect(nop.code).toBe("ETIMEDOUT")
+      expect(nop.bytes).toBeUndefined()
     })
   })
 
