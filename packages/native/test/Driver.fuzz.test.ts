@@ -209,6 +209,81 @@ describe.skipIf(!supported)(`fuzzers${supported ? "" : ` (skipped: ${reason})`}`
       }
     })
 
+    it(`stream fuzzer: sends and receives stopped at random lose and repeat no byte (seed ${SEED}, ${RUNS} runs of ${STEPS})`, async () => {
+      // One TCP stream, one send and one receive at a time, each with a random deadline or abort
+      // (which may come after it completed): a stopped request says in `bytes` what it moved, so the next send goes on
+      // from where the stream is and every byte received is checked against its position in it.
+      const byteAt = (k: number): number => k % 251
+      for (let run = 0; run < RUNS; run++) {
+        const seed = SEED + run
+        const g = generator(seed)
+        const ring = Driver.open({ ...engine, size: g.pick([2, 8, 64]) })
+        const p = await pair()
+        let sent = 0 // stream bytes the kernel took
+        let received = 0 // stream bytes received and checked
+        const wrong: Array<string> = []
+        // Every request has a stop: a send may wait for a reader, a receive for a sender, forever.
+        const stop = (): { timeout?: number; signal?: AbortSignal } => {
+          const how = g.int(3)
+          if (how === 0) return { timeout: g.pick([0, 1, 2, 5, 20]) }
+          const controller = new AbortController()
+          if (how === 1) setImmediate(() => controller.abort())
+          else setTimeout(() => controller.abort(), g.int(5))
+          return { signal: controller.signal }
+        }
+        /** What a request that ended moved: its count, or its error's bytes. */
+        const moved = async (request: Promise<number | void>, asked: number): Promise<number> => {
+          try {
+            const n = await request
+            return n === undefined ? asked : n
+          } catch (error) {
+            const e = error as IoUringError
+            if (!["ETIMEDOUT", "ABORT_ERR"].includes(e.code) || e.bytes === undefined || e.bytes > asked) {
+              wrong.push(`seed ${seed}: ${e.code} with bytes ${e.bytes} of ${asked}`)
+              return 0
+            }
+            return e.bytes
+          }
+        }
+        const check = (into: Buffer, from: number, n: number): void => {
+          for (let k = 0; k < n; k++) {
+            if (into[from + k] !== byteAt(received + k)) {
+              wrong.push(`seed ${seed}: stream byte ${received + k} differs`)
+              return
+            }
+          }
+          received += n
+        }
+        for (let step = 0; step < STEPS && wrong.length === 0; step++) {
+          const steps: Array<Promise<void>> = []
+          if (g.int(3) !== 0) {
+            const n = 1 + g.int(g.pick([64, 4096, 1 << 20, 8 << 20]))
+            const chunk = Buffer.allocUnsafe(n)
+            for (let k = 0; k < n; k++) chunk[k] = byteAt(sent + k)
+            steps.push(moved(ring.send(p.a, chunk, stop()), n).then((m) => void (sent += m)))
+          }
+          if (g.int(3) !== 0) {
+            const size = 1 + g.int(g.pick([16, 4096, 1 << 20]))
+            const offset = g.int(4)
+            const into = Buffer.alloc(offset + size)
+            const exact = g.int(2) === 0
+            const options = { offset, exact, ...stop() }
+            steps.push(moved(ring.recv(p.b, into, options), size).then((m) => check(into, offset, m)))
+          }
+          await Promise.all(steps)
+        }
+        // The rest of the stream, then its end: what arrives is exactly what the sends moved.
+        await ring.shutdownSocket(p.a, "write")
+        const into = Buffer.alloc(1 << 20)
+        for (let n = await ring.recv(p.b, into); n > 0 && wrong.length === 0; n = await ring.recv(p.b, into)) {
+          check(into, 0, n)
+        }
+        await ring.close()
+        expect(wrong).toEqual([])
+        expect(received).toBe(sent)
+      }
+    }, 60_000)
+
     it(`program fuzzer: random valid programs on two Drivers (seed ${SEED}, ${RUNS} runs of ${STEPS})`, async () => {
       for (let run = 0; run < RUNS; run++) {
         const seed = SEED + run
