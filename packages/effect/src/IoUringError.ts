@@ -31,8 +31,9 @@ import * as Socket from "effect/socket/Socket"
 
 /**
  * The request's deadline in the loop passed; the loop cancelled it in the kernel. `bytes`, for
- * readAt, writeAt, send and recv: what the request moved before that (in the buffer from its start,
- * recv's from `offset`; or the first bytes of the data sent), 0 when none.
+ * readAt, writeAt, send and recv: what the request moved before its deadline (in the buffer from
+ * its start, recv's from `offset`; or the first bytes of the data sent), 0 when none; undefined for
+ * other operations, and for a timeout the kernel reported itself (a socket's `ETIMEDOUT` errno).
  *
  * @since 0.0.0
  */

@@ -163,7 +163,7 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
           const io = yield* IoUring
           const { a, b } = yield* tcpPair
           const buffer = new Uint8Array(16)
-          const fiber = yield* Effect.forkChild(io.recv(a, buffer, { exact: true, timeout: "300 millis" }))
+          const fiber = yield* Effect.forkChild(io.recv(a, buffer, { exact: true, timeout: "1 second" }))
           yield* io.send(b, text("partial"))
           const error = yield* Effect.flip(Fiber.join(fiber))
           assert.strictEqual(error.reason._tag, "Timeout")

@@ -359,9 +359,17 @@ class WholeFile {
     return this.cancelled || Validate.aborted(this.signal)
   }
 
-  /** A step's error; its AbortError (the signal's cancel) as this request's, with the signal's reason. */
+  /**
+   * A step's error; its AbortError (the signal's cancel) as this request's, with the signal's
+   * reason; a read step's timeout without the step's `bytes` (what the request read is dropped with
+   * it, and a step's count is not the request's).
+   */
   private stepError(error: Error, syscall: "open" | "fstat" | "read"): Error {
-    return (error as { code?: unknown }).code === "ABORT_ERR" && this.aborted() ? this.abortError(syscall) : error
+    if ((error as { code?: unknown }).code === "ABORT_ERR" && this.aborted()) return this.abortError(syscall)
+    if (error instanceof Errors.IoUringError && error.reason === "Timeout" && error.bytes !== undefined) {
+      return Errors.timeoutError(syscall, error.fd, this.site)
+    }
+    return error
   }
 
   private abortError(syscall: "open" | "fstat" | "read"): Error {

@@ -182,6 +182,8 @@ describe.skipIf(!supported)(`readFile${supported ? "" : ` (skipped: ${reason})`}
     expect(ring.cancel(handle)).toBe(false)
     const late = await read(fifo, Driver.now() + 30)
     expect([(late.error as IoUringError).code, (late.error as IoUringError).syscall]).toEqual(["ETIMEDOUT", "read"])
+    // A read step's count is not readFile's (what it read is dropped with it): no `bytes`.
+    expect((late.error as IoUringError).bytes).toBeUndefined()
     expect(openFds()).toEqual(before)
     expect(() => ring.submitReadFile(42 as never, 0, () => {})).toThrow(
       expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }),
