@@ -335,7 +335,11 @@ export interface Owner {
   readonly fdClosing: boolean
 }
 
-/** What the caller gets: an outcome, its result (`-errno` with OUTCOME_ERROR), and an fd the owner closes (-1: none). */
+/**
+ * What the caller gets: an outcome, its result (`-errno` with OUTCOME_ERROR; with TIMEOUT and
+ * CANCELLED of an operation that moves data, the bytes it moved first: the Driver's error carries
+ * them as `bytes`), and an fd the owner closes (-1: none).
+ */
 export interface Delivered {
   readonly outcome: number
   readonly result: number
