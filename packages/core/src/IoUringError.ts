@@ -46,9 +46,9 @@ export interface IoUringErrorFields {
   /** The port a connect or bind was for (Node's `port`). */
   readonly port?: number | undefined
   /**
-   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. For a readAt, writeAt, send or
-   * recv stopped by its deadline, a cancel or closeFd (ETIMEDOUT, ABORT_ERR, EBADF): the bytes it
-   * moved before it stopped.
+   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file. For any other error of a
+   * readAt, writeAt, send or recv that the loop or closeFd ended (ETIMEDOUT, ABORT_ERR, the
+   * kernel's errno): the bytes it moved before it ended.
    */
   readonly bytes?: number | undefined
   readonly cause?: unknown
@@ -72,10 +72,11 @@ export class IoUringError extends Error {
   /** The port a connect or bind was for, as node:net's errors carry it. */
   readonly port: number | undefined
   /**
-   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. For a
-   * readAt, writeAt, send or recv stopped by its deadline, a cancel or closeFd (ETIMEDOUT,
-   * ABORT_ERR, closeFd's EBADF): the bytes it moved before it stopped (in its buffer from its start,
-   * or the first of its data sent), 0 when none.
+   * For ERR_IOU_UNEXPECTED_EOF: the bytes filled before end of file or the peer's close. For any
+   * other error of a readAt, writeAt, send or recv that the loop or closeFd ended (ETIMEDOUT,
+   * ABORT_ERR, closeFd's EBADF, the kernel's errno after part of it moved): the bytes it moved
+   * before it ended (in its buffer from its start, or the first of its data sent or written), 0
+   * when none; undefined for an abandoned one (the kernel may still be moving its bytes).
    */
   readonly bytes: number | undefined
 

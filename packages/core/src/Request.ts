@@ -336,14 +336,15 @@ export interface Owner {
 }
 
 /**
- * What the caller gets: an outcome, its result (`-errno` with OUTCOME_ERROR; with TIMEOUT and
- * CANCELLED of an operation that moves data, the bytes it moved first: the Driver's error carries
- * them as `bytes`), and an fd the owner closes (-1: none).
+ * What the caller gets: an outcome, its result (`-errno` with OUTCOME_ERROR), an fd the owner
+ * closes (-1: none), and, when an operation that moves data fails (any outcome but OK and
+ * ABANDONED), the bytes it moved before it ended (the Driver's error carries them as `bytes`).
  */
 export interface Delivered {
   readonly outcome: number
   readonly result: number
   readonly closesFd: number
+  readonly bytes: number | undefined
 }
 
 /**
@@ -372,5 +373,7 @@ export const delivered = (r: Request, cancelOutcome: number, owner: Owner): Deli
     outcome = OUTCOME_OK
     result = 0
   }
-  return { outcome, result, closesFd }
+  // An abandoned request's count is not known: the kernel may still be moving its bytes.
+  const failed = outcome !== OUTCOME_OK && outcome !== OUTCOME_ABANDONED
+  return { outcome, result, closesFd, bytes: failed && movesData(r.op) ? r.done : undefined }
 }

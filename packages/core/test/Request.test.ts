@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { EAGAIN, EBADF, ECANCELED, EINTR, EINVAL, EIO, ENOENT, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
+import { EAGAIN, EBADF, ECANCELED, ECONNRESET, EINTR, EINVAL, EIO, ENOENT, EPIPE, ETIMEDOUT } from "../src/Errno.ts"
 import { InvariantError } from "../src/Invariant.ts"
 import * as Request from "../src/Request.ts"
 
@@ -296,6 +296,23 @@ describe("Request", () => {
     expect(delivered(Request.OP_READ_AT, -ECANCELED, CANCELLED, CLOSING)).toEqual(["ERROR", -EBADF, -1, false])
     expect(delivered(Request.OP_READ_AT, -ECANCELED, TIMEOUT, CLOSING)).toEqual(["TIMEOUT", 0, -1, false])
     expect(delivered(Request.OP_ACCEPT, -ECANCELED, CANCELLED, CALLER)).toEqual(["CANCELLED", 0, -1, false])
+    // A failed data request says what it moved first: a receive that got 3 of 8 bytes before a reset,
+    // its deadline, or closeFd; nothing for a success, an abandoned one or another operation.
+    const moved = (res: number, cancel: number, owner: Request.Owner) => {
+      const r = make({ op: Request.OP_RECV, length: 8, flags: Request.FLAG_EXACT })
+      expect(cqe(r, 3, ACTIVE)).toBe(false)
+      expect(cqe(r, res, cancel)).toBe(true)
+      const d = Request.delivered(r, cancel, owner)
+      return [Request.OUTCOME_NAMES[d.outcome], d.result, d.bytes]
+    }
+    expect(moved(-ECONNRESET, ACTIVE, OWNER)).toEqual(["ERROR", -ECONNRESET, 3])
+    expect(moved(-ECANCELED, TIMEOUT, OWNER)).toEqual(["TIMEOUT", 3, 3])
+    expect(moved(-ECANCELED, CANCELLED, CLOSING)).toEqual(["ERROR", -EBADF, 3])
+    expect(moved(0, ACTIVE, OWNER)).toEqual(["UNEXPECTED_EOF", 3, 3])
+    expect(moved(5, TIMEOUT, OWNER)).toEqual(["OK", 8, undefined])
+    const failedOpen = make({ op: Request.OP_OPEN })
+    expect(cqe(failedOpen, -ENOENT)).toBe(true)
+    expect(Request.delivered(failedOpen, ACTIVE, OWNER).bytes).toBeUndefined()
     // A request still pending has nothing to deliver.
     expect(() => Request.delivered(make({ op: Request.OP_OPEN }), ACTIVE, OWNER)).toThrow(InvariantError)
     // A close the shutdown cutoff abandoned before the kernel ran it: the owner closes the fd, OK.

@@ -93,11 +93,13 @@ export class Unavailable extends Data.TaggedError("Unavailable")<{ readonly expl
 }
 
 /**
- * The kernel failed the operation; the error's `code` and `errno` say how.
+ * The kernel failed the operation; the error's `code` and `errno` say how. `bytes`, for readAt,
+ * writeAt, send and recv: what the request moved before the kernel failed it (a write that filled
+ * the disk part way, a receive that got part of a message before a reset), 0 when none.
  *
  * @since 0.0.0
  */
-export class SystemError extends Data.TaggedError("SystemError")<{}> {
+export class SystemError extends Data.TaggedError("SystemError")<{ readonly bytes?: number | undefined }> {
   override get message(): string {
     return "the kernel failed the operation"
   }
@@ -150,8 +152,8 @@ export type Reason =
 export type ReasonTag = Exclude<NativeReason, "Cancelled">
 
 /**
- * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof` and
- * `Timeout`, `explanation` for `Unavailable`).
+ * The reason class for a native reason string (`bytes` only matters for `UnexpectedEof`,
+ * `Timeout` and `SystemError`, `explanation` for `Unavailable`).
  *
  * @since 0.0.0
  */
@@ -168,7 +170,7 @@ export const reasonOf = (tag: ReasonTag, bytes?: number | undefined, explanation
     case "Unavailable":
       return new Unavailable({ explanation })
     case "SystemError":
-      return new SystemError()
+      return new SystemError({ bytes })
     case "NotAllowed":
       return new NotAllowed()
     case "CredentialsChanged":

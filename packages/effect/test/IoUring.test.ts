@@ -174,6 +174,26 @@ describe.skipIf(!supported)("IoUring (real kernel)", () => {
         }),
       )
 
+      it.effect(
+        "an exact recv that the peer's reset ends after part of the range: SystemError with the bytes received",
+        () =>
+          Effect.gen(function* () {
+            const io = yield* IoUring
+            const { a, b, closeB } = yield* tcpPair
+            const buffer = new Uint8Array(16)
+            const before = (yield* io.stats).requeued
+            const fiber = yield* Effect.forkChild(io.recv(a, buffer, { exact: true }))
+            yield* io.send(a, text("?")) // unread by b: closing b then resets the connection
+            yield* io.send(b, text("part"))
+            while ((yield* io.stats).requeued === before) yield* Effect.sleep("2 millis")
+            closeB()
+            const error = yield* Effect.flip(Fiber.join(fiber))
+            assert.strictEqual(error.code, "ECONNRESET")
+            assert.strictEqual(error.reason._tag === "SystemError" && error.reason.bytes, 4)
+            assert.strictEqual(decode(buffer.subarray(0, 4)), "part")
+          }),
+      )
+
       it.effect("Effect.timeout around recv cancels the request in the kernel", () =>
         Effect.gen(function* () {
           const io = yield* IoUring

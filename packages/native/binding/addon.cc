@@ -125,6 +125,7 @@ Napi::Object WireLayout(Napi::Env env) {
   set("COMPLETION_OUTCOME", offsetof(struct iou_completion, outcome));
   set("COMPLETION_FLAGS", offsetof(struct iou_completion, flags));
   set("COMPLETION_BUFFER", offsetof(struct iou_completion, buffer));
+  set("COMPLETION_DONE", offsetof(struct iou_completion, done));
   return out;
 }
 

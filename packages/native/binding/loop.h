@@ -62,14 +62,16 @@ static_assert(sizeof(struct iou_binding_stage) == 64, "stage: size");
 // The completion record is include/iou.h's struct iou_completion itself: Loop polls completions
 // straight into an array of them (the completion area) and the Driver reads each record's tag as
 // two 32-bit halves (slot, then generation: little-endian), the result as an int32, the outcome
-// and flags (IOU_COMPLETION_*) as bytes and the provided buffer's id as a uint16.
+// and flags (IOU_COMPLETION_*) as bytes, the provided buffer's id as a uint16 and the bytes done
+// as a uint32.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the Driver reads the tag's slot from its first 4 bytes");
 static_assert(offsetof(struct iou_completion, tag) == 0, "completion: tag");
 static_assert(offsetof(struct iou_completion, result) == 8, "completion: result");
 static_assert(offsetof(struct iou_completion, outcome) == 12, "completion: outcome");
 static_assert(offsetof(struct iou_completion, flags) == 13, "completion: flags");
 static_assert(offsetof(struct iou_completion, buffer) == 14, "completion: buffer");
-static_assert(sizeof(struct iou_completion) == 16, "completion: size");
+static_assert(offsetof(struct iou_completion, done) == 16, "completion: done");
+static_assert(sizeof(struct iou_completion) == 24, "completion: size");
 
 // Registers the Loop class on `exports`. JS thread.
 void InitLoop(Napi::Env env, Napi::Object exports);

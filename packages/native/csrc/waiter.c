@@ -156,6 +156,8 @@ static void retire(struct iou__waiters *w, struct iou__waiter *e, struct iou_com
   out->outcome = e->request.outcome;
   out->flags = 0;
   out->buffer = 0;
+  out->done = e->request.done;
+  out->reserved = 0;
   tag_remove(w, e->request.req.tag, iou__waiter_index(e->id));
   e->state = IOU_WAITER_FREE;
   e->in_flight = false;

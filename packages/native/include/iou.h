@@ -308,6 +308,11 @@ struct iou_completion {
   uint8_t outcome; /* IOU_OUTCOME_* */
   uint8_t flags;   /* IOU_COMPLETION_* */
   uint16_t buffer; /* with IOU_COMPLETION_BUFFER: the provided buffer's id */
+  /* The bytes an operation that moves data (READ_AT, WRITE_AT, SEND, RECV) moved before it ended:
+   * `result` itself for every outcome but ERROR, where it is what moved before the error (the
+   * errno is `result`). 0 for the other operations and for MORE completions. */
+  uint32_t done;
+  uint32_t reserved; /* 0 */
 };
 
 struct iou_stats {

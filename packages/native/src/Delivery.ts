@@ -193,7 +193,7 @@ export class Delivery {
         else this.finish(slot, null, result)
         continue
       }
-      this.failed(slot, result, outcome, flags)
+      this.failed(slot, result, outcome, flags, wire.done)
     }
     this.multishot?.afterBatch()
   }
@@ -224,7 +224,7 @@ export class Delivery {
    * Ends a request the loop completed with another outcome than OK. Apart from fromLoop() so that
    * the per-completion path stays small enough for V8 to inline.
    */
-  private failed(slot: number, result: number, outcome: number, flags: number): void {
+  private failed(slot: number, result: number, outcome: number, flags: number, done: number): void {
     if (outcome === IOU_OUTCOME_ABANDONED && (flags & IOU_COMPLETION_KERNEL_HELD) !== 0) this.quarantine(slot)
     const t = this.table
     if (outcome === IOU_OUTCOME_ABANDONED && (flags & IOU_COMPLETION_KERNEL_HELD) === 0 && t.op[slot] === CLOSE_OP) {
@@ -237,7 +237,7 @@ export class Delivery {
       return
     }
     const cause = outcome === IOU_OUTCOME_CANCELLED ? this.abortCause(slot) : undefined
-    this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause, t.site[slot]), result)
+    this.finish(slot, fromCompletion(t.op[slot]!, t.fd[slot], result, outcome, cause, t.site[slot], done), result)
   }
 
   /** Ends a request that the loop will not complete, in a microtask (never synchronously). */

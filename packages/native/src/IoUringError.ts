@@ -13,9 +13,11 @@
  * | IOU_OUTCOME_ABANDONED      | `ERR_IOU_ABANDONED`      | —                |
  * | IOU_OUTCOME_WRITE_ZERO     | `EPIPE` (a write or send made no progress: the kernel returned 0) | -EPIPE |
  *
- * A readAt, writeAt, send or recv stopped by its deadline, a cancel or closeFd (`ETIMEDOUT`,
- * `ABORT_ERR`, closeFd's `EBADF`) carries `bytes` too: what it moved before it stopped
- * (movedBytes), so that a caller of a stream (a socket, a pipe) knows what it received or sent.
+ * Every error of a readAt, writeAt, send or recv that the loop or closeFd ended (the kernel's
+ * errno, `ETIMEDOUT`, `ABORT_ERR`, `EPIPE`, `ERR_IOU_UNEXPECTED_EOF`, closeFd's `EBADF`) carries
+ * `bytes`: what it moved before it ended (movedBytes), so that a caller of a stream (a socket, a
+ * pipe) or of a file that filled up knows what it received or wrote. Not an abandoned one's: the
+ * kernel may still be moving bytes for it.
  *
  * The Driver adds `ERR_IOU_CLOSED` (a call on a closing or closed Driver), `ERR_IOU_UNAVAILABLE`
  * (the kernel refuses io_uring; the message is probe()'s reason), `ERR_IOU_OPERATION_NOT_ALLOWED`
@@ -102,6 +104,7 @@ export const errnoError = (
   syscall: Syscall,
   fd: number | undefined,
   place: Place = NO_PLACE,
+  bytes?: number,
 ): IoUringError => {
   let code: string
   let text: string
@@ -119,6 +122,7 @@ export const errnoError = (
     syscall,
     fd,
     ...fieldsOf(place),
+    bytes,
   })
 }
 
@@ -138,13 +142,13 @@ export const closingFdError = (syscall: Syscall, fd: number, bytes?: number): Io
   })
 
 /**
- * What a stopped request's error carries as `bytes`: for an operation that moves data (readAt,
- * writeAt, send, recv), the bytes it moved before its deadline, its cancel or closeFd stopped it
- * (`result`, the loop's count; 0 for one that never reached the kernel), which are in its buffer
- * or were sent; undefined for any other operation.
+ * What a failed request's error carries as `bytes`: for an operation that moves data (readAt,
+ * writeAt, send, recv), the bytes it moved before it ended (`moved`, the loop's count; 0 for one
+ * that never reached the kernel), which are in its buffer or were sent or written; undefined for
+ * any other operation.
  */
-export const movedBytes = (op: number, result: number): number | undefined =>
-  BY_OP[op]?.movesData === true ? Math.max(result, 0) : undefined
+export const movedBytes = (op: number, moved: number): number | undefined =>
+  BY_OP[op]?.movesData === true ? Math.max(moved, 0) : undefined
 
 /** dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code; syscall "getaddrinfo". */
 export const lookupError = (
@@ -254,7 +258,8 @@ export interface Site extends Place {
 /**
  * The one mapping from a completion to an error: null for Binding.IOU_OUTCOME_OK, an IoUringError
  * otherwise. `abortCause` is the AbortSignal's reason when a signal cancelled the request; `site`
- * the request's paths and its syscall where it is not the row's.
+ * the request's paths and its syscall where it is not the row's; `done` the completion's bytes done
+ * (what moved before an IOU_OUTCOME_ERROR).
  */
 export const fromCompletion = (
   op: number,
@@ -263,6 +268,7 @@ export const fromCompletion = (
   outcome: number,
   abortCause?: unknown,
   site: Site = NO_PLACE,
+  done = 0,
 ): IoUringError | null => {
   const syscall = site.syscall ?? SYSCALLS[op] ?? "nop"
   const onFd = fdOf(op, fd)
@@ -270,7 +276,7 @@ export const fromCompletion = (
     case Binding.IOU_OUTCOME_OK:
       return null
     case Binding.IOU_OUTCOME_ERROR:
-      return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd, site)
+      return errnoError(result < 0 ? result : -constants.errno.EIO, syscall, onFd, site, movedBytes(op, done))
     case Binding.IOU_OUTCOME_TIMEOUT:
       return timeoutError(syscall, onFd, site, movedBytes(op, result))
     case Binding.IOU_OUTCOME_CANCELLED:
@@ -285,7 +291,7 @@ export const fromCompletion = (
     case Binding.IOU_OUTCOME_WRITE_ZERO:
       return new IoUringError(
         `EPIPE: the ${op === OPERATIONS.send.op ? "peer" : "file"} accepted no more bytes (the kernel wrote 0), ${where(syscall, onFd)}`,
-        { code: "EPIPE", reason: "SystemError", errno: EPIPE, syscall, fd: onFd },
+        { code: "EPIPE", reason: "SystemError", errno: EPIPE, syscall, fd: onFd, bytes: movedBytes(op, result) },
       )
     default:
       return new IoUringError(`ERR_IOU_INTERNAL: unknown outcome ${outcome}, ${where(syscall, onFd)}`, {

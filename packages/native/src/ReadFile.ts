@@ -45,6 +45,7 @@
  * fd is closed; an exception the callback throws goes to the Driver's delivery, as any callback's.
  */
 import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
+import { constants } from "node:os"
 import * as Errors from "./IoUringError.ts"
 import { binding } from "./binding.ts"
 import * as Arena from "./Arena.ts"
@@ -361,13 +362,15 @@ class WholeFile {
 
   /**
    * A step's error; its AbortError (the signal's cancel) as this request's, with the signal's
-   * reason; a read step's timeout without the step's `bytes` (what the request read is dropped with
-   * it, and a step's count is not the request's).
+   * reason; a read step's timeout or errno without the step's `bytes` (what the request read is
+   * dropped with it, and a step's count is not the request's).
    */
   private stepError(error: Error, syscall: "open" | "fstat" | "read"): Error {
     if ((error as { code?: unknown }).code === "ABORT_ERR" && this.aborted()) return this.abortError(syscall)
-    if (error instanceof Errors.IoUringError && error.reason === "Timeout" && error.bytes !== undefined) {
-      return Errors.timeoutError(syscall, error.fd, this.site)
+    if (error instanceof Errors.IoUringError && error.bytes !== undefined) {
+      return error.reason === "Timeout"
+        ? Errors.timeoutError(syscall, error.fd, this.site)
+        : Errors.errnoError(error.errno ?? -constants.errno.EIO, syscall, error.fd, this.site)
     }
     return error
   }

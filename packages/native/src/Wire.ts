@@ -21,7 +21,7 @@ const STAGE_BYTES = 64
 /** Records in the staging area. */
 export const STAGE_RECORDS = 32
 const STAGE_WORDS = 16 // per record, in 32-bit words
-const COMPLETION_BYTES = 16
+const COMPLETION_BYTES = 24
 const STAGE_SLOT = 0
 const STAGE_GENERATION = 1
 const STAGE_POSITION_LO = 2
@@ -37,14 +37,15 @@ const STAGE_ARG2 = 12
 const STAGE_EXTENT_LO = 13
 const STAGE_EXTENT_HI = 14
 const STAGE_VERDICT = 15 // Int32Array
-const COMPLETION_WORDS = 4 // per record, in 32-bit words
+const COMPLETION_WORDS = 6 // per record, in 32-bit words
 const COMPLETION_SLOT = 0
 const COMPLETION_GENERATION = 1
 const COMPLETION_RESULT = 2 // Int32Array
 const COMPLETION_OUTCOME = 12 // Uint8Array
 const COMPLETION_FLAGS = 13 // Uint8Array
-const COMPLETION_HALVES = 8 // per record, in 16-bit halves
+const COMPLETION_HALVES = 12 // per record, in 16-bit halves
 const COMPLETION_BUFFER = 7 // Uint16Array
+const COMPLETION_DONE = 4
 
 /** Each constant above beside what the addon's layout gives for it: [name, here, addon]. */
 const agreement = (l: WireLayout): ReadonlyArray<readonly [string, number, number]> => [
@@ -75,6 +76,7 @@ const agreement = (l: WireLayout): ReadonlyArray<readonly [string, number, numbe
   ["COMPLETION_FLAGS", COMPLETION_FLAGS, l.COMPLETION_FLAGS],
   ["COMPLETION_HALVES", COMPLETION_HALVES, l.COMPLETION_BYTES / 2],
   ["COMPLETION_BUFFER", COMPLETION_BUFFER, l.COMPLETION_BUFFER / 2],
+  ["COMPLETION_DONE", COMPLETION_DONE, l.COMPLETION_DONE / 4],
 ]
 
 let checked = false
@@ -109,6 +111,8 @@ export class Wire {
   flags = 0
   /** Its provided buffer's id (with IOU_COMPLETION_BUFFER). */
   buffer = 0
+  /** The bytes it moved (an operation that moves data): what moved before the error, with IOU_OUTCOME_ERROR. */
+  done = 0
 
   private readonly stageU32: Uint32Array
   private readonly stageI32: Int32Array
@@ -170,6 +174,7 @@ export class Wire {
     this.outcome = this.doneU8[b + COMPLETION_OUTCOME]!
     this.flags = this.doneU8[b + COMPLETION_FLAGS]!
     this.buffer = this.doneU16[i * COMPLETION_HALVES + COMPLETION_BUFFER]!
+    this.done = this.doneU32[w + COMPLETION_DONE]!
   }
 
   /**

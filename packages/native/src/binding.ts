@@ -180,6 +180,7 @@ export interface WireLayout {
   readonly COMPLETION_OUTCOME: number
   readonly COMPLETION_FLAGS: number
   readonly COMPLETION_BUFFER: number
+  readonly COMPLETION_DONE: number
 }
 
 /**

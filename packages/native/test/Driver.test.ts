@@ -736,6 +736,34 @@ describe.skipIf(!supported)(`Driver on the real kernel${supported ? "" : ` (skip
       expect(buffer.subarray(0, 6).toString()).toBe("six b.")
     })
 
+    it("a request the kernel fails after part of it moved: its error says how many (an exact recv before a reset, a send whose peer reset)", async () => {
+      const ring = open()
+      const { a, b, closeA, closeB } = await pair()
+      const buffer = Buffer.alloc(10)
+      const before = ring.stats().requeued
+      const received = settle(ring.recv(b, buffer, { exact: true }))
+      await ring.send(b, Buffer.from("?")) // unread by a: closing a then resets the connection
+      await ring.send(a, Buffer.from("hello"))
+      await requeued(ring, before)
+      closeA()
+      const r = await received
+      expect(!r.ok && r.error).toMatchObject({ code: "ECONNRESET", syscall: "recv", bytes: 5 })
+      expect(buffer.subarray(0, 5).toString()).toBe("hello")
+
+      const other = await pair()
+      const data = Buffer.alloc(64 * 1024 * 1024, 1)
+      const filled = ring.stats().requeued
+      const sending = settle(ring.send(other.a, data))
+      await requeued(ring, filled) // part sent, the rest waits: other.b reads nothing, so closing it resets
+      other.closeB()
+      const sent = await sending
+      expect(!sent.ok && ["ECONNRESET", "EPIPE"]).toContain(!sent.ok && sent.error.code)
+      const bytes = !sent.ok ? sent.error.bytes! : -1
+      expect(bytes).toBeGreaterThan(0)
+      expect(bytes).toBeLessThan(data.length)
+      closeB()
+    })
+
     it("bytes is 0 for a data request stopped before it moved any, and absent for other operations", async () => {
       const ring = open()
       const { b } = await pair()

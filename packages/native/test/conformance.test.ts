@@ -573,6 +573,8 @@ interface Got {
   readonly outcome: OutcomeName
   /** The value (an fd, a count; 0 for an object), -errno with ERROR, the bytes done otherwise. */
   readonly result: number
+  /** The error's `bytes` (undefined for a success). */
+  readonly bytes: number | undefined
   /** A failed fd-producing request whose kernel op made an fd: that fd was open when the callback ran. */
   readonly madeFdOpen: boolean | undefined
 }
@@ -697,7 +699,7 @@ class Scenario {
       if (error === null) {
         const result = typeof value === "number" ? value : 0
         if (producesFd) this.own(result)
-        resolve({ outcome: "OK", result, madeFdOpen: undefined })
+        resolve({ outcome: "OK", result, bytes: undefined, madeFdOpen: undefined })
         return
       }
       const e = error as IoUringError
@@ -709,7 +711,7 @@ class Scenario {
         const final = this.finalEvent(t)
         if (final !== undefined && final.res >= 0) madeFdOpen = isOpen(final.res)
       }
-      resolve({ outcome: outcome!, result, madeFdOpen })
+      resolve({ outcome: outcome!, result, bytes: e.bytes, madeFdOpen })
     })
     t.handle = typeof handle === "number" ? handle : undefined
     this.tracked.push(t)
@@ -761,7 +763,7 @@ class Scenario {
         )
       }
       const d = Request.delivered(r, cancelOutcome, t.owner)
-      expect([Request.OUTCOME_NAMES[d.outcome], d.result], where).toEqual([got.outcome, got.result])
+      expect([Request.OUTCOME_NAMES[d.outcome], d.result, d.bytes], where).toEqual([got.outcome, got.result, got.bytes])
       // The fd-producing rule: an fd made for a caller who stopped waiting is closed, before its callback.
       expect(got.madeFdOpen, `${where}: the fd nobody wants`).toBe(d.closesFd >= 0 ? false : undefined)
       if (final === undefined) return
@@ -911,6 +913,17 @@ const CASES: { readonly [M in Operations.Method]: Case } = {
         (cb) => d.submitRecv(p.a, new Uint8Array(8), 0, 8, false, Driver.now() + 100, cb),
         true,
       )
+      // An exact recv that got 3 of its 8 bytes before the peer reset: ERROR with bytes 3.
+      const q = await tcpPair()
+      s.own(q.b)
+      const requeued = d.stats().requeued
+      s.track("exact recv that got 3 bytes before a reset", OP.OP_RECV, (cb) =>
+        d.submitRecv(q.b, new Uint8Array(8), 0, 8, true, 0, cb),
+      )
+      await d.send(q.b, Buffer.from("?")) // unread by q.a: its close is then a reset
+      await d.send(q.a, Buffer.from("abc"))
+      for (let i = 0; i < 500 && d.stats().requeued === requeued; i++) await sleep(2)
+      closeSync(q.a)
     },
   },
   sync: {

@@ -152,7 +152,7 @@ const pathTooLong = (path: string, syscall: "bind" | "connect"): Effect.Effect<n
   if ((path.startsWith("\0") ? bytes : bytes + 1) <= Sockaddr.UNIX_PATH_MAX) return undefined
   return Effect.fail(
     new IoUringError({
-      reason: new SystemError(),
+      reason: new SystemError({}),
       code: "EINVAL",
       errno: -22,
       syscall,
@@ -165,7 +165,7 @@ const pathTooLong = (path: string, syscall: "bind" | "connect"): Effect.Effect<n
 /** The error of an accept on a listener already closed (what the kernel says of a closed fd). */
 const listenerClosed = (listener: Listener): IoUringError =>
   new IoUringError({
-    reason: new SystemError(),
+    reason: new SystemError({}),
     code: "EBADF",
     errno: -9,
     syscall: "accept",
