@@ -45,7 +45,6 @@
  * fd is closed; an exception the callback throws goes to the Driver's delivery, as any callback's.
  */
 import { MAX_READ_FILE, UNKNOWN_SIZE_CHUNK } from "@iou/core"
-import { constants } from "node:os"
 import * as Errors from "./IoUringError.ts"
 import { binding } from "./binding.ts"
 import * as Arena from "./Arena.ts"
@@ -368,9 +367,10 @@ class WholeFile {
   private stepError(error: Error, syscall: "open" | "fstat" | "read"): Error {
     if ((error as { code?: unknown }).code === "ABORT_ERR" && this.aborted()) return this.abortError(syscall)
     if (error instanceof Errors.IoUringError && error.bytes !== undefined) {
-      return error.reason === "Timeout"
-        ? Errors.timeoutError(syscall, error.fd, this.site)
-        : Errors.errnoError(error.errno ?? -constants.errno.EIO, syscall, error.fd, this.site)
+      if (error.reason === "Timeout") return Errors.timeoutError(syscall, error.fd, this.site)
+      if (error.reason === "SystemError" && error.errno !== undefined) {
+        return Errors.errnoError(error.errno, syscall, error.fd, this.site)
+      }
     }
     return error
   }
