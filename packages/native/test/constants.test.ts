@@ -94,7 +94,15 @@ describe("the wire", () => {
   })
 
   it("the completion record's fields are aligned, inside the record and apart; records tile", () => {
-    const layout = fields("COMPLETION", { SLOT: 4, GENERATION: 4, RESULT: 4, OUTCOME: 1, FLAGS: 1, BUFFER: 2 })
+    const layout = fields("COMPLETION", {
+      SLOT: 4,
+      GENERATION: 4,
+      RESULT: 4,
+      OUTCOME: 1,
+      FLAGS: 1,
+      BUFFER: 2,
+      DONE: 4,
+    })
     check(Binding.wireLayout().COMPLETION_BYTES, layout)
     // The tag is one u64: slot its low half, generation its high half.
     expect(Binding.wireLayout().COMPLETION_GENERATION).toBe(Binding.wireLayout().COMPLETION_SLOT + 4)
