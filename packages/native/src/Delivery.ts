@@ -193,7 +193,7 @@ export class Delivery {
         else this.finish(slot, null, result)
         continue
       }
-      this.failed(slot, result, outcome, flags, wire.done)
+      this.failed(slot, result, outcome, flags, wire.doneOf(i))
     }
     this.multishot?.afterBatch()
   }

@@ -111,8 +111,6 @@ export class Wire {
   flags = 0
   /** Its provided buffer's id (with IOU_COMPLETION_BUFFER). */
   buffer = 0
-  /** The bytes it moved (an operation that moves data): what moved before the error, with IOU_OUTCOME_ERROR. */
-  done = 0
 
   private readonly stageU32: Uint32Array
   private readonly stageI32: Int32Array
@@ -174,7 +172,14 @@ export class Wire {
     this.outcome = this.doneU8[b + COMPLETION_OUTCOME]!
     this.flags = this.doneU8[b + COMPLETION_FLAGS]!
     this.buffer = this.doneU16[i * COMPLETION_HALVES + COMPLETION_BUFFER]!
-    this.done = this.doneU32[w + COMPLETION_DONE]!
+  }
+
+  /**
+   * Completion record `i`'s bytes done (what moved before the error, with IOU_OUTCOME_ERROR): read
+   * apart from load(), only for a completion that failed.
+   */
+  doneOf(i: number): number {
+    return this.doneU32[i * COMPLETION_WORDS + COMPLETION_DONE]!
   }
 
   /**
