@@ -25,7 +25,7 @@ import { Delivery, type FdClosing, type Multishot } from "./Delivery.ts"
 import * as Errors from "./IoUringError.ts"
 import { accepts, BY_OP, fdOf, OPERATIONS } from "./Operations.ts"
 import * as Pending from "./PendingTable.ts"
-import { fallbackOps, lacksFeature, lacksOpcode, openLoop } from "./probe.ts"
+import { fallbackOps, lacksOpcode, openLoop, unsupportedOps } from "./probe.ts"
 import { RecvBuffers } from "./RecvBuffers.ts"
 import { Shutdown } from "./Shutdown.ts"
 import * as Sockets from "./Sockets.ts"
@@ -88,25 +88,8 @@ export class Requests implements Multishot {
   private readonly endWaitingTurn = (): void => {
     this.waitingTurnSeen = false
   }
-  /**
-   * Operations this kernel lacks the opcode or feature of (mkdir, symlink, link before Linux 5.15;
-   * acceptMany, recvMany before 5.19, 6.0): refused with ENOSYS.
-   */
-  private readonly unsupported: ReadonlySet<number> = new Set([
-    ...(
-      [
-        ["MKDIRAT", OPERATIONS.mkdir.op],
-        ["SYMLINKAT", OPERATIONS.symlink.op],
-        ["LINKAT", OPERATIONS.link.op],
-      ] as const
-    ).flatMap(([name, op]) => (lacksOpcode(name) ? [op] : [])),
-    ...(
-      [
-        ["ACCEPT_MULTISHOT", OPERATIONS.acceptMany.op],
-        ["RECV_MULTISHOT", OPERATIONS.recvMany.op],
-      ] as const
-    ).flatMap(([name, op]) => (lacksFeature(name) ? [op] : [])),
-  ])
+  /** Operations this kernel lacks the opcode or feature of: refused with ENOSYS. */
+  private readonly unsupported = unsupportedOps()
 
   // The binding holds its delivery function weakly while nothing is outstanding: this keeps it.
   private readonly deliverFn = (count: number, final: boolean): void => this.deliver(count, final)

@@ -9,7 +9,8 @@
  * Simulating a missing feature (for tests, and for users testing their fallback) is read here and
  * nowhere else: IOU_SIMULATE_MISSING (see `simulation`).
  *
- * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains.
+ * Also openLoop(): the Driver's setup of its loop, whose refusal probe(config) explains; and what
+ * the Driver does without an optional opcode or feature (fallbackOps, unsupportedOps).
  */
 import { Config, Operations } from "@iou/core"
 import { constants } from "node:os"
@@ -280,6 +281,18 @@ export const lacksFeature = (name: "ACCEPT_MULTISHOT" | "RECV_MULTISHOT"): boole
   if (simulation().features.has(name)) return true
   const row = KERNEL_REQUIREMENTS.find((r) => r.name === name)!
   return cachedProbe !== undefined && cachedProbe.setupErrno === 0 && !row.present(cachedProbe)
+}
+
+/** The operations whose opcode or feature lacksOpcode or lacksFeature says this kernel lacks: ENOSYS. */
+export const unsupportedOps = (): ReadonlySet<number> => {
+  const { mkdir, symlink, link, acceptMany, recvMany } = Operations.OPERATIONS
+  const ops = new Set<number>()
+  if (lacksOpcode("MKDIRAT")) ops.add(mkdir.op)
+  if (lacksOpcode("SYMLINKAT")) ops.add(symlink.op)
+  if (lacksOpcode("LINKAT")) ops.add(link.op)
+  if (lacksFeature("ACCEPT_MULTISHOT")) ops.add(acceptMany.op)
+  if (lacksFeature("RECV_MULTISHOT")) ops.add(recvMany.op)
+  return ops
 }
 
 /** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
