@@ -95,9 +95,20 @@ const fieldsOf = (place: Place): Place => ({
 })
 
 /**
- * An error from a negative errno, like Node's own: "EBADF: bad file descriptor, read fd 99",
- * "ENOENT: no such file or directory, open '/x'", "ECONNREFUSED: connection refused, connect
- * 127.0.0.1:1".
+ * node:net's message for a connect, bind or listen that failed at an endpoint (`place.address`):
+ * "connect ECONNREFUSED 127.0.0.1:1" for a connect, "bind EADDRINUSE: address already in use
+ * 127.0.0.1:80" for the others (as node:net's server says its listen's); the port only when above
+ * 0, a Unix socket's path alone.
+ */
+const netMessage = (syscall: Syscall, code: string, text: string, place: Place): string => {
+  const at = place.port !== undefined && place.port > 0 ? `${place.address}:${place.port}` : `${place.address}`
+  return syscall === "connect" ? `${syscall} ${code} ${at}` : `${syscall} ${code}: ${text} ${at}`
+}
+
+/**
+ * An error from a negative errno, with Node's message: node:fs's form ("EBADF: bad file
+ * descriptor, read fd 99", "ENOENT: no such file or directory, open '/x'"), or node:net's for a
+ * failure at an endpoint (netMessage).
  */
 export const errnoError = (
   errno: number,
@@ -115,7 +126,11 @@ export const errnoError = (
     code = `E${-errno}`
     text = `errno ${-errno}`
   }
-  return new IoUringError(`${code}: ${text}, ${where(syscall, fd, place)}`, {
+  const message =
+    place.address !== undefined
+      ? netMessage(syscall, code, text, place)
+      : `${code}: ${text}, ${where(syscall, fd, place)}`
+  return new IoUringError(message, {
     code,
     reason: code === "ETIMEDOUT" ? "Timeout" : "SystemError",
     errno,
@@ -150,13 +165,16 @@ export const closingFdError = (syscall: Syscall, fd: number, bytes?: number): Io
 export const movedBytes = (op: number, moved: number): number | undefined =>
   BY_OP[op]?.movesData === true ? Math.max(moved, 0) : undefined
 
-/** dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code; syscall "getaddrinfo". */
+/**
+ * dns.lookup's failure for `host` (ENOTFOUND, EAI_AGAIN…), with its code and Node's message
+ * ("getaddrinfo ENOTFOUND host"); syscall "getaddrinfo".
+ */
 export const lookupError = (
   error: Error & { code?: string | undefined; errno?: number | undefined },
   host: string,
   port: number,
 ): IoUringError =>
-  new IoUringError(`${error.code ?? "ENOTFOUND"}: ${host} could not be resolved, getaddrinfo`, {
+  new IoUringError(`getaddrinfo ${error.code ?? "ENOTFOUND"} ${host}`, {
     code: error.code ?? "ENOTFOUND",
     reason: "SystemError",
     errno: typeof error.errno === "number" ? error.errno : undefined,

@@ -13,6 +13,17 @@ import { Driver, type IoUringError, probe } from "../src/index.ts"
 import { binding } from "../src/binding.ts"
 import { runChild, UNDER_TEST } from "./helpers.ts"
 
+/** The message of node:net's error for a connect to `target`: what the ring's error says too. */
+const netConnectError = (target: { host: string; port: number } | { path: string }): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = netConnect(target as never)
+    socket.once("connect", () => {
+      socket.destroy()
+      reject(new Error("node:net connected"))
+    })
+    socket.once("error", (error) => resolve(error.message))
+  })
+
 const supported = probe().supported
 const reason = probe().reason ?? ""
 
@@ -179,7 +190,8 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     owned(await accepted)
     expect(c.remoteAddress).toMatchObject({ port })
     const r = await settle(ring.connect({ host: "no-such-host.invalid", port }))
-    expect(!r.ok && r.error).toMatchObject({ syscall: "getaddrinfo" })
+    const nodeError = await netConnectError({ host: "no-such-host.invalid", port })
+    expect(!r.ok && r.error).toMatchObject({ syscall: "getaddrinfo", message: nodeError })
     // The order, and the move to the next address on a refusal: in a child whose dns.lookup answers
     // two names with two loopback addresses each (listeners on 127.0.0.1 and 127.0.0.2, none on .3).
     const lookup = `import dns from "node:dns"; import { syncBuiltinESMExports } from "node:module";
@@ -241,7 +253,8 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       address: "127.0.0.1",
       port,
       fd: undefined,
-      message: `EADDRINUSE: address already in use, bind 127.0.0.1:${port}`,
+      // node:net's form, as its server says a listen's ("listen EADDRINUSE: address already in use …").
+      message: `bind EADDRINUSE: address already in use 127.0.0.1:${port}`,
     })
     // A port that was just bound and closed again: nobody listens there.
     const gone = await ring.listen({ host: "127.0.0.1", port: 0 })
@@ -255,13 +268,20 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       address: "127.0.0.1",
       port: free,
       fd: undefined,
-      message: `ECONNREFUSED: connection refused, connect 127.0.0.1:${free}`,
+      message: await netConnectError({ host: "127.0.0.1", port: free }),
     })
+    expect((refused as { error: Error }).error.message).toBe(`connect ECONNREFUSED 127.0.0.1:${free}`)
     // A Unix socket's path is the address (as node:net's errors say it).
     const dir = mkdtempSync(join(tmpdir(), "iou-addr-"))
     const missing = await settle(ring.connect({ path: join(dir, "none") }))
+    const nodeMissing = await netConnectError({ path: join(dir, "none") })
     rmSync(dir, { recursive: true })
-    expect(!missing.ok && missing.error).toMatchObject({ code: "ENOENT", address: join(dir, "none"), port: undefined })
+    expect(!missing.ok && missing.error).toMatchObject({
+      code: "ENOENT",
+      address: join(dir, "none"),
+      port: undefined,
+      message: nodeMissing,
+    })
     expect(socketCount()).toBe(before)
   })
 
@@ -272,6 +292,7 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       syscall: "connect",
       address: "127.0.0.1",
       port: 0,
+      message: await netConnectError({ host: "127.0.0.1", port: 0 }),
     })
   })
 
