@@ -626,6 +626,24 @@ export const socketSuite = <R>(name: string, implementation: SocketImplementatio
         )(transport),
     )
 
+    it.live("a Unix server's scope close removes its socket file: a new server listens on the path and answers", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const options = yield* listenOptions("Unix")
+          const file = (options as { readonly path: string }).path
+          yield* Effect.scoped(Effect.andThen(implementation.makeServer(options), Effect.void))
+          assert.isFalse(fs.existsSync(file))
+          const server = yield* implementation.makeServer(options)
+          yield* Effect.forkScoped(server.run(echo))
+          const socket = yield* implementation.makeNet(target(server))
+          const { pull } = yield* socket.reader
+          const { write } = yield* socket.writer
+          yield* write(text("again"))
+          assert.strictEqual(decode(yield* readAtLeast(pull, 5)), "again")
+        }),
+      )("Unix"),
+    )
+
     it.live("a connect to port 0 fails with SocketOpenError (the kernel's refusal), not a defect", () =>
       run(() =>
         Effect.gen(function* () {

@@ -201,8 +201,9 @@ export class Driver extends CallbackApi {
    * EBADF. Not cancellable and without a deadline: a close that could be undone would leave the fd
    * in an unknown state. A close that the Driver's shutdown cutoff abandons before the kernel ran
    * it is done here with close(2) and resolves (Delivery.closeAbandoned); so is a closeFd on a
-   * closing or closed Driver, once the requests on the fd ended. (`close()` is the Driver's own
-   * shutdown.)
+   * closing or closed Driver, once the requests on the fd ended. A Unix listener that `listen`
+   * handed over takes its socket file with it, as node:net's server.close() (Sockets.onClose).
+   * (`close()` is the Driver's own shutdown.)
    */
   closeFd(fd: number): Promise<void> {
     return Files.closeFd(this.r, fd)

@@ -417,6 +417,7 @@ export class Requests implements Multishot {
       process.nextTick(callback, Errors.closingFdError("close", fd), 0)
       return
     }
+    callback = this.sockets.onClose(fd, callback) // a Unix listener's file goes with it
     // Calls off the ring on the fd cannot be cancelled: the close waits for them to end.
     const entry: FdClosing = {
       waiting: this.delivery.offRing.get(fd) ?? 0,

@@ -20,10 +20,12 @@
  * socket closed here is unmarked first. A Unix socket file a
  * listen's bind made is the request's too: a listen that fails, times out or is cancelled after its
  * bind unlinks it (as node:net's server does when its listen fails), so a retry can bind the path.
+ * Once the listener is handed over, its file goes with it: closeFd of the listener unlinks it
+ * (onClose), as node:net's server.close() does, if the path still names that file.
  */
 import { Sockaddr } from "@iou/core"
 import { lookup } from "node:dns"
-import { unlinkSync } from "node:fs"
+import { lstatSync, unlinkSync } from "node:fs"
 import { constants as os } from "node:os"
 import { resolve } from "node:path"
 import type { NativeSockets } from "./binding.ts"
@@ -113,9 +115,22 @@ const unlinkQuietly = (path: string): void => {
   }
 }
 
+/** Whether `file.path` still names the socket file listen made (the same device and inode). */
+const sameFile = (file: ListenerFile): boolean => {
+  const now = lstatSync(file.path, { bigint: true, throwIfNoEntry: false })
+  return now !== undefined && now.dev === file.dev && now.ino === file.ino
+}
+
 const name = (fd: number, get: (fd: number) => Uint8Array | number): T.SocketAddress | number => {
   const bytes = get(fd)
   return typeof bytes === "number" ? bytes : Sockaddr.decode(bytes)
+}
+
+/** A Unix listener's socket file as listen handed it over: its absolute path and its identity. */
+interface ListenerFile {
+  readonly path: string
+  readonly dev: bigint
+  readonly ino: bigint
 }
 
 /** The socket requests of one Driver: see the module comment. */
@@ -123,6 +138,8 @@ export class Sockets {
   private readonly ring: Ring
   private readonly native: () => NativeSockets
   private readonly composites = new Map<number, Composite<unknown>>()
+  /** The Unix listeners listen handed over, by fd: the socket file closeFd unlinks (onClose). */
+  private readonly listenerFiles = new Map<number, ListenerFile>()
   /** Requests.closeOnExit: marks or unmarks an fd to be closed if the thread ends first. */
   private readonly mark: (fd: number, enabled: boolean, path?: string) => void
   /** Requests.closeUnmarked: close(2) of an fd, unmarked in the same native call. */
@@ -143,6 +160,23 @@ export class Sockets {
     this.mark = mark
     this.markFdOf = markFdOf
     this.closeFdFn = closeFd
+  }
+
+  /**
+   * closeFd of `fd` starts: for a Unix listener listen handed over as `fd`, `callback` wrapped to
+   * unlink its socket file once the close succeeded, as node:net's server.close() does, unless the
+   * path names another file by then (removed and made again by someone else); else `callback`.
+   * The listener is forgotten either way (a number closed without closeFd and reused stays
+   * harmless: only the listener's own file, found by its identity, is ever unlinked).
+   */
+  onClose(fd: number, callback: T.Callback): T.Callback {
+    const file = this.listenerFiles.size === 0 ? undefined : this.listenerFiles.get(fd)
+    if (file === undefined) return callback
+    this.listenerFiles.delete(fd)
+    return (error, result) => {
+      if (error === null && sameFile(file)) unlinkQuietly(file.path)
+      callback(error, result)
+    }
   }
 
   /** Closes an fd the Driver made and nobody wants (close(2); errors are of no use to anyone here). */
@@ -227,6 +261,7 @@ export class Sockets {
                       return c.end(Errors.errnoError(local, "getsockname", undefined, c.place))
                     }
                     c.owned.length = 0
+                    if (c.boundPath !== undefined) this.handOverFile(fd, c.boundPath)
                     c.end(null, { fd, localAddress: local })
                   },
                 )
@@ -444,6 +479,12 @@ export class Sockets {
   private own<A>(c: Composite<A>, fd: number): void {
     c.owned.push(fd)
     if (c.closeOnExit) this.mark(fd, true)
+  }
+
+  /** The listener `fd` goes to its caller with its socket file at `path`, which its closeFd unlinks. */
+  private handOverFile(fd: number, path: string): void {
+    const made = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino })
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, type IoUringError, probe } from "../src/index.ts"
 import { binding } from "../src/binding.ts"
@@ -37,6 +37,8 @@ const open = (): Driver => {
   cleanups.push(() => ring.close({ shutdownTimeout: 0 }))
   return ring
 }
+/** `path` relative to the working directory. */
+const relativePath = (path: string): string => relative(process.cwd(), path) || "."
 /** Closes the fd after the test (the caller owns every fd the ring hands over). */
 const owned = <T extends { fd: number }>(value: T): T => {
   cleanups.push(() => closeQuietly(value.fd))
@@ -240,6 +242,40 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(!missing.ok && missing.error).toMatchObject({ code: "ENOENT", syscall: "connect" })
   })
 
+  it("closeFd of a Unix listener unlinks its socket file, as node:net's server.close(), so the path can be listened on again; a file made anew at the path is left alone", async () => {
+    const ring = open()
+    const dir = mkdtempSync(join(tmpdir(), "iou-sock-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, "s")
+    const first = await ring.listen({ path })
+    await ring.closeFd(first.fd)
+    expect(existsSync(path)).toBe(false)
+    // Through the callback form too, with a relative path (the file is the one listen made).
+    const relative = relativePath(path)
+    const second = await ring.listen({ path: relative })
+    await new Promise<void>((done, fail) =>
+      ring.submitCloseFd(second.fd, (error) => (error === null ? done() : fail(error))),
+    )
+    expect(existsSync(path)).toBe(false)
+    // A listener whose file someone removed and made again (another server on the path): its close
+    // leaves the other server's file.
+    const third = await ring.listen({ path })
+    rmSync(path)
+    const other = owned(await ring.listen({ path }))
+    await ring.closeFd(third.fd)
+    expect(existsSync(path)).toBe(true)
+    const c = owned(await ring.connect({ path }))
+    owned(await ring.accept(other))
+    expect(c.remoteAddress).toEqual({ path })
+    await ring.closeFd(other.fd) // and the other listener's close unlinks its own
+    expect(existsSync(path)).toBe(false)
+    // A close that fails (the fd was closed by other means) unlinks nothing.
+    const fourth = await ring.listen({ path })
+    closeSync(fourth.fd)
+    await expect(ring.closeFd(fourth.fd)).rejects.toMatchObject({ code: "EBADF" })
+    expect(existsSync(path)).toBe(true)
+  })
+
   it("errors carry Node's code, errno, syscall, address and port: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
     const ring = open()
     const listener = owned(await ring.listen({ host: "127.0.0.1", port: 0 }))
@@ -287,12 +323,13 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
 
   it("connect to port 0 is the kernel's refusal (ECONNREFUSED at the endpoint), as node:net's", async () => {
     const ring = open()
+    const message = await netConnectError({ host: "127.0.0.1", port: 0 })
     await expect(ring.connect({ host: "127.0.0.1", port: 0 })).rejects.toMatchObject({
       code: "ECONNREFUSED",
       syscall: "connect",
       address: "127.0.0.1",
       port: 0,
-      message: await netConnectError({ host: "127.0.0.1", port: 0 }),
+      message,
     })
   })
 

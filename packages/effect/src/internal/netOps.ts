@@ -84,8 +84,8 @@ export interface NetOps {
   /** Closes the fd (closeFd: what is pending on it is cancelled first). */
   readonly close: (connection: Connection) => Effect.Effect<void>
   /**
-   * Stops listening: closes the fd (connections not yet accepted go with it) and, as node:net,
-   * unlinks a Unix socket's path (not an abstract name's: it has no file). Never fails.
+   * Stops listening: closes the fd (connections not yet accepted go with it; the Driver's closeFd
+   * unlinks a Unix listener's socket file, as node:net's server.close()). Never fails.
    */
   readonly closeListener: (listener: Listener) => Effect.Effect<void>
 }
@@ -220,12 +220,6 @@ export const make = (io: IoUring["Service"]): NetOps => ({
   closeListener: (listener) =>
     Effect.suspend(() => {
       listener.closed = true
-      const { address } = listener
-      return Effect.andThen(
-        Effect.ignoreCause(io.closeFd(listener.fd)),
-        address._tag === "Unix" && !address.path.startsWith("\0")
-          ? Effect.ignoreCause(io.unlink(address.path))
-          : Effect.void,
-      )
+      return Effect.ignoreCause(io.closeFd(listener.fd))
     }),
 })
