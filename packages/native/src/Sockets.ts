@@ -126,11 +126,15 @@ const name = (fd: number, get: (fd: number) => Uint8Array | number): T.SocketAdd
   return typeof bytes === "number" ? bytes : Sockaddr.decode(bytes)
 }
 
-/** A Unix listener's socket file as listen handed it over: its absolute path and its identity. */
+/**
+ * A Unix listener's socket file as listen handed it over: its absolute path, its identity, and the
+ * listener's name as getsockname gives it (the path as bound).
+ */
 interface ListenerFile {
   readonly path: string
   readonly dev: bigint
   readonly ino: bigint
+  readonly name: string
 }
 
 /** The socket requests of one Driver: see the module comment. */
@@ -166,13 +170,15 @@ export class Sockets {
    * closeFd of `fd` starts: for a Unix listener listen handed over as `fd`, `callback` wrapped to
    * unlink its socket file once the close succeeded, as node:net's server.close() does, unless the
    * path names another file by then (removed and made again by someone else); else `callback`.
-   * The listener is forgotten either way (a number closed without closeFd and reused stays
-   * harmless: only the listener's own file, found by its identity, is ever unlinked).
+   * The listener is forgotten either way; a number closed some other way and reused is no longer
+   * that listener (getsockname tells), and its close unlinks nothing.
    */
   onClose(fd: number, callback: T.Callback): T.Callback {
     const file = this.listenerFiles.size === 0 ? undefined : this.listenerFiles.get(fd)
     if (file === undefined) return callback
     this.listenerFiles.delete(fd)
+    const local = name(fd, this.native().getsockname)
+    if (typeof local === "number" || !("path" in local) || local.path !== file.name) return callback
     return (error, result) => {
       if (error === null && sameFile(file)) unlinkQuietly(file.path)
       callback(error, result)
@@ -261,7 +267,7 @@ export class Sockets {
                       return c.end(Errors.errnoError(local, "getsockname", undefined, c.place))
                     }
                     c.owned.length = 0
-                    if (c.boundPath !== undefined) this.handOverFile(fd, c.boundPath)
+                    if (c.boundPath !== undefined && "path" in local) this.handOverFile(fd, c.boundPath, local.path)
                     c.end(null, { fd, localAddress: local })
                   },
                 )
@@ -481,10 +487,10 @@ export class Sockets {
     if (c.closeOnExit) this.mark(fd, true)
   }
 
-  /** The listener `fd` goes to its caller with its socket file at `path`, which its closeFd unlinks. */
-  private handOverFile(fd: number, path: string): void {
+  /** The listener `fd` (named `name`) goes to its caller with its socket file at `path`, which its closeFd unlinks. */
+  private handOverFile(fd: number, path: string, name: string): void {
     const made = lstatSync(path, { bigint: true, throwIfNoEntry: false })
-    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino })
+    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, name })
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */

@@ -269,11 +269,17 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(c.remoteAddress).toEqual({ path })
     await ring.closeFd(other.fd) // and the other listener's close unlinks its own
     expect(existsSync(path)).toBe(false)
-    // A close that fails (the fd was closed by other means) unlinks nothing.
+    // A close that fails (the fd was closed by other means) unlinks nothing, nor does the close
+    // of another file given the same number meanwhile.
     const fourth = await ring.listen({ path })
     closeSync(fourth.fd)
     await expect(ring.closeFd(fourth.fd)).rejects.toMatchObject({ code: "EBADF" })
     expect(existsSync(path)).toBe(true)
+    const fifth = await ring.listen({ path: join(dir, "t") })
+    closeSync(fifth.fd)
+    const reused = await ring.open(join(dir, "f"), { flags: "w" }) // the lowest free number: fifth's
+    await ring.closeFd(reused)
+    expect(existsSync(join(dir, "t"))).toBe(true)
   })
 
   it("errors carry Node's code, errno, syscall, address and port: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
