@@ -3,8 +3,8 @@
  * Never throws. It checks, in this order: that this Node is one the package supports
  * (MINIMUM_NODE), that the addon loads (binding.ts), that io_uring_setup succeeds (ENOSYS, EPERM
  * from a seccomp profile or the io_uring_disabled sysctl, ENOMEM from the memlock limit), then each
- * kernel feature in KERNEL_REQUIREMENTS that the config needs. The same table is the README's
- * kernel support table (a test compares them).
+ * kernel feature in KERNEL_REQUIREMENTS (KernelRequirements.ts, the README's kernel support
+ * table) that the config needs.
  *
  * Simulating a missing feature (for tests, and for users testing their fallback) is read here and
  * nowhere else: IOU_SIMULATE_MISSING (see `simulation`).
@@ -25,241 +25,7 @@ import {
   outOfFds,
 } from "./binding.ts"
 import { errnoError, unavailableError } from "./IoUringError.ts"
-
-/** IORING_OP_* names, indexed by opcode number (linux/io_uring.h order). */
-export const OPCODE_NAMES = [
-  "NOP",
-  "READV",
-  "WRITEV",
-  "FSYNC",
-  "READ_FIXED",
-  "WRITE_FIXED",
-  "POLL_ADD",
-  "POLL_REMOVE",
-  "SYNC_FILE_RANGE",
-  "SENDMSG",
-  "RECVMSG",
-  "TIMEOUT",
-  "TIMEOUT_REMOVE",
-  "ACCEPT",
-  "ASYNC_CANCEL",
-  "LINK_TIMEOUT",
-  "CONNECT",
-  "FALLOCATE",
-  "OPENAT",
-  "CLOSE",
-  "FILES_UPDATE",
-  "STATX",
-  "READ",
-  "WRITE",
-  "FADVISE",
-  "MADVISE",
-  "SEND",
-  "RECV",
-  "OPENAT2",
-  "EPOLL_CTL",
-  "SPLICE",
-  "PROVIDE_BUFFERS",
-  "REMOVE_BUFFERS",
-  "TEE",
-  "SHUTDOWN",
-  "RENAMEAT",
-  "UNLINKAT",
-  "MKDIRAT",
-  "SYMLINKAT",
-  "LINKAT",
-  "MSG_RING",
-  "FSETXATTR",
-  "SETXATTR",
-  "FGETXATTR",
-  "GETXATTR",
-  "SOCKET",
-  "URING_CMD",
-  "SEND_ZC",
-  "SENDMSG_ZC",
-  "READ_MULTISHOT",
-  "WAITID",
-  "FUTEX_WAIT",
-  "FUTEX_WAKE",
-  "FUTEX_WAITV",
-  "FIXED_FD_INSTALL",
-  "FTRUNCATE",
-  "BIND",
-  "LISTEN",
-  "RECV_ZC",
-  "EPOLL_WAIT",
-  "READV_FIXED",
-  "WRITEV_FIXED",
-  "PIPE",
-] as const
-
-/** IORING_FEAT_* bits of io_uring_params.features (linux/io_uring.h). */
-export const IORING_FEAT_NODROP = 1 << 1
-export const IORING_FEAT_EXT_ARG = 1 << 8
-/** Linux 5.13, the release that also brought multishot POLL_ADD, which has no feature bit of its own. */
-export const IORING_FEAT_RSRC_TAGS = 1 << 10
-
-/**
- * One thing the loop needs from the kernel: its name (as IOU_SIMULATE_MISSING spells it), the first
- * Linux release that has it, what the loop uses it for, and whether a given config needs it.
- */
-export interface KernelRequirement {
-  readonly name: string
-  readonly kernel: string
-  readonly use: string
-  readonly present: (raw: NativeProbe) => boolean
-  /** false: the loop works without it (reported, not refused). */
-  readonly neededBy: (config: Config.Config) => boolean
-}
-
-const always = (): boolean => true
-/** Needed unless the config's `operations` leaves out every operation of `c`. */
-const usedBy =
-  (c: "files" | "sockets") =>
-  (config: Config.Config): boolean =>
-    config.operations === undefined || config.operations === "all" || config.operations === c
-const opcode =
-  (name: (typeof OPCODE_NAMES)[number]) =>
-  (raw: NativeProbe): boolean =>
-    raw.opcodes[OPCODE_NAMES.indexOf(name)] === true
-
-/**
- * What the loop needs, one row per feature: the kernel support table of the README. The minimum is
- * the newest `kernel` of the rows every config needs (Linux 5.13); 6.1 adds the single-issuer ring.
- */
-export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
-  { name: "OP_NOP", kernel: "5.1", use: "nop", present: opcode("NOP"), neededBy: always },
-  { name: "OP_WRITEV", kernel: "5.1", use: "vectored writeAt", present: opcode("WRITEV"), neededBy: usedBy("files") },
-  { name: "OP_FSYNC", kernel: "5.1", use: "sync", present: opcode("FSYNC"), neededBy: usedBy("files") },
-  {
-    name: "OP_POLL_ADD",
-    kernel: "5.1",
-    use: "readiness waits after EAGAIN, the wake poll",
-    present: opcode("POLL_ADD"),
-    neededBy: always,
-  },
-  { name: "OP_READV", kernel: "5.1", use: "vectored readAt", present: opcode("READV"), neededBy: usedBy("files") },
-  { name: "OP_SENDMSG", kernel: "5.3", use: "vectored send", present: opcode("SENDMSG"), neededBy: usedBy("sockets") },
-  {
-    name: "NODROP",
-    kernel: "5.5",
-    use: "the kernel keeps completions when the CQ overflows",
-    present: (raw) => (raw.features & IORING_FEAT_NODROP) !== 0,
-    neededBy: always,
-  },
-  {
-    name: "OP_ASYNC_CANCEL",
-    kernel: "5.5",
-    use: "deadlines, cancellation, the shutdown drain",
-    present: opcode("ASYNC_CANCEL"),
-    neededBy: always,
-  },
-  { name: "OP_READ", kernel: "5.6", use: "readAt", present: opcode("READ"), neededBy: usedBy("files") },
-  { name: "OP_WRITE", kernel: "5.6", use: "writeAt", present: opcode("WRITE"), neededBy: usedBy("files") },
-  { name: "OP_SEND", kernel: "5.6", use: "send", present: opcode("SEND"), neededBy: usedBy("sockets") },
-  { name: "OP_RECV", kernel: "5.6", use: "recv", present: opcode("RECV"), neededBy: usedBy("sockets") },
-  { name: "OP_OPENAT", kernel: "5.6", use: "open", present: opcode("OPENAT"), neededBy: usedBy("files") },
-  { name: "OP_CLOSE", kernel: "5.6", use: "closeFd", present: opcode("CLOSE"), neededBy: always },
-  { name: "OP_STATX", kernel: "5.6", use: "stat", present: opcode("STATX"), neededBy: usedBy("files") },
-  { name: "OP_FALLOCATE", kernel: "5.6", use: "allocate", present: opcode("FALLOCATE"), neededBy: usedBy("files") },
-  {
-    name: "EXT_ARG",
-    kernel: "5.11",
-    use: "bounded waits in io_uring_enter (deadlines without timeout SQEs)",
-    present: (raw) => (raw.features & IORING_FEAT_EXT_ARG) !== 0,
-    neededBy: always,
-  },
-  { name: "OP_RENAMEAT", kernel: "5.11", use: "rename", present: opcode("RENAMEAT"), neededBy: usedBy("files") },
-  { name: "OP_UNLINKAT", kernel: "5.11", use: "unlink", present: opcode("UNLINKAT"), neededBy: usedBy("files") },
-  {
-    name: "POLL_MULTISHOT",
-    kernel: "5.13",
-    use: "the eventfd wake poll (not used by an ioPoll ring)",
-    present: (raw) => (raw.features & IORING_FEAT_RSRC_TAGS) !== 0,
-    neededBy: (config) => config.ioPoll !== true,
-  },
-  { name: "OP_CONNECT", kernel: "5.5", use: "connect", present: opcode("CONNECT"), neededBy: usedBy("sockets") },
-  { name: "OP_ACCEPT", kernel: "5.5", use: "accept", present: opcode("ACCEPT"), neededBy: usedBy("sockets") },
-  {
-    name: "OP_SHUTDOWN",
-    kernel: "5.11",
-    use: "shutdownSocket",
-    present: opcode("SHUTDOWN"),
-    neededBy: usedBy("sockets"),
-  },
-  {
-    name: "OP_SOCKET",
-    kernel: "5.19",
-    use: "optional: the socket of listen and connect; without it the Driver calls socket(2), which does not block",
-    present: opcode("SOCKET"),
-    neededBy: () => false,
-  },
-  {
-    name: "OP_BIND",
-    kernel: "6.11",
-    use: "optional: the bind of listen; without it the Driver calls bind(2), which does not block",
-    present: opcode("BIND"),
-    neededBy: () => false,
-  },
-  {
-    name: "OP_LISTEN",
-    kernel: "6.11",
-    use: "optional: listen; without it the Driver calls listen(2), which does not block",
-    present: opcode("LISTEN"),
-    neededBy: () => false,
-  },
-  {
-    name: "OP_MKDIRAT",
-    kernel: "5.15",
-    use: "optional: mkdir (without it, ENOSYS)",
-    present: opcode("MKDIRAT"),
-    neededBy: () => false,
-  },
-  {
-    name: "OP_SYMLINKAT",
-    kernel: "5.15",
-    use: "optional: symlink (without it, ENOSYS)",
-    present: opcode("SYMLINKAT"),
-    neededBy: () => false,
-  },
-  {
-    name: "OP_LINKAT",
-    kernel: "5.15",
-    use: "optional: link (without it, ENOSYS)",
-    present: opcode("LINKAT"),
-    neededBy: () => false,
-  },
-  {
-    name: "ACCEPT_MULTISHOT",
-    kernel: "5.19",
-    use: "optional: acceptMany (IORING_ACCEPT_MULTISHOT); without it acceptMany is refused with ENOSYS",
-    // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
-    present: (raw) => raw.singleIssuer,
-    neededBy: () => false,
-  },
-  {
-    name: "RECV_MULTISHOT",
-    kernel: "6.0",
-    use: "optional: recvMany (IORING_RECV_MULTISHOT on a provided-buffer ring, IORING_REGISTER_PBUF_RING 5.19); without it recvMany is refused with ENOSYS",
-    // No feature bit says so; a kernel that accepts SINGLE_ISSUER | DEFER_TASKRUN (6.1) has it.
-    present: (raw) => raw.singleIssuer,
-    neededBy: () => false,
-  },
-  {
-    name: "SINGLE_ISSUER",
-    kernel: "6.1",
-    use: 'SINGLE_ISSUER | DEFER_TASKRUN (6.0, 6.1), used by the thread engine and the inline engine\'s eventfd wake (inlineWake "eventfd"); without them the loop opens a COOP_TASKRUN ring (5.19) or a plain one, and the inline engine polls the ring fd (inlineWake "ringfd", the default)',
-    present: (raw) => raw.singleIssuer,
-    neededBy: () => false,
-  },
-  {
-    name: "OP_FTRUNCATE",
-    kernel: "6.9",
-    use: "optional: truncate (without it, ftruncate(2) on libuv's threadpool)",
-    present: opcode("FTRUNCATE"),
-    neededBy: () => false,
-  },
-]
+import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL, OPCODE_NAMES, opcode } from "./KernelRequirements.ts"
 
 /**
  * Whether this kernel lacks the opcode IORING_OP_<name> (or IOU_SIMULATE_MISSING says OP_<name>):
@@ -294,14 +60,6 @@ export const unsupportedOps = (): ReadonlySet<number> => {
   if (lacksFeature("RECV_MULTISHOT")) ops.add(recvMany.op)
   return ops
 }
-
-/** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
-export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
-  r.name.startsWith("OP_") && r.neededBy({}) ? [r.name.slice(3)] : [],
-)
-
-/** The oldest Linux release with everything every config needs. */
-export const MINIMUM_KERNEL = "5.13"
 
 /**
  * The oldest Node the package supports: its package.json's `engines.node` (a test compares them).
@@ -342,8 +100,9 @@ export interface Probe {
   readonly accepts: ReadonlyArray<Operations.Method>
   /**
    * The inline engine's wake modes (Config's `inlineWake`): those this kernel can open ("eventfd"
-   * needs SINGLE_ISSUER | DEFER_TASKRUN, Linux 6.1, and singleIssuer; "ringfd" opens everywhere,
-   * on a COOP_TASKRUN ring from Linux 5.19 and a plain one before), the one a Driver opened with
+   * needs SINGLE_ISSUER | DEFER_TASKRUN, Linux 6.1, and singleIssuer; "ringfd" opens wherever a
+   * ring does, on a COOP_TASKRUN ring from Linux 5.19 and a plain one before; none where no ring
+   * opens: io_uring refused, the addon missing), the one a Driver opened with
    * `config` gets (its `inlineWake`, or the fallback where that is unavailable), and the fallback
    * (the other mode: what the Driver opens where the kernel refuses the one asked for).
    */
@@ -358,13 +117,22 @@ export interface InlineWakeProbe {
   readonly coopTaskrun: boolean
 }
 
-/** What probe() says of the inline wake modes, from the kernel's answers (raw) and `config`. */
-const inlineWakeOf = (config: Config.Config, deferTaskrun: boolean, coopTaskrun: boolean): InlineWakeProbe => {
+/**
+ * What probe() says of the inline wake modes, from the kernel's answers (raw) and `config`;
+ * `rings`: false where no ring opens (then none is available, and `chosen` is the one asked for).
+ */
+const inlineWakeOf = (
+  config: Config.Config,
+  deferTaskrun: boolean,
+  coopTaskrun: boolean,
+  rings = true,
+): InlineWakeProbe => {
   const asked: Config.InlineWake = config.inlineWake ?? Config.DEFAULTS.inlineWake
   const other: Config.InlineWake = asked === "ringfd" ? "eventfd" : "ringfd"
   const available: Array<Config.InlineWake> = deferTaskrun && config.singleIssuer !== false ? ["eventfd"] : []
-  available.push("ringfd")
-  return { available, chosen: available.includes(asked) ? asked : other, fallback: other, coopTaskrun }
+  if (rings) available.push("ringfd")
+  const chosen = available.includes(asked) || !rings ? asked : other
+  return { available, chosen, fallback: other, coopTaskrun }
 }
 
 const errnoName = (errno: number): string => {
@@ -442,7 +210,7 @@ const unsupported = (reason: string, config: Config.Config): Probe => ({
   opcodes: [],
   missing: [],
   ...accepting(config),
-  inlineWake: inlineWakeOf(config, false, false),
+  inlineWake: inlineWakeOf(config, false, false, false),
 })
 
 /** The addon's raw probe with the simulation applied, or why there is none. */
@@ -509,6 +277,7 @@ const build = (raw: NativeProbe, config: Config.Config, sim: Simulation): Probe 
       config,
       raw.singleIssuer && !sim.features.has("SINGLE_ISSUER"),
       raw.coopTaskrun === true && !sim.features.has("COOP_TASKRUN"),
+      raw.setupErrno === 0,
     ),
   }
   if (raw.setupErrno !== 0) {

@@ -12,7 +12,8 @@ import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { Driver, IoUringError, probe } from "@iou/native"
-import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL, MINIMUM_NODE, nodeTooOld } from "../src/probe.ts"
+import { KERNEL_REQUIREMENTS, MINIMUM_KERNEL } from "../src/KernelRequirements.ts"
+import { MINIMUM_NODE, nodeTooOld } from "../src/probe.ts"
 import { SRC_INDEX } from "./helpers.ts"
 
 const real = probe()
@@ -154,6 +155,8 @@ describe("probe", () => {
     it("io_uring refused by the kernel: IO_URING:<errno> reports that errno's explanation, says it is simulated, and nothing only a ring tells", () => {
       simulate("IO_URING")
       expect(probe()).toMatchObject({ supported: false, setupError: "ENOSYS", opcodes: [], singleIssuer: false })
+      // No ring opens, so no inline wake mode is available; `chosen` is the one asked for.
+      expect(probe({ inlineWake: "eventfd" }).inlineWake).toMatchObject({ available: [], chosen: "eventfd" })
       expect(probe().reason).toMatch(/CONFIG_IO_URING.*\(simulated by IOU_SIMULATE_MISSING\)$/)
       simulate("IO_URING:ENOMEM")
       expect(probe().reason).toMatch(/RLIMIT_MEMLOCK/)
@@ -165,6 +168,7 @@ describe("probe", () => {
       const p = probe()
       expect(p.supported).toBe(false)
       expect(p.reason).toMatch(/^the native addon is not built/)
+      expect(p.inlineWake).toMatchObject({ available: [], chosen: "ringfd" })
       const error = openError()
       expect(error).toMatchObject({ code: "ERR_IOU_UNAVAILABLE" })
       expect((error as Error).message).toContain("the native addon is not built")
