@@ -134,7 +134,7 @@ interface ListenerFile {
   readonly path: string
   readonly dev: bigint
   readonly ino: bigint
-  readonly name: string
+  readonly boundName: string
 }
 
 /** The socket requests of one Driver: see the module comment. */
@@ -178,7 +178,7 @@ export class Sockets {
     if (file === undefined) return callback
     this.listenerFiles.delete(fd)
     const local = name(fd, this.native().getsockname)
-    if (typeof local === "number" || !("path" in local) || local.path !== file.name) return callback
+    if (typeof local === "number" || !("path" in local) || local.path !== file.boundName) return callback
     return (error, result) => {
       if (error === null && sameFile(file)) unlinkQuietly(file.path)
       callback(error, result)
@@ -487,10 +487,13 @@ export class Sockets {
     if (c.closeOnExit) this.mark(fd, true)
   }
 
-  /** The listener `fd` (named `name`) goes to its caller with its socket file at `path`, which its closeFd unlinks. */
-  private handOverFile(fd: number, path: string, name: string): void {
+  /**
+   * The listener `fd` (bound as `boundName`) goes to its caller with its socket file at `path`,
+   * which its closeFd unlinks.
+   */
+  private handOverFile(fd: number, path: string, boundName: string): void {
     const made = lstatSync(path, { bigint: true, throwIfNoEntry: false })
-    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, name })
+    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, boundName })
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */
