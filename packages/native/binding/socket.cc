@@ -87,6 +87,7 @@ Napi::Object SocketConstants(Napi::Env env) {
   set("SO_REUSEADDR", SO_REUSEADDR);
   set("SO_REUSEPORT", SO_REUSEPORT);
   set("SO_KEEPALIVE", SO_KEEPALIVE);
+  set("SO_ACCEPTCONN", SO_ACCEPTCONN);
   set("IPPROTO_TCP", IPPROTO_TCP);
   set("TCP_NODELAY", TCP_NODELAY);
   set("IPPROTO_IPV6", IPPROTO_IPV6);

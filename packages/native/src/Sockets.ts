@@ -115,9 +115,18 @@ const unlinkQuietly = (path: string): void => {
   }
 }
 
+/** The device and inode of the file at `path`, or undefined (gone, or not to be looked at: EACCES…). */
+const identityOf = (path: string): { readonly dev: bigint; readonly ino: bigint } | undefined => {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether `file.path` still names the socket file listen made (the same device and inode). */
 const sameFile = (file: ListenerFile): boolean => {
-  const now = lstatSync(file.path, { bigint: true, throwIfNoEntry: false })
+  const now = identityOf(file.path)
   return now !== undefined && now.dev === file.dev && now.ino === file.ino
 }
 
@@ -170,14 +179,18 @@ export class Sockets {
    * closeFd of `fd` starts: for a Unix listener listen handed over as `fd`, `callback` wrapped to
    * unlink its socket file once the close succeeded, as node:net's server.close() does, unless the
    * path names another file by then (removed and made again by someone else); else `callback`.
-   * The listener is forgotten either way; a number closed some other way and reused is no longer
-   * that listener (getsockname tells), and its close unlinks nothing.
+   * The listener is forgotten either way. A number closed some other way and reused is no longer
+   * that listener, and its close unlinks nothing: the fd must still be a listening socket
+   * (SO_ACCEPTCONN; a connection accepted on the path's listener has its name too) bound to that
+   * name (getsockname).
    */
   onClose(fd: number, callback: T.Callback): T.Callback {
     const file = this.listenerFiles.size === 0 ? undefined : this.listenerFiles.get(fd)
     if (file === undefined) return callback
     this.listenerFiles.delete(fd)
-    const local = name(fd, this.native().getsockname)
+    const native = this.native()
+    if (native.getsockopt(fd, native.constants["SOL_SOCKET"]!, native.constants["SO_ACCEPTCONN"]!) <= 0) return callback
+    const local = name(fd, native.getsockname)
     if (typeof local === "number" || !("path" in local) || local.path !== file.boundName) return callback
     return (error, result) => {
       if (error === null && sameFile(file)) unlinkQuietly(file.path)
@@ -492,7 +505,7 @@ export class Sockets {
    * which its closeFd unlinks.
    */
   private handOverFile(fd: number, path: string, boundName: string): void {
-    const made = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+    const made = identityOf(path)
     if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, boundName })
   }
 

@@ -197,7 +197,7 @@ export interface NativeSockets {
   getsockopt(fd: number, level: number, name: number): number
   getsockname(fd: number): Uint8Array | number
   getpeername(fd: number): Uint8Array | number
-  /** AF_*, SOCK_*, SOL_SOCKET, SO_*, IPPROTO_*, TCP_NODELAY, IPV6_V6ONLY, SHUT_*: the build's values. */
+  /** AF_*, SOCK_*, SOL_SOCKET, SO_* (SO_ACCEPTCONN too), IPPROTO_*, TCP_NODELAY, IPV6_V6ONLY, SHUT_*: the build's values. */
   readonly constants: Readonly<Record<string, number>>
 }
 

@@ -4,7 +4,18 @@
  * deadlines and the rule that an fd nobody wants any more is closed by the Driver.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { closeSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
@@ -269,17 +280,53 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     expect(c.remoteAddress).toEqual({ path })
     await ring.closeFd(other.fd) // and the other listener's close unlinks its own
     expect(existsSync(path)).toBe(false)
-    // A close that fails (the fd was closed by other means) unlinks nothing, nor does the close
-    // of another file given the same number meanwhile.
-    const fourth = await ring.listen({ path })
-    closeSync(fourth.fd)
-    await expect(ring.closeFd(fourth.fd)).rejects.toMatchObject({ code: "EBADF" })
+  })
+
+  it("closeFd unlinks a Unix listener's file only while the fd is that listener: not once the number went to another file or to a connection accepted on the path's new listener", async () => {
+    const ring = open()
+    const dir = mkdtempSync(join(tmpdir(), "iou-sock-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, "s")
+    // A listener closed by other means keeps its file, also at a closeFd of its number.
+    const first = await ring.listen({ path })
+    closeSync(first.fd)
+    await expect(ring.closeFd(first.fd)).rejects.toMatchObject({ code: "EBADF" })
     expect(existsSync(path)).toBe(true)
-    const fifth = await ring.listen({ path: join(dir, "t") })
-    closeSync(fifth.fd)
-    const reused = await ring.open(join(dir, "f"), { flags: "w" }) // the lowest free number: fifth's
-    await ring.closeFd(reused)
+    rmSync(path)
+    // Its number given to a file (open takes the lowest free number).
+    const second = await ring.listen({ path: join(dir, "t") })
+    closeSync(second.fd)
+    const file = await ring.open(join(dir, "f"), { flags: "w" })
+    expect(file).toBe(second.fd)
+    await ring.closeFd(file)
     expect(existsSync(join(dir, "t"))).toBe(true)
+    // Its number given to a connection accepted on a new listener of the same path, whose name is
+    // that path too, with the old listener's file back at the path (so the path's inode is the
+    // old one's): the connection is no listener (SO_ACCEPTCONN), and its close unlinks nothing.
+    const third = await ring.listen({ path })
+    renameSync(path, join(dir, "kept"))
+    const listener = owned(await ring.listen({ path }))
+    owned(await ring.connect({ path }))
+    closeSync(third.fd)
+    const connection = await ring.accept(listener)
+    expect(connection.fd).toBe(third.fd)
+    expect(connection.localAddress).toEqual({ path })
+    renameSync(join(dir, "kept"), path)
+    await ring.closeFd(connection.fd)
+    expect(existsSync(path)).toBe(true)
+  })
+
+  it("a Unix listener whose path cannot be looked at any more (its directory moved, a file in its place) is closed and its file left", async () => {
+    const ring = open()
+    const dir = mkdtempSync(join(tmpdir(), "iou-sock-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, "d", "s")
+    mkdirSync(join(dir, "d"))
+    const listener = await ring.listen({ path })
+    renameSync(join(dir, "d"), join(dir, "moved"))
+    writeFileSync(join(dir, "d"), "") // lstat of the listener's path: ENOTDIR
+    await ring.closeFd(listener.fd)
+    expect(existsSync(join(dir, "moved", "s"))).toBe(true)
   })
 
   it("errors carry Node's code, errno, syscall, address and port: EADDRINUSE from bind, ECONNREFUSED from connect; no socket is left behind", async () => {
