@@ -14,6 +14,7 @@
 // callback has run. A plain cleanup hook would return with the close callback still queued, to be
 // run by libuv after the unload.
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -227,17 +228,27 @@ Napi::Value Loop::JS_released(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env_, kept_id_ == 0);
 }
 
-// closeOnExit(fd, on, path?) -> 0 | -EINVAL: adds fd (with the Unix socket path to unlink after
-// it, if the socket is bound then: CloseMarked) to (on) or takes it out of the fds that Teardown
-// closes from the cleanup hook or the finalizer. JS thread.
+// closeOnExit(fd, on, path?, dev?, ino?) -> 0 | -EINVAL: adds fd (with the Unix socket path to
+// unlink after it, if the socket is bound then and, with dev and ino (bigints), the path still
+// names that file: CloseMarked) to (on) or takes it out of the fds that Teardown closes from the
+// cleanup hook or the finalizer. JS thread.
 Napi::Value Loop::JS_closeOnExit(const Napi::CallbackInfo& info) {
   if (!Tagged(info)) return Napi::Value();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return Napi::Number::New(env_, -EINVAL);
   const int32_t fd = info[0].As<Napi::Number>().Int32Value();
   if (fd < 0) return Napi::Number::New(env_, -EINVAL);
   if (info[1].As<Napi::Boolean>().Value()) {
-    std::string path = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-    if (!torn_down_) exit_fds_[fd] = std::move(path);
+    ExitMark mark;
+    if (info.Length() > 2 && info[2].IsString()) mark.path = info[2].As<Napi::String>().Utf8Value();
+    if (info.Length() > 4 && info[3].IsBigInt() && info[4].IsBigInt()) {
+      bool exact_dev = false;
+      bool exact_ino = false;
+      mark.dev = info[3].As<Napi::BigInt>().Uint64Value(&exact_dev);
+      mark.ino = info[4].As<Napi::BigInt>().Uint64Value(&exact_ino);
+      if (!exact_dev || !exact_ino) return Napi::Number::New(env_, -EINVAL);
+      mark.identified = true;
+    }
+    if (!torn_down_) exit_fds_[fd] = std::move(mark);
   } else {
     exit_fds_.erase(fd);
   }
@@ -256,10 +267,12 @@ Napi::Value Loop::JS_closeMarked(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env_, close(fd) < 0 ? -errno : 0);
 }
 
-void CloseMarked(int32_t fd, const std::string& path) {
+void CloseMarked(int32_t fd, const ExitMark& mark) {
   // The path is unlinked only if this socket is bound to a path, which can only be its own: a
   // listener's socket is marked with its path before its bind is sent, so one whose bind failed
-  // (another server's file: EADDRINUSE) or never ran leaves the file alone.
+  // (another server's file: EADDRINUSE) or never ran leaves the file alone. Once identified, only
+  // while the path names that file: one removed and made anew by someone else is theirs.
+  const std::string& path = mark.path;
   bool bound = false;
   if (!path.empty()) {
     struct sockaddr_un address {};
@@ -267,6 +280,11 @@ void CloseMarked(int32_t fd, const std::string& path) {
     bound = getsockname(fd, reinterpret_cast<struct sockaddr*>(&address), &length) == 0 &&
             address.sun_family == AF_UNIX && length > offsetof(struct sockaddr_un, sun_path) &&
             address.sun_path[0] != '\0';
+  }
+  if (bound && mark.identified) {
+    struct stat now {};
+    bound = lstat(path.c_str(), &now) == 0 && static_cast<uint64_t>(now.st_dev) == mark.dev &&
+            static_cast<uint64_t>(now.st_ino) == mark.ino;
   }
   close(fd);
   if (bound) unlink(path.c_str());
@@ -397,7 +415,7 @@ void Loop::Teardown(bool from_js) {
   // and their Unix socket paths unlinked, as Node's server does when it closes. From JavaScript
   // (destroy(), after the Driver's close) they stay the program's.
   if (!from_js) {
-    for (const auto& [fd, path] : exit_fds_) CloseMarked(fd, path);
+    for (const auto& [fd, mark] : exit_fds_) CloseMarked(fd, mark);
   }
   exit_fds_.clear();
   exit_closes_.clear();

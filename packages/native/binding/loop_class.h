@@ -37,10 +37,20 @@ namespace iou_binding {
 
 class Loop;
 
+// What closeOnExit marked an fd with: the Unix socket path to unlink after its close (empty: none)
+// and, once the Driver knows it (the listener handed over), the device and inode of the file the
+// socket's bind made, so that a file made anew at the path by someone else is left.
+struct ExitMark {
+  std::string path;
+  bool identified = false;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+};
+
 // close(2) of an fd marked to be closed on exit, and unlink(2) of its Unix socket path if it has
-// one and the socket is bound to a path (delivery.cc's CloseAbandonedCloses, lifetime.cc's
-// Teardown). JS thread.
-void CloseMarked(int32_t fd, const std::string& path);
+// one, the socket is bound to a path and the path names the file identified (when it is)
+// (delivery.cc's CloseAbandonedCloses, lifetime.cc's Teardown). JS thread.
+void CloseMarked(int32_t fd, const ExitMark& mark);
 
 // The libuv handles of one Loop and what must outlive the Loop until libuv is done with them:
 // allocated by open(), freed by the last handle's close callback (OnClosed), which also removes the
@@ -161,15 +171,15 @@ class Loop : public Napi::ObjectWrap<Loop> {
   bool torn_down_ = false;
   // The fds the Driver asked to have closed if this Loop is finalized or its environment ends
   // before the Driver closes them (closeOnExit), each with the Unix socket path to unlink after it
-  // (empty: none). Taken out when a close of the fd is handed to the loop (SubmitOne), or by the
+  // (ExitMark). Taken out when a close of the fd is handed to the loop (SubmitOne), or by the
   // Driver before it closes the fd itself. Teardown closes them from the cleanup hook or the
   // finalizer, after the loop is gone.
-  std::unordered_map<int32_t, std::string> exit_fds_;
+  std::unordered_map<int32_t, ExitMark> exit_fds_;
   // The closes of marked fds handed to the loop and not yet polled, by slot, with their paths:
   // one the loop's stop abandoned before the kernel ran it is done by Teardown (close(2), unlink),
   // as Delivery.closeAbandoned does for the Driver. Entries go when the completion is polled
   // (ReleaseBuffers).
-  std::unordered_map<uint32_t, std::pair<int32_t, std::string>> exit_closes_;
+  std::unordered_map<uint32_t, std::pair<int32_t, ExitMark>> exit_closes_;
   // delivery.cc (read by Teardown)
   uint32_t drain_depth_ = 0;  // Drains running (an inner one inside an outer's callback scope)
   bool dispatching_ = false;  // the Driver's dispatch is running: a Drain now only asks for another round

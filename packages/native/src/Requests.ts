@@ -125,7 +125,7 @@ export class Requests implements Multishot {
     this.sockets = new Sockets.Sockets(
       ring,
       () => binding.sockets,
-      (fd, enabled, path) => this.closeOnExit(fd, enabled, path),
+      (fd, enabled, path, identity) => this.closeOnExit(fd, enabled, path, identity),
       (handle) => table.markFdOf(handle),
       (fd) => void this.closeUnmarked(fd),
     )
@@ -376,15 +376,16 @@ export class Requests implements Multishot {
   private readonly exitFds = new Set<number>()
 
   /**
-   * Driver.closeOnExit and the requests' marks (a Unix listener's `path` is unlinked too), into the binding
-   * only when the set changes. A closing fd (closeFd) is not marked: its number may be handed out again.
+   * Driver.closeOnExit and the requests' marks (a Unix listener's `path` is unlinked too, while it
+   * names the file `identity`, once that is known), into the binding only when the set changes. A
+   * closing fd (closeFd) is not marked: its number may be handed out again.
    */
-  closeOnExit(fd: number, enabled: boolean, path?: string): boolean {
+  closeOnExit(fd: number, enabled: boolean, path?: string, identity?: Sockets.FileIdentity): boolean {
     if (enabled) {
       if (this.delivery.closingFds.has(fd) || (this.exitFds.has(fd) && path === undefined)) return true
       // 0, or undefined where the binding cannot run (its thread's environment is ending): then
       // the fd is not marked (see Delivery.fromLoop).
-      if (this.native.closeOnExit(fd, true, path) !== 0) return false
+      if (this.native.closeOnExit(fd, true, path, identity?.dev, identity?.ino) !== 0) return false
       this.exitFds.add(fd)
     } else if (this.exitFds.delete(fd)) {
       this.native.closeOnExit(fd, false)

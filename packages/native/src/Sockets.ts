@@ -115,8 +115,14 @@ const unlinkQuietly = (path: string): void => {
   }
 }
 
+/** Which file a path names: its device and inode. */
+export interface FileIdentity {
+  readonly dev: bigint
+  readonly ino: bigint
+}
+
 /** The device and inode of the file at `path`, or undefined (gone, or not to be looked at: EACCES…). */
-const identityOf = (path: string): { readonly dev: bigint; readonly ino: bigint } | undefined => {
+const identityOf = (path: string): FileIdentity | undefined => {
   try {
     return lstatSync(path, { bigint: true, throwIfNoEntry: false })
   } catch {
@@ -139,10 +145,8 @@ const name = (fd: number, get: (fd: number) => Uint8Array | number): T.SocketAdd
  * A Unix listener's socket file as listen handed it over: its absolute path, its identity, and the
  * listener's name as getsockname gives it (the path as bound).
  */
-interface ListenerFile {
+interface ListenerFile extends FileIdentity {
   readonly path: string
-  readonly dev: bigint
-  readonly ino: bigint
   readonly boundName: string
 }
 
@@ -154,7 +158,7 @@ export class Sockets {
   /** The Unix listeners listen handed over, by fd: the socket file closeFd unlinks (onClose). */
   private readonly listenerFiles = new Map<number, ListenerFile>()
   /** Requests.closeOnExit: marks or unmarks an fd to be closed if the thread ends first. */
-  private readonly mark: (fd: number, enabled: boolean, path?: string) => void
+  private readonly mark: (fd: number, enabled: boolean, path?: string, identity?: FileIdentity) => void
   /** Requests.closeUnmarked: close(2) of an fd, unmarked in the same native call. */
   private readonly closeFdFn: (fd: number) => void
 
@@ -164,7 +168,7 @@ export class Sockets {
   constructor(
     ring: Ring,
     native: () => NativeSockets,
-    mark: (fd: number, enabled: boolean, path?: string) => void,
+    mark: (fd: number, enabled: boolean, path?: string, identity?: FileIdentity) => void,
     markFdOf: (handle: number) => void,
     closeFd: (fd: number) => void,
   ) {
@@ -280,7 +284,9 @@ export class Sockets {
                       return c.end(Errors.errnoError(local, "getsockname", undefined, c.place))
                     }
                     c.owned.length = 0
-                    if (c.boundPath !== undefined && "path" in local) this.handOverFile(fd, c.boundPath, local.path)
+                    if (c.boundPath !== undefined && "path" in local) {
+                      this.handOverFile(fd, c.boundPath, local.path, c.closeOnExit)
+                    }
                     c.end(null, { fd, localAddress: local })
                   },
                 )
@@ -502,11 +508,14 @@ export class Sockets {
 
   /**
    * The listener `fd` (bound as `boundName`) goes to its caller with its socket file at `path`,
-   * which its closeFd unlinks.
+   * which its closeFd unlinks; a listener marked to be closed on exit (`marked`) is marked again
+   * with the file's identity, so that the thread's end too leaves a file made anew at the path.
    */
-  private handOverFile(fd: number, path: string, boundName: string): void {
+  private handOverFile(fd: number, path: string, boundName: string, marked: boolean): void {
     const made = identityOf(path)
-    if (made !== undefined) this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, boundName })
+    if (made === undefined) return
+    this.listenerFiles.set(fd, { path, dev: made.dev, ino: made.ino, boundName })
+    if (marked) this.mark(fd, true, path, made)
   }
 
   /** Closes an fd `c` made and gives up its ownership (a failed attempt). */

@@ -97,10 +97,11 @@ export interface NativeLoop {
   /**
    * Adds fd to (on) or takes it out of the fds the binding closes if the Loop is finalized or its
    * environment ends (a worker terminated, the process exiting) before destroy(), with `path` (a
-   * Unix socket's) unlinked after it: 0 or -EINVAL (undefined where the binding cannot run: its
+   * Unix socket's) unlinked after it if the socket is bound then and, with `dev` and `ino`, the
+   * path still names that file: 0 or -EINVAL (undefined where the binding cannot run: its
    * thread's environment is ending). A close of fd handed to the loop takes it out.
    */
-  closeOnExit(fd: number, on: boolean, path?: string): number
+  closeOnExit(fd: number, on: boolean, path?: string, dev?: bigint, ino?: bigint): number
   /** Takes fd out of the closeOnExit marks and closes it (close(2)) in one call: 0 or -errno. */
   closeMarked(fd: number): number
   /**

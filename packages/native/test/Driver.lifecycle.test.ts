@@ -721,6 +721,51 @@ describe.skipIf(!supported)(`Driver lifecycle${supported ? "" : ` (skipped: ${re
     )
   }, 90_000)
 
+  it("closeOnExit on a Unix listener handed over: the thread's end removes its file, not one made anew at the path by another server", async () => {
+    // The worker listens with closeOnExit and waits; the main thread either leaves the path alone,
+    // or moves the worker's file away and listens on the path itself (another server's file, of
+    // another inode), then terminates the worker.
+    const dir = tempDir("iou-exit-file-")
+    const r = await runBare(
+      `const { Driver } = await import(process.env.SRC_URL)
+       const { Worker } = await import("node:worker_threads")
+       const { existsSync, renameSync } = await import("node:fs")
+       const body = \`
+         const { Driver } = await import(process.env.SRC_URL)
+         const { parentPort, workerData } = await import("node:worker_threads")
+         const ring = Driver.open({ engine: workerData.engine })
+         await ring.listen({ path: workerData.path }, { closeOnExit: true })
+         parentPort.postMessage("listening")
+         setInterval(() => {}, 1000)
+       \`
+       const main = Driver.open()
+       const results = []
+       for (const engine of ["inline", "thread"]) {
+         for (const replaced of [false, true]) {
+           const path = ${JSON.stringify(dir)} + "/" + engine + replaced + ".sock"
+           const worker = new Worker(body, { eval: true, workerData: { engine, path } })
+           worker.on("error", (e) => console.log("worker error", e.message))
+           await new Promise((d) => worker.once("message", d))
+           let other
+           if (replaced) {
+             renameSync(path, path + ".moved")
+             other = await main.listen({ path })
+           }
+           await worker.terminate()
+           results.push([engine, replaced ? "replaced" : "own", existsSync(path) ? "file kept" : "file removed"].join(" "))
+           if (other !== undefined) await main.closeFd(other.fd)
+         }
+       }
+       await main.close()
+       console.log(JSON.stringify(results))`,
+      60_000,
+    )
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: "" })
+    expect(JSON.parse(r.stdout)).toEqual(
+      ["inline", "thread"].flatMap((engine) => [`${engine} own file removed`, `${engine} replaced file kept`]),
+    )
+  }, 90_000)
+
   it("closeOnExit on acceptMany marks each connection as it arrives", async () => {
     // The worker takes one connection from acceptMany and is terminated holding it: the peer reads
     // end of stream with closeOnExit, and nothing (the receive's deadline) without.
