@@ -263,7 +263,11 @@ export interface SubmitMethods {
     callback: Callback,
     closeOnExit?: boolean,
   ): RequestHandle
-  /** Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle). */
+  /**
+   * Cancels what is outstanding on fd, waits for it, then closes fd; not cancellable (no handle).
+   * A Unix listener that `listen` handed over takes its socket file with it (as node:net's
+   * server.close()): @iou/effect's servers leave that to this call.
+   */
   submitCloseFd(fd: number, callback: Callback): void
   submitStat(
     pathOrFd: PathLike | number,

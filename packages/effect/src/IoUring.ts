@@ -251,7 +251,10 @@ export class IoUring extends Context.Service<
      * Interrupted after the kernel made the fd, the Driver closes it: nothing leaks.
      */
     readonly open: (path: PathLike, options?: OpenOptions) => Effect.Effect<number, IoUringError>
-    /** Cancels what is pending on `fd`, waits for it, then closes it. Uninterruptible. */
+    /**
+     * Cancels what is pending on `fd`, waits for it, then closes it (a Unix listener's socket file
+     * goes with it, as node:net's server.close()). Uninterruptible.
+     */
     readonly closeFd: (fd: number) => Effect.Effect<void, IoUringError>
     /** statx of a path or an fd, shaped like fs.BigIntStats. */
     readonly stat: (pathOrFd: PathLike | number, options?: StatOptions) => Effect.Effect<FileStats, IoUringError>

@@ -60,6 +60,8 @@ const systemErrorMessage = (errno: number): string =>
     : (util.getSystemErrorMap().get(errno)?.[1] ?? `errno ${-errno}`)
 
 const ETIMEDOUT = -constants.errno.ETIMEDOUT
+/** What a request's own deadline says in place of the kernel's text for ETIMEDOUT. */
+const TIMEOUT_TEXT = "the request's deadline passed"
 const EPIPE = -constants.errno.EPIPE
 
 /**
@@ -95,10 +97,10 @@ const fieldsOf = (place: Place): Place => ({
 })
 
 /**
- * node:net's message for a connect, bind or listen that failed at an endpoint (`place.address`):
- * "connect ECONNREFUSED 127.0.0.1:1" for a connect, "bind EADDRINUSE: address already in use
- * 127.0.0.1:80" for the others (as node:net's server says its listen's); the port only when above
- * 0, a Unix socket's path alone.
+ * node:net's message for a step of a listen or connect that failed at an endpoint (`place.address`:
+ * socket, setsockopt, bind, listen, connect…): "connect ECONNREFUSED 127.0.0.1:1" for a connect,
+ * "bind EADDRINUSE: address already in use 127.0.0.1:80" for the others (as node:net's server says
+ * its listen's); the port only when above 0, a Unix socket's path alone.
  */
 const netMessage = (syscall: Syscall, code: string, text: string, place: Place): string => {
   const at = place.port !== undefined && place.port > 0 ? `${place.address}:${place.port}` : `${place.address}`
@@ -240,7 +242,8 @@ export const abandonedError = (syscall: Syscall, fd: number | undefined, place: 
   )
 
 /**
- * A request whose deadline passed (in the kernel, the loop or the backpressure queue). `bytes`: see
+ * A request whose deadline passed (in the kernel, the loop or the backpressure queue), said as the
+ * kernel's ETIMEDOUT would be (at an endpoint: "connect ETIMEDOUT 10.0.0.1:80"). `bytes`: see
  * movedBytes.
  */
 export const timeoutError = (
@@ -249,15 +252,20 @@ export const timeoutError = (
   place: Place = NO_PLACE,
   bytes?: number,
 ): IoUringError =>
-  new IoUringError(`ETIMEDOUT: the request's deadline passed, ${where(syscall, fd, place)}`, {
-    code: "ETIMEDOUT",
-    reason: "Timeout",
-    errno: ETIMEDOUT,
-    syscall,
-    fd,
-    ...fieldsOf(place),
-    bytes,
-  })
+  new IoUringError(
+    place.address !== undefined
+      ? netMessage(syscall, "ETIMEDOUT", TIMEOUT_TEXT, place)
+      : `ETIMEDOUT: ${TIMEOUT_TEXT}, ${where(syscall, fd, place)}`,
+    {
+      code: "ETIMEDOUT",
+      reason: "Timeout",
+      errno: ETIMEDOUT,
+      syscall,
+      fd,
+      ...fieldsOf(place),
+      bytes,
+    },
+  )
 
 /** io_uring refused here; `explanation` is probe()'s reason. */
 export const unavailableError = (explanation: string, errno: number | undefined): IoUringError =>

@@ -243,10 +243,5 @@ export const KERNEL_REQUIREMENTS: ReadonlyArray<KernelRequirement> = [
   },
 ]
 
-/** Opcodes every config needs (the optional ones, FTRUNCATE, MKDIRAT…, left out). */
-export const REQUIRED_OPCODES = KERNEL_REQUIREMENTS.flatMap((r) =>
-  r.name.startsWith("OP_") && r.neededBy({}) ? [r.name.slice(3)] : [],
-)
-
 /** The oldest Linux release with everything every config needs. */
 export const MINIMUM_KERNEL = "5.13"

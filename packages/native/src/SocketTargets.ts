@@ -21,6 +21,8 @@ export interface Endpoint {
   readonly sockaddr: Uint8Array
   /** `::` with IPV6_V6ONLY off (dual-stack), the default host of listen. */
   readonly dualStack: boolean
+  /** An IPv6 address's zone as given (`lo` of `fe80::1%lo`; the sockaddr has its index): for errors. */
+  readonly zone?: string | undefined
 }
 
 /** The endpoints a listen or connect tries in order, or a host name and port to look up first. */
@@ -46,6 +48,7 @@ export const endpointOf = (ip: Ip, port: number, dualStack = false): Endpoint =>
   domain: ip.family === "IPv4" ? Sockaddr.AF_INET : Sockaddr.AF_INET6,
   sockaddr: Sockaddr.encodeIp(ip, port, ip.zone === undefined ? 0 : scopeIdOf(ip.zone)),
   dualStack,
+  zone: ip.zone,
 })
 
 const unixEndpoint = (path: unknown, name: string): Endpoint => {
@@ -55,10 +58,14 @@ const unixEndpoint = (path: unknown, name: string): Endpoint => {
   return { domain: Sockaddr.AF_UNIX, sockaddr, dualStack: false }
 }
 
-/** An endpoint as an error's place: `address` and `port`, or a Unix socket's path as `address` (as node:net). */
+/**
+ * An endpoint as an error's place: `address` (an IPv6 address with its zone, `fe80::1%lo`) and
+ * `port`, or a Unix socket's path as `address` (as node:net).
+ */
 export const placeOf = (e: Endpoint): Errors.Place => {
   const a = Sockaddr.decode(e.sockaddr)
-  return "path" in a ? { address: a.path } : { address: a.address, port: a.port }
+  if ("path" in a) return { address: a.path }
+  return { address: e.zone === undefined ? a.address : `${a.address}%${e.zone}`, port: a.port }
 }
 
 /**

@@ -171,6 +171,10 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     })
     expect(viaNode).toBe("::1")
     owned(await ring.accept(listener))
+    // A refused connect's error names the address with its zone, as node:net's does.
+    const message = await netConnectError({ host: "::1%lo", port: 1 })
+    const refused = await settle(ring.connect({ host: "::1%lo", port: 1 }))
+    expect(!refused.ok && refused.error).toMatchObject({ code: "ECONNREFUSED", address: "::1%lo", port: 1, message })
   })
 
   it("listen's noDelay and keepAlive reach every accepted connection; without them neither is set", async () => {
@@ -447,6 +451,7 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
       address: "127.0.0.1",
       port,
       fd: undefined,
+      message: `connect ETIMEDOUT 127.0.0.1:${port}`, // as node:net says the kernel's ETIMEDOUT
     })
     expect(socketCount()).toBe(before)
     const controller = new AbortController()
