@@ -647,29 +647,31 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const dir = mkdtempSync(join(tmpdir(), "iou-unix-"))
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, "s.sock")
-    let handle = 0
-    let bindResult = ""
     const bind = ring.submitBind.bind(ring)
-    ring.submitBind = (fd, address, deadline, callback) => {
-      // The cancel comes in a nop's callback of the bind's batch: usually after the kernel bound
-      // the path (the case this test is for; the attempts go on until one was).
-      ring.submitNop(0, () => ring.cancel(handle))
-      return bind(fd, address, deadline, (error, result) => {
-        bindResult = error === null ? "bound" : String((error as IoUringError).code)
-        callback(error, result)
-      })
-    }
-    for (let attempt = 0; attempt < 20 && bindResult !== "bound"; attempt++) {
-      const cancelled = await new Promise<Error | null>((done) => {
+    let handle = 0
+    const steps: Array<string> = []
+    const cancelledListen = async (): Promise<Error | null> =>
+      new Promise<Error | null>((done) => {
         handle = ring.openListener({ path }, 0, (error, listener) => {
           if (listener !== undefined) owned(listener)
           done(error)
         })
       })
-      expect([(cancelled as IoUringError).code, (cancelled as IoUringError).syscall]).toEqual(["ABORT_ERR", "listen"])
-      expect(existsSync(path)).toBe(false)
-    }
-    expect(bindResult).toBe("bound")
+    // The cancel lands once the kernel bound the path: in the bind's completion, before the
+    // request takes it (the request then goes no further and unlinks the file).
+    ring.submitBind = (fd, address, deadline, callback) =>
+      bind(fd, address, deadline, (error, result) => {
+        steps.push(error === null ? "bound" : String((error as IoUringError).code))
+        steps.push(existsSync(path) ? "file" : "no file", ring.cancel(handle) ? "cancelled" : "not cancelled")
+        callback(error, result)
+      })
+    const afterBind = await cancelledListen()
+    expect([(afterBind as IoUringError).code, (afterBind as IoUringError).syscall, steps]).toEqual([
+      "ABORT_ERR",
+      "listen",
+      ["bound", "file", "cancelled"],
+    ])
+    expect(existsSync(path)).toBe(false)
     ring.submitBind = bind
     const listener = owned(await ring.listen({ path }))
     expect(listener.localAddress).toEqual({ path })
