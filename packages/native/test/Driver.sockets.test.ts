@@ -650,13 +650,6 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
     const bind = ring.submitBind.bind(ring)
     let handle = 0
     const steps: Array<string> = []
-    const cancelledListen = async (): Promise<Error | null> =>
-      new Promise<Error | null>((done) => {
-        handle = ring.openListener({ path }, 0, (error, listener) => {
-          if (listener !== undefined) owned(listener)
-          done(error)
-        })
-      })
     // The cancel lands once the kernel bound the path: in the bind's completion, before the
     // request takes it (the request then goes no further and unlinks the file).
     ring.submitBind = (fd, address, deadline, callback) =>
@@ -665,7 +658,12 @@ describe.skipIf(!supported)(`Driver sockets on the real kernel${supported ? "" :
         steps.push(existsSync(path) ? "file" : "no file", ring.cancel(handle) ? "cancelled" : "not cancelled")
         callback(error, result)
       })
-    const afterBind = await cancelledListen()
+    const afterBind = await new Promise<Error | null>((done) => {
+      handle = ring.openListener({ path }, 0, (error, listener) => {
+        if (listener !== undefined) owned(listener)
+        done(error)
+      })
+    })
     expect([(afterBind as IoUringError).code, (afterBind as IoUringError).syscall, steps]).toEqual([
       "ABORT_ERR",
       "listen",
