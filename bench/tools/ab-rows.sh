@@ -5,8 +5,10 @@
 #   bench/tools/ab-rows.sh <checkout A> <checkout B> <out dir> [more ab.mjs options, e.g. --cpus 0]
 #
 # Writes each row's ab.mjs table to <out dir>/<row>.txt (and .json) and its summary line to
-# <out dir>/summary.txt. Run from the repository root with Node 24 on the PATH, after the tcp suite
-# built its C peer once. Not a test.
+# <out dir>/summary.txt. With AB_ROWS_CONTROL=1 each row's A/B is followed at once by the same row
+# with checkout B on both sides (the control: how far this machine moves the row with nothing
+# changed), written to <row>-control.txt and summed up as "<row> control: …". Run from the
+# repository root with Node 24 on the PATH, after the tcp suite built its C peer once. Not a test.
 set -euo pipefail
 a=$1 b=$2 out=$3
 shift 3
@@ -16,6 +18,10 @@ row() {
   shift
   node bench/ab.mjs --a "$a" --b "$b" --engine thread --pairs 5 "$@" --json "$out/$name.json" >"$out/$name.txt"
   echo "$name: $(tail -n 1 "$out/$name.txt")" >>"$out/summary.txt"
+  if [ "${AB_ROWS_CONTROL:-}" = 1 ]; then
+    node bench/ab.mjs --a "$b" --b "$b" --engine thread --pairs 5 "$@" --json "$out/$name-control.json" >"$out/$name-control.txt"
+    echo "$name control: $(tail -n 1 "$out/$name-control.txt")" >>"$out/summary.txt"
+  fi
 }
 for api in callback promise effect; do
   row "read1-$api" --op read --depth 1 --api "$api" "$@"
