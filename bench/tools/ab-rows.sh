@@ -13,15 +13,18 @@ set -euo pipefail
 a=$1 b=$2 out=$3
 shift 3
 mkdir -p "$out"
+# ab <checkout A> <checkout B> <file stem> <label> <ab.mjs options…>: one ab.mjs table and its summary line.
+ab() {
+  local from=$1 to=$2 stem=$3 label=$4
+  shift 4
+  node bench/ab.mjs --a "$from" --b "$to" --engine thread --pairs 5 "$@" --json "$out/$stem.json" >"$out/$stem.txt"
+  echo "$label: $(tail -n 1 "$out/$stem.txt")" >>"$out/summary.txt"
+}
 row() {
   local name=$1
   shift
-  node bench/ab.mjs --a "$a" --b "$b" --engine thread --pairs 5 "$@" --json "$out/$name.json" >"$out/$name.txt"
-  echo "$name: $(tail -n 1 "$out/$name.txt")" >>"$out/summary.txt"
-  if [ "${AB_ROWS_CONTROL:-}" = 1 ]; then
-    node bench/ab.mjs --a "$b" --b "$b" --engine thread --pairs 5 "$@" --json "$out/$name-control.json" >"$out/$name-control.txt"
-    echo "$name control: $(tail -n 1 "$out/$name-control.txt")" >>"$out/summary.txt"
-  fi
+  ab "$a" "$b" "$name" "$name" "$@"
+  if [ "${AB_ROWS_CONTROL:-}" = 1 ]; then ab "$b" "$b" "$name-control" "$name control" "$@"; fi
 }
 for api in callback promise effect; do
   row "read1-$api" --op read --depth 1 --api "$api" "$@"
